@@ -1,0 +1,28 @@
+"""ember: a deep-learning framework you can read end to end (PyTorch's API on NumPy, with more to come)."""
+__version__ = "0.1.0"
+
+from . import dtypes  # noqa: F401
+from .dtypes import (  # noqa: F401
+    bfloat16, bool, double, dtype, finfo, float, float16, float32, float64, get_default_dtype, half, iinfo, int,
+    int8, int16, int32, int64, long, promote_types, result_type, set_default_dtype, short, uint8, can_cast,
+)
+from .device import device, cuda_available  # noqa: F401
+from .tensor import Tensor, Size, tensor, as_tensor, from_numpy, is_tensor  # noqa: F401
+from . import autograd  # noqa: F401
+from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled  # noqa: F401
+from . import ops  # noqa: F401  (binds Tensor methods)
+from .ops.creation import *  # noqa: F401,F403
+from .ops.elementwise import *  # noqa: F401,F403
+from .ops.reduce import *  # noqa: F401,F403
+from .ops.shape import *  # noqa: F401,F403
+from .ops.index import *  # noqa: F401,F403
+from .ops.linalg import *  # noqa: F401,F403
+from .ops.random import *  # noqa: F401,F403
+
+
+def is_floating_point(t):
+    return t.is_floating_point()
+
+
+def numel(t):
+    return t.numel()

@@ -1,0 +1,95 @@
+"""Devices and their array modules: numpy for 'cpu', cupy for 'cuda' (optional)."""
+import numpy as np
+
+__all__ = ["device", "get_array_module", "cuda_available"]
+
+try:  # CuPy is the optional GPU backend (pip install ember[gpu])
+    import cupy as _cupy
+except Exception:  # pragma: no cover - depends on the environment
+    _cupy = None
+
+
+class device:
+    """A place where tensors live: ``device('cpu')``, ``device('cuda')`` or ``device('cuda', 1)``."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index=None):
+        if isinstance(type, device):
+            type, index = type.type, type.index
+        elif ":" in type:
+            type, _, idx = type.partition(":")
+            index = int(idx)
+        if type not in ("cpu", "cuda"):
+            raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {type}")
+        if type == "cuda" and index is None:
+            index = 0
+        self.type, self.index = type, index
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and self.type == other.type and self.index == other.index
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __repr__(self):
+        return f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    @property
+    def xp(self):
+        """The array module (numpy or cupy) that holds arrays on this device."""
+        if self.type == "cpu":
+            return np
+        if _cupy is None:
+            raise RuntimeError("CUDA device requested but CuPy is not installed (pip install ember[gpu])")
+        return _cupy
+
+
+CPU = device("cpu")
+
+
+def cuda_available():
+    """True when CuPy is installed and sees at least one GPU."""
+    if _cupy is None:
+        return False
+    try:
+        return _cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # pragma: no cover - no driver
+        return False
+
+
+def to_device(d):
+    """Normalise a device argument (a device, a string or None) to a device."""
+    if d is None or d.__class__ is device:
+        return d
+    return device(d)
+
+
+def get_array_module(array):
+    """numpy for NumPy arrays, cupy for CuPy arrays."""
+    if array.__class__ is np.ndarray or _cupy is None:
+        return np
+    return _cupy.get_array_module(array)
+
+
+def device_of(array):
+    """The device that holds an array."""
+    if array.__class__ is np.ndarray or _cupy is None or not isinstance(array, _cupy.ndarray):
+        return CPU
+    return device("cuda", array.device.id)
+
+
+def move(array, dev):
+    """Copy an array to a device (returns it unchanged when it is already there)."""
+    if dev.type == "cpu":
+        if array.__class__ is np.ndarray:
+            return array
+        return _cupy.asnumpy(array)
+    xp = dev.xp
+    with xp.cuda.Device(dev.index):
+        return xp.asarray(array)

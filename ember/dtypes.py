@@ -1,0 +1,205 @@
+"""dtype objects, the default float dtype, and PyTorch's type-promotion rules."""
+import builtins as _builtins
+import contextlib
+
+import numpy as np
+
+_py_float, _py_int, _py_bool = _builtins.float, _builtins.int, _builtins.bool
+
+try:  # bfloat16 on the CPU comes from ml_dtypes, an optional package
+    import ml_dtypes as _ml_dtypes
+except ImportError:  # pragma: no cover - depends on the environment
+    _ml_dtypes = None
+
+__all__ = [
+    "dtype", "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
+    "half", "float", "double", "short", "int", "long", "get_default_dtype", "set_default_dtype", "promote_types",
+    "result_type", "can_cast", "finfo", "iinfo",
+]
+
+_BOOL, _INT, _FLOAT = 0, 1, 2
+
+
+class dtype:
+    """A tensor element type; wraps a NumPy dtype and knows its promotion category."""
+
+    __slots__ = ("name", "np", "category", "itemsize")
+
+    def __init__(self, name, np_dtype, category):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.category = category
+        self.itemsize = self.np.itemsize
+
+    @property
+    def is_floating_point(self):
+        return self.category == _FLOAT
+
+    @property
+    def is_signed(self):
+        return self.name not in ("bool", "uint8")
+
+    def __repr__(self):
+        return "ember." + self.name
+
+    def __reduce__(self):
+        return (_from_name, (self.name,))
+
+
+def _from_name(name):
+    return _BY_NAME[name]
+
+
+bool = dtype("bool", np.bool_, _BOOL)
+uint8 = dtype("uint8", np.uint8, _INT)
+int8 = dtype("int8", np.int8, _INT)
+int16 = dtype("int16", np.int16, _INT)
+int32 = dtype("int32", np.int32, _INT)
+int64 = dtype("int64", np.int64, _INT)
+float16 = dtype("float16", np.float16, _FLOAT)
+float32 = dtype("float32", np.float32, _FLOAT)
+float64 = dtype("float64", np.float64, _FLOAT)
+bfloat16 = dtype("bfloat16", _ml_dtypes.bfloat16, _FLOAT) if _ml_dtypes is not None else None
+half, float, double, short, int, long = float16, float32, float64, int16, int32, int64
+
+_ALL = [d for d in (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64) if d is not None]
+_BY_NAME = {d.name: d for d in _ALL}
+_BY_NP = {d.np: d for d in _ALL}
+
+_default_float = float32
+
+
+def from_numpy_dtype(np_dtype):
+    """The ember dtype for a NumPy dtype, or TypeError for one ember does not support."""
+    try:
+        return _BY_NP[np_dtype]
+    except KeyError:
+        pass
+    try:
+        return _BY_NP[np.dtype(np_dtype)]
+    except (KeyError, TypeError):
+        raise TypeError(f"ember does not support the NumPy dtype {np_dtype}") from None
+
+
+def to_dtype(d):
+    """Accept an ember dtype, a NumPy dtype, a Python type or a name, and return the ember dtype."""
+    if d.__class__ is dtype:
+        return d
+    if d is None:
+        return None
+    if d is _py_float:
+        return _default_float
+    if d is _py_int:
+        return int64
+    if d is _py_bool:
+        return bool
+    if isinstance(d, str):
+        if d in _BY_NAME:
+            return _BY_NAME[d]
+        raise TypeError(f"unknown dtype name {d!r}")
+    return from_numpy_dtype(d)
+
+
+def get_default_dtype():
+    """The dtype of floating-point tensors made from Python floats (float32 unless changed)."""
+    return _default_float
+
+
+def set_default_dtype(d):
+    """Set the default floating-point dtype (float16, bfloat16, float32 or float64)."""
+    global _default_float
+    d = to_dtype(d)
+    if d.category != _FLOAT:
+        raise TypeError(f"set_default_dtype: only floating-point dtypes are allowed, got {d}")
+    _default_float = d
+
+
+@contextlib.contextmanager
+def default_dtype(d):
+    """Context manager that sets the default float dtype and restores the previous one."""
+    old = _default_float
+    set_default_dtype(d)
+    try:
+        yield
+    finally:
+        set_default_dtype(old)
+
+
+def promote_types(a, b):
+    """The smallest dtype both a and b cast to, by PyTorch's table."""
+    if a is b:
+        return a
+    if a.category != b.category:
+        hi, lo = (a, b) if a.category > b.category else (b, a)
+        return hi  # a higher category always wins: bool < int < float
+    if a.category == _FLOAT and bfloat16 is not None and (a is bfloat16 or b is bfloat16):
+        other = b if a is bfloat16 else a
+        return float32 if other is float16 else other if other.itemsize > 2 else bfloat16
+    return _BY_NP[np.promote_types(a.np, b.np)]
+
+
+def _combine(higher, lower):
+    # PyTorch's combine_categories: a lower-priority operand only matters when its category is higher.
+    if higher is None:
+        return lower
+    if lower is None or higher.category == _FLOAT:
+        return higher
+    if higher.category == _BOOL or lower.category == _FLOAT:
+        return promote_types(higher, lower)
+    return higher
+
+
+def _scalar_dtype(x):
+    if isinstance(x, _py_bool):
+        return bool
+    if isinstance(x, _py_int):
+        return int64
+    if isinstance(x, _py_float):
+        return _default_float
+    raise TypeError(f"unsupported scalar type {type(x).__name__}")
+
+
+def result_type(*operands):
+    """The dtype of an op over tensors and Python scalars, by PyTorch's rules.
+
+    Tensors with dimensions outrank zero-dimensional tensors, which outrank Python scalars; a
+    lower-ranked operand changes the result only when its category (bool < int < float) is higher.
+    """
+    dim = zero = wrapped = None
+    for x in operands:
+        d = getattr(x, "dtype", None)
+        if d is None:
+            s = _scalar_dtype(x)
+            wrapped = s if wrapped is None else promote_types(wrapped, s)
+        elif x.data.ndim:
+            dim = d if dim is None else promote_types(dim, d)
+        else:
+            zero = d if zero is None else promote_types(zero, d)
+    return _combine(dim, _combine(zero, wrapped))
+
+
+def can_cast(from_, to):
+    """True when PyTorch allows an in-place op to cast from_ to `to` (no category downgrade)."""
+    return from_.category <= to.category
+
+
+class finfo:
+    """Machine limits of a floating-point dtype, like torch.finfo."""
+
+    def __init__(self, d=None):
+        d = to_dtype(d) if d is not None else _default_float
+        info = (_ml_dtypes.finfo if (_ml_dtypes is not None and d is bfloat16) else np.finfo)(d.np)
+        self.dtype, self.bits = d, d.itemsize * 8
+        self.eps, self.max, self.min = _py_float(info.eps), _py_float(info.max), _py_float(info.min)
+        self.tiny = _py_float(info.tiny)
+        self.smallest_normal = self.tiny
+        self.resolution = _py_float(info.resolution)
+
+
+class iinfo:
+    """Limits of an integer dtype, like torch.iinfo."""
+
+    def __init__(self, d):
+        d = to_dtype(d)
+        info = np.iinfo(d.np)
+        self.dtype, self.bits, self.max, self.min = d, d.itemsize * 8, _py_int(info.max), _py_int(info.min)

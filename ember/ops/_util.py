@@ -1,0 +1,35 @@
+"""Small helpers shared by the op modules."""
+from ..tensor import Tensor, _wrap_dim
+
+
+def bind(**methods):
+    """Attach functions to Tensor as methods."""
+    for name, fn in methods.items():
+        setattr(Tensor, name, fn)
+
+
+def wrap_dim(dim, ndim, op="op"):
+    """A dimension index in [0, ndim), or IndexError naming the op."""
+    return _wrap_dim(dim, ndim, op)
+
+
+def wrap_dims(dim, ndim, op="op"):
+    """A sorted tuple of distinct dimension indices from an int, a tuple/list, or None (all dimensions)."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (list, tuple)):
+        dims = tuple(sorted(_wrap_dim(d, ndim, op) for d in dim))
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"{op}: dim {dim} appears multiple times in the list of dims")
+        return dims
+    return (_wrap_dim(dim, ndim, op),)
+
+
+def as_shape(args, op="op"):
+    """Normalise shape arguments given as ints or as one tuple/list/Size."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = args[0]
+    try:
+        return tuple(int(s) for s in args)
+    except TypeError:
+        raise TypeError(f"{op}: expected a shape of ints, got {args!r}") from None

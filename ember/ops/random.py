@@ -1,0 +1,185 @@
+"""Random numbers: Generator, manual_seed, rand/randn/randint/normal, and the in-place uniform_/normal_."""
+import numpy as np
+
+from .. import dtypes as _dt
+from ..device import CPU, to_device
+from ..tensor import Tensor
+from ._util import as_shape, bind
+
+__all__ = ["Generator", "manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state", "default_generator",
+           "rand", "randn", "randint", "normal", "rand_like", "randn_like", "randint_like", "randperm", "bernoulli",
+           "multinomial"]
+
+
+class Generator:
+    """A source of random numbers (NumPy's PCG64), seeded with manual_seed like torch.Generator."""
+
+    def __init__(self, device="cpu"):
+        self.device = to_device(device)
+        self._seed = 67280421310721
+        self.rng = np.random.default_rng(self._seed)
+
+    def manual_seed(self, seed):
+        self._seed = int(seed)
+        self.rng = np.random.default_rng(self._seed)
+        return self
+
+    def seed(self):
+        s = int(np.random.SeedSequence().entropy % (2 ** 63))
+        self.manual_seed(s)
+        return s
+
+    def initial_seed(self):
+        return self._seed
+
+    def get_state(self):
+        """The generator state as a uint8 tensor (JSON-serialisable bytes of the bit generator state)."""
+        import json
+        state = json.dumps(self.rng.bit_generator.state).encode()
+        return Tensor._wrap(np.frombuffer(state, dtype=np.uint8).copy())
+
+    def set_state(self, state):
+        import json
+        arr = state.numpy() if isinstance(state, Tensor) else np.asarray(state, dtype=np.uint8)
+        self.rng.bit_generator.state = json.loads(bytes(arr.tobytes()).decode())
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed):
+    """Seed the default generator (and return it)."""
+    return default_generator.manual_seed(seed)
+
+
+def seed():
+    return default_generator.seed()
+
+
+def initial_seed():
+    return default_generator.initial_seed()
+
+
+def get_rng_state():
+    return default_generator.get_state()
+
+
+def set_rng_state(state):
+    default_generator.set_state(state)
+
+
+def _rng(generator):
+    return (generator or default_generator).rng
+
+
+def _finish(arr, dtype, device, requires_grad):
+    dtype = _dt.to_dtype(dtype) or _dt.get_default_dtype()
+    arr = arr.astype(dtype.np, copy=False)
+    dev = to_device(device)
+    if dev is not None and dev != CPU:
+        from ..device import move
+        arr = move(arr, dev)
+    t = Tensor._wrap(arr)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform samples from [0, 1)."""
+    return _finish(_rng(generator).random(as_shape(size, "rand")), dtype, device, requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples."""
+    return _finish(_rng(generator).standard_normal(as_shape(size, "randn")), dtype, device, requires_grad)
+
+
+def randint(low, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """Integers uniform in [low, high) (int64 by default)."""
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    if low >= high:
+        raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
+    arr = _rng(generator).integers(low, high, size=as_shape((size,), "randint"))
+    return _finish(arr, dtype or _dt.int64, device, requires_grad)
+
+
+def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """Normal samples: normal(mean, std, size) with numbers, or elementwise with tensor mean/std."""
+    m = mean.data if isinstance(mean, Tensor) else mean
+    s = std.data if isinstance(std, Tensor) else std
+    if size is None:
+        size = np.broadcast_shapes(np.shape(m), np.shape(s))
+    if dtype is None:
+        for x in (mean, std):
+            if isinstance(x, Tensor):
+                dtype = x.dtype
+    arr = _rng(generator).normal(np.asarray(m, dtype=np.float64), np.asarray(s, dtype=np.float64),
+                                 size=as_shape((size,), "normal"))
+    return _finish(arr, dtype, device, requires_grad)
+
+
+def rand_like(input, dtype=None, device=None, requires_grad=False):
+    return rand(input.shape, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad)
+
+
+def randn_like(input, dtype=None, device=None, requires_grad=False):
+    return randn(input.shape, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad)
+
+
+def randint_like(input, low, high=None, dtype=None, device=None):
+    return randint(low, high, input.shape, dtype=dtype or input.dtype, device=device or input.device)
+
+
+def randperm(n, generator=None, dtype=None, device=None):
+    """A random permutation of 0..n-1 (int64)."""
+    return _finish(_rng(generator).permutation(n), dtype or _dt.int64, device, False)
+
+
+def bernoulli(input, p=None, generator=None):
+    """1 with probability input (or p), else 0, in input's dtype."""
+    prob = input.data if p is None else p
+    arr = (_rng(generator).random(input.shape) < _host(prob)).astype(input.data.dtype)
+    return _finish(arr, input.dtype, input.device, False)
+
+
+def _host(x):
+    from ..device import move
+    return move(x, CPU) if hasattr(x, "shape") else x
+
+
+def multinomial(input, num_samples, replacement=False, generator=None):
+    """Sample category indices from the rows of input (non-negative weights)."""
+    probs = np.asarray(_host(input.data), dtype=np.float64)
+    rows = probs.reshape(-1, probs.shape[-1])
+    if (rows < 0).any() or not np.isfinite(rows).all():
+        raise RuntimeError("multinomial: probability tensor contains either `inf`, `nan` or element < 0")
+    if not replacement and num_samples > rows.shape[1]:
+        raise RuntimeError(f"multinomial: cannot sample n_sample > prob_dist.size(-1) samples without replacement "
+                           f"({num_samples} > {rows.shape[1]})")
+    rng = _rng(generator)
+    out = np.stack([rng.choice(rows.shape[1], size=num_samples, replace=replacement, p=r / r.sum()) for r in rows])
+    return _finish(out.reshape(probs.shape[:-1] + (num_samples,)), _dt.int64, input.device, False)
+
+
+def _uniform_(self, a=0.0, b=1.0, generator=None):
+    """Fill with uniform samples from [a, b) in place."""
+    from .elementwise import inplace
+    vals = _rng(generator).uniform(a, b, size=self.data.shape)
+    return inplace(self, "uniform_", lambda s: Tensor._wrap(_move_like(vals.astype(self.data.dtype), self)))
+
+
+def _normal_(self, mean=0.0, std=1.0, generator=None):
+    """Fill with normal samples in place."""
+    from .elementwise import inplace
+    vals = _rng(generator).normal(mean, std, size=self.data.shape)
+    return inplace(self, "normal_", lambda s: Tensor._wrap(_move_like(vals.astype(self.data.dtype), self)))
+
+
+def _move_like(arr, t):
+    from ..device import move
+    return move(arr, t.device)
+
+
+bind(uniform_=_uniform_, normal_=_normal_)

@@ -1,0 +1,507 @@
+"""Tensor: an array of the device's array module, plus what autograd needs (requires_grad, grad, grad_fn).
+
+Operators and most methods are thin calls into ``ember/ops``, bound onto the class by each ops module.
+"""
+import weakref
+
+import numpy as np
+
+from . import dtypes as _dt
+from .autograd import _mode, _record
+from .device import CPU, device_of, get_array_module, move, to_device
+
+__all__ = ["Tensor", "tensor", "as_tensor", "from_numpy", "is_tensor", "apply"]
+
+_ndarray = np.ndarray
+
+
+class Tensor:
+    """A multi-dimensional array with automatic differentiation, following torch.Tensor."""
+
+    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_vbox", "_base", "_hooks", "_out_index", "_retains",
+                 "__weakref__")
+    __array_priority__ = 1000  # NumPy defers to Tensor's reflected operators
+
+    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+        arr = _to_array(data, dtype, device)
+        _init(self, arr, requires_grad)
+
+    # --- construction helpers -------------------------------------------------------------------------------
+    @classmethod
+    def _wrap(cls, array, requires_grad=False, grad_fn=None):
+        t = object.__new__(cls)
+        t.data = array
+        t.requires_grad = requires_grad
+        t.grad = None
+        t.grad_fn = grad_fn
+        t._vbox = [0]
+        t._base = None
+        t._hooks = None
+        t._out_index = 0
+        t._retains = False
+        return t
+
+    # --- metadata ---------------------------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return Size(self.data.shape)
+
+    def size(self, dim=None):
+        """The shape, or the length of one dimension."""
+        if dim is None:
+            return Size(self.data.shape)
+        return self.data.shape[_wrap_dim(dim, self.data.ndim, "size")]
+
+    @property
+    def dtype(self):
+        return _dt.from_numpy_dtype(self.data.dtype)
+
+    @property
+    def device(self):
+        return device_of(self.data)
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    def dim(self):
+        return self.data.ndim
+
+    ndimension = dim
+
+    def numel(self):
+        return int(self.data.size)
+
+    nelement = numel
+
+    def element_size(self):
+        return self.data.itemsize
+
+    def stride(self, dim=None):
+        """Strides in elements, like torch.Tensor.stride."""
+        s = tuple(st // self.data.itemsize for st in self.data.strides)
+        return s if dim is None else s[_wrap_dim(dim, self.data.ndim, "stride")]
+
+    def is_contiguous(self, memory_format=None):
+        return bool(self.data.flags.c_contiguous)
+
+    def is_floating_point(self):
+        return self.data.dtype.kind == "f" or _is_bf16(self.data)
+
+    def data_ptr(self):
+        return self.data.__array_interface__["data"][0] if self.data.__class__ is _ndarray else self.data.data.ptr
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def _version(self):
+        return self._vbox[0]
+
+    @property
+    def retains_grad(self):
+        return self._retains
+
+    @property
+    def itemsize(self):
+        return self.data.itemsize
+
+    @property
+    def nbytes(self):
+        return self.data.nbytes
+
+    # --- conversion -------------------------------------------------------------------------------------------
+    def numpy(self, force=False):
+        """The data as a NumPy array (shares memory on the CPU)."""
+        if self.requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if self.data.__class__ is not _ndarray:
+            if not force:
+                raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy "
+                                "the tensor to host memory first.")
+            return move(self.data, CPU)
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        arr = move(self.data, CPU)
+        return arr if dtype is None else arr.astype(dtype, copy=False)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to Scalar")
+        return self.data.reshape(()).item() if self.data.__class__ is _ndarray else move(self.data, CPU).item()
+
+    def tolist(self):
+        arr = move(self.data, CPU)
+        if arr.dtype == getattr(_dt.bfloat16, "np", None):
+            arr = arr.astype(np.float32)
+        return arr.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __hash__(self):
+        return id(self)
+
+    def __format__(self, spec):
+        if self.data.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec) if spec else repr(self)
+
+    def __repr__(self):
+        from ._format import tensor_repr
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def __reduce_ex__(self, protocol):
+        # Tensors pickle as arrays (used by DataLoader workers); model files never use pickle (see ember.save).
+        return (_rebuild, (move(self.data, CPU), str(self.device), self.requires_grad))
+
+    def to(self, *args, **kwargs):
+        """Move and/or cast: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other_tensor)``."""
+        dev = kwargs.pop("device", None)
+        dtype = kwargs.pop("dtype", None)
+        copy = kwargs.pop("copy", False)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dev, dtype = a.device, a.dtype
+            elif isinstance(a, (_dt.dtype, type)) or (isinstance(a, np.dtype)):
+                dtype = a
+            elif isinstance(a, str) and a in _dt._BY_NAME:
+                dtype = a
+            elif a is not None:
+                dev = a
+        from .ops.elementwise import to_copy
+        dev = to_device(dev)
+        dtype = _dt.to_dtype(dtype) if dtype is not None else None
+        if (dev is None or dev == self.device) and (dtype is None or dtype is self.dtype) and not copy:
+            return self
+        return to_copy(self, dtype=dtype, device=dev)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else (device if isinstance(device, str) else f"cuda:{device}"))
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"ember.{self.dtype.name}"
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(_dt.float32)
+
+    def double(self):
+        return self.to(_dt.float64)
+
+    def half(self):
+        return self.to(_dt.float16)
+
+    def bfloat16(self):
+        return self.to(_dt.bfloat16)
+
+    def long(self):
+        return self.to(_dt.int64)
+
+    def int(self):
+        return self.to(_dt.int32)
+
+    def short(self):
+        return self.to(_dt.int16)
+
+    def bool(self):
+        return self.to(_dt.bool)
+
+    def byte(self):
+        return self.to(_dt.uint8)
+
+    def char(self):
+        return self.to(_dt.int8)
+
+    # --- autograd ---------------------------------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate the gradient of this tensor into the .grad of the leaves it depends on."""
+        from .autograd import backward
+        backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+
+    def requires_grad_(self, requires_grad=True):
+        """Set requires_grad in place (only on leaves, only for floating-point dtypes)."""
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
+                               "computed variable in a subgraph that doesn't require differentiation use "
+                               "var_no_grad = var.detach().")
+        if requires_grad and self.data.dtype.kind not in "fc" and not _is_bf16(self.data):
+            raise RuntimeError(f"only Tensors of floating point and complex dtype can require gradients "
+                               f"(got {self.dtype})")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self):
+        """A tensor sharing data (and version counter) with this one, cut from the graph."""
+        t = Tensor._wrap(self.data)
+        t._vbox = self._vbox
+        t._base = self
+        return t
+
+    def detach_(self):
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def register_hook(self, hook):
+        """Call hook(grad) when the gradient of this tensor is computed; a returned tensor replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            fn = self.grad_fn
+            if fn._pre_hooks is None:
+                fn._pre_hooks = {}
+            hooks = fn._pre_hooks.setdefault(self._out_index, [])
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
+    def retain_grad(self):
+        """Keep .grad for a non-leaf tensor after backward."""
+        if self.grad_fn is None or self._retains:
+            return
+        ref = weakref.ref(self)
+
+        def store(g):
+            t = ref()
+            if t is not None:
+                t.grad = g.detach() if t.grad is None else t.grad + g.detach()
+
+        self.register_hook(store)
+        self._retains = True
+
+
+class _RemovableHandle:
+    __slots__ = ("hooks", "hook")
+
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints like torch.Size."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return f"ember.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, key):
+        r = tuple.__getitem__(self, key)
+        return Size(r) if isinstance(key, slice) else r
+
+
+def _rebuild(array, dev, requires_grad):
+    t = Tensor._wrap(move(array, to_device(dev)))
+    t.requires_grad = requires_grad
+    return t
+
+
+def _is_bf16(arr):
+    return _dt.bfloat16 is not None and arr.dtype == _dt.bfloat16.np
+
+
+def _init(t, arr, requires_grad):
+    t.data = arr
+    t.grad = None
+    t.grad_fn = None
+    t._vbox = [0]
+    t._base = None
+    t._hooks = None
+    t._out_index = 0
+    t._retains = False
+    t.requires_grad = False
+    if requires_grad:
+        t.requires_grad_(True)
+
+
+def _wrap_dim(dim, ndim, op):
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
+def _infer_dtype(data):
+    """The dtype PyTorch gives to torch.tensor(data) for Python data."""
+    kinds = set()
+    stack = [data]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif isinstance(x, bool) or isinstance(x, np.bool_):
+            kinds.add("b")
+        elif isinstance(x, (int, np.integer)):
+            kinds.add("i")
+        elif isinstance(x, (float, np.floating)):
+            kinds.add("f")
+        elif isinstance(x, Tensor):
+            kinds.add(x.data.dtype.kind)
+        elif isinstance(x, complex):
+            raise TypeError("ember does not support complex tensors")
+        else:
+            raise TypeError(f"tensor: can't convert an object of type {type(x).__name__} to a tensor")
+    if "f" in kinds:
+        return _dt.get_default_dtype()
+    if "i" in kinds or "u" in kinds:
+        return _dt.int64
+    if "b" in kinds:
+        return _dt.bool
+    return _dt.get_default_dtype()  # empty list
+
+
+def _to_array(data, dtype=None, device=None, copy=True):
+    """Turn Python data, a NumPy/CuPy array or a Tensor into an array of the right dtype and device."""
+    dtype = _dt.to_dtype(dtype) if dtype is not None else None
+    dev = to_device(device)
+    if isinstance(data, Tensor):
+        arr = data.data
+    elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
+        arr = data
+    elif isinstance(data, np.generic):
+        arr = np.asarray(data)
+    else:
+        inferred = dtype or _infer_dtype(data)
+        if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
+            data = [np.asarray(x) if isinstance(x, Tensor) else x for x in data]
+        arr = np.array(data, dtype=inferred.np)
+        copy = False
+    if arr.dtype.kind not in "biuf" and not _is_bf16(arr):
+        raise TypeError(f"tensor: unsupported dtype {arr.dtype}")
+    if dtype is not None and arr.dtype != dtype.np:
+        arr = arr.astype(dtype.np)
+        copy = False
+    if dev is not None and dev != device_of(arr):
+        arr = move(arr, dev)
+        copy = False
+    if copy:
+        arr = arr.copy()
+    return arr
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new tensor holding a copy of data (nested lists, a number, an array or a tensor)."""
+    t = Tensor._wrap(_to_array(data, dtype, device))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like tensor(), but shares memory with an array or tensor when dtype and device already match."""
+    if isinstance(data, Tensor) and (dtype is None or _dt.to_dtype(dtype) is data.dtype) and \
+            (device is None or to_device(device) == data.device):
+        return data
+    return Tensor._wrap(_to_array(data, dtype, device, copy=False))
+
+
+def from_numpy(array):
+    """A tensor that shares memory with a NumPy array."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray (got {type(array).__name__})")
+    _dt.from_numpy_dtype(array.dtype)
+    return Tensor._wrap(array)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def apply(node, *args):
+    """Run node.forward on the arrays of args (tensors or Python scalars) and record node when grads are needed."""
+    arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+    out = node.forward(get_array_module(arrays[0]) if isinstance(args[0], Tensor) else _xp_of(arrays), *arrays)
+    if out.__class__ is not _ndarray:
+        out = _as_array(out, arrays)
+    if _mode.enabled and node.differentiable:
+        for a in args:
+            if isinstance(a, Tensor) and a.requires_grad:
+                _record(node, args)
+                saves = node.saves
+                if saves is None or saves:
+                    node._versions = [(i, args[i]._vbox, args[i]._vbox[0]) for i in
+                                      (range(len(args)) if saves is None else saves) if isinstance(args[i], Tensor)]
+                t = Tensor._wrap(out, True, node)
+                if node.saves_output:
+                    if node._versions is None:
+                        node._versions = []
+                    node._versions.append((-1, t._vbox, 0))
+                if node.is_view:
+                    t._vbox = args[0]._vbox
+                    t._base = args[0]._base or args[0]
+                return t
+    t = Tensor._wrap(out)
+    if node.is_view and isinstance(args[0], Tensor):
+        t._vbox = args[0]._vbox
+        t._base = args[0]._base or args[0]
+    return t
+
+
+def _xp_of(arrays):
+    for a in arrays:
+        if hasattr(a, "__array_namespace__") or isinstance(a, np.ndarray):
+            return get_array_module(a)
+    return np
+
+
+def _as_array(out, arrays):
+    xp = _xp_of(arrays)
+    if isinstance(out, xp.ndarray):
+        return out
+    return xp.asarray(out)

@@ -1,0 +1,23 @@
+"""Shared test helpers: float64 inputs for gradcheck, and comparisons against PyTorch."""
+import numpy as np
+
+import ember
+
+
+def rand64(*shape, low=-1.0, high=1.0, requires_grad=True, seed=None):
+    """A float64 tensor of uniform values (for gradcheck)."""
+    rng = np.random.default_rng(seed if seed is not None else sum(shape) + len(shape))
+    return ember.tensor(rng.uniform(low, high, size=shape), dtype=ember.float64, requires_grad=requires_grad)
+
+
+def to_torch(t, torch):
+    """A torch tensor with the same values and requires_grad as an ember tensor."""
+    return torch.tensor(np.array(t.detach().numpy()), requires_grad=t.requires_grad)
+
+
+def assert_close(ember_t, ref, rtol=1e-5, atol=1e-6):
+    """Compare an ember tensor with a torch tensor or an array."""
+    a = np.asarray(ember_t.detach().numpy() if isinstance(ember_t, ember.Tensor) else ember_t)
+    b = ref.detach().numpy() if hasattr(ref, "detach") else np.asarray(ref)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
