@@ -26,3 +26,6 @@ def is_floating_point(t):
 
 def numel(t):
     return t.numel()
+
+
+from .io import save, load  # noqa: E402,F401

@@ -1,0 +1,282 @@
+"""DataLoader: batches from a dataset, shuffled with ember's generator, optionally loaded by worker processes."""
+import multiprocessing as mp
+import queue
+import traceback
+
+import numpy as np
+
+from ..tensor import Tensor
+from .dataset import IterableDataset
+from .sampler import BatchSampler, RandomSampler, SequentialSampler
+
+__all__ = ["DataLoader", "default_collate", "get_worker_info", "WorkerInfo"]
+
+
+def default_collate(batch):
+    """Stack a list of samples into a batch: tensors and arrays are stacked, numbers become tensors (float64 for
+    Python floats, int64 for ints, as PyTorch), and dicts, tuples and lists are collated field by field."""
+    from .. import dtypes
+    from ..ops.shape import stack
+
+    first = batch[0]
+    if isinstance(first, Tensor):
+        shapes = {tuple(t.shape) for t in batch}
+        if len(shapes) > 1:
+            raise RuntimeError(f"default_collate: stack expects each tensor to be equal size, but got {sorted(shapes)}")
+        return Tensor._wrap(np.stack([t.data for t in batch])) if first.data.__class__ is np.ndarray else stack(batch)
+    if isinstance(first, np.ndarray):
+        return Tensor._wrap(np.stack(batch))
+    if isinstance(first, (bool, np.bool_)):
+        return Tensor._wrap(np.array(batch, dtype=np.bool_))
+    if isinstance(first, (int, np.integer)):
+        return Tensor._wrap(np.array(batch, dtype=np.int64))
+    if isinstance(first, (float, np.floating)):
+        return Tensor._wrap(np.array(batch, dtype=dtypes.float64.np if isinstance(first, float) else None))
+    if isinstance(first, (str, bytes)):
+        return list(batch)
+    if isinstance(first, dict):
+        return {k: default_collate([s[k] for s in batch]) for k in first}
+    if isinstance(first, tuple) and hasattr(first, "_fields"):  # namedtuple
+        return type(first)(*(default_collate(list(f)) for f in zip(*batch)))
+    if isinstance(first, (tuple, list)):
+        if any(len(s) != len(first) for s in batch):
+            raise RuntimeError("default_collate: each element in list of batch should be of equal size")
+        return [default_collate(list(f)) for f in zip(*batch)]  # tuples become lists, as in PyTorch
+    raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found "
+                    f"{type(first).__name__}")
+
+
+class WorkerInfo:
+    """What a worker process knows about itself: id, num_workers, seed and its copy of the dataset."""
+
+    def __init__(self, id, num_workers, seed, dataset):
+        self.id, self.num_workers, self.seed, self.dataset = id, num_workers, seed, dataset
+
+
+_worker_info = None
+
+
+def get_worker_info():
+    """The WorkerInfo in a worker process; None in the main process."""
+    return _worker_info
+
+
+def _fetch(dataset, indices, collate_fn, auto_collation):
+    if not auto_collation:
+        return collate_fn(dataset[indices])
+    getter = getattr(dataset, "get_batch", None)
+    if getter is not None and collate_fn is default_collate:
+        return getter(indices)
+    return collate_fn([dataset[i] for i in indices])
+
+
+def _worker_setup(dataset, worker_id, num_workers, seed, init_fn):
+    global _worker_info
+    from ..ops.random import manual_seed
+    _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
+    manual_seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    if init_fn is not None:
+        init_fn(worker_id)
+
+
+def _map_worker(dataset, index_q, result_q, collate_fn, auto_collation, worker_id, num_workers, seed, init_fn):
+    try:
+        _worker_setup(dataset, worker_id, num_workers, seed, init_fn)
+    except Exception:
+        result_q.put((-1, None, traceback.format_exc()))
+        return
+    while True:
+        task = index_q.get()
+        if task is None:
+            return
+        n, indices = task
+        try:
+            result_q.put((n, _fetch(dataset, indices, collate_fn, auto_collation), None))
+        except Exception:
+            result_q.put((n, None, traceback.format_exc()))
+
+
+def _iter_worker(dataset, result_q, collate_fn, batch_size, drop_last, worker_id, num_workers, seed, init_fn):
+    try:
+        _worker_setup(dataset, worker_id, num_workers, seed, init_fn)
+        for batch in _iterable_batches(iter(dataset), batch_size, drop_last, collate_fn):
+            result_q.put((batch, None))
+    except Exception:
+        result_q.put((None, traceback.format_exc()))
+    result_q.put(_DONE)
+
+
+_DONE = "__ember_worker_done__"
+
+
+def _iterable_batches(it, batch_size, drop_last, collate_fn):
+    if batch_size is None:
+        for sample in it:
+            yield collate_fn(sample)
+        return
+    batch = []
+    for sample in it:
+        batch.append(sample)
+        if len(batch) == batch_size:
+            yield collate_fn(batch)
+            batch = []
+    if batch and not drop_last:
+        yield collate_fn(batch)
+
+
+class DataLoader:
+    """Iterate over a dataset in batches (PyTorch's DataLoader: batch_size, shuffle, sampler, batch_sampler,
+    drop_last, collate_fn, num_workers with prefetching, worker_init_fn, generator)."""
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None, num_workers=0,
+                 collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
+                 prefetch_factor=None, persistent_workers=False, generator=None):
+        if num_workers < 0:
+            raise ValueError("DataLoader: num_workers option should be non-negative")
+        if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
+            raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
+                             "sampler, and drop_last")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        self.dataset, self.num_workers, self.timeout = dataset, num_workers, timeout or None
+        self.worker_init_fn, self.generator, self.drop_last = worker_init_fn, generator, drop_last
+        self.prefetch_factor = 2 if prefetch_factor is None else prefetch_factor
+        self.batch_size = batch_size if batch_sampler is None else None
+        self._iterable = isinstance(dataset, IterableDataset)
+        if self._iterable:
+            if shuffle or sampler is not None or batch_sampler is not None:
+                raise ValueError("DataLoader: IterableDataset does not support shuffle, sampler or batch_sampler")
+            self.sampler = self.batch_sampler = None
+        else:
+            if sampler is None:
+                sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+            if batch_sampler is None and batch_size is not None:
+                batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+            self.sampler, self.batch_sampler = sampler, batch_sampler
+        self.collate_fn = collate_fn if collate_fn is not None else (
+            default_collate if self.batch_size is not None or batch_sampler is not None else _convert)
+
+    def __len__(self):
+        if self._iterable:
+            n = len(self.dataset)
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return len(self.batch_sampler) if self.batch_sampler is not None else len(self.sampler)
+
+    def _index_batches(self):
+        if self.batch_sampler is not None:
+            return iter(self.batch_sampler)
+        return iter(self.sampler)
+
+    def __iter__(self):
+        auto = self.batch_sampler is not None
+        if self._iterable:
+            if self.num_workers == 0:
+                return _iterable_batches(iter(self.dataset), self.batch_size, self.drop_last, self.collate_fn)
+            return self._iter_workers()
+        if self.num_workers == 0:
+            return (_fetch(self.dataset, idx, self.collate_fn, auto) for idx in self._index_batches())
+        return self._map_workers(auto)
+
+    def _base_seed(self):
+        from ..ops.random import default_generator
+        return int((self.generator or default_generator).rng.integers(0, 2 ** 62))
+
+    def _context(self):
+        return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+
+    def _map_workers(self, auto):
+        ctx, seed = self._context(), self._base_seed()
+        result_q = ctx.Queue()
+        index_qs = [ctx.Queue() for _ in range(self.num_workers)]
+        workers = [ctx.Process(target=_map_worker, daemon=True,
+                               args=(self.dataset, index_qs[w], result_q, self.collate_fn, auto, w, self.num_workers,
+                                     seed + w, self.worker_init_fn)) for w in range(self.num_workers)]
+        for p in workers:
+            p.start()
+        try:
+            batches = self._index_batches()
+            sent = received = 0
+            pending = {}
+
+            def send():
+                nonlocal sent
+                try:
+                    idx = next(batches)
+                except StopIteration:
+                    return False
+                index_qs[sent % self.num_workers].put((sent, idx))
+                sent += 1
+                return True
+
+            for _ in range(self.prefetch_factor * self.num_workers):
+                if not send():
+                    break
+            while received < sent:
+                while received not in pending:
+                    n, data, err = self._get(result_q, workers)
+                    if err is not None:
+                        raise RuntimeError(f"DataLoader worker raised an exception:\n{err}")
+                    pending[n] = data
+                data = pending.pop(received)
+                received += 1
+                send()
+                yield data
+        finally:
+            _shutdown(workers, index_qs)
+
+    def _get(self, q, workers):
+        while True:
+            try:
+                return q.get(timeout=self.timeout or 5.0)
+            except queue.Empty:
+                if self.timeout:
+                    raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds") from None
+                dead = [p.pid for p in workers if not p.is_alive()]
+                if dead:
+                    raise RuntimeError(f"DataLoader worker (pid(s) {dead}) exited unexpectedly") from None
+
+    def _iter_workers(self):
+        ctx, seed = self._context(), self._base_seed()
+        qs = [ctx.Queue(maxsize=self.prefetch_factor) for _ in range(self.num_workers)]
+        workers = [ctx.Process(target=_iter_worker, daemon=True,
+                               args=(self.dataset, qs[w], self.collate_fn, self.batch_size, self.drop_last, w,
+                                     self.num_workers, seed + w, self.worker_init_fn))
+                   for w in range(self.num_workers)]
+        for p in workers:
+            p.start()
+        try:
+            active = list(range(self.num_workers))
+            while active:
+                for w in list(active):
+                    item = self._get(qs[w], [workers[w]])
+                    if isinstance(item, str) and item == _DONE:
+                        active.remove(w)
+                        continue
+                    data, err = item
+                    if err is not None:
+                        raise RuntimeError(f"DataLoader worker {w} raised an exception:\n{err}")
+                    yield data
+        finally:
+            _shutdown(workers, [])
+
+
+def _convert(sample):
+    """Collate for batch_size=None: arrays become tensors, everything else passes through."""
+    if isinstance(sample, np.ndarray):
+        return Tensor._wrap(sample)
+    return sample
+
+
+def _shutdown(workers, index_qs):
+    for q in index_qs:
+        try:
+            q.put(None)
+        except Exception:  # pragma: no cover - queue already closed
+            pass
+    for p in workers:
+        p.join(timeout=1.0)
+        if p.is_alive():
+            p.terminate()
