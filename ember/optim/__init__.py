@@ -1,0 +1,6 @@
+"""Optimizers and learning-rate schedulers (PyTorch's torch.optim)."""
+from .optimizer import Optimizer  # noqa: F401
+from .sgd import SGD  # noqa: F401
+from .adam import Adam, AdamW, Adamax, NAdam, RAdam  # noqa: F401
+from .others import RMSprop, Adagrad, Adadelta, Lion  # noqa: F401
+from . import lr_scheduler  # noqa: F401

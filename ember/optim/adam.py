@@ -1,0 +1,155 @@
+"""Adam-family optimizers: Adam (amsgrad), AdamW, Adamax, NAdam, RAdam -- PyTorch's update formulas."""
+import math
+
+from ..device import get_array_module
+from .optimizer import Optimizer
+
+__all__ = ["Adam", "AdamW", "Adamax", "NAdam", "RAdam"]
+
+
+def _check(lr, eps, betas, weight_decay):
+    if lr < 0.0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if eps < 0.0:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if weight_decay < 0.0:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+def _moments(state, p, grad, beta1, beta2):
+    """Update and return the first and second moment estimates (created as zeros on the first step)."""
+    if "exp_avg" not in state:
+        state["step"] = 0
+        state["exp_avg"] = p * 0
+        state["exp_avg_sq"] = p * 0
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    m += (grad - m) * (1 - beta1)
+    v *= beta2
+    v += (1 - beta2) * grad * grad
+    state["step"] += 1
+    return m, v, state["step"]
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), with optional AMSGrad and L2 weight decay."""
+
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 maximize=False):
+        _check(lr, eps, betas, weight_decay)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize))
+
+    def _update(self, group, p, grad, state):
+        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if wd:
+            if self.decoupled:
+                p *= 1 - lr * wd
+            else:
+                grad = grad + wd * p
+        m, v, step = _moments(state, p, grad, beta1, beta2)
+        bc1, bc2_sqrt = 1 - beta1 ** step, math.sqrt(1 - beta2 ** step)
+        if group["amsgrad"]:
+            vmax = state.get("max_exp_avg_sq")
+            if vmax is None:
+                vmax = state["max_exp_avg_sq"] = p * 0
+            get_array_module(p).maximum(vmax, v, out=vmax)
+            v = vmax
+        denom = (v ** 0.5) / bc2_sqrt
+        denom += eps
+        p -= (lr / bc1) * m / denom
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter); default weight_decay 0.01."""
+
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+
+
+class Adamax(Optimizer):
+    """Adam with the infinity norm."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, *, maximize=False):
+        _check(lr, eps, betas, weight_decay)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      maximize=maximize))
+
+    def _update(self, group, p, grad, state):
+        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if wd:
+            grad = grad + wd * p
+        if "exp_avg" not in state:
+            state["step"], state["exp_avg"], state["exp_inf"] = 0, p * 0, p * 0
+        state["step"] += 1
+        m, u = state["exp_avg"], state["exp_inf"]
+        m += (grad - m) * (1 - beta1)
+        u *= beta2
+        get_array_module(p).maximum(u, abs(grad) + eps, out=u)
+        p -= (lr / (1 - beta1 ** state["step"])) * m / u
+
+
+class NAdam(Optimizer):
+    """Adam with Nesterov momentum (Dozat), with PyTorch's momentum decay schedule."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+                 decoupled_weight_decay=False, *, maximize=False):
+        _check(lr, eps, betas, weight_decay)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize))
+
+    def _update(self, group, p, grad, state):
+        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if "mu_product" not in state:
+            state["mu_product"] = 1.0
+        if wd:
+            if group["decoupled_weight_decay"]:
+                p *= 1 - lr * wd
+            else:
+                grad = grad + wd * p
+        m, v, step = _moments(state, p, grad, beta1, beta2)
+        psi = group["momentum_decay"]
+        mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
+        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
+        state["mu_product"] *= mu
+        mu_product = state["mu_product"]
+        denom = (v / (1 - beta2 ** step)) ** 0.5 + eps
+        p -= (lr * (1.0 - mu) / (1.0 - mu_product)) * grad / denom
+        p -= (lr * mu_next / (1.0 - mu_product * mu_next)) * m / denom
+
+
+class RAdam(Optimizer):
+    """Rectified Adam (Liu et al.): plain momentum SGD until the variance estimate is reliable."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
+                 *, maximize=False):
+        _check(lr, eps, betas, weight_decay)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay, maximize=maximize))
+
+    def _update(self, group, p, grad, state):
+        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if wd:
+            if group["decoupled_weight_decay"]:
+                p *= 1 - lr * wd
+            else:
+                grad = grad + wd * p
+        m, v, step = _moments(state, p, grad, beta1, beta2)
+        bc1, bc2 = 1 - beta1 ** step, 1 - beta2 ** step
+        m_hat = m / bc1
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * step * (beta2 ** step) / bc2
+        if rho_t > 5.0:
+            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            p -= m_hat * lr * (math.sqrt(bc2) / (v ** 0.5 + eps)) * rect
+        else:
+            p -= m_hat * lr

@@ -1,0 +1,116 @@
+"""RMSprop, Adagrad, Adadelta and Lion, with PyTorch's update formulas (Lion: Chen et al. 2023)."""
+from .optimizer import Optimizer
+
+__all__ = ["RMSprop", "Adagrad", "Adadelta", "Lion"]
+
+
+def _nonneg(**values):
+    for name, v in values.items():
+        if v < 0.0:
+            raise ValueError(f"Invalid {name} value: {v}")
+
+
+class RMSprop(Optimizer):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
+                 maximize=False):
+        _nonneg(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum)
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered, maximize=maximize))
+
+    def _update(self, group, p, grad, state):
+        alpha, wd, momentum = group["alpha"], group["weight_decay"], group["momentum"]
+        if "square_avg" not in state:
+            state["step"], state["square_avg"] = 0, p * 0
+            if momentum > 0:
+                state["momentum_buffer"] = p * 0
+            if group["centered"]:
+                state["grad_avg"] = p * 0
+        state["step"] += 1
+        if wd:
+            grad = grad + wd * p
+        sq = state["square_avg"]
+        sq *= alpha
+        sq += (1 - alpha) * grad * grad
+        if group["centered"]:
+            ga = state["grad_avg"]
+            ga += (grad - ga) * (1 - alpha)
+            avg = (sq - ga * ga) ** 0.5
+        else:
+            avg = sq ** 0.5
+        avg += group["eps"]
+        if momentum > 0:
+            buf = state["momentum_buffer"]
+            buf *= momentum
+            buf += grad / avg
+            p -= group["lr"] * buf
+        else:
+            p -= group["lr"] * grad / avg
+
+
+class Adagrad(Optimizer):
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, *,
+                 maximize=False):
+        _nonneg(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value, eps=eps)
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
+                                      initial_accumulator_value=initial_accumulator_value, maximize=maximize))
+        for group in self.param_groups:
+            for p in group["params"]:
+                st = self.state[p]
+                st["step"] = 0
+                st["sum"] = p.data * 0 + group["initial_accumulator_value"]
+
+    def _update(self, group, p, grad, state):
+        state["step"] += 1
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * p
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        s = state["sum"]
+        s += grad * grad
+        p -= clr * grad / (s ** 0.5 + group["eps"])
+
+
+class Adadelta(Optimizer):
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False):
+        _nonneg(lr=lr, eps=eps, weight_decay=weight_decay)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
+
+    def _update(self, group, p, grad, state):
+        rho, eps = group["rho"], group["eps"]
+        if "square_avg" not in state:
+            state["step"], state["square_avg"], state["acc_delta"] = 0, p * 0, p * 0
+        state["step"] += 1
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * p
+        sq, acc = state["square_avg"], state["acc_delta"]
+        sq *= rho
+        sq += (1 - rho) * grad * grad
+        delta = (acc + eps) ** 0.5 / (sq + eps) ** 0.5 * grad
+        acc *= rho
+        acc += (1 - rho) * delta * delta
+        p -= group["lr"] * delta
+
+
+class Lion(Optimizer):
+    """Lion (Chen et al. 2023): the sign of an interpolated momentum, with decoupled weight decay."""
+
+    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *, maximize=False):
+        _nonneg(lr=lr, weight_decay=weight_decay)
+        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
+            raise ValueError(f"Invalid beta parameters: {betas}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize))
+
+    def _update(self, group, p, grad, state):
+        beta1, beta2 = group["betas"]
+        if "exp_avg" not in state:
+            state["step"], state["exp_avg"] = 0, p * 0
+        state["step"] += 1
+        m = state["exp_avg"]
+        if group["weight_decay"]:
+            p *= 1 - group["lr"] * group["weight_decay"]
+        update = beta1 * m + (1 - beta1) * grad
+        p -= group["lr"] * ((update > 0).astype(p.dtype) - (update < 0).astype(p.dtype))
+        m *= beta2
+        m += (1 - beta2) * grad
