@@ -1,0 +1,37 @@
+"""Dropout modules: active in training mode, the identity in eval mode."""
+from ..ops import activation as A
+from .module import Module
+
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "AlphaDropout"]
+
+
+class _DropoutBase(Module):
+    fn = None
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p, self.inplace = p, inplace
+
+    def forward(self, input):
+        return type(self).fn(input, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutBase):
+    fn = staticmethod(A.dropout)
+
+
+class Dropout1d(_DropoutBase):
+    fn = staticmethod(A.dropout1d)
+
+
+class Dropout2d(_DropoutBase):
+    fn = staticmethod(A.dropout2d)
+
+
+class AlphaDropout(_DropoutBase):
+    fn = staticmethod(A.alpha_dropout)

@@ -1,0 +1,23 @@
+"""ember.nn.functional: the functional forms of every layer (PyTorch's torch.nn.functional).
+
+Each name is defined once in ember/ops; this module only gathers them."""
+from ..ops import elementwise as _E
+from ..ops.activation import *  # noqa: F401,F403
+from ..ops.loss import *  # noqa: F401,F403
+from ..ops.nnops import *  # noqa: F401,F403
+from ..ops.attention import *  # noqa: F401,F403
+
+
+def relu(input, inplace=False):
+    """max(x, 0)."""
+    return input.relu_() if inplace else _E.relu(input)
+
+
+def sigmoid(input):
+    """1 / (1 + exp(-x))."""
+    return _E.sigmoid(input)
+
+
+def tanh(input):
+    """Hyperbolic tangent."""
+    return _E.tanh(input)
