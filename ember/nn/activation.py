@@ -7,7 +7,7 @@ from .parameter import Parameter
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Softplus", "Sigmoid", "Tanh",
            "Hardtanh", "Hardswish", "Hardsigmoid", "LogSigmoid", "GLU", "Softsign", "Tanhshrink", "Threshold",
-           "PReLU", "Softmax", "LogSoftmax", "Softmin", "Identity"]
+           "PReLU", "Softmax", "LogSoftmax", "Softmin"]
 
 
 class _Simple(Module):
@@ -83,16 +83,6 @@ class Tanhshrink(_Simple):
 
     def __init__(self):
         super().__init__()
-
-
-class Identity(Module):
-    """Returns its input (accepts and ignores any constructor arguments)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__()
-
-    def forward(self, input):
-        return input
 
 
 class ReLU6(Module):

@@ -1,25 +1,471 @@
-"""Linear algebra: matmul/@, mm, bmm, mv, dot, outer, einsum."""
+"""Linear algebra: matmul/@, mm, bmm, mv, dot, vdot, outer, addmm/addmv/baddbmm, einsum.
+
+Every product is one ``Matmul`` node whose forward is a single ``xp.matmul``. ``MatmulT`` multiplies with the last two
+dimensions of one or both operands transposed (a free view on arrays): backward uses it so that a gradient costs two
+matmul nodes and no transpose nodes. ``einsum`` is one ``Einsum`` node whose backward is an einsum per input.
+"""
+import functools
+
 from ..autograd import Node
-from ..tensor import Tensor, apply
-from ._broadcast import sum_to
+from ..device import get_array_module
+from ..tensor import Tensor, _ndarray, apply
+from ._broadcast import broadcast_to, sum_to
 from ._util import bind
 
-__all__ = ["matmul"]
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "outer", "ger", "addmm", "addmv", "baddbmm", "einsum"]
+
+
+# --- matmul ---------------------------------------------------------------------------------------------------
+
+def _matmul_arrays(xp, a, b):
+    """xp.matmul, with a batch of matrices times one matrix folded into a single 2-D product when that is a view."""
+    if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:
+        out = xp.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[1:])
+    else:
+        out = xp.matmul(a, b)
+    if out.dtype != a.dtype:  # ml_dtypes' bfloat16 multiplies into float32
+        out = out.astype(a.dtype)
+    return out
 
 
 class Matmul(Node):
+    """input @ other with NumPy/PyTorch semantics (1-D operands, broadcast batch dimensions)."""
+
+    ta = tb = False  # MatmulT: transpose the last two dims of the first / second operand
+
+    @property
+    def saves(self):  # a is read only for b's gradient, and b only for a's
+        na, nb = self.needs_input_grad
+        return (1,) * na + (0,) * nb
+
     def forward(self, xp, a, b):
-        return xp.matmul(a, b)
+        return _matmul_arrays(xp, a, b)
 
     def backward(self, g):
         a, b = self.inputs
         na, nb = self.needs_input_grad
-        return (g @ b.mT if na else None, a.mT @ g if nb else None)
+        if a.data.ndim < 2 or b.data.ndim < 2:
+            return _vector_grads(g, a, b, na, nb)
+        return _matrix_grads(g, a, b, self.ta, self.tb, na, nb)
+
+
+class MatmulT(Matmul):
+    """op(a) @ op(b) where op transposes the last two dimensions when its flag is set (operands at least 2-D)."""
+
+    def __init__(self, ta, tb):
+        self.ta, self.tb = ta, tb
+
+    def forward(self, xp, a, b):
+        return _matmul_arrays(xp, a.swapaxes(-1, -2) if self.ta else a, b.swapaxes(-1, -2) if self.tb else b)
+
+
+def _mm(a, b, ta=False, tb=False):
+    """op(a) @ op(b) as a graph node, without validation (used by backward)."""
+    return apply(MatmulT(ta, tb) if ta or tb else Matmul(), a, b)
+
+
+def _matrix_grads(g, a, b, ta, tb, na, nb):
+    """Gradients of op(a) @ op(b) for operands of at least 2 dims, summed over broadcast batch dimensions."""
+    sa, sb = a.data.shape, b.data.shape
+    ga = gb = None
+    if na:
+        ga = _mm(b, g, tb, True) if ta else _mm(g, b, False, not tb)
+        if ga.data.shape != sa:
+            ga = sum_to(ga, sa)
+    if nb:
+        if len(sa) > 2 and len(sb) == 2 and not ta:
+            # one weight matrix for a whole batch: fold the batch into rows, one 2-D product instead of a sum
+            a2, g2 = a.reshape(-1, sa[-1]), g.reshape(-1, g.data.shape[-1])
+            gb = _mm(g2, a2, True, False) if tb else _mm(a2, g2, True, False)
+        else:
+            gb = _mm(g, a, True, ta) if tb else _mm(a, g, not ta, False)
+            if gb.data.shape != sb:
+                gb = sum_to(gb, sb)
+    return ga, gb
+
+
+def _vector_grads(g, a, b, na, nb):
+    """Gradients when an operand is 1-D: view it as a row (first) or column (second) matrix, as matmul does."""
+    sa, sb = a.data.shape, b.data.shape
+    shape = list(g.data.shape)
+    if len(sb) == 1:
+        b = b.reshape(sb[0], 1)
+        shape.append(1)
+    if len(sa) == 1:
+        a = a.reshape(1, sa[0])
+        shape.insert(len(shape) - 1, 1)
+    ga, gb = _matrix_grads(g.reshape(shape), a, b, False, False, na, nb)
+    return (ga.reshape(sa) if na else None, gb.reshape(sb) if nb else None)
+
+
+def _not_tensor(x, op, name, pos):
+    raise TypeError(f"{op}(): argument '{name}' (position {pos}) must be Tensor, not {type(x).__name__}")
+
+
+def _check_pair(a, b, op):
+    """The checks every product makes: tensors, one dtype (no promotion, as in PyTorch), one device, not bool."""
+    if not isinstance(a, Tensor):
+        _not_tensor(a, op, "input", 1)
+    if not isinstance(b, Tensor):
+        _not_tensor(b, op, "other", 2)
+    da, db = a.data.dtype, b.data.dtype
+    if da != db:
+        raise RuntimeError(f"{op}: expected both operands to have the same dtype, but got {a.dtype.name} and "
+                           f"{b.dtype.name} (shapes {tuple(a.data.shape)} and {tuple(b.data.shape)})")
+    if da.kind == "b":
+        raise NotImplementedError(f"{op}: not implemented for 'Bool' (shapes {tuple(a.data.shape)} and "
+                                  f"{tuple(b.data.shape)})")
+    if a.data.__class__ is not b.data.__class__ or a.data.__class__ is not _ndarray and a.device != b.device:
+        raise RuntimeError(f"{op}: Expected all tensors to be on the same device, but found at least two devices, "
+                           f"{a.device} and {b.device}!")
+
+
+def _check_inner(sa, sb, op):
+    """The contracted sizes must agree: a's last dim and b's second-last (or only) dim."""
+    ka, kb = sa[-1], sb[-2] if len(sb) > 1 else sb[0]
+    if ka != kb:
+        raise RuntimeError(f"{op}: shapes {sa} and {sb} cannot be multiplied ({ka} != {kb})")
+
+
+def _check_matmul(a, b, op="matmul"):
+    _check_pair(a, b, op)
+    sa, sb = tuple(a.data.shape), tuple(b.data.shape)
+    if not sa or not sb:
+        raise RuntimeError(f"{op}: both arguments to matmul need to be at least 1D, but they are {len(sa)}D and "
+                           f"{len(sb)}D")
+    _check_inner(sa, sb, op)
+    ba, bb = sa[:-2], sb[:-2]
+    for i in range(1, min(len(ba), len(bb)) + 1):
+        x, y = ba[-i], bb[-i]
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"{op}: batch dimensions of shapes {sa} and {sb} cannot be broadcast: the size of "
+                               f"tensor a ({x}) must match the size of tensor b ({y}) at non-singleton dimension "
+                               f"{max(len(ba), len(bb)) - i}")
 
 
 def matmul(input, other):
-    """Matrix product with NumPy/PyTorch semantics (2-D only in this draft)."""
+    """Matrix product with PyTorch semantics: 1-D operands are vectors, leading dimensions are broadcast batches."""
+    if isinstance(input, Tensor) and isinstance(other, Tensor):
+        a, b = input.data, other.data
+        sa, sb = a.shape, b.shape
+        if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and a.dtype is b.dtype and a.dtype.kind in "fiu" \
+                and a.__class__ is b.__class__ is _ndarray:  # the hot path: two CPU matrices, nothing to check
+            return apply(Matmul(), input, other)
+    _check_matmul(input, other)
     return apply(Matmul(), input, other)
 
 
-bind(matmul=matmul, __matmul__=matmul, mT=property(lambda self: self.transpose(-2, -1)))
+def _rmatmul(self, other):
+    return matmul(other, self)
+
+
+def mm(input, mat2):
+    """Product of two matrices (2-D only)."""
+    _check_pair(input, mat2, "mm")
+    sa, sb = tuple(input.data.shape), tuple(mat2.data.shape)
+    if len(sa) != 2:
+        raise RuntimeError(f"mm: self must be a matrix, but got shape {sa}")
+    if len(sb) != 2:
+        raise RuntimeError(f"mm: mat2 must be a matrix, but got shape {sb}")
+    _check_inner(sa, sb, "mm")
+    return apply(Matmul(), input, mat2)
+
+
+def bmm(input, mat2):
+    """Batched product of two 3-D tensors with the same batch size (no broadcasting)."""
+    _check_pair(input, mat2, "bmm")
+    sa, sb = tuple(input.data.shape), tuple(mat2.data.shape)
+    if len(sa) != 3:
+        raise RuntimeError(f"bmm: batch1 must be a 3D tensor, but got shape {sa}")
+    if len(sb) != 3:
+        raise RuntimeError(f"bmm: batch2 must be a 3D tensor, but got shape {sb}")
+    if sa[0] != sb[0]:
+        raise RuntimeError(f"bmm: shapes {sa} and {sb} have different batch sizes ({sa[0]} != {sb[0]})")
+    _check_inner(sa, sb, "bmm")
+    return apply(Matmul(), input, mat2)
+
+
+def mv(input, vec):
+    """Product of a matrix and a vector."""
+    _check_pair(input, vec, "mv")
+    sa, sb = tuple(input.data.shape), tuple(vec.data.shape)
+    if len(sa) != 2 or len(sb) != 1:
+        raise RuntimeError(f"mv: vector + matrix @ vector expected, got shapes {sa} and {sb}")
+    _check_inner(sa, sb, "mv")
+    return apply(Matmul(), input, vec)
+
+
+def dot(input, other):
+    """Inner product of two 1-D tensors (a 0-dim tensor)."""
+    _check_pair(input, other, "dot")
+    sa, sb = tuple(input.data.shape), tuple(other.data.shape)
+    if len(sa) != 1 or len(sb) != 1:
+        raise RuntimeError(f"dot: 1D tensors expected, but got {len(sa)}D and {len(sb)}D tensors "
+                           f"(shapes {sa} and {sb})")
+    _check_inner(sa, sb, "dot")
+    return apply(Matmul(), input, other)
+
+
+def vdot(input, other):
+    """Inner product of two 1-D tensors (the same as dot for real tensors)."""
+    return dot(input, other)
+
+
+def outer(input, vec2):
+    """Outer product of two 1-D tensors: out[i, j] = input[i] * vec2[j] (types are promoted, as in PyTorch)."""
+    from .elementwise import mul
+
+    for name, t in (("self", input), ("vec2", vec2)):
+        if not isinstance(t, Tensor):
+            _not_tensor(t, "outer", "input" if name == "self" else "vec2", 1 if name == "self" else 2)
+        if t.data.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.data.ndim}-D "
+                               f"(shape {tuple(t.data.shape)})")
+    return mul(input.reshape(-1, 1), vec2)
+
+
+ger = outer
+
+
+def _add_scaled(input, product, beta, alpha, op):
+    """beta * input + alpha * product, where input must broadcast to product's shape (beta=0 ignores input)."""
+    if not isinstance(input, Tensor):
+        _not_tensor(input, op, "input", 1)
+    if input.data.dtype != product.data.dtype:
+        raise RuntimeError(f"{op}: expected input and the product to have the same dtype, but got "
+                           f"{input.dtype.name} and {product.dtype.name}")
+    si, sp = tuple(input.data.shape), tuple(product.data.shape)
+    if len(si) > len(sp) or any(x != y and x != 1 for x, y in zip(si[::-1], sp[::-1])):
+        raise RuntimeError(f"{op}: input of shape {si} cannot be broadcast to the product's shape {sp}")
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        return product
+    return product + (input if beta == 1 else input * beta)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat1 @ mat2)."""
+    return _add_scaled(input, mm(mat1, mat2), beta, alpha, "addmm")
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat @ vec)."""
+    return _add_scaled(input, mv(mat, vec), beta, alpha, "addmv")
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * bmm(batch1, batch2)."""
+    return _add_scaled(input, bmm(batch1, batch2), beta, alpha, "baddbmm")
+
+
+def _mT(self):
+    """The last two dimensions transposed (a view)."""
+    if self.data.ndim < 2:
+        raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got "
+                           f"{self.data.ndim}-D tensor.")
+    return self.transpose(-2, -1)
+
+
+# --- einsum ---------------------------------------------------------------------------------------------------
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _sizes(specs, shapes):
+    """The broadcast size of every subscript letter (validated by einsum before the node runs)."""
+    sizes = {}
+    for spec, shape in zip(specs, shapes):
+        for c, n in zip(spec, shape):
+            if sizes.get(c, 1) == 1:
+                sizes[c] = n
+    return sizes
+
+
+def _einsum_arrays(xp, equation, arrays):
+    dtype = arrays[0].dtype
+    if dtype.kind not in "fiu":  # ml_dtypes' bfloat16 has no einsum loop: compute in float32
+        arrays = [a.astype("float32") for a in arrays]
+    kwargs = {}
+    if len(arrays) > 1 and xp.__name__ == "numpy" and (len(arrays) > 2 or sum(a.size for a in arrays) > 4096):
+        kwargs["optimize"] = "greedy"  # pairwise contractions through BLAS; the path search costs ~10 us
+    out = xp.einsum(equation, *arrays, **kwargs)
+    if len(arrays) == 1 and getattr(out, "base", None) is not None:
+        out = out.copy()  # single-operand einsum returns views (diagonals, transposes); ours owns its data
+    if out.dtype != dtype:
+        out = out.astype(dtype)
+    return out
+
+
+class Einsum(Node):
+    """Einstein summation over subscript letters (ellipses already expanded, output given explicitly)."""
+
+    def __init__(self, specs, out):
+        self.specs, self.out = specs, out
+        self.equation = ",".join(specs) + "->" + out
+
+    @property
+    def saves(self):  # input j is read by the gradient of every other input
+        need = self.needs_input_grad
+        return tuple(j for j in range(len(need)) if any(need[:j]) or any(need[j + 1:]))
+
+    def forward(self, xp, *arrays):
+        self.sizes = _sizes(self.specs, [a.shape for a in arrays])
+        return _einsum_arrays(xp, self.equation, arrays)
+
+    def backward(self, g):
+        return tuple(_einsum_grad(self, g, k) if need else None for k, need in enumerate(self.needs_input_grad))
+
+
+def _einsum_grad(node, g, k):
+    """d out / d operand k: einsum of g with the other operands, onto operand k's subscripts.
+
+    A subscript repeated in operand k (a diagonal) gets a fresh letter tied to it by an identity matrix; a subscript
+    that only operand k has (summed away) is broadcast back; size-1 dimensions that were broadcast are summed.
+    """
+    specs, sizes, inputs = node.specs, node.sizes, node.inputs
+    spec = specs[k]
+    used = set(node.out).union(*(s for j, s in enumerate(specs) if j != k))
+    fresh = (c for c in _LETTERS if c not in sizes)
+    target, deltas, seen, full = [], [], set(), []
+    for c in spec:
+        full.append(sizes[c])
+        if c in seen:
+            f = next(fresh)
+            deltas.append(c + f)
+            target.append(f)
+        else:
+            seen.add(c)
+            target.append(c)
+    used.update(*deltas)
+    kept = "".join(c for c in target if c in used)
+    op_specs = [node.out] + [s for j, s in enumerate(specs) if j != k] + deltas
+    operands = [g] + [t for j, t in enumerate(inputs) if j != k]
+    if deltas:
+        xp = get_array_module(g.data)
+        operands += [Tensor._wrap(xp.eye(sizes[d[0]], dtype=g.data.dtype)) for d in deltas]
+    r = g if op_specs == [kept] else apply(Einsum(tuple(op_specs), kept), *operands)
+    if len(kept) != len(target):  # subscripts only operand k had: broadcast the gradient along them
+        it = iter(r.data.shape)
+        r = r.reshape(tuple(next(it) if c in used else 1 for c in target))
+    r = broadcast_to(r, tuple(full))
+    shape = inputs[k].data.shape
+    return r if r.data.shape == shape else sum_to(r, shape)
+
+
+def _einsum_error(msg):
+    return RuntimeError("einsum(): " + msg)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(equation, ndims):
+    """Normalise an equation for operands of the given ranks: one letter per dimension, explicit output.
+
+    Returns (input specs, output spec, ellipsis letters)."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    if "->" in rhs:
+        raise _einsum_error(f"the equation {equation!r} contains more than one '->'")
+    terms = lhs.split(",")
+    if len(terms) > len(ndims):
+        raise _einsum_error("fewer operands were provided than specified in the equation")
+    if len(terms) < len(ndims):
+        raise _einsum_error("more operands were provided than specified in the equation")
+    parsed = [_parse_term(t, i) for i, t in enumerate(terms)]  # (letters before, letters after, has ellipsis)
+    letters = set(eq) & set(_LETTERS)
+    n_ell = 0
+    for i, ((pre, post, ell), nd) in enumerate(zip(parsed, ndims)):
+        n = len(pre) + len(post)
+        if not ell and n != nd:
+            raise _einsum_error(f"the number of subscripts in the equation ({n}) does not match the number of "
+                                f"dimensions ({nd}) for operand {i} and no ellipsis was given")
+        if ell and n > nd:
+            raise _einsum_error(f"the number of subscripts in the equation ({n}) is more than the number of "
+                                f"dimensions ({nd}) for operand {i}")
+        if ell:
+            n_ell = max(n_ell, nd - n)
+    spare = [c for c in _LETTERS if c not in letters]
+    if n_ell > len(spare):
+        raise _einsum_error("too many dimensions: einsum supports at most 52 distinct subscripts")
+    ell_letters = "".join(spare[:n_ell])
+    specs = tuple(pre + (ell_letters[n_ell - (nd - len(pre) - len(post)):] if ell else "") + post
+                  for (pre, post, ell), nd in zip(parsed, ndims))
+    if arrow:
+        pre, post, ell = _parse_term(rhs, None)
+        out = pre + (ell_letters if ell else "") + post
+        in_letters = set("".join(specs))
+        for c in pre + post:
+            if c not in in_letters:
+                raise _einsum_error(f"output subscript {c} does not appear in the equation for any input operand")
+            if out.count(c) > 1:
+                raise _einsum_error(f"output subscript {c} appears more than once in the output")
+    else:
+        counts = {}
+        for s in specs:
+            for c in s:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell_letters + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell_letters))
+    return specs, out, ell_letters
+
+
+def _parse_term(term, i):
+    """Split one operand's subscripts at its ellipsis: (letters before, letters after, has ellipsis)."""
+    who = f"for operand {i}" if i is not None else "in the output"
+    pre, dots, post = term.partition("...")
+    for c in pre + post:
+        if c == ".":
+            raise _einsum_error(f"found '.' {who} for which an ellipsis was already found" if "..." in post
+                                else f"found '.' {who} that is not part of any ellipsis")
+        if c not in _LETTERS:
+            raise _einsum_error(f"invalid subscript {c!r} given {who}, subscripts must be in [a-zA-Z]")
+    return pre, post, bool(dots)
+
+
+def einsum(equation, *operands):
+    """Einstein summation, as torch.einsum: ``einsum('bij,bjk->bik', a, b)``; implicit output, '...' and repeated
+    subscripts (diagonals) are supported, and size-1 dimensions broadcast."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise _einsum_error("must provide at least one operand")
+    for i, t in enumerate(operands):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"einsum(): operand {i} must be a Tensor, not {type(t).__name__}")
+    first = operands[0]
+    for i, t in enumerate(operands[1:], 1):
+        if t.data.dtype != first.data.dtype:
+            raise RuntimeError(f"einsum(): expected all operands to have the same dtype, but operand 0 is "
+                               f"{first.dtype.name} and operand {i} is {t.dtype.name}")
+        if t.data.__class__ is not first.data.__class__ or t.data.__class__ is not _ndarray and \
+                t.device != first.device:
+            raise RuntimeError(f"einsum(): Expected all tensors to be on the same device, but found at least two "
+                               f"devices, {first.device} and {t.device}!")
+    if first.data.dtype.kind == "b":
+        raise NotImplementedError("einsum(): not implemented for 'Bool'")
+    specs, out, ell = _parse(equation, tuple(t.data.ndim for t in operands))
+    _check_einsum_sizes(specs, ell, [t.data.shape for t in operands])
+    return apply(Einsum(specs, out), *operands)
+
+
+def _check_einsum_sizes(specs, ell, shapes):
+    seen = {}
+    for i, (spec, shape) in enumerate(zip(specs, shapes)):
+        mine = {}
+        for c, n in zip(spec, shape):
+            if mine.setdefault(c, n) != n:
+                raise _einsum_error(f"subscript {c} is repeated for operand {i} but the sizes don't match, "
+                                    f"{mine[c]} != {n} (shape {tuple(shape)})")
+        for c, n in mine.items():
+            m = seen.get(c, 1)
+            if n != m and n != 1 and m != 1:
+                what = (f"dimension {ell.index(c)} covered by ellipsis" if c in ell else f"subscript {c}")
+                raise _einsum_error(f"{what} has size {n} for operand {i} (shape {tuple(shape)}) which does not "
+                                    f"broadcast with previously seen size {m}")
+            if m == 1:
+                seen[c] = n
+
+
+bind(matmul=matmul, __matmul__=matmul, __rmatmul__=_rmatmul, mm=mm, bmm=bmm, mv=mv, dot=dot, vdot=vdot,
+     outer=outer, ger=outer, addmm=addmm, addmv=addmv, baddbmm=baddbmm)
+if not hasattr(Tensor, "mT"):  # shape.py owns mT/mH; this is only a fallback so backward code can rely on it
+    bind(mT=property(_mT))
