@@ -1,16 +1,109 @@
-"""Reductions over dimensions: sum, mean, prod, max/min, var/std, logsumexp, cumsum, norm, all/any, ..."""
+"""Reductions over dimensions: sum, mean, prod, max/min, var/std, logsumexp, cumsum, norm, all/any, ...
+
+Every function follows PyTorch: ``dim`` is an int, a tuple of ints or None (all dimensions; ``()`` also means all),
+``keepdim`` keeps the reduced dimensions with size 1. Forwards run on arrays; backwards are written with ember ops,
+so gradients of gradients work.
+"""
+import math
+import warnings
+from collections import namedtuple
+
+import numpy as np
+
+from .. import dtypes as _dt
 from ..autograd import Node
+from ..device import get_array_module
 from ..tensor import Tensor, apply
 from ._broadcast import broadcast_to
-from ._util import bind, wrap_dims
+from ._util import bind, wrap_dim, wrap_dims
+from .elementwise import abs as _abs, exp, isnan, maximum, minimum, sign, where
 
-__all__ = ["sum", "mean"]
+__all__ = [
+    "sum", "nansum", "mean", "nanmean", "prod", "max", "min", "amax", "amin", "aminmax", "argmax", "argmin", "var",
+    "std", "var_mean", "std_mean", "logsumexp", "cumsum", "cumprod", "norm", "all", "any", "count_nonzero",
+    "median",
+]
+
+# The named results of value-selecting reductions (torch.return_types.*): unpack as a tuple or use .values/.indices.
+_MaxResult = namedtuple("max", ["values", "indices"])
+_MinResult = namedtuple("min", ["values", "indices"])
+_MedianResult = namedtuple("median", ["values", "indices"])
+_AminmaxResult = namedtuple("aminmax", ["min", "max"])
+
+
+# --- helpers --------------------------------------------------------------------------------------------------
+
+def _dims(input, dim, op):
+    """Reduced dimensions as a sorted tuple; None and () mean all. A 0-d tensor accepts dim 0/-1 and reduces nothing."""
+    ndim = input.data.ndim
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
+        return tuple(range(ndim))
+    dims = wrap_dims(dim, ndim, op)
+    return dims if ndim else ()
+
+
+def _dim1(input, dim, op):
+    """One reduced dimension (an int), as for max(dim) and cumsum."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{op}(): argument 'dim' must be int, not {type(dim).__name__}")
+    return wrap_dim(int(dim), input.data.ndim, op)
 
 
 def _keep_shape(shape, dims):
     """The shape of a keepdim=True reduction over dims."""
     return tuple(1 if i in dims else s for i, s in enumerate(shape))
 
+
+def _out_shape(shape, dims, keepdim):
+    """The shape of a reduction over dims."""
+    return tuple(1 if i in dims else s for i, s in enumerate(shape) if keepdim or i not in dims)
+
+
+def _unsqueeze(t, node):
+    """A reduction's output (or gradient) reshaped to keepdim form, ready to broadcast against the input."""
+    if node.keepdim or not node.dims:
+        return t
+    return t.reshape(_keep_shape(node.in_shape, node.dims))
+
+
+def _sum_keep(t, dims):
+    """sum(t, dims, keepdim=True) without re-validating dims (bool tensors count as int64)."""
+    return apply(Sum(dims, True), t)
+
+
+def _nonzero_size(input, dims, op):
+    for d in dims:
+        if input.data.shape[d] == 0:
+            raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size (input shape "
+                             f"{tuple(input.shape)}).")
+
+
+def _check_tensor(input, op):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
+
+
+def _require_float(input, op, what):
+    if not input.is_floating_point():
+        raise RuntimeError(f"{op}(): {what} Got: {input.dtype}")
+
+
+def _accumulate_dtype(input, dtype):
+    """PyTorch's rule for sum/prod/cumsum/cumprod: dtype= wins, bool and integer inputs accumulate in int64."""
+    if dtype is not None:
+        return input.to(dtype)
+    k = input.data.dtype.kind
+    if k == "b" or k == "u" or (k == "i" and input.data.dtype.itemsize < 8):
+        return input.to(_dt.int64)
+    return input
+
+
+def _safe_den(y):
+    """y with zeros replaced by ones, for gradients whose numerator vanishes where y does."""
+    return where(y == 0, 1.0, y)
+
+
+# --- sum, mean, prod ------------------------------------------------------------------------------------------
 
 class Sum(Node):
     saves = ()
@@ -20,23 +113,42 @@ class Sum(Node):
 
     def forward(self, xp, a):
         self.in_shape = a.shape
+        if a.dtype.kind in "iu":  # NumPy would widen int32 to int64; the wrapper already chose the dtype
+            return a.sum(axis=self.dims, keepdims=self.keepdim, dtype=a.dtype)
         return a.sum(axis=self.dims, keepdims=self.keepdim)
 
     def backward(self, g):
-        if not self.keepdim:
-            g = g.reshape(_keep_shape(self.in_shape, self.dims))
-        return (broadcast_to(g, self.in_shape),)
+        return (broadcast_to(_unsqueeze(g, self), self.in_shape),)
 
 
 def sum(input, dim=None, keepdim=False, dtype=None):
     """Sum over dim (an int, a tuple, or None for all); integer and bool inputs sum as int64."""
-    dims = wrap_dims(dim, input.data.ndim, "sum")
-    if dtype is not None:
-        input = input.to(dtype)
-    elif input.data.dtype.kind in "bi" and input.data.dtype.itemsize < 8 or input.data.dtype.kind in "bu":
-        from .. import dtypes
-        input = input.to(dtypes.int64)
-    return apply(Sum(dims, keepdim), input)
+    dims = _dims(input, dim, "sum")
+    return apply(Sum(dims, keepdim), _accumulate_dtype(input, dtype))
+
+
+def nansum(input, dim=None, keepdim=False, dtype=None):
+    """Sum treating NaN as zero."""
+    if input.is_floating_point():
+        input = where(isnan(input), 0.0, input)
+    return sum(input, dim, keepdim, dtype)
+
+
+class Mean(Node):
+    saves = ()
+
+    def __init__(self, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, xp, a):
+        self.in_shape = a.shape
+        self.n = math.prod(a.shape[d] for d in self.dims)
+        if self.n == 0:  # NaN, as in PyTorch, without NumPy's "mean of empty slice" warning
+            return xp.full(_out_shape(a.shape, self.dims, self.keepdim), xp.nan, dtype=a.dtype)
+        return a.mean(axis=self.dims, keepdims=self.keepdim)
+
+    def backward(self, g):
+        return (broadcast_to(_unsqueeze(g, self) * (1.0 / self.n if self.n else math.nan), self.in_shape),)
 
 
 def mean(input, dim=None, keepdim=False, dtype=None):
@@ -46,11 +158,582 @@ def mean(input, dim=None, keepdim=False, dtype=None):
     if not input.is_floating_point():
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
                            f"complex dtype. Got: {input.dtype}")
-    dims = wrap_dims(dim, input.data.ndim, "mean")
-    n = 1
-    for d in dims:
-        n *= input.data.shape[d]
-    return sum(input, dim, keepdim) / n if n else sum(input, dim, keepdim) * float("nan")
+    return apply(Mean(_dims(input, dim, "mean"), keepdim), input)
 
 
-bind(sum=sum, mean=mean)
+def nanmean(input, dim=None, keepdim=False, dtype=None):
+    """Mean of the non-NaN elements."""
+    if dtype is not None:
+        input = input.to(dtype)
+    _require_float(input, "nanmean", "expected a floating point tensor as input.")
+    keep = ~isnan(input)
+    return sum(where(keep, input, 0.0), dim, keepdim) / sum(keep, dim, keepdim)
+
+
+class Prod(Node):
+    saves_output = True
+
+    def __init__(self, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, xp, a):
+        self.in_shape = a.shape
+        self.out = xp.asarray(a.prod(axis=self.dims, keepdims=self.keepdim, dtype=a.dtype))
+        return self.out
+
+    def backward(self, g):
+        x = self.inputs[0]
+        g = _unsqueeze(g, self)
+        if not (x.data == 0).any():
+            return (g * _unsqueeze(self.saved_output(), self) / x,)
+        return (g * self._grad_with_zeros(x),)
+
+    def _grad_with_zeros(self, x):
+        # d prod / dx_i = product of the others. Per slice, by its number of zeros nz (P: product of the non-zeros,
+        # Z: the sum of the zero entries, which is 0 but carries their derivative so second derivatives are right):
+        # nz=0: P/x;  nz=1: P at the zero, P/x * Z elsewhere;  nz=2: P * (the other zero) at the zeros;  nz>2: 0.
+        dims = self.dims
+        zero = x == 0
+        xs = where(zero, 1.0, x)
+        p = apply(Prod(dims, True), xs)
+        nz = _sum_keep(zero, dims)
+        z = _sum_keep(where(zero, x, 0.0), dims)
+        g0 = p / xs
+        g1 = where(zero, p, g0 * z)
+        g2 = where(zero, p * (z - x), 0.0)
+        return where(nz == 0, g0, where(nz == 1, g1, where(nz == 2, g2, 0.0)))
+
+
+def prod(input, dim=None, keepdim=False, dtype=None):
+    """Product over dim (None: all); integer and bool inputs multiply as int64. Gradients are exact with zeros."""
+    dims = _dims(input, dim, "prod")
+    return apply(Prod(dims, keepdim), _accumulate_dtype(input, dtype))
+
+
+# --- value-selecting reductions: max/min over one dim, median -------------------------------------------------
+
+class _PutAlong(Node):
+    """Place g (keepdim-shaped) at idx along dim in zeros of shape: the adjoint of _TakeAlong."""
+
+    saves = ()
+
+    def __init__(self, shape, idx, dim):
+        self.shape, self.idx, self.dim = shape, idx, dim
+
+    def forward(self, xp, g):
+        d = self.dim
+        pos = xp.arange(self.shape[d]).reshape([-1 if i == d else 1 for i in range(len(self.shape))])
+        return xp.where(pos == self.idx, g, xp.zeros((), dtype=g.dtype))
+
+    def backward(self, gg):
+        return (apply(_TakeAlong(self.idx, self.dim), gg),)
+
+
+class _TakeAlong(Node):
+    """Entries at idx (keepdim-shaped indices) along dim."""
+
+    saves = ()
+
+    def __init__(self, idx, dim):
+        self.idx, self.dim = idx, dim
+
+    def forward(self, xp, a):
+        self.in_shape = a.shape
+        return xp.take_along_axis(a, self.idx, axis=self.dim)
+
+    def backward(self, g):
+        return (apply(_PutAlong(self.in_shape, self.idx, self.dim), g),)
+
+
+def _argmax_idx(xp, a, d):
+    return xp.argmax(a, axis=d, keepdims=True)
+
+
+def _argmin_idx(xp, a, d):
+    return xp.argmin(a, axis=d, keepdims=True)
+
+
+def _median_idx(xp, a, d):
+    # A stable sort picks, among equal values, the same (first) index as PyTorch's CPU kernel; NaN wins like in torch.
+    k = (a.shape[d] - 1) // 2
+    idx = xp.take(xp.argsort(a, axis=d, kind="stable"), xp.asarray([k]), axis=d)
+    if a.dtype.kind == "f":
+        nan = xp.isnan(a)
+        if nan.any():
+            idx = xp.where(nan.any(axis=d, keepdims=True), xp.argmax(nan, axis=d, keepdims=True), idx)
+    return idx
+
+
+class SelectReduce(Node):
+    """max/min/median over one dim: the value at an index per slice; the gradient flows to that index."""
+
+    saves = ()
+
+    def __init__(self, dim, keepdim, pick):
+        self.dim, self.keepdim, self.pick = dim, keepdim, pick
+
+    def forward(self, xp, a):
+        self.in_shape = a.shape
+        self.idx = idx = self.pick(xp, a, self.dim)
+        out = xp.take_along_axis(a, idx, axis=self.dim)
+        return out if self.keepdim else out.squeeze(self.dim)
+
+    def backward(self, g):
+        if not self.keepdim:
+            g = g.reshape(_keep_shape(self.in_shape, (self.dim,)))
+        return (apply(_PutAlong(self.in_shape, self.idx, self.dim), g),)
+
+
+def _select_reduce(input, dim, keepdim, pick, result, op):
+    _check_tensor(input, op)
+    d = _dim1(input, dim, op)
+    if input.data.ndim == 0:
+        input, keepdim = input.reshape(1), False
+    _nonzero_size(input, (d,), op)
+    node = SelectReduce(d, keepdim, pick)
+    values = apply(node, input)
+    idx = node.idx if keepdim else node.idx.squeeze(d)
+    if idx.dtype != np.int64:
+        idx = idx.astype(np.int64)
+    return result(values, Tensor._wrap(idx))
+
+
+class AMax(Node):
+    """amax/amin: the gradient is split evenly among the entries equal to the result (as in PyTorch)."""
+
+    saves_output = True
+
+    def __init__(self, dims, keepdim, largest):
+        self.dims, self.keepdim, self.largest = dims, keepdim, largest
+
+    def forward(self, xp, a):
+        self.in_shape = a.shape
+        self.out = xp.asarray((a.max if self.largest else a.min)(axis=self.dims, keepdims=self.keepdim))
+        return self.out
+
+    def backward(self, g):
+        x = self.inputs[0]
+        y = _unsqueeze(Tensor._wrap(self.out), self)
+        mask = x == y
+        if x.is_floating_point() and bool(get_array_module(self.out).isnan(self.out).any()):
+            mask = mask | (isnan(x) & isnan(y))
+        return (where(mask, _unsqueeze(g, self) / _sum_keep(mask, self.dims), 0.0),)
+
+
+def _amax(input, dim, keepdim, largest, op):
+    _check_tensor(input, op)
+    dims = _dims(input, dim, op)
+    _nonzero_size(input, dims, op)
+    return apply(AMax(dims, keepdim, largest), input)
+
+
+def amax(input, dim=(), keepdim=False):
+    """Largest value over dim (None or (): all); ties share the gradient evenly."""
+    return _amax(input, dim, keepdim, True, "amax")
+
+
+def amin(input, dim=(), keepdim=False):
+    """Smallest value over dim (None or (): all); ties share the gradient evenly."""
+    return _amax(input, dim, keepdim, False, "amin")
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    """(min, max) over dim (None: all), as a named tuple."""
+    return _AminmaxResult(_amax(input, dim, keepdim, False, "aminmax"), _amax(input, dim, keepdim, True, "aminmax"))
+
+
+def _max_min(input, dim, keepdim, other, largest):
+    op = "max" if largest else "min"
+    if isinstance(dim, Tensor) or other is not None:
+        return (maximum if largest else minimum)(input, dim if other is None else other)
+    if dim is None:
+        _check_tensor(input, op)
+        if input.data.size == 0:
+            raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+                               "reduction dim with the 'dim' argument.")
+        return apply(AMax(tuple(range(input.data.ndim)), False, largest), input)
+    return _select_reduce(input, dim, keepdim, _argmax_idx if largest else _argmin_idx,
+                          _MaxResult if largest else _MinResult, op)
+
+
+def max(input, dim=None, keepdim=False, *, other=None):
+    """max(x): the largest value; max(x, dim, keepdim): (values, indices); max(x, other): elementwise maximum."""
+    return _max_min(input, dim, keepdim, other, True)
+
+
+def min(input, dim=None, keepdim=False, *, other=None):
+    """min(x): the smallest value; min(x, dim, keepdim): (values, indices); min(x, other): elementwise minimum."""
+    return _max_min(input, dim, keepdim, other, False)
+
+
+def median(input, dim=None, keepdim=False):
+    """median(x): the lower median of all values; median(x, dim, keepdim): (values, indices)."""
+    _check_tensor(input, "median")
+    if dim is not None:
+        return _select_reduce(input, dim, keepdim, _median_idx, _MedianResult, "median")
+    if input.data.size == 0:
+        xp = get_array_module(input.data)
+        return Tensor._wrap(xp.full((), xp.nan, dtype=input.data.dtype))
+    # Without dim, the gradient is split evenly among the entries equal to the median (as torch.median()).
+    flat = input.reshape(-1)
+    value = _select_reduce(flat.detach(), 0, False, _median_idx, _MedianResult, "median").values
+    return apply(_EvenSelect(), flat, value)
+
+
+class _EvenSelect(Node):
+    """The already-selected value v of x, with the gradient split evenly among the entries of x equal to v."""
+
+    saves = (0,)
+
+    def forward(self, xp, x, v):
+        return v.copy()
+
+    def backward(self, g):
+        x, v = self.inputs
+        mask = x == v
+        if bool(get_array_module(v.data).isnan(v.data).any()):
+            mask = mask | isnan(x)
+        return (where(mask, g / _sum_keep(mask, (0,)).reshape(()), 0.0), None)
+
+
+# --- arg reductions, all/any, count_nonzero (no gradient) ------------------------------------------------------
+
+class ArgReduce(Node):
+    differentiable = False
+
+    def __init__(self, dim, keepdim, largest):
+        self.dim, self.keepdim, self.largest = dim, keepdim, largest
+
+    def forward(self, xp, a):
+        f = xp.argmax if self.largest else xp.argmin
+        if self.dim is None:
+            idx = f(a)
+            out = xp.asarray(idx).reshape((1,) * a.ndim if self.keepdim else ())
+        else:
+            out = f(a, axis=self.dim, keepdims=self.keepdim)
+        return out.astype(np.int64, copy=False)
+
+
+def _arg_reduce(input, dim, keepdim, largest, op):
+    _check_tensor(input, op)
+    if dim is None:
+        if input.data.size == 0:
+            raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
+        return apply(ArgReduce(None, keepdim, largest), input)
+    d = _dim1(input, dim, op)
+    if input.data.ndim == 0:
+        return apply(ArgReduce(None, False, largest), input)
+    _nonzero_size(input, (d,), op)
+    return apply(ArgReduce(d, keepdim, largest), input)
+
+
+def argmax(input, dim=None, keepdim=False):
+    """Index of the largest value (over the flattened tensor when dim is None); first one on ties."""
+    return _arg_reduce(input, dim, keepdim, True, "argmax")
+
+
+def argmin(input, dim=None, keepdim=False):
+    """Index of the smallest value (over the flattened tensor when dim is None); first one on ties."""
+    return _arg_reduce(input, dim, keepdim, False, "argmin")
+
+
+class _Truth(Node):
+    differentiable = False
+
+    def __init__(self, dims, keepdim, fn):
+        self.dims, self.keepdim, self.fn = dims, keepdim, fn
+
+    def forward(self, xp, a):
+        return self.fn(a, self.dims, self.keepdim)
+
+
+def _all(a, dims, keepdim):
+    out = a.all(axis=dims, keepdims=keepdim)
+    return out.astype(a.dtype) if a.dtype == np.uint8 else out
+
+
+def _any(a, dims, keepdim):
+    out = a.any(axis=dims, keepdims=keepdim)
+    return out.astype(a.dtype) if a.dtype == np.uint8 else out
+
+
+def _count_nonzero(a, dims, keepdim):
+    return (a != 0).sum(axis=dims, dtype=np.int64)
+
+
+def all(input, dim=None, keepdim=False):
+    """True where every element over dim is nonzero (a bool tensor; uint8 for uint8 input, as in PyTorch)."""
+    return apply(_Truth(_dims(input, dim, "all"), keepdim, _all), input)
+
+
+def any(input, dim=None, keepdim=False):
+    """True where some element over dim is nonzero (a bool tensor; uint8 for uint8 input, as in PyTorch)."""
+    return apply(_Truth(_dims(input, dim, "any"), keepdim, _any), input)
+
+
+def count_nonzero(input, dim=None):
+    """Number of nonzero elements over dim (int64)."""
+    return apply(_Truth(_dims(input, dim, "count_nonzero"), False, _count_nonzero), input)
+
+
+# --- var, std ---------------------------------------------------------------------------------------------------
+
+def _var_backward(g, x, dims, divisor):
+    """Gradient of sum((x - mean)^2) / divisor: 2 (x - mean) g / divisor."""
+    scale = 2.0 / divisor if divisor > 0 else math.inf
+    return g * (x - mean(x, dims, keepdim=True)) * scale
+
+
+class Var(Node):
+    def __init__(self, dims, keepdim, correction):
+        self.dims, self.keepdim, self.correction = dims, keepdim, correction
+
+    def forward(self, xp, a):
+        self.in_shape = a.shape
+        n = math.prod(a.shape[d] for d in self.dims)
+        self.divisor = n - self.correction
+        if self.divisor > 0:
+            return xp.asarray(xp.var(a, axis=self.dims, ddof=self.correction, keepdims=self.keepdim))
+        with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # inf or nan, as in PyTorch (var() has warned)
+            return xp.asarray(xp.var(a, axis=self.dims, ddof=self.correction, keepdims=self.keepdim))
+
+    def backward(self, g):
+        return (_var_backward(_unsqueeze(g, self), self.inputs[0], self.dims, self.divisor),)
+
+
+class Std(Var):
+    saves_output = True
+
+    def forward(self, xp, a):
+        self.out = xp.asarray(xp.sqrt(Var.forward(self, xp, a)))
+        return self.out
+
+    def backward(self, g):
+        # d std = d var / (2 std); PyTorch makes it 0 where std is 0 (a constant slice) instead of NaN.
+        y = _unsqueeze(self.saved_output(), self)
+        gv = where(y == 0, 0.0, _unsqueeze(g, self) / (_safe_den(y) * 2))
+        return (_var_backward(gv, self.inputs[0], self.dims, self.divisor),)
+
+
+def _correction(op, dim, unbiased, correction):
+    """Resolve PyTorch's overloads: var(x, unbiased), var(x, dim, unbiased, keepdim), var(x, dim, correction=)."""
+    if isinstance(dim, bool):  # var(x, True): the legacy positional unbiased
+        if unbiased is not None:
+            raise TypeError(f"{op}(): got unbiased twice")
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{op}(): pass either unbiased= or correction=, not both")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return dim, correction
+
+
+def _var_std(node_cls, op, input, dim, unbiased, keepdim, correction):
+    _check_tensor(input, op)
+    if not input.is_floating_point():
+        raise RuntimeError(f"{op}(): std and var only support floating point and complex dtypes, got {input.dtype}")
+    dim, correction = _correction(op, dim, unbiased, correction)
+    dims = _dims(input, dim, op)
+    n = math.prod(input.data.shape[d] for d in dims)
+    if n - correction <= 0:
+        warnings.warn(f"{op}(): degrees of freedom is <= 0. Correction should be strictly less than the reduction "
+                      f"factor (input numel divided by output numel).", stacklevel=3)
+    return apply(node_cls(dims, keepdim, correction), input)
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance over dim with Bessel's correction (default 1: unbiased); correction=0 is the population variance."""
+    return _var_std(Var, "var", input, dim, unbiased, keepdim, correction)
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Standard deviation over dim (see var); its gradient is 0 where the std is 0, as in PyTorch."""
+    return _var_std(Std, "std", input, dim, unbiased, keepdim, correction)
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(var, mean) over dim."""
+    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, _correction(
+        "var_mean", dim, unbiased, correction)[0], keepdim)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(std, mean) over dim."""
+    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, _correction(
+        "std_mean", dim, unbiased, correction)[0], keepdim)
+
+
+# --- logsumexp ------------------------------------------------------------------------------------------------
+
+class LogSumExp(Node):
+    saves_output = True
+
+    def __init__(self, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, xp, a):
+        self.in_shape = a.shape
+        dims = self.dims
+        with np.errstate(divide="ignore"):  # log(0) = -inf for empty or all -inf slices, as in PyTorch
+            if a.size == 0:
+                out = xp.log(xp.exp(a).sum(axis=dims, keepdims=True))
+            else:
+                # Subtract the max so exp never overflows; an infinite max (all -inf, or +inf) is not subtracted.
+                m = a.max(axis=dims, keepdims=True)
+                m = xp.where(xp.isfinite(m), m, xp.zeros((), dtype=m.dtype))
+                out = xp.log(xp.exp(a - m).sum(axis=dims, keepdims=True)) + m
+        self.out = out if self.keepdim else out.reshape([s for i, s in enumerate(out.shape) if i not in dims])
+        return self.out
+
+    def backward(self, g):
+        # d/dx log sum exp x = softmax(x) = exp(x - out)
+        y = _unsqueeze(self.saved_output(), self)
+        return (_unsqueeze(g, self) * exp(self.inputs[0] - y),)
+
+
+def logsumexp(input, dim=None, keepdim=False):
+    """log(sum(exp(input))) over dim, computed without overflow; integer inputs give the default float dtype."""
+    _check_tensor(input, "logsumexp")
+    if not input.is_floating_point():
+        input = input.to(_dt.get_default_dtype())
+    return apply(LogSumExp(_dims(input, dim, "logsumexp"), keepdim), input)
+
+
+# --- cumsum, cumprod ------------------------------------------------------------------------------------------
+
+class Cumsum(Node):
+    saves = ()
+
+    def __init__(self, dim, reverse=False):
+        self.dim, self.reverse = dim, reverse
+
+    def forward(self, xp, a):
+        d = self.dim
+        if self.reverse:
+            return xp.flip(xp.cumsum(xp.flip(a, axis=d), axis=d, dtype=a.dtype), axis=d)
+        return xp.cumsum(a, axis=d, dtype=a.dtype)
+
+    def backward(self, g):
+        return (apply(Cumsum(self.dim, not self.reverse), g),)
+
+
+def cumsum(input, dim, dtype=None):
+    """Running sum along dim; integer and bool inputs sum as int64."""
+    _check_tensor(input, "cumsum")
+    d = _dim1(input, dim, "cumsum")
+    input = _accumulate_dtype(input, dtype)
+    if input.data.ndim == 0:
+        return apply(Cumsum(0), input.reshape(1)).reshape(())
+    return apply(Cumsum(d), input)
+
+
+class Cumprod(Node):
+    saves_output = True
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, xp, a):
+        self.out = xp.cumprod(a, axis=self.dim, dtype=a.dtype)
+        return self.out
+
+    def backward(self, g):
+        # grad_i = sum_{k >= i} g_k prod_{j <= k, j != i} x_j = revcumsum(g y)_i / x_i when x has no zeros.
+        x, d = self.inputs[0], self.dim
+        y = self.saved_output()
+        zero = x.data == 0
+        if not zero.any():
+            return (apply(Cumsum(d, True), g * y) / x,)
+        # With zeros, per slice with first zero at z: before z the formula above holds (later terms vanish);
+        # at z it is revcumsum(g y') with y' the cumprod of x with x_z replaced by 1; after z every term is 0.
+        xp = get_array_module(x.data)
+        n = x.data.shape[d]
+        pos = xp.arange(n).reshape([-1 if i == d else 1 for i in range(x.data.ndim)])
+        first = xp.where(zero.any(axis=d, keepdims=True), xp.argmax(zero, axis=d, keepdims=True), n)
+        before, at = Tensor._wrap(pos < first), Tensor._wrap(pos == first)
+        g_before = apply(Cumsum(d, True), g * y) / where(before, x, 1.0)
+        g_at = apply(Cumsum(d, True), g * cumprod(where(at, 1.0, x), d))
+        return (where(before, g_before, where(at, g_at, 0.0)),)
+
+
+def cumprod(input, dim, dtype=None):
+    """Running product along dim; integer and bool inputs multiply as int64."""
+    _check_tensor(input, "cumprod")
+    d = _dim1(input, dim, "cumprod")
+    input = _accumulate_dtype(input, dtype)
+    if input.data.ndim == 0:
+        return apply(Cumprod(0), input.reshape(1)).reshape(())
+    return apply(Cumprod(d), input)
+
+
+# --- norm -----------------------------------------------------------------------------------------------------
+
+class Norm(Node):
+    """Vector p-norm over dims: p = 2, 1, inf, -inf, 0 or any other number."""
+
+    saves_output = True
+
+    def __init__(self, p, dims, keepdim):
+        self.p, self.dims, self.keepdim = p, dims, keepdim
+
+    def forward(self, xp, a):
+        self.in_shape = a.shape
+        p, ax, kd = self.p, self.dims, self.keepdim
+        if p == 2:
+            out = xp.sqrt((a * a).sum(axis=ax, keepdims=kd))
+        elif p == 1:
+            out = xp.abs(a).sum(axis=ax, keepdims=kd)
+        elif p == math.inf:
+            out = xp.abs(a).max(axis=ax, keepdims=kd)
+        elif p == -math.inf:
+            out = xp.abs(a).min(axis=ax, keepdims=kd)
+        elif p == 0:
+            out = (a != 0).sum(axis=ax, keepdims=kd)
+        else:
+            out = (xp.abs(a) ** p).sum(axis=ax, keepdims=kd) ** (1.0 / p)
+        self.out = xp.asarray(out).astype(a.dtype, copy=False)
+        return self.out
+
+    def backward(self, g):
+        x, p = self.inputs[0], self.p
+        if p == 0:
+            return (None,)  # piecewise constant; PyTorch leaves the gradient undefined too
+        g = _unsqueeze(g, self)
+        if p == 1:
+            return (sign(x) * g,)
+        y = _unsqueeze(self.saved_output(), self)
+        if p == 2:
+            return (x * (g / _safe_den(y)),)  # x is 0 wherever y is: the gradient at a zero vector is 0
+        if p == math.inf or p == -math.inf:
+            mask = _abs(x) == y.detach()
+            return (sign(x) * where(mask, g / _sum_keep(mask, self.dims), 0.0),)
+        # d/dx_i = sign(x_i) |x_i|^(p-1) / y^(p-1), taken as 0 at x_i = 0 (and where y = 0), like PyTorch.
+        ax = _abs(x)
+        return (sign(x) * where(ax == 0, 1.0, ax) ** (p - 1) * (g / _safe_den(y) ** (p - 1)),)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """The vector p-norm over dim (None: all elements): p = 'fro'/2 (default), 1, inf, -inf, 0 or any number."""
+    _check_tensor(input, "norm")
+    if dtype is not None:
+        input = input.to(dtype)
+    if not input.is_floating_point():
+        raise RuntimeError(f"norm(): Expected a floating point tensor as input. Got {input.dtype}")
+    if p is None or p == "fro":
+        p = 2
+    elif isinstance(p, str):
+        raise NotImplementedError(f"norm(): p={p!r} is not supported (only vector norms: 'fro', or a number)")
+    p = float(p)
+    dims = _dims(input, dim, "norm")
+    if (p == math.inf or p == -math.inf) and math.prod(input.data.shape[d] for d in dims) == 0:
+        raise RuntimeError("norm(): cannot compute the inf norm on an empty tensor because the operation does not "
+                           "have an identity")
+    return apply(Norm(p, dims, keepdim), input)
+
+
+# --- Tensor methods ---------------------------------------------------------------------------------------------
+
+bind(sum=sum, nansum=nansum, mean=mean, nanmean=nanmean, prod=prod, max=max, min=min, amax=amax, amin=amin,
+     aminmax=aminmax, argmax=argmax, argmin=argmin, var=var, std=std, logsumexp=logsumexp, cumsum=cumsum,
+     cumprod=cumprod, norm=norm, all=all, any=any, count_nonzero=count_nonzero, median=median)
