@@ -1,10 +1,739 @@
-"""Indexing: __getitem__/__setitem__, gather/scatter, index_select, masked_fill/select, nonzero."""
-from ..autograd import Node
+"""Indexing: __getitem__/__setitem__, gather/scatter, index_select/index_add, masked_fill/select, nonzero, take.
+
+Keys follow NumPy's indexing rules (as PyTorch does): ints, slices with positive steps, None, Ellipsis, integer
+arrays (tensors, lists, NumPy arrays) and boolean masks. Basic keys give views; the others give copies whose
+gradient scatter-adds into zeros (positions may repeat).
+"""
+import operator
+
+import numpy as np
+
+from ..autograd import Node, _mode
+from ..device import device_of, get_array_module, move
 from ..tensor import Tensor, apply
-from ._util import bind
+from ._broadcast import broadcast_to, sum_to
+from ._util import bind, wrap_dim
+from .creation import zeros
+from .elementwise import inplace, logical_not, to_copy
 
-__all__ = []
+__all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "index_put", "masked_fill",
+           "masked_select", "nonzero", "argwhere", "take"]
 
+_NUMBERS = (int, float, bool)
+
+
+# --- array helpers (forward side) --------------------------------------------------------------------------------
+
+def _add_at(xp, out, key, values):
+    """out[key] += values, accumulating over repeated positions (out: a fresh C-contiguous array)."""
+    if xp is not np:  # pragma: no cover - GPU only
+        import cupyx
+        cupyx.scatter_add(out, key, values)
+        return
+    lin = _linear_positions(out.shape, key) if out.flags.c_contiguous else None
+    if lin is None:
+        np.add.at(out, key, values)
+    else:  # 1-D add.at on flat positions is several times faster than add.at with a multi-dimensional key
+        np.add.at(out.reshape(-1), lin.reshape(-1), np.broadcast_to(values, lin.shape).reshape(-1))
+
+
+def _linear_positions(shape, key):
+    """Flat positions in an array of shape addressed by key, in the layout of shape[key]; None for other keys.
+
+    Handles the common scatter-add keys: one integer array on the first dimension (embedding lookups,
+    index_select on dim 0) and a full tuple of integer arrays (gather/scatter_add). Indices are in range.
+    """
+    if key and key[-1] is Ellipsis:
+        key = key[:-1]
+    if not key or any(k.__class__ is int or k.__class__ is slice or k is None or k is False or k.dtype.kind != "i"
+                      for k in key):
+        return None
+    if len(key) == 1:
+        idx = key[0]
+        rest = 1
+        for s in shape[1:]:
+            rest *= s
+        idx = np.where(idx < 0, idx + shape[0], idx) if idx.size and idx.min() < 0 else idx
+        lin = idx.astype(np.intp, copy=False).reshape(idx.shape + (1,)) * rest + np.arange(rest)
+        return lin.reshape(idx.shape + tuple(shape[1:]))
+    if len(key) == len(shape):
+        return np.ravel_multi_index(np.broadcast_arrays(*key), shape, mode="wrap")
+    return None
+
+
+def _along(xp, index, dim):
+    """The advanced-index tuple that picks a[i, ..., index[i, ..., k, ...], ...] along dim (gather/scatter)."""
+    n = index.ndim
+    key = []
+    for d in range(n):
+        if d == dim:
+            key.append(index)
+        else:
+            shape = [1] * n
+            shape[d] = index.shape[d]
+            key.append(xp.arange(index.shape[d]).reshape(shape))
+    return tuple(key)
+
+
+def _lead(shape):
+    """A key for the leading block of a larger array with the given shape."""
+    return tuple(slice(0, s) for s in shape)
+
+
+# --- parsing indexing keys ---------------------------------------------------------------------------------------
+
+def _parse(t, key):
+    """Normalise key for t: a tuple of ints, slices, None, Ellipsis, False and index arrays on t's device.
+
+    Returns (key, kind): kind 0 for basic indexing (a view), 1 when boolean masks are the only advanced indices,
+    2 when integer arrays are present (positions may repeat, so gradients must accumulate).
+    """
+    items = key if key.__class__ is tuple else (key,)
+    data = t.data
+    out = []
+    kind = 0
+    ellipsis = False
+    for k in items:
+        c = k.__class__
+        if c is int or k is None:
+            out.append(k)
+        elif c is slice:
+            out.append(_slice(k))
+        elif k is Ellipsis:
+            if ellipsis:
+                raise IndexError("an index can only have a single ellipsis ('...')")
+            ellipsis = True
+            out.append(k)
+        elif c is bool or c is np.bool_:
+            if k:
+                out.append(None)  # x[True] is x[None]
+            else:
+                out.append(False)
+                kind = kind or 1
+        else:
+            arr = _index_array(k, data)
+            out.append(arr)
+            if arr.__class__ is not int:
+                kind = max(kind, 1 if arr.dtype.kind == "b" else 2)
+    _check_key(out, data.shape)
+    if not ellipsis:
+        out.append(Ellipsis)  # keeps a 0-d result an array (a view), never a NumPy scalar
+    return tuple(out), kind
+
+
+def _slice(k):
+    step = k.step
+    if step is not None:
+        step = operator.index(step)
+        if step <= 0:
+            raise ValueError("step must be greater than zero" if step < 0 else "slice step cannot be zero")
+    start, stop = k.start, k.stop
+    if (start is None or start.__class__ is int) and (stop is None or stop.__class__ is int):
+        return k
+    return slice(None if start is None else operator.index(start), None if stop is None else operator.index(stop),
+                 step)
+
+
+def _index_array(k, data):
+    """An index array (int or bool) on data's device, or a Python int for integer-like scalars."""
+    if isinstance(k, Tensor):
+        arr = k.data
+        if arr.dtype == np.uint8:  # PyTorch reads uint8 index tensors as masks
+            arr = arr.astype(bool)
+    elif isinstance(k, (list, tuple, range)):
+        arr = np.asarray(k)
+        if arr.size == 0 and arr.dtype.kind == "f":
+            arr = arr.astype(np.int64)
+    elif isinstance(k, np.ndarray) or hasattr(k, "__cuda_array_interface__"):
+        arr = k
+    else:
+        try:
+            return operator.index(k)
+        except TypeError:
+            raise IndexError(f"index: unsupported index of type {type(k).__name__} (expected an int, a slice, None, "
+                             "Ellipsis, or an integer/bool tensor, list or array)") from None
+    if arr.dtype.kind not in "biu":
+        raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors (got {arr.dtype})")
+    if arr.__class__ is not data.__class__:
+        arr = move(arr, device_of(data))
+    return arr
+
+
+def _check_key(key, shape):
+    """PyTorch's IndexErrors for too many indices, out-of-range indices and mismatched masks."""
+    ndim = len(shape)
+    used = 0
+    for k in key:
+        c = k.__class__
+        if c is int or c is slice:
+            used += 1
+        elif k is not None and k is not Ellipsis and k is not False:
+            used += k.ndim if k.dtype.kind == "b" else 1
+    if used > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    d = 0
+    for k in key:
+        c = k.__class__
+        if c is slice:
+            d += 1
+        elif c is int:
+            size = shape[d]
+            if not -size <= k < size:
+                raise IndexError(f"index {k} is out of bounds for dimension {d} with size {size}")
+            d += 1
+        elif k is Ellipsis:
+            d += ndim - used
+        elif k is None or k is False:
+            pass
+        elif k.dtype.kind == "b":
+            for j, s in enumerate(k.shape):
+                if s != shape[d + j]:
+                    raise IndexError(f"The shape of the mask {list(k.shape)} at index {j} does not match the shape "
+                                     f"of the indexed tensor {list(shape)} at index {d + j}")
+            d += k.ndim
+        else:
+            _check_range(k, shape[d], d, IndexError, negative=True)
+            d += 1
+
+
+def _check_range(idx, size, dim, exc, op=None, negative=False):
+    """Raise exc naming the first bad index when idx holds values outside [0, size) (or [-size, size))."""
+    if idx.size:
+        lo, hi = int(idx.min()), int(idx.max())
+        if hi >= size or lo < (-size if negative else 0):
+            bad = hi if hi >= size else lo
+            where = f"{op}(): " if op else ""
+            raise exc(f"{where}index {bad} is out of bounds for dimension {dim} with size {size}")
+
+
+# --- __getitem__ ------------------------------------------------------------------------------------------------
+
+class BasicIndex(Node):
+    """t[key] with ints, slices, None and Ellipsis only: a view of t."""
+
+    saves = ()
+    is_view = True
+    kind = 0
+
+    def __init__(self, key):
+        self.key = key
+
+    def forward(self, xp, a):
+        self.in_shape = a.shape
+        return a[self.key]
+
+    def backward(self, g):
+        return (apply(IndexBackward(self.in_shape, self.key, self.kind), g),)
+
+
+class AdvancedIndex(BasicIndex):
+    """t[key] with integer arrays and/or boolean masks: a copy."""
+
+    is_view = False
+
+    def __init__(self, key, kind):
+        self.key, self.kind = key, kind
+
+
+def _index_node(key, kind):
+    return BasicIndex(key) if kind == 0 else AdvancedIndex(key, kind)
+
+
+class IndexBackward(Node):
+    """g placed at t[key] in zeros of t's shape (added up where integer indices repeat); the adjoint of t[key]."""
+
+    saves = ()
+
+    def __init__(self, shape, key, kind):
+        self.shape, self.key, self.kind = shape, key, kind
+
+    def forward(self, xp, g):
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        if self.kind == 2:
+            _add_at(xp, out, self.key, g)
+        else:
+            out[self.key] = g
+        return out
+
+    def backward(self, gg):
+        return (apply(_index_node(self.key, self.kind), gg),)
+
+
+def getitem(self, key):
+    """self[key] with NumPy/PyTorch semantics: basic keys give views, integer arrays and masks give copies."""
+    c = key.__class__
+    if c is int:  # fast path for the most common keys
+        shape = self.data.shape
+        if shape and -shape[0] <= key < shape[0]:
+            return apply(BasicIndex((key, Ellipsis)), self)
+    elif c is slice and self.data.ndim and (key.step is None or key.step.__class__ is int and key.step > 0) and \
+            (key.start is None or key.start.__class__ is int) and (key.stop is None or key.stop.__class__ is int):
+        return apply(BasicIndex((key, Ellipsis)), self)
+    k, kind = _parse(self, key)
+    return apply(BasicIndex(k) if kind == 0 else AdvancedIndex(k, kind), self)
+
+
+# --- __setitem__ / index_put ------------------------------------------------------------------------------------
+
+class IndexPut(Node):
+    """A copy of a with a[key] = v (or += v with accumulate); v is a tensor or a number."""
+
+    saves = ()
+
+    def __init__(self, key, kind, accumulate=False):
+        self.key, self.kind, self.accumulate = key, kind, accumulate
+
+    def forward(self, xp, a, v):
+        self.v_shape = getattr(v, "shape", None)
+        out = a.copy()
+        if self.accumulate:
+            _add_at(xp, out, self.key, v)
+        else:
+            out[self.key] = v
+        return out
+
+    def backward(self, g):
+        na, nv = self.needs_input_grad
+        ga = gv = None
+        if na:
+            ga = g if self.accumulate else apply(IndexPut(self.key, self.kind), g, 0)
+        if nv:
+            gv = _sum_to_value(apply(_index_node(self.key, self.kind), g), self.v_shape)
+        return ga, gv
+
+
+def _sum_to_value(g, shape):
+    """Sum g to the shape of a value that was broadcast into it (leading 1s of the value may have been dropped)."""
+    extra = len(shape) - g.data.ndim
+    if extra > 0:
+        return sum_to(g, shape[extra:]).reshape(shape)
+    return sum_to(g, shape)
+
+
+def _as_value(t, value, op):
+    """value as a number, or as a tensor of t's dtype and device."""
+    if isinstance(value, Tensor):
+        if value.data.__class__ is not t.data.__class__:
+            value = to_copy(value, device=t.device)
+        if value.data.dtype != t.data.dtype:
+            value = to_copy(value, dtype=t.dtype)
+        return value
+    if isinstance(value, _NUMBERS):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    try:
+        return Tensor(value, dtype=t.dtype, device=t.device)
+    except TypeError:
+        raise TypeError(f"{op}: can't assign a value of type {type(value).__name__} (expected a number or a "
+                        "tensor)") from None
+
+
+def _put(self, key, value, accumulate, op):
+    k, kind = _parse(self, key)
+    value = _as_value(self, value, op)
+    try:
+        if _mode.enabled and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+            inplace(self, op, lambda s: apply(IndexPut(k, kind, accumulate), s, value))
+        else:  # nothing to record: write straight into memory
+            v = value.data if isinstance(value, Tensor) else value
+            if accumulate:
+                _add_at(get_array_module(self.data), self.data, k, v)
+            else:
+                self.data[k] = v
+            self._vbox[0] += 1
+    except ValueError as e:
+        raise _put_error(self, k, value, e, op) from None
+    return self
+
+
+def _put_error(t, key, value, e, op):
+    msg = str(e)
+    if "read-only" in msg:
+        return RuntimeError(f"{op}: unsupported operation: the tensor is a read-only (expanded) view; clone() it "
+                            "before writing to it")
+    if isinstance(value, Tensor) and ("broadcast" in msg or "shape" in msg):
+        target = tuple(t.data[key].shape)
+        return RuntimeError(f"{op}: shape mismatch: value tensor of shape {list(value.shape)} cannot be broadcast to "
+                            f"indexing result of shape {list(target)}")
+    return RuntimeError(f"{op}: {msg}")
+
+
+def setitem(self, key, value):
+    """self[key] = value in place; value is a number or a tensor broadcastable to the indexed shape."""
+    _put(self, key, value, False, "setitem")
+
+
+def index_put_(input, indices, values, accumulate=False):
+    """input[indices] = values in place (or += with accumulate=True, adding up repeated positions)."""
+    return _put(input, _indices_key(indices), values, accumulate, "index_put_")
+
+
+def index_put(input, indices, values, accumulate=False):
+    """Out-of-place index_put_: a copy of input with input[indices] = values (or += values)."""
+    k, kind = _parse(input, _indices_key(indices))
+    value = _as_value(input, values, "index_put")
+    try:
+        return apply(IndexPut(k, kind, accumulate), input, value)
+    except ValueError as e:
+        raise _put_error(input, k, value, e, "index_put") from None
+
+
+def _indices_key(indices):
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put: indices must be a tuple of tensors, not {type(indices).__name__}")
+    return tuple(slice(None) if i is None else i for i in indices)
+
+
+# --- gather / scatter ---------------------------------------------------------------------------------------------
+
+def _check_index_tensor(index, input, op):
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{op}(): argument 'index' must be Tensor, not {type(index).__name__}")
+    dt = index.data.dtype
+    if dt.kind != "i" or dt.itemsize not in (4, 8):
+        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index, got {index.dtype}")
+    if index.data.__class__ is not input.data.__class__ and index.device != input.device:
+        raise RuntimeError(f"{op}(): Expected all tensors to be on the same device, but found index on "
+                           f"{index.device} and input on {input.device}")
+
+
+def _check_along(op, input, dim, index, src=None):
+    """Validate gather/scatter arguments the way PyTorch does; returns dim wrapped to [0, ndim)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    n = input.data.ndim
+    d = wrap_dim(dim, n, op)
+    _check_index_tensor(index, input, op)
+    shape, ishape = input.data.shape, index.data.shape
+    if len(ishape) != n:
+        raise RuntimeError(f"{op}(): Index tensor must have the same number of dimensions as input tensor "
+                           f"(index {list(ishape)}, input {list(shape)})")
+    for i in range(n):
+        if i != d and ishape[i] > shape[i]:
+            raise RuntimeError(f"{op}(): Size does not match at dimension {i} expected index {list(ishape)} to be "
+                               f"no larger than self {list(shape)} apart from dimension {d}")
+    if isinstance(src, Tensor):
+        sshape = src.data.shape
+        if len(sshape) != n or any(ishape[i] > sshape[i] for i in range(n)):
+            raise RuntimeError(f"{op}(): Expected index {list(ishape)} to be no larger than src {list(sshape)} "
+                               "in every dimension (and of the same number of dimensions)")
+        if src.data.dtype != input.data.dtype:
+            raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype (got {input.dtype} and "
+                               f"{src.dtype})")
+    _check_range(index.data, shape[d] if n else 1, d, RuntimeError, op)
+    return d
+
+
+def _pad_to(g, shape):
+    """g in the leading block of zeros of shape (the gradient of a src larger than the index)."""
+    if tuple(g.data.shape) == tuple(shape):
+        return g
+    return apply(IndexBackward(tuple(shape), _lead(g.data.shape), 0), g)
+
+
+class Gather(Node):
+    saves = (1,)
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, xp, a, index):
+        self.in_shape = a.shape
+        return a[_along(xp, index, self.dim)]
+
+    def backward(self, g):
+        index = self.inputs[1]
+        z = zeros(self.in_shape, dtype=g.dtype, device=g.device)
+        return apply(ScatterAdd(self.dim), z, index, g), None
+
+
+class Scatter(Node):
+    """A copy of a with src (a tensor or a number) written at index along dim."""
+
+    saves = (1,)
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, xp, a, index, src):
+        out = a.copy()
+        if not isinstance(src, _NUMBERS):
+            self.src_shape = src.shape
+            src = src[_lead(index.shape)]
+        out[_along(xp, index, self.dim)] = src
+        return out
+
+    def backward(self, g):
+        index = self.inputs[1]
+        na, _, ns = self.needs_input_grad
+        ga = apply(Scatter(self.dim), g, index, 0) if na else None
+        gs = _pad_to(apply(Gather(self.dim), g, index), self.src_shape) if ns else None
+        return ga, None, gs
+
+
+class ScatterAdd(Node):
+    """A copy of a with src added at index along dim (repeated positions add up)."""
+
+    saves = (1,)
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, xp, a, index, src):
+        self.src_shape = src.shape
+        out = a.copy()
+        _add_at(xp, out, _along(xp, index, self.dim), src[_lead(index.shape)])
+        return out
+
+    def backward(self, g):
+        index = self.inputs[1]
+        na, _, ns = self.needs_input_grad
+        gs = _pad_to(apply(Gather(self.dim), g, index), self.src_shape) if ns else None
+        return (g if na else None), None, gs
+
+
+def gather(input, dim, index, *, sparse_grad=False):
+    """out[i][j][k] = input[index[i][j][k]][j][k] (for dim=0): values of input picked along dim by index."""
+    d = _check_along("gather", input, dim, index)
+    if input.data.ndim == 0:
+        return gather(input.reshape(1), 0, index.reshape(1)).reshape(())
+    return apply(Gather(d), input, index)
+
+
+def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+    """A copy of input with src (a tensor, or a number given as src or value) written at index along dim.
+
+    Where index repeats a position, which write wins is unspecified (as in PyTorch).
+    """
+    if src is None:
+        src = value
+    if src is None:
+        raise TypeError("scatter(): expected a src tensor or a value")
+    if isinstance(src, np.generic):
+        src = src.item()
+    if not isinstance(src, (Tensor,) + _NUMBERS):
+        raise TypeError(f"scatter(): src must be a Tensor or a number, not {type(src).__name__}")
+    if reduce is not None:
+        if reduce != "add":
+            raise NotImplementedError(f"scatter(): reduce={reduce!r} is not supported (only 'add')")
+        if not isinstance(src, Tensor):
+            src = Tensor._wrap(get_array_module(input.data).full(index.data.shape, src, dtype=input.data.dtype))
+        return scatter_add(input, dim, index, src)
+    d = _check_along("scatter", input, dim, index, src)
+    if input.data.ndim == 0:
+        s = src.reshape(1) if isinstance(src, Tensor) else src
+        return scatter(input.reshape(1), 0, index.reshape(1), s).reshape(())
+    return apply(Scatter(d), input, index, src)
+
+
+def scatter_add(input, dim, index, src):
+    """A copy of input with src added at index along dim; repeated positions add up."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_add(): argument 'src' must be Tensor, not {type(src).__name__}")
+    d = _check_along("scatter_add", input, dim, index, src)
+    if input.data.ndim == 0:
+        return scatter_add(input.reshape(1), 0, index.reshape(1), src.reshape(1)).reshape(())
+    return apply(ScatterAdd(d), input, index, src)
+
+
+def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+    """In-place scatter."""
+    return inplace(self, "scatter_", lambda s: scatter(s, dim, index, src, value, reduce=reduce))
+
+
+def scatter_add_(self, dim, index, src):
+    """In-place scatter_add."""
+    return inplace(self, "scatter_add_", lambda s: scatter_add(s, dim, index, src))
+
+
+# --- index_select / index_add / take ----------------------------------------------------------------------------
+
+class IndexSelect(Node):
+    saves = (1,)
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, xp, a, index):
+        self.in_shape = a.shape
+        return xp.take(a, index.reshape(-1), axis=self.dim)
+
+    def backward(self, g):
+        index = self.inputs[1]
+        z = zeros(self.in_shape, dtype=g.dtype, device=g.device)
+        return apply(IndexAdd(self.dim), z, index, g), None
+
+
+class IndexAdd(Node):
+    """A copy of a with alpha * src added at the positions index along dim (repeats add up)."""
+
+    saves = (1,)
+
+    def __init__(self, dim, alpha=1):
+        self.dim, self.alpha = dim, alpha
+
+    def forward(self, xp, a, index, src):
+        out = a.copy()
+        _add_at(xp, out, (slice(None),) * self.dim + (index.reshape(-1),), src if self.alpha == 1 else
+                src * self.alpha)
+        return out
+
+    def backward(self, g):
+        index = self.inputs[1]
+        na, _, ns = self.needs_input_grad
+        gs = None
+        if ns:
+            gs = apply(IndexSelect(self.dim), g, index)
+            if self.alpha != 1:
+                gs = gs * self.alpha
+        return (g if na else None), None, gs
+
+
+def _check_vector_index(input, dim, index, op):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    d = wrap_dim(dim, input.data.ndim, op)
+    _check_index_tensor(index, input, op)
+    if index.data.ndim > 1:
+        raise IndexError(f"{op}(): Index is supposed to be a vector (got shape {list(index.shape)})")
+    _check_range(index.data, input.data.shape[d] if input.data.ndim else 1, d, IndexError, op)
+    return d
+
+
+def index_select(input, dim, index):
+    """The entries of input at the positions index (a vector) along dim."""
+    d = _check_vector_index(input, dim, index, "index_select")
+    if input.data.ndim == 0:
+        return index_select(input.reshape(1), 0, index).reshape(())
+    return apply(IndexSelect(d), input, index)
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """A copy of input with alpha * source added at the positions index along dim (repeats add up)."""
+    d = _check_vector_index(input, dim, index, "index_add")
+    if not isinstance(source, Tensor):
+        raise TypeError(f"index_add(): argument 'source' must be Tensor, not {type(source).__name__}")
+    if input.data.ndim == 0:
+        return index_add(input.reshape(1), 0, index, source.reshape(-1), alpha=alpha).reshape(())
+    shape, sshape = input.data.shape, source.data.shape
+    want = tuple(index.data.size if i == d else s for i, s in enumerate(shape))
+    if tuple(sshape) != want:
+        raise RuntimeError(f"index_add(): source of shape {list(sshape)} does not match the input {list(shape)} "
+                           f"with dimension {d} of size {index.data.size} (the number of indices)")
+    if source.data.dtype != input.data.dtype:
+        raise RuntimeError(f"index_add(): self ({input.dtype}) and source ({source.dtype}) must have the same "
+                           "scalar type")
+    return apply(IndexAdd(d, alpha), input, index, source)
+
+
+def index_add_(self, dim, index, source, *, alpha=1):
+    """In-place index_add."""
+    return inplace(self, "index_add_", lambda s: index_add(s, dim, index, source, alpha=alpha))
+
+
+def take(input, index):
+    """input viewed as 1-D, indexed by index (any shape; negative indices count from the end)."""
+    _check_index_tensor(index, input, "take")
+    n = input.data.size
+    if index.data.size:
+        lo, hi = int(index.data.min()), int(index.data.max())
+        if hi >= n or lo < -n:
+            raise IndexError(f"take(): index {hi if hi >= n else lo} is out of bounds for a tensor of {n} elements")
+    return apply(AdvancedIndex((index.data, Ellipsis), 2), input.reshape(-1))
+
+
+# --- masks ------------------------------------------------------------------------------------------------------
+
+def _check_mask(mask, op):
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{op}(): argument 'mask' must be Tensor, not {type(mask).__name__}")
+    if mask.data.dtype != np.bool_:
+        raise RuntimeError(f"{op}: only supports boolean masks, but got mask with dtype {mask.dtype}")
+
+
+def _broadcast_shape(input, mask, op):
+    try:
+        return np.broadcast_shapes(input.data.shape, mask.data.shape)
+    except ValueError:
+        raise RuntimeError(f"{op}: the mask of shape {list(mask.shape)} is not broadcastable with the input of "
+                           f"shape {list(input.shape)}") from None
+
+
+class MaskedFill(Node):
+    """where(mask, value, a) with value (a number or a 0-d array) cast to a's dtype."""
+
+    saves = (1,)
+
+    def forward(self, xp, a, mask, v):
+        self.a_shape = a.shape
+        return xp.where(mask, xp.asarray(v, dtype=a.dtype), a)
+
+    def backward(self, g):
+        _, mask, v = self.inputs
+        na, _, nv = self.needs_input_grad
+        ga = gv = None
+        if na:
+            ga = sum_to(apply(MaskedFill(), g, mask, 0), self.a_shape)
+        if nv:
+            gv = apply(MaskedFill(), g, logical_not(mask), 0).sum()
+            if gv.data.dtype != v.data.dtype:
+                gv = to_copy(gv, dtype=v.dtype)
+        return ga, None, gv
+
+
+def masked_fill(input, mask, value):
+    """A copy of input with value (a number or a 0-d tensor) where mask (bool, broadcast) is True."""
+    _check_mask(mask, "masked_fill")
+    if isinstance(value, Tensor):
+        if value.data.ndim:
+            raise RuntimeError(f"masked_fill: only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.data.ndim} dimension(s)")
+    elif isinstance(value, np.generic):
+        value = value.item()
+    elif not isinstance(value, _NUMBERS):
+        raise TypeError(f"masked_fill(): value must be a number or a 0-d tensor, not {type(value).__name__}")
+    _broadcast_shape(input, mask, "masked_fill")
+    return apply(MaskedFill(), input, mask, value)
+
+
+def masked_fill_(self, mask, value):
+    """In-place masked_fill; mask must broadcast to self's shape."""
+    return inplace(self, "masked_fill_", lambda s: masked_fill(s, mask, value))
+
+
+def masked_select(input, mask):
+    """The entries of input (broadcast with mask) where mask is True, as a 1-D tensor."""
+    _check_mask(mask, "masked_select")
+    shape = _broadcast_shape(input, mask, "masked_select")
+    m = mask.data
+    if m.shape != shape:
+        m = get_array_module(m).broadcast_to(m, shape)
+    return apply(AdvancedIndex((m,), 1), broadcast_to(input, shape))
+
+
+class Nonzero(Node):
+    differentiable = False
+
+    def forward(self, xp, a):
+        return xp.argwhere(a)
+
+
+def nonzero(input, *, as_tuple=False):
+    """Indices of the nonzero entries: an int64 tensor (count, ndim), or a tuple of 1-D tensors per dimension."""
+    if not as_tuple:
+        return apply(Nonzero(), input)
+    idx = apply(Nonzero(), input if input.data.ndim else input.reshape(1)).data
+    xp = get_array_module(idx)
+    return tuple(Tensor._wrap(xp.ascontiguousarray(idx[:, i])) for i in range(idx.shape[1]))
+
+
+def argwhere(input):
+    """nonzero(input): the indices of the nonzero entries as a (count, ndim) tensor."""
+    return apply(Nonzero(), input)
+
+
+# --- select's gradient (used by shape.Select / unbind) ---------------------------------------------------------
 
 class SelectBackward(Node):
     saves = ()
@@ -25,3 +754,11 @@ class SelectBackward(Node):
 def select_backward(g, shape, dim, index):
     """The gradient of selecting index along dim: g placed into zeros of the input's shape."""
     return apply(SelectBackward(shape, dim, index), g)
+
+
+bind(
+    __getitem__=getitem, __setitem__=setitem, gather=gather, scatter=scatter, scatter_=scatter_,
+    scatter_add=scatter_add, scatter_add_=scatter_add_, index_select=index_select, index_add=index_add,
+    index_add_=index_add_, index_put=index_put, index_put_=index_put_, masked_fill=masked_fill,
+    masked_fill_=masked_fill_, masked_select=masked_select, nonzero=nonzero, argwhere=argwhere, take=take,
+)
