@@ -29,4 +29,4 @@ def numel(t):
 
 
 from .io import save, load  # noqa: E402,F401
-from . import optim, data  # noqa: E402,F401
+from . import nn, optim, data  # noqa: E402,F401

@@ -1,0 +1,10 @@
+"""Neural-network layers, following torch.nn: Module, Parameter, containers, layers, init, utils."""
+from .parameter import Buffer, Parameter  # noqa: F401
+from .module import Module  # noqa: F401
+from .containers import Flatten, ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential, Unflatten  # noqa
+from .linear import Bilinear, Identity, Linear  # noqa: F401
+from .activation import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
+from .sparse import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from . import init, utils, functional  # noqa: F401

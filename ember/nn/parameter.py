@@ -1,0 +1,77 @@
+"""Parameter (a tensor that a Module registers as learnable) and Buffer (one it registers as state)."""
+from ..device import CPU, move, to_device
+from ..tensor import Tensor, tensor as _tensor
+
+__all__ = ["Parameter", "Buffer"]
+
+
+def _array_of(data):
+    if data is None:
+        from ..ops.creation import empty
+        return empty(0).data
+    if isinstance(data, Tensor):
+        return data.data
+    return _tensor(data).data
+
+
+class Parameter(Tensor):
+    """A tensor that is a module parameter: assigning it to a Module attribute registers it.
+
+    ``Parameter(data)`` shares memory with ``data`` and is a leaf with ``requires_grad=True`` by default.
+    """
+
+    def __init__(self, data=None, requires_grad=True):
+        self.data = _array_of(data)
+        self.grad = None
+        self.grad_fn = None
+        self._vbox = [0]
+        self._base = None
+        self._hooks = None
+        self._out_index = 0
+        self._retains = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + Tensor.__repr__(self)
+
+    __str__ = __repr__
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        result = type(self)(Tensor._wrap(self.data.copy()), self.requires_grad)
+        memo[id(self)] = result
+        return result
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild_parameter, (move(self.data, CPU), str(self.device), self.requires_grad))
+
+
+def _rebuild_parameter(array, dev, requires_grad):
+    return Parameter(Tensor._wrap(move(array, to_device(dev))), requires_grad)
+
+
+class Buffer(Tensor):
+    """A tensor that, assigned to a Module attribute, is registered as a buffer (``persistent`` or not)."""
+
+    def __init__(self, data=None, *, persistent=True):
+        requires_grad = isinstance(data, Tensor) and data.requires_grad
+        self.data = _array_of(data)
+        self.grad = None
+        self.grad_fn = None
+        self._vbox = [0]
+        self._base = None
+        self._hooks = None
+        self._out_index = 0
+        self._retains = False
+        self.requires_grad = requires_grad
+        self.persistent = persistent
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild_buffer, (move(self.data, CPU), str(self.device), self.persistent))
+
+
+def _rebuild_buffer(array, dev, persistent):
+    return Buffer(Tensor._wrap(move(array, to_device(dev))), persistent=persistent)
