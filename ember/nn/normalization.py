@@ -3,7 +3,8 @@ import numbers
 
 from ..autograd import no_grad
 from ..ops import norm as N
-from ..ops.creation import ones, zeros, tensor
+from ..ops.creation import ones, zeros
+from ..tensor import tensor
 from .module import Module
 from .parameter import Parameter
 

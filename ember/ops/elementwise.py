@@ -5,10 +5,10 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..autograd import Node, _mode
-from ..device import move
+from ..device import device_of, get_array_module, move
 from ..tensor import Tensor, apply
 from ._broadcast import sum_to
-from ._erf import erf as _erf_array
+from ._erf import erf as _erf_array, erfc as _erfc_array
 from ._util import bind
 
 __all__ = [
@@ -22,6 +22,8 @@ __all__ = [
 ]
 
 _SCALARS = (int, float, bool)
+_PY_SCALARS = (int, float, bool)  # exact classes: numpy scalars (np.float64 subclasses float) are converted
+_FLOAT_KINDS = "fV"  # "V": bfloat16 from ml_dtypes
 
 
 # --- promotion and devices ------------------------------------------------------------------------------------
@@ -33,9 +35,14 @@ def _same_device(a, b, op):
 
 
 def _scalar(x, op):
-    if isinstance(x, _SCALARS):
+    """A Python number stays one (NumPy scalars become one, as in PyTorch); arrays become tensors."""
+    if x.__class__ in _PY_SCALARS:
         return x
-    if isinstance(x, (np.generic, np.ndarray)):
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, _SCALARS):  # other subclasses of int/float
+        return float(x) if isinstance(x, float) else (bool(x) if isinstance(x, bool) else int(x))
+    if isinstance(x, np.ndarray):
         return Tensor._wrap(np.asarray(x))
     raise TypeError(f"{op}: unsupported operand type {type(x).__name__} (expected a Tensor or a number)")
 
@@ -60,13 +67,24 @@ def promote(a, b, op):
         if a.__class__ is not Tensor and (k == "f" or (k in "iu" and a.__class__ is int)):
             return a, b
     else:
-        a = Tensor._wrap(np.asarray(a, dtype=_dt.result_type(a).np))
+        a = _scalar(a, op)
+        if not isinstance(a, Tensor):
+            a = Tensor._wrap(np.asarray(a, dtype=_dt.result_type(a).np))
+        b = _scalar(b, op)
     rt = _dt.result_type(a, b)
-    if isinstance(a, Tensor) and a.dtype is not rt:
+    if isinstance(a, Tensor) and a.data.dtype != rt.np:
         a = to_copy(a, dtype=rt)
-    if isinstance(b, Tensor) and b.dtype is not rt:
+    if isinstance(b, Tensor) and b.data.dtype != rt.np:
         b = to_copy(b, dtype=rt)
+    if rt.np.kind == "V":  # ml_dtypes' bfloat16 with a Python float gives float32: make the number a bfloat16 array
+        a, b = _scalar_as(a, b, rt), _scalar_as(b, a, rt)
     return a, b
+
+
+def _scalar_as(x, other, dt):
+    if isinstance(x, Tensor) or not isinstance(other, Tensor):
+        return x
+    return Tensor._wrap(get_array_module(other.data).asarray(x, dtype=dt.np))
 
 
 def _float(t):
@@ -76,22 +94,65 @@ def _float(t):
     return t
 
 
+def _is_float(x):
+    return x.data.dtype.kind in _FLOAT_KINDS if isinstance(x, Tensor) else x.__class__ is float
+
+
 def _shape(x):
     return getattr(x, "shape", ())
 
 
+def _zeros(g):
+    """A zero gradient shaped like g (not g * 0, which would turn inf into nan)."""
+    return Tensor._wrap(get_array_module(g.data).zeros_like(g.data))
+
+
+def _broadcast_error(op, *shapes):
+    """PyTorch's message for shapes that do not broadcast, with the op and all shapes."""
+    shapes = [tuple(s) for s in shapes]
+    sa, sb = shapes[0], shapes[1]
+    for i in range(1, min(len(sa), len(sb)) + 1):
+        if sa[-i] != sb[-i] and sa[-i] != 1 and sb[-i] != 1:
+            return RuntimeError(f"{op}: The size of tensor a ({sa[-i]}) must match the size of tensor b ({sb[-i]}) "
+                                f"at non-singleton dimension {max(len(sa), len(sb)) - i} (shapes "
+                                f"{' and '.join(map(str, shapes))})")
+    return RuntimeError(f"{op}: shapes {', '.join(map(str, shapes))} are not broadcastable")
+
+
 def _binary(node, a, b, op):
+    """Promote the operands and apply a binary node (the hot path of every arithmetic operator)."""
     a, b = promote(a, b, op)
     try:
         return apply(node, a, b)
-    except ValueError as e:
-        sa, sb = tuple(_shape(a)), tuple(_shape(b))
-        for i in range(1, min(len(sa), len(sb)) + 1):
-            if sa[-i] != sb[-i] and sa[-i] != 1 and sb[-i] != 1:
-                raise RuntimeError(f"{op}: The size of tensor a ({sa[-i]}) must match the size of tensor b "
-                                   f"({sb[-i]}) at non-singleton dimension {max(len(sa), len(sb)) - i} "
-                                   f"(shapes {sa} and {sb})") from None
-        raise
+    except (ValueError, OverflowError) as e:
+        return _binary_failed(node, a, b, op, e)
+
+
+def _apply2(node, a, b, op):
+    """apply a binary node to operands that are already promoted."""
+    try:
+        return apply(node, a, b)
+    except (ValueError, OverflowError) as e:
+        return _binary_failed(node, a, b, op, e)
+
+
+def _binary_failed(node, a, b, op, error):
+    """PyTorch's error for shapes that don't broadcast; a Python int outside the tensor's integer dtype (which
+    NumPy refuses) wraps around as in PyTorch."""
+    if isinstance(error, OverflowError):
+        return apply(node, _wrap_int(a, b), _wrap_int(b, a))
+    sa, sb = _shape(a), _shape(b)
+    try:
+        np.broadcast_shapes(sa, sb)
+    except ValueError:
+        raise _broadcast_error(op, sa, sb) from None
+    raise error
+
+
+def _wrap_int(x, other):
+    if x.__class__ is not int or not isinstance(other, Tensor):
+        return x
+    return get_array_module(other.data).asarray(np.array(x).astype(other.data.dtype))
 
 
 class _Binary(Node):
@@ -155,13 +216,16 @@ class Div(_Binary):
         return (sum_to(ga, self.sa) if na else None, sum_to(-ga * a / b, self.sb) if nb else None)
 
 
+def _log_scalar(a):
+    """log of a Python number as PyTorch computes it (-inf at 0, nan below)."""
+    return math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
+
+
 class Pow(_Binary):
     saves = None
 
     def forward(self, xp, a, b):
         self.remember(a, b)
-        if b.__class__ is int and b < 0 and getattr(a, "dtype", np.float32).kind in "iu":
-            raise RuntimeError("pow: Integers to negative integer powers are not allowed.")
         return a ** b
 
     def backward(self, g):
@@ -172,16 +236,18 @@ class Pow(_Binary):
             if isinstance(b, Tensor):
                 ga = where(b == 0, 0.0, g * b * a ** (b - 1))
             elif b == 0:
-                ga = g * 0.0
+                ga = _zeros(g)
             else:
                 ga = g * b * a ** (b - 1)
             ga = sum_to(ga, self.sa)
         if nb:
             out = a ** b
-            if isinstance(a, Tensor):
+            if isinstance(a, Tensor):  # d/db a^b = a^b log a, taken as 0 where a == 0 and b >= 0 (as PyTorch)
                 gb = where((a == 0) & (b >= 0), 0.0, g * out * log(a))
             else:
-                gb = g * out * math.log(a)
+                gb = g * out * _log_scalar(a)
+                if a == 0:
+                    gb = where(b >= 0, 0.0, gb)
             gb = sum_to(gb, self.sb)
         return ga, gb
 
@@ -193,7 +259,17 @@ class FloorDivide(_Binary):
 
     def backward(self, g):  # piecewise constant: zero gradient
         na, nb = self.needs_input_grad
-        return (sum_to(g * 0, self.sa) if na else None, sum_to(g * 0, self.sb) if nb else None)
+        return (sum_to(_zeros(g), self.sa) if na else None, sum_to(_zeros(g), self.sb) if nb else None)
+
+
+class _TruncDivInt(Node):
+    """Integer division rounding toward zero (exact, unlike trunc(a / b) through floats)."""
+
+    differentiable = False
+
+    def forward(self, xp, a, b):
+        q = xp.floor_divide(a, b)
+        return q + ((q * b != a) & ((a < 0) != (b < 0)))
 
 
 class Remainder(_Binary):
@@ -249,12 +325,10 @@ class _Extremum(_Binary):
     def backward(self, g):
         a, b = self.inputs
         na, nb = self.needs_input_grad
-        a_wins = (a > b) if self.pick in ("maximum", "fmax") else (a < b)
-        tie = a == b
-        half = g * 0.5
-        ga = where(tie, half, where(a_wins, g, 0.0)) if na else None
-        gb = where(tie, half, where(a_wins, 0.0, g)) if nb else None
-        return (sum_to(ga, self.sa) if na else None, sum_to(gb, self.sb) if nb else None)
+        g = where(a == b, g * 0.5, g)
+        a_loses, b_loses = (a < b, a > b) if self.pick == "maximum" else (a > b, a < b)
+        return (sum_to(where(a_loses, 0.0, g), self.sa) if na else None,
+                sum_to(where(b_loses, 0.0, g), self.sb) if nb else None)
 
 
 class Maximum(_Extremum):
@@ -265,25 +339,47 @@ class Minimum(_Extremum):
     pick = "minimum"
 
 
-class Fmax(_Extremum):
+class _FExtremum(_Binary):
+    """fmax/fmin ignore NaN; PyTorch gives the whole gradient to input on ties or when other is NaN."""
+
+    saves = None
+    pick = None
+
+    def forward(self, xp, a, b):
+        self.remember(a, b)
+        return getattr(xp, self.pick)(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        na, nb = self.needs_input_grad
+        a_wins = ((a >= b) if self.pick == "fmax" else (a <= b)) | (b != b)  # b != b: b is NaN
+        return (sum_to(where(a_wins, g, 0.0), self.sa) if na else None,
+                sum_to(where(a_wins, 0.0, g), self.sb) if nb else None)
+
+
+class Fmax(_FExtremum):
     pick = "fmax"
 
 
-class Fmin(_Extremum):
+class Fmin(_FExtremum):
     pick = "fmin"
 
 
 def add(input, other, alpha=1):
     """input + alpha * other, broadcasting, with PyTorch's type promotion."""
     if alpha != 1:
-        other = mul(other, alpha)
+        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     return _binary(Add(), input, other, "add")
 
 
 def sub(input, other, alpha=1):
     """input - alpha * other."""
+    if (input.__class__ is bool or other.__class__ is bool or (isinstance(input, Tensor) and
+            input.data.dtype.kind == "b") or (isinstance(other, Tensor) and other.data.dtype.kind == "b")):
+        raise RuntimeError("sub: Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+                           "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
     if alpha != 1:
-        other = mul(other, alpha)
+        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     return _binary(Sub(), input, other, "sub")
 
 
@@ -294,55 +390,70 @@ def mul(input, other):
 
 def div(input, other, rounding_mode=None):
     """input / other (true division: integers give the default float dtype); rounding_mode 'trunc' or 'floor'."""
-    if rounding_mode == "floor":
-        return floor_divide(input, other)
+    if rounding_mode is not None:
+        return _rounded_div(input, other, rounding_mode)
     a, b = promote(input, other, "div")
-    if not any(isinstance(x, Tensor) and x.data.dtype.kind == "f" for x in (a, b)) and \
-            not isinstance(a, float) and not isinstance(b, float):
+    if not (_is_float(a) or _is_float(b)):
         a = _float(a) if isinstance(a, Tensor) else float(a)
         b = _float(b) if isinstance(b, Tensor) else float(b)
-    out = _binary(Div(), a, b, "div")
-    if rounding_mode == "trunc":
-        out = trunc(out)
-        if isinstance(input, Tensor) and input.data.dtype.kind in "iu":
-            out = out.to(_dt.result_type(input, other))
-    elif rounding_mode is not None:
-        raise ValueError(f"div: expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+    return _apply2(Div(), a, b, "div")
+
+
+def _rounded_div(input, other, rounding_mode):
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode != "trunc":
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                          f"'{rounding_mode}'")
-    return out
+    a, b = promote(input, other, "div")
+    if _is_float(a) or _is_float(b):
+        return trunc(_apply2(Div(), a, b, "div"))
+    _check_int_zero(b, "div")
+    return _apply2(_TruncDivInt(), a, b, "div")
+
+
+def _check_int_zero(b, op):
+    """PyTorch raises for integer division by zero (NumPy would warn and return 0)."""
+    if isinstance(b, Tensor):
+        zero = b.data.dtype.kind in "biu" and bool((b.data == 0).any())
+    else:
+        zero = isinstance(b, int) and b == 0
+    if zero:
+        raise RuntimeError(f"{op}: ZeroDivisionError")
 
 
 def floor_divide(input, other):
-    """Floor of input / other (Python's //)."""
+    """Floor of input / other (Python's //); its gradient is zero."""
     a, b = promote(input, other, "floor_divide")
-    if _is_int_zero(b):
-        raise RuntimeError("floor_divide: ZeroDivisionError (integer division by zero)")
-    return _binary(FloorDivide(), a, b, "floor_divide")
-
-
-def _is_int_zero(b):
-    if isinstance(b, Tensor):
-        return b.data.dtype.kind in "iu" and bool((b.data == 0).any())
-    return isinstance(b, int) and b == 0
+    if not (_is_float(a) or _is_float(b)):
+        _check_int_zero(b, "floor_divide")
+    return _apply2(FloorDivide(), a, b, "floor_divide")
 
 
 def remainder(input, other):
     """Python-style modulus: the result has the sign of the divisor."""
-    if _is_int_zero(promote(input, other, "remainder")[1]):
-        raise RuntimeError("remainder: ZeroDivisionError (integer division by zero)")
-    return _binary(Remainder(), input, other, "remainder")
+    a, b = promote(input, other, "remainder")
+    if not (_is_float(a) or _is_float(b)):
+        _check_int_zero(b, "remainder")
+    return _apply2(Remainder(), a, b, "remainder")
 
 
 def fmod(input, other):
     """C-style modulus: the result has the sign of the dividend."""
-    return _binary(Fmod(), input, other, "fmod")
+    a, b = promote(input, other, "fmod")
+    if not (_is_float(a) or _is_float(b)):
+        _check_int_zero(b, "fmod")
+    return _apply2(Fmod(), a, b, "fmod")
 
 
 def pow(input, exponent):
     """input ** exponent (either may be a number)."""
-    if isinstance(input, Tensor) and isinstance(exponent, float) and input.data.dtype.kind in "biu":
-        input = _float(input)
-    return _binary(Pow(), input, exponent, "pow")
+    a, b = promote(input, exponent, "pow")
+    if not (_is_float(a) or _is_float(b)):
+        neg = bool((b.data < 0).any()) if isinstance(b, Tensor) else b < 0
+        if neg:
+            raise RuntimeError("pow: Integers to negative integer powers are not allowed.")
+    return _apply2(Pow(), a, b, "pow")
 
 
 def atan2(input, other):
@@ -350,7 +461,7 @@ def atan2(input, other):
     a, b = promote(input, other, "atan2")
     a = _float(a) if isinstance(a, Tensor) else a
     b = _float(b) if isinstance(b, Tensor) else b
-    return _binary(Atan2(), a, b, "atan2")
+    return _apply2(Atan2(), a, b, "atan2")
 
 
 def hypot(input, other):
@@ -434,8 +545,8 @@ Atan = _unary_node("Atan", lambda xp, a: xp.arctan(a), lambda x, y, g: g / (x * 
 Sinh = _unary_node("Sinh", lambda xp, a: xp.sinh(a), lambda x, y, g: g * cosh(x))
 Cosh = _unary_node("Cosh", lambda xp, a: xp.cosh(a), lambda x, y, g: g * sinh(x))
 Tanh = _unary_node("Tanh", lambda xp, a: xp.tanh(a), lambda x, y, g: g * (1 - y * y), ("y",))
-Erf = _unary_node("Erf", lambda xp, a: _erf_array(xp, a), lambda x, y, g: g * exp(-(x * x)) * _TWO_OVER_SQRT_PI)
-Erfc = _unary_node("Erfc", lambda xp, a: 1 - _erf_array(xp, a), lambda x, y, g: g * exp(-(x * x)) * -_TWO_OVER_SQRT_PI)
+Erf = _unary_node("Erf", _erf_array, lambda x, y, g: g * exp(-(x * x)) * _TWO_OVER_SQRT_PI)
+Erfc = _unary_node("Erfc", _erfc_array, lambda x, y, g: g * exp(-(x * x)) * -_TWO_OVER_SQRT_PI)
 
 
 def _sigmoid_array(xp, a):
@@ -445,7 +556,7 @@ def _sigmoid_array(xp, a):
 
 
 Sigmoid = _unary_node("Sigmoid", _sigmoid_array, lambda x, y, g: g * y * (1 - y), ("y",))
-Relu = _unary_node("Relu", lambda xp, a: xp.maximum(a, 0), lambda x, y, g: g * (y > 0), ("y",))
+Relu = _unary_node("Relu", lambda xp, a: xp.maximum(a, 0), lambda x, y, g: where(y > 0, g, 0.0), ("y",))
 
 
 class _ZeroGrad(Node):
@@ -458,14 +569,23 @@ class _ZeroGrad(Node):
         return self.fn(xp, a)
 
     def backward(self, g):
-        return (g * 0,)
+        return (_zeros(g),)
 
 
 def _zero_grad_node(name, fn):
     return type(name, (_ZeroGrad,), {"fn": staticmethod(fn)})
 
 
-Sign = _zero_grad_node("Sign", lambda xp, a: xp.sign(a))
+def _sign_array(xp, a):
+    if a.dtype.kind == "b":
+        return a.copy()
+    s = xp.sign(a)
+    if a.dtype.kind in _FLOAT_KINDS:  # PyTorch: sign(nan) = 0
+        s = xp.where(s == s, s, 0).astype(a.dtype, copy=False)
+    return s
+
+
+Sign = _zero_grad_node("Sign", _sign_array)
 Floor = _zero_grad_node("Floor", lambda xp, a: xp.floor(a))
 Ceil = _zero_grad_node("Ceil", lambda xp, a: xp.ceil(a))
 Trunc = _zero_grad_node("Trunc", lambda xp, a: xp.trunc(a))
@@ -479,13 +599,15 @@ class Round(_ZeroGrad):
         return xp.round(a, self.decimals)
 
 
-def _unary_op(node_cls, name, float_only=True, int_ok_identity=False):
+def _unary_op(node_cls, name, kind="float"):
+    """The public function of a unary op. kind: 'float' (integers become the default float dtype), 'any'
+    (integers stay integers), 'identity_int' (integers are returned unchanged, copied: floor, ceil, ...)."""
     def op(input):
         if not isinstance(input, Tensor):
-            raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
-        if float_only and input.data.dtype.kind in "biu":
-            if int_ok_identity:
-                return apply(node_cls(), input)
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+        if input.data.dtype.kind in "biu" and kind != "any":
+            if kind == "identity_int":
+                return clone(input)
             input = _float(input)
         return apply(node_cls(), input)
 
@@ -494,9 +616,25 @@ def _unary_op(node_cls, name, float_only=True, int_ok_identity=False):
     return op
 
 
-neg = negative = _unary_op(Neg, "neg", float_only=False)
-abs = absolute = _unary_op(Abs, "abs", float_only=False)
-sign = _unary_op(Sign, "sign", float_only=False)
+def neg(input):
+    """Elementwise -input."""
+    if isinstance(input, Tensor) and input.data.dtype.kind == "b":
+        raise RuntimeError("neg: Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+                           "to invert a mask, use the `~` or `logical_not()` operator instead.")
+    return _neg(input)
+
+
+def square(input):
+    """Elementwise input * input (bool becomes int64, as in PyTorch)."""
+    if isinstance(input, Tensor) and input.data.dtype.kind == "b":
+        input = to_copy(input, dtype=_dt.int64)
+    return _square(input)
+
+
+_neg = _unary_op(Neg, "neg", "any")
+negative = neg
+abs = absolute = _unary_op(Abs, "abs", "any")
+sign = _unary_op(Sign, "sign", "any")
 exp = _unary_op(Exp, "exp")
 exp2 = _unary_op(Exp2, "exp2")
 log = _unary_op(Log, "log")
@@ -507,7 +645,7 @@ expm1 = _unary_op(Expm1, "expm1")
 sqrt = _unary_op(Sqrt, "sqrt")
 rsqrt = _unary_op(Rsqrt, "rsqrt")
 reciprocal = _unary_op(Reciprocal, "reciprocal")
-square = _unary_op(Square, "square", float_only=False)
+_square = _unary_op(Square, "square", "any")
 sin = _unary_op(Sin, "sin")
 cos = _unary_op(Cos, "cos")
 tan = _unary_op(Tan, "tan")
@@ -518,18 +656,18 @@ sinh = _unary_op(Sinh, "sinh")
 cosh = _unary_op(Cosh, "cosh")
 tanh = _unary_op(Tanh, "tanh")
 sigmoid = _unary_op(Sigmoid, "sigmoid")
-relu = _unary_op(Relu, "relu", float_only=False)
+relu = _unary_op(Relu, "relu", "any")
 erf = _unary_op(Erf, "erf")
 erfc = _unary_op(Erfc, "erfc")
-floor = _unary_op(Floor, "floor", int_ok_identity=True)
-ceil = _unary_op(Ceil, "ceil", int_ok_identity=True)
-trunc = _unary_op(Trunc, "trunc", int_ok_identity=True)
+floor = _unary_op(Floor, "floor", "identity_int")
+ceil = _unary_op(Ceil, "ceil", "identity_int")
+trunc = _unary_op(Trunc, "trunc", "identity_int")
 
 
 def round(input, decimals=0):
     """Round half to even, like torch.round (optionally to a number of decimals)."""
     if input.data.dtype.kind in "biu":
-        return input.clone()
+        return clone(input)
     return apply(Round(decimals), input)
 
 
@@ -541,38 +679,84 @@ def frac(input):
 # --- clamp ----------------------------------------------------------------------------------------------------
 
 class Clamp(Node):
+    """clamp with number bounds; the gradient passes where lo <= x <= hi (inclusive, as in PyTorch)."""
+
     saves = (0,)
 
     def __init__(self, lo, hi):
         self.lo, self.hi = lo, hi
 
     def forward(self, xp, a):
-        return xp.clip(a, self.lo, self.hi)
+        return xp.clip(a, self.lo, self.hi).astype(a.dtype, copy=False)
 
     def backward(self, g):
         x = self.inputs[0]
-        mask = None
-        if self.lo is not None:
+        if self.lo is None:
+            mask = x <= self.hi
+        elif self.hi is None:
             mask = x >= self.lo
-        if self.hi is not None:
-            mask = (x <= self.hi) if mask is None else mask & (x <= self.hi)
-        return (g * mask,)
+        else:
+            mask = (x >= self.lo) & (x <= self.hi)
+        return (where(mask, g, 0.0),)
+
+
+class ClampTensor(Node):
+    """clamp with tensor bounds (broadcast); gradients follow PyTorch's clamp_backward_min_max."""
+
+    saves = None
+
+    def forward(self, xp, a, lo, hi):
+        self.shapes = (_shape(a), _shape(lo), _shape(hi))
+        out = a if lo is None else xp.maximum(a, lo)
+        return out if hi is None else xp.minimum(out, hi)
+
+    def backward(self, g):
+        x, lo, hi = self.inputs
+        nx, nlo, nhi = self.needs_input_grad
+        if lo is None:
+            keep, to_lo, to_hi = x <= hi, None, x > hi
+        elif hi is None:
+            keep, to_lo, to_hi = x >= lo, x < lo, None
+        else:
+            keep = (x >= lo) & (x <= hi)
+            to_lo = (x < lo) & (lo < hi)
+            to_hi = (x > hi) | (hi < lo)
+        sx, slo, shi = self.shapes
+        return (sum_to(where(keep, g, 0.0), sx) if nx else None,
+                sum_to(where(to_lo, g, 0.0), slo) if nlo else None,
+                sum_to(where(to_hi, g, 0.0), shi) if nhi else None)
 
 
 def clamp(input, min=None, max=None):
     """Limit values to [min, max]; min/max may be numbers or tensors (broadcast)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"clamp(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     if min is None and max is None:
         raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = input
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:
-            out = minimum(out, max)
-        return out
+        return _clamp_tensor(input, min, max)
     if input.data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
         input = _float(input)
-    return apply(Clamp(min, max), input)
+    return apply(Clamp(_scalar(min, "clamp") if min is not None else None,
+                       _scalar(max, "clamp") if max is not None else None), input)
+
+
+def _clamp_tensor(input, lo, hi):
+    lo, hi = [x if x is None or isinstance(x, Tensor) else _scalar(x, "clamp") for x in (lo, hi)]
+    operands = [x for x in (input, lo, hi) if x is not None]
+    for x in operands:
+        if isinstance(x, Tensor):
+            _same_device(input, x, "clamp")
+    rt = _dt.result_type(*operands)
+    lo, hi = [x if x is None or not isinstance(x, Tensor) or x.dtype is rt else to_copy(x, dtype=rt)
+              for x in (lo, hi)]
+    if input.dtype is not rt:
+        input = to_copy(input, dtype=rt)
+    try:
+        return apply(ClampTensor(), input, lo, hi)
+    except ValueError:
+        raise RuntimeError(f"clamp: shapes {tuple(input.shape)}, {tuple(_shape(lo))} and {tuple(_shape(hi))} are "
+                           "not broadcastable") from None
 
 
 clip = clamp
@@ -606,6 +790,19 @@ le = _compare_op("le", lambda a, b: a <= b)
 gt = _compare_op("gt", lambda a, b: a > b)
 ge = _compare_op("ge", lambda a, b: a >= b)
 
+_COMPARABLE = (Tensor, int, float, np.generic, np.ndarray)
+
+
+def _compare_method(fn):
+    """An operator method: other types give NotImplemented, so ``t == None`` is False as in PyTorch."""
+    def method(self, other):
+        if isinstance(other, _COMPARABLE):
+            return fn(self, other)
+        return NotImplemented
+
+    method.__name__ = f"__{fn.__name__}__"
+    return method
+
 
 class _Logical(Node):
     differentiable = False
@@ -619,17 +816,16 @@ def _logical_op(name, fn, arity=2):
     node_cls = type(name, (_Logical,), {"fn": staticmethod(fn)})
 
     def op(input, other=None):
+        _check_tensor(input, name)
         if arity == 1:
             return apply(node_cls(), input)
-        _check_tensor(input, name)
         if not isinstance(other, Tensor):
             other = Tensor._wrap(np.asarray(other))
         _same_device(input, other, name)
         try:
             return apply(node_cls(), input, other)
         except ValueError:
-            raise RuntimeError(f"{name}: shapes {tuple(input.shape)} and {tuple(other.shape)} are not "
-                               "broadcastable") from None
+            raise _broadcast_error(name, input.shape, other.shape) from None
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise {name}; a bool tensor."
@@ -638,7 +834,7 @@ def _logical_op(name, fn, arity=2):
 
 def _check_tensor(x, op):
     if not isinstance(x, Tensor):
-        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(x).__name__}")
+        raise TypeError(f"{op}(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}")
 
 
 logical_and = _logical_op("logical_and", lambda xp, a, b: xp.logical_and(a, b))
@@ -656,8 +852,7 @@ def _bitwise(name, fn):
     def op(self, other):
         if self.data.dtype.kind not in "biu":
             raise TypeError(f"{name}: only integer and bool tensors are supported, got {self.dtype}")
-        a, b = promote(self, other, name)
-        return apply(node_cls(), a, b) if isinstance(a, Tensor) else apply(node_cls(), b, a)
+        return _binary(node_cls(), self, other, name)
 
     return op
 
@@ -684,7 +879,7 @@ def equal(input, other):
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """Elementwise |input - other| <= atol + rtol * |other|."""
-    xp = np if input.data.__class__ is np.ndarray else __import__("cupy")
+    xp = get_array_module(input.data)
     o = other.data if isinstance(other, Tensor) else other
     return Tensor._wrap(xp.isclose(input.data, o, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
@@ -704,12 +899,13 @@ class NanToNum(Node):
         return xp.nan_to_num(a, nan=self.nan, posinf=self.posinf, neginf=self.neginf)
 
     def backward(self, g):
-        return (g * isfinite(self.inputs[0]),)
+        return (where(isfinite(self.inputs[0]), g, 0.0),)
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """Replace NaN with nan and infinities with posinf/neginf (default: the dtype's extremes)."""
-    return apply(NanToNum(nan, posinf, neginf), input)
+    _check_tensor(input, "nan_to_num")
+    return apply(NanToNum(0.0 if nan is None else nan, posinf, neginf), input)
 
 
 # --- where, lerp ----------------------------------------------------------------------------------------------
@@ -724,9 +920,8 @@ class Where(Node):
     def backward(self, g):
         cond = self.inputs[0]
         _, na, nb = self.needs_input_grad
-        zero = g * 0
-        return (None, sum_to(where(cond, g, zero), self.sa) if na else None,
-                sum_to(where(cond, zero, g), self.sb) if nb else None)
+        return (None, sum_to(where(cond, g, 0.0), self.sa) if na else None,
+                sum_to(where(cond, 0.0, g), self.sb) if nb else None)
 
 
 def where(condition, input=None, other=None):
@@ -738,21 +933,64 @@ def where(condition, input=None, other=None):
         raise TypeError(f"where(): argument 'condition' must be Tensor, not {type(condition).__name__}")
     if condition.data.dtype.kind != "b":
         raise RuntimeError(f"where: expected condition to be a bool tensor, got {condition.dtype}")
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):  # two numbers: a 0-dim tensor on cond's device
+        dt = _dt.result_type(_scalar(input, "where"), _scalar(other, "where"))
+        input = Tensor._wrap(get_array_module(condition.data).asarray(input, dtype=dt.np))
     a, b = promote(input, other, "where")
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = Tensor._wrap(np.asarray(a, dtype=_dt.result_type(a, b).np))
-    if isinstance(a, Tensor):
-        _same_device(condition, a, "where")
+    for x in (a, b):
+        if isinstance(x, Tensor):
+            _same_device(condition, x, "where")
     try:
         return apply(Where(), condition, a, b)
     except ValueError:
-        raise RuntimeError(f"where: shapes {tuple(condition.shape)}, {tuple(_shape(a))} and {tuple(_shape(b))} "
-                           "are not broadcastable") from None
+        raise _broadcast3_error("where", condition, a, b) from None
+
+
+def _broadcast3_error(op, *xs):
+    shapes = [str(tuple(_shape(x))) for x in xs]
+    return RuntimeError(f"{op}: shapes {', '.join(shapes[:-1])} and {shapes[-1]} are not broadcastable")
+
+
+class Lerp(Node):
+    """start + weight * (end - start), computed as PyTorch does (exact at weight 0 and 1)."""
+
+    saves = None
+
+    def forward(self, xp, a, b, w):
+        self.shapes = (_shape(a), _shape(b), _shape(w))
+        d = b - a
+        if isinstance(w, (int, float)):
+            out = a + w * d if -0.5 < w < 0.5 else b - d * (1 - w)
+        else:
+            out = xp.where(xp.abs(w) < 0.5, a + w * d, b - d * (1 - w))
+        return out.astype(d.dtype, copy=False)
+
+    def backward(self, g):
+        a, b, w = self.inputs
+        na, nb, nw = self.needs_input_grad
+        sa, sb, sw = self.shapes
+        return (sum_to(g * (1 - w), sa) if na else None, sum_to(g * w, sb) if nb else None,
+                sum_to(g * (b - a), sw) if nw else None)
 
 
 def lerp(input, end, weight):
-    """input + weight * (end - input)."""
-    return input + weight * (end - input)
+    """input + weight * (end - input), with weight a number or a tensor (broadcast)."""
+    _check_tensor(input, "lerp")
+    _check_tensor(end, "lerp")
+    _same_device(input, end, "lerp")
+    weight = _scalar(weight, "lerp") if not isinstance(weight, Tensor) else weight
+    rt = _dt.result_type(input, end, weight)
+    if not rt.is_floating_point:
+        raise RuntimeError(f"lerp: expected floating-point inputs, got {input.dtype} and {end.dtype}")
+    input, end = [x if x.dtype is rt else to_copy(x, dtype=rt) for x in (input, end)]
+    if isinstance(weight, Tensor):
+        _same_device(input, weight, "lerp")
+        if weight.dtype is not rt:
+            weight = to_copy(weight, dtype=rt)
+    try:
+        return apply(Lerp(), input, end, weight)
+    except ValueError:
+        raise _broadcast3_error("lerp", input, end, weight) from None
 
 
 # --- casts and copies ---------------------------------------------------------------------------------------------
@@ -767,7 +1005,6 @@ class ToCopy(Node):
         self.src_dtype, self.src_device = a.dtype, None
         out = a
         if self.device is not None:
-            from ..device import device_of
             self.src_device = device_of(a)
             out = move(out, self.device)
         if self.dtype is not None and out.dtype != self.dtype.np:
@@ -808,9 +1045,25 @@ def clone(input, memory_format=None):
 
 
 # --- in-place ops ---------------------------------------------------------------------------------------------
+#
+# An in-place op runs its out-of-place form on an alias of the old tensor (same data, old history) and writes the
+# result into the tensor's buffer; the tensor takes the result's history and its version counter goes up, so that
+# nodes which saved the old values for backward raise instead of computing a wrong gradient.
+
+def _check_writable(t, op):
+    arr = t.data
+    if getattr(arr.flags, "writeable", True):
+        return
+    if arr.size > 1 and 0 in arr.strides:
+        raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor refers to "
+                           "a single memory location. Please clone() the tensor before performing the operation.")
+    raise RuntimeError(f"{op}: the tensor's memory is read-only (e.g. from a read-only NumPy array); clone() it "
+                       "first")
+
 
 def check_inplace(t, op):
-    """Raise PyTorch's errors for in-place ops on leaves that require grad (before anything changes)."""
+    """Raise PyTorch's errors for in-place ops that autograd or the memory can't allow (before anything changes)."""
+    _check_writable(t, op)
     if not _mode.enabled:
         return
     if t.requires_grad and t.grad_fn is None:
@@ -827,48 +1080,108 @@ def _alias(t):
     return a
 
 
+def _keep_old_values(node, old):
+    """When node saved `old` (whose buffer is about to be overwritten) for backward, give it a private copy."""
+    versions = node._versions
+    if not versions:
+        return
+    copy = None
+    for k, (i, vbox, _) in enumerate(versions):
+        if i >= 0 and node.inputs[i] is old:
+            if copy is None:
+                copy = Tensor._wrap(old.data.copy(), old.requires_grad, old.grad_fn)
+                copy._out_index = old._out_index
+            versions[k] = (i, copy._vbox, 0)
+    if copy is not None:
+        node.inputs = tuple(copy if x is old else x for x in node.inputs)
+
+
 def inplace(t, op, compute):
     """Run compute(old_t) out of place and write the result into t, recording it for autograd."""
     check_inplace(t, op)
-    result = compute(_alias(t) if t.requires_grad and _mode.enabled else t)
+    old = _alias(t) if _mode.enabled else t
+    result = uncast = compute(old)
     rd = result.data.dtype
-    if rd != t.data.dtype and not _dt.can_cast(_dt.from_numpy_dtype(rd), t.dtype):
-        raise RuntimeError(f"{op}: result type {_dt.from_numpy_dtype(rd)} can't be cast to the desired output type "
-                           f"{t.dtype}")
+    if rd != t.data.dtype:
+        if not _dt.can_cast(_dt.from_numpy_dtype(rd), t.dtype):
+            raise RuntimeError(f"{op}: result type {_dt.from_numpy_dtype(rd).name.capitalize()} can't be cast to "
+                               f"the desired output type {t.dtype.name.capitalize()}")
+        if result.requires_grad:
+            result = to_copy(result, dtype=t.dtype)
     if tuple(result.data.shape) != tuple(t.data.shape):
         raise RuntimeError(f"{op}: output with shape {tuple(t.shape)} doesn't match the broadcast shape "
                            f"{tuple(result.shape)}")
+    if result.requires_grad and t._base is not None:
+        raise RuntimeError(f"{op}: an in-place operation on a view that records autograd history is not "
+                           "supported; clone() the view first")
+    if uncast.grad_fn is not None and old is not t:
+        _keep_old_values(uncast.grad_fn, old)
     if result.data is not t.data:
         t.data[...] = result.data
     if result.requires_grad:
-        t.grad_fn, t._out_index, t.requires_grad = result.grad_fn, 0, True
+        t.grad_fn, t._out_index, t.requires_grad = result.grad_fn, result._out_index, True
     t._vbox[0] += 1
     return t
 
 
+def _records(self, other):
+    return _mode.enabled and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad))
+
+
+def _ufunc_inplace(self, other, ufunc):
+    """Without autograd: one ufunc writing into self's buffer. False when NumPy refuses (the slow path then
+    raises PyTorch's error, or handles what NumPy can't)."""
+    arr = self.data
+    o = other.data if isinstance(other, Tensor) else other
+    try:
+        getattr(get_array_module(arr), ufunc)(arr, o, out=arr, casting="same_kind")
+    except (TypeError, ValueError, OverflowError):
+        return False
+    self._vbox[0] += 1
+    return True
+
+
+def _times(other, alpha):
+    """alpha * other as an array or a number, for the no-autograd path of add_/sub_."""
+    if alpha == 1:
+        return other
+    return other.data * alpha if isinstance(other, Tensor) else other * alpha
+
+
+def add_(self, other, alpha=1):
+    """self += alpha * other, in place."""
+    if not _records(self, other) and _ufunc_inplace(self, _times(other, alpha), "add"):
+        return self
+    return inplace(self, "add_", lambda s: add(s, other, alpha=alpha))
+
+
+def sub_(self, other, alpha=1):
+    """self -= alpha * other, in place."""
+    if not _records(self, other) and _ufunc_inplace(self, _times(other, alpha), "subtract"):
+        return self
+    return inplace(self, "sub_", lambda s: sub(s, other, alpha=alpha))
+
+
+def mul_(self, other):
+    """self *= other, in place."""
+    if not _records(self, other) and _ufunc_inplace(self, other, "multiply"):
+        return self
+    return inplace(self, "mul_", lambda s: mul(s, other))
+
+
+def div_(self, other, rounding_mode=None):
+    """self /= other, in place."""
+    if rounding_mode is None and not _records(self, other) and _ufunc_inplace(self, other, "true_divide"):
+        return self
+    return inplace(self, "div_", lambda s: div(s, other, rounding_mode=rounding_mode))
+
+
 def _inplace_binary(fn, name):
-    def method(self, other, *args, **kwargs):
-        if not _mode.enabled or not (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
-            return _fast_inplace(self, other, fn, name, args, kwargs)
-        return inplace(self, name, lambda s: fn(s, other, *args, **kwargs))
+    def method(self, other):
+        return inplace(self, name, lambda s: fn(s, other))
 
     method.__name__ = name
     return method
-
-
-def _fast_inplace(self, other, fn, name, args, kwargs):
-    with _NoGrad():
-        result = fn(self, other, *args, **kwargs)
-    return inplace(self, name, lambda s: result)
-
-
-class _NoGrad:
-    def __enter__(self):
-        self.prev = _mode.enabled
-        _mode.enabled = False
-
-    def __exit__(self, *exc):
-        _mode.enabled = self.prev
 
 
 def _inplace_unary(fn, name):
@@ -889,13 +1202,22 @@ class Fill(Node):
         return xp.full(a.shape, self.value, dtype=a.dtype)
 
     def backward(self, g):
-        return (g * 0,)
+        return (_zeros(g),)
 
 
 def fill_(self, value):
-    """Set every element to value (in place)."""
+    """Set every element to value (a number or a 0-dim tensor), in place."""
     if isinstance(value, Tensor):
-        value = value.item()
+        if value.data.ndim:
+            raise RuntimeError(f"fill_: only supports 0-dimension value tensor but got tensor with "
+                               f"{value.data.ndim} dimensions.")
+        return copy_(self, value)
+    value = _scalar(value, "fill_")
+    if not _records(self, None):
+        _check_writable(self, "fill_")
+        self.data[...] = value
+        self._vbox[0] += 1
+        return self
     return inplace(self, "fill_", lambda s: apply(Fill(value), s))
 
 
@@ -910,7 +1232,7 @@ class CopyFrom(Node):
     def forward(self, xp, dst, src):
         self.src_shape, self.src_dtype = _shape(src), src.dtype
         out = xp.empty_like(dst)
-        out[...] = move(src, _device_of_array(dst))
+        out[...] = move(src, device_of(dst))
         return out
 
     def backward(self, g):
@@ -920,27 +1242,33 @@ class CopyFrom(Node):
             gs = sum_to(g, self.src_shape)
             if gs.data.dtype != self.src_dtype:
                 gs = to_copy(gs, dtype=_dt.from_numpy_dtype(self.src_dtype))
-        return (g * 0 if ndst else None, gs)
-
-
-def _device_of_array(a):
-    from ..device import device_of
-    return device_of(a)
+            if device_of(gs.data) != device_of(self.inputs[1].data):
+                gs = to_copy(gs, device=device_of(self.inputs[1].data))
+        return (_zeros(g) if ndst else None, gs)
 
 
 def copy_(self, src, non_blocking=False):
     """Copy src (broadcast, cast, moved between devices) into self, in place."""
     if not isinstance(src, Tensor):
         src = Tensor._wrap(np.asarray(src))
+    dst_shape = tuple(self.data.shape)
     try:
-        np.broadcast_shapes(tuple(src.shape), tuple(self.shape))
+        ok = np.broadcast_shapes(tuple(src.data.shape), dst_shape) == dst_shape
     except ValueError:
+        ok = False
+    if not ok:
         raise RuntimeError(f"copy_: the source of shape {tuple(src.shape)} cannot be broadcast to the destination "
-                           f"shape {tuple(self.shape)}") from None
+                           f"shape {dst_shape}")
+    if not _records(self, src):
+        _check_writable(self, "copy_")
+        self.data[...] = move(src.data, device_of(self.data))
+        self._vbox[0] += 1
+        return self
     return inplace(self, "copy_", lambda s: apply(CopyFrom(), s, src))
 
 
-def _clamp_(self, min=None, max=None):
+def clamp_(self, min=None, max=None):
+    """Clamp in place (see clamp)."""
     return inplace(self, "clamp_", lambda s: clamp(s, min, max))
 
 
@@ -967,14 +1295,13 @@ bind(
     __add__=add, __radd__=_r(add), __sub__=sub, __rsub__=_r(sub), __mul__=mul, __rmul__=_r(mul),
     __truediv__=div, __rtruediv__=_r(div), __floordiv__=floor_divide, __rfloordiv__=_r(floor_divide),
     __mod__=remainder, __rmod__=_r(remainder), __pow__=pow, __rpow__=_r(pow), __neg__=neg, __abs__=abs,
-    __pos__=lambda self: self, __eq__=eq, __ne__=ne, __lt__=lt, __le__=le, __gt__=gt, __ge__=ge,
+    __pos__=lambda self: self, __eq__=_compare_method(eq), __ne__=_compare_method(ne), __lt__=_compare_method(lt),
+    __le__=_compare_method(le), __gt__=_compare_method(gt), __ge__=_compare_method(ge),
     __and__=_and, __or__=_or, __xor__=_xor, __rand__=_and, __ror__=_or, __rxor__=_xor, __invert__=_invert,
     bitwise_and=_and, bitwise_or=_or, bitwise_xor=_xor, bitwise_not=_invert,
-    add_=_inplace_binary(add, "add_"), sub_=_inplace_binary(sub, "sub_"), mul_=_inplace_binary(mul, "mul_"),
-    div_=_inplace_binary(div, "div_"), pow_=_inplace_binary(pow, "pow_"),
-    __iadd__=_inplace_binary(add, "add_"), __isub__=_inplace_binary(sub, "sub_"),
-    __imul__=_inplace_binary(mul, "mul_"), __itruediv__=_inplace_binary(div, "div_"),
-    clamp_=_clamp_, clip_=_clamp_, fill_=fill_, zero_=zero_, copy_=copy_,
+    add_=add_, sub_=sub_, mul_=mul_, div_=div_, pow_=_inplace_binary(pow, "pow_"),
+    __iadd__=add_, __isub__=sub_, __imul__=mul_, __itruediv__=div_,
+    clamp_=clamp_, clip_=clamp_, fill_=fill_, zero_=zero_, copy_=copy_,
     neg_=_inplace_unary(neg, "neg_"), exp_=_inplace_unary(exp, "exp_"), sqrt_=_inplace_unary(sqrt, "sqrt_"),
     relu_=_inplace_unary(relu, "relu_"), sigmoid_=_inplace_unary(sigmoid, "sigmoid_"),
     tanh_=_inplace_unary(tanh, "tanh_"), abs_=_inplace_unary(abs, "abs_"), log_=_inplace_unary(log, "log_"),
