@@ -1,0 +1,529 @@
+"""Normalisation ops: batch_norm, layer_norm, group_norm, instance_norm, rms_norm (fused nodes) and
+local_response_norm (composite).
+
+Every fused norm views its input twice: a *stats view* whose reduced axes give one mean and variance per slice,
+and an *affine view* in which weight and bias broadcast. The forward reduces with einsum/vecdot in the input's
+dtype (float16/bfloat16 are computed in float32, float32 is never upcast) and saves the centred input and 1/std,
+the two factors of x-hat. The backward has two forms with the same values: fused array code for a plain
+backward, and ember ops that recompute x-hat differentiably from x when ``create_graph`` is on, so gradients of
+gradients are exact.
+"""
+import functools
+import math
+
+from ..autograd import Node, _mode
+from ..dtypes import finfo
+from ..tensor import Tensor, apply
+from .creation import zeros
+from .elementwise import pow as _pow, rsqrt
+from .reduce import mean as _mean, sum as _sum
+from .shape import cat, narrow, reshape
+
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm", "local_response_norm"]
+
+_LETTERS = "abcdefgh"
+
+
+class _Layout:
+    """The stats view (sview, reduced saxes, kept shape kshape, n values per statistic) and the affine view
+    (aview, parameter broadcast shape pshape, axes paxes that weight/bias gradients sum over)."""
+
+    __slots__ = ("sview", "saxes", "kshape", "n", "s_sum", "s_dot", "s_rest", "aview", "pshape", "paxes", "p_sum",
+                 "p_dot", "p_rest", "aligned")
+
+
+def _reductions(ndim, axes):
+    """einsum subscripts summing an array over axes and the product of two; and, when the last axis is
+    reduced, the other reduced axes (a dot product reduces the last axis with vecdot, then sums those)."""
+    src = _LETTERS[:ndim]
+    dst = "".join(c for i, c in enumerate(src) if i not in axes)
+    rest = tuple(a for a in axes if a != ndim - 1) if ndim - 1 in axes else None
+    return f"{src}->{dst}", f"{src},{src}->{dst}", rest
+
+
+@functools.lru_cache(maxsize=512)
+def _layout(sview, saxes, aview, pa):
+    lay = _Layout()
+    lay.sview, lay.saxes = sview, saxes
+    lay.kshape = tuple(1 if i in saxes else s for i, s in enumerate(sview))
+    lay.n = math.prod(sview[i] for i in saxes)
+    lay.s_sum, lay.s_dot, lay.s_rest = _reductions(len(sview), saxes)
+    lay.aview = aview
+    lay.pshape = (aview[pa],) + (1,) * (len(aview) - pa - 1)
+    lay.paxes = tuple(i for i in range(len(aview)) if i != pa)
+    lay.p_sum, lay.p_dot, lay.p_rest = _reductions(len(aview), lay.paxes)
+    lay.aligned = sview == aview and saxes == lay.paxes  # one statistic per parameter (batch norm)
+    return lay
+
+
+def _channel_layout(shape):
+    """Batch-norm layout: statistics per channel over (N, *), parameters per channel."""
+    n, c = shape[0], shape[1]
+    rest = math.prod(shape[2:])
+    if rest == 1:
+        return _layout((n, c), (0,), (n, c), 1)
+    return _layout((n, c, rest), (0, 2), (n, c, rest), 1)
+
+
+def _compute_dtype(dtype):
+    """float16/bfloat16 are normalised in float32 (as PyTorch does); other dtypes in themselves."""
+    return "float32" if dtype.itemsize < 4 else None
+
+
+def _dot(xp, a, b, sub, rest):
+    """sum(a * b) over the reduced axes, without a temporary: vecdot (BLAS dot per row) when the last axis is
+    reduced, else einsum."""
+    if rest is not None and hasattr(xp, "vecdot"):
+        d = xp.vecdot(a, b)
+        return d.sum(axis=rest) if rest else d
+    return xp.einsum(sub, a, b)
+
+
+def _fit(a, like):
+    """a (1-D, owning its data) with like's shape and dtype."""
+    if a.dtype != like.dtype:
+        a = a.astype(like.dtype)
+    return a if a.shape == like.shape else a.reshape(like.shape).copy()
+
+
+def _buffer(xp, shape, view, dtype):
+    """A view of shape `view` of a new array of shape `shape` (the array is the view's base)."""
+    return xp.empty(shape, dtype).reshape(view)
+
+
+class Normalize(Node):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias over a layout; without centring (rms_norm) x / rms.
+
+    ``stats`` is None to normalise with the input's own statistics, or (running_mean, running_var) arrays
+    (evaluation mode); ``running`` is (running_mean, running_var, momentum) to update in place in training;
+    ``keep`` says whether a backward can follow. For it the forward saves the centred input xc (x itself for
+    rms_norm) and rstd = 1 / sqrt(var + eps): x-hat = xc * rstd is never materialised, its factor rstd is
+    folded into per-row or per-channel constants instead.
+    """
+
+    saves = (0, 1)
+
+    def __init__(self, lay, eps, center=True, stats=None, running=None, keep=True):
+        self.lay, self.eps, self.center, self.stats, self.running, self.keep = lay, eps, center, stats, running, keep
+
+    # --- forward ---------------------------------------------------------------------------------------------
+    def forward(self, xp, x, w, b):
+        lay = self.lay
+        cdt = _compute_dtype(x.dtype)
+        xs = x.reshape(lay.sview)
+        if cdt is not None:
+            xs = xs.astype(cdt)
+        wv = None if w is None else w.reshape(lay.pshape).astype(xs.dtype, copy=False)
+        bv = None if b is None else b.reshape(lay.pshape).astype(xs.dtype, copy=False)
+        if self.stats is None:
+            y = self._own_stats(xp, xs, wv, bv)
+        else:
+            y = self._given_stats(xp, xs, wv, bv)
+        if cdt is not None:
+            return y.reshape(x.shape).astype(x.dtype)
+        return y if y.shape == x.shape else y.reshape(x.shape)
+
+    def _own_stats(self, xp, xs, wv, bv):
+        lay, n = self.lay, self.lay.n
+        inv_n = 1.0 / n if n else math.nan
+        if self.center:
+            mean = xp.einsum(lay.s_sum, xs).reshape(lay.kshape)
+            mean *= inv_n
+            xc = xs - mean
+        else:
+            mean, xc = None, xs
+        var = _dot(xp, xc, xc, lay.s_dot, lay.s_rest).reshape(lay.kshape)
+        var *= inv_n
+        if self.running is not None:
+            self._update_running(mean, var)
+        var += self.eps
+        rstd = xp.sqrt(var, out=var)
+        rstd = xp.reciprocal(rstd, out=rstd)
+        if self.keep:
+            self.xc, self.rstd = xc, rstd
+        # the output is xc itself when nothing is saved and xc is not the caller's input, else a new buffer
+        y = xc if not self.keep and self.center else xp.empty(lay.sview, xc.dtype)
+        if lay.aligned:  # rstd and weight are both per channel: one scaling pass
+            xp.multiply(xc, rstd if wv is None else rstd * wv, out=y)
+        else:
+            xp.multiply(xc, rstd, out=y)
+            y = y.reshape(lay.aview)
+            if wv is not None:
+                y *= wv
+        if bv is not None:
+            y += bv
+        return y
+
+    def _given_stats(self, xp, xs, wv, bv):
+        lay = self.lay
+        rm, rv = self.stats
+        mean = rm.reshape(lay.kshape).astype(xs.dtype)
+        rstd = rv.reshape(lay.kshape).astype(xs.dtype)
+        rstd += self.eps
+        rstd = xp.sqrt(rstd, out=rstd)
+        rstd = xp.reciprocal(rstd, out=rstd)
+        scale = rstd if wv is None else rstd * wv
+        shift = mean * scale
+        shift = xp.negative(shift, out=shift)
+        if bv is not None:
+            shift += bv
+        if self.keep:
+            self.mean, self.rstd, self.scale = mean, rstd, scale
+        y = xs * scale
+        y += shift
+        return y
+
+    def _update_running(self, mean, var):
+        """running = (1 - momentum) * running + momentum * statistic, in place (unbiased variance)."""
+        rm, rv, m = self.running
+        n = self.lay.n
+        for t, stat in ((rm, mean), (rv, var)):
+            if t is None:
+                continue
+            d = t.data
+            s = stat.reshape(-1, d.size)
+            s = s[0] if s.shape[0] == 1 else s.mean(0)  # instance norm: the mean over the batch
+            if stat is var:
+                s = s * (n / (n - 1))
+            new = s.reshape(d.shape) * m
+            new += d * (1.0 - m)
+            d[...] = new
+            t._vbox[0] += 1
+
+    # --- backward --------------------------------------------------------------------------------------------
+    def backward(self, g):
+        if _mode.enabled:
+            return self._backward_graph(g)
+        return self._backward_arrays(g)
+
+    def _backward_arrays(self, g):
+        """The fused backward on arrays (no graph is being built)."""
+        lay = self.lay
+        x, w, b = self.inputs
+        need_x, need_w, need_b = self.needs_input_grad
+        xp = g.device.xp
+        gd = g.data
+        cdt = _compute_dtype(gd.dtype)
+        if cdt is not None:
+            gd = gd.astype(cdt)
+        ga = gd.reshape(lay.aview)
+        wv = None if w is None else w.data.reshape(lay.pshape).astype(ga.dtype, copy=False)
+        if self.stats is not None:
+            gx, gw, gb = self._grads_given_stats(xp, x, ga, need_x, need_w, need_b)
+        elif lay.aligned:
+            gx, gw, gb = self._grads_aligned(xp, x.data.shape, ga, wv, need_x, need_w, need_b)
+        else:
+            gx, gw, gb = self._grads_rows(xp, x.data.shape, ga, wv, need_x, need_w, need_b)
+        # results in their final shapes without reshape views (a leaf's grad that is a view would be copied)
+        out = [None, None, None]
+        if need_x:
+            out[0] = Tensor._wrap(gx.base if cdt is None else gx.reshape(x.data.shape).astype(x.data.dtype))
+        if need_w:
+            out[1] = Tensor._wrap(_fit(gw, w.data))
+        if need_b:
+            out[2] = Tensor._wrap(_fit(gb, b.data))
+        return tuple(out)
+
+    def _grads_given_stats(self, xp, x, ga, need_x, need_w, need_b):
+        """Evaluation mode: the statistics are constants, so gx = g * weight * rstd."""
+        lay = self.lay
+        gx = None
+        if need_x:
+            gx = xp.multiply(ga, self.scale, out=_buffer(xp, x.data.shape, lay.aview, ga.dtype))
+        gw = gb = None
+        if need_w:
+            xs = x.data.reshape(lay.sview)
+            xc = (xs.astype(ga.dtype) if xs.dtype != ga.dtype else xs) - self.mean
+            gw = _dot(xp, ga, xc, lay.p_dot, lay.p_rest) * self.rstd.reshape(-1)
+        if need_b:
+            gb = xp.einsum(lay.p_sum, ga)
+        return gx, gw, gb
+
+    def _grads_aligned(self, xp, x_shape, ga, wv, need_x, need_w, need_b):
+        """Per-channel statistics and parameters (batch norm): the sums of the parameter gradients are the
+        sums the input gradient needs, and rstd folds into per-channel constants:
+        gx = weight * rstd * (g - mean(g) - xc * rstd^2 * mean(g * xc))."""
+        lay = self.lay
+        xc, rstd = self.xc, self.rstd
+        sg = sgx = gx = None
+        if need_b or (need_x and self.center):
+            sg = xp.einsum(lay.p_sum, ga)
+        if need_w or need_x:
+            sgx = _dot(xp, ga, xc, lay.p_dot, lay.p_rest)
+        if need_x:
+            inv_n = 1.0 / lay.n if lay.n else 0.0
+            gx = _buffer(xp, x_shape, lay.sview, xc.dtype)
+            xp.multiply(xc, sgx.reshape(lay.kshape) * (rstd * rstd * inv_n), out=gx)
+            xp.subtract(ga, gx, out=gx)
+            if self.center:
+                gx -= sg.reshape(lay.kshape) * inv_n
+            gx *= rstd if wv is None else rstd * wv
+        return gx, (sgx * rstd.reshape(-1) if need_w else None), sg
+
+    def _grads_rows(self, xp, x_shape, ga, wv, need_x, need_w, need_b):
+        """Per-row statistics (layer, group, instance and rms norm). With v = g * rstd * weight:
+        gx = v - mean(v) - xc * rstd^2 * mean(v * xc), and grad weight = sum(g * rstd * xc)."""
+        lay = self.lay
+        xc, rstd = self.xc, self.rstd
+        gb = xp.einsum(lay.p_sum, ga) if need_b else None
+        if not (need_x or need_w):
+            return None, None, gb
+        v = xp.multiply(ga.reshape(lay.sview), rstd, out=_buffer(xp, x_shape, lay.sview, xc.dtype))
+        va = v.reshape(lay.aview)
+        gw = _dot(xp, va, xc.reshape(lay.aview), lay.p_dot, lay.p_rest) if need_w else None
+        if not need_x:
+            return None, gw, gb
+        if wv is not None:
+            va *= wv
+        inv_n = 1.0 / lay.n if lay.n else 0.0
+        t = xc * (_dot(xp, v, xc, lay.s_dot, lay.s_rest).reshape(lay.kshape) * (rstd * rstd * inv_n))
+        if self.center:
+            t += xp.einsum(lay.s_sum, v).reshape(lay.kshape) * inv_n
+        v -= t
+        return v, gw, gb
+
+    def _backward_graph(self, g):
+        """The same gradients with ember ops, x-hat and 1/std recomputed from x (for double backward)."""
+        lay = self.lay
+        x, w, b = self.inputs
+        need_x, need_w, need_b = self.needs_input_grad
+        xs = reshape(x, lay.sview)
+        if self.stats is None:
+            if self.center:
+                xc = xs - _mean(xs, lay.saxes, True)
+                rstd = rsqrt(_mean(xc * xc, lay.saxes, True) + self.eps)
+            else:
+                xc = xs
+                rstd = rsqrt(_mean(xs * xs, lay.saxes, True) + self.eps)
+        else:
+            dt = x.data.dtype
+            rstd = Tensor._wrap(self.rstd.astype(dt, copy=False))
+            xc = xs - Tensor._wrap(self.mean.astype(dt, copy=False))
+        xhat = xc * rstd
+        ga = reshape(g, lay.aview)
+        gx = gw = gb = None
+        if need_b:
+            gb = reshape(_sum(ga, lay.paxes), b.data.shape)
+        if need_w:
+            gw = reshape(_sum(ga * reshape(xhat, lay.aview), lay.paxes), w.data.shape)
+        if need_x:
+            gh = reshape(ga * reshape(w, lay.pshape) if w is not None else ga, lay.sview)
+            if self.stats is None:
+                t = xhat * _mean(gh * xhat, lay.saxes, True)
+                if self.center:
+                    t = t + _mean(gh, lay.saxes, True)
+                gh = gh - t
+            gx = reshape(gh * rstd, x.data.shape)
+        return gx, gw, gb
+
+
+# --- validation -------------------------------------------------------------------------------------------------
+
+def _check_input(input, op):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if not input.is_floating_point():
+        raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
+
+
+def _check_same(t, name, input, op):
+    """t must be a tensor with input's dtype (float32 parameters are allowed for 16-bit inputs) and device."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
+    dt, xdt = t.data.dtype, input.data.dtype
+    if dt != xdt and not (xdt.itemsize == 2 and dt.itemsize == 4 and t.is_floating_point()):
+        raise RuntimeError(f"{op}: mixed dtype: input is {input.dtype} but {name} is {t.dtype} (all inputs must "
+                           "share the same dtype)")
+    if t.data.__class__ is not input.data.__class__:
+        raise RuntimeError(f"{op}: Expected all tensors to be on the same device, but found at least two devices, "
+                           f"{input.device} and {t.device}!")
+
+
+def _check_channels(params, c, input, op):
+    """Each (tensor, name) that is not None holds one value per channel."""
+    for t, name in params:
+        if t is not None:
+            _check_same(t, name, input, op)
+            if t.data.size != c:
+                raise RuntimeError(f"{op}: {name} should contain {c} elements not {t.data.size} (input shape "
+                                   f"{tuple(input.shape)})")
+
+
+def _needs_grad(*tensors):
+    return _mode.enabled and any(t is not None and t.requires_grad for t in tensors)
+
+
+def _momentum(momentum, op):
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
+        raise TypeError(f"{op}(): argument 'momentum' must be float, not {type(momentum).__name__}")
+    return float(momentum)
+
+
+def _normalized_shape(normalized_shape, op):
+    if isinstance(normalized_shape, int):
+        return (normalized_shape,)
+    try:
+        return tuple(int(s) for s in normalized_shape)
+    except TypeError:
+        raise TypeError(f"{op}(): argument 'normalized_shape' must be tuple of ints, not "
+                        f"{type(normalized_shape).__name__}") from None
+
+
+def _last_dims_layout(input, ns, weight, bias, op):
+    """Layout of layer_norm/rms_norm: statistics and parameters over the trailing normalized_shape."""
+    shape = input.data.shape
+    k = len(ns)
+    if k == 0:
+        raise RuntimeError(f"{op}: Expected normalized_shape to be at least 1-dimensional, i.e., containing at "
+                           "least one element, but got normalized_shape = []")
+    if len(shape) < k or shape[len(shape) - k:] != ns:
+        raise RuntimeError(f"{op}: Given normalized_shape={list(ns)}, expected input with shape "
+                           f"[*, {', '.join(map(str, ns))}], but got input of size {list(shape)}")
+    for t, name in ((weight, "weight"), (bias, "bias")):
+        if t is not None:
+            _check_same(t, name, input, op)
+            if t.data.shape != ns:
+                raise RuntimeError(f"{op}: Expected {name} to be of same shape as normalized_shape, but got {name} "
+                                   f"of shape {list(t.data.shape)} and normalized_shape = {list(ns)}")
+    d = math.prod(ns)
+    m = math.prod(shape[:len(shape) - k])
+    return _layout((m, d), (1,), (m, d), 1)
+
+
+def _spatial(shape):
+    return math.prod(shape[2:])
+
+
+# --- public functions -------------------------------------------------------------------------------------------
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalise each channel (dim 1) of an (N, C, *) input over the batch and spatial dimensions.
+
+    In training the batch statistics are used and running_mean/running_var (when given) are updated in place:
+    running = (1 - momentum) * running + momentum * statistic, with the unbiased variance. Otherwise the running
+    statistics are used.
+    """
+    _check_input(input, "batch_norm")
+    shape = input.data.shape
+    if len(shape) < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C, *) with at least 2 dimensions, got shape "
+                         f"{tuple(shape)}")
+    _check_channels(((running_mean, "running_mean"), (running_var, "running_var"), (weight, "weight"),
+                     (bias, "bias")), shape[1], input, "batch_norm")
+    keep = _needs_grad(input, weight, bias)
+    lay = _channel_layout(shape)
+    if training:
+        if lay.n <= 1:
+            raise ValueError(f"batch_norm: Expected more than 1 value per channel when training, got input size "
+                             f"{tuple(shape)}")
+        running = None
+        if running_mean is not None or running_var is not None:
+            running = (running_mean, running_var, _momentum(momentum, "batch_norm"))
+        node = Normalize(lay, eps, True, None, running, keep)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError(f"batch_norm: running_{'mean' if running_mean is None else 'var'} must be defined in "
+                               "evaluation mode")
+        node = Normalize(lay, eps, True, (running_mean.data, running_var.data), None, keep)
+    return apply(node, input, weight, bias)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalise each channel of each sample of an (N, C, *) input over its spatial dimensions.
+
+    With use_input_stats=False the running statistics are used instead (as batch_norm in evaluation mode);
+    otherwise given running statistics are updated with the batch mean of the per-sample statistics.
+    """
+    _check_input(input, "instance_norm")
+    shape = input.data.shape
+    if len(shape) < 2:
+        raise ValueError(f"instance_norm: expected an input of shape (N, C, *) with at least 2 dimensions, got "
+                         f"shape {tuple(shape)}")
+    n, c = shape[0], shape[1]
+    _check_channels(((running_mean, "running_mean"), (running_var, "running_var"), (weight, "weight"),
+                     (bias, "bias")), c, input, "instance_norm")
+    keep = _needs_grad(input, weight, bias)
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("instance_norm: Expected running_mean and running_var to be defined when "
+                               "use_input_stats is false")
+        node = Normalize(_channel_layout(shape), eps, True, (running_mean.data, running_var.data), None, keep)
+        return apply(node, input, weight, bias)
+    rest = _spatial(shape)
+    if rest <= 1:
+        raise ValueError(f"instance_norm: Expected more than 1 spatial element when training, got input size "
+                         f"{tuple(shape)}")
+    running = None
+    if running_mean is not None or running_var is not None:
+        running = (running_mean, running_var, _momentum(momentum, "instance_norm"))
+    lay = _layout((n * c, rest), (1,), (n, c, rest), 1)
+    return apply(Normalize(lay, eps, True, None, running, keep), input, weight, bias)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing dimensions given by normalized_shape, then scale by weight and add bias."""
+    _check_input(input, "layer_norm")
+    ns = _normalized_shape(normalized_shape, "layer_norm")
+    lay = _last_dims_layout(input, ns, weight, bias, "layer_norm")
+    return apply(Normalize(lay, eps, True, None, None, _needs_grad(input, weight, bias)), input, weight, bias)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2) + eps) * weight over the trailing normalized_shape (eps None: the dtype's epsilon)."""
+    _check_input(input, "rms_norm")
+    ns = _normalized_shape(normalized_shape, "rms_norm")
+    lay = _last_dims_layout(input, ns, weight, None, "rms_norm")
+    if eps is None:
+        eps = float(finfo(input.dtype).eps)
+    return apply(Normalize(lay, eps, False, None, None, _needs_grad(input, weight)), input, weight, None)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise each of num_groups groups of channels of each sample of an (N, C, *) input, then apply a
+    per-channel weight and bias."""
+    _check_input(input, "group_norm")
+    shape = input.data.shape
+    if len(shape) < 2:
+        raise RuntimeError(f"group_norm: Expected at least 2 dimensions for input tensor but received {len(shape)}")
+    n, c = shape[0], shape[1]
+    g = int(num_groups)
+    if g <= 0 or c % g:
+        raise RuntimeError(f"group_norm: Expected number of channels in input to be divisible by num_groups, but "
+                           f"got input of shape {list(shape)} and num_groups={num_groups}")
+    for t, name in ((weight, "weight"), (bias, "bias")):
+        if t is not None:
+            _check_same(t, name, input, "group_norm")
+            if t.data.ndim != 1 or t.data.size != c:
+                raise RuntimeError(f"group_norm: Expected {name} to be a vector of size equal to the number of "
+                                   f"channels in input, but got {name} of shape {list(t.data.shape)} and input of "
+                                   f"shape {list(shape)}")
+    rest = _spatial(shape)
+    aview = (n, c, rest) if rest != 1 else (n, c)
+    lay = _layout((n * g, c // g * rest), (1,), aview, 1)
+    return apply(Normalize(lay, eps, True, None, None, _needs_grad(input, weight, bias)), input, weight, bias)
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """x / (k + alpha / size * sum of x^2 over a window of size neighbouring channels) ** beta."""
+    _check_input(input, "local_response_norm")
+    shape = input.data.shape
+    if len(shape) < 3:
+        raise ValueError(f"local_response_norm: Expected 3D or higher dimensionality input (got {len(shape)} "
+                         f"dimensions, shape {tuple(shape)})")
+    if input.data.size == 0:
+        return input
+    c = shape[1]
+    sq = input * input
+    parts = []
+    before, after = size // 2, (size - 1) // 2
+    if before:
+        parts.append(zeros((shape[0], before) + shape[2:], dtype=input.dtype, device=input.device))
+    parts.append(sq)
+    if after:
+        parts.append(zeros((shape[0], after) + shape[2:], dtype=input.dtype, device=input.device))
+    padded = cat(parts, 1) if len(parts) > 1 else sq
+    window = narrow(padded, 1, 0, c)
+    for i in range(1, size):
+        window = window + narrow(padded, 1, i, c)
+    return input / _pow(window * (alpha / size) + k, beta)
