@@ -7,7 +7,9 @@ from .activation import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
-
+from .normalization import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403
 from .attention import MultiheadAttention  # noqa: F401,E402
 from .transformer import *  # noqa: F401,F403,E402
 from . import init, utils, functional  # noqa: F401,E402
