@@ -1,12 +1,15 @@
-"""Loss functions. cross_entropy and nll_loss are single fused nodes (stable log-softmax, weights, ignore_index,
-label smoothing, any number of trailing dims); the others are compositions of ember ops."""
+"""Loss functions. cross_entropy and nll_loss are one fused node (stable log-softmax, class weights, ignore_index,
+label smoothing, class-index or probability targets, any number of trailing dims); binary_cross_entropy has its own
+node (PyTorch's clamped logs and gradient); the others are compositions of ember ops."""
+import math
 import warnings
 
-from .. import dtypes as _dt
+import numpy as np
+
 from ..autograd import Node, _mode
 from ..tensor import Tensor, apply
 from . import elementwise as E
-from .activation import pairwise_distance
+from .activation import logsigmoid, pairwise_distance
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "hinge_embedding_loss",
@@ -16,9 +19,16 @@ __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss",
 _REDUCTIONS = ("none", "mean", "sum")
 
 
-def _check_reduction(reduction, op):
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: {reduction} is not a valid value for reduction (expected 'none', 'mean' or 'sum')")
+def _reduction(reduction, op, size_average=None, reduce=None, extra=()):
+    """The reduction string (from the deprecated size_average/reduce flags when given), checked."""
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        return "none" if not reduce else ("mean" if size_average else "sum")
+    if reduction not in _REDUCTIONS + extra:
+        valid = ", ".join(repr(r) for r in _REDUCTIONS + extra)
+        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected one of {valid})")
+    return reduction
 
 
 def _reduce(loss, reduction):
@@ -28,6 +38,14 @@ def _reduce(loss, reduction):
         return loss.sum()
     return loss
 
+
+def _tensors(op, **named):
+    for name, t in named.items():
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
+
+
+# --- cross_entropy and nll_loss -------------------------------------------------------------------------------
 
 def _flat_classes(xp, a):
     """(N, C, d1, ...) -> (N*d1*..., C); (C,) -> (1, C)."""
@@ -39,65 +57,12 @@ def _flat_classes(xp, a):
 
 
 def _unflat(xp, a, shape):
-    """The inverse of _flat_classes for a tensor of shape `shape`."""
+    """The inverse of _flat_classes for an array of shape `shape`."""
     if len(shape) == 1:
         return a[0]
     if len(shape) == 2:
         return a
     return xp.moveaxis(a.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],)), -1, 1)
-
-
-class NllLoss(Node):
-    """-(A * logp).sum(classes), reduced; A holds the per-class target weights of each element.
-
-    From logits (cross_entropy) logp = log_softmax(x) and dL/dx = -(A - p * A.sum) * scale; from log-probabilities
-    (nll_loss) logp = x and dL/dx = -A * scale.
-    """
-
-    saves = (0,)
-
-    def __init__(self, from_logits, reduction):
-        self.from_logits, self.reduction = from_logits, reduction
-
-    def forward(self, xp, x, target_weights, denom):
-        self.shape, self.A, self.denom = x.shape, target_weights, denom
-        flat = _flat_classes(xp, x)
-        if self.from_logits:
-            z = flat - flat.max(axis=1, keepdims=True)
-            lse = xp.log(xp.exp(z).sum(axis=1, keepdims=True))
-            logp = z - lse
-            self.p = xp.exp(logp)
-        else:
-            logp = flat
-        self.logp = logp
-        per = -(target_weights * logp).sum(axis=1)
-        if self.reduction == "none":
-            return per.reshape(self.element_shape()) if x.ndim != 1 else per[0]
-        total = per.sum()
-        return total / denom if self.reduction == "mean" else total
-
-    def element_shape(self):
-        s = self.shape
-        return (s[0],) + tuple(s[2:]) if len(s) > 1 else ()
-
-    def backward(self, g):
-        xp = g.device.xp
-        A = self.A
-        if self.reduction == "none":
-            scale = g.reshape(-1, 1)
-        else:
-            scale = g / self.denom if self.reduction == "mean" else g
-        if self.from_logits:
-            if _mode.enabled:  # double backward: softmax must be part of the graph
-                from .activation import softmax
-                p = softmax(_to_flat(self.inputs[0]), 1)
-            else:
-                p = Tensor._wrap(self.p)
-            grad_flat = (p * Tensor._wrap(A.sum(axis=1, keepdims=True)) - Tensor._wrap(A)) * scale
-        else:
-            grad_flat = Tensor._wrap(-A) * scale
-        gx = _from_flat(grad_flat, self.shape)
-        return (gx, None, None)
 
 
 def _to_flat(x):
@@ -116,115 +81,242 @@ def _from_flat(t, shape):
     return t.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],)).movedim(-1, 1)
 
 
-def _class_targets(input, target, weight, ignore_index, label_smoothing, op):
-    """Build A (per-element class weights) and the 'mean' denominator for class-index or probability targets."""
+class NllLoss(Node):
+    """-(A * logp).sum(classes), reduced: logp = log_softmax(x) (from_logits, cross_entropy) or x (nll_loss).
+
+    A holds each element's per-class target weights. With class-index targets it is never built in forward:
+    A[i, t_i] = coef * wy_i (wy = class weight of the target, 0 where ignored) plus smooth_i * w_c (label smoothing),
+    and only logp[i, t_i] is read, so -inf log-probabilities of other classes do not turn the loss into NaN.
+    With probability targets A is input 1 (an ember tensor, so soft targets get gradients too).
+    dL/dx = (p * A.sum(1) - A) * scale from logits, -A * scale from log-probabilities.
+    """
+
+    saves = None
+
+    def __init__(self, from_logits, reduction, denom, index=None):
+        self.from_logits, self.reduction, self.denom = from_logits, reduction, denom
+        self.index = index  # (t, wy, keep, coef, smooth, w) for class-index targets, else None
+
+    def forward(self, xp, x, A=None):
+        self.shape = x.shape
+        flat = _flat_classes(xp, x)
+        if self.from_logits:
+            z = flat - flat.max(axis=1, keepdims=True)
+            logp = z - xp.log(xp.exp(z).sum(axis=1, keepdims=True))
+        else:
+            logp = flat
+        self.logp = logp
+        if self.index is None:
+            per = -(A * logp).sum(axis=1)
+        else:
+            t, wy, keep, coef, smooth, w = self.index
+            per = logp[xp.arange(t.shape[0]), t] * (wy * -coef)
+            if smooth is not None:
+                per -= smooth * (logp if w is None else logp * w).sum(axis=1)
+            if keep is not None:
+                per[~keep] = 0  # ignored elements add nothing, even where their log-probabilities are -inf
+        if self.reduction == "none":
+            return per.reshape(self._element_shape())
+        total = per.sum()
+        return total / self.denom if self.reduction == "mean" else total
+
+    def _element_shape(self):
+        s = self.shape
+        return (s[0],) + tuple(s[2:]) if len(s) > 1 else ()
+
+    def _dense_A(self, xp):
+        t, wy, keep, coef, smooth, w = self.index
+        n, C = self.logp.shape
+        A = xp.zeros((n, C), dtype=self.logp.dtype)
+        A[xp.arange(n), t] = wy * coef
+        if smooth is not None:
+            A += smooth[:, None] * (w[None, :] if w is not None else 1.0)
+        return A
+
+    def backward(self, g):
+        need = self.needs_input_grad
+        if self.reduction == "none":
+            scale = g.reshape(-1, 1)
+        else:
+            scale = g / self.denom if self.reduction == "mean" else g
+        if _mode.enabled:
+            return self._backward_graph(scale, need)
+        xp = g.device.xp
+        sc = scale.data
+        A = self._dense_A(xp) if self.index is not None else self.inputs[1].data
+        gx = gA = None
+        if need[0]:
+            if self.from_logits:
+                gflat = xp.exp(self.logp) * A.sum(axis=1, keepdims=True)
+                gflat -= A
+                gflat *= sc
+            else:
+                gflat = -A * sc
+            gx = Tensor._wrap(_unflat(xp, gflat, self.shape))
+        if len(need) == 1:
+            return (gx,)
+        if need[1]:
+            gA = Tensor._wrap(-self.logp * sc)
+        return (gx, gA)
+
+    def _backward_graph(self, scale, need):
+        """The same gradients written with ember ops (create_graph: gradients of gradients)."""
+        from .activation import log_softmax
+        x = self.inputs[0]
+        A = Tensor._wrap(self._dense_A(x.device.xp)) if self.index is not None else self.inputs[1]
+        logp = log_softmax(_to_flat(x), 1) if self.from_logits else _to_flat(x)
+        gx = gA = None
+        if need[0]:
+            gflat = (E.exp(logp) * A.sum(1, keepdim=True) - A) * scale if self.from_logits else -A * scale
+            gx = _from_flat(gflat, self.shape)
+        if len(need) == 1:
+            return (gx,)
+        if need[1]:
+            gA = -logp * scale
+        return (gx, gA)
+
+
+def _class_weight(weight, C, dtype, op):
+    if weight is None:
+        return None
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"{op}(): argument 'weight' must be Tensor, not {type(weight).__name__}")
+    if tuple(weight.shape) != (C,):
+        raise RuntimeError(f"{op}: weight tensor should be defined either for all {C} classes or no classes but got "
+                           f"weight tensor of shape: {tuple(weight.shape)}")
+    return weight.to(dtype)
+
+
+def _index_loss(input, target, w, ignore_index, reduction, label_smoothing, from_logits, op):
+    """The NllLoss node for class-index targets (checked here, before any computation)."""
     xp = input.device.xp
     shape = tuple(input.shape)
     C = shape[1] if len(shape) > 1 else shape[0]
-    w = None
-    if weight is not None:
-        if tuple(weight.shape) != (C,):
-            raise RuntimeError(f"{op}: weight tensor should be defined either for all {C} classes or no classes but "
-                               f"got weight tensor of shape: {tuple(weight.shape)}")
-        w = weight.data.astype(input.data.dtype, copy=False)
-    if target.data.dtype.kind in "iu":
-        expected = (shape[0],) + shape[2:] if len(shape) > 1 else ()
-        if tuple(target.shape) != expected:
-            raise ValueError(f"{op}: expected target of shape {expected} for input of shape {shape}, got "
-                             f"{tuple(target.shape)}")
-        t = target.data.reshape(-1)
-        keep = t != ignore_index
-        t_safe = xp.where(keep, t, 0)
-        if keep.any() and (t_safe.min() < 0 or t_safe.max() >= C):
-            raise IndexError(f"{op}: target {int(t_safe.max() if t_safe.max() >= C else t_safe.min())} is out of "
-                             f"bounds for {C} classes")
-        n = t.shape[0]
-        A = xp.zeros((n, C), dtype=input.data.dtype)
-        wy = w[t_safe] if w is not None else xp.ones(n, dtype=input.data.dtype)
-        wy = wy * keep
-        A[xp.arange(n), t_safe] = wy * (1.0 - label_smoothing)
-        if label_smoothing:
-            smooth = (w if w is not None else xp.ones(C, dtype=input.data.dtype)) * (label_smoothing / C)
-            A += keep[:, None] * smooth[None, :]
-        denom = wy.sum()
-        return A, denom
-    if not target.is_floating_point():
-        raise RuntimeError(f"{op}: expected class indices (int64) or class probabilities (float), got {target.dtype}")
-    if tuple(target.shape) != shape:
-        raise ValueError(f"{op}: probability targets must have the input's shape {shape}, got {tuple(target.shape)}")
-    P = _flat_classes(xp, target.data.astype(input.data.dtype, copy=False))
+    expected = (shape[0],) + shape[2:] if len(shape) > 1 else ()
+    tshape = tuple(target.shape)
+    if tshape != expected:
+        if len(shape) > 1 and len(tshape) >= 1 and tshape[0] != shape[0]:
+            raise ValueError(f"{op}: Expected input batch_size ({shape[0]}) to match target batch_size "
+                             f"({tshape[0]}) (input shape {shape}, target shape {tshape})")
+        raise RuntimeError(f"{op}: Expected target size {expected}, got {tshape} (input shape {shape})")
+    t = target.data.reshape(-1)
+    keep = t != ignore_index
+    all_kept = bool(keep.all())
+    if not all_kept:
+        t = xp.where(keep, t, 0)
+    if t.size:
+        lo, hi = int(t.min()), int(t.max())
+        if lo < 0 or hi >= C:
+            raise IndexError(f"{op}: Target {hi if hi >= C else lo} is out of bounds for {C} classes "
+                             f"(input shape {shape})")
+    dtype = input.data.dtype
+    wd = w.data if w is not None else None
+    if wd is not None:
+        wy = wd[t] if all_kept else wd[t] * keep
+    else:
+        wy = xp.ones(t.shape, dtype=dtype) if all_kept else keep.astype(dtype)
+    smooth = None
     if label_smoothing:
-        P = P * (1.0 - label_smoothing) + label_smoothing / C
-    A = P * w[None, :] if w is not None else P
-    n = P.shape[0]
-    return A, n
+        smooth = xp.full(t.shape, label_smoothing / C, dtype=dtype) if all_kept else keep * (label_smoothing / C)
+        smooth = smooth.astype(dtype, copy=False)
+    denom = float(wy.sum()) if reduction == "mean" else 1.0
+    index = (t, wy, None if all_kept else keep, 1.0 - label_smoothing, smooth, wd)
+    return apply(NllLoss(from_logits, reduction, denom, index), input)
+
+
+def _prob_loss(input, target, w, reduction, label_smoothing, op):
+    """cross_entropy against class probabilities of the input's shape (differentiable in the target too)."""
+    shape = tuple(input.shape)
+    if tuple(target.shape) != shape:
+        raise RuntimeError(f"{op}: probability targets must have the input's shape {shape}, got "
+                           f"{tuple(target.shape)}")
+    C = shape[1] if len(shape) > 1 else shape[0]
+    A = _to_flat(target.to(input.dtype))
+    if label_smoothing:
+        A = A * (1.0 - label_smoothing) + label_smoothing / C
+    if w is not None:
+        A = A * w
+    n = A.shape[0]
+    return apply(NllLoss(True, reduction, float(n)), input, A)
 
 
 def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, from_logits, op):
-    _check_reduction(reduction, op)
-    if not isinstance(input, Tensor) or not input.is_floating_point():
-        raise TypeError(f"{op}: expected a floating-point input tensor")
+    _tensors(op, input=input, target=target)
+    if not input.is_floating_point():
+        raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
     if input.data.ndim == 0:
         raise ValueError(f"{op}: input must have at least one dimension (classes), got a 0-dim tensor")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    A, denom = _class_targets(input, target, weight, ignore_index, label_smoothing, op)
-    out = apply(NllLoss(from_logits, reduction), input, A, denom)
-    if target.requires_grad and target.is_floating_point():  # soft targets can be learned too
-        logp = _to_flat(input).log_softmax(1) if from_logits else _to_flat(input)
-        extra = -(logp.detach() * (1.0 - label_smoothing))
-        if weight is not None:
-            extra = extra * weight.detach()
-        extra = (_to_flat(target) * extra).sum(1)
-        extra = extra.reshape(out.shape) if reduction == "none" else extra.sum() / (denom if reduction == "mean"
-                                                                                   else 1)
-        out = out + (extra - extra.detach())
-    return out
+    shape = tuple(input.shape)
+    C = shape[1] if len(shape) > 1 else shape[0]
+    w = _class_weight(weight, C, input.dtype, op)
+    kind = target.data.dtype.kind
+    if kind in "iu":
+        return _index_loss(input, target, w, ignore_index, reduction, label_smoothing, from_logits, op)
+    if not from_logits or kind not in "fV":
+        raise RuntimeError(f"{op}: expected a target of class indices (int64)"
+                           f"{' or class probabilities (float)' if from_logits else ''}, got {target.dtype}")
+    return _prob_loss(input, target, w, reduction, label_smoothing, op)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
                   label_smoothing=0.0):
-    """Cross entropy of logits (N, C, d1, ...) against class indices (N, d1, ...) or class probabilities."""
+    """Cross entropy of logits (N, C, d1, ...) or (C,) against class indices (N, d1, ...) or class probabilities."""
+    reduction = _reduction(reduction, "cross_entropy", size_average, reduce)
     return _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, True, "cross_entropy")
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
-    """Negative log-likelihood of log-probabilities (N, C, d1, ...) at class indices (N, d1, ...)."""
-    if target.data.dtype.kind not in "iu":
-        raise RuntimeError(f"nll_loss: expected target of integer class indices, got {target.dtype}")
+    """Negative log-likelihood of log-probabilities (N, C, d1, ...) or (C,) at class indices (N, d1, ...)."""
+    reduction = _reduction(reduction, "nll_loss", size_average, reduce)
     return _class_loss(input, target, weight, ignore_index, reduction, 0.0, False, "nll_loss")
 
 
+# --- regression losses ----------------------------------------------------------------------------------------
+
 def _pair(input, target, op):
-    if not isinstance(input, Tensor) or not isinstance(target, Tensor):
-        raise TypeError(f"{op}: input and target must be tensors")
+    _tensors(op, input=input, target=target)
     if tuple(input.shape) != tuple(target.shape):
         warnings.warn(f"{op}: Using a target size ({tuple(target.shape)}) that is different to the input size "
                       f"({tuple(input.shape)}). This will likely lead to incorrect results due to broadcasting. "
                       "Please ensure they have the same size.", stacklevel=3)
 
 
+def _weighted(loss, weight, reduction, input, op, mean_by_weight):
+    """PyTorch's optional elementwise weight (same shape as input) of mse_loss, l1_loss and huber_loss."""
+    if weight is None:
+        return _reduce(loss, reduction)
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: Weights and input must have the same size, got weight {tuple(weight.shape)} and "
+                         f"input {tuple(input.shape)}")
+    loss = loss * weight
+    if reduction == "mean" and mean_by_weight:
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction)
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """Mean squared error."""
-    _check_reduction(reduction, "mse_loss")
+    """Mean squared error (weight: elementwise weights; 'mean' then divides by their sum)."""
+    reduction = _reduction(reduction, "mse_loss", size_average, reduce)
     _pair(input, target, "mse_loss")
     d = input - target
-    return _reduce(d * d, reduction)
+    return _weighted(d * d, weight, reduction, input, "mse_loss", True)
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """Mean absolute error."""
-    _check_reduction(reduction, "l1_loss")
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean absolute error (weight: elementwise weights; 'mean' then divides by their sum)."""
+    reduction = _reduction(reduction, "l1_loss", size_average, reduce)
     _pair(input, target, "l1_loss")
-    return _reduce(E.abs(input - target), reduction)
+    return _weighted(E.abs(input - target), weight, reduction, input, "l1_loss", True)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
-    """Quadratic below beta, linear above (0.5 d^2 / beta or |d| - 0.5 beta)."""
-    _check_reduction(reduction, "smooth_l1_loss")
+    """0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere (d = input - target)."""
+    reduction = _reduction(reduction, "smooth_l1_loss", size_average, reduce)
     _pair(input, target, "smooth_l1_loss")
     if beta < 0:
-        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+        raise RuntimeError(f"smooth_l1_loss does not support negative values for beta (got {beta}).")
     d = E.abs(input - target)
     if beta == 0:
         return _reduce(d, reduction)
@@ -232,22 +324,50 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
-    """Quadratic below delta, linear above (0.5 d^2 or delta (|d| - 0.5 delta))."""
-    _check_reduction(reduction, "huber_loss")
+    """0.5 d^2 where |d| < delta, delta (|d| - 0.5 delta) elsewhere (weight: elementwise weights)."""
+    reduction = _reduction(reduction, "huber_loss")
     _pair(input, target, "huber_loss")
+    if delta <= 0:
+        raise RuntimeError(f"huber_loss does not support non-positive values for delta (got {delta}).")
     d = E.abs(input - target)
-    return _reduce(E.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta), reduction)
+    loss = E.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    return _weighted(loss, weight, reduction, input, "huber_loss", False)
+
+
+# --- binary classification ------------------------------------------------------------------------------------
+
+class BinaryCrossEntropy(Node):
+    """Elementwise -(t log x + (1 - t) log(1 - x)), each log clamped at -100; PyTorch's gradients:
+    dx = (x - t) / max(x (1 - x), 1e-12), dt = log(1 - x) - log(x)."""
+
+    saves = None
+
+    def forward(self, xp, x, t):
+        with np.errstate(divide="ignore"):  # log(0) = -inf is expected: it is clamped
+            return (t - 1) * xp.maximum(xp.log1p(-x), -100) - t * xp.maximum(xp.log(x), -100)
+
+    def backward(self, g):
+        x, t = self.inputs
+        nx, nt = self.needs_input_grad
+        gx = g * (x - t) / E.clamp(x * (1 - x), min=1e-12) if nx else None
+        gt = g * (E.log1p(-x) - E.log(x)) if nt else None
+        return (gx, gt)
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-(t log x + (1 - t) log(1 - x)) of probabilities x, with the logs clamped at -100 as in PyTorch."""
-    _check_reduction(reduction, "binary_cross_entropy")
+    reduction = _reduction(reduction, "binary_cross_entropy", size_average, reduce)
+    _tensors("binary_cross_entropy", input=input, target=target)
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"binary_cross_entropy: Using a target size ({tuple(target.shape)}) that is different to "
                          f"the input size ({tuple(input.shape)}) is deprecated. Please ensure they have the same size.")
-    if input.numel() and (float(input.data.min()) < 0 or float(input.data.max()) > 1):
-        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
-    loss = -(target * E.clamp(E.log(input), min=-100) + (1 - target) * E.clamp(E.log(1 - input), min=-100))
+    if input.numel():
+        if not (float(input.data.min()) >= 0 and float(input.data.max()) <= 1):
+            raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
+        if not (float(target.data.min()) >= 0 and float(target.data.max()) <= 1):
+            raise RuntimeError("binary_cross_entropy: all elements of target should be between 0 and 1")
+    input, target = E.promote(input, target, "binary_cross_entropy")
+    loss = apply(BinaryCrossEntropy(), input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -255,38 +375,47 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
                                      pos_weight=None):
-    """Binary cross entropy of logits, computed stably; pos_weight scales the positive term."""
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    """Binary cross entropy of logits, (1 - t) x - (1 + (pos_weight - 1) t) log(sigmoid(x)): stable for any x."""
+    op = "binary_cross_entropy_with_logits"
+    reduction = _reduction(reduction, op, size_average, reduce)
+    _tensors(op, input=input, target=target)
     if tuple(input.shape) != tuple(target.shape):
-        raise ValueError(f"binary_cross_entropy_with_logits: Target size ({tuple(target.shape)}) must be the same as "
-                         f"input size ({tuple(input.shape)})")
-    softplus_neg = E.log1p(E.exp(-E.abs(input))) + E.clamp(-input, min=0)  # log(1 + exp(-x))
+        raise ValueError(f"{op}: Target size ({tuple(target.shape)}) must be the same as input size "
+                         f"({tuple(input.shape)})")
+    log_sig = logsigmoid(input)
     if pos_weight is not None:
-        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
+        loss = (1 - target) * input - (1 + (pos_weight - 1) * target) * log_sig
     else:
-        loss = (1 - target) * input + softplus_neg
+        loss = (1 - target) * input - log_sig
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
-    """KL divergence with input as log-probabilities: target * (log target - input); 'batchmean' divides by N."""
-    if reduction not in _REDUCTIONS + ("batchmean",):
-        raise ValueError(f"kl_div: {reduction} is not a valid value for reduction")
+    """KL divergence with input as log-probabilities: target * (log target - input) (0 where target is 0);
+    'batchmean' divides the sum by the batch size."""
+    if size_average is None and reduce is None and reduction == "mean":
+        warnings.warn("kl_div: reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition.",
+                      stacklevel=2)
+    reduction = _reduction(reduction, "kl_div", size_average, reduce, extra=("batchmean",))
+    _tensors("kl_div", input=input, target=target)
     if log_target:
         loss = E.exp(target) * (target - input)
     else:
-        safe = E.where(target > 0, target, 1.0)
-        loss = E.where(target > 0, target * (E.log(safe) - input), -target * input * 0)
+        loss = target * E.log(E.where(target == 0, 1.0, target)) - target * input  # xlogy(t, t) - t x
     if reduction == "batchmean":
-        return loss.sum() / (input.shape[0] if input.data.ndim else 1)
+        return loss.sum() / input.shape[0] if input.data.ndim else loss.sum()
     return _reduce(loss, reduction)
 
 
+# --- margin and embedding losses ------------------------------------------------------------------------------
+
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
-    """x where target is 1, max(0, margin - x) where target is -1."""
-    _check_reduction(reduction, "hinge_embedding_loss")
+    """x where target is 1, max(0, margin - x) where target is -1 (both terms for other target values)."""
+    reduction = _reduction(reduction, "hinge_embedding_loss", size_average, reduce)
+    _tensors("hinge_embedding_loss", input=input, target=target)
     margin_part = E.where(target != 1, E.clamp(margin - input, min=0), 0.0)
     self_part = E.where(target != -1, input, 0.0)
     return _reduce(margin_part + self_part, reduction)
@@ -294,14 +423,27 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """max(0, -target * (input1 - input2) + margin)."""
-    _check_reduction(reduction, "margin_ranking_loss")
+    reduction = _reduction(reduction, "margin_ranking_loss", size_average, reduce)
+    _tensors("margin_ranking_loss", input1=input1, input2=input2, target=target)
+    if not input1.data.ndim == input2.data.ndim == target.data.ndim:
+        raise RuntimeError(f"margin_ranking_loss: All input tensors should have same dimension but got sizes: "
+                           f"input1: {tuple(input1.shape)}, input2: {tuple(input2.shape)}, target: "
+                           f"{tuple(target.shape)}")
     return _reduce(E.clamp(-target * (input1 - input2) + margin, min=0), reduction)
 
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     """max(d(a, p) - d(a, n) + margin, 0) with the p-norm distance (swap: use the closer of d(a,n), d(p,n))."""
-    _check_reduction(reduction, "triplet_margin_loss")
+    reduction = _reduction(reduction, "triplet_margin_loss", size_average, reduce)
+    _tensors("triplet_margin_loss", anchor=anchor, positive=positive, negative=negative)
+    if margin <= 0:
+        raise ValueError(f"triplet_margin_loss: margin must be greater than 0, got {margin}")
+    dims = (anchor.data.ndim, positive.data.ndim, negative.data.ndim)
+    if len(set(dims)) != 1:
+        raise RuntimeError(f"triplet_margin_loss: The anchor, positive, and negative tensors are expected to have "
+                           f"the same number of dimensions, but got: anchor {dims[0]}D, positive {dims[1]}D, and "
+                           f"negative {dims[2]}D inputs")
     d_pos = pairwise_distance(anchor, positive, p, eps)
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:
@@ -310,37 +452,71 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """log(1 + exp(-target * input))."""
-    _check_reduction(reduction, "soft_margin_loss")
-    return _reduce(E.log1p(E.exp(-target * input)), reduction)
+    """log(1 + exp(-target * input)), computed stably."""
+    reduction = _reduction(reduction, "soft_margin_loss", size_average, reduce)
+    _tensors("soft_margin_loss", input=input, target=target)
+    return _reduce(-logsigmoid(target * input), reduction)
 
 
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
-    """1 - cos(x1, x2) for target 1, max(0, cos(x1, x2) - margin) for target -1."""
-    from .activation import cosine_similarity
-    _check_reduction(reduction, "cosine_embedding_loss")
-    cos = cosine_similarity(input1, input2, dim=-1, eps=1e-8)
-    return _reduce(E.where(target == 1, 1 - cos, E.clamp(cos - margin, min=0)), reduction)
+    """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where target is -1 (0 elsewhere)."""
+    op = "cosine_embedding_loss"
+    reduction = _reduction(reduction, op, size_average, reduce)
+    _tensors(op, input1=input1, input2=input2, target=target)
+    tdim = target.data.ndim
+    if tdim not in (0, 1):
+        raise RuntimeError(f"{op}: 0D or 1D target tensor expected, multi-target not supported (got target shape "
+                           f"{tuple(target.shape)})")
+    if input1.data.ndim != tdim + 1 or input2.data.ndim != tdim + 1:
+        raise RuntimeError(f"{op}: {tdim}D target tensor expects {tdim + 1}D input tensors, but found inputs with "
+                           f"sizes {tuple(input1.shape)} and {tuple(input2.shape)}.")
+    d = tdim  # the feature dimension
+    prod = (input1 * input2).sum(d)
+    mag1 = (input1 * input1).sum(d) + 1e-12
+    mag2 = (input2 * input2).sum(d) + 1e-12
+    cos = prod / (mag1 * mag2).sqrt()
+    pos = E.where(target == 1, 1 - cos, 0.0)
+    neg = E.where(target == -1, E.clamp(cos - margin, min=0), 0.0)
+    return _reduce(pos + neg, reduction)
 
+
+# --- likelihoods ----------------------------------------------------------------------------------------------
 
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
-    """Poisson negative log-likelihood."""
-    _check_reduction(reduction, "poisson_nll_loss")
+    """Poisson negative log-likelihood: exp(x) - t x (log_input) or x - t log(x + eps), plus Stirling's term for
+    targets above 1 when full."""
+    reduction = _reduction(reduction, "poisson_nll_loss", size_average, reduce)
+    _tensors("poisson_nll_loss", input=input, target=target)
     loss = E.exp(input) - target * input if log_input else input - target * E.log(input + eps)
     if full:
-        import math
-        stirling = target * E.log(E.where(target > 1, target, 1.0)) - target + 0.5 * E.log(
-            E.where(target > 1, target, 1.0) * (2 * math.pi))
-        loss = loss + E.where(target > 1, stirling, 0.0)
+        big = target > 1
+        safe = E.where(big, target, 1.0)
+        stirling = safe * E.log(safe) - safe + 0.5 * E.log(safe * (2 * math.pi))
+        loss = loss + E.where(big, stirling, 0.0)
     return _reduce(loss, reduction)
 
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
-    """0.5 (log var + (input - target)^2 / var), var clamped below by eps."""
-    import math
-    _check_reduction(reduction, "gaussian_nll_loss")
-    var = E.clamp(var, min=eps)
+    """0.5 (log var + (input - target)^2 / var); var (a tensor or a float) is clamped below by eps in value only
+    (the gradient flows as if unclamped, as in PyTorch)."""
+    op = "gaussian_nll_loss"
+    _tensors(op, input=input, target=target)
+    if isinstance(var, (int, float)):
+        if var < 0:
+            raise ValueError(f"{op}: var has negative entry/entries")
+        var = Tensor._wrap(input.device.xp.full(input.data.shape, float(var), dtype=input.data.dtype))
+    elif bool((var.data < 0).any()):
+        raise ValueError(f"{op}: var has negative entry/entries")
+    vs, xs = tuple(var.shape), tuple(input.shape)
+    if vs != xs:
+        if xs[:-1] == vs:
+            var = var.unsqueeze(-1)
+        elif not (len(xs) == len(vs) and sum(v for x, v in zip(xs, vs) if x != v) == 1):
+            raise ValueError(f"{op}: var is of incorrect size {vs} for input of size {xs}")
+    reduction = _reduction(reduction, op)
+    v = var.detach()
+    var = var + (E.clamp(v, min=eps) - v)
     loss = 0.5 * (E.log(var) + (input - target) ** 2 / var)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)

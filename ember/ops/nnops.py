@@ -41,7 +41,7 @@ class Linear(Node):
             gw = g2.mT @ x2
         if len(need) > 2 and need[2]:
             gb = sum_to(g, self.b_shape)
-        return gx, gw, gb
+        return (gx, gw, gb)[:len(need)]
 
     def _backward_arrays(self, g):
         x, w = self.inputs[0].data, self.inputs[1].data
@@ -57,7 +57,7 @@ class Linear(Node):
         if len(need) > 2 and need[2]:
             s = g2.sum(0)
             gb = Tensor._wrap(s if s.shape == self.b_shape else s.sum(keepdims=True).reshape(self.b_shape))
-        return gx, gw, gb
+        return (gx, gw, gb)[:len(need)]
 
 
 def _check_tensor(x, name, op):
