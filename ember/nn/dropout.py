@@ -15,7 +15,7 @@ class _DropoutBase(Module):
         self.p, self.inplace = p, inplace
 
     def forward(self, input):
-        return type(self).fn(input, self.p, self.training)
+        return type(self).fn(input, self.p, self.training, self.inplace)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"

@@ -41,7 +41,8 @@ class Embedding(Module):
             self.weight.data[self.padding_idx] = 0
 
     def forward(self, input):
-        return A.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type)
+        return A.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type, self.scale_grad_by_freq,
+                           self.sparse)
 
     def extra_repr(self):
         s = f"{self.num_embeddings}, {self.embedding_dim}"
