@@ -7,12 +7,14 @@ import weakref
 import numpy as np
 
 from . import dtypes as _dt
-from .autograd import _mode, _record
+from . import autograd as _autograd
+from .autograd import _mode, _next_seq, _record  # noqa: F401  (_record: used by ops)
 from .device import CPU, device_of, get_array_module, move, to_device
 
 __all__ = ["Tensor", "tensor", "as_tensor", "from_numpy", "is_tensor", "apply"]
 
 _ndarray = np.ndarray
+_new = object.__new__
 
 
 class Tensor:
@@ -29,7 +31,8 @@ class Tensor:
     # --- construction helpers -------------------------------------------------------------------------------
     @classmethod
     def _wrap(cls, array, requires_grad=False, grad_fn=None):
-        t = object.__new__(cls)
+        """A tensor around an existing array (no copy, no checks): the constructor used by ops."""
+        t = _new(cls)
         t.data = array
         t.requires_grad = requires_grad
         t.grad = None
@@ -129,7 +132,11 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         arr = move(self.data, CPU)
-        return arr if dtype is None else arr.astype(dtype, copy=False)
+        if dtype is not None:
+            arr = arr.astype(dtype, copy=bool(copy))
+        elif copy:
+            arr = arr.copy()
+        return arr
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
@@ -277,7 +284,6 @@ class Tensor:
         """A tensor sharing data (and version counter) with this one, cut from the graph."""
         t = Tensor._wrap(self.data)
         t._vbox = self._vbox
-        t._base = self
         return t
 
     def detach_(self):
@@ -298,7 +304,10 @@ class Tensor:
             if fn._pre_hooks is None:
                 fn._pre_hooks = {}
             hooks = fn._pre_hooks.setdefault(self._out_index, [])
-        hooks.append(hook)
+        if self._retains and hooks:  # retain_grad's hook stays last, so .grad sees what the other hooks return
+            hooks.insert(len(hooks) - 1, hook)
+        else:
+            hooks.append(hook)
         return _RemovableHandle(hooks, hook)
 
     def retain_grad(self):
@@ -464,33 +473,102 @@ def is_tensor(obj):
 
 
 def apply(node, *args):
-    """Run node.forward on the arrays of args (tensors or Python scalars) and record node when grads are needed."""
-    arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-    out = node.forward(get_array_module(arrays[0]) if isinstance(args[0], Tensor) else _xp_of(arrays), *arrays)
+    """Run node.forward on the arrays of args (tensors or Python scalars) and record node when grads are needed.
+
+    This is the hot path of every op, so the common one- and two-argument cases are spelled out.
+    """
+    n = len(args)
+    if n == 1 and isinstance(args[0], Tensor):
+        a = args[0]
+        x = a.data
+        grad = a.requires_grad
+        arrays = (x,)
+        out = node.forward(np if x.__class__ is _ndarray else _xp_of(arrays), x)
+    elif n == 2:
+        a, b = args
+        if isinstance(a, Tensor):
+            x = a.data
+            grad = a.requires_grad
+        else:
+            x = a
+            grad = False
+        if isinstance(b, Tensor):
+            y = b.data
+            if b.requires_grad:
+                grad = True
+        else:
+            y = b
+        arrays = (x, y)
+        out = node.forward(np if x.__class__ is _ndarray else _xp_of(arrays), x, y)
+    else:
+        arrays = []
+        grad = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                if a.requires_grad:
+                    grad = True
+            else:
+                arrays.append(a)
+        out = node.forward(np if arrays[0].__class__ is _ndarray else _xp_of(arrays), *arrays)
     if out.__class__ is not _ndarray:
         out = _as_array(out, arrays)
-    if _mode.enabled and node.differentiable:
-        for a in args:
-            if isinstance(a, Tensor) and a.requires_grad:
-                _record(node, args)
-                saves = node.saves
-                if saves is None or saves:
-                    node._versions = [(i, args[i]._vbox, args[i]._vbox[0]) for i in
-                                      (range(len(args)) if saves is None else saves) if isinstance(args[i], Tensor)]
-                t = Tensor._wrap(out, True, node)
-                if node.saves_output:
-                    if node._versions is None:
-                        node._versions = []
-                    node._versions.append((-1, t._vbox, 0))
-                if node.is_view:
-                    t._vbox = args[0]._vbox
-                    t._base = args[0]._base or args[0]
-                return t
-    t = Tensor._wrap(out)
+    t = _new(Tensor)
+    t.data = out
+    t.grad = None
+    t._hooks = None
+    t._out_index = 0
+    t._retains = False
     if node.is_view and isinstance(args[0], Tensor):
-        t._vbox = args[0]._vbox
-        t._base = args[0]._base or args[0]
+        src = args[0]
+        t._vbox = src._vbox
+        t._base = src if src._base is None else src._base
+    else:
+        t._vbox = [0]
+        t._base = None
+    if grad and _mode.enabled and node.differentiable:
+        _record_fast(node, args, t)
+    else:
+        t.requires_grad = False
+        t.grad_fn = None
     return t
+
+
+def _edge(a):
+    """Where the gradient of input a goes: its node and output index, the leaf itself, or nowhere (None)."""
+    if isinstance(a, Tensor) and a.requires_grad:
+        fn = a.grad_fn
+        return a if fn is None else (fn, a._out_index)
+    return None
+
+
+def _record_fast(node, args, t):
+    """Attach node to its inputs (edges, saved versions) and make it t's grad_fn (autograd._record, inlined)."""
+    if len(args) == 1:
+        a = args[0]
+        fn = a.grad_fn
+        node.edges = (a if fn is None else (fn, a._out_index),)
+        node.needs_input_grad = (True,)
+    else:
+        edges = node.edges = tuple([_edge(a) for a in args])
+        node.needs_input_grad = tuple([e is not None for e in edges])
+    node.inputs = args
+    node._pre_hooks = None
+    node._seq = _next_seq()
+    saves = node.saves
+    if saves is None:
+        versions = [(i, a._vbox, a._vbox[0]) for i, a in enumerate(args) if isinstance(a, Tensor)]
+    elif saves:
+        versions = [(i, args[i]._vbox, args[i]._vbox[0]) for i in saves if isinstance(args[i], Tensor)]
+    else:
+        versions = None
+    if node.saves_output:
+        if versions is None:
+            versions = []
+        versions.append((-1, t._vbox, t._vbox[0]))
+    node._versions = versions
+    t.requires_grad = True
+    t.grad_fn = node
 
 
 def _xp_of(arrays):
@@ -501,7 +579,12 @@ def _xp_of(arrays):
 
 
 def _as_array(out, arrays):
+    if isinstance(out, np.generic):  # NumPy gives scalars for 0-d results
+        return np.asarray(out)
     xp = _xp_of(arrays)
     if isinstance(out, xp.ndarray):
         return out
     return xp.asarray(out)
+
+
+_autograd.Tensor = Tensor  # autograd builds tensors without importing this module

@@ -1,39 +1,62 @@
-"""Tensor factories: zeros, ones, full, empty, arange, linspace, eye and their *_like forms."""
+"""Tensor factories: zeros, ones, full, empty, arange, linspace, eye, their *_like forms and Tensor.new_*."""
 import math
+import operator
 
 from .. import dtypes as _dt
 from ..device import CPU, to_device
-from ..tensor import Tensor
-from ._util import as_shape
+from ..tensor import Tensor, tensor  # noqa: F401  (tensor: importable from here too)
+from ._util import bind
 
 __all__ = ["zeros", "ones", "full", "empty", "arange", "linspace", "logspace", "eye", "zeros_like", "ones_like",
            "full_like", "empty_like"]
 
 
-def _make(fill, size, dtype, device, requires_grad, op):
-    shape = as_shape(size, op)
+def _shape(size, op):
+    """A shape from ints or one tuple/list/Size, with PyTorch's TypeError for anything else."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    shape = []
+    for i, s in enumerate(size):
+        try:
+            shape.append(operator.index(s))
+        except TypeError:
+            raise TypeError(f"{op}(): argument 'size' must be tuple of ints, but found element of type "
+                            f"{type(s).__name__} at pos {i}") from None
     if any(s < 0 for s in shape):
-        raise RuntimeError(f"{op}: Trying to create tensor with negative dimension in shape {shape}")
-    dtype = _dt.to_dtype(dtype) or _dt.get_default_dtype()
-    xp = (to_device(device) or CPU).xp
-    arr = xp.empty(shape, dtype=dtype.np) if fill is None else xp.full(shape, fill, dtype=dtype.np)
+        raise RuntimeError(f"{op}: Trying to create tensor with negative dimension {min(shape)}: {shape}")
+    return tuple(shape)
+
+
+def _finish(arr, requires_grad):
     t = Tensor._wrap(arr)
     return t.requires_grad_(True) if requires_grad else t
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
-    """A tensor of zeros with the given shape."""
-    return _make(0, size, dtype, device, requires_grad, "zeros")
+def _make(fill, size, dtype, device, requires_grad, op):
+    shape = _shape(size, op)
+    dtype = _dt.to_dtype(dtype) or _dt.get_default_dtype()
+    xp = (to_device(device) or CPU).xp
+    arr = xp.empty(shape, dtype=dtype.np) if fill is None else xp.full(shape, fill, dtype=dtype.np)
+    return _finish(arr, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
-    """A tensor of ones with the given shape."""
-    return _make(1, size, dtype, device, requires_grad, "ones")
+def _size_args(shape, size):
+    return (size,) if size is not None else shape
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
-    """An uninitialised tensor with the given shape."""
-    return _make(None, size, dtype, device, requires_grad, "empty")
+def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    return _make(0, _size_args(shape, size), dtype, device, requires_grad, "zeros")
+
+
+def ones(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
+    return _make(1, _size_args(shape, size), dtype, device, requires_grad, "ones")
+
+
+def empty(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor of the given shape."""
+    return _make(None, _size_args(shape, size), dtype, device, requires_grad, "empty")
 
 
 def _scalar_dtype(value):
@@ -41,33 +64,48 @@ def _scalar_dtype(value):
         return _dt.bool
     if isinstance(value, int):
         return _dt.int64
-    return _dt.get_default_dtype()
+    if isinstance(value, float):
+        return _dt.get_default_dtype()
+    if isinstance(value, complex):
+        raise TypeError("full: ember does not support complex tensors")
+    import numpy as np
+    if isinstance(value, np.generic):
+        return _dt.from_numpy_dtype(value.dtype)
+    raise TypeError(f"full(): argument 'fill_value' must be a number, not {type(value).__name__}")
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
-    """A tensor filled with fill_value; the dtype follows the value (int64, bool or the default float)."""
+    """A tensor filled with fill_value; the dtype follows the value (bool, int64 or the default float)."""
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     return _make(fill_value, (size,), dtype or _scalar_dtype(fill_value), device, requires_grad, "full")
 
 
 def _like(t, fill, dtype, device, requires_grad, op):
-    return _make(fill, (t.shape,), dtype or t.dtype, device or t.device, requires_grad, op)
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(t).__name__}")
+    return _make(fill, (t.data.shape,), dtype or t.dtype, device or t.device, requires_grad, op)
 
 
 def zeros_like(input, dtype=None, device=None, requires_grad=False):
+    """Zeros with the shape (and by default the dtype and device) of input."""
     return _like(input, 0, dtype, device, requires_grad, "zeros_like")
 
 
 def ones_like(input, dtype=None, device=None, requires_grad=False):
+    """Ones with the shape (and by default the dtype and device) of input."""
     return _like(input, 1, dtype, device, requires_grad, "ones_like")
 
 
 def empty_like(input, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor with the shape (and by default the dtype and device) of input."""
     return _like(input, None, dtype, device, requires_grad, "empty_like")
 
 
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+    """fill_value with the shape (and by default the dtype and device) of input."""
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
     return _like(input, fill_value, dtype, device, requires_grad, "full_like")
 
 
@@ -80,43 +118,84 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     start, end, step = _num(start), _num(end), _num(step)
     if end is None:
         start, end = 0, start
+    for name, v in (("start", start), ("end", end), ("step", step)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            import numpy as np
+            if not isinstance(v, (np.integer, np.floating)):
+                raise TypeError(f"arange(): argument '{name}' must be a number, not {type(v).__name__}")
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
+    if not all(math.isfinite(v) for v in (start, end)):
+        raise RuntimeError(f"arange: unsupported range: {start} -> {end}")
     if (end - start) * step < 0:
         raise RuntimeError(f"arange: upper bound and larger bound inconsistent with step sign "
                            f"(start={start}, end={end}, step={step})")
-    if dtype is None:
-        dtype = _dt.int64 if all(isinstance(v, int) for v in (start, end, step)) else _dt.get_default_dtype()
-    dtype = _dt.to_dtype(dtype)
+    all_int = all(isinstance(v, int) or hasattr(v, "dtype") and v.dtype.kind in "iu" for v in (start, end, step))
+    dtype = _dt.to_dtype(dtype) if dtype is not None else (_dt.int64 if all_int else _dt.get_default_dtype())
     xp = (to_device(device) or CPU).xp
-    n = max(0, math.ceil((end - start) / step))
-    arr = (xp.arange(n, dtype="float64") * step + start).astype(dtype.np)
-    t = Tensor._wrap(arr)
-    return t.requires_grad_(True) if requires_grad else t
+    if all_int:
+        arr = xp.arange(int(start), int(end), int(step), dtype="int64").astype(dtype.np, copy=False)
+    else:
+        n = max(0, math.ceil((end - start) / step))
+        arr = (xp.arange(n, dtype="float64") * step + start).astype(dtype.np)
+    return _finish(arr, requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     """steps evenly spaced values from start to end (inclusive)."""
     start, end = _num(start), _num(end)
+    steps = operator.index(steps)
     if steps < 0:
         raise RuntimeError("linspace: number of steps must be non-negative")
     dtype = _dt.to_dtype(dtype) or _dt.get_default_dtype()
     xp = (to_device(device) or CPU).xp
-    t = Tensor._wrap(xp.linspace(start, end, steps, dtype="float64").astype(dtype.np))
-    return t.requires_grad_(True) if requires_grad else t
+    return _finish(xp.linspace(start, end, steps, dtype="float64").astype(dtype.np), requires_grad)
 
 
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
     """base ** linspace(start, end, steps)."""
+    steps = operator.index(steps)
+    if steps < 0:
+        raise RuntimeError("logspace: number of steps must be non-negative")
     dtype = _dt.to_dtype(dtype) or _dt.get_default_dtype()
     xp = (to_device(device) or CPU).xp
-    t = Tensor._wrap((base ** xp.linspace(_num(start), _num(end), steps, dtype="float64")).astype(dtype.np))
-    return t.requires_grad_(True) if requires_grad else t
+    arr = (base ** xp.linspace(_num(start), _num(end), steps, dtype="float64")).astype(dtype.np)
+    return _finish(arr, requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
-    """An n x m matrix with ones on the diagonal."""
+    """An n x m matrix (m defaults to n) with ones on the diagonal."""
+    n = operator.index(n)
+    m = n if m is None else operator.index(m)
+    if n < 0 or m < 0:
+        raise RuntimeError(f"eye: n and m must be non-negative, got n={n}, m={m}")
     dtype = _dt.to_dtype(dtype) or _dt.get_default_dtype()
     xp = (to_device(device) or CPU).xp
-    t = Tensor._wrap(xp.eye(n, n if m is None else m, dtype=dtype.np))
-    return t.requires_grad_(True) if requires_grad else t
+    return _finish(xp.eye(n, m, dtype=dtype.np), requires_grad)
+
+
+# --- Tensor.new_*: same dtype and device as self unless given -------------------------------------------------------
+
+def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of data, with self's dtype and device by default."""
+    from ..tensor import tensor
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+
+def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+    return _make(0, size, dtype or self.dtype, device or self.device, requires_grad, "new_zeros")
+
+
+def _new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+    return _make(1, size, dtype or self.dtype, device or self.device, requires_grad, "new_ones")
+
+
+def _new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+    return _make(None, size, dtype or self.dtype, device or self.device, requires_grad, "new_empty")
+
+
+def _new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+    return _make(fill_value, (size,), dtype or self.dtype, device or self.device, requires_grad, "new_full")
+
+
+bind(new_tensor=_new_tensor, new_zeros=_new_zeros, new_ones=_new_ones, new_empty=_new_empty, new_full=_new_full)

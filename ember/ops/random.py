@@ -83,18 +83,29 @@ def _finish(arr, dtype, device, requires_grad):
     return t.requires_grad_(True) if requires_grad else t
 
 
+def _float_dtype(dtype, op):
+    dtype = _dt.to_dtype(dtype) or _dt.get_default_dtype()
+    if not dtype.is_floating_point:
+        raise RuntimeError(f"{op}: expected a floating-point dtype, got {dtype}")
+    return dtype
+
+
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform samples from [0, 1)."""
+    dtype = _float_dtype(dtype, "rand")
     return _finish(_rng(generator).random(as_shape(size, "rand")), dtype, device, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal samples."""
+    dtype = _float_dtype(dtype, "randn")
     return _finish(_rng(generator).standard_normal(as_shape(size, "randn")), dtype, device, requires_grad)
 
 
 def randint(low, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=False):
-    """Integers uniform in [low, high) (int64 by default)."""
+    """Integers uniform in [low, high) (int64 by default): ``randint(low, high, size)`` or ``randint(high, size)``."""
+    if size is None and isinstance(high, (tuple, list)):
+        high, size = None, high
     if high is None:
         low, high = 0, low
     if size is None:
