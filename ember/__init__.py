@@ -18,6 +18,7 @@ from .ops.shape import *  # noqa: F401,F403
 from .ops.index import *  # noqa: F401,F403
 from .ops.linalg import *  # noqa: F401,F403
 from .ops.random import *  # noqa: F401,F403
+from .ops.conv import *  # noqa: F401,F403
 
 
 def is_floating_point(t):
@@ -29,4 +30,4 @@ def numel(t):
 
 
 from .io import save, load  # noqa: E402,F401
-from . import nn, optim, data  # noqa: E402,F401
+from . import nn, optim, data, train  # noqa: E402,F401

@@ -1,0 +1,366 @@
+"""Callbacks: code that runs at fixed points of Trainer.fit (Keras' hooks, with PyTorch-style objects).
+
+A callback sees the trainer as ``self.trainer`` (its model, optimizer, scheduler, history) and the epoch's
+``logs`` dict (loss, metrics, val_ metrics, lr). Setting ``self.trainer.stop_training = True`` ends fit after the
+current epoch.
+"""
+import math
+import os
+import warnings
+
+from .loggers import CSVWriter, SummaryWriter
+
+__all__ = ["Callback", "CallbackList", "History", "LambdaCallback", "EarlyStopping", "ModelCheckpoint",
+           "LearningRateMonitor", "CSVLogger", "TensorBoard", "PlotHistory", "GradientClipping"]
+
+
+class Callback:
+    """Base class: override the hooks you need. ``self.trainer`` is set before on_train_begin."""
+
+    trainer = None
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_batch_end(self, batch, logs=None):
+        pass
+
+    def on_before_optimizer_step(self, step, logs=None):
+        """After backward (and gradient accumulation), before optimizer.step(): the place to edit gradients."""
+
+
+class CallbackList:
+    """Calls each hook on every callback, in order."""
+
+    def __init__(self, callbacks=None, trainer=None):
+        self.callbacks = list(callbacks or [])
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+            cb.trainer = trainer
+
+    def __iter__(self):
+        return iter(self.callbacks)
+
+    def _call(self, hook, *args):
+        for cb in self.callbacks:
+            getattr(cb, hook)(*args)
+
+    def on_train_begin(self, logs=None):
+        self._call("on_train_begin", logs)
+
+    def on_train_end(self, logs=None):
+        self._call("on_train_end", logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._call("on_epoch_begin", epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._call("on_epoch_end", epoch, logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        self._call("on_batch_begin", batch, logs)
+
+    def on_batch_end(self, batch, logs=None):
+        self._call("on_batch_end", batch, logs)
+
+    def on_before_optimizer_step(self, step, logs=None):
+        self._call("on_before_optimizer_step", step, logs)
+
+
+class History:
+    """What fit returns: ``history.history`` maps each logged name (loss, val_loss, accuracy, lr, ...) to its
+    per-epoch values; ``history.epoch`` lists the epoch numbers (0-based). ``history["loss"]`` is a shortcut."""
+
+    def __init__(self, history=None, epoch=None):
+        self.history = {k: list(v) for k, v in (history or {}).items()}
+        self.epoch = list(epoch or [])
+
+    def append(self, epoch, logs):
+        self.epoch.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(v)
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+    def __contains__(self, key):
+        return key in self.history
+
+    def __len__(self):
+        return len(self.epoch)
+
+    def __repr__(self):
+        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+
+
+class LambdaCallback(Callback):
+    """A callback from functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
+
+    def __init__(self, **hooks):
+        for name, fn in hooks.items():
+            if not hasattr(Callback, name) or not name.startswith("on_"):
+                raise TypeError(f"LambdaCallback: unknown hook {name!r}")
+            setattr(self, name, fn)
+
+
+def _auto_mode(monitor, trainer):
+    """'max' for metrics where higher is better (accuracy, f1, ...), else 'min' (losses, errors)."""
+    name = monitor[4:] if monitor.startswith("val_") else monitor
+    for m in getattr(trainer, "metrics", ()):
+        if m.name == name:
+            return "max" if m.higher_is_better else "min"
+    return "max" if any(s in name for s in ("acc", "f1", "precision", "recall", "auc")) else "min"
+
+
+class _Monitor(Callback):
+    """Tracks the best value of a logged quantity."""
+
+    def _setup_monitor(self, monitor, mode, min_delta=0.0):
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"{type(self).__name__}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        self.monitor, self._mode, self.min_delta = monitor, mode, abs(min_delta)
+        self.best, self._warned = None, False
+
+    @property
+    def mode(self):
+        return _auto_mode(self.monitor, self.trainer) if self._mode == "auto" else self._mode
+
+    def _current(self, logs):
+        value = (logs or {}).get(self.monitor)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            if not self._warned:
+                warnings.warn(f"{type(self).__name__}: '{self.monitor}' is not among the logged values "
+                              f"{sorted(logs or {})}; it does nothing", RuntimeWarning, stacklevel=3)
+                self._warned = True
+            return None
+        return float(value)
+
+    def _improved(self, value):
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+
+class EarlyStopping(_Monitor):
+    """Stop training when `monitor` has not improved by more than min_delta for `patience` epochs; with
+    restore_best_weights, the model gets the weights of its best epoch back when training ends."""
+
+    def __init__(self, monitor="val_loss", patience=0, mode="auto", min_delta=0.0, restore_best_weights=False,
+                 verbose=0):
+        self._setup_monitor(monitor, mode, min_delta)
+        self.patience, self.restore_best_weights, self.verbose = patience, restore_best_weights, verbose
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.stopped_epoch, self.best_epoch = 0, None, None
+        self.best, self.best_weights = None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = self._current(logs)
+        if value is None:
+            return
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = {k: v.detach().clone() for k, v in self.trainer.model.state_dict().items()}
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            self.trainer.stop_training = True
+            if self.verbose:
+                print(f"EarlyStopping: {self.monitor} has not improved for {self.wait} epochs; stopping after "
+                      f"epoch {epoch + 1} (best {self.best:.6g} at epoch {self.best_epoch + 1})")
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.trainer.model.load_state_dict(self.best_weights)
+            if self.verbose:
+                print(f"EarlyStopping: restored the weights of epoch {self.best_epoch + 1}")
+
+
+class ModelCheckpoint(_Monitor):
+    """Save checkpoints (model, optimizer, scheduler, epoch, random state, history) with ember.io.save_checkpoint,
+    atomically, so fit(..., resume_from=path) can continue from them.
+
+    With dirpath: ``best.safetensors`` whenever `monitor` improves, ``last.safetensors`` after every epoch
+    (save_last), and ``epoch{N}.safetensors`` every epoch unless save_best_only.
+    With filepath (a name that may use ``{epoch}`` and logged values, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}"``):
+    the file is written when `monitor` improves (save_best_only) or every epoch.
+    monitor defaults to val_loss when there is validation data, else loss.
+    """
+
+    def __init__(self, dirpath=None, filepath=None, monitor=None, mode="auto", save_best_only=True, save_last=None,
+                 verbose=0):
+        if (dirpath is None) == (filepath is None):
+            raise ValueError("ModelCheckpoint: give exactly one of dirpath or filepath")
+        self._setup_monitor(monitor, mode)
+        self.filepath = None if filepath is None else os.fspath(filepath)
+        self.dirpath = os.fspath(dirpath) if dirpath is not None else os.path.dirname(os.path.abspath(filepath))
+        self.save_best_only, self.verbose = save_best_only, verbose
+        self.save_last = (dirpath is not None) if save_last is None else save_last
+        self.best_model_path = self.last_model_path = None
+
+    def on_train_begin(self, logs=None):
+        self.best, self._auto_monitor = None, self.monitor is None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self._auto_monitor:
+            self.monitor = "val_loss" if "val_loss" in logs else "loss"
+        value = self._current(logs)
+        improved = value is not None and self._improved(value)
+        if improved:
+            self.best = value
+        if self.filepath is not None:
+            if improved or not self.save_best_only:
+                path = self.filepath.format(epoch=epoch + 1, **logs)
+                self._save(path, value)
+                if improved:
+                    self.best_model_path = path
+        else:
+            if improved:
+                self.best_model_path = self._save(os.path.join(self.dirpath, "best.safetensors"), value)
+            if not self.save_best_only:
+                self._save(os.path.join(self.dirpath, f"epoch{epoch + 1}.safetensors"), value)
+        if self.save_last:
+            self.last_model_path = self._save(os.path.join(self.dirpath, "last.safetensors"), value)
+
+    def _save(self, path, value):
+        self.trainer.save_checkpoint(path, monitor=self.monitor, monitor_value=value)
+        if self.verbose:
+            print(f"ModelCheckpoint: saved {path} ({self.monitor}={value})")
+        return path
+
+
+class LearningRateMonitor(Callback):
+    """Record the learning rate of every parameter group, per epoch or per optimizer step, in ``self.lrs``
+    ({'lr': [...]} for one group, {'lr_group0': [...], ...} for several). Per-step values also go into the batch
+    logs (so TensorBoard(update_freq=...) can write them)."""
+
+    def __init__(self, logging_interval="epoch", verbose=0):
+        if logging_interval not in ("epoch", "step"):
+            raise ValueError(f"LearningRateMonitor: logging_interval must be 'epoch' or 'step', got "
+                             f"{logging_interval!r}")
+        self.logging_interval, self.verbose = logging_interval, verbose
+        self.lrs = {}
+
+    def _record(self):
+        groups = self.trainer.optimizer.param_groups
+        names = ["lr"] if len(groups) == 1 else [f"lr_group{i}" for i in range(len(groups))]
+        current = {name: g["lr"] for name, g in zip(names, groups)}
+        for name, lr in current.items():
+            self.lrs.setdefault(name, []).append(lr)
+        return current
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.logging_interval == "epoch":
+            current = self._record()
+            if self.verbose:
+                print(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.4g}" for k, v in current.items()))
+
+    def on_before_optimizer_step(self, step, logs=None):
+        if self.logging_interval == "step":
+            current = self._record()
+            if logs is not None:
+                logs.update(current)
+
+
+class CSVLogger(Callback):
+    """Write one CSV row per epoch: epoch, then every logged value (loss, metrics, val_ metrics, lr).
+    With append=True, rows are added to an existing file (for resumed runs)."""
+
+    def __init__(self, path, separator=",", append=False):
+        self.path, self.separator, self.append = os.fspath(path), separator, append
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        self._writer = CSVWriter(self.path, append=self.append, separator=self.separator)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._writer.write({"epoch": epoch, **(logs or {})})
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class TensorBoard(Callback):
+    """Write every logged value as a TensorBoard scalar at step=epoch (``tensorboard --logdir log_dir``).
+    update_freq=N also writes the batch loss (and step learning rates) every N optimizer steps, at the global
+    step, under ``batch/<name>``."""
+
+    def __init__(self, log_dir="runs", update_freq="epoch"):
+        if update_freq != "epoch" and not (isinstance(update_freq, int) and update_freq > 0):
+            raise ValueError(f"TensorBoard: update_freq must be 'epoch' or a positive integer, got {update_freq!r}")
+        self.log_dir, self.update_freq = os.fspath(log_dir), update_freq
+        self.writer = None
+
+    def on_train_begin(self, logs=None):
+        self.writer = SummaryWriter(self.log_dir)
+        self._batches = 0
+
+    def on_batch_end(self, batch, logs=None):
+        self._batches += 1
+        if self.update_freq != "epoch" and self._batches % self.update_freq == 0 and logs:
+            scalars = {f"batch/{k}": v for k, v in logs.items() if isinstance(v, (int, float)) and k != "size"}
+            self.writer.add_scalars(scalars, self._batches)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.writer.add_scalars({k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))}, epoch)
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self.writer is not None:
+            self.writer.close()
+
+
+class PlotHistory(Callback):
+    """Save a PNG of the loss and metric curves (each with its val_ twin) when training ends, or after every
+    epoch with every_epoch=True. Needs matplotlib."""
+
+    def __init__(self, path, keys=None, every_epoch=False):
+        from .plots import require_matplotlib
+        require_matplotlib("PlotHistory")
+        self.path, self.keys, self.every_epoch = os.fspath(path), keys, every_epoch
+
+    def _plot(self):
+        from .plots import plot_history
+        if len(self.trainer.history):
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            plot_history(self.trainer.history, self.path, self.keys)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.every_epoch:
+            self._plot()
+
+    def on_train_end(self, logs=None):
+        self._plot()
+
+
+class GradientClipping(Callback):
+    """Clip the total gradient norm to max_norm before each optimizer step (ember.nn.utils.clip_grad_norm_).
+    The last total norm (before clipping) is kept in ``self.last_norm``."""
+
+    def __init__(self, max_norm, norm_type=2.0):
+        self.max_norm, self.norm_type, self.last_norm = max_norm, norm_type, None
+
+    def on_before_optimizer_step(self, step, logs=None):
+        from ..nn.utils import clip_grad_norm_
+        self.last_norm = float(clip_grad_norm_(self.trainer.model.parameters(), self.max_norm, self.norm_type))
+
