@@ -360,9 +360,10 @@ def _engine(roots, root_grads, retain_graph, create_graph, capture):
         for e, g, inp in zip(node.edges, in_grads, inputs):
             if e is None or g is None:
                 continue
-            gd, idata = g.data, inp.data
-            if gd.shape != idata.shape or gd.dtype is not idata.dtype:
-                g = _conform(g, inp, node, inputs)
+            if inp is not None:  # inputs the backward does not read were released at record time
+                gd, idata = g.data, inp.data
+                if gd.shape != idata.shape or gd.dtype is not idata.dtype:
+                    g = _conform(g, inp, node, inputs)
             if e.__class__ is tuple:
                 nxt = e[0]
                 if visit is not None and nxt not in visit:
