@@ -177,15 +177,24 @@ def multinomial(input, num_samples, replacement=False, generator=None):
 def _uniform_(self, a=0.0, b=1.0, generator=None):
     """Fill with uniform samples from [a, b) in place."""
     from .elementwise import inplace
-    vals = _rng(generator).uniform(a, b, size=self.data.shape)
-    return inplace(self, "uniform_", lambda s: Tensor._wrap(_move_like(vals.astype(self.data.dtype), self)))
+    vals = _rng(generator).random(size=self.data.shape, dtype=_sample_dtype(self))
+    vals *= b - a
+    vals += a
+    return inplace(self, "uniform_", lambda s: Tensor._wrap(_move_like(vals.astype(self.data.dtype, copy=False), self)))
 
 
 def _normal_(self, mean=0.0, std=1.0, generator=None):
     """Fill with normal samples in place."""
     from .elementwise import inplace
-    vals = _rng(generator).normal(mean, std, size=self.data.shape)
-    return inplace(self, "normal_", lambda s: Tensor._wrap(_move_like(vals.astype(self.data.dtype), self)))
+    vals = _rng(generator).standard_normal(size=self.data.shape, dtype=_sample_dtype(self))
+    vals *= std
+    vals += mean
+    return inplace(self, "normal_", lambda s: Tensor._wrap(_move_like(vals.astype(self.data.dtype, copy=False), self)))
+
+
+def _sample_dtype(t):
+    """Draw float32 samples for float32 (and narrower) tensors, so initialising big layers stays cheap."""
+    return np.float64 if t.data.dtype == np.float64 else np.float32
 
 
 def _move_like(arr, t):
