@@ -1,7 +1,8 @@
 """erf and erfc on arrays (NumPy has neither; CuPy has cupyx.scipy.special).
 
 The NumPy version is a vectorised port of FDLIBM's s_erf.c (piecewise rational approximations, error below
-1 ulp in float64); other float dtypes are computed in float64 and rounded once.
+1 ulp in float64). float32 and narrower erf uses one rational approximation evaluated in float32 (the one Eigen and
+XLA use: a few ulp, about 7x faster, which matters for GELU); their erfc goes through float64 for accurate tails.
 
 ====================================================
 Copyright (C) 1993 by Sun Microsystems, Inc. All rights reserved.
@@ -120,11 +121,36 @@ def _apply(fn64, a):
     return out if a.dtype == np.float64 or a.dtype.kind in "biu" else out.astype(a.dtype)
 
 
+# erf(x) = x P(x^2) / Q(x^2) on [-4, 4] (erf is +-1 in float32 beyond), coefficients highest degree first
+_P32 = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
+        -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02)
+_Q32 = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
+        -1.42647390514189e-02)
+
+
+def _erf32(a):
+    x = np.clip(a.astype(np.float32), np.float32(-4), np.float32(4))
+    x2 = x * x
+    p = np.full_like(x, _P32[0])
+    for c in _P32[1:]:
+        p *= x2
+        p += np.float32(c)
+    q = np.full_like(x, _Q32[0])
+    for c in _Q32[1:]:
+        q *= x2
+        q += np.float32(c)
+    p *= x
+    p /= q
+    return p if a.dtype == np.float32 else p.astype(a.dtype)
+
+
 def erf(xp, a):
     """erf of every element of a (in a's floating dtype)."""
     if xp is not np:
         import cupyx.scipy.special
         return cupyx.scipy.special.erf(a)
+    if a.dtype.kind == "f" and a.dtype.itemsize <= 4 or a.dtype.kind == "V":
+        return _erf32(a)
     return _apply(_erf64, a)
 
 

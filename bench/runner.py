@@ -1,0 +1,256 @@
+"""Run benchmark workloads in fresh processes and gather the figures.
+
+The parent (:func:`run_suite`) starts one child per (framework, workload, mode, repeat), alternating the frameworks,
+with the thread count fixed through the environment before anything is imported. A child
+(``python -m bench.runner FRAMEWORK WORKLOAD MODE STEPS WARMUP``) times each step and prints one JSON line with the
+step times and its peak resident set size.
+"""
+import datetime
+import importlib.metadata
+import importlib.util
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+
+THREADS = 2
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+               "NUMEXPR_NUM_THREADS")
+NOISY = 1.5  # a figure is flagged when its repeat medians differ by more than this factor (quartiles: twice it)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def thread_env(threads=THREADS):
+    """A copy of the environment with every BLAS/OpenMP pool limited to ``threads``."""
+    env = dict(os.environ)
+    for var in THREAD_VARS:
+        env[var] = str(threads)
+    env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def peak_rss_mib():
+    """This process's peak resident set size in MiB (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+
+
+def torch_available():
+    return importlib.util.find_spec("torch") is not None
+
+
+# ---------------------------------------------------------------- child side
+
+def measure(framework, workload, mode, steps, warmup, threads=THREADS):
+    """Build ``workload`` on ``framework`` and time ``warmup + steps`` steps of ``mode``; returns a dict."""
+    from bench.workloads import WORKLOADS, infer_step, load_framework, train_step
+
+    fw = load_framework(framework, threads)
+    rss_import = peak_rss_mib()
+    fw.torch.manual_seed(0)
+    w = WORKLOADS[workload](fw)
+    if mode == "train":
+        w.model.train()
+        optimizer = w.make_optimizer()
+
+        def step():
+            return train_step(fw, w, optimizer)
+    elif mode == "inference":
+        w.model.eval()
+
+        def step():
+            return infer_step(fw, w)
+    else:
+        raise ValueError(f"unknown mode {mode!r} (expected 'train' or 'inference')")
+    times, cpu = [], []
+    out = None
+    for _ in range(warmup + steps):
+        c0, t0 = time.process_time(), time.perf_counter()
+        out = step()
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    result = {"framework": framework, "workload": workload, "mode": mode,
+              "warmup_ms": [t * 1e3 for t in times[:warmup]], "times_ms": [t * 1e3 for t in times[warmup:]],
+              "cpu_ms": [t * 1e3 for t in cpu[warmup:]],
+              "rss_import_mib": rss_import, "peak_rss_mib": peak_rss_mib()}
+    if mode == "train":
+        result["last_loss"] = float(out.item())
+    return result
+
+
+def child_main(argv):
+    framework, workload, mode, steps, warmup = argv[:5]
+    try:
+        threads = int(os.environ.get("OMP_NUM_THREADS", THREADS))  # set by the parent's --threads
+        result = measure(framework, workload, mode, int(steps), int(warmup), threads)
+    except Exception as e:  # reported to the parent, which carries on with the other runs
+        traceback.print_exc()
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        at = f"{os.path.relpath(where.filename, REPO)}:{where.lineno}"
+        print(json.dumps({"error": f"{type(e).__name__}: {e} (at {at})"}))
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+# ---------------------------------------------------------------- parent side
+
+def run_child(framework, workload, mode, steps, warmup, threads=THREADS, timeout=900):
+    """One fresh process; returns the child's dict (with "error" set when it failed)."""
+    cmd = [sys.executable, "-m", "bench.runner", framework, workload, mode, str(steps), str(warmup)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=thread_env(threads), cwd=REPO,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s"}
+    lines = proc.stdout.strip().splitlines()
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        tail = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        result = {"error": tail[0]}
+    if proc.returncode != 0 and "error" not in result:
+        result["error"] = f"exit status {proc.returncode}"
+    return result
+
+
+def _summary(runs):
+    """Summarise the repeats of one (framework, workload, mode): the lowest per-process median, and the rest."""
+    errors = [r["error"] for r in runs if "error" in r]
+    if errors:
+        return {"error": errors[0], "runs": len(runs)}
+    times = [t for r in runs for t in r["times_ms"]]
+    medians = [statistics.median(r["times_ms"]) for r in runs]
+    q1, _, q3 = statistics.quantiles(times, n=4) if len(times) > 1 else (times[0],) * 3
+    # the figure is the quietest process's median: a neighbour's load slows whole processes, never speeds one up
+    out = {"median_ms": min(medians), "pooled_median_ms": statistics.median(times), "min_ms": min(times),
+           "q1_ms": q1, "q3_ms": q3,
+           "repeat_medians_ms": medians, "cpu_median_ms": statistics.median(t for r in runs for t in r["cpu_ms"]),
+           "noisy": max(medians) > NOISY * min(medians) or q3 > 2 * NOISY * q1,
+           "steps": len(times), "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
+           "rss_import_mib": max(r["rss_import_mib"] for r in runs),
+           "warmup_ms": [r["warmup_ms"] for r in runs]}
+    if "last_loss" in runs[0]:
+        out["last_loss"] = [r["last_loss"] for r in runs]
+    return out
+
+
+def _ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def run_suite(workloads, modes, frameworks, steps, warmup, repeats, threads=THREADS, timeout=900, log=None):
+    """Alternate fresh processes of each framework; returns one row per (workload, mode)."""
+    raw = {(w, m, f): [] for w in workloads for m in modes for f in frameworks}
+    for r in range(repeats):
+        order = frameworks if r % 2 == 0 else frameworks[::-1]  # neither framework always goes first
+        for w in workloads:
+            for m in modes:
+                for f in order:
+                    res = run_child(f, w, m, steps, warmup, threads, timeout)
+                    raw[w, m, f].append(res)
+                    if log:
+                        what = res.get("error") or f"{statistics.median(res['times_ms']):.3f} ms"
+                        log(f"[{r + 1}/{repeats}] {w:14s} {m:9s} {f:5s} {what}")
+    rows = []
+    for w in workloads:
+        for m in modes:
+            row = {"workload": w, "mode": m}
+            for f in frameworks:
+                row[f] = _summary(raw[w, m, f])
+            if "torch" in frameworks:
+                e, t = row.get("ember", {}), row["torch"]
+                row["ratio"] = _ratio(e.get("median_ms"), t.get("median_ms"))
+                row["rss_ratio"] = _ratio(e.get("peak_rss_mib"), t.get("peak_rss_mib"))
+            rows.append(row)
+    return rows
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(package):
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _blas():
+    try:
+        import numpy as np
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas.get('name')} {blas.get('version')}"
+    except Exception:  # older numpy: no dict mode
+        return None
+
+
+def _git_commit():
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO,
+                             timeout=10)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def machine_info():
+    """What the figures were measured on."""
+    import numpy as np
+    sys.path.insert(0, REPO)
+    import ember
+    return {"cpu": _cpu_model(), "cores": os.cpu_count(),
+            "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "python": platform.python_version(), "platform": platform.platform(), "numpy": np.__version__,
+            "blas": _blas(), "torch": _version("torch"), "ember": ember.__version__, "git_commit": _git_commit(),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+# ---------------------------------------------------------------- report
+
+def _fmt(v, spec):
+    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+
+
+def format_table(rows, frameworks):
+    """The markdown table: times, ratio, peak RSS and its ratio; failed runs show their error below."""
+    lines = ["| workload | mode | ember ms | torch ms | ratio | ember MiB | torch MiB | peak RSS ratio |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    notes = []
+    noisy = False
+    for row in rows:
+        e, t = row.get("ember", {}), row.get("torch", {})
+        mark = "*" if e.get("noisy") or t.get("noisy") else ""
+        noisy = noisy or bool(mark)
+        cells = [row["workload"], row["mode"],
+                 "failed" if "error" in e else _fmt(e.get("median_ms"), ".3f") + ("*" if e.get("noisy") else ""),
+                 "failed" if "error" in t else _fmt(t.get("median_ms"), ".3f") + ("*" if t.get("noisy") else ""),
+                 _fmt(row.get("ratio"), ".2f") + (mark if row.get("ratio") is not None else ""),
+                 _fmt(e.get("peak_rss_mib"), ".0f"), _fmt(t.get("peak_rss_mib"), ".0f"),
+                 _fmt(row.get("rss_ratio"), ".2f")]
+        lines.append("| " + " | ".join(cells) + " |")
+        for f in frameworks:
+            if "error" in row.get(f, {}):
+                notes.append(f"- {row['workload']} {row['mode']} on {f} failed: {row[f]['error']}")
+    if noisy:
+        notes.insert(0, f"- * noisy: the medians of the repeats differ by more than {NOISY}x, or the quartiles of all "
+                        f"steps by more than {2 * NOISY}x (a busy machine); see the JSON for every repeat")
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+if __name__ == "__main__":
+    sys.exit(child_main(sys.argv[1:]))

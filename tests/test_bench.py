@@ -1,0 +1,46 @@
+"""Smoke tests of the benchmark suite: it runs every workload and writes its report. No timing assertions."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+from bench.__main__ import parse_args
+from bench.workloads import MODES, WORKLOADS
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(args, timeout=600):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=REPO, timeout=timeout)
+
+
+def test_smoke_flags():
+    args = parse_args(["--smoke", "--workloads", "mlp,lstm"])
+    assert (args.steps, args.warmup, args.repeats) == (2, 1, 1)
+    assert args.workloads == ["mlp", "lstm"]
+
+
+def test_suite_smoke_all_workloads(tmp_path):
+    out = tmp_path / "results.json"
+    proc = _run(["-m", "bench", "--smoke", "--no-torch", "-q", "--out", str(out)])
+    assert "| workload | mode | ember ms | torch ms | ratio |" in proc.stdout, proc.stdout + proc.stderr
+    report = json.loads(out.read_text())
+    assert report["config"]["frameworks"] == ["ember"]
+    assert {"cpu", "cores", "numpy", "date"} <= set(report["machine"])
+    rows = {(r["workload"], r["mode"]): r for r in report["results"]}
+    assert set(rows) == {(w, m) for w in WORKLOADS for m in MODES}
+    failed = {k: r["ember"]["error"] for k, r in rows.items() if "error" in r["ember"]}
+    assert not failed, failed
+    for key, row in rows.items():
+        ember = row["ember"]
+        assert math.isfinite(ember["median_ms"]) and ember["median_ms"] > 0, key
+        assert ember["steps"] == 2 and ember["peak_rss_mib"] > 0, key
+        assert f"| {key[0]} | {key[1]} |" in proc.stdout
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_micro_smoke():
+    proc = _run(["-m", "bench.micro", "--smoke", "--no-torch", "--cases", "add 16x16|matmul 16x16"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "| add 16x16 | fwd+bwd |" in proc.stdout and "| matmul 16x16 | fwd |" in proc.stdout
