@@ -6,6 +6,9 @@ from ..ops.activation import *  # noqa: F401,F403
 from ..ops.loss import *  # noqa: F401,F403
 from ..ops.nnops import *  # noqa: F401,F403
 from ..ops.attention import *  # noqa: F401,F403
+from ..ops.conv import *  # noqa: F401,F403
+from ..ops.norm import *  # noqa: F401,F403
+from ..ops.conv import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, interpolate, pad  # noqa: F401
 
 
 def relu(input, inplace=False):
