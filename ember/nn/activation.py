@@ -1,7 +1,10 @@
 """Activation modules: thin wrappers over ember.nn.functional with PyTorch's constructor arguments and reprs."""
-from .. import ops
+import warnings
+
+from ..autograd import no_grad
 from ..ops import activation as A
 from ..ops import elementwise as E
+from ..ops.creation import empty
 from .module import Module
 from .parameter import Parameter
 
@@ -10,103 +13,121 @@ __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", 
            "PReLU", "Softmax", "LogSoftmax", "Softmin"]
 
 
-class _Simple(Module):
-    """An activation without parameters, computed by `fn`."""
+def _relu(input, inplace=False):
+    return input.relu_() if inplace else E.relu(input)
+
+
+class _Stateless(Module):
+    """An activation without parameters or options, computed by `fn`."""
 
     fn = None
-
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
 
     def forward(self, input):
         return type(self).fn(input)
 
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
 
+class _Inplace(Module):
+    """An activation whose only option is `inplace`, computed by `fn(input, inplace)`."""
 
-class ReLU(_Simple):
-    fn = staticmethod(E.relu)
+    fn = None
+    show_inplace = True  # torch prints "inplace=True" for most of these (not for Hardswish/Hardsigmoid)
 
-
-class Sigmoid(_Simple):
-    fn = staticmethod(E.sigmoid)
-
-    def __init__(self):
-        super().__init__()
-
-
-class Tanh(_Simple):
-    fn = staticmethod(E.tanh)
-
-    def __init__(self):
-        super().__init__()
-
-
-class SiLU(_Simple):
-    fn = staticmethod(A.silu)
-
-
-class Mish(_Simple):
-    fn = staticmethod(A.mish)
-
-
-class Hardswish(_Simple):
-    fn = staticmethod(A.hardswish)
-
-
-class Hardsigmoid(_Simple):
-    fn = staticmethod(A.hardsigmoid)
-
-
-class SELU(_Simple):
-    fn = staticmethod(A.selu)
-
-
-class LogSigmoid(_Simple):
-    fn = staticmethod(A.logsigmoid)
-
-    def __init__(self):
-        super().__init__()
-
-
-class Softsign(_Simple):
-    fn = staticmethod(A.softsign)
-
-    def __init__(self):
-        super().__init__()
-
-
-class Tanhshrink(_Simple):
-    fn = staticmethod(A.tanhshrink)
-
-    def __init__(self):
-        super().__init__()
-
-
-class ReLU6(Module):
     def __init__(self, inplace=False):
         super().__init__()
         self.inplace = inplace
 
     def forward(self, input):
-        return A.relu6(input)
+        return type(self).fn(input, self.inplace)
 
     def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+        return "inplace=True" if self.inplace and self.show_inplace else ""
+
+
+class ReLU(_Inplace):
+    fn = staticmethod(_relu)
+
+
+class SiLU(_Inplace):
+    fn = staticmethod(A.silu)
+
+
+class Mish(_Inplace):
+    fn = staticmethod(A.mish)
+
+
+class SELU(_Inplace):
+    fn = staticmethod(A.selu)
+
+
+class Hardswish(_Inplace):
+    fn = staticmethod(A.hardswish)
+    show_inplace = False
+
+
+class Hardsigmoid(_Inplace):
+    fn = staticmethod(A.hardsigmoid)
+    show_inplace = False
+
+
+class Sigmoid(_Stateless):
+    fn = staticmethod(E.sigmoid)
+
+
+class Tanh(_Stateless):
+    fn = staticmethod(E.tanh)
+
+
+class LogSigmoid(_Stateless):
+    fn = staticmethod(A.logsigmoid)
+
+
+class Softsign(_Stateless):
+    fn = staticmethod(A.softsign)
+
+
+class Tanhshrink(_Stateless):
+    fn = staticmethod(A.tanhshrink)
+
+
+def _inplace_str(inplace):
+    return ", inplace=True" if inplace else ""
 
 
 class Hardtanh(Module):
-    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+    """x clamped to [min_val, max_val]."""
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False, min_value=None, max_value=None):
         super().__init__()
+        if min_value is not None:
+            warnings.warn("keyword argument `min_value` is deprecated and renamed to `min_val`", FutureWarning,
+                          stacklevel=2)
+            min_val = min_value
+        if max_value is not None:
+            warnings.warn("keyword argument `max_value` is deprecated and renamed to `max_val`", FutureWarning,
+                          stacklevel=2)
+            max_val = max_value
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+        if max_val <= min_val:
+            raise AssertionError(f"max_val ({max_val}) must be greater than min_val ({min_val})")
 
     def forward(self, input):
-        return A.hardtanh(input, self.min_val, self.max_val)
+        return A.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self):
-        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+        return f"min_val={self.min_val}, max_val={self.max_val}" + _inplace_str(self.inplace)
+
+
+class ReLU6(Hardtanh):
+    """min(max(0, x), 6)."""
+
+    def __init__(self, inplace=False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def forward(self, input):
+        return A.relu6(input, self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
@@ -115,10 +136,10 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input):
-        return A.leaky_relu(input, self.negative_slope)
+        return A.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+        return f"negative_slope={self.negative_slope}" + _inplace_str(self.inplace)
 
 
 class ELU(Module):
@@ -127,15 +148,15 @@ class ELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input):
-        return A.elu(input, self.alpha)
+        return A.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self):
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+        return f"alpha={self.alpha}" + _inplace_str(self.inplace)
 
 
 class CELU(ELU):
     def forward(self, input):
-        return A.celu(input, self.alpha)
+        return A.celu(input, self.alpha, self.inplace)
 
 
 class GELU(Module):
@@ -180,19 +201,24 @@ class Threshold(Module):
         self.threshold, self.value, self.inplace = threshold, value, inplace
 
     def forward(self, input):
-        return A.threshold(input, self.threshold, self.value)
+        return A.threshold(input, self.threshold, self.value, self.inplace)
 
     def extra_repr(self):
-        return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
+        return f"threshold={self.threshold}, value={self.value}" + _inplace_str(self.inplace)
 
 
 class PReLU(Module):
-    """max(0, x) + a * min(0, x) with a learned slope a (one, or one per channel)."""
+    """max(0, x) + a * min(0, x) with a learned slope a (one, or one per channel), initialised to `init`."""
 
     def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
         super().__init__()
-        self.num_parameters = num_parameters
-        self.weight = Parameter(ops.creation.full((num_parameters,), init, dtype=dtype, device=device))
+        self.num_parameters, self.init = num_parameters, init
+        self.weight = Parameter(empty(num_parameters, dtype=dtype, device=device))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        with no_grad():
+            self.weight.fill_(self.init)
 
     def forward(self, input):
         return A.prelu(input, self.weight)

@@ -2,7 +2,7 @@
 from ..ops import activation as A
 from .module import Module
 
-__all__ = ["Dropout", "Dropout1d", "Dropout2d", "AlphaDropout"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"]
 
 
 class _DropoutBase(Module):
@@ -31,6 +31,10 @@ class Dropout1d(_DropoutBase):
 
 class Dropout2d(_DropoutBase):
     fn = staticmethod(A.dropout2d)
+
+
+class Dropout3d(_DropoutBase):
+    fn = staticmethod(A.dropout3d)
 
 
 class AlphaDropout(_DropoutBase):

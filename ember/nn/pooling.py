@@ -1,9 +1,13 @@
-"""Pooling layers and Upsample: MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool2d."""
+"""Pooling layers and Upsample: MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d."""
 from ..ops import conv as C
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
-           "AdaptiveMaxPool2d", "Upsample"]
+           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Upsample"]
+
+
+def _single(x):
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
 class _MaxPool(Module):
@@ -44,7 +48,9 @@ class _AvgPool(Module):
 
 class AvgPool1d(_AvgPool):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        # torch stores AvgPool1d's sizes as 1-tuples (and prints them so)
+        super().__init__(_single(kernel_size), _single(stride if stride is not None else kernel_size),
+                         _single(padding), ceil_mode, count_include_pad)
 
     def forward(self, input):
         return C.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
@@ -76,25 +82,43 @@ class AdaptiveAvgPool2d(_Adaptive):
         return C.adaptive_avg_pool2d(input, self.output_size)
 
 
-class AdaptiveMaxPool2d(_Adaptive):
+class _AdaptiveMax(_Adaptive):
+    fn = None
+
     def __init__(self, output_size, return_indices=False):
         super().__init__(output_size)
         self.return_indices = return_indices
 
     def forward(self, input):
-        return C.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+        return type(self).fn(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool1d(_AdaptiveMax):
+    fn = staticmethod(C.adaptive_max_pool1d)
+
+
+class AdaptiveMaxPool2d(_AdaptiveMax):
+    fn = staticmethod(C.adaptive_max_pool2d)
 
 
 class Upsample(Module):
-    """Resize with interpolate (nearest or bilinear)."""
+    """Resize with interpolate (nearest, linear, bilinear, ...); scale factors are stored as floats like torch."""
 
-    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                 recompute_scale_factor=None):
         super().__init__()
-        self.size, self.scale_factor, self.mode, self.align_corners = size, scale_factor, mode, align_corners
+        self.name = type(self).__name__
+        self.size = size
+        if isinstance(scale_factor, tuple):
+            self.scale_factor = tuple(float(f) for f in scale_factor)
+        else:
+            self.scale_factor = float(scale_factor) if scale_factor else None
+        self.mode, self.align_corners, self.recompute_scale_factor = mode, align_corners, recompute_scale_factor
 
     def forward(self, input):
-        return C.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners)
+        return C.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+                             recompute_scale_factor=self.recompute_scale_factor)
 
     def extra_repr(self):
-        info = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+        info = f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else f"size={self.size!r}"
         return info + f", mode={self.mode!r}"

@@ -1,6 +1,8 @@
 """Embedding: a lookup table of vectors."""
+from ..autograd import no_grad
 from ..ops import activation as A
-from ..ops.random import randn
+from ..ops.creation import empty
+from . import init
 from .module import Module
 from .parameter import Parameter
 
@@ -15,30 +17,31 @@ class Embedding(Module):
         super().__init__()
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
-                raise AssertionError(f"Embedding: padding_idx must be within num_embeddings ({num_embeddings}), "
-                                     f"got {padding_idx}")
+                raise AssertionError(f"Padding_idx must be within num_embeddings (got padding_idx={padding_idx} "
+                                     f"for num_embeddings={num_embeddings})")
             if padding_idx < 0:
                 padding_idx += num_embeddings
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if _weight is None:
-            self.weight = Parameter(randn(num_embeddings, embedding_dim, dtype=dtype, device=device),
+            self.weight = Parameter(empty((num_embeddings, embedding_dim), dtype=dtype, device=device),
                                     requires_grad=not _freeze)
-            self._fill_padding_idx_with_zero()
+            self.reset_parameters()
         else:
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
                 raise AssertionError("Shape of weight does not match num_embeddings and embedding_dim")
-            self.weight = Parameter(_weight, requires_grad=not _freeze)
+            self.weight = Parameter(_weight, requires_grad=not _freeze)  # shares memory with _weight, like torch
 
     def reset_parameters(self):
-        from . import init
+        """N(0, 1) weights with the padding_idx row zeroed."""
         init.normal_(self.weight)
         self._fill_padding_idx_with_zero()
 
     def _fill_padding_idx_with_zero(self):
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            with no_grad():
+                self.weight[self.padding_idx].fill_(0)
 
     def forward(self, input):
         return A.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type, self.scale_grad_by_freq,
@@ -50,14 +53,20 @@ class Embedding(Module):
             s += f", padding_idx={self.padding_idx}"
         if self.max_norm is not None:
             s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq is not False:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        if self.sparse is not False:
+            s += ", sparse=True"
         return s
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0,
                         scale_grad_by_freq=False, sparse=False):
-        """An Embedding holding a copy of a 2-D tensor of vectors."""
+        """An Embedding whose weight is the given 2-D tensor of vectors (sharing its memory, as torch does)."""
         if embeddings.data.ndim != 2:
             raise AssertionError("Embeddings parameter is expected to be 2-dimensional")
         rows, cols = embeddings.shape
         return cls(rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
-                   _weight=embeddings.detach().clone(), _freeze=freeze)
+                   _weight=embeddings.detach(), _freeze=freeze)
