@@ -13,6 +13,8 @@ import inspect
 import itertools
 import threading
 
+from .device import get_array_module
+
 __all__ = [
     "Node", "Function", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
     "is_grad_enabled", "is_inference_mode_enabled", "gradcheck", "gradgradcheck", "GradcheckError",
@@ -203,8 +205,11 @@ class Node:
     """One recorded operation in the autograd graph.
 
     Subclasses set ``saves`` (indices of inputs the backward reads; None means all) and implement
-    ``forward(xp, *arrays)`` and ``backward(grad)``. Array-valued state for backward is stored on ``self``
-    in ``forward``; it is released after backward unless the graph is retained.
+    ``forward(xp, *arrays)`` and ``backward(grad)``. When a node is recorded, the tensor inputs not in ``saves``
+    are replaced by None in ``self.inputs`` (numbers stay), so that activations no backward needs are freed as
+    soon as the user drops them: a backward must read only the inputs in ``saves`` (a property may choose them
+    from ``needs_input_grad``) and keep any shapes, dtypes or devices it needs on ``self``, together with other
+    array-valued state, in ``forward``. All of it is released after backward unless the graph is retained.
     """
 
     __slots__ = ("inputs", "edges", "needs_input_grad", "_versions", "_pre_hooks", "_seq", "__dict__",
@@ -549,14 +554,15 @@ def _make_root_grads(outputs, grad_outputs, who):
             raise TypeError(f"{who}: expected tensors as outputs, got {type(t).__name__}")
         if not t.requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        td = t.data
         if g is None:
-            if t.data.size != 1:
+            if td.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            from .device import get_array_module
-            g = Tensor._wrap(get_array_module(t.data).ones_like(t.data))
-        elif not isinstance(g, Tensor):
+            grads.append(Tensor._wrap(get_array_module(td).ones(td.shape, td.dtype)))
+            continue
+        if not isinstance(g, Tensor):
             g = Tensor(g, dtype=t.dtype, device=t.device)
-        if g.shape != t.shape:
+        if g.data.shape != td.shape:
             raise RuntimeError(f"{who}: Mismatch in shape: grad_output[{i}] has a shape of {tuple(g.shape)} and "
                                f"output[{i}] has a shape of {tuple(t.shape)}.")
         if g.data.dtype != t.data.dtype:
@@ -725,8 +731,6 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        from .device import get_array_module
-
         ctx = FunctionCtx()
         recording = _mode.enabled
         ctx.needs_input_grad = tuple(recording and isinstance(a, Tensor) and a.requires_grad for a in args)

@@ -265,8 +265,7 @@ class Tensor:
     # --- autograd ---------------------------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate the gradient of this tensor into the .grad of the leaves it depends on."""
-        from .autograd import backward
-        backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        _autograd.backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     def requires_grad_(self, requires_grad=True):
         """Set requires_grad in place (only on leaves, only for floating-point dtypes)."""
@@ -543,25 +542,55 @@ def _edge(a):
 
 
 def _record_fast(node, args, t):
-    """Attach node to its inputs (edges, saved versions) and make it t's grad_fn (autograd._record, inlined)."""
-    if len(args) == 1:
+    """Attach node to its inputs and make it t's grad_fn (autograd._record, inlined; one- and two-input cases
+    spelled out).
+
+    The node keeps only the tensor inputs its backward reads (``node.saves``; numbers stay), so that the memory of
+    the others can go before backward runs; those it keeps are version-checked, and so is t when the node saves
+    its output.
+    """
+    n = len(args)
+    if n == 1:
         a = args[0]
         fn = a.grad_fn
         node.edges = (a if fn is None else (fn, a._out_index),)
         node.needs_input_grad = (True,)
+    elif n == 2:
+        a, b = args
+        ea = eb = None
+        if isinstance(a, Tensor) and a.requires_grad:
+            fn = a.grad_fn
+            ea = a if fn is None else (fn, a._out_index)
+        if isinstance(b, Tensor) and b.requires_grad:
+            fn = b.grad_fn
+            eb = b if fn is None else (fn, b._out_index)
+        node.edges = (ea, eb)
+        node.needs_input_grad = (ea is not None, eb is not None)
     else:
         edges = node.edges = tuple([_edge(a) for a in args])
         node.needs_input_grad = tuple([e is not None for e in edges])
-    node.inputs = args
     node._pre_hooks = None
     node._seq = _next_seq()
     saves = node.saves
     if saves is None:
+        node.inputs = args
         versions = [(i, a._vbox, a._vbox[0]) for i, a in enumerate(args) if isinstance(a, Tensor)]
-    elif saves:
-        versions = [(i, args[i]._vbox, args[i]._vbox[0]) for i in saves if isinstance(args[i], Tensor)]
     else:
+        if n == 1:
+            node.inputs = args if saves else (None,)
+        elif n == 2:
+            node.inputs = (a if 0 in saves or not isinstance(a, Tensor) else None,
+                           b if 1 in saves or not isinstance(b, Tensor) else None)
+        else:
+            node.inputs = tuple([a if i in saves or not isinstance(a, Tensor) else None for i, a in enumerate(args)])
         versions = None
+        for i in saves:
+            a = args[i]
+            if isinstance(a, Tensor):
+                if versions is None:
+                    versions = []
+                vbox = a._vbox
+                versions.append((i, vbox, vbox[0]))
     if node.saves_output:
         if versions is None:
             versions = []

@@ -1,5 +1,10 @@
 """Small helpers shared by the op modules."""
+import numpy as np
+
 from ..tensor import Tensor, _wrap_dim
+
+_ndarray = np.ndarray
+_wrap = Tensor._wrap
 
 
 def bind(**methods):
@@ -33,3 +38,21 @@ def as_shape(args, op="op"):
         return tuple(int(s) for s in args)
     except TypeError:
         raise TypeError(f"{op}: expected a shape of ints, got {args!r}") from None
+
+
+def as_array(r):
+    """r as an array: NumPy gives scalars for 0-d results (CuPy arrays stay as they are)."""
+    return np.asarray(r) if isinstance(r, np.generic) else r
+
+
+def grad_tensor(r, dtype):
+    """A gradient computed on arrays by a backward (no graph being built) as a tensor of dtype.
+
+    NumPy turns 0-d results into scalars, and ml_dtypes' bfloat16 times a Python float gives float32: both are
+    undone here.
+    """
+    if r.__class__ is not _ndarray:
+        r = as_array(r)
+    if r.dtype != dtype:
+        r = r.astype(dtype)
+    return _wrap(r)

@@ -7,9 +7,9 @@ from .. import dtypes as _dt
 from ..autograd import Node, _mode
 from ..device import device_of, get_array_module, move
 from ..tensor import Tensor, apply
-from ._broadcast import sum_to
+from ._broadcast import sum_to, sum_to_array
 from ._erf import erf as _erf_array, erfc as _erfc_array
-from ._util import bind
+from ._util import as_array, bind, grad_tensor
 
 __all__ = [
     "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "fmod",
@@ -24,6 +24,7 @@ __all__ = [
 _SCALARS = (int, float, bool)
 _PY_SCALARS = (int, float, bool)  # exact classes: numpy scalars (np.float64 subclasses float) are converted
 _FLOAT_KINDS = "fV"  # "V": bfloat16 from ml_dtypes
+_ndarray = np.ndarray
 
 
 # --- promotion and devices ------------------------------------------------------------------------------------
@@ -161,7 +162,24 @@ class _Binary(Node):
     saves = ()
 
     def remember(self, a, b):
-        self.sa, self.sb = _shape(a), _shape(b)
+        self.sa = a.shape if a.__class__ is _ndarray else _shape(a)
+        self.sb = b.shape if b.__class__ is _ndarray else _shape(b)
+
+
+# Hot backwards have a second form on arrays for a plain backward (no create_graph: no graph to build), which
+# skips the op machinery; the form with ember ops is the reference, and the one that double backward runs.
+
+def _data(x):
+    """The array of a tensor operand, or the number itself."""
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _array_grad(r, shape, dtype):
+    """An input's gradient computed on arrays, summed to the input's shape, as a tensor of dtype."""
+    r = as_array(r)
+    if r.shape != shape:
+        r = sum_to_array(r, shape)
+    return grad_tensor(r, dtype)
 
 
 # --- arithmetic -----------------------------------------------------------------------------------------------
@@ -183,7 +201,10 @@ class Sub(_Binary):
 
     def backward(self, g):
         na, nb = self.needs_input_grad
-        return (sum_to(g, self.sa) if na else None, sum_to(-g, self.sb) if nb else None)
+        gb = None
+        if nb:
+            gb = sum_to(-g if _mode.enabled else grad_tensor(-g.data, g.data.dtype), self.sb)
+        return (sum_to(g, self.sa) if na else None, gb)
 
 
 class Mul(_Binary):
@@ -199,11 +220,17 @@ class Mul(_Binary):
     def backward(self, g):
         a, b = self.inputs
         na, nb = self.needs_input_grad
+        if not _mode.enabled:
+            gd = g.data
+            return (_array_grad(gd * _data(b), self.sa, gd.dtype) if na else None,
+                    _array_grad(gd * _data(a), self.sb, gd.dtype) if nb else None)
         return (sum_to(g * b, self.sa) if na else None, sum_to(g * a, self.sb) if nb else None)
 
 
 class Div(_Binary):
-    saves = None
+    @property
+    def saves(self):  # b is read for both gradients, a only for b's
+        return (0, 1) if self.needs_input_grad[1] else (1,)
 
     def forward(self, xp, a, b):
         self.remember(a, b)
@@ -212,6 +239,11 @@ class Div(_Binary):
     def backward(self, g):
         a, b = self.inputs
         na, nb = self.needs_input_grad
+        if not _mode.enabled:
+            gd, bd = g.data, _data(b)
+            ga = gd / bd
+            return (_array_grad(ga, self.sa, gd.dtype) if na else None,
+                    _array_grad(-ga * _data(a) / bd, self.sb, gd.dtype) if nb else None)
         ga = g / b
         return (sum_to(ga, self.sa) if na else None, sum_to(-ga * a / b, self.sb) if nb else None)
 
@@ -272,8 +304,15 @@ class _TruncDivInt(Node):
         return q + ((q * b != a) & ((a < 0) != (b < 0)))
 
 
-class Remainder(_Binary):
-    saves = None
+class _ReadsBothForOther(_Binary):
+    """Binary nodes whose backward reads the inputs only for the second input's gradient."""
+
+    @property
+    def saves(self):
+        return (0, 1) if self.needs_input_grad[1] else ()
+
+
+class Remainder(_ReadsBothForOther):
 
     def forward(self, xp, a, b):
         self.remember(a, b)
@@ -285,8 +324,7 @@ class Remainder(_Binary):
         return (sum_to(g, self.sa) if na else None, sum_to(-g * floor_divide(a, b), self.sb) if nb else None)
 
 
-class Fmod(_Binary):
-    saves = None
+class Fmod(_ReadsBothForOther):
 
     def forward(self, xp, a, b):
         self.remember(a, b)
@@ -495,9 +533,12 @@ subtract, multiply, divide, true_divide = sub, mul, div, div
 # --- unary math ---------------------------------------------------------------------------------------------
 
 class _Unary(Node):
-    """A unary op from an array function and a gradient rule d(x, y, g) -> tensor (x: input, y: output)."""
+    """A unary op from an array function and a gradient rule grad(x, y, g) -> tensor (x: input, y: output).
+
+    agrad(xp, x, y, g), when given, is the same rule on arrays, for a plain backward (see _array_grad)."""
 
     fn = None
+    agrad = None
     uses_input = True
     saves_output = False
 
@@ -508,14 +549,20 @@ class _Unary(Node):
         return out
 
     def backward(self, g):
+        if self.agrad is not None and not _mode.enabled:
+            gd = g.data
+            x = self.inputs[0].data if self.uses_input else None
+            xp = np if gd.__class__ is _ndarray else get_array_module(gd)
+            return (grad_tensor(self.agrad(xp, x, self.out if self.saves_output else None, gd), gd.dtype),)
         x = self.inputs[0] if self.uses_input else None
         y = self.saved_output() if self.saves_output else None
         return (self.grad(x, y, g),)
 
 
-def _unary_node(name, fn, grad, uses=("x",)):
+def _unary_node(name, fn, grad, uses=("x",), agrad=None):
     attrs = {"fn": staticmethod(fn), "grad": staticmethod(grad), "uses_input": "x" in uses,
-             "saves_output": "y" in uses, "saves": None if "x" in uses else ()}
+             "saves_output": "y" in uses, "saves": (0,) if "x" in uses else (),
+             "agrad": None if agrad is None else staticmethod(agrad)}
     return type(name, (_Unary,), attrs)
 
 
@@ -523,16 +570,17 @@ _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
-Neg = _unary_node("Neg", lambda xp, a: -a, lambda x, y, g: -g, ())
+Neg = _unary_node("Neg", lambda xp, a: -a, lambda x, y, g: -g, (), lambda xp, x, y, g: -g)
 Abs = _unary_node("Abs", lambda xp, a: xp.abs(a), lambda x, y, g: g * sign(x))
-Exp = _unary_node("Exp", lambda xp, a: xp.exp(a), lambda x, y, g: g * y, ("y",))
+Exp = _unary_node("Exp", lambda xp, a: xp.exp(a), lambda x, y, g: g * y, ("y",), lambda xp, x, y, g: g * y)
 Exp2 = _unary_node("Exp2", lambda xp, a: xp.exp2(a), lambda x, y, g: g * y * _LN2, ("y",))
-Log = _unary_node("Log", lambda xp, a: xp.log(a), lambda x, y, g: g / x)
+Log = _unary_node("Log", lambda xp, a: xp.log(a), lambda x, y, g: g / x, ("x",), lambda xp, x, y, g: g / x)
 Log2 = _unary_node("Log2", lambda xp, a: xp.log2(a), lambda x, y, g: g / (x * _LN2))
 Log10 = _unary_node("Log10", lambda xp, a: xp.log10(a), lambda x, y, g: g / (x * _LN10))
 Log1p = _unary_node("Log1p", lambda xp, a: xp.log1p(a), lambda x, y, g: g / (x + 1))
 Expm1 = _unary_node("Expm1", lambda xp, a: xp.expm1(a), lambda x, y, g: g * (y + 1), ("y",))
-Sqrt = _unary_node("Sqrt", lambda xp, a: xp.sqrt(a), lambda x, y, g: g / (2 * y), ("y",))
+Sqrt = _unary_node("Sqrt", lambda xp, a: xp.sqrt(a), lambda x, y, g: g / (2 * y), ("y",),
+                   lambda xp, x, y, g: g / (2 * y))
 Rsqrt = _unary_node("Rsqrt", lambda xp, a: 1 / xp.sqrt(a), lambda x, y, g: g * (y * y * y) * -0.5, ("y",))
 Reciprocal = _unary_node("Reciprocal", lambda xp, a: 1 / a, lambda x, y, g: -g * y * y, ("y",))
 Square = _unary_node("Square", lambda xp, a: a * a, lambda x, y, g: g * x * 2)
@@ -544,7 +592,8 @@ Acos = _unary_node("Acos", lambda xp, a: xp.arccos(a), lambda x, y, g: -g * rsqr
 Atan = _unary_node("Atan", lambda xp, a: xp.arctan(a), lambda x, y, g: g / (x * x + 1))
 Sinh = _unary_node("Sinh", lambda xp, a: xp.sinh(a), lambda x, y, g: g * cosh(x))
 Cosh = _unary_node("Cosh", lambda xp, a: xp.cosh(a), lambda x, y, g: g * sinh(x))
-Tanh = _unary_node("Tanh", lambda xp, a: xp.tanh(a), lambda x, y, g: g * (1 - y * y), ("y",))
+Tanh = _unary_node("Tanh", lambda xp, a: xp.tanh(a), lambda x, y, g: g * (1 - y * y), ("y",),
+                   lambda xp, x, y, g: g * (1 - y * y))
 Erf = _unary_node("Erf", _erf_array, lambda x, y, g: g * exp(-(x * x)) * _TWO_OVER_SQRT_PI)
 Erfc = _unary_node("Erfc", _erfc_array, lambda x, y, g: g * exp(-(x * x)) * -_TWO_OVER_SQRT_PI)
 
@@ -555,8 +604,10 @@ def _sigmoid_array(xp, a):
     return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
 
 
-Sigmoid = _unary_node("Sigmoid", _sigmoid_array, lambda x, y, g: g * y * (1 - y), ("y",))
-Relu = _unary_node("Relu", lambda xp, a: xp.maximum(a, 0), lambda x, y, g: where(y > 0, g, 0.0), ("y",))
+Sigmoid = _unary_node("Sigmoid", _sigmoid_array, lambda x, y, g: g * y * (1 - y), ("y",),
+                      lambda xp, x, y, g: g * y * (1 - y))
+Relu = _unary_node("Relu", lambda xp, a: xp.maximum(a, 0), lambda x, y, g: where(y > 0, g, 0.0), ("y",),
+                   lambda xp, x, y, g: xp.where(y > 0, g, 0.0))
 
 
 class _ZeroGrad(Node):
@@ -954,7 +1005,10 @@ def _broadcast3_error(op, *xs):
 class Lerp(Node):
     """start + weight * (end - start), computed as PyTorch does (exact at weight 0 and 1)."""
 
-    saves = None
+    @property
+    def saves(self):  # the weight is read for the gradients of start and end; start and end for the weight's
+        na, nb, nw = self.needs_input_grad
+        return (0, 1) * nw + (2,) * (na or nb)
 
     def forward(self, xp, a, b, w):
         self.shapes = (_shape(a), _shape(b), _shape(w))
@@ -1230,7 +1284,7 @@ class CopyFrom(Node):
     saves = ()
 
     def forward(self, xp, dst, src):
-        self.src_shape, self.src_dtype = _shape(src), src.dtype
+        self.src_shape, self.src_dtype, self.src_device = _shape(src), src.dtype, device_of(src)
         out = xp.empty_like(dst)
         out[...] = move(src, device_of(dst))
         return out
@@ -1242,8 +1296,8 @@ class CopyFrom(Node):
             gs = sum_to(g, self.src_shape)
             if gs.data.dtype != self.src_dtype:
                 gs = to_copy(gs, dtype=_dt.from_numpy_dtype(self.src_dtype))
-            if device_of(gs.data) != device_of(self.inputs[1].data):
-                gs = to_copy(gs, device=device_of(self.inputs[1].data))
+            if device_of(gs.data) != self.src_device:
+                gs = to_copy(gs, device=self.src_device)
         return (_zeros(g) if ndst else None, gs)
 
 

@@ -8,6 +8,7 @@ import operator
 
 import numpy as np
 
+from .. import dtypes as _dt
 from ..autograd import Node, _mode
 from ..device import device_of, get_array_module, move
 from ..tensor import Tensor, apply
@@ -666,19 +667,19 @@ class MaskedFill(Node):
     saves = (1,)
 
     def forward(self, xp, a, mask, v):
-        self.a_shape = a.shape
+        self.a_shape, self.v_dtype = a.shape, getattr(v, "dtype", None)
         return xp.where(mask, xp.asarray(v, dtype=a.dtype), a)
 
     def backward(self, g):
-        _, mask, v = self.inputs
+        mask = self.inputs[1]
         na, _, nv = self.needs_input_grad
         ga = gv = None
         if na:
             ga = sum_to(apply(MaskedFill(), g, mask, 0), self.a_shape)
         if nv:
             gv = apply(MaskedFill(), g, logical_not(mask), 0).sum()
-            if gv.data.dtype != v.data.dtype:
-                gv = to_copy(gv, dtype=v.dtype)
+            if gv.data.dtype != self.v_dtype:
+                gv = to_copy(gv, dtype=_dt.from_numpy_dtype(self.v_dtype))
         return ga, None, gv
 
 

@@ -6,7 +6,9 @@ matmul nodes and no transpose nodes. ``einsum`` is one ``Einsum`` node whose bac
 """
 import functools
 
-from ..autograd import Node
+import numpy as np
+
+from ..autograd import Node, _mode
 from ..device import get_array_module
 from ..tensor import Tensor, _ndarray, apply
 from ._broadcast import broadcast_to, sum_to
@@ -39,14 +41,16 @@ class Matmul(Node):
         return (1,) * na + (0,) * nb
 
     def forward(self, xp, a, b):
+        self.sa, self.sb = a.shape, b.shape
         return _matmul_arrays(xp, a, b)
 
     def backward(self, g):
-        a, b = self.inputs
+        a, b = self.inputs  # only the ones the other's gradient needs (see saves)
         na, nb = self.needs_input_grad
-        if a.data.ndim < 2 or b.data.ndim < 2:
-            return _vector_grads(g, a, b, na, nb)
-        return _matrix_grads(g, a, b, self.ta, self.tb, na, nb)
+        sa, sb = self.sa, self.sb
+        if len(sa) < 2 or len(sb) < 2:
+            return _vector_grads(g, a, b, sa, sb, na, nb)
+        return _matrix_grads(g, a, b, sa, sb, self.ta, self.tb, na, nb)
 
 
 class MatmulT(Matmul):
@@ -56,17 +60,23 @@ class MatmulT(Matmul):
         self.ta, self.tb = ta, tb
 
     def forward(self, xp, a, b):
+        self.sa, self.sb = a.shape, b.shape
         return _matmul_arrays(xp, a.swapaxes(-1, -2) if self.ta else a, b.swapaxes(-1, -2) if self.tb else b)
 
 
 def _mm(a, b, ta=False, tb=False):
-    """op(a) @ op(b) as a graph node, without validation (used by backward)."""
-    return apply(MatmulT(ta, tb) if ta or tb else Matmul(), a, b)
+    """op(a) @ op(b) without validation (used by backward): a graph node, or just the product when nothing is
+    recorded."""
+    if _mode.enabled:
+        return apply(MatmulT(ta, tb) if ta or tb else Matmul(), a, b)
+    x, y = a.data, b.data
+    xp = np if x.__class__ is _ndarray else get_array_module(x)
+    return Tensor._wrap(_matmul_arrays(xp, x.swapaxes(-1, -2) if ta else x, y.swapaxes(-1, -2) if tb else y))
 
 
-def _matrix_grads(g, a, b, ta, tb, na, nb):
-    """Gradients of op(a) @ op(b) for operands of at least 2 dims, summed over broadcast batch dimensions."""
-    sa, sb = a.data.shape, b.data.shape
+def _matrix_grads(g, a, b, sa, sb, ta, tb, na, nb):
+    """Gradients of op(a) @ op(b) for operands of shapes sa, sb (at least 2-D), summed over broadcast batch
+    dimensions. a is read only for b's gradient and b only for a's (the other may be None)."""
     ga = gb = None
     if na:
         ga = _mm(b, g, tb, True) if ta else _mm(g, b, False, not tb)
@@ -84,17 +94,19 @@ def _matrix_grads(g, a, b, ta, tb, na, nb):
     return ga, gb
 
 
-def _vector_grads(g, a, b, na, nb):
+def _vector_grads(g, a, b, sa, sb, na, nb):
     """Gradients when an operand is 1-D: view it as a row (first) or column (second) matrix, as matmul does."""
-    sa, sb = a.data.shape, b.data.shape
     shape = list(g.data.shape)
+    ma, mb = sa, sb
     if len(sb) == 1:
-        b = b.reshape(sb[0], 1)
+        mb = (sb[0], 1)
+        b = b.reshape(mb) if b is not None else None
         shape.append(1)
     if len(sa) == 1:
-        a = a.reshape(1, sa[0])
+        ma = (1, sa[0])
+        a = a.reshape(ma) if a is not None else None
         shape.insert(len(shape) - 1, 1)
-    ga, gb = _matrix_grads(g.reshape(shape), a, b, False, False, na, nb)
+    ga, gb = _matrix_grads(g.reshape(shape), a, b, ma, mb, False, False, na, nb)
     return (ga.reshape(sa) if na else None, gb.reshape(sb) if nb else None)
 
 
@@ -310,7 +322,8 @@ class Einsum(Node):
         return tuple(j for j in range(len(need)) if any(need[:j]) or any(need[j + 1:]))
 
     def forward(self, xp, *arrays):
-        self.sizes = _sizes(self.specs, [a.shape for a in arrays])
+        self.shapes = [a.shape for a in arrays]
+        self.sizes = _sizes(self.specs, self.shapes)
         return _einsum_arrays(xp, self.equation, arrays)
 
     def backward(self, g):
@@ -349,7 +362,7 @@ def _einsum_grad(node, g, k):
         it = iter(r.data.shape)
         r = r.reshape(tuple(next(it) if c in used else 1 for c in target))
     r = broadcast_to(r, tuple(full))
-    shape = inputs[k].data.shape
+    shape = node.shapes[k]
     return r if r.data.shape == shape else sum_to(r, shape)
 
 

@@ -340,7 +340,9 @@ class BinaryCrossEntropy(Node):
     """Elementwise -(t log x + (1 - t) log(1 - x)), each log clamped at -100; PyTorch's gradients:
     dx = (x - t) / max(x (1 - x), 1e-12), dt = log(1 - x) - log(x)."""
 
-    saves = None
+    @property
+    def saves(self):  # the target is read only for the input's gradient
+        return (0, 1) if self.needs_input_grad[0] else (0,)
 
     def forward(self, xp, x, t):
         with np.errstate(divide="ignore"):  # log(0) = -inf is expected: it is clamped

@@ -9,7 +9,10 @@ __all__ = ["linear", "bilinear"]
 class Linear(Node):
     """y = x @ W.T + b in one node; x may have any number of leading dimensions."""
 
-    saves = (0, 1)  # backward reads x (for W's grad) and W (for x's grad), never b
+    @property
+    def saves(self):  # x is read only for W's gradient and W only for x's; b never
+        need = self.needs_input_grad
+        return (1,) * need[0] + (0,) * need[1]
 
     def forward(self, xp, x, w, b=None):
         self.x_shape = xs = x.shape
@@ -30,7 +33,7 @@ class Linear(Node):
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
         xs = self.x_shape
-        g2 = g if len(xs) == 2 else g.reshape(-1, w.data.shape[0])
+        g2 = g if len(xs) == 2 else g.reshape(-1, g.data.shape[-1])
         gx = gw = gb = None
         if need[0]:
             gx = g2 @ w
@@ -44,15 +47,15 @@ class Linear(Node):
         return (gx, gw, gb)[:len(need)]
 
     def _backward_arrays(self, g):
-        x, w = self.inputs[0].data, self.inputs[1].data
         need = self.needs_input_grad
         xs = self.x_shape
-        g2 = g if len(xs) == 2 else g.reshape(-1, w.shape[0])
+        g2 = g if len(xs) == 2 else g.reshape(-1, g.shape[-1])
         gx = gw = gb = None
         if need[0]:
-            a = g2 @ w
+            a = g2 @ self.inputs[1].data
             gx = Tensor._wrap(a if len(xs) == 2 else a.reshape(xs))
         if need[1]:
+            x = self.inputs[0].data
             gw = Tensor._wrap(g2.T @ (x if len(xs) == 2 else x.reshape(-1, xs[-1])))
         if len(need) > 2 and need[2]:
             s = g2.sum(0)

@@ -11,6 +11,7 @@ gradients are exact.
 import functools
 import math
 
+from .. import dtypes as _dt
 from ..autograd import Node, _mode
 from ..dtypes import finfo
 from ..tensor import Tensor, apply
@@ -79,11 +80,11 @@ def _dot(xp, a, b, sub, rest):
     return xp.einsum(sub, a, b)
 
 
-def _fit(a, like):
-    """a (1-D, owning its data) with like's shape and dtype."""
-    if a.dtype != like.dtype:
-        a = a.astype(like.dtype)
-    return a if a.shape == like.shape else a.reshape(like.shape).copy()
+def _fit(a, shape, dtype):
+    """a (1-D, owning its data) with the given shape and dtype."""
+    if a.dtype != dtype:
+        a = a.astype(dtype)
+    return a if a.shape == shape else a.reshape(shape).copy()
 
 
 def _buffer(xp, shape, view, dtype):
@@ -96,12 +97,13 @@ class Normalize(Node):
 
     ``stats`` is None to normalise with the input's own statistics, or (running_mean, running_var) arrays
     (evaluation mode); ``running`` is (running_mean, running_var, momentum) to update in place in training;
-    ``keep`` says whether a backward can follow. For it the forward saves the centred input xc (x itself for
-    rms_norm) and rstd = 1 / sqrt(var + eps): x-hat = xc * rstd is never materialised, its factor rstd is
-    folded into per-row or per-channel constants instead.
+    ``keep`` says whether a backward can follow. For it the forward saves the statistics mean and
+    rstd = 1 / sqrt(var + eps) (small); backward recomputes the centred input xc = x - mean (x itself for
+    rms_norm) rather than holding a second activation-sized array until then. x-hat = xc * rstd is never
+    materialised, its factor rstd is folded into per-row or per-channel constants instead.
     """
 
-    saves = (0, 1)
+    saves = (0, 1)  # x and weight; of the bias only its shape and dtype (kept in forward)
 
     def __init__(self, lay, eps, center=True, stats=None, running=None, keep=True):
         self.lay, self.eps, self.center, self.stats, self.running, self.keep = lay, eps, center, stats, running, keep
@@ -109,6 +111,8 @@ class Normalize(Node):
     # --- forward ---------------------------------------------------------------------------------------------
     def forward(self, xp, x, w, b):
         lay = self.lay
+        if b is not None:
+            self.b_meta = (b.shape, b.dtype)
         cdt = _compute_dtype(x.dtype)
         xs = x.reshape(lay.sview)
         if cdt is not None:
@@ -140,9 +144,9 @@ class Normalize(Node):
         rstd = xp.sqrt(var, out=var)
         rstd = xp.reciprocal(rstd, out=rstd)
         if self.keep:
-            self.xc, self.rstd = xc, rstd
-        # the output is xc itself when nothing is saved and xc is not the caller's input, else a new buffer
-        y = xc if not self.keep and self.center else xp.empty(lay.sview, xc.dtype)
+            self.mean, self.rstd = mean, rstd
+        # the output is written into xc when that is a new array (not the caller's input)
+        y = xc if self.center else xp.empty(lay.sview, xc.dtype)
         if lay.aligned:  # rstd and weight are both per channel: one scaling pass
             xp.multiply(xc, rstd if wv is None else rstd * wv, out=y)
         else:
@@ -199,7 +203,7 @@ class Normalize(Node):
     def _backward_arrays(self, g):
         """The fused backward on arrays (no graph is being built)."""
         lay = self.lay
-        x, w, b = self.inputs
+        x, w = self.inputs[0], self.inputs[1]
         need_x, need_w, need_b = self.needs_input_grad
         xp = g.device.xp
         gd = g.data
@@ -211,17 +215,17 @@ class Normalize(Node):
         if self.stats is not None:
             gx, gw, gb = self._grads_given_stats(xp, x, ga, need_x, need_w, need_b)
         elif lay.aligned:
-            gx, gw, gb = self._grads_aligned(xp, x.data.shape, ga, wv, need_x, need_w, need_b)
+            gx, gw, gb = self._grads_aligned(xp, x.data, ga, wv, need_x, need_w, need_b)
         else:
-            gx, gw, gb = self._grads_rows(xp, x.data.shape, ga, wv, need_x, need_w, need_b)
+            gx, gw, gb = self._grads_rows(xp, x.data, ga, wv, need_x, need_w, need_b)
         # results in their final shapes without reshape views (a leaf's grad that is a view would be copied)
         out = [None, None, None]
         if need_x:
             out[0] = Tensor._wrap(gx.base if cdt is None else gx.reshape(x.data.shape).astype(x.data.dtype))
         if need_w:
-            out[1] = Tensor._wrap(_fit(gw, w.data))
+            out[1] = Tensor._wrap(_fit(gw, w.data.shape, w.data.dtype))
         if need_b:
-            out[2] = Tensor._wrap(_fit(gb, b.data))
+            out[2] = Tensor._wrap(_fit(gb, *self.b_meta))
         return tuple(out)
 
     def _grads_given_stats(self, xp, x, ga, need_x, need_w, need_b):
@@ -239,20 +243,29 @@ class Normalize(Node):
             gb = xp.einsum(lay.p_sum, ga)
         return gx, gw, gb
 
-    def _grads_aligned(self, xp, x_shape, ga, wv, need_x, need_w, need_b):
+    def _centred(self, x):
+        """xc = x - mean (x itself without centring) in the stats view and the compute dtype."""
+        xs = x.reshape(self.lay.sview)
+        cdt = _compute_dtype(xs.dtype)
+        if cdt is not None:
+            xs = xs.astype(cdt)
+        return xs - self.mean if self.center else xs
+
+    def _grads_aligned(self, xp, x, ga, wv, need_x, need_w, need_b):
         """Per-channel statistics and parameters (batch norm): the sums of the parameter gradients are the
         sums the input gradient needs, and rstd folds into per-channel constants:
         gx = weight * rstd * (g - mean(g) - xc * rstd^2 * mean(g * xc))."""
         lay = self.lay
-        xc, rstd = self.xc, self.rstd
+        rstd = self.rstd
         sg = sgx = gx = None
         if need_b or (need_x and self.center):
             sg = xp.einsum(lay.p_sum, ga)
         if need_w or need_x:
+            xc = self._centred(x)
             sgx = _dot(xp, ga, xc, lay.p_dot, lay.p_rest)
         if need_x:
             inv_n = 1.0 / lay.n if lay.n else 0.0
-            gx = _buffer(xp, x_shape, lay.sview, xc.dtype)
+            gx = _buffer(xp, x.shape, lay.sview, xc.dtype)
             xp.multiply(xc, sgx.reshape(lay.kshape) * (rstd * rstd * inv_n), out=gx)
             xp.subtract(ga, gx, out=gx)
             if self.center:
@@ -260,15 +273,16 @@ class Normalize(Node):
             gx *= rstd if wv is None else rstd * wv
         return gx, (sgx * rstd.reshape(-1) if need_w else None), sg
 
-    def _grads_rows(self, xp, x_shape, ga, wv, need_x, need_w, need_b):
+    def _grads_rows(self, xp, x, ga, wv, need_x, need_w, need_b):
         """Per-row statistics (layer, group, instance and rms norm). With v = g * rstd * weight:
         gx = v - mean(v) - xc * rstd^2 * mean(v * xc), and grad weight = sum(g * rstd * xc)."""
         lay = self.lay
-        xc, rstd = self.xc, self.rstd
+        rstd = self.rstd
         gb = xp.einsum(lay.p_sum, ga) if need_b else None
         if not (need_x or need_w):
             return None, None, gb
-        v = xp.multiply(ga.reshape(lay.sview), rstd, out=_buffer(xp, x_shape, lay.sview, xc.dtype))
+        xc = self._centred(x)
+        v = xp.multiply(ga.reshape(lay.sview), rstd, out=_buffer(xp, x.shape, lay.sview, xc.dtype))
         va = v.reshape(lay.aview)
         gw = _dot(xp, va, xc.reshape(lay.aview), lay.p_dot, lay.p_rest) if need_w else None
         if not need_x:
@@ -285,7 +299,7 @@ class Normalize(Node):
     def _backward_graph(self, g):
         """The same gradients with ember ops, x-hat and 1/std recomputed from x (for double backward)."""
         lay = self.lay
-        x, w, b = self.inputs
+        x, w = self.inputs[0], self.inputs[1]
         need_x, need_w, need_b = self.needs_input_grad
         xs = reshape(x, lay.sview)
         if self.stats is None:
@@ -303,7 +317,10 @@ class Normalize(Node):
         ga = reshape(g, lay.aview)
         gx = gw = gb = None
         if need_b:
-            gb = reshape(_sum(ga, lay.paxes), b.data.shape)
+            shape, dtype = self.b_meta
+            gb = reshape(_sum(ga, lay.paxes), shape)
+            if gb.data.dtype != dtype:  # the engine casts only the gradients of inputs it kept
+                gb = gb.to(_dt.from_numpy_dtype(dtype))
         if need_w:
             gw = reshape(_sum(ga * reshape(xhat, lay.aview), lay.paxes), w.data.shape)
         if need_x:

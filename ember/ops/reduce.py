@@ -4,6 +4,7 @@ Every function follows PyTorch: ``dim`` is an int, a tuple of ints or None (all 
 ``keepdim`` keeps the reduced dimensions with size 1. Forwards run on arrays; backwards are written with ember ops,
 so gradients of gradients work.
 """
+import functools
 import math
 import warnings
 from collections import namedtuple
@@ -11,11 +12,11 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes as _dt
-from ..autograd import Node
+from ..autograd import Node, _mode
 from ..device import get_array_module
 from ..tensor import Tensor, apply
-from ._broadcast import broadcast_to
-from ._util import bind, wrap_dim, wrap_dims
+from ._broadcast import broadcast_to, expand_array
+from ._util import as_array, bind, wrap_dim, wrap_dims
 from .elementwise import abs as _abs, exp, isnan, maximum, minimum, sign, where
 
 __all__ = [
@@ -49,9 +50,10 @@ def _dim1(input, dim, op):
     return wrap_dim(int(dim), input.data.ndim, op)
 
 
+@functools.lru_cache(maxsize=1024)
 def _keep_shape(shape, dims):
     """The shape of a keepdim=True reduction over dims."""
-    return tuple(1 if i in dims else s for i, s in enumerate(shape))
+    return tuple([1 if i in dims else s for i, s in enumerate(shape)])
 
 
 def _out_shape(shape, dims, keepdim):
@@ -64,6 +66,21 @@ def _unsqueeze(t, node):
     if node.keepdim or not node.dims:
         return t
     return t.reshape(_keep_shape(node.in_shape, node.dims))
+
+
+def _expand_grad(node, gd, scale=None):
+    """A reduction's array gradient (times scale) broadcast back to the input's shape: a read-only view, for a
+    plain backward."""
+    if node.dims and not node.keepdim:
+        gd = gd.reshape(_keep_shape(node.in_shape, node.dims))
+    if scale is not None:
+        dtype = gd.dtype
+        gd = as_array(gd * scale)
+        if gd.dtype != dtype:
+            gd = gd.astype(dtype)
+    elif gd.__class__ is np.ndarray and not gd.flags.c_contiguous:
+        gd = np.ascontiguousarray(gd)  # (the reduced size) so that expand_array makes a view quickly
+    return Tensor._wrap(expand_array(gd, node.in_shape))
 
 
 def _sum_keep(t, dims):
@@ -118,6 +135,8 @@ class Sum(Node):
         return a.sum(axis=self.dims, keepdims=self.keepdim)
 
     def backward(self, g):
+        if not _mode.enabled:  # plain backward: a view of the array, without the op machinery
+            return (_expand_grad(self, g.data),)
         return (broadcast_to(_unsqueeze(g, self), self.in_shape),)
 
 
@@ -142,13 +161,18 @@ class Mean(Node):
 
     def forward(self, xp, a):
         self.in_shape = a.shape
-        self.n = math.prod(a.shape[d] for d in self.dims)
-        if self.n == 0:  # NaN, as in PyTorch, without NumPy's "mean of empty slice" warning
+        self.n = n = math.prod(a.shape[d] for d in self.dims)
+        if n == 0:  # NaN, as in PyTorch, without NumPy's "mean of empty slice" warning
             return xp.full(_out_shape(a.shape, self.dims, self.keepdim), xp.nan, dtype=a.dtype)
+        if a.dtype == np.float32 or a.dtype == np.float64:  # what NumPy's mean does, without its Python overhead
+            return a.sum(axis=self.dims, keepdims=self.keepdim) / n
         return a.mean(axis=self.dims, keepdims=self.keepdim)
 
     def backward(self, g):
-        return (broadcast_to(_unsqueeze(g, self) * (1.0 / self.n if self.n else math.nan), self.in_shape),)
+        scale = 1.0 / self.n if self.n else math.nan
+        if not _mode.enabled:
+            return (_expand_grad(self, g.data, scale),)
+        return (broadcast_to(_unsqueeze(g, self) * scale, self.in_shape),)
 
 
 def mean(input, dim=None, keepdim=False, dtype=None):
@@ -171,6 +195,7 @@ def nanmean(input, dim=None, keepdim=False, dtype=None):
 
 
 class Prod(Node):
+    saves = (0,)
     saves_output = True
 
     def __init__(self, dims, keepdim):
@@ -301,6 +326,7 @@ def _select_reduce(input, dim, keepdim, pick, result, op):
 class AMax(Node):
     """amax/amin: the gradient is split evenly among the entries equal to the result (as in PyTorch)."""
 
+    saves = (0,)
     saves_output = True
 
     def __init__(self, dims, keepdim, largest):
@@ -383,7 +409,7 @@ def median(input, dim=None, keepdim=False):
 class _EvenSelect(Node):
     """The already-selected value v of x, with the gradient split evenly among the entries of x equal to v."""
 
-    saves = (0,)
+    saves = (0, 1)
 
     def forward(self, xp, x, v):
         return v.copy()
@@ -485,6 +511,8 @@ def _var_backward(g, x, dims, divisor):
 
 
 class Var(Node):
+    saves = (0,)
+
     def __init__(self, dims, keepdim, correction):
         self.dims, self.keepdim, self.correction = dims, keepdim, correction
 
@@ -567,6 +595,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 # --- logsumexp ------------------------------------------------------------------------------------------------
 
 class LogSumExp(Node):
+    saves = (0,)
     saves_output = True
 
     def __init__(self, dims, keepdim):
@@ -629,6 +658,7 @@ def cumsum(input, dim, dtype=None):
 
 
 class Cumprod(Node):
+    saves = (0,)
     saves_output = True
 
     def __init__(self, dim):
@@ -672,6 +702,7 @@ def cumprod(input, dim, dtype=None):
 class Norm(Node):
     """Vector p-norm over dims: p = 2, 1, inf, -inf, 0 or any other number."""
 
+    saves = (0,)
     saves_output = True
 
     def __init__(self, p, dims, keepdim):
