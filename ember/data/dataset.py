@@ -67,6 +67,15 @@ class Subset(Dataset):
     def __len__(self):
         return len(self.indices)
 
+    def get_batch(self, indices):
+        """A whole batch at once: delegated to the dataset's own get_batch when it has one."""
+        rows = [self.indices[i] for i in indices]
+        getter = getattr(self.dataset, "get_batch", None)
+        if getter is not None:
+            return getter(rows)
+        from .dataloader import default_collate
+        return default_collate([self.dataset[i] for i in rows])
+
 
 class ConcatDataset(Dataset):
     """Several datasets one after the other."""
