@@ -42,6 +42,7 @@ YAML floats may be written ``2e-3`` (PyYAML alone would read that as a string).
 import copy
 import difflib
 import functools
+import json
 import importlib.util
 import inspect
 import os
@@ -119,8 +120,23 @@ def _loader():
     return Loader
 
 
+def _have_yaml():
+    try:
+        import yaml  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def parse_yaml(text, src):
-    """Parse YAML text; syntax errors become ConfigErrors that name src and the line."""
+    """Parse YAML text; syntax errors become ConfigErrors that name src and the line.
+
+    Without PyYAML, JSON (a subset of YAML, which dump_yaml then writes) is still read."""
+    if not _have_yaml():
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
     yaml = _yaml()
     try:
         return yaml.load(text, Loader=_loader())
@@ -132,7 +148,11 @@ def parse_yaml(text, src):
 
 
 def dump_yaml(cfg):
-    """YAML text of a config, with each layer's arguments on one line (``- Conv2d: [1, 16, 3, {padding: 1}]``)."""
+    """YAML text of a config, with each layer's arguments on one line (``- Conv2d: [1, 16, 3, {padding: 1}]``).
+
+    Without PyYAML the config is written as JSON, which is valid YAML, so a plain `pip install .` can train."""
+    if not _have_yaml():
+        return json.dumps(cfg, indent=2) + "\n"
     yaml = _yaml()
 
     def flat(v):
