@@ -1,0 +1,435 @@
+"""Recurrent layers following torch.nn: RNN, LSTM, GRU and the cells RNNCell, LSTMCell, GRUCell.
+
+Parameter names, shapes, gate orders (LSTM i, f, g, o; GRU r, z, n), initialisation and outputs are PyTorch's, so a
+state_dict copied from torch by name gives the same outputs and gradients. Each layer and direction is one graph node
+(``ember.ops.rnn.rnn_layer``): one GEMM for the input projection of the whole sequence, then per step one GEMM and a
+fused cell on arrays.
+"""
+import math
+import numbers
+import warnings
+
+from ..ops.activation import dropout as _dropout
+from ..ops.creation import zeros
+from ..ops.rnn import gru_cell, lstm_cell, rnn_layer, rnn_relu_cell, rnn_tanh_cell
+from ..ops.shape import cat, stack
+from ..tensor import Tensor
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
+_GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+
+
+def _check_int(value, name):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} should be of type int, got: {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"{name} must be greater than zero")
+
+
+def _check_tensor(x, name, what):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected {what} to be a Tensor, got {type(x).__name__}")
+
+
+class RNNBase(Module):
+    """Base class of RNN, LSTM and GRU: parameters, checks and the multi-layer, bidirectional loop."""
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__()
+        if mode not in _GATES:
+            raise ValueError("Unrecognized RNN mode: " + mode)
+        if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
+            raise ValueError("dropout should be a number in range [0, 1] representing the probability of an element "
+                             "being zeroed")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout expects "
+                          f"num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}",
+                          stacklevel=2)
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias should be of type bool, got: {type(bias).__name__}")
+        if not isinstance(batch_first, bool):
+            raise TypeError(f"batch_first should be of type bool, got: {type(batch_first).__name__}")
+        _check_int(input_size, "input_size")
+        _check_int(hidden_size, "hidden_size")
+        if num_layers <= 0:
+            raise ValueError("num_layers must be greater than zero")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.proj_size = proj_size
+        self._workspace = {}  # backward's big temporaries, reused between steps (see ember.ops.rnn.rnn_layer)
+        self._create_parameters(device, dtype)
+        self.reset_parameters()
+
+    def _create_parameters(self, device, dtype):
+        """Register weight_ih_l{k}, weight_hh_l{k}[, bias_ih_l{k}, bias_hh_l{k}][, weight_hr_l{k}] (+ _reverse)."""
+        gate_size = _GATES[self.mode] * self.hidden_size
+        real_hidden = self.proj_size or self.hidden_size
+        directions = 2 if self.bidirectional else 1
+        self._flat_weights_names = []
+        self._all_weights = []
+        self._layer_names = []  # per (layer, direction): names of (w_ih, w_hh, b_ih, b_hh, w_hr), None if absent
+        for layer in range(self.num_layers):
+            layer_input = self.input_size if layer == 0 else real_hidden * directions
+            for direction in range(directions):
+                sfx = f"_l{layer}" + ("_reverse" if direction else "")
+                shapes = {f"weight_ih{sfx}": (gate_size, layer_input), f"weight_hh{sfx}": (gate_size, real_hidden)}
+                if self.bias:
+                    shapes[f"bias_ih{sfx}"] = (gate_size,)
+                    shapes[f"bias_hh{sfx}"] = (gate_size,)
+                if self.proj_size:
+                    shapes[f"weight_hr{sfx}"] = (self.proj_size, self.hidden_size)
+                for name, shape in shapes.items():
+                    setattr(self, name, Parameter(zeros(shape, device=device, dtype=dtype)))
+                names = list(shapes)
+                self._flat_weights_names.extend(names)
+                self._all_weights.append(names)
+                self._layer_names.append(tuple(n if n in shapes else None for n in (
+                    f"weight_ih{sfx}", f"weight_hh{sfx}", f"bias_ih{sfx}", f"bias_hh{sfx}", f"weight_hr{sfx}")))
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_workspace"] = {}
+        return state
+
+    @property
+    def _flat_weights(self):
+        return [getattr(self, n, None) for n in self._flat_weights_names]
+
+    @property
+    def all_weights(self):
+        """The parameters, one list per layer and direction."""
+        return [[getattr(self, n) for n in names] for names in self._all_weights]
+
+    def flatten_parameters(self):
+        """No-op (PyTorch compacts cuDNN weights here)."""
+
+    def reset_parameters(self):
+        """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as in PyTorch."""
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for weight in self.parameters():
+            init.uniform_(weight, -stdv, stdv)
+
+    # --- checks (PyTorch's messages) ------------------------------------------------------------------------
+    def check_input(self, input, batch_sizes=None):
+        wdt = self._parameters[self._flat_weights_names[0]].dtype
+        if input.dtype is not wdt:
+            raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype ({wdt}). Convert input: "
+                             f"input.to({wdt}), or convert model: model.to({input.dtype})")
+        expected_input_dim = 2 if batch_sizes is not None else 3
+        if input.dim() != expected_input_dim:
+            raise RuntimeError(f"input must have {expected_input_dim} dimensions, got {input.dim()}")
+        if self.input_size != input.size(-1):
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                               f"got {input.size(-1)}")
+
+    def get_expected_hidden_size(self, input, batch_sizes=None):
+        mini_batch = input.size(0) if self.batch_first else input.size(1)
+        directions = 2 if self.bidirectional else 1
+        return (self.num_layers * directions, mini_batch, self.proj_size or self.hidden_size)
+
+    def check_hidden_size(self, hx, expected_hidden_size, msg="Expected hidden size {}, got {}"):
+        if tuple(hx.shape) != tuple(expected_hidden_size):
+            raise RuntimeError(msg.format(tuple(expected_hidden_size), list(hx.shape)))
+        wdt = self._parameters[self._flat_weights_names[0]].dtype
+        if hx.dtype is not wdt:
+            raise RuntimeError(f"{type(self).__name__}: hidden state dtype ({hx.dtype}) does not match weight dtype "
+                               f"({wdt})")
+
+    def check_forward_args(self, input, hidden, batch_sizes=None):
+        self.check_input(input, batch_sizes)
+        self.check_hidden_size(hidden, self.get_expected_hidden_size(input, batch_sizes))
+
+    def _check_dims(self, input, name):
+        _check_tensor(input, name, "input")
+        if input.dim() not in (2, 3):
+            what = "D tensor" if name == "RNN" else "D"  # PyTorch's wording differs for RNN
+            raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.dim()}{what} instead")
+        return input.dim() == 3
+
+    # --- the layers -----------------------------------------------------------------------------------------
+    def _sequence(self, input, batched):
+        """(x, batch_first, batch size): unbatched input gets a batch of one (time-major)."""
+        if not batched:
+            x, bf = input.unsqueeze(1), False
+        else:
+            x, bf = input, self.batch_first
+        if x.size(1 if bf else 0) == 0:
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
+        return x, bf, x.size(0 if bf else 1)
+
+    @staticmethod
+    def _zeros(x, batch, size):
+        """Zero initial states (batch, size)."""
+        return zeros(batch, size, dtype=x.dtype, device=x.device)
+
+    def _run(self, x, h0s, c0s, bf):
+        """All layers and directions: (output, h_n[, c_n]), states stacked over layers. The first layer reads x
+        batch-first when bf and the last one writes the output batch-first; in between the sequence is time-major."""
+        p = self._parameters
+        directions = 2 if self.bidirectional else 1
+        lstm = self.mode == "LSTM"
+        h_n, c_n = [], []
+        k = 0
+        last = self.num_layers - 1
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(directions):
+                w = [p[n] if n is not None else None for n in self._layer_names[k]]
+                res = rnn_layer(self.mode, x, h0s[k], c0s[k] if lstm else None, *w, reverse=d == 1,
+                                batch_first_input=bf and layer == 0, batch_first_output=bf and layer == last,
+                                workspace=self._workspace)
+                outs.append(res[0])
+                h_n.append(res[1])
+                if lstm:
+                    c_n.append(res[2])
+                k += 1
+            x = outs[0] if directions == 1 else cat(outs, 2)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = _dropout(x, self.dropout, True)
+        return (x, stack(h_n, 0), stack(c_n, 0)) if lstm else (x, stack(h_n, 0))
+
+    def _forward_one_state(self, input, hx, name):
+        """forward of RNN and GRU: hx (L*D, B, H) or None; returns (output, h_n)."""
+        batched = self._check_dims(input, name)
+        if hx is not None:
+            _check_tensor(hx, name, "hx")
+            if batched and hx.dim() != 3:
+                raise RuntimeError(f"For batched 3-D input, hx should also be 3-D but got {hx.dim()}-D tensor")
+            if not batched and hx.dim() != 2:
+                raise RuntimeError(f"For unbatched 2-D input, hx should also be 2-D but got {hx.dim()}-D tensor")
+        x, bf, batch = self._sequence(input, batched)
+        self.check_input(x, None)
+        n_states = self.num_layers * (2 if self.bidirectional else 1)
+        if hx is None:
+            h0s = [self._zeros(x, batch, self.hidden_size)] * n_states
+        else:
+            if not batched:
+                hx = hx.unsqueeze(1)
+            self.check_hidden_size(hx, (n_states, batch, self.hidden_size))
+            h0s = hx.unbind(0)
+        out, h_n = self._run(x, h0s, None, bf)
+        return (out, h_n) if batched else (out.squeeze(1), h_n.squeeze(1))
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if self.batch_first is not False:
+            s += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional is not False:
+            s += f", bidirectional={self.bidirectional}"
+        return s
+
+
+class RNN(RNNBase):
+    """Multi-layer Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu).
+
+    ``RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True, batch_first=False, dropout=0.0,
+    bidirectional=False)``; ``forward(input, hx=None)`` returns (output, h_n).
+    """
+
+    def __init__(self, *args, **kwargs):
+        if "proj_size" in kwargs:
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        if len(args) > 3:
+            self.nonlinearity = args[3]
+            args = args[:3] + args[4:]
+        else:
+            self.nonlinearity = kwargs.pop("nonlinearity", "tanh")
+        if self.nonlinearity == "tanh":
+            mode = "RNN_TANH"
+        elif self.nonlinearity == "relu":
+            mode = "RNN_RELU"
+        else:
+            raise ValueError(f"Unknown nonlinearity '{self.nonlinearity}'. Select from 'tanh' or 'relu'.")
+        super().__init__(mode, *args, **kwargs)
+
+    def forward(self, input, hx=None):
+        return self._forward_one_state(input, hx, "RNN")
+
+
+class GRU(RNNBase):
+    """Multi-layer GRU: r, z = sigmoid(.), n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) n + z h.
+
+    ``GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False)``;
+    ``forward(input, hx=None)`` returns (output, h_n).
+    """
+
+    def __init__(self, *args, **kwargs):
+        if "proj_size" in kwargs:
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        super().__init__("GRU", *args, **kwargs)
+
+    def forward(self, input, hx=None):
+        return self._forward_one_state(input, hx, "GRU")
+
+
+class LSTM(RNNBase):
+    """Multi-layer LSTM with gates (i, f, g, o) and optional projections (proj_size).
+
+    ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False,
+    proj_size=0)``; ``forward(input, hx=None)`` with hx = (h_0, c_0) returns (output, (h_n, c_n)).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__("LSTM", *args, **kwargs)
+
+    def get_expected_cell_size(self, input, batch_sizes=None):
+        mini_batch = input.size(0) if self.batch_first else input.size(1)
+        return (self.num_layers * (2 if self.bidirectional else 1), mini_batch, self.hidden_size)
+
+    def check_forward_args(self, input, hidden, batch_sizes=None):
+        self.check_input(input, batch_sizes)
+        self.check_hidden_size(hidden[0], self.get_expected_hidden_size(input, batch_sizes),
+                               "Expected hidden[0] size {}, got {}")
+        self.check_hidden_size(hidden[1], self.get_expected_cell_size(input, batch_sizes),
+                               "Expected hidden[1] size {}, got {}")
+
+    def forward(self, input, hx=None):
+        batched = self._check_dims(input, "LSTM")
+        x, bf, b = self._sequence(input, batched)
+        self.check_input(x, None)
+        n_states = self.num_layers * (2 if self.bidirectional else 1)
+        if hx is None:
+            h0s = [self._zeros(x, b, self.proj_size or self.hidden_size)] * n_states
+            c0s = [self._zeros(x, b, self.hidden_size)] * n_states
+        else:
+            h0, c0 = hx
+            _check_tensor(h0, "LSTM", "hx[0]")
+            _check_tensor(c0, "LSTM", "hx[1]")
+            want = 3 if batched else 2
+            if h0.dim() != want or c0.dim() != want:
+                kind = "batched 3-D" if batched else "unbatched 2-D"
+                raise RuntimeError(f"For {kind} input, hx and cx should also be {want}-D but got ({h0.dim()}-D, "
+                                   f"{c0.dim()}-D) tensors")
+            if not batched:
+                h0, c0 = h0.unsqueeze(1), c0.unsqueeze(1)
+            self.check_hidden_size(h0, (n_states, b, self.proj_size or self.hidden_size),
+                                   "Expected hidden[0] size {}, got {}")
+            self.check_hidden_size(c0, (n_states, b, self.hidden_size), "Expected hidden[1] size {}, got {}")
+            h0s, c0s = h0.unbind(0), c0.unbind(0)
+        out, h_n, c_n = self._run(x, h0s, c0s, bf)
+        if not batched:
+            return out.squeeze(1), (h_n.squeeze(1), c_n.squeeze(1))
+        return out, (h_n, c_n)
+
+
+# --- cells ------------------------------------------------------------------------------------------------------
+
+class RNNCellBase(Module):
+    """Base of the cells: weight_ih (chunks * hidden, input), weight_hh (chunks * hidden, hidden), bias_ih, bias_hh."""
+
+    def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        self.weight_ih = Parameter(zeros(num_chunks * hidden_size, input_size, device=device, dtype=dtype))
+        self.weight_hh = Parameter(zeros(num_chunks * hidden_size, hidden_size, device=device, dtype=dtype))
+        if bias:
+            self.bias_ih = Parameter(zeros(num_chunks * hidden_size, device=device, dtype=dtype))
+            self.bias_hh = Parameter(zeros(num_chunks * hidden_size, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            s += f", nonlinearity={self.nonlinearity}"
+        return s
+
+    def reset_parameters(self):
+        """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as in PyTorch."""
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for weight in self.parameters():
+            init.uniform_(weight, -stdv, stdv)
+
+    def _prepare(self, input, hx, name, n_states):
+        """Checks; unbatched (1-D) input and states get a batch of one; missing states are zeros."""
+        _check_tensor(input, name, "input")
+        if input.dim() not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        states = hx if n_states == 2 or hx is None else (hx,)
+        if states is not None:
+            for k, h in enumerate(states):
+                _check_tensor(h, name, "hx")
+                if h.dim() not in (1, 2):
+                    what = f"hx[{k}]" if n_states == 2 else "hidden"
+                    raise ValueError(f"{name}: Expected {what} to be 1D or 2D, got {h.dim()}D instead")
+        batched = input.dim() == 2
+        if not batched:
+            input = input.unsqueeze(0)
+        if states is None:
+            z = zeros(input.size(0), self.hidden_size, dtype=input.dtype, device=input.device)
+            states = (z,) * n_states
+        elif not batched:
+            states = tuple(h.unsqueeze(0) for h in states)
+        return input, states, batched
+
+
+class RNNCell(RNNCellBase):
+    """An Elman RNN cell: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu)."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, num_chunks=1, device=device, dtype=dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input, hx=None):
+        input, (h,), batched = self._prepare(input, hx, "RNNCell", 1)
+        if self.nonlinearity == "tanh":
+            fn = rnn_tanh_cell
+        elif self.nonlinearity == "relu":
+            fn = rnn_relu_cell
+        else:
+            raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
+        out = fn(input, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return out if batched else out.squeeze(0)
+
+
+class LSTMCell(RNNCellBase):
+    """An LSTM cell with gates (i, f, g, o): forward(input, (h, c)) returns (h', c')."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, num_chunks=4, device=device, dtype=dtype)
+
+    def forward(self, input, hx=None):
+        input, states, batched = self._prepare(input, hx, "LSTMCell", 2)
+        h, c = lstm_cell(input, states, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+
+
+class GRUCell(RNNCellBase):
+    """A GRU cell with gates (r, z, n): forward(input, h) returns h'."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, num_chunks=3, device=device, dtype=dtype)
+
+    def forward(self, input, hx=None):
+        input, (h,), batched = self._prepare(input, hx, "GRUCell", 1)
+        out = gru_cell(input, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return out if batched else out.squeeze(0)

@@ -1,0 +1,687 @@
+"""Recurrent cells and layers: fused LSTM/GRU cell nodes, whole-sequence layer nodes, and torch's cell functions.
+
+Two levels, one set of formulas (PyTorch's gate orders: LSTM (i, f, g, o), GRU (r, z, n)):
+
+- Cell nodes (``LSTMCellFused``, ``GRUCellFused``) take the two gate pre-activations (input side ``gi`` and hidden
+  side ``gh``) and the previous state, and compute the activations and the new state in one forward on arrays.
+- Layer nodes (``LSTMLayer``, ``GRULayer``, ``RNNLayer``) run one layer in one direction over a whole time-major
+  sequence: the input projection for every step is one GEMM, then each step is one GEMM ``W_hh h`` and the fused
+  cell on arrays, with no Tensor or graph node per step. Backward is back-propagation through time on arrays, and
+  the weight gradients are one GEMM over all steps (rather than a sum of per-step products).
+
+Backward on arrays only runs when no graph is being recorded (plain ``backward()``). Under ``create_graph`` the
+nodes differentiate an equivalent graph of ember ops instead (the cell formulas written with ember ops; the layer as
+a step-by-step graph of cell nodes), so gradients of gradients work.
+"""
+from ..autograd import Node, _mode, _record, grad as _autograd_grad
+from ..device import get_array_module
+from ..tensor import Tensor, apply
+from . import elementwise as E
+from .creation import zeros_like
+from .nnops import linear
+from .shape import Select, cat, stack
+
+__all__ = ["lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"]
+
+
+# --- helpers ----------------------------------------------------------------------------------------------------
+
+def apply_multi(node, *args):
+    """Run a node whose forward returns a tuple of arrays; record it once, with one output tensor per array.
+
+    Every tensor input is version-checked (``saves = None`` semantics), and so is output 0 when the node sets
+    ``saves_output`` (its backward reads it).
+    """
+    arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+    outs = node.forward(get_array_module(arrays[0]), *arrays)
+    record = _mode.enabled and any(isinstance(a, Tensor) and a.requires_grad for a in args)
+    tensors = tuple(Tensor._wrap(o, record, node if record else None) for o in outs)
+    if record:
+        _record(node, args)
+        versions = [(i, a._vbox, a._vbox[0]) for i, a in enumerate(args) if isinstance(a, Tensor)]
+        if node.saves_output:
+            versions.append((-1, tensors[0]._vbox, 0))
+        node._versions = versions
+        for i, t in enumerate(tensors):
+            t._out_index = i
+    return tensors
+
+
+class _Alias(Node):
+    """Identity (a fresh graph node over the same array): the re-built graphs of the create_graph paths start here,
+    so that the gradient captured for an input is exactly the partial derivative with respect to that input."""
+
+    saves = ()
+    is_view = True
+
+    def forward(self, xp, a):
+        return a
+
+    def backward(self, g):
+        return (g,)
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _scratch(workspace, key, xp, shape, dtype):
+    """An uninitialised array for temporaries of one backward call, kept in the caller's workspace dict (if any)
+    between calls: big fresh arrays cost page faults on every step."""
+    if workspace is None:
+        return xp.empty(shape, dtype=dtype)
+    buf = workspace.get(key)
+    if buf is None or buf.shape != shape or buf.dtype != dtype or get_array_module(buf) is not xp:
+        buf = workspace[key] = xp.empty(shape, dtype=dtype)
+    return buf
+
+
+def _sigmoid_from_tanh(a):
+    """In place: tanh(x / 2) -> sigmoid(x) = 0.5 * tanh(x / 2) + 0.5 (no overflow, and tanh is fast)."""
+    a *= 0.5
+    a += 0.5
+
+
+def _sigmoid_grad(xp, s, d):
+    """d (already allocated) = s * (1 - s), written as s - s^2."""
+    xp.multiply(s, s, out=d)
+    xp.subtract(s, d, out=d)
+
+
+def _gate_scale(xp, dtype, n_gates, hidden, sigmoid_gates):
+    """Per-gate-row factors: 0.5 on the sigmoid gates (whose tanh(x / 2) gives the sigmoid), 1 elsewhere."""
+    s = xp.ones(n_gates * hidden, dtype=dtype)
+    for k in sigmoid_gates:
+        s[k * hidden:(k + 1) * hidden] = 0.5
+    return s
+
+
+# The step functions work feature-major: gates (G, B), states (H, B), so that each gate is a contiguous block of rows
+# and the per-step products W_hh @ h are the faster shape for BLAS with a small batch.
+
+# --- LSTM -------------------------------------------------------------------------------------------------------
+
+def _lstm_step(xp, a, c_prev, c, tc, h, tmp):
+    """One LSTM step: a (4H, B) holds the pre-activations with the i, f, o rows halved and becomes the activations
+    [i f g o]; writes c = f * c_prev + i * g, tc = tanh(c), h = o * tc (each (H, B)); tmp: (H, B) scratch."""
+    H = c.shape[0]
+    xp.tanh(a, out=a)
+    _sigmoid_from_tanh(a[:2 * H])
+    _sigmoid_from_tanh(a[3 * H:])
+    xp.multiply(a[H:2 * H], c_prev, out=c)
+    xp.multiply(a[:H], a[2 * H:3 * H], out=tmp)
+    c += tmp
+    xp.tanh(c, out=tc)
+    xp.multiply(a[3 * H:], tc, out=h)
+
+
+def _lstm_step_grad(xp, a, c_prev, tc, dh, dc, dg, dct, d):
+    """Gradients of one LSTM step: a = activations [i f g o], tc = tanh(c); dh, dc = gradients of h and c (dc may be
+    None). Writes the gradient of the gate pre-activations into dg (4H, B) and that of c_prev into dct (an (H, B)
+    buffer other than dc), which it returns; d: (4H, B) scratch."""
+    H = tc.shape[0]
+    i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+    xp.multiply(tc, tc, out=dct)
+    xp.subtract(1, dct, out=dct)
+    dct *= o
+    dct *= dh
+    if dc is not None:
+        dct += dc
+    xp.multiply(dct, g, out=dg[:H])
+    xp.multiply(dct, c_prev, out=dg[H:2 * H])
+    xp.multiply(dct, i, out=dg[2 * H:3 * H])
+    xp.multiply(dh, tc, out=dg[3 * H:])
+    _sigmoid_grad(xp, a[:2 * H], d[:2 * H])
+    xp.multiply(g, g, out=d[2 * H:3 * H])
+    xp.subtract(1, d[2 * H:3 * H], out=d[2 * H:3 * H])
+    _sigmoid_grad(xp, o, d[3 * H:])
+    dg *= d
+    dct *= f
+    return dct
+
+
+class LSTMCellFused(Node):
+    """(h, c) of one LSTM step from gi = x W_ih^T + b_ih, gh = h W_hh^T + b_hh (each (B, 4H)) and c_prev (B, H)."""
+
+    n_outputs = 2
+
+    def forward(self, xp, gi, gh, c_prev):
+        B, G = gi.shape
+        H = G // 4
+        a = xp.empty((G, B), dtype=gi.dtype)
+        xp.add(gi.T, gh.T, out=a)
+        a[:2 * H] *= 0.5
+        a[3 * H:] *= 0.5
+        c, tc, h, tmp = (xp.empty((H, B), dtype=gi.dtype) for _ in range(4))
+        _lstm_step(xp, a, c_prev.T, c, tc, h, tmp)
+        self.act, self.tc = a, tc
+        return xp.ascontiguousarray(h.T), xp.ascontiguousarray(c.T)
+
+    def backward(self, dh, dc):
+        if _mode.enabled:
+            return self._graph_backward(dh, dc)
+        c_prev = self.inputs[2].data
+        xp = get_array_module(c_prev)
+        dg = xp.empty_like(self.act)
+        dh = xp.zeros_like(self.tc) if dh is None else dh.data.T
+        dc_prev = _lstm_step_grad(xp, self.act, c_prev.T, self.tc, dh, None if dc is None else dc.data.T, dg,
+                                  xp.empty_like(self.tc), xp.empty_like(dg))
+        ng = self.needs_input_grad
+        dgates = xp.ascontiguousarray(dg.T)
+        return (Tensor._wrap(dgates) if ng[0] else None,
+                Tensor._wrap(dgates.copy() if ng[0] else dgates) if ng[1] else None,
+                Tensor._wrap(xp.ascontiguousarray(dc_prev.T)) if ng[2] else None)
+
+    def _graph_backward(self, dh, dc):
+        """The same formulas with ember ops on the (recomputed) activations, so that they can be differentiated."""
+        gi, gh, c_prev = self.inputs
+        gates = gi + gh
+        H = c_prev.data.shape[-1]
+        i, f, g, o = (gates.narrow(-1, k * H, H) for k in range(4))
+        i, f, g, o = E.sigmoid(i), E.sigmoid(f), E.tanh(g), E.sigmoid(o)
+        tc = E.tanh(f * c_prev + i * g)
+        dct = (1 - tc * tc) * o * dh if dh is not None else None
+        if dc is not None:
+            dct = dc if dct is None else dct + dc
+        do = dh * tc * o * (1 - o) if dh is not None else zeros_like(o)
+        dgates = cat([dct * g * i * (1 - i), dct * c_prev * f * (1 - f), dct * i * (1 - g * g), do], -1)
+        ng = self.needs_input_grad
+        return (dgates if ng[0] else None, dgates if ng[1] else None, dct * f if ng[2] else None)
+
+
+# --- GRU --------------------------------------------------------------------------------------------------------
+
+def _gru_step(xp, gi, gh, h_prev, n, h):
+    """One GRU step: gi, gh (3H, B) with their r, z rows halved. gh's r, z rows become the activations r, z (its n
+    rows stay W_hn h + b_hn); n = tanh(gi_n + r * gh_n) goes into n, h' = n + z * (h_prev - n) into h."""
+    H = h.shape[0]
+    rz = gh[:2 * H]
+    rz += gi[:2 * H]
+    xp.tanh(rz, out=rz)
+    _sigmoid_from_tanh(rz)
+    xp.multiply(rz[:H], gh[2 * H:], out=n)
+    n += gi[2 * H:]
+    xp.tanh(n, out=n)
+    xp.subtract(h_prev, n, out=h)
+    h *= rz[H:]
+    h += n
+
+
+def _gru_step_grad(xp, gh, n, h_prev, dh, dgi, dgh, direct, d):
+    """Gradients of one GRU step (gh as left by _gru_step): writes the gate gradients of the input side into dgi and
+    of the hidden side into dgh (they differ in the n rows: dgh_n = r * dgi_n), and the direct part of the gradient
+    of h_prev (dh * z) into direct (H, B), which it returns; d: (2H, B) scratch."""
+    H = n.shape[0]
+    r, z, ghn = gh[:H], gh[H:2 * H], gh[2 * H:]
+    dn = dgi[2 * H:]
+    xp.multiply(n, n, out=dn)
+    xp.subtract(1, dn, out=dn)
+    xp.subtract(1, z, out=direct)
+    dn *= direct
+    dn *= dh
+    xp.multiply(dn, r, out=dgh[2 * H:])
+    drz = dgh[:2 * H]
+    xp.multiply(dn, ghn, out=drz[:H])
+    xp.subtract(h_prev, n, out=drz[H:])
+    drz[H:] *= dh
+    _sigmoid_grad(xp, gh[:2 * H], d)
+    drz *= d
+    dgi[:2 * H] = drz
+    xp.multiply(dh, z, out=direct)
+    return direct
+
+
+class GRUCellFused(Node):
+    """h' of one GRU step from gi = x W_ih^T + b_ih, gh = h W_hh^T + b_hh (each (B, 3H)) and h_prev (B, H):
+    r, z = sigmoid(gi_rz + gh_rz), n = tanh(gi_n + r * gh_n), h' = (1 - z) * n + z * h_prev."""
+
+    def forward(self, xp, gi, gh, h_prev):
+        B, G = gi.shape
+        H = G // 3
+        gi, gh = gi.T.copy(), gh.T.copy()  # (3H, B), C order
+        gi[:2 * H] *= 0.5
+        gh[:2 * H] *= 0.5
+        n, h = xp.empty((H, B), dtype=gi.dtype), xp.empty((H, B), dtype=gi.dtype)
+        _gru_step(xp, gi, gh, h_prev.T, n, h)
+        self.gh, self.n = gh, n
+        return xp.ascontiguousarray(h.T)
+
+    def backward(self, dh):
+        if _mode.enabled:
+            return self._graph_backward(dh)
+        gh = self.gh
+        xp = get_array_module(gh)
+        dgi, dgh = xp.empty_like(gh), xp.empty_like(gh)
+        direct = _gru_step_grad(xp, gh, self.n, self.inputs[2].data.T, dh.data.T, dgi, dgh,
+                                xp.empty_like(self.n), xp.empty((2 * self.n.shape[0], self.n.shape[1]), dtype=gh.dtype))
+        ng = self.needs_input_grad
+        return (Tensor._wrap(xp.ascontiguousarray(dgi.T)) if ng[0] else None,
+                Tensor._wrap(xp.ascontiguousarray(dgh.T)) if ng[1] else None,
+                Tensor._wrap(xp.ascontiguousarray(direct.T)) if ng[2] else None)
+
+    def _graph_backward(self, dh):
+        gi, gh, h_prev = self.inputs
+        H = h_prev.data.shape[-1]
+        r = E.sigmoid(gi.narrow(-1, 0, H) + gh.narrow(-1, 0, H))
+        z = E.sigmoid(gi.narrow(-1, H, H) + gh.narrow(-1, H, H))
+        ghn = gh.narrow(-1, 2 * H, H)
+        n = E.tanh(gi.narrow(-1, 2 * H, H) + r * ghn)
+        dn = dh * (1 - z) * (1 - n * n)
+        dr = dn * ghn * r * (1 - r)
+        dz = dh * (h_prev - n) * z * (1 - z)
+        ng = self.needs_input_grad
+        return (cat([dr, dz, dn], -1) if ng[0] else None, cat([dr, dz, dn * r], -1) if ng[1] else None,
+                dh * z if ng[2] else None)
+
+
+# --- whole-sequence layers --------------------------------------------------------------------------------------
+
+class _Layer(Node):
+    """One layer of a recurrent network in one direction, over a sequence x of shape (T, B, I) ((B, T, I) when
+    ``batch_first_input``).
+
+    Inputs (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr): c0 and w_hr are None except for LSTM, the biases may be None.
+    Outputs (output (T, B, P) ((B, T, P) when ``batch_first_output``), h_n (B, P)), plus c_n (B, H) for LSTM.
+    ``reverse`` runs from t = T-1 down to 0 (the backward direction of a bidirectional layer); the output is in time
+    order either way.
+
+    Inside, the sequence is feature-major: the input projection of every step is one batched GEMM into gates
+    (T, G, B) (the bias rides along as an extra input column of ones), the states are (T, P, B). Subclasses give
+    ``_run`` (the steps on arrays), ``_bptt`` (their gradients on arrays) and ``_reference`` (the same layer as a
+    step-by-step graph of ember ops, differentiated under create_graph).
+    """
+
+    saves_output = True  # backward reads the output sequence (the hidden state fed into each step)
+    n_outputs = 2
+    sigmoid_gates = ()
+
+    def __init__(self, reverse=False, batch_first_input=False, batch_first_output=False, workspace=None):
+        self.reverse = reverse
+        self.bf_in, self.bf_out = batch_first_input, batch_first_output
+        self.workspace = workspace
+        if batch_first_output:  # backward reads its own time-major copy of the states instead
+            self.saves_output = False
+
+    def forward(self, xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
+        if self.bf_in:
+            x = x.transpose(1, 0, 2)
+        T, B, I = x.shape
+        self.steps = range(T - 1, -1, -1) if self.reverse else range(T)
+        G = w_ih.shape[0]
+        H = G // self.n_gates
+        self.scale = _gate_scale(xp, x.dtype, self.n_gates, H, self.sigmoid_gates) if self.sigmoid_gates else None
+        gates = self._project(xp, x, w_ih, self._input_bias(xp, b_ih, b_hh, H))
+        return self._run(xp, gates, h0, c0, w_hh, b_hh, w_hr)
+
+    def _input_bias(self, xp, b_ih, b_hh, H):
+        """The bias added to the input projection (LSTM and RNN: b_ih + b_hh)."""
+        return None if b_ih is None else b_ih + b_hh
+
+    def _project(self, xp, x, w_ih, bias):
+        """Gates (T, G, B) = W_ih x_t + bias for every step in one batched GEMM (rows scaled by self.scale)."""
+        T, B, I = x.shape
+        w = w_ih if self.scale is None else w_ih * self.scale[:, None]
+        if bias is not None:  # x gets a column of ones and W the bias as an extra column
+            xa = xp.empty((T, B, I + 1), dtype=x.dtype)
+            xa[..., :I] = x
+            xa[..., I] = 1
+            w = xp.concatenate([w, (bias if self.scale is None else bias * self.scale)[:, None]], 1)
+            x = xa
+        self.xa = x
+        return xp.matmul(w, x.transpose(0, 2, 1))
+
+    def _hidden_weights(self, xp, w_hh):
+        return w_hh if self.scale is None else w_hh * self.scale[:, None]
+
+    def _finish(self, xp, hs, h0):
+        """The output (T, B, P) or (B, T, P) from the feature-major states hs (T, P, B), and h_n (B, P)."""
+        self.hs = hs
+        if self.bf_out:
+            self.out = None  # the time-major states, made in backward if needed
+            return xp.ascontiguousarray(hs.transpose(2, 0, 1)), self._last(hs, h0)
+        self.out = xp.ascontiguousarray(hs.transpose(0, 2, 1))
+        return self.out, self.out[self.steps[-1]].copy() if len(self.steps) else h0.copy()
+
+    def _last(self, seq, init):
+        """The state (B, .) after the last step from feature-major seq (T, ., B) (init for an empty sequence)."""
+        return seq[self.steps[-1]].T.copy() if len(self.steps) else init.copy()
+
+    def _prev(self, seq, t, init):
+        """seq at the step processed before step t (init at the first step)."""
+        if self.reverse:
+            return seq[t + 1] if t + 1 < seq.shape[0] else init
+        return seq[t - 1] if t > 0 else init
+
+    def backward(self, *grads):
+        if _mode.enabled:
+            return self._graph_backward(grads)
+        ins = [_data(a) for a in self.inputs]
+        xp = get_array_module(ins[0])
+        d_out = grads[0]
+        if d_out is not None:
+            d_out = xp.ascontiguousarray(d_out.data.transpose((1, 2, 0) if self.bf_out else (0, 2, 1)))  # (T,P,B)
+        states = [None if g is None else g.data.T.copy() for g in grads[1:]]  # (P, B) / (H, B)
+        dgi, dgh, dh0, dc0, dw_hr = self._bptt(xp, ins, d_out, *states)
+        ng = self.needs_input_grad
+        res = self._weight_grads(xp, dgi, dgh, ins, ng)
+        res[1] = dh0.T.copy()
+        res[2] = None if dc0 is None else dc0.T.copy()
+        res[7] = dw_hr
+        return tuple(Tensor._wrap(r) if need and r is not None else None for r, need in zip(res, ng))
+
+    def _weight_grads(self, xp, dgi, dgh, ins, ng):
+        """Gradients of x, W_ih, W_hh and the biases from the gate gradients of every step, one GEMM each."""
+        x, h0, w_ih, b_ih = ins[0], ins[1], ins[3], ins[5]
+        T, G, B = dgi.shape
+        I = x.shape[2]
+        gi = self._to_gate_major(xp, dgi, "gi")
+        gh = gi if dgh is dgi else self._to_gate_major(xp, dgh, "gh")
+        res = [None] * 8
+        if ng[0]:
+            res[0] = xp.matmul(gi.T, w_ih).reshape(T, B, I)
+            if self.bf_in:
+                res[0] = xp.ascontiguousarray(res[0].transpose(1, 0, 2))
+        if ng[3] or ng[5]:
+            dw = xp.matmul(gi, self.xa.reshape(T * B, self.xa.shape[-1]))  # the bias gradient is the column of the ones
+            res[3] = xp.ascontiguousarray(dw[:, :I]) if ng[3] else None
+            res[5] = dw[:, I].copy() if b_ih is not None else None
+        if ng[4]:
+            res[4] = self._hidden_weight_grad(xp, gh, h0, B)
+        if ng[6]:
+            res[6] = gh.sum(1) if gh is not gi or res[5] is None else res[5].copy()
+        return res
+
+    def _to_gate_major(self, xp, g, key):
+        """(T, G, B) -> (G, T * B), a copy in workspace memory."""
+        T, G, B = g.shape
+        out = _scratch(self.workspace, key, xp, (G, T, B), g.dtype)
+        out[...] = g.transpose(1, 0, 2)
+        return out.reshape(G, T * B)
+
+    def _hidden_weight_grad(self, xp, gh, h0, B):
+        """sum_t dgh_t h_prev(t)^T with dgh as (G, T * B): the states fed into the steps are h0 and the output
+        without its last step (first step, in reverse)."""
+        G, TB = gh.shape
+        hs = self.out if self.out is not None else xp.ascontiguousarray(self.hs.transpose(0, 2, 1))
+        P = hs.shape[-1]
+        if TB == 0:
+            return xp.zeros((G, P), dtype=hs.dtype)
+        if self.reverse:
+            dw = xp.matmul(gh[:, TB - B:], h0)
+            if TB > B:
+                dw += xp.matmul(gh[:, :TB - B], hs[1:].reshape(-1, P))
+        else:
+            dw = xp.matmul(gh[:, :B], h0)
+            if TB > B:
+                dw += xp.matmul(gh[:, B:], hs[:-1].reshape(-1, P))
+        return dw
+
+    def _graph_backward(self, grads):
+        """Differentiate the step-by-step graph of the layer, re-built on aliases of the inputs (create_graph)."""
+        ng = self.needs_input_grad
+        alias = [apply(_Alias(), a) if need else a for a, need in zip(self.inputs, ng)]
+        outs = self._reference(*alias)
+        pairs = [(o, g) for o, g in zip(outs, grads) if g is not None]
+        wrt = [a for a, need in zip(alias, ng) if need]
+        gs = iter(_autograd_grad([p[0] for p in pairs], wrt, [p[1] for p in pairs], create_graph=True,
+                                 allow_unused=True))
+        return tuple(next(gs) if need else None for need in ng)
+
+    def _gates_reference(self, x, w_ih, b_ih):
+        gi = linear(x, w_ih, b_ih)
+        d = 1 if self.bf_in else 0
+        return [apply(Select(d, t), gi) for t in range(x.data.shape[d])]
+
+    def _stack_reference(self, outs):
+        return stack(outs, 1 if self.bf_out else 0)
+
+
+class LSTMLayer(_Layer):
+    """An LSTM layer (optionally with projections h = W_hr (o * tanh(c))); outputs (output, h_n, c_n)."""
+
+    n_outputs = 3
+    n_gates = 4
+    sigmoid_gates = (0, 1, 3)
+
+    def _run(self, xp, a, h0, c0, w_hh, b_hh, w_hr):
+        T, G, B = a.shape
+        H = G // 4
+        dt = a.dtype
+        whh = self._hidden_weights(xp, w_hh)
+        proj = w_hr is not None
+        hs = xp.empty((T, w_hr.shape[0] if proj else H, B), dtype=dt)
+        cs, tcs = xp.empty((T, H, B), dtype=dt), xp.empty((T, H, B), dtype=dt)
+        hr = xp.empty((T, H, B), dtype=dt) if proj else hs
+        tmp, tmp_h = xp.empty((G, B), dtype=dt), xp.empty((H, B), dtype=dt)
+        h, c = h0.T, c0.T
+        for t in self.steps:
+            at = a[t]
+            xp.matmul(whh, h, out=tmp)
+            at += tmp
+            _lstm_step(xp, at, c, cs[t], tcs[t], hr[t], tmp_h)
+            if proj:
+                xp.matmul(w_hr, hr[t], out=hs[t])
+            h, c = hs[t], cs[t]
+        self.act, self.cs, self.tcs, self.hr = a, cs, tcs, hr
+        out, h_n = self._finish(xp, hs, h0)
+        return out, h_n, self._last(cs, c0)
+
+    def _bptt(self, xp, ins, d_out, dh, dc):
+        h0, c0, w_hh, w_hr = ins[1], ins[2], ins[4], ins[7]
+        a, cs, tcs, hr = self.act, self.cs, self.tcs, self.hr
+        proj = w_hr is not None
+        dg = _scratch(self.workspace, "dg", xp, a.shape, a.dtype)
+        dhs = xp.empty((a.shape[0],) + h0.T.shape, dtype=a.dtype) if proj else None
+        if dh is None:
+            dh = xp.zeros(h0.T.shape, dtype=a.dtype)
+        whh_t = w_hh.T
+        c0t = c0.T
+        H = c0t.shape[0]
+        # scratch reused by every step: two (H, B) buffers that take turns holding dc, one (4H, B)
+        bufs = (xp.empty((H, dh.shape[1]), dtype=a.dtype), xp.empty((H, dh.shape[1]), dtype=a.dtype))
+        d = xp.empty(a.shape[1:], dtype=a.dtype)
+        dhr = xp.empty_like(bufs[0]) if proj else dh
+        for k, t in enumerate(reversed(self.steps)):
+            if d_out is not None:
+                dh += d_out[t]
+            if proj:
+                dhs[t] = dh
+                xp.matmul(w_hr.T, dh, out=dhr)
+            dc = _lstm_step_grad(xp, a[t], self._prev(cs, t, c0t), tcs[t], dhr, dc, dg[t], bufs[k % 2], d)
+            xp.matmul(whh_t, dg[t], out=dh)
+        if dc is None:  # empty sequence and no gradient for c_n
+            dc = xp.zeros(c0t.shape, dtype=a.dtype)
+        dw_hr = None
+        if proj and self.needs_input_grad[7]:
+            dw_hr = xp.tensordot(dhs, hr, axes=([0, 2], [0, 2]))
+        return dg, dg, dh, dc, dw_hr
+
+    def _reference(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
+        gi = self._gates_reference(x, w_ih, b_ih)
+        h, c, outs = h0, c0, [None] * len(gi)
+        for t in self.steps:
+            h, c = apply_multi(LSTMCellFused(), gi[t], linear(h, w_hh, b_hh), c)
+            if w_hr is not None:
+                h = linear(h, w_hr)
+            outs[t] = h
+        return self._stack_reference(outs), h, c
+
+
+class GRULayer(_Layer):
+    """A GRU layer: outputs (output, h_n)."""
+
+    n_gates = 3
+    sigmoid_gates = (0, 1)
+
+    def _input_bias(self, xp, b_ih, b_hh, H):
+        """b_ih plus the r, z part of b_hh (the n part stays inside r * (W_hn h + b_hn))."""
+        if b_ih is None:
+            return None
+        b = b_ih.copy()
+        b[:2 * H] += b_hh[:2 * H]
+        return b
+
+    def _run(self, xp, gi, h0, c0, w_hh, b_hh, w_hr):
+        T, G, B = gi.shape
+        H = G // 3
+        dt = gi.dtype
+        whh = self._hidden_weights(xp, w_hh)
+        bhn = None if b_hh is None else b_hh[2 * H:, None]
+        gh = xp.empty((T, G, B), dtype=dt)
+        n, hs = xp.empty((T, H, B), dtype=dt), xp.empty((T, H, B), dtype=dt)
+        h = h0.T
+        for t in self.steps:
+            xp.matmul(whh, h, out=gh[t])
+            if bhn is not None:
+                gh[t, 2 * H:] += bhn
+            _gru_step(xp, gi[t], gh[t], h, n[t], hs[t])
+            h = hs[t]
+        self.gh, self.n = gh, n
+        return self._finish(xp, hs, h0)
+
+    def _bptt(self, xp, ins, d_out, dh):
+        h0, w_hh = ins[1], ins[4]
+        gh, n, hs = self.gh, self.n, self.hs
+        dgi, dgh = (_scratch(self.workspace, k, xp, gh.shape, gh.dtype) for k in ("dg", "dgh"))
+        if dh is None:
+            dh = xp.zeros(h0.T.shape, dtype=gh.dtype)
+        whh_t = w_hh.T
+        h0t = h0.T
+        direct, d = xp.empty_like(dh), xp.empty((2 * dh.shape[0], dh.shape[1]), dtype=gh.dtype)  # scratch
+        for t in reversed(self.steps):
+            if d_out is not None:
+                dh += d_out[t]
+            _gru_step_grad(xp, gh[t], n[t], self._prev(hs, t, h0t), dh, dgi[t], dgh[t], direct, d)
+            xp.matmul(whh_t, dgh[t], out=dh)
+            dh += direct
+        return dgi, dgh, dh, None, None
+
+    def _reference(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
+        gi = self._gates_reference(x, w_ih, b_ih)
+        h, outs = h0, [None] * len(gi)
+        for t in self.steps:
+            h = outs[t] = apply(GRUCellFused(), gi[t], linear(h, w_hh, b_hh), h)
+        return self._stack_reference(outs), h
+
+
+class RNNLayer(_Layer):
+    """An Elman RNN layer, h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu): outputs (output, h_n)."""
+
+    n_gates = 1
+
+    def __init__(self, reverse=False, batch_first_input=False, batch_first_output=False, workspace=None,
+                 nonlinearity="tanh"):
+        super().__init__(reverse, batch_first_input, batch_first_output, workspace)
+        self.relu = nonlinearity == "relu"
+
+    def _run(self, xp, hs, h0, c0, w_hh, b_hh, w_hr):
+        tmp = xp.empty(hs.shape[1:], dtype=hs.dtype)
+        h = h0.T
+        for t in self.steps:
+            xp.matmul(w_hh, h, out=tmp)
+            h = hs[t]
+            h += tmp
+            if self.relu:
+                xp.maximum(h, 0, out=h)
+            else:
+                xp.tanh(h, out=h)
+        return self._finish(xp, hs, h0)
+
+    def _bptt(self, xp, ins, d_out, dh):
+        h0, w_hh = ins[1], ins[4]
+        hs = self.hs
+        dg = _scratch(self.workspace, "dg", xp, hs.shape, hs.dtype)
+        if dh is None:
+            dh = xp.zeros(h0.T.shape, dtype=hs.dtype)
+        whh_t = w_hh.T
+        for t in reversed(self.steps):
+            if d_out is not None:
+                dh += d_out[t]
+            d = dg[t]
+            if self.relu:
+                xp.multiply(dh, hs[t] > 0, out=d)
+            else:
+                xp.multiply(hs[t], hs[t], out=d)
+                xp.subtract(1, d, out=d)
+                d *= dh
+            xp.matmul(whh_t, d, out=dh)
+        return dg, dg, dh, None, None
+
+    def _reference(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
+        gi = self._gates_reference(x, w_ih, b_ih)
+        act = E.relu if self.relu else E.tanh
+        h, outs = h0, [None] * len(gi)
+        for t in self.steps:
+            h = outs[t] = act(gi[t] + linear(h, w_hh, b_hh))
+        return self._stack_reference(outs), h
+
+
+def rnn_layer(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, reverse=False, batch_first_input=False,
+              batch_first_output=False, workspace=None):
+    """One layer of an RNN ("RNN_TANH", "RNN_RELU", "LSTM" or "GRU") in one direction over a sequence x (T, B, I)
+    ((B, T, I) with batch_first_input), as one graph node. Returns (output, h_n), or (output, h_n, c_n) for LSTM;
+    output is (T, B, P) ((B, T, P) with batch_first_output).
+
+    workspace: a dict in which backward may keep its big temporaries from one call to the next (nn.RNNBase passes one
+    per module); nothing returned ever lives there. No input checks: nn.RNNBase validates shapes and dtypes first.
+    """
+    bf = (reverse, batch_first_input, batch_first_output, workspace)
+    if mode == "LSTM":
+        node = LSTMLayer(*bf)
+    elif mode == "GRU":
+        node = GRULayer(*bf)
+    else:
+        node = RNNLayer(*bf, nonlinearity="relu" if mode == "RNN_RELU" else "tanh")
+    return apply_multi(node, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
+
+
+# --- torch.lstm_cell / gru_cell / rnn_tanh_cell / rnn_relu_cell ---------------------------------------------------
+
+def _check_cell(input, hidden, w_ih, w_hh, op):
+    """PyTorch's checks of a cell's input and hidden states (2-D, batch and feature sizes)."""
+    for name, t in (("input", input), ("w_ih", w_ih), ("w_hh", w_hh)) + tuple((f"hx[{k}]", h) for k, h in
+                                                                              enumerate(hidden)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
+    if input.data.ndim != 2:
+        raise RuntimeError(f"{op}: expected a 2-D input (batch, input_size), got shape {tuple(input.shape)}")
+    if input.data.shape[1] != w_ih.data.shape[1]:
+        raise RuntimeError(f"input has inconsistent input_size: got {input.data.shape[1]} expected "
+                           f"{w_ih.data.shape[1]}")
+    hidden_size = w_hh.data.shape[1]
+    for k, h in enumerate(hidden):
+        if h.data.ndim != 2:
+            raise RuntimeError(f"{op}: expected a 2-D hidden{k} (batch, hidden_size), got shape {tuple(h.shape)}")
+        if h.data.shape[0] != input.data.shape[0]:
+            raise RuntimeError(f"Input batch size {input.data.shape[0]} doesn't match hidden{k} batch size "
+                               f"{h.data.shape[0]}")
+        if h.data.shape[1] != hidden_size:
+            raise RuntimeError(f"hidden{k} has inconsistent hidden_size: got {h.data.shape[1]}, expected "
+                               f"{hidden_size}")
+        if h.data.dtype != input.data.dtype:
+            raise RuntimeError(f"{op}: hidden{k} dtype ({h.dtype}) does not match input dtype ({input.dtype})")
+
+
+def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One LSTM step (torch.lstm_cell): input (B, I), hx = (h, c) each (B, H); returns (h', c')."""
+    _check_cell(input, tuple(hx), w_ih, w_hh, "lstm_cell")
+    h, c = hx
+    return apply_multi(LSTMCellFused(), linear(input, w_ih, b_ih), linear(h, w_hh, b_hh), c)
+
+
+def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One GRU step (torch.gru_cell): input (B, I), hx (B, H); returns h'."""
+    _check_cell(input, (hx,), w_ih, w_hh, "gru_cell")
+    return apply(GRUCellFused(), linear(input, w_ih, b_ih), linear(hx, w_hh, b_hh), hx)
+
+
+def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One Elman RNN step with tanh (torch.rnn_tanh_cell): tanh(input W_ih^T + b_ih + hx W_hh^T + b_hh)."""
+    _check_cell(input, (hx,), w_ih, w_hh, "rnn_tanh_cell")
+    return E.tanh(linear(input, w_ih, b_ih) + linear(hx, w_hh, b_hh))
+
+
+def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One Elman RNN step with relu (torch.rnn_relu_cell): relu(input W_ih^T + b_ih + hx W_hh^T + b_hh)."""
+    _check_cell(input, (hx,), w_ih, w_hh, "rnn_relu_cell")
+    return E.relu(linear(input, w_ih, b_ih) + linear(hx, w_hh, b_hh))
