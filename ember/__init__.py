@@ -30,4 +30,4 @@ def numel(t):
 
 
 from .io import save, load  # noqa: E402,F401
-from . import nn, optim, data, train  # noqa: E402,F401
+from . import nn, optim, data, train, zoo  # noqa: E402,F401
