@@ -89,7 +89,6 @@ _TEXT_DATA = {"path": None, "seq_len": 64, "stride": None, "level": "char", "tes
 _SCHEDULERS = ["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
                "OneCycleLR", "LinearLR", "ConstantLR", "ReduceLROnPlateau"]
 _TRANSFORMS = ["ToTensor", "Normalize", "RandomCrop", "RandomHorizontalFlip"]
-_FILLED_FROM_DATA = ("in_channels", "in_features", "num_classes", "vocab_size", "block_size")
 
 
 # --- YAML --------------------------------------------------------------------------------------------------------

@@ -11,6 +11,16 @@ def _long(data):
     return ember.tensor(data, dtype=ember.int64)
 
 
+def _check_vs_torch(torch, y, ty, g, inputs):
+    """y matches torch's ty; after back-propagating the same array g through both, so do the gradients of the
+    (ember, torch) input pairs."""
+    assert_close(y, ty)
+    y.backward(ember.tensor(g))
+    ty.backward(torch.tensor(g))
+    for e, t in inputs:
+        assert_close(e.grad, t.grad)
+
+
 # Keys for a (3, 4, 5) tensor, as a function of the framework module (ember or torch) so both get the same key.
 GETITEM_KEYS = {
     "int": lambda m: 1,
@@ -50,12 +60,7 @@ def test_getitem_matches_torch(name):
     x = rand64(3, 4, 5)
     tx = to_torch(x, torch)
     y, ty = x[GETITEM_KEYS[name](ember)], tx[GETITEM_KEYS[name](torch)]
-    assert_close(y, ty)
-    rng = np.random.default_rng(1)
-    g = rng.standard_normal(tuple(y.shape))
-    y.backward(ember.tensor(g))
-    ty.backward(torch.tensor(g))
-    assert_close(x.grad, tx.grad)
+    _check_vs_torch(torch, y, ty, np.random.default_rng(1).standard_normal(tuple(y.shape)), [(x, tx)])
 
 
 def test_getitem_double_backward_with_duplicates():
@@ -303,31 +308,20 @@ def test_gather_scatter_match_torch():
     g = np.random.default_rng(3).standard_normal((3, 3))
     # gather with repeated indices: the gradient accumulates
     y, ty = ember.gather(x, 1, _long(idx)), torch.gather(tx, 1, torch.tensor(idx))
-    assert_close(y, ty)
-    y.backward(ember.tensor(g))
-    ty.backward(torch.tensor(g))
-    assert_close(x.grad, tx.grad)
+    _check_vs_torch(torch, y, ty, g, [(x, tx)])
     # scatter_add with repeated indices (src the same shape as the index: PyTorch's src grad is gather)
     x.grad = tx.grad = None
     s3, ts3 = src[:, :3], tsrc[:, :3]
     idx0 = [[0, 0, 2], [0, 1, 2], [2, 1, 2]]
     y, ty = ember.scatter_add(x, 0, _long(idx0), s3), torch.scatter_add(tx, 0, torch.tensor(idx0), ts3)
-    assert_close(y, ty)
     gy = np.random.default_rng(4).standard_normal((3, 4))
-    y.backward(ember.tensor(gy))
-    ty.backward(torch.tensor(gy))
-    assert_close(x.grad, tx.grad)
-    assert_close(src.grad, tsrc.grad)
+    _check_vs_torch(torch, y, ty, gy, [(x, tx), (src, tsrc)])
     # scatter without repeats along dim 1
     x.grad = tx.grad = src.grad = tsrc.grad = None
     uidx = [[3, 0, 1], [2, 1, 0], [0, 1, 2]]
     y = ember.scatter(x, 1, _long(uidx), src[:, :3])
     ty = torch.scatter(tx, 1, torch.tensor(uidx), tsrc[:, :3])
-    assert_close(y, ty)
-    y.backward(ember.tensor(gy))
-    ty.backward(torch.tensor(gy))
-    assert_close(x.grad, tx.grad)
-    assert_close(src.grad, tsrc.grad)
+    _check_vs_torch(torch, y, ty, gy, [(x, tx), (src, tsrc)])
     assert_close(ember.scatter(x, 0, _long([[1, 2]]), value=3.0),
                  torch.scatter(tx, 0, torch.tensor([[1, 2]]), value=3.0))
 
@@ -439,12 +433,7 @@ def test_masked_fill_matches_torch():
     tx, tv = to_torch(x, torch), to_torch(v, torch)
     m = np.array([[True, False, True, True], [False] * 4, [True] * 4])
     y, ty = x.masked_fill(ember.tensor(m), v), tx.masked_fill(torch.tensor(m), tv)
-    assert_close(y, ty)
-    g = np.random.default_rng(5).standard_normal((3, 4))
-    y.backward(ember.tensor(g))
-    ty.backward(torch.tensor(g))
-    assert_close(x.grad, tx.grad)
-    assert_close(v.grad, tv.grad)
+    _check_vs_torch(torch, y, ty, np.random.default_rng(5).standard_normal((3, 4)), [(x, tx), (v, tv)])
     n = ember.arange(4).masked_fill(ember.tensor([True, False, True, False]), 2.7)
     assert n.dtype is ember.int64 and n.tolist() == torch.arange(4).masked_fill(
         torch.tensor([True, False, True, False]), 2.7).tolist()

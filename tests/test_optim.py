@@ -17,28 +17,15 @@ def _problem():
     return w0, x, y
 
 
-def _ember_trajectory(make, steps=20):
+def _trajectory(make, lib=ember, steps=20):
+    """The weights after each of `steps` optimizer steps on _problem, with lib = ember or torch."""
     w0, x, y = _problem()
-    w = ember.tensor(w0, requires_grad=True)
+    w = lib.tensor(w0, requires_grad=True)
     opt = make([w])
     out = []
     for _ in range(steps):
         opt.zero_grad()
-        loss = ((ember.tensor(x) @ w.T - ember.tensor(y)) ** 2).mean()
-        loss.backward()
-        opt.step()
-        out.append(w.detach().numpy().copy())
-    return np.array(out)
-
-
-def _torch_trajectory(torch, make, steps=20):
-    w0, x, y = _problem()
-    w = torch.tensor(w0, requires_grad=True)
-    opt = make([w])
-    out = []
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = ((torch.tensor(x) @ w.T - torch.tensor(y)) ** 2).mean()
+        loss = ((lib.tensor(x) @ w.T - lib.tensor(y)) ** 2).mean()
         loss.backward()
         opt.step()
         out.append(w.detach().numpy().copy())
@@ -70,8 +57,8 @@ CASES = [
 @pytest.mark.parametrize("name,kwargs", CASES)
 def test_optimizer_matches_pytorch_trajectory(name, kwargs):
     torch = pytest.importorskip("torch")
-    ours = _ember_trajectory(lambda p: getattr(optim, name)(p, **kwargs))
-    ref = _torch_trajectory(torch, lambda p: getattr(torch.optim, name)(p, **kwargs))
+    ours = _trajectory(lambda p: getattr(optim, name)(p, **kwargs))
+    ref = _trajectory(lambda p: getattr(torch.optim, name)(p, **kwargs), torch)
     np.testing.assert_allclose(ours, ref, rtol=1e-7, atol=1e-9)
 
 
@@ -80,7 +67,7 @@ def test_optimizer_decreases_loss(name, kwargs):
     if kwargs.get("maximize"):
         pytest.skip("maximize climbs the loss")
     w0, x, y = _problem()
-    traj = _ember_trajectory(lambda p: getattr(optim, name)(p, **kwargs), steps=20)
+    traj = _trajectory(lambda p: getattr(optim, name)(p, **kwargs), steps=20)
 
     def loss(w):
         return ((x @ w.T - y) ** 2).mean()
@@ -100,7 +87,7 @@ def test_lion_matches_its_published_update_rule():
         w = w * (1 - lr * wd) - lr * update
         m = b2 * m + (1 - b2) * g
         expected.append(w.copy())
-    ours = _ember_trajectory(lambda p: optim.Lion(p, lr=lr, betas=(b1, b2), weight_decay=wd))
+    ours = _trajectory(lambda p: optim.Lion(p, lr=lr, betas=(b1, b2), weight_decay=wd))
     np.testing.assert_allclose(ours, np.array(expected), rtol=1e-10, atol=1e-12)
 
 

@@ -78,6 +78,17 @@ def _flatten(out):
     return [o] + (list(state) if isinstance(state, tuple) else [state])
 
 
+def _check_run(m, tm, e_outs, t_outs, inputs, rng, atol=1e-10, rtol=1e-8):
+    """The outputs agree; after the same backward through both, so do the gradients of the (ember, torch) input
+    pairs and of every parameter."""
+    for e, t in zip(e_outs, t_outs):
+        _check_close(e, t, atol, rtol)
+    _backward_both(e_outs, t_outs, rng)
+    for e, t in inputs:
+        _check_close(e.grad, t.grad, atol, rtol)
+    _check_param_grads(m, tm, atol, rtol)
+
+
 # --- parity with PyTorch ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("with_state", [False, True])
@@ -102,14 +113,7 @@ def test_matches_torch(name, bidirectional, batch_first, with_state):
         else:
             e_args.append(eh)
             t_args.append(th)
-    e_outs, t_outs = _flatten(m(*e_args)), _flatten(tm(*t_args))
-    for e, t in zip(e_outs, t_outs):
-        _check_close(e, t)
-    _backward_both(e_outs, t_outs, rng)
-    _check_close(ex.grad, tx.grad)
-    for e, t in states:
-        _check_close(e.grad, t.grad)
-    _check_param_grads(m, tm)
+    _check_run(m, tm, _flatten(m(*e_args)), _flatten(tm(*t_args)), [(ex, tx)] + states, rng)
 
 
 @pytest.mark.parametrize("name", list(_MODES))
@@ -117,12 +121,7 @@ def test_single_layer_batch_first_matches_torch(name):
     rng = np.random.default_rng(8)
     m, tm = _pair(name, I, H, batch_first=True)
     ex, tx = _inputs((B, T, I), rng)
-    e_outs, t_outs = _flatten(m(ex)), _flatten(tm(tx))
-    for e, t in zip(e_outs, t_outs):
-        _check_close(e, t)
-    _backward_both(e_outs, t_outs, rng)
-    _check_close(ex.grad, tx.grad)
-    _check_param_grads(m, tm)
+    _check_run(m, tm, _flatten(m(ex)), _flatten(tm(tx)), [(ex, tx)], rng)
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
@@ -135,12 +134,7 @@ def test_lstm_projection_matches_torch(bidirectional):
     ec, tc = _inputs((n, B, H), rng)
     e_outs, t_outs = _flatten(m(ex, (eh, ec))), _flatten(tm(tx, (th, tc)))
     assert tuple(e_outs[0].shape) == (T, B, 2 * (2 if bidirectional else 1))
-    for e, t in zip(e_outs, t_outs):
-        _check_close(e, t)
-    _backward_both(e_outs, t_outs, rng)
-    for e, t in ((ex, tx), (eh, th), (ec, tc)):
-        _check_close(e.grad, t.grad)
-    _check_param_grads(m, tm)
+    _check_run(m, tm, e_outs, t_outs, [(ex, tx), (eh, th), (ec, tc)], rng)
 
 
 @pytest.mark.parametrize("with_state", [False, True])
@@ -158,12 +152,7 @@ def test_unbatched_input_matches_torch(name, with_state):
         else:
             e_args.append(states[0][0])
             t_args.append(states[0][1])
-    e_outs, t_outs = _flatten(m(*e_args)), _flatten(tm(*t_args))
-    for e, t in zip(e_outs, t_outs):
-        _check_close(e, t)
-    _backward_both(e_outs, t_outs, rng)
-    _check_close(ex.grad, tx.grad)
-    _check_param_grads(m, tm)
+    _check_run(m, tm, _flatten(m(*e_args)), _flatten(tm(*t_args)), [(ex, tx)], rng)
 
 
 @pytest.mark.parametrize("name", list(_MODES))
@@ -173,12 +162,7 @@ def test_no_bias_and_hidden_size_one_match_torch(name):
         m, tm = _pair(name, I, hidden, num_layers=2, bias=bias, bidirectional=True)
         before = {k: _np(v).copy() for k, v in m.state_dict().items()}
         ex, tx = _inputs((T, B, I), rng)
-        e_outs, t_outs = _flatten(m(ex)), _flatten(tm(tx))
-        for e, t in zip(e_outs, t_outs):
-            _check_close(e, t)
-        _backward_both(e_outs, t_outs, rng)
-        _check_close(ex.grad, tx.grad)
-        _check_param_grads(m, tm)
+        _check_run(m, tm, _flatten(m(ex)), _flatten(tm(tx)), [(ex, tx)], rng)
         for k, v in m.state_dict().items():  # forward must not touch the weights
             np.testing.assert_array_equal(_np(v), before[k])
 
@@ -190,11 +174,7 @@ def test_float32_matches_torch(name):
     ex, tx = _inputs((T, B, I), rng, float64=False)
     e_outs, t_outs = _flatten(m(ex)), _flatten(tm(tx))
     assert e_outs[0].dtype is ember.float32
-    for e, t in zip(e_outs, t_outs):
-        _check_close(e, t, atol=1e-5, rtol=1e-4)
-    _backward_both(e_outs, t_outs, rng)
-    _check_close(ex.grad, tx.grad, atol=1e-5, rtol=1e-4)
-    _check_param_grads(m, tm, atol=1e-5, rtol=1e-4)
+    _check_run(m, tm, e_outs, t_outs, [(ex, tx)], rng, atol=1e-5, rtol=1e-4)
 
 
 def test_dropout_between_layers():
@@ -241,15 +221,7 @@ def test_cells_match_torch(kind, batched, with_state):
         e_state, t_state = m(ex, e_state), tm(tx, t_state)
         e_outs += list(e_state) if kind == "lstm" else [e_state]
         t_outs += list(t_state) if kind == "lstm" else [t_state]
-    for e, t in zip(e_outs, t_outs):
-        _check_close(e, t)
-    _backward_both(e_outs, t_outs, rng)
-    for ex, tx in xs:
-        _check_close(ex.grad, tx.grad)
-    if with_state:
-        for e, t in states:
-            _check_close(e.grad, t.grad)
-    _check_param_grads(m, tm)
+    _check_run(m, tm, e_outs, t_outs, xs + (states if with_state else []), rng)
 
 
 @pytest.mark.parametrize("args, kwargs", [

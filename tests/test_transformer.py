@@ -606,7 +606,7 @@ def test_functional_static_kv_and_separate_weights_match_torch():
     t = {n: torch.tensor(a, requires_grad=True) for n, a in arrays.items()}
     for need_weights in (True, False):
         outs = []
-        for lib, x, f in (("e", e, multi_head_attention_forward), ("t", t, F.multi_head_attention_forward)):
+        for x, f in ((e, multi_head_attention_forward), (t, F.multi_head_attention_forward)):
             wq, wk, wv = x["w"].chunk(3)
             outs.append(f(x["q"], x["k"], x["k"], E, H, None, x["b"], None, None, False, 0.0, x["ow"], x["ob"],
                           need_weights=need_weights, use_separate_proj_weight=True, q_proj_weight=wq,

@@ -49,6 +49,17 @@ def _assert_close(a, b, tol=1e-4):
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol * scale)
 
 
+def _eval_outputs(torch, m, ref, seed, shape):
+    """m (switched to eval mode) and ref on the same random float32 input, without autograd."""
+    m.eval()
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    with ember.no_grad():
+        out = m(ember.tensor(x))
+    with torch.no_grad():
+        expected = ref(torch.tensor(x))
+    return out, expected
+
+
 def _backward_reaches_all(model, out):
     """Backward from out reaches every parameter."""
     out.pow(2).mean().backward()
@@ -351,12 +362,7 @@ def test_resnet18_loads_torch_safetensors_and_matches_logits(tmp_path):
     safetensors_torch.save_file(ref.state_dict(), str(path))
     result = m.load_state_dict(ember.load(path))
     assert not result.missing_keys and not result.unexpected_keys
-    m.eval()
-    x = np.random.default_rng(1).standard_normal((2, 3, 32, 32)).astype(np.float32)
-    with ember.no_grad():
-        out = m(ember.tensor(x))
-    with torch.no_grad():
-        expected = ref(torch.tensor(x))
+    out, expected = _eval_outputs(torch, m, ref, 1, (2, 3, 32, 32))
     assert out.shape == (2, 1000)
     _assert_close(out, expected, 1e-4)
 
@@ -392,12 +398,7 @@ def test_resnet50_matches_torch_in_eval_mode():
     assert _keys(m) == list(ref.state_dict().keys())
     assert _count(m) == sum(p.numel() for p in ref.parameters()) == 25557032
     m.load_state_dict(_to_ember_sd(ref))
-    m.eval()
-    x = np.random.default_rng(3).standard_normal((1, 3, 32, 32)).astype(np.float32)
-    with ember.no_grad():
-        out = m(ember.tensor(x))
-    with torch.no_grad():
-        expected = ref(torch.tensor(x))
+    out, expected = _eval_outputs(torch, m, ref, 3, (1, 3, 32, 32))
     _assert_close(out, expected, 1e-4)
 
 
@@ -506,12 +507,7 @@ def test_mobilenet_v2_layout_and_torch_match():
     _randomise_bn(torch, ref)
     assert _keys(m) == list(ref.state_dict().keys())
     m.load_state_dict(_to_ember_sd(ref))
-    m.eval()
-    x = np.random.default_rng(5).standard_normal((2, 3, 32, 32)).astype(np.float32)
-    with ember.no_grad():
-        out = m(ember.tensor(x))
-    with torch.no_grad():
-        expected = ref(torch.tensor(x))
+    out, expected = _eval_outputs(torch, m, ref, 5, (2, 3, 32, 32))
     _assert_close(out, expected, 1e-4)
 
 

@@ -19,6 +19,24 @@ def _addindent(s_, num_spaces):
     return first + "\n" + "\n".join((num_spaces * " ") + line for line in s)
 
 
+def _abs_index(idx, size):
+    """idx (an integer, possibly negative) as a position in 0..size-1, or PyTorch's IndexError."""
+    idx = operator.index(idx)
+    if not -size <= idx < size:
+        raise IndexError(f"index {idx} is out of range")
+    return idx % size
+
+
+def _checked_pairs(owner, pairs):
+    """The (key, value) pairs of an update() argument that is not a mapping, each checked as PyTorch does."""
+    for j, p in enumerate(pairs):
+        if not isinstance(p, container_abcs.Iterable):
+            raise TypeError(f"{owner} update sequence element #{j} should be Iterable; is" + type(p).__name__)
+        if len(p) != 2:
+            raise ValueError(f"{owner} update sequence element #{j} has length {len(p)}; 2 is required")
+        yield p
+
+
 class Sequential(Module):
     """Modules called one after another; built from modules or from an OrderedDict of named modules."""
 
@@ -32,11 +50,7 @@ class Sequential(Module):
                 self.add_module(str(idx), module)
 
     def _get_item_by_idx(self, iterator, idx):
-        size = len(self)
-        idx = operator.index(idx)
-        if not -size <= idx < size:
-            raise IndexError(f"index {idx} is out of range")
-        return next(islice(iterator, idx % size, None))
+        return next(islice(iterator, _abs_index(idx, len(self)), None))
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
@@ -137,10 +151,7 @@ class ModuleList(Module):
             self += modules
 
     def _get_abs_string_index(self, idx):
-        idx = operator.index(idx)
-        if not -len(self) <= idx < len(self):
-            raise IndexError(f"index {idx} is out of range")
-        return str(idx % len(self))
+        return str(_abs_index(idx, len(self)))
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
@@ -270,12 +281,7 @@ class ModuleDict(Module):
             for key, module in modules.items():
                 self[key] = module
         else:
-            for j, m in enumerate(modules):
-                if not isinstance(m, container_abcs.Iterable):
-                    raise TypeError(f"ModuleDict update sequence element #{j} should be Iterable; is"
-                                    + type(m).__name__)
-                if len(m) != 2:
-                    raise ValueError(f"ModuleDict update sequence element #{j} has length {len(m)}; 2 is required")
+            for m in _checked_pairs("ModuleDict", modules):
                 self[m[0]] = m[1]
 
 
@@ -298,10 +304,7 @@ class ParameterList(Module):
             self += values
 
     def _get_abs_string_index(self, idx):
-        idx = operator.index(idx)
-        if not -len(self) <= idx < len(self):
-            raise IndexError(f"index {idx} is out of range")
-        return str(idx % len(self))
+        return str(_abs_index(idx, len(self)))
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
@@ -445,13 +448,7 @@ class ParameterDict(Module):
             for key, p in sorted(parameters.items()):
                 self[key] = p
         else:
-            for j, p in enumerate(parameters):
-                if not isinstance(p, container_abcs.Iterable):
-                    raise TypeError(f"ParameterDict update sequence element #{j} should be Iterable; is"
-                                    + type(p).__name__)
-                if len(p) != 2:
-                    raise ValueError(f"ParameterDict update sequence element #{j} has length {len(p)}; 2 is "
-                                     "required")
+            for p in _checked_pairs("ParameterDict", parameters):
                 self[p[0]] = p[1]
 
     def extra_repr(self):

@@ -111,6 +111,15 @@ def _register_global(d, hook):
     return handle
 
 
+def _add_hook(hooks, hook, prepend=False, extra_dict=None):
+    """Put hook into the ordered dict hooks (first with prepend) and return the handle that removes it."""
+    handle = RemovableHandle(hooks, extra_dict=extra_dict)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
 def register_module_forward_pre_hook(hook):
     """Register hook(module, args) to run before the forward of every module."""
     return _register_global(_global_forward_pre_hooks, hook)
@@ -304,18 +313,22 @@ class Module:
     forward = _forward_unimplemented
 
     # --- registration ---------------------------------------------------------------------------------------
+    def _check_new_name(self, kind, name, store):
+        """PyTorch's checks on the name of a new parameter or buffer (kind), to be kept in self.<store>."""
+        if store not in self.__dict__:
+            raise AttributeError(f"cannot assign {kind} before Module.__init__() call")
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string. Got {_typename(name)}")
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain "."')
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if hasattr(self, name) and name not in self.__dict__[store]:
+            raise KeyError(f"attribute '{name}' already exists")
+
     def register_buffer(self, name, tensor, persistent=True):
         """Register a tensor (or None) as state that is not a parameter; ``persistent`` puts it in state_dict."""
-        if "_buffers" not in self.__dict__:
-            raise AttributeError("cannot assign buffer before Module.__init__() call")
-        if not isinstance(name, str):
-            raise TypeError(f"buffer name should be a string. Got {_typename(name)}")
-        if "." in name:
-            raise KeyError('buffer name can\'t contain "."')
-        if name == "":
-            raise KeyError('buffer name can\'t be empty string ""')
-        if hasattr(self, name) and name not in self._buffers:
-            raise KeyError(f"attribute '{name}' already exists")
+        self._check_new_name("buffer", name, "_buffers")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
                             "(ember Tensor or None required)")
@@ -327,16 +340,7 @@ class Module:
 
     def register_parameter(self, name, param):
         """Register a Parameter (or None) under name."""
-        if "_parameters" not in self.__dict__:
-            raise AttributeError("cannot assign parameter before Module.__init__() call")
-        if not isinstance(name, str):
-            raise TypeError(f"parameter name should be a string. Got {_typename(name)}")
-        if "." in name:
-            raise KeyError('parameter name can\'t contain "."')
-        if name == "":
-            raise KeyError('parameter name can\'t be empty string ""')
-        if hasattr(self, name) and name not in self._parameters:
-            raise KeyError(f"attribute '{name}' already exists")
+        self._check_new_name("parameter", name, "_parameters")
         if param is None:
             self._parameters[name] = None
         elif not isinstance(param, Parameter):
@@ -394,24 +398,24 @@ class Module:
             raise AttributeError("`" + atoms[-1] + "` is not an nn.Module")
         setattr(parent, atoms[-1], module)
 
-    def get_parameter(self, target):
-        """The parameter at a dotted path such as ``"net.0.weight"``."""
+    def _attribute_at(self, target):
+        """(module, name, value) of the attribute at a dotted path such as ``"net.0.weight"``."""
         module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
         if not hasattr(mod, name):
             raise AttributeError(mod._get_name() + " has no attribute `" + name + "`")
-        param = getattr(mod, name)
+        return mod, name, getattr(mod, name)
+
+    def get_parameter(self, target):
+        """The parameter at a dotted path such as ``"net.0.weight"``."""
+        _, name, param = self._attribute_at(target)
         if not isinstance(param, Parameter):
             raise AttributeError("`" + name + "` is not an nn.Parameter")
         return param
 
     def get_buffer(self, target):
         """The buffer at a dotted path."""
-        module_path, _, name = target.rpartition(".")
-        mod = self.get_submodule(module_path)
-        if not hasattr(mod, name):
-            raise AttributeError(mod._get_name() + " has no attribute `" + name + "`")
-        buf = getattr(mod, name)
+        mod, name, buf = self._attribute_at(target)
         if name not in mod._buffers:
             raise AttributeError("`" + name + "` is not a buffer")
         return buf
@@ -684,34 +688,24 @@ class Module:
     # --- hooks ----------------------------------------------------------------------------------------------
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """hook(module, args) -> None or new args; with_kwargs: hook(module, args, kwargs) -> None or (args, kwargs)."""
-        handle = RemovableHandle(self._forward_pre_hooks, extra_dict=self._forward_pre_hooks_with_kwargs)
-        self._forward_pre_hooks[handle.id] = hook
+        handle = _add_hook(self._forward_pre_hooks, hook, prepend, extra_dict=self._forward_pre_hooks_with_kwargs)
         if with_kwargs:
             self._forward_pre_hooks_with_kwargs[handle.id] = True
-        if prepend:
-            self._forward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
 
     def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
         """hook(module, args, output) -> None or new output (with_kwargs: hook(module, args, kwargs, output))."""
-        handle = RemovableHandle(self._forward_hooks, extra_dict=[self._forward_hooks_with_kwargs,
-                                                                   self._forward_hooks_always_called])
-        self._forward_hooks[handle.id] = hook
+        handle = _add_hook(self._forward_hooks, hook, prepend,
+                           extra_dict=[self._forward_hooks_with_kwargs, self._forward_hooks_always_called])
         if with_kwargs:
             self._forward_hooks_with_kwargs[handle.id] = True
         if always_call:
             self._forward_hooks_always_called[handle.id] = True
-        if prepend:
-            self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
 
     def register_full_backward_pre_hook(self, hook, prepend=False):
         """hook(module, grad_output) -> None or new grad_output, called when the output gradients are known."""
-        handle = RemovableHandle(self._backward_pre_hooks)
-        self._backward_pre_hooks[handle.id] = hook
-        if prepend:
-            self._backward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._backward_pre_hooks, hook, prepend)
 
     def register_full_backward_hook(self, hook, prepend=False):
         """hook(module, grad_input, grad_output) -> None or new grad_input, called when the gradients with
@@ -720,11 +714,7 @@ class Module:
             raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single Module. "
                                "Please use only one of them.")
         self._is_full_backward_hook = True
-        handle = RemovableHandle(self._backward_hooks)
-        self._backward_hooks[handle.id] = hook
-        if prepend:
-            self._backward_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._backward_hooks, hook, prepend)
 
     def register_backward_hook(self, hook):
         """Deprecated in PyTorch; ember implements it as a full backward hook."""
@@ -767,12 +757,7 @@ class Module:
             for hook_id, hook in itertools.chain(_global_forward_hooks.items(), self._forward_hooks.items()):
                 if hook_id in self._forward_hooks_always_called:
                     called_always.add(hook_id)
-                if hook_id in self._forward_hooks_with_kwargs:
-                    r = hook(self, args, kwargs, result)
-                else:
-                    r = hook(self, args, result)
-                if r is not None:
-                    result = r
+                result = self._run_forward_hook(hook_id, hook, args, kwargs, result)
             if bw_hook is not None:
                 if not isinstance(result, (Tensor, tuple)):
                     warnings.warn("For backward hooks to be called, module output should be a Tensor or a tuple of "
@@ -783,41 +768,33 @@ class Module:
             for hook_id, hook in self._forward_hooks.items():
                 if hook_id in self._forward_hooks_always_called and hook_id not in called_always:
                     try:
-                        if hook_id in self._forward_hooks_with_kwargs:
-                            r = hook(self, args, kwargs, result)
-                        else:
-                            r = hook(self, args, result)
-                        if r is not None:
-                            result = r
+                        result = self._run_forward_hook(hook_id, hook, args, kwargs, result)
                     except Exception as e:
                         warnings.warn("module forward hook with ``always_call=True`` raised an exception that was "
                                       f"silenced as another error was raised in forward: {e}", stacklevel=2)
             raise
 
+    def _run_forward_hook(self, hook_id, hook, args, kwargs, result):
+        """The forward's result after one forward hook (which may replace it)."""
+        r = hook(self, args, kwargs, result) if hook_id in self._forward_hooks_with_kwargs else hook(self, args, result)
+        return result if r is None else r
+
     # --- state_dict -----------------------------------------------------------------------------------------
     def register_state_dict_pre_hook(self, hook):
         """hook(module, prefix, keep_vars) before state_dict() saves this module."""
-        handle = RemovableHandle(self._state_dict_pre_hooks)
-        self._state_dict_pre_hooks[handle.id] = hook
-        return handle
+        return _add_hook(self._state_dict_pre_hooks, hook)
 
     def register_state_dict_post_hook(self, hook):
         """hook(module, state_dict, prefix, local_metadata) after state_dict() saved this module."""
-        handle = RemovableHandle(self._state_dict_hooks)
-        self._state_dict_hooks[handle.id] = hook
-        return handle
+        return _add_hook(self._state_dict_hooks, hook)
 
     def register_load_state_dict_pre_hook(self, hook):
         """hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)."""
-        handle = RemovableHandle(self._load_state_dict_pre_hooks)
-        self._load_state_dict_pre_hooks[handle.id] = functools.partial(hook, self)
-        return handle
+        return _add_hook(self._load_state_dict_pre_hooks, functools.partial(hook, self))
 
     def register_load_state_dict_post_hook(self, hook):
         """hook(module, incompatible_keys) after load_state_dict() loaded this module."""
-        handle = RemovableHandle(self._load_state_dict_post_hooks)
-        self._load_state_dict_post_hooks[handle.id] = hook
-        return handle
+        return _add_hook(self._load_state_dict_post_hooks, hook)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         for name, param in self._parameters.items():

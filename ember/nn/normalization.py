@@ -12,6 +12,20 @@ from .parameter import Parameter
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm"]
 
 
+def _register_affine(module, affine, bias, shape, device, dtype):
+    """Register weight (ones) and bias (zeros, or None without bias) of shape, or None for both without affine."""
+    module.register_parameter("weight", Parameter(ones(shape, device=device, dtype=dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(zeros(shape, device=device, dtype=dtype)) if affine and bias else None)
+
+
+def _reset_affine(weight, bias):
+    """weight = 1 and bias = 0 (if any), in place."""
+    with no_grad():
+        weight.fill_(1)
+        if bias is not None:
+            bias.zero_()
+
+
 class _NormBase(Module):
     """Affine weight/bias and running statistics shared by batch and instance norm."""
 
@@ -22,15 +36,7 @@ class _NormBase(Module):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(ones(num_features, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(zeros(num_features, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, affine, bias, num_features, device, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, device=device, dtype=dtype))
             self.register_buffer("running_var", ones(num_features, device=device, dtype=dtype))
@@ -50,10 +56,7 @@ class _NormBase(Module):
     def reset_parameters(self):
         self.reset_running_stats()
         if self.affine:
-            with no_grad():
-                self.weight.fill_(1)
-                if self.bias is not None:
-                    self.bias.zero_()
+            _reset_affine(self.weight, self.bias)
 
     def _check_input_dim(self, input):
         pass
@@ -151,25 +154,14 @@ class LayerNorm(Module):
         super().__init__()
         self.normalized_shape, self.eps = _shape(normalized_shape), eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(ones(self.normalized_shape, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(zeros(self.normalized_shape, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, elementwise_affine, bias, self.normalized_shape, device, dtype)
 
     def forward(self, input):
         return N.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def reset_parameters(self):
         if self.elementwise_affine:
-            with no_grad():
-                self.weight.fill_(1)
-                if self.bias is not None:
-                    self.bias.zero_()
+            _reset_affine(self.weight, self.bias)
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
@@ -184,22 +176,11 @@ class GroupNorm(Module):
         if num_channels % num_groups:
             raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        if affine:
-            self.weight = Parameter(ones(num_channels, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(zeros(num_channels, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, affine, bias, num_channels, device, dtype)
 
     def reset_parameters(self):
         if self.affine:
-            with no_grad():
-                self.weight.fill_(1)
-                if self.bias is not None:
-                    self.bias.zero_()
+            _reset_affine(self.weight, self.bias)
 
     def forward(self, input):
         return N.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)

@@ -1,6 +1,6 @@
 """Parameter (a tensor that a Module registers as learnable) and Buffer (one it registers as state)."""
 from ..device import CPU, move, to_device
-from ..tensor import Tensor, tensor as _tensor
+from ..tensor import Tensor, _init, tensor as _tensor
 
 __all__ = ["Parameter", "Buffer"]
 
@@ -21,17 +21,7 @@ class Parameter(Tensor):
     """
 
     def __init__(self, data=None, requires_grad=True):
-        self.data = _array_of(data)
-        self.grad = None
-        self.grad_fn = None
-        self._vbox = [0]
-        self._base = None
-        self._hooks = None
-        self._out_index = 0
-        self._retains = False
-        self.requires_grad = False
-        if requires_grad:
-            self.requires_grad_(True)
+        _init(self, _array_of(data), requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + Tensor.__repr__(self)
@@ -58,15 +48,8 @@ class Buffer(Tensor):
 
     def __init__(self, data=None, *, persistent=True):
         requires_grad = isinstance(data, Tensor) and data.requires_grad
-        self.data = _array_of(data)
-        self.grad = None
-        self.grad_fn = None
-        self._vbox = [0]
-        self._base = None
-        self._hooks = None
-        self._out_index = 0
-        self._retains = False
-        self.requires_grad = requires_grad
+        _init(self, _array_of(data), False)
+        self.requires_grad = requires_grad  # copied from data as is, without requires_grad_'s checks
         self.persistent = persistent
 
     def __reduce_ex__(self, protocol):

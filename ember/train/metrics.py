@@ -36,6 +36,20 @@ def _class_dim(name, out, tgt):
                      f"{tuple(tgt.shape)} (expected (N, C, ...) with targets (N, ...), or (..., C) with targets (...))")
 
 
+def _classes_last(name, outputs, targets, ignore_index, what):
+    """For outputs with a class dimension (`what`: the word for them in errors) and class-index targets: the array
+    module, the outputs with classes moved last, the mask of targets that are not ignore_index, and those targets
+    with the ignored ones set to 0 (safe as indices)."""
+    out, tgt = _array(outputs), _array(targets)
+    if out.ndim != tgt.ndim + 1:
+        raise ValueError(f"{name}: expected {what} with a class dimension and class-index targets, got "
+                         f"shapes {tuple(out.shape)} and {tuple(tgt.shape)}")
+    xp = get_array_module(out)
+    scores = xp.moveaxis(out, _class_dim(name, out, tgt), -1)
+    keep = tgt != ignore_index
+    return xp, scores, keep, xp.where(keep, tgt, 0).astype(xp.int64)
+
+
 def _labels(name, out, tgt, threshold, multilabel):
     """Predicted and true labels as integer arrays of one shape, plus the number of classes.
 
@@ -125,14 +139,7 @@ class TopKAccuracy(_Ratio):
         self.reset()
 
     def update(self, outputs, targets):
-        out, tgt = _array(outputs), _array(targets)
-        if out.ndim != tgt.ndim + 1:
-            raise ValueError(f"{self.name}: expected outputs with a class dimension and class-index targets, got "
-                             f"shapes {tuple(out.shape)} and {tuple(tgt.shape)}")
-        xp = get_array_module(out)
-        scores = xp.moveaxis(out, _class_dim(self.name, out, tgt), -1)
-        keep = tgt != self.ignore_index
-        idx = xp.where(keep, tgt, 0).astype(xp.int64)
+        xp, scores, keep, idx = _classes_last(self.name, outputs, targets, self.ignore_index, "outputs")
         target_score = xp.take_along_axis(scores, idx[..., None], axis=-1)
         hit = (scores > target_score).sum(axis=-1) < self.k
         self.total += float((hit & keep).sum())
@@ -244,14 +251,8 @@ class Perplexity(Metric):
         self.nll, self.count = 0.0, 0
 
     def update(self, outputs, targets):
-        out, tgt = _array(outputs), _array(targets)
-        if out.ndim != tgt.ndim + 1:
-            raise ValueError(f"{self.name}: expected logits with a class dimension and class-index targets, got "
-                             f"shapes {tuple(out.shape)} and {tuple(tgt.shape)}")
-        xp = get_array_module(out)
-        logits = xp.moveaxis(out, _class_dim(self.name, out, tgt), -1).astype(xp.float64)
-        keep = tgt != self.ignore_index
-        idx = xp.where(keep, tgt, 0).astype(xp.int64)
+        xp, logits, keep, idx = _classes_last(self.name, outputs, targets, self.ignore_index, "logits")
+        logits = logits.astype(xp.float64)
         top = logits.max(axis=-1, keepdims=True)
         lse = xp.log(xp.exp(logits - top).sum(axis=-1)) + top[..., 0]
         nll = lse - xp.take_along_axis(logits, idx[..., None], axis=-1)[..., 0]
