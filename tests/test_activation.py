@@ -180,6 +180,57 @@ def test_pointwise_float32_vs_torch(name):
     np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)
 
 
+def _gelu_points(n=70000):
+    """float32 values over GELU's whole range (more than one evaluation block), with the special ones."""
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(0, 3, n), rng.uniform(-12, 12, 2000),
+                        [0.0, -0.0, 1e-30, -1e-30, 5.5, -5.5, 9.0, -9.0, 50.0, -50.0, 1e30, -1e30]])
+    return x.astype(np.float32)
+
+
+def test_gelu_float32_fast_path_vs_torch():
+    """Large float32 inputs take the blocked tanh-polynomial path: values and gradients match PyTorch."""
+    torch = pytest.importorskip("torch")
+    x = _gelu_points()
+    go = np.random.default_rng(2).normal(size=x.shape).astype(np.float32)
+    xe, xt = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ye, yt = F.gelu(xe), torch.nn.functional.gelu(xt)
+    ye.backward(ember.tensor(go))
+    yt.backward(torch.tensor(go))
+    assert ye.dtype == ember.float32 and xe.grad.dtype == ember.float32
+    # PyTorch's own float32 GELU is off by up to about 1e-6 near x = -3.5
+    np.testing.assert_allclose(ye.detach().numpy(), yt.detach().numpy(), rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=2e-6)
+    xd = x.astype(np.float64)
+    exact = xd * 0.5 * (1 + np.vectorize(math.erf)(xd / math.sqrt(2)))
+    ok = np.abs(xd) < 1e6
+    np.testing.assert_allclose(ye.detach().numpy()[ok], exact[ok], rtol=2e-7, atol=6e-7)
+
+
+def test_gelu_float32_fast_path_special_values_and_layouts():
+    x = np.array([np.nan, np.inf, -np.inf] + [0.5] * 2000, dtype=np.float32)
+    y = F.gelu(ember.tensor(x)).numpy()
+    assert np.isnan(y[0]) and y[1] == np.inf and np.isnan(y[2])
+    big = _gelu_points().reshape(-1, 2)  # a non-contiguous column goes through the same path
+    col = ember.tensor(big)[:, 1]
+    np.testing.assert_array_equal(F.gelu(col).numpy(), F.gelu(ember.tensor(big[:, 1].copy())).numpy())
+    small = big[:100, 1].copy()  # below the block path's size: the rational erf; both within float32 rounding
+    np.testing.assert_allclose(F.gelu(ember.tensor(small)).numpy(), F.gelu(col).numpy()[:100], rtol=2e-6,
+                               atol=6e-7)
+
+
+def test_gelu_float32_fast_path_double_backward():
+    """Under create_graph the gradient is rebuilt from ember ops, so second derivatives exist."""
+    pts = _gelu_points(3000)
+    x = ember.tensor(pts[np.abs(pts) < 100], requires_grad=True)
+    g, = ember.autograd.grad(F.gelu(x).sum(), [x], create_graph=True)
+    gg, = ember.autograd.grad(g.sum(), [x])
+    xd = x.detach().numpy().astype(np.float64)
+    pdf = np.exp(-xd * xd / 2) / np.sqrt(2 * np.pi)
+    expected = np.where(np.abs(xd) < 30, pdf * (2 - xd * xd), 0.0)  # d2/dx2 of x Phi(x)
+    np.testing.assert_allclose(gg.numpy(), expected, atol=2e-6)
+
+
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
 @pytest.mark.parametrize("dim", [0, 1, -1, -3])
 def test_softmax_vs_torch(name, dim):
@@ -361,6 +412,19 @@ def test_embedding_many_lookups_small_table():
     out = F.embedding(ember.tensor(idx), w)
     out.sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), np.bincount(idx, minlength=3)[:, None] * np.ones((3, 2)))
+
+
+@pytest.mark.parametrize("kw", [{}, {"padding_idx": 3}, {"scale_grad_by_freq": True}])
+def test_embedding_distinct_indices_vs_torch(kw):
+    """Each row looked up at most once (position embeddings): the gradient is a plain scatter."""
+    torch = pytest.importorskip("torch")
+    wv = np.random.default_rng(6).normal(size=(8, 3))
+    idx = np.array([[5, 0, 3], [7, 1, 2]])
+    we, wt = ember.tensor(wv, requires_grad=True), torch.tensor(wv, requires_grad=True)
+    g = np.random.default_rng(2).standard_normal((2, 3, 3))
+    F.embedding(ember.tensor(idx), we, **kw).backward(ember.tensor(g))
+    torch.nn.functional.embedding(torch.tensor(idx), wt, **kw).backward(torch.tensor(g))
+    np.testing.assert_allclose(we.grad.numpy(), wt.grad.numpy(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("kw", [{}, {"padding_idx": 2}, {"padding_idx": -1}, {"scale_grad_by_freq": True},

@@ -180,6 +180,88 @@ def test_matches_composite_formula():
     np.testing.assert_allclose(causal.detach().numpy(), ref.detach().numpy(), rtol=1e-12)
 
 
+# --- fast paths: causal halves, rows far below their block's maximum, memory layout ---------------------------
+
+def _torch_pair(torch, arrays, go, mask=None, **kw):
+    """Output and q, k, v gradients of ember and of PyTorch for the same arrays (and float mask) and output
+    gradient."""
+    em = [ember.tensor(a, requires_grad=True) for a in arrays]
+    th = [torch.tensor(a, requires_grad=True) for a in arrays]
+    oe = sdpa(*em, attn_mask=None if mask is None else ember.tensor(mask), **kw)
+    oe.backward(ember.tensor(go))
+    ot = torch.nn.functional.scaled_dot_product_attention(*th, attn_mask=None if mask is None else
+                                                           torch.tensor(mask), **kw)
+    ot.backward(torch.tensor(go))
+    return [oe.detach().numpy()] + [t.grad.numpy() for t in em], [ot.detach().numpy()] + [t.grad.numpy() for t in th]
+
+
+@pytest.mark.parametrize("L", [32, 48, 64])
+@pytest.mark.parametrize("spread", [1.0, 40.0], ids=["normal_scores", "rows_far_below_block_max"])
+def test_long_causal_vs_torch(L, spread):
+    """L >= 32 takes the two-halves causal path; huge scores make rows fall back to their own maximum."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(L)
+    arrays = [rng.normal(size=(2, 3, L, 8)) for _ in range(3)]
+    arrays[0] *= rng.uniform(0, spread, size=(2, 3, L, 1))
+    got, ref = _torch_pair(torch, arrays, rng.normal(size=(2, 3, L, 8)), is_causal=True)
+    for a, b in zip(got, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
+
+
+def test_gradcheck_long_causal():
+    q, k, v = qkv((1,), L=32, S=32, E=2, Ev=2)
+    assert gradcheck(lambda q, k, v: sdpa(q, k, v, is_causal=True), [q, k, v])
+
+
+def test_all_scores_very_negative_vs_torch():
+    """Scores far below zero everywhere (a large negative float mask): exp must not underflow to 0/0."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    arrays = [rng.normal(size=(2, 6, 4)) for _ in range(3)]
+    mask = -1000.0 + rng.normal(size=(6, 6))
+    em = sdpa(*(ember.tensor(a) for a in arrays), attn_mask=ember.tensor(mask))
+    th = torch.nn.functional.scaled_dot_product_attention(*(torch.tensor(a) for a in arrays),
+                                                           attn_mask=torch.tensor(mask))
+    np.testing.assert_allclose(em.numpy(), th.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("shift", [-50.0, -100.0, 70.0])
+def test_one_row_far_from_the_others_vs_torch(shift):
+    """Rows whose scores sit far from the rest of their (L, S) block are recomputed with their own maximum."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    arrays = [rng.normal(size=(2, 5, 4)) for _ in range(3)]
+    mask = np.zeros((5, 5))
+    mask[1] = shift
+    got, ref = _torch_pair(torch, arrays, rng.normal(size=(2, 5, 4)), mask)
+    for a, b in zip(got, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_float32_long_causal_vs_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    arrays = [rng.normal(size=(4, 4, 64, 16)).astype(np.float32) for _ in range(3)]
+    got, ref = _torch_pair(torch, arrays, rng.normal(size=(4, 4, 64, 16)).astype(np.float32), is_causal=True)
+    for a, b in zip(got, ref):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-6)
+
+
+def test_heads_output_is_laid_out_for_the_head_merge():
+    """(b, h, l, e) outputs and gradients are (b, l, h, e) in memory: transpose(1, 2) of them is contiguous."""
+    q, k, v = qkv((2, 3), L=5, S=5, E=4, Ev=4)
+    out = sdpa(q, k, v)
+    assert out.transpose(1, 2).is_contiguous()
+    merged = out.transpose(1, 2).reshape(2, 5, 12)
+    assert merged.data.base is not None  # a view, not a copy
+    gq, = ember.autograd.grad(merged.sum(), [q])
+    assert gq.transpose(1, 2).is_contiguous()
+    ref = F.softmax((q @ k.mT) / 2.0, -1) @ v
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gq.numpy(), ember.autograd.grad(ref.sum(), [q])[0].numpy(), rtol=1e-10)
+
+
 # --- dropout --------------------------------------------------------------------------------------------------
 
 def test_dropout_drops_attention_weights_and_rescales():
@@ -251,3 +333,14 @@ def test_no_grad_and_partial_requires_grad():
     assert q.grad is not None and v.grad is not None and k.grad is None
     with ember.no_grad():
         assert not sdpa(q, k, v).requires_grad
+
+
+def test_float16_large_causal_scores_stay_finite_vs_torch():
+    """float16 row sums are compared against float16's smallest normal, not a float32 threshold that rounds to 0."""
+    torch = pytest.importorskip("torch")
+    q = (ember.randn(2, 2, 64, 8, generator=ember.Generator().manual_seed(3)) * 30).to(ember.float16)
+    out = sdpa(q, q, q, is_causal=True)
+    assert bool(out.isfinite().all())
+    t = torch.tensor(q.numpy()).float()
+    ref = torch.nn.functional.scaled_dot_product_attention(t, t, t, is_causal=True)
+    np.testing.assert_allclose(out.float().numpy(), ref.numpy(), rtol=1e-2, atol=0.1)

@@ -278,6 +278,26 @@ def test_cross_entropy_stable_on_huge_logits():
     assert np.isfinite(float(loss)) and np.all(np.isfinite(x32.grad.numpy()))
 
 
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-10), (np.float32, 2e-5)])
+def test_cross_entropy_rows_at_very_different_offsets_vs_torch(dtype, tol):
+    """log_softmax shifts by the batch's maximum; rows far below it are redone with their own."""
+    torch = pytest.importorskip("torch")
+    rng = RNG(3)
+    x = (rng.normal(size=(64, 17)) * rng.uniform(0.1, 30, (64, 1)) + rng.uniform(-80, 80, (64, 1))).astype(dtype)
+    t = rng.integers(0, 17, size=64)
+    for kw in ({}, {"reduction": "none"}, {"ignore_index": 3}, {"weight": rng.uniform(0.5, 2, 17).astype(dtype)}):
+        xe, xt = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        ke = {k: ember.tensor(v) if k == "weight" else v for k, v in kw.items()}
+        kt = {k: torch.tensor(v) if k == "weight" else v for k, v in kw.items()}
+        le = F.cross_entropy(xe, ember.tensor(t), **ke)
+        lt = torch.nn.functional.cross_entropy(xt, torch.tensor(t), **kt)
+        scale = np.abs(lt.detach().numpy()).max()
+        np.testing.assert_allclose(le.detach().numpy(), lt.detach().numpy(), rtol=tol, atol=tol * scale)
+        le.sum().backward()
+        lt.sum().backward()
+        np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=tol, atol=tol)
+
+
 def test_cross_entropy_minus_inf_logits_of_other_classes():
     """Masked logits (-inf) of classes that are not the target leave the loss finite, as in PyTorch."""
     torch = pytest.importorskip("torch")

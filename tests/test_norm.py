@@ -287,6 +287,34 @@ def test_batch_norm_matches_torch(shape):
     _compare(torch, batch_norm(e[0], rm, rv, e[1], e[2]), F.batch_norm(t[0], trm, trv, t[1], t[2]), e, t, go)
 
 
+@pytest.mark.parametrize("op", ["layer", "rms"])
+@pytest.mark.parametrize("needs", ["x", "w", "b", "wb", "xb"])
+def test_layer_and_rms_norm_partial_requires_grad_match_torch(op, needs):
+    """Only some of input, weight, bias need gradients (the matrix-vector backward computes just those)."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(4)
+    arrays = [rng.normal(2.0, 3.0, size=(4, 6, 8)), rng.normal(size=8), rng.normal(size=8)]
+    go = rng.normal(size=(4, 6, 8))
+    if op == "rms":
+        arrays, needs = arrays[:2], needs.replace("b", "")
+        if not needs:
+            pytest.skip("rms_norm has no bias")
+    flags = ["x" in needs, "w" in needs, "b" in needs]
+    e = [ember.tensor(a, requires_grad=f) for a, f in zip(arrays, flags)]
+    t = [torch.tensor(a, requires_grad=f) for a, f in zip(arrays, flags)]
+    if op == "layer":
+        ye, yt = layer_norm(e[0], (8,), *e[1:]), F.layer_norm(t[0], (8,), *t[1:])
+    else:
+        ye, yt = rms_norm(e[0], (8,), e[1]), F.rms_norm(t[0], (8,), t[1])
+    ye.backward(ember.tensor(go))
+    yt.backward(torch.tensor(go))
+    for a, b, f in zip(e, t, flags):
+        assert (a.grad is None) == (not f)
+        if f:
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
 def test_layer_and_rms_norm_match_torch():
     torch = pytest.importorskip("torch")
     F = torch.nn.functional

@@ -62,6 +62,8 @@ CASES = [
     ("split", lambda m, x: x.split(2), [(5, 3)]),
     ("split_sizes", lambda m, x: m.split(x, [1, 4]), [(5, 3)]),
     ("split_dim", lambda m, x: x.split(2, dim=-1), [(2, 5)]),
+    ("split_unused_pieces", lambda m, x: m.split(x, [1, 2, 2], dim=1)[::2], [(3, 5)]),
+    ("split_one_piece_used", lambda m, x: x.split(2, dim=0)[1] * 2, [(5, 3)]),
     ("chunk", lambda m, x: x.chunk(3), [(5, 2)]),
     ("chunk_dim", lambda m, x: m.chunk(x, 2, dim=-1), [(2, 4)]),
     ("tensor_split", lambda m, x: x.tensor_split(3), [(5, 2)]),
@@ -135,6 +137,27 @@ def test_matches_torch(name, fn, shapes):
 ])
 def test_gradgradcheck(fn):
     assert gradgradcheck(fn, [rand64(2, 3)])
+
+
+def test_split_pieces_are_one_node_whose_gradient_is_one_array():
+    x = rand64(4, 6)
+    a, b, c = x.split(2, dim=1)
+    assert a.grad_fn is b.grad_fn is c.grad_fn and [t._out_index for t in (a, b, c)] == [0, 1, 2]
+    (a * 1 + c * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.repeat([[1.0, 0.0, 3.0]], 2, axis=1).repeat(4, 0))
+    with ember.no_grad():
+        assert x.split(2, dim=1)[0].grad_fn is None
+
+
+def test_split_pieces_are_checked_for_in_place_changes_of_the_input():
+    x = rand64(4, 6)
+    y = x * 1
+    q, k = y.split(3, dim=1)
+    out = (q.exp() * k).sum()
+    with ember.no_grad():
+        y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.backward()
 
 
 # --- views --------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import numpy as np  # host-side index tables and shapes only; device math goes t
 
 from ..autograd import Node, is_grad_enabled
 from ..tensor import Tensor, apply
+from . import _threads
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d",
            "adaptive_avg_pool1d", "adaptive_max_pool1d"]
@@ -68,14 +69,25 @@ def _alloc(xp, shape, dtype, order, fill=None):
     return buf.transpose(inverse)
 
 
+def _fits(x, geo, order=None, extra=None):
+    """Whether the windows can read x (..., H, W) as it is (see _place)."""
+    gh, gw = geo
+    sh, sw = _span(gh), _span(gw)
+    if gh[3] or gw[3] or x.shape[-2] < sh + (extra or 0) or x.shape[-1] < sw:
+        return False
+    if order is not None and not _in_order(x, order):
+        return False
+    return extra is None or x.strides[-1] == x.itemsize and x.strides[-2] == sw * x.itemsize
+
+
 def _place(xp, x, geo, fill=0, order=None):
     """x (..., H, W) at offset (lo_h, lo_w) in a buffer as large as the windows read; x itself when it already fits.
     The buffer's memory order is ``order`` (default: x's)."""
+    if _fits(x, geo, order):
+        return x
     gh, gw = geo
     lh, lw, sh, sw = gh[3], gw[3], _span(gh), _span(gw)
     h, w = x.shape[-2], x.shape[-1]
-    if lh == 0 and lw == 0 and h >= sh and w >= sw and (order is None or _in_order(x, order)):
-        return x
     buf = _alloc(xp, x.shape[:-2] + (sh, sw), x.dtype, order or _order(x), fill)
     h0, h1, w0, w1 = max(lh, 0), min(lh + h, sh), max(lw, 0), min(lw + w, sw)
     if h0 < h1 and w0 < w1:
@@ -83,63 +95,196 @@ def _place(xp, x, geo, fill=0, order=None):
     return buf
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# im2col and col2im
+
 # im2col matrices are built for blocks of images about _BLOCK_BYTES large, which stay in the L2 cache for their
-# matmul. A forward whose whole matrix is at most _KEEP_BYTES builds it at once and keeps it for the weight gradient
-# (cheaper than building it again there); larger ones are rebuilt block by block in backward.
+# matmul. A forward whose whole matrix is at most _KEEP_BYTES keeps it for the weight gradient (cheaper than
+# building it again there); larger ones are rebuilt block by block in backward.
 _BLOCK_BYTES = 1 << 20
 _KEEP_BYTES = 1 << 23
 
+# Stride-1 windows can be copied in the "wide" layout: an image's P = OH * WB columns of the im2col matrix are the
+# positions q = y * WB + x (x < WB) of the padded input, whose rows are WB = span_w elements long, so each kernel
+# position copies one contiguous run per image instead of OH runs of OW (the buffer has an extra row of zeros for
+# the runs that go past the span). The WB - OW columns past each output row are junk: computed by the matmul and
+# dropped, or multiplied by zero gradients. It pays when output rows are short; _wide weighs the faster copies
+# against the extra matmul columns (costs per matrix element in ns, measured with OpenBLAS on AVX-512).
+# None: choose by cost; True/False: always/never (for tests).
+_WIDE = None
 
-def _blocks(xp, x, geo, block_bytes=_BLOCK_BYTES):
-    """Yield (first column, column count, window matrix (C*KH*KW, count)) for blocks of images of the im2col
-    matrix (C*KH*KW, N*OH*OW) of x (N, C, H, W); each block is copied from one as_strided view into a buffer
-    reused across blocks."""
+
+def _wide(geo, o):
+    """Whether the im2col matrix of geo (with o output channels per group) is built in the wide layout."""
     (kh, sh, dh, _, _, oh), (kw, sw, dw, _, _, ow) = geo
-    n, c = x.shape[0], x.shape[1]
-    buf = _place(xp, x, geo, 0, _CN)
-    bn, bc, bh, bw = buf.strides
-    rows, p = c * kh * kw, oh * ow
-    nb = max(1, min(n, block_bytes // (rows * p * x.itemsize or 1)))
-    win = xp.lib.stride_tricks.as_strided(buf, (c, kh, kw, n, oh, ow), (bc, bh * dh, bw * dw, bn, bh * sh, bw * sw))
-    space = xp.empty(rows * nb * p, x.dtype)
-    for n0 in range(0, n, nb):
-        m = min(nb, n - n0)
-        cols = space[:rows * m * p].reshape(rows, m * p)
-        cols.reshape(c, kh, kw, m, oh, ow)[...] = win[:, :, :, n0:n0 + m]
-        yield n0 * p, m * p, cols
+    if sh != 1 or sw != 1 or _WIDE is False:
+        return False
+    p = oh * (ow + dw * (kw - 1))
+    return _WIDE or (0.12 + 4.6 / p + 0.015 * o) * p <= (0.12 + 4.6 / ow + 0.015 * o) * oh * ow
 
 
-def _conv_mm(xp, x, geo, w2, groups, keep=False):
-    """w2 (O, C/groups*KH*KW) times the im2col matrix of x (N, C, H, W), per group -> (O, N*OH*OW), and the whole
-    im2col matrix when keep is set and it is small enough (else None)."""
-    o, p = w2.shape[0], geo[0][5] * geo[1][5] * x.shape[0]
-    keep = keep and w2.shape[1] * groups * p * x.itemsize <= _KEEP_BYTES
-    out = xp.empty((o, p), x.dtype)
-    if groups > 1:
-        w3, out3 = w2.reshape(groups, o // groups, -1), out.reshape(groups, o // groups, -1)
-    cols = None
-    for c0, m, cols in _blocks(xp, x, geo, _KEEP_BYTES if keep else _BLOCK_BYTES):
-        if groups == 1:
-            xp.matmul(w2, cols, out=out[:, c0:c0 + m])
+def _columns(geo, wide):
+    """The number of im2col columns per image, and the row pitch of those columns (wide layout)."""
+    (_, _, _, _, _, oh), (kw, _, dw, _, _, ow) = geo
+    if not wide:
+        return oh * ow, ow
+    wb = ow + dw * (kw - 1)
+    return oh * wb, wb
+
+
+def _block_images(rows, p, itemsize):
+    return max(1, _BLOCK_BYTES // (rows * p * itemsize or 1))
+
+
+class _Im2col:
+    """The im2col matrix (C*KH*KW, N*P) of x (N, C, H, W) for geo, block by block of images: the windows are one
+    as_strided view of x, or of a padded copy of it that each block fills for its own images."""
+
+    def __init__(self, xp, x, geo, wide):
+        (kh, sh, dh, lh, h, oh), (kw, sw, dw, lw, w, ow) = geo
+        n, c = x.shape[0], x.shape[1]
+        self.p, self.rows, self.fill, self.mat = _columns(geo, wide)[0], c * kh * kw, None, None
+        extra = int(kw > 1) if wide else None  # a row of zeros for the wide runs that go past the span
+        if _fits(x, geo, _CN, extra):
+            buf = x
         else:
-            xp.matmul(w3, cols.reshape(groups, -1, m), out=out3[:, :, c0:c0 + m])
-    return out, (cols if keep else None)
+            buf = _alloc(xp, (n, c, _span(geo[0]) + (extra or 0), _span(geo[1])), x.dtype, _CN, 0)
+            h0, h1, w0, w1 = max(lh, 0), min(lh + h, _span(geo[0])), max(lw, 0), min(lw + w, _span(geo[1]))
+            if h0 < h1 and w0 < w1:
+                self.fill = (buf[:, :, h0:h1, w0:w1], x[:, :, h0 - lh:h1 - lh, w0 - lw:w1 - lw])
+        bn, bc, bh, bw = buf.strides
+        lead, st = (c, kh, kw, n), (bc, bh * dh, bw * dw, bn)
+        if wide:
+            self.win = xp.lib.stride_tricks.as_strided(buf, lead + (self.p,), st + (bw,))
+            if self.rows == c and bn == self.p * bw:  # a 1x1 convolution of an input laid out as its matrix
+                self.mat = self.win[:, 0, 0].reshape(c, n * self.p)
+        else:
+            self.win = xp.lib.stride_tricks.as_strided(buf, lead + (oh, ow), st + (bh * sh, bw * sw))
+
+    def block(self, xp, n0, m, state, kept=None):
+        """The matrix's columns of the images [n0, n0 + m): copied into a scratch buffer of ``state`` reused across
+        blocks, or into the block's part of ``kept`` (see _kept_block)."""
+        p = self.p
+        if self.fill is not None:
+            dst, src = self.fill
+            dst[n0:n0 + m] = src[n0:n0 + m]
+        if self.mat is not None:
+            return self.mat[:, n0 * p:(n0 + m) * p]
+        win = self.win[:, :, :, n0:n0 + m]
+        size = self.rows * m * p
+        if kept is not None:
+            space = kept[n0 * self.rows * p:]
+        else:
+            space = state.get("cols")
+            if space is None or space.size < size:
+                space = state["cols"] = xp.empty(size, self.win.dtype)
+        space[:size].reshape(win.shape)[...] = win
+        return space[:size].reshape(self.rows, m * p)
 
 
-def _conv_wgrad(xp, x, g2, geo, groups, cols=None):
-    """g2 (O, N*OH*OW) times the transposed im2col matrix of x (or the given one), per group
+def _scratch(xp, state, key, shape, dtype):
+    """An empty array of shape from a buffer of ``state`` reused across blocks."""
+    size = math.prod(shape)
+    buf = state.get(key)
+    if buf is None or buf.size < size:
+        buf = state[key] = xp.empty(size, dtype)
+    return buf[:size].reshape(shape)
+
+
+def _narrow(a, m, geo):
+    """The (O, m*P) wide-layout columns of a block of m images as an (O, m, OH, OW) view without the junk."""
+    return a.reshape(a.shape[0], m, geo[0][5], -1)[..., :geo[1][5]]
+
+
+def _widen(xp, g4, geo):
+    """g4 (O, m, OH, OW) in the wide layout (O, m*P), zeros in the junk columns."""
+    o, m, oh, ow = g4.shape
+    out = xp.zeros((o, m, oh, _columns(geo, True)[1]), g4.dtype)
+    out[..., :ow] = g4
+    return out.reshape(o, -1)
+
+
+def _mm_into(xp, w2, cols, out, groups):
+    """out = w2 (O, C/groups*KH*KW) times cols (C*KH*KW, P), per group."""
+    if groups == 1:
+        return xp.matmul(w2, cols, out=out)
+    o, m = w2.shape[0], cols.shape[1]
+    xp.matmul(w2.reshape(groups, o // groups, -1), cols.reshape(groups, -1, m),
+              out=out.reshape(groups, o // groups, m))
+    return out
+
+
+def _conv_mm(xp, x, geo, w2, groups, bias=None, keep=False):
+    """w2 (O, C/groups*KH*KW) times the im2col matrix of x (N, C, H, W), per group, plus bias -> (O, N*OH*OW); and
+    when keep is set and it is small enough the whole matrix for the weight gradient (else None): a flat array
+    holding each block of nb images' (C*KH*KW, nb*OH*OW) matrix after the other, and nb."""
+    n, o, rows = x.shape[0], w2.shape[0], w2.shape[1] * groups
+    q = geo[0][5] * geo[1][5]
+    keep = keep and rows * n * q * x.itemsize <= _KEEP_BYTES  # kept in the compact layout
+    wide = not keep and _wide(geo, o // groups)
+    p = _columns(geo, wide)[0]
+    out = xp.empty((o, n * q), x.dtype)
+    work = o // groups * rows * n * p
+    k, nb = _threads.plan(xp, n, work, _block_images(rows, p, x.itemsize), n if keep else None)
+    kept = xp.empty(rows * n * p, x.dtype) if keep else None
+    b2 = None if bias is None else bias[:, None]
+    im = _Im2col(xp, x, geo, wide)
+
+    def block(n0, m, state):
+        cols = im.block(xp, n0, m, state, kept)
+        dst = out[:, n0 * q:(n0 + m) * q]
+        if p == q:
+            _mm_into(xp, w2, cols, dst, groups)
+            if bias is not None:
+                dst += b2
+            return
+        r = _mm_into(xp, w2, cols, _scratch(xp, state, "out", (o, m * p), x.dtype), groups)
+        d4 = dst.reshape(o, m, geo[0][5], geo[1][5])
+        if bias is None:
+            d4[...] = _narrow(r, m, geo)
+        else:
+            xp.add(_narrow(r, m, geo), b2[:, :, None, None], out=d4)
+
+    _threads.for_blocks(xp, n, nb, k, block)
+    return out, (None if kept is None else (kept, nb))
+
+
+def _conv_wgrad(xp, x, g4, geo, groups, cols=None):
+    """g4 (O, N, OH, OW) times the transposed im2col matrix of x (or the one kept by _conv_mm), per group
     -> (O, C/groups*KH*KW)."""
-    o = g2.shape[0]
-    acc = None
-    for c0, m, cols in (((0, g2.shape[1], cols),) if cols is not None else _blocks(xp, x, geo)):
-        gb = g2[:, c0:c0 + m]
-        if groups == 1:
-            part = cols @ gb.T  # (C*KH*KW, O): faster in OpenBLAS than gb @ cols.T (long reduction axis)
+    o, n = g4.shape[0], x.shape[0]
+    rows = x.shape[1] * geo[0][0] * geo[1][0]
+    wide = cols is None and _wide(geo, o // groups)
+    p = _columns(geo, wide)[0]
+    junk = p != geo[0][5] * geo[1][5]
+    g2 = None if junk else g4.reshape(o, -1)
+    im = _Im2col(xp, x, geo, wide) if cols is None else None
+    work = o // groups * rows * n * p
+
+    def block(n0, m, state):
+        if cols is None:
+            cb = im.block(xp, n0, m, state)
         else:
-            part = xp.matmul(cols.reshape(groups, -1, m), gb.reshape(groups, o // groups, -1).transpose(0, 2, 1))
-        acc = part if acc is None else xp.add(acc, part, out=acc)
-    if acc is None:  # an empty batch
-        return xp.zeros((o, x.shape[1] // groups * geo[0][0] * geo[1][0]), x.dtype)
+            cb = cols[0][n0 * rows * p:(n0 + m) * rows * p].reshape(rows, m * p)
+        gb = _widen(xp, g4[:, n0:n0 + m], geo) if junk else g2[:, n0 * p:(n0 + m) * p]
+        if groups == 1:
+            r = cb @ gb.T  # (C*KH*KW, O): faster in OpenBLAS than gb @ cols.T (long reduction axis)
+        else:
+            r = xp.matmul(cb.reshape(groups, -1, m * p), gb.reshape(groups, o // groups, -1).transpose(0, 2, 1))
+        if "acc" in state:
+            state["acc"] += r
+        else:
+            state["acc"] = r
+
+    k, nb = _threads.plan(xp, n, work, _block_images(rows, p, x.itemsize))
+    if cols is not None:
+        nb = cols[1]  # the blocks the forward kept
+    parts = [st["acc"] for st in _threads.for_blocks(xp, n, nb, k, block) if "acc" in st]
+    if not parts:  # an empty batch
+        return xp.zeros((o, rows // groups), x.dtype)
+    acc = parts[0]
+    for r in parts[1:]:
+        acc += r
     return acc.T if groups == 1 else acc.transpose(0, 2, 1).reshape(o, -1)
 
 
@@ -166,13 +311,24 @@ def _crop(buf, geo):
     return buf[..., gh[3]:gh[3] + gh[4], gw[3]:gw[3] + gw[4]]
 
 
-def _col2im(xp, cols, geo):
-    """The adjoint of im2col: cols (C, KH, KW, N, OH, OW) added back into an (N, C, H, W) array."""
-    c, n = cols.shape[0], cols.shape[3]
-    buf = _scatter_buffer(xp, (n, c), geo, cols.dtype, _CN)
-    kw = geo[1][0]
-    for k, sl in enumerate(_slices(geo)):
-        buf[sl] += cols[:, k // kw, k % kw].transpose(1, 0, 2, 3)
+def _col2im_mm(xp, wt, x4, geo, groups):
+    """The adjoint of _conv_mm: the columns wt (C*KH*KW, O/groups) times x4 (O, N, OH, OW), per group, added back
+    into an (N, C, H, W) array, in blocks of images."""
+    (kh, _, _, _, _, oh), (kw, _, _, _, _, ow) = geo
+    rows, n, p = wt.shape[0], x4.shape[1], oh * ow
+    c = rows // (kh * kw)
+    buf = _scatter_buffer(xp, (n, c), geo, x4.dtype, _CN)
+    slices = _slices(geo)
+    x2 = x4.reshape(x4.shape[0], -1)
+    work = wt.shape[1] * rows * n * p
+
+    def block(n0, m, state):
+        cols = _gmm(xp, wt, x2[:, n0 * p:(n0 + m) * p], groups).reshape(c, kh * kw, m, oh, ow)
+        for k, sl in enumerate(slices):
+            buf[n0:n0 + m][sl] += cols[:, k].transpose(1, 0, 2, 3)
+
+    k, nb = _threads.plan(xp, n, work, 2 * _block_images(rows, p, x4.itemsize), n)
+    _threads.for_blocks(xp, n, nb, k, block)
     return _crop(buf, geo)
 
 
@@ -212,9 +368,7 @@ class Conv(_ConvOp):
     def forward(self, xp, x, w, b=None):
         if self.one_d:
             x, w = _as2d(x), _as2d(w)
-        out, self.cols = _conv_mm(xp, x, self.geo, w.reshape(w.shape[0], -1), self.groups, self.keep_cols)
-        if b is not None:
-            out += b[:, None]
+        out, self.cols = _conv_mm(xp, x, self.geo, w.reshape(w.shape[0], -1), self.groups, b, self.keep_cols)
         return _unflatten(out, x.shape[0], self.geo[0][5], self.geo[1][5], self.one_d)
 
     def backward(self, g):
@@ -244,13 +398,10 @@ class ConvTranspose(_ConvOp):
             # col2im's scatter-add unless its im2col matrix is much larger than col2im's.
             fgeo = ((kh, 1, dh, dh * (kh - 1) - lh, oh, hin), (kw, 1, dw, dw * (kw - 1) - lw, ow, win))
             wf = w.reshape(g, og, cg, kh, kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4).reshape(c, og * kh * kw)
-            out = _conv_mm(xp, x, fgeo, wf, g)[0]
-            if b is not None:
-                out += b[:, None]
+            out = _conv_mm(xp, x, fgeo, wf, g, b)[0]
             return _unflatten(out, n, hin, win, self.one_d)
         wt = w.reshape(g, og, cg * kh * kw).transpose(0, 2, 1).reshape(g * cg * kh * kw, og)
-        cols = _gmm(xp, wt, x.transpose(1, 0, 2, 3).reshape(o, n * oh * ow), g)
-        out = _col2im(xp, cols.reshape(c, kh, kw, n, oh, ow), self.geo)
+        out = _col2im_mm(xp, wt, x.transpose(1, 0, 2, 3), self.geo, g)
         if b is not None:
             out += b[:, None, None]
         return out[:, :, 0] if self.one_d else out
@@ -275,8 +426,7 @@ class ConvWeight(_ConvOp):
     def forward(self, xp, x, g):
         if self.one_d:
             x, g = _as2d(x), _as2d(g)
-        g2 = g.transpose(1, 0, 2, 3).reshape(g.shape[1], -1)
-        gw = _conv_wgrad(xp, x, g2, self.geo, self.groups, self.cols)
+        gw = _conv_wgrad(xp, x, g.transpose(1, 0, 2, 3), self.geo, self.groups, self.cols)
         self.cols = None
         return xp.ascontiguousarray(gw).reshape(self.wshape)
 

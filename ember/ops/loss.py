@@ -65,6 +65,33 @@ def _unflat(xp, a, shape):
     return xp.moveaxis(a.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],)), -1, 1)
 
 
+_FAR = 2.0 ** -16  # a row whose sum of exp(x - global max) is below this has its maximum > 11 below the global one
+
+
+def _log_softmax_rows(xp, flat):
+    """log_softmax over axis 1 of a 2-D array, shifted by the array's maximum rather than each row's (a reduction
+    over contiguous memory, much faster in NumPy than one per short row). Rows far below the maximum (whose
+    log-sum-exp would lose absolute precision, or underflow) are redone with their own maximum."""
+    if flat.size == 0:
+        return flat - xp.log(xp.exp(flat).sum(axis=1, keepdims=True))
+    m = flat.max()
+    if not xp.isfinite(m):
+        m = xp.zeros((), flat.dtype)
+    z = xp.subtract(flat, m)
+    s = xp.einsum("ij->i", xp.exp(z))[:, None]
+    rows = (s < _FAR)[:, 0]
+    redo = bool(rows.any())
+    if redo:
+        sub = flat[rows]
+        sub -= sub.max(axis=1, keepdims=True)
+        sub -= xp.log(xp.exp(sub).sum(axis=1, keepdims=True))
+        s[rows] = 1
+    z -= xp.log(s, out=s)
+    if redo:
+        z[rows] = sub
+    return z
+
+
 def _to_flat(x):
     if x.data.ndim == 1:
         return x.unsqueeze(0)
@@ -101,8 +128,7 @@ class NllLoss(Node):
         self.shape = x.shape
         flat = _flat_classes(xp, x)
         if self.from_logits:
-            z = flat - flat.max(axis=1, keepdims=True)
-            logp = z - xp.log(xp.exp(z).sum(axis=1, keepdims=True))
+            logp = _log_softmax_rows(xp, flat)
         else:
             logp = flat
         self.logp = logp
@@ -143,6 +169,8 @@ class NllLoss(Node):
             return self._backward_graph(scale, need)
         xp = g.device.xp
         sc = scale.data
+        if self.index is not None and self.index[4] is None and self.from_logits and len(need) == 1:
+            return (Tensor._wrap(_unflat(xp, self._index_grad(xp, sc), self.shape)),)
         A = self._dense_A(xp) if self.index is not None else self.inputs[1].data
         gx = gA = None
         if need[0]:
@@ -158,6 +186,16 @@ class NllLoss(Node):
         if need[1]:
             gA = Tensor._wrap(-self.logp * sc)
         return (gx, gA)
+
+    def _index_grad(self, xp, sc):
+        """(softmax * A.sum(1) - A) * scale for class-index targets without smoothing: A has one entry per row,
+        a = wy * coef at the target, so this is softmax * a less a at the target, without building A."""
+        t, wy, keep, coef, smooth, w = self.index
+        a = wy * (coef * sc) if xp.ndim(sc) == 0 else wy * coef * sc.reshape(-1)
+        g = xp.exp(self.logp)
+        g *= a[:, None]
+        g[xp.arange(t.shape[0]), t] -= a
+        return g
 
     def _backward_graph(self, scale, need):
         """The same gradients written with ember ops (create_graph: gradients of gradients)."""

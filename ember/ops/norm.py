@@ -30,7 +30,7 @@ class _Layout:
     (aview, parameter broadcast shape pshape, axes paxes that weight/bias gradients sum over)."""
 
     __slots__ = ("sview", "saxes", "kshape", "n", "s_sum", "s_dot", "s_rest", "aview", "pshape", "paxes", "p_sum",
-                 "p_dot", "p_rest", "aligned")
+                 "p_dot", "p_rest", "aligned", "rows")
 
 
 def _reductions(ndim, axes):
@@ -54,6 +54,7 @@ def _layout(sview, saxes, aview, pa):
     lay.paxes = tuple(i for i in range(len(aview)) if i != pa)
     lay.p_sum, lay.p_dot, lay.p_rest = _reductions(len(aview), lay.paxes)
     lay.aligned = sview == aview and saxes == lay.paxes  # one statistic per parameter (batch norm)
+    lay.rows = len(sview) == 2 and sview == aview and saxes == (1,) and pa == 1  # layer_norm / rms_norm
     return lay
 
 
@@ -214,6 +215,8 @@ class Normalize(Node):
         wv = None if w is None else w.data.reshape(lay.pshape).astype(ga.dtype, copy=False)
         if self.stats is not None:
             gx, gw, gb = self._grads_given_stats(xp, x, ga, need_x, need_w, need_b)
+        elif lay.rows:
+            gx, gw, gb = self._grads_last_dim(xp, x.data, ga, wv, need_x, need_w, need_b)
         elif lay.aligned:
             gx, gw, gb = self._grads_aligned(xp, x.data, ga, wv, need_x, need_w, need_b)
         else:
@@ -272,6 +275,43 @@ class Normalize(Node):
                 gx -= sg.reshape(lay.kshape) * inv_n
             gx *= rstd if wv is None else rstd * wv
         return gx, (sgx * rstd.reshape(-1) if need_w else None), sg
+
+    def _grads_last_dim(self, xp, x, g, wv, need_x, need_w, need_b):
+        """layer_norm/rms_norm of (m, d) rows with parameters per column: the reductions are matrix-vector
+        products (BLAS). With b = rowsum(g * w * xc) and a = rowsum(g * w):
+        gx = rstd * (g * w - xc * rstd^2 * b / d - a / d), grad weight = rstd @ (g * xc)."""
+        lay = self.lay
+        m, d = lay.sview
+        rstd = self.rstd.reshape(m)
+        gb = xp.matmul(xp.ones(m, g.dtype), g) if need_b else None
+        if not (need_x or need_w):
+            return None, None, gb
+        xc = self._centred(x)
+        gxc = xp.multiply(g, xc)
+        gw = xp.matmul(rstd, gxc) if need_w else None
+        if not need_x:
+            return None, gw, gb
+        ones = None if wv is not None else xp.ones(d, g.dtype)
+        inv_d = 1.0 / d if d else 0.0
+        k = xp.matmul(gxc, wv if ones is None else ones)  # b
+        k *= rstd
+        k *= rstd
+        k *= inv_d
+        gx = _buffer(xp, x.shape, lay.sview, g.dtype)
+        if ones is None:
+            xp.multiply(g, wv, out=gx)
+        else:
+            gx[...] = g
+        if self.center:
+            xc *= k[:, None]  # xc is a new array here
+            gx -= xc
+            a = xp.matmul(g, wv if ones is None else ones)
+            a *= inv_d
+            gx -= a[:, None]
+        else:
+            gx -= xc * k[:, None]
+        gx *= rstd[:, None]
+        return gx, gw, gb
 
     def _grads_rows(self, xp, x, ga, wv, need_x, need_w, need_b):
         """Per-row statistics (layer, group, instance and rms norm). With v = g * rstd * weight:

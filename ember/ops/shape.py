@@ -5,7 +5,8 @@ narrow/split/chunk/unbind, diagonal) share memory and the version counter with t
 ``view`` differs from ``reshape`` only in raising when the new shape cannot be a view of the input's memory.
 """
 from .. import dtypes as _dt
-from ..autograd import Node
+from ..autograd import Node, _mode, _record
+from ..device import get_array_module
 from ..tensor import Tensor, apply
 from ._broadcast import BroadcastTo
 from ._util import as_shape, bind, wrap_dim
@@ -493,12 +494,77 @@ def narrow(input, dim, start, length):
     return apply(Narrow(d, start, length), input)
 
 
+class Split(Node):
+    """Consecutive pieces of the input along dim, each a view: one node with an output per piece, whose backward
+    writes all the pieces' gradients into one array (a Narrow per piece would make an input-sized zero-filled
+    gradient for each, summed by the engine)."""
+
+    saves = ()
+    is_view = True
+
+    def __init__(self, dim, sizes):
+        self.dim, self.sizes = dim, sizes
+
+    @property
+    def n_outputs(self):
+        return len(self.sizes)
+
+    def forward(self, xp, a):
+        self.in_shape, self.dtype = a.shape, a.dtype
+        lead = (slice(None),) * self.dim
+        pieces, start = [], 0
+        for s in self.sizes:
+            pieces.append(a[lead + (slice(start, start + s),)])
+            start += s
+        return tuple(pieces)
+
+    def _piece_shape(self, s):
+        return self.in_shape[:self.dim] + (s,) + self.in_shape[self.dim + 1:]
+
+    def backward(self, *grads):
+        if _mode.enabled:  # create_graph: a differentiable cat, zeros for the pieces that got no gradient
+            from .creation import zeros
+            g0 = next(g for g in grads if g is not None)
+            parts = [g if g is not None else zeros(self._piece_shape(s), dtype=g0.dtype, device=g0.device)
+                     for g, s in zip(grads, self.sizes)]
+            return (cat(parts, self.dim),)
+        arrays = [None if g is None else g.data for g in grads]
+        xp = get_array_module(next(a for a in arrays if a is not None))
+        if all(a is not None for a in arrays):
+            return (Tensor._wrap(xp.concatenate(arrays, axis=self.dim)),)
+        out = xp.zeros(self.in_shape, dtype=self.dtype)
+        lead = (slice(None),) * self.dim
+        start = 0
+        for a, s in zip(arrays, self.sizes):
+            if a is not None:
+                out[lead + (slice(start, start + s),)] = a
+            start += s
+        return (Tensor._wrap(out),)
+
+
 def _pieces(input, d, sizes):
+    if len(sizes) > 1 and input.requires_grad and _mode.enabled:
+        return _split(input, d, sizes)
     out, start = [], 0
     for s in sizes:
         out.append(apply(Narrow(d, start, s), input))
         start += s
     return tuple(out)
+
+
+def _split(input, d, sizes):
+    """The pieces as the outputs of one recorded Split node (views sharing the input's version counter)."""
+    node = Split(d, tuple(sizes))
+    arrays = node.forward(get_array_module(input.data), input.data)
+    _record(node, (input,))
+    node.inputs = (None,)  # the backward reads no input
+    base = input if input._base is None else input._base
+    outs = []
+    for i, a in enumerate(arrays):
+        t = Tensor._wrap(a, True, node)
+        t._out_index, t._vbox, t._base = i, input._vbox, base
+        outs.append(t)
+    return tuple(outs)
 
 
 def split(tensor, split_size_or_sections, dim=0):

@@ -52,6 +52,43 @@ class Adam(Optimizer):
                 p *= 1 - lr * wd
             else:
                 grad = grad + wd * p
+        if group["amsgrad"] or p.dtype != grad.dtype:
+            self._update_general(group, p, grad, state)
+            return
+        xp = get_array_module(p)
+        if "exp_avg" not in state:
+            state["step"], state["exp_avg"], state["exp_avg_sq"] = 0, xp.zeros_like(p), xp.zeros_like(p)
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        state["step"] += 1
+        step = state["step"]
+        t = self._scratch(xp, p)
+        # PyTorch's formulas, in place: m.lerp_(g, 1 - beta1); v.mul_(beta2).addcmul_(g, g, 1 - beta2);
+        # p.addcdiv_(m, sqrt(v) / sqrt(bc2) + eps, -lr / bc1)
+        xp.subtract(grad, m, out=t)
+        t *= 1 - beta1
+        m += t
+        v *= beta2
+        xp.multiply(grad, grad, out=t)
+        t *= 1 - beta2
+        v += t
+        xp.sqrt(v, out=t)
+        t /= math.sqrt(1 - beta2 ** step)
+        t += eps
+        xp.divide(m, t, out=t)
+        t *= -lr / (1 - beta1 ** step)
+        p += t
+
+    def _scratch(self, xp, p):
+        """A temporary of p's shape and dtype, kept between steps (no allocation per parameter and step)."""
+        cache = self.__dict__.setdefault("_scratch_arrays", {})
+        key = (p.shape, p.dtype.str, xp.__name__)
+        t = cache.get(key)
+        if t is None:
+            t = cache[key] = xp.empty_like(p)
+        return t
+
+    def _update_general(self, group, p, grad, state):
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         m, v, step = _moments(state, p, grad, beta1, beta2)
         bc1, bc2_sqrt = 1 - beta1 ** step, math.sqrt(1 - beta2 ** step)
         if group["amsgrad"]:

@@ -1,0 +1,131 @@
+"""Running a large op's blocks of images on several threads.
+
+numpy runs its copies and elementwise loops on one core, so in a convolution whose im2col copies take about as long
+as its matmuls the other cores were idle half of the time. Large ops cut their batch into blocks of images and run
+them on as many threads as the BLAS has (a small persistent pool plus the calling thread), each taking the next block
+until none is left: its copies (numpy releases the GIL in them) and its matmuls, with the BLAS set to one thread
+meanwhile (and put back after). A pool thread that is slow to start just finds no block left, so a busy machine costs
+no waiting. Where OpenBLAS cannot be found (another BLAS, cupy arrays) ops run on the calling thread alone, the BLAS
+keeping its own threads.
+"""
+import threading
+import time
+
+import numpy as np
+
+_SPLIT_MIN = 1 << 24  # an op with less work than this (multiply-adds or element copies) runs on the calling thread
+# OpenBLAS's threads spin (about 0.1 s) after each of its multi-threaded calls, taking a core from the pool; so
+# for _QUIET_BLAS seconds after a split, the ops that do not split run their matmuls on one BLAS thread too.
+_QUIET_BLAS = 1.0
+_state = {"blas": None, "pool": None, "pid": None, "size": 0, "depth": 0, "saved": 1, "split_at": -1e9}
+_lock = threading.Lock()
+
+
+def _find_openblas():
+    """(get_num_threads, set_num_threads) of the OpenBLAS numpy uses, or False."""
+    import ctypes
+    import glob
+    import os
+    base = os.path.dirname(np.__file__)
+    paths = glob.glob(os.path.join(base, os.pardir, "numpy.libs", "*openblas*"))  # wheels (Linux, Windows)
+    paths += glob.glob(os.path.join(base, ".dylibs", "*openblas*"))  # wheels (macOS)
+    try:  # a system OpenBLAS numpy is linked with
+        with open("/proc/self/maps") as f:
+            paths += sorted({ln.split()[-1] for ln in f if "openblas" in ln and ln.split()[-1].startswith("/")})
+    except OSError:
+        pass
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for pre, suf in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", ""), ("scipy_openblas", "")):
+            get = getattr(lib, f"{pre}_get_num_threads{suf}", None)
+            put = getattr(lib, f"{pre}_set_num_threads{suf}", None)
+            if get is not None and put is not None:
+                put.argtypes = [ctypes.c_int]
+                return get, put
+    return False
+
+
+def _blas():
+    blas = _state["blas"]
+    if blas is None:
+        blas = _state["blas"] = _find_openblas()
+    return blas
+
+
+def _pool(workers):
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+    t = _state
+    if t["pool"] is None or t["size"] < workers or t["pid"] != os.getpid():  # a forked child has no threads
+        t["pool"], t["size"], t["pid"] = ThreadPoolExecutor(workers, "ember-conv"), workers, os.getpid()
+    return t["pool"]
+
+
+def _serial(n, nb, fn):
+    state = {}
+    for n0 in range(0, n, nb):
+        fn(n0, min(nb, n - n0), state)
+    return [state]
+
+
+def plan(xp, n, work, nb, serial_nb=None):
+    """(threads, images per block) for an op with this much work on n images: split over the BLAS's threads (its
+    thread count, which is 1 while another op splits) in blocks of at most nb images, at least one a thread; or
+    on the calling thread in blocks of serial_nb (default nb) images, its matmuls using the BLAS's threads."""
+    blas = _blas() if xp is np and work >= _SPLIT_MIN else False
+    k = min(n, blas[0]()) if blas else 1
+    if k > 1:
+        return k, max(1, min(nb, -(-n // k)))
+    return 1, max(1, serial_nb or nb)
+
+
+def for_blocks(xp, n, nb, k, fn):
+    """fn(n0, m, state) for the blocks [n0, n0 + m) of nb images (the last one maybe fewer) covering range(n), on k
+    threads (see plan), each with its own ``state`` dict (scratch buffers, partial sums); returns the states of
+    the threads that ran."""
+    k = min(k, -(-n // nb))
+    blas = _blas() if xp is np else False
+    t = _state
+    if k <= 1 and not (blas and time.perf_counter() - t["split_at"] < _QUIET_BLAS):
+        return _serial(n, nb, fn)
+    with _lock:  # the BLAS runs one thread per caller meanwhile
+        if t["depth"] == 0:
+            t["saved"] = blas[0]()
+            blas[1](1)
+        t["depth"] += 1
+    try:
+        if k <= 1:
+            return _serial(n, nb, fn)
+        t["split_at"] = time.perf_counter()
+        return _run_blocks(n, nb, range(0, n, nb), k, fn)
+    finally:
+        with _lock:
+            t["depth"] -= 1
+            if t["depth"] == 0:
+                blas[1](t["saved"])
+
+
+def _run_blocks(n, nb, starts, k, fn):
+    blocks = iter(starts)  # shared: next() on it is atomic under the GIL
+
+    def run():
+        state = {}
+        for n0 in blocks:
+            fn(n0, min(nb, n - n0), state)
+        return state
+
+    with _lock:
+        pool = _pool(k - 1)
+    futures = [pool.submit(run) for _ in range(k - 1)]
+    try:
+        states = [run()]
+    finally:  # wait for the blocks in progress; a thread that has not started yet has nothing to do
+        running = [f for f in futures if not f.cancel()]
+        errors = [f.exception() for f in running]
+    for e in errors:
+        if e is not None:
+            raise e
+    return states + [f.result() for f in running]
