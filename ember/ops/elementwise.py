@@ -606,8 +606,20 @@ def _sigmoid_array(xp, a):
 
 Sigmoid = _unary_node("Sigmoid", _sigmoid_array, lambda x, y, g: g * y * (1 - y), ("y",),
                       lambda xp, x, y, g: g * y * (1 - y))
+
+
+def _relu_grad_array(xp, x, y, g):
+    """g where y > 0, else 0. A product with the mask is branch-free (np.where with a random mask is ~10x slower);
+    where g is not finite the product could give 0 * inf = nan, so that rare case takes np.where."""
+    with np.errstate(invalid="ignore"):
+        out = xp.multiply(g, y > 0)
+    if not xp.isfinite(out.sum()):
+        out = xp.where(y > 0, g, 0.0)
+    return out
+
+
 Relu = _unary_node("Relu", lambda xp, a: xp.maximum(a, 0), lambda x, y, g: where(y > 0, g, 0.0), ("y",),
-                   lambda xp, x, y, g: xp.where(y > 0, g, 0.0))
+                   _relu_grad_array)
 
 
 class _ZeroGrad(Node):
