@@ -357,6 +357,16 @@ def _time(args):
     return 0
 
 
+def _bench(args):
+    """Run the benchmark suite (`python -m bench`) of the source checkout in the current directory."""
+    import os
+    import subprocess
+    if not os.path.isfile(os.path.join("bench", "__main__.py")):
+        raise _Failure("the benchmarks live in the source repository's bench/ (they are not installed): run "
+                       "`ember bench` from the repository root")
+    return subprocess.call([sys.executable, "-m", "bench"] + args.bench_args)
+
+
 # --- the parser -----------------------------------------------------------------------------------------------
 class _Failure(Exception):
     """A runtime problem (a missing checkpoint or data file): message on stderr, exit status 1."""
@@ -374,6 +384,7 @@ _EXAMPLES = """examples:
   ember resume runs/digits_cnn-20250101-120000 --set epochs=30
   ember time resnet18 --batch 8                 milliseconds per layer, forward and backward
   ember summary gpt --arg vocab_size=65         layers, output shapes, parameter counts
+  ember bench --workloads mlp,lenet             ember against PyTorch (from the repository root)
 """
 
 
@@ -413,6 +424,11 @@ def _parser():
     p.add_argument("--quiet", action="store_true", help="no per-epoch output")
     p.add_argument("--no-plot", action="store_true", help="do not redraw curves.png")
     p.set_defaults(func=_resume)
+
+    p = sub.add_parser("bench", help="ember against PyTorch (from a source checkout; see python -m bench --help)",
+                       add_help=False)
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="the options of python -m bench")
+    p.set_defaults(func=_bench)
 
     for name, func, text in (("time", _time, "forward and backward milliseconds per layer (like caffe time)"),
                              ("summary", _summary, "layers, output shapes and parameter counts")):

@@ -44,3 +44,21 @@ def test_micro_smoke():
     proc = _run(["-m", "bench.micro", "--smoke", "--no-torch", "--cases", "add 16x16|matmul 16x16"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "| add 16x16 | fwd+bwd |" in proc.stdout and "| matmul 16x16 | fwd |" in proc.stdout
+
+
+def test_ember_bench_command_runs_the_suite_from_the_repository(tmp_path, monkeypatch, capfd):
+    from ember.cli import main
+    monkeypatch.chdir(REPO)
+    out = tmp_path / "r.json"
+    status = main(["bench", "--smoke", "--no-torch", "-q", "--workloads", "tiny_overhead", "--modes", "train",
+                   "--out", str(out)])
+    assert status == 0, capfd.readouterr()
+    assert "| tiny_overhead | train |" in capfd.readouterr().out
+    assert json.loads(out.read_text())["results"][0]["workload"] == "tiny_overhead"
+
+
+def test_ember_bench_outside_the_repository_says_where_to_run_it(tmp_path, monkeypatch, capsys):
+    from ember.cli import main
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--smoke"]) == 1
+    assert "repository root" in capsys.readouterr().err
