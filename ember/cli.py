@@ -357,14 +357,15 @@ def _time(args):
     return 0
 
 
-def _bench(args):
-    """Run the benchmark suite (`python -m bench`) of the source checkout in the current directory."""
+def _bench(bench_args):
+    """Run the benchmark suite (`python -m bench`) of the source checkout in the current directory, passing it
+    bench_args (its own options, which ember's parser does not read)."""
     import os
     import subprocess
     if not os.path.isfile(os.path.join("bench", "__main__.py")):
         raise _Failure("the benchmarks live in the source repository's bench/ (they are not installed): run "
                        "`ember bench` from the repository root")
-    return subprocess.call([sys.executable, "-m", "bench"] + args.bench_args)
+    return subprocess.call([sys.executable, "-m", "bench"] + list(bench_args))
 
 
 # --- the parser -----------------------------------------------------------------------------------------------
@@ -425,10 +426,8 @@ def _parser():
     p.add_argument("--no-plot", action="store_true", help="do not redraw curves.png")
     p.set_defaults(func=_resume)
 
-    p = sub.add_parser("bench", help="ember against PyTorch (from a source checkout; see python -m bench --help)",
-                       add_help=False)
-    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="the options of python -m bench")
-    p.set_defaults(func=_bench)
+    # listed for --help only: main() hands `ember bench ...` to the suite before parsing
+    sub.add_parser("bench", help="ember against PyTorch, from the repository root (options: python -m bench --help)")
 
     for name, func, text in (("time", _time, "forward and backward milliseconds per layer (like caffe time)"),
                              ("summary", _summary, "layers, output shapes and parameter counts")):
@@ -449,15 +448,20 @@ def _parser():
 
 def main(argv=None):
     """Run the ember command line; returns the exit status (0 ok, 1 runtime failure, 2 bad usage or config)."""
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # the suite parses its own options
+        command, run, arg = "bench", _bench, argv[1:]
+    else:
+        arg = _parser().parse_args(argv)
+        command, run = arg.command, arg.func
     from ember.config import ConfigError, DataError
     try:
-        return args.func(args)
+        return run(arg)
     except ConfigError as e:
-        print(f"ember {args.command}: error: {e}", file=sys.stderr)
+        print(f"ember {command}: error: {e}", file=sys.stderr)
         return 2
     except (DataError, _Failure) as e:
-        print(f"ember {args.command}: error: {e}", file=sys.stderr)
+        print(f"ember {command}: error: {e}", file=sys.stderr)
         return 1
 
 
