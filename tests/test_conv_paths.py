@@ -1,0 +1,75 @@
+"""The convolution's internal paths, forced on small inputs: blocks of images run on several threads, the "wide"
+im2col layout, and rebuilding the im2col matrix in backward instead of keeping it. Each must give the same values
+and gradients as the plain path (itself checked against PyTorch in test_conv.py) and pass gradcheck."""
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from ember.autograd import gradcheck
+from ember.ops import _threads, conv
+from helpers import rand64
+
+CASES = {
+    "3x3_pad1": (lambda x, w: F.conv2d(x, w, padding=1), (5, 4, 7, 6), (6, 4, 3, 3)),
+    "stride2": (lambda x, w: F.conv2d(x, w, stride=2, padding=1), (5, 4, 7, 6), (6, 4, 3, 3)),
+    "dilation2": (lambda x, w: F.conv2d(x, w, padding=2, dilation=2), (5, 4, 7, 7), (3, 4, 3, 3)),
+    "groups2": (lambda x, w: F.conv2d(x, w, padding=1, groups=2), (5, 4, 6, 6), (6, 2, 3, 3)),
+    "1x1": (lambda x, w: F.conv2d(x, w), (5, 4, 5, 5), (3, 4, 1, 1)),
+    "no_padding": (lambda x, w: F.conv2d(x, w), (5, 3, 6, 5), (2, 3, 2, 3)),
+    "transpose_stride2": (lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1), (5, 4, 4, 4), (4, 3, 3, 3)),
+    "transpose_stride1": (lambda x, w: F.conv_transpose2d(x, w, padding=1), (5, 4, 4, 4), (4, 3, 3, 3)),
+    "conv1d": (lambda x, w: F.conv1d(x, w, padding=1), (5, 4, 9), (3, 4, 3)),
+}
+
+
+def _force_threads(monkeypatch):
+    """Every op splits its images over 3 threads (a stand-in BLAS whose thread count is 3 and left alone)."""
+    monkeypatch.setattr(_threads, "_SPLIT_MIN", 0)
+    monkeypatch.setattr(_threads, "_blas", lambda: (lambda: 3, lambda n: None))
+
+
+def _values_and_grads(case, seed=0):
+    fn, xs, ws = CASES[case]
+    x, w = rand64(*xs, seed=seed), rand64(*ws, seed=seed + 1)
+    out = fn(x, w)
+    g = np.random.default_rng(seed + 2).normal(size=out.shape)
+    out.backward(ember.tensor(g))
+    return out.detach().numpy(), x.grad.numpy(), w.grad.numpy()
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("wide", [True, False])
+@pytest.mark.parametrize("keep", [True, False], ids=["keep_cols", "rebuild_cols"])
+def test_threaded_wide_and_rebuilt_paths_equal_the_plain_path(case, wide, keep, monkeypatch):
+    plain = _values_and_grads(case)
+    _force_threads(monkeypatch)
+    monkeypatch.setattr(conv, "_WIDE", wide)
+    if not keep:
+        monkeypatch.setattr(conv, "_KEEP_BYTES", 0)
+    for got, ref in zip(_values_and_grads(case), plain):
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["3x3_pad1", "stride2", "groups2", "transpose_stride2", "conv1d"])
+def test_gradcheck_on_forced_threads_and_wide_layout(case, monkeypatch):
+    _force_threads(monkeypatch)
+    monkeypatch.setattr(conv, "_WIDE", True)
+    monkeypatch.setattr(conv, "_KEEP_BYTES", 0)
+    fn, xs, ws = CASES[case]
+    xs = (3,) + xs[1:]  # 3 images: one block per thread
+    assert gradcheck(fn, [rand64(*xs, seed=3), rand64(*ws, seed=4)])
+
+
+def test_threaded_blocks_cover_every_image_once():
+    seen = []
+    states = _threads._run_blocks(10, 3, range(0, 10, 3), 3, lambda n0, m, state: seen.extend(range(n0, n0 + m)))
+    assert sorted(seen) == list(range(10)) and 1 <= len(states) <= 3
+
+
+def test_an_error_in_a_block_reaches_the_caller(monkeypatch):
+    def fail(n0, m, state):
+        if n0 == 2:
+            raise ValueError("block 2 failed")
+    with pytest.raises(ValueError, match="block 2 failed"):
+        _threads._run_blocks(6, 1, range(6), 3, fail)
