@@ -4,6 +4,7 @@ Each name is defined once in ember/ops; this module only gathers them."""
 from ..ops import elementwise as _E
 from ..ops.activation import *  # noqa: F401,F403
 from ..ops.loss import *  # noqa: F401,F403
+from ..ops.ctc import *  # noqa: F401,F403
 from ..ops.nnops import *  # noqa: F401,F403
 from ..ops.attention import *  # noqa: F401,F403
 from ..ops.conv import *  # noqa: F401,F403
