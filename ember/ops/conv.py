@@ -2,9 +2,10 @@
 
 Every op works on 2-D internally; a 1-D op runs as 2-D with height 1. A convolution is im2col + matmul: the windows
 of the (padded) input are an ``as_strided`` view copied into a (C*KH*KW, N*OH*OW) matrix, in blocks of images small
-enough to stay in the L2 cache for their matmul. Convolution outputs are (N, C, H, W) views of (C, N, H, W)
-memory: the next convolution's im2col and the weight gradient's matmul read them without a transpose copy, and
-elementwise ops and the pooling ops here keep that layout (gradients are laid out like their inputs).
+enough to stay in the L2 cache for their matmul (large ops spread their blocks over threads, see _threads).
+Convolution outputs are (N, C, H, W) views of (C, N, H, W) memory: the next convolution's im2col and the weight
+gradient's matmul read them without a transpose copy, and elementwise ops and the pooling ops here keep that layout
+(gradients are laid out like their inputs).
 
 The geometry of one spatial dimension is a tuple ``(k, s, d, lo, n_in, n_out)``: kernel, stride, dilation, padding
 before the input, input length and output length. The windows read ``span = (n_out - 1) * s + d * (k - 1) + 1``
@@ -163,7 +164,7 @@ class _Im2col:
 
     def block(self, xp, n0, m, state, kept=None):
         """The matrix's columns of the images [n0, n0 + m): copied into a scratch buffer of ``state`` reused across
-        blocks, or into the block's part of ``kept`` (see _kept_block)."""
+        blocks, or into the block's part of ``kept`` (the whole matrix _conv_mm keeps)."""
         p = self.p
         if self.fill is not None:
             dst, src = self.fill
