@@ -457,3 +457,19 @@ def test_group_and_instance_norm_errors():
         instance_norm(ember.randn(2, 6, 4), use_input_stats=False)
     with pytest.raises(ValueError, match=r"local_response_norm: Expected 3D or higher dimensionality input"):
         local_response_norm(ember.randn(2, 6), 2)
+
+
+def test_batch_norm_gradient_is_laid_out_like_its_input():
+    """A convolution's output is (C, N, H, W) memory; batch norm hands its gradient back in that layout (no copy
+    for the convolution's backward), with the same values as for a C-contiguous input."""
+    rng = np.random.default_rng(8)
+    cn = rng.normal(size=(4, 3, 5, 6)).transpose(1, 0, 2, 3)  # (N, C, H, W) view of (C, N, H, W) memory
+    g = rng.normal(size=(3, 4, 5, 6))
+    grads = []
+    for arr in (np.ascontiguousarray(cn), cn):
+        x = ember.from_numpy(arr).requires_grad_()
+        x.register_hook(lambda grad: grads.append(grad.numpy()))  # the gradient as batch norm hands it back
+        w, b = ember.ones(4, dtype=ember.float64), ember.zeros(4, dtype=ember.float64)
+        ember.nn.functional.batch_norm(x, None, None, w, b, training=True).backward(ember.tensor(g))
+    assert grads[1].strides == cn.strides
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12, atol=1e-14)

@@ -89,8 +89,18 @@ def _fit(a, shape, dtype):
 
 
 def _buffer(xp, shape, view, dtype):
-    """A view of shape `view` of a new array of shape `shape` (the array is the view's base)."""
+    """A view of shape `view` of a new array of shape `shape`."""
     return xp.empty(shape, dtype).reshape(view)
+
+
+def _buffer_like(xp, x, view, dtype):
+    """A view of shape `view` of a new array laid out in memory like x (a convolution's (C, N, H, W) memory, say),
+    so that the gradient reaches the layer before in the layout it works in; C-contiguous where x's layout has
+    no such view."""
+    try:
+        return xp.reshape(xp.empty_like(x, dtype=dtype), view, copy=False)
+    except (TypeError, ValueError):
+        return _buffer(xp, x.shape, view, dtype)
 
 
 class Normalize(Node):
@@ -224,7 +234,8 @@ class Normalize(Node):
         # results in their final shapes without reshape views (a leaf's grad that is a view would be copied)
         out = [None, None, None]
         if need_x:
-            out[0] = Tensor._wrap(gx.base if cdt is None else gx.reshape(x.data.shape).astype(x.data.dtype))
+            gx = gx.reshape(x.data.shape)  # a view: gx is a view of a buffer of that shape
+            out[0] = Tensor._wrap(gx if cdt is None else gx.astype(x.data.dtype))
         if need_w:
             out[1] = Tensor._wrap(_fit(gw, w.data.shape, w.data.dtype))
         if need_b:
@@ -236,7 +247,7 @@ class Normalize(Node):
         lay = self.lay
         gx = None
         if need_x:
-            gx = xp.multiply(ga, self.scale, out=_buffer(xp, x.data.shape, lay.aview, ga.dtype))
+            gx = xp.multiply(ga, self.scale, out=_buffer_like(xp, x.data, lay.aview, ga.dtype))
         gw = gb = None
         if need_w:
             xs = x.data.reshape(lay.sview)
@@ -268,7 +279,7 @@ class Normalize(Node):
             sgx = _dot(xp, ga, xc, lay.p_dot, lay.p_rest)
         if need_x:
             inv_n = 1.0 / lay.n if lay.n else 0.0
-            gx = _buffer(xp, x.shape, lay.sview, xc.dtype)
+            gx = _buffer_like(xp, x, lay.sview, xc.dtype)
             xp.multiply(xc, sgx.reshape(lay.kshape) * (rstd * rstd * inv_n), out=gx)
             xp.subtract(ga, gx, out=gx)
             if self.center:
