@@ -11,15 +11,20 @@ from ember.ops import _threads, conv
 from helpers import rand64
 
 CASES = {
-    "3x3_pad1": (lambda x, w: F.conv2d(x, w, padding=1), (5, 4, 7, 6), (6, 4, 3, 3)),
-    "stride2": (lambda x, w: F.conv2d(x, w, stride=2, padding=1), (5, 4, 7, 6), (6, 4, 3, 3)),
-    "dilation2": (lambda x, w: F.conv2d(x, w, padding=2, dilation=2), (5, 4, 7, 7), (3, 4, 3, 3)),
-    "groups2": (lambda x, w: F.conv2d(x, w, padding=1, groups=2), (5, 4, 6, 6), (6, 2, 3, 3)),
-    "1x1": (lambda x, w: F.conv2d(x, w), (5, 4, 5, 5), (3, 4, 1, 1)),
-    "no_padding": (lambda x, w: F.conv2d(x, w), (5, 3, 6, 5), (2, 3, 2, 3)),
-    "transpose_stride2": (lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1), (5, 4, 4, 4), (4, 3, 3, 3)),
-    "transpose_stride1": (lambda x, w: F.conv_transpose2d(x, w, padding=1), (5, 4, 4, 4), (4, 3, 3, 3)),
-    "conv1d": (lambda x, w: F.conv1d(x, w, padding=1), (5, 4, 9), (3, 4, 3)),
+    "3x3_pad1": (lambda F, x, w: F.conv2d(x, w, padding=1), (5, 4, 7, 6), (6, 4, 3, 3)),
+    "stride2": (lambda F, x, w: F.conv2d(x, w, stride=2, padding=1), (5, 4, 7, 6), (6, 4, 3, 3)),
+    "dilation2": (lambda F, x, w: F.conv2d(x, w, padding=2, dilation=2), (5, 4, 7, 7), (3, 4, 3, 3)),
+    "groups2": (lambda F, x, w: F.conv2d(x, w, padding=1, groups=2), (5, 4, 6, 6), (6, 2, 3, 3)),
+    "1x1": (lambda F, x, w: F.conv2d(x, w), (5, 4, 5, 5), (3, 4, 1, 1)),
+    "no_padding": (lambda F, x, w: F.conv2d(x, w), (5, 3, 6, 5), (2, 3, 2, 3)),
+    "transpose_stride2": (lambda F, x, w: F.conv_transpose2d(x, w, stride=2, padding=1), (5, 4, 4, 4), (4, 3, 3, 3)),
+    "transpose_stride1": (lambda F, x, w: F.conv_transpose2d(x, w, padding=1), (5, 4, 4, 4), (4, 3, 3, 3)),
+    "conv1d": (lambda F, x, w: F.conv1d(x, w, padding=1), (5, 4, 9), (3, 4, 3)),
+    # more output than input channels: the input gradient is a stride-1 col2im (added in the wide layout)
+    "many_out_channels": (lambda F, x, w: F.conv2d(x, w, padding=1), (5, 2, 6, 7), (8, 2, 3, 3)),
+    "many_out_dilated": (lambda F, x, w: F.conv2d(x, w, padding=2, dilation=2), (5, 2, 7, 7), (8, 2, 3, 3)),
+    "transpose_to_few_channels": (lambda F, x, w: F.conv_transpose2d(x, w, padding=1), (5, 8, 4, 5), (8, 2, 3, 3)),
+    "conv1d_many_out": (lambda F, x, w: F.conv1d(x, w, padding=1), (5, 2, 9), (8, 2, 3)),
 }
 
 
@@ -32,7 +37,7 @@ def _force_threads(monkeypatch):
 def _values_and_grads(case, seed=0):
     fn, xs, ws = CASES[case]
     x, w = rand64(*xs, seed=seed), rand64(*ws, seed=seed + 1)
-    out = fn(x, w)
+    out = fn(F, x, w)
     g = np.random.default_rng(seed + 2).normal(size=out.shape)
     out.backward(ember.tensor(g))
     return out.detach().numpy(), x.grad.numpy(), w.grad.numpy()
@@ -51,14 +56,15 @@ def test_threaded_wide_and_rebuilt_paths_equal_the_plain_path(case, wide, keep, 
         np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("case", ["3x3_pad1", "stride2", "groups2", "transpose_stride2", "conv1d"])
+@pytest.mark.parametrize("case", ["3x3_pad1", "stride2", "groups2", "transpose_stride2", "conv1d",
+                                  "many_out_dilated", "transpose_to_few_channels"])
 def test_gradcheck_on_forced_threads_and_wide_layout(case, monkeypatch):
     _force_threads(monkeypatch)
     monkeypatch.setattr(conv, "_WIDE", True)
     monkeypatch.setattr(conv, "_KEEP_BYTES", 0)
     fn, xs, ws = CASES[case]
     xs = (3,) + xs[1:]  # 3 images: one block per thread
-    assert gradcheck(fn, [rand64(*xs, seed=3), rand64(*ws, seed=4)])
+    assert gradcheck(lambda x, w: fn(F, x, w), [rand64(*xs, seed=3), rand64(*ws, seed=4)])
 
 
 def test_threaded_blocks_cover_every_image_once():
@@ -73,3 +79,16 @@ def test_an_error_in_a_block_reaches_the_caller(monkeypatch):
             raise ValueError("block 2 failed")
     with pytest.raises(ValueError, match="block 2 failed"):
         _threads._run_blocks(6, 1, range(6), 3, fail)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_cases_match_torch(case):
+    """Every case's values and gradients, on the paths chosen by default, against PyTorch."""
+    torch = pytest.importorskip("torch")
+    fn, xs, ws = CASES[case]
+    tx, tw = (torch.tensor(rand64(*shape, seed=seed).detach().numpy(), requires_grad=True)
+              for shape, seed in ((xs, 0), (ws, 1)))
+    ref = fn(torch.nn.functional, tx, tw)
+    ref.backward(torch.tensor(np.random.default_rng(2).normal(size=tuple(ref.shape))))
+    for got, want in zip(_values_and_grads(case), (ref.detach().numpy(), tx.grad.numpy(), tw.grad.numpy())):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)

@@ -314,16 +314,31 @@ def _crop(buf, geo):
 
 def _col2im_mm(xp, wt, x4, geo, groups):
     """The adjoint of _conv_mm: the columns wt (C*KH*KW, O/groups) times x4 (O, N, OH, OW), per group, added back
-    into an (N, C, H, W) array, in blocks of images."""
-    (kh, _, _, _, _, oh), (kw, _, _, _, _, ow) = geo
-    rows, n, p = wt.shape[0], x4.shape[1], oh * ow
+    into an (N, C, H, W) array, in blocks of images. Stride-1 windows are added in the wide layout (see _wide):
+    one contiguous run per image, channel and kernel position instead of OH runs of OW."""
+    (kh, sh, dh, _, _, oh), (kw, sw, dw, _, _, ow) = geo
+    rows, n = wt.shape[0], x4.shape[1]
     c = rows // (kh * kw)
-    buf = _scatter_buffer(xp, (n, c), geo, x4.dtype, _CN)
+    height, width = (max(_span(g), g[3] + g[4]) for g in geo)
+    wide = sh == 1 and sw == 1 and kw > 1 and width == _span(geo[1])
+    if wide:  # rows of exactly the span, and one more for the runs that go past it
+        p = _columns(geo, True)[0]
+        flat = xp.zeros((c, n, (height + 1) * width), x4.dtype)
+        buf = flat.reshape(c, n, height + 1, width).transpose(1, 0, 2, 3)
+    else:
+        p = oh * ow
+        buf = _scatter_buffer(xp, (n, c), geo, x4.dtype, _CN)
+        x2 = x4.reshape(x4.shape[0], -1)
     slices = _slices(geo)
-    x2 = x4.reshape(x4.shape[0], -1)
     work = wt.shape[1] * rows * n * p
 
     def block(n0, m, state):
+        if wide:
+            cols = _gmm(xp, wt, _widen(xp, x4[:, n0:n0 + m], geo), groups).reshape(c, kh * kw, m, p)
+            for k in range(kh * kw):
+                off = k // kw * dh * width + k % kw * dw
+                flat[:, n0:n0 + m, off:off + p] += cols[:, k]
+            return
         cols = _gmm(xp, wt, x2[:, n0 * p:(n0 + m) * p], groups).reshape(c, kh * kw, m, oh, ow)
         for k, sl in enumerate(slices):
             buf[n0:n0 + m][sl] += cols[:, k].transpose(1, 0, 2, 3)
