@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd import Node, _mode
 from ..tensor import Tensor, apply
-from ._broadcast import sum_to
+from ._broadcast import sum_to, sum_to_array
 
 __all__ = ["scaled_dot_product_attention"]
 
@@ -136,7 +136,7 @@ class Attention(Node):
         if nq or nk or nb:
             ds = _score_grad(xp, g, _transposed(xp, v), p, drop)
             if nb:
-                gb = _sum_to_array(ds, self.inputs[3].data.shape)
+                gb = sum_to_array(ds, self.inputs[3].data.shape)
                 gb = Tensor._wrap(gb.copy() if gb is ds and (nq or nk) else gb)
             if nq or nk:
                 ds *= self.scale
@@ -262,22 +262,12 @@ def _batched_matmul(xp, a, b, shape):
     full = xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
     if full == tuple(shape):
         return xp.matmul(a, b, out=_heads_last(xp, full, xp.result_type(a, b)))
-    return _sum_to_array(xp.matmul(a, b), shape)
+    return sum_to_array(xp.matmul(a, b), shape)
 
 
 def _rowdot(xp, a, b):
     """sum(a * b, -1) with the last axis kept."""
     return xp.einsum("...i,...i->...", a, b)[..., None]
-
-
-def _sum_to_array(a, shape):
-    """a summed over broadcast dimensions down to shape."""
-    shape = tuple(shape)
-    if a.shape == shape:
-        return a
-    lead = a.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and a.shape[i + lead] != 1)
-    return a.sum(axis=axes, keepdims=True).reshape(shape)
 
 
 def _name_shapes(query, key, value, attn_mask=None):

@@ -11,10 +11,10 @@ logits before log_softmax are the same.
 """
 import numpy as np  # host-side index tables only; device math goes through xp
 
-from .. import dtypes as _dt
 from ..autograd import Node, _mode
 from ..tensor import Tensor, apply
 from ._util import grad_tensor
+from .loss import _reduction
 
 __all__ = ["ctc_loss"]
 
@@ -129,12 +129,7 @@ class CtcLossBackward(Node):
 
 def _lengths(lengths, batch, name):
     """Integer lengths (N,) from a tensor, array, list or tuple."""
-    if isinstance(lengths, Tensor):
-        if not lengths.dtype.is_floating_point and lengths.dtype != _dt.bool:
-            lengths = lengths.detach().cpu().numpy()
-        else:
-            raise TypeError(f"ctc_loss: {name} must be integers, got {lengths.dtype}")
-    arr = np.asarray(lengths)
+    arr = lengths.detach().cpu().numpy() if isinstance(lengths, Tensor) else np.asarray(lengths)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"ctc_loss: {name} must be integers, got {arr.dtype}")
     arr = arr.reshape(-1).astype(np.int64)
@@ -177,7 +172,6 @@ def _extended_labels(targets, tgt_len, blank, classes):
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
     """The CTC loss of log_probs (T, N, C) (or (T, C)), normally the output of log_softmax, for targets (N, S)
     padded or 1-D concatenated; 'mean' divides each loss by its target length, then averages over the batch."""
-    from .loss import _reduction
     reduction = _reduction(reduction, "ctc_loss")
     if not isinstance(log_probs, Tensor) or not log_probs.dtype.is_floating_point:
         raise TypeError("ctc_loss: log_probs must be a floating-point Tensor")
