@@ -7,8 +7,8 @@ from .dtypes import (  # noqa: F401
     int8, int16, int32, int64, long, promote_types, result_type, set_default_dtype, short, uint8, can_cast,
 )
 from .device import device, cuda_available  # noqa: F401
+from . import autograd  # noqa: F401  (before tensor: the autograd graph is built on Tensor, and Tensor.backward runs it)
 from .tensor import Tensor, Size, tensor, as_tensor, from_numpy, is_tensor  # noqa: F401
-from . import autograd  # noqa: F401
 from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled  # noqa: F401
 from . import ops  # noqa: F401  (binds Tensor methods)
 from .ops.creation import *  # noqa: F401,F403

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import dtypes as _dt
-from ..autograd import Node, _mode, _record, no_grad
+from ..autograd import Node, is_grad_enabled, no_grad
+from ..autograd.graph import alias, record
 from ..device import device as _device_cls
 from ..tensor import Tensor
 from .parameter import Buffer, Parameter
@@ -147,6 +148,7 @@ class BackwardHookFunction(Node):
     """Identity on n tensors whose backward hands the n gradients to a callback (which may replace them)."""
 
     saves = ()
+    fresh_grads = False  # the user's hooks may keep the gradients they see
 
     def __init__(self, n, callback):
         self._n = n
@@ -157,27 +159,14 @@ class BackwardHookFunction(Node):
         return self.__dict__.get("_n", 1)  # after release (graph freed) the engine reports the freed graph
 
     def backward(self, *grads):
-        res = self.callback(grads)
-        if _mode.enabled:  # create_graph: the gradients are graph tensors and must stay as they are
-            return res
-        # The user's hooks may keep these gradients: hand on views, so the engine copies before accumulating into
-        # a leaf's .grad in place.
-        return tuple(None if g is None else Tensor._wrap(g.data.view()) for g in res)
+        return self.callback(grads)
 
 
 def _identity_with_callback(tensors, callback):
     node = BackwardHookFunction(len(tensors), callback)
-    _record(node, tuple(tensors))
-    outs = []
-    for i, t in enumerate(tensors):
-        if not t.requires_grad:
-            outs.append(t)
-            continue
-        o = Tensor._wrap(t.data, True, node)
-        o._out_index = i
-        o._vbox = t._vbox  # an alias: in-place changes must still be seen by the version checks
-        outs.append(o)
-    return outs
+    aliases = [alias(t) if t.requires_grad else None for t in tensors]
+    record(node, tuple(tensors), aliases)
+    return [t if a is None else a for t, a in zip(tensors, aliases)]
 
 
 class _BackwardHook:
@@ -203,7 +192,7 @@ class _BackwardHook:
     def _apply_on_tensors(self, callback, args):
         idx = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         tensors = [args[i] for i in idx]
-        if not (_mode.enabled and any(t.requires_grad for t in tensors)):
+        if not (is_grad_enabled() and any(t.requires_grad for t in tensors)):
             return args, None
         new = _identity_with_callback(tensors, callback)
         out = list(args)

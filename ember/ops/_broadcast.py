@@ -7,9 +7,10 @@ import functools
 
 import numpy as np
 
-from ..autograd import Node, _mode
+from ..autograd import Node, is_grad_enabled
 from ..device import get_array_module
-from ..tensor import Tensor, apply
+from ..autograd.graph import apply
+from ..tensor import Tensor
 
 _ndarray = np.ndarray
 
@@ -95,6 +96,15 @@ def sum_to(t, shape):
     """Sum t over the dimensions that broadcasting added or stretched, giving a tensor of shape."""
     if t.data.shape == shape or tuple(t.data.shape) == tuple(shape):
         return t
-    if not _mode.enabled:  # nothing to record: skip the op machinery
+    if not is_grad_enabled():  # nothing to record: skip the op machinery
         return Tensor._wrap(sum_to_array(t.data, tuple(shape)))
     return apply(SumTo(shape), t)
+
+
+def sum_to_size(self, *size):
+    """Sum this tensor to size (which it must broadcast to), as torch.Tensor.sum_to_size."""
+    shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+    return sum_to(self, shape)
+
+
+Tensor.sum_to_size = sum_to_size

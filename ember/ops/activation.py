@@ -6,8 +6,10 @@ import warnings
 import numpy as np
 
 from .. import dtypes as _dt
-from ..autograd import Node, _mode, no_grad
-from ..tensor import Tensor, apply
+from ..autograd import Node, is_grad_enabled, no_grad
+from ..autograd.graph import apply, increment_version
+from ..autograd.inplace import inplace as write_inplace
+from ..tensor import Tensor
 from . import elementwise as E
 from ._util import bind, wrap_dim
 
@@ -29,10 +31,10 @@ def _run(input, inplace, op, fn):
     """fn(input), or written into input when inplace (PyTorch's ``inplace=True``)."""
     if not inplace:
         return fn(input)
-    if input.requires_grad and _mode.enabled:
+    if input.requires_grad and is_grad_enabled():
         # The node may save its input for backward: give it a private copy, since input is about to be overwritten.
-        return E.inplace(input, op + "_", lambda s: fn(E.clone(s)))
-    return E.inplace(input, op + "_", fn)
+        return write_inplace(input, op + "_", lambda s: fn(E.clone(s)))
+    return write_inplace(input, op + "_", fn)
 
 
 # --- softmax family -------------------------------------------------------------------------------------------
@@ -180,7 +182,7 @@ class Gelu(Node):
         return 0.5 * a * (1 + erf(xp, a * _SQRT_HALF))
 
     def backward(self, g):
-        if self.d is not None and not _mode.enabled:  # the derivative was kept by the forward
+        if self.d is not None and not is_grad_enabled():  # the derivative was kept by the forward
             return (Tensor._wrap(g.data * self.d),)
         x = self.inputs[0]
         if self.approximate == "tanh":
@@ -197,7 +199,7 @@ def gelu(input, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise RuntimeError(f"gelu: approximate argument must be either 'none' or 'tanh', got {approximate!r}")
     _float_tensor(input, "gelu")
-    return apply(Gelu(approximate, input.requires_grad and _mode.enabled), input)
+    return apply(Gelu(approximate, input.requires_grad and is_grad_enabled()), input)
 
 
 class Silu(Node):
@@ -629,7 +631,7 @@ def _renorm_rows(weight, idx, max_norm, norm_type):
             norms = (xp.abs(w) ** norm_type).sum(axis=1, keepdims=True) ** (1.0 / norm_type)
         scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
         weight.data[rows] = (w * scale).astype(weight.data.dtype, copy=False)
-        weight._vbox[0] += 1  # an in-place change, as in PyTorch (a saved copy of weight is now stale)
+        increment_version(weight)  # an in-place change, as in PyTorch (a saved copy of weight is now stale)
 
 
 def one_hot(tensor, num_classes=-1):

@@ -4,8 +4,9 @@ import math
 
 import numpy as np
 
-from ..autograd import Node, _mode
-from ..tensor import Tensor, apply
+from ..autograd import Node, is_grad_enabled
+from ..autograd.graph import apply
+from ..tensor import Tensor
 from ._broadcast import sum_to, sum_to_array
 
 __all__ = ["scaled_dot_product_attention"]
@@ -101,7 +102,7 @@ class Attention(Node):
         return where(dead, 0.0, softmax(where(dead, 0.0, s), -1))
 
     def backward(self, g):
-        if not _mode.enabled:
+        if not is_grad_enabled():
             return self._backward_arrays(g.data)
         q, k, v = self.inputs[:3]
         nq, nk, nv, nb = self.needs_input_grad

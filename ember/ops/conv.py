@@ -20,7 +20,8 @@ import math
 import numpy as np  # host-side index tables and shapes only; device math goes through xp
 
 from ..autograd import Node, is_grad_enabled
-from ..tensor import Tensor, apply
+from ..autograd.graph import apply
+from ..tensor import Tensor
 from . import _threads
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d",

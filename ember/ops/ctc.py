@@ -11,8 +11,9 @@ logits before log_softmax are the same.
 """
 import numpy as np  # host-side index tables only; device math goes through xp
 
-from ..autograd import Node, _mode
-from ..tensor import Tensor, apply
+from ..autograd import Node, is_grad_enabled
+from ..autograd.graph import apply
+from ..tensor import Tensor
 from ._util import grad_tensor
 from .loss import _reduction
 
@@ -78,7 +79,7 @@ class CtcLoss(Node):
     def backward(self, g):
         lp = self.inputs[0]
         xp = lp.device.xp
-        if _mode.enabled:
+        if is_grad_enabled():
             return (apply(CtcLossBackward(self._posterior_grad(xp, lp.data.shape)), g, lp),)
         return (grad_tensor(self._posterior_grad(xp, lp.data.shape) * g.data[None, :, None], lp.data.dtype),)
 

@@ -4,9 +4,12 @@ import math
 import numpy as np
 
 from .. import dtypes as _dt
-from ..autograd import Node, _mode
+from ..autograd import Node, is_grad_enabled
+from ..autograd.graph import increment_version
+from ..autograd.inplace import check_inplace, check_writable, inplace, records
 from ..device import device_of, get_array_module, move
-from ..tensor import Tensor, apply
+from ..autograd.graph import apply
+from ..tensor import Tensor
 from ._broadcast import sum_to, sum_to_array
 from ._erf import erf as _erf_array, erfc as _erfc_array
 from ._util import as_array, bind, grad_tensor
@@ -203,7 +206,7 @@ class Sub(_Binary):
         na, nb = self.needs_input_grad
         gb = None
         if nb:
-            gb = sum_to(-g if _mode.enabled else grad_tensor(-g.data, g.data.dtype), self.sb)
+            gb = sum_to(-g if is_grad_enabled() else grad_tensor(-g.data, g.data.dtype), self.sb)
         return (sum_to(g, self.sa) if na else None, gb)
 
 
@@ -220,7 +223,7 @@ class Mul(_Binary):
     def backward(self, g):
         a, b = self.inputs
         na, nb = self.needs_input_grad
-        if not _mode.enabled:
+        if not is_grad_enabled():
             gd = g.data
             return (_array_grad(gd * _data(b), self.sa, gd.dtype) if na else None,
                     _array_grad(gd * _data(a), self.sb, gd.dtype) if nb else None)
@@ -239,7 +242,7 @@ class Div(_Binary):
     def backward(self, g):
         a, b = self.inputs
         na, nb = self.needs_input_grad
-        if not _mode.enabled:
+        if not is_grad_enabled():
             gd, bd = g.data, _data(b)
             ga = gd / bd
             return (_array_grad(ga, self.sa, gd.dtype) if na else None,
@@ -549,7 +552,7 @@ class _Unary(Node):
         return out
 
     def backward(self, g):
-        if self.agrad is not None and not _mode.enabled:
+        if self.agrad is not None and not is_grad_enabled():
             gd = g.data
             x = self.inputs[0].data if self.uses_input else None
             xp = np if gd.__class__ is _ndarray else get_array_module(gd)
@@ -1110,89 +1113,7 @@ def clone(input, memory_format=None):
     return apply(Clone(), input)
 
 
-# --- in-place ops ---------------------------------------------------------------------------------------------
-#
-# An in-place op runs its out-of-place form on an alias of the old tensor (same data, old history) and writes the
-# result into the tensor's buffer; the tensor takes the result's history and its version counter goes up, so that
-# nodes which saved the old values for backward raise instead of computing a wrong gradient.
-
-def _check_writable(t, op):
-    arr = t.data
-    if getattr(arr.flags, "writeable", True):
-        return
-    if arr.size > 1 and 0 in arr.strides:
-        raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor refers to "
-                           "a single memory location. Please clone() the tensor before performing the operation.")
-    raise RuntimeError(f"{op}: the tensor's memory is read-only (e.g. from a read-only NumPy array); clone() it "
-                       "first")
-
-
-def check_inplace(t, op):
-    """Raise PyTorch's errors for in-place ops that autograd or the memory can't allow (before anything changes)."""
-    _check_writable(t, op)
-    if not _mode.enabled:
-        return
-    if t.requires_grad and t.grad_fn is None:
-        raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an in-place operation.")
-    if t.requires_grad and t._base is not None and t._base.requires_grad:
-        raise RuntimeError(f"{op}: in-place modification of a view of a tensor that requires grad is not "
-                           "supported; use an out-of-place op instead")
-
-
-def _alias(t):
-    """A second tensor object for t's current value and history (the old self of an in-place op)."""
-    a = Tensor._wrap(t.data, t.requires_grad, t.grad_fn)
-    a._vbox, a._out_index, a._base = t._vbox, t._out_index, t._base
-    return a
-
-
-def _keep_old_values(node, old):
-    """When node saved `old` (whose buffer is about to be overwritten) for backward, give it a private copy."""
-    versions = node._versions
-    if not versions:
-        return
-    copy = None
-    for k, (i, vbox, _) in enumerate(versions):
-        if i >= 0 and node.inputs[i] is old:
-            if copy is None:
-                copy = Tensor._wrap(old.data.copy(), old.requires_grad, old.grad_fn)
-                copy._out_index = old._out_index
-            versions[k] = (i, copy._vbox, 0)
-    if copy is not None:
-        node.inputs = tuple(copy if x is old else x for x in node.inputs)
-
-
-def inplace(t, op, compute):
-    """Run compute(old_t) out of place and write the result into t, recording it for autograd."""
-    check_inplace(t, op)
-    old = _alias(t) if _mode.enabled else t
-    result = uncast = compute(old)
-    rd = result.data.dtype
-    if rd != t.data.dtype:
-        if not _dt.can_cast(_dt.from_numpy_dtype(rd), t.dtype):
-            raise RuntimeError(f"{op}: result type {_dt.from_numpy_dtype(rd).name.capitalize()} can't be cast to "
-                               f"the desired output type {t.dtype.name.capitalize()}")
-        if result.requires_grad:
-            result = to_copy(result, dtype=t.dtype)
-    if tuple(result.data.shape) != tuple(t.data.shape):
-        raise RuntimeError(f"{op}: output with shape {tuple(t.shape)} doesn't match the broadcast shape "
-                           f"{tuple(result.shape)}")
-    if result.requires_grad and t._base is not None:
-        raise RuntimeError(f"{op}: an in-place operation on a view that records autograd history is not "
-                           "supported; clone() the view first")
-    if uncast.grad_fn is not None and old is not t:
-        _keep_old_values(uncast.grad_fn, old)
-    if result.data is not t.data:
-        t.data[...] = result.data
-    if result.requires_grad:
-        t.grad_fn, t._out_index, t.requires_grad = result.grad_fn, result._out_index, True
-    t._vbox[0] += 1
-    return t
-
-
-def _records(self, other):
-    return _mode.enabled and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad))
-
+# --- in-place ops (the machinery is autograd.inplace) ------------------------------------------------------
 
 def _ufunc_inplace(self, other, ufunc):
     """Without autograd: one ufunc writing into self's buffer. False when NumPy refuses (the slow path then
@@ -1203,7 +1124,7 @@ def _ufunc_inplace(self, other, ufunc):
         getattr(get_array_module(arr), ufunc)(arr, o, out=arr, casting="same_kind")
     except (TypeError, ValueError, OverflowError):
         return False
-    self._vbox[0] += 1
+    increment_version(self)
     return True
 
 
@@ -1216,28 +1137,28 @@ def _times(other, alpha):
 
 def add_(self, other, alpha=1):
     """self += alpha * other, in place."""
-    if not _records(self, other) and _ufunc_inplace(self, _times(other, alpha), "add"):
+    if not records(self, other) and _ufunc_inplace(self, _times(other, alpha), "add"):
         return self
     return inplace(self, "add_", lambda s: add(s, other, alpha=alpha))
 
 
 def sub_(self, other, alpha=1):
     """self -= alpha * other, in place."""
-    if not _records(self, other) and _ufunc_inplace(self, _times(other, alpha), "subtract"):
+    if not records(self, other) and _ufunc_inplace(self, _times(other, alpha), "subtract"):
         return self
     return inplace(self, "sub_", lambda s: sub(s, other, alpha=alpha))
 
 
 def mul_(self, other):
     """self *= other, in place."""
-    if not _records(self, other) and _ufunc_inplace(self, other, "multiply"):
+    if not records(self, other) and _ufunc_inplace(self, other, "multiply"):
         return self
     return inplace(self, "mul_", lambda s: mul(s, other))
 
 
 def div_(self, other, rounding_mode=None):
     """self /= other, in place."""
-    if rounding_mode is None and not _records(self, other) and _ufunc_inplace(self, other, "true_divide"):
+    if rounding_mode is None and not records(self, other) and _ufunc_inplace(self, other, "true_divide"):
         return self
     return inplace(self, "div_", lambda s: div(s, other, rounding_mode=rounding_mode))
 
@@ -1279,10 +1200,10 @@ def fill_(self, value):
                                f"{value.data.ndim} dimensions.")
         return copy_(self, value)
     value = _scalar(value, "fill_")
-    if not _records(self, None):
-        _check_writable(self, "fill_")
+    if not records(self):
+        check_writable(self, "fill_")
         self.data[...] = value
-        self._vbox[0] += 1
+        increment_version(self)
         return self
     return inplace(self, "fill_", lambda s: apply(Fill(value), s))
 
@@ -1325,10 +1246,10 @@ def copy_(self, src, non_blocking=False):
     if not ok:
         raise RuntimeError(f"copy_: the source of shape {tuple(src.shape)} cannot be broadcast to the destination "
                            f"shape {dst_shape}")
-    if not _records(self, src):
-        _check_writable(self, "copy_")
+    if not records(self, src):
+        check_writable(self, "copy_")
         self.data[...] = move(src.data, device_of(self.data))
-        self._vbox[0] += 1
+        increment_version(self)
         return self
     return inplace(self, "copy_", lambda s: apply(CopyFrom(), s, src))
 

@@ -9,13 +9,15 @@ import operator
 import numpy as np
 
 from .. import dtypes as _dt
-from ..autograd import Node, _mode
+from ..autograd import Node, is_grad_enabled
 from ..device import device_of, get_array_module, move
-from ..tensor import Tensor, apply
+from ..autograd.graph import apply, increment_version
+from ..autograd.inplace import inplace
+from ..tensor import Tensor
 from ._broadcast import broadcast_to, sum_to
 from ._util import bind, wrap_dim
 from .creation import zeros
-from .elementwise import inplace, logical_not, to_copy
+from .elementwise import logical_not, to_copy
 
 __all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "index_put", "masked_fill",
            "masked_select", "nonzero", "argwhere", "take"]
@@ -334,7 +336,7 @@ def _put(self, key, value, accumulate, op):
     k, kind = _parse(self, key)
     value = _as_value(self, value, op)
     try:
-        if _mode.enabled and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+        if is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
             inplace(self, op, lambda s: apply(IndexPut(k, kind, accumulate), s, value))
         else:  # nothing to record: write straight into memory
             v = value.data if isinstance(value, Tensor) else value
@@ -342,7 +344,7 @@ def _put(self, key, value, accumulate, op):
                 _add_at(get_array_module(self.data), self.data, k, v)
             else:
                 self.data[k] = v
-            self._vbox[0] += 1
+            increment_version(self)
     except ValueError as e:
         raise _put_error(self, k, value, e, op) from None
     return self

@@ -8,9 +8,10 @@ import functools
 
 import numpy as np
 
-from ..autograd import Node, _mode
+from ..autograd import Node, is_grad_enabled
 from ..device import get_array_module
-from ..tensor import Tensor, _ndarray, apply
+from ..autograd.graph import apply
+from ..tensor import Tensor, _ndarray
 from ._broadcast import broadcast_to, sum_to
 from ._util import bind
 
@@ -67,7 +68,7 @@ class MatmulT(Matmul):
 def _mm(a, b, ta=False, tb=False):
     """op(a) @ op(b) without validation (used by backward): a graph node, or just the product when nothing is
     recorded."""
-    if _mode.enabled:
+    if is_grad_enabled():
         return apply(MatmulT(ta, tb) if ta or tb else Matmul(), a, b)
     x, y = a.data, b.data
     xp = np if x.__class__ is _ndarray else get_array_module(x)

@@ -6,8 +6,9 @@ import warnings
 
 import numpy as np
 
-from ..autograd import Node, _mode
-from ..tensor import Tensor, apply
+from ..autograd import Node, is_grad_enabled
+from ..autograd.graph import apply
+from ..tensor import Tensor
 from . import elementwise as E
 from .activation import logsigmoid, pairwise_distance
 
@@ -165,7 +166,7 @@ class NllLoss(Node):
             scale = g.reshape(-1, 1)
         else:
             scale = g / self.denom if self.reduction == "mean" else g
-        if _mode.enabled:
+        if is_grad_enabled():
             return self._backward_graph(scale, need)
         xp = g.device.xp
         sc = scale.data

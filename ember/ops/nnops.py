@@ -1,7 +1,8 @@
 """Layer ops: linear (one fused node, the hot path of every MLP) and bilinear."""
-from ..autograd import Node, _mode
+from ..autograd import Node, is_grad_enabled
 from ..device import get_array_module
-from ..tensor import Tensor, apply
+from ..autograd.graph import apply
+from ..tensor import Tensor
 from ._broadcast import sum_to
 
 __all__ = ["linear", "bilinear"]
@@ -29,7 +30,7 @@ class Linear(Node):
         return out
 
     def backward(self, g):
-        if not _mode.enabled:  # plain backward (no create_graph): nothing to record, so work on the arrays
+        if not is_grad_enabled():  # plain backward (no create_graph): nothing to record, so work on the arrays
             return self._backward_arrays(g.data)
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad

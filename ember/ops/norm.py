@@ -12,9 +12,10 @@ import functools
 import math
 
 from .. import dtypes as _dt
-from ..autograd import Node, _mode
+from ..autograd import Node, is_grad_enabled
 from ..dtypes import finfo
-from ..tensor import Tensor, apply
+from ..autograd.graph import apply, increment_version
+from ..tensor import Tensor
 from .creation import zeros
 from .elementwise import pow as _pow, rsqrt
 from .reduce import mean as _mean, sum as _sum
@@ -203,11 +204,11 @@ class Normalize(Node):
             new = s.reshape(d.shape) * m
             new += d * (1.0 - m)
             d[...] = new
-            t._vbox[0] += 1
+            increment_version(t)
 
     # --- backward --------------------------------------------------------------------------------------------
     def backward(self, g):
-        if _mode.enabled:
+        if is_grad_enabled():
             return self._backward_graph(g)
         return self._backward_arrays(g)
 
@@ -418,7 +419,7 @@ def _check_channels(params, c, input, op):
 
 
 def _needs_grad(*tensors):
-    return _mode.enabled and any(t is not None and t.requires_grad for t in tensors)
+    return is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
 def _momentum(momentum, op):

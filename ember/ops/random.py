@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import dtypes as _dt
+from ..autograd.inplace import inplace
 from ..device import CPU, to_device
 from ..tensor import Tensor
 from ._util import as_shape, bind
@@ -176,7 +177,6 @@ def multinomial(input, num_samples, replacement=False, generator=None):
 
 def _uniform_(self, a=0.0, b=1.0, generator=None):
     """Fill with uniform samples from [a, b) in place."""
-    from .elementwise import inplace
     vals = _rng(generator).random(size=self.data.shape, dtype=_sample_dtype(self))
     vals *= b - a
     vals += a
@@ -185,7 +185,6 @@ def _uniform_(self, a=0.0, b=1.0, generator=None):
 
 def _normal_(self, mean=0.0, std=1.0, generator=None):
     """Fill with normal samples in place."""
-    from .elementwise import inplace
     vals = _rng(generator).standard_normal(size=self.data.shape, dtype=_sample_dtype(self))
     vals *= std
     vals += mean

@@ -12,9 +12,10 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes as _dt
-from ..autograd import Node, _mode
+from ..autograd import Node, is_grad_enabled
 from ..device import get_array_module
-from ..tensor import Tensor, apply
+from ..autograd.graph import apply
+from ..tensor import Tensor
 from ._broadcast import broadcast_to, expand_array
 from ._util import as_array, bind, wrap_dim, wrap_dims
 from .elementwise import abs as _abs, exp, isnan, maximum, minimum, sign, where
@@ -135,7 +136,7 @@ class Sum(Node):
         return a.sum(axis=self.dims, keepdims=self.keepdim)
 
     def backward(self, g):
-        if not _mode.enabled:  # plain backward: a view of the array, without the op machinery
+        if not is_grad_enabled():  # plain backward: a view of the array, without the op machinery
             return (_expand_grad(self, g.data),)
         return (broadcast_to(_unsqueeze(g, self), self.in_shape),)
 
@@ -170,7 +171,7 @@ class Mean(Node):
 
     def backward(self, g):
         scale = 1.0 / self.n if self.n else math.nan
-        if not _mode.enabled:
+        if not is_grad_enabled():
             return (_expand_grad(self, g.data, scale),)
         return (broadcast_to(_unsqueeze(g, self) * scale, self.in_shape),)
 

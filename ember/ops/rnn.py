@@ -13,9 +13,10 @@ Backward on arrays only runs when no graph is being recorded (plain ``backward()
 nodes differentiate an equivalent graph of ember ops instead (the cell formulas written with ember ops; the layer as
 a step-by-step graph of cell nodes), so gradients of gradients work.
 """
-from ..autograd import Node, _mode, _record, grad as _autograd_grad
+from ..autograd import Node, grad as _autograd_grad, is_grad_enabled
 from ..device import get_array_module
-from ..tensor import Tensor, apply
+from ..autograd.graph import apply
+from ..tensor import Tensor
 from . import elementwise as E
 from .creation import zeros_like
 from .nnops import linear
@@ -25,27 +26,6 @@ __all__ = ["lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"]
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
-
-def apply_multi(node, *args):
-    """Run a node whose forward returns a tuple of arrays; record it once, with one output tensor per array.
-
-    Every tensor input is version-checked (``saves = None`` semantics), and so is output 0 when the node sets
-    ``saves_output`` (its backward reads it).
-    """
-    arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-    outs = node.forward(get_array_module(arrays[0]), *arrays)
-    record = _mode.enabled and any(isinstance(a, Tensor) and a.requires_grad for a in args)
-    tensors = tuple(Tensor._wrap(o, record, node if record else None) for o in outs)
-    if record:
-        _record(node, args)
-        versions = [(i, a._vbox, a._vbox[0]) for i, a in enumerate(args) if isinstance(a, Tensor)]
-        if node.saves_output:
-            versions.append((-1, tensors[0]._vbox, 0))
-        node._versions = versions
-        for i, t in enumerate(tensors):
-            t._out_index = i
-    return tensors
-
 
 class _Alias(Node):
     """Identity (a fresh graph node over the same array): the re-built graphs of the create_graph paths start here,
@@ -158,7 +138,7 @@ class LSTMCellFused(Node):
         return xp.ascontiguousarray(h.T), xp.ascontiguousarray(c.T)
 
     def backward(self, dh, dc):
-        if _mode.enabled:
+        if is_grad_enabled():
             return self._graph_backward(dh, dc)
         c_prev = self.inputs[2].data
         xp = get_array_module(c_prev)
@@ -247,7 +227,7 @@ class GRUCellFused(Node):
         return xp.ascontiguousarray(h.T)
 
     def backward(self, dh):
-        if _mode.enabled:
+        if is_grad_enabled():
             return self._graph_backward(dh)
         gh = self.gh
         xp = get_array_module(gh)
@@ -353,7 +333,7 @@ class _Layer(Node):
         return seq[t - 1] if t > 0 else init
 
     def backward(self, *grads):
-        if _mode.enabled:
+        if is_grad_enabled():
             return self._graph_backward(grads)
         ins = [_data(a) for a in self.inputs]
         xp = get_array_module(ins[0])
@@ -500,7 +480,7 @@ class LSTMLayer(_Layer):
         gi = self._gates_reference(x, w_ih, b_ih)
         h, c, outs = h0, c0, [None] * len(gi)
         for t in self.steps:
-            h, c = apply_multi(LSTMCellFused(), gi[t], linear(h, w_hh, b_hh), c)
+            h, c = apply(LSTMCellFused(), gi[t], linear(h, w_hh, b_hh), c)
             if w_hr is not None:
                 h = linear(h, w_hr)
             outs[t] = h
@@ -632,7 +612,7 @@ def rnn_layer(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, reve
         node = GRULayer(*bf)
     else:
         node = RNNLayer(*bf, nonlinearity="relu" if mode == "RNN_RELU" else "tanh")
-    return apply_multi(node, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
+    return apply(node, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
 
 
 # --- torch.lstm_cell / gru_cell / rnn_tanh_cell / rnn_relu_cell ---------------------------------------------------
@@ -666,7 +646,7 @@ def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     """One LSTM step (torch.lstm_cell): input (B, I), hx = (h, c) each (B, H); returns (h', c')."""
     _check_cell(input, tuple(hx), w_ih, w_hh, "lstm_cell")
     h, c = hx
-    return apply_multi(LSTMCellFused(), linear(input, w_ih, b_ih), linear(h, w_hh, b_hh), c)
+    return apply(LSTMCellFused(), linear(input, w_ih, b_ih), linear(h, w_hh, b_hh), c)
 
 
 def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):

@@ -5,9 +5,11 @@ narrow/split/chunk/unbind, diagonal) share memory and the version counter with t
 ``view`` differs from ``reshape`` only in raising when the new shape cannot be a view of the input's memory.
 """
 from .. import dtypes as _dt
-from ..autograd import Node, _mode, _record
+from ..autograd import Node, is_grad_enabled
 from ..device import get_array_module
-from ..tensor import Tensor, apply
+from ..autograd.graph import apply
+from ..autograd.inplace import inplace
+from ..tensor import Tensor
 from ._broadcast import BroadcastTo
 from ._util import as_shape, bind, wrap_dim
 
@@ -522,7 +524,7 @@ class Split(Node):
         return self.in_shape[:self.dim] + (s,) + self.in_shape[self.dim + 1:]
 
     def backward(self, *grads):
-        if _mode.enabled:  # create_graph: a differentiable cat, zeros for the pieces that got no gradient
+        if is_grad_enabled():  # create_graph: a differentiable cat, zeros for the pieces that got no gradient
             from .creation import zeros
             g0 = next(g for g in grads if g is not None)
             parts = [g if g is not None else zeros(self._piece_shape(s), dtype=g0.dtype, device=g0.device)
@@ -543,28 +545,13 @@ class Split(Node):
 
 
 def _pieces(input, d, sizes):
-    if len(sizes) > 1 and input.requires_grad and _mode.enabled:
-        return _split(input, d, sizes)
+    if len(sizes) > 1 and input.requires_grad and is_grad_enabled():
+        return apply(Split(d, tuple(sizes)), input)
     out, start = [], 0
     for s in sizes:
         out.append(apply(Narrow(d, start, s), input))
         start += s
     return tuple(out)
-
-
-def _split(input, d, sizes):
-    """The pieces as the outputs of one recorded Split node (views sharing the input's version counter)."""
-    node = Split(d, tuple(sizes))
-    arrays = node.forward(get_array_module(input.data), input.data)
-    _record(node, (input,))
-    node.inputs = (None,)  # the backward reads no input
-    base = input if input._base is None else input._base
-    outs = []
-    for i, a in enumerate(arrays):
-        t = Tensor._wrap(a, True, node)
-        t._out_index, t._vbox, t._base = i, input._vbox, base
-        outs.append(t)
-    return tuple(outs)
 
 
 def split(tensor, split_size_or_sections, dim=0):
@@ -959,7 +946,6 @@ def contiguous(self, memory_format=None):
 
 def _inplace_triangle(fn, name):
     def method(self, diagonal=0):
-        from .elementwise import inplace
         return inplace(self, name, lambda s: fn(s, diagonal))
 
     method.__name__ = name

@@ -1,4 +1,5 @@
 """Flatten parameters into one vector and back (parameters_to_vector, vector_to_parameters)."""
+from ...autograd.graph import increment_version
 from ...tensor import Tensor
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]
@@ -36,5 +37,5 @@ def vector_to_parameters(vec, parameters):
             raise RuntimeError(f"vector_to_parameters: the vector has {total} elements, fewer than the parameters "
                                f"need ({pointer + n} so far)")
         param.data = vec.data.reshape(-1)[pointer:pointer + n].reshape(param.data.shape)
-        param._vbox[0] += 1
+        increment_version(param)
         pointer += n

@@ -1,0 +1,184 @@
+"""Grad modes: whether operations are recorded for autograd (per thread, as in PyTorch).
+
+``no_grad``, ``enable_grad``, ``set_grad_enabled`` and ``inference_mode`` work as context managers and as
+decorators (of functions and of generator functions).
+"""
+import functools
+import inspect
+import threading
+
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
+           "is_inference_mode_enabled"]
+
+
+class _GradMode(threading.local):
+    """The grad mode, per thread as in PyTorch (every new thread starts with recording enabled)."""
+
+    def __init__(self):
+        self.enabled = True
+        self.inference = False
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled():
+    """True when operations are being recorded for autograd."""
+    return _mode.enabled
+
+
+def is_inference_mode_enabled():
+    """True inside inference_mode()."""
+    return _mode.inference
+
+
+def _decorate(fn, enter, leave):
+    """Wrap fn (a function or a generator function) so that it runs between enter() and leave(state)."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            gen = fn(*args, **kwargs)
+            state = enter()
+            try:
+                value = gen.send(None)
+            finally:
+                leave(state)
+            while True:
+                try:
+                    sent = yield value
+                except GeneratorExit:
+                    gen.close()
+                    raise
+                except BaseException as exc:  # forward throw() into the generator
+                    state = enter()
+                    try:
+                        value = gen.throw(exc)
+                    finally:
+                        leave(state)
+                else:
+                    state = enter()
+                    try:
+                        value = gen.send(sent)
+                    except StopIteration as stop:
+                        return stop.value
+                    finally:
+                        leave(state)
+
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        state = enter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            leave(state)
+
+    return wrapper
+
+
+def _setter(enabled):
+    def enter():
+        prev = _mode.enabled
+        _mode.enabled = enabled
+        return prev
+
+    def leave(prev):
+        _mode.enabled = prev
+
+    return enter, leave
+
+
+class set_grad_enabled:
+    """Turn gradient recording on or off; works as a function call, a context manager and a decorator."""
+
+    def __init__(self, mode=True):
+        self.prev = _mode.enabled
+        self.mode = bool(mode)
+        _mode.enabled = self.mode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _mode.enabled = self.prev
+
+    def __call__(self, fn):
+        _mode.enabled = self.prev  # used as a decorator: the constructor must not have changed the mode
+        return _decorate(fn, *_setter(self.mode))
+
+
+class _ModeContext:
+    """Base of no_grad/enable_grad: a context manager and a decorator (with or without parentheses)."""
+
+    mode = True
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        if fn is not None and callable(fn):  # @no_grad without parentheses
+            return self(fn)
+        return self
+
+    def __init__(self, fn=None):
+        self.prev = []
+
+    def __enter__(self):
+        self.prev.append(_mode.enabled)
+        _mode.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _mode.enabled = self.prev.pop()
+
+    def __call__(self, fn):
+        return _decorate(fn, *_setter(self.mode))
+
+
+class no_grad(_ModeContext):
+    """Context manager and decorator that disables gradient recording."""
+
+    mode = False
+
+
+class enable_grad(_ModeContext):
+    """Context manager and decorator that enables gradient recording (inside no_grad)."""
+
+    mode = True
+
+
+class inference_mode:
+    """Like no_grad (ember has no separate inference tensors); ``inference_mode(False)`` changes nothing.
+
+    Works as a context manager and as a decorator, with or without parentheses.
+    """
+
+    def __new__(cls, mode=True):
+        self = super().__new__(cls)
+        if callable(mode) and not isinstance(mode, bool):  # @inference_mode without parentheses
+            self.__init__(True)
+            return self(mode)
+        return self
+
+    def __init__(self, mode=True):
+        self.enabled = bool(mode)
+        self.prev = []
+
+    def _enter(self):
+        prev = (_mode.enabled, _mode.inference)
+        if self.enabled:
+            _mode.enabled, _mode.inference = False, True
+        return prev
+
+    @staticmethod
+    def _leave(prev):
+        _mode.enabled, _mode.inference = prev
+
+    def __enter__(self):
+        self.prev.append(self._enter())
+        return self
+
+    def __exit__(self, *exc):
+        self._leave(self.prev.pop())
+
+    def __call__(self, fn):
+        return _decorate(fn, self._enter, self._leave)

@@ -1,0 +1,315 @@
+"""The autograd graph: nodes, how an op runs and is recorded (``apply``, ``record``), and version counters.
+
+Every operation is a ``Node`` subclass (registered in ``ember/ops``): ``forward(xp, *arrays)`` computes on arrays
+(NumPy or CuPy) and ``backward(*grads)`` returns the input gradients written with ops (or with a gradient node, an
+op of its own), so that gradients of gradients work. ``apply(node, *args)`` runs the forward on the arrays of its
+tensor arguments and, when a gradient is wanted, ``record`` makes the node the ``grad_fn`` of the outputs.
+"""
+import contextlib
+import itertools
+import threading
+
+import numpy as np
+
+from ..device import get_array_module
+from ..tensor import Tensor
+from .grad_mode import is_grad_enabled
+
+__all__ = ["Node", "apply", "record", "alias", "increment_version", "check_version", "on_apply"]
+
+_next_seq = itertools.count().__next__  # creation order of nodes: the engine's topological order
+_ndarray = np.ndarray
+_new = object.__new__
+
+
+class Node:
+    """One recorded operation in the autograd graph.
+
+    Subclasses set ``saves`` (indices of inputs the backward reads; None means all) and implement
+    ``forward(xp, *arrays)`` and ``backward(*grads)`` (one gradient per output; None where an output got none).
+    When a node is recorded, the tensor inputs not in ``saves`` are replaced by None in ``self.inputs`` (numbers
+    stay), so that activations no backward needs are freed as soon as the user drops them: a backward reads only
+    the inputs in ``saves`` (a property may choose them from ``needs_input_grad``) and keeps any other array-valued
+    state on ``self`` in ``forward``. All of it is released after backward unless the graph is retained.
+
+    A backward returns one gradient per input (None for inputs that need none); a gradient with the shape of a
+    broadcast of its input is summed back to the input's shape by the engine.
+    """
+
+    __slots__ = ("inputs", "edges", "needs_input_grad", "input_meta", "_versions", "_pre_hooks", "_seq",
+                 "__dict__", "__weakref__")
+    saves = None          # indices of the inputs that backward reads (None: all of them)
+    saves_output = False  # True when backward reads the output (so modifying it in place is an error)
+    is_view = False       # True when the outputs share memory with input 0
+    differentiable = True
+    fresh_grads = True    # the gradients backward returns are new arrays held nowhere else (a leaf may adopt them)
+    n_outputs = 1
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+    def forward(self, xp, *args):
+        raise NotImplementedError
+
+    def backward(self, *grads):
+        raise NotImplementedError
+
+    def saved_output(self):
+        """The output array stored as ``self.out`` in forward, as a tensor (part of the graph when recording)."""
+        return Tensor._wrap(self.out, True, self) if is_grad_enabled() else Tensor._wrap(self.out)
+
+    def release(self):
+        """Drop what backward needed (saved inputs, arrays on self) once the graph is not retained."""
+        self.inputs = None
+        self._versions = None
+        self.__dict__.clear()
+
+    # PyTorch-compatible introspection
+    @property
+    def next_functions(self):
+        return tuple(e if e.__class__ is tuple else ((AccumulateGrad(e) if e is not None else None), 0)
+                     for e in (self.edges or ()))
+
+    def register_hook(self, fn):
+        """Not supported on nodes; use Tensor.register_hook."""
+        raise NotImplementedError("Node.register_hook: use Tensor.register_hook")
+
+    def __repr__(self):
+        return f"<{self.name}Backward0>"
+
+
+class AccumulateGrad:
+    """What ``next_functions`` shows for a leaf (PyTorch's AccumulateGrad node)."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
+
+
+FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they have "
+         "already been freed). Saved intermediate values of the graph are freed when you call .backward() or "
+         "autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or "
+         "if you need to access saved tensors after calling backward.")
+
+
+def increment_version(tensor):
+    """Mark tensor as modified in place: nodes that saved it for backward will refuse to use it."""
+    tensor._vbox[0] += 1
+
+
+def alias(t):
+    """A second tensor object for t's data and history, sharing its version counter (and view base)."""
+    a = Tensor._wrap(t.data, t.requires_grad, t.grad_fn)
+    a._vbox, a._out_index, a._base = t._vbox, t._out_index, t._base
+    return a
+
+
+def check_version(node, i, vbox, version):
+    """Raise PyTorch's error when a tensor saved for backward was modified in place after it was saved."""
+    if vbox[0] != version:
+        what = "output 0" if i < 0 else f"input {i}"
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an inplace operation: "
+            f"the tensor which is {what} of {node.name}Backward0 is at version {vbox[0]}; expected version "
+            f"{version} instead. Hint: replace the inplace operation by an out-of-place one.")
+
+
+def _edge(a):
+    """Where the gradient of input a goes: its node and output index, the leaf itself, or nowhere (None)."""
+    if isinstance(a, Tensor) and a.requires_grad:
+        fn = a.grad_fn
+        return a if fn is None else (fn, a._out_index)
+    return None
+
+
+def _meta(a):
+    """(shape, dtype) of a tensor input, which the engine reduces and casts its gradient to; None for numbers."""
+    if isinstance(a, Tensor):
+        d = a.data
+        return d.shape, d.dtype
+    return None
+
+
+def record(node, inputs, outputs):
+    """Make node the grad_fn of outputs (a tensor, or a sequence with None for outputs not to attach), connected to
+    the history of inputs.
+
+    The node keeps only the tensor inputs its backward reads (``node.saves``; numbers stay), so that the memory of
+    the others can go before backward runs; those it keeps are version-checked, and so is output 0 when the node
+    saves its output. The one- and two-input cases are spelled out: this runs for every recorded op.
+    """
+    n = len(inputs)
+    if n == 1:
+        a = inputs[0]
+        e = _edge(a)
+        node.edges = (e,)
+        node.needs_input_grad = (e is not None,)
+        d = a.data
+        node.input_meta = ((d.shape, d.dtype),)
+    elif n == 2:
+        a, b = inputs
+        ea = eb = None
+        if isinstance(a, Tensor):
+            if a.requires_grad:
+                fn = a.grad_fn
+                ea = a if fn is None else (fn, a._out_index)
+            ma = (a.data.shape, a.data.dtype)
+        else:
+            ma = None
+        if isinstance(b, Tensor):
+            if b.requires_grad:
+                fn = b.grad_fn
+                eb = b if fn is None else (fn, b._out_index)
+            mb = (b.data.shape, b.data.dtype)
+        else:
+            mb = None
+        node.edges = (ea, eb)
+        node.needs_input_grad = (ea is not None, eb is not None)
+        node.input_meta = (ma, mb)
+    else:
+        edges = node.edges = tuple([_edge(a) for a in inputs])
+        node.needs_input_grad = tuple([e is not None for e in edges])
+        node.input_meta = tuple([_meta(a) for a in inputs])
+    node._pre_hooks = None
+    node._seq = _next_seq()
+    saves = node.saves
+    if saves is None:
+        node.inputs = tuple(inputs)
+        versions = [(i, a._vbox, a._vbox[0]) for i, a in enumerate(inputs) if isinstance(a, Tensor)]
+    else:
+        node.inputs = tuple([a if i in saves or not isinstance(a, Tensor) else None for i, a in enumerate(inputs)])
+        versions = None
+        for i in saves:
+            a = inputs[i]
+            if isinstance(a, Tensor):
+                if versions is None:
+                    versions = []
+                vbox = a._vbox
+                versions.append((i, vbox, vbox[0]))
+    if outputs.__class__ is Tensor:
+        outputs.requires_grad = True
+        outputs.grad_fn = node
+        first = outputs
+    else:
+        first = outputs[0]
+        for i, t in enumerate(outputs):
+            if t is not None:
+                t.requires_grad, t.grad_fn, t._out_index = True, node, i
+    if node.saves_output:
+        if versions is None:
+            versions = []
+        versions.append((-1, first._vbox, first._vbox[0]))
+    node._versions = versions
+
+
+class _Observers(threading.local):
+    def __init__(self):
+        self.stack = []
+
+
+_observers = _Observers()
+
+
+@contextlib.contextmanager
+def on_apply(callback):
+    """While active, callback(node, args, outputs) is called in this thread after every op that runs (the node,
+    its arguments as given, and its output tensor or tuple of tensors): how a graph is captured by tracing."""
+    _observers.stack.append(callback)
+    try:
+        yield
+    finally:
+        _observers.stack.pop()
+
+
+def apply(node, *args):
+    """Run node.forward on the arrays of args (tensors or Python scalars) and record node when grads are needed.
+
+    A forward returns an array, or a tuple of arrays for a node with several outputs. This is the hot path of every
+    op, so the common one- and two-argument cases are spelled out.
+    """
+    n = len(args)
+    if n == 1 and isinstance(args[0], Tensor):
+        a = args[0]
+        x = a.data
+        grad = a.requires_grad
+        arrays = (x,)
+        out = node.forward(np if x.__class__ is _ndarray else get_array_module(x), x)
+    elif n == 2:
+        a, b = args
+        if isinstance(a, Tensor):
+            x = a.data
+            grad = a.requires_grad
+        else:
+            x = a
+            grad = False
+        if isinstance(b, Tensor):
+            y = b.data
+            if b.requires_grad:
+                grad = True
+        else:
+            y = b
+        arrays = (x, y)
+        out = node.forward(np if x.__class__ is _ndarray else _xp_of(arrays), x, y)
+    else:
+        arrays = []
+        grad = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                if a.requires_grad:
+                    grad = True
+            else:
+                arrays.append(a)
+        out = node.forward(np if arrays and arrays[0].__class__ is _ndarray else _xp_of(arrays), *arrays)
+    if out.__class__ is tuple:
+        result = tuple([_output(node, o, args, arrays) for o in out])
+    else:
+        result = _output(node, out, args, arrays)
+    if grad and node.differentiable and is_grad_enabled():
+        record(node, args, result)
+    if _observers.stack:
+        _observers.stack[-1](node, args, result)
+    return result
+
+
+def _output(node, out, args, arrays):
+    """A new tensor around an output array (a view of input 0 shares its version counter)."""
+    if out.__class__ is not _ndarray:
+        out = _as_array(out, arrays)
+    t = _new(Tensor)
+    t.data = out
+    t.grad = None
+    t.requires_grad = False
+    t.grad_fn = None
+    t._hooks = None
+    t._out_index = 0
+    t._retains = False
+    if node.is_view and isinstance(args[0], Tensor):
+        src = args[0]
+        t._vbox = src._vbox
+        t._base = src if src._base is None else src._base
+    else:
+        t._vbox = [0]
+        t._base = None
+    return t
+
+
+def _xp_of(arrays):
+    for a in arrays:
+        if hasattr(a, "__array_namespace__") or isinstance(a, np.ndarray):
+            return get_array_module(a)
+    return np
+
+
+def _as_array(out, arrays):
+    if isinstance(out, np.generic):  # NumPy gives scalars for 0-d results
+        return np.asarray(out)
+    xp = _xp_of(arrays)
+    if isinstance(out, xp.ndarray):
+        return out
+    return xp.asarray(out)
