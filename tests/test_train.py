@@ -5,6 +5,7 @@ import math
 import os
 import struct
 import sys
+import textwrap
 import time
 
 import numpy as np
@@ -110,6 +111,119 @@ def test_bad_arguments():
         Trainer(model, opt, nn.CrossEntropyLoss(), metrics=["accuracy", Accuracy()])
     with pytest.raises(ValueError, match="loss_fn"):
         Trainer(model, opt, None, metrics=[]).fit(blobs(), epochs=1)
+
+
+# --- the override points: train_step, eval_step, predict_step ------------------------------------------------------
+def _docstring_example(obj):
+    """Run the indented example after '::' in obj's docstring (up to its first blank line); its namespace."""
+    namespace = {"Trainer": Trainer}
+    exec(textwrap.dedent(obj.__doc__.split("::\n\n")[1].split("\n\n")[0]), namespace)
+    return namespace
+
+
+def norm(model):
+    return math.sqrt(sum(float((v ** 2).sum()) for v in weights(model).values()))
+
+
+def test_train_step_override_is_used_by_fit_and_its_loss_is_what_history_reports(digits):
+    train, test = digits
+    L2Trainer = _docstring_example(Trainer.train_step)["L2Trainer"]
+
+    class Recorded(L2Trainer):
+        def train_step(self, batch):
+            loss, outputs, targets = super().train_step(batch)
+            self.returned.append((float(loss), len(targets)))
+            return loss, outputs, targets
+
+    ember.manual_seed(0)
+    model = mlp(64)
+    plain = Trainer(model, ember.optim.Adam(model.parameters(), lr=1e-2), nn.CrossEntropyLoss())
+    plain.fit(train, epochs=4, verbose=0)
+    ember.manual_seed(0)
+    model = mlp(64)
+    l2 = Recorded(model, ember.optim.Adam(model.parameters(), lr=1e-2), nn.CrossEntropyLoss())
+    l2.returned = []
+    history = l2.fit(train, epochs=4, verbose=0)
+    per_epoch = math.ceil(len(train) / 32)
+    assert len(l2.returned) == 4 * per_epoch  # one call per batch
+    for epoch, loss in enumerate(history["loss"]):  # the sample-weighted mean of what train_step returned
+        returned = l2.returned[epoch * per_epoch:(epoch + 1) * per_epoch]
+        assert loss == pytest.approx(sum(l * n for l, n in returned) / sum(n for _, n in returned), rel=1e-12)
+    assert l2.evaluate(test)["accuracy"] >= 0.9
+    assert norm(l2.model) < 0.9 * norm(plain.model)  # the penalty reached the weights
+
+
+def test_the_loop_keeps_accumulation_clipping_and_the_step_scheduler_around_an_override():
+    x, y = blobs(n=40)
+    data = DataLoader(TensorDataset(ember.tensor(x), ember.tensor(y)), batch_size=8)  # 5 batches
+
+    class Delegating(Trainer):
+        def train_step(self, batch):
+            self.steps_seen.append(self.global_step)
+            return super().train_step(batch)
+
+    runs = []
+    for cls in (Trainer, Delegating):
+        ember.manual_seed(2)
+        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+        opt = ember.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+        trainer = cls(model, opt, nn.CrossEntropyLoss(), scheduler=ember.optim.lr_scheduler.ExponentialLR(opt, 0.9),
+                      grad_clip=0.05, accumulate_steps=2, scheduler_interval="step")
+        trainer.steps_seen = []
+        history = trainer.fit(data, epochs=2, verbose=0)
+        runs.append((weights(model), history.history, trainer.global_step, trainer.steps_seen))
+    (w0, h0, g0, _), (w1, h1, g1, seen) = runs
+    assert g0 == g1 == 6 and seen == [0, 0, 1, 1, 2, 3, 3, 4, 4, 5]  # the loop steps every 2 batches and at the end
+    assert h1 == h0
+    for k, v in w0.items():
+        np.testing.assert_array_equal(w1[k], v)
+
+
+def test_eval_step_and_predict_step_read_another_batch_layout():
+    x, y = blobs()
+
+    class TargetsFirst(Trainer):  # batches are (targets, inputs)
+        def train_step(self, batch):
+            targets, inputs = batch
+            outputs = self.model(inputs)
+            loss = self.loss_fn(outputs, targets)
+            loss.backward()
+            return loss, outputs, targets
+
+        def eval_step(self, batch):
+            targets, inputs = batch
+            outputs = self.model(inputs)
+            return self.loss_fn(outputs, targets), outputs, targets
+
+        def predict_step(self, batch):
+            return self.model(batch[1])
+
+    trainers = []
+    for cls in (Trainer, TargetsFirst):
+        ember.manual_seed(4)
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+        trainers.append(cls(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss()))
+    plain, swapped = trainers
+    ember.manual_seed(5)
+    expected = plain.fit((x, y), epochs=2, val=(x, y), verbose=0)
+    ember.manual_seed(5)
+    assert swapped.fit((y, x), epochs=2, val=(y, x), verbose=0).history == expected.history
+    assert swapped.evaluate((y, x)) == plain.evaluate((x, y))
+    np.testing.assert_array_equal(swapped.predict((y, x)).numpy(), plain.predict(x).numpy())
+
+
+def test_a_step_without_outputs_trains_without_metrics():
+    x, y = blobs()
+
+    class LossOnly(Trainer):
+        def train_step(self, batch):
+            loss, _, _ = super().train_step(batch)
+            return loss.item(), None, None
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    history = LossOnly(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(),
+                       metrics=[]).fit((x, y), epochs=3, verbose=0)
+    assert set(history.history) == {"loss", "lr"} and history["loss"][-1] < history["loss"][0]
 
 
 # --- metrics -------------------------------------------------------------------------------------------------------

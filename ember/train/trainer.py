@@ -1,7 +1,12 @@
 """Trainer: fit / evaluate / predict in one call, as a short loop over ember's public API.
 
-The loop in fit() and train_epoch() is meant to be read and copied: model.train(), forward, loss, backward,
-(clip), optimizer.step(), optimizer.zero_grad(), and scheduler.step() once per epoch. Nothing is hidden behind it.
+The loop in fit() and train_epoch() is meant to be read and copied: model.train(), then for each batch
+train_step() (forward, loss, backward), and every accumulate_steps batches (clip), optimizer.step(),
+optimizer.zero_grad(); scheduler.step() once per epoch, or after every optimizer step. Nothing is hidden behind it.
+
+train_step(batch) is the override point, as in Keras: a subclass rewrites the maths of one step and keeps the loop
+(accumulation, clipping, the optimizer and scheduler steps, callbacks, metrics, progress, checkpoints).
+eval_step(batch) and predict_step(batch) are the same override points for evaluate() and predict().
 """
 import math
 import os
@@ -36,6 +41,9 @@ class Trainer:
     scheduler.step() runs once per epoch (ReduceLROnPlateau gets val_loss, or loss without validation data), or
     after every optimizer step with scheduler_interval="step" (OneCycleLR). grad_clip clips the total gradient norm;
     accumulate_steps=N steps the optimizer every N batches with the loss scaled by 1/N.
+
+    To change what one training step computes (an extra loss term, several models, another batch layout),
+    subclass and override ``train_step(batch)`` (and eval_step, predict_step); ``fit`` stays as it is.
     """
 
     def __init__(self, model, optimizer, loss_fn, metrics=("accuracy",), scheduler=None, device=None,
@@ -121,22 +129,51 @@ class Trainer:
         pending = 0
         for i, batch in enumerate(loader):
             callbacks.on_batch_begin(i)
-            inputs, targets = self._split(batch)
-            outputs = model(*inputs)
-            loss = self.loss_fn(outputs, targets)
-            (loss / n_acc if n_acc > 1 else loss).backward()
-            batch_logs = {"loss": loss.item(), "size": _batch_size(inputs, targets)}
+            batch = self._to_device(batch)
+            loss, outputs, targets = self.train_step(batch)
+            batch_logs = {"loss": float(loss), "size": _batch_size(batch)}
             pending += 1
             if pending == n_acc:
                 self._optimizer_step(callbacks, batch_logs)
                 pending = 0
-            meter.update(batch_logs["loss"], outputs.detach(), targets, batch_logs["size"])
+            meter.update(batch_logs["loss"], _detach(outputs), targets, batch_logs["size"])
             callbacks.on_batch_end(i, batch_logs)
             if progress is not None:
                 progress.update(batch_logs["size"], meter, optimizer.param_groups[0]["lr"])
         if pending:  # a last, partial accumulation
             self._optimizer_step(callbacks, {})
         return meter.result()
+
+    def train_step(self, batch):
+        """One training step on one batch: forward, loss, backward. Returns ``(loss, outputs, targets)``.
+
+        batch is what the loader yields, its tensors on the trainer's device (a list becomes a tuple):
+        ``(inputs..., targets)`` for the data fit() accepts. The returned loss (a scalar tensor or a float, not
+        divided by accumulate_steps) is what the batch logs and, averaged over samples, the History report;
+        outputs and targets go to the metrics (return None for both, with ``metrics=[]``, when there are none).
+
+        The step leaves the gradients in ``.grad``: the loop, not the step, clips them, runs ``optimizer.step()``
+        and ``optimizer.zero_grad()`` every ``accumulate_steps`` batches, steps a per-step scheduler and calls the
+        callbacks. So the step divides the loss by ``accumulate_steps`` before backward(), and N accumulated
+        batches give the gradient of their mean. An override that adds an L2 penalty::
+
+            class L2Trainer(Trainer):
+                def train_step(self, batch):
+                    *inputs, targets = batch
+                    outputs = self.model(*inputs)
+                    penalty = sum((p * p).sum() for p in self.model.parameters())
+                    loss = self.loss_fn(outputs, targets) + 1e-3 * penalty
+                    (loss / self.accumulate_steps).backward()
+                    return loss, outputs, targets
+
+        A step may also update other models with their own optimizers (a GAN's discriminator) before it leaves
+        the gradients of ``self.optimizer``'s parameters to the loop.
+        """
+        inputs, targets = _unpack(batch)
+        outputs = self.model(*inputs)
+        loss = self.loss_fn(outputs, targets)
+        (loss / self.accumulate_steps if self.accumulate_steps > 1 else loss).backward()
+        return loss, outputs, targets
 
     def _optimizer_step(self, callbacks, logs):
         callbacks.on_before_optimizer_step(self.global_step, logs)
@@ -155,10 +192,9 @@ class Trainer:
         self.model.eval()
         with no_grad():
             for batch in loader:
-                inputs, targets = self._split(batch)
-                outputs = self.model(*inputs)
-                loss = self.loss_fn(outputs, targets).item() if self.loss_fn is not None else None
-                meter.update(loss, outputs, targets, _batch_size(inputs, targets))
+                batch = self._to_device(batch)
+                loss, outputs, targets = self.eval_step(batch)
+                meter.update(None if loss is None else float(loss), outputs, targets, _batch_size(batch))
         self.model.train(was_training)
         return meter.result()
 
@@ -170,14 +206,26 @@ class Trainer:
         self.model.eval()
         with no_grad():
             for batch in loader:
-                inputs, _ = self._split(batch)
-                outs.append(self.model(*inputs))
+                outs.append(self.predict_step(self._to_device(batch)))
         self.model.train(was_training)
         if not outs:
             raise ValueError("Trainer.predict: the data is empty")
         if isinstance(outs[0], (tuple, list)):
             return tuple(cat(list(parts)) for parts in zip(*outs))
         return cat(outs)
+
+    def eval_step(self, batch):
+        """One step of evaluate(), run in eval mode without gradients: ``(loss, outputs, targets)`` as train_step
+        returns them, with loss None when the trainer has no loss_fn. Override it along with train_step when the
+        batch layout or the loss changes (fit's validation runs evaluate())."""
+        inputs, targets = _unpack(batch)
+        outputs = self.model(*inputs)
+        return (self.loss_fn(outputs, targets) if self.loss_fn is not None else None), outputs, targets
+
+    def predict_step(self, batch):
+        """One step of predict(), run in eval mode without gradients: the model's outputs for the batch's inputs."""
+        inputs, _ = _unpack(batch)
+        return self.model(*inputs)
 
     # --- checkpoints --------------------------------------------------------------------------------------------
     def save_checkpoint(self, path, **extra):
@@ -204,17 +252,13 @@ class Trainer:
         return "interrupted.safetensors"
 
     # --- batches ------------------------------------------------------------------------------------------------
-    def _split(self, batch):
-        """(inputs tuple, targets) of a batch, on the trainer's device."""
-        if isinstance(batch, (list, tuple)):
-            inputs, targets = (tuple(batch[:-1]), batch[-1]) if len(batch) > 1 else (tuple(batch), None)
-        else:
-            inputs, targets = (batch,), None
+    def _to_device(self, batch):
+        """The batch with its tensors on the trainer's device (a list becomes a tuple)."""
         dev = self.device
-        inputs = tuple(x.to(dev) if isinstance(x, Tensor) and x.device != dev else x for x in inputs)
-        if isinstance(targets, Tensor) and targets.device != dev:
-            targets = targets.to(dev)
-        return inputs, targets
+
+        def move(x):
+            return x.to(dev) if isinstance(x, Tensor) and x.device != dev else x
+        return tuple(map(move, batch)) if isinstance(batch, (list, tuple)) else move(batch)
 
 
 def as_loader(data, batch_size=32, shuffle=False):
@@ -242,9 +286,22 @@ def _as_tensor(a):
     return as_tensor(a)
 
 
-def _batch_size(inputs, targets):
+def _unpack(batch):
+    """(inputs tuple, targets) of a batch: the model gets every element but the last; a batch of one element, or
+    one that is not a list or tuple, is all inputs and has no targets."""
+    if not isinstance(batch, (list, tuple)):
+        return (batch,), None
+    return (tuple(batch[:-1]), batch[-1]) if len(batch) > 1 else (tuple(batch), None)
+
+
+def _batch_size(batch):
+    inputs, targets = _unpack(batch)
     ref = targets if isinstance(targets, Tensor) and targets.ndim else (inputs[0] if inputs else None)
     return int(ref.shape[0]) if isinstance(ref, Tensor) and ref.ndim else 1
+
+
+def _detach(outputs):
+    return outputs.detach() if isinstance(outputs, Tensor) else outputs
 
 
 def _num_samples(loader):
