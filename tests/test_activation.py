@@ -164,15 +164,13 @@ POINTWISE_TORCH = [
 
 
 @pytest.mark.parametrize("name,kw", POINTWISE_TORCH, ids=[f"{n}-{k}" for n, k in POINTWISE_TORCH])
-def test_pointwise_vs_torch(name, kw):
-    torch = pytest.importorskip("torch")
+def test_pointwise_vs_torch(name, kw, torch):
     tf = getattr(torch.nn.functional, name)
     compare(torch, lambda x: getattr(F, name)(x, **kw), lambda x: tf(x, **kw), _grid())
 
 
 @pytest.mark.parametrize("name", ["gelu", "silu", "elu", "leaky_relu", "hardswish", "softplus", "logsigmoid"])
-def test_pointwise_float32_vs_torch(name):
-    torch = pytest.importorskip("torch")
+def test_pointwise_float32_vs_torch(name, torch):
     x = _grid().astype(np.float32)
     out = getattr(F, name)(ember.tensor(x))
     ref = getattr(torch.nn.functional, name)(torch.tensor(x))
@@ -188,9 +186,8 @@ def _gelu_points(n=70000):
     return x.astype(np.float32)
 
 
-def test_gelu_float32_fast_path_vs_torch():
+def test_gelu_float32_fast_path_vs_torch(torch):
     """Large float32 inputs take the blocked tanh-polynomial path: values and gradients match PyTorch."""
-    torch = pytest.importorskip("torch")
     x = _gelu_points()
     go = np.random.default_rng(2).normal(size=x.shape).astype(np.float32)
     xe, xt = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
@@ -233,8 +230,7 @@ def test_gelu_float32_fast_path_double_backward():
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
 @pytest.mark.parametrize("dim", [0, 1, -1, -3])
-def test_softmax_vs_torch(name, dim):
-    torch = pytest.importorskip("torch")
+def test_softmax_vs_torch(name, dim, torch):
     x = np.random.default_rng(2).normal(0, 3, size=(2, 3, 4))
     compare(torch, lambda t: getattr(F, name)(t, dim), lambda t: getattr(torch.nn.functional, name)(t, dim), x)
 
@@ -252,8 +248,7 @@ def test_softmax_dtype_argument_and_method():
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
-def test_softmax_stable_on_huge_logits(name):
-    torch = pytest.importorskip("torch")
+def test_softmax_stable_on_huge_logits(name, torch):
     x = np.array([[1e4, 0.0, -1e4, 1e4 - 1.0], [-1e4, -1e4 + 2.0, -1e4, -1e4]])
     oe, ot = compare(torch, lambda t: getattr(F, name)(t, 1), lambda t: getattr(torch.nn.functional, name)(t, 1), x)
     assert np.all(np.isfinite(oe.detach().numpy()))
@@ -263,8 +258,7 @@ def test_softmax_stable_on_huge_logits(name):
     assert np.all(np.isfinite(y.detach().numpy())) and np.all(np.isfinite(x32.grad.numpy()))
 
 
-def test_glu_prelu_vs_torch():
-    torch = pytest.importorskip("torch")
+def test_glu_prelu_vs_torch(torch):
     x = np.random.default_rng(3).normal(size=(2, 4, 3))
     for dim in (0, 1, -2):
         compare(torch, lambda t: F.glu(t, dim), lambda t: torch.nn.functional.glu(t, dim), x[:, :, :2] if dim == 0
@@ -275,8 +269,7 @@ def test_glu_prelu_vs_torch():
     compare(torch, F.prelu, torch.nn.functional.prelu, x[0, 0], np.array([0.3]))
 
 
-def test_distances_vs_torch():
-    torch = pytest.importorskip("torch")
+def test_distances_vs_torch(torch):
     rng = np.random.default_rng(4)
     a, b = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
     tf = torch.nn.functional
@@ -292,8 +285,7 @@ def test_distances_vs_torch():
     compare(torch, F.pairwise_distance, tf.pairwise_distance, a[0], b[0])
 
 
-def test_zero_and_tiny_vectors_vs_torch():
-    torch = pytest.importorskip("torch")
+def test_zero_and_tiny_vectors_vs_torch(torch):
     tf = torch.nn.functional
     a = np.array([[1e-10, 0.0, 0.0], [1.0, 2.0, -1.0]])
     b = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
@@ -415,9 +407,8 @@ def test_embedding_many_lookups_small_table():
 
 
 @pytest.mark.parametrize("kw", [{}, {"padding_idx": 3}, {"scale_grad_by_freq": True}])
-def test_embedding_distinct_indices_vs_torch(kw):
+def test_embedding_distinct_indices_vs_torch(kw, torch):
     """Each row looked up at most once (position embeddings): the gradient is a plain scatter."""
-    torch = pytest.importorskip("torch")
     wv = np.random.default_rng(6).normal(size=(8, 3))
     idx = np.array([[5, 0, 3], [7, 1, 2]])
     we, wt = ember.tensor(wv, requires_grad=True), torch.tensor(wv, requires_grad=True)
@@ -429,8 +420,7 @@ def test_embedding_distinct_indices_vs_torch(kw):
 
 @pytest.mark.parametrize("kw", [{}, {"padding_idx": 2}, {"padding_idx": -1}, {"scale_grad_by_freq": True},
                                 {"max_norm": 1.0}, {"max_norm": 0.5, "norm_type": 1.0}])
-def test_embedding_vs_torch(kw):
-    torch = pytest.importorskip("torch")
+def test_embedding_vs_torch(kw, torch):
     wv = np.random.default_rng(5).normal(size=(7, 4))
     idx = np.array([[0, 2, 2, 6], [3, 2, 0, 1]])
     we, wt = ember.tensor(wv, requires_grad=True), torch.tensor(wv, requires_grad=True)

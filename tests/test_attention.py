@@ -114,8 +114,7 @@ SHAPES = {"B_H_L_S": ((2, 3), 4, 5), "L_eq_S": ((2,), 4, 4), "unbatched": ((), 3
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 @pytest.mark.parametrize("mask", [None, "bool", "bool_bcast", "float", "float_grad", "causal"])
 @pytest.mark.parametrize("scale", [None, 0.7])
-def test_vs_torch(shape, mask, scale):
-    torch = pytest.importorskip("torch")
+def test_vs_torch(shape, mask, scale, torch):
     batch, L, S = SHAPES[shape]
     rng = np.random.default_rng(0)
     E, Ev = 4, 3
@@ -135,8 +134,7 @@ def test_vs_torch(shape, mask, scale):
     _compare(torch, arrays, kw_e, kw_t)
 
 
-def test_fully_masked_rows_are_zero_like_torch():
-    torch = pytest.importorskip("torch")
+def test_fully_masked_rows_are_zero_like_torch(torch):
     rng = np.random.default_rng(1)
     arrays = [rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 5, 4))]
     m = np.ones((3, 5), dtype=bool)
@@ -148,16 +146,14 @@ def test_fully_masked_rows_are_zero_like_torch():
     _compare(torch, arrays, {"attn_mask": ember.tensor(fm)}, {"attn_mask": torch.tensor(fm)})
 
 
-def test_enable_gqa_vs_torch():
-    torch = pytest.importorskip("torch")
+def test_enable_gqa_vs_torch(torch):
     rng = np.random.default_rng(2)
     arrays = [rng.normal(size=(2, 4, 3, 5)), rng.normal(size=(2, 2, 6, 5)), rng.normal(size=(2, 2, 6, 3))]
     _compare(torch, arrays, {"enable_gqa": True}, {"enable_gqa": True})
     _compare(torch, arrays, {"enable_gqa": True, "is_causal": True}, {"enable_gqa": True, "is_causal": True})
 
 
-def test_float32_vs_torch():
-    torch = pytest.importorskip("torch")
+def test_float32_vs_torch(torch):
     rng = np.random.default_rng(3)
     arrays = [rng.normal(size=(2, 2, 5, 8)).astype(np.float32) for _ in range(3)]
     out = sdpa(*(ember.tensor(a) for a in arrays), is_causal=True)
@@ -197,9 +193,8 @@ def _torch_pair(torch, arrays, go, mask=None, **kw):
 
 @pytest.mark.parametrize("L", [32, 48, 64])
 @pytest.mark.parametrize("spread", [1.0, 40.0], ids=["normal_scores", "rows_far_below_block_max"])
-def test_long_causal_vs_torch(L, spread):
+def test_long_causal_vs_torch(L, spread, torch):
     """L >= 32 takes the two-halves causal path; huge scores make rows fall back to their own maximum."""
-    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(L)
     arrays = [rng.normal(size=(2, 3, L, 8)) for _ in range(3)]
     arrays[0] *= rng.uniform(0, spread, size=(2, 3, L, 1))
@@ -213,9 +208,8 @@ def test_gradcheck_long_causal():
     assert gradcheck(lambda q, k, v: sdpa(q, k, v, is_causal=True), [q, k, v])
 
 
-def test_all_scores_very_negative_vs_torch():
+def test_all_scores_very_negative_vs_torch(torch):
     """Scores far below zero everywhere (a large negative float mask): exp must not underflow to 0/0."""
-    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(5)
     arrays = [rng.normal(size=(2, 6, 4)) for _ in range(3)]
     mask = -1000.0 + rng.normal(size=(6, 6))
@@ -226,9 +220,8 @@ def test_all_scores_very_negative_vs_torch():
 
 
 @pytest.mark.parametrize("shift", [-50.0, -100.0, 70.0])
-def test_one_row_far_from_the_others_vs_torch(shift):
+def test_one_row_far_from_the_others_vs_torch(shift, torch):
     """Rows whose scores sit far from the rest of their (L, S) block are recomputed with their own maximum."""
-    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(7)
     arrays = [rng.normal(size=(2, 5, 4)) for _ in range(3)]
     mask = np.zeros((5, 5))
@@ -238,8 +231,7 @@ def test_one_row_far_from_the_others_vs_torch(shift):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
-def test_float32_long_causal_vs_torch():
-    torch = pytest.importorskip("torch")
+def test_float32_long_causal_vs_torch(torch):
     rng = np.random.default_rng(6)
     arrays = [rng.normal(size=(4, 4, 64, 16)).astype(np.float32) for _ in range(3)]
     got, ref = _torch_pair(torch, arrays, rng.normal(size=(4, 4, 64, 16)).astype(np.float32), is_causal=True)
@@ -335,9 +327,8 @@ def test_no_grad_and_partial_requires_grad():
         assert not sdpa(q, k, v).requires_grad
 
 
-def test_float16_large_causal_scores_stay_finite_vs_torch():
+def test_float16_large_causal_scores_stay_finite_vs_torch(torch):
     """float16 row sums are compared against float16's smallest normal, not a float32 threshold that rounds to 0."""
-    torch = pytest.importorskip("torch")
     q = (ember.randn(2, 2, 64, 8, generator=ember.Generator().manual_seed(3)) * 30).to(ember.float16)
     out = sdpa(q, q, q, is_causal=True)
     assert bool(out.isfinite().all())

@@ -700,8 +700,7 @@ def _composite(lib, x, w, b):
     return (r * r).sum(dim=1).mean() + (s ** 3).mean()
 
 
-def test_composite_gradients_match_torch():
-    torch = pytest.importorskip("torch")
+def test_composite_gradients_match_torch(torch):
     x, w, b = rand64(4, 3), rand64(3, 5, seed=1), rand64(5, seed=2)
     out = _composite(ember, x, w, b)
     out.backward()

@@ -210,8 +210,7 @@ def test_gradient_penalty_gradcheck():
     _check(lambda w: _input_grad_penalty(x, w), w)
 
 
-def test_gradient_penalty_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_gradient_penalty_matches_torch(torch):
     xa, wa = _rng_arrays((2, 3, 6, 6), (4, 3, 3, 3))
     w = ember.tensor(wa, requires_grad=True)
     _input_grad_penalty(ember.tensor(xa), w).backward()
@@ -288,8 +287,7 @@ def test_max_pool_indices_and_ties():
 # PyTorch comparison (values and gradients)
 
 
-def _torch_compare(efn, tfn, arrays, rtol=1e-6, atol=1e-8, indices=False):
-    torch = pytest.importorskip("torch")
+def _torch_compare(torch, efn, tfn, arrays, rtol=1e-6, atol=1e-8, indices=False):
     es = [ember.tensor(a, requires_grad=True) for a in arrays]
     ts = [torch.tensor(a, requires_grad=True) for a in arrays]
     eo, to = efn(*es), tfn(*ts)
@@ -314,122 +312,111 @@ def _rng_arrays(*shapes, dtype=np.float64, seed=0):
                          ids=str)
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel")
-def test_conv2d_matches_torch(kw, bias):
-    torch = pytest.importorskip("torch")
+def test_conv2d_matches_torch(kw, bias, torch):
     g = kw.get("groups", 1)
     arrays = _rng_arrays((2, 4, 9, 8), (6, 4 // g, 3, 2), (6,))
     if bias:
-        _torch_compare(lambda x, w, b: C.conv2d(x, w, b, **kw),
+        _torch_compare(torch, lambda x, w, b: C.conv2d(x, w, b, **kw),
                        lambda x, w, b: torch.nn.functional.conv2d(x, w, b, **kw), arrays)
     else:
-        _torch_compare(lambda x, w: C.conv2d(x, w, **kw),
+        _torch_compare(torch, lambda x, w: C.conv2d(x, w, **kw),
                        lambda x, w: torch.nn.functional.conv2d(x, w, **kw), arrays[:2])
 
 
-def test_conv2d_float32_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_conv2d_float32_matches_torch(torch):
     arrays = _rng_arrays((4, 8, 12, 12), (16, 8, 3, 3), (16,), dtype=np.float32)
-    _torch_compare(lambda x, w, b: C.conv2d(x, w, b, padding=1),
+    _torch_compare(torch, lambda x, w, b: C.conv2d(x, w, b, padding=1),
                    lambda x, w, b: torch.nn.functional.conv2d(x, w, b, padding=1), arrays, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("width", [9, 20])
 @pytest.mark.parametrize("blocks", ["one", "many"])
-def test_conv_layouts_and_blocks_match_torch(width, blocks, monkeypatch):
-    torch = pytest.importorskip("torch")
+def test_conv_layouts_and_blocks_match_torch(width, blocks, monkeypatch, torch):
     F = torch.nn.functional
     if blocks == "many":  # im2col in blocks of one image / one output row, never kept for the weight gradient
         monkeypatch.setattr(C, "_BLOCK_BYTES", 1)
         monkeypatch.setattr(C, "_KEEP_BYTES", 0)
     for kw in [dict(padding=1), dict(stride=2, groups=2), dict(padding=(2, 0), dilation=2, groups=2)]:
         g = kw.get("groups", 1)
-        _torch_compare(lambda x, w, b: C.conv2d(x, w, b, **kw), lambda x, w, b: F.conv2d(x, w, b, **kw),
+        _torch_compare(torch, lambda x, w, b: C.conv2d(x, w, b, **kw), lambda x, w, b: F.conv2d(x, w, b, **kw),
                        _rng_arrays((3, 4, 7, width), (6, 4 // g, 3, 3), (6,)))
-        _torch_compare(lambda x, w: C.conv_transpose2d(x, w, **kw), lambda x, w: F.conv_transpose2d(x, w, **kw),
+        _torch_compare(torch, lambda x, w: C.conv_transpose2d(x, w, **kw), lambda x, w: F.conv_transpose2d(x, w, **kw),
                        _rng_arrays((3, 4, 7, width), (4, 6 // g, 3, 3)))
-    _torch_compare(lambda x, w: C.conv1d(x, w, padding=1), lambda x, w: F.conv1d(x, w, padding=1),
+    _torch_compare(torch, lambda x, w: C.conv1d(x, w, padding=1), lambda x, w: F.conv1d(x, w, padding=1),
                    _rng_arrays((3, 4, 2 * width), (5, 4, 3)))
 
 
-def test_conv_depthwise_and_1d_match_torch():
-    torch = pytest.importorskip("torch")
+def test_conv_depthwise_and_1d_match_torch(torch):
     F = torch.nn.functional
-    _torch_compare(lambda x, w: C.conv2d(x, w, groups=4, padding=1), lambda x, w: F.conv2d(x, w, groups=4, padding=1),
-                   _rng_arrays((2, 4, 6, 6), (8, 1, 3, 3)))
+    _torch_compare(torch, lambda x, w: C.conv2d(x, w, groups=4, padding=1),
+                   lambda x, w: F.conv2d(x, w, groups=4, padding=1), _rng_arrays((2, 4, 6, 6), (8, 1, 3, 3)))
     for kw in [dict(), dict(stride=3, padding=2, dilation=2), dict(padding="same", groups=2)]:
-        _torch_compare(lambda x, w, b: C.conv1d(x, w, b, **kw), lambda x, w, b: F.conv1d(x, w, b, **kw),
+        _torch_compare(torch, lambda x, w, b: C.conv1d(x, w, b, **kw), lambda x, w, b: F.conv1d(x, w, b, **kw),
                        _rng_arrays((2, 4, 13), (6, 4 // kw.get("groups", 1), 4), (6,)))
-    _torch_compare(lambda x, w: C.conv2d(x, w, padding=1), lambda x, w: F.conv2d(x, w, padding=1),
+    _torch_compare(torch, lambda x, w: C.conv2d(x, w, padding=1), lambda x, w: F.conv2d(x, w, padding=1),
                    _rng_arrays((3, 5, 5), (2, 3, 3, 3)))  # unbatched
 
 
 @pytest.mark.parametrize("kw", CONVT_CASES + [dict(stride=3, padding=2, output_padding=2, dilation=(1, 2)),
                                               dict(padding=3)], ids=str)
-def test_conv_transpose2d_matches_torch(kw):
-    torch = pytest.importorskip("torch")
+def test_conv_transpose2d_matches_torch(kw, torch):
     g = kw.get("groups", 1)
-    _torch_compare(lambda x, w, b: C.conv_transpose2d(x, w, b, **kw),
+    _torch_compare(torch, lambda x, w, b: C.conv_transpose2d(x, w, b, **kw),
                    lambda x, w, b: torch.nn.functional.conv_transpose2d(x, w, b, **kw),
                    _rng_arrays((2, 4, 5, 6), (4, 6 // g, 3, 3), (6,)))
 
 
-def test_conv_transpose1d_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_conv_transpose1d_matches_torch(torch):
     for kw in [dict(stride=2, output_padding=1), dict(padding=1, dilation=3, groups=2)]:
-        _torch_compare(lambda x, w: C.conv_transpose1d(x, w, **kw),
+        _torch_compare(torch, lambda x, w: C.conv_transpose1d(x, w, **kw),
                        lambda x, w: torch.nn.functional.conv_transpose1d(x, w, **kw),
                        _rng_arrays((2, 4, 7), (4, 3, 3)))
 
 
 @pytest.mark.parametrize("kw", MAXPOOL_CASES + [dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, dilation=2),
                                                 dict(kernel_size=(3, 2), stride=(1, 2), padding=(1, 0))], ids=str)
-def test_max_pool2d_matches_torch(kw):
-    torch = pytest.importorskip("torch")
-    _torch_compare(lambda x: C.max_pool2d(x, return_indices=True, **kw),
+def test_max_pool2d_matches_torch(kw, torch):
+    _torch_compare(torch, lambda x: C.max_pool2d(x, return_indices=True, **kw),
                    lambda x: torch.nn.functional.max_pool2d(x, return_indices=True, **kw),
                    _rng_arrays((2, 3, 9, 10)), indices=True)
 
 
-def test_max_pool1d_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_max_pool1d_matches_torch(torch):
     for kw in [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, dilation=2)]:
-        _torch_compare(lambda x: C.max_pool1d(x, return_indices=True, **kw),
+        _torch_compare(torch, lambda x: C.max_pool1d(x, return_indices=True, **kw),
                        lambda x: torch.nn.functional.max_pool1d(x, return_indices=True, **kw),
                        _rng_arrays((2, 3, 11)), indices=True)
 
 
 @pytest.mark.parametrize("kw", AVGPOOL_CASES + [dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 1),
                                                      ceil_mode=True)], ids=str)
-def test_avg_pool2d_matches_torch(kw):
-    torch = pytest.importorskip("torch")
-    _torch_compare(lambda x: C.avg_pool2d(x, **kw), lambda x: torch.nn.functional.avg_pool2d(x, **kw),
+def test_avg_pool2d_matches_torch(kw, torch):
+    _torch_compare(torch, lambda x: C.avg_pool2d(x, **kw), lambda x: torch.nn.functional.avg_pool2d(x, **kw),
                    _rng_arrays((2, 3, 9, 10)))
 
 
-def test_avg_pool1d_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_avg_pool1d_matches_torch(torch):
     for kw in [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)]:
-        _torch_compare(lambda x: C.avg_pool1d(x, **kw), lambda x: torch.nn.functional.avg_pool1d(x, **kw),
+        _torch_compare(torch, lambda x: C.avg_pool1d(x, **kw), lambda x: torch.nn.functional.avg_pool1d(x, **kw),
                        _rng_arrays((2, 3, 10)))
 
 
 @pytest.mark.parametrize("size", [1, 3, (2, 5), (None, 4), (9, 10), (6, 7)], ids=str)
-def test_adaptive_pool2d_matches_torch(size):
-    torch = pytest.importorskip("torch")
+def test_adaptive_pool2d_matches_torch(size, torch):
     F = torch.nn.functional
     arrays = _rng_arrays((2, 3, 9, 10))
-    _torch_compare(lambda x: C.adaptive_avg_pool2d(x, size), lambda x: F.adaptive_avg_pool2d(x, size), arrays)
-    _torch_compare(lambda x: C.adaptive_max_pool2d(x, size, return_indices=True),
+    _torch_compare(torch, lambda x: C.adaptive_avg_pool2d(x, size), lambda x: F.adaptive_avg_pool2d(x, size), arrays)
+    _torch_compare(torch, lambda x: C.adaptive_max_pool2d(x, size, return_indices=True),
                    lambda x: F.adaptive_max_pool2d(x, size, return_indices=True), arrays, indices=True)
 
 
-def test_adaptive_pool1d_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_adaptive_pool1d_matches_torch(torch):
     F = torch.nn.functional
     for size in (1, 4, 7):
         arrays = _rng_arrays((2, 3, 10))
-        _torch_compare(lambda x: C.adaptive_avg_pool1d(x, size), lambda x: F.adaptive_avg_pool1d(x, size), arrays)
-        _torch_compare(lambda x: C.adaptive_max_pool1d(x, size, return_indices=True),
+        _torch_compare(torch, lambda x: C.adaptive_avg_pool1d(x, size), lambda x: F.adaptive_avg_pool1d(x, size),
+                       arrays)
+        _torch_compare(torch, lambda x: C.adaptive_max_pool1d(x, size, return_indices=True),
                        lambda x: F.adaptive_max_pool1d(x, size, return_indices=True), arrays, indices=True)
 
 
@@ -438,48 +425,45 @@ def test_adaptive_pool1d_matches_torch():
     dict(scale_factor=2.5, mode="bilinear", recompute_scale_factor=True), dict(size=(9, 5), mode="nearest-exact"),
     dict(scale_factor=1.7), dict(size=(4, 4), mode="area")], ids=str)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_interpolate_matches_torch(kw, dtype):
-    torch = pytest.importorskip("torch")
+def test_interpolate_matches_torch(kw, dtype, torch):
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else {}
-    _torch_compare(lambda x: C.interpolate(x, **kw), lambda x: torch.nn.functional.interpolate(x, **kw),
+    _torch_compare(torch, lambda x: C.interpolate(x, **kw), lambda x: torch.nn.functional.interpolate(x, **kw),
                    _rng_arrays((2, 3, 7, 8), dtype=dtype), **tol)
 
 
-def test_interpolate_1d_3d_match_torch():
-    torch = pytest.importorskip("torch")
+def test_interpolate_1d_3d_match_torch(torch):
     F = torch.nn.functional
     for kw in [dict(size=20, mode="linear"), dict(scale_factor=0.7, mode="linear", align_corners=True),
                dict(scale_factor=3), dict(size=4, mode="area")]:
-        _torch_compare(lambda x: C.interpolate(x, **kw), lambda x: F.interpolate(x, **kw), _rng_arrays((2, 3, 9)))
-    _torch_compare(lambda x: C.interpolate(x, size=(4, 3, 7), mode="trilinear"),
+        _torch_compare(torch, lambda x: C.interpolate(x, **kw), lambda x: F.interpolate(x, **kw),
+                       _rng_arrays((2, 3, 9)))
+    _torch_compare(torch, lambda x: C.interpolate(x, size=(4, 3, 7), mode="trilinear"),
                    lambda x: F.interpolate(x, size=(4, 3, 7), mode="trilinear"), _rng_arrays((1, 2, 3, 4, 5)))
-    _torch_compare(lambda x: C.interpolate(x, size=(1, 3), mode="bilinear"),
+    _torch_compare(torch, lambda x: C.interpolate(x, size=(1, 3), mode="bilinear"),
                    lambda x: F.interpolate(x, size=(1, 3), mode="bilinear"), _rng_arrays((1, 2, 2, 2)))
 
 
 @pytest.mark.parametrize("kw", [dict(size=1100, mode="linear"), dict(size=2100), dict(scale_factor=3),
                                 dict(size=1300, mode="area")], ids=str)
-def test_interpolate_long_axis_matches_torch(kw):
+def test_interpolate_long_axis_matches_torch(kw, torch):
     """Axes longer than the dense-matrix limit take the sparse path (gathers and scatter-adds)."""
-    torch = pytest.importorskip("torch")
-    _torch_compare(lambda x: C.interpolate(x, **kw), lambda x: torch.nn.functional.interpolate(x, **kw),
+    _torch_compare(torch, lambda x: C.interpolate(x, **kw), lambda x: torch.nn.functional.interpolate(x, **kw),
                    _rng_arrays((1, 2, 1500)))
 
 
 @pytest.mark.parametrize("kw", PAD_CASES + [dict(pad=(3, 2, 2, 3), mode="reflect"), dict(pad=(0, 0, 3, 0), value=-1.0),
                                             dict(pad=(1, 1, 1, 1, 1, 1, 1, 1))], ids=str)
-def test_pad_matches_torch(kw):
-    torch = pytest.importorskip("torch")
-    _torch_compare(lambda x: C.pad(x, **kw), lambda x: torch.nn.functional.pad(x, **kw), _rng_arrays((2, 3, 4, 5)))
+def test_pad_matches_torch(kw, torch):
+    _torch_compare(torch, lambda x: C.pad(x, **kw), lambda x: torch.nn.functional.pad(x, **kw),
+                   _rng_arrays((2, 3, 4, 5)))
 
 
-def test_pad_1d_3d_match_torch():
-    torch = pytest.importorskip("torch")
+def test_pad_1d_3d_match_torch(torch):
     F = torch.nn.functional
     for mode in ("reflect", "replicate", "circular"):
-        _torch_compare(lambda x: C.pad(x, (3, 2), mode=mode), lambda x: F.pad(x, (3, 2), mode=mode),
+        _torch_compare(torch, lambda x: C.pad(x, (3, 2), mode=mode), lambda x: F.pad(x, (3, 2), mode=mode),
                        _rng_arrays((2, 3, 5)))
-        _torch_compare(lambda x: C.pad(x, (1, 2, 0, 1, 2, 1), mode=mode),
+        _torch_compare(torch, lambda x: C.pad(x, (1, 2, 0, 1, 2, 1), mode=mode),
                        lambda x: F.pad(x, (1, 2, 0, 1, 2, 1), mode=mode), _rng_arrays((1, 2, 3, 4, 5)))
 
 

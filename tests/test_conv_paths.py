@@ -82,9 +82,8 @@ def test_an_error_in_a_block_reaches_the_caller(monkeypatch):
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_cases_match_torch(case):
+def test_cases_match_torch(case, torch):
     """Every case's values and gradients, on the paths chosen by default, against PyTorch."""
-    torch = pytest.importorskip("torch")
     fn, xs, ws = CASES[case]
     tx, tw = (torch.tensor(rand64(*shape, seed=seed).detach().numpy(), requires_grad=True)
               for shape, seed in ((xs, 0), (ws, 1)))

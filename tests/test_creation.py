@@ -18,8 +18,7 @@ def test_tensor_infers_pytorch_dtypes(data, dtype):
     np.testing.assert_array_equal(t.numpy(), np.array(data))
 
 
-def test_tensor_infers_like_torch():
-    torch = pytest.importorskip("torch")
+def test_tensor_infers_like_torch(torch):
     for data in ([1, 2], [1.5], [[True]], 7, -1.5, [1, 2.0], np.array([1, 2], dtype=np.int32),
                  np.array([1.0], dtype=np.float64), np.float64(2.0), np.int16(3)):
         assert ember.tensor(data).dtype.name == str(torch.tensor(data).dtype).replace("torch.", ""), data
@@ -125,8 +124,7 @@ def test_full_infers_dtype_from_value(value, dtype):
     assert t.dtype is dtype and (t.numpy() == value).all()
 
 
-def test_full_matches_torch_dtype():
-    torch = pytest.importorskip("torch")
+def test_full_matches_torch_dtype(torch):
     for value in (1.5, 3, True, -2):
         assert ember.full((1,), value).dtype.name == str(torch.full((1,), value).dtype).replace("torch.", "")
     assert ember.full((2,), 2, dtype=ember.float64).dtype is ember.float64
@@ -146,8 +144,7 @@ def test_new_methods_follow_self():
 
 @pytest.mark.parametrize("args", [(5,), (2, 9), (2, 9, 3), (10, 0, -3), (0, 1, 0.25), (1.5,), (0, 5, 1.5), (-1, 1, 0.1),
                                   (3, 3)])
-def test_arange_matches_torch(args):
-    torch = pytest.importorskip("torch")
+def test_arange_matches_torch(args, torch):
     e, t = ember.arange(*args), torch.arange(*args)
     assert e.dtype.name == str(t.dtype).replace("torch.", "")
     np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-6, atol=1e-6)
@@ -168,8 +165,7 @@ def test_arange_errors():
         ember.arange(0, 5, -1)
 
 
-def test_linspace_logspace_eye():
-    torch = pytest.importorskip("torch")
+def test_linspace_logspace_eye(torch):
     np.testing.assert_allclose(ember.linspace(-1, 2, 7).numpy(), torch.linspace(-1, 2, 7).numpy(), rtol=1e-6)
     assert ember.linspace(0, 1, 5).dtype is ember.float32
     assert ember.linspace(0, 1, 0).shape == (0,)

@@ -29,32 +29,28 @@ def _both(torch, logits, targets, input_lengths, target_lengths, dtype=np.float6
 
 
 @pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
-def test_padded_targets_vs_torch(reduction):
-    torch = pytest.importorskip("torch")
+def test_padded_targets_vs_torch(reduction, torch):
     (le, ge), (lt, gt) = _both(torch, LOGITS, TARGETS, INPUT_LENGTHS, TARGET_LENGTHS, reduction=reduction)
     np.testing.assert_allclose(le, lt, rtol=1e-10)
     np.testing.assert_allclose(ge, gt, rtol=1e-9, atol=1e-12)
 
 
-def test_concatenated_targets_and_blank_vs_torch():
-    torch = pytest.importorskip("torch")
+def test_concatenated_targets_and_blank_vs_torch(torch):
     flat = np.concatenate([TARGETS[i, :k] for i, k in enumerate(TARGET_LENGTHS)]) - 1  # labels 0..4, blank 5
     (le, ge), (lt, gt) = _both(torch, LOGITS, flat, INPUT_LENGTHS, TARGET_LENGTHS, blank=5, reduction="none")
     np.testing.assert_allclose(le, lt, rtol=1e-10)
     np.testing.assert_allclose(ge, gt, rtol=1e-9, atol=1e-12)
 
 
-def test_float32_vs_torch():
-    torch = pytest.importorskip("torch")
+def test_float32_vs_torch(torch):
     (le, ge), (lt, gt) = _both(torch, LOGITS, TARGETS, INPUT_LENGTHS, TARGET_LENGTHS, dtype=np.float32)
     assert ge.dtype == np.float32
     np.testing.assert_allclose(le, lt, rtol=1e-5)
     np.testing.assert_allclose(ge, gt, rtol=1e-4, atol=1e-6)
 
 
-def test_impossible_target_is_infinite_or_zeroed_like_torch():
+def test_impossible_target_is_infinite_or_zeroed_like_torch(torch):
     """Target [1, 1] needs 3 frames (a blank between the repeats); 2 frames give an infinite loss."""
-    torch = pytest.importorskip("torch")
     logits, targets = LOGITS[:2, :1], np.array([[1, 1]])
     le = F.ctc_loss(F.log_softmax(ember.tensor(logits), -1), ember.tensor(targets), [2], [2], reduction="none")
     assert np.isinf(le.numpy()).all()

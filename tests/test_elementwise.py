@@ -84,8 +84,7 @@ def test_unary_gradgradcheck(name):
 
 
 @pytest.mark.parametrize("name", sorted(UNARY))
-def test_unary_matches_torch(name):
-    torch = pytest.importorskip("torch")
+def test_unary_matches_torch(name, torch):
     fn, x = _unary_input(name, shape=(3, 4), seed=1)
     out = fn(x)
     w = _rand(3, 4, seed=2, requires_grad=False)
@@ -101,8 +100,7 @@ def test_unary_matches_torch(name):
 @pytest.mark.parametrize("name", ["exp", "log", "sqrt", "sin", "tanh", "sigmoid", "erf", "erfc", "rsqrt", "relu",
                                   "abs", "neg", "floor", "round", "square", "sign", "reciprocal", "expm1"])
 @pytest.mark.parametrize("dtype", ["float32", "float16", "int64", "int32", "bool"])
-def test_unary_dtypes_match_torch(name, dtype):
-    torch = pytest.importorskip("torch")
+def test_unary_dtypes_match_torch(name, dtype, torch):
     vals = np.array([[0.5, 1.0, 2.0], [3.0, 0.25, 1.5]])
     if dtype == "bool":
         vals = vals > 1
@@ -118,8 +116,7 @@ def test_unary_dtypes_match_torch(name, dtype):
     np.testing.assert_allclose(np.asarray(out).astype(np.float64), ref.double().numpy(), rtol=tol, atol=tol)
 
 
-def test_special_values_match_torch():
-    torch = pytest.importorskip("torch")
+def test_special_values_match_torch(torch):
     vals = [float("nan"), float("inf"), -float("inf"), 0.0, -0.0, -2.5, 2.5, 0.5, -0.5, 1.5]
     x, tx = ember.tensor(vals, dtype=ember.float64), torch.tensor(vals, dtype=torch.float64)
     for name in ["sign", "round", "floor", "ceil", "trunc", "relu", "sigmoid", "tanh", "erf", "erfc", "abs", "exp"]:
@@ -241,8 +238,7 @@ def test_binary_gradgradcheck(name):
 
 @pytest.mark.parametrize("shapes", SHAPES[:3], ids=str)
 @pytest.mark.parametrize("name", sorted(BINARY))
-def test_binary_matches_torch(name, shapes):
-    torch = pytest.importorskip("torch")
+def test_binary_matches_torch(name, shapes, torch):
     fn, a, b = _binary_inputs(name, *shapes, seed=3)
     out = fn(a, b)
     g = _rand(*out.shape, seed=5, requires_grad=False)
@@ -276,8 +272,7 @@ def test_scalar_operands_both_sides(op, scalar):
 
 @pytest.mark.parametrize("op", SCALAR_OPS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("scalar", [2, 2.5, -1.5])
-def test_scalar_operands_match_torch(op, scalar):
-    torch = pytest.importorskip("torch")
+def test_scalar_operands_match_torch(op, scalar, torch):
     x = _rand(2, 3, low=0.5, high=1.5, seed=2)
     tx = _torch(x, torch)
     pairs = [(op(x, scalar), op(tx, scalar))]
@@ -300,8 +295,7 @@ def test_double_backward_of_cube():
 
 
 @pytest.mark.filterwarnings("ignore:divide by zero", "ignore:invalid value")
-def test_pow_special_cases():
-    torch = pytest.importorskip("torch")
+def test_pow_special_cases(torch):
     a = ember.tensor([0.0, 0.0, 2.0, 0.0], dtype=ember.float64, requires_grad=True)
     b = ember.tensor([0.0, 2.0, 0.0, -1.0], dtype=ember.float64, requires_grad=True)
     ta, tb = _torch(a, torch), _torch(b, torch)
@@ -320,8 +314,7 @@ def test_pow_special_cases():
     assert x.grad.tolist() == [0.0, 0.0]
 
 
-def test_maximum_minimum_ties_and_nan_match_torch():
-    torch = pytest.importorskip("torch")
+def test_maximum_minimum_ties_and_nan_match_torch(torch):
     va, vb = [1.0, 2.0, float("nan"), 3.0], [1.0, 3.0, 0.0, float("nan")]
     for name in ("maximum", "minimum", "fmax", "fmin"):
         a = ember.tensor(va, dtype=ember.float64, requires_grad=True)
@@ -335,8 +328,7 @@ def test_maximum_minimum_ties_and_nan_match_torch():
         np.testing.assert_array_equal(b.grad.numpy(), tb.grad.numpy(), err_msg=name)
 
 
-def test_integer_arithmetic_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_integer_arithmetic_matches_torch(torch):
     va, vb = [-7, 7, -7, 7, 0, 2 ** 62 + 1], [2, -2, -2, 2, 3, 3]
     a, b = ember.tensor(va), ember.tensor(vb)
     ta, tb = torch.tensor(va), torch.tensor(vb)
@@ -359,8 +351,7 @@ def test_integer_arithmetic_matches_torch():
     assert (ember.tensor([2, 3]) ** 0.5).dtype is ember.float32
 
 
-def test_add_sub_alpha():
-    torch = pytest.importorskip("torch")
+def test_add_sub_alpha(torch):
     a, b = _rand(3, 2, seed=1), _rand(2, seed=2)
     ta, tb = _torch(a, torch), _torch(b, torch)
     for fn in ("add", "sub"):
@@ -390,8 +381,7 @@ def test_clamp_tensor_bounds_gradcheck_broadcast():
     assert gradcheck(lambda t, h: ember.clamp(t, max=h), [x, hi])
 
 
-def test_clamp_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_clamp_matches_torch(torch):
     x = _rand(3, 4, low=-2, high=2, seed=8)
     lo = ember.tensor([-1.0, 0.5, 0.2, -0.3], dtype=ember.float64, requires_grad=True)
     hi = ember.tensor([[1.0], [0.0], [1.5]], dtype=ember.float64, requires_grad=True)  # some hi < lo
@@ -425,8 +415,7 @@ def test_where_gradcheck_broadcast():
     assert gradcheck(lambda y: ember.where(cond, 2.0, y), [b])
 
 
-def test_where_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_where_matches_torch(torch):
     rng = np.random.default_rng(1)
     cond = rng.random((2, 3)) > 0.5
     a, b = _rand(2, 3, seed=1), _rand(3, seed=2)
@@ -449,13 +438,12 @@ def test_where_gradient_is_zero_not_nan_where_unselected():
     assert a.grad.tolist() == [math.inf, 0.0] and b.grad.tolist() == [0.0, math.inf]
 
 
-def test_lerp_gradcheck_and_torch():
+def test_lerp_gradcheck_and_torch(torch):
     a, b = _rand(3, 1, seed=1), _rand(4, seed=2)
     w = _rand(3, 4, low=0, high=1, seed=3)
     assert gradcheck(ember.lerp, [a, b, w])
     assert gradcheck(lambda x, y: ember.lerp(x, y, 0.3), [a, b])
     assert gradcheck(lambda x, y: x.lerp(y, 0.8), [a, b])
-    torch = pytest.importorskip("torch")
     out, ref = ember.lerp(a, b, w), torch.lerp(_torch(a, torch), _torch(b, torch), _torch(w, torch))
     np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-14)
     s, e = ember.tensor([1.0, 3.0]), ember.tensor([1e8, 0.1])
@@ -468,8 +456,7 @@ CMP = [operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator
 
 
 @pytest.mark.parametrize("op", CMP, ids=lambda f: f.__name__)
-def test_comparisons_match_torch(op):
-    torch = pytest.importorskip("torch")
+def test_comparisons_match_torch(op, torch):
     va = np.array([[1.0, 2.0, 3.0], [2.0, float("nan"), 0.0]])
     vb = np.array([2.0, 2.0, 1.0])
     a, b = ember.tensor(va), ember.tensor(vb)
@@ -491,8 +478,7 @@ def test_equality_with_non_numbers():
     assert t in {t: 1}
 
 
-def test_logical_ops_match_torch():
-    torch = pytest.importorskip("torch")
+def test_logical_ops_match_torch(torch):
     va, vb = np.array([[True, False, True]]), np.array([[True], [False]])
     a, b = ember.tensor(va), ember.tensor(vb)
     ta, tb = torch.tensor(va), torch.tensor(vb)
@@ -555,8 +541,7 @@ def test_inplace_returns_self_and_bumps_version():
     assert x._version == v + 1 and x.tolist() == [2.0, 2.0, 2.0]  # detach shares data and the version counter
 
 
-def test_inplace_matches_torch_with_autograd():
-    torch = pytest.importorskip("torch")
+def test_inplace_matches_torch_with_autograd(torch):
     x, w = _rand(2, 3, seed=1), _rand(3, seed=2)
     tx, tw = _torch(x, torch), _torch(w, torch)
 

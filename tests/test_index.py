@@ -55,8 +55,7 @@ def test_getitem_gradcheck(name):
 
 
 @pytest.mark.parametrize("name", sorted(GETITEM_KEYS))
-def test_getitem_matches_torch(name):
-    torch = pytest.importorskip("torch")
+def test_getitem_matches_torch(name, torch):
     x = rand64(3, 4, 5)
     tx = to_torch(x, torch)
     y, ty = x[GETITEM_KEYS[name](ember)], tx[GETITEM_KEYS[name](torch)]
@@ -158,8 +157,7 @@ def test_setitem_gradcheck_base_and_value(name):
 
 
 @pytest.mark.parametrize("name", sorted(SETITEM_CASES))
-def test_setitem_matches_torch(name):
-    torch = pytest.importorskip("torch")
+def test_setitem_matches_torch(name, torch):
     make_key, vshape = SETITEM_CASES[name]
     x, v = rand64(3, 4), rand64(*vshape, seed=5)
     tx, tv = to_torch(x, torch), to_torch(v, torch)
@@ -259,8 +257,7 @@ def test_setitem_errors_change_nothing():
     assert x._version == 0 and not x.data.any()
 
 
-def test_index_put_accumulate_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_index_put_accumulate_matches_torch(torch):
     x, v = rand64(4, 3), rand64(3, 3, seed=4)
     idx = [0, 2, 0]
     y = ember.index_put(x, (_long(idx),), v, accumulate=True)
@@ -300,8 +297,7 @@ def test_scatter_add_gradcheck():
     assert gradgradcheck(lambda a, s: ember.scatter_add(a * a, 0, idx, s * s), (x, src))
 
 
-def test_gather_scatter_match_torch():
-    torch = pytest.importorskip("torch")
+def test_gather_scatter_match_torch(torch):
     x, src = rand64(3, 4), rand64(3, 5, seed=2)
     tx, tsrc = to_torch(x, torch), to_torch(src, torch)
     idx = [[3, 0, 1], [2, 1, 0], [0, 0, 0]]
@@ -373,13 +369,12 @@ def test_gather_scatter_errors():
 
 # --- index_select / index_add / take ------------------------------------------------------------------------------
 
-def test_index_select_gradcheck_and_torch():
+def test_index_select_gradcheck_and_torch(torch):
     x = rand64(3, 4)
     idx = _long([3, 0, 3])
     assert gradcheck(lambda a: ember.index_select(a, 1, idx), (x,))
     assert gradcheck(lambda a: a.index_select(-2, _long(2)), (x,))
     assert gradgradcheck(lambda a: ember.index_select(a, 1, idx) ** 2, (x,))
-    torch = pytest.importorskip("torch")
     tx = to_torch(x, torch)
     y, ty = x.index_select(1, idx), tx.index_select(1, torch.tensor([3, 0, 3]))
     assert_close(y, ty)
@@ -388,12 +383,11 @@ def test_index_select_gradcheck_and_torch():
     assert_close(x.grad, tx.grad)
 
 
-def test_index_add_and_take():
+def test_index_add_and_take(torch):
     x, src = rand64(4, 3), rand64(2, 3, seed=6)
     idx = _long([1, 1])
     assert gradcheck(lambda a, s: ember.index_add(a, 0, idx, s, alpha=2.0), (x, src))
     assert gradcheck(lambda a: ember.take(a, _long([[0, 11], [-1, 0]])), (x,))
-    torch = pytest.importorskip("torch")
     assert_close(ember.index_add(x, 0, idx, src, alpha=2.0),
                  torch.index_add(to_torch(x, torch), 0, torch.tensor([1, 1]), to_torch(src, torch), alpha=2.0))
     assert_close(ember.take(x, _long([[0, 11], [-1, 0]])),
@@ -427,8 +421,7 @@ def test_masked_fill_gradcheck():
     assert gradcheck(lambda a, v: a.masked_fill(ember.tensor([[True], [False]]), v), (rand64(4), rand64(seed=3)))
 
 
-def test_masked_fill_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_masked_fill_matches_torch(torch):
     x, v = rand64(3, 4), rand64(seed=3)
     tx, tv = to_torch(x, torch), to_torch(v, torch)
     m = np.array([[True, False, True, True], [False] * 4, [True] * 4])
@@ -453,14 +446,13 @@ def test_masked_fill_in_place():
     assert_close(a.grad, np.where(a.detach().numpy() > 0, 0.0, 3.0))
 
 
-def test_masked_select_gradcheck_and_torch():
+def test_masked_select_gradcheck_and_torch(torch):
     x = rand64(3, 4)
     m = x.detach() > 0
     assert gradcheck(lambda a: ember.masked_select(a, m), (x,))
     row = ember.tensor([True, False, True, True])
     assert gradcheck(lambda a: a.masked_select(row), (x,))
     assert gradcheck(lambda a: ember.masked_select(a, ember.tensor([[True], [False]])), (rand64(3),))
-    torch = pytest.importorskip("torch")
     tx = to_torch(x, torch)
     y, ty = x.masked_select(row), tx.masked_select(torch.tensor([True, False, True, True]))
     assert_close(y, ty)
@@ -482,7 +474,7 @@ def test_mask_errors():
         x.masked_select(ember.tensor([True, False]))
 
 
-def test_nonzero():
+def test_nonzero(torch):
     x = ember.tensor([[0.0, 1.0, 0.0], [2.0, 0.0, 3.0]])
     assert ember.nonzero(x).tolist() == [[0, 1], [1, 0], [1, 2]]
     assert ember.nonzero(x).dtype is ember.int64
@@ -493,6 +485,5 @@ def test_nonzero():
     assert tuple(ember.nonzero(ember.tensor(5.0)).shape) == (1, 0)
     assert [t.tolist() for t in ember.tensor(5.0).nonzero(as_tuple=True)] == [[0]]
     assert ember.where(x > 0)[1].tolist() == [1, 0, 2]
-    torch = pytest.importorskip("torch")
     r = np.random.default_rng(0).integers(0, 2, size=(3, 4, 2))
     assert ember.nonzero(ember.tensor(r)).tolist() == torch.nonzero(torch.tensor(r)).tolist()

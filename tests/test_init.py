@@ -135,8 +135,7 @@ def test_sparse():
     assert abs(w[w != 0].std() - 0.5) < 0.05
 
 
-def test_calculate_gain_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_calculate_gain_matches_torch(torch):
     for name in ["linear", "conv2d", "sigmoid", "tanh", "relu", "leaky_relu", "selu", "conv_transpose3d"]:
         assert init.calculate_gain(name) == torch.nn.init.calculate_gain(name)
     for slope in [0, 0.2, 3]:
@@ -147,8 +146,7 @@ def test_calculate_gain_matches_torch():
         init.calculate_gain("leaky_relu", True)
 
 
-def test_fans_match_torch():
-    torch = pytest.importorskip("torch")
+def test_fans_match_torch(torch):
     for shape in [(3, 4), (8, 3, 5), (6, 2, 3, 3), (2, 3, 1, 2, 2)]:
         assert init._calculate_fan_in_and_fan_out(ember.empty(*shape)) == \
             torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(*shape))

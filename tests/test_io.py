@@ -76,8 +76,7 @@ def test_files_interoperate_with_safetensors_numpy(tmp_path):
     assert back["v"].dtype is ember.int32 and back["v"].tolist() == [[0, 1, 2], [3, 4, 5]]
 
 
-def test_pytorch_state_dict_loads_into_ember_module_and_back(tmp_path):
-    torch = pytest.importorskip("torch")
+def test_pytorch_state_dict_loads_into_ember_module_and_back(tmp_path, torch):
     st = pytest.importorskip("safetensors.torch")
     tmodel = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
     st.save_file(tmodel.state_dict(), str(tmp_path / "t.safetensors"))

@@ -232,14 +232,12 @@ def _compare_with_torch(fn, tfn, ops, torch):
 
 
 @pytest.mark.parametrize("sa,sb", MATMUL_SHAPES)
-def test_matmul_matches_torch(sa, sb):
-    torch = pytest.importorskip("torch")
+def test_matmul_matches_torch(sa, sb, torch):
     _compare_with_torch(ember.matmul, torch.matmul, _operands([sa, sb]), torch)
 
 
 @pytest.mark.parametrize("eq,shapes", EINSUM + [("bA,aB", [(2, 3), (4, 2)]), ("i...", [(3, 2)])])
-def test_einsum_matches_torch(eq, shapes):
-    torch = pytest.importorskip("torch")
+def test_einsum_matches_torch(eq, shapes, torch):
     _compare_with_torch(lambda *x: ember.einsum(eq, *x), lambda *x: torch.einsum(eq, *x), _operands(shapes), torch)
 
 
@@ -247,13 +245,11 @@ def test_einsum_matches_torch(eq, shapes):
     ("mm", [(2, 3), (3, 4)]), ("bmm", [(2, 2, 3), (2, 3, 2)]), ("mv", [(2, 3), (3,)]), ("dot", [(3,), (3,)]),
     ("outer", [(3,), (2,)]), ("addmm", [(4,), (2, 3), (3, 4)]), ("baddbmm", [(1, 2), (2, 2, 3), (2, 3, 2)]),
 ])
-def test_products_match_torch(name, shapes):
-    torch = pytest.importorskip("torch")
+def test_products_match_torch(name, shapes, torch):
     _compare_with_torch(getattr(ember, name), getattr(torch, name), _operands(shapes), torch)
 
 
-def test_matmul_float32_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_matmul_float32_matches_torch(torch):
     a, b = ember.randn(4, 5, 6), ember.randn(6, 3)
     assert_close(a @ b, torch.tensor(a.numpy()) @ torch.tensor(b.numpy()), rtol=1e-5, atol=1e-5)
 

@@ -202,8 +202,7 @@ CE_TORCH_SHAPES = [((5, 4), (5,)), ((4,), ()), ((3, 4, 2, 3), (3, 2, 3)), ((2, 3
 
 @pytest.mark.parametrize("xs,ts", CE_TORCH_SHAPES, ids=["NC", "C", "NCd1d2", "NCd1"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_cross_entropy_indices_vs_torch(xs, ts, reduction):
-    torch = pytest.importorskip("torch")
+def test_cross_entropy_indices_vs_torch(xs, ts, reduction, torch):
     C = xs[1] if len(xs) > 1 else xs[0]
     x = RNG(0).normal(0, 2, size=xs)
     w = RNG(1).uniform(0.2, 2.0, size=C)
@@ -233,8 +232,7 @@ def test_cross_entropy_indices_vs_torch(xs, ts, reduction):
 
 @pytest.mark.parametrize("xs", [(5, 4), (4,), (2, 3, 2, 2)], ids=["NC", "C", "NCd1d2"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_cross_entropy_probabilities_vs_torch(xs, reduction):
-    torch = pytest.importorskip("torch")
+def test_cross_entropy_probabilities_vs_torch(xs, reduction, torch):
     C = xs[1] if len(xs) > 1 else xs[0]
     x = RNG(0).normal(0, 2, size=xs)
     p = probs(*xs, axis=0 if len(xs) == 1 else 1)
@@ -247,8 +245,7 @@ def test_cross_entropy_probabilities_vs_torch(xs, reduction):
                     x, p, None if wt is None else torch.tensor(wt), **kw), [x, p])
 
 
-def test_cross_entropy_float32_and_double_backward_vs_torch():
-    torch = pytest.importorskip("torch")
+def test_cross_entropy_float32_and_double_backward_vs_torch(torch):
     x = RNG(0).normal(size=(6, 5)).astype(np.float32)
     t = np.array([0, 4, 2, 2, 1, 3])
     xe, xt = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
@@ -264,8 +261,7 @@ def test_cross_entropy_float32_and_double_backward_vs_torch():
     np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-7)
 
 
-def test_cross_entropy_stable_on_huge_logits():
-    torch = pytest.importorskip("torch")
+def test_cross_entropy_stable_on_huge_logits(torch):
     x = np.array([[1e4, 0.0, -1e4], [-1e4, 1e4, 1e4 - 3.0], [5.0, -1e4, 1e4]])
     t = np.array([0, 2, 1])
     for ls in (0.0, 0.2):
@@ -279,9 +275,8 @@ def test_cross_entropy_stable_on_huge_logits():
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-10), (np.float32, 2e-5)])
-def test_cross_entropy_rows_at_very_different_offsets_vs_torch(dtype, tol):
+def test_cross_entropy_rows_at_very_different_offsets_vs_torch(dtype, tol, torch):
     """log_softmax shifts by the batch's maximum; rows far below it are redone with their own."""
-    torch = pytest.importorskip("torch")
     rng = RNG(3)
     x = (rng.normal(size=(64, 17)) * rng.uniform(0.1, 30, (64, 1)) + rng.uniform(-80, 80, (64, 1))).astype(dtype)
     t = rng.integers(0, 17, size=64)
@@ -298,9 +293,8 @@ def test_cross_entropy_rows_at_very_different_offsets_vs_torch(dtype, tol):
         np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=tol, atol=tol)
 
 
-def test_cross_entropy_minus_inf_logits_of_other_classes():
+def test_cross_entropy_minus_inf_logits_of_other_classes(torch):
     """Masked logits (-inf) of classes that are not the target leave the loss finite, as in PyTorch."""
-    torch = pytest.importorskip("torch")
     x = np.array([[0.5, -np.inf, 1.0], [-np.inf, 2.0, 0.0]])
     t = np.array([0, 1])
     compare(torch, F.cross_entropy, torch.nn.functional.cross_entropy, [x, t])
@@ -310,8 +304,7 @@ def test_cross_entropy_minus_inf_logits_of_other_classes():
         a, b, ignore_index=1), [lp, np.array([0, 1])])
 
 
-def test_cross_entropy_all_ignored_is_nan_like_torch():
-    torch = pytest.importorskip("torch")
+def test_cross_entropy_all_ignored_is_nan_like_torch(torch):
     x = RNG(0).normal(size=(2, 3))
     t = np.array([-100, -100])
     with np.errstate(all="ignore"):
@@ -334,8 +327,7 @@ PAIRS = {
 @pytest.mark.parametrize("name,kw", [(n, k) for n, ks in PAIRS.items() for k in ks],
                          ids=[f"{n}-{i}" for n, ks in PAIRS.items() for i in range(len(ks))])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_pair_losses_vs_torch(name, kw, reduction):
-    torch = pytest.importorskip("torch")
+def test_pair_losses_vs_torch(name, kw, reduction, torch):
     a, b = _inputs(3)
     if name in ("soft_margin_loss", "hinge_embedding_loss"):
         b = np.where(b > 0, 1.0, -1.0)
@@ -347,8 +339,7 @@ def test_pair_losses_vs_torch(name, kw, reduction):
             grads=[True, name not in ("soft_margin_loss", "hinge_embedding_loss")])
 
 
-def test_pair_losses_broadcast_and_warn():
-    torch = pytest.importorskip("torch")
+def test_pair_losses_broadcast_and_warn(torch):
     a, b = _inputs(3)
     with pytest.warns(UserWarning, match="target size"):
         F.mse_loss(ember.tensor(a), ember.tensor(b[:1]))
@@ -356,8 +347,7 @@ def test_pair_losses_broadcast_and_warn():
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_bce_vs_torch(reduction):
-    torch = pytest.importorskip("torch")
+def test_bce_vs_torch(reduction, torch):
     x = RNG(0).uniform(0.02, 0.98, size=(3, 4))
     t = RNG(1).uniform(0, 1, size=(3, 4))
     w = RNG(2).uniform(0.5, 2, size=(3, 4))
@@ -368,8 +358,7 @@ def test_bce_vs_torch(reduction):
             lambda x, t, w: tf.binary_cross_entropy(x, t, w, reduction=reduction), [x, t, w], grads=[True, True, False])
 
 
-def test_bce_log_clamp_at_minus_100():
-    torch = pytest.importorskip("torch")
+def test_bce_log_clamp_at_minus_100(torch):
     x = np.array([0.0, 1e-50, 1.0 - 1e-13, 1.0, 0.5, 1e-13])
     t = np.array([0.0, 1.0, 0.0, 1.0, 0.3, 1.0])
     compare(torch, lambda x, t: F.binary_cross_entropy(x, t, reduction="none"),
@@ -380,8 +369,7 @@ def test_bce_log_clamp_at_minus_100():
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_bce_with_logits_vs_torch(reduction):
-    torch = pytest.importorskip("torch")
+def test_bce_with_logits_vs_torch(reduction, torch):
     x = RNG(0).normal(0, 4, size=(3, 4))
     x[0] = [0.0, 1e4, -1e4, 50.0]  # stable at any magnitude
     t = RNG(1).uniform(0, 1, size=(3, 4))
@@ -398,8 +386,7 @@ def test_bce_with_logits_vs_torch(reduction):
 
 @pytest.mark.parametrize("reduction", REDUCTIONS + ["batchmean"])
 @pytest.mark.parametrize("log_target", [False, True])
-def test_kl_div_vs_torch(reduction, log_target):
-    torch = pytest.importorskip("torch")
+def test_kl_div_vs_torch(reduction, log_target, torch):
     lp = np.log(probs(3, 4))
     t = np.log(probs(3, 4, seed=1)) if log_target else probs(3, 4, seed=1)
     if not log_target:
@@ -415,8 +402,7 @@ def test_kl_div_vs_torch(reduction, log_target):
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_margin_losses_vs_torch(reduction):
-    torch = pytest.importorskip("torch")
+def test_margin_losses_vs_torch(reduction, torch):
     tf = torch.nn.functional
     rng = RNG(0)
     a, b, c = rng.normal(size=(3, 5, 4))
@@ -437,8 +423,7 @@ def test_margin_losses_vs_torch(reduction):
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_poisson_gaussian_vs_torch(reduction):
-    torch = pytest.importorskip("torch")
+def test_poisson_gaussian_vs_torch(reduction, torch):
     tf = torch.nn.functional
     rng = RNG(0)
     x = rng.normal(size=(3, 4))

@@ -61,8 +61,7 @@ def copy_into_torch(model, tmodel, torch):
 
 # --- registration and naming --------------------------------------------------------------------------------------
 
-def test_names_and_state_dict_keys_match_torch():
-    torch = pytest.importorskip("torch")
+def test_names_and_state_dict_keys_match_torch(torch):
     model, tmodel = make_model(nn), make_model(torch.nn)
     assert [n for n, _ in model.named_parameters()] == [n for n, _ in tmodel.named_parameters()]
     assert [n for n, _ in model.named_buffers()] == [n for n, _ in tmodel.named_buffers()]
@@ -73,8 +72,7 @@ def test_names_and_state_dict_keys_match_torch():
         assert tuple(p.shape) == tuple(tp.shape), n
 
 
-def test_model_forward_backward_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_model_forward_backward_matches_torch(torch):
     model, tmodel = make_model(nn), make_model(torch.nn)
     copy_into_torch(model, tmodel, torch)
     x = ember.randn(7, 4)
@@ -250,8 +248,7 @@ def test_load_state_dict_error_messages():
         "model is (10, 4).")
 
 
-def test_load_state_dict_messages_like_torch():
-    torch = pytest.importorskip("torch")
+def test_load_state_dict_messages_like_torch(torch):
     model, tmodel = make_model(nn), make_model(torch.nn)
     sd = {k: v for k, v in model.state_dict().items() if not k.startswith("heads.1")}
     sd["seq.9.weight"] = ember.zeros(1)
@@ -336,8 +333,7 @@ def test_hooks_with_kwargs_and_prepend():
     assert order == ["first", ("kw", 3.0)]
 
 
-def test_full_backward_hook_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_full_backward_hook_matches_torch(torch):
     m, tm = nn.Linear(3, 4), torch.nn.Linear(3, 4)
     copy_into_torch(m, tm, torch)
     got, tgot = {}, {}
@@ -403,8 +399,7 @@ def test_global_forward_hook():
 
 # --- repr -------------------------------------------------------------------------------------------------------
 
-def test_repr_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_repr_matches_torch(torch):
 
     def build(n):
         return n.Sequential(n.Linear(4, 3), n.Flatten(), n.Identity(), n.Unflatten(1, (3, 1)),
@@ -492,8 +487,7 @@ def test_parameter_list_and_dict():
         pl(1)
 
 
-def test_flatten_unflatten_match_torch():
-    torch = pytest.importorskip("torch")
+def test_flatten_unflatten_match_torch(torch):
     x = ember.randn(2, 3, 4, 5)
     tx = torch.tensor(x.numpy())
     for args in [(), (0, -1), (1, 2), (2, 3), (-3, -2), (1, 1)]:
@@ -512,8 +506,7 @@ def test_flatten_unflatten_match_torch():
 
 @pytest.mark.parametrize("shape", [(5, 4), (2, 3, 4), (4,)])
 @pytest.mark.parametrize("bias", [True, False])
-def test_linear_matches_torch(shape, bias):
-    torch = pytest.importorskip("torch")
+def test_linear_matches_torch(shape, bias, torch):
     m, tm = nn.Linear(4, 3, bias=bias), torch.nn.Linear(4, 3, bias=bias)
     copy_into_torch(m, tm, torch)
     x = ember.randn(*shape, requires_grad=True)
@@ -529,8 +522,7 @@ def test_linear_matches_torch(shape, bias):
         assert_close(m.bias.grad, tm.bias.grad, rtol=1e-5, atol=1e-5)
 
 
-def test_bilinear_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_bilinear_matches_torch(torch):
     m, tm = nn.Bilinear(3, 4, 5), torch.nn.Bilinear(3, 4, 5)
     copy_into_torch(m, tm, torch)
     x1, x2 = ember.randn(2, 6, 3, requires_grad=True), ember.randn(2, 6, 4, requires_grad=True)
@@ -634,8 +626,7 @@ def test_module_init_rejects_arguments_and_missing_forward():
         nn.Module()(ember.ones(1))
 
 
-def test_linear_scalar_bias_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_linear_scalar_bias_matches_torch(torch):
     import torch.nn.functional as F
     x, w, b = rand64(3, 4), rand64(2, 4, seed=1), rand64(seed=2)
     assert gradcheck(linear, (x, w, b))

@@ -31,8 +31,7 @@ def torch_copy(ps, torch):
 
 @pytest.mark.parametrize("norm_type", [2.0, 1, 3.5, math.inf, 0])
 @pytest.mark.parametrize("max_norm", [0.5, 1e3])
-def test_clip_grad_norm_matches_torch(norm_type, max_norm):
-    torch = pytest.importorskip("torch")
+def test_clip_grad_norm_matches_torch(norm_type, max_norm, torch):
     ps = params_with_grads()
     tps = torch_copy(ps, torch)
     total = clip_grad_norm_(ps, max_norm, norm_type=norm_type)
@@ -93,8 +92,7 @@ def test_total_norm_then_clip_in_two_steps():
     assert abs(np.linalg.norm(flat2) - 1.0) < 1e-4
 
 
-def test_clip_grad_value_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_clip_grad_value_matches_torch(torch):
     ps = params_with_grads(scale=2.0)
     tps = torch_copy(ps, torch)
     clip_grad_value_(ps, 0.7)
@@ -123,8 +121,7 @@ def test_parameters_to_vector_and_back():
         vector_to_parameters(ember.zeros(5), m.parameters())
 
 
-def test_clip_grad_norm_after_backward_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_clip_grad_norm_after_backward_matches_torch(torch):
     m = nn.Linear(5, 3)
     tm = torch.nn.Linear(5, 3)
     tm.load_state_dict({k: torch.tensor(v.numpy()) for k, v in m.state_dict().items()})

@@ -268,8 +268,7 @@ def _compare(torch, e_out, t_out, e_in, t_in, go, rtol=1e-4, atol=1e-5):
 
 
 @pytest.mark.parametrize("shape", [(16, 4), (8, 4, 6), (4, 4, 3, 5)])
-def test_batch_norm_matches_torch(shape):
-    torch = pytest.importorskip("torch")
+def test_batch_norm_matches_torch(shape, torch):
     F = torch.nn.functional
     c = shape[1]
     rm, rv = ember.zeros(c), ember.ones(c)
@@ -289,9 +288,8 @@ def test_batch_norm_matches_torch(shape):
 
 @pytest.mark.parametrize("op", ["layer", "rms"])
 @pytest.mark.parametrize("needs", ["x", "w", "b", "wb", "xb"])
-def test_layer_and_rms_norm_partial_requires_grad_match_torch(op, needs):
+def test_layer_and_rms_norm_partial_requires_grad_match_torch(op, needs, torch):
     """Only some of input, weight, bias need gradients (the matrix-vector backward computes just those)."""
-    torch = pytest.importorskip("torch")
     F = torch.nn.functional
     rng = np.random.default_rng(4)
     arrays = [rng.normal(2.0, 3.0, size=(4, 6, 8)), rng.normal(size=8), rng.normal(size=8)]
@@ -315,8 +313,7 @@ def test_layer_and_rms_norm_partial_requires_grad_match_torch(op, needs):
             np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
-def test_layer_and_rms_norm_match_torch():
-    torch = pytest.importorskip("torch")
+def test_layer_and_rms_norm_match_torch(torch):
     F = torch.nn.functional
     e, go, (a, w, b, g) = _torch_pair((3, 5, 8), 8)
     t = [torch.tensor(v, requires_grad=True) for v in (a, w, b)]
@@ -331,16 +328,14 @@ def test_layer_and_rms_norm_match_torch():
     _compare(torch, layer_norm(x, (3, 4)), F.layer_norm(tx, (3, 4)), [x], [tx], go, rtol=1e-10, atol=1e-12)
 
 
-def test_group_norm_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_group_norm_matches_torch(torch):
     F = torch.nn.functional
     e, go, (a, w, b, g) = _torch_pair((2, 6, 3, 2), 6)
     t = [torch.tensor(v, requires_grad=True) for v in (a, w, b)]
     _compare(torch, group_norm(e[0], 3, e[1], e[2]), F.group_norm(t[0], 3, t[1], t[2]), e, t, go)
 
 
-def test_instance_norm_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_instance_norm_matches_torch(torch):
     F = torch.nn.functional
     rm, rv = ember.zeros(4), ember.ones(4)
     trm, trv = torch.zeros(4), torch.ones(4)
@@ -357,8 +352,7 @@ def test_instance_norm_matches_torch():
              F.instance_norm(t[0], trm, trv, t[1], t[2], use_input_stats=False), e, t, go)
 
 
-def test_local_response_norm_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_local_response_norm_matches_torch(torch):
     x = rand64(2, 6, 3, 2)
     tx = to_torch(x, torch)
     go = rand64(2, 6, 3, 2, requires_grad=False, seed=3)
@@ -366,8 +360,7 @@ def test_local_response_norm_matches_torch():
              torch.nn.functional.local_response_norm(tx, 3, alpha=0.1, k=2.0), [x], [tx], go, rtol=1e-10, atol=1e-12)
 
 
-def test_double_backward_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_double_backward_matches_torch(torch):
     F = torch.nn.functional
     x, w, b = rand64(4, 3, 2), rand64(3, seed=1), rand64(3, seed=2)
     tx, tw, tb = (to_torch(v, torch) for v in (x, w, b))

@@ -55,8 +55,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("name,kwargs", CASES)
-def test_optimizer_matches_pytorch_trajectory(name, kwargs):
-    torch = pytest.importorskip("torch")
+def test_optimizer_matches_pytorch_trajectory(name, kwargs, torch):
     ours = _trajectory(lambda p: getattr(optim, name)(p, **kwargs))
     ref = _trajectory(lambda p: getattr(torch.optim, name)(p, **kwargs), torch)
     np.testing.assert_allclose(ours, ref, rtol=1e-7, atol=1e-9)
@@ -170,16 +169,14 @@ def _lrs(mod, opt_mod, make_sched, w, use_adam=False):
 
 @pytest.mark.parametrize("name,kwargs", SCHEDULERS)
 @pytest.mark.parametrize("use_adam", [False, True])
-def test_scheduler_matches_pytorch(name, kwargs, use_adam):
-    torch = pytest.importorskip("torch")
+def test_scheduler_matches_pytorch(name, kwargs, use_adam, torch):
     ours = _lrs(ember, optim, lambda o: getattr(S, name)(o, **kwargs), ember.zeros(2, requires_grad=True), use_adam)
     ref = _lrs(torch, torch.optim, lambda o: getattr(torch.optim.lr_scheduler, name)(o, **kwargs),
                torch.zeros(2, requires_grad=True), use_adam)
     np.testing.assert_allclose(np.array(ours, dtype=float), np.array(ref, dtype=float), rtol=1e-12, atol=1e-15)
 
 
-def test_lambda_and_sequential_match_pytorch():
-    torch = pytest.importorskip("torch")
+def test_lambda_and_sequential_match_pytorch(torch):
 
     def make(mod, opt):
         warm = mod.LinearLR(opt, start_factor=0.1, total_iters=4)
@@ -195,8 +192,7 @@ def test_lambda_and_sequential_match_pytorch():
     np.testing.assert_allclose(np.array(ours), np.array(ref), rtol=1e-12)
 
 
-def test_reduce_on_plateau_matches_pytorch():
-    torch = pytest.importorskip("torch")
+def test_reduce_on_plateau_matches_pytorch(torch):
     metrics = [1.0, 0.9, 0.9, 0.9, 0.95, 0.9, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.4, 0.4, 0.4, 0.4]
 
     def run(mod, opt_mod, w):

@@ -97,8 +97,13 @@ def expected_result_type(a, b):
     return torch_result_type(a, b) if torch is not None else table_result_type(a, b)
 
 
-def test_fixed_tables_match_torch():
-    tch = pytest.importorskip("torch")
+@pytest.fixture
+def tch(torch):
+    """The conftest `torch` fixture under another name: the module-level `torch` above stays in view here."""
+    return torch
+
+
+def test_fixed_tables_match_torch(tch):
     assert tch is torch
     for da in NAMES:
         for scalar in (True, 2, 2.5):

@@ -117,8 +117,7 @@ def test_prod_zeros_grad_and_double_backward(zeros, dim):
     assert gradgradcheck(fn, [x])
 
 
-def test_prod_zeros_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_prod_zeros_matches_torch(torch):
     for zeros in ([2], [0, 3], [0, 1, 4]):
         x = nonzero64(3, 5, seed=7)
         x.data[1, zeros] = 0.0
@@ -132,8 +131,7 @@ def test_prod_zeros_matches_torch():
             assert_close(xe.grad, xt.grad)
 
 
-def test_cumprod_with_zeros():
-    torch = pytest.importorskip("torch")
+def test_cumprod_with_zeros(torch):
     x = ember.tensor([[1.5, 0.0, 3.0, 0.0, 2.0], [0.0, 2.0, -1.0, 0.5, 1.0], [2.0, 1.0, 0.5, 3.0, 0.0],
                       [1.5, -2.0, 0.5, 1.0, 2.0]], dtype=ember.float64, requires_grad=True)
     assert gradcheck(lambda t: t.cumprod(1), [x])
@@ -183,8 +181,7 @@ TORCH_CASES = [
 @pytest.mark.parametrize("name,kw", TORCH_CASES, ids=[f"{n}-{k}" for n, k in TORCH_CASES])
 @pytest.mark.parametrize("dim", [None, 0, -1, (0, 2)])
 @pytest.mark.parametrize("keepdim", KEEP)
-def test_matches_torch(name, kw, dim, keepdim):
-    torch = pytest.importorskip("torch")
+def test_matches_torch(name, kw, dim, keepdim, torch):
     # Ties (equal values, equal magnitudes) and a zero exercise the even split and the zero-safe gradients.
     x = ember.tensor([[[1.0, -2.0, 3.0], [3.0, 0.5, -3.0]], [[-0.25, 0.0, 2.0], [1.5, 2.0, -1.0]]],
                      dtype=ember.float64, requires_grad=True)
@@ -218,8 +215,7 @@ def test_matches_torch(name, kw, dim, keepdim):
 @pytest.mark.parametrize("name", ["max", "min", "median"])
 @pytest.mark.parametrize("dim", [0, 1, -1])
 @pytest.mark.parametrize("keepdim", KEEP)
-def test_select_matches_torch(name, dim, keepdim):
-    torch = pytest.importorskip("torch")
+def test_select_matches_torch(name, dim, keepdim, torch):
     x = distinct64(3, 4, 5, seed=11)
     xt = to_torch(x, torch)
     ours = getattr(x, name)(dim, keepdim=keepdim)
@@ -235,8 +231,7 @@ def test_select_matches_torch(name, dim, keepdim):
     assert_close(x.grad, xt.grad)
 
 
-def test_max_min_ties_and_nan_match_torch():
-    torch = pytest.importorskip("torch")
+def test_max_min_ties_and_nan_match_torch(torch):
     data = [[1.0, 3.0, 3.0, 2.0], [5.0, 5.0, 5.0, 5.0], [1.0, float("nan"), 0.0, 2.0]]
     for name in ("max", "min", "amax", "amin", "median"):
         # torch.amax gives a NaN gradient to a whole slice holding a NaN; ember sends it to the NaN (see below).
@@ -267,8 +262,7 @@ def test_max_min_ties_and_nan_match_torch():
 
 @pytest.mark.parametrize("dim", [None, 0, 1, -1])
 @pytest.mark.parametrize("keepdim", KEEP)
-def test_argmax_argmin_match_torch(dim, keepdim):
-    torch = pytest.importorskip("torch")
+def test_argmax_argmin_match_torch(dim, keepdim, torch):
     x = ember.tensor([[1, 7, 7, 0], [4, 2, 9, 9], [0, 0, -3, 5]])
     xt = torch.tensor(x.numpy())
     for name in ("argmax", "argmin"):
@@ -279,8 +273,7 @@ def test_argmax_argmin_match_torch(dim, keepdim):
 
 
 @pytest.mark.parametrize("dim", [0, 1, -1])
-def test_cumsum_cumprod_match_torch(dim):
-    torch = pytest.importorskip("torch")
+def test_cumsum_cumprod_match_torch(dim, torch):
     x = nonzero64(2, 3, 4, seed=2)
     xt = to_torch(x, torch)
     w = rand64(2, 3, 4, requires_grad=False)
@@ -293,8 +286,7 @@ def test_cumsum_cumprod_match_torch(dim):
         assert_close(x.grad, xt.grad)
 
 
-def test_logical_and_count_match_torch():
-    torch = pytest.importorskip("torch")
+def test_logical_and_count_match_torch(torch):
     x = ember.tensor([[0.0, 1.0, 2.0], [0.0, 0.0, 3.0]])
     xt = torch.tensor(x.numpy())
     for dim in (None, 0, 1, (0, 1)):
@@ -309,8 +301,7 @@ def test_logical_and_count_match_torch():
     np.testing.assert_array_equal(x.any(1, keepdim=True).numpy(), xt.any(1, keepdim=True).numpy())
 
 
-def test_var_std_mean_match_torch():
-    torch = pytest.importorskip("torch")
+def test_var_std_mean_match_torch(torch):
     x = rand64(3, 4)
     xt = to_torch(x, torch)
     for kw in ({}, {"correction": 0}, {"keepdim": True}):
@@ -451,8 +442,7 @@ def test_errors():
         ember.zeros(3).var(0, True, correction=1)
 
 
-def test_tie_indices_match_torch():
-    torch = pytest.importorskip("torch")
+def test_tie_indices_match_torch(torch):
     rng = np.random.default_rng(0)
     for shape, dim in [((3, 37), 1), ((25, 4), 0), ((2, 17, 3), -2)]:
         a = rng.integers(0, 4, size=shape)

@@ -27,9 +27,8 @@ def _np(t):
     return np.asarray(t.detach().numpy())
 
 
-def _pair(name, *args, float64=True, **kwargs):
+def _pair(torch, name, *args, float64=True, **kwargs):
     """An ember module and a torch module of the same kind, the ember one loaded from torch's state_dict by name."""
-    torch = pytest.importorskip("torch")
     cls, tname, extra = _MODES[name]
     kwargs = {**extra, **kwargs}
     tm = getattr(torch.nn, tname)(*args, **kwargs)
@@ -40,16 +39,14 @@ def _pair(name, *args, float64=True, **kwargs):
     return m, tm
 
 
-def _inputs(shape, rng, requires_grad=True, float64=True):
+def _inputs(torch, shape, rng, requires_grad=True, float64=True):
     """The same random values as an ember and a torch tensor."""
-    torch = pytest.importorskip("torch")
     a = rng.standard_normal(shape).astype(np.float64 if float64 else np.float32)
     return ember.tensor(a, requires_grad=requires_grad), torch.tensor(a, requires_grad=requires_grad)
 
 
-def _backward_both(e_outs, t_outs, rng):
+def _backward_both(torch, e_outs, t_outs, rng):
     """Back-propagate the same random weighting of every output through both frameworks."""
-    torch = pytest.importorskip("torch")
     e_loss, t_loss = 0, 0
     for e, t in zip(e_outs, t_outs):
         w = rng.standard_normal(tuple(t.shape)).astype(_np(e).dtype)
@@ -79,12 +76,12 @@ def _flatten(out):
     return [o] + (list(state) if isinstance(state, tuple) else [state])
 
 
-def _check_run(m, tm, e_outs, t_outs, inputs, rng, atol=1e-10, rtol=1e-8):
+def _check_run(torch, m, tm, e_outs, t_outs, inputs, rng, atol=1e-10, rtol=1e-8):
     """The outputs agree; after the same backward through both, so do the gradients of the (ember, torch) input
     pairs and of every parameter."""
     for e, t in zip(e_outs, t_outs):
         _check_close(e, t, atol, rtol)
-    _backward_both(e_outs, t_outs, rng)
+    _backward_both(torch, e_outs, t_outs, rng)
     for e, t in inputs:
         _check_close(e.grad, t.grad, atol, rtol)
     _check_param_grads(m, tm, atol, rtol)
@@ -96,93 +93,92 @@ def _check_run(m, tm, e_outs, t_outs, inputs, rng, atol=1e-10, rtol=1e-8):
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("name", list(_MODES))
-def test_matches_torch(name, bidirectional, batch_first, with_state):
+def test_matches_torch(name, bidirectional, batch_first, with_state, torch):
     rng = np.random.default_rng(1)
-    m, tm = _pair(name, I, H, num_layers=2, bidirectional=bidirectional, batch_first=batch_first)
-    ex, tx = _inputs((B, T, I) if batch_first else (T, B, I), rng)
+    m, tm = _pair(torch, name, I, H, num_layers=2, bidirectional=bidirectional, batch_first=batch_first)
+    ex, tx = _inputs(torch, (B, T, I) if batch_first else (T, B, I), rng)
     e_args, t_args = [ex], [tx]
     states = []
     if with_state:
         n = 2 * (2 if bidirectional else 1)
-        eh, th = _inputs((n, B, H), rng)
+        eh, th = _inputs(torch, (n, B, H), rng)
         states.append((eh, th))
         if name == "lstm":
-            ec, tc = _inputs((n, B, H), rng)
+            ec, tc = _inputs(torch, (n, B, H), rng)
             states.append((ec, tc))
             e_args.append((eh, ec))
             t_args.append((th, tc))
         else:
             e_args.append(eh)
             t_args.append(th)
-    _check_run(m, tm, _flatten(m(*e_args)), _flatten(tm(*t_args)), [(ex, tx)] + states, rng)
+    _check_run(torch, m, tm, _flatten(m(*e_args)), _flatten(tm(*t_args)), [(ex, tx)] + states, rng)
 
 
 @pytest.mark.parametrize("name", list(_MODES))
-def test_single_layer_batch_first_matches_torch(name):
+def test_single_layer_batch_first_matches_torch(name, torch):
     rng = np.random.default_rng(8)
-    m, tm = _pair(name, I, H, batch_first=True)
-    ex, tx = _inputs((B, T, I), rng)
-    _check_run(m, tm, _flatten(m(ex)), _flatten(tm(tx)), [(ex, tx)], rng)
+    m, tm = _pair(torch, name, I, H, batch_first=True)
+    ex, tx = _inputs(torch, (B, T, I), rng)
+    _check_run(torch, m, tm, _flatten(m(ex)), _flatten(tm(tx)), [(ex, tx)], rng)
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_lstm_projection_matches_torch(bidirectional):
+def test_lstm_projection_matches_torch(bidirectional, torch):
     rng = np.random.default_rng(2)
-    m, tm = _pair("lstm", I, H, num_layers=2, bidirectional=bidirectional, proj_size=2)
+    m, tm = _pair(torch, "lstm", I, H, num_layers=2, bidirectional=bidirectional, proj_size=2)
     n = 2 * (2 if bidirectional else 1)
-    ex, tx = _inputs((T, B, I), rng)
-    eh, th = _inputs((n, B, 2), rng)
-    ec, tc = _inputs((n, B, H), rng)
+    ex, tx = _inputs(torch, (T, B, I), rng)
+    eh, th = _inputs(torch, (n, B, 2), rng)
+    ec, tc = _inputs(torch, (n, B, H), rng)
     e_outs, t_outs = _flatten(m(ex, (eh, ec))), _flatten(tm(tx, (th, tc)))
     assert tuple(e_outs[0].shape) == (T, B, 2 * (2 if bidirectional else 1))
-    _check_run(m, tm, e_outs, t_outs, [(ex, tx), (eh, th), (ec, tc)], rng)
+    _check_run(torch, m, tm, e_outs, t_outs, [(ex, tx), (eh, th), (ec, tc)], rng)
 
 
 @pytest.mark.parametrize("with_state", [False, True])
 @pytest.mark.parametrize("name", list(_MODES))
-def test_unbatched_input_matches_torch(name, with_state):
+def test_unbatched_input_matches_torch(name, with_state, torch):
     rng = np.random.default_rng(3)
-    m, tm = _pair(name, I, H, num_layers=2, bidirectional=True, batch_first=True)
-    ex, tx = _inputs((T, I), rng)
+    m, tm = _pair(torch, name, I, H, num_layers=2, bidirectional=True, batch_first=True)
+    ex, tx = _inputs(torch, (T, I), rng)
     e_args, t_args = [ex], [tx]
     if with_state:
-        states = [_inputs((4, H), rng) for _ in range(2 if name == "lstm" else 1)]
+        states = [_inputs(torch, (4, H), rng) for _ in range(2 if name == "lstm" else 1)]
         if name == "lstm":
             e_args.append(tuple(s[0] for s in states))
             t_args.append(tuple(s[1] for s in states))
         else:
             e_args.append(states[0][0])
             t_args.append(states[0][1])
-    _check_run(m, tm, _flatten(m(*e_args)), _flatten(tm(*t_args)), [(ex, tx)], rng)
+    _check_run(torch, m, tm, _flatten(m(*e_args)), _flatten(tm(*t_args)), [(ex, tx)], rng)
 
 
 @pytest.mark.parametrize("name", list(_MODES))
-def test_no_bias_and_hidden_size_one_match_torch(name):
+def test_no_bias_and_hidden_size_one_match_torch(name, torch):
     rng = np.random.default_rng(4)
     for hidden, bias in ((H, False), (1, True)):  # hidden 1: transposed weights are contiguous views
-        m, tm = _pair(name, I, hidden, num_layers=2, bias=bias, bidirectional=True)
+        m, tm = _pair(torch, name, I, hidden, num_layers=2, bias=bias, bidirectional=True)
         before = {k: _np(v).copy() for k, v in m.state_dict().items()}
-        ex, tx = _inputs((T, B, I), rng)
-        _check_run(m, tm, _flatten(m(ex)), _flatten(tm(tx)), [(ex, tx)], rng)
+        ex, tx = _inputs(torch, (T, B, I), rng)
+        _check_run(torch, m, tm, _flatten(m(ex)), _flatten(tm(tx)), [(ex, tx)], rng)
         for k, v in m.state_dict().items():  # forward must not touch the weights
             np.testing.assert_array_equal(_np(v), before[k])
 
 
 @pytest.mark.parametrize("name", ["lstm", "gru"])
-def test_float32_matches_torch(name):
+def test_float32_matches_torch(name, torch):
     rng = np.random.default_rng(5)
-    m, tm = _pair(name, I, 16, num_layers=2, float64=False)
-    ex, tx = _inputs((T, B, I), rng, float64=False)
+    m, tm = _pair(torch, name, I, 16, num_layers=2, float64=False)
+    ex, tx = _inputs(torch, (T, B, I), rng, float64=False)
     e_outs, t_outs = _flatten(m(ex)), _flatten(tm(tx))
     assert e_outs[0].dtype is ember.float32
-    _check_run(m, tm, e_outs, t_outs, [(ex, tx)], rng, atol=1e-5, rtol=1e-4)
+    _check_run(torch, m, tm, e_outs, t_outs, [(ex, tx)], rng, atol=1e-5, rtol=1e-4)
 
 
-def test_dropout_between_layers():
-    torch = pytest.importorskip("torch")
+def test_dropout_between_layers(torch):
     rng = np.random.default_rng(6)
-    m, tm = _pair("lstm", I, H, num_layers=2, dropout=1.0)  # p = 1: every element dropped, deterministic
-    ex, tx = _inputs((T, B, I), rng)
+    m, tm = _pair(torch, "lstm", I, H, num_layers=2, dropout=1.0)  # p = 1: every element dropped, deterministic
+    ex, tx = _inputs(torch, (T, B, I), rng)
     torch.manual_seed(0)
     for e, t in zip(_flatten(m(ex)), _flatten(tm(tx))):
         _check_close(e, t)
@@ -190,7 +186,7 @@ def test_dropout_between_layers():
     tm.eval()
     for e, t in zip(_flatten(m(ex)), _flatten(tm(tx))):
         _check_close(e, t)
-    m2, _ = _pair("gru", I, H, num_layers=3, dropout=0.5)
+    m2, _ = _pair(torch, "gru", I, H, num_layers=3, dropout=0.5)
     out_eval = _np(m2.eval()(ex)[0])
     out_train = m2.train()(ex)[0]
     assert not np.allclose(_np(out_train), out_eval)
@@ -201,8 +197,7 @@ def test_dropout_between_layers():
 @pytest.mark.parametrize("with_state", [False, True])
 @pytest.mark.parametrize("batched", [False, True])
 @pytest.mark.parametrize("kind", ["rnn_tanh", "rnn_relu", "lstm", "gru"])
-def test_cells_match_torch(kind, batched, with_state):
-    torch = pytest.importorskip("torch")
+def test_cells_match_torch(kind, batched, with_state, torch):
     rng = np.random.default_rng(7)
     cls, tcls = {"rnn_tanh": (RNNCell, torch.nn.RNNCell), "rnn_relu": (RNNCell, torch.nn.RNNCell),
                  "lstm": (LSTMCell, torch.nn.LSTMCell), "gru": (GRUCell, torch.nn.GRUCell)}[kind]
@@ -211,10 +206,10 @@ def test_cells_match_torch(kind, batched, with_state):
     m = cls(I, H, **kw).double()
     m.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
     lead = (B,) if batched else ()
-    xs = [_inputs(lead + (I,), rng) for _ in range(3)]
+    xs = [_inputs(torch, lead + (I,), rng) for _ in range(3)]
     e_state = t_state = None
     if with_state:
-        states = [_inputs(lead + (H,), rng) for _ in range(2 if kind == "lstm" else 1)]
+        states = [_inputs(torch, lead + (H,), rng) for _ in range(2 if kind == "lstm" else 1)]
         e_state = tuple(s[0] for s in states) if kind == "lstm" else states[0][0]
         t_state = tuple(s[1] for s in states) if kind == "lstm" else states[0][1]
     e_outs, t_outs = [], []
@@ -222,15 +217,14 @@ def test_cells_match_torch(kind, batched, with_state):
         e_state, t_state = m(ex, e_state), tm(tx, t_state)
         e_outs += list(e_state) if kind == "lstm" else [e_state]
         t_outs += list(t_state) if kind == "lstm" else [t_state]
-    _check_run(m, tm, e_outs, t_outs, xs + (states if with_state else []), rng)
+    _check_run(torch, m, tm, e_outs, t_outs, xs + (states if with_state else []), rng)
 
 
 @pytest.mark.parametrize("args, kwargs", [
     ((I, H), {}), ((I, H, 2), {"bidirectional": True}), ((I, H, 3), {"bias": False}),
     ((I, H, 2), {"proj_size": 3, "bidirectional": True}), ((I, H), {"proj_size": 2, "bias": False}),
 ])
-def test_state_dict_keys_shapes_and_repr_match_torch(args, kwargs):
-    torch = pytest.importorskip("torch")
+def test_state_dict_keys_shapes_and_repr_match_torch(args, kwargs, torch):
     names = ["LSTM"] if "proj_size" in kwargs else ["RNN", "LSTM", "GRU"]
     for name in names:
         m = getattr(ember.nn.rnn, name)(*args, **kwargs)
@@ -372,11 +366,11 @@ def test_batch_first_output_is_contiguous_and_no_grad_records_nothing():
 
 
 @pytest.mark.parametrize("name", ["lstm", "gru", "rnn_tanh"])
-def test_module_used_twice_in_one_graph_and_retain_graph(name):
+def test_module_used_twice_in_one_graph_and_retain_graph(name, torch):
     """Two calls share the module's backward workspace; a retained graph gives the same gradients twice."""
     rng = np.random.default_rng(9)
-    m, tm = _pair(name, I, H, bidirectional=True, batch_first=True)
-    (ex1, tx1), (ex2, tx2) = _inputs((B, T, I), rng), _inputs((B + 1, T - 2, I), rng)
+    m, tm = _pair(torch, name, I, H, bidirectional=True, batch_first=True)
+    (ex1, tx1), (ex2, tx2) = _inputs(torch, (B, T, I), rng), _inputs(torch, (B + 1, T - 2, I), rng)
     e_outs = _flatten(m(ex1)) + _flatten(m(ex2))
     t_outs = _flatten(tm(tx1)) + _flatten(tm(tx2))
     e_loss = sum((o * o).sum() for o in e_outs)

@@ -110,8 +110,7 @@ def test_gradcheck(name, fn, shapes):
 
 
 @pytest.mark.parametrize("name,fn,shapes", CASES, ids=[c[0] for c in CASES])
-def test_matches_torch(name, fn, shapes):
-    torch = pytest.importorskip("torch")
+def test_matches_torch(name, fn, shapes, torch):
     xs = _inputs(shapes)
     txs = [to_torch(x, torch) for x in xs]
     outs, touts = _as_tuple(fn(ember, *xs)), _as_tuple(fn(torch, *txs))
@@ -361,8 +360,7 @@ def test_shape_op_errors():
             fn()
 
 
-def test_errors_match_torch_types():
-    torch = pytest.importorskip("torch")
+def test_errors_match_torch_types(torch):
     for f in [lambda m: m.ones(2, 3).reshape(4, 2), lambda m: m.cat([m.ones(2, 3), m.ones(2, 4)]),
               lambda m: m.ones(2, 3).narrow(1, 5, 0), lambda m: m.ones(2, 3).unsqueeze(3),
               lambda m: m.ones(2, 3).expand(2, 4), lambda m: m.ones(2, 3).split([2, 2])]:

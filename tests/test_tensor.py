@@ -193,8 +193,7 @@ REPR_CASES = [
 
 
 @pytest.mark.parametrize("data", REPR_CASES, ids=[str(i) for i in range(len(REPR_CASES))])
-def test_repr_matches_torch(data):
-    torch = pytest.importorskip("torch")
+def test_repr_matches_torch(data, torch):
     assert repr(ember.tensor(data)) == repr(torch.tensor(data)).replace("torch.", "ember.")
 
 
@@ -203,15 +202,13 @@ def test_repr_matches_torch(data):
     (3, (30, 40), np.int64, 1000), (4, (30,), np.float32, 1e4), (5, (3, 30), np.float32, 1.0),
     (6, (12, 12), np.bool_, 1), (7, (7, 7), np.float64, 1e-6), (8, (1001,), np.int32, 100),
 ])
-def test_repr_of_larger_tensors_matches_torch(seed, shape, dtype, scale):
-    torch = pytest.importorskip("torch")
+def test_repr_of_larger_tensors_matches_torch(seed, shape, dtype, scale, torch):
     rng = np.random.default_rng(seed)
     a = (rng.standard_normal(shape) * scale).astype(dtype)
     assert repr(ember.tensor(a)) == repr(torch.tensor(a)).replace("torch.", "ember.")
 
 
-def test_repr_with_autograd_and_dtype_suffixes():
-    torch = pytest.importorskip("torch")
+def test_repr_with_autograd_and_dtype_suffixes(torch):
     for values in ([1.5, -2.0], [[0.25, 3.0], [1e-6, 2.0]]):
         x, tx = ember.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
         assert repr(x) == repr(tx).replace("torch.", "ember.")

@@ -128,8 +128,7 @@ def make_masks(kind, N, L, S, seed=1):
 @pytest.mark.parametrize("mask", MASKS)
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("need_weights", [True, False])
-def test_mha_self_attention_matches_torch(mask, batch_first, need_weights):
-    torch = pytest.importorskip("torch")
+def test_mha_self_attention_matches_torch(mask, batch_first, need_weights, torch):
     em, tm = pair(torch, lambda nn: nn.MultiheadAttention(E, H, batch_first=batch_first))
     em.out_proj.bias.data[:] = arr(E, seed=3)  # non-zero biases, so their gradients mean something
     em.in_proj_bias.data[:] = arr(3 * E, seed=4)
@@ -162,8 +161,7 @@ def test_mha_self_attention_matches_torch(mask, batch_first, need_weights):
 
 
 @pytest.mark.parametrize("batch_first", [False, True])
-def test_mha_per_head_weights_and_cross_attention(batch_first):
-    torch = pytest.importorskip("torch")
+def test_mha_per_head_weights_and_cross_attention(batch_first, torch):
     em, tm = pair(torch, lambda nn: nn.MultiheadAttention(E, 4, batch_first=batch_first))
     N, L, S = 2, 3, 6
     q = arr(N, L, E, seed=1) if batch_first else arr(L, N, E, seed=1)
@@ -185,16 +183,14 @@ def test_mha_per_head_weights_and_cross_attention(batch_first):
     check_grads(em, tm)
 
 
-def test_mha_distinct_query_key_value():
-    torch = pytest.importorskip("torch")
+def test_mha_distinct_query_key_value(torch):
     em, tm = pair(torch, lambda nn: nn.MultiheadAttention(E, H))
     q, k, v = (both(arr(4, 2, E, seed=s), torch, True) for s in (1, 2, 3))
     run_both(em, tm, (q[0], k[0], v[0]), (q[1], k[1], v[1]), index=0)
 
 
 @pytest.mark.parametrize("need_weights", [True, False])
-def test_mha_kdim_vdim_separate_weights(need_weights):
-    torch = pytest.importorskip("torch")
+def test_mha_kdim_vdim_separate_weights(need_weights, torch):
     em, tm = pair(torch, lambda nn: nn.MultiheadAttention(E, H, kdim=5, vdim=3))
     assert list(em.state_dict()) == ["q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias",
                                      "out_proj.weight", "out_proj.bias"]
@@ -206,8 +202,7 @@ def test_mha_kdim_vdim_separate_weights(need_weights):
 
 
 @pytest.mark.parametrize("need_weights", [True, False])
-def test_mha_bias_kv_zero_attn_with_masks(need_weights):
-    torch = pytest.importorskip("torch")
+def test_mha_bias_kv_zero_attn_with_masks(need_weights, torch):
     em, tm = pair(torch, lambda nn: nn.MultiheadAttention(E, H, add_bias_kv=True, add_zero_attn=True))
     assert list(em.state_dict()) == ["in_proj_weight", "in_proj_bias", "bias_k", "bias_v", "out_proj.weight",
                                      "out_proj.bias"]
@@ -221,8 +216,7 @@ def test_mha_bias_kv_zero_attn_with_masks(need_weights):
         assert tuple(em(x[0], x[0], x[0], **kw_e)[1].shape) == (N, L, L + 2)
 
 
-def test_mha_without_bias():
-    torch = pytest.importorskip("torch")
+def test_mha_without_bias(torch):
     em, tm = pair(torch, lambda nn: nn.MultiheadAttention(E, H, bias=False))
     assert list(em.state_dict()) == ["in_proj_weight", "out_proj.weight"]
     x = both(arr(3, 2, E), torch, True)
@@ -231,8 +225,7 @@ def test_mha_without_bias():
 
 @pytest.mark.parametrize("need_weights", [True, False])
 @pytest.mark.parametrize("mask", ["none", "both_bool", "attn3d_float"])
-def test_mha_unbatched(need_weights, mask):
-    torch = pytest.importorskip("torch")
+def test_mha_unbatched(need_weights, mask, torch):
     em, tm = pair(torch, lambda nn: nn.MultiheadAttention(E, H, batch_first=True))  # ignored when unbatched
     L = 5
     x = both(arr(L, E), torch, True)
@@ -250,8 +243,7 @@ def test_mha_unbatched(need_weights, mask):
 
 @pytest.mark.parametrize("need_weights", [True, False])
 @pytest.mark.parametrize("with_kpm", [False, True])
-def test_mha_is_causal(need_weights, with_kpm):
-    torch = pytest.importorskip("torch")
+def test_mha_is_causal(need_weights, with_kpm, torch):
     em, tm = pair(torch, lambda nn: nn.MultiheadAttention(E, H, batch_first=True))
     N, L = 2, 4
     x = both(arr(N, L, E), torch, True)
@@ -271,8 +263,7 @@ def test_mha_is_causal(need_weights, with_kpm):
     np.testing.assert_allclose(out2.detach().numpy()[:, 0], eo.detach().numpy()[:, 0], rtol=1e-12, atol=1e-12)
 
 
-def test_mha_float32_and_training_mode_without_dropout():
-    torch = pytest.importorskip("torch")
+def test_mha_float32_and_training_mode_without_dropout(torch):
     em, tm = pair(torch, lambda nn: nn.MultiheadAttention(E, H, dropout=0.0), double=False)
     em.train()
     tm.train()
@@ -308,8 +299,7 @@ def test_mha_functional_matches_module():
     np.testing.assert_allclose(w.detach().numpy(), ref_w.detach().numpy(), rtol=1e-12, atol=1e-12)
 
 
-def test_mha_float_mask_gradient_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_mha_float_mask_gradient_matches_torch(torch):
     em, tm = pair(torch, lambda nn: nn.MultiheadAttention(E, H))
     x = both(arr(4, 2, E), torch)
     for need_weights in (True, False):
@@ -338,8 +328,7 @@ def test_mha_default_init():
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"bias": False}, {"add_bias_kv": True}, {"kdim": 3, "vdim": 5}])
-def test_mha_state_dict_keys_and_shapes_match_torch(kwargs):
-    torch = pytest.importorskip("torch")
+def test_mha_state_dict_keys_and_shapes_match_torch(kwargs, torch):
     t = torch.nn.MultiheadAttention(E, H, **kwargs).state_dict()
     e = MultiheadAttention(E, H, **kwargs).state_dict()
     assert list(e) == list(t)
@@ -356,8 +345,7 @@ def test_module_deepcopy_makes_independent_parameters():
     assert np.any(layer.self_attn.in_proj_weight.detach().numpy())
 
 
-def test_repr_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_repr_matches_torch(torch):
     assert repr(MultiheadAttention(E, H)) == repr(torch.nn.MultiheadAttention(E, H))
 
 
@@ -371,8 +359,7 @@ def ff_kwargs(activation, norm_first, batch_first):
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
 @pytest.mark.parametrize("batch_first", [False, True])
-def test_encoder_layer_matches_torch(norm_first, activation, batch_first):
-    torch = pytest.importorskip("torch")
+def test_encoder_layer_matches_torch(norm_first, activation, batch_first, torch):
     em, tm = pair(torch, lambda nn: nn.TransformerEncoderLayer(E, H, **ff_kwargs(activation, norm_first,
                                                                                    batch_first)))
     N, S = 2, 5
@@ -385,8 +372,7 @@ def test_encoder_layer_matches_torch(norm_first, activation, batch_first):
     run_both(em, tm, (x[0],), (x[1],), kw_e, kw_t)
 
 
-def test_encoder_layer_callable_activation_and_eval():
-    torch = pytest.importorskip("torch")
+def test_encoder_layer_callable_activation_and_eval(torch):
     em, tm = pair(torch, lambda nn: nn.TransformerEncoderLayer(E, H, 16, dropout=0.3, activation=nn.GELU(),
                                                                norm_first=True))
     assert list(em.state_dict()) == list(tm.state_dict())
@@ -396,8 +382,7 @@ def test_encoder_layer_callable_activation_and_eval():
     run_both(em, tm, (x[0],), (x[1],))
 
 
-def test_encoder_layer_submodule_names_match_torch():
-    torch = pytest.importorskip("torch")
+def test_encoder_layer_submodule_names_match_torch(torch):
     names = [n for n, _ in torch.nn.TransformerEncoderLayer(E, H, 16).named_modules()]
     assert [n for n, _ in TransformerEncoderLayer(E, H, 16).named_modules()] == names
     names = [n for n, _ in torch.nn.TransformerDecoderLayer(E, H, 16).named_modules()]
@@ -406,8 +391,7 @@ def test_encoder_layer_submodule_names_match_torch():
 
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("causal", [None, True, False])
-def test_encoder_two_layers_with_norm_matches_torch(batch_first, causal):
-    torch = pytest.importorskip("torch")
+def test_encoder_two_layers_with_norm_matches_torch(batch_first, causal, torch):
 
     def make(nn):
         layer = nn.TransformerEncoderLayer(E, H, 16, dropout=0.0, batch_first=batch_first)
@@ -430,8 +414,7 @@ def test_encoder_two_layers_with_norm_matches_torch(batch_first, causal):
     run_both(em, tm, (x[0],), (x[1],), kw_e, kw_t)
 
 
-def test_encoder_without_masks():
-    torch = pytest.importorskip("torch")
+def test_encoder_without_masks(torch):
     em, tm = pair(torch, lambda nn: nn.TransformerEncoder(nn.TransformerEncoderLayer(E, H, 16, dropout=0.0), 2,
                                                           enable_nested_tensor=False))
     x = both(arr(5, 2, E), torch, True)
@@ -440,8 +423,7 @@ def test_encoder_without_masks():
 
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("batch_first", [False, True])
-def test_decoder_layer_matches_torch(norm_first, batch_first):
-    torch = pytest.importorskip("torch")
+def test_decoder_layer_matches_torch(norm_first, batch_first, torch):
     em, tm = pair(torch, lambda nn: nn.TransformerDecoderLayer(E, H, **ff_kwargs("gelu", norm_first, batch_first)))
     N, T, S = 2, 4, 6
     tgt = both(arr(N, T, E, seed=1) if batch_first else arr(T, N, E, seed=1), torch, True)
@@ -458,8 +440,7 @@ def test_decoder_layer_matches_torch(norm_first, batch_first):
     run_both(em, tm, (tgt[0], mem[0]), (tgt[1], mem[1]), kw_e, kw_t)
 
 
-def test_decoder_two_layers_causal_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_decoder_two_layers_causal_matches_torch(torch):
 
     def make(nn):
         return nn.TransformerDecoder(nn.TransformerDecoderLayer(E, H, 16, dropout=0.0, batch_first=True), 2,
@@ -476,8 +457,7 @@ def test_decoder_two_layers_causal_matches_torch():
     run_both(em, tm, (tgt[0], mem[0]), (tgt[1], mem[1]), kw_e, kw_t)
 
 
-def test_transformer_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_transformer_matches_torch(torch):
 
     def make(nn):
         return nn.Transformer(d_model=E, nhead=H, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=16,
@@ -595,8 +575,7 @@ def test_mismatched_mask_types_warn():
         m(x, x, x, key_padding_mask=ember.zeros(2, 4, dtype=ember.bool), attn_mask=ember.zeros(4, 4))
 
 
-def test_functional_static_kv_and_separate_weights_match_torch():
-    torch = pytest.importorskip("torch")
+def test_functional_static_kv_and_separate_weights_match_torch(torch):
     import torch.nn.functional as F
     N, L, S, D = 2, 3, 4, E // H
     arrays = {"q": arr(L, N, E, seed=1), "k": arr(S, N, E, seed=2), "w": arr(3 * E, E, seed=3) * 0.3,

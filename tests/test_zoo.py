@@ -326,8 +326,7 @@ def test_mlp_layout_shapes_and_backward():
     assert zoo.mlp().state_dict()["1.weight"].shape == (512, 784)
 
 
-def test_lenet5_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_lenet5_matches_torch(torch):
     tnn = torch.nn
     ref = tnn.ModuleDict(dict(
         features=tnn.Sequential(tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Conv2d(6, 16, 5),
@@ -348,8 +347,7 @@ def test_lenet5_matches_torch():
 # ---------------------------------------------------------------------------------------------------------------
 # ResNets
 
-def test_resnet18_loads_torch_safetensors_and_matches_logits(tmp_path):
-    torch = pytest.importorskip("torch")
+def test_resnet18_loads_torch_safetensors_and_matches_logits(tmp_path, torch):
     safetensors_torch = pytest.importorskip("safetensors.torch")
     torch.manual_seed(0)
     ref = _torch_resnet(torch, "basic", [2, 2, 2, 2]).eval()
@@ -367,8 +365,7 @@ def test_resnet18_loads_torch_safetensors_and_matches_logits(tmp_path):
     _assert_close(out, expected, 1e-4)
 
 
-def test_resnet18_training_step_matches_torch():
-    torch = pytest.importorskip("torch")
+def test_resnet18_training_step_matches_torch(torch):
     torch.manual_seed(0)
     # float64: in training mode layer4's BatchNorm sees only 2 values per channel, which amplifies float32 rounding
     ref = _torch_resnet(torch, "basic", [2, 2, 2, 2], num_classes=10).double()
@@ -389,8 +386,7 @@ def test_resnet18_training_step_matches_torch():
     assert int(m.bn1.num_batches_tracked.item()) == 1
 
 
-def test_resnet50_matches_torch_in_eval_mode():
-    torch = pytest.importorskip("torch")
+def test_resnet50_matches_torch_in_eval_mode(torch):
     torch.manual_seed(0)
     ref = _torch_resnet(torch, "bottleneck", [3, 4, 6, 3]).eval()
     _randomise_bn(torch, ref)
@@ -426,8 +422,7 @@ def test_resnet_init_and_zero_init_residual():
     assert np.all(zoo.resnet20().layer1[0].bn2.weight.detach().numpy() == 1)
 
 
-def test_resnet20_cifar_layout_backward_and_torch_match():
-    torch = pytest.importorskip("torch")
+def test_resnet20_cifar_layout_backward_and_torch_match(torch):
     m = zoo.resnet20()
     keys = _keys(m)
     assert sum(k.endswith("conv2.weight") for k in keys) == 9  # 3 stages x 3 BasicBlocks
@@ -497,8 +492,7 @@ def _mobilenet_v2_keys():
     return keys + ["classifier.1.weight", "classifier.1.bias"]
 
 
-def test_mobilenet_v2_layout_and_torch_match():
-    torch = pytest.importorskip("torch")
+def test_mobilenet_v2_layout_and_torch_match(torch):
     m = zoo.mobilenet_v2()
     assert _keys(m) == _mobilenet_v2_keys()
     assert _count(m) == 3504872  # torchvision's documented count
@@ -523,8 +517,7 @@ def test_mobilenet_v2_backward_and_width_mult():
 # LSTM classifier
 
 @pytest.mark.parametrize("bidirectional,num_layers", [(False, 1), (True, 2)])
-def test_lstm_classifier_matches_torch(bidirectional, num_layers):
-    torch = pytest.importorskip("torch")
+def test_lstm_classifier_matches_torch(bidirectional, num_layers, torch):
     m = zoo.lstm_classifier(50, embed_dim=8, hidden_size=12, num_layers=num_layers, num_classes=3,
                             bidirectional=bidirectional)
     emb, lstm = torch.nn.Embedding(50, 8), torch.nn.LSTM(8, 12, num_layers, batch_first=True,
@@ -556,8 +549,7 @@ def _small_gpt(**kw):
     return zoo.gpt(**args)
 
 
-def test_gpt_matches_nanogpt_logits_loss_and_grads():
-    torch = pytest.importorskip("torch")
+def test_gpt_matches_nanogpt_logits_loss_and_grads(torch):
     torch.manual_seed(0)
     ref = _torch_gpt(torch, 37, 16, 2, 4, 32)
     m = _small_gpt()
@@ -659,8 +651,7 @@ def test_gpt_without_bias_and_with_dropout_trains():
 # ---------------------------------------------------------------------------------------------------------------
 # ViT
 
-def test_vit_matches_torchvision_layout_and_torch_outputs():
-    torch = pytest.importorskip("torch")
+def test_vit_matches_torchvision_layout_and_torch_outputs(torch):
     torch.manual_seed(0)
     ref = _torch_vit(torch, 32, 4, 2, 4, 64, 128, 10)
     m = zoo.vit()
