@@ -6,6 +6,7 @@ op of its own), so that gradients of gradients work. ``apply(node, *args)`` runs
 tensor arguments and, when a gradient is wanted, ``record`` makes the node the ``grad_fn`` of the outputs.
 """
 import contextlib
+import copy
 import itertools
 import threading
 
@@ -20,6 +21,7 @@ __all__ = ["Node", "apply", "record", "alias", "increment_version", "check_versi
 _next_seq = itertools.count().__next__  # creation order of nodes: the engine's topological order
 _ndarray = np.ndarray
 _new = object.__new__
+_FLOAT_KINDS = "fV"  # "V": bfloat16 from ml_dtypes; of several outputs, only the floating-point ones get gradients
 
 
 class Node:
@@ -54,6 +56,11 @@ class Node:
 
     def backward(self, *grads):
         raise NotImplementedError
+
+    def infer(self, *args):
+        """The shape/dtype rule: the output's TensorMeta (a tuple of them for several outputs) from the arguments
+        (a TensorMeta for each tensor, numbers and None as they are), computed without data."""
+        raise NotImplementedError(f"{self.name}: no shape rule")
 
     def saved_output(self):
         """The output array stored as ``self.out`` in forward, as a tensor (part of the graph when recording)."""
@@ -136,8 +143,8 @@ def _meta(a):
 
 
 def record(node, inputs, outputs):
-    """Make node the grad_fn of outputs (a tensor, or a sequence with None for outputs not to attach), connected to
-    the history of inputs.
+    """Make node the grad_fn of outputs (a tensor, or a sequence of them: None and integer outputs are not attached),
+    connected to the history of inputs.
 
     The node keeps only the tensor inputs its backward reads (``node.saves``; numbers stay), so that the memory of
     the others can go before backward runs; those it keeps are version-checked, and so is output 0 when the node
@@ -198,7 +205,7 @@ def record(node, inputs, outputs):
     else:
         first = outputs[0]
         for i, t in enumerate(outputs):
-            if t is not None:
+            if t is not None and t.data.dtype.kind in _FLOAT_KINDS:
                 t.requires_grad, t.grad_fn, t._out_index = True, node, i
     if node.saves_output:
         if versions is None:
@@ -217,8 +224,9 @@ _observers = _Observers()
 
 @contextlib.contextmanager
 def on_apply(callback):
-    """While active, callback(node, args, outputs) is called in this thread after every op that runs (the node,
-    its arguments as given, and its output tensor or tuple of tensors): how a graph is captured by tracing."""
+    """While active, callback(node, args, outputs) is called in this thread after every op that runs, with a copy
+    of the node as it was before its forward, the arguments as given, and the output tensor or tuple of tensors:
+    how a graph is captured by tracing."""
     _observers.stack.append(callback)
     try:
         yield
@@ -232,6 +240,9 @@ def apply(node, *args):
     A forward returns an array, or a tuple of arrays for a node with several outputs. This is the hot path of every
     op, so the common one- and two-argument cases are spelled out.
     """
+    observers = _observers.stack
+    if observers:
+        pristine = copy.copy(node)
     n = len(args)
     if n == 1 and isinstance(args[0], Tensor):
         a = args[0]
@@ -272,8 +283,8 @@ def apply(node, *args):
         result = _output(node, out, args, arrays)
     if grad and node.differentiable and is_grad_enabled():
         record(node, args, result)
-    if _observers.stack:
-        _observers.stack[-1](node, args, result)
+    if observers:
+        observers[-1](pristine, args, result)
     return result
 
 
