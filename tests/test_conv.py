@@ -4,7 +4,8 @@ import pytest
 
 import ember
 from ember.autograd import gradcheck, gradgradcheck
-from ember.ops import conv as C
+from ember.ops import conv as C, pooling as P, resample as R
+from ember.ops.padding import pad
 from helpers import rand64
 
 
@@ -98,11 +99,11 @@ MAXPOOL_CASES = [
 
 @pytest.mark.parametrize("kw", MAXPOOL_CASES, ids=str)
 def test_max_pool2d_gradcheck(kw):
-    _check(lambda x: C.max_pool2d(x, **kw), _distinct(1, 2, 6, 7))
+    _check(lambda x: P.max_pool2d(x, **kw), _distinct(1, 2, 6, 7))
 
 
 def test_max_pool1d_gradcheck():
-    _check(lambda x: C.max_pool1d(x, 3, 2, padding=1, ceil_mode=True), _distinct(2, 2, 8))
+    _check(lambda x: P.max_pool1d(x, 3, 2, padding=1, ceil_mode=True), _distinct(2, 2, 8))
 
 
 AVGPOOL_CASES = [
@@ -117,22 +118,22 @@ AVGPOOL_CASES = [
 
 @pytest.mark.parametrize("kw", AVGPOOL_CASES, ids=str)
 def test_avg_pool2d_gradcheck(kw):
-    _check(lambda x: C.avg_pool2d(x, **kw), rand64(1, 2, 6, 7))
+    _check(lambda x: P.avg_pool2d(x, **kw), rand64(1, 2, 6, 7))
 
 
 def test_avg_pool1d_gradcheck():
-    _check(lambda x: C.avg_pool1d(x, 3, 2, padding=1, ceil_mode=True, count_include_pad=False), rand64(2, 2, 8))
+    _check(lambda x: P.avg_pool1d(x, 3, 2, padding=1, ceil_mode=True, count_include_pad=False), rand64(2, 2, 8))
 
 
 @pytest.mark.parametrize("size", [1, 3, (2, 5), (4, 3)], ids=str)
 def test_adaptive_pool2d_gradcheck(size):
-    _check(lambda x: C.adaptive_avg_pool2d(x, size), rand64(1, 2, 5, 6))
-    _check(lambda x: C.adaptive_max_pool2d(x, size), _distinct(1, 2, 5, 6))
+    _check(lambda x: P.adaptive_avg_pool2d(x, size), rand64(1, 2, 5, 6))
+    _check(lambda x: P.adaptive_max_pool2d(x, size), _distinct(1, 2, 5, 6))
 
 
 def test_adaptive_pool1d_gradcheck():
-    _check(lambda x: C.adaptive_avg_pool1d(x, 3), rand64(2, 2, 7))
-    _check(lambda x: C.adaptive_max_pool1d(x, 3), _distinct(2, 2, 7))
+    _check(lambda x: P.adaptive_avg_pool1d(x, 3), rand64(2, 2, 7))
+    _check(lambda x: P.adaptive_max_pool1d(x, 3), _distinct(2, 2, 7))
 
 
 INTERP_CASES = [
@@ -149,12 +150,12 @@ INTERP_CASES = [
 
 @pytest.mark.parametrize("kw", INTERP_CASES, ids=str)
 def test_interpolate_gradcheck(kw):
-    _check(lambda x: C.interpolate(x, **kw), rand64(1, 2, 4, 5))
+    _check(lambda x: R.interpolate(x, **kw), rand64(1, 2, 4, 5))
 
 
 def test_interpolate_linear_gradcheck():
-    _check(lambda x: C.interpolate(x, size=9, mode="linear", align_corners=True), rand64(2, 2, 5))
-    _check(lambda x: C.interpolate(x, scale_factor=0.6, mode="linear"), rand64(2, 2, 5))
+    _check(lambda x: R.interpolate(x, size=9, mode="linear", align_corners=True), rand64(2, 2, 5))
+    _check(lambda x: R.interpolate(x, scale_factor=0.6, mode="linear"), rand64(2, 2, 5))
 
 
 PAD_CASES = [
@@ -170,7 +171,7 @@ PAD_CASES = [
 
 @pytest.mark.parametrize("kw", PAD_CASES, ids=str)
 def test_pad_gradcheck(kw):
-    _check(lambda x: C.pad(x, **kw), rand64(1, 2, 3, 4))
+    _check(lambda x: pad(x, **kw), rand64(1, 2, 3, 4))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -190,10 +191,10 @@ def test_conv_grouped_and_transpose_gradgradcheck():
 
 
 def test_pool_and_resample_gradgradcheck():
-    assert gradgradcheck(lambda x: C.max_pool2d(x, 2, 1), (_distinct(1, 1, 3, 3),))
-    assert gradgradcheck(lambda x: C.avg_pool2d(x, 2, 1, padding=1, count_include_pad=False), (rand64(1, 1, 3, 3),))
-    assert gradgradcheck(lambda x: C.interpolate(x, size=(4, 5), mode="bilinear"), (rand64(1, 1, 2, 3),))
-    assert gradgradcheck(lambda x: C.pad(x, (1, 1, 2, 0), mode="reflect"), (rand64(1, 1, 3, 3),))
+    assert gradgradcheck(lambda x: P.max_pool2d(x, 2, 1), (_distinct(1, 1, 3, 3),))
+    assert gradgradcheck(lambda x: P.avg_pool2d(x, 2, 1, padding=1, count_include_pad=False), (rand64(1, 1, 3, 3),))
+    assert gradgradcheck(lambda x: R.interpolate(x, size=(4, 5), mode="bilinear"), (rand64(1, 1, 2, 3),))
+    assert gradgradcheck(lambda x: pad(x, (1, 1, 2, 0), mode="reflect"), (rand64(1, 1, 3, 3),))
 
 
 def _input_grad_penalty(x, w):
@@ -230,9 +231,9 @@ def test_float32_stays_float32():
     w = ember.tensor(np.ones((4, 3, 3, 3)), dtype=ember.float32, requires_grad=True)
     b = ember.zeros(4, requires_grad=True)
     outs = [C.conv2d(x, w, b, padding=1), C.conv_transpose2d(x, w.transpose(0, 1), stride=2),
-            C.max_pool2d(x, 2), C.avg_pool2d(x, 3, 2, 1, count_include_pad=False), C.adaptive_avg_pool2d(x, 4),
-            C.adaptive_max_pool2d(x, 4), C.interpolate(x, scale_factor=1.5, mode="bilinear"),
-            C.pad(x, (1, 1, 1, 1), mode="reflect"), C.pad(x, (1, 2))]
+            P.max_pool2d(x, 2), P.avg_pool2d(x, 3, 2, 1, count_include_pad=False), P.adaptive_avg_pool2d(x, 4),
+            P.adaptive_max_pool2d(x, 4), R.interpolate(x, scale_factor=1.5, mode="bilinear"),
+            pad(x, (1, 1, 1, 1), mode="reflect"), pad(x, (1, 2))]
     for y in outs:
         assert y.dtype == ember.float32
         y.sum().backward()
@@ -270,13 +271,13 @@ def test_empty_batch():
     w = ember.ones(4, 3, 3, 3, requires_grad=True)
     y = C.conv2d(x, w, padding=1)
     assert y.shape == (0, 4, 5, 5)
-    (C.max_pool2d(y, 2).sum() + C.conv_transpose2d(y, w, stride=2).sum()).backward()
+    (P.max_pool2d(y, 2).sum() + C.conv_transpose2d(y, w, stride=2).sum()).backward()
     assert x.grad.shape == x.shape and w.grad.abs().sum().item() == 0
 
 
 def test_max_pool_indices_and_ties():
     x = ember.tensor([[[[1.0, 3.0, 3.0, 0.0], [3.0, 2.0, 0.0, 0.0]]]], requires_grad=True)
-    y, idx = C.max_pool2d(x, 2, return_indices=True)
+    y, idx = P.max_pool2d(x, 2, return_indices=True)
     assert y.tolist() == [[[[3.0, 3.0]]]]
     assert idx.dtype == ember.int64 and idx.tolist() == [[[[1, 2]]]]  # the first maximum in scan order
     y.sum().backward()
@@ -376,14 +377,14 @@ def test_conv_transpose1d_matches_torch(torch):
 @pytest.mark.parametrize("kw", MAXPOOL_CASES + [dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, dilation=2),
                                                 dict(kernel_size=(3, 2), stride=(1, 2), padding=(1, 0))], ids=str)
 def test_max_pool2d_matches_torch(kw, torch):
-    _torch_compare(torch, lambda x: C.max_pool2d(x, return_indices=True, **kw),
+    _torch_compare(torch, lambda x: P.max_pool2d(x, return_indices=True, **kw),
                    lambda x: torch.nn.functional.max_pool2d(x, return_indices=True, **kw),
                    _rng_arrays((2, 3, 9, 10)), indices=True)
 
 
 def test_max_pool1d_matches_torch(torch):
     for kw in [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, dilation=2)]:
-        _torch_compare(torch, lambda x: C.max_pool1d(x, return_indices=True, **kw),
+        _torch_compare(torch, lambda x: P.max_pool1d(x, return_indices=True, **kw),
                        lambda x: torch.nn.functional.max_pool1d(x, return_indices=True, **kw),
                        _rng_arrays((2, 3, 11)), indices=True)
 
@@ -391,13 +392,13 @@ def test_max_pool1d_matches_torch(torch):
 @pytest.mark.parametrize("kw", AVGPOOL_CASES + [dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 1),
                                                      ceil_mode=True)], ids=str)
 def test_avg_pool2d_matches_torch(kw, torch):
-    _torch_compare(torch, lambda x: C.avg_pool2d(x, **kw), lambda x: torch.nn.functional.avg_pool2d(x, **kw),
+    _torch_compare(torch, lambda x: P.avg_pool2d(x, **kw), lambda x: torch.nn.functional.avg_pool2d(x, **kw),
                    _rng_arrays((2, 3, 9, 10)))
 
 
 def test_avg_pool1d_matches_torch(torch):
     for kw in [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)]:
-        _torch_compare(torch, lambda x: C.avg_pool1d(x, **kw), lambda x: torch.nn.functional.avg_pool1d(x, **kw),
+        _torch_compare(torch, lambda x: P.avg_pool1d(x, **kw), lambda x: torch.nn.functional.avg_pool1d(x, **kw),
                        _rng_arrays((2, 3, 10)))
 
 
@@ -405,8 +406,8 @@ def test_avg_pool1d_matches_torch(torch):
 def test_adaptive_pool2d_matches_torch(size, torch):
     F = torch.nn.functional
     arrays = _rng_arrays((2, 3, 9, 10))
-    _torch_compare(torch, lambda x: C.adaptive_avg_pool2d(x, size), lambda x: F.adaptive_avg_pool2d(x, size), arrays)
-    _torch_compare(torch, lambda x: C.adaptive_max_pool2d(x, size, return_indices=True),
+    _torch_compare(torch, lambda x: P.adaptive_avg_pool2d(x, size), lambda x: F.adaptive_avg_pool2d(x, size), arrays)
+    _torch_compare(torch, lambda x: P.adaptive_max_pool2d(x, size, return_indices=True),
                    lambda x: F.adaptive_max_pool2d(x, size, return_indices=True), arrays, indices=True)
 
 
@@ -414,9 +415,9 @@ def test_adaptive_pool1d_matches_torch(torch):
     F = torch.nn.functional
     for size in (1, 4, 7):
         arrays = _rng_arrays((2, 3, 10))
-        _torch_compare(torch, lambda x: C.adaptive_avg_pool1d(x, size), lambda x: F.adaptive_avg_pool1d(x, size),
+        _torch_compare(torch, lambda x: P.adaptive_avg_pool1d(x, size), lambda x: F.adaptive_avg_pool1d(x, size),
                        arrays)
-        _torch_compare(torch, lambda x: C.adaptive_max_pool1d(x, size, return_indices=True),
+        _torch_compare(torch, lambda x: P.adaptive_max_pool1d(x, size, return_indices=True),
                        lambda x: F.adaptive_max_pool1d(x, size, return_indices=True), arrays, indices=True)
 
 
@@ -427,7 +428,7 @@ def test_adaptive_pool1d_matches_torch(torch):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_interpolate_matches_torch(kw, dtype, torch):
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else {}
-    _torch_compare(torch, lambda x: C.interpolate(x, **kw), lambda x: torch.nn.functional.interpolate(x, **kw),
+    _torch_compare(torch, lambda x: R.interpolate(x, **kw), lambda x: torch.nn.functional.interpolate(x, **kw),
                    _rng_arrays((2, 3, 7, 8), dtype=dtype), **tol)
 
 
@@ -435,11 +436,11 @@ def test_interpolate_1d_3d_match_torch(torch):
     F = torch.nn.functional
     for kw in [dict(size=20, mode="linear"), dict(scale_factor=0.7, mode="linear", align_corners=True),
                dict(scale_factor=3), dict(size=4, mode="area")]:
-        _torch_compare(torch, lambda x: C.interpolate(x, **kw), lambda x: F.interpolate(x, **kw),
+        _torch_compare(torch, lambda x: R.interpolate(x, **kw), lambda x: F.interpolate(x, **kw),
                        _rng_arrays((2, 3, 9)))
-    _torch_compare(torch, lambda x: C.interpolate(x, size=(4, 3, 7), mode="trilinear"),
+    _torch_compare(torch, lambda x: R.interpolate(x, size=(4, 3, 7), mode="trilinear"),
                    lambda x: F.interpolate(x, size=(4, 3, 7), mode="trilinear"), _rng_arrays((1, 2, 3, 4, 5)))
-    _torch_compare(torch, lambda x: C.interpolate(x, size=(1, 3), mode="bilinear"),
+    _torch_compare(torch, lambda x: R.interpolate(x, size=(1, 3), mode="bilinear"),
                    lambda x: F.interpolate(x, size=(1, 3), mode="bilinear"), _rng_arrays((1, 2, 2, 2)))
 
 
@@ -447,23 +448,23 @@ def test_interpolate_1d_3d_match_torch(torch):
                                 dict(size=1300, mode="area")], ids=str)
 def test_interpolate_long_axis_matches_torch(kw, torch):
     """Axes longer than the dense-matrix limit take the sparse path (gathers and scatter-adds)."""
-    _torch_compare(torch, lambda x: C.interpolate(x, **kw), lambda x: torch.nn.functional.interpolate(x, **kw),
+    _torch_compare(torch, lambda x: R.interpolate(x, **kw), lambda x: torch.nn.functional.interpolate(x, **kw),
                    _rng_arrays((1, 2, 1500)))
 
 
 @pytest.mark.parametrize("kw", PAD_CASES + [dict(pad=(3, 2, 2, 3), mode="reflect"), dict(pad=(0, 0, 3, 0), value=-1.0),
                                             dict(pad=(1, 1, 1, 1, 1, 1, 1, 1))], ids=str)
 def test_pad_matches_torch(kw, torch):
-    _torch_compare(torch, lambda x: C.pad(x, **kw), lambda x: torch.nn.functional.pad(x, **kw),
+    _torch_compare(torch, lambda x: pad(x, **kw), lambda x: torch.nn.functional.pad(x, **kw),
                    _rng_arrays((2, 3, 4, 5)))
 
 
 def test_pad_1d_3d_match_torch(torch):
     F = torch.nn.functional
     for mode in ("reflect", "replicate", "circular"):
-        _torch_compare(torch, lambda x: C.pad(x, (3, 2), mode=mode), lambda x: F.pad(x, (3, 2), mode=mode),
+        _torch_compare(torch, lambda x: pad(x, (3, 2), mode=mode), lambda x: F.pad(x, (3, 2), mode=mode),
                        _rng_arrays((2, 3, 5)))
-        _torch_compare(torch, lambda x: C.pad(x, (1, 2, 0, 1, 2, 1), mode=mode),
+        _torch_compare(torch, lambda x: pad(x, (1, 2, 0, 1, 2, 1), mode=mode),
                        lambda x: F.pad(x, (1, 2, 0, 1, 2, 1), mode=mode), _rng_arrays((1, 2, 3, 4, 5)))
 
 
@@ -516,34 +517,34 @@ def _x(*shape):
      r"conv_transpose2d: output padding must be smaller than either stride or dilation"),
     (lambda: C.conv_transpose2d(_x(1, 3, 1, 1), _x(3, 2, 3, 3), padding=2), RuntimeError,
      r"conv_transpose2d: output size \(-1, -1\) is not positive"),
-    (lambda: C.max_pool2d(_x(1, 3, 5, 5), 3, padding=2), RuntimeError,
+    (lambda: P.max_pool2d(_x(1, 3, 5, 5), 3, padding=2), RuntimeError,
      r"max_pool2d: pad should be at most half of effective kernel size"),
-    (lambda: C.max_pool2d(_x(1, 3, 5, 5), 7), RuntimeError,
+    (lambda: P.max_pool2d(_x(1, 3, 5, 5), 7), RuntimeError,
      r"max_pool2d: output size \(0, 0\) is too small \(input shape \(1, 3, 5, 5\)"),
-    (lambda: C.max_pool2d(_x(5, 5), 2), RuntimeError,
+    (lambda: P.max_pool2d(_x(5, 5), 2), RuntimeError,
      r"max_pool2d: expected input with 4 dims \(N, C, H, W\) or 3 dims, got shape \(5, 5\)"),
-    (lambda: C.avg_pool2d(_x(1, 3, 5, 5), 3, padding=2), RuntimeError,
+    (lambda: P.avg_pool2d(_x(1, 3, 5, 5), 3, padding=2), RuntimeError,
      r"avg_pool2d: pad should be at most half of kernel size"),
-    (lambda: C.avg_pool2d(_x(1, 3, 5, 5), 2, divisor_override=0), RuntimeError,
+    (lambda: P.avg_pool2d(_x(1, 3, 5, 5), 2, divisor_override=0), RuntimeError,
      r"avg_pool2d: divisor must be not zero"),
-    (lambda: C.adaptive_avg_pool2d(_x(1, 3, 5, 5), (0, 2)), RuntimeError,
+    (lambda: P.adaptive_avg_pool2d(_x(1, 3, 5, 5), (0, 2)), RuntimeError,
      r"adaptive_avg_pool2d: output_size \(0, 2\) must be positive"),
-    (lambda: C.interpolate(_x(1, 3, 5, 5)), ValueError, r"interpolate: either size or scale_factor"),
-    (lambda: C.interpolate(_x(1, 3, 5, 5), size=3, scale_factor=2), ValueError, r"interpolate: only one of size"),
-    (lambda: C.interpolate(_x(1, 3, 5, 5), scale_factor=2, align_corners=True), ValueError,
+    (lambda: R.interpolate(_x(1, 3, 5, 5)), ValueError, r"interpolate: either size or scale_factor"),
+    (lambda: R.interpolate(_x(1, 3, 5, 5), size=3, scale_factor=2), ValueError, r"interpolate: only one of size"),
+    (lambda: R.interpolate(_x(1, 3, 5, 5), scale_factor=2, align_corners=True), ValueError,
      r"interpolate: align_corners option can only be set with the interpolating modes"),
-    (lambda: C.interpolate(_x(1, 3, 5, 5), scale_factor=2, mode="linear"), NotImplementedError,
+    (lambda: R.interpolate(_x(1, 3, 5, 5), scale_factor=2, mode="linear"), NotImplementedError,
      r"interpolate: got a 4-D input, but linear mode needs a 3-D input"),
-    (lambda: C.interpolate(_x(1, 3, 5, 5), size=(2, 2, 2)), ValueError,
+    (lambda: R.interpolate(_x(1, 3, 5, 5), size=(2, 2, 2)), ValueError,
      r"interpolate: input with spatial shape \(5, 5\) needs a size of 2 ints"),
-    (lambda: C.pad(_x(1, 3, 5), (1,)), RuntimeError, r"pad: padding length must be divisible by 2"),
-    (lambda: C.pad(_x(3, 5), (1, 1, 1, 1, 1, 1)), RuntimeError, r"pad: padding length 6 is too large"),
-    (lambda: C.pad(_x(1, 3, 5), (5, 1), mode="reflect"), RuntimeError,
+    (lambda: pad(_x(1, 3, 5), (1,)), RuntimeError, r"pad: padding length must be divisible by 2"),
+    (lambda: pad(_x(3, 5), (1, 1, 1, 1, 1, 1)), RuntimeError, r"pad: padding length 6 is too large"),
+    (lambda: pad(_x(1, 3, 5), (5, 1), mode="reflect"), RuntimeError,
      r"pad: padding \(5, 1\) should be less than the input size 5 in dimension 2"),
-    (lambda: C.pad(_x(1, 3, 5), (1, 1), mode="wrap"), NotImplementedError, r"pad: unrecognised padding mode 'wrap'"),
-    (lambda: C.pad(_x(1, 3, 5), (1, 1), mode="reflect", value=2.0), RuntimeError,
+    (lambda: pad(_x(1, 3, 5), (1, 1), mode="wrap"), NotImplementedError, r"pad: unrecognised padding mode 'wrap'"),
+    (lambda: pad(_x(1, 3, 5), (1, 1), mode="reflect", value=2.0), RuntimeError,
      r"pad: padding mode \"reflect\" doesn't take in value argument"),
-    (lambda: C.pad(_x(1, 3, 5), (-3, -3)), RuntimeError, r"pad: the input size 5 plus padding \(-3, -3\) is negative"),
+    (lambda: pad(_x(1, 3, 5), (-3, -3)), RuntimeError, r"pad: the input size 5 plus padding \(-3, -3\) is negative"),
 ])
 def test_errors(call, exc, msg):
     with pytest.raises(exc, match=msg):

@@ -10,7 +10,7 @@ import pytest
 import ember
 import ember.nn as nn
 from ember.autograd import gradcheck, gradgradcheck
-from ember.ops.nnops import bilinear, linear
+from ember.ops.linear import bilinear, linear
 from helpers import assert_close, rand64
 
 

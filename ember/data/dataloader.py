@@ -16,7 +16,7 @@ def default_collate(batch):
     """Stack a list of samples into a batch: tensors and arrays are stacked, numbers become tensors (float64 for
     Python floats, int64 for ints, as PyTorch), and dicts, tuples and lists are collated field by field."""
     from .. import dtypes
-    from ..ops.shape import stack
+    from ..ops.join import stack
 
     first = batch[0]
     if isinstance(first, Tensor):

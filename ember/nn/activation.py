@@ -3,7 +3,7 @@ import warnings
 
 from ..autograd import no_grad
 from ..ops import activation as A
-from ..ops import elementwise as E
+from ..ops import unary as U
 from ..ops.creation import empty
 from .module import Module
 from .parameter import Parameter
@@ -14,7 +14,7 @@ __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", 
 
 
 def _relu(input, inplace=False):
-    return input.relu_() if inplace else E.relu(input)
+    return input.relu_() if inplace else U.relu(input)
 
 
 class _Stateless(Module):
@@ -70,11 +70,11 @@ class Hardsigmoid(_Inplace):
 
 
 class Sigmoid(_Stateless):
-    fn = staticmethod(E.sigmoid)
+    fn = staticmethod(U.sigmoid)
 
 
 class Tanh(_Stateless):
-    fn = staticmethod(E.tanh)
+    fn = staticmethod(U.tanh)
 
 
 class LogSigmoid(_Stateless):

@@ -8,11 +8,12 @@ import math
 import warnings
 
 from .. import dtypes as _dt
-from ..ops.activation import dropout as _dropout, softmax
+from ..ops.activation import softmax
+from ..ops.dropout import dropout as _dropout
 from ..ops.attention import scaled_dot_product_attention
 from ..ops.creation import empty, zeros
-from ..ops.nnops import linear
-from ..ops.shape import cat
+from ..ops.linear import linear
+from ..ops.join import cat
 from ..tensor import Tensor
 from . import init
 from .linear import Linear

@@ -2,6 +2,7 @@
 import math
 
 from ..ops import conv as C
+from ..ops.padding import pad
 from ..ops.creation import empty
 from . import init
 from .module import Module
@@ -90,7 +91,7 @@ class _ConvNd(Module):
             pads = []
             for p in reversed(self.padding):
                 pads += [p, p]
-        return C.pad(input, pads, mode=self.padding_mode), 0
+        return pad(input, pads, mode=self.padding_mode), 0
 
 
 class Conv1d(_ConvNd):

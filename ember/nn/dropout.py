@@ -1,5 +1,5 @@
 """Dropout modules: active in training mode, the identity in eval mode."""
-from ..ops import activation as A
+from ..ops import dropout as D
 from .module import Module
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"]
@@ -22,20 +22,20 @@ class _DropoutBase(Module):
 
 
 class Dropout(_DropoutBase):
-    fn = staticmethod(A.dropout)
+    fn = staticmethod(D.dropout)
 
 
 class Dropout1d(_DropoutBase):
-    fn = staticmethod(A.dropout1d)
+    fn = staticmethod(D.dropout1d)
 
 
 class Dropout2d(_DropoutBase):
-    fn = staticmethod(A.dropout2d)
+    fn = staticmethod(D.dropout2d)
 
 
 class Dropout3d(_DropoutBase):
-    fn = staticmethod(A.dropout3d)
+    fn = staticmethod(D.dropout3d)
 
 
 class AlphaDropout(_DropoutBase):
-    fn = staticmethod(A.alpha_dropout)
+    fn = staticmethod(D.alpha_dropout)

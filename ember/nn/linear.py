@@ -2,7 +2,7 @@
 import math
 
 from ..ops.creation import empty
-from ..ops.nnops import bilinear, linear
+from ..ops.linear import bilinear, linear
 from . import init
 from .module import Module
 from .parameter import Parameter

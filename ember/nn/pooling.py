@@ -1,5 +1,5 @@
 """Pooling layers and Upsample: MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d."""
-from ..ops import conv as C
+from ..ops import pooling as P, resample as R
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
@@ -24,13 +24,13 @@ class _MaxPool(Module):
 
 class MaxPool1d(_MaxPool):
     def forward(self, input):
-        return C.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+        return P.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 
 class MaxPool2d(_MaxPool):
     def forward(self, input):
-        return C.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+        return P.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 
@@ -53,13 +53,13 @@ class AvgPool1d(_AvgPool):
                          _single(padding), ceil_mode, count_include_pad)
 
     def forward(self, input):
-        return C.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+        return P.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad)
 
 
 class AvgPool2d(_AvgPool):
     def forward(self, input):
-        return C.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+        return P.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
 
 
@@ -74,12 +74,12 @@ class _Adaptive(Module):
 
 class AdaptiveAvgPool1d(_Adaptive):
     def forward(self, input):
-        return C.adaptive_avg_pool1d(input, self.output_size)
+        return P.adaptive_avg_pool1d(input, self.output_size)
 
 
 class AdaptiveAvgPool2d(_Adaptive):
     def forward(self, input):
-        return C.adaptive_avg_pool2d(input, self.output_size)
+        return P.adaptive_avg_pool2d(input, self.output_size)
 
 
 class _AdaptiveMax(_Adaptive):
@@ -94,11 +94,11 @@ class _AdaptiveMax(_Adaptive):
 
 
 class AdaptiveMaxPool1d(_AdaptiveMax):
-    fn = staticmethod(C.adaptive_max_pool1d)
+    fn = staticmethod(P.adaptive_max_pool1d)
 
 
 class AdaptiveMaxPool2d(_AdaptiveMax):
-    fn = staticmethod(C.adaptive_max_pool2d)
+    fn = staticmethod(P.adaptive_max_pool2d)
 
 
 class Upsample(Module):
@@ -116,7 +116,7 @@ class Upsample(Module):
         self.mode, self.align_corners, self.recompute_scale_factor = mode, align_corners, recompute_scale_factor
 
     def forward(self, input):
-        return C.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+        return R.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
                              recompute_scale_factor=self.recompute_scale_factor)
 
     def extra_repr(self):

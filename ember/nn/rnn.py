@@ -9,10 +9,10 @@ import math
 import numbers
 import warnings
 
-from ..ops.activation import dropout as _dropout
+from ..ops.dropout import dropout as _dropout
 from ..ops.creation import zeros
 from ..ops.rnn import gru_cell, lstm_cell, rnn_layer, rnn_relu_cell, rnn_tanh_cell
-from ..ops.shape import cat, stack
+from ..ops.join import cat, stack
 from ..tensor import Tensor
 from . import init
 from .module import Module

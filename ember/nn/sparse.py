@@ -1,6 +1,6 @@
 """Embedding: a lookup table of vectors."""
 from ..autograd import no_grad
-from ..ops import activation as A
+from ..ops.embedding import embedding
 from ..ops.creation import empty
 from . import init
 from .module import Module
@@ -44,8 +44,8 @@ class Embedding(Module):
                 self.weight[self.padding_idx].fill_(0)
 
     def forward(self, input):
-        return A.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type, self.scale_grad_by_freq,
-                           self.sparse)
+        return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type, self.scale_grad_by_freq,
+                         self.sparse)
 
     def extra_repr(self):
         s = f"{self.num_embeddings}, {self.embedding_dim}"

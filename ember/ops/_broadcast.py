@@ -7,10 +7,11 @@ import functools
 
 import numpy as np
 
-from ..autograd import Node, is_grad_enabled
+from ..autograd import Node
 from ..device import get_array_module
 from ..autograd.graph import apply
-from ..tensor import Tensor
+from .meta import TensorMeta
+from .registry import export, register
 
 _ndarray = np.ndarray
 
@@ -51,12 +52,19 @@ def sum_to_array(a, shape):
     return out
 
 
+@register
 class BroadcastTo(Node):
+    """The input viewed (no copy) with the shape it broadcasts to."""
+
     saves = ()
     is_view = True
 
     def __init__(self, shape):
         self.shape = tuple(shape)
+
+    def infer(self, a):
+        np.broadcast_shapes(a.shape, self.shape)  # raises ValueError when a does not broadcast to shape
+        return TensorMeta(self.shape, a.dtype)
 
     def forward(self, xp, a):
         self.in_shape = a.shape
@@ -70,11 +78,17 @@ class BroadcastTo(Node):
         return (sum_to(g, self.in_shape),)
 
 
+@register
 class SumTo(Node):
+    """The input summed over the dimensions that broadcasting added or stretched (BroadcastTo's adjoint)."""
+
     saves = ()
 
     def __init__(self, shape):
         self.shape = tuple(shape)
+
+    def infer(self, a):
+        return TensorMeta(self.shape, a.dtype)
 
     def forward(self, xp, a):
         self.in_shape = a.shape
@@ -96,15 +110,11 @@ def sum_to(t, shape):
     """Sum t over the dimensions that broadcasting added or stretched, giving a tensor of shape."""
     if t.data.shape == shape or tuple(t.data.shape) == tuple(shape):
         return t
-    if not is_grad_enabled():  # nothing to record: skip the op machinery
-        return Tensor._wrap(sum_to_array(t.data, tuple(shape)))
     return apply(SumTo(shape), t)
 
 
+@export(SumTo, ember=False, methods=("sum_to_size",))
 def sum_to_size(self, *size):
     """Sum this tensor to size (which it must broadcast to), as torch.Tensor.sum_to_size."""
     shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
     return sum_to(self, shape)
-
-
-Tensor.sum_to_size = sum_to_size

@@ -1,6 +1,7 @@
 """Small helpers shared by the op modules."""
 import numpy as np
 
+from ..device import get_array_module
 from ..tensor import Tensor, _wrap_dim
 
 _ndarray = np.ndarray
@@ -56,3 +57,13 @@ def grad_tensor(r, dtype):
     if r.dtype != dtype:
         r = r.astype(dtype)
     return _wrap(r)
+
+
+def shape_of(x):
+    """The shape of a tensor or an array; () for a number."""
+    return getattr(x, "shape", ())
+
+
+def zero_gradient(g):
+    """A zero gradient shaped like g (not g * 0, which would turn inf into nan)."""
+    return Tensor._wrap(get_array_module(g.data).zeros_like(g.data))

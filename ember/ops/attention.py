@@ -6,8 +6,13 @@ import numpy as np
 
 from ..autograd import Node, is_grad_enabled
 from ..autograd.graph import apply
+from ..device import move
 from ..tensor import Tensor
 from ._broadcast import sum_to, sum_to_array
+from ._checks import check_tensor
+from .activation import softmax
+from .random import default_generator
+from .ternary import where
 
 __all__ = ["scaled_dot_product_attention"]
 
@@ -89,8 +94,6 @@ class Attention(Node):
 
     def _probs(self):
         """The attention weights, recomputed with ember ops (under create_graph, so double backward works)."""
-        from .activation import softmax
-        from .elementwise import where
         q, k = self.inputs[0], self.inputs[1]
         s = (q @ k.mT) * self.scale
         bias = self.inputs[3]
@@ -279,8 +282,7 @@ def _name_shapes(query, key, value, attn_mask=None):
 def _check(query, key, value, attn_mask, is_causal, dropout_p, enable_gqa):
     op = "scaled_dot_product_attention"
     for name, t in (("query", query), ("key", key), ("value", value)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
+        check_tensor(t, op, name)
         if t.data.ndim < 2:
             raise RuntimeError(f"{op}: {name} must have at least 2 dimensions, got shape {tuple(t.shape)}")
     if query.dtype is not key.dtype or query.dtype is not value.dtype:
@@ -298,8 +300,8 @@ def _check(query, key, value, attn_mask, is_causal, dropout_p, enable_gqa):
         raise RuntimeError(f"{op}: Explicit attn_mask should not be set when is_causal=True")
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {dropout_p}")
-    if attn_mask is not None and not isinstance(attn_mask, Tensor):
-        raise TypeError(f"{op}(): argument 'attn_mask' must be Tensor, not {type(attn_mask).__name__}")
+    if attn_mask is not None:
+        check_tensor(attn_mask, op, "attn_mask")
     if attn_mask is not None and attn_mask.data.dtype.kind not in "bfV":
         raise RuntimeError(f"{op}: Expected attn_mask dtype to be bool or float or to match query dtype, got "
                            f"{attn_mask.dtype}")
@@ -356,8 +358,6 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             bias = attn_mask.data.astype(dtype, copy=False)
     drop = None
     if dropout_p > 0.0:
-        from .random import default_generator
-        from ..device import move
         shape = np.broadcast_shapes(tuple(query.shape[:-2]) + (L, S), tuple(key.shape[:-2]) + (L, S),
                                     tuple(bias.shape) if bias is not None else ())
         if dropout_p == 1.0:

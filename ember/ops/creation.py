@@ -2,9 +2,12 @@
 import math
 import operator
 
+import numpy as np
+
 from .. import dtypes as _dt
 from ..device import CPU, to_device
 from ..tensor import Tensor, tensor  # noqa: F401  (tensor: importable from here too)
+from ._checks import check_tensor
 from ._util import bind
 
 __all__ = ["zeros", "ones", "full", "empty", "arange", "linspace", "logspace", "eye", "zeros_like", "ones_like",
@@ -68,7 +71,6 @@ def _scalar_dtype(value):
         return _dt.get_default_dtype()
     if isinstance(value, complex):
         raise TypeError("full: ember does not support complex tensors")
-    import numpy as np
     if isinstance(value, np.generic):
         return _dt.from_numpy_dtype(value.dtype)
     raise TypeError(f"full(): argument 'fill_value' must be a number, not {type(value).__name__}")
@@ -82,8 +84,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
 
 
 def _like(t, fill, dtype, device, requires_grad, op):
-    if not isinstance(t, Tensor):
-        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(t).__name__}")
+    check_tensor(t, op)
     return _make(fill, (t.data.shape,), dtype or t.dtype, device or t.device, requires_grad, op)
 
 
@@ -120,7 +121,6 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         start, end = 0, start
     for name, v in (("start", start), ("end", end), ("step", step)):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            import numpy as np
             if not isinstance(v, (np.integer, np.floating)):
                 raise TypeError(f"arange(): argument '{name}' must be a number, not {type(v).__name__}")
     if step == 0:
@@ -178,7 +178,6 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 
 def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of data, with self's dtype and device by default."""
-    from ..tensor import tensor
     return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 

@@ -15,9 +15,11 @@ from ..autograd.graph import apply, increment_version
 from ..autograd.inplace import inplace
 from ..tensor import Tensor
 from ._broadcast import broadcast_to, sum_to
+from ._checks import check_tensor, same_device
 from ._util import bind, wrap_dim
+from .compare import logical_not
+from .copy import to_copy
 from .creation import zeros
-from .elementwise import logical_not, to_copy
 
 __all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "index_put", "masked_fill",
            "masked_select", "nonzero", "argwhere", "take"]
@@ -391,20 +393,16 @@ def _indices_key(indices):
 # --- gather / scatter ---------------------------------------------------------------------------------------------
 
 def _check_index_tensor(index, input, op):
-    if not isinstance(index, Tensor):
-        raise TypeError(f"{op}(): argument 'index' must be Tensor, not {type(index).__name__}")
+    check_tensor(index, op, "index")
     dt = index.data.dtype
     if dt.kind != "i" or dt.itemsize not in (4, 8):
         raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index, got {index.dtype}")
-    if index.data.__class__ is not input.data.__class__ and index.device != input.device:
-        raise RuntimeError(f"{op}(): Expected all tensors to be on the same device, but found index on "
-                           f"{index.device} and input on {input.device}")
+    same_device(input, index, op)
 
 
 def _check_along(op, input, dim, index, src=None):
     """Validate gather/scatter arguments the way PyTorch does; returns dim wrapped to [0, ndim)."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    check_tensor(input, op)
     n = input.data.ndim
     d = wrap_dim(dim, n, op)
     _check_index_tensor(index, input, op)
@@ -532,8 +530,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
 
 def scatter_add(input, dim, index, src):
     """A copy of input with src added at index along dim; repeated positions add up."""
-    if not isinstance(src, Tensor):
-        raise TypeError(f"scatter_add(): argument 'src' must be Tensor, not {type(src).__name__}")
+    check_tensor(src, "scatter_add", "src")
     d = _check_along("scatter_add", input, dim, index, src)
     if input.data.ndim == 0:
         return scatter_add(input.reshape(1), 0, index.reshape(1), src.reshape(1)).reshape(())
@@ -594,8 +591,7 @@ class IndexAdd(Node):
 
 
 def _check_vector_index(input, dim, index, op):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    check_tensor(input, op)
     d = wrap_dim(dim, input.data.ndim, op)
     _check_index_tensor(index, input, op)
     if index.data.ndim > 1:
@@ -615,8 +611,7 @@ def index_select(input, dim, index):
 def index_add(input, dim, index, source, *, alpha=1):
     """A copy of input with alpha * source added at the positions index along dim (repeats add up)."""
     d = _check_vector_index(input, dim, index, "index_add")
-    if not isinstance(source, Tensor):
-        raise TypeError(f"index_add(): argument 'source' must be Tensor, not {type(source).__name__}")
+    check_tensor(source, "index_add", "source")
     if input.data.ndim == 0:
         return index_add(input.reshape(1), 0, index, source.reshape(-1), alpha=alpha).reshape(())
     shape, sshape = input.data.shape, source.data.shape
@@ -649,8 +644,7 @@ def take(input, index):
 # --- masks ------------------------------------------------------------------------------------------------------
 
 def _check_mask(mask, op):
-    if not isinstance(mask, Tensor):
-        raise TypeError(f"{op}(): argument 'mask' must be Tensor, not {type(mask).__name__}")
+    check_tensor(mask, op, "mask")
     if mask.data.dtype != np.bool_:
         raise RuntimeError(f"{op}: only supports boolean masks, but got mask with dtype {mask.dtype}")
 
@@ -734,29 +728,6 @@ def nonzero(input, *, as_tuple=False):
 def argwhere(input):
     """nonzero(input): the indices of the nonzero entries as a (count, ndim) tensor."""
     return apply(Nonzero(), input)
-
-
-# --- select's gradient (used by shape.Select / unbind) ---------------------------------------------------------
-
-class SelectBackward(Node):
-    saves = ()
-
-    def __init__(self, shape, dim, index):
-        self.shape, self.dim, self.index = shape, dim, index
-
-    def forward(self, xp, g):
-        out = xp.zeros(self.shape, dtype=g.dtype)
-        out[(slice(None),) * self.dim + (self.index,)] = g
-        return out
-
-    def backward(self, gg):
-        from .shape import Select
-        return (apply(Select(self.dim, self.index), gg),)
-
-
-def select_backward(g, shape, dim, index):
-    """The gradient of selecting index along dim: g placed into zeros of the input's shape."""
-    return apply(SelectBackward(shape, dim, index), g)
 
 
 bind(

@@ -13,7 +13,9 @@ from ..device import get_array_module
 from ..autograd.graph import apply
 from ..tensor import Tensor, _ndarray
 from ._broadcast import broadcast_to, sum_to
+from ._checks import check_tensor, same_device
 from ._util import bind
+from .arith import mul
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "outer", "ger", "addmm", "addmv", "baddbmm", "einsum"]
 
@@ -111,16 +113,10 @@ def _vector_grads(g, a, b, sa, sb, na, nb):
     return (ga.reshape(sa) if na else None, gb.reshape(sb) if nb else None)
 
 
-def _not_tensor(x, op, name, pos):
-    raise TypeError(f"{op}(): argument '{name}' (position {pos}) must be Tensor, not {type(x).__name__}")
-
-
 def _check_pair(a, b, op):
     """The checks every product makes: tensors, one dtype (no promotion, as in PyTorch), one device, not bool."""
-    if not isinstance(a, Tensor):
-        _not_tensor(a, op, "input", 1)
-    if not isinstance(b, Tensor):
-        _not_tensor(b, op, "other", 2)
+    check_tensor(a, op, "input", 1)
+    check_tensor(b, op, "other", 2)
     da, db = a.data.dtype, b.data.dtype
     if da != db:
         raise RuntimeError(f"{op}: expected both operands to have the same dtype, but got {a.dtype.name} and "
@@ -128,9 +124,7 @@ def _check_pair(a, b, op):
     if da.kind == "b":
         raise NotImplementedError(f"{op}: not implemented for 'Bool' (shapes {tuple(a.data.shape)} and "
                                   f"{tuple(b.data.shape)})")
-    if a.data.__class__ is not b.data.__class__ or a.data.__class__ is not _ndarray and a.device != b.device:
-        raise RuntimeError(f"{op}: Expected all tensors to be on the same device, but found at least two devices, "
-                           f"{a.device} and {b.device}!")
+    same_device(a, b, op)
 
 
 def _check_inner(sa, sb, op):
@@ -226,11 +220,8 @@ def vdot(input, other):
 
 def outer(input, vec2):
     """Outer product of two 1-D tensors: out[i, j] = input[i] * vec2[j] (types are promoted, as in PyTorch)."""
-    from .elementwise import mul
-
     for name, t in (("self", input), ("vec2", vec2)):
-        if not isinstance(t, Tensor):
-            _not_tensor(t, "outer", "input" if name == "self" else "vec2", 1 if name == "self" else 2)
+        check_tensor(t, "outer", "input" if name == "self" else "vec2", 1 if name == "self" else 2)
         if t.data.ndim != 1:
             raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.data.ndim}-D "
                                f"(shape {tuple(t.data.shape)})")
@@ -242,8 +233,7 @@ ger = outer
 
 def _add_scaled(input, product, beta, alpha, op):
     """beta * input + alpha * product, where input must broadcast to product's shape (beta=0 ignores input)."""
-    if not isinstance(input, Tensor):
-        _not_tensor(input, op, "input", 1)
+    check_tensor(input, op, "input", 1)
     if input.data.dtype != product.data.dtype:
         raise RuntimeError(f"{op}: expected input and the product to have the same dtype, but got "
                            f"{input.dtype.name} and {product.dtype.name}")
@@ -450,10 +440,7 @@ def einsum(equation, *operands):
         if t.data.dtype != first.data.dtype:
             raise RuntimeError(f"einsum(): expected all operands to have the same dtype, but operand 0 is "
                                f"{first.dtype.name} and operand {i} is {t.dtype.name}")
-        if t.data.__class__ is not first.data.__class__ or t.data.__class__ is not _ndarray and \
-                t.device != first.device:
-            raise RuntimeError(f"einsum(): Expected all tensors to be on the same device, but found at least two "
-                               f"devices, {first.device} and {t.device}!")
+        same_device(first, t, "einsum")
     if first.data.dtype.kind == "b":
         raise NotImplementedError("einsum(): not implemented for 'Bool'")
     specs, out, ell = _parse(equation, tuple(t.data.ndim for t in operands))

@@ -9,8 +9,13 @@ import numpy as np
 from ..autograd import Node, is_grad_enabled
 from ..autograd.graph import apply
 from ..tensor import Tensor
-from . import elementwise as E
-from .activation import logsigmoid, pairwise_distance
+from ._checks import check_tensor
+from ._promotion import promote
+from .activation import log_softmax, logsigmoid
+from .arith import minimum
+from .distance import pairwise_distance
+from .ternary import clamp, where
+from .unary import abs as _abs, exp, log, log1p
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "hinge_embedding_loss",
@@ -42,8 +47,7 @@ def _reduce(loss, reduction):
 
 def _tensors(op, **named):
     for name, t in named.items():
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
+        check_tensor(t, op, name)
 
 
 # --- cross_entropy and nll_loss -------------------------------------------------------------------------------
@@ -200,13 +204,12 @@ class NllLoss(Node):
 
     def _backward_graph(self, scale, need):
         """The same gradients written with ember ops (create_graph: gradients of gradients)."""
-        from .activation import log_softmax
         x = self.inputs[0]
         A = Tensor._wrap(self._dense_A(x.device.xp)) if self.index is not None else self.inputs[1]
         logp = log_softmax(_to_flat(x), 1) if self.from_logits else _to_flat(x)
         gx = gA = None
         if need[0]:
-            gflat = (E.exp(logp) * A.sum(1, keepdim=True) - A) * scale if self.from_logits else -A * scale
+            gflat = (exp(logp) * A.sum(1, keepdim=True) - A) * scale if self.from_logits else -A * scale
             gx = _from_flat(gflat, self.shape)
         if len(need) == 1:
             return (gx,)
@@ -218,8 +221,7 @@ class NllLoss(Node):
 def _class_weight(weight, C, dtype, op):
     if weight is None:
         return None
-    if not isinstance(weight, Tensor):
-        raise TypeError(f"{op}(): argument 'weight' must be Tensor, not {type(weight).__name__}")
+    check_tensor(weight, op, "weight")
     if tuple(weight.shape) != (C,):
         raise RuntimeError(f"{op}: weight tensor should be defined either for all {C} classes or no classes but got "
                            f"weight tensor of shape: {tuple(weight.shape)}")
@@ -347,7 +349,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     """Mean absolute error (weight: elementwise weights; 'mean' then divides by their sum)."""
     reduction = _reduction(reduction, "l1_loss", size_average, reduce)
     _pair(input, target, "l1_loss")
-    return _weighted(E.abs(input - target), weight, reduction, input, "l1_loss", True)
+    return _weighted(_abs(input - target), weight, reduction, input, "l1_loss", True)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -356,10 +358,10 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     _pair(input, target, "smooth_l1_loss")
     if beta < 0:
         raise RuntimeError(f"smooth_l1_loss does not support negative values for beta (got {beta}).")
-    d = E.abs(input - target)
+    d = _abs(input - target)
     if beta == 0:
         return _reduce(d, reduction)
-    return _reduce(E.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
+    return _reduce(where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -368,8 +370,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     _pair(input, target, "huber_loss")
     if delta <= 0:
         raise RuntimeError(f"huber_loss does not support non-positive values for delta (got {delta}).")
-    d = E.abs(input - target)
-    loss = E.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    d = _abs(input - target)
+    loss = where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
     return _weighted(loss, weight, reduction, input, "huber_loss", False)
 
 
@@ -390,8 +392,8 @@ class BinaryCrossEntropy(Node):
     def backward(self, g):
         x, t = self.inputs
         nx, nt = self.needs_input_grad
-        gx = g * (x - t) / E.clamp(x * (1 - x), min=1e-12) if nx else None
-        gt = g * (E.log1p(-x) - E.log(x)) if nt else None
+        gx = g * (x - t) / clamp(x * (1 - x), min=1e-12) if nx else None
+        gt = g * (log1p(-x) - log(x)) if nt else None
         return (gx, gt)
 
 
@@ -407,7 +409,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
             raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
         if not (float(target.data.min()) >= 0 and float(target.data.max()) <= 1):
             raise RuntimeError("binary_cross_entropy: all elements of target should be between 0 and 1")
-    input, target = E.promote(input, target, "binary_cross_entropy")
+    input, target = promote(input, target, "binary_cross_entropy")
     loss = apply(BinaryCrossEntropy(), input, target)
     if weight is not None:
         loss = loss * weight
@@ -443,9 +445,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     reduction = _reduction(reduction, "kl_div", size_average, reduce, extra=("batchmean",))
     _tensors("kl_div", input=input, target=target)
     if log_target:
-        loss = E.exp(target) * (target - input)
+        loss = exp(target) * (target - input)
     else:
-        loss = target * E.log(E.where(target == 0, 1.0, target)) - target * input  # xlogy(t, t) - t x
+        loss = target * log(where(target == 0, 1.0, target)) - target * input  # xlogy(t, t) - t x
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.data.ndim else loss.sum()
     return _reduce(loss, reduction)
@@ -457,8 +459,8 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     """x where target is 1, max(0, margin - x) where target is -1 (both terms for other target values)."""
     reduction = _reduction(reduction, "hinge_embedding_loss", size_average, reduce)
     _tensors("hinge_embedding_loss", input=input, target=target)
-    margin_part = E.where(target != 1, E.clamp(margin - input, min=0), 0.0)
-    self_part = E.where(target != -1, input, 0.0)
+    margin_part = where(target != 1, clamp(margin - input, min=0), 0.0)
+    self_part = where(target != -1, input, 0.0)
     return _reduce(margin_part + self_part, reduction)
 
 
@@ -470,7 +472,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
         raise RuntimeError(f"margin_ranking_loss: All input tensors should have same dimension but got sizes: "
                            f"input1: {tuple(input1.shape)}, input2: {tuple(input2.shape)}, target: "
                            f"{tuple(target.shape)}")
-    return _reduce(E.clamp(-target * (input1 - input2) + margin, min=0), reduction)
+    return _reduce(clamp(-target * (input1 - input2) + margin, min=0), reduction)
 
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
@@ -488,8 +490,8 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     d_pos = pairwise_distance(anchor, positive, p, eps)
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:
-        d_neg = E.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
-    return _reduce(E.clamp(d_pos - d_neg + margin, min=0), reduction)
+        d_neg = minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduce(clamp(d_pos - d_neg + margin, min=0), reduction)
 
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
@@ -516,8 +518,8 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     mag1 = (input1 * input1).sum(d) + 1e-12
     mag2 = (input2 * input2).sum(d) + 1e-12
     cos = prod / (mag1 * mag2).sqrt()
-    pos = E.where(target == 1, 1 - cos, 0.0)
-    neg = E.where(target == -1, E.clamp(cos - margin, min=0), 0.0)
+    pos = where(target == 1, 1 - cos, 0.0)
+    neg = where(target == -1, clamp(cos - margin, min=0), 0.0)
     return _reduce(pos + neg, reduction)
 
 
@@ -529,12 +531,12 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     targets above 1 when full."""
     reduction = _reduction(reduction, "poisson_nll_loss", size_average, reduce)
     _tensors("poisson_nll_loss", input=input, target=target)
-    loss = E.exp(input) - target * input if log_input else input - target * E.log(input + eps)
+    loss = exp(input) - target * input if log_input else input - target * log(input + eps)
     if full:
         big = target > 1
-        safe = E.where(big, target, 1.0)
-        stirling = safe * E.log(safe) - safe + 0.5 * E.log(safe * (2 * math.pi))
-        loss = loss + E.where(big, stirling, 0.0)
+        safe = where(big, target, 1.0)
+        stirling = safe * log(safe) - safe + 0.5 * log(safe * (2 * math.pi))
+        loss = loss + where(big, stirling, 0.0)
     return _reduce(loss, reduction)
 
 
@@ -557,8 +559,8 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
             raise ValueError(f"{op}: var is of incorrect size {vs} for input of size {xs}")
     reduction = _reduction(reduction, op)
     v = var.detach()
-    var = var + (E.clamp(v, min=eps) - v)
-    loss = 0.5 * (E.log(var) + (input - target) ** 2 / var)
+    var = var + (clamp(v, min=eps) - v)
+    loss = 0.5 * (log(var) + (input - target) ** 2 / var)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
     return _reduce(loss, reduction)

@@ -16,10 +16,13 @@ from ..autograd import Node, is_grad_enabled
 from ..dtypes import finfo
 from ..autograd.graph import apply, increment_version
 from ..tensor import Tensor
+from ._checks import check_tensor, same_device
+from .arith import pow as _pow
 from .creation import zeros
-from .elementwise import pow as _pow, rsqrt
+from .join import cat, narrow
 from .reduce import mean as _mean, sum as _sum
-from .shape import cat, narrow, reshape
+from .shape import reshape
+from .unary import rsqrt
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm", "local_response_norm"]
 
@@ -389,23 +392,19 @@ class Normalize(Node):
 # --- validation -------------------------------------------------------------------------------------------------
 
 def _check_input(input, op):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    check_tensor(input, op)
     if not input.is_floating_point():
         raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
 
 
 def _check_same(t, name, input, op):
     """t must be a tensor with input's dtype (float32 parameters are allowed for 16-bit inputs) and device."""
-    if not isinstance(t, Tensor):
-        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
+    check_tensor(t, op, name)
     dt, xdt = t.data.dtype, input.data.dtype
     if dt != xdt and not (xdt.itemsize == 2 and dt.itemsize == 4 and t.is_floating_point()):
         raise RuntimeError(f"{op}: mixed dtype: input is {input.dtype} but {name} is {t.dtype} (all inputs must "
                            "share the same dtype)")
-    if t.data.__class__ is not input.data.__class__:
-        raise RuntimeError(f"{op}: Expected all tensors to be on the same device, but found at least two devices, "
-                           f"{input.device} and {t.device}!")
+    same_device(input, t, op)
 
 
 def _check_channels(params, c, input, op):

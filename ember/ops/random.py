@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..autograd.inplace import inplace
-from ..device import CPU, to_device
+from ..device import CPU, move, to_device
 from ..tensor import Tensor
 from ._util import as_shape, bind
 
@@ -78,7 +78,6 @@ def _finish(arr, dtype, device, requires_grad):
     arr = arr.astype(dtype.np, copy=False)
     dev = to_device(device)
     if dev is not None and dev != CPU:
-        from ..device import move
         arr = move(arr, dev)
     t = Tensor._wrap(arr)
     return t.requires_grad_(True) if requires_grad else t
@@ -157,7 +156,6 @@ def bernoulli(input, p=None, generator=None):
 
 
 def _host(x):
-    from ..device import move
     return move(x, CPU) if hasattr(x, "shape") else x
 
 
@@ -197,7 +195,6 @@ def _sample_dtype(t):
 
 
 def _move_like(arr, t):
-    from ..device import move
     return move(arr, t.device)
 
 

@@ -1,8 +1,9 @@
-"""Reductions over dimensions: sum, mean, prod, max/min, var/std, logsumexp, cumsum, norm, all/any, ...
+"""Reductions over dimensions: sum, mean, prod, max/min, var/std, logsumexp, norm, all/any, ... (the running
+forms cumsum and cumprod are in cumulative.py)
 
 Every function follows PyTorch: ``dim`` is an int, a tuple of ints or None (all dimensions; ``()`` also means all),
-``keepdim`` keeps the reduced dimensions with size 1. Forwards run on arrays; backwards are written with ember ops,
-so gradients of gradients work.
+``keepdim`` keeps the reduced dimensions with size 1. Forwards run on arrays; backwards are written with ember ops
+(sum's and mean's with their gradient node SumGrad), so gradients of gradients work.
 """
 import functools
 import math
@@ -12,19 +13,19 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes as _dt
-from ..autograd import Node, is_grad_enabled
+from ..autograd import Node
 from ..device import get_array_module
 from ..autograd.graph import apply
 from ..tensor import Tensor
-from ._broadcast import broadcast_to, expand_array
-from ._util import as_array, bind, wrap_dim, wrap_dims
-from .elementwise import abs as _abs, exp, isnan, maximum, minimum, sign, where
-
-__all__ = [
-    "sum", "nansum", "mean", "nanmean", "prod", "max", "min", "amax", "amin", "aminmax", "argmax", "argmin", "var",
-    "std", "var_mean", "std_mean", "logsumexp", "cumsum", "cumprod", "norm", "all", "any", "count_nonzero",
-    "median",
-]
+from ._broadcast import expand_array
+from ._checks import check_tensor
+from ._util import as_array, wrap_dim, wrap_dims
+from .arith import maximum, minimum
+from .compare import isnan
+from .meta import TensorMeta, reduced, same_as, with_dtype
+from .registry import export, register
+from .ternary import where
+from .unary import abs as _abs, exp, sign
 
 # The named results of value-selecting reductions (torch.return_types.*): unpack as a tuple or use .values/.indices.
 _MaxResult = namedtuple("max", ["values", "indices"])
@@ -44,7 +45,7 @@ def _dims(input, dim, op):
     return dims if ndim else ()
 
 
-def _dim1(input, dim, op):
+def one_dim(input, dim, op):
     """One reduced dimension (an int), as for max(dim) and cumsum."""
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
         raise TypeError(f"{op}(): argument 'dim' must be int, not {type(dim).__name__}")
@@ -69,21 +70,6 @@ def _unsqueeze(t, node):
     return t.reshape(_keep_shape(node.in_shape, node.dims))
 
 
-def _expand_grad(node, gd, scale=None):
-    """A reduction's array gradient (times scale) broadcast back to the input's shape: a read-only view, for a
-    plain backward."""
-    if node.dims and not node.keepdim:
-        gd = gd.reshape(_keep_shape(node.in_shape, node.dims))
-    if scale is not None:
-        dtype = gd.dtype
-        gd = as_array(gd * scale)
-        if gd.dtype != dtype:
-            gd = gd.astype(dtype)
-    elif gd.__class__ is np.ndarray and not gd.flags.c_contiguous:
-        gd = np.ascontiguousarray(gd)  # (the reduced size) so that expand_array makes a view quickly
-    return Tensor._wrap(expand_array(gd, node.in_shape))
-
-
 def _sum_keep(t, dims):
     """sum(t, dims, keepdim=True) without re-validating dims (bool tensors count as int64)."""
     return apply(Sum(dims, True), t)
@@ -96,17 +82,12 @@ def _nonzero_size(input, dims, op):
                              f"{tuple(input.shape)}).")
 
 
-def _check_tensor(input, op):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
-
-
 def _require_float(input, op, what):
     if not input.is_floating_point():
         raise RuntimeError(f"{op}(): {what} Got: {input.dtype}")
 
 
-def _accumulate_dtype(input, dtype):
+def accumulate_dtype(input, dtype):
     """PyTorch's rule for sum/prod/cumsum/cumprod: dtype= wins, bool and integer inputs accumulate in int64."""
     if dtype is not None:
         return input.to(dtype)
@@ -123,11 +104,19 @@ def _safe_den(y):
 
 # --- sum, mean, prod ------------------------------------------------------------------------------------------
 
-class Sum(Node):
-    saves = ()
+class _Reduction(Node):
+    """A reduction over dims (a sorted tuple), keeping them with size 1 when keepdim."""
 
     def __init__(self, dims, keepdim):
         self.dims, self.keepdim = dims, keepdim
+
+    def infer(self, a):
+        return reduced(a, self.dims, self.keepdim)
+
+
+@register
+class Sum(_Reduction):
+    saves = ()
 
     def forward(self, xp, a):
         self.in_shape = a.shape
@@ -136,17 +125,48 @@ class Sum(Node):
         return a.sum(axis=self.dims, keepdims=self.keepdim)
 
     def backward(self, g):
-        if not is_grad_enabled():  # plain backward: a view of the array, without the op machinery
-            return (_expand_grad(self, g.data),)
-        return (broadcast_to(_unsqueeze(g, self), self.in_shape),)
+        return (apply(SumGrad(self.in_shape, self.dims, self.keepdim), g),)
 
 
+@register
+class SumGrad(Node):
+    """The gradient of sum (times scale: mean's): g put back into the reduced dimensions and broadcast to the input's
+    shape, a read-only view when there is no scale. Its adjoint is the sum (times scale)."""
+
+    saves = ()
+    is_view = True
+
+    def __init__(self, in_shape, dims, keepdim, scale=None):
+        self.in_shape, self.dims, self.keepdim, self.scale = in_shape, dims, keepdim, scale
+
+    def infer(self, g):
+        return TensorMeta(tuple(self.in_shape), g.dtype)
+
+    def forward(self, xp, g):
+        if self.dims and not self.keepdim:
+            g = g.reshape(_keep_shape(self.in_shape, self.dims))
+        if self.scale is not None:
+            dtype = g.dtype
+            g = as_array(g * self.scale)
+            if g.dtype != dtype:
+                g = g.astype(dtype)
+        elif g.__class__ is np.ndarray and not g.flags.c_contiguous:
+            g = np.ascontiguousarray(g)  # (the reduced size) so that expand_array makes a view quickly
+        return expand_array(g, self.in_shape)
+
+    def backward(self, gg):
+        s = apply(Sum(self.dims, self.keepdim), gg)
+        return (s if self.scale is None else s * self.scale,)
+
+
+@export(Sum, methods=("sum",))
 def sum(input, dim=None, keepdim=False, dtype=None):
     """Sum over dim (an int, a tuple, or None for all); integer and bool inputs sum as int64."""
     dims = _dims(input, dim, "sum")
-    return apply(Sum(dims, keepdim), _accumulate_dtype(input, dtype))
+    return apply(Sum(dims, keepdim), accumulate_dtype(input, dtype))
 
 
+@export(Sum, methods=("nansum",))
 def nansum(input, dim=None, keepdim=False, dtype=None):
     """Sum treating NaN as zero."""
     if input.is_floating_point():
@@ -154,11 +174,9 @@ def nansum(input, dim=None, keepdim=False, dtype=None):
     return sum(input, dim, keepdim, dtype)
 
 
-class Mean(Node):
+@register
+class Mean(_Reduction):
     saves = ()
-
-    def __init__(self, dims, keepdim):
-        self.dims, self.keepdim = dims, keepdim
 
     def forward(self, xp, a):
         self.in_shape = a.shape
@@ -171,11 +189,10 @@ class Mean(Node):
 
     def backward(self, g):
         scale = 1.0 / self.n if self.n else math.nan
-        if not is_grad_enabled():
-            return (_expand_grad(self, g.data, scale),)
-        return (broadcast_to(_unsqueeze(g, self) * scale, self.in_shape),)
+        return (apply(SumGrad(self.in_shape, self.dims, self.keepdim, scale), g),)
 
 
+@export(Mean, methods=("mean",))
 def mean(input, dim=None, keepdim=False, dtype=None):
     """Mean over dim; only floating-point inputs (as in PyTorch)."""
     if dtype is not None:
@@ -186,6 +203,7 @@ def mean(input, dim=None, keepdim=False, dtype=None):
     return apply(Mean(_dims(input, dim, "mean"), keepdim), input)
 
 
+@export(Sum, methods=("nanmean",))
 def nanmean(input, dim=None, keepdim=False, dtype=None):
     """Mean of the non-NaN elements."""
     if dtype is not None:
@@ -195,12 +213,10 @@ def nanmean(input, dim=None, keepdim=False, dtype=None):
     return sum(where(keep, input, 0.0), dim, keepdim) / sum(keep, dim, keepdim)
 
 
-class Prod(Node):
+@register
+class Prod(_Reduction):
     saves = (0,)
     saves_output = True
-
-    def __init__(self, dims, keepdim):
-        self.dims, self.keepdim = dims, keepdim
 
     def forward(self, xp, a):
         self.in_shape = a.shape
@@ -230,21 +246,26 @@ class Prod(Node):
         return where(nz == 0, g0, where(nz == 1, g1, where(nz == 2, g2, 0.0)))
 
 
+@export(Prod, methods=("prod",))
 def prod(input, dim=None, keepdim=False, dtype=None):
     """Product over dim (None: all); integer and bool inputs multiply as int64. Gradients are exact with zeros."""
     dims = _dims(input, dim, "prod")
-    return apply(Prod(dims, keepdim), _accumulate_dtype(input, dtype))
+    return apply(Prod(dims, keepdim), accumulate_dtype(input, dtype))
 
 
 # --- value-selecting reductions: max/min over one dim, median -------------------------------------------------
 
-class _PutAlong(Node):
-    """Place g (keepdim-shaped) at idx along dim in zeros of shape: the adjoint of _TakeAlong."""
+@register
+class PutAlong(Node):
+    """Place g (keepdim-shaped) at idx along dim in zeros of shape: the adjoint of TakeAlong."""
 
     saves = ()
 
     def __init__(self, shape, idx, dim):
         self.shape, self.idx, self.dim = shape, idx, dim
+
+    def infer(self, g):
+        return TensorMeta(tuple(self.shape), g.dtype)
 
     def forward(self, xp, g):
         d = self.dim
@@ -252,10 +273,11 @@ class _PutAlong(Node):
         return xp.where(pos == self.idx, g, xp.zeros((), dtype=g.dtype))
 
     def backward(self, gg):
-        return (apply(_TakeAlong(self.idx, self.dim), gg),)
+        return (apply(TakeAlong(self.idx, self.dim), gg),)
 
 
-class _TakeAlong(Node):
+@register
+class TakeAlong(Node):
     """Entries at idx (keepdim-shaped indices) along dim."""
 
     saves = ()
@@ -263,12 +285,15 @@ class _TakeAlong(Node):
     def __init__(self, idx, dim):
         self.idx, self.dim = idx, dim
 
+    def infer(self, a):
+        return TensorMeta(tuple(self.idx.shape), a.dtype)
+
     def forward(self, xp, a):
         self.in_shape = a.shape
         return xp.take_along_axis(a, self.idx, axis=self.dim)
 
     def backward(self, g):
-        return (apply(_PutAlong(self.in_shape, self.idx, self.dim), g),)
+        return (apply(PutAlong(self.in_shape, self.idx, self.dim), g),)
 
 
 def _argmax_idx(xp, a, d):
@@ -290,48 +315,56 @@ def _median_idx(xp, a, d):
     return idx
 
 
+@register
 class SelectReduce(Node):
-    """max/min/median over one dim: the value at an index per slice; the gradient flows to that index."""
+    """max/min/median over one dim: (values, int64 indices), the value at an index per slice; the gradient flows to
+    that index. pick(xp, a, dim) gives the keepdim-shaped indices."""
 
     saves = ()
+    n_outputs = 2
 
     def __init__(self, dim, keepdim, pick):
         self.dim, self.keepdim, self.pick = dim, keepdim, pick
+
+    def infer(self, a):
+        values = reduced(a, (self.dim,), self.keepdim)
+        return values, with_dtype(values, np.int64)
 
     def forward(self, xp, a):
         self.in_shape = a.shape
         self.idx = idx = self.pick(xp, a, self.dim)
         out = xp.take_along_axis(a, idx, axis=self.dim)
-        return out if self.keepdim else out.squeeze(self.dim)
+        if idx.dtype != np.int64:
+            idx = idx.astype(np.int64)
+        if self.keepdim:
+            return out, idx
+        return out.squeeze(self.dim), idx.squeeze(self.dim)
 
-    def backward(self, g):
+    def backward(self, g, _):
         if not self.keepdim:
             g = g.reshape(_keep_shape(self.in_shape, (self.dim,)))
-        return (apply(_PutAlong(self.in_shape, self.idx, self.dim), g),)
+        return (apply(PutAlong(self.in_shape, self.idx, self.dim), g),)
 
 
 def _select_reduce(input, dim, keepdim, pick, result, op):
-    _check_tensor(input, op)
-    d = _dim1(input, dim, op)
+    check_tensor(input, op)
+    d = one_dim(input, dim, op)
     if input.data.ndim == 0:
         input, keepdim = input.reshape(1), False
     _nonzero_size(input, (d,), op)
-    node = SelectReduce(d, keepdim, pick)
-    values = apply(node, input)
-    idx = node.idx if keepdim else node.idx.squeeze(d)
-    if idx.dtype != np.int64:
-        idx = idx.astype(np.int64)
-    return result(values, Tensor._wrap(idx))
+    return result(*apply(SelectReduce(d, keepdim, pick), input))
 
 
-class AMax(Node):
+@register
+class AMax(_Reduction):
     """amax/amin: the gradient is split evenly among the entries equal to the result (as in PyTorch)."""
 
     saves = (0,)
     saves_output = True
 
     def __init__(self, dims, keepdim, largest):
-        self.dims, self.keepdim, self.largest = dims, keepdim, largest
+        super().__init__(dims, keepdim)
+        self.largest = largest
 
     def forward(self, xp, a):
         self.in_shape = a.shape
@@ -348,22 +381,25 @@ class AMax(Node):
 
 
 def _amax(input, dim, keepdim, largest, op):
-    _check_tensor(input, op)
+    check_tensor(input, op)
     dims = _dims(input, dim, op)
     _nonzero_size(input, dims, op)
     return apply(AMax(dims, keepdim, largest), input)
 
 
+@export(AMax, methods=("amax",))
 def amax(input, dim=(), keepdim=False):
     """Largest value over dim (None or (): all); ties share the gradient evenly."""
     return _amax(input, dim, keepdim, True, "amax")
 
 
+@export(AMax, methods=("amin",))
 def amin(input, dim=(), keepdim=False):
     """Smallest value over dim (None or (): all); ties share the gradient evenly."""
     return _amax(input, dim, keepdim, False, "amin")
 
 
+@export(AMax, methods=("aminmax",))
 def aminmax(input, *, dim=None, keepdim=False):
     """(min, max) over dim (None: all), as a named tuple."""
     return _AminmaxResult(_amax(input, dim, keepdim, False, "aminmax"), _amax(input, dim, keepdim, True, "aminmax"))
@@ -374,7 +410,7 @@ def _max_min(input, dim, keepdim, other, largest):
     if isinstance(dim, Tensor) or other is not None:
         return (maximum if largest else minimum)(input, dim if other is None else other)
     if dim is None:
-        _check_tensor(input, op)
+        check_tensor(input, op)
         if input.data.size == 0:
             raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
                                "reduction dim with the 'dim' argument.")
@@ -383,19 +419,22 @@ def _max_min(input, dim, keepdim, other, largest):
                           _MaxResult if largest else _MinResult, op)
 
 
+@export(AMax, SelectReduce, methods=("max",))
 def max(input, dim=None, keepdim=False, *, other=None):
     """max(x): the largest value; max(x, dim, keepdim): (values, indices); max(x, other): elementwise maximum."""
     return _max_min(input, dim, keepdim, other, True)
 
 
+@export(AMax, SelectReduce, methods=("min",))
 def min(input, dim=None, keepdim=False, *, other=None):
     """min(x): the smallest value; min(x, dim, keepdim): (values, indices); min(x, other): elementwise minimum."""
     return _max_min(input, dim, keepdim, other, False)
 
 
+@export(SelectReduce, methods=("median",))
 def median(input, dim=None, keepdim=False):
     """median(x): the lower median of all values; median(x, dim, keepdim): (values, indices)."""
-    _check_tensor(input, "median")
+    check_tensor(input, "median")
     if dim is not None:
         return _select_reduce(input, dim, keepdim, _median_idx, _MedianResult, "median")
     if input.data.size == 0:
@@ -404,13 +443,17 @@ def median(input, dim=None, keepdim=False):
     # Without dim, the gradient is split evenly among the entries equal to the median (as torch.median()).
     flat = input.reshape(-1)
     value = _select_reduce(flat.detach(), 0, False, _median_idx, _MedianResult, "median").values
-    return apply(_EvenSelect(), flat, value)
+    return apply(EvenSelect(), flat, value)
 
 
-class _EvenSelect(Node):
+@register
+class EvenSelect(Node):
     """The already-selected value v of x, with the gradient split evenly among the entries of x equal to v."""
 
     saves = (0, 1)
+
+    def infer(self, x, v):
+        return same_as(v)
 
     def forward(self, xp, x, v):
         return v.copy()
@@ -425,11 +468,19 @@ class _EvenSelect(Node):
 
 # --- arg reductions, all/any, count_nonzero (no gradient) ------------------------------------------------------
 
+@register
 class ArgReduce(Node):
+    """argmax/argmin over one dim, or over the flattened input when dim is None (int64 indices)."""
+
     differentiable = False
 
     def __init__(self, dim, keepdim, largest):
         self.dim, self.keepdim, self.largest = dim, keepdim, largest
+
+    def infer(self, a):
+        if self.dim is None:
+            return TensorMeta((1,) * a.ndim if self.keepdim else (), np.dtype(np.int64))
+        return with_dtype(reduced(a, (self.dim,), self.keepdim), np.int64)
 
     def forward(self, xp, a):
         f = xp.argmax if self.largest else xp.argmin
@@ -442,65 +493,87 @@ class ArgReduce(Node):
 
 
 def _arg_reduce(input, dim, keepdim, largest, op):
-    _check_tensor(input, op)
+    check_tensor(input, op)
     if dim is None:
         if input.data.size == 0:
             raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
         return apply(ArgReduce(None, keepdim, largest), input)
-    d = _dim1(input, dim, op)
+    d = one_dim(input, dim, op)
     if input.data.ndim == 0:
         return apply(ArgReduce(None, False, largest), input)
     _nonzero_size(input, (d,), op)
     return apply(ArgReduce(d, keepdim, largest), input)
 
 
+@export(ArgReduce, methods=("argmax",))
 def argmax(input, dim=None, keepdim=False):
     """Index of the largest value (over the flattened tensor when dim is None); first one on ties."""
     return _arg_reduce(input, dim, keepdim, True, "argmax")
 
 
+@export(ArgReduce, methods=("argmin",))
 def argmin(input, dim=None, keepdim=False):
     """Index of the smallest value (over the flattened tensor when dim is None); first one on ties."""
     return _arg_reduce(input, dim, keepdim, False, "argmin")
 
 
-class _Truth(Node):
+class _Truth(_Reduction):
+    """A reduction to truth values (no gradient)."""
+
     differentiable = False
 
-    def __init__(self, dims, keepdim, fn):
-        self.dims, self.keepdim, self.fn = dims, keepdim, fn
+
+@register
+class All(_Truth):
+    """True where every element over dims is nonzero (bool; uint8 for uint8 input, as in PyTorch)."""
+
+    def infer(self, a):
+        return reduced(a, self.dims, self.keepdim, a.dtype if a.dtype == np.uint8 else np.bool_)
 
     def forward(self, xp, a):
-        return self.fn(a, self.dims, self.keepdim)
+        out = a.all(axis=self.dims, keepdims=self.keepdim)
+        return out.astype(a.dtype) if a.dtype == np.uint8 else out
 
 
-def _all(a, dims, keepdim):
-    out = a.all(axis=dims, keepdims=keepdim)
-    return out.astype(a.dtype) if a.dtype == np.uint8 else out
+@register
+class Any(_Truth):
+    """True where some element over dims is nonzero (bool; uint8 for uint8 input, as in PyTorch)."""
+
+    def infer(self, a):
+        return reduced(a, self.dims, self.keepdim, a.dtype if a.dtype == np.uint8 else np.bool_)
+
+    def forward(self, xp, a):
+        out = a.any(axis=self.dims, keepdims=self.keepdim)
+        return out.astype(a.dtype) if a.dtype == np.uint8 else out
 
 
-def _any(a, dims, keepdim):
-    out = a.any(axis=dims, keepdims=keepdim)
-    return out.astype(a.dtype) if a.dtype == np.uint8 else out
+@register
+class CountNonzero(_Truth):
+    """The number of nonzero elements over dims (int64)."""
+
+    def infer(self, a):
+        return reduced(a, self.dims, False, np.int64)
+
+    def forward(self, xp, a):
+        return (a != 0).sum(axis=self.dims, dtype=np.int64)
 
 
-def _count_nonzero(a, dims, keepdim):
-    return (a != 0).sum(axis=dims, dtype=np.int64)
-
-
+@export(All, methods=("all",))
 def all(input, dim=None, keepdim=False):
     """True where every element over dim is nonzero (a bool tensor; uint8 for uint8 input, as in PyTorch)."""
-    return apply(_Truth(_dims(input, dim, "all"), keepdim, _all), input)
+    return apply(All(_dims(input, dim, "all"), keepdim), input)
 
 
+@export(Any, methods=("any",))
 def any(input, dim=None, keepdim=False):
     """True where some element over dim is nonzero (a bool tensor; uint8 for uint8 input, as in PyTorch)."""
-    return apply(_Truth(_dims(input, dim, "any"), keepdim, _any), input)
+    return apply(Any(_dims(input, dim, "any"), keepdim), input)
 
 
+@export(CountNonzero, methods=("count_nonzero",))
 def count_nonzero(input, dim=None):
     """Number of nonzero elements over dim (int64)."""
-    return apply(_Truth(_dims(input, dim, "count_nonzero"), False, _count_nonzero), input)
+    return apply(CountNonzero(_dims(input, dim, "count_nonzero"), False), input)
 
 
 # --- var, std ---------------------------------------------------------------------------------------------------
@@ -511,11 +584,13 @@ def _var_backward(g, x, dims, divisor):
     return g * (x - mean(x, dims, keepdim=True)) * scale
 
 
-class Var(Node):
+@register
+class Var(_Reduction):
     saves = (0,)
 
     def __init__(self, dims, keepdim, correction):
-        self.dims, self.keepdim, self.correction = dims, keepdim, correction
+        super().__init__(dims, keepdim)
+        self.correction = correction
 
     def forward(self, xp, a):
         self.in_shape = a.shape
@@ -531,6 +606,7 @@ class Var(Node):
         return (_var_backward(_unsqueeze(g, self), self.inputs[0], self.dims, self.divisor),)
 
 
+@register
 class Std(Var):
     saves_output = True
 
@@ -559,7 +635,7 @@ def _correction(op, dim, unbiased, correction):
 
 
 def _var_std(node_cls, op, input, dim, unbiased, keepdim, correction):
-    _check_tensor(input, op)
+    check_tensor(input, op)
     if not input.is_floating_point():
         raise RuntimeError(f"{op}(): std and var only support floating point and complex dtypes, got {input.dtype}")
     dim, correction = _correction(op, dim, unbiased, correction)
@@ -571,22 +647,26 @@ def _var_std(node_cls, op, input, dim, unbiased, keepdim, correction):
     return apply(node_cls(dims, keepdim, correction), input)
 
 
+@export(Var, methods=("var",))
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over dim with Bessel's correction (default 1: unbiased); correction=0 is the population variance."""
     return _var_std(Var, "var", input, dim, unbiased, keepdim, correction)
 
 
+@export(Std, methods=("std",))
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation over dim (see var); its gradient is 0 where the std is 0, as in PyTorch."""
     return _var_std(Std, "std", input, dim, unbiased, keepdim, correction)
 
 
+@export(Var, Mean)
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """(var, mean) over dim."""
     return var(input, dim, unbiased, keepdim, correction=correction), mean(input, _correction(
         "var_mean", dim, unbiased, correction)[0], keepdim)
 
 
+@export(Std, Mean)
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """(std, mean) over dim."""
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, _correction(
@@ -595,12 +675,10 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 # --- logsumexp ------------------------------------------------------------------------------------------------
 
-class LogSumExp(Node):
+@register
+class LogSumExp(_Reduction):
     saves = (0,)
     saves_output = True
-
-    def __init__(self, dims, keepdim):
-        self.dims, self.keepdim = dims, keepdim
 
     def forward(self, xp, a):
         self.in_shape = a.shape
@@ -622,92 +700,27 @@ class LogSumExp(Node):
         return (_unsqueeze(g, self) * exp(self.inputs[0] - y),)
 
 
+@export(LogSumExp, methods=("logsumexp",))
 def logsumexp(input, dim=None, keepdim=False):
     """log(sum(exp(input))) over dim, computed without overflow; integer inputs give the default float dtype."""
-    _check_tensor(input, "logsumexp")
+    check_tensor(input, "logsumexp")
     if not input.is_floating_point():
         input = input.to(_dt.get_default_dtype())
     return apply(LogSumExp(_dims(input, dim, "logsumexp"), keepdim), input)
 
 
-# --- cumsum, cumprod ------------------------------------------------------------------------------------------
-
-class Cumsum(Node):
-    saves = ()
-
-    def __init__(self, dim, reverse=False):
-        self.dim, self.reverse = dim, reverse
-
-    def forward(self, xp, a):
-        d = self.dim
-        if self.reverse:
-            return xp.flip(xp.cumsum(xp.flip(a, axis=d), axis=d, dtype=a.dtype), axis=d)
-        return xp.cumsum(a, axis=d, dtype=a.dtype)
-
-    def backward(self, g):
-        return (apply(Cumsum(self.dim, not self.reverse), g),)
-
-
-def cumsum(input, dim, dtype=None):
-    """Running sum along dim; integer and bool inputs sum as int64."""
-    _check_tensor(input, "cumsum")
-    d = _dim1(input, dim, "cumsum")
-    input = _accumulate_dtype(input, dtype)
-    if input.data.ndim == 0:
-        return apply(Cumsum(0), input.reshape(1)).reshape(())
-    return apply(Cumsum(d), input)
-
-
-class Cumprod(Node):
-    saves = (0,)
-    saves_output = True
-
-    def __init__(self, dim):
-        self.dim = dim
-
-    def forward(self, xp, a):
-        self.out = xp.cumprod(a, axis=self.dim, dtype=a.dtype)
-        return self.out
-
-    def backward(self, g):
-        # grad_i = sum_{k >= i} g_k prod_{j <= k, j != i} x_j = revcumsum(g y)_i / x_i when x has no zeros.
-        x, d = self.inputs[0], self.dim
-        y = self.saved_output()
-        zero = x.data == 0
-        if not zero.any():
-            return (apply(Cumsum(d, True), g * y) / x,)
-        # With zeros, per slice with first zero at z: before z the formula above holds (later terms vanish);
-        # at z it is revcumsum(g y') with y' the cumprod of x with x_z replaced by 1; after z every term is 0.
-        xp = get_array_module(x.data)
-        n = x.data.shape[d]
-        pos = xp.arange(n).reshape([-1 if i == d else 1 for i in range(x.data.ndim)])
-        first = xp.where(zero.any(axis=d, keepdims=True), xp.argmax(zero, axis=d, keepdims=True), n)
-        before, at = Tensor._wrap(pos < first), Tensor._wrap(pos == first)
-        g_before = apply(Cumsum(d, True), g * y) / where(before, x, 1.0)
-        g_at = apply(Cumsum(d, True), g * cumprod(where(at, 1.0, x), d))
-        return (where(before, g_before, where(at, g_at, 0.0)),)
-
-
-def cumprod(input, dim, dtype=None):
-    """Running product along dim; integer and bool inputs multiply as int64."""
-    _check_tensor(input, "cumprod")
-    d = _dim1(input, dim, "cumprod")
-    input = _accumulate_dtype(input, dtype)
-    if input.data.ndim == 0:
-        return apply(Cumprod(0), input.reshape(1)).reshape(())
-    return apply(Cumprod(d), input)
-
-
 # --- norm -----------------------------------------------------------------------------------------------------
 
-class Norm(Node):
+@register
+class Norm(_Reduction):
     """Vector p-norm over dims: p = 2, 1, inf, -inf, 0 or any other number."""
 
     saves = (0,)
     saves_output = True
 
     def __init__(self, p, dims, keepdim):
-        self.p, self.dims, self.keepdim = p, dims, keepdim
+        super().__init__(dims, keepdim)
+        self.p = p
 
     def forward(self, xp, a):
         self.in_shape = a.shape
@@ -745,9 +758,10 @@ class Norm(Node):
         return (sign(x) * where(ax == 0, 1.0, ax) ** (p - 1) * (g / _safe_den(y) ** (p - 1)),)
 
 
+@export(Norm, methods=("norm",))
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """The vector p-norm over dim (None: all elements): p = 'fro'/2 (default), 1, inf, -inf, 0 or any number."""
-    _check_tensor(input, "norm")
+    check_tensor(input, "norm")
     if dtype is not None:
         input = input.to(dtype)
     if not input.is_floating_point():
@@ -762,10 +776,3 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         raise RuntimeError("norm(): cannot compute the inf norm on an empty tensor because the operation does not "
                            "have an identity")
     return apply(Norm(p, dims, keepdim), input)
-
-
-# --- Tensor methods ---------------------------------------------------------------------------------------------
-
-bind(sum=sum, nansum=nansum, mean=mean, nanmean=nanmean, prod=prod, max=max, min=min, amax=amax, amin=amin,
-     aminmax=aminmax, argmax=argmax, argmin=argmin, var=var, std=std, logsumexp=logsumexp, cumsum=cumsum,
-     cumprod=cumprod, norm=norm, all=all, any=any, count_nonzero=count_nonzero, median=median)

@@ -17,10 +17,11 @@ from ..autograd import Node, grad as _autograd_grad, is_grad_enabled
 from ..device import get_array_module
 from ..autograd.graph import apply
 from ..tensor import Tensor
-from . import elementwise as E
+from ._checks import check_tensor
 from .creation import zeros_like
-from .nnops import linear
-from .shape import Select, cat, stack
+from .join import Select, cat, stack
+from .linear import linear
+from .unary import relu, sigmoid, tanh
 
 __all__ = ["lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"]
 
@@ -158,8 +159,8 @@ class LSTMCellFused(Node):
         gates = gi + gh
         H = c_prev.data.shape[-1]
         i, f, g, o = (gates.narrow(-1, k * H, H) for k in range(4))
-        i, f, g, o = E.sigmoid(i), E.sigmoid(f), E.tanh(g), E.sigmoid(o)
-        tc = E.tanh(f * c_prev + i * g)
+        i, f, g, o = sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
+        tc = tanh(f * c_prev + i * g)
         dct = (1 - tc * tc) * o * dh if dh is not None else None
         if dc is not None:
             dct = dc if dct is None else dct + dc
@@ -242,10 +243,10 @@ class GRUCellFused(Node):
     def _graph_backward(self, dh):
         gi, gh, h_prev = self.inputs
         H = h_prev.data.shape[-1]
-        r = E.sigmoid(gi.narrow(-1, 0, H) + gh.narrow(-1, 0, H))
-        z = E.sigmoid(gi.narrow(-1, H, H) + gh.narrow(-1, H, H))
+        r = sigmoid(gi.narrow(-1, 0, H) + gh.narrow(-1, 0, H))
+        z = sigmoid(gi.narrow(-1, H, H) + gh.narrow(-1, H, H))
         ghn = gh.narrow(-1, 2 * H, H)
-        n = E.tanh(gi.narrow(-1, 2 * H, H) + r * ghn)
+        n = tanh(gi.narrow(-1, 2 * H, H) + r * ghn)
         dn = dh * (1 - z) * (1 - n * n)
         dr = dn * ghn * r * (1 - r)
         dz = dh * (h_prev - n) * z * (1 - z)
@@ -589,7 +590,7 @@ class RNNLayer(_Layer):
 
     def _reference(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
         gi = self._gates_reference(x, w_ih, b_ih)
-        act = E.relu if self.relu else E.tanh
+        act = relu if self.relu else tanh
         h, outs = h0, [None] * len(gi)
         for t in self.steps:
             h = outs[t] = act(gi[t] + linear(h, w_hh, b_hh))
@@ -621,8 +622,7 @@ def _check_cell(input, hidden, w_ih, w_hh, op):
     """PyTorch's checks of a cell's input and hidden states (2-D, batch and feature sizes)."""
     for name, t in (("input", input), ("w_ih", w_ih), ("w_hh", w_hh)) + tuple((f"hx[{k}]", h) for k, h in
                                                                               enumerate(hidden)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
+        check_tensor(t, op, name)
     if input.data.ndim != 2:
         raise RuntimeError(f"{op}: expected a 2-D input (batch, input_size), got shape {tuple(input.shape)}")
     if input.data.shape[1] != w_ih.data.shape[1]:
@@ -658,10 +658,10 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     """One Elman RNN step with tanh (torch.rnn_tanh_cell): tanh(input W_ih^T + b_ih + hx W_hh^T + b_hh)."""
     _check_cell(input, (hx,), w_ih, w_hh, "rnn_tanh_cell")
-    return E.tanh(linear(input, w_ih, b_ih) + linear(hx, w_hh, b_hh))
+    return tanh(linear(input, w_ih, b_ih) + linear(hx, w_hh, b_hh))
 
 
 def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     """One Elman RNN step with relu (torch.rnn_relu_cell): relu(input W_ih^T + b_ih + hx W_hh^T + b_hh)."""
     _check_cell(input, (hx,), w_ih, w_hh, "rnn_relu_cell")
-    return E.relu(linear(input, w_ih, b_ih) + linear(hx, w_hh, b_hh))
+    return relu(linear(input, w_ih, b_ih) + linear(hx, w_hh, b_hh))

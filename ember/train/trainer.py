@@ -201,7 +201,7 @@ class Trainer:
     def predict(self, data, batch_size=32):
         """The model's outputs for every sample of data, concatenated along dim 0 (targets, if any, are ignored:
         a batch of several elements feeds all but the last to the model)."""
-        from ..ops.shape import cat
+        from ..ops.join import cat
         loader, outs, was_training = as_loader(data, batch_size), [], self.model.training
         self.model.eval()
         with no_grad():

@@ -10,7 +10,7 @@ from ..device import get_array_module
 from ..nn import functional as F
 from ..ops.creation import arange
 from ..ops.random import multinomial
-from ..ops.shape import cat
+from ..ops.join import cat
 from ..tensor import Tensor
 
 __all__ = ["CausalSelfAttention", "MLP", "Block", "GPT", "gpt"]

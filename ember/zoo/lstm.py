@@ -1,6 +1,6 @@
 """A sequence classifier: Embedding -> LSTM -> final hidden state -> Linear."""
 from .. import nn
-from ..ops.shape import cat
+from ..ops.join import cat
 from ..nn.rnn import LSTM
 
 __all__ = ["LSTMClassifier", "lstm_classifier"]

@@ -5,7 +5,7 @@ from collections import OrderedDict
 
 from .. import nn
 from ..ops.creation import zeros
-from ..ops.shape import cat
+from ..ops.join import cat
 
 __all__ = ["MLPBlock", "EncoderBlock", "Encoder", "VisionTransformer", "vit"]
 

@@ -14,7 +14,7 @@ def _check_param_device(param, old):
 
 def parameters_to_vector(parameters):
     """One 1-D tensor holding every parameter's values, in order (differentiable)."""
-    from ...ops.shape import cat
+    from ...ops.join import cat
     device = None
     vec = []
     for param in parameters:

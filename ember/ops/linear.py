@@ -4,6 +4,7 @@ from ..device import get_array_module
 from ..autograd.graph import apply
 from ..tensor import Tensor
 from ._broadcast import sum_to
+from ._checks import check_tensor, same_device, same_dtype
 
 __all__ = ["linear", "bilinear"]
 
@@ -66,17 +67,12 @@ class Linear(Node):
         return (gx, gw, gb)[:len(need)]
 
 
-def _check_tensor(x, name, op):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(x).__name__}")
-
-
 def _linear_error(input, weight, bias):
     """Diagnose bad linear() arguments (called only when the fast checks fail)."""
-    _check_tensor(input, "input", "linear")
-    _check_tensor(weight, "weight", "linear")
+    check_tensor(input, "linear")
+    check_tensor(weight, "linear", "weight")
     if bias is not None:
-        _check_tensor(bias, "bias", "linear")
+        check_tensor(bias, "linear", "bias")
     xs, ws = tuple(input.shape), tuple(weight.shape)
     if len(ws) != 2:
         return RuntimeError(f"linear: weight must be 2-D (out_features, in_features), got shape {ws}")
@@ -84,12 +80,9 @@ def _linear_error(input, weight, bias):
         return RuntimeError(f"linear: input of shape {xs} and weight of shape {ws} cannot be multiplied "
                             f"({xs[-1] if xs else 'scalar'} != {ws[1]})")
     for t, name in ((weight, "weight"), (bias, "bias")):
-        if t is not None and t.data.dtype != input.data.dtype:
-            return RuntimeError(f"linear: input and {name} must have the same dtype, but got {input.dtype} and "
-                                f"{t.dtype}")
-        if t is not None and t.device != input.device:
-            return RuntimeError(f"linear: Expected all tensors to be on the same device, but found at least two "
-                                f"devices, {input.device} and {t.device}!")
+        if t is not None:
+            same_dtype(input, t, "linear", b_name=name)
+            same_device(input, t, "linear")
     if bias is not None and tuple(bias.shape) not in ((ws[0],), (), (1,)):
         return RuntimeError(f"linear: bias of shape {tuple(bias.shape)} does not match out_features {ws[0]}")
     return None
@@ -121,7 +114,7 @@ def bilinear(input1, input2, weight, bias=None):
     Written with matmul, mul and sum, so every order of derivative comes for free.
     """
     for t, name in ((input1, "input1"), (input2, "input2"), (weight, "weight")):
-        _check_tensor(t, name, "bilinear")
+        check_tensor(t, "bilinear", name)
     s1, s2, ws = tuple(input1.shape), tuple(input2.shape), tuple(weight.shape)
     if len(ws) != 3:
         raise RuntimeError(f"bilinear(): weight must be three-dimensional, got shape {ws}")
@@ -137,14 +130,13 @@ def bilinear(input1, input2, weight, bias=None):
         raise RuntimeError(f"bilinear(): input2 size does not match weight size: got {s2[-1]} but expected "
                            f"{ws[2]} (input2 {s2}, weight {ws})")
     if bias is not None:
-        _check_tensor(bias, "bias", "bilinear")
+        check_tensor(bias, "bilinear", "bias")
         if tuple(bias.shape) != (ws[0],):
             raise RuntimeError(f"bilinear(): bias size does not match weight size: got {tuple(bias.shape)} but "
                                f"expected ({ws[0]},)")
     for t, name in ((input2, "input2"), (weight, "weight"), (bias, "bias")):
-        if t is not None and t.data.dtype != input1.data.dtype:
-            raise RuntimeError(f"bilinear(): input1 and {name} must have the same dtype, but got {input1.dtype} "
-                               f"and {t.dtype}")
+        if t is not None:
+            same_dtype(input1, t, "bilinear", "input1", name)
     k, i, j = ws
     x1 = input1.reshape(-1, i)
     x2 = input2.reshape(-1, 1, j)

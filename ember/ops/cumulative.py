@@ -1,0 +1,87 @@
+"""Running (cumulative) reductions along one dimension: cumsum and cumprod. Their gradients are running sums in the
+other direction."""
+from ..autograd import Node
+from ..autograd.graph import apply
+from ..device import get_array_module
+from ..tensor import Tensor
+from ._checks import check_tensor
+from .meta import same_as
+from .reduce import accumulate_dtype, one_dim
+from .registry import export, register
+from .ternary import where
+
+
+@register
+class Cumsum(Node):
+    saves = ()
+
+    def __init__(self, dim, reverse=False):
+        self.dim, self.reverse = dim, reverse
+
+    def infer(self, a):
+        return same_as(a)
+
+    def forward(self, xp, a):
+        d = self.dim
+        if self.reverse:
+            return xp.flip(xp.cumsum(xp.flip(a, axis=d), axis=d, dtype=a.dtype), axis=d)
+        return xp.cumsum(a, axis=d, dtype=a.dtype)
+
+    def backward(self, g):
+        return (apply(Cumsum(self.dim, not self.reverse), g),)
+
+
+@export(Cumsum, methods=("cumsum",))
+def cumsum(input, dim, dtype=None):
+    """Running sum along dim; integer and bool inputs sum as int64."""
+    check_tensor(input, "cumsum")
+    d = one_dim(input, dim, "cumsum")
+    input = accumulate_dtype(input, dtype)
+    if input.data.ndim == 0:
+        return apply(Cumsum(0), input.reshape(1)).reshape(())
+    return apply(Cumsum(d), input)
+
+
+@register
+class Cumprod(Node):
+    saves = (0,)
+    saves_output = True
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def infer(self, a):
+        return same_as(a)
+
+    def forward(self, xp, a):
+        self.out = xp.cumprod(a, axis=self.dim, dtype=a.dtype)
+        return self.out
+
+    def backward(self, g):
+        # grad_i = sum_{k >= i} g_k prod_{j <= k, j != i} x_j = revcumsum(g y)_i / x_i when x has no zeros.
+        x, d = self.inputs[0], self.dim
+        y = self.saved_output()
+        zero = x.data == 0
+        if not zero.any():
+            return (apply(Cumsum(d, True), g * y) / x,)
+        # With zeros, per slice with first zero at z: before z the formula above holds (later terms vanish);
+        # at z it is revcumsum(g y') with y' the cumprod of x with x_z replaced by 1; after z every term is 0.
+        xp = get_array_module(x.data)
+        n = x.data.shape[d]
+        pos = xp.arange(n).reshape([-1 if i == d else 1 for i in range(x.data.ndim)])
+        first = xp.where(zero.any(axis=d, keepdims=True), xp.argmax(zero, axis=d, keepdims=True), n)
+        before, at = Tensor._wrap(pos < first), Tensor._wrap(pos == first)
+        g_before = apply(Cumsum(d, True), g * y) / where(before, x, 1.0)
+        g_at = apply(Cumsum(d, True), g * cumprod(where(at, 1.0, x), d))
+        return (where(before, g_before, where(at, g_at, 0.0)),)
+
+
+@export(Cumprod, methods=("cumprod",))
+def cumprod(input, dim, dtype=None):
+    """Running product along dim; integer and bool inputs multiply as int64."""
+    check_tensor(input, "cumprod")
+    d = one_dim(input, dim, "cumprod")
+    input = accumulate_dtype(input, dtype)
+    if input.data.ndim == 0:
+        return apply(Cumprod(0), input.reshape(1)).reshape(())
+    return apply(Cumprod(d), input)

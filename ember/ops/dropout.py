@@ -1,0 +1,112 @@
+"""Dropout: dropout, dropout1d/2d/3d (whole channels) and alpha_dropout. The keep-mask is drawn from the default
+generator in forward and reused by backward."""
+import math
+import warnings
+
+from ..autograd import Node
+from ..autograd.graph import apply
+from ..device import move
+from ..tensor import Tensor
+from ._checks import float_tensor
+from .activation import SELU_ALPHA, SELU_SCALE, maybe_inplace
+from .random import default_generator
+
+__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout"]
+
+
+class Dropout(Node):
+    """input * mask; the mask (0 or 1/(1-p), drawn in forward) is reused by backward."""
+
+    saves = ()
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def forward(self, xp, a):
+        return a * self.mask
+
+    def backward(self, g):
+        return (g * Tensor._wrap(self.mask),)
+
+
+def _check_p(p, op):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _keep_mask(shape, p, input):
+    """Bernoulli(1 - p) keep-mask of the given shape on input's device (drawn from the default generator)."""
+    keep = default_generator.rng.random(shape) >= p
+    if input.data.__class__ is not keep.__class__:
+        keep = move(keep, input.device)
+    return keep
+
+
+def _dropout(input, p, training, inplace, mask_shape, op):
+    _check_p(p, op)
+    if not training or p == 0.0 or input.numel() == 0:
+        return input
+    float_tensor(input, op)
+    if p == 1.0:
+        mask = input.device.xp.zeros(mask_shape, dtype=input.data.dtype)
+    else:
+        mask = _keep_mask(mask_shape, p, input).astype(input.data.dtype) * (1.0 / (1.0 - p))
+        mask = mask.astype(input.data.dtype, copy=False)
+    return maybe_inplace(input, inplace, op, lambda x: apply(Dropout(mask), x))
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
+    return _dropout(input, p, training, inplace, input.data.shape, "dropout")
+
+
+def _feature_shape(input, op):
+    if input.data.ndim < 2:
+        raise RuntimeError(f"{op}: Feature dropout requires at least 2 dimensions in the input, got shape "
+                           f"{tuple(input.shape)}")
+    return input.data.shape[:2] + (1,) * (input.data.ndim - 2)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, L) or (C, L) input with probability p."""
+    _check_p(p, "dropout1d")
+    if input.data.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.data.ndim}D input of shape "
+                           f"{tuple(input.shape)}")
+    shape = input.data.shape[:-1] + (1,)
+    return _dropout(input, p, training, inplace, shape, "dropout1d")
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, H, W) input with probability p (3-D input is taken as (N, C, L))."""
+    _check_p(p, "dropout2d")
+    if input.data.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.data.ndim}-D input to dropout2d, which is deprecated; use "
+                      "dropout instead.", stacklevel=2)
+    return _dropout(input, p, training, inplace, _feature_shape(input, "dropout2d"), "dropout2d")
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input with probability p."""
+    _check_p(p, "dropout3d")
+    if input.data.ndim not in (4, 5):
+        warnings.warn(f"dropout3d: Received a {input.data.ndim}-D input to dropout3d, which is deprecated; use "
+                      "dropout instead.", stacklevel=2)
+    if input.data.ndim == 4:
+        return dropout3d(input.unsqueeze(0), p, training).squeeze(0)
+    return _dropout(input, p, training, inplace, _feature_shape(input, "dropout3d"), "dropout3d")
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Dropout that keeps the self-normalising mean and variance of SELU activations."""
+    _check_p(p, "alpha_dropout")
+    if not training or p == 0 or input.numel() == 0:
+        return input
+    float_tensor(input, "alpha_dropout")
+    if p == 1:
+        return input * 0.0
+    alpha = SELU_ALPHA * SELU_SCALE
+    a = 1.0 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
+    keep = _keep_mask(input.data.shape, p, input).astype(input.data.dtype)
+    shift = ((keep - 1) * (alpha * a) + alpha * a * p).astype(input.data.dtype, copy=False)
+    return maybe_inplace(input, inplace, "alpha_dropout", lambda x: x * Tensor._wrap(keep * a) + Tensor._wrap(shift))

@@ -1,0 +1,128 @@
+"""embedding (a lookup into the rows of a table; its gradient, the op EmbeddingBackward, adds the output gradient back
+into the rows) and one_hot."""
+import math
+
+from .. import dtypes as _dt
+from ..autograd import Node, no_grad
+from ..autograd.graph import apply, increment_version
+from ..tensor import Tensor
+
+__all__ = ["embedding", "one_hot"]
+
+
+class Embedding(Node):
+    saves = ()
+
+    def __init__(self, padding_idx, scale_grad_by_freq):
+        self.padding_idx, self.by_freq = padding_idx, scale_grad_by_freq
+
+    def forward(self, xp, weight, idx):
+        self.idx, self.num = idx, weight.shape[0]
+        return weight[idx]
+
+    def backward(self, g):
+        return (apply(EmbeddingBackward(self.idx, self.num, self.padding_idx, self.by_freq), g), None)
+
+
+class EmbeddingBackward(Node):
+    """Scatter-add of the output gradient into the rows of the table (the gradient of Embedding)."""
+
+    saves = ()
+
+    def __init__(self, idx, num, padding_idx, by_freq):
+        self.idx, self.num, self.padding_idx, self.by_freq = idx, num, padding_idx, by_freq
+
+    def forward(self, xp, g):
+        row = g.shape[self.idx.ndim:]
+        out = xp.zeros((self.num,) + row, dtype=g.dtype)
+        idx = self.idx.reshape(-1)
+        flat = g.reshape((idx.size,) + row)
+        if 0 < idx.size <= self.num and int(xp.bincount(idx, minlength=self.num).max()) <= 1:
+            out[idx] = flat  # every row looked up at most once (positions): a plain scatter
+        elif idx.size <= 4 * self.num or xp.__name__ != "numpy":
+            xp.add.at(out, idx, flat)
+        else:  # many lookups into a small table: a one-hot matmul is much faster than add.at
+            onehot = xp.zeros((idx.size, self.num), dtype=g.dtype)
+            onehot[xp.arange(idx.size), idx] = 1
+            out[...] = (onehot.T @ flat.reshape(idx.size, -1)).reshape(out.shape)
+        if self.by_freq:
+            self.counts = xp.bincount(idx, minlength=self.num)
+            out /= xp.maximum(self.counts, 1).astype(g.dtype).reshape((-1,) + (1,) * len(row))
+        if self.padding_idx is not None:
+            out[self.padding_idx] = 0
+        return out
+
+    def backward(self, gg):
+        xp = gg.device.xp
+        g = embedding(Tensor._wrap(self.idx), gg)
+        scale = None
+        if self.by_freq:
+            scale = 1.0 / xp.maximum(self.counts, 1)[self.idx]
+        if self.padding_idx is not None:
+            keep = self.idx != self.padding_idx
+            scale = keep if scale is None else scale * keep
+        if scale is not None:
+            g = g * Tensor._wrap(scale.astype(gg.data.dtype)[..., None])
+        return (g,)
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+    """Rows of weight at the integer indices in input.
+
+    The padding_idx row gets no gradient; max_norm renormalises (in place) the looked-up rows whose norm exceeds it;
+    scale_grad_by_freq divides each row's gradient by how often it occurs in input. ``sparse`` is accepted for
+    compatibility (the gradient is always dense).
+    """
+    if not isinstance(input, Tensor) or input.data.dtype.kind not in "iu":
+        raise RuntimeError(f"embedding: expected an integer index tensor, got "
+                           f"{input.dtype if isinstance(input, Tensor) else type(input).__name__}")
+    if not isinstance(weight, Tensor) or weight.data.ndim != 2:
+        raise RuntimeError(f"embedding: 'weight' must be 2-D, got "
+                           f"{tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__}")
+    n = weight.shape[0]
+    if input.numel():
+        lo, hi = int(input.data.min()), int(input.data.max())
+        if lo < 0 or hi >= n:
+            raise IndexError(f"embedding: index out of range in self: indices must be in [0, {n}) for a weight of "
+                             f"shape {tuple(weight.shape)}, got min {lo} and max {hi}")
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise AssertionError(f"embedding: Padding_idx must be within num_embeddings ({n}), got {padding_idx}")
+        if padding_idx < 0:
+            padding_idx += n
+    if max_norm is not None:
+        _renorm_rows(weight, input.data, max_norm, norm_type)
+    return apply(Embedding(padding_idx, scale_grad_by_freq), weight, input.data)
+
+
+def _renorm_rows(weight, idx, max_norm, norm_type):
+    """Scale (in place, outside autograd) each row of weight used by idx whose norm exceeds max_norm."""
+    xp = weight.device.xp
+    with no_grad():
+        rows = xp.unique(idx.reshape(-1))
+        w = weight.data[rows]
+        if norm_type == math.inf:
+            norms = xp.abs(w).max(axis=1, keepdims=True)
+        else:
+            norms = (xp.abs(w) ** norm_type).sum(axis=1, keepdims=True) ** (1.0 / norm_type)
+        scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        weight.data[rows] = (w * scale).astype(weight.data.dtype, copy=False)
+        increment_version(weight)  # an in-place change, as in PyTorch (a saved copy of weight is now stale)
+
+
+def one_hot(tensor, num_classes=-1):
+    """An int64 tensor with a trailing dimension of num_classes holding a 1 at each index."""
+    if not isinstance(tensor, Tensor) or tensor.data.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor, got "
+                           f"{tensor.dtype if isinstance(tensor, Tensor) else type(tensor).__name__}")
+    data = tensor.data
+    xp = tensor.device.xp
+    if num_classes == -1:
+        if data.size == 0:
+            raise RuntimeError("one_hot: Can not infer total number of classes from empty tensor.")
+        num_classes = int(data.max()) + 1
+    if data.size and (int(data.min()) < 0 or int(data.max()) >= num_classes):
+        raise RuntimeError(f"one_hot: Class values must be smaller than num_classes ({num_classes}) and "
+                           f"non-negative, got values in [{int(data.min())}, {int(data.max())}]")
+    out = (data[..., None] == xp.arange(num_classes)).astype(_dt.int64.np)
+    return Tensor._wrap(out)

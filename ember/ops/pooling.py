@@ -1,0 +1,323 @@
+"""Pooling: max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d and adaptive_max_pool1d/2d.
+
+As for convolutions (see _window), every op works on 2-D internally (a 1-D op runs as 2-D with height 1), the
+windows are strided views of the (padded) input, and gradients are laid out like their inputs. Each pooling op and
+its scatter-back are a pair of adjoint ops, so double backward works. Adaptive average pooling is a resampling (a
+linear map along each axis, see resample); adaptive max pooling gathers its uneven windows onto a regular grid and
+max-pools that.
+"""
+import math
+
+import numpy as np  # host-side index tables and shapes only; device math goes through xp
+
+from ..autograd import Node, is_grad_enabled
+from ..autograd.graph import apply
+from ..device import get_array_module
+from ..tensor import Tensor
+from ._window import Window, check_input, check_positive, crop, geometry2d, kernel_slices, memory_order, ntuple, \
+    place, scatter_buffer
+from .resample import AxisMap, Resample, adaptive_avg_map, adaptive_windows, resample
+
+__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d"]
+# nn.functional also takes avg_pool2d, adaptive_avg_pool2d and adaptive_max_pool2d from here (they are not
+# top-level names in PyTorch).
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# pooling ops
+
+
+class _PoolOp(Node):
+    saves = ()
+    order = None  # the memory order of the forward input: gradients are laid out like it
+
+    def __init__(self, geo, one_d):
+        self.geo, self.one_d = geo, one_d
+
+    def _in(self, a):
+        return a.reshape(a.shape[:-1] + (1, a.shape[-1])) if self.one_d else a
+
+    def _out(self, a):
+        return a[..., 0, :] if self.one_d else a
+
+
+class MaxPool(_PoolOp):
+    """Max over windows; ``kidx`` keeps the kernel position of each maximum (the first one, as PyTorch)."""
+
+    def __init__(self, geo, one_d, need_idx=True):
+        super().__init__(geo, one_d)
+        self.need_idx = need_idx
+
+    def forward(self, xp, x):
+        x = self._in(x)
+        self.order = memory_order(x)
+        buf = place(xp, x, self.geo, -math.inf)
+        views = [buf[sl] for sl in kernel_slices(self.geo)]
+        out = views[0].copy(order="K")
+        for v in views[1:]:
+            xp.maximum(out, v, out=out)
+        if self.need_idx:
+            kidx = xp.zeros_like(out, dtype=xp.int8 if len(views) < 128 else xp.int32)
+            for k in range(len(views) - 1, 0, -1):  # backwards, so the first maximum's position is left
+                hit = views[k] == out
+                kidx += hit * (k - kidx)
+            self.kidx = kidx
+        return self._out(out)
+
+    def indices(self, xp):
+        """PyTorch's return_indices: flat positions h * W + w of the maxima in the unpadded input."""
+        (kh, sh, dh, lh, hin, oh), (kw, sw, dw, lw, win, ow) = self.geo
+        k = self.kidx.astype(xp.int64)
+        rows = xp.arange(oh, dtype=xp.int64)[:, None] * sh - lh + (k // kw) * dh
+        cols = xp.arange(ow, dtype=xp.int64) * sw - lw + (k % kw) * dw
+        return self._out(rows * win + cols)
+
+    def backward(self, g):
+        return (apply(MaxPoolScatter(self.geo, self.one_d, self.kidx, self.order), g),)
+
+
+class MaxPoolScatter(_PoolOp):
+    """The gradient of MaxPool: each window's gradient sent to the position of its maximum."""
+
+    def __init__(self, geo, one_d, kidx, order=None):
+        super().__init__(geo, one_d)
+        self.kidx, self.order = kidx, order
+
+    def forward(self, xp, g):
+        g = self._in(g)
+        buf = scatter_buffer(xp, g.shape[:-2], self.geo, g.dtype, self.order or memory_order(g))
+        disjoint = _disjoint(self.geo)
+        for k, sl in enumerate(kernel_slices(self.geo)):
+            part = g * (self.kidx == k)
+            if disjoint:
+                buf[sl] = part
+            else:
+                buf[sl] += part
+        return self._out(crop(buf, self.geo))
+
+    def backward(self, gg):
+        return (apply(MaxPoolGather(self.geo, self.one_d, self.kidx), gg),)
+
+
+class MaxPoolGather(MaxPoolScatter):
+    """The adjoint of MaxPoolScatter: the value at each window's argmax position."""
+
+    def forward(self, xp, x):
+        buf = place(xp, self._in(x), self.geo)
+        out = None
+        for k, sl in enumerate(kernel_slices(self.geo)):
+            part = buf[sl] * (self.kidx == k)
+            out = part if out is None else xp.add(out, part, out=out)
+        return self._out(out)
+
+    def backward(self, g):
+        return (apply(MaxPoolScatter(self.geo, self.one_d, self.kidx), g),)
+
+
+class AvgPool(_PoolOp):
+    """Window sums times ``scale`` (1/divisor: a number, or an (OH, OW) array when divisors differ)."""
+
+    def __init__(self, geo, one_d, scale):
+        super().__init__(geo, one_d)
+        self.scale = scale
+
+    def _scale(self, xp, dtype):
+        s = self.scale
+        return s if isinstance(s, float) else xp.asarray(s, dtype=dtype)
+
+    def forward(self, xp, x):
+        x = self._in(x)
+        self.order = memory_order(x)
+        buf = place(xp, x, self.geo)
+        sl = kernel_slices(self.geo)
+        out = buf[sl[0]] * self._scale(xp, x.dtype) if len(sl) == 1 else xp.add(buf[sl[0]], buf[sl[1]])
+        for s in sl[2:]:
+            out += buf[s]
+        if len(sl) > 1:
+            out *= self._scale(xp, x.dtype)
+        return self._out(out)
+
+    def backward(self, g):
+        node = AvgPoolScatter(self.geo, self.one_d, self.scale)
+        node.order = self.order
+        return (apply(node, g),)
+
+
+class AvgPoolScatter(AvgPool):
+    """The gradient of AvgPool: each window's gradient times its scale spread over the window."""
+
+    def forward(self, xp, g):
+        g = self._in(g) * self._scale(xp, g.dtype)
+        buf = scatter_buffer(xp, g.shape[:-2], self.geo, g.dtype, self.order or memory_order(g))
+        disjoint = _disjoint(self.geo)
+        for sl in kernel_slices(self.geo):
+            if disjoint:
+                buf[sl] = g
+            else:
+                buf[sl] += g
+        return self._out(crop(buf, self.geo))
+
+    def backward(self, gg):
+        return (apply(AvgPool(self.geo, self.one_d, self.scale), gg),)
+
+
+def _disjoint(geo):
+    """True when no two kernel positions touch the same input element (windows do not overlap)."""
+    return all(g.k == 1 or g.s > g.d * (g.k - 1) for g in geo)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# pooling
+
+
+def _pool_geometry(op, nd, shape, kernel_size, stride, padding, dilation, ceil_mode, avg):
+    k = ntuple(kernel_size, nd, "kernel_size", op)
+    s = k if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) else \
+        ntuple(stride, nd, "stride", op)
+    p = ntuple(padding, nd, "padding", op)
+    d = ntuple(dilation, nd, "dilation", op)
+    check_positive(op, "kernel_size", k)
+    check_positive(op, "stride", s)
+    check_positive(op, "dilation", d, "dilation should be greater than zero")
+    dims = []
+    for kk, ss, pp, dd, n in zip(k, s, p, d, shape[-nd:]):
+        eff = dd * (kk - 1) + 1
+        if pp < 0 or 2 * pp > (kk if avg else eff):
+            what = "kernel size" if avg else "effective kernel size"
+            raise RuntimeError(f"{op}: pad should be at most half of {what}, but got padding={p}, "
+                               f"kernel_size={k}" + ("" if avg else f" and dilation={d}"))
+        out = (n + 2 * pp - eff + (ss - 1 if ceil_mode else 0)) // ss + 1
+        if ceil_mode and (out - 1) * ss >= n + pp:
+            out -= 1
+        dims.append(Window(kk, ss, dd, pp, n, out))
+    outs = tuple(g.n_out for g in dims)
+    if any(o < 1 for o in outs):
+        raise RuntimeError(f"{op}: output size {outs} is too small (input shape {tuple(shape)}, kernel_size {k}, "
+                           f"stride {s}, padding {p}, dilation {d})")
+    return geometry2d(dims)
+
+
+def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    check_input(op, input, nd)
+    geo = _pool_geometry(op, nd, input.data.shape, kernel_size, stride, padding, dilation, ceil_mode, False)
+    node = MaxPool(geo, nd == 1, return_indices or (input.requires_grad and is_grad_enabled()))
+    out = apply(node, input)
+    if return_indices:
+        return out, Tensor._wrap(node.indices(_xp(input)))
+    return out
+
+
+def _xp(t):
+    return get_array_module(t.data)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over sliding windows of (N, C, L) input; stride defaults to kernel_size."""
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over sliding windows of (N, C, H, W) input; stride defaults to kernel_size."""
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def _pool_divisors(g, count_include_pad):
+    """Per output position along one dimension: PyTorch's avg_pool divisor."""
+    k, s, _, p, n, out = g
+    start = np.arange(out) * s - p
+    end = np.minimum(start + k, n + p)
+    if count_include_pad:
+        return end - start
+    return np.minimum(end, n) - np.maximum(start, 0)
+
+
+def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    check_input(op, input, nd)
+    geo = _pool_geometry(op, nd, input.data.shape, kernel_size, stride, padding, 1, ceil_mode, True)
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise RuntimeError(f"{op}: divisor must be not zero")
+        scale = 1.0 / divisor_override
+    else:
+        div = np.outer(_pool_divisors(geo[0], count_include_pad), _pool_divisors(geo[1], count_include_pad))
+        scale = 1.0 / float(div.flat[0]) if (div == div.flat[0]).all() else 1.0 / div
+    return apply(AvgPool(geo, nd == 1, scale), input)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Average over sliding windows of (N, C, L) input; stride defaults to kernel_size."""
+    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Average over sliding windows of (N, C, H, W) input; stride defaults to kernel_size."""
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def _adaptive_sizes(op, nd, input, output_size):
+    check_input(op, input, nd)
+    shape = input.data.shape
+    out = output_size if isinstance(output_size, (list, tuple)) else (output_size,) * nd
+    if len(out) != nd:
+        raise RuntimeError(f"{op}: output_size must be an int or a tuple of {nd} ints, got {output_size!r}")
+    out = tuple(shape[-nd + i] if o is None else int(o) for i, o in enumerate(out))
+    if any(o <= 0 for o in out) or any(n <= 0 for n in shape[-nd:]):
+        raise RuntimeError(f"{op}: output_size {out} must be positive and the input non-empty, "
+                           f"got input of shape {tuple(shape)}")
+    return tuple(shape[-nd:]), out
+
+
+def _adaptive_avg(op, nd, input, output_size):
+    ins, outs = _adaptive_sizes(op, nd, input, output_size)
+    return resample(input, [adaptive_avg_map(-nd + i, n, o) for i, (n, o) in enumerate(zip(ins, outs))])
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average pooling of (N, C, L) input to output_size positions (windows chosen by PyTorch's rule)."""
+    return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling of (N, C, H, W) input to output_size (an int or (OH, OW); None keeps a size)."""
+    return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
+
+
+def _adaptive_max(op, nd, input, output_size, return_indices):
+    ins, outs = _adaptive_sizes(op, nd, input, output_size)
+    if all(n % o == 0 for n, o in zip(ins, outs)):  # equal windows: an ordinary max pool
+        k = tuple(n // o for n, o in zip(ins, outs))
+        return _max_pool(op, nd, input, k, k, 0, 1, False, return_indices)
+    # Gather every window, repeating its last element up to the longest window, onto a regular grid; max pool it.
+    starts, ends, taps = [], [], []
+    for n, o in zip(ins, outs):
+        s, e = adaptive_windows(n, o)
+        t = int((e - s).max())
+        starts.append(np.minimum(s[:, None] + np.arange(t), e[:, None] - 1))
+        taps.append(t)
+    maps = tuple(AxisMap(-nd + i, n, ix.reshape(-1, 1)) for i, (n, ix) in enumerate(zip(ins, starts)))
+    grid = apply(Resample(maps), input)
+    geo = geometry2d([Window(t, t, 1, 0, o * t, o) for t, o in zip(taps, outs)])
+    node = MaxPool(geo, nd == 1, return_indices or (grid.requires_grad and is_grad_enabled()))
+    out = apply(node, grid)
+    if not return_indices:
+        return out
+    xp = _xp(input)
+    k = node.kidx.astype(xp.int64)
+    kw = taps[-1]
+    cols = xp.asarray(starts[-1])[xp.arange(outs[-1]), k % kw]
+    if nd == 1:
+        return out, Tensor._wrap(cols[..., 0, :])
+    rows = xp.asarray(starts[0])[xp.arange(outs[0])[:, None], k // kw]
+    return out, Tensor._wrap(rows * ins[1] + cols)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max pooling of (N, C, L) input to output_size positions."""
+    return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling of (N, C, H, W) input to output_size (an int or (OH, OW); None keeps a size)."""
+    return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)

@@ -1,0 +1,306 @@
+"""Resampling: linear maps along axes (AxisMap), applied by the op Resample and its adjoint ResampleT: interpolate,
+and the maps that adaptive average pooling (pooling.py) and reflect/replicate/circular padding (padding.py) are made
+of. ConstantPad lives here too: pad's constant mode (padding.py), and the copy that resampling with identity maps
+returns.
+"""
+import math
+
+import numpy as np  # host-side index tables and shapes only; device math goes through xp
+
+from ..autograd import Node
+from ..autograd.graph import apply
+from ._checks import check_tensor
+from ._window import alloc, memory_order
+
+__all__ = []  # nn.functional takes interpolate from here (it is not a top-level name in PyTorch)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# resampling: linear maps along axes (interpolate, adaptive average pooling, reflect/replicate/circular padding)
+
+_DENSE_MAX = 1024  # along an axis this long or shorter, a map is applied as a dense matrix (one matmul)
+
+
+class AxisMap:
+    """y[..., i, ...] = sum_t w[i, t] * x[..., idx[i, t], ...] along one axis (w None: a gather, one tap)."""
+
+    __slots__ = ("axis", "n_in", "idx", "w", "_m", "mean", "runs")
+
+    def __init__(self, axis, n_in, idx, w=None):
+        self.axis, self.n_in, self.idx, self.w, self._m = axis, n_in, idx, w, None
+        # a whole-axis mean (global average pooling)
+        self.mean = idx.shape == (1, n_in) and w is not None and (idx == np.arange(n_in)).all() and \
+            (w == 1.0 / n_in).all()
+        self.runs = _gather_runs(idx[:, 0], n_in) if w is None and idx.shape[1] == 1 else None
+
+    def matrix(self):
+        if self._m is None:
+            n_out = self.idx.shape[0]
+            m = np.zeros((n_out, self.n_in))
+            np.add.at(m, (np.arange(n_out)[:, None], self.idx), 1.0 if self.w is None else self.w)
+            self._m = m
+        return self._m
+
+    def dense(self):
+        return max(self.n_in, self.idx.shape[0]) <= _DENSE_MAX
+
+
+_MAX_RUNS = 16
+
+
+def _gather_runs(idx, n_in):
+    """A gather as a few strided copies [(j0, jstep, length, i0, istep)]: y[j0::jstep] = x[i0::istep] (lengths
+    cut), or None. Finds the runs of pads (a reflected, repeated or wrapped border around the identity) and of
+    nearest upsampling by an integer factor."""
+    n, runs, j = len(idx), [], 0
+    while j < n and len(runs) <= _MAX_RUNS:
+        st, e = (int(idx[j + 1] - idx[j]) if j + 1 < n else 0), j + 1
+        if st:
+            while e < n and idx[e] - idx[e - 1] == st:
+                e += 1
+        runs.append((j, 1, e - j, int(idx[j]), st or 1))
+        j = e
+    r = n // n_in
+    if 1 < r < len(runs) and r * n_in == n and (idx == np.arange(n) // r).all():
+        return [(ph, r, n_in, 0, 1) for ph in range(r)]
+    return runs if len(runs) <= _MAX_RUNS else None
+
+
+def _run_slices(run, ax):
+    j0, js, length, i0, st = run
+    end = i0 + st * (length - 1) + (1 if st > 0 else -1)
+    lead = (slice(None),) * ax
+    return lead + (slice(j0, j0 + js * (length - 1) + 1, js),), lead + (slice(i0, end if end >= 0 else None, st),)
+
+
+def _along(xp, x, axis, m):
+    """The matrix m (n_out, n_in) applied along axis (negative) of x."""
+    if axis == -1:
+        return (x.reshape(-1, x.shape[-1]) @ m.T).reshape(x.shape[:-1] + (m.shape[0],))
+    if axis == -2:
+        return xp.matmul(m, x)
+    return xp.moveaxis(xp.matmul(m, xp.moveaxis(x, axis, -2)), -2, axis)
+
+
+def _map_forward(xp, x, mp):
+    if mp.mean:
+        return x.mean(axis=mp.axis, keepdims=True)
+    if mp.runs is not None:
+        ax = x.ndim + mp.axis
+        out = xp.empty(x.shape[:ax] + (mp.idx.shape[0],) + x.shape[ax + 1:], x.dtype)
+        for run in mp.runs:
+            dst, src = _run_slices(run, ax)
+            out[dst] = x[src]
+        return out
+    if mp.w is None and mp.idx.shape[1] == 1:
+        return xp.take(x, xp.asarray(mp.idx[:, 0]), axis=mp.axis)
+    if mp.dense():
+        return _along(xp, x, mp.axis, xp.asarray(mp.matrix(), dtype=x.dtype))
+    shape = (-1,) + (1,) * (-mp.axis - 1)
+    out = None
+    for t in range(mp.idx.shape[1]):
+        v = xp.take(x, xp.asarray(mp.idx[:, t]), axis=mp.axis)
+        if mp.w is not None:
+            v *= xp.asarray(mp.w[:, t].reshape(shape), dtype=x.dtype)
+        out = v if out is None else xp.add(out, v, out=out)
+    return out
+
+
+def _map_backward(xp, g, mp):
+    if mp.mean:
+        out = xp.empty(g.shape[:g.ndim + mp.axis] + (mp.n_in,) + g.shape[g.ndim + mp.axis + 1:], g.dtype)
+        out[...] = g * (1.0 / mp.n_in)
+        return out
+    ax = g.ndim + mp.axis
+    if mp.runs is not None:
+        out = xp.zeros(g.shape[:ax] + (mp.n_in,) + g.shape[ax + 1:], g.dtype)
+        for run in mp.runs:
+            src, dst = _run_slices(run, ax)
+            out[dst] += g[src]
+        return out
+    if mp.dense():
+        return _along(xp, g, mp.axis, xp.asarray(mp.matrix().T, dtype=g.dtype))
+    out = xp.zeros(g.shape[:ax] + (mp.n_in,) + g.shape[ax + 1:], g.dtype)
+    shape = (-1,) + (1,) * (-mp.axis - 1)
+    for t in range(mp.idx.shape[1]):
+        v = g if mp.w is None else g * xp.asarray(mp.w[:, t].reshape(shape), dtype=g.dtype)
+        xp.add.at(out, (slice(None),) * ax + (xp.asarray(mp.idx[:, t]),), v)
+    return out
+
+
+class Resample(Node):
+    """A sequence of AxisMap linear maps along trailing axes."""
+
+    saves = ()
+
+    def __init__(self, maps):
+        self.maps = maps
+
+    def forward(self, xp, x):
+        if all(mp.mean for mp in self.maps):  # global average pooling: one reduction
+            self.order = memory_order(x)
+            return x.mean(axis=tuple(mp.axis for mp in self.maps), keepdims=True)
+        for mp in self.maps:
+            x = _map_forward(xp, x, mp)
+        return x
+
+    def backward(self, g):
+        node = ResampleT(self.maps)
+        node.order = self.__dict__.get("order")
+        return (apply(node, g),)
+
+
+class ResampleT(Resample):
+    """The adjoint (gradient) of Resample."""
+
+    def forward(self, xp, g):
+        if all(mp.mean for mp in self.maps):
+            shape, n = list(g.shape), 1
+            for mp in self.maps:
+                shape[mp.axis] = mp.n_in
+                n *= mp.n_in
+            out = alloc(xp, tuple(shape), g.dtype, self.__dict__.get("order") or range(g.ndim))
+            out[...] = g * (1.0 / n)
+            return out
+        for mp in reversed(self.maps):
+            g = _map_backward(xp, g, mp)
+        return g
+
+    def backward(self, gg):
+        return (apply(Resample(self.maps), gg),)
+
+
+def _identity(mp):
+    n = mp.n_in
+    if mp.idx.shape[0] != n or not (mp.idx[:, 0] == np.arange(n)).all():
+        return False
+    return mp.w is None or (mp.w[:, 0] == 1).all()
+
+
+def resample(input, maps):
+    """Apply the maps that are not the identity (a copy when none is left, as PyTorch returns a new tensor)."""
+    maps = tuple(m for m in maps if not _identity(m))
+    if not maps:
+        return apply(ConstantPad(((0, 0),) * input.data.ndim), input)
+    return apply(Resample(maps), input)
+
+
+class ConstantPad(Node):
+    """Pad (or crop, for negative amounts) every dimension by (before, after) with a constant."""
+
+    saves = ()
+
+    def __init__(self, pads, value=0.0):
+        self.pads, self.value = pads, value
+
+    def forward(self, xp, x):
+        shape = tuple(n + a + b for n, (a, b) in zip(x.shape, self.pads))
+        out = xp.zeros(shape, x.dtype) if self.value == 0 else xp.full(shape, self.value, x.dtype)
+        dst = tuple(slice(max(a, 0), m - max(b, 0)) for m, (a, b) in zip(shape, self.pads))
+        src = tuple(slice(max(-a, 0), n - max(-b, 0)) for n, (a, b) in zip(x.shape, self.pads))
+        out[dst] = x[src]
+        return out
+
+    def backward(self, g):
+        return (apply(ConstantPad(tuple((-a, -b) for a, b in self.pads)), g),)
+
+
+def adaptive_windows(n, out):
+    """Start and end of each adaptive pooling window (PyTorch's floor/ceil rule)."""
+    i = np.arange(out)
+    return (i * n) // out, ((i + 1) * n + out - 1) // out
+
+
+def adaptive_avg_map(axis, n, out):
+    start, end = adaptive_windows(n, out)
+    taps = int((end - start).max())
+    idx = start[:, None] + np.arange(taps)
+    valid = idx < end[:, None]
+    w = np.where(valid, 1.0 / (end - start)[:, None], 0.0)
+    return AxisMap(axis, n, np.minimum(idx, end[:, None] - 1), w)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# interpolate
+
+
+def _nearest_map(axis, n, out, scale, exact):
+    i = np.arange(out)
+    if not exact and out == n:
+        idx = i
+    elif not exact and out == 2 * n:
+        idx = i >> 1
+    else:  # PyTorch computes these indices in float32
+        sc = np.float32(1.0 / scale) if scale else np.float32(n) / np.float32(out)
+        src = (i + 0.5) * np.float64(sc) if exact else i.astype(np.float32) * sc
+        idx = np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), n - 1)
+    return AxisMap(axis, n, idx.reshape(-1, 1))
+
+
+def _linear_map(axis, n, out, scale, align_corners, dtype):
+    f = np.float64 if dtype == np.float64 else np.float32  # PyTorch's opmath type
+    i = np.arange(out).astype(f)
+    if align_corners:
+        src = i * (f(n - 1) / f(out - 1) if out > 1 else f(0))
+    else:
+        sc = f(1.0 / scale) if scale else f(n) / f(out)
+        src = np.maximum(sc * (i + f(0.5)) - f(0.5), f(0))
+    i0 = np.minimum(np.floor(src).astype(np.int64), n - 1)
+    lam = np.clip(src - i0, 0, 1)
+    i1 = i0 + (i0 < n - 1)
+    return AxisMap(axis, n, np.stack([i0, i1], 1), np.stack([1 - lam, lam], 1).astype(np.float64))
+
+
+_LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize the spatial dimensions of (N, C, ...) input to size or by scale_factor; modes 'nearest',
+    'nearest-exact', 'linear' (3-D), 'bilinear' (4-D), 'trilinear' (5-D) and 'area'."""
+    op = "interpolate"
+    check_tensor(input, op)
+    nd = input.data.ndim - 2
+    if mode not in ("nearest", "nearest-exact", "area", "bicubic") + tuple(_LINEAR) or nd not in (1, 2, 3):
+        raise NotImplementedError(f"{op}: only 3-D, 4-D and 5-D inputs are supported for the modes nearest | "
+                                  f"nearest-exact | linear | bilinear | trilinear | area, got a {input.data.ndim}-D "
+                                  f"input and mode {mode!r}")
+    if mode == "bicubic" or antialias:
+        raise NotImplementedError(f"{op}: mode 'bicubic' and antialias=True are not implemented in ember")
+    if align_corners is not None and mode not in _LINEAR:
+        raise ValueError(f"{op}: align_corners option can only be set with the interpolating modes: "
+                         f"linear | bilinear | trilinear (got mode {mode!r})")
+    if mode in _LINEAR and _LINEAR[mode] != nd:
+        raise NotImplementedError(f"{op}: got a {input.data.ndim}-D input, but {mode} mode needs a "
+                                  f"{_LINEAR[mode] + 2}-D input")
+    if input.data.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
+    ins = tuple(input.data.shape[2:])
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: " + ("only one of size or scale_factor should be defined" if size is not None
+                                      else "either size or scale_factor should be defined"))
+    if size is not None:
+        outs = tuple(int(s) for s in size) if isinstance(size, (list, tuple)) else (int(size),) * nd
+        if len(outs) != nd:
+            raise ValueError(f"{op}: input with spatial shape {ins} needs a size of {nd} ints, got {size!r}")
+        scales = (None,) * nd
+    else:
+        scales = tuple(float(s) for s in scale_factor) if isinstance(scale_factor, (list, tuple)) \
+            else (float(scale_factor),) * nd
+        if len(scales) != nd:
+            raise ValueError(f"{op}: input with spatial shape {ins} needs a scale_factor of {nd} numbers, "
+                             f"got {scale_factor!r}")
+        outs = tuple(int(math.floor(n * s)) for n, s in zip(ins, scales))
+        if recompute_scale_factor:
+            scales = (None,) * nd
+    if any(o <= 0 for o in outs):
+        raise ValueError(f"{op}: output size {outs} must be positive (input shape {tuple(input.data.shape)})")
+    if mode == "area":
+        maps = [adaptive_avg_map(-nd + i, n, o) for i, (n, o) in enumerate(zip(ins, outs))]
+    elif mode in ("nearest", "nearest-exact"):
+        maps = [_nearest_map(-nd + i, n, o, s, mode == "nearest-exact")
+                for i, (n, o, s) in enumerate(zip(ins, outs, scales))]
+    else:
+        maps = [_linear_map(-nd + i, n, o, s, bool(align_corners), input.data.dtype)
+                for i, (n, o, s) in enumerate(zip(ins, outs, scales))]
+    return resample(input, maps)

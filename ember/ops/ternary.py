@@ -1,0 +1,192 @@
+"""Ops of three operands: where, lerp, and clamp/clip with number or tensor bounds (and clamp_)."""
+from .. import dtypes as _dt
+from ..autograd import Node
+from ..autograd.graph import apply
+from ..autograd.inplace import inplace
+from ..device import get_array_module
+from ..tensor import Tensor
+from ._broadcast import sum_to
+from ._checks import check_tensor, not_tensor, same_device, scalar
+from ._promotion import as_float, broadcast3_error, promote
+from ._util import bind, shape_of
+from .copy import to_copy
+from .index import nonzero
+
+__all__ = ["clamp", "clip", "where", "lerp"]
+
+
+# --- clamp ----------------------------------------------------------------------------------------------------
+
+class Clamp(Node):
+    """clamp with number bounds; the gradient passes where lo <= x <= hi (inclusive, as in PyTorch)."""
+
+    saves = (0,)
+
+    def __init__(self, lo, hi):
+        self.lo, self.hi = lo, hi
+
+    def forward(self, xp, a):
+        return xp.clip(a, self.lo, self.hi).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        if self.lo is None:
+            mask = x <= self.hi
+        elif self.hi is None:
+            mask = x >= self.lo
+        else:
+            mask = (x >= self.lo) & (x <= self.hi)
+        return (where(mask, g, 0.0),)
+
+
+class ClampTensor(Node):
+    """clamp with tensor bounds (broadcast); gradients follow PyTorch's clamp_backward_min_max."""
+
+    saves = None
+
+    def forward(self, xp, a, lo, hi):
+        self.shapes = (shape_of(a), shape_of(lo), shape_of(hi))
+        out = a if lo is None else xp.maximum(a, lo)
+        return out if hi is None else xp.minimum(out, hi)
+
+    def backward(self, g):
+        x, lo, hi = self.inputs
+        nx, nlo, nhi = self.needs_input_grad
+        if lo is None:
+            keep, to_lo, to_hi = x <= hi, None, x > hi
+        elif hi is None:
+            keep, to_lo, to_hi = x >= lo, x < lo, None
+        else:
+            keep = (x >= lo) & (x <= hi)
+            to_lo = (x < lo) & (lo < hi)
+            to_hi = (x > hi) | (hi < lo)
+        sx, slo, shi = self.shapes
+        return (sum_to(where(keep, g, 0.0), sx) if nx else None,
+                sum_to(where(to_lo, g, 0.0), slo) if nlo else None,
+                sum_to(where(to_hi, g, 0.0), shi) if nhi else None)
+
+
+def clamp(input, min=None, max=None):
+    """Limit values to [min, max]; min/max may be numbers or tensors (broadcast)."""
+    if not isinstance(input, Tensor):
+        raise not_tensor(input, "clamp", pos=1)
+    if min is None and max is None:
+        raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        return _clamp_tensor(input, min, max)
+    if input.data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
+        input = as_float(input)
+    return apply(Clamp(scalar(min, "clamp") if min is not None else None,
+                       scalar(max, "clamp") if max is not None else None), input)
+
+
+def _clamp_tensor(input, lo, hi):
+    lo, hi = [x if x is None or isinstance(x, Tensor) else scalar(x, "clamp") for x in (lo, hi)]
+    operands = [x for x in (input, lo, hi) if x is not None]
+    for x in operands:
+        if isinstance(x, Tensor):
+            same_device(input, x, "clamp")
+    rt = _dt.result_type(*operands)
+    lo, hi = [x if x is None or not isinstance(x, Tensor) or x.dtype is rt else to_copy(x, dtype=rt)
+              for x in (lo, hi)]
+    if input.dtype is not rt:
+        input = to_copy(input, dtype=rt)
+    try:
+        return apply(ClampTensor(), input, lo, hi)
+    except ValueError:
+        raise RuntimeError(f"clamp: shapes {tuple(input.shape)}, {tuple(shape_of(lo))} and {tuple(shape_of(hi))} are "
+                           "not broadcastable") from None
+
+
+clip = clamp
+
+
+# --- where, lerp ----------------------------------------------------------------------------------------------
+
+class Where(Node):
+    saves = (0,)
+
+    def forward(self, xp, cond, a, b):
+        self.sa, self.sb = shape_of(a), shape_of(b)
+        return xp.where(cond, a, b)
+
+    def backward(self, g):
+        cond = self.inputs[0]
+        _, na, nb = self.needs_input_grad
+        return (None, sum_to(where(cond, g, 0.0), self.sa) if na else None,
+                sum_to(where(cond, 0.0, g), self.sb) if nb else None)
+
+
+def where(condition, input=None, other=None):
+    """input where condition is true, else other (broadcast); where(condition) gives the nonzero indices."""
+    if input is None and other is None:
+        return nonzero(condition, as_tuple=True)
+    if not isinstance(condition, Tensor):
+        raise not_tensor(condition, "where", "condition")
+    if condition.data.dtype.kind != "b":
+        raise RuntimeError(f"where: expected condition to be a bool tensor, got {condition.dtype}")
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):  # two numbers: a 0-dim tensor on cond's device
+        dt = _dt.result_type(scalar(input, "where"), scalar(other, "where"))
+        input = Tensor._wrap(get_array_module(condition.data).asarray(input, dtype=dt.np))
+    a, b = promote(input, other, "where")
+    for x in (a, b):
+        if isinstance(x, Tensor):
+            same_device(condition, x, "where")
+    try:
+        return apply(Where(), condition, a, b)
+    except ValueError:
+        raise broadcast3_error("where", condition, a, b) from None
+
+
+class Lerp(Node):
+    """start + weight * (end - start), computed as PyTorch does (exact at weight 0 and 1)."""
+
+    @property
+    def saves(self):  # the weight is read for the gradients of start and end; start and end for the weight's
+        na, nb, nw = self.needs_input_grad
+        return (0, 1) * nw + (2,) * (na or nb)
+
+    def forward(self, xp, a, b, w):
+        self.shapes = (shape_of(a), shape_of(b), shape_of(w))
+        d = b - a
+        if isinstance(w, (int, float)):
+            out = a + w * d if -0.5 < w < 0.5 else b - d * (1 - w)
+        else:
+            out = xp.where(xp.abs(w) < 0.5, a + w * d, b - d * (1 - w))
+        return out.astype(d.dtype, copy=False)
+
+    def backward(self, g):
+        a, b, w = self.inputs
+        na, nb, nw = self.needs_input_grad
+        sa, sb, sw = self.shapes
+        return (sum_to(g * (1 - w), sa) if na else None, sum_to(g * w, sb) if nb else None,
+                sum_to(g * (b - a), sw) if nw else None)
+
+
+def lerp(input, end, weight):
+    """input + weight * (end - input), with weight a number or a tensor (broadcast)."""
+    check_tensor(input, "lerp", pos=1)
+    check_tensor(end, "lerp", "end", 2)
+    same_device(input, end, "lerp")
+    weight = scalar(weight, "lerp") if not isinstance(weight, Tensor) else weight
+    rt = _dt.result_type(input, end, weight)
+    if not rt.is_floating_point:
+        raise RuntimeError(f"lerp: expected floating-point inputs, got {input.dtype} and {end.dtype}")
+    input, end = [x if x.dtype is rt else to_copy(x, dtype=rt) for x in (input, end)]
+    if isinstance(weight, Tensor):
+        same_device(input, weight, "lerp")
+        if weight.dtype is not rt:
+            weight = to_copy(weight, dtype=rt)
+    try:
+        return apply(Lerp(), input, end, weight)
+    except ValueError:
+        raise broadcast3_error("lerp", input, end, weight) from None
+
+
+def clamp_(self, min=None, max=None):
+    """Clamp in place (see clamp)."""
+    return inplace(self, "clamp_", lambda s: clamp(s, min, max))
+
+
+bind(clamp=clamp, clip=clamp, clamp_=clamp_, clip_=clamp_, lerp=lerp,
+     where=lambda self, condition, other: where(condition, self, other))
