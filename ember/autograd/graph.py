@@ -237,8 +237,9 @@ def on_apply(callback):
 def apply(node, *args):
     """Run node.forward on the arrays of args (tensors or Python scalars) and record node when grads are needed.
 
-    A forward returns an array, or a tuple of arrays for a node with several outputs. This is the hot path of every
-    op, so the common one- and two-argument cases are spelled out.
+    A forward returns an array, or a tuple of arrays for a node with several outputs (None for an output it does not
+    compute, e.g. a gradient node's gradient that no input needs). This is the hot path of every op, so the common
+    one- and two-argument cases are spelled out.
     """
     observers = _observers.stack
     if observers:
@@ -278,7 +279,7 @@ def apply(node, *args):
                 arrays.append(a)
         out = node.forward(np if arrays and arrays[0].__class__ is _ndarray else _xp_of(arrays), *arrays)
     if out.__class__ is tuple:
-        result = tuple([_output(node, o, args, arrays) for o in out])
+        result = tuple([None if o is None else _output(node, o, args, arrays) for o in out])
     else:
         result = _output(node, out, args, arrays)
     if grad and node.differentiable and is_grad_enabled():
