@@ -307,7 +307,7 @@ def _model_and_input(args):
         model = zoo.get_model(target, **kwargs)
     except (TypeError, ValueError) as e:
         raise _Failure(f"zoo model {target}: {e}") from None
-    model.register_forward_hook(C._logits_only)
+    model.register_forward_hook(C.logits_only)
     return model, profile.zoo_input_spec(target, kwargs, shape), f"zoo model {target}", 1
 
 

@@ -2,58 +2,26 @@
 import functools
 import itertools
 import warnings
-import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 import numpy as np
 
 from .. import dtypes as _dt
-from ..autograd import Node, is_grad_enabled, no_grad
-from ..autograd.graph import alias, record
+from ..autograd import no_grad
 from ..device import device as _device_cls
 from ..tensor import Tensor
+from .hooks import (  # noqa: F401  (the register_module_* functions are torch.nn.modules.module's too)
+    BackwardHook, RemovableHandle, add_hook, global_backward_hooks, global_backward_pre_hooks, global_forward_hooks,
+    global_forward_pre_hooks, globals_active, register_module_forward_hook, register_module_forward_pre_hook,
+    register_module_full_backward_hook, register_module_full_backward_pre_hook,
+)
 from .parameter import Buffer, Parameter
 
 __all__ = [
     "Module", "RemovableHandle", "register_module_forward_pre_hook", "register_module_forward_hook",
     "register_module_full_backward_pre_hook", "register_module_full_backward_hook",
 ]
-
-
-class RemovableHandle:
-    """A handle returned by the register_*_hook methods; ``remove()`` unregisters the hook."""
-
-    next_id = 0
-
-    def __init__(self, hooks_dict, *, extra_dict=None):
-        self.hooks_dict_ref = weakref.ref(hooks_dict)
-        self.id = RemovableHandle.next_id
-        RemovableHandle.next_id += 1
-        if isinstance(extra_dict, dict):
-            extra_dict = [extra_dict]
-        self.extra_dict_ref = tuple(weakref.ref(d) for d in (extra_dict or ()))
-
-    def remove(self):
-        for ref in (self.hooks_dict_ref,) + self.extra_dict_ref:
-            d = ref()
-            if d is not None and self.id in d:
-                del d[self.id]
-
-    def __getstate__(self):
-        return (self.hooks_dict_ref(), self.id, tuple(ref() for ref in self.extra_dict_ref))
-
-    def __setstate__(self, state):
-        self.hooks_dict_ref = weakref.ref(state[0] if state[0] is not None else OrderedDict())
-        self.id = state[1]
-        RemovableHandle.next_id = max(RemovableHandle.next_id, self.id + 1)
-        self.extra_dict_ref = tuple(weakref.ref(d) for d in state[2] if d is not None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -82,173 +50,6 @@ def _typename(obj):
     module = type(obj).__module__
     name = type(obj).__qualname__
     return name if module in ("builtins", None) else f"{module}.{name}"
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# global hooks (for profilers such as `ember time`)
-
-_global_forward_pre_hooks = OrderedDict()
-_global_forward_hooks = OrderedDict()
-_global_backward_pre_hooks = OrderedDict()
-_global_backward_hooks = OrderedDict()
-_globals_active = [False]  # one flag keeps Module.__call__ fast when no global hook is registered
-
-
-def _refresh_globals(*_):
-    _globals_active[0] = bool(_global_forward_pre_hooks or _global_forward_hooks or _global_backward_pre_hooks
-                              or _global_backward_hooks)
-
-
-class _GlobalHandle(RemovableHandle):
-    def remove(self):
-        super().remove()
-        _refresh_globals()
-
-
-def _register_global(d, hook):
-    handle = _GlobalHandle(d)
-    d[handle.id] = hook
-    _refresh_globals()
-    return handle
-
-
-def _add_hook(hooks, hook, prepend=False, extra_dict=None):
-    """Put hook into the ordered dict hooks (first with prepend) and return the handle that removes it."""
-    handle = RemovableHandle(hooks, extra_dict=extra_dict)
-    hooks[handle.id] = hook
-    if prepend:
-        hooks.move_to_end(handle.id, last=False)
-    return handle
-
-
-def register_module_forward_pre_hook(hook):
-    """Register hook(module, args) to run before the forward of every module."""
-    return _register_global(_global_forward_pre_hooks, hook)
-
-
-def register_module_forward_hook(hook):
-    """Register hook(module, args, output) to run after the forward of every module."""
-    return _register_global(_global_forward_hooks, hook)
-
-
-def register_module_full_backward_pre_hook(hook):
-    """Register hook(module, grad_output) for every module."""
-    return _register_global(_global_backward_pre_hooks, hook)
-
-
-def register_module_full_backward_hook(hook):
-    """Register hook(module, grad_input, grad_output) for every module."""
-    return _register_global(_global_backward_hooks, hook)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# full backward hooks: identity nodes on the module's inputs and outputs that see their gradients
-
-class BackwardHookFunction(Node):
-    """Identity on n tensors whose backward hands the n gradients to a callback (which may replace them)."""
-
-    saves = ()
-    fresh_grads = False  # the user's hooks may keep the gradients they see
-
-    def __init__(self, n, callback):
-        self._n = n
-        self.callback = callback
-
-    @property
-    def n_outputs(self):
-        return self.__dict__.get("_n", 1)  # after release (graph freed) the engine reports the freed graph
-
-    def backward(self, *grads):
-        return self.callback(grads)
-
-
-def _identity_with_callback(tensors, callback):
-    node = BackwardHookFunction(len(tensors), callback)
-    aliases = [alias(t) if t.requires_grad else None for t in tensors]
-    record(node, tuple(tensors), aliases)
-    return [t if a is None else a for t, a in zip(tensors, aliases)]
-
-
-class _BackwardHook:
-    """Calls full backward (pre-)hooks with the gradients of one call's inputs and outputs (torch's BackwardHook)."""
-
-    def __init__(self, module, user_hooks, user_pre_hooks):
-        self.module = module
-        self.user_hooks = user_hooks
-        self.user_pre_hooks = user_pre_hooks
-        self.grad_outputs = None
-        self.n_outputs = -1
-        self.output_tensors_index = None
-        self.n_inputs = -1
-        self.input_tensors_index = None
-
-    @staticmethod
-    def _pack_with_none(indices, values, size):
-        res = [None] * size
-        for idx, val in zip(indices, values):
-            res[idx] = val
-        return tuple(res)
-
-    def _apply_on_tensors(self, callback, args):
-        idx = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-        tensors = [args[i] for i in idx]
-        if not (is_grad_enabled() and any(t.requires_grad for t in tensors)):
-            return args, None
-        new = _identity_with_callback(tensors, callback)
-        out = list(args)
-        for i, t in zip(idx, new):
-            out[i] = t
-        return tuple(out), idx
-
-    def _on_input_grads(self, grads):
-        if self.grad_outputs is None:  # the gradient reached the inputs without passing the outputs
-            return grads
-        res = self._pack_with_none(self.input_tensors_index, grads, self.n_inputs)
-        for hook in self.user_hooks:
-            out = hook(self.module, res, self.grad_outputs)
-            if out is None:
-                continue
-            if len(out) != len(res):
-                raise RuntimeError("Backward hook returned an invalid number of grad_input, "
-                                   f"got {len(out)}, but expected {len(res)}")
-            res = out
-        self.grad_outputs = None
-        return tuple(res[i] for i in self.input_tensors_index)
-
-    def _on_output_grads(self, grads):
-        self.grad_outputs = self._pack_with_none(self.output_tensors_index, grads, self.n_outputs)
-        for hook in self.user_pre_hooks:
-            out = hook(self.module, self.grad_outputs)
-            if out is None:
-                continue
-            if len(out) != len(self.grad_outputs):
-                raise RuntimeError("Backward pre hook returned an invalid number of grad_output, "
-                                   f"got {len(out)}, but expected {len(self.grad_outputs)}")
-            self.grad_outputs = tuple(out)
-        local = self.grad_outputs
-        if self.input_tensors_index is None:  # no input needs a gradient: the hooks fire now
-            grad_inputs = (None,) * self.n_inputs
-            for hook in self.user_hooks:
-                res = hook(self.module, grad_inputs, self.grad_outputs)
-                if res is not None and not (isinstance(res, tuple) and all(r is None for r in res)):
-                    raise RuntimeError("Backward hook for Modules where no input requires gradient should always "
-                                       "return None or None for all gradients.")
-            self.grad_outputs = None
-        return tuple(local[i] for i in self.output_tensors_index)
-
-    def setup_input_hook(self, args):
-        res, idx = self._apply_on_tensors(self._on_input_grads, args)
-        self.n_inputs = len(args)
-        self.input_tensors_index = idx
-        return res
-
-    def setup_output_hook(self, result):
-        is_tuple = isinstance(result, tuple)
-        args = result if is_tuple else (result,)
-        res, idx = self._apply_on_tensors(self._on_output_grads, args)
-        self.n_outputs = len(args)
-        self.output_tensors_index = idx
-        return res if is_tuple else res[0]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -677,14 +478,14 @@ class Module:
     # --- hooks ----------------------------------------------------------------------------------------------
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """hook(module, args) -> None or new args; with_kwargs: hook(module, args, kwargs) -> None or (args, kwargs)."""
-        handle = _add_hook(self._forward_pre_hooks, hook, prepend, extra_dict=self._forward_pre_hooks_with_kwargs)
+        handle = add_hook(self._forward_pre_hooks, hook, prepend, extra_dict=self._forward_pre_hooks_with_kwargs)
         if with_kwargs:
             self._forward_pre_hooks_with_kwargs[handle.id] = True
         return handle
 
     def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
         """hook(module, args, output) -> None or new output (with_kwargs: hook(module, args, kwargs, output))."""
-        handle = _add_hook(self._forward_hooks, hook, prepend,
+        handle = add_hook(self._forward_hooks, hook, prepend,
                            extra_dict=[self._forward_hooks_with_kwargs, self._forward_hooks_always_called])
         if with_kwargs:
             self._forward_hooks_with_kwargs[handle.id] = True
@@ -694,7 +495,7 @@ class Module:
 
     def register_full_backward_pre_hook(self, hook, prepend=False):
         """hook(module, grad_output) -> None or new grad_output, called when the output gradients are known."""
-        return _add_hook(self._backward_pre_hooks, hook, prepend)
+        return add_hook(self._backward_pre_hooks, hook, prepend)
 
     def register_full_backward_hook(self, hook, prepend=False):
         """hook(module, grad_input, grad_output) -> None or new grad_input, called when the gradients with
@@ -703,7 +504,7 @@ class Module:
             raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single Module. "
                                "Please use only one of them.")
         self._is_full_backward_hook = True
-        return _add_hook(self._backward_hooks, hook, prepend)
+        return add_hook(self._backward_hooks, hook, prepend)
 
     def register_backward_hook(self, hook):
         """Deprecated in PyTorch; ember implements it as a full backward hook."""
@@ -713,7 +514,7 @@ class Module:
 
     def _call_impl(self, *args, **kwargs):
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks
-                or _globals_active[0]):
+                or globals_active[0]):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
@@ -723,7 +524,7 @@ class Module:
         called_always = set()
         result = None
         try:
-            for hook_id, hook in itertools.chain(_global_forward_pre_hooks.items(), self._forward_pre_hooks.items()):
+            for hook_id, hook in itertools.chain(global_forward_pre_hooks.items(), self._forward_pre_hooks.items()):
                 if hook_id in self._forward_pre_hooks_with_kwargs:
                     r = hook(self, args, kwargs)
                     if r is not None:
@@ -737,13 +538,13 @@ class Module:
                     if r is not None:
                         args = r if isinstance(r, tuple) else (r,)
             bw_hook = None
-            full = list(_global_backward_hooks.values()) + list(self._backward_hooks.values())
-            pre = list(_global_backward_pre_hooks.values()) + list(self._backward_pre_hooks.values())
+            full = list(global_backward_hooks.values()) + list(self._backward_hooks.values())
+            pre = list(global_backward_pre_hooks.values()) + list(self._backward_pre_hooks.values())
             if full or pre:
-                bw_hook = _BackwardHook(self, full, pre)
+                bw_hook = BackwardHook(self, full, pre)
                 args = bw_hook.setup_input_hook(args)
             result = self.forward(*args, **kwargs)
-            for hook_id, hook in itertools.chain(_global_forward_hooks.items(), self._forward_hooks.items()):
+            for hook_id, hook in itertools.chain(global_forward_hooks.items(), self._forward_hooks.items()):
                 if hook_id in self._forward_hooks_always_called:
                     called_always.add(hook_id)
                 result = self._run_forward_hook(hook_id, hook, args, kwargs, result)
@@ -771,19 +572,19 @@ class Module:
     # --- state_dict -----------------------------------------------------------------------------------------
     def register_state_dict_pre_hook(self, hook):
         """hook(module, prefix, keep_vars) before state_dict() saves this module."""
-        return _add_hook(self._state_dict_pre_hooks, hook)
+        return add_hook(self._state_dict_pre_hooks, hook)
 
     def register_state_dict_post_hook(self, hook):
         """hook(module, state_dict, prefix, local_metadata) after state_dict() saved this module."""
-        return _add_hook(self._state_dict_hooks, hook)
+        return add_hook(self._state_dict_hooks, hook)
 
     def register_load_state_dict_pre_hook(self, hook):
         """hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)."""
-        return _add_hook(self._load_state_dict_pre_hooks, functools.partial(hook, self))
+        return add_hook(self._load_state_dict_pre_hooks, functools.partial(hook, self))
 
     def register_load_state_dict_post_hook(self, hook):
         """hook(module, incompatible_keys) after load_state_dict() loaded this module."""
-        return _add_hook(self._load_state_dict_post_hooks, hook)
+        return add_hook(self._load_state_dict_post_hooks, hook)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         for name, param in self._parameters.items():
