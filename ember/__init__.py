@@ -11,23 +11,9 @@ from . import autograd  # noqa: F401  (before tensor: the autograd graph is buil
 from .tensor import Tensor, Size, tensor, as_tensor, from_numpy, is_tensor  # noqa: F401
 from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled  # noqa: F401
 from . import ops  # noqa: F401  (every op module: fills the registry and gives Tensor its methods)
-from .ops import registry as _registry
-from .ops.creation import *  # noqa: F401,F403
-from .ops.arith import *  # noqa: F401,F403
-from .ops.unary import *  # noqa: F401,F403
-from .ops.compare import *  # noqa: F401,F403
-from .ops.ternary import *  # noqa: F401,F403
-from .ops.copy import *  # noqa: F401,F403
-from .ops.shape import *  # noqa: F401,F403
-from .ops.join import *  # noqa: F401,F403
-from .ops.rearrange import *  # noqa: F401,F403
-from .ops.index import *  # noqa: F401,F403
-from .ops.linalg import *  # noqa: F401,F403
-from .ops.random import *  # noqa: F401,F403
-from .ops.conv import *  # noqa: F401,F403
-from .ops.pooling import *  # noqa: F401,F403
+from .ops.registry import namespace as _namespace
 
-globals().update(_registry.namespace("ember"))  # ember.add, ember.sum, ...: every public op function
+globals().update(_namespace("ember"))  # ember.add, ember.sum, ember.zeros, ...: every public function of the ops
 
 
 def is_floating_point(t):

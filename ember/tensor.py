@@ -1,6 +1,7 @@
 """Tensor: an array of the device's array module, plus what autograd needs (requires_grad, grad, grad_fn).
 
-Operators and most methods are thin calls into ``ember/ops``, bound onto the class by each ops module.
+Operators and most methods are the functions of ``ember/ops``, given to the class by the op registry (an op module
+exports a function as ``Tensor.<name>``); this module holds what every tensor is: data, metadata, autograd state.
 """
 import weakref
 
@@ -8,7 +9,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from . import autograd as _autograd  # the engine, for Tensor.backward (ember imports autograd before this module)
-from .device import CPU, device_of, get_array_module, move, to_device
+from .device import CPU, device_of, move, to_device
 
 __all__ = ["Tensor", "tensor", "as_tensor", "from_numpy", "is_tensor"]
 
@@ -24,23 +25,16 @@ class Tensor:
     __array_priority__ = 1000  # NumPy defers to Tensor's reflected operators
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
-        arr = _to_array(data, dtype, device)
-        _init(self, arr, requires_grad)
+        init_tensor(self, _to_array(data, dtype, device))
+        if requires_grad:
+            self.requires_grad_(True)
 
     # --- construction helpers -------------------------------------------------------------------------------
     @classmethod
     def _wrap(cls, array, requires_grad=False, grad_fn=None):
         """A tensor around an existing array (no copy, no checks): the constructor used by ops."""
         t = _new(cls)
-        t.data = array
-        t.requires_grad = requires_grad
-        t.grad = None
-        t.grad_fn = grad_fn
-        t._vbox = [0]
-        t._base = None
-        t._hooks = None
-        t._out_index = 0
-        t._retains = False
+        init_tensor(t, array, requires_grad, grad_fn)
         return t
 
     # --- metadata ---------------------------------------------------------------------------------------------
@@ -162,7 +156,7 @@ class Tensor:
 
     def __bool__(self):
         if self.data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
 
     def __complex__(self):
@@ -298,18 +292,17 @@ def _is_bf16(arr):
     return _dt.bfloat16 is not None and arr.dtype == _dt.bfloat16.np
 
 
-def _init(t, arr, requires_grad):
-    t.data = arr
+def init_tensor(t, array, requires_grad=False, grad_fn=None):
+    """Set every field of a new tensor t around array (no copy, no checks)."""
+    t.data = array
+    t.requires_grad = requires_grad
     t.grad = None
-    t.grad_fn = None
-    t._vbox = [0]
+    t.grad_fn = grad_fn
+    t._vbox = [0]  # the version counter, shared by views
     t._base = None
     t._hooks = None
     t._out_index = 0
     t._retains = False
-    t.requires_grad = False
-    if requires_grad:
-        t.requires_grad_(True)
 
 
 def _wrap_dim(dim, ndim, op):

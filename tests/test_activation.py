@@ -217,7 +217,7 @@ def test_gelu_float32_fast_path_special_values_and_layouts():
 
 
 def test_gelu_float32_fast_path_double_backward():
-    """Under create_graph the gradient is rebuilt from ember ops, so second derivatives exist."""
+    """The derivative kept by the float32 forward feeds GeluGrad, whose backward gives the second derivative."""
     pts = _gelu_points(3000)
     x = ember.tensor(pts[np.abs(pts) < 100], requires_grad=True)
     g, = ember.autograd.grad(F.gelu(x).sum(), [x], create_graph=True)
@@ -226,6 +226,26 @@ def test_gelu_float32_fast_path_double_backward():
     pdf = np.exp(-xd * xd / 2) / np.sqrt(2 * np.pi)
     expected = np.where(np.abs(xd) < 30, pdf * (2 - xd * xd), 0.0)  # d2/dx2 of x Phi(x)
     np.testing.assert_allclose(gg.numpy(), expected, atol=2e-6)
+
+
+@pytest.mark.parametrize("name, kw", [("gelu", {}), ("gelu", {"approximate": "tanh"}), ("softmax", {"dim": 1}),
+                                      ("log_softmax", {"dim": 1}), ("log_softmax", {"dim": 0})])
+def test_second_derivatives_vs_torch(name, kw, torch):
+    """The gradient nodes' backwards (GeluGrad, SoftmaxGrad, LogSoftmaxGrad): gradients of the input gradient with
+    respect to the input and to the output gradient, and a third derivative, against PyTorch."""
+    rng = np.random.default_rng(5)
+    x, go, ggo = (rng.uniform(-4, 4, (3, 5)) for _ in range(3))
+    (xe, ge), (xt, gt) = _both(torch, x, go)
+    fe, ft = getattr(F, name), getattr(torch.nn.functional, name)
+    dxe, = ember.autograd.grad(fe(xe, **kw), [xe], [ge], create_graph=True)
+    dxt, = torch.autograd.grad(ft(xt, **kw), [xt], [gt], create_graph=True)
+    second_e = ember.autograd.grad(dxe, [xe, ge], [ember.tensor(ggo)], create_graph=True)
+    second_t = torch.autograd.grad(dxt, [xt, gt], [torch.tensor(ggo)], create_graph=True)
+    for a, b in zip(second_e, second_t):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-9, atol=1e-12)
+    third_e, = ember.autograd.grad((second_e[0] * second_e[0]).sum(), [xe])
+    third_t, = torch.autograd.grad((second_t[0] * second_t[0]).sum(), [xt])
+    np.testing.assert_allclose(third_e.numpy(), third_t.numpy(), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])

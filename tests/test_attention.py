@@ -85,6 +85,31 @@ def test_gradgradcheck(case):
         assert gradgradcheck(lambda q, k, v: sdpa(q, k, v, **kw), inputs)
 
 
+@pytest.mark.parametrize("case", ["plain", "float_mask_grad", "fully_masked_row", "causal_halves", "dropout"])
+def test_fused_backward_agrees_with_the_decomposition(case):
+    """The gradient node's array forward (the gradients of every backward) and the gradients of the attention
+    written with ember ops (its decomposition, which gives the second derivatives) agree."""
+    q, k, v = qkv((2,), L=32, S=32, E=3) if case == "causal_halves" else qkv((2,), L=3, S=4, E=3)
+    inputs, kw = [q, k, v], {}
+    if case == "float_mask_grad":
+        kw["attn_mask"] = rand64(3, 4, seed=5)
+        inputs.append(kw["attn_mask"])
+    elif case == "fully_masked_row":
+        kw["attn_mask"] = ember.tensor([[True, False, True, True], [False] * 4, [True] * 4])
+    elif case == "causal_halves":
+        kw["is_causal"] = True
+    elif case == "dropout":
+        kw["dropout_p"] = 0.5
+    out = sdpa(q, k, v, **kw)
+    go = rand64(*out.shape, seed=8, requires_grad=False)
+    fast = ember.autograd.grad(out, inputs, go, create_graph=True)
+    node = fast[0].grad_fn
+    assert node.name == "AttentionGrad" and (node.halves is not None) == (case == "causal_halves")
+    graph = ember.autograd.grad(node.decomposition(*node.inputs[:4]), inputs, go)
+    for a, b in zip(fast, graph):
+        np.testing.assert_allclose(a.detach().numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+
+
 # --- against PyTorch ------------------------------------------------------------------------------------------
 
 def _compare(torch, arrays, kw_e, kw_t, grads=None, rtol=1e-7, atol=1e-10):

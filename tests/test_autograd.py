@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import ember
-from ember.autograd import Function, GradcheckError, gradcheck, gradgradcheck
+from ember.autograd import Function, GradcheckError, grad, gradcheck, gradgradcheck
 from helpers import assert_close, rand64, to_torch
 
 
@@ -799,3 +799,44 @@ def test_node_returning_too_few_gradients_is_an_error():
     with pytest.raises(RuntimeError, match=r"DropsBackward0 returned an incorrect number of gradients \(expected 2, "
                                            r"got 1\)"):
         out.sum().backward()
+
+
+# --- gradient dtypes and the leaves' own buffers ------------------------------------------------------------------
+
+LOW_PRECISION_CASES = {
+    "mul_scalar": (lambda a: a * 0.5, [(2, 3)]),
+    "mean": (lambda a: a.mean(), [(3, 4)]),
+    "tanh_0d": (lambda a: a.tanh(), [()]),
+    "sigmoid": (lambda a: a.sigmoid(), [(3, 2)]),
+    "div_scalar_by": (lambda a: 1.5 / a, [(2, 2)]),
+    "sub_scalar_first": (lambda a: 2.0 - a, [(3,)]),
+    "broadcast_mul": (lambda a, b: a * b, [(3, 1), (1, 4)]),
+    "matmul": (lambda a, b: a @ b, [(2, 3, 4), (4, 5)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOW_PRECISION_CASES))
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_gradients_keep_the_inputs_low_precision_dtype(name, dtype):
+    """NumPy turns float16 * a Python float into float16 but ml_dtypes' bfloat16 into float32, and 0-d results into
+    scalars: every gradient still has its input's dtype and shape, and the float64 gradient's values."""
+    if dtype == "bfloat16":
+        pytest.importorskip("ml_dtypes")
+    fn, shapes = LOW_PRECISION_CASES[name]
+    exact = [rand64(*s, seed=i) for i, s in enumerate(shapes)]
+    low = [x.detach().to(getattr(ember, dtype)).requires_grad_() for x in exact]
+    rounded = [x.detach().to(ember.float64).requires_grad_() for x in low]  # the same values in float64
+    got = grad([fn(*low)], low, [ember.ones_like(fn(*low))])
+    want = grad([fn(*rounded)], rounded, [ember.ones_like(fn(*rounded))])
+    for x, g, w in zip(low, got, want):
+        assert g.dtype is x.dtype and g.shape == x.shape
+        np.testing.assert_allclose(g.float().numpy(), w.numpy(), rtol=2e-2, atol=2e-2)
+
+
+def test_leaf_grad_from_a_broadcast_view_is_its_own_writable_array():
+    x = rand64(3, 4)
+    x.sum().backward()  # sum's gradient is a read-only broadcast view of the output's gradient
+    assert x.grad.data.flags.writeable and x.grad.data.base is None
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones((3, 4)))
+    x.mean().backward()  # accumulated in place into the leaf's own buffer
+    np.testing.assert_allclose(x.grad.numpy(), np.full((3, 4), 1 + 1 / 12))

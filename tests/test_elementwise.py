@@ -2,6 +2,7 @@
 in-place ops and autograd, and error messages."""
 import math
 import operator
+import warnings
 
 import numpy as np
 import pytest
@@ -137,6 +138,31 @@ def test_relu_and_nan_to_num_gradients_at_special_points():
     x.grad = None
     ember.nan_to_num(x).sum().backward()
     assert x.grad.tolist() == [1.0, 1.0, 1.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("name,node", [("tanh", "TanhGrad"), ("sigmoid", "SigmoidGrad"), ("relu", "ReluGrad")])
+def test_activation_gradients_are_gradient_nodes(name, node, torch):
+    """One backward: a plain backward runs the gradient node's array forward without recording it; create_graph
+    records it, and its backward gives the second derivative (PyTorch's)."""
+    fn, x = _unary_input(name, (2, 3))
+    g, = ember.autograd.grad(fn(x).sum(), x)
+    assert not g.requires_grad and g.grad_fn is None
+    g, = ember.autograd.grad(fn(x).sum(), x, create_graph=True)
+    assert g.grad_fn.name == node
+    gg, = ember.autograd.grad((g * g).sum(), x, allow_unused=True, materialize_grads=True)  # relu's: zero
+    tx = _torch(x, torch)
+    tg, = torch.autograd.grad(getattr(torch, name)(tx).sum(), tx, create_graph=True)
+    tgg, = torch.autograd.grad((tg * tg).sum(), tx)
+    np.testing.assert_allclose(g.detach().numpy(), tg.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(gg.numpy(), tgg.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_relu_gradient_of_non_finite_gradients_warns_nothing():
+    x = ember.tensor([-1.0, 2.0, -3.0, 4.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x.relu().backward(ember.tensor([np.inf, np.nan, np.nan, -np.inf]))
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, np.nan, 0.0, -np.inf])
 
 
 def test_round_decimals():

@@ -4,6 +4,8 @@ import pytest
 
 import ember
 from ember.autograd import gradcheck, gradgradcheck
+from ember.autograd.graph import on_apply
+from ember.ops.meta import meta_of
 from helpers import assert_close, rand64, to_torch
 
 
@@ -60,6 +62,25 @@ def test_getitem_matches_torch(name, torch):
     tx = to_torch(x, torch)
     y, ty = x[GETITEM_KEYS[name](ember)], tx[GETITEM_KEYS[name](torch)]
     _check_vs_torch(torch, y, ty, np.random.default_rng(1).standard_normal(tuple(y.shape)), [(x, tx)])
+
+
+@pytest.mark.parametrize("name", sorted(GETITEM_KEYS) + ["false", "int_apart", "mask_apart", "false_apart"])
+def test_getitem_shape_rule_matches_the_forward(name):
+    """The shape rule of indexing gives the forward's shape without data: None (any size) only where a mask's count
+    of True values decides the size (not when an index array broadcast with it fixes it)."""
+    more = {"false": lambda m: False, "int_apart": lambda m: (0, slice(None), m.tensor([1, 2])),
+            "mask_apart": lambda m: (m.tensor([True, False, True]), slice(None), m.tensor([1, 4])),
+            "false_apart": lambda m: (1, None, False)}
+    key = {**GETITEM_KEYS, **more}[name](ember)
+    x = ember.zeros(3, 4, 5)
+    calls = []
+    with on_apply(lambda *c: calls.append(c)):
+        out = x[key]
+    (node, args, _), = calls
+    inferred = node.infer(*[meta_of(a) for a in args])
+    assert inferred.dtype == out.data.dtype and len(inferred.shape) == out.ndim
+    assert all(i is None or i == s for i, s in zip(inferred.shape, out.shape)), (inferred.shape, tuple(out.shape))
+    assert None not in inferred.shape or "mask" in name or "bool" in name
 
 
 def test_getitem_double_backward_with_duplicates():

@@ -261,6 +261,48 @@ def test_cross_entropy_float32_and_double_backward_vs_torch(torch):
     np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-7)
 
 
+def _second_derivatives(lib, fn, arrays, grads_on, seed=1):
+    """The gradient of <r, d fn / d inputs> (r random) with respect to the inputs and to the output gradient g,
+    where d fn / d inputs is taken with create_graph at a random g: the double backward, both arguments of it."""
+    rng = RNG(seed)
+    xs = [lib.tensor(a, requires_grad=on) for a, on in zip(arrays, grads_on)]
+    out = fn(*xs)
+    g = lib.tensor(rng.standard_normal(tuple(out.shape)), requires_grad=True)
+    wrt = [x for x in xs if x.requires_grad]
+    firsts = lib.autograd.grad([out], wrt, [g], create_graph=True)
+    total = sum((f * lib.tensor(rng.standard_normal(tuple(f.shape)))).sum() for f in firsts)
+    found = lib.autograd.grad([total], wrt + [g], allow_unused=True)  # nll_loss's gradient does not depend on x
+    return [np.zeros(tuple(t.shape)) if d is None else d.detach().numpy() for d, t in zip(found, wrt + [g])]
+
+
+CE_DOUBLE = {
+    "indices": (lambda F, x, t: F.cross_entropy(x, t), (4, 5), (4,)),
+    "indices_none_NCd": (lambda F, x, t: F.cross_entropy(x, t, reduction="none"), (2, 3, 4), (2, 4)),
+    "indices_sum_unbatched": (lambda F, x, t: F.cross_entropy(x, t, reduction="sum"), (5,), ()),
+    "smoothing_ignore": (lambda F, x, t: F.cross_entropy(x, t, ignore_index=1, label_smoothing=0.2), (6, 5), (6,)),
+    "nll_weighted": (lambda F, x, t: F.nll_loss(x, t, weight=x.new_tensor([0.5, 1.0, 2.0, 1.5, 1.0])), (4, 5), (4,)),
+    "probabilities": (lambda F, x, p: F.cross_entropy(x, p, label_smoothing=0.1), (4, 5), None),
+    "probabilities_none": (lambda F, x, p: F.cross_entropy(x, p, reduction="none"), (2, 3, 2), None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CE_DOUBLE))
+def test_cross_entropy_double_backward_vs_torch(name, torch):
+    """NllLossGrad's backward (the second derivative, from the loss's decomposition) against PyTorch's double
+    backward, with respect to the logits, the probability targets and the incoming gradient."""
+    fn, xshape, tshape = CE_DOUBLE[name]
+    x = RNG(0).normal(size=xshape)
+    if tshape is None:
+        arrays, grads_on = [x, probs(*xshape, seed=2)], [True, True]
+    else:
+        arrays, grads_on = [x, RNG(2).integers(0, xshape[1] if len(xshape) > 1 else xshape[0], size=tshape)], \
+            [True, False]
+    ours = _second_derivatives(ember, lambda *a: fn(F, *a), arrays, grads_on)
+    theirs = _second_derivatives(torch, lambda *a: fn(torch.nn.functional, *a), arrays, grads_on)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
 def test_cross_entropy_stable_on_huge_logits(torch):
     x = np.array([[1e4, 0.0, -1e4], [-1e4, 1e4, 1e4 - 3.0], [5.0, -1e4, 1e4]])
     t = np.array([0, 2, 1])

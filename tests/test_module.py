@@ -551,6 +551,55 @@ def test_linear_gradcheck_partial_requires_grad():
     assert gradcheck(linear, (x, w, b))
 
 
+@pytest.mark.parametrize("shape", [(3, 4), (2, 2, 4), (4,)])
+@pytest.mark.parametrize("grads_on", [(True, True, True), (True, False, False), (False, True, True),
+                                      (True, True, False)])
+def test_linear_double_backward_vs_torch(shape, grads_on, torch):
+    """LinearGrad's backward (the second derivative) against PyTorch's double backward: the gradient of
+    <r, d linear / d inputs> with respect to the inputs and to the incoming gradient g."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(shape), rng.standard_normal((3, 4)), rng.standard_normal(3)]
+    results = []
+    for lib, fn in ((ember, linear), (torch, torch.nn.functional.linear)):
+        r = np.random.default_rng(1)
+        xs = [lib.tensor(a, requires_grad=on) for a, on in zip(arrays, grads_on)]
+        out = fn(*xs)
+        g = lib.tensor(r.standard_normal(tuple(out.shape)), requires_grad=True)
+        wrt = [x for x in xs if x.requires_grad]
+        firsts = lib.autograd.grad([out], wrt, [g], create_graph=True)
+        total = sum((f * lib.tensor(r.standard_normal(tuple(f.shape)))).sum() for f in firsts)
+        results.append([d if d is None else d.detach().numpy()
+                         for d in lib.autograd.grad([total], wrt + [g], allow_unused=True)])
+    for a, b in zip(*results):
+        if b is None:
+            assert a is None or not a.any()
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_linear_third_derivative():
+    """LinearGrad's backward applies LinearGrad again, so every order of derivative works."""
+    x, w, b = rand64(3, 4), rand64(2, 4, seed=1), rand64(2, seed=2)
+    go = rand64(3, 2, seed=3)
+
+    def first(x, w, b, go):
+        return ember.autograd.grad([linear(x, w, b)], [x, w, b], [go], create_graph=True)
+
+    assert gradgradcheck(first, (x, w, b, go))
+
+
+def test_linear_keeps_bfloat16():
+    pytest.importorskip("ml_dtypes")
+    x = ember.ones(2, 3, dtype=ember.bfloat16, requires_grad=True)
+    w = ember.ones(4, 3, dtype=ember.bfloat16, requires_grad=True)
+    y = linear(x, w, ember.ones(4, dtype=ember.bfloat16))
+    assert y.dtype is ember.bfloat16
+    np.testing.assert_array_equal(y.float().detach().numpy(), np.full((2, 4), 4.0))
+    y.sum().backward()
+    assert x.grad.dtype is ember.bfloat16 and w.grad.dtype is ember.bfloat16
+    np.testing.assert_array_equal(x.grad.float().numpy(), np.full((2, 3), 4.0))
+
+
 def test_bilinear_gradcheck():
     x1, x2, w, b = rand64(3, 2), rand64(3, 4, seed=1), rand64(2, 2, 4, seed=2), rand64(2, seed=3)
     assert gradcheck(bilinear, (x1, x2, w, b))

@@ -1,5 +1,6 @@
 """Recurrent layers and cells: PyTorch parity (outputs, states, every gradient after copying the state_dict by name),
-gradcheck of the fused cell and layer nodes, the create_graph path, PyTorch's error messages."""
+gradcheck and gradgradcheck of the fused cell and layer nodes, their array backward against their decompositions,
+PyTorch's error messages."""
 import re
 import warnings
 
@@ -321,14 +322,17 @@ def test_layer_gradcheck_and_gradgradcheck(mode, reverse):
 
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("mode", _LAYER_MODES)
-def test_layer_create_graph_path_gives_the_same_gradients(mode, batch_first):
+def test_layer_bptt_agrees_with_the_decomposition(mode, batch_first):
+    """The gradient node's back-propagation through time on arrays and the gradients of the layer's decomposition
+    (the step-by-step graph of cell nodes, which gives the second derivatives) agree."""
     fn, inputs = _layer_case(mode, batch_first)
     outs = fn(True)(*inputs)
     rng = np.random.default_rng(0)
     gos = [ember.tensor(rng.standard_normal(tuple(o.shape))) for o in outs]
-    fast = grad(list(outs), inputs, gos, retain_graph=True)
-    graph = grad(list(outs), inputs, gos, create_graph=True)
-    assert all(g.requires_grad for g in graph)
+    fast = grad(list(outs), inputs, gos, create_graph=True)
+    node = fast[0].grad_fn
+    assert node.name.endswith("LayerGrad") and all(g.requires_grad and g.grad_fn is node for g in fast)
+    graph = grad(list(node.decomposition(*node.inputs[:8])), inputs, gos)  # the layer's inputs
     for a, b in zip(fast, graph):
         np.testing.assert_allclose(_np(a), _np(b), atol=1e-12)
 

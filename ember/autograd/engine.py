@@ -7,6 +7,8 @@ summed back to its input's shape and cast to its dtype here, once, rather than i
 """
 import heapq
 
+import numpy as np
+
 from ..device import get_array_module
 from ..tensor import Tensor
 from .graph import FREED, check_version, increment_version
@@ -69,12 +71,12 @@ def _engine(roots, root_grads, retain_graph, create_graph, capture):
             raise RuntimeError(f"function {node.name}Backward0 returned an incorrect number of gradients (expected "
                                f"{len(inputs)}, got {len(in_grads)})")
         own = node.fresh_grads
-        for i, (e, g, meta) in enumerate(zip(node.edges, in_grads, node.input_meta)):
+        for e, g, meta in zip(node.edges, in_grads, node.input_meta):
             if e is None or g is None:
                 continue
             gd = g.data
             if gd.shape != meta[0] or gd.dtype is not meta[1]:
-                g = _conform(g, meta, node, i)
+                g = _conform(g, meta, node)
             if e.__class__ is tuple:
                 nxt = e[0]
                 if visit is not None and nxt not in visit:
@@ -126,14 +128,16 @@ def _add_to_buffer(buffers, heap, node, idx, g, create_graph):
 def _sum(a, b, create_graph):
     if create_graph:
         return a + b
-    return Tensor._wrap(a.data + b.data)
+    s = a.data + b.data
+    return Tensor._wrap(np.asarray(s) if isinstance(s, np.generic) else s)  # NumPy gives scalars for 0-d sums
 
 
-def _conform(g, meta, node, i):
+def _conform(g, meta, node):
     """Sum a broadcast gradient back to the input's shape and cast it to its dtype, as PyTorch's engine does."""
     shape, dtype = meta
     if tuple(g.data.shape) != tuple(shape):
         if not _expandable(tuple(shape), tuple(g.data.shape)):
+            i = next(k for k, m in enumerate(node.input_meta) if m is meta)
             raise RuntimeError(f"Function {node.name}Backward0 returned an invalid gradient at index {i} - got "
                                f"{list(g.data.shape)} but expected shape compatible with {list(shape)}")
         g = g.sum_to_size(shape)

@@ -19,30 +19,30 @@ class _GradMode(threading.local):
         self.inference = False
 
 
-_mode = _GradMode()
+state = _GradMode()  # this thread's mode: read by autograd.graph.apply for every op; set only by the classes here
 
 
 def is_grad_enabled():
     """True when operations are being recorded for autograd."""
-    return _mode.enabled
+    return state.enabled
 
 
 def is_inference_mode_enabled():
     """True inside inference_mode()."""
-    return _mode.inference
+    return state.inference
 
 
 def _decorate(fn, enter, leave):
-    """Wrap fn (a function or a generator function) so that it runs between enter() and leave(state)."""
+    """Wrap fn (a function or a generator function) so that it runs between enter() and leave(saved)."""
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def gen_wrapper(*args, **kwargs):
             gen = fn(*args, **kwargs)
-            state = enter()
+            saved = enter()
             try:
                 value = gen.send(None)
             finally:
-                leave(state)
+                leave(saved)
             while True:
                 try:
                     sent = yield value
@@ -50,41 +50,41 @@ def _decorate(fn, enter, leave):
                     gen.close()
                     raise
                 except BaseException as exc:  # forward throw() into the generator
-                    state = enter()
+                    saved = enter()
                     try:
                         value = gen.throw(exc)
                     finally:
-                        leave(state)
+                        leave(saved)
                 else:
-                    state = enter()
+                    saved = enter()
                     try:
                         value = gen.send(sent)
                     except StopIteration as stop:
                         return stop.value
                     finally:
-                        leave(state)
+                        leave(saved)
 
         return gen_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        state = enter()
+        saved = enter()
         try:
             return fn(*args, **kwargs)
         finally:
-            leave(state)
+            leave(saved)
 
     return wrapper
 
 
 def _setter(enabled):
     def enter():
-        prev = _mode.enabled
-        _mode.enabled = enabled
+        prev = state.enabled
+        state.enabled = enabled
         return prev
 
     def leave(prev):
-        _mode.enabled = prev
+        state.enabled = prev
 
     return enter, leave
 
@@ -93,18 +93,18 @@ class set_grad_enabled:
     """Turn gradient recording on or off; works as a function call, a context manager and a decorator."""
 
     def __init__(self, mode=True):
-        self.prev = _mode.enabled
+        self.prev = state.enabled
         self.mode = bool(mode)
-        _mode.enabled = self.mode
+        state.enabled = self.mode
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        _mode.enabled = self.prev
+        state.enabled = self.prev
 
     def __call__(self, fn):
-        _mode.enabled = self.prev  # used as a decorator: the constructor must not have changed the mode
+        state.enabled = self.prev  # used as a decorator: the constructor must not have changed the mode
         return _decorate(fn, *_setter(self.mode))
 
 
@@ -123,12 +123,12 @@ class _ModeContext:
         self.prev = []
 
     def __enter__(self):
-        self.prev.append(_mode.enabled)
-        _mode.enabled = self.mode
+        self.prev.append(state.enabled)
+        state.enabled = self.mode
         return self
 
     def __exit__(self, *exc):
-        _mode.enabled = self.prev.pop()
+        state.enabled = self.prev.pop()
 
     def __call__(self, fn):
         return _decorate(fn, *_setter(self.mode))
@@ -164,14 +164,14 @@ class inference_mode:
         self.prev = []
 
     def _enter(self):
-        prev = (_mode.enabled, _mode.inference)
+        prev = (state.enabled, state.inference)
         if self.enabled:
-            _mode.enabled, _mode.inference = False, True
+            state.enabled, state.inference = False, True
         return prev
 
     @staticmethod
     def _leave(prev):
-        _mode.enabled, _mode.inference = prev
+        state.enabled, state.inference = prev
 
     def __enter__(self):
         self.prev.append(self._enter())

@@ -13,8 +13,8 @@ import threading
 import numpy as np
 
 from ..device import get_array_module
-from ..tensor import Tensor
-from .grad_mode import is_grad_enabled
+from ..tensor import Tensor, init_tensor
+from .grad_mode import is_grad_enabled, state as grad_mode
 
 __all__ = ["Node", "apply", "record", "alias", "increment_version", "check_version", "on_apply"]
 
@@ -153,28 +153,29 @@ def record(node, inputs, outputs):
     n = len(inputs)
     if n == 1:
         a = inputs[0]
-        e = _edge(a)
-        node.edges = (e,)
-        node.needs_input_grad = (e is not None,)
+        ea = None
+        if a.requires_grad:
+            fn = a.grad_fn
+            ea = a if fn is None else (fn, a._out_index)
+        node.edges = (ea,)
+        node.needs_input_grad = (ea is not None,)
         d = a.data
         node.input_meta = ((d.shape, d.dtype),)
     elif n == 2:
         a, b = inputs
-        ea = eb = None
+        ea = eb = ma = mb = None
         if isinstance(a, Tensor):
             if a.requires_grad:
                 fn = a.grad_fn
                 ea = a if fn is None else (fn, a._out_index)
-            ma = (a.data.shape, a.data.dtype)
-        else:
-            ma = None
+            d = a.data
+            ma = (d.shape, d.dtype)
         if isinstance(b, Tensor):
             if b.requires_grad:
                 fn = b.grad_fn
                 eb = b if fn is None else (fn, b._out_index)
-            mb = (b.data.shape, b.data.dtype)
-        else:
-            mb = None
+            d = b.data
+            mb = (d.shape, d.dtype)
         node.edges = (ea, eb)
         node.needs_input_grad = (ea is not None, eb is not None)
         node.input_meta = (ma, mb)
@@ -185,12 +186,18 @@ def record(node, inputs, outputs):
     node._pre_hooks = None
     node._seq = _next_seq()
     saves = node.saves
+    versions = None
     if saves is None:
-        node.inputs = tuple(inputs)
+        node.inputs = inputs
         versions = [(i, a._vbox, a._vbox[0]) for i, a in enumerate(inputs) if isinstance(a, Tensor)]
     else:
-        node.inputs = tuple([a if i in saves or not isinstance(a, Tensor) else None for i, a in enumerate(inputs)])
-        versions = None
+        if n == 1:
+            node.inputs = inputs if saves else (None,)
+        elif n == 2:
+            node.inputs = (a if 0 in saves or ma is None else None, b if 1 in saves or mb is None else None)
+        else:
+            node.inputs = tuple([a if i in saves or not isinstance(a, Tensor) else None
+                                 for i, a in enumerate(inputs)])
         for i in saves:
             a = inputs[i]
             if isinstance(a, Tensor):
@@ -220,6 +227,7 @@ class _Observers(threading.local):
 
 
 _observers = _Observers()
+_observing = [0]  # how many on_apply contexts are open in any thread: apply looks at its thread's only then
 
 
 @contextlib.contextmanager
@@ -228,9 +236,11 @@ def on_apply(callback):
     of the node as it was before its forward, the arguments as given, and the output tensor or tuple of tensors:
     how a graph is captured by tracing."""
     _observers.stack.append(callback)
+    _observing[0] += 1
     try:
         yield
     finally:
+        _observing[0] -= 1
         _observers.stack.pop()
 
 
@@ -238,18 +248,16 @@ def apply(node, *args):
     """Run node.forward on the arrays of args (tensors or Python scalars) and record node when grads are needed.
 
     A forward returns an array, or a tuple of arrays for a node with several outputs (None for an output it does not
-    compute, e.g. a gradient node's gradient that no input needs). This is the hot path of every op, so the common
-    one- and two-argument cases are spelled out.
+    compute, e.g. a gradient node's gradient that no input needs). This is the hot path of every op (and of every
+    gradient op in a backward), so the common cases are spelled out.
     """
-    observers = _observers.stack
-    if observers:
-        pristine = copy.copy(node)
+    if _observing[0] and _observers.stack:
+        return _apply_observed(_observers.stack[-1], node, args)
     n = len(args)
     if n == 1 and isinstance(args[0], Tensor):
         a = args[0]
         x = a.data
         grad = a.requires_grad
-        arrays = (x,)
         out = node.forward(np if x.__class__ is _ndarray else get_array_module(x), x)
     elif n == 2:
         a, b = args
@@ -265,8 +273,7 @@ def apply(node, *args):
                 grad = True
         else:
             y = b
-        arrays = (x, y)
-        out = node.forward(np if x.__class__ is _ndarray else _xp_of(arrays), x, y)
+        out = node.forward(np if x.__class__ is _ndarray else _xp_of((x, y)), x, y)
     else:
         arrays = []
         grad = False
@@ -278,37 +285,53 @@ def apply(node, *args):
             else:
                 arrays.append(a)
         out = node.forward(np if arrays and arrays[0].__class__ is _ndarray else _xp_of(arrays), *arrays)
-    if out.__class__ is tuple:
-        result = tuple([None if o is None else _output(node, o, args, arrays) for o in out])
+    if out.__class__ is _ndarray:
+        result = _new(Tensor)
+        init_tensor(result, out)
+        if node.is_view:
+            _share_version(result, args[0])
     else:
-        result = _output(node, out, args, arrays)
-    if grad and node.differentiable and is_grad_enabled():
+        result = _outputs(node, out, args)
+    if grad and node.differentiable and grad_mode.enabled:
         record(node, args, result)
-    if observers:
-        observers[-1](pristine, args, result)
     return result
 
 
-def _output(node, out, args, arrays):
-    """A new tensor around an output array (a view of input 0 shares its version counter)."""
-    if out.__class__ is not _ndarray:
-        out = _as_array(out, arrays)
+def _apply_observed(callback, node, args):
+    """apply, then callback(a copy of the node as it was before its forward, args, the result)."""
+    pristine = copy.copy(node)
+    observers = _observers.stack
+    _observers.stack = []  # the ops this op runs inside its own forward are its business, not the trace's
+    try:
+        result = apply(node, *args)
+    finally:
+        _observers.stack = observers
+    callback(pristine, args, result)
+    return result
+
+
+def _outputs(node, out, args):
+    """The output tensor(s) of an op whose forward returned something else than one NumPy array: a tuple of arrays
+    (None for outputs not computed), a NumPy scalar (a 0-d result) or another array module's array."""
+    if out.__class__ is tuple:
+        return tuple([None if o is None else _outputs(node, o, args) for o in out])
+    if isinstance(out, np.generic):
+        out = np.asarray(out)
+    elif out.__class__ is not _ndarray:
+        xp = _xp_of([a.data if isinstance(a, Tensor) else a for a in args])
+        out = out if isinstance(out, xp.ndarray) else xp.asarray(out)
     t = _new(Tensor)
-    t.data = out
-    t.grad = None
-    t.requires_grad = False
-    t.grad_fn = None
-    t._hooks = None
-    t._out_index = 0
-    t._retains = False
-    if node.is_view and isinstance(args[0], Tensor):
-        src = args[0]
-        t._vbox = src._vbox
-        t._base = src if src._base is None else src._base
-    else:
-        t._vbox = [0]
-        t._base = None
+    init_tensor(t, out)
+    if node.is_view:
+        _share_version(t, args[0])
     return t
+
+
+def _share_version(view, src):
+    """A view of input src shares its version counter (and its base), so in-place changes reach saved copies."""
+    if isinstance(src, Tensor):
+        view._vbox = src._vbox
+        view._base = src if src._base is None else src._base
 
 
 def _xp_of(arrays):
@@ -316,12 +339,3 @@ def _xp_of(arrays):
         if hasattr(a, "__array_namespace__") or isinstance(a, np.ndarray):
             return get_array_module(a)
     return np
-
-
-def _as_array(out, arrays):
-    if isinstance(out, np.generic):  # NumPy gives scalars for 0-d results
-        return np.asarray(out)
-    xp = _xp_of(arrays)
-    if isinstance(out, xp.ndarray):
-        return out
-    return xp.asarray(out)

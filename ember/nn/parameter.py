@@ -1,6 +1,6 @@
 """Parameter (a tensor that a Module registers as learnable) and Buffer (one it registers as state)."""
 from ..device import CPU, move, to_device
-from ..tensor import Tensor, _init, tensor as _tensor
+from ..tensor import Tensor, init_tensor, tensor as _tensor
 
 __all__ = ["Parameter", "Buffer"]
 
@@ -21,7 +21,9 @@ class Parameter(Tensor):
     """
 
     def __init__(self, data=None, requires_grad=True):
-        _init(self, _array_of(data), requires_grad)
+        init_tensor(self, _array_of(data))
+        if requires_grad:
+            self.requires_grad_(True)
 
     def __repr__(self):
         return "Parameter containing:\n" + Tensor.__repr__(self)
@@ -48,8 +50,7 @@ class Buffer(Tensor):
 
     def __init__(self, data=None, *, persistent=True):
         requires_grad = isinstance(data, Tensor) and data.requires_grad
-        _init(self, _array_of(data), False)
-        self.requires_grad = requires_grad  # copied from data as is, without requires_grad_'s checks
+        init_tensor(self, _array_of(data), requires_grad)  # copied from data as is, without requires_grad_'s checks
         self.persistent = persistent
 
     def __reduce_ex__(self, protocol):

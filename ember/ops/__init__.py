@@ -4,8 +4,10 @@ Importing this package imports every op module, so the registry is complete; Ten
 """
 from ..tensor import Tensor
 from . import registry
-from . import _broadcast, creation, copy, compare, ternary, unary, arith, reduce, cumulative  # noqa: F401
-from . import shape, join, rearrange  # noqa: F401
-from . import index, linalg, random, conv, pooling, resample, padding  # noqa: F401
+from . import _broadcast, decompose, creation, random, copy  # noqa: F401
+from . import arith, unary, compare, ternary  # noqa: F401  (elementwise)
+from . import reduce, cumulative, shape, join, rearrange, index, linalg, linear  # noqa: F401
+from . import conv, pooling, resample, padding  # noqa: F401
+from . import activation, dropout, embedding, distance, loss, ctc, norm, attention, rnn  # noqa: F401
 
 registry.install_methods(Tensor)

@@ -2,7 +2,7 @@
 import ember  # noqa: F401  (imports every op module, so the registry is complete)
 from ember.ops import registry
 
-_SHORT = {registry.EMBER + ".": "", registry.FUNCTIONAL + ".": "F."}
+_SHORT = {registry.FUNCTIONAL + ".": "F.", registry.EMBER + ".": ""}  # the longer prefix first
 
 
 def _short(name):

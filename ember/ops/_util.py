@@ -8,12 +8,6 @@ _ndarray = np.ndarray
 _wrap = Tensor._wrap
 
 
-def bind(**methods):
-    """Attach functions to Tensor as methods."""
-    for name, fn in methods.items():
-        setattr(Tensor, name, fn)
-
-
 def wrap_dim(dim, ndim, op="op"):
     """A dimension index in [0, ndim), or IndexError naming the op."""
     return _wrap_dim(dim, ndim, op)

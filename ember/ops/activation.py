@@ -1,6 +1,7 @@
 """Activation functions and the softmax family: the pointwise nn.functional ops that are not losses or
-normalisations (dropout, embedding and distances have their own modules). Hot ones are single nodes with a
-hand-written backward."""
+normalisations (dropout, embedding and distances have their own modules), and nn.functional's relu, sigmoid and
+tanh. The hot ones (softmax, log_softmax, gelu) are single nodes whose backward is a gradient node (SoftmaxGrad,
+LogSoftmaxGrad, GeluGrad: array code, with its own backward for second derivatives)."""
 import math
 import warnings
 
@@ -9,17 +10,15 @@ import numpy as np
 from ..autograd import Node, is_grad_enabled
 from ..autograd.graph import apply
 from ..autograd.inplace import inplace as write_inplace
-from ..tensor import Tensor
 from ._checks import check_tensor, float_tensor
 from ._erf import erf as _erf_array
-from ._util import bind, wrap_dim
+from ._util import wrap_dim
 from .copy import clone
+from .meta import TensorMeta, same_as
+from .registry import export, register
 from .ternary import clamp, where
-from .unary import abs as _abs, erf, exp, sigmoid, sigmoid_array, tanh
-
-__all__ = ["softmax", "log_softmax", "softmin", "gelu", "silu", "mish", "softplus", "leaky_relu", "elu", "selu",
-           "celu", "relu6", "hardtanh", "hardswish", "hardsigmoid", "logsigmoid", "glu", "softsign", "tanhshrink",
-           "threshold", "prelu"]
+from .unary import Relu, Sigmoid, Tanh, exp, sigmoid_array
+from .unary import abs as _abs, relu as _relu, sigmoid as _sigmoid, tanh as _tanh
 
 
 def maybe_inplace(input, inplace, op, fn):
@@ -34,7 +33,27 @@ def maybe_inplace(input, inplace, op, fn):
 
 # --- softmax family -------------------------------------------------------------------------------------------
 
-class Softmax(Node):
+class _SameShape(Node):
+    """An op of one tensor whose output has the input's shape and dtype."""
+
+    def infer(self, a):
+        return same_as(a)
+
+
+class _SoftmaxGradBase(Node):
+    """The gradient of softmax / log_softmax along dim: (output y, output gradient g) -> input gradient."""
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def infer(self, y, g):
+        return same_as(g)
+
+
+class _AlongDim(_SameShape):
+    """softmax / log_softmax along dim: rows(xp, a) computes them on an input of at least one dimension and one
+    element; the output is kept for backward."""
+
     saves = ()
     saves_output = True
 
@@ -43,37 +62,76 @@ class Softmax(Node):
 
     def forward(self, xp, a):
         if a.size == 0:
-            self.out = a.copy()
-            return self.out
+            out = a.copy()
+        elif a.ndim == 0:  # NumPy's arithmetic turns 0-d arrays into scalars: compute on one element
+            out = self.rows(xp, a.reshape(1)).reshape(())
+        else:
+            out = self.rows(xp, a)
+        self.out = out
+        return out
+
+
+@register
+class Softmax(_AlongDim):
+    def rows(self, xp, a):
         e = xp.exp(a - a.max(axis=self.dim, keepdims=True))
         e /= e.sum(axis=self.dim, keepdims=True)
-        self.out = e
         return e
 
     def backward(self, g):
-        y = self.saved_output()
-        return (y * (g - (g * y).sum(self.dim, keepdim=True)),)
+        return (apply(SoftmaxGrad(self.dim), self.saved_output(), g),)
 
 
-class LogSoftmax(Node):
-    saves = ()
-    saves_output = True
+@register
+class SoftmaxGrad(_SoftmaxGradBase):
+    """y * (g - sum(g * y)) along dim: the gradient of softmax's output y (Softmax's backward)."""
 
-    def __init__(self, dim):
-        self.dim = dim
+    def forward(self, xp, y, g):
+        if g.ndim == 0:
+            return self.forward(xp, y.reshape(1), g.reshape(1)).reshape(())
+        out = g * y
+        xp.subtract(g, out.sum(axis=self.dim, keepdims=True), out=out)
+        out *= y
+        return out
 
-    def forward(self, xp, a):
-        if a.size == 0:
-            self.out = a.copy()
-            return self.out
+    def backward(self, gg):
+        y, g = self.inputs
+        need_y, need_g = self.needs_input_grad
+        dim = self.dim
+        gy = gg * (g - (g * y).sum(dim, keepdim=True)) - g * (gg * y).sum(dim, keepdim=True) if need_y else None
+        return gy, (apply(SoftmaxGrad(dim), y, gg) if need_g else None)
+
+
+@register
+class LogSoftmax(_AlongDim):
+    def rows(self, xp, a):
         z = a - a.max(axis=self.dim, keepdims=True)
         z -= xp.log(xp.exp(z).sum(axis=self.dim, keepdims=True))
-        self.out = z
         return z
 
     def backward(self, g):
-        y = self.saved_output()
-        return (g - exp(y) * g.sum(self.dim, keepdim=True),)
+        return (apply(LogSoftmaxGrad(self.dim), self.saved_output(), g),)
+
+
+@register
+class LogSoftmaxGrad(_SoftmaxGradBase):
+    """g - exp(y) * sum(g) along dim: the gradient of log_softmax's output y (LogSoftmax's backward)."""
+
+    def forward(self, xp, y, g):
+        if g.ndim == 0:
+            return self.forward(xp, y.reshape(1), g.reshape(1)).reshape(())
+        out = xp.exp(y)
+        out *= g.sum(axis=self.dim, keepdims=True)
+        xp.subtract(g, out, out=out)
+        return out
+
+    def backward(self, gg):
+        y, g = self.inputs
+        need_y, need_g = self.needs_input_grad
+        dim = self.dim
+        p = exp(y)
+        gy = -(gg * p * g.sum(dim, keepdim=True)) if need_y else None
+        return gy, (gg - (gg * p).sum(dim, keepdim=True) if need_g else None)
 
 
 def _softmax(node_cls, input, dim, dtype, op):
@@ -85,22 +143,34 @@ def _softmax(node_cls, input, dim, dtype, op):
         warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to include dim=X "
                       "as an argument.", stacklevel=3)
         dim = 0 if ndim in (0, 1, 3) else 1
-    dim = wrap_dim(dim, ndim, op)
-    if ndim == 0:
-        return apply(node_cls(0), input.reshape(1)).reshape(())
-    return apply(node_cls(dim), input)
+    return apply(node_cls(wrap_dim(dim, ndim, op)), input)  # a 0-d tensor: dim 0 (NumPy reduces it the same way)
 
 
+@export(Softmax, ember=False, functional=True)
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """exp(x) / sum(exp(x)) along dim, computed stably."""
     return _softmax(Softmax, input, dim, dtype, "softmax")
 
 
+@export(Softmax, ember=False, methods=("softmax",))
+def softmax_method(self, dim=None, dtype=None):
+    """Tensor.softmax(dim, dtype=None)."""
+    return _softmax(Softmax, self, dim, dtype, "softmax")
+
+
+@export(LogSoftmax, ember=False, functional=True)
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """log(softmax(x)) along dim, computed stably (finite for logits of any size)."""
     return _softmax(LogSoftmax, input, dim, dtype, "log_softmax")
 
 
+@export(LogSoftmax, ember=False, methods=("log_softmax",))
+def log_softmax_method(self, dim=None, dtype=None):
+    """Tensor.log_softmax(dim, dtype=None)."""
+    return _softmax(LogSoftmax, self, dim, dtype, "log_softmax")
+
+
+@export(Softmax, ember=False, functional=True)
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """softmax(-x) along dim."""
     if dtype is not None:
@@ -113,6 +183,7 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
 
 
 # Phi(x) = (1 + tanh(x P(x^2))) / 2 within 1e-7 for every x (float32 GELU on NumPy): a least-squares fit of
@@ -160,7 +231,36 @@ def _gelu32(x, keep_grad):
     return out.reshape(x.shape), (d.reshape(x.shape) if keep_grad else None)
 
 
-class Gelu(Node):
+def _gelu_derivative(xp, x, approximate):
+    """gelu'(x) on arrays: Phi(x) + x phi(x), or the derivative of the tanh formula."""
+    if approximate != "tanh":
+        return 0.5 * (1 + _erf_array(xp, x * _SQRT_HALF)) + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
+    # u = c (x + a x^3), t = tanh(u): gelu' = (1 + t) / 2 + x (1 - t^2) u' / 2, u' = c (1 + 3 a x^2)
+    x2 = x * x
+    if x2.ndim == 0:  # a NumPy scalar: no in-place arithmetic
+        t = xp.tanh(_SQRT_2_OVER_PI * x * (1 + _GELU_CUBIC * x2))
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * (_SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * x2))
+    t = x2 * (_SQRT_2_OVER_PI * _GELU_CUBIC)
+    t += _SQRT_2_OVER_PI
+    t *= x
+    xp.tanh(t, out=t)
+    x2 *= 1.5 * _SQRT_2_OVER_PI * _GELU_CUBIC
+    x2 += 0.5 * _SQRT_2_OVER_PI
+    x2 *= x  # x u' / 2
+    s = t * t
+    xp.subtract(1, s, out=s)
+    s *= x2
+    t += 1
+    t *= 0.5
+    t += s
+    return t
+
+
+@register
+class Gelu(_SameShape):
+    """x Phi(x) (or its tanh approximation). When its input needs a gradient (``keep_grad``) the float32 NumPy
+    forward keeps gelu'(x), which it gets almost for free, for GeluGrad."""
+
     saves = (0,)
 
     def __init__(self, approximate, keep_grad=False):
@@ -169,25 +269,52 @@ class Gelu(Node):
 
     def forward(self, xp, a):
         if self.approximate == "tanh":
-            return 0.5 * a * (1 + xp.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a)))
+            return 0.5 * a * (1 + xp.tanh(_SQRT_2_OVER_PI * (a + _GELU_CUBIC * a * a * a)))
         if xp is np and a.dtype == np.float32 and a.size >= 1024:
             out, self.d = _gelu32(np.ascontiguousarray(a), self.keep_grad)
             return out
         return 0.5 * a * (1 + _erf_array(xp, a * _SQRT_HALF))
 
     def backward(self, g):
-        if self.d is not None and not is_grad_enabled():  # the derivative was kept by the forward
-            return (Tensor._wrap(g.data * self.d),)
-        x = self.inputs[0]
-        if self.approximate == "tanh":
-            t = tanh((x + x * x * x * 0.044715) * _SQRT_2_OVER_PI)
-            d_inner = (x * x * (3 * 0.044715) + 1) * _SQRT_2_OVER_PI
-            return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner),)
-        cdf = 0.5 * (1 + erf(x * _SQRT_HALF))
-        pdf = exp(x * x * -0.5) * _INV_SQRT_2PI
-        return (g * (cdf + x * pdf),)
+        return (apply(GeluGrad(self.approximate, self.d), self.inputs[0], g),)
 
 
+@register
+class GeluGrad(Node):
+    """g * gelu'(x): Gelu's backward. The derivative is the one Gelu's forward kept (``d``), else computed here;
+    the backward gives gelu''(x) for both formulas."""
+
+    def __init__(self, approximate, d=None):
+        self.approximate, self.d = approximate, d
+
+    def infer(self, x, g):
+        return TensorMeta(tuple(np.broadcast_shapes(x.shape, g.shape)), np.result_type(x.dtype, g.dtype))
+
+    def forward(self, xp, x, g):
+        d = self.d if self.d is not None else _gelu_derivative(xp, x, self.approximate)
+        return g * d
+
+    def backward(self, gg):
+        x, g = self.inputs
+        need_x, need_g = self.needs_input_grad
+        gx = gg * g * _gelu_second_derivative(x, self.approximate) if need_x else None
+        return gx, (apply(GeluGrad(self.approximate, self.d), x, gg) if need_g else None)
+
+
+def _gelu_second_derivative(x, approximate):
+    """gelu''(x) with ember ops: phi(x) (2 - x^2), or the second derivative of the tanh formula."""
+    if approximate == "tanh":
+        # u = c (x + a x^3), t = tanh(u): gelu'' = (1 - t^2) (u' - x t u'^2 + x u'' / 2), u' = c (1 + 3 a x^2),
+        # u'' = 6 a c x
+        x2 = x * x
+        t = _tanh((x + x2 * x * _GELU_CUBIC) * _SQRT_2_OVER_PI)
+        du = (x2 * (3 * _GELU_CUBIC) + 1) * _SQRT_2_OVER_PI
+        return (1 - t * t) * (du - x * t * du * du + x2 * (3 * _GELU_CUBIC * _SQRT_2_OVER_PI))
+    x2 = x * x
+    return exp(x2 * -0.5) * (2 - x2) * _INV_SQRT_2PI
+
+
+@export(Gelu, ember=False, functional=True)
 def gelu(input, approximate="none"):
     """Gaussian error linear unit: x * Phi(x) (approximate='tanh' uses the tanh formula)."""
     if approximate not in ("none", "tanh"):
@@ -196,7 +323,8 @@ def gelu(input, approximate="none"):
     return apply(Gelu(approximate, input.requires_grad and is_grad_enabled()), input)
 
 
-class Silu(Node):
+@register
+class Silu(_SameShape):
     saves = (0,)
 
     def forward(self, xp, a):
@@ -204,16 +332,18 @@ class Silu(Node):
 
     def backward(self, g):
         x = self.inputs[0]
-        s = sigmoid(x)
+        s = _sigmoid(x)
         return (g * s * (1 + x * (1 - s)),)
 
 
+@export(Silu, ember=False, functional=True)
 def silu(input, inplace=False):
     """x * sigmoid(x) (swish)."""
     return maybe_inplace(float_tensor(input, "silu"), inplace, "silu", lambda x: apply(Silu(), x))
 
 
-class Softplus(Node):
+@register
+class Softplus(_SameShape):
     saves = (0,)
 
     def __init__(self, beta, threshold):
@@ -226,20 +356,23 @@ class Softplus(Node):
 
     def backward(self, g):
         z = self.inputs[0] * self.beta
-        return (where(z > self.threshold, g, g * sigmoid(z)),)
+        return (where(z > self.threshold, g, g * _sigmoid(z)),)
 
 
+@export(Softplus, ember=False, functional=True)
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, linear where beta x > threshold."""
     return apply(Softplus(beta, threshold), float_tensor(input, "softplus"))
 
 
+@export(Softplus, ember=False, functional=True)
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
-    return maybe_inplace(float_tensor(input, "mish"), inplace, "mish", lambda x: x * tanh(softplus(x)))
+    return maybe_inplace(float_tensor(input, "mish"), inplace, "mish", lambda x: x * _tanh(softplus(x)))
 
 
-class LeakyRelu(Node):
+@register
+class LeakyRelu(_SameShape):
     saves = (0,)
 
     def __init__(self, slope):
@@ -252,13 +385,15 @@ class LeakyRelu(Node):
         return (where(self.inputs[0] > 0, g, g * self.slope),)
 
 
+@export(LeakyRelu, ember=False, functional=True)
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x for x > 0, negative_slope * x otherwise."""
     return maybe_inplace(float_tensor(input, "leaky_relu"), inplace, "leaky_relu",
-                lambda x: apply(LeakyRelu(negative_slope), x))
+                         lambda x: apply(LeakyRelu(negative_slope), x))
 
 
-class Elu(Node):
+@register
+class Elu(_SameShape):
     """scale * x for x > 0, scale * alpha * (exp(input_scale * x) - 1) otherwise (elu, selu and celu)."""
 
     saves = (0,)
@@ -276,6 +411,7 @@ class Elu(Node):
         return (where(x > 0, g * self.scale, neg),)
 
 
+@export(Elu, ember=False, functional=True)
 def elu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
     return maybe_inplace(float_tensor(input, "elu"), inplace, "elu", lambda x: apply(Elu(alpha), x))
@@ -285,19 +421,24 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
+@export(Elu, ember=False, functional=True)
 def selu(input, inplace=False):
     """scale * elu(x, alpha) with the self-normalising constants."""
-    return maybe_inplace(float_tensor(input, "selu"), inplace, "selu", lambda x: apply(Elu(SELU_ALPHA, SELU_SCALE), x))
+    return maybe_inplace(float_tensor(input, "selu"), inplace, "selu",
+                         lambda x: apply(Elu(SELU_ALPHA, SELU_SCALE), x))
 
 
+@export(Elu, ember=False, functional=True)
 def celu(input, alpha=1.0, inplace=False):
     """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
     if alpha == 0:
         raise RuntimeError("celu: ZeroDivisionError: alpha cannot be 0 for CELU")
-    return maybe_inplace(float_tensor(input, "celu"), inplace, "celu", lambda x: apply(Elu(alpha, 1.0, 1.0 / alpha), x))
+    return maybe_inplace(float_tensor(input, "celu"), inplace, "celu",
+                         lambda x: apply(Elu(alpha, 1.0, 1.0 / alpha), x))
 
 
-class Hardtanh(Node):
+@register
+class Hardtanh(_SameShape):
     saves = (0,)
 
     def __init__(self, lo, hi):
@@ -311,6 +452,7 @@ class Hardtanh(Node):
         return (g * ((x > self.lo) & (x < self.hi)),)
 
 
+@export(Hardtanh, ember=False, functional=True)
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """clamp(x, min_val, max_val); the gradient is zero outside the open interval."""
     if min_val > max_val:
@@ -321,12 +463,14 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     return maybe_inplace(input, inplace, "hardtanh", lambda x: apply(Hardtanh(min_val, max_val), x))
 
 
+@export(Hardtanh, ember=False, functional=True)
 def relu6(input, inplace=False):
     """min(max(0, x), 6)."""
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
-class Hardswish(Node):
+@register
+class Hardswish(_SameShape):
     saves = (0,)
 
     def forward(self, xp, a):
@@ -338,12 +482,14 @@ class Hardswish(Node):
         return (where(x <= -3, g * 0, where(x < 3, mid, g)),)  # PyTorch's choice at the kinks
 
 
+@export(Hardswish, ember=False, functional=True)
 def hardswish(input, inplace=False):
     """x * relu6(x + 3) / 6."""
     return maybe_inplace(float_tensor(input, "hardswish"), inplace, "hardswish", lambda x: apply(Hardswish(), x))
 
 
-class Hardsigmoid(Node):
+@register
+class Hardsigmoid(_SameShape):
     saves = (0,)
 
     def forward(self, xp, a):
@@ -354,26 +500,33 @@ class Hardsigmoid(Node):
         return (g * ((x > -3) & (x < 3)) / 6,)
 
 
+@export(Hardsigmoid, ember=False, functional=True)
 def hardsigmoid(input, inplace=False):
     """relu6(x + 3) / 6."""
-    return maybe_inplace(float_tensor(input, "hardsigmoid"), inplace, "hardsigmoid", lambda x: apply(Hardsigmoid(), x))
+    return maybe_inplace(float_tensor(input, "hardsigmoid"), inplace, "hardsigmoid",
+                         lambda x: apply(Hardsigmoid(), x))
 
 
-class LogSigmoid(Node):
+@register
+class LogSigmoid(_SameShape):
     saves = (0,)
 
     def forward(self, xp, a):
         return xp.minimum(a, 0) - xp.log1p(xp.exp(-xp.abs(a)))
 
     def backward(self, g):
-        return (g * sigmoid(-self.inputs[0]),)
+        return (g * _sigmoid(-self.inputs[0]),)
 
 
+@export(LogSigmoid, ember=False, functional=True)
 def logsigmoid(input):
     """log(sigmoid(x)), computed stably."""
     return apply(LogSigmoid(), float_tensor(input, "logsigmoid"))
 
 
+# --- composites of ember ops ------------------------------------------------------------------------------------
+
+@export(ember=False, functional=True)
 def glu(input, dim=-1):
     """a * sigmoid(b) where a and b are the two halves of input along dim."""
     float_tensor(input, "glu")
@@ -384,25 +537,29 @@ def glu(input, dim=-1):
     if n % 2:
         raise RuntimeError(f"glu: Halving dimension must be even, but dimension {d} is size {n}")
     a, b = input.narrow(d, 0, n // 2), input.narrow(d, n // 2, n // 2)
-    return a * sigmoid(b)
+    return a * _sigmoid(b)
 
 
+@export(ember=False, functional=True)
 def softsign(input):
     """x / (1 + |x|)."""
     return input / (_abs(float_tensor(input, "softsign")) + 1)
 
 
+@export(ember=False, functional=True)
 def tanhshrink(input):
     """x - tanh(x)."""
-    return input - tanh(float_tensor(input, "tanhshrink"))
+    return input - _tanh(float_tensor(input, "tanhshrink"))
 
 
+@export(ember=False, functional=True)
 def threshold(input, threshold, value, inplace=False):
     """x where x > threshold, else value."""
     check_tensor(input, "threshold")
     return maybe_inplace(input, inplace, "threshold", lambda x: where(x > threshold, x, value))
 
 
+@export(ember=False, functional=True)
 def prelu(input, weight):
     """max(0, x) + weight * min(0, x), weight (one value or one per channel) broadcast over dim 1."""
     float_tensor(input, "prelu")
@@ -422,5 +579,21 @@ def prelu(input, weight):
     return where(input > 0, input, input * weight)
 
 
-bind(softmax=lambda self, dim=None, dtype=None: softmax(self, dim, dtype=dtype),
-     log_softmax=lambda self, dim=None, dtype=None: log_softmax(self, dim, dtype=dtype))
+# --- nn.functional's forms of the elementwise relu, sigmoid and tanh (ember.relu etc. are in unary) -------------
+
+@export(Relu, ember=False, functional=True)
+def relu(input, inplace=False):
+    """max(x, 0)."""
+    return input.relu_() if inplace else _relu(input)
+
+
+@export(Sigmoid, ember=False, functional=True)
+def sigmoid(input):
+    """1 / (1 + exp(-x))."""
+    return _sigmoid(input)
+
+
+@export(Tanh, ember=False, functional=True)
+def tanh(input):
+    """Hyperbolic tangent."""
+    return _tanh(input)

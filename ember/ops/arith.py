@@ -1,80 +1,71 @@
 """Binary arithmetic: add, sub, mul, div, floor_divide, remainder, fmod, pow, atan2, hypot, maximum/minimum and
-fmax/fmin, with their operators (+ - * / // % ** and the reflected and augmented forms) and add_, sub_, mul_, div_,
-pow_."""
+fmax/fmin, and negation, with their operators (+ - * / // % ** and unary -, the reflected and augmented forms) and
+add_, sub_, mul_, div_, pow_, neg_.
+
+Backwards are written once, with ember ops: the hot ones (add, sub, mul, div, neg) apply their nodes directly (the
+operands' dtypes already agree), so a plain backward costs little more than the array arithmetic. A gradient with
+the broadcast shape is summed back to the input's shape by the engine.
+"""
 import math
 
-import numpy as np
-
-from ..autograd import Node, is_grad_enabled
-from ..autograd.graph import increment_version
+from ..autograd import Node
+from ..autograd.graph import apply, increment_version
 from ..autograd.inplace import inplace, records
 from ..device import get_array_module
 from ..tensor import Tensor
-from ._broadcast import sum_to, sum_to_array
+from ._checks import not_tensor
 from ._promotion import apply2, as_float, binary, is_float, promote
-from ._util import as_array, bind, grad_tensor, shape_of, zero_gradient
+from ._util import zero_gradient
+from .meta import broadcast, same_as
+from .registry import export, register
 from .ternary import where
-from .unary import log, sqrt, trunc
-
-__all__ = [
-    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "fmod",
-    "pow", "maximum", "minimum", "fmax", "fmin", "atan2", "hypot",
-]
-
-_ndarray = np.ndarray
 
 
 class _Binary(Node):
-    """Base for binary nodes: forward remembers the input shapes for sum_to in backward."""
+    """Base of the binary elementwise nodes: the result has the broadcast shape of the operands, whose dtypes
+    agree (promoted beforehand); a number operand takes the tensor's dtype."""
 
     saves = ()
 
-    def remember(self, a, b):
-        self.sa = a.shape if a.__class__ is _ndarray else shape_of(a)
-        self.sb = b.shape if b.__class__ is _ndarray else shape_of(b)
-
-
-# Hot backwards have a second form on arrays for a plain backward (no create_graph: no graph to build), which
-# skips the op machinery; the form with ember ops is the reference, and the one that double backward runs.
-
-def _data(x):
-    """The array of a tensor operand, or the number itself."""
-    return x.data if isinstance(x, Tensor) else x
-
-
-def _array_grad(r, shape, dtype):
-    """An input's gradient computed on arrays, summed to the input's shape, as a tensor of dtype."""
-    r = as_array(r)
-    if r.shape != shape:
-        r = sum_to_array(r, shape)
-    return grad_tensor(r, dtype)
+    def infer(self, a, b):
+        return broadcast(a, b)
 
 
 # --- arithmetic -----------------------------------------------------------------------------------------------
 
+@register
+class Neg(Node):
+    saves = ()
+
+    def infer(self, a):
+        return same_as(a)
+
+    def forward(self, xp, a):
+        return -a
+
+    def backward(self, g):
+        return (apply(Neg(), g),)
+
+
+@register
 class Add(_Binary):
     def forward(self, xp, a, b):
-        self.remember(a, b)
         return a + b
 
     def backward(self, g):
-        na, nb = self.needs_input_grad
-        return (sum_to(g, self.sa) if na else None, sum_to(g, self.sb) if nb else None)
+        return (g, g)
 
 
+@register
 class Sub(_Binary):
     def forward(self, xp, a, b):
-        self.remember(a, b)
         return a - b
 
     def backward(self, g):
-        na, nb = self.needs_input_grad
-        gb = None
-        if nb:
-            gb = sum_to(-g if is_grad_enabled() else grad_tensor(-g.data, g.data.dtype), self.sb)
-        return (sum_to(g, self.sa) if na else None, gb)
+        return (g, apply(Neg(), g) if self.needs_input_grad[1] else None)
 
 
+@register
 class Mul(_Binary):
     @property
     def saves(self):  # a is read only for b's gradient, and b only for a's
@@ -82,38 +73,28 @@ class Mul(_Binary):
         return (1,) * na + (0,) * nb
 
     def forward(self, xp, a, b):
-        self.remember(a, b)
         return a * b
 
     def backward(self, g):
         a, b = self.inputs
         na, nb = self.needs_input_grad
-        if not is_grad_enabled():
-            gd = g.data
-            return (_array_grad(gd * _data(b), self.sa, gd.dtype) if na else None,
-                    _array_grad(gd * _data(a), self.sb, gd.dtype) if nb else None)
-        return (sum_to(g * b, self.sa) if na else None, sum_to(g * a, self.sb) if nb else None)
+        return (apply(Mul(), g, b) if na else None, apply(Mul(), g, a) if nb else None)
 
 
+@register
 class Div(_Binary):
     @property
     def saves(self):  # b is read for both gradients, a only for b's
         return (0, 1) if self.needs_input_grad[1] else (1,)
 
     def forward(self, xp, a, b):
-        self.remember(a, b)
         return a / b
 
     def backward(self, g):
         a, b = self.inputs
         na, nb = self.needs_input_grad
-        if not is_grad_enabled():
-            gd, bd = g.data, _data(b)
-            ga = gd / bd
-            return (_array_grad(ga, self.sa, gd.dtype) if na else None,
-                    _array_grad(-ga * _data(a) / bd, self.sb, gd.dtype) if nb else None)
-        ga = g / b
-        return (sum_to(ga, self.sa) if na else None, sum_to(-ga * a / b, self.sb) if nb else None)
+        ga = apply(Div(), g, b)
+        return (ga if na else None, apply(Neg(), apply(Div(), apply(Mul(), ga, a), b)) if nb else None)
 
 
 def _log_scalar(a):
@@ -121,11 +102,11 @@ def _log_scalar(a):
     return math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
 
 
+@register
 class Pow(_Binary):
     saves = None
 
     def forward(self, xp, a, b):
-        self.remember(a, b)
         return a ** b
 
     def backward(self, g):
@@ -139,30 +120,28 @@ class Pow(_Binary):
                 ga = zero_gradient(g)
             else:
                 ga = g * b * a ** (b - 1)
-            ga = sum_to(ga, self.sa)
         if nb:
             out = a ** b
             if isinstance(a, Tensor):  # d/db a^b = a^b log a, taken as 0 where a == 0 and b >= 0 (as PyTorch)
-                gb = where((a == 0) & (b >= 0), 0.0, g * out * log(a))
+                gb = where((a == 0) & (b >= 0), 0.0, g * out * a.log())
             else:
                 gb = g * out * _log_scalar(a)
                 if a == 0:
                     gb = where(b >= 0, 0.0, gb)
-            gb = sum_to(gb, self.sb)
         return ga, gb
 
 
+@register
 class FloorDivide(_Binary):
     def forward(self, xp, a, b):
-        self.remember(a, b)
         return a // b
 
     def backward(self, g):  # piecewise constant: zero gradient
-        na, nb = self.needs_input_grad
-        return (sum_to(zero_gradient(g), self.sa) if na else None, sum_to(zero_gradient(g), self.sb) if nb else None)
+        return (zero_gradient(g),) * 2
 
 
-class _TruncDivInt(Node):
+@register
+class TruncDivInt(_Binary):
     """Integer division rounding toward zero (exact, unlike trunc(a / b) through floats)."""
 
     differentiable = False
@@ -180,42 +159,38 @@ class _ReadsBothForOther(_Binary):
         return (0, 1) if self.needs_input_grad[1] else ()
 
 
+@register
 class Remainder(_ReadsBothForOther):
-
     def forward(self, xp, a, b):
-        self.remember(a, b)
         return xp.remainder(a, b)
 
     def backward(self, g):
         a, b = self.inputs
-        na, nb = self.needs_input_grad
-        return (sum_to(g, self.sa) if na else None, sum_to(-g * floor_divide(a, b), self.sb) if nb else None)
+        return (g, -g * floor_divide(a, b) if self.needs_input_grad[1] else None)
 
 
+@register
 class Fmod(_ReadsBothForOther):
-
     def forward(self, xp, a, b):
-        self.remember(a, b)
         return xp.fmod(a, b)
 
     def backward(self, g):
         a, b = self.inputs
-        na, nb = self.needs_input_grad
-        return (sum_to(g, self.sa) if na else None, sum_to(-g * trunc(a / b), self.sb) if nb else None)
+        return (g, -g * (a / b).trunc() if self.needs_input_grad[1] else None)
 
 
+@register
 class Atan2(_Binary):
     saves = None
 
     def forward(self, xp, a, b):
-        self.remember(a, b)
         return xp.arctan2(a, b)
 
     def backward(self, g):
         a, b = self.inputs
         na, nb = self.needs_input_grad
         d = a * a + b * b
-        return (sum_to(g * b / d, self.sa) if na else None, sum_to(-g * a / d, self.sb) if nb else None)
+        return (g * b / d if na else None, -g * a / d if nb else None)
 
 
 class _Extremum(_Binary):
@@ -225,7 +200,6 @@ class _Extremum(_Binary):
     pick = None
 
     def forward(self, xp, a, b):
-        self.remember(a, b)
         return getattr(xp, self.pick)(a, b)
 
     def backward(self, g):
@@ -233,44 +207,53 @@ class _Extremum(_Binary):
         na, nb = self.needs_input_grad
         g = where(a == b, g * 0.5, g)
         a_loses, b_loses = (a < b, a > b) if self.pick == "maximum" else (a > b, a < b)
-        return (sum_to(where(a_loses, 0.0, g), self.sa) if na else None,
-                sum_to(where(b_loses, 0.0, g), self.sb) if nb else None)
+        return (where(a_loses, 0.0, g) if na else None, where(b_loses, 0.0, g) if nb else None)
 
 
+@register
 class Maximum(_Extremum):
     pick = "maximum"
 
 
+@register
 class Minimum(_Extremum):
     pick = "minimum"
 
 
-class _FExtremum(_Binary):
+class _FExtremum(_Extremum):
     """fmax/fmin ignore NaN; PyTorch gives the whole gradient to input on ties or when other is NaN."""
-
-    saves = None
-    pick = None
-
-    def forward(self, xp, a, b):
-        self.remember(a, b)
-        return getattr(xp, self.pick)(a, b)
 
     def backward(self, g):
         a, b = self.inputs
         na, nb = self.needs_input_grad
         a_wins = ((a >= b) if self.pick == "fmax" else (a <= b)) | (b != b)  # b != b: b is NaN
-        return (sum_to(where(a_wins, g, 0.0), self.sa) if na else None,
-                sum_to(where(a_wins, 0.0, g), self.sb) if nb else None)
+        return (where(a_wins, g, 0.0) if na else None, where(a_wins, 0.0, g) if nb else None)
 
 
+@register
 class Fmax(_FExtremum):
     pick = "fmax"
 
 
+@register
 class Fmin(_FExtremum):
     pick = "fmin"
 
 
+# --- the public functions ---------------------------------------------------------------------------------------
+
+@export(Neg, ember=("neg", "negative"), methods=("neg", "negative", "__neg__"))
+def neg(input):
+    """Elementwise -input."""
+    if not isinstance(input, Tensor):
+        raise not_tensor(input, "neg", pos=1)
+    if input.data.dtype.kind == "b":
+        raise RuntimeError("neg: Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+                           "to invert a mask, use the `~` or `logical_not()` operator instead.")
+    return apply(Neg(), input)
+
+
+@export(Add, methods=("add", "__add__"))
 def add(input, other, alpha=1):
     """input + alpha * other, broadcasting, with PyTorch's type promotion."""
     if alpha != 1:
@@ -278,6 +261,7 @@ def add(input, other, alpha=1):
     return binary(Add(), input, other, "add")
 
 
+@export(Sub, ember=("sub", "subtract"), methods=("sub", "subtract", "__sub__"))
 def sub(input, other, alpha=1):
     """input - alpha * other."""
     if (input.__class__ is bool or other.__class__ is bool or (isinstance(input, Tensor) and
@@ -289,11 +273,14 @@ def sub(input, other, alpha=1):
     return binary(Sub(), input, other, "sub")
 
 
+@export(Mul, ember=("mul", "multiply"), methods=("mul", "multiply", "__mul__"))
 def mul(input, other):
     """input * other."""
     return binary(Mul(), input, other, "mul")
 
 
+@export(Div, TruncDivInt, FloorDivide, ember=("div", "divide", "true_divide"),
+        methods=("div", "divide", "true_divide", "__truediv__"))
 def div(input, other, rounding_mode=None):
     """input / other (true division: integers give the default float dtype); rounding_mode 'trunc' or 'floor'."""
     if rounding_mode is not None:
@@ -313,9 +300,9 @@ def _rounded_div(input, other, rounding_mode):
                          f"'{rounding_mode}'")
     a, b = promote(input, other, "div")
     if is_float(a) or is_float(b):
-        return trunc(apply2(Div(), a, b, "div"))
+        return apply2(Div(), a, b, "div").trunc()
     _check_int_zero(b, "div")
-    return apply2(_TruncDivInt(), a, b, "div")
+    return apply2(TruncDivInt(), a, b, "div")
 
 
 def _check_int_zero(b, op):
@@ -328,30 +315,33 @@ def _check_int_zero(b, op):
         raise RuntimeError(f"{op}: ZeroDivisionError")
 
 
+def _integer_division(node, input, other, op):
+    """A division-like node on promoted operands; integer operands raise on a zero divisor, as in PyTorch."""
+    a, b = promote(input, other, op)
+    if not (is_float(a) or is_float(b)):
+        _check_int_zero(b, op)
+    return apply2(node, a, b, op)
+
+
+@export(FloorDivide, methods=("floor_divide", "__floordiv__"))
 def floor_divide(input, other):
     """Floor of input / other (Python's //); its gradient is zero."""
-    a, b = promote(input, other, "floor_divide")
-    if not (is_float(a) or is_float(b)):
-        _check_int_zero(b, "floor_divide")
-    return apply2(FloorDivide(), a, b, "floor_divide")
+    return _integer_division(FloorDivide(), input, other, "floor_divide")
 
 
+@export(Remainder, methods=("remainder", "__mod__"))
 def remainder(input, other):
     """Python-style modulus: the result has the sign of the divisor."""
-    a, b = promote(input, other, "remainder")
-    if not (is_float(a) or is_float(b)):
-        _check_int_zero(b, "remainder")
-    return apply2(Remainder(), a, b, "remainder")
+    return _integer_division(Remainder(), input, other, "remainder")
 
 
+@export(Fmod, methods=("fmod",))
 def fmod(input, other):
     """C-style modulus: the result has the sign of the dividend."""
-    a, b = promote(input, other, "fmod")
-    if not (is_float(a) or is_float(b)):
-        _check_int_zero(b, "fmod")
-    return apply2(Fmod(), a, b, "fmod")
+    return _integer_division(Fmod(), input, other, "fmod")
 
 
+@export(Pow, methods=("pow", "__pow__"))
 def pow(input, exponent):
     """input ** exponent (either may be a number)."""
     a, b = promote(input, exponent, "pow")
@@ -362,6 +352,7 @@ def pow(input, exponent):
     return apply2(Pow(), a, b, "pow")
 
 
+@export(Atan2, methods=("atan2",))
 def atan2(input, other):
     """The angle of (other, input), elementwise."""
     a, b = promote(input, other, "atan2")
@@ -370,32 +361,55 @@ def atan2(input, other):
     return apply2(Atan2(), a, b, "atan2")
 
 
+@export(methods=("hypot",))
 def hypot(input, other):
     """sqrt(input**2 + other**2)."""
-    return sqrt(input * input + other * other)
+    return (input * input + other * other).sqrt()
 
 
+@export(Maximum, methods=("maximum",))
 def maximum(input, other):
     """Elementwise maximum (NaN propagates)."""
     return binary(Maximum(), input, other, "maximum")
 
 
+@export(Minimum, methods=("minimum",))
 def minimum(input, other):
     """Elementwise minimum (NaN propagates)."""
     return binary(Minimum(), input, other, "minimum")
 
 
+@export(Fmax, methods=("fmax",))
 def fmax(input, other):
     """Elementwise maximum that ignores NaN."""
     return binary(Fmax(), input, other, "fmax")
 
 
+@export(Fmin, methods=("fmin",))
 def fmin(input, other):
     """Elementwise minimum that ignores NaN."""
     return binary(Fmin(), input, other, "fmin")
 
 
-subtract, multiply, divide, true_divide = sub, mul, div, div
+negative, subtract, multiply, divide, true_divide = neg, sub, mul, div, div
+
+
+# --- reflected operators (number op tensor) ---------------------------------------------------------------------
+
+def _reflected(fn):
+    """The method for ``other <op> self`` (a number on the left): fn with its operands swapped."""
+    def method(self, other):
+        return fn(other, self)
+
+    method.__name__ = method.__qualname__ = f"r{fn.__name__}"
+    method.__doc__ = f"{fn.__name__}(other, self)."
+    return method
+
+
+for _node, _fn, _name in ((Add, add, "__radd__"), (Sub, sub, "__rsub__"), (Mul, mul, "__rmul__"),
+                          (Div, div, "__rtruediv__"), (FloorDivide, floor_divide, "__rfloordiv__"),
+                          (Remainder, remainder, "__rmod__"), (Pow, pow, "__rpow__")):
+    export(_node, ember=False, methods=(_name,))(_reflected(_fn))
 
 
 # --- in-place ops (the machinery is autograd.inplace) ------------------------------------------------------
@@ -420,6 +434,7 @@ def _times(other, alpha):
     return other.data * alpha if isinstance(other, Tensor) else other * alpha
 
 
+@export(Add, ember=False, methods=("add_", "__iadd__"))
 def add_(self, other, alpha=1):
     """self += alpha * other, in place."""
     if not records(self, other) and _ufunc_inplace(self, _times(other, alpha), "add"):
@@ -427,6 +442,7 @@ def add_(self, other, alpha=1):
     return inplace(self, "add_", lambda s: add(s, other, alpha=alpha))
 
 
+@export(Sub, ember=False, methods=("sub_", "__isub__"))
 def sub_(self, other, alpha=1):
     """self -= alpha * other, in place."""
     if not records(self, other) and _ufunc_inplace(self, _times(other, alpha), "subtract"):
@@ -434,6 +450,7 @@ def sub_(self, other, alpha=1):
     return inplace(self, "sub_", lambda s: sub(s, other, alpha=alpha))
 
 
+@export(Mul, ember=False, methods=("mul_", "__imul__"))
 def mul_(self, other):
     """self *= other, in place."""
     if not records(self, other) and _ufunc_inplace(self, other, "multiply"):
@@ -441,6 +458,7 @@ def mul_(self, other):
     return inplace(self, "mul_", lambda s: mul(s, other))
 
 
+@export(Div, ember=False, methods=("div_", "__itruediv__"))
 def div_(self, other, rounding_mode=None):
     """self /= other, in place."""
     if rounding_mode is None and not records(self, other) and _ufunc_inplace(self, other, "true_divide"):
@@ -448,28 +466,13 @@ def div_(self, other, rounding_mode=None):
     return inplace(self, "div_", lambda s: div(s, other, rounding_mode=rounding_mode))
 
 
-def _inplace_binary(fn, name):
-    def method(self, other):
-        return inplace(self, name, lambda s: fn(s, other))
-
-    method.__name__ = name
-    return method
+@export(Pow, ember=False, methods=("pow_",))
+def pow_(self, exponent):
+    """self **= exponent, in place."""
+    return inplace(self, "pow_", lambda s: pow(s, exponent))
 
 
-# --- Tensor methods and operators -----------------------------------------------------------------------------
-
-def _r(fn):
-    def reflected(self, other):
-        return fn(other, self)
-    return reflected
-
-bind(
-    add=add, sub=sub, subtract=sub, mul=mul, multiply=mul, div=div, divide=div, true_divide=div,
-    floor_divide=floor_divide, remainder=remainder, fmod=fmod, pow=pow, maximum=maximum, minimum=minimum,
-    fmax=fmax, fmin=fmin, atan2=atan2, hypot=hypot,
-    __add__=add, __radd__=_r(add), __sub__=sub, __rsub__=_r(sub), __mul__=mul, __rmul__=_r(mul),
-    __truediv__=div, __rtruediv__=_r(div), __floordiv__=floor_divide, __rfloordiv__=_r(floor_divide),
-    __mod__=remainder, __rmod__=_r(remainder), __pow__=pow, __rpow__=_r(pow),
-    add_=add_, sub_=sub_, mul_=mul_, div_=div_, pow_=_inplace_binary(pow, "pow_"),
-    __iadd__=add_, __isub__=sub_, __imul__=mul_, __itruediv__=div_,
-)
+@export(Neg, ember=False, methods=("neg_",))
+def neg_(self):
+    """self = -self, in place."""
+    return inplace(self, "neg_", neg)

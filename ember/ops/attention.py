@@ -1,26 +1,30 @@
-"""scaled_dot_product_attention as one fused node: softmax(q k^T * scale + bias) v, with a hand-written backward."""
+"""scaled_dot_product_attention as one fused node: softmax(q k^T * scale + bias) v. Its backward is a gradient node,
+AttentionGrad, whose forward is array code and whose backward (the second derivative) differentiates the attention
+written with ember ops."""
 import functools
 import math
 
 import numpy as np
 
-from ..autograd import Node, is_grad_enabled
+from ..autograd import Node
 from ..autograd.graph import apply
 from ..device import move
 from ..tensor import Tensor
-from ._broadcast import sum_to, sum_to_array
+from ._broadcast import sum_to_array
 from ._checks import check_tensor
 from .activation import softmax
+from .decompose import vjp_backward
+from .meta import TensorMeta, same_as
 from .random import default_generator
+from .registry import export, register
 from .ternary import where
 
-__all__ = ["scaled_dot_product_attention"]
 
-
+@register
 class Attention(Node):
     """Inputs q, k, v and an optional additive bias (an array, or a tensor when a float mask needs a gradient).
 
-    The forward keeps the attention weights p; the backward works on arrays (ember ops only under create_graph).
+    The forward keeps the attention weights p for its gradient node (AttentionGrad).
     For 4-D inputs (batch, heads, L, E) the output and the input gradients are laid out as (batch, L, heads, E) in
     memory, so the usual ``transpose(1, 2).reshape(b, t, c)`` around attention is a view, not a copy. Causal
     attention with L == S is computed in two halves of the queries (see _forward_halves).
@@ -28,10 +32,15 @@ class Attention(Node):
     """
 
     saves = None
+    p = dead = None  # set in forward: the attention weights, the fully masked rows
 
     def __init__(self, scale, drop_mask, causal=False):
         self.scale, self.drop_mask, self.causal = scale, drop_mask, causal
         self.halves = None
+
+    def infer(self, q, k, v, bias=None):
+        batch = [q.shape[:-2], k.shape[:-2], v.shape[:-2]] + ([bias.shape[:-2]] if bias is not None else [])
+        return TensorMeta(tuple(np.broadcast_shapes(*batch)) + (q.shape[-2], v.shape[-1]), v.dtype)
 
     def forward(self, xp, q, k, v, bias=None):
         kt = _scaled_transpose(xp, k, self.scale)
@@ -92,45 +101,29 @@ class Attention(Node):
             self.dead = xp.zeros(d.shape, dtype=bool)
             self.dead[bad] = dead
 
-    def _probs(self):
-        """The attention weights, recomputed with ember ops (under create_graph, so double backward works)."""
-        q, k = self.inputs[0], self.inputs[1]
-        s = (q @ k.mT) * self.scale
-        bias = self.inputs[3]
-        if bias is not None:
-            s = s + (bias if isinstance(bias, Tensor) else Tensor._wrap(bias))
-        if self.dead is None:
-            return softmax(s, -1)
-        dead = Tensor._wrap(self.dead)
-        return where(dead, 0.0, softmax(where(dead, 0.0, s), -1))
-
     def backward(self, g):
-        if not is_grad_enabled():
-            return self._backward_arrays(g.data)
-        q, k, v = self.inputs[:3]
-        nq, nk, nv, nb = self.needs_input_grad
-        p = self._probs()
-        drop = Tensor._wrap(self.drop_mask) if self.drop_mask is not None else None
-        pd = p * drop if drop is not None else p
-        gv = sum_to(pd.mT @ g, tuple(v.shape)) if nv else None
-        gq = gk = gb = None
-        if nq or nk or nb:
-            dp = g @ v.mT
-            if drop is not None:
-                dp = dp * drop
-            ds = p * (dp - (dp * p).sum(-1, keepdim=True))  # the gradient of the scores (after scaling)
-            if nb:
-                gb = sum_to(ds, tuple(self.inputs[3].shape))
-            ds = ds * self.scale
-            gq = sum_to(ds @ k, tuple(q.shape)) if nq else None
-            gk = sum_to(ds.mT @ q, tuple(k.shape)) if nk else None
-        return gq, gk, gv, gb
+        grad = AttentionGrad(self.scale, self.p, self.drop_mask, self.dead, self.halves, self.needs_input_grad)
+        return apply(grad, *self.inputs, g)
 
-    def _backward_arrays(self, g):
+
+@register
+class AttentionGrad(Node):
+    """The gradients (q, k, v, bias) of an Attention node from (q, k, v, bias, g): its forward works on arrays with
+    the forward's attention weights p (or the causal halves' weights), dropout mask and fully masked rows; its
+    backward (the second derivative) differentiates the attention written with ember ops (``vjp_backward``)."""
+
+    n_outputs = 4
+
+    def __init__(self, scale, p, drop_mask, dead, halves, needs):
+        self.scale, self.p, self.drop_mask, self.dead, self.halves = scale, p, drop_mask, dead, halves
+        self.needs = needs
+
+    def infer(self, q, k, v, bias, g):
+        return tuple(same_as(a) if need else None for a, need in zip((q, k, v, bias), self.needs))
+
+    def forward(self, xp, q, k, v, bias, g):
         """grad v = p^T g; with dp = g v^T, grad scores = p * (dp - rowsum(dp * p)); on arrays."""
-        q, k, v = (t.data for t in self.inputs[:3])
-        nq, nk, nv, nb = self.needs_input_grad
-        xp = self.inputs[0].device.xp
+        nq, nk, nv, nb = self.needs
         if self.halves is not None:
             return self._backward_halves(xp, g, q, k, v)
         p, drop = self.p, self.drop_mask
@@ -140,22 +133,21 @@ class Attention(Node):
         if nq or nk or nb:
             ds = _score_grad(xp, g, _transposed(xp, v), p, drop)
             if nb:
-                gb = sum_to_array(ds, self.inputs[3].data.shape)
-                gb = Tensor._wrap(gb.copy() if gb is ds and (nq or nk) else gb)
+                gb = sum_to_array(ds, bias.shape)
+                if gb is ds and (nq or nk):
+                    gb = gb.copy()
             if nq or nk:
                 ds *= self.scale
             if nq:
                 gq = _batched_matmul(xp, ds, k, q.shape)
             if nk:
                 gk = _batched_matmul(xp, xp.swapaxes(ds, -1, -2), q, k.shape)
-        return (Tensor._wrap(gq) if gq is not None else None,
-                Tensor._wrap(gk) if gk is not None else None,
-                Tensor._wrap(gv) if gv is not None else None, gb)
+        return gq, gk, gv, gb
 
     def _backward_halves(self, xp, g, q, k, v):
         """The backward of _forward_halves: the second half (which sees every key) writes the key and value
         gradients, the first half adds into their first rows."""
-        nq, nk, nv, _ = self.needs_input_grad
+        nq, nk, nv, _ = self.needs
         gq = _heads_last(xp, q.shape, q.dtype) if nq else None
         gk = _heads_last(xp, k.shape, k.dtype) if nk else None
         gv = _heads_last(xp, v.shape, v.dtype) if nv else None
@@ -172,7 +164,24 @@ class Attention(Node):
                     xp.matmul(ds, k[..., :hi, :], out=gq[..., lo:hi, :])
                 if nk:
                     _matmul_into(xp, xp.swapaxes(ds, -1, -2), q[..., lo:hi, :], gk, hi, last)
-        return tuple(Tensor._wrap(a) if a is not None else None for a in (gq, gk, gv)) + (None,)
+        return gq, gk, gv, None
+
+    def backward(self, ggq, ggk, ggv, ggb):
+        return vjp_backward(self.decomposition, self.inputs[:4], self.inputs[4:], (ggq, ggk, ggv, ggb))
+
+    def decomposition(self, q, k, v, bias):
+        """softmax(q k^T * scale + bias) (fully masked rows zero), times the dropout mask, @ v, with ember ops."""
+        s = (q @ k.mT) * self.scale
+        if bias is not None:
+            s = s + (bias if isinstance(bias, Tensor) else Tensor._wrap(bias))
+        if self.dead is None:
+            p = softmax(s, -1)
+        else:
+            dead = Tensor._wrap(self.dead)
+            p = where(dead, 0.0, softmax(where(dead, 0.0, s), -1))
+        if self.drop_mask is not None:
+            p = p * Tensor._wrap(self.drop_mask)
+        return p @ v
 
 
 def _score_grad(xp, g, vt, p, drop):
@@ -331,6 +340,7 @@ def _repeat_heads(t, rep):
     return expanded.reshape(shape[:-3] + (shape[-3] * rep,) + shape[-2:])
 
 
+@export(Attention, ember=False, functional=True)
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
     """softmax(query @ key^T * scale + mask) @ value over the last two dims, with PyTorch's semantics.

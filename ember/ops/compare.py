@@ -4,31 +4,63 @@ import numpy as np
 
 from ..autograd import Node
 from ..autograd.graph import apply
-from ..device import get_array_module
 from ..tensor import Tensor
 from ._checks import check_tensor, same_device
 from ._promotion import binary, broadcast_error
-from ._util import bind
-
-__all__ = [
-    "eq", "ne", "lt", "le", "gt", "ge", "equal", "allclose", "isclose", "logical_and", "logical_or", "logical_not",
-    "logical_xor", "isnan", "isinf", "isfinite",
-]
+from .meta import broadcast
+from .registry import export, register
 
 
-# --- comparisons and logic (no gradient) -----------------------------------------------------------------------
+_BOOL = np.dtype("bool")
 
-class _Compare(Node):
+
+# --- comparisons and logic (no gradient): nodes made by factories, one registered class per op -----------------
+
+class _Predicate(Node):
+    """An elementwise op with a bool result (the broadcast shape of its tensor arguments): fn(xp, *arrays)."""
+
     differentiable = False
     fn = None
 
-    def forward(self, xp, a, b):
-        return self.fn(a, b)
+    def infer(self, *args):
+        return broadcast(*args, dtype=_BOOL)
+
+    def forward(self, xp, *arrays):
+        return self.fn(xp, *arrays)
 
 
-def _compare_op(name, fn):
-    node_cls = type(name.capitalize(), (_Compare,), {"fn": staticmethod(fn)})
+class _Bitwise(_Predicate):
+    """A bitwise op on integer or bool operands (already promoted to one dtype): their dtype."""
 
+    def infer(self, *args):
+        return broadcast(*args)
+
+
+def _node(name, fn, base=_Predicate):
+    """Register the node class `name` computing fn(xp, *arrays)."""
+    return register(type(name, (base,), {"fn": staticmethod(fn), "__doc__": f"Elementwise {name}."}))
+
+
+Eq = _node("Eq", lambda xp, a, b: a == b)
+Ne = _node("Ne", lambda xp, a, b: a != b)
+Lt = _node("Lt", lambda xp, a, b: a < b)
+Le = _node("Le", lambda xp, a, b: a <= b)
+Gt = _node("Gt", lambda xp, a, b: a > b)
+Ge = _node("Ge", lambda xp, a, b: a >= b)
+LogicalAnd = _node("LogicalAnd", lambda xp, a, b: xp.logical_and(a, b))
+LogicalOr = _node("LogicalOr", lambda xp, a, b: xp.logical_or(a, b))
+LogicalXor = _node("LogicalXor", lambda xp, a, b: xp.logical_xor(a, b))
+LogicalNot = _node("LogicalNot", lambda xp, a: xp.logical_not(a))
+IsNan = _node("IsNan", lambda xp, a: xp.isnan(a))
+IsInf = _node("IsInf", lambda xp, a: xp.isinf(a))
+IsFinite = _node("IsFinite", lambda xp, a: xp.isfinite(a))
+BitwiseAnd = _node("BitwiseAnd", lambda xp, a, b: a & b, _Bitwise)
+BitwiseOr = _node("BitwiseOr", lambda xp, a, b: a | b, _Bitwise)
+BitwiseXor = _node("BitwiseXor", lambda xp, a, b: a ^ b, _Bitwise)
+BitwiseNot = _node("BitwiseNot", lambda xp, a: ~a, _Bitwise)
+
+
+def _compare_op(node_cls, name):
     def op(input, other):
         return binary(node_cls(), input, other, name)
 
@@ -37,38 +69,35 @@ def _compare_op(name, fn):
     return op
 
 
-eq = _compare_op("eq", lambda a, b: a == b)
-ne = _compare_op("ne", lambda a, b: a != b)
-lt = _compare_op("lt", lambda a, b: a < b)
-le = _compare_op("le", lambda a, b: a <= b)
-gt = _compare_op("gt", lambda a, b: a > b)
-ge = _compare_op("ge", lambda a, b: a >= b)
+eq = export(Eq, methods=("eq",))(_compare_op(Eq, "eq"))
+ne = export(Ne, methods=("ne", "not_equal"))(_compare_op(Ne, "ne"))
+lt = export(Lt, methods=("lt", "less"))(_compare_op(Lt, "lt"))
+le = export(Le, methods=("le", "less_equal"))(_compare_op(Le, "le"))
+gt = export(Gt, methods=("gt", "greater"))(_compare_op(Gt, "gt"))
+ge = export(Ge, methods=("ge", "greater_equal"))(_compare_op(Ge, "ge"))
 
 _COMPARABLE = (Tensor, int, float, np.generic, np.ndarray)
 
 
-def _compare_method(fn):
+def _compare_method(node_cls, fn):
     """An operator method: other types give NotImplemented, so ``t == None`` is False as in PyTorch."""
+    name = f"__{fn.__name__}__"
+
+    @export(node_cls, ember=False, methods=(name,))
     def method(self, other):
         if isinstance(other, _COMPARABLE):
             return fn(self, other)
         return NotImplemented
 
-    method.__name__ = f"__{fn.__name__}__"
+    method.__name__ = method.__qualname__ = name
     return method
 
 
-class _Logical(Node):
-    differentiable = False
-    fn = None
-
-    def forward(self, xp, *arrays):
-        return self.fn(xp, *arrays)
+for _cls, _fn in ((Eq, eq), (Ne, ne), (Lt, lt), (Le, le), (Gt, gt), (Ge, ge)):
+    _compare_method(_cls, _fn)
 
 
-def _logical_op(name, fn, arity=2):
-    node_cls = type(name, (_Logical,), {"fn": staticmethod(fn)})
-
+def _logical_op(node_cls, name, arity=2):
     def op(input, other=None):
         check_tensor(input, name, pos=1)
         if arity == 1:
@@ -83,68 +112,76 @@ def _logical_op(name, fn, arity=2):
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise {name}; a bool tensor."
-    return op
+    return export(node_cls, methods=(name,))(op)
 
 
-logical_and = _logical_op("logical_and", lambda xp, a, b: xp.logical_and(a, b))
-logical_or = _logical_op("logical_or", lambda xp, a, b: xp.logical_or(a, b))
-logical_xor = _logical_op("logical_xor", lambda xp, a, b: xp.logical_xor(a, b))
-logical_not = _logical_op("logical_not", lambda xp, a: xp.logical_not(a), arity=1)
-isnan = _logical_op("isnan", lambda xp, a: xp.isnan(a), arity=1)
-isinf = _logical_op("isinf", lambda xp, a: xp.isinf(a), arity=1)
-isfinite = _logical_op("isfinite", lambda xp, a: xp.isfinite(a), arity=1)
+logical_and = _logical_op(LogicalAnd, "logical_and")
+logical_or = _logical_op(LogicalOr, "logical_or")
+logical_xor = _logical_op(LogicalXor, "logical_xor")
+logical_not = _logical_op(LogicalNot, "logical_not", arity=1)
+isnan = _logical_op(IsNan, "isnan", arity=1)
+isinf = _logical_op(IsInf, "isinf", arity=1)
+isfinite = _logical_op(IsFinite, "isfinite", arity=1)
 
 
-def _bitwise(name, fn):
-    node_cls = type(name, (_Logical,), {"fn": staticmethod(fn)})
+def _check_integral(t, name):
+    if t.data.dtype.kind not in "biu":
+        raise TypeError(f"{name}: only integer and bool tensors are supported, got {t.dtype}")
 
+
+def _bitwise_op(node_cls, name, operator):
+    """A bitwise op (commutative: the reflected operator is the same function)."""
+    @export(node_cls, ember=False, methods=(name, f"__{operator}__", f"__r{operator}__"))
     def op(self, other):
-        if self.data.dtype.kind not in "biu":
-            raise TypeError(f"{name}: only integer and bool tensors are supported, got {self.dtype}")
+        _check_integral(self, name)
         return binary(node_cls(), self, other, name)
 
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {name} of integer or bool tensors."
     return op
 
 
-_and = _bitwise("bitwise_and", lambda xp, a, b: a & b)
-_or = _bitwise("bitwise_or", lambda xp, a, b: a | b)
-_xor = _bitwise("bitwise_xor", lambda xp, a, b: a ^ b)
+bitwise_and = _bitwise_op(BitwiseAnd, "bitwise_and", "and")
+bitwise_or = _bitwise_op(BitwiseOr, "bitwise_or", "or")
+bitwise_xor = _bitwise_op(BitwiseXor, "bitwise_xor", "xor")
 
 
-class _Invert(_Logical):
-    fn = staticmethod(lambda xp, a: ~a)
+@export(BitwiseNot, ember=False, methods=("bitwise_not", "__invert__"))
+def bitwise_not(self):
+    """~self for an integer or bool tensor (logical not for bool)."""
+    _check_integral(self, "bitwise_not")
+    return apply(BitwiseNot(), self)
 
 
-def _invert(self):
-    if self.data.dtype.kind not in "biu":
-        raise TypeError(f"bitwise_not: only integer and bool tensors are supported, got {self.dtype}")
-    return apply(_Invert(), self)
-
-
+@export(methods=("equal",))
 def equal(input, other):
     """True when both tensors have the same shape and elements."""
     return tuple(input.shape) == tuple(other.shape) and bool((input.data == other.data).all())
 
 
+@register
+class IsClose(Node):
+    """|a - b| <= atol + rtol * |b| elementwise (NaNs equal when equal_nan); b may be a number."""
+
+    differentiable = False
+
+    def __init__(self, rtol, atol, equal_nan):
+        self.rtol, self.atol, self.equal_nan = rtol, atol, equal_nan
+
+    def infer(self, a, b):
+        return broadcast(a, b, dtype=_BOOL)
+
+    def forward(self, xp, a, b):
+        return xp.isclose(a, b, rtol=self.rtol, atol=self.atol, equal_nan=self.equal_nan)
+
+
+@export(IsClose, methods=("isclose",))
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """Elementwise |input - other| <= atol + rtol * |other|."""
-    xp = get_array_module(input.data)
-    o = other.data if isinstance(other, Tensor) else other
-    return Tensor._wrap(xp.isclose(input.data, o, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return apply(IsClose(rtol, atol, equal_nan), input, other)
 
 
+@export(IsClose, methods=("allclose",))
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """True when every element is close (see isclose)."""
     return bool(isclose(input, other, rtol, atol, equal_nan).data.all())
-
-
-bind(
-    eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge, greater=gt, less=lt, greater_equal=ge, less_equal=le, not_equal=ne,
-    equal=equal, allclose=allclose, isclose=isclose, logical_and=logical_and, logical_or=logical_or,
-    logical_xor=logical_xor, logical_not=logical_not, isnan=isnan, isinf=isinf, isfinite=isfinite,
-    __eq__=_compare_method(eq), __ne__=_compare_method(ne), __lt__=_compare_method(lt),
-    __le__=_compare_method(le), __gt__=_compare_method(gt), __ge__=_compare_method(ge),
-    __and__=_and, __or__=_or, __xor__=_xor, __rand__=_and, __ror__=_or, __rxor__=_xor, __invert__=_invert,
-    bitwise_and=_and, bitwise_or=_or, bitwise_xor=_xor, bitwise_not=_invert,
-)
-Tensor.__hash__ = lambda self: id(self)  # defining __eq__ must not make tensors unhashable

@@ -22,8 +22,8 @@ from . import _threads
 from ._checks import check_tensor, same_device
 from ._window import Window, alloc, check_input, check_positive, crop, fits, geometry2d, kernel_slices, ntuple, \
     scatter_buffer, span
-
-__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
+from .meta import TensorMeta
+from .registry import export, register
 
 
 def _as2d(a):
@@ -288,13 +288,24 @@ class _ConvOp(Node):
     def _bias_grad(self, g):
         return g.sum((0, 2) if self.one_d else (0, 2, 3))
 
+    def _meta(self, n, c, dim, dtype):
+        """The (N, C, H, W) (or (N, C, L)) meta of n images of c channels, each Window's ``dim`` as the size: the
+        logical shape (the memory of a convolution output is laid out (C, N, H, W))."""
+        gh, gw = self.geo
+        spatial = (getattr(gw, dim),) if self.one_d else (getattr(gh, dim), getattr(gw, dim))
+        return TensorMeta((n, c) + spatial, dtype)
 
+
+@register
 class Conv(_ConvOp):
     """y = conv(x, w) + b (cross-correlation, PyTorch's conv1d/conv2d)."""
 
     def __init__(self, geo, groups, one_d, keep_cols=False):
         super().__init__(geo, groups, one_d)
         self.keep_cols = keep_cols
+
+    def infer(self, x, w, b=None):
+        return self._meta(x.shape[0], w.shape[0], "n_out", x.dtype)
 
     def forward(self, xp, x, w, b=None):
         if self.one_d:
@@ -314,8 +325,12 @@ class Conv(_ConvOp):
         return gx, gw, (self._bias_grad(g) if need[2] else None)
 
 
+@register
 class ConvTranspose(_ConvOp):
     """y = conv_transpose(x, w) + b: the adjoint of Conv in its input (and the input gradient of conv)."""
+
+    def infer(self, x, w, b=None):
+        return self._meta(x.shape[0], w.shape[1] * self.groups, "n_in", x.dtype)
 
     def forward(self, xp, x, w, b=None):
         if self.one_d:
@@ -347,12 +362,16 @@ class ConvTranspose(_ConvOp):
         return gx, gw, (self._bias_grad(gy) if need[2] else None)
 
 
+@register
 class ConvWeight(_ConvOp):
     """The weight gradient of Conv: the correlation of x with g, matmuls with blocks of x's im2col matrix."""
 
     def __init__(self, geo, groups, one_d, wshape, cols=None):
         super().__init__(geo, groups, one_d)
         self.wshape, self.cols = tuple(wshape), cols
+
+    def infer(self, x, g):
+        return TensorMeta(self.wshape, x.dtype)
 
     def forward(self, xp, x, g):
         if self.one_d:
@@ -458,12 +477,14 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     return out if batched else out.reshape(tuple(out.data.shape[1:]))
 
 
+@export(Conv, functional=True)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution (cross-correlation) of input (N, C, L) with weight (O, C/groups, K); padding may be
     an int, a tuple, 'valid' or 'same'."""
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
+@export(Conv, functional=True)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation) of input (N, C, H, W) with weight (O, C/groups, KH, KW); padding may be
     an int, a tuple, 'valid' or 'same'."""
@@ -510,12 +531,14 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     return out if batched else out.reshape(tuple(out.data.shape[1:]))
 
 
+@export(ConvTranspose, functional=True)
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """1-D transposed convolution of input (N, C_in, L) with weight (C_in, C_out/groups, K)."""
     return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups,
                            dilation)
 
 
+@export(ConvTranspose, functional=True)
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """2-D transposed convolution of input (N, C_in, H, W) with weight (C_in, C_out/groups, KH, KW)."""
     return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups,

@@ -9,23 +9,31 @@ from ..autograd.graph import apply, increment_version
 from ..autograd.inplace import check_writable, inplace, records
 from ..device import device_of, move, to_device
 from ..tensor import Tensor
-from ._broadcast import sum_to
 from ._checks import scalar
-from ._util import bind, shape_of, zero_gradient
-
-__all__ = ["clone"]
+from ._util import zero_gradient
+from .meta import same_as, with_dtype
+from .registry import export, register
 
 
 # --- casts and copies ---------------------------------------------------------------------------------------------
 
+@register
 class ToCopy(Node):
+    """A copy converted to dtype (an ember dtype) and/or moved to device; differentiable only into a floating-point
+    dtype. The engine casts the gradient back to the source dtype; backward moves it back to the source device."""
+
     saves = ()
 
     def __init__(self, dtype=None, device=None):
         self.dtype, self.device = dtype, device
+        if dtype is not None and not dtype.is_floating_point:
+            self.differentiable = False
+
+    def infer(self, a):
+        return same_as(a) if self.dtype is None else with_dtype(a, self.dtype.np)
 
     def forward(self, xp, a):
-        self.src_dtype, self.src_device = a.dtype, None
+        self.src_device = None
         out = a
         if self.device is not None:
             self.src_device = device_of(a)
@@ -37,23 +45,20 @@ class ToCopy(Node):
         return out
 
     def backward(self, g):
-        if self.src_device is not None:
-            g = to_copy(g, device=self.src_device)
-        if g.data.dtype != self.src_dtype:
-            g = to_copy(g, dtype=_dt.from_numpy_dtype(self.src_dtype))
-        return (g,)
+        return (g if self.src_device is None else to_copy(g, device=self.src_device),)
 
 
 def to_copy(input, dtype=None, device=None):
     """A copy of input converted to dtype and/or moved to device (differentiable)."""
-    node = ToCopy(dtype, device)
-    if dtype is not None and dtype.category != _dt._FLOAT:
-        node.differentiable = False
-    return apply(node, input)
+    return apply(ToCopy(dtype, device), input)
 
 
+@register
 class Clone(Node):
     saves = ()
+
+    def infer(self, a):
+        return same_as(a)
 
     def forward(self, xp, a):
         return a.copy()
@@ -62,16 +67,21 @@ class Clone(Node):
         return (g,)
 
 
+@export(Clone, methods=("clone",))
 def clone(input, memory_format=None):
     """A copy of input that is part of the autograd graph."""
     return apply(Clone(), input)
 
 
+@register
 class Fill(Node):
     saves = ()
 
     def __init__(self, value):
         self.value = value
+
+    def infer(self, a):
+        return same_as(a)
 
     def forward(self, xp, a):
         return xp.full(a.shape, self.value, dtype=a.dtype)
@@ -80,6 +90,7 @@ class Fill(Node):
         return (zero_gradient(g),)
 
 
+@export(Fill, ember=False, methods=("fill_",))
 def fill_(self, value):
     """Set every element to value (a number or a 0-dim tensor), in place."""
     if isinstance(value, Tensor):
@@ -96,16 +107,24 @@ def fill_(self, value):
     return inplace(self, "fill_", lambda s: apply(Fill(value), s))
 
 
+@export(Fill, ember=False, methods=("zero_",))
 def zero_(self):
     """Set every element to zero (in place)."""
     return fill_(self, 0)
 
 
+@register
 class CopyFrom(Node):
+    """dst's values replaced by src's (broadcast, cast to dst's dtype, moved to dst's device). The engine sums src's
+    gradient back to src's shape and casts it to src's dtype; backward moves it back to src's device."""
+
     saves = ()
 
+    def infer(self, dst, src):
+        return same_as(dst)
+
     def forward(self, xp, dst, src):
-        self.src_shape, self.src_dtype, self.src_device = shape_of(src), src.dtype, device_of(src)
+        self.src_device = device_of(src)
         out = xp.empty_like(dst)
         out[...] = move(src, device_of(dst))
         return out
@@ -114,14 +133,11 @@ class CopyFrom(Node):
         ndst, nsrc = self.needs_input_grad
         gs = None
         if nsrc:
-            gs = sum_to(g, self.src_shape)
-            if gs.data.dtype != self.src_dtype:
-                gs = to_copy(gs, dtype=_dt.from_numpy_dtype(self.src_dtype))
-            if device_of(gs.data) != self.src_device:
-                gs = to_copy(gs, device=self.src_device)
+            gs = g if device_of(g.data) == self.src_device else to_copy(g, device=self.src_device)
         return (zero_gradient(g) if ndst else None, gs)
 
 
+@export(CopyFrom, ember=False, methods=("copy_",))
 def copy_(self, src, non_blocking=False):
     """Copy src (broadcast, cast, moved between devices) into self, in place."""
     if not isinstance(src, Tensor):
@@ -145,9 +161,10 @@ def copy_(self, src, non_blocking=False):
 # --- Tensor.to and its shorthands -------------------------------------------------------------------------------
 
 class _Casts:
-    """Tensor's moving and casting methods, bound onto Tensor below (a class body, so that they can be named
-    float, int, bool and type without hiding those builtins in this module)."""
+    """Tensor's moving and casting methods, exported as Tensor methods (defined in a class body only so that they
+    can be named float, int, bool and type without hiding those builtins in this module)."""
 
+    @export(ToCopy, ember=False, methods=("to",))
     def to(self, *args, **kwargs):
         """Move and/or cast: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other_tensor)``."""
         dev = kwargs.pop("device", None)
@@ -171,51 +188,57 @@ class _Casts:
             return self
         return to_copy(self, dtype=dtype, device=dev)
 
+    @export(ToCopy, ember=False, methods=("cpu",))
     def cpu(self):
         return self.to("cpu")
 
+    @export(ToCopy, ember=False, methods=("cuda",))
     def cuda(self, device=None):
         return self.to("cuda" if device is None else (device if isinstance(device, str) else f"cuda:{device}"))
 
+    @export(ToCopy, ember=False, methods=("type",))
     def type(self, dtype=None):
         if dtype is None:
             return f"ember.{self.dtype.name}"
         return self.to(dtype)
 
+    @export(ToCopy, ember=False, methods=("float",))
     def float(self):
         return self.to(_dt.float32)
 
+    @export(ToCopy, ember=False, methods=("double",))
     def double(self):
         return self.to(_dt.float64)
 
+    @export(ToCopy, ember=False, methods=("half",))
     def half(self):
         return self.to(_dt.float16)
 
+    @export(ToCopy, ember=False, methods=("bfloat16",))
     def bfloat16(self):
         return self.to(_dt.bfloat16)
 
+    @export(ToCopy, ember=False, methods=("long",))
     def long(self):
         return self.to(_dt.int64)
 
+    @export(ToCopy, ember=False, methods=("int",))
     def int(self):
         return self.to(_dt.int32)
 
+    @export(ToCopy, ember=False, methods=("short",))
     def short(self):
         return self.to(_dt.int16)
 
+    @export(ToCopy, ember=False, methods=("bool",))
     def bool(self):
         return self.to(_dt.bool)
 
+    @export(ToCopy, ember=False, methods=("byte",))
     def byte(self):
         return self.to(_dt.uint8)
 
+    @export(ToCopy, ember=False, methods=("char",))
     def char(self):
         return self.to(_dt.int8)
 
-
-bind(
-    clone=clone, fill_=fill_, zero_=zero_, copy_=copy_,
-    to=_Casts.to, cpu=_Casts.cpu, cuda=_Casts.cuda, type=_Casts.type, float=_Casts.float, double=_Casts.double,
-    half=_Casts.half, bfloat16=_Casts.bfloat16, long=_Casts.long, int=_Casts.int, short=_Casts.short,
-    bool=_Casts.bool, byte=_Casts.byte, char=_Casts.char,
-)

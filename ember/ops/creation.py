@@ -8,10 +8,7 @@ from .. import dtypes as _dt
 from ..device import CPU, to_device
 from ..tensor import Tensor, tensor  # noqa: F401  (tensor: importable from here too)
 from ._checks import check_tensor
-from ._util import bind
-
-__all__ = ["zeros", "ones", "full", "empty", "arange", "linspace", "logspace", "eye", "zeros_like", "ones_like",
-           "full_like", "empty_like"]
+from .registry import export
 
 
 def _shape(size, op):
@@ -47,16 +44,19 @@ def _size_args(shape, size):
     return (size,) if size is not None else shape
 
 
+@export(ember=True)
 def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False):
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
     return _make(0, _size_args(shape, size), dtype, device, requires_grad, "zeros")
 
 
+@export(ember=True)
 def ones(*shape, size=None, dtype=None, device=None, requires_grad=False):
     """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
     return _make(1, _size_args(shape, size), dtype, device, requires_grad, "ones")
 
 
+@export(ember=True)
 def empty(*shape, size=None, dtype=None, device=None, requires_grad=False):
     """An uninitialised tensor of the given shape."""
     return _make(None, _size_args(shape, size), dtype, device, requires_grad, "empty")
@@ -76,6 +76,7 @@ def _scalar_dtype(value):
     raise TypeError(f"full(): argument 'fill_value' must be a number, not {type(value).__name__}")
 
 
+@export(ember=True)
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     """A tensor filled with fill_value; the dtype follows the value (bool, int64 or the default float)."""
     if isinstance(fill_value, Tensor):
@@ -88,21 +89,25 @@ def _like(t, fill, dtype, device, requires_grad, op):
     return _make(fill, (t.data.shape,), dtype or t.dtype, device or t.device, requires_grad, op)
 
 
+@export(ember=True)
 def zeros_like(input, dtype=None, device=None, requires_grad=False):
     """Zeros with the shape (and by default the dtype and device) of input."""
     return _like(input, 0, dtype, device, requires_grad, "zeros_like")
 
 
+@export(ember=True)
 def ones_like(input, dtype=None, device=None, requires_grad=False):
     """Ones with the shape (and by default the dtype and device) of input."""
     return _like(input, 1, dtype, device, requires_grad, "ones_like")
 
 
+@export(ember=True)
 def empty_like(input, dtype=None, device=None, requires_grad=False):
     """An uninitialised tensor with the shape (and by default the dtype and device) of input."""
     return _like(input, None, dtype, device, requires_grad, "empty_like")
 
 
+@export(ember=True)
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
     """fill_value with the shape (and by default the dtype and device) of input."""
     if isinstance(fill_value, Tensor):
@@ -114,6 +119,7 @@ def _num(x):
     return x.item() if isinstance(x, Tensor) else x
 
 
+@export(ember=True)
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
     """Values from start to end (exclusive) by step; int64 when all arguments are integers."""
     start, end, step = _num(start), _num(end), _num(step)
@@ -141,6 +147,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     return _finish(arr, requires_grad)
 
 
+@export(ember=True)
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     """steps evenly spaced values from start to end (inclusive)."""
     start, end = _num(start), _num(end)
@@ -152,6 +159,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     return _finish(xp.linspace(start, end, steps, dtype="float64").astype(dtype.np), requires_grad)
 
 
+@export(ember=True)
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
     """base ** linspace(start, end, steps)."""
     steps = operator.index(steps)
@@ -163,6 +171,7 @@ def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_gra
     return _finish(arr, requires_grad)
 
 
+@export(ember=True)
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     """An n x m matrix (m defaults to n) with ones on the diagonal."""
     n = operator.index(n)
@@ -176,25 +185,28 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 
 # --- Tensor.new_*: same dtype and device as self unless given -------------------------------------------------------
 
+@export(ember=False, methods=("new_tensor",))
 def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of data, with self's dtype and device by default."""
     return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
+@export(ember=False, methods=("new_zeros",))
 def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
     return _make(0, size, dtype or self.dtype, device or self.device, requires_grad, "new_zeros")
 
 
+@export(ember=False, methods=("new_ones",))
 def _new_ones(self, *size, dtype=None, device=None, requires_grad=False):
     return _make(1, size, dtype or self.dtype, device or self.device, requires_grad, "new_ones")
 
 
+@export(ember=False, methods=("new_empty",))
 def _new_empty(self, *size, dtype=None, device=None, requires_grad=False):
     return _make(None, size, dtype or self.dtype, device or self.device, requires_grad, "new_empty")
 
 
+@export(ember=False, methods=("new_full",))
 def _new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
     return _make(fill_value, (size,), dtype or self.dtype, device or self.device, requires_grad, "new_full")
 
-
-bind(new_tensor=_new_tensor, new_zeros=_new_zeros, new_ones=_new_ones, new_empty=_new_empty, new_full=_new_full)

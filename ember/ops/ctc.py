@@ -11,13 +11,12 @@ logits before log_softmax are the same.
 """
 import numpy as np  # host-side index tables only; device math goes through xp
 
-from ..autograd import Node, is_grad_enabled
+from ..autograd import Node
 from ..autograd.graph import apply
 from ..tensor import Tensor
-from ._util import grad_tensor
 from .loss import _reduction
-
-__all__ = ["ctc_loss"]
+from .meta import TensorMeta, same_as
+from .registry import export, register
 
 
 def _logsumexp3(xp, a, b, c):
@@ -38,6 +37,7 @@ def _shift(xp, a, k):
     return out
 
 
+@register
 class CtcLoss(Node):
     """Per-sample negative log-likelihoods (N,) of log_probs (T, N, C); labels (N, 2S+1) is the extended target
     (blank-padded past each sample's length), in_len and tgt_len the lengths (host arrays)."""
@@ -47,6 +47,9 @@ class CtcLoss(Node):
     def __init__(self, labels, in_len, tgt_len, blank, zero_infinity):
         self.labels, self.in_len, self.tgt_len = labels, in_len, tgt_len
         self.blank, self.zero_infinity = blank, zero_infinity
+
+    def infer(self, lp):
+        return TensorMeta(lp.shape[1:2], lp.dtype)
 
     def forward(self, xp, lp):
         T, N, _ = lp.shape
@@ -78,10 +81,7 @@ class CtcLoss(Node):
 
     def backward(self, g):
         lp = self.inputs[0]
-        xp = lp.device.xp
-        if is_grad_enabled():
-            return (apply(CtcLossBackward(self._posterior_grad(xp, lp.data.shape)), g, lp),)
-        return (grad_tensor(self._posterior_grad(xp, lp.data.shape) * g.data[None, :, None], lp.data.dtype),)
+        return (apply(CtcLossBackward(self._posterior_grad(lp.device.xp, lp.data.shape)), g, lp),)
 
     def _posterior_grad(self, xp, shape):
         """d nll / d log_probs (T, N, C): minus the posterior of each class at each frame (zero past a sample's
@@ -112,17 +112,22 @@ class CtcLoss(Node):
         return -xp.einsum("tnl,nlc->tnc", post, onehot.astype(post.dtype))
 
 
+@register
 class CtcLossBackward(Node):
-    """The gradient (create_graph), a function of the incoming gradient g and of log_probs (read only through
-    what the forward computed): ctc_loss has no second derivative in ember, as in PyTorch."""
+    """The gradient, dlp * g: a function of the incoming gradient g and of log_probs (read only through what the
+    forward computed, dlp = d nll / d log_probs): ctc_loss has no second derivative in ember, as in PyTorch."""
 
     saves = ()
 
     def __init__(self, dlp):
         self.dlp = dlp
 
+    def infer(self, g, lp):
+        return same_as(lp)
+
     def forward(self, xp, g, lp):
-        return self.dlp * g[None, :, None]
+        out = self.dlp * g[None, :, None]
+        return out if out.dtype == lp.dtype else out.astype(lp.dtype)
 
     def backward(self, g):
         raise RuntimeError("ctc_loss: the derivative of its gradient (double backward) is not implemented")
@@ -170,6 +175,7 @@ def _extended_labels(targets, tgt_len, blank, classes):
     return ext
 
 
+@export(CtcLoss, ember=False, functional=True)
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
     """The CTC loss of log_probs (T, N, C) (or (T, C)), normally the output of log_softmax, for targets (N, S)
     padded or 1-D concatenated; 'mean' divides each loss by its target length, then averages over the batch."""

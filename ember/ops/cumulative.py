@@ -34,12 +34,17 @@ class Cumsum(Node):
 @export(Cumsum, methods=("cumsum",))
 def cumsum(input, dim, dtype=None):
     """Running sum along dim; integer and bool inputs sum as int64."""
-    check_tensor(input, "cumsum")
-    d = one_dim(input, dim, "cumsum")
+    return _running(Cumsum, input, dim, dtype, "cumsum")
+
+
+def _running(node_cls, input, dim, dtype, op):
+    """node_cls(dim) applied to input in its accumulation dtype (a 0-d input as one element)."""
+    check_tensor(input, op)
+    d = one_dim(input, dim, op)
     input = accumulate_dtype(input, dtype)
     if input.data.ndim == 0:
-        return apply(Cumsum(0), input.reshape(1)).reshape(())
-    return apply(Cumsum(d), input)
+        return apply(node_cls(0), input.reshape(1)).reshape(())
+    return apply(node_cls(d), input)
 
 
 @register
@@ -79,9 +84,4 @@ class Cumprod(Node):
 @export(Cumprod, methods=("cumprod",))
 def cumprod(input, dim, dtype=None):
     """Running product along dim; integer and bool inputs multiply as int64."""
-    check_tensor(input, "cumprod")
-    d = one_dim(input, dim, "cumprod")
-    input = accumulate_dtype(input, dtype)
-    if input.data.ndim == 0:
-        return apply(Cumprod(0), input.reshape(1)).reshape(())
-    return apply(Cumprod(d), input)
+    return _running(Cumprod, input, dim, dtype, "cumprod")

@@ -43,11 +43,12 @@ def _local(x, create):
 def vjp_backward(decomposition, inputs, grads, grad_grads):
     """The backward of the gradient node of an op, from the op's decomposition.
 
-    The gradient node maps (inputs, grads) to vjp = the gradients of the op's outputs (weighted by grads) with
-    respect to the floating-point tensors among inputs. Given grad_grads (one per vjp entry, None where none
-    arrived), this returns the gradients of sum(grad_grads * vjp) with respect to inputs and then grads: a tuple
-    with one entry per input and per grad (None for those that are not floating-point tensors or get nothing).
-    The results are part of the graph when grad mode is on (a create_graph backward).
+    The gradient node maps (inputs, grads) to vjp: one gradient per input, of the op's outputs (weighted by grads)
+    with respect to that input (None for inputs that are not floating-point tensors). Given grad_grads (the
+    gradient node's output gradients: one per input, None where none arrived), this returns the gradients of
+    sum(grad_grads * vjp) with respect to inputs and then grads: a tuple with one entry per input and per grad
+    (None for those that are not floating-point tensors or get nothing). The results are part of the graph when
+    grad mode is on (a create_graph backward).
     """
     create = is_grad_enabled()
     with enable_grad():
@@ -55,11 +56,12 @@ def vjp_backward(decomposition, inputs, grads, grad_grads):
         gs = [_local(g, create) if _differentiable(g) else g for g in grads]
         out = decomposition(*xs)
         outs = list(out) if isinstance(out, (tuple, list)) else [out]
-        wrt = [x for x in xs if _differentiable(x)]
+        wrt = [(x, gg) for x, gg in zip(xs, grad_grads) if _differentiable(x)]
         pairs = [(o, g) for o, g in zip(outs, gs) if g is not None and o.requires_grad]
-        vjp = grad([o for o, _ in pairs], wrt, [g for _, g in pairs], create_graph=True, allow_unused=True)
-        terms = [(v, gg) for v, gg in zip(vjp, grad_grads) if v is not None and gg is not None and v.requires_grad]
-        targets = wrt + [g for g in gs if _differentiable(g)]
+        vjp = grad([o for o, _ in pairs], [x for x, _ in wrt], [g for _, g in pairs], create_graph=True,
+                   allow_unused=True)
+        terms = [(v, gg) for v, (_, gg) in zip(vjp, wrt) if v is not None and gg is not None and v.requires_grad]
+        targets = [x for x, _ in wrt] + [g for g in gs if _differentiable(g)]
         if not terms:
             found = [None] * len(targets)
         else:

@@ -1,17 +1,18 @@
 """Norms, similarities and distances along a dimension: normalize, cosine_similarity and pairwise_distance
 (composites of ember ops)."""
 from ._checks import float_tensor
+from .registry import export
 from .ternary import clamp
 
-__all__ = ["normalize", "cosine_similarity", "pairwise_distance"]
 
-
+@export(ember=False, functional=True)
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """input / max(||input||_p along dim, eps)."""
     float_tensor(input, "normalize")
     return input / clamp(input.norm(p, dim, keepdim=True), min=eps)
 
 
+@export(ember=False, functional=True)
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """Cosine of the angle between x1 and x2 along dim (broadcast), each norm clamped below by eps.
 
@@ -30,6 +31,7 @@ def _clamp_value(t, lo):
     return t + (clamp(d, min=lo) - d)
 
 
+@export(ember=False, functional=True)
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """||x1 - x2 + eps||_p along the last dimension."""
     float_tensor(x1, "pairwise_distance")

@@ -3,30 +3,37 @@ generator in forward and reused by backward."""
 import math
 import warnings
 
+import numpy as np
+
 from ..autograd import Node
 from ..autograd.graph import apply
 from ..device import move
 from ..tensor import Tensor
 from ._checks import float_tensor
 from .activation import SELU_ALPHA, SELU_SCALE, maybe_inplace
+from .meta import TensorMeta
 from .random import default_generator
+from .registry import export, register
 
-__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout"]
 
-
+@register
 class Dropout(Node):
-    """input * mask; the mask (0 or 1/(1-p), drawn in forward) is reused by backward."""
+    """input * mask, the mask (0 or 1/(1-p), drawn by the caller; one value per channel for feature dropout)
+    broadcast over input. Linear in input: its gradient is the same op on the output gradient."""
 
     saves = ()
 
     def __init__(self, mask):
         self.mask = mask
 
+    def infer(self, a):
+        return TensorMeta(tuple(np.broadcast_shapes(a.shape, self.mask.shape)), a.dtype)
+
     def forward(self, xp, a):
         return a * self.mask
 
     def backward(self, g):
-        return (g * Tensor._wrap(self.mask),)
+        return (apply(Dropout(self.mask), g),)
 
 
 def _check_p(p, op):
@@ -55,6 +62,7 @@ def _dropout(input, p, training, inplace, mask_shape, op):
     return maybe_inplace(input, inplace, op, lambda x: apply(Dropout(mask), x))
 
 
+@export(Dropout, ember=False, functional=True)
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
     return _dropout(input, p, training, inplace, input.data.shape, "dropout")
@@ -67,6 +75,7 @@ def _feature_shape(input, op):
     return input.data.shape[:2] + (1,) * (input.data.ndim - 2)
 
 
+@export(Dropout, ember=False, functional=True)
 def dropout1d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels of (N, C, L) or (C, L) input with probability p."""
     _check_p(p, "dropout1d")
@@ -77,26 +86,32 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _dropout(input, p, training, inplace, shape, "dropout1d")
 
 
+def _warn_unusual_rank(input, ranks, op):
+    """PyTorch's deprecation warning for a dropout2d/3d input of another rank (it then drops single elements)."""
+    if input.data.ndim not in ranks:
+        warnings.warn(f"{op}: Received a {input.data.ndim}-D input to {op}, which is deprecated; use dropout "
+                      "instead.", stacklevel=3)
+
+
+@export(Dropout, ember=False, functional=True)
 def dropout2d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels of (N, C, H, W) input with probability p (3-D input is taken as (N, C, L))."""
     _check_p(p, "dropout2d")
-    if input.data.ndim not in (3, 4):
-        warnings.warn(f"dropout2d: Received a {input.data.ndim}-D input to dropout2d, which is deprecated; use "
-                      "dropout instead.", stacklevel=2)
+    _warn_unusual_rank(input, (3, 4), "dropout2d")
     return _dropout(input, p, training, inplace, _feature_shape(input, "dropout2d"), "dropout2d")
 
 
+@export(Dropout, ember=False, functional=True)
 def dropout3d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input with probability p."""
     _check_p(p, "dropout3d")
-    if input.data.ndim not in (4, 5):
-        warnings.warn(f"dropout3d: Received a {input.data.ndim}-D input to dropout3d, which is deprecated; use "
-                      "dropout instead.", stacklevel=2)
+    _warn_unusual_rank(input, (4, 5), "dropout3d")
     if input.data.ndim == 4:
         return dropout3d(input.unsqueeze(0), p, training).squeeze(0)
     return _dropout(input, p, training, inplace, _feature_shape(input, "dropout3d"), "dropout3d")
 
 
+@export(ember=False, functional=True)
 def alpha_dropout(input, p=0.5, training=False, inplace=False):
     """Dropout that keeps the self-normalising mean and variance of SELU activations."""
     _check_p(p, "alpha_dropout")

@@ -2,19 +2,26 @@
 into the rows) and one_hot."""
 import math
 
-from .. import dtypes as _dt
+import numpy as np
+
 from ..autograd import Node, no_grad
 from ..autograd.graph import apply, increment_version
 from ..tensor import Tensor
+from .meta import TensorMeta
+from .registry import export, register
 
-__all__ = ["embedding", "one_hot"]
 
-
+@register
 class Embedding(Node):
+    """weight[idx]: the rows of a table at integer indices (an array argument, not differentiated)."""
+
     saves = ()
 
     def __init__(self, padding_idx, scale_grad_by_freq):
         self.padding_idx, self.by_freq = padding_idx, scale_grad_by_freq
+
+    def infer(self, weight, idx):
+        return TensorMeta(tuple(idx.shape) + tuple(weight.shape[1:]), weight.dtype)
 
     def forward(self, xp, weight, idx):
         self.idx, self.num = idx, weight.shape[0]
@@ -24,6 +31,7 @@ class Embedding(Node):
         return (apply(EmbeddingBackward(self.idx, self.num, self.padding_idx, self.by_freq), g), None)
 
 
+@register
 class EmbeddingBackward(Node):
     """Scatter-add of the output gradient into the rows of the table (the gradient of Embedding)."""
 
@@ -31,6 +39,9 @@ class EmbeddingBackward(Node):
 
     def __init__(self, idx, num, padding_idx, by_freq):
         self.idx, self.num, self.padding_idx, self.by_freq = idx, num, padding_idx, by_freq
+
+    def infer(self, g):
+        return TensorMeta((self.num,) + tuple(g.shape[self.idx.ndim:]), g.dtype)
 
     def forward(self, xp, g):
         row = g.shape[self.idx.ndim:]
@@ -66,6 +77,7 @@ class EmbeddingBackward(Node):
         return (g,)
 
 
+@export(Embedding, ember=False, functional=True)
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
     """Rows of weight at the integer indices in input.
 
@@ -110,13 +122,29 @@ def _renorm_rows(weight, idx, max_norm, norm_type):
         increment_version(weight)  # an in-place change, as in PyTorch (a saved copy of weight is now stale)
 
 
+@register
+class OneHot(Node):
+    """An int64 tensor with a trailing dimension of num_classes holding a 1 at each index (not differentiable)."""
+
+    differentiable = False
+
+    def __init__(self, num_classes):
+        self.num_classes = num_classes
+
+    def infer(self, a):
+        return TensorMeta(tuple(a.shape) + (self.num_classes,), np.dtype("int64"))
+
+    def forward(self, xp, a):
+        return (a[..., None] == xp.arange(self.num_classes)).astype(np.int64)
+
+
+@export(OneHot, ember=False, functional=True)
 def one_hot(tensor, num_classes=-1):
     """An int64 tensor with a trailing dimension of num_classes holding a 1 at each index."""
     if not isinstance(tensor, Tensor) or tensor.data.dtype.kind not in "iu":
         raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor, got "
                            f"{tensor.dtype if isinstance(tensor, Tensor) else type(tensor).__name__}")
     data = tensor.data
-    xp = tensor.device.xp
     if num_classes == -1:
         if data.size == 0:
             raise RuntimeError("one_hot: Can not infer total number of classes from empty tensor.")
@@ -124,5 +152,4 @@ def one_hot(tensor, num_classes=-1):
     if data.size and (int(data.min()) < 0 or int(data.max()) >= num_classes):
         raise RuntimeError(f"one_hot: Class values must be smaller than num_classes ({num_classes}) and "
                            f"non-negative, got values in [{int(data.min())}, {int(data.max())}]")
-    out = (data[..., None] == xp.arange(num_classes)).astype(_dt.int64.np)
-    return Tensor._wrap(out)
+    return apply(OneHot(num_classes), tensor)

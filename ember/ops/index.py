@@ -3,216 +3,39 @@
 Keys follow NumPy's indexing rules (as PyTorch does): ints, slices with positive steps, None, Ellipsis, integer
 arrays (tensors, lists, NumPy arrays) and boolean masks. Basic keys give views; the others give copies whose
 gradient scatter-adds into zeros (positions may repeat).
+
+Shape rules: the size that a boolean mask selects (and nonzero's count) depends on data; their shape rules give
+None for that dimension (``x[mask]``: ``(None,) + rest``; ``nonzero(x)``: ``(None, x.ndim)``). Parsing keys and the
+shape of ``a[key]`` are in _keys.py.
 """
-import operator
+import math
 
 import numpy as np
 
 from .. import dtypes as _dt
-from ..autograd import Node, is_grad_enabled
-from ..device import device_of, get_array_module, move
+from ..autograd import Node
+from ..device import get_array_module
 from ..autograd.graph import apply, increment_version
-from ..autograd.inplace import inplace
+from ..autograd.inplace import inplace, records
 from ..tensor import Tensor
 from ._broadcast import broadcast_to, sum_to
 from ._checks import check_tensor, same_device
-from ._util import bind, wrap_dim
+from ._keys import add_at, along, check_range, index_shape, lead, parse
+from ._util import wrap_dim
 from .compare import logical_not
 from .copy import to_copy
 from .creation import zeros
+from .join import Select, unbind
+from .meta import TensorMeta, same_as
+from .registry import export, register
 
-__all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "index_put", "masked_fill",
-           "masked_select", "nonzero", "argwhere", "take"]
 
 _NUMBERS = (int, float, bool)
 
 
-# --- array helpers (forward side) --------------------------------------------------------------------------------
-
-def _add_at(xp, out, key, values):
-    """out[key] += values, accumulating over repeated positions (out: a fresh C-contiguous array)."""
-    if xp is not np:  # pragma: no cover - GPU only
-        import cupyx
-        cupyx.scatter_add(out, key, values)
-        return
-    lin = _linear_positions(out.shape, key) if out.flags.c_contiguous else None
-    if lin is None:
-        np.add.at(out, key, values)
-    else:  # 1-D add.at on flat positions is several times faster than add.at with a multi-dimensional key
-        np.add.at(out.reshape(-1), lin.reshape(-1), np.broadcast_to(values, lin.shape).reshape(-1))
-
-
-def _linear_positions(shape, key):
-    """Flat positions in an array of shape addressed by key, in the layout of shape[key]; None for other keys.
-
-    Handles the common scatter-add keys: one integer array on the first dimension (embedding lookups,
-    index_select on dim 0) and a full tuple of integer arrays (gather/scatter_add). Indices are in range.
-    """
-    if key and key[-1] is Ellipsis:
-        key = key[:-1]
-    if not key or any(k.__class__ is int or k.__class__ is slice or k is None or k is False or k.dtype.kind != "i"
-                      for k in key):
-        return None
-    if len(key) == 1:
-        idx = key[0]
-        rest = 1
-        for s in shape[1:]:
-            rest *= s
-        idx = np.where(idx < 0, idx + shape[0], idx) if idx.size and idx.min() < 0 else idx
-        lin = idx.astype(np.intp, copy=False).reshape(idx.shape + (1,)) * rest + np.arange(rest)
-        return lin.reshape(idx.shape + tuple(shape[1:]))
-    if len(key) == len(shape):
-        return np.ravel_multi_index(np.broadcast_arrays(*key), shape, mode="wrap")
-    return None
-
-
-def _along(xp, index, dim):
-    """The advanced-index tuple that picks a[i, ..., index[i, ..., k, ...], ...] along dim (gather/scatter)."""
-    n = index.ndim
-    key = []
-    for d in range(n):
-        if d == dim:
-            key.append(index)
-        else:
-            shape = [1] * n
-            shape[d] = index.shape[d]
-            key.append(xp.arange(index.shape[d]).reshape(shape))
-    return tuple(key)
-
-
-def _lead(shape):
-    """A key for the leading block of a larger array with the given shape."""
-    return tuple(slice(0, s) for s in shape)
-
-
-# --- parsing indexing keys ---------------------------------------------------------------------------------------
-
-def _parse(t, key):
-    """Normalise key for t: a tuple of ints, slices, None, Ellipsis, False and index arrays on t's device.
-
-    Returns (key, kind): kind 0 for basic indexing (a view), 1 when boolean masks are the only advanced indices,
-    2 when integer arrays are present (positions may repeat, so gradients must accumulate).
-    """
-    items = key if key.__class__ is tuple else (key,)
-    data = t.data
-    out = []
-    kind = 0
-    ellipsis = False
-    for k in items:
-        c = k.__class__
-        if c is int or k is None:
-            out.append(k)
-        elif c is slice:
-            out.append(_slice(k))
-        elif k is Ellipsis:
-            if ellipsis:
-                raise IndexError("an index can only have a single ellipsis ('...')")
-            ellipsis = True
-            out.append(k)
-        elif c is bool or c is np.bool_:
-            if k:
-                out.append(None)  # x[True] is x[None]
-            else:
-                out.append(False)
-                kind = kind or 1
-        else:
-            arr = _index_array(k, data)
-            out.append(arr)
-            if arr.__class__ is not int:
-                kind = max(kind, 1 if arr.dtype.kind == "b" else 2)
-    _check_key(out, data.shape)
-    if not ellipsis:
-        out.append(Ellipsis)  # keeps a 0-d result an array (a view), never a NumPy scalar
-    return tuple(out), kind
-
-
-def _slice(k):
-    step = k.step
-    if step is not None:
-        step = operator.index(step)
-        if step <= 0:
-            raise ValueError("step must be greater than zero" if step < 0 else "slice step cannot be zero")
-    start, stop = k.start, k.stop
-    if (start is None or start.__class__ is int) and (stop is None or stop.__class__ is int):
-        return k
-    return slice(None if start is None else operator.index(start), None if stop is None else operator.index(stop),
-                 step)
-
-
-def _index_array(k, data):
-    """An index array (int or bool) on data's device, or a Python int for integer-like scalars."""
-    if isinstance(k, Tensor):
-        arr = k.data
-        if arr.dtype == np.uint8:  # PyTorch reads uint8 index tensors as masks
-            arr = arr.astype(bool)
-    elif isinstance(k, (list, tuple, range)):
-        arr = np.asarray(k)
-        if arr.size == 0 and arr.dtype.kind == "f":
-            arr = arr.astype(np.int64)
-    elif isinstance(k, np.ndarray) or hasattr(k, "__cuda_array_interface__"):
-        arr = k
-    else:
-        try:
-            return operator.index(k)
-        except TypeError:
-            raise IndexError(f"index: unsupported index of type {type(k).__name__} (expected an int, a slice, None, "
-                             "Ellipsis, or an integer/bool tensor, list or array)") from None
-    if arr.dtype.kind not in "biu":
-        raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors (got {arr.dtype})")
-    if arr.__class__ is not data.__class__:
-        arr = move(arr, device_of(data))
-    return arr
-
-
-def _check_key(key, shape):
-    """PyTorch's IndexErrors for too many indices, out-of-range indices and mismatched masks."""
-    ndim = len(shape)
-    used = 0
-    for k in key:
-        c = k.__class__
-        if c is int or c is slice:
-            used += 1
-        elif k is not None and k is not Ellipsis and k is not False:
-            used += k.ndim if k.dtype.kind == "b" else 1
-    if used > ndim:
-        raise IndexError(f"too many indices for tensor of dimension {ndim}")
-    d = 0
-    for k in key:
-        c = k.__class__
-        if c is slice:
-            d += 1
-        elif c is int:
-            size = shape[d]
-            if not -size <= k < size:
-                raise IndexError(f"index {k} is out of bounds for dimension {d} with size {size}")
-            d += 1
-        elif k is Ellipsis:
-            d += ndim - used
-        elif k is None or k is False:
-            pass
-        elif k.dtype.kind == "b":
-            for j, s in enumerate(k.shape):
-                if s != shape[d + j]:
-                    raise IndexError(f"The shape of the mask {list(k.shape)} at index {j} does not match the shape "
-                                     f"of the indexed tensor {list(shape)} at index {d + j}")
-            d += k.ndim
-        else:
-            _check_range(k, shape[d], d, IndexError, negative=True)
-            d += 1
-
-
-def _check_range(idx, size, dim, exc, op=None, negative=False):
-    """Raise exc naming the first bad index when idx holds values outside [0, size) (or [-size, size))."""
-    if idx.size:
-        lo, hi = int(idx.min()), int(idx.max())
-        if hi >= size or lo < (-size if negative else 0):
-            bad = hi if hi >= size else lo
-            where = f"{op}(): " if op else ""
-            raise exc(f"{where}index {bad} is out of bounds for dimension {dim} with size {size}")
-
-
 # --- __getitem__ ------------------------------------------------------------------------------------------------
 
+@register
 class BasicIndex(Node):
     """t[key] with ints, slices, None and Ellipsis only: a view of t."""
 
@@ -223,6 +46,9 @@ class BasicIndex(Node):
     def __init__(self, key):
         self.key = key
 
+    def infer(self, a):
+        return TensorMeta(index_shape(a.shape, self.key), a.dtype)
+
     def forward(self, xp, a):
         self.in_shape = a.shape
         return a[self.key]
@@ -231,8 +57,10 @@ class BasicIndex(Node):
         return (apply(IndexBackward(self.in_shape, self.key, self.kind), g),)
 
 
+@register
 class AdvancedIndex(BasicIndex):
-    """t[key] with integer arrays and/or boolean masks: a copy."""
+    """t[key] with integer arrays and/or boolean masks: a copy (a mask's dimension has size None in the shape
+    rule: it depends on the mask's values)."""
 
     is_view = False
 
@@ -244,6 +72,7 @@ def _index_node(key, kind):
     return BasicIndex(key) if kind == 0 else AdvancedIndex(key, kind)
 
 
+@register
 class IndexBackward(Node):
     """g placed at t[key] in zeros of t's shape (added up where integer indices repeat); the adjoint of t[key]."""
 
@@ -252,10 +81,13 @@ class IndexBackward(Node):
     def __init__(self, shape, key, kind):
         self.shape, self.key, self.kind = shape, key, kind
 
+    def infer(self, g):
+        return TensorMeta(tuple(self.shape), g.dtype)
+
     def forward(self, xp, g):
         out = xp.zeros(self.shape, dtype=g.dtype)
         if self.kind == 2:
-            _add_at(xp, out, self.key, g)
+            add_at(xp, out, self.key, g)
         else:
             out[self.key] = g
         return out
@@ -264,6 +96,7 @@ class IndexBackward(Node):
         return (apply(_index_node(self.key, self.kind), gg),)
 
 
+@export(BasicIndex, AdvancedIndex, ember=False, methods=("__getitem__",))
 def getitem(self, key):
     """self[key] with NumPy/PyTorch semantics: basic keys give views, integer arrays and masks give copies."""
     c = key.__class__
@@ -274,12 +107,13 @@ def getitem(self, key):
     elif c is slice and self.data.ndim and (key.step is None or key.step.__class__ is int and key.step > 0) and \
             (key.start is None or key.start.__class__ is int) and (key.stop is None or key.stop.__class__ is int):
         return apply(BasicIndex((key, Ellipsis)), self)
-    k, kind = _parse(self, key)
+    k, kind = parse(self, key)
     return apply(BasicIndex(k) if kind == 0 else AdvancedIndex(k, kind), self)
 
 
 # --- __setitem__ / index_put ------------------------------------------------------------------------------------
 
+@register
 class IndexPut(Node):
     """A copy of a with a[key] = v (or += v with accumulate); v is a tensor or a number."""
 
@@ -288,11 +122,14 @@ class IndexPut(Node):
     def __init__(self, key, kind, accumulate=False):
         self.key, self.kind, self.accumulate = key, kind, accumulate
 
+    def infer(self, a, v):
+        return same_as(a)
+
     def forward(self, xp, a, v):
         self.v_shape = getattr(v, "shape", None)
         out = a.copy()
         if self.accumulate:
-            _add_at(xp, out, self.key, v)
+            add_at(xp, out, self.key, v)
         else:
             out[self.key] = v
         return out
@@ -335,15 +172,15 @@ def _as_value(t, value, op):
 
 
 def _put(self, key, value, accumulate, op):
-    k, kind = _parse(self, key)
+    k, kind = parse(self, key)
     value = _as_value(self, value, op)
     try:
-        if is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+        if records(self, value):
             inplace(self, op, lambda s: apply(IndexPut(k, kind, accumulate), s, value))
         else:  # nothing to record: write straight into memory
             v = value.data if isinstance(value, Tensor) else value
             if accumulate:
-                _add_at(get_array_module(self.data), self.data, k, v)
+                add_at(get_array_module(self.data), self.data, k, v)
             else:
                 self.data[k] = v
             increment_version(self)
@@ -364,19 +201,22 @@ def _put_error(t, key, value, e, op):
     return RuntimeError(f"{op}: {msg}")
 
 
+@export(IndexPut, ember=False, methods=("__setitem__",))
 def setitem(self, key, value):
     """self[key] = value in place; value is a number or a tensor broadcastable to the indexed shape."""
     _put(self, key, value, False, "setitem")
 
 
+@export(IndexPut, ember=False, methods=("index_put_",))
 def index_put_(input, indices, values, accumulate=False):
     """input[indices] = values in place (or += with accumulate=True, adding up repeated positions)."""
     return _put(input, _indices_key(indices), values, accumulate, "index_put_")
 
 
+@export(IndexPut, methods=("index_put",))
 def index_put(input, indices, values, accumulate=False):
     """Out-of-place index_put_: a copy of input with input[indices] = values (or += values)."""
-    k, kind = _parse(input, _indices_key(indices))
+    k, kind = parse(input, _indices_key(indices))
     value = _as_value(input, values, "index_put")
     try:
         return apply(IndexPut(k, kind, accumulate), input, value)
@@ -422,7 +262,7 @@ def _check_along(op, input, dim, index, src=None):
         if src.data.dtype != input.data.dtype:
             raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype (got {input.dtype} and "
                                f"{src.dtype})")
-    _check_range(index.data, shape[d] if n else 1, d, RuntimeError, op)
+    check_range(index.data, shape[d] if n else 1, d, RuntimeError, op)
     return d
 
 
@@ -430,18 +270,24 @@ def _pad_to(g, shape):
     """g in the leading block of zeros of shape (the gradient of a src larger than the index)."""
     if tuple(g.data.shape) == tuple(shape):
         return g
-    return apply(IndexBackward(tuple(shape), _lead(g.data.shape), 0), g)
+    return apply(IndexBackward(tuple(shape), lead(g.data.shape), 0), g)
 
 
+@register
 class Gather(Node):
+    """out[..., i, ...] = a[..., index[..., i, ...], ...] along dim: the shape of index."""
+
     saves = (1,)
 
     def __init__(self, dim):
         self.dim = dim
 
+    def infer(self, a, index):
+        return TensorMeta(tuple(index.shape), a.dtype)
+
     def forward(self, xp, a, index):
         self.in_shape = a.shape
-        return a[_along(xp, index, self.dim)]
+        return a[along(xp, index, self.dim)]
 
     def backward(self, g):
         index = self.inputs[1]
@@ -449,20 +295,28 @@ class Gather(Node):
         return apply(ScatterAdd(self.dim), z, index, g), None
 
 
-class Scatter(Node):
-    """A copy of a with src (a tensor or a number) written at index along dim."""
+class _Scatter(Node):
+    """A copy of a with src written (or added) at index along dim: the backward reads only the index."""
 
     saves = (1,)
 
     def __init__(self, dim):
         self.dim = dim
 
+    def infer(self, a, index, src):
+        return same_as(a)
+
+
+@register
+class Scatter(_Scatter):
+    """A copy of a with src (a tensor or a number) written at index along dim."""
+
     def forward(self, xp, a, index, src):
         out = a.copy()
         if not isinstance(src, _NUMBERS):
             self.src_shape = src.shape
-            src = src[_lead(index.shape)]
-        out[_along(xp, index, self.dim)] = src
+            src = src[lead(index.shape)]
+        out[along(xp, index, self.dim)] = src
         return out
 
     def backward(self, g):
@@ -473,18 +327,14 @@ class Scatter(Node):
         return ga, None, gs
 
 
-class ScatterAdd(Node):
+@register
+class ScatterAdd(_Scatter):
     """A copy of a with src added at index along dim (repeated positions add up)."""
-
-    saves = (1,)
-
-    def __init__(self, dim):
-        self.dim = dim
 
     def forward(self, xp, a, index, src):
         self.src_shape = src.shape
         out = a.copy()
-        _add_at(xp, out, _along(xp, index, self.dim), src[_lead(index.shape)])
+        add_at(xp, out, along(xp, index, self.dim), src[lead(index.shape)])
         return out
 
     def backward(self, g):
@@ -494,6 +344,7 @@ class ScatterAdd(Node):
         return (g if na else None), None, gs
 
 
+@export(Gather, methods=("gather",))
 def gather(input, dim, index, *, sparse_grad=False):
     """out[i][j][k] = input[index[i][j][k]][j][k] (for dim=0): values of input picked along dim by index."""
     d = _check_along("gather", input, dim, index)
@@ -502,6 +353,7 @@ def gather(input, dim, index, *, sparse_grad=False):
     return apply(Gather(d), input, index)
 
 
+@export(Scatter, ScatterAdd, methods=("scatter",))
 def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     """A copy of input with src (a tensor, or a number given as src or value) written at index along dim.
 
@@ -528,6 +380,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     return apply(Scatter(d), input, index, src)
 
 
+@export(ScatterAdd, methods=("scatter_add",))
 def scatter_add(input, dim, index, src):
     """A copy of input with src added at index along dim; repeated positions add up."""
     check_tensor(src, "scatter_add", "src")
@@ -537,11 +390,13 @@ def scatter_add(input, dim, index, src):
     return apply(ScatterAdd(d), input, index, src)
 
 
+@export(Scatter, ScatterAdd, ember=False, methods=("scatter_",))
 def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
     """In-place scatter."""
     return inplace(self, "scatter_", lambda s: scatter(s, dim, index, src, value, reduce=reduce))
 
 
+@export(ScatterAdd, ember=False, methods=("scatter_add_",))
 def scatter_add_(self, dim, index, src):
     """In-place scatter_add."""
     return inplace(self, "scatter_add_", lambda s: scatter_add(s, dim, index, src))
@@ -549,11 +404,18 @@ def scatter_add_(self, dim, index, src):
 
 # --- index_select / index_add / take ----------------------------------------------------------------------------
 
+@register
 class IndexSelect(Node):
+    """The entries of a at the positions index (flattened) along dim."""
+
     saves = (1,)
 
     def __init__(self, dim):
         self.dim = dim
+
+    def infer(self, a, index):
+        d = self.dim
+        return TensorMeta(a.shape[:d] + (math.prod(index.shape),) + a.shape[d + 1:], a.dtype)
 
     def forward(self, xp, a, index):
         self.in_shape = a.shape
@@ -565,6 +427,7 @@ class IndexSelect(Node):
         return apply(IndexAdd(self.dim), z, index, g), None
 
 
+@register
 class IndexAdd(Node):
     """A copy of a with alpha * src added at the positions index along dim (repeats add up)."""
 
@@ -573,9 +436,12 @@ class IndexAdd(Node):
     def __init__(self, dim, alpha=1):
         self.dim, self.alpha = dim, alpha
 
+    def infer(self, a, index, src):
+        return same_as(a)
+
     def forward(self, xp, a, index, src):
         out = a.copy()
-        _add_at(xp, out, (slice(None),) * self.dim + (index.reshape(-1),), src if self.alpha == 1 else
+        add_at(xp, out, (slice(None),) * self.dim + (index.reshape(-1),), src if self.alpha == 1 else
                 src * self.alpha)
         return out
 
@@ -596,10 +462,11 @@ def _check_vector_index(input, dim, index, op):
     _check_index_tensor(index, input, op)
     if index.data.ndim > 1:
         raise IndexError(f"{op}(): Index is supposed to be a vector (got shape {list(index.shape)})")
-    _check_range(index.data, input.data.shape[d] if input.data.ndim else 1, d, IndexError, op)
+    check_range(index.data, input.data.shape[d] if input.data.ndim else 1, d, IndexError, op)
     return d
 
 
+@export(IndexSelect, methods=("index_select",))
 def index_select(input, dim, index):
     """The entries of input at the positions index (a vector) along dim."""
     d = _check_vector_index(input, dim, index, "index_select")
@@ -608,6 +475,7 @@ def index_select(input, dim, index):
     return apply(IndexSelect(d), input, index)
 
 
+@export(IndexAdd, methods=("index_add",))
 def index_add(input, dim, index, source, *, alpha=1):
     """A copy of input with alpha * source added at the positions index along dim (repeats add up)."""
     d = _check_vector_index(input, dim, index, "index_add")
@@ -625,11 +493,13 @@ def index_add(input, dim, index, source, *, alpha=1):
     return apply(IndexAdd(d, alpha), input, index, source)
 
 
+@export(IndexAdd, ember=False, methods=("index_add_",))
 def index_add_(self, dim, index, source, *, alpha=1):
     """In-place index_add."""
     return inplace(self, "index_add_", lambda s: index_add(s, dim, index, source, alpha=alpha))
 
 
+@export(AdvancedIndex, methods=("take",))
 def take(input, index):
     """input viewed as 1-D, indexed by index (any shape; negative indices count from the end)."""
     _check_index_tensor(index, input, "take")
@@ -657,10 +527,14 @@ def _broadcast_shape(input, mask, op):
                            f"shape {list(input.shape)}") from None
 
 
+@register
 class MaskedFill(Node):
     """where(mask, value, a) with value (a number or a 0-d array) cast to a's dtype."""
 
     saves = (1,)
+
+    def infer(self, a, mask, v):
+        return TensorMeta(tuple(np.broadcast_shapes(a.shape, mask.shape)), a.dtype)
 
     def forward(self, xp, a, mask, v):
         self.a_shape, self.v_dtype = a.shape, getattr(v, "dtype", None)
@@ -679,6 +553,7 @@ class MaskedFill(Node):
         return ga, None, gv
 
 
+@export(MaskedFill, methods=("masked_fill",))
 def masked_fill(input, mask, value):
     """A copy of input with value (a number or a 0-d tensor) where mask (bool, broadcast) is True."""
     _check_mask(mask, "masked_fill")
@@ -694,11 +569,13 @@ def masked_fill(input, mask, value):
     return apply(MaskedFill(), input, mask, value)
 
 
+@export(MaskedFill, ember=False, methods=("masked_fill_",))
 def masked_fill_(self, mask, value):
     """In-place masked_fill; mask must broadcast to self's shape."""
     return inplace(self, "masked_fill_", lambda s: masked_fill(s, mask, value))
 
 
+@export(AdvancedIndex, methods=("masked_select",))
 def masked_select(input, mask):
     """The entries of input (broadcast with mask) where mask is True, as a 1-D tensor."""
     _check_mask(mask, "masked_select")
@@ -709,30 +586,31 @@ def masked_select(input, mask):
     return apply(AdvancedIndex((m,), 1), broadcast_to(input, shape))
 
 
+@register
 class Nonzero(Node):
+    """The indices of the nonzero entries of a, one row per entry: shape (count, a.ndim), where the count depends
+    on the data (None in the shape rule)."""
+
     differentiable = False
+
+    def infer(self, a):
+        return TensorMeta((None, a.ndim), np.dtype(np.int64))
 
     def forward(self, xp, a):
         return xp.argwhere(a)
 
 
+@export(Nonzero, Select, methods=("nonzero",))
 def nonzero(input, *, as_tuple=False):
     """Indices of the nonzero entries: an int64 tensor (count, ndim), or a tuple of 1-D tensors per dimension."""
     if not as_tuple:
         return apply(Nonzero(), input)
-    idx = apply(Nonzero(), input if input.data.ndim else input.reshape(1)).data
-    xp = get_array_module(idx)
-    return tuple(Tensor._wrap(xp.ascontiguousarray(idx[:, i])) for i in range(idx.shape[1]))
+    idx = apply(Nonzero(), input if input.data.ndim else input.reshape(1))
+    return tuple(unbind(idx, 1))
 
 
+@export(Nonzero, methods=("argwhere",))
 def argwhere(input):
     """nonzero(input): the indices of the nonzero entries as a (count, ndim) tensor."""
     return apply(Nonzero(), input)
 
-
-bind(
-    __getitem__=getitem, __setitem__=setitem, gather=gather, scatter=scatter, scatter_=scatter_,
-    scatter_add=scatter_add, scatter_add_=scatter_add_, index_select=index_select, index_add=index_add,
-    index_add_=index_add_, index_put=index_put, index_put_=index_put_, masked_fill=masked_fill,
-    masked_fill_=masked_fill_, masked_select=masked_select, nonzero=nonzero, argwhere=argwhere, take=take,
-)

@@ -2,23 +2,24 @@
 and narrow, split, chunk, tensor_split and unbind, whose pieces are views of their input. Each family's gradient is
 the other: cat's is a narrow per input, stack's a select per input, and the pieces' gradients join back into one."""
 from .. import dtypes as _dt
-from ..autograd import Node, is_grad_enabled
+from ..autograd import Node
 from ..autograd.graph import apply
-from ..device import get_array_module
 from ..tensor import Tensor
 from ._checks import same_device
-from ._util import bind, wrap_dim
-from .creation import zeros
+from ._util import wrap_dim
+from .meta import TensorMeta
+from .registry import export, register
 from .shape import atleast_1d, atleast_2d, atleast_3d, shape_str
-
-__all__ = [
-    "cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "row_stack", "column_stack", "split",
-    "chunk", "tensor_split", "unbind", "narrow",
-]
 
 
 # --- narrow / split / unbind ----------------------------------------------------------------------------------
 
+def _resized(shape, dim, size):
+    """shape with dimension dim of the given size."""
+    return shape[:dim] + (size,) + shape[dim + 1:]
+
+
+@register
 class Narrow(Node):
     """input[..., start:start + length, ...] along dim (a view)."""
 
@@ -28,31 +29,40 @@ class Narrow(Node):
     def __init__(self, dim, start, length):
         self.dim, self.start, self.length = dim, start, length
 
+    def infer(self, a):
+        return TensorMeta(_resized(a.shape, self.dim, self.length), a.dtype)
+
     def forward(self, xp, a):
         self.in_shape = a.shape
         return a[(slice(None),) * self.dim + (slice(self.start, self.start + self.length),)]
 
     def backward(self, g):
-        return (apply(NarrowBackward(self.in_shape, self.dim, self.start), g),)
+        return (apply(NarrowBackward(self.in_shape, self.dim, self.start, self.length), g),)
 
 
+@register
 class NarrowBackward(Node):
-    """The gradient of narrow: g placed into zeros of the input's shape."""
+    """The gradient of narrow: g (length long along dim) placed from start into zeros of the input's shape; its
+    adjoint is the narrow."""
 
     saves = ()
 
-    def __init__(self, shape, dim, start):
-        self.shape, self.dim, self.start = shape, dim, start
+    def __init__(self, shape, dim, start, length):
+        self.shape, self.dim, self.start, self.length = shape, dim, start, length
+
+    def infer(self, g):
+        return TensorMeta(tuple(self.shape), g.dtype)
 
     def forward(self, xp, g):
         out = xp.zeros(self.shape, dtype=g.dtype)
-        out[(slice(None),) * self.dim + (slice(self.start, self.start + g.shape[self.dim]),)] = g
+        out[(slice(None),) * self.dim + (slice(self.start, self.start + self.length),)] = g
         return out
 
     def backward(self, gg):
-        return (apply(Narrow(self.dim, self.start, self.shape[self.dim]), gg),)
+        return (apply(Narrow(self.dim, self.start, self.length), gg),)
 
 
+@export(Narrow, methods=("narrow",))
 def narrow(input, dim, start, length):
     """A view of length elements along dim, from start (which may be negative)."""
     shape = input.data.shape
@@ -70,10 +80,11 @@ def narrow(input, dim, start, length):
     return apply(Narrow(d, start, length), input)
 
 
+@register
 class Split(Node):
-    """Consecutive pieces of the input along dim, each a view: one node with an output per piece, whose backward
-    writes all the pieces' gradients into one array (a Narrow per piece would make an input-sized zero-filled
-    gradient for each, summed by the engine)."""
+    """Consecutive pieces of the input along dim, each a view: one node with an output per piece, whose gradient is
+    one SplitBackward of the pieces' gradients (a Narrow per piece would make an input-sized zero-filled gradient
+    for each, summed by the engine)."""
 
     saves = ()
     is_view = True
@@ -85,8 +96,11 @@ class Split(Node):
     def n_outputs(self):
         return len(self.sizes)
 
+    def infer(self, a):
+        return tuple(TensorMeta(_resized(a.shape, self.dim, s), a.dtype) for s in self.sizes)
+
     def forward(self, xp, a):
-        self.in_shape, self.dtype = a.shape, a.dtype
+        self.in_shape = a.shape
         lead = (slice(None),) * self.dim
         pieces, start = [], 0
         for s in self.sizes:
@@ -94,39 +108,47 @@ class Split(Node):
             start += s
         return tuple(pieces)
 
-    def _piece_shape(self, s):
-        return self.in_shape[:self.dim] + (s,) + self.in_shape[self.dim + 1:]
-
     def backward(self, *grads):
-        if is_grad_enabled():  # create_graph: a differentiable cat, zeros for the pieces that got no gradient
-            g0 = next(g for g in grads if g is not None)
-            parts = [g if g is not None else zeros(self._piece_shape(s), dtype=g0.dtype, device=g0.device)
-                     for g, s in zip(grads, self.sizes)]
-            return (cat(parts, self.dim),)
-        arrays = [None if g is None else g.data for g in grads]
-        xp = get_array_module(next(a for a in arrays if a is not None))
-        if all(a is not None for a in arrays):
-            return (Tensor._wrap(xp.concatenate(arrays, axis=self.dim)),)
-        out = xp.zeros(self.in_shape, dtype=self.dtype)
+        return (apply(SplitBackward(self.in_shape, self.dim, self.sizes), *grads),)
+
+
+@register
+class SplitBackward(Node):
+    """The gradient of split: the pieces' gradients (None for a piece that got none: zeros there) joined along dim
+    into one array of the input's shape. Its adjoint is the split."""
+
+    saves = ()
+
+    def __init__(self, shape, dim, sizes):
+        self.shape, self.dim, self.sizes = shape, dim, sizes
+
+    def infer(self, *grads):
+        return TensorMeta(tuple(self.shape), next(g for g in grads if g is not None).dtype)
+
+    def forward(self, xp, *grads):
+        present = [g for g in grads if g is not None]
+        if len(present) == len(grads):
+            return xp.concatenate(grads, axis=self.dim)
+        out = xp.zeros(self.shape, dtype=present[0].dtype)
         lead = (slice(None),) * self.dim
         start = 0
-        for a, s in zip(arrays, self.sizes):
-            if a is not None:
-                out[lead + (slice(start, start + s),)] = a
+        for g, s in zip(grads, self.sizes):
+            if g is not None:
+                out[lead + (slice(start, start + s),)] = g
             start += s
-        return (Tensor._wrap(out),)
+        return out
+
+    def backward(self, gg):
+        pieces = apply(Split(self.dim, self.sizes), gg)
+        return tuple(p if need else None for p, need in zip(pieces, self.needs_input_grad))
 
 
 def _pieces(input, d, sizes):
-    if len(sizes) > 1 and input.requires_grad and is_grad_enabled():
-        return apply(Split(d, tuple(sizes)), input)
-    out, start = [], 0
-    for s in sizes:
-        out.append(apply(Narrow(d, start, s), input))
-        start += s
-    return tuple(out)
+    """The consecutive pieces of the given sizes along dimension d, as views (one Split node)."""
+    return apply(Split(d, tuple(sizes)), input)
 
 
+@export(Split, methods=("split",))
 def split(tensor, split_size_or_sections, dim=0):
     """Views of consecutive pieces along dim: of split_size each (the last may be smaller), or of the listed sizes."""
     shape = tensor.data.shape
@@ -143,10 +165,11 @@ def split(tensor, split_size_or_sections, dim=0):
         raise RuntimeError(f"split expects split_size be non-negative (and positive for a non-empty dimension), but "
                            f"got split_size={step} for dim {dim} of shape {tuple(shape)}")
     if size == 0:
-        return (apply(Narrow(d, 0, 0), tensor),)
+        return _pieces(tensor, d, [0])
     return _pieces(tensor, d, [min(step, size - i) for i in range(0, size, step)])
 
 
+@export(Split, methods=("chunk",))
 def chunk(input, chunks, dim=0):
     """split into pieces of ceil(size / chunks) (so possibly fewer than chunks pieces)."""
     chunks = int(chunks)
@@ -156,6 +179,7 @@ def chunk(input, chunks, dim=0):
     return split(input, max(-(-size // chunks), 1), dim)
 
 
+@export(Split, Narrow, methods=("tensor_split",))
 def tensor_split(input, indices_or_sections, dim=0):
     """Views split into sections (an int: sizes differ by at most one) or at the given indices."""
     shape = input.data.shape
@@ -172,28 +196,38 @@ def tensor_split(input, indices_or_sections, dim=0):
     return _pieces(input, d, [q + 1 if i < r else q for i in range(n)])
 
 
+@register
 class Select(Node):
+    """input[..., index, ...] along dim: a view without that dimension."""
+
     saves = ()
     is_view = True
 
     def __init__(self, dim, index):
         self.dim, self.index = dim, index
 
+    def infer(self, a):
+        return TensorMeta(a.shape[:self.dim] + a.shape[self.dim + 1:], a.dtype)
+
     def forward(self, xp, a):
-        self.in_shape, self.dtype = a.shape, a.dtype
+        self.in_shape = a.shape
         return a[(slice(None),) * self.dim + (self.index,)]
 
     def backward(self, g):
         return (select_backward(g, self.in_shape, self.dim, self.index),)
 
 
-# select's gradient (and Select is SelectBackward's)
-
+@register
 class SelectBackward(Node):
+    """The gradient of select: g placed at index along dim in zeros of the input's shape (Select is its adjoint)."""
+
     saves = ()
 
     def __init__(self, shape, dim, index):
         self.shape, self.dim, self.index = shape, dim, index
+
+    def infer(self, g):
+        return TensorMeta(tuple(self.shape), g.dtype)
 
     def forward(self, xp, g):
         out = xp.zeros(self.shape, dtype=g.dtype)
@@ -209,6 +243,7 @@ def select_backward(g, shape, dim, index):
     return apply(SelectBackward(shape, dim, index), g)
 
 
+@export(Select, methods=("unbind",))
 def unbind(input, dim=0):
     """The slices of input along dim, as a tuple of views."""
     d = wrap_dim(dim, input.data.ndim, "unbind")
@@ -243,11 +278,18 @@ def _promote_all(tensors, op):
     return [x if x.dtype is rt else x.to(rt) for x in tensors]
 
 
+@register
 class Cat(Node):
+    """The inputs (of one dtype, equal sizes except along dim) joined along dim."""
+
     saves = ()
 
     def __init__(self, dim):
         self.dim = dim
+
+    def infer(self, *arrays):
+        a = arrays[0]
+        return TensorMeta(_resized(a.shape, self.dim, sum(x.shape[self.dim] for x in arrays)), a.dtype)
 
     def forward(self, xp, *arrays):
         self.sizes = [a.shape[self.dim] for a in arrays]
@@ -261,6 +303,7 @@ class Cat(Node):
         return tuple(out)
 
 
+@export(Cat, ember=("cat", "concat", "concatenate"))
 def cat(tensors, dim=0):
     """Concatenate tensors along an existing dimension (dtypes are promoted; 1-D empty tensors are skipped)."""
     tensors = _tensor_list(tensors, "cat")
@@ -289,11 +332,18 @@ def cat(tensors, dim=0):
 concat = concatenate = cat
 
 
+@register
 class Stack(Node):
+    """The inputs (of one shape and dtype) joined along a new dimension dim."""
+
     saves = ()
 
     def __init__(self, dim):
         self.dim = dim
+
+    def infer(self, *arrays):
+        a = arrays[0]
+        return TensorMeta(a.shape[:self.dim] + (len(arrays),) + a.shape[self.dim:], a.dtype)
 
     def forward(self, xp, *arrays):
         return xp.stack(arrays, axis=self.dim)
@@ -302,6 +352,7 @@ class Stack(Node):
         return tuple(apply(Select(self.dim, i), g) if need else None for i, need in enumerate(self.needs_input_grad))
 
 
+@export(Stack)
 def stack(tensors, dim=0):
     """Join tensors of equal shape along a new dimension (dtypes are promoted)."""
     tensors = _tensor_list(tensors, "stack")
@@ -314,12 +365,14 @@ def stack(tensors, dim=0):
     return apply(Stack(wrap_dim(dim, len(ref) + 1, "stack")), *tensors)
 
 
+@export(Cat)
 def hstack(tensors):
     """Concatenate along dim 1 (dim 0 for 1-D tensors)."""
     ts = atleast_1d(_tensor_list(tensors, "hstack"))
     return cat(ts, 0 if ts[0].data.ndim == 1 else 1)
 
 
+@export(Cat, ember=("vstack", "row_stack"))
 def vstack(tensors):
     """Concatenate along dim 0 after making every tensor at least 2-D."""
     return cat(atleast_2d(_tensor_list(tensors, "vstack")), 0)
@@ -328,16 +381,16 @@ def vstack(tensors):
 row_stack = vstack
 
 
+@export(Cat)
 def dstack(tensors):
     """Concatenate along dim 2 after making every tensor at least 3-D."""
     return cat(atleast_3d(_tensor_list(tensors, "dstack")), 2)
 
 
+@export(Cat)
 def column_stack(tensors):
     """Stack 0-D/1-D tensors as columns (and concatenate 2-D ones) along dim 1."""
     ts = _tensor_list(tensors, "column_stack")
     ts = [x.reshape(x.numel(), 1) if x.data.ndim <= 1 else x for x in ts]
     return cat(ts, 1)
 
-
-bind(narrow=narrow, split=split, chunk=chunk, tensor_split=tensor_split, unbind=unbind)

@@ -8,16 +8,15 @@ import functools
 
 import numpy as np
 
-from ..autograd import Node, is_grad_enabled
+from ..autograd import Node
 from ..device import get_array_module
 from ..autograd.graph import apply
 from ..tensor import Tensor, _ndarray
 from ._broadcast import broadcast_to, sum_to
 from ._checks import check_tensor, same_device
-from ._util import bind
 from .arith import mul
-
-__all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "outer", "ger", "addmm", "addmv", "baddbmm", "einsum"]
+from .meta import TensorMeta
+from .registry import export, register
 
 
 # --- matmul ---------------------------------------------------------------------------------------------------
@@ -33,6 +32,19 @@ def _matmul_arrays(xp, a, b):
     return out
 
 
+def _matmul_shape(sa, sb):
+    """The shape of a @ b for operands of shapes sa and sb (checked before): a 1-D first operand is a row, a 1-D
+    second one a column, each dropped from the result; the batch dimensions broadcast."""
+    if len(sa) == 1 and len(sb) == 1:
+        return ()
+    if len(sa) == 1:
+        return tuple(sb[:-2]) + tuple(sb[-1:])
+    if len(sb) == 1:
+        return tuple(sa[:-1])
+    return tuple(np.broadcast_shapes(sa[:-2], sb[:-2])) + (sa[-2], sb[-1])
+
+
+@register
 class Matmul(Node):
     """input @ other with NumPy/PyTorch semantics (1-D operands, broadcast batch dimensions)."""
 
@@ -42,6 +54,9 @@ class Matmul(Node):
     def saves(self):  # a is read only for b's gradient, and b only for a's
         na, nb = self.needs_input_grad
         return (1,) * na + (0,) * nb
+
+    def infer(self, a, b):
+        return TensorMeta(_matmul_shape(a.shape, b.shape), a.dtype)
 
     def forward(self, xp, a, b):
         self.sa, self.sb = a.shape, b.shape
@@ -56,11 +71,20 @@ class Matmul(Node):
         return _matrix_grads(g, a, b, sa, sb, self.ta, self.tb, na, nb)
 
 
+@register
 class MatmulT(Matmul):
     """op(a) @ op(b) where op transposes the last two dimensions when its flag is set (operands at least 2-D)."""
 
     def __init__(self, ta, tb):
         self.ta, self.tb = ta, tb
+
+    def infer(self, a, b):
+        sa, sb = a.shape, b.shape
+        if self.ta:
+            sa = sa[:-2] + sa[:-3:-1]
+        if self.tb:
+            sb = sb[:-2] + sb[:-3:-1]
+        return TensorMeta(_matmul_shape(sa, sb), a.dtype)
 
     def forward(self, xp, a, b):
         self.sa, self.sb = a.shape, b.shape
@@ -68,13 +92,8 @@ class MatmulT(Matmul):
 
 
 def _mm(a, b, ta=False, tb=False):
-    """op(a) @ op(b) without validation (used by backward): a graph node, or just the product when nothing is
-    recorded."""
-    if is_grad_enabled():
-        return apply(MatmulT(ta, tb) if ta or tb else Matmul(), a, b)
-    x, y = a.data, b.data
-    xp = np if x.__class__ is _ndarray else get_array_module(x)
-    return Tensor._wrap(_matmul_arrays(xp, x.swapaxes(-1, -2) if ta else x, y.swapaxes(-1, -2) if tb else y))
+    """op(a) @ op(b) without validation (used by backward)."""
+    return apply(MatmulT(ta, tb) if ta or tb else Matmul(), a, b)
 
 
 def _matrix_grads(g, a, b, sa, sb, ta, tb, na, nb):
@@ -150,6 +169,7 @@ def _check_matmul(a, b, op="matmul"):
                                f"{max(len(ba), len(bb)) - i}")
 
 
+@export(Matmul, methods=("matmul", "__matmul__"))
 def matmul(input, other):
     """Matrix product with PyTorch semantics: 1-D operands are vectors, leading dimensions are broadcast batches."""
     if isinstance(input, Tensor) and isinstance(other, Tensor):
@@ -162,62 +182,73 @@ def matmul(input, other):
     return apply(Matmul(), input, other)
 
 
+@export(Matmul, ember=False, methods=("__rmatmul__",))
 def _rmatmul(self, other):
+    """other @ self (the reflected operator)."""
     return matmul(other, self)
 
 
+def _product(op, a, b, rank_error):
+    """a @ b for mm, bmm, mv and dot: the checks every product makes, then rank_error(sa, sb), which returns the
+    op's message when the operands' ranks (or batch sizes) are wrong."""
+    _check_pair(a, b, op)
+    sa, sb = tuple(a.data.shape), tuple(b.data.shape)
+    msg = rank_error(sa, sb)
+    if msg:
+        raise RuntimeError(f"{op}: {msg}")
+    _check_inner(sa, sb, op)
+    return apply(Matmul(), a, b)
+
+
+def _mm_ranks(sa, sb):
+    if len(sa) != 2:
+        return f"self must be a matrix, but got shape {sa}"
+    if len(sb) != 2:
+        return f"mat2 must be a matrix, but got shape {sb}"
+
+
+def _bmm_ranks(sa, sb):
+    if len(sa) != 3:
+        return f"batch1 must be a 3D tensor, but got shape {sa}"
+    if len(sb) != 3:
+        return f"batch2 must be a 3D tensor, but got shape {sb}"
+    if sa[0] != sb[0]:
+        return f"shapes {sa} and {sb} have different batch sizes ({sa[0]} != {sb[0]})"
+
+
+@export(Matmul, methods=("mm",))
 def mm(input, mat2):
     """Product of two matrices (2-D only)."""
-    _check_pair(input, mat2, "mm")
-    sa, sb = tuple(input.data.shape), tuple(mat2.data.shape)
-    if len(sa) != 2:
-        raise RuntimeError(f"mm: self must be a matrix, but got shape {sa}")
-    if len(sb) != 2:
-        raise RuntimeError(f"mm: mat2 must be a matrix, but got shape {sb}")
-    _check_inner(sa, sb, "mm")
-    return apply(Matmul(), input, mat2)
+    return _product("mm", input, mat2, _mm_ranks)
 
 
+@export(Matmul, methods=("bmm",))
 def bmm(input, mat2):
     """Batched product of two 3-D tensors with the same batch size (no broadcasting)."""
-    _check_pair(input, mat2, "bmm")
-    sa, sb = tuple(input.data.shape), tuple(mat2.data.shape)
-    if len(sa) != 3:
-        raise RuntimeError(f"bmm: batch1 must be a 3D tensor, but got shape {sa}")
-    if len(sb) != 3:
-        raise RuntimeError(f"bmm: batch2 must be a 3D tensor, but got shape {sb}")
-    if sa[0] != sb[0]:
-        raise RuntimeError(f"bmm: shapes {sa} and {sb} have different batch sizes ({sa[0]} != {sb[0]})")
-    _check_inner(sa, sb, "bmm")
-    return apply(Matmul(), input, mat2)
+    return _product("bmm", input, mat2, _bmm_ranks)
 
 
+@export(Matmul, methods=("mv",))
 def mv(input, vec):
     """Product of a matrix and a vector."""
-    _check_pair(input, vec, "mv")
-    sa, sb = tuple(input.data.shape), tuple(vec.data.shape)
-    if len(sa) != 2 or len(sb) != 1:
-        raise RuntimeError(f"mv: vector + matrix @ vector expected, got shapes {sa} and {sb}")
-    _check_inner(sa, sb, "mv")
-    return apply(Matmul(), input, vec)
+    return _product("mv", input, vec, lambda sa, sb: None if len(sa) == 2 and len(sb) == 1 else
+                    f"vector + matrix @ vector expected, got shapes {sa} and {sb}")
 
 
+@export(Matmul, methods=("dot",))
 def dot(input, other):
     """Inner product of two 1-D tensors (a 0-dim tensor)."""
-    _check_pair(input, other, "dot")
-    sa, sb = tuple(input.data.shape), tuple(other.data.shape)
-    if len(sa) != 1 or len(sb) != 1:
-        raise RuntimeError(f"dot: 1D tensors expected, but got {len(sa)}D and {len(sb)}D tensors "
-                           f"(shapes {sa} and {sb})")
-    _check_inner(sa, sb, "dot")
-    return apply(Matmul(), input, other)
+    return _product("dot", input, other, lambda sa, sb: None if len(sa) == 1 and len(sb) == 1 else
+                    f"1D tensors expected, but got {len(sa)}D and {len(sb)}D tensors (shapes {sa} and {sb})")
 
 
+@export(Matmul, methods=("vdot",))
 def vdot(input, other):
     """Inner product of two 1-D tensors (the same as dot for real tensors)."""
     return dot(input, other)
 
 
+@export(ember=("outer", "ger"), methods=("outer", "ger"))
 def outer(input, vec2):
     """Outer product of two 1-D tensors: out[i, j] = input[i] * vec2[j] (types are promoted, as in PyTorch)."""
     for name, t in (("self", input), ("vec2", vec2)):
@@ -226,9 +257,6 @@ def outer(input, vec2):
             raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.data.ndim}-D "
                                f"(shape {tuple(t.data.shape)})")
     return mul(input.reshape(-1, 1), vec2)
-
-
-ger = outer
 
 
 def _add_scaled(input, product, beta, alpha, op):
@@ -247,27 +275,22 @@ def _add_scaled(input, product, beta, alpha, op):
     return product + (input if beta == 1 else input * beta)
 
 
+@export(methods=("addmm",))
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2)."""
     return _add_scaled(input, mm(mat1, mat2), beta, alpha, "addmm")
 
 
+@export(methods=("addmv",))
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """beta * input + alpha * (mat @ vec)."""
     return _add_scaled(input, mv(mat, vec), beta, alpha, "addmv")
 
 
+@export(methods=("baddbmm",))
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * bmm(batch1, batch2)."""
     return _add_scaled(input, bmm(batch1, batch2), beta, alpha, "baddbmm")
-
-
-def _mT(self):
-    """The last two dimensions transposed (a view)."""
-    if self.data.ndim < 2:
-        raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got "
-                           f"{self.data.ndim}-D tensor.")
-    return self.transpose(-2, -1)
 
 
 # --- einsum ---------------------------------------------------------------------------------------------------
@@ -300,6 +323,7 @@ def _einsum_arrays(xp, equation, arrays):
     return out
 
 
+@register
 class Einsum(Node):
     """Einstein summation over subscript letters (ellipses already expanded, output given explicitly)."""
 
@@ -311,6 +335,10 @@ class Einsum(Node):
     def saves(self):  # input j is read by the gradient of every other input
         need = self.needs_input_grad
         return tuple(j for j in range(len(need)) if any(need[:j]) or any(need[j + 1:]))
+
+    def infer(self, *operands):
+        sizes = _sizes(self.specs, [m.shape for m in operands])
+        return TensorMeta(tuple(sizes[c] for c in self.out), operands[0].dtype)
 
     def forward(self, xp, *arrays):
         self.shapes = [a.shape for a in arrays]
@@ -425,6 +453,7 @@ def _parse_term(term, i):
     return pre, post, bool(dots)
 
 
+@export(Einsum)
 def einsum(equation, *operands):
     """Einstein summation, as torch.einsum: ``einsum('bij,bjk->bik', a, b)``; implicit output, '...' and repeated
     subscripts (diagonals) are supported, and size-1 dimensions broadcast."""
@@ -465,8 +494,3 @@ def _check_einsum_sizes(specs, ell, shapes):
             if m == 1:
                 seen[c] = n
 
-
-bind(matmul=matmul, __matmul__=matmul, __rmatmul__=_rmatmul, mm=mm, bmm=bmm, mv=mv, dot=dot, vdot=vdot,
-     outer=outer, ger=outer, addmm=addmm, addmv=addmv, baddbmm=baddbmm)
-if not hasattr(Tensor, "mT"):  # shape.py owns mT/mH; this is only a fallback so backward code can rely on it
-    bind(mT=property(_mT))

@@ -1,21 +1,24 @@
-"""Layer ops: linear (one fused node, the hot path of every MLP) and bilinear."""
-from ..autograd import Node, is_grad_enabled
-from ..device import get_array_module
+"""Layer ops: linear (one fused node, the hot path of every MLP, whose gradient is the node LinearGrad) and bilinear
+(a composite of matmul, mul and sum)."""
+from ..autograd import Node
 from ..autograd.graph import apply
-from ..tensor import Tensor
-from ._broadcast import sum_to
+from ._broadcast import broadcast_to
 from ._checks import check_tensor, same_device, same_dtype
+from .meta import TensorMeta
+from .registry import export, register
 
-__all__ = ["linear", "bilinear"]
 
-
+@register
 class Linear(Node):
-    """y = x @ W.T + b in one node; x may have any number of leading dimensions."""
+    """y = x @ W.T + b in one node; x may have any number of leading dimensions. Its gradient is LinearGrad."""
 
     @property
     def saves(self):  # x is read only for W's gradient and W only for x's; b never
         need = self.needs_input_grad
         return (1,) * need[0] + (0,) * need[1]
+
+    def infer(self, x, w, b=None):
+        return TensorMeta(x.shape[:-1] + w.shape[:1], x.dtype)
 
     def forward(self, xp, x, w, b=None):
         self.x_shape = xs = x.shape
@@ -25,46 +28,75 @@ class Linear(Node):
             out = xp.matmul(w, x)
         else:  # one big GEMM instead of a batched one
             out = xp.matmul(x.reshape(-1, xs[-1]), w.T).reshape(xs[:-1] + (w.shape[0],))
+        if out.dtype != x.dtype:  # ml_dtypes' bfloat16 multiplies into float32
+            out = out.astype(x.dtype)
         if b is not None:
             self.b_shape = b.shape
             out += b
         return out
 
     def backward(self, g):
-        if not is_grad_enabled():  # plain backward (no create_graph): nothing to record, so work on the arrays
-            return self._backward_arrays(g.data)
-        x, w = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
-        xs = self.x_shape
-        g2 = g if len(xs) == 2 else g.reshape(-1, g.data.shape[-1])
-        gx = gw = gb = None
-        if need[0]:
-            gx = g2 @ w
-            if len(xs) != 2:
-                gx = gx.reshape(xs)
-        if need[1]:
-            x2 = x if len(xs) == 2 else x.reshape(-1, xs[-1])
-            gw = g2.mT @ x2
-        if len(need) > 2 and need[2]:
-            gb = sum_to(g, self.b_shape)
-        return (gx, gw, gb)[:len(need)]
+        node = LinearGrad(need, self.x_shape, self.b_shape if len(need) > 2 else None)
+        return apply(node, g, self.inputs[0], self.inputs[1])[:len(need)]
 
-    def _backward_arrays(self, g):
-        need = self.needs_input_grad
+
+@register
+class LinearGrad(Node):
+    """The gradients of y = x @ W.T + b: (gx, gw, gb) = (g @ W, g.T @ x, g summed over rows), each None where it is
+    not needed (need: Linear's needs_input_grad; x is None when gw is not needed, w when gx is not).
+
+    Its backward, the second derivative: given (ggx, ggw, ggb), the gradient of <ggx, gx> + <ggw, gw> + <ggb, gb>
+    is linear(ggx, W) + linear(x, ggw, ggb) for g, g @ ggw for x and g.T @ ggx for W: the last two are this node
+    again, with (ggx, ggw) in the places of (x, W).
+    """
+
+    n_outputs = 3
+
+    def __init__(self, need, x_shape, b_shape=None):
+        self.need = tuple(need) + (False,) * (3 - len(need))
+        self.x_shape, self.b_shape = tuple(x_shape), b_shape
+
+    def infer(self, g, x, w):
+        nx, nw, nb = self.need
+        return (TensorMeta(self.x_shape, g.dtype) if nx else None,
+                TensorMeta(g.shape[-1:] + x.shape[-1:], g.dtype) if nw else None,
+                TensorMeta(tuple(self.b_shape), g.dtype) if nb else None)
+
+    def forward(self, xp, g, x, w):
+        nx, nw, nb = self.need
         xs = self.x_shape
         g2 = g if len(xs) == 2 else g.reshape(-1, g.shape[-1])
         gx = gw = gb = None
-        if need[0]:
-            a = g2 @ self.inputs[1].data
-            gx = Tensor._wrap(a if len(xs) == 2 else a.reshape(xs))
-        if need[1]:
-            x = self.inputs[0].data
-            gw = Tensor._wrap(g2.T @ (x if len(xs) == 2 else x.reshape(-1, xs[-1])))
-        if len(need) > 2 and need[2]:
+        if nx:
+            gx = g2 @ w
+            if len(xs) != 2:
+                gx = gx.reshape(xs)
+        if nw:
+            gw = g2.T @ (x if len(xs) == 2 else x.reshape(-1, xs[-1]))
+        if nb:
             # a matrix-vector product (BLAS) sums the rows several times faster than a NumPy reduction
-            s = g2.sum(0) if g2.dtype.kind not in "fc" else get_array_module(g2).ones(g2.shape[0], g2.dtype) @ g2
-            gb = Tensor._wrap(s if s.shape == self.b_shape else s.sum(keepdims=True).reshape(self.b_shape))
-        return (gx, gw, gb)[:len(need)]
+            s = g2.sum(0) if g2.dtype.kind not in "fc" else xp.ones(g2.shape[0], g2.dtype) @ g2
+            gb = s if s.shape == self.b_shape else s.sum(keepdims=True).reshape(self.b_shape)
+        if g.dtype.kind == "V":  # ml_dtypes' bfloat16 multiplies into float32
+            return tuple(None if a is None else a.astype(g.dtype) for a in (gx, gw, gb))
+        return gx, gw, gb
+
+    def backward(self, ggx, ggw, ggb):
+        g, x, w = self.inputs
+        ng, nx, nw = self.needs_input_grad
+        dg = dx = dw = None
+        if ng:
+            if ggx is not None:
+                dg = linear(ggx, w, ggb if ggw is None else None)
+            if ggw is not None:
+                dg = linear(x, ggw, ggb) if dg is None else dg + linear(x, ggw, ggb)
+            if dg is None and ggb is not None:
+                dg = broadcast_to(ggb, g.data.shape)
+        want_x, want_w = nx and ggw is not None, nw and ggx is not None
+        if want_x or want_w:
+            dx, dw, _ = apply(LinearGrad((want_x, want_w), self.x_shape), g, ggx, ggw)
+        return dg, dx, dw
 
 
 def _linear_error(input, weight, bias):
@@ -88,6 +120,7 @@ def _linear_error(input, weight, bias):
     return None
 
 
+@export(Linear, ember=False, functional=True)
 def linear(input, weight, bias=None):
     """y = input @ weight.T + bias, with input of shape (*, in_features) and weight (out_features, in_features)."""
     try:
@@ -108,6 +141,7 @@ def linear(input, weight, bias=None):
     return apply(Linear(), input, weight, bias)
 
 
+@export(ember=False, functional=True)
 def bilinear(input1, input2, weight, bias=None):
     """y[..., k] = sum_ij input1[..., i] * weight[k, i, j] * input2[..., j] + bias[k].
 

@@ -6,21 +6,20 @@ import warnings
 
 import numpy as np
 
-from ..autograd import Node, is_grad_enabled
+from ..autograd import Node
 from ..autograd.graph import apply
 from ..tensor import Tensor
 from ._checks import check_tensor
 from ._promotion import promote
 from .activation import log_softmax, logsigmoid
 from .arith import minimum
+from .decompose import vjp_backward
 from .distance import pairwise_distance
+from .meta import TensorMeta, broadcast
+from .registry import export, register
 from .ternary import clamp, where
 from .unary import abs as _abs, exp, log, log1p
 
-__all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
-           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "hinge_embedding_loss",
-           "margin_ranking_loss", "triplet_margin_loss", "soft_margin_loss", "cosine_embedding_loss",
-           "poisson_nll_loss", "gaussian_nll_loss"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -105,14 +104,12 @@ def _to_flat(x):
     return x.movedim(1, -1).reshape(-1, x.shape[1])
 
 
-def _from_flat(t, shape):
-    if len(shape) == 1:
-        return t[0]
-    if len(shape) == 2:
-        return t
-    return t.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],)).movedim(-1, 1)
+def _element_shape(shape):
+    """The shape of the per-element losses of an input of shape (N, C, d1, ...) or (C,): (N, d1, ...) or ()."""
+    return (shape[0],) + tuple(shape[2:]) if len(shape) > 1 else ()
 
 
+@register
 class NllLoss(Node):
     """-(A * logp).sum(classes), reduced: logp = log_softmax(x) (from_logits, cross_entropy) or x (nll_loss).
 
@@ -120,7 +117,7 @@ class NllLoss(Node):
     A[i, t_i] = coef * wy_i (wy = class weight of the target, 0 where ignored) plus smooth_i * w_c (label smoothing),
     and only logp[i, t_i] is read, so -inf log-probabilities of other classes do not turn the loss into NaN.
     With probability targets A is input 1 (an ember tensor, so soft targets get gradients too).
-    dL/dx = (p * A.sum(1) - A) * scale from logits, -A * scale from log-probabilities.
+    The gradient is NllLossGrad.
     """
 
     saves = None
@@ -128,6 +125,9 @@ class NllLoss(Node):
     def __init__(self, from_logits, reduction, denom, index=None):
         self.from_logits, self.reduction, self.denom = from_logits, reduction, denom
         self.index = index  # (t, wy, keep, coef, smooth, w) for class-index targets, else None
+
+    def infer(self, x, A=None):
+        return TensorMeta(_element_shape(x.shape) if self.reduction == "none" else (), x.dtype)
 
     def forward(self, xp, x, A=None):
         self.shape = x.shape
@@ -147,13 +147,66 @@ class NllLoss(Node):
             if keep is not None:
                 per[~keep] = 0  # ignored elements add nothing, even where their log-probabilities are -inf
         if self.reduction == "none":
-            return per.reshape(self._element_shape())
+            return per.reshape(_element_shape(self.shape))
         total = per.sum()
         return total / self.denom if self.reduction == "mean" else total
 
-    def _element_shape(self):
-        s = self.shape
-        return (s[0],) + tuple(s[2:]) if len(s) > 1 else ()
+    def backward(self, g):
+        node = NllLossGrad(self.from_logits, self.reduction, self.denom, self.index, self.logp,
+                           self.needs_input_grad)
+        if self.index is not None:
+            return (apply(node, g, self.inputs[0]),)
+        return apply(node, g, self.inputs[0], self.inputs[1])
+
+
+@register
+class NllLossGrad(Node):
+    """The gradient of NllLoss, inputs (g, x) for class-index targets and (g, x, A) for probability targets:
+    dL/dx = (softmax(x) * A.sum(1) - A) * scale from logits, -A * scale from log-probabilities, and
+    dL/dA = -logp * scale (scale: g, or g / denom for 'mean', per element for 'none'). It reads the forward's
+    log-probabilities (logp) and never builds A for class-index targets without label smoothing.
+
+    Its backward, the second derivative, differentiates the loss's decomposition (``_decomposition``, the same loss
+    written with ember ops) twice with vjp_backward.
+    """
+
+    saves = None
+
+    def __init__(self, from_logits, reduction, denom, index, logp, need):
+        self.from_logits, self.reduction, self.denom, self.index = from_logits, reduction, denom, index
+        self.logp, self.need = logp, need
+        self.n_outputs = len(need)
+
+    def infer(self, g, x, A=None):
+        gx = TensorMeta(x.shape, x.dtype) if self.need[0] else None
+        if self.n_outputs == 1:
+            return gx
+        return gx, (TensorMeta(A.shape, A.dtype) if self.need[1] else None)
+
+    def forward(self, xp, g, x, A=None):
+        if self.reduction == "none":
+            sc = g.reshape(-1, 1)
+        else:
+            sc = g / self.denom if self.reduction == "mean" else g
+        shape = x.shape
+        if self.n_outputs == 1 and self.index[4] is None and self.from_logits:
+            return _unflat(xp, self._index_grad(xp, sc), shape)
+        if A is None:
+            A = self._dense_A(xp)
+        gx = gA = None
+        if self.need[0]:
+            if self.from_logits:
+                gflat = xp.exp(self.logp) * A.sum(axis=1, keepdims=True)
+                gflat -= A
+                gflat *= sc
+            else:
+                gflat = -A * sc
+            gx = _unflat(xp, gflat, shape)
+        if self.n_outputs == 1:
+            return gx
+        if self.need[1]:
+            gA = -self.logp * sc
+        return gx, gA
 
     def _dense_A(self, xp):
         t, wy, keep, coef, smooth, w = self.index
@@ -163,34 +216,6 @@ class NllLoss(Node):
         if smooth is not None:
             A += smooth[:, None] * (w[None, :] if w is not None else 1.0)
         return A
-
-    def backward(self, g):
-        need = self.needs_input_grad
-        if self.reduction == "none":
-            scale = g.reshape(-1, 1)
-        else:
-            scale = g / self.denom if self.reduction == "mean" else g
-        if is_grad_enabled():
-            return self._backward_graph(scale, need)
-        xp = g.device.xp
-        sc = scale.data
-        if self.index is not None and self.index[4] is None and self.from_logits and len(need) == 1:
-            return (Tensor._wrap(_unflat(xp, self._index_grad(xp, sc), self.shape)),)
-        A = self._dense_A(xp) if self.index is not None else self.inputs[1].data
-        gx = gA = None
-        if need[0]:
-            if self.from_logits:
-                gflat = xp.exp(self.logp) * A.sum(axis=1, keepdims=True)
-                gflat -= A
-                gflat *= sc
-            else:
-                gflat = -A * sc
-            gx = Tensor._wrap(_unflat(xp, gflat, self.shape))
-        if len(need) == 1:
-            return (gx,)
-        if need[1]:
-            gA = Tensor._wrap(-self.logp * sc)
-        return (gx, gA)
 
     def _index_grad(self, xp, sc):
         """(softmax * A.sum(1) - A) * scale for class-index targets without smoothing: A has one entry per row,
@@ -202,20 +227,20 @@ class NllLoss(Node):
         g[xp.arange(t.shape[0]), t] -= a
         return g
 
-    def _backward_graph(self, scale, need):
-        """The same gradients written with ember ops (create_graph: gradients of gradients)."""
-        x = self.inputs[0]
-        A = Tensor._wrap(self._dense_A(x.device.xp)) if self.index is not None else self.inputs[1]
-        logp = log_softmax(_to_flat(x), 1) if self.from_logits else _to_flat(x)
-        gx = gA = None
-        if need[0]:
-            gflat = (exp(logp) * A.sum(1, keepdim=True) - A) * scale if self.from_logits else -A * scale
-            gx = _from_flat(gflat, self.shape)
-        if len(need) == 1:
-            return (gx,)
-        if need[1]:
-            gA = -logp * scale
-        return (gx, gA)
+    def _decomposition(self, x, A=None):
+        """The loss written with ember ops (A: the dense target weights, a constant for class-index targets)."""
+        if A is None:
+            A = Tensor._wrap(self._dense_A(x.device.xp))
+        flat = _to_flat(x)
+        per = -(A * (log_softmax(flat, 1) if self.from_logits else flat)).sum(1)
+        if self.reduction == "none":
+            return per.reshape(_element_shape(tuple(x.shape)))
+        return per.sum() / self.denom if self.reduction == "mean" else per.sum()
+
+    def backward(self, *grad_grads):
+        g, inputs = self.inputs[0], self.inputs[1:]
+        found = vjp_backward(self._decomposition, inputs, (g,), grad_grads)  # (x, [A,] g)
+        return (found[-1],) + found[:-1]
 
 
 def _class_weight(weight, C, dtype, op):
@@ -301,6 +326,7 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     return _prob_loss(input, target, w, reduction, label_smoothing, op)
 
 
+@export(NllLoss, ember=False, functional=True)
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
                   label_smoothing=0.0):
     """Cross entropy of logits (N, C, d1, ...) or (C,) against class indices (N, d1, ...) or class probabilities."""
@@ -308,6 +334,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, True, "cross_entropy")
 
 
+@export(NllLoss, ember=False, functional=True)
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood of log-probabilities (N, C, d1, ...) or (C,) at class indices (N, d1, ...)."""
     reduction = _reduction(reduction, "nll_loss", size_average, reduce)
@@ -337,6 +364,7 @@ def _weighted(loss, weight, reduction, input, op, mean_by_weight):
     return _reduce(loss, reduction)
 
 
+@export(ember=False, functional=True)
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error (weight: elementwise weights; 'mean' then divides by their sum)."""
     reduction = _reduction(reduction, "mse_loss", size_average, reduce)
@@ -345,6 +373,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _weighted(d * d, weight, reduction, input, "mse_loss", True)
 
 
+@export(ember=False, functional=True)
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error (weight: elementwise weights; 'mean' then divides by their sum)."""
     reduction = _reduction(reduction, "l1_loss", size_average, reduce)
@@ -352,6 +381,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     return _weighted(_abs(input - target), weight, reduction, input, "l1_loss", True)
 
 
+@export(ember=False, functional=True)
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere (d = input - target)."""
     reduction = _reduction(reduction, "smooth_l1_loss", size_average, reduce)
@@ -364,6 +394,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return _reduce(where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
 
 
+@export(ember=False, functional=True)
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 d^2 where |d| < delta, delta (|d| - 0.5 delta) elsewhere (weight: elementwise weights)."""
     reduction = _reduction(reduction, "huber_loss")
@@ -377,6 +408,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 
 # --- binary classification ------------------------------------------------------------------------------------
 
+@register
 class BinaryCrossEntropy(Node):
     """Elementwise -(t log x + (1 - t) log(1 - x)), each log clamped at -100; PyTorch's gradients:
     dx = (x - t) / max(x (1 - x), 1e-12), dt = log(1 - x) - log(x)."""
@@ -384,6 +416,9 @@ class BinaryCrossEntropy(Node):
     @property
     def saves(self):  # the target is read only for the input's gradient
         return (0, 1) if self.needs_input_grad[0] else (0,)
+
+    def infer(self, x, t):
+        return broadcast(x, t)
 
     def forward(self, xp, x, t):
         with np.errstate(divide="ignore"):  # log(0) = -inf is expected: it is clamped
@@ -397,6 +432,7 @@ class BinaryCrossEntropy(Node):
         return (gx, gt)
 
 
+@export(BinaryCrossEntropy, ember=False, functional=True)
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-(t log x + (1 - t) log(1 - x)) of probabilities x, with the logs clamped at -100 as in PyTorch."""
     reduction = _reduction(reduction, "binary_cross_entropy", size_average, reduce)
@@ -416,6 +452,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, reduction)
 
 
+@export(ember=False, functional=True)
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
                                      pos_weight=None):
     """Binary cross entropy of logits, (1 - t) x - (1 + (pos_weight - 1) t) log(sigmoid(x)): stable for any x."""
@@ -435,6 +472,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return _reduce(loss, reduction)
 
 
+@export(ember=False, functional=True)
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL divergence with input as log-probabilities: target * (log target - input) (0 where target is 0);
     'batchmean' divides the sum by the batch size."""
@@ -455,6 +493,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 # --- margin and embedding losses ------------------------------------------------------------------------------
 
+@export(ember=False, functional=True)
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     """x where target is 1, max(0, margin - x) where target is -1 (both terms for other target values)."""
     reduction = _reduction(reduction, "hinge_embedding_loss", size_average, reduce)
@@ -464,6 +503,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     return _reduce(margin_part + self_part, reduction)
 
 
+@export(ember=False, functional=True)
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """max(0, -target * (input1 - input2) + margin)."""
     reduction = _reduction(reduction, "margin_ranking_loss", size_average, reduce)
@@ -475,6 +515,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     return _reduce(clamp(-target * (input1 - input2) + margin, min=0), reduction)
 
 
+@export(ember=False, functional=True)
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     """max(d(a, p) - d(a, n) + margin, 0) with the p-norm distance (swap: use the closer of d(a,n), d(p,n))."""
@@ -494,6 +535,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     return _reduce(clamp(d_pos - d_neg + margin, min=0), reduction)
 
 
+@export(ember=False, functional=True)
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """log(1 + exp(-target * input)), computed stably."""
     reduction = _reduction(reduction, "soft_margin_loss", size_average, reduce)
@@ -501,6 +543,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     return _reduce(-logsigmoid(target * input), reduction)
 
 
+@export(ember=False, functional=True)
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where target is -1 (0 elsewhere)."""
     op = "cosine_embedding_loss"
@@ -525,6 +568,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
 
 # --- likelihoods ----------------------------------------------------------------------------------------------
 
+@export(ember=False, functional=True)
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
     """Poisson negative log-likelihood: exp(x) - t x (log_input) or x - t log(x + eps), plus Stirling's term for
@@ -540,6 +584,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     return _reduce(loss, reduction)
 
 
+@export(ember=False, functional=True)
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
     """0.5 (log var + (input - target)^2 / var); var (a tensor or a float) is clamped below by eps in value only
     (the gradient flows as if unclamped, as in PyTorch)."""

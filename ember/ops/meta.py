@@ -14,7 +14,8 @@ __all__ = ["TensorMeta", "meta_of", "broadcast", "same_as", "reduced", "with_dty
 
 
 class TensorMeta(NamedTuple):
-    """The shape (a tuple of ints) and dtype (a NumPy dtype) of a tensor."""
+    """The shape (a tuple of ints) and dtype (a NumPy dtype) of a tensor. A size that depends on the data (how many
+    elements a mask selects, how many are nonzero) is None."""
 
     shape: tuple
     dtype: np.dtype

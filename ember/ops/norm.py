@@ -4,9 +4,9 @@ local_response_norm (composite).
 Every fused norm views its input twice: a *stats view* whose reduced axes give one mean and variance per slice,
 and an *affine view* in which weight and bias broadcast. The forward reduces with einsum/vecdot in the input's
 dtype (float16/bfloat16 are computed in float32, float32 is never upcast) and saves the centred input and 1/std,
-the two factors of x-hat. The backward has two forms with the same values: fused array code for a plain
-backward, and ember ops that recompute x-hat differentiably from x when ``create_graph`` is on, so gradients of
-gradients are exact.
+the two factors of x-hat. The backward is a gradient node, NormalizeGrad, whose forward is fused array code and
+whose own backward (the second derivative) differentiates the normalisation written with ember ops (its
+decomposition), so gradients of gradients are exact.
 """
 import functools
 import math
@@ -19,12 +19,14 @@ from ..tensor import Tensor
 from ._checks import check_tensor, same_device
 from .arith import pow as _pow
 from .creation import zeros
+from .decompose import vjp_backward
 from .join import cat, narrow
-from .reduce import mean as _mean, sum as _sum
+from .meta import TensorMeta, same_as
+from .reduce import mean as _mean
+from .registry import export, register
 from .shape import reshape
 from .unary import rsqrt
 
-__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm", "local_response_norm"]
 
 _LETTERS = "abcdefgh"
 
@@ -107,6 +109,7 @@ def _buffer_like(xp, x, view, dtype):
         return _buffer(xp, x.shape, view, dtype)
 
 
+@register
 class Normalize(Node):
     """y = (x - mean) / sqrt(var + eps) * weight + bias over a layout; without centring (rms_norm) x / rms.
 
@@ -119,9 +122,13 @@ class Normalize(Node):
     """
 
     saves = (0, 1)  # x and weight; of the bias only its shape and dtype (kept in forward)
+    b_meta = scale = None  # set in forward: the bias's (shape, dtype); evaluation mode's rstd * weight
 
     def __init__(self, lay, eps, center=True, stats=None, running=None, keep=True):
         self.lay, self.eps, self.center, self.stats, self.running, self.keep = lay, eps, center, stats, running, keep
+
+    def infer(self, x, w, b):
+        return same_as(x)
 
     # --- forward ---------------------------------------------------------------------------------------------
     def forward(self, xp, x, w, b):
@@ -211,50 +218,62 @@ class Normalize(Node):
 
     # --- backward --------------------------------------------------------------------------------------------
     def backward(self, g):
-        if is_grad_enabled():
-            return self._backward_graph(g)
-        return self._backward_arrays(g)
+        grad = NormalizeGrad(self.lay, self.eps, self.center, self.stats, self.mean, self.rstd, self.scale,
+                             self.b_meta, self.needs_input_grad)
+        return apply(grad, self.inputs[0], self.inputs[1], g)
 
-    def _backward_arrays(self, g):
-        """The fused backward on arrays (no graph is being built)."""
+
+@register
+class NormalizeGrad(Node):
+    """The gradients (x, weight, bias) of a Normalize node from (x, weight, g): its forward is the fused array
+    backward, its backward (the second derivative) comes from the decomposition of the normalisation into ember
+    ops (``vjp_backward``). It takes the forward's statistics (mean, rstd; in evaluation mode also the scale
+    rstd * weight) and which gradients are needed; those not needed are None."""
+
+    n_outputs = 3
+
+    def __init__(self, lay, eps, center, stats, mean, rstd, scale, b_meta, needs):
+        self.lay, self.eps, self.center, self.stats = lay, eps, center, stats
+        self.mean, self.rstd, self.scale, self.b_meta, self.needs = mean, rstd, scale, b_meta, needs
+
+    def infer(self, x, w, g):
+        need_x, need_w, need_b = self.needs
+        return (same_as(x) if need_x else None, same_as(w) if need_w else None,
+                TensorMeta(tuple(self.b_meta[0]), self.b_meta[1]) if need_b else None)
+
+    def forward(self, xp, x, w, g):
         lay = self.lay
-        x, w = self.inputs[0], self.inputs[1]
-        need_x, need_w, need_b = self.needs_input_grad
-        xp = g.device.xp
-        gd = g.data
-        cdt = _compute_dtype(gd.dtype)
+        need_x, need_w, need_b = self.needs
+        cdt = _compute_dtype(g.dtype)
         if cdt is not None:
-            gd = gd.astype(cdt)
-        ga = gd.reshape(lay.aview)
-        wv = None if w is None else w.data.reshape(lay.pshape).astype(ga.dtype, copy=False)
+            g = g.astype(cdt)
+        ga = g.reshape(lay.aview)
+        wv = None if w is None else w.reshape(lay.pshape).astype(ga.dtype, copy=False)
         if self.stats is not None:
             gx, gw, gb = self._grads_given_stats(xp, x, ga, need_x, need_w, need_b)
         elif lay.rows:
-            gx, gw, gb = self._grads_last_dim(xp, x.data, ga, wv, need_x, need_w, need_b)
+            gx, gw, gb = self._grads_last_dim(xp, x, ga, wv, need_x, need_w, need_b)
         elif lay.aligned:
-            gx, gw, gb = self._grads_aligned(xp, x.data, ga, wv, need_x, need_w, need_b)
+            gx, gw, gb = self._grads_aligned(xp, x, ga, wv, need_x, need_w, need_b)
         else:
-            gx, gw, gb = self._grads_rows(xp, x.data, ga, wv, need_x, need_w, need_b)
+            gx, gw, gb = self._grads_rows(xp, x, ga, wv, need_x, need_w, need_b)
         # results in their final shapes without reshape views (a leaf's grad that is a view would be copied)
-        out = [None, None, None]
         if need_x:
-            gx = gx.reshape(x.data.shape)  # a view: gx is a view of a buffer of that shape
-            out[0] = Tensor._wrap(gx if cdt is None else gx.astype(x.data.dtype))
-        if need_w:
-            out[1] = Tensor._wrap(_fit(gw, w.data.shape, w.data.dtype))
-        if need_b:
-            out[2] = Tensor._wrap(_fit(gb, *self.b_meta))
-        return tuple(out)
+            gx = gx.reshape(x.shape)  # a view: gx is a view of a buffer of that shape
+            if cdt is not None:
+                gx = gx.astype(x.dtype)
+        return (gx if need_x else None, _fit(gw, w.shape, w.dtype) if need_w else None,
+                _fit(gb, *self.b_meta) if need_b else None)
 
     def _grads_given_stats(self, xp, x, ga, need_x, need_w, need_b):
         """Evaluation mode: the statistics are constants, so gx = g * weight * rstd."""
         lay = self.lay
         gx = None
         if need_x:
-            gx = xp.multiply(ga, self.scale, out=_buffer_like(xp, x.data, lay.aview, ga.dtype))
+            gx = xp.multiply(ga, self.scale, out=_buffer_like(xp, x, lay.aview, ga.dtype))
         gw = gb = None
         if need_w:
-            xs = x.data.reshape(lay.sview)
+            xs = x.reshape(lay.sview)
             xc = (xs.astype(ga.dtype) if xs.dtype != ga.dtype else xs) - self.mean
             gw = _dot(xp, ga, xc, lay.p_dot, lay.p_rest) * self.rstd.reshape(-1)
         if need_b:
@@ -351,42 +370,30 @@ class Normalize(Node):
         v -= t
         return v, gw, gb
 
-    def _backward_graph(self, g):
-        """The same gradients with ember ops, x-hat and 1/std recomputed from x (for double backward)."""
+    def backward(self, ggx, ggw, ggb):
+        x, w, g = self.inputs
+        need_b = self.needs[2]
+        b = zeros(self.b_meta[0], dtype=_dt.from_numpy_dtype(self.b_meta[1]), device=g.device) if need_b else None
+        dx, dw, _, dg = vjp_backward(self.decomposition, (x, w, b), (g,), (ggx, ggw, ggb))
+        return dx, dw, dg
+
+    def decomposition(self, x, w, b):
+        """The normalisation with ember ops (b: the bias, or a zero stand-in when only its gradient matters)."""
         lay = self.lay
-        x, w = self.inputs[0], self.inputs[1]
-        need_x, need_w, need_b = self.needs_input_grad
         xs = reshape(x, lay.sview)
         if self.stats is None:
-            if self.center:
-                xc = xs - _mean(xs, lay.saxes, True)
-                rstd = rsqrt(_mean(xc * xc, lay.saxes, True) + self.eps)
-            else:
-                xc = xs
-                rstd = rsqrt(_mean(xs * xs, lay.saxes, True) + self.eps)
-        else:
+            xc = xs - _mean(xs, lay.saxes, True) if self.center else xs
+            rstd = rsqrt(_mean(xc * xc, lay.saxes, True) + self.eps)
+        else:  # evaluation mode: the statistics are constants
             dt = x.data.dtype
             rstd = Tensor._wrap(self.rstd.astype(dt, copy=False))
             xc = xs - Tensor._wrap(self.mean.astype(dt, copy=False))
-        xhat = xc * rstd
-        ga = reshape(g, lay.aview)
-        gx = gw = gb = None
-        if need_b:
-            shape, dtype = self.b_meta
-            gb = reshape(_sum(ga, lay.paxes), shape)
-            if gb.data.dtype != dtype:  # the engine casts only the gradients of inputs it kept
-                gb = gb.to(_dt.from_numpy_dtype(dtype))
-        if need_w:
-            gw = reshape(_sum(ga * reshape(xhat, lay.aview), lay.paxes), w.data.shape)
-        if need_x:
-            gh = reshape(ga * reshape(w, lay.pshape) if w is not None else ga, lay.sview)
-            if self.stats is None:
-                t = xhat * _mean(gh * xhat, lay.saxes, True)
-                if self.center:
-                    t = t + _mean(gh, lay.saxes, True)
-                gh = gh - t
-            gx = reshape(gh * rstd, x.data.shape)
-        return gx, gw, gb
+        y = reshape(xc * rstd, lay.aview)
+        if w is not None:
+            y = y * reshape(w, lay.pshape)
+        if b is not None:
+            y = y + reshape(b, lay.pshape)
+        return reshape(y, x.data.shape)
 
 
 # --- validation -------------------------------------------------------------------------------------------------
@@ -464,6 +471,7 @@ def _spatial(shape):
 
 # --- public functions -------------------------------------------------------------------------------------------
 
+@export(Normalize, ember=False, functional=True)
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Normalise each channel (dim 1) of an (N, C, *) input over the batch and spatial dimensions.
 
@@ -496,6 +504,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return apply(node, input, weight, bias)
 
 
+@export(Normalize, ember=False, functional=True)
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
     """Normalise each channel of each sample of an (N, C, *) input over its spatial dimensions.
@@ -529,6 +538,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     return apply(Normalize(lay, eps, True, None, running, keep), input, weight, bias)
 
 
+@export(Normalize, ember=False, functional=True)
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the trailing dimensions given by normalized_shape, then scale by weight and add bias."""
     _check_input(input, "layer_norm")
@@ -537,6 +547,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return apply(Normalize(lay, eps, True, None, None, _needs_grad(input, weight, bias)), input, weight, bias)
 
 
+@export(Normalize, ember=False, functional=True)
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x^2) + eps) * weight over the trailing normalized_shape (eps None: the dtype's epsilon)."""
     _check_input(input, "rms_norm")
@@ -547,6 +558,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     return apply(Normalize(lay, eps, False, None, None, _needs_grad(input, weight)), input, weight, None)
 
 
+@export(Normalize, ember=False, functional=True)
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each of num_groups groups of channels of each sample of an (N, C, *) input, then apply a
     per-channel weight and bias."""
@@ -572,6 +584,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     return apply(Normalize(lay, eps, True, None, None, _needs_grad(input, weight, bias)), input, weight, bias)
 
 
+@export(ember=False, functional=True)
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     """x / (k + alpha / size * sum of x^2 over a window of size neighbouring channels) ** beta."""
     _check_input(input, "local_response_norm")

@@ -4,9 +4,8 @@ import numpy as np  # host-side index tables only; device math goes through xp
 
 from ..autograd.graph import apply
 from ._checks import check_tensor
-from .resample import AxisMap, ConstantPad, resample
-
-__all__ = []  # nn.functional takes pad from here (it is not a top-level name in PyTorch)
+from .registry import export
+from .resample import AxisMap, ConstantPad, Resample, resample
 
 
 def _pad_index(n, a, b, mode):
@@ -19,6 +18,7 @@ def _pad_index(n, a, b, mode):
     return j % n  # circular
 
 
+@export(ConstantPad, Resample, ember=False, functional=True)
 def pad(input, pad, mode="constant", value=None):
     """Pad the trailing dimensions: pad = (last_before, last_after, second_last_before, ...); modes 'constant'
     (negative amounts crop), 'reflect', 'replicate' and 'circular'."""

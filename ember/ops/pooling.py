@@ -12,15 +12,11 @@ import numpy as np  # host-side index tables and shapes only; device math goes t
 
 from ..autograd import Node, is_grad_enabled
 from ..autograd.graph import apply
-from ..device import get_array_module
-from ..tensor import Tensor
 from ._window import Window, check_input, check_positive, crop, geometry2d, kernel_slices, memory_order, ntuple, \
     place, scatter_buffer
-from .resample import AxisMap, Resample, adaptive_avg_map, adaptive_windows, resample
-
-__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d"]
-# nn.functional also takes avg_pool2d, adaptive_avg_pool2d and adaptive_max_pool2d from here (they are not
-# top-level names in PyTorch).
+from .meta import TensorMeta
+from .registry import export, register
+from .resample import AxisMap, ConstantPad, Resample, adaptive_avg_map, adaptive_windows, resample
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -40,13 +36,33 @@ class _PoolOp(Node):
     def _out(self, a):
         return a[..., 0, :] if self.one_d else a
 
+    def _meta(self, a, dim):
+        """The meta of a pooled (dim "n_out") or unpooled (dim "n_in") array of a's leading dimensions."""
+        gh, gw = self.geo
+        if self.one_d:
+            return TensorMeta(a.shape[:-1] + (getattr(gw, dim),), a.dtype)
+        return TensorMeta(a.shape[:-2] + (getattr(gh, dim), getattr(gw, dim)), a.dtype)
 
+
+@register
 class MaxPool(_PoolOp):
-    """Max over windows; ``kidx`` keeps the kernel position of each maximum (the first one, as PyTorch)."""
+    """Max over windows; ``kidx`` keeps the kernel position of each maximum (the first one, as PyTorch).
 
-    def __init__(self, geo, one_d, need_idx=True):
+    With ``positions`` (PyTorch's return_indices) a second output gives the flat position h * W + w of each maximum
+    in the input: ``positions`` is (rows (OH,), dh, cols (OW,), dw, W), the input row and column where each output
+    row's and column's window starts, the input distances between kernel rows and columns, and the input width (see
+    _window_positions)."""
+
+    def __init__(self, geo, one_d, need_idx=True, positions=None):
         super().__init__(geo, one_d)
-        self.need_idx = need_idx
+        self.need_idx = need_idx or positions is not None
+        self.positions = positions
+        if positions is not None:
+            self.n_outputs = 2
+
+    def infer(self, x):
+        out = self._meta(x, "n_out")
+        return out if self.positions is None else (out, TensorMeta(out.shape, np.dtype(np.int64)))
 
     def forward(self, xp, x):
         x = self._in(x)
@@ -62,26 +78,38 @@ class MaxPool(_PoolOp):
                 hit = views[k] == out
                 kidx += hit * (k - kidx)
             self.kidx = kidx
-        return self._out(out)
+        if self.positions is None:
+            return self._out(out)
+        return self._out(out), self._out(self._flat_positions(xp, self.kidx))
 
-    def indices(self, xp):
-        """PyTorch's return_indices: flat positions h * W + w of the maxima in the unpadded input."""
-        (kh, sh, dh, lh, hin, oh), (kw, sw, dw, lw, win, ow) = self.geo
-        k = self.kidx.astype(xp.int64)
-        rows = xp.arange(oh, dtype=xp.int64)[:, None] * sh - lh + (k // kw) * dh
-        cols = xp.arange(ow, dtype=xp.int64) * sw - lw + (k % kw) * dw
-        return self._out(rows * win + cols)
+    def _flat_positions(self, xp, kidx):
+        """The flat input position of each maximum (return_indices), from its kernel position kidx."""
+        rows, dh, cols, dw, width = self.positions
+        k = kidx.astype(xp.int64)
+        kw = self.geo[1].k
+        return (xp.asarray(rows)[:, None] + (k // kw) * dh) * width + xp.asarray(cols) + (k % kw) * dw
 
-    def backward(self, g):
+    def backward(self, g, _=None):
         return (apply(MaxPoolScatter(self.geo, self.one_d, self.kidx, self.order), g),)
 
 
+def _window_positions(geo):
+    """MaxPool's ``positions`` for windows on a regular grid (the padding is outside [0, H) x [0, W) and never
+    holds a maximum)."""
+    (_, sh, dh, lh, _, oh), (_, sw, dw, lw, win, ow) = geo
+    return np.arange(oh) * sh - lh, dh, np.arange(ow) * sw - lw, dw, win
+
+
+@register
 class MaxPoolScatter(_PoolOp):
     """The gradient of MaxPool: each window's gradient sent to the position of its maximum."""
 
     def __init__(self, geo, one_d, kidx, order=None):
         super().__init__(geo, one_d)
         self.kidx, self.order = kidx, order
+
+    def infer(self, g):
+        return self._meta(g, "n_in")
 
     def forward(self, xp, g):
         g = self._in(g)
@@ -99,8 +127,12 @@ class MaxPoolScatter(_PoolOp):
         return (apply(MaxPoolGather(self.geo, self.one_d, self.kidx), gg),)
 
 
+@register
 class MaxPoolGather(MaxPoolScatter):
     """The adjoint of MaxPoolScatter: the value at each window's argmax position."""
+
+    def infer(self, x):
+        return self._meta(x, "n_out")
 
     def forward(self, xp, x):
         buf = place(xp, self._in(x), self.geo)
@@ -114,12 +146,16 @@ class MaxPoolGather(MaxPoolScatter):
         return (apply(MaxPoolScatter(self.geo, self.one_d, self.kidx), g),)
 
 
+@register
 class AvgPool(_PoolOp):
     """Window sums times ``scale`` (1/divisor: a number, or an (OH, OW) array when divisors differ)."""
 
     def __init__(self, geo, one_d, scale):
         super().__init__(geo, one_d)
         self.scale = scale
+
+    def infer(self, x):
+        return self._meta(x, "n_out")
 
     def _scale(self, xp, dtype):
         s = self.scale
@@ -143,8 +179,12 @@ class AvgPool(_PoolOp):
         return (apply(node, g),)
 
 
+@register
 class AvgPoolScatter(AvgPool):
     """The gradient of AvgPool: each window's gradient times its scale spread over the window."""
+
+    def infer(self, g):
+        return self._meta(g, "n_in")
 
     def forward(self, xp, g):
         g = self._in(g) * self._scale(xp, g.dtype)
@@ -200,22 +240,17 @@ def _pool_geometry(op, nd, shape, kernel_size, stride, padding, dilation, ceil_m
 def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     check_input(op, input, nd)
     geo = _pool_geometry(op, nd, input.data.shape, kernel_size, stride, padding, dilation, ceil_mode, False)
-    node = MaxPool(geo, nd == 1, return_indices or (input.requires_grad and is_grad_enabled()))
-    out = apply(node, input)
-    if return_indices:
-        return out, Tensor._wrap(node.indices(_xp(input)))
-    return out
+    return apply(MaxPool(geo, nd == 1, input.requires_grad and is_grad_enabled(),
+                         _window_positions(geo) if return_indices else None), input)
 
 
-def _xp(t):
-    return get_array_module(t.data)
-
-
+@export(MaxPool, functional=True)
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over sliding windows of (N, C, L) input; stride defaults to kernel_size."""
     return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
+@export(MaxPool, functional=True)
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over sliding windows of (N, C, H, W) input; stride defaults to kernel_size."""
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
@@ -244,11 +279,13 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     return apply(AvgPool(geo, nd == 1, scale), input)
 
 
+@export(AvgPool, functional=True)
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """Average over sliding windows of (N, C, L) input; stride defaults to kernel_size."""
     return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
+@export(AvgPool, ember=False, functional=True)
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """Average over sliding windows of (N, C, H, W) input; stride defaults to kernel_size."""
@@ -274,11 +311,13 @@ def _adaptive_avg(op, nd, input, output_size):
     return resample(input, [adaptive_avg_map(-nd + i, n, o) for i, (n, o) in enumerate(zip(ins, outs))])
 
 
+@export(Resample, ConstantPad, functional=True)
 def adaptive_avg_pool1d(input, output_size):
     """Average pooling of (N, C, L) input to output_size positions (windows chosen by PyTorch's rule)."""
     return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
 
 
+@export(Resample, ConstantPad, ember=False, functional=True)
 def adaptive_avg_pool2d(input, output_size):
     """Average pooling of (N, C, H, W) input to output_size (an int or (OH, OW); None keeps a size)."""
     return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
@@ -290,34 +329,30 @@ def _adaptive_max(op, nd, input, output_size, return_indices):
         k = tuple(n // o for n, o in zip(ins, outs))
         return _max_pool(op, nd, input, k, k, 0, 1, False, return_indices)
     # Gather every window, repeating its last element up to the longest window, onto a regular grid; max pool it.
-    starts, ends, taps = [], [], []
+    starts, gathers, taps = [], [], []
     for n, o in zip(ins, outs):
         s, e = adaptive_windows(n, o)
         t = int((e - s).max())
-        starts.append(np.minimum(s[:, None] + np.arange(t), e[:, None] - 1))
+        starts.append(s)
+        gathers.append(np.minimum(s[:, None] + np.arange(t), e[:, None] - 1))
         taps.append(t)
-    maps = tuple(AxisMap(-nd + i, n, ix.reshape(-1, 1)) for i, (n, ix) in enumerate(zip(ins, starts)))
+    maps = tuple(AxisMap(-nd + i, n, ix.reshape(-1, 1)) for i, (n, ix) in enumerate(zip(ins, gathers)))
     grid = apply(Resample(maps), input)
     geo = geometry2d([Window(t, t, 1, 0, o * t, o) for t, o in zip(taps, outs)])
-    node = MaxPool(geo, nd == 1, return_indices or (grid.requires_grad and is_grad_enabled()))
-    out = apply(node, grid)
-    if not return_indices:
-        return out
-    xp = _xp(input)
-    k = node.kidx.astype(xp.int64)
-    kw = taps[-1]
-    cols = xp.asarray(starts[-1])[xp.arange(outs[-1]), k % kw]
-    if nd == 1:
-        return out, Tensor._wrap(cols[..., 0, :])
-    rows = xp.asarray(starts[0])[xp.arange(outs[0])[:, None], k // kw]
-    return out, Tensor._wrap(rows * ins[1] + cols)
+    positions = None
+    if return_indices:  # in the input, each window starts at its start and steps by 1 (a maximum is never at a
+        # repeated element: the element it repeats comes first)
+        positions = (starts[0] if nd == 2 else np.zeros(1, np.int64), 1, starts[-1], 1, ins[-1])
+    return apply(MaxPool(geo, nd == 1, grid.requires_grad and is_grad_enabled(), positions), grid)
 
 
+@export(MaxPool, Resample, functional=True)
 def adaptive_max_pool1d(input, output_size, return_indices=False):
     """Max pooling of (N, C, L) input to output_size positions."""
     return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
 
 
+@export(MaxPool, Resample, ember=False, functional=True)
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Max pooling of (N, C, H, W) input to output_size (an int or (OH, OW); None keeps a size)."""
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)

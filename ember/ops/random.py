@@ -1,17 +1,17 @@
 """Random numbers: Generator, manual_seed, rand/randn/randint/normal, and the in-place uniform_/normal_."""
+import json
+
 import numpy as np
 
 from .. import dtypes as _dt
 from ..autograd.inplace import inplace
 from ..device import CPU, move, to_device
 from ..tensor import Tensor
-from ._util import as_shape, bind
-
-__all__ = ["Generator", "manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state", "default_generator",
-           "rand", "randn", "randint", "normal", "rand_like", "randn_like", "randint_like", "randperm", "bernoulli",
-           "multinomial"]
+from ._util import as_shape
+from .registry import export
 
 
+@export(ember=True)
 class Generator:
     """A source of random numbers (NumPy's PCG64), seeded with manual_seed like torch.Generator."""
 
@@ -35,36 +35,39 @@ class Generator:
 
     def get_state(self):
         """The generator state as a uint8 tensor (JSON-serialisable bytes of the bit generator state)."""
-        import json
         state = json.dumps(self.rng.bit_generator.state).encode()
         return Tensor._wrap(np.frombuffer(state, dtype=np.uint8).copy())
 
     def set_state(self, state):
-        import json
         arr = state.numpy() if isinstance(state, Tensor) else np.asarray(state, dtype=np.uint8)
         self.rng.bit_generator.state = json.loads(bytes(arr.tobytes()).decode())
 
 
-default_generator = Generator()
+default_generator = export(ember="default_generator")(Generator())
 
 
+@export(ember=True)
 def manual_seed(seed):
     """Seed the default generator (and return it)."""
     return default_generator.manual_seed(seed)
 
 
+@export(ember=True)
 def seed():
     return default_generator.seed()
 
 
+@export(ember=True)
 def initial_seed():
     return default_generator.initial_seed()
 
 
+@export(ember=True)
 def get_rng_state():
     return default_generator.get_state()
 
 
+@export(ember=True)
 def set_rng_state(state):
     default_generator.set_state(state)
 
@@ -90,18 +93,21 @@ def _float_dtype(dtype, op):
     return dtype
 
 
+@export(ember=True)
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform samples from [0, 1)."""
     dtype = _float_dtype(dtype, "rand")
     return _finish(_rng(generator).random(as_shape(size, "rand")), dtype, device, requires_grad)
 
 
+@export(ember=True)
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal samples."""
     dtype = _float_dtype(dtype, "randn")
     return _finish(_rng(generator).standard_normal(as_shape(size, "randn")), dtype, device, requires_grad)
 
 
+@export(ember=True)
 def randint(low, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """Integers uniform in [low, high) (int64 by default): ``randint(low, high, size)`` or ``randint(high, size)``."""
     if size is None and isinstance(high, (tuple, list)):
@@ -116,6 +122,7 @@ def randint(low, high=None, size=None, generator=None, dtype=None, device=None, 
     return _finish(arr, dtype or _dt.int64, device, requires_grad)
 
 
+@export(ember=True)
 def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """Normal samples: normal(mean, std, size) with numbers, or elementwise with tensor mean/std."""
     m = mean.data if isinstance(mean, Tensor) else mean
@@ -131,23 +138,28 @@ def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None, device=None
     return _finish(arr, dtype, device, requires_grad)
 
 
+@export(ember=True)
 def rand_like(input, dtype=None, device=None, requires_grad=False):
     return rand(input.shape, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad)
 
 
+@export(ember=True)
 def randn_like(input, dtype=None, device=None, requires_grad=False):
     return randn(input.shape, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad)
 
 
+@export(ember=True)
 def randint_like(input, low, high=None, dtype=None, device=None):
     return randint(low, high, input.shape, dtype=dtype or input.dtype, device=device or input.device)
 
 
+@export(ember=True)
 def randperm(n, generator=None, dtype=None, device=None):
     """A random permutation of 0..n-1 (int64)."""
     return _finish(_rng(generator).permutation(n), dtype or _dt.int64, device, False)
 
 
+@export(ember=True)
 def bernoulli(input, p=None, generator=None):
     """1 with probability input (or p), else 0, in input's dtype."""
     prob = input.data if p is None else p
@@ -159,6 +171,7 @@ def _host(x):
     return move(x, CPU) if hasattr(x, "shape") else x
 
 
+@export(ember=True)
 def multinomial(input, num_samples, replacement=False, generator=None):
     """Sample category indices from the rows of input (non-negative weights)."""
     probs = np.asarray(_host(input.data), dtype=np.float64)
@@ -173,6 +186,7 @@ def multinomial(input, num_samples, replacement=False, generator=None):
     return _finish(out.reshape(probs.shape[:-1] + (num_samples,)), _dt.int64, input.device, False)
 
 
+@export(ember=False, methods=("uniform_",))
 def _uniform_(self, a=0.0, b=1.0, generator=None):
     """Fill with uniform samples from [a, b) in place."""
     vals = _rng(generator).random(size=self.data.shape, dtype=_sample_dtype(self))
@@ -181,6 +195,7 @@ def _uniform_(self, a=0.0, b=1.0, generator=None):
     return inplace(self, "uniform_", lambda s: Tensor._wrap(_move_like(vals.astype(self.data.dtype, copy=False), self)))
 
 
+@export(ember=False, methods=("normal_",))
 def _normal_(self, mean=0.0, std=1.0, generator=None):
     """Fill with normal samples in place."""
     vals = _rng(generator).standard_normal(size=self.data.shape, dtype=_sample_dtype(self))
@@ -197,5 +212,3 @@ def _sample_dtype(t):
 def _move_like(arr, t):
     return move(arr, t.device)
 
-
-bind(uniform_=_uniform_, normal_=_normal_)

@@ -3,19 +3,27 @@ in-place forms tril_/triu_)."""
 from ..autograd import Node
 from ..autograd.graph import apply
 from ..autograd.inplace import inplace
-from ._util import as_shape, bind, wrap_dim
-from .shape import dims_list, shape_str, transpose
-
-__all__ = ["tile", "flip", "fliplr", "flipud", "rot90", "roll", "tril", "triu"]
+from ._util import as_shape, wrap_dim
+from .meta import TensorMeta, same_as
+from .registry import export, register
+from .shape import Permute, dims_list, shape_str, transpose
 
 
 # --- repeat / tile --------------------------------------------------------------------------------------------
 
+@register
 class Repeat(Node):
+    """The input tiled repeats[i] times along each dimension (a copy; new leading dimensions for extra repeats)."""
+
     saves = ()
 
     def __init__(self, repeats):
         self.repeats = repeats
+
+    def infer(self, a):
+        reps = self.repeats
+        padded = (1,) * (len(reps) - a.ndim) + tuple(a.shape)
+        return TensorMeta(tuple(r * s for r, s in zip(reps, padded)), a.dtype)
 
     def forward(self, xp, a):
         self.in_shape = a.shape
@@ -31,6 +39,7 @@ class Repeat(Node):
         return (summed.reshape(self.in_shape),)
 
 
+@export(Repeat, ember=False, methods=("repeat",))
 def repeat(self, *sizes):
     """A copy with the data repeated sizes[i] times along each dimension (new dimensions go in front)."""
     sizes = as_shape(sizes, "repeat")
@@ -42,18 +51,26 @@ def repeat(self, *sizes):
     return apply(Repeat(sizes), self)
 
 
+@export(Repeat, methods=("tile",))
 def tile(input, dims):
     """repeat, with missing leading repeats taken as 1."""
     dims = as_shape((dims,), "tile")
     return repeat(input, (1,) * (input.data.ndim - len(dims)) + dims)
 
+
 # --- flip / roll / rot90 --------------------------------------------------------------------------------------
 
+@register
 class Flip(Node):
+    """A copy with the order of elements reversed along dims."""
+
     saves = ()
 
     def __init__(self, dims):
         self.dims = dims
+
+    def infer(self, a):
+        return same_as(a)
 
     def forward(self, xp, a):
         return xp.flip(a, self.dims).copy()  # PyTorch's flip copies
@@ -70,11 +87,13 @@ def _distinct_dims(dims, n, op):
     return out
 
 
+@export(Flip, methods=("flip",))
 def flip(input, dims):
     """A copy with the order of elements reversed along dims."""
     return apply(Flip(_distinct_dims(dims, input.data.ndim, "flip")), input)
 
 
+@export(Flip, methods=("fliplr",))
 def fliplr(input):
     """flip along dim 1 (needs at least 2 dimensions)."""
     if input.data.ndim < 2:
@@ -82,6 +101,7 @@ def fliplr(input):
     return flip(input, (1,))
 
 
+@export(Flip, methods=("flipud",))
 def flipud(input):
     """flip along dim 0 (needs at least 1 dimension)."""
     if input.data.ndim < 1:
@@ -89,6 +109,7 @@ def flipud(input):
     return flip(input, (0,))
 
 
+@export(Flip, Permute, methods=("rot90",))
 def rot90(input, k=1, dims=(0, 1)):
     """Rotate by 90 degrees k times in the plane of dims, from the first towards the second."""
     dims = tuple(dims)
@@ -107,11 +128,17 @@ def rot90(input, k=1, dims=(0, 1)):
     return input.clone()
 
 
+@register
 class Roll(Node):
+    """Elements shifted circularly along dims (over the flattened input when dims is None)."""
+
     saves = ()
 
     def __init__(self, shifts, dims):
         self.shifts, self.dims = shifts, dims
+
+    def infer(self, a):
+        return same_as(a)
 
     def forward(self, xp, a):
         return xp.roll(a, self.shifts, axis=self.dims)
@@ -121,6 +148,7 @@ class Roll(Node):
         return (apply(Roll(neg, self.dims), g),)
 
 
+@export(Roll, methods=("roll",))
 def roll(input, shifts, dims=None):
     """Shift elements circularly along dims (over the flattened tensor when dims is None)."""
     if dims is None:
@@ -138,11 +166,16 @@ def roll(input, shifts, dims=None):
 # --- triangles ------------------------------------------------------------------------------------------------
 
 class _Triangle(Node):
+    """The lower (tril) or upper (triu) triangle of the last two dimensions relative to the k-th diagonal."""
+
     saves = ()
     fn = None
 
     def __init__(self, k):
         self.k = k
+
+    def infer(self, a):
+        return same_as(a)
 
     def forward(self, xp, a):
         return getattr(xp, self.fn)(a, self.k)
@@ -151,10 +184,12 @@ class _Triangle(Node):
         return (apply(type(self)(self.k), g),)
 
 
+@register
 class Tril(_Triangle):
     fn = "tril"
 
 
+@register
 class Triu(_Triangle):
     fn = "triu"
 
@@ -165,11 +200,13 @@ def _triangle(cls, name, input, diagonal):
     return apply(cls(int(diagonal)), input)
 
 
+@export(Tril, methods=("tril",))
 def tril(input, diagonal=0):
     """The lower triangle of the last two dimensions (elements above the diagonal-th diagonal set to zero)."""
     return _triangle(Tril, "tril", input, diagonal)
 
 
+@export(Triu, methods=("triu",))
 def triu(input, diagonal=0):
     """The upper triangle of the last two dimensions (elements below the diagonal-th diagonal set to zero)."""
     return _triangle(Triu, "triu", input, diagonal)
@@ -183,5 +220,5 @@ def _inplace_triangle(fn, name):
     return method
 
 
-bind(repeat=repeat, tile=tile, flip=flip, fliplr=fliplr, flipud=flipud, rot90=rot90, roll=roll, tril=tril, triu=triu,
-     tril_=_inplace_triangle(tril, "tril_"), triu_=_inplace_triangle(triu, "triu_"))
+tril_ = export(Tril, ember=False, methods=("tril_",))(_inplace_triangle(tril, "tril_"))
+triu_ = export(Triu, ember=False, methods=("triu_",))(_inplace_triangle(triu, "triu_"))

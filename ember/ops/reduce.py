@@ -124,6 +124,9 @@ class Sum(_Reduction):
             return a.sum(axis=self.dims, keepdims=self.keepdim, dtype=a.dtype)
         return a.sum(axis=self.dims, keepdims=self.keepdim)
 
+    def infer(self, a):
+        return reduced(a, self.dims, self.keepdim, np.int64 if a.dtype.kind == "b" else None)  # bools count
+
     def backward(self, g):
         return (apply(SumGrad(self.in_shape, self.dims, self.keepdim), g),)
 

@@ -11,8 +11,8 @@ from ..autograd import Node
 from ..autograd.graph import apply
 from ._checks import check_tensor
 from ._window import alloc, memory_order
-
-__all__ = []  # nn.functional takes interpolate from here (it is not a top-level name in PyTorch)
+from .meta import TensorMeta
+from .registry import export, register
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -128,6 +128,7 @@ def _map_backward(xp, g, mp):
     return out
 
 
+@register
 class Resample(Node):
     """A sequence of AxisMap linear maps along trailing axes."""
 
@@ -135,6 +136,12 @@ class Resample(Node):
 
     def __init__(self, maps):
         self.maps = maps
+
+    def infer(self, x):
+        shape = list(x.shape)
+        for mp in self.maps:
+            shape[mp.axis] = mp.idx.shape[0]
+        return TensorMeta(tuple(shape), x.dtype)
 
     def forward(self, xp, x):
         if all(mp.mean for mp in self.maps):  # global average pooling: one reduction
@@ -150,8 +157,15 @@ class Resample(Node):
         return (apply(node, g),)
 
 
+@register
 class ResampleT(Resample):
     """The adjoint (gradient) of Resample."""
+
+    def infer(self, g):
+        shape = list(g.shape)
+        for mp in self.maps:
+            shape[mp.axis] = mp.n_in
+        return TensorMeta(tuple(shape), g.dtype)
 
     def forward(self, xp, g):
         if all(mp.mean for mp in self.maps):
@@ -185,6 +199,7 @@ def resample(input, maps):
     return apply(Resample(maps), input)
 
 
+@register
 class ConstantPad(Node):
     """Pad (or crop, for negative amounts) every dimension by (before, after) with a constant."""
 
@@ -192,6 +207,9 @@ class ConstantPad(Node):
 
     def __init__(self, pads, value=0.0):
         self.pads, self.value = pads, value
+
+    def infer(self, x):
+        return TensorMeta(tuple(n + a + b for n, (a, b) in zip(x.shape, self.pads)), x.dtype)
 
     def forward(self, xp, x):
         shape = tuple(n + a + b for n, (a, b) in zip(x.shape, self.pads))
@@ -254,6 +272,7 @@ def _linear_map(axis, n, out, scale, align_corners, dtype):
 _LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
 
 
+@export(Resample, ConstantPad, ember=False, functional=True)
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial dimensions of (N, C, ...) input to size or by scale_factor; modes 'nearest',

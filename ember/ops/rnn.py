@@ -6,45 +6,27 @@ Two levels, one set of formulas (PyTorch's gate orders: LSTM (i, f, g, o), GRU (
   side ``gh``) and the previous state, and compute the activations and the new state in one forward on arrays.
 - Layer nodes (``LSTMLayer``, ``GRULayer``, ``RNNLayer``) run one layer in one direction over a whole time-major
   sequence: the input projection for every step is one GEMM, then each step is one GEMM ``W_hh h`` and the fused
-  cell on arrays, with no Tensor or graph node per step. Backward is back-propagation through time on arrays, and
-  the weight gradients are one GEMM over all steps (rather than a sum of per-step products).
+  cell on arrays, with no Tensor or graph node per step.
 
-Backward on arrays only runs when no graph is being recorded (plain ``backward()``). Under ``create_graph`` the
-nodes differentiate an equivalent graph of ember ops instead (the cell formulas written with ember ops; the layer as
-a step-by-step graph of cell nodes), so gradients of gradients work.
+Every node's backward is a gradient node (``LSTMCellGrad``, ``GRUCellGrad``, ``LSTMLayerGrad``, ``GRULayerGrad``,
+``RNNLayerGrad``) whose forward works on arrays (for the layers: back-propagation through time, the weight gradients
+one GEMM over all steps rather than a sum of per-step products) with the activations its forward node saved. Its own
+backward, the second derivative, differentiates the node's decomposition: the cell formulas written with ember ops,
+the layer as a step-by-step graph of cell nodes (``ember.ops.decompose.vjp_backward``).
 """
-from ..autograd import Node, grad as _autograd_grad, is_grad_enabled
+from ..autograd import Node
 from ..device import get_array_module
 from ..autograd.graph import apply
-from ..tensor import Tensor
 from ._checks import check_tensor
-from .creation import zeros_like
-from .join import Select, cat, stack
+from .decompose import vjp_backward
+from .join import Select, stack
 from .linear import linear
+from .meta import TensorMeta, same_as
+from .registry import register
 from .unary import relu, sigmoid, tanh
-
-__all__ = ["lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"]
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
-
-class _Alias(Node):
-    """Identity (a fresh graph node over the same array): the re-built graphs of the create_graph paths start here,
-    so that the gradient captured for an input is exactly the partial derivative with respect to that input."""
-
-    saves = ()
-    is_view = True
-
-    def forward(self, xp, a):
-        return a
-
-    def backward(self, g):
-        return (g,)
-
-
-def _data(x):
-    return x.data if isinstance(x, Tensor) else x
-
 
 def _scratch(workspace, key, xp, shape, dtype):
     """An uninitialised array for temporaries of one backward call, kept in the caller's workspace dict (if any)
@@ -75,6 +57,14 @@ def _gate_scale(xp, dtype, n_gates, hidden, sigmoid_gates):
     for k in sigmoid_gates:
         s[k * hidden:(k + 1) * hidden] = 0.5
     return s
+
+
+# The step functions work feature-major: gates (G, B), states (H, B), so that each gate is a contiguous block of rows
+# and the per-step products W_hh @ h are the faster shape for BLAS with a small batch.
+
+def _needed(metas, needs):
+    """The shape rule of a gradient node: each input's meta where its gradient is needed, else None."""
+    return tuple(same_as(m) if need else None for m, need in zip(metas, needs))
 
 
 # The step functions work feature-major: gates (G, B), states (H, B), so that each gate is a contiguous block of rows
@@ -121,10 +111,22 @@ def _lstm_step_grad(xp, a, c_prev, tc, dh, dc, dg, dct, d):
     return dct
 
 
+def _lstm_cell_ops(gi, gh, c_prev):
+    """The LSTM cell with ember ops (LSTMCellFused's decomposition): (h, c)."""
+    i, f, g, o = (gi + gh).chunk(4, -1)
+    c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g)
+    return sigmoid(o) * tanh(c), c
+
+
+@register
 class LSTMCellFused(Node):
     """(h, c) of one LSTM step from gi = x W_ih^T + b_ih, gh = h W_hh^T + b_hh (each (B, 4H)) and c_prev (B, H)."""
 
     n_outputs = 2
+
+    def infer(self, gi, gh, c_prev):
+        state = TensorMeta((gi.shape[0], gi.shape[1] // 4), gi.dtype)
+        return state, state
 
     def forward(self, xp, gi, gh, c_prev):
         B, G = gi.shape
@@ -139,35 +141,34 @@ class LSTMCellFused(Node):
         return xp.ascontiguousarray(h.T), xp.ascontiguousarray(c.T)
 
     def backward(self, dh, dc):
-        if is_grad_enabled():
-            return self._graph_backward(dh, dc)
-        c_prev = self.inputs[2].data
-        xp = get_array_module(c_prev)
-        dg = xp.empty_like(self.act)
-        dh = xp.zeros_like(self.tc) if dh is None else dh.data.T
-        dc_prev = _lstm_step_grad(xp, self.act, c_prev.T, self.tc, dh, None if dc is None else dc.data.T, dg,
-                                  xp.empty_like(self.tc), xp.empty_like(dg))
-        ng = self.needs_input_grad
-        dgates = xp.ascontiguousarray(dg.T)
-        return (Tensor._wrap(dgates) if ng[0] else None,
-                Tensor._wrap(dgates.copy() if ng[0] else dgates) if ng[1] else None,
-                Tensor._wrap(xp.ascontiguousarray(dc_prev.T)) if ng[2] else None)
+        return apply(LSTMCellGrad(self.act, self.tc, self.needs_input_grad), *self.inputs, dh, dc)
 
-    def _graph_backward(self, dh, dc):
-        """The same formulas with ember ops on the (recomputed) activations, so that they can be differentiated."""
-        gi, gh, c_prev = self.inputs
-        gates = gi + gh
-        H = c_prev.data.shape[-1]
-        i, f, g, o = (gates.narrow(-1, k * H, H) for k in range(4))
-        i, f, g, o = sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
-        tc = tanh(f * c_prev + i * g)
-        dct = (1 - tc * tc) * o * dh if dh is not None else None
-        if dc is not None:
-            dct = dc if dct is None else dct + dc
-        do = dh * tc * o * (1 - o) if dh is not None else zeros_like(o)
-        dgates = cat([dct * g * i * (1 - i), dct * c_prev * f * (1 - f), dct * i * (1 - g * g), do], -1)
-        ng = self.needs_input_grad
-        return (dgates if ng[0] else None, dgates if ng[1] else None, dct * f if ng[2] else None)
+
+@register
+class LSTMCellGrad(Node):
+    """The gradients (gi, gh, c_prev) of an LSTM cell from (gi, gh, c_prev, dh, dc) (dh or dc may be None), on arrays
+    with the cell's activations; its backward differentiates _lstm_cell_ops."""
+
+    n_outputs = 3
+
+    def __init__(self, act, tc, needs):
+        self.act, self.tc, self.needs = act, tc, needs
+
+    def infer(self, gi, gh, c_prev, dh, dc):
+        return _needed((gi, gh, c_prev), self.needs)
+
+    def forward(self, xp, gi, gh, c_prev, dh, dc):
+        dg = xp.empty_like(self.act)
+        dh = xp.zeros_like(self.tc) if dh is None else dh.T
+        dc_prev = _lstm_step_grad(xp, self.act, c_prev.T, self.tc, dh, None if dc is None else dc.T, dg,
+                                  xp.empty_like(self.tc), xp.empty_like(dg))
+        ng = self.needs
+        dgates = xp.ascontiguousarray(dg.T)
+        return (dgates if ng[0] else None, (dgates.copy() if ng[0] else dgates) if ng[1] else None,
+                xp.ascontiguousarray(dc_prev.T) if ng[2] else None)
+
+    def backward(self, *grad_grads):
+        return vjp_backward(_lstm_cell_ops, self.inputs[:3], self.inputs[3:], grad_grads)
 
 
 # --- GRU --------------------------------------------------------------------------------------------------------
@@ -212,9 +213,21 @@ def _gru_step_grad(xp, gh, n, h_prev, dh, dgi, dgh, direct, d):
     return direct
 
 
+def _gru_cell_ops(gi, gh, h_prev):
+    """The GRU cell with ember ops (GRUCellFused's decomposition): h'."""
+    (ir, iz, i_n), (hr, hz, hn) = gi.chunk(3, -1), gh.chunk(3, -1)
+    r, z = sigmoid(ir + hr), sigmoid(iz + hz)
+    n = tanh(i_n + r * hn)
+    return n + z * (h_prev - n)
+
+
+@register
 class GRUCellFused(Node):
     """h' of one GRU step from gi = x W_ih^T + b_ih, gh = h W_hh^T + b_hh (each (B, 3H)) and h_prev (B, H):
     r, z = sigmoid(gi_rz + gh_rz), n = tanh(gi_n + r * gh_n), h' = (1 - z) * n + z * h_prev."""
+
+    def infer(self, gi, gh, h_prev):
+        return TensorMeta((gi.shape[0], gi.shape[1] // 3), gi.dtype)
 
     def forward(self, xp, gi, gh, h_prev):
         B, G = gi.shape
@@ -228,31 +241,33 @@ class GRUCellFused(Node):
         return xp.ascontiguousarray(h.T)
 
     def backward(self, dh):
-        if is_grad_enabled():
-            return self._graph_backward(dh)
-        gh = self.gh
-        xp = get_array_module(gh)
-        dgi, dgh = xp.empty_like(gh), xp.empty_like(gh)
-        direct = _gru_step_grad(xp, gh, self.n, self.inputs[2].data.T, dh.data.T, dgi, dgh,
-                                xp.empty_like(self.n), xp.empty((2 * self.n.shape[0], self.n.shape[1]), dtype=gh.dtype))
-        ng = self.needs_input_grad
-        return (Tensor._wrap(xp.ascontiguousarray(dgi.T)) if ng[0] else None,
-                Tensor._wrap(xp.ascontiguousarray(dgh.T)) if ng[1] else None,
-                Tensor._wrap(xp.ascontiguousarray(direct.T)) if ng[2] else None)
+        return apply(GRUCellGrad(self.gh, self.n, self.needs_input_grad), *self.inputs, dh)
 
-    def _graph_backward(self, dh):
-        gi, gh, h_prev = self.inputs
-        H = h_prev.data.shape[-1]
-        r = sigmoid(gi.narrow(-1, 0, H) + gh.narrow(-1, 0, H))
-        z = sigmoid(gi.narrow(-1, H, H) + gh.narrow(-1, H, H))
-        ghn = gh.narrow(-1, 2 * H, H)
-        n = tanh(gi.narrow(-1, 2 * H, H) + r * ghn)
-        dn = dh * (1 - z) * (1 - n * n)
-        dr = dn * ghn * r * (1 - r)
-        dz = dh * (h_prev - n) * z * (1 - z)
-        ng = self.needs_input_grad
-        return (cat([dr, dz, dn], -1) if ng[0] else None, cat([dr, dz, dn * r], -1) if ng[1] else None,
-                dh * z if ng[2] else None)
+
+@register
+class GRUCellGrad(Node):
+    """The gradients (gi, gh, h_prev) of a GRU cell from (gi, gh, h_prev, dh), on arrays with the cell's activations;
+    its backward differentiates _gru_cell_ops."""
+
+    n_outputs = 3
+
+    def __init__(self, gh, n, needs):
+        self.gh, self.n, self.needs = gh, n, needs
+
+    def infer(self, gi, gh, h_prev, dh):
+        return _needed((gi, gh, h_prev), self.needs)
+
+    def forward(self, xp, gi, gh, h_prev, dh):
+        gh, n = self.gh, self.n
+        dgi, dgh = xp.empty_like(gh), xp.empty_like(gh)
+        direct = _gru_step_grad(xp, gh, n, h_prev.T, dh.T, dgi, dgh, xp.empty_like(n),
+                                xp.empty((2 * n.shape[0], n.shape[1]), dtype=gh.dtype))
+        ng = self.needs
+        return (xp.ascontiguousarray(dgi.T) if ng[0] else None, xp.ascontiguousarray(dgh.T) if ng[1] else None,
+                xp.ascontiguousarray(direct.T) if ng[2] else None)
+
+    def backward(self, *grad_grads):
+        return vjp_backward(_gru_cell_ops, self.inputs[:3], self.inputs[3:], grad_grads)
 
 
 # --- whole-sequence layers --------------------------------------------------------------------------------------
@@ -268,8 +283,7 @@ class _Layer(Node):
 
     Inside, the sequence is feature-major: the input projection of every step is one batched GEMM into gates
     (T, G, B) (the bias rides along as an extra input column of ones), the states are (T, P, B). Subclasses give
-    ``_run`` (the steps on arrays), ``_bptt`` (their gradients on arrays) and ``_reference`` (the same layer as a
-    step-by-step graph of ember ops, differentiated under create_graph).
+    ``_run`` (the steps on arrays) and a backward that applies their gradient node (a _LayerGrad).
     """
 
     saves_output = True  # backward reads the output sequence (the hidden state fed into each step)
@@ -282,6 +296,13 @@ class _Layer(Node):
         self.workspace = workspace
         if batch_first_output:  # backward reads its own time-major copy of the states instead
             self.saves_output = False
+
+    def infer(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
+        T, B = (x.shape[1], x.shape[0]) if self.bf_in else x.shape[:2]
+        H = w_ih.shape[0] // self.n_gates
+        P = H if w_hr is None else w_hr.shape[0]
+        out = TensorMeta((B, T, P) if self.bf_out else (T, B, P), x.dtype)
+        return (out, TensorMeta((B, P), x.dtype)) + ((TensorMeta((B, H), x.dtype),) if self.n_outputs == 3 else ())
 
     def forward(self, xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
         if self.bf_in:
@@ -327,28 +348,45 @@ class _Layer(Node):
         """The state (B, .) after the last step from feature-major seq (T, ., B) (init for an empty sequence)."""
         return seq[self.steps[-1]].T.copy() if len(self.steps) else init.copy()
 
+
+class _LayerGrad(Node):
+    """The gradients of a layer node's eight inputs from those inputs and the gradients of its outputs (None where
+    an output got none): back-propagation through time on arrays, with the activations the layer saved (taken from
+    it here, with its direction and layouts). Its backward differentiates ``decomposition``, the same layer as a
+    step-by-step graph of ember ops. Subclasses give ``_bptt`` and ``decomposition``."""
+
+    n_outputs = 8
+
+    def __init__(self, layer):
+        self.reverse, self.steps, self.bf_in, self.bf_out = layer.reverse, layer.steps, layer.bf_in, layer.bf_out
+        self.workspace, self.needs = layer.workspace, layer.needs_input_grad
+        self.xa, self.hs, self.out = layer.xa, layer.hs, layer.out  # input (with ones), states, time-major output
+
+    def infer(self, *args):
+        return _needed(args[:8], self.needs)
+
+    def forward(self, xp, *args):
+        ins, grads = args[:8], args[8:]
+        d_out = grads[0]
+        if d_out is not None:
+            d_out = xp.ascontiguousarray(d_out.transpose((1, 2, 0) if self.bf_out else (0, 2, 1)))  # (T, P, B)
+        states = [None if g is None else g.T.copy() for g in grads[1:]]  # (P, B) / (H, B)
+        dgi, dgh, dh0, dc0, dw_hr = self._bptt(xp, ins, d_out, *states)
+        ng = self.needs
+        res = self._weight_grads(xp, dgi, dgh, ins, ng)
+        res[1] = dh0.T.copy()
+        res[2] = None if dc0 is None else dc0.T.copy()
+        res[7] = dw_hr
+        return tuple(r if need else None for r, need in zip(res, ng))
+
+    def backward(self, *grad_grads):
+        return vjp_backward(self.decomposition, self.inputs[:8], self.inputs[8:], grad_grads)
+
     def _prev(self, seq, t, init):
         """seq at the step processed before step t (init at the first step)."""
         if self.reverse:
             return seq[t + 1] if t + 1 < seq.shape[0] else init
         return seq[t - 1] if t > 0 else init
-
-    def backward(self, *grads):
-        if is_grad_enabled():
-            return self._graph_backward(grads)
-        ins = [_data(a) for a in self.inputs]
-        xp = get_array_module(ins[0])
-        d_out = grads[0]
-        if d_out is not None:
-            d_out = xp.ascontiguousarray(d_out.data.transpose((1, 2, 0) if self.bf_out else (0, 2, 1)))  # (T,P,B)
-        states = [None if g is None else g.data.T.copy() for g in grads[1:]]  # (P, B) / (H, B)
-        dgi, dgh, dh0, dc0, dw_hr = self._bptt(xp, ins, d_out, *states)
-        ng = self.needs_input_grad
-        res = self._weight_grads(xp, dgi, dgh, ins, ng)
-        res[1] = dh0.T.copy()
-        res[2] = None if dc0 is None else dc0.T.copy()
-        res[7] = dw_hr
-        return tuple(Tensor._wrap(r) if need and r is not None else None for r, need in zip(res, ng))
 
     def _weight_grads(self, xp, dgi, dgh, ins, ng):
         """Gradients of x, W_ih, W_hh and the biases from the gate gradients of every step, one GEMM each."""
@@ -397,26 +435,18 @@ class _Layer(Node):
                 dw += xp.matmul(gh[:, B:], hs[:-1].reshape(-1, P))
         return dw
 
-    def _graph_backward(self, grads):
-        """Differentiate the step-by-step graph of the layer, re-built on aliases of the inputs (create_graph)."""
-        ng = self.needs_input_grad
-        alias = [apply(_Alias(), a) if need else a for a, need in zip(self.inputs, ng)]
-        outs = self._reference(*alias)
-        pairs = [(o, g) for o, g in zip(outs, grads) if g is not None]
-        wrt = [a for a, need in zip(alias, ng) if need]
-        gs = iter(_autograd_grad([p[0] for p in pairs], wrt, [p[1] for p in pairs], create_graph=True,
-                                 allow_unused=True))
-        return tuple(next(gs) if need else None for need in ng)
-
-    def _gates_reference(self, x, w_ih, b_ih):
+    def _step_inputs(self, x, w_ih, b_ih):
+        """The decomposition's input projection x W_ih^T + b_ih, as one (B, G) tensor per step."""
         gi = linear(x, w_ih, b_ih)
         d = 1 if self.bf_in else 0
         return [apply(Select(d, t), gi) for t in range(x.data.shape[d])]
 
-    def _stack_reference(self, outs):
+    def _stacked(self, outs):
+        """The decomposition's output sequence from the states of every step, in the output layout."""
         return stack(outs, 1 if self.bf_out else 0)
 
 
+@register
 class LSTMLayer(_Layer):
     """An LSTM layer (optionally with projections h = W_hr (o * tanh(c))); outputs (output, h_n, c_n)."""
 
@@ -447,6 +477,18 @@ class LSTMLayer(_Layer):
         out, h_n = self._finish(xp, hs, h0)
         return out, h_n, self._last(cs, c0)
 
+    def backward(self, *grads):
+        return apply(LSTMLayerGrad(self), *self.inputs, *grads)
+
+
+@register
+class LSTMLayerGrad(_LayerGrad):
+    """The gradients of an LSTMLayer (see _LayerGrad)."""
+
+    def __init__(self, layer):
+        super().__init__(layer)
+        self.act, self.cs, self.tcs, self.hr = layer.act, layer.cs, layer.tcs, layer.hr
+
     def _bptt(self, xp, ins, d_out, dh, dc):
         h0, c0, w_hh, w_hr = ins[1], ins[2], ins[4], ins[7]
         a, cs, tcs, hr = self.act, self.cs, self.tcs, self.hr
@@ -473,21 +515,23 @@ class LSTMLayer(_Layer):
         if dc is None:  # empty sequence and no gradient for c_n
             dc = xp.zeros(c0t.shape, dtype=a.dtype)
         dw_hr = None
-        if proj and self.needs_input_grad[7]:
+        if proj and self.needs[7]:
             dw_hr = xp.tensordot(dhs, hr, axes=([0, 2], [0, 2]))
         return dg, dg, dh, dc, dw_hr
 
-    def _reference(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
-        gi = self._gates_reference(x, w_ih, b_ih)
+    def decomposition(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
+        """The layer as a step-by-step graph of ember ops (cell nodes and linear)."""
+        gi = self._step_inputs(x, w_ih, b_ih)
         h, c, outs = h0, c0, [None] * len(gi)
         for t in self.steps:
             h, c = apply(LSTMCellFused(), gi[t], linear(h, w_hh, b_hh), c)
             if w_hr is not None:
                 h = linear(h, w_hr)
             outs[t] = h
-        return self._stack_reference(outs), h, c
+        return self._stacked(outs), h, c
 
 
+@register
 class GRULayer(_Layer):
     """A GRU layer: outputs (output, h_n)."""
 
@@ -520,6 +564,18 @@ class GRULayer(_Layer):
         self.gh, self.n = gh, n
         return self._finish(xp, hs, h0)
 
+    def backward(self, *grads):
+        return apply(GRULayerGrad(self), *self.inputs, *grads)
+
+
+@register
+class GRULayerGrad(_LayerGrad):
+    """The gradients of a GRULayer (see _LayerGrad)."""
+
+    def __init__(self, layer):
+        super().__init__(layer)
+        self.gh, self.n = layer.gh, layer.n
+
     def _bptt(self, xp, ins, d_out, dh):
         h0, w_hh = ins[1], ins[4]
         gh, n, hs = self.gh, self.n, self.hs
@@ -537,14 +593,16 @@ class GRULayer(_Layer):
             dh += direct
         return dgi, dgh, dh, None, None
 
-    def _reference(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
-        gi = self._gates_reference(x, w_ih, b_ih)
+    def decomposition(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
+        """The layer as a step-by-step graph of ember ops (cell nodes and linear)."""
+        gi = self._step_inputs(x, w_ih, b_ih)
         h, outs = h0, [None] * len(gi)
         for t in self.steps:
             h = outs[t] = apply(GRUCellFused(), gi[t], linear(h, w_hh, b_hh), h)
-        return self._stack_reference(outs), h
+        return self._stacked(outs), h
 
 
+@register
 class RNNLayer(_Layer):
     """An Elman RNN layer, h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu): outputs (output, h_n)."""
 
@@ -568,6 +626,18 @@ class RNNLayer(_Layer):
                 xp.tanh(h, out=h)
         return self._finish(xp, hs, h0)
 
+    def backward(self, *grads):
+        return apply(RNNLayerGrad(self), *self.inputs, *grads)
+
+
+@register
+class RNNLayerGrad(_LayerGrad):
+    """The gradients of an RNNLayer (see _LayerGrad)."""
+
+    def __init__(self, layer):
+        super().__init__(layer)
+        self.relu = layer.relu
+
     def _bptt(self, xp, ins, d_out, dh):
         h0, w_hh = ins[1], ins[4]
         hs = self.hs
@@ -588,13 +658,14 @@ class RNNLayer(_Layer):
             xp.matmul(whh_t, d, out=dh)
         return dg, dg, dh, None, None
 
-    def _reference(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
-        gi = self._gates_reference(x, w_ih, b_ih)
+    def decomposition(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
+        """The layer as a step-by-step graph of ember ops (cell nodes and linear)."""
+        gi = self._step_inputs(x, w_ih, b_ih)
         act = relu if self.relu else tanh
         h, outs = h0, [None] * len(gi)
         for t in self.steps:
             h = outs[t] = act(gi[t] + linear(h, w_hh, b_hh))
-        return self._stack_reference(outs), h
+        return self._stacked(outs), h
 
 
 def rnn_layer(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, reverse=False, batch_first_input=False,

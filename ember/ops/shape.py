@@ -6,18 +6,18 @@ Views (reshape when no copy is needed, view, permute/transpose, squeeze/unsqueez
 narrow/split/chunk/unbind, diagonal) share memory and the version counter with their input, as in PyTorch.
 ``view`` differs from ``reshape`` only in raising when the new shape cannot be a view of the input's memory.
 """
+import math
+
+import numpy as np
+
 from .. import dtypes as _dt
 from ..autograd import Node
 from ..autograd.graph import apply
 from ..tensor import Size, Tensor
 from ._broadcast import BroadcastTo
-from ._util import as_shape, bind, wrap_dim
-
-__all__ = [
-    "reshape", "permute", "transpose", "swapaxes", "swapdims", "t", "adjoint", "squeeze", "unsqueeze", "flatten",
-    "unflatten", "ravel", "broadcast_to", "broadcast_tensors", "broadcast_shapes", "atleast_1d", "atleast_2d",
-    "atleast_3d", "diagonal", "movedim", "moveaxis",
-]
+from ._util import as_shape, wrap_dim
+from .meta import TensorMeta, same_as
+from .registry import export, register
 
 
 def shape_str(shape):
@@ -37,6 +37,19 @@ def _reshape_error(op, shape, a):
                         f"(input shape {tuple(a.shape)})")
 
 
+def _resolved(shape, numel, op):
+    """shape with its -1 (if any) replaced by the size that makes numel elements (the rule of reshape)."""
+    if -1 not in shape:
+        if math.prod(shape) != numel or any(s < 0 for s in shape):
+            raise RuntimeError(f"{op}: shape '{shape_str(shape)}' is invalid for input of size {numel}")
+        return tuple(shape)
+    known = math.prod(s for s in shape if s != -1)
+    if shape.count(-1) > 1 or any(s < -1 for s in shape) or known == 0 or numel % known:
+        raise RuntimeError(f"{op}: shape '{shape_str(shape)}' is invalid for input of size {numel}")
+    return tuple(numel // known if s == -1 else s for s in shape)
+
+
+@register
 class Reshape(Node):
     """The input with a new shape: a view when NumPy/CuPy can express it as one, else a copy."""
 
@@ -46,6 +59,9 @@ class Reshape(Node):
 
     def __init__(self, shape):
         self.shape = shape
+
+    def infer(self, a):
+        return TensorMeta(_resolved(self.shape, math.prod(a.shape), self.op), a.dtype)
 
     def forward(self, xp, a):
         self.in_shape = a.shape
@@ -65,6 +81,7 @@ class Reshape(Node):
         return (g.reshape(self.in_shape),)
 
 
+@register
 class View(Reshape):
     """reshape that refuses to copy (PyTorch's view)."""
 
@@ -79,6 +96,7 @@ class View(Reshape):
                                f"{shape_str(self.shape)})")
 
 
+@export(Reshape, methods=("reshape",))
 def reshape(input, *shape):
     """The same data with a new shape (a view when possible, else a copy); one dimension may be -1."""
     shape = as_shape(shape, "reshape")
@@ -87,13 +105,25 @@ def reshape(input, *shape):
     return apply(Reshape(shape), input)
 
 
+@register
 class ViewDtype(Node):
+    """The input's memory read as another dtype (the last dimension scales by the ratio of the item sizes)."""
+
     saves = ()
     is_view = True
     differentiable = False
 
     def __init__(self, dtype):
         self.dtype = dtype
+
+    def infer(self, a):
+        new = np.dtype(self.dtype.np)
+        if new.itemsize == a.dtype.itemsize:
+            return TensorMeta(a.shape, new)
+        if not a.shape or (a.shape[-1] * a.dtype.itemsize) % new.itemsize:
+            raise RuntimeError(f"view: cannot view a tensor of shape {tuple(a.shape)} and dtype "
+                               f"{_dt.from_numpy_dtype(a.dtype)} as {self.dtype}")
+        return TensorMeta(a.shape[:-1] + (a.shape[-1] * a.dtype.itemsize // new.itemsize,), new)
 
     def forward(self, xp, a):
         try:
@@ -107,6 +137,7 @@ def _is_dtype(x):
     return isinstance(x, (_dt.dtype, str, type)) or (hasattr(x, "kind") and hasattr(x, "itemsize"))
 
 
+@export(View, ViewDtype, ember=False, methods=("view",))
 def view(self, *shape):
     """A view with a new shape (raises instead of copying, unlike reshape), or a view as another dtype."""
     if len(shape) == 1 and _is_dtype(shape[0]):
@@ -118,11 +149,13 @@ def view(self, *shape):
     return apply(View(shape), self)
 
 
+@export(View, ember=False, methods=("view_as",))
 def view_as(self, other):
     """view(other.shape)."""
     return view(self, other.data.shape)
 
 
+@export(Reshape, ember=False, methods=("reshape_as",))
 def reshape_as(self, other):
     """reshape(other.shape)."""
     return reshape(self, other.data.shape)
@@ -135,12 +168,18 @@ def _view(input, shape):
 
 # --- permutations ---------------------------------------------------------------------------------------------
 
+@register
 class Permute(Node):
+    """The input with its dimensions reordered (a view): output dimension i is input dimension dims[i]."""
+
     saves = ()
     is_view = True
 
     def __init__(self, dims):
         self.dims = dims
+
+    def infer(self, a):
+        return TensorMeta(tuple(a.shape[d] for d in self.dims), a.dtype)
 
     def forward(self, xp, a):
         return a.transpose(self.dims)
@@ -152,6 +191,7 @@ class Permute(Node):
         return (apply(Permute(tuple(inv)), g),)
 
 
+@export(Permute, methods=("permute",))
 def permute(input, *dims):
     """A view with the dimensions reordered."""
     dims = as_shape(dims, "permute")
@@ -165,6 +205,7 @@ def permute(input, *dims):
     return apply(Permute(dims), input)
 
 
+@export(Permute, ember=("transpose", "swapaxes", "swapdims"), methods=("transpose", "swapaxes", "swapdims"))
 def transpose(input, dim0, dim1):
     """A view with two dimensions swapped."""
     n = input.data.ndim
@@ -179,6 +220,7 @@ def transpose(input, dim0, dim1):
 swapaxes = swapdims = transpose
 
 
+@export(Permute, methods=("t",))
 def t(input):
     """Transpose of a tensor with at most 2 dimensions (0-D and 1-D tensors are returned as is)."""
     n = input.data.ndim
@@ -188,11 +230,13 @@ def t(input):
 
 
 def _T(self):
+    """The dimensions reversed (Tensor.T)."""
     n = self.data.ndim
     return self if n < 2 else apply(Permute(tuple(range(n - 1, -1, -1))), self)
 
 
 def _mT(self, name="mT"):
+    """The last two dimensions swapped (Tensor.mT; mH for real tensors)."""
     if self.data.ndim < 2:
         raise RuntimeError(f"tensor.{name} is only supported on matrices or batches of matrices. "
                            f"Got {self.data.ndim}-D tensor.")
@@ -200,11 +244,19 @@ def _mT(self, name="mT"):
 
 
 def _H(self):
+    """The conjugate transpose of a matrix (Tensor.H; the transpose for real tensors)."""
     if self.data.ndim not in (0, 2):
         raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {self.data.ndim}-D tensor.")
     return _T(self)
 
 
+T = export(Permute, ember=False, methods=("T",))(property(_T))
+mT = export(Permute, ember=False, methods=("mT",))(property(_mT))
+mH = export(Permute, ember=False, methods=("mH",))(property(lambda self: _mT(self, "mH")))
+H = export(Permute, ember=False, methods=("H",))(property(_H))
+
+
+@export(Permute, methods=("adjoint",))
 def adjoint(input):
     """The conjugate transpose of the last two dimensions (the transpose, for real tensors)."""
     return _mT(input, "adjoint()")
@@ -214,6 +266,7 @@ def dims_list(d):
     return list(d) if isinstance(d, (list, tuple)) else [d]
 
 
+@export(Permute, ember=("movedim", "moveaxis"), methods=("movedim", "moveaxis"))
 def movedim(input, source, destination):
     """A view with the dimensions in source moved to the positions in destination (the others keep their order)."""
     n = input.data.ndim
@@ -238,6 +291,7 @@ moveaxis = movedim
 
 # --- squeeze / unsqueeze / flatten --------------------------------------------------------------------------------
 
+@export(Reshape, methods=("squeeze",))
 def squeeze(input, dim=None):
     """A view without the dimensions of size 1 (all of them, or those in dim that have size 1)."""
     shape = input.data.shape
@@ -249,6 +303,7 @@ def squeeze(input, dim=None):
     return _view(input, tuple(s for i, s in enumerate(shape) if i not in drop))
 
 
+@export(Reshape, methods=("unsqueeze",))
 def unsqueeze(input, dim):
     """A view with a dimension of size 1 inserted at dim."""
     shape = input.data.shape
@@ -256,6 +311,7 @@ def unsqueeze(input, dim):
     return apply(Reshape(shape[:d] + (1,) + shape[d:]), input)
 
 
+@export(Reshape, methods=("flatten",))
 def flatten(input, start_dim=0, end_dim=-1):
     """Merge dimensions start_dim..end_dim into one (a view when possible; a 0-D input becomes 1-D)."""
     shape = input.data.shape
@@ -272,11 +328,13 @@ def flatten(input, start_dim=0, end_dim=-1):
     return _view(input, shape[:s] + (size,) + shape[e + 1:])
 
 
+@export(Reshape, methods=("ravel",))
 def ravel(input):
     """The elements as a 1-D tensor (a view when the input is contiguous)."""
     return reshape(input, -1)
 
 
+@export(Reshape, methods=("unflatten",))
 def unflatten(input, dim, sizes):
     """Split dimension dim into the given sizes (one may be -1)."""
     shape = input.data.shape
@@ -320,16 +378,19 @@ def _atleast(n, tensors):
     return out[0] if single else out
 
 
+@export(Reshape)
 def atleast_1d(*tensors):
     """The tensor(s) with at least one dimension (0-D tensors become shape (1,))."""
     return _atleast(1, tensors)
 
 
+@export(Reshape)
 def atleast_2d(*tensors):
     """The tensor(s) with at least two dimensions (a 1-D tensor of n elements becomes (1, n))."""
     return _atleast(2, tensors)
 
 
+@export(Reshape)
 def atleast_3d(*tensors):
     """The tensor(s) with at least three dimensions ((n,) becomes (1, n, 1); (m, n) becomes (m, n, 1))."""
     return _atleast(3, tensors)
@@ -363,23 +424,27 @@ def _expand_shape(input, sizes, op):
     return tuple(out)
 
 
+@export(BroadcastTo, ember=False, methods=("expand",))
 def expand(self, *sizes):
     """A view with size-1 dimensions repeated (no copy) to sizes; -1 keeps a dimension's size."""
     shape = _expand_shape(self, as_shape(sizes, "expand"), "expand")
     return self if shape == self.data.shape else apply(BroadcastTo(shape), self)
 
 
+@export(BroadcastTo, ember=False, methods=("expand_as",))
 def expand_as(self, other):
     """expand(other.shape)."""
     return expand(self, other.data.shape)
 
 
+@export(BroadcastTo, methods=("broadcast_to",))
 def broadcast_to(input, shape):
     """input expanded to shape (a view); -1 keeps a dimension's size."""
     shape = _expand_shape(input, as_shape((shape,), "broadcast_to"), "broadcast_to")
     return input if shape == input.data.shape else apply(BroadcastTo(shape), input)
 
 
+@export(ember=True)
 def broadcast_shapes(*shapes):
     """The shape that tensors of the given shapes broadcast to."""
     shapes = [(s,) if isinstance(s, int) else tuple(s) for s in shapes]
@@ -395,6 +460,7 @@ def broadcast_shapes(*shapes):
     return Size(out)
 
 
+@export(BroadcastTo)
 def broadcast_tensors(*tensors):
     """Views of the tensors expanded to their common broadcast shape."""
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
@@ -413,12 +479,25 @@ def _writable_diagonal(a, offset, d1, d2):
     return d
 
 
+def _diagonal_shape(shape, offset, dim1, dim2):
+    """The shape of a's offset-th diagonal in the (dim1, dim2) planes: the other dimensions, then its length."""
+    n1, n2 = shape[dim1], shape[dim2]
+    length = max(0, min(n1, n2 - offset) if offset >= 0 else min(n1 + offset, n2))
+    return tuple(s for i, s in enumerate(shape) if i != dim1 and i != dim2) + (length,)
+
+
+@register
 class Diagonal(Node):
+    """A view of the offset-th diagonal of the (dim1, dim2) planes, as the last dimension."""
+
     saves = ()
     is_view = True
 
     def __init__(self, offset, dim1, dim2):
         self.offset, self.dim1, self.dim2 = offset, dim1, dim2
+
+    def infer(self, a):
+        return TensorMeta(_diagonal_shape(a.shape, self.offset, self.dim1, self.dim2), a.dtype)
 
     def forward(self, xp, a):
         self.in_shape = a.shape
@@ -428,6 +507,7 @@ class Diagonal(Node):
         return (apply(DiagonalBackward(self.in_shape, self.offset, self.dim1, self.dim2), g),)
 
 
+@register
 class DiagonalBackward(Node):
     """The gradient of diagonal: g written onto the diagonal of zeros of the input's shape."""
 
@@ -435,6 +515,9 @@ class DiagonalBackward(Node):
 
     def __init__(self, shape, offset, dim1, dim2):
         self.shape, self.offset, self.dim1, self.dim2 = shape, offset, dim1, dim2
+
+    def infer(self, g):
+        return TensorMeta(tuple(self.shape), g.dtype)
 
     def forward(self, xp, g):
         out = xp.zeros(self.shape, dtype=g.dtype)
@@ -445,6 +528,7 @@ class DiagonalBackward(Node):
         return (apply(Diagonal(self.offset, self.dim1, self.dim2), gg),)
 
 
+@export(Diagonal, methods=("diagonal",))
 def diagonal(input, offset=0, dim1=0, dim2=1):
     """A view of the offset-th diagonal of the (dim1, dim2) planes, as the last dimension."""
     n = input.data.ndim
@@ -457,8 +541,14 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
 
 # --- copies ---------------------------------------------------------------------------------------------------
 
+@register
 class Contiguous(Node):
+    """A C-contiguous copy of the input."""
+
     saves = ()
+
+    def infer(self, a):
+        return same_as(a)
 
     def forward(self, xp, a):
         return xp.ascontiguousarray(a)
@@ -467,15 +557,8 @@ class Contiguous(Node):
         return (g,)
 
 
+@export(Contiguous, ember=False, methods=("contiguous",))
 def contiguous(self, memory_format=None):
     """self when it is C-contiguous, else a contiguous copy."""
     return self if self.data.flags.c_contiguous else apply(Contiguous(), self)
 
-
-bind(
-    reshape=reshape, view=view, view_as=view_as, reshape_as=reshape_as, permute=permute, transpose=transpose,
-    swapaxes=transpose, swapdims=transpose, t=t, T=property(_T), mT=property(_mT),
-    mH=property(lambda self: _mT(self, "mH")), H=property(_H), adjoint=adjoint, movedim=movedim, moveaxis=movedim,
-    squeeze=squeeze, unsqueeze=unsqueeze, flatten=flatten, unflatten=unflatten, ravel=ravel,
-    expand=expand, expand_as=expand_as, broadcast_to=broadcast_to, diagonal=diagonal, contiguous=contiguous,
-)

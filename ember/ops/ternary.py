@@ -5,18 +5,18 @@ from ..autograd.graph import apply
 from ..autograd.inplace import inplace
 from ..device import get_array_module
 from ..tensor import Tensor
-from ._broadcast import sum_to
 from ._checks import check_tensor, not_tensor, same_device, scalar
 from ._promotion import as_float, broadcast3_error, promote
-from ._util import bind, shape_of
+from ._util import shape_of
 from .copy import to_copy
 from .index import nonzero
-
-__all__ = ["clamp", "clip", "where", "lerp"]
+from .meta import TensorMeta, broadcast, same_as
+from .registry import export, register
 
 
 # --- clamp ----------------------------------------------------------------------------------------------------
 
+@register
 class Clamp(Node):
     """clamp with number bounds; the gradient passes where lo <= x <= hi (inclusive, as in PyTorch)."""
 
@@ -24,6 +24,9 @@ class Clamp(Node):
 
     def __init__(self, lo, hi):
         self.lo, self.hi = lo, hi
+
+    def infer(self, a):
+        return same_as(a)
 
     def forward(self, xp, a):
         return xp.clip(a, self.lo, self.hi).astype(a.dtype, copy=False)
@@ -36,16 +39,20 @@ class Clamp(Node):
             mask = x >= self.lo
         else:
             mask = (x >= self.lo) & (x <= self.hi)
-        return (where(mask, g, 0.0),)
+        return (apply(Where(), mask, g, 0.0),)
 
 
+@register
 class ClampTensor(Node):
-    """clamp with tensor bounds (broadcast); gradients follow PyTorch's clamp_backward_min_max."""
+    """clamp with tensor bounds (broadcast; either may be None or a number); gradients follow PyTorch's
+    clamp_backward_min_max."""
 
     saves = None
 
+    def infer(self, a, lo, hi):
+        return broadcast(a, lo, hi, dtype=a.dtype)
+
     def forward(self, xp, a, lo, hi):
-        self.shapes = (shape_of(a), shape_of(lo), shape_of(hi))
         out = a if lo is None else xp.maximum(a, lo)
         return out if hi is None else xp.minimum(out, hi)
 
@@ -60,12 +67,12 @@ class ClampTensor(Node):
             keep = (x >= lo) & (x <= hi)
             to_lo = (x < lo) & (lo < hi)
             to_hi = (x > hi) | (hi < lo)
-        sx, slo, shi = self.shapes
-        return (sum_to(where(keep, g, 0.0), sx) if nx else None,
-                sum_to(where(to_lo, g, 0.0), slo) if nlo else None,
-                sum_to(where(to_hi, g, 0.0), shi) if nhi else None)
+        return (apply(Where(), keep, g, 0.0) if nx else None,
+                apply(Where(), to_lo, g, 0.0) if nlo else None,
+                apply(Where(), to_hi, g, 0.0) if nhi else None)
 
 
+@export(Clamp, ClampTensor, methods=("clamp", "clip"), ember=("clamp", "clip"))
 def clamp(input, min=None, max=None):
     """Limit values to [min, max]; min/max may be numbers or tensors (broadcast)."""
     if not isinstance(input, Tensor):
@@ -103,20 +110,30 @@ clip = clamp
 
 # --- where, lerp ----------------------------------------------------------------------------------------------
 
+_NUMBERS = (int, float, bool)
+
+
+@register
 class Where(Node):
+    """a where cond is true, else b (broadcast); a or b may be a number, the other then gives the dtype."""
+
     saves = (0,)
 
+    def infer(self, cond, a, b):
+        return broadcast(cond, a, b, dtype=(a if isinstance(a, TensorMeta) else b).dtype)
+
     def forward(self, xp, cond, a, b):
-        self.sa, self.sb = shape_of(a), shape_of(b)
-        return xp.where(cond, a, b)
+        out = xp.where(cond, a, b)
+        dtype = (b if a.__class__ in _NUMBERS else a).dtype
+        return out if out.dtype == dtype else out.astype(dtype)  # bfloat16 with a float first would give float32
 
     def backward(self, g):
         cond = self.inputs[0]
         _, na, nb = self.needs_input_grad
-        return (None, sum_to(where(cond, g, 0.0), self.sa) if na else None,
-                sum_to(where(cond, 0.0, g), self.sb) if nb else None)
+        return (None, apply(Where(), cond, g, 0.0) if na else None, apply(Where(), cond, 0.0, g) if nb else None)
 
 
+@export(Where)
 def where(condition, input=None, other=None):
     """input where condition is true, else other (broadcast); where(condition) gives the nonzero indices."""
     if input is None and other is None:
@@ -138,6 +155,13 @@ def where(condition, input=None, other=None):
         raise broadcast3_error("where", condition, a, b) from None
 
 
+@export(Where, ember=False, methods=("where",))
+def where_method(self, condition, other):
+    """Tensor.where(condition, other): self where condition is true, else other."""
+    return where(condition, self, other)
+
+
+@register
 class Lerp(Node):
     """start + weight * (end - start), computed as PyTorch does (exact at weight 0 and 1)."""
 
@@ -146,8 +170,10 @@ class Lerp(Node):
         na, nb, nw = self.needs_input_grad
         return (0, 1) * nw + (2,) * (na or nb)
 
+    def infer(self, a, b, w):
+        return broadcast(a, b, w, dtype=a.dtype)
+
     def forward(self, xp, a, b, w):
-        self.shapes = (shape_of(a), shape_of(b), shape_of(w))
         d = b - a
         if isinstance(w, (int, float)):
             out = a + w * d if -0.5 < w < 0.5 else b - d * (1 - w)
@@ -158,11 +184,10 @@ class Lerp(Node):
     def backward(self, g):
         a, b, w = self.inputs
         na, nb, nw = self.needs_input_grad
-        sa, sb, sw = self.shapes
-        return (sum_to(g * (1 - w), sa) if na else None, sum_to(g * w, sb) if nb else None,
-                sum_to(g * (b - a), sw) if nw else None)
+        return (g * (1 - w) if na else None, g * w if nb else None, g * (b - a) if nw else None)
 
 
+@export(Lerp, methods=("lerp",))
 def lerp(input, end, weight):
     """input + weight * (end - input), with weight a number or a tensor (broadcast)."""
     check_tensor(input, "lerp", pos=1)
@@ -183,10 +208,7 @@ def lerp(input, end, weight):
         raise broadcast3_error("lerp", input, end, weight) from None
 
 
+@export(Clamp, ClampTensor, ember=False, methods=("clamp_", "clip_"))
 def clamp_(self, min=None, max=None):
     """Clamp in place (see clamp)."""
     return inplace(self, "clamp_", lambda s: clamp(s, min, max))
-
-
-bind(clamp=clamp, clip=clamp, clamp_=clamp_, clip_=clamp_, lerp=lerp,
-     where=lambda self, condition, other: where(condition, self, other))
