@@ -8,6 +8,7 @@ import weakref
 import numpy as np
 
 from . import dtypes as _dt
+from ._format import tensor_repr
 from . import autograd as _autograd  # the engine, for Tensor.backward (ember imports autograd before this module)
 from .device import CPU, device_of, move, to_device
 
@@ -181,7 +182,6 @@ class Tensor:
         return object.__format__(self, spec) if spec else repr(self)
 
     def __repr__(self):
-        from ._format import tensor_repr
         return tensor_repr(self)
 
     __str__ = __repr__

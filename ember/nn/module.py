@@ -10,6 +10,7 @@ import numpy as np
 from .. import dtypes as _dt
 from ..autograd import no_grad
 from ..device import device as _device_cls
+from ..ops.creation import empty_like
 from ..tensor import Tensor
 from .hooks import (  # noqa: F401  (the register_module_* functions are torch.nn.modules.module's too)
     BackwardHook, RemovableHandle, add_hook, global_backward_hooks, global_backward_pre_hooks, global_forward_hooks,
@@ -472,7 +473,6 @@ class Module:
 
     def to_empty(self, *, device, recurse=True):
         """Move parameters and buffers to device without copying their values."""
-        from ..ops.creation import empty_like
         return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
 
     # --- hooks ----------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Parameter (a tensor that a Module registers as learnable) and Buffer (one it registers as state)."""
 from ..device import CPU, move, to_device
+from ..ops.creation import empty
 from ..tensor import Tensor, init_tensor, tensor as _tensor
 
 __all__ = ["Parameter", "Buffer"]
@@ -7,7 +8,6 @@ __all__ = ["Parameter", "Buffer"]
 
 def _array_of(data):
     if data is None:
-        from ..ops.creation import empty
         return empty(0).data
     if isinstance(data, Tensor):
         return data.data

@@ -1,5 +1,6 @@
 """Flatten parameters into one vector and back (parameters_to_vector, vector_to_parameters)."""
 from ...autograd.graph import increment_version
+from ...ops.join import cat
 from ...tensor import Tensor
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]
@@ -14,7 +15,6 @@ def _check_param_device(param, old):
 
 def parameters_to_vector(parameters):
     """One 1-D tensor holding every parameter's values, in order (differentiable)."""
-    from ...ops.join import cat
     device = None
     vec = []
     for param in parameters:
