@@ -21,3 +21,17 @@ def assert_close(ember_t, ref, rtol=1e-5, atol=1e-6):
     b = ref.detach().numpy() if hasattr(ref, "detach") else np.asarray(ref)
     assert a.shape == b.shape, (a.shape, b.shape)
     np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+def second_derivatives(lib, fn, arrays, grads_on, seed=1):
+    """The gradient of <r, d fn / d inputs> (r random) with respect to the inputs and to the output gradient g,
+    where d fn / d inputs is taken with create_graph at a random g: the double backward, both arguments of it."""
+    rng = np.random.default_rng(seed)
+    xs = [lib.tensor(a, requires_grad=on) for a, on in zip(arrays, grads_on)]
+    out = fn(*xs)
+    g = lib.tensor(rng.standard_normal(tuple(out.shape)), requires_grad=True)
+    wrt = [x for x in xs if x.requires_grad]
+    firsts = lib.autograd.grad([out], wrt, [g], create_graph=True)
+    total = sum((f * lib.tensor(rng.standard_normal(tuple(f.shape)))).sum() for f in firsts)
+    found = lib.autograd.grad([total], wrt + [g], allow_unused=True)  # nll_loss's gradient does not depend on x
+    return [np.zeros(tuple(t.shape)) if d is None else d.detach().numpy() for d, t in zip(found, wrt + [g])]

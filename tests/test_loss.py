@@ -10,6 +10,7 @@ import pytest
 import ember
 import ember.nn.functional as F
 from ember.autograd import gradcheck, gradgradcheck
+from helpers import second_derivatives
 
 REDUCTIONS = ["none", "mean", "sum"]
 RNG = np.random.default_rng
@@ -261,20 +262,6 @@ def test_cross_entropy_float32_and_double_backward_vs_torch(torch):
     np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-7)
 
 
-def _second_derivatives(lib, fn, arrays, grads_on, seed=1):
-    """The gradient of <r, d fn / d inputs> (r random) with respect to the inputs and to the output gradient g,
-    where d fn / d inputs is taken with create_graph at a random g: the double backward, both arguments of it."""
-    rng = RNG(seed)
-    xs = [lib.tensor(a, requires_grad=on) for a, on in zip(arrays, grads_on)]
-    out = fn(*xs)
-    g = lib.tensor(rng.standard_normal(tuple(out.shape)), requires_grad=True)
-    wrt = [x for x in xs if x.requires_grad]
-    firsts = lib.autograd.grad([out], wrt, [g], create_graph=True)
-    total = sum((f * lib.tensor(rng.standard_normal(tuple(f.shape)))).sum() for f in firsts)
-    found = lib.autograd.grad([total], wrt + [g], allow_unused=True)  # nll_loss's gradient does not depend on x
-    return [np.zeros(tuple(t.shape)) if d is None else d.detach().numpy() for d, t in zip(found, wrt + [g])]
-
-
 CE_DOUBLE = {
     "indices": (lambda F, x, t: F.cross_entropy(x, t), (4, 5), (4,)),
     "indices_none_NCd": (lambda F, x, t: F.cross_entropy(x, t, reduction="none"), (2, 3, 4), (2, 4)),
@@ -297,8 +284,8 @@ def test_cross_entropy_double_backward_vs_torch(name, torch):
     else:
         arrays, grads_on = [x, RNG(2).integers(0, xshape[1] if len(xshape) > 1 else xshape[0], size=tshape)], \
             [True, False]
-    ours = _second_derivatives(ember, lambda *a: fn(F, *a), arrays, grads_on)
-    theirs = _second_derivatives(torch, lambda *a: fn(torch.nn.functional, *a), arrays, grads_on)
+    ours = second_derivatives(ember, lambda *a: fn(F, *a), arrays, grads_on)
+    theirs = second_derivatives(torch, lambda *a: fn(torch.nn.functional, *a), arrays, grads_on)
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 

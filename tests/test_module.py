@@ -11,7 +11,7 @@ import ember
 import ember.nn as nn
 from ember.autograd import gradcheck, gradgradcheck
 from ember.ops.linear import bilinear, linear
-from helpers import assert_close, rand64
+from helpers import assert_close, rand64, second_derivatives
 
 
 # --- models built the same way in ember and in torch -------------------------------------------------------------
@@ -559,22 +559,10 @@ def test_linear_double_backward_vs_torch(shape, grads_on, torch):
     <r, d linear / d inputs> with respect to the inputs and to the incoming gradient g."""
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(shape), rng.standard_normal((3, 4)), rng.standard_normal(3)]
-    results = []
-    for lib, fn in ((ember, linear), (torch, torch.nn.functional.linear)):
-        r = np.random.default_rng(1)
-        xs = [lib.tensor(a, requires_grad=on) for a, on in zip(arrays, grads_on)]
-        out = fn(*xs)
-        g = lib.tensor(r.standard_normal(tuple(out.shape)), requires_grad=True)
-        wrt = [x for x in xs if x.requires_grad]
-        firsts = lib.autograd.grad([out], wrt, [g], create_graph=True)
-        total = sum((f * lib.tensor(r.standard_normal(tuple(f.shape)))).sum() for f in firsts)
-        results.append([d if d is None else d.detach().numpy()
-                         for d in lib.autograd.grad([total], wrt + [g], allow_unused=True)])
-    for a, b in zip(*results):
-        if b is None:
-            assert a is None or not a.any()
-        else:
-            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    ours = second_derivatives(ember, linear, arrays, grads_on)
+    theirs = second_derivatives(torch, torch.nn.functional.linear, arrays, grads_on)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
 def test_linear_third_derivative():

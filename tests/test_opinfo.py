@@ -146,26 +146,17 @@ def _as_function_of_inputs(info, args, kwargs):
     return f, inputs
 
 
+@pytest.mark.parametrize("order", [1, 2], ids=["gradcheck", "gradgradcheck"])
 @pytest.mark.parametrize("info,k", CASES, ids=IDS)
-def test_gradcheck(info, k):
-    if not info.grad:
-        pytest.skip(f"{info.name} is not differentiable")
+def test_gradients_match_finite_differences(info, k, order):
+    """gradcheck (order 1) and gradgradcheck (order 2) in float64."""
+    if not info.grad or (order == 2 and not info.gradgrad):
+        pytest.skip(f"{info.name} is not differentiable{' twice' if order == 2 else ''}")
     args, kwargs = materialize(info, info.samples[k], "float64")
     f, inputs = _as_function_of_inputs(info, args, kwargs)
     if not inputs or not any(t.numel() for t in inputs):
         pytest.skip("nothing to differentiate")
-    assert gradcheck(f, inputs)
-
-
-@pytest.mark.parametrize("info,k", CASES, ids=IDS)
-def test_gradgradcheck(info, k):
-    if not (info.grad and info.gradgrad):
-        pytest.skip(f"{info.name} is not twice differentiable")
-    args, kwargs = materialize(info, info.samples[k], "float64")
-    f, inputs = _as_function_of_inputs(info, args, kwargs)
-    if not inputs or not any(t.numel() for t in inputs):
-        pytest.skip("nothing to differentiate")
-    assert gradgradcheck(f, inputs)
+    assert (gradcheck if order == 1 else gradgradcheck)(f, inputs)
 
 
 def _matches(inferred, real):

@@ -7,9 +7,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .. import dtypes as _dt
 from ..autograd import no_grad
-from ..device import device as _device_cls
+from ..ops.copy import parse_to
 from ..ops.creation import empty_like
 from ..tensor import Tensor
 from .hooks import (  # noqa: F401  (the register_module_* functions are torch.nn.modules.module's too)
@@ -433,7 +432,7 @@ class Module:
     def to(self, *args, **kwargs):
         """Move and/or cast parameters and buffers: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
         ``to(tensor)``. Only floating-point tensors are cast; parameters are converted in place."""
-        device, dtype = _parse_to(args, kwargs)
+        device, dtype, _ = parse_to(args, kwargs)
         if dtype is not None and not dtype.is_floating_point:
             raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired "
                             f"dtype={dtype}")
@@ -751,27 +750,3 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
-
-
-def _parse_to(args, kwargs):
-    """(device, dtype) from the arguments of Module.to, like torch._C._nn._parse_to."""
-    device = kwargs.pop("device", None)
-    dtype = kwargs.pop("dtype", None)
-    kwargs.pop("non_blocking", None)
-    kwargs.pop("memory_format", None)
-    if kwargs:
-        raise TypeError(f"to() received an invalid combination of arguments: unexpected {sorted(kwargs)}")
-    for a in args:
-        if isinstance(a, Tensor):
-            device, dtype = a.device, a.dtype
-        elif isinstance(a, _dt.dtype):
-            dtype = a
-        elif isinstance(a, bool) or a is None:  # non_blocking given positionally
-            continue
-        elif isinstance(a, str) and a in _dt._BY_NAME:
-            dtype = a
-        elif isinstance(a, (str, _device_cls, int)):
-            device = f"cuda:{a}" if isinstance(a, int) else a
-        else:
-            dtype = _dt.to_dtype(a)
-    return device, (_dt.to_dtype(dtype) if dtype is not None else None)

@@ -7,7 +7,7 @@ from .. import dtypes as _dt
 from ..autograd import Node
 from ..autograd.graph import apply, increment_version
 from ..autograd.inplace import check_writable, inplace, records
-from ..device import device_of, move, to_device
+from ..device import device as device_cls, device_of, move, to_device
 from ..tensor import Tensor
 from ._checks import scalar
 from ._util import zero_gradient
@@ -160,6 +160,34 @@ def copy_(self, src, non_blocking=False):
 
 # --- Tensor.to and its shorthands -------------------------------------------------------------------------------
 
+def parse_to(args, kwargs):
+    """(device, dtype, copy) from the arguments of Tensor.to or Module.to (torch._C._nn._parse_to): a tensor (its
+    device and dtype), a dtype, a device (a string, a device or a CUDA index), then non_blocking and copy, which may
+    be given positionally (non_blocking and memory_format are accepted and ignored)."""
+    device = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    flags = [kwargs.pop("non_blocking", False), kwargs.pop("copy", False)]
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() received an invalid combination of arguments: unexpected {sorted(kwargs)}")
+    given = 0
+    for a in args:
+        if isinstance(a, Tensor):
+            device, dtype = a.device, a.dtype
+        elif isinstance(a, bool):
+            flags[min(given, 1)] = a
+            given += 1
+        elif a is None:
+            continue
+        elif isinstance(a, (_dt.dtype, type, np.dtype)) or (isinstance(a, str) and a in _dt._BY_NAME):
+            dtype = a
+        elif isinstance(a, (str, device_cls, int)):
+            device = f"cuda:{a}" if isinstance(a, int) else a
+        else:
+            dtype = a  # to_dtype names what it can't read
+    return to_device(device), (_dt.to_dtype(dtype) if dtype is not None else None), flags[1]
+
+
 class _Casts:
     """Tensor's moving and casting methods, exported as Tensor methods (defined in a class body only so that they
     can be named float, int, bool and type without hiding those builtins in this module)."""
@@ -167,23 +195,7 @@ class _Casts:
     @export(ToCopy, ember=False, methods=("to",))
     def to(self, *args, **kwargs):
         """Move and/or cast: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other_tensor)``."""
-        dev = kwargs.pop("device", None)
-        dtype = kwargs.pop("dtype", None)
-        copy = kwargs.pop("copy", False)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dev, dtype = a.device, a.dtype
-            elif isinstance(a, (_dt.dtype, type)) or (isinstance(a, np.dtype)):
-                dtype = a
-            elif isinstance(a, str) and a in _dt._BY_NAME:
-                dtype = a
-            elif a is not None:
-                dev = a
-        dev = to_device(dev)
-        dtype = _dt.to_dtype(dtype) if dtype is not None else None
+        dev, dtype, copy = parse_to(args, kwargs)
         if (dev is None or dev == self.device) and (dtype is None or dtype is self.dtype) and not copy:
             return self
         return to_copy(self, dtype=dtype, device=dev)
