@@ -4,9 +4,6 @@ import numpy as np
 from ..device import get_array_module
 from ..tensor import Tensor, _wrap_dim
 
-_ndarray = np.ndarray
-_wrap = Tensor._wrap
-
 
 def wrap_dim(dim, ndim, op="op"):
     """A dimension index in [0, ndim), or IndexError naming the op."""
@@ -38,19 +35,6 @@ def as_shape(args, op="op"):
 def as_array(r):
     """r as an array: NumPy gives scalars for 0-d results (CuPy arrays stay as they are)."""
     return np.asarray(r) if isinstance(r, np.generic) else r
-
-
-def grad_tensor(r, dtype):
-    """A gradient computed on arrays by a backward (no graph being built) as a tensor of dtype.
-
-    NumPy turns 0-d results into scalars, and ml_dtypes' bfloat16 times a Python float gives float32: both are
-    undone here.
-    """
-    if r.__class__ is not _ndarray:
-        r = as_array(r)
-    if r.dtype != dtype:
-        r = r.astype(dtype)
-    return _wrap(r)
 
 
 def shape_of(x):
