@@ -9,6 +9,9 @@ from .dtypes import (  # noqa: F401
 from .device import device, cuda_available  # noqa: F401
 from . import autograd  # noqa: F401  (before tensor: the autograd graph is built on Tensor, and Tensor.backward runs it)
 from .tensor import Tensor, Size, tensor, as_tensor, from_numpy, is_tensor  # noqa: F401
+from .tensor import (  # noqa: F401  (PyTorch's legacy constructors)
+    BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor,
+)
 from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled  # noqa: F401
 from . import ops  # noqa: F401  (every op module: fills the registry and gives Tensor its methods)
 from .ops.registry import namespace as _namespace
@@ -26,3 +29,14 @@ def numel(t):
 
 from .io import save, load  # noqa: E402,F401
 from . import nn, optim, data, train, zoo  # noqa: E402,F401
+# PyTorch's module paths: torch.utils.data, torch.utils.tensorboard, torch.cuda, torch.backends, torch.amp, ...
+from . import utils, amp, cuda, backends, accelerator  # noqa: E402,F401
+from .amp import (  # noqa: E402,F401  (torch.autocast and its state functions)
+    autocast, clear_autocast_cache, get_autocast_dtype, is_autocast_cache_enabled, is_autocast_enabled,
+    set_autocast_cache_enabled, set_autocast_dtype, set_autocast_enabled,
+)
+from .backends import (  # noqa: E402,F401  (torch's top-level settings; stored, see ember.backends)
+    are_deterministic_algorithms_enabled, get_float32_matmul_precision, is_deterministic_algorithms_warn_only_enabled,
+    set_float32_matmul_precision, use_deterministic_algorithms,
+)
+from . import distributed, multiprocessing, onnx, serialization  # noqa: E402,F401  (as torch's: programs name them at the top)

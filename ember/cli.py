@@ -14,6 +14,7 @@ a message naming the file and the key; data that cannot be read exits with statu
 import argparse
 import json
 import os
+import pickle
 import sys
 import time
 
@@ -30,6 +31,7 @@ def _info(args):
     print(f"ember {ember.__version__}")
     print(f"python {sys.version.split()[0]}")
     print(f"numpy {np.__version__} (BLAS: {_blas_name()})")
+    print(f"threads: {ember.get_num_threads()} (ember.set_num_threads)")
     devices = ["cpu"]
     if cuda_available():
         import cupy
@@ -172,8 +174,10 @@ def _resume(args):
     cfg, src = _config(run_dir, args.set)
     cfg["out"] = run_dir
     run = _Run(cfg, src)
-    import ember
-    done = int(ember.load(ckpt).get("epoch") or 0)
+    try:  # a corrupt or foreign checkpoint is an error line, before anything is written to the run
+        done = run.trainer.load_checkpoint(ckpt)
+    except _CHECKPOINT_ERRORS as e:
+        raise _Failure(f"cannot resume: {_about(ckpt, e)}") from None
     print(f"ember resume: {run.describe()}; from {ckpt} (epoch {done}) to epoch {cfg['epochs']}")
     if done >= cfg["epochs"]:
         print(f"already trained for {done} epochs (the config asks for {cfg['epochs']}; raise it with "
@@ -195,14 +199,31 @@ def _load_weights(model, path):
         raise _Failure(f"{path}: no such checkpoint file")
     try:
         state = ember.load(path)
-    except (ValueError, OSError) as e:
-        raise _Failure(f"{path}: cannot read the checkpoint ({e})") from None
+    except _CHECKPOINT_ERRORS as e:
+        raise _Failure(f"cannot read the checkpoint: {_about(path, e)}") from None
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
+    if not isinstance(state, dict):
+        raise _Failure(f"{path}: not a checkpoint or state dict (it holds a {type(state).__name__})")
     try:
         model.load_state_dict(state)
-    except (RuntimeError, KeyError, ValueError) as e:
-        raise _Failure(f"{path}: the checkpoint does not fit the config's model: {e}") from None
+    except _CHECKPOINT_ERRORS as e:
+        raise _Failure(f"{path}: the checkpoint does not fit the config's model: {_one_line(e)}") from None
+
+
+# what reading a corrupt, foreign or mismatched checkpoint raises (ember.serialization.InvalidCheckpointError is a
+# ValueError; a pickled object refused by weights-only loading, pickle.UnpicklingError)
+_CHECKPOINT_ERRORS = (ValueError, RuntimeError, OSError, KeyError, TypeError, pickle.UnpicklingError)
+
+
+def _one_line(error):
+    return " ".join(str(error).split())
+
+
+def _about(path, error):
+    """The error's message on one line, naming the checkpoint file once."""
+    message = _one_line(error)
+    return message if str(path) in message else f"{path}: {message}"
 
 
 def _checkpoint_arg(args):

@@ -7,12 +7,14 @@ import weakref
 
 import numpy as np
 
+from . import _shared_memory
 from . import dtypes as _dt
 from ._format import tensor_repr
 from . import autograd as _autograd  # the engine, for Tensor.backward (ember imports autograd before this module)
 from .device import CPU, device_of, move, to_device
 
-__all__ = ["Tensor", "tensor", "as_tensor", "from_numpy", "is_tensor"]
+__all__ = ["Tensor", "tensor", "as_tensor", "from_numpy", "is_tensor", "FloatTensor", "DoubleTensor", "HalfTensor",
+           "LongTensor", "IntTensor", "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor"]
 
 _ndarray = np.ndarray
 _new = object.__new__
@@ -25,8 +27,18 @@ class Tensor:
                  "__weakref__")
     __array_priority__ = 1000  # NumPy defers to Tensor's reflected operators
 
-    def __init__(self, data, dtype=None, device=None, requires_grad=False):
-        init_tensor(self, _to_array(data, dtype, device))
+    def __init__(self, *args, dtype=None, device=None, requires_grad=False, size=None):
+        """torch.Tensor's legacy constructor, of the default dtype: ``Tensor(data)`` (a sequence or an array,
+        converted; a tensor, or an array of that dtype, is shared, not copied), ``Tensor(2, 3)`` or
+        ``Tensor(size)`` (uninitialized), ``Tensor()`` (empty). ``Tensor(data, dtype=...)``, ember's own form,
+        is a copy of data as ember.tensor; prefer ember.tensor, ember.empty and ember.zeros in new code."""
+        if dtype is not None and len(args) == 1 and size is None:
+            array, vbox = _to_array(args[0], dtype, device), None
+        else:
+            array, vbox = _legacy_array("Tensor", args, size, dtype or _dt.get_default_dtype(), device, False)
+        init_tensor(self, array)
+        if vbox is not None:
+            self._vbox = vbox  # an alias of a tensor shares its version counter, as detach()
         if requires_grad:
             self.requires_grad_(True)
 
@@ -60,6 +72,30 @@ class Tensor:
     @property
     def is_cuda(self):
         return self.device.type == "cuda"
+
+    @property
+    def is_cpu(self):
+        return self.device.type == "cpu"
+
+    @property
+    def is_xpu(self):
+        return False  # ember's devices are the CPU and CUDA GPUs
+
+    @property
+    def is_mps(self):
+        return False
+
+    @property
+    def is_meta(self):
+        return False  # every ember tensor has its data
+
+    @property
+    def is_sparse(self):
+        return False  # every ember tensor is dense (strided)
+
+    @property
+    def is_quantized(self):
+        return False  # ember has no quantized dtypes
 
     @property
     def ndim(self):
@@ -187,8 +223,26 @@ class Tensor:
     __str__ = __repr__
 
     def __reduce_ex__(self, protocol):
-        # Tensors pickle as arrays (used by DataLoader workers); model files never use pickle (see ember.save).
+        # Tensors pickle as arrays (DataLoader workers, copy.deepcopy); ember.save writes a pickled object's tensors
+        # as the file's tensors, not through this (see ember.serialization).
+        # multiprocessing's pickler sends an array in shared memory as a handle to it (see _shared_memory).
         return (_rebuild, (move(self.data, CPU), str(self.device), self.requires_grad))
+
+    # --- shared memory ----------------------------------------------------------------------------------------
+    def share_memory_(self):
+        """Move the data into memory shared between processes, in place (the tensor keeps its identity); returns
+        self. Processes forked afterwards write to the same memory, and multiprocessing sends the tensor to
+        'spawn' and 'forkserver' processes, Queues and Pipes as a handle to it, as PyTorch's. Unlike PyTorch's,
+        other tensors that were views of the old data keep it. A no-op when the data is already shared or on a
+        GPU."""
+        if self.data.__class__ is _ndarray and not _shared_memory.is_shared(self.data):
+            self.data = _shared_memory.share(self.data)
+        return self
+
+    def is_shared(self):
+        """Whether the data is in shared memory (share_memory_(), or received from another process as shared);
+        always True on a GPU, as in PyTorch."""
+        return self.data.__class__ is not _ndarray or _shared_memory.is_shared(self.data)
 
     # --- autograd ---------------------------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -396,3 +450,87 @@ def from_numpy(array):
 
 def is_tensor(obj):
     return isinstance(obj, Tensor)
+
+
+# --- PyTorch's legacy constructors: Tensor(2, 3), FloatTensor([1, 2]), LongTensor(4), ... -------------------------
+def _legacy_array(name, args, size, dtype, device, exact):
+    """(array, version counter to share or None) for torch's legacy constructor ``name(*args, size=, device=)``
+    of dtype: data (a sequence or an array, converted to dtype), a tensor (shared: of dtype when ``exact``), sizes
+    as ints or a Size (uninitialized), nothing (empty)."""
+    dev = to_device(device)
+    if size is not None or not args:
+        if args:
+            raise TypeError(f"{name}(): got sizes both as arguments and as size=")
+        return _uninitialized(name, (0,) if size is None else tuple(size), dtype, dev), None
+    if len(args) == 1 and isinstance(args[0], Size):
+        args = tuple(args[0])
+    elif len(args) == 1 and not isinstance(args[0], (int, np.integer)):
+        data = args[0]
+        if isinstance(data, Tensor):
+            if exact and (data.data.dtype != dtype.np or data.data.__class__ is not _ndarray):
+                raise TypeError(f"{name}(): expected a CPU tensor of dtype {dtype} (got {data.dtype} on "
+                                f"{data.device})")
+            if data.requires_grad:  # PyTorch's is a differentiable alias; ember's legacy constructors record nothing
+                raise RuntimeError(f"{name}(): got a tensor that requires grad: use the tensor itself, or "
+                                   "x.detach() for its data")
+            if dev is None or dev == data.device:
+                return data.data, data._vbox
+            return move(data.data, dev), None
+        if isinstance(data, (str, bytes)):
+            raise TypeError(f"{name}(): invalid data type '{type(data).__name__}'")
+        if data is None or isinstance(data, (bool, float, complex, np.bool_, np.floating)):
+            raise TypeError(f"{name}(): data must be a sequence (got {type(data).__name__})")
+        return _to_array(data, dtype, device, copy=False), None
+    if not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
+        got = ", ".join(type(a).__name__ for a in args)
+        raise TypeError(f"{name}(): expected data (a sequence or an array) or sizes as ints (got {got})")
+    return _uninitialized(name, args, dtype, dev), None
+
+
+def _uninitialized(name, shape, dtype, dev):
+    shape = tuple(int(s) for s in shape)
+    if any(s < 0 for s in shape):
+        bad = next(s for s in shape if s < 0)
+        raise RuntimeError(f"{name}(): Trying to create tensor with negative dimension {bad}: {list(shape)}")
+    array = np.empty(shape, dtype.np)
+    return array if dev is None else move(array, dev)
+
+
+class _LegacyTensorType(type):
+    """The type of ember.FloatTensor, LongTensor, ...: calling one is torch's legacy constructor of its dtype on
+    the CPU (``FloatTensor([1, 2])``, ``FloatTensor(2, 3)`` uninitialized), and ``isinstance(t, FloatTensor)``
+    is True for the float32 tensors on the CPU, as in PyTorch."""
+
+    def __call__(cls, *args, device=None, size=None):
+        dev = to_device(device)
+        if dev is not None and dev.type != "cpu":
+            raise RuntimeError(f"{cls.__name__}(): legacy constructor expects device type: cpu but device type: "
+                               f"{dev.type} was passed")
+        array, vbox = _legacy_array(cls.__name__, args, size, cls.dtype, None, True)
+        t = Tensor._wrap(array)
+        if vbox is not None:
+            t._vbox = vbox
+        return t
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.data.__class__ is _ndarray and obj.data.dtype == cls.dtype.np
+
+    def __repr__(cls):
+        return f"<class 'ember.{cls.__name__}'>"
+
+
+def _legacy_type(name, dtype):
+    doc = f"torch.{name}: ``{name}(data)``, ``{name}(*sizes)`` (uninitialized), tensors of {dtype} on the CPU."
+    return _LegacyTensorType(name, (), {"dtype": dtype, "is_cuda": False, "is_sparse": False, "__doc__": doc,
+                                        "__module__": "ember"})
+
+
+FloatTensor = _legacy_type("FloatTensor", _dt.float32)
+DoubleTensor = _legacy_type("DoubleTensor", _dt.float64)
+HalfTensor = _legacy_type("HalfTensor", _dt.float16)
+LongTensor = _legacy_type("LongTensor", _dt.int64)
+IntTensor = _legacy_type("IntTensor", _dt.int32)
+ShortTensor = _legacy_type("ShortTensor", _dt.int16)
+CharTensor = _legacy_type("CharTensor", _dt.int8)
+ByteTensor = _legacy_type("ByteTensor", _dt.uint8)
+BoolTensor = _legacy_type("BoolTensor", _dt.bool)

@@ -241,15 +241,17 @@ def test_float32_stays_float32():
         assert t.grad.dtype == ember.float32
 
 
-def test_conv_output_layout_is_usable():
-    """Conv outputs are NCHW views of CNHW memory: later ops, reshape and a second conv must still be right."""
+def test_conv_output_is_laid_out_as_pytorch_s():
+    """Outputs are C-contiguous (N, C, H, W) arrays: view, reshape and a second conv see the values PyTorch's would
+    have, in the memory order PyTorch's would have."""
     rng = np.random.default_rng(0)
     x = ember.tensor(rng.standard_normal((2, 3, 5, 5)))
     w = ember.tensor(rng.standard_normal((4, 3, 3, 3)))
     y = C.conv2d(x, w, padding=1)
     ref = _conv_ref(x.numpy(), w.numpy(), 1)
+    assert y.is_contiguous() and y.stride() == (100, 25, 5, 1)
     np.testing.assert_allclose(y.numpy(), ref, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(y.reshape(2, -1).numpy(), ref.reshape(2, -1), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(y.view(2, -1).numpy(), ref.reshape(2, -1), rtol=1e-6, atol=1e-6)
     w2 = ember.tensor(rng.standard_normal((2, 4, 3, 3)))
     np.testing.assert_allclose(C.conv2d(y, w2).numpy(), _conv_ref(ref, w2.numpy(), 0), rtol=1e-5, atol=1e-5)
 
@@ -288,20 +290,38 @@ def test_max_pool_indices_and_ties():
 # PyTorch comparison (values and gradients)
 
 
-def _torch_compare(torch, efn, tfn, arrays, rtol=1e-6, atol=1e-8, indices=False):
+def _same_layout(e, t):
+    """An ember tensor is laid out as the PyTorch one: contiguity and strides (no internal layout shows)."""
+    assert (e.is_contiguous(), e.stride()) == (t.is_contiguous(), t.stride())
+
+
+def _torch_compare(torch, efn, tfn, arrays, rtol=1e-6, atol=1e-8, indices=False, layout=True):
+    """Values, gradients and (unless layout is False) the layouts of outputs and gradients (the leaves' and the one
+    the op hands back to its input, seen by a hook) against PyTorch."""
     es = [ember.tensor(a, requires_grad=True) for a in arrays]
     ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    seen = {}
+    es[0].register_hook(lambda g: seen.setdefault("ember", g))
+    ts[0].register_hook(lambda g: seen.setdefault("torch", g))
     eo, to = efn(*es), tfn(*ts)
     if indices:
         (eo, ei), (to, ti) = eo, to
         np.testing.assert_array_equal(ei.numpy(), ti.numpy())
+        if layout:
+            _same_layout(ei, ti)
     assert tuple(eo.shape) == tuple(to.shape)
+    if layout:
+        _same_layout(eo, to)
     np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), rtol=rtol, atol=atol)
     g = np.random.default_rng(1).standard_normal(tuple(eo.shape)).astype(arrays[0].dtype)
     eo.backward(ember.tensor(g))
     to.backward(torch.tensor(g))
+    if layout:
+        _same_layout(seen["ember"], seen["torch"])
     for e, t in zip(es, ts):
         np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=rtol, atol=atol)
+        if layout:
+            _same_layout(e.grad, t.grad)
 
 
 def _rng_arrays(*shapes, dtype=np.float64, seed=0):
@@ -438,8 +458,10 @@ def test_interpolate_1d_3d_match_torch(torch):
                dict(scale_factor=3), dict(size=4, mode="area")]:
         _torch_compare(torch, lambda x: R.interpolate(x, **kw), lambda x: F.interpolate(x, **kw),
                        _rng_arrays((2, 3, 9)))
+    # layout=False: resample's maps along three axes leave a non-contiguous output (resample.py, not this family)
     _torch_compare(torch, lambda x: R.interpolate(x, size=(4, 3, 7), mode="trilinear"),
-                   lambda x: F.interpolate(x, size=(4, 3, 7), mode="trilinear"), _rng_arrays((1, 2, 3, 4, 5)))
+                   lambda x: F.interpolate(x, size=(4, 3, 7), mode="trilinear"), _rng_arrays((1, 2, 3, 4, 5)),
+                   layout=False)
     _torch_compare(torch, lambda x: R.interpolate(x, size=(1, 3), mode="bilinear"),
                    lambda x: F.interpolate(x, size=(1, 3), mode="bilinear"), _rng_arrays((1, 2, 2, 2)))
 
@@ -466,6 +488,122 @@ def test_pad_1d_3d_match_torch(torch):
                        _rng_arrays((2, 3, 5)))
         _torch_compare(torch, lambda x: pad(x, (1, 2, 0, 1, 2, 1), mode=mode),
                        lambda x: F.pad(x, (1, 2, 0, 1, 2, 1), mode=mode), _rng_arrays((1, 2, 3, 4, 5)))
+
+
+# the layouts of edge shapes (each is a PyTorch comparison of values, gradients and layouts): no batch dimension,
+# outputs with dimensions of size 1, one image, and each internal path (gather or scatter transposed convolution,
+# 1x1 convolution reading its input as it is, equal or uneven adaptive windows). name: (fn(F, *inputs), input
+# shapes[, whether it returns indices])
+LAYOUT_CASES = {
+    "conv2d_unbatched": (lambda F, x, w: F.conv2d(x, w, padding=1), [(3, 5, 6), (4, 3, 3, 3)]),
+    "conv2d_one_image": (lambda F, x, w, b: F.conv2d(x, w, b, stride=2), [(1, 3, 5, 6), (4, 3, 3, 3), (4,)]),
+    "conv2d_1x1_output": (lambda F, x, w: F.conv2d(x, w), [(2, 3, 3, 3), (4, 3, 3, 3)]),
+    "conv2d_1x1_kernel": (lambda F, x, w, b: F.conv2d(x, w, b), [(2, 3, 4, 5), (6, 3, 1, 1), (6,)]),
+    "conv2d_one_row": (lambda F, x, w: F.conv2d(x, w, padding=(0, 1)), [(2, 3, 3, 6), (4, 3, 3, 3)]),
+    "conv1d_unbatched": (lambda F, x, w: F.conv1d(x, w, stride=2), [(3, 9), (4, 3, 3)]),
+    "conv1d_length_1": (lambda F, x, w: F.conv1d(x, w), [(2, 3, 3), (4, 3, 3)]),
+    "conv_transpose2d_gather": (lambda F, x, w: F.conv_transpose2d(x, w, padding=1), [(2, 3, 4, 5), (3, 4, 3, 3)]),
+    "conv_transpose2d_scatter_wide": (lambda F, x, w: F.conv_transpose2d(x, w, padding=1),
+                                      [(2, 8, 4, 5), (8, 2, 3, 3)]),
+    "conv_transpose2d_strided": (lambda F, x, w, b: F.conv_transpose2d(x, w, b, 2, 1, 1), [(2, 4, 3, 3), (4, 3, 3, 3),
+                                                                                          (3,)]),
+    "conv_transpose1d_unbatched": (lambda F, x, w: F.conv_transpose1d(x, w, stride=2), [(4, 5), (4, 3, 3)]),
+    "max_pool2d_unbatched": (lambda F, x: F.max_pool2d(x, 3, 2, 1), [(3, 7, 6)]),
+    "max_pool2d_1x1_output": (lambda F, x: F.max_pool2d(x, 4, return_indices=True), [(2, 3, 4, 5)], True),
+    "max_pool1d_unbatched": (lambda F, x: F.max_pool1d(x, 2, return_indices=True), [(3, 8)], True),
+    "avg_pool2d_1x1_output": (lambda F, x: F.avg_pool2d(x, 4), [(2, 3, 4, 4)]),
+    "avg_pool1d_padded": (lambda F, x: F.avg_pool1d(x, 3, 2, 1, count_include_pad=False), [(2, 3, 8)]),
+    "adaptive_avg_pool2d_global": (lambda F, x: F.adaptive_avg_pool2d(x, 1), [(2, 3, 5, 4)]),
+    "adaptive_avg_pool1d": (lambda F, x: F.adaptive_avg_pool1d(x, 3), [(2, 3, 7)]),
+    "adaptive_max_pool2d_even": (lambda F, x: F.adaptive_max_pool2d(x, 2, return_indices=True), [(2, 3, 6, 4)],
+                                 True),
+    "adaptive_max_pool1d_uneven": (lambda F, x: F.adaptive_max_pool1d(x, 3), [(2, 3, 7)]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LAYOUT_CASES))
+def test_edge_layouts_match_torch(case, torch):
+    fn, shapes, *indices = LAYOUT_CASES[case]
+    _torch_compare(torch, lambda *a: fn(ember.nn.functional, *a), lambda *a: fn(torch.nn.functional, *a),
+                   _rng_arrays(*shapes), indices=bool(indices))
+
+
+def _conv_block_chain(F, x, w1, w2, bn_w, bn_b):
+    """conv -> batch norm -> relu -> max pool -> conv -> avg pool -> view: every output of the chain is an input of
+    the next op as a user would see it."""
+    y = F.batch_norm(F.conv2d(x, w1, padding=1), None, None, bn_w, bn_b, training=True)
+    y = F.conv2d(F.max_pool2d(F.relu(y), 2), w2, stride=2, padding=1)
+    return F.avg_pool2d(y, 2).view(-1, 4 * 1 * 1)
+
+
+def test_conv_chain_matches_torch_and_views(torch):
+    _torch_compare(torch, lambda *a: _conv_block_chain(ember.nn.functional, *a),
+                   lambda *a: _conv_block_chain(torch.nn.functional, *a),
+                   _rng_arrays((3, 2, 8, 8), (5, 2, 3, 3), (4, 5, 3, 3), (5,), (5,)))
+
+
+def _blitz_net(nn, F):
+    """The CNN of PyTorch's 60-minute blitz (training a classifier), as written there: ``x.view(-1, 16 * 5 * 5)``
+    after the second pool."""
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 6, 5)
+            self.pool = nn.MaxPool2d(2, 2)
+            self.conv2 = nn.Conv2d(6, 16, 5)
+            self.fc1 = nn.Linear(16 * 5 * 5, 120)
+            self.fc2 = nn.Linear(120, 84)
+            self.fc3 = nn.Linear(84, 10)
+
+        def forward(self, x):
+            x = self.pool(F.relu(self.conv1(x)))
+            x = self.pool(F.relu(self.conv2(x)))
+            x = x.view(-1, 16 * 5 * 5)
+            x = F.relu(self.fc1(x))
+            x = F.relu(self.fc2(x))
+            return self.fc3(x)
+
+    return Net()
+
+
+def test_blitz_cnn_trains():
+    """The blitz CNN runs unchanged (its view after a convolution and a pool) and learns a small batch."""
+    import ember.nn as nn
+    import ember.nn.functional as F
+    net = _blitz_net(nn, F)
+    rng = np.random.default_rng(0)
+    inputs = ember.tensor(rng.standard_normal((8, 3, 32, 32)).astype(np.float32))
+    labels = ember.tensor(rng.integers(0, 10, size=8))
+    criterion = nn.CrossEntropyLoss()
+    optimizer = ember.optim.SGD(net.parameters(), lr=0.02, momentum=0.9)
+    losses = []
+    for _ in range(15):
+        optimizer.zero_grad()
+        loss = criterion(net(inputs), labels)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert np.isfinite(losses).all() and losses[-1] < 0.75 * losses[0]
+    for p in net.parameters():
+        assert p.grad.is_contiguous() and p.grad.stride() == p.stride()
+
+
+def test_blitz_cnn_matches_torch(torch):
+    """The same network with the same weights gives PyTorch's outputs and gradients."""
+    import ember.nn as nn
+    import ember.nn.functional as F
+    net, tnet = _blitz_net(nn, F), _blitz_net(torch.nn, torch.nn.functional)
+    with torch.no_grad():
+        for p, tp in zip(net.parameters(), tnet.parameters()):
+            tp.copy_(torch.from_numpy(p.detach().numpy()))
+    x = np.random.default_rng(1).standard_normal((4, 3, 32, 32)).astype(np.float32)
+    out, tout = net(ember.tensor(x)), tnet(torch.tensor(x))
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-4, atol=1e-5)
+    out.sum().backward()
+    tout.sum().backward()
+    for p, tp in zip(net.parameters(), tnet.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-3, atol=1e-4)
 
 
 # ---------------------------------------------------------------------------------------------------------------

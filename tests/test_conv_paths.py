@@ -1,6 +1,7 @@
 """The convolution's internal paths, forced on small inputs: blocks of images run on several threads, the "wide"
-im2col layout, and rebuilding the im2col matrix in backward instead of keeping it. Each must give the same values
-and gradients as the plain path (itself checked against PyTorch in test_conv.py) and pass gradcheck."""
+im2col layout, rebuilding the im2col matrix in backward instead of keeping it, and the weight gradient's matmuls
+per image or per block. Each must give the same values and gradients as the plain path (itself checked against
+PyTorch in test_conv.py), laid out as PyTorch's, and pass gradcheck."""
 import numpy as np
 import pytest
 
@@ -35,21 +36,28 @@ def _force_threads(monkeypatch):
 
 
 def _values_and_grads(case, seed=0):
+    """The output and the gradients of a case; each path must lay them out as PyTorch does (C-contiguous)."""
     fn, xs, ws = CASES[case]
     x, w = rand64(*xs, seed=seed), rand64(*ws, seed=seed + 1)
+    seen = []
+    x.register_hook(seen.append)  # the input gradient as the op hands it back
     out = fn(F, x, w)
     g = np.random.default_rng(seed + 2).normal(size=out.shape)
     out.backward(ember.tensor(g))
+    for t in (out, x.grad, w.grad, seen[0]):
+        assert t.is_contiguous()
     return out.detach().numpy(), x.grad.numpy(), w.grad.numpy()
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("wide", [True, False])
 @pytest.mark.parametrize("keep", [True, False], ids=["keep_cols", "rebuild_cols"])
-def test_threaded_wide_and_rebuilt_paths_equal_the_plain_path(case, wide, keep, monkeypatch):
+@pytest.mark.parametrize("per_image", [True, False], ids=["wgrad_per_image", "wgrad_per_block"])
+def test_threaded_wide_and_rebuilt_paths_equal_the_plain_path(case, wide, keep, per_image, monkeypatch):
     plain = _values_and_grads(case)
     _force_threads(monkeypatch)
     monkeypatch.setattr(conv, "_WIDE", wide)
+    monkeypatch.setattr(conv, "_WGRAD_PER_IMAGE_ROWS", 1 << 30 if per_image else 0)
     if not keep:
         monkeypatch.setattr(conv, "_KEEP_BYTES", 0)
     for got, ref in zip(_values_and_grads(case), plain):
@@ -62,6 +70,7 @@ def test_gradcheck_on_forced_threads_and_wide_layout(case, monkeypatch):
     _force_threads(monkeypatch)
     monkeypatch.setattr(conv, "_WIDE", True)
     monkeypatch.setattr(conv, "_KEEP_BYTES", 0)
+    monkeypatch.setattr(conv, "_WGRAD_PER_IMAGE_ROWS", 0)  # these small cases take the per-image path by default
     fn, xs, ws = CASES[case]
     xs = (3,) + xs[1:]  # 3 images: one block per thread
     assert gradcheck(lambda x, w: fn(F, x, w), [rand64(*xs, seed=3), rand64(*ws, seed=4)])

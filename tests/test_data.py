@@ -1,9 +1,12 @@
 """Datasets, samplers, DataLoader (incl. worker processes), collate, file-format parsers and transforms."""
 import gzip
 import io
+import itertools
 import os
+import random
 import struct
 import tarfile
+import time
 
 import numpy as np
 import pytest
@@ -116,6 +119,74 @@ def test_samplers():
     assert list(BatchSampler(range(5), 2, drop_last=False)) == [[0, 1], [2, 3], [4]]
     with pytest.raises(ValueError, match="batch_size"):
         BatchSampler(range(5), 0, False)
+
+
+def test_random_sampler_draws_lazily_in_chunks_as_pytorch():
+    huge = RandomSampler(range(10), replacement=True, num_samples=10 ** 10)  # PyTorch draws these lazily too
+    assert len(huge) == 10 ** 10 and len(DataLoader(range(10), sampler=huge, batch_size=4)) == 2_500_000_000
+    start = time.perf_counter()
+    first = list(itertools.islice(huge, 100))
+    assert time.perf_counter() - start < 1.0 and all(0 <= i < 10 for i in first)
+    g = ember.Generator().manual_seed(3)
+    it = iter(RandomSampler(range(10), replacement=True, num_samples=70, generator=g))
+    next(it)  # the first chunk of 32 draws comes from g now
+    assert g.rng.integers(0, 10, size=5).tolist() == np.random.default_rng(3).integers(0, 10, size=37)[32:].tolist()
+    # without replacement: whole permutations, the last one cut
+    order = list(RandomSampler(range(4), num_samples=10, generator=ember.Generator().manual_seed(0)))
+    assert len(order) == 10 and sorted(order[:4]) == sorted(order[4:8]) == [0, 1, 2, 3]
+    # without a generator, a pass takes one seed from the default generator, however much of it is read
+    sampler = RandomSampler(range(100))
+    ember.manual_seed(5)
+    next(iter(sampler))
+    after_one = ember.rand(2).tolist()
+    ember.manual_seed(5)
+    full = list(sampler)
+    assert ember.rand(2).tolist() == after_one and sorted(full) == list(range(100))
+    with pytest.raises(ValueError, match="num_samples should be a positive integer"):
+        RandomSampler(range(3), num_samples=0)
+    with pytest.raises(ValueError, match="num_samples should be a positive integer"):
+        RandomSampler([])
+    with pytest.raises(TypeError, match="replacement should be a boolean"):
+        RandomSampler(range(3), replacement=1)
+
+
+class _Seeds(Dataset):
+    """What a worker's random sources give: its WorkerInfo seed, ember's, NumPy's and Python's generators."""
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        info = get_worker_info()
+        return (-1 if info is None else info.id, -1 if info is None else info.seed, ember.rand(1).item(),
+                float(np.random.rand()), random.random())
+
+
+@pytest.mark.parametrize("generator", [False, True])
+def test_shuffled_order_does_not_depend_on_num_workers(generator):
+    ds = TensorDataset(ember.arange(40))
+    runs = []
+    for workers in (0, 1, 3):
+        ember.manual_seed(11)
+        g = ember.Generator().manual_seed(7) if generator else None
+        loader = DataLoader(ds, batch_size=6, shuffle=True, num_workers=workers, generator=g)
+        epochs = [[v for b in loader for v in b[0].tolist()] for _ in range(2)]
+        runs.append((epochs, ember.rand(1).item(), None if g is None else g.rng.random()))
+    assert runs[1] == runs[0] and runs[2] == runs[0]  # the same order, and the generators end in the same state
+    assert runs[0][0][0] != runs[0][0][1] and sorted(runs[0][0][0]) == list(range(40))
+
+
+def test_workers_are_seeded_with_base_seed_plus_id():
+    def run():
+        ember.manual_seed(2)
+        return [row for b in DataLoader(_Seeds(), batch_size=2, num_workers=2) for row in zip(*(f.tolist() for f in b))]
+
+    rows = run()
+    assert rows == run()  # reproducible from ember's seed
+    seeds = {r[0]: r[1] for r in rows}
+    assert set(seeds) == {0, 1} and seeds[1] == seeds[0] + 1  # base_seed + worker_id, as PyTorch
+    for column in (2, 3, 4):  # ember's, NumPy's and Python's generators differ between the workers
+        assert len({r[column] for r in rows}) == len(rows)
 
 
 def test_digits_is_bundled_with_fixed_split():

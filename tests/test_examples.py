@@ -39,7 +39,7 @@ def test_each_example_has_a_docstring_and_help(name, capsys):
 
 
 def test_digits_cnn_plain_loop(capsys):
-    assert load("digits_cnn").main(["--epochs", "2", "--limit", "300"]) == 0
+    assert load("digits_cnn").main(["--epochs", "2", "--limit", "600"]) == 0
     out = capsys.readouterr().out
     assert out.count("train loss") == 2
     acc = float(re.search(r"^test accuracy (\d\.\d+) after 2 epochs", out, re.M).group(1))

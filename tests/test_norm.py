@@ -456,17 +456,47 @@ def test_group_and_instance_norm_errors():
         local_response_norm(ember.randn(2, 6), 2)
 
 
-def test_batch_norm_gradient_is_laid_out_like_its_input():
-    """A convolution's output is (C, N, H, W) memory; batch norm hands its gradient back in that layout (no copy
-    for the convolution's backward), with the same values as for a C-contiguous input."""
+def _cn(a):
+    """a (N, C, ...) as a view of (C, N, ...) memory: a non-contiguous input laid out channel-major."""
+    return np.ascontiguousarray(np.swapaxes(a, 0, 1)).swapaxes(0, 1)
+
+
+NORM_LAYOUT_CASES = {
+    "batch_norm_4d": (lambda F, x, w, b: F.batch_norm(x, None, None, w, b, training=True), (2, 3, 4, 5), 3),
+    "batch_norm_3d": (lambda F, x, w, b: F.batch_norm(x, None, None, w, b, training=True), (2, 3, 5), 3),
+    "batch_norm_2d": (lambda F, x, w, b: F.batch_norm(x, None, None, w, b, training=True), (4, 3), 3),
+    "batch_norm_eval": (lambda F, x, w, b: F.batch_norm(x, w.detach() * 0.1, w.detach().abs() + 0.5, w, b),
+                        (2, 3, 4, 5), 3),
+    "instance_norm": (lambda F, x, w, b: F.instance_norm(x, weight=w, bias=b), (2, 3, 4, 5), 3),
+    "group_norm": (lambda F, x, w, b: F.group_norm(x, 3, w, b), (2, 6, 4, 5), 6),
+    "layer_norm": (lambda F, x, w, b: F.layer_norm(x, (5,), w, b), (2, 3, 4, 5), 5),
+}
+
+
+@pytest.mark.parametrize("cn", [False, True], ids=["contiguous", "channel_major_input"])
+@pytest.mark.parametrize("case", sorted(NORM_LAYOUT_CASES))
+def test_norm_layouts_match_torch(case, cn, torch):
+    """Outputs and gradients are laid out as PyTorch's (C-contiguous, the same strides), whatever the input's
+    layout: no internal layout reaches the user (a view works on the output), and values agree."""
+    fn, shape, c = NORM_LAYOUT_CASES[case]
     rng = np.random.default_rng(8)
-    cn = rng.normal(size=(4, 3, 5, 6)).transpose(1, 0, 2, 3)  # (N, C, H, W) view of (C, N, H, W) memory
-    g = rng.normal(size=(3, 4, 5, 6))
-    grads = []
-    for arr in (np.ascontiguousarray(cn), cn):
-        x = ember.from_numpy(arr).requires_grad_()
-        x.register_hook(lambda grad: grads.append(grad.numpy()))  # the gradient as batch norm hands it back
-        w, b = ember.ones(4, dtype=ember.float64), ember.zeros(4, dtype=ember.float64)
-        ember.nn.functional.batch_norm(x, None, None, w, b, training=True).backward(ember.tensor(g))
-    assert grads[1].strides == cn.strides
-    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12, atol=1e-14)
+    arrays = [rng.normal(size=shape), rng.normal(size=c), rng.normal(size=c)]
+    if cn:
+        arrays[0] = _cn(arrays[0])
+    ours = [ember.from_numpy(a).requires_grad_() for a in arrays]
+    theirs = [torch.from_numpy(a).requires_grad_() for a in arrays]
+    seen = {}
+    ours[0].register_hook(lambda g: seen.setdefault("ember", g))  # the gradient as the norm hands it back
+    theirs[0].register_hook(lambda g: seen.setdefault("torch", g))
+    y, ty = fn(ember.nn.functional, *ours), fn(torch.nn.functional, *theirs)
+    assert y.is_contiguous() and y.stride() == ty.stride()
+    assert y.view(-1).shape == (y.numel(),)
+    g = rng.normal(size=shape)
+    y.backward(ember.tensor(g))
+    ty.backward(torch.tensor(g))
+    assert seen["ember"].is_contiguous() and seen["ember"].stride() == seen["torch"].stride()
+    assert_close(y, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for t, tt in zip(ours, theirs):
+        assert_close(t.grad, tt.grad.numpy(), rtol=1e-9, atol=1e-11)
+        if not cn:
+            assert t.grad.stride() == tt.grad.stride()

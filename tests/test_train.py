@@ -450,7 +450,8 @@ def test_tensorboard_itself_reads_the_event_file(tmp_path):
     with loggers.SummaryWriter(tmp_path) as w:
         for step, value in enumerate([0.5, 0.25, 0.125]):
             w.add_scalar("loss", value, step)
-        w.add_scalars({"a": 1.5, "b": -2.0}, 7)
+        w.add_scalar("a", 1.5, 7)
+        w.add_scalar("b", -2.0, 7)
     acc = EventAccumulator(str(tmp_path))
     acc.Reload()
     assert sorted(acc.Tags()["scalars"]) == ["a", "b", "loss"]

@@ -1,10 +1,14 @@
 """DataLoader: batches from a dataset, shuffled with ember's generator, optionally loaded by worker processes."""
 import multiprocessing as mp
 import queue
+import random
 import traceback
 
 import numpy as np
 
+from .. import dtypes
+from ..ops.join import stack
+from ..ops.random import default_generator, manual_seed
 from ..tensor import Tensor
 from .dataset import IterableDataset
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
@@ -15,9 +19,6 @@ __all__ = ["DataLoader", "default_collate", "get_worker_info", "WorkerInfo"]
 def default_collate(batch):
     """Stack a list of samples into a batch: tensors and arrays are stacked, numbers become tensors (float64 for
     Python floats, int64 for ints, as PyTorch), and dicts, tuples and lists are collated field by field."""
-    from .. import dtypes
-    from ..ops.join import stack
-
     first = batch[0]
     if isinstance(first, Tensor):
         shapes = {tuple(t.shape) for t in batch}
@@ -47,7 +48,8 @@ def default_collate(batch):
 
 
 class WorkerInfo:
-    """What a worker process knows about itself: id, num_workers, seed and its copy of the dataset."""
+    """What a worker process knows about itself: id, num_workers, seed (the loader's base seed + id, with which
+    ember's generator and Python's random are seeded) and its copy of the dataset."""
 
     def __init__(self, id, num_workers, seed, dataset):
         self.id, self.num_workers, self.seed, self.dataset = id, num_workers, seed, dataset
@@ -70,19 +72,22 @@ def _fetch(dataset, indices, collate_fn, auto_collation):
     return collate_fn([dataset[i] for i in indices])
 
 
-def _worker_setup(dataset, worker_id, num_workers, seed, init_fn):
+def _worker_setup(dataset, worker_id, num_workers, base_seed, init_fn):
+    """Seed a worker as PyTorch does: ember's generator and Python's random with base_seed + worker_id, NumPy's
+    global generator with a state mixed from both (so that workers' NumPy streams do not overlap)."""
     global _worker_info
-    from ..ops.random import manual_seed
+    seed = base_seed + worker_id
     _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
     manual_seed(seed)
-    np.random.seed(seed % (2 ** 32))
+    random.seed(seed)
+    np.random.seed(np.random.SeedSequence([worker_id, base_seed & 0xFFFFFFFF, base_seed >> 32]).generate_state(4))
     if init_fn is not None:
         init_fn(worker_id)
 
 
-def _map_worker(dataset, index_q, result_q, collate_fn, auto_collation, worker_id, num_workers, seed, init_fn):
+def _map_worker(dataset, index_q, result_q, collate_fn, auto_collation, worker_id, num_workers, base_seed, init_fn):
     try:
-        _worker_setup(dataset, worker_id, num_workers, seed, init_fn)
+        _worker_setup(dataset, worker_id, num_workers, base_seed, init_fn)
     except Exception:
         result_q.put((-1, None, traceback.format_exc()))
         return
@@ -97,9 +102,9 @@ def _map_worker(dataset, index_q, result_q, collate_fn, auto_collation, worker_i
             result_q.put((n, None, traceback.format_exc()))
 
 
-def _iter_worker(dataset, result_q, collate_fn, batch_size, drop_last, worker_id, num_workers, seed, init_fn):
+def _iter_worker(dataset, result_q, collate_fn, batch_size, drop_last, worker_id, num_workers, base_seed, init_fn):
     try:
-        _worker_setup(dataset, worker_id, num_workers, seed, init_fn)
+        _worker_setup(dataset, worker_id, num_workers, base_seed, init_fn)
         for batch in _iterable_batches(iter(dataset), batch_size, drop_last, collate_fn):
             result_q.put((batch, None))
     except Exception:
@@ -171,29 +176,29 @@ class DataLoader:
         return iter(self.sampler)
 
     def __iter__(self):
+        """A pass over the data. As in PyTorch, starting it draws the workers' base seed from the loader's
+        generator (or ember's default one) whatever num_workers is, and the sampler, iterated in this process
+        only, draws after it: the order of the samples does not depend on num_workers."""
+        base_seed = int((self.generator or default_generator).rng.integers(0, 2 ** 62))
         auto = self.batch_sampler is not None
         if self._iterable:
             if self.num_workers == 0:
                 return _iterable_batches(iter(self.dataset), self.batch_size, self.drop_last, self.collate_fn)
-            return self._iter_workers()
+            return self._iter_workers(base_seed)
         if self.num_workers == 0:
             return (_fetch(self.dataset, idx, self.collate_fn, auto) for idx in self._index_batches())
-        return self._map_workers(auto)
-
-    def _base_seed(self):
-        from ..ops.random import default_generator
-        return int((self.generator or default_generator).rng.integers(0, 2 ** 62))
+        return self._map_workers(auto, base_seed)
 
     def _context(self):
         return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
 
-    def _map_workers(self, auto):
-        ctx, seed = self._context(), self._base_seed()
+    def _map_workers(self, auto, base_seed):
+        ctx = self._context()
         result_q = ctx.Queue()
         index_qs = [ctx.Queue() for _ in range(self.num_workers)]
         workers = [ctx.Process(target=_map_worker, daemon=True,
                                args=(self.dataset, index_qs[w], result_q, self.collate_fn, auto, w, self.num_workers,
-                                     seed + w, self.worker_init_fn)) for w in range(self.num_workers)]
+                                     base_seed, self.worker_init_fn)) for w in range(self.num_workers)]
         for p in workers:
             p.start()
         try:
@@ -238,12 +243,12 @@ class DataLoader:
                 if dead:
                     raise RuntimeError(f"DataLoader worker (pid(s) {dead}) exited unexpectedly") from None
 
-    def _iter_workers(self):
-        ctx, seed = self._context(), self._base_seed()
+    def _iter_workers(self, base_seed):
+        ctx = self._context()
         qs = [ctx.Queue(maxsize=self.prefetch_factor) for _ in range(self.num_workers)]
         workers = [ctx.Process(target=_iter_worker, daemon=True,
                                args=(self.dataset, qs[w], self.collate_fn, self.batch_size, self.drop_last, w,
-                                     self.num_workers, seed + w, self.worker_init_fn))
+                                     self.num_workers, base_seed, self.worker_init_fn))
                    for w in range(self.num_workers)]
         for p in workers:
             p.start()

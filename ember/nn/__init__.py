@@ -10,7 +10,9 @@ from .loss import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
+from .pixelshuffle import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .attention import MultiheadAttention  # noqa: F401,E402
 from .transformer import *  # noqa: F401,F403,E402
 from . import init, utils, functional  # noqa: F401,E402
+from .parallel import DataParallel  # noqa: F401,E402  (binds nn.parallel too: DistributedDataParallel)

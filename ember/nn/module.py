@@ -400,7 +400,11 @@ class Module:
                         p.grad.zero_()
 
     def share_memory(self):
-        return self
+        """Move every parameter, gradient and buffer into memory shared between processes, in place (see
+        Tensor.share_memory_: the Parameter objects keep their identity); returns self. Worker processes then
+        train this very model (Hogwild): forked ones share it, and 'spawn' or 'forkserver' ones that receive the
+        module as an argument map the same memory."""
+        return self._apply(lambda t: t.share_memory_())
 
     # --- conversion -----------------------------------------------------------------------------------------
     def _apply(self, fn, recurse=True):

@@ -7,17 +7,32 @@ until none is left: its copies (numpy releases the GIL in them) and its matmuls,
 meanwhile (and put back after). A pool thread that is slow to start just finds no block left, so a busy machine costs
 no waiting. Where OpenBLAS cannot be found (another BLAS, cupy arrays) ops run on the calling thread alone, the BLAS
 keeping its own threads.
+
+This module owns ember's thread count (``ember.set_num_threads`` / ``get_num_threads``, as torch's): the BLAS's
+threads and the number of blocks a large op runs at once. Until it is set, the count is what the BLAS runs
+(OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or its cores). ember finds OpenBLAS itself (an op switches it to one thread
+and back, so that call must be cheap); any other BLAS (MKL, BLIS, Accelerate) is set through threadpoolctl when it
+is installed.
 """
+import os
 import threading
 import time
 
 import numpy as np
 
+from .registry import export
+
+try:  # an optional package: sets the threads of any BLAS (ember finds OpenBLAS without it)
+    import threadpoolctl as _threadpoolctl
+except ImportError:  # pragma: no cover - depends on the environment
+    _threadpoolctl = None
+
 _SPLIT_MIN = 1 << 24  # an op with less work than this (multiply-adds or element copies) runs on the calling thread
 # OpenBLAS's threads spin (about 0.1 s) after each of its multi-threaded calls, taking a core from the pool; so
 # for _QUIET_BLAS seconds after a split, the ops that do not split run their matmuls on one BLAS thread too.
 _QUIET_BLAS = 1.0
-_state = {"blas": None, "pool": None, "pid": None, "size": 0, "depth": 0, "saved": 1, "split_at": -1e9}
+_state = {"blas": None, "pool": None, "pid": None, "size": 0, "depth": 0, "saved": 1, "split_at": -1e9,
+          "threads": None, "interop": None}  # threads/interop: the counts set by the user (None: the default)
 _lock = threading.Lock()
 
 
@@ -25,7 +40,6 @@ def _find_openblas():
     """(get_num_threads, set_num_threads) of the OpenBLAS numpy uses, or False."""
     import ctypes
     import glob
-    import os
     base = os.path.dirname(np.__file__)
     paths = glob.glob(os.path.join(base, os.pardir, "numpy.libs", "*openblas*"))  # wheels (Linux, Windows)
     paths += glob.glob(os.path.join(base, ".dylibs", "*openblas*"))  # wheels (macOS)
@@ -55,8 +69,83 @@ def _blas():
     return blas
 
 
+def _cpu_count():
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may run on (Linux)
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _other_blas_threads():
+    """The threads of a BLAS that ember did not find itself, through threadpoolctl (None without it or a BLAS)."""
+    if _threadpoolctl is None:
+        return None
+    counts = [lib["num_threads"] for lib in _threadpoolctl.threadpool_info() if lib.get("user_api") == "blas"]
+    return max(counts) if counts else None
+
+
+def _check_count(n, fn):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise RuntimeError(f"{fn} expects an int, but got {type(n).__name__}")
+    if n < 1:
+        raise RuntimeError(f"{fn} expects a positive integer")
+    return int(n)
+
+
+@export(ember=True)
+def get_num_threads():
+    """The number of threads ember's CPU ops use: the BLAS's threads and the blocks a large op runs at once.
+
+    Until ``set_num_threads`` is called it is what the BLAS runs (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or the
+    cores), as torch.get_num_threads. ::
+
+        n = ember.get_num_threads()
+        ember.set_num_threads(1)
+        assert ember.get_num_threads() == 1
+        ember.set_num_threads(n)
+    """
+    t = _state
+    if t["threads"] is not None:
+        return t["threads"]
+    blas = _blas()
+    if blas:
+        return t["saved"] if t["depth"] else blas[0]()  # while an op splits, the BLAS runs one thread per block
+    return _other_blas_threads() or _cpu_count()
+
+
+@export(ember=True)
+def set_num_threads(n):
+    """Use n threads in ember's CPU ops: sets the BLAS's threads (OpenBLAS directly, any other BLAS through
+    threadpoolctl when installed) and how many blocks a large op (a convolution) runs at once, as
+    torch.set_num_threads. On a busy machine 1 is often the fastest."""
+    n = _check_count(n, "set_num_threads")
+    t = _state
+    blas = _blas()
+    with _lock:
+        t["threads"] = n
+        if t["depth"]:
+            t["saved"] = n  # an op is splitting: the BLAS gets n back when it is done
+        elif blas:
+            blas[1](n)
+    if not blas and _threadpoolctl is not None:
+        _threadpoolctl.threadpool_limits(limits=n, user_api="blas")
+
+
+@export(ember=True)
+def get_num_interop_threads():
+    """The number of threads for running independent ops at once (as torch's): ember runs ops one after the other,
+    so this is only the count set by set_num_interop_threads, or the number of cores."""
+    n = _state["interop"]
+    return n if n is not None else _cpu_count()
+
+
+@export(ember=True)
+def set_num_interop_threads(n):
+    """Accepted for PyTorch's programs (see get_num_interop_threads): ember has no inter-op thread pool."""
+    _state["interop"] = _check_count(n, "set_num_interop_threads")
+
+
 def _pool(workers):
-    import os
     from concurrent.futures import ThreadPoolExecutor
     t = _state
     if t["pool"] is None or t["size"] < workers or t["pid"] != os.getpid():  # a forked child has no threads
@@ -72,11 +161,11 @@ def _serial(n, nb, fn):
 
 
 def plan(xp, n, work, nb, serial_nb=None):
-    """(threads, images per block) for an op with this much work on n images: split over the BLAS's threads (its
-    thread count, which is 1 while another op splits) in blocks of at most nb images, at least one a thread; or
+    """(threads, images per block) for an op with this much work on n images: split over ember's threads
+    (get_num_threads; 1 while another op splits) in blocks of at most nb images, at least one a thread; or
     on the calling thread in blocks of serial_nb (default nb) images, its matmuls using the BLAS's threads."""
     blas = _blas() if xp is np and work >= _SPLIT_MIN else False
-    k = min(n, blas[0]()) if blas else 1
+    k = min(n, 1 if _state["depth"] else get_num_threads()) if blas else 1
     if k > 1:
         return k, max(1, min(nb, -(-n // k)))
     return 1, max(1, serial_nb or nb)

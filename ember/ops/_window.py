@@ -6,6 +6,7 @@ dimension is a ``Window(k, s, d, lo, n_in, n_out)``: kernel, stride, dilation, p
 length and output length. The windows read ``span = (n_out - 1) * s + d * (k - 1) + 1`` positions of the padded
 input, which holds the input at [lo, lo + n_in).
 """
+import functools
 from collections import namedtuple
 
 import numpy as np
@@ -80,6 +81,25 @@ def kernel_slices(geo):
     (kh, sh, dh, _, _, oh), (kw, sw, dw, _, _, ow) = geo
     return [(Ellipsis, slice(i * dh, i * dh + (oh - 1) * sh + 1, sh), slice(j * dw, j * dw + (ow - 1) * sw + 1, sw))
             for i in range(kh) for j in range(kw)]
+
+
+@functools.lru_cache(maxsize=256)
+def scatter_slices(geo):
+    """For each kernel position k (in PyTorch's scan order) that reads some of the input, (k, (into the input
+    (..., H, W), into the windows (..., OH, OW))): the index pairs of the window elements that fall inside the input
+    rather than in its padding. Adding windows back through them writes the input's shape directly, no padded
+    buffer to crop."""
+    dims = []
+    for k, s, d, lo, n_in, n_out in geo:
+        pos = []
+        for i in range(k):  # output y reads input i * d + y * s - lo: inside for y in [y0, y1)
+            y0, y1 = max(0, -((i * d - lo) // s)), min(n_out, -((i * d - lo - n_in) // s))
+            r0 = i * d + y0 * s - lo
+            pos.append((slice(r0, r0 + (y1 - y0 - 1) * s + 1, s), slice(y0, y1)) if y0 < y1 else None)
+        dims.append(pos)
+    kw = len(dims[1])
+    return [(i * kw + j, ((Ellipsis, a[0], b[0]), (Ellipsis, a[1], b[1])))
+            for i, a in enumerate(dims[0]) for j, b in enumerate(dims[1]) if a is not None and b is not None]
 
 
 def scatter_buffer(xp, lead, geo, dtype, order):

@@ -1,7 +1,9 @@
 """Activation functions and the softmax family: the pointwise nn.functional ops that are not losses or
 normalisations (dropout, embedding and distances have their own modules), and nn.functional's relu, sigmoid and
 tanh. The hot ones (softmax, log_softmax, gelu) are single nodes whose backward is a gradient node (SoftmaxGrad,
-LogSoftmaxGrad, GeluGrad: array code, with its own backward for second derivatives)."""
+LogSoftmaxGrad, GeluGrad: array code, with its own backward for second derivatives). Forwards that can meet inf
+(a row of softmax masked to -inf, exp overflowing) are ``quiet``: nan and inf without NumPy's warnings, as in
+PyTorch."""
 import math
 import warnings
 
@@ -12,6 +14,7 @@ from ..autograd.graph import apply
 from ..autograd.inplace import inplace as write_inplace
 from ._checks import check_tensor, float_tensor
 from ._erf import erf as _erf_array
+from ._quiet import quiet
 from ._util import wrap_dim
 from .copy import clone
 from .meta import TensorMeta, same_as
@@ -60,6 +63,7 @@ class _AlongDim(_SameShape):
     def __init__(self, dim):
         self.dim = dim
 
+    @quiet  # a row that is all -inf (fully masked) gives nan, silently
     def forward(self, xp, a):
         if a.size == 0:
             out = a.copy()
@@ -152,10 +156,11 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     return _softmax(Softmax, input, dim, dtype, "softmax")
 
 
-@export(Softmax, ember=False, methods=("softmax",))
-def softmax_method(self, dim=None, dtype=None):
-    """Tensor.softmax(dim, dtype=None)."""
-    return _softmax(Softmax, self, dim, dtype, "softmax")
+@export(Softmax, ember="softmax", methods=("softmax",))
+def softmax_method(input, dim=None, dtype=None):
+    """ember.softmax(input, dim, dtype=None) and Tensor.softmax(dim, dtype=None) (F.softmax reads (input, dim,
+    _stacklevel, dtype))."""
+    return _softmax(Softmax, input, dim, dtype, "softmax")
 
 
 @export(LogSoftmax, ember=False, functional=True)
@@ -164,10 +169,10 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     return _softmax(LogSoftmax, input, dim, dtype, "log_softmax")
 
 
-@export(LogSoftmax, ember=False, methods=("log_softmax",))
-def log_softmax_method(self, dim=None, dtype=None):
-    """Tensor.log_softmax(dim, dtype=None)."""
-    return _softmax(LogSoftmax, self, dim, dtype, "log_softmax")
+@export(LogSoftmax, ember="log_softmax", methods=("log_softmax",))
+def log_softmax_method(input, dim=None, dtype=None):
+    """ember.log_softmax(input, dim, dtype=None) and Tensor.log_softmax(dim, dtype=None)."""
+    return _softmax(LogSoftmax, input, dim, dtype, "log_softmax")
 
 
 @export(Softmax, ember=False, functional=True)
@@ -267,6 +272,7 @@ class Gelu(_SameShape):
         self.approximate, self.keep_grad = approximate, keep_grad
         self.d = None
 
+    @quiet
     def forward(self, xp, a):
         if self.approximate == "tanh":
             return 0.5 * a * (1 + xp.tanh(_SQRT_2_OVER_PI * (a + _GELU_CUBIC * a * a * a)))
@@ -290,6 +296,7 @@ class GeluGrad(Node):
     def infer(self, x, g):
         return TensorMeta(tuple(np.broadcast_shapes(x.shape, g.shape)), np.result_type(x.dtype, g.dtype))
 
+    @quiet
     def forward(self, xp, x, g):
         d = self.d if self.d is not None else _gelu_derivative(xp, x, self.approximate)
         return g * d
@@ -327,6 +334,7 @@ def gelu(input, approximate="none"):
 class Silu(_SameShape):
     saves = (0,)
 
+    @quiet
     def forward(self, xp, a):
         return a * sigmoid_array(xp, a)
 
@@ -349,6 +357,7 @@ class Softplus(_SameShape):
     def __init__(self, beta, threshold):
         self.beta, self.threshold = beta, threshold
 
+    @quiet
     def forward(self, xp, a):
         z = a * self.beta
         soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / self.beta
@@ -378,6 +387,7 @@ class LeakyRelu(_SameShape):
     def __init__(self, slope):
         self.slope = slope
 
+    @quiet
     def forward(self, xp, a):
         return xp.where(a > 0, a, a * self.slope).astype(a.dtype, copy=False)
 
@@ -401,6 +411,7 @@ class Elu(_SameShape):
     def __init__(self, alpha, scale=1.0, input_scale=1.0):
         self.alpha, self.scale, self.input_scale = alpha, scale, input_scale
 
+    @quiet
     def forward(self, xp, a):
         neg = self.alpha * xp.expm1(xp.minimum(a, 0) * self.input_scale)
         return (self.scale * xp.where(a > 0, a, neg)).astype(a.dtype, copy=False)
@@ -473,6 +484,7 @@ def relu6(input, inplace=False):
 class Hardswish(_SameShape):
     saves = (0,)
 
+    @quiet
     def forward(self, xp, a):
         return a * xp.clip(a + 3, 0, 6) / 6
 

@@ -5,6 +5,10 @@ add_, sub_, mul_, div_, pow_, neg_.
 Backwards are written once, with ember ops: the hot ones (add, sub, mul, div, neg) apply their nodes directly (the
 operands' dtypes already agree), so a plain backward costs little more than the array arithmetic. A gradient with
 the broadcast shape is summed back to the input's shape by the engine.
+
+The forwards that can meet 1/0, 0*inf, inf-inf or overflow are ``quiet``: inf and nan come without NumPy's
+RuntimeWarning, as in PyTorch. pow with a number exponent of 0, +-1, +-2, +-3, +-4 or +-0.5 is products, sqrt and
+reciprocals (PyTorch's own special cases), not NumPy's general power, which is ~200x slower.
 """
 import math
 
@@ -15,6 +19,7 @@ from ..device import get_array_module
 from ..tensor import Tensor
 from ._checks import not_tensor
 from ._promotion import apply2, as_float, binary, is_float, promote
+from ._quiet import quiet, quiet_begin, quiet_end
 from ._util import zero_gradient
 from .meta import broadcast, same_as
 from .registry import export, register
@@ -50,7 +55,11 @@ class Neg(Node):
 @register
 class Add(_Binary):
     def forward(self, xp, a, b):
-        return a + b
+        token = quiet_begin()  # quiet, spelled out on this hot path
+        try:
+            return a + b
+        finally:
+            quiet_end(token)
 
     def backward(self, g):
         return (g, g)
@@ -59,7 +68,11 @@ class Add(_Binary):
 @register
 class Sub(_Binary):
     def forward(self, xp, a, b):
-        return a - b
+        token = quiet_begin()  # quiet, spelled out on this hot path
+        try:
+            return a - b
+        finally:
+            quiet_end(token)
 
     def backward(self, g):
         return (g, apply(Neg(), g) if self.needs_input_grad[1] else None)
@@ -73,7 +86,11 @@ class Mul(_Binary):
         return (1,) * na + (0,) * nb
 
     def forward(self, xp, a, b):
-        return a * b
+        token = quiet_begin()  # quiet, spelled out on this hot path
+        try:
+            return a * b
+        finally:
+            quiet_end(token)
 
     def backward(self, g):
         a, b = self.inputs
@@ -88,7 +105,11 @@ class Div(_Binary):
         return (0, 1) if self.needs_input_grad[1] else (1,)
 
     def forward(self, xp, a, b):
-        return a / b
+        token = quiet_begin()  # quiet, spelled out on this hot path
+        try:
+            return a / b
+        finally:
+            quiet_end(token)
 
     def backward(self, g):
         a, b = self.inputs
@@ -102,11 +123,38 @@ def _log_scalar(a):
     return math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
 
 
+def _cube(xp, a):
+    return a * a * a
+
+
+def _fourth(xp, a):
+    a2 = a * a
+    return a2 * a2
+
+
+# pow(a, n) for the exponents PyTorch special-cases (2, 3, -2: products; 0.5, -0.5, -1: sqrt, rsqrt, reciprocal;
+# the same formulas, so the same values, up to PyTorch's sqrt being an ulp off at times) and a few more (0, 1, 4,
+# -3, -4: products, within a few ulps of pow; the negative ones of 1 / a, which cannot overflow before the result)
+_POW_FLOAT = {
+    0: lambda xp, a: xp.ones_like(a), 1: lambda xp, a: a.copy(), 2: lambda xp, a: a * a, 3: _cube, 4: _fourth,
+    -1: lambda xp, a: 1 / a, -2: lambda xp, a: 1 / (a * a), -3: lambda xp, a: _cube(xp, 1 / a),
+    -4: lambda xp, a: _fourth(xp, 1 / a), 0.5: lambda xp, a: xp.sqrt(a), -0.5: lambda xp, a: 1 / xp.sqrt(a),
+}
+# integers: the non-negative ones, exact (wrapping around on overflow as NumPy's and PyTorch's power does)
+_POW_INT = {n: _POW_FLOAT[n] for n in (0, 1, 2, 3, 4)}
+
+
 @register
 class Pow(_Binary):
     saves = None
 
+    @quiet
     def forward(self, xp, a, b):
+        if b.__class__ is int or b.__class__ is float:  # a number exponent (a tensor base: pow(2, t) has a number a)
+            kind = a.dtype.kind
+            fast = _POW_FLOAT.get(b) if kind == "f" else _POW_INT.get(b) if kind in "iu" else None
+            if fast is not None:
+                return fast(xp, a)
         return a ** b
 
     def backward(self, g):
@@ -133,6 +181,7 @@ class Pow(_Binary):
 
 @register
 class FloorDivide(_Binary):
+    @quiet
     def forward(self, xp, a, b):
         return a // b
 
@@ -161,6 +210,7 @@ class _ReadsBothForOther(_Binary):
 
 @register
 class Remainder(_ReadsBothForOther):
+    @quiet
     def forward(self, xp, a, b):
         return xp.remainder(a, b)
 
@@ -171,6 +221,7 @@ class Remainder(_ReadsBothForOther):
 
 @register
 class Fmod(_ReadsBothForOther):
+    @quiet
     def forward(self, xp, a, b):
         return xp.fmod(a, b)
 
@@ -414,6 +465,7 @@ for _node, _fn, _name in ((Add, add, "__radd__"), (Sub, sub, "__rsub__"), (Mul, 
 
 # --- in-place ops (the machinery is autograd.inplace) ------------------------------------------------------
 
+@quiet
 def _ufunc_inplace(self, other, ufunc):
     """Without autograd: one ufunc writing into self's buffer. False when NumPy refuses (the slow path then
     raises PyTorch's error, or handles what NumPy can't)."""

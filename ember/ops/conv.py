@@ -4,9 +4,9 @@ Every op works on 2-D internally; a 1-D op runs as 2-D with height 1, and the ge
 a ``Window`` (see _window). A convolution is im2col + matmul: the windows of the (padded) input are an
 ``as_strided`` view copied into a (C*KH*KW, N*OH*OW) matrix, in blocks of images small enough to stay in the L2
 cache for their matmul (large ops spread their blocks over threads, see _threads).
-Convolution outputs are (N, C, H, W) views of (C, N, H, W) memory: the next convolution's im2col and the weight
-gradient's matmul read them without a transpose copy, and elementwise ops and the pooling ops keep that layout
-(gradients are laid out like their inputs).
+Each image's matrix is multiplied on its own (one batched matmul per block), so the product is the block's output
+already laid out as PyTorch's: outputs and gradients are C-contiguous (N, C, H, W) arrays, and no internal layout
+reaches the user.
 
 Gradients are ops of this module, so double backward works: conv's input gradient is conv_transpose, its weight
 gradient the op ConvWeight, and each of the three is the others' adjoint.
@@ -18,10 +18,9 @@ import numpy as np  # host-side index tables and shapes only; device math goes t
 from ..autograd import Node, is_grad_enabled
 from ..autograd.graph import apply
 from ..tensor import Tensor
-from . import _threads
+from . import _autocast, _threads
 from ._checks import check_tensor, same_device
-from ._window import Window, alloc, check_input, check_positive, crop, fits, geometry2d, kernel_slices, ntuple, \
-    scatter_buffer, span
+from ._window import Window, check_input, check_positive, crop, fits, geometry2d, ntuple, scatter_slices, span
 from .meta import TensorMeta
 from .registry import export, register
 
@@ -29,9 +28,6 @@ from .registry import export, register
 def _as2d(a):
     """(N, C, L) -> (N, C, 1, L), a view."""
     return a.reshape(a.shape[:-1] + (1, a.shape[-1]))
-
-
-_CN = (1, 0, 2, 3)  # the memory order of convolution arrays: (N, C, H, W) views of (C, N, H, W) memory
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -51,6 +47,18 @@ _KEEP_BYTES = 1 << 23
 # against the extra matmul columns (costs per matrix element in ns, measured with OpenBLAS on AVX-512).
 # None: choose by cost; True/False: always/never (for tests).
 _WIDE = None
+
+
+# The weight gradient sums products over images. With few matrix rows per group (C/groups*KH*KW) one matmul per
+# image (in a batched matmul, reading the gradient as it is) is faster; with more, one matmul per block of images
+# with a long reduction, after copying the block's gradient to the matrix's column order (measured with OpenBLAS:
+# per image wins by 1.6-2x at 16-27 rows, ties at 144-150, loses by 10-25% at 288-576).
+_WGRAD_PER_IMAGE_ROWS = 100
+
+
+# A stride-1 transposed convolution (the input gradient of a stride-1 convolution) is a convolution with the
+# flipped kernel (a gather) unless its im2col matrix would be more than _GATHER_RATIO times col2im's.
+_GATHER_RATIO = 2
 
 
 def _wide(geo, o):
@@ -82,12 +90,12 @@ class _Im2col:
     def __init__(self, xp, x, geo, wide):
         (kh, sh, dh, lh, h, oh), (kw, sw, dw, lw, w, ow) = geo
         n, c = x.shape[0], x.shape[1]
-        self.p, self.rows, self.fill, self.mat = _columns(geo, wide)[0], c * kh * kw, None, None
+        self.p, self.rows, self.fill, self.images = _columns(geo, wide)[0], c * kh * kw, None, None
         extra = int(kw > 1) if wide else None  # a row of zeros for the wide runs that go past the span
-        if fits(x, geo, _CN, extra):
+        if fits(x, geo, None, extra):
             buf = x
         else:
-            buf = alloc(xp, (n, c, span(geo[0]) + (extra or 0), span(geo[1])), x.dtype, _CN, 0)
+            buf = xp.zeros((n, c, span(geo[0]) + (extra or 0), span(geo[1])), x.dtype)
             h0, h1, w0, w1 = max(lh, 0), min(lh + h, span(geo[0])), max(lw, 0), min(lw + w, span(geo[1]))
             if h0 < h1 and w0 < w1:
                 self.fill = (buf[:, :, h0:h1, w0:w1], x[:, :, h0 - lh:h1 - lh, w0 - lw:w1 - lw])
@@ -95,121 +103,139 @@ class _Im2col:
         lead, st = (c, kh, kw, n), (bc, bh * dh, bw * dw, bn)
         if wide:
             self.win = xp.lib.stride_tricks.as_strided(buf, lead + (self.p,), st + (bw,))
-            if self.rows == c and bn == self.p * bw:  # a 1x1 convolution of an input laid out as its matrix
-                self.mat = self.win[:, 0, 0].reshape(c, n * self.p)
+            if self.rows == c and bc == self.p * bw:  # a 1x1 convolution: each image's matrix is the image
+                self.images = self.win[:, 0, 0].transpose(1, 0, 2)
         else:
             self.win = xp.lib.stride_tricks.as_strided(buf, lead + (oh, ow), st + (bh * sh, bw * sw))
 
     def block(self, xp, n0, m, state, kept=None):
-        """The matrix's columns of the images [n0, n0 + m): copied into a scratch buffer of ``state`` reused across
-        blocks, or into the block's part of ``kept`` (the whole matrix _conv_mm keeps)."""
+        """The matrix's columns of the images [n0, n0 + m), (C*KH*KW, m*P): copied into a scratch buffer of
+        ``state`` reused across blocks, or into the block's part of ``kept`` (the whole matrix _conv_mm keeps).
+        None where each image's matrix is the image itself (see images)."""
         p = self.p
         if self.fill is not None:
             dst, src = self.fill
             dst[n0:n0 + m] = src[n0:n0 + m]
-        if self.mat is not None:
-            return self.mat[:, n0 * p:(n0 + m) * p]
+        if self.images is not None:
+            return None
         win = self.win[:, :, :, n0:n0 + m]
         size = self.rows * m * p
         if kept is not None:
             space = kept[n0 * self.rows * p:]
         else:
-            space = state.get("cols")
-            if space is None or space.size < size:
-                space = state["cols"] = xp.empty(size, self.win.dtype)
+            space = _scratch(xp, state, "cols", (size,), self.win.dtype)
         space[:size].reshape(win.shape)[...] = win
         return space[:size].reshape(self.rows, m * p)
 
+    def block_images(self, cols, n0, m):
+        """The block's matrices image by image, (m, C*KH*KW, P) (views of cols, the block's matrix)."""
+        return self.images[n0:n0 + m] if cols is None else _images(cols, m, self.p)
 
-def _scratch(xp, state, key, shape, dtype):
-    """An empty array of shape from a buffer of ``state`` reused across blocks."""
+
+def _images(cols, m, p):
+    """The (C*KH*KW, m*P) matrix of a block of m images as each image's matrix, (m, C*KH*KW, P), a view."""
+    return cols.reshape(cols.shape[0], m, p).transpose(1, 0, 2)
+
+
+def _scratch(xp, state, key, shape, dtype, fill=None):
+    """An empty array of shape from a buffer of ``state`` reused across blocks; with fill (0), a buffer zeroed
+    when it is made: blocks that write only the first OW columns of each row of a wide-layout shape (..., WB)
+    find zeros in the junk columns, whatever their number of images."""
     size = math.prod(shape)
     buf = state.get(key)
     if buf is None or buf.size < size:
-        buf = state[key] = xp.empty(size, dtype)
+        buf = state[key] = xp.empty(size, dtype) if fill is None else xp.zeros(size, dtype)
     return buf[:size].reshape(shape)
 
 
-def _narrow(a, m, geo):
-    """The (O, m*P) wide-layout columns of a block of m images as an (O, m, OH, OW) view without the junk."""
-    return a.reshape(a.shape[0], m, geo[0].n_out, -1)[..., :geo[1].n_out]
+def _narrow(a, geo):
+    """Wide-layout columns (..., OH * WB) as an (..., OH, OW) view without the junk."""
+    return a.reshape(a.shape[:-1] + (geo[0].n_out, -1))[..., :geo[1].n_out]
 
 
-def _widen(xp, g4, geo):
-    """g4 (O, m, OH, OW) in the wide layout (O, m*P), zeros in the junk columns."""
-    o, m, oh, ow = g4.shape
-    out = xp.zeros((o, m, oh, _columns(geo, True)[1]), g4.dtype)
+def _widen(xp, g4, geo, state):
+    """g4 (m, O, OH, OW) in the wide layout (m, O, P), zeros in the junk columns (a scratch buffer of state)."""
+    m, o, oh, ow = g4.shape
+    wb = _columns(geo, True)[1]
+    out = _scratch(xp, state, "wide", (m, o, oh, wb), g4.dtype, 0)
     out[..., :ow] = g4
-    return out.reshape(o, -1)
+    return out.reshape(m, o, oh * wb)
 
 
-def _mm_into(xp, w2, cols, out, groups):
-    """out = w2 (O, C/groups*KH*KW) times cols (C*KH*KW, P), per group."""
+def _bmm(xp, a, b, groups, out=None):
+    """a (G*M, K) times each image's b (G*K, P) of b (m, G*K, P), per group -> (m, G*M, P)."""
     if groups == 1:
-        return xp.matmul(w2, cols, out=out)
-    o, m = w2.shape[0], cols.shape[1]
-    xp.matmul(w2.reshape(groups, o // groups, -1), cols.reshape(groups, -1, m),
-              out=out.reshape(groups, o // groups, m))
-    return out
+        return xp.matmul(a, b, out=out)
+    m, p = b.shape[0], b.shape[-1]
+    r = xp.matmul(a.reshape(groups, a.shape[0] // groups, -1), b.reshape(m, groups, -1, p),
+                  out=None if out is None else out.reshape(m, groups, -1, p))
+    return r.reshape(m, -1, p)
 
 
 def _conv_mm(xp, x, geo, w2, groups, bias=None, keep=False):
-    """w2 (O, C/groups*KH*KW) times the im2col matrix of x (N, C, H, W), per group, plus bias -> (O, N*OH*OW); and
-    when keep is set and it is small enough the whole matrix for the weight gradient (else None): a flat array
-    holding each block of nb images' (C*KH*KW, nb*OH*OW) matrix after the other, and nb."""
+    """w2 (O, C/groups*KH*KW) times the im2col matrix of each image of x (N, C, H, W), per group, plus bias ->
+    (N, O, OH*OW), C-contiguous; and when keep is set and it is small enough the whole matrix for the weight
+    gradient (else None): a flat array holding each block of nb images' (C*KH*KW, nb*OH*OW) matrix after the
+    other, and nb. The block's matrix is built once, and each image's product is written in its place in the
+    output (a batched matmul reading the image's columns of the block's matrix)."""
     n, o, rows = x.shape[0], w2.shape[0], w2.shape[1] * groups
     q = geo[0].n_out * geo[1].n_out
     keep = keep and rows * n * q * x.itemsize <= _KEEP_BYTES  # kept in the compact layout
     wide = not keep and _wide(geo, o // groups)
     p = _columns(geo, wide)[0]
-    out = xp.empty((o, n * q), x.dtype)
+    out = xp.empty((n, o, q), x.dtype)
     work = o // groups * rows * n * p
-    k, nb = _threads.plan(xp, n, work, _block_images(rows, p, x.itemsize), n if keep else None)
+    k, nb = _threads.plan(xp, n, work, _block_images(rows, p, x.itemsize))
     kept = xp.empty(rows * n * p, x.dtype) if keep else None
-    b2 = None if bias is None else bias[:, None]
+    # the bias repeated over each channel's outputs: added to a block's (m, O*Q) view, numpy runs one long inner
+    # loop per image (about twice as fast as adding (O, 1) values to (m, O, Q))
+    brow = None if bias is None else xp.repeat(bias, q)
     im = _Im2col(xp, x, geo, wide)
 
     def block(n0, m, state):
-        cols = im.block(xp, n0, m, state, kept)
-        dst = out[:, n0 * q:(n0 + m) * q]
+        cols = im.block_images(im.block(xp, n0, m, state, kept), n0, m)
+        dst = out[n0:n0 + m]
         if p == q:
-            _mm_into(xp, w2, cols, dst, groups)
-            if bias is not None:
-                dst += b2
-            return
-        r = _mm_into(xp, w2, cols, _scratch(xp, state, "out", (o, m * p), x.dtype), groups)
-        d4 = dst.reshape(o, m, geo[0].n_out, geo[1].n_out)
-        if bias is None:
-            d4[...] = _narrow(r, m, geo)
+            _bmm(xp, w2, cols, groups, dst)
         else:
-            xp.add(_narrow(r, m, geo), b2[:, :, None, None], out=d4)
+            r = _bmm(xp, w2, cols, groups, _scratch(xp, state, "out", (m, o, p), x.dtype))
+            dst.reshape(m, o, geo[0].n_out, geo[1].n_out)[...] = _narrow(r, geo)
+        if brow is not None:
+            dst.reshape(m, o * q)[...] += brow
 
     _threads.for_blocks(xp, n, nb, k, block)
     return out, (None if kept is None else (kept, nb))
 
 
 def _conv_wgrad(xp, x, g4, geo, groups, cols=None):
-    """g4 (O, N, OH, OW) times the transposed im2col matrix of x (or the one kept by _conv_mm), per group
-    -> (O, C/groups*KH*KW)."""
-    o, n = g4.shape[0], x.shape[0]
+    """The gradient g4 (N, O, OH, OW) times the transposed im2col matrix of x (or the one kept by _conv_mm), per
+    group -> (O, C/groups*KH*KW). Each block's gradient is copied to the matrix's column order (O, m*P) for one
+    matmul with a long reduction (faster than a matmul per image)."""
+    n, o = x.shape[0], g4.shape[1]
     rows = x.shape[1] * geo[0].k * geo[1].k
     wide = cols is None and _wide(geo, o // groups)
     p = _columns(geo, wide)[0]
     junk = p != geo[0].n_out * geo[1].n_out
-    g2 = None if junk else g4.reshape(o, -1)
     im = _Im2col(xp, x, geo, wide) if cols is None else None
     work = o // groups * rows * n * p
+    per_image = rows // groups < _WGRAD_PER_IMAGE_ROWS
 
     def block(n0, m, state):
         if cols is None:
             cb = im.block(xp, n0, m, state)
         else:
             cb = cols[0][n0 * rows * p:(n0 + m) * rows * p].reshape(rows, m * p)
-        gb = _widen(xp, g4[:, n0:n0 + m], geo) if junk else g2[:, n0 * p:(n0 + m) * p]
-        if groups == 1:
-            r = cb @ gb.T  # (C*KH*KW, O): faster in OpenBLAS than gb @ cols.T (long reduction axis)
+        if cb is None or per_image:  # one matmul per image, reading the gradient as it is
+            gb = _widen(xp, g4[n0:n0 + m], geo, state) if junk else g4[n0:n0 + m].reshape(m, o, p)
+            r = _wgrad_images(xp, im.block_images(cb, n0, m) if im else _images(cb, m, p), gb, groups)
         else:
-            r = xp.matmul(cb.reshape(groups, -1, m * p), gb.reshape(groups, o // groups, -1).transpose(0, 2, 1))
+            gb = _scratch(xp, state, "g", (o, m, geo[0].n_out, _columns(geo, wide)[1]), g4.dtype, 0 if junk else None)
+            gb[..., :geo[1].n_out] = g4[n0:n0 + m].transpose(1, 0, 2, 3)
+            gb = gb.reshape(o, m * p)
+            if groups == 1:
+                r = cb @ gb.T  # (C*KH*KW, O): faster in OpenBLAS than gb @ cols.T (long reduction axis)
+            else:
+                r = xp.matmul(cb.reshape(groups, -1, m * p), gb.reshape(groups, o // groups, -1).transpose(0, 2, 1))
         if "acc" in state:
             state["acc"] += r
         else:
@@ -227,53 +253,55 @@ def _conv_wgrad(xp, x, g4, geo, groups, cols=None):
     return acc.T if groups == 1 else acc.transpose(0, 2, 1).reshape(o, -1)
 
 
+def _wgrad_images(xp, xb, gb, groups):
+    """The sum over images of xb (m, C, P) times gb (m, O, P) transposed, per group: (C, O) or (G, C/G, O/G)."""
+    m, p = xb.shape[0], xb.shape[-1]
+    if groups == 1:
+        return xp.matmul(xb, gb.transpose(0, 2, 1)).sum(0)
+    return xp.matmul(xb.reshape(m, groups, -1, p), gb.reshape(m, groups, -1, p).transpose(0, 1, 3, 2)).sum(0)
+
+
 def _col2im_mm(xp, wt, x4, geo, groups):
-    """The adjoint of _conv_mm: the columns wt (C*KH*KW, O/groups) times x4 (O, N, OH, OW), per group, added back
-    into an (N, C, H, W) array, in blocks of images. Stride-1 windows are added in the wide layout (see _wide):
-    one contiguous run per image, channel and kernel position instead of OH runs of OW."""
+    """The adjoint of _conv_mm: the columns wt (C*KH*KW, O/groups) times each image of x4 (N, O, OH, OW), per
+    group, added back into a new C-contiguous (N, C, H, W) array, in blocks of images. Stride-1 windows are added
+    in the wide layout (see _wide): one contiguous run per image, channel and kernel position instead of OH runs
+    of OW, into a padded buffer that is then cropped."""
     (kh, sh, dh, _, _, oh), (kw, sw, dw, _, _, ow) = geo
-    rows, n = wt.shape[0], x4.shape[1]
+    rows, n = wt.shape[0], x4.shape[0]
     c = rows // (kh * kw)
     height, width = (max(span(g), g.lo + g.n_in) for g in geo)
     wide = sh == 1 and sw == 1 and kw > 1 and width == span(geo[1])
     if wide:  # rows of exactly the span, and one more for the runs that go past it
         p = _columns(geo, True)[0]
-        flat = xp.zeros((c, n, (height + 1) * width), x4.dtype)
-        buf = flat.reshape(c, n, height + 1, width).transpose(1, 0, 2, 3)
+        flat = xp.zeros((n, c, (height + 1) * width), x4.dtype)
+        out = flat.reshape(n, c, height + 1, width)
     else:
         p = oh * ow
-        buf = scatter_buffer(xp, (n, c), geo, x4.dtype, _CN)
-        x2 = x4.reshape(x4.shape[0], -1)
-    slices = kernel_slices(geo)
+        out = xp.zeros((n, c, geo[0].n_in, geo[1].n_in), x4.dtype)
+        x3 = x4.reshape(n, x4.shape[1], p)
+    pairs = scatter_slices(geo)
     work = wt.shape[1] * rows * n * p
 
     def block(n0, m, state):
         if wide:
-            cols = _gmm(xp, wt, _widen(xp, x4[:, n0:n0 + m], geo), groups).reshape(c, kh * kw, m, p)
+            cols = _bmm(xp, wt, _widen(xp, x4[n0:n0 + m], geo, state), groups).reshape(m, c, kh * kw, p)
             for k in range(kh * kw):
                 off = k // kw * dh * width + k % kw * dw
-                flat[:, n0:n0 + m, off:off + p] += cols[:, k]
+                flat[n0:n0 + m, :, off:off + p] += cols[:, :, k]
             return
-        cols = _gmm(xp, wt, x2[:, n0 * p:(n0 + m) * p], groups).reshape(c, kh * kw, m, oh, ow)
-        for k, sl in enumerate(slices):
-            buf[n0:n0 + m][sl] += cols[:, k].transpose(1, 0, 2, 3)
+        cols = _bmm(xp, wt, x3[n0:n0 + m], groups).reshape(m, c, kh * kw, oh, ow)
+        dst = out[n0:n0 + m]
+        for k, (d, s) in pairs:
+            dst[d] += cols[:, :, k][s]
 
     k, nb = _threads.plan(xp, n, work, 2 * _block_images(rows, p, x4.itemsize), n)
     _threads.for_blocks(xp, n, nb, k, block)
-    return crop(buf, geo)
+    return xp.ascontiguousarray(crop(out, geo)) if wide else out
 
 
-def _gmm(xp, a, b, groups):
-    """Grouped matmul: a (G*M, K) times b (G*K, P), block by block -> (G*M, P)."""
-    if groups == 1:
-        return a @ b
-    m, k = a.shape[0] // groups, a.shape[1]
-    return xp.matmul(a.reshape(groups, m, k), b.reshape(groups, k, -1)).reshape(groups * m, -1)
-
-
-def _unflatten(out, n, h, w, one_d):
-    """The output (C, N*H*W) -> (N, C, H, W) (or (N, C, W)), a view."""
-    out = out.reshape(out.shape[0], n, h, w).transpose(1, 0, 2, 3)
+def _unflatten(out, h, w, one_d):
+    """The output (N, C, H*W) -> (N, C, H, W) (or (N, C, W)), a view."""
+    out = out.reshape(out.shape[0], out.shape[1], h, w)
     return out[:, :, 0] if one_d else out
 
 
@@ -289,8 +317,7 @@ class _ConvOp(Node):
         return g.sum((0, 2) if self.one_d else (0, 2, 3))
 
     def _meta(self, n, c, dim, dtype):
-        """The (N, C, H, W) (or (N, C, L)) meta of n images of c channels, each Window's ``dim`` as the size: the
-        logical shape (the memory of a convolution output is laid out (C, N, H, W))."""
+        """The (N, C, H, W) (or (N, C, L)) meta of n images of c channels, each Window's ``dim`` as the size."""
         gh, gw = self.geo
         spatial = (getattr(gw, dim),) if self.one_d else (getattr(gh, dim), getattr(gw, dim))
         return TensorMeta((n, c) + spatial, dtype)
@@ -311,7 +338,7 @@ class Conv(_ConvOp):
         if self.one_d:
             x, w = _as2d(x), _as2d(w)
         out, self.cols = _conv_mm(xp, x, self.geo, w.reshape(w.shape[0], -1), self.groups, b, self.keep_cols)
-        return _unflatten(out, x.shape[0], self.geo[0].n_out, self.geo[1].n_out, self.one_d)
+        return _unflatten(out, self.geo[0].n_out, self.geo[1].n_out, self.one_d)
 
     def backward(self, g):
         x, w = self.inputs[0], self.inputs[1]
@@ -337,17 +364,17 @@ class ConvTranspose(_ConvOp):
             x, w = _as2d(x), _as2d(w)
         (kh, sh, dh, lh, hin, oh), (kw, sw, dw, lw, win, ow) = self.geo
         g = self.groups
-        n, o, cg = x.shape[0], x.shape[1], w.shape[1]
+        o, cg = x.shape[1], w.shape[1]
         og, c = o // g, cg * g
-        if sh == 1 and sw == 1 and o * hin * win <= 2 * c * oh * ow:
+        if sh == 1 and sw == 1 and o * hin * win <= _GATHER_RATIO * c * oh * ow:
             # A stride-1 transposed convolution is a convolution with the flipped kernel: a gather, cheaper than
             # col2im's scatter-add unless its im2col matrix is much larger than col2im's.
             fgeo = (Window(kh, 1, dh, dh * (kh - 1) - lh, oh, hin), Window(kw, 1, dw, dw * (kw - 1) - lw, ow, win))
             wf = w.reshape(g, og, cg, kh, kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4).reshape(c, og * kh * kw)
             out = _conv_mm(xp, x, fgeo, wf, g, b)[0]
-            return _unflatten(out, n, hin, win, self.one_d)
+            return _unflatten(out, hin, win, self.one_d)
         wt = w.reshape(g, og, cg * kh * kw).transpose(0, 2, 1).reshape(g * cg * kh * kw, og)
-        out = _col2im_mm(xp, wt, x.transpose(1, 0, 2, 3), self.geo, g)
+        out = _col2im_mm(xp, wt, x, self.geo, g)
         if b is not None:
             out += b[:, None, None]
         return out[:, :, 0] if self.one_d else out
@@ -376,7 +403,7 @@ class ConvWeight(_ConvOp):
     def forward(self, xp, x, g):
         if self.one_d:
             x, g = _as2d(x), _as2d(g)
-        gw = _conv_wgrad(xp, x, g.transpose(1, 0, 2, 3), self.geo, self.groups, self.cols)
+        gw = _conv_wgrad(xp, x, g, self.geo, self.groups, self.cols)
         self.cols = None
         return xp.ascontiguousarray(gw).reshape(self.wshape)
 
@@ -460,6 +487,8 @@ def _batched(input, nd):
 
 
 def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
+    if _autocast.active and _autocast.on(input):
+        return _autocast.in_float32(_conv, op, nd, input, weight, bias, stride, padding, dilation, groups)
     _check_conv(op, nd, input, weight, bias)
     groups = _check_groups(op, groups)
     x, batched = _batched(input, nd)
@@ -492,6 +521,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    if _autocast.active and _autocast.on(input):
+        return _autocast.in_float32(_conv_transpose, op, nd, input, weight, bias, stride, padding, output_padding,
+                                    groups, dilation)
     _check_conv(op, nd, input, weight, bias)
     groups = _check_groups(op, groups)
     x, batched = _batched(input, nd)

@@ -214,6 +214,13 @@ class _Casts:
             return f"ember.{self.dtype.name}"
         return self.to(dtype)
 
+    @export(ToCopy, ember=False, methods=("type_as",))
+    def type_as(self, other):
+        """self cast to other's dtype (and moved to its device); self when it already has them."""
+        if not isinstance(other, Tensor):
+            raise TypeError(f"type_as(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")
+        return self.to(other)
+
     @export(ToCopy, ember=False, methods=("float",))
     def float(self):
         return self.to(_dt.float32)

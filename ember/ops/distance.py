@@ -1,8 +1,13 @@
-"""Norms, similarities and distances along a dimension: normalize, cosine_similarity and pairwise_distance
+"""Norms, similarities and distances along a dimension: normalize, cosine_similarity, pairwise_distance and cdist
 (composites of ember ops)."""
-from ._checks import float_tensor
+import numpy as np
+
+from ._checks import check_tensor, float_tensor, same_device
+from .creation import zeros
+from .reduce import Norm
 from .registry import export
-from .ternary import clamp
+from .ternary import clamp, where
+from .unary import sqrt
 
 
 @export(ember=False, functional=True)
@@ -37,3 +42,59 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     float_tensor(x1, "pairwise_distance")
     float_tensor(x2, "pairwise_distance")
     return (x1 - x2 + eps).norm(p, -1, keepdim=keepdim)
+
+
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")
+
+
+def _check_cdist(x1, x2, p, compute_mode):
+    op = "cdist"
+    for name, t, pos in (("X1", x1, 0), ("X2", x2, 1)):
+        check_tensor(t, op, name.lower(), pos)
+        if t.data.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t.data.ndim}D (shape "
+                               f"{tuple(t.shape)})")
+        if t.data.dtype.kind not in "fV":
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: {t.dtype}")
+    s1, s2 = tuple(x1.data.shape), tuple(x2.data.shape)
+    if s1[-1] != s2[-1]:
+        raise RuntimeError(f"cdist: X1 and X2 must have the same number of columns. X1: {s1[-1]} X2: {s2[-1]} "
+                           f"(shapes {s1} and {s2})")
+    if x1.data.dtype != x2.data.dtype:
+        raise RuntimeError(f"cdist: X1 and X2 must have the same dtype, got {x1.dtype} and {x2.dtype}")
+    same_device(x1, x2, op)
+    try:
+        batch = np.broadcast_shapes(s1[:-2], s2[:-2])
+    except ValueError:
+        raise RuntimeError(f"cdist: the batch dimensions of X1 {s1} and X2 {s2} do not broadcast") from None
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
+        raise TypeError(f"cdist(): argument 'p' must be a number, not {type(p).__name__}")
+    if p < 0:
+        raise RuntimeError(f"cdist only supports non-negative p values, got p={p}")
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
+    return tuple(batch) + (s1[-2], s2[-2])
+
+
+def _euclidean_mm(x1, x2):
+    """Euclidean distances from ||x1||^2 + ||x2||^2 - 2 x1 x2^T (one matmul; PyTorch's "mm" mode), clamped at 0; the
+    gradient is 0 where the distance is 0 (PyTorch's subgradient)."""
+    sq = (x1 * x1).sum(-1, keepdim=True) + (x2 * x2).sum(-1, keepdim=True).mT - 2 * (x1 @ x2.mT)
+    pos = sq > 0
+    return where(pos, sqrt(where(pos, sq, 1.0)), 0.0)
+
+
+@export(Norm, ember=True)
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+    """The p-norm distances between the rows of x1 (..., P, M) and those of x2 (..., R, M): (..., P, R), the batch
+    dimensions broadcast. p = 2 (default), any p >= 0 or inf. For p = 2 the distances come from a matrix product when
+    compute_mode is "use_mm_for_euclid_dist", or "use_mm_for_euclid_dist_if_necessary" (the default) and P > 25 or
+    R > 25 (faster, less exact for close points), as in PyTorch; "donot_use_mm_for_euclid_dist" never does."""
+    shape = _check_cdist(x1, x2, p, compute_mode)
+    p = float(p)
+    if x1.data.shape[-1] == 0:
+        return zeros(shape, dtype=x1.dtype, device=x1.device)
+    if p == 2 and (compute_mode == "use_mm_for_euclid_dist" or (compute_mode == _CDIST_MODES[0] and
+                                                                  (shape[-2] > 25 or shape[-1] > 25))):
+        return _euclidean_mm(x1, x2)
+    return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).norm(p, -1)

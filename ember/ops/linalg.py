@@ -12,6 +12,7 @@ from ..autograd import Node
 from ..device import get_array_module
 from ..autograd.graph import apply
 from ..tensor import Tensor, _ndarray
+from . import _autocast
 from ._broadcast import broadcast_to, sum_to
 from ._checks import check_tensor, same_device
 from .arith import mul
@@ -172,6 +173,8 @@ def _check_matmul(a, b, op="matmul"):
 @export(Matmul, methods=("matmul", "__matmul__"))
 def matmul(input, other):
     """Matrix product with PyTorch semantics: 1-D operands are vectors, leading dimensions are broadcast batches."""
+    if _autocast.active:
+        input, other = _autocast.cast(input, other)
     if isinstance(input, Tensor) and isinstance(other, Tensor):
         a, b = input.data, other.data
         sa, sb = a.shape, b.shape
@@ -219,12 +222,16 @@ def _bmm_ranks(sa, sb):
 @export(Matmul, methods=("mm",))
 def mm(input, mat2):
     """Product of two matrices (2-D only)."""
+    if _autocast.active:
+        input, mat2 = _autocast.cast(input, mat2)
     return _product("mm", input, mat2, _mm_ranks)
 
 
 @export(Matmul, methods=("bmm",))
 def bmm(input, mat2):
     """Batched product of two 3-D tensors with the same batch size (no broadcasting)."""
+    if _autocast.active:
+        input, mat2 = _autocast.cast(input, mat2)
     return _product("bmm", input, mat2, _bmm_ranks)
 
 
@@ -278,6 +285,8 @@ def _add_scaled(input, product, beta, alpha, op):
 @export(methods=("addmm",))
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2)."""
+    if _autocast.active:
+        input, mat1, mat2 = _autocast.cast(input, mat1, mat2)
     return _add_scaled(input, mm(mat1, mat2), beta, alpha, "addmm")
 
 
@@ -290,6 +299,8 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
 @export(methods=("baddbmm",))
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * bmm(batch1, batch2)."""
+    if _autocast.active:
+        input, batch1, batch2 = _autocast.cast(input, batch1, batch2)
     return _add_scaled(input, bmm(batch1, batch2), beta, alpha, "baddbmm")
 
 
@@ -459,6 +470,8 @@ def einsum(equation, *operands):
     subscripts (diagonals) are supported, and size-1 dimensions broadcast."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
+    if _autocast.active:
+        operands = _autocast.cast(*operands)
     if not operands:
         raise _einsum_error("must provide at least one operand")
     for i, t in enumerate(operands):

@@ -2,6 +2,7 @@
 (a composite of matmul, mul and sum)."""
 from ..autograd import Node
 from ..autograd.graph import apply
+from . import _autocast
 from ._broadcast import broadcast_to
 from ._checks import check_tensor, same_device, same_dtype
 from .meta import TensorMeta
@@ -123,6 +124,8 @@ def _linear_error(input, weight, bias):
 @export(Linear, ember=False, functional=True)
 def linear(input, weight, bias=None):
     """y = input @ weight.T + bias, with input of shape (*, in_features) and weight (out_features, in_features)."""
+    if _autocast.active:
+        input, weight, bias = _autocast.cast(input, weight, bias)
     try:
         xd, wd = input.data, weight.data
         ok = (wd.ndim == 2 and xd.ndim and xd.shape[-1] == wd.shape[1] and xd.dtype == wd.dtype

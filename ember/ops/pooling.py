@@ -1,7 +1,8 @@
 """Pooling: max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d and adaptive_max_pool1d/2d.
 
 As for convolutions (see _window), every op works on 2-D internally (a 1-D op runs as 2-D with height 1), the
-windows are strided views of the (padded) input, and gradients are laid out like their inputs. Each pooling op and
+windows are strided views of the (padded) input, and outputs and gradients are new C-contiguous arrays (as
+PyTorch's): the gradients are added back straight into the input's shape (scatter_slices). Each pooling op and
 its scatter-back are a pair of adjoint ops, so double backward works. Adaptive average pooling is a resampling (a
 linear map along each axis, see resample); adaptive max pooling gathers its uneven windows onto a regular grid and
 max-pools that.
@@ -12,8 +13,7 @@ import numpy as np  # host-side index tables and shapes only; device math goes t
 
 from ..autograd import Node, is_grad_enabled
 from ..autograd.graph import apply
-from ._window import Window, check_input, check_positive, crop, geometry2d, kernel_slices, memory_order, ntuple, \
-    place, scatter_buffer
+from ._window import Window, check_input, check_positive, geometry2d, kernel_slices, ntuple, place, scatter_slices
 from .meta import TensorMeta
 from .registry import export, register
 from .resample import AxisMap, ConstantPad, Resample, adaptive_avg_map, adaptive_windows, resample
@@ -25,7 +25,6 @@ from .resample import AxisMap, ConstantPad, Resample, adaptive_avg_map, adaptive
 
 class _PoolOp(Node):
     saves = ()
-    order = None  # the memory order of the forward input: gradients are laid out like it
 
     def __init__(self, geo, one_d):
         self.geo, self.one_d = geo, one_d
@@ -65,11 +64,9 @@ class MaxPool(_PoolOp):
         return out if self.positions is None else (out, TensorMeta(out.shape, np.dtype(np.int64)))
 
     def forward(self, xp, x):
-        x = self._in(x)
-        self.order = memory_order(x)
-        buf = place(xp, x, self.geo, -math.inf)
+        buf = place(xp, self._in(x), self.geo, -math.inf)
         views = [buf[sl] for sl in kernel_slices(self.geo)]
-        out = views[0].copy(order="K")
+        out = views[0].copy()  # C-contiguous
         for v in views[1:]:
             xp.maximum(out, v, out=out)
         if self.need_idx:
@@ -90,7 +87,7 @@ class MaxPool(_PoolOp):
         return (xp.asarray(rows)[:, None] + (k // kw) * dh) * width + xp.asarray(cols) + (k % kw) * dw
 
     def backward(self, g, _=None):
-        return (apply(MaxPoolScatter(self.geo, self.one_d, self.kidx, self.order), g),)
+        return (apply(MaxPoolScatter(self.geo, self.one_d, self.kidx), g),)
 
 
 def _window_positions(geo):
@@ -104,24 +101,24 @@ def _window_positions(geo):
 class MaxPoolScatter(_PoolOp):
     """The gradient of MaxPool: each window's gradient sent to the position of its maximum."""
 
-    def __init__(self, geo, one_d, kidx, order=None):
+    def __init__(self, geo, one_d, kidx):
         super().__init__(geo, one_d)
-        self.kidx, self.order = kidx, order
+        self.kidx = kidx
 
     def infer(self, g):
         return self._meta(g, "n_in")
 
     def forward(self, xp, g):
         g = self._in(g)
-        buf = scatter_buffer(xp, g.shape[:-2], self.geo, g.dtype, self.order or memory_order(g))
+        out = _input_zeros(xp, g, self.geo)
         disjoint = _disjoint(self.geo)
-        for k, sl in enumerate(kernel_slices(self.geo)):
-            part = g * (self.kidx == k)
+        for k, (dst, src) in scatter_slices(self.geo):
+            part = g[src] * (self.kidx[src] == k)
             if disjoint:
-                buf[sl] = part
+                out[dst] = part
             else:
-                buf[sl] += part
-        return self._out(crop(buf, self.geo))
+                out[dst] += part
+        return self._out(out)
 
     def backward(self, gg):
         return (apply(MaxPoolGather(self.geo, self.one_d, self.kidx), gg),)
@@ -135,11 +132,10 @@ class MaxPoolGather(MaxPoolScatter):
         return self._meta(x, "n_out")
 
     def forward(self, xp, x):
-        buf = place(xp, self._in(x), self.geo)
-        out = None
-        for k, sl in enumerate(kernel_slices(self.geo)):
-            part = buf[sl] * (self.kidx == k)
-            out = part if out is None else xp.add(out, part, out=out)
+        x = self._in(x)
+        out = xp.zeros(self.kidx.shape, x.dtype)
+        for k, (src, dst) in scatter_slices(self.geo):
+            out[dst] += x[src] * (self.kidx[dst] == k)
         return self._out(out)
 
     def backward(self, g):
@@ -162,21 +158,19 @@ class AvgPool(_PoolOp):
         return s if isinstance(s, float) else xp.asarray(s, dtype=dtype)
 
     def forward(self, xp, x):
-        x = self._in(x)
-        self.order = memory_order(x)
-        buf = place(xp, x, self.geo)
+        buf = place(xp, self._in(x), self.geo)
         sl = kernel_slices(self.geo)
-        out = buf[sl[0]] * self._scale(xp, x.dtype) if len(sl) == 1 else xp.add(buf[sl[0]], buf[sl[1]])
+        out = xp.empty(buf[sl[0]].shape, x.dtype)  # C-contiguous
+        if len(sl) == 1:
+            return self._out(xp.multiply(buf[sl[0]], self._scale(xp, x.dtype), out=out))
+        xp.add(buf[sl[0]], buf[sl[1]], out=out)
         for s in sl[2:]:
             out += buf[s]
-        if len(sl) > 1:
-            out *= self._scale(xp, x.dtype)
+        out *= self._scale(xp, x.dtype)
         return self._out(out)
 
     def backward(self, g):
-        node = AvgPoolScatter(self.geo, self.one_d, self.scale)
-        node.order = self.order
-        return (apply(node, g),)
+        return (apply(AvgPoolScatter(self.geo, self.one_d, self.scale), g),)
 
 
 @register
@@ -188,17 +182,22 @@ class AvgPoolScatter(AvgPool):
 
     def forward(self, xp, g):
         g = self._in(g) * self._scale(xp, g.dtype)
-        buf = scatter_buffer(xp, g.shape[:-2], self.geo, g.dtype, self.order or memory_order(g))
+        out = _input_zeros(xp, g, self.geo)
         disjoint = _disjoint(self.geo)
-        for sl in kernel_slices(self.geo):
+        for _, (dst, src) in scatter_slices(self.geo):
             if disjoint:
-                buf[sl] = g
+                out[dst] = g[src]
             else:
-                buf[sl] += g
-        return self._out(crop(buf, self.geo))
+                out[dst] += g[src]
+        return self._out(out)
 
     def backward(self, gg):
         return (apply(AvgPool(self.geo, self.one_d, self.scale), gg),)
+
+
+def _input_zeros(xp, g, geo):
+    """Zeros of the forward input's shape (..., H, W), for g (..., OH, OW) windows to be added back into."""
+    return xp.zeros(g.shape[:-2] + (geo[0].n_in, geo[1].n_in), g.dtype)
 
 
 def _disjoint(geo):

@@ -5,6 +5,9 @@ relu_, ...) and the operators abs(x) and +x (negation is in arith).
 Every gradient is written once, with ember ops (a small table of rules, grad(x, y, g) with x the input and y the
 output). The hot activations tanh, sigmoid and relu have gradient nodes (TanhGrad, SigmoidGrad, ReluGrad,
 Chainer's pattern): their forward is the array formula, their backward the second derivative.
+
+Forwards that can meet log(0), 1/0, sqrt(-1), overflow or inf - inf are ``quiet`` (inf and nan without NumPy's
+RuntimeWarning, as in PyTorch); abs, tanh, sigmoid and relu never warn and skip that cost.
 """
 import math
 
@@ -18,6 +21,7 @@ from ..tensor import Tensor
 from ._checks import check_tensor, not_tensor
 from ._erf import erf as _erf_array, erfc as _erfc_array
 from ._promotion import FLOAT_KINDS, as_float
+from ._quiet import quiet
 from ._util import as_array, zero_gradient
 from .arith import Div, Mul
 from .compare import isfinite
@@ -67,9 +71,10 @@ class _Unary(Node):
         return (self.grad(x, y, g),)
 
 
-def _unary_node(name, fn, grad, uses=("x",)):
-    """Register the unary node class `name`: forward fn(xp, a), gradient grad(x, y, g) reading what `uses` names."""
-    attrs = {"fn": staticmethod(fn), "grad": staticmethod(grad), "uses_input": "x" in uses,
+def _unary_node(name, fn, grad, uses=("x",), warns=True):
+    """Register the unary node class `name`: forward fn(xp, a), gradient grad(x, y, g) reading what `uses` names;
+    warns=False for a fn that never meets a floating-point error (it then runs without the ``quiet`` wrapper)."""
+    attrs = {"fn": staticmethod(quiet(fn) if warns else fn), "grad": staticmethod(grad), "uses_input": "x" in uses,
              "saves_output": "y" in uses, "saves": (0,) if "x" in uses else ()}
     return register(type(name, (_Unary,), attrs))
 
@@ -78,7 +83,7 @@ _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
-Abs = _unary_node("Abs", lambda xp, a: xp.abs(a), lambda x, y, g: _mul(g, apply(Sign(), x)))
+Abs = _unary_node("Abs", lambda xp, a: xp.abs(a), lambda x, y, g: _mul(g, apply(Sign(), x)), warns=False)
 Exp = _unary_node("Exp", lambda xp, a: xp.exp(a), lambda x, y, g: _mul(g, y), ("y",))
 Exp2 = _unary_node("Exp2", lambda xp, a: xp.exp2(a), lambda x, y, g: _mul(g, _mul(y, _LN2)), ("y",))
 Log = _unary_node("Log", lambda xp, a: xp.log(a), lambda x, y, g: _div(g, x))
@@ -173,9 +178,9 @@ class ReluGrad(_ActivationGrad):
         return (None, apply(ReluGrad(), self.inputs[0], gg) if self.needs_input_grad[1] else None)
 
 
-Tanh = _unary_node("Tanh", lambda xp, a: xp.tanh(a), lambda x, y, g: apply(TanhGrad(), y, g), ("y",))
-Sigmoid = _unary_node("Sigmoid", sigmoid_array, lambda x, y, g: apply(SigmoidGrad(), y, g), ("y",))
-Relu = _unary_node("Relu", lambda xp, a: xp.maximum(a, 0), lambda x, y, g: apply(ReluGrad(), y, g), ("y",))
+Tanh = _unary_node("Tanh", lambda xp, a: xp.tanh(a), lambda x, y, g: apply(TanhGrad(), y, g), ("y",), False)
+Sigmoid = _unary_node("Sigmoid", sigmoid_array, lambda x, y, g: apply(SigmoidGrad(), y, g), ("y",), False)
+Relu = _unary_node("Relu", lambda xp, a: xp.maximum(a, 0), lambda x, y, g: apply(ReluGrad(), y, g), ("y",), False)
 
 
 # --- piecewise-constant functions ---------------------------------------------------------------------------------
@@ -220,6 +225,7 @@ class Round(_ZeroGrad):
     def __init__(self, decimals=0):
         self.decimals = decimals
 
+    @quiet  # decimals scale by 10**decimals, which may overflow
     def forward(self, xp, a):
         return xp.round(a, self.decimals)
 

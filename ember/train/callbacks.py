@@ -318,11 +318,14 @@ class TensorBoard(Callback):
     def on_batch_end(self, batch, logs=None):
         self._batches += 1
         if self.update_freq != "epoch" and self._batches % self.update_freq == 0 and logs:
-            scalars = {f"batch/{k}": v for k, v in logs.items() if isinstance(v, (int, float)) and k != "size"}
-            self.writer.add_scalars(scalars, self._batches)
+            for k, v in logs.items():
+                if isinstance(v, (int, float)) and k != "size":
+                    self.writer.add_scalar(f"batch/{k}", v, self._batches)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.writer.add_scalars({k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))}, epoch)
+        for k, v in (logs or {}).items():
+            if isinstance(v, (int, float)):
+                self.writer.add_scalar(k, v, epoch)
         self.writer.flush()
 
     def on_train_end(self, logs=None):

@@ -1,12 +1,17 @@
-"""Writers for training logs: CSV rows and TensorBoard event files (no TensorFlow needed).
+"""Writers for training logs: CSV rows and TensorBoard event files (no TensorFlow or tensorboard needed).
 
 A TensorBoard event file is a TFRecord stream: each record is ``uint64 length, uint32 masked_crc32c(length),
 bytes data, uint32 masked_crc32c(data)`` (little-endian), and each data is a serialized ``Event`` protobuf. The
-few protobuf fields needed for scalars are encoded by hand here:
+protobuf fields that scalars, histograms, images, text and hyper-parameters need are encoded by hand here:
 
-    Event   { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; }
+    Event   { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5;
+              SessionLog session_log = 7; }
     Summary { repeated Value value = 1; }
-    Value   { string tag = 1; float simple_value = 2; }
+    Value   { string tag = 1; float simple_value = 2; Image image = 4; HistogramProto histo = 5;
+              TensorProto tensor = 8; SummaryMetadata metadata = 9; }
+
+and the messages each of those holds, as each encoder below says. ``SummaryWriter`` has PyTorch's API
+(torch.utils.tensorboard.SummaryWriter) and writes what PyTorch's writes; it is also ember.utils.tensorboard's.
 """
 import csv
 import glob
@@ -14,6 +19,10 @@ import os
 import socket
 import struct
 import time
+import zlib
+from datetime import datetime
+
+import numpy as np
 
 __all__ = ["CSVWriter", "SummaryWriter", "crc32c", "masked_crc32c", "read_events", "read_scalars"]
 
@@ -104,7 +113,7 @@ def _bytes_field(number, payload):
     return _field(number, 2) + _varint(len(payload)) + payload
 
 
-def _event(wall_time, step=None, file_version=None, summary=None):
+def _event(wall_time, step=None, file_version=None, summary=None, session_log=None):
     msg = _field(1, 1) + struct.pack("<d", wall_time)
     if step is not None:
         msg += _field(2, 0) + _varint(int(step))
@@ -112,6 +121,8 @@ def _event(wall_time, step=None, file_version=None, summary=None):
         msg += _bytes_field(3, file_version.encode())
     if summary is not None:
         msg += _bytes_field(5, summary)
+    if session_log is not None:
+        msg += _bytes_field(7, _int_field(1, session_log))  # SessionLog { SessionStatus status = 1; }
     return msg
 
 
@@ -119,6 +130,219 @@ def _scalar_summary(scalars):
     values = b"".join(_bytes_field(1, _bytes_field(1, tag.encode()) + _field(2, 5) + struct.pack("<f", value))
                       for tag, value in scalars.items())
     return values
+
+
+def _int_field(number, n):
+    return _field(number, 0) + _varint(int(n))
+
+
+def _double_field(number, x):
+    return _field(number, 1) + struct.pack("<d", x)
+
+
+def _packed_doubles(number, values):
+    values = [float(v) for v in values]
+    return _bytes_field(number, struct.pack(f"<{len(values)}d", *values))
+
+
+def _summary_value(tag, metadata=None, simple_value=None, image=None, histo=None, tensor=None):
+    """One ``Summary.value`` entry: Value { string tag = 1; float simple_value = 2; Image image = 4;
+    HistogramProto histo = 5; TensorProto tensor = 8; SummaryMetadata metadata = 9; }."""
+    msg = _bytes_field(1, tag.encode())
+    if simple_value is not None:
+        msg += _field(2, 5) + struct.pack("<f", simple_value)
+    if image is not None:
+        msg += _bytes_field(4, image)
+    if histo is not None:
+        msg += _bytes_field(5, histo)
+    if tensor is not None:
+        msg += _bytes_field(8, tensor)
+    if metadata is not None:
+        msg += _bytes_field(9, metadata)
+    return _bytes_field(1, msg)
+
+
+def _plugin_metadata(plugin_name, content=b""):
+    """SummaryMetadata { PluginData plugin_data = 1 { string plugin_name = 1; bytes content = 2; } }."""
+    data = _bytes_field(1, plugin_name.encode()) + (_bytes_field(2, content) if content else b"")
+    return _bytes_field(1, data)
+
+
+_DT_FLOAT, _DT_DOUBLE, _DT_STRING = 1, 2, 7  # TensorFlow's DataType enum
+
+
+def _numpy(x):
+    """An array from a tensor (ember's or another framework's: detached, on the CPU), an array or a number."""
+    for step in ("detach", "cpu", "numpy"):
+        if hasattr(x, step):
+            x = getattr(x, step)()
+    return np.asarray(x)
+
+
+def _scalar(value):
+    a = _numpy(value).squeeze()
+    if a.ndim != 0:
+        raise AssertionError(f"Tensor should contain one element (0 dimensions). Was given size: {a.size} and "
+                             f"{a.ndim} dimensions.")
+    return float(a)
+
+
+def _default_bins():
+    """TensorFlow's histogram buckets, as torch's SummaryWriter uses for bins='tensorflow': +-1e-12 * 1.1**k
+    up to 1e20, and 0."""
+    v, buckets = 1e-12, []
+    while v < 1e20:
+        buckets.append(v)
+        v *= 1.1
+    return [-b for b in reversed(buckets)] + [0] + buckets
+
+
+_TF_BINS = _default_bins()
+
+
+def _histogram(values, bins, max_bins=None):
+    """HistogramProto { double min = 1, max = 2, num = 3, sum = 4, sum_squares = 5; repeated double bucket_limit
+    = 6, bucket = 7; } of the values, computed as torch.utils.tensorboard.summary.make_histogram."""
+    values = _numpy(values).astype(float).reshape(-1)
+    if values.size == 0:
+        raise ValueError("The input has no element.")
+    counts, limits = np.histogram(values, bins=_TF_BINS if isinstance(bins, str) and bins == "tensorflow" else bins)
+    if max_bins is not None and len(counts) > max_bins:
+        subsampling = len(counts) // max_bins
+        remainder = len(counts) % subsampling
+        if remainder:
+            counts = np.pad(counts, pad_width=[[0, subsampling - remainder]], mode="constant", constant_values=0)
+        counts = counts.reshape(-1, subsampling).sum(axis=-1)
+        new_limits = np.empty((counts.size + 1,), limits.dtype)
+        new_limits[:-1] = limits[:-1:subsampling]
+        new_limits[-1] = limits[-1]
+        limits = new_limits
+    # keep the bins from the first to the last non-empty one, and one empty bin on the left (TensorBoard draws
+    # only the right limits)
+    cum_counts = np.cumsum(np.greater(counts, 0))
+    start, end = np.searchsorted(cum_counts, [0, cum_counts[-1] - 1], side="right")
+    start, end = int(start), int(end) + 1
+    counts = counts[start - 1:end] if start > 0 else np.concatenate([[0], counts[:end]])
+    limits = limits[start:end + 1]
+    if counts.size == 0 or limits.size == 0:
+        raise ValueError("The histogram is empty, please file a bug report.")
+    return _histogram_raw(values.min(), values.max(), len(values), values.sum(), values.dot(values), limits, counts)
+
+
+def _histogram_raw(min, max, num, sum, sum_squares, bucket_limits, bucket_counts):
+    return (_double_field(1, float(min)) + _double_field(2, float(max)) + _double_field(3, float(num))
+            + _double_field(4, float(sum)) + _double_field(5, float(sum_squares))
+            + _packed_doubles(6, bucket_limits) + _packed_doubles(7, bucket_counts))
+
+
+def _make_grid(images, ncols=8):
+    """(3, H*rows, W*cols) canvas of an (N, 1 or 3, H, W) batch, 8 images a row (torch's make_grid for
+    TensorBoard)."""
+    if images.shape[1] == 1:
+        images = np.concatenate([images, images, images], 1)
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"add_image: a batch of images needs 1 or 3 channels, got shape {images.shape}")
+    n, _, h, w = images.shape
+    ncols = min(n, ncols)
+    nrows = -(-n // ncols)
+    canvas = np.zeros((3, h * nrows, w * ncols), dtype=images.dtype)
+    for i in range(n):
+        y, x = divmod(i, ncols)
+        canvas[:, y * h:(y + 1) * h, x * w:(x + 1) * w] = images[i]
+    return canvas
+
+
+def _to_hwc(array, dataformats):
+    """An image array in the layout dataformats (NCHW, NHWC, CHW, HWC, HW, ...) as HWC with 3 or 4 channels (a
+    batch laid out as a grid, gray made RGB), as torch's convert_to_HWC."""
+    fmt = dataformats.upper()
+    if len(set(fmt)) != len(fmt):
+        raise ValueError(f"add_image: dataformats {dataformats!r} repeats a letter")
+    if array.ndim != len(fmt):
+        raise ValueError(f"add_image: an image of shape {array.shape} does not match dataformats {dataformats!r}")
+    if len(fmt) == 4:
+        return _make_grid(array.transpose([fmt.find(c) for c in "NCHW"])).transpose(1, 2, 0)
+    if len(fmt) == 3:
+        hwc = array.transpose([fmt.find(c) for c in "HWC"])
+        return np.concatenate([hwc, hwc, hwc], 2) if hwc.shape[2] == 1 else hwc
+    if len(fmt) == 2:
+        hw = array.transpose([fmt.find(c) for c in "HW"])
+        return np.stack([hw, hw, hw], 2)
+    raise ValueError(f"add_image: dataformats must have 2, 3 or 4 letters, got {dataformats!r}")
+
+
+def _png(hwc):
+    """A PNG file of an (H, W, C) uint8 image (C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA)."""
+    h, w, c = hwc.shape
+    color_type = {1: 0, 2: 4, 3: 2, 4: 6}[c]
+    rows = np.concatenate([np.zeros((h, 1), np.uint8), np.ascontiguousarray(hwc).reshape(h, w * c)], 1)
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color_type, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows.tobytes())) + chunk(b"IEND", b""))
+
+
+def _image(img, dataformats):
+    """Summary.Image { int32 height = 1, width = 2, colorspace = 3; bytes encoded_image_string = 4; }: a PNG of
+    the image, scaled by 255 unless it is uint8 and cut to [0, 255], as torch's summary.image."""
+    a = _numpy(img)
+    hwc = _to_hwc(a, dataformats)
+    scale = 1 if hwc.dtype == np.uint8 else 255
+    hwc = (hwc.astype(np.float32) * scale).clip(0, 255).astype(np.uint8)
+    h, w, c = hwc.shape
+    return _int_field(1, h) + _int_field(2, w) + _int_field(3, c) + _bytes_field(4, _png(hwc))
+
+
+def _text_tensor(text):
+    """TensorProto { DataType dtype = 1 (DT_STRING); TensorShapeProto tensor_shape = 2 ([1]); bytes string_val =
+    8; } holding one string."""
+    shape = _bytes_field(2, _int_field(1, 1))  # TensorShapeProto { Dim dim = 2 { int64 size = 1; } }
+    return _int_field(1, _DT_STRING) + _bytes_field(2, shape) + _bytes_field(8, text.encode("utf_8"))
+
+
+# --- the hparams plugin (tensorboard/plugins/hparams: api.proto, plugin_data.proto) ------------------------------
+_HP_EXPERIMENT, _HP_START, _HP_END = "_hparams_/experiment", "_hparams_/session_start_info", \
+    "_hparams_/session_end_info"
+_HP_FLOAT64, _HP_STRING, _HP_SUCCESS = 3, 1, 1  # DataType.DATA_TYPE_FLOAT64, DATA_TYPE_STRING, Status.STATUS_SUCCESS
+
+
+def _pb_value(v):
+    """google.protobuf.Value { double number_value = 2; string string_value = 3; }."""
+    return _bytes_field(3, v.encode()) if isinstance(v, str) else _double_field(2, float(v))
+
+
+def _hparams(hparam_dict, metric_dict, hparam_domain_discrete=None):
+    """The (experiment, session start, session end) summaries of the hparams plugin, as torch's
+    summary.hparams: numbers (bools included, as in PyTorch) are FLOAT64 hyper-parameters, strings STRING ones."""
+    hparam_domain_discrete = hparam_domain_discrete or {}
+    if not isinstance(hparam_domain_discrete, dict):
+        raise TypeError("parameter: hparam_domain_discrete should be a dictionary, nothing logged.")
+    for k, v in hparam_domain_discrete.items():
+        if k not in hparam_dict or not isinstance(v, list) or not all(isinstance(d, type(hparam_dict[k]))
+                                                                       for d in v):
+            raise TypeError(f"parameter: hparam_domain_discrete[{k}] should be a list of same type as "
+                            f"hparam_dict[{k}].")
+    infos, start = [], b""
+    for k, v in hparam_dict.items():
+        if v is None:
+            continue
+        if not isinstance(v, (int, float, str)):
+            if not hasattr(v, "shape"):
+                raise ValueError("value should be one of int, float, str, bool, or ember.Tensor")
+            v = float(_numpy(v).reshape(-1)[0])
+        kind = _HP_STRING if isinstance(v, str) else _HP_FLOAT64
+        start += _bytes_field(1, _bytes_field(1, k.encode()) + _bytes_field(2, _pb_value(v)))  # map entry
+        info = _bytes_field(1, k.encode()) + _int_field(4, kind)
+        if k in hparam_domain_discrete:
+            info += _bytes_field(5, b"".join(_bytes_field(1, _pb_value(d)) for d in hparam_domain_discrete[k]))
+        infos.append(_bytes_field(4, info))
+    metrics = b"".join(_bytes_field(5, _bytes_field(1, _bytes_field(2, k.encode()))) for k in metric_dict)
+
+    def summary(tag, field, message):  # HParamsPluginData { int32 version = 1 (0); oneof data = 2, 3, 4; }
+        return _summary_value(tag, metadata=_plugin_metadata("hparams", _bytes_field(field, message)))
+    return (summary(_HP_EXPERIMENT, 2, b"".join(infos) + metrics), summary(_HP_START, 3, start),
+            summary(_HP_END, 4, _int_field(1, _HP_SUCCESS)))
 
 
 def _record(data):
@@ -130,35 +354,141 @@ _counter = 0
 
 
 class SummaryWriter:
-    """Write scalars to a TensorBoard event file in log_dir (``add_scalar(tag, value, step)``, as PyTorch's
-    torch.utils.tensorboard.SummaryWriter). View with ``tensorboard --logdir LOG_DIR``."""
+    """Write TensorBoard event files in log_dir, with the API of PyTorch's torch.utils.tensorboard.SummaryWriter
+    (ember.utils.tensorboard.SummaryWriter is this class): ``add_scalar``, ``add_scalars``, ``add_histogram``,
+    ``add_image``/``add_images``, ``add_text``, ``add_hparams``, ``flush``, ``close``, and ``with`` closes it. No
+    TensorFlow or tensorboard package is needed to write; view with ``tensorboard --logdir runs``.
 
-    def __init__(self, log_dir="runs", filename_suffix=""):
+    ``SummaryWriter(log_dir=None, comment='', purge_step=None, max_queue=10, flush_secs=120,
+    filename_suffix='')``: log_dir defaults to runs/<date>_<host><comment>; events reach the disk after max_queue
+    of them or flush_secs seconds (checked at each write), and at flush() and close(). ::
+
+        import tempfile
+        with SummaryWriter(tempfile.mkdtemp()) as w:
+            w.add_scalar("loss", 0.5, 1)
+            w.add_text("note", "first run", 1)
+    """
+
+    def __init__(self, log_dir=None, comment="", purge_step=None, max_queue=10, flush_secs=120,
+                 filename_suffix=""):
+        if not log_dir:
+            log_dir = os.path.join("runs", datetime.now().strftime("%b%d_%H-%M-%S") + "_" + socket.gethostname()
+                                   + comment)
+        self.log_dir = os.fspath(log_dir)
+        self.purge_step, self.max_queue, self.flush_secs = purge_step, max_queue, flush_secs
+        self.filename_suffix = filename_suffix
+        self._file, self._sub_writers = None, {}
+        self._open()
+
+    def _open(self):
         global _counter
         _counter += 1
-        os.makedirs(log_dir, exist_ok=True)
-        self.log_dir = os.fspath(log_dir)
+        os.makedirs(self.log_dir, exist_ok=True)
         name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{_counter}"
-        self.path = os.path.join(self.log_dir, name + filename_suffix)
+        self.path = os.path.join(self.log_dir, name + self.filename_suffix)
         self._file = open(self.path, "wb")
-        self._file.write(_record(_event(time.time(), step=0, file_version="brain.Event:2")))
+        self._pending, self._flushed_at = 0, time.time()
+        step = self.purge_step
+        self._file.write(_record(_event(time.time(), step=step or 0, file_version="brain.Event:2")))
+        if step is not None:  # TensorBoard hides the events at steps >= purge_step written before this START
+            self._file.write(_record(_event(time.time(), step=step, session_log=1)))
+            self.purge_step = None
         self._file.flush()
 
-    def add_scalar(self, tag, scalar_value, global_step=None, walltime=None):
-        self.add_scalars({tag: scalar_value}, global_step, walltime)
+    def get_logdir(self):
+        """The directory the event files are written in."""
+        return self.log_dir
 
-    def add_scalars(self, scalars, global_step=None, walltime=None):
-        """Write several scalars (a dict tag -> value) as one event at one step."""
-        summary = _scalar_summary({tag: float(v) for tag, v in scalars.items()})
-        self._file.write(_record(_event(time.time() if walltime is None else walltime, global_step or 0,
-                                        summary=summary)))
+    def _add_summary(self, summary, global_step=None, walltime=None):
+        if self._file is None:  # written after close(): a new event file, as PyTorch's writer does
+            self._open()
+        step = None if global_step is None else int(global_step)
+        self._file.write(_record(_event(time.time() if walltime is None else walltime, step, summary=summary)))
+        self._pending += 1
+        if self._pending >= self.max_queue or time.time() - self._flushed_at >= self.flush_secs:
+            self.flush()
+
+    def add_scalar(self, tag, scalar_value, global_step=None, walltime=None, new_style=False,
+                   double_precision=False):
+        """One scalar (a number, or a one-element tensor or array) at a step. new_style writes it as a tensor of
+        the scalars plugin (float64 with double_precision), as PyTorch does."""
+        value = _scalar(scalar_value)
+        if new_style:
+            tensor = (_int_field(1, _DT_DOUBLE) + _bytes_field(6, struct.pack("<d", value)) if double_precision
+                      else _int_field(1, _DT_FLOAT) + _bytes_field(5, struct.pack("<f", value)))
+            summary = _summary_value(tag, metadata=_plugin_metadata("scalars"), tensor=tensor)
+        else:
+            summary = _summary_value(tag, simple_value=value)
+        self._add_summary(summary, global_step, walltime)
+
+    def add_scalars(self, main_tag, tag_scalar_dict, global_step=None, walltime=None):
+        """Several scalars on one chart: each ``tag: value`` goes to its own run, log_dir/<main_tag>_<tag>, under
+        the tag main_tag (PyTorch's layout)."""
+        for tag, value in tag_scalar_dict.items():
+            path = os.path.join(self.log_dir, main_tag.replace("/", "_") + "_" + tag)
+            writer = self._sub_writers.get(path)
+            if writer is None:
+                writer = self._sub_writers[path] = SummaryWriter(path, max_queue=self.max_queue,
+                                                                 flush_secs=self.flush_secs,
+                                                                 filename_suffix=self.filename_suffix)
+            writer._add_summary(_summary_value(main_tag, simple_value=_scalar(value)), global_step, walltime)
+
+    def add_histogram(self, tag, values, global_step=None, bins="tensorflow", walltime=None, max_bins=None):
+        """A histogram of values (any shape). bins: 'tensorflow' (TensorBoard's exponential buckets, the
+        default), or anything numpy.histogram takes (a count, edges, 'auto', ...)."""
+        self._add_summary(_summary_value(tag, histo=_histogram(values, bins, max_bins)), global_step, walltime)
+
+    def add_histogram_raw(self, tag, min, max, num, sum, sum_squares, bucket_limits, bucket_counts,
+                          global_step=None, walltime=None):
+        """A histogram given by its statistics and buckets (bucket_limits are the right edges)."""
+        if len(bucket_limits) != len(bucket_counts):
+            raise ValueError("len(bucket_limits) != len(bucket_counts), see the document.")
+        histo = _histogram_raw(min, max, num, sum, sum_squares, bucket_limits, bucket_counts)
+        self._add_summary(_summary_value(tag, histo=histo), global_step, walltime)
+
+    def add_image(self, tag, img_tensor, global_step=None, walltime=None, dataformats="CHW"):
+        """An image: a tensor or array laid out as dataformats ('CHW' default, 'HWC', 'HW'; 'NCHW' for a grid),
+        float in [0, 1] or uint8 in [0, 255]; 1, 3 or 4 channels. Stored as PNG."""
+        self._add_summary(_summary_value(tag, image=_image(img_tensor, dataformats)), global_step, walltime)
+
+    def add_images(self, tag, img_tensor, global_step=None, walltime=None, dataformats="NCHW"):
+        """A batch of images (N, C, H, W by default), shown as one grid of 8 a row."""
+        self.add_image(tag, img_tensor, global_step, walltime, dataformats)
+
+    def add_text(self, tag, text_string, global_step=None, walltime=None):
+        """Text (Markdown) for TensorBoard's text tab, under tag + '/text_summary' as PyTorch writes it."""
+        summary = _summary_value(tag + "/text_summary", metadata=_plugin_metadata("text"),
+                                 tensor=_text_tensor(text_string))
+        self._add_summary(summary, global_step, walltime)
+
+    def add_hparams(self, hparam_dict, metric_dict, hparam_domain_discrete=None, run_name=None, global_step=None):
+        """Hyper-parameters (numbers, strings, bools) and their metrics for TensorBoard's HParams tab, written as
+        PyTorch does to a run of their own, log_dir/<run_name> (default: the time), with the metrics as
+        scalars there."""
+        if type(hparam_dict) is not dict or type(metric_dict) is not dict:
+            raise TypeError("hparam_dict and metric_dict should be dictionary.")
+        summaries = _hparams(hparam_dict, metric_dict, hparam_domain_discrete)
+        with SummaryWriter(os.path.join(self.log_dir, run_name or str(time.time()))) as w:
+            for summary in summaries:
+                w._add_summary(summary, global_step)
+            for k, v in metric_dict.items():
+                w.add_scalar(k, v, global_step)
 
     def flush(self):
-        self._file.flush()
+        """Write the pending events to disk."""
+        for f in [self] + list(self._sub_writers.values()):
+            if f._file is not None:
+                f._file.flush()
+                f._pending, f._flushed_at = 0, time.time()
 
     def close(self):
-        if not self._file.closed:
+        """Flush and close the event files (a later add_* starts a new file)."""
+        for w in list(self._sub_writers.values()):
+            w.close()
+        self._sub_writers = {}
+        if self._file is not None:
             self._file.close()
+            self._file = None
 
     def __enter__(self):
         return self

@@ -23,6 +23,10 @@ def _binary(op, fn_name, samples, method=None, extra=(), **kw):
                   ref=lambda torch, *a, **k: getattr(torch, fn_name)(*a, **k), **kw)
 
 
+def _pow(samples, name):
+    return OpInfo("Pow", ember.pow, samples, name=name, method="pow", ref=lambda torch, x, n: torch.pow(x, n))
+
+
 _BROADCAST = [Sample(T((3, 4)), T((4,))), Sample(T(()), T((2, 3))), Sample(T((0, 3)), T((1, 3)))]
 # The engine sums two gradients of a 0-d tensor into a NumPy scalar rather than a 0-d array, which gradcheck can't
 # read: ops whose (double) backward reads their input twice are checked on a one-element vector instead.
@@ -101,6 +105,11 @@ BINARY = [
     _binary("Pow", "pow", [Sample(T((3, 4), _POS), T((4,))), Sample(T((3,), _POS), 2.5), Sample(T((2, 3)), 2),
                            Sample(T((0, 2), _POS), T((2,)))]),
     OpInfo("Pow", lambda x: 2.0 ** x, [Sample(T((3,)))], name="rpow", ref=lambda torch, x: 2.0 ** x),
+    # the exponents computed as products, square roots and reciprocals instead of NumPy's power
+    _pow([Sample(T((2, 3)), 3), Sample(T(()), 4), Sample(T((3,)), 0), Sample(T((0, 2)), 1)], "pow_small_int"),
+    _pow([Sample(T((2, 3), _POS), -1), Sample(T((3,), _POS), -2), Sample(T((2,), _POS), -3.0),
+          Sample(T((2,), _POS), -4)], "pow_reciprocal"),
+    _pow([Sample(T((2, 3), _POS), 0.5), Sample(T((3,), _POS), -0.5), Sample(T((1,)), 2.0)], "pow_root"),
     _binary("Atan2", "atan2", _BROADCAST_1),
     _binary("Maximum", "maximum", _BROADCAST),
     _binary("Minimum", "minimum", _BROADCAST),

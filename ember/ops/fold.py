@@ -1,0 +1,222 @@
+"""Sliding windows: Tensor.unfold (the windows of one dimension, a strided view) and nn.functional's unfold and fold
+(im2col and col2im, PyTorch's layout: (N, C * kh * kw, L) columns, channel-major then kernel rows and columns, L
+windows in row-major order).
+
+Each op's backward is the other's forward: the windows' gradients are added back where the windows were (windows
+that overlap add up). F.unfold/F.fold share the window geometry of convolution and pooling (see _window).
+"""
+from ..autograd import Node
+from ..autograd.graph import apply
+from ._checks import check_tensor
+from ._util import wrap_dim
+from ._window import Window, check_input, crop, kernel_slices, ntuple, place, scatter_buffer
+from .meta import TensorMeta
+from .registry import export, register
+from .shape import reshape
+
+_C_ORDER = (0, 1, 2, 3)
+
+
+# --- Tensor.unfold ----------------------------------------------------------------------------------------------
+
+def _unfolded_shape(shape, dim, size, step):
+    return shape[:dim] + ((shape[dim] - size) // step + 1,) + shape[dim + 1:] + (size,)
+
+
+@register
+class Unfold(Node):
+    """A view of the windows of `size` elements, `step` apart, along dim: dim indexes the windows and a new last
+    dimension of length size indexes their elements (windows that overlap share memory)."""
+
+    saves = ()
+    is_view = True
+
+    def __init__(self, dim, size, step):
+        self.dim, self.size, self.step = dim, size, step
+
+    def infer(self, a):
+        return TensorMeta(_unfolded_shape(tuple(a.shape), self.dim, self.size, self.step), a.dtype)
+
+    def forward(self, xp, a):
+        self.in_shape = a.shape
+        d, st = self.dim, a.strides
+        strides = st[:d] + (st[d] * self.step,) + st[d + 1:] + (st[d],)
+        return xp.lib.stride_tricks.as_strided(a, _unfolded_shape(a.shape, d, self.size, self.step), strides)
+
+    def backward(self, g):
+        return (apply(UnfoldBackward(self.in_shape, self.dim, self.size, self.step), g),)
+
+
+@register
+class UnfoldBackward(Node):
+    """The gradient of Unfold: each window's gradient added back where the window was, into zeros of the input's
+    shape. Its adjoint is Unfold."""
+
+    saves = ()
+
+    def __init__(self, shape, dim, size, step):
+        self.shape, self.dim, self.size, self.step = tuple(shape), dim, size, step
+
+    def infer(self, g):
+        return TensorMeta(self.shape, g.dtype)
+
+    def forward(self, xp, g):
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        d, size, step = self.dim, self.size, self.step
+        n = g.shape[d]
+        lead = (slice(None),) * d
+        if size <= n:  # one pass per element of a window: the element j of every window
+            for j in range(size):
+                out[lead + (slice(j, j + (n - 1) * step + 1, step),)] += g[..., j]
+        else:  # one pass per window
+            for i in range(n):
+                out[lead + (slice(i * step, i * step + size),)] += xp.moveaxis(g[lead + (i,)], -1, d)
+        return out
+
+    def backward(self, gg):
+        return (apply(Unfold(self.dim, self.size, self.step), gg),)
+
+
+@export(Unfold, ember=False, methods=("unfold",))
+def unfold_method(self, dimension, size, step):
+    """Tensor.unfold(dimension, size, step): a view of the windows of `size` elements, `step` apart, along
+    dimension, which then indexes the windows; a new last dimension holds each window's elements."""
+    check_tensor(self, "unfold")
+    shape = self.data.shape
+    d = wrap_dim(dimension, len(shape), "unfold")
+    n = shape[d] if shape else 1
+    if size < 0 or size > n:
+        raise RuntimeError(f"unfold: maximum size for tensor at dimension {d} is {n} but size is {size} "
+                           f"(input shape {tuple(shape)})")
+    if step <= 0:
+        raise RuntimeError(f"unfold: step is {step} but must be > 0")
+    if not shape:
+        return reshape(apply(Unfold(0, int(size), int(step)), reshape(self, 1)), int(size))
+    return apply(Unfold(d, int(size), int(step)), self)
+
+
+# --- F.unfold (im2col) / F.fold (col2im) ------------------------------------------------------------------------
+
+def _windows(op, spatial, kernel_size, dilation, padding, stride):
+    """The (height, width) Window geometry of the sliding blocks over an input of the given spatial size."""
+    k = ntuple(kernel_size, 2, "kernel_size", op)
+    d = ntuple(dilation, 2, "dilation", op)
+    p = ntuple(padding, 2, "padding", op)
+    s = ntuple(stride, 2, "stride", op)
+    for name, v in (("kernel size", k), ("dilation", d), ("stride", s)):
+        if min(v) <= 0:
+            raise RuntimeError(f"{op}: {name} should be greater than zero, but got {name.replace(' ', '_')}={v}")
+    if min(p) < 0:
+        raise RuntimeError(f"{op}: padding should be non-negative, but got padding={p}")
+    outs = tuple((n + 2 * pp - dd * (kk - 1) - 1) // ss + 1 for n, kk, dd, pp, ss in zip(spatial, k, d, p, s))
+    if min(outs) < 1:
+        raise RuntimeError(f"{op}: Given input with spatial size {tuple(spatial)}, kernel_size={k}, dilation={d}, "
+                           f"padding={p}, calculated shape of the array of sliding blocks as {outs}, but its "
+                           f"components must be at least one.")
+    return tuple(Window(kk, ss, dd, pp, n, o) for kk, ss, dd, pp, n, o in zip(k, s, d, p, spatial, outs))
+
+
+class _Columns(Node):
+    """Between an (N, C, H, W) image and its (N, C * kh * kw, L) columns, for the window geometry geo."""
+
+    saves = ()
+
+    def __init__(self, geo):
+        self.geo = geo
+
+    def _kernel(self):
+        return self.geo[0].k * self.geo[1].k
+
+    def _blocks(self):
+        return self.geo[0].n_out * self.geo[1].n_out
+
+
+@register
+class Im2Col(_Columns):
+    """The sliding blocks of a padded (N, C, H, W) input, as (N, C * kh * kw, L) columns (a copy)."""
+
+    def infer(self, x):
+        n, c = x.shape[:2]
+        return TensorMeta((n, c * self._kernel(), self._blocks()), x.dtype)
+
+    def forward(self, xp, x):
+        (kh, sh, dh, _, _, oh), (kw, sw, dw, _, _, ow) = self.geo
+        n, c = x.shape[:2]
+        buf = place(xp, x, self.geo)
+        s = buf.strides
+        win = xp.lib.stride_tricks.as_strided(buf, (n, c, kh, kw, oh, ow),
+                                              (s[0], s[1], dh * s[2], dw * s[3], sh * s[2], sw * s[3]))
+        out = xp.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
+        out.reshape(n, c, kh, kw, oh, ow)[...] = win
+        return out
+
+    def backward(self, g):
+        return (apply(Col2Im(self.geo), g),)
+
+
+@register
+class Col2Im(_Columns):
+    """(N, C * kh * kw, L) columns added back into an (N, C, H, W) image where their windows are (the padding
+    dropped): the adjoint of Im2Col."""
+
+    def infer(self, cols):
+        n, ck = cols.shape[:2]
+        return TensorMeta((n, ck // self._kernel(), self.geo[0].n_in, self.geo[1].n_in), cols.dtype)
+
+    def forward(self, xp, cols):
+        n, ck = cols.shape[:2]
+        c = ck // self._kernel()
+        oh, ow = self.geo[0].n_out, self.geo[1].n_out
+        cols = cols.reshape(n, c, self._kernel(), oh, ow)
+        buf = scatter_buffer(xp, (n, c), self.geo, cols.dtype, _C_ORDER)
+        for k, sl in enumerate(kernel_slices(self.geo)):
+            buf[sl] += cols[:, :, k]
+        return xp.ascontiguousarray(crop(buf, self.geo))
+
+    def backward(self, g):
+        return (apply(Im2Col(self.geo), g),)
+
+
+@export(Im2Col, ember=False, functional=True)
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Extract sliding local blocks (im2col): (N, C, H, W) -> (N, C * kh * kw, L), L the number of blocks; an
+    unbatched (C, H, W) input gives (C * kh * kw, L). Block b's column holds its elements channel by channel, each
+    channel's kh x kw window in row-major order."""
+    check_input("unfold", input, 2)
+    x = input if input.data.ndim == 4 else reshape(input, (1,) + tuple(input.data.shape))
+    geo = _windows("unfold", x.data.shape[2:], kernel_size, dilation, padding, stride)
+    out = apply(Im2Col(geo), x)
+    return out if input.data.ndim == 4 else reshape(out, tuple(out.data.shape[1:]))
+
+
+@export(Col2Im, ember=False, functional=True)
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Combine sliding local blocks into an image (col2im, the adjoint of unfold): (N, C * kh * kw, L) ->
+    (N, C, H, W) with (H, W) = output_size, overlapping values summed; an unbatched (C * kh * kw, L) input gives
+    (C, H, W)."""
+    op = "fold"
+    check_tensor(input, op)
+    shape = tuple(input.data.shape)
+    if len(shape) not in (2, 3):
+        raise RuntimeError(f"{op}: expected a 2-D (unbatched) or 3-D (batched) input of shape (N, C * kh * kw, L), "
+                           f"got shape {shape}")
+    if input.data.dtype.kind not in "fV":
+        raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
+    size = ntuple(output_size, 2, "output_size", op)
+    geo = _windows(op, size, kernel_size, dilation, padding, stride)
+    kernel = geo[0].k * geo[1].k
+    ck, blocks = shape[-2:]
+    if ck % kernel:
+        raise RuntimeError(f"{op}: Expected size of input's dimension {len(shape) - 2} to be divisible by the product "
+                           f"of kernel_size, but got input.size({len(shape) - 2})={ck} and kernel_size="
+                           f"{(geo[0].k, geo[1].k)} (input shape {shape})")
+    if blocks != geo[0].n_out * geo[1].n_out:
+        raise RuntimeError(f"{op}: Given output_size={size}, kernel_size={(geo[0].k, geo[1].k)}, dilation="
+                           f"{(geo[0].d, geo[1].d)}, padding={(geo[0].lo, geo[1].lo)}, stride={(geo[0].s, geo[1].s)}, "
+                           f"expected size of input's dimension {len(shape) - 1} to match the calculated number of "
+                           f"sliding blocks {geo[0].n_out} * {geo[1].n_out} = {geo[0].n_out * geo[1].n_out}, but got "
+                           f"input.size({len(shape) - 1})={blocks}.")
+    x = input if len(shape) == 3 else reshape(input, (1,) + shape)
+    out = apply(Col2Im(geo), x)
+    return out if len(shape) == 3 else reshape(out, tuple(out.data.shape[1:]))
+

@@ -1,0 +1,52 @@
+"""pixel_shuffle and pixel_unshuffle: channels traded for resolution, (*, C * r * r, H, W) <-> (*, C, H * r, W * r)
+(sub-pixel convolution's upsampling). Composites of Reshape and Permute; the result is a contiguous copy."""
+import numpy as np
+
+from ._checks import check_tensor
+from .registry import export
+from .shape import Permute, Reshape, permute, reshape
+
+
+def _check(op, input, factor, name):
+    check_tensor(input, op)
+    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)):
+        raise TypeError(f"{op}(): argument '{name}' must be int, not {type(factor).__name__}")
+    factor = int(factor)
+    if factor <= 0:
+        raise RuntimeError(f"{op} expects a positive {name}, but got {factor}")
+    if input.data.ndim < 3:
+        raise RuntimeError(f"{op} expects input to have at least 3 dimensions, but got input with "
+                           f"{input.data.ndim} dimension(s) (shape {tuple(input.shape)})")
+    return factor
+
+
+@export(Reshape, Permute, functional=True)
+def pixel_shuffle(input, upscale_factor):
+    """(*, C * r * r, H, W) -> (*, C, H * r, W * r), r = upscale_factor: output[..., c, h * r + i, w * r + j] is
+    input[..., c * r * r + i * r + j, h, w]."""
+    op = "pixel_shuffle"
+    r = _check(op, input, upscale_factor, "upscale_factor")
+    *lead, c, h, w = input.data.shape
+    if c % (r * r):
+        raise RuntimeError(f"{op} expects its input's 'channel' dimension to be divisible by the square of "
+                           f"upscale_factor, but input.size(-3)={c} is not divisible by {r * r}")
+    n = len(lead)
+    x = reshape(input, (*lead, c // (r * r), r, r, h, w))
+    x = permute(x, (*range(n), n, n + 3, n + 1, n + 4, n + 2))
+    return reshape(x, (*lead, c // (r * r), h * r, w * r))
+
+
+@export(Reshape, Permute, functional=True)
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H * r, W * r) -> (*, C * r * r, H, W), r = downscale_factor: the inverse of pixel_shuffle."""
+    op = "pixel_unshuffle"
+    r = _check(op, input, downscale_factor, "downscale_factor")
+    *lead, c, h, w = input.data.shape
+    for what, size, d in (("height", h, -2), ("width", w, -1)):
+        if size % r:
+            raise RuntimeError(f"{op} expects {what} to be divisible by downscale_factor, but input.size({d})={size} "
+                               f"is not divisible by {r}")
+    n = len(lead)
+    x = reshape(input, (*lead, c, h // r, r, w // r, r))
+    x = permute(x, (*range(n), n, n + 2, n + 4, n + 1, n + 3))
+    return reshape(x, (*lead, c * r * r, h // r, w // r))

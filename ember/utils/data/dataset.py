@@ -1,0 +1,3 @@
+"""torch.utils.data.dataset's path for ember.data.dataset (the same objects)."""
+from ...data.dataset import *  # noqa: F401,F403
+from ...data.dataset import __all__  # noqa: F401
