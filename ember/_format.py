@@ -162,7 +162,7 @@ def _add_suffixes(text, suffixes, indent):
 
 def host_array(t):
     """A tensor's data as a NumPy array that prints (16-bit floats widened to float32, as PyTorch prints them)."""
-    arr = np.asarray(t.data.get() if hasattr(t.data, "get") else t.data)
+    arr = np.asarray(t._data.get() if hasattr(t._data, "get") else t._data)
     if arr.dtype == np.float16 or (_dt.bfloat16 is not None and arr.dtype == _dt.bfloat16.np):
         arr = arr.astype(np.float32)
     return arr

@@ -171,7 +171,7 @@ def result_type(*operands):
         if d is None:
             s = _scalar_dtype(x)
             wrapped = s if wrapped is None else promote_types(wrapped, s)
-        elif x.data.ndim:
+        elif x._data.ndim:
             dim = d if dim is None else promote_types(dim, d)
         else:
             zero = d if zero is None else promote_types(zero, d)

@@ -230,7 +230,7 @@ def summary(model, inputs, title=None):
 def _sync(tensors):
     """Wait for the device (a no-op on the CPU) so the clock measures finished work."""
     for t in tensors:
-        if type(t.data).__module__.startswith("cupy"):
+        if type(t._data).__module__.startswith("cupy"):
             import cupy
             cupy.cuda.Device().synchronize()
             return

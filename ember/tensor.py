@@ -23,7 +23,7 @@ _new = object.__new__
 class Tensor:
     """A multi-dimensional array with automatic differentiation, following torch.Tensor."""
 
-    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_vbox", "_base", "_hooks", "_out_index", "_retains",
+    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_vbox", "_base", "_hooks", "_out_index", "_retains",
                  "__weakref__")
     __array_priority__ = 1000  # NumPy defers to Tensor's reflected operators
 
@@ -53,21 +53,21 @@ class Tensor:
     # --- metadata ---------------------------------------------------------------------------------------------
     @property
     def shape(self):
-        return Size(self.data.shape)
+        return Size(self._data.shape)
 
     def size(self, dim=None):
         """The shape, or the length of one dimension."""
         if dim is None:
-            return Size(self.data.shape)
-        return self.data.shape[_wrap_dim(dim, self.data.ndim, "size")]
+            return Size(self._data.shape)
+        return self._data.shape[_wrap_dim(dim, self._data.ndim, "size")]
 
     @property
     def dtype(self):
-        return _dt.from_numpy_dtype(self.data.dtype)
+        return _dt.from_numpy_dtype(self._data.dtype)
 
     @property
     def device(self):
-        return device_of(self.data)
+        return device_of(self._data)
 
     @property
     def is_cuda(self):
@@ -99,34 +99,34 @@ class Tensor:
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     def dim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     ndimension = dim
 
     def numel(self):
-        return int(self.data.size)
+        return int(self._data.size)
 
     nelement = numel
 
     def element_size(self):
-        return self.data.itemsize
+        return self._data.itemsize
 
     def stride(self, dim=None):
         """Strides in elements, like torch.Tensor.stride."""
-        s = tuple(st // self.data.itemsize for st in self.data.strides)
-        return s if dim is None else s[_wrap_dim(dim, self.data.ndim, "stride")]
+        s = tuple(st // self._data.itemsize for st in self._data.strides)
+        return s if dim is None else s[_wrap_dim(dim, self._data.ndim, "stride")]
 
     def is_contiguous(self, memory_format=None):
-        return bool(self.data.flags.c_contiguous)
+        return bool(self._data.flags.c_contiguous)
 
     def is_floating_point(self):
-        return self.data.dtype.kind == "f" or _is_bf16(self.data)
+        return self._data.dtype.kind == "f" or _is_bf16(self._data)
 
     def data_ptr(self):
-        return self.data.__array_interface__["data"][0] if self.data.__class__ is _ndarray else self.data.data.ptr
+        return self._data.__array_interface__["data"][0] if self._data.__class__ is _ndarray else self._data.data.ptr
 
     @property
     def is_leaf(self):
@@ -142,26 +142,26 @@ class Tensor:
 
     @property
     def itemsize(self):
-        return self.data.itemsize
+        return self._data.itemsize
 
     @property
     def nbytes(self):
-        return self.data.nbytes
+        return self._data.nbytes
 
     # --- conversion -------------------------------------------------------------------------------------------
     def numpy(self, force=False):
         """The data as a NumPy array (shares memory on the CPU)."""
         if self.requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
-        if self.data.__class__ is not _ndarray:
+        if self._data.__class__ is not _ndarray:
             if not force:
                 raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy "
                                 "the tensor to host memory first.")
-            return move(self.data, CPU)
-        return self.data
+            return move(self._data, CPU)
+        return self._data
 
     def __array__(self, dtype=None, copy=None):
-        arr = move(self.data, CPU)
+        arr = move(self._data, CPU)
         if dtype is not None:
             arr = arr.astype(dtype, copy=bool(copy))
         elif copy:
@@ -170,12 +170,12 @@ class Tensor:
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
-            raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to Scalar")
-        return self.data.reshape(()).item() if self.data.__class__ is _ndarray else move(self.data, CPU).item()
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._data.reshape(()).item() if self._data.__class__ is _ndarray else move(self._data, CPU).item()
 
     def tolist(self):
-        arr = move(self.data, CPU)
+        arr = move(self._data, CPU)
         if arr.dtype == getattr(_dt.bfloat16, "np", None):
             arr = arr.astype(np.float32)
         return arr.tolist()
@@ -187,12 +187,12 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
 
@@ -200,12 +200,12 @@ class Tensor:
         return complex(self.item())
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
 
@@ -213,7 +213,7 @@ class Tensor:
         return id(self)
 
     def __format__(self, spec):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             return self.item().__format__(spec)
         return object.__format__(self, spec) if spec else repr(self)
 
@@ -226,7 +226,7 @@ class Tensor:
         # Tensors pickle as arrays (DataLoader workers, copy.deepcopy); ember.save writes a pickled object's tensors
         # as the file's tensors, not through this (see ember.serialization).
         # multiprocessing's pickler sends an array in shared memory as a handle to it (see _shared_memory).
-        return (_rebuild, (move(self.data, CPU), str(self.device), self.requires_grad))
+        return (_rebuild, (move(self._data, CPU), str(self.device), self.requires_grad))
 
     # --- shared memory ----------------------------------------------------------------------------------------
     def share_memory_(self):
@@ -235,14 +235,14 @@ class Tensor:
         'spawn' and 'forkserver' processes, Queues and Pipes as a handle to it, as PyTorch's. Unlike PyTorch's,
         other tensors that were views of the old data keep it. A no-op when the data is already shared or on a
         GPU."""
-        if self.data.__class__ is _ndarray and not _shared_memory.is_shared(self.data):
-            self.data = _shared_memory.share(self.data)
+        if self._data.__class__ is _ndarray and not _shared_memory.is_shared(self._data):
+            self._data = _shared_memory.share(self._data)
         return self
 
     def is_shared(self):
         """Whether the data is in shared memory (share_memory_(), or received from another process as shared);
         always True on a GPU, as in PyTorch."""
-        return self.data.__class__ is not _ndarray or _shared_memory.is_shared(self.data)
+        return self._data.__class__ is not _ndarray or _shared_memory.is_shared(self._data)
 
     # --- autograd ---------------------------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -255,7 +255,7 @@ class Tensor:
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
                                "computed variable in a subgraph that doesn't require differentiation use "
                                "var_no_grad = var.detach().")
-        if requires_grad and self.data.dtype.kind not in "fc" and not _is_bf16(self.data):
+        if requires_grad and self._data.dtype.kind not in "fc" and not _is_bf16(self._data):
             raise RuntimeError(f"only Tensors of floating point and complex dtype can require gradients "
                                f"(got {self.dtype})")
         self.requires_grad = bool(requires_grad)
@@ -263,9 +263,26 @@ class Tensor:
 
     def detach(self):
         """A tensor sharing data (and version counter) with this one, cut from the graph."""
-        t = Tensor._wrap(self.data)
+        t = Tensor._wrap(self._data)
         t._vbox = self._vbox
         return t
+
+    @property
+    def data(self):
+        """The values as a new tensor outside autograd, as PyTorch's ``.data``: it shares this tensor's memory (an
+        in-place change shows in both) but not its version counter, so autograd does not see the change. Prefer
+        ``detach()`` (whose in-place changes autograd checks) in new code."""
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        """``t.data = other``: t takes other's memory (shape and dtype may change) and keeps its identity and
+        autograd state (a Parameter stays registered in its Module and optimizer), as PyTorch's."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__}")
+        if self.requires_grad and not value.is_floating_point():
+            raise RuntimeError("data set to a tensor that requires gradients must be floating point or complex dtype")
+        self._data = value._data
 
     def detach_(self):
         self.grad_fn = None
@@ -348,7 +365,7 @@ def _is_bf16(arr):
 
 def init_tensor(t, array, requires_grad=False, grad_fn=None):
     """Set every field of a new tensor t around array (no copy, no checks)."""
-    t.data = array
+    t._data = array
     t.requires_grad = requires_grad
     t.grad = None
     t.grad_fn = grad_fn
@@ -381,7 +398,7 @@ def _infer_dtype(data):
         elif isinstance(x, (float, np.floating)):
             kinds.add("f")
         elif isinstance(x, Tensor):
-            kinds.add(x.data.dtype.kind)
+            kinds.add(x._data.dtype.kind)
         elif isinstance(x, complex):
             raise TypeError("ember does not support complex tensors")
         else:
@@ -400,7 +417,7 @@ def _to_array(data, dtype=None, device=None, copy=True):
     dtype = _dt.to_dtype(dtype) if dtype is not None else None
     dev = to_device(device)
     if isinstance(data, Tensor):
-        arr = data.data
+        arr = data._data
     elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
         arr = data
     elif isinstance(data, np.generic):
@@ -467,15 +484,15 @@ def _legacy_array(name, args, size, dtype, device, exact):
     elif len(args) == 1 and not isinstance(args[0], (int, np.integer)):
         data = args[0]
         if isinstance(data, Tensor):
-            if exact and (data.data.dtype != dtype.np or data.data.__class__ is not _ndarray):
+            if exact and (data._data.dtype != dtype.np or data._data.__class__ is not _ndarray):
                 raise TypeError(f"{name}(): expected a CPU tensor of dtype {dtype} (got {data.dtype} on "
                                 f"{data.device})")
             if data.requires_grad:  # PyTorch's is a differentiable alias; ember's legacy constructors record nothing
                 raise RuntimeError(f"{name}(): got a tensor that requires grad: use the tensor itself, or "
                                    "x.detach() for its data")
             if dev is None or dev == data.device:
-                return data.data, data._vbox
-            return move(data.data, dev), None
+                return data._data, data._vbox
+            return move(data._data, dev), None
         if isinstance(data, (str, bytes)):
             raise TypeError(f"{name}(): invalid data type '{type(data).__name__}'")
         if data is None or isinstance(data, (bool, float, complex, np.bool_, np.floating)):
@@ -513,7 +530,7 @@ class _LegacyTensorType(type):
         return t
 
     def __instancecheck__(cls, obj):
-        return isinstance(obj, Tensor) and obj.data.__class__ is _ndarray and obj.data.dtype == cls.dtype.np
+        return isinstance(obj, Tensor) and obj._data.__class__ is _ndarray and obj._data.dtype == cls.dtype.np
 
     def __repr__(cls):
         return f"<class 'ember.{cls.__name__}'>"

@@ -271,7 +271,7 @@ def test_heads_output_is_laid_out_for_the_head_merge():
     out = sdpa(q, k, v)
     assert out.transpose(1, 2).is_contiguous()
     merged = out.transpose(1, 2).reshape(2, 5, 12)
-    assert merged.data.base is not None  # a view, not a copy
+    assert merged._data.base is not None  # a view, not a copy
     gq, = ember.autograd.grad(merged.sum(), [q])
     assert gq.transpose(1, 2).is_contiguous()
     ref = F.softmax((q @ k.mT) / 2.0, -1) @ v

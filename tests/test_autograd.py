@@ -98,7 +98,7 @@ def test_leaf_grads_never_share_memory():
     e, f = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     h = e * 2
     (h.clone() + h.reshape(2) + f).sum().backward()
-    e.grad.data[0] = 100.0  # an in-place change of one .grad must not show up anywhere else
+    e.grad._data[0] = 100.0  # an in-place change of one .grad must not show up anywhere else
     np.testing.assert_allclose(f.grad.numpy(), [1.0, 1.0])
 
 
@@ -322,8 +322,8 @@ def test_detach_shares_memory_and_leaves_the_graph():
     y = x * 2
     d = y.detach()
     assert d.grad_fn is None and not d.requires_grad and d.is_leaf
-    assert np.shares_memory(d.numpy(), y.data)
-    d.data[0] = 7.0
+    assert np.shares_memory(d.numpy(), y._data)
+    d._data[0] = 7.0
     assert y.detach().numpy()[0] == 7.0
 
 
@@ -836,7 +836,7 @@ def test_gradients_keep_the_inputs_low_precision_dtype(name, dtype):
 def test_leaf_grad_from_a_broadcast_view_is_its_own_writable_array():
     x = rand64(3, 4)
     x.sum().backward()  # sum's gradient is a read-only broadcast view of the output's gradient
-    assert x.grad.data.flags.writeable and x.grad.data.base is None
+    assert x.grad._data.flags.writeable and x.grad._data.base is None
     np.testing.assert_array_equal(x.grad.numpy(), np.ones((3, 4)))
     x.mean().backward()  # accumulated in place into the leaf's own buffer
     np.testing.assert_allclose(x.grad.numpy(), np.full((3, 4), 1 + 1 / 12))

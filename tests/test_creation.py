@@ -43,7 +43,7 @@ def test_tensor_from_tensors_and_errors():
     np.testing.assert_array_equal(t.numpy(), [1.0, 2.0])
     src = ember.tensor([1.0, 2.0])
     c = ember.tensor(src)
-    c.data[0] = 5.0
+    c._data[0] = 5.0
     assert src.numpy()[0] == 1.0
     with pytest.raises(TypeError, match="can't convert an object of type str"):
         ember.tensor(["a"])

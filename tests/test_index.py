@@ -78,7 +78,7 @@ def test_getitem_shape_rule_matches_the_forward(name):
         out = x[key]
     (node, args, _), = calls
     inferred = node.infer(*[meta_of(a) for a in args])
-    assert inferred.dtype == out.data.dtype and len(inferred.shape) == out.ndim
+    assert inferred.dtype == out._data.dtype and len(inferred.shape) == out.ndim
     assert all(i is None or i == s for i, s in zip(inferred.shape, out.shape)), (inferred.shape, tuple(out.shape))
     assert None not in inferred.shape or "mask" in name or "bool" in name
 
@@ -93,7 +93,7 @@ def test_getitem_double_backward_with_duplicates():
 def test_basic_index_is_a_view_sharing_memory_and_version():
     x = ember.arange(12.0).reshape(3, 4)
     for v in (x[1:], x[1], x[:, 1::2], x[..., None], x[0, 0]):
-        assert np.shares_memory(v.data, x.data)
+        assert np.shares_memory(v._data, x._data)
         assert v._vbox is x._vbox
         assert v._base is x._base or v._base is x
     v = x[1:, 1]
@@ -103,14 +103,14 @@ def test_basic_index_is_a_view_sharing_memory_and_version():
     x[2, 1] = -1.0
     assert v[1].item() == -1.0 and v._version == 2
     vv = v[1:]  # a view of a view keeps the same base
-    assert vv._vbox is x._vbox and np.shares_memory(vv.data, x.data)
+    assert vv._vbox is x._vbox and np.shares_memory(vv._data, x._data)
 
 
 def test_advanced_index_is_a_copy():
     x = ember.arange(12.0).reshape(3, 4)
     for key in ([0, 1], x > 3, (_long([1]), slice(None))):
         y = x[key]
-        assert not np.shares_memory(y.data, x.data)
+        assert not np.shares_memory(y._data, x._data)
         assert y._vbox is not x._vbox
 
 
@@ -245,7 +245,7 @@ def test_setitem_leaf_error_and_no_grad():
         x[0] = 1.0
         x[1:, 0] = ember.tensor([5.0, 6.0])
     assert x._version == 2
-    assert np.all(x.data[0] == 1.0) and x.data[2, 0] == 6.0 and x.requires_grad
+    assert np.all(x._data[0] == 1.0) and x._data[2, 0] == 6.0 and x.requires_grad
 
 
 def test_setitem_version_and_view_and_dtype():
@@ -275,7 +275,7 @@ def test_setitem_errors_change_nothing():
         x[0, 9] = 1.0
     with pytest.raises(ValueError, match="step must be greater than zero"):
         x[::-2] = 1.0
-    assert x._version == 0 and not x.data.any()
+    assert x._version == 0 and not x._data.any()
 
 
 def test_index_put_accumulate_matches_torch(torch):
@@ -385,7 +385,7 @@ def test_gather_scatter_errors():
         ember.scatter_add(x, 0, _long([[0, 0], [1, 1]]), ember.ones(1, 2))
     with pytest.raises(TypeError, match="argument 'index' must be Tensor"):
         ember.gather(x, 0, [[0]])
-    assert not x.data.any()
+    assert not x._data.any()
 
 
 # --- index_select / index_add / take ------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def test_transposed_matmul_node_first_and_second_derivatives(ta, tb, sa, sb):
     flip = lambda s, t: s[:-2] + s[:-3:-1] if t else s  # noqa: E731
     a, b = rand64(*flip(sa, ta), seed=1), rand64(*flip(sb, tb), seed=2)
     f = lambda x, y: _mm(x, y, ta, tb)  # noqa: E731
-    ref = np.matmul(np.swapaxes(a.data, -1, -2) if ta else a.data, np.swapaxes(b.data, -1, -2) if tb else b.data)
+    ref = np.matmul(np.swapaxes(a._data, -1, -2) if ta else a._data, np.swapaxes(b._data, -1, -2) if tb else b._data)
     np.testing.assert_allclose(f(a, b).detach().numpy(), ref, rtol=1e-12)
     assert gradcheck(f, (a, b))
     assert gradgradcheck(f, (a, b))
@@ -83,13 +83,13 @@ def test_matmul_grad_only_for_inputs_that_need_it():
     a, b = rand64(2, 3), rand64(3, 2, requires_grad=False)
     (a @ b).sum().backward()
     assert a.grad is not None and b.grad is None
-    np.testing.assert_allclose(a.grad.numpy(), np.ones((2, 2)) @ b.data.T)
+    np.testing.assert_allclose(a.grad.numpy(), np.ones((2, 2)) @ b._data.T)
 
 
 def test_matmul_non_contiguous_batch_matches_contiguous():
     x, b = rand64(3, 4, 2), rand64(4, 5, seed=7)
     f = lambda x, b: x.transpose(1, 2) @ b  # (3, 2, 4) @ (4, 5), the first operand not contiguous  # noqa: E731
-    np.testing.assert_allclose(f(x, b).detach().numpy(), np.matmul(x.data.transpose(0, 2, 1), b.data), rtol=1e-12)
+    np.testing.assert_allclose(f(x, b).detach().numpy(), np.matmul(x._data.transpose(0, 2, 1), b._data), rtol=1e-12)
     assert gradcheck(f, (x, b))
 
 
@@ -205,7 +205,7 @@ def test_einsum_output_owns_its_memory():
 def test_einsum_single_operand_saves_nothing():
     x = rand64(2, 3)
     y = ember.einsum("ij->j", x)
-    x.data[...] = 0  # not a version bump, but the gradient must not read x anyway
+    x._data[...] = 0  # not a version bump, but the gradient must not read x anyway
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.ones((2, 3)))
 

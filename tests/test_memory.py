@@ -28,7 +28,7 @@ def test_activations_that_backward_does_not_read_are_freed_during_forward():
     r = a.relu()        # read by relu's backward (its output) and by the matmul (for w2's grad)
     y = r @ w2
     loss = y.sum()
-    h_data, a_data, r_data = weakref.ref(h.data), weakref.ref(a.data), weakref.ref(r.data)
+    h_data, a_data, r_data = weakref.ref(h._data), weakref.ref(a._data), weakref.ref(r._data)
     del h, a, r
     assert not _alive(h_data)
     assert not _alive(a_data)

@@ -214,7 +214,7 @@ def test_state_dict_is_detached_and_shares_memory():
     sd = m.state_dict()
     assert isinstance(sd, OrderedDict)
     assert not sd["weight"].requires_grad and not isinstance(sd["weight"], nn.Parameter)
-    assert np.shares_memory(sd["weight"].numpy(), m.weight.data)
+    assert np.shares_memory(sd["weight"].numpy(), m.weight._data)
     assert m.state_dict(keep_vars=True)["weight"] is m.weight
     assert list(m.state_dict(prefix="fc.")) == ["fc.weight", "fc.bias"]
 
@@ -281,7 +281,7 @@ def test_load_state_dict_casts_and_assign():
     new_w = ember.full((2, 2), 3.0)
     m.load_state_dict({"weight": new_w, "bias": ember.zeros(2)}, assign=True)
     assert isinstance(m.weight, nn.Parameter) and m.weight.requires_grad
-    assert np.shares_memory(m.weight.data, new_w.data)
+    assert np.shares_memory(m.weight._data, new_w._data)
 
 
 def test_load_state_dict_leaves_parameters_as_leaves():
@@ -418,11 +418,11 @@ def test_parameter_repr_copy_pickle():
     assert p.requires_grad and p.is_leaf
     assert not nn.Parameter(ember.ones(1), requires_grad=False).requires_grad
     q = copy.deepcopy(p)
-    assert isinstance(q, nn.Parameter) and q.requires_grad and not np.shares_memory(q.data, p.data)
+    assert isinstance(q, nn.Parameter) and q.requires_grad and not np.shares_memory(q._data, p._data)
     r = pickle.loads(pickle.dumps(p))
     assert isinstance(r, nn.Parameter) and r.tolist() == [1.0, 2.0]
     t = ember.ones(2)
-    assert np.shares_memory(nn.Parameter(t).data, t.data)
+    assert np.shares_memory(nn.Parameter(t)._data, t._data)
     m = copy.deepcopy(nn.Linear(2, 2))
     assert isinstance(m.weight, nn.Parameter)
     assert len(nn.Parameter().shape) == 1

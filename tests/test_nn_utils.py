@@ -72,7 +72,7 @@ def test_clip_grad_norm_single_tensor_missing_grads_and_empty():
 
 def test_clip_grad_norm_nonfinite():
     ps = params_with_grads()
-    ps[0].grad.data[0, 0] = np.inf
+    ps[0].grad._data[0, 0] = np.inf
     with pytest.raises(RuntimeError, match="The total norm of order 2.0 for gradients from `parameters` is non-finite"):
         clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
     with warnings.catch_warnings():

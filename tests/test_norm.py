@@ -219,7 +219,7 @@ def test_output_does_not_alias_saved_xhat():
     go = rand64(3, 4, requires_grad=False, seed=11)
     ref = ember.autograd.grad(layer_norm(x, (4,)), [x], go)[0]
     y = layer_norm(x, (4,))
-    y.data[...] = 0.0
+    y._data[...] = 0.0
     got = ember.autograd.grad(y, [x], go)[0]
     np.testing.assert_allclose(got.numpy(), ref.numpy())
 
@@ -229,9 +229,9 @@ def test_batch_norm_running_stats_updated_in_place():
     a = rng.standard_normal((8, 3, 4))
     x = ember.tensor(a)
     rm, rv = ember.zeros(3, dtype=ember.float64), ember.ones(3, dtype=ember.float64)
-    rm_arr, rv_arr = rm.data, rv.data
+    rm_arr, rv_arr = rm._data, rv._data
     batch_norm(x, rm, rv, training=True, momentum=0.25)
-    assert rm.data is rm_arr and rv.data is rv_arr
+    assert rm._data is rm_arr and rv._data is rv_arr
     np.testing.assert_allclose(rm.numpy(), 0.25 * a.mean(axis=(0, 2)))
     np.testing.assert_allclose(rv.numpy(), 0.75 + 0.25 * a.var(axis=(0, 2), ddof=1))
     before = rm.numpy().copy()

@@ -93,7 +93,7 @@ def test_values_match_pytorch(info, k, torch):
 
 def _random_like(outs, seed=1):
     rng = np.random.default_rng(seed)
-    return [rng.standard_normal(tuple(o.shape)).astype(o.data.dtype) for o in outs]
+    return [rng.standard_normal(tuple(o.shape)).astype(o._data.dtype) for o in outs]
 
 
 @pytest.mark.parametrize("info,k", CASES, ids=IDS)

@@ -229,7 +229,7 @@ def test_binary_shape_and_dtype(op, a, b, shapes, seed):
             np_dtype = np.result_type(ta.dtype.np, tb.dtype.np)
             if op == "div" and np_dtype.kind in "biu":
                 np_dtype = np.float32
-        assert out.data.dtype == np_dtype
+        assert out._data.dtype == np_dtype
 
     if torch is not None:  # values too
         ref = OPS[op](_to_torch(ta), _to_torch(tb))

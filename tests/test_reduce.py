@@ -111,7 +111,7 @@ def test_zero_dim_input(fn):
 @pytest.mark.parametrize("dim", [None, 1])
 def test_prod_zeros_grad_and_double_backward(zeros, dim):
     x = nonzero64(2, 5, seed=len(zeros))
-    x.data[:, zeros] = 0.0
+    x._data[:, zeros] = 0.0
     fn = lambda t: t.prod(dim)  # noqa: E731
     assert gradcheck(fn, [x])
     assert gradgradcheck(fn, [x])
@@ -120,8 +120,8 @@ def test_prod_zeros_grad_and_double_backward(zeros, dim):
 def test_prod_zeros_matches_torch(torch):
     for zeros in ([2], [0, 3], [0, 1, 4]):
         x = nonzero64(3, 5, seed=7)
-        x.data[1, zeros] = 0.0
-        x.data[2, zeros[:1]] = 0.0
+        x._data[1, zeros] = 0.0
+        x._data[2, zeros[:1]] = 0.0
         xt = to_torch(x, torch)
         for d in (None, 1, 0):
             xe = x.detach().requires_grad_()

@@ -180,7 +180,7 @@ def test_views_share_memory_and_version(name):
     x = ember.arange(24.0).reshape(2, 3, 4)
     before = x.clone()
     v = VIEWS[name](x)
-    assert np.shares_memory(v.data, x.data)
+    assert np.shares_memory(v._data, x._data)
     assert v._version == x._version == 0
     v.add_(1.0)
     assert x._version == v._version == 1
@@ -201,7 +201,7 @@ def test_view_of_grad_tensor_shares_version_counter():
 def test_expand_is_a_view():
     x = ember.arange(3.0).reshape(3, 1)
     v = x.expand(2, 3, 4)
-    assert np.shares_memory(v.data, x.data) and v._vbox is x._vbox
+    assert np.shares_memory(v._data, x._data) and v._vbox is x._vbox
     x.add_(1.0)
     assert v._version == 1 and v.numpy()[1, 2, 3] == 3.0
 
@@ -215,7 +215,7 @@ def test_copies_do_not_alias(fn):
     x = ember.arange(6.0).reshape(2, 3)
     before = x.clone()
     y = fn(x)
-    assert not np.shares_memory(y.data, x.data)
+    assert not np.shares_memory(y._data, x._data)
     y.add_(1.0)
     assert x._version == 0
     np.testing.assert_array_equal(x.numpy(), before.numpy())
@@ -238,7 +238,7 @@ def test_view_refuses_to_copy():
 def test_view_dtype():
     x = ember.tensor([1.0, 2.0], dtype=ember.float32)
     y = x.view(ember.int32)
-    assert y.dtype is ember.int32 and np.shares_memory(y.data, x.data)
+    assert y.dtype is ember.int32 and np.shares_memory(y._data, x._data)
     np.testing.assert_array_equal(y.numpy(), x.numpy().view(np.int32))
 
 

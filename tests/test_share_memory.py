@@ -44,13 +44,13 @@ def test_multiprocessing_sends_a_shared_tensor_as_a_handle_and_pickle_as_values(
     received = _through_multiprocessing(t)
     assert received.is_shared() and received.dtype is ember.float32
     np.testing.assert_array_equal(received.numpy(), t.numpy())
-    received.data[0, 0] = 100.0
+    received._data[0, 0] = 100.0
     assert t[0, 0].item() == 100.0  # the same memory
-    view = ember.Tensor._wrap(t.data[1:, ::-2])  # an offset, negative strides
+    view = ember.Tensor._wrap(t._data[1:, ::-2])  # an offset, negative strides
     np.testing.assert_array_equal(_through_multiprocessing(view).numpy(), view.numpy())
     for copied in (pickle.loads(pickle.dumps(t)), copy.deepcopy(t)):  # files and copies hold values
         assert not copied.is_shared()
-        copied.data[0, 0] = -1.0
+        copied._data[0, 0] = -1.0
         assert t[0, 0].item() == 100.0
     plain = ember.ones(2)
     assert not _through_multiprocessing(plain).is_shared()  # a tensor that was not shared travels as values

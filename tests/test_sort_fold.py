@@ -126,7 +126,7 @@ def test_fold_of_unfold_counts_the_windows(torch):
     back = F.fold(cols, (5, 6), **kw)
     ref = torch.nn.functional.fold(torch.nn.functional.unfold(torch.from_numpy(x), **kw), (5, 6), **kw)
     np.testing.assert_allclose(back.numpy(), ref.numpy(), rtol=1e-6, atol=1e-6)
-    assert back.data.flags.c_contiguous and cols.data.flags.c_contiguous
+    assert back._data.flags.c_contiguous and cols._data.flags.c_contiguous
 
 
 def test_unfold_is_a_copy_even_when_the_windows_are_the_input():
@@ -211,7 +211,7 @@ def test_pixel_shuffle_modules_round_trip():
     up = nn.PixelShuffle(2)
     assert repr(up) == "PixelShuffle(upscale_factor=2)"
     y = up(x)
-    assert tuple(y.shape) == (2, 2, 6, 8) and y.data.flags.c_contiguous
+    assert tuple(y.shape) == (2, 2, 6, 8) and y._data.flags.c_contiguous
     np.testing.assert_array_equal(nn.PixelUnshuffle(2)(y).numpy(), x.numpy())
     with pytest.raises(RuntimeError, match=r"input.size\(-3\)=5 is not divisible by 4"):
         F.pixel_shuffle(ember.ones(5, 2, 2), 2)

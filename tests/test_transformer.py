@@ -130,8 +130,8 @@ def make_masks(kind, N, L, S, seed=1):
 @pytest.mark.parametrize("need_weights", [True, False])
 def test_mha_self_attention_matches_torch(mask, batch_first, need_weights, torch):
     em, tm = pair(torch, lambda nn: nn.MultiheadAttention(E, H, batch_first=batch_first))
-    em.out_proj.bias.data[:] = arr(E, seed=3)  # non-zero biases, so their gradients mean something
-    em.in_proj_bias.data[:] = arr(3 * E, seed=4)
+    em.out_proj.bias._data[:] = arr(E, seed=3)  # non-zero biases, so their gradients mean something
+    em.in_proj_bias._data[:] = arr(3 * E, seed=4)
     load_to_torch(tm, em, torch)
     N, L = 3, 5
     x = arr(N, L, E) if batch_first else arr(L, N, E)
@@ -341,7 +341,7 @@ def test_module_deepcopy_makes_independent_parameters():
     for (n, p), (n2, p2) in zip(layer.named_parameters(), c.named_parameters()):
         assert n == n2 and p is not p2
         np.testing.assert_array_equal(p.detach().numpy(), p2.detach().numpy())
-    c.self_attn.in_proj_weight.data[:] = 0
+    c.self_attn.in_proj_weight._data[:] = 0
     assert np.any(layer.self_attn.in_proj_weight.detach().numpy())
 
 
@@ -400,7 +400,7 @@ def test_encoder_two_layers_with_norm_matches_torch(batch_first, causal, torch):
     em, tm = pair(torch, make)
     assert [k for k in em.state_dict() if k.startswith("layers.1.")]
     # give every layer different weights, so that a shared-layer bug would show
-    em.layers[1].linear1.weight.data[:] = arr(16, E, seed=11) * 0.3
+    em.layers[1].linear1.weight._data[:] = arr(16, E, seed=11) * 0.3
     load_to_torch(tm, em, torch)
     N, S = 2, 5
     x = both(arr(N, S, E) if batch_first else arr(S, N, E), torch, True)
@@ -447,7 +447,7 @@ def test_decoder_two_layers_causal_matches_torch(torch):
                                      norm=nn.LayerNorm(E))
 
     em, tm = pair(torch, make)
-    em.layers[0].linear2.weight.data[:] = arr(E, 16, seed=12) * 0.3
+    em.layers[0].linear2.weight._data[:] = arr(E, 16, seed=12) * 0.3
     load_to_torch(tm, em, torch)
     T, S = 4, 3
     tgt, mem = both(arr(2, T, E, seed=1), torch, True), both(arr(2, S, E, seed=2), torch, True)
@@ -491,7 +491,7 @@ def test_encoder_layers_are_deep_copies():
 @pytest.mark.parametrize("need_weights", [True, False])
 def test_mha_gradcheck(need_weights):
     m = MultiheadAttention(4, 2).double()
-    m.in_proj_bias.data[:] = np.linspace(-0.5, 0.5, 12)
+    m.in_proj_bias._data[:] = np.linspace(-0.5, 0.5, 12)
     params = [m.in_proj_weight, m.in_proj_bias, m.out_proj.weight, m.out_proj.bias]
     q, k = rand64(3, 2, 4, seed=1), rand64(3, 2, 4, seed=2)
     mask = ember.tensor(np.triu(np.ones((3, 3), bool), 1))

@@ -31,7 +31,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture=None):
 def _engine(roots, root_grads, retain_graph, create_graph, capture):
     captured = [None] * len(capture) if capture is not None else None
     # Arrays the user can see (root grads, hook results): a leaf must copy them rather than adopt them as .grad.
-    shared = {id(g.data) for g in root_grads}
+    shared = {id(g._data) for g in root_grads}
     buffers = {}
     heap = []
     # Leaf gradients are summed here and delivered once at the end (so a leaf's hooks see the total, as in
@@ -74,7 +74,7 @@ def _engine(roots, root_grads, retain_graph, create_graph, capture):
         for e, g, meta in zip(node.edges, in_grads, node.input_meta):
             if e is None or g is None:
                 continue
-            gd = g.data
+            gd = g._data
             if gd.shape != meta[0] or gd.dtype is not meta[1]:
                 g = _conform(g, meta, node)
             if e.__class__ is tuple:
@@ -102,8 +102,8 @@ def _add_to_leaf(leaves, t, g, own, create_graph):
     entry = leaves.get(id(t))
     if entry is None:
         leaves[id(t)] = [t, g, own, False]
-    elif entry[3] and not create_graph and entry[1].data.dtype == g.data.dtype:
-        entry[1].data += g.data  # a sum made here before: nobody else has seen it
+    elif entry[3] and not create_graph and entry[1]._data.dtype == g._data.dtype:
+        entry[1]._data += g._data  # a sum made here before: nobody else has seen it
     else:
         entry[1] = _sum(entry[1], g, create_graph)
         entry[2] = entry[3] = True
@@ -128,20 +128,20 @@ def _add_to_buffer(buffers, heap, node, idx, g, create_graph):
 def _sum(a, b, create_graph):
     if create_graph:
         return a + b
-    s = a.data + b.data
+    s = a._data + b._data
     return Tensor._wrap(np.asarray(s) if isinstance(s, np.generic) else s)  # NumPy gives scalars for 0-d sums
 
 
 def _conform(g, meta, node):
     """Sum a broadcast gradient back to the input's shape and cast it to its dtype, as PyTorch's engine does."""
     shape, dtype = meta
-    if tuple(g.data.shape) != tuple(shape):
-        if not _expandable(tuple(shape), tuple(g.data.shape)):
+    if tuple(g._data.shape) != tuple(shape):
+        if not _expandable(tuple(shape), tuple(g._data.shape)):
             i = next(k for k, m in enumerate(node.input_meta) if m is meta)
             raise RuntimeError(f"Function {node.name}Backward0 returned an invalid gradient at index {i} - got "
-                               f"{list(g.data.shape)} but expected shape compatible with {list(shape)}")
+                               f"{list(g._data.shape)} but expected shape compatible with {list(shape)}")
         g = g.sum_to_size(shape)
-    if g.data.dtype != dtype:
+    if g._data.dtype != dtype:
         g = g.to(dtype)
     return g
 
@@ -164,7 +164,7 @@ def _run_pre_hooks(node, g, multi, shared):
                 if r is not None:
                     grads[i] = r
         if grads[i] is not None:
-            shared.add(id(grads[i].data))  # a hook may have kept it (retain_grad does)
+            shared.add(id(grads[i]._data))  # a hook may have kept it (retain_grad does)
     return grads if multi else grads[0]
 
 
@@ -220,13 +220,13 @@ def _deliver_leaf(t, g, captured, capture, create_graph, shared, own):
         if slot is not None:
             captured[slot] = g
         return
-    gd = g.data
-    if gd.shape != t.data.shape:
+    gd = g._data
+    if gd.shape != t._data.shape:
         raise RuntimeError(f"backward: gradient of shape {tuple(gd.shape)} does not match the leaf's shape "
-                           f"{tuple(t.data.shape)}")
-    if gd.dtype != t.data.dtype:
+                           f"{tuple(t._data.shape)}")
+    if gd.dtype != t._data.dtype:
         g = g.to(t.dtype)
-        gd = g.data
+        gd = g._data
     old = t.grad
     if old is None:
         if create_graph:
@@ -242,7 +242,7 @@ def _deliver_leaf(t, g, captured, capture, create_graph, shared, own):
     elif create_graph or old.requires_grad:
         t.grad = old + g
     else:
-        od = old.data
+        od = old._data
         if od.shape == gd.shape and od.flags.writeable and od.dtype == gd.dtype:
             od += gd  # in place, like PyTorch's AccumulateGrad
             increment_version(old)
@@ -261,7 +261,7 @@ def _make_root_grads(outputs, grad_outputs, who):
             raise TypeError(f"{who}: expected tensors as outputs, got {type(t).__name__}")
         if not t.requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
-        td = t.data
+        td = t._data
         if g is None:
             if td.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
@@ -269,10 +269,10 @@ def _make_root_grads(outputs, grad_outputs, who):
             continue
         if not isinstance(g, Tensor):
             g = Tensor(g, dtype=t.dtype, device=t.device)
-        if g.data.shape != td.shape:
+        if g._data.shape != td.shape:
             raise RuntimeError(f"{who}: Mismatch in shape: grad_output[{i}] has a shape of {tuple(g.shape)} and "
                                f"output[{i}] has a shape of {tuple(t.shape)}.")
-        if g.data.dtype != t.data.dtype:
+        if g._data.dtype != t._data.dtype:
             g = g.detach().to(t.dtype)
         grads.append(g)
     return grads
@@ -302,7 +302,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
                 if t.grad is not None:
                     t.grad = t.grad + g
                 else:
-                    t.grad = g if create_graph else Tensor._wrap(g.data.copy())
+                    t.grad = g if create_graph else Tensor._wrap(g._data.copy())
         return
     _run(tensors, root_grads, retain_graph, create_graph)
 
@@ -329,7 +329,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for i, (t, g) in enumerate(zip(inputs, result)):
         if g is None:
             if materialize_grads:
-                result[i] = Tensor._wrap(get_array_module(t.data).zeros_like(t.data))
+                result[i] = Tensor._wrap(get_array_module(t._data).zeros_like(t._data))
             elif not allow_unused:
                 raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
                                    "Set allow_unused=True if this is the desired behavior.")

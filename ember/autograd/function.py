@@ -125,10 +125,10 @@ class Function:
         for o in outs:
             diff = None
             if isinstance(o, Tensor):
-                meta.append((o.data.shape, o.data.dtype, get_array_module(o.data)))
+                meta.append((o._data.shape, o._data.dtype, get_array_module(o._data)))
                 if id(o) not in non_diff and o.is_floating_point():
                     if any(o is a for a in args):  # returning an input: give the output its own identity
-                        src, o = o, Tensor._wrap(o.data)
+                        src, o = o, Tensor._wrap(o._data)
                         o._vbox = src._vbox
                     diff = o
             else:

@@ -22,12 +22,12 @@ def _float_outputs(out):
 def _evaluate(fn, inputs):
 
     with no_grad():
-        return [np.array(move(o.data, CPU), dtype=np.float64) for o in _float_outputs(fn(*inputs))]
+        return [np.array(move(o._data, CPU), dtype=np.float64) for o in _float_outputs(fn(*inputs))]
 
 
 def _numerical_jacobians(fn, inputs, k, n_outs, eps):
     """d(output o)/d(input k) by central differences: one (numel(input), numel(output)) array per output."""
-    x = inputs[k].data
+    x = inputs[k]._data
     cols = [[] for _ in range(n_outs)]
     for j in range(x.size):
         idx = np.unravel_index(j, x.shape)
@@ -66,9 +66,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
         if out.requires_grad and diff_idx:
             targets = [inputs[k] for k in diff_idx]
             for r in range(n_out):
-                go = np.zeros(n_out, dtype=out.data.dtype)
+                go = np.zeros(n_out, dtype=out._data.dtype)
                 go[r] = 1
-                go = move(go.reshape(out.data.shape), out.device)
+                go = move(go.reshape(out._data.shape), out.device)
                 gs = grad([out], targets, [Tensor._wrap(go)], retain_graph=True, allow_unused=True)
                 for k, g in zip(diff_idx, gs):
                     if g is None:
@@ -79,7 +79,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
                     if check_grad_dtypes and g.dtype is not inputs[k].dtype:
                         raise GradcheckError(f"gradcheck: gradient of input {k} is {g.dtype}, expected "
                                              f"{inputs[k].dtype}")
-                    analytic[k][:, r] = np.asarray(move(g.data, CPU), dtype=np.float64).reshape(-1)
+                    analytic[k][:, r] = np.asarray(move(g._data, CPU), dtype=np.float64).reshape(-1)
         for k in diff_idx:
             num = numeric[k][oi]
             if not np.allclose(analytic[k], num, atol=atol, rtol=rtol):

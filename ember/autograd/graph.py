@@ -111,7 +111,7 @@ def increment_version(tensor):
 
 def alias(t):
     """A second tensor object for t's data and history, sharing its version counter (and view base)."""
-    a = Tensor._wrap(t.data, t.requires_grad, t.grad_fn)
+    a = Tensor._wrap(t._data, t.requires_grad, t.grad_fn)
     a._vbox, a._out_index, a._base = t._vbox, t._out_index, t._base
     return a
 
@@ -137,7 +137,7 @@ def _edge(a):
 def _meta(a):
     """(shape, dtype) of a tensor input, which the engine reduces and casts its gradient to; None for numbers."""
     if isinstance(a, Tensor):
-        d = a.data
+        d = a._data
         return d.shape, d.dtype
     return None
 
@@ -159,7 +159,7 @@ def record(node, inputs, outputs):
             ea = a if fn is None else (fn, a._out_index)
         node.edges = (ea,)
         node.needs_input_grad = (ea is not None,)
-        d = a.data
+        d = a._data
         node.input_meta = ((d.shape, d.dtype),)
     elif n == 2:
         a, b = inputs
@@ -168,13 +168,13 @@ def record(node, inputs, outputs):
             if a.requires_grad:
                 fn = a.grad_fn
                 ea = a if fn is None else (fn, a._out_index)
-            d = a.data
+            d = a._data
             ma = (d.shape, d.dtype)
         if isinstance(b, Tensor):
             if b.requires_grad:
                 fn = b.grad_fn
                 eb = b if fn is None else (fn, b._out_index)
-            d = b.data
+            d = b._data
             mb = (d.shape, d.dtype)
         node.edges = (ea, eb)
         node.needs_input_grad = (ea is not None, eb is not None)
@@ -212,7 +212,7 @@ def record(node, inputs, outputs):
     else:
         first = outputs[0]
         for i, t in enumerate(outputs):
-            if t is not None and t.data.dtype.kind in _FLOAT_KINDS:
+            if t is not None and t._data.dtype.kind in _FLOAT_KINDS:
                 t.requires_grad, t.grad_fn, t._out_index = True, node, i
     if node.saves_output:
         if versions is None:
@@ -256,19 +256,19 @@ def apply(node, *args):
     n = len(args)
     if n == 1 and isinstance(args[0], Tensor):
         a = args[0]
-        x = a.data
+        x = a._data
         grad = a.requires_grad
         out = node.forward(np if x.__class__ is _ndarray else get_array_module(x), x)
     elif n == 2:
         a, b = args
         if isinstance(a, Tensor):
-            x = a.data
+            x = a._data
             grad = a.requires_grad
         else:
             x = a
             grad = False
         if isinstance(b, Tensor):
-            y = b.data
+            y = b._data
             if b.requires_grad:
                 grad = True
         else:
@@ -279,7 +279,7 @@ def apply(node, *args):
         grad = False
         for a in args:
             if isinstance(a, Tensor):
-                arrays.append(a.data)
+                arrays.append(a._data)
                 if a.requires_grad:
                     grad = True
             else:
@@ -318,7 +318,7 @@ def _outputs(node, out, args):
     if isinstance(out, np.generic):
         out = np.asarray(out)
     elif out.__class__ is not _ndarray:
-        xp = _xp_of([a.data if isinstance(a, Tensor) else a for a in args])
+        xp = _xp_of([a._data if isinstance(a, Tensor) else a for a in args])
         out = out if isinstance(out, xp.ndarray) else xp.asarray(out)
     t = _new(Tensor)
     init_tensor(t, out)

@@ -14,7 +14,7 @@ __all__ = ["inplace", "check_inplace", "check_writable", "records"]
 
 def check_writable(t, op):
     """Raise when t's memory can't be written (a read-only array, or a broadcast view whose elements alias)."""
-    arr = t.data
+    arr = t._data
     if getattr(arr.flags, "writeable", True):
         return
     if arr.size > 1 and 0 in arr.strides:
@@ -45,7 +45,7 @@ def _keep_old_values(node, old):
     for k, (i, vbox, _) in enumerate(versions):
         if i >= 0 and node.inputs[i] is old:
             if copy is None:
-                copy = Tensor._wrap(old.data.copy(), old.requires_grad, old.grad_fn)
+                copy = Tensor._wrap(old._data.copy(), old.requires_grad, old.grad_fn)
                 copy._out_index = old._out_index
             versions[k] = (i, copy._vbox, 0)
     if copy is not None:
@@ -57,14 +57,14 @@ def inplace(t, op, compute):
     check_inplace(t, op)
     old = alias(t) if is_grad_enabled() else t
     result = uncast = compute(old)
-    rd = result.data.dtype
-    if rd != t.data.dtype:
+    rd = result._data.dtype
+    if rd != t._data.dtype:
         if not _dt.can_cast(_dt.from_numpy_dtype(rd), t.dtype):
             raise RuntimeError(f"{op}: result type {_dt.from_numpy_dtype(rd).name.capitalize()} can't be cast to "
                                f"the desired output type {t.dtype.name.capitalize()}")
         if result.requires_grad:
             result = result.to(t.dtype)
-    if tuple(result.data.shape) != tuple(t.data.shape):
+    if tuple(result._data.shape) != tuple(t._data.shape):
         raise RuntimeError(f"{op}: output with shape {tuple(t.shape)} doesn't match the broadcast shape "
                            f"{tuple(result.shape)}")
     if result.requires_grad and t._base is not None:
@@ -72,8 +72,8 @@ def inplace(t, op, compute):
                            "supported; clone() the view first")
     if uncast.grad_fn is not None and old is not t:
         _keep_old_values(uncast.grad_fn, old)
-    if result.data is not t.data:
-        t.data[...] = result.data
+    if result._data is not t._data:
+        t._data[...] = result._data
     if result.requires_grad:
         t.grad_fn, t._out_index, t.requires_grad = result.grad_fn, result._out_index, True
     increment_version(t)

@@ -24,7 +24,7 @@ def default_collate(batch):
         shapes = {tuple(t.shape) for t in batch}
         if len(shapes) > 1:
             raise RuntimeError(f"default_collate: stack expects each tensor to be equal size, but got {sorted(shapes)}")
-        return Tensor._wrap(np.stack([t.data for t in batch])) if first.data.__class__ is np.ndarray else stack(batch)
+        return Tensor._wrap(np.stack([t._data for t in batch])) if first._data.__class__ is np.ndarray else stack(batch)
     if isinstance(first, np.ndarray):
         return Tensor._wrap(np.stack(batch))
     if isinstance(first, (bool, np.bool_)):

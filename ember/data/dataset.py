@@ -50,7 +50,7 @@ class TensorDataset(Dataset):
         """Rows at indices of every tensor, gathered at once (used by DataLoader)."""
         import numpy as np
         idx = np.asarray(indices)
-        return [Tensor._wrap(t.data[idx]) for t in self.tensors]
+        return [Tensor._wrap(t._data[idx]) for t in self.tensors]
 
 
 class Subset(Dataset):

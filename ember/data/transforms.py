@@ -31,7 +31,7 @@ class ToTensor:
     """An HxWxC (or HxW) uint8 array becomes a CxHxW float32 tensor in [0, 1]; float arrays are only transposed."""
 
     def __call__(self, pic):
-        arr = np.asarray(pic.data if isinstance(pic, Tensor) else pic)
+        arr = np.asarray(pic._data if isinstance(pic, Tensor) else pic)
         if arr.ndim == 2:
             arr = arr[:, :, None]
         if arr.ndim != 3:
@@ -54,10 +54,10 @@ class Normalize:
             raise ValueError(f"Normalize: std evaluated to zero in {std}, leading to division by zero")
 
     def __call__(self, x):
-        if x.data.ndim < 3 or x.shape[-3] not in (1, self.mean.shape[0]) and self.mean.shape[0] != 1:
+        if x._data.ndim < 3 or x.shape[-3] not in (1, self.mean.shape[0]) and self.mean.shape[0] != 1:
             raise ValueError(f"Normalize: expected a (C, H, W) tensor with C = {self.mean.shape[0]}, got shape "
                              f"{tuple(x.shape)}")
-        return Tensor._wrap(((x.data - self.mean) / self.std).astype(x.data.dtype, copy=False))
+        return Tensor._wrap(((x._data - self.mean) / self.std).astype(x._data.dtype, copy=False))
 
     def __repr__(self):
         return f"Normalize(mean={self.mean.ravel().tolist()}, std={self.std.ravel().tolist()})"
@@ -71,7 +71,7 @@ class RandomCrop:
         self.padding, self.fill = padding, fill
 
     def __call__(self, x):
-        arr = x.data
+        arr = x._data
         if self.padding:
             p = self.padding
             arr = np.pad(arr, ((0, 0), (p, p), (p, p)), constant_values=self.fill)
@@ -95,7 +95,7 @@ class RandomHorizontalFlip:
 
     def __call__(self, x):
         if _rng().random() < self.p:
-            return Tensor._wrap(np.ascontiguousarray(x.data[..., ::-1]))
+            return Tensor._wrap(np.ascontiguousarray(x._data[..., ::-1]))
         return x
 
     def __repr__(self):

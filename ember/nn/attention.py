@@ -52,7 +52,7 @@ def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_
     if is_float:
         return mask
     xp = mask.device.xp
-    return Tensor._wrap(xp.where(mask.data, -xp.inf, 0.0).astype(target_type.np))
+    return Tensor._wrap(xp.where(mask._data, -xp.inf, 0.0).astype(target_type.np))
 
 
 def _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads):

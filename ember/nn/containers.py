@@ -481,7 +481,7 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, input):
-        shape = input.data.shape
+        shape = input._data.shape
         n = len(shape)
         if n == 0:
             return input.reshape(1)
@@ -516,7 +516,7 @@ class Unflatten(Module):
         self.unflattened_size = unflattened_size
 
     def forward(self, input):
-        shape = input.data.shape
+        shape = input._data.shape
         d = wrap_dim(self.dim, len(shape), "unflatten")
         sizes = list(self.unflattened_size)
         known = 1

@@ -127,7 +127,7 @@ class _ConvTransposeNd(_ConvNd):
         """output_padding, or the one that gives the requested output_size (PyTorch's rule and messages)."""
         if output_size is None:
             return self.output_padding
-        n, ndim = self.n, input.data.ndim
+        n, ndim = self.n, input._data.ndim
         lead = 2 if ndim == n + 2 else 1
         output_size = tuple(int(s) for s in output_size)
         if len(output_size) == lead + n:

@@ -24,7 +24,7 @@ def _rng(generator):
 def _write(tensor, array):
     """Copy a host array into tensor in place (cast to its dtype, moved to its device)."""
     with no_grad():
-        tensor.copy_(Tensor._wrap(move(np.asarray(array, dtype=tensor.data.dtype), tensor.device)))
+        tensor.copy_(Tensor._wrap(move(np.asarray(array, dtype=tensor._data.dtype), tensor.device)))
     return tensor
 
 

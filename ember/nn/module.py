@@ -417,10 +417,10 @@ class Module:
                 continue
             with no_grad():
                 applied = fn(param)
-            param.data = applied.data
+            param._data = applied._data
             if param.grad is not None:
                 with no_grad():
-                    param.grad.data = fn(param.grad).data
+                    param.grad._data = fn(param.grad)._data
         for key, buf in self._buffers.items():
             if buf is not None:
                 self._buffers[key] = fn(buf)

@@ -89,8 +89,8 @@ class BatchNorm1d(_BatchNorm):
     """Batch normalisation of (N, C) or (N, C, L) input."""
 
     def _check_input_dim(self, input):
-        if input.data.ndim not in (2, 3):
-            raise ValueError(f"BatchNorm1d: expected 2D or 3D input (got {input.data.ndim}D input of shape "
+        if input._data.ndim not in (2, 3):
+            raise ValueError(f"BatchNorm1d: expected 2D or 3D input (got {input._data.ndim}D input of shape "
                              f"{tuple(input.shape)})")
 
 
@@ -98,8 +98,8 @@ class BatchNorm2d(_BatchNorm):
     """Batch normalisation of (N, C, H, W) input."""
 
     def _check_input_dim(self, input):
-        if input.data.ndim != 4:
-            raise ValueError(f"BatchNorm2d: expected 4D input (got {input.data.ndim}D input of shape "
+        if input._data.ndim != 4:
+            raise ValueError(f"BatchNorm2d: expected 4D input (got {input._data.ndim}D input of shape "
                              f"{tuple(input.shape)})")
 
 
@@ -111,7 +111,7 @@ class _InstanceNorm(_NormBase):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
 
     def forward(self, input):
-        ndim = input.data.ndim
+        ndim = input._data.ndim
         if ndim not in (self.ndim + 1, self.ndim + 2):
             raise ValueError(f"{type(self).__name__}: expected {self.ndim + 1}D or {self.ndim + 2}D input (got "
                              f"{ndim}D input of shape {tuple(input.shape)})")

@@ -8,10 +8,10 @@ __all__ = ["Parameter", "Buffer"]
 
 def _array_of(data):
     if data is None:
-        return empty(0).data
+        return empty(0)._data
     if isinstance(data, Tensor):
-        return data.data
-    return _tensor(data).data
+        return data._data
+    return _tensor(data)._data
 
 
 class Parameter(Tensor):
@@ -33,12 +33,12 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        result = type(self)(Tensor._wrap(self.data.copy()), self.requires_grad)
+        result = type(self)(Tensor._wrap(self._data.copy()), self.requires_grad)
         memo[id(self)] = result
         return result
 
     def __reduce_ex__(self, protocol):
-        return (_rebuild_parameter, (move(self.data, CPU), str(self.device), self.requires_grad))
+        return (_rebuild_parameter, (move(self._data, CPU), str(self.device), self.requires_grad))
 
 
 def _rebuild_parameter(array, dev, requires_grad):
@@ -54,7 +54,7 @@ class Buffer(Tensor):
         self.persistent = persistent
 
     def __reduce_ex__(self, protocol):
-        return (_rebuild_buffer, (move(self.data, CPU), str(self.device), self.persistent))
+        return (_rebuild_buffer, (move(self._data, CPU), str(self.device), self.persistent))
 
 
 def _rebuild_buffer(array, dev, persistent):

@@ -101,14 +101,14 @@ class SumTo(Node):
 def broadcast_to(t, shape):
     """A read-only view of t expanded to shape (no copy)."""
     shape = tuple(shape)
-    if tuple(t.data.shape) == shape:
+    if tuple(t._data.shape) == shape:
         return t
     return apply(BroadcastTo(shape), t)
 
 
 def sum_to(t, shape):
     """Sum t over the dimensions that broadcasting added or stretched, giving a tensor of shape."""
-    if t.data.shape == shape or tuple(t.data.shape) == tuple(shape):
+    if t._data.shape == shape or tuple(t._data.shape) == tuple(shape):
         return t
     return apply(SumTo(shape), t)
 

@@ -28,7 +28,7 @@ def float_tensor(x, op):
     """x, which must be a Tensor of a floating-point dtype (bfloat16 included)."""
     if not isinstance(x, Tensor):
         raise not_tensor(x, op)
-    if x.data.dtype.kind not in "fV":  # "V": ml_dtypes' bfloat16
+    if x._data.dtype.kind not in "fV":  # "V": ml_dtypes' bfloat16
         raise RuntimeError(f"{op}: expected a floating-point tensor, got {x.dtype}")
     return x
 
@@ -49,12 +49,12 @@ def scalar(x, op):
 def same_device(a, b, op):
     """RuntimeError unless tensors a and b are on one device (two NumPy arrays always are; two CuPy arrays may be on
     two GPUs)."""
-    if (a.data.__class__ is not b.data.__class__ or a.data.__class__ is not _ndarray) and a.device != b.device:
+    if (a._data.__class__ is not b._data.__class__ or a._data.__class__ is not _ndarray) and a.device != b.device:
         raise RuntimeError(f"{op}: Expected all tensors to be on the same device, but found at least two devices, "
                            f"{a.device} and {b.device}!")
 
 
 def same_dtype(a, b, op, a_name="input", b_name="other"):
     """RuntimeError unless tensors a and b have one dtype (for ops that do not promote)."""
-    if a.data.dtype != b.data.dtype:
+    if a._data.dtype != b._data.dtype:
         raise RuntimeError(f"{op}: {a_name} and {b_name} must have the same dtype, but got {a.dtype} and {b.dtype}")

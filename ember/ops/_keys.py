@@ -75,7 +75,7 @@ def parse(t, key):
     2 when integer arrays are present (positions may repeat, so gradients must accumulate).
     """
     items = key if key.__class__ is tuple else (key,)
-    data = t.data
+    data = t._data
     out = []
     kind = 0
     ellipsis = False
@@ -123,7 +123,7 @@ def _slice(k):
 def _index_array(k, data):
     """An index array (int or bool) on data's device, or a Python int for integer-like scalars."""
     if isinstance(k, Tensor):
-        arr = k.data
+        arr = k._data
         if arr.dtype == np.uint8:  # PyTorch reads uint8 index tensors as masks
             arr = arr.astype(bool)
     elif isinstance(k, (list, tuple, range)):

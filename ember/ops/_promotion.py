@@ -18,19 +18,19 @@ def promote(a, b, op):
     """Cast the tensor operands of a binary op to PyTorch's result dtype (differentiably)."""
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
     if ta and tb:
-        if a.data.dtype == b.data.dtype:
-            if a.data.__class__ is not b.data.__class__:
+        if a._data.dtype == b._data.dtype:
+            if a._data.__class__ is not b._data.__class__:
                 same_device(a, b, op)
             return a, b
         same_device(a, b, op)
     elif ta:
         b = scalar(b, op)
-        k = a.data.dtype.kind
+        k = a._data.dtype.kind
         if b.__class__ is not Tensor and (k == "f" or (k in "iu" and b.__class__ is int)):
             return a, b
     elif tb:
         a = scalar(a, op)
-        k = b.data.dtype.kind
+        k = b._data.dtype.kind
         if a.__class__ is not Tensor and (k == "f" or (k in "iu" and a.__class__ is int)):
             return a, b
     else:
@@ -39,9 +39,9 @@ def promote(a, b, op):
             a = Tensor._wrap(np.asarray(a, dtype=_dt.result_type(a).np))
         b = scalar(b, op)
     rt = _dt.result_type(a, b)
-    if isinstance(a, Tensor) and a.data.dtype != rt.np:
+    if isinstance(a, Tensor) and a._data.dtype != rt.np:
         a = to_copy(a, dtype=rt)
-    if isinstance(b, Tensor) and b.data.dtype != rt.np:
+    if isinstance(b, Tensor) and b._data.dtype != rt.np:
         b = to_copy(b, dtype=rt)
     if rt.np.kind == "V":  # ml_dtypes' bfloat16 with a Python float gives float32: make the number a bfloat16 array
         a, b = _scalar_as(a, b, rt), _scalar_as(b, a, rt)
@@ -51,18 +51,18 @@ def promote(a, b, op):
 def _scalar_as(x, other, dt):
     if isinstance(x, Tensor) or not isinstance(other, Tensor):
         return x
-    return Tensor._wrap(get_array_module(other.data).asarray(x, dtype=dt.np))
+    return Tensor._wrap(get_array_module(other._data).asarray(x, dtype=dt.np))
 
 
 def as_float(t):
     """Integer and bool tensors become the default float dtype (for ops like exp and true division)."""
-    if t.data.dtype.kind in "biu":
+    if t._data.dtype.kind in "biu":
         return to_copy(t, dtype=_dt.get_default_dtype())
     return t
 
 
 def is_float(x):
-    return x.data.dtype.kind in FLOAT_KINDS if isinstance(x, Tensor) else x.__class__ is float
+    return x._data.dtype.kind in FLOAT_KINDS if isinstance(x, Tensor) else x.__class__ is float
 
 
 def broadcast_error(op, *shapes):
@@ -110,7 +110,7 @@ def _binary_failed(node, a, b, op, error):
 def _wrap_int(x, other):
     if x.__class__ is not int or not isinstance(other, Tensor):
         return x
-    return get_array_module(other.data).asarray(np.array(x).astype(other.data.dtype))
+    return get_array_module(other._data).asarray(np.array(x).astype(other._data.dtype))
 
 
 def broadcast3_error(op, *xs):

@@ -44,4 +44,4 @@ def shape_of(x):
 
 def zero_gradient(g):
     """A zero gradient shaped like g (not g * 0, which would turn inf into nan)."""
-    return Tensor._wrap(get_array_module(g.data).zeros_like(g.data))
+    return Tensor._wrap(get_array_module(g._data).zeros_like(g._data))

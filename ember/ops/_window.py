@@ -135,10 +135,10 @@ def ntuple(v, n, name, op):
 def check_input(op, t, nd, what="input"):
     names = "N, C, L" if nd == 1 else ("N, C, H, W" if nd == 2 else "N, C, D, H, W")
     check_tensor(t, op, what)
-    if t.data.ndim not in (nd + 1, nd + 2):
+    if t._data.ndim not in (nd + 1, nd + 2):
         raise RuntimeError(f"{op}: expected {what} with {nd + 2} dims ({names}) or {nd + 1} dims, "
-                           f"got shape {tuple(t.data.shape)}")
-    if t.data.dtype.kind != "f":
+                           f"got shape {tuple(t._data.shape)}")
+    if t._data.dtype.kind != "f":
         raise RuntimeError(f"{op}: expected a floating-point {what}, got {t.dtype}")
 
 

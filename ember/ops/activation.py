@@ -142,7 +142,7 @@ def _softmax(node_cls, input, dim, dtype, op):
     if dtype is not None:
         input = input.to(dtype)
     float_tensor(input, op)
-    ndim = input.data.ndim
+    ndim = input._data.ndim
     if dim is None:  # PyTorch's legacy implicit choice
         warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to include dim=X "
                       "as an argument.", stacklevel=3)
@@ -469,7 +469,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
     check_tensor(input, "hardtanh")
-    if input.data.dtype.kind in "iu":  # integer tensors clamp to integer bounds, as in PyTorch
+    if input._data.dtype.kind in "iu":  # integer tensors clamp to integer bounds, as in PyTorch
         min_val, max_val = math.ceil(min_val), math.floor(max_val)
     return maybe_inplace(input, inplace, "hardtanh", lambda x: apply(Hardtanh(min_val, max_val), x))
 
@@ -542,9 +542,9 @@ def logsigmoid(input):
 def glu(input, dim=-1):
     """a * sigmoid(b) where a and b are the two halves of input along dim."""
     float_tensor(input, "glu")
-    if input.data.ndim == 0:
+    if input._data.ndim == 0:
         raise RuntimeError("glu: does not support scalars because halving size must be even")
-    d = wrap_dim(dim, input.data.ndim, "glu")
+    d = wrap_dim(dim, input._data.ndim, "glu")
     n = input.shape[d]
     if n % 2:
         raise RuntimeError(f"glu: Halving dimension must be even, but dimension {d} is size {n}")
@@ -575,10 +575,10 @@ def threshold(input, threshold, value, inplace=False):
 def prelu(input, weight):
     """max(0, x) + weight * min(0, x), weight (one value or one per channel) broadcast over dim 1."""
     float_tensor(input, "prelu")
-    if weight.data.ndim > 1:
-        raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.data.ndim}")
+    if weight._data.ndim > 1:
+        raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight._data.ndim}")
     n = weight.numel()
-    ndim = input.data.ndim
+    ndim = input._data.ndim
     if n != 1:
         channels = input.shape[1] if ndim > 1 else 1
         if channels != n:

@@ -298,7 +298,7 @@ def neg(input):
     """Elementwise -input."""
     if not isinstance(input, Tensor):
         raise not_tensor(input, "neg", pos=1)
-    if input.data.dtype.kind == "b":
+    if input._data.dtype.kind == "b":
         raise RuntimeError("neg: Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
                            "to invert a mask, use the `~` or `logical_not()` operator instead.")
     return apply(Neg(), input)
@@ -316,7 +316,7 @@ def add(input, other, alpha=1):
 def sub(input, other, alpha=1):
     """input - alpha * other."""
     if (input.__class__ is bool or other.__class__ is bool or (isinstance(input, Tensor) and
-            input.data.dtype.kind == "b") or (isinstance(other, Tensor) and other.data.dtype.kind == "b")):
+            input._data.dtype.kind == "b") or (isinstance(other, Tensor) and other._data.dtype.kind == "b")):
         raise RuntimeError("sub: Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
                            "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
     if alpha != 1:
@@ -359,7 +359,7 @@ def _rounded_div(input, other, rounding_mode):
 def _check_int_zero(b, op):
     """PyTorch raises for integer division by zero (NumPy would warn and return 0)."""
     if isinstance(b, Tensor):
-        zero = b.data.dtype.kind in "biu" and bool((b.data == 0).any())
+        zero = b._data.dtype.kind in "biu" and bool((b._data == 0).any())
     else:
         zero = isinstance(b, int) and b == 0
     if zero:
@@ -397,7 +397,7 @@ def pow(input, exponent):
     """input ** exponent (either may be a number)."""
     a, b = promote(input, exponent, "pow")
     if not (is_float(a) or is_float(b)):
-        neg = bool((b.data < 0).any()) if isinstance(b, Tensor) else b < 0
+        neg = bool((b._data < 0).any()) if isinstance(b, Tensor) else b < 0
         if neg:
             raise RuntimeError("pow: Integers to negative integer powers are not allowed.")
     return apply2(Pow(), a, b, "pow")
@@ -469,8 +469,8 @@ for _node, _fn, _name in ((Add, add, "__radd__"), (Sub, sub, "__rsub__"), (Mul, 
 def _ufunc_inplace(self, other, ufunc):
     """Without autograd: one ufunc writing into self's buffer. False when NumPy refuses (the slow path then
     raises PyTorch's error, or handles what NumPy can't)."""
-    arr = self.data
-    o = other.data if isinstance(other, Tensor) else other
+    arr = self._data
+    o = other._data if isinstance(other, Tensor) else other
     try:
         getattr(get_array_module(arr), ufunc)(arr, o, out=arr, casting="same_kind")
     except (TypeError, ValueError, OverflowError):
@@ -483,7 +483,7 @@ def _times(other, alpha):
     """alpha * other as an array or a number, for the no-autograd path of add_/sub_."""
     if alpha == 1:
         return other
-    return other.data * alpha if isinstance(other, Tensor) else other * alpha
+    return other._data * alpha if isinstance(other, Tensor) else other * alpha
 
 
 @export(Add, ember=False, methods=("add_", "__iadd__"))

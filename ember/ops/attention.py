@@ -292,7 +292,7 @@ def _check(query, key, value, attn_mask, is_causal, dropout_p, enable_gqa):
     op = "scaled_dot_product_attention"
     for name, t in (("query", query), ("key", key), ("value", value)):
         check_tensor(t, op, name)
-        if t.data.ndim < 2:
+        if t._data.ndim < 2:
             raise RuntimeError(f"{op}: {name} must have at least 2 dimensions, got shape {tuple(t.shape)}")
     if query.dtype is not key.dtype or query.dtype is not value.dtype:
         raise RuntimeError(f"{op}: Expected query, key, and value to have the same dtype, but got query.dtype: "
@@ -311,23 +311,23 @@ def _check(query, key, value, attn_mask, is_causal, dropout_p, enable_gqa):
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {dropout_p}")
     if attn_mask is not None:
         check_tensor(attn_mask, op, "attn_mask")
-    if attn_mask is not None and attn_mask.data.dtype.kind not in "bfV":
+    if attn_mask is not None and attn_mask._data.dtype.kind not in "bfV":
         raise RuntimeError(f"{op}: Expected attn_mask dtype to be bool or float or to match query dtype, got "
                            f"{attn_mask.dtype}")
-    if enable_gqa and query.data.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+    if enable_gqa and query._data.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
         if hk != hv or hq % hk:
             raise RuntimeError(f"{op}: with enable_gqa the number of query heads must be a multiple of the key and "
                                f"value heads (which must agree), got {_name_shapes(query, key, value)}")
     L, S = query.shape[-2], key.shape[-2]
     batch = [tuple(query.shape[:-2]), tuple(key.shape[:-2]), tuple(value.shape[:-2])]
-    if enable_gqa and query.data.ndim >= 3:
+    if enable_gqa and query._data.ndim >= 3:
         batch = [b[:-1] for b in batch]
     try:
         shape = np.broadcast_shapes(*batch)
         if attn_mask is not None:
             np.broadcast_shapes(tuple(attn_mask.shape), shape + ((query.shape[-3],) if enable_gqa and
-                                                                 query.data.ndim >= 3 else ()) + (L, S))
+                                                                 query._data.ndim >= 3 else ()) + (L, S))
     except ValueError:
         raise RuntimeError(f"{op}: the batch dimensions of {_name_shapes(query, key, value, attn_mask)} are not "
                            f"broadcastable (scores have shape (..., {L}, {S}))") from None
@@ -350,22 +350,22 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     dropout_p drops attention weights; scale defaults to 1/sqrt(E); enable_gqa repeats key/value heads.
     """
     _check(query, key, value, attn_mask, is_causal, dropout_p, enable_gqa)
-    if enable_gqa and query.data.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+    if enable_gqa and query._data.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         rep = query.shape[-3] // key.shape[-3]
         key, value = _repeat_heads(key, rep), _repeat_heads(value, rep)
     xp = query.device.xp
-    dtype = query.data.dtype
+    dtype = query._data.dtype
     L, S = query.shape[-2], key.shape[-2]
     bias = None
     if is_causal:
         bias = xp.where(xp.tri(L, S, dtype=bool), 0, -xp.inf).astype(dtype)
     elif attn_mask is not None:
-        if attn_mask.data.dtype.kind == "b":
-            bias = xp.where(attn_mask.data, 0, -xp.inf).astype(dtype)
+        if attn_mask._data.dtype.kind == "b":
+            bias = xp.where(attn_mask._data, 0, -xp.inf).astype(dtype)
         elif attn_mask.requires_grad:
             bias = attn_mask.to(query.dtype)
         else:
-            bias = attn_mask.data.astype(dtype, copy=False)
+            bias = attn_mask._data.astype(dtype, copy=False)
     drop = None
     if dropout_p > 0.0:
         shape = np.broadcast_shapes(tuple(query.shape[:-2]) + (L, S), tuple(key.shape[:-2]) + (L, S),

@@ -125,7 +125,7 @@ isfinite = _logical_op(IsFinite, "isfinite", arity=1)
 
 
 def _check_integral(t, name):
-    if t.data.dtype.kind not in "biu":
+    if t._data.dtype.kind not in "biu":
         raise TypeError(f"{name}: only integer and bool tensors are supported, got {t.dtype}")
 
 
@@ -156,7 +156,7 @@ def bitwise_not(self):
 @export(methods=("equal",))
 def equal(input, other):
     """True when both tensors have the same shape and elements."""
-    return tuple(input.shape) == tuple(other.shape) and bool((input.data == other.data).all())
+    return tuple(input.shape) == tuple(other.shape) and bool((input._data == other._data).all())
 
 
 @register
@@ -184,4 +184,4 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 @export(IsClose, methods=("allclose",))
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """True when every element is close (see isclose)."""
-    return bool(isclose(input, other, rtol, atol, equal_nan).data.all())
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())

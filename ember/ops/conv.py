@@ -346,7 +346,7 @@ class Conv(_ConvOp):
         gx = apply(ConvTranspose(self.geo, self.groups, self.one_d), g, w) if need[0] else None
         gw = None
         if need[1]:
-            gw = apply(ConvWeight(self.geo, self.groups, self.one_d, w.data.shape, self.cols), x, g)
+            gw = apply(ConvWeight(self.geo, self.groups, self.one_d, w._data.shape, self.cols), x, g)
         if len(self.inputs) == 2:
             return gx, gw
         return gx, gw, (self._bias_grad(g) if need[2] else None)
@@ -383,7 +383,7 @@ class ConvTranspose(_ConvOp):
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
         gx = apply(Conv(self.geo, self.groups, self.one_d), gy, w) if need[0] else None
-        gw = apply(ConvWeight(self.geo, self.groups, self.one_d, w.data.shape), gy, x) if need[1] else None
+        gw = apply(ConvWeight(self.geo, self.groups, self.one_d, w._data.shape), gy, x) if need[1] else None
         if len(self.inputs) == 2:
             return gx, gw
         return gx, gw, (self._bias_grad(gy) if need[2] else None)
@@ -422,7 +422,7 @@ class ConvWeight(_ConvOp):
 def _check_conv(op, nd, input, weight, bias):
     check_input(op, input, nd)
     kn = "kL" if nd == 1 else "kH, kW"
-    if not isinstance(weight, Tensor) or weight.data.ndim != nd + 2:
+    if not isinstance(weight, Tensor) or weight._data.ndim != nd + 2:
         shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
         raise RuntimeError(f"{op}: expected weight with {nd + 2} dims (out_channels, in_channels/groups, {kn}), "
                            f"got shape {shape}")
@@ -430,7 +430,7 @@ def _check_conv(op, nd, input, weight, bias):
         if t is None:
             continue
         check_tensor(t, op, name)
-        if t.data.dtype != input.data.dtype:
+        if t._data.dtype != input._data.dtype:
             raise RuntimeError(f"{op}: input dtype {input.dtype} and {name} dtype {t.dtype} must be the same")
         same_device(input, t, op)
 
@@ -481,9 +481,9 @@ def _conv_geometry(op, nd, xshape, wshape, stride, padding, dilation):
 
 def _batched(input, nd):
     """input with a batch dimension, and whether it had one."""
-    if input.data.ndim == nd + 2:
+    if input._data.ndim == nd + 2:
         return input, True
-    return input.reshape((1,) + tuple(input.data.shape)), False
+    return input.reshape((1,) + tuple(input._data.shape)), False
 
 
 def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
@@ -492,18 +492,18 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     _check_conv(op, nd, input, weight, bias)
     groups = _check_groups(op, groups)
     x, batched = _batched(input, nd)
-    xs, ws = x.data.shape, weight.data.shape
+    xs, ws = x._data.shape, weight._data.shape
     if ws[0] % groups:
         raise RuntimeError(f"{op}: out_channels (weight.shape[0] = {ws[0]}) must be divisible by groups={groups}")
     if xs[1] != ws[1] * groups:
         raise RuntimeError(f"{op}: input has {xs[1]} channels but weight expects {ws[1] * groups} (groups={groups})")
-    if bias is not None and tuple(bias.data.shape) != (ws[0],):
+    if bias is not None and tuple(bias._data.shape) != (ws[0],):
         raise RuntimeError(f"{op}: expected bias of shape ({ws[0]},) for weight of shape {tuple(ws)}, "
-                           f"got {tuple(bias.data.shape)}")
+                           f"got {tuple(bias._data.shape)}")
     geo = _conv_geometry(op, nd, xs, ws, stride, padding, dilation)
     node = Conv(geo, groups, nd == 1, weight.requires_grad and is_grad_enabled())
     out = apply(node, x, weight) if bias is None else apply(node, x, weight, bias)
-    return out if batched else out.reshape(tuple(out.data.shape[1:]))
+    return out if batched else out.reshape(tuple(out._data.shape[1:]))
 
 
 @export(Conv, functional=True)
@@ -527,15 +527,15 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     _check_conv(op, nd, input, weight, bias)
     groups = _check_groups(op, groups)
     x, batched = _batched(input, nd)
-    xs, ws = x.data.shape, weight.data.shape
+    xs, ws = x._data.shape, weight._data.shape
     if xs[1] != ws[0]:
         raise RuntimeError(f"{op}: input has {xs[1]} channels but weight expects {ws[0]} (groups={groups})")
     if ws[0] % groups:
         raise RuntimeError(f"{op}: in_channels (weight.shape[0] = {ws[0]}) must be divisible by groups={groups}")
     cout = ws[1] * groups
-    if bias is not None and tuple(bias.data.shape) != (cout,):
+    if bias is not None and tuple(bias._data.shape) != (cout,):
         raise RuntimeError(f"{op}: expected bias of shape ({cout},) for weight of shape {tuple(ws)} and "
-                           f"groups={groups}, got {tuple(bias.data.shape)}")
+                           f"groups={groups}, got {tuple(bias._data.shape)}")
     if isinstance(padding, str):
         raise RuntimeError(f"{op}: padding must be an int or a tuple of ints, got {padding!r}")
     stride = ntuple(stride, nd, "stride", op)
@@ -560,7 +560,7 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
                       for k, s, d, p, n, m in zip(ks, stride, dilation, padding, sizes, xs[2:])])
     node = ConvTranspose(geo, groups, nd == 1)
     out = apply(node, x, weight) if bias is None else apply(node, x, weight, bias)
-    return out if batched else out.reshape(tuple(out.data.shape[1:]))
+    return out if batched else out.reshape(tuple(out._data.shape[1:]))
 
 
 @export(ConvTranspose, functional=True)

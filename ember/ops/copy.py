@@ -94,14 +94,14 @@ class Fill(Node):
 def fill_(self, value):
     """Set every element to value (a number or a 0-dim tensor), in place."""
     if isinstance(value, Tensor):
-        if value.data.ndim:
+        if value._data.ndim:
             raise RuntimeError(f"fill_: only supports 0-dimension value tensor but got tensor with "
-                               f"{value.data.ndim} dimensions.")
+                               f"{value._data.ndim} dimensions.")
         return copy_(self, value)
     value = scalar(value, "fill_")
     if not records(self):
         check_writable(self, "fill_")
-        self.data[...] = value
+        self._data[...] = value
         increment_version(self)
         return self
     return inplace(self, "fill_", lambda s: apply(Fill(value), s))
@@ -133,7 +133,7 @@ class CopyFrom(Node):
         ndst, nsrc = self.needs_input_grad
         gs = None
         if nsrc:
-            gs = g if device_of(g.data) == self.src_device else to_copy(g, device=self.src_device)
+            gs = g if device_of(g._data) == self.src_device else to_copy(g, device=self.src_device)
         return (zero_gradient(g) if ndst else None, gs)
 
 
@@ -142,9 +142,9 @@ def copy_(self, src, non_blocking=False):
     """Copy src (broadcast, cast, moved between devices) into self, in place."""
     if not isinstance(src, Tensor):
         src = Tensor._wrap(np.asarray(src))
-    dst_shape = tuple(self.data.shape)
+    dst_shape = tuple(self._data.shape)
     try:
-        ok = np.broadcast_shapes(tuple(src.data.shape), dst_shape) == dst_shape
+        ok = np.broadcast_shapes(tuple(src._data.shape), dst_shape) == dst_shape
     except ValueError:
         ok = False
     if not ok:
@@ -152,7 +152,7 @@ def copy_(self, src, non_blocking=False):
                            f"shape {dst_shape}")
     if not records(self, src):
         check_writable(self, "copy_")
-        self.data[...] = move(src.data, device_of(self.data))
+        self._data[...] = move(src._data, device_of(self._data))
         increment_version(self)
         return self
     return inplace(self, "copy_", lambda s: apply(CopyFrom(), s, src))

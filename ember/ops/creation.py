@@ -86,7 +86,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
 
 def _like(t, fill, dtype, device, requires_grad, op):
     check_tensor(t, op)
-    return _make(fill, (t.data.shape,), dtype or t.dtype, device or t.device, requires_grad, op)
+    return _make(fill, (t._data.shape,), dtype or t.dtype, device or t.device, requires_grad, op)
 
 
 @export(ember=True)

@@ -81,7 +81,7 @@ class CtcLoss(Node):
 
     def backward(self, g):
         lp = self.inputs[0]
-        return (apply(CtcLossBackward(self._posterior_grad(lp.device.xp, lp.data.shape)), g, lp),)
+        return (apply(CtcLossBackward(self._posterior_grad(lp.device.xp, lp._data.shape)), g, lp),)
 
     def _posterior_grad(self, xp, shape):
         """d nll / d log_probs (T, N, C): minus the posterior of each class at each frame (zero past a sample's
@@ -202,7 +202,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     labels = _extended_labels(targets, tgt_len, blank, C)
     loss = apply(CtcLoss(labels, in_len, tgt_len, blank, zero_infinity), log_probs)
     if reduction == "mean":
-        divisor = Tensor._wrap(log_probs.device.xp.asarray(np.maximum(tgt_len, 1), dtype=loss.data.dtype))
+        divisor = Tensor._wrap(log_probs.device.xp.asarray(np.maximum(tgt_len, 1), dtype=loss._data.dtype))
         return (loss / divisor).mean()
     if reduction == "sum":
         return loss.sum()

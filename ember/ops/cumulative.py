@@ -42,7 +42,7 @@ def _running(node_cls, input, dim, dtype, op):
     check_tensor(input, op)
     d = one_dim(input, dim, op)
     input = accumulate_dtype(input, dtype)
-    if input.data.ndim == 0:
+    if input._data.ndim == 0:
         return apply(node_cls(0), input.reshape(1)).reshape(())
     return apply(node_cls(d), input)
 
@@ -66,14 +66,14 @@ class Cumprod(Node):
         # grad_i = sum_{k >= i} g_k prod_{j <= k, j != i} x_j = revcumsum(g y)_i / x_i when x has no zeros.
         x, d = self.inputs[0], self.dim
         y = self.saved_output()
-        zero = x.data == 0
+        zero = x._data == 0
         if not zero.any():
             return (apply(Cumsum(d, True), g * y) / x,)
         # With zeros, per slice with first zero at z: before z the formula above holds (later terms vanish);
         # at z it is revcumsum(g y') with y' the cumprod of x with x_z replaced by 1; after z every term is 0.
-        xp = get_array_module(x.data)
-        n = x.data.shape[d]
-        pos = xp.arange(n).reshape([-1 if i == d else 1 for i in range(x.data.ndim)])
+        xp = get_array_module(x._data)
+        n = x._data.shape[d]
+        pos = xp.arange(n).reshape([-1 if i == d else 1 for i in range(x._data.ndim)])
         first = xp.where(zero.any(axis=d, keepdims=True), xp.argmax(zero, axis=d, keepdims=True), n)
         before, at = Tensor._wrap(pos < first), Tensor._wrap(pos == first)
         g_before = apply(Cumsum(d, True), g * y) / where(before, x, 1.0)

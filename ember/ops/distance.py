@@ -51,16 +51,16 @@ def _check_cdist(x1, x2, p, compute_mode):
     op = "cdist"
     for name, t, pos in (("X1", x1, 0), ("X2", x2, 1)):
         check_tensor(t, op, name.lower(), pos)
-        if t.data.ndim < 2:
-            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t.data.ndim}D (shape "
+        if t._data.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t._data.ndim}D (shape "
                                f"{tuple(t.shape)})")
-        if t.data.dtype.kind not in "fV":
+        if t._data.dtype.kind not in "fV":
             raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: {t.dtype}")
-    s1, s2 = tuple(x1.data.shape), tuple(x2.data.shape)
+    s1, s2 = tuple(x1._data.shape), tuple(x2._data.shape)
     if s1[-1] != s2[-1]:
         raise RuntimeError(f"cdist: X1 and X2 must have the same number of columns. X1: {s1[-1]} X2: {s2[-1]} "
                            f"(shapes {s1} and {s2})")
-    if x1.data.dtype != x2.data.dtype:
+    if x1._data.dtype != x2._data.dtype:
         raise RuntimeError(f"cdist: X1 and X2 must have the same dtype, got {x1.dtype} and {x2.dtype}")
     same_device(x1, x2, op)
     try:
@@ -92,7 +92,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     R > 25 (faster, less exact for close points), as in PyTorch; "donot_use_mm_for_euclid_dist" never does."""
     shape = _check_cdist(x1, x2, p, compute_mode)
     p = float(p)
-    if x1.data.shape[-1] == 0:
+    if x1._data.shape[-1] == 0:
         return zeros(shape, dtype=x1.dtype, device=x1.device)
     if p == 2 and (compute_mode == "use_mm_for_euclid_dist" or (compute_mode == _CDIST_MODES[0] and
                                                                   (shape[-2] > 25 or shape[-1] > 25))):

@@ -44,7 +44,7 @@ def _check_p(p, op):
 def _keep_mask(shape, p, input):
     """Bernoulli(1 - p) keep-mask of the given shape on input's device (drawn from the default generator)."""
     keep = default_generator.rng.random(shape) >= p
-    if input.data.__class__ is not keep.__class__:
+    if input._data.__class__ is not keep.__class__:
         keep = move(keep, input.device)
     return keep
 
@@ -55,41 +55,41 @@ def _dropout(input, p, training, inplace, mask_shape, op):
         return input
     float_tensor(input, op)
     if p == 1.0:
-        mask = input.device.xp.zeros(mask_shape, dtype=input.data.dtype)
+        mask = input.device.xp.zeros(mask_shape, dtype=input._data.dtype)
     else:
-        mask = _keep_mask(mask_shape, p, input).astype(input.data.dtype) * (1.0 / (1.0 - p))
-        mask = mask.astype(input.data.dtype, copy=False)
+        mask = _keep_mask(mask_shape, p, input).astype(input._data.dtype) * (1.0 / (1.0 - p))
+        mask = mask.astype(input._data.dtype, copy=False)
     return maybe_inplace(input, inplace, op, lambda x: apply(Dropout(mask), x))
 
 
 @export(Dropout, ember=False, functional=True)
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
-    return _dropout(input, p, training, inplace, input.data.shape, "dropout")
+    return _dropout(input, p, training, inplace, input._data.shape, "dropout")
 
 
 def _feature_shape(input, op):
-    if input.data.ndim < 2:
+    if input._data.ndim < 2:
         raise RuntimeError(f"{op}: Feature dropout requires at least 2 dimensions in the input, got shape "
                            f"{tuple(input.shape)}")
-    return input.data.shape[:2] + (1,) * (input.data.ndim - 2)
+    return input._data.shape[:2] + (1,) * (input._data.ndim - 2)
 
 
 @export(Dropout, ember=False, functional=True)
 def dropout1d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels of (N, C, L) or (C, L) input with probability p."""
     _check_p(p, "dropout1d")
-    if input.data.ndim not in (2, 3):
-        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.data.ndim}D input of shape "
+    if input._data.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input._data.ndim}D input of shape "
                            f"{tuple(input.shape)}")
-    shape = input.data.shape[:-1] + (1,)
+    shape = input._data.shape[:-1] + (1,)
     return _dropout(input, p, training, inplace, shape, "dropout1d")
 
 
 def _warn_unusual_rank(input, ranks, op):
     """PyTorch's deprecation warning for a dropout2d/3d input of another rank (it then drops single elements)."""
-    if input.data.ndim not in ranks:
-        warnings.warn(f"{op}: Received a {input.data.ndim}-D input to {op}, which is deprecated; use dropout "
+    if input._data.ndim not in ranks:
+        warnings.warn(f"{op}: Received a {input._data.ndim}-D input to {op}, which is deprecated; use dropout "
                       "instead.", stacklevel=3)
 
 
@@ -106,7 +106,7 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input with probability p."""
     _check_p(p, "dropout3d")
     _warn_unusual_rank(input, (4, 5), "dropout3d")
-    if input.data.ndim == 4:
+    if input._data.ndim == 4:
         return dropout3d(input.unsqueeze(0), p, training).squeeze(0)
     return _dropout(input, p, training, inplace, _feature_shape(input, "dropout3d"), "dropout3d")
 
@@ -122,6 +122,6 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
         return input * 0.0
     alpha = SELU_ALPHA * SELU_SCALE
     a = 1.0 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
-    keep = _keep_mask(input.data.shape, p, input).astype(input.data.dtype)
-    shift = ((keep - 1) * (alpha * a) + alpha * a * p).astype(input.data.dtype, copy=False)
+    keep = _keep_mask(input._data.shape, p, input).astype(input._data.dtype)
+    shift = ((keep - 1) * (alpha * a) + alpha * a * p).astype(input._data.dtype, copy=False)
     return maybe_inplace(input, inplace, "alpha_dropout", lambda x: x * Tensor._wrap(keep * a) + Tensor._wrap(shift))

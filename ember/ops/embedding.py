@@ -73,7 +73,7 @@ class EmbeddingBackward(Node):
             keep = self.idx != self.padding_idx
             scale = keep if scale is None else scale * keep
         if scale is not None:
-            g = g * Tensor._wrap(scale.astype(gg.data.dtype)[..., None])
+            g = g * Tensor._wrap(scale.astype(gg._data.dtype)[..., None])
         return (g,)
 
 
@@ -85,15 +85,15 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     scale_grad_by_freq divides each row's gradient by how often it occurs in input. ``sparse`` is accepted for
     compatibility (the gradient is always dense).
     """
-    if not isinstance(input, Tensor) or input.data.dtype.kind not in "iu":
+    if not isinstance(input, Tensor) or input._data.dtype.kind not in "iu":
         raise RuntimeError(f"embedding: expected an integer index tensor, got "
                            f"{input.dtype if isinstance(input, Tensor) else type(input).__name__}")
-    if not isinstance(weight, Tensor) or weight.data.ndim != 2:
+    if not isinstance(weight, Tensor) or weight._data.ndim != 2:
         raise RuntimeError(f"embedding: 'weight' must be 2-D, got "
                            f"{tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__}")
     n = weight.shape[0]
     if input.numel():
-        lo, hi = int(input.data.min()), int(input.data.max())
+        lo, hi = int(input._data.min()), int(input._data.max())
         if lo < 0 or hi >= n:
             raise IndexError(f"embedding: index out of range in self: indices must be in [0, {n}) for a weight of "
                              f"shape {tuple(weight.shape)}, got min {lo} and max {hi}")
@@ -103,8 +103,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         if padding_idx < 0:
             padding_idx += n
     if max_norm is not None:
-        _renorm_rows(weight, input.data, max_norm, norm_type)
-    return apply(Embedding(padding_idx, scale_grad_by_freq), weight, input.data)
+        _renorm_rows(weight, input._data, max_norm, norm_type)
+    return apply(Embedding(padding_idx, scale_grad_by_freq), weight, input._data)
 
 
 def _renorm_rows(weight, idx, max_norm, norm_type):
@@ -112,13 +112,13 @@ def _renorm_rows(weight, idx, max_norm, norm_type):
     xp = weight.device.xp
     with no_grad():
         rows = xp.unique(idx.reshape(-1))
-        w = weight.data[rows]
+        w = weight._data[rows]
         if norm_type == math.inf:
             norms = xp.abs(w).max(axis=1, keepdims=True)
         else:
             norms = (xp.abs(w) ** norm_type).sum(axis=1, keepdims=True) ** (1.0 / norm_type)
         scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
-        weight.data[rows] = (w * scale).astype(weight.data.dtype, copy=False)
+        weight._data[rows] = (w * scale).astype(weight._data.dtype, copy=False)
         increment_version(weight)  # an in-place change, as in PyTorch (a saved copy of weight is now stale)
 
 
@@ -141,10 +141,10 @@ class OneHot(Node):
 @export(OneHot, ember=False, functional=True)
 def one_hot(tensor, num_classes=-1):
     """An int64 tensor with a trailing dimension of num_classes holding a 1 at each index."""
-    if not isinstance(tensor, Tensor) or tensor.data.dtype.kind not in "iu":
+    if not isinstance(tensor, Tensor) or tensor._data.dtype.kind not in "iu":
         raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor, got "
                            f"{tensor.dtype if isinstance(tensor, Tensor) else type(tensor).__name__}")
-    data = tensor.data
+    data = tensor._data
     if num_classes == -1:
         if data.size == 0:
             raise RuntimeError("one_hot: Can not infer total number of classes from empty tensor.")

@@ -82,7 +82,7 @@ def unfold_method(self, dimension, size, step):
     """Tensor.unfold(dimension, size, step): a view of the windows of `size` elements, `step` apart, along
     dimension, which then indexes the windows; a new last dimension holds each window's elements."""
     check_tensor(self, "unfold")
-    shape = self.data.shape
+    shape = self._data.shape
     d = wrap_dim(dimension, len(shape), "unfold")
     n = shape[d] if shape else 1
     if size < 0 or size > n:
@@ -183,10 +183,10 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     unbatched (C, H, W) input gives (C * kh * kw, L). Block b's column holds its elements channel by channel, each
     channel's kh x kw window in row-major order."""
     check_input("unfold", input, 2)
-    x = input if input.data.ndim == 4 else reshape(input, (1,) + tuple(input.data.shape))
-    geo = _windows("unfold", x.data.shape[2:], kernel_size, dilation, padding, stride)
+    x = input if input._data.ndim == 4 else reshape(input, (1,) + tuple(input._data.shape))
+    geo = _windows("unfold", x._data.shape[2:], kernel_size, dilation, padding, stride)
     out = apply(Im2Col(geo), x)
-    return out if input.data.ndim == 4 else reshape(out, tuple(out.data.shape[1:]))
+    return out if input._data.ndim == 4 else reshape(out, tuple(out._data.shape[1:]))
 
 
 @export(Col2Im, ember=False, functional=True)
@@ -196,11 +196,11 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     (C, H, W)."""
     op = "fold"
     check_tensor(input, op)
-    shape = tuple(input.data.shape)
+    shape = tuple(input._data.shape)
     if len(shape) not in (2, 3):
         raise RuntimeError(f"{op}: expected a 2-D (unbatched) or 3-D (batched) input of shape (N, C * kh * kw, L), "
                            f"got shape {shape}")
-    if input.data.dtype.kind not in "fV":
+    if input._data.dtype.kind not in "fV":
         raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
     size = ntuple(output_size, 2, "output_size", op)
     geo = _windows(op, size, kernel_size, dilation, padding, stride)
@@ -218,5 +218,5 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                            f"input.size({len(shape) - 1})={blocks}.")
     x = input if len(shape) == 3 else reshape(input, (1,) + shape)
     out = apply(Col2Im(geo), x)
-    return out if len(shape) == 3 else reshape(out, tuple(out.data.shape[1:]))
+    return out if len(shape) == 3 else reshape(out, tuple(out._data.shape[1:]))
 

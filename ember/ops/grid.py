@@ -28,7 +28,7 @@ def _counts(xp, repeats, n, d, op):
     """repeats (an int, or a 0-d / 1-d integer tensor of 1 or n entries) as what xp.repeat takes for the n
     elements of dimension d (n None: any number)."""
     if isinstance(repeats, Tensor):
-        r = repeats.data
+        r = repeats._data
         if r.dtype.kind not in "iu":
             raise RuntimeError(f"{op}: repeats must be an integer tensor, got {repeats.dtype}")
         if r.ndim > 1:
@@ -55,19 +55,19 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     each repeated counts[i] times. output_size (the total, a hint in PyTorch) is accepted."""
     op = "repeat_interleave"
     check_tensor(input, op)
-    xp = get_array_module(input.data)
+    xp = get_array_module(input._data)
     if repeats is None:
-        if input.data.ndim != 1:
+        if input._data.ndim != 1:
             raise RuntimeError(f"{op}: repeats must be a 1-dim tensor, got shape {tuple(input.shape)}")
         counts = _counts(xp, input, None, 0, op)
-        return Tensor._wrap(xp.repeat(xp.arange(input.data.size, dtype=np.int64), counts))
+        return Tensor._wrap(xp.repeat(xp.arange(input._data.size, dtype=np.int64), counts))
     if dim is None:
         input, d = reshape(input, -1), 0
     else:
-        d = wrap_dim(dim, input.data.ndim, op)
-        if input.data.ndim == 0:
+        d = wrap_dim(dim, input._data.ndim, op)
+        if input._data.ndim == 0:
             input = reshape(input, 1)
-    shape = input.data.shape
+    shape = input._data.shape
     counts = _counts(xp, repeats, shape[d], d, op)
     if isinstance(counts, int):  # each element the same number of times: a broadcast view, copied by the reshape
         x = expand(reshape(input, shape[:d + 1] + (1,) + shape[d + 1:]), shape[:d + 1] + (counts,) + shape[d + 1:])
@@ -90,7 +90,7 @@ def meshgrid(*tensors, indexing=None):
         raise RuntimeError(f"{op}: expects a non-empty list of tensors")
     for i, t in enumerate(tensors):
         check_tensor(t, op, f"tensors[{i}]")
-        if t.data.ndim > 1:
+        if t._data.ndim > 1:
             raise RuntimeError(f"{op}: Expected 0D or 1D tensor in the tensor list but got tensor {i} of shape "
                                f"{tuple(t.shape)}")
         if t.dtype is not tensors[0].dtype or t.device != tensors[0].device:
@@ -106,7 +106,7 @@ def meshgrid(*tensors, indexing=None):
     swap = indexing == "xy" and len(ts) > 1
     if swap:
         ts[0], ts[1] = ts[1], ts[0]
-    shape = tuple(t.data.size for t in ts)
+    shape = tuple(t._data.size for t in ts)
     out = []
     for i, t in enumerate(ts):
         t = reshape(t, tuple(-1 if j == i else 1 for j in range(len(ts))))
@@ -125,9 +125,9 @@ def diag(input, diagonal=0):
     check_tensor(input, "diag")
     if isinstance(diagonal, bool) or not isinstance(diagonal, (int, np.integer)):
         raise TypeError(f"diag(): argument 'diagonal' must be int, not {type(diagonal).__name__}")
-    k, nd = int(diagonal), input.data.ndim
+    k, nd = int(diagonal), input._data.ndim
     if nd == 1:
-        n = input.data.shape[0] + abs(k)
+        n = input._data.shape[0] + abs(k)
         return apply(DiagonalBackward((n, n), k, 0, 1), input)
     if nd == 2:
         return clone(_diagonal(input, k))

@@ -101,10 +101,10 @@ def getitem(self, key):
     """self[key] with NumPy/PyTorch semantics: basic keys give views, integer arrays and masks give copies."""
     c = key.__class__
     if c is int:  # fast path for the most common keys
-        shape = self.data.shape
+        shape = self._data.shape
         if shape and -shape[0] <= key < shape[0]:
             return apply(BasicIndex((key, Ellipsis)), self)
-    elif c is slice and self.data.ndim and (key.step is None or key.step.__class__ is int and key.step > 0) and \
+    elif c is slice and self._data.ndim and (key.step is None or key.step.__class__ is int and key.step > 0) and \
             (key.start is None or key.start.__class__ is int) and (key.stop is None or key.stop.__class__ is int):
         return apply(BasicIndex((key, Ellipsis)), self)
     k, kind = parse(self, key)
@@ -146,7 +146,7 @@ class IndexPut(Node):
 
 def _sum_to_value(g, shape):
     """Sum g to the shape of a value that was broadcast into it (leading 1s of the value may have been dropped)."""
-    extra = len(shape) - g.data.ndim
+    extra = len(shape) - g._data.ndim
     if extra > 0:
         return sum_to(g, shape[extra:]).reshape(shape)
     return sum_to(g, shape)
@@ -155,9 +155,9 @@ def _sum_to_value(g, shape):
 def _as_value(t, value, op):
     """value as a number, or as a tensor of t's dtype and device."""
     if isinstance(value, Tensor):
-        if value.data.__class__ is not t.data.__class__:
+        if value._data.__class__ is not t._data.__class__:
             value = to_copy(value, device=t.device)
-        if value.data.dtype != t.data.dtype:
+        if value._data.dtype != t._data.dtype:
             value = to_copy(value, dtype=t.dtype)
         return value
     if isinstance(value, _NUMBERS):
@@ -178,11 +178,11 @@ def _put(self, key, value, accumulate, op):
         if records(self, value):
             inplace(self, op, lambda s: apply(IndexPut(k, kind, accumulate), s, value))
         else:  # nothing to record: write straight into memory
-            v = value.data if isinstance(value, Tensor) else value
+            v = value._data if isinstance(value, Tensor) else value
             if accumulate:
-                add_at(get_array_module(self.data), self.data, k, v)
+                add_at(get_array_module(self._data), self._data, k, v)
             else:
-                self.data[k] = v
+                self._data[k] = v
             increment_version(self)
     except ValueError as e:
         raise _put_error(self, k, value, e, op) from None
@@ -195,7 +195,7 @@ def _put_error(t, key, value, e, op):
         return RuntimeError(f"{op}: unsupported operation: the tensor is a read-only (expanded) view; clone() it "
                             "before writing to it")
     if isinstance(value, Tensor) and ("broadcast" in msg or "shape" in msg):
-        target = tuple(t.data[key].shape)
+        target = tuple(t._data[key].shape)
         return RuntimeError(f"{op}: shape mismatch: value tensor of shape {list(value.shape)} cannot be broadcast to "
                             f"indexing result of shape {list(target)}")
     return RuntimeError(f"{op}: {msg}")
@@ -234,7 +234,7 @@ def _indices_key(indices):
 
 def _check_index_tensor(index, input, op):
     check_tensor(index, op, "index")
-    dt = index.data.dtype
+    dt = index._data.dtype
     if dt.kind != "i" or dt.itemsize not in (4, 8):
         raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index, got {index.dtype}")
     same_device(input, index, op)
@@ -243,10 +243,10 @@ def _check_index_tensor(index, input, op):
 def _check_along(op, input, dim, index, src=None):
     """Validate gather/scatter arguments the way PyTorch does; returns dim wrapped to [0, ndim)."""
     check_tensor(input, op)
-    n = input.data.ndim
+    n = input._data.ndim
     d = wrap_dim(dim, n, op)
     _check_index_tensor(index, input, op)
-    shape, ishape = input.data.shape, index.data.shape
+    shape, ishape = input._data.shape, index._data.shape
     if len(ishape) != n:
         raise RuntimeError(f"{op}(): Index tensor must have the same number of dimensions as input tensor "
                            f"(index {list(ishape)}, input {list(shape)})")
@@ -255,22 +255,22 @@ def _check_along(op, input, dim, index, src=None):
             raise RuntimeError(f"{op}(): Size does not match at dimension {i} expected index {list(ishape)} to be "
                                f"no larger than self {list(shape)} apart from dimension {d}")
     if isinstance(src, Tensor):
-        sshape = src.data.shape
+        sshape = src._data.shape
         if len(sshape) != n or any(ishape[i] > sshape[i] for i in range(n)):
             raise RuntimeError(f"{op}(): Expected index {list(ishape)} to be no larger than src {list(sshape)} "
                                "in every dimension (and of the same number of dimensions)")
-        if src.data.dtype != input.data.dtype:
+        if src._data.dtype != input._data.dtype:
             raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype (got {input.dtype} and "
                                f"{src.dtype})")
-    check_range(index.data, shape[d] if n else 1, d, RuntimeError, op)
+    check_range(index._data, shape[d] if n else 1, d, RuntimeError, op)
     return d
 
 
 def _pad_to(g, shape):
     """g in the leading block of zeros of shape (the gradient of a src larger than the index)."""
-    if tuple(g.data.shape) == tuple(shape):
+    if tuple(g._data.shape) == tuple(shape):
         return g
-    return apply(IndexBackward(tuple(shape), lead(g.data.shape), 0), g)
+    return apply(IndexBackward(tuple(shape), lead(g._data.shape), 0), g)
 
 
 @register
@@ -348,7 +348,7 @@ class ScatterAdd(_Scatter):
 def gather(input, dim, index, *, sparse_grad=False):
     """out[i][j][k] = input[index[i][j][k]][j][k] (for dim=0): values of input picked along dim by index."""
     d = _check_along("gather", input, dim, index)
-    if input.data.ndim == 0:
+    if input._data.ndim == 0:
         return gather(input.reshape(1), 0, index.reshape(1)).reshape(())
     return apply(Gather(d), input, index)
 
@@ -371,10 +371,10 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
         if reduce != "add":
             raise NotImplementedError(f"scatter(): reduce={reduce!r} is not supported (only 'add')")
         if not isinstance(src, Tensor):
-            src = Tensor._wrap(get_array_module(input.data).full(index.data.shape, src, dtype=input.data.dtype))
+            src = Tensor._wrap(get_array_module(input._data).full(index._data.shape, src, dtype=input._data.dtype))
         return scatter_add(input, dim, index, src)
     d = _check_along("scatter", input, dim, index, src)
-    if input.data.ndim == 0:
+    if input._data.ndim == 0:
         s = src.reshape(1) if isinstance(src, Tensor) else src
         return scatter(input.reshape(1), 0, index.reshape(1), s).reshape(())
     return apply(Scatter(d), input, index, src)
@@ -385,7 +385,7 @@ def scatter_add(input, dim, index, src):
     """A copy of input with src added at index along dim; repeated positions add up."""
     check_tensor(src, "scatter_add", "src")
     d = _check_along("scatter_add", input, dim, index, src)
-    if input.data.ndim == 0:
+    if input._data.ndim == 0:
         return scatter_add(input.reshape(1), 0, index.reshape(1), src.reshape(1)).reshape(())
     return apply(ScatterAdd(d), input, index, src)
 
@@ -458,11 +458,11 @@ class IndexAdd(Node):
 
 def _check_vector_index(input, dim, index, op):
     check_tensor(input, op)
-    d = wrap_dim(dim, input.data.ndim, op)
+    d = wrap_dim(dim, input._data.ndim, op)
     _check_index_tensor(index, input, op)
-    if index.data.ndim > 1:
+    if index._data.ndim > 1:
         raise IndexError(f"{op}(): Index is supposed to be a vector (got shape {list(index.shape)})")
-    check_range(index.data, input.data.shape[d] if input.data.ndim else 1, d, IndexError, op)
+    check_range(index._data, input._data.shape[d] if input._data.ndim else 1, d, IndexError, op)
     return d
 
 
@@ -470,7 +470,7 @@ def _check_vector_index(input, dim, index, op):
 def index_select(input, dim, index):
     """The entries of input at the positions index (a vector) along dim."""
     d = _check_vector_index(input, dim, index, "index_select")
-    if input.data.ndim == 0:
+    if input._data.ndim == 0:
         return index_select(input.reshape(1), 0, index).reshape(())
     return apply(IndexSelect(d), input, index)
 
@@ -480,14 +480,14 @@ def index_add(input, dim, index, source, *, alpha=1):
     """A copy of input with alpha * source added at the positions index along dim (repeats add up)."""
     d = _check_vector_index(input, dim, index, "index_add")
     check_tensor(source, "index_add", "source")
-    if input.data.ndim == 0:
+    if input._data.ndim == 0:
         return index_add(input.reshape(1), 0, index, source.reshape(-1), alpha=alpha).reshape(())
-    shape, sshape = input.data.shape, source.data.shape
-    want = tuple(index.data.size if i == d else s for i, s in enumerate(shape))
+    shape, sshape = input._data.shape, source._data.shape
+    want = tuple(index._data.size if i == d else s for i, s in enumerate(shape))
     if tuple(sshape) != want:
         raise RuntimeError(f"index_add(): source of shape {list(sshape)} does not match the input {list(shape)} "
-                           f"with dimension {d} of size {index.data.size} (the number of indices)")
-    if source.data.dtype != input.data.dtype:
+                           f"with dimension {d} of size {index._data.size} (the number of indices)")
+    if source._data.dtype != input._data.dtype:
         raise RuntimeError(f"index_add(): self ({input.dtype}) and source ({source.dtype}) must have the same "
                            "scalar type")
     return apply(IndexAdd(d, alpha), input, index, source)
@@ -503,25 +503,25 @@ def index_add_(self, dim, index, source, *, alpha=1):
 def take(input, index):
     """input viewed as 1-D, indexed by index (any shape; negative indices count from the end)."""
     _check_index_tensor(index, input, "take")
-    n = input.data.size
-    if index.data.size:
-        lo, hi = int(index.data.min()), int(index.data.max())
+    n = input._data.size
+    if index._data.size:
+        lo, hi = int(index._data.min()), int(index._data.max())
         if hi >= n or lo < -n:
             raise IndexError(f"take(): index {hi if hi >= n else lo} is out of bounds for a tensor of {n} elements")
-    return apply(AdvancedIndex((index.data, Ellipsis), 2), input.reshape(-1))
+    return apply(AdvancedIndex((index._data, Ellipsis), 2), input.reshape(-1))
 
 
 # --- masks ------------------------------------------------------------------------------------------------------
 
 def _check_mask(mask, op):
     check_tensor(mask, op, "mask")
-    if mask.data.dtype != np.bool_:
+    if mask._data.dtype != np.bool_:
         raise RuntimeError(f"{op}: only supports boolean masks, but got mask with dtype {mask.dtype}")
 
 
 def _broadcast_shape(input, mask, op):
     try:
-        return np.broadcast_shapes(input.data.shape, mask.data.shape)
+        return np.broadcast_shapes(input._data.shape, mask._data.shape)
     except ValueError:
         raise RuntimeError(f"{op}: the mask of shape {list(mask.shape)} is not broadcastable with the input of "
                            f"shape {list(input.shape)}") from None
@@ -548,7 +548,7 @@ class MaskedFill(Node):
             ga = sum_to(apply(MaskedFill(), g, mask, 0), self.a_shape)
         if nv:
             gv = apply(MaskedFill(), g, logical_not(mask), 0).sum()
-            if gv.data.dtype != self.v_dtype:
+            if gv._data.dtype != self.v_dtype:
                 gv = to_copy(gv, dtype=_dt.from_numpy_dtype(self.v_dtype))
         return ga, None, gv
 
@@ -558,9 +558,9 @@ def masked_fill(input, mask, value):
     """A copy of input with value (a number or a 0-d tensor) where mask (bool, broadcast) is True."""
     _check_mask(mask, "masked_fill")
     if isinstance(value, Tensor):
-        if value.data.ndim:
+        if value._data.ndim:
             raise RuntimeError(f"masked_fill: only supports a 0-dimensional value tensor, but got tensor with "
-                               f"{value.data.ndim} dimension(s)")
+                               f"{value._data.ndim} dimension(s)")
     elif isinstance(value, np.generic):
         value = value.item()
     elif not isinstance(value, _NUMBERS):
@@ -580,7 +580,7 @@ def masked_select(input, mask):
     """The entries of input (broadcast with mask) where mask is True, as a 1-D tensor."""
     _check_mask(mask, "masked_select")
     shape = _broadcast_shape(input, mask, "masked_select")
-    m = mask.data
+    m = mask._data
     if m.shape != shape:
         m = get_array_module(m).broadcast_to(m, shape)
     return apply(AdvancedIndex((m,), 1), broadcast_to(input, shape))
@@ -605,7 +605,7 @@ def nonzero(input, *, as_tuple=False):
     """Indices of the nonzero entries: an int64 tensor (count, ndim), or a tuple of 1-D tensors per dimension."""
     if not as_tuple:
         return apply(Nonzero(), input)
-    idx = apply(Nonzero(), input if input.data.ndim else input.reshape(1))
+    idx = apply(Nonzero(), input if input._data.ndim else input.reshape(1))
     return tuple(unbind(idx, 1))
 
 

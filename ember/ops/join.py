@@ -65,7 +65,7 @@ class NarrowBackward(Node):
 @export(Narrow, methods=("narrow",))
 def narrow(input, dim, start, length):
     """A view of length elements along dim, from start (which may be negative)."""
-    shape = input.data.shape
+    shape = input._data.shape
     d = wrap_dim(dim, len(shape), "narrow")
     size = shape[d]
     start, length = int(start), int(length)
@@ -151,7 +151,7 @@ def _pieces(input, d, sizes):
 @export(Split, methods=("split",))
 def split(tensor, split_size_or_sections, dim=0):
     """Views of consecutive pieces along dim: of split_size each (the last may be smaller), or of the listed sizes."""
-    shape = tensor.data.shape
+    shape = tensor._data.shape
     d = wrap_dim(dim, len(shape), "split")
     size = shape[d]
     if isinstance(split_size_or_sections, (list, tuple)):
@@ -175,14 +175,14 @@ def chunk(input, chunks, dim=0):
     chunks = int(chunks)
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    size = input.data.shape[wrap_dim(dim, input.data.ndim, "chunk")]
+    size = input._data.shape[wrap_dim(dim, input._data.ndim, "chunk")]
     return split(input, max(-(-size // chunks), 1), dim)
 
 
 @export(Split, Narrow, methods=("tensor_split",))
 def tensor_split(input, indices_or_sections, dim=0):
     """Views split into sections (an int: sizes differ by at most one) or at the given indices."""
-    shape = input.data.shape
+    shape = input._data.shape
     d = wrap_dim(dim, len(shape), "tensor_split")
     size = shape[d]
     if isinstance(indices_or_sections, (list, tuple)):
@@ -246,8 +246,8 @@ def select_backward(g, shape, dim, index):
 @export(Select, methods=("unbind",))
 def unbind(input, dim=0):
     """The slices of input along dim, as a tuple of views."""
-    d = wrap_dim(dim, input.data.ndim, "unbind")
-    return tuple(apply(Select(d, i), input) for i in range(input.data.shape[d]))
+    d = wrap_dim(dim, input._data.ndim, "unbind")
+    return tuple(apply(Select(d, i), input) for i in range(input._data.shape[d]))
 
 
 # --- cat / stack ----------------------------------------------------------------------------------------------
@@ -267,8 +267,8 @@ def _tensor_list(tensors, op):
 def _promote_all(tensors, op):
     """Cast the tensors to their common dtype (differentiably) after checking they are on one device."""
     first = tensors[0]
-    dt = first.data.dtype
-    if all(x.data.dtype == dt and x.data.__class__ is first.data.__class__ for x in tensors):
+    dt = first._data.dtype
+    if all(x._data.dtype == dt and x._data.__class__ is first._data.__class__ for x in tensors):
         return tensors
     for x in tensors[1:]:
         same_device(first, x, op)
@@ -309,15 +309,15 @@ def cat(tensors, dim=0):
     tensors = _tensor_list(tensors, "cat")
     tensors = _promote_all(tensors, "cat")
     for i, x in enumerate(tensors):
-        if not x.data.ndim:
+        if not x._data.ndim:
             raise RuntimeError(f"cat: zero-dimensional tensor (at position {i}) cannot be concatenated")
     # legacy PyTorch behaviour: 1-D empty tensors are skipped, whatever the other shapes
-    idx = [i for i, x in enumerate(tensors) if x.data.shape != (0,)] or [0]
-    ref = tensors[idx[0]].data.shape
+    idx = [i for i, x in enumerate(tensors) if x._data.shape != (0,)] or [0]
+    ref = tensors[idx[0]]._data.shape
     n = len(ref)
     d = wrap_dim(dim, n, "cat")
     for i in idx[1:]:
-        s = tensors[i].data.shape
+        s = tensors[i]._data.shape
         if len(s) != n:
             raise RuntimeError(f"cat: Tensors must have same number of dimensions: got {n} and {len(s)} (shapes "
                                f"{tuple(ref)} and {tuple(s)})")
@@ -357,11 +357,11 @@ def stack(tensors, dim=0):
     """Join tensors of equal shape along a new dimension (dtypes are promoted)."""
     tensors = _tensor_list(tensors, "stack")
     tensors = _promote_all(tensors, "stack")
-    ref = tensors[0].data.shape
+    ref = tensors[0]._data.shape
     for i, x in enumerate(tensors):
-        if x.data.shape != ref:
+        if x._data.shape != ref:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {shape_str(ref)} at entry 0 and "
-                               f"{shape_str(x.data.shape)} at entry {i}")
+                               f"{shape_str(x._data.shape)} at entry {i}")
     return apply(Stack(wrap_dim(dim, len(ref) + 1, "stack")), *tensors)
 
 
@@ -369,7 +369,7 @@ def stack(tensors, dim=0):
 def hstack(tensors):
     """Concatenate along dim 1 (dim 0 for 1-D tensors)."""
     ts = atleast_1d(_tensor_list(tensors, "hstack"))
-    return cat(ts, 0 if ts[0].data.ndim == 1 else 1)
+    return cat(ts, 0 if ts[0]._data.ndim == 1 else 1)
 
 
 @export(Cat, ember=("vstack", "row_stack"))
@@ -391,6 +391,6 @@ def dstack(tensors):
 def column_stack(tensors):
     """Stack 0-D/1-D tensors as columns (and concatenate 2-D ones) along dim 1."""
     ts = _tensor_list(tensors, "column_stack")
-    ts = [x.reshape(x.numel(), 1) if x.data.ndim <= 1 else x for x in ts]
+    ts = [x.reshape(x.numel(), 1) if x._data.ndim <= 1 else x for x in ts]
     return cat(ts, 1)
 

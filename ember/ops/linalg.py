@@ -103,23 +103,23 @@ def _matrix_grads(g, a, b, sa, sb, ta, tb, na, nb):
     ga = gb = None
     if na:
         ga = _mm(b, g, tb, True) if ta else _mm(g, b, False, not tb)
-        if ga.data.shape != sa:
+        if ga._data.shape != sa:
             ga = sum_to(ga, sa)
     if nb:
         if len(sa) > 2 and len(sb) == 2 and not ta:
             # one weight matrix for a whole batch: fold the batch into rows, one 2-D product instead of a sum
-            a2, g2 = a.reshape(-1, sa[-1]), g.reshape(-1, g.data.shape[-1])
+            a2, g2 = a.reshape(-1, sa[-1]), g.reshape(-1, g._data.shape[-1])
             gb = _mm(g2, a2, True, False) if tb else _mm(a2, g2, True, False)
         else:
             gb = _mm(g, a, True, ta) if tb else _mm(a, g, not ta, False)
-            if gb.data.shape != sb:
+            if gb._data.shape != sb:
                 gb = sum_to(gb, sb)
     return ga, gb
 
 
 def _vector_grads(g, a, b, sa, sb, na, nb):
     """Gradients when an operand is 1-D: view it as a row (first) or column (second) matrix, as matmul does."""
-    shape = list(g.data.shape)
+    shape = list(g._data.shape)
     ma, mb = sa, sb
     if len(sb) == 1:
         mb = (sb[0], 1)
@@ -137,13 +137,13 @@ def _check_pair(a, b, op):
     """The checks every product makes: tensors, one dtype (no promotion, as in PyTorch), one device, not bool."""
     check_tensor(a, op, "input", 1)
     check_tensor(b, op, "other", 2)
-    da, db = a.data.dtype, b.data.dtype
+    da, db = a._data.dtype, b._data.dtype
     if da != db:
         raise RuntimeError(f"{op}: expected both operands to have the same dtype, but got {a.dtype.name} and "
-                           f"{b.dtype.name} (shapes {tuple(a.data.shape)} and {tuple(b.data.shape)})")
+                           f"{b.dtype.name} (shapes {tuple(a._data.shape)} and {tuple(b._data.shape)})")
     if da.kind == "b":
-        raise NotImplementedError(f"{op}: not implemented for 'Bool' (shapes {tuple(a.data.shape)} and "
-                                  f"{tuple(b.data.shape)})")
+        raise NotImplementedError(f"{op}: not implemented for 'Bool' (shapes {tuple(a._data.shape)} and "
+                                  f"{tuple(b._data.shape)})")
     same_device(a, b, op)
 
 
@@ -156,7 +156,7 @@ def _check_inner(sa, sb, op):
 
 def _check_matmul(a, b, op="matmul"):
     _check_pair(a, b, op)
-    sa, sb = tuple(a.data.shape), tuple(b.data.shape)
+    sa, sb = tuple(a._data.shape), tuple(b._data.shape)
     if not sa or not sb:
         raise RuntimeError(f"{op}: both arguments to matmul need to be at least 1D, but they are {len(sa)}D and "
                            f"{len(sb)}D")
@@ -176,7 +176,7 @@ def matmul(input, other):
     if _autocast.active:
         input, other = _autocast.cast(input, other)
     if isinstance(input, Tensor) and isinstance(other, Tensor):
-        a, b = input.data, other.data
+        a, b = input._data, other._data
         sa, sb = a.shape, b.shape
         if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and a.dtype is b.dtype and a.dtype.kind in "fiu" \
                 and a.__class__ is b.__class__ is _ndarray:  # the hot path: two CPU matrices, nothing to check
@@ -195,7 +195,7 @@ def _product(op, a, b, rank_error):
     """a @ b for mm, bmm, mv and dot: the checks every product makes, then rank_error(sa, sb), which returns the
     op's message when the operands' ranks (or batch sizes) are wrong."""
     _check_pair(a, b, op)
-    sa, sb = tuple(a.data.shape), tuple(b.data.shape)
+    sa, sb = tuple(a._data.shape), tuple(b._data.shape)
     msg = rank_error(sa, sb)
     if msg:
         raise RuntimeError(f"{op}: {msg}")
@@ -260,19 +260,19 @@ def outer(input, vec2):
     """Outer product of two 1-D tensors: out[i, j] = input[i] * vec2[j] (types are promoted, as in PyTorch)."""
     for name, t in (("self", input), ("vec2", vec2)):
         check_tensor(t, "outer", "input" if name == "self" else "vec2", 1 if name == "self" else 2)
-        if t.data.ndim != 1:
-            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.data.ndim}-D "
-                               f"(shape {tuple(t.data.shape)})")
+        if t._data.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t._data.ndim}-D "
+                               f"(shape {tuple(t._data.shape)})")
     return mul(input.reshape(-1, 1), vec2)
 
 
 def _add_scaled(input, product, beta, alpha, op):
     """beta * input + alpha * product, where input must broadcast to product's shape (beta=0 ignores input)."""
     check_tensor(input, op, "input", 1)
-    if input.data.dtype != product.data.dtype:
+    if input._data.dtype != product._data.dtype:
         raise RuntimeError(f"{op}: expected input and the product to have the same dtype, but got "
                            f"{input.dtype.name} and {product.dtype.name}")
-    si, sp = tuple(input.data.shape), tuple(product.data.shape)
+    si, sp = tuple(input._data.shape), tuple(product._data.shape)
     if len(si) > len(sp) or any(x != y and x != 1 for x, y in zip(si[::-1], sp[::-1])):
         raise RuntimeError(f"{op}: input of shape {si} cannot be broadcast to the product's shape {sp}")
     if alpha != 1:
@@ -385,15 +385,15 @@ def _einsum_grad(node, g, k):
     op_specs = [node.out] + [s for j, s in enumerate(specs) if j != k] + deltas
     operands = [g] + [t for j, t in enumerate(inputs) if j != k]
     if deltas:
-        xp = get_array_module(g.data)
-        operands += [Tensor._wrap(xp.eye(sizes[d[0]], dtype=g.data.dtype)) for d in deltas]
+        xp = get_array_module(g._data)
+        operands += [Tensor._wrap(xp.eye(sizes[d[0]], dtype=g._data.dtype)) for d in deltas]
     r = g if op_specs == [kept] else apply(Einsum(tuple(op_specs), kept), *operands)
     if len(kept) != len(target):  # subscripts only operand k had: broadcast the gradient along them
-        it = iter(r.data.shape)
+        it = iter(r._data.shape)
         r = r.reshape(tuple(next(it) if c in used else 1 for c in target))
     r = broadcast_to(r, tuple(full))
     shape = node.shapes[k]
-    return r if r.data.shape == shape else sum_to(r, shape)
+    return r if r._data.shape == shape else sum_to(r, shape)
 
 
 def _einsum_error(msg):
@@ -479,14 +479,14 @@ def einsum(equation, *operands):
             raise TypeError(f"einsum(): operand {i} must be a Tensor, not {type(t).__name__}")
     first = operands[0]
     for i, t in enumerate(operands[1:], 1):
-        if t.data.dtype != first.data.dtype:
+        if t._data.dtype != first._data.dtype:
             raise RuntimeError(f"einsum(): expected all operands to have the same dtype, but operand 0 is "
                                f"{first.dtype.name} and operand {i} is {t.dtype.name}")
         same_device(first, t, "einsum")
-    if first.data.dtype.kind == "b":
+    if first._data.dtype.kind == "b":
         raise NotImplementedError("einsum(): not implemented for 'Bool'")
-    specs, out, ell = _parse(equation, tuple(t.data.ndim for t in operands))
-    _check_einsum_sizes(specs, ell, [t.data.shape for t in operands])
+    specs, out, ell = _parse(equation, tuple(t._data.ndim for t in operands))
+    _check_einsum_sizes(specs, ell, [t._data.shape for t in operands])
     return apply(Einsum(specs, out), *operands)
 
 

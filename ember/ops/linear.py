@@ -93,7 +93,7 @@ class LinearGrad(Node):
             if ggw is not None:
                 dg = linear(x, ggw, ggb) if dg is None else dg + linear(x, ggw, ggb)
             if dg is None and ggb is not None:
-                dg = broadcast_to(ggb, g.data.shape)
+                dg = broadcast_to(ggb, g._data.shape)
         want_x, want_w = nx and ggw is not None, nw and ggx is not None
         if want_x or want_w:
             dx, dw, _ = apply(LinearGrad((want_x, want_w), self.x_shape), g, ggx, ggw)
@@ -127,11 +127,11 @@ def linear(input, weight, bias=None):
     if _autocast.active:
         input, weight, bias = _autocast.cast(input, weight, bias)
     try:
-        xd, wd = input.data, weight.data
+        xd, wd = input._data, weight._data
         ok = (wd.ndim == 2 and xd.ndim and xd.shape[-1] == wd.shape[1] and xd.dtype == wd.dtype
               and xd.__class__ is wd.__class__)
         if bias is not None:
-            bd = bias.data
+            bd = bias._data
             ok = ok and bd.dtype == xd.dtype and bd.__class__ is xd.__class__ and bd.shape in ((wd.shape[0],), ())
     except AttributeError:
         ok = False

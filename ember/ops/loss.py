@@ -97,9 +97,9 @@ def _log_softmax_rows(xp, flat):
 
 
 def _to_flat(x):
-    if x.data.ndim == 1:
+    if x._data.ndim == 1:
         return x.unsqueeze(0)
-    if x.data.ndim == 2:
+    if x._data.ndim == 2:
         return x
     return x.movedim(1, -1).reshape(-1, x.shape[1])
 
@@ -265,7 +265,7 @@ def _index_loss(input, target, w, ignore_index, reduction, label_smoothing, from
             raise ValueError(f"{op}: Expected input batch_size ({shape[0]}) to match target batch_size "
                              f"({tshape[0]}) (input shape {shape}, target shape {tshape})")
         raise RuntimeError(f"{op}: Expected target size {expected}, got {tshape} (input shape {shape})")
-    t = target.data.reshape(-1)
+    t = target._data.reshape(-1)
     keep = t != ignore_index
     all_kept = bool(keep.all())
     if not all_kept:
@@ -275,8 +275,8 @@ def _index_loss(input, target, w, ignore_index, reduction, label_smoothing, from
         if lo < 0 or hi >= C:
             raise IndexError(f"{op}: Target {hi if hi >= C else lo} is out of bounds for {C} classes "
                              f"(input shape {shape})")
-    dtype = input.data.dtype
-    wd = w.data if w is not None else None
+    dtype = input._data.dtype
+    wd = w._data if w is not None else None
     if wd is not None:
         wy = wd[t] if all_kept else wd[t] * keep
     else:
@@ -310,14 +310,14 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     _tensors(op, input=input, target=target)
     if not input.is_floating_point():
         raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
-    if input.data.ndim == 0:
+    if input._data.ndim == 0:
         raise ValueError(f"{op}: input must have at least one dimension (classes), got a 0-dim tensor")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     shape = tuple(input.shape)
     C = shape[1] if len(shape) > 1 else shape[0]
     w = _class_weight(weight, C, input.dtype, op)
-    kind = target.data.dtype.kind
+    kind = target._data.dtype.kind
     if kind in "iu":
         return _index_loss(input, target, w, ignore_index, reduction, label_smoothing, from_logits, op)
     if not from_logits or kind not in "fV":
@@ -441,9 +441,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(f"binary_cross_entropy: Using a target size ({tuple(target.shape)}) that is different to "
                          f"the input size ({tuple(input.shape)}) is deprecated. Please ensure they have the same size.")
     if input.numel():
-        if not (float(input.data.min()) >= 0 and float(input.data.max()) <= 1):
+        if not (float(input._data.min()) >= 0 and float(input._data.max()) <= 1):
             raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
-        if not (float(target.data.min()) >= 0 and float(target.data.max()) <= 1):
+        if not (float(target._data.min()) >= 0 and float(target._data.max()) <= 1):
             raise RuntimeError("binary_cross_entropy: all elements of target should be between 0 and 1")
     input, target = promote(input, target, "binary_cross_entropy")
     loss = apply(BinaryCrossEntropy(), input, target)
@@ -487,7 +487,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     else:
         loss = target * log(where(target == 0, 1.0, target)) - target * input  # xlogy(t, t) - t x
     if reduction == "batchmean":
-        return loss.sum() / input.shape[0] if input.data.ndim else loss.sum()
+        return loss.sum() / input.shape[0] if input._data.ndim else loss.sum()
     return _reduce(loss, reduction)
 
 
@@ -508,7 +508,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     """max(0, -target * (input1 - input2) + margin)."""
     reduction = _reduction(reduction, "margin_ranking_loss", size_average, reduce)
     _tensors("margin_ranking_loss", input1=input1, input2=input2, target=target)
-    if not input1.data.ndim == input2.data.ndim == target.data.ndim:
+    if not input1._data.ndim == input2._data.ndim == target._data.ndim:
         raise RuntimeError(f"margin_ranking_loss: All input tensors should have same dimension but got sizes: "
                            f"input1: {tuple(input1.shape)}, input2: {tuple(input2.shape)}, target: "
                            f"{tuple(target.shape)}")
@@ -523,7 +523,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     _tensors("triplet_margin_loss", anchor=anchor, positive=positive, negative=negative)
     if margin <= 0:
         raise ValueError(f"triplet_margin_loss: margin must be greater than 0, got {margin}")
-    dims = (anchor.data.ndim, positive.data.ndim, negative.data.ndim)
+    dims = (anchor._data.ndim, positive._data.ndim, negative._data.ndim)
     if len(set(dims)) != 1:
         raise RuntimeError(f"triplet_margin_loss: The anchor, positive, and negative tensors are expected to have "
                            f"the same number of dimensions, but got: anchor {dims[0]}D, positive {dims[1]}D, and "
@@ -549,11 +549,11 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     op = "cosine_embedding_loss"
     reduction = _reduction(reduction, op, size_average, reduce)
     _tensors(op, input1=input1, input2=input2, target=target)
-    tdim = target.data.ndim
+    tdim = target._data.ndim
     if tdim not in (0, 1):
         raise RuntimeError(f"{op}: 0D or 1D target tensor expected, multi-target not supported (got target shape "
                            f"{tuple(target.shape)})")
-    if input1.data.ndim != tdim + 1 or input2.data.ndim != tdim + 1:
+    if input1._data.ndim != tdim + 1 or input2._data.ndim != tdim + 1:
         raise RuntimeError(f"{op}: {tdim}D target tensor expects {tdim + 1}D input tensors, but found inputs with "
                            f"sizes {tuple(input1.shape)} and {tuple(input2.shape)}.")
     d = tdim  # the feature dimension
@@ -593,8 +593,8 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     if isinstance(var, (int, float)):
         if var < 0:
             raise ValueError(f"{op}: var has negative entry/entries")
-        var = Tensor._wrap(input.device.xp.full(input.data.shape, float(var), dtype=input.data.dtype))
-    elif bool((var.data < 0).any()):
+        var = Tensor._wrap(input.device.xp.full(input._data.shape, float(var), dtype=input._data.dtype))
+    elif bool((var._data < 0).any()):
         raise ValueError(f"{op}: var has negative entry/entries")
     vs, xs = tuple(var.shape), tuple(input.shape)
     if vs != xs:

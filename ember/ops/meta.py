@@ -28,7 +28,7 @@ class TensorMeta(NamedTuple):
 def meta_of(x):
     """The TensorMeta of a tensor or array; other values (numbers, None, tuples of them) as they are."""
     if isinstance(x, Tensor):
-        x = x.data
+        x = x._data
     if hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, np.generic):
         return TensorMeta(tuple(x.shape), x.dtype)
     return x

@@ -224,7 +224,7 @@ class Normalize(Node):
         for t, stat in ((rm, mean), (rv, var)):
             if t is None:
                 continue
-            d = t.data
+            d = t._data
             s = stat.reshape(-1, d.size)
             s = s[0] if s.shape[0] == 1 else s.mean(0)  # instance norm: the mean over the batch
             if stat is var:
@@ -406,7 +406,7 @@ class NormalizeGrad(Node):
             xc = xs - _mean(xs, lay.saxes, True) if self.center else xs
             rstd = rsqrt(_mean(xc * xc, lay.saxes, True) + self.eps)
         else:  # evaluation mode: the statistics are constants
-            dt = x.data.dtype
+            dt = x._data.dtype
             rstd = Tensor._wrap(self.rstd.astype(dt, copy=False))
             xc = xs - Tensor._wrap(self.mean.astype(dt, copy=False))
         y = reshape(xc * rstd, lay.aview)
@@ -414,7 +414,7 @@ class NormalizeGrad(Node):
             y = y * reshape(w, lay.pshape)
         if b is not None:
             y = y + reshape(b, lay.pshape)
-        return reshape(y, x.data.shape)
+        return reshape(y, x._data.shape)
 
 
 # --- validation -------------------------------------------------------------------------------------------------
@@ -428,7 +428,7 @@ def _check_input(input, op):
 def _check_same(t, name, input, op):
     """t must be a tensor with input's dtype (float32 parameters are allowed for 16-bit inputs) and device."""
     check_tensor(t, op, name)
-    dt, xdt = t.data.dtype, input.data.dtype
+    dt, xdt = t._data.dtype, input._data.dtype
     if dt != xdt and not (xdt.itemsize == 2 and dt.itemsize == 4 and t.is_floating_point()):
         raise RuntimeError(f"{op}: mixed dtype: input is {input.dtype} but {name} is {t.dtype} (all inputs must "
                            "share the same dtype)")
@@ -440,8 +440,8 @@ def _check_channels(params, c, input, op):
     for t, name in params:
         if t is not None:
             _check_same(t, name, input, op)
-            if t.data.size != c:
-                raise RuntimeError(f"{op}: {name} should contain {c} elements not {t.data.size} (input shape "
+            if t._data.size != c:
+                raise RuntimeError(f"{op}: {name} should contain {c} elements not {t._data.size} (input shape "
                                    f"{tuple(input.shape)})")
 
 
@@ -467,7 +467,7 @@ def _normalized_shape(normalized_shape, op):
 
 def _last_dims_layout(input, ns, weight, bias, op):
     """Layout of layer_norm/rms_norm: statistics and parameters over the trailing normalized_shape."""
-    shape = input.data.shape
+    shape = input._data.shape
     k = len(ns)
     if k == 0:
         raise RuntimeError(f"{op}: Expected normalized_shape to be at least 1-dimensional, i.e., containing at "
@@ -478,9 +478,9 @@ def _last_dims_layout(input, ns, weight, bias, op):
     for t, name in ((weight, "weight"), (bias, "bias")):
         if t is not None:
             _check_same(t, name, input, op)
-            if t.data.shape != ns:
+            if t._data.shape != ns:
                 raise RuntimeError(f"{op}: Expected {name} to be of same shape as normalized_shape, but got {name} "
-                                   f"of shape {list(t.data.shape)} and normalized_shape = {list(ns)}")
+                                   f"of shape {list(t._data.shape)} and normalized_shape = {list(ns)}")
     d = math.prod(ns)
     m = math.prod(shape[:len(shape) - k])
     return _layout((m, d), (1,), (m, d), 1)
@@ -501,7 +501,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     statistics are used.
     """
     _check_input(input, "batch_norm")
-    shape = input.data.shape
+    shape = input._data.shape
     if len(shape) < 2:
         raise ValueError(f"batch_norm: expected an input of shape (N, C, *) with at least 2 dimensions, got shape "
                          f"{tuple(shape)}")
@@ -521,7 +521,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if running_mean is None or running_var is None:
             raise RuntimeError(f"batch_norm: running_{'mean' if running_mean is None else 'var'} must be defined in "
                                "evaluation mode")
-        node = Normalize(lay, eps, True, (running_mean.data, running_var.data), None, keep)
+        node = Normalize(lay, eps, True, (running_mean._data, running_var._data), None, keep)
     return apply(node, input, weight, bias)
 
 
@@ -534,7 +534,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     otherwise given running statistics are updated with the batch mean of the per-sample statistics.
     """
     _check_input(input, "instance_norm")
-    shape = input.data.shape
+    shape = input._data.shape
     if len(shape) < 2:
         raise ValueError(f"instance_norm: expected an input of shape (N, C, *) with at least 2 dimensions, got "
                          f"shape {tuple(shape)}")
@@ -546,7 +546,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         if running_mean is None or running_var is None:
             raise RuntimeError("instance_norm: Expected running_mean and running_var to be defined when "
                                "use_input_stats is false")
-        node = Normalize(_channel_layout(shape), eps, True, (running_mean.data, running_var.data), None, keep)
+        node = Normalize(_channel_layout(shape), eps, True, (running_mean._data, running_var._data), None, keep)
         return apply(node, input, weight, bias)
     rest = _spatial(shape)
     if rest <= 1:
@@ -584,7 +584,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each of num_groups groups of channels of each sample of an (N, C, *) input, then apply a
     per-channel weight and bias."""
     _check_input(input, "group_norm")
-    shape = input.data.shape
+    shape = input._data.shape
     if len(shape) < 2:
         raise RuntimeError(f"group_norm: Expected at least 2 dimensions for input tensor but received {len(shape)}")
     n, c = shape[0], shape[1]
@@ -595,9 +595,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     for t, name in ((weight, "weight"), (bias, "bias")):
         if t is not None:
             _check_same(t, name, input, "group_norm")
-            if t.data.ndim != 1 or t.data.size != c:
+            if t._data.ndim != 1 or t._data.size != c:
                 raise RuntimeError(f"group_norm: Expected {name} to be a vector of size equal to the number of "
-                                   f"channels in input, but got {name} of shape {list(t.data.shape)} and input of "
+                                   f"channels in input, but got {name} of shape {list(t._data.shape)} and input of "
                                    f"shape {list(shape)}")
     rest = _spatial(shape)
     aview = (n, c, rest) if rest != 1 else (n, c)
@@ -609,11 +609,11 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     """x / (k + alpha / size * sum of x^2 over a window of size neighbouring channels) ** beta."""
     _check_input(input, "local_response_norm")
-    shape = input.data.shape
+    shape = input._data.shape
     if len(shape) < 3:
         raise ValueError(f"local_response_norm: Expected 3D or higher dimensionality input (got {len(shape)} "
                          f"dimensions, shape {tuple(shape)})")
-    if input.data.size == 0:
+    if input._data.size == 0:
         return input
     c = shape[1]
     sq = input * input

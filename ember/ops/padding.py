@@ -28,7 +28,7 @@ def pad(input, pad, mode="constant", value=None):
         amounts = tuple(int(p) for p in pad)
     except TypeError:
         raise TypeError(f"{op}: pad must be a sequence of ints, got {pad!r}") from None
-    ndim, shape = input.data.ndim, tuple(input.data.shape)
+    ndim, shape = input._data.ndim, tuple(input._data.shape)
     if len(amounts) % 2:
         raise RuntimeError(f"{op}: padding length must be divisible by 2, got pad={amounts}")
     k = len(amounts) // 2

@@ -14,9 +14,9 @@ def _check(op, input, factor, name):
     factor = int(factor)
     if factor <= 0:
         raise RuntimeError(f"{op} expects a positive {name}, but got {factor}")
-    if input.data.ndim < 3:
+    if input._data.ndim < 3:
         raise RuntimeError(f"{op} expects input to have at least 3 dimensions, but got input with "
-                           f"{input.data.ndim} dimension(s) (shape {tuple(input.shape)})")
+                           f"{input._data.ndim} dimension(s) (shape {tuple(input.shape)})")
     return factor
 
 
@@ -26,7 +26,7 @@ def pixel_shuffle(input, upscale_factor):
     input[..., c * r * r + i * r + j, h, w]."""
     op = "pixel_shuffle"
     r = _check(op, input, upscale_factor, "upscale_factor")
-    *lead, c, h, w = input.data.shape
+    *lead, c, h, w = input._data.shape
     if c % (r * r):
         raise RuntimeError(f"{op} expects its input's 'channel' dimension to be divisible by the square of "
                            f"upscale_factor, but input.size(-3)={c} is not divisible by {r * r}")
@@ -41,7 +41,7 @@ def pixel_unshuffle(input, downscale_factor):
     """(*, C, H * r, W * r) -> (*, C * r * r, H, W), r = downscale_factor: the inverse of pixel_shuffle."""
     op = "pixel_unshuffle"
     r = _check(op, input, downscale_factor, "downscale_factor")
-    *lead, c, h, w = input.data.shape
+    *lead, c, h, w = input._data.shape
     for what, size, d in (("height", h, -2), ("width", w, -1)):
         if size % r:
             raise RuntimeError(f"{op} expects {what} to be divisible by downscale_factor, but input.size({d})={size} "

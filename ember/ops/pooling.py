@@ -238,7 +238,7 @@ def _pool_geometry(op, nd, shape, kernel_size, stride, padding, dilation, ceil_m
 
 def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     check_input(op, input, nd)
-    geo = _pool_geometry(op, nd, input.data.shape, kernel_size, stride, padding, dilation, ceil_mode, False)
+    geo = _pool_geometry(op, nd, input._data.shape, kernel_size, stride, padding, dilation, ceil_mode, False)
     return apply(MaxPool(geo, nd == 1, input.requires_grad and is_grad_enabled(),
                          _window_positions(geo) if return_indices else None), input)
 
@@ -267,7 +267,7 @@ def _pool_divisors(g, count_include_pad):
 
 def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     check_input(op, input, nd)
-    geo = _pool_geometry(op, nd, input.data.shape, kernel_size, stride, padding, 1, ceil_mode, True)
+    geo = _pool_geometry(op, nd, input._data.shape, kernel_size, stride, padding, 1, ceil_mode, True)
     if divisor_override is not None:
         if divisor_override == 0:
             raise RuntimeError(f"{op}: divisor must be not zero")
@@ -294,7 +294,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 def _adaptive_sizes(op, nd, input, output_size):
     check_input(op, input, nd)
-    shape = input.data.shape
+    shape = input._data.shape
     out = output_size if isinstance(output_size, (list, tuple)) else (output_size,) * nd
     if len(out) != nd:
         raise RuntimeError(f"{op}: output_size must be an int or a tuple of {nd} ints, got {output_size!r}")

@@ -125,8 +125,8 @@ def randint(low, high=None, size=None, generator=None, dtype=None, device=None, 
 @export(ember=True)
 def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """Normal samples: normal(mean, std, size) with numbers, or elementwise with tensor mean/std."""
-    m = mean.data if isinstance(mean, Tensor) else mean
-    s = std.data if isinstance(std, Tensor) else std
+    m = mean._data if isinstance(mean, Tensor) else mean
+    s = std._data if isinstance(std, Tensor) else std
     if size is None:
         size = np.broadcast_shapes(np.shape(m), np.shape(s))
     if dtype is None:
@@ -162,8 +162,8 @@ def randperm(n, generator=None, dtype=None, device=None):
 @export(ember=True)
 def bernoulli(input, p=None, generator=None):
     """1 with probability input (or p), else 0, in input's dtype."""
-    prob = input.data if p is None else p
-    arr = (_rng(generator).random(input.shape) < _host(prob)).astype(input.data.dtype)
+    prob = input._data if p is None else p
+    arr = (_rng(generator).random(input.shape) < _host(prob)).astype(input._data.dtype)
     return _finish(arr, input.dtype, input.device, False)
 
 
@@ -174,7 +174,7 @@ def _host(x):
 @export(ember=True)
 def multinomial(input, num_samples, replacement=False, generator=None):
     """Sample category indices from the rows of input (non-negative weights)."""
-    probs = np.asarray(_host(input.data), dtype=np.float64)
+    probs = np.asarray(_host(input._data), dtype=np.float64)
     rows = probs.reshape(-1, probs.shape[-1])
     if (rows < 0).any() or not np.isfinite(rows).all():
         raise RuntimeError("multinomial: probability tensor contains either `inf`, `nan` or element < 0")
@@ -189,24 +189,24 @@ def multinomial(input, num_samples, replacement=False, generator=None):
 @export(ember=False, methods=("uniform_",))
 def _uniform_(self, a=0.0, b=1.0, generator=None):
     """Fill with uniform samples from [a, b) in place."""
-    vals = _rng(generator).random(size=self.data.shape, dtype=_sample_dtype(self))
+    vals = _rng(generator).random(size=self._data.shape, dtype=_sample_dtype(self))
     vals *= b - a
     vals += a
-    return inplace(self, "uniform_", lambda s: Tensor._wrap(_move_like(vals.astype(self.data.dtype, copy=False), self)))
+    return inplace(self, "uniform_", lambda s: Tensor._wrap(_move_like(vals.astype(self._data.dtype, copy=False), self)))
 
 
 @export(ember=False, methods=("normal_",))
 def _normal_(self, mean=0.0, std=1.0, generator=None):
     """Fill with normal samples in place."""
-    vals = _rng(generator).standard_normal(size=self.data.shape, dtype=_sample_dtype(self))
+    vals = _rng(generator).standard_normal(size=self._data.shape, dtype=_sample_dtype(self))
     vals *= std
     vals += mean
-    return inplace(self, "normal_", lambda s: Tensor._wrap(_move_like(vals.astype(self.data.dtype, copy=False), self)))
+    return inplace(self, "normal_", lambda s: Tensor._wrap(_move_like(vals.astype(self._data.dtype, copy=False), self)))
 
 
 def _sample_dtype(t):
     """Draw float32 samples for float32 (and narrower) tensors, so initialising big layers stays cheap."""
-    return np.float64 if t.data.dtype == np.float64 else np.float32
+    return np.float64 if t._data.dtype == np.float64 else np.float32
 
 
 def _move_like(arr, t):

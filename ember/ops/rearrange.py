@@ -43,9 +43,9 @@ class Repeat(Node):
 def repeat(self, *sizes):
     """A copy with the data repeated sizes[i] times along each dimension (new dimensions go in front)."""
     sizes = as_shape(sizes, "repeat")
-    if len(sizes) < self.data.ndim:
+    if len(sizes) < self._data.ndim:
         raise RuntimeError(f"repeat: Number of dimensions of repeat dims ({len(sizes)}) can not be smaller than number "
-                           f"of dimensions of tensor ({self.data.ndim}, shape {tuple(self.shape)})")
+                           f"of dimensions of tensor ({self._data.ndim}, shape {tuple(self.shape)})")
     if any(s < 0 for s in sizes):
         raise RuntimeError(f"repeat: Trying to create tensor with negative dimension: repeats {shape_str(sizes)}")
     return apply(Repeat(sizes), self)
@@ -55,7 +55,7 @@ def repeat(self, *sizes):
 def tile(input, dims):
     """repeat, with missing leading repeats taken as 1."""
     dims = as_shape((dims,), "tile")
-    return repeat(input, (1,) * (input.data.ndim - len(dims)) + dims)
+    return repeat(input, (1,) * (input._data.ndim - len(dims)) + dims)
 
 
 # --- flip / roll / rot90 --------------------------------------------------------------------------------------
@@ -90,13 +90,13 @@ def _distinct_dims(dims, n, op):
 @export(Flip, methods=("flip",))
 def flip(input, dims):
     """A copy with the order of elements reversed along dims."""
-    return apply(Flip(_distinct_dims(dims, input.data.ndim, "flip")), input)
+    return apply(Flip(_distinct_dims(dims, input._data.ndim, "flip")), input)
 
 
 @export(Flip, methods=("fliplr",))
 def fliplr(input):
     """flip along dim 1 (needs at least 2 dimensions)."""
-    if input.data.ndim < 2:
+    if input._data.ndim < 2:
         raise RuntimeError(f"fliplr: Input must be >= 2-d (got shape {tuple(input.shape)})")
     return flip(input, (1,))
 
@@ -104,7 +104,7 @@ def fliplr(input):
 @export(Flip, methods=("flipud",))
 def flipud(input):
     """flip along dim 0 (needs at least 1 dimension)."""
-    if input.data.ndim < 1:
+    if input._data.ndim < 1:
         raise RuntimeError("flipud: Input must be >= 1-d (got a 0-d tensor)")
     return flip(input, (0,))
 
@@ -113,7 +113,7 @@ def flipud(input):
 def rot90(input, k=1, dims=(0, 1)):
     """Rotate by 90 degrees k times in the plane of dims, from the first towards the second."""
     dims = tuple(dims)
-    n = input.data.ndim
+    n = input._data.ndim
     if len(dims) != 2 or n < 2:
         raise RuntimeError(f"rot90: expected total rotation dims == 2 and total dims >= 2, but got {len(dims)} dims "
                            f"and a tensor of shape {tuple(input.shape)}")
@@ -159,7 +159,7 @@ def roll(input, shifts, dims=None):
     sh, dl = dims_list(shifts), dims_list(dims)
     if len(sh) != len(dl):
         raise RuntimeError(f"roll: shifts and dimensions must align. shifts: {len(sh)}, dims: {len(dl)}")
-    n = input.data.ndim
+    n = input._data.ndim
     return apply(Roll(tuple(int(s) for s in sh), tuple(wrap_dim(d, n, "roll") for d in dl)), input)
 
 
@@ -195,7 +195,7 @@ class Triu(_Triangle):
 
 
 def _triangle(cls, name, input, diagonal):
-    if input.data.ndim < 2:
+    if input._data.ndim < 2:
         raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions (got shape {tuple(input.shape)})")
     return apply(cls(int(diagonal)), input)
 

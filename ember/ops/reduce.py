@@ -38,7 +38,7 @@ _AminmaxResult = namedtuple("aminmax", ["min", "max"])
 
 def _dims(input, dim, op):
     """Reduced dimensions as a sorted tuple; None and () mean all. A 0-d tensor accepts dim 0/-1 and reduces nothing."""
-    ndim = input.data.ndim
+    ndim = input._data.ndim
     if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
         return tuple(range(ndim))
     dims = wrap_dims(dim, ndim, op)
@@ -49,7 +49,7 @@ def one_dim(input, dim, op):
     """One reduced dimension (an int), as for max(dim) and cumsum."""
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
         raise TypeError(f"{op}(): argument 'dim' must be int, not {type(dim).__name__}")
-    return wrap_dim(int(dim), input.data.ndim, op)
+    return wrap_dim(int(dim), input._data.ndim, op)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -77,7 +77,7 @@ def _sum_keep(t, dims):
 
 def _nonzero_size(input, dims, op):
     for d in dims:
-        if input.data.shape[d] == 0:
+        if input._data.shape[d] == 0:
             raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size (input shape "
                              f"{tuple(input.shape)}).")
 
@@ -91,8 +91,8 @@ def accumulate_dtype(input, dtype):
     """PyTorch's rule for sum/prod/cumsum/cumprod: dtype= wins, bool and integer inputs accumulate in int64."""
     if dtype is not None:
         return input.to(dtype)
-    k = input.data.dtype.kind
-    if k == "b" or k == "u" or (k == "i" and input.data.dtype.itemsize < 8):
+    k = input._data.dtype.kind
+    if k == "b" or k == "u" or (k == "i" and input._data.dtype.itemsize < 8):
         return input.to(_dt.int64)
     return input
 
@@ -229,7 +229,7 @@ class Prod(_Reduction):
     def backward(self, g):
         x = self.inputs[0]
         g = _unsqueeze(g, self)
-        if not (x.data == 0).any():
+        if not (x._data == 0).any():
             return (g * _unsqueeze(self.saved_output(), self) / x,)
         return (g * self._grad_with_zeros(x),)
 
@@ -352,7 +352,7 @@ class SelectReduce(Node):
 def _select_reduce(input, dim, keepdim, pick, result, op):
     check_tensor(input, op)
     d = one_dim(input, dim, op)
-    if input.data.ndim == 0:
+    if input._data.ndim == 0:
         input, keepdim = input.reshape(1), False
     _nonzero_size(input, (d,), op)
     return result(*apply(SelectReduce(d, keepdim, pick), input))
@@ -414,10 +414,10 @@ def _max_min(input, dim, keepdim, other, largest):
         return (maximum if largest else minimum)(input, dim if other is None else other)
     if dim is None:
         check_tensor(input, op)
-        if input.data.size == 0:
+        if input._data.size == 0:
             raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
                                "reduction dim with the 'dim' argument.")
-        return apply(AMax(tuple(range(input.data.ndim)), False, largest), input)
+        return apply(AMax(tuple(range(input._data.ndim)), False, largest), input)
     return _select_reduce(input, dim, keepdim, _argmax_idx if largest else _argmin_idx,
                           _MaxResult if largest else _MinResult, op)
 
@@ -440,9 +440,9 @@ def median(input, dim=None, keepdim=False):
     check_tensor(input, "median")
     if dim is not None:
         return _select_reduce(input, dim, keepdim, _median_idx, _MedianResult, "median")
-    if input.data.size == 0:
-        xp = get_array_module(input.data)
-        return Tensor._wrap(xp.full((), xp.nan, dtype=input.data.dtype))
+    if input._data.size == 0:
+        xp = get_array_module(input._data)
+        return Tensor._wrap(xp.full((), xp.nan, dtype=input._data.dtype))
     # Without dim, the gradient is split evenly among the entries equal to the median (as torch.median()).
     flat = input.reshape(-1)
     value = _select_reduce(flat.detach(), 0, False, _median_idx, _MedianResult, "median").values
@@ -464,7 +464,7 @@ class EvenSelect(Node):
     def backward(self, g):
         x, v = self.inputs
         mask = x == v
-        if bool(get_array_module(v.data).isnan(v.data).any()):
+        if bool(get_array_module(v._data).isnan(v._data).any()):
             mask = mask | isnan(x)
         return (where(mask, g / _sum_keep(mask, (0,)).reshape(()), 0.0), None)
 
@@ -498,11 +498,11 @@ class ArgReduce(Node):
 def _arg_reduce(input, dim, keepdim, largest, op):
     check_tensor(input, op)
     if dim is None:
-        if input.data.size == 0:
+        if input._data.size == 0:
             raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
         return apply(ArgReduce(None, keepdim, largest), input)
     d = one_dim(input, dim, op)
-    if input.data.ndim == 0:
+    if input._data.ndim == 0:
         return apply(ArgReduce(None, False, largest), input)
     _nonzero_size(input, (d,), op)
     return apply(ArgReduce(d, keepdim, largest), input)
@@ -643,7 +643,7 @@ def _var_std(node_cls, op, input, dim, unbiased, keepdim, correction):
         raise RuntimeError(f"{op}(): std and var only support floating point and complex dtypes, got {input.dtype}")
     dim, correction = _correction(op, dim, unbiased, correction)
     dims = _dims(input, dim, op)
-    n = math.prod(input.data.shape[d] for d in dims)
+    n = math.prod(input._data.shape[d] for d in dims)
     if n - correction <= 0:
         warnings.warn(f"{op}(): degrees of freedom is <= 0. Correction should be strictly less than the reduction "
                       f"factor (input numel divided by output numel).", stacklevel=3)
@@ -775,7 +775,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         raise NotImplementedError(f"norm(): p={p!r} is not supported (only vector norms: 'fro', or a number)")
     p = float(p)
     dims = _dims(input, dim, "norm")
-    if (p == math.inf or p == -math.inf) and math.prod(input.data.shape[d] for d in dims) == 0:
+    if (p == math.inf or p == -math.inf) and math.prod(input._data.shape[d] for d in dims) == 0:
         raise RuntimeError("norm(): cannot compute the inf norm on an empty tensor because the operation does not "
                            "have an identity")
     return apply(Norm(p, dims, keepdim), input)

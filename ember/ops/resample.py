@@ -195,7 +195,7 @@ def resample(input, maps):
     """Apply the maps that are not the identity (a copy when none is left, as PyTorch returns a new tensor)."""
     maps = tuple(m for m in maps if not _identity(m))
     if not maps:
-        return apply(ConstantPad(((0, 0),) * input.data.ndim), input)
+        return apply(ConstantPad(((0, 0),) * input._data.ndim), input)
     return apply(Resample(maps), input)
 
 
@@ -279,10 +279,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     'nearest-exact', 'linear' (3-D), 'bilinear' (4-D), 'trilinear' (5-D) and 'area'."""
     op = "interpolate"
     check_tensor(input, op)
-    nd = input.data.ndim - 2
+    nd = input._data.ndim - 2
     if mode not in ("nearest", "nearest-exact", "area", "bicubic") + tuple(_LINEAR) or nd not in (1, 2, 3):
         raise NotImplementedError(f"{op}: only 3-D, 4-D and 5-D inputs are supported for the modes nearest | "
-                                  f"nearest-exact | linear | bilinear | trilinear | area, got a {input.data.ndim}-D "
+                                  f"nearest-exact | linear | bilinear | trilinear | area, got a {input._data.ndim}-D "
                                   f"input and mode {mode!r}")
     if mode == "bicubic" or antialias:
         raise NotImplementedError(f"{op}: mode 'bicubic' and antialias=True are not implemented in ember")
@@ -290,11 +290,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError(f"{op}: align_corners option can only be set with the interpolating modes: "
                          f"linear | bilinear | trilinear (got mode {mode!r})")
     if mode in _LINEAR and _LINEAR[mode] != nd:
-        raise NotImplementedError(f"{op}: got a {input.data.ndim}-D input, but {mode} mode needs a "
+        raise NotImplementedError(f"{op}: got a {input._data.ndim}-D input, but {mode} mode needs a "
                                   f"{_LINEAR[mode] + 2}-D input")
-    if input.data.dtype.kind != "f":
+    if input._data.dtype.kind != "f":
         raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
-    ins = tuple(input.data.shape[2:])
+    ins = tuple(input._data.shape[2:])
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: " + ("only one of size or scale_factor should be defined" if size is not None
                                       else "either size or scale_factor should be defined"))
@@ -313,13 +313,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if recompute_scale_factor:
             scales = (None,) * nd
     if any(o <= 0 for o in outs):
-        raise ValueError(f"{op}: output size {outs} must be positive (input shape {tuple(input.data.shape)})")
+        raise ValueError(f"{op}: output size {outs} must be positive (input shape {tuple(input._data.shape)})")
     if mode == "area":
         maps = [adaptive_avg_map(-nd + i, n, o) for i, (n, o) in enumerate(zip(ins, outs))]
     elif mode in ("nearest", "nearest-exact"):
         maps = [_nearest_map(-nd + i, n, o, s, mode == "nearest-exact")
                 for i, (n, o, s) in enumerate(zip(ins, outs, scales))]
     else:
-        maps = [_linear_map(-nd + i, n, o, s, bool(align_corners), input.data.dtype)
+        maps = [_linear_map(-nd + i, n, o, s, bool(align_corners), input._data.dtype)
                 for i, (n, o, s) in enumerate(zip(ins, outs, scales))]
     return resample(input, maps)

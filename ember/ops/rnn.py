@@ -439,7 +439,7 @@ class _LayerGrad(Node):
         """The decomposition's input projection x W_ih^T + b_ih, as one (B, G) tensor per step."""
         gi = linear(x, w_ih, b_ih)
         d = 1 if self.bf_in else 0
-        return [apply(Select(d, t), gi) for t in range(x.data.shape[d])]
+        return [apply(Select(d, t), gi) for t in range(x._data.shape[d])]
 
     def _stacked(self, outs):
         """The decomposition's output sequence from the states of every step, in the output layout."""
@@ -694,22 +694,22 @@ def _check_cell(input, hidden, w_ih, w_hh, op):
     for name, t in (("input", input), ("w_ih", w_ih), ("w_hh", w_hh)) + tuple((f"hx[{k}]", h) for k, h in
                                                                               enumerate(hidden)):
         check_tensor(t, op, name)
-    if input.data.ndim != 2:
+    if input._data.ndim != 2:
         raise RuntimeError(f"{op}: expected a 2-D input (batch, input_size), got shape {tuple(input.shape)}")
-    if input.data.shape[1] != w_ih.data.shape[1]:
-        raise RuntimeError(f"input has inconsistent input_size: got {input.data.shape[1]} expected "
-                           f"{w_ih.data.shape[1]}")
-    hidden_size = w_hh.data.shape[1]
+    if input._data.shape[1] != w_ih._data.shape[1]:
+        raise RuntimeError(f"input has inconsistent input_size: got {input._data.shape[1]} expected "
+                           f"{w_ih._data.shape[1]}")
+    hidden_size = w_hh._data.shape[1]
     for k, h in enumerate(hidden):
-        if h.data.ndim != 2:
+        if h._data.ndim != 2:
             raise RuntimeError(f"{op}: expected a 2-D hidden{k} (batch, hidden_size), got shape {tuple(h.shape)}")
-        if h.data.shape[0] != input.data.shape[0]:
-            raise RuntimeError(f"Input batch size {input.data.shape[0]} doesn't match hidden{k} batch size "
-                               f"{h.data.shape[0]}")
-        if h.data.shape[1] != hidden_size:
-            raise RuntimeError(f"hidden{k} has inconsistent hidden_size: got {h.data.shape[1]}, expected "
+        if h._data.shape[0] != input._data.shape[0]:
+            raise RuntimeError(f"Input batch size {input._data.shape[0]} doesn't match hidden{k} batch size "
+                               f"{h._data.shape[0]}")
+        if h._data.shape[1] != hidden_size:
+            raise RuntimeError(f"hidden{k} has inconsistent hidden_size: got {h._data.shape[1]}, expected "
                                f"{hidden_size}")
-        if h.data.dtype != input.data.dtype:
+        if h._data.dtype != input._data.dtype:
             raise RuntimeError(f"{op}: hidden{k} dtype ({h.dtype}) does not match input dtype ({input.dtype})")
 
 

@@ -100,7 +100,7 @@ class View(Reshape):
 def reshape(input, *shape):
     """The same data with a new shape (a view when possible, else a copy); one dimension may be -1."""
     shape = as_shape(shape, "reshape")
-    if shape == input.data.shape:
+    if shape == input._data.shape:
         return input
     return apply(Reshape(shape), input)
 
@@ -144,7 +144,7 @@ def view(self, *shape):
         d = _dt.to_dtype(shape[0])
         return self if d is self.dtype else apply(ViewDtype(d), self)
     shape = as_shape(shape, "view")
-    if shape == self.data.shape:
+    if shape == self._data.shape:
         return self
     return apply(View(shape), self)
 
@@ -152,18 +152,18 @@ def view(self, *shape):
 @export(View, ember=False, methods=("view_as",))
 def view_as(self, other):
     """view(other.shape)."""
-    return view(self, other.data.shape)
+    return view(self, other._data.shape)
 
 
 @export(Reshape, ember=False, methods=("reshape_as",))
 def reshape_as(self, other):
     """reshape(other.shape)."""
-    return reshape(self, other.data.shape)
+    return reshape(self, other._data.shape)
 
 
 def _view(input, shape):
     """Reshape to a shape already known to be valid (used by squeeze, unsqueeze, flatten, ...)."""
-    return input if shape == input.data.shape else apply(Reshape(shape), input)
+    return input if shape == input._data.shape else apply(Reshape(shape), input)
 
 
 # --- permutations ---------------------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ class Permute(Node):
 def permute(input, *dims):
     """A view with the dimensions reordered."""
     dims = as_shape(dims, "permute")
-    n = input.data.ndim
+    n = input._data.ndim
     if len(dims) != n:
         raise RuntimeError(f"permute: number of dims don't match in permute (input.dim() = {n} for shape "
                            f"{tuple(input.shape)}, len(dims) = {len(dims)})")
@@ -208,7 +208,7 @@ def permute(input, *dims):
 @export(Permute, ember=("transpose", "swapaxes", "swapdims"), methods=("transpose", "swapaxes", "swapdims"))
 def transpose(input, dim0, dim1):
     """A view with two dimensions swapped."""
-    n = input.data.ndim
+    n = input._data.ndim
     d0, d1 = wrap_dim(dim0, n, "transpose"), wrap_dim(dim1, n, "transpose")
     if d0 == d1:
         return input
@@ -223,7 +223,7 @@ swapaxes = swapdims = transpose
 @export(Permute, methods=("t",))
 def t(input):
     """Transpose of a tensor with at most 2 dimensions (0-D and 1-D tensors are returned as is)."""
-    n = input.data.ndim
+    n = input._data.ndim
     if n > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {n}D (shape {tuple(input.shape)})")
     return transpose(input, 0, 1) if n == 2 else input
@@ -231,22 +231,22 @@ def t(input):
 
 def _T(self):
     """The dimensions reversed (Tensor.T)."""
-    n = self.data.ndim
+    n = self._data.ndim
     return self if n < 2 else apply(Permute(tuple(range(n - 1, -1, -1))), self)
 
 
 def _mT(self, name="mT"):
     """The last two dimensions swapped (Tensor.mT; mH for real tensors)."""
-    if self.data.ndim < 2:
+    if self._data.ndim < 2:
         raise RuntimeError(f"tensor.{name} is only supported on matrices or batches of matrices. "
-                           f"Got {self.data.ndim}-D tensor.")
+                           f"Got {self._data.ndim}-D tensor.")
     return transpose(self, -2, -1)
 
 
 def _H(self):
     """The conjugate transpose of a matrix (Tensor.H; the transpose for real tensors)."""
-    if self.data.ndim not in (0, 2):
-        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {self.data.ndim}-D tensor.")
+    if self._data.ndim not in (0, 2):
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {self._data.ndim}-D tensor.")
     return _T(self)
 
 
@@ -269,7 +269,7 @@ def dims_list(d):
 @export(Permute, ember=("movedim", "moveaxis"), methods=("movedim", "moveaxis"))
 def movedim(input, source, destination):
     """A view with the dimensions in source moved to the positions in destination (the others keep their order)."""
-    n = input.data.ndim
+    n = input._data.ndim
     src, dst = dims_list(source), dims_list(destination)
     if len(src) != len(dst):
         raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) should contain the "
@@ -294,7 +294,7 @@ moveaxis = movedim
 @export(Reshape, methods=("squeeze",))
 def squeeze(input, dim=None):
     """A view without the dimensions of size 1 (all of them, or those in dim that have size 1)."""
-    shape = input.data.shape
+    shape = input._data.shape
     if dim is None:
         drop = range(len(shape))
     else:
@@ -306,7 +306,7 @@ def squeeze(input, dim=None):
 @export(Reshape, methods=("unsqueeze",))
 def unsqueeze(input, dim):
     """A view with a dimension of size 1 inserted at dim."""
-    shape = input.data.shape
+    shape = input._data.shape
     d = wrap_dim(dim, len(shape) + 1, "unsqueeze")
     return apply(Reshape(shape[:d] + (1,) + shape[d:]), input)
 
@@ -314,7 +314,7 @@ def unsqueeze(input, dim):
 @export(Reshape, methods=("flatten",))
 def flatten(input, start_dim=0, end_dim=-1):
     """Merge dimensions start_dim..end_dim into one (a view when possible; a 0-D input becomes 1-D)."""
-    shape = input.data.shape
+    shape = input._data.shape
     n = len(shape)
     s, e = wrap_dim(start_dim, n, "flatten"), wrap_dim(end_dim, n, "flatten")
     if s > e:
@@ -337,7 +337,7 @@ def ravel(input):
 @export(Reshape, methods=("unflatten",))
 def unflatten(input, dim, sizes):
     """Split dimension dim into the given sizes (one may be -1)."""
-    shape = input.data.shape
+    shape = input._data.shape
     d = wrap_dim(dim, len(shape), "unflatten")
     sizes = as_shape((sizes,), "unflatten")
     if not sizes:
@@ -358,7 +358,7 @@ def unflatten(input, dim, sizes):
 
 
 def _atleast_one(n, x):
-    shape = x.data.shape
+    shape = x._data.shape
     k = len(shape)
     if k >= n:
         return x
@@ -400,7 +400,7 @@ def atleast_3d(*tensors):
 
 def _expand_shape(input, sizes, op):
     """The target shape of expand: -1 keeps a size; new dimensions go in front; sizes other than 1 must match."""
-    shape = input.data.shape
+    shape = input._data.shape
     lead = len(sizes) - len(shape)
     if lead < 0:
         raise RuntimeError(f"{op}: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
@@ -428,20 +428,20 @@ def _expand_shape(input, sizes, op):
 def expand(self, *sizes):
     """A view with size-1 dimensions repeated (no copy) to sizes; -1 keeps a dimension's size."""
     shape = _expand_shape(self, as_shape(sizes, "expand"), "expand")
-    return self if shape == self.data.shape else apply(BroadcastTo(shape), self)
+    return self if shape == self._data.shape else apply(BroadcastTo(shape), self)
 
 
 @export(BroadcastTo, ember=False, methods=("expand_as",))
 def expand_as(self, other):
     """expand(other.shape)."""
-    return expand(self, other.data.shape)
+    return expand(self, other._data.shape)
 
 
 @export(BroadcastTo, methods=("broadcast_to",))
 def broadcast_to(input, shape):
     """input expanded to shape (a view); -1 keeps a dimension's size."""
     shape = _expand_shape(input, as_shape((shape,), "broadcast_to"), "broadcast_to")
-    return input if shape == input.data.shape else apply(BroadcastTo(shape), input)
+    return input if shape == input._data.shape else apply(BroadcastTo(shape), input)
 
 
 @export(ember=True)
@@ -465,8 +465,8 @@ def broadcast_tensors(*tensors):
     """Views of the tensors expanded to their common broadcast shape."""
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
-    shape = tuple(broadcast_shapes(*(t.data.shape for t in tensors)))
-    return tuple(t if t.data.shape == shape else apply(BroadcastTo(shape), t) for t in tensors)
+    shape = tuple(broadcast_shapes(*(t._data.shape for t in tensors)))
+    return tuple(t if t._data.shape == shape else apply(BroadcastTo(shape), t) for t in tensors)
 
 
 # --- diagonals --------------------------------------------------------------------------------------------------
@@ -531,7 +531,7 @@ class DiagonalBackward(Node):
 @export(Diagonal, methods=("diagonal",))
 def diagonal(input, offset=0, dim1=0, dim2=1):
     """A view of the offset-th diagonal of the (dim1, dim2) planes, as the last dimension."""
-    n = input.data.ndim
+    n = input._data.ndim
     d1, d2 = wrap_dim(dim1, n, "diagonal"), wrap_dim(dim2, n, "diagonal")
     if d1 == d2 or n < 2:
         raise RuntimeError(f"diagonal: dimensions cannot be identical {dim1}, {dim2} (tensor of shape "
@@ -560,5 +560,5 @@ class Contiguous(Node):
 @export(Contiguous, ember=False, methods=("contiguous",))
 def contiguous(self, memory_format=None):
     """self when it is C-contiguous, else a contiguous copy."""
-    return self if self.data.flags.c_contiguous else apply(Contiguous(), self)
+    return self if self._data.flags.c_contiguous else apply(Contiguous(), self)
 

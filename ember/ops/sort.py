@@ -116,13 +116,13 @@ def _dim(input, dim, op):
     check_tensor(input, op)
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
         raise TypeError(f"{op}(): argument 'dim' must be int, not {type(dim).__name__}")
-    return wrap_dim(int(dim), input.data.ndim, op)
+    return wrap_dim(int(dim), input._data.ndim, op)
 
 
 def _run(input, dim, op, make):
     """apply(make(d)) to input, d being dim wrapped; a 0-d input is sorted as one element."""
     d = _dim(input, dim, op)
-    if input.data.ndim == 0:
+    if input._data.ndim == 0:
         values, indices = apply(make(0), input.reshape(1))
         return values.reshape(()), indices.reshape(())
     return apply(make(d), input)
@@ -154,7 +154,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     d = _dim(input, dim, "topk")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"topk(): argument 'k' must be int, not {type(k).__name__}")
-    shape = input.data.shape
+    shape = input._data.shape
     n = shape[d] if shape else 1
     if not 0 <= k <= n:
         raise RuntimeError(f"topk(): selected index k out of range (k={k}, but dimension {dim} of the input of shape "

@@ -81,7 +81,7 @@ def clamp(input, min=None, max=None):
         raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         return _clamp_tensor(input, min, max)
-    if input.data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
+    if input._data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
         input = as_float(input)
     return apply(Clamp(scalar(min, "clamp") if min is not None else None,
                        scalar(max, "clamp") if max is not None else None), input)
@@ -140,11 +140,11 @@ def where(condition, input=None, other=None):
         return nonzero(condition, as_tuple=True)
     if not isinstance(condition, Tensor):
         raise not_tensor(condition, "where", "condition")
-    if condition.data.dtype.kind != "b":
+    if condition._data.dtype.kind != "b":
         raise RuntimeError(f"where: expected condition to be a bool tensor, got {condition.dtype}")
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):  # two numbers: a 0-dim tensor on cond's device
         dt = _dt.result_type(scalar(input, "where"), scalar(other, "where"))
-        input = Tensor._wrap(get_array_module(condition.data).asarray(input, dtype=dt.np))
+        input = Tensor._wrap(get_array_module(condition._data).asarray(input, dtype=dt.np))
     a, b = promote(input, other, "where")
     for x in (a, b):
         if isinstance(x, Tensor):

@@ -256,7 +256,7 @@ def _unary_op(node_cls, name, kind="float", aliases=(), methods=()):
     def op(input):
         if not isinstance(input, Tensor):
             raise not_tensor(input, name, pos=1)
-        if input.data.dtype.kind in "biu" and kind != "any":
+        if input._data.dtype.kind in "biu" and kind != "any":
             if kind == "identity_int":
                 return clone(input)
             input = as_float(input)
@@ -303,7 +303,7 @@ def square(input):
     """Elementwise input * input (bool becomes int64, as in PyTorch)."""
     if not isinstance(input, Tensor):
         raise not_tensor(input, "square", pos=1)
-    if input.data.dtype.kind == "b":
+    if input._data.dtype.kind == "b":
         input = to_copy(input, dtype=_dt.int64)
     return apply(Square(), input)
 
@@ -311,7 +311,7 @@ def square(input):
 @export(Round, methods=("round",))
 def round(input, decimals=0):
     """Round half to even, like torch.round (optionally to a number of decimals)."""
-    if input.data.dtype.kind in "biu":
+    if input._data.dtype.kind in "biu":
         return clone(input)
     return apply(Round(decimals), input)
 

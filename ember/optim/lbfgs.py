@@ -41,16 +41,16 @@ class LBFGS(Optimizer):
 
     # --- the parameters as one flat vector --------------------------------------------------------------------
     def _flat_grad(self):
-        xp = get_array_module(self._params[0].data)
-        return xp.concatenate([p.grad.data.reshape(-1) if p.grad is not None else
-                               xp.zeros(p.data.size, p.data.dtype) for p in self._params])
+        xp = get_array_module(self._params[0]._data)
+        return xp.concatenate([p.grad._data.reshape(-1) if p.grad is not None else
+                               xp.zeros(p._data.size, p._data.dtype) for p in self._params])
 
     def _add_grad(self, step, d):
         """params += step * d (d flat)."""
         offset = 0
         for p in self._params:
-            n = p.data.size
-            p.data += d[offset:offset + n].reshape(p.data.shape) * p.data.dtype.type(step)
+            n = p._data.size
+            p._data += d[offset:offset + n].reshape(p._data.shape) * p._data.dtype.type(step)
             offset += n
 
     def _directional_evaluate(self, closure, x, t, d):
@@ -59,7 +59,7 @@ class LBFGS(Optimizer):
         loss = float(closure())
         flat_grad = self._flat_grad()
         for p, xi in zip(self._params, x):
-            p.data[...] = xi
+            p._data[...] = xi
         return loss, flat_grad
 
     @no_grad()
@@ -125,7 +125,7 @@ class LBFGS(Optimizer):
 
             ls_func_evals = 0
             if line_search_fn is not None:
-                x_init = [p.data.copy() for p in self._params]
+                x_init = [p._data.copy() for p in self._params]
 
                 def obj_func(x, t, d):
                     return self._directional_evaluate(closure, x, t, d)
@@ -169,7 +169,7 @@ class LBFGS(Optimizer):
         saved = state_dict["state"]
         if saved:
             st = saved[0] if 0 in saved else saved["0"]
-            self.state[self._params[0]] = {k: _from_saved(v, self._params[0].data) for k, v in st.items()}
+            self.state[self._params[0]] = {k: _from_saved(v, self._params[0]._data) for k, v in st.items()}
 
 
 def _to_saved(v):
@@ -185,7 +185,7 @@ def _from_saved(v, like):
         return [_from_saved(x, like) for x in v]
     if isinstance(v, Tensor):
         xp = get_array_module(like)
-        arr = xp.asarray(v.data)
+        arr = xp.asarray(v._data)
         arr = arr.astype(like.dtype) if arr.dtype.kind == "f" else arr.copy()
         return arr[()] if arr.ndim == 0 and xp.__name__ == "numpy" else arr
     return v

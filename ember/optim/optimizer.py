@@ -67,7 +67,7 @@ class Optimizer:
                     if set_to_none:
                         p.grad = None
                     else:
-                        p.grad.data[...] = 0
+                        p.grad._data[...] = 0
 
     @no_grad()
     def step(self, closure=None):
@@ -86,10 +86,10 @@ class Optimizer:
         for p in group["params"]:
             if p.grad is None:
                 continue
-            grad = p.grad.data
+            grad = p.grad._data
             if maximize:
                 grad = -grad
-            self._update(group, p.data, grad, self.state[p])
+            self._update(group, p._data, grad, self.state[p])
 
     def _update(self, group, param, grad, state):
         raise NotImplementedError
@@ -138,11 +138,11 @@ class Optimizer:
             restored = {}
             for k, v in st.items():
                 if isinstance(v, Tensor):
-                    arr = v.data
-                    if arr.ndim and arr.shape != p.data.shape:
+                    arr = v._data
+                    if arr.ndim and arr.shape != p._data.shape:
                         raise ValueError(f"optimizer state {k!r} of parameter {idx} has shape {tuple(arr.shape)}, "
-                                         f"expected {tuple(p.data.shape)}")
-                    restored[k] = arr.astype(p.data.dtype, copy=True) if arr.ndim else arr.item()
+                                         f"expected {tuple(p._data.shape)}")
+                    restored[k] = arr.astype(p._data.dtype, copy=True) if arr.ndim else arr.item()
                 else:
                     restored[k] = v
             self.state[p] = restored

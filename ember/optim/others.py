@@ -58,7 +58,7 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 st = self.state[p]
                 st["step"] = 0
-                st["sum"] = p.data * 0 + group["initial_accumulator_value"]
+                st["sum"] = p._data * 0 + group["initial_accumulator_value"]
 
     def _update(self, group, p, grad, state):
         state["step"] += 1

@@ -21,7 +21,7 @@ __all__ = ["Metric", "Accuracy", "TopKAccuracy", "Precision", "Recall", "F1Score
 def _array(x):
     """The raw array (numpy or cupy) of a tensor, array or nested list."""
     if isinstance(x, Tensor):
-        return x.data
+        return x._data
     return x if hasattr(x, "__array_namespace__") or hasattr(x, "ndim") else np.asarray(x)
 
 

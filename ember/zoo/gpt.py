@@ -158,8 +158,8 @@ class GPT(nn.Module):
 
 def _top_k_filter(logits, k):
     """Set every logit below the row's k-th largest to -inf."""
-    xp = get_array_module(logits.data)
-    kth = Tensor._wrap(xp.sort(logits.data, axis=-1)[..., -k, None])
+    xp = get_array_module(logits._data)
+    kth = Tensor._wrap(xp.sort(logits._data, axis=-1)[..., -k, None])
     return logits.masked_fill(logits < kth, float("-inf"))
 
 

@@ -44,7 +44,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     if not tensors:
         return zeros(())
     first = tensors[0].device
-    norms = [move(_vector_norm(get_array_module(t.data), t.data, norm_type), first) for t in tensors]
+    norms = [move(_vector_norm(get_array_module(t._data), t._data, norm_type), first) for t in tensors]
     xp = get_array_module(norms[0])
     total = _vector_norm(xp, xp.stack(norms), norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
@@ -59,17 +59,17 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return
-    tn = total_norm.data
+    tn = total_norm._data
     xp = get_array_module(tn)
     coef = xp.asarray(xp.minimum(xp.asarray(float(max_norm), dtype=tn.dtype) / (tn + xp.asarray(1e-6, dtype=tn.dtype)),
                                  xp.asarray(1.0, dtype=tn.dtype)))
     coefs = {}
     with no_grad():
         for g in grads:
-            key = (g.data.dtype, str(g.device))
+            key = (g._data.dtype, str(g.device))
             c = coefs.get(key)
             if c is None:
-                c = coefs[key] = Tensor._wrap(move(coef, g.device).astype(g.data.dtype))
+                c = coefs[key] = Tensor._wrap(move(coef, g.device).astype(g._data.dtype))
             g.mul_(c)
 
 

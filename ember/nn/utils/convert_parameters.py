@@ -36,6 +36,6 @@ def vector_to_parameters(vec, parameters):
         if pointer + n > total:
             raise RuntimeError(f"vector_to_parameters: the vector has {total} elements, fewer than the parameters "
                                f"need ({pointer + n} so far)")
-        param.data = vec.data.reshape(-1)[pointer:pointer + n].reshape(param.data.shape)
+        param._data = vec._data.reshape(-1)[pointer:pointer + n].reshape(param._data.shape)
         increment_version(param)
         pointer += n
