@@ -40,3 +40,4 @@ from .backends import (  # noqa: E402,F401  (torch's top-level settings; stored,
     set_float32_matmul_precision, use_deterministic_algorithms,
 )
 from . import distributed, multiprocessing, onnx, serialization  # noqa: E402,F401  (as torch's: programs name them at the top)
+from .compiler import compile  # noqa: E402,F401  (torch.compile: trace, optimize and run graphs)

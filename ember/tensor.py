@@ -7,7 +7,7 @@ import weakref
 
 import numpy as np
 
-from . import _shared_memory
+from . import _shared_memory, _tracing
 from . import dtypes as _dt
 from ._format import tensor_repr
 from . import autograd as _autograd  # the engine, for Tensor.backward (ember imports autograd before this module)
@@ -153,6 +153,8 @@ class Tensor:
         """The data as a NumPy array (shares memory on the CPU)."""
         if self.requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if _tracing.active[0]:
+            _tracing.untraceable("Tensor.numpy()")
         if self._data.__class__ is not _ndarray:
             if not force:
                 raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy "
@@ -161,6 +163,8 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        if _tracing.active[0]:
+            _tracing.untraceable("a NumPy conversion (__array__)")
         arr = move(self._data, CPU)
         if dtype is not None:
             arr = arr.astype(dtype, copy=bool(copy))
@@ -172,9 +176,13 @@ class Tensor:
         """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        if _tracing.active[0]:
+            _tracing.untraceable("Tensor.item() (a Python number from a tensor: data-dependent)")
         return self._data.reshape(()).item() if self._data.__class__ is _ndarray else move(self._data, CPU).item()
 
     def tolist(self):
+        if _tracing.active[0]:
+            _tracing.untraceable("Tensor.tolist()")
         arr = move(self._data, CPU)
         if arr.dtype == getattr(_dt.bfloat16, "np", None):
             arr = arr.astype(np.float32)
@@ -446,7 +454,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     t = Tensor._wrap(_to_array(data, dtype, device))
     if requires_grad:
         t.requires_grad_(True)
-    return t
+    return _tracing.created(t) if _tracing.active[0] else t
 
 
 def as_tensor(data, dtype=None, device=None):

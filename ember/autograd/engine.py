@@ -9,6 +9,7 @@ import heapq
 
 import numpy as np
 
+from .. import _tracing
 from ..device import get_array_module
 from ..tensor import Tensor
 from .graph import FREED, check_version, increment_version
@@ -286,6 +287,8 @@ def _as_list(x):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate gradients of tensors into the .grad of the leaves they depend on."""
+    if _tracing.active[0]:
+        _tracing.untraceable("backward (gradients are not captured yet)")
     tensors = _as_list(tensors)
     grads = _as_list(grad_tensors) or [None] * len(tensors)
     if len(grads) != len(tensors):
@@ -310,6 +313,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
          materialize_grads=False):
     """Return the gradients of outputs with respect to inputs (a tuple), without touching any .grad."""
+    if _tracing.active[0]:
+        _tracing.untraceable("autograd.grad (gradients are not captured yet)")
     outputs, inputs = _as_list(outputs), _as_list(inputs)
     grads = _as_list(grad_outputs) or [None] * len(outputs)
     if len(grads) != len(outputs):

@@ -12,6 +12,7 @@ import threading
 
 import numpy as np
 
+from .. import _tracing
 from ..device import get_array_module
 from ..tensor import Tensor, init_tensor
 from .grad_mode import is_grad_enabled, state as grad_mode
@@ -46,6 +47,12 @@ class Node:
     differentiable = True
     fresh_grads = True    # the gradients backward returns are new arrays held nowhere else (a leaf may adopt them)
     n_outputs = 1
+    random = False        # forward draws random numbers (a compiled graph never merges two such ops)
+
+    def has_effects(self):
+        """Whether forward changes state beyond its outputs (batch norm's running statistics): a compiled graph
+        keeps such an op even when nothing reads its outputs."""
+        return False
 
     @property
     def name(self):
@@ -107,12 +114,16 @@ FREED = ("Trying to backward through the graph a second time (or directly access
 def increment_version(tensor):
     """Mark tensor as modified in place: nodes that saved it for backward will refuse to use it."""
     tensor._vbox[0] += 1
+    if _tracing.active[0]:
+        _tracing.bumped(tensor)
 
 
 def alias(t):
     """A second tensor object for t's data and history, sharing its version counter (and view base)."""
     a = Tensor._wrap(t._data, t.requires_grad, t.grad_fn)
     a._vbox, a._out_index, a._base = t._vbox, t._out_index, t._base
+    if _tracing.active[0]:
+        _tracing.aliased(a, t)
     return a
 
 

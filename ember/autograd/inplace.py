@@ -4,7 +4,7 @@ An in-place op runs its out-of-place form on an alias of the old tensor (same da
 result into the tensor's buffer; the tensor takes the result's history and its version counter goes up, so that
 nodes which saved the old values for backward raise instead of computing a wrong gradient.
 """
-from .. import dtypes as _dt
+from .. import _tracing, dtypes as _dt
 from ..tensor import Tensor
 from .grad_mode import is_grad_enabled
 from .graph import alias, increment_version
@@ -76,10 +76,14 @@ def inplace(t, op, compute):
         t._data[...] = result._data
     if result.requires_grad:
         t.grad_fn, t._out_index, t.requires_grad = result.grad_fn, result._out_index, True
+    if _tracing.active[0]:
+        _tracing.wrote(t, result)
     increment_version(t)
     return t
 
 
 def records(*tensors):
-    """True when an op on these arguments (tensors or numbers) is recorded for autograd."""
-    return is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in tensors)
+    """True when an op on these arguments (tensors or numbers) is recorded for autograd, or traced (the in-place
+    ops' array fast paths, taken otherwise, are invisible to a tracer)."""
+    return (is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in tensors)) or \
+        _tracing.active[0] > 0

@@ -5,7 +5,7 @@ from itertools import chain, islice
 
 from ..ops._util import wrap_dim
 from ..tensor import Tensor
-from .module import Module
+from .module import Module, structure_version
 from .parameter import Parameter
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Flatten", "Unflatten"]
@@ -133,6 +133,7 @@ class Sequential(Module):
         for i in range(n, index, -1):
             self._modules[str(i)] = self._modules[str(i - 1)]
         self._modules[str(index)] = module
+        structure_version[0] += 1
         return self
 
     def extend(self, sequential):
@@ -208,6 +209,7 @@ class ModuleList(Module):
         for i in range(len(self._modules), index, -1):
             self._modules[str(i)] = self._modules[str(i - 1)]
         self._modules[str(index)] = module
+        structure_version[0] += 1
 
     def append(self, module):
         """Add a module at the end."""

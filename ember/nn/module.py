@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .. import _tracing
 from ..autograd import no_grad
 from ..ops.copy import parse_to
 from ..ops.creation import empty_like
@@ -59,6 +60,10 @@ def _forward_unimplemented(self, *input):
 
 
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
+
+# Goes up whenever any module's parameters, buffers, submodules or training flag are set or removed: a compiled
+# graph rechecks the modules it was traced with only when this moved.
+structure_version = [0]
 
 
 class Module:
@@ -123,6 +128,7 @@ class Module:
             raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
                             "(ember Tensor or None required)")
         self._buffers[name] = tensor
+        structure_version[0] += 1
         if persistent:
             self._non_persistent_buffers_set.discard(name)
         else:
@@ -142,6 +148,7 @@ class Module:
                              "the value in the forward() method.")
         else:
             self._parameters[name] = param
+        structure_version[0] += 1
 
     def add_module(self, name, module):
         """Register a child module (or None) under name."""
@@ -156,6 +163,7 @@ class Module:
         if name == "":
             raise KeyError('module name can\'t be empty string ""')
         self._modules[name] = module
+        structure_version[0] += 1
 
     def register_module(self, name, module):
         """Alias of add_module."""
@@ -261,11 +269,13 @@ class Module:
                     raise AttributeError("cannot assign module before Module.__init__() call")
                 remove_from(d, self._parameters, self._buffers, self._non_persistent_buffers_set)
                 modules[name] = value
+                structure_version[0] += 1
             elif modules is not None and name in modules:
                 if value is not None:
                     raise TypeError(f"cannot assign '{_typename(value)}' as child module '{name}' "
                                     "(ember.nn.Module or None expected)")
                 modules[name] = value
+                structure_version[0] += 1
             else:
                 buffers = d.get("_buffers")
                 if isinstance(value, Buffer) or (buffers is not None and name in buffers):
@@ -279,8 +289,11 @@ class Module:
                     self.register_buffer(name, value, persistent)
                 else:
                     object.__setattr__(self, name, value)
+                    if name == "training":
+                        structure_version[0] += 1
 
     def __delattr__(self, name):
+        structure_version[0] += 1
         if name in self._parameters:
             del self._parameters[name]
         elif name in self._buffers:
@@ -424,6 +437,7 @@ class Module:
         for key, buf in self._buffers.items():
             if buf is not None:
                 self._buffers[key] = fn(buf)
+        structure_version[0] += 1
         return self
 
     def apply(self, fn):
@@ -516,6 +530,8 @@ class Module:
         return self.register_full_backward_hook(hook)
 
     def _call_impl(self, *args, **kwargs):
+        if _tracing.active[0]:
+            _tracing.called(self)
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks
                 or globals_active[0]):
             return self.forward(*args, **kwargs)

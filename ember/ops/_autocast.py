@@ -49,6 +49,11 @@ def _check_device_type(device_type):
     return device_type
 
 
+def state_key():
+    """This thread's autocast settings as a hashable value (what a compiled graph was traced under)."""
+    return tuple(_state.enabled.items()), tuple((k, str(v)) for k, v in _state.dtype.items())
+
+
 def is_enabled(device_type="cuda"):
     return _state.enabled[_check_device_type(device_type)]
 

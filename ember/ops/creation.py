@@ -4,7 +4,7 @@ import operator
 
 import numpy as np
 
-from .. import dtypes as _dt
+from .. import _tracing, dtypes as _dt
 from ..device import CPU, to_device
 from ..tensor import Tensor, tensor  # noqa: F401  (tensor: importable from here too)
 from ._checks import check_tensor
@@ -29,7 +29,9 @@ def _shape(size, op):
 
 def _finish(arr, requires_grad):
     t = Tensor._wrap(arr)
-    return t.requires_grad_(True) if requires_grad else t
+    if requires_grad:
+        t.requires_grad_(True)
+    return _tracing.created(t) if _tracing.active[0] else t
 
 
 def _make(fill, size, dtype, device, requires_grad, op):

@@ -18,22 +18,26 @@ from .registry import export, register
 
 @register
 class Dropout(Node):
-    """input * mask, the mask (0 or 1/(1-p), drawn by the caller; one value per channel for feature dropout)
-    broadcast over input. Linear in input: its gradient is the same op on the output gradient."""
+    """input * mask, the mask of mask_shape (0, or 1/(1-p) with probability 1 - p; one value per channel for feature
+    dropout) broadcast over input. The forward draws the mask from the default generator, so a captured graph draws
+    a new one each time it runs; the backward is the same op with that mask (linear in input)."""
 
     saves = ()
+    random = True  # two of them on the same input are not the same value (no common-subexpression merging)
 
-    def __init__(self, mask):
-        self.mask = mask
+    def __init__(self, p, mask_shape, mask=None):
+        self.p, self.mask_shape, self.mask = p, tuple(mask_shape), mask
 
     def infer(self, a):
-        return TensorMeta(tuple(np.broadcast_shapes(a.shape, self.mask.shape)), a.dtype)
+        return TensorMeta(tuple(np.broadcast_shapes(a.shape, self.mask_shape)), a.dtype)
 
     def forward(self, xp, a):
+        if self.mask is None:
+            self.mask = _scaled_mask(xp, self.mask_shape, self.p, a.dtype)
         return a * self.mask
 
     def backward(self, g):
-        return (apply(Dropout(self.mask), g),)
+        return (apply(Dropout(self.p, self.mask_shape, self.mask), g),)
 
 
 def _check_p(p, op):
@@ -49,17 +53,22 @@ def _keep_mask(shape, p, input):
     return keep
 
 
+def _scaled_mask(xp, shape, p, dtype):
+    """Dropout's mask: 0 with probability p, else 1/(1-p), in dtype on xp's device."""
+    if p == 1.0:
+        return xp.zeros(shape, dtype=dtype)
+    keep = default_generator.rng.random(shape) >= p
+    if xp is not np:
+        keep = xp.asarray(keep)
+    return (keep.astype(dtype) * (1.0 / (1.0 - p))).astype(dtype, copy=False)
+
+
 def _dropout(input, p, training, inplace, mask_shape, op):
     _check_p(p, op)
     if not training or p == 0.0 or input.numel() == 0:
         return input
     float_tensor(input, op)
-    if p == 1.0:
-        mask = input.device.xp.zeros(mask_shape, dtype=input._data.dtype)
-    else:
-        mask = _keep_mask(mask_shape, p, input).astype(input._data.dtype) * (1.0 / (1.0 - p))
-        mask = mask.astype(input._data.dtype, copy=False)
-    return maybe_inplace(input, inplace, op, lambda x: apply(Dropout(mask), x))
+    return maybe_inplace(input, inplace, op, lambda x: apply(Dropout(p, mask_shape), x))
 
 
 @export(Dropout, ember=False, functional=True)

@@ -217,6 +217,9 @@ class Normalize(Node):
         y += _per_channel(xp, lay, shift)
         return y.reshape(lay.sview)
 
+    def has_effects(self):
+        return self.running is not None
+
     def _update_running(self, mean, var):
         """running = (1 - momentum) * running + momentum * statistic, in place (unbiased variance)."""
         rm, rv, m = self.running

@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 
-from .. import dtypes as _dt
+from .. import _tracing, dtypes as _dt
 from ..autograd.inplace import inplace
 from ..device import CPU, move, to_device
 from ..tensor import Tensor
@@ -73,6 +73,8 @@ def set_rng_state(state):
 
 
 def _rng(generator):
+    if _tracing.active[0]:
+        _tracing.untraceable("a random factory (its draws are not ops of the graph)")
     return (generator or default_generator).rng
 
 

@@ -1,6 +1,7 @@
 """Optimizer base: parameter groups, per-parameter state, zero_grad, state_dict/load_state_dict."""
 from collections import defaultdict
 
+from .. import _tracing
 from ..autograd import no_grad
 from ..tensor import Tensor
 
@@ -72,6 +73,8 @@ class Optimizer:
     @no_grad()
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns closure() when given."""
+        if _tracing.active[0]:
+            _tracing.untraceable("Optimizer.step (its updates are array code, not ops of the graph)")
         loss = None
         if closure is not None:
             from ..autograd import enable_grad

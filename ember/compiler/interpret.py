@@ -1,0 +1,136 @@
+"""The "numpy" backend: a Graph turned into a list of instructions run by a small interpreter.
+
+Each value gets a slot; an instruction is one op's node (copied before each run: a forward keeps state on its
+node), where its arguments come from (a slot, or a number as traced) and the slots of its outputs. A slot is
+cleared after its last reader (liveness), so intermediate arrays go as soon as nothing needs them.
+
+Two ways to run: on arrays when no gradient is wanted (``node.forward`` directly: no Tensor objects, no autograd),
+and through ``apply`` on tensors when one is (grad mode on and a source requires grad), so that the outputs carry
+the autograd graph exactly as the eager run's.
+"""
+import numpy as np
+
+from ..autograd import is_grad_enabled
+from ..autograd.graph import apply, increment_version
+from ..device import get_array_module
+from ..tensor import Tensor
+from .ir import Value
+
+__all__ = ["Program"]
+
+_ndarray = np.ndarray
+_new = object.__new__
+
+
+class Program:
+    """A Graph ready to run: ``run(inputs)`` with the input tensors (in the graph's input order) returns the output
+    tensors and applies the graph's writes."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        slot = {}
+        self.sources = graph.sources()
+        for v in self.sources:
+            slot[id(v)] = len(slot)
+        self.code = []
+        for op in graph.ops:
+            args = tuple((True, slot[id(a)]) if isinstance(a, Value) else (False, a) for a in op.args)
+            outs = []
+            for o in op.outputs:
+                if o is not None:
+                    slot[id(o)] = len(slot)
+                outs.append(None if o is None else slot[id(o)])
+            self.code.append((type(op.node), vars(op.node), args, tuple(outs)))
+        self.n_slots = len(slot)
+        self.outputs = tuple(slot[id(v)] for v in graph.outputs)
+        self.writes = tuple((w, slot[id(v)]) for w, v in graph.writes)
+        self.free = self._liveness()
+
+    def _liveness(self):
+        """For each instruction, the slots read for the last time there (not outputs, writes or sources)."""
+        keep = set(self.outputs) | {s for _, s in self.writes} | set(range(len(self.sources)))
+        last = {}
+        for i, (_, _, args, _) in enumerate(self.code):
+            for is_slot, s in args:
+                if is_slot:
+                    last[s] = i
+        free = [[] for _ in self.code]
+        for s, i in last.items():
+            if s not in keep:
+                free[i].append(s)
+        return free
+
+    def _source_tensors(self, inputs):
+        out = []
+        for v in self.sources:
+            if v.kind == "input":
+                out.append(inputs[v.index])
+            elif v.kind == "captured":
+                out.append(v.tensor)
+            else:
+                out.append(Tensor._wrap(v.array.copy()))  # a constant: fresh each run (an op may write to it)
+        return out
+
+    def run(self, inputs):
+        sources = self._source_tensors(inputs)
+        grad = is_grad_enabled() and any(t.requires_grad for t in sources)
+        env = [None] * self.n_slots
+        if grad:
+            env[:len(sources)] = sources
+            self._run_tensors(env)
+            outputs = [env[s] for s in self.outputs]
+        else:
+            env[:len(sources)] = [t._data for t in sources]
+            self._run_arrays(env)
+            by_slot = {s: t for s, t in enumerate(sources)}  # a source returned as it is: the tensor itself
+            outputs = [by_slot[s] if s in by_slot else Tensor._wrap(env[s]) for s in self.outputs]
+        for source, s in self.writes:
+            target = sources[self.sources.index(source)]
+            value = env[s]
+            target._data[...] = value._data if isinstance(value, Tensor) else value
+            increment_version(target)
+        return outputs
+
+    def _run_arrays(self, env):
+        code, free = self.code, self.free
+        xp = None
+        for i in range(len(code)):
+            cls, attrs, args, outs = code[i]
+            arrays = [env[a] if is_slot else a for is_slot, a in args]
+            if xp is None:
+                first = next((a for a in arrays if hasattr(a, "shape")), None)
+                xp = np if first is None or first.__class__ is _ndarray else get_array_module(first)
+            out = _clone(cls, attrs).forward(xp, *arrays)
+            if out.__class__ is not tuple:
+                env[outs[0]] = _as_array(out)
+            else:
+                for s, o in zip(outs, out):
+                    if s is not None:
+                        env[s] = None if o is None else _as_array(o)
+            for s in free[i]:
+                env[s] = None
+
+    def _run_tensors(self, env):
+        code, free = self.code, self.free
+        for i in range(len(code)):
+            cls, attrs, args, outs = code[i]
+            out = apply(_clone(cls, attrs), *[env[a] if is_slot else a for is_slot, a in args])
+            if out.__class__ is not tuple:
+                env[outs[0]] = out
+            else:
+                for s, o in zip(outs, out):
+                    if s is not None:
+                        env[s] = o
+            for s in free[i]:
+                env[s] = None
+
+
+def _clone(cls, attrs):
+    """A fresh node with the traced node's attributes (a forward stores its own state on the node)."""
+    node = _new(cls)
+    node.__dict__.update(attrs)
+    return node
+
+
+def _as_array(out):
+    return np.asarray(out) if isinstance(out, np.generic) else out

@@ -1,0 +1,135 @@
+"""The graph a traced function becomes: values, the ops that compute them, and how it prints.
+
+A ``Value`` is one tensor of the graph, with its shape and dtype. It comes from one of four places (``kind``):
+
+- ``input``: the i-th tensor among the function's arguments (``index``);
+- ``captured``: a tensor the function read that is not an argument (a parameter, a buffer, a global), read by
+  reference each time the graph runs, so that updates to it are seen;
+- ``constant``: a tensor the function made itself with a factory (zeros, arange, ember.tensor): its values at the
+  time it was made, the same each run;
+- ``op``: an output of an ``Op`` of the graph.
+
+An ``Op`` holds a registered op's node as it was before its forward ran (its attributes: kernel sizes, the dim of a
+reduction...), its arguments (Values, or the numbers and None passed as they are) and its output Values. The ops are
+in the order they ran, which is an order where every value is computed before it is used. ``writes`` are the
+in-place changes the function made to tensors that outlive it (an input, a captured tensor): (target, value) pairs,
+applied after the ops.
+"""
+import itertools
+
+import numpy as np
+
+from .. import dtypes as _dt
+
+__all__ = ["Value", "Op", "Graph"]
+
+
+class Value:
+    """One tensor of the graph (see the module docstring for kind)."""
+
+    __slots__ = ("shape", "dtype", "kind", "index", "tensor", "array", "op", "out_index")
+
+    def __init__(self, shape, dtype, kind, *, index=None, tensor=None, array=None, op=None, out_index=0):
+        self.shape, self.dtype, self.kind = tuple(shape), np.dtype(dtype), kind
+        self.index, self.tensor, self.array = index, tensor, array
+        self.op, self.out_index = op, out_index
+
+    @property
+    def type_str(self):
+        """e.g. f32[8, 3]."""
+        return f"{_short_dtype(self.dtype)}[{', '.join(map(str, self.shape))}]"
+
+
+class Op:
+    """One op of the graph: a registered node (as before its forward), its arguments and its output values."""
+
+    __slots__ = ("node", "args", "outputs")
+
+    def __init__(self, node, args, outputs):
+        self.node, self.args, self.outputs = node, list(args), list(outputs)
+
+    @property
+    def name(self):
+        return type(self.node).__name__
+
+    def values(self):
+        """The Values among the arguments."""
+        return [a for a in self.args if isinstance(a, Value)]
+
+
+class Graph:
+    """Inputs, captured tensors, constants, ops in running order, outputs and writes (see the module docstring)."""
+
+    def __init__(self, inputs, ops, outputs, writes=(), output_spec=None):
+        self.inputs = list(inputs)
+        self.ops = list(ops)
+        self.outputs = list(outputs)
+        self.writes = list(writes)
+        self.output_spec = output_spec  # how the outputs nest into the function's result (see capture)
+        self.modules = []  # the Modules the function called (their training flags are guarded)
+
+    def values_used(self):
+        """Every value that an op, an output or a write reads, in first-use order (no duplicates)."""
+        seen, order = set(), []
+        for v in itertools.chain((a for op in self.ops for a in op.values()), self.outputs,
+                                 (x for w in self.writes for x in w)):
+            if isinstance(v, Value) and id(v) not in seen:
+                seen.add(id(v))
+                order.append(v)
+        return order
+
+    def sources(self):
+        """The values no op computes (inputs, captured tensors, constants) that the graph reads, inputs first."""
+        used = [v for v in self.values_used() if v.kind != "op"]
+        ins = {id(v) for v in self.inputs}
+        return self.inputs + [v for v in used if id(v) not in ins]
+
+    def format(self, title="graph"):
+        """The graph as text: one line per op, ``%name = Op(args) {attributes}  # type``."""
+        names, counts = {}, {"input": 0, "captured": 0, "constant": 0, "op": 0}
+        prefix = {"input": "%in", "captured": "%p", "constant": "%c", "op": "%"}
+
+        def define(v):
+            names[id(v)] = f"{prefix[v.kind]}{counts[v.kind]}"
+            counts[v.kind] += 1
+            return names[id(v)]
+
+        def name(v):
+            return names[id(v)] if isinstance(v, Value) else repr(v)
+
+        lines = [f"{title}({', '.join(f'{define(v)}: {v.type_str}' for v in self.inputs)}):"]
+        for v in self.sources()[len(self.inputs):]:
+            lines.append(f"    {define(v)}: {v.type_str} = {v.kind}")
+        for op in self.ops:
+            args = ", ".join(name(a) for a in op.args)
+            outs = ", ".join("_" if o is None else define(o) for o in op.outputs)
+            types = ", ".join(o.type_str for o in op.outputs if o is not None)
+            lines.append(f"    {outs} = {op.name}({args}){_attributes(op.node)}  # {types}")
+        for target, value in self.writes:
+            lines.append(f"    {name(target)}[...] = {name(value)}")
+        lines.append(f"    return ({', '.join(name(v) for v in self.outputs)})")
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.format()
+
+
+def _attributes(node):
+    """A node's simple attributes (numbers, strings, tuples of them) as {k=v, ...}: what distinguishes two ops."""
+    items = [f"{k}={v!r}" for k, v in sorted(vars(node).items()) if _is_simple(v)]
+    return " {" + ", ".join(items) + "}" if items else ""
+
+
+def _is_simple(v):
+    if isinstance(v, (bool, int, float, str, type(None))):
+        return True
+    return isinstance(v, tuple) and len(v) <= 8 and all(_is_simple(x) for x in v)
+
+
+def _short_dtype(dtype):
+    try:
+        name = _dt.from_numpy_dtype(dtype).name
+    except (TypeError, ValueError, KeyError):
+        return str(dtype)
+    return {"float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16", "int64": "i64",
+            "int32": "i32", "int16": "i16", "int8": "i8", "uint8": "u8", "bool": "b8"}.get(name, name)

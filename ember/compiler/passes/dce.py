@@ -1,0 +1,20 @@
+"""Dead-code elimination: drop the ops whose outputs nothing reads (the function's outputs, the writes, or a kept
+op), unless the op has effects (running statistics) or draws random numbers (keeping the generator's stream as the
+eager run's)."""
+from ..ir import Value
+
+
+def _kept_anyway(node):
+    return node.random or node.has_effects()
+
+
+def eliminate_dead_code(graph):
+    live = {id(v) for v in graph.outputs}
+    live.update(id(v) for w in graph.writes for v in w)
+    kept = []
+    for op in reversed(graph.ops):
+        if _kept_anyway(op.node) or any(o is not None and id(o) in live for o in op.outputs):
+            kept.append(op)
+            live.update(id(a) for a in op.args if isinstance(a, Value))
+    graph.ops = kept[::-1]
+    return graph
