@@ -3,18 +3,24 @@
     python -m bench                                   # all workloads, both frameworks, writes bench/results.json
     python -m bench --workloads mlp,lstm --steps 50 --repeats 4
     python -m bench --smoke --no-torch --out /tmp/r.json   # CI: 2 steps, 1 warm-up, 1 repeat, no timing claims
+    python -m bench --compile                         # adds ember.compile and torch.compile, compile times
 
 Each (framework, workload, mode) runs in a fresh process per repeat, the frameworks alternating, 2 threads. A
 process times its steps after the warm-up; the figure is the median step time of the quietest repeat (the lowest
 per-process median; the JSON also has the median pooled over all repeats), with the highest peak RSS of the
 repeats. Ratios are ember / PyTorch (below 1: ember is faster or smaller).
+
+--compile adds the same steps compiled by each framework's compile (ember.compile, torch.compile with its default
+options), in processes of their own: a second table gives compiled ember against PyTorch eager and against
+torch.compile, and the compile time (the first call less a steady step) in a fresh process with an empty compile
+cache (cold) and with the cache an earlier process filled (warm; at least one such process is run).
 """
 import argparse
 import json
 import os
 import sys
 
-from bench.runner import THREADS, format_table, machine_info, run_suite, torch_available
+from bench.runner import THREADS, format_compiled_table, format_table, machine_info, run_suite, torch_available
 from bench.workloads import MODES, WORKLOADS
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.json")
@@ -35,8 +41,8 @@ def _modes(text):
     return names
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+def parse_args(argv=None, prog="python -m bench"):
+    p = argparse.ArgumentParser(prog=prog, description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workloads", type=_workloads, default=list(WORKLOADS),
                    help=f"comma-separated subset of {','.join(WORKLOADS)} (default: all)")
@@ -49,6 +55,8 @@ def parse_args(argv=None):
                    help="2 steps, 1 warm-up, 1 repeat: checks that it runs; the times mean nothing")
     p.add_argument("--out", default=DEFAULT_OUT, help="JSON results file (default bench/results.json)")
     p.add_argument("--no-torch", action="store_true", help="run ember only")
+    p.add_argument("--compile", action="store_true",
+                   help="also time the steps compiled (ember.compile, torch.compile) and their compile times")
     p.add_argument("--timeout", type=float, default=900, help="seconds allowed per process")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     args = p.parse_args(argv)
@@ -61,8 +69,9 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def main(argv=None, prog="python -m bench"):
+    """Run the suite; prog is the command named in usage and errors (`ember bench` runs it too)."""
+    args = parse_args(argv, prog)
     frameworks = ["ember"]
     note = None
     if not args.no_torch:
@@ -74,11 +83,11 @@ def main(argv=None):
     if note and log:
         log(note)
     rows = run_suite(args.workloads, args.modes, frameworks, args.steps, args.warmup, args.repeats,
-                     threads=args.threads, timeout=args.timeout, log=log)
+                     threads=args.threads, timeout=args.timeout, log=log, compiled=args.compile)
     report = {"machine": machine_info(),
               "config": {"steps": args.steps, "warmup": args.warmup, "repeats": args.repeats, "threads": args.threads,
                          "smoke": args.smoke, "frameworks": frameworks, "workloads": args.workloads,
-                         "modes": args.modes},
+                         "modes": args.modes, "compile": args.compile},
               "results": rows}
     m = report["machine"]
     print(f"{m['cpu']}, {m['cores']} cores, {args.threads} threads; numpy {m['numpy']} ({m['blas']}), "
@@ -89,12 +98,18 @@ def main(argv=None):
         print("SMOKE RUN: the times below are not measurements")
     print()
     print(format_table(rows, frameworks))
+    if args.compile:
+        print("\ncompiled steps (ember.compile, torch.compile): median step time as above; ratios are compiled "
+              "ember / PyTorch eager and / torch.compile; compile time = first call - a steady step, in a fresh "
+              "process with an empty cache (cold) and with a filled one (warm)\n")
+        print(format_compiled_table(rows))
     out_dir = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(out_dir, exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(report, f, indent=1)
     print(f"\nwrote {args.out}")
-    failed = any("error" in row[f] for row in rows for f in frameworks)
+    failed = any("error" in row[f] for row in rows for f in frameworks + (
+        [f + "_compiled" for f in frameworks] if args.compile else []))
     return 1 if failed else 0
 
 

@@ -3,7 +3,8 @@
 A workload is a function ``build(fw)`` taking a framework namespace (``fw.torch``, ``fw.nn``, ``fw.F``, ``fw.optim``;
 see :func:`load_framework`) and returning a :class:`Workload`: the model, its inputs and targets (made from the same
 NumPy arrays on both frameworks), a loss function and an optimizer factory. :func:`train_step` and :func:`infer_step`
-are what gets timed.
+are what gets timed, eagerly; :func:`compiled_step` gives the same steps compiled by the framework's own
+``compile`` (``torch.compile``, ``ember.compile``).
 """
 import types
 
@@ -36,8 +37,12 @@ class Workload:
 
 def train_step(fw, w, optimizer):
     """One training step: zero_grad, forward, loss, backward, optimizer step."""
+    return _train_on(w, optimizer, *w.inputs, w.target)
+
+
+def _train_on(w, optimizer, *batch):
     optimizer.zero_grad()
-    loss = w.loss(w.model(*w.inputs), w.target)
+    loss = w.loss(w.model(*batch[:-1]), batch[-1])
     loss.backward()
     optimizer.step()
     return loss
@@ -47,6 +52,21 @@ def infer_step(fw, w):
     """One forward pass under no_grad (the model is put in eval mode by the caller)."""
     with fw.torch.no_grad():
         return w.model(*w.inputs)
+
+
+def compiled_step(fw, w, mode, optimizer=None):
+    """The step of ``mode`` compiled by ``fw.torch.compile`` (default options), as a function of no arguments
+    like the eager steps; its first call compiles. A training step is one compiled function of the batch (zero_grad,
+    forward, loss, backward, step); an inference step runs the compiled model under no_grad."""
+    if mode == "train":
+        step = fw.torch.compile(lambda *batch: _train_on(w, optimizer, *batch))
+        return lambda: step(*w.inputs, w.target)
+    model = fw.torch.compile(w.model)
+
+    def infer():
+        with fw.torch.no_grad():
+            return model(*w.inputs)
+    return infer
 
 
 def _data(fw, *, x_shape=None, tokens=None, classes=10, batch=None, seed=0):

@@ -17,6 +17,21 @@ from . import ops  # noqa: F401  (every op module: fills the registry and gives 
 from .ops.registry import namespace as _namespace
 
 globals().update(_namespace("ember"))  # ember.add, ember.sum, ember.zeros, ...: every public function of the ops
+import typing as _typing  # noqa: E402
+
+if _typing.TYPE_CHECKING:  # what type checkers see of that namespace: the annotated factories, the rest as Any
+    from .ops.creation import (  # noqa: F401
+        arange, empty, empty_like, eye, full, full_like, linspace, logspace, ones, ones_like, zeros, zeros_like,
+    )
+    from .ops.random import (  # noqa: F401
+        Generator, bernoulli, default_generator, get_rng_state, initial_seed, manual_seed, multinomial, normal, rand,
+        rand_like, randint, randint_like, randn, randn_like, randperm, seed, set_rng_state,
+    )
+
+    def __getattr__(name: str) -> _typing.Any: ...
+
+from ._sparse import layout, sparse_coo, strided  # noqa: E402,F401  (torch.layout and its values)
+from . import sparse  # noqa: E402,F401  (torch.sparse: sparse.mm, sparse.sum)
 
 
 def is_floating_point(t):

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from . import dtypes as _dt
+from ._sparse import SparseCOO
 
 __all__ = ["set_printoptions", "get_printoptions"]
 
@@ -146,13 +147,14 @@ def _tensor_str(arr, indent, summarize, formatter):
     return "[" + ("," + "\n" * (arr.ndim - 1) + " " * (indent + 1)).join(slices) + "]"
 
 
-def _add_suffixes(text, suffixes, indent):
+def _add_suffixes(text, suffixes, indent, force_newline=False):
     parts = [text]
     last_line_len = len(text) - text.rfind("\n") + 1
     for suffix in suffixes:
-        if last_line_len + len(suffix) + 2 > PRINT_OPTS.linewidth:
+        if force_newline or last_line_len + len(suffix) + 2 > PRINT_OPTS.linewidth:
             parts.append(",\n" + " " * indent + suffix)
             last_line_len = indent + len(suffix)
+            force_newline = False
         else:
             parts.append(", " + suffix)
             last_line_len += len(suffix) + 2
@@ -160,16 +162,50 @@ def _add_suffixes(text, suffixes, indent):
     return "".join(parts)
 
 
-def host_array(t):
-    """A tensor's data as a NumPy array that prints (16-bit floats widened to float32, as PyTorch prints them)."""
-    arr = np.asarray(t._data.get() if hasattr(t._data, "get") else t._data)
+def _printable(arr):
+    """arr as a NumPy array that prints (16-bit floats widened to float32, as PyTorch prints them)."""
+    arr = np.asarray(arr.get() if hasattr(arr, "get") else arr)
     if arr.dtype == np.float16 or (_dt.bfloat16 is not None and arr.dtype == _dt.bfloat16.np):
         arr = arr.astype(np.float32)
     return arr
 
 
+def host_array(t):
+    """A tensor's data as a NumPy array that prints (16-bit floats widened to float32, as PyTorch prints them)."""
+    return _printable(t._data)
+
+
+def _array_str(arr, indent):
+    """The body of an array's print (no ``tensor(``): what PyTorch shows of a sparse tensor's indices and values."""
+    if arr.size == 0:
+        return f"[], size={tuple(arr.shape)}"
+    summarize = arr.size > PRINT_OPTS.threshold
+    return _tensor_str(arr, indent, summarize, _Formatter(_summarized(arr) if summarize else arr))
+
+
+def _grad_suffix(t):
+    if t.grad_fn is not None:
+        return [f"grad_fn={t.grad_fn!r}"]
+    return ["requires_grad=True"] if t.requires_grad else []
+
+
+def _sparse_repr(t, prefix):
+    """PyTorch's repr of a sparse COO tensor: its indices and values, then size, nnz, dtype and layout."""
+    data = t._data
+    indent = len(prefix)
+    suffixes = [f"size={tuple(data.shape)}", f"nnz={data.nnz}"]
+    if t.dtype not in (_dt.get_default_dtype(), _dt.int64, _dt.bool):
+        suffixes.append(f"dtype={t.dtype!r}")
+    suffixes.append("layout=ember.sparse_coo")
+    body = (f"indices=tensor({_array_str(data.indices, indent + 15)}),\n{' ' * indent}"
+            f"values=tensor({_array_str(_printable(data.values), indent + 14)})")
+    return _add_suffixes(prefix + body, suffixes + _grad_suffix(t), indent, force_newline=True)
+
+
 def tensor_repr(t, prefix="tensor("):
     """PyTorch's repr of a tensor."""
+    if t._data.__class__ is SparseCOO:
+        return _sparse_repr(t, prefix)
     arr = host_array(t)
     indent = len(prefix)
     suffixes = []
@@ -189,8 +225,4 @@ def tensor_repr(t, prefix="tensor("):
         summarize = arr.size > PRINT_OPTS.threshold
         formatter = _Formatter(_summarized(arr) if summarize else arr)
         body = _tensor_str(arr, indent, summarize, formatter)
-    if t.grad_fn is not None:
-        suffixes.append(f"grad_fn={t.grad_fn!r}")
-    elif t.requires_grad:
-        suffixes.append("requires_grad=True")
-    return _add_suffixes(prefix + body, suffixes, indent)
+    return _add_suffixes(prefix + body, suffixes + _grad_suffix(t), indent)

@@ -3,6 +3,8 @@ file size before anything else, then UTF-8, strict JSON, dtypes, shapes, and off
 read one tensor at a time (``safe_open``) or memory-mapped, written, and written atomically with the temp files of
 killed writers cleaned up. ember.serialization builds ``save``/``load`` on it.
 """
+from __future__ import annotations
+
 import contextlib
 import io
 import json
@@ -15,12 +17,15 @@ import struct
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from typing import IO, Any
 
 import numpy as np
 
 from . import dtypes as _dt
 from .device import CPU, to_device
 from .tensor import Tensor, from_numpy
+from .types import Device, FileLike
 
 __all__ = ["InvalidCheckpointError", "File", "safe_open", "write", "atomic_write", "CODES", "MAX_HEADER"]
 
@@ -278,36 +283,36 @@ class safe_open:
     compatibility (tensors are ember tensors); device places them.
     """
 
-    def __init__(self, filename, framework="pt", device="cpu"):
+    def __init__(self, filename: FileLike, framework: str = "pt", device: Device = "cpu") -> None:
         self._file = File(filename)
         self._device = to_device(device)
 
-    def __enter__(self):
+    def __enter__(self) -> safe_open:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self._file.close()
 
-    def keys(self):
+    def keys(self) -> list[str]:
         """The tensors' names, sorted."""
         return sorted(self._file.tensors)
 
-    def offset_keys(self):
+    def offset_keys(self) -> list[str]:
         """The tensors' names in the order of their data in the file."""
         return sorted(self._file.tensors, key=lambda k: self._file.tensors[k][2:])
 
-    def metadata(self):
+    def metadata(self) -> dict[str, str] | None:
         """The header's ``__metadata__`` (a dict of strings), or None."""
         return self._file.metadata()
 
-    def get_tensor(self, name):
+    def get_tensor(self, name: str) -> Tensor:
         """The tensor called name, read from the file now."""
         if name not in self._file.tensors:
             raise KeyError(f"safe_open: no tensor {name!r} in {self._file.where}")
         t = from_numpy(self._file.array(name))
         return t if self._device == CPU else t.to(self._device)
 
-    def get_slice(self, name):
+    def get_slice(self, name: str) -> _Slice:
         """A view that reads part of a tensor: ``get_shape()``, ``get_dtype()`` and indexing."""
         if name not in self._file.tensors:
             raise KeyError(f"safe_open: no tensor {name!r} in {self._file.where}")
@@ -315,16 +320,16 @@ class safe_open:
 
 
 class _Slice:
-    def __init__(self, reader, name):
+    def __init__(self, reader: safe_open, name: str) -> None:
         self._reader, self._name = reader, name
 
-    def get_shape(self):
+    def get_shape(self) -> list[int]:
         return list(self._reader._file.tensors[self._name][1])
 
-    def get_dtype(self):
+    def get_dtype(self) -> str:
         return self._reader._file.tensors[self._name][0]
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Tensor:
         return self._reader.get_tensor(self._name)[index]
 
 
@@ -368,7 +373,7 @@ def write(f, entries, metadata):
 _STALE_AFTER = 600  # seconds without a write after which a temp file whose writer may be alive counts as stale
 _TEMP = re.compile(r"^\.tmp-.*~(\d+)~([A-Za-z0-9-]*)~[a-z0-9_]{8}$")
 _OLD_TEMP = re.compile(r"^\.tmp-.+-[a-z0-9_]{8}$")  # ember before the writer's pid was in the name
-_writing = set()  # the temp files this process is writing now
+_writing: set[str] = set()  # the temp files this process is writing now
 _lock = threading.Lock()
 
 
@@ -424,7 +429,7 @@ def _file_mode(path):
     return 0o666 & ~umask
 
 
-def atomic_write(path, data):
+def atomic_write(path: str | bytes | os.PathLike, data: bytes | Callable[[IO[bytes]], object]) -> None:
     """Write to path so that a crash leaves the old file or the new one, never a partial file: into a temp file in
     the same directory (named after this process, so a later save can remove it if this one is killed), fsync,
     rename. data is bytes or a function that writes to the open file."""

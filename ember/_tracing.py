@@ -3,6 +3,8 @@
 Ops are captured where they run (``autograd.graph.on_apply``). What runs outside them tells the active tracer
 through these calls, which cost one list lookup when nothing is traced:
 
+- ``born(tensor)``: a tensor object was made (a tensor that no op made and no factory reported is data computed
+  outside the graph: reading it is a graph break);
 - ``untraceable(what)``: something the graph cannot hold ran (``.item()``, a random factory, an optimizer's array
   update, a backward): the trace is a graph break;
 - ``created(tensor)``: a factory made a new tensor (zeros, arange, ember.tensor): a constant of the graph, not a
@@ -10,7 +12,9 @@ through these calls, which cost one list lookup when nothing is traced:
 - ``wrote(tensor, result)``: an in-place op wrote result into tensor;
 - ``bumped(tensor)``: tensor's version counter went up (every in-place change does this);
 - ``aliased(alias, tensor)``: alias is a second tensor object for tensor's data and history (the same value);
-- ``called(module)``: a Module ran (a graph is valid only while its modules' training flags are the same).
+- ``called(module)``: a Module ran (a graph is valid only while its modules' training flags are the same);
+- ``grad_seen(tensor)``: the engine is about to deliver a leaf's gradient; ``grad_set(tensor)``: it gave the leaf
+  a new ``.grad`` object; ``grad_cleared(tensor)``: zero_grad set it to None.
 """
 import threading
 
@@ -26,6 +30,12 @@ active = [0]  # tracers open in any thread: the calls below look at their own th
 
 def _top():
     return state.tracers[-1] if active[0] and state.tracers else None
+
+
+def born(tensor):
+    tracer = _top()
+    if tracer is not None:
+        tracer.born(tensor)
 
 
 def untraceable(what):
@@ -57,6 +67,24 @@ def called(module):
     tracer = _top()
     if tracer is not None:
         tracer.called(module)
+
+
+def grad_seen(tensor):
+    tracer = _top()
+    if tracer is not None:
+        tracer.grad_seen(tensor)
+
+
+def grad_set(tensor):
+    tracer = _top()
+    if tracer is not None:
+        tracer.grad_set(tensor)
+
+
+def grad_cleared(tensor):
+    tracer = _top()
+    if tracer is not None:
+        tracer.grad_cleared(tensor)
 
 
 def bumped(tensor):

@@ -1,22 +1,34 @@
 """The `ember` command line: train from a config file, evaluate, predict, resume, time and summarise models, info.
 
-    ember train [CONFIG.yaml] [--set key=value ...] [--out DIR]   # no config: a small CNN on the bundled digits
+    ember train [CONFIG.yaml] [--set key=value ...] [--out DIR [--force]] [--compile]  # no config: digits CNN
     ember eval CONFIG --checkpoint PATH                          # test metrics of a checkpoint
     ember predict CONFIG --checkpoint PATH [--input x.npy] [--output preds.npy]
     ember resume RUN_DIR                                         # continue a run from its last checkpoint
-    ember time MODEL_OR_CONFIG [--batch N] [--iterations N] [--input-shape C,H,W]
+    ember time MODEL_OR_CONFIG [--batch N] [--iterations N] [--input-shape C,H,W] [--compile]
     ember summary MODEL_OR_CONFIG [--input-shape C,H,W]
     ember info
+    ember --version                                              # also: python -m ember ...
 
-The config format is described in ember/config.py (and examples/configs/). A bad config exits with status 2 and
-a message naming the file and the key; data that cannot be read exits with status 1.
+The config format is described in ember/config.py (and examples/configs/). A bad config or bad usage exits with
+status 2 and a message naming the file and the key; data that cannot be read, a model that does not fit its data,
+a file that cannot be written exit with status 1; each with one line `ember COMMAND: error: ...` on stderr.
+Diagnostics (notes, warnings) go through the `logging` logger "ember" to stderr; stdout has the command's output.
+
+Threads: the commands that compute run on --threads N CPU threads (the config's `threads`, else 1). One thread is
+the default because a multi-threaded BLAS collapses when the cores are busy (see _default_threads).
 """
 import argparse
+import contextlib
 import json
+import logging
 import os
 import pickle
+import re
+import shutil
 import sys
 import time
+
+log = logging.getLogger("ember.cli")
 
 
 def _info(args):
@@ -32,18 +44,26 @@ def _info(args):
     print(f"python {sys.version.split()[0]}")
     print(f"numpy {np.__version__} (BLAS: {_blas_name()})")
     print(f"threads: {ember.get_num_threads()} (ember.set_num_threads)")
+    print(f"threads of the ember commands: {_default_threads()} (--threads N, or threads: N in a config)")
     devices = ["cpu"]
     if cuda_available():
         import cupy
         devices += [f"cuda:{i}" for i in range(cupy.cuda.runtime.getDeviceCount())]
     print("devices: " + ", ".join(devices))
-    optional = ["ml_dtypes", "cupy", "safetensors", "yaml", "tqdm", "matplotlib", "onnx", "onnxruntime", "mpi4py",
-                "torch"]
-    found = [name for name in optional if importlib.util.find_spec(name) is not None]
-    missing = [name for name in optional if name not in found]
-    print("optional packages found: " + (", ".join(found) or "none"))
-    print("optional packages missing: " + (", ".join(missing) or "none"))
+    for what, names in [("optional packages", _OPTIONAL), ("test references", _TEST_REFERENCES)]:
+        found = [name for name in names if importlib.util.find_spec(name) is not None]
+        missing = [name for name in names if name not in found]
+        print(f"{what} found: " + (", ".join(f"{n} ({names[n]})" for n in found) or "none"))
+        print(f"{what} missing: " + (", ".join(f"{n} ({names[n]})" for n in missing) or "none"))
     return 0
+
+
+# The packages ember imports when they are installed, and what for (`ember info` lists them) ...
+_OPTIONAL = {"ml_dtypes": "bfloat16, float8", "cupy": "CUDA devices", "yaml": "YAML configs",
+             "tqdm": "progress bars", "matplotlib": "run plots", "threadpoolctl": "threads of other BLAS libraries"}
+# ... and those only the test suite and the benchmarks use, to compare ember with.
+_TEST_REFERENCES = {"torch": "comparisons, benchmarks", "safetensors": "file format checks",
+                    "tensorboard": "reads ember's event files"}
 
 
 def _blas_name():
@@ -57,16 +77,43 @@ def _blas_name():
 
 
 # --- configs --------------------------------------------------------------------------------------------------
-def _config(path, sets):
+def _config(path, sets, threads=None):
     """(resolved config, source name): the file at path (a run directory means its config.yaml), or the built-in
-    default when path is None, with the --set overrides applied."""
+    default when path is None, with the --set overrides applied (and --threads, which wins over the config's)."""
     from ember import config as C
     if path is None:
         raw, src = C.DEFAULT_CONFIG, "default config"
     else:
         src = os.path.join(path, "config.yaml") if os.path.isdir(path) else path
         raw = C.load_config(src)
-    return C.resolve(C.apply_overrides(raw, sets, src), src), src
+    cfg = C.resolve(C.apply_overrides(raw, sets, src), src)
+    if threads is not None:
+        cfg["threads"] = threads
+    return cfg, src
+
+
+def _default_threads():
+    """The CPU threads of a command that neither --threads nor the config sets: 1, unless the environment names a
+    count (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS: then the BLAS's count, as the user chose).
+
+    Why 1: a multi-threaded BLAS (OpenBLAS spins its threads) collapses when other processes hold the cores, and
+    at most halves a step on an idle 2-core machine. Measured on this project's 2-core machine, shared with other
+    jobs (load average 1.5 to 8): `ember train` (digits CNN, 5 epochs, wall time with start-up) 1.7-2.7 s on 1
+    thread against 2.9-3.7 s on 2, and with two more busy processes 3.3-4.5 s against 4.5-11.8 s; a training step of
+    an MLP 784-512-512-10 at batch 128 (matmul-bound) 9-12 ms against 39-142 ms, and with two busy processes
+    38-47 ms against 347 ms. A dedicated machine gains by asking for more: --threads N or `threads: N`."""
+    import ember
+    if any(os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")):
+        return ember.get_num_threads()
+    return 1
+
+
+def _use_threads(n):
+    """Run ember's CPU ops on n threads (None: the default); returns the count."""
+    import ember
+    n = n or _default_threads()
+    ember.set_num_threads(n)
+    return n
 
 
 class _Run:
@@ -82,6 +129,7 @@ class _Run:
             to_device(cfg["device"]).xp  # the array module: CuPy must be there for a cuda device
         except (ValueError, RuntimeError, TypeError) as e:
             raise C.ConfigError(f"{src}: device: {e}") from None
+        cfg["threads"] = _use_threads(cfg["threads"])
         if cfg["seed"] is not None:
             ember.manual_seed(cfg["seed"])
         self.data = C.build_data(cfg, splits, src)
@@ -91,7 +139,7 @@ class _Run:
         self.scheduler, interval = C.build_scheduler(cfg, self.optimizer, steps, src)
         self.trainer = Trainer(self.model, self.optimizer, C.build_loss(cfg, src), C.build_metrics(cfg),
                                scheduler=self.scheduler, device=cfg["device"], grad_clip=cfg["grad_clip"],
-                               scheduler_interval=interval)
+                               scheduler_interval=interval, compile=cfg["compile"])
 
     def describe(self):
         n = sum(p.numel() for p in self.model.parameters())
@@ -117,20 +165,52 @@ def _default_out(cfg, src):
     return out
 
 
+# the files of a run directory (`ember train --force` removes them before a new run is written there)
+_RUN_FILES = ("config.yaml", "metrics.csv", "results.json", "curves.png", "best.safetensors", "last.safetensors",
+              "interrupted.safetensors", "tensorboard")
+
+
+def _run_files(out):
+    """The files (and the tensorboard folder) an earlier run left in directory out."""
+    if not os.path.isdir(out):
+        return []
+    return [name for name in sorted(os.listdir(out))
+            if name in _RUN_FILES or re.fullmatch(r"epoch\d+\.safetensors", name)]
+
+
+def _check_out(out, force):
+    """The files of the run already in out: an error unless --force (which then replaces that run)."""
+    found = _run_files(out)
+    if found and not force:
+        raise _Failure(f"--out {out} already holds a run ({', '.join(found)}): continue it with `ember resume "
+                       f"{out}`, write elsewhere with another --out, or replace it with --force")
+    return found
+
+
+def _clear_run(out, names):
+    for name in names:
+        path = os.path.join(out, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+
+
 def _callbacks(out, append, plot=True):
     from ember.train import CSVLogger, ModelCheckpoint, PlotHistory
     cbs = [ModelCheckpoint(dirpath=out), CSVLogger(os.path.join(out, "metrics.csv"), append=append)]
     if not plot:
         return cbs
     try:
-        cbs.append(PlotHistory(os.path.join(out, "curves.png")))
+        cbs.append(PlotHistory(os.path.join(out, "curves.png"), title=os.path.basename(os.path.abspath(out))))
     except ImportError:
-        print("note: matplotlib is not installed, so curves.png is not drawn (pip install matplotlib)")
+        log.warning("matplotlib is not installed, so curves.png is not drawn (pip install matplotlib)")
     return cbs
 
 
-def _fit(run, out, resume_from=None, verbose=None, plot=True):
-    """Train (or continue) the run, writing to out; print and save the test metrics; returns 0."""
+def _fit(run, out, resume_from=None, verbose=None, plot=True, callbacks=()):
+    """Train (or continue) the run, writing to out; print and save the test metrics of its last and its best
+    weights. Returns 0, or 130 when Ctrl-C stopped training (no test then: the run is not finished)."""
     from ember import config as C
     cfg = run.cfg
     os.makedirs(out, exist_ok=True)
@@ -138,15 +218,26 @@ def _fit(run, out, resume_from=None, verbose=None, plot=True):
         f.write(C.dump_yaml(cfg))
     if verbose is None:
         verbose = 1 if getattr(sys.stdout, "isatty", lambda: False)() else 2
-    callbacks = _callbacks(out, append=resume_from is not None, plot=plot)
-    run.trainer.fit(run.data.train, epochs=cfg["epochs"], val=run.data.val, callbacks=callbacks,
-                    resume_from=resume_from, verbose=verbose)
-    if run.trainer.epoch < cfg["epochs"]:  # stopped by Ctrl-C
-        print(f"stopped after {run.trainer.epoch} of {cfg['epochs']} epochs; continue with: ember resume {out}")
-    results = {"epochs": run.trainer.epoch}
-    if run.data.test is not None:
-        results["test"] = run.trainer.evaluate(run.data.test)
-        print(f"test: {_format_metrics(results['test'])}")
+    if resume_from is not None:
+        _restore_metrics(os.path.join(out, "metrics.csv"), run.trainer.history)
+        with contextlib.suppress(FileNotFoundError):  # the results of the run before it goes on
+            os.remove(os.path.join(out, "results.json"))
+    # ModelCheckpoint after EarlyStopping: a checkpoint holds the callbacks' state as it is when it is written
+    callbacks = [*callbacks, *C.build_callbacks(cfg, out, has_val=run.data.val is not None),
+                 *_callbacks(out, append=resume_from is not None, plot=plot)]
+    run.trainer.resume_hint = f"ember resume {out}"
+    try:
+        with _model_errors("training", run):
+            run.trainer.fit(run.data.train, epochs=cfg["epochs"], val=run.data.val, callbacks=callbacks,
+                            resume_from=resume_from, verbose=verbose)
+    except OSError as e:  # a full disk: what failed, and what is left to resume from
+        kept = _latest_checkpoint(out)
+        then = (f"the run is kept up to its last checkpoint ({kept}): make room, then continue with: ember resume "
+                f"{out}" if kept else "no checkpoint was saved yet")
+        raise _Failure(f"{_os_error(e)}; {then}") from None
+    if run.trainer.interrupted:  # the trainer printed where it stopped and how to continue
+        return 130
+    results = {"epochs": run.trainer.epoch, **_test_last_and_best(run, out)}
     with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)
     files = [f for f in ("config.yaml", "best.safetensors", "last.safetensors", "metrics.csv", "curves.png",
@@ -155,12 +246,93 @@ def _fit(run, out, resume_from=None, verbose=None, plot=True):
     return 0
 
 
+def _test_last_and_best(run, out):
+    """The test metrics of the last weights and of the run's best checkpoint, printed with which weights each line
+    used; {"last": {epoch, test}, "best": {epoch, monitor, value, test}} for results.json."""
+    import ember
+    if run.data.test is None:
+        return {}
+    with _model_errors("evaluation", run):
+        last = run.trainer.evaluate(run.data.test)
+    print(f"test (last weights, epoch {run.trainer.epoch}): {_format_metrics(last)}")
+    results = {"last": {"epoch": run.trainer.epoch, "test": last}}
+    path = os.path.join(out, "best.safetensors")
+    if os.path.isfile(path):
+        try:
+            state = ember.load(path)
+            run.model.load_state_dict(state["model"])
+        except _CHECKPOINT_ERRORS as e:
+            log.warning(f"the best weights are not tested: {_about(path, e)}")
+            return results
+        with _model_errors("evaluation", run):
+            best = run.trainer.evaluate(run.data.test)
+        print(f"test ({_weights_label(path, state)}): {_format_metrics(best)}")
+        extra = state.get("extra") or {}
+        results["best"] = {"epoch": state.get("epoch"), "monitor": extra.get("monitor"),
+                           "value": extra.get("monitor_value"), "test": best}
+    return results
+
+
+def _weights_label(path, state):
+    """Which weights a checkpoint holds, e.g. 'best weights, epoch 13, val_loss 0.0712'."""
+    kind = {"best.safetensors": "best weights", "last.safetensors": "last weights",
+            "interrupted.safetensors": "weights saved on Ctrl-C"}.get(os.path.basename(path), "weights")
+    if not isinstance(state, dict) or type(state.get("epoch")) is not int:
+        return kind
+    extra = state.get("extra") if isinstance(state.get("extra"), dict) else {}
+    position = extra.get("position") if isinstance(extra.get("position"), dict) else {}
+    label = f"{kind}, epoch {state['epoch']}"
+    if position.get("batches"):
+        label += f" + {position['batches']} batches"
+    monitor, value = extra.get("monitor"), extra.get("monitor_value")
+    if kind == "best weights" and isinstance(monitor, str) and isinstance(value, (int, float)):
+        label += f", {monitor} {value:.4f}"
+    return label
+
+
+def _restore_metrics(path, history):
+    """Rewrite metrics.csv from the history of the checkpoint a run resumes from: a crash, Ctrl-C or a full disk
+    between a checkpoint and its row of metrics.csv can leave the file behind or ahead of the checkpoint."""
+    from ember.train.loggers import CSVWriter
+    tmp = path + ".tmp"
+    try:
+        writer = CSVWriter(tmp)
+        try:
+            for i, epoch in enumerate(history.epoch):
+                writer.write({"epoch": epoch, **{k: v[i] for k, v in history.history.items() if i < len(v)}})
+        finally:
+            writer.close()
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+@contextlib.contextmanager
+def _model_errors(what, run):
+    """A model that does not fit its data (shapes, classes, dtypes) fails in the middle of training: one error
+    line naming the model and the data, not a traceback."""
+    try:
+        yield
+    except (RuntimeError, ValueError, TypeError, IndexError) as e:
+        raise _Failure(f"{what} failed: {run.describe()}: {_one_line(e)}") from None
+
+
 def _train(args):
-    cfg, src = _config(args.config, args.set)
+    cfg, src = _config(args.config, args.set, args.threads)
+    if args.compile:
+        cfg["compile"] = True
+    if args.print_config:
+        from ember import config as C
+        print(C.dump_yaml(cfg), end="")
+        return 0
     out = args.out or cfg["out"] or _default_out(cfg, src)
     cfg["out"] = out
+    earlier = _check_out(out, args.force)
     run = _Run(cfg, src)
-    print(f"ember train: {run.describe()}; {cfg['epochs']} epochs; writing to {out}")
+    _clear_run(out, earlier)  # --force, once the new run is known to build
+    compiled = "; compiled (ember.compile)" if cfg["compile"] else ""
+    print(f"ember train: {run.describe()}; {cfg['epochs']} epochs{compiled}; writing to {out}")
     return _fit(run, out, verbose=0 if args.quiet else None, plot=not args.no_plot)
 
 
@@ -171,18 +343,85 @@ def _resume(args):
     ckpt = _latest_checkpoint(run_dir)
     if ckpt is None:
         raise _Failure(f"{run_dir}: no checkpoint to resume from (last.safetensors is missing)")
-    cfg, src = _config(run_dir, args.set)
+    cfg, src, tuned = _resume_config(run_dir, args.set, args.threads)
     cfg["out"] = run_dir
     run = _Run(cfg, src)
+    wanted = [{k: g[k] for k in tuned} for g in run.optimizer.param_groups]  # as the optimizer took them
     try:  # a corrupt or foreign checkpoint is an error line, before anything is written to the run
         done = run.trainer.load_checkpoint(ckpt)
     except _CHECKPOINT_ERRORS as e:
         raise _Failure(f"cannot resume: {_about(ckpt, e)}") from None
     print(f"ember resume: {run.describe()}; from {ckpt} (epoch {done}) to epoch {cfg['epochs']}")
+    for k in tuned:
+        log.info(f"optimizer.{k}: {run.optimizer.param_groups[0][k]} in the checkpoint, {wanted[0][k]} from here on")
     if done >= cfg["epochs"]:
-        print(f"already trained for {done} epochs (the config asks for {cfg['epochs']}; raise it with "
-              "--set epochs=N)")
-    return _fit(run, run_dir, resume_from=ckpt, verbose=0 if args.quiet else None, plot=not args.no_plot)
+        log.warning(f"already trained for {done} epochs (the config asks for {cfg['epochs']}; raise it with "
+                    "--set epochs=N)")
+    callbacks = []
+    if tuned:  # after fit has loaded the checkpoint, whose optimizer state holds the old values
+        from ember.train import LambdaCallback
+
+        def retune(logs=None):
+            for group, values in zip(run.optimizer.param_groups, wanted):
+                group.update(values)
+        callbacks.append(LambdaCallback(on_train_begin=retune))
+    return _fit(run, run_dir, resume_from=ckpt, verbose=0 if args.quiet else None, plot=not args.no_plot,
+                callbacks=callbacks)
+
+
+# What `ember resume --set` may not change: the checkpoint fixes the model, the data and its split, the loss and
+# the metrics (the columns of metrics.csv), the random state (seed), the optimizer's kind and the scheduler's state.
+_FIXED_ON_RESUME = ("model", "data", "loss", "metrics", "seed", "scheduler", "optimizer.name", "out")
+_FREE_DATA_KEYS = ("data.root", "data.download", "data.num_workers")  # where the data comes from, not what it is
+_MISSING = object()
+
+
+def _resume_config(run_dir, sets, threads):
+    """(config, source, the optimizer hyper-parameters that --set changes) of a resumed run.
+
+    --set may change what the checkpoint does not fix: epochs, grad_clip, device, threads, the callbacks' keys, and
+    the optimizer's hyper-parameters (lr, momentum, weight_decay, ...), which apply from the resumed step on, as
+    setting them in param_groups after optimizer.load_state_dict does in PyTorch; config.yaml records them. The
+    rest is refused, as is a change the scheduler would silently undo (lr, or epochs that laid out its length)."""
+    from ember import config as C
+    saved, src = _config(run_dir, [], threads)
+    cfg, _ = _config(run_dir, sets, threads)
+    before, after = _flat(saved), _flat(cfg)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k, _MISSING) != after.get(k, _MISSING))
+    for key in changed:
+        why = _fixed_on_resume(key, saved)
+        if why:  # named as the user wrote it (--set model.0.Conv2d=... changes the list `model`)
+            given = [k.strip() for k, _, _ in (item.partition("=") for item in sets)]
+            key = next((k for k in given if key == k or key.startswith(k + ".") or k.startswith(key + ".")), key)
+            raise C.ConfigError(f"{src}: --set {key}: {why}, and a resumed run continues its checkpoint; start a "
+                                f"new run for that: ember train {run_dir} --set {key}=... --out NEW_DIR")
+    return cfg, src, [k.split(".", 1)[1] for k in changed if k.startswith("optimizer.")]
+
+
+def _fixed_on_resume(key, saved):
+    """Why --set key cannot change on resume, or None."""
+    if key in _FREE_DATA_KEYS:
+        return None
+    sched = saved["scheduler"]
+    if key == "optimizer.lr" and sched is not None:
+        return f"the scheduler ({sched['name']}) sets the learning rate, from its saved state"
+    if key == "epochs" and sched is not None and (
+            (sched["name"] == "CosineAnnealingLR" and "T_max" not in sched)
+            or (sched["name"] == "OneCycleLR" and not {"total_steps", "steps_per_epoch", "epochs"} & set(sched))):
+        return f"the {sched['name']} schedule was laid out for epochs={saved['epochs']} (its saved state keeps that)"
+    fixed = next((f for f in _FIXED_ON_RESUME if key == f or key.startswith(f + ".")), None)
+    return None if fixed is None else f"the checkpoint fixes {fixed}"
+
+
+def _flat(cfg, prefix=""):
+    """{dotted key: value} of a config's leaves (lists are leaves)."""
+    flat = {}
+    for k, v in cfg.items():
+        if isinstance(v, dict) and v:
+            flat.update(_flat(v, f"{prefix}{k}."))
+        else:
+            flat[f"{prefix}{k}"] = v
+    return flat
 
 
 def _latest_checkpoint(run_dir):
@@ -193,12 +432,13 @@ def _latest_checkpoint(run_dir):
 
 
 def _load_weights(model, path):
-    """Load a checkpoint from `ember train` (or ember.io.save_checkpoint), or a plain state_dict file."""
+    """Load a checkpoint from `ember train` (or ember.io.save_checkpoint), or a plain state_dict file, into model;
+    returns what the file holds."""
     import ember
     if not os.path.isfile(path):
         raise _Failure(f"{path}: no such checkpoint file")
     try:
-        state = ember.load(path)
+        saved = state = ember.load(path)
     except _CHECKPOINT_ERRORS as e:
         raise _Failure(f"cannot read the checkpoint: {_about(path, e)}") from None
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
@@ -209,6 +449,7 @@ def _load_weights(model, path):
         model.load_state_dict(state)
     except _CHECKPOINT_ERRORS as e:
         raise _Failure(f"{path}: the checkpoint does not fit the config's model: {_one_line(e)}") from None
+    return saved
 
 
 # what reading a corrupt, foreign or mismatched checkpoint raises (ember.serialization.InvalidCheckpointError is a
@@ -235,20 +476,22 @@ def _checkpoint_arg(args):
 
 
 def _eval(args):
-    cfg, src = _config(args.config, args.set)
+    cfg, src = _config(args.config, args.set, args.threads)
     run = _Run(cfg, src, splits=("test",))
     ckpt = _checkpoint_arg(args)
-    _load_weights(run.model, ckpt)
+    state = _load_weights(run.model, ckpt)
     if run.data.test is None:
         raise _Failure(f"{src}: the data has no test split")
-    print(f"test: {_format_metrics(run.trainer.evaluate(run.data.test))}")
+    with _model_errors("evaluation", run):
+        metrics = run.trainer.evaluate(run.data.test)
+    print(f"test ({ckpt}: {_weights_label(ckpt, state)}): {_format_metrics(metrics)}")
     return 0
 
 
 def _predict(args):
     import numpy as np
 
-    cfg, src = _config(args.config, args.set)
+    cfg, src = _config(args.config, args.set, args.threads)
     run = _Run(cfg, src, splits=() if args.input else ("test",))
     _load_weights(run.model, _checkpoint_arg(args))
     if args.input:
@@ -257,7 +500,8 @@ def _predict(args):
         if run.data.test is None:
             raise _Failure(f"{src}: the data has no test split; give --input FILE.npy")
         data = run.data.test
-    outputs = run.trainer.predict(data, batch_size=cfg["data"]["batch_size"])
+    with _model_errors("prediction", run):
+        outputs = run.trainer.predict(data, batch_size=cfg["data"]["batch_size"])
     outputs = outputs[0] if isinstance(outputs, tuple) else outputs
     arr = outputs.numpy()
     classes = arr.argmax(axis=-1 if arr.ndim > 2 else 1) if arr.ndim >= 2 and arr.shape[1] > 1 else None
@@ -309,6 +553,7 @@ def _model_and_input(args):
         if args.arg:
             raise _Failure("--arg sets a zoo model's builder arguments; for a config use --set model.NAME=VALUE")
         cfg, src = _config(target, args.set)
+        _use_threads(args.threads or cfg["threads"])
         if cfg["seed"] is not None:
             ember.manual_seed(cfg["seed"])
         info = C.data_info(cfg)
@@ -322,12 +567,13 @@ def _model_and_input(args):
         raise _Failure(f"{target!r} is neither a config file nor a zoo model (zoo models: "
                        f"{', '.join(zoo.list_models())})")
     from ember import config as C
+    _use_threads(args.threads)
     given = dict(_parse_assignments(args.arg))
     try:
         kwargs = profile.zoo_kwargs(target, given)
         model = zoo.get_model(target, **kwargs)
-    except (TypeError, ValueError) as e:
-        raise _Failure(f"zoo model {target}: {e}") from None
+    except (TypeError, ValueError, RuntimeError, IndexError) as e:  # a bad value (num_classes=-3) fails inside
+        raise _Failure(f"zoo model {target}: {_one_line(e)}") from None
     model.register_forward_hook(C.logits_only)
     return model, profile.zoo_input_spec(target, kwargs, shape), f"zoo model {target}", 1
 
@@ -351,7 +597,7 @@ def _example(args, spec, batch):
 def _summary(args):
     from ember import profile
     model, spec, what, _ = _model_and_input(args)
-    x = _example(args, spec, args.batch or 1)
+    x = _example(args, spec, args.batch if args.batch is not None else 1)
     title = f"Model: {what}; input {tuple(x.shape)} {spec.dtype}"
     try:
         print(profile.summary(model, [x], title=title))
@@ -364,18 +610,56 @@ def _summary(args):
 def _time(args):
     from ember import profile
     model, spec, what, default_batch = _model_and_input(args)
-    batch = args.batch or default_batch
+    batch = args.batch if args.batch is not None else default_batch
     x = _example(args, spec, batch)
-    if args.iterations < 1:
-        raise _Failure("--iterations must be at least 1")
+    progress = _TimeProgress()
     try:
-        rows, total = profile.time_layers(model, [x], iterations=args.iterations, warmup=args.warmup)
+        if args.compile:  # the whole step only: layers inside a graph cannot be timed one by one
+            times = profile.time_step(model, [x], iterations=args.iterations, warmup=args.warmup,
+                                      progress=progress)
+        else:
+            rows, total = profile.time_layers(model, [x], iterations=args.iterations, warmup=args.warmup,
+                                              progress=progress)
     except (RuntimeError, ValueError, TypeError, IndexError) as e:
         raise _Failure(f"{what}: the model does not run on an input of shape {tuple(x.shape)}: {e} "
                        "(set it with --input-shape)") from None
+    finally:
+        progress.close()
     title = f"Model: {what}; input {tuple(x.shape)} {spec.dtype}; training mode; times per iteration"
-    print(profile.format_times(rows, total, title=title, iterations=args.iterations))
+    if args.compile:
+        print(profile.format_step_times(times, title=title, iterations=args.iterations))
+    else:
+        print(profile.format_times(rows, total, title=title, iterations=args.iterations))
     return 0
+
+
+class _TimeProgress:
+    """Progress of a long `ember time` run on stderr, once it has taken `after` seconds: a line rewritten in place
+    on a terminal, else (a log file) a log line every `every` seconds."""
+
+    def __init__(self, after=2.0, every=10.0):
+        self.start, self.after, self.every, self.shown, self.width = time.perf_counter(), after, every, None, 0
+        self.tty = getattr(sys.stderr, "isatty", lambda: False)()
+
+    def __call__(self, done, total):
+        now = time.perf_counter()
+        elapsed = now - self.start
+        if elapsed < self.after or done == total:
+            return
+        text = (f"timing: {done} of {total} iterations done (warm-up included), {elapsed:.0f} s, about "
+                f"{elapsed / done * (total - done):.0f} s left")
+        if not self.tty and self.shown is not None and now - self.shown < self.every:
+            return
+        self.shown = now
+        if self.tty:
+            print("\r" + text.ljust(self.width), end="", file=sys.stderr, flush=True)
+            self.width = len(text)
+        else:
+            log.info(text)
+
+    def close(self):
+        if self.tty and self.width:
+            print("\r" + " " * self.width + "\r", end="", file=sys.stderr, flush=True)
 
 
 def _bench(bench_args):
@@ -386,7 +670,9 @@ def _bench(bench_args):
     if not os.path.isfile(os.path.join("bench", "__main__.py")):
         raise _Failure("the benchmarks live in the source repository's bench/ (they are not installed): run "
                        "`ember bench` from the repository root")
-    return subprocess.call([sys.executable, "-m", "bench"] + list(bench_args))
+    # run as `python -m bench` would (the checkout on sys.path), its usage and errors naming `ember bench`
+    code = "import sys; from bench.__main__ import main; sys.exit(main(sys.argv[1:], prog='ember bench'))"
+    return subprocess.call([sys.executable, "-c", code] + list(bench_args))
 
 
 # --- the parser -----------------------------------------------------------------------------------------------
@@ -410,9 +696,47 @@ _EXAMPLES = """examples:
 """
 
 
+def _positive_int(text):
+    """argparse type: an integer >= 1 (a batch, a count of iterations or threads)."""
+    return _int_at_least(text, 1, "a positive integer")
+
+
+def _count(text):
+    return _int_at_least(text, 0, "an integer >= 0")
+
+
+def _int_at_least(text, lo, what):
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < lo:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def _add_threads(p):
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="CPU threads (ember.set_num_threads); default: the config's threads, else 1, which does "
+                        "not collapse when other processes keep the cores busy")
+
+
+class _Version(argparse.Action):
+    """--version: ember's version (importing ember only when asked)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import ember
+        print(f"ember {ember.__version__}")
+        parser.exit()
+
+
 def _parser():
     parser = argparse.ArgumentParser(prog="ember", description="ember: deep learning you can read end to end",
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EXAMPLES)
+    parser.add_argument("--version", action=_Version, help="print ember's version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     p_info = sub.add_parser("info", help="version, NumPy/BLAS, devices and optional packages")
     p_info.set_defaults(func=_info)
@@ -421,14 +745,23 @@ def _parser():
     p.add_argument("config", nargs="?", help="the config file (see examples/configs); none: the built-in default")
     _add_set(p)
     p.add_argument("--out", help="the run directory (default: the config's out, else runs/<name>-<timestamp>)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the run already in --out (its checkpoints, metrics, plot and results)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch output")
     p.add_argument("--no-plot", action="store_true", help="do not draw curves.png")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the complete config (defaults filled in, --set applied) and exit without training")
+    p.add_argument("--compile", action="store_true",
+                   help="run the training and evaluation steps compiled (ember.compile), as the config key "
+                        "compile: true")
+    _add_threads(p)
     p.set_defaults(func=_train)
 
     p = sub.add_parser("eval", help="test metrics of a checkpoint")
     p.add_argument("config", help="the config file, or a run directory")
     p.add_argument("--checkpoint", help="a checkpoint (default for a run directory: its best.safetensors)")
     _add_set(p)
+    _add_threads(p)
     p.set_defaults(func=_eval)
 
     p = sub.add_parser("predict", help="model outputs for the test split or an .npy file of inputs")
@@ -438,6 +771,7 @@ def _parser():
     p.add_argument("--output", help="save the outputs to this .npy file")
     p.add_argument("--argmax", action="store_true", help="save class indices instead of the raw outputs")
     _add_set(p)
+    _add_threads(p)
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("resume", help="continue a run from its last checkpoint to the configured epochs")
@@ -445,10 +779,11 @@ def _parser():
     _add_set(p, "override a key of the saved config, e.g. --set epochs=30; repeatable")
     p.add_argument("--quiet", action="store_true", help="no per-epoch output")
     p.add_argument("--no-plot", action="store_true", help="do not redraw curves.png")
+    _add_threads(p)
     p.set_defaults(func=_resume)
 
     # listed for --help only: main() hands `ember bench ...` to the suite before parsing
-    sub.add_parser("bench", help="ember against PyTorch, from the repository root (options: python -m bench --help)")
+    sub.add_parser("bench", help="ember against PyTorch, from the repository root (options: ember bench --help)")
 
     for name, func, text in (("time", _time, "forward and backward milliseconds per layer (like caffe time)"),
                              ("summary", _summary, "layers, output shapes and parameter counts")):
@@ -456,34 +791,107 @@ def _parser():
         p.add_argument("target", nargs="?", metavar="MODEL_OR_CONFIG",
                        help="a zoo model name (e.g. resnet18), a config file or a run directory; none: the default")
         p.add_argument("--input-shape", help="the shape of one sample, e.g. 3,224,224 (token models: a length)")
-        p.add_argument("--batch", type=int, help="the batch size (default: the config's, or 1 for a zoo model)")
+        p.add_argument("--batch", type=_positive_int,
+                       help="the batch size (default: the config's, or 1 for a zoo model)")
         p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
                        help="an argument of the zoo model's builder, e.g. --arg num_classes=10; repeatable")
         _add_set(p)
+        _add_threads(p)
         if name == "time":
-            p.add_argument("--iterations", type=int, default=10, help="timed iterations (default 10)")
-            p.add_argument("--warmup", type=int, default=1, help="untimed iterations first (default 1)")
+            p.add_argument("--iterations", type=_positive_int, default=10, help="timed iterations (default 10)")
+            p.add_argument("--warmup", type=_count, default=1, help="untimed iterations first (default 1)")
+            p.add_argument("--compile", action="store_true",
+                           help="time the compiled step (ember.compile) as a whole: layers inside a graph cannot "
+                                "be timed one by one")
         p.set_defaults(func=func)
     return parser
 
 
 def main(argv=None):
-    """Run the ember command line; returns the exit status (0 ok, 1 runtime failure, 2 bad usage or config)."""
+    """Run the ember command line; returns the exit status (0 ok, 1 runtime failure, 2 bad usage or config, 141
+    when the reader of stdout went away, as for a program that SIGPIPE ends)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:  # the suite parses its own options
         command, run, arg = "bench", _bench, argv[1:]
     else:
         arg = _parser().parse_args(argv)
         command, run = arg.command, arg.func
+    import ember
     from ember.config import ConfigError, DataError
+    threads = ember.get_num_threads()
     try:
-        return run(arg)
+        with _diagnostics(command):
+            return run(arg)
     except ConfigError as e:
-        print(f"ember {command}: error: {e}", file=sys.stderr)
-        return 2
+        return _error(command, e, 2)
     except (DataError, _Failure) as e:
-        print(f"ember {command}: error: {e}", file=sys.stderr)
-        return 1
+        return _error(command, e, 1)
+    except MemoryError as e:  # NumPy's names the array: "Unable to allocate 37.3 GiB for an array with shape ..."
+        return _error(command, f"out of memory{': ' + _one_line(e) if str(e) else ''} (a smaller batch or "
+                               "model needs less)", 1)
+    except KeyboardInterrupt:  # Ctrl-C outside training (which stops cleanly and returns 130 itself)
+        return _error(command, "interrupted", 130)
+    except BrokenPipeError:  # `ember summary resnet50 | head -1`: the reader has all it wanted
+        _drop_stdout()
+        return 141
+    except OSError as e:  # a file or directory that cannot be written or read: --out, a full disk
+        return _error(command, _os_error(e), 1)
+    finally:
+        if ember.get_num_threads() != threads:  # in-process callers get their thread count back
+            ember.set_num_threads(threads)
+
+
+def _error(command, message, status):
+    print(f"ember {command}: error: {message}", file=sys.stderr)
+    return status
+
+
+def _os_error(e):
+    what = e.strerror or _one_line(e)
+    names = [n for n in (e.filename, e.filename2) if n is not None]
+    return f"{' -> '.join(map(str, names))}: {what}" if names else what
+
+
+def _drop_stdout():
+    """Point stdout at /dev/null, so that Python's flush at exit does not fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # in-process callers: a stream without a file descriptor
+        pass
+
+
+class _Diagnostics(logging.Formatter):
+    def __init__(self, command):
+        super().__init__()
+        self.command = command
+
+    def format(self, record):
+        level = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
+        return f"ember {self.command}: {level}{record.getMessage()}"
+
+
+@contextlib.contextmanager
+def _diagnostics(command):
+    """While a command runs, ember's log records (logger "ember") and Python warnings go to stderr as
+    `ember COMMAND: warning: ...` lines; stdout keeps the command's output."""
+    import warnings
+    logger = logging.getLogger("ember")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Diagnostics(command))
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # one line per record, whatever the root logger does
+    warn = logging.getLogger("ember.warnings")
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = lambda message, category, *args, **kw: warn.warning(str(message))
+            yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 if __name__ == "__main__":

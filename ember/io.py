@@ -2,16 +2,28 @@
 ember.save in the safe format: loading one reads JSON and raw bytes only. ``save``/``load`` themselves, the file
 format and the allowlist for pickled objects live in ember.serialization.
 """
-from .serialization import InvalidCheckpointError, atomic_write, load, safe_open, save
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .nn.module import Module
+from .optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+from .optim.optimizer import Optimizer
+from .serialization import InvalidCheckpointError, MapLocation, atomic_write, load, safe_open, save
+from .tensor import Tensor
 
 __all__ = ["save", "load", "save_checkpoint", "load_checkpoint", "atomic_write", "safe_open",
            "InvalidCheckpointError"]
 
 
-def save_checkpoint(path, model=None, optimizer=None, scheduler=None, epoch=None, **extra):
-    """Atomically save model/optimizer/scheduler state, the epoch, the random state and any extra values."""
+def save_checkpoint(path: str | os.PathLike[str], model: Module | None = None, optimizer: Optimizer | None = None,
+                    scheduler: LRScheduler | ReduceLROnPlateau | None = None, epoch: int | None = None,
+                    rng_state: Tensor | None = None, **extra: Any) -> None:
+    """Atomically save model/optimizer/scheduler state, the epoch, the random state (rng_state, default: the
+    default generator's now) and any extra values."""
     from .ops.random import get_rng_state
-    state = {"epoch": epoch, "rng_state": get_rng_state(), "extra": extra}
+    state = {"epoch": epoch, "rng_state": get_rng_state() if rng_state is None else rng_state, "extra": extra}
     if model is not None:
         state["model"] = model.state_dict()
     if optimizer is not None:
@@ -21,7 +33,9 @@ def save_checkpoint(path, model=None, optimizer=None, scheduler=None, epoch=None
     save(state, path)
 
 
-def load_checkpoint(path, model=None, optimizer=None, scheduler=None, restore_rng=True, map_location=None):
+def load_checkpoint(path: str | os.PathLike[str], model: Module | None = None, optimizer: Optimizer | None = None,
+                    scheduler: LRScheduler | ReduceLROnPlateau | None = None, restore_rng: bool = True,
+                    map_location: MapLocation = None) -> dict[str, Any]:
     """Load a checkpoint from save_checkpoint into the given objects; returns the whole checkpoint dict.
 
     Tensors go to map_location (default: the model's device). A file that is not such a checkpoint raises

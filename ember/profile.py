@@ -2,16 +2,18 @@
 
 Both run the model once on example inputs with forward hooks on every module. The summary lists the modules that
 do the work -- the leaves that are called, plus any module that owns parameters directly -- with output shapes and
-parameter counts. Timing then runs each called leaf on its own, on the very inputs it received in that pass:
-forward, and backward from a random output gradient, averaged over iterations. The whole model is timed the same
-way, so the time spent outside leaf layers (residual additions, attention arithmetic) shows as the difference.
+parameter counts. Timing then runs the whole model forward and backward (from a random output gradient), averaged
+over iterations, and clocks each called leaf inside those passes: its forward between hooks, its backward as the
+graph nodes its forward created. So the time spent outside leaf layers (residual additions, attention arithmetic)
+is the difference between the whole and the sum, never negative. A compiled step (``time_step``, ``ember time
+--compile``) is timed as a whole: its layers run inside one graph, where per-layer hooks see nothing.
 """
 import inspect
 import time
 
 
 __all__ = ["InputSpec", "zoo_input_spec", "make_inputs", "summary", "summarize", "time_layers", "format_times",
-           "parse_shape"]
+           "time_step", "format_step_times", "parse_shape"]
 
 
 class InputSpec:
@@ -237,8 +239,8 @@ def _sync(tensors):
 
 
 def _fresh(arg):
-    """A copy of a recorded input: a non-leaf that requires grad where the original did (so in-place layers
-    such as ReLU(inplace=True) work), a plain copy otherwise."""
+    """A copy of a recorded input: a non-leaf that requires grad where the original did (so a model that works
+    in place on its input still runs), a plain copy otherwise."""
     from .tensor import Tensor
     if not isinstance(arg, Tensor):
         return arg
@@ -249,63 +251,205 @@ def _fresh(arg):
     return x
 
 
-def _time_call(module, args, kwargs, iterations, warmup):
-    """Mean (forward ms, backward ms or None) of module(*args, **kwargs) over iterations."""
-    from .autograd import backward
-    from .ops.random import randn
-    fwd = bwd = 0.0
-    grads = None
-    has_backward = True
-    for it in range(warmup + iterations):
-        xs = [_fresh(a) for a in args]
-        kw = {k: _fresh(v) for k, v in kwargs.items()}
-        _sync(_tensors(xs))
-        t0 = time.perf_counter()
-        out = module(*xs, **kw)
-        outs = [t for t in _tensors(out) if t.requires_grad and t.dtype.is_floating_point]
-        _sync(outs)
-        t1 = time.perf_counter()
-        if grads is None:
-            grads = [randn(*t.shape, dtype=t.dtype, device=t.device) for t in outs]
-            has_backward = bool(outs)
-        if has_backward:
-            backward(outs, grads)
-            _sync([p.grad for p in module.parameters() if p.grad is not None][:1] or outs)
-        t2 = time.perf_counter()
-        module.zero_grad(set_to_none=True)
-        if it >= warmup:
-            fwd += t1 - t0
-            bwd += t2 - t1
-    return fwd * 1e3 / iterations, (bwd * 1e3 / iterations if has_backward else None)
+class _LayerClock:
+    """Times the called leaves inside whole-model iterations: a leaf's forward from its pre-hook to its hook, its
+    backward as the time of the graph nodes its forward created (each node's backward wrapped with a clock).
+
+    The leaves' intervals are disjoint parts of the whole pass, so their sum never exceeds the whole model's time;
+    what is left is the work outside leaf layers (residual additions, attention arithmetic) plus the hooks' own
+    small cost. Times add up in rows[i]["forward"] / ["backward"] (seconds) while `timing` is on."""
+
+    def __init__(self, rows_by_module):
+        self.rows, self.timing, self.calls, self.open, self.handles = rows_by_module, False, [], {}, []
+        for module in {id(m): m for m, _ in rows_by_module.values()}.values():
+            self.handles.append(module.register_forward_pre_hook(self._pre, with_kwargs=True))
+            self.handles.append(module.register_forward_hook(self._post, with_kwargs=True))
+
+    def remove(self):
+        for h in self.handles:
+            h.remove()
+
+    def _pre(self, module, args, kwargs):
+        inputs = _tensors(list(args) + list(kwargs.values()))
+        stop = {t.grad_fn for t in inputs if t.grad_fn is not None}  # the nodes made before this call
+        _sync(inputs)
+        self.open.setdefault(id(module), []).append((stop, time.perf_counter()))
+
+    def _post(self, module, args, kwargs, output):
+        outputs = _tensors(output)
+        _sync(outputs)
+        end = time.perf_counter()
+        stop, start = self.open[id(module)].pop()
+        row = self.rows[id(module)][1]
+        if self.timing:
+            row["forward"] += end - start
+        self.calls.append((row, [t.grad_fn for t in outputs if t.grad_fn is not None], stop))
+
+    def wrap_backward(self):
+        """Give every node that a leaf call created a clock on its backward (untimed work, between the passes)."""
+        from .autograd.graph import Node
+        claimed = set()
+        for row, roots, stop in self.calls:
+            todo = [n for n in roots if n not in stop and n not in claimed]
+            claimed.update(todo)
+            while todo:
+                node = todo.pop()
+                row["has_backward"] = True
+                node.backward = self._clocked(node.backward, row)
+                for nxt, _ in node.next_functions:
+                    if isinstance(nxt, Node) and nxt not in stop and nxt not in claimed:
+                        claimed.add(nxt)
+                        todo.append(nxt)
+        self.calls = []
+
+    def _clocked(self, backward, row):
+        def timed(*grads):
+            start = time.perf_counter()
+            result = backward(*grads)
+            _sync(_tensors(result))
+            if self.timing:
+                row["backward"] += time.perf_counter() - start
+            return result
+        return timed
 
 
-def time_layers(model, inputs, iterations=10, warmup=1):
-    """Per-layer and whole-model (forward ms, backward ms), as caffe time measures them, in training mode.
+def time_layers(model, inputs, iterations=10, warmup=1, progress=None):
+    """Per-layer and whole-model (forward ms, backward ms) per iteration, in training mode, as caffe time reports.
+
+    Each iteration runs the whole model forward and backward (from a fixed random output gradient); the called
+    leaf layers are timed inside it (see _LayerClock), so "whole - sum of layers" is the time spent outside them and
+    is never negative. progress(done, total), when given, is called after every iteration (warm-up included).
 
     Returns (rows, total): rows hold name, type, output shape, calls, forward and backward ms per iteration (the
-    sum over the layer's calls); total holds the whole model's forward and backward ms."""
+    sum over the layer's calls; backward None for a layer without gradient work); total holds the whole model's
+    forward and backward ms."""
+    from .autograd import backward
+    from .ops.random import randn
+    was_training = model.training
+    model.train()
+    clock = None
+    try:
+        calls, _ = _record(model, inputs, grad=True)
+        rows, by_module = [], {}
+        for c in _called_leaves(model, calls):
+            if id(c.module) not in by_module:
+                row = {"name": c.name or "(model)", "type": _type_name(c.module), "shape": _shape_str(c.output),
+                       "calls": 0, "forward": 0.0, "backward": 0.0, "has_backward": False}
+                by_module[id(c.module)] = (c.module, row)
+                rows.append(row)
+            by_module[id(c.module)][1]["calls"] += 1
+        del calls
+        clock = _LayerClock(by_module)
+        fwd = bwd = 0.0
+        grads = None
+        for it in range(warmup + iterations):
+            clock.timing = it >= warmup
+            xs = [_fresh(x) for x in inputs]
+            _sync(_tensors(xs))
+            t0 = time.perf_counter()
+            out = model(*xs)
+            outs = [t for t in _tensors(out) if t.requires_grad and t.dtype.is_floating_point]
+            _sync(outs)
+            t1 = time.perf_counter()
+            clock.wrap_backward()
+            if grads is None:
+                grads = [randn(*t.shape, dtype=t.dtype, device=t.device) for t in outs]
+            t2 = time.perf_counter()
+            if outs:
+                backward(outs, grads)
+                _sync([p.grad for p in model.parameters() if p.grad is not None][:1] or outs)
+            t3 = time.perf_counter()
+            del out, outs
+            model.zero_grad(set_to_none=True)
+            if clock.timing:
+                fwd, bwd = fwd + t1 - t0, bwd + t3 - t2
+            if progress is not None:
+                progress(it + 1, warmup + iterations)
+    finally:
+        if clock is not None:
+            clock.remove()
+        model.train(was_training)
+    for row in rows:
+        row["forward"] *= 1e3 / iterations
+        row["backward"] = row["backward"] * 1e3 / iterations if row.pop("has_backward") else None
+    return rows, {"forward": fwd * 1e3 / iterations, "backward": bwd * 1e3 / iterations}
+
+
+def time_step(model, inputs, iterations=10, warmup=1, progress=None):
+    """The whole training-mode step that time_layers runs (forward, then backward from a fixed random output
+    gradient), compiled by ember.compile and eagerly, in ms per iteration.
+
+    Returns {"compiled": ms, "eager": ms, "first_call": ms of the first compiled call (it traces and compiles),
+    "ops": ops in the compiled graph (None after a graph break, when the "compiled" step ran eagerly)}. Layers
+    are not timed one by one: inside a graph there are no layer calls for hooks to see. progress(done, total),
+    when given, is called after every iteration (both runs, warm-up included)."""
+    from .autograd import backward
+    from .compiler import compile as _compile
+    from .ops.random import randn
     was_training = model.training
     model.train()
     try:
-        calls, _ = _record(model, inputs, grad=True)
-        rows, index = [], {}
-        for c in _called_leaves(model, calls):
-            f, b = _time_call(c.module, c.args, c.kwargs, iterations, warmup)
-            row = index.get(id(c.module))
-            if row is None:
-                row = index[id(c.module)] = {"name": c.name or "(model)", "type": _type_name(c.module),
-                                             "shape": _shape_str(c.output), "calls": 0, "forward": 0.0,
-                                             "backward": None}
-                rows.append(row)
-            row["calls"] += 1
-            row["forward"] += f
-            if b is not None:
-                row["backward"] = (row["backward"] or 0.0) + b
-        del calls
-        f, b = _time_call(model, [_fresh(x) for x in inputs], {}, iterations, warmup)
+        outs = _grad_outputs(model(*[_fresh(x) for x in inputs]))
+        grads = [randn(*t.shape, dtype=t.dtype, device=t.device) for t in outs]  # made outside the graph
+        del outs
+        model.zero_grad(set_to_none=True)
+
+        def step(*xs):
+            outs = _grad_outputs(model(*xs))
+            if outs:
+                backward(outs, grads)
+            return outs
+
+        compiled = _compile(step)
+        total, done = 2 * (warmup + iterations) + 1, [0]
+
+        def tick():
+            done[0] += 1
+            if progress is not None:
+                progress(done[0], total)
+
+        first = _clock_step(model, compiled, inputs, 1, 0, tick)
+        times = {name: _clock_step(model, fn, inputs, iterations, warmup, tick)
+                 for name, fn in (("compiled", compiled), ("eager", step))}
     finally:
         model.train(was_training)
-    return rows, {"forward": f, "backward": b or 0.0}
+    graph = compiled.graph
+    return {**times, "first_call": first, "ops": None if graph is None else len(graph.ops)}
+
+
+def _grad_outputs(out):
+    return [t for t in _tensors(out) if t.requires_grad and t.dtype.is_floating_point]
+
+
+def _clock_step(model, fn, inputs, iterations, warmup, tick):
+    """ms per iteration of fn(*fresh inputs), gradients cleared after each (untimed)."""
+    elapsed = 0.0
+    for it in range(warmup + iterations):
+        xs = [_fresh(x) for x in inputs]
+        _sync(_tensors(xs))
+        t0 = time.perf_counter()
+        outs = fn(*xs)
+        _sync([p.grad for p in model.parameters() if p.grad is not None][:1] or outs)
+        if it >= warmup:
+            elapsed += time.perf_counter() - t0
+        del outs
+        model.zero_grad(set_to_none=True)
+        tick()
+    return elapsed * 1e3 / iterations
+
+
+def format_step_times(times, title=None, iterations=None):
+    """What `ember time --compile` prints: the whole step compiled and eager, and why there are no layer rows."""
+    ops = f"one graph of {times['ops']} ops" if times["ops"] is not None else "a graph break: it ran eagerly"
+    lines = [title] if title else []
+    lines += [f"Whole step (forward + backward), compiled: {times['compiled']:.3f} ms per iteration ({ops}; the "
+              f"first call, which traces and compiles, took {times['first_call']:.1f} ms)",
+              f"Whole step (forward + backward), eager:    {times['eager']:.3f} ms per iteration (compiled / eager "
+              f"{times['compiled'] / times['eager']:.2f})" + (f", averaged over {iterations} iterations"
+                                                               if iterations else ""),
+              "No per-layer times: a compiled step runs its layers inside one graph, where the per-layer hooks of "
+              "`ember time` see nothing; run without --compile for the layer table (eager)."]
+    return "\n".join(lines)
 
 
 def format_times(rows, total, title=None, iterations=None):

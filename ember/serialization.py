@@ -19,6 +19,8 @@ safetensors library does before trusting any of it (the header length against th
 strict JSON, dtypes, shapes and offsets that tile the data exactly) and raises InvalidCheckpointError naming the
 problem; tensors are read one at a time, or memory-mapped with ``mmap=True``.
 """
+from __future__ import annotations
+
 import base64
 import binascii
 import io
@@ -27,6 +29,8 @@ import os
 import pickle
 import struct
 from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -36,22 +40,27 @@ from .device import CPU, cuda_available, device, to_device
 from .nn.module import Module
 from .nn.parameter import Buffer, Parameter
 from .tensor import Size, Tensor, from_numpy
+from .types import Device, FileLike
 
 __all__ = [
     "save", "load", "safe_open", "InvalidCheckpointError", "add_safe_globals", "get_safe_globals",
     "clear_safe_globals", "safe_globals", "get_unsafe_globals_in_checkpoint", "atomic_write",
 ]
 
+# load's map_location: a device for every tensor, {saved location: new location}, or a function
+# (tensor, saved location) -> the tensor placed (None: where it was saved)
+MapLocation: TypeAlias = Device | dict[str, str] | Callable[[Tensor, str], Tensor | None]
+
 _TREE, _PICKLE, _DEVICES = "ember", "ember.pickle", "ember.devices"
 _KINDS = ("tensor", "parameter", "buffer", "ndarray")
 
 
 # --- the allowlist ----------------------------------------------------------------------------------------------
-_safe = set()
+_safe: set[Any] = set()
 _BLOCKED_MODULES = ("sys", "os", "posix", "nt", "subprocess")  # never allowed, even when listed
 
 
-def add_safe_globals(safe_globals):
+def add_safe_globals(safe_globals: Iterable[Callable[..., Any] | tuple[Callable[..., Any], str]]) -> None:
     """Allow weights-only loading to build these classes and call these functions (or ``(obj, "module.name")``
     pairs, for an object saved under another name), as ``torch.serialization.add_safe_globals``."""
     for g in safe_globals:
@@ -59,12 +68,12 @@ def add_safe_globals(safe_globals):
     _safe.update(safe_globals)
 
 
-def get_safe_globals():
+def get_safe_globals() -> list[Callable[..., Any] | tuple[Callable[..., Any], str]]:
     """The list of globals added with add_safe_globals (or safe_globals, while inside it)."""
     return list(_safe)
 
 
-def clear_safe_globals():
+def clear_safe_globals() -> None:
     """Forget every global added with add_safe_globals."""
     _safe.clear()
 
@@ -72,14 +81,14 @@ def clear_safe_globals():
 class safe_globals:
     """Context manager that allows these globals for weights-only loading inside the ``with`` block only."""
 
-    def __init__(self, safe_globals):
+    def __init__(self, safe_globals: Iterable[Callable[..., Any] | tuple[Callable[..., Any], str]]) -> None:
         self.safe_globals = list(safe_globals)
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self._added = set(self.safe_globals) - _safe
         add_safe_globals(self.safe_globals)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         _safe.difference_update(self._added)
 
 
@@ -457,8 +466,9 @@ def _pickle(obj, tensors, pickle_module, protocol):
 
 
 # --- save and load ---------------------------------------------------------------------------------------------
-def save(obj, f, pickle_module=None, pickle_protocol=None, *, metadata=None, _use_new_zipfile_serialization=True,
-         _disable_byteorder_record=False):
+def save(obj: Any, f: FileLike, pickle_module: Any = None, pickle_protocol: int | None = None, *,
+         metadata: Mapping[str, object] | None = None, _use_new_zipfile_serialization: bool = True,
+         _disable_byteorder_record: bool = False) -> None:
     """Save obj to f (a path, written atomically, or a binary file object), as ``torch.save``.
 
     Tensors, state dicts and containers of them with numbers, strings and None are stored so that ``load`` reads
@@ -495,7 +505,8 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, *, metadata=None, _us
         raise TypeError(f"save: f must be a path or a binary file object, got {type(f).__name__}")
 
 
-def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
+def load(f: FileLike, map_location: MapLocation = None, pickle_module: Any = None, *, weights_only: bool | None = None,
+         mmap: bool | None = None, **pickle_load_args: Any) -> Any:
     """Load what save() wrote, or any safetensors file (a dict of tensors), from a path or a binary file object,
     as ``torch.load``.
 
@@ -643,7 +654,7 @@ def _decode(tree, tensor, where):
     return {k: _decode(v, tensor, where) for k, v in tree.items()}
 
 
-def get_unsafe_globals_in_checkpoint(f):
+def get_unsafe_globals_in_checkpoint(f: FileLike) -> list[str]:
     """The globals a file's pickled object needs that weights-only loading does not allow now (empty for files
     with tensors and containers only), as ``torch.serialization.get_unsafe_globals_in_checkpoint``."""
     file = File(f)

@@ -3,15 +3,22 @@
 Operators and most methods are the functions of ``ember/ops``, given to the class by the op registry (an op module
 exports a function as ``Tensor.<name>``); this module holds what every tensor is: data, metadata, autograd state.
 """
+from __future__ import annotations
+
 import weakref
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 
 import numpy as np
 
 from . import _shared_memory, _tracing
 from . import dtypes as _dt
 from ._format import tensor_repr
+from ._sparse import SparseCOO, layout as _layout, sparse_coo, strided
 from . import autograd as _autograd  # the engine, for Tensor.backward (ember imports autograd before this module)
-from .device import CPU, device_of, move, to_device
+from .device import CPU, device as _device, device_of, move, to_device
+from .dtypes import dtype as _dtype
+from .types import Device, Number, _size
 
 __all__ = ["Tensor", "tensor", "as_tensor", "from_numpy", "is_tensor", "FloatTensor", "DoubleTensor", "HalfTensor",
            "LongTensor", "IntTensor", "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor"]
@@ -26,8 +33,18 @@ class Tensor:
     __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_vbox", "_base", "_hooks", "_out_index", "_retains",
                  "__weakref__")
     __array_priority__ = 1000  # NumPy defers to Tensor's reflected operators
+    _data: Any  # a NumPy or CuPy array (or ember's SparseCOO)
+    requires_grad: bool
+    grad: Tensor | None
+    grad_fn: Any  # the autograd Node that made this tensor, None for a leaf
+    _vbox: list[int]
+    _base: Tensor | None
+    _hooks: list[Callable[[Tensor], Tensor | None]] | None
+    _out_index: int
+    _retains: bool
 
-    def __init__(self, *args, dtype=None, device=None, requires_grad=False, size=None):
+    def __init__(self, *args: Any, dtype: _dtype | None = None, device: Device = None, requires_grad: bool = False,
+                 size: _size | None = None) -> None:
         """torch.Tensor's legacy constructor, of the default dtype: ``Tensor(data)`` (a sequence or an array,
         converted; a tensor, or an array of that dtype, is shared, not copied), ``Tensor(2, 3)`` or
         ``Tensor(size)`` (uninitialized), ``Tensor()`` (empty). ``Tensor(data, dtype=...)``, ember's own form,
@@ -52,180 +69,198 @@ class Tensor:
 
     # --- metadata ---------------------------------------------------------------------------------------------
     @property
-    def shape(self):
+    def shape(self) -> Size:
         return Size(self._data.shape)
 
-    def size(self, dim=None):
+    @overload
+    def size(self, dim: None = None) -> Size: ...
+    @overload
+    def size(self, dim: int) -> int: ...
+
+    def size(self, dim: int | None = None) -> Size | int:
         """The shape, or the length of one dimension."""
         if dim is None:
             return Size(self._data.shape)
         return self._data.shape[_wrap_dim(dim, self._data.ndim, "size")]
 
     @property
-    def dtype(self):
+    def dtype(self) -> _dtype:
         return _dt.from_numpy_dtype(self._data.dtype)
 
     @property
-    def device(self):
+    def device(self) -> _device:
         return device_of(self._data)
 
     @property
-    def is_cuda(self):
+    def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 
     @property
-    def is_cpu(self):
+    def is_cpu(self) -> bool:
         return self.device.type == "cpu"
 
     @property
-    def is_xpu(self):
+    def is_xpu(self) -> bool:
         return False  # ember's devices are the CPU and CUDA GPUs
 
     @property
-    def is_mps(self):
+    def is_mps(self) -> bool:
         return False
 
     @property
-    def is_meta(self):
+    def is_meta(self) -> bool:
         return False  # every ember tensor has its data
 
     @property
-    def is_sparse(self):
-        return False  # every ember tensor is dense (strided)
+    def is_sparse(self) -> bool:
+        """Whether the tensor is sparse (layout ember.sparse_coo: see ember/ops/sparse.py)."""
+        return self._data.__class__ is SparseCOO
 
     @property
-    def is_quantized(self):
+    def layout(self) -> _layout:
+        return sparse_coo if self._data.__class__ is SparseCOO else strided
+
+    @property
+    def is_quantized(self) -> bool:
         return False  # ember has no quantized dtypes
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return self._data.ndim
 
-    def dim(self):
+    def dim(self) -> int:
         return self._data.ndim
 
     ndimension = dim
 
-    def numel(self):
+    def numel(self) -> int:
         return int(self._data.size)
 
     nelement = numel
 
-    def element_size(self):
+    def element_size(self) -> int:
         return self._data.itemsize
 
-    def stride(self, dim=None):
+    @overload
+    def stride(self, dim: None = None) -> tuple[int, ...]: ...
+    @overload
+    def stride(self, dim: int) -> int: ...
+
+    def stride(self, dim: int | None = None) -> tuple[int, ...] | int:
         """Strides in elements, like torch.Tensor.stride."""
         s = tuple(st // self._data.itemsize for st in self._data.strides)
         return s if dim is None else s[_wrap_dim(dim, self._data.ndim, "stride")]
 
-    def is_contiguous(self, memory_format=None):
+    def is_contiguous(self, memory_format: Any = None) -> bool:
         return bool(self._data.flags.c_contiguous)
 
-    def is_floating_point(self):
+    def is_floating_point(self) -> bool:
         return self._data.dtype.kind == "f" or _is_bf16(self._data)
 
-    def data_ptr(self):
+    def data_ptr(self) -> int:
         return self._data.__array_interface__["data"][0] if self._data.__class__ is _ndarray else self._data.data.ptr
 
     @property
-    def is_leaf(self):
+    def is_leaf(self) -> bool:
         return self.grad_fn is None
 
     @property
-    def _version(self):
+    def _version(self) -> int:
         return self._vbox[0]
 
     @property
-    def retains_grad(self):
+    def retains_grad(self) -> bool:
         return self._retains
 
     @property
-    def itemsize(self):
+    def itemsize(self) -> int:
         return self._data.itemsize
 
     @property
-    def nbytes(self):
+    def nbytes(self) -> int:
         return self._data.nbytes
 
     # --- conversion -------------------------------------------------------------------------------------------
-    def numpy(self, force=False):
+    def numpy(self, force: bool = False) -> np.ndarray:
         """The data as a NumPy array (shares memory on the CPU)."""
         if self.requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         if _tracing.active[0]:
             _tracing.untraceable("Tensor.numpy()")
         if self._data.__class__ is not _ndarray:
+            if self._data.__class__ is SparseCOO:
+                raise TypeError(_SPARSE_TO_NUMPY)
             if not force:
                 raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy "
                                 "the tensor to host memory first.")
             return move(self._data, CPU)
         return self._data
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if _tracing.active[0]:
             _tracing.untraceable("a NumPy conversion (__array__)")
-        arr = move(self._data, CPU)
+        arr = _host(self._data)
         if dtype is not None:
             arr = arr.astype(dtype, copy=bool(copy))
         elif copy:
             arr = arr.copy()
         return arr
 
-    def item(self):
+    def item(self) -> Number:
         """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
         if _tracing.active[0]:
             _tracing.untraceable("Tensor.item() (a Python number from a tensor: data-dependent)")
-        return self._data.reshape(()).item() if self._data.__class__ is _ndarray else move(self._data, CPU).item()
+        return self._data.reshape(()).item() if self._data.__class__ is _ndarray else _host(self._data).item()
 
-    def tolist(self):
+    def tolist(self) -> Any:
+        """The values as nested Python lists (a number for a 0-d tensor)."""
         if _tracing.active[0]:
             _tracing.untraceable("Tensor.tolist()")
-        arr = move(self._data, CPU)
+        arr = _host(self._data)
         if arr.dtype == getattr(_dt.bfloat16, "np", None):
             arr = arr.astype(np.float32)
         return arr.tolist()
 
-    def __float__(self):
+    def __float__(self) -> float:
         return float(self.item())
 
-    def __int__(self):
+    def __int__(self) -> int:
         return int(self.item())
 
-    def __index__(self):
+    def __index__(self) -> int:
         if self._data.dtype.kind not in "iub" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         if self._data.size != 1:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
 
-    def __complex__(self):
+    def __complex__(self) -> complex:
         return complex(self.item())
 
-    def __len__(self):
+    def __len__(self) -> int:
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self._data.shape[0]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tensor]:
         if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return id(self)
 
-    def __format__(self, spec):
+    def __format__(self, spec: str) -> str:
         if self._data.ndim == 0:
             return self.item().__format__(spec)
         return object.__format__(self, spec) if spec else repr(self)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return tensor_repr(self)
 
     __str__ = __repr__
@@ -234,10 +269,12 @@ class Tensor:
         # Tensors pickle as arrays (DataLoader workers, copy.deepcopy); ember.save writes a pickled object's tensors
         # as the file's tensors, not through this (see ember.serialization).
         # multiprocessing's pickler sends an array in shared memory as a handle to it (see _shared_memory).
+        if self._data.__class__ is SparseCOO:
+            return (_rebuild_sparse, (self._data, self.requires_grad))
         return (_rebuild, (move(self._data, CPU), str(self.device), self.requires_grad))
 
     # --- shared memory ----------------------------------------------------------------------------------------
-    def share_memory_(self):
+    def share_memory_(self) -> Tensor:
         """Move the data into memory shared between processes, in place (the tensor keeps its identity); returns
         self. Processes forked afterwards write to the same memory, and multiprocessing sends the tensor to
         'spawn' and 'forkserver' processes, Queues and Pipes as a handle to it, as PyTorch's. Unlike PyTorch's,
@@ -247,17 +284,18 @@ class Tensor:
             self._data = _shared_memory.share(self._data)
         return self
 
-    def is_shared(self):
+    def is_shared(self) -> bool:
         """Whether the data is in shared memory (share_memory_(), or received from another process as shared);
         always True on a GPU, as in PyTorch."""
         return self._data.__class__ is not _ndarray or _shared_memory.is_shared(self._data)
 
     # --- autograd ---------------------------------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs: Tensor | Sequence[Tensor] | None = None) -> None:
         """Accumulate the gradient of this tensor into the .grad of the leaves it depends on."""
         _autograd.backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set requires_grad in place (only on leaves, only for floating-point dtypes)."""
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
@@ -269,21 +307,21 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def detach(self):
+    def detach(self) -> Tensor:
         """A tensor sharing data (and version counter) with this one, cut from the graph."""
         t = Tensor._wrap(self._data)
         t._vbox = self._vbox
         return t
 
     @property
-    def data(self):
+    def data(self) -> Tensor:
         """The values as a new tensor outside autograd, as PyTorch's ``.data``: it shares this tensor's memory (an
         in-place change shows in both) but not its version counter, so autograd does not see the change. Prefer
         ``detach()`` (whose in-place changes autograd checks) in new code."""
         return Tensor._wrap(self._data)
 
     @data.setter
-    def data(self, value):
+    def data(self, value: Tensor) -> None:
         """``t.data = other``: t takes other's memory (shape and dtype may change) and keeps its identity and
         autograd state (a Parameter stays registered in its Module and optimizer), as PyTorch's."""
         if not isinstance(value, Tensor):
@@ -292,12 +330,12 @@ class Tensor:
             raise RuntimeError("data set to a tensor that requires gradients must be floating point or complex dtype")
         self._data = value._data
 
-    def detach_(self):
+    def detach_(self) -> Tensor:
         self.grad_fn = None
         self.requires_grad = False
         return self
 
-    def register_hook(self, hook):
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _RemovableHandle:
         """Call hook(grad) when the gradient of this tensor is computed; a returned tensor replaces it."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
@@ -316,7 +354,7 @@ class Tensor:
             hooks.append(hook)
         return _RemovableHandle(hooks, hook)
 
-    def retain_grad(self):
+    def retain_grad(self) -> None:
         """Keep .grad for a non-leaf tensor after backward."""
         if self.grad_fn is None or self._retains:
             return
@@ -330,35 +368,100 @@ class Tensor:
         self.register_hook(store)
         self._retains = True
 
+    if TYPE_CHECKING:
+        # The op registry (ember/ops) gives the class its operators and its other methods (sum, view, to, ...) at
+        # import: the operators are declared here for type checkers, the other methods reach them as Any.
+        def __getattr__(self, name: str) -> Any: ...
+        def __getitem__(self, index: Any) -> Tensor: ...
+        def __setitem__(self, index: Any, value: Tensor | Number) -> None: ...
+        def __neg__(self) -> Tensor: ...
+        def __pos__(self) -> Tensor: ...
+        def __abs__(self) -> Tensor: ...
+        def __invert__(self) -> Tensor: ...
+        def __add__(self, other: Tensor | Number) -> Tensor: ...
+        def __radd__(self, other: Tensor | Number) -> Tensor: ...
+        def __iadd__(self, other: Tensor | Number) -> Tensor: ...
+        def __sub__(self, other: Tensor | Number) -> Tensor: ...
+        def __rsub__(self, other: Tensor | Number) -> Tensor: ...
+        def __isub__(self, other: Tensor | Number) -> Tensor: ...
+        def __mul__(self, other: Tensor | Number) -> Tensor: ...
+        def __rmul__(self, other: Tensor | Number) -> Tensor: ...
+        def __imul__(self, other: Tensor | Number) -> Tensor: ...
+        def __truediv__(self, other: Tensor | Number) -> Tensor: ...
+        def __rtruediv__(self, other: Tensor | Number) -> Tensor: ...
+        def __itruediv__(self, other: Tensor | Number) -> Tensor: ...
+        def __floordiv__(self, other: Tensor | Number) -> Tensor: ...
+        def __rfloordiv__(self, other: Tensor | Number) -> Tensor: ...
+        def __mod__(self, other: Tensor | Number) -> Tensor: ...
+        def __rmod__(self, other: Tensor | Number) -> Tensor: ...
+        def __pow__(self, other: Tensor | Number) -> Tensor: ...
+        def __rpow__(self, other: Tensor | Number) -> Tensor: ...
+        def __matmul__(self, other: Tensor) -> Tensor: ...
+        def __rmatmul__(self, other: Tensor) -> Tensor: ...
+        def __and__(self, other: Tensor | Number) -> Tensor: ...
+        def __rand__(self, other: Tensor | Number) -> Tensor: ...
+        def __or__(self, other: Tensor | Number) -> Tensor: ...
+        def __ror__(self, other: Tensor | Number) -> Tensor: ...
+        def __xor__(self, other: Tensor | Number) -> Tensor: ...
+        def __rxor__(self, other: Tensor | Number) -> Tensor: ...
+        def __eq__(self, other: object) -> Tensor: ...  # type: ignore[override]
+        def __ne__(self, other: object) -> Tensor: ...  # type: ignore[override]
+        def __lt__(self, other: Tensor | Number) -> Tensor: ...
+        def __le__(self, other: Tensor | Number) -> Tensor: ...
+        def __gt__(self, other: Tensor | Number) -> Tensor: ...
+        def __ge__(self, other: Tensor | Number) -> Tensor: ...
+
 
 class _RemovableHandle:
     __slots__ = ("hooks", "hook")
 
-    def __init__(self, hooks, hook):
+    def __init__(self, hooks: list, hook: Callable) -> None:
         self.hooks, self.hook = hooks, hook
 
-    def remove(self):
+    def remove(self) -> None:
         if self.hook in self.hooks:
             self.hooks.remove(self.hook)
 
 
-class Size(tuple):
+class Size(tuple[int, ...]):
     """A tensor's shape: a tuple that prints like torch.Size."""
 
     __slots__ = ()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"ember.Size({list(self)})"
 
-    def numel(self):
+    def numel(self) -> int:
         n = 1
         for s in self:
             n *= s
         return n
 
-    def __getitem__(self, key):
-        r = tuple.__getitem__(self, key)
-        return Size(r) if isinstance(key, slice) else r
+    @overload  # type: ignore[override]
+    def __getitem__(self, key: SupportsIndex) -> int: ...
+    @overload
+    def __getitem__(self, key: slice) -> Size: ...
+
+    def __getitem__(self, key: SupportsIndex | slice) -> int | Size:
+        if isinstance(key, slice):
+            return Size(tuple.__getitem__(self, key))
+        return tuple.__getitem__(self, key)
+
+
+_SPARSE_TO_NUMPY = "can't convert Sparse layout tensor to numpy. Use Tensor.to_dense() first."
+
+
+def _host(array):
+    """A tensor's data as a NumPy array (copied from a GPU); a sparse tensor's data is no array."""
+    if array.__class__ is SparseCOO:
+        raise TypeError(_SPARSE_TO_NUMPY)
+    return move(array, CPU)
+
+
+def _rebuild_sparse(data, requires_grad):
+    t = Tensor._wrap(data)
+    t.requires_grad = requires_grad
+    return t
 
 
 def _rebuild(array, dev, requires_grad):
@@ -382,6 +485,8 @@ def init_tensor(t, array, requires_grad=False, grad_fn=None):
     t._hooks = None
     t._out_index = 0
     t._retains = False
+    if _tracing.active[0]:
+        _tracing.born(t)
 
 
 def _wrap_dim(dim, ndim, op):
@@ -449,7 +554,8 @@ def _to_array(data, dtype=None, device=None, copy=True):
     return arr
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+def tensor(data: Any, dtype: _dtype | None = None, device: Device = None, requires_grad: bool = False,
+           pin_memory: bool = False) -> Tensor:
     """A new tensor holding a copy of data (nested lists, a number, an array or a tensor)."""
     t = Tensor._wrap(_to_array(data, dtype, device))
     if requires_grad:
@@ -457,7 +563,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     return _tracing.created(t) if _tracing.active[0] else t
 
 
-def as_tensor(data, dtype=None, device=None):
+def as_tensor(data: Any, dtype: _dtype | None = None, device: Device = None) -> Tensor:
     """Like tensor(), but shares memory with an array or tensor when dtype and device already match."""
     if isinstance(data, Tensor) and (dtype is None or _dt.to_dtype(dtype) is data.dtype) and \
             (device is None or to_device(device) == data.device):
@@ -465,7 +571,7 @@ def as_tensor(data, dtype=None, device=None):
     return Tensor._wrap(_to_array(data, dtype, device, copy=False))
 
 
-def from_numpy(array):
+def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor that shares memory with a NumPy array."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray (got {type(array).__name__})")
@@ -473,7 +579,7 @@ def from_numpy(array):
     return Tensor._wrap(array)
 
 
-def is_tensor(obj):
+def is_tensor(obj: object) -> bool:
     return isinstance(obj, Tensor)
 
 

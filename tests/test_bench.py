@@ -1,9 +1,12 @@
 """Smoke tests of the benchmark suite: it runs every workload and writes its report. No timing assertions."""
+import inspect
 import json
 import math
 import os
 import subprocess
 import sys
+
+import ember
 
 from bench.__main__ import parse_args
 from bench.workloads import MODES, WORKLOADS
@@ -62,3 +65,33 @@ def test_ember_bench_outside_the_repository_says_where_to_run_it(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     assert main(["bench", "--smoke"]) == 1
     assert "repository root" in capsys.readouterr().err
+
+
+def test_compile_smoke_adds_compiled_rows_and_cold_and_warm_compile_times(tmp_path):
+    out = tmp_path / "results.json"
+    proc = _run(["-m", "bench", "--smoke", "--no-torch", "-q", "--compile", "--workloads", "tiny_overhead",
+                 "--modes", "train", "--out", str(out)])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "| workload | mode | ember compiled ms | / torch eager | torch.compile ms |" in proc.stdout
+    assert "| tiny_overhead | train |" in proc.stdout.split("compiled steps")[1]
+    report = json.loads(out.read_text())
+    assert report["config"]["compile"] is True
+    row = report["results"][0]
+    compiled = row["ember_compiled"]
+    assert "error" not in compiled, compiled
+    assert compiled["steps"] == 4  # one process with a cold compile cache, one with a warm one, 2 steps each
+    assert compiled["compile_cold_s"] is not None and compiled["compile_warm_s"] is not None
+    assert row["compiled_loss_rel_diff"] <= 1e-4  # 2 compiled steps end at eager ember's loss
+    default = inspect.signature(ember.compile).parameters["backend"].default
+    assert compiled["compile_backend"] == default and f"ember.compile: backend {default!r}" in proc.stdout
+
+
+def test_compiled_table_gives_both_ratios_and_the_compile_times():
+    from bench.runner import format_compiled_table
+    row = {"workload": "mlp", "mode": "train", "compiled_ratio": 0.5, "compiled_vs_torch_compile": 0.8,
+           "compiled_loss_rel_diff": 0.01,
+           "ember_compiled": {"median_ms": 2.0, "compile_cold_s": 0.25, "compile_warm_s": 0.125},
+           "torch_compiled": {"median_ms": 2.5, "compile_cold_s": 20.0, "compile_warm_s": 3.0}}
+    table = format_compiled_table([row])
+    assert "| mlp | train | 2.000 | 0.50 | 2.500 | 0.80 | 0.250 / 0.125 | 20.000 / 3.000 |" in table
+    assert "compiled last loss differs from eager ember's by 0.01" in table

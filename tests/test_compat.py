@@ -63,6 +63,26 @@ def test_a_torch_utils_data_program_runs():
     assert len(DataLoader(val, batch_size=1)) == 2
 
 
+# --- torch.nn.modules ----------------------------------------------------------------------------------------------
+
+def test_nn_modules_paths_hold_ember_nn_classes(torch):
+    """Programs name classes by PyTorch's paths (safe_globals lists: torch.nn.modules.rnn.LSTM, ...): each class
+    ember.nn has is at the path where torch.nn keeps it, and it is ember.nn's very class."""
+    import inspect
+    import ember.nn.modules.rnn  # the paths import as modules, too
+    found = 0
+    for name in dir(torch.nn):
+        cls = getattr(torch.nn, name)
+        if inspect.isclass(cls) and cls.__module__.startswith("torch.nn.modules.") and hasattr(ember.nn, name):
+            path = cls.__module__.replace("torch.", "ember.", 1)
+            assert getattr(sys.modules.get(path), name, None) is getattr(ember.nn, name), f"{path}.{name}"
+            found += 1
+    assert found > 80 and ember.nn.modules.rnn.LSTM is ember.nn.LSTM
+    out_proj = type(ember.nn.MultiheadAttention(4, 2).out_proj)
+    assert ember.nn.modules.linear.NonDynamicallyQuantizableLinear is out_proj
+    assert ember.nn.modules.module.register_module_forward_hook is ember.nn.module.register_module_forward_hook
+
+
 # --- torch.cuda, torch.accelerator, torch.backends ------------------------------------------------------------------
 
 @no_gpu

@@ -278,12 +278,12 @@ def test_empty_batch():
 
 
 def test_max_pool_indices_and_ties():
-    x = ember.tensor([[[[1.0, 3.0, 3.0, 0.0], [3.0, 2.0, 0.0, 0.0]]]], requires_grad=True)
+    x = ember.tensor([[[[1.0, 3.0, 3.0, 0.0, 5.0, 5.0], [3.0, 2.0, 0.0, 0.0, 5.0, 5.0]]]], requires_grad=True)
     y, idx = P.max_pool2d(x, 2, return_indices=True)
-    assert y.tolist() == [[[[3.0, 3.0]]]]
-    assert idx.dtype == ember.int64 and idx.tolist() == [[[[1, 2]]]]  # the first maximum in scan order
+    assert y.tolist() == [[[[3.0, 3.0, 5.0]]]]
+    assert idx.dtype == ember.int64 and idx.tolist() == [[[[1, 2, 4]]]]  # the first maximum in scan order
     y.sum().backward()
-    assert x.grad.tolist() == [[[[0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]]]]
+    assert x.grad.tolist() == [[[[0.0, 1.0, 1.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]]]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -439,6 +439,45 @@ def test_adaptive_pool1d_matches_torch(torch):
                        arrays)
         _torch_compare(torch, lambda x: P.adaptive_max_pool1d(x, size, return_indices=True),
                        lambda x: F.adaptive_max_pool1d(x, size, return_indices=True), arrays, indices=True)
+
+
+def _tied_arrays(shape, kind):
+    """Inputs full of ties: small integers, all equal, -inf among them, NaN among them."""
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 3, shape).astype(np.float64)
+    if kind == "equal":
+        a[:] = 1.0
+    elif kind == "-inf":
+        a[rng.random(shape) < 0.6] = -np.inf
+        a[0, 0] = -np.inf  # whole windows of -inf, some starting in the padding
+    elif kind == "nan":
+        a[rng.random(shape) < 0.3] = np.nan
+    return [a]
+
+
+@pytest.mark.parametrize("kind", ["integers", "equal", "-inf", "nan"])
+def test_max_pools_pick_torch_index_on_ties(kind, torch):
+    """The index (and so the gradient) PyTorch picks: the first maximum, the last NaN, and in a window of -inf its
+    first element inside the input."""
+    F = torch.nn.functional
+    cases2d = [dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=3, stride=1, padding=1, dilation=2),
+               dict(kernel_size=2, stride=2, ceil_mode=True), dict(kernel_size=(2, 3), stride=1)]
+    for kw in cases2d:
+        _torch_compare(torch, lambda x: P.max_pool2d(x, return_indices=True, **kw),
+                       lambda x: F.max_pool2d(x, return_indices=True, **kw), _tied_arrays((2, 2, 7, 6), kind),
+                       indices=True, layout=False)
+        kw1 = {k: v[0] if isinstance(v, tuple) else v for k, v in kw.items()}
+        _torch_compare(torch, lambda x: P.max_pool1d(x, return_indices=True, **kw1),
+                       lambda x: F.max_pool1d(x, return_indices=True, **kw1), _tied_arrays((2, 2, 9), kind),
+                       indices=True, layout=False)
+    for size in [(3, 2), (2, 5), 4]:  # uneven windows, then even ones
+        _torch_compare(torch, lambda x: P.adaptive_max_pool2d(x, size, return_indices=True),
+                       lambda x: F.adaptive_max_pool2d(x, size, return_indices=True), _tied_arrays((2, 2, 8, 6), kind),
+                       indices=True, layout=False)
+        n = size if isinstance(size, int) else size[1]
+        _torch_compare(torch, lambda x: P.adaptive_max_pool1d(x, n, return_indices=True),
+                       lambda x: F.adaptive_max_pool1d(x, n, return_indices=True), _tied_arrays((2, 2, 8), kind),
+                       indices=True, layout=False)
 
 
 @pytest.mark.parametrize("kw", INTERP_CASES + [

@@ -98,6 +98,55 @@ def test_worker_exceptions_reach_the_main_process():
         list(DataLoader(_Failing(), batch_size=1, num_workers=2))
 
 
+class _Sleepy(Dataset):
+    """Sample 5 takes ``delay`` seconds (forever by default: a worker that never returns)."""
+
+    def __init__(self, delay=3600.0):
+        self.delay = delay
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        if i == 5:
+            time.sleep(self.delay)
+        return i
+
+
+def test_a_stuck_worker_times_out_naming_the_worker_and_the_sample():
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"DataLoader timed out after 0.5 seconds: worker 0 \(pid \d+\) is on "
+                                           r"sample 5 of batch 2 \(indices \[4, 5\]\)"):
+        list(DataLoader(_Sleepy(), batch_size=2, num_workers=2, timeout=0.5))
+    assert time.monotonic() - start < 10  # the stuck worker was terminated, not waited for
+    with pytest.raises(RuntimeError, match=r"worker 1 \(pid \d+\) is on sample 5 of batch 5 \(indices 5\)"):
+        list(DataLoader(_Sleepy(), batch_size=None, num_workers=2, timeout=0.5))
+    with pytest.raises(ValueError, match="timeout option should be non-negative"):
+        DataLoader(_Sleepy(), timeout=-1)
+
+
+def test_a_slow_worker_is_waited_for_with_one_warning(monkeypatch):
+    from ember.data import dataloader
+    monkeypatch.setattr(dataloader, "STALL_WARNING_SECONDS", 0.2)
+    with pytest.warns(RuntimeWarning, match=r"no batch for 0 seconds: worker 1 \(pid \d+\) is on sample 5 of "
+                                            r"batch 1 \(indices \[4, 5, 6, 7\]\); still waiting") as seen:
+        got = [b.tolist() for b in DataLoader(_Sleepy(delay=1.0), batch_size=4, num_workers=2)]
+    assert got == [[0, 1, 2, 3], [4, 5, 6, 7]] and len(seen) == 1
+
+
+class _StuckStream(IterableDataset):
+    def __iter__(self):
+        yield 0
+        if get_worker_info().id == 0:
+            time.sleep(3600)
+        yield 1
+
+
+def test_a_stuck_iterable_worker_times_out_naming_it():
+    with pytest.raises(RuntimeError, match=r"timed out after 0.5 seconds: worker 0 \(pid \d+\) is on its batch 1"):
+        list(DataLoader(_StuckStream(), batch_size=None, num_workers=2, timeout=0.5))
+
+
 class _Stream(IterableDataset):
     def __iter__(self):
         info = get_worker_info()

@@ -90,9 +90,8 @@ def test_cifar10_resnet_on_fake_files(fake_data, capsys):  # noqa: F811
 
 @pytest.mark.parametrize("name", ["mnist", "cifar10_resnet"])
 def test_missing_data_without_network_is_explained(name, tmp_path, monkeypatch, capsys):
-    from ember.data import datasets
     monkeypatch.setenv("EMBER_DATA", str(tmp_path / "empty"))
-    monkeypatch.setattr(datasets.urllib.request, "urlopen", _no_network)
+    monkeypatch.setattr("urllib.request.urlopen", _no_network)
     assert load(name).main(["--epochs", "1"]) == 1
     err = capsys.readouterr().err
     assert "is not available here" in err and "EMBER_DATA" in err and "could not download" in err

@@ -477,11 +477,24 @@ def test_poisson_gaussian_vs_torch(reduction, torch):
 
 def test_legacy_size_average_and_reduce():
     a, b = (ember.tensor(v) for v in _inputs())
-    assert float(F.mse_loss(a, b, size_average=False)) == pytest.approx(float(F.mse_loss(a, b, reduction="sum")))
-    assert tuple(F.l1_loss(a, b, reduce=False).shape) == (3, 4)
+    deprecated = "size_average and reduce args will be deprecated, please use reduction='{}' instead"
+    with pytest.warns(UserWarning, match=deprecated.format("sum")):
+        assert float(F.mse_loss(a, b, size_average=False)) == pytest.approx(float(F.mse_loss(a, b, reduction="sum")))
+    with pytest.warns(UserWarning, match=deprecated.format("none")):
+        assert tuple(F.l1_loss(a, b, reduce=False).shape) == (3, 4)
     x, t = ember.tensor(RNG(0).normal(size=(3, 4))), ember.tensor([0, 1, 2])
-    assert float(F.cross_entropy(x, t, size_average=False)) == pytest.approx(
-        float(F.cross_entropy(x, t, reduction="sum")))
+    with pytest.warns(UserWarning, match=deprecated.format("sum")):  # as F.binary_cross_entropy(size_average=False)
+        assert float(F.cross_entropy(x, t, size_average=False)) == pytest.approx(
+            float(F.cross_entropy(x, t, reduction="sum")))
+
+
+def test_legacy_flags_warn_once_through_a_module():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loss = ember.nn.MSELoss(size_average=False)
+    assert [str(w.message) for w in caught] == [
+        "size_average and reduce args will be deprecated, please use reduction='sum' instead."]
+    assert loss.reduction == "sum"
 
 
 def test_losses_through_modules_still_work():

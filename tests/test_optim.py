@@ -127,6 +127,43 @@ def test_optimizer_errors():
         opt.load_state_dict({"state": {}, "param_groups": [{"lr": 0.1, "params": [0, 1]}]})
 
 
+nan = math.nan
+# one invalid hyper-parameter per case (NaN, negative, out of range), for every optimizer PyTorch also has
+INVALID = [
+    ("SGD", dict(lr=-1)), ("SGD", dict(lr=0.1, momentum=-0.5)), ("SGD", dict(lr=0.1, weight_decay=-1)),
+    *[(name, kw) for name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam")
+      for kw in (dict(lr=nan), dict(lr=-1), dict(eps=nan), dict(betas=(nan, 0.9)), dict(betas=(0.9, 1.0)),
+                 dict(betas=(-0.1, 0.9)), dict(weight_decay=nan), dict(weight_decay=-1),
+                 dict(lr=-1, eps=-1, weight_decay=-1))],  # several bad: the first checked is named, as in torch
+    ("NAdam", dict(momentum_decay=nan)), ("NAdam", dict(momentum_decay=-1)),
+    *[("RMSprop", {k: v}) for k in ("lr", "eps", "momentum", "weight_decay", "alpha") for v in (nan, -1)],
+    ("RMSprop", dict(lr=-1, eps=-1, momentum=-1, weight_decay=-1, alpha=-1)),
+    *[("Adagrad", {k: v}) for k in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+      for v in (nan, -1)],
+    ("Adagrad", dict(lr=-1, lr_decay=-1, weight_decay=-1, initial_accumulator_value=-1, eps=-1)),
+    *[("Adadelta", {k: v}) for k in ("lr", "rho", "eps", "weight_decay") for v in (nan, -1)],
+    ("Adadelta", dict(rho=1.5)), ("Adadelta", dict(lr=-1, rho=-1, eps=-1, weight_decay=-1)),
+    ("LBFGS", dict(lr=nan)), ("LBFGS", dict(lr=-1)),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", INVALID, ids=[f"{n}-{k}" for n, k in INVALID])
+def test_invalid_hyperparameters_are_refused_with_pytorchs_message(name, kwargs, torch):
+    with pytest.raises(ValueError) as expected:
+        getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **kwargs)
+    with pytest.raises(ValueError) as got:
+        getattr(optim, name)([ember.zeros(2, requires_grad=True)], **kwargs)
+    assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=nan)), ("Lion", dict(lr=nan)), ("Lion", dict(lr=-1)),
+                                         ("Lion", dict(betas=(0.9, nan))), ("Lion", dict(weight_decay=nan))])
+def test_nan_hyperparameters_are_refused_where_torch_has_no_check(name, kwargs):
+    """torch.optim.SGD tests `lr < 0.0`, which NaN passes (it then trains on NaN); Lion is not in torch."""
+    with pytest.raises(ValueError, match=r"^Invalid (learning rate|beta parameter at index 1|weight_decay value): "):
+        getattr(optim, name)([ember.zeros(2, requires_grad=True)], **kwargs)
+
+
 def test_zero_grad_and_add_param_group():
     a, b = ember.ones(2, requires_grad=True), ember.ones(3, requires_grad=True)
     opt = optim.SGD([a], lr=0.1, momentum=0.5)

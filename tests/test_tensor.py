@@ -103,7 +103,34 @@ def test_casting_methods():
     assert t.double().dtype is ember.float64 and t.half().dtype is ember.float16
     assert t.long().tolist() == [1, -2] and t.int().dtype is ember.int32
     assert t.bool().tolist() == [True, True]
-    assert t.type() == "ember.float32" and t.type(ember.float64).dtype is ember.float64
+    assert t.type() == "torch.FloatTensor" and t.type(ember.float64).dtype is ember.float64
+
+
+def test_type_names_and_casts_as_torch(torch):
+    t, tt = ember.tensor([1.7, -2.2]), torch.tensor([1.7, -2.2])
+    for d in ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool"):
+        assert t.to(getattr(ember, d)).type() == tt.to(getattr(torch, d)).type()
+    for name in ("LongTensor", "DoubleTensor", "BoolTensor", "ByteTensor"):
+        want = tt.type(getattr(torch, name))
+        for arg in (getattr(ember, name), f"torch.{name}", f"ember.{name}"):
+            got = t.type(arg)
+            assert got.dtype.name == str(want.dtype).split(".")[1] and got.tolist() == want.tolist()
+    assert t.type(ember.int64, True).tolist() == tt.type(torch.int64, True).tolist()  # positional non_blocking
+    assert t.type(ember.float32) is t and t.type("torch.FloatTensor") is t and t.type(ember.FloatTensor) is t
+    assert t.type(ember.Tensor) is t and t.type("torch.Tensor") is t  # the default dtype
+    for bad in ("LongTensor", "torch.int64", "torch.long"):
+        with pytest.raises(ValueError, match=f"invalid type: '{bad}'"):
+            t.type(bad)
+        with pytest.raises(ValueError, match=f"invalid type: '{bad}'"):
+            tt.type(bad)
+    with pytest.raises(TypeError, match="dtype must be a type, str, or dtype object"):
+        t.type(5)
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    x.type(ember.DoubleTensor).sum().backward()  # differentiable, as to()
+    assert x.grad.dtype is ember.float32 and x.grad.tolist() == [1.0, 1.0]
+    model = ember.nn.Linear(2, 2).type(ember.DoubleTensor)
+    assert model.weight.dtype is ember.float64 and isinstance(model.weight, ember.nn.Parameter)
+    assert ember.nn.Linear(2, 2).type("torch.DoubleTensor").bias.dtype is ember.float64
 
 
 # --- to / cpu / devices ------------------------------------------------------------------------------------------------

@@ -475,6 +475,60 @@ def test_plot_history_writes_a_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _history():
+    from ember.train.callbacks import History
+    h = History()
+    for e, (loss, val_loss, acc, val_acc, lr) in enumerate([(1.0, 0.9, 0.5, 0.6, 0.1), (0.6, 0.5, 0.7, 0.8, 0.1),
+                                                           (0.4, 0.2, 0.8, 0.85, 0.01), (0.3, 0.3, 0.9, 0.9, 0.01),
+                                                           (0.2, 0.2, 0.95, 0.8, 0.001)]):
+        h.append(e, {"loss": loss, "accuracy": acc, "val_loss": val_loss, "val_accuracy": val_acc, "lr": lr})
+    return h
+
+
+def test_plot_history_marks_integer_epochs_the_best_epoch_a_title_and_a_small_lr_panel():
+    pytest.importorskip("matplotlib")
+    from matplotlib.ticker import MaxNLocator
+    from ember.train import plot_history
+    fig = plot_history(_history(), title="run-1")
+    assert fig._suptitle.get_text() == "run-1: best val_loss 0.2 at epoch 3 of 5"  # the first of two equal bests
+    fig.draw_without_rendering()
+    loss_ax, acc_ax, lr_ax = fig.axes
+    assert (loss_ax.get_title(), acc_ax.get_title(), lr_ax.get_ylabel()) == ("loss", "accuracy", "learning rate")
+    assert lr_ax.get_position().height < 0.5 * loss_ax.get_position().height  # a small panel, below the others
+    assert lr_ax.get_position().y1 < loss_ax.get_position().y0 and lr_ax.get_yscale() == "log"
+    assert [list(line.get_ydata()) for line in lr_ax.get_lines()][0] == [0.1, 0.1, 0.01, 0.01, 0.001]
+    for ax in fig.axes:
+        assert isinstance(ax.xaxis.get_major_locator(), MaxNLocator) and ax.get_xlabel() == "epoch"
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert ticks and all(float(t).is_integer() for t in ticks) and min(ticks) >= 1 and max(ticks) <= 5
+        assert [list(line.get_xdata()) for line in ax.get_lines() if line.get_gid() == "best_epoch"] == [[3, 3]]
+    star = [line for line in loss_ax.get_lines() if line.get_gid() == "best"]
+    assert [(list(s.get_xdata()), list(s.get_ydata())) for s in star] == [([3], [0.2])]
+    fig = plot_history(_history(), monitor="val_accuracy", mode="max")
+    assert fig._suptitle.get_text() == "best val_accuracy 0.9 at epoch 4 of 5"
+    with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
+        plot_history(_history(), mode="auto")
+
+
+def test_plot_history_callback_marks_the_best_of_its_monitor(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from ember.train import plots
+    figures = []
+    plot = plots.plot_history
+    monkeypatch.setattr(plots, "plot_history", lambda *a, **kw: figures.append(plot(*a, **kw)))
+    x, y = blobs()
+    history = small_trainer(metrics=["accuracy"]).fit(
+        (x, y), epochs=3, val=(x, y), verbose=0,
+        callbacks=[PlotHistory(tmp_path / "a.png", title="t"),
+                   PlotHistory(tmp_path / "b.png", monitor="val_accuracy")])  # mode auto: higher is better
+    best_loss = int(np.argmin(history["val_loss"])) + 1
+    best_acc = int(np.argmax(history["val_accuracy"])) + 1
+    titles = [f._suptitle.get_text() for f in figures]
+    assert titles[0].startswith("t: best val_loss ") and titles[0].endswith(f" at epoch {best_loss} of 3")
+    assert titles[1].startswith("best val_accuracy ") and titles[1].endswith(f" at epoch {best_acc} of 3")
+
+
 def test_plot_history_without_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match="pip install matplotlib"):
@@ -673,14 +727,17 @@ class _Terminal(_io.StringIO):
         return True
 
 
-def test_progress_is_quiet_off_a_terminal_and_one_line_per_epoch_with_verbose_2(capsys):
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_progress_off_a_terminal_is_one_line_per_epoch(verbose, capsys):
+    """A CI log or a pipe (pytest's captured stdout is not a terminal either) gets one line per epoch with
+    verbose=1 as with verbose=2, and nothing with verbose=0."""
     x, y = blobs()
-    small_trainer().fit((x, y), epochs=2, verbose=1)
-    assert capsys.readouterr().out == ""  # pytest's captured stdout is not a terminal
-    small_trainer().fit((x, y), epochs=2, val=(x, y), verbose=2)
+    small_trainer().fit((x, y), epochs=2, val=(x, y), verbose=verbose)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and lines[1].startswith("Epoch 2/2 - loss: ")
     assert "val_accuracy" in lines[1] and "lr: 0.1" in lines[1] and "samples/s" in lines[1]
+    small_trainer().fit((x, y), epochs=2, verbose=0)
+    assert capsys.readouterr().out == ""
 
 
 def test_progress_bar_on_a_terminal_and_fallback_without_tqdm(monkeypatch):

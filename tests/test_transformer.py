@@ -389,6 +389,23 @@ def test_encoder_layer_submodule_names_match_torch(torch):
     assert [n for n, _ in TransformerDecoderLayer(E, H, 16).named_modules()] == names
 
 
+
+def test_default_activation_is_functional_relu(tmp_path):
+    """As in PyTorch, the default (and "relu") activation is nn.functional.relu, so a whole saved model loads
+    with the allowlist PyTorch programs use (word_language_model lists torch.nn.functional.relu)."""
+    F = ember.nn.functional
+    assert TransformerEncoderLayer(E, H, 16).activation is F.relu
+    assert TransformerDecoderLayer(E, H, 16, activation="relu").activation is F.relu
+    assert TransformerEncoderLayer(E, H, 16).activation_relu_or_gelu == 1
+    model = TransformerEncoder(TransformerEncoderLayer(E, H, 16), 1)
+    ember.save(model, tmp_path / "model.pt")
+    allowed = [F.relu, TransformerEncoder, TransformerEncoderLayer, MultiheadAttention, LayerNorm,
+               ember.nn.modules.container.ModuleList, ember.nn.modules.dropout.Dropout,
+               ember.nn.modules.linear.Linear, ember.nn.modules.linear.NonDynamicallyQuantizableLinear]
+    with ember.serialization.safe_globals(allowed):
+        loaded = ember.load(tmp_path / "model.pt")
+    assert loaded.layers[0].activation is F.relu
+
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("causal", [None, True, False])
 def test_encoder_two_layers_with_norm_matches_torch(batch_first, causal, torch):

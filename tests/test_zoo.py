@@ -308,6 +308,21 @@ def test_registry_lists_and_builds_models():
         zoo.get_model("resnet9000")
 
 
+def test_every_builder_takes_torchvision_weights_none_and_refuses_pretrained():
+    import inspect
+    for name in zoo.list_models():
+        params = inspect.signature(getattr(zoo, name)).parameters
+        assert params["weights"].default is None and params["weights"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert params["progress"].default is True
+    m = zoo.resnet18(weights=None, progress=False, num_classes=3)
+    assert m.fc.out_features == 3
+    assert zoo.get_model("lenet5", weights=None)(ember.randn(1, 1, 28, 28)).shape == (1, 10)
+    for weights in ["DEFAULT", "IMAGENET1K_V1", True]:
+        with pytest.raises(ValueError, match=r"resnet50: ember has no pretrained weights \(got weights="
+                                             + repr(weights).replace("'", ".") + r"\); build with weights=None"):
+            zoo.get_model("resnet50", weights=weights)
+
+
 def test_register_model_rejects_a_clashing_name():
     with pytest.raises(ValueError, match="already registered"):
         zoo.register_model("mlp")(lambda: None)

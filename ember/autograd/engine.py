@@ -103,7 +103,7 @@ def _add_to_leaf(leaves, t, g, own, create_graph):
     entry = leaves.get(id(t))
     if entry is None:
         leaves[id(t)] = [t, g, own, False]
-    elif entry[3] and not create_graph and entry[1]._data.dtype == g._data.dtype:
+    elif entry[3] and not create_graph and entry[1]._data.dtype == g._data.dtype and not _tracing.active[0]:
         entry[1]._data += g._data  # a sum made here before: nobody else has seen it
     else:
         entry[1] = _sum(entry[1], g, create_graph)
@@ -127,7 +127,7 @@ def _add_to_buffer(buffers, heap, node, idx, g, create_graph):
 
 
 def _sum(a, b, create_graph):
-    if create_graph:
+    if create_graph or _tracing.active[0]:  # a traced backward's sums are ops of the graph
         return a + b
     s = a._data + b._data
     return Tensor._wrap(np.asarray(s) if isinstance(s, np.generic) else s)  # NumPy gives scalars for 0-d sums
@@ -229,6 +229,8 @@ def _deliver_leaf(t, g, captured, capture, create_graph, shared, own):
         g = g.to(t.dtype)
         gd = g._data
     old = t.grad
+    if _tracing.active[0] and not create_graph:
+        return _deliver_traced(t, g, old)
     if old is None:
         if create_graph:
             t.grad = g
@@ -251,6 +253,19 @@ def _deliver_leaf(t, g, captured, capture, create_graph, shared, own):
             t.grad = Tensor._wrap(od + gd)
 
 
+def _deliver_traced(t, g, old):
+    """_deliver_leaf while ember.compile traces: the new .grad is an op's output (a copy where it could be seen
+    elsewhere, as the array path decides) and accumulation is the in-place op add_, so the graph holds both."""
+    _tracing.grad_seen(t)
+    if old is None:
+        t.grad = g.clone()
+        _tracing.grad_set(t)
+    elif old.requires_grad:
+        _tracing.untraceable("a backward accumulating into a .grad that requires grad")
+    else:
+        old.add_(g)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # public entry points
 
@@ -266,7 +281,8 @@ def _make_root_grads(outputs, grad_outputs, who):
         if g is None:
             if td.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            grads.append(Tensor._wrap(get_array_module(td).ones(td.shape, td.dtype)))
+            ones = Tensor._wrap(get_array_module(td).ones(td.shape, td.dtype))
+            grads.append(_tracing.created(ones) if _tracing.active[0] else ones)
             continue
         if not isinstance(g, Tensor):
             g = Tensor(g, dtype=t.dtype, device=t.device)
@@ -287,8 +303,8 @@ def _as_list(x):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate gradients of tensors into the .grad of the leaves they depend on."""
-    if _tracing.active[0]:
-        _tracing.untraceable("backward (gradients are not captured yet)")
+    if _tracing.active[0] and create_graph:
+        _tracing.untraceable("backward(create_graph=True) (a graph of gradients is not captured)")
     tensors = _as_list(tensors)
     grads = _as_list(grad_tensors) or [None] * len(tensors)
     if len(grads) != len(tensors):
@@ -313,8 +329,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
          materialize_grads=False):
     """Return the gradients of outputs with respect to inputs (a tuple), without touching any .grad."""
-    if _tracing.active[0]:
-        _tracing.untraceable("autograd.grad (gradients are not captured yet)")
+    if _tracing.active[0] and create_graph:
+        _tracing.untraceable("autograd.grad(create_graph=True) (a graph of gradients is not captured)")
     outputs, inputs = _as_list(outputs), _as_list(inputs)
     grads = _as_list(grad_outputs) or [None] * len(outputs)
     if len(grads) != len(outputs):

@@ -3,12 +3,18 @@
 ``no_grad``, ``enable_grad``, ``set_grad_enabled`` and ``inference_mode`` work as context managers and as
 decorators (of functions and of generator functions).
 """
+from __future__ import annotations
+
 import functools
 import inspect
 import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
            "is_inference_mode_enabled"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])  # a decorated function keeps its type
 
 
 class _GradMode(threading.local):
@@ -122,15 +128,15 @@ class _ModeContext:
     def __init__(self, fn=None):
         self.prev = []
 
-    def __enter__(self):
+    def __enter__(self) -> _ModeContext:
         self.prev.append(state.enabled)
         state.enabled = self.mode
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         state.enabled = self.prev.pop()
 
-    def __call__(self, fn):
+    def __call__(self, fn: _F) -> _F:
         return _decorate(fn, *_setter(self.mode))
 
 

@@ -245,7 +245,8 @@ _observing = [0]  # how many on_apply contexts are open in any thread: apply loo
 def on_apply(callback):
     """While active, callback(node, args, outputs) is called in this thread after every op that runs, with a copy
     of the node as it was before its forward, the arguments as given, and the output tensor or tuple of tensors:
-    how a graph is captured by tracing."""
+    how a graph is captured by tracing. A callback with a true ``wants_live_node`` attribute also gets the node
+    that ran (holding what its forward kept for backward) as a fourth argument."""
     _observers.stack.append(callback)
     _observing[0] += 1
     try:
@@ -317,7 +318,10 @@ def _apply_observed(callback, node, args):
         result = apply(node, *args)
     finally:
         _observers.stack = observers
-    callback(pristine, args, result)
+    if getattr(callback, "wants_live_node", False):
+        callback(pristine, args, result, node)
+    else:
+        callback(pristine, args, result)
     return result
 
 

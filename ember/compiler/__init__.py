@@ -8,7 +8,8 @@ The first call with new guards (see ``Guards``) runs the function eagerly while 
 the graph goes through the passes (``passes``) and becomes a Program (``interpret``). Later calls with the same
 guards run the Program. What a graph cannot hold (``.item()``, a random factory, a backward, an optimizer step)
 is a graph break: the function then always runs eagerly, after one warning naming the cause and the line
-(``fullgraph=True`` raises instead). Backends: "numpy" (the interpreter) and "eager" (no graph at all).
+(``fullgraph=True`` raises instead). Backends: "c" (elementwise chains fused into generated C, see
+``c_backend``; the rest as "numpy"), "numpy" (the interpreter) and "eager" (no graph at all).
 """
 import warnings
 from collections import OrderedDict
@@ -17,23 +18,26 @@ from .. import _tracing
 from ..autograd import grad_mode
 from ..nn.module import Module, structure_version
 from ..ops import _autocast
-from .capture import GraphBreak, flatten, trace, unflatten
+from . import c_backend
+from .capture import GraphBreak, first_difference, flatten, trace, unflatten
 from .interpret import Program
 from .passes import optimize
 
 __all__ = ["compile", "CompiledFunction", "OptimizedModule", "GraphBreak"]
 
-BACKENDS = ("numpy", "eager")
+BACKENDS = ("c", "numpy", "eager")
 CACHE_SIZE = 8  # graphs kept per function (torch's cache_size_limit): the least recently used goes first
 
 
-def compile(model=None, *, fullgraph=False, dynamic=None, backend="numpy", mode=None, options=None,
+def compile(model=None, *, fullgraph=False, dynamic=None, backend="c", mode=None, options=None,
             disable=False):
     """Compile a function or Module, as torch.compile (usable as a decorator, with or without arguments).
 
     A Module becomes an OptimizedModule that holds it as ``_orig_mod`` (its state_dict keys get that prefix, as
-    PyTorch's). ``dynamic`` is accepted: a graph is traced per input shape either way. ``mode`` and ``options`` are
-    accepted and have no effect yet."""
+    PyTorch's). ``backend``: "c" (the default: elementwise chains fused into C compiled by the system's compiler,
+    cached on disk; without a compiler the "numpy" backend, after one warning), "numpy" (the graph run by NumPy:
+    the same array code as eager, the same bits) or "eager". ``dynamic`` is accepted: a graph is traced per input
+    shape either way. ``mode`` and ``options`` are accepted and have no effect yet."""
     if backend not in BACKENDS:
         raise ValueError(f"ember.compile: unknown backend {backend!r} (available: {', '.join(BACKENDS)})")
     if model is None:
@@ -49,24 +53,39 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="numpy", mode=
 class _Entry:
     """One traced graph: the optimized graph and its program, or the graph break that made it eager."""
 
-    __slots__ = ("graph", "program", "captured", "modules", "checked", "broken")
+    __slots__ = ("graph", "program", "captured", "modules", "grad_entry", "checked", "broken", "signature",
+                 "verified")
 
-    def __init__(self, graph=None, broken=None):
+    def __init__(self, graph=None, broken=None, backend="numpy", name="graph"):
         self.graph, self.broken = graph, broken
-        self.program = Program(graph) if graph is not None else None
+        self.signature = graph.signature if graph is not None else None
+        self.verified = False  # see CompiledFunction._verify
+        self.program = None
+        if graph is not None and backend == "c":
+            self.program, self.graph = c_backend.program(graph, name)  # shows the graph with its fused kernels
+        elif graph is not None:
+            self.program = Program(graph)
         sources = self.program.sources if graph is not None else ()
         self.captured = [(v.tensor, v.shape, v.dtype) for v in sources if v.kind == "captured"]
         self.modules = [(m, _module_state(m)) for m in (graph.modules if graph is not None else ())]
+        self.grad_entry = [(self.program.sources.index(v), g) for v, g in graph.grad_entry] if graph else []
         self.checked = structure_version[0]
 
-    def valid(self):
+    def valid(self, inputs):
         """Whether what the graph read by reference is as when it was traced: the captured tensors' shapes and
-        dtypes, and (rechecked only when some module changed) the called modules' training flags and their
-        parameter, buffer and submodule objects."""
+        dtypes, the .grad objects of the leaves whose gradients it delivers, and (rechecked only when some module
+        changed) the called modules' training flags and their parameter, buffer and submodule objects."""
         for t, shape, dtype in self.captured:
             d = t._data
             if d.shape != shape or d.dtype != dtype:
                 return False
+        if self.grad_entry:
+            sources = self.program.sources
+            for i, grad in self.grad_entry:
+                v = sources[i]
+                leaf = inputs[v.index] if v.kind == "input" else v.tensor
+                if leaf.grad is not grad:
+                    return False
         if self.checked != structure_version[0]:
             if any(_module_state(m) != state for m, state in self.modules):
                 return False
@@ -106,7 +125,7 @@ class CompiledFunction:
     """A function with its traced graphs (see the module docstring). ``graph`` is the latest optimized graph,
     ``explain()`` describes every graph and graph break."""
 
-    def __init__(self, fn, *, fullgraph=False, backend="numpy", disable=False):
+    def __init__(self, fn, *, fullgraph=False, backend="c", disable=False):
         self.fn, self.fullgraph, self.backend, self.disable = fn, fullgraph, backend, disable
         self.cache = OrderedDict()
         self.graph = None
@@ -120,10 +139,12 @@ class CompiledFunction:
         tensors = []
         key = _guard_key(flatten((args, kwargs), tensors), tensors)
         entry = self.cache.get(key)
-        if entry is not None and entry.valid():
+        if entry is not None and entry.valid(tensors):
             self.cache.move_to_end(key)
             if entry.broken is not None:
                 return self.fn(*args, **kwargs)
+            if not entry.verified:
+                return self._verify(key, entry, args, kwargs)
             outs = entry.program.run(tensors)
             return unflatten(entry.graph.output_spec, outs)
         return self._trace(key, args, kwargs)
@@ -131,20 +152,38 @@ class CompiledFunction:
     def _trace(self, key, args, kwargs):
         graph, result = trace(self.fn, args, kwargs)
         if isinstance(graph, GraphBreak):
-            if self.fullgraph:
-                raise RuntimeError(f"ember.compile(fullgraph=True): {self.__name__} cannot be captured whole: "
-                                   f"{graph}") from None
-            warnings.warn(f"ember.compile: a graph break in {self.__name__}: {graph}; it runs eagerly",
-                          stacklevel=3)
-            entry = _Entry(broken=graph)
+            self._broken(key, graph)
         else:
-            entry = _Entry(optimize(graph, self.__name__))
+            entry = _Entry(optimize(graph, self.__name__), backend=self.backend, name=self.__name__)
             self.graph = entry.graph
-        self.cache[key] = entry
+            self.cache[key] = entry
         self.cache.move_to_end(key)
         while len(self.cache) > CACHE_SIZE:
             self.cache.popitem(last=False)
         return result
+
+    def _verify(self, key, entry, args, kwargs):
+        """The second call with a graph's guards traces again (running eagerly) and compares the two traces' ops:
+        an op holding arrays or numbers that differ between them computed them from the tensors' data outside the
+        graph (its replays would reuse the first call's values), so the function runs eagerly from then on."""
+        graph, result = trace(self.fn, args, kwargs)
+        if isinstance(graph, GraphBreak):
+            self._broken(key, graph)
+            return result
+        where = first_difference(entry.signature, graph.signature)
+        if where is None:
+            entry.verified = True
+        else:
+            self._broken(key, GraphBreak(f"{where} is computed from the tensors' values outside the graph's ops "
+                                         "(a second trace on other data differs there)", ""))
+        return result
+
+    def _broken(self, key, why):
+        if self.fullgraph:
+            raise RuntimeError(f"ember.compile(fullgraph=True): {self.__name__} cannot be captured whole: {why}") \
+                from None
+        warnings.warn(f"ember.compile: a graph break in {self.__name__}: {why}; it runs eagerly", stacklevel=4)
+        self.cache[key] = _Entry(broken=why)
 
     def explain(self):
         """Every cached graph as text (or the graph break that made a call eager)."""
@@ -166,7 +205,7 @@ class OptimizedModule(Module):
     """A compiled Module (torch's OptimizedModule): calls run the compiled ``_orig_mod``, whose parameters,
     buffers and train/eval mode are this module's (state_dict keys start with ``_orig_mod.``)."""
 
-    def __init__(self, mod, *, fullgraph=False, backend="numpy", disable=False):
+    def __init__(self, mod, *, fullgraph=False, backend="c", disable=False):
         super().__init__()
         self._orig_mod = mod
         self.__dict__["_compiled"] = CompiledFunction(mod, fullgraph=fullgraph, backend=backend, disable=disable)

@@ -10,6 +10,8 @@ in-place change outside an op) is a graph break: ``trace`` raises GraphBreak nam
 import os
 import sys
 
+import numpy as np
+
 from .. import _tracing
 from ..autograd import graph as _graph
 from ..tensor import Tensor
@@ -18,6 +20,9 @@ from .ir import Graph, Op, Value
 __all__ = ["GraphBreak", "trace", "flatten", "unflatten"]
 
 _EMBER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+_ANY = object()  # a .grad cleared before the graph reads it: whatever it was when the graph starts
 
 
 class GraphBreak(RuntimeError):
@@ -43,16 +48,24 @@ def _value_of_tensor(t, kind, **kw):
 class _Tracer:
     """The on_apply callback and the _tracing listener while one function is traced."""
 
+    wants_live_node = True  # on_apply passes the node that ran: what its forward kept is linked (see Op.links)
+
     def __init__(self, inputs):
         self.values = {}   # id(tensor) -> its current Value
+        self.by_array = {}  # id(array) -> the Value it holds: a new tensor around a known array is that value
         self.alive = []    # every tensor seen, so that ids stay unique while tracing
         self.ops = []
         self.writes = {}   # id(source Value) -> (source Value, written Value), for tensors that outlive the call
         self.origin = {}   # id(tensor) -> the source Value it started as (input or captured)
         self.views = {}    # id(tensor) -> ids of the view tensors taken of it
+        self.made = set()  # ids of the tensors made while tracing
+        self.kept = {}     # id(array or tuple) -> (Op, attribute, index in the tuple or None): what a traced op's
+        #                    forward kept on its node (arrays, and tuples or lists holding arrays)
         self.expected = set()  # ids of tensors whose version bump an in-place op announced
         self.broken = None
         self.modules = {}  # id(module) -> module, every Module called while tracing
+        self.grad_entry = {}  # id(leaf) -> (leaf Value, the .grad object it must have when the graph starts)
+        self.grad_final = {}  # id(leaf) -> (leaf Value, Value of the .grad the graph leaves, or None)
         self.inputs = []
         for i, t in enumerate(inputs):
             v = _value_of_tensor(t, "input", index=i)
@@ -62,21 +75,33 @@ class _Tracer:
 
     def _bind(self, t, v):
         self.values[id(t)] = v
+        self.by_array[id(t._data)] = v
         self.alive.append(t)
 
     def value_of(self, t):
         v = self.values.get(id(t))
-        if v is None:  # read by reference: a parameter, a buffer, a global
+        if v is None:
+            v = self.by_array.get(id(t._data))  # e.g. a backward's saved_output(): the output, wrapped again
+            if v is not None:
+                self._bind(t, v)
+                return v
+            if id(t) in self.made:  # made during the trace, but by no op or factory: arrays computed outside ops
+                self.untraceable(f"a tensor computed outside ops (its {tuple(t.shape)} values would be frozen)")
+            # read by reference: a parameter, a buffer, a global
             v = _value_of_tensor(t, "captured", tensor=t)
             self._bind(t, v)
             self.origin[id(t)] = v
         return v
 
     # --- on_apply -----------------------------------------------------------------------------------------------
-    def __call__(self, node, args, result):
+    def __call__(self, node, args, result, live=None):
         if self.broken:
             return
-        op = Op(node, [self.value_of(a) if isinstance(a, Tensor) else a for a in args], [])
+        op = Op(node, [self._arg(a) for a in args], [], self._links(node))
+        op.raw = frozenset(i for i, a in enumerate(args) if not isinstance(a, Tensor) and id(a) in self.by_array)
+        if op.links is None:
+            return self.untraceable(f"{type(node).__name__} holds arrays made outside the graph")
+        self._keep(op, node, live)
         outs = result if result.__class__ is tuple else (result,)
         for i, t in enumerate(outs):
             if t is None:
@@ -89,6 +114,48 @@ class _Tracer:
             base = args[0] if args[0]._base is None else args[0]._base
             self.views.setdefault(id(base), set()).update(id(t) for t in outs if t is not None)
         self.ops.append(op)
+
+    def _arg(self, a):
+        """An op argument as the graph holds it: a tensor's Value; an array that is a known value's array (an op
+        given a tensor's data, as embedding's indices) that Value too (passed as an array, see Op.raw); else the
+        argument itself (numbers, None, arrays made from Python values)."""
+        if isinstance(a, Tensor):
+            return self.value_of(a)
+        v = self.by_array.get(id(a))
+        return a if v is None else v
+
+    def _links(self, node):
+        """The node's attributes that an earlier op's forward made, as {attribute: (Op, attribute, index)}; None
+        when it holds a new tuple mixing such arrays with others (not linkable)."""
+        links = {}
+        for k, v in vars(node).items():
+            src = self.kept.get(id(v))
+            if src is not None:
+                links[k] = src
+            elif isinstance(v, (tuple, list)) and any(id(x) in self.kept for x in v):
+                return None
+        return links
+
+    def _keep(self, op, pristine, live):
+        """Index what live's forward stored on it (attributes the pristine copy did not have or had otherwise):
+        arrays, and tuples or lists holding arrays (and their arrays), so that a later node holding one of them
+        is linked to this op."""
+        if live is None:
+            return
+        before = vars(pristine)
+        for k, v in vars(live).items():
+            if before.get(k) is v:
+                continue
+            if hasattr(v, "shape"):
+                self.kept[id(v)] = (op, k, None)
+            elif isinstance(v, (tuple, list)) and any(hasattr(x, "shape") for x in v):
+                self.kept[id(v)] = (op, k, None)
+                for j, x in enumerate(v):
+                    if hasattr(x, "shape"):
+                        self.kept[id(x)] = (op, k, j)
+            else:
+                continue
+            self.alive.append(v)
 
     # --- ember._tracing -----------------------------------------------------------------------------------------
     def _inside_op(self):
@@ -111,6 +178,7 @@ class _Tracer:
         self.value_of(t)  # a tensor never read before is captured (written without being read)
         source = self.origin.get(id(t))  # None for a tensor made inside the function
         self.values[id(t)] = value
+        self.by_array[id(t._data)] = value
         if source is not None:
             self.writes[id(source)] = (source, value)
         self.expected.add(id(t))
@@ -119,6 +187,24 @@ class _Tracer:
         self._bind(alias, self.value_of(t))
         if id(t) in self.origin:
             self.origin[id(alias)] = self.origin[id(t)]
+
+    def born(self, t):
+        self.made.add(id(t))
+        self.alive.append(t)
+
+    def grad_seen(self, t):
+        if not self._inside_op() and id(t) not in self.grad_entry:
+            self.grad_entry[id(t)] = (self.value_of(t), t.grad)
+
+    def grad_set(self, t):
+        if not self._inside_op():
+            self.grad_seen(t)
+            self.grad_final[id(t)] = (self.value_of(t), self.value_of(t.grad))
+
+    def grad_cleared(self, t):
+        if not self._inside_op():
+            self.grad_entry.setdefault(id(t), (self.value_of(t), _ANY))
+            self.grad_final[id(t)] = (self.value_of(t), None)
 
     def called(self, module):
         self.modules[id(module)] = module
@@ -157,6 +243,56 @@ def unflatten(spec, tensors):
     return kind(items) if kind is not tuple or not hasattr(kind, "_fields") else kind(*items)
 
 
+def _data_like(v):
+    """The part of a node attribute that could have been computed from tensor values: arrays and floats (in
+    tuples too); None for anything else (tensors are references, read when the op runs)."""
+    if isinstance(v, Tensor):
+        return None
+    if hasattr(v, "shape") and hasattr(v, "dtype"):
+        return v
+    if isinstance(v, float):
+        return v
+    if isinstance(v, tuple):
+        parts = tuple(_data_like(x) for x in v)
+        return parts if any(p is not None for p in parts) else None
+    return None
+
+
+def signature(graph):
+    """Each op's class and its data-like attributes (not the linked ones): two traces of a function on different
+    data that differ here mean an op holds values computed from the data outside the graph."""
+    sig = []
+    for op in graph.ops:
+        attrs = {k: _data_like(v) for k, v in vars(op.node).items() if k not in op.links}
+        sig.append((type(op.node), {k: v for k, v in attrs.items() if v is not None}))
+    return sig
+
+
+def _same(a, b):
+    if a is b:
+        return True
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b) and all(map(_same, a, b))
+    if hasattr(a, "shape") or hasattr(b, "shape"):
+        try:
+            return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+        except (AttributeError, TypeError):
+            return False
+    return a == b or (a != a and b != b)  # floats, NaN equal to NaN
+
+
+def first_difference(first, second):
+    """'Op.attribute' where two signatures differ (a different op sequence: 'the sequence of ops'); None when
+    they agree."""
+    if len(first) != len(second) or any(a[0] is not b[0] for a, b in zip(first, second)):
+        return "the sequence of ops"
+    for (cls, a), (_, b) in zip(first, second):
+        for k in a.keys() | b.keys():
+            if not _same(a.get(k), b.get(k)):
+                return f"{cls.__name__}.{k}"
+    return None
+
+
 def trace(fn, args, kwargs):
     """Run fn(*args, **kwargs) once, recording its ops; returns (graph, result). The graph's inputs are the
     tensors among args and kwargs, in flatten's order. When fn ran something a graph cannot hold, the graph is a
@@ -178,4 +314,7 @@ def trace(fn, args, kwargs):
     spec = flatten(result, outs)
     graph = Graph(tracer.inputs, tracer.ops, [tracer.value_of(t) for t in outs], tracer.writes.values(), spec)
     graph.modules = list(tracer.modules.values())
+    graph.signature = signature(graph)
+    graph.grad_entry = [(v, g) for v, g in tracer.grad_entry.values() if g is not _ANY]
+    graph.grads = list(tracer.grad_final.values())
     return graph, result

@@ -6,7 +6,8 @@ cleared after its last reader (liveness), so intermediate arrays go as soon as n
 
 Two ways to run: on arrays when no gradient is wanted (``node.forward`` directly: no Tensor objects, no autograd),
 and through ``apply`` on tensors when one is (grad mode on and a source requires grad), so that the outputs carry
-the autograd graph exactly as the eager run's.
+the autograd graph exactly as the eager run's. A graph that holds its own backward (a training step: it sets
+``.grad`` attributes) always runs on arrays: its gradients are ops of the graph already.
 """
 import numpy as np
 
@@ -19,40 +20,50 @@ from .ir import Value
 __all__ = ["Program"]
 
 _ndarray = np.ndarray
+_CONST, _SLOT, _RAW = 0, 1, 2  # where an argument comes from: as traced, a slot, a slot's array (Op.raw)
 _new = object.__new__
 
 
 class Program:
     """A Graph ready to run: ``run(inputs)`` with the input tensors (in the graph's input order) returns the output
-    tensors and applies the graph's writes."""
+    tensors and applies the graph's writes.
 
-    def __init__(self, graph):
+    ``array_graph``: another form of the same graph (the same sources, outputs, writes and .grad deliveries; e.g.
+    with fused kernels, which autograd cannot record) that runs instead whenever the run is on arrays."""
+
+    def __init__(self, graph, array_graph=None, sources=None):
         self.graph = graph
         slot = {}
-        self.sources = graph.sources()
+        self.sources = graph.sources() if sources is None else sources
+        self.arrays = None if array_graph is None else Program(array_graph, sources=self.sources)
         for v in self.sources:
             slot[id(v)] = len(slot)
         self.code = []
+        index = {id(op): i for i, op in enumerate(graph.ops)}
         for op in graph.ops:
-            args = tuple((True, slot[id(a)]) if isinstance(a, Value) else (False, a) for a in op.args)
+            args = tuple(((_RAW if i in op.raw else _SLOT), slot[id(a)]) if isinstance(a, Value) else (_CONST, a)
+                         for i, a in enumerate(op.args))
             outs = []
             for o in op.outputs:
                 if o is not None:
                     slot[id(o)] = len(slot)
                 outs.append(None if o is None else slot[id(o)])
-            self.code.append((type(op.node), vars(op.node), args, tuple(outs)))
+            links = tuple((k, index[id(src)], attr, j) for k, (src, attr, j) in op.links.items())
+            self.code.append((type(op.node), vars(op.node), args, tuple(outs), links))
         self.n_slots = len(slot)
         self.outputs = tuple(slot[id(v)] for v in graph.outputs)
         self.writes = tuple((w, slot[id(v)]) for w, v in graph.writes)
+        self.grads = tuple((leaf, None if g is None else slot[id(g)]) for leaf, g in graph.grads)
         self.free = self._liveness()
 
     def _liveness(self):
         """For each instruction, the slots read for the last time there (not outputs, writes or sources)."""
-        keep = set(self.outputs) | {s for _, s in self.writes} | set(range(len(self.sources)))
+        keep = set(self.outputs) | {s for _, s in self.writes} | {s for _, s in self.grads} | \
+            set(range(len(self.sources)))
         last = {}
-        for i, (_, _, args, _) in enumerate(self.code):
-            for is_slot, s in args:
-                if is_slot:
+        for i, (_, _, args, _, _) in enumerate(self.code):
+            for kind, s in args:
+                if kind:
                     last[s] = i
         free = [[] for _ in self.code]
         for s, i in last.items():
@@ -73,7 +84,12 @@ class Program:
 
     def run(self, inputs):
         sources = self._source_tensors(inputs)
-        grad = is_grad_enabled() and any(t.requires_grad for t in sources)
+        grad = not self.grads and is_grad_enabled() and any(t.requires_grad for t in sources)
+        if not grad and self.arrays is not None:
+            return self.arrays._execute(sources, False)
+        return self._execute(sources, grad)
+
+    def _execute(self, sources, grad):
         env = [None] * self.n_slots
         if grad:
             env[:len(sources)] = sources
@@ -89,18 +105,37 @@ class Program:
             value = env[s]
             target._data[...] = value._data if isinstance(value, Tensor) else value
             increment_version(target)
+        if self.grads:
+            self._set_grads(sources, env, outputs)
         return outputs
+
+    def _set_grads(self, sources, env, outputs):
+        """Give the leaves the .grad the graph leaves them: a new tensor of its own array (copied when the array
+        is also an output or another leaf's, as the engine never lets two .grad share memory), or None."""
+        taken = {id(t._data) for t in outputs}
+        for leaf, s in self.grads:
+            target = sources[self.sources.index(leaf)]
+            if s is None:
+                target.grad = None
+                continue
+            arr = env[s]
+            if id(arr) in taken or arr.base is not None:
+                arr = arr.copy()
+            taken.add(id(arr))
+            target.grad = Tensor._wrap(arr)
 
     def _run_arrays(self, env):
         code, free = self.code, self.free
+        ran = [None] * len(code)
         xp = None
         for i in range(len(code)):
-            cls, attrs, args, outs = code[i]
-            arrays = [env[a] if is_slot else a for is_slot, a in args]
+            cls, attrs, args, outs, links = code[i]
+            arrays = [env[a] if kind else a for kind, a in args]
             if xp is None:
                 first = next((a for a in arrays if hasattr(a, "shape")), None)
                 xp = np if first is None or first.__class__ is _ndarray else get_array_module(first)
-            out = _clone(cls, attrs).forward(xp, *arrays)
+            node = ran[i] = _clone(cls, attrs, links, ran)
+            out = node.forward(xp, *arrays)
             if out.__class__ is not tuple:
                 env[outs[0]] = _as_array(out)
             else:
@@ -112,9 +147,12 @@ class Program:
 
     def _run_tensors(self, env):
         code, free = self.code, self.free
+        ran = [None] * len(code)
         for i in range(len(code)):
-            cls, attrs, args, outs = code[i]
-            out = apply(_clone(cls, attrs), *[env[a] if is_slot else a for is_slot, a in args])
+            cls, attrs, args, outs, links = code[i]
+            node = ran[i] = _clone(cls, attrs, links, ran)
+            out = apply(node, *[a if kind == _CONST else env[a] if kind == _SLOT else env[a]._data
+                                for kind, a in args])
             if out.__class__ is not tuple:
                 env[outs[0]] = out
             else:
@@ -125,10 +163,15 @@ class Program:
                 env[s] = None
 
 
-def _clone(cls, attrs):
-    """A fresh node with the traced node's attributes (a forward stores its own state on the node)."""
+def _clone(cls, attrs, links, ran):
+    """A fresh node with the traced node's attributes (a forward stores its own state on the node), the linked
+    ones taken from this run's nodes (see Op.links)."""
     node = _new(cls)
-    node.__dict__.update(attrs)
+    d = node.__dict__
+    d.update(attrs)
+    for k, i, attr, j in links:
+        v = ran[i].__dict__[attr]
+        d[k] = v if j is None else v[j]
     return node
 
 

@@ -43,10 +43,14 @@ class Value:
 class Op:
     """One op of the graph: a registered node (as before its forward), its arguments and its output values."""
 
-    __slots__ = ("node", "args", "outputs")
+    __slots__ = ("node", "args", "outputs", "links", "raw")
 
-    def __init__(self, node, args, outputs):
+    def __init__(self, node, args, outputs, links=None):
         self.node, self.args, self.outputs = node, list(args), list(outputs)
+        # {attribute: (Op, its node's attribute, index in it or None)}: arrays this node holds that an earlier op's
+        # forward made (a gradient node's saved statistics, masks, indices): taken from that op's run each time
+        self.links = links or {}
+        self.raw = frozenset()  # positions of arguments passed as arrays, not tensors (a tensor's data)
 
     @property
     def name(self):
@@ -67,12 +71,16 @@ class Graph:
         self.writes = list(writes)
         self.output_spec = output_spec  # how the outputs nest into the function's result (see capture)
         self.modules = []  # the Modules the function called (their training flags are guarded)
+        self.grad_entry = []  # (leaf Value, the .grad object the leaf must hold when the graph starts)
+        self.grads = []  # (leaf Value, Value of its new .grad or None): the .grad attributes the graph leaves
+        self.signature = []  # see capture.signature
 
     def values_used(self):
-        """Every value that an op, an output or a write reads, in first-use order (no duplicates)."""
+        """Every value that an op, an output, a write or a .grad reads, in first-use order (no duplicates)."""
         seen, order = set(), []
         for v in itertools.chain((a for op in self.ops for a in op.values()), self.outputs,
-                                 (x for w in self.writes for x in w)):
+                                 (x for w in self.writes for x in w), (x for g in self.grads for x in g),
+                                 (leaf for leaf, _ in self.grad_entry)):
             if isinstance(v, Value) and id(v) not in seen:
                 seen.add(id(v))
                 order.append(v)
@@ -107,6 +115,8 @@ class Graph:
             lines.append(f"    {outs} = {op.name}({args}){_attributes(op.node)}  # {types}")
         for target, value in self.writes:
             lines.append(f"    {name(target)}[...] = {name(value)}")
+        for leaf, grad in self.grads:
+            lines.append(f"    {name(leaf)}.grad = {name(grad) if grad is not None else None}")
         lines.append(f"    return ({', '.join(name(v) for v in self.outputs)})")
         return "\n".join(lines)
 

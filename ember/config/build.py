@@ -1,7 +1,7 @@
 """Building what a resolved config names: the data loaders, the model, optimizer, scheduler, loss and metrics."""
-import importlib.util
 import inspect
 import os
+from importlib.machinery import PathFinder
 
 import numpy as np
 
@@ -19,30 +19,49 @@ def _call(c, key, fn, args, kwargs, label):
 
 
 def build_layer(item, key="layer", src="config", namespace=None):
-    """The module (or transform) of one 'Name' / {Name: args} item."""
+    """The module (or transform) of one 'Name' / {Name: args} item: a public class of ember.nn (or of
+    `namespace`), never any other attribute."""
     from .. import nn
     c = Checker(src)
     name, args, kwargs = split_spec(c, key, item, "a layer")
     ns = namespace or nn
-    cls = getattr(ns, name, None)
-    if cls is None:
+    cls = getattr(ns, name, None) if not name.startswith("_") else None
+    if not isinstance(cls, type):
         c.fail(key, f"unknown name {name!r}")
     return _call(c, key, cls, args, kwargs, name)
 
 
 def text_path(path):
-    """A TextFile path: a file, or module:NAME for the source file of an installed Python module."""
+    """A TextFile path: a file, or module:NAME for the source file of an installed Python module (found on
+    sys.path without importing it or its packages: a config names files, it never runs code)."""
     if path.startswith("module:"):
         name = path[len("module:"):]
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            spec = None
-        origin = getattr(spec, "origin", None)
-        if not origin or not origin.endswith(".py") or not os.path.exists(origin):
-            raise DataError(f"data.path {path!r}: no Python source file found for module {name!r}")
+        origin = _module_source(name)
+        if origin is None:
+            raise DataError(f"data.path {path!r}: no Python source file found for module {name!r} on sys.path")
         return origin
     return os.path.expanduser(path)
+
+
+def _module_source(name):
+    """The .py file of module `name` (a package's __init__.py), searched part by part on sys.path the way the
+    import system's PathFinder does, but without executing anything; None when there is none."""
+    parts = name.split(".")
+    if not all(p.isidentifier() for p in parts):
+        return None
+    search, spec = None, None  # None: sys.path
+    for i in range(len(parts)):
+        try:
+            spec = PathFinder.find_spec(".".join(parts[:i + 1]), search)
+        except (ImportError, ValueError):
+            return None
+        if spec is None:
+            return None
+        search = spec.submodule_search_locations
+        if i < len(parts) - 1 and search is None:  # a plain module has no submodules
+            return None
+    origin = spec.origin
+    return origin if origin and origin.endswith(".py") and os.path.isfile(origin) else None
 
 
 def _read_text_ids(data):
@@ -279,3 +298,19 @@ class _ClassLastLoss:
 
 def build_metrics(cfg):
     return list(cfg["metrics"])
+
+
+def build_callbacks(cfg, out, has_val):
+    """The callbacks the config asks for: EarlyStopping (monitor defaults to val_loss with validation data, else
+    loss) and TensorBoard (log_dir defaults to <out>/tensorboard)."""
+    from ..train import EarlyStopping, TensorBoard
+    callbacks = []
+    spec = cfg.get("early_stopping")
+    if spec is not None:
+        spec = {"monitor": "val_loss" if has_val else "loss", **spec}
+        callbacks.append(EarlyStopping(**spec))
+    spec = cfg.get("tensorboard")
+    if spec is not None:
+        log_dir = spec.get("log_dir") or os.path.join(out, "tensorboard")
+        callbacks.append(TensorBoard(log_dir, update_freq=spec.get("update_freq", "epoch")))
+    return callbacks

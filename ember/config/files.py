@@ -7,6 +7,8 @@ import re
 
 from .schema import ConfigError, kind
 
+MAX_CONFIG_BYTES = 1 << 20  # a config is a page of YAML; a larger file is not one
+
 
 # --- YAML --------------------------------------------------------------------------------------------------------
 def _yaml():
@@ -98,12 +100,19 @@ def load_config(path):
     if os.path.isdir(path):
         path = os.path.join(path, "config.yaml")
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)  # bounded: a device file such as /dev/zero never ends
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the config file ({e.strerror})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: too large for a config file (over {MAX_CONFIG_BYTES >> 20} MiB)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a text config file (byte 0x{data[e.start]:02x} at offset {e.start} is not "
+                          "UTF-8)") from None
     raw = parse_yaml(text, path)
     if raw is None:
         raise ConfigError(f"{path}: the file is empty (expected a mapping with at least: model, data)")

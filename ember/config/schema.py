@@ -1,6 +1,7 @@
 """The schema of a config: its keys and defaults, and the checks that resolve() runs (ConfigErrors name the key)."""
 import difflib
 import inspect
+import math
 import re
 
 
@@ -26,7 +27,8 @@ DEFAULT_CONFIG = {
 }
 
 TOP_KEYS = ["name", "model", "data", "optimizer", "scheduler", "loss", "metrics", "epochs", "seed", "device",
-            "grad_clip", "out"]
+            "threads", "grad_clip", "compile", "early_stopping", "tensorboard", "out"]
+SEED_MAX = 2 ** 64 - 1  # torch.manual_seed's upper bound
 IMAGE_DATASETS = {"Digits": ((1, 8, 8), 10), "MNIST": ((1, 28, 28), 10), "FashionMNIST": ((1, 28, 28), 10),
                   "CIFAR10": ((3, 32, 32), 10)}
 DATASETS = list(IMAGE_DATASETS) + ["TextFile"]
@@ -84,18 +86,20 @@ class Checker:
                 place = "at top level" if not where else f"in {where}"
                 raise ConfigError(f"{self.src}: missing required key {k!r} {place}")
 
-    def integer(self, key, v, lo=None, null=False):
+    def integer(self, key, v, lo=None, null=False, hi=None):
         if v is None and null:
             return v
-        if isinstance(v, bool) or not isinstance(v, int) or (lo is not None and v < lo):
-            self.expect(key, v, (f"an integer >= {lo}" if lo is not None else "an integer")
-                        + (" or null" if null else ""))
+        if (isinstance(v, bool) or not isinstance(v, int) or (lo is not None and v < lo)
+                or (hi is not None and v > hi)):
+            what = (f"an integer in [{lo}, {hi}]" if lo is not None and hi is not None
+                    else f"an integer >= {lo}" if lo is not None else "an integer")
+            self.expect(key, v, what + (" or null" if null else ""))
         return v
 
     def number(self, key, v, lo=None, hi=None, hi_open=False, lo_open=False, null=False):
         if v is None and null:
             return v
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v  # NaN != NaN
         if ok and lo is not None:
             ok = v > lo if lo_open else v >= lo
         if ok and hi is not None:
@@ -150,9 +154,13 @@ def resolve(raw, src="config"):
         "loss": _check_loss(c, raw.get("loss", "cross_entropy")),
         "metrics": _check_metrics(c, raw.get("metrics", ["accuracy"])),
         "epochs": c.integer("epochs", raw.get("epochs", 10), lo=0),
-        "seed": c.integer("seed", raw.get("seed", 0), null=True),
+        "seed": c.integer("seed", raw.get("seed", 0), lo=0, hi=SEED_MAX, null=True),
         "device": c.string("device", raw.get("device", "cpu")),
+        "threads": c.integer("threads", raw.get("threads"), lo=1, null=True),
         "grad_clip": c.number("grad_clip", raw.get("grad_clip"), lo=0, lo_open=True, null=True),
+        "compile": c.boolean("compile", raw.get("compile", False)),
+        "early_stopping": _check_early_stopping(c, raw.get("early_stopping")),
+        "tensorboard": _check_tensorboard(c, raw.get("tensorboard")),
         "out": c.string("out", raw.get("out"), null=True),
     }
     return cfg
@@ -211,6 +219,16 @@ def _check_call(c, key, fn, args, kwargs, label, skip=0, partial=False, numbers=
             default = sig.parameters[name].default
             if isinstance(default, (int, float)) and not isinstance(default, bool) and isinstance(value, str):
                 c.expect(f"{key}.{name}", value, "a number")
+            _check_finite(c, f"{key}.{name}", value)
+
+
+def _check_finite(c, key, value):
+    """NaN or infinity anywhere in an argument (betas: [0.9, .nan] included) is an error: it would train on NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        c.expect(key, value, "a finite number")
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_finite(c, f"{key}[{i}]", v)
 
 
 def _nn_names():
@@ -294,6 +312,49 @@ def _check_data(c, data):
         _check_transforms(c, "data.transforms", out["transforms"])
         _check_transforms(c, "data.train_transforms", out["train_transforms"])
     return out
+
+
+def _check_early_stopping(c, spec):
+    """null or false: off; true: EarlyStopping's defaults; a mapping: its arguments (monitor defaults to val_loss
+    with validation data, else loss)."""
+    spec = _callback_spec(c, "early_stopping", spec)
+    if spec is None:
+        return None
+    c.keys(spec, _EARLY_STOPPING, "early_stopping")
+    if "monitor" in spec:
+        c.string("early_stopping.monitor", spec["monitor"])
+    c.integer("early_stopping.patience", spec.get("patience", 0), lo=0)
+    c.number("early_stopping.min_delta", spec.get("min_delta", 0.0), lo=0)
+    c.string("early_stopping.mode", spec.get("mode", "auto"), choices=["auto", "min", "max"])
+    c.boolean("early_stopping.restore_best_weights", spec.get("restore_best_weights", False))
+    c.boolean("early_stopping.verbose", spec.get("verbose", False))
+    return spec
+
+
+def _check_tensorboard(c, spec):
+    """null or false: off; true: scalars to <run dir>/tensorboard every epoch; a mapping: log_dir (default
+    <run dir>/tensorboard) and update_freq ('epoch', or every N optimizer steps)."""
+    spec = _callback_spec(c, "tensorboard", spec)
+    if spec is None:
+        return None
+    c.keys(spec, ["log_dir", "update_freq"], "tensorboard")
+    c.string("tensorboard.log_dir", spec.get("log_dir"), null=True)
+    freq = spec.get("update_freq", "epoch")
+    if freq != "epoch" and (isinstance(freq, bool) or not isinstance(freq, int) or freq < 1):
+        c.expect("tensorboard.update_freq", freq, "'epoch' or an integer >= 1 (every N optimizer steps)")
+    return spec
+
+
+_EARLY_STOPPING = ["monitor", "patience", "min_delta", "mode", "restore_best_weights", "verbose"]
+
+
+def _callback_spec(c, key, spec):
+    if spec is None or spec is False:
+        return None
+    if spec is True:
+        return {}
+    c.mapping(key, spec, "true, false, null or a mapping of the callback's arguments")
+    return dict(spec)
 
 
 def _check_named(c, key, spec, what):

@@ -2,21 +2,30 @@
 import multiprocessing as mp
 import queue
 import random
+import time
 import traceback
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
 from .. import dtypes
 from ..ops.join import stack
-from ..ops.random import default_generator, manual_seed
+from ..ops.random import Generator, default_generator, manual_seed
 from ..tensor import Tensor
-from .dataset import IterableDataset
-from .sampler import BatchSampler, RandomSampler, SequentialSampler
+from .dataset import Dataset, IterableDataset
+from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
 __all__ = ["DataLoader", "default_collate", "get_worker_info", "WorkerInfo"]
 
+# With timeout=0 a loader waits for its workers as long as they take (PyTorch's semantics: a slow dataset is never
+# cut off), but a batch awaited this long gets a warning naming the worker and the sample it is on.
+STALL_WARNING_SECONDS = 300.0
+_POLL_SECONDS = 5.0  # how often a waiting loader checks that its workers are alive
 
-def default_collate(batch):
+
+def default_collate(batch: list) -> Any:
     """Stack a list of samples into a batch: tensors and arrays are stacked, numbers become tensors (float64 for
     Python floats, int64 for ints, as PyTorch), and dicts, tuples and lists are collated field by field."""
     first = batch[0]
@@ -58,18 +67,34 @@ class WorkerInfo:
 _worker_info = None
 
 
-def get_worker_info():
+def get_worker_info() -> "WorkerInfo | None":
     """The WorkerInfo in a worker process; None in the main process."""
     return _worker_info
 
 
-def _fetch(dataset, indices, collate_fn, auto_collation):
+def _fetch(dataset, indices, collate_fn, auto_collation, progress=None):
+    """One batch; ``progress`` (a worker's shared [batch, has sample, sample]) gets the index of each sample as it is
+    read, so that the main process can say which sample a stuck worker is on."""
     if not auto_collation:
+        if progress is not None:
+            _mark(progress, indices)
         return collate_fn(dataset[indices])
     getter = getattr(dataset, "get_batch", None)
     if getter is not None and collate_fn is default_collate:
         return getter(indices)
-    return collate_fn([dataset[i] for i in indices])
+    if progress is None:
+        return collate_fn([dataset[i] for i in indices])
+    samples = []
+    for i in indices:
+        _mark(progress, i)
+        samples.append(dataset[i])
+    return collate_fn(samples)
+
+
+def _mark(progress, index):
+    """Record in a worker's progress the sample index it reads (any key works as an index: only ints are shown)."""
+    known = isinstance(index, (int, np.integer)) and -2 ** 63 <= index < 2 ** 63
+    progress[1], progress[2] = known, index if known else 0
 
 
 def _worker_setup(dataset, worker_id, num_workers, base_seed, init_fn):
@@ -85,7 +110,8 @@ def _worker_setup(dataset, worker_id, num_workers, base_seed, init_fn):
         init_fn(worker_id)
 
 
-def _map_worker(dataset, index_q, result_q, collate_fn, auto_collation, worker_id, num_workers, base_seed, init_fn):
+def _map_worker(dataset, index_q, result_q, collate_fn, auto_collation, worker_id, num_workers, base_seed, init_fn,
+                progress):
     try:
         _worker_setup(dataset, worker_id, num_workers, base_seed, init_fn)
     except Exception:
@@ -96,8 +122,9 @@ def _map_worker(dataset, index_q, result_q, collate_fn, auto_collation, worker_i
         if task is None:
             return
         n, indices = task
+        progress[0], progress[1] = n, 0
         try:
-            result_q.put((n, _fetch(dataset, indices, collate_fn, auto_collation), None))
+            result_q.put((n, _fetch(dataset, indices, collate_fn, auto_collation, progress), None))
         except Exception:
             result_q.put((n, None, traceback.format_exc()))
 
@@ -132,13 +159,25 @@ def _iterable_batches(it, batch_size, drop_last, collate_fn):
 
 class DataLoader:
     """Iterate over a dataset in batches (PyTorch's DataLoader: batch_size, shuffle, sampler, batch_sampler,
-    drop_last, collate_fn, num_workers with prefetching, worker_init_fn, generator)."""
+    drop_last, collate_fn, num_workers with prefetching, worker_init_fn, generator, timeout).
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None, num_workers=0,
-                 collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
-                 prefetch_factor=None, persistent_workers=False, generator=None):
+    A worker that never returns: with ``timeout`` > 0, waiting longer than that many seconds for a batch from the
+    workers raises a RuntimeError naming the worker, its pid and the sample (and batch) it is on. With the default
+    ``timeout=0`` the loader waits as long as the workers take, as PyTorch, so that a slow dataset is never cut off;
+    after ``STALL_WARNING_SECONDS`` (300) on one batch it warns (a RuntimeWarning naming the same), once per batch.
+    A worker that dies raises at once. Without workers a stuck ``__getitem__`` runs in the main process, where
+    Ctrl-C shows where it is."""
+
+    def __init__(self, dataset: Dataset, batch_size: int | None = 1, shuffle: bool | None = False,
+                 sampler: Sampler | Iterable | None = None, batch_sampler: Sampler | Iterable[list] | None = None,
+                 num_workers: int = 0, collate_fn: Callable[[Any], Any] | None = None, pin_memory: bool = False,
+                 drop_last: bool = False, timeout: float = 0, worker_init_fn: Callable[[int], None] | None = None,
+                 prefetch_factor: int | None = None, persistent_workers: bool = False,
+                 generator: Generator | None = None) -> None:
         if num_workers < 0:
             raise ValueError("DataLoader: num_workers option should be non-negative")
+        if timeout < 0:
+            raise ValueError("DataLoader: timeout option should be non-negative")
         if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
             raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
                              "sampler, and drop_last")
@@ -162,7 +201,7 @@ class DataLoader:
         self.collate_fn = collate_fn if collate_fn is not None else (
             default_collate if self.batch_size is not None or batch_sampler is not None else _convert)
 
-    def __len__(self):
+    def __len__(self) -> int:
         if self._iterable:
             n = len(self.dataset)
             if self.batch_size is None:
@@ -175,7 +214,7 @@ class DataLoader:
             return iter(self.batch_sampler)
         return iter(self.sampler)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         """A pass over the data. As in PyTorch, starting it draws the workers' base seed from the loader's
         generator (or ember's default one) whatever num_workers is, and the sampler, iterated in this process
         only, draws after it: the order of the samples does not depend on num_workers."""
@@ -196,15 +235,23 @@ class DataLoader:
         ctx = self._context()
         result_q = ctx.Queue()
         index_qs = [ctx.Queue() for _ in range(self.num_workers)]
+        progress = [ctx.Array("q", [-1, 0, 0], lock=False) for _ in range(self.num_workers)]  # see _fetch
         workers = [ctx.Process(target=_map_worker, daemon=True,
                                args=(self.dataset, index_qs[w], result_q, self.collate_fn, auto, w, self.num_workers,
-                                     base_seed, self.worker_init_fn)) for w in range(self.num_workers)]
+                                     base_seed, self.worker_init_fn, progress[w])) for w in range(self.num_workers)]
         for p in workers:
             p.start()
         try:
             batches = self._index_batches()
             sent = received = 0
-            pending = {}
+            pending, in_flight = {}, {}
+
+            def stuck():  # the batch awaited is `received`; its worker has finished its earlier ones
+                w = received % self.num_workers
+                batch, has_sample, sample = progress[w][:]
+                on = f"sample {sample} of " if batch == received and has_sample else ""
+                return (f"worker {w} (pid {workers[w].pid}) is on {on}batch {received} "
+                        f"(indices {_short(in_flight[received])})")
 
             def send():
                 nonlocal sent
@@ -213,6 +260,7 @@ class DataLoader:
                 except StopIteration:
                     return False
                 index_qs[sent % self.num_workers].put((sent, idx))
+                in_flight[sent] = idx
                 sent += 1
                 return True
 
@@ -221,27 +269,43 @@ class DataLoader:
                     break
             while received < sent:
                 while received not in pending:
-                    n, data, err = self._get(result_q, workers)
+                    n, data, err = self._get(result_q, workers, stuck)
                     if err is not None:
                         raise RuntimeError(f"DataLoader worker raised an exception:\n{err}")
                     pending[n] = data
                 data = pending.pop(received)
+                del in_flight[received]
                 received += 1
                 send()
                 yield data
         finally:
             _shutdown(workers, index_qs)
 
-    def _get(self, q, workers):
+    def _get(self, q, workers, stuck):
+        """The next item from the workers' queue q: raises past the timeout (stuck() says where the workers are) or
+        when a worker died, warns once when no timeout is set and the wait is long."""
+        start, warned = time.monotonic(), False
         while True:
+            waited = time.monotonic() - start
+            wait = _POLL_SECONDS
+            if self.timeout:
+                wait = min(wait, self.timeout - waited)
+            if not warned:
+                wait = min(wait, STALL_WARNING_SECONDS - waited)
             try:
-                return q.get(timeout=self.timeout or 5.0)
+                return q.get(timeout=max(wait, 0.001))
             except queue.Empty:
-                if self.timeout:
-                    raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds") from None
+                waited = time.monotonic() - start
+                if self.timeout and waited >= self.timeout:
+                    raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds: {stuck()}") from None
                 dead = [p.pid for p in workers if not p.is_alive()]
                 if dead:
                     raise RuntimeError(f"DataLoader worker (pid(s) {dead}) exited unexpectedly") from None
+                if not warned and waited >= STALL_WARNING_SECONDS:
+                    warnings.warn(f"DataLoader: no batch for {waited:.0f} seconds: {stuck()}; still waiting "
+                                  f"(timeout=0). Pass DataLoader(timeout=seconds) to raise instead.",
+                                  RuntimeWarning, stacklevel=2)
+                    warned = True
 
     def _iter_workers(self, base_seed):
         ctx = self._context()
@@ -254,18 +318,29 @@ class DataLoader:
             p.start()
         try:
             active = list(range(self.num_workers))
+            produced = [0] * self.num_workers
             while active:
                 for w in list(active):
-                    item = self._get(qs[w], [workers[w]])
+                    item = self._get(qs[w], [workers[w]],
+                                     lambda: f"worker {w} (pid {workers[w].pid}) is on its batch {produced[w]} "
+                                             f"(counting from 0)")
                     if isinstance(item, str) and item == _DONE:
                         active.remove(w)
                         continue
                     data, err = item
                     if err is not None:
                         raise RuntimeError(f"DataLoader worker {w} raised an exception:\n{err}")
+                    produced[w] += 1
                     yield data
         finally:
             _shutdown(workers, [])
+
+
+def _short(indices, n=8):
+    """A batch's indices for a message, the first n of a long batch."""
+    if not isinstance(indices, (list, tuple)) or len(indices) <= n:
+        return list(indices) if isinstance(indices, tuple) else indices
+    return f"[{', '.join(map(str, indices[:n]))}, ... {len(indices)} in all]"
 
 
 def _convert(sample):

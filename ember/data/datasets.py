@@ -2,20 +2,18 @@
 EMBER_DATA), and TextFile (characters or bytes of a text file, for language models).
 
 Files are looked for in the directory named by the EMBER_DATA environment variable (or the `root` argument), then in
-~/.cache/ember; missing files are downloaded there when `download=True`. Every file is checked against its
-published SHA-256 before it is parsed, and parsing never unpickles anything.
+~/.cache/ember; missing files are downloaded there when `download=True` (see download.py). Every file is checked
+against its published SHA-256 before it is parsed, and parsing never unpickles anything.
 """
 import gzip
-import hashlib
-import io
 import os
 import tarfile
-import urllib.request
 
 import numpy as np
 
 from ..tensor import Tensor
 from .dataset import Dataset
+from .download import fetch
 
 __all__ = ["Digits", "MNIST", "FashionMNIST", "CIFAR10", "TextFile", "data_root"]
 
@@ -23,44 +21,6 @@ __all__ = ["Digits", "MNIST", "FashionMNIST", "CIFAR10", "TextFile", "data_root"
 def data_root(root=None):
     """Where datasets are read from and downloaded to."""
     return os.path.expanduser(root or os.environ.get("EMBER_DATA") or os.path.join("~", ".cache", "ember"))
-
-
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def fetch(name, sha256, urls, folder, download):
-    """The path of a verified file: found in folder, or downloaded from the first working url."""
-    path = os.path.join(folder, name)
-    if not os.path.exists(path):
-        if not download:
-            raise RuntimeError(f"dataset file {path} not found; pass download=True or put the file there "
-                               "(or set EMBER_DATA to the directory that holds it)")
-        os.makedirs(folder, exist_ok=True)
-        errors = []
-        for url in urls:
-            try:
-                tmp = path + ".part"
-                with urllib.request.urlopen(url, timeout=60) as r, open(tmp, "wb") as f:
-                    while True:
-                        chunk = r.read(1 << 20)
-                        if not chunk:
-                            break
-                        f.write(chunk)
-                os.replace(tmp, path)
-                break
-            except OSError as e:
-                errors.append(f"{url}: {e}")
-        else:
-            raise RuntimeError(f"could not download {name}:\n" + "\n".join(errors))
-    actual = sha256_of(path)
-    if sha256 is not None and actual != sha256:
-        raise RuntimeError(f"{path}: SHA-256 mismatch (expected {sha256}, got {actual}); delete the file and retry")
-    return path
 
 
 def read_idx(raw):

@@ -4,10 +4,14 @@ Heads are laid out as (batch, heads, seq, head_dim) straight from the projection
 batch_first costs no transposes. need_weights=False goes through the fused scaled_dot_product_attention; with
 need_weights=True the weights are computed explicitly (softmax(q k^T / sqrt(d) + mask)), since they are returned.
 """
+from __future__ import annotations
+
 import math
 import warnings
+from typing import Any
 
 from .. import dtypes as _dt
+from ..dtypes import dtype as _dtype
 from ..ops.activation import softmax
 from ..ops.dropout import dropout as _dropout
 from ..ops.attention import scaled_dot_product_attention
@@ -15,6 +19,7 @@ from ..ops.creation import empty, zeros
 from ..ops.linear import linear
 from ..ops.join import cat
 from ..tensor import Tensor
+from ..types import Device
 from . import init
 from .linear import Linear
 from .module import Module
@@ -291,14 +296,18 @@ class MultiheadAttention(Module):
     """
 
     __constants__ = ["batch_first"]
+    bias_k: Parameter | None
+    bias_v: Parameter | None
 
-    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
-                 kdim=None, vdim=None, batch_first=False, device=None, dtype=None):
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
+                 add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: int | None = None,
+                 vdim: int | None = None, batch_first: bool = False, device: Device = None,
+                 dtype: _dtype | None = None) -> None:
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueError(f"embed_dim and num_heads must be greater than 0, got embed_dim={embed_dim} and "
                              f"num_heads={num_heads} instead")
         super().__init__()
-        fk = {"device": device, "dtype": dtype}
+        fk: dict[str, Any] = {"device": device, "dtype": dtype}
         self.embed_dim = embed_dim
         self.kdim = kdim if kdim is not None else embed_dim
         self.vdim = vdim if vdim is not None else embed_dim
@@ -348,8 +357,9 @@ class MultiheadAttention(Module):
         if self.bias_v is not None:
             init.xavier_normal_(self.bias_v)
 
-    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
-                average_attn_weights=True, is_causal=False):
+    def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None = None,
+                need_weights: bool = True, attn_mask: Tensor | None = None, average_attn_weights: bool = True,
+                is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
         """(attn_output, attn_weights): output (L, N, E), (N, L, E) with batch_first, or (L, E) unbatched;
         weights (N, L, S) averaged over heads, (N, H, L, S) with average_attn_weights=False, None without
         need_weights. Masks: key_padding_mask (N, S) and attn_mask (L, S) or (N*H, L, S), bool (True = ignore)

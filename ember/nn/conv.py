@@ -1,9 +1,14 @@
 """Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d (PyTorch's parameters and initialisation)."""
+from __future__ import annotations
+
 import math
 
+from ..dtypes import dtype as _dtype
 from ..ops import conv as C
 from ..ops.padding import pad
 from ..ops.creation import empty
+from ..tensor import Tensor
+from ..types import Device, _size_any_t
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -19,8 +24,10 @@ class _ConvNd(Module):
     n = 2
     transposed = False
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", device=None, dtype=None, *, _output_padding=0):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: _size_any_t, stride: _size_any_t = 1,
+                 padding: str | _size_any_t = 0, dilation: _size_any_t = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", device: Device = None, dtype: _dtype | None = None, *,
+                 _output_padding: _size_any_t = 0) -> None:
         super().__init__()
         n = self.n
         if groups <= 0:
@@ -53,7 +60,7 @@ class _ConvNd(Module):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """PyTorch's default: kaiming_uniform_(a=sqrt(5)) weights, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) bias."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
@@ -62,7 +69,7 @@ class _ConvNd(Module):
                 bound = 1 / math.sqrt(fan_in)
                 init.uniform_(self.bias, -bound, bound)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0,) * self.n:
             s += f", padding={self.padding}"  # a string prints bare, as in torch: padding=same
@@ -97,7 +104,7 @@ class _ConvNd(Module):
 class Conv1d(_ConvNd):
     n = 1
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         x, padding = self._padded(input)
         return C.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
@@ -105,7 +112,7 @@ class Conv1d(_ConvNd):
 class Conv2d(_ConvNd):
     n = 2
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         x, padding = self._padded(input)
         return C.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
@@ -113,8 +120,10 @@ class Conv2d(_ConvNd):
 class _ConvTransposeNd(_ConvNd):
     transposed = True
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: _size_any_t, stride: _size_any_t = 1,
+                 padding: _size_any_t = 0, output_padding: _size_any_t = 0, groups: int = 1, bias: bool = True,
+                 dilation: _size_any_t = 1, padding_mode: str = "zeros", device: Device = None,
+                 dtype: _dtype | None = None) -> None:
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
         if isinstance(padding, str):
@@ -149,7 +158,7 @@ class _ConvTransposeNd(_ConvNd):
 class ConvTranspose1d(_ConvTransposeNd):
     n = 1
 
-    def forward(self, input, output_size=None):
+    def forward(self, input: Tensor, output_size: list[int] | None = None) -> Tensor:
         return C.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
                                   self._output_padding(input, output_size), self.groups, self.dilation)
 
@@ -157,6 +166,6 @@ class ConvTranspose1d(_ConvTransposeNd):
 class ConvTranspose2d(_ConvTransposeNd):
     n = 2
 
-    def forward(self, input, output_size=None):
+    def forward(self, input: Tensor, output_size: list[int] | None = None) -> Tensor:
         return C.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
                                   self._output_padding(input, output_size), self.groups, self.dilation)

@@ -1,5 +1,4 @@
 """Loss modules: thin wrappers over the loss functions with PyTorch's constructor arguments."""
-import warnings
 
 from ..ops import loss as L
 from ..ops.ctc import ctc_loss
@@ -14,10 +13,8 @@ class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
         if size_average is not None or reduce is not None:
-            # the deprecated flags decide the reduction, as in torch
+            # the deprecated flags decide the reduction (with PyTorch's warning), as in torch
             self.reduction = L._reduction(reduction, type(self).__name__, size_average, reduce)
-            warnings.warn(f"size_average and reduce args will be deprecated, please use "
-                          f"reduction='{self.reduction}' instead.", UserWarning, stacklevel=3)
         else:
             self.reduction = reduction
 

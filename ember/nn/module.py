@@ -1,9 +1,12 @@
 """Module: the base class of every layer, following torch.nn.Module (registration, state_dict, hooks, repr)."""
+from __future__ import annotations
+
 import functools
 import itertools
 import warnings
 from collections import OrderedDict, namedtuple
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -12,6 +15,7 @@ from ..autograd import no_grad
 from ..ops.copy import parse_to
 from ..ops.creation import empty_like
 from ..tensor import Tensor
+from ..types import Device
 from .hooks import (  # noqa: F401  (the register_module_* functions are torch.nn.modules.module's too)
     BackwardHook, RemovableHandle, add_hook, global_backward_hooks, global_backward_pre_hooks, global_forward_hooks,
     global_forward_pre_hooks, globals_active, register_module_forward_hook, register_module_forward_pre_hook,
@@ -55,7 +59,7 @@ def _typename(obj):
 
 # ---------------------------------------------------------------------------------------------------------------
 
-def _forward_unimplemented(self, *input):
+def _forward_unimplemented(self: Module, *input: Any) -> Any:
     raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
 
@@ -64,6 +68,8 @@ _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
 # Goes up whenever any module's parameters, buffers, submodules or training flag are set or removed: a compiled
 # graph rechecks the modules it was traced with only when this moved.
 structure_version = [0]
+
+T = TypeVar("T", bound="Module")  # what the methods that return self return, in a subclass its own type
 
 
 class Module:
@@ -76,8 +82,26 @@ class Module:
     dump_patches = False
     _version = 1
     call_super_init = False
+    # What __init__ puts in every module's __dict__:
+    training: bool
+    _parameters: dict[str, Parameter | None]
+    _buffers: dict[str, Tensor | None]
+    _non_persistent_buffers_set: set[str]
+    _modules: dict[str, Module]  # or None for a child set to None (children() skips those)
+    _backward_pre_hooks: OrderedDict[int, Callable[..., Any]]
+    _backward_hooks: OrderedDict[int, Callable[..., Any]]
+    _is_full_backward_hook: bool | None
+    _forward_hooks: OrderedDict[int, Callable[..., Any]]
+    _forward_hooks_with_kwargs: OrderedDict[int, bool]
+    _forward_hooks_always_called: OrderedDict[int, bool]
+    _forward_pre_hooks: OrderedDict[int, Callable[..., Any]]
+    _forward_pre_hooks_with_kwargs: OrderedDict[int, bool]
+    _state_dict_hooks: OrderedDict[int, Callable[..., Any]]
+    _state_dict_pre_hooks: OrderedDict[int, Callable[..., Any]]
+    _load_state_dict_pre_hooks: OrderedDict[int, Callable[..., Any]]
+    _load_state_dict_post_hooks: OrderedDict[int, Callable[..., Any]]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         if self.call_super_init is False and kwargs:
             raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument "
                             f"'{next(iter(kwargs))}'")
@@ -105,7 +129,7 @@ class Module:
         if self.call_super_init:
             super().__init__(*args, **kwargs)
 
-    forward = _forward_unimplemented
+    forward: Callable[..., Any] = _forward_unimplemented
 
     # --- registration ---------------------------------------------------------------------------------------
     def _check_new_name(self, kind, name, store):
@@ -121,7 +145,7 @@ class Module:
         if hasattr(self, name) and name not in self.__dict__[store]:
             raise KeyError(f"attribute '{name}' already exists")
 
-    def register_buffer(self, name, tensor, persistent=True):
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Register a tensor (or None) as state that is not a parameter; ``persistent`` puts it in state_dict."""
         self._check_new_name("buffer", name, "_buffers")
         if tensor is not None and not isinstance(tensor, Tensor):
@@ -134,7 +158,7 @@ class Module:
         else:
             self._non_persistent_buffers_set.add(name)
 
-    def register_parameter(self, name, param):
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register a Parameter (or None) under name."""
         self._check_new_name("parameter", name, "_parameters")
         if param is None:
@@ -150,7 +174,7 @@ class Module:
             self._parameters[name] = param
         structure_version[0] += 1
 
-    def add_module(self, name, module):
+    def add_module(self, name: str, module: Module | None) -> None:
         """Register a child module (or None) under name."""
         if not isinstance(module, Module) and module is not None:
             raise TypeError(f"{_typename(module)} is not a Module subclass")
@@ -162,14 +186,14 @@ class Module:
             raise KeyError(f'module name can\'t contain ".", got: {name}')
         if name == "":
             raise KeyError('module name can\'t be empty string ""')
-        self._modules[name] = module
+        self._modules[name] = module  # type: ignore[assignment]  # None keeps the name as an empty slot
         structure_version[0] += 1
 
-    def register_module(self, name, module):
+    def register_module(self, name: str, module: Module | None) -> None:
         """Alias of add_module."""
         self.add_module(name, module)
 
-    def get_submodule(self, target):
+    def get_submodule(self, target: str) -> Module:
         """The submodule at a dotted path such as ``"net.0"`` ("" is self)."""
         if target == "":
             return self
@@ -182,7 +206,7 @@ class Module:
                 raise AttributeError("`" + item + "` is not an nn.Module")
         return mod
 
-    def set_submodule(self, target, module, strict=False):
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
         """Replace the submodule at a dotted path."""
         if target == "":
             raise ValueError("Cannot set the submodule without a target name!")
@@ -204,29 +228,29 @@ class Module:
             raise AttributeError(mod._get_name() + " has no attribute `" + name + "`")
         return mod, name, getattr(mod, name)
 
-    def get_parameter(self, target):
+    def get_parameter(self, target: str) -> Parameter:
         """The parameter at a dotted path such as ``"net.0.weight"``."""
         _, name, param = self._attribute_at(target)
         if not isinstance(param, Parameter):
             raise AttributeError("`" + name + "` is not an nn.Parameter")
         return param
 
-    def get_buffer(self, target):
+    def get_buffer(self, target: str) -> Tensor:
         """The buffer at a dotted path."""
         mod, name, buf = self._attribute_at(target)
         if name not in mod._buffers:
             raise AttributeError("`" + name + "` is not a buffer")
         return buf
 
-    def get_extra_state(self):
+    def get_extra_state(self) -> Any:
         """Override (with set_extra_state) to store extra picklable-free state in state_dict."""
         raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be called.")
 
-    def set_extra_state(self, state):
+    def set_extra_state(self, state: Any) -> None:
         raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be called.")
 
     # --- attributes -----------------------------------------------------------------------------------------
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Tensor | Module:
         d = self.__dict__
         if "_parameters" in d:
             p = d["_parameters"]
@@ -240,7 +264,7 @@ class Module:
                 return m[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         d = self.__dict__
 
         def remove_from(*dicts_or_sets):
@@ -292,7 +316,7 @@ class Module:
                     if name == "training":
                         structure_version[0] += 1
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         structure_version[0] += 1
         if name in self._parameters:
             del self._parameters[name]
@@ -304,15 +328,15 @@ class Module:
         else:
             object.__delattr__(self, name)
 
-    def __dir__(self):
+    def __dir__(self) -> list[str]:
         keys = (dir(self.__class__) + list(self.__dict__) + list(self._parameters) + list(self._modules)
                 + list(self._buffers))
         return sorted(k for k in keys if not k[0].isdigit())
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
 
     # --- iteration ------------------------------------------------------------------------------------------
@@ -328,30 +352,32 @@ class Module:
                     memo.add(id(v))
                 yield module_prefix + ("." if module_prefix else "") + k, v
 
-    def parameters(self, recurse=True):
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """Iterate over the parameters (each shared one once)."""
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
         """Iterate over (dotted name, parameter) pairs."""
         yield from self._named_members(lambda m: m._parameters.items(), prefix, recurse, remove_duplicate)
 
-    def buffers(self, recurse=True):
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         """Iterate over the buffers."""
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
-    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
         """Iterate over (dotted name, buffer) pairs."""
         yield from self._named_members(lambda m: m._buffers.items(), prefix, recurse, remove_duplicate)
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
         """Iterate over the direct submodules."""
         for _, m in self.named_children():
             yield m
 
-    def named_children(self):
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         """Iterate over (name, direct submodule) pairs."""
         memo = set()
         for name, module in self._modules.items():
@@ -359,12 +385,13 @@ class Module:
                 memo.add(id(module))
                 yield name, module
 
-    def modules(self, remove_duplicate=True):
+    def modules(self, remove_duplicate: bool = True) -> Iterator[Module]:
         """Iterate over all modules of the tree, self first."""
         for _, m in self.named_modules(remove_duplicate=remove_duplicate):
             yield m
 
-    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+    def named_modules(self, memo: set[Module] | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
         """Iterate over (dotted name, module) pairs of the tree, self first (named prefix)."""
         if memo is None:
             memo = set()
@@ -379,7 +406,7 @@ class Module:
             yield from module.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
 
     # --- modes and gradients -------------------------------------------------------------------------------
-    def train(self, mode=True):
+    def train(self: T, mode: bool = True) -> T:
         """Set training mode on this module and all its descendants."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
@@ -388,22 +415,24 @@ class Module:
             module.train(mode)
         return self
 
-    def eval(self):
+    def eval(self: T) -> T:
         """Set evaluation mode (``train(False)``)."""
         return self.train(False)
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self: T, requires_grad: bool = True) -> T:
         """Set requires_grad on every parameter."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters (to None by default)."""
         for p in self.parameters():
             if p.grad is not None:
                 if set_to_none:
                     p.grad = None
+                    if _tracing.active[0]:
+                        _tracing.grad_cleared(p)
                 else:
                     if p.grad.grad_fn is not None:
                         p.grad.detach_()
@@ -412,7 +441,7 @@ class Module:
                     with no_grad():
                         p.grad.zero_()
 
-    def share_memory(self):
+    def share_memory(self: T) -> T:
         """Move every parameter, gradient and buffer into memory shared between processes, in place (see
         Tensor.share_memory_: the Parameter objects keep their identity); returns self. Worker processes then
         train this very model (Hogwild): forked ones share it, and 'spawn' or 'forkserver' ones that receive the
@@ -440,14 +469,14 @@ class Module:
         structure_version[0] += 1
         return self
 
-    def apply(self, fn):
+    def apply(self: T, fn: Callable[[Module], None]) -> T:
         """Call fn on every submodule (children first) and on self."""
         for module in self.children():
             module.apply(fn)
         fn(self)
         return self
 
-    def to(self, *args, **kwargs):
+    def to(self: T, *args: Any, **kwargs: Any) -> T:
         """Move and/or cast parameters and buffers: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
         ``to(tensor)``. Only floating-point tensors are cast; parameters are converted in place."""
         device, dtype, _ = parse_to(args, kwargs)
@@ -460,47 +489,50 @@ class Module:
 
         return self._apply(convert)
 
-    def cpu(self):
+    def cpu(self: T) -> T:
         """Move everything to the CPU."""
         return self._apply(lambda t: t.cpu())
 
-    def cuda(self, device=None):
+    def cuda(self: T, device: int | Device = None) -> T:
         """Move everything to a GPU."""
         return self._apply(lambda t: t.cuda(device))
 
-    def type(self, dst_type):
-        """Cast every parameter and buffer to dst_type."""
-        return self._apply(lambda t: t.to(dst_type))
+    def type(self: T, dst_type: Any) -> T:
+        """Cast every parameter and buffer to dst_type: a dtype, a tensor type (``ember.DoubleTensor``) or its name,
+        as ``Tensor.type``."""
+        return self._apply(lambda t: t.type(dst_type))
 
-    def float(self):
+    def float(self: T) -> T:
         """Cast floating-point parameters and buffers to float32."""
         return self._apply(lambda t: t.float() if t.is_floating_point() else t)
 
-    def double(self):
+    def double(self: T) -> T:
         """Cast floating-point parameters and buffers to float64."""
         return self._apply(lambda t: t.double() if t.is_floating_point() else t)
 
-    def half(self):
+    def half(self: T) -> T:
         """Cast floating-point parameters and buffers to float16."""
         return self._apply(lambda t: t.half() if t.is_floating_point() else t)
 
-    def bfloat16(self):
+    def bfloat16(self: T) -> T:
         """Cast floating-point parameters and buffers to bfloat16."""
         return self._apply(lambda t: t.bfloat16() if t.is_floating_point() else t)
 
-    def to_empty(self, *, device, recurse=True):
+    def to_empty(self: T, *, device: Device, recurse: bool = True) -> T:
         """Move parameters and buffers to device without copying their values."""
         return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
 
     # --- hooks ----------------------------------------------------------------------------------------------
-    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
         """hook(module, args) -> None or new args; with_kwargs: hook(module, args, kwargs) -> None or (args, kwargs)."""
         handle = add_hook(self._forward_pre_hooks, hook, prepend, extra_dict=self._forward_pre_hooks_with_kwargs)
         if with_kwargs:
             self._forward_pre_hooks_with_kwargs[handle.id] = True
         return handle
 
-    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
         """hook(module, args, output) -> None or new output (with_kwargs: hook(module, args, kwargs, output))."""
         handle = add_hook(self._forward_hooks, hook, prepend,
                            extra_dict=[self._forward_hooks_with_kwargs, self._forward_hooks_always_called])
@@ -510,11 +542,11 @@ class Module:
             self._forward_hooks_always_called[handle.id] = True
         return handle
 
-    def register_full_backward_pre_hook(self, hook, prepend=False):
+    def register_full_backward_pre_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
         """hook(module, grad_output) -> None or new grad_output, called when the output gradients are known."""
         return add_hook(self._backward_pre_hooks, hook, prepend)
 
-    def register_full_backward_hook(self, hook, prepend=False):
+    def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
         """hook(module, grad_input, grad_output) -> None or new grad_input, called when the gradients with
         respect to the module's inputs are computed."""
         if self._is_full_backward_hook is False:
@@ -523,13 +555,13 @@ class Module:
         self._is_full_backward_hook = True
         return add_hook(self._backward_hooks, hook, prepend)
 
-    def register_backward_hook(self, hook):
+    def register_backward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """Deprecated in PyTorch; ember implements it as a full backward hook."""
         warnings.warn("register_backward_hook is deprecated; use register_full_backward_hook", FutureWarning,
                       stacklevel=2)
         return self.register_full_backward_hook(hook)
 
-    def _call_impl(self, *args, **kwargs):
+    def _call_impl(self, *args: Any, **kwargs: Any) -> Any:
         if _tracing.active[0]:
             _tracing.called(self)
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks
@@ -589,19 +621,19 @@ class Module:
         return result if r is None else r
 
     # --- state_dict -----------------------------------------------------------------------------------------
-    def register_state_dict_pre_hook(self, hook):
+    def register_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """hook(module, prefix, keep_vars) before state_dict() saves this module."""
         return add_hook(self._state_dict_pre_hooks, hook)
 
-    def register_state_dict_post_hook(self, hook):
+    def register_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """hook(module, state_dict, prefix, local_metadata) after state_dict() saved this module."""
         return add_hook(self._state_dict_hooks, hook)
 
-    def register_load_state_dict_pre_hook(self, hook):
+    def register_load_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)."""
         return add_hook(self._load_state_dict_pre_hooks, functools.partial(hook, self))
 
-    def register_load_state_dict_post_hook(self, hook):
+    def register_load_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """hook(module, incompatible_keys) after load_state_dict() loaded this module."""
         return add_hook(self._load_state_dict_post_hooks, hook)
 
@@ -615,7 +647,8 @@ class Module:
         if type(self).get_extra_state is not Module.get_extra_state:
             destination[prefix + _EXTRA_STATE_KEY_SUFFIX] = self.get_extra_state()
 
-    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
+    def state_dict(self, *args: Any, destination: dict[str, Any] | None = None, prefix: str = "",
+                   keep_vars: bool = False) -> dict[str, Any]:
         """An OrderedDict of every parameter and persistent buffer by dotted name (detached unless keep_vars)."""
         if args:
             destination = args[0] if destination is None else destination
@@ -623,7 +656,7 @@ class Module:
             keep_vars = args[2] if len(args) > 2 and keep_vars is False else keep_vars
         if destination is None:
             destination = OrderedDict()
-            destination._metadata = OrderedDict()
+            destination._metadata = OrderedDict()  # type: ignore[attr-defined]
         local_metadata = dict(version=self._version)
         if hasattr(destination, "_metadata"):
             destination._metadata[prefix[:-1]] = local_metadata
@@ -700,7 +733,8 @@ class Module:
                     elif head[0] not in local_state:
                         unexpected_keys.append(key)
 
-    def load_state_dict(self, state_dict, strict=True, assign=False):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
+                        assign: bool = False) -> _IncompatibleKeys:
         """Copy parameters and buffers from state_dict (in place, under no_grad).
 
         Returns ``(missing_keys, unexpected_keys)``; with strict=True those are errors. Shape mismatches are always
@@ -709,11 +743,13 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        missing_keys, unexpected_keys, error_msgs = [], [], []
+        missing_keys: list[str] = []
+        unexpected_keys: list[str] = []
+        error_msgs: list[str] = []
         metadata = getattr(state_dict, "_metadata", None)
         state_dict = OrderedDict(state_dict)
         if metadata is not None:
-            state_dict._metadata = metadata
+            state_dict._metadata = metadata  # type: ignore[attr-defined]
 
         def load(module, local_state_dict, prefix=""):
             local_metadata = {} if metadata is None else dict(metadata.get(prefix[:-1], {}))
@@ -747,14 +783,14 @@ class Module:
         return _IncompatibleKeys(missing_keys, unexpected_keys)
 
     # --- printing -------------------------------------------------------------------------------------------
-    def _get_name(self):
+    def _get_name(self) -> str:
         return self.__class__.__name__
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         """The module-specific part of repr (override it); one line is printed inside the parentheses."""
         return ""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         extra_lines = []
         extra = self.extra_repr()
         if extra:

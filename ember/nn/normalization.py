@@ -1,11 +1,15 @@
 """Normalisation layers: BatchNorm1d/2d, LayerNorm, GroupNorm, InstanceNorm1d/2d, RMSNorm."""
+from __future__ import annotations
+
 import numbers
 import warnings
 
 from ..autograd import no_grad
+from ..dtypes import dtype as _dtype
 from ..ops import norm as N
 from ..ops.creation import ones, zeros
-from ..tensor import tensor
+from ..tensor import Tensor, tensor
+from ..types import Device, _size
 from .module import Module
 from .parameter import Parameter
 
@@ -30,9 +34,15 @@ class _NormBase(Module):
     """Affine weight/bias and running statistics shared by batch and instance norm."""
 
     _version = 2
+    weight: Parameter | None
+    bias: Parameter | None
+    running_mean: Tensor | None
+    running_var: Tensor | None
+    num_batches_tracked: Tensor | None
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
-                 dtype=None, *, bias=True):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device: Device = None, dtype: _dtype | None = None, *,
+                 bias: bool = True) -> None:
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
@@ -46,14 +56,14 @@ class _NormBase(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
 
-    def reset_running_stats(self):
+    def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            with no_grad():
-                self.running_mean.zero_()
-                self.running_var.fill_(1)
-                self.num_batches_tracked.zero_()
+            with no_grad():  # tracked: the buffers exist
+                self.running_mean.zero_()  # type: ignore[union-attr]
+                self.running_var.fill_(1)  # type: ignore[union-attr]
+                self.num_batches_tracked.zero_()  # type: ignore[union-attr]
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         self.reset_running_stats()
         if self.affine:
             _reset_affine(self.weight, self.bias)
@@ -61,7 +71,7 @@ class _NormBase(Module):
     def _check_input_dim(self, input):
         pass
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
@@ -69,7 +79,7 @@ class _NormBase(Module):
 class _BatchNorm(_NormBase):
     dims = (2, 3)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
@@ -106,11 +116,12 @@ class BatchNorm2d(_BatchNorm):
 class _InstanceNorm(_NormBase):
     ndim = 2
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None,
-                 dtype=None, *, bias=True):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, device: Device = None, dtype: _dtype | None = None, *,
+                 bias: bool = True) -> None:
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         ndim = input._data.ndim
         if ndim not in (self.ndim + 1, self.ndim + 2):
             raise ValueError(f"{type(self).__name__}: expected {self.ndim + 1}D or {self.ndim + 2}D input (got "
@@ -150,20 +161,24 @@ def _shape(normalized_shape):
 class LayerNorm(Module):
     """Normalise over the trailing normalized_shape dims, with elementwise affine weight and bias."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+    weight: Parameter | None
+    bias: Parameter | None
+
+    def __init__(self, normalized_shape: int | _size, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device: Device = None, dtype: _dtype | None = None) -> None:
         super().__init__()
         self.normalized_shape, self.eps = _shape(normalized_shape), eps
         self.elementwise_affine = elementwise_affine
         _register_affine(self, elementwise_affine, bias, self.normalized_shape, device, dtype)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return N.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         if self.elementwise_affine:
             _reset_affine(self.weight, self.bias)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
 
@@ -171,21 +186,25 @@ class LayerNorm(Module):
 class GroupNorm(Module):
     """Normalise groups of channels of (N, C, ...) input, with per-channel affine weight and bias."""
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
+    weight: Parameter | None
+    bias: Parameter | None
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 device: Device = None, dtype: _dtype | None = None, *, bias: bool = True) -> None:
         super().__init__()
         if num_channels % num_groups:
             raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         _register_affine(self, affine, bias, num_channels, device, dtype)
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         if self.affine:
             _reset_affine(self.weight, self.bias)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return N.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")
 
@@ -193,7 +212,8 @@ class GroupNorm(Module):
 class RMSNorm(Module):
     """x / sqrt(mean(x^2) + eps) * weight over the trailing normalized_shape dims."""
 
-    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+    def __init__(self, normalized_shape: int | _size, eps: float | None = None, elementwise_affine: bool = True,
+                 device: Device = None, dtype: _dtype | None = None) -> None:
         super().__init__()
         self.normalized_shape, self.eps = _shape(normalized_shape), eps
         self.elementwise_affine = elementwise_affine
@@ -202,13 +222,13 @@ class RMSNorm(Module):
         else:
             self.register_parameter("weight", None)
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         if self.elementwise_affine:
             with no_grad():
                 self.weight.fill_(1)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return N.rms_norm(input, self.normalized_shape, self.weight, self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

@@ -1,4 +1,8 @@
 """Parameter (a tensor that a Module registers as learnable) and Buffer (one it registers as state)."""
+from __future__ import annotations
+
+from typing import Any, SupportsIndex
+
 from ..device import CPU, move, to_device
 from ..ops.creation import empty
 from ..tensor import Tensor, init_tensor, tensor as _tensor
@@ -20,24 +24,24 @@ class Parameter(Tensor):
     ``Parameter(data)`` shares memory with ``data`` and is a leaf with ``requires_grad=True`` by default.
     """
 
-    def __init__(self, data=None, requires_grad=True):
+    def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:
         init_tensor(self, _array_of(data))
         if requires_grad:
             self.requires_grad_(True)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Parameter containing:\n" + Tensor.__repr__(self)
 
     __str__ = __repr__
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo: dict[int, Any]) -> Parameter:
         if id(self) in memo:
             return memo[id(self)]
         result = type(self)(Tensor._wrap(self._data.copy()), self.requires_grad)
         memo[id(self)] = result
         return result
 
-    def __reduce_ex__(self, protocol):
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
         return (_rebuild_parameter, (move(self._data, CPU), str(self.device), self.requires_grad))
 
 
@@ -48,12 +52,12 @@ def _rebuild_parameter(array, dev, requires_grad):
 class Buffer(Tensor):
     """A tensor that, assigned to a Module attribute, is registered as a buffer (``persistent`` or not)."""
 
-    def __init__(self, data=None, *, persistent=True):
+    def __init__(self, data: Tensor | None = None, *, persistent: bool = True) -> None:
         requires_grad = isinstance(data, Tensor) and data.requires_grad
         init_tensor(self, _array_of(data), requires_grad)  # copied from data as is, without requires_grad_'s checks
         self.persistent = persistent
 
-    def __reduce_ex__(self, protocol):
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
         return (_rebuild_buffer, (move(self._data, CPU), str(self.device), self.persistent))
 
 

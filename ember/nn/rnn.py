@@ -5,15 +5,20 @@ state_dict copied from torch by name gives the same outputs and gradients. Each 
 (``ember.ops.rnn.rnn_layer``): one GEMM for the input projection of the whole sequence, then per step one GEMM and a
 fused cell on arrays.
 """
+from __future__ import annotations
+
 import math
 import numbers
 import warnings
+from typing import Any, overload
 
+from ..dtypes import dtype as _dtype
 from ..ops.dropout import dropout as _dropout
 from ..ops.creation import zeros
 from ..ops.rnn import gru_cell, lstm_cell, rnn_layer, rnn_relu_cell, rnn_tanh_cell
 from ..ops.join import cat, stack
 from ..tensor import Tensor
+from ..types import Device
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -38,8 +43,9 @@ def _check_tensor(x, name, what):
 class RNNBase(Module):
     """Base class of RNN, LSTM and GRU: parameters, checks and the multi-layer, bidirectional loop."""
 
-    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, proj_size=0, device=None, dtype=None):
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device: Device = None, dtype: _dtype | None = None) -> None:
         super().__init__()
         if mode not in _GATES:
             raise ValueError("Unrecognized RNN mode: " + mode)
@@ -71,7 +77,8 @@ class RNNBase(Module):
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
         self.proj_size = proj_size
-        self._workspace = {}  # backward's big temporaries, reused between steps (see ember.ops.rnn.rnn_layer)
+        # backward's big temporaries, reused between steps (see ember.ops.rnn.rnn_layer)
+        self._workspace: dict[Any, Any] = {}
         self._create_parameters(device, dtype)
         self.reset_parameters()
 
@@ -101,7 +108,7 @@ class RNNBase(Module):
                 self._layer_names.append(tuple(n if n in shapes else None for n in (
                     f"weight_ih{sfx}", f"weight_hh{sfx}", f"bias_ih{sfx}", f"bias_hh{sfx}", f"weight_hr{sfx}")))
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state["_workspace"] = {}
         return state
@@ -111,22 +118,22 @@ class RNNBase(Module):
         return [getattr(self, n, None) for n in self._flat_weights_names]
 
     @property
-    def all_weights(self):
+    def all_weights(self) -> list[list[Parameter]]:
         """The parameters, one list per layer and direction."""
         return [[getattr(self, n) for n in names] for names in self._all_weights]
 
-    def flatten_parameters(self):
+    def flatten_parameters(self) -> None:
         """No-op (PyTorch compacts cuDNN weights here)."""
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as in PyTorch."""
         stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)
 
     # --- checks (PyTorch's messages) ------------------------------------------------------------------------
-    def check_input(self, input, batch_sizes=None):
-        wdt = self._parameters[self._flat_weights_names[0]].dtype
+    def check_input(self, input: Tensor, batch_sizes: Tensor | None = None) -> None:
+        wdt = self._parameters[self._flat_weights_names[0]].dtype  # type: ignore[union-attr]  # weight_ih_l0
         if input.dtype is not wdt:
             raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype ({wdt}). Convert input: "
                              f"input.to({wdt}), or convert model: model.to({input.dtype})")
@@ -137,20 +144,21 @@ class RNNBase(Module):
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
                                f"got {input.size(-1)}")
 
-    def get_expected_hidden_size(self, input, batch_sizes=None):
+    def get_expected_hidden_size(self, input: Tensor, batch_sizes: Tensor | None = None) -> tuple[int, int, int]:
         mini_batch = input.size(0) if self.batch_first else input.size(1)
         directions = 2 if self.bidirectional else 1
         return (self.num_layers * directions, mini_batch, self.proj_size or self.hidden_size)
 
-    def check_hidden_size(self, hx, expected_hidden_size, msg="Expected hidden size {}, got {}"):
+    def check_hidden_size(self, hx: Tensor, expected_hidden_size: tuple[int, int, int],
+                          msg: str = "Expected hidden size {}, got {}") -> None:
         if tuple(hx.shape) != tuple(expected_hidden_size):
             raise RuntimeError(msg.format(tuple(expected_hidden_size), list(hx.shape)))
-        wdt = self._parameters[self._flat_weights_names[0]].dtype
+        wdt = self._parameters[self._flat_weights_names[0]].dtype  # type: ignore[union-attr]  # weight_ih_l0
         if hx.dtype is not wdt:
             raise RuntimeError(f"{type(self).__name__}: hidden state dtype ({hx.dtype}) does not match weight dtype "
                                f"({wdt})")
 
-    def check_forward_args(self, input, hidden, batch_sizes=None):
+    def check_forward_args(self, input: Tensor, hidden: Tensor, batch_sizes: Tensor | None = None) -> None:
         self.check_input(input, batch_sizes)
         self.check_hidden_size(hidden, self.get_expected_hidden_size(input, batch_sizes))
 
@@ -225,7 +233,7 @@ class RNNBase(Module):
         out, h_n = self._run(x, h0s, None, bf)
         return (out, h_n) if batched else (out.squeeze(1), h_n.squeeze(1))
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
         if self.proj_size != 0:
             s += f", proj_size={self.proj_size}"
@@ -249,7 +257,14 @@ class RNN(RNNBase):
     bidirectional=False)``; ``forward(input, hx=None)`` returns (output, h_n).
     """
 
-    def __init__(self, *args, **kwargs):
+    @overload
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device: Device = None, dtype: _dtype | None = None) -> None: ...
+    @overload
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         if "proj_size" in kwargs:
             raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         if len(args) > 3:
@@ -265,7 +280,7 @@ class RNN(RNNBase):
             raise ValueError(f"Unknown nonlinearity '{self.nonlinearity}'. Select from 'tanh' or 'relu'.")
         super().__init__(mode, *args, **kwargs)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         return self._forward_one_state(input, hx, "RNN")
 
 
@@ -276,12 +291,19 @@ class GRU(RNNBase):
     ``forward(input, hx=None)`` returns (output, h_n).
     """
 
-    def __init__(self, *args, **kwargs):
+    @overload
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device: Device = None,
+                 dtype: _dtype | None = None) -> None: ...
+    @overload
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         if "proj_size" in kwargs:
             raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         super().__init__("GRU", *args, **kwargs)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         return self._forward_one_state(input, hx, "GRU")
 
 
@@ -292,21 +314,29 @@ class LSTM(RNNBase):
     proj_size=0)``; ``forward(input, hx=None)`` with hx = (h_0, c_0) returns (output, (h_n, c_n)).
     """
 
-    def __init__(self, *args, **kwargs):
+    @overload
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device: Device = None, dtype: _dtype | None = None) -> None: ...
+    @overload
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__("LSTM", *args, **kwargs)
 
-    def get_expected_cell_size(self, input, batch_sizes=None):
+    def get_expected_cell_size(self, input: Tensor, batch_sizes: Tensor | None = None) -> tuple[int, int, int]:
         mini_batch = input.size(0) if self.batch_first else input.size(1)
         return (self.num_layers * (2 if self.bidirectional else 1), mini_batch, self.hidden_size)
 
-    def check_forward_args(self, input, hidden, batch_sizes=None):
+    def check_forward_args(self, input: Tensor, hidden: tuple[Tensor, Tensor],  # type: ignore[override]
+                           batch_sizes: Tensor | None = None) -> None:
         self.check_input(input, batch_sizes)
         self.check_hidden_size(hidden[0], self.get_expected_hidden_size(input, batch_sizes),
                                "Expected hidden[0] size {}, got {}")
         self.check_hidden_size(hidden[1], self.get_expected_cell_size(input, batch_sizes),
                                "Expected hidden[1] size {}, got {}")
 
-    def forward(self, input, hx=None):
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         batched = self._check_dims(input, "LSTM")
         x, bf, b = self._sequence(input, batched)
         self.check_input(x, None)
@@ -340,7 +370,8 @@ class LSTM(RNNBase):
 class RNNCellBase(Module):
     """Base of the cells: weight_ih (chunks * hidden, input), weight_hh (chunks * hidden, hidden), bias_ih, bias_hh."""
 
-    def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device: Device = None,
+                 dtype: _dtype | None = None) -> None:
         super().__init__()
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -355,7 +386,7 @@ class RNNCellBase(Module):
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
         if self.bias is not True:
             s += f", bias={self.bias}"
@@ -363,7 +394,7 @@ class RNNCellBase(Module):
             s += f", nonlinearity={self.nonlinearity}"
         return s
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as in PyTorch."""
         stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
         for weight in self.parameters():
@@ -395,11 +426,12 @@ class RNNCellBase(Module):
 class RNNCell(RNNCellBase):
     """An Elman RNN cell: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu)."""
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
+                 device: Device = None, dtype: _dtype | None = None) -> None:
         super().__init__(input_size, hidden_size, bias, num_chunks=1, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
 
-    def forward(self, input, hx=None):
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         input, (h,), batched = self._prepare(input, hx, "RNNCell", 1)
         if self.nonlinearity == "tanh":
             fn = rnn_tanh_cell
@@ -414,10 +446,11 @@ class RNNCell(RNNCellBase):
 class LSTMCell(RNNCellBase):
     """An LSTM cell with gates (i, f, g, o): forward(input, (h, c)) returns (h', c')."""
 
-    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Device = None,
+                 dtype: _dtype | None = None) -> None:
         super().__init__(input_size, hidden_size, bias, num_chunks=4, device=device, dtype=dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         input, states, batched = self._prepare(input, hx, "LSTMCell", 2)
         h, c = lstm_cell(input, states, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
@@ -426,10 +459,11 @@ class LSTMCell(RNNCellBase):
 class GRUCell(RNNCellBase):
     """A GRU cell with gates (r, z, n): forward(input, h) returns h'."""
 
-    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Device = None,
+                 dtype: _dtype | None = None) -> None:
         super().__init__(input_size, hidden_size, bias, num_chunks=3, device=device, dtype=dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         input, (h,), batched = self._prepare(input, hx, "GRUCell", 1)
         out = gru_cell(input, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return out if batched else out.squeeze(0)

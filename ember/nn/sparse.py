@@ -1,7 +1,12 @@
 """Embedding: a lookup table of vectors."""
+from __future__ import annotations
+
 from ..autograd import no_grad
+from ..dtypes import dtype as _dtype
 from ..ops.embedding import embedding
 from ..ops.creation import empty
+from ..tensor import Tensor
+from ..types import Device
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -12,8 +17,10 @@ __all__ = ["Embedding"]
 class Embedding(Module):
     """num_embeddings vectors of size embedding_dim, initialised N(0, 1) (the padding_idx row zeroed)."""
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
-                 scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                 sparse: bool = False, _weight: Tensor | None = None, _freeze: bool = False, device: Device = None,
+                 dtype: _dtype | None = None) -> None:
         super().__init__()
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
@@ -33,7 +40,7 @@ class Embedding(Module):
                 raise AssertionError("Shape of weight does not match num_embeddings and embedding_dim")
             self.weight = Parameter(_weight, requires_grad=not _freeze)  # shares memory with _weight, like torch
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """N(0, 1) weights with the padding_idx row zeroed."""
         init.normal_(self.weight)
         self._fill_padding_idx_with_zero()
@@ -43,11 +50,11 @@ class Embedding(Module):
             with no_grad():
                 self.weight[self.padding_idx].fill_(0)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type, self.scale_grad_by_freq,
                          self.sparse)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
@@ -62,8 +69,9 @@ class Embedding(Module):
         return s
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0,
-                        scale_grad_by_freq=False, sparse=False):
+    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, padding_idx: int | None = None,
+                        max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                        sparse: bool = False) -> Embedding:
         """An Embedding whose weight is the given 2-D tensor of vectors (sharing its memory, as torch does)."""
         if embeddings._data.ndim != 2:
             raise AssertionError("Embeddings parameter is expected to be 2-dimensional")

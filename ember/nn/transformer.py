@@ -47,7 +47,7 @@ def _get_clones(module, n):
 
 def _get_activation_fn(activation):
     if activation == "relu":
-        return _unary.relu
+        return _A.relu
     if activation == "gelu":
         return _A.gelu
     raise RuntimeError(f"activation should be relu/gelu, not {activation}")
@@ -55,7 +55,7 @@ def _get_activation_fn(activation):
 
 def _relu_or_gelu(activation):
     """1 for relu, 2 for gelu, 0 for anything else (PyTorch's activation_relu_or_gelu attribute)."""
-    if activation is _unary.relu or isinstance(activation, ReLU):
+    if activation is _A.relu or activation is _unary.relu or isinstance(activation, ReLU):
         return 1
     if activation is _A.gelu or isinstance(activation, GELU):
         return 2
@@ -68,7 +68,7 @@ class TransformerEncoderLayer(Module):
 
     __constants__ = ["norm_first"]
 
-    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=_unary.relu, layer_norm_eps=1e-5,
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=_A.relu, layer_norm_eps=1e-5,
                  batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         super().__init__()
         fk = {"device": device, "dtype": dtype}
@@ -117,7 +117,7 @@ class TransformerDecoderLayer(Module):
 
     __constants__ = ["norm_first"]
 
-    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=_unary.relu, layer_norm_eps=1e-5,
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=_A.relu, layer_norm_eps=1e-5,
                  batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         super().__init__()
         fk = {"device": device, "dtype": dtype}
@@ -226,7 +226,7 @@ class Transformer(Module):
     with final LayerNorms, every weight matrix re-drawn with xavier_uniform_."""
 
     def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6, dim_feedforward=2048,
-                 dropout=0.1, activation=_unary.relu, custom_encoder=None, custom_decoder=None, layer_norm_eps=1e-5,
+                 dropout=0.1, activation=_A.relu, custom_encoder=None, custom_decoder=None, layer_norm_eps=1e-5,
                  batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         super().__init__()
         fk = {"device": device, "dtype": dtype}

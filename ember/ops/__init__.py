@@ -10,5 +10,6 @@ from . import reduce, cumulative, shape, join, rearrange, index, linalg, linear 
 from . import conv, pooling, resample, padding  # noqa: F401
 from . import activation, dropout, embedding, distance, loss, ctc, norm, attention, rnn  # noqa: F401
 from . import sort, grid, fold, pixel_shuffle  # noqa: F401
+from . import sparse  # noqa: F401
 
 registry.install_methods(Tensor)

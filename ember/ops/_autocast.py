@@ -18,6 +18,12 @@ that device's autocast dtype, with a differentiable ``Tensor.to``: gradients rea
 Casts of leaf tensors that require grad (the weights) are cached until the outermost autocast region exits, so an
 RNN's weights are cast once per forward, not once per time step.
 
+The losses that PyTorch runs in float32 under autocast (its "fp32 list": cross_entropy, nll_loss, mse_loss, ...)
+call ``to_float32`` first, which casts their bfloat16/float16 tensors up::
+
+    if _autocast.active:
+        input, target, weight = _autocast.to_float32(input, target, weight)
+
 ``active`` counts the threads inside an enabled region: while it is 0 (autocast unused) the ops pay one global read.
 """
 import threading
@@ -129,6 +135,17 @@ def cast(*tensors):
     if not any(enabled.values()):  # another thread is in an autocast region, not this one
         return tensors
     return tuple(_cast_one(t, enabled, dtypes, state) for t in tensors)
+
+
+def to_float32(*tensors):
+    """PyTorch's float32 policy (its "fp32 list": the losses), which those ops run at their entry: the arguments
+    with every floating-point tensor of lower precision on a device whose autocast is on cast to float32 (others as
+    they are), so the op computes and returns float32."""
+    enabled = _state.enabled
+    if not any(enabled.values()):
+        return tensors
+    return tuple(t.to(_dt.float32) if isinstance(t, Tensor) and enabled.get(t.device.type, False)
+                 and t.dtype.category == _dt._FLOAT and t.dtype.itemsize < 4 else t for t in tensors)
 
 
 def on(t):

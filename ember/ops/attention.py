@@ -8,7 +8,6 @@ import numpy as np
 
 from ..autograd import Node
 from ..autograd.graph import apply
-from ..device import move
 from ..tensor import Tensor
 from ._broadcast import sum_to_array
 from ._checks import check_tensor
@@ -34,8 +33,12 @@ class Attention(Node):
     saves = None
     p = dead = None  # set in forward: the attention weights, the fully masked rows
 
-    def __init__(self, scale, drop_mask, causal=False):
+    def __init__(self, scale, drop_mask=None, causal=False, dropout_p=0.0, drop_shape=None):
+        """drop_mask: a given dropout mask; or dropout_p > 0 with the mask's drop_shape: the forward draws it (so a
+        compiled graph draws a new one each run, as eager calls do)."""
         self.scale, self.drop_mask, self.causal = scale, drop_mask, causal
+        self.dropout_p, self.drop_shape = dropout_p, drop_shape
+        self.random = drop_mask is None and dropout_p > 0.0
         self.halves = None
 
     def infer(self, q, k, v, bias=None):
@@ -43,6 +46,8 @@ class Attention(Node):
         return TensorMeta(tuple(np.broadcast_shapes(*batch)) + (q.shape[-2], v.shape[-1]), v.dtype)
 
     def forward(self, xp, q, k, v, bias=None):
+        if self.random and self.drop_mask is None:
+            self.drop_mask = _dropout_mask(xp, self.drop_shape, self.dropout_p, q.dtype)
         kt = _scaled_transpose(xp, k, self.scale)
         if self.causal and _can_halve(q, k, v):
             out = self._forward_halves(xp, q, kt, v)
@@ -366,14 +371,20 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             bias = attn_mask.to(query.dtype)
         else:
             bias = attn_mask._data.astype(dtype, copy=False)
-    drop = None
+    shape = None
     if dropout_p > 0.0:
         shape = np.broadcast_shapes(tuple(query.shape[:-2]) + (L, S), tuple(key.shape[:-2]) + (L, S),
                                     tuple(bias.shape) if bias is not None else ())
-        if dropout_p == 1.0:
-            drop = xp.zeros(shape, dtype=dtype)
-        else:
-            keep = default_generator.rng.random(shape) >= dropout_p
-            drop = move((keep * (1.0 / (1.0 - dropout_p))).astype(dtype), query.device)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    return apply(Attention(scale, drop, causal=is_causal and drop is None), query, key, value, bias)
+    return apply(Attention(scale, causal=is_causal and dropout_p == 0.0, dropout_p=dropout_p, drop_shape=shape),
+                 query, key, value, bias)
+
+
+def _dropout_mask(xp, shape, p, dtype):
+    """The attention weights' dropout mask: 0 with probability p, else 1/(1-p) (drawn from the default generator)."""
+    if p == 1.0:
+        return xp.zeros(shape, dtype=dtype)
+    keep = default_generator.rng.random(shape) >= p
+    if xp is not np:
+        keep = xp.asarray(keep)
+    return (keep * (1.0 / (1.0 - p))).astype(dtype)

@@ -1,9 +1,10 @@
-"""Copies, casts and moves: to_copy (the op behind Tensor.to and every cast), clone, the in-place writes fill_,
-zero_ and copy_, and Tensor.to with its shorthands (cpu, cuda, type, float, double, half, bfloat16, long, int,
-short, bool, byte, char)."""
+"""Copies, casts and moves: to_copy (the op behind Tensor.to and every cast; a sparse tensor's cast is
+ops/sparse.py's SparseToCopy), clone, the in-place writes fill_, zero_ and copy_, and Tensor.to with its shorthands
+(cpu, cuda, type, float, double, half, bfloat16, long, int, short, bool, byte, char)."""
 import numpy as np
 
 from .. import dtypes as _dt
+from .._sparse import SparseCOO
 from ..autograd import Node
 from ..autograd.graph import apply, increment_version
 from ..autograd.inplace import check_writable, inplace, records
@@ -13,6 +14,7 @@ from ._checks import scalar
 from ._util import zero_gradient
 from .meta import same_as, with_dtype
 from .registry import export, register
+from .sparse import SparseToCopy, sparse_to_copy
 
 
 # --- casts and copies ---------------------------------------------------------------------------------------------
@@ -49,7 +51,10 @@ class ToCopy(Node):
 
 
 def to_copy(input, dtype=None, device=None):
-    """A copy of input converted to dtype and/or moved to device (differentiable)."""
+    """A copy of input converted to dtype and/or moved to device (differentiable); a sparse input gives a sparse
+    copy."""
+    if input._data.__class__ is SparseCOO:
+        return sparse_to_copy(input, dtype, device)
     return apply(ToCopy(dtype, device), input)
 
 
@@ -188,11 +193,38 @@ def parse_to(args, kwargs):
     return to_device(device), (_dt.to_dtype(dtype) if dtype is not None else None), flags[1]
 
 
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+_TYPE_DTYPES = {name: dtype_name for dtype_name, name in _TYPE_NAMES.items()}
+_TYPE_MODULES = ("torch", "ember", "torch.cuda", "ember.cuda", "torch.sparse", "ember.sparse")
+
+
+def _parse_tensor_type(t):
+    """(dtype, device or None) named by Tensor.type's argument: a dtype (the device stays), a tensor type
+    (ember.FloatTensor, ember.Tensor: on the CPU) or its name ('torch.FloatTensor', 'torch.cuda.FloatTensor',
+    'ember.FloatTensor', 'torch.Tensor', 'torch.sparse.FloatTensor': the layout it names is ignored, as in
+    PyTorch)."""
+    if isinstance(t, _dt.dtype):
+        return t, None
+    if isinstance(t, type) and issubclass(t, Tensor):
+        return _dt.get_default_dtype(), "cpu"
+    if isinstance(t, type) and isinstance(getattr(t, "dtype", None), _dt.dtype):  # ember.FloatTensor, ...
+        return t.dtype, "cpu"
+    if not isinstance(t, str):
+        raise TypeError("dtype must be a type, str, or dtype object")
+    module, _, name = t.rpartition(".")
+    if module not in _TYPE_MODULES or (name != "Tensor" and name not in _TYPE_DTYPES):
+        raise ValueError(f"invalid type: {t!r}")
+    dtype = _dt.get_default_dtype() if name == "Tensor" else _dt.to_dtype(_TYPE_DTYPES[name])
+    return dtype, "cuda" if module.endswith("cuda") else "cpu"
+
+
 class _Casts:
     """Tensor's moving and casting methods, exported as Tensor methods (defined in a class body only so that they
     can be named float, int, bool and type without hiding those builtins in this module)."""
 
-    @export(ToCopy, ember=False, methods=("to",))
+    @export(ToCopy, SparseToCopy, ember=False, methods=("to",))
     def to(self, *args, **kwargs):
         """Move and/or cast: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other_tensor)``."""
         dev, dtype, copy = parse_to(args, kwargs)
@@ -208,56 +240,68 @@ class _Casts:
     def cuda(self, device=None):
         return self.to("cuda" if device is None else (device if isinstance(device, str) else f"cuda:{device}"))
 
-    @export(ToCopy, ember=False, methods=("type",))
-    def type(self, dtype=None):
+    @export(ToCopy, SparseToCopy, ember=False, methods=("type",))
+    def type(self, dtype=None, non_blocking=False, **kwargs):
+        """With no argument, the tensor type's name as PyTorch spells it ('torch.FloatTensor',
+        'torch.cuda.LongTensor', 'torch.sparse.FloatTensor'), so programs that compare it keep working; otherwise
+        self cast to a dtype (``ember.int64``), a tensor type (``ember.LongTensor``, ``ember.Tensor``) or a type name
+        ('torch.LongTensor', 'ember.cuda.FloatTensor'). A tensor type or name also gives the device (the CPU unless
+        it names cuda); a dtype keeps the device. self when nothing changes."""
         if dtype is None:
-            return f"ember.{self.dtype.name}"
-        return self.to(dtype)
+            prefix = "torch.cuda." if self.device.type == "cuda" else "torch.sparse." if self.is_sparse else "torch."
+            return prefix + _TYPE_NAMES[self.dtype.name]
+        new_dtype, device = _parse_tensor_type(dtype)
+        return self.to(device=device, dtype=new_dtype)
 
-    @export(ToCopy, ember=False, methods=("type_as",))
+    @export(ToCopy, SparseToCopy, ember=False, methods=("type_as",))
     def type_as(self, other):
-        """self cast to other's dtype (and moved to its device); self when it already has them."""
+        """self cast to other's dtype (and moved to its device); self when it already has them. Both must have
+        one layout (dense or sparse), as in PyTorch."""
         if not isinstance(other, Tensor):
             raise TypeError(f"type_as(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")
+        if other.layout is not self.layout:
+            raise RuntimeError(f"type_as: converting to a different layout is not supported: self is {self.layout} "
+                               f"(shape {tuple(self.shape)}), other is {other.layout} (shape {tuple(other.shape)}); "
+                               "use to_dense() or to_sparse()")
         return self.to(other)
 
-    @export(ToCopy, ember=False, methods=("float",))
+    @export(ToCopy, SparseToCopy, ember=False, methods=("float",))
     def float(self):
         return self.to(_dt.float32)
 
-    @export(ToCopy, ember=False, methods=("double",))
+    @export(ToCopy, SparseToCopy, ember=False, methods=("double",))
     def double(self):
         return self.to(_dt.float64)
 
-    @export(ToCopy, ember=False, methods=("half",))
+    @export(ToCopy, SparseToCopy, ember=False, methods=("half",))
     def half(self):
         return self.to(_dt.float16)
 
-    @export(ToCopy, ember=False, methods=("bfloat16",))
+    @export(ToCopy, SparseToCopy, ember=False, methods=("bfloat16",))
     def bfloat16(self):
         return self.to(_dt.bfloat16)
 
-    @export(ToCopy, ember=False, methods=("long",))
+    @export(ToCopy, SparseToCopy, ember=False, methods=("long",))
     def long(self):
         return self.to(_dt.int64)
 
-    @export(ToCopy, ember=False, methods=("int",))
+    @export(ToCopy, SparseToCopy, ember=False, methods=("int",))
     def int(self):
         return self.to(_dt.int32)
 
-    @export(ToCopy, ember=False, methods=("short",))
+    @export(ToCopy, SparseToCopy, ember=False, methods=("short",))
     def short(self):
         return self.to(_dt.int16)
 
-    @export(ToCopy, ember=False, methods=("bool",))
+    @export(ToCopy, SparseToCopy, ember=False, methods=("bool",))
     def bool(self):
         return self.to(_dt.bool)
 
-    @export(ToCopy, ember=False, methods=("byte",))
+    @export(ToCopy, SparseToCopy, ember=False, methods=("byte",))
     def byte(self):
         return self.to(_dt.uint8)
 
-    @export(ToCopy, ember=False, methods=("char",))
+    @export(ToCopy, SparseToCopy, ember=False, methods=("char",))
     def char(self):
         return self.to(_dt.int8)
 

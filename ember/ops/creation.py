@@ -1,12 +1,17 @@
 """Tensor factories: zeros, ones, full, empty, arange, linspace, eye, their *_like forms and Tensor.new_*."""
+from __future__ import annotations
+
 import math
 import operator
+from typing import Any
 
 import numpy as np
 
 from .. import _tracing, dtypes as _dt
 from ..device import CPU, to_device
+from ..dtypes import dtype as _dtype
 from ..tensor import Tensor, tensor  # noqa: F401  (tensor: importable from here too)
+from ..types import Device, Number, _size
 from ._checks import check_tensor
 from .registry import export
 
@@ -47,19 +52,22 @@ def _size_args(shape, size):
 
 
 @export(ember=True)
-def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False):
+def zeros(*shape: int | _size, size: _size | None = None, dtype: _dtype | None = None, device: Device = None,
+          requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
     return _make(0, _size_args(shape, size), dtype, device, requires_grad, "zeros")
 
 
 @export(ember=True)
-def ones(*shape, size=None, dtype=None, device=None, requires_grad=False):
+def ones(*shape: int | _size, size: _size | None = None, dtype: _dtype | None = None, device: Device = None,
+         requires_grad: bool = False) -> Tensor:
     """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
     return _make(1, _size_args(shape, size), dtype, device, requires_grad, "ones")
 
 
 @export(ember=True)
-def empty(*shape, size=None, dtype=None, device=None, requires_grad=False):
+def empty(*shape: int | _size, size: _size | None = None, dtype: _dtype | None = None, device: Device = None,
+          requires_grad: bool = False) -> Tensor:
     """An uninitialised tensor of the given shape."""
     return _make(None, _size_args(shape, size), dtype, device, requires_grad, "empty")
 
@@ -79,7 +87,8 @@ def _scalar_dtype(value):
 
 
 @export(ember=True)
-def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+def full(size: _size, fill_value: Number | Tensor, dtype: _dtype | None = None, device: Device = None,
+         requires_grad: bool = False) -> Tensor:
     """A tensor filled with fill_value; the dtype follows the value (bool, int64 or the default float)."""
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
@@ -92,25 +101,29 @@ def _like(t, fill, dtype, device, requires_grad, op):
 
 
 @export(ember=True)
-def zeros_like(input, dtype=None, device=None, requires_grad=False):
+def zeros_like(input: Tensor, dtype: _dtype | None = None, device: Device = None,
+               requires_grad: bool = False) -> Tensor:
     """Zeros with the shape (and by default the dtype and device) of input."""
     return _like(input, 0, dtype, device, requires_grad, "zeros_like")
 
 
 @export(ember=True)
-def ones_like(input, dtype=None, device=None, requires_grad=False):
+def ones_like(input: Tensor, dtype: _dtype | None = None, device: Device = None,
+              requires_grad: bool = False) -> Tensor:
     """Ones with the shape (and by default the dtype and device) of input."""
     return _like(input, 1, dtype, device, requires_grad, "ones_like")
 
 
 @export(ember=True)
-def empty_like(input, dtype=None, device=None, requires_grad=False):
+def empty_like(input: Tensor, dtype: _dtype | None = None, device: Device = None,
+               requires_grad: bool = False) -> Tensor:
     """An uninitialised tensor with the shape (and by default the dtype and device) of input."""
     return _like(input, None, dtype, device, requires_grad, "empty_like")
 
 
 @export(ember=True)
-def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+def full_like(input: Tensor, fill_value: Number | Tensor, dtype: _dtype | None = None, device: Device = None,
+              requires_grad: bool = False) -> Tensor:
     """fill_value with the shape (and by default the dtype and device) of input."""
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
@@ -122,7 +135,8 @@ def _num(x):
 
 
 @export(ember=True)
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+def arange(start: Number | Tensor, end: Number | Tensor | None = None, step: Number | Tensor = 1,
+           dtype: _dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     """Values from start to end (exclusive) by step; int64 when all arguments are integers."""
     start, end, step = _num(start), _num(end), _num(step)
     if end is None:
@@ -138,7 +152,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if (end - start) * step < 0:
         raise RuntimeError(f"arange: upper bound and larger bound inconsistent with step sign "
                            f"(start={start}, end={end}, step={step})")
-    all_int = all(isinstance(v, int) or hasattr(v, "dtype") and v.dtype.kind in "iu" for v in (start, end, step))
+    all_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))  # bools were refused above
     dtype = _dt.to_dtype(dtype) if dtype is not None else (_dt.int64 if all_int else _dt.get_default_dtype())
     xp = (to_device(device) or CPU).xp
     if all_int:
@@ -150,7 +164,8 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 
 @export(ember=True)
-def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+def linspace(start: Number | Tensor, end: Number | Tensor, steps: int, dtype: _dtype | None = None,
+             device: Device = None, requires_grad: bool = False) -> Tensor:
     """steps evenly spaced values from start to end (inclusive)."""
     start, end = _num(start), _num(end)
     steps = operator.index(steps)
@@ -162,7 +177,8 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
 
 
 @export(ember=True)
-def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+def logspace(start: Number | Tensor, end: Number | Tensor, steps: int, base: float = 10.0,
+             dtype: _dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     """base ** linspace(start, end, steps)."""
     steps = operator.index(steps)
     if steps < 0:
@@ -174,7 +190,8 @@ def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_gra
 
 
 @export(ember=True)
-def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+def eye(n: int, m: int | None = None, dtype: _dtype | None = None, device: Device = None,
+        requires_grad: bool = False) -> Tensor:
     """An n x m matrix (m defaults to n) with ones on the diagonal."""
     n = operator.index(n)
     m = n if m is None else operator.index(m)
@@ -188,27 +205,32 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 # --- Tensor.new_*: same dtype and device as self unless given -------------------------------------------------------
 
 @export(ember=False, methods=("new_tensor",))
-def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+def _new_tensor(self: Tensor, data: Any, dtype: _dtype | None = None, device: Device = None,
+                requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of data, with self's dtype and device by default."""
     return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
 @export(ember=False, methods=("new_zeros",))
-def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+def _new_zeros(self: Tensor, *size: int | _size, dtype: _dtype | None = None, device: Device = None,
+               requires_grad: bool = False) -> Tensor:
     return _make(0, size, dtype or self.dtype, device or self.device, requires_grad, "new_zeros")
 
 
 @export(ember=False, methods=("new_ones",))
-def _new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+def _new_ones(self: Tensor, *size: int | _size, dtype: _dtype | None = None, device: Device = None,
+              requires_grad: bool = False) -> Tensor:
     return _make(1, size, dtype or self.dtype, device or self.device, requires_grad, "new_ones")
 
 
 @export(ember=False, methods=("new_empty",))
-def _new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+def _new_empty(self: Tensor, *size: int | _size, dtype: _dtype | None = None, device: Device = None,
+               requires_grad: bool = False) -> Tensor:
     return _make(None, size, dtype or self.dtype, device or self.device, requires_grad, "new_empty")
 
 
 @export(ember=False, methods=("new_full",))
-def _new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+def _new_full(self: Tensor, size: _size, fill_value: Number | Tensor, dtype: _dtype | None = None,
+              device: Device = None, requires_grad: bool = False) -> Tensor:
     return _make(fill_value, (size,), dtype or self.dtype, device or self.device, requires_grad, "new_full")
 

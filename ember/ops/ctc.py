@@ -14,6 +14,7 @@ import numpy as np  # host-side index tables only; device math goes through xp
 from ..autograd import Node
 from ..autograd.graph import apply
 from ..tensor import Tensor
+from . import _autocast
 from .loss import _reduction
 from .meta import TensorMeta, same_as
 from .registry import export, register
@@ -179,6 +180,8 @@ def _extended_labels(targets, tgt_len, blank, classes):
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
     """The CTC loss of log_probs (T, N, C) (or (T, C)), normally the output of log_softmax, for targets (N, S)
     padded or 1-D concatenated; 'mean' divides each loss by its target length, then averages over the batch."""
+    if _autocast.active:  # PyTorch's autocast runs this loss in float32
+        log_probs, = _autocast.to_float32(log_probs)
     reduction = _reduction(reduction, "ctc_loss")
     if not isinstance(log_probs, Tensor) or not log_probs.dtype.is_floating_point:
         raise TypeError("ctc_loss: log_probs must be a floating-point Tensor")

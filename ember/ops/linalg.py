@@ -3,6 +3,7 @@
 Every product is one ``Matmul`` node whose forward is a single ``xp.matmul``. ``MatmulT`` multiplies with the last two
 dimensions of one or both operands transposed (a free view on arrays): backward uses it so that a gradient costs two
 matmul nodes and no transpose nodes. ``einsum`` is one ``Einsum`` node whose backward is an einsum per input.
+A product with a sparse operand (matmul, mm, mv) is ops/sparse.py's.
 """
 import functools
 
@@ -11,6 +12,7 @@ import numpy as np
 from ..autograd import Node
 from ..device import get_array_module
 from ..autograd.graph import apply
+from .._sparse import SparseCOO
 from ..tensor import Tensor, _ndarray
 from . import _autocast
 from ._broadcast import broadcast_to, sum_to
@@ -18,6 +20,7 @@ from ._checks import check_tensor, same_device
 from .arith import mul
 from .meta import TensorMeta
 from .registry import export, register
+from .sparse import SparseMM, sparse_product
 
 
 # --- matmul ---------------------------------------------------------------------------------------------------
@@ -170,7 +173,7 @@ def _check_matmul(a, b, op="matmul"):
                                f"{max(len(ba), len(bb)) - i}")
 
 
-@export(Matmul, methods=("matmul", "__matmul__"))
+@export(Matmul, SparseMM, methods=("matmul", "__matmul__"))
 def matmul(input, other):
     """Matrix product with PyTorch semantics: 1-D operands are vectors, leading dimensions are broadcast batches."""
     if _autocast.active:
@@ -181,6 +184,8 @@ def matmul(input, other):
         if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and a.dtype is b.dtype and a.dtype.kind in "fiu" \
                 and a.__class__ is b.__class__ is _ndarray:  # the hot path: two CPU matrices, nothing to check
             return apply(Matmul(), input, other)
+        if a.__class__ is SparseCOO or b.__class__ is SparseCOO:
+            return sparse_product("matmul", input, other)
     _check_matmul(input, other)
     return apply(Matmul(), input, other)
 
@@ -189,6 +194,12 @@ def matmul(input, other):
 def _rmatmul(self, other):
     """other @ self (the reflected operator)."""
     return matmul(other, self)
+
+
+def _sparse_operand(a, b):
+    """Whether a or b is a sparse tensor (their product is ops/sparse.py's)."""
+    return (isinstance(a, Tensor) and a._data.__class__ is SparseCOO) or \
+        (isinstance(b, Tensor) and b._data.__class__ is SparseCOO)
 
 
 def _product(op, a, b, rank_error):
@@ -219,11 +230,13 @@ def _bmm_ranks(sa, sb):
         return f"shapes {sa} and {sb} have different batch sizes ({sa[0]} != {sb[0]})"
 
 
-@export(Matmul, methods=("mm",))
+@export(Matmul, SparseMM, methods=("mm",))
 def mm(input, mat2):
     """Product of two matrices (2-D only)."""
     if _autocast.active:
         input, mat2 = _autocast.cast(input, mat2)
+    if _sparse_operand(input, mat2):
+        return sparse_product("mm", input, mat2)
     return _product("mm", input, mat2, _mm_ranks)
 
 
@@ -235,9 +248,11 @@ def bmm(input, mat2):
     return _product("bmm", input, mat2, _bmm_ranks)
 
 
-@export(Matmul, methods=("mv",))
+@export(Matmul, SparseMM, methods=("mv",))
 def mv(input, vec):
     """Product of a matrix and a vector."""
+    if _sparse_operand(input, vec):
+        return sparse_product("mv", input, vec)
     return _product("mv", input, vec, lambda sa, sb: None if len(sa) == 2 and len(sb) == 1 else
                     f"vector + matrix @ vector expected, got shapes {sa} and {sb}")
 

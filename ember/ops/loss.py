@@ -1,6 +1,8 @@
 """Loss functions. cross_entropy and nll_loss are one fused node (stable log-softmax, class weights, ignore_index,
 label smoothing, class-index or probability targets, any number of trailing dims); binary_cross_entropy has its own
-node (PyTorch's clamped logs and gradient); the others are compositions of ember ops."""
+node (PyTorch's clamped logs and gradient); the others are compositions of ember ops. Under autocast, the losses of
+PyTorch's float32 list cast their low-precision tensors to float32 first (_autocast.to_float32); bfloat16
+cross_entropy/nll_loss compute in float32."""
 import math
 import warnings
 
@@ -9,6 +11,7 @@ import numpy as np
 from ..autograd import Node
 from ..autograd.graph import apply
 from ..tensor import Tensor
+from . import _autocast
 from ._checks import check_tensor
 from ._promotion import promote
 from .activation import log_softmax, logsigmoid
@@ -25,11 +28,15 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 
 def _reduction(reduction, op, size_average=None, reduce=None, extra=()):
-    """The reduction string (from the deprecated size_average/reduce flags when given), checked."""
+    """The reduction string (from the deprecated size_average/reduce flags when given, with PyTorch's warning),
+    checked."""
     if size_average is not None or reduce is not None:
         size_average = True if size_average is None else size_average
         reduce = True if reduce is None else reduce
-        return "none" if not reduce else ("mean" if size_average else "sum")
+        legacy = "none" if not reduce else ("mean" if size_average else "sum")
+        warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{legacy}' instead.",
+                      UserWarning, stacklevel=3)
+        return legacy
     if reduction not in _REDUCTIONS + extra:
         valid = ", ".join(repr(r) for r in _REDUCTIONS + extra)
         raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (expected one of {valid})")
@@ -116,47 +123,77 @@ class NllLoss(Node):
     A holds each element's per-class target weights. With class-index targets it is never built in forward:
     A[i, t_i] = coef * wy_i (wy = class weight of the target, 0 where ignored) plus smooth_i * w_c (label smoothing),
     and only logp[i, t_i] is read, so -inf log-probabilities of other classes do not turn the loss into NaN.
-    With probability targets A is input 1 (an ember tensor, so soft targets get gradients too).
-    The gradient is NllLossGrad.
+    With probability targets A is input 1 (an ember tensor, so soft targets get gradients too). With class-index
+    targets (``targets`` set: ignore_index, label_smoothing, op) the inputs are (x, target[, class weights]) and
+    the forward derives everything that depends on them (so a compiled graph reads each call's targets).
+    The gradient is NllLossGrad, which gets what the forward derived as one tuple (``saved``).
     """
 
     saves = None
 
-    def __init__(self, from_logits, reduction, denom, index=None):
+    def __init__(self, from_logits, reduction, denom=None, targets=None):
         self.from_logits, self.reduction, self.denom = from_logits, reduction, denom
-        self.index = index  # (t, wy, keep, coef, smooth, w) for class-index targets, else None
+        self.targets = targets  # (ignore_index, label_smoothing, op) for class-index targets, else None
 
-    def infer(self, x, A=None):
+    def infer(self, x, A=None, w=None):
         return TensorMeta(_element_shape(x.shape) if self.reduction == "none" else (), x.dtype)
 
-    def forward(self, xp, x, A=None):
+    def forward(self, xp, x, A=None, w=None):
         self.shape = x.shape
         flat = _flat_classes(xp, x)
         if self.from_logits:
             logp = _log_softmax_rows(xp, flat)
         else:
             logp = flat
-        self.logp = logp
-        if self.index is None:
+        index, denom = None, self.denom
+        if self.targets is None:
             per = -(A * logp).sum(axis=1)
         else:
-            t, wy, keep, coef, smooth, w = self.index
+            index, denom = _target_weights(xp, A, w, flat.shape[1], x.dtype, self.targets, self.reduction, x.shape)
+            t, wy, keep, coef, smooth, w = index
             per = logp[xp.arange(t.shape[0]), t] * (wy * -coef)
             if smooth is not None:
                 per -= smooth * (logp if w is None else logp * w).sum(axis=1)
             if keep is not None:
                 per[~keep] = 0  # ignored elements add nothing, even where their log-probabilities are -inf
+        self.saved = (denom, index, logp)
         if self.reduction == "none":
             return per.reshape(_element_shape(self.shape))
         total = per.sum()
-        return total / self.denom if self.reduction == "mean" else total
+        return total / denom if self.reduction == "mean" else total
 
     def backward(self, g):
-        node = NllLossGrad(self.from_logits, self.reduction, self.denom, self.index, self.logp,
-                           self.needs_input_grad)
-        if self.index is not None:
-            return (apply(node, g, self.inputs[0]),)
+        if self.targets is not None:
+            node = NllLossGrad(self.from_logits, self.reduction, self.saved, self.needs_input_grad[:1])
+            return (apply(node, g, self.inputs[0]),) + (None,) * (len(self.inputs) - 1)
+        node = NllLossGrad(self.from_logits, self.reduction, self.saved, self.needs_input_grad)
         return apply(node, g, self.inputs[0], self.inputs[1])
+
+
+def _target_weights(xp, target, w, C, dtype, targets, reduction, shape):
+    """For class-index targets: (t, wy, keep, coef, smooth, w) as NllLoss reads them (see its docstring) and the
+    'mean' denominator. Raises PyTorch's IndexError for a target outside the classes."""
+    ignore_index, label_smoothing, op = targets
+    t = target.reshape(-1)
+    keep = t != ignore_index
+    all_kept = bool(keep.all())
+    if not all_kept:
+        t = xp.where(keep, t, 0)
+    if t.size:
+        lo, hi = int(t.min()), int(t.max())
+        if lo < 0 or hi >= C:
+            raise IndexError(f"{op}: Target {hi if hi >= C else lo} is out of bounds for {C} classes "
+                             f"(input shape {tuple(shape)})")
+    if w is not None:
+        wy = w[t] if all_kept else w[t] * keep
+    else:
+        wy = xp.ones(t.shape, dtype=dtype) if all_kept else keep.astype(dtype)
+    smooth = None
+    if label_smoothing:
+        smooth = xp.full(t.shape, label_smoothing / C, dtype=dtype) if all_kept else keep * (label_smoothing / C)
+        smooth = smooth.astype(dtype, copy=False)
+    denom = float(wy.sum()) if reduction == "mean" else 1.0
+    return (t, wy, None if all_kept else keep, 1.0 - label_smoothing, smooth, w), denom
 
 
 @register
@@ -172,10 +209,21 @@ class NllLossGrad(Node):
 
     saves = None
 
-    def __init__(self, from_logits, reduction, denom, index, logp, need):
-        self.from_logits, self.reduction, self.denom, self.index = from_logits, reduction, denom, index
-        self.logp, self.need = logp, need
+    def __init__(self, from_logits, reduction, saved, need):
+        self.from_logits, self.reduction, self.saved, self.need = from_logits, reduction, saved, need
         self.n_outputs = len(need)
+
+    @property
+    def denom(self):
+        return self.saved[0]
+
+    @property
+    def index(self):
+        return self.saved[1]
+
+    @property
+    def logp(self):
+        return self.saved[2]
 
     def infer(self, g, x, A=None):
         gx = TensorMeta(x.shape, x.dtype) if self.need[0] else None
@@ -254,10 +302,8 @@ def _class_weight(weight, C, dtype, op):
 
 
 def _index_loss(input, target, w, ignore_index, reduction, label_smoothing, from_logits, op):
-    """The NllLoss node for class-index targets (checked here, before any computation)."""
-    xp = input.device.xp
+    """The NllLoss node for class-index targets (their shape checked here; their values, in the forward)."""
     shape = tuple(input.shape)
-    C = shape[1] if len(shape) > 1 else shape[0]
     expected = (shape[0],) + shape[2:] if len(shape) > 1 else ()
     tshape = tuple(target.shape)
     if tshape != expected:
@@ -265,29 +311,8 @@ def _index_loss(input, target, w, ignore_index, reduction, label_smoothing, from
             raise ValueError(f"{op}: Expected input batch_size ({shape[0]}) to match target batch_size "
                              f"({tshape[0]}) (input shape {shape}, target shape {tshape})")
         raise RuntimeError(f"{op}: Expected target size {expected}, got {tshape} (input shape {shape})")
-    t = target._data.reshape(-1)
-    keep = t != ignore_index
-    all_kept = bool(keep.all())
-    if not all_kept:
-        t = xp.where(keep, t, 0)
-    if t.size:
-        lo, hi = int(t.min()), int(t.max())
-        if lo < 0 or hi >= C:
-            raise IndexError(f"{op}: Target {hi if hi >= C else lo} is out of bounds for {C} classes "
-                             f"(input shape {shape})")
-    dtype = input._data.dtype
-    wd = w._data if w is not None else None
-    if wd is not None:
-        wy = wd[t] if all_kept else wd[t] * keep
-    else:
-        wy = xp.ones(t.shape, dtype=dtype) if all_kept else keep.astype(dtype)
-    smooth = None
-    if label_smoothing:
-        smooth = xp.full(t.shape, label_smoothing / C, dtype=dtype) if all_kept else keep * (label_smoothing / C)
-        smooth = smooth.astype(dtype, copy=False)
-    denom = float(wy.sum()) if reduction == "mean" else 1.0
-    index = (t, wy, None if all_kept else keep, 1.0 - label_smoothing, smooth, wd)
-    return apply(NllLoss(from_logits, reduction, denom, index), input)
+    node = NllLoss(from_logits, reduction, targets=(ignore_index, label_smoothing, op))
+    return apply(node, input, target) if w is None else apply(node, input, target, w.detach())
 
 
 def _prob_loss(input, target, w, reduction, label_smoothing, op):
@@ -314,6 +339,12 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
         raise ValueError(f"{op}: input must have at least one dimension (classes), got a 0-dim tensor")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if input._data.dtype.kind == "V":  # bfloat16: computed in float32 (as PyTorch's CPU kernels accumulate), the
+        # loss rounded to bfloat16; the gradients come back through the casts in bfloat16
+        target = target.float() if target._data.dtype.kind == "V" else target
+        weight = weight.float() if isinstance(weight, Tensor) and weight._data.dtype.kind == "V" else weight
+        return _class_loss(input.float(), target, weight, ignore_index, reduction, label_smoothing, from_logits,
+                           op).to(input.dtype)
     shape = tuple(input.shape)
     C = shape[1] if len(shape) > 1 else shape[0]
     w = _class_weight(weight, C, input.dtype, op)
@@ -330,6 +361,8 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
                   label_smoothing=0.0):
     """Cross entropy of logits (N, C, d1, ...) or (C,) against class indices (N, d1, ...) or class probabilities."""
+    if _autocast.active:  # PyTorch's autocast runs this loss in float32
+        input, target, weight = _autocast.to_float32(input, target, weight)
     reduction = _reduction(reduction, "cross_entropy", size_average, reduce)
     return _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, True, "cross_entropy")
 
@@ -337,6 +370,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 @export(NllLoss, ember=False, functional=True)
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood of log-probabilities (N, C, d1, ...) or (C,) at class indices (N, d1, ...)."""
+    if _autocast.active:  # PyTorch's autocast runs this loss in float32
+        input, target, weight = _autocast.to_float32(input, target, weight)
     reduction = _reduction(reduction, "nll_loss", size_average, reduce)
     return _class_loss(input, target, weight, ignore_index, reduction, 0.0, False, "nll_loss")
 
@@ -367,6 +402,8 @@ def _weighted(loss, weight, reduction, input, op, mean_by_weight):
 @export(ember=False, functional=True)
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error (weight: elementwise weights; 'mean' then divides by their sum)."""
+    if _autocast.active:  # PyTorch's autocast runs this loss in float32
+        input, target, weight = _autocast.to_float32(input, target, weight)
     reduction = _reduction(reduction, "mse_loss", size_average, reduce)
     _pair(input, target, "mse_loss")
     d = input - target
@@ -376,6 +413,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 @export(ember=False, functional=True)
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error (weight: elementwise weights; 'mean' then divides by their sum)."""
+    if _autocast.active:  # PyTorch's autocast runs this loss in float32
+        input, target, weight = _autocast.to_float32(input, target, weight)
     reduction = _reduction(reduction, "l1_loss", size_average, reduce)
     _pair(input, target, "l1_loss")
     return _weighted(_abs(input - target), weight, reduction, input, "l1_loss", True)
@@ -384,6 +423,8 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 @export(ember=False, functional=True)
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere (d = input - target)."""
+    if _autocast.active:  # PyTorch's autocast runs this loss in float32
+        input, target = _autocast.to_float32(input, target)
     reduction = _reduction(reduction, "smooth_l1_loss", size_average, reduce)
     _pair(input, target, "smooth_l1_loss")
     if beta < 0:
@@ -397,6 +438,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 @export(ember=False, functional=True)
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 d^2 where |d| < delta, delta (|d| - 0.5 delta) elsewhere (weight: elementwise weights)."""
+    if _autocast.active:  # PyTorch's autocast runs this loss in float32
+        input, target, weight = _autocast.to_float32(input, target, weight)
     reduction = _reduction(reduction, "huber_loss")
     _pair(input, target, "huber_loss")
     if delta <= 0:
@@ -435,6 +478,8 @@ class BinaryCrossEntropy(Node):
 @export(BinaryCrossEntropy, ember=False, functional=True)
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-(t log x + (1 - t) log(1 - x)) of probabilities x, with the logs clamped at -100 as in PyTorch."""
+    if _autocast.active:  # PyTorch's autocast runs this loss in float32
+        input, target, weight = _autocast.to_float32(input, target, weight)
     reduction = _reduction(reduction, "binary_cross_entropy", size_average, reduce)
     _tensors("binary_cross_entropy", input=input, target=target)
     if tuple(input.shape) != tuple(target.shape):
@@ -456,6 +501,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
                                      pos_weight=None):
     """Binary cross entropy of logits, (1 - t) x - (1 + (pos_weight - 1) t) log(sigmoid(x)): stable for any x."""
+    if _autocast.active:  # PyTorch's autocast runs this loss in float32
+        input, target, weight, pos_weight = _autocast.to_float32(input, target, weight, pos_weight)
     op = "binary_cross_entropy_with_logits"
     reduction = _reduction(reduction, op, size_average, reduce)
     _tensors(op, input=input, target=target)
@@ -476,6 +523,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL divergence with input as log-probabilities: target * (log target - input) (0 where target is 0);
     'batchmean' divides the sum by the batch size."""
+    if _autocast.active:  # PyTorch's autocast runs this loss in float32
+        input, target = _autocast.to_float32(input, target)
     if size_average is None and reduce is None and reduction == "mean":
         warnings.warn("kl_div: reduction: 'mean' divides the total loss by both the batch size and the support size."
                       "'batchmean' divides only by the batch size, and aligns with the KL div math definition.",
@@ -496,6 +545,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 @export(ember=False, functional=True)
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     """x where target is 1, max(0, margin - x) where target is -1 (both terms for other target values)."""
+    if _autocast.active:  # PyTorch's autocast runs this loss in float32
+        input, target = _autocast.to_float32(input, target)
     reduction = _reduction(reduction, "hinge_embedding_loss", size_average, reduce)
     _tensors("hinge_embedding_loss", input=input, target=target)
     margin_part = where(target != 1, clamp(margin - input, min=0), 0.0)
@@ -506,6 +557,8 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 @export(ember=False, functional=True)
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """max(0, -target * (input1 - input2) + margin)."""
+    if _autocast.active:  # PyTorch's autocast runs this loss in float32
+        input1, input2, target = _autocast.to_float32(input1, input2, target)
     reduction = _reduction(reduction, "margin_ranking_loss", size_average, reduce)
     _tensors("margin_ranking_loss", input1=input1, input2=input2, target=target)
     if not input1._data.ndim == input2._data.ndim == target._data.ndim:
@@ -519,6 +572,8 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     """max(d(a, p) - d(a, n) + margin, 0) with the p-norm distance (swap: use the closer of d(a,n), d(p,n))."""
+    if _autocast.active:  # PyTorch's autocast runs this loss in float32
+        anchor, positive, negative = _autocast.to_float32(anchor, positive, negative)
     reduction = _reduction(reduction, "triplet_margin_loss", size_average, reduce)
     _tensors("triplet_margin_loss", anchor=anchor, positive=positive, negative=negative)
     if margin <= 0:
@@ -538,6 +593,8 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 @export(ember=False, functional=True)
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """log(1 + exp(-target * input)), computed stably."""
+    if _autocast.active:  # PyTorch's autocast runs this loss in float32
+        input, target = _autocast.to_float32(input, target)
     reduction = _reduction(reduction, "soft_margin_loss", size_average, reduce)
     _tensors("soft_margin_loss", input=input, target=target)
     return _reduce(-logsigmoid(target * input), reduction)
@@ -546,6 +603,8 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
 @export(ember=False, functional=True)
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where target is -1 (0 elsewhere)."""
+    if _autocast.active:  # PyTorch's autocast runs this loss in float32
+        input1, input2, target = _autocast.to_float32(input1, input2, target)
     op = "cosine_embedding_loss"
     reduction = _reduction(reduction, op, size_average, reduce)
     _tensors(op, input1=input1, input2=input2, target=target)
@@ -573,6 +632,8 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
                      reduction="mean"):
     """Poisson negative log-likelihood: exp(x) - t x (log_input) or x - t log(x + eps), plus Stirling's term for
     targets above 1 when full."""
+    if _autocast.active:  # PyTorch's autocast runs this loss in float32
+        input, target = _autocast.to_float32(input, target)
     reduction = _reduction(reduction, "poisson_nll_loss", size_average, reduce)
     _tensors("poisson_nll_loss", input=input, target=target)
     loss = exp(input) - target * input if log_input else input - target * log(input + eps)

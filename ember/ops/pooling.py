@@ -5,14 +5,16 @@ windows are strided views of the (padded) input, and outputs and gradients are n
 PyTorch's): the gradients are added back straight into the input's shape (scatter_slices). Each pooling op and
 its scatter-back are a pair of adjoint ops, so double backward works. Adaptive average pooling is a resampling (a
 linear map along each axis, see resample); adaptive max pooling gathers its uneven windows onto a regular grid and
-max-pools that.
+max-pools that. A bfloat16 input is pooled in float32 and the output rounded to bfloat16 (_bfloat16_in_float32).
 """
+import functools
 import math
 
 import numpy as np  # host-side index tables and shapes only; device math goes through xp
 
 from ..autograd import Node, is_grad_enabled
 from ..autograd.graph import apply
+from ..tensor import Tensor
 from ._window import Window, check_input, check_positive, geometry2d, kernel_slices, ntuple, place, scatter_slices
 from .meta import TensorMeta
 from .registry import export, register
@@ -45,12 +47,15 @@ class _PoolOp(Node):
 
 @register
 class MaxPool(_PoolOp):
-    """Max over windows; ``kidx`` keeps the kernel position of each maximum (the first one, as PyTorch).
+    """Max over windows; ``kidx`` keeps the kernel position of each maximum, the one PyTorch's scan picks (it
+    replaces its running maximum by a greater value or a NaN): the first maximum, the last NaN, and in a window of
+    -inf only its first element inside the input (never the padding).
 
     With ``positions`` (PyTorch's return_indices) a second output gives the flat position h * W + w of each maximum
     in the input: ``positions`` is (rows (OH,), dh, cols (OW,), dw, W), the input row and column where each output
     row's and column's window starts, the input distances between kernel rows and columns, and the input width (see
-    _window_positions)."""
+    _window_positions); adaptive pooling adds (row_taps (OH,), col_taps (OW,)), the window lengths, as its grid
+    repeats a window's last element up to the longest window."""
 
     def __init__(self, geo, one_d, need_idx=True, positions=None):
         super().__init__(geo, one_d)
@@ -74,20 +79,46 @@ class MaxPool(_PoolOp):
             for k in range(len(views) - 1, 0, -1):  # backwards, so the first maximum's position is left
                 hit = views[k] == out
                 kidx += hit * (k - kidx)
+            kidx *= views[0] != out  # (k = 0)
+            self._pytorch_ties(xp, out, views, kidx)
             self.kidx = kidx
         if self.positions is None:
             return self._out(out)
         return self._out(out), self._out(self._flat_positions(xp, self.kidx))
 
+    def _pytorch_ties(self, xp, out, views, kidx):
+        """Where the first maximum is not PyTorch's pick (rare, so each case is one test of the output): a NaN
+        (the first-maximum scan never matches it) and a window of -inf starting in the padding (whose -inf matches)."""
+        if out.dtype.kind != "f":
+            return
+        if xp.isnan(out).any():
+            for k in range(1, len(views)):  # forwards, so the last NaN's position is left
+                xp.putmask(kidx, xp.isnan(views[k]), k)
+        if (self.geo[0].lo or self.geo[1].lo) and (out == -math.inf).any():
+            xp.putmask(kidx, out == -math.inf, xp.asarray(_first_inside(self.geo), dtype=kidx.dtype))
+
     def _flat_positions(self, xp, kidx):
         """The flat input position of each maximum (return_indices), from its kernel position kidx."""
-        rows, dh, cols, dw, width = self.positions
-        k = kidx.astype(xp.int64)
+        rows, dh, cols, dw, width = self.positions[:5]
         kw = self.geo[1].k
-        return (xp.asarray(rows)[:, None] + (k // kw) * dh) * width + xp.asarray(cols) + (k % kw) * dw
+        k = kidx.astype(xp.int64)
+        kr, kc = k // kw, k % kw
+        if len(self.positions) > 5:  # a repeat of a window's last element is that element
+            row_taps, col_taps = self.positions[5:]
+            kr = xp.minimum(kr, xp.asarray(row_taps)[:, None] - 1)
+            kc = xp.minimum(kc, xp.asarray(col_taps) - 1)
+        return (xp.asarray(rows)[:, None] + kr * dh) * width + xp.asarray(cols) + kc * dw
 
     def backward(self, g, _=None):
         return (apply(MaxPoolScatter(self.geo, self.one_d, self.kidx), g),)
+
+
+def _first_inside(geo):
+    """(OH, OW): the kernel position of each window's first element inside the input (not in the padding)."""
+    firsts = []
+    for k, s, d, lo, _, n_out in geo:  # output y, kernel i reads input y * s + i * d - lo
+        firsts.append(np.clip(-((np.arange(n_out) * s - lo) // d), 0, k - 1))
+    return firsts[0][:, None] * geo[1].k + firsts[1]
 
 
 def _window_positions(geo):
@@ -236,6 +267,22 @@ def _pool_geometry(op, nd, shape, kernel_size, stride, padding, dilation, ceil_m
     return geometry2d(dims)
 
 
+def _bfloat16_in_float32(pool):
+    """pool(op, nd, input, ...) that takes a bfloat16 input as PyTorch's CPU kernels do: computed in float32 (the
+    same maxima; averages accumulated in float32), the output rounded to bfloat16 once, the gradient flowing back
+    through the casts (so it is bfloat16 too)."""
+    @functools.wraps(pool)
+    def run(op, nd, input, *args):
+        if not (isinstance(input, Tensor) and input._data.dtype.kind == "V"):  # "V": ml_dtypes' bfloat16
+            return pool(op, nd, input, *args)
+        out = pool(op, nd, input.float(), *args)
+        if isinstance(out, tuple):  # (values, indices)
+            return (out[0].to(input.dtype),) + out[1:]
+        return out.to(input.dtype)
+    return run
+
+
+@_bfloat16_in_float32
 def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     check_input(op, input, nd)
     geo = _pool_geometry(op, nd, input._data.shape, kernel_size, stride, padding, dilation, ceil_mode, False)
@@ -265,6 +312,7 @@ def _pool_divisors(g, count_include_pad):
     return np.minimum(end, n) - np.maximum(start, 0)
 
 
+@_bfloat16_in_float32
 def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     check_input(op, input, nd)
     geo = _pool_geometry(op, nd, input._data.shape, kernel_size, stride, padding, 1, ceil_mode, True)
@@ -305,6 +353,7 @@ def _adaptive_sizes(op, nd, input, output_size):
     return tuple(shape[-nd:]), out
 
 
+@_bfloat16_in_float32
 def _adaptive_avg(op, nd, input, output_size):
     ins, outs = _adaptive_sizes(op, nd, input, output_size)
     return resample(input, [adaptive_avg_map(-nd + i, n, o) for i, (n, o) in enumerate(zip(ins, outs))])
@@ -322,26 +371,29 @@ def adaptive_avg_pool2d(input, output_size):
     return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
 
 
+@_bfloat16_in_float32
 def _adaptive_max(op, nd, input, output_size, return_indices):
     ins, outs = _adaptive_sizes(op, nd, input, output_size)
     if all(n % o == 0 for n, o in zip(ins, outs)):  # equal windows: an ordinary max pool
         k = tuple(n // o for n, o in zip(ins, outs))
         return _max_pool(op, nd, input, k, k, 0, 1, False, return_indices)
     # Gather every window, repeating its last element up to the longest window, onto a regular grid; max pool it.
-    starts, gathers, taps = [], [], []
+    starts, ends, gathers, taps = [], [], [], []
     for n, o in zip(ins, outs):
         s, e = adaptive_windows(n, o)
         t = int((e - s).max())
         starts.append(s)
+        ends.append(e)
         gathers.append(np.minimum(s[:, None] + np.arange(t), e[:, None] - 1))
         taps.append(t)
     maps = tuple(AxisMap(-nd + i, n, ix.reshape(-1, 1)) for i, (n, ix) in enumerate(zip(ins, gathers)))
     grid = apply(Resample(maps), input)
     geo = geometry2d([Window(t, t, 1, 0, o * t, o) for t, o in zip(taps, outs)])
     positions = None
-    if return_indices:  # in the input, each window starts at its start and steps by 1 (a maximum is never at a
-        # repeated element: the element it repeats comes first)
-        positions = (starts[0] if nd == 2 else np.zeros(1, np.int64), 1, starts[-1], 1, ins[-1])
+    if return_indices:  # in the input, each window starts at its start and steps by 1
+        lengths = [e - s for s, e in zip(starts, ends)]
+        positions = (starts[0] if nd == 2 else np.zeros(1, np.int64), 1, starts[-1], 1, ins[-1],
+                     lengths[0] if nd == 2 else np.ones(1, np.int64), lengths[-1])
     return apply(MaxPool(geo, nd == 1, grid.requires_grad and is_grad_enabled(), positions), grid)
 
 

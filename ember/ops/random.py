@@ -1,12 +1,17 @@
 """Random numbers: Generator, manual_seed, rand/randn/randint/normal, and the in-place uniform_/normal_."""
+from __future__ import annotations
+
 import json
+from typing import overload
 
 import numpy as np
 
 from .. import _tracing, dtypes as _dt
 from ..autograd.inplace import inplace
 from ..device import CPU, move, to_device
+from ..dtypes import dtype as _dtype
 from ..tensor import Tensor
+from ..types import Device, _size
 from ._util import as_shape
 from .registry import export
 
@@ -15,30 +20,30 @@ from .registry import export
 class Generator:
     """A source of random numbers (NumPy's PCG64), seeded with manual_seed like torch.Generator."""
 
-    def __init__(self, device="cpu"):
+    def __init__(self, device: Device = "cpu") -> None:
         self.device = to_device(device)
         self._seed = 67280421310721
         self.rng = np.random.default_rng(self._seed)
 
-    def manual_seed(self, seed):
+    def manual_seed(self, seed: int) -> Generator:
         self._seed = int(seed)
         self.rng = np.random.default_rng(self._seed)
         return self
 
-    def seed(self):
-        s = int(np.random.SeedSequence().entropy % (2 ** 63))
+    def seed(self) -> int:
+        s = int(np.random.SeedSequence().entropy % (2 ** 63))  # type: ignore[operator]  # a fresh one's is an int
         self.manual_seed(s)
         return s
 
-    def initial_seed(self):
+    def initial_seed(self) -> int:
         return self._seed
 
-    def get_state(self):
+    def get_state(self) -> Tensor:
         """The generator state as a uint8 tensor (JSON-serialisable bytes of the bit generator state)."""
         state = json.dumps(self.rng.bit_generator.state).encode()
         return Tensor._wrap(np.frombuffer(state, dtype=np.uint8).copy())
 
-    def set_state(self, state):
+    def set_state(self, state: Tensor) -> None:
         arr = state.numpy() if isinstance(state, Tensor) else np.asarray(state, dtype=np.uint8)
         self.rng.bit_generator.state = json.loads(bytes(arr.tobytes()).decode())
 
@@ -47,28 +52,32 @@ default_generator = export(ember="default_generator")(Generator())
 
 
 @export(ember=True)
-def manual_seed(seed):
+def manual_seed(seed: int) -> Generator:
     """Seed the default generator (and return it)."""
     return default_generator.manual_seed(seed)
 
 
 @export(ember=True)
-def seed():
+def seed() -> int:
+    """Seed the default generator from the operating system's entropy; returns the seed."""
     return default_generator.seed()
 
 
 @export(ember=True)
-def initial_seed():
+def initial_seed() -> int:
+    """The seed the default generator was last seeded with."""
     return default_generator.initial_seed()
 
 
 @export(ember=True)
-def get_rng_state():
+def get_rng_state() -> Tensor:
+    """The default generator's state, as a uint8 tensor for set_rng_state."""
     return default_generator.get_state()
 
 
 @export(ember=True)
-def set_rng_state(state):
+def set_rng_state(state: Tensor) -> None:
+    """Restore the default generator's state from get_rng_state()."""
     default_generator.set_state(state)
 
 
@@ -96,25 +105,42 @@ def _float_dtype(dtype, op):
 
 
 @export(ember=True)
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def rand(*size: int | _size, generator: Generator | None = None, dtype: _dtype | None = None, device: Device = None,
+         requires_grad: bool = False) -> Tensor:
     """Uniform samples from [0, 1)."""
     dtype = _float_dtype(dtype, "rand")
     return _finish(_rng(generator).random(as_shape(size, "rand")), dtype, device, requires_grad)
 
 
 @export(ember=True)
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def randn(*size: int | _size, generator: Generator | None = None, dtype: _dtype | None = None,
+          device: Device = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
     dtype = _float_dtype(dtype, "randn")
     return _finish(_rng(generator).standard_normal(as_shape(size, "randn")), dtype, device, requires_grad)
 
 
+@overload
+def randint(high: int, size: _size, /, *, generator: Generator | None = None, dtype: _dtype | None = None,
+            device: Device = None, requires_grad: bool = False) -> Tensor: ...
+@overload
+def randint(high: int, /, *, size: _size, generator: Generator | None = None, dtype: _dtype | None = None,
+            device: Device = None, requires_grad: bool = False) -> Tensor: ...
+@overload
+def randint(low: int, high: int, size: _size, generator: Generator | None = None, dtype: _dtype | None = None,
+            device: Device = None, requires_grad: bool = False) -> Tensor: ...
+
+
 @export(ember=True)
-def randint(low, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+def randint(low: int, high: int | _size | None = None, size: _size | None = None, generator: Generator | None = None,
+            dtype: _dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     """Integers uniform in [low, high) (int64 by default): ``randint(low, high, size)`` or ``randint(high, size)``."""
-    if size is None and isinstance(high, (tuple, list)):
-        high, size = None, high
-    if high is None:
+    if isinstance(high, (tuple, list)):  # randint(high, size)
+        if size is not None:
+            raise TypeError(f"randint(): argument 'high' must be an int, not {type(high).__name__}")
+        size = high
+        low, high = 0, low
+    elif high is None:
         low, high = 0, low
     if size is None:
         raise TypeError("randint() missing required argument 'size'")
@@ -125,7 +151,9 @@ def randint(low, high=None, size=None, generator=None, dtype=None, device=None, 
 
 
 @export(ember=True)
-def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+def normal(mean: float | Tensor = 0.0, std: float | Tensor = 1.0, size: _size | None = None,
+           generator: Generator | None = None, dtype: _dtype | None = None, device: Device = None,
+           requires_grad: bool = False) -> Tensor:
     """Normal samples: normal(mean, std, size) with numbers, or elementwise with tensor mean/std."""
     m = mean._data if isinstance(mean, Tensor) else mean
     s = std._data if isinstance(std, Tensor) else std
@@ -141,28 +169,37 @@ def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None, device=None
 
 
 @export(ember=True)
-def rand_like(input, dtype=None, device=None, requires_grad=False):
+def rand_like(input: Tensor, dtype: _dtype | None = None, device: Device = None,
+              requires_grad: bool = False) -> Tensor:
+    """Uniform samples from [0, 1) with the shape (and by default the dtype and device) of input."""
     return rand(input.shape, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad)
 
 
 @export(ember=True)
-def randn_like(input, dtype=None, device=None, requires_grad=False):
+def randn_like(input: Tensor, dtype: _dtype | None = None, device: Device = None,
+               requires_grad: bool = False) -> Tensor:
+    """Standard normal samples with the shape (and by default the dtype and device) of input."""
     return randn(input.shape, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad)
 
 
 @export(ember=True)
-def randint_like(input, low, high=None, dtype=None, device=None):
+def randint_like(input: Tensor, low: int, high: int | None = None, dtype: _dtype | None = None,
+                 device: Device = None) -> Tensor:
+    """Integers uniform in [low, high) with the shape (and by default the dtype and device) of input."""
+    if high is None:
+        low, high = 0, low
     return randint(low, high, input.shape, dtype=dtype or input.dtype, device=device or input.device)
 
 
 @export(ember=True)
-def randperm(n, generator=None, dtype=None, device=None):
+def randperm(n: int, generator: Generator | None = None, dtype: _dtype | None = None,
+             device: Device = None) -> Tensor:
     """A random permutation of 0..n-1 (int64)."""
     return _finish(_rng(generator).permutation(n), dtype or _dt.int64, device, False)
 
 
 @export(ember=True)
-def bernoulli(input, p=None, generator=None):
+def bernoulli(input: Tensor, p: float | None = None, generator: Generator | None = None) -> Tensor:
     """1 with probability input (or p), else 0, in input's dtype."""
     prob = input._data if p is None else p
     arr = (_rng(generator).random(input.shape) < _host(prob)).astype(input._data.dtype)
@@ -174,7 +211,8 @@ def _host(x):
 
 
 @export(ember=True)
-def multinomial(input, num_samples, replacement=False, generator=None):
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False,
+                generator: Generator | None = None) -> Tensor:
     """Sample category indices from the rows of input (non-negative weights)."""
     probs = np.asarray(_host(input._data), dtype=np.float64)
     rows = probs.reshape(-1, probs.shape[-1])
@@ -189,7 +227,7 @@ def multinomial(input, num_samples, replacement=False, generator=None):
 
 
 @export(ember=False, methods=("uniform_",))
-def _uniform_(self, a=0.0, b=1.0, generator=None):
+def _uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Fill with uniform samples from [a, b) in place."""
     vals = _rng(generator).random(size=self._data.shape, dtype=_sample_dtype(self))
     vals *= b - a
@@ -198,7 +236,7 @@ def _uniform_(self, a=0.0, b=1.0, generator=None):
 
 
 @export(ember=False, methods=("normal_",))
-def _normal_(self, mean=0.0, std=1.0, generator=None):
+def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Fill with normal samples in place."""
     vals = _rng(generator).standard_normal(size=self._data.shape, dtype=_sample_dtype(self))
     vals *= std

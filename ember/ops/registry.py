@@ -10,12 +10,18 @@
 ``ember/__init__.py``, ``ember/nn/functional.py`` and the Tensor class take their names from here, and
 ``python -m ember.ops`` prints the table.
 """
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from ..autograd import Node
 
 __all__ = ["OpDef", "register", "export", "ops", "get", "namespace", "methods", "install_methods", "composites"]
 
 EMBER = "ember"
 FUNCTIONAL = "ember.nn.functional"
+_T = TypeVar("_T")  # what export publishes (a function or a class), returned as it is
 
 
 class OpDef:
@@ -39,11 +45,12 @@ class OpDef:
         return f"<op {self.name}>"
 
 
-_ops = {}        # name -> OpDef, in registration order
-_by_node = {}    # node class -> OpDef
-_names = {EMBER: {}, FUNCTIONAL: {}}
-_methods = {}    # Tensor method name -> function
-_composites = []  # (qualified names, methods) of exports that run no op of their own
+_ops: dict[str, OpDef] = {}  # name -> OpDef, in registration order
+_by_node: dict[type, OpDef] = {}  # node class -> OpDef
+_names: dict[str, dict[str, Any]] = {EMBER: {}, FUNCTIONAL: {}}
+_methods: dict[str, Any] = {}  # Tensor method name -> function
+# (qualified names, methods) of exports that run no op of their own
+_composites: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
 
 
 def register(node):
@@ -65,7 +72,8 @@ def _names_of(value, fn):
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def export(*ops, ember=True, functional=False, methods=()):
+def export(*ops: type, ember: bool | str | tuple[str, ...] = True, functional: bool | str | tuple[str, ...] = False,
+           methods: tuple[str, ...] = ()) -> Callable[[_T], _T]:
     """Function decorator: publish fn as ember.<name> (``ember=``: True for fn's name, a name, a tuple of names or
     False), as ember.nn.functional.<name> (``functional=``, likewise) and as the Tensor methods named in ``methods``;
     ``ops`` are the registered node classes it runs (the table lists fn under them)."""
@@ -75,7 +83,7 @@ def export(*ops, ember=True, functional=False, methods=()):
             raise ValueError(f"export: {node!r} is not a registered op")
         defs.append(_by_node[node])
 
-    def decorate(fn):
+    def decorate(fn: _T) -> _T:
         qualified = []
         for space, value in ((EMBER, ember), (FUNCTIONAL, functional)):
             for name in _names_of(value, fn):

@@ -4,14 +4,21 @@ The class gathers the parameters into one flat vector and keeps the history; pla
 arrays (the two-loop recursion, the line search, cubic interpolation). Scalars are kept as 0-d values of the
 parameters' dtype where PyTorch keeps 0-d tensors, so float32 runs round as PyTorch's do.
 """
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import SupportsFloat, TypeVar
+
 import numpy as np
 
 from ..autograd import enable_grad, no_grad
 from ..device import get_array_module
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, ParamsT, StateDict
 
 __all__ = ["LBFGS"]
+
+_Loss = TypeVar("_Loss", bound=SupportsFloat)  # what the closure returns (the loss), and so step
 
 
 class LBFGS(Optimizer):
@@ -20,8 +27,9 @@ class LBFGS(Optimizer):
     ``max_eval`` times; ``line_search_fn`` is None (a fixed step of ``lr``) or ``"strong_wolfe"``. One parameter
     group only; it keeps ``history_size`` pairs of flat vectors of all the parameters."""
 
-    def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
-                 history_size=100, line_search_fn=None):
+    def __init__(self, params: ParamsT, lr: float | Tensor = 1, max_iter: int = 20, max_eval: int | None = None,
+                 tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, history_size: int = 100,
+                 line_search_fn: str | None = None) -> None:
         if isinstance(lr, Tensor):
             if lr.numel() != 1:
                 raise ValueError("Tensor lr must be 1-element")
@@ -63,7 +71,7 @@ class LBFGS(Optimizer):
         return loss, flat_grad
 
     @no_grad()
-    def step(self, closure):
+    def step(self, closure: Callable[[], _Loss]) -> _Loss:  # type: ignore[override]
         """Run up to max_iter L-BFGS iterations; returns the loss closure() gave at the start."""
         closure = enable_grad()(closure)
         group = self.param_groups[0]
@@ -158,13 +166,13 @@ class LBFGS(Optimizer):
         return orig_loss
 
     # --- state_dict: the flat vectors and 0-d values as tensors, as PyTorch's ----------------------------------
-    def state_dict(self):
+    def state_dict(self) -> StateDict:
         sd = super().state_dict()
         state = self.state.get(self._params[0])
         sd["state"] = {0: {k: _to_saved(v) for k, v in state.items()}} if state else {}
         return sd
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: StateDict) -> None:
         super().load_state_dict({"state": {}, "param_groups": state_dict["param_groups"]})
         saved = state_dict["state"]
         if saved:

@@ -1,11 +1,23 @@
 """Optimizer base: parameter groups, per-parameter state, zero_grad, state_dict/load_state_dict."""
+from __future__ import annotations
+
 from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any, TypeAlias, TypeVar, overload
 
 from .. import _tracing
-from ..autograd import no_grad
+from ..autograd import Node, no_grad
+from ..autograd.graph import apply
+from ..ops.meta import TensorMeta
+from ..ops.registry import register
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
+
+# What an optimizer is given: tensors, or parameter groups (dicts with "params" and their own hyper-parameters).
+ParamsT: TypeAlias = Iterable[Tensor] | Iterable[dict[str, Any]]
+StateDict: TypeAlias = dict[str, Any]
+_Loss = TypeVar("_Loss")  # what a step's closure returns, and so the step
 
 
 class _Required:
@@ -19,14 +31,14 @@ required = _Required()
 class Optimizer:
     """Base class: subclasses implement ``_update(group, p, grad, state)`` on arrays (in place) or override step()."""
 
-    def __init__(self, params, defaults):
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
-        self.state = defaultdict(dict)
-        self.param_groups = []
+        self.state: defaultdict[Tensor, Any] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, but "
                             f"got {type(params).__name__}")
-        groups = list(params)
+        groups: list[Any] = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
         if not isinstance(groups[0], dict):
@@ -34,14 +46,14 @@ class Optimizer:
         for g in groups:
             self.add_param_group(g)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]
         for i, g in enumerate(self.param_groups):
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(g.items()) if k != "params"]
         return "\n".join(lines) + "\n)"
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters with its own hyper-parameters (missing ones come from the defaults)."""
         group = dict(param_group)
         params = group["params"]
@@ -60,21 +72,28 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(group)
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all optimized parameters (to None by default)."""
         for g in self.param_groups:
             for p in g["params"]:
                 if p.grad is not None:
                     if set_to_none:
                         p.grad = None
+                        if _tracing.active[0]:
+                            _tracing.grad_cleared(p)
+                    elif _tracing.active[0]:
+                        p.grad.zero_()  # an op of the traced graph
                     else:
                         p.grad._data[...] = 0
 
+    @overload
+    def step(self, closure: None = None) -> None: ...
+    @overload
+    def step(self, closure: Callable[[], _Loss]) -> _Loss: ...
+
     @no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], _Loss] | None = None) -> _Loss | None:
         """Update every parameter that has a gradient; returns closure() when given."""
-        if _tracing.active[0]:
-            _tracing.untraceable("Optimizer.step (its updates are array code, not ops of the graph)")
         loss = None
         if closure is not None:
             from ..autograd import enable_grad
@@ -89,6 +108,9 @@ class Optimizer:
         for p in group["params"]:
             if p.grad is None:
                 continue
+            if _tracing.active[0]:  # ember.compile: the update is an op of the graph
+                apply(OptimizerUpdate(self, group, self.state[p]), p, p.grad)
+                continue
             grad = p.grad._data
             if maximize:
                 grad = -grad
@@ -97,7 +119,7 @@ class Optimizer:
     def _update(self, group, param, grad, state):
         raise NotImplementedError
 
-    def state_dict(self):
+    def state_dict(self) -> StateDict:
         """{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}, like PyTorch."""
         index, groups, n = {}, [], 0
         for g in self.param_groups:
@@ -116,7 +138,7 @@ class Optimizer:
                                                isinstance(v, Tensor) else v) for k, v in self.state[p].items()}
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: StateDict) -> None:
         """Restore state saved by state_dict (groups must have the same sizes)."""
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
@@ -149,3 +171,30 @@ class Optimizer:
                 else:
                     restored[k] = v
             self.state[p] = restored
+
+
+@register
+class OptimizerUpdate(Node):
+    """One parameter's update by its optimizer, in place, as an op: Optimizer.step's form in a compiled graph.
+
+    The forward runs the optimizer's own array code (``_update``) with the parameter group and state it holds by
+    reference, so each run reads the group's current hyper-parameters (a scheduler's learning rate) and advances
+    the state (step counts, moment buffers) exactly as an eager step does. Its output is the parameter itself."""
+
+    saves = ()
+    differentiable = False
+
+    def __init__(self, optimizer, group, state):
+        self.optimizer, self.group, self.state = optimizer, group, state
+
+    def infer(self, p, g):
+        return TensorMeta(p.shape, p.dtype)
+
+    def has_effects(self):
+        return True
+
+    def forward(self, xp, p, g):
+        if self.group.get("maximize", False):
+            g = -g
+        self.optimizer._update(self.group, p, g, self.state)
+        return p

@@ -40,6 +40,14 @@ class Callback:
     def on_before_optimizer_step(self, step, logs=None):
         """After backward (and gradient accumulation), before optimizer.step(): the place to edit gradients."""
 
+    def state_dict(self):
+        """What the callback must remember across a resumed run (numbers, strings, tensors); saved in every
+        checkpoint the Trainer writes and given back to load_state_dict after on_train_begin when fit resumes."""
+        return {}
+
+    def load_state_dict(self, state):
+        """Restore what state_dict returned."""
+
 
 class CallbackList:
     """Calls each hook on every callback, in order."""
@@ -53,6 +61,28 @@ class CallbackList:
 
     def __iter__(self):
         return iter(self.callbacks)
+
+    def _keyed(self):
+        """(key, callback) pairs: the class name, with #2, #3... for repeats, so a resumed run matches them."""
+        seen = {}
+        for cb in self.callbacks:
+            name = type(cb).__name__
+            seen[name] = seen.get(name, 0) + 1
+            yield (name if seen[name] == 1 else f"{name}#{seen[name]}"), cb
+
+    def state_dict(self):
+        """{key: state} of the callbacks that have a state."""
+        states = {}
+        for key, cb in self._keyed():
+            state = cb.state_dict()
+            if state:
+                states[key] = state
+        return states
+
+    def load_state_dict(self, states):
+        for key, cb in self._keyed():
+            if key in states:
+                cb.load_state_dict(states[key])
 
     def _call(self, hook, *args):
         for cb in self.callbacks:
@@ -186,6 +216,20 @@ class EarlyStopping(_Monitor):
                 print(f"EarlyStopping: {self.monitor} has not improved for {self.wait} epochs; stopping after "
                       f"epoch {epoch + 1} (best {self.best:.6g} at epoch {self.best_epoch + 1})")
 
+    def state_dict(self):
+        """Where the patience stands (and the best weights, with restore_best_weights), for a resumed run."""
+        if self.best is None:
+            return {}
+        state = {"monitor": self.monitor, "best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+        if self.best_weights is not None:
+            state["best_weights"] = self.best_weights
+        return state
+
+    def load_state_dict(self, state):
+        if state.get("monitor") == self.monitor:
+            self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+            self.best_weights = state.get("best_weights")
+
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:
             self.trainer.model.load_state_dict(self.best_weights)
@@ -202,6 +246,8 @@ class ModelCheckpoint(_Monitor):
     With filepath (a name that may use ``{epoch}`` and logged values, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}"``):
     the file is written when `monitor` improves (save_best_only) or every epoch.
     monitor defaults to val_loss when there is validation data, else loss.
+    A checkpoint also holds the state of the callbacks (state_dict) as it is when the checkpoint is written: list
+    ModelCheckpoint after the callbacks whose state a resumed run needs (EarlyStopping).
     """
 
     def __init__(self, dirpath=None, filepath=None, monitor=None, mode="auto", save_best_only=True, save_last=None,
@@ -217,6 +263,16 @@ class ModelCheckpoint(_Monitor):
 
     def on_train_begin(self, logs=None):
         self.best, self._auto_monitor = None, self.monitor is None
+
+    def state_dict(self):
+        """The best value so far (and what it measures), so that a resumed run does not overwrite the best
+        checkpoint with a worse epoch."""
+        return {"monitor": self.monitor, "best": self.best} if self.monitor is not None else {}
+
+    def load_state_dict(self, state):
+        # a best value of another quantity than this callback monitors means nothing to it
+        if getattr(self, "_auto_monitor", self.monitor is None) or state.get("monitor") == self.monitor:
+            self.monitor, self.best, self._auto_monitor = state.get("monitor"), state.get("best"), False
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -315,6 +371,13 @@ class TensorBoard(Callback):
         self.writer = SummaryWriter(self.log_dir)
         self._batches = 0
 
+    def state_dict(self):
+        """The batches counted so far: a resumed run goes on writing batch scalars at the steps it would have."""
+        return {"batches": self._batches} if self.update_freq != "epoch" else {}
+
+    def load_state_dict(self, state):
+        self._batches = state.get("batches", self._batches)
+
     def on_batch_end(self, batch, logs=None):
         self._batches += 1
         if self.update_freq != "epoch" and self._batches % self.update_freq == 0 and logs:
@@ -334,19 +397,27 @@ class TensorBoard(Callback):
 
 
 class PlotHistory(Callback):
-    """Save a PNG of the loss and metric curves (each with its val_ twin) when training ends, or after every
-    epoch with every_epoch=True. Needs matplotlib."""
+    """Save a PNG of the loss and metric curves (each with its val_ twin, the learning rate in a small panel, the
+    best epoch of `monitor` marked, under `title`) when training ends, or after every epoch with every_epoch=True.
+    monitor and mode default as ModelCheckpoint's (val_loss when there is validation data, else loss). Needs
+    matplotlib."""
 
-    def __init__(self, path, keys=None, every_epoch=False):
+    def __init__(self, path, keys=None, every_epoch=False, monitor=None, mode="auto", title=None):
         from .plots import require_matplotlib
         require_matplotlib("PlotHistory")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"PlotHistory: mode must be 'auto', 'min' or 'max', got {mode!r}")
         self.path, self.keys, self.every_epoch = os.fspath(path), keys, every_epoch
+        self.monitor, self.mode, self.title = monitor, mode, title
 
     def _plot(self):
         from .plots import plot_history
-        if len(self.trainer.history):
+        history = self.trainer.history
+        if len(history):
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            plot_history(self.trainer.history, self.path, self.keys)
+            monitor = self.monitor or ("val_loss" if "val_loss" in history else "loss")
+            mode = _auto_mode(monitor, self.trainer) if self.mode == "auto" else self.mode
+            plot_history(history, self.path, self.keys, monitor=monitor, mode=mode, title=self.title)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.every_epoch:

@@ -13,8 +13,10 @@ protobuf fields that scalars, histograms, images, text and hyper-parameters need
 and the messages each of those holds, as each encoder below says. ``SummaryWriter`` has PyTorch's API
 (torch.utils.tensorboard.SummaryWriter) and writes what PyTorch's writes; it is also ember.utils.tensorboard's.
 """
+import contextlib
 import csv
 import glob
+import io
 import os
 import socket
 import struct
@@ -29,7 +31,8 @@ __all__ = ["CSVWriter", "SummaryWriter", "crc32c", "masked_crc32c", "read_events
 
 class CSVWriter:
     """Append dict rows to a CSV file; the columns are fixed by the first row (or by the existing header when
-    appending to a file), values missing from a row are left empty. Each row is flushed as it is written."""
+    appending to a file), values missing from a row are left empty. Each row reaches the file whole or not at all:
+    a write that fails (a full disk) is taken back, so the file stays a valid CSV of the rows before it."""
 
     def __init__(self, path, fieldnames=None, append=False, separator=","):
         self.path, self.separator = os.fspath(path), separator
@@ -40,20 +43,33 @@ class CSVWriter:
                 self.fieldnames = next(csv.reader(f, delimiter=separator))
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
-        self._file = open(self.path, "a" if append else "w", newline="")
-        self._writer = None
+        self._file = open(self.path, "ab" if append else "wb", buffering=0)
         self._header_written = resuming
 
     def write(self, row):
         if self.fieldnames is None:
             self.fieldnames = list(row)
-        if self._writer is None:
-            self._writer = csv.DictWriter(self._file, self.fieldnames, delimiter=self.separator, restval="",
-                                          extrasaction="ignore")
-            if not self._header_written:
-                self._writer.writeheader()
-        self._writer.writerow({k: _csv_value(v) for k, v in row.items()})
-        self._file.flush()
+        text = io.StringIO()
+        writer = csv.DictWriter(text, self.fieldnames, delimiter=self.separator, restval="", extrasaction="ignore")
+        if not self._header_written:
+            writer.writeheader()
+        writer.writerow({k: _csv_value(v) for k, v in row.items()})
+        self._append(text.getvalue().encode("utf-8"))
+        self._header_written = True
+
+    def _append(self, data):
+        start = os.fstat(self._file.fileno()).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[self._file.write(view):]
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                self._file.truncate(start)
+                self._file.seek(start)
+            if e.filename is None:
+                e.filename = self.path
+            raise
 
     def close(self):
         self._file.close()

@@ -86,6 +86,16 @@ class Metric:
     def compute(self):
         raise NotImplementedError
 
+    def state_dict(self):
+        """The running state, to continue an epoch later (a resumed run): every number, array or tensor the metric
+        holds (its sums and counts, and numeric settings such as a threshold, which are the same on resume)."""
+        return {k: v for k, v in vars(self).items() if isinstance(v, (int, float, np.number, np.ndarray, Tensor))}
+
+    def load_state_dict(self, state):
+        """Restore what state_dict returned."""
+        for k, v in state.items():
+            setattr(self, k, v)
+
     def __call__(self, outputs, targets):
         """The metric on one batch (the running state is left as it was)."""
         fresh = copy.copy(self)

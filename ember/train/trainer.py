@@ -7,6 +7,8 @@ optimizer.zero_grad(); scheduler.step() once per epoch, or after every optimizer
 train_step(batch) is the override point, as in Keras: a subclass rewrites the maths of one step and keeps the loop
 (accumulation, clipping, the optimizer and scheduler steps, callbacks, metrics, progress, checkpoints).
 eval_step(batch) and predict_step(batch) are the same override points for evaluate() and predict().
+
+With compile=True the steps run through ember.compile (see Trainer); the loop stays the same.
 """
 import math
 import os
@@ -18,12 +20,16 @@ import numpy as np
 from .. import dtypes as _dt
 from .. import io
 from ..autograd import no_grad
+from ..compiler import compile as _compile
 from ..data import DataLoader, Dataset, IterableDataset, TensorDataset
 from ..device import to_device
 from ..nn.utils import clip_grad_norm_
+from ..ops.random import Generator, default_generator
 from ..optim.lr_scheduler import ReduceLROnPlateau
+from ..serialization import InvalidCheckpointError
 from ..tensor import Tensor, as_tensor
-from .callbacks import CallbackList, History, ModelCheckpoint
+from .callbacks import Callback, CallbackList, History, ModelCheckpoint
+from .interrupt import StopRequest
 from .metrics import get_metric
 
 __all__ = ["Trainer", "as_loader"]
@@ -44,16 +50,28 @@ class Trainer:
 
     To change what one training step computes (an extra loss term, several models, another batch layout),
     subclass and override ``train_step(batch)`` (and eval_step, predict_step); ``fit`` stays as it is.
+
+    compile=True runs the steps compiled (``ember.compile``), with the same results: while nothing has to run
+    between backward and the optimizer step, one graph holds train_step, the clipping, optimizer.step() and
+    zero_grad(); eval_step and predict_step are graphs of their own. Where the loop must run code in between, the
+    graph holds train_step alone and the update runs eagerly: a callback with on_before_optimizer_step
+    (GradientClipping, LearningRateMonitor) or accumulate_steps > 1, whose batches after the first of each
+    accumulation run eagerly (gradients are already there to add to). A step the compiler cannot capture
+    (``.item()`` in an overridden train_step, say) runs eagerly after ember.compile's one warning.
     """
 
     def __init__(self, model, optimizer, loss_fn, metrics=("accuracy",), scheduler=None, device=None,
-                 grad_clip=None, accumulate_steps=1, scheduler_interval="epoch"):
+                 grad_clip=None, accumulate_steps=1, scheduler_interval="epoch", compile=False):
+        if not isinstance(compile, bool):
+            raise TypeError(f"Trainer: compile must be True or False, got {compile!r}")
         if not isinstance(accumulate_steps, int) or accumulate_steps < 1:
             raise ValueError(f"Trainer: accumulate_steps must be a positive integer, got {accumulate_steps!r}")
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
         self.model, self.optimizer, self.loss_fn, self.scheduler = model, optimizer, loss_fn, scheduler
         self.grad_clip, self.accumulate_steps, self.scheduler_interval = grad_clip, accumulate_steps, scheduler_interval
+        self.compile = compile
+        self._compiled, self._compiled_for = {}, None  # the compiled steps, and the objects they were traced with
         self.metrics = [get_metric(m) for m in (metrics or ())]
         names = ["loss"] + [m.name for m in self.metrics]
         if len(set(names)) != len(names):
@@ -64,85 +82,181 @@ class Trainer:
         else:
             first = next(iter(model.parameters()), None)
             self.device = first.device if first is not None else to_device("cpu")
-        self.epoch, self.global_step, self.stop_training = 0, 0, False
+        self.epoch, self.global_step, self.stop_training, self.interrupted = 0, 0, False, False
         self.history = History()
+        # what the message after Ctrl-C suggests to continue (None: fit(..., resume_from=<the checkpoint>))
+        self.resume_hint = None
+        # where training stands inside an epoch, for checkpoints saved there (see _position), and what
+        # load_checkpoint restored for the next fit
+        self._epoch_state = self._done = self._restored = self._stop = self._callbacks = self._loader = None
+        self._in_step = False
 
     # --- the training loop ------------------------------------------------------------------------------------
     def fit(self, train, epochs=1, val=None, callbacks=None, initial_epoch=0, *, resume_from=None, verbose=1,
             batch_size=32, interrupt_checkpoint=None):
         """Train until epoch `epochs` (counting from 0, so resumed runs pass the same total); returns the History.
 
-        resume_from=path continues from a checkpoint (ModelCheckpoint's, or one saved on Ctrl-C) exactly where it
-        stopped. Ctrl-C saves a checkpoint to interrupt_checkpoint (default: the ModelCheckpoint directory, else
-        ./interrupted.safetensors) and returns the History of the finished epochs.
-        verbose: 0 silent, 1 a progress bar when stdout is a terminal, 2 one line per epoch.
+        resume_from=path continues from a checkpoint (ModelCheckpoint's, or one saved on Ctrl-C, even in the
+        middle of an epoch) exactly where it stopped: weights, optimizer, scheduler, random state, the batches of
+        the epoch already done (the loader's pass is replayed up to there without training, so that its order and
+        random transforms come out the same), the epoch's running metrics, the callbacks' state (the best value
+        of ModelCheckpoint). A fit right after load_checkpoint(path) continues the same way.
+
+        The first Ctrl-C stops training at the end of the current batch (a second one at once), saves a
+        checkpoint to interrupt_checkpoint (default: the ModelCheckpoint directory, else
+        ./interrupted.safetensors), sets ``self.interrupted`` and returns the History of the finished epochs.
+        verbose: 0 silent, 1 a progress bar when stdout is a terminal (else one line per epoch), 2 one line per
+        epoch.
         """
         if self.loss_fn is None:
             raise ValueError("Trainer.fit: a loss_fn is needed to train")
         train = as_loader(train, batch_size, shuffle=True)
         val = None if val is None else as_loader(val, batch_size)
         callbacks = CallbackList(callbacks, self)
-        self.history, self.stop_training = History(), False
+        self.history, self.stop_training, self.interrupted = History(), False, False
+        self._epoch_state = self._done = None
+        self._in_step = False
         if resume_from is not None:
             initial_epoch = self.load_checkpoint(resume_from)
+        restored, self._restored = self._restored, None
+        if restored is not None and restored["epoch"] != initial_epoch:
+            restored = None  # fit starts elsewhere than the checkpoint: its position means nothing here
         self.epoch = initial_epoch
+        self._callbacks, self._loader = callbacks, train
+        if restored is not None and restored["data_rng"] is not None:
+            _set_states(_generators(train)[1:], restored["data_rng"])
         callbacks.on_train_begin()
+        if restored is not None:
+            callbacks.load_state_dict(restored["callbacks"])
+        resume = restored["position"] if restored is not None else None
         progress = None
-        try:
-            for epoch in range(initial_epoch, epochs):
-                callbacks.on_epoch_begin(epoch)
-                progress = _Progress(verbose, epoch, epochs, _num_samples(train))
-                lrs = [g["lr"] for g in self.optimizer.param_groups]  # the rates used in this epoch
-                logs = self.train_epoch(train, callbacks, progress)
-                if val is not None:
-                    logs.update({"val_" + k: v for k, v in self.evaluate(val).items()})
-                logs.update(_lr_logs(lrs))
-                if self.scheduler is not None and self.scheduler_interval == "epoch":
-                    if isinstance(self.scheduler, ReduceLROnPlateau):
-                        self.scheduler.step(logs.get("val_loss", logs["loss"]))
-                    else:
-                        self.scheduler.step()
-                self.epoch = epoch + 1
-                self.history.append(epoch, logs)
-                progress.close(logs)
-                callbacks.on_epoch_end(epoch, logs)
-                if self.stop_training:
-                    break
-        except KeyboardInterrupt:
-            if progress is not None:
-                progress.close(None)
-            self.optimizer.zero_grad()
-            path = self._interrupt_path(interrupt_checkpoint, callbacks)
-            self.save_checkpoint(path, interrupted=True)
-            print(f"\nTraining interrupted after {self.epoch} finished epochs: checkpoint saved to {path} "
-                  f"(continue with fit(..., resume_from={path!r}))")
+        with StopRequest() as self._stop:
+            try:
+                for epoch in range(initial_epoch, epochs):
+                    callbacks.on_epoch_begin(epoch)
+                    progress = _Progress(verbose, epoch, epochs, _num_samples(train))
+                    # the rates used in this epoch
+                    lrs = resume["lrs"] if resume is not None else [g["lr"] for g in self.optimizer.param_groups]
+                    logs = self.train_epoch(train, callbacks, progress, _lrs=lrs, _resume=resume)
+                    resume = None
+                    if val is not None:
+                        logs.update({"val_" + k: v for k, v in self.evaluate(val).items()})
+                    logs.update(_lr_logs(lrs))
+                    self._in_step = True  # the scheduler, the epoch count and the history change together
+                    if self.scheduler is not None and self.scheduler_interval == "epoch":
+                        if isinstance(self.scheduler, ReduceLROnPlateau):
+                            self.scheduler.step(logs.get("val_loss", logs["loss"]))
+                        else:
+                            self.scheduler.step()
+                    self.epoch = epoch + 1
+                    self.history.append(epoch, logs)
+                    self._epoch_state = self._done = None
+                    self._in_step = False
+                    progress.close(logs)
+                    callbacks.on_epoch_end(epoch, logs)
+                    if self.stop_training:
+                        break
+                    self._stop.check()
+            except KeyboardInterrupt:
+                self._on_interrupt(progress, interrupt_checkpoint, callbacks)
+        self._stop = None
         callbacks.on_train_end()
         return self.history
 
-    def train_epoch(self, loader, callbacks=None, progress=None):
+    def _on_interrupt(self, progress, path, callbacks):
+        if progress is not None:
+            progress.close(None)
+        self.interrupted = True
+        if self._in_step:  # a second Ctrl-C, or a KeyboardInterrupt raised inside a step
+            print("\nTraining interrupted in the middle of a step: no checkpoint saved (the weights may be "
+                  "half-updated); the last checkpoint saved before is kept")
+            return
+        path = self._interrupt_path(path, callbacks)
+        self.save_checkpoint(path, interrupted=True)
+        hint = self.resume_hint or f"fit(..., resume_from={path!r})"
+        print(f"\nTraining interrupted {self._where()}: checkpoint saved to {path}; continue with: {hint}")
+
+    def _where(self):
+        done = self._done[0] if self._done is not None else 0
+        if not done:
+            return f"after {self.epoch} finished epochs"
+        try:
+            total = f" of {len(self._loader)}"
+        except TypeError:
+            total = ""
+        return f"in epoch {self.epoch + 1} after {done}{total} batches"
+
+    def train_epoch(self, loader, callbacks=None, progress=None, *, _lrs=None, _resume=None):
         """One pass over loader in training mode; returns the epoch's loss and metrics (averaged over samples)."""
         model, optimizer, n_acc = self.model, self.optimizer, self.accumulate_steps
         callbacks = callbacks or CallbackList()
         meter = _Meter(self.metrics)
         model.train()
         optimizer.zero_grad()
-        pending = 0
-        for i, batch in enumerate(loader):
+        generators = _generators(loader)
+        if _resume is not None:
+            _set_states(generators, _resume["epoch_rng"])
+        # the random state before the pass draws its order: a checkpoint saved inside the epoch replays from it
+        lrs = _lrs if _lrs is not None else [g["lr"] for g in optimizer.param_groups]
+        self._epoch_state = {"rng": [g.rng.bit_generator.state for g in generators], "meter": meter, "lrs": lrs}
+        batches, done, pending = iter(loader), 0, 0
+        if _resume is not None:
+            done, pending = self._replay(batches, _resume, meter)
+            if progress is not None:
+                progress.skip(meter.n)
+        self._done = (done, pending, default_generator.rng.bit_generator.state)
+        # compile=True with nothing to run between backward and the update: one graph does both
+        fused = self.compile and n_acc == 1 and not _hooks_before_step(callbacks)
+        for i, batch in enumerate(batches, start=done):
             callbacks.on_batch_begin(i)
+            self._in_step = True
             batch = self._to_device(batch)
-            loss, outputs, targets = self.train_step(batch)
-            batch_logs = {"loss": float(loss), "size": _batch_size(batch)}
-            pending += 1
-            if pending == n_acc:
-                self._optimizer_step(callbacks, batch_logs)
-                pending = 0
+            if fused:
+                loss, outputs, targets = self._step("_train_and_update")(batch)
+                batch_logs = {"loss": float(loss), "size": _batch_size(batch)}
+                self._after_update()
+            else:
+                # a compiled graph expects no gradients yet: the later batches of an accumulation run eagerly
+                loss, outputs, targets = (self.train_step if pending else self._step("train_step"))(batch)
+                batch_logs = {"loss": float(loss), "size": _batch_size(batch)}
+                pending += 1
+                if pending == n_acc:
+                    self._optimizer_step(callbacks, batch_logs)
+                    pending = 0
             meter.update(batch_logs["loss"], _detach(outputs), targets, batch_logs["size"])
+            # a consistent point: i + 1 batches done (a checkpoint saved from here on resumes after them)
+            self._done = (i + 1, pending, default_generator.rng.bit_generator.state)
+            self._in_step = False
             callbacks.on_batch_end(i, batch_logs)
             if progress is not None:
                 progress.update(batch_logs["size"], meter, optimizer.param_groups[0]["lr"])
+            if self._stop is not None:
+                self._stop.check()
         if pending:  # a last, partial accumulation
+            self._in_step = True
             self._optimizer_step(callbacks, {})
+            self._done = (self._done[0], 0, default_generator.rng.bit_generator.state)
+            self._in_step = False
         return meter.result()
+
+    def _replay(self, batches, resume, meter):
+        """Draw the batches a checkpoint's epoch had done (without training on them), then restore the state after
+        them: random state, running metrics, accumulated gradients. Returns (batches done, pending steps)."""
+        done = resume["batches"]
+        for n in range(done):
+            if next(batches, None) is None:
+                raise ValueError(f"Trainer.fit: cannot resume after batch {done} of the epoch: the data now has "
+                                 f"only {n} batches (it changed since the checkpoint was saved)")
+        default_generator.set_state(resume["rng"])
+        meter.load_state_dict(resume["meter"])
+        params = self._params()
+        for p, g in zip(params, resume.get("grads") or [None] * len(params)):
+            if g is not None:
+                p.grad = g.to(p.device)
+        return done, resume["pending"]
+
+    def _params(self):
+        return [p for group in self.optimizer.param_groups for p in group["params"]]
 
     def train_step(self, batch):
         """One training step on one batch: forward, loss, backward. Returns ``(loss, outputs, targets)``.
@@ -177,13 +291,42 @@ class Trainer:
 
     def _optimizer_step(self, callbacks, logs):
         callbacks.on_before_optimizer_step(self.global_step, logs)
+        self._update()
+        self._after_update()
+
+    def _update(self):
+        """Clip the gradients (grad_clip), optimizer.step(), optimizer.zero_grad()."""
         if self.grad_clip is not None:
             clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.optimizer.step()
         self.optimizer.zero_grad()
+
+    def _after_update(self):
         self.global_step += 1
         if self.scheduler is not None and self.scheduler_interval == "step":
             self.scheduler.step()
+
+    def _train_and_update(self, batch):
+        """train_step(batch) and the update after it: what one compiled graph runs (compile=True)."""
+        loss, outputs, targets = self.train_step(batch)
+        self._update()
+        return loss, outputs, targets
+
+    def _step(self, name):
+        """The step method `name`, compiled by ember.compile when compile=True (else the method itself). The
+        compiled steps are made again for a new model, optimizer, loss_fn, grad_clip or accumulate_steps (a graph
+        holds the values it was traced with), and after load_checkpoint (whose optimizer state is new tensors that
+        a graph traced before would not read)."""
+        method = getattr(self, name)
+        if not self.compile:
+            return method
+        owners = (self.model, self.optimizer, self.loss_fn, self.grad_clip, self.accumulate_steps)
+        if self._compiled_for is None or any(a is not b and a != b for a, b in zip(owners, self._compiled_for)):
+            self._compiled, self._compiled_for = {}, owners
+        step = self._compiled.get(name)
+        if step is None:
+            step = self._compiled[name] = _compile(method)
+        return step
 
     # --- evaluation and inference -----------------------------------------------------------------------------
     def evaluate(self, data, batch_size=32):
@@ -193,7 +336,7 @@ class Trainer:
         with no_grad():
             for batch in loader:
                 batch = self._to_device(batch)
-                loss, outputs, targets = self.eval_step(batch)
+                loss, outputs, targets = self._step("eval_step")(batch)
                 meter.update(None if loss is None else float(loss), outputs, targets, _batch_size(batch))
         self.model.train(was_training)
         return meter.result()
@@ -206,7 +349,7 @@ class Trainer:
         self.model.eval()
         with no_grad():
             for batch in loader:
-                outs.append(self.predict_step(self._to_device(batch)))
+                outs.append(self._step("predict_step")(self._to_device(batch)))
         self.model.train(was_training)
         if not outs:
             raise ValueError("Trainer.predict: the data is empty")
@@ -229,18 +372,59 @@ class Trainer:
 
     # --- checkpoints --------------------------------------------------------------------------------------------
     def save_checkpoint(self, path, **extra):
-        """Save model, optimizer, scheduler, finished epochs, random state and history (atomically)."""
-        io.save_checkpoint(path, self.model, self.optimizer, self.scheduler, epoch=self.epoch,
-                           global_step=self.global_step, history=self.history.history,
-                           history_epochs=self.history.epoch, **extra)
+        """Save model, optimizer, scheduler, finished epochs, random state, history and the callbacks' state
+        (atomically); inside an epoch (from a callback's on_batch_end, or on Ctrl-C), also the position in it."""
+        if self._in_step:
+            raise RuntimeError("Trainer.save_checkpoint: called in the middle of a training step, where the "
+                               "weights and gradients are not at a point training can resume from; save between "
+                               "batches (on_batch_end, on_epoch_end)")
+        rng, position = self._position()
+        if self._epoch_state is not None:
+            data_rng = self._epoch_state["rng"][1:]
+        else:
+            data_rng = [g.rng.bit_generator.state for g in _generators(self._loader)[1:]]
+        try:
+            io.save_checkpoint(path, self.model, self.optimizer, self.scheduler, epoch=self.epoch,
+                               rng_state=None if rng is None else _state_tensor(rng),
+                               global_step=self.global_step, history=self.history.history,
+                               history_epochs=self.history.epoch,
+                               callbacks=self._callbacks.state_dict() if self._callbacks is not None else {},
+                               data_rng=[_state_tensor(s) for s in data_rng], position=position, **extra)
+        except OSError as e:  # name the file: a full disk fails inside a write that does not know it
+            if e.filename is None:
+                e.filename = os.fspath(path)
+            raise
+
+    def _position(self):
+        """(random state, position) a checkpoint saved now records: (None, None) between epochs; inside one, the
+        random state after the last batch done and, once a batch is done, where the epoch stands."""
+        if self._done is None:
+            return None, None
+        done, pending, rng = self._done
+        epoch = self._epoch_state
+        if not done:
+            return epoch["rng"][0], None
+        grads = None
+        if pending:  # gradients accumulated for an optimizer step still to come
+            grads = [None if p.grad is None else p.grad.detach() for p in self._params()]
+        return rng, {"batches": done, "pending": pending, "lrs": epoch["lrs"], "meter": epoch["meter"].state_dict(),
+                     "epoch_rng": [_state_tensor(s) for s in epoch["rng"]], "grads": grads}
 
     def load_checkpoint(self, path):
         """Restore everything save_checkpoint saved (the random state included, so shuffling continues as in an
-        uninterrupted run); returns the number of finished epochs, where training goes on."""
+        uninterrupted run); returns the number of finished epochs, where training goes on. The next fit starting
+        at that epoch continues from the checkpoint's position in it and gives the callbacks their state back."""
         state = io.load_checkpoint(path, self.model, self.optimizer, self.scheduler)
+        self._compiled = {}
         extra = state.get("extra") or {}
+        position = extra.get("position")
+        _check_position(position, state, path)
         self.epoch, self.global_step = int(state.get("epoch") or 0), int(extra.get("global_step", 0))
         self.history = History(extra.get("history"), extra.get("history_epochs"))
+        if position is not None:
+            position = {**position, "rng": state["rng_state"]}
+        self._restored = {"epoch": self.epoch, "position": position, "callbacks": extra.get("callbacks") or {},
+                          "data_rng": extra.get("data_rng")}
         return self.epoch
 
     def _interrupt_path(self, path, callbacks):
@@ -259,6 +443,51 @@ class Trainer:
         def move(x):
             return x.to(dev) if isinstance(x, Tensor) and x.device != dev else x
         return tuple(map(move, batch)) if isinstance(batch, (list, tuple)) else move(batch)
+
+
+def _hooks_before_step(callbacks):
+    """Whether a callback runs code in on_before_optimizer_step (between backward and the optimizer step)."""
+    hook = "on_before_optimizer_step"
+    return any(getattr(type(cb), hook) is not getattr(Callback, hook) or hook in vars(cb) for cb in callbacks)
+
+
+def _generators(loader):
+    """The generators a pass over loader draws its order from: ember's default one, then the loader's own and its
+    sampler's, if they have one."""
+    found = [default_generator]
+    sampler = getattr(loader, "sampler", None)
+    for owner in (loader, sampler, getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
+        g = getattr(owner, "generator", None)
+        if isinstance(g, Generator) and all(g is not f for f in found):
+            found.append(g)
+    return found
+
+
+def _state_tensor(state):
+    """A generator's bit-generator state as the tensor Generator.get_state returns."""
+    g = Generator()
+    g.rng.bit_generator.state = state
+    return g.get_state()
+
+
+def _set_states(generators, states):
+    if len(states) != len(generators):
+        raise ValueError(f"Trainer.fit: the checkpoint holds {len(states)} random states for the data loader, which "
+                         f"draws from {len(generators)} generators here: it is not the loader the checkpoint was "
+                         "saved with")
+    for g, state in zip(generators, states):
+        g.set_state(state)
+
+
+def _check_position(position, state, path):
+    if position is None:
+        return
+    ok = (isinstance(position, dict) and type(position.get("batches")) is int and position["batches"] > 0
+          and type(position.get("pending")) is int and isinstance(position.get("meter"), dict)
+          and isinstance(position.get("epoch_rng"), list) and isinstance(position.get("lrs"), list)
+          and isinstance(state.get("rng_state"), Tensor))
+    if not ok:
+        raise InvalidCheckpointError(f"load_checkpoint: {path} holds a position in an epoch that is not valid")
 
 
 def as_loader(data, batch_size=32, shuffle=False):
@@ -331,6 +560,18 @@ class _Meter:
         for m in self.metrics:
             m.update(outputs, targets)
 
+    def state_dict(self):
+        return {"loss_sum": self.loss_sum, "n": self.n, "has_loss": self.has_loss,
+                "metrics": [m.state_dict() for m in self.metrics]}
+
+    def load_state_dict(self, state):
+        if len(state["metrics"]) != len(self.metrics):
+            raise ValueError(f"Trainer.fit: the checkpoint's epoch has {len(state['metrics'])} running metrics, the "
+                             f"trainer {len(self.metrics)}: the metrics changed since it was saved")
+        self.loss_sum, self.n, self.has_loss = state["loss_sum"], state["n"], state["has_loss"]
+        for m, s in zip(self.metrics, state["metrics"]):
+            m.load_state_dict(s)
+
     def result(self):
         out = {"loss": self.loss_sum / self.n if self.n else math.nan} if self.has_loss else {}
         out.update((m.name, m.compute()) for m in self.metrics)
@@ -351,12 +592,12 @@ def _format(logs):
 
 class _Progress:
     """A tqdm bar per epoch with loss, metrics, lr and samples/s (verbose=1 on a terminal), or one line per epoch
-    (verbose=2, or verbose=1 on a terminal without tqdm), or nothing."""
+    (verbose=2, or verbose=1 when stdout is not a terminal -- a CI log, a pipe -- or tqdm is missing), or nothing."""
 
     def __init__(self, verbose, epoch, epochs, total):
         tty = getattr(sys.stdout, "isatty", lambda: False)()
         tqdm = _tqdm() if verbose == 1 and tty else None
-        self.mode = "bar" if tqdm else ("line" if verbose == 2 or (verbose == 1 and tty) else None)
+        self.mode = "bar" if tqdm else ("line" if verbose in (1, 2) else None)
         self.title, self.samples, self.shown = f"Epoch {epoch + 1}/{epochs}", 0, 0.0
         self.start = self.last = time.perf_counter()
         self.bar = (tqdm(total=total, desc=self.title, unit=" samples", file=sys.stdout, leave=True)
@@ -364,6 +605,11 @@ class _Progress:
 
     def rate(self):
         return self.samples / max(self.last - self.start, 1e-9)  # training samples only, not validation
+
+    def skip(self, n):
+        """Samples of the epoch done before a resume: shown on the bar, not counted in the rate."""
+        if self.bar is not None:
+            self.bar.update(n)
 
     def update(self, n, meter, lr):
         self.samples += n

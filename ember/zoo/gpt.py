@@ -12,6 +12,7 @@ from ..ops.creation import arange
 from ..ops.random import multinomial
 from ..ops.join import cat
 from ..tensor import Tensor
+from ._weights import takes_weights
 
 __all__ = ["CausalSelfAttention", "MLP", "Block", "GPT", "gpt"]
 
@@ -163,6 +164,7 @@ def _top_k_filter(logits, k):
     return logits.masked_fill(logits < kth, float("-inf"))
 
 
+@takes_weights
 def gpt(vocab_size, block_size=64, n_layer=2, n_head=4, n_embd=128, dropout=0.0, bias=True):
     """A nanoGPT-style GPT (defaults: 2 layers, 4 heads, 128 wide, context 64)."""
     return GPT(vocab_size, block_size, n_layer, n_head, n_embd, dropout, bias)

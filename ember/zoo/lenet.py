@@ -1,5 +1,6 @@
 """LeNet-5 for 28x28 inputs (MNIST layout: the first conv pads by 2 to recover the original 32x32 geometry)."""
 from .. import nn
+from ._weights import takes_weights
 
 __all__ = ["LeNet5", "lenet5"]
 
@@ -21,6 +22,7 @@ class LeNet5(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
+@takes_weights
 def lenet5(num_classes=10, in_channels=1):
     """LeNet-5 (ReLU, max pooling) for (N, in_channels, 28, 28) input."""
     return LeNet5(num_classes, in_channels)

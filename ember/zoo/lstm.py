@@ -2,6 +2,7 @@
 from .. import nn
 from ..ops.join import cat
 from ..nn.rnn import LSTM
+from ._weights import takes_weights
 
 __all__ = ["LSTMClassifier", "lstm_classifier"]
 
@@ -28,6 +29,7 @@ class LSTMClassifier(nn.Module):
         return self.fc(self.dropout(h))
 
 
+@takes_weights
 def lstm_classifier(vocab_size, embed_dim=64, hidden_size=128, num_layers=1, num_classes=2, bidirectional=False,
                     **kwargs):
     """Embedding -> LSTM -> last hidden state -> Linear over num_classes."""

@@ -1,9 +1,11 @@
 """A multi-layer perceptron as a plain Sequential (Flatten, then Linear/ReLU/Dropout per hidden layer)."""
 from .. import nn
+from ._weights import takes_weights
 
 __all__ = ["mlp"]
 
 
+@takes_weights
 def mlp(in_features=784, hidden=(512, 512), num_classes=10, dropout=0.0):
     """Sequential(Flatten, [Linear, ReLU, Dropout] per hidden width, Linear) -- e.g. 784-512-512-10.
 

@@ -1,6 +1,7 @@
 """MobileNetV2 with torchvision's layout: features.0 (Conv-BN-ReLU6), features.1-17 (InvertedResidual .conv.N),
 features.18 (1x1 Conv-BN-ReLU6), classifier.1 (Linear after Dropout)."""
 from .. import nn
+from ._weights import takes_weights
 
 __all__ = ["Conv2dNormActivation", "InvertedResidual", "MobileNetV2", "mobilenet_v2"]
 
@@ -108,6 +109,7 @@ class MobileNetV2(nn.Module):
         return self.classifier(x.flatten(1))
 
 
+@takes_weights
 def mobilenet_v2(num_classes=1000, **kwargs):
     """MobileNetV2 (torchvision layout; width_mult, dropout, ... as keyword arguments)."""
     return MobileNetV2(num_classes=num_classes, **kwargs)

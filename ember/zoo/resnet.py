@@ -3,6 +3,7 @@
 Keys: conv1, bn1, layer1..layer4 (BasicBlock/Bottleneck: conv1/bn1/conv2/bn2[/conv3/bn3], downsample.0/.1), fc.
 """
 from .. import nn
+from ._weights import takes_weights
 
 __all__ = ["BasicBlock", "Bottleneck", "ResNet", "CifarResNet", "resnet18", "resnet34", "resnet50", "resnet101",
            "resnet152", "resnet8", "resnet20", "resnet32", "resnet44", "resnet56"]
@@ -170,51 +171,61 @@ class CifarResNet(_ResNetBase):
         return self.fc(self.avgpool(x).flatten(1))
 
 
+@takes_weights
 def resnet18(num_classes=1000, **kwargs):
     """ResNet-18 (torchvision layout)."""
     return ResNet(BasicBlock, [2, 2, 2, 2], num_classes=num_classes, **kwargs)
 
 
+@takes_weights
 def resnet34(num_classes=1000, **kwargs):
     """ResNet-34 (torchvision layout)."""
     return ResNet(BasicBlock, [3, 4, 6, 3], num_classes=num_classes, **kwargs)
 
 
+@takes_weights
 def resnet50(num_classes=1000, **kwargs):
     """ResNet-50 (torchvision layout, stride in the 3x3 conv: v1.5)."""
     return ResNet(Bottleneck, [3, 4, 6, 3], num_classes=num_classes, **kwargs)
 
 
+@takes_weights
 def resnet101(num_classes=1000, **kwargs):
     """ResNet-101 (torchvision layout)."""
     return ResNet(Bottleneck, [3, 4, 23, 3], num_classes=num_classes, **kwargs)
 
 
+@takes_weights
 def resnet152(num_classes=1000, **kwargs):
     """ResNet-152 (torchvision layout)."""
     return ResNet(Bottleneck, [3, 8, 36, 3], num_classes=num_classes, **kwargs)
 
 
+@takes_weights
 def resnet8(num_classes=10, **kwargs):
     """CIFAR ResNet-8 (one BasicBlock per stage, 16/32/64 channels)."""
     return CifarResNet(8, num_classes, **kwargs)
 
 
+@takes_weights
 def resnet20(num_classes=10, **kwargs):
     """CIFAR ResNet-20 (three BasicBlocks per stage, 16/32/64 channels)."""
     return CifarResNet(20, num_classes, **kwargs)
 
 
+@takes_weights
 def resnet32(num_classes=10, **kwargs):
     """CIFAR ResNet-32."""
     return CifarResNet(32, num_classes, **kwargs)
 
 
+@takes_weights
 def resnet44(num_classes=10, **kwargs):
     """CIFAR ResNet-44."""
     return CifarResNet(44, num_classes, **kwargs)
 
 
+@takes_weights
 def resnet56(num_classes=10, **kwargs):
     """CIFAR ResNet-56."""
     return CifarResNet(56, num_classes, **kwargs)

@@ -1,5 +1,6 @@
 """VGG with torchvision's layout: features.N (conv[, bn], relu, ..., maxpool), avgpool (7, 7), classifier.0/3/6."""
 from .. import nn
+from ._weights import takes_weights
 
 __all__ = ["VGG", "make_layers", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
 
@@ -61,41 +62,49 @@ def _vgg(cfg, batch_norm, num_classes, in_channels=3, **kwargs):
     return VGG(make_layers(CFGS[cfg], batch_norm, in_channels), num_classes=num_classes, **kwargs)
 
 
+@takes_weights
 def vgg11(num_classes=1000, **kwargs):
     """VGG-11 (configuration A)."""
     return _vgg("A", False, num_classes, **kwargs)
 
 
+@takes_weights
 def vgg11_bn(num_classes=1000, **kwargs):
     """VGG-11 with BatchNorm after every conv."""
     return _vgg("A", True, num_classes, **kwargs)
 
 
+@takes_weights
 def vgg13(num_classes=1000, **kwargs):
     """VGG-13 (configuration B)."""
     return _vgg("B", False, num_classes, **kwargs)
 
 
+@takes_weights
 def vgg13_bn(num_classes=1000, **kwargs):
     """VGG-13 with BatchNorm."""
     return _vgg("B", True, num_classes, **kwargs)
 
 
+@takes_weights
 def vgg16(num_classes=1000, **kwargs):
     """VGG-16 (configuration D)."""
     return _vgg("D", False, num_classes, **kwargs)
 
 
+@takes_weights
 def vgg16_bn(num_classes=1000, **kwargs):
     """VGG-16 with BatchNorm."""
     return _vgg("D", True, num_classes, **kwargs)
 
 
+@takes_weights
 def vgg19(num_classes=1000, **kwargs):
     """VGG-19 (configuration E)."""
     return _vgg("E", False, num_classes, **kwargs)
 
 
+@takes_weights
 def vgg19_bn(num_classes=1000, **kwargs):
     """VGG-19 with BatchNorm."""
     return _vgg("E", True, num_classes, **kwargs)

@@ -6,6 +6,7 @@ from collections import OrderedDict
 from .. import nn
 from ..ops.creation import zeros
 from ..ops.join import cat
+from ._weights import takes_weights
 
 __all__ = ["MLPBlock", "EncoderBlock", "Encoder", "VisionTransformer", "vit"]
 
@@ -117,6 +118,7 @@ class VisionTransformer(nn.Module):
         return self.heads(x[:, 0])
 
 
+@takes_weights
 def vit(image_size=32, patch_size=4, in_channels=3, num_classes=10, dim=64, depth=2, heads=4, mlp_dim=128,
         dropout=0.0, attention_dropout=0.0):
     """A small ViT for 32x32 images (torchvision's VisionTransformer layout, hidden size `dim`, `depth` blocks)."""

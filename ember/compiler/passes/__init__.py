@@ -13,13 +13,16 @@ def _logging():
     return "graph" in os.environ.get("EMBER_LOGS", "").split(",")
 
 
+def log_graph(graph, title):
+    """Print graph with its title to stderr when EMBER_LOGS=graph (a backend's own passes log through this)."""
+    if _logging():
+        print(graph.format(title), file=sys.stderr)
+
+
 def optimize(graph, name="graph"):
     """Run every pass of PIPELINE on graph."""
-    log = _logging()
-    if log:
-        print(graph.format(f"{name} (captured)"), file=sys.stderr)
+    log_graph(graph, f"{name} (captured)")
     for rewrite in PIPELINE:
         graph = rewrite(graph)
-        if log:
-            print(graph.format(f"{name} (after {rewrite.__name__})"), file=sys.stderr)
+        log_graph(graph, f"{name} (after {rewrite.__name__})")
     return graph

@@ -47,4 +47,5 @@ def eliminate_common_subexpressions(graph):
     graph.ops = kept
     graph.outputs = [current(v) for v in graph.outputs]
     graph.writes = [(t, current(v)) for t, v in graph.writes]
+    graph.grads = [(leaf, current(g)) for leaf, g in graph.grads]
     return graph

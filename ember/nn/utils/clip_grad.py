@@ -1,11 +1,11 @@
 """Gradient clipping: clip_grad_norm_ (= get_total_norm + clip_grads_with_norm_) and clip_grad_value_."""
-import math
 import types
 import warnings
 
 from ...autograd import no_grad
-from ...device import get_array_module, move
 from ...ops.creation import zeros
+from ...ops.join import stack
+from ...ops.reduce import norm
 from ...tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
@@ -15,26 +15,11 @@ def _as_list(tensors):
     return [tensors] if isinstance(tensors, Tensor) else list(tensors)
 
 
-def _vector_norm(xp, a, p):
-    """The p-norm of all elements of array a, accumulated in at least float32, returned in a's dtype."""
-    acc = a.reshape(-1)
-    if acc.dtype.itemsize < 4:
-        acc = acc.astype(xp.float32)
-    if acc.size == 0:
-        r = xp.zeros((), dtype=acc.dtype)
-    elif p == 2:
-        r = xp.sqrt(xp.dot(acc, acc))
-    elif p == math.inf:
-        r = xp.abs(acc).max()
-    elif p == -math.inf:
-        r = xp.abs(acc).min()
-    elif p == 1:
-        r = xp.abs(acc).sum()
-    elif p == 0:
-        r = (acc != 0).sum().astype(acc.dtype)
-    else:
-        r = (xp.abs(acc) ** p).sum() ** (1.0 / p)
-    return xp.asarray(xp.asarray(r).astype(a.dtype))
+def _norm(t, p):
+    """The p-norm of all elements of t, accumulated in at least float32, in t's dtype (ops: a compiled step holds
+    it)."""
+    acc = t.float() if t._data.dtype.itemsize < 4 else t
+    return norm(acc, p).to(t.dtype)
 
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
@@ -44,14 +29,13 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     if not tensors:
         return zeros(())
     first = tensors[0].device
-    norms = [move(_vector_norm(get_array_module(t._data), t._data, norm_type), first) for t in tensors]
-    xp = get_array_module(norms[0])
-    total = _vector_norm(xp, xp.stack(norms), norm_type)
-    if error_if_nonfinite and not bool(xp.isfinite(total)):
+    with no_grad():
+        total = _norm(stack([_norm(t.detach(), norm_type).to(first) for t in tensors]), norm_type)
+    if error_if_nonfinite and not bool(total.isfinite()):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it "
                            "cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
                            "anyway, set `error_if_nonfinite=False`")
-    return Tensor._wrap(total)
+    return total
 
 
 def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
@@ -59,17 +43,14 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return
-    tn = total_norm._data
-    xp = get_array_module(tn)
-    coef = xp.asarray(xp.minimum(xp.asarray(float(max_norm), dtype=tn.dtype) / (tn + xp.asarray(1e-6, dtype=tn.dtype)),
-                                 xp.asarray(1.0, dtype=tn.dtype)))
-    coefs = {}
     with no_grad():
+        coef = (float(max_norm) / (total_norm.detach() + 1e-6)).clamp(max=1.0)
+        coefs = {}
         for g in grads:
-            key = (g._data.dtype, str(g.device))
+            key = (g.dtype, str(g.device))
             c = coefs.get(key)
             if c is None:
-                c = coefs[key] = Tensor._wrap(move(coef, g.device).astype(g._data.dtype))
+                c = coefs[key] = coef.to(device=g.device, dtype=g.dtype)
             g.mul_(c)
 
 

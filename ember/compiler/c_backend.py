@@ -1,0 +1,102 @@
+"""The "c" backend: the optimized graph with its elementwise chains fused (``passes.fuse``), each fused kernel
+rendered to C (``render_c``), the module compiled and cached (``cache``) and its functions bound to the fused ops;
+the updates of SGD, Adam and AdamW run by C functions too (``c_optim``).
+Everything else (matmul and convolution through NumPy's BLAS, reductions, the ops without a compile rule) runs
+as in the numpy backend, by the same interpreter.
+
+The fused graph runs whenever the program runs on arrays (inference, no_grad, a whole training step); when
+autograd must record the ops (a compiled forward whose backward runs outside), the unfused graph runs instead.
+Without a C compiler, or where NumPy arrays cannot be read from C as expected, the graph runs on the numpy
+backend, after one warning per process.
+"""
+import ctypes
+import warnings
+
+import numpy as np
+
+from ..ops._threads import get_num_threads
+from . import c_optim, cache, render_c
+from .interpret import Program
+from .kernel import FusedKernel
+from .passes import log_graph
+from .passes.fuse import fuse_elementwise
+from .render_c import kernel_dims, render_module
+
+__all__ = ["program", "data_offset"]
+
+_warned = set()
+_offset = []
+
+
+def _warn_once(key, message):
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(message, stacklevel=6)  # the line calling the compiled function
+
+
+def data_offset():
+    """Where a NumPy array object holds its data pointer (bytes from the object's address), checked on two
+    arrays; None when it cannot be found (the kernels could not read their arguments)."""
+    if not _offset:
+        a, b = np.empty(3), np.empty((2, 2), np.float32)[:, 1]
+        found = None
+        for off in range(8, 72, 8):
+            if all(ctypes.c_void_p.from_address(id(x) + off).value == x.ctypes.data for x in (a, b)):
+                found = off
+                break
+        _offset.append(found)
+    return _offset[0]
+
+
+class _Launcher:
+    """Runs one compiled kernel on arrays: C-contiguous aligned inputs (copied when not), new outputs, ember's
+    threads for a kernel of PARALLEL_MIN elements or more."""
+
+    __slots__ = ("fn", "dims", "dims_ptr", "shape", "dtypes", "parallel")
+
+    def __init__(self, fn, kernel):
+        n_args = len(kernel.input_dtypes) + len(kernel.outputs)
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_int] + [ctypes.py_object] * n_args
+        fn.restype = None
+        self.fn = fn
+        self.dims = np.array(kernel_dims(kernel), dtype=np.int64)
+        self.dims_ptr = self.dims.ctypes.data
+        self.shape, self.dtypes = kernel.shape, kernel.output_dtypes
+        self.parallel = int(np.prod(kernel.shape)) >= render_c.PARALLEL_MIN
+
+    def __call__(self, arrays):
+        ins = [a if a.flags.carray else np.array(a, order="C") for a in arrays]  # a fresh, aligned copy
+        outs = [np.empty(self.shape, d) for d in self.dtypes]
+        self.fn(self.dims_ptr, get_num_threads() if self.parallel else 1, *ins, *outs)
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def program(graph, name="graph"):
+    """(Program, the graph it runs on arrays): graph fused and compiled, or graph itself on the numpy backend
+    (see the module docstring)."""
+    compiler = cache.find_compiler()
+    if compiler is None:
+        _warn_once("compiler", "ember.compile: no C compiler found (set CC, or install cc or gcc): the 'c' "
+                               "backend runs graphs with the 'numpy' backend")
+        return Program(graph), graph
+    offset = data_offset()
+    if offset is None:
+        _warn_once("offset", "ember.compile: NumPy arrays cannot be read from C on this Python: the 'c' backend "
+                             "runs graphs with the 'numpy' backend")
+        return Program(graph), graph
+    fused = fuse_elementwise(graph)
+    try:
+        fused = c_optim.lower_updates(fused, lambda: cache.load(c_optim.source(offset), compiler))
+        log_graph(fused, f"{name} (after fuse_elementwise and lower_updates)")
+        ops = [op for op in fused.ops if isinstance(op.node, FusedKernel)]
+        if ops:
+            source, names = render_module([op.node.kernel for op in ops], offset)
+            lib = cache.load(source, compiler)
+            for op, fn_name in zip(ops, names):
+                op.node.launch = _Launcher(getattr(lib, fn_name), op.node.kernel)
+    except (cache.CompileError, OSError) as e:
+        _warn_once(str(e), f"ember.compile: {e}\nthe graph of {name} runs with the 'numpy' backend")
+        return Program(graph), graph
+    if all(a is b for a, b in zip(fused.ops, graph.ops)) and len(fused.ops) == len(graph.ops):
+        return Program(graph), graph  # nothing for C in it
+    return Program(graph, array_graph=fused), fused

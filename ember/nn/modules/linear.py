@@ -1,0 +1,3 @@
+"""torch.nn.modules.linear: ember's classes under PyTorch's module path."""
+from ..attention import NonDynamicallyQuantizableLinear  # noqa: F401
+from ..linear import Bilinear, Identity, Linear  # noqa: F401

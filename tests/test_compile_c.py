@@ -1,0 +1,564 @@
+"""ember.compile's C backend: the ops' C rules against their NumPy forwards, the fusion pass on hand-built graphs,
+the generated C under -Wall -Werror, the on-disk cache across processes, the fallback without a compiler, and
+whole training steps against eager."""
+import functools
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from ember import zoo
+from ember.autograd.graph import apply
+from ember.compiler import c_backend, c_optim, cache
+from ember.compiler.capture import trace
+from ember.compiler.ir import Graph, Op, Value
+from ember.compiler.kernel import FusedKernel, layout
+from ember.compiler.passes import optimize
+from ember.compiler.passes.fuse import fuse_elementwise
+from ember.compiler.render_c import render_module
+from ember.compiler.rules import literal
+from ember.ops.activation import GeluGrad
+from ember.ops.arith import Add, Mul
+from ember.ops.unary import Exp, ReluGrad, SigmoidGrad, Tanh, TanhGrad
+
+COMPILER = cache.find_compiler()
+needs_cc = pytest.mark.skipif(COMPILER is None, reason="no C compiler")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _cache_dir(tmp_path_factory):
+    """One fresh kernel cache for this file (a test that needs an empty one makes its own)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EMBER_CACHE_DIR", str(tmp_path_factory.mktemp("ember_cache")))
+        yield
+
+
+def _fused(compiled):
+    return [op for op in compiled.graph.ops if isinstance(op.node, FusedKernel)]
+
+
+@pytest.fixture
+def launches(monkeypatch):
+    """How many times a compiled C kernel ran (the first calls of a compiled function trace and run eagerly)."""
+    count = [0]
+    run = c_backend._Launcher.__call__
+
+    def counted(self, arrays):
+        count[0] += 1
+        return run(self, arrays)
+
+    monkeypatch.setattr(c_backend._Launcher, "__call__", counted)
+    return count
+
+
+@pytest.fixture
+def single(monkeypatch):
+    """Kernels also for lone ops that NumPy runs as fast (exp, tanh, casts), so that every rule is tested."""
+    monkeypatch.setattr(c_backend, "fuse_elementwise", functools.partial(fuse_elementwise, single=True))
+
+
+def _graph_result(compiled, *args):
+    """compiled(*args) once its graph runs: the first call traces, the second traces again to check."""
+    for _ in range(3):
+        out = compiled(*args)
+    return out
+
+
+# --- each rule against NumPy ------------------------------------------------------------------------------------
+
+# name -> (function of (x, p, u, g, b, c), transcendental); x any, p > 0, u in (0, 1), g any, b broadcast, c bool
+RULES = {
+    "add": (lambda x, p, u, g, b, c: x + b, False), "sub": (lambda x, p, u, g, b, c: x - b, False),
+    "rsub": (lambda x, p, u, g, b, c: 3 - x, False), "mul": (lambda x, p, u, g, b, c: x * b, False),
+    "div": (lambda x, p, u, g, b, c: x / (b * b + 1), False), "rdiv": (lambda x, p, u, g, b, c: 2 / p, False),
+    "neg": (lambda x, p, u, g, b, c: -x, False), "abs": (lambda x, p, u, g, b, c: x.abs(), False),
+    "square": (lambda x, p, u, g, b, c: x.square(), False),
+    "reciprocal": (lambda x, p, u, g, b, c: p.reciprocal(), False),
+    "sqrt": (lambda x, p, u, g, b, c: p.sqrt(), False), "rsqrt": (lambda x, p, u, g, b, c: p.rsqrt(), False),
+    "exp": (lambda x, p, u, g, b, c: x.exp(), True), "log": (lambda x, p, u, g, b, c: p.log(), True),
+    "log1p": (lambda x, p, u, g, b, c: p.log1p(), True), "expm1": (lambda x, p, u, g, b, c: x.expm1(), True),
+    "tanh": (lambda x, p, u, g, b, c: x.tanh(), True), "sigmoid": (lambda x, p, u, g, b, c: x.sigmoid(), True),
+    "relu": (lambda x, p, u, g, b, c: x.relu(), False),
+    "relu_grad": (lambda x, p, u, g, b, c: apply(ReluGrad(), x, g), False),
+    "sigmoid_grad": (lambda x, p, u, g, b, c: apply(SigmoidGrad(), u, g), False),
+    "tanh_grad": (lambda x, p, u, g, b, c: apply(TanhGrad(), u, g), False),
+    "leaky_relu": (lambda x, p, u, g, b, c: F.leaky_relu(x, 0.2), False),
+    "gelu": (lambda x, p, u, g, b, c: F.gelu(x), True),
+    "gelu_tanh": (lambda x, p, u, g, b, c: F.gelu(x, approximate="tanh"), True),
+    "gelu_grad": (lambda x, p, u, g, b, c: apply(GeluGrad("none"), x, g), True),
+    "gelu_tanh_grad": (lambda x, p, u, g, b, c: apply(GeluGrad("tanh"), x, g), True),
+    "silu": (lambda x, p, u, g, b, c: F.silu(x), True),
+    "maximum": (lambda x, p, u, g, b, c: ember.maximum(x, b), False),
+    "minimum": (lambda x, p, u, g, b, c: ember.minimum(x, b), False),
+    "where": (lambda x, p, u, g, b, c: ember.where(c, x, b), False),
+    "where_number": (lambda x, p, u, g, b, c: ember.where(c, x, 0.5), False),
+    "clamp": (lambda x, p, u, g, b, c: x.clamp(-0.5, 0.7), False),
+    "clamp_min": (lambda x, p, u, g, b, c: x.clamp(min=0.1), False),
+    "pow2": (lambda x, p, u, g, b, c: x ** 2, False), "pow3": (lambda x, p, u, g, b, c: x ** 3, False),
+    "pow4": (lambda x, p, u, g, b, c: x ** 4, False), "pow_m1": (lambda x, p, u, g, b, c: p ** -1, False),
+    "pow_m2": (lambda x, p, u, g, b, c: p ** -2, False), "pow_m3": (lambda x, p, u, g, b, c: p ** -3, False),
+    "pow_half": (lambda x, p, u, g, b, c: p ** 0.5, False),
+    "pow_m_half": (lambda x, p, u, g, b, c: p ** -0.5, False),
+    "gt": (lambda x, p, u, g, b, c: x > b, False), "ge_number": (lambda x, p, u, g, b, c: x >= 0.25, False),
+    "lt": (lambda x, p, u, g, b, c: x < b, False), "le": (lambda x, p, u, g, b, c: x <= b, False),
+    "eq": (lambda x, p, u, g, b, c: x == x.relu(), False), "ne": (lambda x, p, u, g, b, c: x != b, False),
+    "logical_not": (lambda x, p, u, g, b, c: ember.logical_not(c), False),
+    "logical_and": (lambda x, p, u, g, b, c: ember.logical_and(c, x > 0), False),
+    "logical_or": (lambda x, p, u, g, b, c: ember.logical_or(c, x > 0), False),
+    "isnan": (lambda x, p, u, g, b, c: (x / x.relu()).isnan(), False),
+    "isfinite": (lambda x, p, u, g, b, c: (1 / x.relu()).isfinite(), False),
+    "cast_other_float": (lambda x, p, u, g, b, c: x.double() if x.dtype == ember.float32 else x.float(), False),
+    "cast_bool": (lambda x, p, u, g, b, c: x.relu().bool(), False),
+    "cast_from_bool": (lambda x, p, u, g, b, c: c.to(x.dtype), False),
+}
+
+
+B_SHAPES = [(4, 5, 6), (5, 1), (6,), ()]  # the second operand: the same shape, rows, the inner dimension, one value
+
+
+def _rule_inputs(dtype):
+    """x, p, u, g, c and a b of each of B_SHAPES."""
+    rng = np.random.default_rng(1)
+    shape = (4, 5, 6)
+    make = lambda a: ember.tensor(a.astype(dtype))  # noqa: E731
+    x, g = make(rng.normal(0, 2, shape)), make(rng.normal(0, 1, shape))
+    x._data.reshape(-1)[:4] = [0.0, -0.0, 3.0, -3.0]
+    bs = [make(rng.normal(0, 1, s)) for s in B_SHAPES]
+    return (x, make(rng.uniform(0.1, 4, shape)), make(rng.uniform(0.01, 0.99, shape)), g,
+            ember.tensor(rng.random(shape) > 0.5), *bs)
+
+
+def _every_rule(x, p, u, g, c, *bs):
+    """Each rule with each b (the ops that do not read b are merged by CSE)."""
+    return {(name, i): fn(x, p, u, g, b, c) for i, b in enumerate(bs) for name, (fn, _) in RULES.items()}
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_rule_equals_its_numpy_forward(dtype, launches, single):
+    inputs = _rule_inputs(dtype)
+    compiled = ember.compile(_every_rule, backend="c")
+    with ember.no_grad():
+        want = _every_rule(*inputs)
+        got = _graph_result(compiled, *inputs)
+    fused = {op.node.ops for op in _fused(compiled)}
+    assert launches[0] == len(_fused(compiled)) > 50
+    for (name, i), w in want.items():
+        w, r, msg = w.numpy(), got[name, i].numpy(), f"{name} with b of shape {B_SHAPES[i]}"
+        assert r.dtype == w.dtype and r.shape == w.shape, msg
+        if RULES[name][1]:  # transcendental
+            np.testing.assert_allclose(r, w, rtol=1e-5, atol=1e-6, err_msg=msg)
+        else:
+            np.testing.assert_allclose(r, w, rtol=1e-6, atol=0, err_msg=msg)
+    for op in ("Add", "Sub", "Exp", "Log", "Gelu", "GeluGrad", "Pow", "Where", "Gt", "ToCopy", "LogicalAnd"):
+        assert any(op in ops.split(",") for ops in fused), op
+
+
+@needs_cc
+def test_special_values_behave_as_numpy(launches, single):
+    x = ember.tensor([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 88.8, -104.0, 3e38, -3e38])
+
+    def f(x):
+        return (x.relu(), ember.maximum(x, 0.5), ember.minimum(x, 0.5), x.exp(), x.abs().log(), x.tanh(),
+                x.sigmoid(), x.clamp(-1, 1), x.sqrt(), x.isnan(), x.isfinite(), x.double(), F.silu(x))
+
+    compiled = ember.compile(f, backend="c")
+    with ember.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = f(x)
+        got = _graph_result(compiled, x)
+    assert launches[0] == len(_fused(compiled)) > 0
+    for i, (w, r) in enumerate(zip(want, got)):
+        np.testing.assert_allclose(r.numpy(), w.numpy(), rtol=1e-5, atol=0, equal_nan=True, err_msg=str(i))
+
+
+@needs_cc
+@pytest.mark.parametrize("fn, shapes", [
+    (lambda x, b: (x.t() * 2 + b).relu(), [(5, 4), (5,)]),  # a transposed input (copied: kernels read C order)
+    (lambda x, b: (b.expand(3, 4, 5) * x).sigmoid(), [(3, 4, 5), (4, 1)]),  # an expanded view
+    (lambda x, b: (x[:, ::2] - b).relu(), [(6, 8), (6, 1)]),  # a strided slice
+    (lambda x, b: (x * b).relu() + 1, [(0, 3), (3,)]),  # no elements
+    (lambda x, b: (x * b).relu() + 1, [(), ()]),  # 0-d
+], ids=["transposed", "expanded", "sliced", "empty", "0-d"])
+def test_inputs_of_any_layout(fn, shapes, launches):
+    args = [ember.randn(*s) for s in shapes]
+    compiled = ember.compile(fn, backend="c")
+    with ember.no_grad():
+        got, want = _graph_result(compiled, *args), fn(*args)
+    assert launches[0] == 1
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
+
+def test_literals_are_exact_in_their_dtype():
+    assert literal(0.1, np.float32) == "0x1.99999a0000000p-4f"
+    assert literal(0.1, np.float64) == "0x1.999999999999ap-4"
+    assert literal(-2, np.float32) == "(-0x1.0000000000000p+1f)"
+    assert literal(float("inf"), np.float32) == "INFINITY" and literal(1e300, np.float32) == "INFINITY"
+    assert literal(float("nan"), np.float64) == "((double)NAN)" and literal(True, np.bool_) == "1"
+
+
+# --- fusion ---------------------------------------------------------------------------------------------------
+
+def test_layout_merges_dimensions_that_broadcast_alike():
+    assert layout((8, 3, 4), [(8, 3, 4), (3, 4)]) == ((8, 12), [(True, True), (False, True)])
+    assert layout((8, 3, 4), [(8, 3, 4), (8, 3, 4)]) == ((96,), [(True,), (True,)])
+    assert layout((2, 1, 5), [(2, 1, 5), (2, 1, 1), ()]) == ((2, 5), [(True, True), (True, False), (False, False)])
+    assert layout((), [(), ()]) == ((), [(), ()])
+
+
+def _op(node, args, shape=(4,), dtype=np.float32):
+    op = Op(node, args, [])
+    op.outputs.append(Value(shape, dtype, "op", op=op))
+    return op, op.outputs[0]
+
+
+class _Effect(Mul):
+    """A Mul that claims effects (as an optimizer's update)."""
+
+    def has_effects(self):
+        return True
+
+
+def test_fusion_keeps_values_read_outside_and_respects_effects():
+    x = Value((4,), np.float32, "input", index=0)
+    e, ve = _op(Exp(), [x])
+    t, vt = _op(Tanh(), [ve])
+    a, va = _op(Add(), [vt, 1.0])
+    graph = Graph([x], [e, t, a], [va, ve])  # exp's value is also an output: the kernel stores it
+    fused = fuse_elementwise(graph)
+    assert [op.name for op in fused.ops] == ["FusedKernel"]
+    assert fused.ops[0].node.ops == "Exp,Tanh,Add" and fused.ops[0].outputs == [ve, va]
+    assert [op.name for op in graph.ops] == ["Exp", "Tanh", "Add"]  # the given graph is left as it was
+
+    fx, vfx = _op(_Effect(), [x, 2.0])  # an op with effects between two ops of a chain: no fusion across it
+    e, ve = _op(Exp(), [x])
+    a, va = _op(Add(), [ve, vfx])
+    m, vm = _op(Mul(), [va, 3.0])
+    graph = Graph([x], [e, fx, a, m], [vm])
+    assert [op.name for op in fuse_elementwise(graph, single=True).ops] == ["FusedKernel", "_Effect", "FusedKernel"]
+    assert [op.name for op in fuse_elementwise(graph).ops] == ["Exp", "_Effect", "FusedKernel"]  # exp alone: NumPy
+
+
+def test_fusion_does_not_move_a_value_past_its_reader():
+    x = Value((4,), np.float32, "input", index=0)
+    w = Value((4, 4), np.float32, "input", index=1)
+    e, ve = _op(Exp(), [x])
+    from ember.ops.linalg import Matmul
+    mm, vmm = _op(Matmul(), [ve, w])  # reads exp's value between exp and the mul that reads it too
+    m, vm = _op(Mul(), [ve, vmm])
+    graph = Graph([x, w], [e, mm, m], [vm])
+    assert [op.node.ops if op.name == "FusedKernel" else op.name
+            for op in fuse_elementwise(graph).ops] == ["Exp", "Matmul", "Mul"]
+
+
+def test_fusion_of_a_traced_step_keeps_random_ops_and_updates():
+    model = zoo.mlp(in_features=16, hidden=(32,), dropout=0.3)
+    opt = ember.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(F.gelu(model(x)), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    graph, _ = trace(step, (ember.randn(4, 16), ember.tensor([0, 1, 2, 3])), {})
+    graph = optimize(graph)
+    fused = fuse_elementwise(graph)
+    names, before = [op.name for op in fused.ops], [op.name for op in graph.ops]
+    for kept in ("Dropout", "OptimizerUpdate", "Linear", "LinearGrad"):
+        assert names.count(kept) == before.count(kept) > 0
+    kernels = ",".join(op.node.ops for op in fused.ops if op.name == "FusedKernel")
+    assert "Gelu" in kernels and "GeluGrad" in kernels and "ReluGrad" in kernels
+    assert fused.grads == graph.grads and fused.outputs == graph.outputs
+
+
+# --- the generated C --------------------------------------------------------------------------------------------
+
+@needs_cc
+def test_generated_c_compiles_with_all_warnings_as_errors(tmp_path):
+    inputs = _rule_inputs(np.float32)
+    graph, _ = trace(_every_rule, inputs[:5] + inputs[6:7], {})  # b of shape (5, 1)
+    strided, _ = trace(lambda x, b: (x * b).exp() + b.sigmoid() * 2, (ember.randn(3, 4, 5), ember.randn(4, 1)), {})
+    kernels = [op.node.kernel for g in (graph, strided) for op in fuse_elementwise(optimize(g), single=True).ops
+               if isinstance(op.node, FusedKernel)]
+    source, names = render_module(kernels, c_backend.data_offset())
+    assert len(set(names)) > 40  # a function per rule at least
+    for i, text in enumerate((source, c_optim.source(c_backend.data_offset()))):
+        src = tmp_path / f"k{i}.c"
+        src.write_text(text)
+        result = subprocess.run(COMPILER + list(cache.FLAGS) + ["-Wall", "-Wextra", "-Werror", str(src), "-o",
+                                                                str(tmp_path / f"k{i}.so"), "-lm"],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+
+
+# --- the cache and the fallback, in other processes -------------------------------------------------------------
+
+_CHILD = textwrap.dedent("""
+    import os, sys, time, warnings
+    sys.path.insert(0, {root!r})
+    import numpy as np
+    import ember
+    x = ember.linspace(-3, 3, 4000).reshape(40, 100)
+    b = ember.linspace(0, 1, 100)
+    if len(sys.argv) > 1:  # wait for the go of the parent, to compile at the same time as a sibling
+        open(sys.argv[2], "w").close()
+        while not os.path.exists(sys.argv[1]):
+            time.sleep(0.005)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f = ember.compile(lambda x, b: (x * b + 1).tanh() * x, backend="c")
+        g = ember.compile(lambda x: x.exp() - 1, backend="c")
+        with ember.no_grad():
+            for _ in range(3):  # trace, check, run the graph
+                out = f(x, b).numpy().sum() + g(x).numpy().sum()
+    fused = sum(op.name == "FusedKernel" for op in f.graph.ops)
+    print(out, fused, len(caught), *[str(w.message) for w in caught], sep="|")
+""")
+
+
+def _child(env, *args, wait=True):
+    code = _CHILD.format(root=ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    return proc.communicate(timeout=120) if wait else proc
+
+
+def _env(**changes):
+    env = dict(os.environ)
+    env.pop("CC", None)
+    env.update(changes)
+    return env
+
+
+def _counting_compiler(tmp_path):
+    """A CC that logs each run to a file and runs the real compiler."""
+    log = tmp_path / "cc.log"
+    script = tmp_path / "counting-cc"
+    script.write_text(f"#!/bin/sh\necho run >> {log}\nexec {' '.join(COMPILER)} \"$@\"\n")
+    script.chmod(0o755)
+    return str(script), log
+
+
+@needs_cc
+def test_a_second_process_compiles_nothing(tmp_path):
+    cc, log = _counting_compiler(tmp_path)
+    env = _env(EMBER_CACHE_DIR=str(tmp_path / "cache"), CC=cc)
+    first, err = _child(env)
+    assert first and not err.strip(), err
+    runs = len(log.read_text().splitlines())
+    assert runs == 2  # one module per graph
+    second, err = _child(env)
+    assert second == first and len(log.read_text().splitlines()) == runs  # the cache had both: no compiler run
+    assert first.split("|")[1] == "1"  # the traced graph of f is one fused kernel
+
+
+@needs_cc
+def test_two_processes_compiling_the_same_kernels_at_once_both_succeed(tmp_path):
+    env = _env(EMBER_CACHE_DIR=str(tmp_path / "cache"))
+    go = str(tmp_path / "go")
+    procs = [_child(env, go, f"{go}.{i}", wait=False) for i in range(2)]
+    while not all(os.path.exists(f"{go}.{i}") for i in range(2)):
+        time.sleep(0.005)
+    open(go, "w").close()
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    assert results[0][0] == results[1][0] and results[0][0].strip().split("|")[2] == "0"
+    assert len(os.listdir(tmp_path / "cache" / "c")) == 4  # two libraries, each with its source
+
+
+def test_without_a_compiler_the_numpy_backend_runs_after_one_warning(tmp_path):
+    out, err = _child(_env(EMBER_CACHE_DIR=str(tmp_path / "cache"), PATH=str(tmp_path)))
+    value, fused, n_warnings, message = out.strip().split("|")
+    assert (fused, n_warnings) == ("0", "1") and "no C compiler found" in message
+    assert not (tmp_path / "cache").exists()
+    x = np.linspace(-3, 3, 4000, dtype=np.float32).reshape(40, 100)
+    b = np.linspace(0, 1, 100, dtype=np.float32)
+    np.testing.assert_allclose(float(value), (np.tanh(x * b + 1) * x).sum() + (np.exp(x) - 1).sum(), rtol=1e-5)
+
+
+# --- whole graphs against the numpy backend and eager ------------------------------------------------------------
+
+@needs_cc
+def test_fused_chain_equals_the_numpy_backend(launches):
+    def f(x, w, b):
+        h = x @ w + b
+        return (0.5 * h * (1 + ((2 / np.pi) ** 0.5 * (h + 0.044715 * h ** 3)).tanh()), h.relu() * 2 - 1)
+
+    args = (ember.randn(16, 32), ember.randn(32, 64), ember.randn(64))
+    c, n = ember.compile(f, backend="c"), ember.compile(f, backend="numpy")
+    with ember.no_grad():
+        got, want = _graph_result(c, *args), _graph_result(n, *args)
+    assert [op.name for op in c.graph.ops] == ["Matmul", "FusedKernel"] and launches[0] == 1
+    np.testing.assert_allclose(got[0].numpy(), want[0].numpy(), rtol=1e-5, atol=1e-6)  # tanh near -1
+    np.testing.assert_allclose(got[1].numpy(), want[1].numpy(), rtol=1e-6)
+
+
+@needs_cc
+def test_a_kernel_stores_every_value_read_outside_it(launches):
+    def f(x, b):
+        h = x * b + 1
+        mask = h > 0
+        y = ember.where(mask, h, 0.1 * h).tanh()
+        return y, h.sum(), mask  # h is read by a sum (no rule), mask is an output
+
+    args = (ember.randn(8, 16), ember.randn(16))
+    compiled = ember.compile(f, backend="c")
+    with ember.no_grad():
+        got, want = _graph_result(compiled, *args), f(*args)
+    (kernel,) = _fused(compiled)
+    assert kernel.node.ops == "Mul,Add,Gt,Mul,Where,Tanh" and len(kernel.outputs) == 3 and launches[0] == 1
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-5)
+
+
+@needs_cc
+def test_a_compiled_forward_keeps_autograd_when_the_backward_runs_outside(launches):
+    model = ember.nn.Sequential(ember.nn.Linear(8, 16), ember.nn.GELU(approximate="tanh"), ember.nn.Linear(16, 3))
+    compiled = ember.compile(model, backend="c")
+    x = ember.randn(5, 8)
+    grads = []
+    for run in (model, compiled, compiled, compiled):
+        model.zero_grad()
+        run(x).square().sum().backward()
+        grads.append([p.grad.numpy().copy() for p in model.parameters()])
+    for got in grads[1:]:
+        for a, b in zip(got, grads[0]):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert launches[0] == 0  # autograd records the unfused ops
+    with ember.no_grad():
+        np.testing.assert_allclose(_graph_result(compiled, x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+    assert launches[0] == 1
+
+
+@needs_cc
+@pytest.mark.parametrize("make, shape", [
+    (lambda: zoo.resnet20(), (2, 3, 16, 16)), (lambda: zoo.mobilenet_v2(num_classes=10), (1, 3, 32, 32)),
+    (lambda: zoo.vit(), (2, 3, 32, 32)),
+    (lambda: zoo.gpt(vocab_size=17, block_size=8, n_layer=2, n_head=2, n_embd=16), "tokens")],
+    ids=["resnet20", "mobilenet_v2", "vit", "gpt"])
+def test_zoo_inference_equals_eager(make, shape, launches):
+    model = make().eval()
+    x = ember.randint(0, 17, (2, 8)) if shape == "tokens" else ember.randn(*shape)
+    compiled = ember.compile(model, backend="c")
+    with ember.no_grad():
+        want, got = model(x), _graph_result(compiled, x)
+    want, got = (want[0], got[0]) if isinstance(want, tuple) else (want, got)
+    assert launches[0] == len(_fused(compiled)) > 0
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@needs_cc
+def test_gelu_and_its_gradient_fuse_though_the_gradient_reads_what_gelu_kept(launches):
+    def make():
+        model = ember.nn.Sequential(ember.nn.Linear(16, 64), ember.nn.GELU(), ember.nn.Linear(64, 4))
+        return model, ember.optim.SGD(model.parameters(), lr=0.1)
+
+    batch = (ember.randn(32, 16), ember.randint(0, 4, (32,)))  # 2048 values: gelu keeps gelu' for GeluGrad
+    eager_losses, eager_params, _ = _train(make, batch, None)
+    losses, params, run = _train(make, batch, "c")
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
+    for a, b in zip(params, eager_params):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    kernels = {op.node.ops: op for op in _fused(run)}
+    assert {"Gelu", "GeluGrad"} <= set(kernels) and launches[0] > 0
+    unfused = next(iter(run.cache.values())).program.graph
+    assert any(op.links for op in unfused.ops if op.name == "GeluGrad")
+    kernel = kernels["GeluGrad"].node
+    assert kernel.kernel.statements[0].node.d is None  # not the array of the tracing run (Op.links)
+    h, g = np.random.default_rng(0).normal(size=(2, 32, 64)).astype(np.float32)
+    np.testing.assert_allclose(kernel.launch((h, g)), kernel.kernel.reference(np, (h, g)), rtol=1e-5, atol=1e-6)
+
+
+@needs_cc
+@pytest.mark.parametrize("optimizer, kwargs", [
+    ("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.01)),
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3, maximize=True)),
+    ("SGD", dict(lr=0.1, momentum=0.8, nesterov=True)), ("Adam", dict(lr=0.01, weight_decay=0.1)),
+    ("AdamW", dict(lr=0.01, betas=(0.8, 0.9))), ("Adam", dict(lr=0.01, amsgrad=True))])
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64])
+def test_optimizer_updates_in_c_give_the_eager_bits(optimizer, kwargs, dtype, monkeypatch):
+    monkeypatch.setattr(c_optim, "SGD_C_MIN", 0)  # C also for these small parameters
+    ran = []
+    for name in ("_sgd", "_adam"):
+        def counted(self, *args, update=getattr(c_optim.OptimizerUpdate, name)):
+            ran.append(update(self, *args))
+            return ran[-1]
+        monkeypatch.setattr(c_optim.OptimizerUpdate, name, counted)
+
+    def run(compiled):
+        ember.manual_seed(0)
+        model = ember.nn.Linear(6, 3).to(dtype)
+        opt = getattr(ember.optim, optimizer)(model.parameters(), **kwargs)
+        sched = ember.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+        x = ember.randn(4, 6, dtype=dtype)
+
+        def step(x):
+            opt.zero_grad()
+            loss = (model(x) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        f = ember.compile(step, backend="c", fullgraph=True) if compiled else step
+        for _ in range(5):
+            f(x)
+            sched.step()  # read by the graph each run: no retrace
+        return [p.detach().numpy() for p in model.parameters()], opt, f
+
+    want, _, _ = run(False)
+    got, opt, f = run(True)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    assert len(f.cache) == 1 and sum(isinstance(op.node, c_optim.OptimizerUpdate) for op in f.graph.ops) == 2
+    assert str(f.graph).count("OptimizerUpdate(") == str(f.graph).count("{runs='c'}") == 2
+    if kwargs.get("amsgrad"):
+        assert ran == []  # the optimizer's own update
+    else:
+        assert len(ran) >= 2 and all(ran)  # C, for both parameters in every run of the graph
+    state = opt.state[opt.param_groups[0]["params"][0]]
+    assert state.get("step", 5) == 5 and all(v.dtype == dtype.np for v in state.values() if hasattr(v, "dtype"))
+
+
+def _train(make, batch, backend, steps=4):
+    ember.manual_seed(0)
+    model, opt = make()
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    run = ember.compile(step, fullgraph=True, backend=backend) if backend else step
+    losses = [run(*batch).item() for _ in range(steps)]
+    return losses, [p.detach().numpy().copy() for p in model.parameters()], run
+
+
+@needs_cc
+@pytest.mark.parametrize("make, shape", [
+    (lambda: zoo.mlp(in_features=64), (8, 1, 8, 8)), (lambda: zoo.lenet5(), (4, 1, 28, 28))], ids=["mlp", "lenet5"])
+def test_compiled_training_step_equals_eager(make, shape, launches):
+    def with_opt():
+        model = make()
+        return model, ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    batch = (ember.randn(*shape), ember.randint(0, 10, (shape[0],)))
+    eager_losses, eager_params, _ = _train(with_opt, batch, None)
+    losses, params, run = _train(with_opt, batch, "c")
+    assert launches[0] >= len(_fused(run)) > 0  # the last steps ran the graph
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
+    for a, b in zip(params, eager_params):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
