@@ -132,7 +132,7 @@ class _Tracer:
             src = self.kept.get(id(v))
             if src is not None:
                 links[k] = src
-            elif isinstance(v, (tuple, list)) and any(id(x) in self.kept for x in v):
+            elif isinstance(v, (tuple, list)) and any(id(x) in self.kept for x in _arrays_in(v)):
                 return None
         return links
 
@@ -148,11 +148,13 @@ class _Tracer:
                 continue
             if hasattr(v, "shape"):
                 self.kept[id(v)] = (op, k, None)
-            elif isinstance(v, (tuple, list)) and any(hasattr(x, "shape") for x in v):
+            elif isinstance(v, (tuple, list)) and _arrays_in(v):
                 self.kept[id(v)] = (op, k, None)
                 for j, x in enumerate(v):
                     if hasattr(x, "shape"):
                         self.kept[id(x)] = (op, k, j)
+                for x in _arrays_in(v):  # deeper ones: found when a node holds them apart (not linkable)
+                    self.kept.setdefault(id(x), (op, k, None))
             else:
                 continue
             self.alive.append(v)
@@ -243,6 +245,17 @@ def unflatten(spec, tensors):
     return kind(items) if kind is not tuple or not hasattr(kind, "_fields") else kind(*items)
 
 
+def _arrays_in(v):
+    """The arrays inside nested tuples and lists."""
+    found = []
+    for x in v:
+        if hasattr(x, "shape") and hasattr(x, "dtype"):
+            found.append(x)
+        elif isinstance(x, (tuple, list)):
+            found.extend(_arrays_in(x))
+    return found
+
+
 def _data_like(v):
     """The part of a node attribute that could have been computed from tensor values: arrays and floats (in
     tuples too); None for anything else (tensors are references, read when the op runs)."""
@@ -252,7 +265,7 @@ def _data_like(v):
         return v
     if isinstance(v, float):
         return v
-    if isinstance(v, tuple):
+    if isinstance(v, (tuple, list)):
         parts = tuple(_data_like(x) for x in v)
         return parts if any(p is not None for p in parts) else None
     return None
