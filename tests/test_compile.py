@@ -1,4 +1,5 @@
 """ember.compile: tracing, guards, graph breaks, the passes on hand-built graphs, the numpy backend against eager."""
+import io
 import warnings
 
 import numpy as np
@@ -498,3 +499,40 @@ def test_causal_attention_steps_read_this_runs_attention_weights():
     np.testing.assert_array_equal(losses, eager_losses)
     for a, b in zip(params, eager_params):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_compiled_step_reads_the_optimizer_state_after_load_state_dict():
+    def run(compiled):
+        ember.manual_seed(0)
+        model = nn.Linear(4, 2)
+        opt = ember.optim.Adam(model.parameters(), lr=0.1)
+        x, y = ember.randn(8, 4), ember.randn(8, 2)
+
+        def step():
+            opt.zero_grad()
+            loss = F.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        f = ember.compile(step, fullgraph=True) if compiled else step
+        for _ in range(3):
+            f()
+        saved = ember.serialization.load(_roundtrip(opt.state_dict()))  # an independent copy of the state
+        for _ in range(2):
+            f()
+        opt.load_state_dict(saved)  # back to the state after 3 steps (the parameters keep their 5 updates)
+        return [f().item() for _ in range(3)], [p.detach().numpy().copy() for p in model.parameters()]
+
+    eager_losses, eager_params = run(False)
+    losses, params = run(True)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-6)
+    for a, b in zip(params, eager_params):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def _roundtrip(obj):
+    buf = io.BytesIO()
+    ember.save(obj, buf)
+    buf.seek(0)
+    return buf

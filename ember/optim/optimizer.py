@@ -109,7 +109,7 @@ class Optimizer:
             if p.grad is None:
                 continue
             if _tracing.active[0]:  # ember.compile: the update is an op of the graph
-                apply(OptimizerUpdate(self, group, self.state[p]), p, p.grad)
+                apply(OptimizerUpdate(self, group, p), p, p.grad)
                 continue
             grad = p.grad._data
             if maximize:
@@ -177,15 +177,20 @@ class Optimizer:
 class OptimizerUpdate(Node):
     """One parameter's update by its optimizer, in place, as an op: Optimizer.step's form in a compiled graph.
 
-    The forward runs the optimizer's own array code (``_update``) with the parameter group and state it holds by
-    reference, so each run reads the group's current hyper-parameters (a scheduler's learning rate) and advances
-    the state (step counts, moment buffers) exactly as an eager step does. Its output is the parameter itself."""
+    The forward runs the optimizer's own array code (``_update``) with the parameter group it holds by reference and
+    the parameter's state looked up when it runs (``load_state_dict`` replaces the state), so each run reads the
+    group's current hyper-parameters (a scheduler's learning rate) and advances the state (step counts, moment
+    buffers) exactly as an eager step does. Its output is the parameter itself."""
 
     saves = ()
     differentiable = False
 
-    def __init__(self, optimizer, group, state):
-        self.optimizer, self.group, self.state = optimizer, group, state
+    def __init__(self, optimizer, group, param):
+        self.optimizer, self.group, self.param = optimizer, group, param
+
+    @property
+    def state(self):
+        return self.optimizer.state[self.param]
 
     def infer(self, p, g):
         return TensorMeta(p.shape, p.dtype)

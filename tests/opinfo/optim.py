@@ -13,7 +13,7 @@ def _update(make):
         p = ember.nn.Parameter(x.detach().clone())
         opt = make([p])
         for _ in range(2):
-            apply(OptimizerUpdate(opt, opt.param_groups[0], opt.state[p]), p, x.detach() * 0.5)
+            apply(OptimizerUpdate(opt, opt.param_groups[0], p), p, x.detach() * 0.5)
         return p.detach().clone()
     return fn
 
