@@ -384,11 +384,47 @@ def test_gradients_accumulate_across_compiled_calls_as_eager():
         model(x).sum().backward()
 
     compiled = ember.compile(f, fullgraph=True)
-    for _ in range(3):
-        compiled(x)  # no zero_grad: the second call retraces (a .grad exists now), the third runs that graph
-    np.testing.assert_allclose(model.bias.grad.numpy(), [12.0, 12.0])
-    np.testing.assert_allclose(model.weight.grad.numpy(), 3 * x.sum(0).expand(2, 3).numpy(), rtol=1e-6)
+    for _ in range(4):
+        compiled(x)  # no zero_grad: the second call retraces (a .grad exists now); later calls run that graph
+    np.testing.assert_allclose(model.bias.grad.numpy(), [16.0, 16.0])
+    np.testing.assert_allclose(model.weight.grad.numpy(), 4 * x.sum(0).expand(2, 3).numpy(), rtol=1e-6)
     assert compiled.graph.writes and not compiled.graph.grads  # the graph now adds into the existing .grad
+    model.zero_grad()  # new .grad objects after a reset: the graph adds into whatever .grad the leaves hold
+    for _ in range(3):
+        compiled(x)
+    np.testing.assert_allclose(model.bias.grad.numpy(), [12.0, 12.0])
+    assert [len(v) for v in compiled.cache.values()] == [2]  # a graph for the first backward, one accumulating
+
+
+def test_compiled_gradient_accumulation_equals_eager():
+    def run(compiled):
+        ember.manual_seed(0)
+        model = nn.Linear(4, 2)
+        opt = ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        ember.manual_seed(1)
+        batches = [(ember.randn(3, 4), ember.randn(3, 2)) for _ in range(8)]
+
+        def backward(x, y):
+            loss = F.mse_loss(model(x), y) / 2
+            loss.backward()
+            return loss
+
+        def update():
+            opt.step()
+            opt.zero_grad()
+
+        b = ember.compile(backward, fullgraph=True) if compiled else backward
+        u = ember.compile(update, fullgraph=True) if compiled else update
+        for i, (x, y) in enumerate(batches):
+            b(x, y)
+            if i % 2 == 1:
+                u()
+        return [p.detach().numpy().copy() for p in model.parameters()], b
+
+    eager, _ = run(False)
+    got, b = run(True)
+    for a, e in zip(got, eager):
+        np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-7)
 
 
 def test_compiled_step_with_gradient_clipping_equals_eager():

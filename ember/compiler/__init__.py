@@ -21,12 +21,14 @@ from ..ops import _autocast
 from . import c_backend
 from .capture import GraphBreak, first_difference, flatten, trace, unflatten
 from .interpret import Program
+from .ir import Value
 from .passes import optimize
 
 __all__ = ["compile", "CompiledFunction", "OptimizedModule", "GraphBreak"]
 
 BACKENDS = ("c", "numpy", "eager")
-CACHE_SIZE = 8  # graphs kept per function (torch's cache_size_limit): the least recently used goes first
+CACHE_SIZE = 8  # guard keys kept per function (torch's cache_size_limit): the least recently used goes first
+ENTRIES_PER_KEY = 4  # graphs kept for one key (traced under different states of what they read by reference)
 
 
 def compile(model=None, *, fullgraph=False, dynamic=None, backend="c", mode=None, options=None,
@@ -83,9 +85,12 @@ class _Entry:
             sources = self.program.sources
             for i, grad in self.grad_entry:
                 v = sources[i]
-                leaf = inputs[v.index] if v.kind == "input" else v.tensor
-                if leaf.grad is not grad:
-                    return False
+                held = (inputs[v.index] if v.kind == "input" else v.tensor).grad
+                if not isinstance(grad, Value):  # None, or the very tensor
+                    if held is not grad:
+                        return False
+                elif held is None or held._data.shape != grad.shape or held._data.dtype != grad.dtype:
+                    return False  # the graph adds into the .grad the leaf holds: any tensor of that shape
         if self.checked != structure_version[0]:
             if any(_module_state(m) != state for m, state in self.modules):
                 return False
@@ -138,8 +143,8 @@ class CompiledFunction:
             return self.fn(*args, **kwargs)  # inside another trace: its ops are that trace's
         tensors = []
         key = _guard_key(flatten((args, kwargs), tensors), tensors)
-        entry = self.cache.get(key)
-        if entry is not None and entry.valid(tensors):
+        entry = next((e for e in self.cache.get(key, ()) if e.valid(tensors)), None)
+        if entry is not None:
             self.cache.move_to_end(key)
             if entry.broken is not None:
                 return self.fn(*args, **kwargs)
@@ -156,7 +161,7 @@ class CompiledFunction:
         else:
             entry = _Entry(optimize(graph, self.__name__), backend=self.backend, name=self.__name__)
             self.graph = entry.graph
-            self.cache[key] = entry
+            self._keep(key, entry)
         self.cache.move_to_end(key)
         while len(self.cache) > CACHE_SIZE:
             self.cache.popitem(last=False)
@@ -183,12 +188,17 @@ class CompiledFunction:
             raise RuntimeError(f"ember.compile(fullgraph=True): {self.__name__} cannot be captured whole: {why}") \
                 from None
         warnings.warn(f"ember.compile: a graph break in {self.__name__}: {why}; it runs eagerly", stacklevel=4)
-        self.cache[key] = _Entry(broken=why)
+        self.cache[key] = [_Entry(broken=why)]
+
+    def _keep(self, key, entry):
+        """Add entry to the graphs of key (several: the state they read by reference differs, e.g. a .grad there
+        or not); at most ENTRIES_PER_KEY, the oldest go."""
+        self.cache[key] = [e for e in self.cache.get(key, ()) if e.broken is None][-(ENTRIES_PER_KEY - 1):] + [entry]
 
     def explain(self):
         """Every cached graph as text (or the graph break that made a call eager)."""
         parts = []
-        for i, entry in enumerate(self.cache.values()):
+        for i, entry in enumerate(e for entries in self.cache.values() for e in entries):
             if entry.broken is not None:
                 parts.append(f"# {i}: graph break: {entry.broken}")
             else:

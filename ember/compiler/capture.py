@@ -195,8 +195,20 @@ class _Tracer:
         self.alive.append(t)
 
     def grad_seen(self, t):
-        if not self._inside_op() and id(t) not in self.grad_entry:
-            self.grad_entry[id(t)] = (self.value_of(t), t.grad)
+        """The engine is about to deliver leaf t's gradient. An existing .grad is read when the graph runs (a
+        "grad" value: whatever tensor the leaf holds then, as gradient accumulation over calls needs)."""
+        if self._inside_op() or id(t) in self.grad_entry:
+            return
+        leaf, grad = self.value_of(t), t.grad
+        if grad is not None:
+            v = self.values.get(id(grad))
+            if v is None or v.kind == "captured":
+                v = v or _value_of_tensor(grad, "grad")
+                v.kind, v.tensor = "grad", leaf
+                self._bind(grad, v)
+                self.origin[id(grad)] = v
+            grad = v if v.kind == "grad" else grad
+        self.grad_entry[id(t)] = (leaf, grad)
 
     def grad_set(self, t):
         if not self._inside_op():

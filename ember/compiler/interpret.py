@@ -78,6 +78,9 @@ class Program:
                 out.append(inputs[v.index])
             elif v.kind == "captured":
                 out.append(v.tensor)
+            elif v.kind == "grad":
+                leaf = v.tensor
+                out.append((inputs[leaf.index] if leaf.kind == "input" else leaf.tensor).grad)
             else:
                 out.append(Tensor._wrap(v.array.copy()))  # a constant: fresh each run (an op may write to it)
         return out

@@ -7,6 +7,8 @@ A ``Value`` is one tensor of the graph, with its shape and dtype. It comes from 
   reference each time the graph runs, so that updates to it are seen;
 - ``constant``: a tensor the function made itself with a factory (zeros, arange, ember.tensor): its values at the
   time it was made, the same each run;
+- ``grad``: the ``.grad`` a leaf holds when the graph runs (``tensor`` is the leaf's Value), which a backward
+  accumulates into;
 - ``op``: an output of an ``Op`` of the graph.
 
 An ``Op`` holds a registered op's node as it was before its forward ran (its attributes: kernel sizes, the dim of a
@@ -94,8 +96,8 @@ class Graph:
 
     def format(self, title="graph"):
         """The graph as text: one line per op, ``%name = Op(args) {attributes}  # type``."""
-        names, counts = {}, {"input": 0, "captured": 0, "constant": 0, "op": 0}
-        prefix = {"input": "%in", "captured": "%p", "constant": "%c", "op": "%"}
+        names, counts = {}, {"input": 0, "captured": 0, "constant": 0, "grad": 0, "op": 0}
+        prefix = {"input": "%in", "captured": "%p", "constant": "%c", "grad": "%g", "op": "%"}
 
         def define(v):
             names[id(v)] = f"{prefix[v.kind]}{counts[v.kind]}"

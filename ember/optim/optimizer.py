@@ -82,7 +82,8 @@ class Optimizer:
                         if _tracing.active[0]:
                             _tracing.grad_cleared(p)
                     elif _tracing.active[0]:
-                        p.grad.zero_()  # an op of the traced graph
+                        _tracing.grad_seen(p)
+                        p.grad.zero_()  # an op of the traced graph, on the .grad p holds when it runs
                     else:
                         p.grad._data[...] = 0
 
@@ -108,7 +109,8 @@ class Optimizer:
         for p in group["params"]:
             if p.grad is None:
                 continue
-            if _tracing.active[0]:  # ember.compile: the update is an op of the graph
+            if _tracing.active[0]:  # ember.compile: the update is an op of the graph, reading the .grad p holds
+                _tracing.grad_seen(p)
                 apply(OptimizerUpdate(self, group, p), p, p.grad)
                 continue
             grad = p.grad._data

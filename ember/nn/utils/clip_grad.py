@@ -2,6 +2,7 @@
 import types
 import warnings
 
+from ... import _tracing
 from ...autograd import no_grad
 from ...ops.creation import zeros
 from ...ops.join import stack
@@ -66,6 +67,10 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         parameters = list(parameters)
         if is_generator and not parameters:
             warnings.warn("`parameters` is an empty generator, no gradient clipping will occur.", stacklevel=2)
+    if _tracing.active[0]:  # ember.compile: the graph reads the .grad each parameter holds when it runs
+        for p in parameters:
+            if p.grad is not None:
+                _tracing.grad_seen(p)
     grads = [p.grad for p in parameters if p.grad is not None]
     total_norm = get_total_norm(grads, norm_type, error_if_nonfinite, foreach)
     clip_grads_with_norm_(parameters, max_norm, total_norm, foreach)
