@@ -340,6 +340,19 @@ def _with(model, optimizer, **kwargs):
     return model, optimizer(model.parameters(), **kwargs)
 
 
+def _gpt_step(model, opt):
+    """A training step of a zoo gpt over a vocabulary of 17 that predicts its input tokens."""
+    def step(idx):
+        opt.zero_grad()
+        logits = model(idx)
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        loss = F.cross_entropy(logits.reshape(-1, 17), idx.reshape(-1))
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 def test_compiled_gpt_step_with_dropout_and_a_scheduler():
     def make():
         model = zoo.gpt(vocab_size=17, block_size=8, n_layer=1, n_head=2, n_embd=16, dropout=0.1)
@@ -351,15 +364,7 @@ def test_compiled_gpt_step_with_dropout_and_a_scheduler():
         model, opt = make()
         sched = ember.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
         idx = ember.randint(0, 17, (2, 8))
-
-        def step(idx):
-            opt.zero_grad()
-            logits = model(idx)
-            logits = logits[0] if isinstance(logits, tuple) else logits
-            loss = F.cross_entropy(logits.reshape(-1, 17), idx.reshape(-1))
-            loss.backward()
-            opt.step()
-            return loss
+        step = _gpt_step(model, opt)
 
         f = ember.compile(step, fullgraph=True) if compiled else step
         losses = []
@@ -516,15 +521,7 @@ def test_causal_attention_steps_read_this_runs_attention_weights():
         model = zoo.gpt(vocab_size=17, block_size=32, n_layer=1, n_head=2, n_embd=16)
         opt = ember.optim.AdamW(model.parameters(), lr=1e-2)
         idx = ember.randint(0, 17, (2, 32))
-
-        def step(idx):
-            opt.zero_grad()
-            logits = model(idx)
-            logits = logits[0] if isinstance(logits, tuple) else logits
-            loss = F.cross_entropy(logits.reshape(-1, 17), idx.reshape(-1))
-            loss.backward()
-            opt.step()
-            return loss
+        step = _gpt_step(model, opt)
 
         f = ember.compile(step, fullgraph=True, backend="numpy") if compiled else step
         losses = [f(idx).item() for _ in range(5)]  # the graph runs from the third call on

@@ -14,7 +14,7 @@ from ._checks import check_tensor
 from .activation import softmax
 from .decompose import vjp_backward
 from .meta import TensorMeta, same_as
-from .random import default_generator
+from .dropout import scaled_mask
 from .registry import export, register
 from .ternary import where
 
@@ -47,7 +47,7 @@ class Attention(Node):
 
     def forward(self, xp, q, k, v, bias=None):
         if self.random and self.drop_mask is None:
-            self.drop_mask = _dropout_mask(xp, self.drop_shape, self.dropout_p, q.dtype)
+            self.drop_mask = scaled_mask(xp, self.drop_shape, self.dropout_p, q.dtype)
         kt = _scaled_transpose(xp, k, self.scale)
         if self.causal and _can_halve(q, k, v):
             out = self._forward_halves(xp, q, kt, v)
@@ -379,12 +379,3 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     return apply(Attention(scale, causal=is_causal and dropout_p == 0.0, dropout_p=dropout_p, drop_shape=shape),
                  query, key, value, bias)
 
-
-def _dropout_mask(xp, shape, p, dtype):
-    """The attention weights' dropout mask: 0 with probability p, else 1/(1-p) (drawn from the default generator)."""
-    if p == 1.0:
-        return xp.zeros(shape, dtype=dtype)
-    keep = default_generator.rng.random(shape) >= p
-    if xp is not np:
-        keep = xp.asarray(keep)
-    return (keep * (1.0 / (1.0 - p))).astype(dtype)

@@ -33,7 +33,7 @@ class Dropout(Node):
 
     def forward(self, xp, a):
         if self.mask is None:
-            self.mask = _scaled_mask(xp, self.mask_shape, self.p, a.dtype)
+            self.mask = scaled_mask(xp, self.mask_shape, self.p, a.dtype)
         return a * self.mask
 
     def backward(self, g):
@@ -53,8 +53,9 @@ def _keep_mask(shape, p, input):
     return keep
 
 
-def _scaled_mask(xp, shape, p, dtype):
-    """Dropout's mask: 0 with probability p, else 1/(1-p), in dtype on xp's device."""
+def scaled_mask(xp, shape, p, dtype):
+    """Dropout's mask: 0 with probability p, else 1/(1-p), in dtype on xp's device (drawn from the default
+    generator; attention's dropout draws its mask here too)."""
     if p == 1.0:
         return xp.zeros(shape, dtype=dtype)
     keep = default_generator.rng.random(shape) >= p
