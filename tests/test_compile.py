@@ -569,3 +569,17 @@ def _roundtrip(obj):
     ember.save(obj, buf)
     buf.seek(0)
     return buf
+
+
+def test_a_node_holding_a_kept_array_among_others_is_a_graph_break():
+    from ember.autograd.graph import apply
+    from ember.ops.arith import Mul
+
+    def f(x):
+        d = F.dropout(x * 1, 0.5)  # Dropout's forward keeps its mask on its node
+        node = Mul()
+        node.pair = (d.grad_fn.mask, np.ones(2))  # that mask inside a new tuple: no link can rebuild it
+        return apply(node, d, 2.0)
+
+    with pytest.raises(RuntimeError, match="holds arrays made outside the graph"):
+        ember.compile(f, fullgraph=True)(ember.ones(2, requires_grad=True))

@@ -97,10 +97,11 @@ class _Tracer:
     def __call__(self, node, args, result, live=None):
         if self.broken:
             return
-        op = Op(node, [self._arg(a) for a in args], [], self._links(node))
-        op.raw = frozenset(i for i, a in enumerate(args) if not isinstance(a, Tensor) and id(a) in self.by_array)
-        if op.links is None:
+        links = self._links(node)
+        if links is None:
             return self.untraceable(f"{type(node).__name__} holds arrays made outside the graph")
+        op = Op(node, [self._arg(a) for a in args], [], links)
+        op.raw = frozenset(i for i, a in enumerate(args) if not isinstance(a, Tensor) and id(a) in self.by_array)
         self._keep(op, node, live)
         outs = result if result.__class__ is tuple else (result,)
         for i, t in enumerate(outs):
