@@ -9,11 +9,14 @@ and through ``apply`` on tensors when one is (grad mode on and a source requires
 the autograd graph exactly as the eager run's. A graph that holds its own backward (a training step: it sets
 ``.grad`` attributes) always runs on arrays: its gradients are ops of the graph already.
 """
+from sys import getrefcount
+
 import numpy as np
 
 from ..autograd import is_grad_enabled
 from ..autograd.graph import apply, increment_version
 from ..device import get_array_module
+from ..ops.copy import Clone
 from ..tensor import Tensor
 from .ir import Value
 
@@ -55,6 +58,7 @@ class Program:
         self.writes = tuple((w, slot[id(v)]) for w, v in graph.writes)
         self.grads = tuple((leaf, None if g is None else slot[id(g)]) for leaf, g in graph.grads)
         self.free = self._liveness()
+        self.moves = self._copies_to_elide()
 
     def _liveness(self):
         """For each instruction, the slots read for the last time there (not outputs, writes or sources)."""
@@ -70,6 +74,13 @@ class Program:
             if s not in keep:
                 free[i].append(s)
         return free
+
+    def _copies_to_elide(self):
+        """The Clone instructions whose argument is read for the last time there (an intermediate, not a source):
+        on arrays they hand the argument's array over instead of copying it, when nothing else holds it (a view's
+        base, a node keeping it for later: checked by reference count when it runs)."""
+        return frozenset(i for i, (cls, _, args, _, _) in enumerate(self.code)
+                         if cls is Clone and args[0][0] == _SLOT and args[0][1] in self.free[i])
 
     def _source_tensors(self, inputs):
         out = []
@@ -128,7 +139,7 @@ class Program:
             target.grad = Tensor._wrap(arr)
 
     def _run_arrays(self, env):
-        code, free = self.code, self.free
+        code, free, moves = self.code, self.free, self.moves
         ran = [None] * len(code)
         xp = None
         for i in range(len(code)):
@@ -137,6 +148,12 @@ class Program:
             if xp is None:
                 first = next((a for a in arrays if hasattr(a, "shape")), None)
                 xp = np if first is None or first.__class__ is _ndarray else get_array_module(first)
+            if i in moves:
+                a = arrays[0]
+                if a.base is None and getrefcount(a) == 4:  # env, arrays, a and the call: nothing else holds it
+                    env[outs[0]] = a
+                    env[args[0][1]] = None
+                    continue
             node = ran[i] = _clone(cls, attrs, links, ran)
             out = node.forward(xp, *arrays)
             if out.__class__ is not tuple:
@@ -145,6 +162,7 @@ class Program:
                 for s, o in zip(outs, out):
                     if s is not None:
                         env[s] = None if o is None else _as_array(o)
+                out = o = None  # the tuple would hold the arrays until the next op (see _copies_to_elide)
             for s in free[i]:
                 env[s] = None
 

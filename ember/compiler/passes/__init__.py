@@ -5,8 +5,10 @@ import sys
 
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
+from .fold import fold_constants
+from .simplify import simplify_algebra
 
-PIPELINE = (eliminate_dead_code, eliminate_common_subexpressions, eliminate_dead_code)
+PIPELINE = (eliminate_dead_code, fold_constants, simplify_algebra, eliminate_common_subexpressions, eliminate_dead_code)
 
 
 def _logging():
