@@ -51,6 +51,13 @@ def created(tensor):
     return tensor
 
 
+def backward_begins():
+    """The engine starts a backward (or autograd.grad): the ops after this are its gradients."""
+    tracer = _top()
+    if tracer is not None:
+        tracer.backward_begins()
+
+
 def wrote(tensor, result):
     tracer = _top()
     if tracer is not None:

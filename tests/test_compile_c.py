@@ -51,9 +51,9 @@ def launches(monkeypatch):
     count = [0]
     run = c_backend._Launcher.__call__
 
-    def counted(self, arrays):
+    def counted(self, arrays, into=None):
         count[0] += 1
-        return run(self, arrays)
+        return run(self, arrays, into)
 
     monkeypatch.setattr(c_backend._Launcher, "__call__", counted)
     return count

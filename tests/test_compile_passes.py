@@ -218,3 +218,53 @@ def test_a_clone_of_a_view_or_of_a_kept_array_is_still_a_copy(monkeypatch):
     b2.add_(1)
     np.testing.assert_array_equal(b.numpy(), np.exp(np.arange(4.0, dtype=np.float32)))
     np.testing.assert_array_equal(a.numpy(), [2, 4, 6])
+
+
+# --- the graph drawn -------------------------------------------------------------------------------------------
+
+def test_graph_as_dot_and_svg(tmp_path):
+    import shutil
+    import ember.nn as nn
+    model = ember.compile(nn.Sequential(nn.Linear(3, 4), nn.ReLU()), backend="numpy")
+    model(ember.randn(2, 3))
+    model.save_graph(tmp_path / "g.dot")
+    dot = (tmp_path / "g.dot").read_text()
+    assert dot.startswith("digraph") and dot.count("shape=box") == len(model.graph.ops) == 2
+    assert '"%0 = Linear"' in dot and "op0 -> op1" in dot and '"return 0"' in dot
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed: the SVG drawing is not checked")
+    model.save_graph(tmp_path / "g.svg")
+    svg = (tmp_path / "g.svg").read_text()
+    assert svg.lstrip().startswith("<?xml") and "Linear" in svg and "Relu" in svg
+
+
+# --- outputs written over dying inputs (the C backend's kernels) -------------------------------------------------
+
+def test_a_kernel_writes_its_output_over_a_dying_intermediate():
+    from ember.compiler import cache
+    if cache.find_compiler() is None:
+        pytest.skip("no C compiler")
+
+    def f(x, w):
+        h = x @ w  # a BLAS result that dies in the fused kernel after it
+        return (h.relu() * 2 + 1).sum(0), h.shape
+
+    compiled = ember.compile(f)
+    x, w = ember.randn(8, 5), ember.randn(5, 6)
+    for _ in range(3):
+        got, _ = compiled(x, w)
+    entry = next(iter(compiled.cache.values()))[0]
+    program = entry.program.arrays
+    assert list(program.overwrites.values()) == [(0,)]
+    np.testing.assert_allclose(got.numpy(), f(x, w)[0].numpy(), rtol=1e-6)
+
+
+def test_an_array_held_elsewhere_is_never_written_over():
+    from ember.compiler.interpret import _dying
+    env = [np.ones(4, np.float32), np.ones(4, np.float32), np.ones((2, 2), np.float32).T]
+    kept = env[1]  # noqa: F841 (a second holder)
+    arrays = list(env)
+    assert _dying(arrays, (0, 1, 2, None))[0] is env[0]
+    assert _dying(arrays, (1, 2, None)) == [None, None, None]  # held by `kept`; not C-contiguous; none asked
+    arrays.append(env[0])
+    assert _dying(arrays, (0,)) == [None]  # read twice by the kernel

@@ -77,8 +77,12 @@ def test_what_runs_between_backward_and_the_update_splits_the_step_and_keeps_the
     want, _ = run(False, callbacks=callbacks, **kw)
     got, trainer = run(True, callbacks=callbacks, **kw)
     assert_same(got, want)
-    assert "_train_and_update" not in trainer._compiled  # train_step is compiled alone, the update runs eagerly
-    assert trainer._compiled["train_step"].graph is not None
+    assert "_train_and_update" not in trainer._compiled  # train_step and the update are graphs of their own
+    for name in ("train_step", "_update"):
+        step = trainer._compiled[name]
+        assert step.graph is not None and all(e.broken is None for entries in step.cache.values() for e in entries)
+    if case == "accumulate":  # the later batches of an accumulation add to the gradients in their own graph
+        assert [len(entries) for entries in trainer._compiled["train_step"].cache.values()] == [2]
 
 
 def test_compiled_classification_equals_eager():

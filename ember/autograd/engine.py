@@ -271,6 +271,8 @@ def _deliver_traced(t, g, old):
 
 
 def _make_root_grads(outputs, grad_outputs, who):
+    if _tracing.active[0]:
+        _tracing.backward_begins()
     grads = []
     for i, (t, g) in enumerate(zip(outputs, grad_outputs)):
         if not isinstance(t, Tensor):

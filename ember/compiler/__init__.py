@@ -11,6 +11,9 @@ is a graph break: the function then always runs eagerly, after one warning namin
 (``fullgraph=True`` raises instead). Backends: "c" (elementwise chains fused into generated C, see
 ``c_backend``; the rest as "numpy"), "numpy" (the interpreter) and "eager" (no graph at all).
 """
+import os
+import shutil
+import subprocess
 import warnings
 from collections import OrderedDict
 
@@ -32,24 +35,28 @@ ENTRIES_PER_KEY = 4  # graphs kept for one key (traced under different states of
 
 
 def compile(model=None, *, fullgraph=False, dynamic=None, backend="c", mode=None, options=None,
-            disable=False):
+            disable=False, memory=None):
     """Compile a function or Module, as torch.compile (usable as a decorator, with or without arguments).
 
     A Module becomes an OptimizedModule that holds it as ``_orig_mod`` (its state_dict keys get that prefix, as
     PyTorch's). ``backend``: "c" (the default: elementwise chains fused into C compiled by the system's compiler,
     cached on disk; without a compiler the "numpy" backend, after one warning), "numpy" (the graph run by NumPy:
     the same array code as eager, the same bits) or "eager". ``dynamic`` is accepted: a graph is traced per input
-    shape either way. ``mode`` and ``options`` are accepted and have no effect yet."""
+    shape either way. ``mode`` and ``options`` are accepted and have no effect yet. ``memory="min"`` (beyond
+    torch.compile) trades time for memory in a training step: its backward recomputes the forward's values from
+    checkpoints kept every ~sqrt(n) ops (``passes.recompute``) instead of keeping them all."""
     if backend not in BACKENDS:
         raise ValueError(f"ember.compile: unknown backend {backend!r} (available: {', '.join(BACKENDS)})")
+    if memory not in (None, "min"):
+        raise ValueError(f"ember.compile: memory must be None or 'min', got {memory!r}")
     if model is None:
         return lambda m: compile(m, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode,
-                                 options=options, disable=disable)
+                                 options=options, disable=disable, memory=memory)
     if not callable(model):
         raise TypeError(f"ember.compile: expected a function or a Module, got {type(model).__name__}")
     if isinstance(model, Module):
-        return OptimizedModule(model, fullgraph=fullgraph, backend=backend, disable=disable)
-    return CompiledFunction(model, fullgraph=fullgraph, backend=backend, disable=disable)
+        return OptimizedModule(model, fullgraph=fullgraph, backend=backend, disable=disable, memory=memory)
+    return CompiledFunction(model, fullgraph=fullgraph, backend=backend, disable=disable, memory=memory)
 
 
 class _Entry:
@@ -130,8 +137,8 @@ class CompiledFunction:
     """A function with its traced graphs (see the module docstring). ``graph`` is the latest optimized graph,
     ``explain()`` describes every graph and graph break."""
 
-    def __init__(self, fn, *, fullgraph=False, backend="c", disable=False):
-        self.fn, self.fullgraph, self.backend, self.disable = fn, fullgraph, backend, disable
+    def __init__(self, fn, *, fullgraph=False, backend="c", disable=False, memory=None):
+        self.fn, self.fullgraph, self.backend, self.disable, self.memory = fn, fullgraph, backend, disable, memory
         self.cache = OrderedDict()
         self.graph = None
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
@@ -159,7 +166,7 @@ class CompiledFunction:
         if isinstance(graph, GraphBreak):
             self._broken(key, graph)
         else:
-            entry = _Entry(optimize(graph, self.__name__), backend=self.backend, name=self.__name__)
+            entry = _Entry(optimize(graph, self.__name__, self.memory), backend=self.backend, name=self.__name__)
             self.graph = entry.graph
             self._keep(key, entry)
         self.cache.move_to_end(key)
@@ -205,6 +212,25 @@ class CompiledFunction:
                 parts.append(f"# {i}: {len(entry.graph.ops)} ops\n{entry.graph.format(self.__name__)}")
         return "\n".join(parts) if parts else f"# {self.__name__}: not traced yet (call it first)"
 
+    def save_graph(self, path):
+        """Write the latest optimized graph to path: Graphviz's DOT text for a ``.dot`` file, a drawing for
+        ``.svg``/``.png``/``.pdf`` (made by Graphviz's ``dot`` program, which must be installed)."""
+        if self.graph is None:
+            raise RuntimeError(f"ember.compile: {self.__name__} has no graph yet (call it first)")
+        path = os.fspath(path)
+        dot, suffix = self.graph.to_dot(self.__name__), os.path.splitext(path)[1].lstrip(".").lower()
+        if suffix in ("dot", "gv", ""):
+            with open(path, "w") as f:
+                f.write(dot + "\n")
+            return
+        if suffix not in ("svg", "png", "pdf"):
+            raise ValueError(f"save_graph: unknown format {suffix!r} (use .dot, .svg, .png or .pdf)")
+        program = shutil.which("dot")
+        if program is None:
+            raise RuntimeError("save_graph: drawing a graph needs Graphviz's 'dot' program (install graphviz), or "
+                               "save it as .dot")
+        subprocess.run([program, f"-T{suffix}", "-o", path], input=dot.encode(), check=True, capture_output=True)
+
     def reset(self):
         """Forget every graph: the next call traces again."""
         self.cache.clear()
@@ -215,10 +241,11 @@ class OptimizedModule(Module):
     """A compiled Module (torch's OptimizedModule): calls run the compiled ``_orig_mod``, whose parameters,
     buffers and train/eval mode are this module's (state_dict keys start with ``_orig_mod.``)."""
 
-    def __init__(self, mod, *, fullgraph=False, backend="c", disable=False):
+    def __init__(self, mod, *, fullgraph=False, backend="c", disable=False, memory=None):
         super().__init__()
         self._orig_mod = mod
-        self.__dict__["_compiled"] = CompiledFunction(mod, fullgraph=fullgraph, backend=backend, disable=disable)
+        self.__dict__["_compiled"] = CompiledFunction(mod, fullgraph=fullgraph, backend=backend, disable=disable,
+                                                      memory=memory)
 
     def forward(self, *args, **kwargs):
         return self._compiled(*args, **kwargs)
@@ -229,6 +256,9 @@ class OptimizedModule(Module):
 
     def explain(self):
         return self._compiled.explain()
+
+    def save_graph(self, path):
+        return self._compiled.save_graph(path)
 
     def __getattr__(self, name):
         try:

@@ -64,9 +64,14 @@ class _Launcher:
         self.shape, self.dtypes = kernel.shape, kernel.output_dtypes
         self.parallel = int(np.prod(kernel.shape)) >= render_c.PARALLEL_MIN
 
-    def __call__(self, arrays):
+    def __call__(self, arrays, into=None):
+        """The outputs for the input arrays; into: for each output, an array to write it over (one of the inputs,
+        C-contiguous, of the output's shape and dtype) or None for a new one."""
         ins = [a if a.flags.carray else np.array(a, order="C") for a in arrays]  # a fresh, aligned copy
-        outs = [np.empty(self.shape, d) for d in self.dtypes]
+        if into is None:
+            outs = [np.empty(self.shape, d) for d in self.dtypes]
+        else:
+            outs = [np.empty(self.shape, d) if a is None else a for a, d in zip(into, self.dtypes)]
         self.fn(self.dims_ptr, get_num_threads() if self.parallel else 1, *ins, *outs)
         return outs[0] if len(outs) == 1 else tuple(outs)
 

@@ -55,6 +55,7 @@ class _Tracer:
         self.by_array = {}  # id(array) -> the Value it holds: a new tensor around a known array is that value
         self.alive = []    # every tensor seen, so that ids stay unique while tracing
         self.ops = []
+        self.in_backward = False  # a backward has begun: the ops from then on are gradients (Op.backward)
         self.writes = {}   # id(source Value) -> (source Value, written Value), for tensors that outlive the call
         self.origin = {}   # id(tensor) -> the source Value it started as (input or captured)
         self.views = {}    # id(tensor) -> ids of the view tensors taken of it
@@ -102,6 +103,7 @@ class _Tracer:
             return self.untraceable(f"{type(node).__name__} holds arrays made outside the graph")
         op = Op(node, [self._arg(a) for a in args], [], links)
         op.raw = frozenset(i for i, a in enumerate(args) if not isinstance(a, Tensor) and id(a) in self.by_array)
+        op.backward = self.in_backward
         self._keep(op, node, live)
         outs = result if result.__class__ is tuple else (result,)
         for i, t in enumerate(outs):
@@ -167,6 +169,9 @@ class _Tracer:
     def untraceable(self, what):
         if self.broken is None and not self._inside_op():
             self.broken = (what, _user_frame())
+
+    def backward_begins(self):
+        self.in_backward = True
 
     def created(self, t):
         if not self._inside_op():

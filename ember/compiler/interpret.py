@@ -54,11 +54,19 @@ class Program:
             links = tuple((k, index[id(src)], attr, j) for k, (src, attr, j) in op.links.items())
             self.code.append((type(op.node), vars(op.node), args, tuple(outs), links))
         self.n_slots = len(slot)
+        # the ops whose nodes a later op reads (Op.links): only these nodes are kept during a run, the others go
+        # with what their forward stored on them
+        self.linked = frozenset(i for _, _, _, _, links in self.code for _, i, _, _ in links)
+        last_link = {src: i for i, (_, _, _, _, links) in enumerate(self.code) for _, src, _, _ in links}
+        self.unlink = {}  # instruction -> the kept nodes read for the last time there
+        for src, i in last_link.items():
+            self.unlink.setdefault(i, []).append(src)
         self.outputs = tuple(slot[id(v)] for v in graph.outputs)
         self.writes = tuple((w, slot[id(v)]) for w, v in graph.writes)
         self.grads = tuple((leaf, None if g is None else slot[id(g)]) for leaf, g in graph.grads)
         self.free = self._liveness()
         self.moves = self._copies_to_elide()
+        self.overwrites = self._outputs_in_place(graph)
 
     def _liveness(self):
         """For each instruction, the slots read for the last time there (not outputs, writes or sources)."""
@@ -81,6 +89,25 @@ class Program:
         base, a node keeping it for later: checked by reference count when it runs)."""
         return frozenset(i for i, (cls, _, args, _, _) in enumerate(self.code)
                          if cls is Clone and args[0][0] == _SLOT and args[0][1] in self.free[i])
+
+    def _outputs_in_place(self, graph):
+        """{instruction: for each output, the argument position whose array it may be written over, or None}:
+        for fused kernels, an argument read for the last time there, of the output's shape and dtype (each used
+        once). Whether nothing else holds that array is checked when it runs (``_dying``)."""
+        plan = {}
+        for i, op in enumerate(graph.ops):
+            if not hasattr(op.node, "forward_into"):
+                continue
+            args, taken, into = self.code[i][2], set(), []
+            for o in op.outputs:
+                pos = next((j for j, (a, (kind, s)) in enumerate(zip(op.args, args))
+                            if kind == _SLOT and s in self.free[i] and j not in taken and
+                            a.shape == o.shape and a.dtype == o.dtype), None) if o is not None else None
+                taken.add(pos)
+                into.append(pos)
+            if any(p is not None for p in into):
+                plan[i] = tuple(into)
+        return plan
 
     def _source_tensors(self, inputs):
         out = []
@@ -139,7 +166,8 @@ class Program:
             target.grad = Tensor._wrap(arr)
 
     def _run_arrays(self, env):
-        code, free, moves = self.code, self.free, self.moves
+        code, free, moves, overwrites, linked = self.code, self.free, self.moves, self.overwrites, self.linked
+        unlink = self.unlink
         ran = [None] * len(code)
         xp = None
         for i in range(len(code)):
@@ -154,8 +182,13 @@ class Program:
                     env[outs[0]] = a
                     env[args[0][1]] = None
                     continue
-            node = ran[i] = _clone(cls, attrs, links, ran)
-            out = node.forward(xp, *arrays)
+            node = _clone(cls, attrs, links, ran)
+            if i in linked:
+                ran[i] = node
+            if i in overwrites:
+                out = node.forward_into(xp, arrays, _dying(arrays, overwrites[i]))
+            else:
+                out = node.forward(xp, *arrays)
             if out.__class__ is not tuple:
                 env[outs[0]] = _as_array(out)
             else:
@@ -165,13 +198,17 @@ class Program:
                 out = o = None  # the tuple would hold the arrays until the next op (see _copies_to_elide)
             for s in free[i]:
                 env[s] = None
+            for j in unlink.get(i, ()):
+                ran[j] = None
 
     def _run_tensors(self, env):
-        code, free = self.code, self.free
+        code, free, linked, unlink = self.code, self.free, self.linked, self.unlink
         ran = [None] * len(code)
         for i in range(len(code)):
             cls, attrs, args, outs, links = code[i]
-            node = ran[i] = _clone(cls, attrs, links, ran)
+            node = _clone(cls, attrs, links, ran)
+            if i in linked:
+                ran[i] = node
             out = apply(node, *[a if kind == _CONST else env[a] if kind == _SLOT else env[a]._data
                                 for kind, a in args])
             if out.__class__ is not tuple:
@@ -182,6 +219,8 @@ class Program:
                         env[s] = o
             for s in free[i]:
                 env[s] = None
+            for j in unlink.get(i, ()):
+                ran[j] = None
 
 
 def _clone(cls, attrs, links, ran):
@@ -194,6 +233,19 @@ def _clone(cls, attrs, links, ran):
         v = ran[i].__dict__[attr]
         d[k] = v if j is None else v[j]
     return node
+
+
+def _dying(arrays, positions):
+    """For each output, the argument array it may be written over (see Program._outputs_in_place): one that
+    owns its memory, C-contiguous and writable, that nothing but the interpreter holds (env, arrays and this
+    call's references), else None."""
+    into = []
+    for j in positions:
+        a = None if j is None else arrays[j]
+        ok = a is not None and a.base is None and a.flags.carray and getrefcount(a) == 4 and \
+            sum(b is a for b in arrays) == 1
+        into.append(a if ok else None)
+    return into
 
 
 def _as_array(out):

@@ -45,7 +45,7 @@ class Value:
 class Op:
     """One op of the graph: a registered node (as before its forward), its arguments and its output values."""
 
-    __slots__ = ("node", "args", "outputs", "links", "raw")
+    __slots__ = ("node", "args", "outputs", "links", "raw", "backward")
 
     def __init__(self, node, args, outputs, links=None):
         self.node, self.args, self.outputs = node, list(args), list(outputs)
@@ -53,6 +53,7 @@ class Op:
         # forward made (a gradient node's saved statistics, masks, indices): taken from that op's run each time
         self.links = links or {}
         self.raw = frozenset()  # positions of arguments passed as arrays, not tensors (a tensor's data)
+        self.backward = False  # recorded after a backward began: a gradient (or what follows it), not the forward
 
     @property
     def name(self):
@@ -94,25 +95,29 @@ class Graph:
         ins = {id(v) for v in self.inputs}
         return self.inputs + [v for v in used if id(v) not in ins]
 
-    def format(self, title="graph"):
-        """The graph as text: one line per op, ``%name = Op(args) {attributes}  # type``."""
+    def _value_names(self):
+        """id(value) -> its printed name (%in0, %p0, %c0, %g0, %0, ...), in the order the text shows them."""
         names, counts = {}, {"input": 0, "captured": 0, "constant": 0, "grad": 0, "op": 0}
         prefix = {"input": "%in", "captured": "%p", "constant": "%c", "grad": "%g", "op": "%"}
+        for v in self.sources() + [o for op in self.ops for o in op.outputs if o is not None]:
+            if id(v) not in names:
+                names[id(v)] = f"{prefix[v.kind]}{counts[v.kind]}"
+                counts[v.kind] += 1
+        return names
 
-        def define(v):
-            names[id(v)] = f"{prefix[v.kind]}{counts[v.kind]}"
-            counts[v.kind] += 1
-            return names[id(v)]
+    def format(self, title="graph"):
+        """The graph as text: one line per op, ``%name = Op(args) {attributes}  # type``."""
+        names = self._value_names()
 
         def name(v):
             return names[id(v)] if isinstance(v, Value) else repr(v)
 
-        lines = [f"{title}({', '.join(f'{define(v)}: {v.type_str}' for v in self.inputs)}):"]
+        lines = [f"{title}({', '.join(f'{name(v)}: {v.type_str}' for v in self.inputs)}):"]
         for v in self.sources()[len(self.inputs):]:
-            lines.append(f"    {define(v)}: {v.type_str} = {v.kind}")
+            lines.append(f"    {name(v)}: {v.type_str} = {v.kind}")
         for op in self.ops:
             args = ", ".join(name(a) for a in op.args)
-            outs = ", ".join("_" if o is None else define(o) for o in op.outputs)
+            outs = ", ".join("_" if o is None else name(o) for o in op.outputs)
             types = ", ".join(o.type_str for o in op.outputs if o is not None)
             lines.append(f"    {outs} = {op.name}({args}){_attributes(op.node)}  # {types}")
         for target, value in self.writes:
@@ -122,8 +127,43 @@ class Graph:
         lines.append(f"    return ({', '.join(name(v) for v in self.outputs)})")
         return "\n".join(lines)
 
+    def to_dot(self, title="graph"):
+        """The graph in Graphviz's DOT language: a box per op, an ellipse per source, an edge per value read
+        (labelled with its type); outputs, writes and .grad deliveries point to their own nodes. ``dot -Tsvg``
+        draws it (see ``CompiledFunction.save_graph``)."""
+        names = self._value_names()
+        op_of = {id(o): f"op{i}" for i, op in enumerate(self.ops) for o in op.outputs if o is not None}
+        lines = [f"digraph {_dot_id(title)} {{", "  rankdir=TB; node [fontname=monospace fontsize=10];"]
+
+        def node_of(v):
+            return op_of.get(id(v)) or f"v{names[id(v)][1:]}"
+
+        def edge(v, to):
+            lines.append(f"  {node_of(v)} -> {to} [label={_dot_id(v.type_str)}];")
+
+        for v in self.sources():
+            lines.append(f"  {node_of(v)} [shape=ellipse label={_dot_id(f'{names[id(v)]} ({v.kind})')}];")
+        for i, op in enumerate(self.ops):
+            outs = ", ".join("_" if o is None else names[id(o)] for o in op.outputs)
+            label = f"{outs} = {op.name}" + (f"\n{op.node.ops}" if op.name == "FusedKernel" else "")
+            lines.append(f"  op{i} [shape=box label={_dot_id(label)}];")
+            for a in op.values():
+                edge(a, f"op{i}")
+        ends = [(f"return {i}", v) for i, v in enumerate(self.outputs)]
+        ends += [(f"{names[id(t)]}[...] =", v) for t, v in self.writes]
+        ends += [(f"{names[id(leaf)]}.grad", g) for leaf, g in self.grads if g is not None]
+        for k, (label, v) in enumerate(ends):
+            lines.append(f"  end{k} [shape=plaintext label={_dot_id(label)}];")
+            edge(v, f"end{k}")
+        return "\n".join(lines + ["}"])
+
     def __str__(self):
         return self.format()
+
+
+def _dot_id(text):
+    """A quoted DOT string (a newline in it starts a new line of the label)."""
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _attributes(node):

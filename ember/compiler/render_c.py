@@ -12,6 +12,9 @@ one of two loops over the output:
   input that repeats along the inner dimension is read once per row.
 
 The body declares one ``const`` value per fused op, each the op's compile rule applied to the values before it.
+An element's inputs are all loaded before its outputs are stored, so an output may be written over an input of
+the output's shape (the interpreter reuses a dying input's buffer so, see ``interpret``); the pointers are
+therefore not ``restrict``: the ``simd`` pragmas vectorise the loops without that promise.
 """
 import hashlib
 
@@ -104,10 +107,10 @@ def _render(kernel, name):
     lines = [f"void {name}({params})", "{"]
     for i, dtype in enumerate(kernel.input_dtypes):
         t = _ctype(dtype)
-        lines.append(f"    const {t} *restrict p{i} = EM_DATA(a{i}, const {t});")
+        lines.append(f"    const {t} *p{i} = EM_DATA(a{i}, const {t});")
     for k, dtype in enumerate(kernel.output_dtypes):
         t = _ctype(dtype)
-        lines.append(f"    {t} *restrict q{k} = EM_DATA(b{k}, {t});")
+        lines.append(f"    {t} *q{k} = EM_DATA(b{k}, {t});")
     kinds = [_kind(m) for m in kernel.masks]
     for i, kind in enumerate(kinds):
         if kind == "one":
@@ -146,16 +149,16 @@ def _row_loops(kernel, kinds):
         mask, t = kernel.masks[i], _ctype(kernel.input_dtypes[i])
         offset = " + ".join(f"i{d} * strides[{s * outer + d}]" for d in range(outer) if mask[d]) or "0"
         if mask[-1]:
-            lines.append(f"        const {t} *restrict r{i} = p{i} + {offset};")
+            lines.append(f"        const {t} *r{i} = p{i} + {offset};")
             loads[i] = f"r{i}[c]"
         else:  # repeats along the inner dimension: one value per row
             lines.append(f"        const {t} x{i} = p{i}[{offset}];")
     for i, kind in enumerate(kinds):
         if kind == "full":
-            lines.append(f"        const {_ctype(kernel.input_dtypes[i])} *restrict r{i} = p{i} + r * inner;")
+            lines.append(f"        const {_ctype(kernel.input_dtypes[i])} *r{i} = p{i} + r * inner;")
             loads[i] = f"r{i}[c]"
     for k, dtype in enumerate(kernel.output_dtypes):
-        lines.append(f"        {_ctype(dtype)} *restrict s{k} = q{k} + r * inner;")
+        lines.append(f"        {_ctype(dtype)} *s{k} = q{k} + r * inner;")
     for d in range(outer):
         if not any(kernel.masks[i][d] for i in strided):
             lines.append(f"        (void)i{d};")

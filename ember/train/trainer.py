@@ -53,11 +53,11 @@ class Trainer:
 
     compile=True runs the steps compiled (``ember.compile``), with the same results: while nothing has to run
     between backward and the optimizer step, one graph holds train_step, the clipping, optimizer.step() and
-    zero_grad(); eval_step and predict_step are graphs of their own. Where the loop must run code in between, the
-    graph holds train_step alone and the update runs eagerly: a callback with on_before_optimizer_step
-    (GradientClipping, LearningRateMonitor) or accumulate_steps > 1, whose batches after the first of each
-    accumulation run eagerly (gradients are already there to add to). A step the compiler cannot capture
-    (``.item()`` in an overridden train_step, say) runs eagerly after ember.compile's one warning.
+    zero_grad(); eval_step and predict_step are graphs of their own. Where the loop must run code in between (a
+    callback with on_before_optimizer_step, such as GradientClipping or LearningRateMonitor, or accumulate_steps >
+    1), train_step and the update are two graphs (train_step's with and without gradients to add to). A step the
+    compiler cannot capture (``.item()`` in an overridden train_step, say) runs eagerly after ember.compile's one
+    warning.
     """
 
     def __init__(self, model, optimizer, loss_fn, metrics=("accuracy",), scheduler=None, device=None,
@@ -216,8 +216,7 @@ class Trainer:
                 batch_logs = {"loss": float(loss), "size": _batch_size(batch)}
                 self._after_update()
             else:
-                # a compiled graph expects no gradients yet: the later batches of an accumulation run eagerly
-                loss, outputs, targets = (self.train_step if pending else self._step("train_step"))(batch)
+                loss, outputs, targets = self._step("train_step")(batch)
                 batch_logs = {"loss": float(loss), "size": _batch_size(batch)}
                 pending += 1
                 if pending == n_acc:
@@ -291,7 +290,7 @@ class Trainer:
 
     def _optimizer_step(self, callbacks, logs):
         callbacks.on_before_optimizer_step(self.global_step, logs)
-        self._update()
+        self._step("_update")()
         self._after_update()
 
     def _update(self):

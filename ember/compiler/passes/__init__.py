@@ -6,6 +6,7 @@ import sys
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .fold import fold_constants
+from .recompute import recompute_activations
 from .simplify import simplify_algebra
 
 PIPELINE = (eliminate_dead_code, fold_constants, simplify_algebra, eliminate_common_subexpressions, eliminate_dead_code)
@@ -21,10 +22,10 @@ def log_graph(graph, title):
         print(graph.format(title), file=sys.stderr)
 
 
-def optimize(graph, name="graph"):
-    """Run every pass of PIPELINE on graph."""
+def optimize(graph, name="graph", memory=None):
+    """Run every pass of PIPELINE on graph; memory="min" adds recomputation (``recompute``) at the end."""
     log_graph(graph, f"{name} (captured)")
-    for rewrite in PIPELINE:
+    for rewrite in PIPELINE + ((recompute_activations,) if memory == "min" else ()):
         graph = rewrite(graph)
         log_graph(graph, f"{name} (after {rewrite.__name__})")
     return graph

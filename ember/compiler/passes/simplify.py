@@ -115,6 +115,7 @@ def simplify_algebra(graph):
             result = None
         if isinstance(result, Op):
             rewriter.producer[id(result.outputs[0])] = result
+            result.backward = op.backward
             op = result
         kept.append(op)
     graph.ops = kept
