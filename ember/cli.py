@@ -38,24 +38,34 @@ def _info(args):
     import numpy as np
 
     import ember
-    from ember.device import cuda_available
 
     print(f"ember {ember.__version__}")
     print(f"python {sys.version.split()[0]}")
     print(f"numpy {np.__version__} (BLAS: {_blas_name()})")
     print(f"threads: {ember.get_num_threads()} (ember.set_num_threads)")
     print(f"threads of the ember commands: {_default_threads()} (--threads N, or threads: N in a config)")
-    devices = ["cpu"]
-    if cuda_available():
-        import cupy
-        devices += [f"cuda:{i}" for i in range(cupy.cuda.runtime.getDeviceCount())]
-    print("devices: " + ", ".join(devices))
+    gpus = range(ember.cuda.device_count()) if ember.cuda.is_available() else ()
+    print("devices: " + ", ".join(["cpu"] + [f"cuda:{i}" for i in gpus]))
+    print("GPU: " + _gpu_status(ember, gpus))
     for what, names in [("optional packages", _OPTIONAL), ("test references", _TEST_REFERENCES)]:
         found = [name for name in names if importlib.util.find_spec(name) is not None]
         missing = [name for name in names if name not in found]
         print(f"{what} found: " + (", ".join(f"{n} ({names[n]})" for n in found) or "none"))
         print(f"{what} missing: " + (", ".join(f"{n} ({names[n]})" for n in missing) or "none"))
     return 0
+
+
+def _gpu_status(ember, gpus):
+    """The GPUs that `ember info` lists (name, compute capability, memory), or why there are none."""
+    if not ember.backends.cuda.is_built():
+        return "none (CUDA runs through CuPy, which is not installed: pip install ember[gpu])"
+    if not gpus:
+        return "none (CuPy is installed, but it finds no GPU or no driver)"
+    described = []
+    for i in gpus:
+        p = ember.cuda.get_device_properties(i)
+        described.append(f"cuda:{i} {p.name} (sm_{p.major}{p.minor}, {p.total_memory >> 20} MiB)")
+    return "; ".join(described)
 
 
 # The packages ember imports when they are installed, and what for (`ember info` lists them) ...
@@ -127,7 +137,7 @@ class _Run:
         self.cfg, self.src = cfg, src
         try:
             to_device(cfg["device"]).xp  # the array module: CuPy must be there for a cuda device
-        except (ValueError, RuntimeError, TypeError) as e:
+        except (ValueError, RuntimeError, TypeError, AssertionError) as e:
             raise C.ConfigError(f"{src}: device: {e}") from None
         cfg["threads"] = _use_threads(cfg["threads"])
         if cfg["seed"] is not None:
@@ -139,7 +149,8 @@ class _Run:
         self.scheduler, interval = C.build_scheduler(cfg, self.optimizer, steps, src)
         self.trainer = Trainer(self.model, self.optimizer, C.build_loss(cfg, src), C.build_metrics(cfg),
                                scheduler=self.scheduler, device=cfg["device"], grad_clip=cfg["grad_clip"],
-                               scheduler_interval=interval, compile=cfg["compile"])
+                               scheduler_interval=interval, compile=cfg["compile"],
+                               precision=cfg["precision"])
 
     def describe(self):
         n = sum(p.numel() for p in self.model.parameters())
@@ -332,6 +343,7 @@ def _train(args):
     run = _Run(cfg, src)
     _clear_run(out, earlier)  # --force, once the new run is known to build
     compiled = "; compiled (ember.compile)" if cfg["compile"] else ""
+    compiled += f"; {cfg['precision']} mixed precision (ember.autocast)" if cfg["precision"] != "32" else ""
     print(f"ember train: {run.describe()}; {cfg['epochs']} epochs{compiled}; writing to {out}")
     return _fit(run, out, verbose=0 if args.quiet else None, plot=not args.no_plot)
 

@@ -1,4 +1,6 @@
 """Devices and their array modules: numpy for 'cpu', cupy for 'cuda' (optional)."""
+import builtins
+
 import numpy as np
 
 __all__ = ["device", "get_array_module", "cuda_available"]
@@ -10,20 +12,31 @@ except Exception:  # pragma: no cover - depends on the environment
 
 
 class device:
-    """A place where tensors live: ``device('cpu')``, ``device('cuda')`` or ``device('cuda', 1)``."""
+    """A place where tensors live, as torch.device: ``device('cpu')``, ``device('cuda')`` (the current GPU: index
+    None), ``device('cuda:1')`` or ``device('cuda', 1)``; a bare index means that GPU (``device(1)``)."""
 
     __slots__ = ("type", "index")
 
     def __init__(self, type, index=None):
         if isinstance(type, device):
             type, index = type.type, type.index
+        elif isinstance(type, int) and not isinstance(type, bool):  # torch.device(1): the accelerator's GPU 1
+            if not cuda_available():
+                raise RuntimeError("Cannot access accelerator device when none is available.")
+            type, index = "cuda", type
+        elif not isinstance(type, str):
+            raise TypeError(f"device(): expected a string, a device or an int, got {builtins.type(type).__name__}")
         elif ":" in type:
+            text = type
             type, _, idx = type.partition(":")
+            if not idx.isdigit():
+                raise RuntimeError(f"Invalid device string: '{text}'")
             index = int(idx)
         if type not in ("cpu", "cuda"):
             raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {type}")
-        if type == "cuda" and index is None:
-            index = 0
+        if index is not None and (not isinstance(index, int) or isinstance(index, bool) or index < 0):
+            raise RuntimeError(f"Device index must not be negative, got {index!r}" if isinstance(index, int)
+                               else f"device(): index must be an int, got {index!r}")
         self.type, self.index = type, index
 
     def __eq__(self, other):
@@ -45,8 +58,9 @@ class device:
         """The array module (numpy or cupy) that holds arrays on this device."""
         if self.type == "cpu":
             return np
-        if _cupy is None:
-            raise RuntimeError("CUDA device requested but CuPy is not installed (pip install ember[gpu])")
+        if _cupy is None:  # PyTorch without CUDA raises AssertionError("Torch not compiled with CUDA enabled")
+            raise AssertionError(f"device '{self}': ember not compiled with CUDA enabled (CUDA runs through CuPy, "
+                                 f"which is not installed: pip install ember[gpu])")
         return _cupy
 
 

@@ -2,13 +2,15 @@
 
 On the CPU (``autocast("cpu")``, bfloat16 by default, float16 allowed) the ops that PyTorch's CPU autocast runs in
 lower precision cast their floating-point inputs (float64 excepted) to that dtype and return it: linear, matmul,
-mm, bmm, addmm, baddbmm, einsum, conv1d/conv2d and conv_transpose1d/2d (and the layers built on them). Gradients
-flow back through the casts, so float32 parameters get float32 gradients. The losses of PyTorch's "float32 list"
-(cross_entropy, nll_loss, mse_loss, l1_loss, smooth_l1_loss, huber_loss, binary_cross_entropy(_with_logits),
-kl_div, poisson_nll_loss, soft_margin_loss, margin_ranking_loss, hinge_embedding_loss, cosine_embedding_loss,
-triplet_margin_loss, ctc_loss) cast their lower-precision inputs to float32 and return float32, as PyTorch's do; the
-rest of that list (prod, cdist, reductions and linear algebra PyTorch runs in float32) is not applied. Other ops run
-in the dtype of their inputs.
+mm, bmm, addmm, baddbmm, einsum, conv1d/conv2d and conv_transpose1d/2d, prelu and scaled_dot_product_attention
+(and the layers built on them, MultiheadAttention among them). Gradients flow back through the casts, so float32
+parameters get float32 gradients. The ops of PyTorch's CPU "float32 list" that ember has cast their
+lower-precision inputs to float32 and return float32: the losses (cross_entropy, nll_loss, mse_loss, l1_loss,
+smooth_l1_loss, huber_loss, binary_cross_entropy(_with_logits), kl_div, poisson_nll_loss, soft_margin_loss,
+margin_ranking_loss, hinge_embedding_loss, cosine_embedding_loss, triplet_margin_loss, ctc_loss), prod, cdist, and
+pad in 'replicate' mode and in 'reflect' mode over 1 or 2 dimensions. Other ops run in the dtype of their inputs
+(softmax, norms and reductions too, as on PyTorch's CPU), summing 16-bit floats in float32. Not matched yet:
+PyTorch's nn.LSTM/nn.RNN return the low precision under CPU autocast (its oneDNN kernels), ember's float32.
 
 ``autocast("cuda")`` works the same way on CUDA tensors (float16 by default) when CuPy sees a GPU; without one it
 warns and does nothing, as PyTorch does on a machine without CUDA. The state is per thread (ember/ops/_autocast).

@@ -16,6 +16,7 @@ A config is a mapping; only ``model`` and ``data`` are required::
     grad_clip: null                   # clip the total gradient norm to this value
     compile: false                    # true: the training, evaluation and prediction steps run compiled
                                       # (ember.compile; Trainer(compile=True)), with the same results
+    precision: "32"                   # bf16 or fp16: mixed precision (ember.autocast; fp16 with a GradScaler)
     early_stopping: null              # true, or EarlyStopping's arguments: {patience: 3, monitor: val_loss, ...}
     tensorboard: null                 # true, or {log_dir: DIR, update_freq: epoch}; default log_dir <out>/tensorboard
     out: null                         # the run directory (default runs/<name>-<timestamp>)

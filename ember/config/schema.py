@@ -27,7 +27,7 @@ DEFAULT_CONFIG = {
 }
 
 TOP_KEYS = ["name", "model", "data", "optimizer", "scheduler", "loss", "metrics", "epochs", "seed", "device",
-            "threads", "grad_clip", "compile", "early_stopping", "tensorboard", "out"]
+            "threads", "grad_clip", "compile", "early_stopping", "tensorboard", "out", "precision"]
 SEED_MAX = 2 ** 64 - 1  # torch.manual_seed's upper bound
 IMAGE_DATASETS = {"Digits": ((1, 8, 8), 10), "MNIST": ((1, 28, 28), 10), "FashionMNIST": ((1, 28, 28), 10),
                   "CIFAR10": ((3, 32, 32), 10)}
@@ -159,11 +159,17 @@ def resolve(raw, src="config"):
         "threads": c.integer("threads", raw.get("threads"), lo=1, null=True),
         "grad_clip": c.number("grad_clip", raw.get("grad_clip"), lo=0, lo_open=True, null=True),
         "compile": c.boolean("compile", raw.get("compile", False)),
+        "precision": c.string("precision", _precision(raw.get("precision", "32")), choices=["32", "bf16", "fp16"]),
         "early_stopping": _check_early_stopping(c, raw.get("early_stopping")),
         "tensorboard": _check_tensorboard(c, raw.get("tensorboard")),
         "out": c.string("out", raw.get("out"), null=True),
     }
     return cfg
+
+
+def _precision(v):
+    """precision as Trainer takes it: YAML reads `precision: 32` as a number."""
+    return "32" if v == 32 and not isinstance(v, bool) else v
 
 
 # --- layers and other "Name: arguments" specs ---------------------------------------------------------------------

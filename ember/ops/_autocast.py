@@ -1,7 +1,8 @@
 """Autocast's state, per thread, and the cast that the matmul-like ops run at their entry (PyTorch's autocast).
 
 ``ember.autocast(device_type, dtype)`` (ember/amp) sets this state; the ops PyTorch runs in lower precision under
-autocast (linear, matmul, mm, bmm, addmm, baddbmm, einsum) call ``cast`` first::
+CPU autocast (linear, matmul, mm, bmm, addmm, baddbmm, einsum, prelu, scaled_dot_product_attention) call ``cast``
+first::
 
     if _autocast.active:
         input, weight, bias = _autocast.cast(input, weight, bias)
@@ -18,8 +19,8 @@ that device's autocast dtype, with a differentiable ``Tensor.to``: gradients rea
 Casts of leaf tensors that require grad (the weights) are cached until the outermost autocast region exits, so an
 RNN's weights are cast once per forward, not once per time step.
 
-The losses that PyTorch runs in float32 under autocast (its "fp32 list": cross_entropy, nll_loss, mse_loss, ...)
-call ``to_float32`` first, which casts their bfloat16/float16 tensors up::
+The ops that PyTorch runs in float32 under CPU autocast (its "fp32 list": the losses, prod, cdist, replicate and
+1-2-D reflect padding) call ``to_float32`` first, which casts their bfloat16/float16 tensors up::
 
     if _autocast.active:
         input, target, weight = _autocast.to_float32(input, target, weight)

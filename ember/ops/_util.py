@@ -1,4 +1,6 @@
 """Small helpers shared by the op modules."""
+import functools
+
 import numpy as np
 
 from ..device import get_array_module
@@ -45,3 +47,22 @@ def shape_of(x):
 def zero_gradient(g):
     """A zero gradient shaped like g (not g * 0, which would turn inf into nan)."""
     return Tensor._wrap(get_array_module(g._data).zeros_like(g._data))
+
+
+def accumulates_in_float32(forward):
+    """Decorate a Node's ``forward(self, xp, a, *arrays)`` that sums (reductions, softmax): 16-bit float arrays
+    (float16, bfloat16) are computed in float32 and the output rounded back once, as PyTorch's CPU kernels do
+    (NumPy would sum bfloat16 in bfloat16: 4096 values near 3 add up to 2048). What forward keeps as ``self.out``
+    becomes the rounded output too."""
+    @functools.wraps(forward)
+    def wrapped(self, xp, a, *arrays):
+        dtype = a.dtype
+        if dtype.itemsize != 2 or dtype.kind not in "fV":
+            return forward(self, xp, a, *arrays)
+        wide = [x.astype(np.float32) if getattr(x, "dtype", None) == dtype else x for x in arrays]
+        out = forward(self, xp, a.astype(np.float32), *wide)
+        rounded = out.astype(dtype)
+        if self.__dict__.get("out") is out:
+            self.out = rounded
+        return rounded
+    return wrapped

@@ -12,10 +12,11 @@ import numpy as np
 from ..autograd import Node, is_grad_enabled
 from ..autograd.graph import apply
 from ..autograd.inplace import inplace as write_inplace
+from . import _autocast
 from ._checks import check_tensor, float_tensor
 from ._erf import erf as _erf_array
 from ._quiet import quiet
-from ._util import wrap_dim
+from ._util import accumulates_in_float32, wrap_dim
 from .copy import clone
 from .meta import TensorMeta, same_as
 from .registry import export, register
@@ -64,6 +65,7 @@ class _AlongDim(_SameShape):
         self.dim = dim
 
     @quiet  # a row that is all -inf (fully masked) gives nan, silently
+    @accumulates_in_float32
     def forward(self, xp, a):
         if a.size == 0:
             out = a.copy()
@@ -90,6 +92,7 @@ class Softmax(_AlongDim):
 class SoftmaxGrad(_SoftmaxGradBase):
     """y * (g - sum(g * y)) along dim: the gradient of softmax's output y (Softmax's backward)."""
 
+    @accumulates_in_float32
     def forward(self, xp, y, g):
         if g.ndim == 0:
             return self.forward(xp, y.reshape(1), g.reshape(1)).reshape(())
@@ -121,6 +124,7 @@ class LogSoftmax(_AlongDim):
 class LogSoftmaxGrad(_SoftmaxGradBase):
     """g - exp(y) * sum(g) along dim: the gradient of log_softmax's output y (LogSoftmax's backward)."""
 
+    @accumulates_in_float32
     def forward(self, xp, y, g):
         if g.ndim == 0:
             return self.forward(xp, y.reshape(1), g.reshape(1)).reshape(())
@@ -574,6 +578,8 @@ def threshold(input, threshold, value, inplace=False):
 @export(ember=False, functional=True)
 def prelu(input, weight):
     """max(0, x) + weight * min(0, x), weight (one value or one per channel) broadcast over dim 1."""
+    if _autocast.active:  # PyTorch's autocast runs prelu in the low precision
+        input, weight = _autocast.cast(input, weight)
     float_tensor(input, "prelu")
     if weight._data.ndim > 1:
         raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight._data.ndim}")

@@ -9,6 +9,7 @@ import numpy as np
 from ..autograd import Node
 from ..autograd.graph import apply
 from ..tensor import Tensor
+from . import _autocast
 from ._broadcast import sum_to_array
 from ._checks import check_tensor
 from .activation import softmax
@@ -353,7 +354,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     A bool attn_mask keeps the positions where it is True; a float one is added to the scores (and gets a gradient
     when it requires one); both broadcast. is_causal masks position j > i (top-left aligned when L != S).
     dropout_p drops attention weights; scale defaults to 1/sqrt(E); enable_gqa repeats key/value heads.
+    Under autocast query, key, value and a float attn_mask are cast to the autocast dtype, as PyTorch does.
     """
+    if _autocast.active:
+        query, key, value, attn_mask = _autocast.cast(query, key, value, attn_mask)
     _check(query, key, value, attn_mask, is_causal, dropout_p, enable_gqa)
     if enable_gqa and query._data.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         rep = query.shape[-3] // key.shape[-3]

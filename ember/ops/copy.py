@@ -49,6 +49,12 @@ class ToCopy(Node):
     def backward(self, g):
         return (g if self.src_device is None else to_copy(g, device=self.src_device),)
 
+    def release(self):
+        """Nothing to free: a cast keeps no array (its source device only), so a second backward runs through it,
+        as through PyTorch's ToCopyBackward0. Autocast's cached weight casts rely on it: every backward of one
+        autocast region passes through the same cast of each weight."""
+        self._versions = None
+
 
 def to_copy(input, dtype=None, device=None):
     """A copy of input converted to dtype and/or moved to device (differentiable); a sparse input gives a sparse

@@ -23,9 +23,13 @@ class Cumsum(Node):
 
     def forward(self, xp, a):
         d = self.dim
+        # float16/bfloat16 sums run in float32, rounded once at the end, as PyTorch's CPU kernel does
+        acc = xp.float32 if a.dtype.kind in "fV" and a.dtype.itemsize < 4 else a.dtype
         if self.reverse:
-            return xp.flip(xp.cumsum(xp.flip(a, axis=d), axis=d, dtype=a.dtype), axis=d)
-        return xp.cumsum(a, axis=d, dtype=a.dtype)
+            out = xp.flip(xp.cumsum(xp.flip(a, axis=d), axis=d, dtype=acc), axis=d)
+        else:
+            out = xp.cumsum(a, axis=d, dtype=acc)
+        return out if out.dtype == a.dtype else out.astype(a.dtype)
 
     def backward(self, g):
         return (apply(Cumsum(self.dim, not self.reverse), g),)

@@ -2,6 +2,7 @@
 (composites of ember ops)."""
 import numpy as np
 
+from . import _autocast
 from ._checks import check_tensor, float_tensor, same_device
 from .creation import zeros
 from .reduce import Norm
@@ -90,6 +91,8 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     dimensions broadcast. p = 2 (default), any p >= 0 or inf. For p = 2 the distances come from a matrix product when
     compute_mode is "use_mm_for_euclid_dist", or "use_mm_for_euclid_dist_if_necessary" (the default) and P > 25 or
     R > 25 (faster, less exact for close points), as in PyTorch; "donot_use_mm_for_euclid_dist" never does."""
+    if _autocast.active:  # PyTorch's autocast runs cdist in float32
+        x1, x2 = _autocast.to_float32(x1, x2)
     shape = _check_cdist(x1, x2, p, compute_mode)
     p = float(p)
     if x1._data.shape[-1] == 0:

@@ -3,6 +3,7 @@ padding are gathers along the padded axes (resampling maps, see resample)."""
 import numpy as np  # host-side index tables only; device math goes through xp
 
 from ..autograd.graph import apply
+from . import _autocast
 from ._checks import check_tensor
 from .registry import export
 from .resample import AxisMap, ConstantPad, Resample, resample
@@ -64,4 +65,6 @@ def pad(input, pad, mode="constant", value=None):
         if n == 0 or n + a + b < 0:
             raise RuntimeError(f"{op}: can't pad dimension {ndim + axis} of size {n} with ({a}, {b}) in mode {mode!r}")
         maps.append(AxisMap(axis, n, _pad_index(n, a, b, mode).reshape(-1, 1)))
+    if _autocast.active and (mode == "replicate" or (mode == "reflect" and k < 3)):
+        input, = _autocast.to_float32(input)  # PyTorch's autocast runs these pads in float32 (not reflect 3-D)
     return resample(input, maps)

@@ -81,7 +81,9 @@ def set_rng_state(state: Tensor) -> None:
     default_generator.set_state(state)
 
 
-def _rng(generator):
+def _rng(generator, device=None):
+    if device is not None:  # a device that cannot be used fails before the generator's state moves on
+        to_device(device).xp
     if _tracing.active[0]:
         _tracing.untraceable("a random factory (its draws are not ops of the graph)")
     return (generator or default_generator).rng
@@ -109,7 +111,7 @@ def rand(*size: int | _size, generator: Generator | None = None, dtype: _dtype |
          requires_grad: bool = False) -> Tensor:
     """Uniform samples from [0, 1)."""
     dtype = _float_dtype(dtype, "rand")
-    return _finish(_rng(generator).random(as_shape(size, "rand")), dtype, device, requires_grad)
+    return _finish(_rng(generator, device).random(as_shape(size, "rand")), dtype, device, requires_grad)
 
 
 @export(ember=True)
@@ -117,7 +119,7 @@ def randn(*size: int | _size, generator: Generator | None = None, dtype: _dtype 
           device: Device = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
     dtype = _float_dtype(dtype, "randn")
-    return _finish(_rng(generator).standard_normal(as_shape(size, "randn")), dtype, device, requires_grad)
+    return _finish(_rng(generator, device).standard_normal(as_shape(size, "randn")), dtype, device, requires_grad)
 
 
 @overload
@@ -146,7 +148,7 @@ def randint(low: int, high: int | _size | None = None, size: _size | None = None
         raise TypeError("randint() missing required argument 'size'")
     if low >= high:
         raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
-    arr = _rng(generator).integers(low, high, size=as_shape((size,), "randint"))
+    arr = _rng(generator, device).integers(low, high, size=as_shape((size,), "randint"))
     return _finish(arr, dtype or _dt.int64, device, requires_grad)
 
 
@@ -163,7 +165,7 @@ def normal(mean: float | Tensor = 0.0, std: float | Tensor = 1.0, size: _size | 
         for x in (mean, std):
             if isinstance(x, Tensor):
                 dtype = x.dtype
-    arr = _rng(generator).normal(np.asarray(m, dtype=np.float64), np.asarray(s, dtype=np.float64),
+    arr = _rng(generator, device).normal(np.asarray(m, dtype=np.float64), np.asarray(s, dtype=np.float64),
                                  size=as_shape((size,), "normal"))
     return _finish(arr, dtype, device, requires_grad)
 
@@ -195,7 +197,7 @@ def randint_like(input: Tensor, low: int, high: int | None = None, dtype: _dtype
 def randperm(n: int, generator: Generator | None = None, dtype: _dtype | None = None,
              device: Device = None) -> Tensor:
     """A random permutation of 0..n-1 (int64)."""
-    return _finish(_rng(generator).permutation(n), dtype or _dt.int64, device, False)
+    return _finish(_rng(generator, device).permutation(n), dtype or _dt.int64, device, False)
 
 
 @export(ember=True)

@@ -17,9 +17,10 @@ from ..autograd import Node
 from ..device import get_array_module
 from ..autograd.graph import apply
 from ..tensor import Tensor
+from . import _autocast
 from ._broadcast import expand_array
 from ._checks import check_tensor
-from ._util import as_array, wrap_dim, wrap_dims
+from ._util import accumulates_in_float32, as_array, wrap_dim, wrap_dims
 from .arith import maximum, minimum
 from .compare import isnan
 from .meta import TensorMeta, reduced, same_as, with_dtype
@@ -118,6 +119,7 @@ class _Reduction(Node):
 class Sum(_Reduction):
     saves = ()
 
+    @accumulates_in_float32
     def forward(self, xp, a):
         self.in_shape = a.shape
         if a.dtype.kind in "iu":  # NumPy would widen int32 to int64; the wrapper already chose the dtype
@@ -181,6 +183,7 @@ def nansum(input, dim=None, keepdim=False, dtype=None):
 class Mean(_Reduction):
     saves = ()
 
+    @accumulates_in_float32
     def forward(self, xp, a):
         self.in_shape = a.shape
         self.n = n = math.prod(a.shape[d] for d in self.dims)
@@ -221,6 +224,7 @@ class Prod(_Reduction):
     saves = (0,)
     saves_output = True
 
+    @accumulates_in_float32
     def forward(self, xp, a):
         self.in_shape = a.shape
         self.out = xp.asarray(a.prod(axis=self.dims, keepdims=self.keepdim, dtype=a.dtype))
@@ -252,6 +256,8 @@ class Prod(_Reduction):
 @export(Prod, methods=("prod",))
 def prod(input, dim=None, keepdim=False, dtype=None):
     """Product over dim (None: all); integer and bool inputs multiply as int64. Gradients are exact with zeros."""
+    if _autocast.active:  # PyTorch's autocast runs prod in float32
+        input, = _autocast.to_float32(input)
     dims = _dims(input, dim, "prod")
     return apply(Prod(dims, keepdim), accumulate_dtype(input, dtype))
 
@@ -595,6 +601,7 @@ class Var(_Reduction):
         super().__init__(dims, keepdim)
         self.correction = correction
 
+    @accumulates_in_float32
     def forward(self, xp, a):
         self.in_shape = a.shape
         n = math.prod(a.shape[d] for d in self.dims)
@@ -613,6 +620,7 @@ class Var(_Reduction):
 class Std(Var):
     saves_output = True
 
+    @accumulates_in_float32
     def forward(self, xp, a):
         self.out = xp.asarray(xp.sqrt(Var.forward(self, xp, a)))
         return self.out
@@ -683,6 +691,7 @@ class LogSumExp(_Reduction):
     saves = (0,)
     saves_output = True
 
+    @accumulates_in_float32
     def forward(self, xp, a):
         self.in_shape = a.shape
         dims = self.dims
@@ -725,6 +734,7 @@ class Norm(_Reduction):
         super().__init__(dims, keepdim)
         self.p = p
 
+    @accumulates_in_float32
     def forward(self, xp, a):
         self.in_shape = a.shape
         p, ax, kd = self.p, self.dims, self.keepdim

@@ -10,6 +10,7 @@ eval_step(batch) and predict_step(batch) are the same override points for evalua
 
 With compile=True the steps run through ember.compile (see Trainer); the loop stays the same.
 """
+import contextlib
 import math
 import os
 import sys
@@ -19,6 +20,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from .. import io
+from ..amp import GradScaler, autocast
 from ..autograd import no_grad
 from ..compiler import compile as _compile
 from ..data import DataLoader, Dataset, IterableDataset, TensorDataset
@@ -58,12 +60,28 @@ class Trainer:
     1), train_step and the update are two graphs (train_step's with and without gradients to add to). A step the
     compiler cannot capture (``.item()`` in an overridden train_step, say) runs eagerly after ember.compile's one
     warning.
+
+    precision="bf16" or "fp16" trains in mixed precision: train_step, eval_step and predict_step run inside
+    ``ember.autocast(<the device's type>, dtype=bfloat16 / float16)`` (the parameters stay float32); with "fp16"
+    a ``GradScaler`` (``self.scaler``) scales the loss in ``self.backward(loss)``, unscales the gradients before
+    clipping and the callbacks' on_before_optimizer_step, and skips the optimizer steps whose gradients hold an
+    inf or a NaN. "32" (the default) trains in the parameters' dtype. compile=True takes "32" and "bf16".
     """
 
+    PRECISIONS = {"32": None, "bf16": _dt.bfloat16, "fp16": _dt.float16}
+
     def __init__(self, model, optimizer, loss_fn, metrics=("accuracy",), scheduler=None, device=None,
-                 grad_clip=None, accumulate_steps=1, scheduler_interval="epoch", compile=False):
+                 grad_clip=None, accumulate_steps=1, scheduler_interval="epoch", compile=False, precision="32"):
         if not isinstance(compile, bool):
             raise TypeError(f"Trainer: compile must be True or False, got {compile!r}")
+        if not isinstance(precision, str) or precision not in self.PRECISIONS:
+            raise ValueError(f"Trainer: precision must be one of {', '.join(map(repr, self.PRECISIONS))}, got "
+                             f"{precision!r}")
+        if precision == "bf16" and _dt.bfloat16 is None:
+            raise RuntimeError("Trainer: precision='bf16' needs the ml_dtypes package (pip install ember[bf16])")
+        if precision == "fp16" and compile:  # the scaler's inf checks read values between the graph's steps
+            raise ValueError("Trainer: compile=True does not take precision='fp16' (its GradScaler runs eagerly); "
+                             "use precision='bf16', or compile=False")
         if not isinstance(accumulate_steps, int) or accumulate_steps < 1:
             raise ValueError(f"Trainer: accumulate_steps must be a positive integer, got {accumulate_steps!r}")
         if scheduler_interval not in ("epoch", "step"):
@@ -82,6 +100,8 @@ class Trainer:
         else:
             first = next(iter(model.parameters()), None)
             self.device = first.device if first is not None else to_device("cpu")
+        self.precision = precision
+        self.scaler = GradScaler(self.device.type) if precision == "fp16" else None
         self.epoch, self.global_step, self.stop_training, self.interrupted = 0, 0, False, False
         self.history = History()
         # what the message after Ctrl-C suggests to continue (None: fit(..., resume_from=<the checkpoint>))
@@ -212,11 +232,13 @@ class Trainer:
             self._in_step = True
             batch = self._to_device(batch)
             if fused:
-                loss, outputs, targets = self._step("_train_and_update")(batch)
+                with self.autocast():
+                    loss, outputs, targets = self._step("_train_and_update")(batch)
                 batch_logs = {"loss": float(loss), "size": _batch_size(batch)}
                 self._after_update()
             else:
-                loss, outputs, targets = self._step("train_step")(batch)
+                with self.autocast():
+                    loss, outputs, targets = self._step("train_step")(batch)
                 batch_logs = {"loss": float(loss), "size": _batch_size(batch)}
                 pending += 1
                 if pending == n_acc:
@@ -276,7 +298,7 @@ class Trainer:
                     outputs = self.model(*inputs)
                     penalty = sum((p * p).sum() for p in self.model.parameters())
                     loss = self.loss_fn(outputs, targets) + 1e-3 * penalty
-                    (loss / self.accumulate_steps).backward()
+                    self.backward(loss / self.accumulate_steps)  # loss.backward(), scaled under "fp16"
                     return loss, outputs, targets
 
         A step may also update other models with their own optimizers (a GAN's discriminator) before it leaves
@@ -285,19 +307,37 @@ class Trainer:
         inputs, targets = _unpack(batch)
         outputs = self.model(*inputs)
         loss = self.loss_fn(outputs, targets)
-        (loss / self.accumulate_steps if self.accumulate_steps > 1 else loss).backward()
+        self.backward(loss / self.accumulate_steps if self.accumulate_steps > 1 else loss)
         return loss, outputs, targets
 
+    def backward(self, loss):
+        """``loss.backward()``, with the loss scaled by the GradScaler under precision="fp16" (what a train_step
+        override calls to train in every precision)."""
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def autocast(self):
+        """The autocast region of the steps: ``ember.autocast(<device type>, dtype)`` for precision "bf16" and
+        "fp16"; nothing for "32"."""
+        dtype = self.PRECISIONS[self.precision]
+        return contextlib.nullcontext() if dtype is None else autocast(self.device.type, dtype=dtype)
+
     def _optimizer_step(self, callbacks, logs):
+        if self.scaler is not None:  # the callbacks (GradientClipping) and grad_clip see the true gradients
+            self.scaler.unscale_(self.optimizer)
         callbacks.on_before_optimizer_step(self.global_step, logs)
         self._step("_update")()
         self._after_update()
 
     def _update(self):
-        """Clip the gradients (grad_clip), optimizer.step(), optimizer.zero_grad()."""
+        """Clip the gradients (grad_clip), optimizer.step() (through the GradScaler under "fp16", which skips a
+        step with inf/NaN gradients and updates its scale), optimizer.zero_grad()."""
         if self.grad_clip is not None:
             clip_grad_norm_(self.model.parameters(), self.grad_clip)
-        self.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         self.optimizer.zero_grad()
 
     def _after_update(self):
@@ -335,7 +375,8 @@ class Trainer:
         with no_grad():
             for batch in loader:
                 batch = self._to_device(batch)
-                loss, outputs, targets = self._step("eval_step")(batch)
+                with self.autocast():
+                    loss, outputs, targets = self._step("eval_step")(batch)
                 meter.update(None if loss is None else float(loss), outputs, targets, _batch_size(batch))
         self.model.train(was_training)
         return meter.result()
@@ -348,7 +389,9 @@ class Trainer:
         self.model.eval()
         with no_grad():
             for batch in loader:
-                outs.append(self._step("predict_step")(self._to_device(batch)))
+                batch = self._to_device(batch)
+                with self.autocast():
+                    outs.append(self._step("predict_step")(batch))
         self.model.train(was_training)
         if not outs:
             raise ValueError("Trainer.predict: the data is empty")
@@ -388,7 +431,9 @@ class Trainer:
                                global_step=self.global_step, history=self.history.history,
                                history_epochs=self.history.epoch,
                                callbacks=self._callbacks.state_dict() if self._callbacks is not None else {},
-                               data_rng=[_state_tensor(s) for s in data_rng], position=position, **extra)
+                               data_rng=[_state_tensor(s) for s in data_rng], position=position,
+                               **({"grad_scaler": self.scaler.state_dict()} if self.scaler is not None else {}),
+                               **extra)
         except OSError as e:  # name the file: a full disk fails inside a write that does not know it
             if e.filename is None:
                 e.filename = os.fspath(path)
@@ -420,6 +465,8 @@ class Trainer:
         _check_position(position, state, path)
         self.epoch, self.global_step = int(state.get("epoch") or 0), int(extra.get("global_step", 0))
         self.history = History(extra.get("history"), extra.get("history_epochs"))
+        if self.scaler is not None and extra.get("grad_scaler"):  # a checkpoint of an "fp16" run
+            self.scaler.load_state_dict(extra["grad_scaler"])
         if position is not None:
             position = {**position, "rng": state["rng_state"]}
         self._restored = {"epoch": self.epoch, "position": position, "callbacks": extra.get("callbacks") or {},
