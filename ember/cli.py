@@ -6,6 +6,7 @@
     ember resume RUN_DIR                                         # continue a run from its last checkpoint
     ember time MODEL_OR_CONFIG [--batch N] [--iterations N] [--input-shape C,H,W] [--compile]
     ember summary MODEL_OR_CONFIG [--input-shape C,H,W]
+    ember export MODEL_OR_RUN_DIR --format onnx -o model.onnx    # a zoo name, a run directory or a config
     ember info
     ember --version                                              # also: python -m ember ...
 
@@ -645,6 +646,43 @@ def _time(args):
     return 0
 
 
+# --- export -----------------------------------------------------------------------------------------------------
+def _export_onnx(model, x, out, args):
+    """The model as an ONNX file, with a dynamic batch axis (input "input", output "output"); returns a note for
+    the summary line."""
+    import ember.onnx
+    try:
+        ember.onnx.export(model, (x,), out, input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=args.opset)
+    except ImportError as e:
+        raise _Failure(str(e)) from None
+    except (ember.onnx.OnnxExporterError, ValueError) as e:
+        raise _Failure(_one_line(e)) from None
+    return f"opset {args.opset}, batch axis dynamic"
+
+
+# format -> writer(model, example input, output path, args) -> a note for the summary line
+EXPORT_FORMATS = {"onnx": _export_onnx}
+
+
+def _export(args):
+    model, spec, what, _ = _model_and_input(args)
+    ckpt = args.checkpoint
+    if ckpt is None and args.target and os.path.isdir(args.target):  # a run directory: its best weights
+        best = os.path.join(args.target, "best.safetensors")
+        ckpt = best if os.path.isfile(best) else _latest_checkpoint(args.target)
+        if ckpt is None:
+            raise _Failure(f"{args.target}: the run directory has no checkpoint (best.safetensors, last.safetensors)")
+    weights = "initial weights"
+    if ckpt is not None:
+        weights = f"{ckpt}: {_weights_label(ckpt, _load_weights(model, ckpt))}"
+    x = _example(args, spec, args.batch if args.batch is not None else 1)
+    note = EXPORT_FORMATS[args.format](model, x, args.output, args)
+    print(f"exported {what} ({weights}) to {args.output} as {args.format}, input {tuple(x.shape)} {spec.dtype} "
+          f"({note})")
+    return 0
+
+
 class _TimeProgress:
     """Progress of a long `ember time` run on stderr, once it has taken `after` seconds: a line rewritten in place
     on a terminal, else (a log file) a log line every `every` seconds."""
@@ -816,6 +854,22 @@ def _parser():
                            help="time the compiled step (ember.compile) as a whole: layers inside a graph cannot "
                                 "be timed one by one")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("export", help="write a model for deployment (ONNX)")
+    p.add_argument("target", metavar="MODEL_OR_RUN_DIR",
+                   help="a zoo model name (e.g. resnet18), a run directory of `ember train` or a config file")
+    p.add_argument("--format", choices=sorted(EXPORT_FORMATS), default="onnx", help="the output format (default onnx)")
+    p.add_argument("-o", "--output", required=True, help="where to write (onnx: a file, e.g. model.onnx)")
+    p.add_argument("--checkpoint", help="the weights (default for a run directory: its best.safetensors)")
+    p.add_argument("--input-shape", help="the shape of one sample, e.g. 3,224,224 (token models: a length)")
+    p.add_argument("--batch", type=_positive_int, help="the batch size of the example input (default 1; the "
+                   "exported batch axis is dynamic)")
+    p.add_argument("--opset", type=_positive_int, default=17, help="the ONNX opset version (default 17)")
+    p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
+                   help="an argument of the zoo model's builder, e.g. --arg num_classes=10; repeatable")
+    _add_set(p)
+    _add_threads(p)
+    p.set_defaults(func=_export)
     return parser
 
 

@@ -1,14 +1,19 @@
-"""ONNX export (issue 10): not built yet. The module exists so that programs importing ember.onnx at the top run;
-calling export says what is missing."""
+"""ember.onnx: ONNX export (torch.onnx's API).
 
-__all__ = ["export", "is_in_onnx_export"]
+    ember.onnx.export(model, (x,), "model.onnx", input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
 
+The model is traced with the compiler's graph capture and each registry op becomes ONNX nodes through its ONNX
+rule (``ember/onnx/symbolic``, one module per op family). The onnx package is needed only to export
+(``pip install 'ember[onnx]'``).
+"""
+from . import symbolic  # noqa: F401  (fills the registry's onnx_rule slots)
+from ._builder import OnnxExporterError, UnsupportedOperatorError
+from ._exporter import export, exporting
 
-def export(model, args=(), f=None, *rest, **kwargs):
-    """torch.onnx.export: not built yet (issue 10)."""
-    raise NotImplementedError("ember.onnx.export: ONNX export is not built yet")
+__all__ = ["export", "is_in_onnx_export", "OnnxExporterError", "UnsupportedOperatorError"]
 
 
 def is_in_onnx_export():
-    """False: no ONNX export runs (torch.onnx.is_in_onnx_export)."""
-    return False
+    """True while ember.onnx.export runs the model (torch.onnx.is_in_onnx_export)."""
+    return exporting()
