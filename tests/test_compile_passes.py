@@ -268,3 +268,21 @@ def test_an_array_held_elsewhere_is_never_written_over():
     assert _dying(arrays, (1, 2, None)) == [None, None, None]  # held by `kept`; not C-contiguous; none asked
     arrays.append(env[0])
     assert _dying(arrays, (0,)) == [None]  # read twice by the kernel
+
+
+def test_linear_bias_joins_the_activation_after_it():
+    from ember.compiler import cache
+    if cache.find_compiler() is None:
+        pytest.skip("no C compiler")
+    import ember.nn as nn
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    compiled = ember.compile(model)
+    x = ember.randn(5, 6)
+    with ember.no_grad():
+        for _ in range(3):
+            got = compiled(x)
+        want = model(x)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())  # the same additions and max, in C
+    kernels = [op.node.ops for op in compiled.graph.ops if op.name == "FusedKernel"]
+    linears = [op for op in compiled.graph.ops if op.name == "Linear"]
+    assert kernels == ["Add,Relu"] and [len(op.args) for op in linears] == [2, 3]  # the last one is the output

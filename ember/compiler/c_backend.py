@@ -1,4 +1,5 @@
-"""The "c" backend: the optimized graph with its elementwise chains fused (``passes.fuse``), each fused kernel
+"""The "c" backend: the optimized graph with its elementwise chains fused (``passes.fuse``, after Linear's bias
+is split from its GEMM to join the activation after it: ``passes.epilogue``), each fused kernel
 rendered to C (``render_c``), the module compiled and cached (``cache``) and its functions bound to the fused ops;
 the updates of SGD, Adam and AdamW run by C functions too (``c_optim``).
 Everything else (matmul and convolution through NumPy's BLAS, reductions, the ops without a compile rule) runs
@@ -19,6 +20,7 @@ from . import c_optim, cache, render_c
 from .interpret import Program
 from .kernel import FusedKernel
 from .passes import log_graph
+from .passes.epilogue import split_linear_bias
 from .passes.fuse import fuse_elementwise
 from .render_c import kernel_dims, render_module
 
@@ -89,7 +91,7 @@ def program(graph, name="graph"):
         _warn_once("offset", "ember.compile: NumPy arrays cannot be read from C on this Python: the 'c' backend "
                              "runs graphs with the 'numpy' backend")
         return Program(graph), graph
-    fused = fuse_elementwise(graph)
+    fused = fuse_elementwise(split_linear_bias(graph))
     try:
         fused = c_optim.lower_updates(fused, lambda: cache.load(c_optim.source(offset), compiler))
         log_graph(fused, f"{name} (after fuse_elementwise and lower_updates)")

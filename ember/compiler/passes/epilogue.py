@@ -1,0 +1,53 @@
+"""Matmul epilogues: a Linear whose output only elementwise ops read becomes the GEMM alone and an Add of the
+bias, which elementwise fusion then merges with the ops after it (bias + activation in one pass, written over
+the GEMM's output: see ``interpret``), instead of NumPy adding the bias in a pass of its own.
+
+Run before ``fuse_elementwise`` by a backend that fuses; returns a new Graph (the graph it was given stays as it
+was: the interpreter runs that one when autograd records the ops)."""
+from ...ops.arith import Add
+from ...ops.linear import Linear
+from ..ir import Graph, Op, Value
+from ..rules import supports
+
+__all__ = ["split_linear_bias"]
+
+
+def _readers(graph):
+    readers = {}
+    for op in graph.ops:
+        for a in op.values():
+            readers.setdefault(id(a), []).append(op)
+    return readers
+
+
+def _splittable(op, readers, external, linked):
+    if op.name != "Linear" or len(op.args) != 3 or not isinstance(op.args[2], Value) or op.links or op.raw:
+        return False
+    out = op.outputs[0]
+    if id(out) in external or id(op) in linked or len(out.shape) < 1 or op.args[2].dtype != out.dtype:
+        return False
+    after = readers.get(id(out), [])
+    return bool(after) and all(supports(r) and r.outputs[0].shape == out.shape for r in after)
+
+
+def split_linear_bias(graph):
+    readers = _readers(graph)
+    linked = {id(src) for op in graph.ops for src, *_ in op.links.values()}
+    external = {id(v) for v in graph.outputs}
+    external.update(id(v) for w in graph.writes for v in w)
+    external.update(id(g) for _, g in graph.grads if g is not None)
+    ops = []
+    for op in graph.ops:
+        if not _splittable(op, readers, external, linked):
+            ops.append(op)
+            continue
+        x, w, b = op.args
+        out = op.outputs[0]
+        gemm = Op(Linear(), [x, w], [])
+        gemm.outputs.append(Value(out.shape, out.dtype, "op", op=gemm))
+        ops += [gemm, Op(Add(), [gemm.outputs[0], b], [out])]
+    if len(ops) == len(graph.ops):
+        return graph
+    new = Graph(graph.inputs, ops, graph.outputs, graph.writes, graph.output_spec)
+    new.modules, new.grad_entry, new.grads = graph.modules, graph.grad_entry, graph.grads
+    return new
