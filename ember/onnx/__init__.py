@@ -1,19 +1,43 @@
-"""ember.onnx: ONNX export (torch.onnx's API).
+"""ember.onnx: ONNX export and import (torch.onnx's API for export).
 
     ember.onnx.export(model, (x,), "model.onnx", input_names=["x"], output_names=["y"],
                       dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    module = ember.onnx.load("model.onnx")  # an nn.Module running the graph with ember ops
 
-The model is traced with the compiler's graph capture and each registry op becomes ONNX nodes through its ONNX
-rule (``ember/onnx/symbolic``, one module per op family). The onnx package is needed only to export
-(``pip install 'ember[onnx]'``).
+Export traces the model with the compiler's graph capture and each registry op becomes ONNX nodes through its ONNX
+rule (``ember/onnx/symbolic``, one module per op family). Import maps each ONNX op to ember ops
+(``ember/onnx/importers``, one module per family), so autograd flows through an imported model and its float
+initializers are trainable parameters; ``ember.onnx.backend`` is onnx's Backend interface over it. The onnx
+package is needed only to export or import (``pip install 'ember[onnx]'``).
 """
 from . import symbolic  # noqa: F401  (fills the registry's onnx_rule slots)
 from ._builder import OnnxExporterError, UnsupportedOperatorError
 from ._exporter import export, exporting
+from ._registry import UnsupportedOnnxOp
 
-__all__ = ["export", "is_in_onnx_export", "OnnxExporterError", "UnsupportedOperatorError"]
+__all__ = ["export", "is_in_onnx_export", "load", "OnnxExporterError", "UnsupportedOperatorError",
+           "UnsupportedOnnxOp"]
 
 
 def is_in_onnx_export():
     """True while ember.onnx.export runs the model (torch.onnx.is_in_onnx_export)."""
     return exporting()
+
+
+def load(f):
+    """Import an ONNX model (path, file object, bytes or onnx.ModelProto) as an nn.Module whose parameters are the
+    model's initializers and whose forward runs the graph with ember ops; needs the onnx package (ember[onnx])."""
+    try:
+        from .loader import load as _load  # onnx is optional: imported on first use
+    except ModuleNotFoundError as e:
+        if e.name != "onnx":
+            raise
+        raise ImportError("ember.onnx.load needs the onnx package: pip install 'ember[onnx]'") from e
+    return _load(f)
+
+
+def __getattr__(name):
+    if name == "backend":  # ember.onnx.backend needs onnx: imported on first access
+        import importlib
+        return importlib.import_module(".backend", __name__)
+    raise AttributeError(f"module 'ember.onnx' has no attribute {name!r}")
