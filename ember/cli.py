@@ -633,6 +633,33 @@ def _time(args):
     return 0
 
 
+def _export(args):
+    """`ember export MODEL --format c -o DIR`: a zoo model, config or run directory (its best weights, or
+    --checkpoint) as standalone C (ember.export.export_c) or ONNX (ember.onnx.export)."""
+    model, spec, what, _ = _model_and_input(args)
+    run_dir = args.target is not None and os.path.isdir(args.target)
+    if args.checkpoint or run_dir:
+        _load_weights(model, args.checkpoint or os.path.join(args.target, "best.safetensors"))
+    x = _example(args, spec, args.batch or 1)
+    if args.format == "onnx":
+        import ember.onnx
+        try:
+            ember.onnx.export(model, (x,), args.out)
+        except NotImplementedError as e:
+            raise _Failure(str(e)) from None
+        print(f"wrote {args.out}: {what}, input {tuple(x.shape)} {spec.dtype}")
+        return 0
+    from ember.export import ExportError, export_c
+    try:
+        result = export_c(model, (x,), args.out, description=f"{what}, input {tuple(x.shape)} {spec.dtype}")
+    except ExportError as e:
+        raise _Failure(str(e)) from None
+    print(result.summary())
+    print(f"build: make -C {args.out}; run: {os.path.join(args.out, 'model')} in.bin out.bin "
+          f"(raw float32, {result.input_shape} in, {', '.join(str(s) for s in result.output_shapes)} out)")
+    return 0
+
+
 class _TimeProgress:
     """Progress of a long `ember time` run on stderr, once it has taken `after` seconds: a line rewritten in place
     on a terminal, else (a log file) a log line every `every` seconds."""
@@ -804,6 +831,21 @@ def _parser():
                            help="time the compiled step (ember.compile) as a whole: layers inside a graph cannot "
                                 "be timed one by one")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("export", help="a model for deployment: standalone C (--format c) or ONNX")
+    p.add_argument("target", nargs="?", metavar="MODEL_OR_RUN_DIR",
+                   help="a zoo model name, a config file or a run directory (its best weights); none: the default")
+    p.add_argument("--format", choices=("c", "onnx"), required=True,
+                   help="c: a directory with model.c, model.h, main.c, a Makefile and weights.bin; onnx: a file")
+    p.add_argument("-o", "--out", required=True, help="the output directory (c) or file (onnx)")
+    p.add_argument("--checkpoint", help="weights to load (default for a run directory: its best.safetensors)")
+    p.add_argument("--input-shape", help="the shape of one sample, e.g. 3,32,32 (token models: a length)")
+    p.add_argument("--batch", type=_positive_int, help="the batch size the exported model takes (default 1)")
+    p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
+                   help="an argument of the zoo model's builder, e.g. --arg num_classes=10; repeatable")
+    _add_set(p)
+    _add_threads(p)
+    p.set_defaults(func=_export)
     return parser
 
 
