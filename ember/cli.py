@@ -661,11 +661,25 @@ def _export_onnx(model, x, out, args):
     return f"opset {args.opset}, batch axis dynamic"
 
 
+def _export_c(model, x, out, args):
+    """The model as standalone C in the directory out (ember.export.export_c); returns a note for the summary."""
+    from ember.export import ExportError, export_c
+    try:
+        result = export_c(model, (x,), out, description=f"input {tuple(x.shape)} {x.dtype}")
+    except ExportError as e:
+        raise _Failure(str(e)) from None
+    print(result.summary())
+    return (f"build: make -C {out}; run: {os.path.join(out, 'model')} in.bin out.bin (raw float32, "
+            f"{result.input_shape} in, {', '.join(str(s) for s in result.output_shapes)} out)")
+
+
 # format -> writer(model, example input, output path, args) -> a note for the summary line
-EXPORT_FORMATS = {"onnx": _export_onnx}
+EXPORT_FORMATS = {"onnx": _export_onnx, "c": _export_c}
 
 
 def _export(args):
+    """`ember export MODEL_OR_RUN_DIR --format onnx|c -o OUT`: a zoo model, config or run directory (its best
+    weights, or --checkpoint) as ONNX (ember.onnx.export) or standalone C (ember.export.export_c)."""
     model, spec, what, _ = _model_and_input(args)
     ckpt = args.checkpoint
     if ckpt is None and args.target and os.path.isdir(args.target):  # a run directory: its best weights
@@ -855,15 +869,17 @@ def _parser():
                                 "be timed one by one")
         p.set_defaults(func=func)
 
-    p = sub.add_parser("export", help="write a model for deployment (ONNX)")
+    p = sub.add_parser("export", help="write a model for deployment: ONNX, or standalone C (--format c)")
     p.add_argument("target", metavar="MODEL_OR_RUN_DIR",
                    help="a zoo model name (e.g. resnet18), a run directory of `ember train` or a config file")
-    p.add_argument("--format", choices=sorted(EXPORT_FORMATS), default="onnx", help="the output format (default onnx)")
-    p.add_argument("-o", "--output", required=True, help="where to write (onnx: a file, e.g. model.onnx)")
+    p.add_argument("--format", choices=sorted(EXPORT_FORMATS), default="onnx",
+                   help="onnx (default): a file; c: a directory with model.c, model.h, main.c, a Makefile and "
+                        "weights.bin")
+    p.add_argument("-o", "--output", required=True, help="where to write: a file (onnx) or a directory (c)")
     p.add_argument("--checkpoint", help="the weights (default for a run directory: its best.safetensors)")
     p.add_argument("--input-shape", help="the shape of one sample, e.g. 3,224,224 (token models: a length)")
-    p.add_argument("--batch", type=_positive_int, help="the batch size of the example input (default 1; the "
-                   "exported batch axis is dynamic)")
+    p.add_argument("--batch", type=_positive_int, help="the batch size of the example input (default 1; ONNX's "
+                   "batch axis is dynamic, C's is this size)")
     p.add_argument("--opset", type=_positive_int, default=17, help="the ONNX opset version (default 17)")
     p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
                    help="an argument of the zoo model's builder, e.g. --arg num_classes=10; repeatable")

@@ -95,3 +95,18 @@ def test_compiled_table_gives_both_ratios_and_the_compile_times():
     table = format_compiled_table([row])
     assert "| mlp | train | 2.000 | 0.50 | 2.500 | 0.80 | 0.250 / 0.125 | 20.000 / 3.000 |" in table
     assert "compiled last loss differs from eager ember's by 0.01" in table
+
+
+def test_deploy_smoke_c_against_ember(tmp_path):
+    """bench.deploy: the C rows are timed and equal ember's outputs; onnxruntime is skipped while ember.onnx.export
+    is not available (or timed once it is)."""
+    out = tmp_path / "deploy.json"
+    proc = _run(["-m", "bench.deploy", "--smoke", "--no-torch", "--models", "mlp", "--out", str(out)])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "| model | batch | C -O2 ms |" in proc.stdout
+    (row,) = json.loads(out.read_text())["results"]
+    for key in ("c_O2", "c_O3", "c_native"):
+        assert row["c"][key]["ms"] > 0 and row["c"][key]["max_abs_diff"] < 1e-4
+    assert row["c"]["arena_kib"] <= row["c"]["intermediates_kib"]
+    assert row["ort"].get("skipped") in (None, "skipped: ember.onnx.export not available",
+                                         "skipped: onnxruntime not installed") and "error" not in row["ort"]
