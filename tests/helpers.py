@@ -35,3 +35,15 @@ def second_derivatives(lib, fn, arrays, grads_on, seed=1):
     total = sum((f * lib.tensor(rng.standard_normal(tuple(f.shape)))).sum() for f in firsts)
     found = lib.autograd.grad([total], wrt + [g], allow_unused=True)  # nll_loss's gradient does not depend on x
     return [np.zeros(tuple(t.shape)) if d is None else d.detach().numpy() for d, t in zip(found, wrt + [g])]
+
+
+def classification_step(model, optimizer):
+    """A training step step(x, y): zero_grad, cross-entropy of model(x) against y, backward, optimizer.step();
+    returns the loss (what the compile tests trace)."""
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = ember.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+    return step

@@ -16,6 +16,7 @@ from ember.compiler.passes import cse, dce, optimize
 from ember.ops.unary import Exp
 from ember.ops.arith import Add, Mul
 from ember.optim.optimizer import OptimizerUpdate
+from helpers import classification_step
 
 
 def _eager_and_compiled(fn, *args, calls=2):
@@ -471,12 +472,7 @@ def test_compiled_training_on_changing_batches_equals_eager():
         model = nn.Sequential(nn.Embedding(20, 8), nn.Flatten(), nn.Linear(8 * 5, 4))
         opt = ember.optim.Adam(model.parameters(), lr=1e-2)
 
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
+        step = classification_step(model, opt)
 
         f = ember.compile(step, fullgraph=True) if compiled else step
         ember.manual_seed(3)

@@ -27,6 +27,7 @@ from ember.compiler.rules import literal
 from ember.ops.activation import GeluGrad
 from ember.ops.arith import Add, Mul
 from ember.ops.unary import Exp, ReluGrad, SigmoidGrad, Tanh, TanhGrad
+from helpers import classification_step
 
 COMPILER = cache.find_compiler()
 needs_cc = pytest.mark.skipif(COMPILER is None, reason="no C compiler")
@@ -535,12 +536,7 @@ def _train(make, batch, backend, steps=4):
     ember.manual_seed(0)
     model, opt = make()
 
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
+    step = classification_step(model, opt)
 
     run = ember.compile(step, fullgraph=True, backend=backend) if backend else step
     losses = [run(*batch).item() for _ in range(steps)]

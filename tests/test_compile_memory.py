@@ -8,7 +8,7 @@ import pytest
 
 import ember
 import ember.nn as nn
-import ember.nn.functional as F
+from helpers import classification_step
 
 
 def _deep_mlp(depth=16, width=64):
@@ -25,12 +25,7 @@ def _run(memory, backend="numpy", steps=3, mode=None):
     ember.manual_seed(1)
     x, y = ember.randn(512, 64), ember.randint(0, 4, (512,))
 
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
+    step = classification_step(model, opt)
 
     run = step if mode == "eager" else ember.compile(step, backend=backend, memory=memory, fullgraph=True)
     losses = [run(x, y).item() for _ in range(steps)]
