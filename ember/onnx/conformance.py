@@ -35,6 +35,10 @@ KNOWN_FAILURES = {
     # cosine/sine products give (5e-15), is 0: above the case's atol of 1e-7
     "test_dft_inverse": "reference rounding noise above atol",
     "test_dft_inverse_opset19": "reference rounding noise above atol",
+    # ember's float16 softmax computes in float32 and rounds once (as PyTorch's CPU kernels); onnx's reference
+    # rounds every step in float16: 2 of 192 probabilities differ by 2 ulp, above the case's rtol of 1e-3
+    "test_attention_4d_causal_fp16": "float16 softmax rounded once, the reference rounds each step",
+    "test_attention_4d_causal_fp16_expanded": "float16 softmax rounded once, the reference rounds each step",
 }
 
 _CaseInfo = collections.namedtuple("_CaseInfo", "name kind op domain family unsupported")
