@@ -35,10 +35,12 @@ from . import sparse  # noqa: E402,F401  (torch.sparse: sparse.mm, sparse.sum)
 
 
 def is_floating_point(t):
+    """Whether t's dtype is a floating-point type (torch.is_floating_point)."""
     return t.is_floating_point()
 
 
 def numel(t):
+    """The number of elements of t (torch.numel)."""
     return t.numel()
 
 

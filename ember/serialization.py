@@ -474,6 +474,10 @@ def save(obj: Any, f: FileLike, pickle_module: Any = None, pickle_protocol: int 
     Tensors, state dicts and containers of them with numbers, strings and None are stored so that ``load`` reads
     them without running code; anything else is pickled and needs ``load(..., weights_only=False)`` or an
     allowlist (see the module's documentation). metadata: extra strings for the header's ``__metadata__``.
+
+    >>> ember.save({"w": ember.arange(3)}, "weights.pt")
+    >>> ember.load("weights.pt")["w"]
+    tensor([0, 1, 2])
     """
     tensors = _Tensors()
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
@@ -516,6 +520,10 @@ def load(f: FileLike, map_location: MapLocation = None, pickle_module: Any = Non
     where it was saved), a device or a string, a dict from saved to new locations, or a function
     ``(tensor, saved_location) -> tensor``. mmap=True maps the file's tensors instead of reading them (a path
     only). A file that is not valid raises InvalidCheckpointError.
+
+    >>> ember.save(nn.Linear(2, 1).state_dict(), "linear.pt")
+    >>> sorted(ember.load("linear.pt"))
+    ['bias', 'weight']
     """
     if weights_only is None:
         weights_only = pickle_module is None

@@ -28,7 +28,25 @@ _new = object.__new__
 
 
 class Tensor:
-    """A multi-dimensional array with automatic differentiation, following torch.Tensor."""
+    """A multi-dimensional array with automatic differentiation, following torch.Tensor.
+
+    Make tensors with ``ember.tensor(data)``, the factories (``ember.zeros``, ``ember.randn``, ...) or
+    ``ember.from_numpy``; a CPU tensor's data is a NumPy array (``t.numpy()``, sharing memory).
+
+    Attributes:
+        requires_grad: whether autograd records the operations on this tensor (``requires_grad_()`` sets it).
+        grad: the gradient accumulated by ``backward()`` into a leaf (a tensor of the same shape), else None.
+        grad_fn: the autograd node that made this tensor (None for a leaf: a tensor made by the user).
+
+    Example:
+        >>> x = ember.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        >>> x.shape, x.dtype
+        (ember.Size([2, 2]), ember.float32)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([[2., 4.],
+                [6., 8.]])
+    """
 
     __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_vbox", "_base", "_hooks", "_out_index", "_retains",
                  "__weakref__")
@@ -70,6 +88,11 @@ class Tensor:
     # --- metadata ---------------------------------------------------------------------------------------------
     @property
     def shape(self) -> Size:
+        """The size of each dimension, as an ``ember.Size`` (a tuple), like torch.Tensor.shape.
+
+        >>> ember.zeros(2, 3).shape
+        ember.Size([2, 3])
+        """
         return Size(self._data.shape)
 
     @overload
@@ -85,30 +108,41 @@ class Tensor:
 
     @property
     def dtype(self) -> _dtype:
+        """The element type (``ember.float32``, ``ember.int64``, ...), like torch.Tensor.dtype.
+
+        >>> ember.tensor([1, 2]).dtype
+        ember.int64
+        """
         return _dt.from_numpy_dtype(self._data.dtype)
 
     @property
     def device(self) -> _device:
+        """The device holding the data (``device(type='cpu')`` or a CUDA device), like torch.Tensor.device."""
         return device_of(self._data)
 
     @property
     def is_cuda(self) -> bool:
+        """Whether the data is on a CUDA GPU (torch.Tensor.is_cuda)."""
         return self.device.type == "cuda"
 
     @property
     def is_cpu(self) -> bool:
+        """Whether the data is in CPU memory (torch.Tensor.is_cpu)."""
         return self.device.type == "cpu"
 
     @property
     def is_xpu(self) -> bool:
+        """Always False: ember has no XPU devices (torch.Tensor.is_xpu)."""
         return False  # ember's devices are the CPU and CUDA GPUs
 
     @property
     def is_mps(self) -> bool:
+        """Always False: ember has no MPS devices (torch.Tensor.is_mps)."""
         return False
 
     @property
     def is_meta(self) -> bool:
+        """Always False: ember has no meta tensors (torch.Tensor.is_meta)."""
         return False  # every ember tensor has its data
 
     @property
@@ -118,27 +152,41 @@ class Tensor:
 
     @property
     def layout(self) -> _layout:
+        """``ember.strided`` for a dense tensor, ``ember.sparse_coo`` for a sparse one (torch.Tensor.layout)."""
         return sparse_coo if self._data.__class__ is SparseCOO else strided
 
     @property
     def is_quantized(self) -> bool:
+        """Always False: ember has no quantized dtypes (torch.Tensor.is_quantized)."""
         return False  # ember has no quantized dtypes
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions (torch.Tensor.ndim)."""
         return self._data.ndim
 
     def dim(self) -> int:
+        """The number of dimensions, like torch.Tensor.dim (also ``ndimension()``).
+
+        >>> ember.zeros(2, 3).dim()
+        2
+        """
         return self._data.ndim
 
     ndimension = dim
 
     def numel(self) -> int:
+        """The number of elements, like torch.Tensor.numel (also ``nelement()``).
+
+        >>> ember.zeros(2, 3).numel()
+        6
+        """
         return int(self._data.size)
 
     nelement = numel
 
     def element_size(self) -> int:
+        """The size of one element in bytes (torch.Tensor.element_size)."""
         return self._data.itemsize
 
     @overload
@@ -152,16 +200,20 @@ class Tensor:
         return s if dim is None else s[_wrap_dim(dim, self._data.ndim, "stride")]
 
     def is_contiguous(self, memory_format: Any = None) -> bool:
+        """Whether the elements lie in row-major order without gaps (torch.Tensor.is_contiguous)."""
         return bool(self._data.flags.c_contiguous)
 
     def is_floating_point(self) -> bool:
+        """Whether the dtype is a floating-point type (torch.Tensor.is_floating_point)."""
         return self._data.dtype.kind == "f" or _is_bf16(self._data)
 
     def data_ptr(self) -> int:
+        """The address of the first element (torch.Tensor.data_ptr)."""
         return self._data.__array_interface__["data"][0] if self._data.__class__ is _ndarray else self._data.data.ptr
 
     @property
     def is_leaf(self) -> bool:
+        """True for a tensor made by the user rather than by a recorded op (its ``grad`` is kept by backward), as torch.Tensor.is_leaf."""
         return self.grad_fn is None
 
     @property
@@ -170,19 +222,26 @@ class Tensor:
 
     @property
     def retains_grad(self) -> bool:
+        """Whether ``retain_grad()`` asked to keep the ``grad`` of this non-leaf tensor (torch.Tensor.retains_grad)."""
         return self._retains
 
     @property
     def itemsize(self) -> int:
+        """The size of one element in bytes (torch.Tensor.itemsize)."""
         return self._data.itemsize
 
     @property
     def nbytes(self) -> int:
+        """The size of the data in bytes (torch.Tensor.nbytes)."""
         return self._data.nbytes
 
     # --- conversion -------------------------------------------------------------------------------------------
     def numpy(self, force: bool = False) -> np.ndarray:
-        """The data as a NumPy array (shares memory on the CPU)."""
+        """The data as a NumPy array (shares memory on the CPU).
+
+        >>> ember.tensor([1, 2]).numpy()
+        array([1, 2])
+        """
         if self.requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         if _tracing.active[0]:
@@ -207,7 +266,11 @@ class Tensor:
         return arr
 
     def item(self) -> Number:
-        """The value of a one-element tensor as a Python number."""
+        """The value of a one-element tensor as a Python number.
+
+        >>> ember.tensor([2.5]).item()
+        2.5
+        """
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
         if _tracing.active[0]:
@@ -292,7 +355,15 @@ class Tensor:
     # --- autograd ---------------------------------------------------------------------------------------------
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None, create_graph: bool = False,
                  inputs: Tensor | Sequence[Tensor] | None = None) -> None:
-        """Accumulate the gradient of this tensor into the .grad of the leaves it depends on."""
+        """Accumulate the gradient of this tensor into the .grad of the leaves it depends on.
+
+        torch.Tensor.backward: a scalar needs no ``gradient``; a tensor of other shape needs one of its shape.
+
+        >>> x = ember.tensor([1.0, 2.0], requires_grad=True)
+        >>> (3 * x ** 2).sum().backward()
+        >>> x.grad
+        tensor([ 6., 12.])
+        """
         _autograd.backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -308,7 +379,12 @@ class Tensor:
         return self
 
     def detach(self) -> Tensor:
-        """A tensor sharing data (and version counter) with this one, cut from the graph."""
+        """A tensor sharing data (and version counter) with this one, cut from the graph.
+
+        >>> x = ember.ones(2, requires_grad=True)
+        >>> (x * 2).detach().requires_grad
+        False
+        """
         t = Tensor._wrap(self._data)
         t._vbox = self._vbox
         return t
@@ -331,6 +407,7 @@ class Tensor:
         self._data = value._data
 
     def detach_(self) -> Tensor:
+        """Detach this tensor from the autograd graph in place: it becomes a leaf that does not require grad (torch.Tensor.detach_)."""
         self.grad_fn = None
         self.requires_grad = False
         return self
@@ -556,7 +633,16 @@ def _to_array(data, dtype=None, device=None, copy=True):
 
 def tensor(data: Any, dtype: _dtype | None = None, device: Device = None, requires_grad: bool = False,
            pin_memory: bool = False) -> Tensor:
-    """A new tensor holding a copy of data (nested lists, a number, an array or a tensor)."""
+    """A new tensor holding a copy of data (nested lists, a number, an array or a tensor).
+
+    torch.tensor: ``dtype`` defaults to int64 for integers, the default dtype (float32) for floats, bool for bools.
+
+    >>> ember.tensor([[1, 2], [3, 4]])
+    tensor([[1, 2],
+            [3, 4]])
+    >>> ember.tensor([0.5, 1.0], requires_grad=True)
+    tensor([0.5000, 1.0000], requires_grad=True)
+    """
     t = Tensor._wrap(_to_array(data, dtype, device))
     if requires_grad:
         t.requires_grad_(True)
@@ -580,6 +666,11 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def is_tensor(obj: object) -> bool:
+    """Whether obj is an ember Tensor (torch.is_tensor).
+
+    >>> ember.is_tensor(ember.zeros(1)), ember.is_tensor([0.0])
+    (True, False)
+    """
     return isinstance(obj, Tensor)
 
 

@@ -215,7 +215,9 @@ def test_precision_config_key():
 
 def test_gpt_trained_in_bfloat16_follows_float32():
     """The loss curve of a small GPT trained under bfloat16 autocast stays within 2 % of float32's."""
-    text = np.frombuffer(ember.tensor.__doc__.encode() * 8, dtype=np.uint8).astype(np.int64) % 32
+    # the text that ember.tensor's docstring was when this test was written (the docstring has grown since)
+    line = "A new tensor holding a copy of data (nested lists, a number, an array or a tensor)."
+    text = np.frombuffer(line.encode() * 8, dtype=np.uint8).astype(np.int64) % 32
 
     def curve(low):
         ember.manual_seed(0)

@@ -127,18 +127,22 @@ def get_autocast_dtype(device_type):
 
 
 def set_autocast_dtype(device_type, dtype):
+    """Set the dtype autocast uses on device_type ('cpu' or 'cuda'): torch.set_autocast_dtype."""
     _autocast.set_dtype(device_type, _dt.to_dtype(dtype))
 
 
 def is_autocast_cache_enabled():
+    """Whether autocast keeps the low-precision copies of parameters it made within a region (torch.is_autocast_cache_enabled)."""
     return _autocast.is_cache_enabled()
 
 
 def set_autocast_cache_enabled(enabled):
+    """Turn autocast's cache of low-precision parameter copies on or off (torch.set_autocast_cache_enabled)."""
     _autocast.set_cache_enabled(enabled)
 
 
 def clear_autocast_cache():
+    """Drop autocast's cached low-precision parameter copies (torch.clear_autocast_cache)."""
     _autocast.clear_cache()
 
 

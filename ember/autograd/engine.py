@@ -330,7 +330,16 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
          materialize_grads=False):
-    """Return the gradients of outputs with respect to inputs (a tuple), without touching any .grad."""
+    """Return the gradients of outputs with respect to inputs (a tuple), without touching any .grad.
+
+    torch.autograd.grad: returns a tuple with one gradient per input; ``create_graph=True`` records the
+    gradient's own graph for higher derivatives.
+
+    >>> x = ember.tensor(3.0, requires_grad=True)
+    >>> (g,) = ember.autograd.grad(x ** 2, x, create_graph=True)
+    >>> g, ember.autograd.grad(g, x)[0]
+    (tensor(6., grad_fn=<MulBackward0>), tensor(2.))
+    """
     if _tracing.active[0] and create_graph:
         _tracing.untraceable("autograd.grad(create_graph=True) (a graph of gradients is not captured)")
     outputs, inputs = _as_list(outputs), _as_list(inputs)

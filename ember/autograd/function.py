@@ -90,6 +90,20 @@ class Function:
     Subclasses define ``@staticmethod forward(ctx, *args)`` and ``@staticmethod backward(ctx, *grads)`` (or
     ``forward(*args)`` plus ``setup_context(ctx, inputs, output)``) and are called with ``MyFunction.apply(*args)``.
     ``backward`` returns one gradient (a Tensor or None) per argument of forward.
+
+    >>> class Square(ember.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x * x
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 2 * x * grad
+    >>> x = ember.tensor([3.0], requires_grad=True)
+    >>> Square.apply(x).backward()
+    >>> x.grad
+    tensor([6.])
     """
 
     @staticmethod

@@ -141,7 +141,16 @@ class _ModeContext:
 
 
 class no_grad(_ModeContext):
-    """Context manager and decorator that disables gradient recording."""
+    """Context manager and decorator that disables gradient recording.
+
+    torch.no_grad: a context manager and a decorator.
+
+    >>> x = ember.ones(2, requires_grad=True)
+    >>> with ember.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
 
     mode = False
 

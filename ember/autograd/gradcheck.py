@@ -48,6 +48,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
 
     Returns True, or raises GradcheckError (or returns False with raise_exception=False) naming the output, the
     input and the largest error.
+
+    >>> x = ember.randn(3, dtype=ember.float64, requires_grad=True)
+    >>> ember.autograd.gradcheck(lambda t: (t.sin() * t).sum(), (x,))
+    True
     """
 
 

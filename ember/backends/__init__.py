@@ -42,8 +42,10 @@ def use_deterministic_algorithms(mode, *, warn_only=False):
 
 
 def are_deterministic_algorithms_enabled():
+    """What ``use_deterministic_algorithms`` last set (torch.are_deterministic_algorithms_enabled)."""
     return _deterministic["mode"]
 
 
 def is_deterministic_algorithms_warn_only_enabled():
+    """The ``warn_only`` that ``use_deterministic_algorithms`` last set (torch.is_deterministic_algorithms_warn_only_enabled)."""
     return _deterministic["warn_only"]

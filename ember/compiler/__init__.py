@@ -44,7 +44,16 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="c", mode=None
     the same array code as eager, the same bits) or "eager". ``dynamic`` is accepted: a graph is traced per input
     shape either way. ``mode`` and ``options`` are accepted and have no effect yet. ``memory="min"`` (beyond
     torch.compile) trades time for memory in a training step: its backward recomputes the forward's values from
-    checkpoints kept every ~sqrt(n) ops (``passes.recompute``) instead of keeping them all."""
+    checkpoints kept every ~sqrt(n) ops (``passes.recompute``) instead of keeping them all.
+
+    >>> @ember.compile(backend="numpy")
+    ... def f(x):
+    ...     return (x * 2).relu().sum()
+    >>> f(ember.tensor([-1.0, 3.0]))
+    tensor(6.)
+    >>> len(f.graph.ops) > 0
+    True
+    """
     if backend not in BACKENDS:
         raise ValueError(f"ember.compile: unknown backend {backend!r} (available: {', '.join(BACKENDS)})")
     if memory not in (None, "min"):
@@ -135,7 +144,14 @@ def _hashable(spec):
 
 class CompiledFunction:
     """A function with its traced graphs (see the module docstring). ``graph`` is the latest optimized graph,
-    ``explain()`` describes every graph and graph break."""
+    ``explain()`` describes every graph and graph break.
+
+    >>> f = ember.compile(lambda x: x.exp().sum(), backend="numpy")
+    >>> f(ember.zeros(3))
+    tensor(3.)
+    >>> print(f.explain().splitlines()[0])
+    # 0: 2 ops
+    """
 
     def __init__(self, fn, *, fullgraph=False, backend="c", disable=False, memory=None):
         self.fn, self.fullgraph, self.backend, self.disable, self.memory = fn, fullgraph, backend, disable, memory

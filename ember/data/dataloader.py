@@ -166,7 +166,15 @@ class DataLoader:
     ``timeout=0`` the loader waits as long as the workers take, as PyTorch, so that a slow dataset is never cut off;
     after ``STALL_WARNING_SECONDS`` (300) on one batch it warns (a RuntimeWarning naming the same), once per batch.
     A worker that dies raises at once. Without workers a stuck ``__getitem__`` runs in the main process, where
-    Ctrl-C shows where it is."""
+    Ctrl-C shows where it is.
+
+    >>> data = ember.data.TensorDataset(ember.arange(10.0), ember.arange(10))
+    >>> xb, yb = next(iter(ember.data.DataLoader(data, batch_size=4)))
+    >>> xb, yb
+    (tensor([0., 1., 2., 3.]), tensor([0, 1, 2, 3]))
+    >>> len(ember.data.DataLoader(data, batch_size=4))
+    3
+    """
 
     def __init__(self, dataset: Dataset, batch_size: int | None = 1, shuffle: bool | None = False,
                  sampler: Sampler | Iterable | None = None, batch_sampler: Sampler | Iterable[list] | None = None,

@@ -26,7 +26,12 @@ class IterableDataset(Dataset):
 
 
 class TensorDataset(Dataset):
-    """Samples are the i-th rows of tensors that share their first dimension."""
+    """Samples are the i-th rows of tensors that share their first dimension.
+
+    >>> data = ember.data.TensorDataset(ember.zeros(5, 2), ember.arange(5))
+    >>> len(data), data[1]
+    (5, (tensor([0., 0.]), tensor(1)))
+    """
 
     def __init__(self, *tensors):
         if not tensors:

@@ -15,6 +15,11 @@ class Sampler:
 
 
 class SequentialSampler(Sampler):
+    """The indices 0, 1, ..., len(data_source) - 1 in order (torch.utils.data.SequentialSampler).
+
+    >>> list(ember.data.SequentialSampler(range(3)))
+    [0, 1, 2]
+    """
     def __init__(self, data_source):
         self.data_source = data_source
 

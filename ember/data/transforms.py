@@ -12,7 +12,13 @@ def _rng():
 
 
 class Compose:
-    """Apply transforms one after another."""
+    """Apply transforms one after another.
+
+    >>> from ember.data import transforms as T
+    >>> t = T.Compose([T.ToTensor(), T.Normalize((0.5,), (0.5,))])
+    >>> t(np.ones((2, 2), dtype=np.float32)).shape
+    ember.Size([1, 2, 2])
+    """
 
     def __init__(self, transforms):
         self.transforms = list(transforms)
@@ -45,7 +51,13 @@ class ToTensor:
 
 
 class Normalize:
-    """(x - mean) / std per channel of a CxHxW tensor."""
+    """(x - mean) / std per channel of a CxHxW tensor.
+
+    >>> from ember.data.transforms import Normalize
+    >>> Normalize(mean=(1.0,), std=(2.0,))(ember.full((1, 2, 2), 3.0))
+    tensor([[[1., 1.],
+             [1., 1.]]])
+    """
 
     def __init__(self, mean, std):
         self.mean = np.asarray(mean, dtype=np.float32).reshape(-1, 1, 1)

@@ -50,48 +50,63 @@ class _Inplace(Module):
 
 
 class ReLU(_Inplace):
+    """max(x, 0), elementwise (torch.nn.ReLU); the input may have any shape.
+
+    >>> nn.ReLU()(ember.tensor([-1.0, 0.0, 2.0]))
+    tensor([0., 0., 2.])
+    """
     fn = staticmethod(_relu)
 
 
 class SiLU(_Inplace):
+    """x * sigmoid(x) (swish), elementwise (torch.nn.SiLU); the input may have any shape."""
     fn = staticmethod(A.silu)
 
 
 class Mish(_Inplace):
+    """x * tanh(softplus(x)), elementwise (torch.nn.Mish); the input may have any shape."""
     fn = staticmethod(A.mish)
 
 
 class SELU(_Inplace):
+    """scale * (max(0, x) + min(0, alpha * (exp(x) - 1))) with PyTorch's constants, elementwise (torch.nn.SELU); the input may have any shape."""
     fn = staticmethod(A.selu)
 
 
 class Hardswish(_Inplace):
+    """x * relu6(x + 3) / 6, elementwise (torch.nn.Hardswish); the input may have any shape."""
     fn = staticmethod(A.hardswish)
     show_inplace = False
 
 
 class Hardsigmoid(_Inplace):
+    """relu6(x + 3) / 6, elementwise (torch.nn.Hardsigmoid); the input may have any shape."""
     fn = staticmethod(A.hardsigmoid)
     show_inplace = False
 
 
 class Sigmoid(_Stateless):
+    """1 / (1 + exp(-x)), elementwise (torch.nn.Sigmoid); the input may have any shape."""
     fn = staticmethod(U.sigmoid)
 
 
 class Tanh(_Stateless):
+    """tanh(x), elementwise (torch.nn.Tanh); the input may have any shape."""
     fn = staticmethod(U.tanh)
 
 
 class LogSigmoid(_Stateless):
+    """log(sigmoid(x)), computed without overflow, elementwise (torch.nn.LogSigmoid); the input may have any shape."""
     fn = staticmethod(A.logsigmoid)
 
 
 class Softsign(_Stateless):
+    """x / (1 + abs(x)), elementwise (torch.nn.Softsign); the input may have any shape."""
     fn = staticmethod(A.softsign)
 
 
 class Tanhshrink(_Stateless):
+    """x - tanh(x), elementwise (torch.nn.Tanhshrink); the input may have any shape."""
     fn = staticmethod(A.tanhshrink)
 
 
@@ -138,6 +153,7 @@ class ReLU6(Hardtanh):
 
 
 class LeakyReLU(Module):
+    """x for x >= 0, negative_slope * x otherwise, elementwise (torch.nn.LeakyReLU); the input may have any shape."""
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
@@ -150,6 +166,7 @@ class LeakyReLU(Module):
 
 
 class ELU(Module):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise, elementwise (torch.nn.ELU); the input may have any shape."""
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
@@ -162,11 +179,13 @@ class ELU(Module):
 
 
 class CELU(ELU):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)), elementwise (torch.nn.CELU); the input may have any shape."""
     def forward(self, input: Tensor) -> Tensor:
         return A.celu(input, self.alpha, self.inplace)
 
 
 class GELU(Module):
+    """x * Phi(x), the Gaussian error linear unit (``approximate='tanh'`` for the tanh form), elementwise (torch.nn.GELU); the input may have any shape."""
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
         self.approximate = approximate
@@ -179,6 +198,7 @@ class GELU(Module):
 
 
 class Softplus(Module):
+    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold, elementwise (torch.nn.Softplus); the input may have any shape."""
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
         self.beta, self.threshold = beta, threshold
@@ -191,6 +211,9 @@ class Softplus(Module):
 
 
 class GLU(Module):
+    """The gated linear unit a * sigmoid(b), where a and b are the two halves of the input along dim (torch.nn.GLU).
+    Input (*, 2N, *) along dim; output (*, N, *).
+    """
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
         self.dim = dim
@@ -203,6 +226,7 @@ class GLU(Module):
 
 
 class Threshold(Module):
+    """x where x > threshold, value elsewhere, elementwise (torch.nn.Threshold); the input may have any shape."""
     def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
         super().__init__()
         self.threshold, self.value, self.inplace = threshold, value, inplace
@@ -250,12 +274,19 @@ class _SoftmaxBase(Module):
 
 
 class Softmax(_SoftmaxBase):
+    """exp(x) / sum(exp(x)) along dim: each slice along dim sums to 1 (torch.nn.Softmax); any shape.
+
+    >>> nn.Softmax(dim=1)(ember.tensor([[0.0, 0.0]]))
+    tensor([[0.5000, 0.5000]])
+    """
     fn = staticmethod(A.softmax)
 
 
 class LogSoftmax(_SoftmaxBase):
+    """log(softmax(x)) along dim, computed stably (torch.nn.LogSoftmax); any shape."""
     fn = staticmethod(A.log_softmax)
 
 
 class Softmin(_SoftmaxBase):
+    """softmax(-x) along dim (torch.nn.Softmin); any shape."""
     fn = staticmethod(A.softmin)

@@ -43,7 +43,14 @@ def _checked_pairs(owner, pairs):
 
 
 class Sequential(Module):
-    """Modules called one after another; built from modules or from an OrderedDict of named modules."""
+    """Modules called one after another; built from modules or from an OrderedDict of named modules.
+
+    >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> model(ember.ones(1, 4)).shape
+    ember.Size([1, 2])
+    >>> model[0]
+    Linear(in_features=4, out_features=8, bias=True)
+    """
 
     @overload
     def __init__(self, *args: Module) -> None: ...
@@ -500,7 +507,11 @@ class ParameterDict(Module):
 
 
 class Flatten(Module):
-    """Flatten dimensions start_dim..end_dim into one (a view when possible)."""
+    """Flatten dimensions start_dim..end_dim into one (a view when possible).
+
+    >>> nn.Flatten()(ember.ones(2, 3, 4)).shape
+    ember.Size([2, 12])
+    """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()

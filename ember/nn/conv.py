@@ -102,6 +102,7 @@ class _ConvNd(Module):
 
 
 class Conv1d(_ConvNd):
+    """1-D convolution (cross-correlation) over (N, C_in, L) inputs, giving (N, C_out, L_out) (torch.nn.Conv1d)."""
     n = 1
 
     def forward(self, input: Tensor) -> Tensor:
@@ -110,6 +111,16 @@ class Conv1d(_ConvNd):
 
 
 class Conv2d(_ConvNd):
+    """2-D convolution (cross-correlation) over (N, C_in, H, W) inputs, giving (N, C_out, H_out, W_out) with
+    H_out = floor((H + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1 (torch.nn.Conv2d: the same
+    arguments, ``padding='same'`` and ``groups`` included, weight (C_out, C_in / groups, kH, kW), PyTorch's initialisation).
+
+    >>> conv = nn.Conv2d(3, 8, kernel_size=3, padding=1)
+    >>> conv(ember.randn(2, 3, 16, 16)).shape
+    ember.Size([2, 8, 16, 16])
+    >>> conv.weight.shape
+    ember.Size([8, 3, 3, 3])
+    """
     n = 2
 
     def forward(self, input: Tensor) -> Tensor:
@@ -156,6 +167,7 @@ class _ConvTransposeNd(_ConvNd):
 
 
 class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution (the gradient of Conv1d as a layer): (N, C_in, L) -> (N, C_out, L_out) (torch.nn.ConvTranspose1d)."""
     n = 1
 
     def forward(self, input: Tensor, output_size: list[int] | None = None) -> Tensor:
@@ -164,6 +176,7 @@ class ConvTranspose1d(_ConvTransposeNd):
 
 
 class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution (the gradient of Conv2d as a layer, upsampling): (N, C_in, H, W) -> (N, C_out, H_out, W_out) (torch.nn.ConvTranspose2d)."""
     n = 2
 
     def forward(self, input: Tensor, output_size: list[int] | None = None) -> Tensor:

@@ -27,20 +27,31 @@ class _DropoutBase(Module):
 
 
 class Dropout(_DropoutBase):
+    """In training, zero each element with probability p and scale the others by 1 / (1 - p); in eval mode the
+    identity (torch.nn.Dropout). Any shape.
+
+    >>> drop = nn.Dropout(p=0.5).eval()
+    >>> drop(ember.ones(3))
+    tensor([1., 1., 1.])
+    """
     fn = staticmethod(D.dropout)
 
 
 class Dropout1d(_DropoutBase):
+    """Dropout of whole channels of (N, C, L) inputs (torch.nn.Dropout1d)."""
     fn = staticmethod(D.dropout1d)
 
 
 class Dropout2d(_DropoutBase):
+    """Dropout of whole channels of (N, C, H, W) inputs (torch.nn.Dropout2d)."""
     fn = staticmethod(D.dropout2d)
 
 
 class Dropout3d(_DropoutBase):
+    """Dropout of whole channels of (N, C, D, H, W) inputs (torch.nn.Dropout3d)."""
     fn = staticmethod(D.dropout3d)
 
 
 class AlphaDropout(_DropoutBase):
+    """Dropout that keeps the mean and variance of SELU activations (torch.nn.AlphaDropout)."""
     fn = staticmethod(D.alpha_dropout)

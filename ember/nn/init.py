@@ -29,7 +29,11 @@ def _write(tensor, array):
 
 
 def calculate_gain(nonlinearity, param=None):
-    """The recommended gain for a nonlinearity (relu: sqrt(2), tanh: 5/3, leaky_relu: sqrt(2/(1+slope^2)), ...)."""
+    """The recommended gain for a nonlinearity (relu: sqrt(2), tanh: 5/3, leaky_relu: sqrt(2/(1+slope^2)), ...).
+
+    >>> round(nn.init.calculate_gain("relu"), 4), nn.init.calculate_gain("tanh")
+    (1.4142, 1.6666666666666667)
+    """
     if nonlinearity in _LINEAR_FNS or nonlinearity == "sigmoid":
         return 1
     if nonlinearity == "tanh":
@@ -95,7 +99,11 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 
 
 def constant_(tensor, val):
-    """Fill with val."""
+    """Fill with val.
+
+    >>> nn.init.constant_(ember.empty(2), 0.5)
+    tensor([0.5000, 0.5000])
+    """
     with no_grad():
         return tensor.fill_(val)
 
@@ -106,12 +114,23 @@ def ones_(tensor):
 
 
 def zeros_(tensor):
-    """Fill with zeros."""
+    """Fill with zeros.
+
+    >>> layer = nn.Linear(3, 2)
+    >>> nn.init.zeros_(layer.bias)
+    Parameter containing:
+    tensor([0., 0.], requires_grad=True)
+    """
     return constant_(tensor, 0.0)
 
 
 def eye_(tensor):
-    """Fill a 2-D tensor with the identity matrix."""
+    """Fill a 2-D tensor with the identity matrix.
+
+    >>> nn.init.eye_(ember.empty(2, 3))
+    tensor([[1., 0., 0.],
+            [0., 1., 0.]])
+    """
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     return _write(tensor, np.eye(*tensor.shape))
@@ -154,7 +173,13 @@ def _calculate_correct_fan(tensor, mode):
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
-    """Glorot uniform: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."""
+    """Glorot uniform: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)).
+
+    >>> w = nn.init.xavier_uniform_(ember.empty(64, 32))
+    >>> bound = (6 / (64 + 32)) ** 0.5
+    >>> bool(w.abs().max() <= bound)
+    True
+    """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     a = math.sqrt(3.0) * std
@@ -186,7 +211,12 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """He normal: N(0, std^2) with std = gain / sqrt(fan)."""
+    """He normal: N(0, std^2) with std = gain / sqrt(fan).
+
+    >>> w = nn.init.kaiming_normal_(ember.empty(256, 512), nonlinearity="relu")
+    >>> round(w.std().item(), 1)  # sqrt(2 / fan_in) = 0.0625
+    0.1
+    """
     std = _kaiming_std(tensor, a, mode, nonlinearity)
     return tensor if std is None else normal_(tensor, 0.0, std, generator)
 

@@ -30,6 +30,14 @@ class Linear(Module):
     """y = x @ weight.T + bias, with weight of shape (out_features, in_features).
 
     weight is kaiming_uniform_(a=sqrt(5)) and bias U(-1/sqrt(in_features), 1/sqrt(in_features)), as in PyTorch.
+
+    torch.nn.Linear. Input (*, in_features), output (*, out_features).
+
+    >>> layer = nn.Linear(3, 2)
+    >>> layer(ember.ones(4, 3)).shape
+    ember.Size([4, 2])
+    >>> layer.weight.shape
+    ember.Size([2, 3])
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Device = None,

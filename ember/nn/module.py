@@ -77,6 +77,19 @@ class Module:
 
     Assigning a Parameter, a Module or a buffer to an attribute registers it, so that ``parameters()``,
     ``state_dict()``, ``to()`` and ``train()``/``eval()`` reach it.
+
+    >>> class TwoLayers(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.hidden = nn.Linear(4, 8)
+    ...         self.out = nn.Linear(8, 2)
+    ...     def forward(self, x):
+    ...         return self.out(self.hidden(x).relu())
+    >>> model = TwoLayers()
+    >>> model(ember.randn(5, 4)).shape
+    ember.Size([5, 2])
+    >>> [name for name, _ in model.named_parameters()]
+    ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
     """
 
     dump_patches = False

@@ -105,7 +105,13 @@ class BatchNorm1d(_BatchNorm):
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch normalisation of (N, C, H, W) input."""
+    """Batch normalisation of (N, C, H, W) input.
+
+    >>> bn = nn.BatchNorm2d(3)
+    >>> y = bn(ember.randn(8, 3, 4, 4))
+    >>> y.shape, bn.running_mean.shape
+    (ember.Size([8, 3, 4, 4]), ember.Size([3]))
+    """
 
     def _check_input_dim(self, input):
         if input._data.ndim != 4:
@@ -145,10 +151,12 @@ class _InstanceNorm(_NormBase):
 
 
 class InstanceNorm1d(_InstanceNorm):
+    """Normalisation of each (sample, channel) of (N, C, L) inputs over L (torch.nn.InstanceNorm1d; affine=False by default, as PyTorch)."""
     ndim = 1
 
 
 class InstanceNorm2d(_InstanceNorm):
+    """Normalisation of each (sample, channel) of (N, C, H, W) inputs over H and W (torch.nn.InstanceNorm2d; affine=False by default, as PyTorch)."""
     ndim = 2
 
 
@@ -159,7 +167,13 @@ def _shape(normalized_shape):
 
 
 class LayerNorm(Module):
-    """Normalise over the trailing normalized_shape dims, with elementwise affine weight and bias."""
+    """Normalise over the trailing normalized_shape dims, with elementwise affine weight and bias.
+
+    >>> ln = nn.LayerNorm(4)
+    >>> y = ln(ember.tensor([[1.0, 2.0, 3.0, 4.0]]))
+    >>> round(y.mean().item(), 6), y.shape
+    (0.0, ember.Size([1, 4]))
+    """
 
     weight: Parameter | None
     bias: Parameter | None

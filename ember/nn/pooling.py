@@ -23,12 +23,20 @@ class _MaxPool(Module):
 
 
 class MaxPool1d(_MaxPool):
+    """Maximum over sliding windows of kernel_size along the last dimension: (N, C, L) -> (N, C, L_out) (torch.nn.MaxPool1d)."""
     def forward(self, input):
         return P.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 
 class MaxPool2d(_MaxPool):
+    """Maximum over sliding kernel_size windows (stride defaults to kernel_size): (N, C, H, W) -> (N, C, H_out, W_out),
+    H_out = floor((H + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1 (torch.nn.MaxPool2d).
+
+    >>> nn.MaxPool2d(2)(ember.arange(16.0).reshape(1, 1, 4, 4))
+    tensor([[[[ 5.,  7.],
+              [13., 15.]]]])
+    """
     def forward(self, input):
         return P.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
@@ -47,6 +55,7 @@ class _AvgPool(Module):
 
 
 class AvgPool1d(_AvgPool):
+    """Average over sliding windows of kernel_size along the last dimension: (N, C, L) -> (N, C, L_out) (torch.nn.AvgPool1d)."""
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
         # torch stores AvgPool1d's sizes as 1-tuples (and prints them so)
         super().__init__(_single(kernel_size), _single(stride if stride is not None else kernel_size),
@@ -58,6 +67,7 @@ class AvgPool1d(_AvgPool):
 
 
 class AvgPool2d(_AvgPool):
+    """Average over sliding kernel_size windows: (N, C, H, W) -> (N, C, H_out, W_out) (torch.nn.AvgPool2d)."""
     def forward(self, input):
         return P.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
@@ -73,11 +83,17 @@ class _Adaptive(Module):
 
 
 class AdaptiveAvgPool1d(_Adaptive):
+    """Average pooling to a fixed output length: (N, C, L) -> (N, C, output_size) (torch.nn.AdaptiveAvgPool1d)."""
     def forward(self, input):
         return P.adaptive_avg_pool1d(input, self.output_size)
 
 
 class AdaptiveAvgPool2d(_Adaptive):
+    """Average pooling to a fixed output size: (N, C, H, W) -> (N, C, *output_size) (torch.nn.AdaptiveAvgPool2d).
+
+    >>> nn.AdaptiveAvgPool2d(1)(ember.ones(2, 3, 5, 5)).shape
+    ember.Size([2, 3, 1, 1])
+    """
     def forward(self, input):
         return P.adaptive_avg_pool2d(input, self.output_size)
 
@@ -94,10 +110,12 @@ class _AdaptiveMax(_Adaptive):
 
 
 class AdaptiveMaxPool1d(_AdaptiveMax):
+    """Max pooling to a fixed output length: (N, C, L) -> (N, C, output_size) (torch.nn.AdaptiveMaxPool1d)."""
     fn = staticmethod(P.adaptive_max_pool1d)
 
 
 class AdaptiveMaxPool2d(_AdaptiveMax):
+    """Max pooling to a fixed output size: (N, C, H, W) -> (N, C, *output_size) (torch.nn.AdaptiveMaxPool2d)."""
     fn = staticmethod(P.adaptive_max_pool2d)
 
 

@@ -312,6 +312,11 @@ class LSTM(RNNBase):
 
     ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False,
     proj_size=0)``; ``forward(input, hx=None)`` with hx = (h_0, c_0) returns (output, (h_n, c_n)).
+
+    >>> lstm = nn.LSTM(input_size=4, hidden_size=8, batch_first=True)
+    >>> output, (h, c) = lstm(ember.randn(2, 5, 4))
+    >>> output.shape, h.shape, c.shape
+    (ember.Size([2, 5, 8]), ember.Size([1, 2, 8]), ember.Size([1, 2, 8]))
     """
 
     @overload

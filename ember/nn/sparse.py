@@ -15,7 +15,12 @@ __all__ = ["Embedding"]
 
 
 class Embedding(Module):
-    """num_embeddings vectors of size embedding_dim, initialised N(0, 1) (the padding_idx row zeroed)."""
+    """num_embeddings vectors of size embedding_dim, initialised N(0, 1) (the padding_idx row zeroed).
+
+    >>> emb = nn.Embedding(10, 3)
+    >>> emb(ember.tensor([[1, 2], [4, 9]])).shape
+    ember.Size([2, 2, 3])
+    """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,

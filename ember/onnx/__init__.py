@@ -20,7 +20,11 @@ __all__ = ["export", "is_in_onnx_export", "load", "OnnxExporterError", "Unsuppor
 
 
 def is_in_onnx_export():
-    """True while ember.onnx.export runs the model (torch.onnx.is_in_onnx_export)."""
+    """True while ember.onnx.export runs the model (torch.onnx.is_in_onnx_export).
+
+    >>> ember.onnx.is_in_onnx_export()
+    False
+    """
     return exporting()
 
 

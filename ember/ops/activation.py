@@ -156,14 +156,24 @@ def _softmax(node_cls, input, dim, dtype, op):
 
 @export(Softmax, ember=False, functional=True)
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
-    """exp(x) / sum(exp(x)) along dim, computed stably."""
+    """exp(x) / sum(exp(x)) along dim, computed stably.
+
+    torch.nn.functional.softmax; ``dtype`` casts the input first.
+
+    >>> F.softmax(ember.tensor([[0.0, 0.0, 0.0]]), dim=1)
+    tensor([[0.3333, 0.3333, 0.3333]])
+    """
     return _softmax(Softmax, input, dim, dtype, "softmax")
 
 
 @export(Softmax, ember="softmax", methods=("softmax",))
 def softmax_method(input, dim=None, dtype=None):
     """ember.softmax(input, dim, dtype=None) and Tensor.softmax(dim, dtype=None) (F.softmax reads (input, dim,
-    _stacklevel, dtype))."""
+    _stacklevel, dtype)).
+
+    >>> ember.tensor([1.0, 1.0]).softmax(dim=0)
+    tensor([0.5000, 0.5000])
+    """
     return _softmax(Softmax, input, dim, dtype, "softmax")
 
 
@@ -601,7 +611,11 @@ def prelu(input, weight):
 
 @export(Relu, ember=False, functional=True)
 def relu(input, inplace=False):
-    """max(x, 0)."""
+    """max(x, 0).
+
+    >>> F.relu(ember.tensor([-2.0, 3.0]))
+    tensor([0., 3.])
+    """
     return input.relu_() if inplace else _relu(input)
 
 

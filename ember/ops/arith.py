@@ -306,7 +306,15 @@ def neg(input):
 
 @export(Add, methods=("add", "__add__"))
 def add(input, other, alpha=1):
-    """input + alpha * other, broadcasting, with PyTorch's type promotion."""
+    """input + alpha * other, broadcasting, with PyTorch's type promotion.
+
+    torch.add and the ``+`` operator: shapes broadcast, (3, 1) + (4,) -> (3, 4).
+
+    >>> ember.add(ember.tensor([1, 2]), ember.tensor([10, 20]), alpha=2)
+    tensor([21, 42])
+    >>> (ember.ones(3, 1) + ember.arange(4.0)).shape
+    ember.Size([3, 4])
+    """
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     return binary(Add(), input, other, "add")

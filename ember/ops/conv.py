@@ -516,7 +516,15 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 @export(Conv, functional=True)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation) of input (N, C, H, W) with weight (O, C/groups, KH, KW); padding may be
-    an int, a tuple, 'valid' or 'same'."""
+    an int, a tuple, 'valid' or 'same'.
+
+    torch.nn.functional.conv2d: input (N, C_in, H, W), weight (C_out, C_in / groups, kH, kW), output
+    (N, C_out, H_out, W_out).
+
+    >>> F.conv2d(ember.ones(1, 1, 3, 3), ember.ones(1, 1, 2, 2))
+    tensor([[[[4., 4.],
+              [4., 4.]]]])
+    """
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 

@@ -232,7 +232,13 @@ class _Casts:
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("to",))
     def to(self, *args, **kwargs):
-        """Move and/or cast: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other_tensor)``."""
+        """Move and/or cast: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other_tensor)``.
+
+        torch.Tensor.to: ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other)``; self when nothing changes.
+
+        >>> ember.tensor([1, 2]).to(ember.float64)
+        tensor([1., 2.], dtype=ember.float64)
+        """
         dev, dtype, copy = parse_to(args, kwargs)
         if (dev is None or dev == self.device) and (dtype is None or dtype is self.dtype) and not copy:
             return self
@@ -240,10 +246,12 @@ class _Casts:
 
     @export(ToCopy, ember=False, methods=("cpu",))
     def cpu(self):
+        """self copied to CPU memory (self when it is there already), as torch.Tensor.cpu."""
         return self.to("cpu")
 
     @export(ToCopy, ember=False, methods=("cuda",))
     def cuda(self, device=None):
+        """self copied to a CUDA GPU (``cuda``, or ``cuda:<device>``), as torch.Tensor.cuda; needs CuPy and a GPU."""
         return self.to("cuda" if device is None else (device if isinstance(device, str) else f"cuda:{device}"))
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("type",))
@@ -273,41 +281,59 @@ class _Casts:
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("float",))
     def float(self):
+        """self cast to ``ember.float32`` (``self.to(ember.float32)``; self when it already is), as torch.Tensor.float.
+
+        >>> ember.tensor([1, 2]).float()
+        tensor([1., 2.])
+        """
         return self.to(_dt.float32)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("double",))
     def double(self):
+        """self cast to ``ember.float64`` (``self.to(ember.float64)``; self when it already is), as torch.Tensor.double."""
         return self.to(_dt.float64)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("half",))
     def half(self):
+        """self cast to ``ember.float16`` (``self.to(ember.float16)``; self when it already is), as torch.Tensor.half."""
         return self.to(_dt.float16)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("bfloat16",))
     def bfloat16(self):
+        """self cast to ``ember.bfloat16`` (``self.to(ember.bfloat16)``; self when it already is), as torch.Tensor.bfloat16."""
         return self.to(_dt.bfloat16)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("long",))
     def long(self):
+        """self cast to ``ember.int64`` (``self.to(ember.int64)``; self when it already is), as torch.Tensor.long.
+
+        >>> ember.tensor([1.5, -2.0]).long()
+        tensor([ 1, -2])
+        """
         return self.to(_dt.int64)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("int",))
     def int(self):
+        """self cast to ``ember.int32`` (``self.to(ember.int32)``; self when it already is), as torch.Tensor.int."""
         return self.to(_dt.int32)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("short",))
     def short(self):
+        """self cast to ``ember.int16`` (``self.to(ember.int16)``; self when it already is), as torch.Tensor.short."""
         return self.to(_dt.int16)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("bool",))
     def bool(self):
+        """self cast to ``ember.bool`` (``self.to(ember.bool)``; self when it already is), as torch.Tensor.bool."""
         return self.to(_dt.bool)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("byte",))
     def byte(self):
+        """self cast to ``ember.uint8`` (``self.to(ember.uint8)``; self when it already is), as torch.Tensor.byte."""
         return self.to(_dt.uint8)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("char",))
     def char(self):
+        """self cast to ``ember.int8`` (``self.to(ember.int8)``; self when it already is), as torch.Tensor.char."""
         return self.to(_dt.int8)
 

@@ -54,14 +54,25 @@ def _size_args(shape, size):
 @export(ember=True)
 def zeros(*shape: int | _size, size: _size | None = None, dtype: _dtype | None = None, device: Device = None,
           requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``.
+
+    torch.zeros (``dtype``, ``device``, ``requires_grad`` as there).
+
+    >>> ember.zeros(2, 3)
+    tensor([[0., 0., 0.],
+            [0., 0., 0.]])
+    """
     return _make(0, _size_args(shape, size), dtype, device, requires_grad, "zeros")
 
 
 @export(ember=True)
 def ones(*shape: int | _size, size: _size | None = None, dtype: _dtype | None = None, device: Device = None,
          requires_grad: bool = False) -> Tensor:
-    """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
+    """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``.
+
+    >>> ember.ones(2, dtype=ember.int64)
+    tensor([1, 1])
+    """
     return _make(1, _size_args(shape, size), dtype, device, requires_grad, "ones")
 
 
@@ -137,7 +148,13 @@ def _num(x):
 @export(ember=True)
 def arange(start: Number | Tensor, end: Number | Tensor | None = None, step: Number | Tensor = 1,
            dtype: _dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
-    """Values from start to end (exclusive) by step; int64 when all arguments are integers."""
+    """Values from start to end (exclusive) by step; int64 when all arguments are integers.
+
+    >>> ember.arange(5)
+    tensor([0, 1, 2, 3, 4])
+    >>> ember.arange(0, 1, 0.25)
+    tensor([0.0000, 0.2500, 0.5000, 0.7500])
+    """
     start, end, step = _num(start), _num(end), _num(step)
     if end is None:
         start, end = 0, start
@@ -214,23 +231,32 @@ def _new_tensor(self: Tensor, data: Any, dtype: _dtype | None = None, device: De
 @export(ember=False, methods=("new_zeros",))
 def _new_zeros(self: Tensor, *size: int | _size, dtype: _dtype | None = None, device: Device = None,
                requires_grad: bool = False) -> Tensor:
+    """A new tensor of zeros of the given size, with self's dtype and device unless given (torch.Tensor.new_zeros).
+
+    >>> ember.tensor([1, 2]).new_zeros(2, 3)
+    tensor([[0, 0, 0],
+            [0, 0, 0]])
+    """
     return _make(0, size, dtype or self.dtype, device or self.device, requires_grad, "new_zeros")
 
 
 @export(ember=False, methods=("new_ones",))
 def _new_ones(self: Tensor, *size: int | _size, dtype: _dtype | None = None, device: Device = None,
               requires_grad: bool = False) -> Tensor:
+    """A new tensor of ones of the given size, with self's dtype and device unless given (torch.Tensor.new_ones)."""
     return _make(1, size, dtype or self.dtype, device or self.device, requires_grad, "new_ones")
 
 
 @export(ember=False, methods=("new_empty",))
 def _new_empty(self: Tensor, *size: int | _size, dtype: _dtype | None = None, device: Device = None,
                requires_grad: bool = False) -> Tensor:
+    """A new tensor of uninitialized values of the given size, with self's dtype and device unless given (torch.Tensor.new_empty)."""
     return _make(None, size, dtype or self.dtype, device or self.device, requires_grad, "new_empty")
 
 
 @export(ember=False, methods=("new_full",))
 def _new_full(self: Tensor, size: _size, fill_value: Number | Tensor, dtype: _dtype | None = None,
               device: Device = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor of size filled with fill_value, with self's dtype and device unless given (torch.Tensor.new_full)."""
     return _make(fill_value, (size,), dtype or self.dtype, device or self.device, requires_grad, "new_full")
 

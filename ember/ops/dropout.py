@@ -74,7 +74,13 @@ def _dropout(input, p, training, inplace, mask_shape, op):
 
 @export(Dropout, ember=False, functional=True)
 def dropout(input, p=0.5, training=True, inplace=False):
-    """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
+    """Zero each element with probability p and scale the rest by 1/(1-p) (training only).
+
+    >>> F.dropout(ember.ones(4), p=0.5, training=False)
+    tensor([1., 1., 1., 1.])
+    >>> sorted(set(F.dropout(ember.ones(100), p=0.5).tolist()))
+    [0.0, 2.0]
+    """
     return _dropout(input, p, training, inplace, input._data.shape, "dropout")
 
 

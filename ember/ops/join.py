@@ -305,7 +305,13 @@ class Cat(Node):
 
 @export(Cat, ember=("cat", "concat", "concatenate"))
 def cat(tensors, dim=0):
-    """Concatenate tensors along an existing dimension (dtypes are promoted; 1-D empty tensors are skipped)."""
+    """Concatenate tensors along an existing dimension (dtypes are promoted; 1-D empty tensors are skipped).
+
+    torch.cat (also ``concat`` and ``concatenate``): every tensor has the same shape except along dim.
+
+    >>> ember.cat([ember.zeros(1, 2), ember.ones(2, 2)]).shape
+    ember.Size([3, 2])
+    """
     tensors = _tensor_list(tensors, "cat")
     tensors = _promote_all(tensors, "cat")
     for i, x in enumerate(tensors):
@@ -354,7 +360,12 @@ class Stack(Node):
 
 @export(Stack)
 def stack(tensors, dim=0):
-    """Join tensors of equal shape along a new dimension (dtypes are promoted)."""
+    """Join tensors of equal shape along a new dimension (dtypes are promoted).
+
+    >>> ember.stack([ember.zeros(2), ember.ones(2)], dim=1)
+    tensor([[0., 1.],
+            [0., 1.]])
+    """
     tensors = _tensor_list(tensors, "stack")
     tensors = _promote_all(tensors, "stack")
     ref = tensors[0]._data.shape

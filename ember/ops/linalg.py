@@ -175,7 +175,16 @@ def _check_matmul(a, b, op="matmul"):
 
 @export(Matmul, SparseMM, methods=("matmul", "__matmul__"))
 def matmul(input, other):
-    """Matrix product with PyTorch semantics: 1-D operands are vectors, leading dimensions are broadcast batches."""
+    """Matrix product with PyTorch semantics: 1-D operands are vectors, leading dimensions are broadcast batches.
+
+    Shapes: (n, k) @ (k, m) -> (n, m); (b, n, k) @ (k, m) -> (b, n, m); torch.matmul and the ``@`` operator.
+
+    >>> a = ember.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> ember.matmul(a, ember.tensor([1.0, 1.0]))
+    tensor([3., 7.])
+    >>> (ember.ones(5, 2, 3) @ ember.ones(3, 4)).shape
+    ember.Size([5, 2, 4])
+    """
     if _autocast.active:
         input, other = _autocast.cast(input, other)
     if isinstance(input, Tensor) and isinstance(other, Tensor):

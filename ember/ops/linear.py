@@ -123,7 +123,12 @@ def _linear_error(input, weight, bias):
 
 @export(Linear, ember=False, functional=True)
 def linear(input, weight, bias=None):
-    """y = input @ weight.T + bias, with input of shape (*, in_features) and weight (out_features, in_features)."""
+    """y = input @ weight.T + bias, with input of shape (*, in_features) and weight (out_features, in_features).
+
+    >>> F.linear(ember.ones(2, 3), ember.ones(4, 3), ember.zeros(4))
+    tensor([[3., 3., 3., 3.],
+            [3., 3., 3., 3.]])
+    """
     if _autocast.active:
         input, weight, bias = _autocast.cast(input, weight, bias)
     try:

@@ -360,7 +360,17 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
 @export(NllLoss, ember=False, functional=True)
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
                   label_smoothing=0.0):
-    """Cross entropy of logits (N, C, d1, ...) or (C,) against class indices (N, d1, ...) or class probabilities."""
+    """Cross entropy of logits (N, C, d1, ...) or (C,) against class indices (N, d1, ...) or class probabilities.
+
+    torch.nn.functional.cross_entropy: the same arguments (``weight``, ``ignore_index``, ``reduction``,
+    ``label_smoothing``).
+
+    >>> logits = ember.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 3.0]])
+    >>> F.cross_entropy(logits, ember.tensor([0, 2]))
+    tensor(0.1672)
+    >>> F.cross_entropy(logits, ember.tensor([0, 2]), reduction="none")
+    tensor([0.2395, 0.0949])
+    """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         input, target, weight = _autocast.to_float32(input, target, weight)
     reduction = _reduction(reduction, "cross_entropy", size_average, reduce)
@@ -401,7 +411,11 @@ def _weighted(loss, weight, reduction, input, op, mean_by_weight):
 
 @export(ember=False, functional=True)
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """Mean squared error (weight: elementwise weights; 'mean' then divides by their sum)."""
+    """Mean squared error (weight: elementwise weights; 'mean' then divides by their sum).
+
+    >>> F.mse_loss(ember.tensor([0.0, 2.0]), ember.tensor([1.0, 1.0]))
+    tensor(1.)
+    """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         input, target, weight = _autocast.to_float32(input, target, weight)
     reduction = _reduction(reduction, "mse_loss", size_average, reduce)

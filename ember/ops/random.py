@@ -53,7 +53,13 @@ default_generator = export(ember="default_generator")(Generator())
 
 @export(ember=True)
 def manual_seed(seed: int) -> Generator:
-    """Seed the default generator (and return it)."""
+    """Seed the default generator (and return it).
+
+    >>> _ = ember.manual_seed(42); a = ember.rand(2)
+    >>> _ = ember.manual_seed(42); b = ember.rand(2)
+    >>> bool((a == b).all())
+    True
+    """
     return default_generator.manual_seed(seed)
 
 
@@ -117,7 +123,11 @@ def rand(*size: int | _size, generator: Generator | None = None, dtype: _dtype |
 @export(ember=True)
 def randn(*size: int | _size, generator: Generator | None = None, dtype: _dtype | None = None,
           device: Device = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples."""
+    """Standard normal samples.
+
+    >>> ember.randn(2, 3).shape
+    ember.Size([2, 3])
+    """
     dtype = _float_dtype(dtype, "randn")
     return _finish(_rng(generator, device).standard_normal(as_shape(size, "randn")), dtype, device, requires_grad)
 

@@ -214,6 +214,9 @@ def triu(input, diagonal=0):
 
 def _inplace_triangle(fn, name):
     def method(self, diagonal=0):
+        """The in-place form of ``tril``/``triu`` (torch.Tensor.tril_, triu_): self keeps only its lower (tril_) or
+        upper (triu_) triangle of the last two dimensions, the other elements set to zero; returns self.
+        """
         return inplace(self, name, lambda s: fn(s, diagonal))
 
     method.__name__ = name

@@ -166,7 +166,14 @@ class SumGrad(Node):
 
 @export(Sum, methods=("sum",))
 def sum(input, dim=None, keepdim=False, dtype=None):
-    """Sum over dim (an int, a tuple, or None for all); integer and bool inputs sum as int64."""
+    """Sum over dim (an int, a tuple, or None for all); integer and bool inputs sum as int64.
+
+    torch.sum and Tensor.sum; ``keepdim=True`` keeps the summed dimensions with size 1.
+
+    >>> x = ember.tensor([[1, 2], [3, 4]])
+    >>> x.sum(), x.sum(dim=0), x.sum(1, keepdim=True).shape
+    (tensor(10), tensor([4, 6]), ember.Size([2, 1]))
+    """
     dims = _dims(input, dim, "sum")
     return apply(Sum(dims, keepdim), accumulate_dtype(input, dtype))
 
@@ -200,7 +207,11 @@ class Mean(_Reduction):
 
 @export(Mean, methods=("mean",))
 def mean(input, dim=None, keepdim=False, dtype=None):
-    """Mean over dim; only floating-point inputs (as in PyTorch)."""
+    """Mean over dim; only floating-point inputs (as in PyTorch).
+
+    >>> ember.tensor([[1.0, 2.0], [3.0, 4.0]]).mean(dim=1)
+    tensor([1.5000, 3.5000])
+    """
     if dtype is not None:
         input = input.to(dtype)
     if not input.is_floating_point():
@@ -430,7 +441,16 @@ def _max_min(input, dim, keepdim, other, largest):
 
 @export(AMax, SelectReduce, methods=("max",))
 def max(input, dim=None, keepdim=False, *, other=None):
-    """max(x): the largest value; max(x, dim, keepdim): (values, indices); max(x, other): elementwise maximum."""
+    """max(x): the largest value; max(x, dim, keepdim): (values, indices); max(x, other): elementwise maximum.
+
+    torch.max; the (values, indices) pair is a named tuple (``.values``, ``.indices``).
+
+    >>> x = ember.tensor([[1, 5], [7, 3]])
+    >>> x.max()
+    tensor(7)
+    >>> x.max(dim=1)
+    max(values=tensor([5, 7]), indices=tensor([1, 0]))
+    """
     return _max_min(input, dim, keepdim, other, True)
 
 
@@ -516,7 +536,11 @@ def _arg_reduce(input, dim, keepdim, largest, op):
 
 @export(ArgReduce, methods=("argmax",))
 def argmax(input, dim=None, keepdim=False):
-    """Index of the largest value (over the flattened tensor when dim is None); first one on ties."""
+    """Index of the largest value (over the flattened tensor when dim is None); first one on ties.
+
+    >>> ember.tensor([[1, 5], [7, 3]]).argmax(dim=1)
+    tensor([1, 0])
+    """
     return _arg_reduce(input, dim, keepdim, True, "argmax")
 
 

@@ -98,7 +98,12 @@ class View(Reshape):
 
 @export(Reshape, methods=("reshape",))
 def reshape(input, *shape):
-    """The same data with a new shape (a view when possible, else a copy); one dimension may be -1."""
+    """The same data with a new shape (a view when possible, else a copy); one dimension may be -1.
+
+    >>> ember.arange(6).reshape(2, -1)
+    tensor([[0, 1, 2],
+            [3, 4, 5]])
+    """
     shape = as_shape(shape, "reshape")
     if shape == input._data.shape:
         return input
@@ -139,7 +144,12 @@ def _is_dtype(x):
 
 @export(View, ViewDtype, ember=False, methods=("view",))
 def view(self, *shape):
-    """A view with a new shape (raises instead of copying, unlike reshape), or a view as another dtype."""
+    """A view with a new shape (raises instead of copying, unlike reshape), or a view as another dtype.
+
+    >>> ember.arange(4).view(2, 2)
+    tensor([[0, 1],
+            [2, 3]])
+    """
     if len(shape) == 1 and _is_dtype(shape[0]):
         d = _dt.to_dtype(shape[0])
         return self if d is self.dtype else apply(ViewDtype(d), self)

@@ -135,7 +135,12 @@ class Where(Node):
 
 @export(Where)
 def where(condition, input=None, other=None):
-    """input where condition is true, else other (broadcast); where(condition) gives the nonzero indices."""
+    """input where condition is true, else other (broadcast); where(condition) gives the nonzero indices.
+
+    >>> x = ember.tensor([-1.0, 2.0])
+    >>> ember.where(x > 0, x, ember.zeros(2))
+    tensor([0., 2.])
+    """
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
     if not isinstance(condition, Tensor):

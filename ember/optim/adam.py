@@ -31,7 +31,17 @@ def _moments(state, p, grad, beta1, beta2):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba), with optional AMSGrad and L2 weight decay."""
+    """Adam (Kingma & Ba), with optional AMSGrad and L2 weight decay.
+
+    torch.optim.Adam (lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False).
+
+    >>> model = nn.Linear(2, 1)
+    >>> opt = ember.optim.Adam(model.parameters(), lr=1e-2)
+    >>> loss = model(ember.ones(4, 2)).pow(2).mean()
+    >>> opt.zero_grad(); loss.backward(); opt.step()
+    >>> sorted(opt.state[model.weight])
+    ['exp_avg', 'exp_avg_sq', 'step']
+    """
 
     decoupled = False
 
@@ -99,7 +109,12 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter); default weight_decay 0.01."""
+    """Adam with decoupled weight decay (Loshchilov & Hutter); default weight_decay 0.01.
+
+    >>> opt = ember.optim.AdamW(nn.Linear(2, 1).parameters(), lr=1e-3, weight_decay=0.01)
+    >>> opt.param_groups[0]["weight_decay"]
+    0.01
+    """
 
     decoupled = True
 

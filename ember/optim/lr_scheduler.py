@@ -65,7 +65,16 @@ class LRScheduler:
 
 
 class StepLR(LRScheduler):
-    """Multiply the learning rate by gamma every step_size epochs."""
+    """Multiply the learning rate by gamma every step_size epochs.
+
+    >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+    >>> sched = ember.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.1)
+    >>> lrs = []
+    >>> for epoch in range(4):
+    ...     opt.step(); sched.step(); lrs.append(sched.get_last_lr()[0])
+    >>> [round(lr, 6) for lr in lrs]
+    [1.0, 0.1, 0.1, 0.01]
+    """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         self.step_size, self.gamma = step_size, gamma
@@ -116,7 +125,15 @@ class ExponentialLR(LRScheduler):
 
 
 class CosineAnnealingLR(LRScheduler):
-    """Cosine decay from the base rate to eta_min over T_max epochs (then back up, periodically)."""
+    """Cosine decay from the base rate to eta_min over T_max epochs (then back up, periodically).
+
+    >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+    >>> sched = ember.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=2)
+    >>> for epoch in range(2):
+    ...     opt.step(); sched.step()
+    >>> round(sched.get_last_lr()[0], 6)
+    0.0
+    """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         self.T_max, self.eta_min = T_max, eta_min

@@ -8,6 +8,7 @@ __all__ = ["RMSprop", "Adagrad", "Adadelta", "Lion"]
 
 
 class RMSprop(Optimizer):
+    """RMSprop: gradients divided by a running root mean square, with optional momentum and centering (torch.optim.RMSprop)."""
     def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False, *,
                  maximize: bool = False) -> None:
@@ -46,6 +47,7 @@ class RMSprop(Optimizer):
 
 
 class Adagrad(Optimizer):
+    """Adagrad: per-parameter learning rates scaled by the accumulated squared gradients (torch.optim.Adagrad)."""
     def __init__(self, params: ParamsT, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
                  initial_accumulator_value: float = 0, eps: float = 1e-10, *, maximize: bool = False) -> None:
         check_nonnegative(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
@@ -69,6 +71,7 @@ class Adagrad(Optimizer):
 
 
 class Adadelta(Optimizer):
+    """Adadelta: steps scaled by running averages of squared gradients and squared updates (torch.optim.Adadelta)."""
     def __init__(self, params: ParamsT, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0,
                  *, maximize: bool = False) -> None:
         check_nonnegative(lr=lr)

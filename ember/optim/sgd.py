@@ -8,6 +8,17 @@ __all__ = ["SGD"]
 
 
 class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and weight decay
+    (torch.optim.SGD: the same update formulas; ``maximize`` and ``foreach`` accepted).
+
+    >>> w = nn.Parameter(ember.tensor([1.0]))
+    >>> opt = ember.optim.SGD([w], lr=0.1)
+    >>> (w * w).sum().backward()
+    >>> opt.step()
+    >>> w
+    Parameter containing:
+    tensor([0.8000], requires_grad=True)
+    """
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False) -> None:
         if lr is not required:  # torch tests `lr < 0.0` here, which lets NaN through; ember refuses it

@@ -188,7 +188,13 @@ class _Monitor(Callback):
 
 class EarlyStopping(_Monitor):
     """Stop training when `monitor` has not improved by more than min_delta for `patience` epochs; with
-    restore_best_weights, the model gets the weights of its best epoch back when training ends."""
+    restore_best_weights, the model gets the weights of its best epoch back when training ends.
+
+    >>> from ember.train import EarlyStopping
+    >>> stop = EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+    >>> stop.patience
+    3
+    """
 
     def __init__(self, monitor="val_loss", patience=0, mode="auto", min_delta=0.0, restore_best_weights=False,
                  verbose=0):

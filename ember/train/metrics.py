@@ -119,7 +119,14 @@ class _Ratio(Metric):
 
 class Accuracy(_Ratio):
     """Fraction of correct predictions: argmax over the class dimension for multi-class outputs, a threshold for
-    binary outputs (0.5 for probabilities; use threshold=0.0 for logits). Targets equal to ignore_index are skipped."""
+    binary outputs (0.5 for probabilities; use threshold=0.0 for logits). Targets equal to ignore_index are skipped.
+
+    >>> from ember.train import Accuracy
+    >>> metric = Accuracy()
+    >>> metric.update(ember.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]]), ember.tensor([0, 1, 1]))
+    >>> round(metric.compute(), 4)
+    0.6667
+    """
 
     def __init__(self, threshold=0.5, ignore_index=-100, multilabel=False, name="accuracy"):
         self.threshold, self.ignore_index, self.multilabel, self.name = threshold, ignore_index, multilabel, name
@@ -304,7 +311,12 @@ _NAMED = {
 
 def get_metric(spec):
     """A Metric from a name ("accuracy", "top5_accuracy", "precision", "recall", "f1", "mae", "mse",
-    "perplexity"), a Metric instance (returned as is) or a callable fn(outputs, targets) -> float."""
+    "perplexity"), a Metric instance (returned as is) or a callable fn(outputs, targets) -> float.
+
+    >>> from ember.train import get_metric
+    >>> type(get_metric("accuracy")).__name__, type(get_metric("top5_accuracy")).__name__
+    ('Accuracy', 'TopKAccuracy')
+    """
     if isinstance(spec, Metric):
         return spec
     if isinstance(spec, str):

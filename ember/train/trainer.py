@@ -66,6 +66,18 @@ class Trainer:
     a ``GradScaler`` (``self.scaler``) scales the loss in ``self.backward(loss)``, unscales the gradients before
     clipping and the callbacks' on_before_optimizer_step, and skips the optimizer steps whose gradients hold an
     inf or a NaN. "32" (the default) trains in the parameters' dtype. compile=True takes "32" and "bf16".
+
+    Example (two epochs on random data):
+
+    >>> from ember.train import Trainer
+    >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> trainer = Trainer(model, ember.optim.Adam(model.parameters()), nn.CrossEntropyLoss())
+    >>> x, y = ember.randn(64, 4), (ember.randn(64) > 0).long()
+    >>> history = trainer.fit((x, y), epochs=2, verbose=0)
+    >>> sorted(history.history), len(history["loss"])
+    (['accuracy', 'loss', 'lr'], 2)
+    >>> sorted(trainer.evaluate((x, y)))
+    ['accuracy', 'loss']
     """
 
     PRECISIONS = {"32": None, "bf16": _dt.bfloat16, "fp16": _dt.float16}

@@ -437,6 +437,13 @@ def checkpoint(function: Callable[..., _T], *args: Any, use_reentrant: bool | No
         x = ember.randn(4, 8, requires_grad=True)
         y = checkpoint(layer, x, use_reentrant=False)
         y.sum().backward()  # layer runs again here, with the same dropout mask
+
+    >>> block = nn.Sequential(nn.Linear(4, 4), nn.Tanh())
+    >>> x = ember.randn(2, 4, requires_grad=True)
+    >>> y = ember.utils.checkpoint.checkpoint(block, x, use_reentrant=False)
+    >>> y.sum().backward()
+    >>> x.grad.shape
+    ember.Size([2, 4])
     """
     if use_reentrant is None:
         warnings.warn("ember.utils.checkpoint: the use_reentrant parameter should be passed explicitly. Starting "

@@ -43,12 +43,21 @@ del _fn
 
 
 def list_models():
-    """The sorted names accepted by get_model."""
+    """The sorted names accepted by get_model.
+
+    >>> "resnet18" in ember.zoo.list_models()
+    True
+    """
     return sorted(_MODELS)
 
 
 def get_model(name, **kwargs):
-    """Build the model registered as `name` (case-insensitive), passing kwargs to its builder."""
+    """Build the model registered as `name` (case-insensitive), passing kwargs to its builder.
+
+    >>> model = ember.zoo.get_model("lenet5", num_classes=10)
+    >>> model(ember.randn(2, 1, 28, 28)).shape
+    ember.Size([2, 10])
+    """
     try:
         builder = _MODELS[name.lower()]
     except (KeyError, AttributeError):

@@ -59,6 +59,13 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     """Scale the gradients of parameters in place so that their total norm is at most max_norm.
 
     Returns the total norm before clipping (a 0-d tensor), like torch.nn.utils.clip_grad_norm_.
+
+    >>> w = nn.Parameter(ember.zeros(2))
+    >>> w.grad = ember.tensor([3.0, 4.0])
+    >>> nn.utils.clip_grad_norm_([w], max_norm=1.0)
+    tensor(5.)
+    >>> w.grad
+    tensor([0.6000, 0.8000])
     """
     if isinstance(parameters, Tensor):
         parameters = [parameters]
@@ -85,7 +92,14 @@ def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False
 
 
 def clip_grad_value_(parameters, clip_value, foreach=None):
-    """Clamp the .grad of parameters in place to [-clip_value, clip_value]."""
+    """Clamp the .grad of parameters in place to [-clip_value, clip_value].
+
+    >>> w = nn.Parameter(ember.zeros(3))
+    >>> w.grad = ember.tensor([-2.0, 0.5, 3.0])
+    >>> nn.utils.clip_grad_value_([w], clip_value=1.0)
+    >>> w.grad
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
     clip_value = float(clip_value)
     with no_grad():
         for p in _as_list(parameters):

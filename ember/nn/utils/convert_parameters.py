@@ -14,7 +14,11 @@ def _check_param_device(param, old):
 
 
 def parameters_to_vector(parameters):
-    """One 1-D tensor holding every parameter's values, in order (differentiable)."""
+    """One 1-D tensor holding every parameter's values, in order (differentiable).
+
+    >>> nn.utils.parameters_to_vector(nn.Linear(3, 2).parameters()).shape
+    ember.Size([8])
+    """
     device = None
     vec = []
     for param in parameters:
