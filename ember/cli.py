@@ -71,7 +71,8 @@ def _gpu_status(ember, gpus):
 
 # The packages ember imports when they are installed, and what for (`ember info` lists them) ...
 _OPTIONAL = {"ml_dtypes": "bfloat16, float8", "cupy": "CUDA devices", "yaml": "YAML configs",
-             "tqdm": "progress bars", "matplotlib": "run plots", "threadpoolctl": "threads of other BLAS libraries"}
+             "tqdm": "progress bars", "matplotlib": "run plots", "threadpoolctl": "threads of other BLAS libraries",
+             "mpi4py": "training on several processes, ember launch"}
 # ... and those only the test suite and the benchmarks use, to compare ember with.
 _TEST_REFERENCES = {"torch": "comparisons, benchmarks", "safetensors": "file format checks",
                     "tensorboard": "reads ember's event files"}
@@ -147,11 +148,23 @@ class _Run:
         self.model, cfg["model"] = C.build_model(cfg, self.data.info, src)
         self.optimizer = C.build_optimizer(cfg, self.model, src)
         steps = len(self.data.train) if self.data.train is not None else 1
+        trainer_class = Trainer
+        if _world_size() > 1:  # ember train --nproc: this rank's share of each batch, and DDP steps
+            from ember.train.distributed import DistributedTrainer, shard_loader
+            if cfg["compile"]:
+                raise C.ConfigError(f"{src}: compile: ember.compile does not run on several processes yet (drop "
+                                    "--compile or --nproc)")
+            try:
+                self.data.train = shard_loader(self.data.train, cfg["seed"] or 0)
+            except ValueError as e:
+                raise C.ConfigError(f"{src}: data.batch_size: {e}") from None
+            trainer_class = DistributedTrainer
+            steps = len(self.data.train)
         self.scheduler, interval = C.build_scheduler(cfg, self.optimizer, steps, src)
-        self.trainer = Trainer(self.model, self.optimizer, C.build_loss(cfg, src), C.build_metrics(cfg),
-                               scheduler=self.scheduler, device=cfg["device"], grad_clip=cfg["grad_clip"],
-                               scheduler_interval=interval, compile=cfg["compile"],
-                               precision=cfg["precision"])
+        self.trainer = trainer_class(self.model, self.optimizer, C.build_loss(cfg, src), C.build_metrics(cfg),
+                                     scheduler=self.scheduler, device=cfg["device"], grad_clip=cfg["grad_clip"],
+                                     scheduler_interval=interval, compile=cfg["compile"],
+                                     precision=cfg["precision"])
 
     def describe(self):
         n = sum(p.numel() for p in self.model.parameters())
@@ -225,18 +238,24 @@ def _fit(run, out, resume_from=None, verbose=None, plot=True, callbacks=()):
     weights. Returns 0, or 130 when Ctrl-C stopped training (no test then: the run is not finished)."""
     from ember import config as C
     cfg = run.cfg
+    writer = _rank() == 0  # on several ranks, rank 0 alone writes the run directory
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "config.yaml"), "w", encoding="utf-8") as f:
-        f.write(C.dump_yaml(cfg))
+    if writer:
+        with open(os.path.join(out, "config.yaml"), "w", encoding="utf-8") as f:
+            f.write(C.dump_yaml(cfg))
     if verbose is None:
         verbose = 1 if getattr(sys.stdout, "isatty", lambda: False)() else 2
-    if resume_from is not None:
+    if resume_from is not None and writer:
         _restore_metrics(os.path.join(out, "metrics.csv"), run.trainer.history)
         with contextlib.suppress(FileNotFoundError):  # the results of the run before it goes on
             os.remove(os.path.join(out, "results.json"))
     # ModelCheckpoint after EarlyStopping: a checkpoint holds the callbacks' state as it is when it is written
     callbacks = [*callbacks, *C.build_callbacks(cfg, out, has_val=run.data.val is not None),
                  *_callbacks(out, append=resume_from is not None, plot=plot)]
+    if not writer:  # the other ranks keep the callbacks that decide (EarlyStopping), not those that write
+        from ember.train import CSVLogger, ModelCheckpoint, PlotHistory, TensorBoard
+        writers = (CSVLogger, ModelCheckpoint, PlotHistory, TensorBoard)
+        callbacks = [c for c in callbacks if not isinstance(c, writers)]
     run.trainer.resume_hint = f"ember resume {out}"
     try:
         with _model_errors("training", run):
@@ -249,6 +268,8 @@ def _fit(run, out, resume_from=None, verbose=None, plot=True, callbacks=()):
         raise _Failure(f"{_os_error(e)}; {then}") from None
     if run.trainer.interrupted:  # the trainer printed where it stopped and how to continue
         return 130
+    if not writer:
+        return 0
     results = {"epochs": run.trainer.epoch, **_test_last_and_best(run, out)}
     with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)
@@ -330,6 +351,42 @@ def _model_errors(what, run):
         raise _Failure(f"{what} failed: {run.describe()}: {_one_line(e)}") from None
 
 
+def _world_size():
+    """The number of processes of the MPI job this command runs in (1 outside mpiexec)."""
+    from ember.distributed.run import rank_environment
+    return int(rank_environment()["WORLD_SIZE"])
+
+
+def _rank():
+    from ember.distributed.run import rank_environment
+    return int(rank_environment()["RANK"])
+
+
+def _relaunch(args, extra):
+    """Run this command again on args.nproc ranks over MPI (without --nproc); returns the job's exit status."""
+    import subprocess
+    from ember.distributed.launch import rerun_command
+    try:
+        cmd = rerun_command(args.argv, args.nproc, extra)
+    except RuntimeError as e:
+        raise _Failure(str(e).replace("ember launch: ", "")) from None
+    return subprocess.run(cmd).returncode
+
+
+def _join_world():
+    """On several MPI ranks: join the process group, and keep stdout and ember's log to rank 0. Returns the rank."""
+    if _world_size() == 1:
+        return 0
+    import ember.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group("mpi")
+    rank = dist.get_rank()
+    if rank != 0:
+        _drop_stdout()
+        logging.getLogger("ember").setLevel(logging.WARNING)
+    return rank
+
+
 def _train(args):
     cfg, src = _config(args.config, args.set, args.threads)
     if args.compile:
@@ -340,12 +397,17 @@ def _train(args):
         return 0
     out = args.out or cfg["out"] or _default_out(cfg, src)
     cfg["out"] = out
-    earlier = _check_out(out, args.force)
+    if (args.nproc or 1) > 1 and _world_size() == 1:  # each rank runs this command again, with the same --out
+        _check_out(out, args.force)
+        return _relaunch(args, ["--out", out])
+    rank = _join_world()
+    earlier = _check_out(out, args.force) if rank == 0 else []
     run = _Run(cfg, src)
     _clear_run(out, earlier)  # --force, once the new run is known to build
     compiled = "; compiled (ember.compile)" if cfg["compile"] else ""
     compiled += f"; {cfg['precision']} mixed precision (ember.autocast)" if cfg["precision"] != "32" else ""
-    print(f"ember train: {run.describe()}; {cfg['epochs']} epochs{compiled}; writing to {out}")
+    ranks = f"; {_world_size()} processes" if _world_size() > 1 else ""
+    print(f"ember train: {run.describe()}; {cfg['epochs']} epochs{compiled}{ranks}; writing to {out}")
     return _fit(run, out, verbose=0 if args.quiet else None, plot=not args.no_plot)
 
 
@@ -356,6 +418,9 @@ def _resume(args):
     ckpt = _latest_checkpoint(run_dir)
     if ckpt is None:
         raise _Failure(f"{run_dir}: no checkpoint to resume from (last.safetensors is missing)")
+    if (args.nproc or 1) > 1 and _world_size() == 1:
+        return _relaunch(args, [])
+    _join_world()
     cfg, src, tuned = _resume_config(run_dir, args.set, args.threads)
     cfg["out"] = run_dir
     run = _Run(cfg, src)
@@ -779,6 +844,13 @@ def _int_at_least(text, lo, what):
     return value
 
 
+def _add_nproc(p):
+    p.add_argument("--nproc", type=_positive_int, metavar="N",
+                   help="train on N processes over MPI (data parallel, `pip install 'ember[mpi]'`): the config's "
+                        "batch_size is the global batch, split among the ranks; only rank 0 prints and writes the run, "
+                        "which resumes on any number of processes")
+
+
 def _add_threads(p):
     p.add_argument("--threads", type=_positive_int, metavar="N",
                    help="CPU threads (ember.set_num_threads); default: the config's threads, else 1, which does "
@@ -819,6 +891,7 @@ def _parser():
                    help="run the training and evaluation steps compiled (ember.compile), as the config key "
                         "compile: true")
     _add_threads(p)
+    _add_nproc(p)
     p.set_defaults(func=_train)
 
     p = sub.add_parser("eval", help="test metrics of a checkpoint")
@@ -844,10 +917,13 @@ def _parser():
     p.add_argument("--quiet", action="store_true", help="no per-epoch output")
     p.add_argument("--no-plot", action="store_true", help="do not redraw curves.png")
     _add_threads(p)
+    _add_nproc(p)
     p.set_defaults(func=_resume)
 
     # listed for --help only: main() hands `ember bench ...` to the suite before parsing
     sub.add_parser("bench", help="ember against PyTorch, from the repository root (options: ember bench --help)")
+    sub.add_parser("launch", help="run a script on several processes over MPI: ember launch -n 2 script.py ARGS "
+                                  "(options: ember launch --help)")
 
     for name, func, text in (("time", _time, "forward and backward milliseconds per layer (like caffe time)"),
                              ("summary", _summary, "layers, output shapes and parameter counts")):
@@ -895,9 +971,13 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:  # the suite parses its own options
         command, run, arg = "bench", _bench, argv[1:]
+    elif argv[:1] == ["launch"]:  # as the script's arguments follow, ember.distributed.launch parses them
+        from ember.distributed import launch
+        return launch.main(argv[1:])
     else:
         arg = _parser().parse_args(argv)
         command, run = arg.command, arg.func
+        arg.argv = argv
     import ember
     from ember.config import ConfigError, DataError
     threads = ember.get_num_threads()

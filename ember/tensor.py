@@ -431,6 +431,21 @@ class Tensor:
             hooks.append(hook)
         return _RemovableHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> _RemovableHandle:
+        """Call hook(tensor) once a backward has accumulated this leaf's gradient into its .grad, as PyTorch's
+        Tensor.register_post_accumulate_grad_hook. The backward calls it as soon as the last node that sends this
+        leaf a gradient has run (not at the end), which lets DistributedDataParallel start communicating early."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if self._hooks is None:
+            self._hooks = []
+        entry = PostAccumulateGradHook(hook)
+        self._hooks.append(entry)
+        PostAccumulateGradHook.live[0] += 1
+        return _PostAccumulateHandle(self._hooks, entry)
+
     def retain_grad(self) -> None:
         """Keep .grad for a non-leaf tensor after backward."""
         if self.grad_fn is None or self._retains:
@@ -498,6 +513,26 @@ class _RemovableHandle:
     def remove(self) -> None:
         if self.hook in self.hooks:
             self.hooks.remove(self.hook)
+
+
+class PostAccumulateGradHook:
+    """A hook of register_post_accumulate_grad_hook, kept in a leaf's hook list (the engine calls it after .grad is
+    written, not with the gradient). ``live`` counts those registered, so that the engine looks for them only
+    when some exist."""
+    __slots__ = ("fn",)
+    live = [0]
+
+    def __init__(self, fn: Callable[[Tensor], None]) -> None:
+        self.fn = fn
+
+
+class _PostAccumulateHandle(_RemovableHandle):
+    __slots__ = ()
+
+    def remove(self) -> None:
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+            PostAccumulateGradHook.live[0] -= 1
 
 
 class Size(tuple[int, ...]):

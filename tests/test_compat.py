@@ -38,7 +38,8 @@ def test_utils_data_is_ember_data():
     from ember.utils.data.sampler import BatchSampler
     assert ember.utils.data.DataLoader is ember.data.DataLoader
     assert default_collate is ember.data.default_collate and BatchSampler is ember.data.BatchSampler
-    names = ember.data.dataset.__all__ + ember.data.sampler.__all__ + ember.data.dataloader.__all__
+    names = (ember.data.dataset.__all__ + ember.data.sampler.__all__ + ember.data.dataloader.__all__
+             + ember.data.distributed.__all__)
     for name in names:
         assert getattr(ember.utils.data, name) is getattr(ember.data, name), name
     assert sorted(ember.utils.data.__all__) == sorted(names)

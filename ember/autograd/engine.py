@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _tracing
 from ..device import get_array_module
-from ..tensor import Tensor
+from ..tensor import PostAccumulateGradHook, Tensor
 from .graph import FREED, check_version, increment_version
 from .grad_mode import set_grad_enabled
 
@@ -45,6 +45,8 @@ def _engine(roots, root_grads, retain_graph, create_graph, capture):
         else:
             _add_to_buffer(buffers, heap, fn, t._out_index, g, create_graph)
     visit, run = _wanted_nodes(buffers, capture) if capture is not None else (None, None)
+    # leaves with post-accumulate-grad hooks get their .grad as soon as their last gradient is in
+    early = _last_senders(buffers) if capture is None and PostAccumulateGradHook.live[0] else None
 
     heappop, heappush = heapq.heappop, heapq.heappush
     while heap:
@@ -93,9 +95,40 @@ def _engine(roots, root_grads, retain_graph, create_graph, capture):
                 _add_to_leaf(leaves, e, g, own, create_graph)
         if not retain_graph:
             node.release()
+        if early and node in early:
+            for t in early.pop(node):
+                entry = leaves.pop(id(t), None)
+                if entry is not None:
+                    _deliver_leaf(t, entry[1], captured, capture, create_graph, shared, entry[2])
     for t, g, own, _ in leaves.values():
         _deliver_leaf(t, g, captured, capture, create_graph, shared, own)
     return captured
+
+
+def _last_senders(buffers):
+    """{node: the leaves with a post-accumulate-grad hook whose last gradient that node sends}: nodes run in
+    decreasing creation order, so a leaf's gradient is complete once the earliest-created node with an edge to it
+    has run."""
+    last = {}
+    seen = set(buffers)
+    stack = list(buffers)
+    while stack:
+        node = stack.pop()
+        for e in node.edges or ():
+            if e is None:
+                continue
+            if e.__class__ is tuple:
+                if e[0] not in seen:
+                    seen.add(e[0])
+                    stack.append(e[0])
+            elif e._hooks and any(h.__class__ is PostAccumulateGradHook for h in e._hooks):
+                prev = last.get(id(e))
+                if prev is None or node._seq < prev[0]._seq:
+                    last[id(e)] = (node, e)
+    early = {}
+    for node, leaf in last.values():
+        early.setdefault(node, []).append(leaf)
+    return early
 
 
 def _add_to_leaf(leaves, t, g, own, create_graph):
@@ -210,9 +243,12 @@ def _deliver_leaf(t, g, captured, capture, create_graph, shared, own):
     own says that g's array was made by the engine or a built-in op and is seen nowhere else, so it can become
     the leaf's .grad without a copy.
     """
-    if t._hooks:
-        own = False  # a hook may keep the gradient it is given
-        for h in list(t._hooks):
+    hooks = t._hooks
+    if hooks:
+        for h in list(hooks):
+            if h.__class__ is PostAccumulateGradHook:
+                continue
+            own = False  # a hook may keep the gradient it is given
             r = h(g)
             if r is not None:
                 g = r
@@ -221,6 +257,15 @@ def _deliver_leaf(t, g, captured, capture, create_graph, shared, own):
         if slot is not None:
             captured[slot] = g
         return
+    _accumulate(t, g, create_graph, shared, own)
+    if hooks:
+        for h in list(hooks):
+            if h.__class__ is PostAccumulateGradHook:
+                h.fn(t)
+
+
+def _accumulate(t, g, create_graph, shared, own):
+    """Accumulate g into leaf t's .grad (adopting g's array when own says nobody else sees it)."""
     gd = g._data
     if gd.shape != t._data.shape:
         raise RuntimeError(f"backward: gradient of shape {tuple(gd.shape)} does not match the leaf's shape "

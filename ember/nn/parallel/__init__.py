@@ -1,7 +1,8 @@
-"""torch.nn.parallel on one process: DataParallel (without GPUs, PyTorch's pass-through wrapper) and
-DistributedDataParallel (issue 12: not built yet)."""
+"""torch.nn.parallel: DataParallel (without GPUs, PyTorch's pass-through wrapper) and DistributedDataParallel
+(data parallelism across processes, over ember.distributed)."""
 from ...device import cuda_available
 from ..module import Module
+from .distributed import DistributedDataParallel
 
 __all__ = ["DataParallel", "DistributedDataParallel"]
 
@@ -20,10 +21,3 @@ class DataParallel(Module):
 
     def forward(self, *inputs, **kwargs):
         return self.module(*inputs, **kwargs)
-
-
-class DistributedDataParallel(Module):
-    """torch.nn.parallel.DistributedDataParallel: not built yet (issue 12)."""
-
-    def __init__(self, module, *args, **kwargs):
-        raise NotImplementedError("ember.nn.parallel.DistributedDataParallel: distributed training is not built yet")

@@ -1,0 +1,312 @@
+"""Collectives over a process group, with torch.distributed's names and arguments: each starts a non-blocking MPI
+operation and returns a Work (``async_op=True``) or waits for it against the group's timeout.
+
+Tensors are CPU tensors; a collective that writes a tensor does it in place (its version counter moves, as an
+in-place op's). Dtypes MPI has no type for (bool, float16, bfloat16) travel as uint8 or float32.
+"""
+import numpy as np
+
+from ..autograd.graph import increment_version
+from ..tensor import Tensor
+from .process_group import ReduceOp, _resolve
+from .work import Work
+
+__all__ = ["all_reduce", "broadcast", "all_gather", "all_gather_into_tensor", "reduce_scatter",
+           "reduce_scatter_tensor", "reduce", "gather", "scatter", "barrier", "send", "recv", "isend", "irecv"]
+
+_NATIVE = frozenset("bBhHiIlLqQfdFD")  # numpy type characters mpi4py maps to MPI types
+
+
+def _array(tensor, what, name="tensor"):
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"ember.distributed.{what}: {name} must be a Tensor, got {type(tensor).__name__}")
+    a = tensor._data
+    if not isinstance(a, np.ndarray):
+        raise ValueError(f"ember.distributed.{what}: the mpi backend works on CPU tensors; {name} is on "
+                         f"{tensor.device}")
+    return a
+
+
+class _Buffer:
+    """The contiguous array MPI reads or writes for a tensor (the tensor's own when it can be), and writing it back
+    into the tensor when the collective is done."""
+
+    def __init__(self, tensor, what, name="tensor", copy_in=True):
+        self.tensor = tensor
+        a = self.array = _array(tensor, what, name)
+        if a.dtype.char in _NATIVE:
+            self.buf = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+        else:
+            wide = np.uint8 if a.dtype == np.bool_ else np.float32
+            self.buf = a.astype(wide) if copy_in else np.empty(a.shape, wide)
+        self.own = self.buf is a
+
+    def write_back(self):
+        if not self.own:
+            self.array[...] = self.buf.astype(self.array.dtype, copy=False)
+        increment_version(self.tensor)
+
+
+def _op(mpi, op, what):
+    """(MPI op, whether to divide by the group's size) of a ReduceOp."""
+    try:
+        op = ReduceOp.RedOpType(op)
+    except ValueError:
+        raise ValueError(f"ember.distributed.{what}: op must be a ReduceOp, got {op!r}") from None
+    table = {ReduceOp.SUM: mpi.SUM, ReduceOp.AVG: mpi.SUM, ReduceOp.PRODUCT: mpi.PROD, ReduceOp.MIN: mpi.MIN,
+             ReduceOp.MAX: mpi.MAX, ReduceOp.BAND: mpi.BAND, ReduceOp.BOR: mpi.BOR, ReduceOp.BXOR: mpi.BXOR}
+    return table[op], op == ReduceOp.AVG
+
+
+def _check_average(buf, avg, what):
+    if avg and buf.dtype.kind not in "fc":
+        raise ValueError(f"ember.distributed.{what}: ReduceOp.AVG needs a floating-point tensor, got {buf.dtype}")
+
+
+def _finish(work, async_op):
+    if async_op:
+        return work
+    work.wait()
+    return None
+
+
+def _root(pg, rank, group_rank, what, name):
+    """The group rank of a src/dst given as a global rank (rank) or as a group rank (group_src/group_dst)."""
+    if group_rank is not None and rank is not None:
+        raise ValueError(f"ember.distributed.{what}: give {name} or group_{name}, not both")
+    if group_rank is None:
+        rank = 0 if rank is None else rank
+        if rank not in pg.ranks:
+            raise ValueError(f"ember.distributed.{what}: {name} {rank} is not a rank of the group {pg.ranks}")
+        return pg.ranks.index(rank)
+    if not 0 <= group_rank < pg.size():
+        raise ValueError(f"ember.distributed.{what}: group_{name} {group_rank} is not a rank of a group of "
+                         f"{pg.size()}")
+    return group_rank
+
+
+def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
+    """Reduce tensor across the group in place: every rank ends with the sum (or op) of all ranks' tensors."""
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    b = _Buffer(tensor, "all_reduce")
+    mpi_op, avg = _op(pg._mpi, op, "all_reduce")
+    _check_average(b.buf, avg, "all_reduce")
+
+    def done():
+        if avg:
+            b.buf *= 1.0 / pg.size()
+        b.write_back()
+
+    req = pg.comm.Iallreduce(pg._mpi.IN_PLACE, b.buf, mpi_op)
+    return _finish(Work([req], pg, "all_reduce", done, [tensor]), async_op)
+
+
+def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
+    """Copy tensor of rank src (a global rank) into tensor on every rank of the group."""
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    root = _root(pg, src, group_src, "broadcast", "src")
+    b = _Buffer(tensor, "broadcast")
+    req = pg.comm.Ibcast(b.buf, root)
+    return _finish(Work([req], pg, "broadcast", b.write_back, [tensor]), async_op)
+
+
+def _check_list(tensors, n, like, what, name):
+    if not isinstance(tensors, (list, tuple)) or len(tensors) != n:
+        raise ValueError(f"ember.distributed.{what}: {name} must be a list of {n} tensors (one per rank), got "
+                         f"{len(tensors) if isinstance(tensors, (list, tuple)) else type(tensors).__name__}")
+    for i, t in enumerate(tensors):
+        a = _array(t, what, f"{name}[{i}]")
+        if a.shape != like.shape or a.dtype != like.dtype:
+            raise ValueError(f"ember.distributed.{what}: {name}[{i}] has shape {tuple(a.shape)} and dtype "
+                             f"{a.dtype}, but the tensor has shape {tuple(like.shape)} and dtype {like.dtype}")
+
+
+def all_gather(tensor_list, tensor, group=None, async_op=False):
+    """Gather every rank's tensor into tensor_list (one tensor per rank, in rank order) on every rank."""
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    b = _Buffer(tensor, "all_gather")
+    _check_list(tensor_list, pg.size(), b.array, "all_gather", "tensor_list")
+    out = np.empty((pg.size(), *b.buf.shape), b.buf.dtype)
+
+    def done():
+        for t, part in zip(tensor_list, out):
+            t._data[...] = part.astype(t._data.dtype, copy=False)
+            increment_version(t)
+
+    req = pg.comm.Iallgather(b.buf, out)
+    return _finish(Work([req], pg, "all_gather", done, tensor_list), async_op)
+
+
+def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
+    """Gather every rank's input_tensor into output_tensor, concatenated (or stacked) along dim 0 in rank order."""
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    b = _Buffer(input_tensor, "all_gather_into_tensor", "input_tensor")
+    o = _Buffer(output_tensor, "all_gather_into_tensor", "output_tensor", copy_in=False)
+    if o.buf.size != b.buf.size * pg.size() or o.array.dtype != b.array.dtype:
+        raise ValueError(f"ember.distributed.all_gather_into_tensor: output_tensor {tuple(o.array.shape)} "
+                         f"{o.array.dtype} must hold {pg.size()} copies of input_tensor {tuple(b.array.shape)} "
+                         f"{b.array.dtype}")
+    req = pg.comm.Iallgather(b.buf, o.buf)
+    return _finish(Work([req], pg, "all_gather_into_tensor", o.write_back, [output_tensor]), async_op)
+
+
+def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):
+    """Reduce input_list across the group and give rank i the reduction of every rank's input_list[i]."""
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    o = _Buffer(output, "reduce_scatter", "output", copy_in=False)
+    _check_list(input_list, pg.size(), o.array, "reduce_scatter", "input_list")
+    send = np.stack([_Buffer(t, "reduce_scatter").buf for t in input_list])
+    return _reduce_scatter(pg, send, o, op, "reduce_scatter", async_op)
+
+
+def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=False):
+    """reduce_scatter with input as one tensor: rank i gets the reduction of the i-th of size equal chunks."""
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    o = _Buffer(output, "reduce_scatter_tensor", "output", copy_in=False)
+    i = _Buffer(input, "reduce_scatter_tensor", "input")
+    if i.buf.size != o.buf.size * pg.size() or i.array.dtype != o.array.dtype:
+        raise ValueError(f"ember.distributed.reduce_scatter_tensor: input {tuple(i.array.shape)} {i.array.dtype} "
+                         f"must hold {pg.size()} chunks of output's shape {tuple(o.array.shape)} and dtype")
+    return _reduce_scatter(pg, i.buf, o, op, "reduce_scatter_tensor", async_op)
+
+
+def _reduce_scatter(pg, send, o, op, what, async_op):
+    mpi_op, avg = _op(pg._mpi, op, what)
+    _check_average(o.buf, avg, what)
+
+    def done():
+        if avg:
+            o.buf *= 1.0 / pg.size()
+        o.write_back()
+
+    req = pg.comm.Ireduce_scatter_block(send, o.buf, mpi_op)
+    return _finish(Work([req], pg, what, done, [o.tensor]), async_op)
+
+
+def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_dst=None):
+    """Reduce tensor across the group into tensor on rank dst (the others' tensors are left as they were)."""
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    root = _root(pg, dst, group_dst, "reduce", "dst")
+    b = _Buffer(tensor, "reduce")
+    mpi_op, avg = _op(pg._mpi, op, "reduce")
+    mine = pg.rank() == root
+    _check_average(b.buf, avg, "reduce")
+
+    def done():
+        if mine:
+            if avg:
+                b.buf *= 1.0 / pg.size()
+            b.write_back()
+
+    req = pg.comm.Ireduce(pg._mpi.IN_PLACE if mine else b.buf, b.buf if mine else None, mpi_op, root)
+    return _finish(Work([req], pg, "reduce", done, [tensor]), async_op)
+
+
+def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group_dst=None):
+    """Gather every rank's tensor into gather_list on rank dst (the other ranks give gather_list=None)."""
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    root = _root(pg, dst, group_dst, "gather", "dst")
+    b = _Buffer(tensor, "gather")
+    mine = pg.rank() == root
+    out = None
+    if mine:
+        _check_list(gather_list, pg.size(), b.array, "gather", "gather_list")
+        out = np.empty((pg.size(), *b.buf.shape), b.buf.dtype)
+    elif gather_list:
+        raise ValueError("ember.distributed.gather: only the destination rank gives gather_list")
+
+    def done():
+        if mine:
+            for t, part in zip(gather_list, out):
+                t._data[...] = part.astype(t._data.dtype, copy=False)
+                increment_version(t)
+
+    req = pg.comm.Igather(b.buf, out, root)
+    return _finish(Work([req], pg, "gather", done, gather_list or []), async_op)
+
+
+def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, group_src=None):
+    """Give rank i the tensor scatter_list[i] of rank src, written into its tensor."""
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    root = _root(pg, src, group_src, "scatter", "src")
+    o = _Buffer(tensor, "scatter", copy_in=False)
+    send = None
+    if pg.rank() == root:
+        _check_list(scatter_list, pg.size(), o.array, "scatter", "scatter_list")
+        send = np.stack([_Buffer(t, "scatter").buf for t in scatter_list])
+    elif scatter_list:
+        raise ValueError("ember.distributed.scatter: only the source rank gives scatter_list")
+    req = pg.comm.Iscatter(send, o.buf, root)
+    return _finish(Work([req], pg, "scatter", o.write_back, [tensor]), async_op)
+
+
+def barrier(group=None, async_op=False, device_ids=None, timeout=None):
+    """Wait until every rank of the group has reached the barrier (at most timeout, default the group's)."""
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    work = Work([pg.comm.Ibarrier()], pg, "barrier")
+    if async_op:
+        return work
+    work.wait(timeout)
+    return None
+
+
+def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
+    """Start sending tensor to rank dst; returns a Work."""
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    peer = _root(pg, dst, group_dst, "isend", "dst")
+    b = _Buffer(tensor, "isend")
+    return Work([pg.comm.Isend(b.buf, peer, tag)], pg, "isend")
+
+
+def irecv(tensor, src=None, group=None, tag=0, group_src=None):
+    """Start receiving into tensor from rank src (None: any rank); returns a Work."""
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    peer = pg._mpi.ANY_SOURCE if src is None and group_src is None else _root(pg, src, group_src, "irecv", "src")
+    o = _Buffer(tensor, "irecv", copy_in=False)
+    work = Work([pg.comm.Irecv(o.buf, peer, tag)], pg, "irecv", o.write_back, [tensor])
+    return work
+
+
+def send(tensor, dst=None, group=None, tag=0, group_dst=None):
+    """Send tensor to rank dst, waiting until it is sent."""
+    work = isend(tensor, dst, group, tag, group_dst)
+    if work is not None:
+        work.wait()
+
+
+def recv(tensor, src=None, group=None, tag=0, group_src=None):
+    """Receive into tensor from rank src (None: any rank); returns the sender's global rank."""
+    pg = _resolve(group)
+    if pg is None:
+        return -1
+    MPI = pg._mpi
+    peer = MPI.ANY_SOURCE if src is None and group_src is None else _root(pg, src, group_src, "recv", "src")
+    o = _Buffer(tensor, "recv", copy_in=False)
+    status = MPI.Status()
+    work = Work([pg.comm.Irecv(o.buf, peer, tag)], pg, "recv", o.write_back, [tensor], statuses=[status])
+    work.wait()
+    return pg.ranks[status.Get_source()]

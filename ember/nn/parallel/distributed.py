@@ -1,0 +1,334 @@
+"""DistributedDataParallel (torch.nn.parallel.DistributedDataParallel): data parallelism across the processes of
+a process group (ember.distributed, over MPI).
+
+At wrap time the parameters and buffers of rank 0 are broadcast to every rank. During backward, each parameter's
+post-accumulate-grad hook marks it ready; when every parameter of a bucket is ready, the bucket's gradients are
+copied into one flat buffer, divided by the world size and all-reduced without blocking (MPI Iallreduce), so
+communication overlaps the rest of the backward. Buckets hold the parameters in reverse order (the order in which
+a backward usually produces their gradients), up to ``bucket_cap_mb`` each (the first one 1 MB, as PyTorch's),
+and start in bucket order on every rank, which keeps the ranks' collectives in the same order. The hook of the last
+parameter waits for all buckets and writes the averaged gradients into ``.grad``.
+"""
+import contextlib
+import zlib
+
+import numpy as np
+
+from ... import distributed as dist
+from ...autograd.grad_mode import is_grad_enabled
+from ...autograd.graph import increment_version
+from ...distributed.process_group import _resolve
+from ...distributed.work import Work
+from ...tensor import Tensor
+from ..module import Module
+
+__all__ = ["DistributedDataParallel"]
+
+_FIRST_BUCKET_BYTES = 1024 * 1024  # torch.distributed._DEFAULT_FIRST_BUCKET_BYTES
+
+
+class DistributedDataParallel(Module):
+    """Wrap ``module`` for data-parallel training: every rank runs the module on its own part of the batch, and
+    backward leaves on every rank the gradients averaged over the ranks (as one process would get on the whole
+    batch when the loss is a mean). State dict keys start with ``module.``, as PyTorch's.
+
+    Args (PyTorch's): module; device_ids, output_device (None for CPU modules); broadcast_buffers (send rank 0's
+    buffers, e.g. batch-norm statistics, at every forward); process_group (default: the world); bucket_cap_mb
+    (25); find_unused_parameters (look through each forward's graph for parameters that get no gradient, so that
+    their buckets still start); gradient_as_bucket_view (.grad becomes a view into the bucket, saving a copy);
+    static_graph (accepted, no effect). ``no_sync()`` accumulates gradients locally (no communication); so does
+    ``require_backward_grad_sync = False``.
+    """
+
+    def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True,
+                 process_group=None, bucket_cap_mb=None, find_unused_parameters=False, check_reduction=False,
+                 gradient_as_bucket_view=False, static_graph=False, **kwargs):
+        super().__init__()
+        if device_ids is not None or output_device is not None:
+            devices = sorted({str(p.device) for p in module.parameters()})
+            if all(d == "cpu" for d in devices):
+                raise ValueError(
+                    "DistributedDataParallel device_ids and output_device arguments only work with single-device/"
+                    f"multiple-device GPU modules or CPU modules, but got device_ids {device_ids}, output_device "
+                    f"{output_device}, and module parameters {devices}.")
+        pg = _resolve(process_group)
+        if pg is None:
+            raise ValueError("DistributedDataParallel: this rank is not a member of process_group")
+        named = _unique_named_parameters(module)
+        if not named:
+            raise RuntimeError("DistributedDataParallel is not needed when a module doesn't have any parameter that "
+                               "requires a gradient.")
+        self.module = module
+        self.device_ids, self.output_device, self.dim = None, None, dim
+        self.process_group, self.broadcast_buffers = pg, broadcast_buffers
+        self.find_unused_parameters, self.gradient_as_bucket_view = find_unused_parameters, gradient_as_bucket_view
+        self.static_graph = static_graph
+        self.bucket_bytes_cap = int((25 if bucket_cap_mb is None else bucket_cap_mb) * 1024 * 1024)
+        self.require_backward_grad_sync = True
+        self.require_forward_param_sync = True
+        _check_same_model(pg, named)
+        _broadcast_coalesced(pg, [p for _, p in named] + [b for b in module.buffers()])
+        self.reducer = _Reducer(named, pg, self.bucket_bytes_cap, find_unused_parameters, gradient_as_bucket_view)
+
+    def forward(self, *inputs, **kwargs):
+        self.reducer.check_finished()
+        if self.broadcast_buffers and self.require_forward_param_sync:
+            buffers = list(self.module.buffers())
+            if buffers and self.process_group.size() > 1:
+                _broadcast_coalesced(self.process_group, buffers)
+        out = self.module(*inputs, **kwargs)
+        if is_grad_enabled() and self.require_backward_grad_sync:
+            self.reducer.prepare(out)
+        return out
+
+    @contextlib.contextmanager
+    def no_sync(self):
+        """Inside, backward accumulates gradients on each rank without communicating; the first backward after it
+        all-reduces the accumulated gradients."""
+        old, self.require_backward_grad_sync = self.require_backward_grad_sync, False
+        try:
+            yield
+        finally:
+            self.require_backward_grad_sync = old
+
+
+def _unique_named_parameters(module):
+    seen, named = set(), []
+    for name, p in module.named_parameters():
+        if p.requires_grad and id(p) not in seen:
+            seen.add(id(p))
+            named.append((name, p))
+    return named
+
+
+def _check_same_model(pg, named):
+    """Every rank must wrap the same model: compare the parameter count and a checksum of names and shapes."""
+    if pg.size() == 1:
+        return
+    text = ";".join(f"{n}{tuple(p.shape)}{p.dtype}" for n, p in named)
+    mine = np.array([len(named), sum(p.numel() for _, p in named), zlib.crc32(text.encode())], np.int64)
+    every = [Tensor._wrap(np.zeros(3, np.int64)) for _ in range(pg.size())]
+    dist.all_gather(every, Tensor._wrap(mine), group=pg)
+    for rank, t in enumerate(every):
+        if not np.array_equal(t._data, mine):
+            n, numel, _ = t._data.tolist()
+            raise RuntimeError(
+                f"DistributedDataParallel: rank {pg.ranks[rank]} wraps a different model than rank "
+                f"{pg.ranks[pg.rank()]} ({n} parameters, {numel} elements there; {len(named)} parameters, "
+                f"{int(mine[1])} elements here, or other names or shapes): every rank must build the same model")
+
+
+def _broadcast_coalesced(pg, tensors):
+    """Copy rank 0's values of tensors to every rank, one broadcast per dtype."""
+    if pg.size() == 1:
+        return
+    by_dtype = {}
+    for t in tensors:
+        by_dtype.setdefault(t._data.dtype, []).append(t)
+    for group in by_dtype.values():
+        flat = Tensor._wrap(np.concatenate([t._data.ravel() for t in group]))
+        dist.broadcast(flat, src=pg.ranks[0], group=pg)
+        offset = 0
+        for t in group:
+            t._data[...] = flat._data[offset:offset + t._data.size].reshape(t._data.shape)
+            offset += t._data.size
+            increment_version(t)
+
+
+class _Bucket:
+    """Parameters whose gradients travel in one all-reduce: a flat buffer and each parameter's view into it (a
+    parameter alone in its bucket is reduced in its own .grad instead, sparing two copies)."""
+
+    def __init__(self, index, params, dtype):
+        self.index, self.params, self.dtype = index, params, dtype
+        self.flat = self.views = None  # made when first needed
+        self.pending = len(params)
+        self.work = None
+        self.in_grad = None  # the .grad array reduced in place, this step
+
+    def buffer(self):
+        """(the flat buffer, each parameter's view into it)."""
+        if self.flat is None:
+            self.flat = np.empty(sum(p._data.size for p in self.params), self.dtype)
+            self.views, offset = [], 0
+            for p in self.params:
+                self.views.append(self.flat[offset:offset + p._data.size].reshape(p._data.shape))
+                offset += p._data.size
+        return self.flat, self.views
+
+    def own_grad(self):
+        """The .grad array of a lone parameter when the reduction can run in it (contiguous, writable), else None."""
+        if len(self.params) != 1 or self.params[0].grad is None:
+            return None
+        g = self.params[0].grad
+        a = g._data
+        if g.requires_grad or not (a.flags.c_contiguous and a.flags.writeable) or a.shape != self.params[0].shape:
+            return None
+        return a
+
+
+class _Reducer:
+    """The gradient all-reduce of DistributedDataParallel (PyTorch's Reducer): buckets, readiness, launch, finish."""
+
+    def __init__(self, named, pg, cap, find_unused, as_view):
+        self.pg, self.find_unused, self.as_view = pg, find_unused, as_view
+        self.names = {id(p): n for n, p in named}
+        self.buckets = _make_buckets([p for _, p in reversed(named)], cap)
+        self.where = {id(p): (b, i) for b in self.buckets for i, p in enumerate(b.params)}
+        self.params = [p for _, p in named]
+        self.ready, self.next = set(), 0
+        self.expecting = self.started = False  # a backward is expected / has begun delivering gradients
+        self.used_work = self.used = None
+        for p in self.params:
+            p.register_post_accumulate_grad_hook(self._on_grad)
+
+    def check_finished(self):
+        """A new forward while the last backward left buckets unreduced: PyTorch's error, naming the parameters.
+        (A forward that no backward followed is fine.)"""
+        if not (self.expecting and self.started):
+            self.expecting = False
+            return
+        missing = [self.names[id(p)] for p in self.params if id(p) not in self.ready]
+        self.expecting = False
+        raise RuntimeError(
+            "Expected to have finished reduction in the prior iteration before starting a new one. This error "
+            "indicates that your module has parameters that were not used in producing loss. You can enable unused "
+            "parameter detection by passing the keyword argument `find_unused_parameters=True` to "
+            "`ember.nn.parallel.DistributedDataParallel`, and by making sure all `forward` function outputs "
+            "participate in calculating loss. Parameters that did not receive a gradient on rank "
+            f"{self.pg.ranks[self.pg.rank()]}: {', '.join(missing)}")
+
+    def prepare(self, outputs):
+        """Called after each forward that a backward will follow: reset readiness; with find_unused_parameters,
+        mark the parameters the forward's graph does not reach as ready (and share which ones each rank used)."""
+        self.expecting, self.started, self.ready, self.next = True, False, set(), 0
+        for b in self.buckets:
+            b.pending, b.work = len(b.params), None
+        if not self.find_unused:
+            return
+        if self.used_work is not None:  # a forward that no backward followed: its exchange is done by now
+            self.used_work.wait()
+        reached = _reached_leaves(outputs)
+        used = np.array([id(p) in reached for p in self.params], np.uint8)
+        self.used = used
+        self.used_work = Work([self.pg.comm.Iallreduce(self.pg._mpi.IN_PLACE, used, self.pg._mpi.MAX)], self.pg,
+                              "DistributedDataParallel (which parameters were used)")
+        for p, u in zip(self.params, used.tolist()):
+            if not u:
+                self._mark(p)
+
+    def _on_grad(self, p):
+        if self.expecting:
+            if id(p) in self.ready:
+                raise RuntimeError(
+                    f"DistributedDataParallel: parameter {self.names[id(p)]} got its gradient twice in one backward "
+                    "(a second backward through the same forward, or a parameter reused across forwards): call "
+                    "the wrapped module once per backward, or accumulate inside no_sync()")
+            self.started = True
+            self._mark(p)
+
+    def _mark(self, p):
+        self.ready.add(id(p))
+        b, _ = self.where[id(p)]
+        b.pending -= 1
+        buckets = self.buckets
+        while self.next < len(buckets) and buckets[self.next].pending == 0:
+            self._launch(buckets[self.next])
+            self.next += 1
+        for bucket in buckets[:self.next]:  # let MPI move the started reductions along
+            bucket.work.is_completed()
+        if self.next == len(buckets):
+            self._finish()
+
+    def _launch(self, b):
+        scale = 1.0 / self.pg.size()  # averaged, as PyTorch divides by the world size before the all-reduce
+        b.in_grad = None if self.as_view else b.own_grad()
+        if b.in_grad is not None:
+            buffer = b.in_grad
+            buffer *= scale
+        else:
+            buffer, views = b.buffer()
+            for p, view in zip(b.params, views):
+                g = p.grad
+                if g is None:
+                    view.fill(0)
+                else:
+                    np.multiply(g._data, scale, out=view)  # copies into the bucket and scales in one pass
+        req = self.pg.comm.Iallreduce(self.pg._mpi.IN_PLACE, buffer, self.pg._mpi.SUM)
+        b.work = Work([req], self.pg, "DistributedDataParallel gradient all-reduce")
+
+    def _finish(self):
+        """Wait for every bucket (against the process group's timeout) and write the averaged gradients."""
+        self.expecting = False
+        if self.used_work is not None:
+            self.used_work.wait()
+            self.used_work = None
+        unused = set() if self.used is None else {id(p) for p, u in zip(self.params, self.used.tolist()) if not u}
+        for b in self.buckets:
+            b.work.wait()
+            if b.in_grad is not None:
+                increment_version(b.params[0].grad)
+                continue
+            for p, view in zip(b.params, b.views):  # the bucket's flat buffer was used: b.buffer() made views
+                if id(p) in unused:
+                    continue  # no rank used it: its .grad stays as it was, as in PyTorch
+                g = p.grad
+                if g is not None and g._data is view:
+                    increment_version(g)
+                elif self.as_view or g is None:
+                    p.grad = Tensor._wrap(view if self.as_view else view.copy())
+                else:
+                    np.copyto(g._data, view)
+                    increment_version(g)
+
+
+def _make_buckets(params, cap):
+    """Parameters (in the order gradients are expected) cut into buckets of one dtype, at most cap bytes each
+    (the first at most 1 MB, so that communication starts early). A parameter of 1 MB or more has a bucket of its
+    own (reduced in its .grad, without copies)."""
+    buckets, current, size, limit = [], [], 0, min(cap, _FIRST_BUCKET_BYTES)
+    for p in params:
+        nbytes = p._data.nbytes
+        alone = nbytes >= _FIRST_BUCKET_BYTES
+        if current and (alone or size + nbytes > limit or p._data.dtype != current[0]._data.dtype
+                        or current[0]._data.nbytes >= _FIRST_BUCKET_BYTES):
+            buckets.append(_Bucket(len(buckets), current, current[0]._data.dtype))
+            current, size, limit = [], 0, cap
+        current.append(p)
+        size += nbytes
+    if current:
+        buckets.append(_Bucket(len(buckets), current, current[0]._data.dtype))
+    return buckets
+
+
+def _reached_leaves(outputs):
+    """The ids of the leaves the autograd graph of the tensors in outputs (nested lists, tuples, dicts) reaches."""
+    stack, seen, leaves = [], set(), set()
+
+    def collect(x):
+        if isinstance(x, Tensor):
+            if x.grad_fn is not None:
+                stack.append(x.grad_fn)
+            elif x.requires_grad:
+                leaves.add(id(x))
+        elif isinstance(x, (list, tuple)):
+            for y in x:
+                collect(y)
+        elif isinstance(x, dict):
+            for y in x.values():
+                collect(y)
+
+    collect(outputs)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for e in node.edges or ():
+            if e is None:
+                continue
+            if e.__class__ is tuple:
+                stack.append(e[0])
+            else:
+                leaves.add(id(e))
+    return leaves

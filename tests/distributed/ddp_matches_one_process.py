@@ -1,0 +1,103 @@
+"""Run by tests/test_distributed.py under 2 ranks: N steps of DistributedDataParallel on 2 ranks, each on half of
+a global batch of B samples, must give the parameters of N steps of one process on the same B samples (1e-5).
+Also checks no_sync (gradient accumulation) and find_unused_parameters the same way. Prints "ok" on rank 0."""
+import copy
+import sys
+
+import numpy as np
+
+import ember
+import ember.distributed as dist
+from ember import nn
+from ember.nn.parallel import DistributedDataParallel as DDP
+
+STEPS, B = 4, 16
+
+
+class Net(nn.Module):
+    def __init__(self, unused=False, width=32):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(6, width), nn.Tanh(), nn.Linear(width, width), nn.ReLU(),
+                                  nn.Linear(width, 3))
+        self.spare = nn.Linear(6, 3) if unused else None
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def data(step, n=B):
+    rng = np.random.default_rng(step)
+    return (ember.tensor(rng.standard_normal((n, 6)).astype(np.float32)),
+            ember.tensor(rng.integers(0, 3, n)))
+
+
+def train(model, opt, rank, world, accumulate=1, wrap=None):
+    """STEPS optimizer steps; each on the global batch of its step, of which this rank takes its share."""
+    net = wrap or model
+    for step in range(STEPS):
+        x, y = data(step)
+        share = slice(rank * B // world, (rank + 1) * B // world)
+        x, y = x[share], y[share]
+        chunk = x.shape[0] // accumulate
+        opt.zero_grad()
+        for k in range(accumulate):
+            part = slice(k * chunk, (k + 1) * chunk)
+            last = k == accumulate - 1
+            ctx = net.no_sync() if wrap is not None and not last else _nothing()
+            with ctx:
+                loss = nn.functional.cross_entropy(net(x[part]), y[part]) / accumulate
+                loss.backward()
+        opt.step()
+    return model
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def check(name, ours, reference):
+    worst = max(float(np.abs(a.detach().numpy() - b.detach().numpy()).max())
+                for a, b in zip(ours.parameters(), reference.parameters()))
+    if worst > 1e-5:
+        print(f"FAIL {name}: parameters differ from one process by {worst:.3g}", flush=True)
+        sys.exit(1)
+    return worst
+
+
+def main():
+    dist.init_process_group("mpi")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    assert world == 2, world
+    for name, kwargs, accumulate, opt_kind in (("buckets of 1 KB, SGD momentum", dict(bucket_cap_mb=0.001), 1, "sgd"),
+                                               ("one bucket, Adam", {}, 1, "adam"),
+                                               ("no_sync, 2 micro-batches", {}, 2, "sgd"),
+                                               ("find_unused_parameters", dict(find_unused_parameters=True), 1, "sgd"),
+                                               ("gradient_as_bucket_view", dict(gradient_as_bucket_view=True), 1,
+                                                "adam"),
+                                               ("a 1 MB weight reduced in its .grad", {}, 2, "sgd")):
+        ember.manual_seed(rank)  # different initial weights: DDP must broadcast rank 0's
+        unused = "find_unused" in name
+        model = Net(unused, width=512 if "1 MB" in name else 32)
+        ddp = DDP(model, **kwargs)
+        reference = copy.deepcopy(model)  # rank 0's weights, after the broadcast
+        make = (lambda ps: ember.optim.SGD(ps, lr=0.1, momentum=0.9)) if opt_kind == "sgd" else \
+            (lambda ps: ember.optim.Adam(ps, lr=0.01))
+        train(model, make(model.parameters()), rank, world, accumulate, wrap=ddp)
+        train(reference, make(reference.parameters()), 0, 1, accumulate)
+        worst = check(name, model, reference)
+        if unused and model.spare.weight.grad is not None:
+            print(f"FAIL {name}: the unused parameter got a gradient", flush=True)
+            sys.exit(1)
+        if rank == 0:
+            print(f"{name}: max difference {worst:.2g}", flush=True)
+    dist.destroy_process_group()
+    if rank == 0:
+        print("ok", flush=True)
+
+
+if __name__ == "__main__":
+    main()
