@@ -36,7 +36,6 @@ PAGES = {
 # names documented elsewhere, or not ember's to document here (being built in other branches)
 SKIP = {
     "ember": {"Tensor"},
-    "ember.nn": {"DistributedDataParallel"},
 }
 # classes whose public methods are part of the reference (the others document their constructor)
 WITH_MEMBERS = {
