@@ -275,6 +275,10 @@ def _fit(run, out, resume_from=None, verbose=None, plot=True, callbacks=()):
         json.dump(results, f, indent=2)
     files = [f for f in ("config.yaml", "best.safetensors", "last.safetensors", "metrics.csv", "curves.png",
                          "results.json") if os.path.exists(os.path.join(out, f))]
+    peaks = run.trainer.history.history.get("peak_memory_mib") or []
+    if peaks:
+        print(f"peak tensor memory of an epoch above the model: {max(peaks):.2f} MiB (ember.memory; per epoch in "
+              "metrics.csv)")
     print(f"run saved to {out} ({', '.join(files)})")
     return 0
 
@@ -697,7 +701,7 @@ def _time(args):
                                       progress=progress)
         else:
             rows, total = profile.time_layers(model, [x], iterations=args.iterations, warmup=args.warmup,
-                                              progress=progress)
+                                              progress=progress, memory=args.memory)
     except (RuntimeError, ValueError, TypeError, IndexError) as e:
         raise _Failure(f"{what}: the model does not run on an input of shape {tuple(x.shape)}: {e} "
                        "(set it with --input-shape)") from None
@@ -943,6 +947,8 @@ def _parser():
             p.add_argument("--compile", action="store_true",
                            help="time the compiled step (ember.compile) as a whole: layers inside a graph cannot "
                                 "be timed one by one")
+            p.add_argument("--memory", action="store_true",
+                           help="also each layer's activation memory and the step's peak (ember.memory)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("export", help="write a model for deployment: ONNX, or standalone C (--format c)")

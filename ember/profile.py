@@ -8,6 +8,7 @@ graph nodes its forward created. So the time spent outside leaf layers (residual
 is the difference between the whole and the sum, never negative. A compiled step (``time_step``, ``ember time
 --compile``) is timed as a whole: its layers run inside one graph, where per-layer hooks see nothing.
 """
+import contextlib
 import inspect
 import time
 
@@ -257,10 +258,14 @@ class _LayerClock:
 
     The leaves' intervals are disjoint parts of the whole pass, so their sum never exceeds the whole model's time;
     what is left is the work outside leaf layers (residual additions, attention arithmetic) plus the hooks' own
-    small cost. Times add up in rows[i]["forward"] / ["backward"] (seconds) while `timing` is on."""
+    small cost. Times add up in rows[i]["forward"] / ["backward"] (seconds) while `timing` is on. While `weighing`
+    is a set (the storages alive before the forward), wrap_backward also sets rows[i]["memory"]: the bytes of the
+    storages the leaf's graph nodes keep for backward (see _kept), each counted once, for the first leaf that keeps
+    it, and none of those alive before the forward (parameters, the input)."""
 
     def __init__(self, rows_by_module):
         self.rows, self.timing, self.calls, self.open, self.handles = rows_by_module, False, [], {}, []
+        self.weighing = None
         for module in {id(m): m for m, _ in rows_by_module.values()}.values():
             self.handles.append(module.register_forward_pre_hook(self._pre, with_kwargs=True))
             self.handles.append(module.register_forward_hook(self._post, with_kwargs=True))
@@ -289,12 +294,15 @@ class _LayerClock:
         """Give every node that a leaf call created a clock on its backward (untimed work, between the passes)."""
         from .autograd.graph import Node
         claimed = set()
+        weighed = self.weighing
         for row, roots, stop in self.calls:
             todo = [n for n in roots if n not in stop and n not in claimed]
             claimed.update(todo)
             while todo:
                 node = todo.pop()
                 row["has_backward"] = True
+                if weighed is not None:
+                    row["memory"] += _kept(node, weighed)
                 node.backward = self._clocked(node.backward, row)
                 for nxt, _ in node.next_functions:
                     if isinstance(nxt, Node) and nxt not in stop and nxt not in claimed:
@@ -313,16 +321,46 @@ class _LayerClock:
         return timed
 
 
-def time_layers(model, inputs, iterations=10, warmup=1, progress=None):
+def _kept(node, seen):
+    """The bytes of the counted storages (ember.memory) that node keeps for its backward (its saved inputs, the
+    arrays on it) and that are not in seen, which then gets them."""
+    from . import _storage
+    from .tensor import Tensor
+    arrays = [a._data for a in node.inputs or () if isinstance(a, Tensor)]
+    for v in node.__dict__.values():
+        arrays.extend(v if v.__class__ in (tuple, list) else (v,))
+    total = 0
+    for a in arrays:
+        key = id(_storage.root_of(a)) if _storage.is_array(a) else None
+        ref = _storage.owners.get(key)
+        if ref is not None and key not in seen:
+            seen.add(key)
+            total += ref.nbytes
+    return total
+
+
+def _held(peak=False):
+    """The bytes of tensor memory on every device, or the sum of their peaks (ember.memory's counters)."""
+    from . import _storage
+    return sum(st[1 if peak else 0] for st in _storage.stats.values())
+
+
+def time_layers(model, inputs, iterations=10, warmup=1, progress=None, memory=False):
     """Per-layer and whole-model (forward ms, backward ms) per iteration, in training mode, as caffe time reports.
 
     Each iteration runs the whole model forward and backward (from a fixed random output gradient); the called
     leaf layers are timed inside it (see _LayerClock), so "whole - sum of layers" is the time spent outside them and
     is never negative. progress(done, total), when given, is called after every iteration (warm-up included).
 
+    With memory, one more iteration before the timed ones measures tensor memory (ember.memory, counting for that
+    iteration only, as counting costs time): each layer's activation memory (what the graph nodes of its calls keep for backward, a storage
+    kept by several layers counted for the first), the whole forward's (everything it left held, its output
+    included) and the peak of the whole step above what was live before it.
+
     Returns (rows, total): rows hold name, type, output shape, calls, forward and backward ms per iteration (the
-    sum over the layer's calls; backward None for a layer without gradient work); total holds the whole model's
-    forward and backward ms."""
+    sum over the layer's calls; backward None for a layer without gradient work) and, with memory, "memory"
+    bytes; total holds the whole model's forward and backward ms and, with memory, "memory" (the forward's
+    activations) and "peak" bytes."""
     from .autograd import backward
     from .ops.random import randn
     was_training = model.training
@@ -334,23 +372,37 @@ def time_layers(model, inputs, iterations=10, warmup=1, progress=None):
         for c in _called_leaves(model, calls):
             if id(c.module) not in by_module:
                 row = {"name": c.name or "(model)", "type": _type_name(c.module), "shape": _shape_str(c.output),
-                       "calls": 0, "forward": 0.0, "backward": 0.0, "has_backward": False}
+                       "calls": 0, "forward": 0.0, "backward": 0.0, "has_backward": False, "memory": 0}
                 by_module[id(c.module)] = (c.module, row)
                 rows.append(row)
             by_module[id(c.module)][1]["calls"] += 1
         del calls
         clock = _LayerClock(by_module)
+        counting = contextlib.ExitStack()
         fwd = bwd = 0.0
         grads = None
-        for it in range(warmup + iterations):
-            clock.timing = it >= warmup
+        weighed = {}
+        if memory:
+            from . import _storage, memory as _memory
+        for it in range(warmup + 1 + iterations if memory else warmup + iterations):
+            weighing = memory and it == warmup  # an untimed iteration: counting costs time
+            clock.timing = it >= warmup + memory
             xs = [_fresh(x) for x in inputs]
             _sync(_tensors(xs))
+            clock.weighing = None
+            if weighing:
+                counting.enter_context(_memory.counting())  # for this iteration only: it costs time
+                model.zero_grad(set_to_none=True)
+                clock.weighing = set(_storage.owners)
+                held = _held()
+                _memory.reset_peak("all")
             t0 = time.perf_counter()
             out = model(*xs)
             outs = [t for t in _tensors(out) if t.requires_grad and t.dtype.is_floating_point]
             _sync(outs)
             t1 = time.perf_counter()
+            if weighing:
+                weighed["memory"] = _held() - held
             clock.wrap_backward()
             if grads is None:
                 grads = [randn(*t.shape, dtype=t.dtype, device=t.device) for t in outs]
@@ -359,20 +411,27 @@ def time_layers(model, inputs, iterations=10, warmup=1, progress=None):
                 backward(outs, grads)
                 _sync([p.grad for p in model.parameters() if p.grad is not None][:1] or outs)
             t3 = time.perf_counter()
+            if weighing:
+                weighed["peak"] = _held(peak=True) - held
+                counting.close()
             del out, outs
             model.zero_grad(set_to_none=True)
             if clock.timing:
                 fwd, bwd = fwd + t1 - t0, bwd + t3 - t2
             if progress is not None:
-                progress(it + 1, warmup + iterations)
+                progress(it + 1, warmup + iterations + memory)
     finally:
         if clock is not None:
             clock.remove()
+            counting.close()
         model.train(was_training)
     for row in rows:
         row["forward"] *= 1e3 / iterations
         row["backward"] = row["backward"] * 1e3 / iterations if row.pop("has_backward") else None
-    return rows, {"forward": fwd * 1e3 / iterations, "backward": bwd * 1e3 / iterations}
+        if not memory:
+            del row["memory"]
+    return rows, {"forward": fwd * 1e3 / iterations, "backward": bwd * 1e3 / iterations, **weighed}
+
 
 
 def time_step(model, inputs, iterations=10, warmup=1, progress=None):
@@ -465,16 +524,28 @@ def format_times(rows, total, title=None, iterations=None):
     tail = [("Sum of layers", "", ms(sum_f), ms(sum_b)),
             ("Whole model", "", ms(total["forward"]), ms(total["backward"])),
             ("Outside layers (whole - sum)", "", ms(total["forward"] - sum_f), ms(total["backward"] - sum_b))]
-    w = [max([len(head[i])] + [len(c[i]) for c in cells + tail]) for i in range(4)]
-    width = sum(w) + 9
+    weighed = "memory" in total
+    if weighed:  # a column of activation memory: each layer's, their sum, the whole forward's, the difference
+        from .memory import format_bytes
+        head += ("Activations",)
+        cells = [c + (format_bytes(r["memory"]),) for c, r in zip(cells, rows)]
+        sum_m = sum(r["memory"] for r in rows)
+        tail = [c + (format_bytes(m),) for c, m in zip(tail, (sum_m, total["memory"], total["memory"] - sum_m))]
+    n = len(head)
+    w = [max([len(head[i])] + [len(c[i]) for c in cells + tail]) for i in range(n)]
+    width = sum(w) + 3 * (n - 1)
 
     def line(c):
-        return f"{c[0]:<{w[0]}}   {c[1]:<{w[1]}}   {c[2]:>{w[2]}}   {c[3]:>{w[3]}}"
+        return "   ".join(f"{v:<{w[i]}}" if i < 2 else f"{v:>{w[i]}}" for i, v in enumerate(c))
 
     lines = [title] if title else []
     lines += ["=" * width, line(head), "=" * width] + [line(c) for c in cells] + ["=" * width]
     lines += [line(c) for c in tail]
     lines.append(f"Forward-backward (whole model): {total['forward'] + total['backward']:.3f} ms per iteration"
                  + (f", averaged over {iterations} iterations" if iterations else ""))
+    if weighed:
+        lines.append(f"Activations: the tensor memory a layer's graph keeps for backward (whole model: all the "
+                     f"forward leaves held); peak of a step (forward + backward) above the model and its input: "
+                     f"{format_bytes(total['peak'])}")
     lines.append("=" * width)
     return "\n".join(lines)

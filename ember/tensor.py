@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 import numpy as np
 
 from . import _shared_memory, _tracing
+from . import _storage
 from . import dtypes as _dt
 from ._format import tensor_repr
 from ._sparse import SparseCOO, layout as _layout, sparse_coo, strided
@@ -25,6 +26,7 @@ __all__ = ["Tensor", "tensor", "as_tensor", "from_numpy", "is_tensor", "FloatTen
 
 _ndarray = np.ndarray
 _new = object.__new__
+_counting, _counted, _count = _storage.on, _storage.owners, _storage.count  # memory accounting (ember.memory)
 
 
 class Tensor:
@@ -345,6 +347,8 @@ class Tensor:
         GPU."""
         if self._data.__class__ is _ndarray and not _shared_memory.is_shared(self._data):
             self._data = _shared_memory.share(self._data)
+            if _counting[0]:
+                _count(self._data)
         return self
 
     def is_shared(self) -> bool:
@@ -597,6 +601,8 @@ def init_tensor(t, array, requires_grad=False, grad_fn=None):
     t._hooks = None
     t._out_index = 0
     t._retains = False
+    if _counting[0] and id(array) not in _counted:
+        _count(array)
     if _tracing.active[0]:
         _tracing.born(t)
 

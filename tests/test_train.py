@@ -223,7 +223,7 @@ def test_a_step_without_outputs_trains_without_metrics():
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
     history = LossOnly(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(),
                        metrics=[]).fit((x, y), epochs=3, verbose=0)
-    assert set(history.history) == {"loss", "lr"} and history["loss"][-1] < history["loss"][0]
+    assert set(history.history) == {"loss", "peak_memory_mib", "lr"} and history["loss"][-1] < history["loss"][0]
 
 
 # --- metrics -------------------------------------------------------------------------------------------------------
@@ -413,7 +413,7 @@ def test_csv_logger_writes_one_row_per_epoch(tmp_path):
     history = small_trainer().fit((x, y), epochs=3, val=(x[:32], y[:32]), callbacks=[CSVLogger(path)], verbose=0)
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"]
+    assert list(rows[0]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "peak_memory_mib", "lr"]
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     for key in ("loss", "val_accuracy", "lr"):
         assert [float(r[key]) for r in rows] == history[key]  # every digit kept

@@ -42,11 +42,16 @@ def run(compile, epochs=2, callbacks=(), cls=Trainer, **kw):
             "evaluate": trainer.evaluate((x, y), batch_size=24), "predict": trainer.predict(x).numpy()}, trainer
 
 
+# a measurement, not a result: a compiled step's intermediate buffers are no tensors, so its peak is lower
+MEASURED = "peak_memory_mib"
+
+
 def assert_same(got, want):
     np.testing.assert_allclose(got["batch_losses"], want["batch_losses"], rtol=RTOL)
     assert got["history"].keys() == want["history"].keys()
     for k, v in want["history"].items():
-        np.testing.assert_allclose(got["history"][k], v, rtol=RTOL, err_msg=k)
+        if k != MEASURED:
+            np.testing.assert_allclose(got["history"][k], v, rtol=RTOL, err_msg=k)
     for a, b in zip(got["weights"], want["weights"]):
         np.testing.assert_allclose(a, b, rtol=RTOL, atol=1e-7)
     for k, v in want["evaluate"].items():
@@ -129,7 +134,8 @@ def test_mid_epoch_resume_of_a_compiled_run_equals_an_uninterrupted_one(tmp_path
     resumed = make(True, seed=7)
     history = resumed.fit((x, y), epochs=3, val=(x[:20], y[:20]), batch_size=16, verbose=0, resume_from=path)
     for k, v in want["history"].items():
-        np.testing.assert_allclose(history.history[k], v, rtol=RTOL, err_msg=k)
+        if k != MEASURED:
+            np.testing.assert_allclose(history.history[k], v, rtol=RTOL, err_msg=k)
     for a, b in zip(resumed.model.state_dict().values(), want["weights"]):
         np.testing.assert_allclose(a.numpy(), b, rtol=RTOL, atol=1e-7)
 

@@ -93,6 +93,7 @@ def _engine(roots, root_grads, retain_graph, create_graph, capture):
                     heappush(heap, (-nxt._seq, nxt))
             elif capture is None or (id(e), 0) in capture:
                 _add_to_leaf(leaves, e, g, own, create_graph)
+        in_grads = g = None  # held until the next node's backward otherwise: gradients already summed elsewhere
         if not retain_graph:
             node.release()
         if early and node in early:

@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from .. import _tracing
+from .. import _storage, _tracing
 from ..device import get_array_module
 from ..tensor import Tensor, init_tensor
 from .grad_mode import is_grad_enabled, state as grad_mode
@@ -22,6 +22,7 @@ __all__ = ["Node", "apply", "record", "alias", "increment_version", "check_versi
 _next_seq = itertools.count().__next__  # creation order of nodes: the engine's topological order
 _ndarray = np.ndarray
 _new = object.__new__
+_counting = _storage.on
 _FLOAT_KINDS = "fV"  # "V": bfloat16 from ml_dtypes; of several outputs, only the floating-point ones get gradients
 
 
@@ -306,6 +307,8 @@ def apply(node, *args):
         result = _outputs(node, out, args)
     if grad and node.differentiable and grad_mode.enabled:
         record(node, args, result)
+        if _counting[0] and node.__dict__:
+            _storage.count_state(node)  # what forward kept on the node for backward (ember.memory)
     return result
 
 

@@ -212,13 +212,25 @@ def build_model(cfg, info, src="config"):
     from .. import nn
     c = Checker(src)
     spec = cfg["model"]
+    segments = cfg.get("checkpoint", 0)
     if isinstance(spec, list):
         layers = [build_layer(item, f"model[{i}]", src) for i, item in enumerate(spec)]
+        if segments:
+            from ..zoo._checkpoint import CheckpointedSequential
+            return CheckpointedSequential(*layers, segments=segments), spec
         return nn.Sequential(*layers), spec
     from .. import zoo
     name = spec["zoo"]
     kwargs = {k: v for k, v in spec.items() if k != "zoo"}
     kwargs.update(_from_data(zoo_builder(name), kwargs, info))
+    if segments:
+        if "checkpoint" not in inspect.signature(zoo_builder(name)).parameters:
+            c.fail("checkpoint", f"zoo model {name} has no checkpoint option (gpt and mlp have; a model given as a "
+                                 "list of layers is checkpointed as a Sequential)")
+        if kwargs.get("checkpoint") not in (None, False, segments):
+            c.fail("checkpoint", f"given both as the top-level key ({segments}) and as model.checkpoint "
+                                 f"({kwargs['checkpoint']})")
+        kwargs["checkpoint"] = segments
     model = _call(c, "model", zoo.get_model, [name], kwargs, f"zoo model {name}")
     model.register_forward_hook(logits_only)
     return model, {"zoo": name, **kwargs}

@@ -27,7 +27,7 @@ DEFAULT_CONFIG = {
 }
 
 TOP_KEYS = ["name", "model", "data", "optimizer", "scheduler", "loss", "metrics", "epochs", "seed", "device",
-            "threads", "grad_clip", "compile", "early_stopping", "tensorboard", "out", "precision"]
+            "threads", "grad_clip", "compile", "early_stopping", "tensorboard", "out", "precision", "checkpoint"]
 SEED_MAX = 2 ** 64 - 1  # torch.manual_seed's upper bound
 IMAGE_DATASETS = {"Digits": ((1, 8, 8), 10), "MNIST": ((1, 28, 28), 10), "FashionMNIST": ((1, 28, 28), 10),
                   "CIFAR10": ((3, 32, 32), 10)}
@@ -163,6 +163,8 @@ def resolve(raw, src="config"):
         "early_stopping": _check_early_stopping(c, raw.get("early_stopping")),
         "tensorboard": _check_tensorboard(c, raw.get("tensorboard")),
         "out": c.string("out", raw.get("out"), null=True),
+        # activation checkpointing: the model in N segments, all but the last recomputed in backward (0: off)
+        "checkpoint": c.integer("checkpoint", raw.get("checkpoint", 0), lo=0),
     }
     return cfg
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from .. import io
+from .. import memory as _memory
 from ..amp import GradScaler, autocast
 from ..autograd import no_grad
 from ..compiler import compile as _compile
@@ -162,10 +163,13 @@ class Trainer:
             callbacks.load_state_dict(restored["callbacks"])
         resume = restored["position"] if restored is not None else None
         progress = None
-        with StopRequest() as self._stop:
+        with StopRequest() as self._stop, _memory.counting():  # for each epoch's peak_memory_mib
             try:
                 for epoch in range(initial_epoch, epochs):
                     callbacks.on_epoch_begin(epoch)
+                    device = self._memory_device()
+                    _memory.reset_peak(device)
+                    held = _memory.allocated(device)
                     progress = _Progress(verbose, epoch, epochs, _num_samples(train))
                     # the rates used in this epoch
                     lrs = resume["lrs"] if resume is not None else [g["lr"] for g in self.optimizer.param_groups]
@@ -173,6 +177,9 @@ class Trainer:
                     resume = None
                     if val is not None:
                         logs.update({"val_" + k: v for k, v in self.evaluate(val).items()})
+                    # the most tensor memory the epoch held at once beyond what was live before it (activations,
+                    # gradients, the optimizer's state in the epoch that makes it), so a resumed run reports the same
+                    logs["peak_memory_mib"] = round((_memory.max_allocated(device) - held) / 2**20, 2)
                     logs.update(_lr_logs(lrs))
                     self._in_step = True  # the scheduler, the epoch count and the history change together
                     if self.scheduler is not None and self.scheduler_interval == "epoch":
@@ -194,6 +201,11 @@ class Trainer:
         self._stop = None
         callbacks.on_train_end()
         return self.history
+
+    def _memory_device(self):
+        """The device whose tensor memory fit reports: the model's (the CPU for a model without parameters)."""
+        p = next(iter(self.model.parameters()), None)
+        return None if p is None else p.device
 
     def _on_interrupt(self, progress, path, callbacks):
         if progress is not None:

@@ -31,6 +31,7 @@ import numpy as np
 from ..amp.autocast_mode import autocast
 from ..autograd import Function, enable_grad, graph, is_grad_enabled
 from ..autograd import backward as autograd_backward, grad as autograd_grad
+from .._storage import root_of
 from ..autograd.graph import Node, check_version, on_apply, record
 from ..nn import Sequential
 from ..ops import _autocast
@@ -270,7 +271,7 @@ class Checkpoint(Node):
     """The node that stands for a checkpointed call: backward recomputes the call and differentiates it."""
 
     saves = ()           # the arguments are kept on the node for the recomputation, not as saved inputs
-    fresh_grads = False  # a gradient may be one of the gradients this node was given
+    fresh_grads = True   # backward copies a gradient that shares memory with one it was given (see _own)
 
     def __init__(self, function, args, kwargs, state, recompute_context, outputs, boundary, check, on_error):
         self.function, self.args, self.kwargs = function, args, kwargs
@@ -313,7 +314,7 @@ class Checkpoint(Node):
             got = autograd_grad(inner, inputs, inner_grads, retain_graph=create_graph, create_graph=create_graph,
                                 allow_unused=True)
             result = [a if b is None else b if a is None else a + b for a, b in zip(result, got)]
-        return tuple(result)
+        return _own(result, grads)
 
     def _check(self, outputs):
         if len(outputs) != self.n_outputs:
@@ -335,6 +336,13 @@ class Checkpoint(Node):
         if self.on_error is not None:
             self.on_error(error)
         raise error
+
+
+def _own(result, given):
+    """result with a copy of each gradient that shares memory with a gradient in given: the rest are new arrays
+    of the recomputation's backward, which a parameter may adopt as its .grad without a copy (fresh_grads)."""
+    roots = {id(root_of(g._data)) for g in given if g is not None}
+    return tuple(r.clone() if r is not None and id(root_of(r._data)) in roots else r for r in result)
 
 
 _DEBUG_TIP = ("Tip: To see a more detailed error message, either pass `debug=True` to "

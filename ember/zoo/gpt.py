@@ -12,6 +12,7 @@ from ..ops.creation import arange
 from ..ops.random import multinomial
 from ..ops.join import cat
 from ..tensor import Tensor
+from ._checkpoint import run_checkpointed, segments_for
 from ._weights import takes_weights
 
 __all__ = ["CausalSelfAttention", "MLP", "Block", "GPT", "gpt"]
@@ -75,9 +76,11 @@ class GPT(nn.Module):
     """Decoder-only transformer language model (nanoGPT): token + position embeddings, n_layer Blocks, final
     LayerNorm and an lm_head whose weight IS transformer.wte.weight (tied)."""
 
-    def __init__(self, vocab_size, block_size=64, n_layer=2, n_head=4, n_embd=128, dropout=0.0, bias=True):
+    def __init__(self, vocab_size, block_size=64, n_layer=2, n_head=4, n_embd=128, dropout=0.0, bias=True,
+                 checkpoint=False):
         super().__init__()
         self.vocab_size, self.block_size, self.n_layer = vocab_size, block_size, n_layer
+        self.checkpoint_segments = segments_for(checkpoint, n_layer)  # 0: every activation kept for backward
         self.n_head, self.n_embd, self.dropout, self.bias = n_head, n_embd, dropout, bias
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(vocab_size, n_embd),
@@ -115,8 +118,7 @@ class GPT(nn.Module):
             raise ValueError(f"GPT: cannot forward a sequence of length {t}, block size is only {self.block_size}")
         pos = arange(0, t, device=idx.device)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
-        for block in self.transformer.h:
-            x = block(x)
+        x = run_checkpointed(list(self.transformer.h), self.checkpoint_segments, x, self.training)
         return self.transformer.ln_f(x)
 
     def forward(self, idx, targets=None):
@@ -165,6 +167,8 @@ def _top_k_filter(logits, k):
 
 
 @takes_weights
-def gpt(vocab_size, block_size=64, n_layer=2, n_head=4, n_embd=128, dropout=0.0, bias=True):
-    """A nanoGPT-style GPT (defaults: 2 layers, 4 heads, 128 wide, context 64)."""
-    return GPT(vocab_size, block_size, n_layer, n_head, n_embd, dropout, bias)
+def gpt(vocab_size, block_size=64, n_layer=2, n_head=4, n_embd=128, dropout=0.0, bias=True, checkpoint=False):
+    """A nanoGPT-style GPT (defaults: 2 layers, 4 heads, 128 wide, context 64). checkpoint (True: round(sqrt(
+    n_layer)) segments of blocks, at least 2; or a number of segments) recomputes the blocks' activations in
+    backward instead of keeping them (ember.utils.checkpoint.checkpoint_sequential, dropout replayed)."""
+    return GPT(vocab_size, block_size, n_layer, n_head, n_embd, dropout, bias, checkpoint)
