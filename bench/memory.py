@@ -15,9 +15,11 @@ replayed in order). The time is the median of ``--steps`` steps after a warm-up,
 median CPU time of the process per step (``cpu_ms``), and the checkpoint/plain ratio is given by both.
 
 Rows are variants, each a function ``(fw, case) -> step`` (a function of no arguments running one step, or None
-when the framework has no such variant) in ``VARIANTS``: ``plain`` and ``checkpoint`` (``checkpoint_sequential``
-with round(sqrt(n)) segments, ``use_reentrant=False``). A further variant (such as a compiled step) is one more
-entry there. The fitted exponent is the slope of log(peak) against log(depth).
+when the framework has no such variant) in ``VARIANTS``: ``plain``, ``checkpoint`` (``checkpoint_sequential``
+with round(sqrt(n)) segments, ``use_reentrant=False``), and for ember ``compiled`` and ``compiled_min`` (the step
+through ``ember.compile``, and with ``memory="min"``: recomputation from sqrt(n) checkpoints inside the graph).
+A compiled graph's values are NumPy arrays, not tensors, so those two rows' peaks are tracemalloc's (compare them
+with the plain row's ``--numpy-peak``). The fitted exponent is the slope of log(peak) against log(depth).
 """
 import argparse
 import importlib.util
@@ -113,7 +115,21 @@ def checkpointed(fw, case):
     return step
 
 
-VARIANTS = {"plain": plain, "checkpoint": checkpointed}
+def _compiled(memory):
+    def variant(fw, case):
+        if fw.name != "ember":
+            return None
+        compiled = fw.torch.compile(lambda: case.loss(case.body(case.prologue())).backward(), memory=memory)
+        for _ in range(2):  # the first call traces, the second verifies: later calls run the graph
+            compiled()
+            _zero_grads(case)
+        compiled.numpy_peak = True  # its values are arrays of the graph, not tensors: tracemalloc sees them
+        return compiled
+    variant.__doc__ = f"ember.compile(step, memory={memory!r}): the graph's peak from tracemalloc"
+    return variant
+
+
+VARIANTS = {"plain": plain, "checkpoint": checkpointed, "compiled": _compiled(None), "compiled_min": _compiled("min")}
 
 
 # --- measuring ----------------------------------------------------------------------------------------------------
@@ -168,7 +184,8 @@ def measure(fw, case, variant, steps, numpy_peak=False):
         return None
     step()  # warm-up
     _zero_grads(case)
-    result = {"peak": peak_bytes(fw, step) - _grad_bytes(case)}
+    measure_peak = numpy_peak_bytes if getattr(step, "numpy_peak", False) else lambda s: peak_bytes(fw, s)
+    result = {"peak": measure_peak(step) - _grad_bytes(case)}
     _zero_grads(case)
     if numpy_peak and fw.name == "ember":
         result["numpy_peak"] = numpy_peak_bytes(step) - _grad_bytes(case)

@@ -22,7 +22,8 @@ def test_quick_run_reports_every_variant_and_writes_json(tmp_path):
     proc = _run(["--quick", "--no-torch", "-q", "--steps", "1", "--workloads", "mlp256", "--depths", "2,4",
                  "--out", str(out)])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "| depth | ember plain MiB | ms | ember checkpoint MiB | ms | ckpt/plain peak (ember) |" in proc.stdout
+    assert ("| depth | ember plain MiB | ms | ember checkpoint MiB | ms | ember compiled MiB | ms | "
+            "ember compiled_min MiB | ms | ckpt/plain peak (ember) |") in proc.stdout
     assert "fitted exponent of peak vs depth: ember plain" in proc.stdout
     report = json.loads(out.read_text())
     assert set(report) == {"mlp256"} and set(report["mlp256"]) == {"2", "4"}
@@ -30,6 +31,17 @@ def test_quick_run_reports_every_variant_and_writes_json(tmp_path):
         for row in rows.values():
             plain, ckpt = row["ember plain"], row["ember checkpoint"]
             assert plain["peak"] > 0 and plain["ms"] > 0 and ckpt["grad_diff"] == 0.0
+            assert row["ember compiled_min"]["grad_diff"] < 1e-5 and row["ember compiled"]["peak"] > 0
+
+
+def test_compiled_min_flattens_the_growth_of_the_peak_as_checkpointing():
+    fw = bench_memory.load_framework("ember")
+    peaks = {}
+    for variant in ("compiled", "compiled_min"):
+        peaks[variant] = [bench_memory.measure(fw, bench_memory.mlp_case(fw, n, 16, 256), variant, 1)["peak"]
+                          for n in (4, 16)]
+    assert peaks["compiled_min"][1] < 0.6 * peaks["compiled"][1]
+    assert bench_memory.exponent([4, 16], peaks["compiled_min"]) < bench_memory.exponent([4, 16], peaks["compiled"])
 
 
 def test_checkpointing_flattens_the_growth_of_the_peak():
