@@ -248,9 +248,9 @@ def _mib(n):
 def format_report(results, frameworks):
     """Markdown tables: per workload and depth, each (framework, variant)'s peak MiB and step ms, then the fitted
     exponents and, for checkpointing, its peak and time relative to plain."""
-    columns = [(f, v) for v in VARIANTS for f in frameworks]
     out = []
     for name, rows in results.items():
+        columns = [(f, v) for v in VARIANTS for f in frameworks if any((f, v) in row for row in rows.values())]
         out.append(f"\n### {name}: {WORKLOADS[name][3]}\n")
         head = " | ".join(f"{f} {v} MiB | ms" for f, v in columns)
         out.append(f"| depth | {head} | ckpt/plain peak (ember) | ckpt/plain time (ember) | ckpt/plain CPU time "

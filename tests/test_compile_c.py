@@ -461,12 +461,12 @@ def test_zoo_inference_equals_eager(make, shape, launches):
 
 
 @needs_cc
-def test_gelu_and_its_gradient_fuse_though_the_gradient_reads_what_gelu_kept(launches):
+def test_gelu_and_its_gradient_fuse(launches):
     def make():
         model = ember.nn.Sequential(ember.nn.Linear(16, 64), ember.nn.GELU(), ember.nn.Linear(64, 4))
         return model, ember.optim.SGD(model.parameters(), lr=0.1)
 
-    batch = (ember.randn(32, 16), ember.randint(0, 4, (32,)))  # 2048 values: gelu keeps gelu' for GeluGrad
+    batch = (ember.randn(32, 16), ember.randint(0, 4, (32,)))  # 2048 values: NumPy's blocked float32 gelu
     eager_losses, eager_params, _ = _train(make, batch, None)
     losses, params, run = _train(make, batch, "c")
     np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
@@ -474,10 +474,7 @@ def test_gelu_and_its_gradient_fuse_though_the_gradient_reads_what_gelu_kept(lau
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     kernels = {op.node.ops: op for op in _fused(run)}
     assert {"Add,Gelu", "GeluGrad"} <= set(kernels) and launches[0] > 0  # the bias joins gelu (epilogue)
-    unfused = next(iter(run.cache.values()))[0].program.graph
-    assert any(op.links for op in unfused.ops if op.name == "GeluGrad")
     kernel = kernels["GeluGrad"].node
-    assert kernel.kernel.statements[0].node.d is None  # not the array of the tracing run (Op.links)
     h, g = np.random.default_rng(0).normal(size=(2, 32, 64)).astype(np.float32)
     np.testing.assert_allclose(kernel.launch((h, g)), kernel.kernel.reference(np, (h, g)), rtol=1e-5, atol=1e-6)
 

@@ -31,15 +31,12 @@ class CRule:
     """An elementwise op's C form: ``expr(node, c)`` -> expression or None (see the module docstring).
     ``compute``: the type the op computes in, "out" (its result's dtype) or "operands" (the operands' common dtype,
     for comparisons); ``transcendental``: its float32 form is an approximation (a few ulp), not NumPy's exact bits;
-    ``alone``: worth a kernel of its own (False where NumPy's one loop for it is as fast: exp, tanh, a copy);
-    ``unlinked``: the op may be fused though its node holds arrays an earlier op's forward kept (``Op.links``):
-    neither the rule nor the node's forward needs them (a fused node gets None for them)."""
+    ``alone``: worth a kernel of its own (False where NumPy's one loop for it is as fast: exp, tanh, a copy)."""
 
-    __slots__ = ("expr", "compute", "transcendental", "alone", "unlinked")
+    __slots__ = ("expr", "compute", "transcendental", "alone")
 
-    def __init__(self, expr, compute="out", transcendental=False, alone=True, unlinked=False):
+    def __init__(self, expr, compute="out", transcendental=False, alone=True):
         self.expr, self.compute, self.transcendental, self.alone = expr, compute, transcendental, alone
-        self.unlinked = unlinked
 
 
 class Operands:
@@ -185,14 +182,14 @@ def _gelu(node, c):
     return f"{c.f('gelu_tanh' if node.approximate == 'tanh' else 'gelu')}({c.x(0)})"
 
 
-def _gelu_grad(node, c):  # the derivative comes from x: a forward's kept derivative (node.d) is not needed
+def _gelu_grad(node, c):
     if c.dtype.kind != "f":
         return None
     return f"({c.x(1)} * {c.f('gelu_tanh_grad' if node.approximate == 'tanh' else 'gelu_grad')}({c.x(0)}))"
 
 
 _rule("Gelu", _gelu, transcendental=True)
-_rule("GeluGrad", _gelu_grad, transcendental=True, unlinked=True)  # gelu' from x when the kept one is None
+_rule("GeluGrad", _gelu_grad, transcendental=True)
 
 # maximum/minimum propagate NaN from either side, as NumPy's
 _rule("Maximum", _float_only(lambda node, c: f"({c.x(0)} > {c.x(1)} || {c.x(0)} != {c.x(0)} ? {c.x(0)} : "

@@ -277,49 +277,49 @@ def _gelu_derivative(xp, x, approximate):
 
 @register
 class Gelu(_SameShape):
-    """x Phi(x) (or its tanh approximation). When its input needs a gradient (``keep_grad``) the float32 NumPy
-    forward keeps gelu'(x), which it gets almost for free, for GeluGrad."""
+    """x Phi(x) (or its tanh approximation). Its backward keeps only x, as PyTorch's (GeluGrad recomputes
+    gelu'(x): keeping it too would hold a second array per GELU until backward)."""
 
     saves = (0,)
 
-    def __init__(self, approximate, keep_grad=False):
-        self.approximate, self.keep_grad = approximate, keep_grad
-        self.d = None
+    def __init__(self, approximate):
+        self.approximate = approximate
 
     @quiet
     def forward(self, xp, a):
         if self.approximate == "tanh":
             return 0.5 * a * (1 + xp.tanh(_SQRT_2_OVER_PI * (a + _GELU_CUBIC * a * a * a)))
         if xp is np and a.dtype == np.float32 and a.size >= 1024:
-            out, self.d = _gelu32(np.ascontiguousarray(a), self.keep_grad)
-            return out
+            return _gelu32(np.ascontiguousarray(a), False)[0]
         return 0.5 * a * (1 + _erf_array(xp, a * _SQRT_HALF))
 
     def backward(self, g):
-        return (apply(GeluGrad(self.approximate, self.d), self.inputs[0], g),)
+        return (apply(GeluGrad(self.approximate), self.inputs[0], g),)
 
 
 @register
 class GeluGrad(Node):
-    """g * gelu'(x): Gelu's backward. The derivative is the one Gelu's forward kept (``d``), else computed here;
-    the backward gives gelu''(x) for both formulas."""
+    """g * gelu'(x): Gelu's backward, gelu'(x) computed from x; the backward gives gelu''(x) for both formulas."""
 
-    def __init__(self, approximate, d=None):
-        self.approximate, self.d = approximate, d
+    def __init__(self, approximate):
+        self.approximate = approximate
 
     def infer(self, x, g):
         return TensorMeta(tuple(np.broadcast_shapes(x.shape, g.shape)), np.result_type(x.dtype, g.dtype))
 
     @quiet
     def forward(self, xp, x, g):
-        d = self.d if self.d is not None else _gelu_derivative(xp, x, self.approximate)
+        if self.approximate != "tanh" and xp is np and x.dtype == np.float32 and x.size >= 1024:
+            d = _gelu32(np.ascontiguousarray(x), True)[1]  # blocked in cache: faster than the formula below
+        else:
+            d = _gelu_derivative(xp, x, self.approximate)
         return g * d
 
     def backward(self, gg):
         x, g = self.inputs
         need_x, need_g = self.needs_input_grad
         gx = gg * g * _gelu_second_derivative(x, self.approximate) if need_x else None
-        return gx, (apply(GeluGrad(self.approximate, self.d), x, gg) if need_g else None)
+        return gx, (apply(GeluGrad(self.approximate), x, gg) if need_g else None)
 
 
 def _gelu_second_derivative(x, approximate):
@@ -341,7 +341,7 @@ def gelu(input, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise RuntimeError(f"gelu: approximate argument must be either 'none' or 'tanh', got {approximate!r}")
     float_tensor(input, "gelu")
-    return apply(Gelu(approximate, input.requires_grad and is_grad_enabled()), input)
+    return apply(Gelu(approximate), input)
 
 
 @register

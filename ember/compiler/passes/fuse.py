@@ -5,9 +5,8 @@ Groups are grown in running order: an elementwise op joins the groups that compu
 results have its shape; otherwise it starts a group. The fused op takes the place of the group's last op, so a
 group may only grow past an op that reads none of its values (it would run before them) and past no op with
 effects (an optimizer's in-place update, running statistics: a fused op must not read a value before or after
-such a change differently from the eager order). Random ops and ops with effects are never fused. An op that
-holds arrays another op's forward kept (``Op.links``) is fused only when its rule says it does not need them
-(``unlinked``; the fused node holds None for them), and an op whose kept arrays another op reads is fused only
+such a change differently from the eager order). Random ops and ops with effects are never fused, nor an op that
+holds arrays another op's forward kept (``Op.links``); an op whose kept arrays another op reads is fused only
 when that op is fused too.
 
 A group of one op that NumPy runs as fast in its own single loop (exp, tanh, a copy: the rule's ``alone`` is
@@ -35,7 +34,7 @@ class _Group:
 def _candidates(ops):
     """Per op: whether it may be fused (see the module docstring)."""
     ok = [not op.node.random and not op.node.has_effects() and supports(op) and
-          (not op.links or rule_of(op.node).unlinked) for op in ops]
+          not op.links for op in ops]
     for j, op in enumerate(ops):  # a source of kept arrays stays unfused unless every reader is fused
         if op.links and not ok[j]:
             for src, _, _ in op.links.values():
@@ -162,11 +161,7 @@ def _fused_op(group, ops, readers, external):
                 operands.append(("input", slot[id(a)]))
         v = op.outputs[0]
         stmt_of[id(v)] = len(statements)
-        node = op.node
-        if op.links:  # the arrays of the tracing run: not this run's (see CRule.unlinked)
-            node = object.__new__(type(op.node))
-            node.__dict__.update(vars(op.node), **dict.fromkeys(op.links))
-        statements.append(Statement(node, rule_of(op.node), operands, v.dtype))
+        statements.append(Statement(op.node, rule_of(op.node), operands, v.dtype))
         if id(v) in external or any(r not in members for r in readers.get(id(v), ())):
             outputs.append((len(statements) - 1, v))
     kernel = Kernel(group.shape, [v.shape for v in inputs], [v.dtype for v in inputs], statements,
