@@ -76,7 +76,7 @@ class Trainer:
     >>> x, y = ember.randn(64, 4), (ember.randn(64) > 0).long()
     >>> history = trainer.fit((x, y), epochs=2, verbose=0)
     >>> sorted(history.history), len(history["loss"])
-    (['accuracy', 'loss', 'lr'], 2)
+    (['accuracy', 'loss', 'lr', 'peak_memory_mib'], 2)
     >>> sorted(trainer.evaluate((x, y)))
     ['accuracy', 'loss']
     """
