@@ -47,3 +47,18 @@ def classification_step(model, optimizer):
         optimizer.step()
         return loss
     return step
+
+
+# optional packages an example may import, and the extra that installs them
+OPTIONAL_EXTRAS = {"onnx": "onnx", "onnxruntime": "onnx", "mpi4py": "mpi"}
+
+
+def skip_without_optional_imports(code):
+    """Skip the calling test when code imports an optional package that is not installed (as importorskip)."""
+    import importlib.util
+    import re
+
+    import pytest
+    for name in re.findall(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", code, re.M):
+        if name in OPTIONAL_EXTRAS and importlib.util.find_spec(name) is None:
+            pytest.skip(f"needs {name}: pip install 'ember[{OPTIONAL_EXTRAS[name]}]'")

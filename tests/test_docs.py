@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from helpers import skip_without_optional_imports
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
@@ -25,6 +27,7 @@ def _expected_prints(code):
 
 @pytest.mark.parametrize("code", list(_blocks()))
 def test_doc_example_runs(code, tmp_path, monkeypatch):
+    skip_without_optional_imports(code)
     monkeypatch.chdir(tmp_path)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

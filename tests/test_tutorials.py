@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from helpers import skip_without_optional_imports
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TUTORIALS = sorted((ROOT / "docs" / "tutorials").glob("*.md"))
 BLOCK = re.compile(r"```(python|bash)\n(.*?)```", re.S)
@@ -31,6 +33,7 @@ def test_tutorial_runs(page, tmp_path, monkeypatch):
     namespace = {"__name__": "__tutorial__"}
     blocks = BLOCK.findall(page.read_text())
     assert blocks, f"{page.name} has no code block"
+    skip_without_optional_imports("\n".join(code for language, code in blocks if language == "python"))
     for language, code in blocks:
         if language == "bash":
             _run_bash(code)

@@ -30,7 +30,10 @@ PAGES = {
     "amp": ("ember.amp", "ember.amp (autocast, GradScaler)"),
     "utils.checkpoint": ("ember.utils.checkpoint", "ember.utils.checkpoint"),
     "utils.tensorboard": ("ember.utils.tensorboard", "ember.utils.tensorboard"),
-    "onnx": ("ember.onnx", "ember.onnx (export)"),
+    "onnx": ("ember.onnx", "ember.onnx (export and import)"),
+    "export": ("ember.export", "ember.export (standalone C)"),
+    "memory": ("ember.memory", "ember.memory"),
+    "distributed": ("ember.distributed", "ember.distributed"),
 }
 
 # names documented elsewhere, or not ember's to document here (being built in other branches)
