@@ -34,24 +34,15 @@ def test_quick_run_reports_every_variant_and_writes_json(tmp_path):
             assert row["ember compiled_min"]["grad_diff"] < 1e-5 and row["ember compiled"]["peak"] > 0
 
 
-def test_compiled_min_flattens_the_growth_of_the_peak_as_checkpointing():
+@pytest.mark.parametrize("plain, recomputed", [("plain", "checkpoint"), ("compiled", "compiled_min")])
+def test_recomputation_flattens_the_growth_of_the_peak(plain, recomputed):
     fw = bench_memory.load_framework("ember")
     peaks = {}
-    for variant in ("compiled", "compiled_min"):
+    for variant in (plain, recomputed):
         peaks[variant] = [bench_memory.measure(fw, bench_memory.mlp_case(fw, n, 16, 256), variant, 1)["peak"]
                           for n in (4, 16)]
-    assert peaks["compiled_min"][1] < 0.6 * peaks["compiled"][1]
-    assert bench_memory.exponent([4, 16], peaks["compiled_min"]) < bench_memory.exponent([4, 16], peaks["compiled"])
-
-
-def test_checkpointing_flattens_the_growth_of_the_peak():
-    fw = bench_memory.load_framework("ember")
-    peaks = {}
-    for variant in ("plain", "checkpoint"):
-        peaks[variant] = [bench_memory.measure(fw, bench_memory.mlp_case(fw, n, 16, 256), variant, 1)["peak"]
-                          for n in (4, 16)]
-    assert peaks["checkpoint"][1] < 0.6 * peaks["plain"][1]
-    assert bench_memory.exponent([4, 16], peaks["checkpoint"]) < bench_memory.exponent([4, 16], peaks["plain"])
+    assert peaks[recomputed][1] < 0.6 * peaks[plain][1]
+    assert bench_memory.exponent([4, 16], peaks[recomputed]) < bench_memory.exponent([4, 16], peaks[plain])
 
 
 def test_exponent_and_segments():

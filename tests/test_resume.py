@@ -178,17 +178,27 @@ def test_an_interrupt_inside_a_step_saves_no_checkpoint(digits_subset, tmp_path,
     assert not (tmp_path / "interrupted.safetensors").exists()
 
 
-def test_resume_keeps_the_best_checkpoint_tracker(digits_subset, tmp_path):
-    """best.safetensors is not overwritten by a worse epoch after a resume: the best value is in the checkpoint."""
-    scores = [0.5, 0.9, 0.3, 0.4]  # a scripted "score" per epoch; the best is epoch 2 (index 1)
+def _scripted_score_trainer(scores):
+    """make() -> a fresh Trainer (same seed) whose metric "score" is scores[epoch]: a scripted quantity to monitor."""
+    made = []
 
     def score(outputs, targets):
-        return scores[trainer.epoch]
+        return scores[made[-1].epoch]
 
     def make():
         ember.manual_seed(0)
         model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
-        return Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(), metrics=[score])
+        made.append(Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(),
+                            metrics=[score]))
+        return made[-1]
+    return make
+
+
+def test_resume_keeps_the_best_checkpoint_tracker(digits_subset, tmp_path):
+    """best.safetensors is not overwritten by a worse epoch after a resume: the best value is in the checkpoint."""
+    scores = [0.5, 0.9, 0.3, 0.4]  # a scripted "score" per epoch; the best is epoch 2 (index 1)
+
+    make = _scripted_score_trainer(scores)
 
     trainer = make()
     trainer.fit(digits_subset[0], epochs=2, callbacks=[ModelCheckpoint(dirpath=tmp_path, monitor="score",
@@ -423,13 +433,7 @@ def test_early_stopping_keeps_its_patience_across_a_resume(digits_subset, tmp_pa
     from ember.train import EarlyStopping
     scores = [0.5, 0.9, 0.8, 0.7, 0.6, 0.5]  # best at epoch 2; with patience 2 training stops after epoch 4
 
-    def score(outputs, targets):
-        return scores[trainer.epoch]
-
-    def make():
-        ember.manual_seed(0)
-        model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
-        return Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(), metrics=[score])
+    make = _scripted_score_trainer(scores)
 
     def callbacks(out):  # ModelCheckpoint last, so that its checkpoints hold EarlyStopping's state of the epoch
         return [EarlyStopping(monitor="score", mode="max", patience=2), ModelCheckpoint(dirpath=out)]
