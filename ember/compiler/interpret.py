@@ -86,7 +86,7 @@ class Program:
     def _copies_to_elide(self):
         """The Clone instructions whose argument is read for the last time there (an intermediate, not a source):
         on arrays they hand the argument's array over instead of copying it, when nothing else holds it (a view's
-        base, a node keeping it for later: checked by reference count when it runs)."""
+        base, a node keeping it for later: checked by ``_dying`` when it runs)."""
         return frozenset(i for i, (cls, _, args, _, _) in enumerate(self.code)
                          if cls is Clone and args[0][0] == _SLOT and args[0][1] in self.free[i])
 
@@ -176,12 +176,10 @@ class Program:
             if xp is None:
                 first = next((a for a in arrays if hasattr(a, "shape")), None)
                 xp = np if first is None or first.__class__ is _ndarray else get_array_module(first)
-            if i in moves:
-                a = arrays[0]
-                if a.base is None and getrefcount(a) == 4:  # env, arrays, a and the call: nothing else holds it
-                    env[outs[0]] = a
-                    env[args[0][1]] = None
-                    continue
+            if i in moves and _dying(arrays, (0,))[0] is not None:  # hand the clone's argument over
+                env[outs[0]] = arrays[0]
+                env[args[0][1]] = None
+                continue
             node = _clone(cls, attrs, links, ran)
             if i in linked:
                 ran[i] = node
@@ -236,9 +234,9 @@ def _clone(cls, attrs, links, ran):
 
 
 def _dying(arrays, positions):
-    """For each output, the argument array it may be written over (see Program._outputs_in_place): one that
-    owns its memory, C-contiguous and writable, that nothing but the interpreter holds (env, arrays and this
-    call's references), else None."""
+    """For each output, the argument array it may be written over or handed over as it is (see
+    Program._outputs_in_place and _copies_to_elide): one that owns its memory, C-contiguous and writable, that
+    nothing but the interpreter holds (env, arrays and this call's references), else None."""
     into = []
     for j in positions:
         a = None if j is None else arrays[j]

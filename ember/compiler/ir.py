@@ -89,6 +89,26 @@ class Graph:
                 order.append(v)
         return order
 
+    def handed_out(self):
+        """ids of the values the caller sees: outputs, written values, .grad values (their identity matters)."""
+        ids = {id(v) for v in self.outputs}
+        ids.update(id(v) for w in self.writes for v in w)
+        ids.update(id(g) for _, g in self.grads if g is not None)
+        return ids
+
+    def readers(self):
+        """id(value) -> the indices of the ops reading it, in order."""
+        readers = {}
+        for i, op in enumerate(self.ops):
+            for a in op.args:
+                if isinstance(a, Value):
+                    readers.setdefault(id(a), []).append(i)
+        return readers
+
+    def link_sources(self):
+        """ids of the ops whose nodes another op reads (see Op.links)."""
+        return {id(src) for op in self.ops for src, *_ in op.links.values()}
+
     def sources(self):
         """The values no op computes (inputs, captured tensors, constants) that the graph reads, inputs first."""
         used = [v for v in self.values_used() if v.kind != "op"]

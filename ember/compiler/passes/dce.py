@@ -9,9 +9,7 @@ def _kept_anyway(node):
 
 
 def eliminate_dead_code(graph):
-    live = {id(v) for v in graph.outputs}
-    live.update(id(v) for w in graph.writes for v in w)
-    live.update(id(g) for _, g in graph.grads if g is not None)
+    live = graph.handed_out()
     kept, linked = [], set()
     for op in reversed(graph.ops):
         if _kept_anyway(op.node) or id(op) in linked or any(o is not None and id(o) in live for o in op.outputs):

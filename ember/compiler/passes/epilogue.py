@@ -12,33 +12,22 @@ from ..rules import supports
 __all__ = ["split_linear_bias"]
 
 
-def _readers(graph):
-    readers = {}
-    for op in graph.ops:
-        for a in op.values():
-            readers.setdefault(id(a), []).append(op)
-    return readers
-
-
-def _splittable(op, readers, external, linked):
+def _splittable(op, ops, readers, external, linked):
     if op.name != "Linear" or len(op.args) != 3 or not isinstance(op.args[2], Value) or op.links or op.raw:
         return False
     out = op.outputs[0]
     if id(out) in external or id(op) in linked or len(out.shape) < 1 or op.args[2].dtype != out.dtype:
         return False
-    after = readers.get(id(out), [])
+    after = [ops[i] for i in readers.get(id(out), ())]
     return bool(after) and all(supports(r) and r.outputs[0].shape == out.shape for r in after)
 
 
 def split_linear_bias(graph):
-    readers = _readers(graph)
-    linked = {id(src) for op in graph.ops for src, *_ in op.links.values()}
-    external = {id(v) for v in graph.outputs}
-    external.update(id(v) for w in graph.writes for v in w)
-    external.update(id(g) for _, g in graph.grads if g is not None)
+    readers = graph.readers()
+    linked, external = graph.link_sources(), graph.handed_out()
     ops = []
     for op in graph.ops:
-        if not _splittable(op, readers, external, linked):
+        if not _splittable(op, graph.ops, readers, external, linked):
             ops.append(op)
             continue
         x, w, b = op.args

@@ -34,7 +34,7 @@ def _run_once(op):
 
 
 def fold_constants(graph):
-    linked = {id(src) for op in graph.ops for src, *_ in op.links.values()}
+    linked = graph.link_sources()
     replace, kept = {}, []
 
     def current(a):

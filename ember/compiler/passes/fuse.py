@@ -44,24 +44,6 @@ def _candidates(ops):
     return ok
 
 
-def _readers(graph):
-    """id(value) -> indices of the ops reading it (in order)."""
-    readers = {}
-    for i, op in enumerate(graph.ops):
-        for a in op.args:
-            if isinstance(a, Value):
-                readers.setdefault(id(a), []).append(i)
-    return readers
-
-
-def _external(graph):
-    """ids of the values the graph hands out: outputs, written values, .grad values."""
-    ext = {id(v) for v in graph.outputs}
-    ext.update(id(v) for w in graph.writes for v in w)
-    ext.update(id(g) for _, g in graph.grads if g is not None)
-    return ext
-
-
 def _joining(found, index, readers, effects):
     """The groups among found that may all move to index together (a reader in a group that cannot move is a
     reader like any other, so the set shrinks until it is stable)."""
@@ -91,7 +73,7 @@ def fuse_elementwise(graph, single=False):
     also for a lone op that NumPy runs as fast (to test its rule)."""
     ops = graph.ops
     ok = _candidates(ops)
-    readers = _readers(graph)
+    readers = graph.readers()
     effects = [i for i, op in enumerate(ops) if op.node.has_effects()]
     producer = {}  # id(value) -> its group
     groups = []
@@ -128,7 +110,7 @@ def fuse_elementwise(graph, single=False):
 
 def _rewrite(graph, groups, readers):
     ops = graph.ops
-    external = _external(graph)
+    external = graph.handed_out()
     at_last = {g.last: g for g in groups}
     fused = {m for g in groups for m in g.members}
     new_ops = []

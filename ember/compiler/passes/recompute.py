@@ -39,10 +39,7 @@ def recompute_activations(graph):
     backward = [op for op in graph.ops if op.backward]
     if not forward or not backward:
         return graph
-    linked = {id(src) for op in graph.ops for src, *_ in op.links.values()}
-    external = {id(v) for v in graph.outputs}
-    external.update(id(v) for w in graph.writes for v in w)
-    external.update(id(g) for _, g in graph.grads if g is not None)
+    linked, external = graph.link_sources(), graph.handed_out()
     producer = {id(o): op for op in forward for o in op.outputs if o is not None}
     kept = _checkpoints(forward, linked, external)
     recomputed, ops = {}, list(forward)

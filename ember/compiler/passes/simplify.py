@@ -35,10 +35,7 @@ def _same_type(a, b):
 class _Rewriter:
     def __init__(self, graph):
         self.producer = {id(o): op for op in graph.ops for o in op.outputs if o is not None}
-        self.linked = {id(src) for op in graph.ops for src, *_ in op.links.values()}
-        self.external = {id(v) for v in graph.outputs}
-        self.external.update(id(v) for w in graph.writes for v in w)
-        self.external.update(id(g) for _, g in graph.grads if g is not None)
+        self.linked, self.external = graph.link_sources(), graph.handed_out()
 
     def made_by(self, value, name):
         """The op named name that computes value (a plain one: no links, no effects), or None."""
