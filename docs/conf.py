@@ -30,6 +30,7 @@ autodoc_inherit_docstrings = False  # a name documents itself (tests/test_docstr
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_ivar = True  # a class's Attributes: section as fields (its slots are documented as members too)
+napoleon_custom_sections = ["Shape", "PyTorch"]  # the house sections beside Args, Returns, Example
 
 graphviz_output_format = "svg"
 html_theme = "furo"

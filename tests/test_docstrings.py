@@ -2,6 +2,7 @@
 names have an example, and every example runs as a doctest (``python tests/test_docstrings.py`` prints the
 coverage table: names with a docstring / with an example / total, per reference page)."""
 import doctest
+import inspect
 import pathlib
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 import ember
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "docs" / "_ext"))
-from ember_names import PAGES, own_doc, public_names  # noqa: E402
+from ember_names import PAGES, docstring_problems, documented_objects, own_doc, public_names  # noqa: E402
 
 # Names a newcomer meets first: each has a runnable example (the rest of the pages follow).
 MOST_USED = {
@@ -41,16 +42,34 @@ def _pages():
 
 
 def _unique_examples():
-    """(qualified name, docstring) of every listed name whose docstring has an example, each object once."""
-    seen = set()
-    for page in PAGES:
-        module = PAGES[page][0]
-        for name, obj in public_names(page):
-            doc = own_doc(obj)
-            key = id(getattr(obj, "__func__", obj))
-            if ">>>" in doc and key not in seen:
-                seen.add(key)
-                yield pytest.param(f"{module}.{name}", doc, id=f"{module}.{name}")
+    """(qualified name, docstring) of every documented object whose docstring has an example."""
+    for name, obj in documented_objects():
+        doc = own_doc(obj)
+        if ">>>" in doc:
+            yield pytest.param(name, doc, id=name)
+
+
+def source_of(obj):
+    """``path:line`` where obj is defined (relative to the repository), or "?"."""
+    obj = getattr(obj, "__func__", obj)
+    obj = obj.fget if isinstance(obj, property) else obj
+    try:
+        path = pathlib.Path(inspect.getsourcefile(obj)).resolve()
+        line = inspect.getsourcelines(obj)[1]
+    except (TypeError, OSError):
+        return "?"
+    root = pathlib.Path(__file__).resolve().parent.parent
+    return f"{path.relative_to(root) if path.is_relative_to(root) else path}:{line}"
+
+
+def format_problems():
+    """{qualified name: (source, problems)} of the documented objects whose docstring lacks a house section."""
+    table = {}
+    for name, obj in documented_objects():
+        problems = docstring_problems(obj)
+        if problems:
+            table[name] = (source_of(obj), problems)
+    return table
 
 
 @pytest.mark.parametrize("page", _pages())
@@ -88,10 +107,24 @@ def coverage():
     return table
 
 
+def test_docstrings_follow_the_house_format():
+    problems = format_problems()
+    listing = "\n".join(f"{name} ({source}): {'; '.join(found)}" for name, (source, found) in problems.items())
+    assert not problems, f"{len(problems)} docstrings lack a section of the house format:\n{listing}"
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--problems"]:  # python tests/test_docstrings.py --problems [PATH_PREFIX ...]
+        prefixes = sys.argv[2:] or [""]
+        for name, (source, found) in format_problems().items():
+            if any(source.startswith(p) for p in prefixes):
+                print(f"{source}  {name}: {'; '.join(found)}")
+        sys.exit()
     total = [0, 0, 0]
     print(f"{'page':22} {'docstring':>9} {'example':>8} {'total':>6}")
     for page, row in coverage().items():
         print(f"{page:22} {row[0]:9} {row[1]:8} {row[2]:6}")
         total = [a + b for a, b in zip(total, row)]
     print(f"{'all':22} {total[0]:9} {total[1]:8} {total[2]:6}")
+    complete = sum(not docstring_problems(obj) for _, obj in documented_objects())
+    print(f"house format complete: {complete} of {sum(1 for _ in documented_objects())} (methods included)")

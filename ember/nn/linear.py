@@ -27,17 +27,31 @@ class Identity(Module):
 
 
 class Linear(Module):
-    """y = x @ weight.T + bias, with weight of shape (out_features, in_features).
+    """Applies an affine map to the last dimension: ``y = x @ weight.T + bias``.
 
-    weight is kaiming_uniform_(a=sqrt(5)) and bias U(-1/sqrt(in_features), 1/sqrt(in_features)), as in PyTorch.
+    ``weight`` (out_features, in_features) starts from ``kaiming_uniform_(a=sqrt(5))`` and ``bias``
+    (out_features,) from U(-1/sqrt(in_features), 1/sqrt(in_features)), as in PyTorch.
 
-    torch.nn.Linear. Input (*, in_features), output (*, out_features).
+    Args:
+        in_features (int): the size of each input sample's last dimension.
+        out_features (int): the size of each output sample's last dimension.
+        bias (bool): learn an additive bias. Default: True.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
 
-    >>> layer = nn.Linear(3, 2)
-    >>> layer(ember.ones(4, 3)).shape
-    ember.Size([4, 2])
-    >>> layer.weight.shape
-    ember.Size([2, 3])
+    Shape:
+        - Input: (*, in_features), any number of leading dimensions.
+        - Output: (*, out_features).
+
+    PyTorch:
+        ``torch.nn.Linear``; same parameters, initialisation and state_dict keys.
+
+    Example:
+        >>> layer = nn.Linear(3, 2)
+        >>> layer(ember.ones(4, 3)).shape
+        ember.Size([4, 2])
+        >>> layer.weight.shape
+        ember.Size([2, 3])
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Device = None,

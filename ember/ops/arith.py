@@ -306,14 +306,27 @@ def neg(input):
 
 @export(Add, methods=("add", "__add__"))
 def add(input, other, alpha=1):
-    """input + alpha * other, broadcasting, with PyTorch's type promotion.
+    """Add ``other``, scaled by ``alpha``, to ``input`` elementwise.
 
-    torch.add and the ``+`` operator: shapes broadcast, (3, 1) + (4,) -> (3, 4).
+    Shapes broadcast as NumPy's, (3, 1) + (4,) -> (3, 4), and dtypes promote as PyTorch's (an integer tensor plus
+    a float tensor is a float tensor; a Python number does not widen a tensor's float dtype).
 
-    >>> ember.add(ember.tensor([1, 2]), ember.tensor([10, 20]), alpha=2)
-    tensor([21, 42])
-    >>> (ember.ones(3, 1) + ember.arange(4.0)).shape
-    ember.Size([3, 4])
+    Args:
+        input (Tensor or number): the first operand.
+        other (Tensor or number): the second operand.
+        alpha (number): the multiplier of ``other``. Default: 1.
+
+    Returns:
+        Tensor: ``input + alpha * other``, of the broadcast shape and the promoted dtype.
+
+    PyTorch:
+        ``torch.add``, ``Tensor.add`` and the ``+`` operator; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.add(ember.tensor([1, 2]), ember.tensor([10, 20]), alpha=2)
+        tensor([21, 42])
+        >>> (ember.ones(3, 1) + ember.arange(4.0)).shape
+        ember.Size([3, 4])
     """
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
