@@ -294,7 +294,7 @@ def test_generated_c_compiles_with_all_warnings_as_errors(tmp_path):
                if isinstance(op.node, FusedKernel)]
     source, names = render_module(kernels, c_backend.data_offset())
     assert len(set(names)) > 40  # a function per rule at least
-    for i, text in enumerate((source, c_optim.source(c_backend.data_offset()))):
+    for i, text in enumerate((source, c_backend.runtime_source(c_backend.data_offset()))):
         src = tmp_path / f"k{i}.c"
         src.write_text(text)
         result = subprocess.run(COMPILER + list(cache.FLAGS) + ["-Wall", "-Wextra", "-Werror", str(src), "-o",
@@ -555,3 +555,56 @@ def test_compiled_training_step_equals_eager(make, shape, launches):
     np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
     for a, b in zip(params, eager_params):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _loss_and_grad(logits, target, compiled, **kwargs):
+    x = ember.tensor(logits, requires_grad=True)
+
+    def step(x, t):
+        x.grad = None
+        loss = F.cross_entropy(x, t, **kwargs)
+        loss.backward()
+        return loss
+
+    f = ember.compile(step, backend="c", fullgraph=True) if compiled else step
+    for _ in range(3):  # the last call runs the graph
+        loss = f(x, ember.tensor(target))
+    return loss.detach().numpy(), x.grad.numpy(), f
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kwargs, target", [
+    ({}, [3, 0, 9, 9, 1]), (dict(reduction="sum"), [3, 0, 9, 9, 1]),
+    (dict(ignore_index=9), [3, 0, 9, 9, 1]), (dict(ignore_index=9), [9, 9, 9, 9, 9])],
+    ids=["mean", "sum", "ignore_index", "all_ignored"])
+def test_cross_entropy_in_c_equals_eager(dtype, kwargs, target):
+    logits = np.random.default_rng(0).standard_normal((5, 10)).astype(dtype) * 4
+    logits[1] -= 60  # a row far below the others
+    want_loss, want_grad, _ = _loss_and_grad(logits, target, False, **kwargs)
+    loss, grad, f = _loss_and_grad(logits, target, True, **kwargs)
+    assert "CrossEntropy(" in str(f.graph) and "CrossEntropyGrad(" in str(f.graph)
+    assert loss.dtype == want_loss.dtype == dtype and grad.dtype == dtype
+    np.testing.assert_allclose(loss, want_loss, rtol=1e-6)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-5, atol=1e-7)
+
+
+@needs_cc
+@pytest.mark.parametrize("special", [np.inf, -np.inf, np.nan])
+def test_cross_entropy_in_c_gives_the_eager_result_of_values_that_are_not_finite(special):
+    logits = np.random.default_rng(1).standard_normal((4, 6)).astype(np.float32)
+    logits[2, 1] = special
+    want_loss, want_grad, _ = _loss_and_grad(logits, [1, 2, 3, 4], False)
+    loss, grad, f = _loss_and_grad(logits, [1, 2, 3, 4], True)
+    assert "CrossEntropy(" in str(f.graph)
+    np.testing.assert_array_equal(loss, want_loss)
+    np.testing.assert_array_equal(grad, want_grad)
+
+
+@needs_cc
+def test_cross_entropy_in_c_raises_the_eager_error_for_a_target_out_of_range():
+    logits = np.zeros((3, 4), np.float32)
+    _, _, f = _loss_and_grad(logits, [0, 1, 2], True)
+    x = ember.tensor(logits, requires_grad=True)
+    with pytest.raises(IndexError, match="Target 7 is out of bounds"):
+        f(x, ember.tensor([0, 7, 1]))

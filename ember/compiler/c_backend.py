@@ -1,7 +1,7 @@
 """The "c" backend: the optimized graph with its elementwise chains fused (``passes.fuse``, after Linear's bias
 is split from its GEMM to join the activation after it: ``passes.epilogue``), each fused kernel
 rendered to C (``render_c``), the module compiled and cached (``cache``) and its functions bound to the fused ops;
-the updates of SGD, Adam and AdamW run by C functions too (``c_optim``).
+the updates of SGD, Adam and AdamW and the cross-entropy loss run by C functions too (``c_optim``, ``c_loss``).
 Everything else (matmul and convolution through NumPy's BLAS, reductions, the ops without a compile rule) runs
 as in the numpy backend, by the same interpreter.
 
@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 from ..ops._threads import get_num_threads
-from . import c_optim, cache, render_c
+from . import c_loss, c_optim, cache, render_c
 from .interpret import Program
 from .kernel import FusedKernel
 from .passes import log_graph
@@ -24,7 +24,7 @@ from .passes.epilogue import split_linear_bias
 from .passes.fuse import fuse_elementwise
 from .render_c import kernel_dims, render_module
 
-__all__ = ["program", "data_offset"]
+__all__ = ["program", "data_offset", "runtime_source"]
 
 _warned = set()
 _offset = []
@@ -48,6 +48,11 @@ def data_offset():
                 break
         _offset.append(found)
     return _offset[0]
+
+
+def runtime_source(offset):
+    """The C module of the hand-written functions (optimizer updates, cross-entropy): one library, compiled once."""
+    return render_c.header(offset) + c_optim.BODY + c_loss.BODY
 
 
 class _Launcher:
@@ -93,8 +98,9 @@ def program(graph, name="graph"):
         return Program(graph), graph
     fused = fuse_elementwise(split_linear_bias(graph))
     try:
-        fused = c_optim.lower_updates(fused, lambda: cache.load(c_optim.source(offset), compiler))
-        log_graph(fused, f"{name} (after fuse_elementwise and lower_updates)")
+        runtime = lambda: cache.load(runtime_source(offset), compiler)  # noqa: E731
+        fused = c_loss.lower_losses(c_optim.lower_updates(fused, runtime), runtime)
+        log_graph(fused, f"{name} (after fuse_elementwise, lower_updates and lower_losses)")
         ops = [op for op in fused.ops if isinstance(op.node, FusedKernel)]
         if ops:
             source, names = render_module([op.node.kernel for op in ops], offset)

@@ -23,9 +23,9 @@ from ..ops._threads import get_num_threads
 from . import render_c
 from .ir import Op
 
-__all__ = ["source", "lower_updates", "OptimizerUpdate"]
+__all__ = ["BODY", "lower_updates", "OptimizerUpdate"]
 
-_BODY = r"""
+BODY = r"""
 /* every choice is a select on a value fixed for the loop (no branch, no conditional store), so the loops
    vectorise; a choice that NumPy's form skips is skipped here too (x + 0 * inf would be NaN). GCC would copy
    each loop for every combination of those values (5x the compile time, no faster: the loops wait on memory) */
@@ -95,11 +95,6 @@ _NUMBER_TYPES = (float, int, bool)
 # below this many elements NumPy's 2 to 4 loops of an SGD update cost no more than the call into C (measured,
 # with momentum: 4096 values, 3.9 against 4.5 us; 400k values, 125 against 73 us); Adam's 9 loops always do
 SGD_C_MIN = 1 << 14
-
-
-def source(data_offset):
-    """The C module of the update functions."""
-    return render_c.header(data_offset) + _BODY
 
 
 def _numbers(*values):
