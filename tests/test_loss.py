@@ -598,3 +598,15 @@ def test_other_loss_errors():
         F.gaussian_nll_loss(ember.rand(3, 4), ember.rand(3, 4), ember.rand(2, 2))
     with pytest.raises(TypeError, match="mse_loss"):
         F.mse_loss(ember.rand(3), [1.0, 2.0, 3.0])
+
+
+def test_cross_entropy_with_every_target_ignored_vs_torch(torch):
+    x = np.random.default_rng(3).standard_normal((3, 4)).astype(np.float32)
+    for f in (lambda F, x, t: F.cross_entropy(x, t, ignore_index=1),
+              lambda F, x, t: F.nll_loss(F.log_softmax(x, 1), t, ignore_index=1)):
+        got, want = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        loss, ref = f(F, got, ember.tensor([1, 1, 1])), f(torch.nn.functional, want, torch.tensor([1, 1, 1]))
+        loss.backward()
+        ref.backward()
+        assert np.isnan(loss.item()) and np.isnan(ref.item())  # 0 / 0
+        np.testing.assert_array_equal(got.grad.numpy(), want.grad.numpy())  # no gradient: zeros, not NaN

@@ -1,7 +1,8 @@
 """The "c" backend: the optimized graph with its elementwise chains fused (``passes.fuse``, after Linear's bias
 is split from its GEMM to join the activation after it: ``passes.epilogue``), each fused kernel
 rendered to C (``render_c``), the module compiled and cached (``cache``) and its functions bound to the fused ops;
-the updates of SGD, Adam and AdamW and the cross-entropy loss run by C functions too (``c_optim``, ``c_loss``).
+the updates of SGD, Adam and AdamW, the cross-entropy loss and max pooling run by hand-written C functions too
+(``c_optim``, ``c_loss``, ``c_pool``).
 Everything else (matmul and convolution through NumPy's BLAS, reductions, the ops without a compile rule) runs
 as in the numpy backend, by the same interpreter.
 
@@ -16,7 +17,7 @@ import warnings
 import numpy as np
 
 from ..ops._threads import get_num_threads
-from . import c_loss, c_optim, cache, render_c
+from . import c_loss, c_optim, c_pool, cache, render_c
 from .interpret import Program
 from .kernel import FusedKernel
 from .passes import log_graph
@@ -51,8 +52,9 @@ def data_offset():
 
 
 def runtime_source(offset):
-    """The C module of the hand-written functions (optimizer updates, cross-entropy): one library, compiled once."""
-    return render_c.header(offset) + c_optim.BODY + c_loss.BODY
+    """The C module of the hand-written functions (optimizer updates, cross-entropy, max pooling): one library,
+    compiled once."""
+    return render_c.header(offset) + c_optim.BODY + c_loss.BODY + c_pool.BODY
 
 
 class _Launcher:
@@ -99,8 +101,9 @@ def program(graph, name="graph"):
     fused = fuse_elementwise(split_linear_bias(graph))
     try:
         runtime = lambda: cache.load(runtime_source(offset), compiler)  # noqa: E731
-        fused = c_loss.lower_losses(c_optim.lower_updates(fused, runtime), runtime)
-        log_graph(fused, f"{name} (after fuse_elementwise, lower_updates and lower_losses)")
+        for lower in (c_optim.lower_updates, c_loss.lower_losses, c_pool.lower_pools):
+            fused = lower(fused, runtime)
+        log_graph(fused, f"{name} (after fuse_elementwise and the lowerings to hand-written C)")
         ops = [op for op in fused.ops if isinstance(op.node, FusedKernel)]
         if ops:
             source, names = render_module([op.node.kernel for op in ops], offset)

@@ -16,7 +16,7 @@ import numpy as np
 from ..ops._threads import get_num_threads
 from ..ops.loss import NllLoss, NllLossGrad
 from . import render_c
-from .ir import Op
+from .lower import swap_nodes
 
 __all__ = ["BODY", "lower_losses"]
 
@@ -161,7 +161,7 @@ def _covered_grad(op, loss):
 def lower_losses(graph, load):
     """graph with its cross-entropy losses (and their gradients) run by C, where every op reading a loss's saved
     values is a gradient C runs too (its ops list replaced; the other Op objects are shared). ``load()`` gives the
-    library of ``source``; it is called only when the graph has such losses."""
+    library of ``BODY``; it is called only when the graph has such losses."""
     readers = {}
     for op in graph.ops:
         for src, _, _ in op.links.values():
@@ -172,18 +172,4 @@ def lower_losses(graph, load):
             lowered[id(op)] = CrossEntropy
             for r in readers.get(id(op), ()):
                 lowered[id(r)] = CrossEntropyGrad
-    if not lowered:
-        return graph
-    lib = _functions(load())
-    ops, new = [], {}
-    for old in graph.ops:
-        cls, op = lowered.get(id(old)), old
-        if cls is not None:
-            node = object.__new__(cls)
-            node.__dict__.update(vars(old.node), lib=lib, runs="c")
-            links = {k: (new.get(id(src), src), attr, j) for k, (src, attr, j) in old.links.items()}
-            op = new[id(old)] = Op(node, old.args, old.outputs, links)
-            op.backward = old.backward
-        ops.append(op)
-    graph.ops = ops
-    return graph
+    return swap_nodes(graph, lowered, lib=_functions(load()), runs="c") if lowered else graph

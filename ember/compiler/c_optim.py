@@ -21,7 +21,7 @@ from ..optim import optimizer as _optimizer
 from ..optim.sgd import SGD
 from ..ops._threads import get_num_threads
 from . import render_c
-from .ir import Op
+from .lower import swap_nodes
 
 __all__ = ["BODY", "lower_updates", "OptimizerUpdate"]
 
@@ -105,7 +105,7 @@ class OptimizerUpdate(_optimizer.OptimizerUpdate):
     """The optimizer's OptimizerUpdate op, run by the C function of its optimizer where it can (see the module
     docstring)."""
 
-    lib = None  # {dtype suffix: the C functions of ``source``}, set by lower_updates
+    lib = None  # {dtype suffix: the C functions of ``BODY``}, set by lower_updates
     runs = "c"
 
     def forward(self, xp, p, g):
@@ -184,17 +184,7 @@ def _supported(op):
 
 def lower_updates(graph, load):
     """graph with its updates of SGD, Adam and AdamW run by C (its ops list replaced; the other Op objects are
-    shared with the graph it was made from). ``load()`` gives the library of ``source``; it is called only when
+    shared with the graph it was made from). ``load()`` gives the library of ``BODY``; it is called only when
     the graph has such updates."""
-    if not any(_supported(op) for op in graph.ops):
-        return graph
-    lib = _functions(load())
-    ops = []
-    for op in graph.ops:
-        if _supported(op):
-            node = object.__new__(OptimizerUpdate)
-            node.__dict__.update(vars(op.node), lib=lib, runs="c")
-            op = Op(node, op.args, op.outputs, op.links)
-        ops.append(op)
-    graph.ops = ops
-    return graph
+    supported = {id(op): OptimizerUpdate for op in graph.ops if _supported(op)}
+    return swap_nodes(graph, supported, lib=_functions(load()), runs="c") if supported else graph

@@ -234,8 +234,10 @@ class NllLossGrad(Node):
     def forward(self, xp, g, x, A=None):
         if self.reduction == "none":
             sc = g.reshape(-1, 1)
+        elif self.reduction == "mean":
+            sc = g / self.denom if self.denom else g * 0  # nothing counted (all ignored): no gradient, as PyTorch
         else:
-            sc = g / self.denom if self.reduction == "mean" else g
+            sc = g
         shape = x.shape
         if self.n_outputs == 1 and self.index[4] is None and self.from_logits:
             return _unflat(xp, self._index_grad(xp, sc), shape)

@@ -1,0 +1,171 @@
+"""Max pooling in C: the forward (each window's maximum and its kernel position) and its gradient (each window's
+gradient sent back to that position), one pass over the input, where NumPy's forms take a pass per kernel position.
+
+``lower_pools`` gives the ``MaxPool`` ops (without ``return_indices``) and ``MaxPoolScatter`` ops of float32 or
+float64 arrays this module's nodes. The forward is PyTorch's CPU loop: a window's running maximum is replaced by a
+greater value or a NaN, starting from -inf at the window's first element inside the input, so the kernel position
+kept (``kidx``, in the dtype NumPy's form uses) is the eager one: the first maximum, the last NaN, the first
+element inside the input for a window of -inf. Either node can run with the other's NumPy form.
+"""
+import ctypes
+
+import numpy as np
+
+from ..ops._threads import get_num_threads
+from ..ops.pooling import MaxPool, MaxPoolScatter
+from . import render_c
+from .lower import swap_nodes
+
+__all__ = ["BODY", "lower_pools"]
+
+BODY = r"""
+/* geo: kh, sh, dh, lh, kw, sw, dw, lw (kernel, stride, dilation, padding before, per axis); planes of h x w in,
+   oh x ow out */
+#define EM_MAXPOOL(T, S, I, IS)                                                                                 \
+void em_maxpool_##S##_##IS(int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow, void *geoo,           \
+                           int nthreads, void *xo, void *oo, void *ko)                                          \
+{                                                                                                               \
+    const int64_t *restrict geo = EM_DATA(geoo, const int64_t);                                                 \
+    const T *restrict x = EM_DATA(xo, const T);                                                                 \
+    T *restrict out = EM_DATA(oo, T);                                                                           \
+    I *restrict kidx = EM_DATA(ko, I);                                                                          \
+    const int64_t kh = geo[0], sh = geo[1], dh = geo[2], lh = geo[3];                                           \
+    const int64_t kw = geo[4], sw = geo[5], dw = geo[6], lw = geo[7];                                           \
+    EM_OMP(parallel for if(parallel: planes * oh * ow * kh * kw >= EM_PARALLEL_MIN) num_threads(nthreads)      \
+           schedule(static))                                                                                    \
+    for (int64_t p = 0; p < planes; ++p) {                                                                      \
+        const T *restrict xp = x + p * h * w;                                                                   \
+        for (int64_t oy = 0; oy < oh; ++oy)                                                                     \
+            for (int64_t ox = 0; ox < ow; ++ox) {                                                               \
+                const int64_t y0 = oy * sh - lh, x0 = ox * sw - lw;                                             \
+                T best = -(T)INFINITY;                                                                          \
+                int64_t at = -1;                                                                                \
+                for (int64_t i = 0; i < kh; ++i) {                                                              \
+                    const int64_t y = y0 + i * dh;                                                              \
+                    if (y < 0 || y >= h)                                                                        \
+                        continue;                                                                               \
+                    for (int64_t j = 0; j < kw; ++j) {                                                          \
+                        const int64_t xx = x0 + j * dw;                                                         \
+                        if (xx < 0 || xx >= w)                                                                  \
+                            continue;                                                                           \
+                        const T v = xp[y * w + xx];                                                             \
+                        if (at < 0)                                                                             \
+                            at = i * kw + j;  /* the first element inside the input */                         \
+                        if (v > best || v != v) {                                                              \
+                            best = v;                                                                           \
+                            at = i * kw + j;                                                                    \
+                        }                                                                                       \
+                    }                                                                                           \
+                }                                                                                               \
+                const int64_t o = (p * oh + oy) * ow + ox;                                                      \
+                out[o] = best;                                                                                  \
+                kidx[o] = (I)(at < 0 ? 0 : at);                                                                 \
+            }                                                                                                   \
+    }                                                                                                           \
+}                                                                                                               \
+void em_maxpool_scatter_##S##_##IS(int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow, void *geoo,   \
+                                   int nthreads, void *go, void *ko, void *oo)                                  \
+{                                                                                                               \
+    const int64_t *restrict geo = EM_DATA(geoo, const int64_t);                                                 \
+    const T *restrict g = EM_DATA(go, const T);                                                                 \
+    const I *restrict kidx = EM_DATA(ko, const I);                                                              \
+    T *restrict out = EM_DATA(oo, T);                                                                           \
+    const int64_t kh = geo[0], sh = geo[1], dh = geo[2], lh = geo[3];                                           \
+    const int64_t kw = geo[4], sw = geo[5], dw = geo[6], lw = geo[7];                                           \
+    (void)kh;                                                                                                   \
+    EM_OMP(parallel for if(parallel: planes * h * w >= EM_PARALLEL_MIN) num_threads(nthreads) schedule(static)) \
+    for (int64_t p = 0; p < planes; ++p) {                                                                      \
+        T *restrict op = out + p * h * w;                                                                       \
+        for (int64_t i = 0; i < h * w; ++i)                                                                     \
+            op[i] = 0;                                                                                          \
+        for (int64_t oy = 0; oy < oh; ++oy)                                                                     \
+            for (int64_t ox = 0; ox < ow; ++ox) {                                                               \
+                const int64_t o = (p * oh + oy) * ow + ox, k = kidx[o];                                         \
+                const int64_t y = oy * sh - lh + k / kw * dh, xx = ox * sw - lw + k % kw * dw;                  \
+                if (y >= 0 && y < h && xx >= 0 && xx < w)                                                       \
+                    op[y * w + xx] += g[o];                                                                     \
+            }                                                                                                   \
+    }                                                                                                           \
+}
+
+EM_MAXPOOL(float, f32, int8_t, i8)
+EM_MAXPOOL(float, f32, int32_t, i32)
+EM_MAXPOOL(double, f64, int8_t, i8)
+EM_MAXPOOL(double, f64, int32_t, i32)
+"""
+
+_SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
+_INDEX = {np.dtype("int8"): "i8", np.dtype("int32"): "i32"}
+
+
+def _geometry(geo):
+    (kh, sh, dh, lh, _, _), (kw, sw, dw, lw, _, _) = geo
+    return np.array([kh, sh, dh, lh, kw, sw, dw, lw], np.int64)
+
+
+def _planes(a):
+    """a (..., H, W) as C-contiguous (planes, H, W), and the number of planes."""
+    a = a if a.flags.carray else np.array(a, order="C")
+    return a, a.size // (a.shape[-1] * a.shape[-2]) if a.size else 0
+
+
+class CMaxPool(MaxPool):
+    """MaxPool run by C (see the module docstring)."""
+
+    lib = None  # {(dtype suffix, index suffix): (forward, scatter)}, set by lower_pools
+    runs = "c"
+
+    def forward(self, xp, x):
+        x, planes = _planes(self._in(x))
+        (kh, _, _, _, h, oh), (kw, _, _, _, w, ow) = self.geo
+        out = np.empty(x.shape[:-2] + (oh, ow), x.dtype)
+        kidx = np.empty(out.shape, np.int8 if kh * kw < 128 else np.int32)
+        threads = get_num_threads() if out.size * kh * kw >= render_c.PARALLEL_MIN else 1
+        self.lib[_SUFFIX[x.dtype], _INDEX[kidx.dtype]][0](planes, h, w, oh, ow, _geometry(self.geo), threads, x,
+                                                            out, kidx)
+        self.kidx = kidx
+        return self._out(out)
+
+
+class CMaxPoolScatter(MaxPoolScatter):
+    """MaxPoolScatter run by C (see the module docstring)."""
+
+    lib = None
+    runs = "c"
+
+    def forward(self, xp, g):
+        g, planes = _planes(self._in(g))
+        kidx = self.kidx if self.kidx.flags.carray else np.ascontiguousarray(self.kidx)
+        (_, _, _, _, h, oh), (_, _, _, _, w, ow) = self.geo
+        out = np.empty(g.shape[:-2] + (h, w), g.dtype)
+        threads = get_num_threads() if out.size >= render_c.PARALLEL_MIN else 1
+        self.lib[_SUFFIX[g.dtype], _INDEX[kidx.dtype]][1](planes, h, w, oh, ow, _geometry(self.geo), threads, g,
+                                                            kidx, out)
+        return self._out(out)
+
+
+def _functions(lib):
+    i64, i32, obj = ctypes.c_int64, ctypes.c_int, ctypes.py_object
+    table = {}
+    for s in _SUFFIX.values():
+        for i in _INDEX.values():
+            fns = (getattr(lib, f"em_maxpool_{s}_{i}"), getattr(lib, f"em_maxpool_scatter_{s}_{i}"))
+            for fn in fns:
+                fn.argtypes, fn.restype = [i64] * 5 + [obj, i32, obj, obj, obj], None
+            table[s, i] = fns
+    return table
+
+
+def _covered(op):
+    node = op.node
+    if type(node) is MaxPool:
+        return node.positions is None and op.args[0].dtype in _SUFFIX
+    return type(node) is MaxPoolScatter and op.args[0].dtype in _SUFFIX
+
+
+def lower_pools(graph, load):
+    """graph with its max pooling and its gradients run by C (its ops list replaced; the other Op objects are
+    shared). ``load()`` gives the library of ``BODY``; it is called only when the graph has such ops."""
+    classes = {id(op): CMaxPool if type(op.node) is MaxPool else CMaxPoolScatter
+               for op in graph.ops if _covered(op)}
+    return swap_nodes(graph, classes, lib=_functions(load()), runs="c") if classes else graph

@@ -1,0 +1,27 @@
+"""Giving ops of a graph other node classes: how the C backend hands an op to a hand-written C function (an
+optimizer update, cross-entropy, max pooling) after the passes, keeping everything else about the op."""
+from .ir import Op
+
+__all__ = ["swap_nodes"]
+
+
+def swap_nodes(graph, classes, **attrs):
+    """graph with the node of each op whose id is in ``classes`` ({id(op): node class}) replaced by a node of that
+    class holding the same attributes and ``attrs`` (e.g. the C library); links to a replaced op follow it. The
+    ops list is replaced; the other Op objects are shared with the graph it was made from."""
+    if not classes:
+        return graph
+    ops, new = [], {}
+    for old in graph.ops:
+        cls, op = classes.get(id(old)), old
+        links = {k: (new.get(id(src), src), attr, j) for k, (src, attr, j) in old.links.items()}
+        if cls is not None or links != old.links:
+            node = old.node
+            if cls is not None:
+                node = object.__new__(cls)
+                node.__dict__.update(vars(old.node), **attrs)
+            op = new[id(old)] = Op(node, old.args, old.outputs, links)
+            op.raw, op.backward = old.raw, old.backward
+        ops.append(op)
+    graph.ops = ops
+    return graph
