@@ -653,3 +653,40 @@ def test_max_pool_in_c_picks_the_first_element_inside_for_a_window_of_minus_infi
     y, grad, _ = _pool_and_grad(x, pool, True)
     np.testing.assert_array_equal(y, want_y)
     np.testing.assert_array_equal(grad, want_grad)
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("conv", [
+    lambda x, w: F.conv2d(x, w, padding=2),
+    lambda x, w: F.conv2d(x, w, stride=2, padding=1, dilation=2),
+    lambda x, w: F.conv2d(x, w.reshape(6, 2, 5, 5)[:, :1].contiguous(), groups=2),
+    lambda x, w: F.conv1d(x[:, :, 0], w[:, :, 0])], ids=["padded", "strided_dilated", "groups", "1d"])
+def test_convolutions_with_window_copies_in_c_give_the_eager_bits(conv, dtype, monkeypatch):
+    from ember.compiler import c_conv
+    copies = []
+    run = c_conv.WindowCopy.__call__
+    monkeypatch.setattr(c_conv.WindowCopy, "__call__", lambda self, dst, src: copies.append(1) or run(self, dst, src))
+    rng = np.random.default_rng(0)
+    x_np, w_np = rng.standard_normal((3, 2, 12, 11)).astype(dtype), rng.standard_normal((6, 2, 5, 5)).astype(dtype)
+
+    def result(compiled):
+        x, w = ember.tensor(x_np, requires_grad=True), ember.tensor(w_np, requires_grad=True)
+
+        def step(x, w):
+            y = conv(x, w)
+            (y * y).sum().backward()
+            return y
+
+        f = ember.compile(step, backend="c", fullgraph=True) if compiled else step
+        for _ in range(3):  # the last call runs the graph
+            x.grad = w.grad = None
+            y = f(x, w)
+        return y.detach().numpy(), x.grad.numpy(), w.grad.numpy()
+
+    want = result(False)
+    assert not copies
+    got = result(True)
+    assert copies  # the graph's convolutions copied their windows in C
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)

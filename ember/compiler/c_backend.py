@@ -1,8 +1,8 @@
 """The "c" backend: the optimized graph with its elementwise chains fused (``passes.fuse``, after Linear's bias
 is split from its GEMM to join the activation after it: ``passes.epilogue``), each fused kernel
 rendered to C (``render_c``), the module compiled and cached (``cache``) and its functions bound to the fused ops;
-the updates of SGD, Adam and AdamW, the cross-entropy loss and max pooling run by hand-written C functions too
-(``c_optim``, ``c_loss``, ``c_pool``).
+the updates of SGD, Adam and AdamW, the cross-entropy loss, max pooling and the window copies of convolutions run
+by hand-written C functions too (``c_optim``, ``c_loss``, ``c_pool``, ``c_conv``).
 Everything else (matmul and convolution through NumPy's BLAS, reductions, the ops without a compile rule) runs
 as in the numpy backend, by the same interpreter.
 
@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 from ..ops._threads import get_num_threads
-from . import c_loss, c_optim, c_pool, cache, render_c
+from . import c_conv, c_loss, c_optim, c_pool, cache, render_c
 from .interpret import Program
 from .kernel import FusedKernel
 from .passes import log_graph
@@ -52,9 +52,9 @@ def data_offset():
 
 
 def runtime_source(offset):
-    """The C module of the hand-written functions (optimizer updates, cross-entropy, max pooling): one library,
-    compiled once."""
-    return render_c.header(offset) + c_optim.BODY + c_loss.BODY + c_pool.BODY
+    """The C module of the hand-written functions (optimizer updates, cross-entropy, max pooling, convolutions'
+    window copies): one library, compiled once."""
+    return render_c.header(offset) + c_optim.BODY + c_loss.BODY + c_pool.BODY + c_conv.BODY
 
 
 class _Launcher:
@@ -101,7 +101,7 @@ def program(graph, name="graph"):
     fused = fuse_elementwise(split_linear_bias(graph))
     try:
         runtime = lambda: cache.load(runtime_source(offset), compiler)  # noqa: E731
-        for lower in (c_optim.lower_updates, c_loss.lower_losses, c_pool.lower_pools):
+        for lower in (c_optim.lower_updates, c_loss.lower_losses, c_pool.lower_pools, c_conv.lower_convolutions):
             fused = lower(fused, runtime)
         log_graph(fused, f"{name} (after fuse_elementwise and the lowerings to hand-written C)")
         ops = [op for op in fused.ops if isinstance(op.node, FusedKernel)]

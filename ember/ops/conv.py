@@ -85,10 +85,12 @@ def _block_images(rows, p, itemsize):
 
 class _Im2col:
     """The im2col matrix (C*KH*KW, N*P) of x (N, C, H, W) for geo, block by block of images: the windows are one
-    as_strided view of x, or of a padded copy of it that each block fills for its own images."""
+    as_strided view of x, or of a padded copy of it that each block fills for its own images. ``copy(dst, win)``
+    copies the windows into the matrix (NumPy's assignment when None; see _ConvOp.copy_windows)."""
 
-    def __init__(self, xp, x, geo, wide):
+    def __init__(self, xp, x, geo, wide, copy=None):
         (kh, sh, dh, lh, h, oh), (kw, sw, dw, lw, w, ow) = geo
+        self.copy = copy
         n, c = x.shape[0], x.shape[1]
         self.p, self.rows, self.fill, self.images = _columns(geo, wide)[0], c * kh * kw, None, None
         extra = int(kw > 1) if wide else None  # a row of zeros for the wide runs that go past the span
@@ -124,7 +126,10 @@ class _Im2col:
             space = kept[n0 * self.rows * p:]
         else:
             space = _scratch(xp, state, "cols", (size,), self.win.dtype)
-        space[:size].reshape(win.shape)[...] = win
+        if self.copy is None:
+            space[:size].reshape(win.shape)[...] = win
+        else:
+            self.copy(space[:size].reshape(win.shape), win)
         return space[:size].reshape(self.rows, m * p)
 
     def block_images(self, cols, n0, m):
@@ -172,7 +177,7 @@ def _bmm(xp, a, b, groups, out=None):
     return r.reshape(m, -1, p)
 
 
-def _conv_mm(xp, x, geo, w2, groups, bias=None, keep=False):
+def _conv_mm(xp, x, geo, w2, groups, bias=None, keep=False, copy=None):
     """w2 (O, C/groups*KH*KW) times the im2col matrix of each image of x (N, C, H, W), per group, plus bias ->
     (N, O, OH*OW), C-contiguous; and when keep is set and it is small enough the whole matrix for the weight
     gradient (else None): a flat array holding each block of nb images' (C*KH*KW, nb*OH*OW) matrix after the
@@ -190,7 +195,7 @@ def _conv_mm(xp, x, geo, w2, groups, bias=None, keep=False):
     # the bias repeated over each channel's outputs: added to a block's (m, O*Q) view, numpy runs one long inner
     # loop per image (about twice as fast as adding (O, 1) values to (m, O, Q))
     brow = None if bias is None else xp.repeat(bias, q)
-    im = _Im2col(xp, x, geo, wide)
+    im = _Im2col(xp, x, geo, wide, copy)
 
     def block(n0, m, state):
         cols = im.block_images(im.block(xp, n0, m, state, kept), n0, m)
@@ -207,7 +212,7 @@ def _conv_mm(xp, x, geo, w2, groups, bias=None, keep=False):
     return out, (None if kept is None else (kept, nb))
 
 
-def _conv_wgrad(xp, x, g4, geo, groups, cols=None):
+def _conv_wgrad(xp, x, g4, geo, groups, cols=None, copy=None):
     """The gradient g4 (N, O, OH, OW) times the transposed im2col matrix of x (or the one kept by _conv_mm), per
     group -> (O, C/groups*KH*KW). Each block's gradient is copied to the matrix's column order (O, m*P) for one
     matmul with a long reduction (faster than a matmul per image)."""
@@ -216,7 +221,7 @@ def _conv_wgrad(xp, x, g4, geo, groups, cols=None):
     wide = cols is None and _wide(geo, o // groups)
     p = _columns(geo, wide)[0]
     junk = p != geo[0].n_out * geo[1].n_out
-    im = _Im2col(xp, x, geo, wide) if cols is None else None
+    im = _Im2col(xp, x, geo, wide, copy) if cols is None else None
     work = o // groups * rows * n * p
     per_image = rows // groups < _WGRAD_PER_IMAGE_ROWS
 
@@ -310,6 +315,10 @@ def _unflatten(out, h, w, one_d):
 
 
 class _ConvOp(Node):
+    # how im2col copies the windows (a strided view) into its matrix: NumPy's assignment, or a faster copy that the
+    # compiler's C backend sets on the nodes of a graph (compiler.c_conv)
+    copy_windows = None
+
     def __init__(self, geo, groups, one_d):
         self.geo, self.groups, self.one_d = geo, groups, one_d
 
@@ -337,7 +346,8 @@ class Conv(_ConvOp):
     def forward(self, xp, x, w, b=None):
         if self.one_d:
             x, w = _as2d(x), _as2d(w)
-        out, self.cols = _conv_mm(xp, x, self.geo, w.reshape(w.shape[0], -1), self.groups, b, self.keep_cols)
+        out, self.cols = _conv_mm(xp, x, self.geo, w.reshape(w.shape[0], -1), self.groups, b, self.keep_cols,
+                                  self.copy_windows)
         return _unflatten(out, self.geo[0].n_out, self.geo[1].n_out, self.one_d)
 
     def backward(self, g):
@@ -371,7 +381,7 @@ class ConvTranspose(_ConvOp):
             # col2im's scatter-add unless its im2col matrix is much larger than col2im's.
             fgeo = (Window(kh, 1, dh, dh * (kh - 1) - lh, oh, hin), Window(kw, 1, dw, dw * (kw - 1) - lw, ow, win))
             wf = w.reshape(g, og, cg, kh, kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4).reshape(c, og * kh * kw)
-            out = _conv_mm(xp, x, fgeo, wf, g, b)[0]
+            out = _conv_mm(xp, x, fgeo, wf, g, b, copy=self.copy_windows)[0]
             return _unflatten(out, hin, win, self.one_d)
         wt = w.reshape(g, og, cg * kh * kw).transpose(0, 2, 1).reshape(g * cg * kh * kw, og)
         out = _col2im_mm(xp, wt, x, self.geo, g)
@@ -403,7 +413,7 @@ class ConvWeight(_ConvOp):
     def forward(self, xp, x, g):
         if self.one_d:
             x, g = _as2d(x), _as2d(g)
-        gw = _conv_wgrad(xp, x, g, self.geo, self.groups, self.cols)
+        gw = _conv_wgrad(xp, x, g, self.geo, self.groups, self.cols, self.copy_windows)
         self.cols = None
         return xp.ascontiguousarray(gw).reshape(self.wshape)
 
