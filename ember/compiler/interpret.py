@@ -67,6 +67,10 @@ class Program:
         self.free = self._liveness()
         self.moves = self._copies_to_elide()
         self.overwrites = self._outputs_in_place(graph)
+        # what _run_arrays reads per instruction, in one tuple (no lookups while running)
+        self.steps = tuple((i, cls, attrs, args, outs, links, i in self.moves, i in self.linked,
+                            self.overwrites.get(i), tuple(self.free[i]), tuple(self.unlink.get(i, ())))
+                           for i, (cls, attrs, args, outs, links) in enumerate(self.code))
 
     def _liveness(self):
         """For each instruction, the slots read for the last time there (not outputs, writes or sources)."""
@@ -166,37 +170,39 @@ class Program:
             target.grad = Tensor._wrap(arr)
 
     def _run_arrays(self, env):
-        code, free, moves, overwrites, linked = self.code, self.free, self.moves, self.overwrites, self.linked
-        unlink = self.unlink
-        ran = [None] * len(code)
+        ran = [None] * len(self.code)
         xp = None
-        for i in range(len(code)):
-            cls, attrs, args, outs, links = code[i]
+        for i, cls, attrs, args, outs, links, move, keep, into, free, unlink in self.steps:
             arrays = [env[a] if kind else a for kind, a in args]
             if xp is None:
                 first = next((a for a in arrays if hasattr(a, "shape")), None)
                 xp = np if first is None or first.__class__ is _ndarray else get_array_module(first)
-            if i in moves and _dying(arrays, (0,))[0] is not None:  # hand the clone's argument over
+            if move and _dying(arrays, (0,))[0] is not None:  # hand the clone's argument over
                 env[outs[0]] = arrays[0]
                 env[args[0][1]] = None
                 continue
-            node = _clone(cls, attrs, links, ran)
-            if i in linked:
+            node = _new(cls)
+            node.__dict__.update(attrs)
+            if links:
+                _link(node, links, ran)
+            if keep:
                 ran[i] = node
-            if i in overwrites:
-                out = node.forward_into(xp, arrays, _dying(arrays, overwrites[i]))
-            else:
+            if into is None:
                 out = node.forward(xp, *arrays)
-            if out.__class__ is not tuple:
+            else:
+                out = node.forward_into(xp, arrays, _dying(arrays, into))
+            if out.__class__ is _ndarray:
+                env[outs[0]] = out
+            elif out.__class__ is not tuple:
                 env[outs[0]] = _as_array(out)
             else:
                 for s, o in zip(outs, out):
                     if s is not None:
                         env[s] = None if o is None else _as_array(o)
                 out = o = None  # the tuple would hold the arrays until the next op (see _copies_to_elide)
-            for s in free[i]:
+            for s in free:
                 env[s] = None
-            for j in unlink.get(i, ()):
+            for j in unlink:
                 ran[j] = None
 
     def _run_tensors(self, env):
@@ -225,12 +231,16 @@ def _clone(cls, attrs, links, ran):
     """A fresh node with the traced node's attributes (a forward stores its own state on the node), the linked
     ones taken from this run's nodes (see Op.links)."""
     node = _new(cls)
+    node.__dict__.update(attrs)
+    _link(node, links, ran)
+    return node
+
+
+def _link(node, links, ran):
     d = node.__dict__
-    d.update(attrs)
     for k, i, attr, j in links:
         v = ran[i].__dict__[attr]
         d[k] = v if j is None else v[j]
-    return node
 
 
 def _dying(arrays, positions):
