@@ -1,9 +1,11 @@
-"""The window copies of convolutions in C: im2col's copy of a strided view of the input's windows into its matrix,
-one loop per run of the view's last dimension, where NumPy's copy of a view of five or six short dimensions spends
-most of its time between runs (a 5x5 kernel over 14x14 images: runs of 10 elements).
+"""The window copies and adds of convolutions in C: im2col's copy of a strided view of the input's windows into its
+matrix, one loop per run of the view's last dimension, where NumPy's copy of a view of five or six short dimensions
+spends most of its time between runs (a 5x5 kernel over 14x14 images: runs of 10 elements); and col2im's adds of
+each kernel position's columns back into the (wide-layout) input gradient, one pass per image and channel instead
+of one NumPy call per kernel position.
 
-``lower_convolutions`` sets ``copy_windows`` (see ember.ops.conv) on the Conv, ConvTranspose and ConvWeight nodes
-of a graph: the same ops, the same arithmetic (a copy moves the same bits), faster copies.
+``lower_convolutions`` sets ``window_ops`` (see ember.ops.conv) on the Conv, ConvTranspose and ConvWeight nodes of
+a graph: the same ops, the same arithmetic in the same order (the same bits), fewer passes.
 """
 import ctypes
 
@@ -45,36 +47,71 @@ void em_gather_##S(int64_t nd, void *geoo, void *so, void *do_)                 
     }                                                                                                           \
 }
 
+/* dst (m, c, plane) += the columns cols (m, c, kk, p) of each kernel position k at offset off[k] of each plane,
+   k in order (NumPy's order of additions) */
+#define EM_ADD_RUNS(T, S)                                                                                       \
+void em_add_runs_##S(int64_t m, int64_t c, int64_t kk, int64_t p, int64_t plane, void *offo, void *colso,      \
+                     void *dsto)                                                                                \
+{                                                                                                               \
+    const int64_t *restrict off = EM_DATA(offo, const int64_t);                                                 \
+    const T *restrict cols = EM_DATA(colso, const T);                                                           \
+    T *restrict dst = EM_DATA(dsto, T);                                                                         \
+    for (int64_t i = 0; i < m * c; ++i)                                                                         \
+        for (int64_t k = 0; k < kk; ++k) {                                                                      \
+            T *restrict d = dst + i * plane + off[k];                                                           \
+            const T *restrict s = cols + (i * kk + k) * p;                                                      \
+            for (int64_t q = 0; q < p; ++q)                                                                     \
+                d[q] += s[q];                                                                                   \
+        }                                                                                                       \
+}
+
 EM_GATHER(float, f32)
 EM_GATHER(double, f64)
+EM_ADD_RUNS(float, f32)
+EM_ADD_RUNS(double, f64)
 """
 
 
-class WindowCopy:
-    """``copy(dst, src)``: dst (C-contiguous, src's shape) = src, a strided view, by the C function of its dtype
-    (NumPy's assignment for other dtypes, more than 8 dimensions or strides that are not whole elements)."""
+class WindowOps:
+    """The C functions a convolution node calls (see ember.ops.conv._ConvOp.window_ops), each falling back to
+    NumPy's array operation for what it does not cover (other dtypes, more than 8 dimensions, strides that are not
+    whole elements, arrays that are not C-contiguous where they must be)."""
 
     def __init__(self, lib):
-        self.fns = {}
+        self.gather, self.add = {}, {}
+        i64, obj = ctypes.c_int64, ctypes.py_object
         for dtype, suffix in ((np.dtype("float32"), "f32"), (np.dtype("float64"), "f64")):
-            fn = getattr(lib, f"em_gather_{suffix}")
-            fn.argtypes, fn.restype = [ctypes.c_int64] + [ctypes.py_object] * 3, None
-            self.fns[dtype] = fn
+            fn = self.gather[dtype] = getattr(lib, f"em_gather_{suffix}")
+            fn.argtypes, fn.restype = [i64] + [obj] * 3, None
+            fn = self.add[dtype] = getattr(lib, f"em_add_runs_{suffix}")
+            fn.argtypes, fn.restype = [i64] * 5 + [obj] * 3, None
 
-    def __call__(self, dst, src):
-        fn, size = self.fns.get(src.dtype), src.itemsize
+    def copy(self, dst, src):
+        """dst (C-contiguous, src's shape) = src, a strided view."""
+        fn, size = self.gather.get(src.dtype), src.itemsize
         if (fn is None or not 0 < src.ndim <= 8 or src.size == 0 or dst.dtype != src.dtype or dst.shape != src.shape
                 or not dst.flags.carray or any(s % size for s in src.strides)):
             dst[...] = src
             return
         fn(src.ndim, np.array(src.shape + tuple(s // size for s in src.strides), np.int64), src, dst)
 
+    def add_runs(self, dst, cols, offsets):
+        """dst (m, c, plane)[:, :, off:off + p] += cols[:, :, k] for each k and off of offsets, in order."""
+        m, c, kk, p = cols.shape
+        fn = self.add.get(dst.dtype)
+        if fn is None or cols.dtype != dst.dtype or not (dst.flags.carray and cols.flags.carray) or m * c == 0:
+            for k, off in enumerate(offsets):
+                dst[:, :, off:off + p] += cols[:, :, k]
+            return
+        fn(m, c, kk, p, dst.shape[2], np.array(offsets, np.int64), cols, dst)
+
     def __repr__(self):
-        return "c"  # how the graph prints it: {copy_windows=c}
+        return "c"  # how the graph prints it: {window_ops=c}
 
 
 def lower_convolutions(graph, load):
-    """graph with the window copies of its convolutions run by C (its ops list replaced; the other Op objects
-    are shared). ``load()`` gives the library of ``BODY``; it is called only when the graph has convolutions."""
+    """graph with the window copies and adds of its convolutions run by C (its ops list replaced; the other Op
+    objects are shared). ``load()`` gives the library of ``BODY``; it is called only when the graph has
+    convolutions."""
     classes = {id(op): type(op.node) for op in graph.ops if type(op.node) in (Conv, ConvTranspose, ConvWeight)}
-    return swap_nodes(graph, classes, copy_windows=WindowCopy(load())) if classes else graph
+    return swap_nodes(graph, classes, window_ops=WindowOps(load())) if classes else graph

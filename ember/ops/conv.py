@@ -85,12 +85,12 @@ def _block_images(rows, p, itemsize):
 
 class _Im2col:
     """The im2col matrix (C*KH*KW, N*P) of x (N, C, H, W) for geo, block by block of images: the windows are one
-    as_strided view of x, or of a padded copy of it that each block fills for its own images. ``copy(dst, win)``
-    copies the windows into the matrix (NumPy's assignment when None; see _ConvOp.copy_windows)."""
+    as_strided view of x, or of a padded copy of it that each block fills for its own images. ``ops.copy(dst,
+    win)`` copies the windows into the matrix (NumPy's assignment when ops is None; see _ConvOp.window_ops)."""
 
-    def __init__(self, xp, x, geo, wide, copy=None):
+    def __init__(self, xp, x, geo, wide, ops=None):
         (kh, sh, dh, lh, h, oh), (kw, sw, dw, lw, w, ow) = geo
-        self.copy = copy
+        self.ops = ops
         n, c = x.shape[0], x.shape[1]
         self.p, self.rows, self.fill, self.images = _columns(geo, wide)[0], c * kh * kw, None, None
         extra = int(kw > 1) if wide else None  # a row of zeros for the wide runs that go past the span
@@ -126,10 +126,10 @@ class _Im2col:
             space = kept[n0 * self.rows * p:]
         else:
             space = _scratch(xp, state, "cols", (size,), self.win.dtype)
-        if self.copy is None:
+        if self.ops is None:
             space[:size].reshape(win.shape)[...] = win
         else:
-            self.copy(space[:size].reshape(win.shape), win)
+            self.ops.copy(space[:size].reshape(win.shape), win)
         return space[:size].reshape(self.rows, m * p)
 
     def block_images(self, cols, n0, m):
@@ -177,7 +177,7 @@ def _bmm(xp, a, b, groups, out=None):
     return r.reshape(m, -1, p)
 
 
-def _conv_mm(xp, x, geo, w2, groups, bias=None, keep=False, copy=None):
+def _conv_mm(xp, x, geo, w2, groups, bias=None, keep=False, ops=None):
     """w2 (O, C/groups*KH*KW) times the im2col matrix of each image of x (N, C, H, W), per group, plus bias ->
     (N, O, OH*OW), C-contiguous; and when keep is set and it is small enough the whole matrix for the weight
     gradient (else None): a flat array holding each block of nb images' (C*KH*KW, nb*OH*OW) matrix after the
@@ -195,7 +195,7 @@ def _conv_mm(xp, x, geo, w2, groups, bias=None, keep=False, copy=None):
     # the bias repeated over each channel's outputs: added to a block's (m, O*Q) view, numpy runs one long inner
     # loop per image (about twice as fast as adding (O, 1) values to (m, O, Q))
     brow = None if bias is None else xp.repeat(bias, q)
-    im = _Im2col(xp, x, geo, wide, copy)
+    im = _Im2col(xp, x, geo, wide, ops)
 
     def block(n0, m, state):
         cols = im.block_images(im.block(xp, n0, m, state, kept), n0, m)
@@ -212,7 +212,7 @@ def _conv_mm(xp, x, geo, w2, groups, bias=None, keep=False, copy=None):
     return out, (None if kept is None else (kept, nb))
 
 
-def _conv_wgrad(xp, x, g4, geo, groups, cols=None, copy=None):
+def _conv_wgrad(xp, x, g4, geo, groups, cols=None, ops=None):
     """The gradient g4 (N, O, OH, OW) times the transposed im2col matrix of x (or the one kept by _conv_mm), per
     group -> (O, C/groups*KH*KW). Each block's gradient is copied to the matrix's column order (O, m*P) for one
     matmul with a long reduction (faster than a matmul per image)."""
@@ -221,7 +221,7 @@ def _conv_wgrad(xp, x, g4, geo, groups, cols=None, copy=None):
     wide = cols is None and _wide(geo, o // groups)
     p = _columns(geo, wide)[0]
     junk = p != geo[0].n_out * geo[1].n_out
-    im = _Im2col(xp, x, geo, wide, copy) if cols is None else None
+    im = _Im2col(xp, x, geo, wide, ops) if cols is None else None
     work = o // groups * rows * n * p
     per_image = rows // groups < _WGRAD_PER_IMAGE_ROWS
 
@@ -266,7 +266,7 @@ def _wgrad_images(xp, xb, gb, groups):
     return xp.matmul(xb.reshape(m, groups, -1, p), gb.reshape(m, groups, -1, p).transpose(0, 1, 3, 2)).sum(0)
 
 
-def _col2im_mm(xp, wt, x4, geo, groups):
+def _col2im_mm(xp, wt, x4, geo, groups, ops=None):
     """The adjoint of _conv_mm: the columns wt (C*KH*KW, O/groups) times each image of x4 (N, O, OH, OW), per
     group, added back into a new C-contiguous (N, C, H, W) array, in blocks of images. Stride-1 windows are added
     in the wide layout (see _wide): one contiguous run per image, channel and kernel position instead of OH runs
@@ -290,8 +290,11 @@ def _col2im_mm(xp, wt, x4, geo, groups):
     def block(n0, m, state):
         if wide:
             cols = _bmm(xp, wt, _widen(xp, x4[n0:n0 + m], geo, state), groups).reshape(m, c, kh * kw, p)
-            for k in range(kh * kw):
-                off = k // kw * dh * width + k % kw * dw
+            offsets = [k // kw * dh * width + k % kw * dw for k in range(kh * kw)]
+            if ops is not None:
+                ops.add_runs(flat[n0:n0 + m], cols, offsets)
+                return
+            for k, off in enumerate(offsets):
                 flat[n0:n0 + m, :, off:off + p] += cols[:, :, k]
             return
         cols = _bmm(xp, wt, x3[n0:n0 + m], groups).reshape(m, c, kh * kw, oh, ow)
@@ -315,9 +318,9 @@ def _unflatten(out, h, w, one_d):
 
 
 class _ConvOp(Node):
-    # how im2col copies the windows (a strided view) into its matrix: NumPy's assignment, or a faster copy that the
-    # compiler's C backend sets on the nodes of a graph (compiler.c_conv)
-    copy_windows = None
+    # how im2col copies the windows (a strided view) into its matrix and col2im adds columns back: NumPy's array
+    # operations (None), or the C functions that the compiler's C backend sets on the nodes of a graph (c_conv)
+    window_ops = None
 
     def __init__(self, geo, groups, one_d):
         self.geo, self.groups, self.one_d = geo, groups, one_d
@@ -347,7 +350,7 @@ class Conv(_ConvOp):
         if self.one_d:
             x, w = _as2d(x), _as2d(w)
         out, self.cols = _conv_mm(xp, x, self.geo, w.reshape(w.shape[0], -1), self.groups, b, self.keep_cols,
-                                  self.copy_windows)
+                                  self.window_ops)
         return _unflatten(out, self.geo[0].n_out, self.geo[1].n_out, self.one_d)
 
     def backward(self, g):
@@ -381,10 +384,10 @@ class ConvTranspose(_ConvOp):
             # col2im's scatter-add unless its im2col matrix is much larger than col2im's.
             fgeo = (Window(kh, 1, dh, dh * (kh - 1) - lh, oh, hin), Window(kw, 1, dw, dw * (kw - 1) - lw, ow, win))
             wf = w.reshape(g, og, cg, kh, kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4).reshape(c, og * kh * kw)
-            out = _conv_mm(xp, x, fgeo, wf, g, b, copy=self.copy_windows)[0]
+            out = _conv_mm(xp, x, fgeo, wf, g, b, ops=self.window_ops)[0]
             return _unflatten(out, hin, win, self.one_d)
         wt = w.reshape(g, og, cg * kh * kw).transpose(0, 2, 1).reshape(g * cg * kh * kw, og)
-        out = _col2im_mm(xp, wt, x, self.geo, g)
+        out = _col2im_mm(xp, wt, x, self.geo, g, self.window_ops)
         if b is not None:
             out += b[:, None, None]
         return out[:, :, 0] if self.one_d else out
@@ -413,7 +416,7 @@ class ConvWeight(_ConvOp):
     def forward(self, xp, x, g):
         if self.one_d:
             x, g = _as2d(x), _as2d(g)
-        gw = _conv_wgrad(xp, x, g, self.geo, self.groups, self.cols, self.copy_windows)
+        gw = _conv_wgrad(xp, x, g, self.geo, self.groups, self.cols, self.window_ops)
         self.cols = None
         return xp.ascontiguousarray(gw).reshape(self.wshape)
 
