@@ -50,63 +50,231 @@ class _Inplace(Module):
 
 
 class ReLU(_Inplace):
-    """max(x, 0), elementwise (torch.nn.ReLU); the input may have any shape.
+    """Apply max(x, 0) elementwise, the rectified linear unit.
 
-    >>> nn.ReLU()(ember.tensor([-1.0, 0.0, 2.0]))
-    tensor([0., 0., 2.])
+    Args:
+        inplace (bool): overwrite the input with the result (and return it). Default: False.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.ReLU``; same semantics.
+
+    Example:
+        >>> nn.ReLU()(ember.tensor([-1.0, 0.0, 2.0]))
+        tensor([0., 0., 2.])
     """
     fn = staticmethod(_relu)
 
 
 class SiLU(_Inplace):
-    """x * sigmoid(x) (swish), elementwise (torch.nn.SiLU); the input may have any shape."""
+    """Apply x * sigmoid(x) elementwise, the sigmoid linear unit (swish).
+
+    Args:
+        inplace (bool): overwrite the input with the result (and return it). Default: False.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.SiLU``; same semantics.
+
+    Example:
+        >>> nn.SiLU()(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([-0.2384,  0.0000,  1.7616])
+    """
     fn = staticmethod(A.silu)
 
 
 class Mish(_Inplace):
-    """x * tanh(softplus(x)), elementwise (torch.nn.Mish); the input may have any shape."""
+    """Apply x * tanh(softplus(x)) elementwise.
+
+    Args:
+        inplace (bool): overwrite the input with the result (and return it). Default: False.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.Mish``; same semantics.
+
+    Example:
+        >>> nn.Mish()(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([-0.2525,  0.0000,  1.9440])
+    """
     fn = staticmethod(A.mish)
 
 
 class SELU(_Inplace):
-    """scale * (max(0, x) + min(0, alpha * (exp(x) - 1))) with PyTorch's constants, elementwise (torch.nn.SELU); the input may have any shape."""
+    """Apply scale * (max(0, x) + min(0, alpha * (exp(x) - 1))) elementwise, the scaled exponential linear unit.
+
+    alpha = 1.6732632423543772 and scale = 1.0507009873554805, PyTorch's constants (self-normalising networks).
+
+    Args:
+        inplace (bool): overwrite the input with the result (and return it). Default: False.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.SELU``; same semantics.
+
+    Example:
+        >>> nn.SELU()(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([-1.5202,  0.0000,  2.1014])
+    """
     fn = staticmethod(A.selu)
 
 
 class Hardswish(_Inplace):
-    """x * relu6(x + 3) / 6, elementwise (torch.nn.Hardswish); the input may have any shape."""
+    """Apply x * relu6(x + 3) / 6 elementwise, a piecewise-linear swish.
+
+    Args:
+        inplace (bool): overwrite the input with the result (and return it). Default: False.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.Hardswish``; same semantics.
+
+    Example:
+        >>> nn.Hardswish()(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([-0.3333,  0.0000,  1.6667])
+    """
     fn = staticmethod(A.hardswish)
     show_inplace = False
 
 
 class Hardsigmoid(_Inplace):
-    """relu6(x + 3) / 6, elementwise (torch.nn.Hardsigmoid); the input may have any shape."""
+    """Apply relu6(x + 3) / 6 elementwise, a piecewise-linear sigmoid.
+
+    Args:
+        inplace (bool): overwrite the input with the result (and return it). Default: False.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.Hardsigmoid``; same semantics.
+
+    Example:
+        >>> nn.Hardsigmoid()(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([0.1667, 0.5000, 0.8333])
+    """
     fn = staticmethod(A.hardsigmoid)
     show_inplace = False
 
 
 class Sigmoid(_Stateless):
-    """1 / (1 + exp(-x)), elementwise (torch.nn.Sigmoid); the input may have any shape."""
+    """Apply 1 / (1 + exp(-x)) elementwise, the logistic sigmoid.
+
+    Args:
+        *args, **kwargs: none; the layer takes no constructor arguments (Module's signature; any argument is a
+            TypeError).
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.Sigmoid``; same semantics.
+
+    Example:
+        >>> nn.Sigmoid()(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([0.1192, 0.5000, 0.8808])
+    """
     fn = staticmethod(U.sigmoid)
 
 
 class Tanh(_Stateless):
-    """tanh(x), elementwise (torch.nn.Tanh); the input may have any shape."""
+    """Apply the hyperbolic tangent elementwise.
+
+    Args:
+        *args, **kwargs: none; the layer takes no constructor arguments (Module's signature; any argument is a
+            TypeError).
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.Tanh``; same semantics.
+
+    Example:
+        >>> nn.Tanh()(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([-0.9640,  0.0000,  0.9640])
+    """
     fn = staticmethod(U.tanh)
 
 
 class LogSigmoid(_Stateless):
-    """log(sigmoid(x)), computed without overflow, elementwise (torch.nn.LogSigmoid); the input may have any shape."""
+    """Apply log(sigmoid(x)) elementwise, computed without overflow.
+
+    Args:
+        *args, **kwargs: none; the layer takes no constructor arguments (Module's signature; any argument is a
+            TypeError).
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.LogSigmoid``; same semantics.
+
+    Example:
+        >>> nn.LogSigmoid()(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([-2.1269, -0.6931, -0.1269])
+    """
     fn = staticmethod(A.logsigmoid)
 
 
 class Softsign(_Stateless):
-    """x / (1 + abs(x)), elementwise (torch.nn.Softsign); the input may have any shape."""
+    """Apply x / (1 + abs(x)) elementwise.
+
+    Args:
+        *args, **kwargs: none; the layer takes no constructor arguments (Module's signature; any argument is a
+            TypeError).
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.Softsign``; same semantics.
+
+    Example:
+        >>> nn.Softsign()(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([-0.6667,  0.0000,  0.6667])
+    """
     fn = staticmethod(A.softsign)
 
 
 class Tanhshrink(_Stateless):
-    """x - tanh(x), elementwise (torch.nn.Tanhshrink); the input may have any shape."""
+    """Apply x - tanh(x) elementwise.
+
+    Args:
+        *args, **kwargs: none; the layer takes no constructor arguments (Module's signature; any argument is a
+            TypeError).
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.Tanhshrink``; same semantics.
+
+    Example:
+        >>> nn.Tanhshrink()(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([-1.0360,  0.0000,  1.0360])
+    """
     fn = staticmethod(A.tanhshrink)
 
 
@@ -115,7 +283,26 @@ def _inplace_str(inplace):
 
 
 class Hardtanh(Module):
-    """x clamped to [min_val, max_val]."""
+    """Clamp x to [min_val, max_val] elementwise.
+
+    Args:
+        min_val (float): the lower bound. Default: -1.0.
+        max_val (float): the upper bound; must be greater than min_val (AssertionError otherwise). Default: 1.0.
+        inplace (bool): overwrite the input with the result (and return it). Default: False.
+        min_value, max_value (float, optional): deprecated names of min_val and max_val (with a FutureWarning).
+            Default: None.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.Hardtanh``; same semantics.
+
+    Example:
+        >>> nn.Hardtanh(-1.0, 1.0)(ember.tensor([-2.0, 0.5, 2.0]))
+        tensor([-1.0000,  0.5000,  1.0000])
+    """
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False,
                  min_value: float | None = None, max_value: float | None = None) -> None:
@@ -140,7 +327,22 @@ class Hardtanh(Module):
 
 
 class ReLU6(Hardtanh):
-    """min(max(0, x), 6)."""
+    """Apply min(max(0, x), 6) elementwise.
+
+    Args:
+        inplace (bool): overwrite the input with the result (and return it). Default: False.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.ReLU6``; same semantics.
+
+    Example:
+        >>> nn.ReLU6()(ember.tensor([-1.0, 3.0, 8.0]))
+        tensor([0., 3., 6.])
+    """
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__(0.0, 6.0, inplace)
@@ -153,7 +355,23 @@ class ReLU6(Hardtanh):
 
 
 class LeakyReLU(Module):
-    """x for x >= 0, negative_slope * x otherwise, elementwise (torch.nn.LeakyReLU); the input may have any shape."""
+    """Apply x where x >= 0 and negative_slope * x elsewhere, elementwise.
+
+    Args:
+        negative_slope (float): the slope for negative inputs. Default: 0.01.
+        inplace (bool): overwrite the input with the result (and return it). Default: False.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.LeakyReLU``; same semantics.
+
+    Example:
+        >>> nn.LeakyReLU(0.1)(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([-0.2000,  0.0000,  2.0000])
+    """
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
@@ -166,7 +384,23 @@ class LeakyReLU(Module):
 
 
 class ELU(Module):
-    """x for x > 0, alpha * (exp(x) - 1) otherwise, elementwise (torch.nn.ELU); the input may have any shape."""
+    """Apply x where x > 0 and alpha * (exp(x) - 1) elsewhere, elementwise (exponential linear unit).
+
+    Args:
+        alpha (float): the value approached for large negative inputs is -alpha. Default: 1.0.
+        inplace (bool): overwrite the input with the result (and return it). Default: False.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.ELU``; same semantics.
+
+    Example:
+        >>> nn.ELU()(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([-0.8647,  0.0000,  2.0000])
+    """
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
@@ -179,13 +413,48 @@ class ELU(Module):
 
 
 class CELU(ELU):
-    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)), elementwise (torch.nn.CELU); the input may have any shape."""
+    """Apply max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) elementwise (continuously differentiable ELU).
+
+    Args:
+        alpha (float): the scale of the negative part. Default: 1.0.
+        inplace (bool): overwrite the input with the result (and return it). Default: False.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.CELU``; same semantics.
+
+    Example:
+        >>> nn.CELU(alpha=0.5)(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([-0.4908,  0.0000,  2.0000])
+    """
     def forward(self, input: Tensor) -> Tensor:
         return A.celu(input, self.alpha, self.inplace)
 
 
 class GELU(Module):
-    """x * Phi(x), the Gaussian error linear unit (``approximate='tanh'`` for the tanh form), elementwise (torch.nn.GELU); the input may have any shape."""
+    """Apply x * Phi(x) elementwise, the Gaussian error linear unit (Phi: the standard normal CDF).
+
+    Args:
+        approximate (str): 'none' for the exact form, 'tanh' for
+            0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))); anything else is an error at the call.
+            Default: 'none'.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.GELU``; same semantics.
+
+    Example:
+        >>> nn.GELU()(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([-0.0455,  0.0000,  1.9545])
+        >>> nn.GELU(approximate="tanh")(ember.tensor([1.0]))
+        tensor([0.8412])
+    """
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
         self.approximate = approximate
@@ -198,7 +467,24 @@ class GELU(Module):
 
 
 class Softplus(Module):
-    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold, elementwise (torch.nn.Softplus); the input may have any shape."""
+    """Apply log(1 + exp(beta * x)) / beta elementwise, a smooth ReLU.
+
+    Args:
+        beta (float): the sharpness. Default: 1.0.
+        threshold (float): where beta * x > threshold the result is x itself (for numerical stability).
+            Default: 20.0.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.Softplus``; same semantics.
+
+    Example:
+        >>> nn.Softplus()(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([0.1269, 0.6931, 2.1269])
+    """
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
         self.beta, self.threshold = beta, threshold
@@ -211,8 +497,21 @@ class Softplus(Module):
 
 
 class GLU(Module):
-    """The gated linear unit a * sigmoid(b), where a and b are the two halves of the input along dim (torch.nn.GLU).
-    Input (*, 2N, *) along dim; output (*, N, *).
+    """Apply the gated linear unit a * sigmoid(b), where a and b are the two halves of the input along dim.
+
+    Args:
+        dim (int): the dimension to split in halves; its size must be even. Default: -1.
+
+    Shape:
+        - Input: (*, 2N, *), 2N along dim.
+        - Output: (*, N, *).
+
+    PyTorch:
+        ``torch.nn.GLU``; same semantics.
+
+    Example:
+        >>> nn.GLU()(ember.tensor([[1.0, 2.0, 0.0, 0.0]]))
+        tensor([[0.5000, 1.0000]])
     """
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
@@ -226,7 +525,24 @@ class GLU(Module):
 
 
 class Threshold(Module):
-    """x where x > threshold, value elsewhere, elementwise (torch.nn.Threshold); the input may have any shape."""
+    """Keep x where x > threshold and replace it by value elsewhere, elementwise.
+
+    Args:
+        threshold (float): the value to compare with.
+        value (float): the replacement where x <= threshold.
+        inplace (bool): overwrite the input with the result (and return it). Default: False.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.Threshold``; same semantics.
+
+    Example:
+        >>> nn.Threshold(0.5, 20.0)(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([20., 20.,  2.])
+    """
     def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
         super().__init__()
         self.threshold, self.value, self.inplace = threshold, value, inplace
@@ -239,7 +555,31 @@ class Threshold(Module):
 
 
 class PReLU(Module):
-    """max(0, x) + a * min(0, x) with a learned slope a (one, or one per channel), initialised to `init`."""
+    """Apply max(0, x) + a * min(0, x) elementwise with a learned slope a, one for all channels or one per channel.
+
+    The learned weight has shape (num_parameters,).
+
+    Args:
+        num_parameters (int): the number of slopes: 1, or the number of channels (dimension 1 of the input).
+            Default: 1.
+        init (float): the initial value of every slope. Default: 0.25.
+        device (str or ember.device, optional): where the weight lives. Default: the CPU.
+        dtype (ember.dtype, optional): the weight's dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Input: (*), any shape; with num_parameters > 1, (N, C, *) with C = num_parameters (channels: dimension 1).
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.PReLU``; same semantics.
+
+    Example:
+        >>> prelu = nn.PReLU()
+        >>> prelu(ember.tensor([-2.0, 0.0, 2.0])).detach()
+        tensor([-0.5000,  0.0000,  2.0000])
+        >>> nn.PReLU(num_parameters=3).weight.shape
+        ember.Size([3])
+    """
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Device = None,
                  dtype: _dtype | None = None) -> None:
@@ -274,19 +614,63 @@ class _SoftmaxBase(Module):
 
 
 class Softmax(_SoftmaxBase):
-    """exp(x) / sum(exp(x)) along dim: each slice along dim sums to 1 (torch.nn.Softmax); any shape.
+    """Apply exp(x) / sum(exp(x)) along dim, so that each slice along dim is positive and sums to 1.
 
-    >>> nn.Softmax(dim=1)(ember.tensor([[0.0, 0.0]]))
-    tensor([[0.5000, 0.5000]])
+    Args:
+        dim (int, optional): the dimension along which it is computed; None picks one with PyTorch's legacy rule
+            (dimension 0 for 0-, 1- and 3-dimensional inputs, 1 otherwise) and a deprecation warning. Default: None.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.Softmax``; same semantics.
+
+    Example:
+        >>> nn.Softmax(dim=1)(ember.tensor([[0.0, 0.0]]))
+        tensor([[0.5000, 0.5000]])
     """
     fn = staticmethod(A.softmax)
 
 
 class LogSoftmax(_SoftmaxBase):
-    """log(softmax(x)) along dim, computed stably (torch.nn.LogSoftmax); any shape."""
+    """Apply log(softmax(x)) along dim, computed stably.
+
+    Args:
+        dim (int, optional): the dimension along which it is computed; None picks one with PyTorch's legacy rule
+            (dimension 0 for 0-, 1- and 3-dimensional inputs, 1 otherwise) and a deprecation warning. Default: None.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.LogSoftmax``; same semantics.
+
+    Example:
+        >>> nn.LogSoftmax(dim=0)(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([-4.1429, -2.1429, -0.1429])
+    """
     fn = staticmethod(A.log_softmax)
 
 
 class Softmin(_SoftmaxBase):
-    """softmax(-x) along dim (torch.nn.Softmin); any shape."""
+    """Apply softmax(-x) along dim: each slice along dim is positive and sums to 1, smallest values weighted most.
+
+    Args:
+        dim (int, optional): the dimension along which it is computed; None picks one with PyTorch's legacy rule
+            (dimension 0 for 0-, 1- and 3-dimensional inputs, 1 otherwise) and a deprecation warning. Default: None.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.Softmin``; same semantics.
+
+    Example:
+        >>> nn.Softmin(dim=0)(ember.tensor([-2.0, 0.0, 2.0]))
+        tensor([0.8668, 0.1173, 0.0159])
+    """
     fn = staticmethod(A.softmin)

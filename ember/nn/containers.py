@@ -43,13 +43,23 @@ def _checked_pairs(owner, pairs):
 
 
 class Sequential(Module):
-    """Modules called one after another; built from modules or from an OrderedDict of named modules.
+    """A module that calls its submodules one after another, each on the previous one's output.
 
-    >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
-    >>> model(ember.ones(1, 4)).shape
-    ember.Size([1, 2])
-    >>> model[0]
-    Linear(in_features=4, out_features=8, bias=True)
+    Built from modules (named "0", "1", ...) or from one OrderedDict of named modules. Indexing gives a submodule,
+    slicing a new Sequential; ``+``, ``*``, ``append``, ``insert``, ``extend``, ``pop`` and ``del`` work as on lists.
+
+    Args:
+        *args (Module or OrderedDict[str, Module]): the modules in order, or one OrderedDict of them by name.
+
+    PyTorch:
+        ``torch.nn.Sequential``; same semantics, names and repr.
+
+    Example:
+        >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        >>> model(ember.ones(1, 4)).shape
+        ember.Size([1, 2])
+        >>> model[0]
+        Linear(in_features=4, out_features=8, bias=True)
     """
 
     @overload
@@ -123,6 +133,24 @@ class Sequential(Module):
     __rmul__ = __mul__
 
     def pop(self, key: int) -> Module:
+        """Remove the module at position key and return it; the ones after it move down by one.
+
+        Args:
+            key (int): the position (negative counts from the end); IndexError when out of range.
+
+        Returns:
+            Module: the removed module.
+
+        PyTorch:
+            ``torch.nn.Sequential.pop``; same semantics.
+
+        Example:
+            >>> model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+            >>> model.pop(1)
+            ReLU()
+            >>> len(model)
+            1
+        """
         v = self[key]
         del self[key]
         return v
@@ -134,17 +162,67 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def forward(self, input: Any) -> Any:
+        """Call each submodule in order on the output of the previous one; call the Sequential itself rather than this.
+
+        Args:
+            input (Any): the first module's input.
+
+        Returns:
+            Any: the last module's output (the input itself when the Sequential is empty).
+
+        PyTorch:
+            ``torch.nn.Sequential.forward``; same semantics.
+
+        Example:
+            >>> nn.Sequential(nn.ReLU(), nn.Tanh())(ember.tensor([-1.0, 0.0]))
+            tensor([0., 0.])
+        """
         for module in self._modules.values():
             input = module(input)
         return input
 
     def append(self, module: Module) -> Sequential:
-        """Add a module at the end."""
+        """Add a module at the end.
+
+        Args:
+            module (Module): the module to append.
+
+        Returns:
+            Sequential: self.
+
+        PyTorch:
+            ``torch.nn.Sequential.append``; same semantics.
+
+        Example:
+            >>> nn.Sequential(nn.Linear(2, 2)).append(nn.ReLU())
+            Sequential(
+              (0): Linear(in_features=2, out_features=2, bias=True)
+              (1): ReLU()
+            )
+        """
         self.add_module(str(len(self)), module)
         return self
 
     def insert(self, index: int, module: Module) -> Sequential:
-        """Insert a module before position index."""
+        """Insert a module before position index; the ones from index on move up by one.
+
+        Args:
+            index (int): the position, from -len to len (negative counts from the end); IndexError otherwise.
+            module (Module): the module to insert; AssertionError if it is not a Module.
+
+        Returns:
+            Sequential: self.
+
+        PyTorch:
+            ``torch.nn.Sequential.insert``; same semantics.
+
+        Example:
+            >>> nn.Sequential(nn.ReLU()).insert(0, nn.Identity())
+            Sequential(
+              (0): Identity()
+              (1): ReLU()
+            )
+        """
         if not isinstance(module, Module):
             raise AssertionError(f"module should be of type: {Module}")
         n = len(self._modules)
@@ -159,14 +237,43 @@ class Sequential(Module):
         return self
 
     def extend(self, sequential: Iterable[Module]) -> Sequential:
-        """Append every module of an iterable."""
+        """Append every module of an iterable, in order.
+
+        Args:
+            sequential (Iterable[Module]): the modules (another Sequential, a list...).
+
+        Returns:
+            Sequential: self.
+
+        PyTorch:
+            ``torch.nn.Sequential.extend``; same semantics.
+
+        Example:
+            >>> len(nn.Sequential(nn.ReLU()).extend([nn.Linear(2, 2), nn.Tanh()]))
+            3
+        """
         for layer in sequential:
             self.append(layer)
         return self
 
 
 class ModuleList(Module):
-    """A list of submodules, registered so that parameters() and state_dict() see them."""
+    """A list of submodules, registered so that ``parameters()``, ``state_dict()`` and ``to()`` reach them.
+
+    Indexed like a list (names "0", "1", ...); supports ``append``, ``extend``, ``insert``, ``pop``, ``+``, ``+=``,
+    ``del`` and slicing (a new ModuleList). It has no forward: the owner decides how to call the modules.
+
+    Args:
+        modules (Iterable[Module], optional): the initial modules. Default: None (empty).
+
+    PyTorch:
+        ``torch.nn.ModuleList``; same semantics and repr (runs of identical modules are printed once).
+
+    Example:
+        >>> layers = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])
+        >>> len(layers), len(list(layers.parameters()))
+        (3, 6)
+    """
 
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
@@ -259,7 +366,25 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """An ordered dict of submodules."""
+    """An ordered dict of submodules, registered so that ``parameters()``, ``state_dict()`` and ``to()`` reach them.
+
+    Supports ``[key]``, ``in``, ``len``, iteration over the keys, ``keys``, ``values``, ``items``, ``update``,
+    ``pop`` and ``clear``; the insertion order is kept. It has no forward.
+
+    Args:
+        modules (Mapping[str, Module] or Iterable[tuple[str, Module]], optional): the initial modules, by name.
+            Default: None (empty).
+
+    PyTorch:
+        ``torch.nn.ModuleDict``; same semantics.
+
+    Example:
+        >>> acts = nn.ModuleDict({"relu": nn.ReLU(), "tanh": nn.Tanh()})
+        >>> acts["tanh"](ember.zeros(2))
+        tensor([0., 0.])
+        >>> list(acts)
+        ['relu', 'tanh']
+    """
 
     def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
         super().__init__()
@@ -324,7 +449,22 @@ def _param_line(k, p):
 
 
 class ParameterList(Module):
-    """A list of parameters (plain tensors are wrapped in Parameter)."""
+    """A list of parameters, registered so that ``parameters()`` and ``state_dict()`` reach them.
+
+    Plain tensors put in it are wrapped in Parameter; other objects are kept as they are. Supports indexing, slicing,
+    ``append``, ``extend``, ``+=``, ``len`` and iteration. It cannot be called.
+
+    Args:
+        values (Iterable[Any], optional): the initial values. Default: None (empty).
+
+    PyTorch:
+        ``torch.nn.ParameterList``; same semantics and repr.
+
+    Example:
+        >>> params = nn.ParameterList([ember.ones(2), ember.zeros(3)])
+        >>> [type(p).__name__ for p in params], params[1].shape
+        (['Parameter', 'Parameter'], ember.Size([3]))
+    """
 
     def __init__(self, values: Iterable[Any] | None = None) -> None:
         super().__init__()
@@ -390,7 +530,24 @@ class ParameterList(Module):
 
 
 class ParameterDict(Module):
-    """An ordered dict of parameters (plain tensors are wrapped in Parameter)."""
+    """An ordered dict of parameters, registered so that ``parameters()`` and ``state_dict()`` reach them.
+
+    Plain tensors put in it are wrapped in Parameter. Supports the dict methods (``[key]``, ``get``, ``keys``,
+    ``values``, ``items``, ``update``, ``pop``, ``popitem``, ``setdefault``, ``copy``, ``|``); keys are strings.
+    It cannot be called.
+
+    Args:
+        parameters (Mapping[str, Any] or Iterable[tuple[str, Any]], optional): the initial values, by name; a plain
+            dict is added in sorted key order, an OrderedDict or pairs in their order. Default: None (empty).
+
+    PyTorch:
+        ``torch.nn.ParameterDict``; same semantics and repr.
+
+    Example:
+        >>> params = nn.ParameterDict({"scale": ember.ones(2), "shift": ember.zeros(2)})
+        >>> [name for name, _ in params.named_parameters()]
+        ['scale', 'shift']
+    """
 
     def __init__(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> None:
         super().__init__()
@@ -507,10 +664,24 @@ class ParameterDict(Module):
 
 
 class Flatten(Module):
-    """Flatten dimensions start_dim..end_dim into one (a view when possible).
+    """Flatten the dimensions start_dim..end_dim of the input into one (a view when possible).
 
-    >>> nn.Flatten()(ember.ones(2, 3, 4)).shape
-    ember.Size([2, 12])
+    Args:
+        start_dim (int): the first dimension to flatten (negative counts from the end). Default: 1 (keeps the batch).
+        end_dim (int): the last dimension to flatten. Default: -1.
+
+    Shape:
+        - Input: (*, S_start, ..., S_end, *).
+        - Output: (*, S_start * ... * S_end, *); a 0-d input gives shape (1,).
+
+    PyTorch:
+        ``torch.nn.Flatten``; same semantics.
+
+    Example:
+        >>> nn.Flatten()(ember.ones(2, 3, 4)).shape
+        ember.Size([2, 12])
+        >>> nn.Flatten(0, 1)(ember.ones(2, 3, 4)).shape
+        ember.Size([6, 4])
     """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
@@ -539,7 +710,24 @@ class Flatten(Module):
 
 
 class Unflatten(Module):
-    """Expand dimension dim into unflattened_size (a tuple of ints, one of which may be -1)."""
+    """Expand dimension dim of the input into several dimensions of sizes unflattened_size.
+
+    Args:
+        dim (int): the dimension to expand (negative counts from the end).
+        unflattened_size (tuple[int, ...] or list[int]): the new sizes, whose product is the size of dim; one of them
+            may be -1 (inferred).
+
+    Shape:
+        - Input: (*, S_dim, *).
+        - Output: (*, U_1, ..., U_n, *), where U_1 * ... * U_n = S_dim.
+
+    PyTorch:
+        ``torch.nn.Unflatten``; same semantics (a named-dimension form is not supported: ember has no named tensors).
+
+    Example:
+        >>> nn.Unflatten(1, (2, 3))(ember.ones(4, 6)).shape
+        ember.Size([4, 2, 3])
+    """
 
     def __init__(self, dim: int, unflattened_size: _size) -> None:
         super().__init__()

@@ -17,7 +17,22 @@ __all__ = ["Identity", "Linear", "Bilinear"]
 
 
 class Identity(Module):
-    """Returns its input unchanged (accepts and ignores any constructor arguments)."""
+    """Return the input unchanged: a placeholder where a layer is optional (e.g. a removed classifier head).
+
+    Args:
+        *args, **kwargs: accepted and ignored, so that Identity can replace any layer in a constructor call.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input itself (the same tensor object).
+
+    PyTorch:
+        ``torch.nn.Identity``; same semantics.
+
+    Example:
+        >>> nn.Identity(54, unused="ignored")(ember.tensor([1.0, 2.0]))
+        tensor([1., 2.])
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
@@ -82,7 +97,34 @@ class Linear(Module):
 
 
 class Bilinear(Module):
-    """y = x1^T A x2 + b for each output feature, with weight A of shape (out_features, in1_features, in2_features)."""
+    """Apply a bilinear map to two inputs: ``y[k] = x1 @ weight[k] @ x2 + bias[k]`` for each output feature k.
+
+    ``weight`` (out_features, in1_features, in2_features) and ``bias`` (out_features,) both start from
+    U(-1/sqrt(in1_features), 1/sqrt(in1_features)), as in PyTorch.
+
+    Args:
+        in1_features (int): the size of the first input's last dimension (must be > 0).
+        in2_features (int): the size of the second input's last dimension.
+        out_features (int): the size of each output sample's last dimension.
+        bias (bool): learn an additive bias. Default: True.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Input1: (*, in1_features), any number of leading dimensions.
+        - Input2: (*, in2_features), the same leading dimensions as input1.
+        - Output: (*, out_features).
+
+    PyTorch:
+        ``torch.nn.Bilinear``; same parameters, initialisation and state_dict keys.
+
+    Example:
+        >>> layer = nn.Bilinear(3, 4, 2)
+        >>> layer(ember.ones(5, 3), ember.ones(5, 4)).shape
+        ember.Size([5, 2])
+        >>> layer.weight.shape
+        ember.Size([2, 3, 4])
+    """
 
     def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
                  device: Device = None, dtype: _dtype | None = None) -> None:

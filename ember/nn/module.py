@@ -60,6 +60,27 @@ def _typename(obj):
 # ---------------------------------------------------------------------------------------------------------------
 
 def _forward_unimplemented(self: Module, *input: Any) -> Any:
+    """The computation of the module, which every subclass defines; call the module (``model(x)``), not ``forward``.
+
+    Calling the module runs ``forward`` between the registered hooks; the base class's ``forward`` raises
+    NotImplementedError.
+
+    Args:
+        *input: whatever the subclass's forward takes (usually one or more tensors).
+
+    Returns:
+        Any: whatever the subclass's forward returns (usually a tensor).
+
+    PyTorch:
+        ``torch.nn.Module.forward``; same semantics.
+
+    Example:
+        >>> class Double(nn.Module):
+        ...     def forward(self, x):
+        ...         return 2 * x
+        >>> Double()(ember.tensor([1.0, 2.0]))
+        tensor([2., 4.])
+    """
     raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
 
@@ -73,23 +94,32 @@ T = TypeVar("T", bound="Module")  # what the methods that return self return, in
 
 
 class Module:
-    """Base class for all layers and models (torch.nn.Module).
+    """Base class for all layers and models: subclass it, create the layers in ``__init__`` and compute in ``forward``.
 
     Assigning a Parameter, a Module or a buffer to an attribute registers it, so that ``parameters()``,
-    ``state_dict()``, ``to()`` and ``train()``/``eval()`` reach it.
+    ``state_dict()``, ``to()`` and ``train()``/``eval()`` reach it. Calling the module runs its hooks around
+    ``forward``.
 
-    >>> class TwoLayers(nn.Module):
-    ...     def __init__(self):
-    ...         super().__init__()
-    ...         self.hidden = nn.Linear(4, 8)
-    ...         self.out = nn.Linear(8, 2)
-    ...     def forward(self, x):
-    ...         return self.out(self.hidden(x).relu())
-    >>> model = TwoLayers()
-    >>> model(ember.randn(5, 4)).shape
-    ember.Size([5, 2])
-    >>> [name for name, _ in model.named_parameters()]
-    ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
+    Args:
+        *args, **kwargs: none, unless the subclass sets ``call_super_init = True``: then they are passed on to the
+            next class's ``__init__`` (cooperative multiple inheritance); otherwise any argument is a TypeError.
+
+    PyTorch:
+        ``torch.nn.Module``; same registration rules, state_dict keys, hooks and repr.
+
+    Example:
+        >>> class TwoLayers(nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.hidden = nn.Linear(4, 8)
+        ...         self.out = nn.Linear(8, 2)
+        ...     def forward(self, x):
+        ...         return self.out(self.hidden(x).relu())
+        >>> model = TwoLayers()
+        >>> model(ember.randn(5, 4)).shape
+        ember.Size([5, 2])
+        >>> [name for name, _ in model.named_parameters()]
+        ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
     """
 
     dump_patches = False
@@ -159,7 +189,25 @@ class Module:
             raise KeyError(f"attribute '{name}' already exists")
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
-        """Register a tensor (or None) as state that is not a parameter; ``persistent`` puts it in state_dict."""
+        """Register a tensor (or None) as state of the module that is not a parameter, such as a running mean.
+
+        A buffer is moved and cast by ``to()`` with the parameters; persistent buffers are saved in ``state_dict``.
+
+        Args:
+            name (str): the attribute name (no ``.``, not empty, not an existing attribute).
+            tensor (Tensor or None): the buffer; None keeps the name registered without a value.
+            persistent (bool): whether ``state_dict`` includes it. Default: True.
+
+        PyTorch:
+            ``torch.nn.Module.register_buffer``; same semantics and errors.
+
+        Example:
+            >>> m = nn.Module()
+            >>> m.register_buffer("steps", ember.zeros(1))
+            >>> m.register_buffer("cache", ember.zeros(2), persistent=False)
+            >>> list(m.state_dict())
+            ['steps']
+        """
         self._check_new_name("buffer", name, "_buffers")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
@@ -172,7 +220,21 @@ class Module:
             self._non_persistent_buffers_set.add(name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
-        """Register a Parameter (or None) under name."""
+        """Register a Parameter (or None) under name, as assigning it to the attribute does.
+
+        Args:
+            name (str): the attribute name (no ``.``, not empty, not an existing attribute).
+            param (Parameter or None): a leaf Parameter; None keeps the name registered without a value.
+
+        PyTorch:
+            ``torch.nn.Module.register_parameter``; same semantics and errors (a non-leaf tensor is a ValueError).
+
+        Example:
+            >>> m = nn.Module()
+            >>> m.register_parameter("scale", nn.Parameter(ember.ones(3)))
+            >>> [name for name, _ in m.named_parameters()]
+            ['scale']
+        """
         self._check_new_name("parameter", name, "_parameters")
         if param is None:
             self._parameters[name] = None
@@ -188,7 +250,21 @@ class Module:
         structure_version[0] += 1
 
     def add_module(self, name: str, module: Module | None) -> None:
-        """Register a child module (or None) under name."""
+        """Register a child module (or None) under name, as assigning it to the attribute does.
+
+        Args:
+            name (str): the attribute name (no ``.``, not empty, not an existing attribute).
+            module (Module or None): the child; None keeps the name as an empty slot.
+
+        PyTorch:
+            ``torch.nn.Module.add_module``; same semantics and errors.
+
+        Example:
+            >>> m = nn.Module()
+            >>> m.add_module("fc", nn.Linear(2, 3))
+            >>> m.fc
+            Linear(in_features=2, out_features=3, bias=True)
+        """
         if not isinstance(module, Module) and module is not None:
             raise TypeError(f"{_typename(module)} is not a Module subclass")
         if not isinstance(name, str):
@@ -203,11 +279,42 @@ class Module:
         structure_version[0] += 1
 
     def register_module(self, name: str, module: Module | None) -> None:
-        """Alias of add_module."""
+        """Register a child module (or None) under name; an alias of ``add_module``.
+
+        Args:
+            name (str): the attribute name (no ``.``, not empty, not an existing attribute).
+            module (Module or None): the child; None keeps the name as an empty slot.
+
+        PyTorch:
+            ``torch.nn.Module.register_module``; same semantics.
+
+        Example:
+            >>> m = nn.Module()
+            >>> m.register_module("act", nn.ReLU())
+            >>> m
+            Module(
+              (act): ReLU()
+            )
+        """
         self.add_module(name, module)
 
     def get_submodule(self, target: str) -> Module:
-        """The submodule at a dotted path such as ``"net.0"`` ("" is self)."""
+        """Return the submodule at a dotted path such as ``"encoder.0"`` (the empty string is the module itself).
+
+        Args:
+            target (str): the dotted path of attribute names.
+
+        Returns:
+            Module: the submodule; AttributeError if a name is missing or is not a Module.
+
+        PyTorch:
+            ``torch.nn.Module.get_submodule``; same semantics and errors.
+
+        Example:
+            >>> model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU()))
+            >>> model.get_submodule("1.0")
+            ReLU()
+        """
         if target == "":
             return self
         mod = self
@@ -220,7 +327,22 @@ class Module:
         return mod
 
     def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
-        """Replace the submodule at a dotted path."""
+        """Replace (or add) the submodule at a dotted path such as ``"encoder.0"``.
+
+        Args:
+            target (str): the dotted path; every name but the last must lead to an existing submodule.
+            module (Module): the new submodule.
+            strict (bool): when True, the last name must already exist (AttributeError otherwise). Default: False.
+
+        PyTorch:
+            ``torch.nn.Module.set_submodule``; same semantics and errors.
+
+        Example:
+            >>> model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+            >>> model.set_submodule("1", nn.Tanh())
+            >>> model[1]
+            Tanh()
+        """
         if target == "":
             raise ValueError("Cannot set the submodule without a target name!")
         atoms = target.split(".")
@@ -242,24 +364,102 @@ class Module:
         return mod, name, getattr(mod, name)
 
     def get_parameter(self, target: str) -> Parameter:
-        """The parameter at a dotted path such as ``"net.0.weight"``."""
+        """Return the parameter at a dotted path such as ``"0.weight"``.
+
+        Args:
+            target (str): the dotted path: submodule names, then the parameter's name.
+
+        Returns:
+            Parameter: the parameter; AttributeError if the path is missing or names something else.
+
+        PyTorch:
+            ``torch.nn.Module.get_parameter``; same semantics and errors.
+
+        Example:
+            >>> model = nn.Sequential(nn.Linear(2, 3))
+            >>> model.get_parameter("0.weight").shape
+            ember.Size([3, 2])
+        """
         _, name, param = self._attribute_at(target)
         if not isinstance(param, Parameter):
             raise AttributeError("`" + name + "` is not an nn.Parameter")
         return param
 
     def get_buffer(self, target: str) -> Tensor:
-        """The buffer at a dotted path."""
+        """Return the buffer at a dotted path such as ``"0.running_mean"``.
+
+        Args:
+            target (str): the dotted path: submodule names, then the buffer's name.
+
+        Returns:
+            Tensor: the buffer; AttributeError if the path is missing or names something that is not a buffer.
+
+        PyTorch:
+            ``torch.nn.Module.get_buffer``; same semantics and errors.
+
+        Example:
+            >>> model = nn.Sequential(nn.BatchNorm1d(3))
+            >>> model.get_buffer("0.running_mean")
+            tensor([0., 0., 0.])
+        """
         mod, name, buf = self._attribute_at(target)
         if name not in mod._buffers:
             raise AttributeError("`" + name + "` is not a buffer")
         return buf
 
     def get_extra_state(self) -> Any:
-        """Override (with set_extra_state) to store extra picklable-free state in state_dict."""
+        """Return extra state to save in ``state_dict``; override it together with ``set_extra_state``.
+
+        When a subclass overrides it, ``state_dict`` stores its result under the key ``<prefix>_extra_state`` and
+        ``load_state_dict`` hands that value to ``set_extra_state``. The base class's version is never called.
+
+        Returns:
+            Any: the state (something ``ember.save`` can pickle).
+
+        PyTorch:
+            ``torch.nn.Module.get_extra_state``; same semantics.
+
+        Example:
+            >>> class Counter(nn.Module):
+            ...     def __init__(self):
+            ...         super().__init__()
+            ...         self.count = 3
+            ...     def get_extra_state(self):
+            ...         return {"count": self.count}
+            ...     def set_extra_state(self, state):
+            ...         self.count = state["count"]
+            >>> dict(Counter().state_dict())
+            {'_extra_state': {'count': 3}}
+        """
         raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be called.")
 
     def set_extra_state(self, state: Any) -> None:
+        """Restore the extra state that ``get_extra_state`` returned; override the two together.
+
+        ``load_state_dict`` calls it with the value stored under ``<prefix>_extra_state``; the base class's version is
+        never called.
+
+        Args:
+            state (Any): the value ``get_extra_state`` returned when the state_dict was made.
+
+        PyTorch:
+            ``torch.nn.Module.set_extra_state``; same semantics.
+
+        Example:
+            >>> class Counter(nn.Module):
+            ...     def __init__(self):
+            ...         super().__init__()
+            ...         self.count = 0
+            ...     def get_extra_state(self):
+            ...         return self.count
+            ...     def set_extra_state(self, state):
+            ...         self.count = state
+            >>> c = Counter()
+            >>> c.load_state_dict({"_extra_state": 7})
+            <All keys matched successfully>
+            >>> c.count
+            7
+        """
         raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be called.")
 
     # --- attributes -----------------------------------------------------------------------------------------
@@ -366,32 +566,116 @@ class Module:
                 yield module_prefix + ("." if module_prefix else "") + k, v
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
-        """Iterate over the parameters (each shared one once)."""
+        """Iterate over the parameters of the module (and of its submodules), each shared parameter once.
+
+        Args:
+            recurse (bool): include the submodules' parameters; only the module's own when False. Default: True.
+
+        Returns:
+            Iterator[Parameter]: the parameters, in registration order (the module's own first, then each child's).
+
+        PyTorch:
+            ``torch.nn.Module.parameters``; same semantics.
+
+        Example:
+            >>> model = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 1))
+            >>> sum(p.numel() for p in model.parameters())
+            19
+        """
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def named_parameters(self, prefix: str = "", recurse: bool = True,
                          remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
-        """Iterate over (dotted name, parameter) pairs."""
+        """Iterate over (dotted name, parameter) pairs of the module and its submodules.
+
+        Args:
+            prefix (str): prepended to every name. Default: "".
+            recurse (bool): include the submodules' parameters. Default: True.
+            remove_duplicate (bool): yield a parameter shared by several modules only once. Default: True.
+
+        Returns:
+            Iterator[tuple[str, Parameter]]: the pairs, in registration order.
+
+        PyTorch:
+            ``torch.nn.Module.named_parameters``; same semantics.
+
+        Example:
+            >>> model = nn.Sequential(nn.Linear(4, 3))
+            >>> [(name, p.shape) for name, p in model.named_parameters()]
+            [('0.weight', ember.Size([3, 4])), ('0.bias', ember.Size([3]))]
+        """
         yield from self._named_members(lambda m: m._parameters.items(), prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
-        """Iterate over the buffers."""
+        """Iterate over the buffers of the module (and of its submodules).
+
+        Args:
+            recurse (bool): include the submodules' buffers; only the module's own when False. Default: True.
+
+        Returns:
+            Iterator[Tensor]: the buffers (persistent or not), each shared one once.
+
+        PyTorch:
+            ``torch.nn.Module.buffers``; same semantics.
+
+        Example:
+            >>> [b.shape for b in nn.BatchNorm1d(3).buffers()]
+            [ember.Size([3]), ember.Size([3]), ember.Size([])]
+        """
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
     def named_buffers(self, prefix: str = "", recurse: bool = True,
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
-        """Iterate over (dotted name, buffer) pairs."""
+        """Iterate over (dotted name, buffer) pairs of the module and its submodules.
+
+        Args:
+            prefix (str): prepended to every name. Default: "".
+            recurse (bool): include the submodules' buffers. Default: True.
+            remove_duplicate (bool): yield a buffer shared by several modules only once. Default: True.
+
+        Returns:
+            Iterator[tuple[str, Tensor]]: the pairs, in registration order.
+
+        PyTorch:
+            ``torch.nn.Module.named_buffers``; same semantics.
+
+        Example:
+            >>> [name for name, _ in nn.Sequential(nn.BatchNorm1d(3)).named_buffers()]
+            ['0.running_mean', '0.running_var', '0.num_batches_tracked']
+        """
         yield from self._named_members(lambda m: m._buffers.items(), prefix, recurse, remove_duplicate)
 
     def children(self) -> Iterator[Module]:
-        """Iterate over the direct submodules."""
+        """Iterate over the direct submodules (not their own children), each once.
+
+        Returns:
+            Iterator[Module]: the children in registration order; slots set to None are skipped.
+
+        PyTorch:
+            ``torch.nn.Module.children``; same semantics.
+
+        Example:
+            >>> list(nn.Sequential(nn.Linear(2, 2), nn.ReLU()).children())
+            [Linear(in_features=2, out_features=2, bias=True), ReLU()]
+        """
         for _, m in self.named_children():
             yield m
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        """Iterate over (name, direct submodule) pairs."""
+        """Iterate over (name, direct submodule) pairs, each submodule once.
+
+        Returns:
+            Iterator[tuple[str, Module]]: the pairs in registration order; slots set to None are skipped.
+
+        PyTorch:
+            ``torch.nn.Module.named_children``; same semantics.
+
+        Example:
+            >>> [name for name, _ in nn.Sequential(nn.Linear(2, 2), nn.ReLU()).named_children()]
+            ['0', '1']
+        """
         memo = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in memo:
@@ -399,13 +683,43 @@ class Module:
                 yield name, module
 
     def modules(self, remove_duplicate: bool = True) -> Iterator[Module]:
-        """Iterate over all modules of the tree, self first."""
+        """Iterate over every module of the tree, the module itself first, depth first.
+
+        Args:
+            remove_duplicate (bool): yield a module that appears several times in the tree only once. Default: True.
+
+        Returns:
+            Iterator[Module]: the modules.
+
+        PyTorch:
+            ``torch.nn.Module.modules``; same semantics.
+
+        Example:
+            >>> [type(m).__name__ for m in nn.Sequential(nn.Linear(2, 2), nn.ReLU()).modules()]
+            ['Sequential', 'Linear', 'ReLU']
+        """
         for _, m in self.named_modules(remove_duplicate=remove_duplicate):
             yield m
 
     def named_modules(self, memo: set[Module] | None = None, prefix: str = "",
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
-        """Iterate over (dotted name, module) pairs of the tree, self first (named prefix)."""
+        """Iterate over (dotted name, module) pairs of the whole tree, the module itself first (named ``prefix``).
+
+        Args:
+            memo (set[Module], optional): modules already yielded, skipped (used by the recursion). Default: None.
+            prefix (str): the name of the module itself, prepended to the others'. Default: "".
+            remove_duplicate (bool): yield a module that appears several times in the tree only once. Default: True.
+
+        Returns:
+            Iterator[tuple[str, Module]]: the pairs, depth first.
+
+        PyTorch:
+            ``torch.nn.Module.named_modules``; same semantics.
+
+        Example:
+            >>> [name for name, _ in nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU())).named_modules()]
+            ['', '0', '1', '1.0']
+        """
         if memo is None:
             memo = set()
         if self in memo:
@@ -420,7 +734,24 @@ class Module:
 
     # --- modes and gradients -------------------------------------------------------------------------------
     def train(self: T, mode: bool = True) -> T:
-        """Set training mode on this module and all its descendants."""
+        """Set training mode (or evaluation mode) on the module and all its descendants.
+
+        The mode changes what layers such as Dropout and BatchNorm do; it does not disable gradients.
+
+        Args:
+            mode (bool): True for training, False for evaluation; ValueError if not a bool. Default: True.
+
+        Returns:
+            Module: self.
+
+        PyTorch:
+            ``torch.nn.Module.train``; same semantics.
+
+        Example:
+            >>> model = nn.Sequential(nn.Dropout())
+            >>> model.train(False)[0].training
+            False
+        """
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         self.training = mode
@@ -429,17 +760,59 @@ class Module:
         return self
 
     def eval(self: T) -> T:
-        """Set evaluation mode (``train(False)``)."""
+        """Set evaluation mode on the module and all its descendants; the same as ``train(False)``.
+
+        Returns:
+            Module: self.
+
+        PyTorch:
+            ``torch.nn.Module.eval``; same semantics.
+
+        Example:
+            >>> model = nn.Sequential(nn.Dropout()).eval()
+            >>> model.training, model[0].training
+            (False, False)
+        """
         return self.train(False)
 
     def requires_grad_(self: T, requires_grad: bool = True) -> T:
-        """Set requires_grad on every parameter."""
+        """Set ``requires_grad`` on every parameter of the module and its submodules (in place), e.g. to freeze them.
+
+        Args:
+            requires_grad (bool): whether autograd records operations on the parameters. Default: True.
+
+        Returns:
+            Module: self.
+
+        PyTorch:
+            ``torch.nn.Module.requires_grad_``; same semantics.
+
+        Example:
+            >>> layer = nn.Linear(2, 2).requires_grad_(False)
+            >>> layer.weight.requires_grad
+            False
+        """
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset the gradients of all parameters (to None by default)."""
+        """Reset the gradients of all parameters: to None by default, or to zeros in place.
+
+        Args:
+            set_to_none (bool): set ``.grad`` to None (less memory; optimizers skip such parameters) instead of filling
+                it with zeros. Default: True.
+
+        PyTorch:
+            ``torch.nn.Module.zero_grad``; same semantics.
+
+        Example:
+            >>> layer = nn.Linear(2, 1)
+            >>> layer(ember.ones(1, 2)).sum().backward()
+            >>> layer.zero_grad()
+            >>> layer.weight.grad is None
+            True
+        """
         for p in self.parameters():
             if p.grad is not None:
                 if set_to_none:
@@ -455,10 +828,23 @@ class Module:
                         p.grad.zero_()
 
     def share_memory(self: T) -> T:
-        """Move every parameter, gradient and buffer into memory shared between processes, in place (see
-        Tensor.share_memory_: the Parameter objects keep their identity); returns self. Worker processes then
-        train this very model (Hogwild): forked ones share it, and 'spawn' or 'forkserver' ones that receive the
-        module as an argument map the same memory."""
+        """Move every parameter, gradient and buffer into memory shared between processes, in place.
+
+        The Parameter objects keep their identity (see ``Tensor.share_memory_``). Worker processes then train this
+        very model (Hogwild): forked ones share it, and 'spawn' or 'forkserver' ones that receive the module as an
+        argument map the same memory.
+
+        Returns:
+            Module: self.
+
+        PyTorch:
+            ``torch.nn.Module.share_memory``; same semantics.
+
+        Example:
+            >>> layer = nn.Linear(2, 2).share_memory()
+            >>> layer.weight.is_shared()
+            True
+        """
         return self._apply(lambda t: t.share_memory_())
 
     # --- conversion -----------------------------------------------------------------------------------------
@@ -483,15 +869,55 @@ class Module:
         return self
 
     def apply(self: T, fn: Callable[[Module], None]) -> T:
-        """Call fn on every submodule (children first) and on self."""
+        """Call fn on every submodule (children first, depth first) and then on the module itself, e.g. to initialise.
+
+        Args:
+            fn (Callable[[Module], None]): called with each module; its result is ignored.
+
+        Returns:
+            Module: self.
+
+        PyTorch:
+            ``torch.nn.Module.apply``; same semantics.
+
+        Example:
+            >>> def zero_linear(m):
+            ...     if isinstance(m, nn.Linear):
+            ...         nn.init.zeros_(m.weight)
+            >>> model = nn.Sequential(nn.Linear(2, 2), nn.ReLU()).apply(zero_linear)
+            >>> model[0].weight
+            Parameter containing:
+            tensor([[0., 0.],
+                    [0., 0.]], requires_grad=True)
+        """
         for module in self.children():
             module.apply(fn)
         fn(self)
         return self
 
     def to(self: T, *args: Any, **kwargs: Any) -> T:
-        """Move and/or cast parameters and buffers: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
-        ``to(tensor)``. Only floating-point tensors are cast; parameters are converted in place."""
+        """Move and/or cast the parameters and buffers, in place: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
+        ``to(tensor)`` (its device and dtype).
+
+        Only floating-point tensors are cast (integer buffers keep their dtype); the Parameter objects keep their
+        identity, so an optimizer built before still holds them.
+
+        Args:
+            *args, **kwargs: ``device`` (str or ember.device), ``dtype`` (a floating-point ember.dtype; TypeError
+                otherwise) and/or ``tensor``, positionally or by keyword, as ``Tensor.to``; ``non_blocking`` and
+                ``memory_format`` are accepted and ignored.
+
+        Returns:
+            Module: self.
+
+        PyTorch:
+            ``torch.nn.Module.to``; same semantics, except that ``memory_format`` has no effect.
+
+        Example:
+            >>> layer = nn.Linear(2, 2).to(ember.float64)
+            >>> layer.weight.dtype
+            ember.float64
+        """
         device, dtype, _ = parse_to(args, kwargs)
         if dtype is not None and not dtype.is_floating_point:
             raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired "
@@ -503,42 +929,163 @@ class Module:
         return self._apply(convert)
 
     def cpu(self: T) -> T:
-        """Move everything to the CPU."""
+        """Move every parameter and buffer to the CPU, in place.
+
+        Returns:
+            Module: self.
+
+        PyTorch:
+            ``torch.nn.Module.cpu``; same semantics.
+
+        Example:
+            >>> nn.Linear(2, 2).cpu().weight.device
+            device(type='cpu')
+        """
         return self._apply(lambda t: t.cpu())
 
     def cuda(self: T, device: int | Device = None) -> T:
-        """Move everything to a GPU."""
+        """Move every parameter and buffer to a CUDA GPU, in place (needs CuPy and a GPU).
+
+        Args:
+            device (int or str or ember.device, optional): the GPU; the current one when None. Default: None.
+
+        Returns:
+            Module: self.
+
+        PyTorch:
+            ``torch.nn.Module.cuda``; same semantics (ember's GPU arrays are CuPy's).
+
+        Example:
+            >>> model = nn.Linear(2, 2)
+            >>> if ember.cuda.is_available():
+            ...     model = model.cuda()
+        """
         return self._apply(lambda t: t.cuda(device))
 
     def type(self: T, dst_type: Any) -> T:
-        """Cast every parameter and buffer to dst_type: a dtype, a tensor type (``ember.DoubleTensor``) or its name,
-        as ``Tensor.type``."""
+        """Cast every parameter and buffer to dst_type, in place, as ``Tensor.type`` does.
+
+        Unlike ``to``, integer buffers are cast too.
+
+        Args:
+            dst_type (ember.dtype or type or str): a dtype, a tensor type (``ember.DoubleTensor``) or its name.
+
+        Returns:
+            Module: self.
+
+        PyTorch:
+            ``torch.nn.Module.type``; same semantics.
+
+        Example:
+            >>> nn.Linear(2, 2).type(ember.float64).weight.dtype
+            ember.float64
+        """
         return self._apply(lambda t: t.type(dst_type))
 
     def float(self: T) -> T:
-        """Cast floating-point parameters and buffers to float32."""
+        """Cast the floating-point parameters and buffers to float32, in place.
+
+        Returns:
+            Module: self.
+
+        PyTorch:
+            ``torch.nn.Module.float``; same semantics.
+
+        Example:
+            >>> nn.Linear(2, 2).double().float().weight.dtype
+            ember.float32
+        """
         return self._apply(lambda t: t.float() if t.is_floating_point() else t)
 
     def double(self: T) -> T:
-        """Cast floating-point parameters and buffers to float64."""
+        """Cast the floating-point parameters and buffers to float64, in place.
+
+        Returns:
+            Module: self.
+
+        PyTorch:
+            ``torch.nn.Module.double``; same semantics.
+
+        Example:
+            >>> nn.Linear(2, 2).double().weight.dtype
+            ember.float64
+        """
         return self._apply(lambda t: t.double() if t.is_floating_point() else t)
 
     def half(self: T) -> T:
-        """Cast floating-point parameters and buffers to float16."""
+        """Cast the floating-point parameters and buffers to float16, in place.
+
+        Returns:
+            Module: self.
+
+        PyTorch:
+            ``torch.nn.Module.half``; same semantics.
+
+        Example:
+            >>> nn.Linear(2, 2).half().weight.dtype
+            ember.float16
+        """
         return self._apply(lambda t: t.half() if t.is_floating_point() else t)
 
     def bfloat16(self: T) -> T:
-        """Cast floating-point parameters and buffers to bfloat16."""
+        """Cast the floating-point parameters and buffers to bfloat16, in place.
+
+        Returns:
+            Module: self.
+
+        PyTorch:
+            ``torch.nn.Module.bfloat16``; same semantics.
+
+        Example:
+            >>> nn.Linear(2, 2).bfloat16().weight.dtype
+            ember.bfloat16
+        """
         return self._apply(lambda t: t.bfloat16() if t.is_floating_point() else t)
 
     def to_empty(self: T, *, device: Device, recurse: bool = True) -> T:
-        """Move parameters and buffers to device without copying their values."""
+        """Move the parameters and buffers to device without copying their values (the new storage is uninitialised).
+
+        Args:
+            device (str or ember.device): where the tensors go (keyword only).
+            recurse (bool): include the submodules. Default: True.
+
+        Returns:
+            Module: self.
+
+        PyTorch:
+            ``torch.nn.Module.to_empty``; same semantics (ember has no meta device to start from).
+
+        Example:
+            >>> nn.Linear(2, 3).to_empty(device="cpu").weight.shape
+            ember.Size([3, 2])
+        """
         return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
 
     # --- hooks ----------------------------------------------------------------------------------------------
     def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
                                   with_kwargs: bool = False) -> RemovableHandle:
-        """hook(module, args) -> None or new args; with_kwargs: hook(module, args, kwargs) -> None or (args, kwargs)."""
+        """Register a hook called before each ``forward``: ``hook(module, args)`` returns None or new args.
+
+        With ``with_kwargs=True`` the hook is ``hook(module, args, kwargs)`` and returns None or ``(args, kwargs)``.
+
+        Args:
+            hook (Callable): the hook; a single returned value that is not a tuple becomes a 1-tuple.
+            prepend (bool): run it before the hooks already registered. Default: False.
+            with_kwargs (bool): pass the keyword arguments too. Default: False.
+
+        Returns:
+            RemovableHandle: ``handle.remove()`` unregisters the hook.
+
+        PyTorch:
+            ``torch.nn.Module.register_forward_pre_hook``; same semantics.
+
+        Example:
+            >>> layer = nn.Identity()
+            >>> handle = layer.register_forward_pre_hook(lambda m, args: (args[0] * 10,))
+            >>> layer(ember.tensor([1.0]))
+            tensor([10.])
+            >>> handle.remove()
+        """
         handle = add_hook(self._forward_pre_hooks, hook, prepend, extra_dict=self._forward_pre_hooks_with_kwargs)
         if with_kwargs:
             self._forward_pre_hooks_with_kwargs[handle.id] = True
@@ -546,7 +1093,30 @@ class Module:
 
     def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False,
                               always_call: bool = False) -> RemovableHandle:
-        """hook(module, args, output) -> None or new output (with_kwargs: hook(module, args, kwargs, output))."""
+        """Register a hook called after each ``forward``: ``hook(module, args, output)`` returns None or a new output.
+
+        With ``with_kwargs=True`` the hook is ``hook(module, args, kwargs, output)``.
+
+        Args:
+            hook (Callable): the hook.
+            prepend (bool): run it before the hooks already registered. Default: False.
+            with_kwargs (bool): pass the keyword arguments too. Default: False.
+            always_call (bool): call it even when ``forward`` (or an earlier hook) raises. Default: False.
+
+        Returns:
+            RemovableHandle: ``handle.remove()`` unregisters the hook.
+
+        PyTorch:
+            ``torch.nn.Module.register_forward_hook``; same semantics.
+
+        Example:
+            >>> shapes = []
+            >>> layer = nn.Linear(3, 2)
+            >>> handle = layer.register_forward_hook(lambda m, args, out: shapes.append(out.shape))
+            >>> _ = layer(ember.ones(4, 3))
+            >>> shapes
+            [ember.Size([4, 2])]
+        """
         handle = add_hook(self._forward_hooks, hook, prepend,
                            extra_dict=[self._forward_hooks_with_kwargs, self._forward_hooks_always_called])
         if with_kwargs:
@@ -556,12 +1126,54 @@ class Module:
         return handle
 
     def register_full_backward_pre_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
-        """hook(module, grad_output) -> None or new grad_output, called when the output gradients are known."""
+        """Register a hook called when the gradients of the module's outputs are known: ``hook(module, grad_output)``
+        returns None or a new grad_output.
+
+        Args:
+            hook (Callable): the hook; grad_output is a tuple of tensors (None where an output has no gradient).
+            prepend (bool): run it before the hooks already registered. Default: False.
+
+        Returns:
+            RemovableHandle: ``handle.remove()`` unregisters the hook.
+
+        PyTorch:
+            ``torch.nn.Module.register_full_backward_pre_hook``; same semantics.
+
+        Example:
+            >>> seen = []
+            >>> layer = nn.Linear(2, 1)
+            >>> handle = layer.register_full_backward_pre_hook(lambda m, g_out: seen.append(g_out[0].shape))
+            >>> layer(ember.ones(3, 2)).sum().backward()
+            >>> seen
+            [ember.Size([3, 1])]
+        """
         return add_hook(self._backward_pre_hooks, hook, prepend)
 
     def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
-        """hook(module, grad_input, grad_output) -> None or new grad_input, called when the gradients with
-        respect to the module's inputs are computed."""
+        """Register a hook called when the gradients with respect to the module's inputs are computed:
+        ``hook(module, grad_input, grad_output)`` returns None or a new grad_input.
+
+        A module cannot have both these hooks and ``register_backward_hook`` ones (RuntimeError).
+
+        Args:
+            hook (Callable): the hook; grad_input and grad_output are tuples (None where there is no gradient).
+            prepend (bool): run it before the hooks already registered. Default: False.
+
+        Returns:
+            RemovableHandle: ``handle.remove()`` unregisters the hook.
+
+        PyTorch:
+            ``torch.nn.Module.register_full_backward_hook``; same semantics.
+
+        Example:
+            >>> seen = []
+            >>> layer = nn.Linear(2, 1)
+            >>> hook = lambda m, g_in, g_out: seen.append((g_in[0].shape, g_out[0].shape))
+            >>> handle = layer.register_full_backward_hook(hook)
+            >>> layer(ember.ones(3, 2, requires_grad=True)).sum().backward()
+            >>> seen
+            [(ember.Size([3, 2]), ember.Size([3, 1]))]
+        """
         if self._is_full_backward_hook is False:
             raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single Module. "
                                "Please use only one of them.")
@@ -569,7 +1181,28 @@ class Module:
         return add_hook(self._backward_hooks, hook, prepend)
 
     def register_backward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
-        """Deprecated in PyTorch; ember implements it as a full backward hook."""
+        """Register a backward hook ``hook(module, grad_input, grad_output)``; deprecated, use
+        ``register_full_backward_hook``.
+
+        Warns with a FutureWarning, then registers the hook as a full backward hook.
+
+        Args:
+            hook (Callable): the hook.
+
+        Returns:
+            RemovableHandle: ``handle.remove()`` unregisters the hook.
+
+        PyTorch:
+            ``torch.nn.Module.register_backward_hook``, with a difference: PyTorch's deprecated hook sees the
+            gradients of the last operation inside the module; ember's sees those of the module's inputs, as a full
+            backward hook.
+
+        Example:
+            >>> import warnings
+            >>> with warnings.catch_warnings():
+            ...     warnings.simplefilter("ignore")
+            ...     handle = nn.Linear(2, 1).register_backward_hook(lambda m, g_in, g_out: None)
+        """
         warnings.warn("register_backward_hook is deprecated; use register_full_backward_hook", FutureWarning,
                       stacklevel=2)
         return self.register_full_backward_hook(hook)
@@ -635,19 +1268,95 @@ class Module:
 
     # --- state_dict -----------------------------------------------------------------------------------------
     def register_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
-        """hook(module, prefix, keep_vars) before state_dict() saves this module."""
+        """Register a hook ``hook(module, prefix, keep_vars)`` called before ``state_dict()`` saves this module.
+
+        Args:
+            hook (Callable): the hook; its result is ignored.
+
+        Returns:
+            RemovableHandle: ``handle.remove()`` unregisters the hook.
+
+        PyTorch:
+            ``torch.nn.Module.register_state_dict_pre_hook``; same semantics.
+
+        Example:
+            >>> layer = nn.Linear(2, 1)
+            >>> handle = layer.register_state_dict_pre_hook(lambda m, prefix, keep_vars: print("saving", repr(prefix)))
+            >>> _ = layer.state_dict()
+            saving ''
+        """
         return add_hook(self._state_dict_pre_hooks, hook)
 
     def register_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
-        """hook(module, state_dict, prefix, local_metadata) after state_dict() saved this module."""
+        """Register a hook ``hook(module, state_dict, prefix, local_metadata)`` called after ``state_dict()`` saved this
+        module; it may change state_dict in place and must return None.
+
+        Args:
+            hook (Callable): the hook; a result other than None is a RuntimeError.
+
+        Returns:
+            RemovableHandle: ``handle.remove()`` unregisters the hook.
+
+        PyTorch:
+            ``torch.nn.Module.register_state_dict_post_hook``; same semantics.
+
+        Example:
+            >>> def drop_bias(module, state_dict, prefix, local_metadata):
+            ...     del state_dict[prefix + "bias"]
+            >>> layer = nn.Linear(2, 1)
+            >>> handle = layer.register_state_dict_post_hook(drop_bias)
+            >>> list(layer.state_dict())
+            ['weight']
+        """
         return add_hook(self._state_dict_hooks, hook)
 
     def register_load_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
-        """hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)."""
+        """Register a hook called before ``load_state_dict()`` loads this module:
+        ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)``.
+
+        The hook may change state_dict in place, e.g. to rename keys of an old checkpoint.
+
+        Args:
+            hook (Callable): the hook; its result is ignored.
+
+        Returns:
+            RemovableHandle: ``handle.remove()`` unregisters the hook.
+
+        PyTorch:
+            ``torch.nn.Module.register_load_state_dict_pre_hook``; same semantics.
+
+        Example:
+            >>> def rename(module, sd, prefix, *rest):
+            ...     if prefix + "w" in sd:
+            ...         sd[prefix + "weight"] = sd.pop(prefix + "w")
+            >>> layer = nn.Linear(2, 1, bias=False)
+            >>> handle = layer.register_load_state_dict_pre_hook(rename)
+            >>> layer.load_state_dict({"w": ember.ones(1, 2)})
+            <All keys matched successfully>
+        """
         return add_hook(self._load_state_dict_pre_hooks, functools.partial(hook, self))
 
     def register_load_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
-        """hook(module, incompatible_keys) after load_state_dict() loaded this module."""
+        """Register a hook ``hook(module, incompatible_keys)`` called after ``load_state_dict()`` loaded this module.
+
+        The hook may edit ``incompatible_keys.missing_keys`` and ``.unexpected_keys`` in place (what strict mode then
+        reports); it must return None.
+
+        Args:
+            hook (Callable): the hook; a result other than None is an AssertionError.
+
+        Returns:
+            RemovableHandle: ``handle.remove()`` unregisters the hook.
+
+        PyTorch:
+            ``torch.nn.Module.register_load_state_dict_post_hook``; same semantics.
+
+        Example:
+            >>> layer = nn.Linear(2, 1)
+            >>> handle = layer.register_load_state_dict_post_hook(lambda m, keys: keys.missing_keys.clear())
+            >>> layer.load_state_dict({"weight": ember.ones(1, 2)})
+            <All keys matched successfully>
+        """
         return add_hook(self._load_state_dict_post_hooks, hook)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
@@ -662,7 +1371,28 @@ class Module:
 
     def state_dict(self, *args: Any, destination: dict[str, Any] | None = None, prefix: str = "",
                    keep_vars: bool = False) -> dict[str, Any]:
-        """An OrderedDict of every parameter and persistent buffer by dotted name (detached unless keep_vars)."""
+        """Return an OrderedDict of every parameter and persistent buffer of the tree, by dotted name.
+
+        The values are the tensors themselves, detached (sharing memory) unless keep_vars; entries set to None are left
+        out; a module that overrides ``get_extra_state`` adds ``<prefix>_extra_state``.
+
+        Args:
+            *args: ``destination``, ``prefix`` and ``keep_vars`` given positionally (an old form).
+            destination (dict, optional): a dict to fill and return instead of a new OrderedDict. Default: None.
+            prefix (str): prepended to every key. Default: "".
+            keep_vars (bool): keep the tensors attached to autograd instead of detaching them. Default: False.
+
+        Returns:
+            dict[str, Any]: the state, an OrderedDict unless destination was given.
+
+        PyTorch:
+            ``torch.nn.Module.state_dict``; same keys and semantics; positional arguments give no FutureWarning.
+
+        Example:
+            >>> model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+            >>> list(model.state_dict())
+            ['0.weight', '0.bias', '1.weight', '1.bias', '1.running_mean', '1.running_var', '1.num_batches_tracked']
+        """
         if args:
             destination = args[0] if destination is None else destination
             prefix = args[1] if len(args) > 1 and prefix == "" else prefix
@@ -748,11 +1478,30 @@ class Module:
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
                         assign: bool = False) -> _IncompatibleKeys:
-        """Copy parameters and buffers from state_dict (in place, under no_grad).
+        """Copy parameters and buffers from state_dict into the module (in place, under no_grad).
 
-        Returns ``(missing_keys, unexpected_keys)``; with strict=True those are errors. Shape mismatches are always
-        errors. All problems are reported together in one RuntimeError, before anything is left half-loaded only
-        for the keys that failed.
+        Shape mismatches are always errors; with strict, missing and unexpected keys are too. All problems are reported
+        together in one RuntimeError; the keys that loaded stay loaded.
+
+        Args:
+            state_dict (Mapping[str, Any]): the state, as ``state_dict()`` returns (NumPy arrays are accepted too).
+            strict (bool): require the keys to match the module's exactly. Default: True.
+            assign (bool): put the given tensors in place of the module's (kept as Parameters with the module's
+                requires_grad) instead of copying into them. Default: False.
+
+        Returns:
+            _IncompatibleKeys: the named tuple ``(missing_keys, unexpected_keys)``.
+
+        PyTorch:
+            ``torch.nn.Module.load_state_dict``; same semantics and messages; ember also accepts NumPy arrays as
+            values (PyTorch reports them as errors).
+
+        Example:
+            >>> a, b = nn.Linear(2, 2), nn.Linear(2, 2)
+            >>> b.load_state_dict(a.state_dict())
+            <All keys matched successfully>
+            >>> bool((a.weight == b.weight).all())
+            True
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
@@ -800,7 +1549,24 @@ class Module:
         return self.__class__.__name__
 
     def extra_repr(self) -> str:
-        """The module-specific part of repr (override it); one line is printed inside the parentheses."""
+        """Return the module-specific part of the repr (override it): shown inside the parentheses after the class name.
+
+        Returns:
+            str: the text; "" in the base class.
+
+        PyTorch:
+            ``torch.nn.Module.extra_repr``; same semantics.
+
+        Example:
+            >>> class Scale(nn.Module):
+            ...     def __init__(self, factor):
+            ...         super().__init__()
+            ...         self.factor = factor
+            ...     def extra_repr(self):
+            ...         return f"factor={self.factor}"
+            >>> Scale(2.0)
+            Scale(factor=2.0)
+        """
         return ""
 
     def __repr__(self) -> str:

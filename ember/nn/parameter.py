@@ -19,9 +19,26 @@ def _array_of(data):
 
 
 class Parameter(Tensor):
-    """A tensor that is a module parameter: assigning it to a Module attribute registers it.
+    """A tensor that is a module parameter: assigning it to a Module attribute registers it (``parameters()``,
+    ``state_dict()``, optimizers).
 
-    ``Parameter(data)`` shares memory with ``data`` and is a leaf with ``requires_grad=True`` by default.
+    ``Parameter(data)`` shares memory with data and is a leaf; its repr starts with "Parameter containing:".
+    Deep copies and pickles keep the class and requires_grad.
+
+    Args:
+        data (Tensor, optional): the values (shared, not copied); an empty tensor when None. Default: None.
+        requires_grad (bool): whether autograd computes its gradient. Default: True.
+
+    PyTorch:
+        ``torch.nn.Parameter``; same semantics.
+
+    Example:
+        >>> w = nn.Parameter(ember.zeros(2))
+        >>> w
+        Parameter containing:
+        tensor([0., 0.], requires_grad=True)
+        >>> w.is_leaf
+        True
     """
 
     def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:
@@ -50,7 +67,25 @@ def _rebuild_parameter(array, dev, requires_grad):
 
 
 class Buffer(Tensor):
-    """A tensor that, assigned to a Module attribute, is registered as a buffer (``persistent`` or not)."""
+    """A tensor that, assigned to a Module attribute, is registered as a buffer (state that is not learned).
+
+    It keeps data's values and requires_grad. Assigning it does what ``register_buffer(name, data, persistent)``
+    does: the module then holds it as a buffer, moved by ``to()`` and saved in ``state_dict()`` when persistent.
+
+    Args:
+        data (Tensor, optional): the values; an empty tensor when None. Default: None.
+        persistent (bool): whether ``state_dict`` includes it (keyword only). Default: True.
+
+    PyTorch:
+        ``torch.nn.Buffer``; same semantics.
+
+    Example:
+        >>> m = nn.Module()
+        >>> m.steps = nn.Buffer(ember.zeros(1))
+        >>> m.scratch = nn.Buffer(ember.zeros(3), persistent=False)
+        >>> [name for name, _ in m.named_buffers()], list(m.state_dict())
+        (['steps', 'scratch'], ['steps'])
+    """
 
     def __init__(self, data: Tensor | None = None, *, persistent: bool = True) -> None:
         requires_grad = isinstance(data, Tensor) and data.requires_grad

@@ -23,19 +23,66 @@ class _MaxPool(Module):
 
 
 class MaxPool1d(_MaxPool):
-    """Maximum over sliding windows of kernel_size along the last dimension: (N, C, L) -> (N, C, L_out) (torch.nn.MaxPool1d)."""
+    """Take the maximum over sliding windows along the last dimension.
+
+    Args:
+        kernel_size (int or tuple[int]): the window size.
+        stride (int or tuple[int], optional): the step between windows. Default: None (kernel_size).
+        padding (int or tuple[int]): implicit -inf padding on both sides, at most half the dilated kernel size.
+            Default: 0.
+        dilation (int or tuple[int]): the spacing between the elements of a window. Default: 1.
+        return_indices (bool): also return the flat position of each maximum in its input plane (for
+            MaxUnpool). Default: False.
+        ceil_mode (bool): round the output size up instead of down (a last, partial window; windows that
+            would start in the right padding are left out). Default: False.
+
+    Shape:
+        - Input: (N, C, L) or (C, L).
+        - Output: (N, C, L_out) or (C, L_out), where
+          L_out = floor((L + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1 (ceil with ceil_mode).
+
+    PyTorch:
+        ``torch.nn.MaxPool1d``; same semantics.
+
+    Example:
+        >>> x = ember.arange(8.0).reshape(1, 1, 8)
+        >>> nn.MaxPool1d(2)(x)
+        tensor([[[1., 3., 5., 7.]]])
+        >>> nn.MaxPool1d(2, return_indices=True)(x)[1]
+        tensor([[[1, 3, 5, 7]]])
+    """
     def forward(self, input):
         return P.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 
 class MaxPool2d(_MaxPool):
-    """Maximum over sliding kernel_size windows (stride defaults to kernel_size): (N, C, H, W) -> (N, C, H_out, W_out),
-    H_out = floor((H + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1 (torch.nn.MaxPool2d).
+    """Take the maximum over sliding kernel_size windows of the last two dimensions.
 
-    >>> nn.MaxPool2d(2)(ember.arange(16.0).reshape(1, 1, 4, 4))
-    tensor([[[[ 5.,  7.],
-              [13., 15.]]]])
+    Args:
+        kernel_size (int or tuple[int, int]): the window size.
+        stride (int or tuple[int, int], optional): the step between windows. Default: None (kernel_size).
+        padding (int or tuple[int, int]): implicit -inf padding on both sides, at most half the dilated kernel size.
+            Default: 0.
+        dilation (int or tuple[int, int]): the spacing between the elements of a window. Default: 1.
+        return_indices (bool): also return the flat position of each maximum in its input plane (for
+            MaxUnpool). Default: False.
+        ceil_mode (bool): round the output size up instead of down (a last, partial window; windows that
+            would start in the right padding are left out). Default: False.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C, H_out, W_out) or (C, H_out, W_out), where
+          H_out = floor((H + 2 * padding[0] - dilation[0] * (kernel_size[0] - 1) - 1) / stride[0]) + 1 (ceil with
+          ceil_mode), and likewise W_out.
+
+    PyTorch:
+        ``torch.nn.MaxPool2d``; same semantics.
+
+    Example:
+        >>> nn.MaxPool2d(2)(ember.arange(16.0).reshape(1, 1, 4, 4))
+        tensor([[[[ 5.,  7.],
+                  [13., 15.]]]])
     """
     def forward(self, input):
         return P.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
@@ -55,7 +102,29 @@ class _AvgPool(Module):
 
 
 class AvgPool1d(_AvgPool):
-    """Average over sliding windows of kernel_size along the last dimension: (N, C, L) -> (N, C, L_out) (torch.nn.AvgPool1d)."""
+    """Take the average over sliding windows along the last dimension.
+
+    Args:
+        kernel_size (int or tuple[int]): the window size.
+        stride (int or tuple[int], optional): the step between windows. Default: None (kernel_size).
+        padding (int or tuple[int]): implicit zero padding on both sides, at most half the kernel size. Default: 0.
+        ceil_mode (bool): round the output size up instead of down. Default: False.
+        count_include_pad (bool): count the padding zeros in the divisor. Default: True.
+
+    Shape:
+        - Input: (N, C, L) or (C, L).
+        - Output: (N, C, L_out) or (C, L_out), where L_out = floor((L + 2 * padding - kernel_size) / stride) + 1
+          (ceil with ceil_mode).
+
+    PyTorch:
+        ``torch.nn.AvgPool1d``; same semantics (the sizes are stored and printed as 1-tuples).
+
+    Example:
+        >>> nn.AvgPool1d(2)(ember.arange(8.0).reshape(1, 1, 8))
+        tensor([[[0.5000, 2.5000, 4.5000, 6.5000]]])
+        >>> nn.AvgPool1d(3, padding=1, count_include_pad=False)(ember.ones(1, 1, 3))
+        tensor([[[1.]]])
+    """
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
         # torch stores AvgPool1d's sizes as 1-tuples (and prints them so)
         super().__init__(_single(kernel_size), _single(stride if stride is not None else kernel_size),
@@ -67,7 +136,30 @@ class AvgPool1d(_AvgPool):
 
 
 class AvgPool2d(_AvgPool):
-    """Average over sliding kernel_size windows: (N, C, H, W) -> (N, C, H_out, W_out) (torch.nn.AvgPool2d)."""
+    """Take the average over sliding kernel_size windows of the last two dimensions.
+
+    Args:
+        kernel_size (int or tuple[int, int]): the window size.
+        stride (int or tuple[int, int], optional): the step between windows. Default: None (kernel_size).
+        padding (int or tuple[int, int]): implicit zero padding on both sides, at most half the kernel size. Default: 0.
+        ceil_mode (bool): round the output size up instead of down. Default: False.
+        count_include_pad (bool): count the padding zeros in the divisor. Default: True.
+        divisor_override (int, optional): divide every window's sum by this instead of its size. Default: None.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C, H_out, W_out) or (C, H_out, W_out), where
+          H_out = floor((H + 2 * padding[0] - kernel_size[0]) / stride[0]) + 1 (ceil with ceil_mode), and likewise
+          W_out.
+
+    PyTorch:
+        ``torch.nn.AvgPool2d``; same semantics.
+
+    Example:
+        >>> nn.AvgPool2d(2)(ember.arange(16.0).reshape(1, 1, 4, 4))
+        tensor([[[[ 2.5000,  4.5000],
+                  [10.5000, 12.5000]]]])
+    """
     def forward(self, input):
         return P.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
@@ -83,16 +175,46 @@ class _Adaptive(Module):
 
 
 class AdaptiveAvgPool1d(_Adaptive):
-    """Average pooling to a fixed output length: (N, C, L) -> (N, C, output_size) (torch.nn.AdaptiveAvgPool1d)."""
+    """Average-pool the last dimension to a fixed output length, whatever the input length.
+
+    Window i covers positions floor(i * L / L_out) to ceil((i + 1) * L / L_out) - 1.
+
+    Args:
+        output_size (int): the output length L_out.
+
+    Shape:
+        - Input: (N, C, L) or (C, L).
+        - Output: (N, C, L_out) or (C, L_out), L_out = output_size.
+
+    PyTorch:
+        ``torch.nn.AdaptiveAvgPool1d``; same semantics.
+
+    Example:
+        >>> nn.AdaptiveAvgPool1d(2)(ember.arange(8.0).reshape(1, 1, 8))
+        tensor([[[1.5000, 5.5000]]])
+    """
     def forward(self, input):
         return P.adaptive_avg_pool1d(input, self.output_size)
 
 
 class AdaptiveAvgPool2d(_Adaptive):
-    """Average pooling to a fixed output size: (N, C, H, W) -> (N, C, *output_size) (torch.nn.AdaptiveAvgPool2d).
+    """Average-pool the last two dimensions to a fixed output size, whatever the input size.
 
-    >>> nn.AdaptiveAvgPool2d(1)(ember.ones(2, 3, 5, 5)).shape
-    ember.Size([2, 3, 1, 1])
+    Args:
+        output_size (int or tuple): (H_out, W_out), or one int for both; None in the tuple keeps that input size.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C, H_out, W_out) or (C, H_out, W_out).
+
+    PyTorch:
+        ``torch.nn.AdaptiveAvgPool2d``; same semantics.
+
+    Example:
+        >>> nn.AdaptiveAvgPool2d(1)(ember.ones(2, 3, 5, 5)).shape
+        ember.Size([2, 3, 1, 1])
+        >>> nn.AdaptiveAvgPool2d((None, 2))(ember.ones(1, 1, 3, 4)).shape
+        ember.Size([1, 1, 3, 2])
     """
     def forward(self, input):
         return P.adaptive_avg_pool2d(input, self.output_size)
@@ -110,17 +232,75 @@ class _AdaptiveMax(_Adaptive):
 
 
 class AdaptiveMaxPool1d(_AdaptiveMax):
-    """Max pooling to a fixed output length: (N, C, L) -> (N, C, output_size) (torch.nn.AdaptiveMaxPool1d)."""
+    """Max-pool the last dimension to a fixed output length, whatever the input length.
+
+    Args:
+        output_size (int): the output length L_out.
+        return_indices (bool): also return the position of each maximum. Default: False.
+
+    Shape:
+        - Input: (N, C, L) or (C, L).
+        - Output: (N, C, L_out) or (C, L_out), L_out = output_size.
+
+    PyTorch:
+        ``torch.nn.AdaptiveMaxPool1d``; same semantics.
+
+    Example:
+        >>> nn.AdaptiveMaxPool1d(2)(ember.arange(8.0).reshape(1, 1, 8))
+        tensor([[[3., 7.]]])
+    """
     fn = staticmethod(P.adaptive_max_pool1d)
 
 
 class AdaptiveMaxPool2d(_AdaptiveMax):
-    """Max pooling to a fixed output size: (N, C, H, W) -> (N, C, *output_size) (torch.nn.AdaptiveMaxPool2d)."""
+    """Max-pool the last two dimensions to a fixed output size, whatever the input size.
+
+    Args:
+        output_size (int or tuple): (H_out, W_out), or one int for both; None in the tuple keeps that input size.
+        return_indices (bool): also return the flat position of each maximum in its input plane. Default: False.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C, H_out, W_out) or (C, H_out, W_out).
+
+    PyTorch:
+        ``torch.nn.AdaptiveMaxPool2d``; same semantics.
+
+    Example:
+        >>> nn.AdaptiveMaxPool2d((1, 2))(ember.arange(16.0).reshape(1, 1, 4, 4))
+        tensor([[[[13., 15.]]]])
+    """
     fn = staticmethod(P.adaptive_max_pool2d)
 
 
 class Upsample(Module):
-    """Resize with interpolate (nearest, linear, bilinear, ...); scale factors are stored as floats like torch."""
+    """Resize the spatial dimensions of the input to size or by scale_factor, with ``F.interpolate``.
+
+    Args:
+        size (int or tuple, optional): the output spatial size. Default: None.
+        scale_factor (float or tuple, optional): the multiplier of the spatial size (stored as floats); give
+            either size or scale_factor. Default: None.
+        mode (str): 'nearest', 'nearest-exact', 'linear' (3-D input), 'bilinear' (4-D), 'trilinear' (5-D) or
+            'area'. Default: 'nearest'.
+        align_corners (bool, optional): for the linear modes only, align the corner pixels of input and output
+            instead of their edges. Default: None (False).
+        recompute_scale_factor (bool, optional): compute the interpolation from the output size rather than from
+            scale_factor. Default: None.
+
+    Shape:
+        - Input: (N, C, L), (N, C, H, W) or (N, C, D, H, W).
+        - Output: (N, C, L_out), (N, C, H_out, W_out) or (N, C, D_out, H_out, W_out), where each spatial size is
+          size, or floor(input size * scale_factor).
+
+    PyTorch:
+        ``torch.nn.Upsample``; same semantics, except that mode 'bicubic' is not implemented (NotImplementedError).
+
+    Example:
+        >>> nn.Upsample(scale_factor=2)(ember.tensor([[[1.0, 2.0]]]))
+        tensor([[[1., 1., 2., 2.]]])
+        >>> nn.Upsample(size=4, mode="linear")(ember.tensor([[[1.0, 2.0]]]))
+        tensor([[[1.0000, 1.2500, 1.7500, 2.0000]]])
+    """
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
                  recompute_scale_factor=None):

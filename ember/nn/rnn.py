@@ -41,7 +41,45 @@ def _check_tensor(x, name, what):
 
 
 class RNNBase(Module):
-    """Base class of RNN, LSTM and GRU: parameters, checks and the multi-layer, bidirectional loop."""
+    """Base class of RNN, LSTM and GRU: their parameters, argument checks and the multi-layer, bidirectional loop.
+
+    Each layer and direction k has weight_ih_l{k} (G * hidden_size, input of the layer), weight_hh_l{k}
+    (G * hidden_size, H_out) and with bias bias_ih_l{k}, bias_hh_l{k} (G * hidden_size), with G gates
+    (1 for RNN, 3 for GRU, 4 for LSTM) and the suffix _reverse for the backward direction; all start from
+    U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
+
+    Args:
+        mode (str): 'RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU'.
+        input_size (int): the number of features of each input step, H_in.
+        hidden_size (int): the number of features of the hidden state, H_out.
+        num_layers (int): the number of stacked recurrent layers, each reading the previous one's outputs.
+            Default: 1.
+        bias (bool): learn the biases bias_ih_l{k} and bias_hh_l{k}. Default: True.
+        batch_first (bool): input and output are (N, L, H) instead of (L, N, H) (not the states). Default: False.
+        dropout (float): the dropout probability on the outputs of every layer but the last, in training.
+            Default: 0.0.
+        bidirectional (bool): add a layer that reads the sequence backwards; outputs are concatenated.
+            Default: False.
+        proj_size (int): LSTM only: project the hidden state to this size (smaller than hidden_size); 0 for
+            none. Default: 0.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Input: (L, N, H_in), (N, L, H_in) with batch_first, or (L, H_in) unbatched; L is the sequence length.
+        - hx: (D * num_layers, N, H_out), or (D * num_layers, H_out) unbatched; zeros when not given
+          (D = 2 if bidirectional else 1).
+        - Output: (L, N, D * H_out) ((N, L, D * H_out) with batch_first): the last layer's h_t for every t.
+        - h_n: hx's shape, the final hidden state of every layer and direction.
+
+    PyTorch:
+        ``torch.nn.RNNBase``; same parameters and checks. Use RNN, LSTM or GRU rather than this class.
+
+    Example:
+        >>> base = nn.RNNBase("GRU", 4, 8)
+        >>> base.weight_ih_l0.shape
+        ember.Size([24, 4])
+    """
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
@@ -251,10 +289,43 @@ class RNNBase(Module):
 
 
 class RNN(RNNBase):
-    """Multi-layer Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu).
+    """A multi-layer Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh) (or relu) at every step.
 
-    ``RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True, batch_first=False, dropout=0.0,
-    bidirectional=False)``; ``forward(input, hx=None)`` returns (output, h_n).
+    Called as ``rnn(input, hx=None)``; returns (output, h_n). Passing proj_size is a ValueError.
+
+    Args:
+        *args, **kwargs: the constructor's arguments, listed below: positionally in this order, or by
+            keyword.
+        input_size (int): the number of features of each input step, H_in.
+        hidden_size (int): the number of features of the hidden state, H_out.
+        num_layers (int): the number of stacked recurrent layers, each reading the previous one's outputs.
+            Default: 1.
+        nonlinearity (str): 'tanh' or 'relu'. Default: 'tanh'.
+        bias (bool): learn the biases bias_ih_l{k} and bias_hh_l{k}. Default: True.
+        batch_first (bool): input and output are (N, L, H) instead of (L, N, H) (not the states). Default: False.
+        dropout (float): the dropout probability on the outputs of every layer but the last, in training.
+            Default: 0.0.
+        bidirectional (bool): add a layer that reads the sequence backwards; outputs are concatenated.
+            Default: False.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Input: (L, N, H_in), (N, L, H_in) with batch_first, or (L, H_in) unbatched; L is the sequence length.
+        - hx: (D * num_layers, N, H_out), or (D * num_layers, H_out) unbatched; zeros when not given
+          (D = 2 if bidirectional else 1).
+        - Output: (L, N, D * H_out) ((N, L, D * H_out) with batch_first): the last layer's h_t for every t.
+        - h_n: hx's shape, the final hidden state of every layer and direction.
+
+    PyTorch:
+        ``torch.nn.RNN``; same parameter names, shapes, initialisation and outputs;
+        PackedSequence inputs are not supported.
+
+    Example:
+        >>> rnn = nn.RNN(4, 8, num_layers=2)
+        >>> output, h_n = rnn(ember.randn(5, 3, 4))
+        >>> output.shape, h_n.shape
+        (ember.Size([5, 3, 8]), ember.Size([2, 3, 8]))
     """
 
     @overload
@@ -285,10 +356,44 @@ class RNN(RNNBase):
 
 
 class GRU(RNNBase):
-    """Multi-layer GRU: r, z = sigmoid(.), n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) n + z h.
+    """A multi-layer gated recurrent unit: with r, z = sigmoid(...) and n = tanh(W_in x_t + b_in + r * (W_hn h + b_hn)),
+    h_t = (1 - z) * n + z * h_(t-1).
 
-    ``GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False)``;
-    ``forward(input, hx=None)`` returns (output, h_n).
+    Called as ``gru(input, hx=None)``; returns (output, h_n). The gates are stacked in the order (r, z, n),
+    as in PyTorch. Passing proj_size is a ValueError.
+
+    Args:
+        *args, **kwargs: the constructor's arguments, listed below: positionally in this order, or by
+            keyword.
+        input_size (int): the number of features of each input step, H_in.
+        hidden_size (int): the number of features of the hidden state, H_out.
+        num_layers (int): the number of stacked recurrent layers, each reading the previous one's outputs.
+            Default: 1.
+        bias (bool): learn the biases bias_ih_l{k} and bias_hh_l{k}. Default: True.
+        batch_first (bool): input and output are (N, L, H) instead of (L, N, H) (not the states). Default: False.
+        dropout (float): the dropout probability on the outputs of every layer but the last, in training.
+            Default: 0.0.
+        bidirectional (bool): add a layer that reads the sequence backwards; outputs are concatenated.
+            Default: False.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Input: (L, N, H_in), (N, L, H_in) with batch_first, or (L, H_in) unbatched; L is the sequence length.
+        - hx: (D * num_layers, N, H_out), or (D * num_layers, H_out) unbatched; zeros when not given
+          (D = 2 if bidirectional else 1).
+        - Output: (L, N, D * H_out) ((N, L, D * H_out) with batch_first): the last layer's h_t for every t.
+        - h_n: hx's shape, the final hidden state of every layer and direction.
+
+    PyTorch:
+        ``torch.nn.GRU``; same parameter names, shapes, initialisation and outputs;
+        PackedSequence inputs are not supported.
+
+    Example:
+        >>> gru = nn.GRU(4, 8, batch_first=True, bidirectional=True)
+        >>> output, h_n = gru(ember.randn(3, 5, 4))
+        >>> output.shape, h_n.shape
+        (ember.Size([3, 5, 16]), ember.Size([2, 3, 8]))
     """
 
     @overload
@@ -308,15 +413,45 @@ class GRU(RNNBase):
 
 
 class LSTM(RNNBase):
-    """Multi-layer LSTM with gates (i, f, g, o) and optional projections (proj_size).
+    """A multi-layer long short-term memory network, with gates (i, f, g, o) and optional projections.
 
-    ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False,
-    proj_size=0)``; ``forward(input, hx=None)`` with hx = (h_0, c_0) returns (output, (h_n, c_n)).
+    Called as ``lstm(input, hx=None)`` with hx = (h_0, c_0); returns (output, (h_n, c_n)).
 
-    >>> lstm = nn.LSTM(input_size=4, hidden_size=8, batch_first=True)
-    >>> output, (h, c) = lstm(ember.randn(2, 5, 4))
-    >>> output.shape, h.shape, c.shape
-    (ember.Size([2, 5, 8]), ember.Size([1, 2, 8]), ember.Size([1, 2, 8]))
+    Args:
+        *args, **kwargs: the constructor's arguments, listed below: positionally in this order, or by
+            keyword.
+        input_size (int): the number of features of each input step, H_in.
+        hidden_size (int): the number of features of the hidden state, H_out.
+        num_layers (int): the number of stacked recurrent layers, each reading the previous one's outputs.
+            Default: 1.
+        bias (bool): learn the biases bias_ih_l{k} and bias_hh_l{k}. Default: True.
+        batch_first (bool): input and output are (N, L, H) instead of (L, N, H) (not the states). Default: False.
+        dropout (float): the dropout probability on the outputs of every layer but the last, in training.
+            Default: 0.0.
+        bidirectional (bool): add a layer that reads the sequence backwards; outputs are concatenated.
+            Default: False.
+        proj_size (int): project each hidden state to this size (smaller than hidden_size) with weight_hr_l{k};
+            0 for none. Default: 0.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Input: (L, N, H_in), (N, L, H_in) with batch_first, or (L, H_in) unbatched; L is the sequence length.
+        - hx: a pair (h_0, c_0): h_0 (D * num_layers, N, H_out) and c_0 (D * num_layers, N, hidden_size), without
+          the N dimension when unbatched; zeros when not given (D = 2 if bidirectional else 1; H_out = proj_size if
+          it is > 0, else hidden_size).
+        - Output: (L, N, D * H_out) ((N, L, D * H_out) with batch_first): the last layer's h_t for every t.
+        - (h_n, c_n): the shapes of (h_0, c_0), the final states of every layer and direction.
+
+    PyTorch:
+        ``torch.nn.LSTM``; same parameter names, shapes, initialisation and outputs;
+        PackedSequence inputs are not supported.
+
+    Example:
+        >>> lstm = nn.LSTM(input_size=4, hidden_size=8, batch_first=True)
+        >>> output, (h, c) = lstm(ember.randn(2, 5, 4))
+        >>> output.shape, h.shape, c.shape
+        (ember.Size([2, 5, 8]), ember.Size([1, 2, 8]), ember.Size([1, 2, 8]))
     """
 
     @overload
@@ -373,7 +508,29 @@ class LSTM(RNNBase):
 # --- cells ------------------------------------------------------------------------------------------------------
 
 class RNNCellBase(Module):
-    """Base of the cells: weight_ih (chunks * hidden, input), weight_hh (chunks * hidden, hidden), bias_ih, bias_hh."""
+    """Base class of RNNCell, LSTMCell and GRUCell: weight_ih, weight_hh and the biases bias_ih, bias_hh.
+
+    All parameters start from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
+
+    Args:
+        input_size (int): the number of input features, H_in.
+        hidden_size (int): the number of features of the hidden state, H_out.
+        bias (bool): learn the biases bias_ih and bias_hh (no default here).
+        num_chunks (int): the number of gates G: 1 for RNNCell, 4 for LSTMCell, 3 for GRUCell.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - weight_ih: (G * hidden_size, input_size); weight_hh: (G * hidden_size, hidden_size).
+        - bias_ih, bias_hh: (G * hidden_size), or None without bias.
+
+    PyTorch:
+        ``torch.nn.RNNCellBase``; same parameters and initialisation. Use the cells rather than this class.
+
+    Example:
+        >>> nn.RNNCellBase(4, 8, bias=True, num_chunks=2).weight_ih.shape
+        ember.Size([16, 4])
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device: Device = None,
                  dtype: _dtype | None = None) -> None:
@@ -429,7 +586,31 @@ class RNNCellBase(Module):
 
 
 class RNNCell(RNNCellBase):
-    """An Elman RNN cell: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu)."""
+    """An Elman RNN cell, one step: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu).
+
+    Called as ``cell(input, hx=None)``; returns h'.
+
+    Args:
+        input_size (int): the number of input features, H_in.
+        hidden_size (int): the number of features of the hidden state, H_out.
+        bias (bool): learn the biases bias_ih and bias_hh. Default: True.
+        nonlinearity (str): 'tanh' or 'relu' (another value is an error at the call). Default: 'tanh'.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Input: (N, H_in), or (H_in) unbatched.
+        - hx: (N, H_out), or (H_out) unbatched; zeros when not given.
+        - Output: h', hx's shape.
+
+    PyTorch:
+        ``torch.nn.RNNCell``; same parameters and semantics.
+
+    Example:
+        >>> cell = nn.RNNCell(4, 8)
+        >>> cell(ember.randn(3, 4)).shape
+        ember.Size([3, 8])
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
                  device: Device = None, dtype: _dtype | None = None) -> None:
@@ -449,7 +630,31 @@ class RNNCell(RNNCellBase):
 
 
 class LSTMCell(RNNCellBase):
-    """An LSTM cell with gates (i, f, g, o): forward(input, (h, c)) returns (h', c')."""
+    """An LSTM cell, one step, with gates (i, f, g, o): returns the new hidden and cell states (h', c').
+
+    Called as ``cell(input, hx=None)`` with hx = (h, c).
+
+    Args:
+        input_size (int): the number of input features, H_in.
+        hidden_size (int): the number of features of the hidden state, H_out.
+        bias (bool): learn the biases bias_ih and bias_hh. Default: True.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Input: (N, H_in), or (H_in) unbatched.
+        - hx = (h, c), each: (N, H_out), or (H_out) unbatched; zeros when not given.
+        - Output: (h', c'), each of h's shape.
+
+    PyTorch:
+        ``torch.nn.LSTMCell``; same parameters and semantics.
+
+    Example:
+        >>> cell = nn.LSTMCell(4, 8)
+        >>> h, c = cell(ember.randn(3, 4))
+        >>> h.shape, c.shape
+        (ember.Size([3, 8]), ember.Size([3, 8]))
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Device = None,
                  dtype: _dtype | None = None) -> None:
@@ -462,7 +667,30 @@ class LSTMCell(RNNCellBase):
 
 
 class GRUCell(RNNCellBase):
-    """A GRU cell with gates (r, z, n): forward(input, h) returns h'."""
+    """A GRU cell, one step, with gates (r, z, n): h' = (1 - z) * n + z * h.
+
+    Called as ``cell(input, hx=None)``; returns h'.
+
+    Args:
+        input_size (int): the number of input features, H_in.
+        hidden_size (int): the number of features of the hidden state, H_out.
+        bias (bool): learn the biases bias_ih and bias_hh. Default: True.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Input: (N, H_in), or (H_in) unbatched.
+        - hx: (N, H_out), or (H_out) unbatched; zeros when not given.
+        - Output: h', hx's shape.
+
+    PyTorch:
+        ``torch.nn.GRUCell``; same parameters and semantics.
+
+    Example:
+        >>> cell = nn.GRUCell(4, 8)
+        >>> cell(ember.randn(4)).shape
+        ember.Size([8])
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Device = None,
                  dtype: _dtype | None = None) -> None:
