@@ -120,12 +120,15 @@ def documented_args(text):
 
 
 def _parameters(obj):
-    """The parameter names a caller passes (self and cls left out), or None where Python cannot tell."""
+    """The parameter names a caller passes (self, cls and private ones left out), or None where Python cannot tell.
+    A layer with Module's own constructor (``Module(*args, **kwargs)``, which refuses any argument) takes none."""
+    if isinstance(obj, type) and obj.__init__ is __import__("ember").nn.Module.__init__:
+        return []
     try:
         signature = inspect.signature(obj)
     except (TypeError, ValueError):
         return None
-    return [p for p in signature.parameters if p not in ("self", "cls")]
+    return [p for p in signature.parameters if p not in ("self", "cls") and not p.startswith("_")]
 
 
 def _returns_none(obj):

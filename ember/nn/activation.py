@@ -176,10 +176,6 @@ class Hardsigmoid(_Inplace):
 class Sigmoid(_Stateless):
     """Apply 1 / (1 + exp(-x)) elementwise, the logistic sigmoid.
 
-    Args:
-        *args, **kwargs: none; the layer takes no constructor arguments (Module's signature; any argument is a
-            TypeError).
-
     Shape:
         - Input: (*), any shape.
         - Output: (*), the input's shape.
@@ -196,10 +192,6 @@ class Sigmoid(_Stateless):
 
 class Tanh(_Stateless):
     """Apply the hyperbolic tangent elementwise.
-
-    Args:
-        *args, **kwargs: none; the layer takes no constructor arguments (Module's signature; any argument is a
-            TypeError).
 
     Shape:
         - Input: (*), any shape.
@@ -218,10 +210,6 @@ class Tanh(_Stateless):
 class LogSigmoid(_Stateless):
     """Apply log(sigmoid(x)) elementwise, computed without overflow.
 
-    Args:
-        *args, **kwargs: none; the layer takes no constructor arguments (Module's signature; any argument is a
-            TypeError).
-
     Shape:
         - Input: (*), any shape.
         - Output: (*), the input's shape.
@@ -239,10 +227,6 @@ class LogSigmoid(_Stateless):
 class Softsign(_Stateless):
     """Apply x / (1 + abs(x)) elementwise.
 
-    Args:
-        *args, **kwargs: none; the layer takes no constructor arguments (Module's signature; any argument is a
-            TypeError).
-
     Shape:
         - Input: (*), any shape.
         - Output: (*), the input's shape.
@@ -259,10 +243,6 @@ class Softsign(_Stateless):
 
 class Tanhshrink(_Stateless):
     """Apply x - tanh(x) elementwise.
-
-    Args:
-        *args, **kwargs: none; the layer takes no constructor arguments (Module's signature; any argument is a
-            TypeError).
 
     Shape:
         - Input: (*), any shape.
