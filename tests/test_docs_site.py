@@ -1,6 +1,6 @@
 """The built documentation site as a reader sees it: no broken internal link, and in headless Chromium (Debian's
-``chromium`` package; skipped without it) the home page, a reference page and a tutorial load with no console
-message, and the search page finds ``cross_entropy``.
+``chromium`` package; skipped without it) the home page, a reference page, a tutorial and the page of internals
+load with no console message, and the search page finds ``cross_entropy``.
 
 The site is ``build/docs`` (what ``.ci/run`` builds) or, where that is absent, built here when Sphinx is installed
 (``pip install '.[docs]'``); without either the tests skip.
@@ -127,6 +127,7 @@ def _load(url, tmp_path):
     ("index.html", "A deep-learning framework you can read end to end"),
     ("api/nn.functional.html", "ember.nn.functional.cross_entropy"),
     ("tutorials/cnn_digits.html", "A CNN on Digits, the PyTorch way"),
+    ("internals.html", "The bytes of the arrays the interpreter holds"),  # its figures are made by the build
 ])
 def test_page_loads_without_console_messages(server, path, expected, tmp_path):
     dom, console = _load(f"{server}/{path}", tmp_path)
