@@ -115,6 +115,27 @@ def sum_to(t, shape):
 
 @export(SumTo, ember=False, methods=("sum_to_size",))
 def sum_to_size(self, *size):
-    """Sum this tensor to size (which it must broadcast to), as torch.Tensor.sum_to_size."""
+    """Sum self over the dimensions that broadcasting would add or stretch to reach it from ``size``.
+
+    ``size`` must broadcast to self's shape; the result has shape ``size``. It is the adjoint of ``expand``: the
+    gradient of ``x.expand(shape)`` is ``g.sum_to_size(x.shape)``.
+
+    Args:
+        *size (int or tuple of ints): the target shape, as integers or one tuple or list.
+
+    Returns:
+        Tensor: of shape ``size`` (self itself when the shapes are equal).
+
+    PyTorch:
+        ``Tensor.sum_to_size``; same semantics for a valid size. A size that does not broadcast to self's shape is
+        not checked: the result is then wrong or NumPy raises a ValueError (PyTorch raises a RuntimeError).
+
+    Example:
+        >>> ember.ones(2, 3).sum_to_size(2, 1)
+        tensor([[3.],
+                [3.]])
+        >>> ember.ones(2, 3).sum_to_size((3,))
+        tensor([2., 2., 2.])
+    """
     shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
     return sum_to(self, shape)

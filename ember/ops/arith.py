@@ -295,7 +295,22 @@ class Fmin(_FExtremum):
 
 @export(Neg, ember=("neg", "negative"), methods=("neg", "negative", "__neg__"))
 def neg(input):
-    """Elementwise -input."""
+    """The negation -input of each element.
+
+    Args:
+        input (Tensor): the input tensor (not bool: invert a mask with ``~`` or ``logical_not``).
+
+    Returns:
+        Tensor: of input's shape and dtype.
+
+    PyTorch:
+        ``torch.neg``, ``torch.negative``, ``Tensor.neg``, ``Tensor.negative`` and the unary ``-`` operator; same
+        semantics (no ``out=`` argument).
+
+    Example:
+        >>> -ember.tensor([1, -2])
+        tensor([-1,  2])
+    """
     if not isinstance(input, Tensor):
         raise not_tensor(input, "neg", pos=1)
     if input._data.dtype.kind == "b":
@@ -335,7 +350,26 @@ def add(input, other, alpha=1):
 
 @export(Sub, ember=("sub", "subtract"), methods=("sub", "subtract", "__sub__"))
 def sub(input, other, alpha=1):
-    """input - alpha * other."""
+    """Subtract ``other``, scaled by ``alpha``, from ``input`` elementwise.
+
+    Shapes broadcast and dtypes promote as in ``ember.add``. Bool operands raise (invert a mask with ``~``).
+
+    Args:
+        input (Tensor or number): the first operand.
+        other (Tensor or number): the second operand.
+        alpha (number): the multiplier of ``other``. Default: 1.
+
+    Returns:
+        Tensor: ``input - alpha * other``, of the broadcast shape and the promoted dtype.
+
+    PyTorch:
+        ``torch.sub``, ``torch.subtract``, ``Tensor.sub``, ``Tensor.subtract`` and the ``-`` operator; same semantics
+        (no ``out=`` argument).
+
+    Example:
+        >>> ember.sub(ember.tensor([5, 6]), ember.tensor([1, 2]), alpha=2)
+        tensor([3, 2])
+    """
     if (input.__class__ is bool or other.__class__ is bool or (isinstance(input, Tensor) and
             input._data.dtype.kind == "b") or (isinstance(other, Tensor) and other._data.dtype.kind == "b")):
         raise RuntimeError("sub: Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
@@ -347,14 +381,56 @@ def sub(input, other, alpha=1):
 
 @export(Mul, ember=("mul", "multiply"), methods=("mul", "multiply", "__mul__"))
 def mul(input, other):
-    """input * other."""
+    """Multiply ``input`` by ``other`` elementwise.
+
+    Shapes broadcast and dtypes promote as in ``ember.add``.
+
+    Args:
+        input (Tensor or number): the first operand.
+        other (Tensor or number): the second operand.
+
+    Returns:
+        Tensor: ``input * other``, of the broadcast shape and the promoted dtype.
+
+    PyTorch:
+        ``torch.mul``, ``torch.multiply``, ``Tensor.mul``, ``Tensor.multiply`` and the ``*`` operator; same semantics
+        (no ``out=`` argument).
+
+    Example:
+        >>> ember.mul(ember.tensor([1, 2]), 1.5)
+        tensor([1.5000, 3.0000])
+    """
     return binary(Mul(), input, other, "mul")
 
 
 @export(Div, TruncDivInt, FloorDivide, ember=("div", "divide", "true_divide"),
         methods=("div", "divide", "true_divide", "__truediv__"))
 def div(input, other, rounding_mode=None):
-    """input / other (true division: integers give the default float dtype); rounding_mode 'trunc' or 'floor'."""
+    """Divide ``input`` by ``other`` elementwise, optionally rounding the quotient.
+
+    Shapes broadcast and dtypes promote as in ``ember.add``. Without rounding the division is true division: integer
+    operands give the default float dtype. With a rounding mode, integer operands give an exact integer result and
+    an integer division by zero raises; float division by zero gives inf or NaN.
+
+    Args:
+        input (Tensor or number): the dividend.
+        other (Tensor or number): the divisor.
+        rounding_mode (str, optional): None (no rounding), ``'trunc'`` (toward zero) or ``'floor'`` (toward -inf,
+            as Python's ``//``). Default: None.
+
+    Returns:
+        Tensor: the quotient, of the broadcast shape.
+
+    PyTorch:
+        ``torch.div``, ``torch.divide``, ``torch.true_divide``, their ``Tensor`` methods and the ``/`` operator; same
+        semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.div(ember.tensor([1, 7]), 2)
+        tensor([0.5000, 3.5000])
+        >>> ember.div(ember.tensor([-7, 7]), 2, rounding_mode="trunc")
+        tensor([-3,  3])
+    """
     if rounding_mode is not None:
         return _rounded_div(input, other, rounding_mode)
     a, b = promote(input, other, "div")
@@ -397,25 +473,100 @@ def _integer_division(node, input, other, op):
 
 @export(FloorDivide, methods=("floor_divide", "__floordiv__"))
 def floor_divide(input, other):
-    """Floor of input / other (Python's //); its gradient is zero."""
+    """The quotient of ``input / other`` rounded toward -inf (Python's ``//``), elementwise.
+
+    Shapes broadcast and dtypes promote as in ``ember.add``; integer operands stay integers, and an integer division
+    by zero raises. Its gradient is zero (the result is piecewise constant).
+
+    Args:
+        input (Tensor or number): the dividend.
+        other (Tensor or number): the divisor.
+
+    Returns:
+        Tensor: of the broadcast shape and the promoted dtype.
+
+    PyTorch:
+        ``torch.floor_divide``, ``Tensor.floor_divide`` and the ``//`` operator; same semantics (no ``out=``
+        argument).
+
+    Example:
+        >>> ember.floor_divide(ember.tensor([-7, 7]), 2)
+        tensor([-4,  3])
+    """
     return _integer_division(FloorDivide(), input, other, "floor_divide")
 
 
 @export(Remainder, methods=("remainder", "__mod__"))
 def remainder(input, other):
-    """Python-style modulus: the result has the sign of the divisor."""
+    """The remainder of ``input / other`` with the sign of the divisor (Python's ``%``), elementwise.
+
+    ``input - floor_divide(input, other) * other``. Shapes broadcast and dtypes promote as in ``ember.add``; an
+    integer division by zero raises.
+
+    Args:
+        input (Tensor or number): the dividend.
+        other (Tensor or number): the divisor.
+
+    Returns:
+        Tensor: of the broadcast shape and the promoted dtype.
+
+    PyTorch:
+        ``torch.remainder``, ``Tensor.remainder`` and the ``%`` operator; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.remainder(ember.tensor([-7, 7]), 3)
+        tensor([2, 1])
+    """
     return _integer_division(Remainder(), input, other, "remainder")
 
 
 @export(Fmod, methods=("fmod",))
 def fmod(input, other):
-    """C-style modulus: the result has the sign of the dividend."""
+    """The remainder of ``input / other`` with the sign of the dividend (C's ``fmod``), elementwise.
+
+    Shapes broadcast and dtypes promote as in ``ember.add``; an integer division by zero raises, a float one gives
+    NaN.
+
+    Args:
+        input (Tensor or number): the dividend.
+        other (Tensor or number): the divisor.
+
+    Returns:
+        Tensor: of the broadcast shape and the promoted dtype.
+
+    PyTorch:
+        ``torch.fmod`` and ``Tensor.fmod``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.fmod(ember.tensor([-7, 7]), 3)
+        tensor([-1,  1])
+    """
     return _integer_division(Fmod(), input, other, "fmod")
 
 
 @export(Pow, methods=("pow", "__pow__"))
 def pow(input, exponent):
-    """input ** exponent (either may be a number)."""
+    """``input`` raised to the power ``exponent``, elementwise.
+
+    Shapes broadcast and dtypes promote as in ``ember.add``; either operand may be a number. Integers to negative
+    integer powers raise.
+
+    Args:
+        input (Tensor or number): the base.
+        exponent (Tensor or number): the exponent.
+
+    Returns:
+        Tensor: ``input ** exponent``, of the broadcast shape and the promoted dtype.
+
+    PyTorch:
+        ``torch.pow``, ``Tensor.pow`` and the ``**`` operator; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.pow(ember.tensor([1, 2, 3]), 2)
+        tensor([1, 4, 9])
+        >>> 2 ** ember.tensor([1.0, 0.5])
+        tensor([2.0000, 1.4142])
+    """
     a, b = promote(input, exponent, "pow")
     if not (is_float(a) or is_float(b)):
         neg = bool((b._data < 0).any()) if isinstance(b, Tensor) else b < 0
@@ -426,7 +577,24 @@ def pow(input, exponent):
 
 @export(Atan2, methods=("atan2",))
 def atan2(input, other):
-    """The angle of (other, input), elementwise."""
+    """The angle in radians, in [-pi, pi], of the point (other, input): the arctangent of input / other by quadrant.
+
+    Shapes broadcast and dtypes promote as in ``ember.add``; integer operands give the default float dtype.
+
+    Args:
+        input (Tensor or number): the y coordinates.
+        other (Tensor or number): the x coordinates.
+
+    Returns:
+        Tensor: floating-point, of the broadcast shape.
+
+    PyTorch:
+        ``torch.atan2`` and ``Tensor.atan2``; same semantics (no ``out=`` argument; no ``arctan2`` alias).
+
+    Example:
+        >>> ember.atan2(ember.tensor([1.0, 1.0]), ember.tensor([1.0, -1.0]))
+        tensor([0.7854, 2.3562])
+    """
     a, b = promote(input, other, "atan2")
     a = as_float(a) if isinstance(a, Tensor) else a
     b = as_float(b) if isinstance(b, Tensor) else b
@@ -435,31 +603,123 @@ def atan2(input, other):
 
 @export(methods=("hypot",))
 def hypot(input, other):
-    """sqrt(input**2 + other**2)."""
+    """The hypotenuse sqrt(input^2 + other^2) of each pair of elements.
+
+    Computed as written (it may overflow where the squares do). Shapes broadcast.
+
+    Args:
+        input (Tensor): the first leg.
+        other (Tensor or number): the second leg.
+
+    Returns:
+        Tensor: floating-point, of the broadcast shape.
+
+    PyTorch:
+        ``torch.hypot`` and ``Tensor.hypot``; same values, except that integer tensors (giving the default float
+        dtype) and a number other are accepted (PyTorch raises), and PyTorch avoids the overflow of the squares.
+
+    Example:
+        >>> ember.hypot(ember.tensor([3.0, 5.0]), ember.tensor([4.0, 12.0]))
+        tensor([ 5., 13.])
+    """
     return (input * input + other * other).sqrt()
 
 
 @export(Maximum, methods=("maximum",))
 def maximum(input, other):
-    """Elementwise maximum (NaN propagates)."""
+    """The larger of ``input`` and ``other`` at each position; NaN wins (propagates).
+
+    Shapes broadcast and dtypes promote as in ``ember.add``. On ties the gradient is split in half between the two.
+
+    Args:
+        input (Tensor or number): the first operand.
+        other (Tensor or number): the second operand.
+
+    Returns:
+        Tensor: of the broadcast shape and the promoted dtype.
+
+    PyTorch:
+        ``torch.maximum`` and ``Tensor.maximum`` (and ``torch.max(input, other)``); same semantics, except that
+        ``other`` may be a number (PyTorch requires a tensor).
+
+    Example:
+        >>> ember.maximum(ember.tensor([1.0, float("nan")]), ember.tensor([2.0, 0.0]))
+        tensor([2., nan])
+    """
     return binary(Maximum(), input, other, "maximum")
 
 
 @export(Minimum, methods=("minimum",))
 def minimum(input, other):
-    """Elementwise minimum (NaN propagates)."""
+    """The smaller of ``input`` and ``other`` at each position; NaN wins (propagates).
+
+    Shapes broadcast and dtypes promote as in ``ember.add``. On ties the gradient is split in half between the two.
+
+    Args:
+        input (Tensor or number): the first operand.
+        other (Tensor or number): the second operand.
+
+    Returns:
+        Tensor: of the broadcast shape and the promoted dtype.
+
+    PyTorch:
+        ``torch.minimum`` and ``Tensor.minimum`` (and ``torch.min(input, other)``); same semantics, except that
+        ``other`` may be a number (PyTorch requires a tensor).
+
+    Example:
+        >>> ember.minimum(ember.tensor([1, 5]), ember.tensor([3, 3]))
+        tensor([1, 3])
+    """
     return binary(Minimum(), input, other, "minimum")
 
 
 @export(Fmax, methods=("fmax",))
 def fmax(input, other):
-    """Elementwise maximum that ignores NaN."""
+    """The larger of ``input`` and ``other`` at each position, ignoring NaN (NaN only where both are NaN).
+
+    Shapes broadcast and dtypes promote as in ``ember.add``. On ties, or where other is NaN, the gradient goes to
+    input.
+
+    Args:
+        input (Tensor or number): the first operand.
+        other (Tensor or number): the second operand.
+
+    Returns:
+        Tensor: of the broadcast shape and the promoted dtype.
+
+    PyTorch:
+        ``torch.fmax`` and ``Tensor.fmax``; same semantics, except that ``other`` may be a number (PyTorch requires
+        a tensor).
+
+    Example:
+        >>> ember.fmax(ember.tensor([1.0, float("nan")]), ember.tensor([2.0, 0.0]))
+        tensor([2., 0.])
+    """
     return binary(Fmax(), input, other, "fmax")
 
 
 @export(Fmin, methods=("fmin",))
 def fmin(input, other):
-    """Elementwise minimum that ignores NaN."""
+    """The smaller of ``input`` and ``other`` at each position, ignoring NaN (NaN only where both are NaN).
+
+    Shapes broadcast and dtypes promote as in ``ember.add``. On ties, or where other is NaN, the gradient goes to
+    input.
+
+    Args:
+        input (Tensor or number): the first operand.
+        other (Tensor or number): the second operand.
+
+    Returns:
+        Tensor: of the broadcast shape and the promoted dtype.
+
+    PyTorch:
+        ``torch.fmin`` and ``Tensor.fmin``; same semantics, except that ``other`` may be a number (PyTorch requires
+        a tensor).
+
+    Example:
+        >>> ember.fmin(ember.tensor([1.0, float("nan")]), ember.tensor([2.0, 0.0]))
+        tensor([1., 0.])
+    """
     return binary(Fmin(), input, other, "fmin")
 
 
@@ -509,7 +769,26 @@ def _times(other, alpha):
 
 @export(Add, ember=False, methods=("add_", "__iadd__"))
 def add_(self, other, alpha=1):
-    """self += alpha * other, in place."""
+    """Add ``alpha * other`` to self in place (``self += other``) and return self.
+
+    The result must keep self's shape and dtype: ``other`` broadcasts to self's shape, and a result dtype that
+    self cannot hold (a float into an integer tensor) raises.
+
+    Args:
+        other (Tensor or number): the operand added.
+        alpha (number): the multiplier of ``other``. Default: 1.
+
+    Returns:
+        Tensor: self, modified.
+
+    PyTorch:
+        ``Tensor.add_`` and the ``+=`` operator; same semantics.
+
+    Example:
+        >>> x = ember.tensor([1.0, 2.0])
+        >>> x.add_(ember.tensor([1.0, 1.0]), alpha=2)
+        tensor([3., 4.])
+    """
     if not records(self, other) and _ufunc_inplace(self, _times(other, alpha), "add"):
         return self
     return inplace(self, "add_", lambda s: add(s, other, alpha=alpha))
@@ -517,7 +796,26 @@ def add_(self, other, alpha=1):
 
 @export(Sub, ember=False, methods=("sub_", "__isub__"))
 def sub_(self, other, alpha=1):
-    """self -= alpha * other, in place."""
+    """Subtract ``alpha * other`` from self in place (``self -= other``) and return self.
+
+    The result must keep self's shape and dtype: ``other`` broadcasts to self's shape, and a result dtype that
+    self cannot hold (a float into an integer tensor) raises.
+
+    Args:
+        other (Tensor or number): the operand subtracted.
+        alpha (number): the multiplier of ``other``. Default: 1.
+
+    Returns:
+        Tensor: self, modified.
+
+    PyTorch:
+        ``Tensor.sub_`` and the ``-=`` operator; same semantics.
+
+    Example:
+        >>> x = ember.tensor([5.0, 6.0])
+        >>> x.sub_(1, alpha=2)
+        tensor([3., 4.])
+    """
     if not records(self, other) and _ufunc_inplace(self, _times(other, alpha), "subtract"):
         return self
     return inplace(self, "sub_", lambda s: sub(s, other, alpha=alpha))
@@ -525,7 +823,25 @@ def sub_(self, other, alpha=1):
 
 @export(Mul, ember=False, methods=("mul_", "__imul__"))
 def mul_(self, other):
-    """self *= other, in place."""
+    """Multiply self by ``other`` in place (``self *= other``) and return self.
+
+    The result must keep self's shape and dtype: ``other`` broadcasts to self's shape, and a result dtype that
+    self cannot hold (a float into an integer tensor) raises.
+
+    Args:
+        other (Tensor or number): the multiplier.
+
+    Returns:
+        Tensor: self, modified.
+
+    PyTorch:
+        ``Tensor.mul_`` and the ``*=`` operator; same semantics.
+
+    Example:
+        >>> x = ember.tensor([1, 2])
+        >>> x.mul_(2)
+        tensor([2, 4])
+    """
     if not records(self, other) and _ufunc_inplace(self, other, "multiply"):
         return self
     return inplace(self, "mul_", lambda s: mul(s, other))
@@ -533,7 +849,26 @@ def mul_(self, other):
 
 @export(Div, ember=False, methods=("div_", "__itruediv__"))
 def div_(self, other, rounding_mode=None):
-    """self /= other, in place."""
+    """Divide self by ``other`` in place (``self /= other``) and return self.
+
+    The result must keep self's shape and dtype: ``other`` broadcasts to self's shape, and a result dtype that
+    self cannot hold (true division of an integer tensor) raises.
+
+    Args:
+        other (Tensor or number): the divisor.
+        rounding_mode (str, optional): None, ``'trunc'`` or ``'floor'``, as in ``ember.div``. Default: None.
+
+    Returns:
+        Tensor: self, modified.
+
+    PyTorch:
+        ``Tensor.div_`` and the ``/=`` operator; same semantics.
+
+    Example:
+        >>> x = ember.tensor([1.0, 3.0])
+        >>> x.div_(2)
+        tensor([0.5000, 1.5000])
+    """
     if rounding_mode is None and not records(self, other) and _ufunc_inplace(self, other, "true_divide"):
         return self
     return inplace(self, "div_", lambda s: div(s, other, rounding_mode=rounding_mode))
@@ -541,11 +876,41 @@ def div_(self, other, rounding_mode=None):
 
 @export(Pow, ember=False, methods=("pow_",))
 def pow_(self, exponent):
-    """self **= exponent, in place."""
+    """Raise self to the power ``exponent`` in place and return self.
+
+    The result must keep self's shape and dtype: ``exponent`` broadcasts to self's shape, and a result dtype that
+    self cannot hold (a float into an integer tensor) raises.
+
+    Args:
+        exponent (Tensor or number): the exponent.
+
+    Returns:
+        Tensor: self, modified.
+
+    PyTorch:
+        ``Tensor.pow_``; same semantics (ember's ``**=`` is not in place: it rebinds the name to a new tensor).
+
+    Example:
+        >>> x = ember.tensor([1.0, 3.0])
+        >>> x.pow_(2)
+        tensor([1., 9.])
+    """
     return inplace(self, "pow_", lambda s: pow(s, exponent))
 
 
 @export(Neg, ember=False, methods=("neg_",))
 def neg_(self):
-    """self = -self, in place."""
+    """Negate self in place and return self.
+
+    Returns:
+        Tensor: self, modified.
+
+    PyTorch:
+        ``Tensor.neg_`` and ``Tensor.negative_``; same semantics, except that ember has no ``negative_``.
+
+    Example:
+        >>> x = ember.tensor([1.0, -3.0])
+        >>> x.neg_()
+        tensor([-1.,  3.])
+    """
     return inplace(self, "neg_", neg)

@@ -1,5 +1,7 @@
 """Comparisons, logic and bitwise ops (no gradient): eq, ne, lt, le, gt, ge and the comparison operators,
 logical_and/or/xor/not, the bitwise operators (& | ^ ~), isnan/isinf/isfinite, equal, isclose and allclose."""
+import textwrap
+
 import numpy as np
 
 from ..autograd import Node
@@ -65,8 +67,47 @@ def _compare_op(node_cls, name):
         return binary(node_cls(), input, other, name)
 
     op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"Elementwise {name} comparison; a bool tensor."
+    op.__doc__ = _compare_doc(name)
     return op
+
+
+# name -> (operator, its words, the aliases of the method, the example's printed result)
+_COMPARISONS = {
+    "eq": ("==", "equal to", (), "tensor([False,  True, False])"),
+    "ne": ("!=", "not equal to", ("not_equal",), "tensor([ True, False,  True])"),
+    "lt": ("<", "less than", ("less",), "tensor([ True, False, False])"),
+    "le": ("<=", "less than or equal to", ("less_equal",), "tensor([ True,  True, False])"),
+    "gt": (">", "greater than", ("greater",), "tensor([False, False,  True])"),
+    "ge": (">=", "greater than or equal to", ("greater_equal",), "tensor([False,  True,  True])"),
+}
+
+
+def _compare_doc(name):
+    """The docstring of the comparison `name` (eq, ne, lt, le, gt, ge)."""
+    symbol, words, aliases, result = _COMPARISONS[name]
+    names = ", ".join([f"``torch.{name}``", f"``Tensor.{name}``"] + [f"``Tensor.{n}``" for n in aliases])
+    missing = f" There is no ``ember.{aliases[0]}`` (``torch.{aliases[0]}``), only the method." if aliases else ""
+    mirrors = textwrap.fill(f"{names} and the ``{symbol}`` operator; same semantics, except that input may be a "
+                            f"number (PyTorch requires a tensor there). No ``out=`` argument.{missing}", 112,
+                            subsequent_indent=" " * 8)
+    return f"""Whether each element of input is {words} other (``input {symbol} other``), as a bool tensor.
+
+    Shapes broadcast and dtypes promote as in ``ember.add``; NaN compares unequal to everything. No gradient.
+
+    Args:
+        input (Tensor or number): the first operand.
+        other (Tensor or number): the second operand.
+
+    Returns:
+        Tensor: bool, of the broadcast shape.
+
+    PyTorch:
+        {mirrors}
+
+    Example:
+        >>> ember.{name}(ember.tensor([1, 2, 3]), 2)
+        {result}
+    """
 
 
 eq = export(Eq, methods=("eq",))(_compare_op(Eq, "eq"))
@@ -111,8 +152,63 @@ def _logical_op(node_cls, name, arity=2):
             raise broadcast_error(name, input.shape, other.shape) from None
 
     op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"Elementwise {name}; a bool tensor."
+    op.__doc__ = _logical_doc(name, arity)
     return export(node_cls, methods=(name,))(op)
+
+
+# name -> (summary, example call, its printed result)
+_LOGICAL = {
+    "logical_and": ("Whether both input and other are nonzero (true), elementwise.",
+                    "ember.logical_and(ember.tensor([1, 0, 2]), ember.tensor([True, True, False]))",
+                    "tensor([ True, False, False])"),
+    "logical_or": ("Whether input or other (or both) is nonzero (true), elementwise.",
+                   "ember.logical_or(ember.tensor([1, 0, 0]), ember.tensor([True, True, False]))",
+                   "tensor([ True,  True, False])"),
+    "logical_xor": ("Whether exactly one of input and other is nonzero (true), elementwise.",
+                    "ember.logical_xor(ember.tensor([1, 0, 2]), ember.tensor([True, True, False]))",
+                    "tensor([False,  True,  True])"),
+    "logical_not": ("Whether each element of input is zero (false): the logical negation.",
+                    "ember.logical_not(ember.tensor([0, 1, 2]))", "tensor([ True, False, False])"),
+    "isnan": ("Whether each element of input is NaN.", 'ember.isnan(ember.tensor([1.0, float("nan")]))',
+              "tensor([False,  True])"),
+    "isinf": ("Whether each element of input is +inf or -inf.",
+              'ember.isinf(ember.tensor([1.0, float("inf"), -float("inf"), float("nan")]))',
+              "tensor([False,  True,  True, False])"),
+    "isfinite": ("Whether each element of input is finite (neither inf nor NaN; integers always are).",
+                 'ember.isfinite(ember.tensor([1.0, float("inf"), float("nan")]))',
+                 "tensor([ True, False, False])"),
+}
+
+
+def _logical_doc(name, arity):
+    """The docstring of the logical op or predicate `name` (arity 2: it has an operand other)."""
+    summary, call, result = _LOGICAL[name]
+    if arity == 2:
+        other = "other (Tensor or number): the second operand (a number is made a tensor); it broadcasts."
+        semantics = ("Operands of any dtype (nonzero is true); their shapes broadcast. No gradient.\n\n    ")
+        mirrors = (f"``torch.{name}`` and ``Tensor.{name}``; same semantics, except that other may be a number "
+                   "(PyTorch requires a tensor). No ``out=`` argument.")
+    else:
+        other = "other: ignored (ember's function accepts a second argument; PyTorch's has none). Default: None."
+        semantics = "No gradient.\n\n    "
+        mirrors = (f"``torch.{name}`` and ``Tensor.{name}``; same semantics, except that a second argument is "
+                   "accepted and ignored (PyTorch raises a TypeError).")
+    return f"""{summary}
+
+    {semantics}Args:
+        input (Tensor): the input tensor.
+        {other}
+
+    Returns:
+        Tensor: bool, of the {"broadcast" if arity == 2 else "input's"} shape.
+
+    PyTorch:
+        {textwrap.fill(mirrors, 112, subsequent_indent=" " * 8)}
+
+    Example:
+        >>> {call}
+        {result}
+    """
 
 
 logical_and = _logical_op(LogicalAnd, "logical_and")
@@ -137,8 +233,37 @@ def _bitwise_op(node_cls, name, operator):
         return binary(node_cls(), self, other, name)
 
     op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"Elementwise {name} of integer or bool tensors."
+    op.__doc__ = _bitwise_doc(name, operator)
     return op
+
+
+# operator -> (its symbol, its words, the example's printed result)
+_BITWISE = {"and": ("&", "AND", "tensor([8, 2])"), "or": ("|", "OR", "tensor([14, 14])"),
+            "xor": ("^", "exclusive OR", "tensor([ 6, 12])")}
+
+
+def _bitwise_doc(name, operator):
+    """The docstring of the bitwise method `name` (the Python operator `operator`: and, or, xor)."""
+    symbol, words, result = _BITWISE[operator]
+    return f"""The bitwise {words} ``self {symbol} other`` of integer or bool tensors (for bool: the logical {words}).
+
+    Shapes broadcast and dtypes promote as in ``ember.add``. No gradient.
+
+    Args:
+        other (Tensor or int or bool): the second operand, of an integer or bool dtype.
+
+    Returns:
+        Tensor: of the broadcast shape and the promoted dtype.
+
+    PyTorch:
+        ``Tensor.{name}`` and the ``{symbol}`` operator (also reflected: ``1 {symbol} t``); same semantics, except
+        that ember has no ``ember.{name}`` function and a float self raises a TypeError (PyTorch:
+        NotImplementedError).
+
+    Example:
+        >>> ember.tensor([12, 10]).{name}(ember.tensor([10, 6]))
+        {result}
+    """
 
 
 bitwise_and = _bitwise_op(BitwiseAnd, "bitwise_and", "and")
@@ -148,14 +273,49 @@ bitwise_xor = _bitwise_op(BitwiseXor, "bitwise_xor", "xor")
 
 @export(BitwiseNot, ember=False, methods=("bitwise_not", "__invert__"))
 def bitwise_not(self):
-    """~self for an integer or bool tensor (logical not for bool)."""
+    """The bitwise NOT ``~self`` of each element of an integer or bool tensor (the logical NOT for bool).
+
+    No gradient.
+
+    Returns:
+        Tensor: of self's shape and dtype.
+
+    PyTorch:
+        ``Tensor.bitwise_not`` and the ``~`` operator; same semantics, except that ember has no
+        ``ember.bitwise_not`` function and a float self raises a TypeError (PyTorch: NotImplementedError).
+
+    Example:
+        >>> ~ember.tensor([0, 5])
+        tensor([-1, -6])
+        >>> ember.tensor([True, False]).bitwise_not()
+        tensor([False,  True])
+    """
     _check_integral(self, "bitwise_not")
     return apply(BitwiseNot(), self)
 
 
 @export(methods=("equal",))
 def equal(input, other):
-    """True when both tensors have the same shape and elements."""
+    """Whether input and other have the same shape and the same elements, as a Python bool.
+
+    The values are compared, whatever the dtypes (an int tensor can equal a float one); NaN is never equal.
+
+    Args:
+        input (Tensor): the first tensor.
+        other (Tensor): the second tensor.
+
+    Returns:
+        bool: True when the shapes and all elements are equal.
+
+    PyTorch:
+        ``torch.equal`` and ``Tensor.equal``; same semantics.
+
+    Example:
+        >>> ember.equal(ember.tensor([1, 2]), ember.tensor([1.0, 2.0]))
+        True
+        >>> ember.equal(ember.tensor([1, 2]), ember.tensor([[1, 2]]))
+        False
+    """
     return tuple(input.shape) == tuple(other.shape) and bool((input._data == other._data).all())
 
 
@@ -177,11 +337,50 @@ class IsClose(Node):
 
 @export(IsClose, methods=("isclose",))
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    """Elementwise |input - other| <= atol + rtol * |other|."""
+    """Whether each element of input is close to other's: ``|input - other| <= atol + rtol * |other|``.
+
+    Infinities are close only to themselves; NaN is close to NaN only when equal_nan. No gradient.
+
+    Args:
+        input (Tensor): the first tensor.
+        other (Tensor or number): the second operand; it broadcasts with input.
+        rtol (float): the relative tolerance. Default: 1e-05.
+        atol (float): the absolute tolerance. Default: 1e-08.
+        equal_nan (bool): whether NaN counts as close to NaN. Default: False.
+
+    Returns:
+        Tensor: bool, of the broadcast shape.
+
+    PyTorch:
+        ``torch.isclose`` and ``Tensor.isclose``; same semantics, except that other may be a number, operands of
+        different dtypes are compared (PyTorch raises), and shapes that do not broadcast raise NumPy's ValueError.
+
+    Example:
+        >>> ember.isclose(ember.tensor([1.0, 1.0]), ember.tensor([1.000001, 1.1]))
+        tensor([ True, False])
+    """
     return apply(IsClose(rtol, atol, equal_nan), input, other)
 
 
 @export(IsClose, methods=("allclose",))
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    """True when every element is close (see isclose)."""
+    """Whether every element of input is close to other's (``isclose(...).all()``), as a Python bool.
+
+    Args:
+        input (Tensor): the first tensor.
+        other (Tensor or number): the second operand; it broadcasts with input.
+        rtol (float): the relative tolerance. Default: 1e-05.
+        atol (float): the absolute tolerance. Default: 1e-08.
+        equal_nan (bool): whether NaN counts as close to NaN. Default: False.
+
+    Returns:
+        bool: True when ``|input - other| <= atol + rtol * |other|`` everywhere.
+
+    PyTorch:
+        ``torch.allclose`` and ``Tensor.allclose``; same semantics, with the differences of ``isclose``.
+
+    Example:
+        >>> ember.allclose(ember.tensor([1.0, 2.0]), ember.tensor([1.0, 2.000001]))
+        True
+    """
     return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())

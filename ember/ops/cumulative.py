@@ -37,7 +37,28 @@ class Cumsum(Node):
 
 @export(Cumsum, methods=("cumsum",))
 def cumsum(input, dim, dtype=None):
-    """Running sum along dim; integer and bool inputs sum as int64."""
+    """The running sum of input along dim: element i is the sum of elements 0..i.
+
+    Bool and integer inputs sum as int64 (unless dtype is given); float16 and bfloat16 accumulate in float32.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int): the dimension to sum along.
+        dtype (ember.dtype, optional): the dtype input is converted to before summing. Default: None.
+
+    Returns:
+        Tensor: of input's shape.
+
+    PyTorch:
+        ``torch.cumsum`` and ``Tensor.cumsum``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.cumsum(ember.tensor([1, 2, 3]), dim=0)
+        tensor([1, 3, 6])
+        >>> ember.tensor([[1.0, 2.0], [3.0, 4.0]]).cumsum(1)
+        tensor([[1., 3.],
+                [3., 7.]])
+    """
     return _running(Cumsum, input, dim, dtype, "cumsum")
 
 
@@ -87,5 +108,23 @@ class Cumprod(Node):
 
 @export(Cumprod, methods=("cumprod",))
 def cumprod(input, dim, dtype=None):
-    """Running product along dim; integer and bool inputs multiply as int64."""
+    """The running product of input along dim: element i is the product of elements 0..i.
+
+    Bool and integer inputs multiply as int64 (unless dtype is given). The gradient is exact where input has zeros.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int): the dimension to multiply along.
+        dtype (ember.dtype, optional): the dtype input is converted to before multiplying. Default: None.
+
+    Returns:
+        Tensor: of input's shape.
+
+    PyTorch:
+        ``torch.cumprod`` and ``Tensor.cumprod``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.cumprod(ember.tensor([1.0, 2.0, 3.0]), dim=0)
+        tensor([1., 2., 6.])
+    """
     return _running(Cumprod, input, dim, dtype, "cumprod")

@@ -13,16 +13,61 @@ from .unary import sqrt
 
 @export(ember=False, functional=True)
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
-    """input / max(||input||_p along dim, eps)."""
+    """Scale input so that its p-norm along dim is 1: ``input / max(||input||_p, eps)``.
+
+    A slice whose norm is below eps is divided by eps instead (a zero slice stays zero).
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        p (float): the exponent of the norm. Default: 2.0.
+        dim (int or tuple of ints): the dimension(s) along which to take the norm. Default: 1.
+        eps (float): the smallest divisor. Default: 1e-12.
+        out (Tensor, optional): ignored: ember does not write into it (PyTorch does). Default: None.
+
+    Returns:
+        Tensor: of input's shape and dtype.
+
+    PyTorch:
+        ``torch.nn.functional.normalize``; same semantics, except that ``out`` is accepted but ignored (the result
+        is returned, ``out`` left unchanged).
+
+    Example:
+        >>> F.normalize(ember.tensor([[3.0, 4.0], [0.0, 0.0]]))
+        tensor([[0.6000, 0.8000],
+                [0.0000, 0.0000]])
+    """
     float_tensor(input, "normalize")
     return input / clamp(input.norm(p, dim, keepdim=True), min=eps)
 
 
 @export(ember=False, functional=True)
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    """Cosine of the angle between x1 and x2 along dim (broadcast), each norm clamped below by eps.
+    """The cosine of the angle between x1 and x2 along dim: ``sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps))``.
 
-    As in PyTorch the clamp does not stop the gradient through the norm.
+    Each norm is clamped below by eps in value only: as in PyTorch the clamp does not stop the gradient through the
+    norm.
+
+    Args:
+        x1 (Tensor): a floating-point tensor.
+        x2 (Tensor): a floating-point tensor whose shape broadcasts with x1's.
+        dim (int): the dimension of the vectors. Default: 1.
+        eps (float): the smallest norm. Default: 1e-08.
+
+    Returns:
+        Tensor: of the broadcast shape without dim.
+
+    Shape:
+        - x1, x2: (*, D, *), D at dim.
+        - Output: (*, *), the broadcast shape without dim.
+
+    PyTorch:
+        ``torch.nn.functional.cosine_similarity``; same semantics, except that each of x1 and x2 must have dim
+        itself (PyTorch broadcasts them first: a (D,) x2 works with an (N, D) x1) and that there is no
+        ``ember.cosine_similarity`` (``torch.cosine_similarity``).
+
+    Example:
+        >>> F.cosine_similarity(ember.tensor([[1.0, 0.0], [1.0, 1.0]]), ember.tensor([[0.0, 1.0], [2.0, 2.0]]))
+        tensor([0.0000, 1.0000])
     """
     float_tensor(x1, "cosine_similarity")
     float_tensor(x2, "cosine_similarity")
@@ -39,7 +84,30 @@ def _clamp_value(t, lo):
 
 @export(ember=False, functional=True)
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
-    """||x1 - x2 + eps||_p along the last dimension."""
+    """The p-norm distance ``||x1 - x2 + eps||_p`` between the vectors of x1 and x2 along the last dimension.
+
+    Args:
+        x1 (Tensor): a floating-point tensor.
+        x2 (Tensor): a floating-point tensor whose shape broadcasts with x1's.
+        p (float): the exponent of the norm. Default: 2.0.
+        eps (float): added to the differences, so that the norm's gradient is defined at 0. Default: 1e-06.
+        keepdim (bool): keep the last dimension, with size 1. Default: False.
+
+    Returns:
+        Tensor: of the broadcast shape without (or, with keepdim, with size 1 in) the last dimension.
+
+    Shape:
+        - x1, x2: (N, D) or (D,).
+        - Output: (N,) or (), or (N, 1) and (1,) with keepdim.
+
+    PyTorch:
+        ``torch.nn.functional.pairwise_distance``; same semantics, except that integer tensors raise (PyTorch
+        accepts them) and that there is no ``ember.pairwise_distance`` (``torch.pairwise_distance``).
+
+    Example:
+        >>> F.pairwise_distance(ember.tensor([[0.0, 0.0], [1.0, 1.0]]), ember.tensor([[3.0, 4.0], [1.0, 1.0]]))
+        tensor([5.0000e+00, 1.4142e-06])
+    """
     float_tensor(x1, "pairwise_distance")
     float_tensor(x2, "pairwise_distance")
     return (x1 - x2 + eps).norm(p, -1, keepdim=keepdim)
@@ -87,10 +155,37 @@ def _euclidean_mm(x1, x2):
 
 @export(Norm, ember=True)
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
-    """The p-norm distances between the rows of x1 (..., P, M) and those of x2 (..., R, M): (..., P, R), the batch
-    dimensions broadcast. p = 2 (default), any p >= 0 or inf. For p = 2 the distances come from a matrix product when
-    compute_mode is "use_mm_for_euclid_dist", or "use_mm_for_euclid_dist_if_necessary" (the default) and P > 25 or
-    R > 25 (faster, less exact for close points), as in PyTorch; "donot_use_mm_for_euclid_dist" never does."""
+    """The p-norm distance between every row of x1 and every row of x2 (batched; the batch dimensions broadcast).
+
+    For p = 2 the distances come from a matrix product, ``||a||^2 + ||b||^2 - 2 a.b`` (faster, less exact for close
+    points), when compute_mode is ``"use_mm_for_euclid_dist"``, or ``"use_mm_for_euclid_dist_if_necessary"`` and
+    P > 25 or R > 25; ``"donot_use_mm_for_euclid_dist"`` never uses it. Under autocast it runs in float32.
+
+    Args:
+        x1 (Tensor): a floating-point tensor of shape (*, P, M).
+        x2 (Tensor): a tensor of x1's dtype, of shape (*, R, M).
+        p (float): the exponent of the norm, >= 0 (inf: the largest difference). Default: 2.0.
+        compute_mode (str): when p = 2 uses the matrix product (above). Default:
+            ``"use_mm_for_euclid_dist_if_necessary"``.
+
+    Returns:
+        Tensor: the distances, of shape (*, P, R) with * the broadcast batch shape.
+
+    Shape:
+        - x1: (*, P, M).
+        - x2: (*, R, M).
+        - Output: (*, P, R).
+
+    PyTorch:
+        ``torch.cdist``; same semantics.
+
+    Example:
+        >>> ember.cdist(ember.tensor([[0.0, 0.0], [1.0, 1.0]]), ember.tensor([[3.0, 4.0], [1.0, 0.0]]))
+        tensor([[5.0000, 1.0000],
+                [3.6056, 1.0000]])
+        >>> ember.cdist(ember.ones(5, 2, 3), ember.ones(4, 3)).shape
+        ember.Size([5, 2, 4])
+    """
     if _autocast.active:  # PyTorch's autocast runs cdist in float32
         x1, x2 = _autocast.to_float32(x1, x2)
     shape = _check_cdist(x1, x2, p, compute_mode)

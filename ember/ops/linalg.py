@@ -175,15 +175,33 @@ def _check_matmul(a, b, op="matmul"):
 
 @export(Matmul, SparseMM, methods=("matmul", "__matmul__"))
 def matmul(input, other):
-    """Matrix product with PyTorch semantics: 1-D operands are vectors, leading dimensions are broadcast batches.
+    """The matrix product of input and other, with vectors and broadcast batches as in PyTorch.
 
-    Shapes: (n, k) @ (k, m) -> (n, m); (b, n, k) @ (k, m) -> (b, n, m); torch.matmul and the ``@`` operator.
+    1-D operands are vectors (a 1-D input is a row, a 1-D other a column; the added dimension is removed from the
+    result); dimensions before the last two are batch dimensions, which broadcast. Both operands must have the
+    same dtype (no promotion, as in PyTorch). Under autocast the operands are cast to the autocast dtype; a sparse
+    COO operand uses the sparse product.
 
-    >>> a = ember.tensor([[1.0, 2.0], [3.0, 4.0]])
+    Args:
+        input (Tensor): the first operand, at least 1-D.
+        other (Tensor): the second operand, at least 1-D.
+
+    Returns:
+        Tensor: the product, of the dtype of the operands.
+
+    Shape:
+        - (n, k) @ (k, m) -> (n, m); (k,) @ (k,) -> (); (n, k) @ (k,) -> (n,).
+        - (b, n, k) @ (k, m) -> (b, n, m); (b, 1, n, k) @ (c, k, m) -> (b, c, n, m).
+
+    PyTorch:
+        ``torch.matmul``, ``Tensor.matmul`` and the ``@`` operator; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> a = ember.tensor([[1.0, 2.0], [3.0, 4.0]])
     >>> ember.matmul(a, ember.tensor([1.0, 1.0]))
     tensor([3., 7.])
-    >>> (ember.ones(5, 2, 3) @ ember.ones(3, 4)).shape
-    ember.Size([5, 2, 4])
+        >>> (ember.ones(5, 2, 3) @ ember.ones(3, 4)).shape
+        ember.Size([5, 2, 4])
     """
     if _autocast.active:
         input, other = _autocast.cast(input, other)
@@ -241,7 +259,30 @@ def _bmm_ranks(sa, sb):
 
 @export(Matmul, SparseMM, methods=("mm",))
 def mm(input, mat2):
-    """Product of two matrices (2-D only)."""
+    """The product of two matrices (2-D only, no broadcasting: see ``matmul``).
+
+    Both operands must have the same dtype (no promotion, as in PyTorch). Under autocast the operands are cast to
+    the autocast dtype; a sparse COO operand uses the sparse product.
+
+    Args:
+        input (Tensor): an (n, k) matrix.
+        mat2 (Tensor): a (k, m) matrix.
+
+    Returns:
+        Tensor: the (n, m) product.
+
+    Shape:
+        - input: (n, k); mat2: (k, m).
+        - Output: (n, m).
+
+    PyTorch:
+        ``torch.mm`` and ``Tensor.mm``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.mm(ember.tensor([[1.0, 2.0], [3.0, 4.0]]), ember.tensor([[1.0], [1.0]]))
+        tensor([[3.],
+                [7.]])
+    """
     if _autocast.active:
         input, mat2 = _autocast.cast(input, mat2)
     if _sparse_operand(input, mat2):
@@ -251,7 +292,29 @@ def mm(input, mat2):
 
 @export(Matmul, methods=("bmm",))
 def bmm(input, mat2):
-    """Batched product of two 3-D tensors with the same batch size (no broadcasting)."""
+    """The batched matrix product of two 3-D tensors with the same batch size (no broadcasting: see ``matmul``).
+
+    Both operands must have the same dtype (no promotion, as in PyTorch). Under autocast the operands are cast to
+    the autocast dtype.
+
+    Args:
+        input (Tensor): a (b, n, k) batch of matrices.
+        mat2 (Tensor): a (b, k, m) batch of matrices.
+
+    Returns:
+        Tensor: the (b, n, m) products.
+
+    Shape:
+        - input: (b, n, k); mat2: (b, k, m).
+        - Output: (b, n, m).
+
+    PyTorch:
+        ``torch.bmm`` and ``Tensor.bmm``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.bmm(ember.ones(2, 3, 4), ember.ones(2, 4, 5)).shape
+        ember.Size([2, 3, 5])
+    """
     if _autocast.active:
         input, mat2 = _autocast.cast(input, mat2)
     return _product("bmm", input, mat2, _bmm_ranks)
@@ -259,7 +322,28 @@ def bmm(input, mat2):
 
 @export(Matmul, SparseMM, methods=("mv",))
 def mv(input, vec):
-    """Product of a matrix and a vector."""
+    """The product of a matrix and a vector.
+
+    Both operands must have the same dtype (no promotion, as in PyTorch). A sparse COO matrix uses the sparse product.
+
+    Args:
+        input (Tensor): an (n, m) matrix.
+        vec (Tensor): an (m,) vector.
+
+    Returns:
+        Tensor: the (n,) product.
+
+    Shape:
+        - input: (n, m); vec: (m,).
+        - Output: (n,).
+
+    PyTorch:
+        ``torch.mv`` and ``Tensor.mv``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.mv(ember.tensor([[1.0, 2.0], [3.0, 4.0]]), ember.tensor([1.0, 1.0]))
+        tensor([3., 7.])
+    """
     if _sparse_operand(input, vec):
         return sparse_product("mv", input, vec)
     return _product("mv", input, vec, lambda sa, sb: None if len(sa) == 2 and len(sb) == 1 else
@@ -268,20 +352,73 @@ def mv(input, vec):
 
 @export(Matmul, methods=("dot",))
 def dot(input, other):
-    """Inner product of two 1-D tensors (a 0-dim tensor)."""
+    """The inner product ``sum(input * other)`` of two 1-D tensors of the same size.
+
+    Both operands must have the same dtype (no promotion, as in PyTorch).
+
+    Args:
+        input (Tensor): a 1-D tensor.
+        other (Tensor): a 1-D tensor of input's size.
+
+    Returns:
+        Tensor: 0-d.
+
+    PyTorch:
+        ``torch.dot`` and ``Tensor.dot``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.dot(ember.tensor([1, 2]), ember.tensor([3, 4]))
+        tensor(11)
+    """
     return _product("dot", input, other, lambda sa, sb: None if len(sa) == 1 and len(sb) == 1 else
                     f"1D tensors expected, but got {len(sa)}D and {len(sb)}D tensors (shapes {sa} and {sb})")
 
 
 @export(Matmul, methods=("vdot",))
 def vdot(input, other):
-    """Inner product of two 1-D tensors (the same as dot for real tensors)."""
+    """The inner product of two 1-D tensors, conjugating the first: for real tensors the same as ``dot``.
+
+    Both operands must have the same dtype (no promotion, as in PyTorch).
+
+    Args:
+        input (Tensor): a 1-D tensor.
+        other (Tensor): a 1-D tensor of input's size.
+
+    Returns:
+        Tensor: 0-d.
+
+    PyTorch:
+        ``torch.vdot`` and ``Tensor.vdot``; same semantics for real tensors (ember has no complex dtypes). No
+        ``out=`` argument.
+
+    Example:
+        >>> ember.vdot(ember.tensor([1.0, 2.0]), ember.tensor([3.0, 4.0]))
+        tensor(11.)
+    """
     return dot(input, other)
 
 
 @export(ember=("outer", "ger"), methods=("outer", "ger"))
 def outer(input, vec2):
-    """Outer product of two 1-D tensors: out[i, j] = input[i] * vec2[j] (types are promoted, as in PyTorch)."""
+    """The outer product of two 1-D tensors: ``out[i, j] = input[i] * vec2[j]``.
+
+    The dtypes promote as in ``ember.mul``.
+
+    Args:
+        input (Tensor): a 1-D tensor of size n.
+        vec2 (Tensor): a 1-D tensor of size m.
+
+    Returns:
+        Tensor: the (n, m) product.
+
+    PyTorch:
+        ``torch.outer``, ``torch.ger``, ``Tensor.outer`` and ``Tensor.ger``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.outer(ember.tensor([1, 2]), ember.tensor([1.0, 10.0, 100.0]))
+        tensor([[  1.,  10., 100.],
+                [  2.,  20., 200.]])
+    """
     for name, t in (("self", input), ("vec2", vec2)):
         check_tensor(t, "outer", "input" if name == "self" else "vec2", 1 if name == "self" else 2)
         if t._data.ndim != 1:
@@ -308,7 +445,32 @@ def _add_scaled(input, product, beta, alpha, op):
 
 @export(methods=("addmm",))
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
-    """beta * input + alpha * (mat1 @ mat2)."""
+    """``beta * input + alpha * (mat1 @ mat2)``: a matrix product added to a scaled input.
+
+    input broadcasts to the product's shape and must have its dtype. With beta=0 input is ignored (NaN in it does
+    not propagate). Under autocast the operands are cast to the autocast dtype.
+
+    Args:
+        input (Tensor): the tensor added; it broadcasts to (n, m).
+        mat1 (Tensor): an (n, k) matrix.
+        mat2 (Tensor): a (k, m) matrix.
+        beta (number): the multiplier of input (keyword only). Default: 1.
+        alpha (number): the multiplier of the product (keyword only). Default: 1.
+
+    Returns:
+        Tensor: of shape (n, m).
+
+    Shape:
+        - input: broadcastable to (n, m); mat1: (n, k); mat2: (k, m).
+        - Output: (n, m).
+
+    PyTorch:
+        ``torch.addmm`` and ``Tensor.addmm``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.addmm(ember.tensor([1.0, 1.0]), ember.tensor([[1.0, 2.0]]), ember.eye(2), beta=2, alpha=3)
+        tensor([[5., 8.]])
+    """
     if _autocast.active:
         input, mat1, mat2 = _autocast.cast(input, mat1, mat2)
     return _add_scaled(input, mm(mat1, mat2), beta, alpha, "addmm")
@@ -316,13 +478,62 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 
 @export(methods=("addmv",))
 def addmv(input, mat, vec, *, beta=1, alpha=1):
-    """beta * input + alpha * (mat @ vec)."""
+    """``beta * input + alpha * (mat @ vec)``: a matrix-vector product added to a scaled input.
+
+    input broadcasts to the product's shape and must have its dtype. With beta=0 input is ignored.
+
+    Args:
+        input (Tensor): the tensor added; it broadcasts to (n,).
+        mat (Tensor): an (n, m) matrix.
+        vec (Tensor): an (m,) vector.
+        beta (number): the multiplier of input (keyword only). Default: 1.
+        alpha (number): the multiplier of the product (keyword only). Default: 1.
+
+    Returns:
+        Tensor: of shape (n,).
+
+    Shape:
+        - input: broadcastable to (n,); mat: (n, m); vec: (m,).
+        - Output: (n,).
+
+    PyTorch:
+        ``torch.addmv`` and ``Tensor.addmv``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.addmv(ember.tensor([1.0, 1.0]), ember.tensor([[1.0, 2.0], [3.0, 4.0]]), ember.ones(2), beta=0.5)
+        tensor([3.5000, 7.5000])
+    """
     return _add_scaled(input, mv(mat, vec), beta, alpha, "addmv")
 
 
 @export(methods=("baddbmm",))
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
-    """beta * input + alpha * bmm(batch1, batch2)."""
+    """``beta * input + alpha * bmm(batch1, batch2)``: a batched matrix product added to a scaled input.
+
+    input broadcasts to the product's shape and must have its dtype. With beta=0 input is ignored. Under autocast
+    the operands are cast to the autocast dtype.
+
+    Args:
+        input (Tensor): the tensor added; it broadcasts to (b, n, m).
+        batch1 (Tensor): a (b, n, k) batch of matrices.
+        batch2 (Tensor): a (b, k, m) batch of matrices.
+        beta (number): the multiplier of input (keyword only). Default: 1.
+        alpha (number): the multiplier of the product (keyword only). Default: 1.
+
+    Returns:
+        Tensor: of shape (b, n, m).
+
+    Shape:
+        - input: broadcastable to (b, n, m); batch1: (b, n, k); batch2: (b, k, m).
+        - Output: (b, n, m).
+
+    PyTorch:
+        ``torch.baddbmm`` and ``Tensor.baddbmm``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.baddbmm(ember.zeros(2, 3, 5), ember.ones(2, 3, 4), ember.ones(2, 4, 5), alpha=0.5)[0, 0]
+        tensor([2., 2., 2., 2., 2.])
+    """
     if _autocast.active:
         input, batch1, batch2 = _autocast.cast(input, batch1, batch2)
     return _add_scaled(input, bmm(batch1, batch2), beta, alpha, "baddbmm")
@@ -490,8 +701,29 @@ def _parse_term(term, i):
 
 @export(Einsum)
 def einsum(equation, *operands):
-    """Einstein summation, as torch.einsum: ``einsum('bij,bjk->bik', a, b)``; implicit output, '...' and repeated
-    subscripts (diagonals) are supported, and size-1 dimensions broadcast."""
+    """Einstein summation: the sum of products of the operands' elements over the subscripts the output lacks.
+
+    ``equation`` names each operand's dimensions with letters (``"bij,bjk->bik"`` is a batched matrix product).
+    Without ``->`` the output has the letters that occur once, in alphabetical order; ``...`` stands for the
+    remaining (broadcast) dimensions; a letter repeated in one operand takes its diagonal; size-1 dimensions
+    broadcast. The operands must share one dtype (not bool). Under autocast they are cast to the autocast dtype.
+
+    Args:
+        equation (str): the subscripts, as ``"ij,jk->ik"``.
+        *operands (Tensor): the tensors, one per comma-separated term (or one list or tuple of them).
+
+    Returns:
+        Tensor: of the operands' dtype, with one dimension per output letter.
+
+    PyTorch:
+        ``torch.einsum``; same semantics (at most 52 distinct subscripts; no sublist format).
+
+    Example:
+        >>> ember.einsum("ij,jk->ik", ember.ones(2, 3), ember.ones(3, 4)).shape
+        ember.Size([2, 4])
+        >>> ember.einsum("ii", ember.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        tensor(5.)
+    """
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if _autocast.active:

@@ -499,9 +499,38 @@ def _spatial(shape):
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Normalise each channel (dim 1) of an (N, C, *) input over the batch and spatial dimensions.
 
-    In training the batch statistics are used and running_mean/running_var (when given) are updated in place:
-    running = (1 - momentum) * running + momentum * statistic, with the unbiased variance. Otherwise the running
-    statistics are used.
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias`` per channel. In training the batch statistics are used
+    (the biased variance) and running_mean/running_var, when given, are updated in place: ``running = (1 -
+    momentum) * running + momentum * statistic``, with the unbiased variance. Otherwise the running statistics are
+    used. Training needs more than one value per channel.
+
+    Args:
+        input (Tensor): a floating-point tensor of shape (N, C, *).
+        running_mean (Tensor, optional): the (C,) running mean; updated in training, required otherwise.
+        running_var (Tensor, optional): the (C,) running variance; updated in training, required otherwise.
+        weight (Tensor, optional): the (C,) scale; none when None. Default: None.
+        bias (Tensor, optional): the (C,) shift; none when None. Default: None.
+        training (bool): use (and record) the batch statistics. Default: False.
+        momentum (float): the weight of the new statistic in the running update. Default: 0.1.
+        eps (float): added to the variance. Default: 1e-05.
+
+    Returns:
+        Tensor: of input's shape and dtype.
+
+    Shape:
+        - Input: (N, C, *).
+        - Output: (N, C, *).
+
+    PyTorch:
+        ``torch.nn.functional.batch_norm``; same semantics (momentum must be a number, as in PyTorch's function).
+
+    Example:
+        >>> mean, var = ember.zeros(2), ember.ones(2)
+        >>> F.batch_norm(ember.tensor([[1.0, 2.0], [3.0, 6.0]]), mean, var, training=True)
+        tensor([[-1.0000, -1.0000],
+                [ 1.0000,  1.0000]])
+        >>> mean, var
+        (tensor([0.2000, 0.4000]), tensor([1.1000, 1.7000]))
     """
     _check_input(input, "batch_norm")
     shape = input._data.shape
@@ -533,8 +562,36 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                   momentum=0.1, eps=1e-5):
     """Normalise each channel of each sample of an (N, C, *) input over its spatial dimensions.
 
-    With use_input_stats=False the running statistics are used instead (as batch_norm in evaluation mode);
-    otherwise given running statistics are updated with the batch mean of the per-sample statistics.
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``, the statistics per sample and channel (the biased
+    variance); this needs more than one spatial element. With use_input_stats=False the running statistics are
+    used instead (as batch_norm in evaluation mode); otherwise given running statistics are updated in place with
+    the batch mean of the per-sample statistics.
+
+    Args:
+        input (Tensor): a floating-point tensor of shape (N, C, *).
+        running_mean (Tensor, optional): the (C,) running mean. Default: None.
+        running_var (Tensor, optional): the (C,) running variance. Default: None.
+        weight (Tensor, optional): the (C,) scale; none when None. Default: None.
+        bias (Tensor, optional): the (C,) shift; none when None. Default: None.
+        use_input_stats (bool): normalise with each sample's own statistics; the running ones when False.
+            Default: True.
+        momentum (float): the weight of the new statistic in the running update. Default: 0.1.
+        eps (float): added to the variance. Default: 1e-05.
+
+    Returns:
+        Tensor: of input's shape and dtype.
+
+    Shape:
+        - Input: (N, C, *).
+        - Output: (N, C, *).
+
+    PyTorch:
+        ``torch.nn.functional.instance_norm``; same semantics.
+
+    Example:
+        >>> F.instance_norm(ember.tensor([[[1.0, 3.0], [2.0, 2.0]]]))
+        tensor([[[-1.0000,  1.0000],
+                 [ 0.0000,  0.0000]]])
     """
     _check_input(input, "instance_norm")
     shape = input._data.shape
@@ -564,7 +621,34 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
 @export(Normalize, ember=False, functional=True)
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalise over the trailing dimensions given by normalized_shape, then scale by weight and add bias."""
+    """Normalise over the trailing dimensions given by normalized_shape, then scale by weight and add bias.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``, the statistics (biased variance) taken over the last
+    ``len(normalized_shape)`` dimensions of each sample.
+
+    Args:
+        input (Tensor): a floating-point tensor of shape (*, normalized_shape).
+        normalized_shape (int or sequence of ints): the shape of the trailing dimensions to normalise over.
+        weight (Tensor, optional): the scale, of shape normalized_shape; none when None. Default: None.
+        bias (Tensor, optional): the shift, of shape normalized_shape; none when None. Default: None.
+        eps (float): added to the variance. Default: 1e-05.
+
+    Returns:
+        Tensor: of input's shape and dtype.
+
+    Shape:
+        - Input: (*, normalized_shape).
+        - Output: (*, normalized_shape).
+
+    PyTorch:
+        ``torch.nn.functional.layer_norm``; same semantics, except that normalized_shape may also be a single int
+        (PyTorch requires a list or tuple).
+
+    Example:
+        >>> F.layer_norm(ember.tensor([[1.0, 3.0], [2.0, 6.0]]), (2,))
+        tensor([[-1.0000,  1.0000],
+                [-1.0000,  1.0000]])
+    """
     _check_input(input, "layer_norm")
     ns = _normalized_shape(normalized_shape, "layer_norm")
     lay = _last_dims_layout(input, ns, weight, bias, "layer_norm")
@@ -573,7 +657,32 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 @export(Normalize, ember=False, functional=True)
 def rms_norm(input, normalized_shape, weight=None, eps=None):
-    """x / sqrt(mean(x^2) + eps) * weight over the trailing normalized_shape (eps None: the dtype's epsilon)."""
+    """Root-mean-square normalisation over the trailing dimensions given by normalized_shape.
+
+    ``y = x / sqrt(mean(x^2) + eps) * weight``, the mean taken over the last ``len(normalized_shape)`` dimensions
+    (no centring, no bias).
+
+    Args:
+        input (Tensor): a floating-point tensor of shape (*, normalized_shape).
+        normalized_shape (int or sequence of ints): the shape of the trailing dimensions to normalise over.
+        weight (Tensor, optional): the scale, of shape normalized_shape; none when None. Default: None.
+        eps (float, optional): added to the mean square; the dtype's machine epsilon when None. Default: None.
+
+    Returns:
+        Tensor: of input's shape and dtype.
+
+    Shape:
+        - Input: (*, normalized_shape).
+        - Output: (*, normalized_shape).
+
+    PyTorch:
+        ``torch.nn.functional.rms_norm``; same semantics, except that normalized_shape may also be a single int
+        (PyTorch requires a list or tuple).
+
+    Example:
+        >>> F.rms_norm(ember.tensor([[3.0, 4.0]]), (2,))
+        tensor([[0.8485, 1.1314]])
+    """
     _check_input(input, "rms_norm")
     ns = _normalized_shape(normalized_shape, "rms_norm")
     lay = _last_dims_layout(input, ns, weight, None, "rms_norm")
@@ -585,7 +694,32 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
 @export(Normalize, ember=False, functional=True)
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each of num_groups groups of channels of each sample of an (N, C, *) input, then apply a
-    per-channel weight and bias."""
+    per-channel weight and bias.
+
+    The C channels are split into num_groups consecutive groups (C must be divisible by num_groups); each group of
+    each sample is normalised with its own mean and (biased) variance: ``(x - mean) / sqrt(var + eps)``.
+
+    Args:
+        input (Tensor): a floating-point tensor of shape (N, C, *).
+        num_groups (int): the number of groups; it divides C.
+        weight (Tensor, optional): the (C,) scale; none when None. Default: None.
+        bias (Tensor, optional): the (C,) shift; none when None. Default: None.
+        eps (float): added to the variance. Default: 1e-05.
+
+    Returns:
+        Tensor: of input's shape and dtype.
+
+    Shape:
+        - Input: (N, C, *).
+        - Output: (N, C, *).
+
+    PyTorch:
+        ``torch.nn.functional.group_norm``; same semantics.
+
+    Example:
+        >>> F.group_norm(ember.tensor([[1.0, 3.0, 2.0, 6.0]]), 2)
+        tensor([[-1.0000,  1.0000, -1.0000,  1.0000]])
+    """
     _check_input(input, "group_norm")
     shape = input._data.shape
     if len(shape) < 2:
@@ -610,7 +744,35 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
 @export(ember=False, functional=True)
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
-    """x / (k + alpha / size * sum of x^2 over a window of size neighbouring channels) ** beta."""
+    """Local response normalisation across channels: each element divided by a power of the sum of squares of its
+    neighbours in the channel dimension.
+
+    ``y = x / (k + alpha / size * sum(x^2 over size neighbouring channels)) ** beta``, the window covering channels
+    c - size // 2 to c + (size - 1) // 2 (zeros outside).
+
+    Args:
+        input (Tensor): a floating-point tensor of shape (N, C, *), at least 3-D.
+        size (int): the number of neighbouring channels summed.
+        alpha (float): the multiplier of the mean square. Default: 0.0001.
+        beta (float): the exponent. Default: 0.75.
+        k (float): the additive constant. Default: 1.0.
+
+    Returns:
+        Tensor: of input's shape and dtype.
+
+    Shape:
+        - Input: (N, C, *).
+        - Output: (N, C, *).
+
+    PyTorch:
+        ``torch.nn.functional.local_response_norm``; same semantics.
+
+    Example:
+        >>> F.local_response_norm(ember.tensor([[[1.0], [2.0], [3.0]]]), 2)
+        tensor([[[1.0000],
+                 [1.9996],
+                 [2.9985]]])
+    """
     _check_input(input, "local_response_norm")
     shape = input._data.shape
     if len(shape) < 3:

@@ -166,13 +166,26 @@ class SumGrad(Node):
 
 @export(Sum, methods=("sum",))
 def sum(input, dim=None, keepdim=False, dtype=None):
-    """Sum over dim (an int, a tuple, or None for all); integer and bool inputs sum as int64.
+    """The sum of the elements of input over dim.
 
-    torch.sum and Tensor.sum; ``keepdim=True`` keeps the summed dimensions with size 1.
+    Bool and integer inputs sum as int64 (unless dtype is given); float16 and bfloat16 accumulate in float32.
 
-    >>> x = ember.tensor([[1, 2], [3, 4]])
-    >>> x.sum(), x.sum(dim=0), x.sum(1, keepdim=True).shape
-    (tensor(10), tensor([4, 6]), ember.Size([2, 1]))
+    Args:
+        input (Tensor): the input tensor.
+        dim (int or tuple of ints, optional): the dimension(s) to reduce; all of them when None. Default: None.
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+        dtype (ember.dtype, optional): the dtype input is converted to before summing. Default: None.
+
+    Returns:
+        Tensor: the sums (0-d when all dimensions are reduced).
+
+    PyTorch:
+        ``torch.sum`` and ``Tensor.sum``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> x = ember.tensor([[1, 2], [3, 4]])
+        >>> x.sum(), x.sum(dim=0), x.sum(1, keepdim=True).shape
+        (tensor(10), tensor([4, 6]), ember.Size([2, 1]))
     """
     dims = _dims(input, dim, "sum")
     return apply(Sum(dims, keepdim), accumulate_dtype(input, dtype))
@@ -180,7 +193,24 @@ def sum(input, dim=None, keepdim=False, dtype=None):
 
 @export(Sum, methods=("nansum",))
 def nansum(input, dim=None, keepdim=False, dtype=None):
-    """Sum treating NaN as zero."""
+    """The sum of the elements of input over dim, NaN counting as zero.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int or tuple of ints, optional): the dimension(s) to reduce; all of them when None. Default: None.
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+        dtype (ember.dtype, optional): the dtype input is converted to before summing. Default: None.
+
+    Returns:
+        Tensor: the sums (dtypes as in ``ember.sum``).
+
+    PyTorch:
+        ``torch.nansum`` and ``Tensor.nansum``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.nansum(ember.tensor([1.0, float("nan"), 2.0]))
+        tensor(3.)
+    """
     if input.is_floating_point():
         input = where(isnan(input), 0.0, input)
     return sum(input, dim, keepdim, dtype)
@@ -207,10 +237,27 @@ class Mean(_Reduction):
 
 @export(Mean, methods=("mean",))
 def mean(input, dim=None, keepdim=False, dtype=None):
-    """Mean over dim; only floating-point inputs (as in PyTorch).
+    """The mean of the elements of input over dim.
 
-    >>> ember.tensor([[1.0, 2.0], [3.0, 4.0]]).mean(dim=1)
-    tensor([1.5000, 3.5000])
+    input must be floating-point (or be converted by dtype); an empty reduction gives NaN.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int or tuple of ints, optional): the dimension(s) to reduce; all of them when None. Default: None.
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+        dtype (ember.dtype, optional): the dtype input is converted to first. Default: None.
+
+    Returns:
+        Tensor: the means (0-d when all dimensions are reduced).
+
+    PyTorch:
+        ``torch.mean`` and ``Tensor.mean``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.tensor([[1.0, 2.0], [3.0, 4.0]]).mean(dim=1)
+        tensor([1.5000, 3.5000])
+        >>> ember.mean(ember.tensor([1, 2]), dtype=ember.float64)
+        tensor(1.5000, dtype=ember.float64)
     """
     if dtype is not None:
         input = input.to(dtype)
@@ -222,7 +269,24 @@ def mean(input, dim=None, keepdim=False, dtype=None):
 
 @export(Sum, methods=("nanmean",))
 def nanmean(input, dim=None, keepdim=False, dtype=None):
-    """Mean of the non-NaN elements."""
+    """The mean of the non-NaN elements of input over dim (NaN where all are NaN).
+
+    Args:
+        input (Tensor): a floating-point tensor (or one converted by dtype).
+        dim (int or tuple of ints, optional): the dimension(s) to reduce; all of them when None. Default: None.
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+        dtype (ember.dtype, optional): the dtype input is converted to first. Default: None.
+
+    Returns:
+        Tensor: the means.
+
+    PyTorch:
+        ``torch.nanmean`` and ``Tensor.nanmean``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.nanmean(ember.tensor([1.0, float("nan"), 3.0]))
+        tensor(2.)
+    """
     if dtype is not None:
         input = input.to(dtype)
     _require_float(input, "nanmean", "expected a floating point tensor as input.")
@@ -266,7 +330,28 @@ class Prod(_Reduction):
 
 @export(Prod, methods=("prod",))
 def prod(input, dim=None, keepdim=False, dtype=None):
-    """Product over dim (None: all); integer and bool inputs multiply as int64. Gradients are exact with zeros."""
+    """The product of the elements of input over dim.
+
+    Bool and integer inputs multiply as int64 (unless dtype is given). The gradient is exact where input has zeros
+    (one zero, several zeros). Under autocast it runs in float32.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int or tuple of ints, optional): the dimension(s) to reduce; all of them when None. Default: None.
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+        dtype (ember.dtype, optional): the dtype input is converted to before multiplying. Default: None.
+
+    Returns:
+        Tensor: the products.
+
+    PyTorch:
+        ``torch.prod`` and ``Tensor.prod``; same semantics, except that dim may also be a tuple (PyTorch takes one
+        int). No ``out=`` argument.
+
+    Example:
+        >>> ember.prod(ember.tensor([[1.0, 2.0], [3.0, 4.0]]), 1)
+        tensor([ 2., 12.])
+    """
     if _autocast.active:  # PyTorch's autocast runs prod in float32
         input, = _autocast.to_float32(input)
     dims = _dims(input, dim, "prod")
@@ -409,19 +494,77 @@ def _amax(input, dim, keepdim, largest, op):
 
 @export(AMax, methods=("amax",))
 def amax(input, dim=(), keepdim=False):
-    """Largest value over dim (None or (): all); ties share the gradient evenly."""
+    """The largest element of input over dim.
+
+    Unlike ``max(input, dim)`` it gives values only, over several dimensions at once, and the gradient is split
+    evenly among the elements equal to the result. NaN propagates. Reducing an empty dimension raises.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int or tuple of ints): the dimension(s) to reduce; all of them when () or None. Default: ().
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+
+    Returns:
+        Tensor: the largest values, of input's dtype.
+
+    PyTorch:
+        ``torch.amax`` and ``Tensor.amax``; same semantics, except that an empty reduction raises an IndexError
+        (PyTorch: RuntimeError). No ``out=`` argument.
+
+    Example:
+        >>> ember.amax(ember.tensor([[1, 5], [7, 3]]), dim=1)
+        tensor([5, 7])
+    """
     return _amax(input, dim, keepdim, True, "amax")
 
 
 @export(AMax, methods=("amin",))
 def amin(input, dim=(), keepdim=False):
-    """Smallest value over dim (None or (): all); ties share the gradient evenly."""
+    """The smallest element of input over dim.
+
+    Unlike ``min(input, dim)`` it gives values only, over several dimensions at once, and the gradient is split
+    evenly among the elements equal to the result. NaN propagates. Reducing an empty dimension raises.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int or tuple of ints): the dimension(s) to reduce; all of them when () or None. Default: ().
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+
+    Returns:
+        Tensor: the smallest values, of input's dtype.
+
+    PyTorch:
+        ``torch.amin`` and ``Tensor.amin``; same semantics, except that an empty reduction raises an IndexError
+        (PyTorch: RuntimeError). No ``out=`` argument.
+
+    Example:
+        >>> ember.amin(ember.tensor([[1, 5], [7, 3]]), dim=1)
+        tensor([1, 3])
+    """
     return _amax(input, dim, keepdim, False, "amin")
 
 
 @export(AMax, methods=("aminmax",))
 def aminmax(input, *, dim=None, keepdim=False):
-    """(min, max) over dim (None: all), as a named tuple."""
+    """The smallest and the largest element of input over dim, in one call.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int or tuple of ints, optional): the dimension(s) to reduce (keyword only); all of them when None.
+            Default: None.
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+
+    Returns:
+        (Tensor, Tensor): a named tuple ``(min, max)``, as ``amin`` and ``amax``.
+
+    PyTorch:
+        ``torch.aminmax`` and ``Tensor.aminmax``; same semantics, except that dim may also be a tuple. No ``out=``
+        argument.
+
+    Example:
+        >>> ember.aminmax(ember.tensor([[1, 5], [7, 3]]), dim=0)
+        aminmax(min=tensor([1, 3]), max=tensor([7, 5]))
+    """
     return _AminmaxResult(_amax(input, dim, keepdim, False, "aminmax"), _amax(input, dim, keepdim, True, "aminmax"))
 
 
@@ -441,28 +584,88 @@ def _max_min(input, dim, keepdim, other, largest):
 
 @export(AMax, SelectReduce, methods=("max",))
 def max(input, dim=None, keepdim=False, *, other=None):
-    """max(x): the largest value; max(x, dim, keepdim): (values, indices); max(x, other): elementwise maximum.
+    """The largest element of input, or the largest along dim with its index, or the elementwise maximum with other.
 
-    torch.max; the (values, indices) pair is a named tuple (``.values``, ``.indices``).
+    Three forms, as in PyTorch: ``max(input)`` gives a 0-d tensor (the gradient split evenly among the elements
+    equal to it); ``max(input, dim, keepdim)`` gives a named tuple ``(values, indices)``, the first index on ties
+    (the gradient goes to that index); ``max(input, other)`` (a tensor in place of dim) is ``ember.maximum``.
 
-    >>> x = ember.tensor([[1, 5], [7, 3]])
-    >>> x.max()
-    tensor(7)
-    >>> x.max(dim=1)
-    max(values=tensor([5, 7]), indices=tensor([1, 0]))
+    Args:
+        input (Tensor): the input tensor.
+        dim (int or Tensor, optional): the dimension to reduce; or, a tensor, the other operand. Default: None.
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+        other (Tensor, optional): the other operand of the elementwise form (keyword only). Default: None.
+
+    Returns:
+        Tensor or (Tensor, Tensor): the largest value; or ``(values, indices)`` with int64 indices; or the
+        elementwise maximum.
+
+    PyTorch:
+        ``torch.max`` and ``Tensor.max``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> x = ember.tensor([[1, 5], [7, 3]])
+        >>> x.max()
+        tensor(7)
+        >>> x.max(dim=1)
+        max(values=tensor([5, 7]), indices=tensor([1, 0]))
     """
     return _max_min(input, dim, keepdim, other, True)
 
 
 @export(AMax, SelectReduce, methods=("min",))
 def min(input, dim=None, keepdim=False, *, other=None):
-    """min(x): the smallest value; min(x, dim, keepdim): (values, indices); min(x, other): elementwise minimum."""
+    """The smallest element of input, or the smallest along dim with its index, or the elementwise minimum with other.
+
+    Three forms, as in PyTorch: ``min(input)`` gives a 0-d tensor (the gradient split evenly among the elements
+    equal to it); ``min(input, dim, keepdim)`` gives a named tuple ``(values, indices)``, the first index on ties
+    (the gradient goes to that index); ``min(input, other)`` (a tensor in place of dim) is ``ember.minimum``.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int or Tensor, optional): the dimension to reduce; or, a tensor, the other operand. Default: None.
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+        other (Tensor, optional): the other operand of the elementwise form (keyword only). Default: None.
+
+    Returns:
+        Tensor or (Tensor, Tensor): the smallest value; or ``(values, indices)`` with int64 indices; or the
+        elementwise minimum.
+
+    PyTorch:
+        ``torch.min`` and ``Tensor.min``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.min(ember.tensor([[1, 5], [7, 3]]), dim=0)
+        min(values=tensor([1, 3]), indices=tensor([0, 1]))
+    """
     return _max_min(input, dim, keepdim, other, False)
 
 
 @export(SelectReduce, methods=("median",))
 def median(input, dim=None, keepdim=False):
-    """median(x): the lower median of all values; median(x, dim, keepdim): (values, indices)."""
+    """The median of input's elements, or the medians along dim with their indices.
+
+    For an even count it is the lower of the two middle values (no averaging); NaN counts as the median where a
+    slice has one. ``median(input)`` gives a 0-d tensor (NaN for an empty input; the gradient split evenly among
+    the elements equal to it); ``median(input, dim, keepdim)`` gives a named tuple ``(values, indices)``.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int, optional): the dimension to reduce; all elements when None. Default: None.
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+
+    Returns:
+        Tensor or (Tensor, Tensor): the median; or ``(values, indices)`` with int64 indices.
+
+    PyTorch:
+        ``torch.median`` and ``Tensor.median``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.median(ember.tensor([1.0, 4.0, 2.0, 3.0]))
+        tensor(2.)
+        >>> ember.median(ember.tensor([[1, 5, 2], [7, 3, 3]]), dim=1)
+        median(values=tensor([2, 3]), indices=tensor([2, 2]))
+    """
     check_tensor(input, "median")
     if dim is not None:
         return _select_reduce(input, dim, keepdim, _median_idx, _MedianResult, "median")
@@ -536,17 +739,51 @@ def _arg_reduce(input, dim, keepdim, largest, op):
 
 @export(ArgReduce, methods=("argmax",))
 def argmax(input, dim=None, keepdim=False):
-    """Index of the largest value (over the flattened tensor when dim is None); first one on ties.
+    """The index of the largest element of input along dim, or in the flattened input when dim is None.
 
-    >>> ember.tensor([[1, 5], [7, 3]]).argmax(dim=1)
-    tensor([1, 0])
+    The first index on ties. No gradient.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int, optional): the dimension to reduce; the flattened input when None. Default: None.
+        keepdim (bool): keep the reduced dimension (all of them when dim is None), with size 1. Default: False.
+
+    Returns:
+        Tensor: int64 indices.
+
+    PyTorch:
+        ``torch.argmax`` and ``Tensor.argmax``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.tensor([[1, 5], [7, 3]]).argmax(dim=1)
+        tensor([1, 0])
+        >>> ember.tensor([[1, 5], [7, 3]]).argmax()
+        tensor(2)
     """
     return _arg_reduce(input, dim, keepdim, True, "argmax")
 
 
 @export(ArgReduce, methods=("argmin",))
 def argmin(input, dim=None, keepdim=False):
-    """Index of the smallest value (over the flattened tensor when dim is None); first one on ties."""
+    """The index of the smallest element of input along dim, or in the flattened input when dim is None.
+
+    The first index on ties. No gradient.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int, optional): the dimension to reduce; the flattened input when None. Default: None.
+        keepdim (bool): keep the reduced dimension (all of them when dim is None), with size 1. Default: False.
+
+    Returns:
+        Tensor: int64 indices.
+
+    PyTorch:
+        ``torch.argmin`` and ``Tensor.argmin``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.argmin(ember.tensor([[1, 5], [7, 0]]), dim=0)
+        tensor([0, 1])
+    """
     return _arg_reduce(input, dim, keepdim, False, "argmin")
 
 
@@ -593,19 +830,66 @@ class CountNonzero(_Truth):
 
 @export(All, methods=("all",))
 def all(input, dim=None, keepdim=False):
-    """True where every element over dim is nonzero (a bool tensor; uint8 for uint8 input, as in PyTorch)."""
+    """Whether every element of input over dim is nonzero (true). No gradient.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int or tuple of ints, optional): the dimension(s) to reduce; all of them when None. Default: None.
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+
+    Returns:
+        Tensor: bool (uint8 for a uint8 input, as in PyTorch).
+
+    PyTorch:
+        ``torch.all`` and ``Tensor.all``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.all(ember.tensor([[True, False], [True, True]]), dim=1)
+        tensor([False,  True])
+    """
     return apply(All(_dims(input, dim, "all"), keepdim), input)
 
 
 @export(Any, methods=("any",))
 def any(input, dim=None, keepdim=False):
-    """True where some element over dim is nonzero (a bool tensor; uint8 for uint8 input, as in PyTorch)."""
+    """Whether some element of input over dim is nonzero (true). No gradient.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int or tuple of ints, optional): the dimension(s) to reduce; all of them when None. Default: None.
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+
+    Returns:
+        Tensor: bool (uint8 for a uint8 input, as in PyTorch).
+
+    PyTorch:
+        ``torch.any`` and ``Tensor.any``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.any(ember.tensor([[0.0, 0.0], [1.0, 0.0]]), dim=1)
+        tensor([False,  True])
+    """
     return apply(Any(_dims(input, dim, "any"), keepdim), input)
 
 
 @export(CountNonzero, methods=("count_nonzero",))
 def count_nonzero(input, dim=None):
-    """Number of nonzero elements over dim (int64)."""
+    """The number of nonzero elements of input over dim. No gradient.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int or tuple of ints, optional): the dimension(s) to reduce; all of them when None. Default: None.
+
+    Returns:
+        Tensor: int64 counts.
+
+    PyTorch:
+        ``torch.count_nonzero`` and ``Tensor.count_nonzero``; same semantics.
+
+    Example:
+        >>> ember.count_nonzero(ember.tensor([[0, 1], [2, 3]]), dim=0)
+        tensor([1, 2])
+    """
     return apply(CountNonzero(_dims(input, dim, "count_nonzero"), False), input)
 
 
@@ -684,26 +968,118 @@ def _var_std(node_cls, op, input, dim, unbiased, keepdim, correction):
 
 @export(Var, methods=("var",))
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """Variance over dim with Bessel's correction (default 1: unbiased); correction=0 is the population variance."""
+    """The variance of input's elements over dim, ``sum((x - mean)^2) / (N - correction)``.
+
+    By default the sample variance (Bessel's correction, N - 1); correction=0 gives the population variance. With
+    N - correction <= 0 it warns and gives inf or NaN. float16 and bfloat16 inputs accumulate in float32.
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        dim (int or tuple of ints, optional): the dimension(s) to reduce; all of them when None. A bool here is
+            the legacy positional ``unbiased`` (``var(x, False)``). Default: None.
+        unbiased (bool, optional): Bessel's correction (divide by N - 1) when True, none (N) when False; the same
+            as correction=1 or 0. Default: None (correction 1).
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+        correction (int, optional): divide by N - correction (keyword only; not with unbiased). Default: None
+            (1).
+
+    Returns:
+        Tensor: the variances.
+
+    PyTorch:
+        ``torch.var`` and ``Tensor.var``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.var(ember.tensor([1.0, 2.0, 3.0, 4.0]))
+        tensor(1.6667)
+        >>> ember.var(ember.tensor([[1.0, 2.0], [3.0, 5.0]]), dim=1, correction=0)
+        tensor([0.2500, 1.0000])
+    """
     return _var_std(Var, "var", input, dim, unbiased, keepdim, correction)
 
 
 @export(Std, methods=("std",))
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """Standard deviation over dim (see var); its gradient is 0 where the std is 0, as in PyTorch."""
+    """The standard deviation of input's elements over dim: the square root of ``ember.var``.
+
+    By default with Bessel's correction (N - 1). Its gradient is 0 where the standard deviation is 0 (a constant
+    slice), as in PyTorch.
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        dim (int or tuple of ints, optional): the dimension(s) to reduce; all of them when None. A bool here is
+            the legacy positional ``unbiased`` (``var(x, False)``). Default: None.
+        unbiased (bool, optional): Bessel's correction (divide by N - 1) when True, none (N) when False; the same
+            as correction=1 or 0. Default: None (correction 1).
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+        correction (int, optional): divide by N - correction (keyword only; not with unbiased). Default: None
+            (1).
+
+    Returns:
+        Tensor: the standard deviations.
+
+    PyTorch:
+        ``torch.std`` and ``Tensor.std``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.std(ember.tensor([[1.0, 2.0], [3.0, 5.0]]), dim=1)
+        tensor([0.7071, 1.4142])
+    """
     return _var_std(Std, "std", input, dim, unbiased, keepdim, correction)
 
 
 @export(Var, Mean)
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """(var, mean) over dim."""
+    """The variance and the mean of input's elements over dim, in one call (see ``ember.var``).
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        dim (int or tuple of ints, optional): the dimension(s) to reduce; all of them when None. A bool here is
+            the legacy positional ``unbiased`` (``var(x, False)``). Default: None.
+        unbiased (bool, optional): Bessel's correction (divide by N - 1) when True, none (N) when False; the same
+            as correction=1 or 0. Default: None (correction 1).
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+        correction (int, optional): divide by N - correction (keyword only; not with unbiased). Default: None
+            (1).
+
+    Returns:
+        (Tensor, Tensor): ``(var, mean)``, a plain tuple.
+
+    PyTorch:
+        ``torch.var_mean``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.var_mean(ember.tensor([1.0, 2.0, 3.0, 4.0]))
+        (tensor(1.6667), tensor(2.5000))
+    """
     return var(input, dim, unbiased, keepdim, correction=correction), mean(input, _correction(
         "var_mean", dim, unbiased, correction)[0], keepdim)
 
 
 @export(Std, Mean)
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """(std, mean) over dim."""
+    """The standard deviation and the mean of input's elements over dim, in one call (see ``ember.std``).
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        dim (int or tuple of ints, optional): the dimension(s) to reduce; all of them when None. A bool here is
+            the legacy positional ``unbiased`` (``var(x, False)``). Default: None.
+        unbiased (bool, optional): Bessel's correction (divide by N - 1) when True, none (N) when False; the same
+            as correction=1 or 0. Default: None (correction 1).
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+        correction (int, optional): divide by N - correction (keyword only; not with unbiased). Default: None
+            (1).
+
+    Returns:
+        (Tensor, Tensor): ``(std, mean)``, a plain tuple.
+
+    PyTorch:
+        ``torch.std_mean``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.std_mean(ember.tensor([[1.0, 2.0], [3.0, 5.0]]), dim=1)
+        (tensor([0.7071, 1.4142]), tensor([1.5000, 4.0000]))
+    """
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, _correction(
         "std_mean", dim, unbiased, correction)[0], keepdim)
 
@@ -738,7 +1114,26 @@ class LogSumExp(_Reduction):
 
 @export(LogSumExp, methods=("logsumexp",))
 def logsumexp(input, dim=None, keepdim=False):
-    """log(sum(exp(input))) over dim, computed without overflow; integer inputs give the default float dtype."""
+    """``log(sum(exp(input)))`` over dim, computed without overflow (the maximum is subtracted first).
+
+    Integer and bool inputs give the default float dtype. An all -inf (or empty) slice gives -inf.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int or tuple of ints, optional): the dimension(s) to reduce; all of them when None. Default: None.
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+
+    Returns:
+        Tensor: floating-point.
+
+    PyTorch:
+        ``torch.logsumexp`` and ``Tensor.logsumexp``; same semantics, except that dim may be left out (all
+        dimensions; PyTorch requires it). No ``out=`` argument.
+
+    Example:
+        >>> ember.logsumexp(ember.tensor([[0.0, 0.0], [1.0, 1.0]]), dim=1)
+        tensor([0.6931, 1.6931])
+    """
     check_tensor(input, "logsumexp")
     if not input.is_floating_point():
         input = input.to(_dt.get_default_dtype())
@@ -797,7 +1192,31 @@ class Norm(_Reduction):
 
 @export(Norm, methods=("norm",))
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
-    """The vector p-norm over dim (None: all elements): p = 'fro'/2 (default), 1, inf, -inf, 0 or any number."""
+    """The vector p-norm of input's elements over dim: ``sum(|x|^p)^(1/p)``.
+
+    p = inf gives the largest |x|, -inf the smallest, 0 the number of nonzero elements. Over two dimensions with
+    p = 'fro' it is the Frobenius norm (the 2-norm of the elements).
+
+    Args:
+        input (Tensor): a floating-point tensor (or one converted by dtype).
+        p (float or str): the exponent; ``'fro'`` or None means 2. Default: ``'fro'``.
+        dim (int or tuple of ints, optional): the dimension(s) to reduce; all of them when None. Default: None.
+        keepdim (bool): keep the reduced dimensions, with size 1. Default: False.
+        dtype (ember.dtype, optional): the dtype input is converted to first. Default: None.
+
+    Returns:
+        Tensor: the norms.
+
+    PyTorch:
+        ``torch.norm`` and ``Tensor.norm``; same semantics for vector norms, except that ``p='nuc'`` (the nuclear
+        norm) raises NotImplementedError. No ``out=`` argument.
+
+    Example:
+        >>> ember.norm(ember.tensor([3.0, 4.0]))
+        tensor(5.)
+        >>> ember.tensor([[1.0, -2.0], [3.0, 4.0]]).norm(p=1, dim=1)
+        tensor([3., 7.])
+    """
     check_tensor(input, "norm")
     if dtype is not None:
         input = input.to(dtype)

@@ -130,27 +130,110 @@ def _run(input, dim, op, make):
 
 @export(Sort, methods=("sort",))
 def sort(input, dim=-1, descending=False, *, stable=False):
-    """(values, indices): input sorted along dim (ascending unless descending), as a named tuple. The sort is always
-    stable (stable= is accepted); NaN sorts as the largest value."""
+    """Sort the elements of input along dim, giving the sorted values and the indices they came from.
+
+    The sort is always stable (equal elements keep their order, in both directions) and NaN sorts as the largest
+    value. The gradient of the values goes back to the positions they came from.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int): the dimension to sort along. Default: -1.
+        descending (bool): largest first instead of smallest first. Default: False.
+        stable (bool): accepted for PyTorch's signature; the sort is always stable. Default: False.
+
+    Returns:
+        (Tensor, Tensor): a named tuple ``(values, indices)``: the sorted values (input's shape and dtype) and their
+        int64 indices along dim.
+
+    PyTorch:
+        ``torch.sort`` and ``Tensor.sort``; same semantics, except that ember's sort is stable even with
+        ``stable=False`` (PyTorch's is then unspecified among equal elements). No ``out=`` argument.
+
+    Example:
+        >>> ember.sort(ember.tensor([3, 1, 2]))
+        sort(values=tensor([1, 2, 3]), indices=tensor([1, 2, 0]))
+        >>> ember.tensor([[3.0, 1.0], [2.0, 5.0]]).sort(dim=0, descending=True).values
+        tensor([[3., 5.],
+                [2., 1.]])
+    """
     return _SortResult(*_run(input, dim, "sort", lambda d: Sort(d, bool(descending))))
 
 
 @export(Sort, methods=("argsort",))
 def argsort(input, dim=-1, descending=False, *, stable=False):
-    """The indices that sort input along dim (sort(...).indices)."""
+    """The indices that sort input along dim: ``sort(input, dim, descending).indices``.
+
+    The sort is stable and NaN sorts as the largest value, as in ``ember.sort``. No gradient.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int): the dimension to sort along. Default: -1.
+        descending (bool): largest first instead of smallest first. Default: False.
+        stable (bool): accepted for PyTorch's signature; the sort is always stable. Default: False.
+
+    Returns:
+        Tensor: int64 indices, of input's shape.
+
+    PyTorch:
+        ``torch.argsort`` and ``Tensor.argsort``; same semantics, except that ember's sort is stable even with
+        ``stable=False``.
+
+    Example:
+        >>> ember.argsort(ember.tensor([3, 1, 2]), descending=True)
+        tensor([0, 2, 1])
+    """
     return _run(input, dim, "argsort", lambda d: Sort(d, bool(descending)))[1]
 
 
 @export(Sort, methods=("msort",))
 def msort(input):
-    """input sorted along its first dimension (sort(input, 0).values)."""
+    """The elements of input sorted in ascending order along its first dimension: ``sort(input, 0).values``.
+
+    Args:
+        input (Tensor): the input tensor.
+
+    Returns:
+        Tensor: of input's shape and dtype.
+
+    PyTorch:
+        ``torch.msort`` and ``Tensor.msort``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.msort(ember.tensor([[3, 1], [2, 0]]))
+        tensor([[2, 0],
+                [3, 1]])
+    """
     return _run(input, 0, "msort", lambda d: Sort(d, False))[0]
 
 
 @export(TopK, methods=("topk",))
 def topk(input, k, dim=-1, largest=True, sorted=True):
-    """(values, indices): the k largest entries along dim (the k smallest when largest=False), largest first (smallest
-    first), as a named tuple. Results are always in order (sorted= is accepted); ties keep their original order."""
+    """The k largest elements of input along dim (the k smallest when largest=False), with their indices.
+
+    The results are always in order, largest first (smallest first when largest=False); equal elements keep their
+    original order and NaN counts as the largest value. The gradient of the values goes back to their positions.
+
+    Args:
+        input (Tensor): the input tensor.
+        k (int): how many elements to take, 0 <= k <= the size of dim.
+        dim (int): the dimension to select along. Default: -1.
+        largest (bool): take the largest elements; the smallest when False. Default: True.
+        sorted (bool): accepted for PyTorch's signature; the results are always sorted. Default: True.
+
+    Returns:
+        (Tensor, Tensor): a named tuple ``(values, indices)``, each of input's shape with size k along dim; the
+        indices are int64.
+
+    PyTorch:
+        ``torch.topk`` and ``Tensor.topk``; same semantics, except that ``sorted=False`` still gives sorted results
+        (PyTorch's order is then unspecified). No ``out=`` argument.
+
+    Example:
+        >>> ember.topk(ember.tensor([3, 1, 2, 5]), 2)
+        topk(values=tensor([5, 3]), indices=tensor([3, 0]))
+        >>> ember.tensor([3, 1, 2, 5]).topk(1, largest=False).indices
+        tensor([1])
+    """
     d = _dim(input, dim, "topk")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"topk(): argument 'k' must be int, not {type(k).__name__}")

@@ -74,7 +74,30 @@ class ClampTensor(Node):
 
 @export(Clamp, ClampTensor, methods=("clamp", "clip"), ember=("clamp", "clip"))
 def clamp(input, min=None, max=None):
-    """Limit values to [min, max]; min/max may be numbers or tensors (broadcast)."""
+    """Limit each element of input to the range [min, max].
+
+    Either bound may be None (no limit on that side), but not both. With number bounds the result keeps input's
+    dtype (an integer input with a float bound becomes floating-point); with tensor bounds the shapes broadcast and
+    the dtypes promote. Where min > max every element becomes max. The gradient passes where min <= x <= max.
+
+    Args:
+        input (Tensor): the input tensor.
+        min (Tensor or number, optional): the lower bound. Default: None.
+        max (Tensor or number, optional): the upper bound. Default: None.
+
+    Returns:
+        Tensor: the clamped values, of input's shape (the broadcast shape with tensor bounds).
+
+    PyTorch:
+        ``torch.clamp``, ``torch.clip``, ``Tensor.clamp`` and ``Tensor.clip``; same semantics (no ``out=``
+        argument).
+
+    Example:
+        >>> ember.clamp(ember.tensor([-2.0, 0.5, 3.0]), min=-1.0, max=1.0)
+        tensor([-1.0000,  0.5000,  1.0000])
+        >>> ember.clamp(ember.tensor([1, 5, 9]), min=ember.tensor([2, 2, 10]))
+        tensor([ 2,  5, 10])
+    """
     if not isinstance(input, Tensor):
         raise not_tensor(input, "clamp", pos=1)
     if min is None and max is None:
@@ -135,11 +158,31 @@ class Where(Node):
 
 @export(Where)
 def where(condition, input=None, other=None):
-    """input where condition is true, else other (broadcast); where(condition) gives the nonzero indices.
+    """Choose, at each position, the element of input where condition is true and that of other elsewhere.
 
-    >>> x = ember.tensor([-1.0, 2.0])
-    >>> ember.where(x > 0, x, ember.zeros(2))
-    tensor([0., 2.])
+    condition, input and other broadcast; input and other promote as in ``ember.add`` (either may be a number).
+    The gradient goes to input where condition is true and to other elsewhere. ``where(condition)`` alone is
+    ``nonzero(condition, as_tuple=True)``.
+
+    Args:
+        condition (Tensor): a bool tensor.
+        input (Tensor or number, optional): the values where condition is true. Default: None.
+        other (Tensor or number, optional): the values where condition is false. Default: None.
+
+    Returns:
+        Tensor: of the broadcast shape and the promoted dtype; or, for ``where(condition)``, a tuple of int64
+        index tensors, one per dimension.
+
+    PyTorch:
+        ``torch.where``; same semantics (no ``out=`` argument). ``Tensor.where`` is ``where(condition, self,
+        other)``.
+
+    Example:
+        >>> x = ember.tensor([-1.0, 2.0])
+        >>> ember.where(x > 0, x, ember.zeros(2))
+        tensor([0., 2.])
+        >>> ember.where(x > 0, 1, 0.5)
+        tensor([0.5000, 1.0000])
     """
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
@@ -162,7 +205,22 @@ def where(condition, input=None, other=None):
 
 @export(Where, ember=False, methods=("where",))
 def where_method(self, condition, other):
-    """Tensor.where(condition, other): self where condition is true, else other."""
+    """Choose self's element where condition is true and other's elsewhere: ``ember.where(condition, self, other)``.
+
+    Args:
+        condition (Tensor): a bool tensor; it broadcasts with self and other.
+        other (Tensor or number): the values where condition is false.
+
+    Returns:
+        Tensor: of the broadcast shape and the promoted dtype.
+
+    PyTorch:
+        ``Tensor.where``; same semantics.
+
+    Example:
+        >>> ember.tensor([1.0, 2.0]).where(ember.tensor([True, False]), 0.0)
+        tensor([1., 0.])
+    """
     return where(condition, self, other)
 
 
@@ -194,7 +252,27 @@ class Lerp(Node):
 
 @export(Lerp, methods=("lerp",))
 def lerp(input, end, weight):
-    """input + weight * (end - input), with weight a number or a tensor (broadcast)."""
+    """Linear interpolation ``input + weight * (end - input)`` between input (weight 0) and end (weight 1).
+
+    The shapes broadcast; the result is exact at weight 0 and 1 (it is computed from the nearer end, as PyTorch
+    does). The dtypes promote to a floating-point one (integer tensors with a float weight are accepted).
+
+    Args:
+        input (Tensor): the start points.
+        end (Tensor): the end points.
+        weight (Tensor or number): the interpolation weight.
+
+    Returns:
+        Tensor: floating-point, of the broadcast shape.
+
+    PyTorch:
+        ``torch.lerp`` and ``Tensor.lerp``; same values, except that ember promotes mixed dtypes and integer
+        tensors (PyTorch requires input, end and a tensor weight of one floating-point dtype). No ``out=``.
+
+    Example:
+        >>> ember.lerp(ember.tensor([0.0, 10.0]), ember.tensor([10.0, 20.0]), 0.5)
+        tensor([ 5., 15.])
+    """
     check_tensor(input, "lerp", pos=1)
     check_tensor(end, "lerp", "end", 2)
     same_device(input, end, "lerp")
@@ -215,5 +293,24 @@ def lerp(input, end, weight):
 
 @export(Clamp, ClampTensor, ember=False, methods=("clamp_", "clip_"))
 def clamp_(self, min=None, max=None):
-    """Clamp in place (see clamp)."""
+    """Limit self's elements to [min, max] in place (see ``ember.clamp``) and return self.
+
+    Tensor bounds must broadcast to self's shape, and the result dtype must be self's (a float bound on an integer
+    tensor raises).
+
+    Args:
+        min (Tensor or number, optional): the lower bound. Default: None.
+        max (Tensor or number, optional): the upper bound. Default: None.
+
+    Returns:
+        Tensor: self, modified.
+
+    PyTorch:
+        ``Tensor.clamp_`` and ``Tensor.clip_``; same semantics.
+
+    Example:
+        >>> x = ember.tensor([-2.0, 3.0])
+        >>> x.clamp_(max=1.0)
+        tensor([-2.,  1.])
+    """
     return inplace(self, "clamp_", lambda s: clamp(s, min, max))

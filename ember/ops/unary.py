@@ -10,6 +10,7 @@ Forwards that can meet log(0), 1/0, sqrt(-1), overflow or inf - inf are ``quiet`
 RuntimeWarning, as in PyTorch); abs, tanh, sigmoid and relu never warn and skip that cost.
 """
 import math
+import textwrap
 
 import numpy as np
 
@@ -298,9 +299,112 @@ ceil = _unary_op(Ceil, "ceil", "identity_int")
 trunc = _unary_op(Trunc, "trunc", "identity_int")
 
 
+# --- their docstrings: one builder (as PyTorch's add_docstr), a summary and an example per name ----------------------
+
+_RETURNS = {
+    "float": "Tensor: of input's shape; floating-point (integer and bool inputs give the default float dtype).",
+    "any": "Tensor: of input's shape and dtype.",
+    "identity_int": "Tensor: of input's shape and dtype (integer and bool inputs come back unchanged, as a copy).",
+}
+_SAME = "same semantics (no ``out=`` argument)"
+_BOOL_TOO = "a bool tensor is accepted and returned as a copy (PyTorch raises)"
+
+
+def _unary_doc(name, kind, summary, example, result, note=_SAME, aliases=()):
+    """The docstring of the unary op `name`: summary, Args, Returns by kind, PyTorch (with note), an example call of
+    ember.<name> on ``ember.tensor(example)`` printing result."""
+    names = [f"``{where}.{n}``" for where in ("torch", "Tensor") for n in (name,) + aliases]
+    torch_names = ", ".join(names[:-1]) + (", " if note.startswith("and ") else " and ") + names[-1]
+    mirrors = textwrap.fill(f"{torch_names}{'' if note.startswith('and ') else ';'} {note}.", 112,
+                            subsequent_indent=" " * 8)
+    return f"""{summary}
+
+    Args:
+        input (Tensor): the input tensor.
+
+    Returns:
+        {_RETURNS[kind]}
+
+    PyTorch:
+        {mirrors}
+
+    Example:
+        >>> ember.{name}(ember.tensor({example}))
+        {result}
+    """
+
+
+_UNARY_DOCS = (  # (function, kind, summary, example input, its printed result[, PyTorch note[, aliases]])
+    (abs, "any", "The absolute value |input| of each element.", "[-1.5, 0.0, 2.0]", "tensor([1.5000, 0.0000, 2.0000])",
+     f"and the builtin ``abs(x)``; same semantics, except that {_BOOL_TOO}", ("absolute",)),
+    (sign, "any", "The sign of each element: -1, 0 or 1 (0 for NaN; a bool tensor stays bool).", "[-2.0, 0.0, 3.0]",
+     "tensor([-1.,  0.,  1.])"),
+    (exp, "float", "The exponential e^x of each element.", "[0.0, 1.0]", "tensor([1.0000, 2.7183])"),
+    (exp2, "float", "Two to the power of each element, 2^x.", "[0, 1, 3]", "tensor([1., 2., 8.])"),
+    (log, "float", "The natural logarithm of each element (-inf at 0, NaN below 0).", "[1.0, 2.0, 0.0]",
+     "tensor([0.0000, 0.6931,   -inf])"),
+    (log2, "float", "The base-2 logarithm of each element (-inf at 0, NaN below 0).", "[1.0, 8.0, 0.5]",
+     "tensor([ 0.,  3., -1.])"),
+    (log10, "float", "The base-10 logarithm of each element (-inf at 0, NaN below 0).", "[1.0, 100.0]",
+     "tensor([0.0000, 2.0000])"),
+    (log1p, "float", "log(1 + x) of each element, accurate for small x (where log(1 + x) rounds to 0).",
+     "[0.0, 1e-10]", "tensor([0.0000e+00, 1.0000e-10])"),
+    (expm1, "float", "e^x - 1 of each element, accurate for small x (where e^x - 1 rounds to 0).", "[0.0, 1e-10]",
+     "tensor([0.0000e+00, 1.0000e-10])"),
+    (sqrt, "float", "The square root of each element (NaN below 0).", "[4, 9]", "tensor([2., 3.])"),
+    (rsqrt, "float", "The reciprocal of the square root, 1 / sqrt(x), of each element (inf at 0, NaN below).",
+     "[4.0, 0.25]", "tensor([0.5000, 2.0000])"),
+    (reciprocal, "float", "The reciprocal 1 / x of each element (inf at 0).", "[2, 4]", "tensor([0.5000, 0.2500])"),
+    (sin, "float", "The sine of each element (in radians).", "[0.0, np.pi / 2]", "tensor([0., 1.])"),
+    (cos, "float", "The cosine of each element (in radians).", "[0.0, np.pi]", "tensor([ 1., -1.])"),
+    (tan, "float", "The tangent of each element (in radians).", "[0.0, np.pi / 4]", "tensor([0., 1.])"),
+    (asin, "float", "The arcsine of each element, in radians in [-pi/2, pi/2] (NaN outside [-1, 1]).", "[0.0, 1.0]",
+     "tensor([0.0000, 1.5708])"),
+    (acos, "float", "The arccosine of each element, in radians in [0, pi] (NaN outside [-1, 1]).", "[1.0, 0.0]",
+     "tensor([0.0000, 1.5708])"),
+    (atan, "float", "The arctangent of each element, in radians in (-pi/2, pi/2).", "[0.0, 1.0]",
+     "tensor([0.0000, 0.7854])"),
+    (sinh, "float", "The hyperbolic sine of each element.", "[0.0, 1.0]", "tensor([0.0000, 1.1752])"),
+    (cosh, "float", "The hyperbolic cosine of each element.", "[0.0, 1.0]", "tensor([1.0000, 1.5431])"),
+    (tanh, "float", "The hyperbolic tangent of each element, in (-1, 1).", "[-1.0, 0.0, 1.0]",
+     "tensor([-0.7616,  0.0000,  0.7616])"),
+    (sigmoid, "float", "The logistic sigmoid 1 / (1 + e^-x) of each element, computed without overflow.",
+     "[0.0, 2.0]", "tensor([0.5000, 0.8808])"),
+    (relu, "any", "The rectified linear unit max(x, 0) of each element (integers stay integers).",
+     "[-1.0, 0.0, 2.0]", "tensor([0., 0., 2.])",
+     "same semantics, except that a bool tensor gives an int64 result (PyTorch raises)"),
+    (erf, "float", "The error function 2/sqrt(pi) * integral from 0 to x of e^(-t^2) dt, of each element.",
+     "[0.0, 1.0]", "tensor([0.0000, 0.8427])"),
+    (erfc, "float", "The complementary error function 1 - erf(x) of each element, accurate where erf(x) is near 1.",
+     "[0.0, 1.0]", "tensor([1.0000, 0.1573])"),
+    (floor, "identity_int", "The largest integer not above each element.", "[-1.5, 1.5]", "tensor([-2.,  1.])",
+     f"same semantics, except that {_BOOL_TOO}"),
+    (ceil, "identity_int", "The smallest integer not below each element.", "[-1.5, 1.5]", "tensor([-1.,  2.])",
+     f"same semantics, except that {_BOOL_TOO}"),
+    (trunc, "identity_int", "Each element rounded toward zero (its integer part).", "[-1.5, 1.5]",
+     "tensor([-1.,  1.])", f"same semantics, except that {_BOOL_TOO}"),
+)
+for _fn, *_args in _UNARY_DOCS:
+    _fn.__doc__ = _unary_doc(_fn.__name__, *_args)
+
+
 @export(Square, methods=("square",))
 def square(input):
-    """Elementwise input * input (bool becomes int64, as in PyTorch)."""
+    """The square input * input of each element.
+
+    Args:
+        input (Tensor): the input tensor.
+
+    Returns:
+        Tensor: of input's shape and dtype (a bool tensor gives int64, as in PyTorch).
+
+    PyTorch:
+        ``torch.square`` and ``Tensor.square``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.square(ember.tensor([-2, 3]))
+        tensor([4, 9])
+    """
     if not isinstance(input, Tensor):
         raise not_tensor(input, "square", pos=1)
     if input._data.dtype.kind == "b":
@@ -310,7 +414,25 @@ def square(input):
 
 @export(Round, methods=("round",))
 def round(input, decimals=0):
-    """Round half to even, like torch.round (optionally to a number of decimals)."""
+    """Each element rounded to the nearest integer, or to ``decimals`` decimal places; halves round to even.
+
+    Args:
+        input (Tensor): the input tensor.
+        decimals (int): the number of decimal places (negative: round to tens, hundreds...). Default: 0.
+
+    Returns:
+        Tensor: of input's shape and dtype (integer and bool inputs come back unchanged, as a copy).
+
+    PyTorch:
+        ``torch.round`` and ``Tensor.round``; same semantics, except that integer and bool tensors are accepted
+        and returned as a copy (PyTorch raises).
+
+    Example:
+        >>> ember.round(ember.tensor([0.5, 1.5, 2.5]))
+        tensor([0., 2., 2.])
+        >>> ember.round(ember.tensor([1.234, 5.678]), decimals=1)
+        tensor([1.2000, 5.7000])
+    """
     if input._data.dtype.kind in "biu":
         return clone(input)
     return apply(Round(decimals), input)
@@ -318,13 +440,48 @@ def round(input, decimals=0):
 
 @export(methods=("frac",))
 def frac(input):
-    """The fractional part: input - trunc(input)."""
+    """The fractional part input - trunc(input) of each element (it has the sign of input).
+
+    Args:
+        input (Tensor): the input tensor.
+
+    Returns:
+        Tensor: of input's shape and dtype.
+
+    PyTorch:
+        ``torch.frac`` and ``Tensor.frac``; same semantics, except that an integer tensor is accepted (its
+        fractional parts are 0; PyTorch raises).
+
+    Example:
+        >>> ember.frac(ember.tensor([1.5, -2.25]))
+        tensor([ 0.5000, -0.2500])
+    """
     return input - trunc(input)
 
 
 @export(NanToNum, methods=("nan_to_num",))
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
-    """Replace NaN with nan and infinities with posinf/neginf (default: the dtype's extremes)."""
+    """A copy of input with NaN, +inf and -inf replaced by finite numbers.
+
+    The gradient flows through the finite elements only (it is 0 at the replaced ones). Integer and bool tensors
+    come back unchanged (as a copy).
+
+    Args:
+        input (Tensor): the input tensor.
+        nan (float, optional): the value for NaN; 0 when None. Default: 0.0.
+        posinf (float, optional): the value for +inf; the dtype's largest finite value when None. Default: None.
+        neginf (float, optional): the value for -inf; the dtype's lowest finite value when None. Default: None.
+
+    Returns:
+        Tensor: of input's shape and dtype.
+
+    PyTorch:
+        ``torch.nan_to_num`` and ``Tensor.nan_to_num``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.nan_to_num(ember.tensor([float("nan"), float("inf"), -1.0]), posinf=100.0)
+        tensor([  0., 100.,  -1.])
+    """
     check_tensor(input, "nan_to_num", pos=1)
     return apply(NanToNum(0.0 if nan is None else nan, posinf, neginf), input)
 
@@ -344,8 +501,31 @@ def _inplace_unary(fn, node_cls):
         return inplace(self, name, lambda s: fn(s, *args, **kwargs))
 
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"{fn.__name__} in place."
     return export(node_cls, ember=False, methods=(name,))(method)
+
+
+def _inplace_doc(method, arguments, example, result, note):
+    """The docstring of the in-place method `method` (``exp_``, ...): the further arguments of its out-of-place
+    function, an example on ``ember.tensor(example)`` printing result, and the PyTorch note."""
+    name, fn = method.__name__, method.__name__[:-1]
+    call = "" if arguments == "none" else "*args, **kwargs"
+    mirrors = textwrap.fill(f"``Tensor.{name}``; same semantics{note}.", 112, subsequent_indent=" " * 8)
+    method.__doc__ = f"""Write ``self.{fn}({call})`` into self (in place) and return self.
+
+    Args:
+        *args, **kwargs: the further arguments of ``Tensor.{fn}``: {arguments}.
+
+    Returns:
+        Tensor: self, modified (its version counter advanced, as autograd checks).
+
+    PyTorch:
+        {mirrors}
+
+    Example:
+        >>> x = ember.tensor({example})
+        >>> x.{name}()
+        {result}
+    """
 
 
 exp_ = _inplace_unary(exp, Exp)
@@ -357,3 +537,19 @@ abs_ = _inplace_unary(abs, Abs)
 log_ = _inplace_unary(log, Log)
 floor_ = _inplace_unary(floor, Floor)
 round_ = _inplace_unary(round, Round)
+
+
+_FLOAT_ONLY = ": the result must fit self's dtype, so an integer tensor raises"
+for _method, _args in (
+        (exp_, ("none", "[0.0, 1.0]", "tensor([1.0000, 2.7183])", _FLOAT_ONLY)),
+        (sqrt_, ("none", "[4.0, 9.0]", "tensor([2., 3.])", _FLOAT_ONLY)),
+        (relu_, ("none", "[-1, 0, 2]", "tensor([0, 0, 2])", "")),
+        (sigmoid_, ("none", "[0.0, 2.0]", "tensor([0.5000, 0.8808])", _FLOAT_ONLY)),
+        (tanh_, ("none", "[0.0, 1.0]", "tensor([0.0000, 0.7616])", _FLOAT_ONLY)),
+        (abs_, ("none", "[-1, 2]", "tensor([1, 2])", "")),
+        (log_, ("none", "[1.0, 4.0]", "tensor([0.0000, 1.3863])", _FLOAT_ONLY)),
+        (floor_, ("none", "[-1.5, 1.5]", "tensor([-2.,  1.])", ", except that a bool tensor is accepted (PyTorch "
+                  "raises)")),
+        (round_, ("``decimals`` (int, default 0)", "[0.5, 1.5]", "tensor([0., 2.])", ", except that integer and bool "
+                  "tensors are accepted, left unchanged (PyTorch raises)"))):
+    _inplace_doc(_method, *_args)
