@@ -139,10 +139,12 @@ for _cls, _fn in ((Eq, eq), (Ne, ne), (Lt, lt), (Le, le), (Gt, gt), (Ge, ge)):
 
 
 def _logical_op(node_cls, name, arity=2):
-    def op(input, other=None):
+    def predicate(input):
         check_tensor(input, name, pos=1)
-        if arity == 1:
-            return apply(node_cls(), input)
+        return apply(node_cls(), input)
+
+    def op(input, other):
+        check_tensor(input, name, pos=1)
         if not isinstance(other, Tensor):
             other = Tensor._wrap(np.asarray(other))
         same_device(input, other, name)
@@ -151,6 +153,8 @@ def _logical_op(node_cls, name, arity=2):
         except ValueError:
             raise broadcast_error(name, input.shape, other.shape) from None
 
+    if arity == 1:
+        op = predicate
     op.__name__ = op.__qualname__ = name
     op.__doc__ = _logical_doc(name, arity)
     return export(node_cls, methods=(name,))(op)
@@ -184,20 +188,18 @@ def _logical_doc(name, arity):
     """The docstring of the logical op or predicate `name` (arity 2: it has an operand other)."""
     summary, call, result = _LOGICAL[name]
     if arity == 2:
-        other = "other (Tensor or number): the second operand (a number is made a tensor); it broadcasts."
+        other = "\n        other (Tensor or number): the second operand (a number is made a tensor); it broadcasts."
         semantics = ("Operands of any dtype (nonzero is true); their shapes broadcast. No gradient.\n\n    ")
         mirrors = (f"``torch.{name}`` and ``Tensor.{name}``; same semantics, except that other may be a number "
                    "(PyTorch requires a tensor). No ``out=`` argument.")
     else:
-        other = "other: ignored (ember's function accepts a second argument; PyTorch's has none). Default: None."
+        other = ""
         semantics = "No gradient.\n\n    "
-        mirrors = (f"``torch.{name}`` and ``Tensor.{name}``; same semantics, except that a second argument is "
-                   "accepted and ignored (PyTorch raises a TypeError).")
+        mirrors = f"``torch.{name}`` and ``Tensor.{name}``; same semantics (no ``out=`` argument)."
     return f"""{summary}
 
     {semantics}Args:
-        input (Tensor): the input tensor.
-        {other}
+        input (Tensor): the input tensor.{other}
 
     Returns:
         Tensor: bool, of the {"broadcast" if arity == 2 else "input's"} shape.
