@@ -298,6 +298,8 @@ def test_distances_vs_torch(torch):
     for dim in (0, 1):
         compare(torch, lambda x, y: F.cosine_similarity(x, y, dim), lambda x, y: tf.cosine_similarity(x, y, dim), a, b)
     compare(torch, F.cosine_similarity, tf.cosine_similarity, a, b[:1])  # broadcasting
+    compare(torch, lambda x, y: F.cosine_similarity(x, y, -1), lambda x, y: tf.cosine_similarity(x, y, -1), a,
+            b[0])  # a vector against a batch of them
     for p in (1.0, 2.0, 3.0):
         for keepdim in (False, True):
             compare(torch, lambda x, y: F.pairwise_distance(x, y, p, keepdim=keepdim),

@@ -7,6 +7,7 @@ from ._checks import check_tensor, float_tensor, same_device
 from .creation import zeros
 from .reduce import Norm
 from .registry import export
+from .shape import broadcast_tensors
 from .ternary import clamp, where
 from .unary import sqrt
 
@@ -61,9 +62,8 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
         - Output: (*, *), the broadcast shape without dim.
 
     PyTorch:
-        ``torch.nn.functional.cosine_similarity``; same semantics, except that each of x1 and x2 must have dim
-        itself (PyTorch broadcasts them first: a (D,) x2 works with an (N, D) x1) and that there is no
-        ``ember.cosine_similarity`` (``torch.cosine_similarity``).
+        ``torch.nn.functional.cosine_similarity``; same semantics (x1 and x2 broadcast first: a (D,) x2 works with
+        an (N, D) x1), except that there is no ``ember.cosine_similarity`` (``torch.cosine_similarity``).
 
     Example:
         >>> F.cosine_similarity(ember.tensor([[1.0, 0.0], [1.0, 1.0]]), ember.tensor([[0.0, 1.0], [2.0, 2.0]]))
@@ -71,6 +71,8 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """
     float_tensor(x1, "cosine_similarity")
     float_tensor(x2, "cosine_similarity")
+    if x1.shape != x2.shape:
+        x1, x2 = broadcast_tensors(x1, x2)
     n1 = _clamp_value(x1.norm(2, dim, keepdim=True), eps)
     n2 = _clamp_value(x2.norm(2, dim, keepdim=True), eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
