@@ -90,10 +90,14 @@ class Tensor:
     # --- metadata ---------------------------------------------------------------------------------------------
     @property
     def shape(self) -> Size:
-        """The size of each dimension, as an ``ember.Size`` (a tuple), like torch.Tensor.shape.
+        """The size of each dimension, as an ``ember.Size`` (a tuple of ints).
 
-        >>> ember.zeros(2, 3).shape
-        ember.Size([2, 3])
+        PyTorch:
+            ``Tensor.shape``; same semantics (the same as ``size()``).
+
+        Example:
+            >>> ember.zeros(2, 3).shape
+            ember.Size([2, 3])
         """
         return Size(self._data.shape)
 
@@ -103,92 +107,217 @@ class Tensor:
     def size(self, dim: int) -> int: ...
 
     def size(self, dim: int | None = None) -> Size | int:
-        """The shape, or the length of one dimension."""
+        """The shape of the tensor, or the length of one dimension.
+
+        Args:
+            dim (int, optional): the dimension to measure (negative counts from the end); the whole shape when None.
+                Default: None.
+
+        Returns:
+            ember.Size or int: the shape (a tuple of ints), or the length of dimension ``dim``.
+
+        PyTorch:
+            ``Tensor.size``; same semantics.
+
+        Example:
+            >>> x = ember.zeros(2, 3)
+            >>> x.size(), x.size(-1)
+            (ember.Size([2, 3]), 3)
+        """
         if dim is None:
             return Size(self._data.shape)
         return self._data.shape[_wrap_dim(dim, self._data.ndim, "size")]
 
     @property
     def dtype(self) -> _dtype:
-        """The element type (``ember.float32``, ``ember.int64``, ...), like torch.Tensor.dtype.
+        """The element type of the tensor (``ember.float32``, ``ember.int64``, ...).
 
-        >>> ember.tensor([1, 2]).dtype
-        ember.int64
+        PyTorch:
+            ``Tensor.dtype``; same semantics (ember has no complex or quantized dtypes).
+
+        Example:
+            >>> ember.tensor([1, 2]).dtype
+            ember.int64
         """
         return _dt.from_numpy_dtype(self._data.dtype)
 
     @property
     def device(self) -> _device:
-        """The device holding the data (``device(type='cpu')`` or a CUDA device), like torch.Tensor.device."""
+        """The device that holds the data: ``device(type='cpu')`` or a CUDA device.
+
+        PyTorch:
+            ``Tensor.device``; same semantics (ember's devices are the CPU and CUDA GPUs).
+
+        Example:
+            >>> ember.zeros(2).device
+            device(type='cpu')
+        """
         return device_of(self._data)
 
     @property
     def is_cuda(self) -> bool:
-        """Whether the data is on a CUDA GPU (torch.Tensor.is_cuda)."""
+        """Whether the data is on a CUDA GPU.
+
+        PyTorch:
+            ``Tensor.is_cuda``; same semantics.
+
+        Example:
+            >>> ember.zeros(2).is_cuda
+            False
+        """
         return self.device.type == "cuda"
 
     @property
     def is_cpu(self) -> bool:
-        """Whether the data is in CPU memory (torch.Tensor.is_cpu)."""
+        """Whether the data is in CPU memory.
+
+        PyTorch:
+            ``Tensor.is_cpu``; same semantics.
+
+        Example:
+            >>> ember.zeros(2).is_cpu
+            True
+        """
         return self.device.type == "cpu"
 
     @property
     def is_xpu(self) -> bool:
-        """Always False: ember has no XPU devices (torch.Tensor.is_xpu)."""
+        """Always False: ember has no XPU devices.
+
+        PyTorch:
+            ``Tensor.is_xpu``; always False in ember.
+
+        Example:
+            >>> ember.zeros(2).is_xpu
+            False
+        """
         return False  # ember's devices are the CPU and CUDA GPUs
 
     @property
     def is_mps(self) -> bool:
-        """Always False: ember has no MPS devices (torch.Tensor.is_mps)."""
+        """Always False: ember has no MPS (Apple GPU) devices.
+
+        PyTorch:
+            ``Tensor.is_mps``; always False in ember.
+
+        Example:
+            >>> ember.zeros(2).is_mps
+            False
+        """
         return False
 
     @property
     def is_meta(self) -> bool:
-        """Always False: ember has no meta tensors (torch.Tensor.is_meta)."""
+        """Always False: ember has no meta tensors (every tensor holds its data).
+
+        PyTorch:
+            ``Tensor.is_meta``; always False in ember (no ``device='meta'``).
+
+        Example:
+            >>> ember.zeros(2).is_meta
+            False
+        """
         return False  # every ember tensor has its data
 
     @property
     def is_sparse(self) -> bool:
-        """Whether the tensor is sparse (layout ember.sparse_coo: see ember/ops/sparse.py)."""
+        """Whether the tensor is sparse (layout ``ember.sparse_coo``).
+
+        PyTorch:
+            ``Tensor.is_sparse``; same semantics (ember's only sparse layout is COO).
+
+        Example:
+            >>> ember.zeros(2).is_sparse
+            False
+        """
         return self._data.__class__ is SparseCOO
 
     @property
     def layout(self) -> _layout:
-        """``ember.strided`` for a dense tensor, ``ember.sparse_coo`` for a sparse one (torch.Tensor.layout)."""
+        """The memory layout: ``ember.strided`` for a dense tensor, ``ember.sparse_coo`` for a sparse one.
+
+        PyTorch:
+            ``Tensor.layout``; same semantics for these two layouts (ember has no CSR or other sparse layouts).
+
+        Example:
+            >>> ember.zeros(2).layout
+            ember.strided
+        """
         return sparse_coo if self._data.__class__ is SparseCOO else strided
 
     @property
     def is_quantized(self) -> bool:
-        """Always False: ember has no quantized dtypes (torch.Tensor.is_quantized)."""
+        """Always False: ember has no quantized dtypes.
+
+        PyTorch:
+            ``Tensor.is_quantized``; always False in ember.
+
+        Example:
+            >>> ember.zeros(2).is_quantized
+            False
+        """
         return False  # ember has no quantized dtypes
 
     @property
     def ndim(self) -> int:
-        """The number of dimensions (torch.Tensor.ndim)."""
+        """The number of dimensions (the same as ``dim()``).
+
+        PyTorch:
+            ``Tensor.ndim``; same semantics.
+
+        Example:
+            >>> ember.zeros(2, 3).ndim
+            2
+        """
         return self._data.ndim
 
     def dim(self) -> int:
-        """The number of dimensions, like torch.Tensor.dim (also ``ndimension()``).
+        """The number of dimensions of the tensor (also ``ndimension()``).
 
-        >>> ember.zeros(2, 3).dim()
-        2
+        Returns:
+            int: the length of the shape (0 for a scalar tensor).
+
+        PyTorch:
+            ``Tensor.dim`` and ``Tensor.ndimension``; same semantics.
+
+        Example:
+            >>> ember.zeros(2, 3).dim()
+            2
         """
         return self._data.ndim
 
     ndimension = dim
 
     def numel(self) -> int:
-        """The number of elements, like torch.Tensor.numel (also ``nelement()``).
+        """The number of elements of the tensor (also ``nelement()``).
 
-        >>> ember.zeros(2, 3).numel()
-        6
+        Returns:
+            int: the product of the sizes (1 for a scalar tensor).
+
+        PyTorch:
+            ``Tensor.numel``, ``Tensor.nelement`` and ``torch.numel``; same semantics.
+
+        Example:
+            >>> ember.zeros(2, 3).numel()
+            6
         """
         return int(self._data.size)
 
     nelement = numel
 
     def element_size(self) -> int:
-        """The size of one element in bytes (torch.Tensor.element_size)."""
+        """The size of one element in bytes (the same as the ``itemsize`` property).
+
+        Returns:
+            int: 4 for float32, 8 for int64, ...
+
+        PyTorch:
+            ``Tensor.element_size``; same semantics.
+
+        Example:
+            >>> ember.zeros(2, dtype=ember.float64).element_size()
+            8
+        """
         return self._data.itemsize
 
     @overload
@@ -197,25 +326,90 @@ class Tensor:
     def stride(self, dim: int) -> int: ...
 
     def stride(self, dim: int | None = None) -> tuple[int, ...] | int:
-        """Strides in elements, like torch.Tensor.stride."""
+        """The strides of the tensor: how many elements to step in memory to move by one along each dimension.
+
+        Args:
+            dim (int, optional): the dimension whose stride to return; all of them when None. Default: None.
+
+        Returns:
+            tuple of int or int: the strides, in elements (not bytes), or the stride of ``dim``.
+
+        PyTorch:
+            ``Tensor.stride``; same semantics.
+
+        Example:
+            >>> x = ember.zeros(2, 3)
+            >>> x.stride(), x.t().stride()
+            ((3, 1), (1, 3))
+        """
         s = tuple(st // self._data.itemsize for st in self._data.strides)
         return s if dim is None else s[_wrap_dim(dim, self._data.ndim, "stride")]
 
     def is_contiguous(self, memory_format: Any = None) -> bool:
-        """Whether the elements lie in row-major order without gaps (torch.Tensor.is_contiguous)."""
+        """Whether the elements lie in memory in row-major (C) order without gaps.
+
+        Args:
+            memory_format (optional): accepted and ignored (ember checks row-major order only). Default: None.
+
+        Returns:
+            bool: True when the tensor is C-contiguous (views made by ``t()``, ``permute`` or slicing may not be).
+
+        PyTorch:
+            ``Tensor.is_contiguous``; ``memory_format`` is ignored (ember has no ``channels_last`` check).
+
+        Example:
+            >>> x = ember.zeros(2, 3)
+            >>> x.is_contiguous(), x.t().is_contiguous()
+            (True, False)
+        """
         return bool(self._data.flags.c_contiguous)
 
     def is_floating_point(self) -> bool:
-        """Whether the dtype is a floating-point type (torch.Tensor.is_floating_point)."""
+        """Whether the dtype of the tensor is a floating-point type (float16, bfloat16, float32 or float64).
+
+        Returns:
+            bool: True for a floating-point dtype, False for integers and bool.
+
+        PyTorch:
+            ``Tensor.is_floating_point`` and ``torch.is_floating_point``; same semantics.
+
+        Example:
+            >>> ember.zeros(2).is_floating_point(), ember.tensor([1]).is_floating_point()
+            (True, False)
+        """
         return self._data.dtype.kind == "f" or _is_bf16(self._data)
 
     def data_ptr(self) -> int:
-        """The address of the first element (torch.Tensor.data_ptr)."""
+        """The memory address of the first element of the tensor.
+
+        Returns:
+            int: the address (a host address on the CPU, a device address on a GPU).
+
+        PyTorch:
+            ``Tensor.data_ptr``; same semantics.
+
+        Example:
+            >>> x = ember.arange(4)
+            >>> x[1:].data_ptr() - x.data_ptr()
+            8
+        """
         return self._data.__array_interface__["data"][0] if self._data.__class__ is _ndarray else self._data.data.ptr
 
     @property
     def is_leaf(self) -> bool:
-        """True for a tensor made by the user rather than by a recorded op (its ``grad`` is kept by backward), as torch.Tensor.is_leaf."""
+        """Whether the tensor is a leaf of the autograd graph: made by the user rather than by a recorded op.
+
+        Every tensor that does not require grad is a leaf; a leaf that requires grad keeps its gradient in ``.grad``
+        after ``backward()``.
+
+        PyTorch:
+            ``Tensor.is_leaf``; same semantics.
+
+        Example:
+            >>> x = ember.ones(2, requires_grad=True)
+            >>> x.is_leaf, (x * 2).is_leaf
+            (True, False)
+        """
         return self.grad_fn is None
 
     @property
@@ -224,25 +418,67 @@ class Tensor:
 
     @property
     def retains_grad(self) -> bool:
-        """Whether ``retain_grad()`` asked to keep the ``grad`` of this non-leaf tensor (torch.Tensor.retains_grad)."""
+        """Whether ``retain_grad()`` asked to keep the ``.grad`` of this non-leaf tensor.
+
+        PyTorch:
+            ``Tensor.retains_grad``; same semantics.
+
+        Example:
+            >>> y = ember.ones(2, requires_grad=True) * 2
+            >>> y.retain_grad()
+            >>> y.retains_grad
+            True
+        """
         return self._retains
 
     @property
     def itemsize(self) -> int:
-        """The size of one element in bytes (torch.Tensor.itemsize)."""
+        """The size of one element in bytes (the same as ``element_size()``).
+
+        PyTorch:
+            ``Tensor.itemsize``; same semantics.
+
+        Example:
+            >>> ember.zeros(2).itemsize
+            4
+        """
         return self._data.itemsize
 
     @property
     def nbytes(self) -> int:
-        """The size of the data in bytes (torch.Tensor.nbytes)."""
+        """The size of the tensor's elements in bytes (``numel() * element_size()``).
+
+        PyTorch:
+            ``Tensor.nbytes``; same semantics.
+
+        Example:
+            >>> ember.zeros(2, 3).nbytes
+            24
+        """
         return self._data.nbytes
 
     # --- conversion -------------------------------------------------------------------------------------------
     def numpy(self, force: bool = False) -> np.ndarray:
-        """The data as a NumPy array (shares memory on the CPU).
+        """The data of the tensor as a NumPy array, sharing memory on the CPU.
 
-        >>> ember.tensor([1, 2]).numpy()
-        array([1, 2])
+        A change to the array shows in the tensor and back. A tensor that requires grad raises (use
+        ``detach().numpy()``), as does a GPU tensor, unless ``force=True``.
+
+        Args:
+            force (bool): also convert a tensor that requires grad (the array then no longer follows the graph) and
+                copy a GPU tensor to the host. Default: False.
+
+        Returns:
+            numpy.ndarray: the array (of the tensor's dtype and shape).
+
+        PyTorch:
+            ``Tensor.numpy``; same semantics. A sparse tensor raises ``TypeError`` (use ``to_dense()`` first).
+
+        Example:
+            >>> ember.tensor([1, 2]).numpy()
+            array([1, 2])
+            >>> ember.ones(2, requires_grad=True).numpy(force=True)
+            array([1., 1.], dtype=float32)
         """
         if self.requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
@@ -270,8 +506,16 @@ class Tensor:
     def item(self) -> Number:
         """The value of a one-element tensor as a Python number.
 
-        >>> ember.tensor([2.5]).item()
-        2.5
+        Returns:
+            number: a float, int or bool, by the tensor's dtype. A tensor of more than one element raises
+            ``RuntimeError``.
+
+        PyTorch:
+            ``Tensor.item``; same semantics.
+
+        Example:
+            >>> ember.tensor([2.5]).item()
+            2.5
         """
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
@@ -280,7 +524,21 @@ class Tensor:
         return self._data.reshape(()).item() if self._data.__class__ is _ndarray else _host(self._data).item()
 
     def tolist(self) -> Any:
-        """The values as nested Python lists (a number for a 0-d tensor)."""
+        """The values of the tensor as nested Python lists.
+
+        Returns:
+            list or number: lists nested as deep as the tensor has dimensions, of Python numbers; a number for a 0-d
+            tensor.
+
+        PyTorch:
+            ``Tensor.tolist``; same semantics.
+
+        Example:
+            >>> ember.tensor([[1, 2], [3, 4]]).tolist()
+            [[1, 2], [3, 4]]
+            >>> ember.tensor(2.5).tolist()
+            2.5
+        """
         if _tracing.active[0]:
             _tracing.untraceable("Tensor.tolist()")
         arr = _host(self._data)
@@ -340,11 +598,23 @@ class Tensor:
 
     # --- shared memory ----------------------------------------------------------------------------------------
     def share_memory_(self) -> Tensor:
-        """Move the data into memory shared between processes, in place (the tensor keeps its identity); returns
-        self. Processes forked afterwards write to the same memory, and multiprocessing sends the tensor to
-        'spawn' and 'forkserver' processes, Queues and Pipes as a handle to it, as PyTorch's. Unlike PyTorch's,
-        other tensors that were views of the old data keep it. A no-op when the data is already shared or on a
-        GPU."""
+        """Move the data into memory shared between processes, in place (the tensor keeps its identity).
+
+        Processes forked afterwards write to the same memory, and multiprocessing sends the tensor to 'spawn' and
+        'forkserver' processes, Queues and Pipes as a handle to it. A no-op when the data is already shared or on a GPU.
+
+        Returns:
+            Tensor: self.
+
+        PyTorch:
+            ``Tensor.share_memory_``; same semantics, except that other tensors that were views of the old data keep the
+            old (unshared) memory.
+
+        Example:
+            >>> x = ember.zeros(3).share_memory_()
+            >>> x.is_shared()
+            True
+        """
         if self._data.__class__ is _ndarray and not _shared_memory.is_shared(self._data):
             self._data = _shared_memory.share(self._data)
             if _counting[0]:
@@ -352,26 +622,69 @@ class Tensor:
         return self
 
     def is_shared(self) -> bool:
-        """Whether the data is in shared memory (share_memory_(), or received from another process as shared);
-        always True on a GPU, as in PyTorch."""
+        """Whether the data is in memory shared between processes.
+
+        Returns:
+            bool: True after ``share_memory_()``, for a tensor received from another process as shared, and always for a
+            GPU tensor.
+
+        PyTorch:
+            ``Tensor.is_shared``; same semantics.
+
+        Example:
+            >>> ember.zeros(3).is_shared()
+            False
+        """
         return self._data.__class__ is not _ndarray or _shared_memory.is_shared(self._data)
 
     # --- autograd ---------------------------------------------------------------------------------------------
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None, create_graph: bool = False,
                  inputs: Tensor | Sequence[Tensor] | None = None) -> None:
-        """Accumulate the gradient of this tensor into the .grad of the leaves it depends on.
+        """Compute the gradient of this tensor with respect to the leaves it depends on, into their ``.grad``.
 
-        torch.Tensor.backward: a scalar needs no ``gradient``; a tensor of other shape needs one of its shape.
+        A scalar (one-element) tensor needs no ``gradient``; another tensor needs one of its shape (the vector of the
+        vector-Jacobian product). The graph is freed afterwards unless ``retain_graph`` or ``create_graph``.
 
-        >>> x = ember.tensor([1.0, 2.0], requires_grad=True)
-        >>> (3 * x ** 2).sum().backward()
-        >>> x.grad
-        tensor([ 6., 12.])
+        Args:
+            gradient (Tensor, optional): the gradient of some scalar with respect to this tensor; 1 for a scalar tensor
+                when None. Default: None.
+            retain_graph (bool, optional): keep the graph for another backward; the value of ``create_graph`` when
+                None. Default: None.
+            create_graph (bool): record the backward itself, so that the gradients can be differentiated again.
+                Default: False.
+            inputs (Tensor or sequence of Tensor, optional): accumulate into these tensors' ``.grad`` only; every leaf
+                when None. Default: None.
+
+        PyTorch:
+            ``Tensor.backward``; same semantics.
+
+        Example:
+            >>> x = ember.tensor([1.0, 2.0], requires_grad=True)
+            >>> (3 * x ** 2).sum().backward()
+            >>> x.grad
+            tensor([ 6., 12.])
         """
         _autograd.backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        """Set requires_grad in place (only on leaves, only for floating-point dtypes)."""
+        """Set whether autograd records the operations on this tensor, in place.
+
+        Only leaves may change it, and only tensors of a floating-point dtype may require grad.
+
+        Args:
+            requires_grad (bool): whether to record. Default: True.
+
+        Returns:
+            Tensor: self.
+
+        PyTorch:
+            ``Tensor.requires_grad_``; same semantics.
+
+        Example:
+            >>> w = ember.zeros(2).requires_grad_()
+            >>> w.requires_grad
+            True
+        """
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
                                "computed variable in a subgraph that doesn't require differentiation use "
@@ -383,11 +696,21 @@ class Tensor:
         return self
 
     def detach(self) -> Tensor:
-        """A tensor sharing data (and version counter) with this one, cut from the graph.
+        """A tensor that shares this tensor's data but is cut from the autograd graph.
 
-        >>> x = ember.ones(2, requires_grad=True)
-        >>> (x * 2).detach().requires_grad
-        False
+        The result shares memory and the version counter with this tensor, so an in-place change of either is seen by
+        autograd's checks on the other.
+
+        Returns:
+            Tensor: a leaf that does not require grad.
+
+        PyTorch:
+            ``Tensor.detach``; same semantics.
+
+        Example:
+            >>> x = ember.ones(2, requires_grad=True)
+            >>> (x * 2).detach().requires_grad
+            False
         """
         t = Tensor._wrap(self._data)
         t._vbox = self._vbox
@@ -395,9 +718,23 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
-        """The values as a new tensor outside autograd, as PyTorch's ``.data``: it shares this tensor's memory (an
-        in-place change shows in both) but not its version counter, so autograd does not see the change. Prefer
-        ``detach()`` (whose in-place changes autograd checks) in new code."""
+        """The values of the tensor as a new tensor outside autograd.
+
+        It shares this tensor's memory (an in-place change shows in both) but not its version counter, so autograd does
+        not see the change. Assigning ``t.data = other`` gives t other's memory (shape and dtype may change) and keeps
+        its identity and autograd state (a Parameter stays registered in its Module and optimizer). Prefer ``detach()``
+        (whose in-place changes autograd checks) in new code.
+
+        PyTorch:
+            ``Tensor.data``; same semantics.
+
+        Example:
+            >>> w = ember.ones(2, requires_grad=True)
+            >>> w.data.mul_(3)
+            tensor([3., 3.])
+            >>> w
+            tensor([3., 3.], requires_grad=True)
+        """
         return Tensor._wrap(self._data)
 
     @data.setter
@@ -411,13 +748,45 @@ class Tensor:
         self._data = value._data
 
     def detach_(self) -> Tensor:
-        """Detach this tensor from the autograd graph in place: it becomes a leaf that does not require grad (torch.Tensor.detach_)."""
+        """Detach this tensor from the autograd graph in place: it becomes a leaf that does not require grad.
+
+        Returns:
+            Tensor: self.
+
+        PyTorch:
+            ``Tensor.detach_``; same semantics.
+
+        Example:
+            >>> y = ember.ones(2, requires_grad=True) * 2
+            >>> y.detach_().requires_grad, y.is_leaf
+            (False, True)
+        """
         self.grad_fn = None
         self.requires_grad = False
         return self
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _RemovableHandle:
-        """Call hook(grad) when the gradient of this tensor is computed; a returned tensor replaces it."""
+        """Register a function that autograd calls with this tensor's gradient each time the gradient is computed.
+
+        The hook may return a tensor, which replaces the gradient (for the rest of the backward and, on a leaf, for
+        ``.grad``), or None to leave it unchanged.
+
+        Args:
+            hook (callable): ``hook(grad) -> Tensor or None``.
+
+        Returns:
+            handle: an object whose ``remove()`` unregisters the hook.
+
+        PyTorch:
+            ``Tensor.register_hook``; same semantics.
+
+        Example:
+            >>> x = ember.ones(2, requires_grad=True)
+            >>> handle = x.register_hook(lambda g: g * 2)
+            >>> (3 * x).sum().backward()
+            >>> x.grad
+            tensor([6., 6.])
+        """
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is None:
@@ -436,9 +805,28 @@ class Tensor:
         return _RemovableHandle(hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> _RemovableHandle:
-        """Call hook(tensor) once a backward has accumulated this leaf's gradient into its .grad, as PyTorch's
-        Tensor.register_post_accumulate_grad_hook. The backward calls it as soon as the last node that sends this
-        leaf a gradient has run (not at the end), which lets DistributedDataParallel start communicating early."""
+        """Register a function that a backward calls with this leaf once it has accumulated the leaf's ``.grad``.
+
+        The backward calls it as soon as the last node that sends this leaf a gradient has run (not at the end), which
+        lets DistributedDataParallel start communicating early, or an optimizer step a parameter during the backward.
+
+        Args:
+            hook (callable): ``hook(tensor) -> None``, called with the leaf itself (its ``.grad`` is up to date).
+
+        Returns:
+            handle: an object whose ``remove()`` unregisters the hook.
+
+        PyTorch:
+            ``Tensor.register_post_accumulate_grad_hook``; same semantics (only leaves that require grad).
+
+        Example:
+            >>> w = ember.ones(2, requires_grad=True)
+            >>> seen = []
+            >>> handle = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.tolist()))
+            >>> (3 * w).sum().backward()
+            >>> seen
+            [[3.0, 3.0]]
+        """
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
@@ -451,7 +839,19 @@ class Tensor:
         return _PostAccumulateHandle(self._hooks, entry)
 
     def retain_grad(self) -> None:
-        """Keep .grad for a non-leaf tensor after backward."""
+        """Keep the ``.grad`` of this non-leaf tensor after backward (a no-op on a leaf).
+
+        PyTorch:
+            ``Tensor.retain_grad``; same semantics.
+
+        Example:
+            >>> x = ember.ones(2, requires_grad=True)
+            >>> y = x * 2
+            >>> y.retain_grad()
+            >>> y.sum().backward()
+            >>> y.grad
+            tensor([1., 1.])
+        """
         if self.grad_fn is None or self._retains:
             return
         ref = weakref.ref(self)
@@ -540,7 +940,22 @@ class _PostAccumulateHandle(_RemovableHandle):
 
 
 class Size(tuple[int, ...]):
-    """A tensor's shape: a tuple that prints like torch.Size."""
+    """The shape of a tensor: a tuple of ints that prints as ``ember.Size([...])``.
+
+    ``tensor.shape`` and ``tensor.size()`` return one; slicing one gives a Size, and ``numel()`` gives the number of
+    elements of a tensor of that shape.
+
+    Args:
+        iterable (iterable of int, optional): the sizes. Default: () (the shape of a scalar).
+
+    PyTorch:
+        ``torch.Size``; same semantics.
+
+    Example:
+        >>> s = ember.Size([2, 3, 4])
+        >>> s[1:], s.numel()
+        (ember.Size([3, 4]), 24)
+    """
 
     __slots__ = ()
 
@@ -674,15 +1089,31 @@ def _to_array(data, dtype=None, device=None, copy=True):
 
 def tensor(data: Any, dtype: _dtype | None = None, device: Device = None, requires_grad: bool = False,
            pin_memory: bool = False) -> Tensor:
-    """A new tensor holding a copy of data (nested lists, a number, an array or a tensor).
+    """A new tensor holding a copy of ``data``.
 
-    torch.tensor: ``dtype`` defaults to int64 for integers, the default dtype (float32) for floats, bool for bools.
+    Without ``dtype``, the dtype follows the data as PyTorch's does: int64 for integers, the default dtype (float32)
+    for floats, bool for bools; a NumPy array or a tensor keeps its dtype.
 
-    >>> ember.tensor([[1, 2], [3, 4]])
-    tensor([[1, 2],
-            [3, 4]])
-    >>> ember.tensor([0.5, 1.0], requires_grad=True)
-    tensor([0.5000, 1.0000], requires_grad=True)
+    Args:
+        data (array_like): nested lists or tuples of numbers, a number, a NumPy array or a tensor.
+        dtype (ember.dtype, optional): the dtype of the result; inferred from data when None. Default: None.
+        device (str or ember.device, optional): where the result lives. Default: None (the CPU, or the device of a
+            tensor or CuPy array given as data).
+        requires_grad (bool): whether autograd records operations on the result. Default: False.
+        pin_memory (bool): accepted and ignored. Default: False.
+
+    Returns:
+        Tensor: a new leaf tensor that shares no memory with ``data``.
+
+    PyTorch:
+        ``torch.tensor``; same semantics, except that ``pin_memory`` is ignored and complex data is not supported.
+
+    Example:
+        >>> ember.tensor([[1, 2], [3, 4]])
+        tensor([[1, 2],
+                [3, 4]])
+        >>> ember.tensor([0.5, 1.0], requires_grad=True)
+        tensor([0.5000, 1.0000], requires_grad=True)
     """
     t = Tensor._wrap(_to_array(data, dtype, device))
     if requires_grad:
@@ -691,7 +1122,29 @@ def tensor(data: Any, dtype: _dtype | None = None, device: Device = None, requir
 
 
 def as_tensor(data: Any, dtype: _dtype | None = None, device: Device = None) -> Tensor:
-    """Like tensor(), but shares memory with an array or tensor when dtype and device already match."""
+    """``data`` as a tensor, sharing memory with it when it already is an array or tensor of the given dtype and device.
+
+    A tensor of the right dtype and device is returned as it is; a NumPy array of the right dtype on the CPU is
+    wrapped without a copy; other data (lists, numbers, a conversion) is copied.
+
+    Args:
+        data (array_like): nested lists or tuples of numbers, a number, a NumPy array or a tensor.
+        dtype (ember.dtype, optional): the dtype of the result; inferred from data when None. Default: None.
+        device (str or ember.device, optional): where the result lives; the data's device when None. Default: None.
+
+    Returns:
+        Tensor: a tensor with the values of ``data``.
+
+    PyTorch:
+        ``torch.as_tensor``; same semantics (complex data is not supported).
+
+    Example:
+        >>> a = np.array([1.0, 2.0])
+        >>> t = ember.as_tensor(a)
+        >>> a[0] = 5.0
+        >>> t
+        tensor([5., 2.], dtype=ember.float64)
+    """
     if isinstance(data, Tensor) and (dtype is None or _dt.to_dtype(dtype) is data.dtype) and \
             (device is None or to_device(device) == data.device):
         return data
@@ -699,7 +1152,26 @@ def as_tensor(data: Any, dtype: _dtype | None = None, device: Device = None) -> 
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor that shares memory with a NumPy array."""
+    """A tensor that shares memory with a NumPy array: a change to one shows in the other.
+
+    Args:
+        array (numpy.ndarray): the array, of a dtype ember supports (bool, uint8, int8 to int64, float16 to
+            float64, and ml_dtypes' bfloat16).
+
+    Returns:
+        Tensor: a CPU tensor of the array's dtype and shape.
+
+    PyTorch:
+        ``torch.from_numpy``; same semantics, except that arrays of a dtype ember does not have (complex, uint16,
+        uint32, uint64) raise ``TypeError``.
+
+    Example:
+        >>> a = np.arange(3)
+        >>> t = ember.from_numpy(a)
+        >>> t[0] = 7
+        >>> a
+        array([7, 1, 2])
+    """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray (got {type(array).__name__})")
     _dt.from_numpy_dtype(array.dtype)
@@ -707,10 +1179,20 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def is_tensor(obj: object) -> bool:
-    """Whether obj is an ember Tensor (torch.is_tensor).
+    """Whether ``obj`` is an ember tensor (a Tensor or an instance of a subclass, such as ``nn.Parameter``).
 
-    >>> ember.is_tensor(ember.zeros(1)), ember.is_tensor([0.0])
-    (True, False)
+    Args:
+        obj (object): any object.
+
+    Returns:
+        bool: ``isinstance(obj, ember.Tensor)``.
+
+    PyTorch:
+        ``torch.is_tensor``; same semantics.
+
+    Example:
+        >>> ember.is_tensor(ember.zeros(1)), ember.is_tensor([0.0])
+        (True, False)
     """
     return isinstance(obj, Tensor)
 
@@ -782,18 +1264,44 @@ class _LegacyTensorType(type):
         return f"<class 'ember.{cls.__name__}'>"
 
 
-def _legacy_type(name, dtype):
-    doc = f"torch.{name}: ``{name}(data)``, ``{name}(*sizes)`` (uninitialized), tensors of {dtype} on the CPU."
+_LEGACY_DOC = """The legacy constructor of the CPU tensors of dtype ``{dtype}``, and their type.
+
+``{name}(data)`` converts data (a sequence or an array) to ``{dtype}``; a tensor of that dtype is shared, not
+copied. ``{name}(*sizes)`` (or ``size=``) makes an uninitialized tensor and ``{name}()`` an empty one.
+``isinstance(t, ember.{name})`` is True for the CPU tensors of dtype ``{dtype}``. Prefer ``ember.tensor``,
+``ember.empty`` and ``ember.zeros`` in new code.
+
+Args:
+    *args: the data (a sequence, a NumPy array or a CPU tensor of dtype ``{dtype}``), or the sizes (ints or an
+        ember.Size); nothing for an empty tensor.
+    device (str or ember.device, optional): must be the CPU. Default: None (the CPU).
+    size (tuple of int, optional): the sizes, instead of giving them in args. Default: None.
+
+PyTorch:
+    ``torch.{name}``; same semantics, except that a tensor that requires grad raises ``RuntimeError`` (PyTorch
+    returns a differentiable alias of it) and that ember has no ``torch.cuda.{name}``.
+
+Example:
+    >>> ember.{name}({data})
+    {shown}
+    >>> ember.{name}(2, 3).shape
+    ember.Size([2, 3])
+"""
+
+
+def _legacy_type(name, dtype, data, shown):
+    """The legacy tensor type ``name`` of dtype; data and shown (its repr) make the docstring's example."""
+    doc = _LEGACY_DOC.format(name=name, dtype=dtype, data=data, shown=shown)
     return _LegacyTensorType(name, (), {"dtype": dtype, "is_cuda": False, "is_sparse": False, "__doc__": doc,
                                         "__module__": "ember"})
 
 
-FloatTensor = _legacy_type("FloatTensor", _dt.float32)
-DoubleTensor = _legacy_type("DoubleTensor", _dt.float64)
-HalfTensor = _legacy_type("HalfTensor", _dt.float16)
-LongTensor = _legacy_type("LongTensor", _dt.int64)
-IntTensor = _legacy_type("IntTensor", _dt.int32)
-ShortTensor = _legacy_type("ShortTensor", _dt.int16)
-CharTensor = _legacy_type("CharTensor", _dt.int8)
-ByteTensor = _legacy_type("ByteTensor", _dt.uint8)
-BoolTensor = _legacy_type("BoolTensor", _dt.bool)
+FloatTensor = _legacy_type("FloatTensor", _dt.float32, "[1, 2]", "tensor([1., 2.])")
+DoubleTensor = _legacy_type("DoubleTensor", _dt.float64, "[1, 2]", "tensor([1., 2.], dtype=ember.float64)")
+HalfTensor = _legacy_type("HalfTensor", _dt.float16, "[1, 2]", "tensor([1., 2.], dtype=ember.float16)")
+LongTensor = _legacy_type("LongTensor", _dt.int64, "[1.7, -2.0]", "tensor([ 1, -2])")
+IntTensor = _legacy_type("IntTensor", _dt.int32, "[1, 2]", "tensor([1, 2], dtype=ember.int32)")
+ShortTensor = _legacy_type("ShortTensor", _dt.int16, "[1, 2]", "tensor([1, 2], dtype=ember.int16)")
+CharTensor = _legacy_type("CharTensor", _dt.int8, "[1, -3]", "tensor([ 1, -3], dtype=ember.int8)")
+ByteTensor = _legacy_type("ByteTensor", _dt.uint8, "[1, 255]", "tensor([  1, 255], dtype=ember.uint8)")
+BoolTensor = _legacy_type("BoolTensor", _dt.bool, "[1, 0]", "tensor([ True, False])")

@@ -80,7 +80,24 @@ class Clone(Node):
 
 @export(Clone, methods=("clone",))
 def clone(input, memory_format=None):
-    """A copy of input that is part of the autograd graph."""
+    """A copy of ``input`` with its own memory, recorded by autograd (the gradient flows back to input).
+
+    Args:
+        input (Tensor): the tensor to copy.
+        memory_format (optional): accepted and ignored: the copy is always row-major (C-contiguous). Default: None.
+
+    Returns:
+        Tensor: a new tensor of the same shape, dtype and device.
+
+    PyTorch:
+        ``torch.clone`` and ``Tensor.clone``; same semantics, except that ``memory_format`` is ignored (the copy of a
+        non-contiguous tensor is contiguous, where PyTorch's ``preserve_format`` keeps its strides).
+
+    Example:
+        >>> x = ember.tensor([1.0, 2.0], requires_grad=True)
+        >>> x.clone()
+        tensor([1., 2.], grad_fn=<CloneBackward0>)
+    """
     return apply(Clone(), input)
 
 
@@ -103,7 +120,21 @@ class Fill(Node):
 
 @export(Fill, ember=False, methods=("fill_",))
 def fill_(self, value):
-    """Set every element to value (a number or a 0-dim tensor), in place."""
+    """Set every element of the tensor to ``value``, in place.
+
+    Args:
+        value (number or Tensor): the value (cast to the tensor's dtype); a tensor must be 0-dimensional.
+
+    Returns:
+        Tensor: self.
+
+    PyTorch:
+        ``Tensor.fill_``; same semantics.
+
+    Example:
+        >>> ember.zeros(3).fill_(2.5)
+        tensor([2.5000, 2.5000, 2.5000])
+    """
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError(f"fill_: only supports 0-dimension value tensor but got tensor with "
@@ -120,7 +151,19 @@ def fill_(self, value):
 
 @export(Fill, ember=False, methods=("zero_",))
 def zero_(self):
-    """Set every element to zero (in place)."""
+    """Set every element of the tensor to zero, in place.
+
+    Returns:
+        Tensor: self.
+
+    PyTorch:
+        ``Tensor.zero_``; same semantics.
+
+    Example:
+        >>> ember.ones(2, 2).zero_()
+        tensor([[0., 0.],
+                [0., 0.]])
+    """
     return fill_(self, 0)
 
 
@@ -150,7 +193,26 @@ class CopyFrom(Node):
 
 @export(CopyFrom, ember=False, methods=("copy_",))
 def copy_(self, src, non_blocking=False):
-    """Copy src (broadcast, cast, moved between devices) into self, in place."""
+    """Copy the elements of ``src`` into the tensor, in place.
+
+    ``src`` is broadcast to the tensor's shape, cast to its dtype and moved to its device; autograd records the copy
+    (the gradient flows to src, none to the overwritten values).
+
+    Args:
+        src (Tensor or array_like): the values to copy; a NumPy array or list is converted first.
+        non_blocking (bool): accepted and ignored (the copy is synchronous). Default: False.
+
+    Returns:
+        Tensor: self.
+
+    PyTorch:
+        ``Tensor.copy_``; same semantics (``non_blocking`` has no effect).
+
+    Example:
+        >>> ember.zeros(2, 2).copy_(ember.tensor([1, 2]))
+        tensor([[1., 2.],
+                [1., 2.]])
+    """
     if not isinstance(src, Tensor):
         src = Tensor._wrap(np.asarray(src))
     dst_shape = tuple(self._data.shape)
@@ -232,12 +294,31 @@ class _Casts:
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("to",))
     def to(self, *args, **kwargs):
-        """Move and/or cast: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other_tensor)``.
+        """The tensor moved to a device and/or cast to a dtype: self when nothing changes, else a copy.
 
-        torch.Tensor.to: ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other)``; self when nothing changes.
+        The forms: ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` and ``to(other)`` (other's device and dtype),
+        each optionally followed by ``non_blocking`` and ``copy``; keywords ``device=``, ``dtype=``, ``non_blocking=``,
+        ``copy=`` and ``memory_format=`` are accepted. The copy is recorded by autograd (differentiable into a
+        floating-point dtype).
 
-        >>> ember.tensor([1, 2]).to(ember.float64)
-        tensor([1., 2.], dtype=ember.float64)
+        Args:
+            *args: a dtype, a device (a string, an ``ember.device`` or a CUDA index), both, or a tensor; then optionally
+                ``non_blocking`` and ``copy`` as bools.
+            **kwargs: ``device``, ``dtype``, ``non_blocking`` (ignored), ``copy`` (copy even when nothing changes) and
+                ``memory_format`` (ignored).
+
+        Returns:
+            Tensor: self when device and dtype already match and ``copy`` is False, else a converted copy.
+
+        PyTorch:
+            ``Tensor.to``; same semantics (``non_blocking`` and ``memory_format`` have no effect).
+
+        Example:
+            >>> ember.tensor([1, 2]).to(ember.float64)
+            tensor([1., 2.], dtype=ember.float64)
+            >>> x = ember.zeros(2)
+            >>> x.to("cpu") is x
+            True
         """
         dev, dtype, copy = parse_to(args, kwargs)
         if (dev is None or dev == self.device) and (dtype is None or dtype is self.dtype) and not copy:
@@ -246,21 +327,71 @@ class _Casts:
 
     @export(ToCopy, ember=False, methods=("cpu",))
     def cpu(self):
-        """self copied to CPU memory (self when it is there already), as torch.Tensor.cpu."""
+        """The tensor in CPU memory: self when it is there already, else a copy.
+
+        Returns:
+            Tensor: a CPU tensor with the same values.
+
+        PyTorch:
+            ``Tensor.cpu``; same semantics (no ``memory_format`` argument).
+
+        Example:
+            >>> x = ember.zeros(2)
+            >>> x.cpu() is x
+            True
+        """
         return self.to("cpu")
 
     @export(ToCopy, ember=False, methods=("cuda",))
     def cuda(self, device=None):
-        """self copied to a CUDA GPU (``cuda``, or ``cuda:<device>``), as torch.Tensor.cuda; needs CuPy and a GPU."""
+        """The tensor on a CUDA GPU: self when it is there already, else a copy. Needs CuPy and a GPU.
+
+        Args:
+            device (int or str, optional): the GPU: an index (``cuda:<index>``) or a device string; the current GPU
+                when None. Default: None.
+
+        Returns:
+            Tensor: a CUDA tensor with the same values.
+
+        PyTorch:
+            ``Tensor.cuda``; same semantics, without the ``non_blocking`` and ``memory_format`` arguments.
+
+        Example:
+            >>> x = ember.zeros(2)
+            >>> y = x.cuda() if ember.cuda.is_available() else x
+            >>> y.shape
+            ember.Size([2])
+        """
         return self.to("cuda" if device is None else (device if isinstance(device, str) else f"cuda:{device}"))
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("type",))
     def type(self, dtype=None, non_blocking=False, **kwargs):
-        """With no argument, the tensor type's name as PyTorch spells it ('torch.FloatTensor',
-        'torch.cuda.LongTensor', 'torch.sparse.FloatTensor'), so programs that compare it keep working; otherwise
-        self cast to a dtype (``ember.int64``), a tensor type (``ember.LongTensor``, ``ember.Tensor``) or a type name
-        ('torch.LongTensor', 'ember.cuda.FloatTensor'). A tensor type or name also gives the device (the CPU unless
-        it names cuda); a dtype keeps the device. self when nothing changes."""
+        """The name of the tensor's type, or the tensor cast to another type.
+
+        With no argument, the type's name as PyTorch spells it ('torch.FloatTensor', 'torch.cuda.LongTensor',
+        'torch.sparse.FloatTensor'), so that programs that compare it keep working. Otherwise the tensor cast to a
+        dtype (``ember.int64``: the device stays), a tensor type (``ember.LongTensor``, ``ember.Tensor``: on the
+        CPU) or a type name ('torch.LongTensor', 'ember.cuda.FloatTensor': on the device it names); self when
+        nothing changes.
+
+        Args:
+            dtype (ember.dtype, type or str, optional): the target type; None to ask for the type's name. Default: None.
+            non_blocking (bool): accepted and ignored. Default: False.
+            **kwargs: accepted and ignored (PyTorch's legacy ``async``).
+
+        Returns:
+            str or Tensor: the type's name when ``dtype`` is None, else the converted tensor.
+
+        PyTorch:
+            ``Tensor.type``; same semantics (the layout a sparse type name gives is ignored, as in PyTorch).
+
+        Example:
+            >>> x = ember.zeros(2)
+            >>> x.type()
+            'torch.FloatTensor'
+            >>> x.type(ember.LongTensor)
+            tensor([0, 0])
+        """
         if dtype is None:
             prefix = "torch.cuda." if self.device.type == "cuda" else "torch.sparse." if self.is_sparse else "torch."
             return prefix + _TYPE_NAMES[self.dtype.name]
@@ -269,8 +400,21 @@ class _Casts:
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("type_as",))
     def type_as(self, other):
-        """self cast to other's dtype (and moved to its device); self when it already has them. Both must have
-        one layout (dense or sparse), as in PyTorch."""
+        """The tensor cast to the dtype of ``other`` and moved to its device: self when it already has them.
+
+        Args:
+            other (Tensor): the tensor whose dtype and device to take; it must have the same layout (dense or sparse).
+
+        Returns:
+            Tensor: self or a converted copy.
+
+        PyTorch:
+            ``Tensor.type_as``; same semantics.
+
+        Example:
+            >>> ember.tensor([1.5, 2.5]).type_as(ember.tensor([1]))
+            tensor([1, 2])
+        """
         if not isinstance(other, Tensor):
             raise TypeError(f"type_as(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")
         if other.layout is not self.layout:
@@ -281,59 +425,175 @@ class _Casts:
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("float",))
     def float(self):
-        """self cast to ``ember.float32`` (``self.to(ember.float32)``; self when it already is), as torch.Tensor.float.
+        """The tensor cast to ``ember.float32`` (``self.to(ember.float32)``): self when it already is, else a copy.
 
-        >>> ember.tensor([1, 2]).float()
-        tensor([1., 2.])
+        Returns:
+            Tensor: a tensor of dtype ``ember.float32`` with the same shape and device.
+
+        PyTorch:
+            ``Tensor.float``; same semantics (no ``memory_format`` argument).
+
+        Example:
+            >>> ember.tensor([1, 2]).float()
+            tensor([1., 2.])
         """
         return self.to(_dt.float32)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("double",))
     def double(self):
-        """self cast to ``ember.float64`` (``self.to(ember.float64)``; self when it already is), as torch.Tensor.double."""
+        """The tensor cast to ``ember.float64`` (``self.to(ember.float64)``): self when it already is, else a copy.
+
+        Returns:
+            Tensor: a tensor of dtype ``ember.float64`` with the same shape and device.
+
+        PyTorch:
+            ``Tensor.double``; same semantics (no ``memory_format`` argument).
+
+        Example:
+            >>> ember.tensor([1, 2]).double()
+            tensor([1., 2.], dtype=ember.float64)
+        """
         return self.to(_dt.float64)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("half",))
     def half(self):
-        """self cast to ``ember.float16`` (``self.to(ember.float16)``; self when it already is), as torch.Tensor.half."""
+        """The tensor cast to ``ember.float16`` (``self.to(ember.float16)``): self when it already is, else a copy.
+
+        Returns:
+            Tensor: a tensor of dtype ``ember.float16`` with the same shape and device.
+
+        PyTorch:
+            ``Tensor.half``; same semantics (no ``memory_format`` argument).
+
+        Example:
+            >>> ember.tensor([1, 2]).half()
+            tensor([1., 2.], dtype=ember.float16)
+        """
         return self.to(_dt.float16)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("bfloat16",))
     def bfloat16(self):
-        """self cast to ``ember.bfloat16`` (``self.to(ember.bfloat16)``; self when it already is), as torch.Tensor.bfloat16."""
+        """The tensor cast to ``ember.bfloat16`` (``self.to(ember.bfloat16)``): self when it already is, else a copy.
+
+        Needs the ml_dtypes package (ember's bfloat16).
+
+        Returns:
+            Tensor: a tensor of dtype ``ember.bfloat16`` with the same shape and device.
+
+        PyTorch:
+            ``Tensor.bfloat16``; same semantics (no ``memory_format`` argument).
+
+        Example:
+            >>> ember.tensor([1.0, 2.0]).bfloat16().dtype
+            ember.bfloat16
+        """
         return self.to(_dt.bfloat16)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("long",))
     def long(self):
-        """self cast to ``ember.int64`` (``self.to(ember.int64)``; self when it already is), as torch.Tensor.long.
+        """The tensor cast to ``ember.int64`` (``self.to(ember.int64)``): self when it already is, else a copy.
 
-        >>> ember.tensor([1.5, -2.0]).long()
-        tensor([ 1, -2])
+        Floats are truncated towards zero.
+
+        Returns:
+            Tensor: a tensor of dtype ``ember.int64`` with the same shape and device.
+
+        PyTorch:
+            ``Tensor.long``; same semantics (no ``memory_format`` argument).
+
+        Example:
+            >>> ember.tensor([1.5, -2.7]).long()
+            tensor([ 1, -2])
         """
         return self.to(_dt.int64)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("int",))
     def int(self):
-        """self cast to ``ember.int32`` (``self.to(ember.int32)``; self when it already is), as torch.Tensor.int."""
+        """The tensor cast to ``ember.int32`` (``self.to(ember.int32)``): self when it already is, else a copy.
+
+        Floats are truncated towards zero.
+
+        Returns:
+            Tensor: a tensor of dtype ``ember.int32`` with the same shape and device.
+
+        PyTorch:
+            ``Tensor.int``; same semantics (no ``memory_format`` argument).
+
+        Example:
+            >>> ember.tensor([1.5, -2.7]).int()
+            tensor([ 1, -2], dtype=ember.int32)
+        """
         return self.to(_dt.int32)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("short",))
     def short(self):
-        """self cast to ``ember.int16`` (``self.to(ember.int16)``; self when it already is), as torch.Tensor.short."""
+        """The tensor cast to ``ember.int16`` (``self.to(ember.int16)``): self when it already is, else a copy.
+
+        Floats are truncated towards zero.
+
+        Returns:
+            Tensor: a tensor of dtype ``ember.int16`` with the same shape and device.
+
+        PyTorch:
+            ``Tensor.short``; same semantics (no ``memory_format`` argument).
+
+        Example:
+            >>> ember.tensor([1.5, -2.7]).short()
+            tensor([ 1, -2], dtype=ember.int16)
+        """
         return self.to(_dt.int16)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("bool",))
     def bool(self):
-        """self cast to ``ember.bool`` (``self.to(ember.bool)``; self when it already is), as torch.Tensor.bool."""
+        """The tensor cast to ``ember.bool`` (``self.to(ember.bool)``): self when it already is, else a copy.
+
+        Nonzero values become True.
+
+        Returns:
+            Tensor: a tensor of dtype ``ember.bool`` with the same shape and device.
+
+        PyTorch:
+            ``Tensor.bool``; same semantics (no ``memory_format`` argument).
+
+        Example:
+            >>> ember.tensor([0.0, 0.5, -1.0]).bool()
+            tensor([False,  True,  True])
+        """
         return self.to(_dt.bool)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("byte",))
     def byte(self):
-        """self cast to ``ember.uint8`` (``self.to(ember.uint8)``; self when it already is), as torch.Tensor.byte."""
+        """The tensor cast to ``ember.uint8`` (``self.to(ember.uint8)``): self when it already is, else a copy.
+
+        Integers wrap around modulo 256.
+
+        Returns:
+            Tensor: a tensor of dtype ``ember.uint8`` with the same shape and device.
+
+        PyTorch:
+            ``Tensor.byte``; same semantics (no ``memory_format`` argument).
+
+        Example:
+            >>> ember.tensor([1, 255, 256]).byte()
+            tensor([  1, 255,   0], dtype=ember.uint8)
+        """
         return self.to(_dt.uint8)
 
     @export(ToCopy, SparseToCopy, ember=False, methods=("char",))
     def char(self):
-        """self cast to ``ember.int8`` (``self.to(ember.int8)``; self when it already is), as torch.Tensor.char."""
+        """The tensor cast to ``ember.int8`` (``self.to(ember.int8)``): self when it already is, else a copy.
+
+        Integers wrap around into [-128, 127].
+
+        Returns:
+            Tensor: a tensor of dtype ``ember.int8`` with the same shape and device.
+
+        PyTorch:
+            ``Tensor.char``; same semantics (no ``memory_format`` argument).
+
+        Example:
+            >>> ember.tensor([1, 127, 128]).char()
+            tensor([   1,  127, -128], dtype=ember.int8)
+        """
         return self.to(_dt.int8)
 

@@ -209,13 +209,59 @@ def setitem(self, key, value):
 
 @export(IndexPut, ember=False, methods=("index_put_",))
 def index_put_(input, indices, values, accumulate=False):
-    """input[indices] = values in place (or += with accumulate=True, adding up repeated positions)."""
+    """Write ``values`` into the tensor at the positions ``indices`` select, in place: ``input[indices] = values``.
+
+    With ``accumulate=True`` the values are added instead (``input[indices] += values``), and positions that repeat
+    add up; without it, which of the repeated writes wins is unspecified.
+
+    Args:
+        input (Tensor): the tensor to write into (``self`` of the method).
+        indices (tuple or list of Tensor): one index tensor (integer or bool) per leading dimension, broadcast
+            together, as in ``input[i0, i1, ...]``.
+        values (Tensor or number): the values, broadcast to the indexed shape and cast to input's dtype.
+        accumulate (bool): add the values instead of writing them. Default: False.
+
+    Returns:
+        Tensor: input.
+
+    PyTorch:
+        ``Tensor.index_put_``; same semantics. ember also accepts a number as ``values`` and None entries in
+        ``indices`` (the whole dimension).
+
+    Example:
+        >>> x = ember.zeros(3)
+        >>> x.index_put_((ember.tensor([0, 0, 2]),), ember.tensor([1.0, 2.0, 5.0]), accumulate=True)
+        tensor([3., 0., 5.])
+    """
     return _put(input, _indices_key(indices), values, accumulate, "index_put_")
 
 
 @export(IndexPut, methods=("index_put",))
 def index_put(input, indices, values, accumulate=False):
-    """Out-of-place index_put_: a copy of input with input[indices] = values (or += values)."""
+    """A copy of ``input`` with ``values`` written at the positions ``indices`` select.
+
+    The out-of-place ``index_put_``. With ``accumulate=True`` the values are added instead, and positions that
+    repeat add up.
+
+    Args:
+        input (Tensor): the tensor.
+        indices (tuple or list of Tensor): one index tensor (integer or bool) per leading dimension, broadcast
+            together, as in ``input[i0, i1, ...]``.
+        values (Tensor or number): the values, broadcast to the indexed shape and cast to input's dtype.
+        accumulate (bool): add the values instead of writing them. Default: False.
+
+    Returns:
+        Tensor: a new tensor of input's shape and dtype.
+
+    PyTorch:
+        ``torch.index_put`` and ``Tensor.index_put``; same semantics. ember also accepts a number as ``values`` and
+        None entries in ``indices`` (the whole dimension).
+
+    Example:
+        >>> ember.index_put(ember.zeros(2, 2), (ember.tensor([0, 1]), ember.tensor([1, 0])), ember.tensor([5.0, 6.0]))
+        tensor([[0., 5.],
+                [6., 0.]])
+    """
     k, kind = parse(input, _indices_key(indices))
     value = _as_value(input, values, "index_put")
     try:
@@ -346,7 +392,29 @@ class ScatterAdd(_Scatter):
 
 @export(Gather, methods=("gather",))
 def gather(input, dim, index, *, sparse_grad=False):
-    """out[i][j][k] = input[index[i][j][k]][j][k] (for dim=0): values of input picked along dim by index."""
+    """The values of ``input`` picked along ``dim`` by ``index``.
+
+    For a 3-d input: ``out[i][j][k] = input[index[i][j][k]][j][k]`` when dim is 0, ``input[i][index[i][j][k]][k]``
+    when dim is 1, and so on. index has input's number of dimensions and no larger sizes except along dim.
+
+    Args:
+        input (Tensor): the source tensor.
+        dim (int): the dimension to pick along.
+        index (Tensor): the positions (int64 or int32), of input's number of dimensions.
+        sparse_grad (bool): accepted and ignored (the gradient is dense). Default: False.
+
+    Returns:
+        Tensor: a tensor of index's shape and input's dtype.
+
+    PyTorch:
+        ``torch.gather`` and ``Tensor.gather``; same semantics (``sparse_grad`` has no effect).
+
+    Example:
+        >>> x = ember.tensor([[1, 2], [3, 4]])
+        >>> ember.gather(x, 1, ember.tensor([[0, 0], [1, 0]]))
+        tensor([[1, 1],
+                [4, 3]])
+    """
     d = _check_along("gather", input, dim, index)
     if input._data.ndim == 0:
         return gather(input.reshape(1), 0, index.reshape(1)).reshape(())
@@ -355,9 +423,32 @@ def gather(input, dim, index, *, sparse_grad=False):
 
 @export(Scatter, ScatterAdd, methods=("scatter",))
 def scatter(input, dim, index, src=None, value=None, *, reduce=None):
-    """A copy of input with src (a tensor, or a number given as src or value) written at index along dim.
+    """A copy of ``input`` with the values of ``src`` written at the positions ``index`` gives along ``dim``.
 
-    Where index repeats a position, which write wins is unspecified (as in PyTorch).
+    For a 2-d input and dim 1: ``out[i][index[i][j]] = src[i][j]``; the inverse of ``gather``. Where index repeats a
+    position, which write wins is unspecified (as in PyTorch).
+
+    Args:
+        input (Tensor): the tensor to copy.
+        dim (int): the dimension to write along.
+        index (Tensor): the positions (int64 or int32), of input's number of dimensions.
+        src (Tensor or number, optional): the values (a tensor of input's dtype at least as large as index in
+            every dimension), or one number for every position.
+        value (number, optional): one number for every position, when src is not given.
+        reduce (str, optional): ``'add'`` to add the values instead of writing them (as ``scatter_add``).
+            Default: None.
+
+    Returns:
+        Tensor: a new tensor of input's shape and dtype.
+
+    PyTorch:
+        ``torch.scatter`` and ``Tensor.scatter``; same semantics, except that ``reduce='multiply'`` raises
+        ``NotImplementedError`` (PyTorch deprecates ``reduce`` here for ``scatter_reduce``).
+
+    Example:
+        >>> ember.scatter(ember.zeros(2, 3), 1, ember.tensor([[2], [0]]), ember.ones(2, 1))
+        tensor([[0., 0., 1.],
+                [1., 0., 0.]])
     """
     if src is None:
         src = value
@@ -382,7 +473,26 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
 
 @export(ScatterAdd, methods=("scatter_add",))
 def scatter_add(input, dim, index, src):
-    """A copy of input with src added at index along dim; repeated positions add up."""
+    """A copy of ``input`` with the values of ``src`` added at the positions ``index`` gives along ``dim``.
+
+    For a 2-d input and dim 1: ``out[i][index[i][j]] += src[i][j]``; positions that repeat add up.
+
+    Args:
+        input (Tensor): the tensor to copy.
+        dim (int): the dimension to add along.
+        index (Tensor): the positions (int64 or int32), of input's number of dimensions.
+        src (Tensor): the values, of input's dtype and at least as large as index in every dimension.
+
+    Returns:
+        Tensor: a new tensor of input's shape and dtype.
+
+    PyTorch:
+        ``torch.scatter_add`` and ``Tensor.scatter_add``; same semantics.
+
+    Example:
+        >>> ember.scatter_add(ember.zeros(3), 0, ember.tensor([0, 0, 2]), ember.ones(3))
+        tensor([2., 0., 1.])
+    """
     check_tensor(src, "scatter_add", "src")
     d = _check_along("scatter_add", input, dim, index, src)
     if input._data.ndim == 0:
@@ -392,13 +502,52 @@ def scatter_add(input, dim, index, src):
 
 @export(Scatter, ScatterAdd, ember=False, methods=("scatter_",))
 def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
-    """In-place scatter."""
+    """Write the values of ``src`` into the tensor at the positions ``index`` gives along ``dim``, in place.
+
+    The in-place form of ``scatter``: for a 2-d tensor and dim 1, ``self[i][index[i][j]] = src[i][j]``.
+
+    Args:
+        dim (int): the dimension to write along.
+        index (Tensor): the positions (int64 or int32), of the tensor's number of dimensions.
+        src (Tensor or number, optional): the values, or one number for every position.
+        value (number, optional): one number for every position, when src is not given.
+        reduce (str, optional): ``'add'`` to add the values instead of writing them. Default: None.
+
+    Returns:
+        Tensor: self.
+
+    PyTorch:
+        ``Tensor.scatter_``; same semantics, except that ``reduce='multiply'`` raises ``NotImplementedError``.
+
+    Example:
+        >>> ember.zeros(2, 2).scatter_(0, ember.tensor([[1, 0]]), 7.0)
+        tensor([[0., 7.],
+                [7., 0.]])
+    """
     return inplace(self, "scatter_", lambda s: scatter(s, dim, index, src, value, reduce=reduce))
 
 
 @export(ScatterAdd, ember=False, methods=("scatter_add_",))
 def scatter_add_(self, dim, index, src):
-    """In-place scatter_add."""
+    """Add the values of ``src`` into the tensor at the positions ``index`` gives along ``dim``, in place.
+
+    The in-place form of ``scatter_add``: positions that repeat add up.
+
+    Args:
+        dim (int): the dimension to add along.
+        index (Tensor): the positions (int64 or int32), of the tensor's number of dimensions.
+        src (Tensor): the values, of the tensor's dtype and at least as large as index in every dimension.
+
+    Returns:
+        Tensor: self.
+
+    PyTorch:
+        ``Tensor.scatter_add_``; same semantics.
+
+    Example:
+        >>> ember.zeros(3).scatter_add_(0, ember.tensor([0, 0, 2]), ember.ones(3))
+        tensor([2., 0., 1.])
+    """
     return inplace(self, "scatter_add_", lambda s: scatter_add(s, dim, index, src))
 
 
@@ -468,7 +617,25 @@ def _check_vector_index(input, dim, index, op):
 
 @export(IndexSelect, methods=("index_select",))
 def index_select(input, dim, index):
-    """The entries of input at the positions index (a vector) along dim."""
+    """The entries of ``input`` at the positions ``index`` along ``dim``, in the order of index.
+
+    Args:
+        input (Tensor): the source tensor.
+        dim (int): the dimension to select along.
+        index (Tensor): the positions, a 0-d or 1-d int64 or int32 tensor (repeats allowed).
+
+    Returns:
+        Tensor: a new tensor of input's shape with dimension ``dim`` of size ``index.numel()``.
+
+    PyTorch:
+        ``torch.index_select`` and ``Tensor.index_select``; same semantics.
+
+    Example:
+        >>> x = ember.tensor([[0, 1, 2], [3, 4, 5]])
+        >>> ember.index_select(x, 1, ember.tensor([2, 0]))
+        tensor([[2, 0],
+                [5, 3]])
+    """
     d = _check_vector_index(input, dim, index, "index_select")
     if input._data.ndim == 0:
         return index_select(input.reshape(1), 0, index).reshape(())
@@ -477,7 +644,27 @@ def index_select(input, dim, index):
 
 @export(IndexAdd, methods=("index_add",))
 def index_add(input, dim, index, source, *, alpha=1):
-    """A copy of input with alpha * source added at the positions index along dim (repeats add up)."""
+    """A copy of ``input`` with ``alpha * source`` added at the positions ``index`` along ``dim``.
+
+    Slice i of source along dim is added to slice ``index[i]`` of input; positions that repeat add up.
+
+    Args:
+        input (Tensor): the tensor to copy.
+        dim (int): the dimension to add along.
+        index (Tensor): the positions, a 1-d int64 or int32 tensor.
+        source (Tensor): the values, of input's dtype and shape except ``index.numel()`` along dim.
+        alpha (number): the multiplier of source. Default: 1.
+
+    Returns:
+        Tensor: a new tensor of input's shape and dtype.
+
+    PyTorch:
+        ``torch.index_add`` and ``Tensor.index_add``; same semantics.
+
+    Example:
+        >>> ember.index_add(ember.zeros(3), 0, ember.tensor([0, 0, 2]), ember.ones(3), alpha=2)
+        tensor([4., 0., 2.])
+    """
     d = _check_vector_index(input, dim, index, "index_add")
     check_tensor(source, "index_add", "source")
     if input._data.ndim == 0:
@@ -495,13 +682,50 @@ def index_add(input, dim, index, source, *, alpha=1):
 
 @export(IndexAdd, ember=False, methods=("index_add_",))
 def index_add_(self, dim, index, source, *, alpha=1):
-    """In-place index_add."""
+    """Add ``alpha * source`` into the tensor at the positions ``index`` along ``dim``, in place.
+
+    The in-place form of ``index_add``: slice i of source along dim is added to slice ``index[i]``; repeats add up.
+
+    Args:
+        dim (int): the dimension to add along.
+        index (Tensor): the positions, a 1-d int64 or int32 tensor.
+        source (Tensor): the values, of the tensor's dtype and shape except ``index.numel()`` along dim.
+        alpha (number): the multiplier of source. Default: 1.
+
+    Returns:
+        Tensor: self.
+
+    PyTorch:
+        ``Tensor.index_add_``; same semantics.
+
+    Example:
+        >>> x = ember.zeros(2, 2)
+        >>> x.index_add_(1, ember.tensor([1]), ember.ones(2, 1))
+        tensor([[0., 1.],
+                [0., 1.]])
+    """
     return inplace(self, "index_add_", lambda s: index_add(s, dim, index, source, alpha=alpha))
 
 
 @export(AdvancedIndex, methods=("take",))
 def take(input, index):
-    """input viewed as 1-D, indexed by index (any shape; negative indices count from the end)."""
+    """The elements of ``input``, viewed as 1-d, at the positions ``index``.
+
+    Args:
+        input (Tensor): the source tensor (read in row-major order).
+        index (Tensor): the positions in the flattened input (int64 or int32, any shape; negative counts from the
+            end).
+
+    Returns:
+        Tensor: a new tensor of index's shape and input's dtype.
+
+    PyTorch:
+        ``torch.take`` and ``Tensor.take``; same semantics (ember also accepts int32 indices, which PyTorch refuses).
+
+    Example:
+        >>> ember.take(ember.tensor([[1, 2], [3, 4]]), ember.tensor([0, 3, -1]))
+        tensor([1, 4, 4])
+    """
     _check_index_tensor(index, input, "take")
     n = input._data.size
     if index._data.size:
@@ -555,7 +779,24 @@ class MaskedFill(Node):
 
 @export(MaskedFill, methods=("masked_fill",))
 def masked_fill(input, mask, value):
-    """A copy of input with value (a number or a 0-d tensor) where mask (bool, broadcast) is True."""
+    """A copy of ``input`` with ``value`` where ``mask`` is True.
+
+    Args:
+        input (Tensor): the tensor.
+        mask (Tensor): a bool tensor, broadcast with input.
+        value (number or Tensor): the fill value (a 0-d tensor receives a gradient), cast to input's dtype.
+
+    Returns:
+        Tensor: a new tensor of the broadcast shape and input's dtype.
+
+    PyTorch:
+        ``torch.masked_fill`` and ``Tensor.masked_fill``; same semantics.
+
+    Example:
+        >>> ember.masked_fill(ember.zeros(2, 2), ember.tensor([True, False]), 1.5)
+        tensor([[1.5000, 0.0000],
+                [1.5000, 0.0000]])
+    """
     _check_mask(mask, "masked_fill")
     if isinstance(value, Tensor):
         if value._data.ndim:
@@ -571,13 +812,45 @@ def masked_fill(input, mask, value):
 
 @export(MaskedFill, ember=False, methods=("masked_fill_",))
 def masked_fill_(self, mask, value):
-    """In-place masked_fill; mask must broadcast to self's shape."""
+    """Set the elements of the tensor where ``mask`` is True to ``value``, in place.
+
+    Args:
+        mask (Tensor): a bool tensor that broadcasts to the tensor's shape.
+        value (number or Tensor): the fill value (a number or a 0-d tensor), cast to the tensor's dtype.
+
+    Returns:
+        Tensor: self.
+
+    PyTorch:
+        ``Tensor.masked_fill_``; same semantics.
+
+    Example:
+        >>> x = ember.tensor([1.0, -2.0, 3.0])
+        >>> x.masked_fill_(x < 0, 0.0)
+        tensor([1., 0., 3.])
+    """
     return inplace(self, "masked_fill_", lambda s: masked_fill(s, mask, value))
 
 
 @export(AdvancedIndex, methods=("masked_select",))
 def masked_select(input, mask):
-    """The entries of input (broadcast with mask) where mask is True, as a 1-D tensor."""
+    """The elements of ``input`` where ``mask`` is True, as a 1-d tensor (in row-major order).
+
+    Args:
+        input (Tensor): the tensor.
+        mask (Tensor): a bool tensor, broadcast with input.
+
+    Returns:
+        Tensor: a new 1-d tensor of input's dtype; its length depends on the mask's values.
+
+    PyTorch:
+        ``torch.masked_select`` and ``Tensor.masked_select``; same semantics.
+
+    Example:
+        >>> x = ember.tensor([[1, 2], [3, 4]])
+        >>> ember.masked_select(x, x > 2)
+        tensor([3, 4])
+    """
     _check_mask(mask, "masked_select")
     shape = _broadcast_shape(input, mask, "masked_select")
     m = mask._data
@@ -602,7 +875,28 @@ class Nonzero(Node):
 
 @export(Nonzero, Select, methods=("nonzero",))
 def nonzero(input, *, as_tuple=False):
-    """Indices of the nonzero entries: an int64 tensor (count, ndim), or a tuple of 1-D tensors per dimension."""
+    """The indices of the nonzero elements of ``input``.
+
+    Args:
+        input (Tensor): the tensor.
+        as_tuple (bool): return one 1-d tensor of indices per dimension (ready for indexing:
+            ``x[x.nonzero(as_tuple=True)]``) instead of one tensor of rows. Default: False.
+
+    Returns:
+        Tensor or tuple of Tensor: an int64 tensor of shape (count, input.dim()), one row per nonzero element in
+        row-major order; or, with ``as_tuple``, a tuple of input.dim() int64 tensors of length count (one for a 0-d
+        input).
+
+    PyTorch:
+        ``torch.nonzero`` and ``Tensor.nonzero``; same semantics.
+
+    Example:
+        >>> ember.nonzero(ember.tensor([[1, 0], [0, 3]]))
+        tensor([[0, 0],
+                [1, 1]])
+        >>> ember.tensor([0, 2, 3]).nonzero(as_tuple=True)
+        (tensor([1, 2]),)
+    """
     if not as_tuple:
         return apply(Nonzero(), input)
     idx = apply(Nonzero(), input if input._data.ndim else input.reshape(1))
@@ -611,6 +905,21 @@ def nonzero(input, *, as_tuple=False):
 
 @export(Nonzero, methods=("argwhere",))
 def argwhere(input):
-    """nonzero(input): the indices of the nonzero entries as a (count, ndim) tensor."""
+    """The indices of the nonzero elements of ``input``, one row per element (``nonzero(input)``).
+
+    Args:
+        input (Tensor): the tensor.
+
+    Returns:
+        Tensor: an int64 tensor of shape (count, input.dim()).
+
+    PyTorch:
+        ``torch.argwhere`` and ``Tensor.argwhere``; same semantics.
+
+    Example:
+        >>> ember.argwhere(ember.tensor([0, 2, 3]))
+        tensor([[1],
+                [2]])
+    """
     return apply(Nonzero(), input)
 

@@ -64,7 +64,24 @@ class NarrowBackward(Node):
 
 @export(Narrow, methods=("narrow",))
 def narrow(input, dim, start, length):
-    """A view of length elements along dim, from start (which may be negative)."""
+    """A view of ``length`` consecutive elements of ``input`` along ``dim``, from ``start``.
+
+    Args:
+        input (Tensor): the tensor.
+        dim (int): the dimension to narrow.
+        start (int): the first position (negative counts from the end).
+        length (int): the number of elements kept (start + length must not pass the end).
+
+    Returns:
+        Tensor: a view sharing input's memory.
+
+    PyTorch:
+        ``torch.narrow`` and ``Tensor.narrow``; same semantics.
+
+    Example:
+        >>> ember.narrow(ember.arange(6), 0, 2, 3)
+        tensor([2, 3, 4])
+    """
     shape = input._data.shape
     d = wrap_dim(dim, len(shape), "narrow")
     size = shape[d]
@@ -150,7 +167,26 @@ def _pieces(input, d, sizes):
 
 @export(Split, methods=("split",))
 def split(tensor, split_size_or_sections, dim=0):
-    """Views of consecutive pieces along dim: of split_size each (the last may be smaller), or of the listed sizes."""
+    """Views of consecutive pieces of ``tensor`` along ``dim``: of equal size, or of the listed sizes.
+
+    Args:
+        tensor (Tensor): the tensor to split.
+        split_size_or_sections (int or sequence of int): the size of each piece (the last may be smaller), or the
+            list of sizes (summing to the size of dim).
+        dim (int): the dimension to split. Default: 0.
+
+    Returns:
+        tuple of Tensor: the pieces, views sharing the tensor's memory.
+
+    PyTorch:
+        ``torch.split`` and ``Tensor.split``; same semantics.
+
+    Example:
+        >>> ember.split(ember.arange(5), 2)
+        (tensor([0, 1]), tensor([2, 3]), tensor([4]))
+        >>> ember.arange(5).split([1, 4])
+        (tensor([0]), tensor([1, 2, 3, 4]))
+    """
     shape = tensor._data.shape
     d = wrap_dim(dim, len(shape), "split")
     size = shape[d]
@@ -171,7 +207,26 @@ def split(tensor, split_size_or_sections, dim=0):
 
 @export(Split, methods=("chunk",))
 def chunk(input, chunks, dim=0):
-    """split into pieces of ceil(size / chunks) (so possibly fewer than chunks pieces)."""
+    """Views of ``input`` split into at most ``chunks`` pieces of equal size along ``dim`` (the last may be smaller).
+
+    Each piece has ``ceil(size / chunks)`` elements along dim, so there may be fewer than ``chunks`` pieces (use
+    ``tensor_split`` for exactly ``chunks``).
+
+    Args:
+        input (Tensor): the tensor to split.
+        chunks (int): the number of pieces wanted (positive).
+        dim (int): the dimension to split. Default: 0.
+
+    Returns:
+        tuple of Tensor: the pieces, views sharing input's memory.
+
+    PyTorch:
+        ``torch.chunk`` and ``Tensor.chunk``; same semantics.
+
+    Example:
+        >>> ember.chunk(ember.arange(5), 3)
+        (tensor([0, 1]), tensor([2, 3]), tensor([4]))
+    """
     chunks = int(chunks)
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
@@ -181,7 +236,30 @@ def chunk(input, chunks, dim=0):
 
 @export(Split, Narrow, methods=("tensor_split",))
 def tensor_split(input, indices_or_sections, dim=0):
-    """Views split into sections (an int: sizes differ by at most one) or at the given indices."""
+    """Views of ``input`` split along ``dim`` into a number of sections, or at the given indices.
+
+    Given an int n, the tensor is split into n pieces whose sizes differ by at most one (the first ones larger);
+    given indices, it is cut before each index (as Python slices: ``[:i0]``, ``[i0:i1]``, ..., ``[ik:]``).
+
+    Args:
+        input (Tensor): the tensor to split.
+        indices_or_sections (int or sequence of int): the number of sections, or the indices to cut at.
+        dim (int): the dimension to split. Default: 0.
+
+    Returns:
+        tuple of Tensor: the pieces, views sharing input's memory.
+
+    PyTorch:
+        ``torch.tensor_split`` and ``Tensor.tensor_split``; same semantics for ints and sequences. A one-element
+        tensor as ``indices_or_sections`` is read as a number of sections, even a 1-d one (which PyTorch reads as
+        indices), and a tensor of several indices raises: pass ``indices.tolist()``.
+
+    Example:
+        >>> ember.tensor_split(ember.arange(5), 3)
+        (tensor([0, 1]), tensor([2, 3]), tensor([4]))
+        >>> ember.tensor_split(ember.arange(7), [1, 5])
+        (tensor([0]), tensor([1, 2, 3, 4]), tensor([5, 6]))
+    """
     shape = input._data.shape
     d = wrap_dim(dim, len(shape), "tensor_split")
     size = shape[d]
@@ -245,7 +323,22 @@ def select_backward(g, shape, dim, index):
 
 @export(Select, methods=("unbind",))
 def unbind(input, dim=0):
-    """The slices of input along dim, as a tuple of views."""
+    """The slices of ``input`` along ``dim``, each without that dimension.
+
+    Args:
+        input (Tensor): the tensor.
+        dim (int): the dimension to remove. Default: 0.
+
+    Returns:
+        tuple of Tensor: ``input.size(dim)`` views sharing input's memory.
+
+    PyTorch:
+        ``torch.unbind`` and ``Tensor.unbind``; same semantics.
+
+    Example:
+        >>> ember.unbind(ember.tensor([[1, 2], [3, 4]]), dim=1)
+        (tensor([1, 3]), tensor([2, 4]))
+    """
     d = wrap_dim(dim, input._data.ndim, "unbind")
     return tuple(apply(Select(d, i), input) for i in range(input._data.shape[d]))
 
@@ -305,12 +398,26 @@ class Cat(Node):
 
 @export(Cat, ember=("cat", "concat", "concatenate"))
 def cat(tensors, dim=0):
-    """Concatenate tensors along an existing dimension (dtypes are promoted; 1-D empty tensors are skipped).
+    """Concatenate tensors along an existing dimension (also ``concat`` and ``concatenate``).
 
-    torch.cat (also ``concat`` and ``concatenate``): every tensor has the same shape except along dim.
+    The tensors have the same number of dimensions and equal sizes except along dim; their dtypes are promoted to a
+    common one. As in PyTorch, 1-d empty tensors (shape (0,)) are skipped whatever the other shapes.
 
-    >>> ember.cat([ember.zeros(1, 2), ember.ones(2, 2)]).shape
-    ember.Size([3, 2])
+    Args:
+        tensors (sequence of Tensor): the tensors to join (a list or tuple, not empty), on one device.
+        dim (int): the dimension to join along. Default: 0.
+
+    Returns:
+        Tensor: a new tensor whose size along dim is the sum of the inputs' sizes.
+
+    PyTorch:
+        ``torch.cat``, ``torch.concat`` and ``torch.concatenate``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.cat([ember.zeros(1, 2), ember.ones(2, 2)]).shape
+        ember.Size([3, 2])
+        >>> ember.cat([ember.tensor([1, 2]), ember.tensor([3.5])])
+        tensor([1.0000, 2.0000, 3.5000])
     """
     tensors = _tensor_list(tensors, "cat")
     tensors = _promote_all(tensors, "cat")
@@ -360,11 +467,24 @@ class Stack(Node):
 
 @export(Stack)
 def stack(tensors, dim=0):
-    """Join tensors of equal shape along a new dimension (dtypes are promoted).
+    """Join tensors of equal shape along a new dimension ``dim``.
 
-    >>> ember.stack([ember.zeros(2), ember.ones(2)], dim=1)
-    tensor([[0., 1.],
-            [0., 1.]])
+    Their dtypes are promoted to a common one.
+
+    Args:
+        tensors (sequence of Tensor): the tensors to join (a list or tuple, not empty), all of one shape.
+        dim (int): the position of the new dimension, in ``[-ndim - 1, ndim]``. Default: 0.
+
+    Returns:
+        Tensor: a new tensor with one more dimension, of size ``len(tensors)``.
+
+    PyTorch:
+        ``torch.stack``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.stack([ember.zeros(2), ember.ones(2)], dim=1)
+        tensor([[0., 1.],
+                [0., 1.]])
     """
     tensors = _tensor_list(tensors, "stack")
     tensors = _promote_all(tensors, "stack")
@@ -378,14 +498,45 @@ def stack(tensors, dim=0):
 
 @export(Cat)
 def hstack(tensors):
-    """Concatenate along dim 1 (dim 0 for 1-D tensors)."""
+    """Concatenate tensors horizontally: along dimension 1, or 0 for 1-d tensors (0-d tensors count as 1-d).
+
+    Args:
+        tensors (sequence of Tensor): the tensors to join.
+
+    Returns:
+        Tensor: a new tensor.
+
+    PyTorch:
+        ``torch.hstack``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.hstack([ember.tensor([1, 2]), ember.tensor([3])])
+        tensor([1, 2, 3])
+    """
     ts = atleast_1d(_tensor_list(tensors, "hstack"))
     return cat(ts, 0 if ts[0]._data.ndim == 1 else 1)
 
 
 @export(Cat, ember=("vstack", "row_stack"))
 def vstack(tensors):
-    """Concatenate along dim 0 after making every tensor at least 2-D."""
+    """Concatenate tensors vertically: along dimension 0, after making each at least 2-d (also ``row_stack``).
+
+    A 1-d tensor of n elements becomes a row (1, n).
+
+    Args:
+        tensors (sequence of Tensor): the tensors to join.
+
+    Returns:
+        Tensor: a new tensor of at least 2 dimensions.
+
+    PyTorch:
+        ``torch.vstack`` and ``torch.row_stack``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.vstack([ember.tensor([1, 2]), ember.tensor([3, 4])])
+        tensor([[1, 2],
+                [3, 4]])
+    """
     return cat(atleast_2d(_tensor_list(tensors, "vstack")), 0)
 
 
@@ -394,13 +545,45 @@ row_stack = vstack
 
 @export(Cat)
 def dstack(tensors):
-    """Concatenate along dim 2 after making every tensor at least 3-D."""
+    """Concatenate tensors depth-wise: along dimension 2, after making each at least 3-d.
+
+    A 1-d tensor of n elements becomes (1, n, 1) and a 2-d one (m, n) becomes (m, n, 1).
+
+    Args:
+        tensors (sequence of Tensor): the tensors to join.
+
+    Returns:
+        Tensor: a new tensor of at least 3 dimensions.
+
+    PyTorch:
+        ``torch.dstack``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.dstack([ember.tensor([1, 2]), ember.tensor([3, 4])])
+        tensor([[[1, 3],
+                 [2, 4]]])
+    """
     return cat(atleast_3d(_tensor_list(tensors, "dstack")), 2)
 
 
 @export(Cat)
 def column_stack(tensors):
-    """Stack 0-D/1-D tensors as columns (and concatenate 2-D ones) along dim 1."""
+    """Join tensors as the columns of a matrix: 0-d and 1-d tensors become columns, 2-d ones are joined along dim 1.
+
+    Args:
+        tensors (sequence of Tensor): the tensors to join (1-d ones of one length, the number of rows).
+
+    Returns:
+        Tensor: a new 2-d tensor (or more, for inputs of more dimensions).
+
+    PyTorch:
+        ``torch.column_stack``; same semantics (no ``out=`` argument).
+
+    Example:
+        >>> ember.column_stack([ember.tensor([1, 2]), ember.tensor([3, 4])])
+        tensor([[1, 3],
+                [2, 4]])
+    """
     ts = _tensor_list(tensors, "column_stack")
     ts = [x.reshape(x.numel(), 1) if x._data.ndim <= 1 else x for x in ts]
     return cat(ts, 1)

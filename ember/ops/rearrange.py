@@ -41,7 +41,25 @@ class Repeat(Node):
 
 @export(Repeat, ember=False, methods=("repeat",))
 def repeat(self, *sizes):
-    """A copy with the data repeated sizes[i] times along each dimension (new dimensions go in front)."""
+    """A copy of the tensor with its data repeated ``sizes[i]`` times along each dimension i.
+
+    ``sizes`` may be longer than the tensor's shape: the tensor is then treated as having size-1 dimensions in front.
+
+    Args:
+        *sizes (int or tuple of int): the number of repeats per dimension, as a tuple or as separate ints (at least
+            as many as the tensor has dimensions).
+
+    Returns:
+        Tensor: a new tensor of shape ``sizes[i] * shape[i]`` per dimension.
+
+    PyTorch:
+        ``Tensor.repeat``; same semantics (NumPy's ``tile``, not ``repeat``).
+
+    Example:
+        >>> ember.tensor([1, 2]).repeat(2, 2)
+        tensor([[1, 2, 1, 2],
+                [1, 2, 1, 2]])
+    """
     sizes = as_shape(sizes, "repeat")
     if len(sizes) < self._data.ndim:
         raise RuntimeError(f"repeat: Number of dimensions of repeat dims ({len(sizes)}) can not be smaller than number "
@@ -53,7 +71,27 @@ def repeat(self, *sizes):
 
 @export(Repeat, methods=("tile",))
 def tile(input, dims):
-    """repeat, with missing leading repeats taken as 1."""
+    """A copy of ``input`` with its data repeated ``dims[i]`` times along each dimension i.
+
+    Like ``Tensor.repeat``, except that ``dims`` may be shorter than the shape: missing leading repeats are 1.
+
+    Args:
+        input (Tensor): the tensor.
+        dims (int or tuple of int): the number of repeats per dimension (the last ones when fewer than the
+            dimensions).
+
+    Returns:
+        Tensor: a new tensor.
+
+    PyTorch:
+        ``torch.tile`` and ``Tensor.tile``; same semantics, except that ``Tensor.tile`` takes one argument (a tuple,
+        or one int), not several ints (``x.tile(2, 2)`` raises; write ``x.tile((2, 2))``). ``ember.tile`` also
+        accepts an int.
+
+    Example:
+        >>> ember.tile(ember.tensor([[1, 2]]), (2,))
+        tensor([[1, 2, 1, 2]])
+    """
     dims = as_shape((dims,), "tile")
     return repeat(input, (1,) * (input._data.ndim - len(dims)) + dims)
 
@@ -89,13 +127,46 @@ def _distinct_dims(dims, n, op):
 
 @export(Flip, methods=("flip",))
 def flip(input, dims):
-    """A copy with the order of elements reversed along dims."""
+    """A copy of ``input`` with the order of its elements reversed along the dimensions in ``dims``.
+
+    Args:
+        input (Tensor): the tensor.
+        dims (int or sequence of int): the dimensions to reverse (distinct).
+
+    Returns:
+        Tensor: a new tensor (PyTorch's flip copies, unlike NumPy's).
+
+    PyTorch:
+        ``torch.flip`` and ``Tensor.flip``; same semantics, except that ``Tensor.flip`` takes one argument (a tuple,
+        or one int), not several ints (``x.flip(0, 1)`` raises; write ``x.flip((0, 1))``). ``ember.flip`` also
+        accepts an int.
+
+    Example:
+        >>> ember.flip(ember.tensor([[0, 1], [2, 3]]), (0,))
+        tensor([[2, 3],
+                [0, 1]])
+    """
     return apply(Flip(_distinct_dims(dims, input._data.ndim, "flip")), input)
 
 
 @export(Flip, methods=("fliplr",))
 def fliplr(input):
-    """flip along dim 1 (needs at least 2 dimensions)."""
+    """A copy of ``input`` with its columns in reverse order: ``flip`` along dimension 1.
+
+    Args:
+        input (Tensor): a tensor of at least 2 dimensions.
+
+    Returns:
+        Tensor: a new tensor.
+
+    PyTorch:
+        ``torch.fliplr`` and ``Tensor.fliplr``; same semantics.
+
+    Example:
+        >>> ember.fliplr(ember.tensor([[0, 1], [2, 3]]))
+        tensor([[1, 0],
+                [3, 2]])
+    """
     if input._data.ndim < 2:
         raise RuntimeError(f"fliplr: Input must be >= 2-d (got shape {tuple(input.shape)})")
     return flip(input, (1,))
@@ -103,7 +174,22 @@ def fliplr(input):
 
 @export(Flip, methods=("flipud",))
 def flipud(input):
-    """flip along dim 0 (needs at least 1 dimension)."""
+    """A copy of ``input`` with its rows in reverse order: ``flip`` along dimension 0.
+
+    Args:
+        input (Tensor): a tensor of at least 1 dimension.
+
+    Returns:
+        Tensor: a new tensor.
+
+    PyTorch:
+        ``torch.flipud`` and ``Tensor.flipud``; same semantics.
+
+    Example:
+        >>> ember.flipud(ember.tensor([[0, 1], [2, 3]]))
+        tensor([[2, 3],
+                [0, 1]])
+    """
     if input._data.ndim < 1:
         raise RuntimeError("flipud: Input must be >= 1-d (got a 0-d tensor)")
     return flip(input, (0,))
@@ -111,7 +197,24 @@ def flipud(input):
 
 @export(Flip, Permute, methods=("rot90",))
 def rot90(input, k=1, dims=(0, 1)):
-    """Rotate by 90 degrees k times in the plane of dims, from the first towards the second."""
+    """``input`` rotated by 90 degrees ``k`` times in the plane of ``dims``, from the first dimension to the second.
+
+    Args:
+        input (Tensor): a tensor of at least 2 dimensions.
+        k (int): the number of quarter turns; negative turns the other way. Default: 1.
+        dims (sequence of int): the two dimensions of the plane. Default: (0, 1).
+
+    Returns:
+        Tensor: the rotated tensor (a copy, or a view of a flipped copy).
+
+    PyTorch:
+        ``torch.rot90`` and ``Tensor.rot90``; same semantics.
+
+    Example:
+        >>> ember.rot90(ember.tensor([[0, 1], [2, 3]]))
+        tensor([[1, 3],
+                [0, 2]])
+    """
     dims = tuple(dims)
     n = input._data.ndim
     if len(dims) != 2 or n < 2:
@@ -150,7 +253,27 @@ class Roll(Node):
 
 @export(Roll, methods=("roll",))
 def roll(input, shifts, dims=None):
-    """Shift elements circularly along dims (over the flattened tensor when dims is None)."""
+    """A copy of ``input`` with its elements shifted circularly along ``dims``: those pushed past the end come in front.
+
+    Args:
+        input (Tensor): the tensor.
+        shifts (int or sequence of int): the shift per dimension (negative shifts towards the start).
+        dims (int or sequence of int, optional): the dimensions to shift, as many as shifts; when None, the tensor
+            is shifted as if flattened, then given back its shape. Default: None.
+
+    Returns:
+        Tensor: a new tensor of the same shape.
+
+    PyTorch:
+        ``torch.roll`` and ``Tensor.roll``; same semantics.
+
+    Example:
+        >>> ember.roll(ember.arange(5), 2)
+        tensor([3, 4, 0, 1, 2])
+        >>> ember.roll(ember.tensor([[0, 1, 2], [3, 4, 5]]), 1, dims=1)
+        tensor([[2, 0, 1],
+                [5, 3, 4]])
+    """
     if dims is None:
         sh = dims_list(shifts)
         if len(sh) != 1:
@@ -202,26 +325,80 @@ def _triangle(cls, name, input, diagonal):
 
 @export(Tril, methods=("tril",))
 def tril(input, diagonal=0):
-    """The lower triangle of the last two dimensions (elements above the diagonal-th diagonal set to zero)."""
+    """The lower triangle of the last two dimensions of ``input``: elements above the given diagonal set to 0.
+
+    Args:
+        input (Tensor): a tensor of at least 2 dimensions (a batch of matrices).
+        diagonal (int): which diagonal bounds the triangle: 0 the main one, > 0 above it, < 0 below it. Default: 0.
+
+    Returns:
+        Tensor: a new tensor of the same shape.
+
+    PyTorch:
+        ``torch.tril`` and ``Tensor.tril``; same semantics.
+
+    Example:
+        >>> ember.tril(ember.ones(3, 3), diagonal=-1)
+        tensor([[0., 0., 0.],
+                [1., 0., 0.],
+                [1., 1., 0.]])
+    """
     return _triangle(Tril, "tril", input, diagonal)
 
 
 @export(Triu, methods=("triu",))
 def triu(input, diagonal=0):
-    """The upper triangle of the last two dimensions (elements below the diagonal-th diagonal set to zero)."""
+    """The upper triangle of the last two dimensions of ``input``: elements below the given diagonal set to 0.
+
+    Args:
+        input (Tensor): a tensor of at least 2 dimensions (a batch of matrices).
+        diagonal (int): which diagonal bounds the triangle: 0 the main one, > 0 above it, < 0 below it. Default: 0.
+
+    Returns:
+        Tensor: a new tensor of the same shape.
+
+    PyTorch:
+        ``torch.triu`` and ``Tensor.triu``; same semantics.
+
+    Example:
+        >>> ember.triu(ember.ones(2, 3))
+        tensor([[1., 1., 1.],
+                [0., 1., 1.]])
+    """
     return _triangle(Triu, "triu", input, diagonal)
 
 
-def _inplace_triangle(fn, name):
+_INPLACE_TRIANGLE_DOC = """Keep only the {which} triangle of the last two dimensions of the tensor, in place.
+
+The elements {side} the ``diagonal``-th diagonal are set to zero: the in-place form of ``{base}``.
+
+Args:
+    diagonal (int): which diagonal bounds the triangle: 0 the main one, > 0 above it, < 0 below it. Default: 0.
+
+Returns:
+    Tensor: self.
+
+PyTorch:
+    ``Tensor.{name}``; same semantics.
+
+Example:
+    >>> x = ember.ones(2, 3)
+    >>> x.{name}()
+    {shown}
+"""
+
+
+def _inplace_triangle(fn, name, which, side, shown):
+    """Tensor.tril_ or triu_ (name): fn in place; which, side and shown (its example's output) fill the docstring."""
     def method(self, diagonal=0):
-        """The in-place form of ``tril``/``triu`` (torch.Tensor.tril_, triu_): self keeps only its lower (tril_) or
-        upper (triu_) triangle of the last two dimensions, the other elements set to zero; returns self.
-        """
         return inplace(self, name, lambda s: fn(s, diagonal))
 
-    method.__name__ = name
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = _INPLACE_TRIANGLE_DOC.format(which=which, side=side, base=fn.__name__, name=name, shown=shown)
     return method
 
 
-tril_ = export(Tril, ember=False, methods=("tril_",))(_inplace_triangle(tril, "tril_"))
-triu_ = export(Triu, ember=False, methods=("triu_",))(_inplace_triangle(triu, "triu_"))
+tril_ = export(Tril, ember=False, methods=("tril_",))(_inplace_triangle(
+    tril, "tril_", "lower", "above", "tensor([[1., 0., 0.],\n            [1., 1., 0.]])"))
+triu_ = export(Triu, ember=False, methods=("triu_",))(_inplace_triangle(
+    triu, "triu_", "upper", "below", "tensor([[1., 1., 1.],\n            [0., 1., 1.]])"))

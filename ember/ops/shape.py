@@ -98,11 +98,27 @@ class View(Reshape):
 
 @export(Reshape, methods=("reshape",))
 def reshape(input, *shape):
-    """The same data with a new shape (a view when possible, else a copy); one dimension may be -1.
+    """The elements of ``input`` with a new shape: a view when the memory allows one, else a copy.
 
-    >>> ember.arange(6).reshape(2, -1)
-    tensor([[0, 1, 2],
-            [3, 4, 5]])
+    One size may be -1: it is inferred from the number of elements. The sizes must multiply to ``input.numel()``.
+
+    Args:
+        input (Tensor): the tensor to reshape.
+        *shape (int or tuple of int): the new sizes, as a tuple or as separate ints.
+
+    Returns:
+        Tensor: a tensor of the new shape and the same dtype (input itself when the shape does not change).
+
+    PyTorch:
+        ``torch.reshape`` and ``Tensor.reshape``; same semantics (``ember.reshape`` also takes the sizes as separate
+        ints, as the method does).
+
+    Example:
+        >>> ember.arange(6).reshape(2, -1)
+        tensor([[0, 1, 2],
+                [3, 4, 5]])
+        >>> ember.reshape(ember.arange(6), (3, 2)).shape
+        ember.Size([3, 2])
     """
     shape = as_shape(shape, "reshape")
     if shape == input._data.shape:
@@ -144,11 +160,29 @@ def _is_dtype(x):
 
 @export(View, ViewDtype, ember=False, methods=("view",))
 def view(self, *shape):
-    """A view with a new shape (raises instead of copying, unlike reshape), or a view as another dtype.
+    """A view of the tensor with a new shape, or its memory read as another dtype.
 
-    >>> ember.arange(4).view(2, 2)
-    tensor([[0, 1],
-            [2, 3]])
+    Unlike ``reshape``, ``view`` never copies: it raises when the new shape cannot be expressed over the tensor's
+    memory (after a ``t()`` or ``permute``, for instance; call ``contiguous()`` or use ``reshape``). The view shares
+    memory and the version counter with the tensor. Given a dtype, the last dimension scales by the ratio of the item
+    sizes (not differentiable).
+
+    Args:
+        *shape (int, tuple of int or ember.dtype): the new sizes (one may be -1), as a tuple or separate ints; or
+            a dtype.
+
+    Returns:
+        Tensor: the view (self when the shape does not change).
+
+    PyTorch:
+        ``Tensor.view``; same semantics.
+
+    Example:
+        >>> ember.arange(4).view(2, 2)
+        tensor([[0, 1],
+                [2, 3]])
+        >>> ember.tensor([1.0]).view(ember.int32)
+        tensor([1065353216], dtype=ember.int32)
     """
     if len(shape) == 1 and _is_dtype(shape[0]):
         d = _dt.to_dtype(shape[0])
@@ -161,13 +195,41 @@ def view(self, *shape):
 
 @export(View, ember=False, methods=("view_as",))
 def view_as(self, other):
-    """view(other.shape)."""
+    """A view of the tensor with the shape of ``other`` (``self.view(other.shape)``).
+
+    Args:
+        other (Tensor): the tensor whose shape to take.
+
+    Returns:
+        Tensor: the view; raises as ``view`` does when no view is possible.
+
+    PyTorch:
+        ``Tensor.view_as``; same semantics.
+
+    Example:
+        >>> ember.arange(6).view_as(ember.zeros(2, 3)).shape
+        ember.Size([2, 3])
+    """
     return view(self, other._data.shape)
 
 
 @export(Reshape, ember=False, methods=("reshape_as",))
 def reshape_as(self, other):
-    """reshape(other.shape)."""
+    """The tensor reshaped to the shape of ``other`` (``self.reshape(other.shape)``): a view when possible, else a copy.
+
+    Args:
+        other (Tensor): the tensor whose shape to take.
+
+    Returns:
+        Tensor: the reshaped tensor.
+
+    PyTorch:
+        ``Tensor.reshape_as``; same semantics.
+
+    Example:
+        >>> ember.arange(6).reshape_as(ember.zeros(3, 2)).shape
+        ember.Size([3, 2])
+    """
     return reshape(self, other._data.shape)
 
 
@@ -203,7 +265,24 @@ class Permute(Node):
 
 @export(Permute, methods=("permute",))
 def permute(input, *dims):
-    """A view with the dimensions reordered."""
+    """A view of ``input`` with its dimensions reordered: dimension i of the result is dimension ``dims[i]`` of input.
+
+    Args:
+        input (Tensor): the tensor to permute.
+        *dims (int or tuple of int): a permutation of the dimensions (negative counts from the end), as a tuple or as
+            separate ints.
+
+    Returns:
+        Tensor: a view sharing input's memory (not contiguous in general).
+
+    PyTorch:
+        ``torch.permute`` and ``Tensor.permute``; same semantics (``ember.permute`` also takes separate ints).
+
+    Example:
+        >>> x = ember.zeros(2, 3, 4)
+        >>> x.permute(2, 0, 1).shape
+        ember.Size([4, 2, 3])
+    """
     dims = as_shape(dims, "permute")
     n = input._data.ndim
     if len(dims) != n:
@@ -217,7 +296,26 @@ def permute(input, *dims):
 
 @export(Permute, ember=("transpose", "swapaxes", "swapdims"), methods=("transpose", "swapaxes", "swapdims"))
 def transpose(input, dim0, dim1):
-    """A view with two dimensions swapped."""
+    """A view of ``input`` with dimensions ``dim0`` and ``dim1`` swapped (also ``swapaxes`` and ``swapdims``).
+
+    Args:
+        input (Tensor): the tensor to transpose.
+        dim0 (int): the first dimension (negative counts from the end).
+        dim1 (int): the second dimension.
+
+    Returns:
+        Tensor: a view sharing input's memory (input itself when the two dimensions are the same).
+
+    PyTorch:
+        ``torch.transpose``, ``torch.swapaxes``, ``torch.swapdims`` and their Tensor methods; same semantics.
+
+    Example:
+        >>> ember.transpose(ember.zeros(2, 3, 4), 0, 2).shape
+        ember.Size([4, 3, 2])
+        >>> ember.tensor([[1, 2], [3, 4]]).swapaxes(0, 1)
+        tensor([[1, 3],
+                [2, 4]])
+    """
     n = input._data.ndim
     d0, d1 = wrap_dim(dim0, n, "transpose"), wrap_dim(dim1, n, "transpose")
     if d0 == d1:
@@ -232,7 +330,22 @@ swapaxes = swapdims = transpose
 
 @export(Permute, methods=("t",))
 def t(input):
-    """Transpose of a tensor with at most 2 dimensions (0-D and 1-D tensors are returned as is)."""
+    """The transpose of a tensor of at most 2 dimensions (a 0-d or 1-d tensor is returned as it is).
+
+    Args:
+        input (Tensor): a tensor of at most 2 dimensions (more raises ``RuntimeError``).
+
+    Returns:
+        Tensor: a view with the two dimensions swapped.
+
+    PyTorch:
+        ``torch.t`` and ``Tensor.t``; same semantics.
+
+    Example:
+        >>> ember.tensor([[1, 2], [3, 4]]).t()
+        tensor([[1, 3],
+                [2, 4]])
+    """
     n = input._data.ndim
     if n > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {n}D (shape {tuple(input.shape)})")
@@ -240,13 +353,32 @@ def t(input):
 
 
 def _T(self):
-    """The dimensions reversed (Tensor.T)."""
+    """The tensor with its dimensions reversed (a view): the transpose of a matrix.
+
+    PyTorch:
+        ``Tensor.T``; same result. PyTorch warns that ``T`` on a tensor of other than 2 dimensions is deprecated;
+        ember does not (use ``mT`` for batches of matrices).
+
+    Example:
+        >>> ember.tensor([[1, 2, 3]]).T
+        tensor([[1],
+                [2],
+                [3]])
+    """
     n = self._data.ndim
     return self if n < 2 else apply(Permute(tuple(range(n - 1, -1, -1))), self)
 
 
 def _mT(self, name="mT"):
-    """The last two dimensions swapped (Tensor.mT; mH for real tensors)."""
+    """The tensor with its last two dimensions swapped (a view): the transpose of each matrix of a batch.
+
+    PyTorch:
+        ``Tensor.mT``; same semantics (a tensor of fewer than 2 dimensions raises ``RuntimeError``).
+
+    Example:
+        >>> ember.zeros(5, 2, 3).mT.shape
+        ember.Size([5, 3, 2])
+    """
     if self._data.ndim < 2:
         raise RuntimeError(f"tensor.{name} is only supported on matrices or batches of matrices. "
                            f"Got {self._data.ndim}-D tensor.")
@@ -254,7 +386,15 @@ def _mT(self, name="mT"):
 
 
 def _H(self):
-    """The conjugate transpose of a matrix (Tensor.H; the transpose for real tensors)."""
+    """The conjugate transpose of a matrix (a view): its transpose, since ember's tensors are real.
+
+    PyTorch:
+        ``Tensor.H``; same semantics for real tensors (only 0-d and 2-d tensors; ember has no complex dtypes).
+
+    Example:
+        >>> ember.zeros(2, 3).H.shape
+        ember.Size([3, 2])
+    """
     if self._data.ndim not in (0, 2):
         raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {self._data.ndim}-D tensor.")
     return _T(self)
@@ -262,13 +402,36 @@ def _H(self):
 
 T = export(Permute, ember=False, methods=("T",))(property(_T))
 mT = export(Permute, ember=False, methods=("mT",))(property(_mT))
-mH = export(Permute, ember=False, methods=("mH",))(property(lambda self: _mT(self, "mH")))
+_MH_DOC = """The conjugate transpose of each matrix of a batch (a view): ``mT``, since ember's tensors are real.
+
+PyTorch:
+    ``Tensor.mH``; same semantics for real tensors (ember has no complex dtypes).
+
+Example:
+    >>> ember.zeros(5, 2, 3).mH.shape
+    ember.Size([5, 3, 2])
+"""
+mH = export(Permute, ember=False, methods=("mH",))(property(lambda self: _mT(self, "mH"), doc=_MH_DOC))
 H = export(Permute, ember=False, methods=("H",))(property(_H))
 
 
 @export(Permute, methods=("adjoint",))
 def adjoint(input):
-    """The conjugate transpose of the last two dimensions (the transpose, for real tensors)."""
+    """The conjugate transpose of the last two dimensions: their transpose, since ember's tensors are real.
+
+    Args:
+        input (Tensor): a tensor of at least 2 dimensions.
+
+    Returns:
+        Tensor: a view with the last two dimensions swapped.
+
+    PyTorch:
+        ``torch.adjoint`` and ``Tensor.adjoint``; same semantics for real tensors (ember has no complex dtypes).
+
+    Example:
+        >>> ember.adjoint(ember.zeros(5, 2, 3)).shape
+        ember.Size([5, 3, 2])
+    """
     return _mT(input, "adjoint()")
 
 
@@ -278,7 +441,25 @@ def dims_list(d):
 
 @export(Permute, ember=("movedim", "moveaxis"), methods=("movedim", "moveaxis"))
 def movedim(input, source, destination):
-    """A view with the dimensions in source moved to the positions in destination (the others keep their order)."""
+    """A view of ``input`` with the dimensions in ``source`` moved to the positions in ``destination``.
+
+    The other dimensions keep their relative order. Also named ``moveaxis``.
+
+    Args:
+        input (Tensor): the tensor.
+        source (int or sequence of int): the dimensions to move.
+        destination (int or sequence of int): their new positions (as many as in source).
+
+    Returns:
+        Tensor: a view sharing input's memory.
+
+    PyTorch:
+        ``torch.movedim``, ``torch.moveaxis`` and their Tensor methods; same semantics.
+
+    Example:
+        >>> ember.movedim(ember.zeros(2, 3, 4), 0, -1).shape
+        ember.Size([3, 4, 2])
+    """
     n = input._data.ndim
     src, dst = dims_list(source), dims_list(destination)
     if len(src) != len(dst):
@@ -303,7 +484,25 @@ moveaxis = movedim
 
 @export(Reshape, methods=("squeeze",))
 def squeeze(input, dim=None):
-    """A view without the dimensions of size 1 (all of them, or those in dim that have size 1)."""
+    """A view of ``input`` without its dimensions of size 1: all of them, or those among ``dim`` that have size 1.
+
+    Args:
+        input (Tensor): the tensor.
+        dim (int or tuple of int, optional): the dimensions to remove if their size is 1; every size-1 dimension
+            when None. Default: None.
+
+    Returns:
+        Tensor: a view sharing input's memory.
+
+    PyTorch:
+        ``torch.squeeze`` and ``Tensor.squeeze``; same semantics, except that ``Tensor.squeeze`` takes the dimensions
+        as one int or tuple, not as several ints (``x.squeeze(0, 2)`` raises; write ``x.squeeze((0, 2))``).
+
+    Example:
+        >>> x = ember.zeros(1, 2, 1)
+        >>> x.squeeze().shape, x.squeeze(0).shape
+        (ember.Size([2]), ember.Size([2, 1]))
+    """
     shape = input._data.shape
     if dim is None:
         drop = range(len(shape))
@@ -315,7 +514,24 @@ def squeeze(input, dim=None):
 
 @export(Reshape, methods=("unsqueeze",))
 def unsqueeze(input, dim):
-    """A view with a dimension of size 1 inserted at dim."""
+    """A view of ``input`` with a dimension of size 1 inserted at position ``dim``.
+
+    Args:
+        input (Tensor): the tensor.
+        dim (int): the position of the new dimension, in ``[-input.dim() - 1, input.dim()]`` (negative counts from
+            the end of the result).
+
+    Returns:
+        Tensor: a view sharing input's memory, with one more dimension.
+
+    PyTorch:
+        ``torch.unsqueeze`` and ``Tensor.unsqueeze``; same semantics.
+
+    Example:
+        >>> ember.tensor([1, 2]).unsqueeze(1)
+        tensor([[1],
+                [2]])
+    """
     shape = input._data.shape
     d = wrap_dim(dim, len(shape) + 1, "unsqueeze")
     return apply(Reshape(shape[:d] + (1,) + shape[d:]), input)
@@ -323,7 +539,25 @@ def unsqueeze(input, dim):
 
 @export(Reshape, methods=("flatten",))
 def flatten(input, start_dim=0, end_dim=-1):
-    """Merge dimensions start_dim..end_dim into one (a view when possible; a 0-D input becomes 1-D)."""
+    """``input`` with the dimensions ``start_dim`` to ``end_dim`` merged into one.
+
+    A view when the memory allows one, else a copy; a 0-d input becomes a 1-d tensor of one element.
+
+    Args:
+        input (Tensor): the tensor.
+        start_dim (int): the first dimension to merge. Default: 0.
+        end_dim (int): the last dimension to merge (included). Default: -1.
+
+    Returns:
+        Tensor: the flattened tensor.
+
+    PyTorch:
+        ``torch.flatten`` and ``Tensor.flatten``; same semantics.
+
+    Example:
+        >>> ember.flatten(ember.zeros(2, 3, 4), start_dim=1).shape
+        ember.Size([2, 12])
+    """
     shape = input._data.shape
     n = len(shape)
     s, e = wrap_dim(start_dim, n, "flatten"), wrap_dim(end_dim, n, "flatten")
@@ -340,13 +574,43 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 @export(Reshape, methods=("ravel",))
 def ravel(input):
-    """The elements as a 1-D tensor (a view when the input is contiguous)."""
+    """The elements of ``input`` as a 1-d tensor (a view when input is contiguous, else a copy).
+
+    Args:
+        input (Tensor): the tensor.
+
+    Returns:
+        Tensor: a 1-d tensor of ``input.numel()`` elements, in row-major order.
+
+    PyTorch:
+        ``torch.ravel`` and ``Tensor.ravel``; same semantics.
+
+    Example:
+        >>> ember.tensor([[1, 2], [3, 4]]).ravel()
+        tensor([1, 2, 3, 4])
+    """
     return reshape(input, -1)
 
 
 @export(Reshape, methods=("unflatten",))
 def unflatten(input, dim, sizes):
-    """Split dimension dim into the given sizes (one may be -1)."""
+    """A view of ``input`` with dimension ``dim`` split into several of the given sizes (the inverse of ``flatten``).
+
+    Args:
+        input (Tensor): the tensor.
+        dim (int): the dimension to split.
+        sizes (tuple of int): the new sizes, whose product is the size of ``dim``; one may be -1 (inferred).
+
+    Returns:
+        Tensor: a view with ``len(sizes) - 1`` more dimensions.
+
+    PyTorch:
+        ``torch.unflatten`` and ``Tensor.unflatten``; same semantics.
+
+    Example:
+        >>> ember.zeros(2, 6).unflatten(1, (2, -1)).shape
+        ember.Size([2, 2, 3])
+    """
     shape = input._data.shape
     d = wrap_dim(dim, len(shape), "unflatten")
     sizes = as_shape((sizes,), "unflatten")
@@ -390,19 +654,61 @@ def _atleast(n, tensors):
 
 @export(Reshape)
 def atleast_1d(*tensors):
-    """The tensor(s) with at least one dimension (0-D tensors become shape (1,))."""
+    """The tensor or tensors with at least one dimension: a 0-d tensor becomes shape (1,), the others are unchanged.
+
+    Args:
+        *tensors (Tensor): one tensor, several, or one list or tuple of tensors.
+
+    Returns:
+        Tensor or tuple of Tensor: a tensor for one tensor, else a tuple (the inputs, or views of them).
+
+    PyTorch:
+        ``torch.atleast_1d``; same semantics.
+
+    Example:
+        >>> ember.atleast_1d(ember.tensor(1.0))
+        tensor([1.])
+    """
     return _atleast(1, tensors)
 
 
 @export(Reshape)
 def atleast_2d(*tensors):
-    """The tensor(s) with at least two dimensions (a 1-D tensor of n elements becomes (1, n))."""
+    """The tensor or tensors with at least two dimensions: 0-d becomes (1, 1) and (n,) becomes (1, n).
+
+    Args:
+        *tensors (Tensor): one tensor, several, or one list or tuple of tensors.
+
+    Returns:
+        Tensor or tuple of Tensor: a tensor for one tensor, else a tuple (the inputs, or views of them).
+
+    PyTorch:
+        ``torch.atleast_2d``; same semantics.
+
+    Example:
+        >>> ember.atleast_2d(ember.tensor([1.0, 2.0]), ember.tensor(3.0))
+        (tensor([[1., 2.]]), tensor([[3.]]))
+    """
     return _atleast(2, tensors)
 
 
 @export(Reshape)
 def atleast_3d(*tensors):
-    """The tensor(s) with at least three dimensions ((n,) becomes (1, n, 1); (m, n) becomes (m, n, 1))."""
+    """The tensor or tensors with at least three dimensions: (n,) becomes (1, n, 1) and (m, n) becomes (m, n, 1).
+
+    Args:
+        *tensors (Tensor): one tensor, several, or one list or tuple of tensors.
+
+    Returns:
+        Tensor or tuple of Tensor: a tensor for one tensor, else a tuple (the inputs, or views of them).
+
+    PyTorch:
+        ``torch.atleast_3d``; same semantics.
+
+    Example:
+        >>> ember.atleast_3d(ember.zeros(2, 3)).shape
+        ember.Size([2, 3, 1])
+    """
     return _atleast(3, tensors)
 
 
@@ -436,27 +742,90 @@ def _expand_shape(input, sizes, op):
 
 @export(BroadcastTo, ember=False, methods=("expand",))
 def expand(self, *sizes):
-    """A view with size-1 dimensions repeated (no copy) to sizes; -1 keeps a dimension's size."""
+    """A view of the tensor with its size-1 dimensions repeated to the given sizes, without copying.
+
+    New dimensions may be added in front; -1 keeps a dimension's size. The elements of an expanded dimension share
+    memory, so write to a ``clone()`` rather than to the view.
+
+    Args:
+        *sizes (int or tuple of int): the target sizes, as a tuple or as separate ints.
+
+    Returns:
+        Tensor: the view (self when the shape does not change).
+
+    PyTorch:
+        ``Tensor.expand``; same semantics.
+
+    Example:
+        >>> ember.tensor([1, 2]).expand(2, -1)
+        tensor([[1, 2],
+                [1, 2]])
+    """
     shape = _expand_shape(self, as_shape(sizes, "expand"), "expand")
     return self if shape == self._data.shape else apply(BroadcastTo(shape), self)
 
 
 @export(BroadcastTo, ember=False, methods=("expand_as",))
 def expand_as(self, other):
-    """expand(other.shape)."""
+    """The tensor expanded to the shape of ``other`` (``self.expand(other.shape)``), without copying.
+
+    Args:
+        other (Tensor): the tensor whose shape to take.
+
+    Returns:
+        Tensor: a view of the tensor.
+
+    PyTorch:
+        ``Tensor.expand_as``; same semantics.
+
+    Example:
+        >>> ember.tensor([[1], [2]]).expand_as(ember.zeros(2, 3))
+        tensor([[1, 1, 1],
+                [2, 2, 2]])
+    """
     return expand(self, other._data.shape)
 
 
 @export(BroadcastTo, methods=("broadcast_to",))
 def broadcast_to(input, shape):
-    """input expanded to shape (a view); -1 keeps a dimension's size."""
+    """``input`` expanded to ``shape`` by the broadcasting rules, without copying (``input.expand(shape)``).
+
+    Args:
+        input (Tensor): the tensor.
+        shape (tuple of int): the target shape; -1 keeps a dimension's size.
+
+    Returns:
+        Tensor: a view of input (input itself when the shape does not change).
+
+    PyTorch:
+        ``torch.broadcast_to`` and ``Tensor.broadcast_to``; same semantics.
+
+    Example:
+        >>> ember.broadcast_to(ember.tensor([1, 2]), (2, 2))
+        tensor([[1, 2],
+                [1, 2]])
+    """
     shape = _expand_shape(input, as_shape((shape,), "broadcast_to"), "broadcast_to")
     return input if shape == input._data.shape else apply(BroadcastTo(shape), input)
 
 
 @export(ember=True)
 def broadcast_shapes(*shapes):
-    """The shape that tensors of the given shapes broadcast to."""
+    """The shape that tensors of the given shapes broadcast to, without making any tensor.
+
+    Args:
+        *shapes (int or tuple of int): the shapes (an int is a 1-d shape).
+
+    Returns:
+        ember.Size: the broadcast shape; shapes that do not broadcast raise ``RuntimeError``.
+
+    PyTorch:
+        ``torch.broadcast_shapes``; same semantics (the error message differs).
+
+    Example:
+        >>> ember.broadcast_shapes((3, 1), (4,))
+        ember.Size([3, 4])
+    """
     shapes = [(s,) if isinstance(s, int) else tuple(s) for s in shapes]
     n = max((len(s) for s in shapes), default=0)
     out = [1] * n
@@ -472,7 +841,22 @@ def broadcast_shapes(*shapes):
 
 @export(BroadcastTo)
 def broadcast_tensors(*tensors):
-    """Views of the tensors expanded to their common broadcast shape."""
+    """Views of the tensors expanded to their common broadcast shape.
+
+    Args:
+        *tensors (Tensor): the tensors (or one list or tuple of them).
+
+    Returns:
+        tuple of Tensor: one view per tensor, all of the broadcast shape.
+
+    PyTorch:
+        ``torch.broadcast_tensors``; same semantics.
+
+    Example:
+        >>> a, b = ember.broadcast_tensors(ember.zeros(3, 1), ember.zeros(4))
+        >>> a.shape, b.shape
+        (ember.Size([3, 4]), ember.Size([3, 4]))
+    """
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
     shape = tuple(broadcast_shapes(*(t._data.shape for t in tensors)))
@@ -540,7 +924,28 @@ class DiagonalBackward(Node):
 
 @export(Diagonal, methods=("diagonal",))
 def diagonal(input, offset=0, dim1=0, dim2=1):
-    """A view of the offset-th diagonal of the (dim1, dim2) planes, as the last dimension."""
+    """A view of the ``offset``-th diagonal of the (dim1, dim2) planes of ``input``.
+
+    The two dimensions are removed and the diagonal becomes the last dimension. The view is writable: writing to it
+    writes into input.
+
+    Args:
+        input (Tensor): a tensor of at least 2 dimensions.
+        offset (int): which diagonal: 0 the main one, > 0 above it, < 0 below it. Default: 0.
+        dim1 (int): the first dimension of the planes. Default: 0.
+        dim2 (int): the second dimension of the planes. Default: 1.
+
+    Returns:
+        Tensor: a view sharing input's memory.
+
+    PyTorch:
+        ``torch.diagonal`` and ``Tensor.diagonal``; same semantics.
+
+    Example:
+        >>> x = ember.arange(9).reshape(3, 3)
+        >>> x.diagonal(), ember.diagonal(x, offset=1)
+        (tensor([0, 4, 8]), tensor([1, 5]))
+    """
     n = input._data.ndim
     d1, d2 = wrap_dim(dim1, n, "diagonal"), wrap_dim(dim2, n, "diagonal")
     if d1 == d2 or n < 2:
@@ -569,6 +974,21 @@ class Contiguous(Node):
 
 @export(Contiguous, ember=False, methods=("contiguous",))
 def contiguous(self, memory_format=None):
-    """self when it is C-contiguous, else a contiguous copy."""
+    """The tensor with its elements in row-major (C) order in memory: self when it already is, else a copy.
+
+    Args:
+        memory_format (optional): accepted and ignored (always row-major). Default: None.
+
+    Returns:
+        Tensor: a C-contiguous tensor with the same values.
+
+    PyTorch:
+        ``Tensor.contiguous``; same semantics, except that ``memory_format`` is ignored (no ``channels_last``).
+
+    Example:
+        >>> x = ember.zeros(2, 3).t()
+        >>> x.is_contiguous(), x.contiguous().is_contiguous()
+        (False, True)
+    """
     return self if self._data.flags.c_contiguous else apply(Contiguous(), self)
 
