@@ -31,9 +31,6 @@ MOST_USED = {
     "compile": ["compile"],
     "utils.checkpoint": ["checkpoint"],
 }
-# Public names whose docstring needs a code change (not only a docstring): done after the merge of the branches
-# that edit the same files.
-NO_DOCSTRING_YET = {"tensor": {"mH"}}  # property(lambda ...) in ember/ops/shape.py
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
@@ -74,8 +71,7 @@ def format_problems():
 
 @pytest.mark.parametrize("page", _pages())
 def test_every_public_name_has_a_docstring(page):
-    missing = [name for name, obj in public_names(page)
-               if not own_doc(obj).strip() and name not in NO_DOCSTRING_YET.get(page, ())]
+    missing = [name for name, obj in public_names(page) if not own_doc(obj).strip()]
     assert not missing, f"{PAGES[page][0]}: public names without a docstring: {', '.join(missing)}"
 
 
