@@ -54,10 +54,26 @@ def _start():
 
 @contextlib.contextmanager
 def counting():
-    """Count tensor memory within the block, and stop counting after it unless counting was on before: for tools
-    (Trainer.fit, ``ember time --memory``) that measure without leaving the cost of counting to the rest of the
-    program. The counters stay right: what was counted is still uncounted when freed, and the next question
-    counts what was made meanwhile."""
+    """A context manager that counts tensor memory within its block, and stops counting after it unless counting
+    was on before.
+
+    For tools (Trainer.fit, ``ember time --memory``) that measure without leaving the cost of counting to the rest
+    of the program. The counters stay right: what was counted is still uncounted when freed, and the next question
+    counts what was made meanwhile.
+
+    Yields:
+        None: the block runs with counting on.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (PyTorch counts GPU memory always, CPU memory only in its profiler).
+
+    Example:
+        >>> with ember.memory.counting():
+        ...     before = ember.memory.allocated()
+        ...     x = ember.zeros(1024)  # 4 KiB of float32
+        ...     print(ember.memory.allocated() - before)
+        4096
+    """
     was = _storage.on[0]
     _start()
     try:
@@ -80,24 +96,71 @@ def _name(device):
 
 
 def allocated(device=None):
-    """Bytes of live tensor storage on device (the CPU by default; "cuda", "cuda:1", a device or a GPU index),
-    as ``torch.cuda.memory_allocated`` counts them on a GPU."""
+    """The bytes of live tensor storage on a device (see the module's docstring for what is counted).
+
+    The first call starts counting (after counting what is alive).
+
+    Args:
+        device (str, int or ember.device, optional): the device: None or "cpu" for the CPU, "cuda", "cuda:1", a
+            device or a GPU index. Default: None (the CPU).
+
+    Returns:
+        int: the bytes.
+
+    PyTorch:
+        ``torch.cuda.memory_allocated``, which counts a GPU's; ember counts the CPU's too (and is the default).
+
+    Example:
+        >>> before = ember.memory.allocated()
+        >>> x = ember.zeros(256, 256)  # 256 KiB of float32
+        >>> ember.memory.allocated() - before
+        262144
+    """
     _start()
     st = _storage.stats.get(_name(device))
     return st[0] if st else 0
 
 
 def max_allocated(device=None):
-    """The peak of allocated(device) since counting started or since reset_peak(device), as
-    ``torch.cuda.max_memory_allocated``."""
+    """The peak of allocated(device) since counting started or since reset_peak(device).
+
+    Args:
+        device (str, int or ember.device, optional): the device: None or "cpu" for the CPU, "cuda", "cuda:1", a
+            device or a GPU index. Default: None (the CPU).
+
+    Returns:
+        int: the most bytes live at once.
+
+    PyTorch:
+        ``torch.cuda.max_memory_allocated``, which measures a GPU's; ember measures the CPU's too.
+
+    Example:
+        >>> ember.memory.reset_peak()
+        >>> start = ember.memory.allocated()
+        >>> y = ember.ones(1024, 256) * 2  # ones (1 MiB) and the product (1 MiB) live at once
+        >>> ember.memory.max_allocated() - start
+        2097152
+    """
     _start()
     st = _storage.stats.get(_name(device))
     return st[1] if st else 0
 
 
-def reset_peak(device=None):
-    """Measure the peak of device afresh from its current allocation (as ``torch.cuda.reset_peak_memory_stats``);
-    ``device="all"`` resets every device."""
+def reset_peak(device=None) -> None:
+    """Measure the peak of a device afresh from its current allocation.
+
+    Args:
+        device (str, int or ember.device, optional): the device: None or "cpu" for the CPU, "cuda", "cuda:1", a
+            device, a GPU index, or "all" for every device. Default: None (the CPU).
+
+    PyTorch:
+        ``torch.cuda.reset_peak_memory_stats``, for a GPU; ember resets the CPU's too, and takes "all".
+
+    Example:
+        >>> ember.memory.reset_peak()
+        >>> ember.memory.max_allocated() == ember.memory.allocated()
+        True
+    """
     _start()
     every = isinstance(device, str) and device == "all"
     name = None if every else _name(device)
@@ -107,7 +170,21 @@ def reset_peak(device=None):
 
 
 def format_bytes(n):
-    """n bytes in a short unit: "512 B", "3.0 KiB", "1.5 MiB", "2.0 GiB"."""
+    """Write a number of bytes in a short unit: "512 B", "3.0 KiB", "1.5 MiB", "2.0 GiB".
+
+    Args:
+        n (int or float): the bytes (negative too, for a difference).
+
+    Returns:
+        str: n in B below 1 KiB, else in KiB, MiB or GiB with one decimal.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own.
+
+    Example:
+        >>> ember.memory.format_bytes(512), ember.memory.format_bytes(1536 * 1024)
+        ('512 B', '1.5 MiB')
+    """
     if abs(n) < 1024:
         return f"{n} B"
     for unit in ("KiB", "MiB", "GiB"):
@@ -117,8 +194,25 @@ def format_bytes(n):
 
 
 def memory_summary(device=None):
-    """A table of tensor memory per device (each device that has held a tensor, or the one named): live
-    storages, bytes allocated and the peak; a string to print, as ``torch.cuda.memory_summary``."""
+    """A table of tensor memory per device: live storages, bytes allocated and the peak.
+
+    Args:
+        device (str, int or ember.device, optional): the device to show; None: each device that has held a
+            tensor. Default: None.
+
+    Returns:
+        str: the table, to print.
+
+    PyTorch:
+        ``torch.cuda.memory_summary``, whose table (a GPU's allocator statistics) is much longer; no
+        ``abbreviated`` argument.
+
+    Example:
+        >>> print(ember.memory.memory_summary("cpu"))
+        ember tensor memory
+        device  storages  allocated  peak
+        cpu ...
+    """
     _start()
     names = sorted(_storage.stats) if device is None else [_name(device)]
     by_stats = {id(st): name for name, st in _storage.stats.items()}
@@ -138,13 +232,25 @@ def memory_summary(device=None):
 
 
 class Peak:
-    """Measures the peak tensor memory of a block above what was live when it began::
+    """A context manager that measures the peak tensor memory of a block above what was live when it began.
 
-        with ember.memory.Peak() as p:
-            loss = model(x).sum(); loss.backward()
-        p.bytes   # the most the block held at once beyond what it started with
+    After the block, ``bytes`` is the most the block held at once beyond what it started with. It resets the
+    device's peak on entry (see reset_peak) and counts inside ``counting()``.
 
-    It resets the device's peak on entry (see reset_peak) and counts inside ``counting()``."""
+    Args:
+        device (str, int or ember.device, optional): the device: None or "cpu" for the CPU, "cuda", "cuda:1", a
+            device or a GPU index. Default: None (the CPU).
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (``torch.cuda.reset_peak_memory_stats`` then
+        ``torch.cuda.max_memory_allocated`` minus the start, for a GPU).
+
+    Example:
+        >>> with ember.memory.Peak() as p:
+        ...     y = ember.ones(1024, 256) * 2  # ones (1 MiB) and the product (1 MiB) live at once
+        >>> p.bytes
+        2097152
+    """
 
     def __init__(self, device=None):
         self.device = device

@@ -36,23 +36,47 @@ ENTRIES_PER_KEY = 4  # graphs kept for one key (traced under different states of
 
 def compile(model=None, *, fullgraph=False, dynamic=None, backend="c", mode=None, options=None,
             disable=False, memory=None):
-    """Compile a function or Module, as torch.compile (usable as a decorator, with or without arguments).
+    """Compile a function or Module: trace it into a graph, optimize the graph, and run it on later calls.
 
-    A Module becomes an OptimizedModule that holds it as ``_orig_mod`` (its state_dict keys get that prefix, as
-    PyTorch's). ``backend``: "c" (the default: elementwise chains fused into C compiled by the system's compiler,
-    cached on disk; without a compiler the "numpy" backend, after one warning), "numpy" (the graph run by NumPy:
-    the same array code as eager, the same bits) or "eager". ``dynamic`` is accepted: a graph is traced per input
-    shape either way. ``mode`` and ``options`` are accepted and have no effect yet. ``memory="min"`` (beyond
-    torch.compile) trades time for memory in a training step: its backward recomputes the forward's values from
-    checkpoints kept every ~sqrt(n) ops (``passes.recompute``) instead of keeping them all.
+    Usable as a decorator, with or without arguments. The first call with new guards (the arguments' shapes,
+    dtypes, requires_grad, grad mode...) runs eagerly while the ops are recorded; later calls with the same guards
+    run the optimized graph. What a graph cannot hold (``.item()``, a random factory, a backward, an optimizer
+    step) is a graph break: the function then always runs eagerly, after one warning naming the cause and the
+    line. A Module becomes an OptimizedModule that holds it as ``_orig_mod`` (its state_dict keys get that prefix,
+    as PyTorch's).
 
-    >>> @ember.compile(backend="numpy")
-    ... def f(x):
-    ...     return (x * 2).relu().sum()
-    >>> f(ember.tensor([-1.0, 3.0]))
-    tensor(6.)
-    >>> len(f.graph.ops) > 0
-    True
+    Args:
+        model (callable or Module, optional): the function or Module; None: return a decorator with these options
+            (a non-callable raises TypeError). Default: None.
+        fullgraph (bool): raise a RuntimeError at a graph break instead of running eagerly. Default: False.
+        dynamic (bool, optional): accepted and unused: a graph is traced per input shape either way.
+            Default: None.
+        backend (str): ``"c"`` (elementwise chains fused into C compiled by the system's compiler, cached on
+            disk; without a compiler the "numpy" backend, after one warning), ``"numpy"`` (the graph run by NumPy:
+            the same array code as eager, the same bits) or ``"eager"`` (no graph); another raises ValueError.
+            Default: ``"c"``.
+        mode (str, optional): accepted and unused. Default: None.
+        options (dict, optional): accepted and unused. Default: None.
+        disable (bool): return a wrapper that always calls the function eagerly. Default: False.
+        memory (str, optional): ``"min"`` trades time for memory in a training step: its backward recomputes the
+            forward's values from checkpoints kept every ~sqrt(n) ops instead of keeping them all; None keeps
+            them (another value raises ValueError). Default: None.
+
+    Returns:
+        CompiledFunction or OptimizedModule: the compiled function or Module (a decorator when model is None).
+
+    PyTorch:
+        ``torch.compile``; same use, with ember's backends (PyTorch's default is "inductor"), ``mode`` and
+        ``options`` without effect, and ``memory`` of ember's own.
+
+    Example:
+        >>> @ember.compile(backend="numpy")
+        ... def f(x):
+        ...     return (x * 2).relu().sum()
+        >>> f(ember.tensor([-1.0, 3.0]))
+        tensor(6.)
+        >>> len(f.graph.ops) > 0
+        True
     """
     if backend not in BACKENDS:
         raise ValueError(f"ember.compile: unknown backend {backend!r} (available: {', '.join(BACKENDS)})")
@@ -143,14 +167,30 @@ def _hashable(spec):
 
 
 class CompiledFunction:
-    """A function with its traced graphs (see the module docstring). ``graph`` is the latest optimized graph,
-    ``explain()`` describes every graph and graph break.
+    """A compiled function, as ember.compile returns it: calls run its traced graphs (see ember.compile).
 
-    >>> f = ember.compile(lambda x: x.exp().sum(), backend="numpy")
-    >>> f(ember.zeros(3))
-    tensor(3.)
-    >>> print(f.explain().splitlines()[0])
-    # 0: 2 ops
+    It keeps up to 8 guard keys (the least recently used go first), each with its graphs. ``graph`` is the
+    latest optimized graph, ``explain()`` describes every graph and graph break, ``reset()`` forgets them.
+
+    Args:
+        fn (callable): the function.
+        fullgraph (bool): raise a RuntimeError at a graph break instead of running eagerly. Default: False.
+        backend (str): ``"c"``, ``"numpy"`` or ``"eager"`` (see ember.compile). Default: ``"c"``.
+        disable (bool): always call fn eagerly. Default: False.
+        memory (str, optional): ``"min"``: recompute the forward's values in backward (see ember.compile).
+            Default: None.
+
+    PyTorch:
+        No public class in PyTorch: torch.compile returns a plain wrapper function; ``explain``, ``graph``,
+        ``save_graph`` and ``reset`` are ember's (``torch._dynamo.explain`` and ``torch._dynamo.reset`` are
+        PyTorch's nearest).
+
+    Example:
+        >>> f = ember.compile(lambda x: x.exp().sum(), backend="numpy")
+        >>> f(ember.zeros(3))
+        tensor(3.)
+        >>> print(f.explain().splitlines()[0])
+        # 0: 2 ops
     """
 
     def __init__(self, fn, *, fullgraph=False, backend="c", disable=False, memory=None):
@@ -219,7 +259,25 @@ class CompiledFunction:
         self.cache[key] = [e for e in self.cache.get(key, ()) if e.broken is None][-(ENTRIES_PER_KEY - 1):] + [entry]
 
     def explain(self):
-        """Every cached graph as text (or the graph break that made a call eager)."""
+        """Describe every cached graph: its ops as text, or the graph break that makes its calls eager.
+
+        Returns:
+            str: one ``# i: N ops`` part per graph followed by its ops, or ``# i: graph break: why, at
+            file:line``; a line saying so before the first call.
+
+        PyTorch:
+            No PyTorch counterpart on the compiled function: ``torch._dynamo.explain(fn)(*args)`` is the nearest.
+
+        Example:
+            >>> f = ember.compile(lambda x: x.exp().sum(), backend="numpy")
+            >>> _ = f(ember.zeros(3))
+            >>> print(f.explain())
+            # 0: 2 ops
+            <lambda>(%in0: f32[3]):
+                %0 = Exp(%in0)  # f32[3]
+                %1 = Sum(%0) {dims=(0,), keepdim=False}  # f32[]
+                return (%1)
+        """
         parts = []
         for i, entry in enumerate(e for entries in self.cache.values() for e in entries):
             if entry.broken is not None:
@@ -228,9 +286,27 @@ class CompiledFunction:
                 parts.append(f"# {i}: {len(entry.graph.ops)} ops\n{entry.graph.format(self.__name__)}")
         return "\n".join(parts) if parts else f"# {self.__name__}: not traced yet (call it first)"
 
-    def save_graph(self, path):
-        """Write the latest optimized graph to path: Graphviz's DOT text for a ``.dot`` file, a drawing for
-        ``.svg``/``.png``/``.pdf`` (made by Graphviz's ``dot`` program, which must be installed)."""
+    def save_graph(self, path) -> None:
+        """Write the latest optimized graph to a file: Graphviz's DOT text, or a drawing of it.
+
+        Before the first call (no graph yet) it raises RuntimeError.
+
+        Args:
+            path (str or PathLike): the file; ``.dot`` (or ``.gv``, or no suffix) for DOT text, ``.svg``,
+                ``.png`` or ``.pdf`` for a drawing made by Graphviz's ``dot`` program (RuntimeError where it is not
+                installed); another suffix raises ValueError.
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (PyTorch's graphs are drawn through ``TORCH_LOGS`` or
+            ``torch.fx`` passes).
+
+        Example:
+            >>> f = ember.compile(lambda x: x.exp().sum(), backend="numpy")
+            >>> _ = f(ember.zeros(3))
+            >>> f.save_graph("graph.dot")
+            >>> open("graph.dot").readline().strip()
+            'digraph "<lambda>" {'
+        """
         if self.graph is None:
             raise RuntimeError(f"ember.compile: {self.__name__} has no graph yet (call it first)")
         path = os.fspath(path)
@@ -247,15 +323,52 @@ class CompiledFunction:
                                "save it as .dot")
         subprocess.run([program, f"-T{suffix}", "-o", path], input=dot.encode(), check=True, capture_output=True)
 
-    def reset(self):
-        """Forget every graph: the next call traces again."""
+    def reset(self) -> None:
+        """Forget every graph and graph break: the next call traces again.
+
+        PyTorch:
+            ``torch._dynamo.reset()`` (which forgets every compiled function's graphs); here one function's.
+
+        Example:
+            >>> f = ember.compile(lambda x: x.exp().sum(), backend="numpy")
+            >>> _ = f(ember.zeros(3))
+            >>> f.reset()
+            >>> f.graph is None
+            True
+        """
         self.cache.clear()
         self.graph = None
 
 
 class OptimizedModule(Module):
-    """A compiled Module (torch's OptimizedModule): calls run the compiled ``_orig_mod``, whose parameters,
-    buffers and train/eval mode are this module's (state_dict keys start with ``_orig_mod.``)."""
+    """A compiled Module, as ember.compile returns it: calls run the compiled ``_orig_mod``.
+
+    Its parameters, buffers and train/eval mode are those of ``_orig_mod`` (state_dict keys start with
+    ``_orig_mod.``); attributes it lacks are looked up on ``_orig_mod``.
+
+    Args:
+        mod (Module): the Module to compile.
+        fullgraph (bool): raise a RuntimeError at a graph break instead of running eagerly. Default: False.
+        backend (str): ``"c"``, ``"numpy"`` or ``"eager"`` (see ember.compile). Default: ``"c"``.
+        disable (bool): always call the module eagerly. Default: False.
+        memory (str, optional): ``"min"``: recompute the forward's values in backward (see ember.compile).
+            Default: None.
+
+    Shape:
+        - Input: what ``mod`` takes.
+        - Output: what ``mod`` returns.
+
+    PyTorch:
+        ``torch._dynamo.eval_frame.OptimizedModule``; same ``_orig_mod`` and state_dict keys, plus ember's
+        ``graph``, ``explain()`` and ``save_graph()``.
+
+    Example:
+        >>> model = ember.compile(nn.Linear(3, 2), backend="numpy")
+        >>> model(ember.ones(4, 3)).shape
+        ember.Size([4, 2])
+        >>> list(model.state_dict())
+        ['_orig_mod.weight', '_orig_mod.bias']
+    """
 
     def __init__(self, mod, *, fullgraph=False, backend="c", disable=False, memory=None):
         super().__init__()
@@ -264,16 +377,72 @@ class OptimizedModule(Module):
                                                       memory=memory)
 
     def forward(self, *args, **kwargs):
+        """Call the compiled module: the optimized graph of these guards, or ``_orig_mod`` eagerly while tracing.
+
+        Args:
+            *args: the module's positional arguments.
+            **kwargs: the module's keyword arguments.
+
+        Returns:
+            Any: what ``_orig_mod`` returns.
+
+        PyTorch:
+            ``OptimizedModule.forward``; same semantics.
+
+        Example:
+            >>> model = ember.compile(nn.Linear(3, 2), backend="numpy")
+            >>> model(ember.ones(4, 3)).shape  # __call__ runs forward
+            ember.Size([4, 2])
+        """
         return self._compiled(*args, **kwargs)
 
     @property
     def graph(self):
+        """The latest optimized graph of the compiled module (None before the first call).
+
+        PyTorch:
+            No PyTorch counterpart: ember's own.
+
+        Example:
+            >>> model = ember.compile(nn.Linear(3, 2), backend="numpy")
+            >>> _ = model(ember.ones(4, 3))
+            >>> len(model.graph.ops)
+            1
+        """
         return self._compiled.graph
 
     def explain(self):
+        """Describe every cached graph of the compiled module (see CompiledFunction.explain).
+
+        Returns:
+            str: each graph's ops as text, or the graph break that makes its calls eager.
+
+        PyTorch:
+            No PyTorch counterpart on the module: ``torch._dynamo.explain(model)(*args)`` is the nearest.
+
+        Example:
+            >>> model = ember.compile(nn.Linear(3, 2), backend="numpy")
+            >>> _ = model(ember.ones(4, 3))
+            >>> model.explain().splitlines()[0]
+            '# 0: 1 ops'
+        """
         return self._compiled.explain()
 
-    def save_graph(self, path):
+    def save_graph(self, path) -> None:
+        """Write the latest optimized graph to a file (see CompiledFunction.save_graph).
+
+        Args:
+            path (str or PathLike): ``.dot`` for Graphviz's DOT text; ``.svg``, ``.png`` or ``.pdf`` for a drawing
+                (needs Graphviz's ``dot`` program).
+
+        PyTorch:
+            No PyTorch counterpart: ember's own.
+
+        Example:
+            >>> model = ember.compile(nn.Linear(3, 2), backend="numpy")
+            >>> _ = model(ember.ones(4, 3))
+            >>> model.save_graph("linear.dot")
+        """
         return self._compiled.save_graph(path)
 
     def __getattr__(self, name):

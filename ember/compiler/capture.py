@@ -26,7 +26,14 @@ _ANY = object()  # a .grad cleared before the graph reads it: whatever it was wh
 
 
 class GraphBreak(RuntimeError):
-    """The function ran something a graph cannot hold; ``what`` names it and ``where`` is the user's line."""
+    """A graph break: the traced function ran something a graph cannot hold.
+
+    ``what`` names it and ``where`` is the user's line (``file:line``). ember.compile does not raise it: the
+    function then runs eagerly after a warning with this text, or ``fullgraph=True`` raises a RuntimeError with it.
+
+    PyTorch:
+        ``torch._dynamo.exc.Unsupported`` is the nearest (what a graph break records in PyTorch).
+    """
 
     def __init__(self, what, where):
         super().__init__(f"{what}, at {where}" if where else what)

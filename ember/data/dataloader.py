@@ -26,8 +26,32 @@ _POLL_SECONDS = 5.0  # how often a waiting loader checks that its workers are al
 
 
 def default_collate(batch: list) -> Any:
-    """Stack a list of samples into a batch: tensors and arrays are stacked, numbers become tensors (float64 for
-    Python floats, int64 for ints, as PyTorch), and dicts, tuples and lists are collated field by field."""
+    """Stack a list of samples into a batch: the DataLoader's collate_fn unless one is given.
+
+    Tensors and NumPy arrays are stacked along a new first dimension (they must have the same shape: RuntimeError
+    otherwise); Python numbers become a tensor (float64 for floats, int64 for ints, bool for bools), NumPy float
+    scalars one of their dtype, NumPy integer scalars int64; strings and bytes stay a list; dicts, named tuples,
+    tuples and lists are collated field by field (a tuple becomes a list, as in PyTorch). Anything else raises
+    TypeError.
+
+    Args:
+        batch (list): the samples, all of the same structure.
+
+    Returns:
+        Any: the batch, of the samples' structure with a batch dimension first.
+
+    PyTorch:
+        ``torch.utils.data.default_collate``; same rules, but NumPy integer scalars of another width than 64 bits
+        become int64 (PyTorch keeps their dtype).
+
+    Example:
+        >>> batch = ember.data.default_collate([(ember.zeros(2), 1), (ember.ones(2), 2)])
+        >>> batch
+        [tensor([[0., 0.],
+                [1., 1.]]), tensor([1, 2])]
+        >>> ember.data.default_collate([{"x": 1.5}, {"x": 2.5}])
+        {'x': tensor([1.5000, 2.5000], dtype=ember.float64)}
+    """
     first = batch[0]
     if isinstance(first, Tensor):
         shapes = {tuple(t.shape) for t in batch}
@@ -57,8 +81,23 @@ def default_collate(batch: list) -> Any:
 
 
 class WorkerInfo:
-    """What a worker process knows about itself: id, num_workers, seed (the loader's base seed + id, with which
-    ember's generator and Python's random are seeded) and its copy of the dataset."""
+    """What a DataLoader worker process knows about itself, as get_worker_info() returns it in the worker.
+
+    Args:
+        id (int): the worker's number, 0 to num_workers - 1.
+        num_workers (int): the loader's number of workers.
+        seed (int): the loader's base seed + id, with which ember's generator and Python's random are seeded.
+        dataset (Dataset): the worker's copy of the dataset.
+
+    PyTorch:
+        ``torch.utils.data._utils.worker.WorkerInfo`` (what ``torch.utils.data.get_worker_info`` returns); same
+        attributes.
+
+    Example:
+        >>> info = ember.data.WorkerInfo(id=0, num_workers=2, seed=7, dataset=range(4))
+        >>> info.id, info.num_workers, info.seed
+        (0, 2, 7)
+    """
 
     def __init__(self, id, num_workers, seed, dataset):
         self.id, self.num_workers, self.seed, self.dataset = id, num_workers, seed, dataset
@@ -68,7 +107,20 @@ _worker_info = None
 
 
 def get_worker_info() -> "WorkerInfo | None":
-    """The WorkerInfo in a worker process; None in the main process."""
+    """The WorkerInfo of this DataLoader worker process, or None in the main process.
+
+    An IterableDataset calls it in ``__iter__`` to give each worker its part of the stream.
+
+    Returns:
+        WorkerInfo or None: this worker's id, num_workers, seed and dataset; None outside a worker.
+
+    PyTorch:
+        ``torch.utils.data.get_worker_info``; same semantics.
+
+    Example:
+        >>> ember.data.get_worker_info() is None  # in the main process
+        True
+    """
     return _worker_info
 
 
@@ -158,8 +210,11 @@ def _iterable_batches(it, batch_size, drop_last, collate_fn):
 
 
 class DataLoader:
-    """Iterate over a dataset in batches (PyTorch's DataLoader: batch_size, shuffle, sampler, batch_sampler,
-    drop_last, collate_fn, num_workers with prefetching, worker_init_fn, generator, timeout).
+    """Iterate over a dataset in batches, in order or shuffled, in this process or in worker processes.
+
+    Each pass (``iter(loader)``) gives the batches of one epoch; ``len(loader)`` is their number. For a map-style
+    dataset, a sampler orders the indices (SequentialSampler, or RandomSampler with ``shuffle``), a BatchSampler
+    groups them, and collate_fn makes each group of samples a batch. An IterableDataset is iterated in order.
 
     A worker that never returns: with ``timeout`` > 0, waiting longer than that many seconds for a batch from the
     workers raises a RuntimeError naming the worker, its pid and the sample (and batch) it is on. With the default
@@ -168,12 +223,42 @@ class DataLoader:
     A worker that dies raises at once. Without workers a stuck ``__getitem__`` runs in the main process, where
     Ctrl-C shows where it is.
 
-    >>> data = ember.data.TensorDataset(ember.arange(10.0), ember.arange(10))
-    >>> xb, yb = next(iter(ember.data.DataLoader(data, batch_size=4)))
-    >>> xb, yb
-    (tensor([0., 1., 2., 3.]), tensor([0, 1, 2, 3]))
-    >>> len(ember.data.DataLoader(data, batch_size=4))
-    3
+    Args:
+        dataset (Dataset): the map-style or iterable dataset.
+        batch_size (int, optional): the samples per batch; None: no batching, each sample comes alone (through
+            collate_fn if given, else with arrays made tensors). Default: 1.
+        shuffle (bool, optional): a new random order at each pass (RandomSampler); not with sampler or an
+            IterableDataset (ValueError). Default: False.
+        sampler (Sampler or iterable, optional): the order of the indices. Default: None.
+        batch_sampler (Sampler or iterable of lists, optional): yields each batch's indices; excludes batch_size,
+            shuffle, sampler and drop_last (ValueError). Default: None.
+        num_workers (int): worker processes loading batches ahead (forked where possible); 0: load in this
+            process. Default: 0.
+        collate_fn (callable, optional): makes a batch from a list of samples. Default: default_collate.
+        pin_memory (bool): accepted and ignored (no GPU staging). Default: False.
+        drop_last (bool): drop the last batch when it is incomplete. Default: False.
+        timeout (float): seconds to wait for a batch from the workers before a RuntimeError; 0: no limit (see
+            above). Default: 0.
+        worker_init_fn (callable, optional): called with the worker's id in each worker, after its seeding.
+            Default: None.
+        prefetch_factor (int, optional): batches loaded ahead per worker; None: 2. Default: None.
+        persistent_workers (bool): accepted and ignored: the workers start again at each pass. Default: False.
+        generator (Generator, optional): the generator of the shuffle and of the workers' base seed; None:
+            ember's default generator. Default: None.
+
+    PyTorch:
+        ``torch.utils.data.DataLoader``; same semantics, without ``multiprocessing_context``,
+        ``pin_memory_device`` and ``in_order``, and with ``prefetch_factor``, ``persistent_workers`` and
+        ``generator`` as positional-or-keyword arguments in another order (PyTorch's generator comes before
+        prefetch_factor, which is keyword-only): pass them by keyword.
+
+    Example:
+        >>> data = ember.data.TensorDataset(ember.arange(10.0), ember.arange(10))
+        >>> xb, yb = next(iter(ember.data.DataLoader(data, batch_size=4)))
+        >>> xb, yb
+        (tensor([0., 1., 2., 3.]), tensor([0, 1, 2, 3]))
+        >>> len(ember.data.DataLoader(data, batch_size=4))
+        3
     """
 
     def __init__(self, dataset: Dataset, batch_size: int | None = 1, shuffle: bool | None = False,

@@ -8,7 +8,23 @@ __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDatas
 
 
 class Dataset:
-    """A map-style dataset: implement __getitem__(index) and __len__()."""
+    """The base of map-style datasets: subclasses implement ``__getitem__(index)`` and ``__len__()``.
+
+    A DataLoader reads the samples by index (through a sampler). ``dataset1 + dataset2`` is a ConcatDataset.
+
+    PyTorch:
+        ``torch.utils.data.Dataset``; same protocol (an optional ``get_batch(indices)`` of ember's own gives the
+        DataLoader a whole batch at once, where PyTorch's optional method is ``__getitems__``).
+
+    Example:
+        >>> class Squares(ember.data.Dataset):
+        ...     def __len__(self):
+        ...         return 4
+        ...     def __getitem__(self, i):
+        ...         return ember.tensor(float(i * i))
+        >>> next(iter(ember.data.DataLoader(Squares(), batch_size=4)))
+        tensor([0., 1., 4., 9.])
+    """
 
     def __getitem__(self, index):
         raise NotImplementedError
@@ -18,19 +34,41 @@ class Dataset:
 
 
 class IterableDataset(Dataset):
-    """A dataset that is a stream: implement __iter__(). With workers, each worker iterates its own copy;
-    use get_worker_info() to split the stream."""
+    """The base of datasets that are streams: subclasses implement ``__iter__()``, which yields the samples.
+
+    A DataLoader iterates it in order (no sampler, no shuffle). With workers, each worker iterates its own copy of
+    the dataset: use get_worker_info() in ``__iter__`` to give each worker its own part of the stream.
+
+    PyTorch:
+        ``torch.utils.data.IterableDataset``; same protocol, but ``+`` (ConcatDataset) raises TypeError: ember
+        has no ChainDataset.
+
+    Example:
+        >>> class Count(ember.data.IterableDataset):
+        ...     def __iter__(self):
+        ...         return iter(range(5))
+        >>> list(ember.data.DataLoader(Count(), batch_size=2))
+        [tensor([0, 1]), tensor([2, 3]), tensor([4])]
+    """
 
     def __iter__(self):
         raise NotImplementedError
 
 
 class TensorDataset(Dataset):
-    """Samples are the i-th rows of tensors that share their first dimension.
+    """A dataset whose i-th sample is the tuple of the i-th rows of tensors that share their first dimension.
 
-    >>> data = ember.data.TensorDataset(ember.zeros(5, 2), ember.arange(5))
-    >>> len(data), data[1]
-    (5, (tensor([0., 0.]), tensor(1)))
+    Args:
+        *tensors (Tensor): at least one tensor, all of the same size along dimension 0.
+
+    PyTorch:
+        ``torch.utils.data.TensorDataset``; same semantics, but a size mismatch raises ValueError (PyTorch's is
+        an AssertionError), so does no tensor at all, and a non-tensor argument raises TypeError.
+
+    Example:
+        >>> data = ember.data.TensorDataset(ember.zeros(5, 2), ember.arange(5))
+        >>> len(data), data[1]
+        (5, (tensor([0., 0.]), tensor(1)))
     """
 
     def __init__(self, *tensors):
@@ -59,7 +97,20 @@ class TensorDataset(Dataset):
 
 
 class Subset(Dataset):
-    """The samples of dataset at the given indices."""
+    """The part of a dataset at the given indices: sample i is ``dataset[indices[i]]``.
+
+    Args:
+        dataset (Dataset): the whole dataset.
+        indices (sequence of int): the indices of the samples kept, in their order.
+
+    PyTorch:
+        ``torch.utils.data.Subset``; same semantics.
+
+    Example:
+        >>> part = ember.data.Subset(ember.data.TensorDataset(ember.arange(10)), [7, 2])
+        >>> len(part), part[0]
+        (2, (tensor(7),))
+    """
 
     def __init__(self, dataset, indices):
         self.dataset, self.indices = dataset, list(indices)
@@ -83,7 +134,20 @@ class Subset(Dataset):
 
 
 class ConcatDataset(Dataset):
-    """Several datasets one after the other."""
+    """Several map-style datasets one after the other, as one dataset (what ``dataset1 + dataset2`` makes).
+
+    Args:
+        datasets (iterable of Dataset): the datasets, not empty (ValueError) and not IterableDatasets (TypeError).
+
+    PyTorch:
+        ``torch.utils.data.ConcatDataset``; same semantics, but an empty list raises ValueError and an
+        IterableDataset TypeError (PyTorch's are AssertionErrors).
+
+    Example:
+        >>> data = ember.data.ConcatDataset([range(3), range(10, 12)])
+        >>> len(data), data[3], data[-1]
+        (5, 10, 11)
+    """
 
     def __init__(self, datasets):
         self.datasets = list(datasets)
@@ -114,7 +178,32 @@ class ConcatDataset(Dataset):
 
 
 def random_split(dataset, lengths, generator=None):
-    """Split a dataset into non-overlapping random subsets of the given lengths (or fractions summing to 1)."""
+    """Split a dataset into non-overlapping random subsets of the given lengths (or fractions summing to 1).
+
+    Fractions become lengths by flooring, and the samples left over go to the subsets one each, round-robin
+    from the first.
+
+    Args:
+        dataset (Dataset): the dataset to split.
+        lengths (sequence of int or float): the subsets' lengths, summing to ``len(dataset)``, or their fractions,
+            summing to 1 (ValueError otherwise).
+        generator (Generator, optional): the random generator of the permutation; None: ember's default
+            generator. Default: None.
+
+    Returns:
+        list of Subset: one Subset per length, in order.
+
+    PyTorch:
+        ``torch.utils.data.random_split``; same semantics, but the permutation differs from PyTorch's for the same
+        seed (ember's generators are NumPy's), and no warning for an empty subset.
+
+    Example:
+        >>> train, val = ember.data.random_split(range(10), [0.8, 0.2])
+        >>> len(train), len(val)
+        (8, 2)
+        >>> sorted(list(train) + list(val)) == list(range(10))
+        True
+    """
     from ..ops.random import randperm
 
     n = len(dataset)

@@ -19,7 +19,23 @@ __all__ = ["Digits", "MNIST", "FashionMNIST", "CIFAR10", "TextFile", "data_root"
 
 
 def data_root(root=None):
-    """Where datasets are read from and downloaded to."""
+    """The directory datasets are read from and downloaded to.
+
+    Args:
+        root (str, optional): the directory; None: the EMBER_DATA environment variable, else ~/.cache/ember. A
+            leading ``~`` is expanded. Default: None.
+
+    Returns:
+        str: the directory's path.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (torchvision's datasets take a required ``root``).
+
+    Example:
+        >>> import os
+        >>> ember.data.datasets.data_root("~/data") == os.path.expanduser("~/data")
+        True
+    """
     return os.path.expanduser(root or os.environ.get("EMBER_DATA") or os.path.join("~", ".cache", "ember"))
 
 
@@ -69,7 +85,26 @@ class _ImageDataset(Dataset):
 class Digits(_ImageDataset):
     """scikit-learn's 8x8 handwritten digits (UCI), bundled with ember: 1,797 images (1, 8, 8) in [0, 1].
 
-    A fixed shuffle splits them into 1,500 training and 297 test images."""
+    A fixed shuffle splits them into 1,500 training and 297 test images. A sample is (image, label): a float32
+    tensor (1, 8, 8) and an int in 0..9. Nothing is downloaded: root and download are accepted for the other
+    datasets' signature and unused.
+
+    Args:
+        root (str, optional): unused (the data ships with ember). Default: None.
+        train (bool): the training set; False: the test set. Default: True.
+        transform (callable, optional): applied to each image tensor. Default: None.
+        target_transform (callable, optional): applied to each label. Default: None.
+        download (bool): unused (the data ships with ember). Default: False.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (scikit-learn's ``load_digits``), with torchvision's dataset
+        interface.
+
+    Example:
+        >>> train = ember.data.datasets.Digits()
+        >>> len(train), train[0][0].shape, len(ember.data.datasets.Digits(train=False))
+        (1500, ember.Size([1, 8, 8]), 297)
+    """
 
     n_train = 1500
 
@@ -87,7 +122,31 @@ _MNIST_MIRRORS = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "https://sto
 
 
 class MNIST(_ImageDataset):
-    """MNIST handwritten digits: 60,000 training / 10,000 test images (1, 28, 28) in [0, 1]."""
+    """MNIST handwritten digits: 60,000 training / 10,000 test images (1, 28, 28) in [0, 1], labels 0..9.
+
+    The four IDX files are read from ``data_root(root)/MNIST`` (downloaded there with ``download=True``). A sample
+    is (image, label): a float32 tensor (1, 28, 28) and an int.
+
+    Args:
+        root (str, optional): the directory holding the dataset's folder; None: the EMBER_DATA environment
+            variable, else ~/.cache/ember (see data_root). Default: None.
+        train (bool): the training set; False: the test set. Default: True.
+        transform (callable, optional): applied to each image tensor. Default: None.
+        target_transform (callable, optional): applied to each label. Default: None.
+        download (bool): download missing files (checked against their SHA-256); without it a missing file raises
+            RuntimeError. Default: False.
+
+    PyTorch:
+        ``torchvision.datasets.MNIST``, but images are float tensors in [0, 1] already (torchvision's are PIL
+        images, made tensors by ToTensor), root is optional, and the files sit in ``root/MNIST`` (not
+        ``root/MNIST/raw``).
+
+    Example:
+        >>> ember.data.datasets.MNIST(root="data")  # the files are not there
+        Traceback (most recent call last):
+            ...
+        RuntimeError: dataset file data/MNIST/train-images-idx3-ubyte.gz not found; pass download=True or ...
+    """
 
     mirrors = _MNIST_MIRRORS
     folder = "MNIST"
@@ -115,7 +174,29 @@ class MNIST(_ImageDataset):
 
 
 class FashionMNIST(MNIST):
-    """Zalando's Fashion-MNIST: the MNIST format with 10 classes of clothing."""
+    """Zalando's Fashion-MNIST: MNIST's format and sizes, with 10 classes of clothing instead of digits.
+
+    The files are read from ``data_root(root)/FashionMNIST`` (downloaded there with ``download=True``).
+
+    Args:
+        root (str, optional): the directory holding the dataset's folder; None: the EMBER_DATA environment
+            variable, else ~/.cache/ember (see data_root). Default: None.
+        train (bool): the training set; False: the test set. Default: True.
+        transform (callable, optional): applied to each image tensor. Default: None.
+        target_transform (callable, optional): applied to each label. Default: None.
+        download (bool): download missing files (checked against their SHA-256); without it a missing file raises
+            RuntimeError. Default: False.
+
+    PyTorch:
+        ``torchvision.datasets.FashionMNIST``, with the differences of MNIST (float tensor images, optional root,
+        files in ``root/FashionMNIST``).
+
+    Example:
+        >>> ember.data.datasets.FashionMNIST(root="data", train=False)  # the files are not there
+        Traceback (most recent call last):
+            ...
+        RuntimeError: dataset file data/FashionMNIST/t10k-images-idx3-ubyte.gz not found; pass download=True ...
+    """
 
     mirrors = ["https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
                "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
@@ -138,7 +219,32 @@ def read_cifar_records(raw):
 
 
 class CIFAR10(_ImageDataset):
-    """CIFAR-10: 50,000 training / 10,000 test colour images (3, 32, 32) in [0, 1], from the binary archive."""
+    """CIFAR-10: 50,000 training / 10,000 test colour images (3, 32, 32) in [0, 1], in 10 classes.
+
+    The binary archive is read from ``data_root(root)/CIFAR10`` (downloaded there with ``download=True``). A sample
+    is (image, label): a float32 tensor (3, 32, 32) and an int; ``classes`` names the labels.
+
+    Args:
+        root (str, optional): the directory holding the dataset's folder; None: the EMBER_DATA environment
+            variable, else ~/.cache/ember (see data_root). Default: None.
+        train (bool): the training set; False: the test set. Default: True.
+        transform (callable, optional): applied to each image tensor. Default: None.
+        target_transform (callable, optional): applied to each label. Default: None.
+        download (bool): download missing files (checked against their SHA-256); without it a missing file raises
+            RuntimeError. Default: False.
+
+    PyTorch:
+        ``torchvision.datasets.CIFAR10``, but images are float tensors in [0, 1] already (torchvision's are PIL
+        images), root is optional, and the binary archive is read (torchvision's is the pickled Python version).
+
+    Example:
+        >>> ember.data.datasets.CIFAR10.classes[:3]
+        ['airplane', 'automobile', 'bird']
+        >>> ember.data.datasets.CIFAR10(root="data")  # the archive is not there
+        Traceback (most recent call last):
+            ...
+        RuntimeError: dataset file data/CIFAR10/cifar-10-binary.tar.gz not found; pass download=True or ...
+    """
 
     archive = "cifar-10-binary.tar.gz"
     sha256 = "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"
@@ -163,9 +269,29 @@ class CIFAR10(_ImageDataset):
 
 
 class TextFile(Dataset):
-    """A text file as (input, target) sequences for a language model: targets are inputs shifted by one.
+    """A text file as (input, target) sequences of token ids for a language model: targets are inputs shifted by
+    one.
 
-    level='char' maps each distinct character to an id (vocab in .itos/.stoi); level='byte' uses byte values 0..255.
+    Sample i is (ids[i:i + seq_len], ids[i + 1:i + seq_len + 1]), two int64 tensors. level='char' gives each
+    distinct character an id (in sorted order; the vocabulary is ``itos``, ``stoi``, ``vocab_size``);
+    level='byte' uses the byte values 0..255. ``encode(text)`` and ``decode(ids)`` convert.
+
+    Args:
+        path (str): the text file.
+        seq_len (int): the length of each sequence; the file needs more tokens (ValueError otherwise).
+            Default: 64.
+        level (str): ``"char"`` or ``"byte"`` (ValueError otherwise). Default: ``"char"``.
+        encoding (str): the file's encoding, for level='char'. Default: ``"utf-8"``.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own.
+
+    Example:
+        >>> with open("tiny.txt", "w") as f:
+        ...     _ = f.write("hello")
+        >>> data = ember.data.datasets.TextFile("tiny.txt", seq_len=3)
+        >>> len(data), data.itos, data[0]
+        (2, ['e', 'h', 'l', 'o'], (tensor([1, 0, 2]), tensor([0, 2, 2])))
     """
 
     def __init__(self, path, seq_len=64, level="char", encoding="utf-8"):

@@ -7,12 +7,33 @@ __all__ = ["DistributedSampler"]
 
 
 class DistributedSampler(Sampler):
-    """The indices of rank ``rank`` of ``num_replicas``: every rank gets ``num_samples`` indices, together one pass
-    over the dataset, as PyTorch's DistributedSampler. With shuffle, the permutation is drawn from ``seed + epoch``
-    (the same on every rank; call ``set_epoch(epoch)`` before each epoch for a new order). Without drop_last, the
-    indices are padded with the first ones to divide evenly; with it, the tail is dropped.
+    """The share of one rank of a dataset in data-parallel training: every rank gets ``num_samples`` indices,
+    together one pass over the dataset.
 
-    num_replicas and rank default to the default process group's size and rank (ember.distributed)."""
+    Rank r gets the indices r, r + num_replicas, r + 2 num_replicas, ... of the (shuffled) order. With shuffle,
+    the permutation is drawn from ``seed + epoch``, the same on every rank: call ``set_epoch(epoch)`` before each
+    epoch for a new order. Without drop_last, the indices are padded with the first ones to divide evenly; with
+    it, the tail is dropped.
+
+    Args:
+        dataset (Dataset): the dataset (only its length is read).
+        num_replicas (int, optional): the number of ranks; None: the default process group's world size
+            (ember.distributed; RuntimeError without mpi4py). Default: None.
+        rank (int, optional): this rank, in [0, num_replicas) (ValueError otherwise); None: the default process
+            group's rank. Default: None.
+        shuffle (bool): shuffle the indices at each epoch. Default: True.
+        seed (int): the seed of the shuffle, the same on every rank. Default: 0.
+        drop_last (bool): drop the tail that does not divide evenly, instead of padding. Default: False.
+
+    PyTorch:
+        ``torch.utils.data.distributed.DistributedSampler``; same semantics and order without shuffle; with
+        shuffle, the permutation differs from PyTorch's for the same seed (ember's generators are NumPy's).
+
+    Example:
+        >>> sampler = ember.data.DistributedSampler(range(10), num_replicas=3, rank=1, shuffle=False)
+        >>> list(sampler), len(sampler)
+        ([1, 4, 7, 0], 4)
+    """
 
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
         if num_replicas is None or rank is None:

@@ -12,12 +12,19 @@ def _rng():
 
 
 class Compose:
-    """Apply transforms one after another.
+    """Apply transforms one after another: the transform of a dataset made of several.
 
-    >>> from ember.data import transforms as T
-    >>> t = T.Compose([T.ToTensor(), T.Normalize((0.5,), (0.5,))])
-    >>> t(np.ones((2, 2), dtype=np.float32)).shape
-    ember.Size([1, 2, 2])
+    Args:
+        transforms (iterable of callable): the transforms, applied in order.
+
+    PyTorch:
+        ``torchvision.transforms.Compose``; same semantics.
+
+    Example:
+        >>> from ember.data import transforms as T
+        >>> t = T.Compose([T.ToTensor(), T.Normalize((0.5,), (0.5,))])
+        >>> t(np.ones((2, 2), dtype=np.float32)).shape
+        ember.Size([1, 2, 2])
     """
 
     def __init__(self, transforms):
@@ -34,7 +41,22 @@ class Compose:
 
 
 class ToTensor:
-    """An HxWxC (or HxW) uint8 array becomes a CxHxW float32 tensor in [0, 1]; float arrays are only transposed."""
+    """Convert an image array of shape (H, W, C) or (H, W) to a (C, H, W) float32 tensor.
+
+    uint8 pixels are divided by 255 (to [0, 1]); other dtypes are only converted to float32. A tensor is
+    accepted too (its array is read the same way); an image of another number of dimensions raises ValueError.
+
+    PyTorch:
+        ``torchvision.transforms.ToTensor``, for NumPy arrays (no PIL images); arrays of other dtypes than uint8
+        become float32 (torchvision keeps their dtype).
+
+    Example:
+        >>> from ember.data.transforms import ToTensor
+        >>> ToTensor()(np.full((2, 2, 3), 255, dtype=np.uint8)).shape
+        ember.Size([3, 2, 2])
+        >>> ToTensor()(np.array([[0, 51]], dtype=np.uint8))
+        tensor([[[0.0000, 0.2000]]])
+    """
 
     def __call__(self, pic):
         arr = np.asarray(pic._data if isinstance(pic, Tensor) else pic)
@@ -51,12 +73,20 @@ class ToTensor:
 
 
 class Normalize:
-    """(x - mean) / std per channel of a CxHxW tensor.
+    """Normalize each channel of a (C, H, W) tensor: ``(x - mean[c]) / std[c]``.
 
-    >>> from ember.data.transforms import Normalize
-    >>> Normalize(mean=(1.0,), std=(2.0,))(ember.full((1, 2, 2), 3.0))
-    tensor([[[1., 1.],
-             [1., 1.]]])
+    Args:
+        mean (sequence of float): the mean of each channel (one value: every channel).
+        std (sequence of float): the standard deviation of each channel; a zero raises ValueError.
+
+    PyTorch:
+        ``torchvision.transforms.Normalize``; same semantics, without ``inplace`` (a new tensor each time).
+
+    Example:
+        >>> from ember.data.transforms import Normalize
+        >>> Normalize(mean=(1.0,), std=(2.0,))(ember.full((1, 2, 2), 3.0))
+        tensor([[[1., 1.],
+                 [1., 1.]]])
     """
 
     def __init__(self, mean, std):
@@ -76,7 +106,23 @@ class Normalize:
 
 
 class RandomCrop:
-    """A random size x size crop of a CxHxW tensor, after zero padding of `padding` pixels on each side."""
+    """Crop a (C, H, W) tensor at a random place, after padding each side with ``padding`` pixels of ``fill``.
+
+    Args:
+        size (int or tuple of int): the crop's (height, width); an int: a square. A crop larger than the padded
+            image raises ValueError.
+        padding (int, optional): the pixels added on each side before cropping. Default: None (no padding).
+        fill (number): the value of the padding. Default: 0.
+
+    PyTorch:
+        ``torchvision.transforms.RandomCrop``; padding is one int (no per-side sequence), and there is no
+        ``pad_if_needed`` or ``padding_mode`` (always constant).
+
+    Example:
+        >>> from ember.data.transforms import RandomCrop
+        >>> RandomCrop(32, padding=4)(ember.zeros(3, 32, 32)).shape
+        ember.Size([3, 32, 32])
+    """
 
     def __init__(self, size, padding=None, fill=0):
         self.size = (size, size) if isinstance(size, int) else tuple(size)
@@ -100,7 +146,20 @@ class RandomCrop:
 
 
 class RandomHorizontalFlip:
-    """Flip a CxHxW tensor left-right with probability p."""
+    """Flip a (C, H, W) tensor left-right with probability p.
+
+    Args:
+        p (float): the probability of a flip. Default: 0.5.
+
+    PyTorch:
+        ``torchvision.transforms.RandomHorizontalFlip``; same semantics (a tensor of any number of dimensions is
+        flipped along its last).
+
+    Example:
+        >>> from ember.data.transforms import RandomHorizontalFlip
+        >>> RandomHorizontalFlip(p=1.0)(ember.tensor([[[1, 2, 3]]]))
+        tensor([[[3, 2, 1]]])
+    """
 
     def __init__(self, p=0.5):
         self.p = p
@@ -115,7 +174,19 @@ class RandomHorizontalFlip:
 
 
 class Lambda:
-    """Apply a user function."""
+    """A transform that calls a user function.
+
+    Args:
+        fn (callable): the function, called with the sample.
+
+    PyTorch:
+        ``torchvision.transforms.Lambda``, whose argument is named ``lambd``.
+
+    Example:
+        >>> from ember.data.transforms import Lambda
+        >>> Lambda(lambda x: x * 2)(ember.tensor([1.0, 2.0]))
+        tensor([2., 4.])
+    """
 
     def __init__(self, fn):
         self.fn = fn

@@ -86,7 +86,32 @@ def _root(pg, rank, group_rank, what, name):
 
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
-    """Reduce tensor across the group in place: every rank ends with the sum (or op) of all ranks' tensors."""
+    """Reduce a tensor across the group in place: every rank ends with the sum (or op) of all ranks' tensors.
+
+    Without a default group it raises ValueError; past the group's timeout, DistBackendError.
+
+    Args:
+        tensor (Tensor): the CPU tensor, of the same shape and dtype on every rank; overwritten with the result.
+        op (ReduceOp): the reduction. Default: ReduceOp.SUM.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        async_op (bool): return a Work at once instead of waiting for the collective. Default: False.
+
+    Returns:
+        Work or None: a Work with async_op, else None (also on a rank outside the group).
+
+    PyTorch:
+        ``torch.distributed.all_reduce``; same semantics, on CPU tensors.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> t = ember.tensor([1.0, 2.0])
+        >>> dist.all_reduce(t)  # the sum over ranks: one rank here
+        >>> t
+        tensor([1., 2.])
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     if pg is None:
         return None
@@ -104,7 +129,36 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
 
 
 def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
-    """Copy tensor of rank src (a global rank) into tensor on every rank of the group."""
+    """Copy the tensor of rank src into the tensor of every rank of the group, in place.
+
+    Without a default group it raises ValueError; past the group's timeout, DistBackendError.
+
+    Args:
+        tensor (Tensor): the source's data on src; the tensor to overwrite elsewhere (same shape and dtype).
+        src (int, optional): the source rank, a global rank; None: 0 (unless group_src is given).
+            Default: None.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        async_op (bool): return a Work at once instead of waiting for the collective. Default: False.
+        group_src (int, optional): the source rank as a rank in group, instead of src (not both).
+            Default: None.
+
+    Returns:
+        Work or None: a Work with async_op, else None (also on a rank outside the group).
+
+    PyTorch:
+        ``torch.distributed.broadcast``; same semantics, on CPU tensors, but src defaults to rank 0 (PyTorch
+        requires src or group_src: ValueError).
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> t = ember.tensor([1.0, 2.0])
+        >>> dist.broadcast(t, src=0)
+        >>> t
+        tensor([1., 2.])
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     if pg is None:
         return None
@@ -126,7 +180,33 @@ def _check_list(tensors, n, like, what, name):
 
 
 def all_gather(tensor_list, tensor, group=None, async_op=False):
-    """Gather every rank's tensor into tensor_list (one tensor per rank, in rank order) on every rank."""
+    """Gather every rank's tensor into a list on every rank: tensor_list[i] gets group rank i's tensor.
+
+    Without a default group it raises ValueError; past the group's timeout, DistBackendError.
+
+    Args:
+        tensor_list (list of Tensor): one tensor per rank of the group, of tensor's shape and dtype (ValueError
+            otherwise); overwritten.
+        tensor (Tensor): this rank's tensor.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        async_op (bool): return a Work at once instead of waiting for the collective. Default: False.
+
+    Returns:
+        Work or None: a Work with async_op, else None (also on a rank outside the group).
+
+    PyTorch:
+        ``torch.distributed.all_gather``; same semantics, on CPU tensors.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> out = [ember.zeros(2)]  # one tensor per rank
+        >>> dist.all_gather(out, ember.tensor([3.0, 4.0]))
+        >>> out
+        [tensor([3., 4.])]
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     if pg is None:
         return None
@@ -144,7 +224,34 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
 
 
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
-    """Gather every rank's input_tensor into output_tensor, concatenated (or stacked) along dim 0 in rank order."""
+    """Gather every rank's tensor into one tensor on every rank, concatenated (or stacked) along dim 0 in rank
+    order.
+
+    Without a default group it raises ValueError; past the group's timeout, DistBackendError.
+
+    Args:
+        output_tensor (Tensor): holds group-size copies of input_tensor's elements, of its dtype (ValueError
+            otherwise): (size * n, ...) or (size, n, ...); overwritten.
+        input_tensor (Tensor): this rank's tensor.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        async_op (bool): return a Work at once instead of waiting for the collective. Default: False.
+
+    Returns:
+        Work or None: a Work with async_op, else None (also on a rank outside the group).
+
+    PyTorch:
+        ``torch.distributed.all_gather_into_tensor``; same semantics, on CPU tensors.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> out = ember.zeros(1, 2)
+        >>> dist.all_gather_into_tensor(out, ember.tensor([[5.0, 6.0]]))
+        >>> out
+        tensor([[5., 6.]])
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     if pg is None:
         return None
@@ -159,7 +266,35 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
 
 
 def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):
-    """Reduce input_list across the group and give rank i the reduction of every rank's input_list[i]."""
+    """Reduce lists of tensors across the group and scatter the results: rank i gets the reduction of every
+    rank's input_list[i].
+
+    Without a default group it raises ValueError; past the group's timeout, DistBackendError.
+
+    Args:
+        output (Tensor): this rank's result; overwritten.
+        input_list (list of Tensor): one tensor per rank of the group, of output's shape and dtype (ValueError
+            otherwise).
+        op (ReduceOp): the reduction. Default: ReduceOp.SUM.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        async_op (bool): return a Work at once instead of waiting for the collective. Default: False.
+
+    Returns:
+        Work or None: a Work with async_op, else None (also on a rank outside the group).
+
+    PyTorch:
+        ``torch.distributed.reduce_scatter``; same semantics, on CPU tensors.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> out = ember.zeros(2)
+        >>> dist.reduce_scatter(out, [ember.tensor([1.0, 2.0])])
+        >>> out
+        tensor([1., 2.])
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     if pg is None:
         return None
@@ -170,7 +305,34 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
 
 
 def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=False):
-    """reduce_scatter with input as one tensor: rank i gets the reduction of the i-th of size equal chunks."""
+    """Reduce one tensor across the group and scatter it: rank i gets the reduction of the i-th of group-size
+    equal chunks of every rank's input.
+
+    Without a default group it raises ValueError; past the group's timeout, DistBackendError.
+
+    Args:
+        output (Tensor): this rank's result, one chunk; overwritten.
+        input (Tensor): group-size chunks of output's size, of its dtype (ValueError otherwise).
+        op (ReduceOp): the reduction. Default: ReduceOp.SUM.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        async_op (bool): return a Work at once instead of waiting for the collective. Default: False.
+
+    Returns:
+        Work or None: a Work with async_op, else None (also on a rank outside the group).
+
+    PyTorch:
+        ``torch.distributed.reduce_scatter_tensor``; same semantics, on CPU tensors.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> out = ember.zeros(2)
+        >>> dist.reduce_scatter_tensor(out, ember.tensor([7.0, 8.0]))
+        >>> out
+        tensor([7., 8.])
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     if pg is None:
         return None
@@ -196,7 +358,38 @@ def _reduce_scatter(pg, send, o, op, what, async_op):
 
 
 def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_dst=None):
-    """Reduce tensor across the group into tensor on rank dst (the others' tensors are left as they were)."""
+    """Reduce a tensor across the group into the tensor of rank dst (the other ranks' tensors are left as they
+    were).
+
+    Without a default group it raises ValueError; past the group's timeout, DistBackendError.
+
+    Args:
+        tensor (Tensor): this rank's tensor; on dst, overwritten with the result.
+        dst (int, optional): the destination rank, a global rank; None: 0 (unless group_dst is given).
+            Default: None.
+        op (ReduceOp): the reduction. Default: ReduceOp.SUM.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        async_op (bool): return a Work at once instead of waiting for the collective. Default: False.
+        group_dst (int, optional): the destination rank as a rank in group, instead of dst (not both).
+            Default: None.
+
+    Returns:
+        Work or None: a Work with async_op, else None (also on a rank outside the group).
+
+    PyTorch:
+        ``torch.distributed.reduce``; same semantics, on CPU tensors, but dst defaults to rank 0 (PyTorch
+        requires dst or group_dst: ValueError).
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> t = ember.tensor([1.0, 2.0])
+        >>> dist.reduce(t, dst=0, op=dist.ReduceOp.MAX)
+        >>> t
+        tensor([1., 2.])
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     if pg is None:
         return None
@@ -217,7 +410,37 @@ def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_
 
 
 def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group_dst=None):
-    """Gather every rank's tensor into gather_list on rank dst (the other ranks give gather_list=None)."""
+    """Gather every rank's tensor into a list on rank dst: gather_list[i] gets group rank i's tensor.
+
+    Without a default group it raises ValueError; past the group's timeout, DistBackendError.
+
+    Args:
+        tensor (Tensor): this rank's tensor.
+        gather_list (list of Tensor, optional): on dst, one tensor per rank of tensor's shape and dtype
+            (overwritten); None on the other ranks (a list there raises ValueError). Default: None.
+        dst (int, optional): the destination rank, a global rank; None: 0 (unless group_dst is given).
+            Default: None.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        async_op (bool): return a Work at once instead of waiting for the collective. Default: False.
+        group_dst (int, optional): the destination rank as a rank in group, instead of dst (not both).
+            Default: None.
+
+    Returns:
+        Work or None: a Work with async_op, else None (also on a rank outside the group).
+
+    PyTorch:
+        ``torch.distributed.gather``; same semantics, on CPU tensors.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> out = [ember.zeros(2)]
+        >>> dist.gather(ember.tensor([9.0, 9.0]), out, dst=0)
+        >>> out
+        [tensor([9., 9.])]
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     if pg is None:
         return None
@@ -242,7 +465,37 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
 
 
 def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, group_src=None):
-    """Give rank i the tensor scatter_list[i] of rank src, written into its tensor."""
+    """Scatter a list of tensors of rank src: group rank i gets scatter_list[i], written into its tensor.
+
+    Without a default group it raises ValueError; past the group's timeout, DistBackendError.
+
+    Args:
+        tensor (Tensor): this rank's result; overwritten.
+        scatter_list (list of Tensor, optional): on src, one tensor per rank of tensor's shape and dtype; None on
+            the other ranks (a list there raises ValueError). Default: None.
+        src (int, optional): the source rank, a global rank; None: 0 (unless group_src is given).
+            Default: None.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        async_op (bool): return a Work at once instead of waiting for the collective. Default: False.
+        group_src (int, optional): the source rank as a rank in group, instead of src (not both).
+            Default: None.
+
+    Returns:
+        Work or None: a Work with async_op, else None (also on a rank outside the group).
+
+    PyTorch:
+        ``torch.distributed.scatter``; same semantics, on CPU tensors.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> t = ember.zeros(2)
+        >>> dist.scatter(t, [ember.tensor([1.0, 1.0])], src=0)
+        >>> t
+        tensor([1., 1.])
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     if pg is None:
         return None
@@ -259,7 +512,30 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
 
 
 def barrier(group=None, async_op=False, device_ids=None, timeout=None):
-    """Wait until every rank of the group has reached the barrier (at most timeout, default the group's)."""
+    """Wait until every rank of the group has reached the barrier.
+
+    Without a default group it raises ValueError; past the group's timeout, DistBackendError.
+
+    Args:
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        async_op (bool): return a Work at once instead of waiting for the collective. Default: False.
+        device_ids (list of int, optional): ignored (CPU only). Default: None.
+        timeout (timedelta or float, optional): the longest wait (seconds when a number); None: the group's
+            timeout. Default: None.
+
+    Returns:
+        Work or None: a Work with async_op, else None (also on a rank outside the group).
+
+    PyTorch:
+        ``torch.distributed.barrier``; same semantics.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> dist.barrier()
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     if pg is None:
         return None
@@ -271,7 +547,36 @@ def barrier(group=None, async_op=False, device_ids=None, timeout=None):
 
 
 def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
-    """Start sending tensor to rank dst; returns a Work."""
+    """Start sending a tensor to rank dst, without waiting: wait on the Work before changing the tensor.
+
+    Without a default group it raises ValueError.
+
+    Args:
+        tensor (Tensor): the tensor to send.
+        dst (int, optional): the destination rank, a global rank; None: 0 (unless group_dst is given).
+            Default: None.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        tag (int): matches the receiver's tag. Default: 0.
+        group_dst (int, optional): the destination rank as a rank in group, instead of dst (not both).
+            Default: None.
+
+    Returns:
+        Work or None: the send's Work; None on a rank outside the group.
+
+    PyTorch:
+        ``torch.distributed.isend``; same semantics, on CPU tensors, but dst defaults to rank 0 (PyTorch
+        requires dst or group_dst: ValueError).
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> out = ember.zeros(2)
+        >>> work = dist.isend(ember.tensor([4.0, 5.0]), dst=0)  # to itself, in a world of one
+        >>> dist.recv(out, src=0), work.wait(), out
+        (0, True, tensor([4., 5.]))
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     if pg is None:
         return None
@@ -281,7 +586,35 @@ def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
 
 
 def irecv(tensor, src=None, group=None, tag=0, group_src=None):
-    """Start receiving into tensor from rank src (None: any rank); returns a Work."""
+    """Start receiving a tensor from rank src, without waiting: the tensor holds it once the Work is waited on.
+
+    Without a default group it raises ValueError.
+
+    Args:
+        tensor (Tensor): overwritten with what is received (of the sent shape and dtype).
+        src (int, optional): the sender's global rank; None: any rank. Default: None.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        tag (int): matches the sender's tag. Default: 0.
+        group_src (int, optional): the sender's rank as a rank in group, instead of src (not both).
+            Default: None.
+
+    Returns:
+        Work or None: the receive's Work; None on a rank outside the group.
+
+    PyTorch:
+        ``torch.distributed.irecv``; same semantics, on CPU tensors.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> out = ember.zeros(2)
+        >>> work = dist.irecv(out, src=0)
+        >>> dist.send(ember.tensor([6.0, 7.0]), dst=0)  # to itself, in a world of one
+        >>> work.wait(), out
+        (True, tensor([6., 7.]))
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     if pg is None:
         return None
@@ -291,15 +624,69 @@ def irecv(tensor, src=None, group=None, tag=0, group_src=None):
     return work
 
 
-def send(tensor, dst=None, group=None, tag=0, group_dst=None):
-    """Send tensor to rank dst, waiting until it is sent."""
+def send(tensor, dst=None, group=None, tag=0, group_dst=None) -> None:
+    """Send a tensor to rank dst, waiting until it is sent.
+
+    Without a default group it raises ValueError; past the group's timeout, DistBackendError.
+
+    Args:
+        tensor (Tensor): the tensor to send.
+        dst (int, optional): the destination rank, a global rank; None: 0 (unless group_dst is given).
+            Default: None.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        tag (int): matches the receiver's tag. Default: 0.
+        group_dst (int, optional): the destination rank as a rank in group, instead of dst (not both).
+            Default: None.
+
+    PyTorch:
+        ``torch.distributed.send``; same semantics, on CPU tensors, but dst defaults to rank 0 (PyTorch
+        requires dst or group_dst: ValueError).
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> out = ember.zeros(2)
+        >>> work = dist.irecv(out, src=0)
+        >>> dist.send(ember.tensor([6.0, 7.0]), dst=0)  # to itself, in a world of one
+        >>> work.wait(), out
+        (True, tensor([6., 7.]))
+        >>> dist.destroy_process_group()
+    """
     work = isend(tensor, dst, group, tag, group_dst)
     if work is not None:
         work.wait()
 
 
 def recv(tensor, src=None, group=None, tag=0, group_src=None):
-    """Receive into tensor from rank src (None: any rank); returns the sender's global rank."""
+    """Receive a tensor from rank src, waiting until it has come.
+
+    Without a default group it raises ValueError; past the group's timeout, DistBackendError.
+
+    Args:
+        tensor (Tensor): overwritten with what is received (of the sent shape and dtype).
+        src (int, optional): the sender's global rank; None: any rank. Default: None.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        tag (int): matches the sender's tag. Default: 0.
+        group_src (int, optional): the sender's rank as a rank in group, instead of src (not both).
+            Default: None.
+
+    Returns:
+        int: the sender's global rank; -1 on a rank outside the group.
+
+    PyTorch:
+        ``torch.distributed.recv``; same semantics, on CPU tensors.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> out = ember.zeros(2)
+        >>> work = dist.isend(ember.tensor([4.0, 5.0]), dst=0)  # to itself, in a world of one
+        >>> dist.recv(out), work.wait(), out
+        (0, True, tensor([4., 5.]))
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     if pg is None:
         return -1

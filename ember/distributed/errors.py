@@ -4,8 +4,18 @@ __all__ = ["DistError", "DistBackendError"]
 
 
 class DistError(RuntimeError):
-    """An error of the distributed package (torch.distributed.DistError)."""
+    """An error of the distributed package: the base of its own errors (a RuntimeError).
+
+    PyTorch:
+        ``torch.distributed.DistError``; same use.
+    """
 
 
 class DistBackendError(DistError):
-    """A collective failed in the backend: a rank timed out waiting for the others (torch.distributed's)."""
+    """A collective failed in the backend: a rank timed out waiting for the others (hung, or died).
+
+    The message names the rank, the collective, the timeout and the other ranks of the group.
+
+    PyTorch:
+        ``torch.distributed.DistBackendError``; same use.
+    """

@@ -23,28 +23,89 @@ _NOT_INITIALIZED = "Default process group has not been initialized, please make 
 
 
 def is_mpi_available():
-    """Whether mpi4py is installed (torch.distributed.is_mpi_available); MPI itself starts with the process group."""
+    """Whether the MPI backend can be used here: mpi4py is installed (MPI itself starts with the process group).
+
+    Returns:
+        bool: True when mpi4py is importable.
+
+    PyTorch:
+        ``torch.distributed.is_mpi_available``, which says whether PyTorch was built with MPI (usually False).
+
+    Example:
+        >>> import importlib.util
+        >>> ember.distributed.is_mpi_available() == (importlib.util.find_spec("mpi4py") is not None)
+        True
+    """
     return importlib.util.find_spec("mpi4py") is not None
 
 
 def is_available():
-    """Whether ember.distributed can make a process group here: True when mpi4py is installed."""
+    """Whether ember.distributed can make a process group here: True when mpi4py is installed.
+
+    Returns:
+        bool: the same as is_mpi_available().
+
+    PyTorch:
+        ``torch.distributed.is_available``, which says whether PyTorch was built with the distributed package.
+
+    Example:
+        >>> ember.distributed.is_available() == ember.distributed.is_mpi_available()
+        True
+    """
     return is_mpi_available()
 
 
 def is_gloo_available():
-    """False: ember has no gloo backend (backend='gloo' runs on MPI)."""
+    """Whether the gloo backend is available: always False, as ember has none (backend='gloo' runs on MPI).
+
+    Returns:
+        bool: False.
+
+    PyTorch:
+        ``torch.distributed.is_gloo_available``, usually True in PyTorch.
+
+    Example:
+        >>> ember.distributed.is_gloo_available()
+        False
+    """
     return False
 
 
 def is_nccl_available():
-    """False: the NCCL backend (through CuPy) is not built yet."""
+    """Whether the NCCL backend is available: always False, as it is not built yet (NCCL through CuPy).
+
+    Returns:
+        bool: False.
+
+    PyTorch:
+        ``torch.distributed.is_nccl_available``, True in PyTorch's CUDA builds.
+
+    Example:
+        >>> ember.distributed.is_nccl_available()
+        False
+    """
     return False
 
 
 class Backend(str):
-    """A backend name (torch.distributed.Backend): ember's is ``Backend.MPI``; "gloo" (PyTorch's CPU backend) is
-    accepted and runs on MPI, so that PyTorch programs run unchanged."""
+    """A backend name, a str: ember's one backend is ``Backend.MPI`` ("mpi").
+
+    "gloo" (PyTorch's CPU backend), "cpu:gloo" and "cpu:mpi" are accepted in any case and become "mpi", so that
+    PyTorch programs run unchanged; "nccl" and unknown names raise ValueError, so does a non-string.
+
+    Args:
+        name (str): the backend's name.
+
+    PyTorch:
+        ``torch.distributed.Backend``; same constants, but every accepted name becomes "mpi" (PyTorch keeps
+        "gloo", "nccl"...).
+
+    Example:
+        >>> ember.distributed.Backend("GLOO")
+        'mpi'
+        >>> ember.distributed.Backend.MPI
+        'mpi'
+    """
     UNDEFINED, GLOO, NCCL, MPI = "undefined", "gloo", "nccl", "mpi"
 
     def __new__(cls, name):
@@ -60,8 +121,21 @@ class Backend(str):
 
 
 class ReduceOp:
-    """The reductions of collectives (torch.distributed.ReduceOp): ``ReduceOp.SUM``, ``PRODUCT``, ``MIN``,
-    ``MAX``, ``BAND``, ``BOR``, ``BXOR`` and ``AVG`` (the sum divided by the group's size)."""
+    """The reductions of collectives: ``ReduceOp.SUM``, ``PRODUCT``, ``MIN``, ``MAX``, ``BAND``, ``BOR``,
+    ``BXOR`` and ``AVG`` (the sum divided by the group's size; floating-point tensors only).
+
+    Each is a member of the IntEnum ``ReduceOp.RedOpType``, passed as ``op=`` to all_reduce, reduce,
+    reduce_scatter and reduce_scatter_tensor.
+
+    PyTorch:
+        ``torch.distributed.ReduceOp``; same names and values (no PREMUL_SUM).
+
+    Example:
+        >>> ember.distributed.ReduceOp.SUM
+        <RedOpType.SUM: 0>
+        >>> ember.distributed.ReduceOp.AVG == ember.distributed.ReduceOp.RedOpType.AVG
+        True
+    """
 
     class RedOpType(enum.IntEnum):
         SUM = 0
@@ -78,9 +152,30 @@ class ReduceOp:
 
 
 class ProcessGroup:
-    """A group of ranks that run collectives together (torch.distributed.ProcessGroup): ``rank()`` and ``size()``
-    are this process's rank in the group and the group's size; ``ranks`` the members' global ranks; ``timeout_s``
-    how long a collective may wait for the others before it raises."""
+    """A group of ranks that run collectives together, as init_process_group and new_group make them.
+
+    ``rank()`` and ``size()`` are this process's rank in the group and the group's size, ``name()`` the backend's
+    name; ``ranks`` lists the members' global ranks; ``timeout_s`` is how long a collective may wait for the
+    others before it raises DistBackendError. Code gets groups from new_group, not from this constructor.
+
+    Args:
+        mpi (module): mpi4py's MPI.
+        comm (mpi4py.MPI.Comm): the group's own communicator.
+        ranks (iterable of int): the members' global ranks, in group-rank order.
+        timeout_s (float): the collectives' timeout in seconds.
+
+    PyTorch:
+        ``torch.distributed.ProcessGroup``; ``rank()``, ``size()`` and ``name()`` as PyTorch's.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> pg = dist.new_group([0])
+        >>> pg.rank(), pg.size(), pg.ranks
+        (0, 1, [0])
+        >>> dist.destroy_process_group()
+    """
 
     def __init__(self, mpi, comm, ranks, timeout_s):
         self._mpi, self.comm, self.ranks, self.timeout_s = mpi, comm, list(ranks), timeout_s
@@ -128,17 +223,51 @@ class _WorldMeta(type):
 
 
 class GroupMember(metaclass=_WorldMeta):
-    """``GroupMember.WORLD``: the default group; ``NON_GROUP_MEMBER``: what new_group returns to a rank it leaves
-    out (collectives on it do nothing on that rank)."""
+    """Constants about group membership: ``GroupMember.WORLD`` is the default group (None before
+    init_process_group); ``NON_GROUP_MEMBER`` is what new_group returns to a rank it leaves out (collectives on it
+    do nothing on that rank).
+
+    PyTorch:
+        ``torch.distributed.GroupMember``; same constants.
+
+    Example:
+        >>> ember.distributed.GroupMember.NON_GROUP_MEMBER
+        -100
+        >>> ember.distributed.GroupMember.WORLD is None  # no process group yet
+        True
+    """
     NON_GROUP_MEMBER = -100
 
 
 class group(metaclass=_WorldMeta):
-    """``group.WORLD``: the default process group (torch.distributed.group.WORLD)."""
+    """``group.WORLD``: the default process group (None before init_process_group).
+
+    PyTorch:
+        ``torch.distributed.group``; same ``WORLD``.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> dist.group.WORLD
+        ProcessGroup(backend=mpi, rank=0, size=1, ranks=[0])
+        >>> dist.destroy_process_group()
+    """
 
 
 def is_initialized():
-    """Whether the default process group has been initialized."""
+    """Whether the default process group has been initialized (init_process_group called, not yet destroyed).
+
+    Returns:
+        bool: True between init_process_group and destroy_process_group.
+
+    PyTorch:
+        ``torch.distributed.is_initialized``; same semantics.
+
+    Example:
+        >>> ember.distributed.is_initialized()
+        False
+    """
     return _state.world is not None
 
 
@@ -152,13 +281,39 @@ def _mpi():
 
 
 def init_process_group(backend=None, init_method=None, timeout=None, world_size=-1, rank=-1, store=None,
-                       group_name="", pg_options=None, device_id=None):
+                       group_name="", pg_options=None, device_id=None) -> None:
     """Join the default process group: every process of the job (started by ``ember launch`` or ``mpiexec``)
-    calls it. The rank and world size come from MPI; world_size and rank, when given (or RANK and WORLD_SIZE in
-    the environment), must agree with them. timeout (a timedelta or seconds, default 60 s) bounds how long a
-    collective waits for the other ranks. init_method and store are not needed over MPI and are ignored.
+    calls it once.
 
-    Mirrors torch.distributed.init_process_group."""
+    The rank and world size come from MPI, so a process started alone is a world of one. A second call raises
+    ValueError, so does a rank or world size (given, or RANK and WORLD_SIZE in the environment) that MPI
+    contradicts. Without mpi4py it raises RuntimeError.
+
+    Args:
+        backend (str, optional): a name Backend accepts ("mpi", or "gloo" which runs on MPI); None: "mpi".
+            Default: None.
+        init_method (str, optional): ignored: MPI needs no rendezvous. Default: None.
+        timeout (timedelta or float, optional): how long a collective waits for the other ranks before it raises
+            DistBackendError (seconds when a number); None: 60 s. Default: None.
+        world_size (int): the number of processes, checked against MPI's; -1: not checked. Default: -1.
+        rank (int): this process's rank, checked against MPI's; -1: not checked. Default: -1.
+        store (object, optional): ignored: MPI needs no store. Default: None.
+        group_name (str): ignored. Default: "".
+        pg_options (object, optional): ignored. Default: None.
+        device_id (int or device, optional): ignored (CPU tensors). Default: None.
+
+    PyTorch:
+        ``torch.distributed.init_process_group``; rank and size come from MPI instead of a rendezvous
+        (init_method, store, MASTER_ADDR), and the default timeout is 60 s (PyTorch's: 30 minutes).
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> dist.is_initialized(), dist.get_rank(), dist.get_world_size()
+        (True, 0, 1)
+        >>> dist.destroy_process_group()
+    """
     if _state.world is not None:
         raise ValueError("trying to initialize the default process group twice!")
     if backend is not None:
@@ -226,8 +381,25 @@ def _chain_excepthook():
     sys.excepthook = hook
 
 
-def destroy_process_group(group=None):
-    """Leave a process group (None: the default group and every group made with new_group)."""
+def destroy_process_group(group=None) -> None:
+    """Leave a process group and free its communicator: None leaves the default group and every new_group's.
+
+    Without a default group it raises ValueError.
+
+    Args:
+        group (ProcessGroup, optional): the group to leave; None: all of them. Default: None.
+
+    PyTorch:
+        ``torch.distributed.destroy_process_group``; same semantics.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> dist.destroy_process_group()
+        >>> dist.is_initialized()
+        False
+    """
     if group is None:
         if _state.world is None:
             raise ValueError(_NOT_INITIALIZED)
@@ -262,8 +434,36 @@ def _resolve(group):
 
 def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local_synchronization=False,
               group_desc=None, device_id=None):
-    """A process group of the given global ranks (None: all). Every rank of the default group must call it, also
-    those it leaves out (they get GroupMember.NON_GROUP_MEMBER). Mirrors torch.distributed.new_group."""
+    """Make a process group of some of the ranks of the default group, for collectives among them.
+
+    Every rank of the default group must call it, also those it leaves out (they get
+    GroupMember.NON_GROUP_MEMBER). Ranks that are not distinct ranks of the world raise ValueError.
+
+    Args:
+        ranks (list of int, optional): the members' global ranks (sorted: a member's group rank is its place
+            among them); None: all. Default: None.
+        timeout (timedelta or float, optional): the group's collectives' timeout; None: the default group's.
+            Default: None.
+        backend (str, optional): a name Backend accepts; None: "mpi". Default: None.
+        pg_options (object, optional): ignored. Default: None.
+        use_local_synchronization (bool): ignored (every rank of the world takes part). Default: False.
+        group_desc (str, optional): ignored. Default: None.
+        device_id (int or device, optional): ignored. Default: None.
+
+    Returns:
+        ProcessGroup: the new group, or GroupMember.NON_GROUP_MEMBER on a rank it leaves out.
+
+    PyTorch:
+        ``torch.distributed.new_group``; same semantics, without ``sort_ranks`` (the ranks are always sorted).
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> dist.new_group([0])
+        ProcessGroup(backend=mpi, rank=0, size=1, ranks=[0])
+        >>> dist.destroy_process_group()
+    """
     world = _default()
     if backend is not None:
         Backend(backend)
@@ -282,31 +482,130 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
 
 
 def get_rank(group=None):
-    """This process's rank in group (default: the world); -1 if it is not a member."""
+    """This process's rank in a group: 0 to the group's size - 1.
+
+    Without a default group it raises ValueError.
+
+    Args:
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+
+    Returns:
+        int: the rank; -1 on a rank outside the group (GroupMember.NON_GROUP_MEMBER).
+
+    PyTorch:
+        ``torch.distributed.get_rank``; same semantics.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> dist.get_rank()
+        0
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     return -1 if pg is None else pg.rank()
 
 
 def get_world_size(group=None):
-    """The number of processes in group (default: the world); -1 for a rank outside it."""
+    """The number of processes in a group.
+
+    Without a default group it raises ValueError.
+
+    Args:
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+
+    Returns:
+        int: the group's size; -1 on a rank outside the group (GroupMember.NON_GROUP_MEMBER).
+
+    PyTorch:
+        ``torch.distributed.get_world_size``; same semantics.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> dist.get_world_size()
+        1
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     return -1 if pg is None else pg.size()
 
 
 def get_backend(group=None):
-    """The group's backend name: "mpi"."""
+    """The backend of a group: always "mpi" in ember.
+
+    Without a default group it raises ValueError.
+
+    Args:
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+
+    Returns:
+        Backend: ``Backend.MPI``, the string "mpi".
+
+    PyTorch:
+        ``torch.distributed.get_backend``; the backend is always "mpi" (a group made with "gloo" too).
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> dist.get_backend()
+        'mpi'
+        >>> dist.destroy_process_group()
+    """
     _resolve(group)
     return Backend.MPI
 
 
 def get_process_group_ranks(group):
-    """The global ranks of group's members."""
+    """The global ranks of the members of a group, in group-rank order.
+
+    Args:
+        group (ProcessGroup): the group; None: the default group.
+
+    Returns:
+        list of int: the global ranks; [] on a rank outside the group.
+
+    PyTorch:
+        ``torch.distributed.get_process_group_ranks``; same semantics.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> dist.get_process_group_ranks(dist.new_group([0]))
+        [0]
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     return list(pg.ranks) if pg is not None else []
 
 
 def get_global_rank(group, group_rank):
-    """The global rank of the member group_rank of group."""
+    """The global rank of the member of a group with the given group rank.
+
+    A group rank outside the group raises ValueError.
+
+    Args:
+        group (ProcessGroup): the group; None: the default group.
+        group_rank (int): the member's rank in the group.
+
+    Returns:
+        int: its global rank (its rank in the default group).
+
+    PyTorch:
+        ``torch.distributed.get_global_rank``; same semantics.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> dist.get_global_rank(dist.new_group([0]), 0)
+        0
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     if pg is None or not 0 <= group_rank < pg.size():
         raise ValueError(f"get_global_rank: group rank {group_rank} is not part of the group")
@@ -314,7 +613,28 @@ def get_global_rank(group, group_rank):
 
 
 def get_group_rank(group, global_rank):
-    """The rank in group of the process with global rank global_rank."""
+    """The rank in a group of the process with the given global rank.
+
+    A process outside the group raises ValueError.
+
+    Args:
+        group (ProcessGroup): the group; None: the default group.
+        global_rank (int): the process's global rank.
+
+    Returns:
+        int: its rank in the group.
+
+    PyTorch:
+        ``torch.distributed.get_group_rank``; same semantics.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> dist.get_group_rank(dist.new_group([0]), 0)
+        0
+        >>> dist.destroy_process_group()
+    """
     pg = _resolve(group)
     if pg is None or global_rank not in pg.ranks:
         raise ValueError(f"get_group_rank: global rank {global_rank} is not part of the group")

@@ -10,12 +10,34 @@ _POLLS = 64       # polls between looks at the clock
 
 
 class Work:
-    """A started collective: ``wait()`` blocks until it has finished on this rank (raising a DistBackendError when
-    the process group's timeout passes first), ``is_completed()`` polls. Non-blocking MPI requests are polled, never
-    waited on in MPI, so a rank that stops responding cannot block the others forever.
+    """The handle of a started collective, as collectives with ``async_op=True``, isend and irecv return it.
 
-    Args: requests (mpi4py requests), group (the ProcessGroup), what (the collective's name, for messages),
-    finish (called once when the requests are done: copies results into the tensors), result (the output tensors).
+    ``wait()`` blocks until it has finished on this rank (raising DistBackendError when the process group's
+    timeout passes first), ``is_completed()`` polls, ``result()`` gives the output tensors. Non-blocking MPI
+    requests are polled, never waited on in MPI, so a rank that stops responding cannot block the others forever.
+    The collectives make Works; code does not construct them.
+
+    Args:
+        requests (list): the collective's mpi4py requests.
+        group (ProcessGroup): its process group.
+        what (str): the collective's name, for messages.
+        finish (callable, optional): called once when the requests are done (copies results into the tensors).
+            Default: None.
+        result (sequence of Tensor): the output tensors. Default: ().
+        statuses (list, optional): mpi4py Status objects MPI fills when the requests complete. Default: None.
+
+    PyTorch:
+        ``torch.distributed.Work``; ``wait``, ``is_completed``, ``is_success``, ``result`` and ``exception``
+        (always None) as PyTorch's; no futures (``get_future``).
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> work = dist.all_reduce(ember.tensor([1.0, 2.0]), async_op=True)
+        >>> work.wait(), work.is_completed(), work.result()
+        (True, True, [tensor([1., 2.])])
+        >>> dist.destroy_process_group()
     """
 
     def __init__(self, requests, group, what, finish=None, result=(), statuses=None):

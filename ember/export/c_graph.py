@@ -16,7 +16,12 @@ __all__ = ["ExportError", "inference_graph", "constant_array"]
 
 
 class ExportError(RuntimeError):
-    """A model that cannot become standalone C (an op without a C form, a forward that cannot be traced...)."""
+    """A model that cannot become standalone C (an op without a C form, a forward that cannot be traced...), or
+    a C program that fails to build or run (build_c, run_c); the message says which.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (``torch.export`` raises its own errors for untraceable code).
+    """
 
 
 def inference_graph(model, args):

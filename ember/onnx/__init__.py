@@ -20,17 +20,46 @@ __all__ = ["export", "is_in_onnx_export", "load", "OnnxExporterError", "Unsuppor
 
 
 def is_in_onnx_export():
-    """True while ember.onnx.export runs the model (torch.onnx.is_in_onnx_export).
+    """Whether ember.onnx.export is running the model now: a forward can check it to take an export-friendly path.
 
-    >>> ember.onnx.is_in_onnx_export()
-    False
+    Returns:
+        bool: True inside ember.onnx.export's trace of the model, False otherwise.
+
+    PyTorch:
+        ``torch.onnx.is_in_onnx_export``; same semantics.
+
+    Example:
+        >>> ember.onnx.is_in_onnx_export()
+        False
     """
     return exporting()
 
 
 def load(f):
-    """Import an ONNX model (path, file object, bytes or onnx.ModelProto) as an nn.Module whose parameters are the
-    model's initializers and whose forward runs the graph with ember ops; needs the onnx package (ember[onnx])."""
+    """Import an ONNX model as an nn.Module whose forward runs the graph with ember ops.
+
+    The model's float initializers become the module's parameters (trainable: autograd flows through the imported
+    graph). An op ember does not implement raises UnsupportedOnnxOp. Needs the onnx package (``pip install
+    'ember[onnx]'``; ImportError without it).
+
+    Args:
+        f (str, PathLike, file object, bytes or onnx.ModelProto): the model: a path, a binary file object, its
+            serialized bytes, or the loaded proto.
+
+    Returns:
+        Module: the imported model; its forward takes the graph's inputs in order and returns its output (a tuple
+        of them when there are several).
+
+    PyTorch:
+        No PyTorch counterpart: PyTorch exports ONNX but does not import it (``onnx2torch`` is the nearest).
+
+    Example:
+        >>> import onnx  # ember.onnx.load needs the onnx package
+        >>> ember.onnx.export(nn.Linear(3, 2), ember.zeros(1, 3), "linear.onnx")
+        >>> model = ember.onnx.load("linear.onnx")
+        >>> model(ember.ones(1, 3)).shape
+        ember.Size([1, 2])
+    """
     try:
         from .loader import load as _load  # onnx is optional: imported on first use
     except ModuleNotFoundError as e:

@@ -22,11 +22,19 @@ _ONNX_DTYPES = {"float32": 1, "uint8": 2, "int8": 3, "uint16": 4, "int16": 5, "i
 
 
 class OnnxExporterError(RuntimeError):
-    """An ONNX export failed (torch.onnx.OnnxExporterError)."""
+    """An ONNX export failed: the base of ember.onnx.export's errors.
+
+    PyTorch:
+        ``torch.onnx.OnnxExporterError``; same use.
+    """
 
 
 class UnsupportedOperatorError(OnnxExporterError):
-    """An op has no ONNX rule, or none for this use of it (torch.onnx.errors.UnsupportedOperatorError)."""
+    """An op of the exported model has no ONNX rule, or none for this use of it; the message names it.
+
+    PyTorch:
+        ``torch.onnx.errors.UnsupportedOperatorError``; same use.
+    """
 
 
 def onnx_dtype(dtype):

@@ -30,20 +30,43 @@ def exporting():
     return _active[0]
 
 
-def export(model, args, f, input_names=None, output_names=None, dynamic_axes=None, opset_version=17):
-    """Export model (a Module or a function of tensors) to ONNX (torch.onnx.export).
+def export(model, args, f, input_names=None, output_names=None, dynamic_axes=None, opset_version=17) -> None:
+    """Export a Module or a function of tensors to an ONNX file.
+
+    The model is traced on the example inputs with the compiler's graph capture, and each op becomes ONNX nodes.
+    Parameters and buffers become initializers named as in the state_dict. An op without an ONNX rule raises
+    UnsupportedOperatorError naming it. Needs the onnx package (``pip install 'ember[onnx]'``; ImportError
+    without it).
 
     Args:
-        model: the Module (exported in evaluation mode, its mode restored afterwards) or function.
-        args: the example inputs: a tuple of positional arguments (a last element that is a dict: keyword
-            arguments), or one Tensor.
-        f: a path or a binary file object to write the model to.
-        input_names, output_names: names of the graph's inputs (the tensors among args, in order) and outputs.
-        dynamic_axes: {input or output name: {axis: name} or [axes]}: axes whose size may differ when the graph
-            runs (typically the batch axis 0).
-        opset_version: the ONNX opset (17 and later).
+        model (Module or callable): the Module (exported in evaluation mode, its mode restored afterwards) or
+            function.
+        args (tuple or Tensor): the example inputs: a tuple of positional arguments (a last element that is a
+            dict: keyword arguments), or one Tensor.
+        f (str, PathLike or file object): where to write the model: a path or a binary file object.
+        input_names (list of str, optional): the names of the graph's inputs (the tensors among args, in order);
+            those not named get the forward's parameter name, else ``input_<i>``. Default: None.
+        output_names (list of str, optional): the names of the graph's outputs; those not named are ``output``
+            (one output) or ``output_<i>``. Default: None.
+        dynamic_axes (dict, optional): {input or output name: {axis: name} or [axes]}: the axes whose size may
+            differ when the graph runs (typically the batch axis 0). Default: None (every size fixed).
+        opset_version (int): the ONNX opset, from 17 to the installed onnx's latest (ValueError otherwise).
+            Default: 17.
 
-    Returns None. Raises UnsupportedOperatorError naming an op that has no ONNX rule."""
+    PyTorch:
+        ``torch.onnx.export`` with ``dynamo=False`` (the TorchScript exporter's ``dynamic_axes``); it also
+        exports a function; the names after ``f`` may be positional; it returns None (PyTorch's default dynamo
+        exporter returns an ONNXProgram), and has none of PyTorch's other options (``dynamic_shapes``,
+        ``export_params``, ``do_constant_folding``...). PyTorch's default opset is 18.
+
+    Example:
+        >>> import onnx  # ember.onnx.export needs the onnx package
+        >>> ember.onnx.export(nn.Linear(3, 2), (ember.zeros(1, 3),), "linear.onnx", input_names=["x"],
+        ...                   output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+        >>> graph = onnx.load("linear.onnx").graph
+        >>> [n.op_type for n in graph.node], graph.input[0].type.tensor_type.shape.dim[0].dim_param
+        (['Gemm'], 'batch')
+    """
     onnx = _import_onnx()
     if not isinstance(opset_version, int) or not MIN_OPSET <= opset_version <= onnx.defs.onnx_opset_version():
         raise ValueError(f"ember.onnx.export: opset_version must be an int from {MIN_OPSET} to "

@@ -16,7 +16,13 @@ _FAMILY = {}  # (domain, op_type) -> family name (the importer module)
 
 
 class UnsupportedOnnxOp(NotImplementedError):
-    """An ONNX op (or one of its opset versions) that ember does not implement."""
+    """An ONNX op (or one of its opset versions) that ember.onnx.load cannot import: ember does not implement it.
+
+    ``op_type``, ``opset`` and ``domain`` name it. A NotImplementedError.
+
+    PyTorch:
+        No PyTorch counterpart: PyTorch does not import ONNX.
+    """
 
     def __init__(self, op_type, opset, domain=""):
         where = f"{domain}::" if domain not in ("", "ai.onnx") else ""

@@ -25,7 +25,26 @@ _MODELS = {}
 
 
 def register_model(name=None):
-    """Decorator adding a model builder to the registry under `name` (default: the function's name)."""
+    """A decorator that adds a model builder to the registry of get_model and list_models.
+
+    Args:
+        name (str, optional): the registered name (looked up case-insensitively); None: the builder's
+            ``__name__``. A name already taken by another builder raises ValueError. Default: None.
+
+    Returns:
+        callable: the decorator; it registers the builder and returns it unchanged.
+
+    PyTorch:
+        torchvision's ``torchvision.models._api.register_model`` (private there); same use.
+
+    Example:
+        >>> @ember.zoo.register_model("tiny_mlp")
+        ... def tiny_mlp(num_classes=2):
+        ...     return nn.Linear(4, num_classes)
+        >>> ember.zoo.get_model("tiny_mlp", num_classes=3)
+        Linear(in_features=4, out_features=3, bias=True)
+        >>> del ember.zoo._MODELS["tiny_mlp"]  # unregistered again (the registry has no public removal)
+    """
     def wrap(fn):
         key = (name or fn.__name__).lower()
         if key in _MODELS and _MODELS[key] is not fn:
@@ -43,20 +62,40 @@ del _fn
 
 
 def list_models():
-    """The sorted names accepted by get_model.
+    """The names of the registered model builders, those get_model accepts.
 
-    >>> "resnet18" in ember.zoo.list_models()
-    True
+    Returns:
+        list of str: the names in sorted order (lower case).
+
+    PyTorch:
+        ``torchvision.models.list_models``, without its ``module``, ``include`` and ``exclude`` filters.
+
+    Example:
+        >>> "resnet18" in ember.zoo.list_models()
+        True
+        >>> ember.zoo.list_models()[:3]
+        ['gpt', 'lenet5', 'lstm_classifier']
     """
     return sorted(_MODELS)
 
 
 def get_model(name, **kwargs):
-    """Build the model registered as `name` (case-insensitive), passing kwargs to its builder.
+    """Build the model registered under a name, passing keyword arguments to its builder.
 
-    >>> model = ember.zoo.get_model("lenet5", num_classes=10)
-    >>> model(ember.randn(2, 1, 28, 28)).shape
-    ember.Size([2, 10])
+    Args:
+        name (str): a name of list_models(), in any case; an unknown name raises ValueError listing them.
+        **kwargs: the builder's keyword arguments (``num_classes``, ...).
+
+    Returns:
+        Module: the new model, randomly initialized.
+
+    PyTorch:
+        ``torchvision.models.get_model``; same use (ember's names include its own models, such as gpt and mlp).
+
+    Example:
+        >>> model = ember.zoo.get_model("lenet5", num_classes=10)
+        >>> model(ember.randn(2, 1, 28, 28)).shape
+        ember.Size([2, 10])
     """
     try:
         builder = _MODELS[name.lower()]

@@ -73,8 +73,39 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    """Decoder-only transformer language model (nanoGPT): token + position embeddings, n_layer Blocks, final
-    LayerNorm and an lm_head whose weight IS transformer.wte.weight (tied)."""
+    """A decoder-only transformer language model in nanoGPT's layout.
+
+    Token and position embeddings, n_layer pre-norm blocks of causal self-attention and MLP, a final LayerNorm and
+    an ``lm_head`` whose weight is ``transformer.wte.weight`` (tied: one Parameter under two names). Weights start
+    from N(0, 0.02), the residual projections from N(0, 0.02 / sqrt(2 n_layer)), as nanoGPT's.
+    ``forward(idx, targets=None)`` returns (logits, loss); ``generate(idx, max_new_tokens)`` samples tokens.
+
+    Args:
+        vocab_size (int): the number of token ids.
+        block_size (int): the longest sequence (the position embedding's size). Default: 64.
+        n_layer (int): the number of transformer blocks. Default: 2.
+        n_head (int): the attention heads; n_embd must be divisible by it. Default: 4.
+        n_embd (int): the width of the embeddings and blocks. Default: 128.
+        dropout (float): the dropout probability (embeddings, attention, residual branches). Default: 0.0.
+        bias (bool): biases in the Linear and LayerNorm layers. Default: True.
+        checkpoint (bool or int): recompute the blocks' activations in backward instead of keeping them
+            (``ember.utils.checkpoint.checkpoint_sequential``, dropout replayed): True for round(sqrt(n_layer))
+            segments (at least 2), an int for that many segments, False or 0 for none. Default: False.
+
+    Shape:
+        - Input: (B, T) token ids (int64), T <= block_size; targets, when given, (B, T) (-1 ignored).
+        - Output: logits (B, T, vocab_size), and the loss (a scalar: mean cross-entropy) or None.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own, with the module names of nanoGPT's ``model.py`` (its checkpoints load
+        with ``load_state_dict``).
+
+    Example:
+        >>> model = ember.zoo.GPT(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=8)
+        >>> logits, loss = model(ember.zeros(2, 5, dtype=ember.int64))
+        >>> logits.shape, loss
+        (ember.Size([2, 5, 16]), None)
+    """
 
     def __init__(self, vocab_size, block_size=64, n_layer=2, n_head=4, n_embd=128, dropout=0.0, bias=True,
                  checkpoint=False):
@@ -168,7 +199,29 @@ def _top_k_filter(logits, k):
 
 @takes_weights
 def gpt(vocab_size, block_size=64, n_layer=2, n_head=4, n_embd=128, dropout=0.0, bias=True, checkpoint=False):
-    """A nanoGPT-style GPT (defaults: 2 layers, 4 heads, 128 wide, context 64). checkpoint (True: round(sqrt(
-    n_layer)) segments of blocks, at least 2; or a number of segments) recomputes the blocks' activations in
-    backward instead of keeping them (ember.utils.checkpoint.checkpoint_sequential, dropout replayed)."""
+    """Build a nanoGPT-style GPT (defaults: 2 layers, 4 heads, 128 wide, context 64).
+
+    Args:
+        vocab_size (int): the number of token ids.
+        block_size (int): the longest sequence (the position embedding's size). Default: 64.
+        n_layer (int): the number of transformer blocks. Default: 2.
+        n_head (int): the attention heads; n_embd must be divisible by it. Default: 4.
+        n_embd (int): the width of the embeddings and blocks. Default: 128.
+        dropout (float): the dropout probability (embeddings, attention, residual branches). Default: 0.0.
+        bias (bool): biases in the Linear and LayerNorm layers. Default: True.
+        checkpoint (bool or int): recompute the blocks' activations in backward instead of keeping them
+            (``ember.utils.checkpoint.checkpoint_sequential``, dropout replayed): True for round(sqrt(n_layer))
+            segments (at least 2), an int for that many segments, False or 0 for none. Default: False.
+
+    Returns:
+        GPT: the model.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (nanoGPT's layout).
+
+    Example:
+        >>> model = ember.zoo.gpt(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=8)
+        >>> model.generate(ember.zeros(1, 1, dtype=ember.int64), max_new_tokens=4).shape
+        ember.Size([1, 5])
+    """
     return GPT(vocab_size, block_size, n_layer, n_head, n_embd, dropout, bias, checkpoint)

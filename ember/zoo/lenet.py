@@ -6,7 +6,28 @@ __all__ = ["LeNet5", "lenet5"]
 
 
 class LeNet5(nn.Module):
-    """conv 6@5x5 (pad 2) -> ReLU -> maxpool 2 -> conv 16@5x5 -> ReLU -> maxpool 2 -> fc 120 -> fc 84 -> fc classes."""
+    """LeNet-5 for 28x28 images: two convolutions with max pooling, then three Linear layers.
+
+    conv 6@5x5 (padding 2) -> ReLU -> max pool 2 -> conv 16@5x5 -> ReLU -> max pool 2 -> Linear 400-120 -> ReLU
+    -> Linear 120-84 -> ReLU -> Linear 84-num_classes (ReLU and max pooling instead of the original's tanh and
+    subsampling). Modules: ``features`` and ``classifier``.
+
+    Args:
+        num_classes (int): the number of classes. Default: 10.
+        in_channels (int): the input's channels. Default: 1.
+
+    Shape:
+        - Input: (N, in_channels, 28, 28).
+        - Output: (N, num_classes).
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (torchvision has no LeNet).
+
+    Example:
+        >>> model = ember.zoo.LeNet5()
+        >>> model(ember.randn(2, 1, 28, 28)).shape
+        ember.Size([2, 10])
+    """
 
     def __init__(self, num_classes=10, in_channels=1):
         super().__init__()
@@ -24,5 +45,21 @@ class LeNet5(nn.Module):
 
 @takes_weights
 def lenet5(num_classes=10, in_channels=1):
-    """LeNet-5 (ReLU, max pooling) for (N, in_channels, 28, 28) input."""
+    """Build a LeNet5 (ReLU, max pooling) for (N, in_channels, 28, 28) images.
+
+    Args:
+        num_classes (int): the number of classes. Default: 10.
+        in_channels (int): the input's channels. Default: 1.
+
+    Returns:
+        LeNet5: the model.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own.
+
+    Example:
+        >>> model = ember.zoo.lenet5(num_classes=5, in_channels=3)
+        >>> model(ember.randn(2, 3, 28, 28)).shape
+        ember.Size([2, 5])
+    """
     return LeNet5(num_classes, in_channels)

@@ -33,7 +33,31 @@ class Conv2dNormActivation(nn.Sequential):
 
 
 class InvertedResidual(nn.Module):
-    """1x1 expand (skipped when expand_ratio is 1), 3x3 depthwise, 1x1 linear projection; residual when shapes match."""
+    """MobileNetV2's block: 1x1 expansion, 3x3 depthwise convolution, 1x1 linear projection, and a residual.
+
+    The expansion (Conv-BN-ReLU6 to ``round(inp * expand_ratio)`` channels) is skipped when expand_ratio is 1; the
+    input is added to the result when the stride is 1 and inp equals oup. Modules: ``conv`` (a Sequential).
+
+    Args:
+        inp (int): the input's channels.
+        oup (int): the output's channels.
+        stride (int): the depthwise convolution's stride, 1 or 2 (ValueError otherwise).
+        expand_ratio (float): the expansion factor of the hidden channels.
+        norm_layer (callable, optional): makes the normalization layers from a channel count. Default:
+            ``nn.BatchNorm2d``.
+
+    Shape:
+        - Input: (N, inp, H, W).
+        - Output: (N, oup, H_out, W_out), H_out = ceil(H / stride), W_out = ceil(W / stride).
+
+    PyTorch:
+        ``torchvision.models.mobilenetv2.InvertedResidual``; same arguments, modules and state_dict keys.
+
+    Example:
+        >>> block = ember.zoo.InvertedResidual(16, 24, stride=2, expand_ratio=6)
+        >>> block(ember.randn(2, 16, 8, 8)).shape
+        ember.Size([2, 24, 4, 4])
+    """
 
     def __init__(self, inp, oup, stride, expand_ratio, norm_layer=None):
         super().__init__()
@@ -64,7 +88,37 @@ _SETTING = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 
 
 
 class MobileNetV2(nn.Module):
-    """torchvision.models.MobileNetV2: same constructor, modules, state_dict keys and initialisation."""
+    """MobileNetV2 (Sandler et al. 2018): a stem convolution, 17 InvertedResidual blocks, a 1x1 convolution to
+    1280 channels, average pooling, dropout and a Linear classifier.
+
+    Convolutions start from ``kaiming_normal_`` (fan_out), BatchNorm from weight 1, bias 0, Linear weights from
+    N(0, 0.01), as torchvision's.
+
+    Args:
+        num_classes (int): the number of classes. Default: 1000.
+        width_mult (float): multiplies every block's channels (rounded to round_nearest). Default: 1.0.
+        inverted_residual_setting (list of lists, optional): the blocks' [t, c, n, s] rows (expansion, channels,
+            repeats, first stride); None: the paper's seven rows. Default: None.
+        round_nearest (int): channels are rounded to a multiple of it. Default: 8.
+        block (type, optional): the block class. Default: InvertedResidual.
+        norm_layer (callable, optional): makes the normalization layers from a channel count. Default:
+            ``nn.BatchNorm2d``.
+        dropout (float): the dropout before the classifier. Default: 0.2.
+        in_channels (int): the input's channels. Default: 3.
+
+    Shape:
+        - Input: (N, in_channels, H, W), H and W of 32 and more (224 in the paper).
+        - Output: (N, num_classes).
+
+    PyTorch:
+        ``torchvision.models.MobileNetV2``; same arguments, modules, state_dict keys and initialization, plus
+        ``in_channels`` (torchvision's stem always takes 3 channels).
+
+    Example:
+        >>> model = ember.zoo.MobileNetV2(num_classes=10, width_mult=0.25, in_channels=1)
+        >>> model(ember.randn(2, 1, 32, 32)).shape
+        ember.Size([2, 10])
+    """
 
     def __init__(self, num_classes=1000, width_mult=1.0, inverted_residual_setting=None, round_nearest=8, block=None,
                  norm_layer=None, dropout=0.2, in_channels=3):
@@ -111,5 +165,22 @@ class MobileNetV2(nn.Module):
 
 @takes_weights
 def mobilenet_v2(num_classes=1000, **kwargs):
-    """MobileNetV2 (torchvision layout; width_mult, dropout, ... as keyword arguments)."""
+    """Build a MobileNetV2 in torchvision's layout: 3,504,872 parameters with 1000 classes.
+
+    Args:
+        num_classes (int): the number of classes. Default: 1000.
+        **kwargs: the other keyword arguments of MobileNetV2 (``width_mult``, ``dropout``, ``in_channels``...).
+
+    Returns:
+        MobileNetV2: the model, initialized as torchvision initializes it.
+
+    PyTorch:
+        ``torchvision.models.mobilenet_v2``; same modules, state_dict keys and initialization; no pretrained
+        weights (``weights`` must be None).
+
+    Example:
+        >>> model = ember.zoo.mobilenet_v2(num_classes=10, width_mult=0.25)
+        >>> model(ember.randn(2, 3, 32, 32)).shape
+        ember.Size([2, 10])
+    """
     return MobileNetV2(num_classes=num_classes, **kwargs)

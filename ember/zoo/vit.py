@@ -66,8 +66,39 @@ class Encoder(nn.Module):
 
 
 class VisionTransformer(nn.Module):
-    """torchvision.models.VisionTransformer: patches by a strided conv, a class token, a transformer encoder and a
-    linear head on the class token (zero-initialised, as in torchvision)."""
+    """A Vision Transformer (Dosovitskiy et al. 2020) in torchvision's layout.
+
+    The image is cut into patches by a strided convolution (``conv_proj``), a class token is prepended, a
+    transformer ``encoder`` (learned position embedding, pre-norm blocks) runs over the sequence, and ``heads``
+    classify the class token's output (the head starts at zero, as torchvision's).
+
+    Args:
+        image_size (int): the side of the square input images; a multiple of patch_size.
+        patch_size (int): the side of the square patches.
+        num_layers (int): the number of encoder blocks.
+        num_heads (int): the attention heads of each block.
+        hidden_dim (int): the width of the tokens; divisible by num_heads.
+        mlp_dim (int): the hidden width of each block's MLP.
+        dropout (float): the dropout of the embeddings and MLPs. Default: 0.0.
+        attention_dropout (float): the dropout of the attention weights. Default: 0.0.
+        num_classes (int): the number of classes. Default: 1000.
+        representation_size (int, optional): a Linear-tanh layer of that width before the head. Default: None.
+        in_channels (int): the input's channels. Default: 3.
+
+    Shape:
+        - Input: (N, in_channels, image_size, image_size); other sizes raise ValueError.
+        - Output: (N, num_classes).
+
+    PyTorch:
+        ``torchvision.models.VisionTransformer``; same modules, state_dict keys and initialization, plus
+        ``in_channels``; no ``norm_layer`` or ``conv_stem_configs`` argument.
+
+    Example:
+        >>> model = ember.zoo.VisionTransformer(image_size=16, patch_size=4, num_layers=1, num_heads=2,
+        ...                                     hidden_dim=8, mlp_dim=16, num_classes=10)
+        >>> model(ember.randn(2, 3, 16, 16)).shape
+        ember.Size([2, 10])
+    """
 
     def __init__(self, image_size, patch_size, num_layers, num_heads, hidden_dim, mlp_dim, dropout=0.0,
                  attention_dropout=0.0, num_classes=1000, representation_size=None, in_channels=3):
@@ -121,6 +152,31 @@ class VisionTransformer(nn.Module):
 @takes_weights
 def vit(image_size=32, patch_size=4, in_channels=3, num_classes=10, dim=64, depth=2, heads=4, mlp_dim=128,
         dropout=0.0, attention_dropout=0.0):
-    """A small ViT for 32x32 images (torchvision's VisionTransformer layout, hidden size `dim`, `depth` blocks)."""
+    """Build a small Vision Transformer for 32x32 images (torchvision's VisionTransformer layout).
+
+    Args:
+        image_size (int): the side of the square input images. Default: 32.
+        patch_size (int): the side of the square patches. Default: 4.
+        in_channels (int): the input's channels. Default: 3.
+        num_classes (int): the number of classes. Default: 10.
+        dim (int): the width of the tokens (``hidden_dim``). Default: 64.
+        depth (int): the number of encoder blocks (``num_layers``). Default: 2.
+        heads (int): the attention heads (``num_heads``). Default: 4.
+        mlp_dim (int): the hidden width of each block's MLP. Default: 128.
+        dropout (float): the dropout of the embeddings and MLPs. Default: 0.0.
+        attention_dropout (float): the dropout of the attention weights. Default: 0.0.
+
+    Returns:
+        VisionTransformer: the model.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own small configuration (torchvision's builders are the large vit_b_16,
+        vit_l_16, ...), in the layout of ``torchvision.models.VisionTransformer``.
+
+    Example:
+        >>> model = ember.zoo.vit()
+        >>> model(ember.randn(2, 3, 32, 32)).shape
+        ember.Size([2, 10])
+    """
     return VisionTransformer(image_size, patch_size, depth, heads, dim, mlp_dim, dropout, attention_dropout,
                              num_classes, in_channels=in_channels)
