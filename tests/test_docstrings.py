@@ -1,6 +1,9 @@
-"""The API reference's docstrings: every public name of the documented modules has one of its own, the most used
-names have an example, and every example runs as a doctest (``python tests/test_docstrings.py`` prints the
-coverage table: names with a docstring / with an example / total, per reference page)."""
+"""The API reference's docstrings: every public name of the documented modules (and the public methods of the
+classes documented with their members) has one of its own in the house format (summary, Args naming every
+parameter, Returns, Shape for layers, PyTorch, Example: docs/_ext/ember_names.docstring_problems), and every
+example runs as a doctest. ``python tests/test_docstrings.py`` prints the coverage table (names with a docstring /
+with an example / total, per reference page); ``--problems [PATH ...]`` lists what the docstrings defined under
+those paths lack."""
 import doctest
 import inspect
 import pathlib
@@ -10,27 +13,11 @@ import numpy as np
 import pytest
 
 import ember
+from helpers import skip_without_optional_imports
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "docs" / "_ext"))
 from ember_names import PAGES, docstring_problems, documented_objects, own_doc, public_names  # noqa: E402
 
-# Names a newcomer meets first: each has a runnable example (the rest of the pages follow).
-MOST_USED = {
-    "ember": ["tensor", "zeros", "ones", "arange", "randn", "manual_seed", "cat", "stack", "matmul", "sum", "mean",
-              "no_grad", "save", "load", "where", "softmax", "compile", "add", "reshape", "max", "argmax"],
-    "tensor": ["backward", "item", "numpy", "view", "sum", "shape", "detach", "to"],
-    "autograd": ["grad", "Function", "gradcheck"],
-    "nn": ["Module", "Linear", "Conv2d", "ReLU", "Sequential", "CrossEntropyLoss", "MSELoss", "Dropout",
-           "BatchNorm2d", "MaxPool2d", "Flatten", "Embedding", "LSTM", "LayerNorm"],
-    "nn.functional": ["cross_entropy", "relu", "softmax", "mse_loss", "linear", "conv2d", "dropout"],
-    "optim": ["SGD", "Adam", "AdamW"],
-    "optim.lr_scheduler": ["StepLR", "CosineAnnealingLR"],
-    "data": ["DataLoader", "TensorDataset"],
-    "train": ["Trainer", "EarlyStopping"],
-    "zoo": ["get_model", "list_models"],
-    "compile": ["compile"],
-    "utils.checkpoint": ["checkpoint"],
-}
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
@@ -75,18 +62,12 @@ def test_every_public_name_has_a_docstring(page):
     assert not missing, f"{PAGES[page][0]}: public names without a docstring: {', '.join(missing)}"
 
 
-@pytest.mark.parametrize("page", [p for p in MOST_USED])
-def test_most_used_names_have_an_example(page):
-    docs = dict(public_names(page))
-    missing = [name for name in MOST_USED[page] if ">>>" not in own_doc(docs[name])]
-    assert not missing, f"{PAGES[page][0]}: no example (>>>) in the docstring of {', '.join(missing)}"
-
-
 @pytest.mark.parametrize("name, doc", list(_unique_examples()))
 def test_docstring_example(name, doc, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples that save files write here
     globs = {"ember": ember, "nn": ember.nn, "F": ember.nn.functional, "np": np}
     test = doctest.DocTestParser().get_doctest(doc, globs, name, None, 0)
+    skip_without_optional_imports("".join(example.source for example in test.examples))  # onnx, mpi4py
     runner, report = doctest.DocTestRunner(optionflags=OPTIONS), []
     ember.manual_seed(0)
     runner.run(test, out=report.append)
