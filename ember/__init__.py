@@ -35,12 +35,42 @@ from . import sparse  # noqa: E402,F401  (torch.sparse: sparse.mm, sparse.sum)
 
 
 def is_floating_point(t):
-    """Whether t's dtype is a floating-point type (torch.is_floating_point)."""
+    """Return whether the tensor's dtype is a floating-point type (float16, bfloat16, float32, float64).
+
+    Args:
+        t (Tensor): the tensor.
+
+    Returns:
+        bool: True for a floating-point dtype.
+
+    PyTorch:
+        ``torch.is_floating_point`` and ``Tensor.is_floating_point``; same semantics, but the argument is named
+        ``t`` (PyTorch's ``input``).
+
+    Example:
+        >>> ember.is_floating_point(ember.tensor([1.0])), ember.is_floating_point(ember.tensor([1]))
+        (True, False)
+    """
     return t.is_floating_point()
 
 
 def numel(t):
-    """The number of elements of t (torch.numel)."""
+    """Return the number of elements of the tensor.
+
+    Args:
+        t (Tensor): the tensor.
+
+    Returns:
+        int: the product of its sizes (1 for a 0-d tensor).
+
+    PyTorch:
+        ``torch.numel`` and ``Tensor.numel``; same semantics, but the argument is named ``t`` (PyTorch's
+        ``input``).
+
+    Example:
+        >>> ember.numel(ember.zeros(2, 3))
+        6
+    """
     return t.numel()
 
 

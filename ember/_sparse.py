@@ -22,7 +22,23 @@ __all__ = ["layout", "strided", "sparse_coo", "SparseCOO", "coalesce_arrays", "r
 
 
 class layout:
-    """torch.layout: how a tensor's elements are stored (``ember.strided``: an array; ``ember.sparse_coo``)."""
+    """How a tensor stores its elements: ``ember.strided`` (a dense array) or ``ember.sparse_coo``.
+
+    Tensors report theirs as ``Tensor.layout``; compare it with ``is`` or ``==``. The two values are made once: use
+    ``ember.strided`` and ``ember.sparse_coo`` rather than building new ones.
+
+    Args:
+        name (str): the layout's name ("strided" or "sparse_coo").
+
+    PyTorch:
+        ``torch.layout``; ember has ``strided`` and ``sparse_coo`` (not the CSR/CSC/BSR/BSC layouts or ``_mkldnn``).
+
+    Example:
+        >>> ember.zeros(2).layout
+        ember.strided
+        >>> ember.zeros(2).to_sparse().layout is ember.sparse_coo
+        True
+    """
 
     __slots__ = ("name",)
 

@@ -12,8 +12,26 @@ except Exception:  # pragma: no cover - depends on the environment
 
 
 class device:
-    """A place where tensors live, as torch.device: ``device('cpu')``, ``device('cuda')`` (the current GPU: index
-    None), ``device('cuda:1')`` or ``device('cuda', 1)``; a bare index means that GPU (``device(1)``)."""
+    """A place where tensors live: the CPU or a CUDA GPU.
+
+    ``device('cpu')``, ``device('cuda')`` (the current GPU: index None), ``device('cuda:1')`` or
+    ``device('cuda', 1)``; a bare index means that GPU (``device(1)``, which needs a GPU). Devices compare equal to
+    their strings (``device('cpu') == 'cpu'``); ``str(d)`` is the string form.
+
+    Args:
+        type (str or device or int): "cpu", "cuda", "cuda:N", a device to copy, or a GPU index.
+        index (int, optional): the GPU's index; None for the CPU or the current GPU. Default: None.
+
+    PyTorch:
+        ``torch.device``; same semantics for "cpu" and "cuda" (ember's CUDA runs through CuPy); the other device
+        types ("mps", "xpu", "meta"...) raise RuntimeError.
+
+    Example:
+        >>> ember.device("cuda:1")
+        device(type='cuda', index=1)
+        >>> ember.zeros(2).device == "cpu"
+        True
+    """
 
     __slots__ = ("type", "index")
 
@@ -68,7 +86,19 @@ CPU = device("cpu")
 
 
 def cuda_available():
-    """True when CuPy is installed and sees at least one GPU."""
+    """Return whether ember can run on a GPU: CuPy is installed and sees at least one.
+
+    Returns:
+        bool: True when CUDA tensors can be made.
+
+    PyTorch:
+        No top-level counterpart: PyTorch's is ``torch.cuda.is_available()`` (which ember also has, as
+        ``ember.cuda.is_available()``).
+
+    Example:
+        >>> ember.cuda_available() == ember.cuda.is_available()
+        True
+    """
     if _cupy is None:
         return False
     try:

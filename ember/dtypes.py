@@ -21,7 +21,29 @@ _BOOL, _INT, _FLOAT = 0, 1, 2
 
 
 class dtype:
-    """A tensor element type; wraps a NumPy dtype and knows its promotion category."""
+    """A tensor element type, such as ``ember.float32`` or ``ember.int64``.
+
+    Each wraps a NumPy dtype (``.np``) and knows its size in bytes (``.itemsize``), whether it is a floating-point
+    type (``.is_floating_point``) or signed (``.is_signed``), and its promotion category (bool < integer < float).
+    Use the module's dtypes (``ember.bool``, ``uint8``, ``int8``, ``int16``, ``int32``, ``int64``, ``float16``,
+    ``bfloat16``, ``float32``, ``float64`` and the aliases ``half``, ``float``, ``double``, ``short``, ``int``,
+    ``long``) rather than building new ones.
+
+    Args:
+        name (str): the dtype's name, e.g. "float32".
+        np_dtype (numpy dtype or type): the NumPy dtype that holds the elements.
+        category (int): the promotion category: 0 bool, 1 integer, 2 floating point.
+
+    PyTorch:
+        ``torch.dtype``; the same dtype objects and attributes (``is_floating_point``, ``is_signed``, ``itemsize``)
+        for the types ember has (no complex, unsigned 16-64 bit or float8 types); ``.np`` is ember's own.
+
+    Example:
+        >>> ember.float32.is_floating_point, ember.int64.itemsize
+        (True, 8)
+        >>> ember.tensor([1, 2]).dtype
+        ember.int64
+    """
 
     __slots__ = ("name", "np", "category", "itemsize")
 
@@ -101,12 +123,41 @@ def to_dtype(d):
 
 
 def get_default_dtype():
-    """The dtype of floating-point tensors made from Python floats (float32 unless changed)."""
+    """Return the default floating-point dtype.
+
+    It is the dtype of tensors made from Python floats and of the float factories (``zeros``, ``rand``...) when no
+    dtype is given.
+
+    Returns:
+        ember.dtype: float32 unless ``set_default_dtype`` changed it.
+
+    PyTorch:
+        ``torch.get_default_dtype``; same semantics.
+
+    Example:
+        >>> ember.get_default_dtype()
+        ember.float32
+    """
     return _default_float
 
 
-def set_default_dtype(d):
-    """Set the default floating-point dtype (float16, bfloat16, float32 or float64)."""
+def set_default_dtype(d) -> None:
+    """Set the default floating-point dtype (float16, bfloat16, float32 or float64).
+
+    Args:
+        d (ember.dtype or str): the new default; a dtype name or a NumPy float dtype works too. A non-float
+            dtype raises TypeError.
+
+    PyTorch:
+        ``torch.set_default_dtype``; same semantics, but it also accepts names and NumPy dtypes (PyTorch only
+        ``torch.dtype`` objects).
+
+    Example:
+        >>> ember.set_default_dtype(ember.float64)
+        >>> ember.tensor([1.5]).dtype
+        ember.float64
+        >>> ember.set_default_dtype(ember.float32)
+    """
     global _default_float
     d = to_dtype(d)
     if d.category != _FLOAT:
@@ -126,7 +177,27 @@ def default_dtype(d):
 
 
 def promote_types(a, b):
-    """The smallest dtype both a and b cast to, by PyTorch's table."""
+    """Return the smallest dtype to which both dtypes can be cast, by PyTorch's promotion table.
+
+    A higher category wins (bool < integer < float); within a category the wider type wins (uint8 with int8 gives
+    int16; bfloat16 with float16 gives float32).
+
+    Args:
+        a (ember.dtype): the first dtype.
+        b (ember.dtype): the second dtype.
+
+    Returns:
+        ember.dtype: the promoted dtype.
+
+    PyTorch:
+        ``torch.promote_types``; same semantics.
+
+    Example:
+        >>> ember.promote_types(ember.int32, ember.float16)
+        ember.float16
+        >>> ember.promote_types(ember.uint8, ember.int8)
+        ember.int16
+    """
     if a is b:
         return a
     if a.category != b.category:
@@ -160,10 +231,25 @@ def _scalar_dtype(x):
 
 
 def result_type(*operands):
-    """The dtype of an op over tensors and Python scalars, by PyTorch's rules.
+    """Return the dtype an op gives for these tensors and Python numbers, by PyTorch's rules.
 
-    Tensors with dimensions outrank zero-dimensional tensors, which outrank Python scalars; a
-    lower-ranked operand changes the result only when its category (bool < int < float) is higher.
+    Tensors with dimensions outrank zero-dimensional tensors, which outrank Python numbers; a lower-ranked operand
+    changes the result only when its category (bool < integer < float) is higher.
+
+    Args:
+        *operands (Tensor or number): the operands, any number of them.
+
+    Returns:
+        ember.dtype: the result's dtype.
+
+    PyTorch:
+        ``torch.result_type``; same rules, but it takes any number of operands (PyTorch exactly two).
+
+    Example:
+        >>> ember.result_type(ember.tensor([1, 2]), 2.5)
+        ember.float32
+        >>> ember.result_type(ember.tensor([1.0]), ember.tensor(2.0, dtype=ember.float64))
+        ember.float32
     """
     dim = zero = wrapped = None
     for x in operands:
@@ -179,12 +265,46 @@ def result_type(*operands):
 
 
 def can_cast(from_, to):
-    """True when PyTorch allows an in-place op to cast from_ to `to` (no category downgrade)."""
+    """Return whether PyTorch's casting rules allow an in-place op to write ``from_`` values into ``to``.
+
+    A cast is allowed unless it lowers the category (float to integer, integer to bool...).
+
+    Args:
+        from_ (ember.dtype): the dtype of the values.
+        to (ember.dtype): the dtype of the destination.
+
+    Returns:
+        bool: True when the cast is allowed.
+
+    PyTorch:
+        ``torch.can_cast``; same semantics.
+
+    Example:
+        >>> ember.can_cast(ember.float64, ember.float32), ember.can_cast(ember.float32, ember.int32)
+        (True, False)
+    """
     return from_.category <= to.category
 
 
 class finfo:
-    """Machine limits of a floating-point dtype, like torch.finfo."""
+    """The machine limits of a floating-point dtype.
+
+    Attributes: ``bits``, ``eps``, ``max``, ``min``, ``tiny`` (and its alias ``smallest_normal``), ``resolution``
+    and ``dtype``, as Python numbers.
+
+    Args:
+        d (ember.dtype, optional): a floating-point dtype; the default dtype when None. Default: None.
+
+    PyTorch:
+        ``torch.finfo``; same attributes, but ``dtype`` is the ember dtype (a string in PyTorch) and
+        ``resolution`` is NumPy's value as a float (9.99999997e-07 for float32, PyTorch's 1e-06).
+
+    Example:
+        >>> ember.finfo(ember.float16).max
+        65504.0
+        >>> ember.finfo(ember.float32).eps
+        1.1920928955078125e-07
+    """
 
     def __init__(self, d=None):
         d = to_dtype(d) if d is not None else _default_float
@@ -197,7 +317,20 @@ class finfo:
 
 
 class iinfo:
-    """Limits of an integer dtype, like torch.iinfo."""
+    """The limits of an integer dtype.
+
+    Attributes: ``bits``, ``max``, ``min`` and ``dtype``, as Python ints (and the dtype).
+
+    Args:
+        d (ember.dtype): an integer dtype.
+
+    PyTorch:
+        ``torch.iinfo``; same attributes, but ``dtype`` is the ember dtype (a string in PyTorch).
+
+    Example:
+        >>> ember.iinfo(ember.int8).min, ember.iinfo(ember.int8).max
+        (-128, 127)
+    """
 
     def __init__(self, d):
         d = to_dtype(d)

@@ -469,15 +469,32 @@ def _pickle(obj, tensors, pickle_module, protocol):
 def save(obj: Any, f: FileLike, pickle_module: Any = None, pickle_protocol: int | None = None, *,
          metadata: Mapping[str, object] | None = None, _use_new_zipfile_serialization: bool = True,
          _disable_byteorder_record: bool = False) -> None:
-    """Save obj to f (a path, written atomically, or a binary file object), as ``torch.save``.
+    """Save an object (tensors, a state dict, a checkpoint, any picklable object) to a file.
 
-    Tensors, state dicts and containers of them with numbers, strings and None are stored so that ``load`` reads
-    them without running code; anything else is pickled and needs ``load(..., weights_only=False)`` or an
-    allowlist (see the module's documentation). metadata: extra strings for the header's ``__metadata__``.
+    Tensors, state dicts and containers of them with numbers, strings, None, bools, dtypes and devices are stored
+    so that ``load`` reads them without running code; anything else is pickled and needs
+    ``load(..., weights_only=False)`` or an allowlist (see ``ember.serialization``). The file is a safetensors
+    file; a path is written atomically (a temporary file renamed into place).
 
-    >>> ember.save({"w": ember.arange(3)}, "weights.pt")
-    >>> ember.load("weights.pt")["w"]
-    tensor([0, 1, 2])
+    Args:
+        obj (object): what to save.
+        f (str or os.PathLike or file): a path, or a binary file object open for writing.
+        pickle_module (module, optional): the module whose ``Pickler`` pickles objects that need it; ``pickle``
+            when None. Default: None.
+        pickle_protocol (int, optional): the pickle protocol, raised to at least 4. Default: None.
+        metadata (Mapping[str, object], optional): extra entries for the header's ``__metadata__`` (stored as
+            strings). Default: None.
+        _use_new_zipfile_serialization (bool): accepted for PyTorch's programs; ignored. Default: True.
+        _disable_byteorder_record (bool): accepted for PyTorch's programs; ignored. Default: False.
+
+    PyTorch:
+        ``torch.save``; same interface, but the file is safetensors, not PyTorch's zip archive: ``torch.load``
+        cannot read it (a dict of tensors loads with ``safetensors.torch.load_file``). ``metadata`` is ember's own.
+
+    Example:
+        >>> ember.save({"w": ember.arange(3)}, "weights.pt")
+        >>> ember.load("weights.pt")["w"]
+        tensor([0, 1, 2])
     """
     tensors = _Tensors()
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
@@ -511,19 +528,36 @@ def save(obj: Any, f: FileLike, pickle_module: Any = None, pickle_protocol: int 
 
 def load(f: FileLike, map_location: MapLocation = None, pickle_module: Any = None, *, weights_only: bool | None = None,
          mmap: bool | None = None, **pickle_load_args: Any) -> Any:
-    """Load what save() wrote, or any safetensors file (a dict of tensors), from a path or a binary file object,
-    as ``torch.load``.
+    """Load what ``save`` wrote, or any safetensors file, from a path or a binary file object.
 
-    weights_only (the default) never runs code from the file: a pickled object loads only with the classes and
-    functions allowed by ``add_safe_globals``/``safe_globals``, otherwise pickle.UnpicklingError says which it
-    needs. weights_only=False unpickles anything (only for files you trust). map_location: None (each tensor
-    where it was saved), a device or a string, a dict from saved to new locations, or a function
-    ``(tensor, saved_location) -> tensor``. mmap=True maps the file's tensors instead of reading them (a path
-    only). A file that is not valid raises InvalidCheckpointError.
+    ``weights_only`` (the default) never runs code from the file: a pickled object loads only with the classes
+    and functions allowed by ``add_safe_globals``/``safe_globals``, otherwise pickle.UnpicklingError names the ones
+    it needs. A file that is not valid raises InvalidCheckpointError.
 
-    >>> ember.save(nn.Linear(2, 1).state_dict(), "linear.pt")
-    >>> sorted(ember.load("linear.pt"))
-    ['bias', 'weight']
+    Args:
+        f (str or os.PathLike or file): a path, or a binary file object open for reading.
+        map_location (device, str, dict or callable, optional): where tensors go: None (where each was saved), a
+            device or a string, a dict from saved to new locations, or a function ``(tensor, saved_location) ->
+            tensor``. Default: None.
+        pickle_module (module, optional): the module whose ``Unpickler`` reads pickled objects (only with
+            ``weights_only=False``). Default: None.
+        weights_only (bool, optional): whether to refuse pickled objects outside the allowlist; True when None,
+            unless a pickle_module is given. Default: None.
+        mmap (bool, optional): whether to map the file's tensors instead of reading them (a path only).
+            Default: None.
+        **pickle_load_args: keyword arguments for the Unpickler (with ``weights_only=False``).
+
+    Returns:
+        object: the saved object, its tensors rebuilt (as Parameters and Buffers where they were).
+
+    PyTorch:
+        ``torch.load``; same interface and defaults, but it reads ember's (safetensors) files, not PyTorch's zip
+        archives, and a ``map_location`` function receives tensors rather than storages.
+
+    Example:
+        >>> ember.save(nn.Linear(2, 1).state_dict(), "linear.pt")
+        >>> sorted(ember.load("linear.pt"))
+        ['bias', 'weight']
     """
     if weights_only is None:
         weights_only = pickle_module is None

@@ -32,20 +32,52 @@ _DEFAULT_DTYPE = {"cpu": _dt.bfloat16, "cuda": _dt.float16}
 
 
 def is_autocast_available(device_type):
-    """Whether ember can autocast on this device type ('cpu', 'cuda'), as torch.amp.is_autocast_available."""
+    """Return whether ember can autocast on a device type.
+
+    Args:
+        device_type (str): a device type, such as 'cpu' or 'cuda'.
+
+    Returns:
+        bool: True for 'cpu' and 'cuda' (whether or not a GPU is present), False otherwise.
+
+    PyTorch:
+        ``torch.amp.is_autocast_available``; same semantics for 'cpu' and 'cuda' (ember has no other device
+        types, so 'mps', 'xpu'... give False).
+
+    Example:
+        >>> ember.amp.is_autocast_available("cpu"), ember.amp.is_autocast_available("mps")
+        (True, False)
+    """
     return device_type in _autocast.DEVICE_TYPES
 
 
 class autocast:
-    """Run the region (a ``with`` block, or a decorated function) with autocast on for ``device_type``.
+    """Run a region (a ``with`` block, or a decorated function) with autocast on for ``device_type``.
 
-    ``autocast(device_type, dtype=None, enabled=True, cache_enabled=None)``, as torch.autocast: dtype defaults to
-    bfloat16 on 'cpu' and float16 on 'cuda'; ``enabled=False`` turns autocast off inside an enabled region. ::
+    Inside it the matmul-like ops (linear, matmul, conv, attention...) cast their floating-point inputs (float64
+    excepted) to ``dtype`` and return it, while the losses and a few others run in float32; gradients flow back
+    through the casts, so float32 parameters get float32 gradients (the full list is in ``ember.amp``'s module
+    documentation). On 'cuda' without a GPU it warns and does nothing, as PyTorch does.
 
-        model = ember.nn.Linear(4, 3)
-        with ember.autocast("cpu", dtype=ember.bfloat16):
-            y = model(ember.randn(2, 4))
-        assert y.dtype == ember.bfloat16 and model.weight.dtype == ember.float32
+    Args:
+        device_type (str): 'cpu' or 'cuda'.
+        dtype (ember.dtype, optional): the low precision; bfloat16 on 'cpu' and float16 on 'cuda' when None.
+            Default: None.
+        enabled (bool): whether autocast is on inside (False turns it off inside an enabled region).
+            Default: True.
+        cache_enabled (bool, optional): whether to keep the low-precision copies of parameters within the region;
+            the current setting when None. Default: None.
+
+    PyTorch:
+        ``torch.autocast`` and ``torch.amp.autocast``; same semantics, except that ember's nn.LSTM/nn.RNN return
+        float32 under CPU autocast (PyTorch's return the low precision).
+
+    Example:
+        >>> model = nn.Linear(4, 3)
+        >>> with ember.autocast("cpu"):
+        ...     y = model(ember.randn(2, 4))
+        >>> y.dtype, model.weight.dtype
+        (ember.bfloat16, ember.float32)
     """
 
     def __init__(self, device_type, dtype=None, enabled=True, cache_enabled=None):
@@ -110,39 +142,137 @@ class autocast:
 # --- the global functions torch has beside the class (torch.is_autocast_enabled, ...) -------------------------------
 
 def is_autocast_enabled(device_type=None):
-    """Whether autocast is on in this thread for device_type (CUDA's when not given, as in PyTorch)."""
+    """Return whether autocast is on in this thread for a device type.
+
+    Args:
+        device_type (str, optional): 'cpu' or 'cuda'; 'cuda' when None. Default: None.
+
+    Returns:
+        bool: True inside an enabled ``autocast`` region for that device type.
+
+    PyTorch:
+        ``torch.is_autocast_enabled``; same semantics.
+
+    Example:
+        >>> with ember.autocast("cpu"):
+        ...     ember.is_autocast_enabled("cpu")
+        True
+    """
     return _autocast.is_enabled("cuda" if device_type is None else device_type)
 
 
-def set_autocast_enabled(device_type, enabled=None):
-    """Turn autocast on or off for device_type in this thread (``set_autocast_enabled(True)`` means CUDA)."""
+def set_autocast_enabled(device_type, enabled=None) -> None:
+    """Turn autocast on or off for a device type in this thread (until set again).
+
+    ``set_autocast_enabled(True)`` (one argument) means CUDA. Prefer the ``autocast`` context manager, which
+    restores the previous state.
+
+    Args:
+        device_type (str or bool): 'cpu' or 'cuda'; or the enabled flag, for CUDA, when ``enabled`` is None.
+        enabled (bool, optional): whether autocast is on. Default: None.
+
+    PyTorch:
+        ``torch.set_autocast_enabled``; same semantics.
+
+    Example:
+        >>> ember.set_autocast_enabled("cpu", True)
+        >>> ember.is_autocast_enabled("cpu")
+        True
+        >>> ember.set_autocast_enabled("cpu", False)
+    """
     if enabled is None:
         device_type, enabled = "cuda", device_type
     _autocast.set_enabled(device_type, enabled)
 
 
 def get_autocast_dtype(device_type):
-    """The dtype autocast uses on device_type (bfloat16 on 'cpu', float16 on 'cuda' unless set)."""
+    """Return the dtype autocast casts to on a device type.
+
+    Args:
+        device_type (str): 'cpu' or 'cuda'.
+
+    Returns:
+        ember.dtype: bfloat16 on 'cpu' and float16 on 'cuda' unless set (in this thread).
+
+    PyTorch:
+        ``torch.get_autocast_dtype``; same semantics.
+
+    Example:
+        >>> ember.get_autocast_dtype("cpu"), ember.get_autocast_dtype("cuda")
+        (ember.bfloat16, ember.float16)
+    """
     return _autocast.get_dtype(device_type)
 
 
-def set_autocast_dtype(device_type, dtype):
-    """Set the dtype autocast uses on device_type ('cpu' or 'cuda'): torch.set_autocast_dtype."""
+def set_autocast_dtype(device_type, dtype) -> None:
+    """Set the dtype autocast casts to on a device type (in this thread).
+
+    Args:
+        device_type (str): 'cpu' or 'cuda'.
+        dtype (ember.dtype): the low precision (a name or a NumPy dtype works too).
+
+    PyTorch:
+        ``torch.set_autocast_dtype``; same semantics.
+
+    Example:
+        >>> ember.set_autocast_dtype("cpu", ember.float16)
+        >>> ember.get_autocast_dtype("cpu")
+        ember.float16
+        >>> ember.set_autocast_dtype("cpu", ember.bfloat16)
+    """
     _autocast.set_dtype(device_type, _dt.to_dtype(dtype))
 
 
 def is_autocast_cache_enabled():
-    """Whether autocast keeps the low-precision copies of parameters it made within a region (torch.is_autocast_cache_enabled)."""
+    """Return whether autocast keeps the low-precision copies of parameters it made
+    within a region.
+
+    Returns:
+        bool: True unless turned off (by ``set_autocast_cache_enabled`` or ``autocast(cache_enabled=False)``).
+
+    PyTorch:
+        ``torch.is_autocast_cache_enabled``; same semantics.
+
+    Example:
+        >>> ember.is_autocast_cache_enabled()
+        True
+        >>> with ember.autocast("cpu", cache_enabled=False):
+        ...     ember.is_autocast_cache_enabled()
+        False
+    """
     return _autocast.is_cache_enabled()
 
 
-def set_autocast_cache_enabled(enabled):
-    """Turn autocast's cache of low-precision parameter copies on or off (torch.set_autocast_cache_enabled)."""
+def set_autocast_cache_enabled(enabled) -> None:
+    """Turn autocast's cache of low-precision parameter copies on or off.
+
+    Args:
+        enabled (bool): whether to cache them.
+
+    PyTorch:
+        ``torch.set_autocast_cache_enabled``; same semantics.
+
+    Example:
+        >>> ember.set_autocast_cache_enabled(False)
+        >>> ember.is_autocast_cache_enabled()
+        False
+        >>> ember.set_autocast_cache_enabled(True)
+    """
     _autocast.set_cache_enabled(enabled)
 
 
-def clear_autocast_cache():
-    """Drop autocast's cached low-precision parameter copies (torch.clear_autocast_cache)."""
+def clear_autocast_cache() -> None:
+    """Drop autocast's cached low-precision parameter copies (the outermost region's exit does
+    it too).
+
+    PyTorch:
+        ``torch.clear_autocast_cache``; same semantics.
+
+    Example:
+        >>> ember.clear_autocast_cache()
+        >>> ember.is_autocast_cache_enabled()
+        True
+    """
     _autocast.clear_cache()
 
 
@@ -165,8 +295,41 @@ def _cast(value, device_type, dtype):
 
 
 def custom_fwd(fwd=None, *, device_type, cast_inputs=None):
-    """Decorator for the forward of an ``ember.autograd.Function``: with cast_inputs, inside an autocast region its
-    floating-point tensor arguments are cast to cast_inputs and it runs with autocast off (torch.amp.custom_fwd)."""
+    """Decorate the forward of an ``ember.autograd.Function`` for autocast.
+
+    Inside an enabled autocast region, with ``cast_inputs`` its floating-point tensor arguments (float64 excepted)
+    are cast to ``cast_inputs`` and it runs with autocast off; without ``cast_inputs`` it runs in the region's
+    autocast state. Either way ``custom_bwd`` makes backward run in the state forward ran in. Put it under
+    ``@staticmethod``.
+
+    Args:
+        fwd (callable, optional): the forward to decorate; None to get a decorator (``@custom_fwd(...)``).
+            Default: None.
+        device_type (str): 'cpu' or 'cuda' (keyword only).
+        cast_inputs (ember.dtype, optional): the dtype to cast the inputs to. Default: None.
+
+    Returns:
+        callable: the decorated forward (or a decorator when fwd is None).
+
+    PyTorch:
+        ``torch.amp.custom_fwd``; same semantics.
+
+    Example:
+        >>> class Scale(ember.autograd.Function):
+        ...     @staticmethod
+        ...     @ember.amp.custom_fwd(device_type="cpu", cast_inputs=ember.float32)
+        ...     def forward(ctx, a):
+        ...         return a * 2
+        ...     @staticmethod
+        ...     @ember.amp.custom_bwd(device_type="cpu")
+        ...     def backward(ctx, grad):
+        ...         return grad * 2
+        >>> x = ember.ones(2, dtype=ember.bfloat16, requires_grad=True)
+        >>> with ember.autocast("cpu"):
+        ...     y = Scale.apply(x)
+        >>> y.dtype
+        ember.float32
+    """
     if not isinstance(device_type, str):
         raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
     if fwd is None:
@@ -187,8 +350,39 @@ def custom_fwd(fwd=None, *, device_type, cast_inputs=None):
 
 
 def custom_bwd(bwd=None, *, device_type):
-    """Decorator for the backward of an ``ember.autograd.Function``: it runs with the autocast state its forward
-    ran with (torch.amp.custom_bwd)."""
+    """Decorate the backward of an ``ember.autograd.Function`` for autocast: it runs with the autocast
+    state (enabled and dtype) its forward ran with.
+
+    Use it with ``custom_fwd`` on the forward; put it under ``@staticmethod``.
+
+    Args:
+        bwd (callable, optional): the backward to decorate; None to get a decorator (``@custom_bwd(...)``).
+            Default: None.
+        device_type (str): 'cpu' or 'cuda' (keyword only).
+
+    Returns:
+        callable: the decorated backward (or a decorator when bwd is None).
+
+    PyTorch:
+        ``torch.amp.custom_bwd``; same semantics.
+
+    Example:
+        >>> class Scale(ember.autograd.Function):
+        ...     @staticmethod
+        ...     @ember.amp.custom_fwd(device_type="cpu", cast_inputs=ember.float32)
+        ...     def forward(ctx, a):
+        ...         return a * 2
+        ...     @staticmethod
+        ...     @ember.amp.custom_bwd(device_type="cpu")
+        ...     def backward(ctx, grad):
+        ...         return grad * 2
+        >>> x = ember.ones(2, dtype=ember.bfloat16, requires_grad=True)
+        >>> with ember.autocast("cpu"):
+        ...     y = Scale.apply(x)
+        >>> y.sum().backward()
+        >>> x.grad
+        tensor([2., 2.], dtype=ember.bfloat16)
+    """
     if not isinstance(device_type, str):
         raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
     if bwd is None:

@@ -62,19 +62,38 @@ def _non_finite_check_and_unscale_(grads, found_inf, inv_scale):
 
 
 class GradScaler:
-    """Scale the loss so that low-precision gradients do not underflow (see the module's docstring).
+    """Scale the loss so that low-precision gradients do not underflow, and skip steps whose gradients
+    overflowed.
 
-    ``GradScaler(device="cuda", init_scale=2.**16, growth_factor=2.0, backoff_factor=0.5, growth_interval=2000,
-    enabled=True)``, as torch.amp.GradScaler::
+    ``scale(loss)`` multiplies the loss by the scale; ``step(optimizer)`` divides the gradients by it
+    (``unscale_``), checks them for inf/NaN and calls ``optimizer.step()`` only when all are finite; ``update()``
+    multiplies the scale by backoff_factor after a skipped step and by growth_factor after growth_interval good
+    steps in a row. The scale is a float32 tensor, made on the device of the first scaled output. On 'cuda'
+    without a GPU it warns and is disabled: ``scale`` returns its input, ``step`` calls ``optimizer.step()``,
+    ``unscale_`` and ``update`` do nothing and ``get_scale()`` is 1.0.
 
-        scaler = ember.amp.GradScaler("cpu")
-        model = ember.nn.Linear(3, 1)
-        opt = ember.optim.SGD(model.parameters(), lr=0.1)
-        loss = model(ember.ones(2, 3)).sum()
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        assert scaler.get_scale() == 2.0 ** 16
+    Args:
+        device (str): 'cuda' or 'cpu'. Default: "cuda".
+        init_scale (float): the first scale. Default: 65536.0 (2 ** 16).
+        growth_factor (float): what the scale is multiplied by after growth_interval good steps (> 1).
+            Default: 2.0.
+        backoff_factor (float): what the scale is multiplied by after a step with inf/NaN gradients (< 1).
+            Default: 0.5.
+        growth_interval (int): how many good steps in a row before the scale grows. Default: 2000.
+        enabled (bool): False makes every method a pass-through. Default: True.
+
+    PyTorch:
+        ``torch.amp.GradScaler``; same semantics and arithmetic.
+
+    Example:
+        >>> scaler = ember.amp.GradScaler("cpu")
+        >>> model = nn.Linear(3, 1)
+        >>> opt = ember.optim.SGD(model.parameters(), lr=0.1)
+        >>> scaler.scale(model(ember.ones(2, 3)).sum()).backward()
+        >>> scaler.step(opt)
+        >>> scaler.update()
+        >>> scaler.get_scale()
+        65536.0
     """
 
     def __init__(self, device="cuda", init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5,
@@ -114,7 +133,22 @@ class GradScaler:
         self._growth_tracker = full((), self._init_growth_tracker, dtype=_dt.int32, device=dev)
 
     def scale(self, outputs):
-        """outputs (a tensor, or an iterable of them, nested) multiplied by the scale; unchanged when disabled."""
+        """Multiply outputs (usually the loss) by the scale, before backward.
+
+        Args:
+            outputs (Tensor or iterable of Tensor): a tensor, or a (nested) list/tuple/iterable of tensors.
+
+        Returns:
+            Tensor or iterable of Tensor: the scaled outputs, in the same structure (unchanged when disabled).
+
+        PyTorch:
+            ``torch.amp.GradScaler.scale``; same semantics.
+
+        Example:
+            >>> scaler = ember.amp.GradScaler("cpu")
+            >>> scaler.scale(ember.tensor(2.0))
+            tensor(131072.)
+        """
         if not self._enabled:
             return outputs
         if isinstance(outputs, Tensor):
@@ -156,9 +190,27 @@ class GradScaler:
                                                    per_device_inv_scale.get(device))
         return per_device_found_inf._per_device_tensors
 
-    def unscale_(self, optimizer):
-        """Divide the optimizer's gradients by the scale in place (once per step; optional: step() does it), e.g.
-        before clipping them. Records whether any is inf or NaN."""
+    def unscale_(self, optimizer) -> None:
+        """Divide the optimizer's gradients by the scale in place, e.g. before clipping them.
+
+        Optional: ``step`` does it when it was not called. It may be called once per optimizer between two
+        ``update()`` calls, and it records whether any gradient is inf or NaN.
+
+        Args:
+            optimizer (ember.optim.Optimizer): the optimizer whose parameters' gradients are unscaled.
+
+        PyTorch:
+            ``torch.amp.GradScaler.unscale_``; same semantics.
+
+        Example:
+            >>> scaler = ember.amp.GradScaler("cpu")
+            >>> model = nn.Linear(3, 1)
+            >>> opt = ember.optim.SGD(model.parameters(), lr=0.1)
+            >>> scaler.scale(model(ember.ones(2, 3)).sum()).backward()
+            >>> scaler.unscale_(opt)
+            >>> model.bias.grad
+            tensor([2.])
+        """
         if not self._enabled:
             return
         self._check_scale_growth_tracker("unscale_")
@@ -178,8 +230,28 @@ class GradScaler:
         return None
 
     def step(self, optimizer, *args, **kwargs):
-        """Unscale the gradients (unless unscale_ was called) and run ``optimizer.step(*args, **kwargs)`` if they
-        are all finite; returns what it returns (None when the step is skipped)."""
+        """Unscale the gradients (unless ``unscale_`` was called) and run ``optimizer.step`` if they are
+        all finite.
+
+        Args:
+            optimizer (ember.optim.Optimizer): the optimizer to step.
+            *args (object): positional arguments for ``optimizer.step``.
+            **kwargs (object): keyword arguments for ``optimizer.step`` (no ``closure`` while enabled).
+
+        Returns:
+            object: what ``optimizer.step`` returned, or None when the step was skipped.
+
+        PyTorch:
+            ``torch.amp.GradScaler.step``; same semantics.
+
+        Example:
+            >>> scaler = ember.amp.GradScaler("cpu")
+            >>> model = nn.Linear(3, 1)
+            >>> opt = ember.optim.SGD(model.parameters(), lr=0.1)
+            >>> scaler.scale(model(ember.ones(2, 3)).sum()).backward()
+            >>> scaler.step(opt)
+            >>> scaler.update()
+        """
         if not self._enabled:
             return optimizer.step(*args, **kwargs)
         if "closure" in kwargs:
@@ -196,9 +268,29 @@ class GradScaler:
         optimizer_state["stage"] = OptState.STEPPED
         return retval
 
-    def update(self, new_scale=None):
-        """Back the scale off if a step was skipped, grow it after growth_interval good steps in a row (or set it to
-        new_scale, a float or a one-element tensor). Call once per iteration, after every step()."""
+    def update(self, new_scale=None) -> None:
+        """Update the scale after an iteration: back it off if a step was skipped, grow it after
+        growth_interval good steps in a row, or set it to new_scale.
+
+        Call it once per iteration, after every ``step``.
+
+        Args:
+            new_scale (float or Tensor, optional): the scale to set (a one-element tensor not requiring grad); the
+                rule above when None. Default: None.
+
+        PyTorch:
+            ``torch.amp.GradScaler.update``; same semantics.
+
+        Example:
+            >>> scaler = ember.amp.GradScaler("cpu")
+            >>> model = nn.Linear(3, 1)
+            >>> opt = ember.optim.SGD(model.parameters(), lr=0.1)
+            >>> scaler.scale(model(ember.ones(2, 3)).sum()).backward()
+            >>> scaler.step(opt)
+            >>> scaler.update(1024.0)
+            >>> scaler.get_scale()
+            1024.0
+        """
         if not self._enabled:
             return
         _scale, _growth_tracker = self._check_scale_growth_tracker("update")
@@ -243,27 +335,119 @@ class GradScaler:
         return self._scale
 
     def get_scale(self):
-        """The current scale as a Python float (1.0 when disabled)."""
+        """Return the current scale.
+
+        Returns:
+            float: the scale (``init_scale`` before the first ``scale``; 1.0 when disabled).
+
+        PyTorch:
+            ``torch.amp.GradScaler.get_scale``; same semantics.
+
+        Example:
+            >>> ember.amp.GradScaler("cpu", init_scale=128.0).get_scale()
+            128.0
+        """
         if self._enabled:
             return self._init_scale if self._scale is None else float(self._scale.item())
         return 1.0
 
     def get_growth_factor(self):
+        """Return the factor the scale grows by.
+
+        Returns:
+            float: the growth factor.
+
+        PyTorch:
+            ``torch.amp.GradScaler.get_growth_factor``; same semantics.
+
+        Example:
+            >>> scaler = ember.amp.GradScaler("cpu")
+            >>> scaler.get_growth_factor()
+            2.0
+        """
         return self._growth_factor
 
-    def set_growth_factor(self, new_factor):
+    def set_growth_factor(self, new_factor) -> None:
+        """Set the factor the scale grows by.
+
+        Args:
+            new_factor (float): the new growth factor.
+
+        PyTorch:
+            ``torch.amp.GradScaler.set_growth_factor``; same semantics (the value is not checked to be > 1).
+
+        Example:
+            >>> scaler = ember.amp.GradScaler("cpu")
+            >>> scaler.set_growth_factor(4.0)
+            >>> scaler.get_growth_factor()
+            4.0
+        """
         self._growth_factor = new_factor
 
     def get_backoff_factor(self):
+        """Return the factor the scale is multiplied by after a skipped step.
+
+        Returns:
+            float: the backoff factor.
+
+        PyTorch:
+            ``torch.amp.GradScaler.get_backoff_factor``; same semantics.
+
+        Example:
+            >>> scaler = ember.amp.GradScaler("cpu")
+            >>> scaler.get_backoff_factor()
+            0.5
+        """
         return self._backoff_factor
 
-    def set_backoff_factor(self, new_factor):
+    def set_backoff_factor(self, new_factor) -> None:
+        """Set the factor the scale is multiplied by after a skipped step.
+
+        Args:
+            new_factor (float): the new backoff factor.
+
+        PyTorch:
+            ``torch.amp.GradScaler.set_backoff_factor``; same semantics (the value is not checked to be < 1).
+
+        Example:
+            >>> scaler = ember.amp.GradScaler("cpu")
+            >>> scaler.set_backoff_factor(0.25)
+            >>> scaler.get_backoff_factor()
+            0.25
+        """
         self._backoff_factor = new_factor
 
     def get_growth_interval(self):
+        """Return how many good steps in a row make the scale grow.
+
+        Returns:
+            int: the growth interval.
+
+        PyTorch:
+            ``torch.amp.GradScaler.get_growth_interval``; same semantics.
+
+        Example:
+            >>> scaler = ember.amp.GradScaler("cpu")
+            >>> scaler.get_growth_interval()
+            2000
+        """
         return self._growth_interval
 
-    def set_growth_interval(self, new_interval):
+    def set_growth_interval(self, new_interval) -> None:
+        """Set how many good steps in a row make the scale grow.
+
+        Args:
+            new_interval (int): the new growth interval.
+
+        PyTorch:
+            ``torch.amp.GradScaler.set_growth_interval``; same semantics.
+
+        Example:
+            >>> scaler = ember.amp.GradScaler("cpu")
+            >>> scaler.set_growth_interval(100)
+            >>> scaler.get_growth_interval()
+            100
+        """
         self._growth_interval = new_interval
 
     def _get_growth_tracker(self):
@@ -272,17 +456,58 @@ class GradScaler:
         return 0
 
     def is_enabled(self):
+        """Return whether the scaler scales (False when built disabled, or for 'cuda' without a
+        GPU).
+
+        Returns:
+            bool: True when enabled.
+
+        PyTorch:
+            ``torch.amp.GradScaler.is_enabled``; same semantics.
+
+        Example:
+            >>> ember.amp.GradScaler("cpu").is_enabled(), ember.amp.GradScaler("cpu", enabled=False).is_enabled()
+            (True, False)
+        """
         return self._enabled
 
     def state_dict(self):
-        """{'scale', 'growth_factor', 'backoff_factor', 'growth_interval', '_growth_tracker'}; {} when disabled."""
+        """Return the scaler's state, to save in a checkpoint.
+
+        Returns:
+            dict: 'scale', 'growth_factor', 'backoff_factor', 'growth_interval' and '_growth_tracker'; empty when
+            disabled.
+
+        PyTorch:
+            ``torch.amp.GradScaler.state_dict``; same semantics.
+
+        Example:
+            >>> scaler = ember.amp.GradScaler("cpu")
+            >>> scaler.state_dict()["scale"]
+            65536.0
+        """
         if self._enabled:
             return {"scale": self.get_scale(), "growth_factor": self._growth_factor,
                     "backoff_factor": self._backoff_factor, "growth_interval": self._growth_interval,
                     "_growth_tracker": self._get_growth_tracker()}
         return {}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict) -> None:
+        """Restore the scaler's state from what ``state_dict`` returned (nothing happens when
+        disabled).
+
+        Args:
+            state_dict (dict): a state from ``state_dict`` (an empty one raises RuntimeError).
+
+        PyTorch:
+            ``torch.amp.GradScaler.load_state_dict``; same semantics.
+
+        Example:
+            >>> scaler = ember.amp.GradScaler("cpu")
+            >>> scaler.load_state_dict(ember.amp.GradScaler("cpu", init_scale=8.0).state_dict())
+            >>> scaler.get_scale()
+            8.0
+        """
         if not self._enabled:
             return
         if len(state_dict) == 0:

@@ -349,8 +349,30 @@ def _as_list(x):
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    """Accumulate gradients of tensors into the .grad of the leaves they depend on."""
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+    """Compute the gradients of tensors and accumulate them into the ``.grad`` of the leaves they depend on.
+
+    ``backward(loss)`` is ``loss.backward()``; several tensors are differentiated together (their gradients add up).
+
+    Args:
+        tensors (Tensor or sequence of Tensor): the tensors to differentiate.
+        grad_tensors (Tensor or sequence of Tensor, optional): the gradient of each tensor (None entries for
+            one-element tensors, which default to 1). Default: None.
+        retain_graph (bool, optional): whether to keep the graph for another backward; create_graph when None.
+            Default: None.
+        create_graph (bool): whether to record the gradients' own graph, for higher derivatives. Default: False.
+        inputs (Tensor or sequence of Tensor, optional): only these leaves get their ``.grad``; all of them when
+            None. Default: None.
+
+    PyTorch:
+        ``torch.autograd.backward``; same semantics (no ``grad_variables`` or GradientEdge arguments).
+
+    Example:
+        >>> x = ember.tensor([1.0, 2.0], requires_grad=True)
+        >>> ember.autograd.backward((x * x).sum())
+        >>> x.grad
+        tensor([2., 4.])
+    """
     if _tracing.active[0] and create_graph:
         _tracing.untraceable("backward(create_graph=True) (a graph of gradients is not captured)")
     tensors = _as_list(tensors)
@@ -376,15 +398,32 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
          materialize_grads=False):
-    """Return the gradients of outputs with respect to inputs (a tuple), without touching any .grad.
+    """Return the gradients of outputs with respect to inputs, without touching any ``.grad``.
 
-    torch.autograd.grad: returns a tuple with one gradient per input; ``create_graph=True`` records the
-    gradient's own graph for higher derivatives.
+    Args:
+        outputs (Tensor or sequence of Tensor): the tensors to differentiate.
+        inputs (Tensor or sequence of Tensor): the tensors (requiring grad) to differentiate with respect to.
+        grad_outputs (Tensor or sequence of Tensor, optional): the gradient of each output (None entries for
+            one-element outputs, which default to 1). Default: None.
+        retain_graph (bool, optional): whether to keep the graph for another backward; create_graph when None.
+            Default: None.
+        create_graph (bool): whether to record the gradients' own graph, for higher derivatives. Default: False.
+        allow_unused (bool, optional): whether an input the outputs do not depend on gets None rather than an
+            error. Default: None (False).
+        materialize_grads (bool): whether such an input gets zeros rather than None. Default: False.
 
-    >>> x = ember.tensor(3.0, requires_grad=True)
-    >>> (g,) = ember.autograd.grad(x ** 2, x, create_graph=True)
-    >>> g, ember.autograd.grad(g, x)[0]
-    (tensor(6., grad_fn=<MulBackward0>), tensor(2.))
+    Returns:
+        tuple of Tensor: one gradient per input (None for an unused input with allow_unused).
+
+    PyTorch:
+        ``torch.autograd.grad``; same semantics (no ``only_inputs``, ``is_grads_batched`` or GradientEdge and
+        dict arguments).
+
+    Example:
+        >>> x = ember.tensor(3.0, requires_grad=True)
+        >>> (g,) = ember.autograd.grad(x ** 2, x, create_graph=True)
+        >>> g, ember.autograd.grad(g, x)[0]
+        (tensor(6., grad_fn=<MulBackward0>), tensor(2.))
     """
     if _tracing.active[0] and create_graph:
         _tracing.untraceable("autograd.grad(create_graph=True) (a graph of gradients is not captured)")

@@ -8,7 +8,34 @@ __all__ = ["Function", "FunctionCtx"]
 
 
 class FunctionCtx:
-    """The ``ctx`` of an ``autograd.Function``: save tensors for backward and read which inputs need grads."""
+    """The ``ctx`` of an ``autograd.Function``: what forward hands to backward.
+
+    ``save_for_backward(*tensors)`` keeps tensors (or None) for backward, read back as ``ctx.saved_tensors``
+    (modifying one in place afterwards makes that read raise); ``needs_input_grad`` tells, per argument of
+    forward, whether it needs a gradient; ``mark_non_differentiable(*outputs)`` and ``set_materialize_grads(value)``
+    (False: backward gets None rather than zeros for outputs without a gradient) work as in PyTorch. Any other
+    attribute can be set on it to pass non-tensor values.
+
+    PyTorch:
+        ``torch.autograd.function.FunctionCtx``; same methods, but ``mark_dirty`` changes nothing: an output that
+        is an input modified in place comes back as a new tensor sharing its memory (PyTorch returns the input
+        itself, with the Function as its grad_fn).
+
+    Example:
+        >>> class Square(ember.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         ctx.save_for_backward(x)
+        ...         return x * x
+        ...     @staticmethod
+        ...     def backward(ctx, grad):
+        ...         (x,) = ctx.saved_tensors
+        ...         return 2 * x * grad
+        >>> x = ember.tensor([3.0], requires_grad=True)
+        >>> Square.apply(x).backward()
+        >>> x.grad
+        tensor([6.])
+    """
 
     def save_for_backward(self, *tensors):
         """Keep tensors (or None) for backward; modifying them in place afterwards makes backward raise."""
@@ -85,41 +112,157 @@ def _zeros(meta):
 
 
 class Function:
-    """Base class for ops written in Python with their own gradient rule (PyTorch's autograd.Function).
+    """Base class for ops written in Python with their own gradient rule.
 
     Subclasses define ``@staticmethod forward(ctx, *args)`` and ``@staticmethod backward(ctx, *grads)`` (or
     ``forward(*args)`` plus ``setup_context(ctx, inputs, output)``) and are called with ``MyFunction.apply(*args)``.
-    ``backward`` returns one gradient (a Tensor or None) per argument of forward.
+    ``backward`` returns one gradient (a Tensor or None) per argument of forward. Forward runs without recording,
+    so its own operations are not differentiated; gradients of gradients work when backward is written with ember
+    ops and the graph is created (``create_graph=True``).
 
-    >>> class Square(ember.autograd.Function):
-    ...     @staticmethod
-    ...     def forward(ctx, x):
-    ...         ctx.save_for_backward(x)
-    ...         return x * x
-    ...     @staticmethod
-    ...     def backward(ctx, grad):
-    ...         (x,) = ctx.saved_tensors
-    ...         return 2 * x * grad
-    >>> x = ember.tensor([3.0], requires_grad=True)
-    >>> Square.apply(x).backward()
-    >>> x.grad
-    tensor([6.])
+    PyTorch:
+        ``torch.autograd.Function``; same semantics, but ``apply`` takes positional arguments only, and there is no
+        ``jvp``/``vmap`` (forward-mode AD and ``generate_vmap_rule`` are not supported).
+
+    Example:
+        >>> class Square(ember.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         ctx.save_for_backward(x)
+        ...         return x * x
+        ...     @staticmethod
+        ...     def backward(ctx, grad):
+        ...         (x,) = ctx.saved_tensors
+        ...         return 2 * x * grad
+        >>> x = ember.tensor([3.0], requires_grad=True)
+        >>> Square.apply(x).backward()
+        >>> x.grad
+        tensor([6.])
     """
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
+        """Compute the outputs of the op (to be overridden by a subclass as a staticmethod).
+
+        It runs without gradient recording. In the style with ``setup_context`` it takes no ``ctx``.
+
+        Args:
+            ctx (FunctionCtx): the context to save what backward needs on.
+            *args (object): the arguments given to ``apply``.
+            **kwargs (object): keyword arguments (``apply`` passes none).
+
+        Returns:
+            Tensor or tuple of Tensor: the outputs (non-tensor outputs are allowed and get no gradient).
+
+        PyTorch:
+            ``torch.autograd.Function.forward``; same semantics.
+
+        Example:
+            >>> class Double(ember.autograd.Function):
+            ...     @staticmethod
+            ...     def forward(ctx, x):
+            ...         return x * 2
+            ...     @staticmethod
+            ...     def backward(ctx, grad):
+            ...         return grad * 2
+            >>> x = ember.tensor([1.0, 2.0], requires_grad=True)
+            >>> Double.apply(x)
+            tensor([2., 4.], grad_fn=<DoubleBackward>)
+        """
         raise NotImplementedError
 
     @staticmethod
     def backward(ctx, *grads):
+        """Compute the gradients of forward's arguments from those of its outputs (to be overridden
+        by a subclass as a staticmethod).
+
+        Args:
+            ctx (FunctionCtx): the context forward (or setup_context) saved on.
+            *grads (Tensor): one gradient per output of forward (zeros where an output got none, unless
+                ``ctx.set_materialize_grads(False)``: then None).
+
+        Returns:
+            Tensor or tuple of Tensor: one gradient per argument of forward (None for those that need none).
+
+        PyTorch:
+            ``torch.autograd.Function.backward``; same semantics.
+
+        Example:
+            >>> class Double(ember.autograd.Function):
+            ...     @staticmethod
+            ...     def forward(ctx, x):
+            ...         return x * 2
+            ...     @staticmethod
+            ...     def backward(ctx, grad):
+            ...         return grad * 2
+            >>> x = ember.tensor([1.0, 2.0], requires_grad=True)
+            >>> Double.apply(x).sum().backward()
+            >>> x.grad
+            tensor([2., 2.])
+        """
         raise NotImplementedError
 
     @staticmethod
-    def setup_context(ctx, inputs, output):
+    def setup_context(ctx, inputs, output) -> None:
+        """Save what backward needs, in the style where forward takes no ``ctx`` (to be
+        overridden by a subclass as a staticmethod; optional).
+
+        Args:
+            ctx (FunctionCtx): the context to save on.
+            inputs (tuple): the arguments given to ``apply``.
+            output (Tensor or tuple): what forward returned.
+
+        PyTorch:
+            ``torch.autograd.Function.setup_context``; same semantics.
+
+        Example:
+            >>> class Cube(ember.autograd.Function):
+            ...     @staticmethod
+            ...     def forward(x):
+            ...         return x ** 3
+            ...     @staticmethod
+            ...     def setup_context(ctx, inputs, output):
+            ...         ctx.save_for_backward(inputs[0])
+            ...     @staticmethod
+            ...     def backward(ctx, grad):
+            ...         (x,) = ctx.saved_tensors
+            ...         return 3 * x ** 2 * grad
+            >>> x = ember.tensor([2.0], requires_grad=True)
+            >>> Cube.apply(x).backward()
+            >>> x.grad
+            tensor([12.])
+        """
         raise NotImplementedError
 
     @classmethod
     def apply(cls, *args):
+        """Run the op: call forward and, when an argument requires grad, record it in the autograd
+        graph so that backward is called for its gradients.
+
+        Floating-point tensor outputs get the Function as their ``grad_fn`` (unless marked non-differentiable); an
+        output that is one of the inputs comes back as a new tensor sharing its memory.
+
+        Args:
+            *args (object): the arguments of forward (tensors and anything else).
+
+        Returns:
+            Tensor or tuple of Tensor: forward's outputs.
+
+        PyTorch:
+            ``torch.autograd.Function.apply``; same semantics, but keyword arguments are not accepted.
+
+        Example:
+            >>> class Double(ember.autograd.Function):
+            ...     @staticmethod
+            ...     def forward(ctx, x):
+            ...         return x * 2
+            ...     @staticmethod
+            ...     def backward(ctx, grad):
+            ...         return grad * 2
+            >>> x = ember.tensor([1.0, 2.0], requires_grad=True)
+            >>> Double.apply(x).requires_grad
+            True
+        """
         ctx = FunctionCtx()
         recording = is_grad_enabled()
         ctx.needs_input_grad = tuple(recording and isinstance(a, Tensor) and a.requires_grad for a in args)

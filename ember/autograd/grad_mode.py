@@ -29,12 +29,38 @@ state = _GradMode()  # this thread's mode: read by autograd.graph.apply for ever
 
 
 def is_grad_enabled():
-    """True when operations are being recorded for autograd."""
+    """Return whether operations are being recorded for autograd in this thread.
+
+    Returns:
+        bool: False inside ``no_grad``, ``inference_mode`` or ``set_grad_enabled(False)``; True otherwise.
+
+    PyTorch:
+        ``torch.is_grad_enabled``; same semantics.
+
+    Example:
+        >>> ember.is_grad_enabled()
+        True
+        >>> with ember.no_grad():
+        ...     ember.is_grad_enabled()
+        False
+    """
     return state.enabled
 
 
 def is_inference_mode_enabled():
-    """True inside inference_mode()."""
+    """Return whether this thread is inside an ``inference_mode`` region.
+
+    Returns:
+        bool: True inside ``inference_mode()`` (not ``inference_mode(False)``).
+
+    PyTorch:
+        ``torch.is_inference_mode_enabled``; same semantics.
+
+    Example:
+        >>> with ember.inference_mode():
+        ...     ember.autograd.is_inference_mode_enabled()
+        True
+    """
     return state.inference
 
 
@@ -96,7 +122,23 @@ def _setter(enabled):
 
 
 class set_grad_enabled:
-    """Turn gradient recording on or off; works as a function call, a context manager and a decorator."""
+    """Turn gradient recording on or off in this thread.
+
+    Called as a function it sets the mode at once (until set again); as a context manager it restores the
+    previous mode on exit; as a decorator the function runs with that mode.
+
+    Args:
+        mode (bool): True to record operations for autograd, False not to. Default: True.
+
+    PyTorch:
+        ``torch.set_grad_enabled``; same semantics, but ``mode`` defaults to True (PyTorch requires it).
+
+    Example:
+        >>> x = ember.ones(2, requires_grad=True)
+        >>> with ember.set_grad_enabled(False):
+        ...     (x * 2).requires_grad
+        False
+    """
 
     def __init__(self, mode=True):
         self.prev = state.enabled
@@ -141,30 +183,74 @@ class _ModeContext:
 
 
 class no_grad(_ModeContext):
-    """Context manager and decorator that disables gradient recording.
+    """Context manager and decorator that turns gradient recording off.
 
-    torch.no_grad: a context manager and a decorator.
+    Inside it, results of operations do not require grad even when their inputs do (use it for evaluation and
+    for in-place updates of parameters). It restores the previous mode on exit and works on generator functions.
 
-    >>> x = ember.ones(2, requires_grad=True)
-    >>> with ember.no_grad():
-    ...     y = x * 2
-    >>> y.requires_grad
-    False
+    Args:
+        fn (callable, optional): the function to decorate, when used as ``@no_grad`` without parentheses.
+            Default: None.
+
+    PyTorch:
+        ``torch.no_grad``; same semantics.
+
+    Example:
+        >>> x = ember.ones(2, requires_grad=True)
+        >>> with ember.no_grad():
+        ...     y = x * 2
+        >>> y.requires_grad
+        False
     """
 
     mode = False
 
 
 class enable_grad(_ModeContext):
-    """Context manager and decorator that enables gradient recording (inside no_grad)."""
+    """Context manager and decorator that turns gradient recording on (inside ``no_grad``, for instance).
+
+    It restores the previous mode on exit and works on generator functions.
+
+    Args:
+        fn (callable, optional): the function to decorate, when used as ``@enable_grad`` without parentheses.
+            Default: None.
+
+    PyTorch:
+        ``torch.enable_grad``; same semantics.
+
+    Example:
+        >>> x = ember.ones(2, requires_grad=True)
+        >>> with ember.no_grad():
+        ...     with ember.enable_grad():
+        ...         y = x * 2
+        >>> y.requires_grad
+        True
+    """
 
     mode = True
 
 
 class inference_mode:
-    """Like no_grad (ember has no separate inference tensors); ``inference_mode(False)`` changes nothing.
+    """Context manager and decorator for inference: gradient recording off, as ``no_grad``.
 
-    Works as a context manager and as a decorator, with or without parentheses.
+    ``is_inference_mode_enabled()`` is True inside; ``inference_mode(False)`` changes nothing. It works with or
+    without parentheses as a decorator.
+
+    Args:
+        mode (bool or callable): whether to enter inference mode; or the function to decorate, when used as
+            ``@inference_mode`` without parentheses. Default: True.
+
+    PyTorch:
+        ``torch.inference_mode``; same semantics, except that ember has no separate inference tensors: tensors
+        made inside are ordinary tensors that do not require grad (``Tensor.is_inference()`` does not exist,
+        and using them in autograd later is allowed).
+
+    Example:
+        >>> x = ember.ones(2, requires_grad=True)
+        >>> with ember.inference_mode():
+        ...     y = x * 2
+        >>> y.requires_grad
+        False
     """
 
     def __new__(cls, mode=True):

@@ -12,7 +12,13 @@ __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
 
 class GradcheckError(RuntimeError):
-    """Raised by gradcheck when analytical and numerical gradients differ."""
+    """Raised by ``gradcheck`` and ``gradgradcheck`` when analytical and numerical gradients differ.
+
+    The message names the output, the input and the largest error, and prints both Jacobians. A RuntimeError.
+
+    PyTorch:
+        ``torch.autograd.GradcheckError``; same use.
+    """
 
 def _float_outputs(out):
     outs = out if isinstance(out, (tuple, list)) else (out,)
@@ -44,14 +50,35 @@ def _numerical_jacobians(fn, inputs, k, n_outs, eps):
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, check_grad_dtypes=False,
               nondet_tol=0.0):
-    """Compare autograd's gradients of fn at inputs with central finite differences (use float64 inputs).
+    """Check autograd's gradients of fn at inputs against central finite differences.
 
-    Returns True, or raises GradcheckError (or returns False with raise_exception=False) naming the output, the
-    input and the largest error.
+    Every floating-point output is differentiated with respect to every input that requires grad; use float64
+    inputs (others warn, as the check may fail for precision reasons alone).
 
-    >>> x = ember.randn(3, dtype=ember.float64, requires_grad=True)
-    >>> ember.autograd.gradcheck(lambda t: (t.sin() * t).sum(), (x,))
-    True
+    Args:
+        fn (callable): the function, called as ``fn(*inputs)``; returns a tensor or a sequence of tensors.
+        inputs (Tensor or sequence of Tensor): its arguments.
+        eps (float): the finite-difference step. Default: 1e-06.
+        atol (float): the absolute tolerance. Default: 1e-05.
+        rtol (float): the relative tolerance. Default: 0.001.
+        raise_exception (bool): whether a mismatch raises GradcheckError rather than returning False.
+            Default: True.
+        check_grad_dtypes (bool): whether each gradient must have its input's dtype. Default: False.
+        nondet_tol (float): accepted for PyTorch's programs; ignored (ember's backward is deterministic).
+            Default: 0.0.
+
+    Returns:
+        bool: True when the gradients match (False on a mismatch with raise_exception=False).
+
+    PyTorch:
+        ``torch.autograd.gradcheck``; same semantics for these arguments (ember lacks ``check_undefined_grad``,
+        ``check_batched_grad``, ``check_forward_ad``, ``fast_mode`` and ``masked``, and PyTorch's options are
+        keyword-only).
+
+    Example:
+        >>> x = ember.randn(3, dtype=ember.float64, requires_grad=True)
+        >>> ember.autograd.gradcheck(lambda t: (t.sin() * t).sum(), (x,))
+        True
     """
 
 
@@ -97,7 +124,31 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
 
 
 def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
-    """gradcheck of the first derivatives of fn (so second derivatives are checked)."""
+    """Check the second derivatives of fn: ``gradcheck`` of its first derivatives.
+
+    Args:
+        fn (callable): the function, called as ``fn(*inputs)``; returns a tensor or a sequence of tensors.
+        inputs (Tensor or sequence of Tensor): its arguments.
+        grad_outputs (Tensor or sequence of Tensor, optional): the gradients of the outputs to backpropagate;
+            random ones (seeded, requiring grad) when None. Default: None.
+        eps (float): the finite-difference step. Default: 1e-06.
+        atol (float): the absolute tolerance. Default: 1e-05.
+        rtol (float): the relative tolerance. Default: 0.001.
+        raise_exception (bool): whether a mismatch raises GradcheckError rather than returning False.
+            Default: True.
+
+    Returns:
+        bool: True when the second derivatives match.
+
+    PyTorch:
+        ``torch.autograd.gradgradcheck``; same semantics for these arguments (ember lacks
+        ``gen_non_contig_grad_outputs``, ``nondet_tol``, ``check_*``, ``fast_mode`` and ``masked``).
+
+    Example:
+        >>> x = ember.tensor([1.0, 2.0], dtype=ember.float64, requires_grad=True)
+        >>> ember.autograd.gradgradcheck(lambda t: (t ** 3).sum(), (x,))
+        True
+    """
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     with enable_grad():
         outs = _float_outputs(fn(*inputs))

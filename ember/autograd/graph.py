@@ -27,7 +27,7 @@ _FLOAT_KINDS = "fV"  # "V": bfloat16 from ml_dtypes; of several outputs, only th
 
 
 class Node:
-    """One recorded operation in the autograd graph.
+    """One recorded operation in the autograd graph: the ``grad_fn`` of the tensors it made.
 
     Subclasses set ``saves`` (indices of inputs the backward reads; None means all) and implement
     ``forward(xp, *arrays)`` and ``backward(*grads)`` (one gradient per output; None where an output got none).
@@ -38,6 +38,19 @@ class Node:
 
     A backward returns one gradient per input (None for inputs that need none); a gradient with the shape of a
     broadcast of its input is summed back to the input's shape by the engine.
+
+    PyTorch:
+        ``torch.autograd.graph.Node``, the type of ``grad_fn``: it has ``next_functions`` and
+        ``register_hook``, but ``name`` is a property holding the op's class name (``"Sum"``; PyTorch's
+        ``name()`` is a method returning ``"SumBackward0"``). Writing ops as Node subclasses is ember's own
+        (PyTorch's are C++).
+
+    Example:
+        >>> y = (ember.ones(2, requires_grad=True) * 2).sum()
+        >>> y.grad_fn, isinstance(y.grad_fn, ember.autograd.Node)
+        (<SumBackward0>, True)
+        >>> y.grad_fn.next_functions
+        ((<MulBackward0>, 0),)
     """
 
     __slots__ = ("inputs", "edges", "needs_input_grad", "input_meta", "_versions", "_pre_hooks", "_seq",

@@ -19,9 +19,25 @@ __all__ = ["cuda", "cudnn", "mps", "set_float32_matmul_precision", "get_float32_
 _deterministic = {"mode": False, "warn_only": False}
 
 
-def set_float32_matmul_precision(precision):
-    """torch.set_float32_matmul_precision: 'highest', 'high' or 'medium' (stored; 'high' and 'medium' set
-    ``backends.cuda.matmul.allow_tf32``, as in PyTorch). ember's float32 matmuls stay float32 (see above)."""
+def set_float32_matmul_precision(precision) -> None:
+    """Set the precision of float32 matrix products: 'highest', 'high' or 'medium'.
+
+    Stored, and read back by ``get_float32_matmul_precision``; 'high' and 'medium' also make
+    ``backends.cuda.matmul.allow_tf32`` read True, as in PyTorch. ember's float32 products stay float32 whatever
+    it is (see ``ember.backends``). Any other value warns and changes nothing.
+
+    Args:
+        precision (str): 'highest', 'high' or 'medium'.
+
+    PyTorch:
+        ``torch.set_float32_matmul_precision``; same interface, but no effect on ember's computations.
+
+    Example:
+        >>> ember.set_float32_matmul_precision("high")
+        >>> ember.get_float32_matmul_precision()
+        'high'
+        >>> ember.set_float32_matmul_precision("highest")
+    """
     if precision not in ("highest", "high", "medium"):
         warnings.warn(f"{precision} is not one of 'highest', 'high', or 'medium'; the current "
                       f"set_float32_matmul_precision call has no effect.", UserWarning, stacklevel=2)
@@ -30,22 +46,71 @@ def set_float32_matmul_precision(precision):
 
 
 def get_float32_matmul_precision():
-    """'highest' unless set (or ``backends.cuda.matmul.allow_tf32 = True``, which reads as 'high')."""
+    """Return the float32 matmul precision last set.
+
+    Returns:
+        str: 'highest' unless ``set_float32_matmul_precision`` (or ``backends.cuda.matmul.allow_tf32 = True``,
+        which reads as 'high') changed it.
+
+    PyTorch:
+        ``torch.get_float32_matmul_precision``; same semantics.
+
+    Example:
+        >>> ember.get_float32_matmul_precision()
+        'highest'
+    """
     return cuda.matmul._precision
 
 
-def use_deterministic_algorithms(mode, *, warn_only=False):
-    """torch.use_deterministic_algorithms: stored; every ember op is already deterministic on the CPU."""
+def use_deterministic_algorithms(mode, *, warn_only=False) -> None:
+    """Ask for deterministic algorithms only (stored: every ember op is already deterministic on the CPU).
+
+    Args:
+        mode (bool): whether only deterministic algorithms may run.
+        warn_only (bool): whether a nondeterministic op would only warn rather than raise. Default: False.
+
+    PyTorch:
+        ``torch.use_deterministic_algorithms``; same interface (a non-bool mode raises TypeError), but it changes
+        nothing in ember, which has no nondeterministic algorithms on the CPU.
+
+    Example:
+        >>> ember.use_deterministic_algorithms(True)
+        >>> ember.are_deterministic_algorithms_enabled()
+        True
+        >>> ember.use_deterministic_algorithms(False)
+    """
     if not isinstance(mode, bool):
         raise TypeError(f"use_deterministic_algorithms(): argument 'mode' must be bool, not {type(mode).__name__}")
     _deterministic.update(mode=mode, warn_only=bool(warn_only))
 
 
 def are_deterministic_algorithms_enabled():
-    """What ``use_deterministic_algorithms`` last set (torch.are_deterministic_algorithms_enabled)."""
+    """Return the mode ``use_deterministic_algorithms`` last set.
+
+    Returns:
+        bool: False unless ``use_deterministic_algorithms(True)`` was called.
+
+    PyTorch:
+        ``torch.are_deterministic_algorithms_enabled``; same semantics.
+
+    Example:
+        >>> ember.are_deterministic_algorithms_enabled()
+        False
+    """
     return _deterministic["mode"]
 
 
 def is_deterministic_algorithms_warn_only_enabled():
-    """The ``warn_only`` that ``use_deterministic_algorithms`` last set (torch.is_deterministic_algorithms_warn_only_enabled)."""
+    """Return the ``warn_only`` that ``use_deterministic_algorithms`` last set.
+
+    Returns:
+        bool: False unless ``use_deterministic_algorithms(..., warn_only=True)`` was called.
+
+    PyTorch:
+        ``torch.is_deterministic_algorithms_warn_only_enabled``; same semantics.
+
+    Example:
+        >>> ember.is_deterministic_algorithms_warn_only_enabled()
+        False
+    """
     return _deterministic["warn_only"]

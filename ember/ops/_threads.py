@@ -94,15 +94,20 @@ def _check_count(n, fn):
 
 @export(ember=True)
 def get_num_threads():
-    """The number of threads ember's CPU ops use: the BLAS's threads and the blocks a large op runs at once.
+    """Return the number of threads ember's CPU ops use.
 
-    Until ``set_num_threads`` is called it is what the BLAS runs (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or the
-    cores), as torch.get_num_threads. ::
+    That is the BLAS's threads and how many blocks a large op (a convolution) runs at once. Until
+    ``set_num_threads`` is called it is what the BLAS runs (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or the cores).
 
-        n = ember.get_num_threads()
-        ember.set_num_threads(1)
-        assert ember.get_num_threads() == 1
-        ember.set_num_threads(n)
+    Returns:
+        int: the thread count (1 or more).
+
+    PyTorch:
+        ``torch.get_num_threads``; same semantics.
+
+    Example:
+        >>> ember.get_num_threads() >= 1
+        True
     """
     t = _state
     if t["threads"] is not None:
@@ -114,10 +119,25 @@ def get_num_threads():
 
 
 @export(ember=True)
-def set_num_threads(n):
-    """Use n threads in ember's CPU ops: sets the BLAS's threads (OpenBLAS directly, any other BLAS through
-    threadpoolctl when installed) and how many blocks a large op (a convolution) runs at once, as
-    torch.set_num_threads. On a busy machine 1 is often the fastest."""
+def set_num_threads(n) -> None:
+    """Use n threads in ember's CPU ops.
+
+    Sets the BLAS's threads (OpenBLAS directly, any other BLAS through threadpoolctl when installed) and how many
+    blocks a large op (a convolution) runs at once. On a busy machine 1 is often the fastest.
+
+    Args:
+        n (int): the number of threads (1 or more; anything else raises RuntimeError).
+
+    PyTorch:
+        ``torch.set_num_threads``; same semantics.
+
+    Example:
+        >>> n = ember.get_num_threads()
+        >>> ember.set_num_threads(1)
+        >>> ember.get_num_threads()
+        1
+        >>> ember.set_num_threads(n)
+    """
     n = _check_count(n, "set_num_threads")
     t = _state
     blas = _blas()
@@ -133,15 +153,44 @@ def set_num_threads(n):
 
 @export(ember=True)
 def get_num_interop_threads():
-    """The number of threads for running independent ops at once (as torch's): ember runs ops one after the other,
-    so this is only the count set by set_num_interop_threads, or the number of cores."""
+    """Return the number of threads for running independent ops at once.
+
+    ember runs ops one after the other, so this is only the count ``set_num_interop_threads`` set, or else the
+    number of cores.
+
+    Returns:
+        int: the count.
+
+    PyTorch:
+        ``torch.get_num_interop_threads``; same interface, but ember has no inter-op thread pool.
+
+    Example:
+        >>> ember.get_num_interop_threads() >= 1
+        True
+    """
     n = _state["interop"]
     return n if n is not None else _cpu_count()
 
 
 @export(ember=True)
-def set_num_interop_threads(n):
-    """Accepted for PyTorch's programs (see get_num_interop_threads): ember has no inter-op thread pool."""
+def set_num_interop_threads(n) -> None:
+    """Set the number of inter-op threads: stored for PyTorch's programs, as ember has no
+    inter-op thread pool.
+
+    Args:
+        n (int): the number of threads (1 or more; anything else raises RuntimeError).
+
+    PyTorch:
+        ``torch.set_num_interop_threads``; same interface, but it changes nothing in how ember runs (and PyTorch
+        allows it only once, before any parallel work; ember at any time).
+
+    Example:
+        >>> n = ember.get_num_interop_threads()
+        >>> ember.set_num_interop_threads(2)
+        >>> ember.get_num_interop_threads()
+        2
+        >>> ember.set_num_interop_threads(n)
+    """
     _state["interop"] = _check_count(n, "set_num_interop_threads")
 
 

@@ -18,7 +18,26 @@ from .registry import export
 
 @export(ember=True)
 class Generator:
-    """A source of random numbers (NumPy's PCG64), seeded with manual_seed like torch.Generator."""
+    """A source of random numbers, seeded with ``manual_seed``.
+
+    The random functions take one as ``generator=``; without it they draw from ``ember.default_generator`` (the
+    one ``ember.manual_seed`` seeds). Its methods are PyTorch's: ``manual_seed(seed)`` (returns the generator),
+    ``seed()``, ``initial_seed()``, ``get_state()`` and ``set_state(state)``.
+
+    Args:
+        device (ember.device or str): the device the generator is for. Default: "cpu".
+
+    PyTorch:
+        ``torch.Generator``; same methods, but ``get_state`` returns another byte string (states are not
+        interchangeable with PyTorch's).
+        The same seed gives other numbers than in PyTorch (NumPy's PCG64 generator, not a Mersenne Twister).
+
+    Example:
+        >>> g = ember.Generator().manual_seed(0)
+        >>> a = ember.rand(3, generator=g)
+        >>> bool((a == ember.rand(3, generator=ember.Generator().manual_seed(0))).all())
+        True
+    """
 
     def __init__(self, device: Device = "cpu") -> None:
         self.device = to_device(device)
@@ -53,37 +72,102 @@ default_generator = export(ember="default_generator")(Generator())
 
 @export(ember=True)
 def manual_seed(seed: int) -> Generator:
-    """Seed the default generator (and return it).
+    """Seed the default generator, so that the random numbers that follow repeat from run to run.
 
-    >>> _ = ember.manual_seed(42); a = ember.rand(2)
-    >>> _ = ember.manual_seed(42); b = ember.rand(2)
-    >>> bool((a == b).all())
-    True
+    Args:
+        seed (int): the seed.
+
+    Returns:
+        Generator: the default generator (``ember.default_generator``).
+
+    PyTorch:
+        ``torch.manual_seed``; same semantics.
+        The same seed gives other numbers than in PyTorch (NumPy's PCG64 generator, not a Mersenne Twister).
+
+    Example:
+        >>> _ = ember.manual_seed(42); a = ember.rand(2)
+        >>> _ = ember.manual_seed(42); b = ember.rand(2)
+        >>> bool((a == b).all())
+        True
     """
     return default_generator.manual_seed(seed)
 
 
 @export(ember=True)
 def seed() -> int:
-    """Seed the default generator from the operating system's entropy; returns the seed."""
+    """Seed the default generator from the operating system's entropy.
+
+    Returns:
+        int: the new seed (below 2**63), which ``initial_seed()`` then returns.
+
+    PyTorch:
+        ``torch.seed``; same semantics.
+        The same seed gives other numbers than in PyTorch (NumPy's PCG64 generator, not a Mersenne Twister).
+
+    Example:
+        >>> s = ember.seed()
+        >>> ember.initial_seed() == s
+        True
+    """
     return default_generator.seed()
 
 
 @export(ember=True)
 def initial_seed() -> int:
-    """The seed the default generator was last seeded with."""
+    """Return the seed the default generator was last seeded with.
+
+    Returns:
+        int: the seed given to the last ``manual_seed`` (or drawn by ``seed``).
+
+    PyTorch:
+        ``torch.initial_seed``; same semantics.
+
+    Example:
+        >>> _ = ember.manual_seed(7)
+        >>> ember.initial_seed()
+        7
+    """
     return default_generator.initial_seed()
 
 
 @export(ember=True)
 def get_rng_state() -> Tensor:
-    """The default generator's state, as a uint8 tensor for set_rng_state."""
+    """Return the default generator's state, to restore later with ``set_rng_state``.
+
+    Returns:
+        Tensor: a uint8 tensor (the JSON text of the NumPy bit generator's state).
+
+    PyTorch:
+        ``torch.get_rng_state``; same use, but the bytes are ember's own (not PyTorch's 5056-byte Mersenne
+        Twister state): a state saved by one cannot be set in the other.
+
+    Example:
+        >>> state = ember.get_rng_state()
+        >>> a = ember.rand(2)
+        >>> ember.set_rng_state(state)
+        >>> bool((ember.rand(2) == a).all())
+        True
+    """
     return default_generator.get_state()
 
 
 @export(ember=True)
 def set_rng_state(state: Tensor) -> None:
-    """Restore the default generator's state from get_rng_state()."""
+    """Restore the default generator's state from what ``get_rng_state`` returned.
+
+    Args:
+        state (Tensor): a uint8 tensor from ``get_rng_state`` (a uint8 array works too).
+
+    PyTorch:
+        ``torch.set_rng_state``; same use, but it accepts only ember's states (see ``get_rng_state``).
+
+    Example:
+        >>> state = ember.get_rng_state()
+        >>> a = ember.randn(3)
+        >>> ember.set_rng_state(state)
+        >>> bool((ember.randn(3) == a).all())
+        True
+    """
     default_generator.set_state(state)
 
 
@@ -115,7 +199,27 @@ def _float_dtype(dtype, op):
 @export(ember=True)
 def rand(*size: int | _size, generator: Generator | None = None, dtype: _dtype | None = None, device: Device = None,
          requires_grad: bool = False) -> Tensor:
-    """Uniform samples from [0, 1)."""
+    """Return samples drawn uniformly from [0, 1).
+
+    Args:
+        *size (int or tuple of ints): the shape, as separate ints or one tuple/list/Size.
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+        dtype (ember.dtype, optional): a floating-point element type; the default float dtype when None. Default: None.
+        device (ember.device or str, optional): where the tensor lives; the CPU when None. Default: None.
+        requires_grad (bool): whether autograd records operations on the result. Default: False.
+
+    Returns:
+        Tensor: a new tensor of that shape.
+
+    PyTorch:
+        ``torch.rand``; same semantics (no ``out``, ``layout`` or ``pin_memory``).
+        The same seed gives other numbers than in PyTorch (NumPy's PCG64 generator, not a Mersenne Twister).
+
+    Example:
+        >>> x = ember.rand(2, 3)
+        >>> x.shape, bool(((x >= 0) & (x < 1)).all())
+        (ember.Size([2, 3]), True)
+    """
     dtype = _float_dtype(dtype, "rand")
     return _finish(_rng(generator, device).random(as_shape(size, "rand")), dtype, device, requires_grad)
 
@@ -123,10 +227,25 @@ def rand(*size: int | _size, generator: Generator | None = None, dtype: _dtype |
 @export(ember=True)
 def randn(*size: int | _size, generator: Generator | None = None, dtype: _dtype | None = None,
           device: Device = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples.
+    """Return samples drawn from the standard normal distribution (mean 0, variance 1).
 
-    >>> ember.randn(2, 3).shape
-    ember.Size([2, 3])
+    Args:
+        *size (int or tuple of ints): the shape, as separate ints or one tuple/list/Size.
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+        dtype (ember.dtype, optional): a floating-point element type; the default float dtype when None. Default: None.
+        device (ember.device or str, optional): where the tensor lives; the CPU when None. Default: None.
+        requires_grad (bool): whether autograd records operations on the result. Default: False.
+
+    Returns:
+        Tensor: a new tensor of that shape.
+
+    PyTorch:
+        ``torch.randn``; same semantics (no ``out``, ``layout`` or ``pin_memory``).
+        The same seed gives other numbers than in PyTorch (NumPy's PCG64 generator, not a Mersenne Twister).
+
+    Example:
+        >>> ember.randn(2, 3).shape
+        ember.Size([2, 3])
     """
     dtype = _float_dtype(dtype, "randn")
     return _finish(_rng(generator, device).standard_normal(as_shape(size, "randn")), dtype, device, requires_grad)
@@ -146,7 +265,29 @@ def randint(low: int, high: int, size: _size, generator: Generator | None = None
 @export(ember=True)
 def randint(low: int, high: int | _size | None = None, size: _size | None = None, generator: Generator | None = None,
             dtype: _dtype | None = None, device: Device = None, requires_grad: bool = False) -> Tensor:
-    """Integers uniform in [low, high) (int64 by default): ``randint(low, high, size)`` or ``randint(high, size)``."""
+    """Return integers drawn uniformly from [low, high): ``randint(low, high, size)`` or ``randint(high, size)``.
+
+    Args:
+        low (int): the lowest value (or ``high``, with low 0, when ``high`` is None or is the size).
+        high (int or tuple of ints, optional): one above the highest value. Default: None.
+        size (tuple of ints): the shape (required).
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+        dtype (ember.dtype, optional): the element type; int64 when None. Default: None.
+        device (ember.device or str, optional): where the tensor lives; the CPU when None. Default: None.
+        requires_grad (bool): whether autograd records operations on the result. Default: False.
+
+    Returns:
+        Tensor: a new tensor of shape ``size``.
+
+    PyTorch:
+        ``torch.randint``; same semantics (no ``out``, ``layout`` or ``pin_memory``).
+        The same seed gives other numbers than in PyTorch (NumPy's PCG64 generator, not a Mersenne Twister).
+
+    Example:
+        >>> x = ember.randint(0, 10, (2, 3))
+        >>> x.dtype, bool(((x >= 0) & (x < 10)).all())
+        (ember.int64, True)
+    """
     if isinstance(high, (tuple, list)):  # randint(high, size)
         if size is not None:
             raise TypeError(f"randint(): argument 'high' must be an int, not {type(high).__name__}")
@@ -166,7 +307,36 @@ def randint(low: int, high: int | _size | None = None, size: _size | None = None
 def normal(mean: float | Tensor = 0.0, std: float | Tensor = 1.0, size: _size | None = None,
            generator: Generator | None = None, dtype: _dtype | None = None, device: Device = None,
            requires_grad: bool = False) -> Tensor:
-    """Normal samples: normal(mean, std, size) with numbers, or elementwise with tensor mean/std."""
+    """Return samples from normal distributions: ``normal(mean, std, size)`` with numbers, or elementwise
+    with tensor ``mean``/``std``.
+
+    With a tensor mean or std the shape is their broadcast shape (unless ``size`` is given) and the dtype theirs.
+
+    Args:
+        mean (float or Tensor): the mean(s). Default: 0.0.
+        std (float or Tensor): the standard deviation(s). Default: 1.0.
+        size (tuple of ints, optional): the shape; the broadcast shape of mean and std when None. Default: None.
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+        dtype (ember.dtype, optional): the element type; a tensor argument's, else the default float dtype, when
+            None. Default: None.
+        device (ember.device or str, optional): where the tensor lives; the CPU when None. Default: None.
+        requires_grad (bool): whether autograd records operations on the result. Default: False.
+
+    Returns:
+        Tensor: a new tensor of samples.
+
+    PyTorch:
+        ``torch.normal``; same semantics, but the result is not differentiable with respect to a
+        tensor ``mean``/``std`` (PyTorch's is), and ``normal(2.0, 3.0)`` without a size gives a 0-d tensor (a
+        TypeError in PyTorch).
+        The same seed gives other numbers than in PyTorch (NumPy's PCG64 generator, not a Mersenne Twister).
+
+    Example:
+        >>> ember.normal(0.0, 1.0, (2, 3)).shape
+        ember.Size([2, 3])
+        >>> ember.normal(ember.zeros(4), ember.ones(4)).shape
+        ember.Size([4])
+    """
     m = mean._data if isinstance(mean, Tensor) else mean
     s = std._data if isinstance(std, Tensor) else std
     if size is None:
@@ -183,21 +353,78 @@ def normal(mean: float | Tensor = 0.0, std: float | Tensor = 1.0, size: _size | 
 @export(ember=True)
 def rand_like(input: Tensor, dtype: _dtype | None = None, device: Device = None,
               requires_grad: bool = False) -> Tensor:
-    """Uniform samples from [0, 1) with the shape (and by default the dtype and device) of input."""
+    """Return samples drawn uniformly from [0, 1) with the shape (and by default the dtype and device) of input.
+
+    Args:
+        input (Tensor): the tensor whose shape (and by default dtype and device) the result takes.
+        dtype (ember.dtype, optional): the element type; input's when None. Default: None.
+        device (ember.device or str, optional): where the result lives; input's device when None. Default: None.
+        requires_grad (bool): whether autograd records operations on the result. Default: False.
+
+    Returns:
+        Tensor: a new tensor of input's shape.
+
+    PyTorch:
+        ``torch.rand_like``; same semantics.
+        The same seed gives other numbers than in PyTorch (NumPy's PCG64 generator, not a Mersenne Twister).
+
+    Example:
+        >>> ember.rand_like(ember.zeros(2, 2)).shape
+        ember.Size([2, 2])
+    """
     return rand(input.shape, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad)
 
 
 @export(ember=True)
 def randn_like(input: Tensor, dtype: _dtype | None = None, device: Device = None,
                requires_grad: bool = False) -> Tensor:
-    """Standard normal samples with the shape (and by default the dtype and device) of input."""
+    """Return standard normal samples with the shape (and by default the dtype and device) of input.
+
+    Args:
+        input (Tensor): the tensor whose shape (and by default dtype and device) the result takes.
+        dtype (ember.dtype, optional): the element type; input's when None. Default: None.
+        device (ember.device or str, optional): where the result lives; input's device when None. Default: None.
+        requires_grad (bool): whether autograd records operations on the result. Default: False.
+
+    Returns:
+        Tensor: a new tensor of input's shape.
+
+    PyTorch:
+        ``torch.randn_like``; same semantics.
+        The same seed gives other numbers than in PyTorch (NumPy's PCG64 generator, not a Mersenne Twister).
+
+    Example:
+        >>> ember.randn_like(ember.zeros(3, dtype=ember.float64)).dtype
+        ember.float64
+    """
     return randn(input.shape, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad)
 
 
 @export(ember=True)
 def randint_like(input: Tensor, low: int, high: int | None = None, dtype: _dtype | None = None,
                  device: Device = None) -> Tensor:
-    """Integers uniform in [low, high) with the shape (and by default the dtype and device) of input."""
+    """Return integers drawn uniformly from [low, high) with the shape (and by default the dtype and
+    device) of input: ``randint_like(input, high)`` or ``randint_like(input, low, high)``.
+
+    Args:
+        input (Tensor): the tensor whose shape (and by default dtype and device) the result takes.
+        low (int): the lowest value (or ``high``, with low 0, when ``high`` is None).
+        high (int, optional): one above the highest value. Default: None.
+        dtype (ember.dtype, optional): the element type; input's when None. Default: None.
+        device (ember.device or str, optional): where the result lives; input's device when None. Default: None.
+
+    Returns:
+        Tensor: a new tensor of input's shape.
+
+    PyTorch:
+        ``torch.randint_like``; same semantics (no ``requires_grad`` or ``memory_format``).
+        The same seed gives other numbers than in PyTorch (NumPy's PCG64 generator, not a Mersenne Twister).
+
+    Example:
+        >>> x = ember.randint_like(ember.zeros(4, dtype=ember.int64), 3)
+        >>> x.shape, bool((x < 3).all())
+        (ember.Size([4]), True)
+    """
     if high is None:
         low, high = 0, low
     return randint(low, high, input.shape, dtype=dtype or input.dtype, device=device or input.device)
@@ -206,13 +433,49 @@ def randint_like(input: Tensor, low: int, high: int | None = None, dtype: _dtype
 @export(ember=True)
 def randperm(n: int, generator: Generator | None = None, dtype: _dtype | None = None,
              device: Device = None) -> Tensor:
-    """A random permutation of 0..n-1 (int64)."""
+    """Return a random permutation of the integers 0 to n - 1.
+
+    Args:
+        n (int): how many integers.
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+        dtype (ember.dtype, optional): the element type; int64 when None. Default: None.
+        device (ember.device or str, optional): where the tensor lives; the CPU when None. Default: None.
+
+    Returns:
+        Tensor: a 1-D tensor of n values.
+
+    PyTorch:
+        ``torch.randperm``; same semantics (no ``requires_grad``, ``out``, ``layout`` or
+        ``pin_memory``).
+        The same seed gives other numbers than in PyTorch (NumPy's PCG64 generator, not a Mersenne Twister).
+
+    Example:
+        >>> ember.randperm(5).sort().values
+        tensor([0, 1, 2, 3, 4])
+    """
     return _finish(_rng(generator, device).permutation(n), dtype or _dt.int64, device, False)
 
 
 @export(ember=True)
 def bernoulli(input: Tensor, p: float | None = None, generator: Generator | None = None) -> Tensor:
-    """1 with probability input (or p), else 0, in input's dtype."""
+    """Return 1 with probability ``input`` (elementwise), or ``p`` when given, and 0 otherwise.
+
+    Args:
+        input (Tensor): the probabilities (in [0, 1]); also gives the shape, dtype and device of the result.
+        p (float, optional): one probability for every element instead of input's values. Default: None.
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+
+    Returns:
+        Tensor: zeros and ones of input's shape and dtype (not differentiable).
+
+    PyTorch:
+        ``torch.bernoulli``; same semantics (no ``out``).
+        The same seed gives other numbers than in PyTorch (NumPy's PCG64 generator, not a Mersenne Twister).
+
+    Example:
+        >>> ember.bernoulli(ember.tensor([0.0, 1.0, 1.0]))
+        tensor([0., 1., 1.])
+    """
     prob = input._data if p is None else p
     arr = (_rng(generator).random(input.shape) < _host(prob)).astype(input._data.dtype)
     return _finish(arr, input.dtype, input.device, False)
@@ -225,7 +488,29 @@ def _host(x):
 @export(ember=True)
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False,
                 generator: Generator | None = None) -> Tensor:
-    """Sample category indices from the rows of input (non-negative weights)."""
+    """Sample category indices from the rows of input, whose non-negative values weigh the categories.
+
+    Each row (the last dimension) is normalised to probabilities. Without replacement a category is drawn at most
+    once per row, so ``num_samples`` must not exceed the number of categories.
+
+    Args:
+        input (Tensor): the weights, shape (C,) or (N, C): non-negative and finite.
+        num_samples (int): how many indices to draw per row.
+        replacement (bool): whether an index may be drawn more than once. Default: False.
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+
+    Returns:
+        Tensor: int64 indices of shape (num_samples,) or (N, num_samples).
+
+    PyTorch:
+        ``torch.multinomial``; same semantics, but ember also accepts inputs of more than 2 dimensions
+        (PyTorch raises); no ``out``.
+        The same seed gives other numbers than in PyTorch (NumPy's PCG64 generator, not a Mersenne Twister).
+
+    Example:
+        >>> ember.multinomial(ember.tensor([0.0, 1.0, 0.0]), 2, replacement=True)
+        tensor([1, 1])
+    """
     probs = np.asarray(_host(input._data), dtype=np.float64)
     rows = probs.reshape(-1, probs.shape[-1])
     if (rows < 0).any() or not np.isfinite(rows).all():
@@ -240,7 +525,26 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False,
 
 @export(ember=False, methods=("uniform_",))
 def _uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator | None = None) -> Tensor:
-    """Fill with uniform samples from [a, b) in place."""
+    """Fill self in place with samples drawn uniformly from [a, b).
+
+    Args:
+        a (float): the lower bound. Default: 0.0.
+        b (float): the upper bound. Default: 1.0.
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+
+    Returns:
+        Tensor: self.
+
+    PyTorch:
+        ``Tensor.uniform_``; same semantics, but PyTorch names the bounds ``from`` and ``to`` (the same
+        when passed by position).
+        The same seed gives other numbers than in PyTorch (NumPy's PCG64 generator, not a Mersenne Twister).
+
+    Example:
+        >>> x = ember.zeros(3).uniform_(2.0, 3.0)
+        >>> bool(((x >= 2) & (x < 3)).all())
+        True
+    """
     vals = _rng(generator).random(size=self._data.shape, dtype=_sample_dtype(self))
     vals *= b - a
     vals += a
@@ -249,7 +553,24 @@ def _uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator
 
 @export(ember=False, methods=("normal_",))
 def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None) -> Tensor:
-    """Fill with normal samples in place."""
+    """Fill self in place with samples from the normal distribution of the given mean and std.
+
+    Args:
+        mean (float): the mean. Default: 0.0.
+        std (float): the standard deviation. Default: 1.0.
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+
+    Returns:
+        Tensor: self.
+
+    PyTorch:
+        ``Tensor.normal_``; same semantics.
+        The same seed gives other numbers than in PyTorch (NumPy's PCG64 generator, not a Mersenne Twister).
+
+    Example:
+        >>> ember.empty(2, 3).normal_(0.0, 0.02).shape
+        ember.Size([2, 3])
+    """
     vals = _rng(generator).standard_normal(size=self._data.shape, dtype=_sample_dtype(self))
     vals *= std
     vals += mean

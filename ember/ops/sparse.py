@@ -322,11 +322,37 @@ def _sparse_layout_check(layout, op):
 @export(SparseCooTensor, ember=True)
 def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, requires_grad=False,
                       check_invariants=None, is_coalesced=None):
-    """A sparse COO tensor with the given index columns (shape (sparse_dim, nnz)) and values (shape
-    (nnz, *dense dims)), as torch.sparse_coo_tensor. Without ``size``, each sparse size is the largest index + 1.
-    Indices are always checked to be within ``size`` (PyTorch checks them only with check_invariants=True);
-    duplicates are allowed (summed by coalesce()). ``is_coalesced=True`` asserts they are sorted and unique.
-    The result's gradient reaches ``values`` when it requires grad."""
+    """Return a sparse COO tensor with the given index columns and values.
+
+    Entry ``k`` holds ``values[k]`` at position ``indices[:, k]`` of the sparse dimensions; the values may have dense
+    dimensions of their own after nnz. Duplicate indices are allowed (``coalesce()`` sums them). The gradient of the
+    result reaches ``values`` when it requires grad. Sparse tensors live on the CPU.
+
+    Args:
+        indices (Tensor or array_like): integer index columns, shape (sparse_dim, nnz).
+        values (Tensor or array_like): the values, shape (nnz, *dense dims).
+        size (tuple of ints, optional): the dense shape; each sparse size is the largest index + 1 when None.
+            Default: None.
+        dtype (ember.dtype, optional): the element type; the values' when None. Default: None.
+        device (ember.device or str, optional): only the CPU (None) is supported. Default: None.
+        requires_grad (bool): whether autograd records operations on the result. Default: False.
+        check_invariants (bool, optional): accepted for PyTorch's programs; ember always checks that the indices
+            are within ``size``. Default: None.
+        is_coalesced (bool, optional): True asserts that the indices are already sorted and unique. Default: None.
+
+    Returns:
+        Tensor: a sparse tensor (layout ``ember.sparse_coo``) of shape ``size``.
+
+    PyTorch:
+        ``torch.sparse_coo_tensor``; same semantics, except that indices out of ``size`` always raise (PyTorch
+        checks them only with ``check_invariants=True``) and that the tensor cannot be put on a GPU.
+
+    Example:
+        >>> s = ember.sparse_coo_tensor([[0, 1, 1], [2, 0, 0]], [1.0, 2.0, 3.0], (2, 3))
+        >>> s.to_dense()
+        tensor([[0., 0., 1.],
+                [5., 0., 0.]])
+    """
     op = "sparse_coo_tensor"
     dev = to_device(device)
     if dev is not None and dev != CPU:
@@ -391,16 +417,59 @@ def sparse_to_copy(input, dtype=None, device=None):
 
 @export(ToDense, ember=False, methods=("to_dense",))
 def to_dense(self, dtype=None, *, masked_grad=None):
-    """The tensor as a dense one (itself when it is dense); differentiable: a sparse input's gradient is sparse on
-    its coalesced pattern."""
+    """Return the tensor as a dense (strided) one; a dense tensor is returned as it is.
+
+    Differentiable: the gradient of a sparse input is sparse, on its coalesced pattern.
+
+    Args:
+        dtype (ember.dtype, optional): the element type of the result; self's when None. Default: None.
+        masked_grad (bool, optional): accepted for PyTorch's programs; ignored. Default: None.
+
+    Returns:
+        Tensor: a dense tensor of self's shape.
+
+    PyTorch:
+        ``Tensor.to_dense``; same semantics, but ember also converts a sparse tensor to ``dtype`` (PyTorch raises
+        "dtype argument is not supported by sparse_to_dense").
+
+    Example:
+        >>> ember.tensor([[0.0, 2.0], [3.0, 0.0]]).to_sparse().to_dense()
+        tensor([[0., 2.],
+                [3., 0.]])
+    """
     out = _run(ToDense(), self) if _is_sparse(self) else self
     return out if dtype is None else out.to(dtype)
 
 
 @export(ToSparse, ember=False, methods=("to_sparse", "to_sparse_coo"))
 def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
-    """The tensor as a coalesced sparse COO tensor of its nonzeros (itself when it is sparse): the first
-    ``sparse_dim`` dimensions (all by default) are sparse; differentiable."""
+    """Return the tensor as a coalesced sparse COO tensor of its nonzeros; a sparse tensor is returned as
+    it is.
+
+    The first ``sparse_dim`` dimensions are sparse and the rest are dense dimensions of the values. Differentiable.
+
+    Args:
+        sparse_dim (int, optional): how many leading dimensions are sparse (1 to ndim); all (less dense_dim) when
+            None. Default: None.
+        layout (ember.layout, optional): only ``ember.sparse_coo`` (or None) is supported. Default: None.
+        blocksize (tuple of ints, optional): for PyTorch's block layouts, which ember does not have; must be None.
+            Default: None.
+        dense_dim (int, optional): how many trailing dimensions stay dense when sparse_dim is None. Default: None.
+
+    Returns:
+        Tensor: a sparse tensor (layout ``ember.sparse_coo``) of self's shape.
+
+    PyTorch:
+        ``Tensor.to_sparse`` (and ``Tensor.to_sparse_coo``); same semantics for the COO layout, but ember has no
+        other layout (another ``layout`` or a ``blocksize`` raises NotImplementedError), a sparse tensor's
+        sparse_dim cannot be changed, and the tensor must be on the CPU.
+
+    Example:
+        >>> s = ember.tensor([[0.0, 2.0], [3.0, 0.0]]).to_sparse()
+        >>> s.indices(), s.values()
+        (tensor([[0, 1],
+                [1, 0]]), tensor([2., 3.]))
+    """
     op = "to_sparse"
     _sparse_layout_check(layout, op)
     if blocksize is not None:
@@ -423,14 +492,38 @@ def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=N
 
 @export(Coalesce, ember=False, methods=("coalesce",))
 def coalesce(self):
-    """The sparse tensor with its indices sorted and duplicates summed (itself when already coalesced)."""
+    """Return the sparse tensor with its indices sorted and duplicate entries summed.
+
+    Returns:
+        Tensor: a coalesced sparse tensor (self when it already is); differentiable.
+
+    PyTorch:
+        ``Tensor.coalesce``; same semantics.
+
+    Example:
+        >>> s = ember.sparse_coo_tensor([[1, 0, 1]], [1.0, 2.0, 3.0])
+        >>> s.coalesce().values()
+        tensor([2., 4.])
+    """
     data = _sparse_only(self, "coalesce")
     return self if data.coalesced else _run(Coalesce(), self)
 
 
 @export(ember=False, methods=("is_coalesced",))
 def is_coalesced(self):
-    """Whether a sparse tensor's indices are sorted and unique."""
+    """Return whether a sparse tensor's indices are sorted and unique.
+
+    Returns:
+        bool: True for a coalesced tensor (a dense tensor raises RuntimeError).
+
+    PyTorch:
+        ``Tensor.is_coalesced``; same semantics.
+
+    Example:
+        >>> s = ember.sparse_coo_tensor([[1, 0, 1]], [1.0, 2.0, 3.0])
+        >>> s.is_coalesced(), s.coalesce().is_coalesced()
+        (False, True)
+    """
     return _sparse_only(self, "is_coalesced").coalesced
 
 
@@ -443,7 +536,18 @@ def _coalesced_only(x, op):
 
 @export(ember=False, methods=("indices",))
 def indices(self):
-    """The index columns of a coalesced sparse tensor, shape (sparse_dim, nnz) (int64, not differentiable)."""
+    """Return the index columns of a coalesced sparse tensor.
+
+    Returns:
+        Tensor: int64 indices of shape (sparse_dim, nnz), not differentiable (an uncoalesced tensor raises).
+
+    PyTorch:
+        ``Tensor.indices``; same semantics.
+
+    Example:
+        >>> ember.tensor([0.0, 5.0, 0.0, 7.0]).to_sparse().indices()
+        tensor([[1, 3]])
+    """
     return _index_tensor(_coalesced_only(self, "indices").indices)
 
 
@@ -455,7 +559,18 @@ def _indices(self):
 
 @export(Values, ember=False, methods=("values",))
 def values(self):
-    """The values of a coalesced sparse tensor, shape (nnz, *dense dims): a view, differentiable."""
+    """Return the values of a coalesced sparse tensor.
+
+    Returns:
+        Tensor: the values, shape (nnz, *dense dims): a view, differentiable (an uncoalesced tensor raises).
+
+    PyTorch:
+        ``Tensor.values``; same semantics.
+
+    Example:
+        >>> ember.tensor([0.0, 5.0, 0.0, 7.0]).to_sparse().values()
+        tensor([5., 7.])
+    """
     data = _coalesced_only(self, "values")
     return _run(Values(data.sparse_dim), self)
 
@@ -474,13 +589,35 @@ def _nnz(self):
 
 @export(ember=False, methods=("sparse_dim",))
 def sparse_dim(self):
-    """The number of sparse dimensions (0 for a dense tensor)."""
+    """Return the number of sparse dimensions of the tensor.
+
+    Returns:
+        int: the sparse dimensions of a sparse tensor; 0 for a dense tensor.
+
+    PyTorch:
+        ``Tensor.sparse_dim``; same semantics.
+
+    Example:
+        >>> ember.zeros(2, 3).to_sparse(1).sparse_dim()
+        1
+    """
     return self._data.sparse_dim if _is_sparse(self) else 0
 
 
 @export(ember=False, methods=("dense_dim",))
 def dense_dim(self):
-    """The number of dense dimensions of the values (all of a dense tensor's)."""
+    """Return the number of dense dimensions of the tensor.
+
+    Returns:
+        int: the dimensions of a sparse tensor's values after nnz; all the dimensions of a dense tensor.
+
+    PyTorch:
+        ``Tensor.dense_dim``; same semantics.
+
+    Example:
+        >>> ember.zeros(2, 3).to_sparse(1).dense_dim()
+        1
+    """
     return self._data.dense_dim if _is_sparse(self) else self.ndim
 
 
@@ -532,8 +669,31 @@ def sparse_product(op, a, b, sparse_grad=False):
 
 @export(SparseMM, ember=True)
 def spmm(input, mat2):
-    """torch.spmm: input @ mat2 where input (or mat2) is a sparse matrix and the other a dense one; the sparse
-    operand's gradient is dense, as torch.mm's. Two dense matrices are multiplied as mm."""
+    """Multiply a sparse matrix by a dense one (or a dense matrix by a sparse one).
+
+    The sparse operand's gradient is dense, as torch.mm's (``ember.sparse.mm`` gives a sparse one). Two dense
+    matrices are multiplied as ``mm``.
+
+    Args:
+        input (Tensor): the left matrix, (n, m), sparse or dense.
+        mat2 (Tensor): the right matrix, (m, p), sparse or dense (not both sparse).
+
+    Returns:
+        Tensor: the dense (n, p) product.
+
+    Shape:
+        - Input: (n, m) and (m, p); a sparse operand has 2 sparse and no dense dimensions.
+        - Output: (n, p).
+
+    PyTorch:
+        ``torch.spmm``; same semantics (two sparse operands raise NotImplementedError).
+
+    Example:
+        >>> s = ember.tensor([[0.0, 2.0], [3.0, 0.0]]).to_sparse()
+        >>> ember.spmm(s, ember.ones(2, 1))
+        tensor([[2.],
+                [3.]])
+    """
     check_tensor(input, "spmm", "input", 1)
     check_tensor(mat2, "spmm", "mat2", 2)
     if not (_is_sparse(input) or _is_sparse(mat2)):
