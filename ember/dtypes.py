@@ -296,8 +296,7 @@ class finfo:
         d (ember.dtype, optional): a floating-point dtype; the default dtype when None. Default: None.
 
     PyTorch:
-        ``torch.finfo``; same attributes, but ``dtype`` is the ember dtype (a string in PyTorch) and
-        ``resolution`` is NumPy's value as a float (9.99999997e-07 for float32, PyTorch's 1e-06).
+        ``torch.finfo``; same attributes and values, but ``dtype`` is the ember dtype (a string in PyTorch).
 
     Example:
         >>> ember.finfo(ember.float16).max
@@ -313,7 +312,7 @@ class finfo:
         self.eps, self.max, self.min = _py_float(info.eps), _py_float(info.max), _py_float(info.min)
         self.tiny = _py_float(info.tiny)
         self.smallest_normal = self.tiny
-        self.resolution = _py_float(info.resolution)
+        self.resolution = 10.0 ** -info.precision  # 1e-06 for float32, as PyTorch (NumPy rounds it to float32)
 
 
 class iinfo:

@@ -36,7 +36,7 @@ def _unique_examples():
 def source_of(obj):
     """``path:line`` where obj is defined (relative to the repository), or "?"."""
     obj = getattr(obj, "__func__", obj)
-    obj = obj.fget if isinstance(obj, property) else obj
+    obj = inspect.unwrap(obj.fget if isinstance(obj, property) else obj)  # a decorated function's own file
     try:
         path = pathlib.Path(inspect.getsourcefile(obj)).resolve()
         line = inspect.getsourcelines(obj)[1]

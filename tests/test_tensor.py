@@ -273,3 +273,10 @@ def test_set_printoptions():
     finally:
         set_printoptions(profile="default")
     assert repr(ember.tensor([1.5])) == "tensor([1.5000])"
+
+
+@pytest.mark.parametrize("name", ["float32", "float64", "float16", "bfloat16"])
+def test_finfo_equals_torch(name, torch):
+    got, want = ember.finfo(getattr(ember, name)), torch.finfo(getattr(torch, name))
+    for attr in ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution"):
+        assert getattr(got, attr) == getattr(want, attr), attr
