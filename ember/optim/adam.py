@@ -31,16 +31,33 @@ def _moments(state, p, grad, beta1, beta2):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba), with optional AMSGrad and L2 weight decay.
+    """Adam (Kingma & Ba): steps scaled by running estimates of the gradient's first and second moments.
 
-    torch.optim.Adam (lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False).
+    ``m = beta1 * m + (1 - beta1) * g``, ``v = beta2 * v + (1 - beta2) * g**2``, then ``p -= lr * m_hat /
+    (sqrt(v_hat) + eps)`` with the bias-corrected ``m_hat``, ``v_hat``. weight_decay adds ``weight_decay * p`` to
+    the gradient (an L2 penalty; AdamW decays the weights themselves).
 
-    >>> model = nn.Linear(2, 1)
-    >>> opt = ember.optim.Adam(model.parameters(), lr=1e-2)
-    >>> loss = model(ember.ones(4, 2)).pow(2).mean()
-    >>> opt.zero_grad(); loss.backward(); opt.step()
-    >>> sorted(opt.state[model.weight])
-    ['exp_avg', 'exp_avg_sq', 'step']
+    Args:
+        params (iterable): the tensors to optimize, or dicts of parameter groups (see ``Optimizer``).
+        lr (float): the learning rate. Default: 1e-3.
+        betas (tuple[float, float]): the decay rates of the first and second moment estimates. Default: (0.9, 0.999).
+        eps (float): added to the denominator for numerical stability. Default: 1e-8.
+        weight_decay (float): the L2 penalty added to the gradient. Default: 0.
+        amsgrad (bool): use the maximum of the past second moments (AMSGrad). Default: False.
+        maximize (bool): maximize the objective (step along the gradient) instead of minimizing it. Default: False.
+
+    PyTorch:
+        ``torch.optim.Adam``; the same update and defaults. No ``foreach``, ``capturable``, ``differentiable``,
+        ``fused`` or ``decoupled_weight_decay`` arguments (use AdamW); ``lr`` and betas are numbers, not tensors;
+        the state's ``step`` is an int where PyTorch keeps a tensor.
+
+    Example:
+        >>> model = nn.Linear(2, 1)
+        >>> opt = ember.optim.Adam(model.parameters(), lr=1e-2)
+        >>> loss = model(ember.ones(4, 2)).pow(2).mean()
+        >>> opt.zero_grad(); loss.backward(); opt.step()
+        >>> sorted(opt.state[model.weight])
+        ['exp_avg', 'exp_avg_sq', 'step']
     """
 
     decoupled = False
@@ -109,11 +126,26 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter); default weight_decay 0.01.
+    """AdamW (Loshchilov & Hutter): Adam whose weight decay shrinks the weights directly, ``p *= 1 - lr *
+    weight_decay``, instead of adding a penalty to the gradient.
 
-    >>> opt = ember.optim.AdamW(nn.Linear(2, 1).parameters(), lr=1e-3, weight_decay=0.01)
-    >>> opt.param_groups[0]["weight_decay"]
-    0.01
+    Args:
+        params (iterable): the tensors to optimize, or dicts of parameter groups (see ``Optimizer``).
+        lr (float): the learning rate. Default: 1e-3.
+        betas (tuple[float, float]): the decay rates of the first and second moment estimates. Default: (0.9, 0.999).
+        eps (float): added to the denominator for numerical stability. Default: 1e-8.
+        weight_decay (float): the decoupled weight decay. Default: 1e-2.
+        amsgrad (bool): use the maximum of the past second moments (AMSGrad). Default: False.
+        maximize (bool): maximize the objective (step along the gradient) instead of minimizing it. Default: False.
+
+    PyTorch:
+        ``torch.optim.AdamW``; the same update and defaults. No ``foreach``, ``capturable``, ``differentiable`` or
+        ``fused`` arguments; ``lr`` and betas are numbers, not tensors.
+
+    Example:
+        >>> opt = ember.optim.AdamW(nn.Linear(2, 1).parameters(), lr=1e-3, weight_decay=0.01)
+        >>> opt.param_groups[0]["weight_decay"]
+        0.01
     """
 
     decoupled = True
@@ -124,7 +156,28 @@ class AdamW(Adam):
 
 
 class Adamax(Optimizer):
-    """Adam with the infinity norm."""
+    """Adamax: Adam with the infinity norm; the second moment is a running maximum of ``|g|``.
+
+    ``m = beta1 * m + (1 - beta1) * g``, ``u = max(beta2 * u, |g| + eps)``, ``p -= lr / (1 - beta1**t) * m / u``.
+
+    Args:
+        params (iterable): the tensors to optimize, or dicts of parameter groups (see ``Optimizer``).
+        lr (float): the learning rate. Default: 2e-3.
+        betas (tuple[float, float]): the decay rates of the first moment and of the infinity norm.
+            Default: (0.9, 0.999).
+        eps (float): added to ``|g|`` for numerical stability. Default: 1e-8.
+        weight_decay (float): the L2 penalty added to the gradient. Default: 0.
+        maximize (bool): maximize the objective (step along the gradient) instead of minimizing it. Default: False.
+
+    PyTorch:
+        ``torch.optim.Adamax``; the same update and defaults. No ``foreach``, ``differentiable`` or ``capturable``
+        arguments; ``lr`` is a number, not a tensor.
+
+    Example:
+        >>> opt = ember.optim.Adamax(nn.Linear(2, 1).parameters())
+        >>> opt.defaults["lr"], opt.defaults["betas"]
+        (0.002, (0.9, 0.999))
+    """
 
     def __init__(self, params: ParamsT, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, *, maximize: bool = False) -> None:
@@ -147,7 +200,30 @@ class Adamax(Optimizer):
 
 
 class NAdam(Optimizer):
-    """Adam with Nesterov momentum (Dozat), with PyTorch's momentum decay schedule."""
+    """NAdam (Dozat): Adam with Nesterov momentum, whose momentum factor warms up by PyTorch's momentum_decay
+    schedule ``mu_t = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))``.
+
+    Args:
+        params (iterable): the tensors to optimize, or dicts of parameter groups (see ``Optimizer``).
+        lr (float): the learning rate. Default: 2e-3.
+        betas (tuple[float, float]): the decay rates of the first and second moment estimates. Default: (0.9, 0.999).
+        eps (float): added to the denominator for numerical stability. Default: 1e-8.
+        weight_decay (float): the weight decay (an L2 penalty on the gradient unless decoupled). Default: 0.
+        momentum_decay (float): the speed of the momentum's warm-up. Default: 4e-3.
+        decoupled_weight_decay (bool): shrink the weights directly as AdamW does (NAdamW). Default: False.
+        maximize (bool): maximize the objective (step along the gradient) instead of minimizing it. Default: False.
+
+    PyTorch:
+        ``torch.optim.NAdam``; the same update and defaults. No ``foreach``, ``capturable`` or ``differentiable``
+        arguments; ``lr`` is a number, not a tensor.
+
+    Example:
+        >>> model = nn.Linear(2, 1)
+        >>> opt = ember.optim.NAdam(model.parameters(), lr=1e-2)
+        >>> model(ember.ones(3, 2)).sum().backward(); opt.step()
+        >>> sorted(opt.state[model.weight])
+        ['exp_avg', 'exp_avg_sq', 'mu_product', 'step']
+    """
 
     def __init__(self, params: ParamsT, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, momentum_decay: float = 4e-3, decoupled_weight_decay: bool = False, *,
@@ -179,7 +255,30 @@ class NAdam(Optimizer):
 
 
 class RAdam(Optimizer):
-    """Rectified Adam (Liu et al.): plain momentum SGD until the variance estimate is reliable."""
+    """RAdam (Liu et al.): Adam with a rectified adaptive term; plain momentum SGD for the first steps, until the
+    variance of the second moment estimate is tractable (PyTorch's ``rho_t > 5`` test).
+
+    Args:
+        params (iterable): the tensors to optimize, or dicts of parameter groups (see ``Optimizer``).
+        lr (float): the learning rate. Default: 1e-3.
+        betas (tuple[float, float]): the decay rates of the first and second moment estimates. Default: (0.9, 0.999).
+        eps (float): added to the denominator for numerical stability. Default: 1e-8.
+        weight_decay (float): the weight decay (an L2 penalty on the gradient unless decoupled). Default: 0.
+        decoupled_weight_decay (bool): shrink the weights directly as AdamW does. Default: False.
+        maximize (bool): maximize the objective (step along the gradient) instead of minimizing it. Default: False.
+
+    PyTorch:
+        ``torch.optim.RAdam``; the same update and defaults. No ``foreach``, ``capturable`` or ``differentiable``
+        arguments; ``lr`` is a number, not a tensor.
+
+    Example:
+        >>> w = nn.Parameter(ember.tensor([1.0]))
+        >>> opt = ember.optim.RAdam([w], lr=0.1)
+        >>> (w * w).sum().backward(); opt.step()
+        >>> w  # the first steps are momentum SGD: 1 - 0.1 * 2
+        Parameter containing:
+        tensor([0.8000], requires_grad=True)
+    """
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, decoupled_weight_decay: bool = False, *, maximize: bool = False) -> None:

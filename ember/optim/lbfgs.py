@@ -22,10 +22,33 @@ _Loss = TypeVar("_Loss", bound=SupportsFloat)  # what the closure returns (the l
 
 
 class LBFGS(Optimizer):
-    """L-BFGS (PyTorch's arguments and algorithm): ``step(closure)`` runs up to ``max_iter`` iterations, calling
-    ``closure`` (which zeroes the gradients, computes the loss, calls backward and returns the loss) up to
-    ``max_eval`` times; ``line_search_fn`` is None (a fixed step of ``lr``) or ``"strong_wolfe"``. One parameter
-    group only; it keeps ``history_size`` pairs of flat vectors of all the parameters."""
+    """L-BFGS: a quasi-Newton method that builds its curvature estimate from the last gradient differences.
+
+    ``step(closure)`` runs up to ``max_iter`` iterations, calling ``closure`` (which zeroes the gradients, computes
+    the loss, calls backward and returns the loss) up to ``max_eval`` times. One parameter group only; it keeps
+    ``history_size`` pairs of flat vectors of all the parameters (memory: 2 * history_size * the parameter count).
+
+    Args:
+        params (iterable): the tensors to optimize, or dicts of parameter groups (see ``Optimizer``).
+        lr (float or Tensor): the step size (a one-element tensor is read once). Default: 1.
+        max_iter (int): the most iterations per ``step``. Default: 20.
+        max_eval (int, optional): the most closure calls per ``step``. Default: ``max_iter * 5 // 4``.
+        tolerance_grad (float): stop when the largest gradient element is at most this. Default: 1e-7.
+        tolerance_change (float): stop when the loss or the parameters change less than this. Default: 1e-9.
+        history_size (int): how many updates the curvature estimate remembers. Default: 100.
+        line_search_fn (str, optional): None (a fixed step of ``lr``) or ``"strong_wolfe"``. Default: None.
+
+    PyTorch:
+        ``torch.optim.LBFGS``; the same arguments, algorithm and defaults.
+
+    Example:
+        >>> x = nn.Parameter(ember.tensor([3.0, -1.0]))
+        >>> opt = ember.optim.LBFGS([x], line_search_fn="strong_wolfe")
+        >>> def closure():
+        ...     opt.zero_grad(); loss = ((x - 1) ** 2).sum(); loss.backward(); return loss
+        >>> _ = opt.step(closure); x.detach()
+        tensor([1., 1.])
+    """
 
     def __init__(self, params: ParamsT, lr: float | Tensor = 1, max_iter: int = 20, max_eval: int | None = None,
                  tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, history_size: int = 100,

@@ -13,7 +13,31 @@ __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnea
 
 
 class LRScheduler:
-    """Base: sets each group's 'initial_lr', then step() advances last_epoch and writes get_lr() into the groups."""
+    """Base class of the learning-rate schedulers: ``step()`` advances ``last_epoch`` and writes ``get_lr()`` into
+    the optimizer's parameter groups.
+
+    The constructor records each group's ``initial_lr`` (``base_lrs``) and takes the first step (epoch 0). Call
+    ``scheduler.step()`` after ``optimizer.step()``, once per epoch (or per batch for per-step schedules). A
+    subclass implements ``get_lr()``.
+
+    Args:
+        optimizer (Optimizer): the optimizer whose learning rates it sets.
+        last_epoch (int): the index of the last epoch when resuming (the groups must then hold
+            ``initial_lr``); -1 starts from the optimizer's learning rates. Default: -1.
+
+    PyTorch:
+        ``torch.optim.lr_scheduler.LRScheduler``; the same protocol and chainable formulas. ember does not warn when
+        ``step()`` runs before ``optimizer.step()``, nor on ``step(epoch)`` (deprecated in PyTorch), and its
+        state dict lacks PyTorch's private flags (``_is_initial``, ``_get_lr_called_within_step``).
+
+    Example:
+        >>> class Halving(ember.optim.lr_scheduler.LRScheduler):
+        ...     def get_lr(self):
+        ...         return [base * 0.5 ** self.last_epoch for base in self.base_lrs]
+        >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+        >>> sched = Halving(opt); opt.step(); sched.step(); sched.get_last_lr()
+        [0.5]
+    """
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         self.optimizer = optimizer
@@ -34,13 +58,60 @@ class LRScheduler:
         self.step()
 
     def get_lr(self) -> list[float]:
+        """The learning rate of each parameter group at ``last_epoch``: the formula a subclass implements.
+
+        ``step()`` calls it after advancing ``last_epoch``; read the current rates with ``get_last_lr()``.
+
+        Returns:
+            list[float]: one learning rate per parameter group.
+
+        PyTorch:
+            ``torch.optim.lr_scheduler.LRScheduler.get_lr``; same role (PyTorch warns when it is called outside
+            ``step()``; ember does not).
+
+        Example:
+            >>> class Constant(ember.optim.lr_scheduler.LRScheduler):
+            ...     def get_lr(self):
+            ...         return list(self.base_lrs)
+            >>> Constant(ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=0.1)).get_lr()
+            [0.1]
+        """
         raise NotImplementedError
 
     def get_last_lr(self) -> list[float]:
-        """The learning rates the last step() set."""
+        """The learning rates the last ``step()`` set (the constructor's for a new scheduler).
+
+        Returns:
+            list[float]: one learning rate per parameter group.
+
+        PyTorch:
+            ``torch.optim.lr_scheduler.LRScheduler.get_last_lr``; same semantics.
+
+        Example:
+            >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+            >>> sched = ember.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+            >>> opt.step(); sched.step(); sched.get_last_lr()
+            [0.5]
+        """
         return self._last_lr
 
     def step(self, epoch: int | None = None) -> None:
+        """Advance to the next epoch (or to ``epoch``) and write its learning rates into the optimizer's groups.
+
+        Args:
+            epoch (int, optional): the epoch to jump to; the scheduler's closed form is used then, where it has
+                one. Default: None (the next epoch).
+
+        PyTorch:
+            ``torch.optim.lr_scheduler.LRScheduler.step``; same semantics, without PyTorch's warnings (a step
+            before ``optimizer.step()``, the deprecated ``epoch`` argument).
+
+        Example:
+            >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+            >>> sched = ember.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.1)
+            >>> opt.step(); sched.step(); opt.param_groups[0]["lr"]
+            0.1
+        """
         self._step_count += 1
         if epoch is None:
             self.last_epoch += 1
@@ -56,24 +127,64 @@ class LRScheduler:
         return [g["lr"] for g in self.optimizer.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything but the optimizer (and functions, which cannot be saved)."""
+        """The scheduler's state, to save with the optimizer's and restore with load_state_dict.
+
+        Returns:
+            dict: the scheduler's attributes (``last_epoch``, ``base_lrs``, its settings...) except the optimizer
+            and functions (a LambdaLR's lambdas, which cannot be saved).
+
+        PyTorch:
+            ``torch.optim.lr_scheduler.LRScheduler.state_dict``; the same contents, less PyTorch's private flags.
+
+        Example:
+            >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+            >>> sched = ember.optim.lr_scheduler.StepLR(opt, step_size=2)
+            >>> sorted(sched.state_dict())
+            ['_last_lr', '_step_count', 'base_lrs', 'gamma', 'last_epoch', 'step_size']
+        """
         return {k: v for k, v in self.__dict__.items() if k != "optimizer" and not callable(v) and
                 k not in ("lr_lambdas", "_schedulers")}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the state that ``state_dict()`` saved (the learning rates themselves live in the optimizer's
+        state dict).
+
+        Args:
+            state_dict (dict): what ``state_dict()`` returned.
+
+        PyTorch:
+            ``torch.optim.lr_scheduler.LRScheduler.load_state_dict``; same semantics.
+
+        Example:
+            >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+            >>> sched = ember.optim.lr_scheduler.StepLR(opt, step_size=2)
+            >>> sched.load_state_dict({**sched.state_dict(), "last_epoch": 5}); sched.last_epoch
+            5
+        """
         self.__dict__.update(state_dict)
 
 
 class StepLR(LRScheduler):
-    """Multiply the learning rate by gamma every step_size epochs.
+    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs.
 
-    >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
-    >>> sched = ember.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.1)
-    >>> lrs = []
-    >>> for epoch in range(4):
-    ...     opt.step(); sched.step(); lrs.append(sched.get_last_lr()[0])
-    >>> [round(lr, 6) for lr in lrs]
-    [1.0, 0.1, 0.1, 0.01]
+    Args:
+        optimizer (Optimizer): the optimizer whose learning rates it sets.
+        step_size (int): the number of epochs between two decays.
+        gamma (float): the factor of each decay. Default: 0.1.
+        last_epoch (int): the index of the last epoch when resuming (the groups must then hold
+            ``initial_lr``); -1 starts from the optimizer's learning rates. Default: -1.
+
+    PyTorch:
+        ``torch.optim.lr_scheduler.StepLR``; the same formula and defaults.
+
+    Example:
+        >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+        >>> sched = ember.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.1)
+        >>> lrs = []
+        >>> for epoch in range(4):
+        ...     opt.step(); sched.step(); lrs.append(sched.get_last_lr()[0])
+        >>> [round(lr, 6) for lr in lrs]
+        [1.0, 0.1, 0.1, 0.01]
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
@@ -90,7 +201,27 @@ class StepLR(LRScheduler):
 
 
 class MultiStepLR(LRScheduler):
-    """Multiply the learning rate by gamma at each milestone epoch."""
+    """Multiply the learning rate by ``gamma`` at each milestone epoch.
+
+    Args:
+        optimizer (Optimizer): the optimizer whose learning rates it sets.
+        milestones (iterable of int): the epochs at which the rate decays (a repeated milestone decays twice).
+        gamma (float): the factor of each decay. Default: 0.1.
+        last_epoch (int): the index of the last epoch when resuming (the groups must then hold
+            ``initial_lr``); -1 starts from the optimizer's learning rates. Default: -1.
+
+    PyTorch:
+        ``torch.optim.lr_scheduler.MultiStepLR``; the same formula and defaults.
+
+    Example:
+        >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+        >>> sched = ember.optim.lr_scheduler.MultiStepLR(opt, milestones=[1, 3], gamma=0.5)
+        >>> lrs = []
+        >>> for epoch in range(4):
+        ...     opt.step(); sched.step(); lrs.append(sched.get_last_lr()[0])
+        >>> lrs
+        [0.5, 0.5, 0.25, 0.25]
+    """
 
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
@@ -109,7 +240,25 @@ class MultiStepLR(LRScheduler):
 
 
 class ExponentialLR(LRScheduler):
-    """Multiply the learning rate by gamma every epoch."""
+    """Multiply the learning rate by ``gamma`` every epoch.
+
+    Args:
+        optimizer (Optimizer): the optimizer whose learning rates it sets.
+        gamma (float): the factor of each epoch's decay.
+        last_epoch (int): the index of the last epoch when resuming (the groups must then hold
+            ``initial_lr``); -1 starts from the optimizer's learning rates. Default: -1.
+
+    PyTorch:
+        ``torch.optim.lr_scheduler.ExponentialLR``; the same formula and defaults.
+
+    Example:
+        >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+        >>> sched = ember.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+        >>> for epoch in range(3):
+        ...     opt.step(); sched.step()
+        >>> sched.get_last_lr()
+        [0.125]
+    """
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.gamma = gamma
@@ -125,14 +274,26 @@ class ExponentialLR(LRScheduler):
 
 
 class CosineAnnealingLR(LRScheduler):
-    """Cosine decay from the base rate to eta_min over T_max epochs (then back up, periodically).
+    """Cosine annealing from the base rate down to ``eta_min`` over ``T_max`` epochs (then back up, periodically):
+    ``eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``, in PyTorch's recursive form.
 
-    >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
-    >>> sched = ember.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=2)
-    >>> for epoch in range(2):
-    ...     opt.step(); sched.step()
-    >>> round(sched.get_last_lr()[0], 6)
-    0.0
+    Args:
+        optimizer (Optimizer): the optimizer whose learning rates it sets.
+        T_max (int): the number of epochs of a half period.
+        eta_min (float): the lowest learning rate. Default: 0.0.
+        last_epoch (int): the index of the last epoch when resuming (the groups must then hold
+            ``initial_lr``); -1 starts from the optimizer's learning rates. Default: -1.
+
+    PyTorch:
+        ``torch.optim.lr_scheduler.CosineAnnealingLR``; the same formula and defaults.
+
+    Example:
+        >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+        >>> sched = ember.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=2)
+        >>> for epoch in range(2):
+        ...     opt.step(); sched.step()
+        >>> round(sched.get_last_lr()[0], 6)
+        0.0
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
@@ -156,7 +317,31 @@ class CosineAnnealingLR(LRScheduler):
 
 
 class CosineAnnealingWarmRestarts(LRScheduler):
-    """Cosine decay that restarts after T_0 epochs, then T_0 * T_mult, ... (SGDR)."""
+    """Cosine annealing with warm restarts (SGDR): a cosine decay to ``eta_min`` that restarts from the base rate
+    after ``T_0`` epochs, then after ``T_0 * T_mult`` more, and so on.
+
+    ``step(epoch)`` takes a fractional epoch too (``epoch + batch / batches`` to anneal within epochs).
+
+    Args:
+        optimizer (Optimizer): the optimizer whose learning rates it sets.
+        T_0 (int): the length of the first period, in epochs (a positive integer).
+        T_mult (int): the factor by which each period is longer than the one before (>= 1). Default: 1.
+        eta_min (float): the lowest learning rate. Default: 0.0.
+        last_epoch (int): the index of the last epoch when resuming (the groups must then hold
+            ``initial_lr``); -1 starts from the optimizer's learning rates. Default: -1.
+
+    PyTorch:
+        ``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts``; the same formula and defaults.
+
+    Example:
+        >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+        >>> sched = ember.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2)
+        >>> lrs = []
+        >>> for epoch in range(4):
+        ...     lrs.append(round(sched.get_last_lr()[0], 4)); opt.step(); sched.step()
+        >>> lrs
+        [1.0, 0.5, 1.0, 0.5]
+    """
 
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
@@ -201,7 +386,41 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
 
 class OneCycleLR(LRScheduler):
-    """The 1cycle policy (Smith): warm up to max_lr, then anneal far below the start; momentum moves inversely."""
+    """The 1cycle policy (Smith): the rate rises from ``max_lr / div_factor`` to ``max_lr``, then anneals far below
+    its start; the momentum (or Adam's beta1) moves the other way. Step it after every batch.
+
+    Args:
+        optimizer (Optimizer): the optimizer whose learning rates it sets.
+        max_lr (float or list[float]): the peak learning rate (one per group with a list).
+        total_steps (int, optional): the number of steps of the cycle; else ``epochs * steps_per_epoch``.
+            Default: None.
+        epochs (int, optional): the number of epochs, with steps_per_epoch. Default: None.
+        steps_per_epoch (int, optional): the number of steps per epoch, with epochs. Default: None.
+        pct_start (float): the fraction of the cycle spent increasing the rate. Default: 0.3.
+        anneal_strategy (str): ``"cos"`` or ``"linear"`` annealing. Default: ``"cos"``.
+        cycle_momentum (bool): cycle the momentum (SGD's momentum, or beta1 of Adam-like optimizers) inversely to
+            the rate. Default: True.
+        base_momentum (float or list[float]): the lowest momentum, at the peak rate. Default: 0.85.
+        max_momentum (float or list[float]): the highest momentum, at the start and end. Default: 0.95.
+        div_factor (float): ``initial_lr = max_lr / div_factor``. Default: 25.0.
+        final_div_factor (float): ``min_lr = initial_lr / final_div_factor``. Default: 1e4.
+        three_phase (bool): a third phase that anneals from initial_lr down to min_lr (fast.ai's schedule has
+            two). Default: False.
+        last_epoch (int): the index of the last epoch when resuming (the groups must then hold
+            ``initial_lr``); -1 starts from the optimizer's learning rates. Default: -1.
+
+    PyTorch:
+        ``torch.optim.lr_scheduler.OneCycleLR``; the same formula and defaults.
+
+    Example:
+        >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=0.1, momentum=0.9)
+        >>> sched = ember.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=4)
+        >>> lrs = []
+        >>> for step in range(4):
+        ...     lrs.append(round(sched.get_last_lr()[0], 4)); opt.step(); sched.step()
+        >>> lrs
+        [0.04, 0.8117, 0.2831, 0.0]
+    """
 
     def __init__(self, optimizer: Optimizer, max_lr: float | list[float], total_steps: int | None = None,
                  epochs: int | None = None, steps_per_epoch: int | None = None, pct_start: float = 0.3,
@@ -272,7 +491,26 @@ class OneCycleLR(LRScheduler):
 
 
 class LambdaLR(LRScheduler):
-    """base_lr * lr_lambda(epoch) (one function, or one per group)."""
+    """Set each group's learning rate to its initial rate times ``lr_lambda(epoch)``.
+
+    Args:
+        optimizer (Optimizer): the optimizer whose learning rates it sets.
+        lr_lambda (callable or list of callables): a function of the epoch (int) returning the factor, or one
+            per parameter group.
+        last_epoch (int): the index of the last epoch when resuming (the groups must then hold
+            ``initial_lr``); -1 starts from the optimizer's learning rates. Default: -1.
+
+    PyTorch:
+        ``torch.optim.lr_scheduler.LambdaLR``; same semantics (the functions are not in the state dict).
+
+    Example:
+        >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+        >>> sched = ember.optim.lr_scheduler.LambdaLR(opt, lr_lambda=lambda epoch: 1 / (epoch + 1))
+        >>> for epoch in range(3):
+        ...     opt.step(); sched.step()
+        >>> sched.get_last_lr()
+        [0.25]
+    """
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
                  last_epoch: int = -1) -> None:
@@ -287,7 +525,29 @@ class LambdaLR(LRScheduler):
 
 
 class LinearLR(LRScheduler):
-    """Scale the rate linearly from start_factor to end_factor over total_iters epochs."""
+    """Scale the learning rate by a factor that moves linearly from ``start_factor`` to ``end_factor`` over
+    ``total_iters`` epochs (a linear warm-up by default), then stays.
+
+    Args:
+        optimizer (Optimizer): the optimizer whose learning rates it sets.
+        start_factor (float): the factor of the first epoch, in (0, 1]. Default: 1/3.
+        end_factor (float): the factor from epoch total_iters on, in [0, 1]. Default: 1.0.
+        total_iters (int): the number of epochs the factor takes to reach end_factor. Default: 5.
+        last_epoch (int): the index of the last epoch when resuming (the groups must then hold
+            ``initial_lr``); -1 starts from the optimizer's learning rates. Default: -1.
+
+    PyTorch:
+        ``torch.optim.lr_scheduler.LinearLR``; the same formula and defaults.
+
+    Example:
+        >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+        >>> sched = ember.optim.lr_scheduler.LinearLR(opt, start_factor=0.25, total_iters=3)
+        >>> lrs = []
+        >>> for epoch in range(4):
+        ...     lrs.append(sched.get_last_lr()[0]); opt.step(); sched.step()
+        >>> lrs
+        [0.25, 0.5, 0.75, 1.0]
+    """
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1) -> None:
@@ -310,7 +570,27 @@ class LinearLR(LRScheduler):
 
 
 class ConstantLR(LRScheduler):
-    """Scale the rate by factor until total_iters epochs have passed."""
+    """Scale the learning rate by a constant ``factor`` for the first ``total_iters`` epochs, then restore it.
+
+    Args:
+        optimizer (Optimizer): the optimizer whose learning rates it sets.
+        factor (float): the factor, in [0, 1]. Default: 1/3.
+        total_iters (int): the number of epochs the factor applies to. Default: 5.
+        last_epoch (int): the index of the last epoch when resuming (the groups must then hold
+            ``initial_lr``); -1 starts from the optimizer's learning rates. Default: -1.
+
+    PyTorch:
+        ``torch.optim.lr_scheduler.ConstantLR``; the same formula and defaults.
+
+    Example:
+        >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+        >>> sched = ember.optim.lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=2)
+        >>> lrs = []
+        >>> for epoch in range(3):
+        ...     lrs.append(sched.get_last_lr()[0]); opt.step(); sched.step()
+        >>> lrs
+        [0.5, 0.5, 1.0]
+    """
 
     def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
                  last_epoch: int = -1) -> None:
@@ -332,7 +612,30 @@ class ConstantLR(LRScheduler):
 
 
 class SequentialLR(LRScheduler):
-    """Run schedulers one after another, switching at the milestone epochs."""
+    """Run schedulers one after the other, switching to the next at each milestone epoch (a warm-up, then a
+    decay).
+
+    Args:
+        optimizer (Optimizer): the optimizer whose learning rates it sets.
+        schedulers (list[LRScheduler]): the schedulers, all of this optimizer, in order.
+        milestones (list[int]): the epochs at which the next scheduler takes over (one fewer than schedulers).
+        last_epoch (int): the index of the last epoch when resuming (the groups must then hold
+            ``initial_lr``); -1 starts from the optimizer's learning rates. Default: -1.
+
+    PyTorch:
+        ``torch.optim.lr_scheduler.SequentialLR``; same semantics.
+
+    Example:
+        >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+        >>> warmup = ember.optim.lr_scheduler.LinearLR(opt, start_factor=0.5, total_iters=2)
+        >>> decay = ember.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+        >>> sched = ember.optim.lr_scheduler.SequentialLR(opt, [warmup, decay], milestones=[2])
+        >>> lrs = []
+        >>> for epoch in range(4):
+        ...     lrs.append(sched.get_last_lr()[0]); opt.step(); sched.step()
+        >>> lrs
+        [0.5, 0.75, 1.0, 0.5]
+    """
 
     def __init__(self, optimizer: Optimizer, schedulers: list[LRScheduler], milestones: list[int],
                  last_epoch: int = -1) -> None:
@@ -375,7 +678,35 @@ class SequentialLR(LRScheduler):
 
 
 class ReduceLROnPlateau:
-    """Divide the rate by 1/factor when a metric has stopped improving for `patience` epochs."""
+    """Multiply the learning rate by ``factor`` when a metric has stopped improving for ``patience`` epochs.
+
+    ``step(metric)`` takes the epoch's value of the metric (the validation loss, say); after ``patience`` epochs
+    without an improvement beyond ``threshold``, every group's rate is reduced (not below its ``min_lr``), then
+    nothing changes for ``cooldown`` epochs.
+
+    Args:
+        optimizer (Optimizer): the optimizer whose learning rates it sets.
+        mode (str): ``"min"`` (lower is better, a loss) or ``"max"`` (an accuracy). Default: ``"min"``.
+        factor (float): the factor of each reduction (< 1). Default: 0.1.
+        patience (int): the number of epochs without improvement tolerated. Default: 10.
+        threshold (float): the smallest change that counts as an improvement. Default: 1e-4.
+        threshold_mode (str): ``"rel"`` (relative to the best value) or ``"abs"``. Default: ``"rel"``.
+        cooldown (int): the number of epochs to wait after a reduction. Default: 0.
+        min_lr (float or list[float]): the lowest rate (one per group with a list). Default: 0.
+        eps (float): a reduction smaller than this is not applied. Default: 1e-8.
+
+    PyTorch:
+        ``torch.optim.lr_scheduler.ReduceLROnPlateau``; the same rule and defaults. It is not an ``LRScheduler``
+        subclass here, and ``step`` has no (deprecated) ``epoch`` argument.
+
+    Example:
+        >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+        >>> sched = ember.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=1)
+        >>> for val_loss in [1.0, 0.5, 0.6, 0.7]:
+        ...     opt.step(); sched.step(val_loss)
+        >>> sched.get_last_lr()
+        [0.1]
+    """
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,

@@ -29,7 +29,28 @@ required = _Required()
 
 
 class Optimizer:
-    """Base class: subclasses implement ``_update(group, p, grad, state)`` on arrays (in place) or override step()."""
+    """Base class of the optimizers: parameter groups, per-parameter state, ``zero_grad``, ``step`` and state dicts.
+
+    ``param_groups`` is a list of dicts, each with its ``params`` and its own hyper-parameters (those a group does
+    not give come from ``defaults``); ``state`` maps each parameter to its dict of buffers (momentum, moments,
+    step counts). A subclass implements ``_update(group, p, grad, state)``, which updates the parameter's array
+    ``p`` in place from the gradient array ``grad`` (already negated under ``maximize``), or overrides ``step``.
+
+    Args:
+        params (iterable): the tensors to optimize, or dicts (parameter groups) with a ``"params"`` entry and the
+            hyper-parameters that differ for that group.
+        defaults (dict): the default hyper-parameters of every group.
+
+    PyTorch:
+        ``torch.optim.Optimizer``; the same groups, state and state dict layout. Not supported: named parameters
+        (``(name, tensor)`` pairs) and the hooks (``register_step_pre_hook`` and the other ``register_*`` methods).
+
+    Example:
+        >>> model = nn.Linear(2, 1)
+        >>> opt = ember.optim.SGD([{"params": [model.weight]}, {"params": [model.bias], "lr": 0.5}], lr=0.1)
+        >>> [g["lr"] for g in opt.param_groups]
+        [0.1, 0.5]
+    """
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
@@ -54,7 +75,22 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a group of parameters with its own hyper-parameters (missing ones come from the defaults)."""
+        """Add a group of parameters with its own hyper-parameters (those it does not give come from the defaults).
+
+        Useful to train layers unfrozen during fine-tuning. A parameter may belong to one group only.
+
+        Args:
+            param_group (dict): ``{"params": tensor or iterable of tensors, "lr": ..., ...}``.
+
+        PyTorch:
+            ``torch.optim.Optimizer.add_param_group``; same semantics and errors.
+
+        Example:
+            >>> opt = ember.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)
+            >>> opt.add_param_group({"params": nn.Linear(2, 1).parameters(), "lr": 0.01})
+            >>> len(opt.param_groups), opt.param_groups[1]["lr"], opt.param_groups[1]["momentum"]
+            (2, 0.01, 0)
+        """
         group = dict(param_group)
         params = group["params"]
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
@@ -73,7 +109,22 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset the gradients of all optimized parameters (to None by default)."""
+        """Reset the gradients of every optimized parameter, before the next backward accumulates new ones.
+
+        Args:
+            set_to_none (bool): set ``.grad`` to None (frees the memory) instead of filling it with zeros.
+                Default: True.
+
+        PyTorch:
+            ``torch.optim.Optimizer.zero_grad``; same semantics.
+
+        Example:
+            >>> w = nn.Parameter(ember.tensor([1.0]))
+            >>> opt = ember.optim.SGD([w], lr=0.1)
+            >>> (2 * w).sum().backward()
+            >>> opt.zero_grad(set_to_none=False); w.grad
+            tensor([0.])
+        """
         for g in self.param_groups:
             for p in g["params"]:
                 if p.grad is not None:
@@ -94,7 +145,26 @@ class Optimizer:
 
     @no_grad()
     def step(self, closure: Callable[[], _Loss] | None = None) -> _Loss | None:
-        """Update every parameter that has a gradient; returns closure() when given."""
+        """Take one optimization step: update every parameter that has a gradient (the others are left alone).
+
+        Args:
+            closure (callable, optional): a function that re-evaluates the model and returns the loss (it runs with
+                gradients enabled, before the update); needed by LBFGS only. Default: None.
+
+        Returns:
+            what ``closure()`` returned, or None without a closure.
+
+        PyTorch:
+            ``torch.optim.Optimizer.step``; same semantics.
+
+        Example:
+            >>> w = nn.Parameter(ember.tensor([1.0, -1.0]))
+            >>> opt = ember.optim.SGD([w], lr=0.5)
+            >>> (w * w).sum().backward()
+            >>> opt.step(); w
+            Parameter containing:
+            tensor([0., 0.], requires_grad=True)
+        """
         loss = None
         if closure is not None:
             from ..autograd import enable_grad
@@ -122,7 +192,26 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self) -> StateDict:
-        """{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}, like PyTorch."""
+        """The optimizer's state, to save with the model's and restore with load_state_dict.
+
+        Parameters are named by their index over all groups, in order, so the state dict fits another optimizer
+        built the same way on another copy of the model.
+
+        Returns:
+            dict: ``{"state": {index: {buffer name: Tensor or number}}, "param_groups": [{hyper-parameters...,
+            "params": [indices]}]}``; the buffers are copies.
+
+        PyTorch:
+            ``torch.optim.Optimizer.state_dict``; same layout. A step count is a Python int where PyTorch keeps a
+            0-d tensor (``load_state_dict`` takes both).
+
+        Example:
+            >>> w = nn.Parameter(ember.tensor([1.0]))
+            >>> opt = ember.optim.SGD([w], lr=0.1, momentum=0.9)
+            >>> (w * w).sum().backward(); opt.step()
+            >>> opt.state_dict()["state"]
+            {0: {'momentum_buffer': tensor([2.])}}
+        """
         index, groups, n = {}, [], 0
         for g in self.param_groups:
             ids = []
@@ -141,7 +230,23 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: StateDict) -> None:
-        """Restore state saved by state_dict (groups must have the same sizes)."""
+        """Restore the state and hyper-parameters that state_dict saved.
+
+        Args:
+            state_dict (dict): what ``state_dict()`` returned (for the same number and sizes of parameter groups;
+                a buffer of another shape than its parameter is refused).
+
+        PyTorch:
+            ``torch.optim.Optimizer.load_state_dict``; same semantics (the buffers are copied, in the parameter's
+            dtype).
+
+        Example:
+            >>> w = nn.Parameter(ember.tensor([1.0]))
+            >>> saved = ember.optim.SGD([w], lr=0.1).state_dict()
+            >>> opt = ember.optim.SGD([w], lr=0.5)
+            >>> opt.load_state_dict(saved); opt.param_groups[0]["lr"]
+            0.1
+        """
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has {len(groups)} parameter groups, but the optimizer has "

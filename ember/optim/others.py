@@ -8,7 +8,33 @@ __all__ = ["RMSprop", "Adagrad", "Adadelta", "Lion"]
 
 
 class RMSprop(Optimizer):
-    """RMSprop: gradients divided by a running root mean square, with optional momentum and centering (torch.optim.RMSprop)."""
+    """RMSprop: each gradient divided by the running root mean square of the past gradients.
+
+    ``v = alpha * v + (1 - alpha) * g**2`` and ``p -= lr * g / (sqrt(v) + eps)``; centered subtracts the squared
+    running mean of the gradients from ``v``; momentum keeps a buffer of those steps.
+
+    Args:
+        params (iterable): the tensors to optimize, or dicts of parameter groups (see ``Optimizer``).
+        lr (float): the learning rate. Default: 1e-2.
+        alpha (float): the smoothing constant of the running average. Default: 0.99.
+        eps (float): added to the denominator for numerical stability. Default: 1e-8.
+        weight_decay (float): the L2 penalty added to the gradient. Default: 0.
+        momentum (float): the momentum factor. Default: 0.
+        centered (bool): normalize by an estimate of the gradient's variance. Default: False.
+        maximize (bool): maximize the objective (step along the gradient) instead of minimizing it. Default: False.
+
+    PyTorch:
+        ``torch.optim.RMSprop``; the same update and defaults. No ``capturable``, ``foreach`` or ``differentiable``
+        arguments; ``maximize`` is keyword-only; ``lr`` is a number, not a tensor.
+
+    Example:
+        >>> model = nn.Linear(2, 1)
+        >>> opt = ember.optim.RMSprop(model.parameters(), lr=1e-2, momentum=0.9)
+        >>> model(ember.ones(3, 2)).sum().backward(); opt.step()
+        >>> sorted(opt.state[model.weight])
+        ['momentum_buffer', 'square_avg', 'step']
+    """
+
     def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False, *,
                  maximize: bool = False) -> None:
@@ -47,7 +73,32 @@ class RMSprop(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Adagrad: per-parameter learning rates scaled by the accumulated squared gradients (torch.optim.Adagrad)."""
+    """Adagrad: each element's steps scaled down by the sum of its squared gradients so far.
+
+    ``s += g**2`` and ``p -= clr * g / (sqrt(s) + eps)``, with ``clr = lr / (1 + (t - 1) * lr_decay)`` at step t.
+
+    Args:
+        params (iterable): the tensors to optimize, or dicts of parameter groups (see ``Optimizer``).
+        lr (float): the learning rate. Default: 1e-2.
+        lr_decay (float): the decay of the learning rate per step. Default: 0.
+        weight_decay (float): the L2 penalty added to the gradient. Default: 0.
+        initial_accumulator_value (float): the starting value of the sums ``s``. Default: 0.
+        eps (float): added to the denominator for numerical stability. Default: 1e-10.
+        maximize (bool): maximize the objective (step along the gradient) instead of minimizing it. Default: False.
+
+    PyTorch:
+        ``torch.optim.Adagrad``; the same update, defaults and state (created at construction). No ``foreach``,
+        ``differentiable`` or ``fused`` arguments; ``lr`` is a number, not a tensor.
+
+    Example:
+        >>> w = nn.Parameter(ember.tensor([1.0]))
+        >>> opt = ember.optim.Adagrad([w], lr=0.5)
+        >>> (w * w).sum().backward(); opt.step()
+        >>> w  # 1 - 0.5 * 2 / sqrt(2**2)
+        Parameter containing:
+        tensor([0.5000], requires_grad=True)
+    """
+
     def __init__(self, params: ParamsT, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
                  initial_accumulator_value: float = 0, eps: float = 1e-10, *, maximize: bool = False) -> None:
         check_nonnegative(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
@@ -71,7 +122,28 @@ class Adagrad(Optimizer):
 
 
 class Adadelta(Optimizer):
-    """Adadelta: steps scaled by running averages of squared gradients and squared updates (torch.optim.Adadelta)."""
+    """Adadelta: steps scaled by the ratio of the running RMS of past updates to the running RMS of gradients.
+
+    Args:
+        params (iterable): the tensors to optimize, or dicts of parameter groups (see ``Optimizer``).
+        lr (float): the factor applied to each update. Default: 1.0.
+        rho (float): the smoothing constant of the running averages, in [0, 1]. Default: 0.9.
+        eps (float): added inside the square roots for numerical stability. Default: 1e-6.
+        weight_decay (float): the L2 penalty added to the gradient. Default: 0.
+        maximize (bool): maximize the objective (step along the gradient) instead of minimizing it. Default: False.
+
+    PyTorch:
+        ``torch.optim.Adadelta``; the same update and defaults. No ``foreach``, ``capturable`` or
+        ``differentiable`` arguments; ``lr`` is a number, not a tensor.
+
+    Example:
+        >>> model = nn.Linear(2, 1)
+        >>> opt = ember.optim.Adadelta(model.parameters())
+        >>> model(ember.ones(3, 2)).sum().backward(); opt.step()
+        >>> sorted(opt.state[model.weight])
+        ['acc_delta', 'square_avg', 'step']
+    """
+
     def __init__(self, params: ParamsT, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0,
                  *, maximize: bool = False) -> None:
         check_nonnegative(lr=lr)
@@ -97,7 +169,32 @@ class Adadelta(Optimizer):
 
 
 class Lion(Optimizer):
-    """Lion (Chen et al. 2023): the sign of an interpolated momentum, with decoupled weight decay."""
+    """Lion (Chen et al. 2023): steps of a fixed size ``lr`` in the direction of the sign of an interpolated
+    momentum, with decoupled weight decay.
+
+    ``p *= 1 - lr * weight_decay``; ``p -= lr * sign(beta1 * m + (1 - beta1) * g)``; then
+    ``m = beta2 * m + (1 - beta2) * g``. Its steps are larger than Adam's: use a smaller lr (3-10x).
+
+    Args:
+        params (iterable): the tensors to optimize, or dicts of parameter groups (see ``Optimizer``).
+        lr (float): the learning rate (the size of every step). Default: 1e-4.
+        betas (tuple[float, float]): the interpolation factor of the update and the decay of the momentum.
+            Default: (0.9, 0.99).
+        weight_decay (float): the decoupled weight decay. Default: 0.0.
+        maximize (bool): maximize the objective (step along the gradient) instead of minimizing it. Default: False.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (torch.optim has no Lion; it follows the paper and the common
+        ``lion-pytorch`` package).
+
+    Example:
+        >>> w = nn.Parameter(ember.tensor([1.0, -2.0]))
+        >>> opt = ember.optim.Lion([w], lr=0.1)
+        >>> (w * w).sum().backward(); opt.step()
+        >>> w
+        Parameter containing:
+        tensor([ 0.9000, -1.9000], requires_grad=True)
+    """
 
     def __init__(self, params: ParamsT, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99),
                  weight_decay: float = 0.0, *, maximize: bool = False) -> None:

@@ -8,16 +8,32 @@ __all__ = ["SGD"]
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and weight decay
-    (torch.optim.SGD: the same update formulas; ``maximize`` and ``foreach`` accepted).
+    """Stochastic gradient descent, with optional momentum, dampening, Nesterov momentum and weight decay.
 
-    >>> w = nn.Parameter(ember.tensor([1.0]))
-    >>> opt = ember.optim.SGD([w], lr=0.1)
-    >>> (w * w).sum().backward()
-    >>> opt.step()
-    >>> w
-    Parameter containing:
-    tensor([0.8000], requires_grad=True)
+    Each step: ``g = grad + weight_decay * p``; with momentum, ``buf = momentum * buf + (1 - dampening) * g``
+    (``buf = g`` at the first step) and ``g = buf`` (``g + momentum * buf`` with nesterov); then ``p -= lr * g``.
+
+    Args:
+        params (iterable): the tensors to optimize, or dicts of parameter groups (see ``Optimizer``).
+        lr (float): the learning rate. Default: 1e-3.
+        momentum (float): the momentum factor. Default: 0.
+        dampening (float): the dampening of the momentum. Default: 0.
+        weight_decay (float): the L2 penalty added to the gradient. Default: 0.
+        nesterov (bool): Nesterov momentum (needs momentum > 0 and zero dampening). Default: False.
+        maximize (bool): maximize the objective (step along the gradient) instead of minimizing it. Default: False.
+
+    PyTorch:
+        ``torch.optim.SGD``; the same update and defaults. No ``foreach``, ``differentiable`` or ``fused``
+        arguments, and ``lr`` is a number (not a tensor); a NaN ``lr`` raises ValueError where PyTorch accepts it.
+
+    Example:
+        >>> w = nn.Parameter(ember.tensor([1.0]))
+        >>> opt = ember.optim.SGD([w], lr=0.1)
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+        >>> w
+        Parameter containing:
+        tensor([0.8000], requires_grad=True)
     """
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False) -> None:

@@ -15,42 +15,252 @@ __all__ = ["Callback", "CallbackList", "History", "LambdaCallback", "EarlyStoppi
 
 
 class Callback:
-    """Base class: override the hooks you need. ``self.trainer`` is set before on_train_begin."""
+    """Base class of the callbacks: code that ``Trainer.fit`` runs at fixed points (override the hooks you need).
+
+    The hooks, in the order fit calls them: on_train_begin, then for each epoch on_epoch_begin, for each batch
+    on_batch_begin, on_before_optimizer_step (when the optimizer steps), on_batch_end, then on_epoch_end; and
+    on_train_end. ``self.trainer`` is the Trainer (its model, optimizer, scheduler, history), set before
+    on_train_begin; ``self.trainer.stop_training = True`` ends fit after the current epoch. A callback that must
+    survive a resumed run saves its counters in state_dict.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.callbacks.Callback``; the batch hooks are Keras's
+        on_train_batch_begin/end).
+
+    Example:
+        >>> class PrintLoss(ember.train.Callback):
+        ...     def on_epoch_end(self, epoch, logs=None):
+        ...         print(f"epoch {epoch}: loss {logs['loss']:.2f}")
+        >>> model = nn.Linear(2, 2)
+        >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+        >>> _ = trainer.fit((ember.ones(4, 2), ember.tensor([0, 1, 0, 1])), verbose=0, callbacks=[PrintLoss()])
+        epoch 0: loss 0.91
+    """
 
     trainer = None
 
-    def on_train_begin(self, logs=None):
-        pass
+    def on_train_begin(self, logs=None) -> None:
+        """Called once when ``Trainer.fit`` starts, before the first epoch.
 
-    def on_train_end(self, logs=None):
-        pass
+        ``self.trainer`` is set by then; a resumed run gives the callback its saved state (load_state_dict)
+        right after this hook. Reset per-run counters here.
 
-    def on_epoch_begin(self, epoch, logs=None):
-        pass
+        Args:
+            logs (dict, optional): None (kept for Keras's signature).
 
-    def on_epoch_end(self, epoch, logs=None):
-        pass
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``keras.callbacks.Callback.on_train_begin``).
 
-    def on_batch_begin(self, batch, logs=None):
-        pass
+        Example:
+            >>> class Show(ember.train.Callback):
+            ...     def on_train_begin(self, logs=None):
+            ...         print("start", type(self.trainer.model).__name__)
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> data = (ember.ones(4, 2), ember.tensor([0, 1, 0, 1]))
+            >>> _ = trainer.fit(data, verbose=0, callbacks=[Show()])
+            start Linear
+        """
 
-    def on_batch_end(self, batch, logs=None):
-        pass
+    def on_train_end(self, logs=None) -> None:
+        """Called once when ``Trainer.fit`` ends: after the last epoch, an early stop or a Ctrl-C.
 
-    def on_before_optimizer_step(self, step, logs=None):
-        """After backward (and gradient accumulation), before optimizer.step(): the place to edit gradients."""
+        Close files and restore weights here (EarlyStopping, CSVLogger, TensorBoard do).
+
+        Args:
+            logs (dict, optional): None (kept for Keras's signature).
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``keras.callbacks.Callback.on_train_end``).
+
+        Example:
+            >>> class Show(ember.train.Callback):
+            ...     def on_train_end(self, logs=None):
+            ...         print("epochs done:", self.trainer.epoch)
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> data = (ember.ones(4, 2), ember.tensor([0, 1, 0, 1]))
+            >>> _ = trainer.fit(data, verbose=0, callbacks=[Show()])
+            epochs done: 1
+        """
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        """Called at the start of each epoch of ``Trainer.fit``, before its first batch.
+
+        Args:
+            epoch (int): the epoch's index, from 0 (from initial_epoch when resuming).
+            logs (dict, optional): None (kept for Keras's signature).
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``keras.callbacks.Callback.on_epoch_begin``).
+
+        Example:
+            >>> class Show(ember.train.Callback):
+            ...     def on_epoch_begin(self, epoch, logs=None):
+            ...         print("epoch", epoch)
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> data = (ember.ones(4, 2), ember.tensor([0, 1, 0, 1]))
+            >>> _ = trainer.fit(data, verbose=0, callbacks=[Show()])
+            epoch 0
+        """
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        """Called at the end of each epoch of ``Trainer.fit``, after validation and the scheduler's step.
+
+        Setting ``self.trainer.stop_training = True`` here ends fit after this epoch.
+
+        Args:
+            epoch (int): the epoch's index, from 0 (from initial_epoch when resuming).
+            logs (dict): the epoch's values: loss, the metrics, the val_ metrics with validation data, lr,
+                peak_memory_mib.
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``keras.callbacks.Callback.on_epoch_end``).
+
+        Example:
+            >>> class Show(ember.train.Callback):
+            ...     def on_epoch_end(self, epoch, logs=None):
+            ...         print(epoch, sorted(logs))
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> data = (ember.ones(4, 2), ember.tensor([0, 1, 0, 1]))
+            >>> _ = trainer.fit(data, verbose=0, callbacks=[Show()])
+            0 ['accuracy', 'loss', 'lr', 'peak_memory_mib']
+        """
+
+    def on_batch_begin(self, batch, logs=None) -> None:
+        """Called before each training batch of ``Trainer.fit``.
+
+        Args:
+            batch (int): the batch's index in the epoch, from 0.
+            logs (dict, optional): None (kept for Keras's signature).
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``keras.callbacks.Callback.on_train_batch_begin``).
+
+        Example:
+            >>> class Show(ember.train.Callback):
+            ...     def on_batch_begin(self, batch, logs=None):
+            ...         print("batch", batch)
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> data = (ember.ones(4, 2), ember.tensor([0, 1, 0, 1]))
+            >>> _ = trainer.fit(data, verbose=0, callbacks=[Show()], batch_size=2)
+            batch 0
+            batch 1
+        """
+
+    def on_batch_end(self, batch, logs=None) -> None:
+        """Called after each training batch of ``Trainer.fit`` (and its optimizer step, if one was due).
+
+        A checkpoint saved here (``self.trainer.save_checkpoint``) resumes after this batch.
+
+        Args:
+            batch (int): the batch's index in the epoch, from 0.
+            logs (dict): the batch's ``loss`` (a float, not divided by accumulate_steps) and ``size`` (its
+                number of samples), plus what on_before_optimizer_step added.
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``keras.callbacks.Callback.on_train_batch_end``).
+
+        Example:
+            >>> class Show(ember.train.Callback):
+            ...     def on_batch_end(self, batch, logs=None):
+            ...         print(batch, sorted(logs))
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> data = (ember.ones(4, 2), ember.tensor([0, 1, 0, 1]))
+            >>> _ = trainer.fit(data, verbose=0, callbacks=[Show()], batch_size=2)
+            0 ['loss', 'size']
+            1 ['loss', 'size']
+        """
+
+    def on_before_optimizer_step(self, step, logs=None) -> None:
+        """Called after backward (and gradient accumulation), before ``optimizer.step()``: the place to read or edit
+        the gradients (GradientClipping clips them here).
+
+        Under precision="fp16" the gradients are already unscaled. With compile=True, a callback that defines this
+        hook makes the trainer run the update as a graph of its own.
+
+        Args:
+            step (int): the number of optimizer steps taken before this one (``trainer.global_step``).
+            logs (dict): the batch's logs (``loss``, ``size``), which the hook may add values to (LearningRateMonitor
+                adds the rates); empty for the last, partial accumulation of an epoch.
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like PyTorch Lightning's ``on_before_optimizer_step``; Keras has
+            none).
+
+        Example:
+            >>> class GradNorm(ember.train.Callback):
+            ...     def on_before_optimizer_step(self, step, logs=None):
+            ...         print(step, round(float(self.trainer.model.weight.grad.norm()), 4))
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> data = (ember.ones(4, 2), ember.tensor([0, 1, 0, 1]))
+            >>> _ = trainer.fit(data, verbose=0, callbacks=[GradNorm()])
+            0 ...
+        """
 
     def state_dict(self):
-        """What the callback must remember across a resumed run (numbers, strings, tensors); saved in every
-        checkpoint the Trainer writes and given back to load_state_dict after on_train_begin when fit resumes."""
+        """What the callback must remember across a resumed run (numbers, strings, tensors).
+
+        It is saved in every checkpoint the Trainer writes and given back to load_state_dict after on_train_begin
+        when fit resumes. The base class has nothing to save.
+
+        Returns:
+            dict: the state; an empty dict saves nothing.
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (Keras's callbacks keep no state across runs).
+
+        Example:
+            >>> class Counter(ember.train.Callback):
+            ...     epochs = 0
+            ...     def on_epoch_end(self, epoch, logs=None):
+            ...         self.epochs += 1
+            ...     def state_dict(self):
+            ...         return {"epochs": self.epochs}
+            >>> Counter().state_dict()
+            {'epochs': 0}
+        """
         return {}
 
-    def load_state_dict(self, state):
-        """Restore what state_dict returned."""
+    def load_state_dict(self, state) -> None:
+        """Restore what state_dict returned (when ``Trainer.fit`` resumes from a checkpoint).
+
+        Args:
+            state (dict): what state_dict returned when the checkpoint was saved.
+
+        PyTorch:
+            No PyTorch counterpart: ember's own.
+
+        Example:
+            >>> class Counter(ember.train.Callback):
+            ...     epochs = 0
+            ...     def load_state_dict(self, state):
+            ...         self.epochs = state["epochs"]
+            >>> counter = Counter(); counter.load_state_dict({"epochs": 3}); counter.epochs
+            3
+        """
 
 
 class CallbackList:
-    """Calls each hook on every callback, in order."""
+    """Calls each hook on every callback, in order: what ``Trainer.fit`` runs its callbacks through.
+
+    Args:
+        callbacks (list[Callback], optional): the callbacks. Default: None (none).
+        trainer (Trainer, optional): the trainer set as each callback's ``trainer``. Default: None.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.callbacks.CallbackList``).
+
+    Example:
+        >>> hook = ember.train.LambdaCallback(on_epoch_begin=lambda epoch, logs: print("epoch", epoch))
+        >>> ember.train.CallbackList([hook]).on_epoch_begin(0)
+        epoch 0
+    """
 
     def __init__(self, callbacks=None, trainer=None):
         self.callbacks = list(callbacks or [])
@@ -111,8 +321,24 @@ class CallbackList:
 
 
 class History:
-    """What fit returns: ``history.history`` maps each logged name (loss, val_loss, accuracy, lr, ...) to its
-    per-epoch values; ``history.epoch`` lists the epoch numbers (0-based). ``history["loss"]`` is a shortcut."""
+    """The per-epoch logs of a training run: what ``Trainer.fit`` returns.
+
+    ``history.history`` maps each logged name (loss, val_loss, accuracy, lr, ...) to its per-epoch values;
+    ``history.epoch`` lists the epoch numbers (0-based). ``history["loss"]`` is a shortcut, ``"loss" in history``
+    and ``len(history)`` (the number of epochs) work.
+
+    Args:
+        history (dict, optional): {name: list of values} to start from. Default: None (empty).
+        epoch (list[int], optional): the epoch numbers of those values. Default: None (empty).
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.callbacks.History``).
+
+    Example:
+        >>> history = ember.train.History({"loss": [0.9, 0.5]}, [0, 1])
+        >>> history["loss"], len(history), "val_loss" in history
+        ([0.9, 0.5], 2, False)
+    """
 
     def __init__(self, history=None, epoch=None):
         self.history = {k: list(v) for k, v in (history or {}).items()}
@@ -137,7 +363,22 @@ class History:
 
 
 class LambdaCallback(Callback):
-    """A callback from functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
+    """A callback made of functions, one per hook, for small jobs that need no class.
+
+    Args:
+        **hooks (callable): hook name (``on_train_begin``, ``on_epoch_end``, ...) = a function with the hook's
+            arguments (``on_epoch_end=lambda epoch, logs: ...``). An unknown name raises TypeError.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.callbacks.LambdaCallback``).
+
+    Example:
+        >>> show = ember.train.LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, round(logs["loss"], 2)))
+        >>> model = nn.Linear(2, 2)
+        >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+        >>> _ = trainer.fit((ember.ones(4, 2), ember.tensor([0, 1, 0, 1])), verbose=0, callbacks=[show])
+        0 0.91
+    """
 
     def __init__(self, **hooks):
         for name, fn in hooks.items():
@@ -187,13 +428,30 @@ class _Monitor(Callback):
 
 
 class EarlyStopping(_Monitor):
-    """Stop training when `monitor` has not improved by more than min_delta for `patience` epochs; with
-    restore_best_weights, the model gets the weights of its best epoch back when training ends.
+    """Stop training when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
-    >>> from ember.train import EarlyStopping
-    >>> stop = EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
-    >>> stop.patience
-    3
+    With restore_best_weights, the model gets the weights of its best epoch back when training ends. A monitored
+    name that is not logged gives one RuntimeWarning and the callback does nothing.
+
+    Args:
+        monitor (str): the logged value to watch (``"val_loss"``, ``"val_accuracy"``, ``"loss"``...).
+            Default: ``"val_loss"``.
+        patience (int): the number of epochs without improvement after which training stops. Default: 0.
+        mode (str): ``"min"``, ``"max"``, or ``"auto"`` (max for accuracy-like metrics, min for losses and errors).
+            Default: ``"auto"``.
+        min_delta (float): the smallest change that counts as an improvement. Default: 0.0.
+        restore_best_weights (bool): load the best epoch's weights into the model at the end. Default: False.
+        verbose (int): 1 prints a line when it stops and when it restores weights. Default: 0.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.callbacks.EarlyStopping``, without its
+        ``baseline`` and ``start_from_epoch`` arguments).
+
+    Example:
+        >>> from ember.train import EarlyStopping
+        >>> stop = EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+        >>> stop.patience
+        3
     """
 
     def __init__(self, monitor="val_loss", patience=0, mode="auto", min_delta=0.0, restore_best_weights=False,
@@ -244,8 +502,10 @@ class EarlyStopping(_Monitor):
 
 
 class ModelCheckpoint(_Monitor):
-    """Save checkpoints (model, optimizer, scheduler, epoch, random state, history) with ember.io.save_checkpoint,
-    atomically, so fit(..., resume_from=path) can continue from them.
+    """Save training checkpoints during ``Trainer.fit``: the best epoch's, the last one, or every epoch's.
+
+    Each checkpoint (model, optimizer, scheduler, epoch, random state, history; ember.io.save_checkpoint, written
+    atomically) lets ``fit(..., resume_from=path)`` continue from it.
 
     With dirpath: ``best.safetensors`` whenever `monitor` improves, ``last.safetensors`` after every epoch
     (save_last), and ``epoch{N}.safetensors`` every epoch unless save_best_only.
@@ -254,6 +514,28 @@ class ModelCheckpoint(_Monitor):
     monitor defaults to val_loss when there is validation data, else loss.
     A checkpoint also holds the state of the callbacks (state_dict) as it is when the checkpoint is written: list
     ModelCheckpoint after the callbacks whose state a resumed run needs (EarlyStopping).
+
+    Args:
+        dirpath (str or os.PathLike, optional): the directory of best/last/epoch{N}.safetensors. Default: None.
+        filepath (str or os.PathLike, optional): a file name pattern instead (``{epoch}`` and logged values).
+            Give exactly one of dirpath and filepath. Default: None.
+        monitor (str, optional): the logged value that decides the best epoch. Default: None (val_loss, or loss).
+        mode (str): ``"min"``, ``"max"`` or ``"auto"`` (as EarlyStopping). Default: ``"auto"``.
+        save_best_only (bool): write only when monitor improves (with dirpath: no epoch{N} files). Default: True.
+        save_last (bool, optional): also write last.safetensors every epoch. Default: None (True with dirpath).
+        verbose (int): 1 prints a line per file written. Default: 0.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.callbacks.ModelCheckpoint``; the files are
+        ember checkpoints, not ``torch.save`` files).
+
+    Example:
+        >>> model = nn.Linear(2, 2)
+        >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+        >>> saver = ember.train.ModelCheckpoint(dirpath="ckpt")
+        >>> _ = trainer.fit((ember.ones(4, 2), ember.tensor([0, 1, 0, 1])), verbose=0, callbacks=[saver])
+        >>> saver.best_model_path, saver.monitor
+        ('ckpt/best.safetensors', 'loss')
     """
 
     def __init__(self, dirpath=None, filepath=None, monitor=None, mode="auto", save_best_only=True, save_last=None,
@@ -312,7 +594,28 @@ class ModelCheckpoint(_Monitor):
 class LearningRateMonitor(Callback):
     """Record the learning rate of every parameter group, per epoch or per optimizer step, in ``self.lrs``
     ({'lr': [...]} for one group, {'lr_group0': [...], ...} for several). Per-step values also go into the batch
-    logs (so TensorBoard(update_freq=...) can write them)."""
+    logs (so TensorBoard(update_freq=...) can write them).
+
+    Args:
+        logging_interval (str): ``"epoch"`` (at each epoch's start) or ``"step"`` (before each optimizer step).
+            Default: ``"epoch"``.
+        verbose (int): 1 prints the rates at each epoch's start (logging_interval="epoch"). Default: 0.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like PyTorch Lightning's ``LearningRateMonitor``; Keras has none).
+
+    Example:
+        >>> model = nn.Linear(2, 2)
+        >>> opt = ember.optim.SGD(model.parameters(), lr=1.0)
+        >>> sched = ember.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+        >>> trainer = ember.train.Trainer(model, opt, nn.CrossEntropyLoss(), scheduler=sched,
+        ...                               scheduler_interval="step")
+        >>> monitor = ember.train.LearningRateMonitor(logging_interval="step")
+        >>> _ = trainer.fit((ember.ones(4, 2), ember.tensor([0, 1, 0, 1])), batch_size=2, verbose=0,
+        ...             callbacks=[monitor])
+        >>> monitor.lrs  # before each of the two optimizer steps
+        {'lr': [1.0, 0.5]}
+    """
 
     def __init__(self, logging_interval="epoch", verbose=0):
         if logging_interval not in ("epoch", "step"):
@@ -344,7 +647,25 @@ class LearningRateMonitor(Callback):
 
 class CSVLogger(Callback):
     """Write one CSV row per epoch: epoch, then every logged value (loss, metrics, val_ metrics, lr).
-    With append=True, rows are added to an existing file (for resumed runs)."""
+    With append=True, rows are added to an existing file (for resumed runs).
+
+    Args:
+        path (str or os.PathLike): the CSV file (its directory is created).
+        separator (str): the column separator. Default: ``","``.
+        append (bool): add rows to an existing file (keeping its header) instead of overwriting it.
+            Default: False.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.callbacks.CSVLogger``).
+
+    Example:
+        >>> model = nn.Linear(2, 2)
+        >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+        >>> log = ember.train.CSVLogger("log.csv")
+        >>> _ = trainer.fit((ember.ones(4, 2), ember.tensor([0, 1, 0, 1])), verbose=0, callbacks=[log])
+        >>> open("log.csv").readline().strip()
+        'epoch,loss,accuracy,peak_memory_mib,lr'
+    """
 
     def __init__(self, path, separator=",", append=False):
         self.path, self.separator, self.append = os.fspath(path), separator, append
@@ -365,7 +686,24 @@ class CSVLogger(Callback):
 class TensorBoard(Callback):
     """Write every logged value as a TensorBoard scalar at step=epoch (``tensorboard --logdir log_dir``).
     update_freq=N also writes the batch loss (and step learning rates) every N optimizer steps, at the global
-    step, under ``batch/<name>``."""
+    step, under ``batch/<name>``.
+
+    Args:
+        log_dir (str or os.PathLike): the directory of the event files. Default: ``"runs"``.
+        update_freq (str or int): ``"epoch"``, or write batch values every that many batches. Default: ``"epoch"``.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.callbacks.TensorBoard``, scalars only); it writes
+        with ember's SummaryWriter, which mirrors ``torch.utils.tensorboard.SummaryWriter``.
+
+    Example:
+        >>> model = nn.Linear(2, 2)
+        >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+        >>> board = ember.train.TensorBoard("runs/demo")
+        >>> _ = trainer.fit((ember.ones(4, 2), ember.tensor([0, 1, 0, 1])), verbose=0, callbacks=[board])
+        >>> sorted(ember.train.read_scalars("runs/demo"))
+        ['accuracy', 'loss', 'lr', 'peak_memory_mib']
+    """
 
     def __init__(self, log_dir="runs", update_freq="epoch"):
         if update_freq != "epoch" and not (isinstance(update_freq, int) and update_freq > 0):
@@ -406,7 +744,27 @@ class PlotHistory(Callback):
     """Save a PNG of the loss and metric curves (each with its val_ twin, the learning rate in a small panel, the
     best epoch of `monitor` marked, under `title`) when training ends, or after every epoch with every_epoch=True.
     monitor and mode default as ModelCheckpoint's (val_loss when there is validation data, else loss). Needs
-    matplotlib."""
+    matplotlib.
+
+    Args:
+        path (str or os.PathLike): the PNG file to write (its directory is created).
+        keys (list[str], optional): the logged names to plot. Default: None (all).
+        every_epoch (bool): redraw after every epoch, not only at the end. Default: False.
+        monitor (str, optional): the value whose best epoch is marked. Default: None (val_loss, or loss).
+        mode (str): ``"min"``, ``"max"`` or ``"auto"`` (as EarlyStopping). Default: ``"auto"``.
+        title (str, optional): the figure's title, before the best epoch's summary. Default: None.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (Keras users plot ``History.history`` themselves).
+
+    Example:
+        >>> model = nn.Linear(2, 2)
+        >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+        >>> plot = ember.train.PlotHistory("curves.png")
+        >>> _ = trainer.fit((ember.ones(4, 2), ember.tensor([0, 1, 0, 1])), verbose=0, callbacks=[plot])
+        >>> import os; os.path.exists("curves.png")
+        True
+    """
 
     def __init__(self, path, keys=None, every_epoch=False, monitor=None, mode="auto", title=None):
         from .plots import require_matplotlib
@@ -435,7 +793,24 @@ class PlotHistory(Callback):
 
 class GradientClipping(Callback):
     """Clip the total gradient norm to max_norm before each optimizer step (ember.nn.utils.clip_grad_norm_).
-    The last total norm (before clipping) is kept in ``self.last_norm``."""
+    The last total norm (before clipping) is kept in ``self.last_norm``.
+
+    Args:
+        max_norm (float): the largest total norm the gradients keep.
+        norm_type (float): the p of the p-norm (``inf`` for the largest element). Default: 2.0.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's optimizer ``clipnorm``, or calling
+        ``torch.nn.utils.clip_grad_norm_`` before each step); ``Trainer(grad_clip=...)`` does the same.
+
+    Example:
+        >>> model = nn.Linear(2, 2)
+        >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+        >>> clip = ember.train.GradientClipping(max_norm=0.01)
+        >>> _ = trainer.fit((ember.ones(4, 2), ember.tensor([0, 1, 0, 1])), verbose=0, callbacks=[clip])
+        >>> clip.last_norm > 0.01
+        True
+    """
 
     def __init__(self, max_norm, norm_type=2.0):
         self.max_norm, self.norm_type, self.last_norm = max_norm, norm_type, None

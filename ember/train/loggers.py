@@ -32,7 +32,27 @@ __all__ = ["CSVWriter", "SummaryWriter", "crc32c", "masked_crc32c", "read_events
 class CSVWriter:
     """Append dict rows to a CSV file; the columns are fixed by the first row (or by the existing header when
     appending to a file), values missing from a row are left empty. Each row reaches the file whole or not at all:
-    a write that fails (a full disk) is taken back, so the file stays a valid CSV of the rows before it."""
+    a write that fails (a full disk) is taken back, so the file stays a valid CSV of the rows before it.
+
+    ``write(row)`` adds a row (floats written with every digit), ``close()`` closes the file. CSVLogger writes
+    with it.
+
+    Args:
+        path (str or os.PathLike): the CSV file (its directory is created).
+        fieldnames (list[str], optional): the columns. Default: None (the first row's keys, or the existing
+            header when appending).
+        append (bool): add rows to an existing file instead of overwriting it. Default: False.
+        separator (str): the column separator. Default: ``","``.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Python's ``csv.DictWriter``, with a row written whole or not).
+
+    Example:
+        >>> log = ember.train.CSVWriter("log.csv")
+        >>> log.write({"epoch": 0, "loss": 0.5}); log.write({"epoch": 1}); log.close()
+        >>> open("log.csv").read().split()
+        ['epoch,loss', '0,0.5', '1,']
+    """
 
     def __init__(self, path, fieldnames=None, append=False, separator=","):
         self.path, self.separator = os.fspath(path), separator
@@ -377,12 +397,35 @@ class SummaryWriter:
 
     ``SummaryWriter(log_dir=None, comment='', purge_step=None, max_queue=10, flush_secs=120,
     filename_suffix='')``: log_dir defaults to runs/<date>_<host><comment>; events reach the disk after max_queue
-    of them or flush_secs seconds (checked at each write), and at flush() and close(). ::
+    of them or flush_secs seconds (checked at each write), and at flush() and close().
 
-        import tempfile
-        with SummaryWriter(tempfile.mkdtemp()) as w:
-            w.add_scalar("loss", 0.5, 1)
-            w.add_text("note", "first run", 1)
+    Args:
+        log_dir (str or os.PathLike, optional): the directory of the event file. Default: None
+            (runs/<date>_<host><comment>).
+        comment (str): appended to the default log_dir (ignored with a log_dir). Default: ``""``.
+        purge_step (int, optional): TensorBoard hides the events at steps >= purge_step written to log_dir
+            before (a run resumed from a checkpoint). Default: None.
+        max_queue (int): the number of events written before a flush. Default: 10.
+        flush_secs (float): the most seconds between two flushes (checked at each write). Default: 120.
+        filename_suffix (str): appended to the event file's name. Default: ``""``.
+
+    PyTorch:
+        ``torch.utils.tensorboard.SummaryWriter``; the same arguments and event files. It writes in the caller's
+        thread (PyTorch's in a thread of its own), and has only the methods listed above: no add_graph,
+        add_embedding, add_figure, add_pr_curve, add_video, add_audio, add_mesh, add_custom_scalars or add_tensor.
+
+    Example:
+        >>> with ember.train.SummaryWriter("runs/demo") as w:
+        ...     w.add_scalar("loss", 0.5, global_step=1)
+        >>> ember.train.read_scalars("runs/demo")
+        {'loss': [(1, 0.5)]}
+
+        In a script, writing to a temporary directory::
+
+            import tempfile
+            with SummaryWriter(tempfile.mkdtemp()) as w:
+                w.add_scalar("loss", 0.5, 1)
+                w.add_text("note", "first run", 1)
     """
 
     def __init__(self, log_dir=None, comment="", purge_step=None, max_queue=10, flush_secs=120,
@@ -412,7 +455,18 @@ class SummaryWriter:
         self._file.flush()
 
     def get_logdir(self):
-        """The directory the event files are written in."""
+        """The directory the event files are written in.
+
+        Returns:
+            str: log_dir.
+
+        PyTorch:
+            ``torch.utils.tensorboard.SummaryWriter.get_logdir``; same semantics.
+
+        Example:
+            >>> ember.train.SummaryWriter("runs/demo").get_logdir()
+            'runs/demo'
+        """
         return self.log_dir
 
     def _add_summary(self, summary, global_step=None, walltime=None):
@@ -425,9 +479,27 @@ class SummaryWriter:
             self.flush()
 
     def add_scalar(self, tag, scalar_value, global_step=None, walltime=None, new_style=False,
-                   double_precision=False):
+                   double_precision=False) -> None:
         """One scalar (a number, or a one-element tensor or array) at a step. new_style writes it as a tensor of
-        the scalars plugin (float64 with double_precision), as PyTorch does."""
+        the scalars plugin (float64 with double_precision), as PyTorch does.
+
+        Args:
+            tag (str): the chart's name (``"train/loss"`` groups charts under ``train``).
+            scalar_value (float or Tensor): the value (a one-element tensor or array is read).
+            global_step (int, optional): the step it is recorded at. Default: None (0).
+            walltime (float, optional): its time in seconds since the epoch. Default: None (now).
+            new_style (bool): write a tensor summary instead of a simple value. Default: False.
+            double_precision (bool): with new_style, keep the value as float64. Default: False.
+
+        PyTorch:
+            ``torch.utils.tensorboard.SummaryWriter.add_scalar``; same arguments.
+
+        Example:
+            >>> w = ember.train.SummaryWriter("runs/demo")
+            >>> w.add_scalar("loss", ember.tensor(0.25), global_step=3); w.close()
+            >>> ember.train.read_scalars("runs/demo")
+            {'loss': [(3, 0.25)]}
+        """
         value = _scalar(scalar_value)
         if new_style:
             tensor = (_int_field(1, _DT_DOUBLE) + _bytes_field(6, struct.pack("<d", value)) if double_precision
@@ -437,9 +509,25 @@ class SummaryWriter:
             summary = _summary_value(tag, simple_value=value)
         self._add_summary(summary, global_step, walltime)
 
-    def add_scalars(self, main_tag, tag_scalar_dict, global_step=None, walltime=None):
+    def add_scalars(self, main_tag, tag_scalar_dict, global_step=None, walltime=None) -> None:
         """Several scalars on one chart: each ``tag: value`` goes to its own run, log_dir/<main_tag>_<tag>, under
-        the tag main_tag (PyTorch's layout)."""
+        the tag main_tag (PyTorch's layout).
+
+        Args:
+            main_tag (str): the chart's name.
+            tag_scalar_dict (dict[str, float]): a value per curve.
+            global_step (int, optional): the step it is recorded at. Default: None (0).
+            walltime (float, optional): its time in seconds since the epoch. Default: None (now).
+
+        PyTorch:
+            ``torch.utils.tensorboard.SummaryWriter.add_scalars``; same arguments.
+
+        Example:
+            >>> w = ember.train.SummaryWriter("runs/demo")
+            >>> w.add_scalars("loss", {"train": 0.5, "val": 0.75}, global_step=1); w.close()
+            >>> ember.train.read_scalars("runs/demo/loss_val")
+            {'loss': [(1, 0.75)]}
+        """
         for tag, value in tag_scalar_dict.items():
             path = os.path.join(self.log_dir, main_tag.replace("/", "_") + "_" + tag)
             writer = self._sub_writers.get(path)
@@ -449,38 +537,145 @@ class SummaryWriter:
                                                                  filename_suffix=self.filename_suffix)
             writer._add_summary(_summary_value(main_tag, simple_value=_scalar(value)), global_step, walltime)
 
-    def add_histogram(self, tag, values, global_step=None, bins="tensorflow", walltime=None, max_bins=None):
+    def add_histogram(self, tag, values, global_step=None, bins="tensorflow", walltime=None, max_bins=None) -> None:
         """A histogram of values (any shape). bins: 'tensorflow' (TensorBoard's exponential buckets, the
-        default), or anything numpy.histogram takes (a count, edges, 'auto', ...)."""
+        default), or anything numpy.histogram takes (a count, edges, 'auto', ...).
+
+        Args:
+            tag (str): the chart's name.
+            values (Tensor or array): the values (flattened).
+            global_step (int, optional): the step it is recorded at. Default: None (0).
+            bins (str, int or sequence): the buckets. Default: ``"tensorflow"``.
+            walltime (float, optional): its time in seconds since the epoch. Default: None (now).
+            max_bins (int, optional): merge buckets down to at most this many. Default: None.
+
+        PyTorch:
+            ``torch.utils.tensorboard.SummaryWriter.add_histogram``; same arguments.
+
+        Example:
+            >>> w = ember.train.SummaryWriter("runs/demo")
+            >>> w.add_histogram("weights", ember.randn(1000), global_step=1); w.close()
+            >>> [e["step"] for e in ember.train.read_events(w.path)]  # the file's header, then this event
+            [0, 1]
+        """
         self._add_summary(_summary_value(tag, histo=_histogram(values, bins, max_bins)), global_step, walltime)
 
     def add_histogram_raw(self, tag, min, max, num, sum, sum_squares, bucket_limits, bucket_counts,
-                          global_step=None, walltime=None):
-        """A histogram given by its statistics and buckets (bucket_limits are the right edges)."""
+                          global_step=None, walltime=None) -> None:
+        """A histogram given by its statistics and buckets (bucket_limits are the right edges).
+
+        Args:
+            tag (str): the chart's name.
+            min, max (float): the smallest and largest value.
+            num (int): the number of values.
+            sum, sum_squares (float): the sum of the values and of their squares.
+            bucket_limits (sequence of float): the right edge of each bucket.
+            bucket_counts (sequence of int): the number of values in each bucket (as many as bucket_limits).
+            global_step (int, optional): the step it is recorded at. Default: None (0).
+            walltime (float, optional): its time in seconds since the epoch. Default: None (now).
+
+        PyTorch:
+            ``torch.utils.tensorboard.SummaryWriter.add_histogram_raw``; same arguments.
+
+        Example:
+            >>> w = ember.train.SummaryWriter("runs/demo")
+            >>> w.add_histogram_raw("h", min=0.0, max=2.0, num=3, sum=3.0, sum_squares=5.0,
+            ...                     bucket_limits=[1.0, 2.0], bucket_counts=[1, 2], global_step=1); w.close()
+            >>> [e["step"] for e in ember.train.read_events(w.path)]  # the file's header, then this event
+            [0, 1]
+        """
         if len(bucket_limits) != len(bucket_counts):
             raise ValueError("len(bucket_limits) != len(bucket_counts), see the document.")
         histo = _histogram_raw(min, max, num, sum, sum_squares, bucket_limits, bucket_counts)
         self._add_summary(_summary_value(tag, histo=histo), global_step, walltime)
 
-    def add_image(self, tag, img_tensor, global_step=None, walltime=None, dataformats="CHW"):
+    def add_image(self, tag, img_tensor, global_step=None, walltime=None, dataformats="CHW") -> None:
         """An image: a tensor or array laid out as dataformats ('CHW' default, 'HWC', 'HW'; 'NCHW' for a grid),
-        float in [0, 1] or uint8 in [0, 255]; 1, 3 or 4 channels. Stored as PNG."""
+        float in [0, 1] or uint8 in [0, 255]; 1, 3 or 4 channels. Stored as PNG.
+
+        Args:
+            tag (str): the image's name.
+            img_tensor (Tensor or array): the image.
+            global_step (int, optional): the step it is recorded at. Default: None (0).
+            walltime (float, optional): its time in seconds since the epoch. Default: None (now).
+            dataformats (str): the layout of img_tensor. Default: ``"CHW"``.
+
+        PyTorch:
+            ``torch.utils.tensorboard.SummaryWriter.add_image``; same arguments.
+
+        Example:
+            >>> w = ember.train.SummaryWriter("runs/demo")
+            >>> w.add_image("sample", ember.rand(3, 8, 8), global_step=1); w.close()
+            >>> [e["step"] for e in ember.train.read_events(w.path)]  # the file's header, then this event
+            [0, 1]
+        """
         self._add_summary(_summary_value(tag, image=_image(img_tensor, dataformats)), global_step, walltime)
 
-    def add_images(self, tag, img_tensor, global_step=None, walltime=None, dataformats="NCHW"):
-        """A batch of images (N, C, H, W by default), shown as one grid of 8 a row."""
+    def add_images(self, tag, img_tensor, global_step=None, walltime=None, dataformats="NCHW") -> None:
+        """A batch of images (N, C, H, W by default), shown as one grid of 8 a row.
+
+        Args:
+            tag (str): the grid's name.
+            img_tensor (Tensor or array): the images.
+            global_step (int, optional): the step it is recorded at. Default: None (0).
+            walltime (float, optional): its time in seconds since the epoch. Default: None (now).
+            dataformats (str): the layout of img_tensor. Default: ``"NCHW"``.
+
+        PyTorch:
+            ``torch.utils.tensorboard.SummaryWriter.add_images``; same arguments.
+
+        Example:
+            >>> w = ember.train.SummaryWriter("runs/demo")
+            >>> w.add_images("batch", ember.rand(4, 1, 8, 8), global_step=1); w.close()
+            >>> [e["step"] for e in ember.train.read_events(w.path)]  # the file's header, then this event
+            [0, 1]
+        """
         self.add_image(tag, img_tensor, global_step, walltime, dataformats)
 
-    def add_text(self, tag, text_string, global_step=None, walltime=None):
-        """Text (Markdown) for TensorBoard's text tab, under tag + '/text_summary' as PyTorch writes it."""
+    def add_text(self, tag, text_string, global_step=None, walltime=None) -> None:
+        """Text (Markdown) for TensorBoard's text tab, under tag + '/text_summary' as PyTorch writes it.
+
+        Args:
+            tag (str): the text's name.
+            text_string (str): the text.
+            global_step (int, optional): the step it is recorded at. Default: None (0).
+            walltime (float, optional): its time in seconds since the epoch. Default: None (now).
+
+        PyTorch:
+            ``torch.utils.tensorboard.SummaryWriter.add_text``; same arguments.
+
+        Example:
+            >>> w = ember.train.SummaryWriter("runs/demo")
+            >>> w.add_text("notes", "lr **0.1**, no augmentation", global_step=1); w.close()
+            >>> [e["step"] for e in ember.train.read_events(w.path)]  # the file's header, then this event
+            [0, 1]
+        """
         summary = _summary_value(tag + "/text_summary", metadata=_plugin_metadata("text"),
                                  tensor=_text_tensor(text_string))
         self._add_summary(summary, global_step, walltime)
 
-    def add_hparams(self, hparam_dict, metric_dict, hparam_domain_discrete=None, run_name=None, global_step=None):
+    def add_hparams(self, hparam_dict, metric_dict, hparam_domain_discrete=None, run_name=None,
+                    global_step=None) -> None:
         """Hyper-parameters (numbers, strings, bools) and their metrics for TensorBoard's HParams tab, written as
         PyTorch does to a run of their own, log_dir/<run_name> (default: the time), with the metrics as
-        scalars there."""
+        scalars there.
+
+        Args:
+            hparam_dict (dict): {name: number, string or bool} of the run's hyper-parameters.
+            metric_dict (dict): {tag: float} of its results.
+            hparam_domain_discrete (dict, optional): {name: list of the values it can take}. Default: None.
+            run_name (str, optional): the run's sub-directory. Default: None (the time).
+            global_step (int, optional): the step it is recorded at. Default: None (0).
+
+        PyTorch:
+            ``torch.utils.tensorboard.SummaryWriter.add_hparams``; same arguments.
+
+        Example:
+            >>> w = ember.train.SummaryWriter("runs/demo")
+            >>> w.add_hparams({"lr": 0.1, "optimizer": "sgd"}, {"hparam/loss": 0.5}, run_name="trial1")
+            >>> ember.train.read_scalars("runs/demo/trial1")
+            {'hparam/loss': [(0, 0.5)]}
+        """
         if type(hparam_dict) is not dict or type(metric_dict) is not dict:
             raise TypeError("hparam_dict and metric_dict should be dictionary.")
         summaries = _hparams(hparam_dict, metric_dict, hparam_domain_discrete)
@@ -490,15 +685,35 @@ class SummaryWriter:
             for k, v in metric_dict.items():
                 w.add_scalar(k, v, global_step)
 
-    def flush(self):
-        """Write the pending events to disk."""
+    def flush(self) -> None:
+        """Write the pending events to disk (those of add_scalars' runs too).
+
+        PyTorch:
+            ``torch.utils.tensorboard.SummaryWriter.flush``; same semantics.
+
+        Example:
+            >>> w = ember.train.SummaryWriter("runs/demo")
+            >>> w.add_scalar("loss", 0.5, 1); w.flush()
+            >>> ember.train.read_scalars("runs/demo")
+            {'loss': [(1, 0.5)]}
+        """
         for f in [self] + list(self._sub_writers.values()):
             if f._file is not None:
                 f._file.flush()
                 f._pending, f._flushed_at = 0, time.time()
 
-    def close(self):
-        """Flush and close the event files (a later add_* starts a new file)."""
+    def close(self) -> None:
+        """Flush and close the event files (a later add_* starts a new file); ``with`` calls it at the end.
+
+        PyTorch:
+            ``torch.utils.tensorboard.SummaryWriter.close``; same semantics.
+
+        Example:
+            >>> w = ember.train.SummaryWriter("runs/demo")
+            >>> w.add_scalar("loss", 0.5, 1); w.close()
+            >>> ember.train.read_scalars("runs/demo")
+            {'loss': [(1, 0.5)]}
+        """
         for w in list(self._sub_writers.values()):
             w.close()
         self._sub_writers = {}
@@ -570,7 +785,25 @@ def _decode_event(data):
 
 
 def read_events(path):
-    """The events of an event file as dicts (wall_time, step, scalars, file_version), checking every CRC."""
+    """Read the events of a TensorBoard event file, checking every record's CRC.
+
+    Args:
+        path (str or os.PathLike): the event file.
+
+    Returns:
+        list[dict]: one dict per event: ``wall_time``, ``step``, ``scalars`` ({tag: value} of its simple values)
+        and, for the file's first event, ``file_version``.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like tensorboard's ``summary_iterator``, decoding scalars only); a
+        truncated or corrupted file raises ValueError.
+
+    Example:
+        >>> with ember.train.SummaryWriter("runs/demo") as w:
+        ...     w.add_scalar("loss", 0.5, global_step=1)
+        >>> [(e["step"], e["scalars"]) for e in ember.train.read_events(w.path)]
+        [(0, {}), (1, {'loss': 0.5})]
+    """
     with open(path, "rb") as f:
         buf = f.read()
     events, pos = [], 0
@@ -594,7 +827,24 @@ def read_events(path):
 
 
 def read_scalars(path):
-    """{tag: [(step, value), ...]} from an event file, or from every event file in a directory."""
+    """Read the scalars of an event file, or of every event file in a directory (not its sub-directories).
+
+    Args:
+        path (str or os.PathLike): an event file, or a run's directory.
+
+    Returns:
+        dict[str, list[tuple[int, float]]]: {tag: [(step, value), ...]} in the order they were written (float32
+        values, as TensorBoard stores them).
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like tensorboard's ``EventAccumulator(path).Scalars(tag)``).
+
+    Example:
+        >>> with ember.train.SummaryWriter("runs/demo") as w:
+        ...     w.add_scalar("loss", 0.5, 1); w.add_scalar("loss", 0.25, 2)
+        >>> ember.train.read_scalars("runs/demo")
+        {'loss': [(1, 0.5), (2, 0.25)]}
+    """
     paths = sorted(glob.glob(os.path.join(path, "*tfevents*"))) if os.path.isdir(path) else [path]
     out = {}
     for p in paths:

@@ -72,27 +72,108 @@ def _labels(name, out, tgt, threshold, multilabel):
 
 
 class Metric:
-    """Base class: subclasses set `name`, keep sums in reset()/update() and turn them into a float in compute()."""
+    """Base class of the metrics: a value accumulated over an epoch, batch by batch.
+
+    ``reset()`` starts an epoch, ``update(outputs, targets)`` adds a batch, ``compute()`` gives the value; calling
+    a metric, ``metric(outputs, targets)``, computes it on one batch without touching its running state. A subclass
+    sets ``name`` (what the Trainer logs), ``higher_is_better`` (what ``mode="auto"`` of the callbacks reads), and
+    keeps sums, never per-batch averages, so that an epoch's value is exact whatever the batch sizes.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.metrics.Metric``, with update_state/result named
+        update/compute as in torchmetrics).
+
+    Example:
+        >>> class MaxError(ember.train.Metric):
+        ...     name, higher_is_better = "max_error", False
+        ...     def reset(self): self.worst = 0.0
+        ...     def update(self, outputs, targets): self.worst = max(self.worst, float((outputs - targets).abs().max()))
+        ...     def compute(self): return self.worst
+        >>> MaxError()(ember.tensor([1.0, 2.0]), ember.tensor([1.5, 1.0]))
+        1.0
+    """
 
     name = "metric"
     higher_is_better = True
 
-    def reset(self):
+    def reset(self) -> None:
+        """Clear the running state: the start of an epoch (the Trainer calls it before each epoch and evaluation).
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``Metric.reset_state``).
+
+        Example:
+            >>> metric = ember.train.MeanSquaredError()
+            >>> metric.update(ember.tensor([1.0]), ember.tensor([3.0])); metric.reset(); metric.compute()
+            nan
+        """
         raise NotImplementedError
 
-    def update(self, outputs, targets):
+    def update(self, outputs, targets) -> None:
+        """Add one batch to the running state.
+
+        Args:
+            outputs (Tensor): the model's outputs for the batch (logits for classification).
+            targets (Tensor): the batch's targets (class indices, or values of the outputs' shape).
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``Metric.update_state``).
+
+        Example:
+            >>> metric = ember.train.MeanAbsoluteError()
+            >>> metric.update(ember.tensor([1.0, 2.0]), ember.tensor([1.5, 1.0]))
+            >>> metric.update(ember.tensor([0.0]), ember.tensor([0.0])); metric.compute()
+            0.5
+        """
         raise NotImplementedError
 
     def compute(self):
+        """The metric over every batch given to update since the last reset.
+
+        Returns:
+            float: the value (NaN when no batch was given).
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``Metric.result``).
+
+        Example:
+            >>> metric = ember.train.Accuracy()
+            >>> metric.update(ember.tensor([[2.0, 1.0], [0.0, 3.0]]), ember.tensor([0, 0])); metric.compute()
+            0.5
+        """
         raise NotImplementedError
 
     def state_dict(self):
-        """The running state, to continue an epoch later (a resumed run): every number, array or tensor the metric
-        holds (its sums and counts, and numeric settings such as a threshold, which are the same on resume)."""
+        """The running state, to continue an epoch later (a resumed run).
+
+        Returns:
+            dict: every number, array or tensor attribute of the metric (its sums and counts, and numeric settings
+            such as a threshold, which are the same on resume).
+
+        PyTorch:
+            No PyTorch counterpart: ember's own.
+
+        Example:
+            >>> metric = ember.train.MeanSquaredError()
+            >>> metric.update(ember.tensor([1.0]), ember.tensor([3.0])); metric.state_dict()
+            {'total': 4.0, 'count': 1}
+        """
         return {k: v for k, v in vars(self).items() if isinstance(v, (int, float, np.number, np.ndarray, Tensor))}
 
-    def load_state_dict(self, state):
-        """Restore what state_dict returned."""
+    def load_state_dict(self, state) -> None:
+        """Restore what state_dict returned.
+
+        Args:
+            state (dict): what ``state_dict()`` returned.
+
+        PyTorch:
+            No PyTorch counterpart: ember's own.
+
+        Example:
+            >>> metric = ember.train.MeanSquaredError()
+            >>> metric.load_state_dict({"total": 4.0, "count": 2}); metric.compute()
+            2.0
+        """
         for k, v in state.items():
             setattr(self, k, v)
 
@@ -121,11 +202,28 @@ class Accuracy(_Ratio):
     """Fraction of correct predictions: argmax over the class dimension for multi-class outputs, a threshold for
     binary outputs (0.5 for probabilities; use threshold=0.0 for logits). Targets equal to ignore_index are skipped.
 
-    >>> from ember.train import Accuracy
-    >>> metric = Accuracy()
-    >>> metric.update(ember.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]]), ember.tensor([0, 1, 1]))
-    >>> round(metric.compute(), 4)
-    0.6667
+    Outputs (N, C, ...) or (..., C) go with class-index targets (N, ...) or (...); outputs of the targets' shape
+    are binary scores; floating targets of the outputs' shape are one-hot class probabilities (or independent
+    labels with multilabel=True).
+
+    Args:
+        threshold (float): the score above which a binary output counts as positive (0.5 for probabilities, 0.0
+            for logits). Default: 0.5.
+        ignore_index (int): targets equal to it are skipped. Default: -100.
+        multilabel (bool): outputs and targets of one shape are independent binary labels (thresholded), not
+            one-hot class probabilities. Default: False.
+        name (str): the name it logs under (``val_`` + name for validation). Default: ``"accuracy"``.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.metrics.Accuracy``/``CategoricalAccuracy``, or
+        torchmetrics' ``Accuracy``).
+
+    Example:
+        >>> from ember.train import Accuracy
+        >>> metric = Accuracy()
+        >>> metric.update(ember.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]]), ember.tensor([0, 1, 1]))
+        >>> round(metric.compute(), 4)
+        0.6667
     """
 
     def __init__(self, threshold=0.5, ignore_index=-100, multilabel=False, name="accuracy"):
@@ -147,7 +245,21 @@ class Accuracy(_Ratio):
 
 class TopKAccuracy(_Ratio):
     """Fraction of targets among the k highest-scoring classes (classes tied with the k-th all count, as in
-    Keras' in_top_k)."""
+    Keras' in_top_k).
+
+    Args:
+        k (int): how many of the highest scores count. Default: 5.
+        ignore_index (int): targets equal to it are skipped. Default: -100.
+        name (str): the name it logs under (``val_`` + name for validation). Default: None (``"top{k}_accuracy"``).
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.metrics.SparseTopKCategoricalAccuracy``).
+
+    Example:
+        >>> out = ember.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 2.0], [0.5, 2.0, 1.0]])
+        >>> ember.train.TopKAccuracy(k=2)(out, ember.tensor([0, 1, 1, 2]))
+        0.75
+    """
 
     def __init__(self, k=5, ignore_index=-100, name=None):
         if k < 1:
@@ -205,17 +317,80 @@ class _Confusion(Metric):
 
 
 class Precision(_Confusion):
-    """Macro-averaged precision: the mean over classes of TP / (TP + FP)."""
+    """Macro-averaged precision: the mean over classes of TP / (TP + FP).
+
+    Predictions are the argmax over the class dimension (or thresholded binary scores); the matrix of counts
+    grows with the classes seen, and the mean is over the classes that occur in targets or predictions (as
+    scikit-learn's ``average="macro"``).
+
+    Args:
+        threshold (float): the score above which a binary output counts as positive (0.5 for probabilities, 0.0
+            for logits). Default: 0.5.
+        ignore_index (int): targets equal to it are skipped. Default: -100.
+        multilabel (bool): outputs and targets of one shape are independent binary labels (thresholded), not
+            one-hot class probabilities. Default: False.
+        name (str): the name it logs under (``val_`` + name for validation). Default: None ('precision').
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.metrics.Precision``, macro-averaged).
+
+    Example:
+        >>> out = ember.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 2.0], [0.5, 2.0, 1.0]])
+        >>> ember.train.Precision()(out, ember.tensor([0, 1, 1, 2]))
+        0.5
+    """
     name, _which = "precision", 0
 
 
 class Recall(_Confusion):
-    """Macro-averaged recall: the mean over classes of TP / (TP + FN)."""
+    """Macro-averaged recall: the mean over classes of TP / (TP + FN).
+
+    Predictions are the argmax over the class dimension (or thresholded binary scores); the matrix of counts
+    grows with the classes seen, and the mean is over the classes that occur in targets or predictions (as
+    scikit-learn's ``average="macro"``).
+
+    Args:
+        threshold (float): the score above which a binary output counts as positive (0.5 for probabilities, 0.0
+            for logits). Default: 0.5.
+        ignore_index (int): targets equal to it are skipped. Default: -100.
+        multilabel (bool): outputs and targets of one shape are independent binary labels (thresholded), not
+            one-hot class probabilities. Default: False.
+        name (str): the name it logs under (``val_`` + name for validation). Default: None ('recall').
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.metrics.Recall``, macro-averaged).
+
+    Example:
+        >>> out = ember.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 2.0], [0.5, 2.0, 1.0]])
+        >>> ember.train.Recall()(out, ember.tensor([0, 1, 1, 2]))
+        0.5
+    """
     name, _which = "recall", 1
 
 
 class F1Score(_Confusion):
-    """Macro-averaged F1: the mean over classes of each class's harmonic mean of precision and recall."""
+    """Macro-averaged F1: the mean over classes of each class's harmonic mean of precision and recall.
+
+    Predictions are the argmax over the class dimension (or thresholded binary scores); the matrix of counts
+    grows with the classes seen, and the mean is over the classes that occur in targets or predictions (as
+    scikit-learn's ``average="macro"``).
+
+    Args:
+        threshold (float): the score above which a binary output counts as positive (0.5 for probabilities, 0.0
+            for logits). Default: 0.5.
+        ignore_index (int): targets equal to it are skipped. Default: -100.
+        multilabel (bool): outputs and targets of one shape are independent binary labels (thresholded), not
+            one-hot class probabilities. Default: False.
+        name (str): the name it logs under (``val_`` + name for validation). Default: None ('f1').
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.metrics.F1Score``, macro-averaged).
+
+    Example:
+        >>> out = ember.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 2.0], [0.5, 2.0, 1.0]])
+        >>> ember.train.F1Score()(out, ember.tensor([0, 1, 1, 2]))
+        0.5
+    """
     name, _which = "f1", 2
 
 
@@ -237,7 +412,19 @@ class _Error(_Ratio):
 
 
 class MeanAbsoluteError(_Error):
-    """Mean of |outputs - targets| over all elements."""
+    """Mean of ``|outputs - targets|`` over all elements (computed in float64; lower is better).
+
+    Args:
+        name (str): the name it logs under (``val_`` + name for validation). Default: None (``"mae"``).
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.metrics.MeanAbsoluteError``; the value of
+        ``torch.nn.functional.l1_loss`` over an epoch).
+
+    Example:
+        >>> ember.train.MeanAbsoluteError()(ember.tensor([1.0, 2.0]), ember.tensor([1.5, 1.0]))
+        0.75
+    """
     name = "mae"
 
     @staticmethod
@@ -246,7 +433,19 @@ class MeanAbsoluteError(_Error):
 
 
 class MeanSquaredError(_Error):
-    """Mean of (outputs - targets)^2 over all elements."""
+    """Mean of ``(outputs - targets) ** 2`` over all elements (computed in float64; lower is better).
+
+    Args:
+        name (str): the name it logs under (``val_`` + name for validation). Default: None (``"mse"``).
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.metrics.MeanSquaredError``; the value of
+        ``torch.nn.functional.mse_loss`` over an epoch).
+
+    Example:
+        >>> ember.train.MeanSquaredError()(ember.tensor([1.0, 2.0]), ember.tensor([1.5, 1.0]))
+        0.625
+    """
     name = "mse"
 
     @staticmethod
@@ -255,7 +454,23 @@ class MeanSquaredError(_Error):
 
 
 class Perplexity(Metric):
-    """exp of the mean token cross-entropy of logits against class-index targets (ignore_index tokens skipped)."""
+    """Perplexity: exp of the mean token cross-entropy of logits against class-index targets (lower is better).
+
+    Logits (N, C, ...) or (..., C), as a language model's (N, T, vocab); tokens whose target is ignore_index are
+    skipped. The mean is over every token of the epoch, not over batches.
+
+    Args:
+        ignore_index (int): targets equal to it (padding) are skipped. Default: -100.
+        name (str): the name it logs under (``val_`` + name for validation). Default: None (``"perplexity"``).
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like keras-nlp's ``Perplexity``; ``exp(F.cross_entropy(...))`` over an
+        epoch).
+
+    Example:
+        >>> ember.train.Perplexity()(ember.zeros(2, 4), ember.tensor([0, 3]))  # uniform over 4 classes
+        4.0
+    """
 
     name = "perplexity"
     higher_is_better = False
@@ -281,7 +496,24 @@ class Perplexity(Metric):
 
 
 class FunctionMetric(Metric):
-    """A user function fn(outputs, targets) -> float, averaged over an epoch weighted by batch size."""
+    """A metric from a function ``fn(outputs, targets) -> float`` of one batch, averaged over an epoch weighted by
+    the batch sizes (exact for per-sample means; approximate for other statistics).
+
+    Args:
+        fn (callable): the function of one batch.
+        name (str, optional): the name it logs under. Default: None (the function's ``__name__``).
+        higher_is_better (bool): what ``mode="auto"`` of EarlyStopping and ModelCheckpoint reads. Default: True.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like passing a function in Keras's ``metrics=[...]``).
+
+    Example:
+        >>> def max_error(outputs, targets):
+        ...     return float((outputs - targets).abs().max())
+        >>> metric = ember.train.FunctionMetric(max_error, higher_is_better=False)
+        >>> metric.name, metric(ember.tensor([1.0, 2.0]), ember.tensor([1.5, 1.0]))
+        ('max_error', 1.0)
+    """
 
     def __init__(self, fn, name=None, higher_is_better=True):
         self.fn, self.higher_is_better = fn, higher_is_better
@@ -311,11 +543,22 @@ _NAMED = {
 
 def get_metric(spec):
     """A Metric from a name ("accuracy", "top5_accuracy", "precision", "recall", "f1", "mae", "mse",
-    "perplexity"), a Metric instance (returned as is) or a callable fn(outputs, targets) -> float.
+    "perplexity", and aliases: "acc", "f1_score", "ppl"...), a Metric instance (returned as is) or a callable
+    fn(outputs, targets) -> float. What ``Trainer(metrics=[...])`` calls on each entry.
 
-    >>> from ember.train import get_metric
-    >>> type(get_metric("accuracy")).__name__, type(get_metric("top5_accuracy")).__name__
-    ('Accuracy', 'TopKAccuracy')
+    Args:
+        spec (str, Metric or callable): the metric; a name keeps its spelling as the metric's name.
+
+    Returns:
+        Metric: the metric (a FunctionMetric for a callable).
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``keras.metrics.get``).
+
+    Example:
+        >>> from ember.train import get_metric
+        >>> type(get_metric("accuracy")).__name__, type(get_metric("top5_accuracy")).__name__
+        ('Accuracy', 'TopKAccuracy')
     """
     if isinstance(spec, Metric):
         return spec

@@ -51,7 +51,28 @@ def plot_history(history: Any, path: str | os.PathLike | None = None, keys: list
 
     The best epoch of ``monitor`` (default: val_loss when logged, else loss, as ModelCheckpoint; ``mode`` 'min' or
     'max') is marked in every panel and named in the title (``title`` first, when given). history is a History or
-    a dict of lists; returns the matplotlib Figure and writes it to path (PNG) if given.
+    a dict of lists; returns the matplotlib Figure and writes it to path (PNG) if given. Needs matplotlib (no
+    pyplot: it works without a display and leaves the backend alone).
+
+    Args:
+        history (History or dict): the per-epoch values, {name: list}.
+        path (str or os.PathLike, optional): the PNG file to write. Default: None (none).
+        keys (list[str], optional): the names to plot. Default: None (every logged name).
+        monitor (str, optional): the name whose best epoch is marked. Default: None (val_loss, or loss).
+        mode (str): ``"min"`` or ``"max"``: which value of monitor is best. Default: ``"min"``.
+        title (str, optional): the figure's title, before the best epoch's summary. Default: None.
+
+    Returns:
+        matplotlib.figure.Figure: the figure.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (Keras users plot ``History.history`` with matplotlib themselves).
+
+    Example:
+        >>> history = {"loss": [0.9, 0.6, 0.5], "val_loss": [1.0, 0.7, 0.8], "lr": [0.1, 0.1, 0.01]}
+        >>> fig = ember.train.plot_history(history)  # plot_history(history, "curves.png") also writes a PNG
+        >>> len(fig.axes)  # loss with val_loss, then the learning rate below
+        2
     """
     if mode not in ("min", "max"):
         raise ValueError(f"plot_history: mode must be 'min' or 'max', got {mode!r}")

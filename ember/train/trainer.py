@@ -68,17 +68,35 @@ class Trainer:
     clipping and the callbacks' on_before_optimizer_step, and skips the optimizer steps whose gradients hold an
     inf or a NaN. "32" (the default) trains in the parameters' dtype. compile=True takes "32" and "bf16".
 
-    Example (two epochs on random data):
+    Args:
+        model (nn.Module): the model to train (moved to device when one is given).
+        optimizer (Optimizer): the optimizer of the model's parameters.
+        loss_fn (callable): ``loss_fn(outputs, targets)`` -> a scalar tensor; None for a trainer that only
+            predicts (fit needs one).
+        metrics (sequence): metric names, Metric objects or functions (see ``get_metric``); their names must be
+            unique. Default: ``("accuracy",)``.
+        scheduler (LRScheduler or ReduceLROnPlateau, optional): stepped by the loop. Default: None.
+        device (str or ember.device, optional): where to train. Default: None (the model's parameters' device).
+        grad_clip (float, optional): the largest total gradient norm (clip_grad_norm_). Default: None (no clip).
+        accumulate_steps (int): the number of batches whose gradients one optimizer step uses. Default: 1.
+        scheduler_interval (str): ``"epoch"`` or ``"step"`` (after every optimizer step). Default: ``"epoch"``.
+        compile (bool): run the steps through ``ember.compile``. Default: False.
+        precision (str): ``"32"``, ``"bf16"`` or ``"fp16"`` (mixed precision, as above). Default: ``"32"``.
 
-    >>> from ember.train import Trainer
-    >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
-    >>> trainer = Trainer(model, ember.optim.Adam(model.parameters()), nn.CrossEntropyLoss())
-    >>> x, y = ember.randn(64, 4), (ember.randn(64) > 0).long()
-    >>> history = trainer.fit((x, y), epochs=2, verbose=0)
-    >>> sorted(history.history), len(history["loss"])
-    (['accuracy', 'loss', 'lr', 'peak_memory_mib'], 2)
-    >>> sorted(trainer.evaluate((x, y)))
-    ['accuracy', 'loss']
+    PyTorch:
+        No PyTorch counterpart: ember's own (like Keras's ``Model.fit`` / ``evaluate`` / ``predict`` and its
+        callbacks); the loop it runs is the usual PyTorch loop over ember's PyTorch API.
+
+    Example:
+        >>> from ember.train import Trainer
+        >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        >>> trainer = Trainer(model, ember.optim.Adam(model.parameters()), nn.CrossEntropyLoss())
+        >>> x, y = ember.randn(16, 4), (ember.randn(16) > 0).long()
+        >>> history = trainer.fit((x, y), epochs=1, verbose=0)
+        >>> sorted(history.history), len(history["loss"])
+        (['accuracy', 'loss', 'lr', 'peak_memory_mib'], 1)
+        >>> sorted(trainer.evaluate((x, y)))
+        ['accuracy', 'loss']
     """
 
     PRECISIONS = {"32": None, "bf16": _dt.bfloat16, "fp16": _dt.float16}
@@ -138,8 +156,35 @@ class Trainer:
         The first Ctrl-C stops training at the end of the current batch (a second one at once), saves a
         checkpoint to interrupt_checkpoint (default: the ModelCheckpoint directory, else
         ./interrupted.safetensors), sets ``self.interrupted`` and returns the History of the finished epochs.
-        verbose: 0 silent, 1 a progress bar when stdout is a terminal (else one line per epoch), 2 one line per
-        epoch.
+
+        Args:
+            train (DataLoader, Dataset or tuple): the training data: a DataLoader, a Dataset (batched, shuffled)
+                or (x, y) arrays/tensors (see as_loader).
+            epochs (int): the index at which training stops (the total number of epochs). Default: 1.
+            val (DataLoader, Dataset or tuple, optional): validation data, evaluated after every epoch (its
+                values logged as ``val_<name>``). Default: None.
+            callbacks (list[Callback], optional): the callbacks, called in order. Default: None.
+            initial_epoch (int): the epoch to start from. Default: 0.
+            resume_from (str or os.PathLike, optional): a checkpoint to continue from (sets initial_epoch).
+                Default: None.
+            verbose (int): 0 silent, 1 a progress bar when stdout is a terminal (else one line per epoch), 2 one
+                line per epoch. Default: 1.
+            batch_size (int): the batch size for data that is not a DataLoader. Default: 32.
+            interrupt_checkpoint (str or os.PathLike, optional): where Ctrl-C saves. Default: None (see above).
+
+        Returns:
+            History: the logs of the epochs run (also ``self.history``).
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``Model.fit``).
+
+        Example:
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> x, y = ember.ones(4, 2), ember.tensor([0, 1, 0, 1])
+            >>> history = trainer.fit((x, y), epochs=1, verbose=0)
+            >>> len(history), sorted(history.history)
+            (1, ['accuracy', 'loss', 'lr', 'peak_memory_mib'])
         """
         if self.loss_fn is None:
             raise ValueError("Trainer.fit: a loss_fn is needed to train")
@@ -231,7 +276,29 @@ class Trainer:
         return f"in epoch {self.epoch + 1} after {done}{total} batches"
 
     def train_epoch(self, loader, callbacks=None, progress=None, *, _lrs=None, _resume=None):
-        """One pass over loader in training mode; returns the epoch's loss and metrics (averaged over samples)."""
+        """One pass over loader in training mode: what fit runs for each epoch (without validation, scheduler
+        epochs or history).
+
+        Args:
+            loader (iterable): the batches (a DataLoader).
+            callbacks (CallbackList, optional): the callbacks whose batch hooks run. Default: None (none).
+            progress (optional): fit's progress display. Default: None (none).
+            _lrs (list[float], optional): internal: the learning rates fit logs for the epoch. Default: None.
+            _resume (dict, optional): internal: the position in the epoch a checkpoint restores. Default: None.
+
+        Returns:
+            dict: the epoch's loss and metrics, averaged over the samples.
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``Model.fit`` with ``epochs=1``).
+
+        Example:
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> x, y = ember.ones(4, 2), ember.tensor([0, 1, 0, 1])
+            >>> sorted(trainer.train_epoch(ember.train.as_loader((x, y))))
+            ['accuracy', 'loss']
+        """
         model, optimizer, n_acc = self.model, self.optimizer, self.accumulate_steps
         callbacks = callbacks or CallbackList()
         meter = _Meter(self.metrics)
@@ -327,6 +394,23 @@ class Trainer:
 
         A step may also update other models with their own optimizers (a GAN's discriminator) before it leaves
         the gradients of ``self.optimizer``'s parameters to the loop.
+
+        Args:
+            batch (tuple or Tensor): one batch, on the trainer's device.
+
+        Returns:
+            tuple: ``(loss, outputs, targets)``.
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``Model.train_step``).
+
+        Example:
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> x, y = ember.ones(4, 2), ember.tensor([0, 1, 0, 1])
+            >>> loss, outputs, targets = trainer.train_step((x, y))
+            >>> outputs.shape, model.weight.grad.shape
+            (ember.Size([4, 2]), ember.Size([2, 2]))
         """
         inputs, targets = _unpack(batch)
         outputs = self.model(*inputs)
@@ -334,14 +418,43 @@ class Trainer:
         self.backward(loss / self.accumulate_steps if self.accumulate_steps > 1 else loss)
         return loss, outputs, targets
 
-    def backward(self, loss):
+    def backward(self, loss) -> None:
         """``loss.backward()``, with the loss scaled by the GradScaler under precision="fp16" (what a train_step
-        override calls to train in every precision)."""
+        override calls to train in every precision).
+
+        Args:
+            loss (Tensor): the scalar loss to differentiate.
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like PyTorch Lightning's ``manual_backward``; in plain PyTorch,
+            ``scaler.scale(loss).backward()``).
+
+        Example:
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> x, y = ember.ones(4, 2), ember.tensor([0, 1, 0, 1])
+            >>> trainer.backward(trainer.loss_fn(model(x), y)); model.weight.grad.shape
+            ember.Size([2, 2])
+        """
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
 
     def autocast(self):
         """The autocast region of the steps: ``ember.autocast(<device type>, dtype)`` for precision "bf16" and
-        "fp16"; nothing for "32"."""
+        "fp16"; nothing for "32".
+
+        Returns:
+            a context manager (``contextlib.nullcontext()`` for "32").
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (in plain PyTorch, ``torch.autocast(device_type, dtype)``).
+
+        Example:
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters()), None, precision="bf16")
+            >>> with trainer.autocast():
+            ...     print(model(ember.ones(1, 2)).dtype)
+            ember.bfloat16
+        """
         dtype = self.PRECISIONS[self.precision]
         return contextlib.nullcontext() if dtype is None else autocast(self.device.type, dtype=dtype)
 
@@ -393,7 +506,25 @@ class Trainer:
 
     # --- evaluation and inference -----------------------------------------------------------------------------
     def evaluate(self, data, batch_size=32):
-        """The loss and metrics over data, in eval mode without gradients: {'loss': ..., 'accuracy': ...}."""
+        """The loss and metrics over data, in eval mode without gradients (the model's mode is restored after).
+
+        Args:
+            data (DataLoader, Dataset or tuple): the data (see as_loader; not shuffled).
+            batch_size (int): the batch size for data that is not a DataLoader. Default: 32.
+
+        Returns:
+            dict: ``{'loss': ..., 'accuracy': ...}``, averaged over the samples (no loss without a loss_fn).
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``Model.evaluate``).
+
+        Example:
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> x, y = ember.ones(4, 2), ember.tensor([0, 1, 0, 1])
+            >>> sorted(trainer.evaluate((x, y)))
+            ['accuracy', 'loss']
+        """
         loader, meter, was_training = as_loader(data, batch_size), _Meter(self.metrics), self.model.training
         self.model.eval()
         with no_grad():
@@ -407,7 +538,25 @@ class Trainer:
 
     def predict(self, data, batch_size=32):
         """The model's outputs for every sample of data, concatenated along dim 0 (targets, if any, are ignored:
-        a batch of several elements feeds all but the last to the model)."""
+        a batch of several elements feeds all but the last to the model).
+
+        Args:
+            data (DataLoader, Dataset, Tensor or tuple): the inputs (see as_loader; not shuffled).
+            batch_size (int): the batch size for data that is not a DataLoader. Default: 32.
+
+        Returns:
+            Tensor: the outputs (a tuple of tensors for a model with several outputs).
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``Model.predict``).
+
+        Example:
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> x, y = ember.ones(4, 2), ember.tensor([0, 1, 0, 1])
+            >>> trainer.predict(x, batch_size=2).shape
+            ember.Size([4, 2])
+        """
         from ..ops.join import cat
         loader, outs, was_training = as_loader(data, batch_size), [], self.model.training
         self.model.eval()
@@ -426,20 +575,72 @@ class Trainer:
     def eval_step(self, batch):
         """One step of evaluate(), run in eval mode without gradients: ``(loss, outputs, targets)`` as train_step
         returns them, with loss None when the trainer has no loss_fn. Override it along with train_step when the
-        batch layout or the loss changes (fit's validation runs evaluate())."""
+        batch layout or the loss changes (fit's validation runs evaluate()).
+
+        Args:
+            batch (tuple or Tensor): one batch, on the trainer's device.
+
+        Returns:
+            tuple: ``(loss, outputs, targets)``.
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``Model.test_step``).
+
+        Example:
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> x, y = ember.ones(4, 2), ember.tensor([0, 1, 0, 1])
+            >>> loss, outputs, targets = trainer.eval_step((x, y)); outputs.shape
+            ember.Size([4, 2])
+        """
         inputs, targets = _unpack(batch)
         outputs = self.model(*inputs)
         return (self.loss_fn(outputs, targets) if self.loss_fn is not None else None), outputs, targets
 
     def predict_step(self, batch):
-        """One step of predict(), run in eval mode without gradients: the model's outputs for the batch's inputs."""
+        """One step of predict(), run in eval mode without gradients: the model's outputs for the batch's inputs.
+
+        Args:
+            batch (tuple or Tensor): one batch, on the trainer's device (a last element is taken as targets and
+                left out).
+
+        Returns:
+            the model's outputs (a Tensor, or what the model returns).
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``Model.predict_step``).
+
+        Example:
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> x, y = ember.ones(4, 2), ember.tensor([0, 1, 0, 1])
+            >>> trainer.predict_step((x,)).shape
+            ember.Size([4, 2])
+        """
         inputs, _ = _unpack(batch)
         return self.model(*inputs)
 
     # --- checkpoints --------------------------------------------------------------------------------------------
-    def save_checkpoint(self, path, **extra):
+    def save_checkpoint(self, path, **extra) -> None:
         """Save model, optimizer, scheduler, finished epochs, random state, history and the callbacks' state
-        (atomically); inside an epoch (from a callback's on_batch_end, or on Ctrl-C), also the position in it."""
+        (atomically); inside an epoch (from a callback's on_batch_end, or on Ctrl-C), also the position in it.
+
+        Args:
+            path (str or os.PathLike): the checkpoint file (ember.io.save_checkpoint's format).
+            **extra: more values to store in the checkpoint's ``extra`` (numbers, strings, tensors, lists, dicts).
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``Model.save``; in plain PyTorch, ``torch.save`` of
+            the state dicts).
+
+        Example:
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> x, y = ember.ones(4, 2), ember.tensor([0, 1, 0, 1])
+            >>> trainer.save_checkpoint("ckpt.safetensors", note="baseline")
+            >>> import os; os.path.exists("ckpt.safetensors")
+            True
+        """
         if self._in_step:
             raise RuntimeError("Trainer.save_checkpoint: called in the middle of a training step, where the "
                                "weights and gradients are not at a point training can resume from; save between "
@@ -481,7 +682,26 @@ class Trainer:
     def load_checkpoint(self, path):
         """Restore everything save_checkpoint saved (the random state included, so shuffling continues as in an
         uninterrupted run); returns the number of finished epochs, where training goes on. The next fit starting
-        at that epoch continues from the checkpoint's position in it and gives the callbacks their state back."""
+        at that epoch continues from the checkpoint's position in it and gives the callbacks their state back.
+
+        Args:
+            path (str or os.PathLike): a checkpoint of save_checkpoint (or ModelCheckpoint).
+
+        Returns:
+            int: the number of finished epochs.
+
+        PyTorch:
+            No PyTorch counterpart: ember's own (like Keras's ``Model.load_weights``, restoring more than the
+            weights).
+
+        Example:
+            >>> model = nn.Linear(2, 2)
+            >>> trainer = ember.train.Trainer(model, ember.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss())
+            >>> x, y = ember.ones(4, 2), ember.tensor([0, 1, 0, 1])
+            >>> _ = trainer.fit((x, y), epochs=1, verbose=0); trainer.save_checkpoint("ckpt.safetensors")
+            >>> trainer.load_checkpoint("ckpt.safetensors")
+            1
+        """
         state = io.load_checkpoint(path, self.model, self.optimizer, self.scheduler)
         self._compiled = {}
         extra = state.get("extra") or {}
@@ -562,7 +782,24 @@ def _check_position(position, state, path):
 
 def as_loader(data, batch_size=32, shuffle=False):
     """A DataLoader (or any iterable of batches) as is; a Dataset wrapped in a DataLoader; (x, y) arrays or
-    tensors (or a single x) wrapped in a TensorDataset first. Floating NumPy arrays get the default dtype."""
+    tensors (or a single x) wrapped in a TensorDataset first. Floating NumPy arrays get the default dtype.
+
+    Args:
+        data (DataLoader, Dataset, Tensor, array or tuple): the data.
+        batch_size (int): the batch size of a DataLoader it makes. Default: 32.
+        shuffle (bool): whether a DataLoader it makes shuffles (not for an IterableDataset). Default: False.
+
+    Returns:
+        DataLoader or iterable: the batches.
+
+    PyTorch:
+        No PyTorch counterpart: ember's own (like the data adapters of Keras's ``Model.fit``).
+
+    Example:
+        >>> loader = ember.train.as_loader((ember.ones(5, 2), ember.zeros(5)), batch_size=2)
+        >>> [batch[0].shape[0] for batch in loader]
+        [2, 2, 1]
+    """
     if isinstance(data, DataLoader):
         return data
     if isinstance(data, (Tensor, np.ndarray)):

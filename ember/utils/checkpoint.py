@@ -50,17 +50,54 @@ _debug_enabled = None  # set_checkpoint_debug_enabled's override of ``debug``
 
 
 class CheckpointError(RuntimeError):
-    """The recomputation in backward did not reproduce the forward (see ``determinism_check``)."""
+    """Raised in backward when the recomputation did not reproduce the forward: another number of outputs that
+    require grad, or (``determinism_check="default"``) outputs of another shape, dtype or device.
+
+    PyTorch:
+        ``torch.utils.checkpoint.CheckpointError``; a RuntimeError, as there.
+    """
 
 
 def noop_context_fn() -> tuple[AbstractContextManager[Any], AbstractContextManager[Any]]:
-    """The default ``context_fn``: no context around the forward or the recomputation."""
+    """The default ``context_fn`` of checkpoint: no context around the forward or the recomputation.
+
+    Returns:
+        tuple: two ``contextlib.nullcontext()``, for the forward and for the recomputation.
+
+    PyTorch:
+        ``torch.utils.checkpoint.noop_context_fn``; same semantics.
+
+    Example:
+        >>> forward_context, recompute_context = ember.utils.checkpoint.noop_context_fn()
+        >>> type(forward_context).__name__
+        'nullcontext'
+    """
     return contextlib.nullcontext(), contextlib.nullcontext()
 
 
 @contextlib.contextmanager
 def set_checkpoint_debug_enabled(enabled: bool | None) -> Iterator[None]:
-    """Within the block, ``debug`` is ``enabled`` for every checkpoint (None: each call's own ``debug``)."""
+    """Within the block, ``debug`` is ``enabled`` for every checkpoint call (None: each call's own ``debug``).
+
+    With debug on, a CheckpointError raised in backward also lists the ops of the forward and of the
+    recomputation (use_reentrant=False).
+
+    Args:
+        enabled (bool or None): the debug setting to impose; None leaves it to each call.
+
+    Returns:
+        a context manager (the previous setting comes back when the block ends).
+
+    PyTorch:
+        ``torch.utils.checkpoint.set_checkpoint_debug_enabled``; same semantics (the op lists are ember's).
+
+    Example:
+        >>> x = ember.randn(2, 4, requires_grad=True)
+        >>> with ember.utils.checkpoint.set_checkpoint_debug_enabled(True):
+        ...     y = ember.utils.checkpoint.checkpoint(nn.Linear(4, 4), x, use_reentrant=False)
+        >>> y.sum().backward(); x.grad.shape
+        ember.Size([2, 4])
+    """
     global _debug_enabled
     prev, _debug_enabled = _debug_enabled, enabled
     try:
@@ -71,13 +108,50 @@ def set_checkpoint_debug_enabled(enabled: bool | None) -> Iterator[None]:
 
 @contextlib.contextmanager
 def set_checkpoint_early_stop(enable: bool) -> Iterator[None]:
-    """Accepted for PyTorch programs. PyTorch's early stop ends a recomputation once the tensors backward needs
-    exist; ember's recomputation always runs the whole function (early_stop=False), whatever this says."""
+    """Set checkpoint's ``early_stop`` within the block: accepted for PyTorch programs, with no effect.
+
+    PyTorch's early stop ends a recomputation once the tensors backward needs exist; ember's recomputation always
+    runs the whole function (early_stop=False), whatever this says.
+
+    Args:
+        enable (bool): the early_stop setting to impose (ignored).
+
+    Returns:
+        a context manager that changes nothing.
+
+    PyTorch:
+        ``torch.utils.checkpoint.set_checkpoint_early_stop``; accepted but without effect (see above).
+
+    Example:
+        >>> x = ember.randn(2, 4, requires_grad=True)
+        >>> with ember.utils.checkpoint.set_checkpoint_early_stop(False):
+        ...     y = ember.utils.checkpoint.checkpoint(nn.Linear(4, 4), x, use_reentrant=False)
+        >>> y.shape
+        ember.Size([2, 4])
+    """
     yield
 
 
 def detach_variable(inputs: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The tensors of the tuple ``inputs`` detached, keeping their requires_grad (other values as they are)."""
+    """Detach the tensors of a tuple from their graph, keeping their requires_grad (other values as they are).
+
+    The reentrant checkpoint's backward runs the function again on such detached inputs.
+
+    Args:
+        inputs (tuple): the values; anything but a tuple raises RuntimeError.
+
+    Returns:
+        tuple: the values, each tensor replaced by a new leaf that shares its data.
+
+    PyTorch:
+        ``torch.utils.checkpoint.detach_variable``; same semantics.
+
+    Example:
+        >>> y = ember.ones(2, requires_grad=True) * 2
+        >>> z, n = ember.utils.checkpoint.detach_variable((y, 3))
+        >>> z.is_leaf, z.requires_grad, n
+        (True, True, 3)
+    """
     if not isinstance(inputs, tuple):
         raise RuntimeError(f"Only tuple of tensors is supported. Got Unsupported input type: "
                            f"{type(inputs).__name__}")
@@ -85,7 +159,23 @@ def detach_variable(inputs: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def check_backward_validity(inputs: Iterable[Any]) -> None:
-    """Warn, as PyTorch's reentrant checkpoint does, when no tensor input requires grad."""
+    """Warn, as PyTorch's reentrant checkpoint does, when no tensor input requires grad (nothing inside the
+    checkpointed function would then get a gradient).
+
+    Args:
+        inputs (iterable): the function's arguments (values that are not tensors are skipped).
+
+    PyTorch:
+        ``torch.utils.checkpoint.check_backward_validity``; the same UserWarning.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     ember.utils.checkpoint.check_backward_validity([ember.ones(2), 3])
+        >>> str(caught[0].message)
+        'None of the inputs have requires_grad=True. Gradients will be None'
+    """
     if not any(a.requires_grad for a in inputs if isinstance(a, Tensor)):
         warnings.warn("None of the inputs have requires_grad=True. Gradients will be None", stacklevel=2)
 
@@ -126,7 +216,21 @@ class _ForwardState:
 # --- use_reentrant=True: PyTorch's CheckpointFunction ---------------------------------------------------------------
 
 class CheckpointFunction(Function):
-    """The reentrant checkpoint: forward under no_grad, backward recomputes and runs a backward of its own."""
+    """The reentrant checkpoint (``checkpoint(..., use_reentrant=True)``): an autograd Function whose forward runs
+    under no_grad and whose backward recomputes the function and runs a backward of its own.
+
+    ``CheckpointFunction.apply(run_function, preserve_rng_state, *args)``: positional arguments only (no keyword
+    arguments), at least one of them a tensor that requires grad (a warning otherwise).
+
+    PyTorch:
+        ``torch.utils.checkpoint.CheckpointFunction``; same semantics.
+
+    Example:
+        >>> x = ember.randn(2, 4, requires_grad=True)
+        >>> y = ember.utils.checkpoint.CheckpointFunction.apply(nn.Linear(4, 4), True, x)
+        >>> y.sum().backward(); x.grad.shape
+        ember.Size([2, 4])
+    """
 
     @staticmethod
     def forward(ctx, run_function, preserve_rng_state, *args):
@@ -427,31 +531,39 @@ def checkpoint(function: Callable[..., _T], *args: Any, use_reentrant: bool | No
                early_stop: bool = True, **kwargs: Any) -> _T:
     """Run ``function(*args, **kwargs)`` without keeping its activations; backward recomputes them.
 
-    Keyword arguments (as torch.utils.checkpoint.checkpoint):
+    The recomputation runs with the forward's random state (dropout draws the same mask) and autocast state, so
+    the gradients are those of the plain call. Under no_grad the function just runs.
 
-    - ``use_reentrant``: which variant (see the module's documentation); pass it explicitly (False is
-      recommended): without it ember warns and uses True, as PyTorch does.
-    - ``preserve_rng_state`` (default True): restore the random state of the forward for the recomputation, so that
-      random ops (dropout) draw the same numbers.
-    - ``context_fn``: returns two context managers, for the forward and for the recomputation (use_reentrant=False).
-    - ``determinism_check``: ``"default"`` compares the shape, dtype and device of the recomputed outputs with the
-      forward's (a ``CheckpointError`` when they differ), ``"none"`` does not (use_reentrant=False).
-    - ``debug``: a CheckpointError also lists the ops of the forward and of the recomputation (use_reentrant=False).
-    - ``early_stop``: accepted; ember's recomputation always runs the whole function.
+    Args:
+        function (callable): the function or module to run.
+        *args: its positional arguments.
+        use_reentrant (bool, optional): which variant (see the module's documentation); pass it explicitly (False
+            is recommended): without it ember warns and uses True, as PyTorch does. Default: None.
+        context_fn (callable): returns two context managers, for the forward and for the recomputation
+            (use_reentrant=False). Default: ``noop_context_fn``.
+        determinism_check (str): ``"default"`` compares the shape, dtype and device of the recomputed outputs with
+            the forward's (a ``CheckpointError`` when they differ), ``"none"`` does not (use_reentrant=False).
+            Default: ``"default"``.
+        debug (bool): a CheckpointError also lists the ops of the forward and of the recomputation
+            (use_reentrant=False). Default: False.
+        early_stop (bool): accepted; ember's recomputation always runs the whole function. Default: True.
+        **kwargs: ``preserve_rng_state`` (bool, default True: restore the forward's random state for the
+            recomputation); the others go to ``function`` (use_reentrant=False only).
 
-    Other keyword arguments go to ``function`` (use_reentrant=False only). Under no_grad the function just runs. ::
+    Returns:
+        what ``function`` returns, its tensors attached to one checkpoint node of the graph.
 
-        layer = ember.nn.Sequential(ember.nn.Linear(8, 8), ember.nn.ReLU(), ember.nn.Dropout(0.1))
-        x = ember.randn(4, 8, requires_grad=True)
-        y = checkpoint(layer, x, use_reentrant=False)
-        y.sum().backward()  # layer runs again here, with the same dropout mask
+    PyTorch:
+        ``torch.utils.checkpoint.checkpoint``; same arguments and semantics, but ``early_stop`` has no effect
+        (the recomputation is never cut short).
 
-    >>> block = nn.Sequential(nn.Linear(4, 4), nn.Tanh())
-    >>> x = ember.randn(2, 4, requires_grad=True)
-    >>> y = ember.utils.checkpoint.checkpoint(block, x, use_reentrant=False)
-    >>> y.sum().backward()
-    >>> x.grad.shape
-    ember.Size([2, 4])
+    Example:
+        >>> block = nn.Sequential(nn.Linear(4, 4), nn.Tanh())
+        >>> x = ember.randn(2, 4, requires_grad=True)
+        >>> y = ember.utils.checkpoint.checkpoint(block, x, use_reentrant=False)
+        >>> y.sum().backward()
+        >>> x.grad.shape
+        ember.Size([2, 4])
     """
     if use_reentrant is None:
         warnings.warn("ember.utils.checkpoint: the use_reentrant parameter should be passed explicitly. Starting "
@@ -474,7 +586,28 @@ def checkpoint_sequential(functions: Sequential | Sequence[Callable[[Any], Any]]
                           use_reentrant: bool | None = None, **kwargs: Any) -> Any:
     """Run ``functions`` (an ``nn.Sequential`` or a list of modules or functions) one after the other on
     ``input``, in ``segments`` chunks: every chunk but the last is checkpointed (its inner activations recomputed
-    in backward). Keyword arguments: ``use_reentrant`` (as ``checkpoint``; pass it), ``preserve_rng_state``."""
+    in backward).
+
+    Args:
+        functions (nn.Sequential or list): the modules or functions, each taking the output of the one before.
+        segments (int): the number of chunks.
+        input (Tensor): the input of the first function.
+        use_reentrant (bool, optional): as checkpoint's; pass it (without it, a warning and True). Default: None.
+        **kwargs: ``preserve_rng_state`` (bool, default True), as checkpoint's; no other.
+
+    Returns:
+        the output of the last function.
+
+    PyTorch:
+        ``torch.utils.checkpoint.checkpoint_sequential``; same semantics.
+
+    Example:
+        >>> model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4), nn.ReLU())
+        >>> x = ember.randn(2, 4, requires_grad=True)
+        >>> y = ember.utils.checkpoint.checkpoint_sequential(model, 2, x, use_reentrant=False)
+        >>> y.sum().backward(); x.grad.shape
+        ember.Size([2, 4])
+    """
     if use_reentrant is None:
         warnings.warn("ember.utils.checkpoint.checkpoint_sequential: the use_reentrant parameter should be passed "
                       "explicitly. In version 2.9 we will raise an exception if use_reentrant is not passed. "
