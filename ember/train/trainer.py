@@ -283,8 +283,6 @@ class Trainer:
             loader (iterable): the batches (a DataLoader).
             callbacks (CallbackList, optional): the callbacks whose batch hooks run. Default: None (none).
             progress (optional): fit's progress display. Default: None (none).
-            _lrs (list[float], optional): internal: the learning rates fit logs for the epoch. Default: None.
-            _resume (dict, optional): internal: the position in the epoch a checkpoint restores. Default: None.
 
         Returns:
             dict: the epoch's loss and metrics, averaged over the samples.
