@@ -288,11 +288,44 @@ def _attend(q, k, v, mask, dropout_p, is_causal, need_weights):
 
 
 class MultiheadAttention(Module):
-    """Attention over num_heads subspaces of embed_dim (torch.nn.MultiheadAttention: same parameters, names,
-    initialisation, masks and output shapes).
+    """Attention over ``num_heads`` subspaces of the embedding: project, attend per head, concatenate, project.
 
-    Parameters: in_proj_weight (3E, E) and in_proj_bias (3E) -- or q_proj_weight, k_proj_weight, v_proj_weight when
-    kdim or vdim differ from embed_dim -- out_proj (a Linear), and bias_k, bias_v with add_bias_kv.
+    ``forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None, average_attn_weights=True,
+    is_causal=False)`` returns ``(attn_output, attn_weights)``: the weights are averaged over the heads, per head with
+    ``average_attn_weights=False``, or None without ``need_weights``. Bool masks are True where attention is not
+    allowed; float masks are added to the scores. Parameters: ``in_proj_weight`` (3E, E) and ``in_proj_bias`` (3E,)
+    (or ``q_proj_weight``, ``k_proj_weight``, ``v_proj_weight`` when ``kdim`` or ``vdim`` differ from ``embed_dim``),
+    ``out_proj`` (a Linear) and, with ``add_bias_kv``, ``bias_k`` and ``bias_v``; initialised as PyTorch's.
+
+    Args:
+        embed_dim (int): E, the model's embedding size; positive.
+        num_heads (int): the number of heads; it must divide ``embed_dim`` (else AssertionError).
+        dropout (float): the dropout probability of the attention weights (training only). Default: 0.0.
+        bias (bool): learn the input and output projections' biases. Default: True.
+        add_bias_kv (bool): append a learnt bias position to the keys and values. Default: False.
+        add_zero_attn (bool): append a zero position to the keys and values. Default: False.
+        kdim (int, optional): the keys' feature size. Default: ``embed_dim``.
+        vdim (int, optional): the values' feature size. Default: ``embed_dim``.
+        batch_first (bool): inputs and outputs are (N, L, E) rather than (L, N, E). Default: False.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Query: (L, N, E), (N, L, E) with ``batch_first``, or (L, E) unbatched.
+        - Key: (S, N, kdim); Value: (S, N, vdim) (batch first or unbatched likewise).
+        - Key_padding_mask: (N, S) or (S,); Attn_mask: (L, S) or (N * num_heads, L, S).
+        - Output: attn_output of the query's shape; attn_weights (N, L, S), (N, num_heads, L, S) with
+          ``average_attn_weights=False``, or (L, S) unbatched.
+
+    PyTorch:
+        ``torch.nn.MultiheadAttention``; same parameters, names, initialisation, masks and output shapes.
+
+    Example:
+        >>> mha = nn.MultiheadAttention(embed_dim=8, num_heads=2, batch_first=True)
+        >>> x = ember.randn(3, 5, 8)
+        >>> out, weights = mha(x, x, x)
+        >>> out.shape, weights.shape
+        (ember.Size([3, 5, 8]), ember.Size([3, 5, 5]))
     """
 
     __constants__ = ["batch_first"]

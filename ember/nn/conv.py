@@ -102,7 +102,44 @@ class _ConvNd(Module):
 
 
 class Conv1d(_ConvNd):
-    """1-D convolution (cross-correlation) over (N, C_in, L) inputs, giving (N, C_out, L_out) (torch.nn.Conv1d)."""
+    """Apply a learnt 1-d convolution (cross-correlation) over an input of channels (L).
+
+    ``weight`` (C_out, C_in / groups, kL) starts from ``kaiming_uniform_(a=sqrt(5))`` and ``bias`` (C_out,) from
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as in PyTorch.
+
+    Args:
+        in_channels (int): C_in, the input's channels; divisible by ``groups`` (else ValueError).
+        out_channels (int): C_out, the output's channels; divisible by ``groups``.
+        kernel_size (int or tuple): the kernel's size.
+        stride (int or tuple): the step between windows. Default: 1.
+        padding (int or tuple or str): padding on each side, or ``'valid'`` (none) or ``'same'`` (the output as long
+            as the input; stride 1 only). Default: 0.
+        dilation (int or tuple): the spacing between the kernel's elements. Default: 1.
+        groups (int): split the channels into this many independent groups. Default: 1.
+        bias (bool): learn an additive bias. Default: True.
+        padding_mode (str): what the padding holds: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``.
+            Default: ``'zeros'``.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+        _output_padding (int or tuple): internal (keyword only), the ``output_padding`` the transposed layers pass
+            through; leave it at 0. Default: 0.
+
+    Shape:
+        - Input: (N, C_in, L) or (C_in, L).
+        - Output: (N, C_out, L_out) or (C_out, L_out), where
+          out = floor((in + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1.
+
+    PyTorch:
+        ``torch.nn.Conv1d``; same parameters, initialisation, state_dict keys and semantics (the keyword
+        ``_output_padding`` is ember's own).
+
+    Example:
+        >>> conv = nn.Conv1d(2, 4, kernel_size=3, stride=2)
+        >>> conv(ember.randn(5, 2, 9)).shape
+        ember.Size([5, 4, 4])
+        >>> conv.weight.shape
+        ember.Size([4, 2, 3])
+    """
     n = 1
 
     def forward(self, input: Tensor) -> Tensor:
@@ -111,15 +148,43 @@ class Conv1d(_ConvNd):
 
 
 class Conv2d(_ConvNd):
-    """2-D convolution (cross-correlation) over (N, C_in, H, W) inputs, giving (N, C_out, H_out, W_out) with
-    H_out = floor((H + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1 (torch.nn.Conv2d: the same
-    arguments, ``padding='same'`` and ``groups`` included, weight (C_out, C_in / groups, kH, kW), PyTorch's initialisation).
+    """Apply a learnt 2-d convolution (cross-correlation) over an input of channels (H, W).
 
-    >>> conv = nn.Conv2d(3, 8, kernel_size=3, padding=1)
-    >>> conv(ember.randn(2, 3, 16, 16)).shape
-    ember.Size([2, 8, 16, 16])
-    >>> conv.weight.shape
-    ember.Size([8, 3, 3, 3])
+    ``weight`` (C_out, C_in / groups, kH, kW) starts from ``kaiming_uniform_(a=sqrt(5))`` and ``bias`` (C_out,) from
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as in PyTorch.
+
+    Args:
+        in_channels (int): C_in, the input's channels; divisible by ``groups`` (else ValueError).
+        out_channels (int): C_out, the output's channels; divisible by ``groups``.
+        kernel_size (int or tuple): the kernel's size.
+        stride (int or tuple): the step between windows. Default: 1.
+        padding (int or tuple or str): padding on each side, or ``'valid'`` (none) or ``'same'`` (the output as long
+            as the input; stride 1 only). Default: 0.
+        dilation (int or tuple): the spacing between the kernel's elements. Default: 1.
+        groups (int): split the channels into this many independent groups. Default: 1.
+        bias (bool): learn an additive bias. Default: True.
+        padding_mode (str): what the padding holds: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``.
+            Default: ``'zeros'``.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+        _output_padding (int or tuple): internal (keyword only), the ``output_padding`` the transposed layers pass
+            through; leave it at 0. Default: 0.
+
+    Shape:
+        - Input: (N, C_in, H, W) or (C_in, H, W).
+        - Output: (N, C_out, H_out, W_out) or (C_out, H_out, W_out), where
+          out = floor((in + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1.
+
+    PyTorch:
+        ``torch.nn.Conv2d``; same parameters, initialisation, state_dict keys and semantics (the keyword
+        ``_output_padding`` is ember's own).
+
+    Example:
+        >>> conv = nn.Conv2d(3, 8, kernel_size=3, padding=1)
+        >>> conv(ember.randn(2, 3, 16, 16)).shape
+        ember.Size([2, 8, 16, 16])
+        >>> conv.weight.shape
+        ember.Size([8, 3, 3, 3])
     """
     n = 2
 
@@ -167,7 +232,43 @@ class _ConvTransposeNd(_ConvNd):
 
 
 class ConvTranspose1d(_ConvTransposeNd):
-    """Transposed 1-D convolution (the gradient of Conv1d as a layer): (N, C_in, L) -> (N, C_out, L_out) (torch.nn.ConvTranspose1d)."""
+    """Apply a learnt 1-d transposed convolution (the gradient of ``Conv1d`` as a layer, e.g. to upsample).
+
+    ``weight`` (C_in, C_out / groups, kL) and ``bias`` (C_out,) are initialised as PyTorch's. ``forward(input,
+    output_size=None)`` may name the output size, which picks the ``output_padding`` (the sizes a strided
+    convolution maps to the same input are ambiguous).
+
+    Args:
+        in_channels (int): C_in, the input's channels; divisible by ``groups`` (else ValueError).
+        out_channels (int): C_out, the output's channels; divisible by ``groups``.
+        kernel_size (int or tuple): the kernel's size.
+        stride (int or tuple): the step between the scattered kernels. Default: 1.
+        padding (int or tuple): the padding of the matching ``Conv1d``: the output loses this much on each side; a
+            string raises ValueError. Default: 0.
+        output_padding (int or tuple): extra size added to one side of the output, smaller than ``stride`` or
+            ``dilation``. Default: 0.
+        groups (int): split the channels into this many independent groups. Default: 1.
+        bias (bool): learn an additive bias. Default: True.
+        dilation (int or tuple): the spacing between the kernel's elements. Default: 1.
+        padding_mode (str): only ``'zeros'`` (else ValueError, as in PyTorch). Default: ``'zeros'``.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Input: (N, C_in, L) or (C_in, L).
+        - Output: (N, C_out, L_out) or (C_out, L_out), where
+          out = (in - 1) stride - 2 padding + dilation (kernel_size - 1) + output_padding + 1.
+
+    PyTorch:
+        ``torch.nn.ConvTranspose1d``; same parameters, initialisation, state_dict keys and semantics.
+
+    Example:
+        >>> up = nn.ConvTranspose1d(4, 2, kernel_size=3, stride=2)
+        >>> up(ember.randn(5, 4, 4)).shape
+        ember.Size([5, 2, 9])
+        >>> up(ember.randn(5, 4, 4), output_size=[10]).shape
+        ember.Size([5, 2, 10])
+    """
     n = 1
 
     def forward(self, input: Tensor, output_size: list[int] | None = None) -> Tensor:
@@ -176,7 +277,43 @@ class ConvTranspose1d(_ConvTransposeNd):
 
 
 class ConvTranspose2d(_ConvTransposeNd):
-    """Transposed 2-D convolution (the gradient of Conv2d as a layer, upsampling): (N, C_in, H, W) -> (N, C_out, H_out, W_out) (torch.nn.ConvTranspose2d)."""
+    """Apply a learnt 2-d transposed convolution (the gradient of ``Conv2d`` as a layer, e.g. to upsample).
+
+    ``weight`` (C_in, C_out / groups, kH, kW) and ``bias`` (C_out,) are initialised as PyTorch's. ``forward(input,
+    output_size=None)`` may name the output size, which picks the ``output_padding`` (the sizes a strided
+    convolution maps to the same input are ambiguous).
+
+    Args:
+        in_channels (int): C_in, the input's channels; divisible by ``groups`` (else ValueError).
+        out_channels (int): C_out, the output's channels; divisible by ``groups``.
+        kernel_size (int or tuple): the kernel's size.
+        stride (int or tuple): the step between the scattered kernels. Default: 1.
+        padding (int or tuple): the padding of the matching ``Conv2d``: the output loses this much on each side; a
+            string raises ValueError. Default: 0.
+        output_padding (int or tuple): extra size added to one side of the output, smaller than ``stride`` or
+            ``dilation``. Default: 0.
+        groups (int): split the channels into this many independent groups. Default: 1.
+        bias (bool): learn an additive bias. Default: True.
+        dilation (int or tuple): the spacing between the kernel's elements. Default: 1.
+        padding_mode (str): only ``'zeros'`` (else ValueError, as in PyTorch). Default: ``'zeros'``.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Input: (N, C_in, H, W) or (C_in, H, W).
+        - Output: (N, C_out, H_out, W_out) or (C_out, H_out, W_out), where
+          out = (in - 1) stride - 2 padding + dilation (kernel_size - 1) + output_padding + 1.
+
+    PyTorch:
+        ``torch.nn.ConvTranspose2d``; same parameters, initialisation, state_dict keys and semantics.
+
+    Example:
+        >>> up = nn.ConvTranspose2d(8, 3, kernel_size=3, stride=2, padding=1, output_padding=1)
+        >>> up(ember.randn(2, 8, 8, 8)).shape
+        ember.Size([2, 3, 16, 16])
+        >>> up.weight.shape
+        ember.Size([8, 3, 3, 3])
+    """
     n = 2
 
     def forward(self, input: Tensor, output_size: list[int] | None = None) -> Tensor:

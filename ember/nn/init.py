@@ -29,10 +29,24 @@ def _write(tensor, array):
 
 
 def calculate_gain(nonlinearity, param=None):
-    """The recommended gain for a nonlinearity (relu: sqrt(2), tanh: 5/3, leaky_relu: sqrt(2/(1+slope^2)), ...).
+    """Return the recommended gain for a nonlinearity, the factor initialisations scale their std by.
 
-    >>> round(nn.init.calculate_gain("relu"), 4), nn.init.calculate_gain("tanh")
-    (1.4142, 1.6666666666666667)
+    linear, convolutions and sigmoid: 1; tanh: 5/3; relu: sqrt(2); leaky_relu: sqrt(2 / (1 + negative_slope^2));
+    selu: 3/4. Another name raises ValueError.
+
+    Args:
+        nonlinearity (str): the function's name, e.g. ``'relu'``, ``'tanh'``, ``'leaky_relu'``, ``'conv2d'``.
+        param (float, optional): leaky_relu's negative slope. Default: None (0.01).
+
+    Returns:
+        float: the gain.
+
+    PyTorch:
+        ``torch.nn.init.calculate_gain``; same semantics.
+
+    Example:
+        >>> round(nn.init.calculate_gain("relu"), 4), nn.init.calculate_gain("tanh")
+        (1.4142, 1.6666666666666667)
     """
     if nonlinearity in _LINEAR_FNS or nonlinearity == "sigmoid":
         return 1
@@ -54,13 +68,51 @@ def calculate_gain(nonlinearity, param=None):
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    """Fill with samples from U(a, b)."""
+    """Fill ``tensor`` in place with samples from the uniform distribution U(a, b).
+
+    Args:
+        tensor (Tensor): the tensor to fill.
+        a (float): the lower bound. Default: 0.0.
+        b (float): the upper bound. Default: 1.0.
+        generator (ember.Generator, optional): the generator to draw from. Default: ember's default generator.
+
+    Returns:
+        Tensor: ``tensor`` itself, filled in place (outside autograd).
+
+    PyTorch:
+        ``torch.nn.init.uniform_``; same semantics; the values come from ember's generator,
+        so a seed does not reproduce PyTorch's numbers.
+
+    Example:
+        >>> w = nn.init.uniform_(ember.empty(100), -0.5, 0.5)
+        >>> bool((w >= -0.5).all() and (w < 0.5).all())
+        True
+    """
     with no_grad():
         return tensor.uniform_(a, b, generator=generator)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    """Fill with samples from N(mean, std^2)."""
+    """Fill ``tensor`` in place with samples from the normal distribution N(mean, std^2).
+
+    Args:
+        tensor (Tensor): the tensor to fill.
+        mean (float): the mean. Default: 0.0.
+        std (float): the standard deviation. Default: 1.0.
+        generator (ember.Generator, optional): the generator to draw from. Default: ember's default generator.
+
+    Returns:
+        Tensor: ``tensor`` itself, filled in place (outside autograd).
+
+    PyTorch:
+        ``torch.nn.init.normal_``; same semantics; the values come from ember's generator,
+        so a seed does not reproduce PyTorch's numbers.
+
+    Example:
+        >>> w = nn.init.normal_(ember.empty(10000), mean=3.0, std=0.1)
+        >>> round(w.mean().item(), 1)
+        3.0
+    """
     with no_grad():
         return tensor.normal_(mean, std, generator=generator)
 
@@ -70,7 +122,31 @@ def _norm_cdf(x):
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Fill with samples from N(mean, std^2) truncated to [a, b] (exact, by rejection sampling)."""
+    """Fill ``tensor`` in place with samples from N(mean, std^2) truncated to [a, b].
+
+    Exact: the samples outside [a, b] are redrawn (or, when the interval holds little of the mass, drawn by rejection
+    from uniform proposals). A ``mean`` more than 2 std outside [a, b] warns.
+
+    Args:
+        tensor (Tensor): the tensor to fill.
+        mean (float): the mean of the normal. Default: 0.0.
+        std (float): the standard deviation of the normal. Default: 1.0.
+        a (float): the lower cut-off. Default: -2.0.
+        b (float): the upper cut-off. Default: 2.0.
+        generator (ember.Generator, optional): the generator to draw from. Default: ember's default generator.
+
+    Returns:
+        Tensor: ``tensor`` itself, filled in place (outside autograd).
+
+    PyTorch:
+        ``torch.nn.init.trunc_normal_``; same semantics; the values come from ember's generator,
+        so a seed does not reproduce PyTorch's numbers.
+
+    Example:
+        >>> w = nn.init.trunc_normal_(ember.empty(1000), a=-1.0, b=1.0)
+        >>> bool(w.abs().max() <= 1.0)
+        True
+    """
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of values may "
                       "be incorrect.", stacklevel=2)
@@ -99,37 +175,82 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 
 
 def constant_(tensor, val):
-    """Fill with val.
+    """Fill ``tensor`` in place with the value ``val``.
 
-    >>> nn.init.constant_(ember.empty(2), 0.5)
-    tensor([0.5000, 0.5000])
+    Args:
+        tensor (Tensor): the tensor to fill.
+        val (float): the value.
+
+    Returns:
+        Tensor: ``tensor`` itself, filled in place (outside autograd).
+
+    PyTorch:
+        ``torch.nn.init.constant_``; same semantics.
+
+    Example:
+        >>> nn.init.constant_(ember.empty(2), 0.5)
+        tensor([0.5000, 0.5000])
     """
     with no_grad():
         return tensor.fill_(val)
 
 
 def ones_(tensor):
-    """Fill with ones."""
+    """Fill ``tensor`` in place with ones.
+
+    Args:
+        tensor (Tensor): the tensor to fill.
+
+    Returns:
+        Tensor: ``tensor`` itself, filled in place (outside autograd).
+
+    PyTorch:
+        ``torch.nn.init.ones_``; same semantics.
+
+    Example:
+        >>> nn.init.ones_(ember.empty(2))
+        tensor([1., 1.])
+    """
     return constant_(tensor, 1.0)
 
 
 def zeros_(tensor):
-    """Fill with zeros.
+    """Fill ``tensor`` in place with zeros.
 
-    >>> layer = nn.Linear(3, 2)
-    >>> nn.init.zeros_(layer.bias)
-    Parameter containing:
-    tensor([0., 0.], requires_grad=True)
+    Args:
+        tensor (Tensor): the tensor to fill.
+
+    Returns:
+        Tensor: ``tensor`` itself, filled in place (outside autograd).
+
+    PyTorch:
+        ``torch.nn.init.zeros_``; same semantics.
+
+    Example:
+        >>> layer = nn.Linear(3, 2)
+        >>> nn.init.zeros_(layer.bias)
+        Parameter containing:
+        tensor([0., 0.], requires_grad=True)
     """
     return constant_(tensor, 0.0)
 
 
 def eye_(tensor):
-    """Fill a 2-D tensor with the identity matrix.
+    """Fill a 2-d ``tensor`` in place with the identity matrix (ones on the main diagonal, zeros elsewhere).
 
-    >>> nn.init.eye_(ember.empty(2, 3))
-    tensor([[1., 0., 0.],
-            [0., 1., 0.]])
+    Args:
+        tensor (Tensor): a 2-d tensor (another rank raises ValueError); it need not be square.
+
+    Returns:
+        Tensor: ``tensor`` itself, filled in place (outside autograd).
+
+    PyTorch:
+        ``torch.nn.init.eye_``; same semantics.
+
+    Example:
+        >>> nn.init.eye_(ember.empty(2, 3))
+        tensor([[1., 0., 0.],
+                [0., 1., 0.]])
     """
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
@@ -137,7 +258,28 @@ def eye_(tensor):
 
 
 def dirac_(tensor, groups=1):
-    """Fill a 3-, 4- or 5-D (convolution) weight with the Dirac delta, preserving the identity of the inputs."""
+    """Fill a convolution weight in place with the Dirac delta, so that the convolution copies its input channels.
+
+    In each group, output channel d gets a 1 at the kernel's centre for input channel d, zeros elsewhere.
+
+    Args:
+        tensor (Tensor): a 3-, 4- or 5-d (out_channels, in_channels / groups, *kernel) weight (else ValueError).
+        groups (int): the convolution's groups; it must divide dimension 0. Default: 1.
+
+    Returns:
+        Tensor: ``tensor`` itself, filled in place (outside autograd).
+
+    PyTorch:
+        ``torch.nn.init.dirac_``; same semantics.
+
+    Example:
+        >>> nn.init.dirac_(ember.empty(2, 2, 3))
+        tensor([[[0., 1., 0.],
+                 [0., 0., 0.]],
+        <BLANKLINE>
+                [[0., 0., 0.],
+                 [0., 1., 0.]]])
+    """
     dims = tensor.ndim
     if dims not in (3, 4, 5):
         raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
@@ -173,12 +315,27 @@ def _calculate_correct_fan(tensor, mode):
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
-    """Glorot uniform: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)).
+    """Fill ``tensor`` in place with Glorot's uniform initialisation: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)).
 
-    >>> w = nn.init.xavier_uniform_(ember.empty(64, 32))
-    >>> bound = (6 / (64 + 32)) ** 0.5
-    >>> bool(w.abs().max() <= bound)
-    True
+    fan_in is size(1) and fan_out size(0), each times the product of the remaining (kernel) dimensions.
+
+    Args:
+        tensor (Tensor): a tensor of at least 2 dimensions (else ValueError).
+        gain (float): the scale, e.g. ``calculate_gain(...)``. Default: 1.0.
+        generator (ember.Generator, optional): the generator to draw from. Default: ember's default generator.
+
+    Returns:
+        Tensor: ``tensor`` itself, filled in place (outside autograd).
+
+    PyTorch:
+        ``torch.nn.init.xavier_uniform_``; same semantics; the values come from ember's generator,
+        so a seed does not reproduce PyTorch's numbers.
+
+    Example:
+        >>> w = nn.init.xavier_uniform_(ember.empty(64, 32))
+        >>> bound = (6 / (64 + 32)) ** 0.5
+        >>> bool(w.abs().max() <= bound)
+        True
     """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
@@ -187,7 +344,27 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
-    """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    """Fill ``tensor`` in place with Glorot's normal initialisation: N(0, std^2).
+
+    std = gain * sqrt(2 / (fan_in + fan_out)), fan_in and fan_out as for ``xavier_uniform_``.
+
+    Args:
+        tensor (Tensor): a tensor of at least 2 dimensions (else ValueError).
+        gain (float): the scale. Default: 1.0.
+        generator (ember.Generator, optional): the generator to draw from. Default: ember's default generator.
+
+    Returns:
+        Tensor: ``tensor`` itself, filled in place (outside autograd).
+
+    PyTorch:
+        ``torch.nn.init.xavier_normal_``; same semantics; the values come from ember's generator,
+        so a seed does not reproduce PyTorch's numbers.
+
+    Example:
+        >>> w = nn.init.xavier_normal_(ember.empty(300, 500))
+        >>> round(w.std().item(), 3)  # sqrt(2 / 800) = 0.05
+        0.05
+    """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     return normal_(tensor, 0.0, std, generator)
@@ -202,7 +379,32 @@ def _kaiming_std(tensor, a, mode, nonlinearity):
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """He uniform: U(-bound, bound) with bound = gain * sqrt(3 / fan)."""
+    """Fill ``tensor`` in place with He's uniform initialisation: U(-bound, bound), bound = gain * sqrt(3 / fan).
+
+    gain is ``calculate_gain(nonlinearity, a)`` and fan the fan_in or fan_out that ``mode`` picks. Layers such as
+    ``nn.Linear`` and ``nn.Conv2d`` start from ``kaiming_uniform_(a=sqrt(5))``.
+
+    Args:
+        tensor (Tensor): a tensor of at least 2 dimensions; a zero-element tensor is left as is, with a warning.
+        a (float): the negative slope of the leaky_relu that follows (the gain's ``param``). Default: 0.
+        mode (str): ``'fan_in'`` (preserves the forward pass's variance) or ``'fan_out'`` (the backward pass's).
+            Default: ``'fan_in'``.
+        nonlinearity (str): the nonlinearity the gain is for, ``'relu'`` or ``'leaky_relu'`` as a rule.
+            Default: ``'leaky_relu'``.
+        generator (ember.Generator, optional): the generator to draw from. Default: ember's default generator.
+
+    Returns:
+        Tensor: ``tensor`` itself, filled in place (outside autograd).
+
+    PyTorch:
+        ``torch.nn.init.kaiming_uniform_``; same semantics; the values come from ember's generator,
+        so a seed does not reproduce PyTorch's numbers.
+
+    Example:
+        >>> w = nn.init.kaiming_uniform_(ember.empty(64, 48), nonlinearity="relu")
+        >>> bool(w.abs().max() <= (6 / 48) ** 0.5)
+        True
+    """
     std = _kaiming_std(tensor, a, mode, nonlinearity)
     if std is None:
         return tensor
@@ -211,18 +413,59 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """He normal: N(0, std^2) with std = gain / sqrt(fan).
+    """Fill ``tensor`` in place with He's normal initialisation: N(0, std^2), std = gain / sqrt(fan).
 
-    >>> w = nn.init.kaiming_normal_(ember.empty(256, 512), nonlinearity="relu")
-    >>> round(w.std().item(), 1)  # sqrt(2 / fan_in) = 0.0625
-    0.1
+    gain is ``calculate_gain(nonlinearity, a)`` and fan the fan_in or fan_out that ``mode`` picks.
+
+    Args:
+        tensor (Tensor): a tensor of at least 2 dimensions; a zero-element tensor is left as is, with a warning.
+        a (float): the negative slope of the leaky_relu that follows (the gain's ``param``). Default: 0.
+        mode (str): ``'fan_in'`` (preserves the forward pass's variance) or ``'fan_out'`` (the backward pass's).
+            Default: ``'fan_in'``.
+        nonlinearity (str): the nonlinearity the gain is for, ``'relu'`` or ``'leaky_relu'`` as a rule.
+            Default: ``'leaky_relu'``.
+        generator (ember.Generator, optional): the generator to draw from. Default: ember's default generator.
+
+    Returns:
+        Tensor: ``tensor`` itself, filled in place (outside autograd).
+
+    PyTorch:
+        ``torch.nn.init.kaiming_normal_``; same semantics; the values come from ember's generator,
+        so a seed does not reproduce PyTorch's numbers.
+
+    Example:
+        >>> w = nn.init.kaiming_normal_(ember.empty(256, 512), nonlinearity="relu")
+        >>> round(w.std().item(), 2)  # sqrt(2 / fan_in) = 0.0625
+        0.06
     """
     std = _kaiming_std(tensor, a, mode, nonlinearity)
     return tensor if std is None else normal_(tensor, 0.0, std, generator)
 
 
 def orthogonal_(tensor, gain=1, generator=None):
-    """Fill with a (semi-)orthogonal matrix (the tensor viewed as (size(0), -1)), times gain."""
+    """Fill ``tensor`` in place with a random (semi-)orthogonal matrix, times ``gain``.
+
+    The tensor is viewed as (size(0), numel / size(0)); its rows (or columns, whichever are fewer) come out
+    orthonormal. The matrix is the Q of the QR decomposition of a Gaussian matrix, made unique by the signs of R's
+    diagonal, so it is uniform over the orthogonal matrices.
+
+    Args:
+        tensor (Tensor): a tensor of at least 2 dimensions (else ValueError).
+        gain (float): the scale. Default: 1.
+        generator (ember.Generator, optional): the generator to draw from. Default: ember's default generator.
+
+    Returns:
+        Tensor: ``tensor`` itself, filled in place (outside autograd).
+
+    PyTorch:
+        ``torch.nn.init.orthogonal_``; same semantics; the values come from ember's generator,
+        so a seed does not reproduce PyTorch's numbers.
+
+    Example:
+        >>> w = nn.init.orthogonal_(ember.empty(3, 5))
+        >>> bool(((w @ w.T) - ember.eye(3)).abs().max() < 1e-5)
+        True
+    """
     if tensor.ndim < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if tensor.numel() == 0:
@@ -240,7 +483,28 @@ def orthogonal_(tensor, gain=1, generator=None):
 
 
 def sparse_(tensor, sparsity, std=0.01, generator=None):
-    """Fill a 2-D tensor with N(0, std^2) values and zero a fraction sparsity of each column."""
+    """Fill a 2-d ``tensor`` in place with N(0, std^2) values, then zero a fraction ``sparsity`` of each column.
+
+    ceil(sparsity * rows) entries of each column, chosen at random, are zeroed.
+
+    Args:
+        tensor (Tensor): a 2-d tensor (another rank raises ValueError).
+        sparsity (float): the fraction of each column to zero.
+        std (float): the standard deviation of the non-zero values. Default: 0.01.
+        generator (ember.Generator, optional): the generator to draw from. Default: ember's default generator.
+
+    Returns:
+        Tensor: ``tensor`` itself, filled in place (outside autograd).
+
+    PyTorch:
+        ``torch.nn.init.sparse_``; same semantics; the values come from ember's generator,
+        so a seed does not reproduce PyTorch's numbers.
+
+    Example:
+        >>> w = nn.init.sparse_(ember.empty(4, 3), sparsity=0.5)
+        >>> (w == 0).sum(dim=0)
+        tensor([2, 2, 2])
+    """
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = tuple(tensor.shape)

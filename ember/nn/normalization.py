@@ -96,7 +96,39 @@ class _BatchNorm(_NormBase):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch normalisation of (N, C) or (N, C, L) input."""
+    """Normalise each channel over the batch (and length): (x - mean) / sqrt(var + eps) * weight + bias.
+
+    In training mode the statistics are those of the batch, over N (and L) (the biased variance), and the running
+    statistics are updated with the unbiased one; in eval mode the running statistics are used (the batch's when
+    ``track_running_stats`` is False).
+
+    Args:
+        num_features (int): C, the number of channels.
+        eps (float): added to the variance for stability. Default: 1e-05.
+        momentum (float, optional): the weight of the new batch in the running statistics' moving average; None for a
+            cumulative average. Default: 0.1.
+        affine (bool): learn a per-channel ``weight`` (ones) and ``bias`` (zeros). Default: True.
+        track_running_stats (bool): keep ``running_mean``, ``running_var`` and ``num_batches_tracked`` buffers, used
+            in eval mode. Default: True.
+        device (str or ember.device, optional): where the parameters and buffers live. Default: the CPU.
+        dtype (ember.dtype, optional): their dtype. Default: ``ember.get_default_dtype()``.
+        bias (bool): with ``affine``, also learn the bias (keyword only). Default: True.
+
+    Shape:
+        - Input: (N, C) or (N, C, L); another rank raises ValueError.
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.BatchNorm1d``; same parameters, buffers, state_dict keys and semantics.
+
+    Example:
+        >>> bn = nn.BatchNorm1d(2)
+        >>> bn(ember.tensor([[1.0, 0.0], [3.0, 4.0]])).detach()
+        tensor([[-1.0000, -1.0000],
+                [ 1.0000,  1.0000]])
+        >>> bn.running_mean
+        tensor([0.2000, 0.2000])
+    """
 
     def _check_input_dim(self, input):
         if input._data.ndim not in (2, 3):
@@ -105,12 +137,36 @@ class BatchNorm1d(_BatchNorm):
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch normalisation of (N, C, H, W) input.
+    """Normalise each channel over the batch and the spatial dimensions: (x - mean) / sqrt(var + eps) * weight + bias.
 
-    >>> bn = nn.BatchNorm2d(3)
-    >>> y = bn(ember.randn(8, 3, 4, 4))
-    >>> y.shape, bn.running_mean.shape
-    (ember.Size([8, 3, 4, 4]), ember.Size([3]))
+    In training mode the statistics are those of the batch, over N, H and W (the biased variance), and the running
+    statistics are updated with the unbiased one; in eval mode the running statistics are used (the batch's when
+    ``track_running_stats`` is False).
+
+    Args:
+        num_features (int): C, the number of channels.
+        eps (float): added to the variance for stability. Default: 1e-05.
+        momentum (float, optional): the weight of the new batch in the running statistics' moving average; None for a
+            cumulative average. Default: 0.1.
+        affine (bool): learn a per-channel ``weight`` (ones) and ``bias`` (zeros). Default: True.
+        track_running_stats (bool): keep ``running_mean``, ``running_var`` and ``num_batches_tracked`` buffers, used
+            in eval mode. Default: True.
+        device (str or ember.device, optional): where the parameters and buffers live. Default: the CPU.
+        dtype (ember.dtype, optional): their dtype. Default: ``ember.get_default_dtype()``.
+        bias (bool): with ``affine``, also learn the bias (keyword only). Default: True.
+
+    Shape:
+        - Input: (N, C, H, W); another rank raises ValueError.
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.BatchNorm2d``; same parameters, buffers, state_dict keys and semantics.
+
+    Example:
+        >>> bn = nn.BatchNorm2d(3)
+        >>> y = bn(ember.randn(8, 3, 4, 4))
+        >>> y.shape, bn.running_mean.shape
+        (ember.Size([8, 3, 4, 4]), ember.Size([3]))
     """
 
     def _check_input_dim(self, input):
@@ -151,12 +207,67 @@ class _InstanceNorm(_NormBase):
 
 
 class InstanceNorm1d(_InstanceNorm):
-    """Normalisation of each (sample, channel) of (N, C, L) inputs over L (torch.nn.InstanceNorm1d; affine=False by default, as PyTorch)."""
+    """Normalise each channel of each sample over its length: (x - mean) / sqrt(var + eps).
+
+    Unlike batch norm, the statistics are per sample; by default (as PyTorch's) there are no affine parameters and no
+    running statistics. A channel count other than ``num_features`` warns (raises ValueError with ``affine``).
+
+    Args:
+        num_features (int): C, the number of channels.
+        eps (float): added to the variance for stability. Default: 1e-05.
+        momentum (float, optional): the weight of the new batch in the running statistics' moving average; None for a
+            cumulative average. Default: 0.1.
+        affine (bool): learn a per-channel ``weight`` (ones) and ``bias`` (zeros). Default: False.
+        track_running_stats (bool): keep ``running_mean``, ``running_var`` and ``num_batches_tracked`` buffers, used
+            in eval mode. Default: False.
+        device (str or ember.device, optional): where the parameters and buffers live. Default: the CPU.
+        dtype (ember.dtype, optional): their dtype. Default: ``ember.get_default_dtype()``.
+        bias (bool): with ``affine``, also learn the bias (keyword only). Default: True.
+
+    Shape:
+        - Input: (N, C, L) or (C, L); another rank raises ValueError.
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.InstanceNorm1d``; same parameters, buffers, state_dict keys and semantics.
+
+    Example:
+        >>> nn.InstanceNorm1d(2)(ember.tensor([[[1.0, 3.0], [2.0, 2.0]]]))
+        tensor([[[-1.0000,  1.0000],
+                 [ 0.0000,  0.0000]]])
+    """
     ndim = 1
 
 
 class InstanceNorm2d(_InstanceNorm):
-    """Normalisation of each (sample, channel) of (N, C, H, W) inputs over H and W (torch.nn.InstanceNorm2d; affine=False by default, as PyTorch)."""
+    """Normalise each channel of each sample over its spatial dimensions: (x - mean) / sqrt(var + eps).
+
+    Unlike batch norm, the statistics are per sample; by default (as PyTorch's) there are no affine parameters and no
+    running statistics. A channel count other than ``num_features`` warns (raises ValueError with ``affine``).
+
+    Args:
+        num_features (int): C, the number of channels.
+        eps (float): added to the variance for stability. Default: 1e-05.
+        momentum (float, optional): the weight of the new batch in the running statistics' moving average; None for a
+            cumulative average. Default: 0.1.
+        affine (bool): learn a per-channel ``weight`` (ones) and ``bias`` (zeros). Default: False.
+        track_running_stats (bool): keep ``running_mean``, ``running_var`` and ``num_batches_tracked`` buffers, used
+            in eval mode. Default: False.
+        device (str or ember.device, optional): where the parameters and buffers live. Default: the CPU.
+        dtype (ember.dtype, optional): their dtype. Default: ``ember.get_default_dtype()``.
+        bias (bool): with ``affine``, also learn the bias (keyword only). Default: True.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W); another rank raises ValueError.
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.InstanceNorm2d``; same parameters, buffers, state_dict keys and semantics.
+
+    Example:
+        >>> nn.InstanceNorm2d(3, affine=True)(ember.ones(2, 3, 4, 4)).shape
+        ember.Size([2, 3, 4, 4])
+    """
     ndim = 2
 
 
@@ -167,12 +278,32 @@ def _shape(normalized_shape):
 
 
 class LayerNorm(Module):
-    """Normalise over the trailing normalized_shape dims, with elementwise affine weight and bias.
+    """Normalise over the trailing ``normalized_shape`` dimensions, then apply an elementwise affine map.
 
-    >>> ln = nn.LayerNorm(4)
-    >>> y = ln(ember.tensor([[1.0, 2.0, 3.0, 4.0]]))
-    >>> round(y.mean().item(), 6), y.shape
-    (0.0, ember.Size([1, 4]))
+    y = (x - mean) / sqrt(var + eps) * weight + bias, the mean and (biased) variance taken per sample over the last
+    len(normalized_shape) dimensions; ``weight`` starts at ones and ``bias`` at zeros, both of ``normalized_shape``.
+
+    Args:
+        normalized_shape (int or tuple of int): the shape of the trailing dimensions to normalise.
+        eps (float): added to the variance for stability. Default: 1e-05.
+        elementwise_affine (bool): learn ``weight`` and ``bias``. Default: True.
+        bias (bool): with ``elementwise_affine``, also learn the bias. Default: True.
+        device (str or ember.device, optional): where the parameters and buffers live. Default: the CPU.
+        dtype (ember.dtype, optional): their dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Input: (*, *normalized_shape).
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.LayerNorm``; same parameters, state_dict keys and semantics.
+
+    Example:
+        >>> ln = nn.LayerNorm(2)
+        >>> ln(ember.tensor([[1.0, 3.0]])).detach()
+        tensor([[-1.0000,  1.0000]])
+        >>> nn.LayerNorm([2, 3])(ember.ones(4, 2, 3)).shape
+        ember.Size([4, 2, 3])
     """
 
     weight: Parameter | None
@@ -198,7 +329,34 @@ class LayerNorm(Module):
 
 
 class GroupNorm(Module):
-    """Normalise groups of channels of (N, C, ...) input, with per-channel affine weight and bias."""
+    """Normalise groups of channels of each sample, then apply a per-channel affine map.
+
+    The C channels are split into ``num_groups`` groups; each group of each sample is normalised over its channels and
+    spatial positions: (x - mean) / sqrt(var + eps) * weight + bias.
+
+    Args:
+        num_groups (int): the number of groups; it must divide ``num_channels`` (else ValueError).
+        num_channels (int): C, the number of channels.
+        eps (float): added to the variance for stability. Default: 1e-05.
+        affine (bool): learn a per-channel ``weight`` (ones) and ``bias`` (zeros). Default: True.
+        device (str or ember.device, optional): where the parameters and buffers live. Default: the CPU.
+        dtype (ember.dtype, optional): their dtype. Default: ``ember.get_default_dtype()``.
+        bias (bool): with ``affine``, also learn the bias (keyword only). Default: True.
+
+    Shape:
+        - Input: (N, C, *).
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.GroupNorm``; same parameters, state_dict keys and semantics.
+
+    Example:
+        >>> gn = nn.GroupNorm(1, 2)
+        >>> gn(ember.tensor([[1.0, 3.0]])).detach()
+        tensor([[-1.0000,  1.0000]])
+        >>> nn.GroupNorm(2, 4)(ember.ones(3, 4, 5)).shape
+        ember.Size([3, 4, 5])
+    """
 
     weight: Parameter | None
     bias: Parameter | None
@@ -224,7 +382,29 @@ class GroupNorm(Module):
 
 
 class RMSNorm(Module):
-    """x / sqrt(mean(x^2) + eps) * weight over the trailing normalized_shape dims."""
+    """Scale by the root mean square over the trailing ``normalized_shape`` dimensions, times a learnt weight.
+
+    y = x / sqrt(mean(x^2) + eps) * weight; unlike LayerNorm there is no centring and no bias.
+
+    Args:
+        normalized_shape (int or tuple of int): the shape of the trailing dimensions to normalise.
+        eps (float, optional): added to the mean square; None for the input dtype's machine epsilon. Default: None.
+        elementwise_affine (bool): learn ``weight`` (ones, of ``normalized_shape``). Default: True.
+        device (str or ember.device, optional): where the parameters and buffers live. Default: the CPU.
+        dtype (ember.dtype, optional): their dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Input: (*, *normalized_shape).
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.RMSNorm``; same parameters, state_dict keys and semantics.
+
+    Example:
+        >>> rms = nn.RMSNorm(2)
+        >>> rms(ember.tensor([[3.0, 4.0]])).detach()
+        tensor([[0.8485, 1.1314]])
+    """
 
     def __init__(self, normalized_shape: int | _size, eps: float | None = None, elementwise_affine: bool = True,
                  device: Device = None, dtype: _dtype | None = None) -> None:

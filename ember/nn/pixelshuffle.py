@@ -6,7 +6,24 @@ __all__ = ["PixelShuffle", "PixelUnshuffle"]
 
 
 class PixelShuffle(Module):
-    """(*, C * r * r, H, W) -> (*, C, H * r, W * r), r = upscale_factor."""
+    """Trade channels for resolution: rearrange (*, C r^2, H, W) into (*, C, H r, W r), r = ``upscale_factor``.
+
+    The layer form of ``F.pixel_shuffle`` (sub-pixel convolution's upsampling); it has no parameters.
+
+    Args:
+        upscale_factor (int): the factor r, positive.
+
+    Shape:
+        - Input: (*, C r^2, H, W), at least 3 dimensions.
+        - Output: (*, C, H r, W r).
+
+    PyTorch:
+        ``torch.nn.PixelShuffle``; same semantics.
+
+    Example:
+        >>> nn.PixelShuffle(2)(ember.ones(1, 8, 3, 3)).shape
+        ember.Size([1, 2, 6, 6])
+    """
 
     def __init__(self, upscale_factor):
         super().__init__()
@@ -20,7 +37,24 @@ class PixelShuffle(Module):
 
 
 class PixelUnshuffle(Module):
-    """(*, C, H * r, W * r) -> (*, C * r * r, H, W), r = downscale_factor: the inverse of PixelShuffle."""
+    """Trade resolution for channels: rearrange (*, C, H r, W r) into (*, C r^2, H, W), r = ``downscale_factor``.
+
+    The layer form of ``F.pixel_unshuffle``, the inverse of ``PixelShuffle``; it has no parameters.
+
+    Args:
+        downscale_factor (int): the factor r, positive.
+
+    Shape:
+        - Input: (*, C, H r, W r), at least 3 dimensions.
+        - Output: (*, C r^2, H, W).
+
+    PyTorch:
+        ``torch.nn.PixelUnshuffle``; same semantics.
+
+    Example:
+        >>> nn.PixelUnshuffle(3)(ember.ones(1, 2, 6, 6)).shape
+        ember.Size([1, 18, 2, 2])
+    """
 
     def __init__(self, downscale_factor):
         super().__init__()

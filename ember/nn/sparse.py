@@ -15,11 +15,42 @@ __all__ = ["Embedding"]
 
 
 class Embedding(Module):
-    """num_embeddings vectors of size embedding_dim, initialised N(0, 1) (the padding_idx row zeroed).
+    """A lookup table of ``num_embeddings`` learnt vectors of size ``embedding_dim``, indexed by integers.
 
-    >>> emb = nn.Embedding(10, 3)
-    >>> emb(ember.tensor([[1, 2], [4, 9]])).shape
-    ember.Size([2, 2, 3])
+    ``weight`` (num_embeddings, embedding_dim) starts from N(0, 1), its ``padding_idx`` row zeroed, as in PyTorch;
+    ``Embedding.from_pretrained(tensor)`` builds one around given vectors.
+
+    Args:
+        num_embeddings (int): the number of vectors.
+        embedding_dim (int): the size of each vector.
+        padding_idx (int, optional): a row (negative counts from the end) that starts at zero and gets no gradient.
+            Default: None.
+        max_norm (float, optional): renormalise looked-up rows to at most this norm, in ``weight`` itself.
+            Default: None.
+        norm_type (float): the p of the p-norm for ``max_norm``. Default: 2.0.
+        scale_grad_by_freq (bool): divide each row's gradient by how often its index occurs in the batch.
+            Default: False.
+        sparse (bool): accepted for compatibility; the gradient of ``weight`` is always dense. Default: False.
+        _weight (Tensor, optional): use this (num_embeddings, embedding_dim) tensor as the weight, sharing its memory
+            (what ``from_pretrained`` passes). Default: None.
+        _freeze (bool): the weight does not require grad. Default: False.
+        device (str or ember.device, optional): where the weight lives. Default: the CPU.
+        dtype (ember.dtype, optional): the weight's dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Input: (*), integer indices of any shape.
+        - Output: (*, embedding_dim).
+
+    PyTorch:
+        ``torch.nn.Embedding``; same parameters, initialisation and state_dict keys; ``sparse=True`` gives a dense
+        gradient (PyTorch's is sparse).
+
+    Example:
+        >>> emb = nn.Embedding(10, 3)
+        >>> emb(ember.tensor([[1, 2], [4, 9]])).shape
+        ember.Size([2, 2, 3])
+        >>> nn.Embedding(5, 2, padding_idx=0).weight[0].tolist()
+        [0.0, 0.0]
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,

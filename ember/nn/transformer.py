@@ -63,8 +63,44 @@ def _relu_or_gelu(activation):
 
 
 class TransformerEncoderLayer(Module):
-    """Self-attention then a feed-forward block, each with dropout, a residual connection and LayerNorm
-    (after each block, or before it with norm_first=True)."""
+    """A Transformer encoder block: self-attention then a feed-forward network, each with a residual connection.
+
+    Each block is followed by dropout and wrapped as ``norm(x + block(x))`` (or ``x + block(norm(x))`` with
+    ``norm_first``). ``forward(src, src_mask=None, src_key_padding_mask=None, is_causal=False)``; bool masks are True
+    where attention is not allowed, float masks are added to the scores. The submodules have PyTorch's names
+    (self_attn, linear1, linear2, norm1, norm2, ...), so state_dicts load either way.
+
+    Args:
+        d_model (int): E, the size of each position's features.
+        nhead (int): the number of attention heads; it must divide ``d_model``.
+        dim_feedforward (int): the hidden size of the feed-forward block. Default: 2048.
+        dropout (float): the dropout probability after attention, inside and after the feed-forward block.
+            Default: 0.1.
+        activation (str or callable): the feed-forward block's activation: ``'relu'``, ``'gelu'`` or a function or
+            module of one tensor. Default: ``F.relu``.
+        layer_norm_eps (float): the LayerNorms' eps. Default: 1e-05.
+        batch_first (bool): inputs and outputs are (N, S, E) rather than (S, N, E). Default: False.
+        norm_first (bool): apply each LayerNorm before its block (pre-norm) rather than after the residual addition.
+            Default: False.
+        bias (bool): learn the biases of the linear maps and LayerNorms. Default: True.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Src: (S, N, E), (N, S, E) with ``batch_first``, or (S, E).
+        - Src_mask: (S, S) or (N * nhead, S, S).
+        - Src_key_padding_mask: (N, S) or (S,).
+        - Output: the shape of ``src``.
+
+    PyTorch:
+        ``torch.nn.TransformerEncoderLayer``; same parameters, state_dict keys and semantics (no fast path: the
+        results are the same).
+
+    Example:
+        >>> layer = nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16, batch_first=True)
+        >>> layer(ember.randn(3, 5, 8)).shape
+        ember.Size([3, 5, 8])
+    """
 
     __constants__ = ["norm_first"]
 
@@ -112,8 +148,43 @@ class TransformerEncoderLayer(Module):
 
 
 class TransformerDecoderLayer(Module):
-    """Self-attention, attention over the encoder's memory, then a feed-forward block, each with dropout, a residual
-    connection and LayerNorm (after each block, or before it with norm_first=True)."""
+    """A Transformer decoder block: self-attention, attention over the encoder's memory, then a feed-forward network.
+
+    Each of the three blocks is followed by dropout and wrapped as ``norm(x + block(x))`` (or ``x + block(norm(x))``
+    with ``norm_first``). ``forward(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+    memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False)``; bool masks are True where attention
+    is not allowed. The submodules have PyTorch's names (self_attn, multihead_attn, linear1, norm1, ...).
+
+    Args:
+        d_model (int): E, the size of each position's features.
+        nhead (int): the number of attention heads; it must divide ``d_model``.
+        dim_feedforward (int): the hidden size of the feed-forward block. Default: 2048.
+        dropout (float): the dropout probability after attention, inside and after the feed-forward block.
+            Default: 0.1.
+        activation (str or callable): the feed-forward block's activation: ``'relu'``, ``'gelu'`` or a function or
+            module of one tensor. Default: ``F.relu``.
+        layer_norm_eps (float): the LayerNorms' eps. Default: 1e-05.
+        batch_first (bool): inputs and outputs are (N, S, E) rather than (S, N, E). Default: False.
+        norm_first (bool): apply each LayerNorm before its block (pre-norm) rather than after the residual addition.
+            Default: False.
+        bias (bool): learn the biases of the linear maps and LayerNorms. Default: True.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Tgt: (T, N, E), (N, T, E) with ``batch_first``, or (T, E).
+        - Memory: (S, N, E), (N, S, E) with ``batch_first``, or (S, E).
+        - Tgt_mask: (T, T); Memory_mask: (T, S); key padding masks: (N, T) and (N, S).
+        - Output: the shape of ``tgt``.
+
+    PyTorch:
+        ``torch.nn.TransformerDecoderLayer``; same parameters, state_dict keys and semantics.
+
+    Example:
+        >>> layer = nn.TransformerDecoderLayer(d_model=8, nhead=2, dim_feedforward=16)
+        >>> layer(ember.randn(4, 3, 8), ember.randn(6, 3, 8)).shape
+        ember.Size([4, 3, 8])
+    """
 
     __constants__ = ["norm_first"]
 
@@ -167,7 +238,35 @@ class TransformerDecoderLayer(Module):
 
 
 class TransformerEncoder(Module):
-    """num_layers deep copies of encoder_layer (as layers.0, layers.1, ...), then an optional final norm."""
+    """A stack of ``num_layers`` copies of an encoder layer, then an optional final norm.
+
+    The layers are deep copies of ``encoder_layer`` (as ``layers.0``, ``layers.1``, ...), so they do not share
+    weights. ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None)`` runs ``src`` through every layer
+    with the same masks; ``is_causal=None`` detects whether ``mask`` is the causal mask.
+
+    Args:
+        encoder_layer (TransformerEncoderLayer): the layer to copy.
+        num_layers (int): the number of copies.
+        norm (Module, optional): applied to the last layer's output (usually a LayerNorm). Default: None.
+        enable_nested_tensor (bool): accepted for compatibility; ember has no nested tensors, so padding is always
+            handled by the masks (``use_nested_tensor`` is False). Default: True.
+        mask_check (bool): stored, as in PyTorch; it only matters to PyTorch's nested-tensor path. Default: True.
+
+    Shape:
+        - Src: (S, N, E), (N, S, E) when the layer is ``batch_first``, or (S, E).
+        - Mask: (S, S) or (N * nhead, S, S); Src_key_padding_mask: (N, S) or (S,).
+        - Output: the shape of ``src``.
+
+    PyTorch:
+        ``torch.nn.TransformerEncoder``; same parameters, state_dict keys and semantics (without the nested-tensor
+        fast path; the results are the same).
+
+    Example:
+        >>> layer = nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16)
+        >>> encoder = nn.TransformerEncoder(layer, num_layers=2, norm=nn.LayerNorm(8))
+        >>> encoder(ember.randn(5, 3, 8)).shape
+        ember.Size([5, 3, 8])
+    """
 
     __constants__ = ["norm"]
 
@@ -196,7 +295,32 @@ class TransformerEncoder(Module):
 
 
 class TransformerDecoder(Module):
-    """num_layers deep copies of decoder_layer (as layers.0, layers.1, ...), then an optional final norm."""
+    """A stack of ``num_layers`` copies of a decoder layer, then an optional final norm.
+
+    The layers are deep copies of ``decoder_layer`` (as ``layers.0``, ``layers.1``, ...).
+    ``forward(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None, memory_key_padding_mask=None,
+    tgt_is_causal=None, memory_is_causal=False)`` runs ``tgt`` through every layer, each attending to ``memory``;
+    ``tgt_is_causal=None`` detects whether ``tgt_mask`` is the causal mask.
+
+    Args:
+        decoder_layer (TransformerDecoderLayer): the layer to copy.
+        num_layers (int): the number of copies.
+        norm (Module, optional): applied to the last layer's output (usually a LayerNorm). Default: None.
+
+    Shape:
+        - Tgt: (T, N, E), (N, T, E) when the layer is ``batch_first``, or (T, E).
+        - Memory: (S, N, E), (N, S, E) when ``batch_first``, or (S, E).
+        - Output: the shape of ``tgt``.
+
+    PyTorch:
+        ``torch.nn.TransformerDecoder``; same parameters, state_dict keys and semantics.
+
+    Example:
+        >>> layer = nn.TransformerDecoderLayer(d_model=8, nhead=2, dim_feedforward=16)
+        >>> decoder = nn.TransformerDecoder(layer, num_layers=2)
+        >>> decoder(ember.randn(4, 3, 8), ember.randn(6, 3, 8)).shape
+        ember.Size([4, 3, 8])
+    """
 
     __constants__ = ["norm"]
 
@@ -222,8 +346,50 @@ class TransformerDecoder(Module):
 
 
 class Transformer(Module):
-    """The encoder-decoder model of "Attention Is All You Need" (torch.nn.Transformer): an encoder and a decoder
-    with final LayerNorms, every weight matrix re-drawn with xavier_uniform_."""
+    """The encoder-decoder Transformer of "Attention Is All You Need": an encoder stack and a decoder stack.
+
+    Each stack ends in a LayerNorm, and every weight matrix is re-drawn with ``xavier_uniform_``, as in PyTorch.
+    ``forward(src, tgt, src_mask=None, tgt_mask=None, memory_mask=None, src_key_padding_mask=None,
+    tgt_key_padding_mask=None, memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
+    memory_is_causal=False)`` encodes ``src`` and decodes ``tgt`` attending to the encoding;
+    ``Transformer.generate_square_subsequent_mask(sz)`` gives the causal ``tgt_mask``.
+
+    Args:
+        d_model (int): E, the size of each position's features. Default: 512.
+        nhead (int): the number of attention heads; it must divide ``d_model``. Default: 8.
+        num_encoder_layers (int): the encoder's depth. Default: 6.
+        num_decoder_layers (int): the decoder's depth. Default: 6.
+        dim_feedforward (int): the hidden size of the feed-forward blocks. Default: 2048.
+        dropout (float): the dropout probability. Default: 0.1.
+        activation (str or callable): the feed-forward activation: ``'relu'``, ``'gelu'`` or a function.
+            Default: ``F.relu``.
+        custom_encoder (Module, optional): use this encoder instead of building one. Default: None.
+        custom_decoder (Module, optional): use this decoder instead of building one. Default: None.
+        layer_norm_eps (float): the LayerNorms' eps. Default: 1e-05.
+        batch_first (bool): inputs and outputs are (N, S, E) rather than (S, N, E). Default: False.
+        norm_first (bool): pre-norm blocks. Default: False.
+        bias (bool): learn the biases of the linear maps and LayerNorms. Default: True.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Src: (S, N, E), (N, S, E) with ``batch_first``, or (S, E); E must be ``d_model`` (else RuntimeError).
+        - Tgt: (T, N, E), (N, T, E) with ``batch_first``, or (T, E); the same N as ``src``.
+        - Src_mask: (S, S); Tgt_mask: (T, T); Memory_mask: (T, S).
+        - Output: (T, N, E), (N, T, E) with ``batch_first``, or (T, E).
+
+    PyTorch:
+        ``torch.nn.Transformer``; same parameters, initialisation, state_dict keys and semantics.
+
+    Example:
+        >>> model = nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=16)
+        >>> model(ember.randn(5, 3, 8), ember.randn(4, 3, 8)).shape
+        ember.Size([4, 3, 8])
+        >>> nn.Transformer.generate_square_subsequent_mask(3)
+        tensor([[0., -inf, -inf],
+                [0., 0., -inf],
+                [0., 0., 0.]])
+    """
 
     def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6, dim_feedforward=2048,
                  dropout=0.1, activation=_A.relu, custom_encoder=None, custom_decoder=None, layer_norm_eps=1e-5,

@@ -156,42 +156,130 @@ def _softmax(node_cls, input, dim, dtype, op):
 
 @export(Softmax, ember=False, functional=True)
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
-    """exp(x) / sum(exp(x)) along dim, computed stably.
+    """Rescale ``input`` along ``dim`` so that the values are positive and sum to 1: exp(x) / sum(exp(x)).
 
-    torch.nn.functional.softmax; ``dtype`` casts the input first.
+    Computed stably (the maximum is subtracted first), so large logits do not overflow; a row of -inf gives nan.
 
-    >>> F.softmax(ember.tensor([[0.0, 0.0, 0.0]]), dim=1)
-    tensor([[0.3333, 0.3333, 0.3333]])
+    Args:
+        input (Tensor): a floating-point tensor.
+        dim (int, optional): the dimension to normalise; when None, PyTorch's legacy implicit choice (0 for 0-, 1- and
+            3-dimensional inputs, else 1) with a deprecation warning. Default: None.
+        _stacklevel (int): kept for PyTorch's signature; unused. Default: 3.
+        dtype (ember.dtype, optional): cast ``input`` to this dtype first. Default: None.
+
+    Returns:
+        Tensor: the probabilities, of ``input``'s shape.
+
+    PyTorch:
+        ``torch.nn.functional.softmax``; same semantics.
+
+    Example:
+        >>> F.softmax(ember.tensor([[0.0, 0.0, 0.0]]), dim=1)
+        tensor([[0.3333, 0.3333, 0.3333]])
+        >>> F.softmax(ember.tensor([1.0, 2.0]), dim=0, dtype=ember.float64).dtype
+        ember.float64
     """
     return _softmax(Softmax, input, dim, dtype, "softmax")
 
 
 @export(Softmax, ember="softmax", methods=("softmax",))
 def softmax_method(input, dim=None, dtype=None):
-    """ember.softmax(input, dim, dtype=None) and Tensor.softmax(dim, dtype=None) (F.softmax reads (input, dim,
-    _stacklevel, dtype)).
+    """Rescale ``input`` along ``dim`` so that the values are positive and sum to 1: exp(x) / sum(exp(x)).
 
-    >>> ember.tensor([1.0, 1.0]).softmax(dim=0)
-    tensor([0.5000, 0.5000])
+    The ``ember.softmax`` and ``Tensor.softmax`` form of ``F.softmax`` (which also takes ``_stacklevel``); computed
+    stably.
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        dim (int, optional): the dimension to normalise; when None, PyTorch's legacy implicit choice with a
+            deprecation warning. Default: None.
+        dtype (ember.dtype, optional): cast ``input`` to this dtype first. Default: None.
+
+    Returns:
+        Tensor: the probabilities, of ``input``'s shape.
+
+    PyTorch:
+        ``torch.softmax`` and ``Tensor.softmax``; same semantics.
+
+    Example:
+        >>> ember.tensor([1.0, 1.0]).softmax(dim=0)
+        tensor([0.5000, 0.5000])
     """
     return _softmax(Softmax, input, dim, dtype, "softmax")
 
 
 @export(LogSoftmax, ember=False, functional=True)
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
-    """log(softmax(x)) along dim, computed stably (finite for logits of any size)."""
+    """Compute log(softmax(x)) along ``dim``, stably (finite for logits of any size).
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        dim (int, optional): the dimension to normalise; when None, PyTorch's legacy implicit choice (0 for 0-, 1- and
+            3-dimensional inputs, else 1) with a deprecation warning. Default: None.
+        _stacklevel (int): kept for PyTorch's signature; unused. Default: 3.
+        dtype (ember.dtype, optional): cast ``input`` to this dtype first. Default: None.
+
+    Returns:
+        Tensor: the log-probabilities, of ``input``'s shape.
+
+    PyTorch:
+        ``torch.nn.functional.log_softmax``; same semantics.
+
+    Example:
+        >>> F.log_softmax(ember.tensor([0.0, 0.0]), dim=0)
+        tensor([-0.6931, -0.6931])
+        >>> F.log_softmax(ember.tensor([1000.0, 0.0]), dim=0)
+        tensor([    0., -1000.])
+    """
     return _softmax(LogSoftmax, input, dim, dtype, "log_softmax")
 
 
 @export(LogSoftmax, ember="log_softmax", methods=("log_softmax",))
 def log_softmax_method(input, dim=None, dtype=None):
-    """ember.log_softmax(input, dim, dtype=None) and Tensor.log_softmax(dim, dtype=None)."""
+    """Compute log(softmax(x)) along ``dim``, stably.
+
+    The ``ember.log_softmax`` and ``Tensor.log_softmax`` form of ``F.log_softmax`` (which also takes ``_stacklevel``).
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        dim (int, optional): the dimension to normalise; when None, PyTorch's legacy implicit choice with a
+            deprecation warning. Default: None.
+        dtype (ember.dtype, optional): cast ``input`` to this dtype first. Default: None.
+
+    Returns:
+        Tensor: the log-probabilities, of ``input``'s shape.
+
+    PyTorch:
+        ``torch.log_softmax`` and ``Tensor.log_softmax``; same semantics.
+
+    Example:
+        >>> ember.tensor([0.0, 0.0]).log_softmax(dim=0)
+        tensor([-0.6931, -0.6931])
+    """
     return _softmax(LogSoftmax, input, dim, dtype, "log_softmax")
 
 
 @export(Softmax, ember=False, functional=True)
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
-    """softmax(-x) along dim."""
+    """Compute softmax(-x) along ``dim``: the smallest values get the largest weights.
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        dim (int, optional): the dimension to normalise; when None, PyTorch's legacy implicit choice with a
+            deprecation warning. Default: None.
+        _stacklevel (int): kept for PyTorch's signature; unused. Default: 3.
+        dtype (ember.dtype, optional): cast ``input`` to this dtype first. Default: None.
+
+    Returns:
+        Tensor: the weights, of ``input``'s shape, summing to 1 along ``dim``.
+
+    PyTorch:
+        ``torch.nn.functional.softmin``; same semantics.
+
+    Example:
+        >>> F.softmin(ember.tensor([0.0, 0.0]), dim=0)
+        tensor([0.5000, 0.5000])
+    """
     if dtype is not None:
         input = input.to(dtype)
     return _softmax(Softmax, -float_tensor(input, "softmin"), dim, None, "softmin")
@@ -337,7 +425,25 @@ def _gelu_second_derivative(x, approximate):
 
 @export(Gelu, ember=False, functional=True)
 def gelu(input, approximate="none"):
-    """Gaussian error linear unit: x * Phi(x) (approximate='tanh' uses the tanh formula)."""
+    """Apply the Gaussian error linear unit elementwise: x * Phi(x), Phi the standard normal CDF.
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        approximate (str): ``'none'`` for the exact erf form, ``'tanh'`` for
+            0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). Default: ``'none'``.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype.
+
+    PyTorch:
+        ``torch.nn.functional.gelu``; same semantics (another ``approximate`` raises RuntimeError).
+
+    Example:
+        >>> F.gelu(ember.tensor([-1.0, 0.0, 1.0]))
+        tensor([-0.1587,  0.0000,  0.8413])
+        >>> F.gelu(ember.tensor([-1.0, 0.0, 1.0]), approximate="tanh")
+        tensor([-0.1588,  0.0000,  0.8412])
+    """
     if approximate not in ("none", "tanh"):
         raise RuntimeError(f"gelu: approximate argument must be either 'none' or 'tanh', got {approximate!r}")
     float_tensor(input, "gelu")
@@ -360,7 +466,22 @@ class Silu(_SameShape):
 
 @export(Silu, ember=False, functional=True)
 def silu(input, inplace=False):
-    """x * sigmoid(x) (swish)."""
+    """Apply the sigmoid linear unit (swish) elementwise: x * sigmoid(x).
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.silu``; same semantics.
+
+    Example:
+        >>> F.silu(ember.tensor([-2.0, 0.0, 3.0]))
+        tensor([-0.2384,  0.0000,  2.8577])
+    """
     return maybe_inplace(float_tensor(input, "silu"), inplace, "silu", lambda x: apply(Silu(), x))
 
 
@@ -384,13 +505,44 @@ class Softplus(_SameShape):
 
 @export(Softplus, ember=False, functional=True)
 def softplus(input, beta=1.0, threshold=20.0):
-    """log(1 + exp(beta x)) / beta, linear where beta x > threshold."""
+    """Apply softplus elementwise: log(1 + exp(beta * x)) / beta, a smooth relu.
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        beta (float): the sharpness. Default: 1.0.
+        threshold (float): where ``beta * x`` exceeds it, the result is ``x`` itself (for stability). Default: 20.0.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.softplus``; same semantics.
+
+    Example:
+        >>> F.softplus(ember.tensor([-2.0, 0.0, 3.0]))
+        tensor([0.1269, 0.6931, 3.0486])
+    """
     return apply(Softplus(beta, threshold), float_tensor(input, "softplus"))
 
 
 @export(Softplus, ember=False, functional=True)
 def mish(input, inplace=False):
-    """x * tanh(softplus(x))."""
+    """Apply mish elementwise: x * tanh(softplus(x)).
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.mish``; same semantics.
+
+    Example:
+        >>> F.mish(ember.tensor([-2.0, 0.0, 3.0]))
+        tensor([-0.2525,  0.0000,  2.9865])
+    """
     return maybe_inplace(float_tensor(input, "mish"), inplace, "mish", lambda x: x * _tanh(softplus(x)))
 
 
@@ -411,7 +563,23 @@ class LeakyRelu(_SameShape):
 
 @export(LeakyRelu, ember=False, functional=True)
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    """x for x > 0, negative_slope * x otherwise."""
+    """Apply the leaky relu elementwise: x where x > 0, else ``negative_slope * x``.
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        negative_slope (float): the slope for negative inputs. Default: 0.01.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.leaky_relu``; same semantics.
+
+    Example:
+        >>> F.leaky_relu(ember.tensor([-2.0, 0.0, 3.0]))
+        tensor([-0.0200,  0.0000,  3.0000])
+    """
     return maybe_inplace(float_tensor(input, "leaky_relu"), inplace, "leaky_relu",
                          lambda x: apply(LeakyRelu(negative_slope), x))
 
@@ -438,7 +606,23 @@ class Elu(_SameShape):
 
 @export(Elu, ember=False, functional=True)
 def elu(input, alpha=1.0, inplace=False):
-    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+    """Apply the exponential linear unit elementwise: x where x > 0, else alpha * (exp(x) - 1).
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        alpha (float): the negative saturation value. Default: 1.0.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.elu``; same semantics.
+
+    Example:
+        >>> F.elu(ember.tensor([-2.0, 0.0, 3.0]))
+        tensor([-0.8647,  0.0000,  3.0000])
+    """
     return maybe_inplace(float_tensor(input, "elu"), inplace, "elu", lambda x: apply(Elu(alpha), x))
 
 
@@ -448,14 +632,47 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 @export(Elu, ember=False, functional=True)
 def selu(input, inplace=False):
-    """scale * elu(x, alpha) with the self-normalising constants."""
+    """Apply the scaled exponential linear unit elementwise: scale * elu(x, alpha).
+
+    alpha = 1.6732632423543772 and scale = 1.0507009873554805, the self-normalising constants.
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.selu``; same semantics.
+
+    Example:
+        >>> F.selu(ember.tensor([-2.0, 0.0, 3.0]))
+        tensor([-1.5202,  0.0000,  3.1521])
+    """
     return maybe_inplace(float_tensor(input, "selu"), inplace, "selu",
                          lambda x: apply(Elu(SELU_ALPHA, SELU_SCALE), x))
 
 
 @export(Elu, ember=False, functional=True)
 def celu(input, alpha=1.0, inplace=False):
-    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    """Apply the continuously differentiable elu elementwise: max(0, x) + min(0, alpha * (exp(x / alpha) - 1)).
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        alpha (float): the negative saturation value; 0 raises RuntimeError. Default: 1.0.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.celu``; same semantics.
+
+    Example:
+        >>> F.celu(ember.tensor([-2.0, 0.0, 3.0]), alpha=2.0)
+        tensor([-1.2642,  0.0000,  3.0000])
+    """
     if alpha == 0:
         raise RuntimeError("celu: ZeroDivisionError: alpha cannot be 0 for CELU")
     return maybe_inplace(float_tensor(input, "celu"), inplace, "celu",
@@ -479,7 +696,26 @@ class Hardtanh(_SameShape):
 
 @export(Hardtanh, ember=False, functional=True)
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    """clamp(x, min_val, max_val); the gradient is zero outside the open interval."""
+    """Clamp ``input`` elementwise to [min_val, max_val]; the gradient is zero outside the open interval.
+
+    Integer tensors are accepted and clamp to the integer bounds ceil(min_val) and floor(max_val).
+
+    Args:
+        input (Tensor): the input tensor.
+        min_val (float): the lower bound. Default: -1.0.
+        max_val (float): the upper bound; below ``min_val`` raises ValueError. Default: 1.0.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.hardtanh``; same semantics.
+
+    Example:
+        >>> F.hardtanh(ember.tensor([-2.0, 0.0, 3.0]))
+        tensor([-1.,  0.,  1.])
+    """
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
     check_tensor(input, "hardtanh")
@@ -490,7 +726,22 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 @export(Hardtanh, ember=False, functional=True)
 def relu6(input, inplace=False):
-    """min(max(0, x), 6)."""
+    """Clamp ``input`` elementwise to [0, 6]: min(max(0, x), 6).
+
+    Args:
+        input (Tensor): the input tensor.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.relu6``; same semantics.
+
+    Example:
+        >>> F.relu6(ember.tensor([-2.0, 3.0, 8.0]))
+        tensor([0., 3., 6.])
+    """
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
@@ -510,7 +761,22 @@ class Hardswish(_SameShape):
 
 @export(Hardswish, ember=False, functional=True)
 def hardswish(input, inplace=False):
-    """x * relu6(x + 3) / 6."""
+    """Apply hard swish elementwise: x * relu6(x + 3) / 6.
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.hardswish``; same semantics.
+
+    Example:
+        >>> F.hardswish(ember.tensor([-2.0, 0.0, 3.0]))
+        tensor([-0.3333,  0.0000,  3.0000])
+    """
     return maybe_inplace(float_tensor(input, "hardswish"), inplace, "hardswish", lambda x: apply(Hardswish(), x))
 
 
@@ -528,7 +794,22 @@ class Hardsigmoid(_SameShape):
 
 @export(Hardsigmoid, ember=False, functional=True)
 def hardsigmoid(input, inplace=False):
-    """relu6(x + 3) / 6."""
+    """Apply the hard sigmoid elementwise: relu6(x + 3) / 6.
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.hardsigmoid``; same semantics.
+
+    Example:
+        >>> F.hardsigmoid(ember.tensor([-2.0, 0.0, 3.0]))
+        tensor([0.1667, 0.5000, 1.0000])
+    """
     return maybe_inplace(float_tensor(input, "hardsigmoid"), inplace, "hardsigmoid",
                          lambda x: apply(Hardsigmoid(), x))
 
@@ -546,7 +827,21 @@ class LogSigmoid(_SameShape):
 
 @export(LogSigmoid, ember=False, functional=True)
 def logsigmoid(input):
-    """log(sigmoid(x)), computed stably."""
+    """Compute log(sigmoid(x)) elementwise, stably (finite for large negative x).
+
+    Args:
+        input (Tensor): a floating-point tensor.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.logsigmoid``; same semantics.
+
+    Example:
+        >>> F.logsigmoid(ember.tensor([-2.0, 0.0, 3.0]))
+        tensor([-2.1269, -0.6931, -0.0486])
+    """
     return apply(LogSigmoid(), float_tensor(input, "logsigmoid"))
 
 
@@ -554,7 +849,26 @@ def logsigmoid(input):
 
 @export(ember=False, functional=True)
 def glu(input, dim=-1):
-    """a * sigmoid(b) where a and b are the two halves of input along dim."""
+    """Apply the gated linear unit: a * sigmoid(b), where a and b are the two halves of ``input`` along ``dim``.
+
+    Args:
+        input (Tensor): a floating-point tensor whose size along ``dim`` is even (else RuntimeError).
+        dim (int): the dimension to halve. Default: -1.
+
+    Returns:
+        Tensor: ``input``'s shape with ``dim`` halved.
+
+    Shape:
+        - Input: (*, 2M, *), 2M at ``dim``.
+        - Output: (*, M, *).
+
+    PyTorch:
+        ``torch.nn.functional.glu``; same semantics.
+
+    Example:
+        >>> F.glu(ember.tensor([[1.0, 2.0, 0.0, 0.0]]))
+        tensor([[0.5000, 1.0000]])
+    """
     float_tensor(input, "glu")
     if input._data.ndim == 0:
         raise RuntimeError("glu: does not support scalars because halving size must be even")
@@ -568,26 +882,93 @@ def glu(input, dim=-1):
 
 @export(ember=False, functional=True)
 def softsign(input):
-    """x / (1 + |x|)."""
+    """Apply softsign elementwise: x / (1 + |x|).
+
+    Args:
+        input (Tensor): a floating-point tensor.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.softsign``; same semantics.
+
+    Example:
+        >>> F.softsign(ember.tensor([-2.0, 0.0, 3.0]))
+        tensor([-0.6667,  0.0000,  0.7500])
+    """
     return input / (_abs(float_tensor(input, "softsign")) + 1)
 
 
 @export(ember=False, functional=True)
 def tanhshrink(input):
-    """x - tanh(x)."""
+    """Apply tanhshrink elementwise: x - tanh(x).
+
+    Args:
+        input (Tensor): a floating-point tensor.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.tanhshrink``; same semantics.
+
+    Example:
+        >>> F.tanhshrink(ember.tensor([-2.0, 0.0, 3.0]))
+        tensor([-1.0360,  0.0000,  2.0049])
+    """
     return input - _tanh(float_tensor(input, "tanhshrink"))
 
 
 @export(ember=False, functional=True)
 def threshold(input, threshold, value, inplace=False):
-    """x where x > threshold, else value."""
+    """Keep the elements of ``input`` greater than ``threshold`` and replace the others by ``value``.
+
+    Args:
+        input (Tensor): the input tensor.
+        threshold (float): the cut-off; elements equal to it are replaced.
+        value (float): the replacement.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.threshold``; same semantics.
+
+    Example:
+        >>> F.threshold(ember.tensor([-1.0, 0.5, 2.0]), 1.0, 0.0)
+        tensor([0., 0., 2.])
+    """
     check_tensor(input, "threshold")
     return maybe_inplace(input, inplace, "threshold", lambda x: where(x > threshold, x, value))
 
 
 @export(ember=False, functional=True)
 def prelu(input, weight):
-    """max(0, x) + weight * min(0, x), weight (one value or one per channel) broadcast over dim 1."""
+    """Apply the parametric relu: max(0, x) + weight * min(0, x), with a learnt slope.
+
+    ``weight`` holds one slope for all elements or one per channel (dimension 1 of ``input``).
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        weight (Tensor): a 0-d or 1-d tensor of 1 or C slopes (another size or more dimensions raise RuntimeError).
+
+    Returns:
+        Tensor: the result, of ``input``'s shape.
+
+    Shape:
+        - Input: (N, C, *) or (C,) or ().
+        - Weight: (1,) or (C,).
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.functional.prelu``; same semantics.
+
+    Example:
+        >>> F.prelu(ember.tensor([[-2.0, 3.0]]), ember.tensor([0.25]))
+        tensor([[-0.5000,  3.0000]])
+    """
     if _autocast.active:  # PyTorch's autocast runs prelu in the low precision
         input, weight = _autocast.cast(input, weight)
     float_tensor(input, "prelu")
@@ -611,21 +992,60 @@ def prelu(input, weight):
 
 @export(Relu, ember=False, functional=True)
 def relu(input, inplace=False):
-    """max(x, 0).
+    """Apply the rectified linear unit elementwise: max(x, 0).
 
-    >>> F.relu(ember.tensor([-2.0, 3.0]))
-    tensor([0., 3.])
+    Args:
+        input (Tensor): the input tensor.
+        inplace (bool): write the result into ``input`` (``input.relu_()``) and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.relu``; same semantics.
+
+    Example:
+        >>> F.relu(ember.tensor([-2.0, 3.0]))
+        tensor([0., 3.])
     """
     return input.relu_() if inplace else _relu(input)
 
 
 @export(Sigmoid, ember=False, functional=True)
 def sigmoid(input):
-    """1 / (1 + exp(-x))."""
+    """Apply the logistic sigmoid elementwise: 1 / (1 + exp(-x)).
+
+    Args:
+        input (Tensor): the input tensor (integers give the default float dtype).
+
+    Returns:
+        Tensor: the result, of ``input``'s shape.
+
+    PyTorch:
+        ``torch.nn.functional.sigmoid`` (the same function as ``torch.sigmoid``); same semantics.
+
+    Example:
+        >>> F.sigmoid(ember.tensor([-2.0, 0.0, 3.0]))
+        tensor([0.1192, 0.5000, 0.9526])
+    """
     return _sigmoid(input)
 
 
 @export(Tanh, ember=False, functional=True)
 def tanh(input):
-    """Hyperbolic tangent."""
+    """Apply the hyperbolic tangent elementwise.
+
+    Args:
+        input (Tensor): the input tensor (integers give the default float dtype).
+
+    Returns:
+        Tensor: the result, of ``input``'s shape.
+
+    PyTorch:
+        ``torch.nn.functional.tanh`` (the same function as ``torch.tanh``); same semantics.
+
+    Example:
+        >>> F.tanh(ember.tensor([-2.0, 0.0, 3.0]))
+        tensor([-0.9640,  0.0000,  0.9951])
+    """
     return _tanh(input)

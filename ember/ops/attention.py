@@ -349,12 +349,46 @@ def _repeat_heads(t, rep):
 @export(Attention, ember=False, functional=True)
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
-    """softmax(query @ key^T * scale + mask) @ value over the last two dims, with PyTorch's semantics.
+    """Compute attention: ``softmax(query @ key.T * scale + mask) @ value`` over the last two dimensions.
 
-    A bool attn_mask keeps the positions where it is True; a float one is added to the scores (and gets a gradient
-    when it requires one); both broadcast. is_causal masks position j > i (top-left aligned when L != S).
-    dropout_p drops attention weights; scale defaults to 1/sqrt(E); enable_gqa repeats key/value heads.
-    Under autocast query, key, value and a float attn_mask are cast to the autocast dtype, as PyTorch does.
+    A bool ``attn_mask`` keeps the positions where it is True; a float one is added to the scores (and gets a gradient
+    when it requires one); both broadcast against the (..., L, S) scores. ``is_causal`` lets position i attend to
+    positions j <= i only (top-left aligned when L != S). One fused node; dropout is applied whenever ``dropout_p`` > 0
+    (pass 0 outside training). Under autocast, query, key, value and a float mask are cast to the autocast dtype.
+
+    Args:
+        query (Tensor): the queries, floating point.
+        key (Tensor): the keys, of ``query``'s dtype.
+        value (Tensor): the values, of ``query``'s dtype.
+        attn_mask (Tensor, optional): a bool or float mask broadcastable to the scores; not with ``is_causal``.
+            Default: None.
+        dropout_p (float): the probability of dropping an attention weight, in [0, 1]. Default: 0.0.
+        is_causal (bool): apply the causal mask. Default: False.
+        scale (float, optional): the factor of the scores. Default: 1 / sqrt(E).
+        enable_gqa (bool): grouped-query attention: when ``key`` and ``value`` have fewer heads (dimension -3) than
+            ``query``, repeat each of them query_heads / kv_heads times. Default: False.
+
+    Returns:
+        Tensor: the attended values, of ``query``'s dtype.
+
+    Shape:
+        - Query: (..., L, E).
+        - Key: (..., S, E).
+        - Value: (..., S, Ev).
+        - Attn_mask: broadcastable to (..., L, S).
+        - Output: (..., L, Ev), the batch dimensions broadcast.
+
+    PyTorch:
+        ``torch.nn.functional.scaled_dot_product_attention``; same semantics.
+
+    Example:
+        >>> q = ember.tensor([[[1.0, 0.0], [0.0, 1.0]]])
+        >>> v = ember.tensor([[[1.0, 2.0], [3.0, 4.0]]])
+        >>> F.scaled_dot_product_attention(q, q, v, is_causal=True)
+        tensor([[[1.0000, 2.0000],
+                 [2.3395, 3.3395]]])
+        >>> F.scaled_dot_product_attention(ember.ones(2, 4, 5, 8), ember.ones(2, 4, 6, 8), ember.ones(2, 4, 6, 3)).shape
+        ember.Size([2, 4, 5, 3])
     """
     if _autocast.active:
         query, key, value, attn_mask = _autocast.cast(query, key, value, attn_mask)

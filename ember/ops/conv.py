@@ -521,22 +521,75 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
 
 @export(Conv, functional=True)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """1-D convolution (cross-correlation) of input (N, C, L) with weight (O, C/groups, K); padding may be
-    an int, a tuple, 'valid' or 'same'."""
+    """Apply a 1-d convolution (cross-correlation, as in PyTorch) over an input of channels (L).
+
+    Args:
+        input (Tensor): the floating-point input, batched or not.
+        weight (Tensor): the filters, of ``input``'s dtype.
+        bias (Tensor, optional): one value per output channel. Default: None.
+        stride (int or tuple): the step between windows. Default: 1.
+        padding (int or tuple or str): implicit zero padding on each side, or ``'valid'`` (none) or ``'same'``
+            (the output as long as the input; stride 1 only). Default: 0.
+        dilation (int or tuple): the spacing between the kernel's elements. Default: 1.
+        groups (int): split the input and output channels into this many independent groups. Default: 1.
+
+    Returns:
+        Tensor: the convolved signal, of ``input``'s dtype.
+
+    Shape:
+        - Input: (N, C_in, L) or (C_in, L).
+        - Weight: (C_out, C_in / groups, kL).
+        - Bias: (C_out,).
+        - Output: (N, C_out, L_out) or (C_out, L_out), where
+          out = floor((in + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1.
+
+    PyTorch:
+        ``torch.nn.functional.conv1d`` and ``torch.conv1d``; same semantics, except that integer inputs raise
+        RuntimeError (PyTorch accepts them on the CPU).
+
+    Example:
+        >>> F.conv1d(ember.tensor([[[1.0, 2.0, 3.0, 4.0]]]), ember.tensor([[[1.0, -1.0]]]))
+        tensor([[[-1., -1., -1.]]])
+        >>> F.conv1d(ember.ones(1, 1, 4), ember.ones(2, 1, 3), padding="same").shape
+        ember.Size([1, 2, 4])
+    """
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
 @export(Conv, functional=True)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D convolution (cross-correlation) of input (N, C, H, W) with weight (O, C/groups, KH, KW); padding may be
-    an int, a tuple, 'valid' or 'same'.
+    """Apply a 2-d convolution (cross-correlation, as in PyTorch) over an input of channels (H, W).
 
-    torch.nn.functional.conv2d: input (N, C_in, H, W), weight (C_out, C_in / groups, kH, kW), output
-    (N, C_out, H_out, W_out).
+    Args:
+        input (Tensor): the floating-point input, batched or not.
+        weight (Tensor): the filters, of ``input``'s dtype.
+        bias (Tensor, optional): one value per output channel. Default: None.
+        stride (int or tuple): the step between windows. Default: 1.
+        padding (int or tuple or str): implicit zero padding on each side, or ``'valid'`` (none) or ``'same'``
+            (the output as long as the input; stride 1 only). Default: 0.
+        dilation (int or tuple): the spacing between the kernel's elements. Default: 1.
+        groups (int): split the input and output channels into this many independent groups. Default: 1.
 
-    >>> F.conv2d(ember.ones(1, 1, 3, 3), ember.ones(1, 1, 2, 2))
-    tensor([[[[4., 4.],
-              [4., 4.]]]])
+    Returns:
+        Tensor: the convolved signal, of ``input``'s dtype.
+
+    Shape:
+        - Input: (N, C_in, H, W) or (C_in, H, W).
+        - Weight: (C_out, C_in / groups, kH, kW).
+        - Bias: (C_out,).
+        - Output: (N, C_out, H_out, W_out) or (C_out, H_out, W_out), where
+          out = floor((in + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1.
+
+    PyTorch:
+        ``torch.nn.functional.conv2d`` and ``torch.conv2d``; same semantics, except that integer inputs raise
+        RuntimeError (PyTorch accepts them on the CPU).
+
+    Example:
+        >>> F.conv2d(ember.ones(1, 1, 3, 3), ember.ones(1, 1, 2, 2))
+        tensor([[[[4., 4.],
+                  [4., 4.]]]])
+        >>> F.conv2d(ember.ones(1, 4, 5, 5), ember.ones(6, 2, 3, 3), stride=2, groups=2).shape
+        ember.Size([1, 6, 2, 2])
     """
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
@@ -586,13 +639,88 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
 
 @export(ConvTranspose, functional=True)
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """1-D transposed convolution of input (N, C_in, L) with weight (C_in, C_out/groups, K)."""
+    """Apply a 1-d transposed convolution (the gradient of ``conv1d`` with respect to its input).
+
+    Often called a deconvolution: each input value scatters a copy of the kernel, scaled by it, into the output,
+    overlapping copies summed.
+
+    Args:
+        input (Tensor): the floating-point input, batched or not.
+        weight (Tensor): the filters, of ``input``'s dtype.
+        bias (Tensor, optional): one value per output channel. Default: None.
+        stride (int or tuple): the step between the scattered kernels. Default: 1.
+        padding (int or tuple): the padding of the matching ``conv1d``: the output loses this much on each side
+            (the input is padded by ``dilation * (kernel_size - 1) - padding``); a string raises RuntimeError.
+            Default: 0.
+        output_padding (int or tuple): extra size added to one side of the output, smaller than ``stride`` or
+            ``dilation``. Default: 0.
+        groups (int): split the input and output channels into this many independent groups. Default: 1.
+        dilation (int or tuple): the spacing between the kernel's elements. Default: 1.
+
+    Returns:
+        Tensor: the result, of ``input``'s dtype.
+
+    Shape:
+        - Input: (N, C_in, L) or (C_in, L).
+        - Weight: (C_in, C_out / groups, kL).
+        - Bias: (C_out,).
+        - Output: (N, C_out, L_out) or (C_out, L_out), where
+          out = (in - 1) stride - 2 padding + dilation (kernel_size - 1) + output_padding + 1.
+
+    PyTorch:
+        ``torch.nn.functional.conv_transpose1d`` and ``torch.conv_transpose1d``; same semantics, except that
+        integer inputs raise RuntimeError.
+
+    Example:
+        >>> F.conv_transpose1d(ember.tensor([[[1.0, 2.0]]]), ember.ones(1, 1, 2))
+        tensor([[[1., 3., 2.]]])
+        >>> F.conv_transpose1d(ember.ones(1, 2, 4), ember.ones(2, 3, 3), stride=2).shape
+        ember.Size([1, 3, 9])
+    """
     return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups,
                            dilation)
 
 
 @export(ConvTranspose, functional=True)
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """2-D transposed convolution of input (N, C_in, H, W) with weight (C_in, C_out/groups, KH, KW)."""
+    """Apply a 2-d transposed convolution (the gradient of ``conv2d`` with respect to its input).
+
+    Often called a deconvolution: each input value scatters a copy of the kernel, scaled by it, into the output,
+    overlapping copies summed.
+
+    Args:
+        input (Tensor): the floating-point input, batched or not.
+        weight (Tensor): the filters, of ``input``'s dtype.
+        bias (Tensor, optional): one value per output channel. Default: None.
+        stride (int or tuple): the step between the scattered kernels. Default: 1.
+        padding (int or tuple): the padding of the matching ``conv2d``: the output loses this much on each side
+            (the input is padded by ``dilation * (kernel_size - 1) - padding``); a string raises RuntimeError.
+            Default: 0.
+        output_padding (int or tuple): extra size added to one side of the output, smaller than ``stride`` or
+            ``dilation``. Default: 0.
+        groups (int): split the input and output channels into this many independent groups. Default: 1.
+        dilation (int or tuple): the spacing between the kernel's elements. Default: 1.
+
+    Returns:
+        Tensor: the result, of ``input``'s dtype.
+
+    Shape:
+        - Input: (N, C_in, H, W) or (C_in, H, W).
+        - Weight: (C_in, C_out / groups, kH, kW).
+        - Bias: (C_out,).
+        - Output: (N, C_out, H_out, W_out) or (C_out, H_out, W_out), where
+          out = (in - 1) stride - 2 padding + dilation (kernel_size - 1) + output_padding + 1.
+
+    PyTorch:
+        ``torch.nn.functional.conv_transpose2d`` and ``torch.conv_transpose2d``; same semantics, except that
+        integer inputs raise RuntimeError.
+
+    Example:
+        >>> F.conv_transpose2d(ember.tensor([[[[1.0, 2.0]]]]), ember.ones(1, 1, 1, 2))
+        tensor([[[[1., 3., 2.]]]])
+        >>> x, w = ember.ones(1, 2, 3, 3), ember.ones(2, 4, 3, 3)
+        >>> F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1).shape
+        ember.Size([1, 4, 6, 6])
+    """
     return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups,
                            dilation)

@@ -178,8 +178,42 @@ def _extended_labels(targets, tgt_len, blank, classes):
 
 @export(CtcLoss, ember=False, functional=True)
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
-    """The CTC loss of log_probs (T, N, C) (or (T, C)), normally the output of log_softmax, for targets (N, S)
-    padded or 1-D concatenated; 'mean' divides each loss by its target length, then averages over the batch."""
+    """Compute the connectionist temporal classification loss: -log p(target | input) over all alignments.
+
+    An alignment maps each input frame to a class or the blank; it yields the target once repeats are merged and
+    blanks dropped. ``log_probs`` are normally the output of ``log_softmax`` over the classes.
+
+    Args:
+        log_probs (Tensor): floating-point log-probabilities of the classes per frame (else TypeError).
+        targets (Tensor): the label sequences, padded to (N, S), or concatenated into one 1-d tensor; labels lie in
+            [0, C) and differ from ``blank``.
+        input_lengths (Tensor or sequence of int): the number of valid frames of each sample, in [1, T].
+        target_lengths (Tensor or sequence of int): the length of each target sequence.
+        blank (int): the class index of the blank. Default: 0.
+        reduction (str): ``'none'`` (one loss per sample), ``'mean'`` (each loss divided by its target length, then
+            averaged over the batch) or ``'sum'``. Default: ``'mean'``.
+        zero_infinity (bool): replace infinite losses (a target that no alignment can produce) and their gradients
+            by 0. Default: False.
+
+    Returns:
+        Tensor: a 0-d tensor, or the (N,) losses when ``reduction='none'``.
+
+    Shape:
+        - Log_probs: (T, N, C) or (T, C), T frames, N samples, C classes including the blank.
+        - Targets: (N, S) or (sum(target_lengths),).
+        - Input_lengths, Target_lengths: (N,).
+        - Output: (), or (N,) with ``reduction='none'`` (() for unbatched input).
+
+    PyTorch:
+        ``torch.nn.functional.ctc_loss``; the same values. The gradient is the exact derivative with respect to
+        ``log_probs`` (minus the posterior); PyTorch's adds exp(log_probs), which changes nothing for the logits
+        before a ``log_softmax``, the documented use.
+
+    Example:
+        >>> log_probs = ember.full((3, 1, 2), 0.5).log()
+        >>> F.ctc_loss(log_probs, ember.tensor([[1]]), ember.tensor([3]), ember.tensor([1]))
+        tensor(0.2877)
+    """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         log_probs, = _autocast.to_float32(log_probs)
     reduction = _reduction(reduction, "ctc_loss")

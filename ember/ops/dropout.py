@@ -74,12 +74,27 @@ def _dropout(input, p, training, inplace, mask_shape, op):
 
 @export(Dropout, ember=False, functional=True)
 def dropout(input, p=0.5, training=True, inplace=False):
-    """Zero each element with probability p and scale the rest by 1/(1-p) (training only).
+    """Zero each element of ``input`` with probability ``p`` and scale the others by 1 / (1 - p).
 
-    >>> F.dropout(ember.ones(4), p=0.5, training=False)
-    tensor([1., 1., 1., 1.])
-    >>> sorted(set(F.dropout(ember.ones(100), p=0.5).tolist()))
-    [0.0, 2.0]
+    The scaling keeps the expected value; the mask is drawn from ember's default generator (``ember.manual_seed``).
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        p (float): the probability of zeroing, in [0, 1] (else ValueError). Default: 0.5.
+        training (bool): apply dropout; when False, ``input`` itself is returned. Default: True.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape (``input`` itself when not ``training`` or when ``p`` is 0).
+
+    PyTorch:
+        ``torch.nn.functional.dropout``; same semantics.
+
+    Example:
+        >>> F.dropout(ember.ones(4), p=0.5, training=False)
+        tensor([1., 1., 1., 1.])
+        >>> sorted(set(F.dropout(ember.ones(100), p=0.5).tolist()))
+        [0.0, 2.0]
     """
     return _dropout(input, p, training, inplace, input._data.shape, "dropout")
 
@@ -93,7 +108,31 @@ def _feature_shape(input, op):
 
 @export(Dropout, ember=False, functional=True)
 def dropout1d(input, p=0.5, training=True, inplace=False):
-    """Zero whole channels of (N, C, L) or (C, L) input with probability p."""
+    """Zero whole channels of a batch of 1-d feature maps with probability ``p``, scaling the rest by 1 / (1 - p).
+
+    Each (sample, channel) pair is kept or dropped as a whole, which suits convolutional features whose neighbouring
+    values are correlated. Not random when not ``training``.
+
+    Args:
+        input (Tensor): a floating-point tensor ((N, C, L) or (C, L); another rank raises RuntimeError).
+        p (float): the probability of zeroing, in [0, 1] (else ValueError). Default: 0.5.
+        training (bool): apply dropout; when False, ``input`` itself is returned. Default: True.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape (``input`` itself when not ``training``).
+
+    Shape:
+        - Input: (N, C, L) or (C, L).
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.functional.dropout1d``; same semantics.
+
+    Example:
+        >>> F.dropout1d(ember.ones(1, 6, 3)).sum(dim=2)
+        tensor([[6., 0., 0., 0., 6., 6.]])
+    """
     _check_p(p, "dropout1d")
     if input._data.ndim not in (2, 3):
         raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input._data.ndim}D input of shape "
@@ -111,7 +150,33 @@ def _warn_unusual_rank(input, ranks, op):
 
 @export(Dropout, ember=False, functional=True)
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    """Zero whole channels of (N, C, H, W) input with probability p (3-D input is taken as (N, C, L))."""
+    """Zero whole channels of a batch of 2-d feature maps with probability ``p``, scaling the rest by 1 / (1 - p).
+
+    Each (sample, channel) pair is kept or dropped as a whole, which suits convolutional features whose neighbouring
+    values are correlated. A 3-d input is taken as (N, C, L), as in PyTorch. Not random when not ``training``.
+
+    Args:
+        input (Tensor): a floating-point tensor ((N, C, H, W), or (N, C, L); another rank warns and drops per
+            (N, C) of its first two dimensions).
+        p (float): the probability of zeroing, in [0, 1] (else ValueError). Default: 0.5.
+        training (bool): apply dropout; when False, ``input`` itself is returned. Default: True.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape (``input`` itself when not ``training``).
+
+    Shape:
+        - Input: (N, C, H, W) or (N, C, L).
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.functional.dropout2d``; same semantics, except that a 3-d input gets no warning (PyTorch warns
+        that it will read it as an unbatched (C, H, W) in a future release).
+
+    Example:
+        >>> F.dropout2d(ember.ones(1, 6, 2, 2)).sum(dim=(2, 3))
+        tensor([[8., 0., 0., 0., 8., 8.]])
+    """
     _check_p(p, "dropout2d")
     _warn_unusual_rank(input, (3, 4), "dropout2d")
     return _dropout(input, p, training, inplace, _feature_shape(input, "dropout2d"), "dropout2d")
@@ -119,7 +184,32 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 
 @export(Dropout, ember=False, functional=True)
 def dropout3d(input, p=0.5, training=True, inplace=False):
-    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input with probability p."""
+    """Zero whole channels of a batch of 3-d feature maps with probability ``p``, scaling the rest by 1 / (1 - p).
+
+    Each (sample, channel) pair is kept or dropped as a whole, which suits convolutional features whose neighbouring
+    values are correlated. Not random when not ``training``.
+
+    Args:
+        input (Tensor): a floating-point tensor ((N, C, D, H, W) or (C, D, H, W); another rank warns).
+        p (float): the probability of zeroing, in [0, 1] (else ValueError). Default: 0.5.
+        training (bool): apply dropout; when False, ``input`` itself is returned. Default: True.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape (``input`` itself when not ``training``).
+
+    Shape:
+        - Input: (N, C, D, H, W) or (C, D, H, W).
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.functional.dropout3d``; same semantics, except that ``inplace=True`` on an unbatched
+        (C, D, H, W) input returns a new tensor and leaves ``input`` unchanged (PyTorch writes into it).
+
+    Example:
+        >>> F.dropout3d(ember.ones(1, 6, 2, 2, 2)).sum(dim=(2, 3, 4))
+        tensor([[16.,  0.,  0.,  0., 16., 16.]])
+    """
     _check_p(p, "dropout3d")
     _warn_unusual_rank(input, (4, 5), "dropout3d")
     if input._data.ndim == 4:
@@ -129,7 +219,31 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
 
 @export(ember=False, functional=True)
 def alpha_dropout(input, p=0.5, training=False, inplace=False):
-    """Dropout that keeps the self-normalising mean and variance of SELU activations."""
+    """Apply alpha dropout: dropout that keeps the zero mean and unit variance of SELU activations.
+
+    Dropped elements are set to SELU's negative saturation value rather than 0, and an affine map restores the mean and
+    variance. Note that ``training`` defaults to False, as in PyTorch: call it with ``training=True`` to drop.
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        p (float): the probability of zeroing, in [0, 1] (else ValueError). Default: 0.5.
+        training (bool): apply dropout; when False, ``input`` itself is returned. Default: False.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape (``input`` itself when not ``training``).
+
+    PyTorch:
+        ``torch.nn.functional.alpha_dropout``; same semantics.
+
+    Example:
+        >>> x = ember.randn(10000)
+        >>> F.alpha_dropout(x, 0.2) is x
+        True
+        >>> y = F.alpha_dropout(x, 0.2, training=True)
+        >>> round(y.mean().item(), 1), round(y.std().item(), 1)
+        (0.0, 1.0)
+    """
     _check_p(p, "alpha_dropout")
     if not training or p == 0 or input.numel() == 0:
         return input

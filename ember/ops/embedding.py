@@ -79,11 +79,42 @@ class EmbeddingBackward(Node):
 
 @export(Embedding, ember=False, functional=True)
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
-    """Rows of weight at the integer indices in input.
+    """Look up the rows of ``weight`` at the integer indices in ``input``.
 
-    The padding_idx row gets no gradient; max_norm renormalises (in place) the looked-up rows whose norm exceeds it;
-    scale_grad_by_freq divides each row's gradient by how often it occurs in input. ``sparse`` is accepted for
-    compatibility (the gradient is always dense).
+    The ``padding_idx`` row gets no gradient; with ``max_norm``, the looked-up rows whose norm exceeds it are rescaled
+    to it in ``weight`` itself (in place, outside autograd), as in PyTorch.
+
+    Args:
+        input (Tensor): integer indices in [0, num_embeddings) (else IndexError).
+        weight (Tensor): the 2-d (num_embeddings, embedding_dim) table.
+        padding_idx (int, optional): a row index (negative counts from the end) whose row gets no gradient.
+            Default: None.
+        max_norm (float, optional): renormalise looked-up rows to at most this norm. Default: None.
+        norm_type (float): the p of the p-norm for ``max_norm``. Default: 2.0.
+        scale_grad_by_freq (bool): divide each row's gradient by how often its index occurs in ``input``.
+            Default: False.
+        sparse (bool): accepted for compatibility; the gradient of ``weight`` is always dense. Default: False.
+
+    Returns:
+        Tensor: the rows, of ``weight``'s dtype.
+
+    Shape:
+        - Input: (*), any shape.
+        - Weight: (num_embeddings, embedding_dim).
+        - Output: (*, embedding_dim).
+
+    PyTorch:
+        ``torch.nn.functional.embedding``; same semantics, except ``sparse=True`` (PyTorch then gives a sparse
+        gradient; ember's is dense).
+
+    Example:
+        >>> weight = ember.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+        >>> F.embedding(ember.tensor([[2, 0], [1, 1]]), weight)
+        tensor([[[2., 2.],
+                 [0., 0.]],
+        <BLANKLINE>
+                [[1., 1.],
+                 [1., 1.]]])
     """
     if not isinstance(input, Tensor) or input._data.dtype.kind not in "iu":
         raise RuntimeError(f"embedding: expected an integer index tensor, got "
@@ -140,7 +171,29 @@ class OneHot(Node):
 
 @export(OneHot, ember=False, functional=True)
 def one_hot(tensor, num_classes=-1):
-    """An int64 tensor with a trailing dimension of num_classes holding a 1 at each index."""
+    """Encode integer class indices as one-hot vectors: a trailing dimension with a 1 at each index.
+
+    Args:
+        tensor (Tensor): integer class indices, non-negative and below ``num_classes`` (else RuntimeError).
+        num_classes (int): the length of the vectors; -1 for one more than the largest index. Default: -1.
+
+    Returns:
+        Tensor: an int64 tensor (not differentiable).
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*, num_classes).
+
+    PyTorch:
+        ``torch.nn.functional.one_hot``; same semantics.
+
+    Example:
+        >>> F.one_hot(ember.tensor([0, 2]))
+        tensor([[1, 0, 0],
+                [0, 0, 1]])
+        >>> F.one_hot(ember.tensor([1]), num_classes=4)
+        tensor([[0, 1, 0, 0]])
+    """
     if not isinstance(tensor, Tensor) or tensor._data.dtype.kind not in "iu":
         raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor, got "
                            f"{tensor.dtype if isinstance(tensor, Tensor) else type(tensor).__name__}")

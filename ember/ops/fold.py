@@ -79,8 +79,30 @@ class UnfoldBackward(Node):
 
 @export(Unfold, ember=False, methods=("unfold",))
 def unfold_method(self, dimension, size, step):
-    """Tensor.unfold(dimension, size, step): a view of the windows of `size` elements, `step` apart, along
-    dimension, which then indexes the windows; a new last dimension holds each window's elements."""
+    """Return a view of the windows of ``size`` elements, ``step`` apart, along ``dimension``.
+
+    ``dimension`` then indexes the windows and a new last dimension holds each window's elements; writes to the view
+    reach ``self``.
+
+    Args:
+        dimension (int): the dimension to slide along.
+        size (int): the window length, at most the dimension's size (else RuntimeError).
+        step (int): the distance between the starts of consecutive windows, positive.
+
+    Returns:
+        Tensor: a view of ``self``'s shape with ``dimension`` of size (n - size) // step + 1 and a last dimension of
+        ``size``.
+
+    PyTorch:
+        ``Tensor.unfold``; same semantics.
+
+    Example:
+        >>> ember.arange(1.0, 6.0).unfold(0, 2, 2)
+        tensor([[1., 2.],
+                [3., 4.]])
+        >>> ember.arange(6).reshape(2, 3).unfold(1, 2, 1).shape
+        ember.Size([2, 2, 2])
+    """
     check_tensor(self, "unfold")
     shape = self._data.shape
     d = wrap_dim(dimension, len(shape), "unfold")
@@ -179,9 +201,38 @@ class Col2Im(_Columns):
 
 @export(Im2Col, ember=False, functional=True)
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
-    """Extract sliding local blocks (im2col): (N, C, H, W) -> (N, C * kh * kw, L), L the number of blocks; an
-    unbatched (C, H, W) input gives (C * kh * kw, L). Block b's column holds its elements channel by channel, each
-    channel's kh x kw window in row-major order."""
+    """Extract the sliding local blocks of a batch of images as columns (im2col).
+
+    Block b's column holds its elements channel by channel, each channel's kH x kW window in row-major order; L is
+    the number of blocks. A convolution is then a matrix product of the weight with these columns.
+
+    Args:
+        input (Tensor): a floating-point image batch, batched or not.
+        kernel_size (int or tuple): the block size (kH, kW).
+        dilation (int or tuple): the spacing between a block's elements. Default: 1.
+        padding (int or tuple): implicit zero padding on each side. Default: 0.
+        stride (int or tuple): the step between blocks. Default: 1.
+
+    Returns:
+        Tensor: the columns.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C * kH * kW, L) or (C * kH * kW, L), where L is the product over H and W of
+          floor((in + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1.
+
+    PyTorch:
+        ``torch.nn.functional.unfold``; same semantics.
+
+    Example:
+        >>> F.unfold(ember.arange(9.0).reshape(1, 1, 3, 3), 2)
+        tensor([[[0., 1., 3., 4.],
+                 [1., 2., 4., 5.],
+                 [3., 4., 6., 7.],
+                 [4., 5., 7., 8.]]])
+        >>> F.unfold(ember.ones(2, 3, 4, 4), 2, stride=2).shape
+        ember.Size([2, 12, 4])
+    """
     check_input("unfold", input, 2)
     x = input if input._data.ndim == 4 else reshape(input, (1,) + tuple(input._data.shape))
     geo = _windows("unfold", x._data.shape[2:], kernel_size, dilation, padding, stride)
@@ -191,9 +242,36 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
 @export(Col2Im, ember=False, functional=True)
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
-    """Combine sliding local blocks into an image (col2im, the adjoint of unfold): (N, C * kh * kw, L) ->
-    (N, C, H, W) with (H, W) = output_size, overlapping values summed; an unbatched (C * kh * kw, L) input gives
-    (C, H, W)."""
+    """Combine sliding local blocks, given as columns, into a batch of images (col2im), summing overlaps.
+
+    The adjoint of ``unfold``: ``fold(unfold(x))`` multiplies each pixel of x by the number of blocks that cover it.
+
+    Args:
+        input (Tensor): the floating-point columns, batched or not.
+        output_size (int or tuple): the image size (H, W).
+        kernel_size (int or tuple): the block size (kH, kW); C * kH * kW must divide the columns' length.
+        dilation (int or tuple): the spacing between a block's elements. Default: 1.
+        padding (int or tuple): implicit zero padding on each side of the image (dropped). Default: 0.
+        stride (int or tuple): the step between blocks. Default: 1.
+
+    Returns:
+        Tensor: the images.
+
+    Shape:
+        - Input: (N, C * kH * kW, L) or (C * kH * kW, L), L the number of blocks that fit ``output_size``
+          (else RuntimeError).
+        - Output: (N, C, H, W) or (C, H, W).
+
+    PyTorch:
+        ``torch.nn.functional.fold``; same semantics.
+
+    Example:
+        >>> cols = F.unfold(ember.arange(9.0).reshape(1, 1, 3, 3), 2)
+        >>> F.fold(cols, (3, 3), 2)
+        tensor([[[[ 0.,  2.,  2.],
+                  [ 6., 16., 10.],
+                  [ 6., 14.,  8.]]]])
+    """
     op = "fold"
     check_tensor(input, op)
     shape = tuple(input._data.shape)

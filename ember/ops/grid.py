@@ -50,9 +50,35 @@ def _counts(xp, repeats, n, d, op):
 
 @export(IndexSelect, BroadcastTo, Reshape, methods=("repeat_interleave",))
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
-    """Each element of input repeated repeats times in place along dim (None: along the flattened input); repeats
-    is an int or a tensor with one count per element. repeat_interleave(counts) alone gives the indices 0, 1, ...
-    each repeated counts[i] times. output_size (the total, a hint in PyTorch) is accepted."""
+    """Repeat each element of ``input`` ``repeats`` times, the copies next to each other, along ``dim``.
+
+    ``repeats`` is one count for every element or a tensor of one count per element along ``dim``. Called with a
+    tensor of counts alone, ``repeat_interleave(counts)`` gives the indices 0, 1, ... each repeated counts[i] times.
+
+    Args:
+        input (Tensor): the tensor to repeat (or, alone, the 1-d int64 counts).
+        repeats (int or Tensor, optional): the number of copies, non-negative; an int, or an integer tensor of one
+            count per element along ``dim`` (else RuntimeError). Default: None.
+        dim (int, optional): the dimension to repeat along; when None, the flattened input. Default: None.
+        output_size (int, optional): the total length along ``dim``; accepted as a hint (keyword only) and not
+            needed. Default: None.
+
+    Returns:
+        Tensor: a new tensor, ``input``'s shape with ``dim`` grown to the sum of the repeats (1-d when ``dim`` is None).
+
+    PyTorch:
+        ``torch.repeat_interleave`` and ``Tensor.repeat_interleave``; same semantics.
+
+    Example:
+        >>> ember.repeat_interleave(ember.tensor([1, 2]), 2)
+        tensor([1, 1, 2, 2])
+        >>> ember.tensor([[1, 2], [3, 4]]).repeat_interleave(ember.tensor([1, 2]), dim=0)
+        tensor([[1, 2],
+                [3, 4],
+                [3, 4]])
+        >>> ember.repeat_interleave(ember.tensor([2, 1]))
+        tensor([0, 0, 1])
+    """
     op = "repeat_interleave"
     check_tensor(input, op)
     xp = get_array_module(input._data)
@@ -80,9 +106,35 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 @export(Reshape, BroadcastTo)
 def meshgrid(*tensors, indexing=None):
-    """Coordinate grids of 0-d or 1-d tensors: output i holds tensors[i] along dimension i, expanded to the shape
-    (len(t0), len(t1), ...) (views). indexing='xy' swaps the first two dimensions (Cartesian: (len(t1), len(t0),
-    ...)); the default is 'ij', with PyTorch's warning when indexing is not given."""
+    """Make coordinate grids from 1-d tensors: output i holds ``tensors[i]`` along dimension i, expanded to the grid.
+
+    With ``indexing='ij'`` the grid has the shape (len(t0), len(t1), ...); with ``'xy'`` (Cartesian) the first two
+    dimensions are swapped: (len(t1), len(t0), ...). The outputs are expanded views of the inputs.
+
+    Args:
+        *tensors (Tensor): 0-d or 1-d tensors of one dtype and device, or a single list or tuple of them.
+        indexing (str, optional): ``'ij'`` (matrix) or ``'xy'`` (Cartesian); when None, ``'ij'`` with PyTorch's
+            warning. Default: None.
+
+    Returns:
+        tuple of Tensor: one grid per input, all of the grid's shape.
+
+    PyTorch:
+        ``torch.meshgrid``; same semantics.
+
+    Example:
+        >>> xs, ys = ember.meshgrid(ember.tensor([1, 2, 3]), ember.tensor([4, 5]), indexing="ij")
+        >>> xs
+        tensor([[1, 1],
+                [2, 2],
+                [3, 3]])
+        >>> ys
+        tensor([[4, 5],
+                [4, 5],
+                [4, 5]])
+        >>> ember.meshgrid(ember.tensor([1, 2, 3]), ember.tensor([4, 5]), indexing="xy")[0].shape
+        ember.Size([2, 3])
+    """
     op = "meshgrid"
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
@@ -120,8 +172,26 @@ def meshgrid(*tensors, indexing=None):
 
 @export(DiagonalBackward, Diagonal, Clone, methods=("diag",))
 def diag(input, diagonal=0):
-    """A 1-d input: the square matrix with it on the diagonal-th diagonal (above the main one when positive, below
-    when negative). A 2-d input: a copy of its diagonal-th diagonal, as a 1-d tensor."""
+    """Build a diagonal matrix from a 1-d tensor, or take a diagonal of a 2-d tensor.
+
+    Args:
+        input (Tensor): a 1-d or 2-d tensor (another rank raises RuntimeError).
+        diagonal (int): which diagonal: 0 the main one, positive above it, negative below it. Default: 0.
+
+    Returns:
+        Tensor: for a 1-d input of n elements, the (n + |diagonal|) square matrix with it on that diagonal and zeros
+        elsewhere; for a 2-d input, a copy of that diagonal as a 1-d tensor.
+
+    PyTorch:
+        ``torch.diag`` and ``Tensor.diag``; same semantics.
+
+    Example:
+        >>> ember.diag(ember.tensor([1, 2]))
+        tensor([[1, 0],
+                [0, 2]])
+        >>> ember.diag(ember.tensor([[1, 2], [3, 4]]), -1)
+        tensor([3])
+    """
     check_tensor(input, "diag")
     if isinstance(diagonal, bool) or not isinstance(diagonal, (int, np.integer)):
         raise TypeError(f"diag(): argument 'diagonal' must be int, not {type(diagonal).__name__}")

@@ -123,11 +123,31 @@ def _linear_error(input, weight, bias):
 
 @export(Linear, ember=False, functional=True)
 def linear(input, weight, bias=None):
-    """y = input @ weight.T + bias, with input of shape (*, in_features) and weight (out_features, in_features).
+    """Apply an affine map to the last dimension of ``input``: ``input @ weight.T + bias``.
 
-    >>> F.linear(ember.ones(2, 3), ember.ones(4, 3), ember.zeros(4))
-    tensor([[3., 3., 3., 3.],
-            [3., 3., 3., 3.]])
+    Args:
+        input (Tensor): the input, its last dimension of size in_features.
+        weight (Tensor): the (out_features, in_features) matrix, of ``input``'s dtype and device.
+        bias (Tensor, optional): the (out_features,) offset, of ``input``'s dtype. Default: None.
+
+    Returns:
+        Tensor: the result, of ``input``'s dtype.
+
+    Shape:
+        - Input: (*, in_features), any number of leading dimensions.
+        - Weight: (out_features, in_features).
+        - Bias: (out_features,) or ().
+        - Output: (*, out_features).
+
+    PyTorch:
+        ``torch.nn.functional.linear``; same semantics (under autocast it runs in the low precision, as PyTorch's).
+
+    Example:
+        >>> F.linear(ember.ones(2, 3), ember.ones(4, 3), ember.zeros(4))
+        tensor([[3., 3., 3., 3.],
+                [3., 3., 3., 3.]])
+        >>> F.linear(ember.ones(5, 2, 3), ember.ones(4, 3)).shape
+        ember.Size([5, 2, 4])
     """
     if _autocast.active:
         input, weight, bias = _autocast.cast(input, weight, bias)
@@ -151,9 +171,33 @@ def linear(input, weight, bias=None):
 
 @export(ember=False, functional=True)
 def bilinear(input1, input2, weight, bias=None):
-    """y[..., k] = sum_ij input1[..., i] * weight[k, i, j] * input2[..., j] + bias[k].
+    """Apply a bilinear map to two inputs: ``y[..., k] = sum_ij x1[..., i] weight[k, i, j] x2[..., j] + bias[k]``.
 
-    Written with matmul, mul and sum, so every order of derivative comes for free.
+    x1 is ``input1`` and x2 ``input2``.
+
+    Args:
+        input1 (Tensor): the first input, (*, in1_features).
+        input2 (Tensor): the second input, (*, in2_features), with ``input1``'s leading dimensions and dtype.
+        weight (Tensor): the (out_features, in1_features, in2_features) tensor.
+        bias (Tensor, optional): the (out_features,) offset. Default: None.
+
+    Returns:
+        Tensor: the result.
+
+    Shape:
+        - Input1: (*, in1_features), at least 1-d.
+        - Input2: (*, in2_features), the same leading dimensions.
+        - Weight: (out_features, in1_features, in2_features).
+        - Output: (*, out_features).
+
+    PyTorch:
+        ``torch.nn.functional.bilinear``; same semantics.
+
+    Example:
+        >>> F.bilinear(ember.tensor([[1.0, 2.0]]), ember.tensor([[3.0]]), ember.ones(1, 2, 1), ember.tensor([1.0]))
+        tensor([[10.]])
+        >>> F.bilinear(ember.ones(2, 3), ember.ones(2, 4), ember.ones(5, 3, 4)).shape
+        ember.Size([2, 5])
     """
     for t, name in ((input1, "input1"), (input2, "input2"), (weight, "weight")):
         check_tensor(t, "bilinear", name)

@@ -362,16 +362,45 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
 @export(NllLoss, ember=False, functional=True)
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
                   label_smoothing=0.0):
-    """Cross entropy of logits (N, C, d1, ...) or (C,) against class indices (N, d1, ...) or class probabilities.
+    """Compute the cross entropy between logits and class indices or class probabilities.
 
-    torch.nn.functional.cross_entropy: the same arguments (``weight``, ``ignore_index``, ``reduction``,
-    ``label_smoothing``).
+    The log-softmax is taken over dimension 1 of ``input`` (dimension 0 for an unbatched (C,) input) and fused with the
+    loss, so logits of any size are stable. With class indices, ``'mean'`` divides by the total weight of the targets
+    that are not ``ignore_index``.
 
-    >>> logits = ember.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 3.0]])
-    >>> F.cross_entropy(logits, ember.tensor([0, 2]))
-    tensor(0.1672)
-    >>> F.cross_entropy(logits, ember.tensor([0, 2]), reduction="none")
-    tensor([0.2395, 0.0949])
+    Args:
+        input (Tensor): the unnormalised logits, floating point.
+        target (Tensor): class indices (int64, values in [0, C) or ``ignore_index``) or class probabilities (float, the
+            shape of ``input``).
+        weight (Tensor, optional): a (C,) weight per class. Default: None.
+        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
+        ignore_index (int): a target index that contributes neither loss nor gradient (class-index targets).
+            Default: -100.
+        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
+        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.
+        label_smoothing (float): in [0, 1]; mixes the target with the uniform distribution by this amount.
+            Default: 0.0.
+
+    Returns:
+        Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
+
+    Shape:
+        - Input: (N, C), (C,) or (N, C, d1, ..., dK).
+        - Target: (N,), () or (N, d1, ..., dK) of indices, or the input's shape of probabilities.
+        - Output: () or, with ``reduction='none'``, the target's shape for indices ((N, d1, ...) for probabilities).
+
+    PyTorch:
+        ``torch.nn.functional.cross_entropy``; same semantics (bfloat16 inputs are computed in float32).
+
+    Example:
+        >>> logits = ember.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 3.0]])
+        >>> F.cross_entropy(logits, ember.tensor([0, 2]))
+        tensor(0.1672)
+        >>> F.cross_entropy(logits, ember.tensor([0, 2]), reduction="none")
+        tensor([0.2395, 0.0949])
+        >>> F.cross_entropy(logits[:1], ember.tensor([[0.5, 0.5, 0.0]]))
+        tensor(1.2395)
     """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         input, target, weight = _autocast.to_float32(input, target, weight)
@@ -381,7 +410,36 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 @export(NllLoss, ember=False, functional=True)
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
-    """Negative log-likelihood of log-probabilities (N, C, d1, ...) or (C,) at class indices (N, d1, ...)."""
+    """Compute the negative log-likelihood loss: minus the log-probability ``input`` gives each target class.
+
+    ``input`` is expected to hold log-probabilities (from ``log_softmax``); ``'mean'`` divides by the total weight of
+    the targets that are not ``ignore_index``.
+
+    Args:
+        input (Tensor): log-probabilities, floating point.
+        target (Tensor): class indices (int64, values in [0, C) or ``ignore_index``).
+        weight (Tensor, optional): a (C,) weight per class. Default: None.
+        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
+        ignore_index (int): a target index that contributes neither loss nor gradient. Default: -100.
+        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
+        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.
+
+    Returns:
+        Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
+
+    Shape:
+        - Input: (N, C), (C,) or (N, C, d1, ..., dK).
+        - Target: (N,), () or (N, d1, ..., dK).
+        - Output: () or, with ``reduction='none'``, the target's shape.
+
+    PyTorch:
+        ``torch.nn.functional.nll_loss``; same semantics.
+
+    Example:
+        >>> F.nll_loss(ember.tensor([[-0.5, -1.0], [-2.0, -0.1]]), ember.tensor([0, 1]))
+        tensor(0.3000)
+    """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         input, target, weight = _autocast.to_float32(input, target, weight)
     reduction = _reduction(reduction, "nll_loss", size_average, reduce)
@@ -413,10 +471,34 @@ def _weighted(loss, weight, reduction, input, op, mean_by_weight):
 
 @export(ember=False, functional=True)
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """Mean squared error (weight: elementwise weights; 'mean' then divides by their sum).
+    """Compute the mean squared error between ``input`` and ``target``: mean((input - target)^2).
 
-    >>> F.mse_loss(ember.tensor([0.0, 2.0]), ember.tensor([1.0, 1.0]))
-    tensor(1.)
+    Args:
+        input (Tensor): the prediction, floating point.
+        target (Tensor): the target, of ``input``'s shape.
+        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
+        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
+        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.
+        weight (Tensor, optional): elementwise weights, of ``input``'s shape (else ValueError); ``'mean'``
+            then divides by their sum. Default: None.
+
+    Returns:
+        Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
+
+    Shape:
+        - Input: (*), any shape.
+        - Target: (*), the input's shape (another shape broadcasts, with a warning).
+        - Output: (), or (*) with ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.mse_loss``; same semantics.
+
+    Example:
+        >>> F.mse_loss(ember.tensor([0.0, 2.0]), ember.tensor([1.0, 1.0]))
+        tensor(1.)
+        >>> F.mse_loss(ember.tensor([0.0, 2.0]), ember.tensor([1.0, 1.0]), weight=ember.tensor([1.0, 3.0]))
+        tensor(1.)
     """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         input, target, weight = _autocast.to_float32(input, target, weight)
@@ -428,7 +510,35 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 @export(ember=False, functional=True)
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """Mean absolute error (weight: elementwise weights; 'mean' then divides by their sum)."""
+    """Compute the mean absolute error between ``input`` and ``target``: mean(|input - target|).
+
+    Args:
+        input (Tensor): the prediction, floating point.
+        target (Tensor): the target, of ``input``'s shape.
+        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
+        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
+        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.
+        weight (Tensor, optional): elementwise weights, of ``input``'s shape (else ValueError); ``'mean'``
+            then divides by their sum. Default: None.
+
+    Returns:
+        Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
+
+    Shape:
+        - Input: (*), any shape.
+        - Target: (*), the input's shape (another shape broadcasts, with a warning).
+        - Output: (), or (*) with ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.l1_loss``; same semantics.
+
+    Example:
+        >>> F.l1_loss(ember.tensor([0.0, 2.0]), ember.tensor([1.0, 1.0]))
+        tensor(1.)
+        >>> F.l1_loss(ember.tensor([0.0, 3.0]), ember.tensor([1.0, 1.0]), reduction="none")
+        tensor([1., 2.])
+    """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         input, target, weight = _autocast.to_float32(input, target, weight)
     reduction = _reduction(reduction, "l1_loss", size_average, reduce)
@@ -438,7 +548,33 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 @export(ember=False, functional=True)
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
-    """0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere (d = input - target)."""
+    """Compute the smooth L1 loss: 0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere (d = input - target).
+
+    Args:
+        input (Tensor): the prediction, floating point.
+        target (Tensor): the target, of ``input``'s shape.
+        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
+        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
+        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.
+        beta (float): where the loss turns from quadratic to linear; 0 gives the L1 loss, a negative value raises
+            RuntimeError. Default: 1.0.
+
+    Returns:
+        Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
+
+    Shape:
+        - Input: (*), any shape.
+        - Target: (*), the input's shape (another shape broadcasts, with a warning).
+        - Output: (), or (*) with ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.smooth_l1_loss``; same semantics.
+
+    Example:
+        >>> F.smooth_l1_loss(ember.tensor([0.0, 3.0]), ember.tensor([0.5, 0.0]))
+        tensor(1.3125)
+    """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         input, target = _autocast.to_float32(input, target)
     reduction = _reduction(reduction, "smooth_l1_loss", size_average, reduce)
@@ -453,7 +589,32 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 @export(ember=False, functional=True)
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
-    """0.5 d^2 where |d| < delta, delta (|d| - 0.5 delta) elsewhere (weight: elementwise weights)."""
+    """Compute the Huber loss: 0.5 d^2 where |d| < delta, delta (|d| - 0.5 delta) elsewhere (d = input - target).
+
+    Args:
+        input (Tensor): the prediction, floating point.
+        target (Tensor): the target, of ``input``'s shape.
+        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.
+        delta (float): where the loss turns from quadratic to linear; must be positive (else RuntimeError).
+            Default: 1.0.
+        weight (Tensor, optional): elementwise weights, of ``input``'s shape (else ValueError). Default: None.
+
+    Returns:
+        Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
+
+    Shape:
+        - Input: (*), any shape.
+        - Target: (*), the input's shape (another shape broadcasts, with a warning).
+        - Output: (), or (*) with ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.huber_loss``; same semantics.
+
+    Example:
+        >>> F.huber_loss(ember.tensor([0.0, 3.0]), ember.tensor([0.5, 0.0]), delta=2.0)
+        tensor(2.0625)
+    """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         input, target, weight = _autocast.to_float32(input, target, weight)
     reduction = _reduction(reduction, "huber_loss")
@@ -493,7 +654,35 @@ class BinaryCrossEntropy(Node):
 
 @export(BinaryCrossEntropy, ember=False, functional=True)
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
-    """-(t log x + (1 - t) log(1 - x)) of probabilities x, with the logs clamped at -100 as in PyTorch."""
+    """Compute the binary cross entropy of probabilities: -(t log x + (1 - t) log(1 - x)).
+
+    Each log is clamped at -100, so a probability of exactly 0 or 1 gives a finite loss. Values of ``input`` or
+    ``target`` outside [0, 1] raise RuntimeError; a ``target`` of another shape raises ValueError.
+
+    Args:
+        input (Tensor): probabilities in [0, 1].
+        target (Tensor): targets in [0, 1], of ``input``'s shape.
+        weight (Tensor, optional): weights that broadcast against the elementwise loss. Default: None.
+        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
+        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
+        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.
+
+    Returns:
+        Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
+
+    Shape:
+        - Input: (*), any shape.
+        - Target: (*), the input's shape.
+        - Output: (), or (*) with ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.binary_cross_entropy``; same semantics.
+
+    Example:
+        >>> F.binary_cross_entropy(ember.tensor([0.8, 0.2]), ember.tensor([1.0, 0.0]))
+        tensor(0.2231)
+    """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         input, target, weight = _autocast.to_float32(input, target, weight)
     reduction = _reduction(reduction, "binary_cross_entropy", size_average, reduce)
@@ -516,7 +705,40 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 @export(ember=False, functional=True)
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
                                      pos_weight=None):
-    """Binary cross entropy of logits, (1 - t) x - (1 + (pos_weight - 1) t) log(sigmoid(x)): stable for any x."""
+    """Compute the binary cross entropy of logits: BCE(sigmoid(x), t), stable for any x.
+
+    The loss per element is (1 - t) x - (1 + (pos_weight - 1) t) log(sigmoid(x)); a ``target`` of another shape raises
+    ValueError.
+
+    Args:
+        input (Tensor): the logits.
+        target (Tensor): targets in [0, 1], of ``input``'s shape.
+        weight (Tensor, optional): weights that broadcast against the elementwise loss. Default: None.
+        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
+        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
+        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.
+        pos_weight (Tensor, optional): a weight of the positive term, broadcast along the last dimension (one per
+            class). Default: None.
+
+    Returns:
+        Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
+
+    Shape:
+        - Input: (*), any shape.
+        - Target: (*), the input's shape.
+        - Output: (), or (*) with ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.binary_cross_entropy_with_logits``; same semantics.
+
+    Example:
+        >>> F.binary_cross_entropy_with_logits(ember.tensor([2.0, -1.0]), ember.tensor([1.0, 0.0]))
+        tensor(0.2201)
+        >>> F.binary_cross_entropy_with_logits(ember.tensor([2.0, -1.0]), ember.tensor([1.0, 0.0]),
+        ...                                    pos_weight=ember.tensor([3.0]))
+        tensor(0.3470)
+    """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         input, target, weight, pos_weight = _autocast.to_float32(input, target, weight, pos_weight)
     op = "binary_cross_entropy_with_logits"
@@ -537,8 +759,35 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 @export(ember=False, functional=True)
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
-    """KL divergence with input as log-probabilities: target * (log target - input) (0 where target is 0);
-    'batchmean' divides the sum by the batch size."""
+    """Compute the Kullback-Leibler divergence of ``target`` from ``input``: target * (log(target) - input).
+
+    ``input`` holds log-probabilities; the terms where ``target`` is 0 are 0. ``'batchmean'`` divides the sum by the
+    batch size (the KL divergence's definition); the default ``'mean'`` divides by the number of elements and warns.
+
+    Args:
+        input (Tensor): log-probabilities.
+        target (Tensor): probabilities (log-probabilities when ``log_target``), broadcastable to ``input``.
+        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
+        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
+        reduction (str): ``'none'``, ``'mean'``, ``'batchmean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.
+        log_target (bool): ``target`` holds log-probabilities. Default: False.
+
+    Returns:
+        Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
+
+    Shape:
+        - Input: (*), any shape.
+        - Target: (*), the input's shape.
+        - Output: (), or (*) with ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.kl_div``; same semantics.
+
+    Example:
+        >>> F.kl_div(ember.tensor([[-0.6931, -0.6931]]), ember.tensor([[0.25, 0.75]]), reduction="batchmean")
+        tensor(0.1308)
+    """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         input, target = _autocast.to_float32(input, target)
     if size_average is None and reduce is None and reduction == "mean":
@@ -560,7 +809,35 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 @export(ember=False, functional=True)
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
-    """x where target is 1, max(0, margin - x) where target is -1 (both terms for other target values)."""
+    """Compute the hinge embedding loss: x where the target is 1, max(0, margin - x) where it is -1.
+
+    Used with ``input`` a distance between two embeddings and ``target`` saying whether they should be close (1) or
+    far apart (-1); other target values add both terms.
+
+    Args:
+        input (Tensor): the input, usually a distance.
+        target (Tensor): 1 or -1, broadcastable to ``input``.
+        margin (float): the distance beyond which dissimilar pairs cost nothing. Default: 1.0.
+        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
+        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
+        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.
+
+    Returns:
+        Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
+
+    Shape:
+        - Input: (*), any shape.
+        - Target: (*), the input's shape.
+        - Output: (), or (*) with ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.hinge_embedding_loss``; same semantics.
+
+    Example:
+        >>> F.hinge_embedding_loss(ember.tensor([0.3, 0.4]), ember.tensor([1.0, -1.0]))
+        tensor(0.4500)
+    """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         input, target = _autocast.to_float32(input, target)
     reduction = _reduction(reduction, "hinge_embedding_loss", size_average, reduce)
@@ -572,7 +849,37 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
 @export(ember=False, functional=True)
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
-    """max(0, -target * (input1 - input2) + margin)."""
+    """Compute the margin ranking loss: max(0, -target * (input1 - input2) + margin).
+
+    A target of 1 asks for ``input1`` to rank above ``input2`` by at least ``margin``, -1 for the opposite. The three
+    tensors must have the same number of dimensions (else RuntimeError).
+
+    Args:
+        input1 (Tensor): the first scores.
+        input2 (Tensor): the second scores.
+        target (Tensor): 1 or -1 per pair.
+        margin (float): the required gap. Default: 0.0.
+        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
+        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
+        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.
+
+    Returns:
+        Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
+
+    Shape:
+        - Input1, Input2: (N,) or ().
+        - Target: the inputs' shape.
+        - Output: (), or (N,) with ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.margin_ranking_loss``; same semantics.
+
+    Example:
+        >>> x1, x2 = ember.tensor([1.0, 0.0]), ember.tensor([0.0, 1.0])
+        >>> F.margin_ranking_loss(x1, x2, ember.tensor([1.0, 1.0]), margin=0.5)
+        tensor(0.7500)
+    """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         input1, input2, target = _autocast.to_float32(input1, input2, target)
     reduction = _reduction(reduction, "margin_ranking_loss", size_average, reduce)
@@ -587,7 +894,38 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 @export(ember=False, functional=True)
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
-    """max(d(a, p) - d(a, n) + margin, 0) with the p-norm distance (swap: use the closer of d(a,n), d(p,n))."""
+    """Compute the triplet margin loss: max(d(anchor, positive) - d(anchor, negative) + margin, 0).
+
+    d is ``pairwise_distance`` with the ``p``-norm along the last dimension. The three tensors must have the same
+    number of dimensions (else RuntimeError).
+
+    Args:
+        anchor (Tensor): the anchor embeddings.
+        positive (Tensor): embeddings that should be close to the anchors.
+        negative (Tensor): embeddings that should be far from the anchors.
+        margin (float): the required gap; must be positive (else ValueError). Default: 1.0.
+        p (float): the norm degree of the distance. Default: 2.
+        eps (float): added to the differences for the norm's stability. Default: 1e-06.
+        swap (bool): use min(d(anchor, negative), d(positive, negative)) as the negative distance. Default: False.
+        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
+        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
+        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.
+
+    Returns:
+        Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
+
+    Shape:
+        - Anchor, Positive, Negative: (N, D) or (D,).
+        - Output: (), or (N,) with ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.triplet_margin_loss``; same semantics.
+
+    Example:
+        >>> F.triplet_margin_loss(ember.tensor([[0.0, 0.0]]), ember.tensor([[1.0, 0.0]]), ember.tensor([[3.0, 0.0]]))
+        tensor(0.)
+    """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         anchor, positive, negative = _autocast.to_float32(anchor, positive, negative)
     reduction = _reduction(reduction, "triplet_margin_loss", size_average, reduce)
@@ -608,7 +946,31 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 
 @export(ember=False, functional=True)
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """log(1 + exp(-target * input)), computed stably."""
+    """Compute the two-class logistic loss: log(1 + exp(-target * input)), stably.
+
+    Args:
+        input (Tensor): the scores.
+        target (Tensor): 1 or -1, broadcastable to ``input``.
+        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
+        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
+        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.
+
+    Returns:
+        Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
+
+    Shape:
+        - Input: (*), any shape.
+        - Target: (*), the input's shape.
+        - Output: (), or (*) with ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.soft_margin_loss``; same semantics.
+
+    Example:
+        >>> F.soft_margin_loss(ember.tensor([2.0, -1.0]), ember.tensor([1.0, 1.0]))
+        tensor(0.7201)
+    """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         input, target = _autocast.to_float32(input, target)
     reduction = _reduction(reduction, "soft_margin_loss", size_average, reduce)
@@ -618,7 +980,36 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
 
 @export(ember=False, functional=True)
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
-    """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where target is -1 (0 elsewhere)."""
+    """Compute the cosine embedding loss: 1 - cos(x1, x2) where the target is 1, max(0, cos(x1, x2) - margin) where -1.
+
+    The cosine is taken along the last dimension; targets other than 1 and -1 contribute 0.
+
+    Args:
+        input1 (Tensor): the first embeddings.
+        input2 (Tensor): the second embeddings.
+        target (Tensor): 1 or -1 per pair, 0-d or 1-d (else RuntimeError).
+        margin (float): the similarity below which dissimilar pairs cost nothing. Default: 0.0.
+        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
+        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
+        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.
+
+    Returns:
+        Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
+
+    Shape:
+        - Input1, Input2: (N, D) or (D,).
+        - Target: (N,) or ().
+        - Output: (), or (N,) with ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.cosine_embedding_loss``; same semantics.
+
+    Example:
+        >>> x1 = ember.tensor([[1.0, 0.0], [1.0, 0.0]])
+        >>> F.cosine_embedding_loss(x1, ember.tensor([[1.0, 1.0], [0.0, 1.0]]), ember.tensor([1, -1]))
+        tensor(0.1464)
+    """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         input1, input2, target = _autocast.to_float32(input1, input2, target)
     op = "cosine_embedding_loss"
@@ -646,8 +1037,37 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
 @export(ember=False, functional=True)
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
-    """Poisson negative log-likelihood: exp(x) - t x (log_input) or x - t log(x + eps), plus Stirling's term for
-    targets above 1 when full."""
+    """Compute the Poisson negative log-likelihood of ``target`` given the rate ``input``.
+
+    The loss per element is exp(x) - t x when ``log_input``, else x - t log(x + eps); ``full`` adds Stirling's
+    approximation t log(t) - t + 0.5 log(2 pi t) for the targets above 1.
+
+    Args:
+        input (Tensor): the log-rate (``log_input``) or the rate.
+        target (Tensor): the observed counts, broadcastable to ``input``.
+        log_input (bool): ``input`` is the log of the rate. Default: True.
+        full (bool): add Stirling's term. Default: False.
+        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
+        eps (float): added to the rate before its log when not ``log_input``. Default: 1e-08.
+        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
+        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.
+
+    Returns:
+        Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
+
+    Shape:
+        - Input: (*), any shape.
+        - Target: (*), the input's shape.
+        - Output: (), or (*) with ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.poisson_nll_loss``; same semantics.
+
+    Example:
+        >>> F.poisson_nll_loss(ember.tensor([0.0, 1.0]), ember.tensor([1.0, 2.0]))
+        tensor(0.8591)
+    """
     if _autocast.active:  # PyTorch's autocast runs this loss in float32
         input, target = _autocast.to_float32(input, target)
     reduction = _reduction(reduction, "poisson_nll_loss", size_average, reduce)
@@ -663,8 +1083,39 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
 
 @export(ember=False, functional=True)
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
-    """0.5 (log var + (input - target)^2 / var); var (a tensor or a float) is clamped below by eps in value only
-    (the gradient flows as if unclamped, as in PyTorch)."""
+    """Compute the Gaussian negative log-likelihood: 0.5 (log(var) + (input - target)^2 / var).
+
+    ``var`` is clamped below by ``eps`` in value only (the gradient flows as if unclamped, as in PyTorch); a negative
+    entry raises ValueError.
+
+    Args:
+        input (Tensor): the predicted means.
+        target (Tensor): the observations, of ``input``'s shape.
+        var (Tensor or float): the predicted variances: of ``input``'s shape, with one dimension of size 1, or
+            without the last dimension (homoscedastic); a float for one variance everywhere.
+        full (bool): add the constant 0.5 log(2 pi). Default: False.
+        eps (float): the smallest variance used. Default: 1e-06.
+        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.
+
+    Returns:
+        Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
+
+    Shape:
+        - Input: (N, *) or (*).
+        - Target: the input's shape.
+        - Var: the input's shape, or it with one dimension 1 or the last dimension dropped.
+        - Output: (), or the input's shape with ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.gaussian_nll_loss``; same semantics.
+
+    Example:
+        >>> F.gaussian_nll_loss(ember.tensor([0.0, 1.0]), ember.tensor([1.0, 1.0]), ember.tensor([1.0, 1.0]))
+        tensor(0.2500)
+        >>> F.gaussian_nll_loss(ember.tensor([[0.0, 1.0]]), ember.tensor([[1.0, 1.0]]), 0.5, reduction="none")
+        tensor([[ 0.6534, -0.3466]])
+    """
     op = "gaussian_nll_loss"
     _tensors(op, input=input, target=target)
     if isinstance(var, (int, float)):

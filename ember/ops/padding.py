@@ -21,8 +21,39 @@ def _pad_index(n, a, b, mode):
 
 @export(ConstantPad, Resample, ember=False, functional=True)
 def pad(input, pad, mode="constant", value=None):
-    """Pad the trailing dimensions: pad = (last_before, last_after, second_last_before, ...); modes 'constant'
-    (negative amounts crop), 'reflect', 'replicate' and 'circular'."""
+    """Pad the trailing dimensions of ``input``; ``pad`` lists (before, after) amounts from the last dimension back.
+
+    ``pad = (left, right)`` pads the last dimension, ``(left, right, top, bottom)`` the last two, and so on. In
+    ``'constant'`` mode any number of dimensions may be padded and negative amounts crop. ``'reflect'`` (mirror without
+    repeating the edge, amounts below the size), ``'replicate'`` (repeat the edge) and ``'circular'`` (wrap around,
+    amounts at most the size) pad the last 1 to 3 dimensions of an input with 1 or 2 more dimensions.
+
+    Args:
+        input (Tensor): the tensor to pad.
+        pad (tuple of int): an even number of amounts, at most two per dimension of ``input``.
+        mode (str): ``'constant'``, ``'reflect'``, ``'replicate'`` or ``'circular'``. Default: ``'constant'``.
+        value (float, optional): the fill of ``'constant'`` mode; None means 0. Default: None.
+
+    Returns:
+        Tensor: a new padded tensor, of ``input``'s dtype.
+
+    Shape:
+        - Input: (*, d_k, ..., d_1), the padded dimensions last.
+        - Output: (*, d_k + pad[2k-2] + pad[2k-1], ..., d_1 + pad[0] + pad[1]).
+
+    PyTorch:
+        ``torch.nn.functional.pad``; same semantics.
+
+    Example:
+        >>> F.pad(ember.tensor([[1, 2]]), (1, 2))
+        tensor([[0, 1, 2, 0, 0]])
+        >>> F.pad(ember.tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect")
+        tensor([[3., 2., 1., 2., 3., 2.]])
+        >>> F.pad(ember.ones(2, 3), (0, 0, 1, 0), value=5.0)
+        tensor([[5., 5., 5.],
+                [1., 1., 1.],
+                [1., 1., 1.]])
+    """
     op = "pad"
     check_tensor(input, op)
     try:

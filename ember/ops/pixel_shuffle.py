@@ -22,8 +22,32 @@ def _check(op, input, factor, name):
 
 @export(Reshape, Permute, functional=True)
 def pixel_shuffle(input, upscale_factor):
-    """(*, C * r * r, H, W) -> (*, C, H * r, W * r), r = upscale_factor: output[..., c, h * r + i, w * r + j] is
-    input[..., c * r * r + i * r + j, h, w]."""
+    """Trade channels for resolution: rearrange (*, C r^2, H, W) into (*, C, H r, W r), r = ``upscale_factor``.
+
+    output[..., c, h r + i, w r + j] is input[..., c r^2 + i r + j, h, w]: sub-pixel convolution's upsampling. The
+    result is a contiguous copy.
+
+    Args:
+        input (Tensor): a tensor of at least 3 dimensions whose channel count (dimension -3) is divisible by r^2.
+        upscale_factor (int): the factor r, positive.
+
+    Returns:
+        Tensor: the rearranged tensor.
+
+    Shape:
+        - Input: (*, C r^2, H, W).
+        - Output: (*, C, H r, W r).
+
+    PyTorch:
+        ``torch.nn.functional.pixel_shuffle`` and ``torch.pixel_shuffle``; same semantics.
+
+    Example:
+        >>> F.pixel_shuffle(ember.arange(4.0).reshape(1, 4, 1, 1), 2)
+        tensor([[[[0., 1.],
+                  [2., 3.]]]])
+        >>> F.pixel_shuffle(ember.ones(2, 8, 3, 3), 2).shape
+        ember.Size([2, 2, 6, 6])
+    """
     op = "pixel_shuffle"
     r = _check(op, input, upscale_factor, "upscale_factor")
     *lead, c, h, w = input._data.shape
@@ -38,7 +62,30 @@ def pixel_shuffle(input, upscale_factor):
 
 @export(Reshape, Permute, functional=True)
 def pixel_unshuffle(input, downscale_factor):
-    """(*, C, H * r, W * r) -> (*, C * r * r, H, W), r = downscale_factor: the inverse of pixel_shuffle."""
+    """Trade resolution for channels: rearrange (*, C, H r, W r) into (*, C r^2, H, W), r = ``downscale_factor``.
+
+    The inverse of ``pixel_shuffle``; the result is a contiguous copy.
+
+    Args:
+        input (Tensor): a tensor of at least 3 dimensions whose height and width are divisible by r.
+        downscale_factor (int): the factor r, positive.
+
+    Returns:
+        Tensor: the rearranged tensor.
+
+    Shape:
+        - Input: (*, C, H r, W r).
+        - Output: (*, C r^2, H, W).
+
+    PyTorch:
+        ``torch.nn.functional.pixel_unshuffle`` and ``torch.pixel_unshuffle``; same semantics.
+
+    Example:
+        >>> F.pixel_unshuffle(ember.arange(4.0).reshape(1, 1, 2, 2), 2).flatten()
+        tensor([0., 1., 2., 3.])
+        >>> F.pixel_unshuffle(ember.ones(2, 2, 6, 6), 3).shape
+        ember.Size([2, 18, 2, 2])
+    """
     op = "pixel_unshuffle"
     r = _check(op, input, downscale_factor, "downscale_factor")
     *lead, c, h, w = input._data.shape

@@ -292,13 +292,70 @@ def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
 
 @export(MaxPool, functional=True)
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """Max over sliding windows of (N, C, L) input; stride defaults to kernel_size."""
+    """Take the maximum over sliding windows of a 1-d signal of channels (L).
+
+    Args:
+        input (Tensor): the floating-point input, batched or not.
+        kernel_size (int or tuple of one int): the window size.
+        stride (int or tuple of one int, optional): the step between windows. Default: ``kernel_size``.
+        padding (int or tuple of one int): implicit -inf padding on each side, at most half the window. Default: 0.
+        dilation (int or tuple of one int): the spacing between the window's elements. Default: 1.
+        ceil_mode (bool): round the output size up, letting a last window start in the right padding. Default: False.
+        return_indices (bool): also return where each maximum is, as a flat index into each input plane.
+            Default: False.
+
+    Returns:
+        Tensor or (Tensor, Tensor): the maxima; with ``return_indices``, also their int64 indices.
+
+    Shape:
+        - Input: (N, C, L) or (C, L).
+        - Output: (N, C, L_out) or (C, L_out), where
+          out = floor((in + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1 (ceil with ``ceil_mode``).
+
+    PyTorch:
+        ``torch.nn.functional.max_pool1d`` and ``torch.max_pool1d``; same semantics.
+
+    Example:
+        >>> x = ember.arange(8.0).reshape(1, 1, 8)
+        >>> F.max_pool1d(x, 2)
+        tensor([[[1., 3., 5., 7.]]])
+        >>> F.max_pool1d(x, 3, stride=2, padding=1, return_indices=True)
+        (tensor([[[1., 3., 5., 7.]]]), tensor([[[1, 3, 5, 7]]]))
+    """
     return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
 @export(MaxPool, functional=True)
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """Max over sliding windows of (N, C, H, W) input; stride defaults to kernel_size."""
+    """Take the maximum over sliding windows of a 2-d signal of channels (H, W).
+
+    Args:
+        input (Tensor): the floating-point input, batched or not.
+        kernel_size (int or tuple): the window size.
+        stride (int or tuple, optional): the step between windows. Default: ``kernel_size``.
+        padding (int or tuple): implicit -inf padding on each side, at most half the window. Default: 0.
+        dilation (int or tuple): the spacing between the window's elements. Default: 1.
+        ceil_mode (bool): round the output size up, letting a last window start in the right padding. Default: False.
+        return_indices (bool): also return where each maximum is, as a flat index into each input plane.
+            Default: False.
+
+    Returns:
+        Tensor or (Tensor, Tensor): the maxima; with ``return_indices``, also their int64 indices.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C, H_out, W_out) or (C, H_out, W_out), where
+          out = floor((in + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1 (ceil with ``ceil_mode``).
+
+    PyTorch:
+        ``torch.nn.functional.max_pool2d`` and ``torch.max_pool2d``; same semantics, except
+        that integer inputs raise RuntimeError (PyTorch accepts them).
+
+    Example:
+        >>> F.max_pool2d(ember.arange(16.0).reshape(1, 1, 4, 4), 2)
+        tensor([[[[ 5.,  7.],
+                  [13., 15.]]]])
+    """
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
@@ -328,14 +385,70 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
 
 @export(AvgPool, functional=True)
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-    """Average over sliding windows of (N, C, L) input; stride defaults to kernel_size."""
+    """Average over sliding windows of a 1-d signal of channels (L).
+
+    Args:
+        input (Tensor): the floating-point input, batched or not.
+        kernel_size (int or tuple of one int): the window size.
+        stride (int or tuple of one int, optional): the step between windows. Default: ``kernel_size``.
+        padding (int or tuple of one int): implicit zero padding on each side, at most half the window. Default: 0.
+        ceil_mode (bool): round the output size up, letting a last window start in the right padding. Default: False.
+        count_include_pad (bool): count the padding zeros in each window's divisor. Default: True.
+
+    Returns:
+        Tensor: the averages.
+
+    Shape:
+        - Input: (N, C, L) or (C, L).
+        - Output: (N, C, L_out) or (C, L_out), where
+          out = floor((in + 2 padding - kernel_size) / stride) + 1 (ceil with ``ceil_mode``).
+
+    PyTorch:
+        ``torch.nn.functional.avg_pool1d`` and ``torch.avg_pool1d``; same semantics, except
+        that integer inputs raise RuntimeError (PyTorch accepts them).
+
+    Example:
+        >>> x = ember.arange(8.0).reshape(1, 1, 8)
+        >>> F.avg_pool1d(x, 4)
+        tensor([[[1.5000, 5.5000]]])
+        >>> F.avg_pool1d(x, 3, stride=3, padding=1, count_include_pad=False)
+        tensor([[[0.5000, 3.0000, 6.0000]]])
+    """
     return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
 @export(AvgPool, ember=False, functional=True)
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
-    """Average over sliding windows of (N, C, H, W) input; stride defaults to kernel_size."""
+    """Average over sliding windows of a 2-d signal of channels (H, W).
+
+    Args:
+        input (Tensor): the floating-point input, batched or not.
+        kernel_size (int or tuple): the window size.
+        stride (int or tuple, optional): the step between windows. Default: ``kernel_size``.
+        padding (int or tuple): implicit zero padding on each side, at most half the window. Default: 0.
+        ceil_mode (bool): round the output size up, letting a last window start in the right padding. Default: False.
+        count_include_pad (bool): count the padding zeros in each window's divisor. Default: True.
+        divisor_override (int, optional): divide every window's sum by this instead; 0 raises RuntimeError.
+            Default: None.
+
+    Returns:
+        Tensor: the averages.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C, H_out, W_out) or (C, H_out, W_out), where
+          out = floor((in + 2 padding - kernel_size) / stride) + 1 (ceil with ``ceil_mode``).
+
+    PyTorch:
+        ``torch.nn.functional.avg_pool2d``; same semantics, except
+        that integer inputs raise RuntimeError (PyTorch accepts them).
+
+    Example:
+        >>> F.avg_pool2d(ember.arange(16.0).reshape(1, 1, 4, 4), 2)
+        tensor([[[[ 2.5000,  4.5000],
+                  [10.5000, 12.5000]]]])
+    """
     return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
 
@@ -361,13 +474,61 @@ def _adaptive_avg(op, nd, input, output_size):
 
 @export(Resample, ConstantPad, functional=True)
 def adaptive_avg_pool1d(input, output_size):
-    """Average pooling of (N, C, L) input to output_size positions (windows chosen by PyTorch's rule)."""
+    """Take the average over windows of a 1-d signal of channels chosen to give ``output_size`` outputs.
+
+    Output i covers the input positions floor(i * in / out) to ceil((i + 1) * in / out), PyTorch's rule (windows may
+    overlap or differ in size when ``in`` is not a multiple of ``out``).
+
+    Args:
+        input (Tensor): the floating-point input, batched or not, non-empty.
+        output_size (int or tuple of one int): the output length.
+
+    Returns:
+        Tensor: the averages.
+
+    Shape:
+        - Input: (N, C, L) or (C, L).
+        - Output: (N, C, *output_size) or (C, *output_size).
+
+    PyTorch:
+        ``torch.nn.functional.adaptive_avg_pool1d`` and ``torch.adaptive_avg_pool1d``; same semantics.
+
+    Example:
+        >>> F.adaptive_avg_pool1d(ember.arange(8.0).reshape(1, 1, 8), 3)
+        tensor([[[1.0000, 3.5000, 6.0000]]])
+    """
     return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
 
 
 @export(Resample, ConstantPad, ember=False, functional=True)
 def adaptive_avg_pool2d(input, output_size):
-    """Average pooling of (N, C, H, W) input to output_size (an int or (OH, OW); None keeps a size)."""
+    """Take the average over windows of a 2-d signal of channels chosen to give ``output_size`` outputs.
+
+    Output i covers the input positions floor(i * in / out) to ceil((i + 1) * in / out), PyTorch's rule (windows may
+    overlap or differ in size when ``in`` is not a multiple of ``out``).
+
+    Args:
+        input (Tensor): the floating-point input, batched or not, non-empty.
+        output_size (int or tuple): the output size, an int for a square or (H_out, W_out); None in the tuple
+            keeps that input size.
+
+    Returns:
+        Tensor: the averages.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C, *output_size) or (C, *output_size).
+
+    PyTorch:
+        ``torch.nn.functional.adaptive_avg_pool2d``; same semantics.
+
+    Example:
+        >>> x = ember.arange(16.0).reshape(1, 1, 4, 4)
+        >>> F.adaptive_avg_pool2d(x, 1)
+        tensor([[[[7.5000]]]])
+        >>> F.adaptive_avg_pool2d(x, (1, None)).shape
+        ember.Size([1, 1, 1, 4])
+    """
     return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
 
 
@@ -399,11 +560,61 @@ def _adaptive_max(op, nd, input, output_size, return_indices):
 
 @export(MaxPool, Resample, functional=True)
 def adaptive_max_pool1d(input, output_size, return_indices=False):
-    """Max pooling of (N, C, L) input to output_size positions."""
+    """Take the maximum over windows of a 1-d signal of channels chosen to give ``output_size`` outputs.
+
+    Output i covers the input positions floor(i * in / out) to ceil((i + 1) * in / out), PyTorch's rule (windows may
+    overlap or differ in size when ``in`` is not a multiple of ``out``).
+
+    Args:
+        input (Tensor): the floating-point input, batched or not, non-empty.
+        output_size (int or tuple of one int): the output length.
+        return_indices (bool): also return where each maximum is, as a flat index into each input plane.
+            Default: False.
+
+    Returns:
+        Tensor or (Tensor, Tensor): the maxima; with ``return_indices``, also their int64 indices.
+
+    Shape:
+        - Input: (N, C, L) or (C, L).
+        - Output: (N, C, *output_size) or (C, *output_size).
+
+    PyTorch:
+        ``torch.nn.functional.adaptive_max_pool1d`` and ``torch.adaptive_max_pool1d``; same semantics.
+
+    Example:
+        >>> F.adaptive_max_pool1d(ember.arange(8.0).reshape(1, 1, 8), 3, return_indices=True)
+        (tensor([[[2., 5., 7.]]]), tensor([[[2, 5, 7]]]))
+    """
     return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
 
 
 @export(MaxPool, Resample, ember=False, functional=True)
 def adaptive_max_pool2d(input, output_size, return_indices=False):
-    """Max pooling of (N, C, H, W) input to output_size (an int or (OH, OW); None keeps a size)."""
+    """Take the maximum over windows of a 2-d signal of channels chosen to give ``output_size`` outputs.
+
+    Output i covers the input positions floor(i * in / out) to ceil((i + 1) * in / out), PyTorch's rule (windows may
+    overlap or differ in size when ``in`` is not a multiple of ``out``).
+
+    Args:
+        input (Tensor): the floating-point input, batched or not, non-empty.
+        output_size (int or tuple): the output size, an int for a square or (H_out, W_out); None in the tuple
+            keeps that input size.
+        return_indices (bool): also return where each maximum is, as a flat index into each input plane.
+            Default: False.
+
+    Returns:
+        Tensor or (Tensor, Tensor): the maxima; with ``return_indices``, also their int64 indices.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C, *output_size) or (C, *output_size).
+
+    PyTorch:
+        ``torch.nn.functional.adaptive_max_pool2d``; same semantics.
+
+    Example:
+        >>> F.adaptive_max_pool2d(ember.arange(16.0).reshape(1, 1, 4, 4), 2)
+        tensor([[[[ 5.,  7.],
+                  [13., 15.]]]])
+    """
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)

@@ -275,8 +275,44 @@ _LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
 @export(Resample, ConstantPad, ember=False, functional=True)
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    """Resize the spatial dimensions of (N, C, ...) input to size or by scale_factor; modes 'nearest',
-    'nearest-exact', 'linear' (3-D), 'bilinear' (4-D), 'trilinear' (5-D) and 'area'."""
+    """Resize the spatial dimensions of a batch of signals, images or volumes to ``size`` or by ``scale_factor``.
+
+    Modes: ``'nearest'`` (PyTorch's legacy floor rule), ``'nearest-exact'`` (pixel centres), ``'linear'`` (3-d input),
+    ``'bilinear'`` (4-d), ``'trilinear'`` (5-d) and ``'area'`` (adaptive average pooling). Give exactly one of
+    ``size`` and ``scale_factor`` (else ValueError).
+
+    Args:
+        input (Tensor): a floating-point (N, C, ...) tensor with 1 to 3 spatial dimensions.
+        size (int or tuple, optional): the output's spatial size. Default: None.
+        scale_factor (float or tuple, optional): the multiplier of each spatial size (the output size is floored).
+            Default: None.
+        mode (str): the resampling method. Default: ``'nearest'``.
+        align_corners (bool, optional): for the linear modes only (else ValueError): map the corner pixels' centres
+            onto each other rather than the corners of the outer pixels; None means False. Default: None.
+        recompute_scale_factor (bool, optional): compute the sampling from the floored output size rather than from
+            ``scale_factor``. Default: None.
+        antialias (bool): must be False; True raises NotImplementedError. Default: False.
+
+    Returns:
+        Tensor: the resized tensor, of ``input``'s dtype.
+
+    Shape:
+        - Input: (N, C, L), (N, C, H, W) or (N, C, D, H, W).
+        - Output: (N, C, *size), or each spatial size times ``scale_factor``, floored.
+
+    PyTorch:
+        ``torch.nn.functional.interpolate``; same semantics, except that mode ``'bicubic'`` and ``antialias=True``
+        raise NotImplementedError.
+
+    Example:
+        >>> x = ember.tensor([[[1.0, 2.0, 4.0]]])
+        >>> F.interpolate(x, scale_factor=2)
+        tensor([[[1., 1., 2., 2., 4., 4.]]])
+        >>> F.interpolate(x, size=5, mode="linear", align_corners=True)
+        tensor([[[1.0000, 1.5000, 2.0000, 3.0000, 4.0000]]])
+        >>> F.interpolate(ember.ones(1, 3, 4, 4), size=(2, 3), mode="bilinear").shape
+        ember.Size([1, 3, 2, 3])
+    """
     op = "interpolate"
     check_tensor(input, op)
     nd = input._data.ndim - 2

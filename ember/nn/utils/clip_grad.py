@@ -24,7 +24,28 @@ def _norm(t, p):
 
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
-    """The norm of the norms of tensors (= the norm of all their elements together), as a 0-d tensor."""
+    """Compute the norm of a collection of tensors, as if their elements were one vector.
+
+    That is the ``norm_type``-norm of the tensors' norms; each norm is accumulated in at least float32.
+
+    Args:
+        tensors (Tensor or iterable of Tensor): the tensors, usually gradients.
+        norm_type (float or str): the p of the p-norm; ``'inf'`` for the largest absolute value. Default: 2.0.
+        error_if_nonfinite (bool): raise RuntimeError when the total is nan or inf. Default: False.
+        foreach (bool, optional): accepted for compatibility; ignored (ember has no foreach kernels). Default: None.
+
+    Returns:
+        Tensor: the total norm, a 0-d tensor (0 for no tensors).
+
+    PyTorch:
+        ``torch.nn.utils.get_total_norm``; same semantics.
+
+    Example:
+        >>> nn.utils.get_total_norm([ember.tensor([3.0, 4.0]), ember.tensor([12.0])])
+        tensor(13.)
+        >>> nn.utils.get_total_norm([ember.tensor([3.0, 4.0]), ember.tensor([12.0])], norm_type=1)
+        tensor(19.)
+    """
     tensors = _as_list(tensors)
     norm_type = float(norm_type)
     if not tensors:
@@ -39,8 +60,28 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     return total
 
 
-def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
-    """Scale the .grad of parameters in place by min(1, max_norm / (total_norm + 1e-6))."""
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None) -> None:
+    """Scale the gradients of ``parameters`` in place by min(1, max_norm / (total_norm + 1e-6)).
+
+    The second half of ``clip_grad_norm_``, for a ``total_norm`` computed beforehand (e.g. by ``get_total_norm``
+    over several groups). Parameters without a gradient are skipped.
+
+    Args:
+        parameters (Tensor or iterable of Tensor): the parameters (or one tensor) whose ``.grad`` to clip.
+        max_norm (float): the largest total norm allowed.
+        total_norm (Tensor): the total norm of the gradients, a 0-d tensor.
+        foreach (bool, optional): accepted for compatibility; ignored (ember has no foreach kernels). Default: None.
+
+    PyTorch:
+        ``torch.nn.utils.clip_grads_with_norm_``; same semantics.
+
+    Example:
+        >>> w = nn.Parameter(ember.zeros(2))
+        >>> w.grad = ember.tensor([3.0, 4.0])
+        >>> nn.utils.clip_grads_with_norm_([w], max_norm=1.0, total_norm=ember.tensor(10.0))
+        >>> w.grad
+        tensor([0.3000, 0.4000])
+    """
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return
@@ -56,16 +97,31 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
-    """Scale the gradients of parameters in place so that their total norm is at most max_norm.
+    """Scale the gradients of ``parameters`` in place so that their total norm is at most ``max_norm``.
 
-    Returns the total norm before clipping (a 0-d tensor), like torch.nn.utils.clip_grad_norm_.
+    The total norm is that of all the gradients together (``get_total_norm``); when it exceeds ``max_norm`` every
+    gradient is multiplied by max_norm / (total_norm + 1e-6). An empty generator of parameters warns.
 
-    >>> w = nn.Parameter(ember.zeros(2))
-    >>> w.grad = ember.tensor([3.0, 4.0])
-    >>> nn.utils.clip_grad_norm_([w], max_norm=1.0)
-    tensor(5.)
-    >>> w.grad
-    tensor([0.6000, 0.8000])
+    Args:
+        parameters (Tensor or iterable of Tensor): the parameters (or one tensor) whose ``.grad`` to clip.
+        max_norm (float): the largest total norm allowed.
+        norm_type (float or str): the p of the p-norm; ``'inf'`` for the largest absolute value. Default: 2.0.
+        error_if_nonfinite (bool): raise RuntimeError when the total norm is nan or inf. Default: False.
+        foreach (bool, optional): accepted for compatibility; ignored (ember has no foreach kernels). Default: None.
+
+    Returns:
+        Tensor: the total norm before clipping, a 0-d tensor.
+
+    PyTorch:
+        ``torch.nn.utils.clip_grad_norm_``; same semantics.
+
+    Example:
+        >>> w = nn.Parameter(ember.zeros(2))
+        >>> w.grad = ember.tensor([3.0, 4.0])
+        >>> nn.utils.clip_grad_norm_([w], max_norm=1.0)
+        tensor(5.)
+        >>> w.grad
+        tensor([0.6000, 0.8000])
     """
     if isinstance(parameters, Tensor):
         parameters = [parameters]
@@ -85,20 +141,56 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
 
 def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
-    """Deprecated alias of clip_grad_norm_."""
+    """Scale the gradients in place to a total norm of at most ``max_norm``: the deprecated name of ``clip_grad_norm_``.
+
+    It warns (FutureWarning) and calls ``clip_grad_norm_``.
+
+    Args:
+        parameters (Tensor or iterable of Tensor): the parameters (or one tensor) whose ``.grad`` to clip.
+        max_norm (float): the largest total norm allowed.
+        norm_type (float or str): the p of the p-norm. Default: 2.0.
+        error_if_nonfinite (bool): raise RuntimeError when the total norm is nan or inf. Default: False.
+        foreach (bool, optional): accepted for compatibility; ignored (ember has no foreach kernels). Default: None.
+
+    Returns:
+        Tensor: the total norm before clipping, a 0-d tensor.
+
+    PyTorch:
+        ``torch.nn.utils.clip_grad_norm``; same semantics.
+
+    Example:
+        >>> import warnings
+        >>> w = nn.Parameter(ember.zeros(2))
+        >>> w.grad = ember.tensor([3.0, 4.0])
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore", FutureWarning)
+        ...     nn.utils.clip_grad_norm([w], max_norm=1.0)
+        tensor(5.)
+    """
     warnings.warn("`ember.nn.utils.clip_grad_norm` is now deprecated in favor of `ember.nn.utils.clip_grad_norm_`.",
                   FutureWarning, stacklevel=2)
     return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
 
 
-def clip_grad_value_(parameters, clip_value, foreach=None):
-    """Clamp the .grad of parameters in place to [-clip_value, clip_value].
+def clip_grad_value_(parameters, clip_value, foreach=None) -> None:
+    """Clamp the gradients of ``parameters`` in place to [-clip_value, clip_value].
 
-    >>> w = nn.Parameter(ember.zeros(3))
-    >>> w.grad = ember.tensor([-2.0, 0.5, 3.0])
-    >>> nn.utils.clip_grad_value_([w], clip_value=1.0)
-    >>> w.grad
-    tensor([-1.0000,  0.5000,  1.0000])
+    Parameters without a gradient are skipped.
+
+    Args:
+        parameters (Tensor or iterable of Tensor): the parameters (or one tensor) whose ``.grad`` to clip.
+        clip_value (float): the largest absolute value allowed.
+        foreach (bool, optional): accepted for compatibility; ignored (ember has no foreach kernels). Default: None.
+
+    PyTorch:
+        ``torch.nn.utils.clip_grad_value_``; same semantics.
+
+    Example:
+        >>> w = nn.Parameter(ember.zeros(3))
+        >>> w.grad = ember.tensor([-2.0, 0.5, 3.0])
+        >>> nn.utils.clip_grad_value_([w], clip_value=1.0)
+        >>> w.grad
+        tensor([-1.0000,  0.5000,  1.0000])
     """
     clip_value = float(clip_value)
     with no_grad():

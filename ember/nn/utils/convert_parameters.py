@@ -14,10 +14,25 @@ def _check_param_device(param, old):
 
 
 def parameters_to_vector(parameters):
-    """One 1-D tensor holding every parameter's values, in order (differentiable).
+    """Concatenate the values of ``parameters``, each flattened, into one 1-d tensor.
 
-    >>> nn.utils.parameters_to_vector(nn.Linear(3, 2).parameters()).shape
-    ember.Size([8])
+    The result is a new tensor, differentiable with respect to the parameters; all of them must be on one device (else
+    TypeError).
+
+    Args:
+        parameters (iterable of Tensor): the parameters, e.g. ``model.parameters()``.
+
+    Returns:
+        Tensor: a 1-d tensor of the total number of elements.
+
+    PyTorch:
+        ``torch.nn.utils.parameters_to_vector``; same semantics.
+
+    Example:
+        >>> nn.utils.parameters_to_vector(nn.Linear(3, 2).parameters()).shape
+        ember.Size([8])
+        >>> nn.utils.parameters_to_vector([ember.ones(2, 2), ember.zeros(1)])
+        tensor([1., 1., 1., 1., 0.])
     """
     device = None
     vec = []
@@ -27,8 +42,25 @@ def parameters_to_vector(parameters):
     return cat(vec)
 
 
-def vector_to_parameters(vec, parameters):
-    """Make each parameter's data the matching slice of vec (a view, as in PyTorch)."""
+def vector_to_parameters(vec, parameters) -> None:
+    """Make each parameter's values the matching slice of ``vec``, in order (the inverse of ``parameters_to_vector``).
+
+    Each parameter's data becomes a view of ``vec``'s memory, as in PyTorch, so a later in-place change to ``vec``
+    shows in the parameters. A ``vec`` with too few elements raises RuntimeError.
+
+    Args:
+        vec (Tensor): a 1-d tensor of at least the parameters' total number of elements.
+        parameters (iterable of Tensor): the parameters to overwrite, on one device.
+
+    PyTorch:
+        ``torch.nn.utils.vector_to_parameters``; same semantics.
+
+    Example:
+        >>> layer = nn.Linear(2, 1)
+        >>> nn.utils.vector_to_parameters(ember.arange(3.0), layer.parameters())
+        >>> layer.weight.tolist(), layer.bias.tolist()
+        ([[0.0, 1.0]], [2.0])
+    """
     if not isinstance(vec, Tensor):
         raise TypeError(f"expected ember.Tensor, but got: {type(vec).__name__}")
     device = None
