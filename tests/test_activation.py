@@ -360,6 +360,15 @@ def test_dropout_inplace():
     np.testing.assert_allclose(a.grad.numpy(), (out.detach().numpy() != 0) * 2.0)
 
 
+@pytest.mark.parametrize("fn, shape", [(F.dropout3d, (16, 2, 3, 3)), (F.dropout3d, (4, 16, 2, 3, 3))])
+def test_dropout3d_inplace_writes_into_the_input_and_drops_whole_channels(fn, shape):
+    x = ember.ones(*shape)
+    y = fn(x, 0.5, inplace=True)
+    assert y is x
+    channels = x.numpy().reshape(-1, 18)  # one row per (sample,) channel
+    assert np.all((channels == 0).all(1) | (channels == 2.0).all(1)) and (channels == 0).any()
+
+
 @pytest.mark.parametrize("fn,shape", [(F.dropout1d, (8, 16, 5)), (F.dropout1d, (16, 5)), (F.dropout2d, (8, 16, 3, 3)),
                                       (F.dropout2d, (8, 16, 5))])
 def test_channel_dropout_zeroes_whole_channels(fn, shape):

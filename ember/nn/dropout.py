@@ -123,8 +123,7 @@ class Dropout3d(_DropoutBase):
         - Output: the input's shape.
 
     PyTorch:
-        ``torch.nn.Dropout3d``; same semantics (the masks differ for one seed), except that with inplace=True an
-        unbatched (C, D, H, W) input is not overwritten (a new tensor is returned).
+        ``torch.nn.Dropout3d``; same semantics (the masks differ for one seed).
 
     Example:
         >>> out = nn.Dropout3d(p=0.5)(ember.ones(2, 3, 2, 2, 2))

@@ -203,8 +203,7 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
         - Output: the input's shape.
 
     PyTorch:
-        ``torch.nn.functional.dropout3d``; same semantics, except that ``inplace=True`` on an unbatched
-        (C, D, H, W) input returns a new tensor and leaves ``input`` unchanged (PyTorch writes into it).
+        ``torch.nn.functional.dropout3d``; same semantics.
 
     Example:
         >>> F.dropout3d(ember.ones(1, 6, 2, 2, 2)).sum(dim=(2, 3, 4))
@@ -212,8 +211,8 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
     """
     _check_p(p, "dropout3d")
     _warn_unusual_rank(input, (4, 5), "dropout3d")
-    if input._data.ndim == 4:
-        return dropout3d(input.unsqueeze(0), p, training).squeeze(0)
+    if input._data.ndim == 4:  # unbatched (C, D, H, W): a mask per channel
+        return _dropout(input, p, training, inplace, input._data.shape[:1] + (1, 1, 1), "dropout3d")
     return _dropout(input, p, training, inplace, _feature_shape(input, "dropout3d"), "dropout3d")
 
 
