@@ -247,23 +247,24 @@ def for_blocks(xp, n, nb, k, fn):
 
 
 def _run_blocks(n, nb, starts, k, fn):
-    blocks = iter(starts)  # shared: next() on it is atomic under the GIL
+    """Thread j runs the blocks starts[j::k] (a fixed share: partial sums, and so results, do not depend on which
+    thread was faster), the caller's thread being thread 0; the states in thread order."""
+    starts = list(starts)
 
-    def run():
+    def run(j):
         state = {}
-        for n0 in blocks:
+        for n0 in starts[j::k]:
             fn(n0, min(nb, n - n0), state)
         return state
 
     with _lock:
         pool = _pool(k - 1)
-    futures = [pool.submit(run) for _ in range(k - 1)]
+    futures = [pool.submit(run, j) for j in range(1, k)]
     try:
-        states = [run()]
-    finally:  # wait for the blocks in progress; a thread that has not started yet has nothing to do
-        running = [f for f in futures if not f.cancel()]
-        errors = [f.exception() for f in running]
+        states = [run(0)]
+    finally:  # wait for every share, even when the caller's failed
+        errors = [f.exception() for f in futures]
     for e in errors:
         if e is not None:
             raise e
-    return states + [f.result() for f in running]
+    return states + [f.result() for f in futures]
