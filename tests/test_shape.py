@@ -369,3 +369,39 @@ def test_errors_match_torch_types(torch):
         with pytest.raises(Exception) as ee:
             f(ember)
         assert issubclass(ee.type, te.type) or issubclass(te.type, ee.type), (te.type, ee.type)
+
+
+def test_methods_taking_dimensions_as_several_ints_or_one_sequence_vs_torch(torch):
+    a, ta = ember.arange(6).reshape(2, 3), torch.arange(6).reshape(2, 3)
+    x, tx = ember.zeros(1, 2, 1, 3), torch.zeros(1, 2, 1, 3)
+    pairs = [(a.flip(0, 1), ta.flip(0, 1)), (a.flip((0, 1)), ta.flip((0, 1))), (a.flip(dims=[1]), ta.flip(dims=[1])),
+             (ember.flip(a, dims=[1]), torch.flip(ta, dims=[1])), (a.tile(2, 2), ta.tile(2, 2)),
+             (ember.tile(a, dims=(2, 1)), torch.tile(ta, dims=(2, 1))), (x.squeeze(0, 2), tx.squeeze(0, 2)),
+             (x.squeeze(), tx.squeeze()), (x.squeeze(dim=2), tx.squeeze(dim=2)),
+             (ember.squeeze(x, (0, 2)), torch.squeeze(tx, (0, 2)))]
+    for got, want in pairs:
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    with pytest.raises(TypeError, match="flip"):
+        a.flip()
+    with pytest.raises(TypeError, match="multiple values for argument 'dims'"):
+        ember.flip(a, (0,), dims=(1,))
+
+
+def test_sum_to_size_refuses_a_size_that_does_not_broadcast_vs_torch(torch):
+    x, tx = ember.ones(2, 3), torch.ones(2, 3)
+    for size in [(1, 3), (3,), (2, 1), (2, 3)]:
+        np.testing.assert_array_equal(x.sum_to_size(*size).numpy(), tx.sum_to_size(*size).numpy())
+    for size in [(3, 1), (2, 2), (6,), (1, 2, 3)]:
+        with pytest.raises(RuntimeError, match="is not expandable to size"):
+            tx.sum_to_size(*size)
+        with pytest.raises(RuntimeError, match=r"sum_to_size: size \{\[.*\]\} is not expandable to size \{\[2, 3\]\}"):
+            x.sum_to_size(*size)
+
+
+def test_tensor_split_with_a_tensor_vs_torch(torch):
+    x, tx = ember.arange(7), torch.arange(7)
+    for given in ([2], 3, [1, 5]):
+        got, want = ember.tensor_split(x, ember.tensor(given)), torch.tensor_split(tx, torch.tensor(given))
+        assert [t.tolist() for t in got] == [t.tolist() for t in want]
+    with pytest.raises(RuntimeError, match="tensor_split expected tensor_indices_or_sections"):
+        ember.tensor_split(x, ember.tensor([1.5]))

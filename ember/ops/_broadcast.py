@@ -127,8 +127,7 @@ def sum_to_size(self, *size):
         Tensor: of shape ``size`` (self itself when the shapes are equal).
 
     PyTorch:
-        ``Tensor.sum_to_size``; same semantics for a valid size. A size that does not broadcast to self's shape is
-        not checked: the result is then wrong or NumPy raises a ValueError (PyTorch raises a RuntimeError).
+        ``Tensor.sum_to_size``; same semantics (a size that does not broadcast to self's shape is a RuntimeError).
 
     Example:
         >>> ember.ones(2, 3).sum_to_size(2, 1)
@@ -138,4 +137,7 @@ def sum_to_size(self, *size):
         tensor([2., 2., 2.])
     """
     shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+    have = tuple(self._data.shape)
+    if len(shape) > len(have) or any(s not in (1, h) for s, h in zip(reversed(shape), reversed(have))):
+        raise RuntimeError(f"sum_to_size: size {{{list(shape)}}} is not expandable to size {{{list(have)}}}.")
     return sum_to(self, shape)

@@ -243,16 +243,15 @@ def tensor_split(input, indices_or_sections, dim=0):
 
     Args:
         input (Tensor): the tensor to split.
-        indices_or_sections (int or sequence of int): the number of sections, or the indices to cut at.
+        indices_or_sections (int, sequence of int or Tensor): the number of sections, or the indices to cut at.
         dim (int): the dimension to split. Default: 0.
 
     Returns:
         tuple of Tensor: the pieces, views sharing input's memory.
 
     PyTorch:
-        ``torch.tensor_split`` and ``Tensor.tensor_split``; same semantics for ints and sequences. A one-element
-        tensor as ``indices_or_sections`` is read as a number of sections, even a 1-d one (which PyTorch reads as
-        indices), and a tensor of several indices raises: pass ``indices.tolist()``.
+        ``torch.tensor_split`` and ``Tensor.tensor_split``; same semantics (a 0-d integer tensor is a number of
+        sections, a 1-d one holds indices).
 
     Example:
         >>> ember.tensor_split(ember.arange(5), 3)
@@ -263,6 +262,12 @@ def tensor_split(input, indices_or_sections, dim=0):
     shape = input._data.shape
     d = wrap_dim(dim, len(shape), "tensor_split")
     size = shape[d]
+    if isinstance(indices_or_sections, Tensor):  # a 0-d tensor: the number of sections; a 1-d one: indices
+        if indices_or_sections.dtype.is_floating_point or indices_or_sections.dim() > 1:
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
+                               f"one-dimensional tensor of integers, but got a tensor with "
+                               f"{indices_or_sections.dim()} dims and dtype {indices_or_sections.dtype}")
+        indices_or_sections = indices_or_sections.tolist()
     if isinstance(indices_or_sections, (list, tuple)):
         bounds = [0] + [int(i) for i in indices_or_sections] + [size]
         ranges = [range(size)[a:b] for a, b in zip(bounds, bounds[1:])]  # Python slicing semantics

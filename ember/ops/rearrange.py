@@ -6,7 +6,7 @@ from ..autograd.inplace import inplace
 from ._util import as_shape, wrap_dim
 from .meta import TensorMeta, same_as
 from .registry import export, register
-from .shape import Permute, dims_list, shape_str, transpose
+from .shape import Permute, dims_list, shape_str, transpose, varargs
 
 
 # --- repeat / tile --------------------------------------------------------------------------------------------
@@ -70,28 +70,30 @@ def repeat(self, *sizes):
 
 
 @export(Repeat, methods=("tile",))
-def tile(input, dims):
+def tile(input, *args, dims=None):
     """A copy of ``input`` with its data repeated ``dims[i]`` times along each dimension i.
 
     Like ``Tensor.repeat``, except that ``dims`` may be shorter than the shape: missing leading repeats are 1.
 
     Args:
         input (Tensor): the tensor.
-        dims (int or tuple of int): the number of repeats per dimension (the last ones when fewer than the
-            dimensions).
+        *args (int or tuple of int): the number of repeats per dimension (the last ones when fewer than the
+            dimensions), as one tuple or as several ints (``x.tile(2, 2)``).
+        dims (int or tuple of int, optional): the same, by keyword. Default: None.
 
     Returns:
         Tensor: a new tensor.
 
     PyTorch:
-        ``torch.tile`` and ``Tensor.tile``; same semantics, except that ``Tensor.tile`` takes one argument (a tuple,
-        or one int), not several ints (``x.tile(2, 2)`` raises; write ``x.tile((2, 2))``). ``ember.tile`` also
-        accepts an int.
+        ``torch.tile`` and ``Tensor.tile``; same semantics (``ember.tile`` also accepts an int).
 
     Example:
         >>> ember.tile(ember.tensor([[1, 2]]), (2,))
         tensor([[1, 2, 1, 2]])
     """
+    dims = varargs(args, dims, "tile", "dims")
+    if dims is None:
+        raise TypeError("tile() missing 1 required argument: 'dims'")
     dims = as_shape((dims,), "tile")
     return repeat(input, (1,) * (input._data.ndim - len(dims)) + dims)
 
@@ -126,26 +128,30 @@ def _distinct_dims(dims, n, op):
 
 
 @export(Flip, methods=("flip",))
-def flip(input, dims):
+def flip(input, *args, dims=None):
     """A copy of ``input`` with the order of its elements reversed along the dimensions in ``dims``.
 
     Args:
         input (Tensor): the tensor.
-        dims (int or sequence of int): the dimensions to reverse (distinct).
+        *args (int or sequence of int): the dimensions to reverse (distinct), as one sequence or as several ints
+            (``x.flip(0, 1)``).
+        dims (int or sequence of int, optional): the same, by keyword (``ember.flip(x, dims=[0])``).
+            Default: None.
 
     Returns:
         Tensor: a new tensor (PyTorch's flip copies, unlike NumPy's).
 
     PyTorch:
-        ``torch.flip`` and ``Tensor.flip``; same semantics, except that ``Tensor.flip`` takes one argument (a tuple,
-        or one int), not several ints (``x.flip(0, 1)`` raises; write ``x.flip((0, 1))``). ``ember.flip`` also
-        accepts an int.
+        ``torch.flip`` and ``Tensor.flip``; same semantics (``ember.flip`` also accepts an int).
 
     Example:
         >>> ember.flip(ember.tensor([[0, 1], [2, 3]]), (0,))
         tensor([[2, 3],
                 [0, 1]])
     """
+    dims = varargs(args, dims, "flip", "dims")
+    if dims is None:
+        raise TypeError("flip() missing 1 required argument: 'dims'")
     return apply(Flip(_distinct_dims(dims, input._data.ndim, "flip")), input)
 
 

@@ -439,6 +439,17 @@ def dims_list(d):
     return list(d) if isinstance(d, (list, tuple)) else [d]
 
 
+def varargs(args, given, op, name):
+    """The dimensions of an op whose Tensor method PyTorch lets take them as several ints or as one sequence
+    (``x.flip(0, 1)``, ``x.flip((0, 1))``, ``ember.flip(x, dims=[0])``): ``args`` are the positional ones, ``given``
+    the keyword's value; None when neither is given."""
+    if given is not None:
+        if args:
+            raise TypeError(f"{op}() got multiple values for argument '{name}'")
+        return given
+    return args[0] if len(args) == 1 else (args or None)
+
+
 @export(Permute, ember=("movedim", "moveaxis"), methods=("movedim", "moveaxis"))
 def movedim(input, source, destination):
     """A view of ``input`` with the dimensions in ``source`` moved to the positions in ``destination``.
@@ -483,20 +494,20 @@ moveaxis = movedim
 # --- squeeze / unsqueeze / flatten --------------------------------------------------------------------------------
 
 @export(Reshape, methods=("squeeze",))
-def squeeze(input, dim=None):
+def squeeze(input, *args, dim=None):
     """A view of ``input`` without its dimensions of size 1: all of them, or those among ``dim`` that have size 1.
 
     Args:
         input (Tensor): the tensor.
-        dim (int or tuple of int, optional): the dimensions to remove if their size is 1; every size-1 dimension
-            when None. Default: None.
+        *args (int or tuple of int): the dimensions to remove if their size is 1, as one int, one tuple or several
+            ints (``x.squeeze(0, 2)``); every size-1 dimension when none is given.
+        dim (int or tuple of int, optional): the same, by keyword. Default: None.
 
     Returns:
         Tensor: a view sharing input's memory.
 
     PyTorch:
-        ``torch.squeeze`` and ``Tensor.squeeze``; same semantics, except that ``Tensor.squeeze`` takes the dimensions
-        as one int or tuple, not as several ints (``x.squeeze(0, 2)`` raises; write ``x.squeeze((0, 2))``).
+        ``torch.squeeze`` and ``Tensor.squeeze``; same semantics.
 
     Example:
         >>> x = ember.zeros(1, 2, 1)
@@ -504,6 +515,7 @@ def squeeze(input, dim=None):
         (ember.Size([2]), ember.Size([2, 1]))
     """
     shape = input._data.shape
+    dim = varargs(args, dim, "squeeze", "dim")
     if dim is None:
         drop = range(len(shape))
     else:
