@@ -735,3 +735,15 @@ def test_type_errors():
 @pytest.mark.skip(reason="needs two devices (a GPU) to test a device mismatch")
 def test_device_mismatch():  # pragma: no cover
     pass
+
+
+def test_power_assignment_is_in_place_vs_torch(torch):
+    x, tx = ember.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 2.0, 3.0])
+    alias, talias = x, tx
+    x **= 2
+    tx **= 2
+    assert x is alias and tx is talias
+    np.testing.assert_array_equal(alias.numpy(), talias.numpy())
+    with pytest.raises(RuntimeError):
+        leaf = ember.tensor([1.0], requires_grad=True)
+        leaf **= 2  # an in-place op on a leaf that requires grad, as PyTorch

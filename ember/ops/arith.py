@@ -874,7 +874,7 @@ def div_(self, other, rounding_mode=None):
     return inplace(self, "div_", lambda s: div(s, other, rounding_mode=rounding_mode))
 
 
-@export(Pow, ember=False, methods=("pow_",))
+@export(Pow, ember=False, methods=("pow_", "__ipow__"))
 def pow_(self, exponent):
     """Raise self to the power ``exponent`` in place and return self.
 
@@ -888,7 +888,7 @@ def pow_(self, exponent):
         Tensor: self, modified.
 
     PyTorch:
-        ``Tensor.pow_``; same semantics (ember's ``**=`` is not in place: it rebinds the name to a new tensor).
+        ``Tensor.pow_`` and ``**=``; same semantics.
 
     Example:
         >>> x = ember.tensor([1.0, 3.0])
