@@ -1,5 +1,6 @@
 """Giving ops of a graph other node classes: how the C backend hands an op to a hand-written C function (an
-optimizer update, cross-entropy, max pooling) after the passes, keeping everything else about the op."""
+optimizer update, cross-entropy, max pooling, the window copies of convolutions) after the passes, keeping
+everything else about the op."""
 from .ir import Op
 
 __all__ = ["swap_nodes"]
