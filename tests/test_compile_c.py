@@ -557,19 +557,26 @@ def test_compiled_training_step_equals_eager(make, shape, launches):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def _loss_and_grad(logits, target, compiled, **kwargs):
-    x = ember.tensor(logits, requires_grad=True)
+def _backward_step(step, leaves, compiled, *args):
+    """step(*leaves, *args) (which runs a backward), eagerly or compiled with the c backend, called three times (the
+    last runs the graph) with the leaves' .grad reset before each call (a .grad left by the last call is another
+    guard); (the output as an array, the leaves' gradients, the function)."""
+    f = ember.compile(step, backend="c", fullgraph=True) if compiled else step
+    for _ in range(3):
+        for t in leaves:
+            t.grad = None
+        out = f(*leaves, *args)
+    return out.detach().numpy(), [t.grad.numpy() for t in leaves], f
 
+
+def _loss_and_grad(logits, target, compiled, **kwargs):
     def step(x, t):
         loss = F.cross_entropy(x, t, **kwargs)
         loss.backward()
         return loss
 
-    f = ember.compile(step, backend="c", fullgraph=True) if compiled else step
-    for _ in range(3):  # the last call runs the graph
-        x.grad = None
-        loss = f(x, ember.tensor(target))
-    return loss.detach().numpy(), x.grad.numpy(), f
+    loss, (grad,), f = _backward_step(step, [ember.tensor(logits, requires_grad=True)], compiled, ember.tensor(target))
+    return loss, grad, f
 
 
 @needs_cc
@@ -619,11 +626,8 @@ def _pool_and_grad(x_np, pool, compiled):
         y.backward(g)
         return y
 
-    f = ember.compile(step, backend="c", fullgraph=True) if compiled else step
-    for _ in range(3):  # the last call runs the graph
-        x.grad = None
-        y = f(x, g)
-    return y.detach().numpy(), x.grad.numpy(), f
+    y, (grad,), f = _backward_step(step, [x], compiled, g)
+    return y, grad, f
 
 
 @needs_cc
@@ -671,19 +675,14 @@ def test_convolutions_with_window_copies_in_c_give_the_eager_bits(conv, dtype, m
     rng = np.random.default_rng(0)
     x_np, w_np = rng.standard_normal((3, 2, 12, 11)).astype(dtype), rng.standard_normal((6, 2, 5, 5)).astype(dtype)
 
+    def step(x, w):
+        y = conv(x, w)
+        (y * y).sum().backward()
+        return y
+
     def result(compiled):
-        x, w = ember.tensor(x_np, requires_grad=True), ember.tensor(w_np, requires_grad=True)
-
-        def step(x, w):
-            y = conv(x, w)
-            (y * y).sum().backward()
-            return y
-
-        f = ember.compile(step, backend="c", fullgraph=True) if compiled else step
-        for _ in range(3):  # the last call runs the graph
-            x.grad = w.grad = None
-            y = f(x, w)
-        return y.detach().numpy(), x.grad.numpy(), w.grad.numpy()
+        y, grads, _ = _backward_step(step, [ember.tensor(a, requires_grad=True) for a in (x_np, w_np)], compiled)
+        return [y, *grads]
 
     want = result(False)
     assert not copies
