@@ -280,6 +280,6 @@ def test_linear_bias_joins_the_activation_after_it():
             got = compiled(x)
         want = model(x)
     np.testing.assert_array_equal(got.numpy(), want.numpy())  # the same additions and max, in C
-    kernels = [op.node.ops for op in compiled.graph.ops if op.name == "FusedKernel"]
-    linears = [op for op in compiled.graph.ops if op.name == "Linear"]
+    kernels = [op.node.ops for op in compiled.graph.walk() if op.name == "FusedKernel"]
+    linears = [op for op in compiled.graph.walk() if op.name == "Linear"]
     assert kernels == ["Add,Relu"] and [len(op.args) for op in linears] == [2, 3]  # the last one is the output

@@ -2,7 +2,8 @@
 is split from its GEMM to join the activation after it: ``passes.epilogue``), each fused kernel
 rendered to C (``render_c``), the module compiled and cached (``cache``) and its functions bound to the fused ops;
 the updates of SGD, Adam and AdamW, the cross-entropy loss, max pooling and the window copies of convolutions run
-by hand-written C functions too (``c_optim``, ``c_loss``, ``c_pool``, ``c_conv``).
+by hand-written C functions too (``c_optim``, ``c_loss``, ``c_pool``, ``c_conv``), and runs of ops C can do one
+after another become one generated C function each (``c_graph``: a segment, which calls NumPy's BLAS itself).
 Everything else (matmul and convolution through NumPy's BLAS, reductions, the ops without a compile rule) runs
 as in the numpy backend, by the same interpreter.
 
@@ -17,7 +18,7 @@ import warnings
 import numpy as np
 
 from ..ops._threads import get_num_threads
-from . import c_conv, c_loss, c_optim, c_pool, cache, render_c
+from . import c_conv, c_graph, c_loss, c_optim, c_pool, cache, render_c
 from .interpret import Program
 from .kernel import FusedKernel
 from .passes import log_graph
@@ -104,6 +105,9 @@ def program(graph, name="graph"):
         for lower in (c_optim.lower_updates, c_loss.lower_losses, c_pool.lower_pools, c_conv.lower_convolutions):
             fused = lower(fused, runtime)
         log_graph(fused, f"{name} (after fuse_elementwise and the lowerings to hand-written C)")
+        fused = c_graph.lower_segments(fused, offset, lambda source: cache.load(source, compiler))
+        log_graph(fused, f"{name} (after lower_segments)")
+        # the kernels outside segments (those inside run in their segment's C; one by one, by NumPy)
         ops = [op for op in fused.ops if isinstance(op.node, FusedKernel)]
         if ops:
             source, names = render_module([op.node.kernel for op in ops], offset)

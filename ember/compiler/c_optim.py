@@ -13,6 +13,7 @@ are not numbers), and SGD on small parameters (``SGD_C_MIN``), runs the optimize
 import ctypes
 import math
 import numbers
+import sys
 
 import numpy as np
 
@@ -91,6 +92,7 @@ EM_OPTIM(double, f64)
 """
 
 _SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
+_module = sys.modules[__name__]  # the argument builders are looked up on it (a test counts their calls)
 _NUMBER_TYPES = (float, int, bool)
 # below this many elements NumPy's 2 to 4 loops of an SGD update cost no more than the call into C (measured,
 # with momentum: 4096 values, 3.9 against 4.5 us; 400k values, 125 against 73 us); Adam's 9 loops always do
@@ -101,6 +103,53 @@ def _numbers(*values):
     return all(v.__class__ in _NUMBER_TYPES or isinstance(v, numbers.Real) for v in values)
 
 
+def sgd_arguments(group, state, p):
+    """The C arguments of an SGD update of p: (with momentum, (lr, weight decay, momentum, 1 - dampening, nesterov,
+    first step, maximize), start) where ``start()`` makes the state the update needs (the momentum buffer on the
+    first step) and gives its arrays; None where C does not cover the group's values."""
+    lr, wd, momentum, dampening = group["lr"], group["weight_decay"], group["momentum"], group["dampening"]
+    if not _numbers(lr, wd, momentum, dampening):
+        return None
+    buf = state.get("momentum_buffer") if momentum else None
+    if buf is not None and not (buf.flags.carray and buf.dtype == p.dtype and buf.shape == p.shape):
+        return None
+    first = bool(momentum) and buf is None
+
+    def start():
+        if first:
+            state["momentum_buffer"] = np.empty_like(p)
+        return (state["momentum_buffer"],) if momentum else ()
+    scalars = (lr, wd, momentum, 1 - dampening, bool(group["nesterov"]), first, bool(group.get("maximize", False)))
+    return bool(momentum), scalars, start
+
+
+def adam_arguments(optimizer, group, state, p):
+    """The C arguments of an Adam or AdamW update of p: ((decay, decoupled, weight decay, 1 - beta1, beta2,
+    1 - beta2, sqrt(1 - beta2 ** step), eps, step size, maximize), start) where ``start()`` advances the state (its
+    step count; the moment buffers on the first step) and gives (exp_avg, exp_avg_sq); None where C does not
+    cover the group's values (AMSGrad, hyper-parameters that are not numbers, buffers of another layout)."""
+    lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+    if group.get("amsgrad", False) or not _numbers(lr, beta1, beta2, eps, wd):
+        return None
+    if "exp_avg" in state:
+        if not all(a.flags.carray and a.dtype == p.dtype and a.shape == p.shape
+                   for a in (state["exp_avg"], state["exp_avg_sq"])):
+            return None
+        step = state["step"] + 1
+    else:
+        step = 1
+
+    def start():
+        if "exp_avg" not in state:
+            state["step"], state["exp_avg"], state["exp_avg_sq"] = 0, np.zeros_like(p), np.zeros_like(p)
+        state["step"] += 1
+        return state["exp_avg"], state["exp_avg_sq"]
+    decoupled = bool(optimizer.decoupled and wd)
+    scalars = (1 - lr * wd, decoupled, wd, 1 - beta1, beta2, 1 - beta2, math.sqrt(1 - beta2 ** step), eps,
+               -lr / (1 - beta1 ** step), bool(group.get("maximize", False)))
+    return scalars, start
+
+
 class OptimizerUpdate(_optimizer.OptimizerUpdate):
     """The optimizer's OptimizerUpdate op, run by the C function of its optimizer where it can (see the module
     docstring)."""
@@ -109,53 +158,31 @@ class OptimizerUpdate(_optimizer.OptimizerUpdate):
     runs = "c"
 
     def forward(self, xp, p, g):
-        group, suffix = self.group, _SUFFIX.get(p.dtype)
+        suffix = _SUFFIX.get(p.dtype)
         sgd = isinstance(self.optimizer, SGD)
         if (xp is not np or suffix is None or g.dtype != p.dtype or g.shape != p.shape or not p.flags.carray
-                or group.get("amsgrad", False) or (sgd and p.size < SGD_C_MIN)):
+                or (sgd and p.size < SGD_C_MIN)):
             return super().forward(xp, p, g)
         if not g.flags.carray:
             g = np.array(g, order="C")
         threads = get_num_threads() if p.size >= render_c.PARALLEL_MIN else 1
-        maximize = bool(group.get("maximize", False))
-        run = self._sgd if sgd else self._adam
-        return p if run(suffix, threads, maximize, p, g) else super().forward(xp, p, g)
-
-    def _sgd(self, suffix, threads, maximize, p, g):
-        group, state = self.group, self.state
-        lr, wd, momentum, dampening = group["lr"], group["weight_decay"], group["momentum"], group["dampening"]
-        if not _numbers(lr, wd, momentum, dampening):
-            return False
-        if not momentum:
-            self.lib[suffix][0](p.size, threads, lr, wd, maximize, p, g)
-            return True
-        buf = state.get("momentum_buffer")
-        first = buf is None
-        if first:
-            buf = state["momentum_buffer"] = np.empty_like(p)
-        elif not (buf.flags.carray and buf.dtype == p.dtype and buf.shape == p.shape):
-            return False
-        self.lib[suffix][1](p.size, threads, lr, wd, momentum, 1 - dampening, bool(group["nesterov"]), first,
-                            maximize, p, g, buf)
-        return True
-
-    def _adam(self, suffix, threads, maximize, p, g):
-        group, state = self.group, self.state
-        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        if not _numbers(lr, beta1, beta2, eps, wd):
-            return False
-        if "exp_avg" not in state:
-            state["step"], state["exp_avg"], state["exp_avg_sq"] = 0, np.zeros_like(p), np.zeros_like(p)
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        if not all(a.flags.carray and a.dtype == p.dtype and a.shape == p.shape for a in (m, v)):
-            return False
-        state["step"] += 1
-        step = state["step"]
-        decoupled = bool(self.optimizer.decoupled and wd)
-        self.lib[suffix][2](
-            p.size, threads, 1 - lr * wd, decoupled, wd, 1 - beta1, beta2, 1 - beta2,
-            math.sqrt(1 - beta2 ** step), eps, -lr / (1 - beta1 ** step), maximize, p, g, m, v)
-        return True
+        fns = self.lib[suffix]
+        if sgd:
+            args = _module.sgd_arguments(self.group, self.state, p)
+            if args is None:
+                return super().forward(xp, p, g)
+            momentum, (lr, wd, m, undamped, nesterov, first, maximize), start = args
+            if momentum:
+                fns[1](p.size, threads, lr, wd, m, undamped, nesterov, first, maximize, p, g, *start())
+            else:
+                fns[0](p.size, threads, lr, wd, maximize, p, g)
+            return p
+        args = _module.adam_arguments(self.optimizer, self.group, self.state, p)
+        if args is None:
+            return super().forward(xp, p, g)
+        scalars, start = args
+        fns[2](p.size, threads, *scalars[:-1], scalars[-1], p, g, *start())
+        return p
 
 
 def _functions(lib):

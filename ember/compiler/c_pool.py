@@ -21,6 +21,18 @@ __all__ = ["BODY", "lower_pools"]
 BODY = r"""
 /* geo: kh, sh, dh, lh, kw, sw, dw, lw (kernel, stride, dilation, padding before, per axis); planes of h x w in,
    oh x ow out */
+#define EM_POOL_CHUNK 256
+/* the windows lo..hi of a chunk take kernel position pos (columns c * stride + off of row) where it wins */
+#define EM_POOL_SCAN(T, stride)                                                                                  \
+    {                                                                                                           \
+        EM_OMP(simd)                                                                                            \
+        for (int64_t c = lo; c < hi; ++c) {                                                                     \
+            const T v = row[c * (stride) + off], b = best[c];                                                   \
+            const int take = (v > b) | (v != v) | (at[c] < 0);                                                  \
+            best[c] = take ? v : b;                                                                             \
+            at[c] = take ? pos : at[c];                                                                         \
+        }                                                                                                       \
+    }
 #define EM_MAXPOOL(T, S, I, IS)                                                                                 \
 void em_maxpool_##S##_##IS(int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow, void *geoo,           \
                            int nthreads, void *xo, void *oo, void *ko)                                          \
@@ -31,36 +43,62 @@ void em_maxpool_##S##_##IS(int64_t planes, int64_t h, int64_t w, int64_t oh, int
     I *restrict kidx = EM_DATA(ko, I);                                                                          \
     const int64_t kh = geo[0], sh = geo[1], dh = geo[2], lh = geo[3];                                           \
     const int64_t kw = geo[4], sw = geo[5], dw = geo[6], lw = geo[7];                                           \
+    /* for each chunk of a row and kernel column j: the chunk's windows whose column is inside the input */   \
+    /* (computed once: two divisions per row and position cost as much as the scan)                      */   \
+    const int64_t chunks = (ow + EM_POOL_CHUNK - 1) / EM_POOL_CHUNK;                                            \
+    int64_t span[chunks * kw * 2 + 1];                                                                          \
+    for (int64_t ch = 0; ch < chunks; ++ch)                                                                     \
+        for (int64_t j = 0; j < kw; ++j) {                                                                      \
+            const int64_t n = ow - ch * EM_POOL_CHUNK < EM_POOL_CHUNK ? ow - ch * EM_POOL_CHUNK : EM_POOL_CHUNK; \
+            const int64_t off = ch * EM_POOL_CHUNK * sw + j * dw - lw;                                          \
+            const int64_t end = w - off <= 0 ? 0 : (w - off - 1) / sw + 1;                                      \
+            span[(ch * kw + j) * 2] = off >= 0 ? 0 : (-off + sw - 1) / sw;                                      \
+            span[(ch * kw + j) * 2 + 1] = end < n ? end : n;                                                    \
+        }                                                                                                       \
     EM_OMP(parallel for if(parallel: planes * oh * ow * kh * kw >= EM_PARALLEL_MIN) num_threads(nthreads)      \
            schedule(static))                                                                                    \
     for (int64_t p = 0; p < planes; ++p) {                                                                      \
         const T *restrict xp = x + p * h * w;                                                                   \
         for (int64_t oy = 0; oy < oh; ++oy)                                                                     \
-            for (int64_t ox = 0; ox < ow; ++ox) {                                                               \
-                const int64_t y0 = oy * sh - lh, x0 = ox * sw - lw;                                             \
-                T best = -(T)INFINITY;                                                                          \
-                int64_t at = -1;                                                                                \
-                for (int64_t i = 0; i < kh; ++i) {                                                              \
-                    const int64_t y = y0 + i * dh;                                                              \
-                    if (y < 0 || y >= h)                                                                        \
-                        continue;                                                                               \
-                    for (int64_t j = 0; j < kw; ++j) {                                                          \
-                        const int64_t xx = x0 + j * dw;                                                         \
-                        if (xx < 0 || xx >= w)                                                                  \
-                            continue;                                                                           \
-                        const T v = xp[y * w + xx];                                                             \
-                        if (at < 0)                                                                             \
-                            at = i * kw + j;  /* the first element inside the input */                         \
-                        if (v > best || v != v) {                                                              \
-                            best = v;                                                                           \
-                            at = i * kw + j;                                                                    \
-                        }                                                                                       \
-                    }                                                                                           \
-                }                                                                                               \
-                const int64_t o = (p * oh + oy) * ow + ox;                                                      \
-                out[o] = best;                                                                                  \
-                kidx[o] = (I)(at < 0 ? 0 : at);                                                                 \
+        for (int64_t ox0 = 0; ox0 < ow; ox0 += EM_POOL_CHUNK) {                                                 \
+            /* EM_POOL_CHUNK windows of a row at once, one kernel position after another (the scan's order),   */\
+            /* so the loop over the windows is independent and vectorises; a window's running maximum is       */\
+            /* kept by selects (which element wins is data: branches would be mispredicted), in local arrays   */\
+            /* (stores to the output could alias the input's loads every 4 KiB: NumPy's large arrays start at  */\
+            /* the same page offset; that doubled the time)                                                    */\
+            const int64_t n = ow - ox0 < EM_POOL_CHUNK ? ow - ox0 : EM_POOL_CHUNK;                              \
+            T best[EM_POOL_CHUNK];                                                                              \
+            int32_t at[EM_POOL_CHUNK];                                                                          \
+            for (int64_t c = 0; c < n; ++c) {                                                                   \
+                best[c] = -(T)INFINITY;                                                                         \
+                at[c] = -1;                                                                                     \
             }                                                                                                   \
+            const int64_t y0 = oy * sh - lh;                                                                    \
+            for (int64_t i = 0; i < kh; ++i) {                                                                  \
+                const int64_t y = y0 + i * dh;                                                                  \
+                if (y < 0 || y >= h)                                                                            \
+                    continue;                                                                                   \
+                const T *restrict row = xp + y * w;                                                             \
+                for (int64_t j = 0; j < kw; ++j) {                                                              \
+                    const int64_t off = ox0 * sw + j * dw - lw;  /* column of window c: c * sw + off */         \
+                    const int64_t *bounds = span + (ox0 / EM_POOL_CHUNK * kw + j) * 2;                          \
+                    const int64_t lo = bounds[0], hi = bounds[1];                                               \
+                    const int32_t pos = (int32_t)(i * kw + j);                                                  \
+                    if (sw == 2)  /* the common stride as a constant: loads the compiler can shuffle */        \
+                        EM_POOL_SCAN(T, 2)                                                                      \
+                    else if (sw == 1)                                                                           \
+                        EM_POOL_SCAN(T, 1)                                                                      \
+                    else                                                                                        \
+                        EM_POOL_SCAN(T, sw)                                                                     \
+                }                                                                                               \
+            }                                                                                                   \
+            T *restrict o = out + (p * oh + oy) * ow + ox0;                                                     \
+            I *restrict k = kidx + (p * oh + oy) * ow + ox0;                                                    \
+            for (int64_t c = 0; c < n; ++c) {  /* a window wholly in the padding: position 0 */                \
+                o[c] = best[c];                                                                                 \
+                k[c] = (I)(at[c] < 0 ? 0 : at[c]);                                                              \
+            }                                                                                                   \
+        }                                                                                                       \
     }                                                                                                           \
 }                                                                                                               \
 void em_maxpool_scatter_##S##_##IS(int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow, void *geoo,   \

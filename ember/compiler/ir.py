@@ -78,6 +78,12 @@ class Graph:
         self.grads = []  # (leaf Value, Value of its new .grad or None): the .grad attributes the graph leaves
         self.signature = []  # see capture.signature
 
+    def walk(self):
+        """Every op in running order, with the ops an op holds (a C segment's, see ``c_graph``) right after it."""
+        for op in self.ops:
+            yield op
+            yield from getattr(op.node, "graph_ops", ())
+
     def values_used(self):
         """Every value that an op, an output, a write or a .grad reads, in first-use order (no duplicates)."""
         seen, order = set(), []
@@ -119,7 +125,7 @@ class Graph:
         """id(value) -> its printed name (%in0, %p0, %c0, %g0, %0, ...), in the order the text shows them."""
         names, counts = {}, {"input": 0, "captured": 0, "constant": 0, "grad": 0, "op": 0}
         prefix = {"input": "%in", "captured": "%p", "constant": "%c", "grad": "%g", "op": "%"}
-        for v in self.sources() + [o for op in self.ops for o in op.outputs if o is not None]:
+        for v in self.sources() + [o for op in self.walk() for o in op.outputs if o is not None]:
             if id(v) not in names:
                 names[id(v)] = f"{prefix[v.kind]}{counts[v.kind]}"
                 counts[v.kind] += 1
@@ -135,11 +141,15 @@ class Graph:
         lines = [f"{title}({', '.join(f'{name(v)}: {v.type_str}' for v in self.inputs)}):"]
         for v in self.sources()[len(self.inputs):]:
             lines.append(f"    {name(v)}: {v.type_str} = {v.kind}")
-        for op in self.ops:
+        def line(op, indent):
             args = ", ".join(name(a) for a in op.args)
             outs = ", ".join("_" if o is None else name(o) for o in op.outputs)
             types = ", ".join(o.type_str for o in op.outputs if o is not None)
-            lines.append(f"    {outs} = {op.name}({args}){_attributes(op.node)}  # {types}")
+            return f"{indent}{outs} = {op.name}({args}){_attributes(op.node)}  # {types}"
+
+        for op in self.ops:
+            lines.append(line(op, "    "))
+            lines += [line(inner, "        | ") for inner in getattr(op.node, "graph_ops", ())]
         for target, value in self.writes:
             lines.append(f"    {name(target)}[...] = {name(value)}")
         for leaf, grad in self.grads:
@@ -165,7 +175,7 @@ class Graph:
             lines.append(f"  {node_of(v)} [shape=ellipse label={_dot_id(f'{names[id(v)]} ({v.kind})')}];")
         for i, op in enumerate(self.ops):
             outs = ", ".join("_" if o is None else names[id(o)] for o in op.outputs)
-            label = f"{outs} = {op.name}" + (f"\n{op.node.ops}" if op.name == "FusedKernel" else "")
+            label = f"{outs} = {op.name}" + (f"\n{op.node.ops}" if op.name in ("FusedKernel", "Segment") else "")
             lines.append(f"  op{i} [shape=box label={_dot_id(label)}];")
             for a in op.values():
                 edge(a, f"op{i}")
@@ -188,7 +198,7 @@ def _dot_id(text):
 
 def _attributes(node):
     """A node's simple attributes (numbers, strings, tuples of them) as {k=v, ...}: what distinguishes two ops."""
-    items = [f"{k}={v!r}" for k, v in sorted(vars(node).items()) if _is_simple(v)]
+    items = [f"{k}={v!r}" for k, v in sorted(vars(node).items()) if _is_simple(v) and not k.startswith("_")]
     return " {" + ", ".join(items) + "}" if items else ""
 
 

@@ -1,0 +1,563 @@
+"""Runs of a graph's ops as one C function each (segments): Inductor's C++ wrapper, MXNet's memory planner.
+
+After fusion and the lowerings, each op of a graph still costs a call from Python (the interpreter, ctypes,
+NumPy's dispatch: a few microseconds), which is most of a small model's step. ``lower_segments`` replaces every
+maximal run of ops that C can do one after another (``_EMITTERS``: GEMMs of Linear and its gradient through
+NumPy's own BLAS, fused kernels, cross-entropy and its gradient, copies, SGD / Adam / AdamW updates) by one
+``Segment`` op, which calls one generated C function. Its inputs are the values the run reads from before it;
+its outputs are the values read after it or handed out (new arrays each run); every other value lives in one
+arena at an offset planned from liveness (values whose lives do not overlap share bytes; a copy whose source
+dies there shares its source's). Shapes are constants in the C: a graph is traced per shape.
+
+Each run, Python reads what may change without a retrace (the optimizers' hyper-parameters and state) into a
+vector of doubles and the state arrays, then calls the function once. Where C cannot do a run (an optimizer
+state it does not cover, an input array of another layout, cross-entropy's target out of range or logits that
+are not finite: the function returns nonzero before writing anything that outlives it) the segment runs its ops
+one by one instead (``Segment.ops_program``), which gives the eager results, errors and warnings.
+"""
+import ctypes
+import hashlib
+import math
+
+import numpy as np
+
+from ..ops._threads import get_num_threads
+from ..ops.copy import Clone
+from ..ops.linear import Linear, LinearGrad
+from ..optim import optimizer as _optimizer
+from ..optim.adam import Adam, AdamW
+from ..optim.sgd import SGD
+from ..autograd import Node
+from . import blas, c_loss, c_optim, render_c
+from .interpret import Program
+from .ir import Graph, Op, Value
+from .kernel import FusedKernel
+from .rules import SUPPORTED_DTYPES
+
+__all__ = ["lower_segments", "Segment", "tuple_offset"]
+
+_T = {np.dtype(np.float32): ("float", "f32", "s"), np.dtype(np.float64): ("double", "f64", "d")}
+_ALIGN = 64  # bytes: every arena value starts at a multiple (a cache line, the widest vector)
+_ROW, _NO, _TR = 101, 111, 112  # CBLAS: row-major, no transpose, transpose
+_tuple_offset = []
+
+
+def tuple_offset():
+    """Where a tuple object holds its items (bytes from its address), checked on a tuple; None if not found."""
+    if not _tuple_offset:
+        items = (object(), object())
+        found = next((off for off in range(8, 72, 8)
+                      if ctypes.c_void_p.from_address(id(items) + off).value == id(items[0]) and
+                      ctypes.c_void_p.from_address(id(items) + off + 8).value == id(items[1])), None)
+        _tuple_offset.append(found)
+    return _tuple_offset[0]
+
+
+def _size(v):
+    return math.prod(v.shape)
+
+
+def _floats(*values):
+    return all(isinstance(v, Value) and v.dtype in _T for v in values) and len({v.dtype for v in values}) == 1
+
+
+# ---- which ops a segment takes -------------------------------------------------------------------------------
+
+def _linear_ok(op):
+    args = op.args
+    if len(args) not in (2, 3) or not _floats(*args, op.outputs[0]):
+        return False
+    x, w = args[:2]
+    return len(x.shape) >= 2 and len(w.shape) == 2 and (len(args) == 2 or args[2].shape == w.shape[:1]) and \
+        _size(x) > 0 and _size(w) > 0
+
+
+def _linear_grad_ok(op):
+    g, x, w = op.args
+    nx, nw, nb = op.node.need
+    used = [g] + ([w] if nx else []) + ([x] if nw else [])
+    if not _floats(*used, *(o for o in op.outputs if o is not None)) or len(op.node.x_shape) < 2:
+        return False
+    return _size(g) > 0 and (not nb or tuple(op.node.b_shape) == g.shape[-1:])
+
+
+def _loss_grad_ok(op):
+    return _size(op.args[0]) == 1 and _floats(op.args[0])
+
+
+def _update_ok(op):
+    node, (p, g) = op.node, op.args
+    return type(node.optimizer) in (SGD, Adam, AdamW) and p.kind == "captured" and _floats(p, g) and \
+        p.shape == g.shape and _size(p) > 0
+
+
+_OK = {Linear: _linear_ok, LinearGrad: _linear_grad_ok, FusedKernel: lambda op: True, Clone: lambda op: True,
+       c_loss.CrossEntropy: lambda op: True, c_loss.CrossEntropyGrad: _loss_grad_ok,
+       _optimizer.OptimizerUpdate: _update_ok, c_optim.OptimizerUpdate: _update_ok}
+_CHECKS = (c_loss.CrossEntropy,)  # ops whose C may give up (the segment then runs its ops one by one)
+
+
+def _runs(graph):
+    """The maximal runs of ops (index lists, in order) that a segment can hold: each op covered, an op and the ops
+    whose nodes it reads (links) in one run, a check only where no op with effects ran before it, an update's
+    output read by nobody; runs of at least two ops."""
+    ops, handed_out, readers = graph.ops, graph.handed_out(), graph.readers()
+    ok = []
+    effects = False
+    for op in ops:
+        check = _OK.get(type(op.node))
+        good = check is not None and not op.raw and check(op)
+        if isinstance(op.node, _optimizer.OptimizerUpdate):
+            good = good and id(op.outputs[0]) not in handed_out and not readers.get(id(op.outputs[0]))
+        if isinstance(op.node, _CHECKS) and effects:
+            good = False
+        effects = effects or op.node.has_effects()
+        ok.append(good)
+    index = {id(op): i for i, op in enumerate(ops)}
+    pairs = [(index[id(src)], i) for i, op in enumerate(ops) for src, _, _ in op.links.values()]
+    while True:
+        run_of, runs, current = {}, [], None
+        for i, good in enumerate(ok):
+            if good:
+                if current is None:
+                    current = []
+                    runs.append(current)
+                current.append(i)
+                run_of[i] = len(runs) - 1
+            else:
+                current = None
+        split = [(a, b) for a, b in pairs if run_of.get(a, -1) != run_of.get(b, -2) and (ok[a] or ok[b])]
+        if not split:
+            return [r for r in runs if len(r) >= 2]
+        for a, b in split:
+            ok[a] = ok[b] = False
+
+
+# ---- planning the values of a run ------------------------------------------------------------------------------
+
+class _Plan:
+    """Where each value of a run lives: ``inputs`` and ``outputs`` (items of the tuple the C function gets; a
+    copy's value may share its source's storage: ``alias``, ``storage_of_output``), the other values and the
+    buffers ops ask for (a loss's log-probabilities) in the arena (``offsets``, ``arena_bytes``)."""
+
+    def __init__(self, ops, after_reads):
+        inside = {id(o) for op in ops for o in op.outputs if o is not None}
+        self.inputs, seen = [], set()
+        for op in ops:
+            for a in op.args:
+                if isinstance(a, Value) and id(a) not in inside and id(a) not in seen:
+                    seen.add(id(a))
+                    self.inputs.append(a)
+        self.outputs = [o for op in ops if not isinstance(op.node, _optimizer.OptimizerUpdate)
+                        for o in op.outputs if o is not None and id(o) in after_reads]
+        out_ids = {id(o) for o in self.outputs}
+        last = {}
+        for i, op in enumerate(ops):
+            for a in op.args:
+                if isinstance(a, Value):
+                    last[id(a)] = i
+        # a copy of a value that dies at the copy takes its storage
+        self.alias = {}
+        for i, op in enumerate(ops):
+            a = op.args[0] if isinstance(op.node, Clone) else None
+            if a is not None and id(a) in inside and id(a) not in out_ids and last.get(id(a)) == i:
+                self.alias[id(op.outputs[0])] = self.alias.get(id(a), id(a))
+        # values sharing a storage: an output's storage is that output's array
+        members = {}
+        for op in ops:
+            for o in op.outputs:
+                if o is not None and not isinstance(op.node, _optimizer.OptimizerUpdate):
+                    members.setdefault(self.alias.get(id(o), id(o)), []).append(o)
+        self.storage_of_output = {}
+        spans = []  # (key, bytes, first, last)
+        define = {id(o): i for i, op in enumerate(ops) for o in op.outputs if o is not None}
+        for root, vals in members.items():
+            outs = [v for v in vals if id(v) in out_ids]
+            if outs:
+                for v in vals:
+                    self.storage_of_output[id(v)] = outs[0]
+                continue
+            first = min(define[id(v)] for v in vals)
+            end = max(max(last.get(id(v), define[id(v)]) for v in vals), first)
+            spans.append((root, _size(vals[0]) * vals[0].dtype.itemsize, first, end))
+        for i, op in enumerate(ops):
+            if isinstance(op.node, c_loss.CrossEntropy):
+                x = op.args[0]
+                end = max([j for j, r in enumerate(ops) if any(s is op for s, _, _ in r.links.values())] + [i])
+                spans.append(((id(op), "logp"), _size(x) * x.dtype.itemsize, i, end))
+                spans.append(((id(op), "sums"), 16, i, end))
+            if isinstance(op.node, LinearGrad) and op.node.need[2]:
+                g = op.args[0]
+                spans.append(((id(op), "ones"), (_size(g) // g.shape[-1]) * g.dtype.itemsize, i, i))
+        self.offsets, self.arena_bytes = _place(spans)
+
+    def root(self, v):
+        """The id of the value whose storage v uses (itself, or the source of a copy)."""
+        return self.alias.get(id(v), id(v))
+
+
+def _place(spans):
+    """Offsets for (key, bytes, first, last) spans: the largest first, each at the lowest aligned offset that no
+    placed span with an overlapping life occupies (TFLite's greedy-by-size)."""
+    placed, offsets, top = [], {}, 0
+    for key, nbytes, first, end in sorted(spans, key=lambda s: -s[1]):
+        size = -(-max(nbytes, 1) // _ALIGN) * _ALIGN
+        busy = sorted((o, o + s) for o, s, f, e in placed if f <= end and first <= e)
+        offset = 0
+        for lo, hi in busy:
+            if offset + size <= lo:
+                break
+            offset = max(offset, hi)
+        placed.append((offset, size, first, end))
+        offsets[key] = offset
+        top = max(top, offset + size)
+    return offsets, top
+
+
+# ---- rendering a run as C --------------------------------------------------------------------------------------
+
+class _Render:
+    """The C function of one run: pointers to its values, one block of statements per op."""
+
+    def __init__(self, ops, plan, names):
+        self.ops, self.plan, self.names = ops, plan, names
+        self.lines, self.kernels, self.hp, self.updates, self.bodies = [], {}, 0, [], set()
+        self.arena_item = len(plan.inputs) + len(plan.outputs)  # tuple items: inputs, outputs, arena, doubles,
+        self.items = self.arena_item + 2  # then the state arrays of the updates
+        self.uses_arena = False
+
+    def ptr(self, v):
+        """The C name of v's data."""
+        return f"v{self.names[id(v)]}"
+
+    def declarations(self):
+        plan, lines = self.plan, []
+        item = {}
+        for k, v in enumerate(plan.inputs):
+            item[id(v)] = k
+        for k, v in enumerate(plan.outputs):
+            item[id(v)] = len(plan.inputs) + k
+        declared = set()
+        updated = {id(op.outputs[0]) for op in self.ops if isinstance(op.node, _optimizer.OptimizerUpdate)}
+        for v in list(plan.inputs) + [o for op in self.ops for o in op.outputs if o is not None]:
+            if id(v) in declared or id(v) in updated:
+                continue
+            declared.add(id(v))
+            t = _ctype(v.dtype)
+            if id(v) in item:
+                where = f"EM_ITEM({item[id(v)]}, {t})"
+            elif id(v) in plan.storage_of_output:
+                where = f"EM_ITEM({item[id(plan.storage_of_output[id(v)])]}, {t})"
+            else:
+                self.uses_arena = True
+                where = f"({t} *)(arena + {plan.offsets[plan.root(v)]})"
+            lines.append(f"    {t} *{self.ptr(v)} = {where};")
+        return lines
+
+    def scratch(self, op, kind, ctype):
+        self.uses_arena = True
+        return f"({ctype} *)(arena + {self.plan.offsets[(id(op), kind)]})"
+
+    def emit(self, op):
+        outs = ", ".join(self.ptr(o) if o is not None else "_" for o in op.outputs)
+        self.lines.append(f"    /* {outs} = {op.name} */")
+        self.lines += ["    {"] + ["        " + line for line in _EMIT[type(op.node)](self, op)] + ["    }"]
+
+
+def _ctype(dtype):
+    """The C type of a pointer to dtype's values (char for those only copied)."""
+    dtype = np.dtype(dtype)
+    if dtype in SUPPORTED_DTYPES:
+        return SUPPORTED_DTYPES[dtype][0]
+    return f"{'u' if dtype.kind == 'u' else ''}int{dtype.itemsize * 8}_t" if dtype.kind in "iu" else "char"
+
+
+def _emit_linear(r, op):
+    x, w = op.args[:2]
+    y = op.outputs[0]
+    t, _, p = _T[y.dtype]
+    n, k = w.shape
+    m = _size(x) // k
+    lines = [f"em_{p}gemm({_ROW}, {_NO}, {_TR}, {m}, {n}, {k}, 1, {r.ptr(x)}, {k}, {r.ptr(w)}, {k}, 0, "
+             f"{r.ptr(y)}, {n});"]
+    if len(op.args) == 3:
+        b = r.ptr(op.args[2])
+        lines += [f"for (int64_t i = 0; i < {m}; ++i)", f"    for (int64_t j = 0; j < {n}; ++j)",
+                  f"        {r.ptr(y)}[i * {n} + j] += {b}[j];"]
+    return lines
+
+
+def _emit_linear_grad(r, op):
+    g, x, w = op.args
+    gx, gw, gb = op.outputs
+    t, _, p = _T[g.dtype]
+    n = g.shape[-1]
+    m = _size(g) // n
+    k = op.node.x_shape[-1]
+    lines = []
+    if gx is not None:
+        lines.append(f"em_{p}gemm({_ROW}, {_NO}, {_NO}, {m}, {k}, {n}, 1, {r.ptr(g)}, {n}, {r.ptr(w)}, {k}, 0, "
+                     f"{r.ptr(gx)}, {k});")
+    if gw is not None:
+        lines.append(f"em_{p}gemm({_ROW}, {_TR}, {_NO}, {n}, {k}, {m}, 1, {r.ptr(g)}, {n}, {r.ptr(x)}, {k}, 0, "
+                     f"{r.ptr(gw)}, {k});")
+    if gb is not None:  # ones @ g, as the NumPy form (a matrix-vector product)
+        ones = r.scratch(op, "ones", t)
+        lines += [f"{t} *ones = {ones};", f"for (int64_t i = 0; i < {m}; ++i) ones[i] = 1;",
+                  f"em_{p}gemv({_ROW}, {_TR}, {m}, {n}, 1, {r.ptr(g)}, {n}, ones, 1, 0, {r.ptr(gb)}, 1);"]
+    return lines
+
+
+def _emit_kernel(r, op):
+    kernel = op.node.kernel
+    name, text = render_c.render_kernel(kernel)
+    r.kernels[name] = text
+    dims = ", ".join(str(d) for d in render_c.kernel_dims(kernel))
+    args = ", ".join([r.ptr(a) for a in op.args] + [r.ptr(o) for o in op.outputs])
+    return [f"static const int64_t dims[] = {{{dims}}};", f"{name}(dims, nthreads, {args});"]
+
+
+def _emit_clone(r, op):
+    a, out = op.args[0], op.outputs[0]
+    if r.plan.root(out) == r.plan.root(a) and id(out) in r.plan.alias:
+        return ["/* its argument's storage */"]
+    return [f"memcpy({r.ptr(out)}, {r.ptr(a)}, {_size(a) * a.dtype.itemsize});"] if _size(a) else []
+
+
+def _emit_loss(r, op):
+    r.bodies.add("loss")
+    x, target = op.args
+    t, s, _ = _T[x.dtype]
+    n, c = x.shape
+    mean = op.node.reduction == "mean"
+    logp, sums = r.scratch(op, "logp", t), r.scratch(op, "sums", "double")
+    value = "sums[0] / sums[1]" if mean else "sums[0]"
+    return [f"{t} *logp = {logp};", f"double *sums = {sums};",
+            f"if (em_xent_{s}({n}, {c}, {op.node.targets[0]}, {_threads(x)}, {r.ptr(x)}, {r.ptr(target)}, logp, "
+            "sums))", "    return 1;", f"{r.ptr(op.outputs[0])}[0] = ({t})({value});"]
+
+
+def _emit_loss_grad(r, op):
+    g, x = op.args
+    loss = op.links["saved"][0]
+    t, s, _ = _T[x.dtype]
+    n, c = x.shape
+    mean = op.node.reduction == "mean"
+    logp, sums = r.scratch(loss, "logp", t), r.scratch(loss, "sums", "double")
+    scale = f"(double){r.ptr(g)}[0]" + (" / sums[1]" if mean else "")
+    return [f"const double *sums = {sums};", "(void)sums;",
+            f"em_xent_grad_{s}({n}, {c}, {loss.node.targets[0]}, {_threads(x)}, {scale}, {logp}, "
+            f"{r.ptr(loss.args[1])}, {r.ptr(op.outputs[0])});"]
+
+
+def _emit_update(r, op):
+    r.bodies.add("optim")
+    p, g = op.args
+    _, s, _ = _T[p.dtype]
+    h, item, n, thr = r.hp, r.items, _size(p), _threads(p)
+    r.updates.append((op.node, r.plan.inputs.index(p), h))
+    state = f"EM_ITEM({item}, void)"
+    if isinstance(op.node.optimizer, SGD):
+        r.hp, r.items = h + 8, item + 1
+        d = [f"hp[{h + j}]" for j in range(8)]
+        return [f"if ({d[0]} != 0)",
+                f"    em_sgd_momentum_{s}({n}, {thr}, {d[1]}, {d[2]}, {d[3]}, {d[4]}, (int){d[5]}, (int){d[6]}, "
+                f"(int){d[7]}, {r.ptr(p)}, {r.ptr(g)}, {state});",
+                "else",
+                f"    em_sgd_{s}({n}, {thr}, {d[1]}, {d[2]}, (int){d[7]}, {r.ptr(p)}, {r.ptr(g)});"]
+    r.hp, r.items = h + 10, item + 2
+    d = [f"hp[{h + j}]" for j in range(10)]
+    return [f"em_adam_{s}({n}, {thr}, {d[0]}, (int){d[1]}, {', '.join(d[2:9])}, (int){d[9]}, {r.ptr(p)}, "
+            f"{r.ptr(g)}, {state}, EM_ITEM({item + 1}, void));"]
+
+
+def _threads(v):
+    return "nthreads" if _size(v) >= render_c.PARALLEL_MIN else "1"
+
+
+_EMIT = {Linear: _emit_linear, LinearGrad: _emit_linear_grad, FusedKernel: _emit_kernel, Clone: _emit_clone,
+         c_loss.CrossEntropy: _emit_loss, c_loss.CrossEntropyGrad: _emit_loss_grad,
+         _optimizer.OptimizerUpdate: _emit_update, c_optim.OptimizerUpdate: _emit_update}
+
+_BLAS = r"""
+typedef EM_BLAS_INT em_bi;
+static void (*em_sgemm)(int, int, int, em_bi, em_bi, em_bi, float, const float *, em_bi, const float *, em_bi,
+                        float, float *, em_bi);
+static void (*em_dgemm)(int, int, int, em_bi, em_bi, em_bi, double, const double *, em_bi, const double *, em_bi,
+                        double, double *, em_bi);
+static void (*em_sgemv)(int, int, em_bi, em_bi, float, const float *, em_bi, const float *, em_bi, float, float *,
+                        em_bi);
+static void (*em_dgemv)(int, int, em_bi, em_bi, double, const double *, em_bi, const double *, em_bi, double,
+                        double *, em_bi);
+/* the addresses of NumPy's BLAS functions (ember.compiler.blas), set once after loading */
+void em_set_blas(void *sgemm, void *dgemm, void *sgemv, void *dgemv)
+{
+    *(void **)&em_sgemm = sgemm;
+    *(void **)&em_dgemm = dgemm;
+    *(void **)&em_sgemv = sgemv;
+    *(void **)&em_dgemv = dgemv;
+}
+"""
+
+
+def _source(renders, names, offset, int_type):
+    """The C module of a graph's segments: the header (with the data of pointers passed as such), NumPy's BLAS as
+    function pointers, the hand-written bodies the segments call, their kernels and the segment functions."""
+    bodies = set().union(*(r.bodies for r in renders))
+    kernels = {}
+    for r in renders:
+        kernels.update(r.kernels)
+    parts = [render_c.header(offset), "#include <string.h>",
+             "#undef EM_DATA", "#define EM_DATA(p, T) ((T *)(p))  /* here the functions get data pointers */",
+             f"#define EM_TUPLE_OFFSET {tuple_offset()}",
+             "#define EM_ITEM(k, T) ((T *)*(char **)((char *)items[k] + EM_DATA_OFFSET))",
+             f"#define EM_BLAS_INT {int_type}", _BLAS]
+    parts += [c_optim.BODY] if "optim" in bodies else []
+    parts += [c_loss.BODY] if "loss" in bodies else []
+    parts += [kernels[k] for k in sorted(kernels)]
+    done = set()
+    for r, name in zip(renders, names):
+        if name in done:  # two runs of the same ops on the same shapes
+            continue
+        done.add(name)
+        head = [f"int64_t {name}(void *tuple, int nthreads)", "{",
+                "    void *const *items = (void *const *)((char *)tuple + EM_TUPLE_OFFSET);", "    (void)nthreads;"]
+        if r.uses_arena:
+            head.append(f"    char *arena = EM_ITEM({r.arena_item}, char);")
+        if r.hp:
+            head.append(f"    const double *hp = EM_ITEM({r.arena_item + 1}, const double);")
+        parts.append("\n".join(head + r.decls + r.lines + ["    return 0;", "}"]))
+    return "\n".join(parts) + "\n"
+
+
+# ---- the op that runs a segment --------------------------------------------------------------------------------
+
+class Segment(Node):
+    """Ops of a graph run by one C function (see the module docstring). ``graph_ops`` are the ops it holds (the
+    graph prints them under it), ``ops_program`` runs them one by one where C does not."""
+
+    differentiable = False
+    fn = None
+
+    def __init__(self, ops, plan, render, program):
+        self.graph_ops = ops
+        self.n_outputs = len(plan.outputs)
+        self.ops = f"{len(ops)} ops"
+        self.ops_program = program
+        self._shapes = [(o.shape, o.dtype) for o in plan.outputs]
+        self._written = tuple(plan.inputs.index(op.args[0]) for op in ops
+                              if isinstance(op.node, _optimizer.OptimizerUpdate))
+        self._updates = tuple(render.updates)
+        self._arena_bytes = plan.arena_bytes
+        self._checks = any(isinstance(op.node, _CHECKS) for op in ops)
+
+    def has_effects(self):
+        return bool(self._written)
+
+    def forward(self, xp, *arrays):
+        if xp is not np or not all(a.__class__ is np.ndarray for a in arrays):
+            return self._one_by_one(xp, arrays)
+        arrays = list(arrays)
+        for i, a in enumerate(arrays):
+            if not (a.flags.c_contiguous and a.flags.aligned):
+                if i in self._written:
+                    return self._one_by_one(xp, arrays)
+                arrays[i] = np.ascontiguousarray(a)
+        for i in self._written:
+            if not arrays[i].flags.writeable:
+                return self._one_by_one(xp, arrays)
+        values, extra, starts, undo = [], [], [], []
+        for node, p_index, _ in self._updates:
+            p, state = arrays[p_index], node.state
+            if isinstance(node.optimizer, SGD):
+                args = c_optim.sgd_arguments(node.group, state, p)
+                if args is None:
+                    return self._one_by_one(xp, arrays)
+                momentum, scalars, start = args
+                values += (float(momentum), *scalars)
+            else:
+                args = c_optim.adam_arguments(node.optimizer, node.group, state, p)
+                if args is None:
+                    return self._one_by_one(xp, arrays)
+                scalars, start = args
+                values += scalars
+            starts.append((start, p, isinstance(node.optimizer, SGD)))
+            if self._checks:
+                undo.append((state, dict(state)))
+        for start, p, sgd in starts:
+            held = start()
+            extra += held if held or not sgd else (p,)  # SGD without momentum reads no buffer: any array
+        outs = [np.empty(shape, dtype) for shape, dtype in self._shapes]
+        arena = np.empty(self._arena_bytes, np.uint8)  # freed after the run, as the interpreter frees its values
+        hp = np.array(values, np.float64) if values else arena
+        failed = self.fn((*arrays, *outs, arena, hp, *extra), get_num_threads())
+        if failed:
+            for state, before in undo:
+                state.clear()
+                state.update(before)
+            return self._one_by_one(xp, arrays)
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def _one_by_one(self, xp, arrays):
+        program = self.ops_program
+        env = [None] * program.n_slots
+        env[:len(arrays)] = arrays
+        program._run_arrays(env)
+        outs = [env[s] for s in program.outputs]
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def lower_segments(graph, offset, load):
+    """graph with its runs of ops that C can do one after another replaced by Segment ops (a new Graph; the
+    graph given stays as it was). ``offset``: where an array object holds its data pointer; ``load(source)``
+    compiles and loads a C module. Without NumPy's BLAS functions, or where a tuple's items cannot be found,
+    graph is returned as it is."""
+    functions = blas.find()
+    if functions is None or tuple_offset() is None:
+        return graph
+    runs = _runs(graph)
+    if not runs:
+        return graph
+    reads_after = _reads_after(graph, runs)
+    renders, names, segments = [], [], []
+    for n, run in enumerate(runs):
+        ops = [graph.ops[i] for i in run]
+        plan = _Plan(ops, reads_after[n])
+        value_names = {}
+        for v in plan.inputs + [o for op in ops for o in op.outputs if o is not None]:
+            value_names.setdefault(id(v), len(value_names))
+        r = _Render(ops, plan, value_names)
+        for op in ops:
+            r.emit(op)
+        r.decls = r.declarations()
+        renders.append(r)
+        segments.append((run, ops, plan))
+    bodies = [_source([r], ["SEGMENT"], offset, functions.int_type) for r in renders]
+    for body in bodies:
+        names.append("es_" + hashlib.sha256(body.encode()).hexdigest()[:16])
+    lib = load(_source(renders, names, offset, functions.int_type))
+    lib.em_set_blas(*(ctypes.c_void_p(functions.address(k)) for k in ("sgemm", "dgemm", "sgemv", "dgemv")))
+    new_ops, at = [], 0
+    for (run, ops, plan), r, name in zip(segments, renders, names):
+        new_ops += graph.ops[at:run[0]]
+        at = run[-1] + 1
+        sub = Graph(plan.inputs, ops, plan.outputs)
+        node = Segment(ops, plan, r, Program(sub))
+        fn = getattr(lib, name)
+        fn.argtypes, fn.restype = [ctypes.py_object, ctypes.c_int], ctypes.c_int64
+        node.fn = fn
+        new_ops.append(Op(node, plan.inputs, plan.outputs))
+    new_ops += graph.ops[at:]
+    new = Graph(graph.inputs, new_ops, graph.outputs, graph.writes, graph.output_spec)
+    new.modules, new.grad_entry, new.grads = graph.modules, graph.grad_entry, graph.grads
+    return new
+
+
+def _reads_after(graph, runs):
+    """For each run, the ids of the values read after it (by a later op, or handed out by the graph)."""
+    handed_out = graph.handed_out()
+    result = []
+    for run in runs:
+        later = {id(a) for op in graph.ops[run[-1] + 1:] for a in op.args if isinstance(a, Value)}
+        result.append(later | handed_out)
+    return result

@@ -1,0 +1,237 @@
+"""ember.compile's C segments (ember/compiler/c_graph.py): runs of ops in one generated C function each, with NumPy's
+own BLAS, planned buffers and the optimizers' updates; against eager steps, and their fallbacks."""
+import subprocess
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from ember import nn
+from ember.compiler import blas, c_backend, c_graph, cache
+from ember.compiler.c_graph import Segment, _place
+
+COMPILER = cache.find_compiler()
+needs_c = pytest.mark.skipif(COMPILER is None or blas.find() is None, reason="no C compiler or no NumPy BLAS")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _cache_dir(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EMBER_CACHE_DIR", str(tmp_path_factory.mktemp("ember_cache")))
+        yield
+
+
+@pytest.fixture
+def c_runs(monkeypatch):
+    """How many times a segment's C function ran to the end (not its ops one by one)."""
+    count = [0]
+    forward, one_by_one = Segment.forward, Segment._one_by_one
+    fell_back = []
+
+    def counted(self, xp, *arrays):
+        fell_back.clear()
+        out = forward(self, xp, *arrays)
+        count[0] += not fell_back
+        return out
+
+    def by_ops(self, xp, arrays):
+        fell_back.append(True)
+        return one_by_one(self, xp, arrays)
+
+    monkeypatch.setattr(Segment, "forward", counted)
+    monkeypatch.setattr(Segment, "_one_by_one", by_ops)
+    return count
+
+
+def _mlp(dtype=ember.float32):
+    ember.manual_seed(0)
+    return nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 5)).to(dtype)
+
+
+def _data(dtype=ember.float32, n=8):
+    rng = np.random.default_rng(3)
+    return ember.tensor(rng.standard_normal((n, 12)), dtype=dtype), ember.tensor(rng.integers(0, 5, n))
+
+
+def _train(make_opt, compiled, steps=6, dtype=ember.float32, data=None, between=None):
+    model = _mlp(dtype)
+    opt = make_opt(model.parameters())
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    f = ember.compile(step, fullgraph=True) if compiled else step
+    x, y = data or _data(dtype)
+    losses = []
+    for i in range(steps):
+        losses.append(f(x, y).item())
+        if between is not None:
+            between(opt, i)
+    return losses, [p.detach().numpy().copy() for p in model.parameters()], opt, f
+
+
+OPTIMIZERS = {
+    "sgd": lambda ps: ember.optim.SGD(ps, lr=0.1),
+    "momentum": lambda ps: ember.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-3, nesterov=True),
+    "adam": lambda ps: ember.optim.Adam(ps, lr=0.01, weight_decay=0.01),
+    "adamw": lambda ps: ember.optim.AdamW(ps, lr=0.01, betas=(0.8, 0.95)),
+}
+
+
+@needs_c
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_a_whole_training_step_runs_as_one_c_function_and_equals_eager(name, dtype, c_runs):
+    want_losses, want_params, want_opt, _ = _train(OPTIMIZERS[name], False, dtype=dtype)
+    losses, params, opt, f = _train(OPTIMIZERS[name], True, dtype=dtype)
+    graph = f.graph
+    assert [op.name for op in graph.ops] == ["Segment"]  # forward, loss, backward and updates: one C call
+    inner = [op.name for op in graph.walk()][1:]
+    assert {"Linear", "LinearGrad", "CrossEntropy", "CrossEntropyGrad", "FusedKernel"} <= set(inner)
+    assert inner.count("OptimizerUpdate") == 6
+    assert c_runs[0] == 3  # the calls after the traces (with .grad None, then set) and the check
+    np.testing.assert_allclose(losses, want_losses, rtol=1e-6)
+    for a, b in zip(params, want_params):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    for p, q in zip(opt.param_groups[0]["params"], want_opt.param_groups[0]["params"]):
+        state, want = opt.state[p], want_opt.state[q]
+        assert set(state) == set(want) and state.get("step") == want.get("step")
+        for k in state:
+            if hasattr(state[k], "shape"):
+                np.testing.assert_allclose(state[k], want[k], rtol=1e-5, atol=1e-7)
+
+
+@needs_c
+def test_hyper_parameters_changed_between_steps_are_read_without_a_retrace(c_runs):
+    def change(opt, i):
+        group = opt.param_groups[0]
+        group["lr"] *= 0.5
+        if i == 3:
+            group["momentum"] = 0.9  # from plain SGD to momentum: the C function takes the other branch
+    make = lambda ps: ember.optim.SGD(ps, lr=0.2)  # noqa: E731
+    want_losses, want_params, _, _ = _train(make, False, steps=7, between=change)
+    losses, params, _, f = _train(make, True, steps=7, between=change)
+    assert len(f.cache) == 1 and c_runs[0] == 4
+    np.testing.assert_allclose(losses, want_losses, rtol=1e-6)
+    for a, b in zip(params, want_params):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+@needs_c
+def test_a_target_out_of_range_raises_the_eager_error_and_leaves_the_optimizer_as_it_was(c_runs):
+    x, y = _data()
+    losses, _, opt, f = _train(OPTIMIZERS["adam"], True, data=(x, y), steps=4)
+    params = [p.detach().numpy().copy() for p in opt.param_groups[0]["params"]]
+    states = [{k: (v.copy() if hasattr(v, "copy") else v) for k, v in opt.state[p].items()}
+              for p in opt.param_groups[0]["params"]]
+    bad = ember.tensor(np.where(np.arange(8) == 5, 9, y.numpy()))
+    with pytest.raises(IndexError, match="Target 9 is out of bounds"):
+        f(x, bad)
+    for p, before, state in zip(opt.param_groups[0]["params"], params, states):
+        np.testing.assert_array_equal(p.detach().numpy(), before)
+        assert opt.state[p]["step"] == state["step"] == 4
+        np.testing.assert_array_equal(opt.state[p]["exp_avg"], state["exp_avg"])
+    runs = c_runs[0]
+    f(x, y)  # and the next good step runs C again
+    assert c_runs[0] == runs + 1
+
+
+@needs_c
+def test_logits_that_are_not_finite_give_eager_nans(c_runs):
+    make = lambda ps: ember.optim.SGD(ps, lr=0.1, momentum=0.9)  # noqa: E731
+    x, y = _data()
+    x_bad = x.clone()
+    x_bad[2, 0] = float("inf")
+    results = []
+    for compiled in (False, True):
+        _, _, opt, f = _train(make, compiled, data=(x, y), steps=3)
+        loss = f(x_bad, y).item()
+        results.append((loss, [p.detach().numpy().copy() for p in opt.param_groups[0]["params"]]))
+    (want, want_params), (got, got_params) = results
+    assert np.isnan(want) and np.isnan(got)
+    for a, b in zip(got_params, want_params):
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+
+
+@needs_c
+def test_inputs_of_any_layout_are_read_as_eager(c_runs):
+    model = _mlp()
+    f = ember.compile(lambda x: F.relu(model(x)).sum(-1) * 2)
+    base = ember.randn(12, 8)
+    with ember.no_grad():
+        for _ in range(3):
+            got = f(base.t())  # a transposed view
+        want = F.relu(model(base.t())).sum(-1) * 2
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
+
+def test_place_shares_bytes_between_values_whose_lives_do_not_overlap():
+    offsets, top = _place([("a", 100, 0, 1), ("b", 100, 2, 3), ("c", 50, 1, 2), ("d", 10, 0, 3)])
+    assert offsets["a"] == offsets["b"]  # a dies before b is made
+    spans = {"a": (0, 1), "b": (2, 3), "c": (1, 2), "d": (0, 3)}
+    sizes = {"a": 128, "b": 128, "c": 64, "d": 64}
+    for k in spans:
+        for j in spans:
+            live = spans[k][0] <= spans[j][1] and spans[j][0] <= spans[k][1]
+            if k < j and live:  # values alive at once never overlap in the arena
+                assert offsets[k] + sizes[k] <= offsets[j] or offsets[j] + sizes[j] <= offsets[k]
+    assert all(o % 64 == 0 for o in offsets.values()) and top == 128 + 64 + 64
+
+
+@needs_c
+def test_the_arena_of_an_mlp_step_reuses_memory(c_runs):
+    _, _, _, f = _train(OPTIMIZERS["sgd"], True, steps=3)
+    seg = f.graph.ops[0].node
+    inside = [o for op in seg.graph_ops for o in op.outputs if o is not None]
+    total = sum(int(np.prod(o.shape)) * o.dtype.itemsize for o in inside)
+    assert 0 < seg._arena_bytes < total / 2
+
+
+@needs_c
+def test_without_numpy_blas_the_graph_runs_its_ops_one_by_one(monkeypatch):
+    monkeypatch.setattr(blas, "_found", [None])
+    want_losses, _, _, _ = _train(OPTIMIZERS["sgd"], False)
+    losses, _, _, f = _train(OPTIMIZERS["sgd"], True)
+    assert "Segment" not in str(f.graph) and "FusedKernel" in str(f.graph)
+    np.testing.assert_allclose(losses, want_losses, rtol=1e-6)
+
+
+@needs_c
+def test_the_graph_prints_the_ops_of_a_segment_under_it():
+    _, _, _, f = _train(OPTIMIZERS["sgd"], True, steps=3)
+    text = str(f.graph)
+    assert "= Segment(" in text and "        | " in text and "| %" in text
+    assert text.count("OptimizerUpdate(") == 6
+
+
+@needs_c
+def test_segment_source_compiles_with_all_warnings_as_errors(tmp_path, monkeypatch):
+    sources = []
+    load = cache.load
+
+    def keep(source, compiler, *args):
+        if "em_set_blas" in source:
+            sources.append(source)
+        return load(source, compiler, *args)
+
+    monkeypatch.setattr(cache, "load", keep)
+    for name in OPTIMIZERS:
+        _train(OPTIMIZERS[name], True, steps=3, dtype=ember.float64 if name == "adam" else ember.float32)
+    sources = sorted(set(sources))
+    assert len(sources) == 3  # SGD with and without momentum: the same C (a branch on the momentum)
+    for i, text in enumerate(sources):
+        src = tmp_path / f"s{i}.c"
+        src.write_text(text)
+        result = subprocess.run(COMPILER + list(cache.FLAGS) + ["-Wall", "-Wextra", "-Werror", str(src), "-o",
+                                                                str(tmp_path / f"s{i}.so"), "-lm"],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+
+
+def test_tuple_and_array_offsets_are_found():
+    assert c_graph.tuple_offset() is not None and c_backend.data_offset() is not None
