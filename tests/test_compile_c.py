@@ -633,6 +633,31 @@ def test_cross_entropy_in_c_raises_the_eager_error_for_a_target_out_of_range():
         f(x, ember.tensor([0, 7, 1]))
 
 
+@needs_cc
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(6, 7, 48), (5, 3)], ids=["3d", "2d"])
+def test_layer_norm_in_c_equals_eager(shape, dtype):
+    rng = np.random.default_rng(4)
+    x_np = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    w_np, b_np = rng.standard_normal((2, shape[-1])).astype(dtype)
+    g = ember.tensor(rng.standard_normal(shape).astype(dtype))
+    leaves = [ember.tensor(a, requires_grad=True) for a in (x_np, w_np, b_np)]
+
+    def step(x, w, b, g):
+        y = F.layer_norm(x, (shape[-1],), w, b, eps=1e-5)
+        y.backward(g)
+        return y
+
+    want, want_grads, _ = _backward_step(step, leaves, False, g)
+    got, grads, f = _backward_step(step, leaves, True, g)
+    names = [op.name for op in f.graph.walk()]
+    assert "CNormalize" in names and "CNormalizeGrad" in names
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got, want, **tol)
+    for a, b in zip(grads, want_grads):
+        np.testing.assert_allclose(a, b, **tol)
+
+
 def _pool_and_grad(x_np, pool, compiled):
     x = ember.tensor(x_np, requires_grad=True)
     g = ember.tensor(np.random.default_rng(2).standard_normal(pool(x).shape).astype(x_np.dtype))

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from ..ops._threads import get_num_threads
-from . import c_conv, c_graph, c_loss, c_optim, c_pool, cache, render_c
+from . import c_conv, c_graph, c_loss, c_norm, c_optim, c_pool, cache, render_c
 from .interpret import Program
 from .kernel import FusedKernel
 from .passes import log_graph
@@ -54,8 +54,8 @@ def data_offset():
 
 def runtime_source(offset):
     """The C module of the hand-written functions (optimizer updates, cross-entropy, max pooling, convolutions'
-    window copies): one library, compiled once."""
-    return render_c.header(offset) + c_optim.BODY + c_loss.BODY + c_pool.BODY + c_conv.BODY
+    window copies, layer norm): one library, compiled once."""
+    return render_c.header(offset) + c_optim.BODY + c_loss.BODY + c_pool.BODY + c_conv.BODY + c_norm.BODY
 
 
 class _Launcher:
@@ -102,7 +102,8 @@ def program(graph, name="graph"):
     fused = fuse_elementwise(split_linear_bias(graph))
     try:
         runtime = lambda: cache.load(runtime_source(offset), compiler)  # noqa: E731
-        for lower in (c_optim.lower_updates, c_loss.lower_losses, c_pool.lower_pools, c_conv.lower_convolutions):
+        for lower in (c_optim.lower_updates, c_loss.lower_losses, c_pool.lower_pools, c_conv.lower_convolutions,
+                      c_norm.lower_norms):
             fused = lower(fused, runtime)
         log_graph(fused, f"{name} (after fuse_elementwise and the lowerings to hand-written C)")
         fused = c_graph.lower_segments(fused, offset, lambda source: cache.load(source, compiler))

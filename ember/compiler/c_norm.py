@@ -1,0 +1,189 @@
+"""layer_norm in C: the forward (each row's mean and rstd, then the normalised, scaled and shifted row) and its
+gradient (the three gradients in one pass over the rows), where NumPy's forms take about six passes each.
+
+``lower_norms`` gives the ``Normalize`` and ``NormalizeGrad`` ops that normalise the last dimension with their
+own statistics (layer_norm: no running statistics, centred) of float32 or float64 arrays this module's nodes;
+they keep the statistics as the NumPy forms do (``mean`` and ``rstd`` of shape (rows, 1)), so either node runs
+with the other's NumPy form. Sums are taken in double, so results differ from NumPy's float32 ones by rounding.
+"""
+import ctypes
+
+import numpy as np
+
+from ..ops._threads import get_num_threads
+from ..ops.norm import Normalize, NormalizeGrad
+from . import render_c
+from .lower import swap_nodes
+
+__all__ = ["BODY", "lower_norms"]
+
+BODY = r"""
+#include <stdlib.h>
+#define EM_LAYERNORM(T, S)                                                                                      \
+/* rows of d values: mean, rstd = 1 / sqrt(var + eps) (as NumPy: in T), y = (x - mean) * rstd * w + b */         \
+void em_layernorm_##S(int64_t m, int64_t d, double eps, int nthreads, void *xo, void *wo, void *bo, void *yo,    \
+                      void *meano, void *rstdo)                                                                 \
+{                                                                                                               \
+    const T *restrict x = EM_DATA(xo, const T), *restrict w = EM_DATA(wo, const T);                             \
+    const T *restrict b = EM_DATA(bo, const T);                                                                 \
+    T *restrict y = EM_DATA(yo, T), *restrict mean = EM_DATA(meano, T), *restrict rstd = EM_DATA(rstdo, T);     \
+    EM_OMP(parallel for if(parallel: m * d >= EM_PARALLEL_MIN) num_threads(nthreads) schedule(static))         \
+    for (int64_t i = 0; i < m; ++i) {                                                                           \
+        const T *restrict xi = x + i * d;                                                                       \
+        T *restrict yi = y + i * d;                                                                             \
+        double s = 0;                                                                                           \
+        EM_OMP(simd reduction(+: s))  /* the order of the additions is free: the loop vectorises */            \
+        for (int64_t j = 0; j < d; ++j)                                                                         \
+            s += xi[j];                                                                                         \
+        const T mu = (T)(s / (double)d);                                                                        \
+        double v = 0;                                                                                           \
+        EM_OMP(simd reduction(+: v))                                                                            \
+        for (int64_t j = 0; j < d; ++j) {                                                                       \
+            const T c = xi[j] - mu;                                                                             \
+            v += (double)c * c;                                                                                 \
+        }                                                                                                       \
+        const T r = (T)1 / em_sqrt_##S((T)(v / (double)d) + (T)eps);                                            \
+        for (int64_t j = 0; j < d; ++j)                                                                         \
+            yi[j] = (xi[j] - mu) * r * w[j] + b[j];                                                             \
+        mean[i] = mu;                                                                                           \
+        rstd[i] = r;                                                                                            \
+    }                                                                                                           \
+}                                                                                                               \
+/* the gradients: with xc = x - mean, a = sum(g * w) / d, k = rstd^2 * sum(g * w * xc) / d per row,          */ \
+/* gx = rstd * (g * w - xc * k - a), gw = sum over rows of g * xc * rstd, gb = sum over rows of g            */ \
+int em_layernorm_grad_##S(int64_t m, int64_t d, int need_x, int need_w, int need_b, void *xo, void *wo,       \
+                           void *go, void *meano, void *rstdo, void *gxo, void *gwo, void *gbo)                 \
+{                                                                                                               \
+    const T *restrict x = EM_DATA(xo, const T), *restrict w = EM_DATA(wo, const T);                             \
+    const T *restrict g = EM_DATA(go, const T);                                                                 \
+    const T *restrict mean = EM_DATA(meano, const T), *restrict rstd = EM_DATA(rstdo, const T);                 \
+    T *restrict gx = EM_DATA(gxo, T), *restrict gw = EM_DATA(gwo, T), *restrict gb = EM_DATA(gbo, T);           \
+    /* the sums over rows in double */                                                                          \
+    double *restrict sw = calloc((size_t)(2 * d), sizeof(double)), *restrict sb = sw + d;                       \
+    if (sw == NULL)                                                                                             \
+        return 1;                                                                                               \
+    for (int64_t i = 0; i < m; ++i) {                                                                           \
+        const T *restrict xi = x + i * d, *restrict gi = g + i * d;                                             \
+        const T mu = mean[i], r = rstd[i];                                                                      \
+        if (need_b)                                                                                             \
+            for (int64_t j = 0; j < d; ++j)                                                                     \
+                sb[j] += gi[j];                                                                                 \
+        if (need_w)                                                                                             \
+            for (int64_t j = 0; j < d; ++j)                                                                     \
+                sw[j] += (double)(gi[j] * (xi[j] - mu) * r);                                                    \
+        if (!need_x)                                                                                            \
+            continue;                                                                                           \
+        double sa = 0, sb = 0;                                                                                  \
+        EM_OMP(simd reduction(+: sa, sb))                                                                       \
+        for (int64_t j = 0; j < d; ++j) {                                                                       \
+            const T gwj = gi[j] * w[j];                                                                         \
+            sa += gwj;                                                                                          \
+            sb += (double)gwj * (xi[j] - mu);                                                                   \
+        }                                                                                                       \
+        const T a = (T)(sa / (double)d), k = (T)(sb / (double)d) * r * r;                                       \
+        T *restrict gxi = gx + i * d;                                                                           \
+        for (int64_t j = 0; j < d; ++j)                                                                         \
+            gxi[j] = r * (gi[j] * w[j] - (xi[j] - mu) * k - a);                                                 \
+    }                                                                                                           \
+    for (int64_t j = 0; j < d; ++j) {                                                                           \
+        if (need_w)                                                                                             \
+            gw[j] = (T)sw[j];                                                                                   \
+        if (need_b)                                                                                             \
+            gb[j] = (T)sb[j];                                                                                   \
+    }                                                                                                           \
+    free(sw);                                                                                                   \
+    return 0;                                                                                                   \
+}
+
+EM_LAYERNORM(float, f32)
+EM_LAYERNORM(double, f64)
+"""
+
+_SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
+
+
+def _rows(a, d):
+    a = a if a.flags.carray else np.array(a, order="C")
+    return a.reshape(-1, d)
+
+
+class CNormalize(Normalize):
+    """Normalize (layer_norm) run by C (see the module docstring)."""
+
+    lib = None  # {dtype suffix: (forward, gradient)}, set by lower_norms
+    runs = "c"
+
+    def forward(self, xp, x, w, b):
+        if xp is not np or w is None or b is None or not _same_dtype(x, w, b):
+            return super().forward(xp, x, w, b)
+        self.b_meta = (b.shape, b.dtype)
+        m, d = self.lay.sview
+        xs = _rows(x, d)
+        y = np.empty(x.shape, x.dtype)
+        mean, rstd = np.empty((m, 1), x.dtype), np.empty((m, 1), x.dtype)
+        threads = get_num_threads() if x.size >= render_c.PARALLEL_MIN else 1
+        self.lib[_SUFFIX[x.dtype]][0](m, d, self.eps, threads, xs, np.ascontiguousarray(w), np.ascontiguousarray(b),
+                                      y, mean, rstd)
+        if self.keep:
+            self.mean, self.rstd = mean, rstd
+        return y
+
+
+class CNormalizeGrad(NormalizeGrad):
+    """NormalizeGrad of a layer_norm run by C (see the module docstring)."""
+
+    lib = None
+    runs = "c"
+
+    def forward(self, xp, x, w, g):
+        if xp is not np or w is None or not _same_dtype(x, w, g) or self.rstd.dtype != x.dtype:
+            return super().forward(xp, x, w, g)
+        need_x, need_w, need_b = self.needs
+        m, d = self.lay.sview
+        gx = np.empty(x.shape, x.dtype) if need_x else None
+        gw = np.empty(w.shape, w.dtype) if need_w else None
+        gb = np.empty(self.b_meta[0], self.b_meta[1]) if need_b else None
+        scratch = np.empty(1, x.dtype)  # where a gradient not needed would go (never written)
+        if self.lib[_SUFFIX[x.dtype]][1](m, d, bool(need_x), bool(need_w), bool(need_b), _rows(x, d),
+                                         np.ascontiguousarray(w), _rows(g, d), self.mean, self.rstd,
+                                         scratch if gx is None else gx, scratch if gw is None else gw,
+                                         scratch if gb is None else gb):
+            raise MemoryError(f"layer_norm backward: cannot allocate {2 * d} doubles")
+        return gx, gw, gb
+
+
+def _same_dtype(*arrays):
+    return arrays[0].dtype in _SUFFIX and all(a.dtype == arrays[0].dtype for a in arrays)
+
+
+def _functions(lib):
+    i64, i32, f64, obj = ctypes.c_int64, ctypes.c_int, ctypes.c_double, ctypes.py_object
+    table = {}
+    for s in _SUFFIX.values():
+        forward, grad = getattr(lib, f"em_layernorm_{s}"), getattr(lib, f"em_layernorm_grad_{s}")
+        forward.argtypes, forward.restype = [i64, i64, f64, i32] + [obj] * 6, None
+        grad.argtypes, grad.restype = [i64, i64, i32, i32, i32] + [obj] * 8, i32
+        table[s] = (forward, grad)
+    return table
+
+
+def _covered(op):
+    node = op.node
+    if type(node) not in (Normalize, NormalizeGrad) or op.raw:
+        return False
+    lay = node.lay
+    if not (lay.rows and node.stats is None and node.center and len(lay.sview) == 2 and lay.pshape == lay.sview[1:]):
+        return False
+    if type(node) is Normalize and node.running is not None:
+        return False
+    args = [a for a in op.args if a is not None]
+    return len(args) == 3 and all(a.dtype == args[0].dtype for a in args) and args[0].dtype in _SUFFIX and \
+        (type(node) is Normalize or (node.b_meta is not None and tuple(node.b_meta[0]) == lay.pshape))
+
+
+def lower_norms(graph, load):
+    """graph with its layer norms (and their gradients) run by C (its ops list replaced; the other Op objects are
+    shared). ``load()`` gives the library of ``BODY``; it is called only when the graph has such ops."""
+    classes = {id(op): CNormalize if type(op.node) is Normalize else CNormalizeGrad
+               for op in graph.ops if _covered(op)}
+    return swap_nodes(graph, classes, lib=_functions(load()), runs="c") if classes else graph
