@@ -658,6 +658,35 @@ def test_layer_norm_in_c_equals_eager(shape, dtype):
         np.testing.assert_allclose(a, b, **tol)
 
 
+@needs_cc
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_norm_in_c_equals_eager_with_its_running_statistics(dtype):
+    rng = np.random.default_rng(5)
+    x_np = (rng.standard_normal((6, 4, 5, 3)) * 2 + 0.5).astype(dtype)
+    g = ember.tensor(rng.standard_normal(x_np.shape).astype(dtype))
+    weight = ember.tensor(rng.standard_normal(4).astype(dtype))
+    results = []
+    for compiled in (False, True):
+        bn = ember.nn.BatchNorm2d(4).to(ember.float64 if dtype == np.float64 else ember.float32)
+        with ember.no_grad():
+            bn.weight.copy_(weight)
+        leaves = [ember.tensor(x_np, requires_grad=True), bn.weight, bn.bias]
+
+        def step(x, w, b, g):
+            y = bn(x)
+            y.backward(g)
+            return y
+
+        out, grads, f = _backward_step(step, leaves, compiled, g)
+        results.append((out, grads, bn.running_mean.numpy().copy(), bn.running_var.numpy().copy()))
+    names = [op.name for op in f.graph.walk()]
+    assert "CNormalize" in names and "CNormalizeGrad" in names
+    (want, want_grads, want_mean, want_var), (got, grads, mean, var) = results
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for a, b in zip([got, *grads, mean, var], [want, *want_grads, want_mean, want_var]):
+        np.testing.assert_allclose(a, b, **tol)
+
+
 def _pool_and_grad(x_np, pool, compiled):
     x = ember.tensor(x_np, requires_grad=True)
     g = ember.tensor(np.random.default_rng(2).standard_normal(pool(x).shape).astype(x_np.dtype))

@@ -21,6 +21,7 @@ from ..ops._threads import get_num_threads
 from . import c_conv, c_graph, c_loss, c_norm, c_optim, c_pool, cache, render_c
 from .interpret import Program
 from .kernel import FusedKernel
+from .lower import LazyTable
 from .passes import log_graph
 from .passes.epilogue import split_linear_bias
 from .passes.fuse import fuse_elementwise
@@ -53,8 +54,8 @@ def data_offset():
 
 
 def runtime_source(offset):
-    """The C module of the hand-written functions (optimizer updates, cross-entropy, max pooling, convolutions'
-    window copies, layer norm): one library, compiled once."""
+    """All the hand-written C functions (optimizer updates, cross-entropy, max pooling, convolutions' window
+    copies, layer and batch norm) in one module (a graph builds the library of each module it needs)."""
     return render_c.header(offset) + c_optim.BODY + c_loss.BODY + c_pool.BODY + c_conv.BODY + c_norm.BODY
 
 
@@ -101,13 +102,16 @@ def program(graph, name="graph"):
         return Program(graph), graph
     fused = fuse_elementwise(split_linear_bias(graph))
     try:
-        runtime = lambda: cache.load(runtime_source(offset), compiler)  # noqa: E731
-        for lower in (c_optim.lower_updates, c_loss.lower_losses, c_pool.lower_pools, c_conv.lower_convolutions,
-                      c_norm.lower_norms):
-            fused = lower(fused, runtime)
+        for module, lower in ((c_optim, c_optim.lower_updates), (c_loss, c_loss.lower_losses),
+                              (c_pool, c_pool.lower_pools), (c_conv, c_conv.lower_convolutions),
+                              (c_norm, c_norm.lower_norms)):
+            fused = lower(fused, lambda body=module.BODY: cache.load(render_c.header(offset) + body, compiler))
         log_graph(fused, f"{name} (after fuse_elementwise and the lowerings to hand-written C)")
         fused = c_graph.lower_segments(fused, offset, lambda source: cache.load(source, compiler))
         log_graph(fused, f"{name} (after lower_segments)")
+        for op in fused.ops:  # the hand-written C of the ops outside segments: built now, not at their first run
+            if isinstance(getattr(op.node, "lib", None), LazyTable):
+                op.node.lib.built()
         # the kernels outside segments (those inside run in their segment's C; one by one, by NumPy)
         ops = [op for op in fused.ops if isinstance(op.node, FusedKernel)]
         if ops:

@@ -16,7 +16,7 @@ import numpy as np
 from ..ops._threads import get_num_threads
 from ..ops.loss import NllLoss, NllLossGrad
 from . import render_c
-from .lower import swap_nodes
+from .lower import LazyTable, swap_nodes
 
 __all__ = ["BODY", "lower_losses"]
 
@@ -161,7 +161,7 @@ def _covered_grad(op, loss):
 def lower_losses(graph, load):
     """graph with its cross-entropy losses (and their gradients) run by C, where every op reading a loss's saved
     values is a gradient C runs too (its ops list replaced; the other Op objects are shared). ``load()`` gives the
-    library of ``BODY``; it is called only when the graph has such losses."""
+    library of ``BODY``; it is built when such a node first runs outside a C segment."""
     readers = {}
     for op in graph.ops:
         for src, _, _ in op.links.values():
@@ -172,4 +172,4 @@ def lower_losses(graph, load):
             lowered[id(op)] = CrossEntropy
             for r in readers.get(id(op), ()):
                 lowered[id(r)] = CrossEntropyGrad
-    return swap_nodes(graph, lowered, lib=_functions(load()), runs="c") if lowered else graph
+    return swap_nodes(graph, lowered, lib=LazyTable(lambda: _functions(load())), runs="c") if lowered else graph

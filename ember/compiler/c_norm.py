@@ -1,19 +1,23 @@
-"""layer_norm in C: the forward (each row's mean and rstd, then the normalised, scaled and shifted row) and its
-gradient (the three gradients in one pass over the rows), where NumPy's forms take about six passes each.
+"""layer_norm and batch norm (training) in C: the forward (each row's or channel's mean and rstd, then the
+normalised, scaled and shifted values) and its gradient (the three gradients from two passes), where NumPy's
+forms take about six passes each.
 
-``lower_norms`` gives the ``Normalize`` and ``NormalizeGrad`` ops that normalise the last dimension with their
-own statistics (layer_norm: no running statistics, centred) of float32 or float64 arrays this module's nodes;
-they keep the statistics as the NumPy forms do (``mean`` and ``rstd`` of shape (rows, 1)), so either node runs
-with the other's NumPy form. Sums are taken in double, so results differ from NumPy's float32 ones by rounding.
+``lower_norms`` gives the ``Normalize`` and ``NormalizeGrad`` ops that normalise with their own statistics
+(centred; not evaluation mode's running statistics) float32 or float64 arrays, over the last dimension
+(layer_norm) or per channel of (N, C, *) arrays (batch norm, whose running statistics are updated as the NumPy
+form does), this module's nodes. They keep the statistics as the NumPy forms do (``mean`` and ``rstd`` in the
+layout's kept shape), so either node runs with the other's NumPy form. Sums are taken in double, so results
+differ from NumPy's float32 ones by rounding.
 """
 import ctypes
+import math
 
 import numpy as np
 
 from ..ops._threads import get_num_threads
 from ..ops.norm import Normalize, NormalizeGrad
 from . import render_c
-from .lower import swap_nodes
+from .lower import LazyTable, swap_nodes
 
 __all__ = ["BODY", "lower_norms"]
 
@@ -95,42 +99,128 @@ int em_layernorm_grad_##S(int64_t m, int64_t d, int need_x, int need_w, int need
     return 0;                                                                                                   \
 }
 
+#define EM_BATCHNORM(T, S)                                                                                      \
+/* (N, C, R) arrays, statistics per channel over N and R: mean, the biased variance (for the running          */ \
+/* statistics), rstd = 1 / sqrt(var + eps) (as NumPy: in T), y = (x - mean) * (rstd * w) + b                 */ \
+void em_batchnorm_##S(int64_t nb, int64_t c, int64_t r, double eps, int nthreads, void *xo, void *wo, void *bo,  \
+                      void *yo, void *meano, void *varo, void *rstdo)                                           \
+{                                                                                                               \
+    const T *restrict x = EM_DATA(xo, const T), *restrict w = EM_DATA(wo, const T);                             \
+    const T *restrict b = EM_DATA(bo, const T);                                                                 \
+    T *restrict y = EM_DATA(yo, T), *restrict mean = EM_DATA(meano, T), *restrict var = EM_DATA(varo, T);       \
+    T *restrict rstd = EM_DATA(rstdo, T);                                                                       \
+    const double n = (double)(nb * r);                                                                          \
+    EM_OMP(parallel for if(parallel: nb * c * r >= EM_PARALLEL_MIN) num_threads(nthreads) schedule(static))    \
+    for (int64_t k = 0; k < c; ++k) {                                                                           \
+        double s = 0;                                                                                           \
+        for (int64_t i = 0; i < nb; ++i) {                                                                      \
+            const T *restrict xi = x + (i * c + k) * r;                                                         \
+            EM_OMP(simd reduction(+: s))                                                                        \
+            for (int64_t j = 0; j < r; ++j)                                                                     \
+                s += xi[j];                                                                                     \
+        }                                                                                                       \
+        const T mu = (T)(s / n);                                                                                \
+        double v = 0;                                                                                           \
+        for (int64_t i = 0; i < nb; ++i) {                                                                      \
+            const T *restrict xi = x + (i * c + k) * r;                                                         \
+            EM_OMP(simd reduction(+: v))                                                                        \
+            for (int64_t j = 0; j < r; ++j) {                                                                   \
+                const T d = xi[j] - mu;                                                                         \
+                v += (double)d * d;                                                                             \
+            }                                                                                                   \
+        }                                                                                                       \
+        const T vk = (T)(v / n), rk = (T)1 / em_sqrt_##S(vk + (T)eps), scale = rk * w[k], shift = b[k];          \
+        for (int64_t i = 0; i < nb; ++i) {                                                                      \
+            const T *restrict xi = x + (i * c + k) * r;                                                         \
+            T *restrict yi = y + (i * c + k) * r;                                                               \
+            for (int64_t j = 0; j < r; ++j)                                                                     \
+                yi[j] = (xi[j] - mu) * scale + shift;                                                           \
+        }                                                                                                       \
+        mean[k] = mu;                                                                                           \
+        var[k] = vk;                                                                                            \
+        rstd[k] = rk;                                                                                           \
+    }                                                                                                           \
+}                                                                                                               \
+/* the gradients: with xc = x - mean, sg = sum(g), sx = sum(g * xc) per channel over N and R:                */ \
+/* gx = w * rstd * (g - sg / n - xc * rstd^2 * sx / n), gw = sx * rstd, gb = sg                              */ \
+void em_batchnorm_grad_##S(int64_t nb, int64_t c, int64_t r, int need_x, int need_w, int need_b, int nthreads,  \
+                           void *xo, void *wo, void *go, void *meano, void *rstdo, void *gxo, void *gwo,        \
+                           void *gbo)                                                                           \
+{                                                                                                               \
+    const T *restrict x = EM_DATA(xo, const T), *restrict w = EM_DATA(wo, const T);                             \
+    const T *restrict g = EM_DATA(go, const T);                                                                 \
+    const T *restrict mean = EM_DATA(meano, const T), *restrict rstd = EM_DATA(rstdo, const T);                 \
+    T *restrict gx = EM_DATA(gxo, T), *restrict gw = EM_DATA(gwo, T), *restrict gb = EM_DATA(gbo, T);           \
+    const double n = (double)(nb * r);                                                                          \
+    EM_OMP(parallel for if(parallel: nb * c * r >= EM_PARALLEL_MIN) num_threads(nthreads) schedule(static))    \
+    for (int64_t k = 0; k < c; ++k) {                                                                           \
+        const T mu = mean[k], rk = rstd[k];                                                                     \
+        double sg = 0, sx = 0;                                                                                  \
+        for (int64_t i = 0; i < nb; ++i) {                                                                      \
+            const T *restrict xi = x + (i * c + k) * r, *restrict gi = g + (i * c + k) * r;                     \
+            EM_OMP(simd reduction(+: sg, sx))                                                                   \
+            for (int64_t j = 0; j < r; ++j) {                                                                   \
+                sg += gi[j];                                                                                    \
+                sx += (double)gi[j] * (xi[j] - mu);                                                             \
+            }                                                                                                   \
+        }                                                                                                       \
+        if (need_b)                                                                                             \
+            gb[k] = (T)sg;                                                                                      \
+        if (need_w)                                                                                             \
+            gw[k] = (T)sx * rk;                                                                                 \
+        if (!need_x)                                                                                            \
+            continue;                                                                                           \
+        const T a = (T)(sg / n), q = (T)(sx / n) * rk * rk, wr = w[k] * rk;                                     \
+        for (int64_t i = 0; i < nb; ++i) {                                                                      \
+            const T *restrict xi = x + (i * c + k) * r, *restrict gi = g + (i * c + k) * r;                    \
+            T *restrict gxi = gx + (i * c + k) * r;                                                             \
+            for (int64_t j = 0; j < r; ++j)                                                                     \
+                gxi[j] = wr * (gi[j] - a - (xi[j] - mu) * q);                                                   \
+        }                                                                                                       \
+    }                                                                                                           \
+}
+
 EM_LAYERNORM(float, f32)
 EM_LAYERNORM(double, f64)
+EM_BATCHNORM(float, f32)
+EM_BATCHNORM(double, f64)
 """
 
 _SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
 
 
-def _rows(a, d):
-    a = a if a.flags.carray else np.array(a, order="C")
-    return a.reshape(-1, d)
+def _contiguous(a):
+    return a if a.flags.carray else np.array(a, order="C")
 
 
 class CNormalize(Normalize):
-    """Normalize (layer_norm) run by C (see the module docstring)."""
+    """Normalize (layer_norm, batch norm in training) run by C (see the module docstring)."""
 
-    lib = None  # {dtype suffix: (forward, gradient)}, set by lower_norms
+    lib = None  # {dtype suffix: (layer norm, its gradient, batch norm, its gradient)}, set by lower_norms
     runs = "c"
 
     def forward(self, xp, x, w, b):
-        if xp is not np or w is None or b is None or not _same_dtype(x, w, b):
+        if xp is not np or w is None or b is None or self.stats is not None or not _same_dtype(x, w, b):
             return super().forward(xp, x, w, b)
         self.b_meta = (b.shape, b.dtype)
-        m, d = self.lay.sview
-        xs = _rows(x, d)
+        lay, fns = self.lay, self.lib[_SUFFIX[x.dtype]]
         y = np.empty(x.shape, x.dtype)
-        mean, rstd = np.empty((m, 1), x.dtype), np.empty((m, 1), x.dtype)
+        mean, var, rstd = (np.empty(lay.kshape, x.dtype) for _ in range(3))
         threads = get_num_threads() if x.size >= render_c.PARALLEL_MIN else 1
-        self.lib[_SUFFIX[x.dtype]][0](m, d, self.eps, threads, xs, np.ascontiguousarray(w), np.ascontiguousarray(b),
-                                      y, mean, rstd)
+        w, b = np.ascontiguousarray(w), np.ascontiguousarray(b)
+        if lay.rows:
+            fns[0](*lay.sview, self.eps, threads, _contiguous(x), w, b, y, mean, rstd)
+        else:
+            fns[2](*lay.sview, self.eps, threads, _contiguous(x), w, b, y, mean, var, rstd)
+            if self.running is not None:
+                self._update_running(mean, var)
         if self.keep:
             self.mean, self.rstd = mean, rstd
         return y
 
 
 class CNormalizeGrad(NormalizeGrad):
-    """NormalizeGrad of a layer_norm run by C (see the module docstring)."""
+    """NormalizeGrad of a layer_norm or a batch norm in training run by C (see the module docstring)."""
 
     lib = None
     runs = "c"
@@ -139,16 +229,20 @@ class CNormalizeGrad(NormalizeGrad):
         if xp is not np or w is None or not _same_dtype(x, w, g) or self.rstd.dtype != x.dtype:
             return super().forward(xp, x, w, g)
         need_x, need_w, need_b = self.needs
-        m, d = self.lay.sview
         gx = np.empty(x.shape, x.dtype) if need_x else None
         gw = np.empty(w.shape, w.dtype) if need_w else None
         gb = np.empty(self.b_meta[0], self.b_meta[1]) if need_b else None
         scratch = np.empty(1, x.dtype)  # where a gradient not needed would go (never written)
-        if self.lib[_SUFFIX[x.dtype]][1](m, d, bool(need_x), bool(need_w), bool(need_b), _rows(x, d),
-                                         np.ascontiguousarray(w), _rows(g, d), self.mean, self.rstd,
-                                         scratch if gx is None else gx, scratch if gw is None else gw,
-                                         scratch if gb is None else gb):
-            raise MemoryError(f"layer_norm backward: cannot allocate {2 * d} doubles")
+        outs = [scratch if a is None else a for a in (gx, gw, gb)]
+        fns, lay = self.lib[_SUFFIX[x.dtype]], self.lay
+        args = (bool(need_x), bool(need_w), bool(need_b))
+        ins = (_contiguous(x), np.ascontiguousarray(w), _contiguous(g), self.mean, self.rstd)
+        if lay.rows:
+            if fns[1](*lay.sview, *args, *ins, *outs):
+                raise MemoryError(f"layer_norm backward: cannot allocate {2 * lay.sview[1]} doubles")
+        else:
+            threads = get_num_threads() if x.size >= render_c.PARALLEL_MIN else 1
+            fns[3](*lay.sview, *args, threads, *ins, *outs)
         return gx, gw, gb
 
 
@@ -158,12 +252,18 @@ def _same_dtype(*arrays):
 
 def _functions(lib):
     i64, i32, f64, obj = ctypes.c_int64, ctypes.c_int, ctypes.c_double, ctypes.py_object
+    kinds = (("layernorm", [i64, i64, f64, i32] + [obj] * 6, None),
+             ("layernorm_grad", [i64, i64, i32, i32, i32] + [obj] * 8, i32),
+             ("batchnorm", [i64, i64, i64, f64, i32] + [obj] * 7, None),
+             ("batchnorm_grad", [i64, i64, i64, i32, i32, i32, i32] + [obj] * 8, None))
     table = {}
     for s in _SUFFIX.values():
-        forward, grad = getattr(lib, f"em_layernorm_{s}"), getattr(lib, f"em_layernorm_grad_{s}")
-        forward.argtypes, forward.restype = [i64, i64, f64, i32] + [obj] * 6, None
-        grad.argtypes, grad.restype = [i64, i64, i32, i32, i32] + [obj] * 8, i32
-        table[s] = (forward, grad)
+        fns = []
+        for name, argtypes, restype in kinds:
+            fn = getattr(lib, f"em_{name}_{s}")
+            fn.argtypes, fn.restype = argtypes, restype
+            fns.append(fn)
+        table[s] = tuple(fns)
     return table
 
 
@@ -172,18 +272,19 @@ def _covered(op):
     if type(node) not in (Normalize, NormalizeGrad) or op.raw:
         return False
     lay = node.lay
-    if not (lay.rows and node.stats is None and node.center and len(lay.sview) == 2 and lay.pshape == lay.sview[1:]):
-        return False
-    if type(node) is Normalize and node.running is not None:
+    layer_norm = lay.rows and len(lay.sview) == 2 and lay.pshape == lay.sview[1:]
+    batch_norm = lay.aligned and lay.flat is not None  # (N, C, R) with statistics per channel
+    if not ((layer_norm or batch_norm) and node.stats is None and node.center):
         return False
     args = [a for a in op.args if a is not None]
     return len(args) == 3 and all(a.dtype == args[0].dtype for a in args) and args[0].dtype in _SUFFIX and \
-        (type(node) is Normalize or (node.b_meta is not None and tuple(node.b_meta[0]) == lay.pshape))
+        (type(node) is Normalize or (node.b_meta is not None and math.prod(node.b_meta[0]) == math.prod(lay.pshape)))
 
 
 def lower_norms(graph, load):
     """graph with its layer norms (and their gradients) run by C (its ops list replaced; the other Op objects are
-    shared). ``load()`` gives the library of ``BODY``; it is called only when the graph has such ops."""
+    shared). ``load()`` gives the library of ``BODY``; it is built when such a node first runs outside a C
+    segment."""
     classes = {id(op): CNormalize if type(op.node) is Normalize else CNormalizeGrad
                for op in graph.ops if _covered(op)}
-    return swap_nodes(graph, classes, lib=_functions(load()), runs="c") if classes else graph
+    return swap_nodes(graph, classes, lib=LazyTable(lambda: _functions(load())), runs="c") if classes else graph

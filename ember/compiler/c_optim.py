@@ -22,7 +22,7 @@ from ..optim import optimizer as _optimizer
 from ..optim.sgd import SGD
 from ..ops._threads import get_num_threads
 from . import render_c
-from .lower import swap_nodes
+from .lower import LazyTable, swap_nodes
 
 __all__ = ["BODY", "lower_updates", "OptimizerUpdate"]
 
@@ -211,7 +211,9 @@ def _supported(op):
 
 def lower_updates(graph, load):
     """graph with its updates of SGD, Adam and AdamW run by C (its ops list replaced; the other Op objects are
-    shared with the graph it was made from). ``load()`` gives the library of ``BODY``; it is called only when
-    the graph has such updates."""
+    shared with the graph it was made from). ``load()`` gives the library of ``BODY``; it is built when
+    such a node first runs outside a C segment."""
     supported = {id(op): OptimizerUpdate for op in graph.ops if _supported(op)}
-    return swap_nodes(graph, supported, lib=_functions(load()), runs="c") if supported else graph
+    if not supported:
+        return graph
+    return swap_nodes(graph, supported, lib=LazyTable(lambda: _functions(load())), runs="c")

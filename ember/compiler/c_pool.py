@@ -14,7 +14,7 @@ import numpy as np
 from ..ops._threads import get_num_threads
 from ..ops.pooling import MaxPool, MaxPoolScatter
 from . import render_c
-from .lower import swap_nodes
+from .lower import LazyTable, swap_nodes
 
 __all__ = ["BODY", "lower_pools"]
 
@@ -22,25 +22,13 @@ BODY = r"""
 /* geo: kh, sh, dh, lh, kw, sw, dw, lw (kernel, stride, dilation, padding before, per axis); planes of h x w in,
    oh x ow out */
 #define EM_POOL_CHUNK 256
-/* the windows lo..hi of a chunk take kernel position pos (columns c * stride + off of row) where it wins */
-#define EM_POOL_SCAN(T, stride)                                                                                  \
-    {                                                                                                           \
-        EM_OMP(simd)                                                                                            \
-        for (int64_t c = lo; c < hi; ++c) {                                                                     \
-            const T v = row[c * (stride) + off], b = best[c];                                                   \
-            const int take = (v > b) | (v != v) | (at[c] < 0);                                                  \
-            best[c] = take ? v : b;                                                                             \
-            at[c] = take ? pos : at[c];                                                                         \
-        }                                                                                                       \
-    }
-#define EM_MAXPOOL(T, S, I, IS)                                                                                 \
-void em_maxpool_##S##_##IS(int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow, void *geoo,           \
-                           int nthreads, void *xo, void *oo, void *ko)                                          \
+#define EM_MAXPOOL(T, S)                                                                                        \
+void em_maxpool_##S(int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow, void *geoo, int nthreads,     \
+                    int index_bytes, void *xo, void *oo, void *ko)                                             \
 {                                                                                                               \
     const int64_t *restrict geo = EM_DATA(geoo, const int64_t);                                                 \
     const T *restrict x = EM_DATA(xo, const T);                                                                 \
     T *restrict out = EM_DATA(oo, T);                                                                           \
-    I *restrict kidx = EM_DATA(ko, I);                                                                          \
     const int64_t kh = geo[0], sh = geo[1], dh = geo[2], lh = geo[3];                                           \
     const int64_t kw = geo[4], sw = geo[5], dw = geo[6], lw = geo[7];                                           \
     /* for each chunk of a row and kernel column j: the chunk's windows whose column is inside the input */   \
@@ -84,23 +72,31 @@ void em_maxpool_##S##_##IS(int64_t planes, int64_t h, int64_t w, int64_t oh, int
                     const int64_t *bounds = span + (ox0 / EM_POOL_CHUNK * kw + j) * 2;                          \
                     const int64_t lo = bounds[0], hi = bounds[1];                                               \
                     const int32_t pos = (int32_t)(i * kw + j);                                                  \
-                    if (sw == 2)  /* the common stride as a constant: loads the compiler can shuffle */        \
-                        EM_POOL_SCAN(T, 2)                                                                      \
-                    else if (sw == 1)                                                                           \
-                        EM_POOL_SCAN(T, 1)                                                                      \
-                    else                                                                                        \
-                        EM_POOL_SCAN(T, sw)                                                                     \
+                    for (int64_t c = lo; c < hi; ++c) {                                                         \
+                        const T v = row[c * sw + off], b = best[c];                                             \
+                        const int take = (v > b) | (v != v) | (at[c] < 0);                                      \
+                        best[c] = take ? v : b;                                                                 \
+                        at[c] = take ? pos : at[c];                                                             \
+                    }                                                                                           \
                 }                                                                                               \
             }                                                                                                   \
             T *restrict o = out + (p * oh + oy) * ow + ox0;                                                     \
-            I *restrict k = kidx + (p * oh + oy) * ow + ox0;                                                    \
+            const int64_t at0 = (p * oh + oy) * ow + ox0;                                                       \
             for (int64_t c = 0; c < n; ++c) {  /* a window wholly in the padding: position 0 */                \
                 o[c] = best[c];                                                                                 \
-                k[c] = (I)(at[c] < 0 ? 0 : at[c]);                                                              \
+                at[c] = at[c] < 0 ? 0 : at[c];                                                                  \
             }                                                                                                   \
+            if (index_bytes == 1)  /* the positions' dtype (int8 or int32): a branch, not a function each */   \
+                for (int64_t c = 0; c < n; ++c)                                                                 \
+                    EM_DATA(ko, int8_t)[at0 + c] = (int8_t)at[c];                                               \
+            else                                                                                                \
+                for (int64_t c = 0; c < n; ++c)                                                                 \
+                    EM_DATA(ko, int32_t)[at0 + c] = at[c];                                                      \
         }                                                                                                       \
     }                                                                                                           \
-}                                                                                                               \
+}
+
+#define EM_MAXPOOL_SCATTER(T, S, I, IS)                                                                         \
 void em_maxpool_scatter_##S##_##IS(int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow, void *geoo,   \
                                    int nthreads, void *go, void *ko, void *oo)                                  \
 {                                                                                                               \
@@ -126,10 +122,12 @@ void em_maxpool_scatter_##S##_##IS(int64_t planes, int64_t h, int64_t w, int64_t
     }                                                                                                           \
 }
 
-EM_MAXPOOL(float, f32, int8_t, i8)
-EM_MAXPOOL(float, f32, int32_t, i32)
-EM_MAXPOOL(double, f64, int8_t, i8)
-EM_MAXPOOL(double, f64, int32_t, i32)
+EM_MAXPOOL(float, f32)
+EM_MAXPOOL(double, f64)
+EM_MAXPOOL_SCATTER(float, f32, int8_t, i8)
+EM_MAXPOOL_SCATTER(float, f32, int32_t, i32)
+EM_MAXPOOL_SCATTER(double, f64, int8_t, i8)
+EM_MAXPOOL_SCATTER(double, f64, int32_t, i32)
 """
 
 _SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
@@ -159,8 +157,8 @@ class CMaxPool(MaxPool):
         out = np.empty(x.shape[:-2] + (oh, ow), x.dtype)
         kidx = np.empty(out.shape, np.int8 if kh * kw < 128 else np.int32)
         threads = get_num_threads() if out.size * kh * kw >= render_c.PARALLEL_MIN else 1
-        self.lib[_SUFFIX[x.dtype], _INDEX[kidx.dtype]][0](planes, h, w, oh, ow, _geometry(self.geo), threads, x,
-                                                            out, kidx)
+        self.lib[_SUFFIX[x.dtype], _INDEX[kidx.dtype]][0](planes, h, w, oh, ow, _geometry(self.geo), threads,
+                                                            kidx.itemsize, x, out, kidx)
         self.kidx = kidx
         return self._out(out)
 
@@ -187,10 +185,10 @@ def _functions(lib):
     table = {}
     for s in _SUFFIX.values():
         for i in _INDEX.values():
-            fns = (getattr(lib, f"em_maxpool_{s}_{i}"), getattr(lib, f"em_maxpool_scatter_{s}_{i}"))
-            for fn in fns:
-                fn.argtypes, fn.restype = [i64] * 5 + [obj, i32, obj, obj, obj], None
-            table[s, i] = fns
+            forward, scatter = getattr(lib, f"em_maxpool_{s}"), getattr(lib, f"em_maxpool_scatter_{s}_{i}")
+            forward.argtypes, forward.restype = [i64] * 5 + [obj, i32, i32, obj, obj, obj], None
+            scatter.argtypes, scatter.restype = [i64] * 5 + [obj, i32, obj, obj, obj], None
+            table[s, i] = (forward, scatter)
     return table
 
 
@@ -203,7 +201,8 @@ def _covered(op):
 
 def lower_pools(graph, load):
     """graph with its max pooling and its gradients run by C (its ops list replaced; the other Op objects are
-    shared). ``load()`` gives the library of ``BODY``; it is called only when the graph has such ops."""
+    shared). ``load()`` gives the library of ``BODY``; it is built when such a node first runs outside a C
+    segment."""
     classes = {id(op): CMaxPool if type(op.node) is MaxPool else CMaxPoolScatter
                for op in graph.ops if _covered(op)}
-    return swap_nodes(graph, classes, lib=_functions(load()), runs="c") if classes else graph
+    return swap_nodes(graph, classes, lib=LazyTable(lambda: _functions(load())), runs="c") if classes else graph

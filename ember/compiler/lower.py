@@ -3,7 +3,7 @@ optimizer update, cross-entropy, max pooling, the window copies of convolutions)
 everything else about the op."""
 from .ir import Op
 
-__all__ = ["swap_nodes"]
+__all__ = ["swap_nodes", "LazyTable"]
 
 
 def swap_nodes(graph, classes, **attrs):
@@ -26,3 +26,20 @@ def swap_nodes(graph, classes, **attrs):
         ops.append(op)
     graph.ops = ops
     return graph
+
+
+class LazyTable:
+    """A module's table of C functions, its library compiled and loaded on first use (``make()``): a library
+    whose ops all run inside C segments (``c_graph``, which compiles their C itself) is never built."""
+
+    def __init__(self, make):
+        self._make, self._table = make, None
+
+    def __getitem__(self, key):
+        return self.built()[key]
+
+    def built(self):
+        """The table, made now if it was not yet."""
+        if self._table is None:
+            self._table = self._make()
+        return self._table
