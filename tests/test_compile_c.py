@@ -687,6 +687,33 @@ def test_batch_norm_in_c_equals_eager_with_its_running_statistics(dtype):
         np.testing.assert_allclose(a, b, **tol)
 
 
+@needs_cc
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kwargs", [dict(batch_first=True), dict(num_layers=2, bidirectional=True)],
+                         ids=["batch_first", "2_layers_bidirectional"])
+def test_lstm_cells_in_c_equal_eager(kwargs, dtype):
+    rng = np.random.default_rng(6)
+    ember.manual_seed(0)
+    lstm = ember.nn.LSTM(5, 7, **kwargs).to(ember.float64 if dtype == np.float64 else ember.float32)
+    x_np = rng.standard_normal((3, 4, 5)).astype(dtype)
+    leaves = [ember.tensor(x_np, requires_grad=True), *lstm.parameters()]
+
+    def step(x, *params):
+        out, (h, c) = lstm(x)
+        loss = (out * out).sum() + (h.tanh() * c).sum()
+        loss.backward()
+        return loss
+
+    want, want_grads, _ = _backward_step(step, leaves, False)
+    got, grads, f = _backward_step(step, leaves, True)
+    names = [op.name for op in f.graph.walk()]
+    assert "CLSTMLayer" in names and "CLSTMLayerGrad" in names
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got, want, **tol)
+    for a, b in zip(grads, want_grads):
+        np.testing.assert_allclose(a, b, **tol)
+
+
 def _pool_and_grad(x_np, pool, compiled):
     x = ember.tensor(x_np, requires_grad=True)
     g = ember.tensor(np.random.default_rng(2).standard_normal(pool(x).shape).astype(x_np.dtype))

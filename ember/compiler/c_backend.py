@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from ..ops._threads import get_num_threads
-from . import c_conv, c_graph, c_loss, c_norm, c_optim, c_pool, cache, render_c
+from . import c_conv, c_graph, c_loss, c_norm, c_optim, c_pool, c_rnn, cache, render_c
 from .interpret import Program
 from .kernel import FusedKernel
 from .lower import LazyTable
@@ -55,8 +55,8 @@ def data_offset():
 
 def runtime_source(offset):
     """All the hand-written C functions (optimizer updates, cross-entropy, max pooling, convolutions' window
-    copies, layer and batch norm) in one module (a graph builds the library of each module it needs)."""
-    return render_c.header(offset) + c_optim.BODY + c_loss.BODY + c_pool.BODY + c_conv.BODY + c_norm.BODY
+    copies, layer and batch norm, the LSTM cell) in one module (a graph builds the library of each module it needs)."""
+    return render_c.header(offset) + c_optim.BODY + c_loss.BODY + c_pool.BODY + c_conv.BODY + c_norm.BODY + c_rnn.BODY
 
 
 class _Launcher:
@@ -104,7 +104,7 @@ def program(graph, name="graph"):
     try:
         for module, lower in ((c_optim, c_optim.lower_updates), (c_loss, c_loss.lower_losses),
                               (c_pool, c_pool.lower_pools), (c_conv, c_conv.lower_convolutions),
-                              (c_norm, c_norm.lower_norms)):
+                              (c_norm, c_norm.lower_norms), (c_rnn, c_rnn.lower_rnns)):
             fused = lower(fused, lambda body=module.BODY: cache.load(render_c.header(offset) + body, compiler))
         log_graph(fused, f"{name} (after fuse_elementwise and the lowerings to hand-written C)")
         fused = c_graph.lower_segments(fused, offset, lambda source: cache.load(source, compiler))

@@ -466,16 +466,19 @@ class LSTMLayer(_Layer):
         tmp, tmp_h = xp.empty((G, B), dtype=dt), xp.empty((H, B), dtype=dt)
         h, c = h0.T, c0.T
         for t in self.steps:
-            at = a[t]
             xp.matmul(whh, h, out=tmp)
-            at += tmp
-            _lstm_step(xp, at, c, cs[t], tcs[t], hr[t], tmp_h)
+            self._cell(xp, a[t], tmp, c, cs[t], tcs[t], hr[t], tmp_h)
             if proj:
                 xp.matmul(w_hr, hr[t], out=hs[t])
             h, c = hs[t], cs[t]
         self.act, self.cs, self.tcs, self.hr = a, cs, tcs, hr
         out, h_n = self._finish(xp, hs, h0)
         return out, h_n, self._last(cs, c0)
+
+    def _cell(self, xp, a, gh, c_prev, c, tc, h, tmp):
+        """One step's cell: a += gh, then _lstm_step (ember.compile's C backend runs it in C)."""
+        a += gh
+        _lstm_step(xp, a, c_prev, c, tc, h, tmp)
 
     def backward(self, *grads):
         return apply(LSTMLayerGrad(self), *self.inputs, *grads)
@@ -510,7 +513,7 @@ class LSTMLayerGrad(_LayerGrad):
             if proj:
                 dhs[t] = dh
                 xp.matmul(w_hr.T, dh, out=dhr)
-            dc = _lstm_step_grad(xp, a[t], self._prev(cs, t, c0t), tcs[t], dhr, dc, dg[t], bufs[k % 2], d)
+            dc = self._cell_grad(xp, a[t], self._prev(cs, t, c0t), tcs[t], dhr, dc, dg[t], bufs[k % 2], d)
             xp.matmul(whh_t, dg[t], out=dh)
         if dc is None:  # empty sequence and no gradient for c_n
             dc = xp.zeros(c0t.shape, dtype=a.dtype)
@@ -518,6 +521,10 @@ class LSTMLayerGrad(_LayerGrad):
         if proj and self.needs[7]:
             dw_hr = xp.tensordot(dhs, hr, axes=([0, 2], [0, 2]))
         return dg, dg, dh, dc, dw_hr
+
+    def _cell_grad(self, xp, a, c_prev, tc, dh, dc, dg, dct, d):
+        """One step's cell gradient: _lstm_step_grad (ember.compile's C backend runs it in C)."""
+        return _lstm_step_grad(xp, a, c_prev, tc, dh, dc, dg, dct, d)
 
     def decomposition(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
         """The layer as a step-by-step graph of ember ops (cell nodes and linear)."""
