@@ -62,3 +62,17 @@ def skip_without_optional_imports(code):
     for name in re.findall(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", code, re.M):
         if name in OPTIONAL_EXTRAS and importlib.util.find_spec(name) is None:
             pytest.skip(f"needs {name}: pip install 'ember[{OPTIONAL_EXTRAS[name]}]'")
+
+
+def assert_compiles_strictly(texts, tmp_path):
+    """Each C source of texts compiles with ember's flags and -Wall -Wextra -Werror (its errors in the message)."""
+    import subprocess
+
+    from ember.compiler import cache
+    for i, text in enumerate(texts):
+        src = tmp_path / f"strict{i}.c"
+        src.write_text(text)
+        result = subprocess.run(cache.find_compiler() + list(cache.FLAGS) + ["-Wall", "-Wextra", "-Werror", str(src),
+                                                                             "-o", str(tmp_path / f"strict{i}.so"),
+                                                                             "-lm"], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr

@@ -27,7 +27,7 @@ from ember.compiler.rules import literal
 from ember.ops.activation import GeluGrad
 from ember.ops.arith import Add, Mul
 from ember.ops.unary import Exp, ReluGrad, SigmoidGrad, Tanh, TanhGrad
-from helpers import classification_step
+from helpers import assert_compiles_strictly, classification_step
 
 COMPILER = cache.find_compiler()
 needs_cc = pytest.mark.skipif(COMPILER is None, reason="no C compiler")
@@ -308,13 +308,7 @@ def test_generated_c_compiles_with_all_warnings_as_errors(tmp_path):
                if isinstance(op.node, FusedKernel)]
     source, names = render_module(kernels, c_backend.data_offset())
     assert len(set(names)) > 40  # a function per rule at least
-    for i, text in enumerate((source, c_backend.runtime_source(c_backend.data_offset()))):
-        src = tmp_path / f"k{i}.c"
-        src.write_text(text)
-        result = subprocess.run(COMPILER + list(cache.FLAGS) + ["-Wall", "-Wextra", "-Werror", str(src), "-o",
-                                                                str(tmp_path / f"k{i}.so"), "-lm"],
-                                capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr
+    assert_compiles_strictly((source, c_backend.runtime_source(c_backend.data_offset())), tmp_path)
 
 
 # --- the cache and the fallback, in other processes -------------------------------------------------------------
@@ -633,6 +627,18 @@ def test_cross_entropy_in_c_raises_the_eager_error_for_a_target_out_of_range():
         f(x, ember.tensor([0, 7, 1]))
 
 
+def _assert_compiled_equals_eager(step, leaves, args, nodes, dtype):
+    """step's output and the leaves' gradients, compiled (with the C nodes named in nodes) and eager, agree: to
+    float32 rounding (1e-5), or 1e-12 in float64."""
+    want, want_grads, _ = _backward_step(step, leaves, False, *args)
+    got, grads, f = _backward_step(step, leaves, True, *args)
+    names = [op.name for op in f.graph.walk()]
+    assert all(n in names for n in nodes), names
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for a, b in zip([got, *grads], [want, *want_grads]):
+        np.testing.assert_allclose(a, b, **tol)
+
+
 @needs_cc
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(6, 7, 48), (5, 3)], ids=["3d", "2d"])
@@ -648,14 +654,7 @@ def test_layer_norm_in_c_equals_eager(shape, dtype):
         y.backward(g)
         return y
 
-    want, want_grads, _ = _backward_step(step, leaves, False, g)
-    got, grads, f = _backward_step(step, leaves, True, g)
-    names = [op.name for op in f.graph.walk()]
-    assert "CNormalize" in names and "CNormalizeGrad" in names
-    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(got, want, **tol)
-    for a, b in zip(grads, want_grads):
-        np.testing.assert_allclose(a, b, **tol)
+    _assert_compiled_equals_eager(step, leaves, (g,), ("CNormalize", "CNormalizeGrad"), dtype)
 
 
 @needs_cc
@@ -704,14 +703,7 @@ def test_lstm_cells_in_c_equal_eager(kwargs, dtype):
         loss.backward()
         return loss
 
-    want, want_grads, _ = _backward_step(step, leaves, False)
-    got, grads, f = _backward_step(step, leaves, True)
-    names = [op.name for op in f.graph.walk()]
-    assert "CLSTMLayer" in names and "CLSTMLayerGrad" in names
-    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(got, want, **tol)
-    for a, b in zip(grads, want_grads):
-        np.testing.assert_allclose(a, b, **tol)
+    _assert_compiled_equals_eager(step, leaves, (), ("CLSTMLayer", "CLSTMLayerGrad"), dtype)
 
 
 def _pool_and_grad(x_np, pool, compiled):

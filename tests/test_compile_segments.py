@@ -1,7 +1,5 @@
 """ember.compile's C segments (ember/compiler/c_graph.py): runs of ops in one generated C function each, with NumPy's
 own BLAS, planned buffers and the optimizers' updates; against eager steps, and their fallbacks."""
-import subprocess
-
 import numpy as np
 import pytest
 
@@ -10,6 +8,7 @@ import ember.nn.functional as F
 from ember import nn
 from ember.compiler import blas, c_backend, c_graph, cache
 from ember.compiler.c_graph import Segment, _place
+from helpers import assert_compiles_strictly
 
 COMPILER = cache.find_compiler()
 needs_c = pytest.mark.skipif(COMPILER is None or blas.find() is None, reason="no C compiler or no NumPy BLAS")
@@ -224,13 +223,7 @@ def test_segment_source_compiles_with_all_warnings_as_errors(tmp_path, monkeypat
         _train(OPTIMIZERS[name], True, steps=3, dtype=ember.float64 if name == "adam" else ember.float32)
     sources = sorted(set(sources))
     assert len(sources) == 3  # SGD with and without momentum: the same C (a branch on the momentum)
-    for i, text in enumerate(sources):
-        src = tmp_path / f"s{i}.c"
-        src.write_text(text)
-        result = subprocess.run(COMPILER + list(cache.FLAGS) + ["-Wall", "-Wextra", "-Werror", str(src), "-o",
-                                                                str(tmp_path / f"s{i}.so"), "-lm"],
-                                capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr
+    assert_compiles_strictly(sources, tmp_path)
 
 
 def test_tuple_and_array_offsets_are_found():

@@ -16,7 +16,7 @@ import numpy as np
 from ..ops._threads import get_num_threads
 from ..ops.loss import NllLoss, NllLossGrad
 from . import render_c
-from .lower import LazyTable, swap_nodes
+from .lower import function_table, swap_to_c
 
 __all__ = ["BODY", "lower_losses"]
 
@@ -136,13 +136,8 @@ class CrossEntropyGrad(NllLossGrad):
 
 def _functions(lib):
     i64, i32, f64, obj = ctypes.c_int64, ctypes.c_int, ctypes.c_double, ctypes.py_object
-    table = {}
-    for suffix in _SUFFIX.values():
-        loss, grad = getattr(lib, f"em_xent_{suffix}"), getattr(lib, f"em_xent_grad_{suffix}")
-        loss.argtypes, loss.restype = [i64, i64, i64, i32, obj, obj, obj, obj], i64
-        grad.argtypes, grad.restype = [i64, i64, i64, i32, f64, obj, obj, obj], None
-        table[suffix] = (loss, grad)
-    return table
+    return function_table(lib, (("xent", [i64, i64, i64, i32, obj, obj, obj, obj], i64),
+                                ("xent_grad", [i64, i64, i64, i32, f64, obj, obj, obj], None)))
 
 
 def _covered_loss(op):
@@ -172,4 +167,4 @@ def lower_losses(graph, load):
             lowered[id(op)] = CrossEntropy
             for r in readers.get(id(op), ()):
                 lowered[id(r)] = CrossEntropyGrad
-    return swap_nodes(graph, lowered, lib=LazyTable(lambda: _functions(load())), runs="c") if lowered else graph
+    return swap_to_c(graph, lowered, lambda: _functions(load()))

@@ -17,7 +17,7 @@ import numpy as np
 from ..ops._threads import get_num_threads
 from ..ops.norm import Normalize, NormalizeGrad
 from . import render_c
-from .lower import LazyTable, swap_nodes
+from .lower import function_table, swap_to_c
 
 __all__ = ["BODY", "lower_norms"]
 
@@ -252,19 +252,10 @@ def _same_dtype(*arrays):
 
 def _functions(lib):
     i64, i32, f64, obj = ctypes.c_int64, ctypes.c_int, ctypes.c_double, ctypes.py_object
-    kinds = (("layernorm", [i64, i64, f64, i32] + [obj] * 6, None),
-             ("layernorm_grad", [i64, i64, i32, i32, i32] + [obj] * 8, i32),
-             ("batchnorm", [i64, i64, i64, f64, i32] + [obj] * 7, None),
-             ("batchnorm_grad", [i64, i64, i64, i32, i32, i32, i32] + [obj] * 8, None))
-    table = {}
-    for s in _SUFFIX.values():
-        fns = []
-        for name, argtypes, restype in kinds:
-            fn = getattr(lib, f"em_{name}_{s}")
-            fn.argtypes, fn.restype = argtypes, restype
-            fns.append(fn)
-        table[s] = tuple(fns)
-    return table
+    return function_table(lib, (("layernorm", [i64, i64, f64, i32] + [obj] * 6, None),
+                                ("layernorm_grad", [i64, i64, i32, i32, i32] + [obj] * 8, i32),
+                                ("batchnorm", [i64, i64, i64, f64, i32] + [obj] * 7, None),
+                                ("batchnorm_grad", [i64, i64, i64, i32, i32, i32, i32] + [obj] * 8, None)))
 
 
 def _covered(op):
@@ -287,4 +278,4 @@ def lower_norms(graph, load):
     segment."""
     classes = {id(op): CNormalize if type(op.node) is Normalize else CNormalizeGrad
                for op in graph.ops if _covered(op)}
-    return swap_nodes(graph, classes, lib=LazyTable(lambda: _functions(load())), runs="c") if classes else graph
+    return swap_to_c(graph, classes, lambda: _functions(load()))

@@ -22,7 +22,7 @@ from ..optim import optimizer as _optimizer
 from ..optim.sgd import SGD
 from ..ops._threads import get_num_threads
 from . import render_c
-from .lower import LazyTable, swap_nodes
+from .lower import function_table, swap_to_c
 
 __all__ = ["BODY", "lower_updates", "OptimizerUpdate"]
 
@@ -188,18 +188,10 @@ class OptimizerUpdate(_optimizer.OptimizerUpdate):
 def _functions(lib):
     """{suffix: (sgd, sgd with momentum, adam)} with their argument types."""
     i64, i32, f64, obj = ctypes.c_int64, ctypes.c_int, ctypes.c_double, ctypes.py_object
-    kinds = (("sgd", [i64, i32, f64, f64, i32, obj, obj]),
-             ("sgd_momentum", [i64, i32, f64, f64, f64, f64, i32, i32, i32, obj, obj, obj]),
-             ("adam", [i64, i32, f64, i32, f64, f64, f64, f64, f64, f64, f64, i32, obj, obj, obj, obj]))
-    table = {}
-    for suffix in _SUFFIX.values():
-        fns = []
-        for name, argtypes in kinds:
-            fn = getattr(lib, f"em_{name}_{suffix}")
-            fn.argtypes, fn.restype = argtypes, None
-            fns.append(fn)
-        table[suffix] = tuple(fns)
-    return table
+    return function_table(lib, (
+        ("sgd", [i64, i32, f64, f64, i32, obj, obj], None),
+        ("sgd_momentum", [i64, i32, f64, f64, f64, f64, i32, i32, i32, obj, obj, obj], None),
+        ("adam", [i64, i32, f64, i32, f64, f64, f64, f64, f64, f64, f64, i32, obj, obj, obj, obj], None)))
 
 
 def _supported(op):
@@ -214,6 +206,4 @@ def lower_updates(graph, load):
     shared with the graph it was made from). ``load()`` gives the library of ``BODY``; it is built when
     such a node first runs outside a C segment."""
     supported = {id(op): OptimizerUpdate for op in graph.ops if _supported(op)}
-    if not supported:
-        return graph
-    return swap_nodes(graph, supported, lib=LazyTable(lambda: _functions(load())), runs="c")
+    return swap_to_c(graph, supported, lambda: _functions(load()))

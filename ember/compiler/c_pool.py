@@ -14,7 +14,7 @@ import numpy as np
 from ..ops._threads import get_num_threads
 from ..ops.pooling import MaxPool, MaxPoolScatter
 from . import render_c
-from .lower import LazyTable, swap_nodes
+from .lower import swap_to_c
 
 __all__ = ["BODY", "lower_pools"]
 
@@ -205,4 +205,4 @@ def lower_pools(graph, load):
     segment."""
     classes = {id(op): CMaxPool if type(op.node) is MaxPool else CMaxPoolScatter
                for op in graph.ops if _covered(op)}
-    return swap_nodes(graph, classes, lib=LazyTable(lambda: _functions(load())), runs="c") if classes else graph
+    return swap_to_c(graph, classes, lambda: _functions(load()))

@@ -11,7 +11,7 @@ import ctypes
 import numpy as np
 
 from ..ops.rnn import LSTMLayer, LSTMLayerGrad
-from .lower import LazyTable, swap_nodes
+from .lower import function_table, swap_to_c
 
 __all__ = ["BODY", "lower_rnns"]
 
@@ -107,13 +107,8 @@ class CLSTMLayerGrad(LSTMLayerGrad):
 
 def _functions(lib):
     i64, i32, obj = ctypes.c_int64, ctypes.c_int, ctypes.py_object
-    table = {}
-    for s in _SUFFIX.values():
-        step, grad = getattr(lib, f"em_lstm_step_{s}"), getattr(lib, f"em_lstm_step_grad_{s}")
-        step.argtypes, step.restype = [i64] + [obj] * 6, None
-        grad.argtypes, grad.restype = [i64, i32] + [obj] * 7, None
-        table[s] = (step, grad)
-    return table
+    return function_table(lib, (("lstm_step", [i64] + [obj] * 6, None),
+                                ("lstm_step_grad", [i64, i32] + [obj] * 7, None)))
 
 
 def lower_rnns(graph, load):
@@ -121,4 +116,4 @@ def lower_rnns(graph, load):
     objects are shared). ``load()`` gives the library of ``BODY``; it is built when such a node first runs."""
     classes = {id(op): CLSTMLayer if type(op.node) is LSTMLayer else CLSTMLayerGrad for op in graph.ops
                if type(op.node) in (LSTMLayer, LSTMLayerGrad) and op.args[0].dtype in _SUFFIX}
-    return swap_nodes(graph, classes, lib=LazyTable(lambda: _functions(load())), runs="c") if classes else graph
+    return swap_to_c(graph, classes, lambda: _functions(load()))

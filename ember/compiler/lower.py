@@ -3,7 +3,7 @@ optimizer update, cross-entropy, max pooling, the window copies of convolutions)
 everything else about the op."""
 from .ir import Op
 
-__all__ = ["swap_nodes", "LazyTable"]
+__all__ = ["swap_nodes", "swap_to_c", "function_table", "LazyTable"]
 
 
 def swap_nodes(graph, classes, **attrs):
@@ -43,3 +43,23 @@ class LazyTable:
         if self._table is None:
             self._table = self._make()
         return self._table
+
+
+def swap_to_c(graph, classes, make_table):
+    """swap_nodes with the C backend's attributes: the nodes share one table of C functions, ``make_table()``,
+    built when first used (LazyTable), and print with ``{runs='c'}``."""
+    return swap_nodes(graph, classes, lib=LazyTable(make_table), runs="c") if classes else graph
+
+
+def function_table(lib, kinds, suffixes=("f32", "f64")):
+    """{dtype suffix: the functions of kinds, in order}: for each kind (name, argtypes, restype), lib's C function
+    ``em_<name>_<suffix>`` with those ctypes argument and result types."""
+    table = {}
+    for suffix in suffixes:
+        fns = []
+        for name, argtypes, restype in kinds:
+            fn = getattr(lib, f"em_{name}_{suffix}")
+            fn.argtypes, fn.restype = argtypes, restype
+            fns.append(fn)
+        table[suffix] = tuple(fns)
+    return table
