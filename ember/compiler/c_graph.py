@@ -2,7 +2,7 @@
 
 After fusion and the lowerings, each op of a graph still costs a call from Python (the interpreter, ctypes,
 NumPy's dispatch: a few microseconds), which is most of a small model's step. ``lower_segments`` replaces every
-maximal run of ops that C can do one after another (``_EMITTERS``: GEMMs of Linear and its gradient through
+maximal run of ops that C can do one after another (``_OK``, ``_EMIT``: GEMMs of Linear and its gradient through
 NumPy's own BLAS, fused kernels, cross-entropy and its gradient, copies, SGD / Adam / AdamW updates) by one
 ``Segment`` op, which calls one generated C function. Its inputs are the values the run reads from before it;
 its outputs are the values read after it or handed out (new arrays each run); every other value lives in one
@@ -21,13 +21,13 @@ import math
 
 import numpy as np
 
+from ..autograd import Node
 from ..ops._threads import get_num_threads
 from ..ops.copy import Clone
 from ..ops.linear import Linear, LinearGrad
 from ..optim import optimizer as _optimizer
 from ..optim.adam import Adam, AdamW
 from ..optim.sgd import SGD
-from ..autograd import Node
 from . import blas, c_loss, c_optim, render_c
 from .interpret import Program
 from .ir import Graph, Op, Value
