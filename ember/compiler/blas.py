@@ -21,14 +21,11 @@ _found = []
 
 
 class BlasFunctions:
-    """The addresses of ``{s,d}gemm`` and ``{s,d}gemv`` (CBLAS calling convention) and the C type of their sizes."""
+    """The addresses of ``{s,d}gemm`` and ``{s,d}gemv`` (CBLAS calling convention: ``addresses["sgemm"]``...) and
+    the C type of their sizes."""
 
     def __init__(self, path, addresses, int_type):
         self.path, self.addresses, self.int_type = path, addresses, int_type
-
-    def address(self, name):
-        """e.g. address("sgemm")."""
-        return self.addresses[name]
 
 
 def _candidates():

@@ -43,13 +43,8 @@ def data_offset():
     """Where a NumPy array object holds its data pointer (bytes from the object's address), checked on two
     arrays; None when it cannot be found (the kernels could not read their arguments)."""
     if not _offset:
-        a, b = np.empty(3), np.empty((2, 2), np.float32)[:, 1]
-        found = None
-        for off in range(8, 72, 8):
-            if all(ctypes.c_void_p.from_address(id(x) + off).value == x.ctypes.data for x in (a, b)):
-                found = off
-                break
-        _offset.append(found)
+        _offset.append(render_c.field_offset((np.empty(3), np.empty((2, 2), np.float32)[:, 1]),
+                                             lambda a: a.ctypes.data))
     return _offset[0]
 
 

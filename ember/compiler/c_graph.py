@@ -32,6 +32,7 @@ from . import blas, c_loss, c_optim, render_c
 from .interpret import Program
 from .ir import Graph, Op, Value
 from .kernel import FusedKernel
+from .lower import c_array
 from .rules import SUPPORTED_DTYPES
 
 __all__ = ["lower_segments", "Segment", "tuple_offset"]
@@ -45,11 +46,7 @@ _tuple_offset = []
 def tuple_offset():
     """Where a tuple object holds its items (bytes from its address), checked on a tuple; None if not found."""
     if not _tuple_offset:
-        items = (object(), object())
-        found = next((off for off in range(8, 72, 8)
-                      if ctypes.c_void_p.from_address(id(items) + off).value == id(items[0]) and
-                      ctypes.c_void_p.from_address(id(items) + off + 8).value == id(items[1])), None)
-        _tuple_offset.append(found)
+        _tuple_offset.append(render_c.field_offset(((object(), object()), (object(),)), lambda t: id(t[0])))
     return _tuple_offset[0]
 
 
@@ -254,6 +251,16 @@ class _Render:
             lines.append(f"    {t} *{self.ptr(v)} = {where};")
         return lines
 
+    def function(self, name):
+        """The C function: its pointers, then the ops' blocks."""
+        head = [f"int64_t {name}(void *tuple, int nthreads)", "{",
+                "    void *const *items = (void *const *)((char *)tuple + EM_TUPLE_OFFSET);", "    (void)nthreads;"]
+        if self.uses_arena:
+            head.append(f"    char *arena = EM_ITEM({self.arena_item}, char);")
+        if self.hp:
+            head.append(f"    const double *hp = EM_ITEM({self.arena_item + 1}, const double);")
+        return "\n".join(head + self.decls + self.lines + ["    return 0;", "}"])
+
     def scratch(self, op, kind, ctype):
         self.uses_arena = True
         return f"({ctype} *)(arena + {self.plan.offsets[(id(op), kind)]})"
@@ -415,19 +422,8 @@ def _source(renders, names, offset, int_type):
     parts += [c_optim.BODY] if "optim" in bodies else []
     parts += [c_loss.BODY] if "loss" in bodies else []
     parts += [kernels[k] for k in sorted(kernels)]
-    done = set()
-    for r, name in zip(renders, names):
-        if name in done:  # two runs of the same ops on the same shapes
-            continue
-        done.add(name)
-        head = [f"int64_t {name}(void *tuple, int nthreads)", "{",
-                "    void *const *items = (void *const *)((char *)tuple + EM_TUPLE_OFFSET);", "    (void)nthreads;"]
-        if r.uses_arena:
-            head.append(f"    char *arena = EM_ITEM({r.arena_item}, char);")
-        if r.hp:
-            head.append(f"    const double *hp = EM_ITEM({r.arena_item + 1}, const double);")
-        parts.append("\n".join(head + r.decls + r.lines + ["    return 0;", "}"]))
-    return "\n".join(parts) + "\n"
+    functions = {name: r.function(name) for r, name in zip(renders, names)}  # two runs alike: one function
+    return "\n".join(parts + [functions[n] for n in sorted(functions)]) + "\n"
 
 
 # ---- the op that runs a segment --------------------------------------------------------------------------------
@@ -458,14 +454,11 @@ class Segment(Node):
         if xp is not np or not all(a.__class__ is np.ndarray for a in arrays):
             return self._one_by_one(xp, arrays)
         arrays = list(arrays)
-        for i, a in enumerate(arrays):
-            if not (a.flags.c_contiguous and a.flags.aligned):
-                if i in self._written:
-                    return self._one_by_one(xp, arrays)
-                arrays[i] = np.ascontiguousarray(a)
-        for i in self._written:
-            if not arrays[i].flags.writeable:
+        for i in self._written:  # updated in place: as they are, or the ops one by one
+            a = arrays[i]
+            if not (a.flags.c_contiguous and a.flags.aligned and a.flags.writeable):
                 return self._one_by_one(xp, arrays)
+        arrays = [c_array(a) for a in arrays]
         values, extra, starts, undo = [], [], [], []
         for node, p_index, _ in self._updates:
             p, state = arrays[p_index], node.state
@@ -519,7 +512,7 @@ def lower_segments(graph, offset, load):
     if not runs:
         return graph
     reads_after = _reads_after(graph, runs)
-    renders, names, segments = [], [], []
+    renders, segments = [], []
     for n, run in enumerate(runs):
         ops = [graph.ops[i] for i in run]
         plan = _Plan(ops, reads_after[n])
@@ -532,11 +525,9 @@ def lower_segments(graph, offset, load):
         r.decls = r.declarations()
         renders.append(r)
         segments.append((run, ops, plan))
-    bodies = [_source([r], ["SEGMENT"], offset, functions.int_type) for r in renders]
-    for body in bodies:
-        names.append("es_" + hashlib.sha256(body.encode()).hexdigest()[:16])
+    names = ["es_" + hashlib.sha256(r.function("SEGMENT").encode()).hexdigest()[:16] for r in renders]
     lib = load(_source(renders, names, offset, functions.int_type))
-    lib.em_set_blas(*(ctypes.c_void_p(functions.address(k)) for k in ("sgemm", "dgemm", "sgemv", "dgemv")))
+    lib.em_set_blas(*(ctypes.c_void_p(functions.addresses[k]) for k in ("sgemm", "dgemm", "sgemv", "dgemv")))
     new_ops, at = [], 0
     for (run, ops, plan), r, name in zip(segments, renders, names):
         new_ops += graph.ops[at:run[0]]

@@ -17,7 +17,7 @@ import numpy as np
 from ..ops._threads import get_num_threads
 from ..ops.norm import Normalize, NormalizeGrad
 from . import render_c
-from .lower import function_table, swap_to_c
+from .lower import c_array, function_table, swap_to_c
 
 __all__ = ["BODY", "lower_norms"]
 
@@ -189,10 +189,6 @@ EM_BATCHNORM(double, f64)
 _SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
 
 
-def _contiguous(a):
-    return a if a.flags.carray else np.array(a, order="C")
-
-
 class CNormalize(Normalize):
     """Normalize (layer_norm, batch norm in training) run by C (see the module docstring)."""
 
@@ -207,11 +203,11 @@ class CNormalize(Normalize):
         y = np.empty(x.shape, x.dtype)
         mean, var, rstd = (np.empty(lay.kshape, x.dtype) for _ in range(3))
         threads = get_num_threads() if x.size >= render_c.PARALLEL_MIN else 1
-        w, b = np.ascontiguousarray(w), np.ascontiguousarray(b)
+        w, b = c_array(w), c_array(b)
         if lay.rows:
-            fns[0](*lay.sview, self.eps, threads, _contiguous(x), w, b, y, mean, rstd)
+            fns[0](*lay.sview, self.eps, threads, c_array(x), w, b, y, mean, rstd)
         else:
-            fns[2](*lay.sview, self.eps, threads, _contiguous(x), w, b, y, mean, var, rstd)
+            fns[2](*lay.sview, self.eps, threads, c_array(x), w, b, y, mean, var, rstd)
             if self.running is not None:
                 self._update_running(mean, var)
         if self.keep:
@@ -236,7 +232,7 @@ class CNormalizeGrad(NormalizeGrad):
         outs = [scratch if a is None else a for a in (gx, gw, gb)]
         fns, lay = self.lib[_SUFFIX[x.dtype]], self.lay
         args = (bool(need_x), bool(need_w), bool(need_b))
-        ins = (_contiguous(x), np.ascontiguousarray(w), _contiguous(g), self.mean, self.rstd)
+        ins = (c_array(x), c_array(w), c_array(g), self.mean, self.rstd)
         if lay.rows:
             if fns[1](*lay.sview, *args, *ins, *outs):
                 raise MemoryError(f"layer_norm backward: cannot allocate {2 * lay.sview[1]} doubles")

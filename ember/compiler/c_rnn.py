@@ -11,7 +11,7 @@ import ctypes
 import numpy as np
 
 from ..ops.rnn import LSTMLayer, LSTMLayerGrad
-from .lower import function_table, swap_to_c
+from .lower import c_array, function_table, swap_to_c
 
 __all__ = ["BODY", "lower_rnns"]
 
@@ -74,10 +74,6 @@ EM_LSTM(double, f64)
 _SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
 
 
-def _c(a):
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
-
-
 class CLSTMLayer(LSTMLayer):
     """LSTMLayer with each step's cell run by C (see the module docstring)."""
 
@@ -88,7 +84,7 @@ class CLSTMLayer(LSTMLayer):
         fns = self.lib[_SUFFIX[a.dtype]] if xp is np and a.dtype in _SUFFIX else None
         if fns is None or not all(x.flags.c_contiguous for x in (a, gh, c, tc, h)):
             return super()._cell(xp, a, gh, c_prev, c, tc, h, tmp)
-        fns[0](c.size, a, gh, _c(c_prev), c, tc, h)
+        fns[0](c.size, a, gh, c_array(c_prev), c, tc, h)
 
 
 class CLSTMLayerGrad(LSTMLayerGrad):
@@ -101,7 +97,8 @@ class CLSTMLayerGrad(LSTMLayerGrad):
         fns = self.lib[_SUFFIX[a.dtype]] if xp is np and a.dtype in _SUFFIX else None
         if fns is None or not all(x.flags.c_contiguous for x in (a, tc, dg, dct)):
             return super()._cell_grad(xp, a, c_prev, tc, dh, dc, dg, dct, d)
-        fns[1](tc.size, dc is not None, a, _c(c_prev), tc, _c(dh), dct if dc is None else _c(dc), dg, dct)
+        fns[1](tc.size, dc is not None, a, c_array(c_prev), tc, c_array(dh), dct if dc is None else c_array(dc), dg,
+               dct)
         return dct
 
 

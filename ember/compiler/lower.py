@@ -1,9 +1,11 @@
 """Giving ops of a graph other node classes: how the C backend hands an op to a hand-written C function (an
 optimizer update, cross-entropy, max pooling, the window copies of convolutions) after the passes, keeping
 everything else about the op."""
+import numpy as np
+
 from .ir import Op
 
-__all__ = ["swap_nodes", "swap_to_c", "function_table", "LazyTable"]
+__all__ = ["swap_nodes", "swap_to_c", "function_table", "LazyTable", "c_array"]
 
 
 def swap_nodes(graph, classes, **attrs):
@@ -63,3 +65,8 @@ def function_table(lib, kinds, suffixes=("f32", "f64")):
             fns.append(fn)
         table[suffix] = tuple(fns)
     return table
+
+
+def c_array(a):
+    """a itself when C can read it as a flat row-major buffer (C-contiguous, aligned), else such a copy."""
+    return a if a.flags.c_contiguous and a.flags.aligned else np.ascontiguousarray(a)

@@ -16,6 +16,7 @@ An element's inputs are all loaded before its outputs are stored, so an output m
 the output's shape (the interpreter reuses a dying input's buffer so, see ``interpret``); the pointers are
 therefore not ``restrict``: the ``simd`` pragmas vectorise the loops without that promise.
 """
+import ctypes
 import hashlib
 
 import numpy as np
@@ -23,7 +24,7 @@ import numpy as np
 from .c_prelude import PRELUDE
 from .rules import SUPPORTED_DTYPES, Operands, compute_dtype
 
-__all__ = ["render_module", "render_kernel", "header", "kernel_dims", "PARALLEL_MIN"]
+__all__ = ["render_module", "render_kernel", "header", "kernel_dims", "field_offset", "PARALLEL_MIN"]
 
 # elements: smaller loops run on one thread. On 2 idle cores a 2^19-element gelu takes 0.16 ms on 2 threads
 # against 0.25 ms on one; but a parallel region waits for every thread of its team, so on a busy machine (or
@@ -165,6 +166,14 @@ def _row_loops(kernel, kinds):
     lines += ["        EM_OMP(simd)", "        for (int64_t c = 0; c < inner; ++c) {"]
     lines += _body(kernel, loads.get, lambda k: f"s{k}[c]", " " * 12)
     return lines + ["        }", "    }"]
+
+
+def field_offset(objects, value):
+    """The byte offset (from an object's address) of the pointer-sized field holding value(obj) in each of
+    objects, found by reading their memory (what the generated C reads there: EM_DATA_OFFSET, EM_TUPLE_OFFSET);
+    None when no offset below 72 fits them all."""
+    return next((off for off in range(8, 72, 8)
+                 if all(ctypes.c_void_p.from_address(id(o) + off).value == value(o) for o in objects)), None)
 
 
 def header(data_offset):
