@@ -27,6 +27,20 @@ from .unary import abs as _abs, exp, log, log1p
 _REDUCTIONS = ("none", "mean", "sum")
 
 
+# the Args text of the deprecated size_average/reduce and of reduction, shared by the losses that take them (as
+# PyTorch's reduction_doc); a docstring names it {reduction_args}
+_REDUCTION_ARGS = """\
+        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
+        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
+        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
+            Default: ``'mean'``.""".lstrip()
+
+
+def _with_reduction_args(fn):
+    """fn, its docstring's {reduction_args} replaced by the shared text."""
+    fn.__doc__ = fn.__doc__.replace("{reduction_args}", _REDUCTION_ARGS)
+    return fn
+
 def _reduction(reduction, op, size_average=None, reduce=None, extra=()):
     """The reduction string (from the deprecated size_average/reduce flags when given, with PyTorch's warning),
     checked."""
@@ -470,16 +484,14 @@ def _weighted(loss, weight, reduction, input, op, mean_by_weight):
 
 
 @export(ember=False, functional=True)
+@_with_reduction_args
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Compute the mean squared error between ``input`` and ``target``: mean((input - target)^2).
 
     Args:
         input (Tensor): the prediction, floating point.
         target (Tensor): the target, of ``input``'s shape.
-        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
-        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
-        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
-            Default: ``'mean'``.
+        {reduction_args}
         weight (Tensor, optional): elementwise weights, of ``input``'s shape (else ValueError); ``'mean'``
             then divides by their sum. Default: None.
 
@@ -509,16 +521,14 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 
 @export(ember=False, functional=True)
+@_with_reduction_args
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Compute the mean absolute error between ``input`` and ``target``: mean(|input - target|).
 
     Args:
         input (Tensor): the prediction, floating point.
         target (Tensor): the target, of ``input``'s shape.
-        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
-        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
-        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
-            Default: ``'mean'``.
+        {reduction_args}
         weight (Tensor, optional): elementwise weights, of ``input``'s shape (else ValueError); ``'mean'``
             then divides by their sum. Default: None.
 
@@ -547,16 +557,14 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 
 @export(ember=False, functional=True)
+@_with_reduction_args
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """Compute the smooth L1 loss: 0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere (d = input - target).
 
     Args:
         input (Tensor): the prediction, floating point.
         target (Tensor): the target, of ``input``'s shape.
-        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
-        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
-        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
-            Default: ``'mean'``.
+        {reduction_args}
         beta (float): where the loss turns from quadratic to linear; 0 gives the L1 loss, a negative value raises
             RuntimeError. Default: 1.0.
 
@@ -653,6 +661,7 @@ class BinaryCrossEntropy(Node):
 
 
 @export(BinaryCrossEntropy, ember=False, functional=True)
+@_with_reduction_args
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """Compute the binary cross entropy of probabilities: -(t log x + (1 - t) log(1 - x)).
 
@@ -663,10 +672,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         input (Tensor): probabilities in [0, 1].
         target (Tensor): targets in [0, 1], of ``input``'s shape.
         weight (Tensor, optional): weights that broadcast against the elementwise loss. Default: None.
-        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
-        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
-        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
-            Default: ``'mean'``.
+        {reduction_args}
 
     Returns:
         Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
@@ -703,6 +709,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 
 @export(ember=False, functional=True)
+@_with_reduction_args
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
                                      pos_weight=None):
     """Compute the binary cross entropy of logits: BCE(sigmoid(x), t), stable for any x.
@@ -714,10 +721,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         input (Tensor): the logits.
         target (Tensor): targets in [0, 1], of ``input``'s shape.
         weight (Tensor, optional): weights that broadcast against the elementwise loss. Default: None.
-        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
-        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
-        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
-            Default: ``'mean'``.
+        {reduction_args}
         pos_weight (Tensor, optional): a weight of the positive term, broadcast along the last dimension (one per
             class). Default: None.
 
@@ -808,6 +812,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 # --- margin and embedding losses ------------------------------------------------------------------------------
 
 @export(ember=False, functional=True)
+@_with_reduction_args
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     """Compute the hinge embedding loss: x where the target is 1, max(0, margin - x) where it is -1.
 
@@ -818,10 +823,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
         input (Tensor): the input, usually a distance.
         target (Tensor): 1 or -1, broadcastable to ``input``.
         margin (float): the distance beyond which dissimilar pairs cost nothing. Default: 1.0.
-        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
-        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
-        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
-            Default: ``'mean'``.
+        {reduction_args}
 
     Returns:
         Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
@@ -848,6 +850,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
 
 @export(ember=False, functional=True)
+@_with_reduction_args
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """Compute the margin ranking loss: max(0, -target * (input1 - input2) + margin).
 
@@ -859,10 +862,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
         input2 (Tensor): the second scores.
         target (Tensor): 1 or -1 per pair.
         margin (float): the required gap. Default: 0.0.
-        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
-        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
-        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
-            Default: ``'mean'``.
+        {reduction_args}
 
     Returns:
         Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
@@ -892,6 +892,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 
 
 @export(ember=False, functional=True)
+@_with_reduction_args
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     """Compute the triplet margin loss: max(d(anchor, positive) - d(anchor, negative) + margin, 0).
@@ -907,10 +908,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
         p (float): the norm degree of the distance. Default: 2.
         eps (float): added to the differences for the norm's stability. Default: 1e-06.
         swap (bool): use min(d(anchor, negative), d(positive, negative)) as the negative distance. Default: False.
-        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
-        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
-        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
-            Default: ``'mean'``.
+        {reduction_args}
 
     Returns:
         Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
@@ -945,16 +943,14 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 
 
 @export(ember=False, functional=True)
+@_with_reduction_args
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """Compute the two-class logistic loss: log(1 + exp(-target * input)), stably.
 
     Args:
         input (Tensor): the scores.
         target (Tensor): 1 or -1, broadcastable to ``input``.
-        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
-        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
-        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
-            Default: ``'mean'``.
+        {reduction_args}
 
     Returns:
         Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
@@ -979,6 +975,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
 
 
 @export(ember=False, functional=True)
+@_with_reduction_args
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """Compute the cosine embedding loss: 1 - cos(x1, x2) where the target is 1, max(0, cos(x1, x2) - margin) where -1.
 
@@ -989,10 +986,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
         input2 (Tensor): the second embeddings.
         target (Tensor): 1 or -1 per pair, 0-d or 1-d (else RuntimeError).
         margin (float): the similarity below which dissimilar pairs cost nothing. Default: 0.0.
-        size_average (bool, optional): deprecated; with ``reduce``, picks the reduction (with a warning). Default: None.
-        reduce (bool, optional): deprecated; see ``size_average``. Default: None.
-        reduction (str): ``'none'`` (one loss per element), ``'mean'`` or ``'sum'``; another value raises ValueError.
-            Default: ``'mean'``.
+        {reduction_args}
 
     Returns:
         Tensor: a 0-d tensor, or the elementwise losses when ``reduction='none'``.
