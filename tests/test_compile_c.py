@@ -748,13 +748,17 @@ def test_max_pool_in_c_picks_the_first_element_inside_for_a_window_of_minus_infi
     np.testing.assert_array_equal(grad, want_grad)
 
 
+_IM2COL_CONVOLUTIONS = [  # (conv, dtypes): float32 stride-1 convolutions without groups run directly instead
+    (lambda x, w: F.conv2d(x, w, padding=2), [np.float64]),
+    (lambda x, w: F.conv2d(x, w, stride=2, padding=1, dilation=2), [np.float32, np.float64]),
+    (lambda x, w: F.conv2d(x, w.reshape(6, 2, 5, 5)[:, :1].contiguous(), groups=2), [np.float32, np.float64]),
+    (lambda x, w: F.conv1d(x[:, :, 0], w[:, :, 0]), [np.float64])]
+
+
 @needs_cc
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("conv", [
-    lambda x, w: F.conv2d(x, w, padding=2),
-    lambda x, w: F.conv2d(x, w, stride=2, padding=1, dilation=2),
-    lambda x, w: F.conv2d(x, w.reshape(6, 2, 5, 5)[:, :1].contiguous(), groups=2),
-    lambda x, w: F.conv1d(x[:, :, 0], w[:, :, 0])], ids=["padded", "strided_dilated", "groups", "1d"])
+@pytest.mark.parametrize("conv,dtype", [(c, d) for c, dtypes in _IM2COL_CONVOLUTIONS for d in dtypes],
+                         ids=["padded-f64", "strided_dilated-f32", "strided_dilated-f64", "groups-f32", "groups-f64",
+                              "1d-f64"])
 def test_convolutions_with_window_copies_in_c_give_the_eager_bits(conv, dtype, monkeypatch):
     from ember.compiler import c_conv
     copies = []
@@ -779,3 +783,44 @@ def test_convolutions_with_window_copies_in_c_give_the_eager_bits(conv, dtype, m
     assert copies  # the graph's convolutions copied their windows (and added columns back) in C
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a, b)
+
+
+@needs_cc
+@pytest.mark.parametrize("conv", [
+    lambda x, w, b: F.conv2d(x, w, b, padding=2),
+    lambda x, w, b: F.conv2d(x, w, b, padding=(1, 3), dilation=(2, 1)),
+    lambda x, w, b: F.conv2d(x, w, b),
+    lambda x, w, b: F.conv2d(x, w, b, padding=6),  # wider than the kernel: the input gradient crops its planes
+    lambda x, w, b: F.conv2d(x, w[:, :, :1, :1].contiguous(), b),
+    lambda x, w, b: F.conv1d(x[:, :, 0], w[:, :, 0], b, padding=1)],
+    ids=["padded", "dilated_uneven_padding", "unpadded", "large_padding", "1x1", "1d"])
+def test_stride_1_float32_convolutions_run_directly_in_c_as_eager(conv, monkeypatch):
+    """The forward, the input gradient (the forward on the gradient with the flipped kernel) and the weight
+    gradient of stride-1 float32 convolutions run in c_direct's C (no im2col), to float32 rounding of eager's;
+    the batch (11) splits over two threads, and 9 output channels leave part of a register tile unused."""
+    from ember.compiler import c_direct
+    monkeypatch.setattr(c_direct, "_SPLIT_MIN", 1)
+    ember.set_num_threads(2)
+    calls = []
+    for name in ("conv", "conv_weight"):
+        run = getattr(c_direct.DirectConv, name)
+        monkeypatch.setattr(c_direct.DirectConv, name,
+                            lambda self, *a, run=run, name=name: calls.append(name) or run(self, *a))
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((11, 5, 13, 10), (9, 5, 5, 5), (9,))]
+
+    def step(x, w, b):
+        y = conv(x, w, b)
+        (y * y).sum().backward()
+        return y
+
+    def result(compiled):
+        y, grads, _ = _backward_step(step, [ember.tensor(a, requires_grad=True) for a in arrays], compiled)
+        return [y, *grads]
+
+    want = result(False)
+    assert not calls
+    got = result(True)
+    assert calls == ["conv", "conv", "conv_weight"]  # the call that runs the graph: forward, input grad, weight grad
+    for a, b in zip(got, want):  # sums of 100s of products: to 1e-5 of the largest value (a GEMM's rounding)
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * np.abs(b).max())

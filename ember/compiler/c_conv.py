@@ -1,17 +1,18 @@
-"""The window copies and adds of convolutions in C: im2col's copy of a strided view of the input's windows into its
+"""Convolutions in C: stride-1 float32 convolutions and their gradients direct (``c_direct``), and for the others im2col's copy of a strided view of the input's windows into its
 matrix, one loop per run of the view's last dimension, where NumPy's copy of a view of five or six short dimensions
 spends most of its time between runs (a 5x5 kernel over 14x14 images: runs of 10 elements); and col2im's adds of
 each kernel position's columns back into the (wide-layout) input gradient, one pass per image and channel instead
 of one NumPy call per kernel position.
 
 ``lower_convolutions`` sets ``window_ops`` (see ember.ops.conv) on the Conv, ConvTranspose and ConvWeight nodes of
-a graph: the same ops, the same arithmetic in the same order (the same bits), fewer passes.
+a graph: the same ops; through im2col the same arithmetic in the same order (the same bits), fewer passes.
 """
 import ctypes
 
 import numpy as np
 
 from ..ops.conv import Conv, ConvTranspose, ConvWeight
+from . import c_direct
 from .lower import swap_nodes
 
 __all__ = ["BODY", "lower_convolutions"]
@@ -69,15 +70,17 @@ EM_GATHER(float, f32)
 EM_GATHER(double, f64)
 EM_ADD_RUNS(float, f32)
 EM_ADD_RUNS(double, f64)
-"""
+""" + c_direct.BODY
 
 
 class WindowOps:
-    """The C functions a convolution node calls (see ember.ops.conv._ConvOp.window_ops), each falling back to
-    NumPy's array operation for what it does not cover (other dtypes, more than 8 dimensions, strides that are not
-    whole elements, arrays that are not C-contiguous where they must be)."""
+    """The C functions a convolution node calls (see ember.ops.conv._ConvOp.window_ops): the direct convolutions
+    (``conv``, ``conv_weight``: None where they do not apply), and im2col's copies and col2im's adds, each falling
+    back to NumPy's array operation for what it does not cover (other dtypes, more than 8 dimensions, strides
+    that are not whole elements, arrays that are not C-contiguous where they must be)."""
 
     def __init__(self, lib):
+        self.direct = c_direct.DirectConv(lib)
         self.gather, self.add = {}, {}
         i64, obj = ctypes.c_int64, ctypes.py_object
         for dtype, suffix in ((np.dtype("float32"), "f32"), (np.dtype("float64"), "f64")):
@@ -85,6 +88,20 @@ class WindowOps:
             fn.argtypes, fn.restype = [i64] + [obj] * 3, None
             fn = self.add[dtype] = getattr(lib, f"em_add_runs_{suffix}")
             fn.argtypes, fn.restype = [i64] * 5 + [obj] * 3, None
+
+    def runs_directly(self, geo, groups, *arrays):
+        """Whether the convolution of these arrays over geo runs directly (stride 1, float32, no groups)."""
+        return groups == 1 and self.direct.covers(geo, *arrays)
+
+    def conv(self, x, geo, w2, groups, bias=None):
+        """x (N, C, H, W) times the kernels w2 (O, C*KH*KW) over the windows geo, plus bias, (N, O, OH*OW); None
+        unless it runs directly."""
+        return self.direct.conv(x, geo, w2, bias) if self.runs_directly(geo, groups, x, w2, bias) else None
+
+    def conv_weight(self, x, g4, geo, groups):
+        """The weight gradient (O, C*KH*KW) of x's convolution over geo from its output gradient g4; None unless
+        it runs directly."""
+        return self.direct.conv_weight(x, g4, geo) if self.runs_directly(geo, groups, x, g4) else None
 
     def copy(self, dst, src):
         """dst (C-contiguous, src's shape) = src, a strided view."""

@@ -209,11 +209,12 @@ def _serial(n, nb, fn):
     return [state]
 
 
-def plan(xp, n, work, nb, serial_nb=None):
+def plan(xp, n, work, nb, serial_nb=None, split_min=_SPLIT_MIN):
     """(threads, images per block) for an op with this much work on n images: split over ember's threads
-    (get_num_threads; 1 while another op splits) in blocks of at most nb images, at least one a thread; or
-    on the calling thread in blocks of serial_nb (default nb) images, its matmuls using the BLAS's threads."""
-    blas = _blas() if xp is np and work >= _SPLIT_MIN else False
+    (get_num_threads; 1 while another op splits) in blocks of at most nb images, at least one a thread, when
+    work is at least split_min; or on the calling thread in blocks of serial_nb (default nb) images, its
+    matmuls using the BLAS's threads."""
+    blas = _blas() if xp is np and work >= split_min else False
     k = min(n, 1 if _state["depth"] else get_num_threads()) if blas else 1
     if k > 1:
         return k, max(1, min(nb, -(-n // k)))

@@ -183,6 +183,9 @@ def _conv_mm(xp, x, geo, w2, groups, bias=None, keep=False, ops=None):
     gradient (else None): a flat array holding each block of nb images' (C*KH*KW, nb*OH*OW) matrix after the
     other, and nb. The block's matrix is built once, and each image's product is written in its place in the
     output (a batched matmul reading the image's columns of the block's matrix)."""
+    direct = None if ops is None else ops.conv(x, geo, w2, groups, bias)
+    if direct is not None:
+        return direct, None
     n, o, rows = x.shape[0], w2.shape[0], w2.shape[1] * groups
     q = geo[0].n_out * geo[1].n_out
     keep = keep and rows * n * q * x.itemsize <= _KEEP_BYTES  # kept in the compact layout
@@ -216,6 +219,9 @@ def _conv_wgrad(xp, x, g4, geo, groups, cols=None, ops=None):
     """The gradient g4 (N, O, OH, OW) times the transposed im2col matrix of x (or the one kept by _conv_mm), per
     group -> (O, C/groups*KH*KW). Each block's gradient is copied to the matrix's column order (O, m*P) for one
     matmul with a long reduction (faster than a matmul per image)."""
+    direct = None if ops is None else ops.conv_weight(x, g4, geo, groups)
+    if direct is not None:
+        return direct
     n, o = x.shape[0], g4.shape[1]
     rows = x.shape[1] * geo[0].k * geo[1].k
     wide = cols is None and _wide(geo, o // groups)
@@ -319,7 +325,8 @@ def _unflatten(out, h, w, one_d):
 
 class _ConvOp(Node):
     # how im2col copies the windows (a strided view) into its matrix and col2im adds columns back: NumPy's array
-    # operations (None), or the C functions that the compiler's C backend sets on the nodes of a graph (c_conv)
+    # operations (None), or the C functions that the compiler's C backend sets on the nodes of a graph (c_conv),
+    # which also run some convolutions directly, without im2col (``conv``, ``conv_weight``)
     window_ops = None
 
     def __init__(self, geo, groups, one_d):
@@ -379,9 +386,10 @@ class ConvTranspose(_ConvOp):
         g = self.groups
         o, cg = x.shape[1], w.shape[1]
         og, c = o // g, cg * g
-        if sh == 1 and sw == 1 and o * hin * win <= _GATHER_RATIO * c * oh * ow:
+        direct = self.window_ops is not None and self.window_ops.runs_directly(self.geo, g, x, w)
+        if sh == 1 and sw == 1 and (direct or o * hin * win <= _GATHER_RATIO * c * oh * ow):
             # A stride-1 transposed convolution is a convolution with the flipped kernel: a gather, cheaper than
-            # col2im's scatter-add unless its im2col matrix is much larger than col2im's.
+            # col2im's scatter-add unless its im2col matrix is much larger than col2im's (or it runs directly).
             fgeo = (Window(kh, 1, dh, dh * (kh - 1) - lh, oh, hin), Window(kw, 1, dw, dw * (kw - 1) - lw, ow, win))
             wf = w.reshape(g, og, cg, kh, kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4).reshape(c, og * kh * kw)
             out = _conv_mm(xp, x, fgeo, wf, g, b, ops=self.window_ops)[0]
