@@ -386,6 +386,27 @@ def test_two_processes_compiling_the_same_kernels_at_once_both_succeed(tmp_path)
     assert len(os.listdir(tmp_path / "cache" / "c")) == 4  # two libraries, each with its source
 
 
+@needs_cc
+def test_libraries_compile_at_once_on_threads_and_each_once(tmp_path, monkeypatch):
+    """build_all compiles independent libraries on threads at the same time (each compiler run logs its start,
+    sleeps, and logs its end: all start before any ends); a library asked for while a thread compiles it is
+    waited for, not compiled twice; a failed one raises its CompileError from the wait."""
+    log, script = tmp_path / "cc.log", tmp_path / "slow-cc"
+    script.write_text(f"#!/bin/sh\necho start >> {log}\nsleep 1\n{' '.join(COMPILER)} \"$@\"\nrc=$?\n"
+                      f"echo end >> {log}\nexit $rc\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("EMBER_CACHE_DIR", str(tmp_path / "cache"))
+    sources = [f"int em_value{i}(void) {{ return {i}; }}\n" for i in range(3)]
+    wait = cache.build_all(sources + sources[:1], [str(script)])
+    assert cache.load(sources[2], [str(script)]).em_value2() == 2  # waits for the thread compiling it
+    wait()
+    assert log.read_text().split() == ["start"] * 3 + ["end"] * 3
+    assert [getattr(cache.load(s, [str(script)]), f"em_value{i}")() for i, s in enumerate(sources)] == [0, 1, 2]
+    assert len(log.read_text().split()) == 6  # cached: no more compiler runs
+    with pytest.raises(cache.CompileError, match="the C compiler failed"):
+        cache.build_all(["this is not C"], [str(script)])()
+
+
 def test_without_a_compiler_the_numpy_backend_runs_after_one_warning(tmp_path):
     out, err = _child(_env(EMBER_CACHE_DIR=str(tmp_path / "cache"), PATH=str(tmp_path)))
     value, fused, n_warnings, message = out.strip().split("|")

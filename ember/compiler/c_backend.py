@@ -82,6 +82,17 @@ class _Launcher:
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 
+def _libraries_outside_segments(graph, sources, offset):
+    """The sources of the libraries that the ops left outside C segments will load: the hand-written modules of
+    their nodes (``sources``: {module: source}) and the module of their fused kernels."""
+    inside = {i for run in c_graph.segment_runs(graph) for i in run}
+    outside = [op.node for i, op in enumerate(graph.ops) if i not in inside]
+    needed = [sources[c_conv] for node in outside if getattr(node, "window_ops", None) is not None]
+    needed += [sources[m] for m in sources for node in outside if type(node).__module__ == m.__name__]
+    kernels = [node.kernel for node in outside if isinstance(node, FusedKernel)]
+    return needed + ([render_module(kernels, offset)[0]] if kernels else [])
+
+
 def program(graph, name="graph"):
     """(Program, the graph it runs on arrays): graph fused and compiled, or graph itself on the numpy backend
     (see the module docstring)."""
@@ -96,17 +107,25 @@ def program(graph, name="graph"):
                              "runs graphs with the 'numpy' backend")
         return Program(graph), graph
     fused = fuse_elementwise(split_linear_bias(graph))
+    lowerings = ((c_optim, c_optim.lower_updates), (c_loss, c_loss.lower_losses), (c_pool, c_pool.lower_pools),
+                 (c_conv, c_conv.lower_convolutions), (c_norm, c_norm.lower_norms), (c_rnn, c_rnn.lower_rnns))
+    sources = {module: render_c.header(offset) + module.BODY for module, _ in lowerings}
     try:
-        for module, lower in ((c_optim, c_optim.lower_updates), (c_loss, c_loss.lower_losses),
-                              (c_pool, c_pool.lower_pools), (c_conv, c_conv.lower_convolutions),
-                              (c_norm, c_norm.lower_norms), (c_rnn, c_rnn.lower_rnns)):
-            fused = lower(fused, lambda body=module.BODY: cache.load(render_c.header(offset) + body, compiler))
+        for module, lower in lowerings:
+            fused = lower(fused, lambda source=sources[module]: cache.load(source, compiler))
         log_graph(fused, f"{name} (after fuse_elementwise and the lowerings to hand-written C)")
-        fused = c_graph.lower_segments(fused, offset, lambda source: cache.load(source, compiler))
+        # the libraries the ops outside segments need compile on threads meanwhile the segments' own C compiles
+        wait = cache.build_all(_libraries_outside_segments(fused, sources, offset), compiler)
+        try:
+            fused = c_graph.lower_segments(fused, offset, lambda source: cache.load(source, compiler))
+        finally:
+            wait()
         log_graph(fused, f"{name} (after lower_segments)")
-        for op in fused.ops:  # the hand-written C of the ops outside segments: built now, not at their first run
+        for op in fused.ops:  # the hand-written C of the ops outside segments: loaded now, not at their first run
             if isinstance(getattr(op.node, "lib", None), LazyTable):
                 op.node.lib.built()
+            if getattr(op.node, "window_ops", None) is not None:
+                op.node.window_ops.built()
         # the kernels outside segments (those inside run in their segment's C; one by one, by NumPy)
         ops = [op for op in fused.ops if isinstance(op.node, FusedKernel)]
         if ops:

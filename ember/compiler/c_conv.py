@@ -79,33 +79,44 @@ class WindowOps:
     back to NumPy's array operation for what it does not cover (other dtypes, more than 8 dimensions, strides
     that are not whole elements, arrays that are not C-contiguous where they must be)."""
 
-    def __init__(self, lib):
-        self.direct = c_direct.DirectConv(lib)
-        self.gather, self.add = {}, {}
-        i64, obj = ctypes.c_int64, ctypes.py_object
-        for dtype, suffix in ((np.dtype("float32"), "f32"), (np.dtype("float64"), "f64")):
-            fn = self.gather[dtype] = getattr(lib, f"em_gather_{suffix}")
-            fn.argtypes, fn.restype = [i64] + [obj] * 3, None
-            fn = self.add[dtype] = getattr(lib, f"em_add_runs_{suffix}")
-            fn.argtypes, fn.restype = [i64] * 5 + [obj] * 3, None
+    def __init__(self, load):
+        self._load, self._lib = load, None
+
+    def built(self):
+        """The library's functions, loaded now if they were not yet (compiling it if the cache lacks it)."""
+        return self._functions()
+
+    def _functions(self):
+        """(DirectConv, {dtype: gather}, {dtype: add_runs}) of the library, loaded on first use."""
+        if self._lib is None:
+            lib = self._load()
+            gather, add = {}, {}
+            i64, obj = ctypes.c_int64, ctypes.py_object
+            for dtype, suffix in ((np.dtype("float32"), "f32"), (np.dtype("float64"), "f64")):
+                fn = gather[dtype] = getattr(lib, f"em_gather_{suffix}")
+                fn.argtypes, fn.restype = [i64] + [obj] * 3, None
+                fn = add[dtype] = getattr(lib, f"em_add_runs_{suffix}")
+                fn.argtypes, fn.restype = [i64] * 5 + [obj] * 3, None
+            self._lib = c_direct.DirectConv(lib), gather, add
+        return self._lib
 
     def runs_directly(self, geo, groups, *arrays):
         """Whether the convolution of these arrays over geo runs directly (stride 1, float32, no groups)."""
-        return groups == 1 and self.direct.covers(geo, *arrays)
+        return groups == 1 and c_direct.DirectConv.covers(geo, *arrays)
 
     def conv(self, x, geo, w2, groups, bias=None):
         """x (N, C, H, W) times the kernels w2 (O, C*KH*KW) over the windows geo, plus bias, (N, O, OH*OW); None
         unless it runs directly."""
-        return self.direct.conv(x, geo, w2, bias) if self.runs_directly(geo, groups, x, w2, bias) else None
+        return self._functions()[0].conv(x, geo, w2, bias) if self.runs_directly(geo, groups, x, w2, bias) else None
 
     def conv_weight(self, x, g4, geo, groups):
         """The weight gradient (O, C*KH*KW) of x's convolution over geo from its output gradient g4; None unless
         it runs directly."""
-        return self.direct.conv_weight(x, g4, geo) if self.runs_directly(geo, groups, x, g4) else None
+        return self._functions()[0].conv_weight(x, g4, geo) if self.runs_directly(geo, groups, x, g4) else None
 
     def copy(self, dst, src):
         """dst (C-contiguous, src's shape) = src, a strided view."""
-        fn, size = self.gather.get(src.dtype), src.itemsize
+        fn, size = self._functions()[1].get(src.dtype), src.itemsize
         if (fn is None or not 0 < src.ndim <= 8 or src.size == 0 or dst.dtype != src.dtype or dst.shape != src.shape
                 or not dst.flags.carray or any(s % size for s in src.strides)):
             dst[...] = src
@@ -115,7 +126,7 @@ class WindowOps:
     def add_runs(self, dst, cols, offsets):
         """dst (m, c, plane)[:, :, off:off + p] += cols[:, :, k] for each k and off of offsets, in order."""
         m, c, kk, p = cols.shape
-        fn = self.add.get(dst.dtype)
+        fn = self._functions()[2].get(dst.dtype)
         if fn is None or cols.dtype != dst.dtype or not (dst.flags.carray and cols.flags.carray) or m * c == 0:
             for k, off in enumerate(offsets):
                 dst[:, :, off:off + p] += cols[:, :, k]
@@ -128,7 +139,6 @@ class WindowOps:
 
 def lower_convolutions(graph, load):
     """graph with the window copies and adds of its convolutions run by C (its ops list replaced; the other Op
-    objects are shared). ``load()`` gives the library of ``BODY``; it is called only when the graph has
-    convolutions."""
+    objects are shared). ``load()`` gives the library of ``BODY``; it is called when a convolution first runs."""
     classes = {id(op): type(op.node) for op in graph.ops if type(op.node) in (Conv, ConvTranspose, ConvWeight)}
-    return swap_nodes(graph, classes, window_ops=WindowOps(load())) if classes else graph
+    return swap_nodes(graph, classes, window_ops=WindowOps(load)) if classes else graph

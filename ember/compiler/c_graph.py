@@ -500,17 +500,23 @@ class Segment(Node):
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 
+def segment_runs(graph):
+    """The runs of graph's ops (index lists) that lower_segments makes segments of: none without NumPy's BLAS
+    functions or where a tuple's items cannot be found."""
+    if blas.find() is None or tuple_offset() is None:
+        return []
+    return _runs(graph)
+
+
 def lower_segments(graph, offset, load):
     """graph with its runs of ops that C can do one after another replaced by Segment ops (a new Graph; the
     graph given stays as it was). ``offset``: where an array object holds its data pointer; ``load(source)``
     compiles and loads a C module. Without NumPy's BLAS functions, or where a tuple's items cannot be found,
     graph is returned as it is."""
-    functions = blas.find()
-    if functions is None or tuple_offset() is None:
-        return graph
-    runs = _runs(graph)
+    runs = segment_runs(graph)
     if not runs:
         return graph
+    functions = blas.find()
     reads_after = _reads_after(graph, runs)
     renders, segments = [], []
     for n, run in enumerate(runs):

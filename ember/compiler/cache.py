@@ -6,7 +6,9 @@ and modification time: no process is started to ask its version), the flags and 
 code is only valid on the CPU it was made for), and lives in ``EMBER_CACHE_DIR`` (default ``~/.cache/ember``) as
 ``c/<key>.so`` beside its source. It is compiled in a private temporary directory and moved into place with
 ``os.replace``, so processes that compile the same library at once each get a whole file and a warm start (the
-file exists) runs no compiler at all. Loaded libraries are also kept per process.
+file exists) runs no compiler at all. Loaded libraries are also kept per process. ``build_all`` compiles several
+libraries at once on threads (a graph's libraries are independent); a thread asking for a library another thread
+is compiling waits for it.
 """
 import ctypes
 import hashlib
@@ -18,7 +20,7 @@ import subprocess
 import tempfile
 import threading
 
-__all__ = ["CompileError", "find_compiler", "cache_dir", "build", "load", "FLAGS"]
+__all__ = ["CompileError", "find_compiler", "cache_dir", "build", "build_all", "load", "FLAGS"]
 
 FLAGS = ("-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c99", "-ffp-contract=off",
          "-fno-math-errno", "-fno-trapping-math")
@@ -28,6 +30,8 @@ FLAGS = ("-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c99", "-f
 _NO_OPENMP = "-fopenmp"
 _loaded = {}  # key -> ctypes library
 _lock = threading.Lock()
+_compiling = {}  # key -> threading.Event set when the thread compiling that library is done
+_compiling_lock = threading.Lock()
 _machine = []
 
 
@@ -87,12 +91,55 @@ def _key(source, compiler, flags):
 
 
 def build(source, compiler, flags=FLAGS):
-    """The path of the shared library of source, compiled now unless the cache has it."""
+    """The path of the shared library of source, compiled now unless the cache has it (or another thread of this
+    process is compiling it: then when it is done)."""
     key = _key(source, compiler, flags)
     directory = os.path.join(cache_dir(), "c")
     path = os.path.join(directory, f"{key}.so")
     if os.path.exists(path):
         return path
+    with _compiling_lock:
+        done = _compiling.get(key)
+        if done is None:
+            _compiling[key] = threading.Event()
+    if done is not None:
+        done.wait()
+        if os.path.exists(path):
+            return path
+        return build(source, compiler, flags)  # that thread failed: compile here, raising its error
+    try:
+        return _compile(source, compiler, flags, directory, key, path)
+    finally:
+        with _compiling_lock:
+            _compiling.pop(key).set()
+
+
+def build_all(sources, compiler, flags=FLAGS):
+    """Start compiling each source (those not cached) on a thread of its own; returns a function that waits for
+    them all and raises the first CompileError or OSError of a failed one."""
+    threads, errors = [], []
+
+    def run(source):
+        try:
+            build(source, compiler, flags)
+        except (CompileError, OSError) as e:
+            errors.append(e)
+
+    for source in dict.fromkeys(sources):
+        t = threading.Thread(target=run, args=(source,), daemon=True)
+        t.start()
+        threads.append(t)
+
+    def wait():
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+
+    return wait
+
+
+def _compile(source, compiler, flags, directory, key, path):
     os.makedirs(directory, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=directory, prefix=f".{key}.") as tmp:
         src = os.path.join(tmp, "kernels.c")
