@@ -812,9 +812,9 @@ def test_convolutions_with_window_copies_in_c_give_the_eager_bits(conv, dtype, m
     lambda x, w, b: F.conv2d(x, w, b, padding=(1, 3), dilation=(2, 1)),
     lambda x, w, b: F.conv2d(x, w, b),
     lambda x, w, b: F.conv2d(x, w, b, padding=6),  # wider than the kernel: the input gradient crops its planes
-    lambda x, w, b: F.conv2d(x, w[:, :, :1, :1].contiguous(), b),
+    lambda x, w, b: F.conv2d(x, w[:, :, :1, :3].contiguous(), b, padding=(0, 1)),
     lambda x, w, b: F.conv1d(x[:, :, 0], w[:, :, 0], b, padding=1)],
-    ids=["padded", "dilated_uneven_padding", "unpadded", "large_padding", "1x1", "1d"])
+    ids=["padded", "dilated_uneven_padding", "unpadded", "large_padding", "1x3", "1d"])
 def test_stride_1_float32_convolutions_run_directly_in_c_as_eager(conv, monkeypatch):
     """The forward, the input gradient (the forward on the gradient with the flipped kernel) and the weight
     gradient of stride-1 float32 convolutions run in c_direct's C (no im2col), to float32 rounding of eager's;
@@ -843,5 +843,10 @@ def test_stride_1_float32_convolutions_run_directly_in_c_as_eager(conv, monkeypa
     assert not calls
     got = result(True)
     assert calls == ["conv", "conv", "conv_weight"]  # the call that runs the graph: forward, input grad, weight grad
+    calls.clear()
+    one_by_one = ember.compile(lambda x, w: F.conv2d(x, w[:, :, :1, :1]), backend="c", fullgraph=True)
+    for _ in range(3):
+        one_by_one(ember.tensor(arrays[0]), ember.tensor(arrays[1]))
+    assert not calls  # a 1x1 kernel's im2col matrix is the image: a plain GEMM, not run directly
     for a, b in zip(got, want):  # sums of 100s of products: to 1e-5 of the largest value (a GEMM's rounding)
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * np.abs(b).max())

@@ -9,9 +9,9 @@ positions past each output row are junk: computed and dropped (forward), or zero
 
 The input gradient of a stride-1 convolution is this forward on the gradient with the flipped kernel (ConvTranspose
 already runs it that way), so all three products of a stride-1 convolution run here. Used by the C backend through
-the convolution nodes' ``window_ops`` (see ``c_conv``); strides other than 1, groups, float64 and empty batches
-keep the im2col path. Weight-gradient sums are kept in double between blocks of images; the forward sums each
-output in float32, as a GEMM does.
+the convolution nodes' ``window_ops`` (see ``c_conv``); strides other than 1, 1x1 kernels, groups, float64 and
+empty batches keep the im2col path. Weight-gradient sums are kept in double between blocks of images; the
+forward sums each output in float32, as a GEMM does.
 """
 import ctypes
 
@@ -235,9 +235,11 @@ class DirectConv:
 
     @staticmethod
     def covers(geo, *arrays):
-        """Whether these float32 arrays (None for an absent bias) of a stride-1 2-D convolution run here."""
-        return (all(g.s == 1 for g in geo) and all(a is None or a.dtype == np.float32 for a in arrays)
-                and arrays[0].ndim == 4 and arrays[0].shape[0] > 0)
+        """Whether these float32 arrays (None for an absent bias) of a stride-1 2-D convolution with a kernel
+        larger than 1x1 run here (a 1x1 convolution's im2col matrix is the image itself: a plain GEMM)."""
+        return (all(g.s == 1 for g in geo) and geo[0].k * geo[1].k > 1
+                and all(a is None or a.dtype == np.float32 for a in arrays) and arrays[0].ndim == 4
+                and arrays[0].shape[0] > 0)
 
     def conv(self, x, geo, w2, bias=None):
         """x (N, C, H, W) times the kernels w2 (O, C*KH*KW) over the windows geo, plus bias: (N, O, OH*OW)."""
