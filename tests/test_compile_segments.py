@@ -106,6 +106,28 @@ def test_a_whole_training_step_runs_as_one_c_function_and_equals_eager(name, dty
 
 
 @needs_c
+def test_a_segment_right_after_an_op_split_over_threads_runs_its_blas_on_one_thread(monkeypatch):
+    """OpenBLAS's threads spin for a while after a multi-threaded call, beside the pool threads of the next op
+    that splits (a convolution): within _QUIET_BLAS seconds of a split a segment sets the BLAS to one thread for
+    its call (as eager ops do), and leaves it alone otherwise."""
+    from ember.ops import _threads as threads
+    quiet = []
+    real = c_graph.one_blas_thread
+
+    def recorded():
+        quiet.append(True)
+        return real()
+
+    monkeypatch.setattr(c_graph, "one_blas_thread", recorded)
+    losses, _, _, f = _train(OPTIMIZERS["sgd"], True, steps=3)
+    assert [op.name for op in f.graph.ops] == ["Segment"] and not quiet
+    monkeypatch.setitem(threads._state, "split_at", threads.time.perf_counter())
+    x, y = _data()
+    np.testing.assert_allclose(f(x, y).item(), _train(OPTIMIZERS["sgd"], False, steps=4)[0][-1], rtol=1e-6)
+    assert len(quiet) == 1
+
+
+@needs_c
 def test_hyper_parameters_changed_between_steps_are_read_without_a_retrace(c_runs):
     def change(opt, i):
         group = opt.param_groups[0]

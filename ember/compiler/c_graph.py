@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from ..autograd import Node
-from ..ops._threads import get_num_threads
+from ..ops._threads import get_num_threads, one_blas_thread, recently_split
 from ..ops.copy import Clone
 from ..ops.linear import Linear, LinearGrad
 from ..optim import optimizer as _optimizer
@@ -483,7 +483,11 @@ class Segment(Node):
         outs = [np.empty(shape, dtype) for shape, dtype in self._shapes]
         arena = np.empty(self._arena_bytes, np.uint8)  # freed after the run, as the interpreter frees its values
         hp = np.array(values, np.float64) if values else arena
-        failed = self.fn((*arrays, *outs, arena, hp, *extra), get_num_threads())
+        if recently_split():  # OpenBLAS's threads would spin beside the threads of the next split op
+            with one_blas_thread():
+                failed = self.fn((*arrays, *outs, arena, hp, *extra), get_num_threads())
+        else:
+            failed = self.fn((*arrays, *outs, arena, hp, *extra), get_num_threads())
         if failed:
             for state, before in undo:
                 state.clear()

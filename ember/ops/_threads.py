@@ -14,6 +14,7 @@ threads and the number of blocks a large op runs at once. Until it is set, the c
 and back, so that call must be cheap); any other BLAS (MKL, BLIS, Accelerate) is set through threadpoolctl when it
 is installed.
 """
+import contextlib
 import os
 import threading
 import time
@@ -227,19 +228,36 @@ def for_blocks(xp, n, nb, k, fn):
     the threads that ran."""
     k = min(k, -(-n // nb))
     blas = _blas() if xp is np else False
-    t = _state
-    if k <= 1 and not (blas and time.perf_counter() - t["split_at"] < _QUIET_BLAS):
+    if k <= 1 and not (blas and recently_split()):
         return _serial(n, nb, fn)
-    with _lock:  # the BLAS runs one thread per caller meanwhile
+    with one_blas_thread(blas):  # the BLAS runs one thread per caller meanwhile
+        if k <= 1:
+            return _serial(n, nb, fn)
+        _state["split_at"] = time.perf_counter()
+        return _run_blocks(n, nb, range(0, n, nb), k, fn)
+
+
+def recently_split():
+    """Whether an op split over threads less than _QUIET_BLAS seconds ago (OpenBLAS's threads may still spin)."""
+    return time.perf_counter() - _state["split_at"] < _QUIET_BLAS
+
+
+@contextlib.contextmanager
+def one_blas_thread(blas=None):
+    """The BLAS (``_blas()`` by default; nothing without one ember found) on one thread meanwhile; nested uses
+    share the setting, the outermost puts the BLAS's count back."""
+    blas = _blas() if blas is None else blas
+    if not blas:
+        yield
+        return
+    t = _state
+    with _lock:
         if t["depth"] == 0:
             t["saved"] = blas[0]()
             blas[1](1)
         t["depth"] += 1
     try:
-        if k <= 1:
-            return _serial(n, nb, fn)
-        t["split_at"] = time.perf_counter()
-        return _run_blocks(n, nb, range(0, n, nb), k, fn)
+        yield
     finally:
         with _lock:
             t["depth"] -= 1
