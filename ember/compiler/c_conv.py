@@ -1,8 +1,9 @@
-"""Convolutions in C: stride-1 float32 convolutions and their gradients direct (``c_direct``), and for the others im2col's copy of a strided view of the input's windows into its
-matrix, one loop per run of the view's last dimension, where NumPy's copy of a view of five or six short dimensions
-spends most of its time between runs (a 5x5 kernel over 14x14 images: runs of 10 elements); and col2im's adds of
-each kernel position's columns back into the (wide-layout) input gradient, one pass per image and channel instead
-of one NumPy call per kernel position.
+"""Convolutions in C: stride-1 float32 convolutions (kernels past 1x1) and their gradients directly
+(``c_direct``); for the others, im2col's copy of a strided view of the input's windows into its matrix, one loop
+per run of the view's last dimension, where NumPy's copy of a view of five or six short dimensions spends most of
+its time between runs (a 5x5 kernel over 14x14 images: runs of 10 elements); and col2im's adds of each kernel
+position's columns back into the (wide-layout) input gradient, one pass per image and channel instead of one
+NumPy call per kernel position.
 
 ``lower_convolutions`` sets ``window_ops`` (see ember.ops.conv) on the Conv, ConvTranspose and ConvWeight nodes of
 a graph: the same ops; through im2col the same arithmetic in the same order (the same bits), fewer passes.
