@@ -180,6 +180,7 @@ class ProcessGroup:
     def __init__(self, mpi, comm, ranks, timeout_s):
         self._mpi, self.comm, self.ranks, self.timeout_s = mpi, comm, list(ranks), timeout_s
         self._rank, self._size = comm.Get_rank(), comm.Get_size()
+        self._windows = []  # MPI windows made on comm (DistributedDataParallel's shared buckets): freed with it
 
     def rank(self):
         return self._rank
@@ -411,6 +412,9 @@ def destroy_process_group(group=None) -> None:
         _state.groups = [g for g in _state.groups if g is not group]
     if _state.failed is None:  # after a timeout, a pending collective still holds the communicator
         for g in groups:
+            for win in g._windows:
+                win.Unlock_all()
+                win.Free()
             g.comm.Free()
 
 

@@ -1,6 +1,7 @@
 """Run by tests/test_distributed.py under 2 ranks: N steps of DistributedDataParallel on 2 ranks, each on half of
 a global batch of B samples, must give the parameters of N steps of one process on the same B samples (1e-5).
-Also checks no_sync (gradient accumulation) and find_unused_parameters the same way. Prints "ok" on rank 0."""
+Also checks no_sync (gradient accumulation) and find_unused_parameters the same way; each case with the buckets
+reduced in a shared-memory window (both ranks on this machine) and with MPI's Iallreduce. Prints "ok" on rank 0."""
 import copy
 import sys
 
@@ -10,6 +11,7 @@ import ember
 import ember.distributed as dist
 from ember import nn
 from ember.nn.parallel import DistributedDataParallel as DDP
+from ember.nn.parallel import distributed as ddp_module
 
 STEPS, B = 4, 16
 
@@ -72,17 +74,22 @@ def main():
     dist.init_process_group("mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
     assert world == 2, world
-    for name, kwargs, accumulate, opt_kind in (("buckets of 1 KB, SGD momentum", dict(bucket_cap_mb=0.001), 1, "sgd"),
-                                               ("one bucket, Adam", {}, 1, "adam"),
-                                               ("no_sync, 2 micro-batches", {}, 2, "sgd"),
-                                               ("find_unused_parameters", dict(find_unused_parameters=True), 1, "sgd"),
-                                               ("gradient_as_bucket_view", dict(gradient_as_bucket_view=True), 1,
-                                                "adam"),
-                                               ("a 1 MB weight reduced in its .grad", {}, 2, "sgd")):
+    cases = (("buckets of 1 KB, SGD momentum", dict(bucket_cap_mb=0.001), 1, "sgd"),
+             ("one bucket, Adam", {}, 1, "adam"),
+             ("no_sync, 2 micro-batches", {}, 2, "sgd"),
+             ("find_unused_parameters", dict(find_unused_parameters=True), 1, "sgd"),
+             ("gradient_as_bucket_view", dict(gradient_as_bucket_view=True), 1, "adam"),
+             ("a 1 MB weight", {}, 2, "sgd"))
+    for (name, kwargs, accumulate, opt_kind), shared in [(c, s) for s in (True, False) for c in cases]:
+        ddp_module._SHARED_MEMORY = shared
         ember.manual_seed(rank)  # different initial weights: DDP must broadcast rank 0's
         unused = "find_unused" in name
-        model = Net(unused, width=512 if "1 MB" in name else 32)
+        model = Net(unused, width=512 if "1 MB" in name else 32)  # Iallreduce: a 1 MB weight is reduced in its .grad
+        name += ", shared memory" if shared else ", Iallreduce"
         ddp = DDP(model, **kwargs)
+        if (ddp.reducer.shared is not None) != shared:
+            print(f"FAIL {name}: the buckets are {'not ' if shared else ''}in shared memory", flush=True)
+            sys.exit(1)
         reference = copy.deepcopy(model)  # rank 0's weights, after the broadcast
         make = (lambda ps: ember.optim.SGD(ps, lr=0.1, momentum=0.9)) if opt_kind == "sgd" else \
             (lambda ps: ember.optim.Adam(ps, lr=0.01))

@@ -4,7 +4,10 @@ a process group (ember.distributed, over MPI).
 At wrap time the parameters and buffers of rank 0 are broadcast to every rank. During backward, each parameter's
 post-accumulate-grad hook marks it ready; when every parameter of a bucket is ready, the bucket's gradients are
 copied into one flat buffer, divided by the world size and all-reduced without blocking (MPI Iallreduce), so
-communication overlaps the rest of the backward. Buckets hold the parameters in reverse order (the order in which
+communication overlaps the rest of the backward. When every rank of the group is on one machine, the buckets live
+in an MPI shared-memory window instead, and the last hook reduces them in place (``_SharedBuckets``: on a machine
+whose cores all run ranks there is nothing for communication to overlap with, and this makes one pass over the
+data where an all-reduce's messages make several). Buckets hold the parameters in reverse order (the order in which
 a backward usually produces their gradients), up to ``bucket_cap_mb`` each (the first one 1 MB, as PyTorch's),
 and start in bucket order on every rank, which keeps the ranks' collectives in the same order. The hook of the last
 parameter waits for all buckets and writes the averaged gradients into ``.grad``.
@@ -25,6 +28,7 @@ from ..module import Module
 __all__ = ["DistributedDataParallel"]
 
 _FIRST_BUCKET_BYTES = 1024 * 1024  # torch.distributed._DEFAULT_FIRST_BUCKET_BYTES
+_SHARED_MEMORY = True  # reduce in a shared-memory window when every rank is on this machine (False: Iallreduce)
 
 
 class DistributedDataParallel(Module):
@@ -146,10 +150,13 @@ class _Bucket:
         self.work = None
         self.in_grad = None  # the .grad array reduced in place, this step
 
-    def buffer(self):
-        """(the flat buffer, each parameter's view into it)."""
-        if self.flat is None:
-            self.flat = np.empty(sum(p._data.size for p in self.params), self.dtype)
+    def size(self):
+        return sum(p._data.size for p in self.params)
+
+    def buffer(self, flat=None):
+        """(the flat buffer, each parameter's view into it); made when first needed, or given (flat)."""
+        if self.flat is None or flat is not None:
+            self.flat = np.empty(self.size(), self.dtype) if flat is None else flat
             self.views, offset = [], 0
             for p in self.params:
                 self.views.append(self.flat[offset:offset + p._data.size].reshape(p._data.shape))
@@ -179,6 +186,7 @@ class _Reducer:
         self.ready, self.next = set(), 0
         self.expecting = self.started = False  # a backward is expected / has begun delivering gradients
         self.used_work = self.used = None
+        self.shared = _SharedBuckets.make(pg, self.buckets) if _SHARED_MEMORY else None
         for p in self.params:
             p.register_post_accumulate_grad_hook(self._on_grad)
 
@@ -235,14 +243,15 @@ class _Reducer:
         while self.next < len(buckets) and buckets[self.next].pending == 0:
             self._launch(buckets[self.next])
             self.next += 1
-        for bucket in buckets[:self.next]:  # let MPI move the started reductions along
-            bucket.work.is_completed()
+        if self.shared is None:
+            for bucket in buckets[:self.next]:  # let MPI move the started reductions along
+                bucket.work.is_completed()
         if self.next == len(buckets):
             self._finish()
 
     def _launch(self, b):
         scale = 1.0 / self.pg.size()  # averaged, as PyTorch divides by the world size before the all-reduce
-        b.in_grad = None if self.as_view else b.own_grad()
+        b.in_grad = None if self.as_view or self.shared is not None else b.own_grad()
         if b.in_grad is not None:
             buffer = b.in_grad
             buffer *= scale
@@ -254,6 +263,8 @@ class _Reducer:
                     view.fill(0)
                 else:
                     np.multiply(g._data, scale, out=view)  # copies into the bucket and scales in one pass
+        if self.shared is not None:
+            return  # reduced in _finish
         req = self.pg.comm.Iallreduce(self.pg._mpi.IN_PLACE, buffer, self.pg._mpi.SUM)
         b.work = Work([req], self.pg, "DistributedDataParallel gradient all-reduce")
 
@@ -264,8 +275,11 @@ class _Reducer:
             self.used_work.wait()
             self.used_work = None
         unused = set() if self.used is None else {id(p) for p, u in zip(self.params, self.used.tolist()) if not u}
+        if self.shared is not None:
+            self.shared.reduce()
         for b in self.buckets:
-            b.work.wait()
+            if b.work is not None:
+                b.work.wait()
             if b.in_grad is not None:
                 increment_version(b.params[0].grad)
                 continue
@@ -280,6 +294,66 @@ class _Reducer:
                 else:
                     np.copyto(g._data, view)
                     increment_version(g)
+
+
+class _SharedBuckets:
+    """The buckets' flat buffers in an MPI shared-memory window (MPI_Win_allocate_shared), where every rank of the
+    group is on one machine. Each rank copies its scaled gradients into its own part during backward; ``reduce``
+    then waits for every rank (a barrier), sums one slice of each bucket over all ranks' parts and writes the sum
+    into all of them (the "two-shot" all-reduce of NCCL's and PyTorch's intra-node paths), and waits again. The
+    barriers are non-blocking MPI calls polled against the process group's timeout, as every collective."""
+
+    def __init__(self, pg, buckets, win, parts):
+        self.pg, self.win, self.parts = pg, win, parts
+        for b, mine in zip(buckets, parts):
+            b.buffer(mine[pg.rank()])
+
+    @classmethod
+    def make(cls, pg, buckets):
+        """The shared buckets, or None when the group has one rank or spans machines (MPI's Iallreduce then)."""
+        mpi, comm = pg._mpi, pg.comm
+        if pg.size() == 1:
+            return None
+        node = comm.Split_type(mpi.COMM_TYPE_SHARED)
+        one_machine = node.Get_size() == pg.size()
+        node.Free()
+        if not one_machine:
+            return None
+        offsets, total = [], 0
+        for b in buckets:
+            total = -(-total // 64) * 64  # each bucket 64-byte aligned
+            offsets.append(total)
+            total += b.size() * np.dtype(b.dtype).itemsize
+        try:
+            win = mpi.Win.Allocate_shared(total, 1, comm=comm)
+        except mpi.Exception:  # no shared-memory windows in this MPI (a collective call: the ranks fail together)
+            return None
+        memory = [np.frombuffer(win.Shared_query(r)[0], np.uint8, total) for r in range(pg.size())]
+        win.Lock_all(mpi.MODE_NOCHECK)
+        pg._windows.append(win)
+        parts = [[m[o:o + b.size() * np.dtype(b.dtype).itemsize].view(b.dtype) for m in memory]
+                 for b, o in zip(buckets, offsets)]
+        return cls(pg, buckets, win, parts)
+
+    def reduce(self):
+        """Every rank's part of every bucket becomes the sum of all ranks' parts."""
+        self._barrier()
+        rank, size = self.pg.rank(), self.pg.size()
+        for parts in self.parts:
+            per = -(-parts[0].size // size)
+            mine = slice(rank * per, (rank + 1) * per)
+            total = parts[rank][mine]  # the others' slices added into this rank's, then copied back to theirs
+            others = [part[mine] for part in parts[:rank] + parts[rank + 1:]]
+            for other in others:
+                total += other
+            for other in others:
+                other[...] = total
+        self._barrier()
+
+    def _barrier(self):
+        self.win.Sync()  # this rank's writes visible to the others (MPI's shared-memory model)
+        Work([self.pg.comm.Ibarrier()], self.pg, "DistributedDataParallel gradient all-reduce").wait()
+        self.win.Sync()
 
 
 def _make_buckets(params, cap):
