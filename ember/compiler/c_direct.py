@@ -189,7 +189,9 @@ void em_dconv_weight_f32(const int64_t *g, int64_t n0, int64_t n1, const int64_t
     }
 }
 
-#if !defined(__clang__) && defined(__GNUC__)
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
 #pragma GCC pop_options
 #endif
 """
