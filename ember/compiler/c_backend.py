@@ -83,14 +83,18 @@ class _Launcher:
 
 
 def _libraries_outside_segments(graph, sources, offset):
-    """The sources of the libraries that the ops left outside C segments will load: the hand-written modules of
-    their nodes (``sources``: {module: source}) and the module of their fused kernels."""
+    """(the sources of the libraries that the ops left outside C segments will load: the hand-written modules of
+    their nodes (``sources``: {module: source}) and the module of their fused kernels; that module as
+    (kernels, source, function names), or None)."""
     inside = {i for run in c_graph.segment_runs(graph) for i in run}
     outside = [op.node for i, op in enumerate(graph.ops) if i not in inside]
     needed = [sources[c_conv] for node in outside if getattr(node, "window_ops", None) is not None]
     needed += [sources[m] for m in sources for node in outside if type(node).__module__ == m.__name__]
     kernels = [node.kernel for node in outside if isinstance(node, FusedKernel)]
-    return needed + ([render_module(kernels, offset)[0]] if kernels else [])
+    if not kernels:
+        return needed, None
+    rendered = (kernels, *render_module(kernels, offset))
+    return needed + [rendered[1]], rendered
 
 
 def program(graph, name="graph"):
@@ -115,7 +119,8 @@ def program(graph, name="graph"):
             fused = lower(fused, lambda source=sources[module]: cache.load(source, compiler))
         log_graph(fused, f"{name} (after fuse_elementwise and the lowerings to hand-written C)")
         # the libraries the ops outside segments need compile on threads meanwhile the segments' own C compiles
-        wait = cache.build_all(_libraries_outside_segments(fused, sources, offset), compiler)
+        needed, rendered = _libraries_outside_segments(fused, sources, offset)
+        wait = cache.build_all(needed, compiler)
         try:
             fused = c_graph.lower_segments(fused, offset, lambda source: cache.load(source, compiler))
         finally:
@@ -129,7 +134,10 @@ def program(graph, name="graph"):
         # the kernels outside segments (those inside run in their segment's C; one by one, by NumPy)
         ops = [op for op in fused.ops if isinstance(op.node, FusedKernel)]
         if ops:
-            source, names = render_module([op.node.kernel for op in ops], offset)
+            kernels = [op.node.kernel for op in ops]
+            same = rendered is not None and len(rendered[0]) == len(kernels) and all(
+                a is b for a, b in zip(rendered[0], kernels))
+            source, names = rendered[1:] if same else render_module(kernels, offset)
             lib = cache.load(source, compiler)
             for op, fn_name in zip(ops, names):
                 op.node.launch = _Launcher(getattr(lib, fn_name), op.node.kernel)

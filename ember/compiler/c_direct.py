@@ -217,13 +217,18 @@ class _Geometry:
 
     def __init__(self, x, o, geo, qstep):
         (kh, _, dh, lh, h, oh), (kw, _, dw, lw, w, ow) = geo
-        wb, hp = ow + dw * (kw - 1), oh + dh * (kh - 1)
+        wb, hp = _row_span(geo[1]), oh + dh * (kh - 1)
         qw = -(-oh * wb // qstep) * qstep
         self.off = np.array([i * dh * wb + j * dw for i in range(kh) for j in range(kw)], np.int64)
         plane = -(-max(hp * wb, qw + int(self.off[-1])) // 16) * 16
         self.n, self.c, self.o, self.kk, self.qw, self.plane = x.shape[0], x.shape[1], o, kh * kw, qw, plane
         self.oh, self.ow = oh, ow
         self.g = np.array([x.shape[1], h, w, o, kh, kw, lh, lw, wb, hp, oh, ow, qw, plane, 1], np.int64)
+
+
+def _row_span(gw):
+    """The row length WB of the planes for the width's Window: the outputs and the kernel's reach."""
+    return gw.n_out + gw.d * (gw.k - 1)
 
 
 class DirectConv:
@@ -247,7 +252,7 @@ class DirectConv:
         """x (N, C, H, W) times the kernels w2 (O, C*KH*KW) over the windows geo, plus bias: (N, O, OH*OW)."""
         x, w2 = np.ascontiguousarray(x), np.ascontiguousarray(w2)
         o = w2.shape[0]
-        t = _tile(o, geo[0].n_out * (geo[1].n_out + geo[1].d * (geo[1].k - 1)))
+        t = _tile(o, geo[0].n_out * _row_span(geo[1]))
         r, v = _TILES[t]
         shape = _Geometry(x, o, geo, 16 * v)
         blocks = -(-o // r)
