@@ -727,6 +727,85 @@ def test_lstm_cells_in_c_equal_eager(kwargs, dtype):
     _assert_compiled_equals_eager(step, leaves, (), ("CLSTMLayer", "CLSTMLayerGrad"), dtype)
 
 
+@needs_cc
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [
+    dict(batch=32, lstm=dict(batch_first=True, bidirectional=True)),  # two 16-wide vectors of the batch
+    dict(batch=48, lstm=dict(num_layers=2)),  # two vectors and one
+    dict(batch=20, lstm=dict(bias=False)),  # not whole vectors: the BLAS's GEMM
+], ids=["batch32_bidirectional", "batch48_2_layers", "batch20_no_bias"])
+def test_lstm_layers_run_whole_in_c_on_threads_as_eager(case, dtype, monkeypatch):
+    """Layers large enough to split run their steps in C on two threads (c_rnn's layer functions, each thread
+    the GEMM rows and cells of half the units, meeting after every step), and the gradient too."""
+    from ember.compiler import c_rnn
+    calls = []
+    on_threads = c_rnn._on_threads
+    monkeypatch.setattr(c_rnn, "_on_threads", lambda n, nb, k, run: calls.append(k) or on_threads(n, nb, k, run))
+    threads = ember.get_num_threads()
+    ember.set_num_threads(2)
+    try:
+        rng = np.random.default_rng(7)
+        ember.manual_seed(0)
+        lstm = ember.nn.LSTM(24, 64, **case["lstm"]).to(ember.float64 if dtype == np.float64 else ember.float32)
+        shape = (case["batch"], 64, 24) if case["lstm"].get("batch_first") else (64, case["batch"], 24)
+        leaves = [ember.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True), *lstm.parameters()]
+
+        def step(x, *params):
+            out, (h, c) = lstm(x)
+            loss = (out * out).sum() + (h.tanh() * c).sum()
+            loss.backward()
+            return loss
+
+        want = _backward_step(step, leaves, False)
+        got = _backward_step(step, leaves, True)
+    finally:
+        ember.set_num_threads(threads)
+    assert calls and set(calls) == {2}, calls  # every layer call and its gradient split over the two threads
+    names = [op.name for op in got[2].graph.walk()]
+    assert "CLSTMLayer" in names and "CLSTMLayerGrad" in names, names
+    # sums over 64 steps in another order (and the cells' own tanh): to float32 rounding of the largest value
+    scale = 1e-5 if dtype == np.float32 else 1e-12
+    for a, b in zip([got[0], *got[1]], [want[0], *want[1]]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=scale * max(1.0, np.abs(b).max()))
+
+
+@needs_cc
+def test_an_lstm_layer_thread_failing_before_its_c_loop_stops_the_other():
+    """The threads of a layer call meet after every step: one that fails before reaching the C loop must not
+    leave the other waiting forever."""
+    import threading
+    from ember.compiler import c_rnn
+    source = c_backend.render_c.header(c_backend.data_offset()) + c_rnn.BODY  # (what lower_rnns builds)
+    lib = c_rnn._functions(cache.load(source, COMPILER))["f32"]
+    gemm = c_rnn.blas.find().addresses["sgemm"]
+    T, H, B, K = 4, 8, 16, 3
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in
+              [(4 * H, K), (K, T * B), (4 * H, H), (4 * H, T * B), (T, H, B), (T, H, B), (T, H, B), (H, B), (H, B),
+               (T + 1, B, H), (4 * H, B)]]
+
+    def run(u0, nu, k, sync):
+        if u0:
+            raise ValueError("thread 1 fails")
+        return lib[2](u0, nu, k, T, H, B, T * B, K, T * B, 0, gemm, 1, *arrays, sync)
+
+    errors = []
+    worker = threading.Thread(target=lambda: errors.append(_raised(lambda: c_rnn._on_threads(H, H // 2, 2, run))),
+                              daemon=True)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive(), "the layer's thread 0 still waits for thread 1"
+    assert isinstance(errors[0], (ValueError, RuntimeError)), errors
+
+
+def _raised(fn):
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - the test looks at which
+        return e
+    return None
+
+
 def _pool_and_grad(x_np, pool, compiled):
     x = ember.tensor(x_np, requires_grad=True)
     g = ember.tensor(np.random.default_rng(2).standard_normal(pool(x).shape).astype(x_np.dtype))

@@ -59,8 +59,10 @@ def _gate_scale(xp, dtype, n_gates, hidden, sigmoid_gates):
     return s
 
 
-# The step functions work feature-major: gates (G, B), states (H, B), so that each gate is a contiguous block of rows
-# and the per-step products W_hh @ h are the faster shape for BLAS with a small batch.
+def _matmul(xp, a, b):
+    """a @ b: the layers' products over all steps at once (ember.compile's C layers split them over threads)."""
+    return xp.matmul(a, b)
+
 
 def _needed(metas, needs):
     """The shape rule of a gradient node: each input's meta where its gradient is needed, else None."""
@@ -321,16 +323,26 @@ class _Layer(Node):
 
     def _project(self, xp, x, w_ih, bias):
         """Gates (T, G, B) = W_ih x_t + bias for every step in one batched GEMM (rows scaled by self.scale)."""
+        w, self.xa = self._projection_operands(xp, x, w_ih, bias)
+        return xp.matmul(w, self.xa.transpose(0, 2, 1))
+
+    def _projection_operands(self, xp, x, w_ih, bias):
+        """(W (G, I'), x (T, B, I')) whose products are the input projections: with a bias, x gets a column of
+        ones (and W the bias as an extra column: _projection_weights)."""
         T, B, I = x.shape
-        w = w_ih if self.scale is None else w_ih * self.scale[:, None]
-        if bias is not None:  # x gets a column of ones and W the bias as an extra column
+        if bias is not None:
             xa = xp.empty((T, B, I + 1), dtype=x.dtype)
             xa[..., :I] = x
             xa[..., I] = 1
-            w = xp.concatenate([w, (bias if self.scale is None else bias * self.scale)[:, None]], 1)
             x = xa
-        self.xa = x
-        return xp.matmul(w, x.transpose(0, 2, 1))
+        return self._projection_weights(xp, w_ih, bias), x
+
+    def _projection_weights(self, xp, w_ih, bias):
+        """W_ih with the bias as an extra column (if any), its rows scaled by self.scale."""
+        w = w_ih if self.scale is None else w_ih * self.scale[:, None]
+        if bias is not None:
+            w = xp.concatenate([w, (bias if self.scale is None else bias * self.scale)[:, None]], 1)
+        return w
 
     def _hidden_weights(self, xp, w_hh):
         return w_hh if self.scale is None else w_hh * self.scale[:, None]
@@ -356,6 +368,7 @@ class _LayerGrad(Node):
     step-by-step graph of ember ops. Subclasses give ``_bptt`` and ``decomposition``."""
 
     n_outputs = 8
+    matmul = staticmethod(_matmul)
 
     def __init__(self, layer):
         self.reverse, self.steps, self.bf_in, self.bf_out = layer.reverse, layer.steps, layer.bf_in, layer.bf_out
@@ -397,11 +410,12 @@ class _LayerGrad(Node):
         gh = gi if dgh is dgi else self._to_gate_major(xp, dgh, "gh")
         res = [None] * 8
         if ng[0]:
-            res[0] = xp.matmul(gi.T, w_ih).reshape(T, B, I)
+            res[0] = self.matmul(xp, gi.T, w_ih).reshape(T, B, I)
             if self.bf_in:
                 res[0] = xp.ascontiguousarray(res[0].transpose(1, 0, 2))
         if ng[3] or ng[5]:
-            dw = xp.matmul(gi, self.xa.reshape(T * B, self.xa.shape[-1]))  # the bias gradient is the column of the ones
+            # the bias gradient is the column of the ones
+            dw = self.matmul(xp, gi, self.xa.reshape(T * B, self.xa.shape[-1]))
             res[3] = xp.ascontiguousarray(dw[:, :I]) if ng[3] else None
             res[5] = dw[:, I].copy() if b_ih is not None else None
         if ng[4]:
@@ -411,8 +425,11 @@ class _LayerGrad(Node):
         return res
 
     def _to_gate_major(self, xp, g, key):
-        """(T, G, B) -> (G, T * B), a copy in workspace memory."""
+        """(T, G, B) -> (G, T * B): a copy in workspace memory, or g's own memory when it is laid out so (as
+        ember.compile's C layers write the gates' gradient)."""
         T, G, B = g.shape
+        if g.strides[0] == B * g.itemsize and g.strides[2] == g.itemsize:
+            return g.transpose(1, 0, 2).reshape(G, T * B)  # a view: each row's steps one after the other
         out = _scratch(self.workspace, key, xp, (G, T, B), g.dtype)
         out[...] = g.transpose(1, 0, 2)
         return out.reshape(G, T * B)
@@ -426,13 +443,13 @@ class _LayerGrad(Node):
         if TB == 0:
             return xp.zeros((G, P), dtype=hs.dtype)
         if self.reverse:
-            dw = xp.matmul(gh[:, TB - B:], h0)
+            dw = self.matmul(xp, gh[:, TB - B:], h0)
             if TB > B:
-                dw += xp.matmul(gh[:, :TB - B], hs[1:].reshape(-1, P))
+                dw += self.matmul(xp, gh[:, :TB - B], hs[1:].reshape(-1, P))
         else:
-            dw = xp.matmul(gh[:, :B], h0)
+            dw = self.matmul(xp, gh[:, :B], h0)
             if TB > B:
-                dw += xp.matmul(gh[:, B:], hs[:-1].reshape(-1, P))
+                dw += self.matmul(xp, gh[:, B:], hs[:-1].reshape(-1, P))
         return dw
 
     def _step_inputs(self, x, w_ih, b_ih):
