@@ -238,21 +238,15 @@ def for_blocks(xp, n, nb, k, fn):
 
 
 def matmul(xp, a, b):
-    """a @ b for a 2-D a and a 2-D b (a's rows cut in blocks) or a stack of matrices (the stack cut), over ember's
-    threads when the product has _SPLIT_MIN multiply-adds or more, the BLAS on one thread meanwhile (as a large
-    op's blocks); otherwise, and for arrays other than NumPy's, xp.matmul."""
-    stacked = b.ndim == 3
-    n = b.shape[0] if stacked else a.shape[0]
-    k, nb = plan(xp, n, a.shape[0] * a.shape[1] * b.shape[-1] * (n if stacked else 1), n)
+    """a @ b for 2-D arrays, a's rows cut in blocks over ember's threads when the product has _SPLIT_MIN
+    multiply-adds or more, the BLAS on one thread meanwhile (as a large op's blocks); otherwise, and for arrays
+    other than NumPy's, xp.matmul."""
+    n = a.shape[0]
+    k, nb = plan(xp, n, n * a.shape[1] * b.shape[1], n)
     if k == 1 and not (xp is np and recently_split()):
         return xp.matmul(a, b)
-    out = np.empty((n, a.shape[0], b.shape[2]) if stacked else (n, b.shape[1]), np.result_type(a, b))
-
-    def block(n0, m, state):
-        rows = slice(n0, n0 + m)
-        np.matmul(a, b[rows], out=out[rows]) if stacked else np.matmul(a[rows], b, out=out[rows])
-
-    for_blocks(xp, n, nb, k, block)
+    out = np.empty((n, b.shape[1]), np.result_type(a, b))
+    for_blocks(xp, n, nb, k, lambda n0, m, state: np.matmul(a[n0:n0 + m], b, out=out[n0:n0 + m]))
     return out
 
 
