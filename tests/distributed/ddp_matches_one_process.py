@@ -1,7 +1,8 @@
 """Run by tests/test_distributed.py under 2 ranks: N steps of DistributedDataParallel on 2 ranks, each on half of
 a global batch of B samples, must give the parameters of N steps of one process on the same B samples (1e-5).
 Also checks no_sync (gradient accumulation) and find_unused_parameters the same way; each case with the buckets
-reduced in a shared-memory window (both ranks on this machine) and with MPI's Iallreduce. Prints "ok" on rank 0."""
+reduced in a shared-memory window (both ranks on this machine: one-shot, or two-shot for gradient_as_bucket_view)
+and with MPI's Iallreduce. Prints "ok" on rank 0."""
 import copy
 import sys
 
@@ -13,7 +14,7 @@ from ember import nn
 from ember.nn.parallel import DistributedDataParallel as DDP
 from ember.nn.parallel import distributed as ddp_module
 
-STEPS, B = 4, 16
+STEPS, B = 3, 16  # (an odd number of steps: the one-shot reductions end in the second set of parts)
 
 
 class Net(nn.Module):
@@ -96,6 +97,13 @@ def main():
         train(model, make(model.parameters()), rank, world, accumulate, wrap=ddp)
         train(reference, make(reference.parameters()), 0, 1, accumulate)
         worst = check(name, model, reference)
+        # one-shot reductions take turns between the window's two sets of parts (two-shot: gradients that are
+        # views of the buckets stay in the first)
+        turns = 0 if "as_bucket_view" in name else STEPS % 2
+        if shared and ddp.reducer.shared.turn != turns:
+            print(f"FAIL {name}: the shared buckets are in set {ddp.reducer.shared.turn} after {STEPS} steps",
+                  flush=True)
+            sys.exit(1)
         if unused and model.spare.weight.grad is not None:
             print(f"FAIL {name}: the unused parameter got a gradient", flush=True)
             sys.exit(1)

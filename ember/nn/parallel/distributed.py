@@ -5,9 +5,9 @@ At wrap time the parameters and buffers of rank 0 are broadcast to every rank. D
 post-accumulate-grad hook marks it ready; when every parameter of a bucket is ready, the bucket's gradients are
 copied into one flat buffer, divided by the world size and all-reduced without blocking (MPI Iallreduce), so
 communication overlaps the rest of the backward. When every rank of the group is on one machine, the buckets live
-in an MPI shared-memory window instead, and the last hook reduces them in place (``_SharedBuckets``: on a machine
-whose cores all run ranks there is nothing for communication to overlap with, and this makes one pass over the
-data where an all-reduce's messages make several). Buckets hold the parameters in reverse order (the order in which
+in an MPI shared-memory window instead, and the last hook adds every rank's part straight into the .grad arrays
+(``_SharedBuckets``: on a machine whose cores all run ranks there is nothing for communication to overlap with,
+and this makes one pass over the data where an all-reduce's messages make several). Buckets hold the parameters in reverse order (the order in which
 a backward usually produces their gradients), up to ``bucket_cap_mb`` each (the first one 1 MB, as PyTorch's),
 and start in bucket order on every rank, which keeps the ranks' collectives in the same order. The hook of the last
 parameter waits for all buckets and writes the averaged gradients into ``.grad``.
@@ -29,6 +29,9 @@ __all__ = ["DistributedDataParallel"]
 
 _FIRST_BUCKET_BYTES = 1024 * 1024  # torch.distributed._DEFAULT_FIRST_BUCKET_BYTES
 _SHARED_MEMORY = True  # reduce in a shared-memory window when every rank is on this machine (False: Iallreduce)
+# up to this many ranks the shared buckets are reduced one-shot (each rank reads every part once: n passes over
+# the gradients), beyond it two-shot (about 4.5 passes whatever the ranks)
+_ONE_SHOT_RANKS = 3
 
 
 class DistributedDataParallel(Module):
@@ -275,6 +278,9 @@ class _Reducer:
             self.used_work.wait()
             self.used_work = None
         unused = set() if self.used is None else {id(p) for p, u in zip(self.params, self.used.tolist()) if not u}
+        if self.shared is not None and not self.as_view and self.pg.size() <= _ONE_SHOT_RANKS:
+            self.shared.reduce_into_grads(self.buckets, unused)
+            return
         if self.shared is not None:
             self.shared.reduce()
         for b in self.buckets:
@@ -298,15 +304,21 @@ class _Reducer:
 
 class _SharedBuckets:
     """The buckets' flat buffers in an MPI shared-memory window (MPI_Win_allocate_shared), where every rank of the
-    group is on one machine. Each rank copies its scaled gradients into its own part during backward; ``reduce``
-    then waits for every rank (a barrier), sums one slice of each bucket over all ranks' parts and writes the sum
-    into all of them (the "two-shot" all-reduce of NCCL's and PyTorch's intra-node paths), and waits again. The
-    barriers are non-blocking MPI calls polled against the process group's timeout, as every collective."""
+    group is on one machine. Each rank copies its scaled gradients into its own part during backward; then, once
+    every rank has (a barrier), the averaged gradients are read from all ranks' parts:
+
+    - up to _ONE_SHOT_RANKS ranks, each rank adds the parts straight into its .grad arrays ("one-shot": no
+      second pass; the window holds two sets of parts used by turns, so a rank already copying the next step's
+      gradients never writes what another is still reading);
+    - beyond (and for gradient_as_bucket_view, whose .grad are views of the parts), each rank sums one slice of
+      every bucket over all parts and writes the sum into all of them, then waits again ("two-shot", as NCCL's
+      and PyTorch's intra-node all-reduce).
+
+    The barriers are non-blocking MPI calls polled against the process group's timeout, as every collective."""
 
     def __init__(self, pg, buckets, win, parts):
-        self.pg, self.win, self.parts = pg, win, parts
-        for b, mine in zip(buckets, parts):
-            b.buffer(mine[pg.rank()])
+        self.pg, self.win, self.parts, self.turn = pg, win, parts, 0
+        self._point(buckets)
 
     @classmethod
     def make(cls, pg, buckets):
@@ -320,10 +332,11 @@ class _SharedBuckets:
         if not one_machine:
             return None
         offsets, total = [], 0
-        for b in buckets:
-            total = -(-total // 64) * 64  # each bucket 64-byte aligned
-            offsets.append(total)
-            total += b.size() * np.dtype(b.dtype).itemsize
+        for _ in range(2):  # two sets of parts, used by turns
+            for b in buckets:
+                total = -(-total // 64) * 64  # each bucket 64-byte aligned
+                offsets.append(total)
+                total += b.size() * np.dtype(b.dtype).itemsize
         try:
             win = mpi.Win.Allocate_shared(total, 1, comm=comm)
         except mpi.Exception:  # no shared-memory windows in this MPI (a collective call: the ranks fail together)
@@ -332,14 +345,33 @@ class _SharedBuckets:
         win.Lock_all(mpi.MODE_NOCHECK)
         pg._windows.append(win)
         parts = [[m[o:o + b.size() * np.dtype(b.dtype).itemsize].view(b.dtype) for m in memory]
-                 for b, o in zip(buckets, offsets)]
-        return cls(pg, buckets, win, parts)
+                 for b, o in zip(buckets + buckets, offsets)]
+        return cls(pg, buckets, win, [parts[:len(buckets)], parts[len(buckets):]])
+
+    def _point(self, buckets):
+        """Each bucket's flat buffer: this rank's part in the parts of this turn."""
+        for b, mine in zip(buckets, self.parts[self.turn]):
+            b.buffer(mine[self.pg.rank()])
+
+    def reduce_into_grads(self, buckets, unused):
+        """One-shot: each parameter's .grad (but those of unused, which no rank used) becomes the sum of all ranks'
+        parts of it; the next step copies into the other turn's parts."""
+        self._barrier()
+        for b, parts in zip(buckets, self.parts[self.turn]):
+            offset = 0
+            for p in b.params:
+                n = p._data.size
+                if id(p) not in unused:
+                    _sum_into(p, [part[offset:offset + n] for part in parts])
+                offset += n
+        self.turn ^= 1
+        self._point(buckets)
 
     def reduce(self):
-        """Every rank's part of every bucket becomes the sum of all ranks' parts."""
+        """Two-shot: every rank's part of every bucket becomes the sum of all ranks' parts."""
         self._barrier()
         rank, size = self.pg.rank(), self.pg.size()
-        for parts in self.parts:
+        for parts in self.parts[self.turn]:
             per = -(-parts[0].size // size)
             mine = slice(rank * per, (rank + 1) * per)
             total = parts[rank][mine]  # the others' slices added into this rank's, then copied back to theirs
@@ -354,6 +386,23 @@ class _SharedBuckets:
         self.win.Sync()  # this rank's writes visible to the others (MPI's shared-memory model)
         Work([self.pg.comm.Ibarrier()], self.pg, "DistributedDataParallel gradient all-reduce").wait()
         self.win.Sync()
+
+
+def _sum_into(p, parts):
+    """p.grad = the sum of the flat arrays parts: added in its own array where it has one that can take it."""
+    g = p.grad
+    a = None if g is None or g.requires_grad else g._data
+    direct = a is not None and a.flags.c_contiguous and a.flags.writeable and a.shape == p.shape \
+        and a.dtype == parts[0].dtype
+    out = np.add(parts[0], parts[1], out=a.reshape(-1) if direct else None)
+    for part in parts[2:]:
+        out += part
+    if a is None:
+        p.grad = Tensor._wrap(out.reshape(p.shape))
+        return
+    if not direct:
+        np.copyto(a, out.reshape(p.shape))
+    increment_version(g)
 
 
 def _make_buckets(params, cap):
