@@ -350,14 +350,13 @@ int em_lstm_layer_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_t H, 
 /* Its back-propagation through time on one thread (units [u0, u0 + nu)): at each step (last first) dh += the  */ \
 /* output's gradient (d_out (nt, H, B), if has_out), the cell's gradient of this thread's units into dg (4H  */ \
 /* rows of nt * B, ld apart: gate-major, as the weights' gradients read it) and dc (two (H, B) buffers taking */ \
-/* turns: dcs; dc0                                                                                            */ \
-/* the gradient of c_n, if has_dc), then (once every thread's dg of the step is written) dh's rows of these   */ \
-/* units = W_hh[:, units]^T dg (w: (4H, H)). a (laid out as dg), cs, tcs as the layer left them; dh (H, B)   */ \
-/* holds h_n's                                                                                                */ \
-/* gradient, and h0's at the end; returns which dcs buffer holds c0's (or -1 if another thread failed).      */ \
+/* turns, dcs; dc is c_n's gradient, if has_dc), then (once every thread's dg of the step is written) dh's     */ \
+/* rows of these units = W_hh[:, units]^T dg (w: (4H, H)). a (laid out as dg), cs, tcs as the layer left      */ \
+/* them; dh (H, B) holds h_n's gradient, and h0's at the end. Returns which dcs buffer holds c0's gradient    */ \
+/* (-1 if another thread failed, -2 if out of memory).                                                        */ \
 int em_lstm_layer_grad_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_t H, int64_t B, int64_t ld,   \
-                           int reverse,                                                                         \
-                           void *gemm, int wide, void *wo, void *ao, void *cso, void *tcso, void *c0o,         \
+                           int reverse, void *gemm, int wide, void *wo, void *ao, void *cso, void *tcso,       \
+                           void *c0o,                                                                           \
                            void *douto, int has_out, void *dco, int has_dc, void *dho, void *dcso, void *dgo,  \
                            void *synco)                                                                         \
 {                                                                                                               \
@@ -413,7 +412,7 @@ _SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
 class CLSTMLayer(LSTMLayer):
     """LSTMLayer with its steps run by C (see the module docstring)."""
 
-    lib = None  # {dtype suffix: (step, step gradient, layer, layer gradient)}, set by lower_rnns
+    lib = None  # {dtype suffix: (step, step gradient, layer, layer gradient, inputs' columns)}: lower_rnns
     runs = "c"
 
     def forward(self, xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
