@@ -475,7 +475,7 @@ class CLSTMLayerGrad(LSTMLayerGrad):
     matmul = staticmethod(_threads.matmul)
 
     def _bptt(self, xp, ins, d_out, dh, dc):
-        h0, c0, w_hh, w_hr = ins[1], ins[2], ins[4], ins[7]
+        c0, w_hh, w_hr = ins[2], ins[4], ins[7]
         a = self.act
         fns, gemm = _layer_functions(self.lib, xp, a, w_hr)
         if fns is None or a.ndim != 2:  # (the layer ran its steps in C when it left its activations 2-D)

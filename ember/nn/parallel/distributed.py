@@ -7,10 +7,11 @@ copied into one flat buffer, divided by the world size and all-reduced without b
 communication overlaps the rest of the backward. When every rank of the group is on one machine, the buckets live
 in an MPI shared-memory window instead, and the last hook adds every rank's part straight into the .grad arrays
 (``_SharedBuckets``: on a machine whose cores all run ranks there is nothing for communication to overlap with,
-and this makes one pass over the data where an all-reduce's messages make several). Buckets hold the parameters in reverse order (the order in which
-a backward usually produces their gradients), up to ``bucket_cap_mb`` each (the first one 1 MB, as PyTorch's),
-and start in bucket order on every rank, which keeps the ranks' collectives in the same order. The hook of the last
-parameter waits for all buckets and writes the averaged gradients into ``.grad``.
+and this makes one pass over the data where an all-reduce's messages make several). Buckets hold the parameters
+in reverse order (the order in which a backward usually produces their gradients), up to ``bucket_cap_mb`` each
+(the first one 1 MB, as PyTorch's), and start in bucket order on every rank, which keeps the ranks' collectives
+in the same order. The hook of the last parameter waits for all buckets and writes the averaged gradients into
+``.grad``.
 """
 import contextlib
 import zlib
@@ -29,8 +30,8 @@ __all__ = ["DistributedDataParallel"]
 
 _FIRST_BUCKET_BYTES = 1024 * 1024  # torch.distributed._DEFAULT_FIRST_BUCKET_BYTES
 _SHARED_MEMORY = True  # reduce in a shared-memory window when every rank is on this machine (False: Iallreduce)
-# up to this many ranks the shared buckets are reduced one-shot (each rank reads every part once: n passes over
-# the gradients), beyond it two-shot (about 4.5 passes whatever the ranks)
+# up to this many ranks the shared buckets are reduced one-shot (each rank reads every rank's part and writes its
+# .grad: n + 1 passes over the gradients), beyond it two-shot (about 4.5 passes, copy to .grad included)
 _ONE_SHOT_RANKS = 3
 
 
