@@ -167,20 +167,6 @@ static int em_rnn_fail(int64_t *sync)
     return -2;
 }
 
-/* A step's columns (n values from column col) of the gate rows of units [u0, u0 + nu) of a gate-major array
-   (rows ld apart) towards the cache, ahead of the step that reads them: the rows are far apart, so the hardware's
-   prefetchers do not see them coming */
-static void em_rnn_prefetch(const void *base, int64_t size, int64_t H, int64_t u0, int64_t nu, int64_t ld,
-                            int64_t col, int64_t n)
-{
-    for (int64_t q = 0; q < 4; ++q)
-        for (int64_t u = u0; u < u0 + nu; ++u) {
-            const char *row = (const char *)base + ((q * H + u) * ld + col) * size;
-            for (int64_t j = 0; j < n * size; j += 64)
-                __builtin_prefetch(row + j);
-        }
-}
-
 /* The cells' tanh in float32: Eigen's rational approximation (x P(x^2) / Q(x^2) on [-7.9, 7.9]), within 7 ulp
    of tanh (4e-7 near +-1) and about twice as fast as em_tanh_f32, which keeps the last bits for gelu's 1 + tanh */
 static inline float em_lstm_tanh_f32(float x)
@@ -216,11 +202,11 @@ static inline void em_lstm_cell_##S(int64_t n, int64_t as, int64_t gs, T *a, con
     T *restrict cr = c, *restrict tcr = tc, *restrict hr = h;                                                   \
     EM_OMP(simd)  /* without it GCC leaves the tanh calls scalar (8x slower) */                                 \
     for (int64_t k = 0; k < n; ++k) {                                                                           \
-        const T i = em_lstm_tanh_##S(ai[k] + hi[k]) * (T)0.5 + (T)0.5;                                               \
-        const T f = em_lstm_tanh_##S(af[k] + hf[k]) * (T)0.5 + (T)0.5;                                               \
-        const T g = em_lstm_tanh_##S(ag[k] + hg[k]);                                                                 \
-        const T o = em_lstm_tanh_##S(ao_[k] + ho_[k]) * (T)0.5 + (T)0.5;                                             \
-        const T ck = f * cpr[k] + i * g, t = em_lstm_tanh_##S(ck);                                                   \
+        const T i = em_lstm_tanh_##S(ai[k] + hi[k]) * (T)0.5 + (T)0.5;                                          \
+        const T f = em_lstm_tanh_##S(af[k] + hf[k]) * (T)0.5 + (T)0.5;                                          \
+        const T g = em_lstm_tanh_##S(ag[k] + hg[k]);                                                            \
+        const T o = em_lstm_tanh_##S(ao_[k] + ho_[k]) * (T)0.5 + (T)0.5;                                        \
+        const T ck = f * cpr[k] + i * g, t = em_lstm_tanh_##S(ck);                                              \
         ai[k] = i;                                                                                              \
         af[k] = f;                                                                                              \
         ag[k] = g;                                                                                              \
@@ -324,7 +310,6 @@ int em_lstm_layer_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_t H, 
     for (int64_t s = 0; s < nt; ++s) {                                                                          \
         const int64_t t = reverse ? nt - 1 - s : s, p = reverse ? t + 1 : t - 1;                                \
         const T *h_prev = s ? hs + p * hb : h0, *c_prev = s ? cs + p * hb : c0;                                 \
-        em_rnn_prefetch(a, sizeof(T), H, u0, nu, ld, t * B, B);                                                 \
         if (ap)                                                                                                 \
             em_rnn_mm_##S(4 * nu, B, H, ap, h_prev, B, tmp, B);                                                 \
         else                                                                                                    \
@@ -373,10 +358,6 @@ int em_lstm_layer_grad_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_
     for (int64_t s = 0; s < nt; ++s) {                                                                          \
         const int64_t t = reverse ? s : nt - 1 - s, p = reverse ? t + 1 : t - 1;                                \
         const int first = reverse ? t == nt - 1 : t == 0;                                                       \
-        if (s + 1 < nt) {  /* the next step's rows, while this one's cells and GEMM run */                      \
-            em_rnn_prefetch(a, sizeof(T), H, u0, nu, ld, (reverse ? t + 1 : t - 1) * B, B);                     \
-            em_rnn_prefetch(dg, sizeof(T), H, u0, nu, ld, (reverse ? t + 1 : t - 1) * B, B);                    \
-        }                                                                                                       \
         if (dout)                                                                                               \
             for (int64_t q = off; q < off + nu * B; ++q)                                                        \
                 dh[q] += dout[t * hb + q];                                                                      \
@@ -423,23 +404,23 @@ class CLSTMLayer(LSTMLayer):
         """Where the steps run in C, the projections' operands (W_ih with the bias, and the inputs (I', T * B)
         with a row of ones), kept for the C layer, which computes them; the gates' array that it writes them to,
         gate-major (G, T, B) in rows of T * B values padded to ``_row_stride``."""
-        if self.c_layer[0] is None:
+        if self.c_layer is None:
             return super()._project(xp, x, w_ih, bias)
         T, B, I = x.shape
         if bias is None:  # (the bias rides along as W_ih's last column: a zero column without one)
             bias = np.zeros(w_ih.shape[0], x.dtype)
-        xs = np.empty((I + 1, T * B + 64 // x.itemsize), x.dtype)  # (rows not 4 KB apart: see _row_stride)
+        xs = np.empty((I + 1, _row_stride(T * B, x.dtype)), x.dtype)
         self.c_layer[0][4](T, B, I, *(n // x.itemsize for n in x.strides), xs.shape[1], x, xs)
         self.xa = xs[:, :T * B].T.reshape(T, B, I + 1)  # (a view: the backward's weight gradients read it so)
         w = c_array(self._projection_weights(xp, w_ih, bias))
         self.x_operands = (w, xs)
-        self.rows = np.empty((w.shape[0], _row_stride(T * B, w.shape[0] // 4, x.dtype)), x.dtype)
+        self.rows = np.empty((w.shape[0], _row_stride(T * B, x.dtype, hidden=w.shape[0] // 4)), x.dtype)
         return self.rows[:, :T * B].reshape(-1, T, B)
 
     def _run(self, xp, a, h0, c0, w_hh, b_hh, w_hr):
-        fns, gemm = self.c_layer
-        if fns is None:
+        if self.c_layer is None:
             return super()._run(xp, a, h0, c0, w_hh, b_hh, w_hr)
+        fns, gemm, wide = self.c_layer
         G, T, B = a.shape
         H = G // 4
         hs, cs, tcs = (np.empty((T, H, B), a.dtype) for _ in range(3))
@@ -451,7 +432,7 @@ class CLSTMLayer(LSTMLayer):
         wx, xs = self.x_operands
         k, nb = _threads.plan(np, H, T * G * (H + wx.shape[1]) * B, H)
         _on_threads(H, nb, k, lambda u0, nu, n, sync: fns[2](
-            u0, nu, n, T, H, B, self.rows.shape[1], wx.shape[1], xs.shape[1], self.reverse, gemm, _WIDE[gemm], wx, xs,
+            u0, nu, n, T, H, B, self.rows.shape[1], wx.shape[1], xs.shape[1], self.reverse, gemm, wide, wx, xs,
             whh, self.rows, hs, cs, tcs, h0t, c0t, states, tmp, sync))
         # what CLSTMLayerGrad reads: hs is the time-major states with h0 here
         self.act, self.cs, self.tcs, self.hs, self.hr, self.out = self.rows, cs, tcs, states, None, None
@@ -477,9 +458,10 @@ class CLSTMLayerGrad(LSTMLayerGrad):
     def _bptt(self, xp, ins, d_out, dh, dc):
         c0, w_hh, w_hr = ins[2], ins[4], ins[7]
         a = self.act
-        fns, gemm = _layer_functions(self.lib, xp, a, w_hr)
-        if fns is None or a.ndim != 2:  # (the layer ran its steps in C when it left its activations 2-D)
+        c_layer = _layer_functions(self.lib, xp, a, w_hr)
+        if c_layer is None or a.ndim != 2:  # (the layer ran its steps in C when it left its activations 2-D)
             return super()._bptt(xp, ins, d_out, dh, dc)
+        fns, gemm, wide = c_layer
         c0t = np.ascontiguousarray(c0.T)
         H, B = c0t.shape
         G, T = 4 * H, len(self.steps)
@@ -490,7 +472,7 @@ class CLSTMLayerGrad(LSTMLayerGrad):
         w = c_array(w_hh)
         k, nb = _threads.plan(np, H, T * G * H * B, H)
         last = _on_threads(H, nb, k, lambda u0, nu, n, sync: fns[3](
-            u0, nu, n, T, H, B, ld, self.reverse, gemm, _WIDE[gemm], w, a, self.cs, self.tcs, c0t, d_out,
+            u0, nu, n, T, H, B, ld, self.reverse, gemm, wide, w, a, self.cs, self.tcs, c0t, d_out,
             d_out is not None, dc, dc is not None, dh, dcs, dg, sync))
         if T == 0:
             dcs[0] = 0 if dc is None else dc
@@ -512,14 +494,11 @@ class CLSTMLayerGrad(LSTMLayerGrad):
         return dct
 
 
-_WIDE = {}  # {the address of a GEMM: whether its sizes are 64-bit}
-
-
-def _row_stride(n, hidden, dtype):
-    """The row stride (in values) of gate-major arrays of rows of n values: at least a cache line more than n, and
-    where it can be, such that neither the rows (a step's GEMM reads them all: 1.3x slower) nor the gates' blocks
-    of hidden rows (the cells read a unit's four: 1.3x slower) are a multiple of 4 KB apart, which would put them
-    in the same cache sets."""
+def _row_stride(n, dtype, hidden=1):
+    """The row stride (in values) of arrays of rows of n values read a column block at a time: at least a cache
+    line more than n, and where it can be, such that neither the rows (a step's GEMM reads them all: 1.3x slower)
+    nor blocks of hidden rows (the gates' blocks: the cells read a unit's four, 1.3x slower) are a multiple of 4
+    KB apart, which would put them in the same cache sets."""
     size = np.dtype(dtype).itemsize
     first = n + 64 // size
     for ld in range(first, first + 64):
@@ -529,16 +508,15 @@ def _row_stride(n, hidden, dtype):
 
 
 def _layer_functions(lib, xp, a, w_hr):
-    """(the C functions of a's dtype, the address of the BLAS's GEMM for it) when a whole layer can run in C
-    (NumPy arrays, no projections, a BLAS found), else (None, None)."""
+    """(the C functions of a's dtype, the address of the BLAS's GEMM for it, whether its sizes are 64-bit) when
+    a whole layer can run in C (NumPy arrays, no projections, a BLAS found), else None."""
     if xp is not np or a.dtype not in _SUFFIX or w_hr is not None:
-        return None, None
+        return None
     functions = blas.find()
     if functions is None:
-        return None, None
+        return None
     gemm = functions.addresses["sgemm" if a.dtype == np.float32 else "dgemm"]
-    _WIDE[gemm] = functions.int_type == "int64_t"
-    return lib[_SUFFIX[a.dtype]], gemm
+    return lib[_SUFFIX[a.dtype]], gemm, functions.int_type == "int64_t"
 
 
 def _on_threads(n, nb, k, run):
@@ -575,8 +553,8 @@ def _functions(lib):
 
 
 def lower_rnns(graph, load):
-    """graph with its LSTM layers (and their gradients) run with C cells (its ops list replaced; the other Op
-    objects are shared). ``load()`` gives the library of ``BODY``; it is built when such a node first runs."""
+    """graph with its LSTM layers (and their gradients) run in C: whole, or their cells (its ops list replaced;
+    the other Op objects are shared). ``load()`` gives the library of ``BODY``; built when such a node first runs."""
     classes = {id(op): CLSTMLayer if type(op.node) is LSTMLayer else CLSTMLayerGrad for op in graph.ops
                if type(op.node) in (LSTMLayer, LSTMLayerGrad) and op.args[0].dtype in _SUFFIX}
     return swap_to_c(graph, classes, lambda: _functions(load()))
