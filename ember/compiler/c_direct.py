@@ -22,12 +22,7 @@ from ..ops import _threads
 __all__ = ["BODY", "DirectConv"]
 
 BODY = r"""
-#if defined(__clang__)
-#pragma clang fp contract(fast)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=fast")
-#endif
+EM_FUSED_MULTIPLY_ADDS
 
 typedef float em_v16 __attribute__((vector_size(64)));
 typedef float em_v16u __attribute__((vector_size(64), aligned(4)));
@@ -189,11 +184,7 @@ void em_dconv_weight_f32(const int64_t *g, int64_t n0, int64_t n1, const int64_t
     }
 }
 
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+EM_END_FUSED_MULTIPLY_ADDS
 """
 
 # (output channels, vectors of 16 positions) of the forward's register tiles, in em_dconv_f32's order

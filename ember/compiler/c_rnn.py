@@ -52,12 +52,7 @@ static void em_rnn_gemm_##S(void *fn, int wide, int ta, int64_t m, int64_t n, in
    (element (r, kk) of a panel at kk * 12 + r), each tile keeping 12 rows x 1 or 2 vectors of c in registers.
    (BLAS packs the weights again at every call: a quarter of the step's time at these sizes.) Multiply-adds are
    fused here only. */
-#if defined(__clang__)
-#pragma clang fp contract(fast)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=fast")
-#endif
+EM_FUSED_MULTIPLY_ADDS
 
 #define EM_RNN_TILE(T, S, L, V)                                                                                 \
 static void em_rnn_tile_##S##_##V(int64_t k, const T *ap, const T *x, int64_t ldx, int64_t nr, T *c,          \
@@ -121,11 +116,7 @@ static void em_rnn_mm_##S(int64_t m, int64_t n, int64_t k, const T *ap, const T 
 EM_RNN_MM(float, f32, 16)
 EM_RNN_MM(double, f64, 8)
 
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+EM_END_FUSED_MULTIPLY_ADDS
 
 /* Weights of a layer call's thread packed for em_rnn_mm (see em_rnn_pack), or NULL where the batch is not a
    multiple of a vector (the BLAS's GEMM then) or there is no memory (failed) */
