@@ -851,23 +851,26 @@ def test_max_pool_in_c_picks_the_first_element_inside_for_a_window_of_minus_infi
     np.testing.assert_array_equal(grad, want_grad)
 
 
-_IM2COL_CONVOLUTIONS = [  # (conv, dtypes): float32 stride-1 convolutions without groups run directly instead
-    (lambda x, w: F.conv2d(x, w, padding=2), [np.float64]),
-    (lambda x, w: F.conv2d(x, w, stride=2, padding=1, dilation=2), [np.float32, np.float64]),
-    (lambda x, w: F.conv2d(x, w.reshape(6, 2, 5, 5)[:, :1].contiguous(), groups=2), [np.float32, np.float64]),
-    (lambda x, w: F.conv1d(x[:, :, 0], w[:, :, 0]), [np.float64])]
+_IM2COL_CONVOLUTIONS = [  # (conv, dtypes, strided): float32 convolutions without groups and with kernels past
+    # 1x1 run directly instead; the input gradients of strided ones add their windows back in C (add_windows)
+    (lambda x, w: F.conv2d(x, w, padding=2), [np.float64], False),
+    (lambda x, w: F.conv2d(x, w, stride=2, padding=1, dilation=2), [np.float64], True),
+    (lambda x, w: F.conv2d(x, w[:, :, :1, :1].contiguous(), stride=2, padding=1), [np.float32], True),
+    (lambda x, w: F.conv2d(x, w.reshape(6, 2, 5, 5)[:, :1].contiguous(), groups=2), [np.float32, np.float64], False),
+    (lambda x, w: F.conv1d(x[:, :, 0], w[:, :, 0]), [np.float64], False)]
 
 
 @needs_cc
-@pytest.mark.parametrize("conv,dtype", [(c, d) for c, dtypes in _IM2COL_CONVOLUTIONS for d in dtypes],
-                         ids=["padded-f64", "strided_dilated-f32", "strided_dilated-f64", "groups-f32", "groups-f64",
+@pytest.mark.parametrize("conv,dtype,strided", [(c, d, s) for c, dtypes, s in _IM2COL_CONVOLUTIONS for d in dtypes],
+                         ids=["padded-f64", "strided_dilated-f64", "1x1_strided-f32", "groups-f32", "groups-f64",
                               "1d-f64"])
-def test_convolutions_with_window_copies_in_c_give_the_eager_bits(conv, dtype, monkeypatch):
+def test_convolutions_with_window_copies_in_c_give_the_eager_bits(conv, dtype, strided, monkeypatch):
     from ember.compiler import c_conv
     copies = []
-    for name in ("copy", "add_runs"):
+    for name in ("copy", "add_runs", "add_windows"):
         run = getattr(c_conv.WindowOps, name)
-        monkeypatch.setattr(c_conv.WindowOps, name, lambda self, *a, run=run: copies.append(1) or run(self, *a))
+        monkeypatch.setattr(c_conv.WindowOps, name,
+                            lambda self, *a, run=run, name=name: copies.append(name) or run(self, *a))
     rng = np.random.default_rng(0)
     x_np, w_np = rng.standard_normal((3, 2, 12, 11)).astype(dtype), rng.standard_normal((6, 2, 5, 5)).astype(dtype)
 
@@ -883,24 +886,16 @@ def test_convolutions_with_window_copies_in_c_give_the_eager_bits(conv, dtype, m
     want = result(False)
     assert not copies
     got = result(True)
-    assert copies  # the graph's convolutions copied their windows (and added columns back) in C
+    assert "copy" in copies  # the graph's convolutions copied their windows (and added columns back) in C
+    assert ("add_windows" in copies) == strided
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a, b)
 
 
-@needs_cc
-@pytest.mark.parametrize("conv", [
-    lambda x, w, b: F.conv2d(x, w, b, padding=2),
-    lambda x, w, b: F.conv2d(x, w, b, padding=(1, 3), dilation=(2, 1)),
-    lambda x, w, b: F.conv2d(x, w, b),
-    lambda x, w, b: F.conv2d(x, w, b, padding=6),  # wider than the kernel: the input gradient crops its planes
-    lambda x, w, b: F.conv2d(x, w[:, :, :1, :3].contiguous(), b, padding=(0, 1)),
-    lambda x, w, b: F.conv1d(x[:, :, 0], w[:, :, 0], b, padding=1)],
-    ids=["padded", "dilated_uneven_padding", "unpadded", "large_padding", "1x3", "1d"])
-def test_stride_1_float32_convolutions_run_directly_in_c_as_eager(conv, monkeypatch):
-    """The forward, the input gradient (the forward on the gradient with the flipped kernel) and the weight
-    gradient of stride-1 float32 convolutions run in c_direct's C (no im2col), to float32 rounding of eager's;
-    the batch (11) splits over two threads, and 9 output channels leave part of a register tile unused."""
+def _direct_convolution_and_gradients(conv, monkeypatch):
+    """conv(x, w, b) and its three gradients, eagerly and compiled (batch 11 split over two threads, 9 output
+    channels: part of a register tile unused); (compiled results, eager results, the DirectConv calls of the call
+    that ran the graph)."""
     from ember.compiler import c_direct
     monkeypatch.setattr(c_direct, "_SPLIT_MIN", 1)
     ember.set_num_threads(2)
@@ -924,11 +919,50 @@ def test_stride_1_float32_convolutions_run_directly_in_c_as_eager(conv, monkeypa
     want = result(False)
     assert not calls
     got = result(True)
+    return got, want, calls
+
+
+def _assert_close_to_gemm_rounding(got, want):
+    for a, b in zip(got, want):  # sums of 100s of products: to 1e-5 of the largest value (a GEMM's rounding)
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * np.abs(b).max())
+
+
+@needs_cc
+@pytest.mark.parametrize("conv", [
+    lambda x, w, b: F.conv2d(x, w, b, padding=2),
+    lambda x, w, b: F.conv2d(x, w, b, padding=(1, 3), dilation=(2, 1)),
+    lambda x, w, b: F.conv2d(x, w, b),
+    lambda x, w, b: F.conv2d(x, w, b, padding=6),  # wider than the kernel: the input gradient crops its planes
+    lambda x, w, b: F.conv2d(x, w[:, :, :1, :3].contiguous(), b, padding=(0, 1)),
+    lambda x, w, b: F.conv1d(x[:, :, 0], w[:, :, 0], b, padding=1)],
+    ids=["padded", "dilated_uneven_padding", "unpadded", "large_padding", "1x3", "1d"])
+def test_stride_1_float32_convolutions_run_directly_in_c_as_eager(conv, monkeypatch):
+    """The forward, the input gradient (the forward on the gradient with the flipped kernel) and the weight
+    gradient of stride-1 float32 convolutions run in c_direct's C (no im2col), to float32 rounding of eager's."""
+    got, want, calls = _direct_convolution_and_gradients(conv, monkeypatch)
     assert calls == ["conv", "conv", "conv_weight"]  # the call that runs the graph: forward, input grad, weight grad
     calls.clear()
+    x, w = ember.randn(11, 5, 13, 10), ember.randn(9, 5, 5, 5)
     one_by_one = ember.compile(lambda x, w: F.conv2d(x, w[:, :, :1, :1]), backend="c", fullgraph=True)
     for _ in range(3):
-        one_by_one(ember.tensor(arrays[0]), ember.tensor(arrays[1]))
+        one_by_one(x, w)
     assert not calls  # a 1x1 kernel's im2col matrix is the image: a plain GEMM, not run directly
-    for a, b in zip(got, want):  # sums of 100s of products: to 1e-5 of the largest value (a GEMM's rounding)
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * np.abs(b).max())
+    _assert_close_to_gemm_rounding(got, want)
+
+
+@needs_cc
+@pytest.mark.parametrize("conv", [
+    lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=2),
+    lambda x, w, b: F.conv2d(x, w, b, stride=(2, 3), padding=(1, 0), dilation=(1, 2)),
+    lambda x, w, b: F.conv2d(x, w, b, stride=(3, 2), padding=(4, 1), dilation=(2, 1)),  # rows cropped
+    lambda x, w, b: F.conv2d(x, w[:, :, :2, :2].contiguous(), b, stride=3),  # past the kernel: phases not read
+    lambda x, w, b: F.conv1d(x[:, :, 0], w[:, :, 0], b, stride=2, padding=1)],
+    ids=["2", "2x3_dilated", "3x2_dilated_large_padding", "3_kernel_2", "1d"])
+def test_strided_float32_convolutions_run_directly_on_phases_in_c_as_eager(conv, monkeypatch):
+    """The forward and the weight gradient of strided float32 convolutions run in c_direct's C on the input cut
+    into stride x stride phases (each kernel position reads one phase at a shift); the input gradient stays
+    col2im's. To float32 rounding of eager's."""
+    got, want, calls = _direct_convolution_and_gradients(conv, monkeypatch)
+    assert calls == ["conv", "conv_weight"]
+    _assert_close_to_gemm_rounding(got, want)

@@ -1,17 +1,18 @@
-"""Direct float32 convolutions in C for stride 1 (oneDNN's idea without its JIT): no im2col matrix. Each image is
-copied once into zero-padded planes whose rows are the span of the windows (WB = OW + dilation * (KW - 1)), so an
-output position q = y * WB + x reads the input at q + offset(kernel position): every kernel position is one
-contiguous run. The forward keeps a tile of R output channels by V vectors of 16 positions in registers and adds,
-for each input channel and kernel position, V loads times R weights (broadcast); the weight gradient keeps 4
-output channels by 5 kernel taps and adds, for each 16 positions, 4 gradient loads times 5 input loads, over a
-block of images whose planes stay in the L2 cache. The WB - OW
-positions past each output row are junk: computed and dropped (forward), or zero in the widened gradient.
+"""Direct float32 convolutions in C (oneDNN's idea without its JIT): no im2col matrix. Each image is copied once
+into zero-padded planes whose rows are the span of the windows (WB = OW + dilation * (KW - 1)), so an output
+position q = y * WB + x reads the input at q + offset(kernel position): every kernel position is one contiguous
+run. A strided convolution's image is cut into stride x stride phases (its rows and columns by remainder), and
+each kernel position reads one phase at a shift: contiguous runs again, over the same tiles. The forward keeps a
+tile of R output channels by V vectors of 16 positions in registers and adds, for each input channel and kernel
+position, V loads times R weights (broadcast); the weight gradient keeps 4 output channels by 5 kernel taps and
+adds, for each 16 positions, 4 gradient loads times 5 input loads, over a block of images. The WB - OW positions
+past each output row are junk: computed and dropped (forward), or zero in the widened gradient.
 
 The input gradient of a stride-1 convolution is this forward on the gradient with the flipped kernel (ConvTranspose
-already runs it that way), so all three products of a stride-1 convolution run here. Used by the C backend through
-the convolution nodes' ``window_ops`` (see ``c_conv``); strides other than 1, 1x1 kernels, groups, float64 and
-empty batches keep the im2col path. Weight-gradient sums are kept in double between blocks of images; the
-forward sums each output in float32, as a GEMM does.
+already runs it that way), so all three products of a stride-1 convolution run here; a strided one's input
+gradient adds its windows back (col2im, in c_conv). Used by the C backend through the convolution nodes'
+``window_ops`` (see ``c_conv``); 1x1 kernels, groups, float64 and empty batches keep the im2col path. Weight-gradient
+sums are kept in double between blocks of images; the forward sums each output in float32, as a GEMM does.
 """
 import ctypes
 
@@ -34,8 +35,10 @@ typedef float em_v16u __attribute__((vector_size(64), aligned(4)));
 #define EM_IN_REGISTER(v) (void)0
 #endif
 
-/* geometry g: C H W O KH KW lo_h lo_w WB HP OH OW QW plane B */
-enum { G_C, G_H, G_W, G_O, G_KH, G_KW, G_LOH, G_LOW, G_WB, G_HP, G_OH, G_OW, G_QW, G_PLANE, G_B };
+/* geometry g: C H W O KH KW lo_h lo_w WB HP OH OW QW plane phase SH SW B (plane: a channel's planes, SH * SW
+   phases of phase elements each) */
+enum { G_C, G_H, G_W, G_O, G_KH, G_KW, G_LOH, G_LOW, G_WB, G_HP, G_OH, G_OW, G_QW, G_PLANE, G_PHASE, G_SH, G_SW,
+       G_B };
 
 /* dst[j] = src[j] for j in [j0, j1): rows are short (a call to memcpy per row cost more than the copy) */
 static inline void em_dconv_copy(float *restrict dst, const float *restrict src, int64_t j0, int64_t j1)
@@ -44,19 +47,33 @@ static inline void em_dconv_copy(float *restrict dst, const float *restrict src,
         dst[j] = src[j];
 }
 
-/* image xn (C, H, W) into its planes dst (C, plane): row i at row i + lo_h of rows WB long, column j at j + lo_w
-   (what falls outside the HP x WB span is cropped); the rest of dst is left as it is (zeros) */
+/* image xn (C, H, W) into its planes dst (C, plane): padded row i + lo_h and column j + lo_w (i, j of the image) in
+   phase ((i + lo_h) % SH, (j + lo_w) % SW) at row (i + lo_h) / SH of rows WB long, column (j + lo_w) / SW (what
+   falls outside the HP x WB span is cropped); the rest of dst is left as it is (zeros). With stride 1 the one
+   phase is the padded image. */
 static void em_dconv_pad(const int64_t *g, const float *xn, float *dst)
 {
     const int64_t H = g[G_H], W = g[G_W], lo_h = g[G_LOH], lo_w = g[G_LOW], WB = g[G_WB];
-    const int64_t j0 = lo_w < 0 ? -lo_w : 0, j1 = W < WB - lo_w ? W : WB - lo_w;
-    if (j0 >= j1)
-        return;
+    const int64_t SH = g[G_SH], SW = g[G_SW], phase = g[G_PHASE];
     for (int64_t c = 0; c < g[G_C]; ++c)
         for (int64_t i = 0; i < H; ++i) {
             const int64_t row = i + lo_h;
-            if (row >= 0 && row < g[G_HP])
-                em_dconv_copy(dst + c * g[G_PLANE] + row * WB + lo_w, xn + (c * H + i) * W, j0, j1);
+            if (row < 0 || row / SH >= g[G_HP])
+                continue;
+            const float *src = xn + (c * H + i) * W;
+            float *planes = dst + c * g[G_PLANE] + row % SH * SW * phase + row / SH * WB;
+            if (SW == 1) {
+                const int64_t j0 = lo_w < 0 ? -lo_w : 0, j1 = W < WB - lo_w ? W : WB - lo_w;
+                em_dconv_copy(planes + lo_w, src, j0, j1);
+                continue;
+            }
+            for (int64_t b = 0; b < SW; ++b) {  /* the image's columns of phase b: every SW-th from the first */
+                const int64_t first = lo_w < 0 ? -lo_w : 0;
+                float *restrict d = planes + b * phase;
+                int64_t j = first + ((b - (first + lo_w) % SW) + SW) % SW;
+                for (int64_t col = (j + lo_w) / SW; j < W && col < WB; j += SW, ++col)
+                    d[col] = src[j];
+            }
         }
 }
 
@@ -190,7 +207,10 @@ EM_END_FUSED_MULTIPLY_ADDS
 # (output channels, vectors of 16 positions) of the forward's register tiles, in em_dconv_f32's order
 _TILES = ((8, 3), (12, 2), (6, 4), (4, 5), (4, 6))
 _SPLIT_MIN = 1 << 21  # multiply-adds from which an op runs on ember's threads (C's work splits cheaply)
-_WEIGHT_BLOCK = 1 << 17  # elements of the planes of a block of images in the weight gradient (they stay in L2)
+# elements of the planes of a block of images in the weight gradient: each tile's sums are reduced once a block,
+# which costs about as much as the tile's multiply-adds on small maps, so blocks are larger than L2 (1 MB on
+# AMD Zen 4: 1.5 MB blocks took 8x8x64's gradient 1.58 -> 1.35 ms and 32x32x3's 0.33 -> 0.29, the L3 serving them)
+_WEIGHT_BLOCK = 3 << 17
 
 
 def _tile(o, q):
@@ -203,23 +223,31 @@ def _tile(o, q):
 
 
 class _Geometry:
-    """The planes of one direct convolution: x (N, C, H, W) by kernels (KH, KW) with the windows geo
-    (stride 1) into (N, O, OH, OW); qstep rounds the positions computed (QW) up to whole tiles."""
+    """The planes of one direct convolution: x (N, C, H, W) by kernels (KH, KW) with the windows geo into
+    (N, O, OH, OW); qstep rounds the positions computed (QW) up to whole tiles. With strides (SH, SW), each
+    channel's padded image is cut into SH * SW phases (the rows and columns of each remainder): kernel position
+    (i, j) reads phase (i * DH % SH, j * DW % SW) at row i * DH // SH and column j * DW // SW, so every kernel
+    position is again one contiguous run of the planes."""
 
     def __init__(self, x, o, geo, qstep):
-        (kh, _, dh, lh, h, oh), (kw, _, dw, lw, w, ow) = geo
-        wb, hp = _row_span(geo[1]), oh + dh * (kh - 1)
+        (kh, sh, dh, lh, h, oh), (kw, sw, dw, lw, w, ow) = geo
+        wb, hp = _row_span(geo[1]), oh + dh * (kh - 1) // sh
         qw = -(-oh * wb // qstep) * qstep
-        self.off = np.array([i * dh * wb + j * dw for i in range(kh) for j in range(kw)], np.int64)
-        plane = -(-max(hp * wb, qw + int(self.off[-1])) // 16) * 16
+        within = [i * dh // sh * wb + j * dw // sw for i in range(kh) for j in range(kw)]
+        phase = -(-max(hp * wb, qw + max(within)) // 16) * 16
+        self.off = np.array([(i * dh % sh * sw + j * dw % sw) * phase + within[i * kw + j]
+                             for i in range(kh) for j in range(kw)], np.int64)
+        plane = sh * sw * phase
         self.n, self.c, self.o, self.kk, self.qw, self.plane = x.shape[0], x.shape[1], o, kh * kw, qw, plane
         self.oh, self.ow = oh, ow
-        self.g = np.array([x.shape[1], h, w, o, kh, kw, lh, lw, wb, hp, oh, ow, qw, plane, 1], np.int64)
+        self.g = np.array([x.shape[1], h, w, o, kh, kw, lh, lw, wb, hp, oh, ow, qw, plane, phase, sh, sw, 1],
+                          np.int64)
 
 
 def _row_span(gw):
-    """The row length WB of the planes for the width's Window: the outputs and the kernel's reach."""
-    return gw.n_out + gw.d * (gw.k - 1)
+    """The row length WB of the planes for the width's Window: the outputs and the kernel's reach (in phase
+    columns)."""
+    return gw.n_out + gw.d * (gw.k - 1) // gw.s
 
 
 class DirectConv:
@@ -233,9 +261,9 @@ class DirectConv:
 
     @staticmethod
     def covers(geo, *arrays):
-        """Whether these float32 arrays (None for an absent bias) of a stride-1 2-D convolution with a kernel
-        larger than 1x1 run here (a 1x1 convolution's im2col matrix is the image itself: a plain GEMM)."""
-        return (all(g.s == 1 for g in geo) and geo[0].k * geo[1].k > 1
+        """Whether these float32 arrays (None for an absent bias) of a 2-D convolution with a kernel larger than
+        1x1 run here (a 1x1 convolution's im2col matrix is the (subsampled) image: a plain GEMM)."""
+        return (geo[0].k * geo[1].k > 1
                 and all(a is None or a.dtype == np.float32 for a in arrays) and arrays[0].ndim == 4
                 and arrays[0].shape[0] > 0)
 

@@ -305,6 +305,9 @@ def _col2im_mm(xp, wt, x4, geo, groups, ops=None):
             return
         cols = _bmm(xp, wt, x3[n0:n0 + m], groups).reshape(m, c, kh * kw, oh, ow)
         dst = out[n0:n0 + m]
+        if ops is not None:
+            ops.add_windows(dst, cols, pairs)
+            return
         for k, (d, s) in pairs:
             dst[d] += cols[:, :, k][s]
 
@@ -324,8 +327,9 @@ def _unflatten(out, h, w, one_d):
 
 
 class _ConvOp(Node):
-    # how im2col copies the windows (a strided view) into its matrix and col2im adds columns back: NumPy's array
-    # operations (None), or the C functions that the compiler's C backend sets on the nodes of a graph (c_conv),
+    # how im2col copies the windows (a strided view) into its matrix and col2im adds columns back (``copy``,
+    # ``add_runs``, ``add_windows``): NumPy's array operations (None), or the C functions that the compiler's C
+    # backend sets on the nodes of a graph (c_conv),
     # which also run some convolutions directly, without im2col (``conv``, ``conv_weight``)
     window_ops = None
 
