@@ -194,6 +194,30 @@ def test_fullgraph_raises_on_what_a_graph_cannot_hold(body, what):
         compiled(ember.ones(3, requires_grad=what == "create_graph"))
 
 
+def test_a_post_accumulate_grad_hook_is_a_graph_break_and_runs_on_every_call():
+    """Python run in the middle of the backward (DistributedDataParallel's reduction, an optimizer step in
+    backward) cannot be replayed by a graph: the function runs eagerly, and the hook on every call."""
+    linear = ember.nn.Linear(4, 3)
+    seen = []
+    linear.weight.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.numpy().copy()))
+
+    def step(x):
+        linear.weight.grad = None
+        linear(x).sum().backward()
+
+    x = ember.randn(5, 4)
+    compiled = ember.compile(step)
+    with pytest.warns(UserWarning, match=r"graph break in step: a post-accumulate-grad hook.*test_compile.py:\d+"):
+        compiled(x)
+    for _ in range(3):
+        compiled(x)
+    assert len(seen) == 4
+    for grad in seen:
+        np.testing.assert_allclose(grad, np.broadcast_to(x.numpy().sum(0), (3, 4)), rtol=1e-6)
+    with pytest.raises(RuntimeError, match="fullgraph=True.*post-accumulate-grad hook"):
+        ember.compile(step, fullgraph=True)(x)
+
+
 def test_setitem_and_copy_are_captured():
     def f(x, src):
         y = x * 1

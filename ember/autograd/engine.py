@@ -246,6 +246,10 @@ def _deliver_leaf(t, g, captured, capture, create_graph, shared, own):
     """
     hooks = t._hooks
     if hooks:
+        if _tracing.active[0] and any(h.__class__ is PostAccumulateGradHook for h in hooks):
+            # Python run in the middle of the backward whose effects (DistributedDataParallel's reduction, an
+            # optimizer step in backward) a graph could not replay
+            _tracing.untraceable("a post-accumulate-grad hook on a leaf (register_post_accumulate_grad_hook)")
         for h in list(hooks):
             if h.__class__ is PostAccumulateGradHook:
                 continue
