@@ -679,8 +679,17 @@ def test_layer_norm_in_c_equals_eager(shape, dtype):
 
 
 @needs_cc
+@pytest.mark.parametrize("split", [False, True], ids=["one_call", "channels_over_2_threads"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_batch_norm_in_c_equals_eager_with_its_running_statistics(dtype):
+def test_batch_norm_in_c_equals_eager_with_its_running_statistics(dtype, split, monkeypatch):
+    from ember.compiler import c_norm
+    blocks = []
+    if split:
+        monkeypatch.setattr(c_norm, "_SPLIT_MIN", 1)
+        ember.set_num_threads(2)
+        run = c_norm._threads.for_blocks
+        monkeypatch.setattr(c_norm._threads, "for_blocks",
+                            lambda xp, n, nb, k, fn: blocks.append((n, nb, k)) or run(xp, n, nb, k, fn))
     rng = np.random.default_rng(5)
     x_np = (rng.standard_normal((6, 4, 5, 3)) * 2 + 0.5).astype(dtype)
     g = ember.tensor(rng.standard_normal(x_np.shape).astype(dtype))
@@ -701,6 +710,7 @@ def test_batch_norm_in_c_equals_eager_with_its_running_statistics(dtype):
         results.append((out, grads, bn.running_mean.numpy().copy(), bn.running_var.numpy().copy()))
     names = [op.name for op in f.graph.walk()]
     assert "CNormalize" in names and "CNormalizeGrad" in names
+    assert not split or (4, 2, 2) in blocks  # the 4 channels in blocks of 2 on 2 threads
     (want, want_grads, want_mean, want_var), (got, grads, mean, var) = results
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     for a, b in zip([got, *grads, mean, var], [want, *want_grads, want_mean, want_var]):
