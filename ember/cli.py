@@ -151,9 +151,6 @@ class _Run:
         trainer_class = Trainer
         if _world_size() > 1:  # ember train --nproc: this rank's share of each batch, and DDP steps
             from ember.train.distributed import DistributedTrainer, shard_loader
-            if cfg["compile"]:
-                raise C.ConfigError(f"{src}: compile: ember.compile does not run on several processes yet (drop "
-                                    "--compile or --nproc)")
             try:
                 self.data.train = shard_loader(self.data.train, cfg["seed"] or 0)
             except ValueError as e:

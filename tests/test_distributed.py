@@ -101,6 +101,8 @@ def test_ddp_on_two_ranks_gives_the_parameters_of_one_process_on_the_whole_batch
                  "1 MB weight"):
         for path in ("shared memory", "Iallreduce"):
             assert any(case in line and path in line for line in out.splitlines()), (case, path)
+    for case in ("accumulate 1", "accumulate 2", "batch norm"):  # DistributedTrainer(compile=True)
+        assert f"compiled DistributedTrainer, {case}: max difference" in out
 
 
 def test_a_rank_that_hangs_makes_the_other_raise_within_the_timeout(jobs):

@@ -12,6 +12,7 @@ import numpy as np
 from .. import distributed as dist
 from ..data import DataLoader, DistributedSampler, RandomSampler
 from ..nn.parallel import DistributedDataParallel
+from ..nn.parallel.distributed import gradient_reducer
 from ..tensor import Tensor
 from .trainer import Trainer, _unpack
 
@@ -33,21 +34,36 @@ def shard_loader(loader, seed=0):
 
 class DistributedTrainer(Trainer):
     """Trainer on several ranks (after ember.distributed.init_process_group): the same arguments; train_step runs
-    the model wrapped in DistributedDataParallel (``self.ddp``), checkpoints are written by rank 0 only."""
+    the model wrapped in DistributedDataParallel (``self.ddp``), checkpoints are written by rank 0 only.
+
+    With compile=True the compiled step runs the model itself (DDP's hooks would run Python in the middle of its
+    backward, a graph break): it leaves each rank's own gradients, which the update averages over the ranks first
+    in DDP's buckets (``self.reducer``), once per update when gradients accumulate (as ``no_sync()`` would), and
+    then sends rank 0's buffers (batch norm's running statistics) to every rank, as DDP's next forward would."""
+
+    _fuse_update = False  # the gradients are reduced between the compiled backward and the update
 
     def __init__(self, model, *args, **kwargs):
         super().__init__(model, *args, **kwargs)
+        self.ddp = self.reducer = None
         if self.compile:
-            raise ValueError("Trainer: compile=True does not run on several ranks yet (DistributedDataParallel "
-                             "communicates from inside backward)")
-        self.ddp = DistributedDataParallel(model)
+            self.reducer = gradient_reducer(model)
+        else:
+            self.ddp = DistributedDataParallel(model)
 
     def train_step(self, batch):
         inputs, targets = _unpack(batch)
-        outputs = self.ddp(*inputs)
+        outputs = (self.model if self.ddp is None else self.ddp)(*inputs)
         loss = self.loss_fn(outputs, targets)
         self.backward(loss / self.accumulate_steps if self.accumulate_steps > 1 else loss)
         return loss, outputs, targets
+
+    def _optimizer_step(self, callbacks, logs):
+        if self.reducer is not None:
+            self.reducer.reduce_all()
+        super()._optimizer_step(callbacks, logs)
+        if self.reducer is not None:
+            self.reducer.broadcast_buffers()
 
     def train_epoch(self, loader, callbacks=None, progress=None, **kwargs):
         sampler = getattr(loader, "sampler", None)

@@ -100,6 +100,7 @@ class Trainer:
     """
 
     PRECISIONS = {"32": None, "bf16": _dt.bfloat16, "fp16": _dt.float16}
+    _fuse_update = True  # compile=True: one graph may run a step's backward and its update
 
     def __init__(self, model, optimizer, loss_fn, metrics=("accuracy",), scheduler=None, device=None,
                  grad_clip=None, accumulate_steps=1, scheduler_interval="epoch", compile=False, precision="32"):
@@ -315,7 +316,7 @@ class Trainer:
                 progress.skip(meter.n)
         self._done = (done, pending, default_generator.rng.bit_generator.state)
         # compile=True with nothing to run between backward and the update: one graph does both
-        fused = self.compile and n_acc == 1 and not _hooks_before_step(callbacks)
+        fused = self.compile and self._fuse_update and n_acc == 1 and not _hooks_before_step(callbacks)
         for i, batch in enumerate(batches, start=done):
             callbacks.on_batch_begin(i)
             self._in_step = True

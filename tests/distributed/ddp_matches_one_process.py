@@ -18,10 +18,10 @@ STEPS, B = 3, 16  # (an odd number of steps: the one-shot reductions end in the 
 
 
 class Net(nn.Module):
-    def __init__(self, unused=False, width=32):
+    def __init__(self, unused=False, width=32, norm=False):
         super().__init__()
-        self.body = nn.Sequential(nn.Linear(6, width), nn.Tanh(), nn.Linear(width, width), nn.ReLU(),
-                                  nn.Linear(width, 3))
+        self.body = nn.Sequential(nn.Linear(6, width), nn.BatchNorm1d(width) if norm else nn.Tanh(),
+                                  nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 3))
         self.spare = nn.Linear(6, 3) if unused else None
 
     def forward(self, x):
@@ -62,13 +62,66 @@ class _nothing:
         return False
 
 
-def check(name, ours, reference):
-    worst = max(float(np.abs(a.detach().numpy() - b.detach().numpy()).max())
-                for a, b in zip(ours.parameters(), reference.parameters()))
+def check(name, ours, reference, buffers=True):
+    """The largest difference between the parameters (and buffers) of two models; exits when it passes 1e-5."""
+    pairs = [*zip(ours.parameters(), reference.parameters())] + [*zip(ours.buffers(), reference.buffers())] * buffers
+    worst = max(float(np.abs(a.detach().numpy() - b.detach().numpy()).max()) for a, b in pairs)
     if worst > 1e-5:
         print(f"FAIL {name}: parameters differ from one process by {worst:.3g}", flush=True)
         sys.exit(1)
     return worst
+
+
+def fit(model, rank, world, accumulate, compile=False):
+    """Trainer.fit (DistributedTrainer's on 2 ranks) for one epoch of the STEPS global batches, this rank taking
+    its share of each; SGD with momentum."""
+    from ember.data import DataLoader, TensorDataset
+    from ember.train import Trainer
+    from ember.train.distributed import DistributedTrainer
+    xs, ys = zip(*(data(step) for step in range(STEPS)))
+    mine = np.concatenate([np.arange(step * B + rank * B // world, step * B + (rank + 1) * B // world)
+                           for step in range(STEPS)])
+    loader = DataLoader(TensorDataset(ember.cat(xs)[mine], ember.cat(ys)[mine]), batch_size=B // world // accumulate)
+    kind = Trainer if world == 1 else DistributedTrainer
+    trainer = kind(model, ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), nn.functional.cross_entropy,
+                   metrics=[], accumulate_steps=accumulate, compile=compile)
+    trainer.fit(loader, epochs=1, verbose=0)
+    return trainer
+
+
+def compiled_trainer_cases(rank, world):
+    """DistributedTrainer(compile=True): the compiled step leaves local gradients, the update averages them."""
+    for accumulate in (1, 2):
+        ember.manual_seed(rank)
+        model = Net()
+        trainer = fit(model, rank, world, accumulate, compile=True)
+        explained = trainer._compiled["train_step"].explain()
+        if "graph break" in explained:
+            print(f"FAIL compiled DistributedTrainer: the step broke the graph:\n{explained}", flush=True)
+            sys.exit(1)
+        ember.manual_seed(0)  # rank 0's initial weights, which the trainer broadcast
+        reference = fit(Net(), 0, 1, accumulate).model
+        worst = check(f"compiled DistributedTrainer, accumulate {accumulate}", model, reference)
+        if rank == 0:
+            print(f"compiled DistributedTrainer, accumulate {accumulate}: max difference {worst:.2g}", flush=True)
+    # with batch norm, DDP is not one process (each rank normalises its share): the eager DistributedTrainer is
+    # the reference, its parameters on every rank and its buffers on rank 0 (whose running statistics the
+    # compiled one sends to every rank after each update)
+    ember.manual_seed(rank)
+    model = Net(norm=True)
+    fit(model, rank, world, 1, compile=True)
+    ember.manual_seed(rank)
+    reference = Net(norm=True)
+    fit(reference, rank, world, 1)
+    worst = check("compiled DistributedTrainer, batch norm", model, reference, buffers=rank == 0)
+    stats = model.body[1].running_mean
+    every = [ember.zeros_like(stats) for _ in range(world)]
+    dist.all_gather(every, stats)
+    if not all(np.array_equal(t.numpy(), every[0].numpy()) for t in every) or not stats.abs().sum().item():
+        print("FAIL compiled DistributedTrainer, batch norm: the ranks' running statistics differ", flush=True)
+        sys.exit(1)
+    if rank == 0:
+        print(f"compiled DistributedTrainer, batch norm: max difference {worst:.2g}", flush=True)
 
 
 def main():
@@ -109,6 +162,8 @@ def main():
             sys.exit(1)
         if rank == 0:
             print(f"{name}: max difference {worst:.2g}", flush=True)
+    ddp_module._SHARED_MEMORY = True
+    compiled_trainer_cases(rank, world)
     dist.destroy_process_group()
     if rank == 0:
         print("ok", flush=True)

@@ -59,13 +59,7 @@ class DistributedDataParallel(Module):
                     "DistributedDataParallel device_ids and output_device arguments only work with single-device/"
                     f"multiple-device GPU modules or CPU modules, but got device_ids {device_ids}, output_device "
                     f"{output_device}, and module parameters {devices}.")
-        pg = _resolve(process_group)
-        if pg is None:
-            raise ValueError("DistributedDataParallel: this rank is not a member of process_group")
-        named = _unique_named_parameters(module)
-        if not named:
-            raise RuntimeError("DistributedDataParallel is not needed when a module doesn't have any parameter that "
-                               "requires a gradient.")
+        pg, named = _group_and_parameters(module, process_group)
         self.module = module
         self.device_ids, self.output_device, self.dim = None, None, dim
         self.process_group, self.broadcast_buffers = pg, broadcast_buffers
@@ -77,6 +71,7 @@ class DistributedDataParallel(Module):
         _check_same_model(pg, named)
         _broadcast_coalesced(pg, [p for _, p in named] + [b for b in module.buffers()])
         self.reducer = _Reducer(named, pg, self.bucket_bytes_cap, find_unused_parameters, gradient_as_bucket_view)
+        self.reducer.register_hooks()
 
     def forward(self, *inputs, **kwargs):
         self.reducer.check_finished()
@@ -98,6 +93,31 @@ class DistributedDataParallel(Module):
             yield
         finally:
             self.require_backward_grad_sync = old
+
+
+def gradient_reducer(module, process_group=None, bucket_cap_mb=None):
+    """DistributedDataParallel's work for a backward that runs without its hooks (a compiled graph's): check that
+    every rank has the same module, broadcast rank 0's parameters and buffers now, and return a reducer whose
+    ``reduce_all()`` averages every parameter's ``.grad`` over the group, in DDP's buckets (shared memory on one
+    machine), and whose ``broadcast_buffers()`` sends rank 0's buffers again."""
+    pg, named = _group_and_parameters(module, process_group)
+    _check_same_model(pg, named)
+    _broadcast_coalesced(pg, [p for _, p in named] + [b for b in module.buffers()])
+    cap = int((25 if bucket_cap_mb is None else bucket_cap_mb) * 1024 * 1024)
+    reducer = _Reducer(named, pg, cap, False, False)
+    reducer.buffers = list(module.buffers())
+    return reducer
+
+
+def _group_and_parameters(module, process_group):
+    pg = _resolve(process_group)
+    if pg is None:
+        raise ValueError("DistributedDataParallel: this rank is not a member of process_group")
+    named = _unique_named_parameters(module)
+    if not named:
+        raise RuntimeError("DistributedDataParallel is not needed when a module doesn't have any parameter that "
+                           "requires a gradient.")
+    return pg, named
 
 
 def _unique_named_parameters(module):
@@ -191,8 +211,24 @@ class _Reducer:
         self.expecting = self.started = False  # a backward is expected / has begun delivering gradients
         self.used_work = self.used = None
         self.shared = _SharedBuckets.make(pg, self.buckets) if _SHARED_MEMORY else None
+        self.buffers = []
+
+    def register_hooks(self):
+        """Each parameter's post-accumulate-grad hook marks it ready (DistributedDataParallel's backward)."""
         for p in self.params:
             p.register_post_accumulate_grad_hook(self._on_grad)
+
+    def reduce_all(self):
+        """Average every parameter's .grad over the group now (a parameter without one gets the others'), bucket
+        by bucket in order: for a backward that ran without the hooks."""
+        self.prepare(None)
+        for p in self.params:
+            self._mark(p)
+
+    def broadcast_buffers(self):
+        """Rank 0's values of the module's buffers (batch norm's running statistics) on every rank."""
+        if self.buffers:
+            _broadcast_coalesced(self.pg, self.buffers)
 
     def check_finished(self):
         """A new forward while the last backward left buckets unreduced: PyTorch's error, naming the parameters.
