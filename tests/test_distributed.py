@@ -31,12 +31,13 @@ def _mpiexec():
         pytest.skip("no mpiexec")
 
 
-def _program(program, *args, launch=False):
-    """The command that runs tests/distributed/program ARGS on 2 ranks: plain mpiexec, or `ember launch`."""
+def _program(program, *args, launch=False, ranks=2):
+    """The command that runs tests/distributed/program ARGS on 2 ranks (or ranks): plain mpiexec, or `ember
+    launch`."""
     path = os.path.join(PROGRAMS, program)
     if launch:
-        return [sys.executable, "-m", "ember", "launch", "-n", "2", path, *args]
-    return [_mpiexec(), "-n", "2", sys.executable, path, *args]
+        return [sys.executable, "-m", "ember", "launch", "-n", str(ranks), path, *args]
+    return [_mpiexec(), "-n", str(ranks), sys.executable, path, *args]
 
 
 # The 2-rank programs, started together with the README's commands, `ember train --nproc 2` and the benchmark's
@@ -44,10 +45,13 @@ def _program(program, *args, launch=False):
 # slowest): name -> arguments.
 JOBS = {"collectives": ("collectives.py",),
         "ddp": ("ddp_matches_one_process.py",),  # plain mpiexec: the process group reads its rank and size from MPI
+        "ddp on 3": ("ddp_matches_one_process.py",),  # the shared-memory window's one-shot sums of three parts
+        "ddp on 4": ("ddp_matches_one_process.py",),  # and its two-shot reduction beyond
         "hang": ("faults.py", "hang", str(TIMEOUT_S)),  # rank 1 sleeps 120 s at step 2
         "kill": ("faults.py", "kill", "60"),  # rank 1 is killed at step 2; 60 s: the job must not wait for it
         "raise": ("faults.py", "raise", "60")}
 LAUNCHED = {"collectives", "hang", "kill"}  # these through `ember launch` (its variables, its message)
+RANKS = {"ddp on 3": 3, "ddp on 4": 4}  # the others on 2
 
 
 class _Job:
@@ -68,7 +72,7 @@ class _Job:
 @pytest.fixture(scope="module")
 def jobs(tmp_path_factory):
     _mpiexec()
-    commands = {name: _program(*args, launch=name in LAUNCHED) for name, args in JOBS.items()}
+    commands = {name: _program(*args, launch=name in LAUNCHED, ranks=RANKS.get(name, 2)) for name, args in JOBS.items()}
     readme = _readme_commands()
     for name, line in (("readme ember launch", readme[1]), ("readme mpiexec", readme[2])):  # as written
         argv = line.split()
@@ -94,8 +98,9 @@ def test_every_collective_on_two_ranks(jobs):
     assert status == 0 and out.strip() == "ok", err
 
 
-def test_ddp_on_two_ranks_gives_the_parameters_of_one_process_on_the_whole_batch(jobs):
-    status, out, err, _ = jobs["ddp"].wait()
+@pytest.mark.parametrize("job", ["ddp", "ddp on 3", "ddp on 4"])
+def test_ddp_gives_the_parameters_of_one_process_on_the_whole_batch(jobs, job):
+    status, out, err, _ = jobs[job].wait()
     assert status == 0 and out.strip().endswith("ok"), out + err
     for case in ("buckets of 1 KB", "one bucket", "no_sync", "find_unused_parameters", "gradient_as_bucket_view",
                  "1 MB weight"):

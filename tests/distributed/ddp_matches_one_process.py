@@ -1,8 +1,9 @@
-"""Run by tests/test_distributed.py under 2 ranks: N steps of DistributedDataParallel on 2 ranks, each on half of
-a global batch of B samples, must give the parameters of N steps of one process on the same B samples (1e-5).
-Also checks no_sync (gradient accumulation) and find_unused_parameters the same way; each case with the buckets
-reduced in a shared-memory window (both ranks on this machine: one-shot, or two-shot for gradient_as_bucket_view)
-and with MPI's Iallreduce. Prints "ok" on rank 0."""
+"""Run by tests/test_distributed.py under 2, 3 and 4 ranks: N steps of DistributedDataParallel on the ranks, each
+on its share of a global batch of B samples, must give the parameters of N steps of one process on the same B
+samples (1e-5). Also checks no_sync (gradient accumulation) and find_unused_parameters the same way; each case with
+the buckets reduced in a shared-memory window (all ranks on this machine: one-shot up to 3 ranks, two-shot beyond
+and for gradient_as_bucket_view) and with MPI's Iallreduce; then DistributedTrainer(compile=True). Prints "ok" on
+rank 0."""
 import copy
 import sys
 
@@ -14,7 +15,8 @@ from ember import nn
 from ember.nn.parallel import DistributedDataParallel as DDP
 from ember.nn.parallel import distributed as ddp_module
 
-STEPS, B = 3, 16  # (an odd number of steps: the one-shot reductions end in the second set of parts)
+STEPS, B = 3, 24  # (an odd number of steps: the one-shot reductions end in the second set of parts; B splits
+# evenly into the shares and micro-batches of 2, 3 and 4 ranks)
 
 
 class Net(nn.Module):
@@ -127,7 +129,7 @@ def compiled_trainer_cases(rank, world):
 def main():
     dist.init_process_group("mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
-    assert world == 2, world
+    assert world in (2, 3, 4), world
     cases = (("buckets of 1 KB, SGD momentum", dict(bucket_cap_mb=0.001), 1, "sgd"),
              ("one bucket, Adam", {}, 1, "adam"),
              ("no_sync, 2 micro-batches", {}, 2, "sgd"),
@@ -150,9 +152,10 @@ def main():
         train(model, make(model.parameters()), rank, world, accumulate, wrap=ddp)
         train(reference, make(reference.parameters()), 0, 1, accumulate)
         worst = check(name, model, reference)
-        # one-shot reductions take turns between the window's two sets of parts (two-shot: gradients that are
-        # views of the buckets stay in the first)
-        turns = 0 if "as_bucket_view" in name else STEPS % 2
+        # one-shot reductions take turns between the window's two sets of parts (two-shot ones, beyond
+        # _ONE_SHOT_RANKS and for gradients that are views of the buckets, stay in the first)
+        one_shot = world <= ddp_module._ONE_SHOT_RANKS and "as_bucket_view" not in name
+        turns = STEPS % 2 if one_shot else 0
         if shared and ddp.reducer.shared.turn != turns:
             print(f"FAIL {name}: the shared buckets are in set {ddp.reducer.shared.turn} after {STEPS} steps",
                   flush=True)
