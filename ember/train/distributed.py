@@ -7,6 +7,8 @@ metrics are computed on every rank on the whole validation set, so every rank se
 decides the same everywhere). Checkpoints hold the unwrapped model, as one process saves it: a run resumes on any
 number of ranks. Only rank 0 saves them.
 """
+import contextlib
+
 import numpy as np
 
 from .. import distributed as dist
@@ -34,7 +36,9 @@ def shard_loader(loader, seed=0):
 
 class DistributedTrainer(Trainer):
     """Trainer on several ranks (after ember.distributed.init_process_group): the same arguments; train_step runs
-    the model wrapped in DistributedDataParallel (``self.ddp``), checkpoints are written by rank 0 only.
+    the model wrapped in DistributedDataParallel (``self.ddp``), checkpoints are written by rank 0 only. When
+    gradients accumulate, the micro-batches before an update's last one run under ``no_sync()``: one all-reduce
+    per update.
 
     With compile=True the compiled step runs the model itself (DDP's hooks would run Python in the middle of its
     backward, a graph break): it leaves each rank's own gradients, which the update averages over the ranks first
@@ -50,10 +54,19 @@ class DistributedTrainer(Trainer):
             self.reducer = gradient_reducer(model)
         else:
             self.ddp = DistributedDataParallel(model)
+        self._micro_batches, self._unsynced = 0, False  # since the last update; whether the last one ran unsynced
 
     def train_step(self, batch):
+        if self.ddp is None:  # compiled: the update reduces
+            return self._forward_backward(self.model, batch)
+        self._micro_batches += 1
+        self._unsynced = self._micro_batches < self.accumulate_steps
+        with self.ddp.no_sync() if self._unsynced else contextlib.nullcontext():
+            return self._forward_backward(self.ddp, batch)
+
+    def _forward_backward(self, model, batch):
         inputs, targets = _unpack(batch)
-        outputs = (self.model if self.ddp is None else self.ddp)(*inputs)
+        outputs = model(*inputs)
         loss = self.loss_fn(outputs, targets)
         self.backward(loss / self.accumulate_steps if self.accumulate_steps > 1 else loss)
         return loss, outputs, targets
@@ -61,6 +74,9 @@ class DistributedTrainer(Trainer):
     def _optimizer_step(self, callbacks, logs):
         if self.reducer is not None:
             self.reducer.reduce_all()
+        elif self._unsynced:  # an epoch's last, partial accumulation ended under no_sync
+            self.ddp.reducer.reduce_all()
+        self._micro_batches, self._unsynced = 0, False
         super()._optimizer_step(callbacks, logs)
         if self.reducer is not None:
             self.reducer.broadcast_buffers()

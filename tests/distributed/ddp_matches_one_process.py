@@ -74,16 +74,17 @@ def check(name, ours, reference, buffers=True):
     return worst
 
 
-def fit(model, rank, world, accumulate, compile=False):
-    """Trainer.fit (DistributedTrainer's on 2 ranks) for one epoch of the STEPS global batches, this rank taking
-    its share of each; SGD with momentum."""
+def fit(model, rank, world, accumulate, compile=False, micro=None):
+    """Trainer.fit (DistributedTrainer's on several ranks) for one epoch of the STEPS global batches, this rank
+    taking its share of each in micro (default: accumulate) loader batches; SGD with momentum."""
     from ember.data import DataLoader, TensorDataset
     from ember.train import Trainer
     from ember.train.distributed import DistributedTrainer
     xs, ys = zip(*(data(step) for step in range(STEPS)))
     mine = np.concatenate([np.arange(step * B + rank * B // world, step * B + (rank + 1) * B // world)
                            for step in range(STEPS)])
-    loader = DataLoader(TensorDataset(ember.cat(xs)[mine], ember.cat(ys)[mine]), batch_size=B // world // accumulate)
+    loader = DataLoader(TensorDataset(ember.cat(xs)[mine], ember.cat(ys)[mine]),
+                        batch_size=B // world // (micro or accumulate))
     kind = Trainer if world == 1 else DistributedTrainer
     trainer = kind(model, ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), nn.functional.cross_entropy,
                    metrics=[], accumulate_steps=accumulate, compile=compile)
@@ -91,8 +92,23 @@ def fit(model, rank, world, accumulate, compile=False):
     return trainer
 
 
-def compiled_trainer_cases(rank, world):
-    """DistributedTrainer(compile=True): the compiled step leaves local gradients, the update averages them."""
+def trainer_cases(rank, world):
+    """DistributedTrainer: eagerly with accumulated gradients (one all-reduce per update: the epoch's 6
+    micro-batches make an update of 4 and a last one of 2), and compile=True (the compiled step leaves local
+    gradients, the update averages them)."""
+    finish, reductions = ddp_module._Reducer._finish, []
+    ddp_module._Reducer._finish = lambda self: reductions.append(1) or finish(self)
+    ember.manual_seed(rank)
+    model = Net()
+    fit(model, rank, world, 4, micro=2)
+    ddp_module._Reducer._finish = finish
+    ember.manual_seed(0)
+    worst = check("DistributedTrainer, accumulate 4", model, fit(Net(), 0, 1, 4, micro=2).model)
+    if len(reductions) != 2:
+        print(f"FAIL DistributedTrainer, accumulate 4: {len(reductions)} all-reduces for 2 updates", flush=True)
+        sys.exit(1)
+    if rank == 0:
+        print(f"DistributedTrainer, accumulate 4: max difference {worst:.2g}", flush=True)
     for accumulate in (1, 2):
         ember.manual_seed(rank)
         model = Net()
@@ -166,7 +182,7 @@ def main():
         if rank == 0:
             print(f"{name}: max difference {worst:.2g}", flush=True)
     ddp_module._SHARED_MEMORY = True
-    compiled_trainer_cases(rank, world)
+    trainer_cases(rank, world)
     dist.destroy_process_group()
     if rank == 0:
         print("ok", flush=True)
