@@ -3,6 +3,7 @@
 The programs in tests/distributed/ run on 2 ranks over MPI on this machine (loopback); the fault tests give the
 process group a 2 s timeout. Without mpi4py those tests are skipped."""
 import os
+import re
 import subprocess
 import sys
 import time
@@ -82,9 +83,12 @@ def jobs(tmp_path_factory):
     commands["train"] = [sys.executable, "-m", "ember", "train", os.path.join(ROOT, "examples", "configs",
                          "digits_mlp.yaml"), "--nproc", "2", "--set", "epochs=1", "--set", "scheduler=null", "--out",
                          run, "--no-plot"]
+    compiled_run = str(tmp_path_factory.mktemp("ember-train-compiled") / "run")
+    commands["train compiled"] = commands["train"][:-3] + ["--out", compiled_run, "--no-plot", "--compile"]
     commands["bench"] = [sys.executable, "-m", "bench.distributed", "--smoke"]
     started = {name: _Job(cmd) for name, cmd in commands.items()}
     started["train"].run_dir = run
+    started["train compiled"].run_dir = compiled_run
     yield started
     for job in started.values():
         if job.proc.poll() is None:
@@ -271,6 +275,23 @@ def test_ember_train_on_two_ranks_prints_and_writes_once_and_resumes_on_one(jobs
     assert p.returncode == 0 and "from " in p.stdout and "Epoch 2/2" in p.stdout, p.stderr
     with open(os.path.join(run, "metrics.csv")) as f:
         assert [line.split(",")[0] for line in f.read().splitlines()] == ["epoch", "0", "1"]
+
+
+def test_ember_train_on_two_ranks_compiled_trains_as_eagerly(jobs):
+    """`ember train --nproc 2 --compile`: the compiled steps on each rank, the gradients averaged before each
+    update; the run prints the eager 2-rank run's losses and metrics (to the 4 digits printed)."""
+    status, out, err, _ = jobs["train compiled"].wait()
+    assert status == 0, err
+    assert out.count("ember train:") == 1 and "compiled (ember.compile); 2 processes;" in out
+    eager_status, eager_out, eager_err, _ = jobs["train"].wait()
+    assert eager_status == 0, eager_err
+
+    def numbers(text):  # the epoch's logs (without its memory, speed and time) and the test results
+        lines = [line for line in text.splitlines() if line.startswith(("Epoch 1/1", "test (last weights"))]
+        return [[f for f in line.split(" - ") if not re.fullmatch(r"peak_memory_mib: .*|\d+ samples/s|[\d.]+s", f)]
+                for line in lines]
+
+    assert len(numbers(out)) == 2 and numbers(out) == numbers(eager_out)
 
 
 def test_the_mpi_extra_brings_mpi4py_and_mpich_and_ci_installs_it():
