@@ -74,7 +74,7 @@ def check(name, ours, reference, buffers=True):
     return worst
 
 
-def fit(model, rank, world, accumulate, compile=False, micro=None):
+def fit(model, rank, world, accumulate, compile=False, micro=None, weight_decay=0.0):
     """Trainer.fit (DistributedTrainer's on several ranks) for one epoch of the STEPS global batches, this rank
     taking its share of each in micro (default: accumulate) loader batches; SGD with momentum."""
     from ember.data import DataLoader, TensorDataset
@@ -86,8 +86,8 @@ def fit(model, rank, world, accumulate, compile=False, micro=None):
     loader = DataLoader(TensorDataset(ember.cat(xs)[mine], ember.cat(ys)[mine]),
                         batch_size=B // world // (micro or accumulate))
     kind = Trainer if world == 1 else DistributedTrainer
-    trainer = kind(model, ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), nn.functional.cross_entropy,
-                   metrics=[], accumulate_steps=accumulate, compile=compile)
+    opt = ember.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=weight_decay)
+    trainer = kind(model, opt, nn.functional.cross_entropy, metrics=[], accumulate_steps=accumulate, compile=compile)
     trainer.fit(loader, epochs=1, verbose=0)
     return trainer
 
@@ -122,6 +122,15 @@ def trainer_cases(rank, world):
         worst = check(f"compiled DistributedTrainer, accumulate {accumulate}", model, reference)
         if rank == 0:
             print(f"compiled DistributedTrainer, accumulate {accumulate}: max difference {worst:.2g}", flush=True)
+    # a parameter no rank uses keeps no gradient (SGD's weight decay then leaves it as it was), as in one process
+    ember.manual_seed(rank)
+    model = Net(unused=True)
+    fit(model, rank, world, 1, compile=True, weight_decay=0.1)
+    ember.manual_seed(0)
+    reference = fit(Net(unused=True), 0, 1, 1, weight_decay=0.1).model
+    worst = check("compiled DistributedTrainer, an unused parameter", model, reference)
+    if rank == 0:
+        print(f"compiled DistributedTrainer, an unused parameter: max difference {worst:.2g}", flush=True)
     # with batch norm, DDP is not one process (each rank normalises its share): the eager DistributedTrainer is
     # the reference, its parameters on every rank and its buffers on rank 0 (whose running statistics the
     # compiled one sends to every rank after each update)

@@ -219,9 +219,15 @@ class _Reducer:
             p.register_post_accumulate_grad_hook(self._on_grad)
 
     def reduce_all(self):
-        """Average every parameter's .grad over the group now (a parameter without one gets the others'), bucket
-        by bucket in order: for a backward that ran without the hooks."""
-        self.prepare(None)
+        """Average every parameter's .grad over the group now, bucket by bucket in order: for a backward that ran
+        without the hooks. A parameter without a .grad on this rank gets the others'; one without a .grad on every
+        rank keeps none (as with find_unused_parameters: an optimizer then skips it)."""
+        self._reset()
+        if self.used_work is not None:  # a forward's exchange that no backward followed (find_unused_parameters)
+            self.used_work.wait()
+        self.used = np.array([p.grad is not None for p in self.params], np.uint8)
+        self.used_work = Work([self.pg.comm.Iallreduce(self.pg._mpi.IN_PLACE, self.used, self.pg._mpi.MAX)],
+                              self.pg, "DistributedDataParallel (which parameters have gradients)")
         for p in self.params:
             self._mark(p)
 
@@ -249,9 +255,7 @@ class _Reducer:
     def prepare(self, outputs):
         """Called after each forward that a backward will follow: reset readiness; with find_unused_parameters,
         mark the parameters the forward's graph does not reach as ready (and share which ones each rank used)."""
-        self.expecting, self.started, self.ready, self.next = True, False, set(), 0
-        for b in self.buckets:
-            b.pending, b.work = len(b.params), None
+        self._reset()
         if not self.find_unused:
             return
         if self.used_work is not None:  # a forward that no backward followed: its exchange is done by now
@@ -264,6 +268,12 @@ class _Reducer:
         for p, u in zip(self.params, used.tolist()):
             if not u:
                 self._mark(p)
+
+    def _reset(self):
+        """A backward expected: no parameter ready, every bucket waiting for all of its parameters."""
+        self.expecting, self.started, self.ready, self.next = True, False, set(), 0
+        for b in self.buckets:
+            b.pending, b.work = len(b.params), None
 
     def _on_grad(self, p):
         if self.expecting:
@@ -315,6 +325,7 @@ class _Reducer:
             self.used_work.wait()
             self.used_work = None
         unused = set() if self.used is None else {id(p) for p, u in zip(self.params, self.used.tolist()) if not u}
+        self.used = None  # (this backward's: the next one's comes with its forward, or from reduce_all)
         if self.shared is not None and not self.as_view and self.pg.size() <= _ONE_SHOT_RANKS:
             self.shared.reduce_into_grads(self.buckets, unused)
             return
