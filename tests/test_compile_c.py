@@ -965,8 +965,8 @@ def test_stride_1_float32_convolutions_run_directly_in_c_as_eager(conv, monkeypa
 @pytest.mark.parametrize("conv", [
     lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=2),
     lambda x, w, b: F.conv2d(x, w, b, stride=(2, 3), padding=(1, 0), dilation=(1, 2)),
-    lambda x, w, b: F.conv2d(x, w, b, stride=(3, 2), padding=(4, 1), dilation=(2, 1)),  # rows cropped
-    lambda x, w, b: F.conv2d(x, w[:, :, :2, :2].contiguous(), b, stride=3),  # past the kernel: phases not read
+    lambda x, w, b: F.conv2d(x, w, b, stride=(3, 2), padding=(4, 1), dilation=(2, 1)),  # large padding, dilated
+    lambda x, w, b: F.conv2d(x, w[:, :, :2, :2].contiguous(), b, stride=3),  # a phase never read, rows cropped
     lambda x, w, b: F.conv1d(x[:, :, 0], w[:, :, 0], b, stride=2, padding=1)],
     ids=["2", "2x3_dilated", "3x2_dilated_large_padding", "3_kernel_2", "1d"])
 def test_strided_float32_convolutions_run_directly_on_phases_in_c_as_eager(conv, monkeypatch):
