@@ -86,6 +86,9 @@ class DistributedTrainer(Trainer):
         if isinstance(sampler, DistributedSampler):
             sampler.set_epoch(self.epoch)
         logs = super().train_epoch(loader, callbacks, progress, **kwargs)
+        # rank 0's buffers (batch norm's running statistics) everywhere, as DDP's next forward would send them:
+        # every rank then validates (and decides on EarlyStopping, checkpoints) with the same model
+        (self.reducer or self.ddp.reducer).broadcast_buffers()
         names = list(logs)
         values = Tensor._wrap(np.array([logs[k] for k in names], np.float64))
         dist.all_reduce(values, op=dist.ReduceOp.AVG)  # every rank logs (and decides on) the same numbers

@@ -72,6 +72,7 @@ class DistributedDataParallel(Module):
         _broadcast_coalesced(pg, [p for _, p in named] + [b for b in module.buffers()])
         self.reducer = _Reducer(named, pg, self.bucket_bytes_cap, find_unused_parameters, gradient_as_bucket_view)
         self.reducer.register_hooks()
+        self.reducer.buffers = list(module.buffers())
 
     def forward(self, *inputs, **kwargs):
         self.reducer.check_finished()
