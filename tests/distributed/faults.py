@@ -13,9 +13,13 @@ from ember import nn
 from ember.nn.parallel import DistributedDataParallel as DDP
 
 mode, timeout = sys.argv[1], float(sys.argv[2])
-dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=timeout))
+# the default timeout while the ranks start (on a loaded machine one may finish importing seconds after the
+# other), then a group of both with the short one for the training
+dist.init_process_group("mpi")
+dist.barrier()
+group = dist.new_group(timeout=datetime.timedelta(seconds=timeout))
 rank = dist.get_rank()
-model = DDP(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1)))
+model = DDP(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1)), process_group=group)
 opt = ember.optim.SGD(model.parameters(), lr=0.1)
 for step in range(5):
     if rank == 1 and step == 2:
