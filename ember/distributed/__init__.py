@@ -7,7 +7,8 @@ ValueError. The MPI backend needs ``pip install 'ember[mpi]'`` (mpi4py and mpich
 from .errors import *  # noqa: F401,F403
 from .process_group import *  # noqa: F401,F403
 from .collectives import *  # noqa: F401,F403
+from .objects import *  # noqa: F401,F403
 from .work import Work  # noqa: F401
-from . import errors, process_group, collectives
+from . import errors, process_group, collectives, objects
 
-__all__ = [*errors.__all__, *process_group.__all__, *collectives.__all__, "Work"]
+__all__ = [*errors.__all__, *process_group.__all__, *collectives.__all__, *objects.__all__, "Work"]

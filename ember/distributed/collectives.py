@@ -12,7 +12,8 @@ from .process_group import ReduceOp, _resolve
 from .work import Work
 
 __all__ = ["all_reduce", "broadcast", "all_gather", "all_gather_into_tensor", "reduce_scatter",
-           "reduce_scatter_tensor", "reduce", "gather", "scatter", "barrier", "send", "recv", "isend", "irecv"]
+           "reduce_scatter_tensor", "reduce", "gather", "scatter", "all_to_all", "barrier", "send", "recv", "isend",
+           "irecv"]
 
 _NATIVE = frozenset("bBhHiIlLqQfdFD")  # numpy type characters mpi4py maps to MPI types
 
@@ -509,6 +510,68 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
         raise ValueError("ember.distributed.scatter: only the source rank gives scatter_list")
     req = pg.comm.Iscatter(send, o.buf, root)
     return _finish(Work([req], pg, "scatter", o.write_back, [tensor]), async_op)
+
+
+def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False):
+    """Every rank sends input_tensor_list[i] to group rank i, and receives group rank i's tensor for it into
+    output_tensor_list[i].
+
+    Without a default group it raises ValueError; past the group's timeout, DistBackendError.
+
+    Args:
+        output_tensor_list (list of Tensor): one tensor per rank, of the size its sender sends and of the inputs'
+            dtype (ValueError for another dtype); overwritten.
+        input_tensor_list (list of Tensor): one tensor per rank, of one dtype.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        async_op (bool): return a Work at once instead of waiting for the collective. Default: False.
+
+    Returns:
+        Work or None: a Work with async_op, else None (also on a rank outside the group).
+
+    PyTorch:
+        ``torch.distributed.all_to_all``; same semantics, on CPU tensors (PyTorch's MPI and Gloo backends have it,
+        NCCL too).
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> out = [ember.zeros(2)]  # one tensor per rank
+        >>> dist.all_to_all(out, [ember.tensor([3.0, 4.0])])
+        >>> out
+        [tensor([3., 4.])]
+        >>> dist.destroy_process_group()
+    """
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    n = pg.size()
+    arrays = {}
+    for name, tensors in (("input_tensor_list", input_tensor_list), ("output_tensor_list", output_tensor_list)):
+        if not isinstance(tensors, (list, tuple)) or len(tensors) != n:
+            raise ValueError(f"ember.distributed.all_to_all: {name} must be a list of {n} tensors (one per rank), "
+                             f"got {len(tensors) if isinstance(tensors, (list, tuple)) else type(tensors).__name__}")
+        arrays[name] = [_array(t, "all_to_all", f"{name}[{i}]") for i, t in enumerate(tensors)]
+    ins, outs = arrays["input_tensor_list"], arrays["output_tensor_list"]
+    dtype = ins[0].dtype
+    for name, a in [(f"input_tensor_list[{i}]", a) for i, a in enumerate(ins)] + \
+            [(f"output_tensor_list[{i}]", a) for i, a in enumerate(outs)]:
+        if a.dtype != dtype:
+            raise ValueError(f"ember.distributed.all_to_all: every tensor must have one dtype: {name} is {a.dtype}, "
+                             f"input_tensor_list[0] {dtype}")
+    wide = dtype if dtype.char in _NATIVE else (np.uint8 if dtype == np.bool_ else np.float32)
+    send = np.concatenate([a.ravel() for a in ins]).astype(wide, copy=False)
+    counts = [np.array([a.size for a in arrays], np.int64) for arrays in (ins, outs)]
+    starts = [np.concatenate([[0], np.cumsum(c)[:-1]]).astype(np.int64) for c in counts]
+    recv = np.empty(int(counts[1].sum()), wide)
+
+    def done():
+        for t, a, start, count in zip(output_tensor_list, outs, starts[1], counts[1]):
+            a[...] = recv[start:start + count].reshape(a.shape).astype(a.dtype, copy=False)
+            increment_version(t)
+
+    req = pg.comm.Ialltoallv([send, (counts[0], starts[0])], [recv, (counts[1], starts[1])])
+    return _finish(Work([req], pg, "all_to_all", done, list(output_tensor_list)), async_op)
 
 
 def barrier(group=None, async_op=False, device_ids=None, timeout=None):

@@ -85,6 +85,36 @@ else:
     dist.isend(ember.tensor([4.0, 5.0, 6.0]), dst=0).wait()
 dist.barrier()
 
+# all_to_all: rank r sends rank j a tensor of j + 1 values from r (the sizes differ per pair), and bools
+out = [ember.zeros(rank + 1) for _ in range(world)]
+dist.all_to_all(out, [ember.full((j + 1,), 10.0 * rank + j) for j in range(world)])
+assert [t.tolist() for t in out] == [[10.0 * r + rank] * (rank + 1) for r in range(world)]
+out = [ember.zeros(2, dtype=ember.bool) for _ in range(world)]
+work = dist.all_to_all(out, [ember.tensor([r == rank, True]) for r in range(world)], async_op=True)
+assert work.wait() and [t.tolist() for t in out] == [[r == rank, True] for r in range(world)]
+
+# object collectives: what ember.save writes, read back through ember.load's allowlist
+gathered = [None] * world
+dist.all_gather_object(gathered, {"rank": rank, "loss": 0.5 * rank, "weights": ember.full((2,), float(rank))})
+assert [g["rank"] for g in gathered] == list(range(world)) and [g["loss"] for g in gathered] == [0.0, 0.5]
+assert [g["weights"].tolist() for g in gathered] == [[0.0, 0.0], [1.0, 1.0]]
+config = [{"lr": 0.1, "name": "run"}, [1, 2, 3], ember.arange(3.0)] if rank == 1 else [None, None, None]
+dist.broadcast_object_list(config, src=1)
+assert config[:2] == [{"lr": 0.1, "name": "run"}, [1, 2, 3]] and config[2].tolist() == [0.0, 1.0, 2.0]
+
+
+class Unlisted:  # a class no rank allowed: refused by the reading ranks, after the exchange (no rank waits)
+    pass
+
+
+try:
+    dist.all_gather_object([None] * world, Unlisted())
+except Exception as e:
+    assert type(e).__name__ == "UnpicklingError" and "Unlisted" in str(e), e
+else:
+    raise AssertionError("all_gather_object built an object of a class no rank allowed")
+dist.barrier()
+
 solo = dist.new_group([1])
 if rank == 1:
     assert dist.get_rank(solo) == 0 and dist.get_world_size(solo) == 1 and dist.get_process_group_ranks(solo) == [1]

@@ -1,0 +1,126 @@
+"""torch.distributed's object collectives: each object travels as the bytes ``ember.save`` writes and is read back
+by ``ember.load``'s allowlist (weights_only), so a rank builds nothing that another rank's bytes name unless it
+allowed it (``ember.serialization.add_safe_globals``), as ``torch.load`` by default."""
+import io
+
+import numpy as np
+
+from ..serialization import load, save
+from .collectives import _root
+from .process_group import _resolve
+from .work import Work
+
+__all__ = ["all_gather_object", "broadcast_object_list"]
+
+
+def _to_bytes(obj):
+    buf = io.BytesIO()
+    save(obj, buf)
+    return np.frombuffer(buf.getvalue(), np.uint8)
+
+
+def _from_bytes(data):
+    return load(io.BytesIO(data.tobytes()))
+
+
+def _wait(pg, req, what):
+    Work([req], pg, what).wait()
+
+
+def all_gather_object(object_list, obj, group=None):
+    """Gather every rank's object into object_list on every rank: object_list[i] becomes group rank i's.
+
+    Objects are what ``ember.save`` writes and ``ember.load`` reads back by default (tensors, numbers, strings and
+    containers of them; other classes once ``ember.serialization.add_safe_globals`` allows them: UnpicklingError
+    otherwise). Without a default group it raises ValueError; past the group's timeout, DistBackendError.
+
+    Args:
+        object_list (list): one slot per rank of the group; overwritten.
+        obj (object): this rank's object.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+
+    Returns:
+        None
+
+    PyTorch:
+        ``torch.distributed.all_gather_object``; the same, but the objects are read back by the allowlist of
+        ``torch.load``'s default (weights_only) where PyTorch unpickles anything.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> gathered = [None]
+        >>> dist.all_gather_object(gathered, {"loss": 0.25, "steps": 3})
+        >>> gathered
+        [{'loss': 0.25, 'steps': 3}]
+        >>> dist.destroy_process_group()
+    """
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    n = pg.size()
+    if not isinstance(object_list, list) or len(object_list) != n:
+        got = len(object_list) if isinstance(object_list, list) else type(object_list).__name__
+        raise ValueError(f"ember.distributed.all_gather_object: object_list must be a list of {n} slots (one per "
+                         f"rank), got {got}")
+    data = _to_bytes(obj)
+    sizes = np.empty(n, np.int64)
+    _wait(pg, pg.comm.Iallgather(np.array([data.size], np.int64), sizes), "all_gather_object")
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    out = np.empty(int(sizes.sum()), np.uint8)
+    _wait(pg, pg.comm.Iallgatherv(data, [out, (sizes, starts)]), "all_gather_object")
+    for i in range(n):
+        object_list[i] = _from_bytes(out[starts[i]:starts[i] + sizes[i]])
+    return None
+
+
+def broadcast_object_list(object_list, src=None, group=None, device=None, group_src=None):
+    """Copy the objects of rank src's object_list into object_list on every rank of the group, in place.
+
+    Objects as in all_gather_object. Without a default group it raises ValueError; past the group's timeout,
+    DistBackendError.
+
+    Args:
+        object_list (list): the objects on src; as many slots, overwritten, elsewhere.
+        src (int, optional): the source rank, a global rank; None: 0 (unless group_src is given). Default: None.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        device (device, optional): ignored (CPU). Default: None.
+        group_src (int, optional): the source rank as a rank in group, instead of src (not both). Default: None.
+
+    Returns:
+        None
+
+    PyTorch:
+        ``torch.distributed.broadcast_object_list``; the same, but the objects are read back by the allowlist of
+        ``torch.load``'s default (weights_only), and src defaults to rank 0.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> config = [{"lr": 0.1}, "run-1"]
+        >>> dist.broadcast_object_list(config, src=0)
+        >>> config
+        [{'lr': 0.1}, 'run-1']
+        >>> dist.destroy_process_group()
+    """
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    if not isinstance(object_list, list):
+        raise TypeError(f"ember.distributed.broadcast_object_list: object_list must be a list, got "
+                        f"{type(object_list).__name__}")
+    root = _root(pg, src, group_src, "broadcast_object_list", "src")
+    source = pg.rank() == root
+    blobs = [_to_bytes(o) for o in object_list] if source else []
+    sizes = np.array([b.size for b in blobs], np.int64) if source else np.empty(len(object_list), np.int64)
+    _wait(pg, pg.comm.Ibcast(sizes, root), "broadcast_object_list")
+    data = np.concatenate(blobs) if blobs else np.empty(int(sizes.sum()), np.uint8)
+    _wait(pg, pg.comm.Ibcast(data, root), "broadcast_object_list")
+    if not source:
+        start = 0
+        for i, size in enumerate(sizes.tolist()):
+            object_list[i] = _from_bytes(data[start:start + size])
+            start += size
+    return None
