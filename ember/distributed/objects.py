@@ -10,7 +10,7 @@ from .collectives import _root
 from .process_group import _resolve
 from .work import Work
 
-__all__ = ["all_gather_object", "broadcast_object_list"]
+__all__ = ["all_gather_object", "broadcast_object_list", "gather_object", "scatter_object_list"]
 
 
 def _to_bytes(obj):
@@ -25,6 +25,14 @@ def _from_bytes(data):
 
 def _wait(pg, req, what):
     Work([req], pg, what).wait()
+
+
+def _unpack(data, sizes, object_list):
+    """object_list[i] = the object of the i-th run of sizes[i] bytes of data."""
+    start = 0
+    for i, size in enumerate(sizes.tolist()):
+        object_list[i] = _from_bytes(data[start:start + size])
+        start += size
 
 
 def all_gather_object(object_list, obj, group=None):
@@ -119,8 +127,115 @@ def broadcast_object_list(object_list, src=None, group=None, device=None, group_
     data = np.concatenate(blobs) if blobs else np.empty(int(sizes.sum()), np.uint8)
     _wait(pg, pg.comm.Ibcast(data, root), "broadcast_object_list")
     if not source:
-        start = 0
-        for i, size in enumerate(sizes.tolist()):
-            object_list[i] = _from_bytes(data[start:start + size])
-            start += size
+        _unpack(data, sizes, object_list)
+    return None
+
+
+def gather_object(obj, object_gather_list=None, dst=None, group=None, group_dst=None):
+    """Gather every rank's object into object_gather_list on rank dst: its [i] becomes group rank i's object.
+
+    Objects as in all_gather_object. Without a default group it raises ValueError; past the group's timeout,
+    DistBackendError.
+
+    Args:
+        obj (object): this rank's object.
+        object_gather_list (list, optional): on dst, one slot per rank of the group (overwritten); None elsewhere.
+            Default: None.
+        dst (int, optional): the destination rank, a global rank; None: 0 (unless group_dst is given).
+            Default: None.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        group_dst (int, optional): the destination as a rank in group, instead of dst (not both). Default: None.
+
+    Returns:
+        None
+
+    PyTorch:
+        ``torch.distributed.gather_object``; the same, but the objects are read back by the allowlist of
+        ``torch.load``'s default (weights_only), and dst defaults to rank 0.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> results = [None]
+        >>> dist.gather_object({"accuracy": 0.9}, results, dst=0)
+        >>> results
+        [{'accuracy': 0.9}]
+        >>> dist.destroy_process_group()
+    """
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    root, n = _root(pg, dst, group_dst, "gather_object", "dst"), pg.size()
+    here = pg.rank() == root
+    if here and (not isinstance(object_gather_list, list) or len(object_gather_list) != n):
+        got = len(object_gather_list) if isinstance(object_gather_list, list) else type(object_gather_list).__name__
+        raise ValueError(f"ember.distributed.gather_object: object_gather_list must be a list of {n} slots on the "
+                         f"destination rank, got {got}")
+    data = _to_bytes(obj)
+    sizes = np.empty(n, np.int64)
+    _wait(pg, pg.comm.Igather(np.array([data.size], np.int64), sizes, root), "gather_object")
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    out = np.empty(int(sizes.sum()) if here else 0, np.uint8)
+    _wait(pg, pg.comm.Igatherv(data, [out, (sizes, starts)] if here else None, root), "gather_object")
+    if here:
+        _unpack(out, sizes, object_gather_list)
+    return None
+
+
+def scatter_object_list(scatter_object_output_list, scatter_object_input_list=None, src=None, group=None,
+                        group_src=None):
+    """Send the i-th object of rank src's scatter_object_input_list to group rank i, into the first slot of its
+    scatter_object_output_list.
+
+    Objects as in all_gather_object. Without a default group it raises ValueError; past the group's timeout,
+    DistBackendError.
+
+    Args:
+        scatter_object_output_list (list): a list of at least one slot; its first is overwritten.
+        scatter_object_input_list (list, optional): on src, one object per rank of the group; None elsewhere.
+            Default: None.
+        src (int, optional): the source rank, a global rank; None: 0 (unless group_src is given). Default: None.
+        group (ProcessGroup, optional): the process group; None: the default group. Default: None.
+        group_src (int, optional): the source as a rank in group, instead of src (not both). Default: None.
+
+    Returns:
+        None
+
+    PyTorch:
+        ``torch.distributed.scatter_object_list``; the same, but the objects are read back by the allowlist of
+        ``torch.load``'s default (weights_only), and src defaults to rank 0.
+
+    Example:
+        >>> import mpi4py  # the MPI backend: pip install 'ember[mpi]'
+        >>> import ember.distributed as dist
+        >>> dist.init_process_group("mpi")  # without mpiexec: a world of one process
+        >>> mine = [None]
+        >>> dist.scatter_object_list(mine, [{"shard": 0}], src=0)
+        >>> mine
+        [{'shard': 0}]
+        >>> dist.destroy_process_group()
+    """
+    pg = _resolve(group)
+    if pg is None:
+        return None
+    if not isinstance(scatter_object_output_list, list) or not scatter_object_output_list:
+        raise ValueError("ember.distributed.scatter_object_list: scatter_object_output_list must be a list of at "
+                         "least one slot")
+    root, n = _root(pg, src, group_src, "scatter_object_list", "src"), pg.size()
+    here = pg.rank() == root
+    if here and (not isinstance(scatter_object_input_list, list) or len(scatter_object_input_list) != n):
+        got = len(scatter_object_input_list) if isinstance(scatter_object_input_list, list) else \
+            type(scatter_object_input_list).__name__
+        raise ValueError(f"ember.distributed.scatter_object_list: scatter_object_input_list must be a list of {n} "
+                         f"objects on the source rank, got {got}")
+    blobs = [_to_bytes(o) for o in scatter_object_input_list] if here else []
+    sizes = np.array([b.size for b in blobs], np.int64) if here else np.empty(0, np.int64)
+    size = np.empty(1, np.int64)
+    _wait(pg, pg.comm.Iscatter(sizes if here else None, size, root), "scatter_object_list")
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if here else None
+    data = np.empty(int(size[0]), np.uint8)
+    send = [np.concatenate(blobs), (sizes, starts)] if here else None
+    _wait(pg, pg.comm.Iscatterv(send, data, root), "scatter_object_list")
+    scatter_object_output_list[0] = _from_bytes(data)
     return None

@@ -102,6 +102,15 @@ config = [{"lr": 0.1, "name": "run"}, [1, 2, 3], ember.arange(3.0)] if rank == 1
 dist.broadcast_object_list(config, src=1)
 assert config[:2] == [{"lr": 0.1, "name": "run"}, [1, 2, 3]] and config[2].tolist() == [0.0, 1.0, 2.0]
 
+results = [None] * world if rank == 0 else None
+dist.gather_object({"rank": rank, "words": ["a"] * (rank + 1)}, results, dst=0)
+if rank == 0:
+    assert results == [{"rank": r, "words": ["a"] * (r + 1)} for r in range(world)]
+mine = [None]
+dist.scatter_object_list(mine, [{"shard": r, "rows": list(range(r + 2))} for r in range(world)] if rank == 1 else None,
+                         src=1)
+assert mine == [{"shard": rank, "rows": list(range(rank + 2))}]
+
 
 class Unlisted:  # a class no rank allowed: refused by the reading ranks, after the exchange (no rank waits)
     pass
