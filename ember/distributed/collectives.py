@@ -38,7 +38,7 @@ class _Buffer:
         if a.dtype.char in _NATIVE:
             self.buf = a if a.flags.c_contiguous else np.ascontiguousarray(a)
         else:
-            wide = np.uint8 if a.dtype == np.bool_ else np.float32
+            wide = _wire_dtype(a.dtype)
             self.buf = a.astype(wide) if copy_in else np.empty(a.shape, wide)
         self.own = self.buf is a
 
@@ -46,6 +46,16 @@ class _Buffer:
         if not self.own:
             self.array[...] = self.buf.astype(self.array.dtype, copy=False)
         increment_version(self.tensor)
+
+
+def _wire_dtype(dtype):
+    """The dtype an array of dtype travels as: its own where MPI has a type for it, else uint8 (bool) or float32."""
+    return dtype if dtype.char in _NATIVE else np.dtype(np.uint8 if dtype == np.bool_ else np.float32)
+
+
+def _starts(counts):
+    """Where each of the runs of counts (int64) starts in their concatenation."""
+    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
 
 
 def _op(mpi, op, what):
@@ -559,10 +569,10 @@ def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False
         if a.dtype != dtype:
             raise ValueError(f"ember.distributed.all_to_all: every tensor must have one dtype: {name} is {a.dtype}, "
                              f"input_tensor_list[0] {dtype}")
-    wide = dtype if dtype.char in _NATIVE else (np.uint8 if dtype == np.bool_ else np.float32)
+    wide = _wire_dtype(dtype)
     send = np.concatenate([a.ravel() for a in ins]).astype(wide, copy=False)
     counts = [np.array([a.size for a in arrays], np.int64) for arrays in (ins, outs)]
-    starts = [np.concatenate([[0], np.cumsum(c)[:-1]]).astype(np.int64) for c in counts]
+    starts = [_starts(c) for c in counts]
     recv = np.empty(int(counts[1].sum()), wide)
 
     def done():

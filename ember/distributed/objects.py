@@ -6,7 +6,7 @@ import io
 import numpy as np
 
 from ..serialization import load, save
-from .collectives import _root
+from .collectives import _root, _starts
 from .process_group import _resolve
 from .work import Work
 
@@ -25,6 +25,13 @@ def _from_bytes(data):
 
 def _wait(pg, req, what):
     Work([req], pg, what).wait()
+
+
+def _check_slots(objects, n, what, name, kind):
+    """ValueError unless objects is a list of n entries (kind: what they are, for the message)."""
+    if not isinstance(objects, list) or len(objects) != n:
+        got = len(objects) if isinstance(objects, list) else type(objects).__name__
+        raise ValueError(f"ember.distributed.{what}: {name} must be a list of {n} {kind}, got {got}")
 
 
 def _unpack(data, sizes, object_list):
@@ -68,14 +75,11 @@ def all_gather_object(object_list, obj, group=None):
     if pg is None:
         return None
     n = pg.size()
-    if not isinstance(object_list, list) or len(object_list) != n:
-        got = len(object_list) if isinstance(object_list, list) else type(object_list).__name__
-        raise ValueError(f"ember.distributed.all_gather_object: object_list must be a list of {n} slots (one per "
-                         f"rank), got {got}")
+    _check_slots(object_list, n, "all_gather_object", "object_list", "slots (one per rank)")
     data = _to_bytes(obj)
     sizes = np.empty(n, np.int64)
     _wait(pg, pg.comm.Iallgather(np.array([data.size], np.int64), sizes), "all_gather_object")
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    starts = _starts(sizes)
     out = np.empty(int(sizes.sum()), np.uint8)
     _wait(pg, pg.comm.Iallgatherv(data, [out, (sizes, starts)]), "all_gather_object")
     for i in range(n):
@@ -168,14 +172,12 @@ def gather_object(obj, object_gather_list=None, dst=None, group=None, group_dst=
         return None
     root, n = _root(pg, dst, group_dst, "gather_object", "dst"), pg.size()
     here = pg.rank() == root
-    if here and (not isinstance(object_gather_list, list) or len(object_gather_list) != n):
-        got = len(object_gather_list) if isinstance(object_gather_list, list) else type(object_gather_list).__name__
-        raise ValueError(f"ember.distributed.gather_object: object_gather_list must be a list of {n} slots on the "
-                         f"destination rank, got {got}")
+    if here:
+        _check_slots(object_gather_list, n, "gather_object", "object_gather_list", "slots on the destination rank")
     data = _to_bytes(obj)
     sizes = np.empty(n, np.int64)
     _wait(pg, pg.comm.Igather(np.array([data.size], np.int64), sizes, root), "gather_object")
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    starts = _starts(sizes)
     out = np.empty(int(sizes.sum()) if here else 0, np.uint8)
     _wait(pg, pg.comm.Igatherv(data, [out, (sizes, starts)] if here else None, root), "gather_object")
     if here:
@@ -224,16 +226,14 @@ def scatter_object_list(scatter_object_output_list, scatter_object_input_list=No
                          "least one slot")
     root, n = _root(pg, src, group_src, "scatter_object_list", "src"), pg.size()
     here = pg.rank() == root
-    if here and (not isinstance(scatter_object_input_list, list) or len(scatter_object_input_list) != n):
-        got = len(scatter_object_input_list) if isinstance(scatter_object_input_list, list) else \
-            type(scatter_object_input_list).__name__
-        raise ValueError(f"ember.distributed.scatter_object_list: scatter_object_input_list must be a list of {n} "
-                         f"objects on the source rank, got {got}")
+    if here:
+        _check_slots(scatter_object_input_list, n, "scatter_object_list", "scatter_object_input_list",
+                     "objects on the source rank")
     blobs = [_to_bytes(o) for o in scatter_object_input_list] if here else []
     sizes = np.array([b.size for b in blobs], np.int64) if here else np.empty(0, np.int64)
     size = np.empty(1, np.int64)
     _wait(pg, pg.comm.Iscatter(sizes if here else None, size, root), "scatter_object_list")
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if here else None
+    starts = _starts(sizes) if here else None
     data = np.empty(int(size[0]), np.uint8)
     send = [np.concatenate(blobs), (sizes, starts)] if here else None
     _wait(pg, pg.comm.Iscatterv(send, data, root), "scatter_object_list")

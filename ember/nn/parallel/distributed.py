@@ -65,14 +65,12 @@ class DistributedDataParallel(Module):
         self.process_group, self.broadcast_buffers = pg, broadcast_buffers
         self.find_unused_parameters, self.gradient_as_bucket_view = find_unused_parameters, gradient_as_bucket_view
         self.static_graph = static_graph
-        self.bucket_bytes_cap = int((25 if bucket_cap_mb is None else bucket_cap_mb) * 1024 * 1024)
+        self.bucket_bytes_cap = _cap_bytes(bucket_cap_mb)
         self.require_backward_grad_sync = True
         self.require_forward_param_sync = True
-        _check_same_model(pg, named)
-        _broadcast_coalesced(pg, [p for _, p in named] + [b for b in module.buffers()])
-        self.reducer = _Reducer(named, pg, self.bucket_bytes_cap, find_unused_parameters, gradient_as_bucket_view)
+        self.reducer = _synced_reducer(module, pg, named, self.bucket_bytes_cap, find_unused_parameters,
+                                       gradient_as_bucket_view)
         self.reducer.register_hooks()
-        self.reducer.buffers = list(module.buffers())
 
     def forward(self, *inputs, **kwargs):
         self.reducer.check_finished()
@@ -102,12 +100,21 @@ def gradient_reducer(module, process_group=None, bucket_cap_mb=None):
     ``reduce_all()`` averages every parameter's ``.grad`` over the group, in DDP's buckets (shared memory on one
     machine), and whose ``broadcast_buffers()`` sends rank 0's buffers again."""
     pg, named = _group_and_parameters(module, process_group)
+    return _synced_reducer(module, pg, named, _cap_bytes(bucket_cap_mb), False, False)
+
+
+def _synced_reducer(module, pg, named, cap, find_unused, as_view):
+    """What every rank does when DDP starts: check that every rank has the same module, broadcast rank 0's
+    parameters and buffers, and make the reducer of the parameters named."""
     _check_same_model(pg, named)
-    _broadcast_coalesced(pg, [p for _, p in named] + [b for b in module.buffers()])
-    cap = int((25 if bucket_cap_mb is None else bucket_cap_mb) * 1024 * 1024)
-    reducer = _Reducer(named, pg, cap, False, False)
-    reducer.buffers = list(module.buffers())
-    return reducer
+    buffers = list(module.buffers())
+    _broadcast_coalesced(pg, [p for _, p in named] + buffers)
+    return _Reducer(named, pg, cap, find_unused, as_view, buffers)
+
+
+def _cap_bytes(bucket_cap_mb):
+    """A bucket's size limit in bytes: bucket_cap_mb MB, 25 by default (PyTorch's)."""
+    return int((25 if bucket_cap_mb is None else bucket_cap_mb) * 1024 * 1024)
 
 
 def _group_and_parameters(module, process_group):
@@ -202,8 +209,8 @@ class _Bucket:
 class _Reducer:
     """The gradient all-reduce of DistributedDataParallel (PyTorch's Reducer): buckets, readiness, launch, finish."""
 
-    def __init__(self, named, pg, cap, find_unused, as_view):
-        self.pg, self.find_unused, self.as_view = pg, find_unused, as_view
+    def __init__(self, named, pg, cap, find_unused, as_view, buffers):
+        self.pg, self.find_unused, self.as_view, self.buffers = pg, find_unused, as_view, buffers
         self.names = {id(p): n for n, p in named}
         self.buckets = _make_buckets([p for _, p in reversed(named)], cap)
         self.where = {id(p): (b, i) for b in self.buckets for i, p in enumerate(b.params)}
@@ -212,7 +219,6 @@ class _Reducer:
         self.expecting = self.started = False  # a backward is expected / has begun delivering gradients
         self.used_work = self.used = None
         self.shared = _SharedBuckets.make(pg, self.buckets) if _SHARED_MEMORY else None
-        self.buffers = []
 
     def register_hooks(self):
         """Each parameter's post-accumulate-grad hook marks it ready (DistributedDataParallel's backward)."""
@@ -224,11 +230,7 @@ class _Reducer:
         without the hooks. A parameter without a .grad on this rank gets the others'; one without a .grad on every
         rank keeps none (as with find_unused_parameters: an optimizer then skips it)."""
         self._reset()
-        if self.used_work is not None:  # a forward's exchange that no backward followed (find_unused_parameters)
-            self.used_work.wait()
-        self.used = np.array([p.grad is not None for p in self.params], np.uint8)
-        self.used_work = Work([self.pg.comm.Iallreduce(self.pg._mpi.IN_PLACE, self.used, self.pg._mpi.MAX)],
-                              self.pg, "DistributedDataParallel (which parameters have gradients)")
+        self._share_used(np.array([p.grad is not None for p in self.params], np.uint8), "have gradients")
         for p in self.params:
             self._mark(p)
 
@@ -259,16 +261,21 @@ class _Reducer:
         self._reset()
         if not self.find_unused:
             return
-        if self.used_work is not None:  # a forward that no backward followed: its exchange is done by now
-            self.used_work.wait()
         reached = _reached_leaves(outputs)
         used = np.array([id(p) in reached for p in self.params], np.uint8)
-        self.used = used
-        self.used_work = Work([self.pg.comm.Iallreduce(self.pg._mpi.IN_PLACE, used, self.pg._mpi.MAX)], self.pg,
-                              "DistributedDataParallel (which parameters were used)")
+        self._share_used(used, "were used")
         for p, u in zip(self.params, used.tolist()):
             if not u:
                 self._mark(p)
+
+    def _share_used(self, used, what):
+        """Start the exchange that makes used (a flag per parameter) every rank's maximum (read in _finish); an
+        earlier one (a forward that no backward followed) is done by now."""
+        if self.used_work is not None:
+            self.used_work.wait()
+        self.used = used
+        self.used_work = Work([self.pg.comm.Iallreduce(self.pg._mpi.IN_PLACE, used, self.pg._mpi.MAX)], self.pg,
+                              f"DistributedDataParallel (which parameters {what})")
 
     def _reset(self):
         """A backward expected: no parameter ready, every bucket waiting for all of its parameters."""
