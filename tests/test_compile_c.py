@@ -902,20 +902,23 @@ def test_convolutions_with_window_copies_in_c_give_the_eager_bits(conv, dtype, s
         np.testing.assert_array_equal(a, b)
 
 
-def _direct_convolution_and_gradients(conv, monkeypatch):
-    """conv(x, w, b) and its three gradients, eagerly and compiled (batch 11 split over two threads, 9 output
-    channels: part of a register tile unused); (compiled results, eager results, the DirectConv calls of the call
-    that ran the graph)."""
-    from ember.compiler import c_direct
+def _direct_convolution_and_gradients(conv, monkeypatch, shapes=((11, 5, 13, 10), (9, 5, 5, 5), (9,)),
+                                      channels_last=False):
+    """conv(x, w, b) and its three gradients, eagerly and compiled (by default batch 11 split over two threads, 9
+    output channels: part of a register tile unused); (compiled results, eager results, the DirectConv calls (or
+    the ChannelsLastConv ones) of the call that ran the graph)."""
+    from ember.compiler import c_direct, c_nhwc
     monkeypatch.setattr(c_direct, "_SPLIT_MIN", 1)
+    monkeypatch.setattr(c_nhwc, "_SPLIT_MIN", 1)
     ember.set_num_threads(2)
     calls = []
-    for name in ("conv", "conv_weight"):
-        run = getattr(c_direct.DirectConv, name)
-        monkeypatch.setattr(c_direct.DirectConv, name,
-                            lambda self, *a, run=run, name=name: calls.append(name) or run(self, *a))
+    cls, names = ((c_nhwc.ChannelsLastConv, ("conv", "conv_input", "conv_weight")) if channels_last
+                  else (c_direct.DirectConv, ("conv", "conv_weight")))
+    for name in names:
+        run = getattr(cls, name)
+        monkeypatch.setattr(cls, name, lambda self, *a, run=run, name=name: calls.append(name) or run(self, *a))
     rng = np.random.default_rng(3)
-    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((11, 5, 13, 10), (9, 5, 5, 5), (9,))]
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
 
     def step(x, w, b):
         y = conv(x, w, b)
@@ -975,4 +978,31 @@ def test_strided_float32_convolutions_run_directly_on_phases_in_c_as_eager(conv,
     col2im's. To float32 rounding of eager's."""
     got, want, calls = _direct_convolution_and_gradients(conv, monkeypatch)
     assert calls == ["conv", "conv_weight"]
+    _assert_close_to_gemm_rounding(got, want)
+
+
+@needs_cc
+@pytest.mark.parametrize("conv,calls", [
+    (lambda x, w, b: F.conv2d(x, w, b, padding=1), ["conv", "conv_input", "conv_weight"]),
+    (lambda x, w, b: F.conv2d(x, w[:32], b[:32], stride=2, padding=2, dilation=(2, 1)),
+     ["conv", "conv_input", "conv_weight"]),
+    (lambda x, w, b: F.conv2d(x, w[:, :, :2, :2].contiguous(), b, stride=3),  # a phase no kernel position reaches
+     ["conv", "conv_input", "conv_weight"]),
+    (lambda x, w, b: F.conv2d(x, w, b, stride=(3, 2), padding=(4, 1)),  # padding past the kernel: margins cropped
+     ["conv", "conv_input", "conv_weight"]),
+    (lambda x, w, b: F.conv2d(x[:, :16], w[:32, :16].contiguous(), b[:32], stride=2, padding=1),  # 16 inputs:
+     ["conv", "conv_weight"]),  # the input gradient's vectors would be half empty (col2im's)
+    (lambda x, w, b: F.conv1d(x[:, :, 0], w[:, :, 0], b, stride=2, padding=1), ["conv", "conv_input", "conv_weight"]),
+    (lambda x, w, b: F.conv_transpose2d(x, w[:32], b[:32], stride=2, padding=1, output_padding=1),
+     ["conv_input", "conv", "conv_weight"])],  # the transposed convolution's own forward is an input gradient
+    ids=["padded", "strided_dilated", "3_kernel_2", "large_padding", "16_inputs", "1d", "transposed"])
+def test_float32_convolutions_with_full_channel_vectors_run_channels_last_in_c_as_eager(conv, calls, monkeypatch):
+    """The forward, input and weight gradients of float32 convolutions whose channels fill vectors (multiples of
+    32 or 64) run in c_nhwc's C on channels-last copies (7 and 14 positions a tile: 3 images of 17x11 leave tails;
+    split over two threads), any stride and dilation (the input gradient per phase of the input), to float32
+    rounding of eager's; the results are PyTorch's (N, C, H, W), C-contiguous."""
+    got, want, ran = _direct_convolution_and_gradients(
+        conv, monkeypatch, shapes=((3, 32, 17, 11), (64, 32, 3, 3), (64,)), channels_last=True)
+    assert ran == calls
+    assert got[0].flags.c_contiguous and got[1].flags.c_contiguous
     _assert_close_to_gemm_rounding(got, want)

@@ -14,7 +14,7 @@ import ctypes
 import numpy as np
 
 from ..ops.conv import Conv, ConvTranspose, ConvWeight
-from . import c_direct
+from . import c_direct, c_nhwc
 from .lower import swap_nodes
 
 __all__ = ["BODY", "lower_convolutions"]
@@ -96,7 +96,7 @@ EM_ADD_RUNS(float, f32)
 EM_ADD_RUNS(double, f64)
 EM_ADD_WINDOWS(float, f32)
 EM_ADD_WINDOWS(double, f64)
-""" + c_direct.BODY
+""" + c_direct.BODY + c_nhwc.BODY
 
 
 class WindowOps:
@@ -113,8 +113,8 @@ class WindowOps:
         return self._functions()
 
     def _functions(self):
-        """(DirectConv, {dtype: gather}, {dtype: add_runs}, {dtype: add_windows}) of the library, loaded on first
-        use."""
+        """(DirectConv, {dtype: gather}, {dtype: add_runs}, {dtype: add_windows}, ChannelsLastConv) of the
+        library, loaded on first use."""
         if self._lib is None:
             lib = self._load()
             gather, add, add_windows = {}, {}, {}
@@ -126,7 +126,7 @@ class WindowOps:
                 fn.argtypes, fn.restype = [i64] * 5 + [obj] * 3, None
                 fn = add_windows[dtype] = getattr(lib, f"em_add_windows_{suffix}")
                 fn.argtypes, fn.restype = [i64] * 9 + [obj] * 3, None
-            self._lib = c_direct.DirectConv(lib), gather, add, add_windows
+            self._lib = c_direct.DirectConv(lib), gather, add, add_windows, c_nhwc.ChannelsLastConv(lib)
         return self._lib
 
     def runs_directly(self, geo, groups, *arrays):
@@ -135,13 +135,32 @@ class WindowOps:
 
     def conv(self, x, geo, w2, groups, bias=None):
         """x (N, C, H, W) times the kernels w2 (O, C*KH*KW) over the windows geo, plus bias, (N, O, OH*OW); None
-        unless it runs directly."""
-        return self._functions()[0].conv(x, geo, w2, bias) if self.runs_directly(geo, groups, x, w2, bias) else None
+        unless it runs directly (channels-last where the output channels fill its vectors)."""
+        if not self.runs_directly(geo, groups, x, w2, bias):
+            return None
+        direct, *_, channels_last = self._functions()
+        w = w2.reshape(w2.shape[0], x.shape[1], geo[0].k, geo[1].k)
+        if channels_last.covers_forward(geo, x, w, bias):
+            return channels_last.conv(x, geo, w, bias).reshape(x.shape[0], w.shape[0], -1)
+        return direct.conv(x, geo, w2, bias)
 
     def conv_weight(self, x, g4, geo, groups):
         """The weight gradient (O, C*KH*KW) of x's convolution over geo from its output gradient g4; None unless
         it runs directly."""
-        return self._functions()[0].conv_weight(x, g4, geo) if self.runs_directly(geo, groups, x, g4) else None
+        if not self.runs_directly(geo, groups, x, g4):
+            return None
+        direct, *_, channels_last = self._functions()
+        if channels_last.covers_weight(geo, x, g4):
+            return channels_last.conv_weight(x, g4, geo)
+        return direct.conv_weight(x, g4, geo)
+
+    def conv_input(self, g4, geo, w, groups, shape):
+        """The input gradient (N, C, H, W) = shape of a convolution by w (O, C, KH, KW) over geo from its output
+        gradient g4, channels-last for any stride; None where it does not run so."""
+        if not self.runs_directly(geo, groups, g4, w):
+            return None
+        channels_last = self._functions()[-1]
+        return channels_last.conv_input(g4, geo, w, shape) if channels_last.covers_input(geo, g4, w) else None
 
     def copy(self, dst, src):
         """dst (C-contiguous, src's shape) = src, a strided view."""

@@ -330,7 +330,8 @@ class _ConvOp(Node):
     # how im2col copies the windows (a strided view) into its matrix and col2im adds columns back (``copy``,
     # ``add_runs``, ``add_windows``): NumPy's array operations (None), or the C functions that the compiler's C
     # backend sets on the nodes of a graph (c_conv),
-    # which also run some convolutions directly, without im2col (``conv``, ``conv_weight``)
+    # which also run some convolutions directly, without im2col (``conv``, ``conv_weight``, ``conv_input``: a
+    # ConvTranspose's output as a convolution's input gradient)
     window_ops = None
 
     def __init__(self, geo, groups, one_d):
@@ -390,7 +391,13 @@ class ConvTranspose(_ConvOp):
         g = self.groups
         o, cg = x.shape[1], w.shape[1]
         og, c = o // g, cg * g
-        direct = self.window_ops is not None and self.window_ops.runs_directly(self.geo, g, x, w)
+        ops = self.window_ops
+        out = None if ops is None else ops.conv_input(x, self.geo, w, g, (x.shape[0], c, hin, win))
+        if out is not None:
+            if b is not None:
+                out += b[:, None, None]
+            return out[:, :, 0] if self.one_d else out
+        direct = ops is not None and ops.runs_directly(self.geo, g, x, w)
         if sh == 1 and sw == 1 and (direct or o * hin * win <= _GATHER_RATIO * c * oh * ow):
             # A stride-1 transposed convolution is a convolution with the flipped kernel: a gather, cheaper than
             # col2im's scatter-add unless its im2col matrix is much larger than col2im's (or it runs directly).
@@ -399,7 +406,7 @@ class ConvTranspose(_ConvOp):
             out = _conv_mm(xp, x, fgeo, wf, g, b, ops=self.window_ops)[0]
             return _unflatten(out, hin, win, self.one_d)
         wt = w.reshape(g, og, cg * kh * kw).transpose(0, 2, 1).reshape(g * cg * kh * kw, og)
-        out = _col2im_mm(xp, wt, x, self.geo, g, self.window_ops)
+        out = _col2im_mm(xp, wt, x, self.geo, g, ops)
         if b is not None:
             out += b[:, None, None]
         return out[:, :, 0] if self.one_d else out

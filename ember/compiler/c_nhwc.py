@@ -1,0 +1,381 @@
+"""Channels-last float32 convolutions in C (oneDNN's layout idea without its JIT). The input is copied once into
+zero-padded (N, HP, WP, C) planes, so every output position reads, for each kernel position, C consecutive values
+at a fixed offset from its own place; the outputs' channels are the vectors. The forward keeps P positions by V
+vectors of 16 output channels in registers and adds, for each kernel position and input channel, V weight loads
+times P inputs (broadcast); any stride and dilation read the same way (a position's place is computed, not
+stepped), and no junk positions are computed, which the position-vector kernels of ``c_direct`` pay on small maps
+(20-25% on 8x8). The weight gradient keeps R input channels by V vectors of output channels and adds over chunks
+of positions; the input gradient is the forward on the padded output gradient, once per phase of the input (the
+positions with the same remainders by the strides, which the same kernel positions reach), so strided ones need
+no scatter-add.
+
+Used where the vectors fill: a multiple of 32 output channels (forward), of 32 input channels (input gradient),
+of 32 output channels and 4-8 input channels (weight gradient); the others keep ``c_direct`` or im2col. The
+layout is internal: the operands and results are (N, C, H, W) as in PyTorch, transposed while padding and after.
+"""
+import ctypes
+
+import numpy as np
+
+from ..ops import _threads
+
+__all__ = ["BODY", "ChannelsLastConv"]
+
+BODY = r"""
+#include <string.h>
+
+EM_FUSED_MULTIPLY_ADDS
+
+/* g: positions (n, u, v) over N x U x V; position q reads in + n*IN + u*IU + v*IV and writes out + n*ON + u*OU +
+   v*OV; KK kernel positions at the input offsets g[Q_OFF + k]; C input channels, O output channels */
+enum { Q_N, Q_U, Q_V, Q_IN, Q_IU, Q_IV, Q_ON, Q_OU, Q_OV, Q_KK, Q_C, Q_O, Q_OFF };
+
+static inline void em_cl_at(const int64_t *g, int64_t q, const float *in, const float *out, const float **ip,
+                            const float **op)
+{
+    const int64_t v = q % g[Q_V], t = q / g[Q_V], u = t % g[Q_U], n = t / g[Q_U];
+    *ip = in + n * g[Q_IN] + u * g[Q_IU] + v * g[Q_IV];
+    *op = out + n * g[Q_ON] + u * g[Q_OU] + v * g[Q_OV];
+}
+
+/* P positions x V vectors of output channels [o, o + 16 V): wp (KK, C, 16 V) */
+#define EM_CL_TILE(P, V)                                                                                        \
+static void em_cl_tile_##P##_##V(int64_t KK, const int64_t *off, int64_t C, const float *const *ip,            \
+                                 const float *wp, const float *bias, const float *const *op, int64_t o, int np) \
+{                                                                                                               \
+    em_v16 acc[P][V];                                                                                           \
+    for (int v = 0; v < V; ++v) {                                                                               \
+        const em_v16 b = bias ? *(const em_v16u *)(bias + 16 * v) : (em_v16){0};                               \
+        for (int p = 0; p < P; ++p)                                                                             \
+            acc[p][v] = b;                                                                                      \
+    }                                                                                                           \
+    for (int64_t k = 0; k < KK; ++k) {                                                                          \
+        const float *xs[P];                                                                                     \
+        for (int p = 0; p < P; ++p)                                                                             \
+            xs[p] = ip[p] + off[k];                                                                             \
+        const float *w = wp + k * C * 16 * V;                                                                   \
+        for (int64_t c = 0; c < C; ++c) {                                                                       \
+            em_v16 wv[V];                                                                                       \
+            for (int v = 0; v < V; ++v)                                                                         \
+                wv[v] = *(const em_v16u *)(w + (c * V + v) * 16);                                               \
+            for (int p = 0; p < P; ++p) {                                                                       \
+                const float b = xs[p][c];                                                                       \
+                for (int v = 0; v < V; ++v)                                                                     \
+                    acc[p][v] += b * wv[v];                                                                     \
+            }                                                                                                   \
+        }                                                                                                       \
+    }                                                                                                           \
+    for (int p = 0; p < np; ++p)                                                                                \
+        for (int v = 0; v < V; ++v)                                                                             \
+            *(em_v16u *)(op[p] + o + 16 * v) = acc[p][v];                                                       \
+}
+
+EM_CL_TILE(7, 4)
+EM_CL_TILE(14, 2)
+
+typedef void (*em_cl_tile)(int64_t, const int64_t *, int64_t, const float *const *, const float *, const float *,
+                           const float *const *, int64_t, int);
+
+/* out at the positions [q0, q1) of g = the products of in with wp (O / (16 V), KK, C, 16 V), plus bias (O) or
+   NULL; tile 0: V = 4 (O a multiple of 64), 1: V = 2 (of 32) */
+void em_cl_conv_f32(const int64_t *g, int64_t tile, int64_t q0, int64_t q1, const float *in, const float *wp,
+                    const float *bias, float *out)
+{
+    static const em_cl_tile tiles[] = {em_cl_tile_7_4, em_cl_tile_14_2};
+    static const int ps[] = {7, 14}, vs[] = {4, 2};
+    const em_cl_tile fn = tiles[tile];
+    const int P = ps[tile];
+    const int64_t KK = g[Q_KK], C = g[Q_C], O = g[Q_O], step = 16 * vs[tile];
+    const float *ip[14], *op[14];
+    for (int64_t q = q0; q < q1; q += P) {
+        const int np = q1 - q < P ? (int)(q1 - q) : P;
+        for (int p = 0; p < P; ++p)  /* the positions past q1 read and compute the first one's (not written) */
+            em_cl_at(g, p < np ? q + p : q, in, out, &ip[p], &op[p]);
+        for (int64_t o = 0; o < O; o += step)
+            fn(KK, g + Q_OFF, C, ip, wp + o * KK * C, bias ? bias + o : 0, op, o, np);
+    }
+}
+
+/* R input channels at ip[q] + at x V vectors of output channels [o, o + 16 V) of gp[q], summed over the m
+   positions and added to acc (R, O) */
+#define EM_CL_WTILE(R, V)                                                                                       \
+static void em_cl_wtile_##R##_##V(int64_t m, const float *const *ip, const float *const *gp, int64_t at,       \
+                                  int64_t o, int64_t O, float *restrict acc)                                    \
+{                                                                                                               \
+    em_v16 s[R][V];                                                                                             \
+    for (int r = 0; r < R; ++r)                                                                                 \
+        for (int v = 0; v < V; ++v)                                                                             \
+            s[r][v] = (em_v16){0};                                                                              \
+    for (int64_t q = 0; q < m; ++q) {                                                                           \
+        const float *x = ip[q] + at;                                                                            \
+        em_v16 gv[V];                                                                                           \
+        for (int v = 0; v < V; ++v)                                                                             \
+            gv[v] = *(const em_v16u *)(gp[q] + o + 16 * v);                                                     \
+        for (int r = 0; r < R; ++r) {                                                                           \
+            const float b = x[r];                                                                               \
+            for (int v = 0; v < V; ++v)                                                                         \
+                s[r][v] += b * gv[v];                                                                           \
+        }                                                                                                       \
+    }                                                                                                           \
+    for (int r = 0; r < R; ++r)                                                                                 \
+        for (int v = 0; v < V; ++v)                                                                             \
+            *(em_v16u *)(acc + r * O + o + 16 * v) += s[r][v];                                                  \
+}
+
+EM_CL_WTILE(4, 4)
+EM_CL_WTILE(8, 2)
+
+typedef void (*em_cl_wtile)(int64_t, const float *const *, const float *const *, int64_t, int64_t, int64_t,
+                            float *restrict);
+
+enum { EM_CL_CHUNK = 256 };  /* positions whose inputs and gradients stay in L2 while every tile adds over them */
+
+/* acc (KK, C, O) += the weight gradient's sums over the positions [q0, q1) of g: the inputs of in times the output
+   gradients of gy (read at each position's output place); tile 0: (R, V) = (4, 4), 1: (8, 2) (C a multiple of
+   R, O of 16 V) */
+void em_cl_weight_f32(const int64_t *g, int64_t tile, int64_t q0, int64_t q1, const float *in, const float *gy,
+                      float *acc)
+{
+    static const em_cl_wtile tiles[] = {em_cl_wtile_4_4, em_cl_wtile_8_2};
+    static const int rs[] = {4, 8}, vs[] = {4, 2};
+    const em_cl_wtile fn = tiles[tile];
+    const int64_t KK = g[Q_KK], C = g[Q_C], O = g[Q_O], R = rs[tile], step = 16 * vs[tile];
+    const float *ip[EM_CL_CHUNK], *gp[EM_CL_CHUNK];
+    for (int64_t q = q0; q < q1; q += EM_CL_CHUNK) {
+        const int64_t m = q1 - q < EM_CL_CHUNK ? q1 - q : EM_CL_CHUNK;
+        for (int64_t j = 0; j < m; ++j)
+            em_cl_at(g, q + j, in, gy, &ip[j], &gp[j]);
+        for (int64_t k = 0; k < KK; ++k)
+            for (int64_t c = 0; c < C; c += R)
+                for (int64_t o = 0; o < O; o += step)
+                    fn(m, ip, gp, g[Q_OFF + k] + c, o, O, acc + (k * C + c) * O);
+    }
+}
+
+EM_END_FUSED_MULTIPLY_ADDS
+
+/* the images [n0, n1) of x (N, C, H, W) into zero-padded channels-last planes dst (N, HP, WP, C): image row i at
+   row i + lh, column j at column j + lw (what falls outside is cropped) */
+void em_cl_pad_f32(const float *x, int64_t n0, int64_t n1, int64_t C, int64_t H, int64_t W, int64_t lh,
+                   int64_t HP, int64_t lw, int64_t WP, float *dst)
+{
+    const int64_t j0 = lw < 0 ? -lw : 0, j1 = W < WP - lw ? W : WP - lw;
+    for (int64_t n = n0; n < n1; ++n)
+        for (int64_t r = 0; r < HP; ++r) {
+            float *restrict d = dst + (n * HP + r) * WP * C;
+            const int64_t i = r - lh;
+            if (i < 0 || i >= H || j0 >= j1) {
+                memset(d, 0, WP * C * sizeof(float));
+                continue;
+            }
+            memset(d, 0, (j0 + lw) * C * sizeof(float));
+            memset(d + (j1 + lw) * C, 0, (WP - j1 - lw) * C * sizeof(float));
+            const float *restrict s = x + (n * C * H + i) * W;
+            for (int64_t c = 0; c < C; ++c)
+                for (int64_t j = j0; j < j1; ++j)
+                    d[(j + lw) * C + c] = s[c * H * W + j];
+        }
+}
+
+/* the images [n0, n1) of the channels-last src (N, P, C) as dst (N, C, P) */
+void em_cl_unpack_f32(const float *src, int64_t n0, int64_t n1, int64_t P, int64_t C, float *dst)
+{
+    for (int64_t n = n0; n < n1; ++n)
+        for (int64_t p0 = 0; p0 < P; p0 += 16) {
+            const int64_t p1 = P < p0 + 16 ? P : p0 + 16;
+            for (int64_t c = 0; c < C; ++c) {
+                float *restrict d = dst + (n * C + c) * P;
+                const float *restrict s = src + n * P * C + c;
+                for (int64_t p = p0; p < p1; ++p)
+                    d[p] = s[p * C];
+            }
+        }
+}
+"""
+
+_FORWARD_TILES = {64: 0, 32: 1}  # output channels a multiple of: em_cl_conv_f32's tile
+# (output channels, input channels) multiples: em_cl_weight_f32's tile; (16, 1) was slower than c_direct on
+# resnet_small's 16-channel 32x32 maps (2.26 -> 2.91 ms)
+_WEIGHT_TILES = ((64, 4, 0), (32, 8, 1))
+_SPLIT_MIN = 1 << 21  # multiply-adds from which an op runs on ember's threads
+
+
+def _forward_tile(o):
+    return next((t for m, t in _FORWARD_TILES.items() if o % m == 0), None)
+
+
+def _weight_tile(c, o):
+    return next((t for mo, mc, t in _WEIGHT_TILES if o % mo == 0 and c % mc == 0), None)
+
+
+def _planes(n, hp, wp, c):
+    """An uninitialised (N, HP, WP, C) float32 array followed by 16 zeros (a tile's reads past the last position's
+    channels stay inside): (flat array, planes)."""
+    flat = np.empty(n * hp * wp * c + 16, np.float32)
+    flat[-16:] = 0
+    return flat, flat[:-16].reshape(n, hp, wp, c)
+
+
+def _positions(n, u, v, ins, outs, kk, c, o, off):
+    """The int64 geometry g of em_cl_*: positions (n, u, v), their input and output strides, the kernel offsets."""
+    return np.array([n, u, v, *ins, *outs, kk, c, o, *off], np.int64)
+
+
+def _panel(w_kco, v):
+    """Weights (KK, C, O) as em_cl_conv_f32's (O / (16 v), KK, C, 16 v) blocks."""
+    kk, c, o = w_kco.shape
+    return np.ascontiguousarray(w_kco.reshape(kk, c, o // (16 * v), 16 * v).transpose(2, 0, 1, 3))
+
+
+class ChannelsLastConv:
+    """The channels-last convolutions of a C library built from BODY (the window ops of c_conv call them)."""
+
+    def __init__(self, lib):
+        p, i64 = ctypes.c_void_p, ctypes.c_int64
+        self._conv, self._weight = lib.em_cl_conv_f32, lib.em_cl_weight_f32
+        self._conv.argtypes, self._conv.restype = [p, i64, i64, i64, p, p, p, p], None
+        self._weight.argtypes, self._weight.restype = [p, i64, i64, i64, p, p, p], None
+        self._pad, self._unpack = lib.em_cl_pad_f32, lib.em_cl_unpack_f32
+        self._pad.argtypes, self._pad.restype = [p] + [i64] * 9 + [p], None
+        self._unpack.argtypes, self._unpack.restype = [p] + [i64] * 4 + [p], None
+
+    @staticmethod
+    def _float32(geo, *arrays):
+        return all(a is None or a.dtype == np.float32 for a in arrays) and arrays[0].ndim == 4 and (
+            arrays[0].shape[0] > 0) and geo[0].k * geo[1].k > 1
+
+    def covers_forward(self, geo, x, w, bias=None):
+        """Whether the convolution of x by w (O, C, KH, KW) over geo runs here."""
+        return self._float32(geo, x, w, bias) and _forward_tile(w.shape[0]) is not None
+
+    def covers_input(self, geo, gy, w):
+        """Whether the input gradient of a convolution by w (O, C, KH, KW) from gy runs here."""
+        return self._float32(geo, gy, w) and _forward_tile(w.shape[1]) is not None
+
+    def covers_weight(self, geo, x, gy):
+        """Whether the weight gradient of x's convolution from gy runs here."""
+        return self._float32(geo, x, gy) and _weight_tile(x.shape[1], gy.shape[1]) is not None
+
+    def _padder(self, a, rows, cols):
+        """(flat planes, pad(n0, m)): a (N, C, H, W) C-contiguous, padded into channels-last planes by
+        em_cl_pad_f32 (image row i at row i + rows[0] of rows[1], and so for columns), images [n0, n0 + m) at a
+        time."""
+        n, c, h, w = a.shape
+        (lh, hp), (lw, wp) = rows, cols
+        flat, _ = _planes(n, hp, wp, c)
+        return flat, lambda n0, m: self._pad(a.ctypes.data, n0, n0 + m, c, h, w, lh, hp, lw, wp, flat.ctypes.data)
+
+    def conv(self, x, geo, w, bias=None):
+        """x (N, C, H, W) by w (O, C, KH, KW) over the windows geo, plus bias: (N, O, OH, OW)."""
+        (kh, sh, dh, lh, _, oh), (kw, sw, dw, lw, _, ow) = geo
+        x = np.ascontiguousarray(x)
+        n, c = x.shape[:2]
+        o = w.shape[0]
+        hp, wp = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
+        flat, pad = self._padder(x, (lh, hp), (lw, wp))
+        off = [(i * dh * wp + j * dw) * c for i in range(kh) for j in range(kw)]
+        g = _positions(n, oh, ow, (hp * wp * c, sh * wp * c, sw * c), (oh * ow * o, ow * o, o), kh * kw, c, o, off)
+        t = _forward_tile(o)
+        panel = _panel(np.asarray(w, np.float32).transpose(2, 3, 1, 0).reshape(kh * kw, c, o), 4 >> t)
+        b = None if bias is None else np.ascontiguousarray(bias, np.float32)
+        nhwc = np.empty((n, oh, ow, o), np.float32)
+        out = np.empty((n, o, oh, ow), np.float32)
+
+        def block(n0, m):
+            pad(n0, m)
+            self._conv(g.ctypes.data, t, n0 * oh * ow, (n0 + m) * oh * ow, flat.ctypes.data, panel.ctypes.data,
+                       None if b is None else b.ctypes.data, nhwc.ctypes.data)
+            self._unpack(nhwc.ctypes.data, n0, n0 + m, oh * ow, o, out.ctypes.data)
+
+        self._split(n, o * c * kh * kw * oh * ow * n, block)
+        return out
+
+    def conv_input(self, gy, geo, w, shape):
+        """The input gradient (N, C, H, W) = shape of a convolution by w (O, C, KH, KW) over geo whose output
+        gradient is gy (N, O, OH, OW): for each phase (a, b) of the input (rows a, a + SH, ..., columns b, b + SW,
+        ...), the forward over the output gradient padded by the margins that every phase's kernel positions
+        reach, with those kernel positions' weights."""
+        (kh, sh, dh, lh, h, oh), (kw, sw, dw, lw, wd, ow) = geo
+        gy = np.ascontiguousarray(gy)
+        n, o = gy.shape[:2]
+        c = w.shape[1]
+        rows, cols = _phases(kh, sh, dh, lh, h, oh), _phases(kw, sw, dw, lw, wd, ow)
+        (mh, hp), (mw, wp) = _margins(rows, oh), _margins(cols, ow)
+        flat, pad = self._padder(gy, (mh, hp), (mw, wp))
+        t = _forward_tile(c)
+        wk = np.asarray(w, np.float32).transpose(2, 3, 0, 1)  # (KH, KW, O, C)
+        phases = []
+        for a, us, taps_h in rows:
+            for b, vs, taps_w in cols:
+                taps = [(i, j, ei, ej) for i, ei in taps_h for j, ej in taps_w]
+                off = [((ei + mh) * wp + ej + mw) * o for _, _, ei, ej in taps]
+                g = _positions(n, us, vs, (hp * wp * o, wp * o, o), (h * wd * c, sh * wd * c, sw * c), len(taps),
+                               o, c, off)
+                wt = wk[[i for i, *_ in taps], [j for _, j, *_ in taps]] if taps else np.zeros((0, o, c), np.float32)
+                phases.append((g, _panel(wt, 4 >> t), (a * wd + b) * c, us * vs))
+        nhwc = np.empty(n * h * wd * c, np.float32)
+        out = np.empty(shape, np.float32)
+
+        def block(n0, m):
+            pad(n0, m)
+            for g, panel, start, per_image in phases:
+                if per_image:
+                    self._conv(g.ctypes.data, t, n0 * per_image, (n0 + m) * per_image, flat.ctypes.data,
+                               panel.ctypes.data, None, nhwc[start:].ctypes.data)
+            self._unpack(nhwc.ctypes.data, n0, n0 + m, h * wd, c, out.ctypes.data)
+
+        self._split(n, o * c * kh * kw * oh * ow * n, block)
+        return out
+
+    def conv_weight(self, x, gy, geo):
+        """The weight gradient (O, C*KH*KW) of the convolution of x (N, C, H, W) over geo whose output gradient
+        is gy (N, O, OH, OW)."""
+        (kh, sh, dh, lh, _, oh), (kw, sw, dw, lw, _, ow) = geo
+        x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
+        n, c = x.shape[:2]
+        o = gy.shape[1]
+        hp, wp = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
+        flat, pad = self._padder(x, (lh, hp), (lw, wp))
+        gflat, gpad = self._padder(gy, (0, oh), (0, ow))
+        off = [(i * dh * wp + j * dw) * c for i in range(kh) for j in range(kw)]
+        g = _positions(n, oh, ow, (hp * wp * c, sh * wp * c, sw * c), (oh * ow * o, ow * o, o), kh * kw, c, o, off)
+        t = _weight_tile(c, o)
+        accs = []
+
+        def block(n0, m):
+            pad(n0, m)
+            gpad(n0, m)
+            acc = np.zeros((kh * kw, c, o), np.float32)
+            self._weight(g.ctypes.data, t, n0 * oh * ow, (n0 + m) * oh * ow, flat.ctypes.data, gflat.ctypes.data,
+                         acc.ctypes.data)
+            accs.append(acc)
+
+        self._split(n, o * c * kh * kw * oh * ow * n, block)
+        acc = accs[0]
+        for a in accs[1:]:
+            acc += a
+        return np.ascontiguousarray(acc.transpose(2, 1, 0)).reshape(o, c * kh * kw)
+
+    @staticmethod
+    def _split(n, work, block):
+        """block(n0, m) over the images, on ember's threads from _SPLIT_MIN multiply-adds."""
+        k, nb = _threads.plan(np, n, work, n, split_min=_SPLIT_MIN)
+        _threads.for_blocks(np, n, nb, k, lambda n0, m, state: block(n0, m))
+
+
+def _phases(k, s, d, lo, n_in, n_out):
+    """For one dimension of an input gradient: (a, the phase's length, [(kernel position i, its output offset
+    e)]) for each remainder a < s: input place a + s*u takes the output gradient at u + e for each i with
+    (a + lo - i*d) divisible by s."""
+    out = []
+    for a in range(s):
+        length = max(0, -(-(n_in - a) // s))
+        out.append((a, length, [(i, (a + lo - i * d) // s) for i in range(k) if (a + lo - i * d) % s == 0]))
+    return out
+
+
+def _margins(phases, n_out):
+    """(zeros before, padded length) of the output gradient such that every phase's reads u + e fall inside."""
+    lo = max([0] + [-e for _, length, taps in phases if length for _, e in taps])
+    hi = max([n_out] + [length - 1 + e + 1 for _, length, taps in phases if length for _, e in taps])
+    return lo, lo + hi
