@@ -1006,3 +1006,91 @@ def test_float32_convolutions_with_full_channel_vectors_run_channels_last_in_c_a
     assert ran == calls
     assert got[0].flags.c_contiguous and got[1].flags.c_contiguous
     _assert_close_to_gemm_rounding(got, want)
+
+
+def _residual_block_step():
+    """A residual block of channels that fill the channels-last vectors (32), its training step and leaves."""
+    ember.manual_seed(0)
+    nn = ember.nn
+    conv1, bn1 = nn.Conv2d(32, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32)
+    conv2, bn2 = nn.Conv2d(32, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32)
+    shortcut, head = nn.Conv2d(32, 32, 1, stride=2), nn.Linear(32, 5)
+    modules = (conv1, bn1, conv2, bn2, shortcut, head)
+
+    def step(x, *params_and_target):
+        t = params_and_target[-1]
+        h = F.relu(bn1(conv1(x)))
+        y = F.relu(bn2(conv2(h)) + shortcut(h))
+        loss = F.cross_entropy(head(y.mean((2, 3))), t)
+        loss.backward()
+        return loss
+
+    rng = np.random.default_rng(7)
+    x = ember.tensor(rng.standard_normal((4, 32, 9, 7)).astype(np.float32), requires_grad=True)
+    return step, [x] + [p for m in modules for p in m.parameters()], ember.tensor(rng.integers(0, 5, 4)), (bn1, bn2)
+
+
+@needs_cc
+def test_chains_of_convolutions_run_channels_last_inside_a_graph_and_hand_out_pytorch_layouts(monkeypatch):
+    """The layout pass has the convolutions whose results go only through batch norms and elementwise kernels to
+    convolutions and reductions write them channels-last, and those ops run on channels-last memory (no
+    transposing copies between them): the results are eager's (to float32 rounding), and what the user gets
+    (x.grad, from a convolution's input gradient) is (N, C, H, W), C-contiguous: that producer is not chosen."""
+    from ember.compiler import c_backend, c_nhwc, c_norm
+    monkeypatch.setattr(c_nhwc, "_SPLIT_MIN", 1)
+    ember.set_num_threads(2)
+    seen = []
+    for module in (c_norm, c_backend):
+        def spy(a, module=module):
+            found = c_nhwc.is_channels_last(a)
+            seen.append((module.__name__.rsplit(".", 1)[1], found))
+            return found
+        monkeypatch.setattr(module, "is_channels_last", spy)
+    results = []
+    for compiled in (False, True):
+        step, leaves, t, norms = _residual_block_step()
+        loss, grads, f = _backward_step(step, leaves, compiled, t)
+        results.append([loss, *grads] + [b.numpy().copy() for n in norms for b in (n.running_mean, n.running_var)])
+    chosen = [op.name for op in f.graph.walk() if getattr(getattr(op.node, "window_ops", None), "channels_last", 0)]
+    # conv1, conv2 and the shortcut forward; the input gradients of conv2 and the shortcut (h's gradient); not
+    # conv1's input gradient: it is x.grad
+    assert sorted(chosen) == ["Conv"] * 3 + ["ConvTranspose"] * 2
+    assert ("c_norm", True) in seen and ("c_backend", True) in seen  # batch norms and kernels on them
+    assert grads[0].flags.c_contiguous
+    _assert_close_to_gemm_rounding(results[1], results[0])
+
+
+@needs_cc
+def test_a_convolution_whose_result_is_handed_out_keeps_the_pytorch_layout():
+    w = ember.randn(32, 32, 3, 3)
+    f = ember.compile(lambda x: (lambda y: (y, F.conv2d(F.relu(y), w)))(F.conv2d(x, w, padding=1)),
+                      backend="c", fullgraph=True)
+    x = ember.randn(2, 32, 6, 6)
+    for _ in range(3):
+        y, z = f(x)
+    want_y = F.conv2d(x, w, padding=1)
+    assert y.is_contiguous() and z.is_contiguous()
+    _assert_close_to_gemm_rounding([y.numpy(), z.numpy()], [want_y.numpy(), F.conv2d(F.relu(want_y), w).numpy()])
+    assert not any(getattr(getattr(op.node, "window_ops", None), "channels_last", 0) for op in f.graph.walk())
+
+
+@needs_cc
+@pytest.mark.parametrize("k,s,lo,out", [(2, 1, 0, 7), (1, 2, 0, 4), (3, 1, 1, 7), (3, 2, 0, 3)],
+                         ids=["2x2_zeros_after_only", "1x1_strided", "3x3_padded", "3x3_strided_unpadded"])
+def test_channels_last_operands_give_the_convolutions_of_their_values(k, s, lo, out):
+    """Channels-last operands (the chains of passes.layout) are read in place where no zeros go before or past
+    them, else copied into padded planes: each product equals the one of C-contiguous operands."""
+    from ember.compiler import c_conv, c_nhwc, render_c
+    from ember.ops._window import Window
+    ops = c_conv.WindowOps(lambda: cache.load(render_c.header(c_backend.data_offset()) + c_conv.BODY, COMPILER))
+    lib = ops.built()[-1]
+    rng = np.random.default_rng(8)
+    geo = (Window(k, s, 1, lo, 7, out),) * 2
+    x, w = rng.standard_normal((3, 32, 7, 7)).astype(np.float32), rng.standard_normal((64, 32, k, k)).astype(np.float32)
+    g = rng.standard_normal((3, 64, out, out)).astype(np.float32)
+    x_cl, g_cl = (np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) for a in (x, g))
+    assert c_nhwc.is_channels_last(x_cl) and not c_nhwc.is_channels_last(x)
+    for a, b in [(lib.conv(x_cl, geo, w, channels_last=True), lib.conv(x, geo, w)),
+                 (lib.conv_input(g_cl, geo, w, x.shape, channels_last=True), lib.conv_input(g, geo, w, x.shape)),
+                 (lib.conv_weight(x_cl, g_cl, geo), lib.conv_weight(x, g, geo))]:
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * np.abs(b).max())

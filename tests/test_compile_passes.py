@@ -283,3 +283,35 @@ def test_linear_bias_joins_the_activation_after_it():
     kernels = [op.node.ops for op in compiled.graph.walk() if op.name == "FusedKernel"]
     linears = [op for op in compiled.graph.walk() if op.name == "Linear"]
     assert kernels == ["Add,Relu"] and [len(op.args) for op in linears] == [2, 3]  # the last one is the output
+
+
+# --- layout selection -------------------------------------------------------------------------------------------
+
+def _chain(extra_reader=None, hand_out_middle=False):
+    """x -> Exp (producer) -> Neg (follows) -> Mul (absorbs) -> out, maybe with Neg's result also read by
+    extra_reader or handed out; the layout predicates by node type."""
+    from ember.compiler.passes.layout import choose_channels_last
+    x = Value((2, 3, 4, 4), np.float32, "input", index=0)
+    produce = _op(Exp(), [x], x.shape)
+    follow = _op(Neg(), [produce.outputs[0]], x.shape)
+    absorb = _op(Mul(), [follow.outputs[0], x], x.shape)
+    ops, outputs = [produce, follow, absorb], [absorb.outputs[0]]
+    if extra_reader is not None:
+        ops.append(_op(extra_reader, [follow.outputs[0]], x.shape))
+    if hand_out_middle:
+        outputs.append(follow.outputs[0])
+    graph = Graph([x], ops, outputs)
+    chosen = choose_channels_last(graph, lambda op: isinstance(op.node, Exp), lambda op: isinstance(op.node, Neg),
+                                  lambda op: isinstance(op.node, (Mul, Exp)))
+    return [op.name for op in chosen]
+
+
+def test_layout_selection_chooses_a_producer_whose_chain_ends_in_readers_that_take_the_layout():
+    assert _chain() == ["Exp"]
+    assert _chain(extra_reader=Exp()) == ["Exp", "Exp"]  # another reader that takes it (and produces: nothing
+    # reads its result)
+
+
+def test_layout_selection_keeps_the_layout_where_a_reader_would_copy_it_back_or_the_user_sees_it():
+    assert _chain(extra_reader=Log()) == []  # Log reads the chain's value: it would copy it back
+    assert _chain(hand_out_middle=True) == []  # the chain's value is handed out

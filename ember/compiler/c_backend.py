@@ -20,6 +20,7 @@ import numpy as np
 from ..ops._threads import get_num_threads
 from . import c_conv, c_graph, c_loss, c_norm, c_optim, c_pool, c_rnn, cache, render_c
 from .interpret import Program
+from .c_nhwc import is_channels_last
 from .kernel import FusedKernel
 from .lower import LazyTable
 from .passes import log_graph
@@ -56,9 +57,11 @@ def runtime_source(offset):
 
 class _Launcher:
     """Runs one compiled kernel on arrays: C-contiguous aligned inputs (copied when not), new outputs, ember's
-    threads for a kernel of PARALLEL_MIN elements or more."""
+    threads for a kernel of PARALLEL_MIN elements or more. A kernel without broadcasting (each input of the
+    output's shape, or one value) of (N, C, H, W) arrays runs on channels-last memory where an input is
+    channels-last (see passes.layout): the others copied so, the outputs channels-last too."""
 
-    __slots__ = ("fn", "dims", "dims_ptr", "shape", "dtypes", "parallel")
+    __slots__ = ("fn", "dims", "dims_ptr", "shape", "dtypes", "parallel", "elementwise")
 
     def __init__(self, fn, kernel):
         n_args = len(kernel.input_dtypes) + len(kernel.outputs)
@@ -69,15 +72,32 @@ class _Launcher:
         self.dims_ptr = self.dims.ctypes.data
         self.shape, self.dtypes = kernel.shape, kernel.output_dtypes
         self.parallel = int(np.prod(kernel.shape)) >= render_c.PARALLEL_MIN
+        self.elementwise = kernel.flat and len(kernel.shape) == 4
 
     def __call__(self, arrays, into=None):
         """The outputs for the input arrays; into: for each output, an array to write it over (one of the inputs,
         C-contiguous, of the output's shape and dtype) or None for a new one."""
+        if self.elementwise and any(is_channels_last(a) for a in arrays):
+            return self._channels_last(arrays)
         ins = [a if a.flags.carray else np.array(a, order="C") for a in arrays]  # a fresh, aligned copy
         if into is None:
             outs = [np.empty(self.shape, d) for d in self.dtypes]
         else:
             outs = [np.empty(self.shape, d) if a is None else a for a, d in zip(into, self.dtypes)]
+        self.fn(self.dims_ptr, get_num_threads() if self.parallel else 1, *ins, *outs)
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def _channels_last(self, arrays):
+        """The kernel over channels-last memory: the elements in another order, each the same."""
+        ins = []
+        for a in arrays:
+            if a.shape == self.shape and not is_channels_last(a):
+                a = np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+            elif a.shape != self.shape and not a.flags.carray:
+                a = np.array(a, order="C")
+            ins.append(a)
+        n, c, h, w = self.shape
+        outs = [np.empty((n, h, w, c), d).transpose(0, 3, 1, 2) for d in self.dtypes]
         self.fn(self.dims_ptr, get_num_threads() if self.parallel else 1, *ins, *outs)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
@@ -117,6 +137,7 @@ def program(graph, name="graph"):
     try:
         for module, lower in lowerings:
             fused = lower(fused, lambda source=sources[module]: cache.load(source, compiler))
+        fused = c_conv.lower_layouts(fused)
         log_graph(fused, f"{name} (after fuse_elementwise and the lowerings to hand-written C)")
         # the libraries the ops outside segments need compile on threads meanwhile the segments' own C compiles
         needed, rendered = _libraries_outside_segments(fused, sources, offset)

@@ -16,8 +16,9 @@ import numpy as np
 from ..ops.conv import Conv, ConvTranspose, ConvWeight
 from . import c_direct, c_nhwc
 from .lower import swap_nodes
+from .passes.layout import choose_channels_last
 
-__all__ = ["BODY", "lower_convolutions"]
+__all__ = ["BODY", "lower_convolutions", "lower_layouts"]
 
 BODY = r"""
 /* dst (C-contiguous) = the strided view src of nd <= 8 dimensions: shape[0..nd), then strides in elements */
@@ -105,8 +106,15 @@ class WindowOps:
     back to NumPy's array operation for what it does not cover (other dtypes, more than 8 dimensions, strides
     that are not whole elements, arrays that are not C-contiguous where they must be)."""
 
-    def __init__(self, load):
-        self._load, self._lib = load, None
+    def __init__(self, load, channels_last=False):
+        self._load, self._lib, self.channels_last = load, [None], channels_last
+
+    def with_channels_last(self):
+        """These window ops for a node whose result is channels-last where it runs so (see passes.layout): the
+        same library."""
+        twin = WindowOps(self._load, True)
+        twin._lib = self._lib
+        return twin
 
     def built(self):
         """The library's functions, loaded now if they were not yet (compiling it if the cache lacks it)."""
@@ -115,7 +123,7 @@ class WindowOps:
     def _functions(self):
         """(DirectConv, {dtype: gather}, {dtype: add_runs}, {dtype: add_windows}, ChannelsLastConv) of the
         library, loaded on first use."""
-        if self._lib is None:
+        if self._lib[0] is None:
             lib = self._load()
             gather, add, add_windows = {}, {}, {}
             i64, obj = ctypes.c_int64, ctypes.py_object
@@ -126,8 +134,8 @@ class WindowOps:
                 fn.argtypes, fn.restype = [i64] * 5 + [obj] * 3, None
                 fn = add_windows[dtype] = getattr(lib, f"em_add_windows_{suffix}")
                 fn.argtypes, fn.restype = [i64] * 9 + [obj] * 3, None
-            self._lib = c_direct.DirectConv(lib), gather, add, add_windows, c_nhwc.ChannelsLastConv(lib)
-        return self._lib
+            self._lib[0] = c_direct.DirectConv(lib), gather, add, add_windows, c_nhwc.ChannelsLastConv(lib)
+        return self._lib[0]
 
     def runs_directly(self, geo, groups, *arrays):
         """Whether the convolution of these arrays over geo runs directly (float32, no groups, a kernel past 1x1)."""
@@ -136,31 +144,33 @@ class WindowOps:
     def conv(self, x, geo, w2, groups, bias=None):
         """x (N, C, H, W) times the kernels w2 (O, C*KH*KW) over the windows geo, plus bias, (N, O, OH*OW); None
         unless it runs directly (channels-last where the output channels fill its vectors)."""
-        if not self.runs_directly(geo, groups, x, w2, bias):
+        if groups != 1:
             return None
         direct, *_, channels_last = self._functions()
         w = w2.reshape(w2.shape[0], x.shape[1], geo[0].k, geo[1].k)
         if channels_last.covers_forward(geo, x, w, bias):
-            return channels_last.conv(x, geo, w, bias).reshape(x.shape[0], w.shape[0], -1)
-        return direct.conv(x, geo, w2, bias)
+            return channels_last.conv(x, geo, w, bias, self.channels_last).reshape(x.shape[0], w.shape[0], -1)
+        return direct.conv(x, geo, w2, bias) if self.runs_directly(geo, groups, x, w2, bias) else None
 
     def conv_weight(self, x, g4, geo, groups):
         """The weight gradient (O, C*KH*KW) of x's convolution over geo from its output gradient g4; None unless
         it runs directly."""
-        if not self.runs_directly(geo, groups, x, g4):
+        if groups != 1:
             return None
         direct, *_, channels_last = self._functions()
         if channels_last.covers_weight(geo, x, g4):
             return channels_last.conv_weight(x, g4, geo)
-        return direct.conv_weight(x, g4, geo)
+        return direct.conv_weight(x, g4, geo) if self.runs_directly(geo, groups, x, g4) else None
 
     def conv_input(self, g4, geo, w, groups, shape):
         """The input gradient (N, C, H, W) = shape of a convolution by w (O, C, KH, KW) over geo from its output
         gradient g4, channels-last for any stride; None where it does not run so."""
-        if not self.runs_directly(geo, groups, g4, w):
+        if groups != 1:
             return None
         channels_last = self._functions()[-1]
-        return channels_last.conv_input(g4, geo, w, shape) if channels_last.covers_input(geo, g4, w) else None
+        if not channels_last.covers_input(geo, g4, w):
+            return None
+        return channels_last.conv_input(g4, geo, w, shape, self.channels_last)
 
     def copy(self, dst, src):
         """dst (C-contiguous, src's shape) = src, a strided view."""
@@ -197,7 +207,40 @@ class WindowOps:
         fn(m * c, kk, oh, ow, dst.shape[2], dst.shape[3], rows.step, columns.step, len(pairs), table, cols, dst)
 
     def __repr__(self):
-        return "c"  # how the graph prints it: {window_ops=c}
+        return "c, channels-last" if self.channels_last else "c"  # how the graph prints it: {window_ops=c}
+
+
+def lower_layouts(graph):
+    """graph with the convolutions whose results stay in chains of channels-last ops writing them channels-last
+    (passes.layout): those that run channels-last (c_nhwc: float32, no groups, channels filling the vectors), read
+    by batch norms and elementwise kernels of their shape (which keep their inputs' layout) and in the end by
+    convolutions and reductions only."""
+    from ..ops.reduce import Mean, Sum
+    from .c_norm import CNormalize, CNormalizeGrad
+    from .kernel import FusedKernel
+
+    def producer(op):
+        node, out = op.node, op.outputs[0]
+        if not isinstance(getattr(node, "window_ops", None), WindowOps) or node.groups != 1 or node.one_d:
+            return False
+        if out.dtype != np.float32 or type(node) not in (Conv, ConvTranspose):
+            return False
+        return c_nhwc.fills_vectors(out.shape[1])
+
+    def follows(op):
+        node = op.node
+        if type(node) in (CNormalize, CNormalizeGrad):
+            return not node.lay.rows  # batch norm (layer norm's rows are not channels)
+        return isinstance(node, FusedKernel) and node.kernel.flat and len(node.kernel.shape) == 4
+
+    def absorbs(op):
+        return type(op.node) in (Conv, ConvTranspose, ConvWeight, Mean, Sum)
+
+    chosen = choose_channels_last(graph, producer, follows, absorbs)
+    if not chosen:
+        return graph
+    twin = chosen[0].node.window_ops.with_channels_last()
+    return swap_nodes(graph, {id(op): type(op.node) for op in chosen}, window_ops=twin)
 
 
 def lower_convolutions(graph, load):

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..ops import _threads
 
-__all__ = ["BODY", "ChannelsLastConv"]
+__all__ = ["BODY", "ChannelsLastConv", "fills_vectors", "is_channels_last"]
 
 BODY = r"""
 #include <string.h>
@@ -30,12 +30,38 @@ EM_FUSED_MULTIPLY_ADDS
    v*OV; KK kernel positions at the input offsets g[Q_OFF + k]; C input channels, O output channels */
 enum { Q_N, Q_U, Q_V, Q_IN, Q_IU, Q_IV, Q_ON, Q_OU, Q_OV, Q_KK, Q_C, Q_O, Q_OFF };
 
-static inline void em_cl_at(const int64_t *g, int64_t q, const float *in, const float *out, const float **ip,
-                            const float **op)
+/* a walk over the positions from q: its (n, u, v) and input and output places */
+typedef struct { int64_t n, u, v; const float *in, *out; } em_cl_walk;
+
+static inline em_cl_walk em_cl_start(const int64_t *g, int64_t q, const float *in, const float *out)
 {
-    const int64_t v = q % g[Q_V], t = q / g[Q_V], u = t % g[Q_U], n = t / g[Q_U];
-    *ip = in + n * g[Q_IN] + u * g[Q_IU] + v * g[Q_IV];
-    *op = out + n * g[Q_ON] + u * g[Q_OU] + v * g[Q_OV];
+    em_cl_walk w;
+    w.v = q % g[Q_V];
+    w.u = q / g[Q_V] % g[Q_U];
+    w.n = q / g[Q_V] / g[Q_U];
+    w.in = in + w.n * g[Q_IN] + w.u * g[Q_IU] + w.v * g[Q_IV];
+    w.out = out + w.n * g[Q_ON] + w.u * g[Q_OU] + w.v * g[Q_OV];
+    return w;
+}
+
+/* the next position (no division: they cost as much as a 1x1 kernel's multiply-adds of a position) */
+static inline void em_cl_step(const int64_t *g, em_cl_walk *w)
+{
+    if (++w->v < g[Q_V]) {
+        w->in += g[Q_IV];
+        w->out += g[Q_OV];
+        return;
+    }
+    w->v = 0;
+    if (++w->u < g[Q_U]) {
+        w->in += g[Q_IU] - (g[Q_V] - 1) * g[Q_IV];
+        w->out += g[Q_OU] - (g[Q_V] - 1) * g[Q_OV];
+        return;
+    }
+    w->u = 0;
+    ++w->n;
+    w->in += g[Q_IN] - (g[Q_U] - 1) * g[Q_IU] - (g[Q_V] - 1) * g[Q_IV];
+    w->out += g[Q_ON] - (g[Q_U] - 1) * g[Q_OU] - (g[Q_V] - 1) * g[Q_OV];
 }
 
 /* P positions x V vectors of output channels [o, o + 16 V): wp (KK, C, 16 V) */
@@ -87,10 +113,17 @@ void em_cl_conv_f32(const int64_t *g, int64_t tile, int64_t q0, int64_t q1, cons
     const int P = ps[tile];
     const int64_t KK = g[Q_KK], C = g[Q_C], O = g[Q_O], step = 16 * vs[tile];
     const float *ip[14], *op[14];
+    if (q0 >= q1)
+        return;
+    em_cl_walk w = em_cl_start(g, q0, in, out);
     for (int64_t q = q0; q < q1; q += P) {
         const int np = q1 - q < P ? (int)(q1 - q) : P;
-        for (int p = 0; p < P; ++p)  /* the positions past q1 read and compute the first one's (not written) */
-            em_cl_at(g, p < np ? q + p : q, in, out, &ip[p], &op[p]);
+        for (int p = 0; p < P; ++p) {  /* the positions past q1 read and compute the first one's (not written) */
+            ip[p] = p < np ? w.in : ip[0];
+            op[p] = p < np ? w.out : op[0];
+            if (p < np)
+                em_cl_step(g, &w);
+        }
         for (int64_t o = 0; o < O; o += step)
             fn(KK, g + Q_OFF, C, ip, wp + o * KK * C, bias ? bias + o : 0, op, o, np);
     }
@@ -141,10 +174,16 @@ void em_cl_weight_f32(const int64_t *g, int64_t tile, int64_t q0, int64_t q1, co
     const em_cl_wtile fn = tiles[tile];
     const int64_t KK = g[Q_KK], C = g[Q_C], O = g[Q_O], R = rs[tile], step = 16 * vs[tile];
     const float *ip[EM_CL_CHUNK], *gp[EM_CL_CHUNK];
+    if (q0 >= q1)
+        return;
+    em_cl_walk w = em_cl_start(g, q0, in, gy);
     for (int64_t q = q0; q < q1; q += EM_CL_CHUNK) {
         const int64_t m = q1 - q < EM_CL_CHUNK ? q1 - q : EM_CL_CHUNK;
-        for (int64_t j = 0; j < m; ++j)
-            em_cl_at(g, q + j, in, gy, &ip[j], &gp[j]);
+        for (int64_t j = 0; j < m; ++j) {
+            ip[j] = w.in;
+            gp[j] = w.out;
+            em_cl_step(g, &w);
+        }
         for (int64_t k = 0; k < KK; ++k)
             for (int64_t c = 0; c < C; c += R)
                 for (int64_t o = 0; o < O; o += step)
@@ -177,6 +216,26 @@ void em_cl_pad_f32(const float *x, int64_t n0, int64_t n1, int64_t C, int64_t H,
         }
 }
 
+/* the images [n0, n1) of the channels-last x (N, H, W, C) into zero-padded planes dst (N, HP, WP, C), as
+   em_cl_pad_f32 */
+void em_cl_pad_nhwc_f32(const float *x, int64_t n0, int64_t n1, int64_t C, int64_t H, int64_t W, int64_t lh,
+                        int64_t HP, int64_t lw, int64_t WP, float *dst)
+{
+    const int64_t j0 = lw < 0 ? -lw : 0, j1 = W < WP - lw ? W : WP - lw;
+    for (int64_t n = n0; n < n1; ++n)
+        for (int64_t r = 0; r < HP; ++r) {
+            float *restrict d = dst + (n * HP + r) * WP * C;
+            const int64_t i = r - lh;
+            if (i < 0 || i >= H || j0 >= j1) {
+                memset(d, 0, WP * C * sizeof(float));
+                continue;
+            }
+            memset(d, 0, (j0 + lw) * C * sizeof(float));
+            memset(d + (j1 + lw) * C, 0, (WP - j1 - lw) * C * sizeof(float));
+            memcpy(d + (j0 + lw) * C, x + ((n * H + i) * W + j0) * C, (j1 - j0) * C * sizeof(float));
+        }
+}
+
 /* the images [n0, n1) of the channels-last src (N, P, C) as dst (N, C, P) */
 void em_cl_unpack_f32(const float *src, int64_t n0, int64_t n1, int64_t P, int64_t C, float *dst)
 {
@@ -197,7 +256,13 @@ _FORWARD_TILES = {64: 0, 32: 1}  # output channels a multiple of: em_cl_conv_f32
 # (output channels, input channels) multiples: em_cl_weight_f32's tile; (16, 1) was slower than c_direct on
 # resnet_small's 16-channel 32x32 maps (2.26 -> 2.91 ms)
 _WEIGHT_TILES = ((64, 4, 0), (32, 8, 1))
-_SPLIT_MIN = 1 << 21  # multiply-adds from which an op runs on ember's threads
+_SPLIT_MIN = 1 << 23  # multiply-adds from which an op runs on ember's threads (1x1 ones: 4 M ran slower on two)
+
+
+def fills_vectors(channels):
+    """Whether a convolution with this many output channels (or an input gradient with this many input
+    channels) runs channels-last."""
+    return _forward_tile(channels) is not None
 
 
 def _forward_tile(o):
@@ -206,6 +271,13 @@ def _forward_tile(o):
 
 def _weight_tile(c, o):
     return next((t for mo, mc, t in _WEIGHT_TILES if o % mo == 0 and c % mc == 0), None)
+
+
+def is_channels_last(a):
+    """Whether a (N, C, H, W) array is a transposed view of C-contiguous (N, H, W, C) memory (and not C-contiguous
+    itself: one channel, or 1x1 images, count as (N, C, H, W))."""
+    return (a.ndim == 4 and not a.flags.c_contiguous and a.flags.aligned
+            and a.transpose(0, 2, 3, 1).flags.c_contiguous)
 
 
 def _planes(n, hp, wp, c):
@@ -235,14 +307,19 @@ class ChannelsLastConv:
         self._conv, self._weight = lib.em_cl_conv_f32, lib.em_cl_weight_f32
         self._conv.argtypes, self._conv.restype = [p, i64, i64, i64, p, p, p, p], None
         self._weight.argtypes, self._weight.restype = [p, i64, i64, i64, p, p, p], None
-        self._pad, self._unpack = lib.em_cl_pad_f32, lib.em_cl_unpack_f32
-        self._pad.argtypes, self._pad.restype = [p] + [i64] * 9 + [p], None
+        self._pad, self._pad_nhwc, self._unpack = lib.em_cl_pad_f32, lib.em_cl_pad_nhwc_f32, lib.em_cl_unpack_f32
+        for fn in (self._pad, self._pad_nhwc):
+            fn.argtypes, fn.restype = [p] + [i64] * 9 + [p], None
         self._unpack.argtypes, self._unpack.restype = [p] + [i64] * 4 + [p], None
 
     @staticmethod
     def _float32(geo, *arrays):
-        return all(a is None or a.dtype == np.float32 for a in arrays) and arrays[0].ndim == 4 and (
-            arrays[0].shape[0] > 0) and geo[0].k * geo[1].k > 1
+        """Whether these arrays (None for an absent bias) are float32 and the first one a batch of images, and
+        the kernel larger than 1x1 or the first one already channels-last (a 1x1 convolution of (N, C, H, W)
+        images is a plain GEMM)."""
+        x = arrays[0]
+        return all(a is None or a.dtype == np.float32 for a in arrays) and x.ndim == 4 and x.shape[0] > 0 and (
+            geo[0].k * geo[1].k > 1 or is_channels_last(x))
 
     def covers_forward(self, geo, x, w, bias=None):
         """Whether the convolution of x by w (O, C, KH, KW) over geo runs here."""
@@ -257,51 +334,66 @@ class ChannelsLastConv:
         return self._float32(geo, x, gy) and _weight_tile(x.shape[1], gy.shape[1]) is not None
 
     def _padder(self, a, rows, cols):
-        """(flat planes, pad(n0, m)): a (N, C, H, W) C-contiguous, padded into channels-last planes by
-        em_cl_pad_f32 (image row i at row i + rows[0] of rows[1], and so for columns), images [n0, n0 + m) at a
-        time."""
+        """(flat planes, pad(n0, m), HP, WP): a (N, C, H, W), padded into channels-last planes (N, HP, WP, C)
+        (image row i at row i + rows[0] of rows[1], and so for columns), images [n0, n0 + m) at a time: transposed
+        by em_cl_pad_f32, or copied by em_cl_pad_nhwc_f32 when a is channels-last already; or a itself (HP, WP =
+        H, W) where it is channels-last and no zeros go before it or past it (the reads stay inside)."""
         n, c, h, w = a.shape
         (lh, hp), (lw, wp) = rows, cols
+        if is_channels_last(a):
+            if lh == lw == 0 and hp <= h and wp <= w:
+                return a.transpose(0, 2, 3, 1), lambda n0, m: None, h, w
+            pad = self._pad_nhwc
+        else:
+            a, pad = np.ascontiguousarray(a), self._pad
         flat, _ = _planes(n, hp, wp, c)
-        return flat, lambda n0, m: self._pad(a.ctypes.data, n0, n0 + m, c, h, w, lh, hp, lw, wp, flat.ctypes.data)
+        return flat, lambda n0, m: pad(a.ctypes.data, n0, n0 + m, c, h, w, lh, hp, lw, wp, flat.ctypes.data), hp, wp
 
-    def conv(self, x, geo, w, bias=None):
-        """x (N, C, H, W) by w (O, C, KH, KW) over the windows geo, plus bias: (N, O, OH, OW)."""
+    def _result(self, nhwc, channels_last):
+        """(N, C, H, W) array of nhwc's values: nhwc itself, transposed (a channels-last view) when channels_last,
+        else a C-contiguous copy made image by image (unpack(n0, m), on the threads)."""
+        n, h, w, c = nhwc.shape
+        if channels_last:
+            return nhwc.transpose(0, 3, 1, 2), lambda n0, m: None
+        out = np.empty((n, c, h, w), np.float32)
+        return out, lambda n0, m: self._unpack(nhwc.ctypes.data, n0, n0 + m, h * w, c, out.ctypes.data)
+
+    def conv(self, x, geo, w, bias=None, channels_last=False):
+        """x (N, C, H, W) by w (O, C, KH, KW) over the windows geo, plus bias: (N, O, OH, OW), C-contiguous or
+        channels-last."""
         (kh, sh, dh, lh, _, oh), (kw, sw, dw, lw, _, ow) = geo
-        x = np.ascontiguousarray(x)
         n, c = x.shape[:2]
         o = w.shape[0]
-        hp, wp = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
-        flat, pad = self._padder(x, (lh, hp), (lw, wp))
+        span = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
+        flat, pad, hp, wp = self._padder(x, (lh, span[0]), (lw, span[1]))
         off = [(i * dh * wp + j * dw) * c for i in range(kh) for j in range(kw)]
         g = _positions(n, oh, ow, (hp * wp * c, sh * wp * c, sw * c), (oh * ow * o, ow * o, o), kh * kw, c, o, off)
         t = _forward_tile(o)
         panel = _panel(np.asarray(w, np.float32).transpose(2, 3, 1, 0).reshape(kh * kw, c, o), 4 >> t)
         b = None if bias is None else np.ascontiguousarray(bias, np.float32)
         nhwc = np.empty((n, oh, ow, o), np.float32)
-        out = np.empty((n, o, oh, ow), np.float32)
+        out, unpack = self._result(nhwc, channels_last)
 
         def block(n0, m):
             pad(n0, m)
             self._conv(g.ctypes.data, t, n0 * oh * ow, (n0 + m) * oh * ow, flat.ctypes.data, panel.ctypes.data,
                        None if b is None else b.ctypes.data, nhwc.ctypes.data)
-            self._unpack(nhwc.ctypes.data, n0, n0 + m, oh * ow, o, out.ctypes.data)
+            unpack(n0, m)
 
         self._split(n, o * c * kh * kw * oh * ow * n, block)
         return out
 
-    def conv_input(self, gy, geo, w, shape):
+    def conv_input(self, gy, geo, w, shape, channels_last=False):
         """The input gradient (N, C, H, W) = shape of a convolution by w (O, C, KH, KW) over geo whose output
         gradient is gy (N, O, OH, OW): for each phase (a, b) of the input (rows a, a + SH, ..., columns b, b + SW,
         ...), the forward over the output gradient padded by the margins that every phase's kernel positions
-        reach, with those kernel positions' weights."""
+        reach, with those kernel positions' weights. C-contiguous or channels-last."""
         (kh, sh, dh, lh, h, oh), (kw, sw, dw, lw, wd, ow) = geo
-        gy = np.ascontiguousarray(gy)
         n, o = gy.shape[:2]
         c = w.shape[1]
         rows, cols = _phases(kh, sh, dh, lh, h, oh), _phases(kw, sw, dw, lw, wd, ow)
         (mh, hp), (mw, wp) = _margins(rows, oh), _margins(cols, ow)
-        flat, pad = self._padder(gy, (mh, hp), (mw, wp))
+        flat, pad, hp, wp = self._padder(gy, (mh, hp), (mw, wp))
         t = _forward_tile(c)
         wk = np.asarray(w, np.float32).transpose(2, 3, 0, 1)  # (KH, KW, O, C)
         phases = []
@@ -311,18 +403,19 @@ class ChannelsLastConv:
                 off = [((ei + mh) * wp + ej + mw) * o for _, _, ei, ej in taps]
                 g = _positions(n, us, vs, (hp * wp * o, wp * o, o), (h * wd * c, sh * wd * c, sw * c), len(taps),
                                o, c, off)
-                wt = wk[[i for i, *_ in taps], [j for _, j, *_ in taps]] if taps else np.zeros((0, o, c), np.float32)
-                phases.append((g, _panel(wt, 4 >> t), (a * wd + b) * c, us * vs))
-        nhwc = np.empty(n * h * wd * c, np.float32)
-        out = np.empty(shape, np.float32)
+                if taps and us * vs:  # a phase no kernel position reaches stays zero
+                    wt = wk[[i for i, *_ in taps], [j for _, j, *_ in taps]]
+                    phases.append((g, _panel(wt, 4 >> t), (a * wd + b) * c, us * vs))
+        untouched = len(phases) < len(rows) * len(cols)
+        nhwc = (np.zeros if untouched else np.empty)((n, h, wd, c), np.float32)
+        out, unpack = self._result(nhwc, channels_last)
 
         def block(n0, m):
             pad(n0, m)
             for g, panel, start, per_image in phases:
-                if per_image:
-                    self._conv(g.ctypes.data, t, n0 * per_image, (n0 + m) * per_image, flat.ctypes.data,
-                               panel.ctypes.data, None, nhwc[start:].ctypes.data)
-            self._unpack(nhwc.ctypes.data, n0, n0 + m, h * wd, c, out.ctypes.data)
+                self._conv(g.ctypes.data, t, n0 * per_image, (n0 + m) * per_image, flat.ctypes.data,
+                               panel.ctypes.data, None, nhwc.ctypes.data + 4 * start)
+            unpack(n0, m)
 
         self._split(n, o * c * kh * kw * oh * ow * n, block)
         return out
@@ -331,12 +424,11 @@ class ChannelsLastConv:
         """The weight gradient (O, C*KH*KW) of the convolution of x (N, C, H, W) over geo whose output gradient
         is gy (N, O, OH, OW)."""
         (kh, sh, dh, lh, _, oh), (kw, sw, dw, lw, _, ow) = geo
-        x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
         n, c = x.shape[:2]
         o = gy.shape[1]
-        hp, wp = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
-        flat, pad = self._padder(x, (lh, hp), (lw, wp))
-        gflat, gpad = self._padder(gy, (0, oh), (0, ow))
+        span = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
+        flat, pad, hp, wp = self._padder(x, (lh, span[0]), (lw, span[1]))
+        gflat, gpad, _, _ = self._padder(gy, (0, oh), (0, ow))  # a channels-last gradient read as it is
         off = [(i * dh * wp + j * dw) * c for i in range(kh) for j in range(kw)]
         g = _positions(n, oh, ow, (hp * wp * c, sh * wp * c, sw * c), (oh * ow * o, ow * o, o), kh * kw, c, o, off)
         t = _weight_tile(c, o)

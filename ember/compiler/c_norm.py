@@ -18,6 +18,7 @@ from ..ops import _threads
 from ..ops._threads import get_num_threads
 from ..ops.norm import Normalize, NormalizeGrad
 from . import render_c
+from .c_nhwc import is_channels_last
 from .lower import c_array, function_table, swap_to_c
 
 __all__ = ["BODY", "lower_norms"]
@@ -183,10 +184,108 @@ void em_batchnorm_grad_##S(int64_t nb, int64_t c, int64_t r, int64_t k0, int64_t
     }                                                                                                           \
 }
 
+#define EM_BATCHNORM_CL(T, S)                                                                                   \
+/* channels-last: rows (m, c), statistics per channel over the rows, for the channels [k0, k1): as em_batchnorm */ \
+int em_batchnorm_cl_##S(int64_t m, int64_t c, int64_t k0, int64_t k1, double eps, void *xo, void *wo, void *bo, \
+                        void *yo, void *meano, void *varo, void *rstdo)                                         \
+{                                                                                                               \
+    const T *restrict x = EM_DATA(xo, const T), *restrict w = EM_DATA(wo, const T);                             \
+    const T *restrict b = EM_DATA(bo, const T);                                                                 \
+    T *restrict y = EM_DATA(yo, T), *restrict mean = EM_DATA(meano, T), *restrict var = EM_DATA(varo, T);       \
+    T *restrict rstd = EM_DATA(rstdo, T);                                                                       \
+    const int64_t nk = k1 - k0;                                                                                 \
+    double *restrict s = calloc((size_t)(2 * nk), sizeof(double)), *restrict v = s + nk;                        \
+    T *restrict mu = malloc((size_t)(3 * nk) * sizeof(T)), *restrict scale = mu + nk, *restrict shift = scale + nk; \
+    if (s == NULL || mu == NULL) {                                                                              \
+        free(s);                                                                                                \
+        free(mu);                                                                                               \
+        return 1;                                                                                               \
+    }                                                                                                           \
+    for (int64_t i = 0; i < m; ++i) {                                                                           \
+        const T *restrict xi = x + i * c + k0;                                                                  \
+        for (int64_t j = 0; j < nk; ++j)                                                                        \
+            s[j] += xi[j];                                                                                      \
+    }                                                                                                           \
+    for (int64_t j = 0; j < nk; ++j)                                                                            \
+        mu[j] = (T)(s[j] / (double)m);                                                                          \
+    for (int64_t i = 0; i < m; ++i) {                                                                           \
+        const T *restrict xi = x + i * c + k0;                                                                  \
+        for (int64_t j = 0; j < nk; ++j) {                                                                      \
+            const T d = xi[j] - mu[j];                                                                          \
+            v[j] += (double)d * d;                                                                              \
+        }                                                                                                       \
+    }                                                                                                           \
+    for (int64_t j = 0; j < nk; ++j) {                                                                          \
+        const T vk = (T)(v[j] / (double)m), rk = (T)1 / em_sqrt_##S(vk + (T)eps);                               \
+        scale[j] = rk * w[k0 + j];                                                                              \
+        shift[j] = b[k0 + j];                                                                                   \
+        mean[k0 + j] = mu[j];                                                                                   \
+        var[k0 + j] = vk;                                                                                       \
+        rstd[k0 + j] = rk;                                                                                      \
+    }                                                                                                           \
+    for (int64_t i = 0; i < m; ++i) {                                                                           \
+        const T *restrict xi = x + i * c + k0;                                                                  \
+        T *restrict yi = y + i * c + k0;                                                                        \
+        for (int64_t j = 0; j < nk; ++j)                                                                        \
+            yi[j] = (xi[j] - mu[j]) * scale[j] + shift[j];                                                      \
+    }                                                                                                           \
+    free(s);                                                                                                    \
+    free(mu);                                                                                                   \
+    return 0;                                                                                                   \
+}                                                                                                               \
+/* channels-last: the gradients of em_batchnorm_cl, as em_batchnorm_grad */                                     \
+int em_batchnorm_grad_cl_##S(int64_t m, int64_t c, int64_t k0, int64_t k1, int need_x, int need_w, int need_b,  \
+                             void *xo, void *wo, void *go, void *meano, void *rstdo, void *gxo, void *gwo,      \
+                             void *gbo)                                                                         \
+{                                                                                                               \
+    const T *restrict x = EM_DATA(xo, const T), *restrict w = EM_DATA(wo, const T);                             \
+    const T *restrict g = EM_DATA(go, const T);                                                                 \
+    const T *restrict mean = EM_DATA(meano, const T), *restrict rstd = EM_DATA(rstdo, const T);                 \
+    T *restrict gx = EM_DATA(gxo, T), *restrict gw = EM_DATA(gwo, T), *restrict gb = EM_DATA(gbo, T);           \
+    const int64_t nk = k1 - k0;                                                                                 \
+    double *restrict sg = calloc((size_t)(2 * nk), sizeof(double)), *restrict sx = sg + nk;                     \
+    T *restrict a = malloc((size_t)(3 * nk) * sizeof(T)), *restrict q = a + nk, *restrict wr = q + nk;          \
+    if (sg == NULL || a == NULL) {                                                                              \
+        free(sg);                                                                                               \
+        free(a);                                                                                                \
+        return 1;                                                                                               \
+    }                                                                                                           \
+    const T *restrict mu = mean + k0;                                                                           \
+    for (int64_t i = 0; i < m; ++i) {                                                                           \
+        const T *restrict xi = x + i * c + k0, *restrict gi = g + i * c + k0;                                   \
+        for (int64_t j = 0; j < nk; ++j) {                                                                      \
+            sg[j] += gi[j];                                                                                     \
+            sx[j] += (double)gi[j] * (xi[j] - mu[j]);                                                           \
+        }                                                                                                       \
+    }                                                                                                           \
+    for (int64_t j = 0; j < nk; ++j) {                                                                          \
+        const T rk = rstd[k0 + j];                                                                              \
+        if (need_b)                                                                                             \
+            gb[k0 + j] = (T)sg[j];                                                                              \
+        if (need_w)                                                                                             \
+            gw[k0 + j] = (T)sx[j] * rk;                                                                         \
+        a[j] = (T)(sg[j] / (double)m);                                                                          \
+        q[j] = (T)(sx[j] / (double)m) * rk * rk;                                                                \
+        wr[j] = w[k0 + j] * rk;                                                                                 \
+    }                                                                                                           \
+    if (need_x)                                                                                                 \
+        for (int64_t i = 0; i < m; ++i) {                                                                       \
+            const T *restrict xi = x + i * c + k0, *restrict gi = g + i * c + k0;                               \
+            T *restrict gxi = gx + i * c + k0;                                                                  \
+            for (int64_t j = 0; j < nk; ++j)                                                                    \
+                gxi[j] = wr[j] * (gi[j] - a[j] - (xi[j] - mu[j]) * q[j]);                                       \
+        }                                                                                                       \
+    free(sg);                                                                                                   \
+    free(a);                                                                                                    \
+    return 0;                                                                                                   \
+}
+
 EM_LAYERNORM(float, f32)
 EM_LAYERNORM(double, f64)
 EM_BATCHNORM(float, f32)
 EM_BATCHNORM(double, f64)
+EM_BATCHNORM_CL(float, f32)
+EM_BATCHNORM_CL(double, f64)
 """
 
 _SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
@@ -195,7 +294,9 @@ _SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
 class CNormalize(Normalize):
     """Normalize (layer_norm, batch norm in training) run by C (see the module docstring)."""
 
-    lib = None  # {dtype suffix: (layer norm, its gradient, batch norm, its gradient)}, set by lower_norms
+    # {dtype suffix: (layer norm, its gradient, batch norm, its gradient, the channels-last batch norm, its
+    # gradient)}, set by lower_norms
+    lib = None
     runs = "c"
 
     def forward(self, xp, x, w, b):
@@ -203,12 +304,19 @@ class CNormalize(Normalize):
             return super().forward(xp, x, w, b)
         self.b_meta = (b.shape, b.dtype)
         lay, fns = self.lay, self.lib[_SUFFIX[x.dtype]]
-        y = np.empty(x.shape, x.dtype)
+        channels_last = not lay.rows and is_channels_last(x)  # rows of channels: y channels-last too
+        y = np.empty_like(x) if channels_last else np.empty(x.shape, x.dtype)
         mean, var, rstd = (np.empty(lay.kshape, x.dtype) for _ in range(3))
         threads = get_num_threads() if x.size >= render_c.PARALLEL_MIN else 1  # layer norm's OpenMP threads
         w, b = c_array(w), c_array(b)
         if lay.rows:
             fns[0](*lay.sview, self.eps, threads, c_array(x), w, b, y, mean, rstd)
+        elif channels_last:
+            n, c, r = lay.sview
+            _over_channels(lay.sview, lambda k0, k1: fns[4](n * r, c, k0, k1, self.eps, x, w, b, y, mean, var, rstd),
+                           "batch_norm")
+            if self.running is not None:
+                self._update_running(mean, var)
         else:
             x = c_array(x)
             _over_channels(lay.sview, lambda k0, k1: fns[2](*lay.sview, k0, k1, self.eps, x, w, b, y, mean, var, rstd))
@@ -229,29 +337,39 @@ class CNormalizeGrad(NormalizeGrad):
         if xp is not np or w is None or not _same_dtype(x, w, g) or self.rstd.dtype != x.dtype:
             return super().forward(xp, x, w, g)
         need_x, need_w, need_b = self.needs
-        gx = np.empty(x.shape, x.dtype) if need_x else None
+        fns, lay = self.lib[_SUFFIX[x.dtype]], self.lay
+        channels_last = not lay.rows and is_channels_last(x) and is_channels_last(g)
+        if not channels_last:
+            x, g = c_array(x), c_array(g)
+        gx = np.empty_like(x) if need_x else None  # channels-last as x and g, or C-contiguous
         gw = np.empty(w.shape, w.dtype) if need_w else None
         gb = np.empty(self.b_meta[0], self.b_meta[1]) if need_b else None
         scratch = np.empty(1, x.dtype)  # where a gradient not needed would go (never written)
         outs = [scratch if a is None else a for a in (gx, gw, gb)]
-        fns, lay = self.lib[_SUFFIX[x.dtype]], self.lay
         args = (bool(need_x), bool(need_w), bool(need_b))
-        ins = (c_array(x), c_array(w), c_array(g), self.mean, self.rstd)
+        ins = (x, c_array(w), g, self.mean, self.rstd)
         if lay.rows:
             if fns[1](*lay.sview, *args, *ins, *outs):
                 raise MemoryError(f"layer_norm backward: cannot allocate {2 * lay.sview[1]} doubles")
+        elif channels_last:
+            n, c, r = lay.sview
+            _over_channels(lay.sview, lambda k0, k1: fns[5](n * r, c, k0, k1, *args, *ins, *outs),
+                           "batch_norm backward")
         else:
             _over_channels(lay.sview, lambda k0, k1: fns[3](*lay.sview, k0, k1, *args, *ins, *outs))
         return gx, gw, gb
 
 
-def _over_channels(sview, run):
+def _over_channels(sview, run, name=None):
     """run(k0, k1) for the channels [k0, k1) of a batch norm's (N, C, R) arrays, in one block per thread of
     ember's pool from _SPLIT_MIN elements (each channel's sums are one thread's: results do not depend on the
-    split), else in one call."""
+    split), else in one call. With a name, run returns nonzero where C could not allocate its sums: MemoryError."""
     n, c, r = sview
     k, per = _threads.plan(np, c, n * c * r, c, split_min=_SPLIT_MIN)
-    _threads.for_blocks(np, c, per, k, lambda k0, m, state: run(k0, k0 + m))
+    failed = []
+    _threads.for_blocks(np, c, per, k, lambda k0, m, state: failed.append(run(k0, k0 + m)))
+    if name is not None and any(failed):
+        raise MemoryError(f"{name}: cannot allocate the sums of {c} channels")
 
 
 def _same_dtype(*arrays):
@@ -263,7 +381,9 @@ def _functions(lib):
     return function_table(lib, (("layernorm", [i64, i64, f64, i32] + [obj] * 6, None),
                                 ("layernorm_grad", [i64, i64, i32, i32, i32] + [obj] * 8, i32),
                                 ("batchnorm", [i64] * 5 + [f64] + [obj] * 7, None),
-                                ("batchnorm_grad", [i64] * 5 + [i32] * 3 + [obj] * 8, None)))
+                                ("batchnorm_grad", [i64] * 5 + [i32] * 3 + [obj] * 8, None),
+                                ("batchnorm_cl", [i64] * 4 + [f64] + [obj] * 7, i32),
+                                ("batchnorm_grad_cl", [i64] * 4 + [i32] * 3 + [obj] * 8, i32)))
 
 
 def _covered(op):
