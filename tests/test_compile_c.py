@@ -990,12 +990,19 @@ def test_strided_float32_convolutions_run_directly_on_phases_in_c_as_eager(conv,
      ["conv", "conv_input", "conv_weight"]),
     (lambda x, w, b: F.conv2d(x, w, b, stride=(3, 2), padding=(4, 1)),  # padding past the kernel: margins cropped
      ["conv", "conv_input", "conv_weight"]),
-    (lambda x, w, b: F.conv2d(x[:, :16], w[:32, :16].contiguous(), b[:32], stride=2, padding=1),  # 16 inputs:
+    (lambda x, w, b: F.conv2d(x[:, :8], w[:32, :8].contiguous(), b[:32], stride=2, padding=1),  # 8 inputs:
      ["conv", "conv_weight"]),  # the input gradient's vectors would be half empty (col2im's)
+    (lambda x, w, b: F.conv2d(x[:, :16], w[:16, :16].contiguous(), b[:16], padding=(1, 6)),  # 16 channels: rows
+     ["conv", "conv_input", "conv_weight"]),  # of 16 positions and a tail of 5
+    (lambda x, w, b: F.conv1d(x.reshape(3, 16, 374), w[:32, :16, 0].contiguous(), b[:32], stride=2, padding=1),
+     ["conv", "conv_input", "conv_weight"]),  # the input gradient's rows of 16 channels, 32 floats apart
     (lambda x, w, b: F.conv1d(x[:, :, 0], w[:, :, 0], b, stride=2, padding=1), ["conv", "conv_input", "conv_weight"]),
     (lambda x, w, b: F.conv_transpose2d(x, w[:32], b[:32], stride=2, padding=1, output_padding=1),
-     ["conv_input", "conv", "conv_weight"])],  # the transposed convolution's own forward is an input gradient
-    ids=["padded", "strided_dilated", "3_kernel_2", "large_padding", "16_inputs", "1d", "transposed"])
+     ["conv_input", "conv", "conv_weight"]),  # the transposed convolution's own forward is an input gradient
+    (lambda x, w, b: F.conv2d(x[:, :3], w[:16, :3].contiguous(), b[:16], padding=(1, 4)),  # an image's 3
+     ["conv", "conv_weight"])],  # channels: rows 3 floats apart, the weight gradient's padded to 4
+    ids=["padded", "strided_dilated", "3_kernel_2", "large_padding", "8_inputs", "16_channels", "16_inputs_strided_1d",
+         "1d", "transposed", "3_inputs"])
 def test_float32_convolutions_with_full_channel_vectors_run_channels_last_in_c_as_eager(conv, calls, monkeypatch):
     """The forward, input and weight gradients of float32 convolutions whose channels fill vectors (multiples of
     32 or 64) run in c_nhwc's C on channels-last copies (7 and 14 positions a tile: 3 images of 17x11 leave tails;

@@ -19,6 +19,7 @@ import ctypes
 import numpy as np
 
 from ..ops import _threads
+from .c_nhwc import is_channels_last
 
 __all__ = ["BODY", "DirectConv"]
 
@@ -256,8 +257,20 @@ class DirectConv:
     def __init__(self, lib):
         p, i64 = ctypes.c_void_p, ctypes.c_int64
         self.forward, self.weight = lib.em_dconv_f32, lib.em_dconv_weight_f32
+        self._unpack = lib.em_cl_unpack_f32  # c_nhwc's, in the same library
+        self._unpack.argtypes, self._unpack.restype = [p, i64, i64, i64, i64, p], None
         self.forward.argtypes, self.forward.restype = [p, i64, i64, i64] + [p] * 7, None
         self.weight.argtypes, self.weight.restype = [p, i64, i64] + [p] * 6, None
+
+    def _c_contiguous(self, a):
+        """a as a C-contiguous array: a channels-last one (see passes.layout) transposed by C (NumPy's copy of
+        the transposed view takes several times as long)."""
+        if not is_channels_last(a):
+            return np.ascontiguousarray(a)
+        n, c, h, w = a.shape
+        out = np.empty(a.shape, a.dtype)
+        self._unpack(a.ctypes.data, 0, n, h * w, c, out.ctypes.data)
+        return out
 
     @staticmethod
     def covers(geo, *arrays):
@@ -269,7 +282,7 @@ class DirectConv:
 
     def conv(self, x, geo, w2, bias=None):
         """x (N, C, H, W) times the kernels w2 (O, C*KH*KW) over the windows geo, plus bias: (N, O, OH*OW)."""
-        x, w2 = np.ascontiguousarray(x), np.ascontiguousarray(w2)
+        x, w2 = self._c_contiguous(x), np.ascontiguousarray(w2)
         o = w2.shape[0]
         t = _tile(o, geo[0].n_out * _row_span(geo[1]))
         r, v = _TILES[t]
@@ -296,7 +309,7 @@ class DirectConv:
     def conv_weight(self, x, g4, geo):
         """The weight gradient of the convolution of x (N, C, H, W) over geo whose output gradient is g4
         (N, O, OH, OW): (O, C*KH*KW)."""
-        x, g4 = np.ascontiguousarray(x), np.ascontiguousarray(g4)
+        x, g4 = self._c_contiguous(x), self._c_contiguous(g4)
         o = g4.shape[1]
         shape = _Geometry(x, o, geo, 16)
         taps, blocks = shape.c * shape.kk, -(-o // 4)

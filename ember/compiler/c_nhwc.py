@@ -1,17 +1,20 @@
 """Channels-last float32 convolutions in C (oneDNN's layout idea without its JIT). The input is copied once into
-zero-padded (N, HP, WP, C) planes, so every output position reads, for each kernel position, C consecutive values
-at a fixed offset from its own place; the outputs' channels are the vectors. The forward keeps P positions by V
-vectors of 16 output channels in registers and adds, for each kernel position and input channel, V weight loads
-times P inputs (broadcast); any stride and dilation read the same way (a position's place is computed, not
-stepped), and no junk positions are computed, which the position-vector kernels of ``c_direct`` pay on small maps
-(20-25% on 8x8). The weight gradient keeps R input channels by V vectors of output channels and adds over chunks
-of positions; the input gradient is the forward on the padded output gradient, once per phase of the input (the
+zero-padded (N, HP, WP, C) planes (or read in place when it is channels-last already and needs no zeros), so
+every output position reads, for each kernel position, C consecutive values at a fixed offset from its own place;
+the outputs' channels are the vectors. The forward keeps P positions by V vectors of 16 output channels in
+registers and adds, for each kernel position and input channel, V weight loads times P inputs (broadcast); any
+stride and dilation read the same way (positions are walked, each with its own place), and no junk positions are
+computed, which the position-vector kernels of ``c_direct`` pay on small maps (20-25% on 8x8). With 16 channels
+(one vector), 16 positions of a row a constant step apart are a tile (no place per position to keep in
+registers). The weight gradient keeps R input channels by V vectors of output channels and adds over chunks of
+positions; the input gradient is the forward on the padded output gradient, once per phase of the input (the
 positions with the same remainders by the strides, which the same kernel positions reach), so strided ones need
 no scatter-add.
 
-Used where the vectors fill: a multiple of 32 output channels (forward), of 32 input channels (input gradient),
-of 32 output channels and 4-8 input channels (weight gradient); the others keep ``c_direct`` or im2col. The
-layout is internal: the operands and results are (N, C, H, W) as in PyTorch, transposed while padding and after.
+Used where the vectors fill: a multiple of 16 output channels (forward), of 16 input channels (input gradient),
+of 16 output channels by 4-16 input channels (weight gradient); the others keep ``c_direct`` or im2col. The layout is
+internal: operands and results are (N, C, H, W) arrays, C-contiguous or channels-last views (see
+``passes.layout``), transposed while padding and after where they are not channels-last.
 """
 import ctypes
 
@@ -98,6 +101,7 @@ static void em_cl_tile_##P##_##V(int64_t KK, const int64_t *off, int64_t C, cons
 
 EM_CL_TILE(7, 4)
 EM_CL_TILE(14, 2)
+EM_CL_TILE(16, 1)
 
 typedef void (*em_cl_tile)(int64_t, const int64_t *, int64_t, const float *const *, const float *, const float *,
                            const float *const *, int64_t, int);
@@ -107,12 +111,12 @@ typedef void (*em_cl_tile)(int64_t, const int64_t *, int64_t, const float *const
 void em_cl_conv_f32(const int64_t *g, int64_t tile, int64_t q0, int64_t q1, const float *in, const float *wp,
                     const float *bias, float *out)
 {
-    static const em_cl_tile tiles[] = {em_cl_tile_7_4, em_cl_tile_14_2};
-    static const int ps[] = {7, 14}, vs[] = {4, 2};
+    static const em_cl_tile tiles[] = {em_cl_tile_7_4, em_cl_tile_14_2, em_cl_tile_16_1};
+    static const int ps[] = {7, 14, 16}, vs[] = {4, 2, 1};
     const em_cl_tile fn = tiles[tile];
     const int P = ps[tile];
     const int64_t KK = g[Q_KK], C = g[Q_C], O = g[Q_O], step = 16 * vs[tile];
-    const float *ip[14], *op[14];
+    const float *ip[16], *op[16];
     if (q0 >= q1)
         return;
     em_cl_walk w = em_cl_start(g, q0, in, out);
@@ -126,6 +130,73 @@ void em_cl_conv_f32(const int64_t *g, int64_t tile, int64_t q0, int64_t q1, cons
         }
         for (int64_t o = 0; o < O; o += step)
             fn(KK, g + Q_OFF, C, ip, wp + o * KK * C, bias ? bias + o : 0, op, o, np);
+    }
+}
+
+/* 16 positions of one row, IV floats apart (a constant: no pointer per position), x one vector of output
+   channels [o, o + 16): wp (KK, C, 16) */
+#define EM_CL_ROW(IV)                                                                                           \
+static void em_cl_row_##IV(int64_t KK, const int64_t *off, int64_t C, const float *x0, const float *wp,        \
+                           const float *bias, float *o0, int64_t ov, int np)                                   \
+{                                                                                                               \
+    em_v16 acc[16];                                                                                             \
+    const em_v16 b = bias ? *(const em_v16u *)bias : (em_v16){0};                                               \
+    for (int p = 0; p < 16; ++p)                                                                                \
+        acc[p] = b;                                                                                             \
+    for (int64_t k = 0; k < KK; ++k) {                                                                          \
+        const float *xs = x0 + off[k], *w = wp + k * C * 16;                                                   \
+        for (int64_t c = 0; c < C; ++c) {                                                                       \
+            const em_v16 wv = *(const em_v16u *)(w + c * 16);                                                   \
+            for (int p = 0; p < 16; ++p)                                                                        \
+                acc[p] += xs[p * IV + c] * wv;                                                                  \
+        }                                                                                                       \
+    }                                                                                                           \
+    for (int p = 0; p < np; ++p)                                                                                \
+        *(em_v16u *)(o0 + p * ov) = acc[p];                                                                     \
+}
+
+EM_CL_ROW(1)
+EM_CL_ROW(3)
+EM_CL_ROW(16)
+EM_CL_ROW(32)
+
+/* as em_cl_conv_f32 for 16 output channels a vector, the positions [q0, q1) whole rows of g, 16 of a row at a
+   time, IV (the input's step between positions) 1, 3, 16 or 32 (images of one or three channels, and 16 or 32
+   channels at stride 1 or 2) */
+void em_cl_conv_rows_f32(const int64_t *g, int64_t q0, int64_t q1, const float *in, const float *wp,
+                         const float *bias, float *out)
+{
+    const int64_t KK = g[Q_KK], C = g[Q_C], O = g[Q_O], V = g[Q_V];
+    if (q0 >= q1)
+        return;
+    em_cl_walk w = em_cl_start(g, q0, in, out);
+    for (int64_t q = q0; q < q1; q += V) {  /* a row */
+        for (int64_t v = 0; v < V; v += 16) {
+            const int np = V - v < 16 ? (int)(V - v) : 16;
+            const float *x0 = w.in + v * g[Q_IV];
+            float *o0 = (float *)w.out + v * g[Q_OV];
+            if (np < 16) {  /* a row's tail: a place per position (the first one's past np, not written) */
+                const float *ip[16], *op[16];
+                for (int p = 0; p < 16; ++p) {
+                    ip[p] = x0 + (p < np ? p : 0) * g[Q_IV];
+                    op[p] = o0 + (p < np ? p : 0) * g[Q_OV];
+                }
+                for (int64_t o = 0; o < O; o += 16)
+                    em_cl_tile_16_1(KK, g + Q_OFF, C, ip, wp + o * KK * C, bias ? bias + o : 0, op, o, np);
+                continue;
+            }
+            for (int64_t o = 0; o < O; o += 16) {
+                const float *wo = wp + o * KK * C, *bo = bias ? bias + o : 0;
+                switch (g[Q_IV]) {
+                case 1: em_cl_row_1(KK, g + Q_OFF, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
+                case 3: em_cl_row_3(KK, g + Q_OFF, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
+                case 16: em_cl_row_16(KK, g + Q_OFF, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
+                default: em_cl_row_32(KK, g + Q_OFF, C, x0, wo, bo, o0 + o, g[Q_OV], np);
+                }
+            }
+        }
+        for (int64_t v = 0; v < V; ++v)
+            em_cl_step(g, &w);
     }
 }
 
@@ -157,6 +228,8 @@ static void em_cl_wtile_##R##_##V(int64_t m, const float *const *ip, const float
 
 EM_CL_WTILE(4, 4)
 EM_CL_WTILE(8, 2)
+EM_CL_WTILE(16, 1)
+EM_CL_WTILE(4, 1)
 
 typedef void (*em_cl_wtile)(int64_t, const float *const *, const float *const *, int64_t, int64_t, int64_t,
                             float *restrict);
@@ -164,13 +237,13 @@ typedef void (*em_cl_wtile)(int64_t, const float *const *, const float *const *,
 enum { EM_CL_CHUNK = 256 };  /* positions whose inputs and gradients stay in L2 while every tile adds over them */
 
 /* acc (KK, C, O) += the weight gradient's sums over the positions [q0, q1) of g: the inputs of in times the output
-   gradients of gy (read at each position's output place); tile 0: (R, V) = (4, 4), 1: (8, 2) (C a multiple of
-   R, O of 16 V) */
+   gradients of gy (read at each position's output place); tile 0: (R, V) = (4, 4), 1: (8, 2), 2: (16, 1), 3:
+   (4, 1) (C a multiple of R, O of 16 V) */
 void em_cl_weight_f32(const int64_t *g, int64_t tile, int64_t q0, int64_t q1, const float *in, const float *gy,
                       float *acc)
 {
-    static const em_cl_wtile tiles[] = {em_cl_wtile_4_4, em_cl_wtile_8_2};
-    static const int rs[] = {4, 8}, vs[] = {4, 2};
+    static const em_cl_wtile tiles[] = {em_cl_wtile_4_4, em_cl_wtile_8_2, em_cl_wtile_16_1, em_cl_wtile_4_1};
+    static const int rs[] = {4, 8, 16, 4}, vs[] = {4, 2, 1, 1};
     const em_cl_wtile fn = tiles[tile];
     const int64_t KK = g[Q_KK], C = g[Q_C], O = g[Q_O], R = rs[tile], step = 16 * vs[tile];
     const float *ip[EM_CL_CHUNK], *gp[EM_CL_CHUNK];
@@ -193,26 +266,28 @@ void em_cl_weight_f32(const int64_t *g, int64_t tile, int64_t q0, int64_t q1, co
 
 EM_END_FUSED_MULTIPLY_ADDS
 
-/* the images [n0, n1) of x (N, C, H, W) into zero-padded channels-last planes dst (N, HP, WP, C): image row i at
-   row i + lh, column j at column j + lw (what falls outside is cropped) */
+/* the images [n0, n1) of x (N, C, H, W) into zero-padded channels-last planes dst (N, HP, WP, CP), CP >= C (the
+   channels past C zero): image row i at row i + lh, column j at column j + lw (what falls outside is cropped) */
 void em_cl_pad_f32(const float *x, int64_t n0, int64_t n1, int64_t C, int64_t H, int64_t W, int64_t lh,
-                   int64_t HP, int64_t lw, int64_t WP, float *dst)
+                   int64_t HP, int64_t lw, int64_t WP, int64_t CP, float *dst)
 {
     const int64_t j0 = lw < 0 ? -lw : 0, j1 = W < WP - lw ? W : WP - lw;
     for (int64_t n = n0; n < n1; ++n)
         for (int64_t r = 0; r < HP; ++r) {
-            float *restrict d = dst + (n * HP + r) * WP * C;
+            float *restrict d = dst + (n * HP + r) * WP * CP;
             const int64_t i = r - lh;
-            if (i < 0 || i >= H || j0 >= j1) {
-                memset(d, 0, WP * C * sizeof(float));
-                continue;
+            if (i < 0 || i >= H || j0 >= j1 || CP > C) {
+                memset(d, 0, WP * CP * sizeof(float));
+                if (i < 0 || i >= H || j0 >= j1)
+                    continue;
+            } else {
+                memset(d, 0, (j0 + lw) * CP * sizeof(float));
+                memset(d + (j1 + lw) * CP, 0, (WP - j1 - lw) * CP * sizeof(float));
             }
-            memset(d, 0, (j0 + lw) * C * sizeof(float));
-            memset(d + (j1 + lw) * C, 0, (WP - j1 - lw) * C * sizeof(float));
             const float *restrict s = x + (n * C * H + i) * W;
             for (int64_t c = 0; c < C; ++c)
                 for (int64_t j = j0; j < j1; ++j)
-                    d[(j + lw) * C + c] = s[c * H * W + j];
+                    d[(j + lw) * CP + c] = s[c * H * W + j];
         }
 }
 
@@ -252,25 +327,29 @@ void em_cl_unpack_f32(const float *src, int64_t n0, int64_t n1, int64_t P, int64
 }
 """
 
-_FORWARD_TILES = {64: 0, 32: 1}  # output channels a multiple of: em_cl_conv_f32's tile
-# (output channels, input channels) multiples: em_cl_weight_f32's tile; (16, 1) was slower than c_direct on
-# resnet_small's 16-channel 32x32 maps (2.26 -> 2.91 ms)
-_WEIGHT_TILES = ((64, 4, 0), (32, 8, 1))
+_FORWARD_TILES = {64: 0, 32: 1, 16: 2}  # output channels a multiple of: em_cl_conv_f32's tile (2: rows of 16)
+# (output channels, input channels) multiples: em_cl_weight_f32's tile
+_WEIGHT_TILES = ((64, 4, 0), (32, 8, 1), (16, 16, 2), (16, 4, 3))
 _SPLIT_MIN = 1 << 23  # multiply-adds from which an op runs on ember's threads (1x1 ones: 4 M ran slower on two)
 
 
 def fills_vectors(channels):
-    """Whether a convolution with this many output channels (or an input gradient with this many input
+    """Whether a product of this many channels (a convolution's output channels, an input gradient's input
     channels) runs channels-last."""
     return _forward_tile(channels) is not None
 
 
 def _forward_tile(o):
+    """em_cl_conv_f32's tile for o output channels (2: 16 positions by one vector)."""
     return next((t for m, t in _FORWARD_TILES.items() if o % m == 0), None)
 
 
-def _weight_tile(c, o):
-    return next((t for mo, mc, t in _WEIGHT_TILES if o % mo == 0 and c % mc == 0), None)
+def _weight_tile(c, o, channels_last):
+    """em_cl_weight_f32's tile for c input and o output channels: the first whose multiples they are, or for 16
+    output channels and input channels other than a multiple of 4 (an image's three), tile 3 on channels padded
+    with zeros (not for a channels-last input, read in place)."""
+    t = next((t for mo, mc, t in _WEIGHT_TILES if o % mo == 0 and c % mc == 0), None)
+    return 3 if t is None and o % 16 == 0 and not channels_last else t
 
 
 def is_channels_last(a):
@@ -306,10 +385,12 @@ class ChannelsLastConv:
         p, i64 = ctypes.c_void_p, ctypes.c_int64
         self._conv, self._weight = lib.em_cl_conv_f32, lib.em_cl_weight_f32
         self._conv.argtypes, self._conv.restype = [p, i64, i64, i64, p, p, p, p], None
+        self._conv_rows = lib.em_cl_conv_rows_f32
+        self._conv_rows.argtypes, self._conv_rows.restype = [p, i64, i64, p, p, p, p], None
         self._weight.argtypes, self._weight.restype = [p, i64, i64, i64, p, p, p], None
         self._pad, self._pad_nhwc, self._unpack = lib.em_cl_pad_f32, lib.em_cl_pad_nhwc_f32, lib.em_cl_unpack_f32
-        for fn in (self._pad, self._pad_nhwc):
-            fn.argtypes, fn.restype = [p] + [i64] * 9 + [p], None
+        self._pad.argtypes, self._pad.restype = [p] + [i64] * 10 + [p], None
+        self._pad_nhwc.argtypes, self._pad_nhwc.restype = [p] + [i64] * 9 + [p], None
         self._unpack.argtypes, self._unpack.restype = [p] + [i64] * 4 + [p], None
 
     @staticmethod
@@ -323,31 +404,44 @@ class ChannelsLastConv:
 
     def covers_forward(self, geo, x, w, bias=None):
         """Whether the convolution of x by w (O, C, KH, KW) over geo runs here."""
-        return self._float32(geo, x, w, bias) and _forward_tile(w.shape[0]) is not None
+        return self._float32(geo, x, w, bias) and fills_vectors(w.shape[0])
 
     def covers_input(self, geo, gy, w):
         """Whether the input gradient of a convolution by w (O, C, KH, KW) from gy runs here."""
-        return self._float32(geo, gy, w) and _forward_tile(w.shape[1]) is not None
+        return self._float32(geo, gy, w) and fills_vectors(w.shape[1])
+
+    def _product(self, g, t, q0, q1, flat, panel, bias, out):
+        """em_cl_conv_f32 over the positions [q0, q1) of g (em_cl_conv_rows_f32 for one vector of channels where
+        the positions are 1, 3, 16 or 32 floats apart): out (a pointer) = flat by panel, plus bias (an array or
+        None)."""
+        b = None if bias is None else bias.ctypes.data
+        if t == 2 and g[5] in (1, 3, 16, 32):  # g[Q_IV]
+            self._conv_rows(g.ctypes.data, q0, q1, flat.ctypes.data, panel.ctypes.data, b, out)
+        else:
+            self._conv(g.ctypes.data, t, q0, q1, flat.ctypes.data, panel.ctypes.data, b, out)
 
     def covers_weight(self, geo, x, gy):
         """Whether the weight gradient of x's convolution from gy runs here."""
-        return self._float32(geo, x, gy) and _weight_tile(x.shape[1], gy.shape[1]) is not None
+        return self._float32(geo, x, gy) and _weight_tile(x.shape[1], gy.shape[1], is_channels_last(x)) is not None
 
-    def _padder(self, a, rows, cols):
+    def _padder(self, a, rows, cols, channels=None):
         """(flat planes, pad(n0, m), HP, WP): a (N, C, H, W), padded into channels-last planes (N, HP, WP, C)
         (image row i at row i + rows[0] of rows[1], and so for columns), images [n0, n0 + m) at a time: transposed
-        by em_cl_pad_f32, or copied by em_cl_pad_nhwc_f32 when a is channels-last already; or a itself (HP, WP =
-        H, W) where it is channels-last and no zeros go before it or past it (the reads stay inside)."""
+        by em_cl_pad_f32 (with channels: zero channels past C up to that many), or copied by em_cl_pad_nhwc_f32
+        when a is channels-last already; or a itself (HP, WP = H, W) where it is channels-last and no zeros go
+        before it or past it (the reads stay inside)."""
         n, c, h, w = a.shape
         (lh, hp), (lw, wp) = rows, cols
         if is_channels_last(a):
             if lh == lw == 0 and hp <= h and wp <= w:
                 return a.transpose(0, 2, 3, 1), lambda n0, m: None, h, w
-            pad = self._pad_nhwc
-        else:
-            a, pad = np.ascontiguousarray(a), self._pad
-        flat, _ = _planes(n, hp, wp, c)
-        return flat, lambda n0, m: pad(a.ctypes.data, n0, n0 + m, c, h, w, lh, hp, lw, wp, flat.ctypes.data), hp, wp
+            flat, _ = _planes(n, hp, wp, c)
+            return flat, lambda n0, m: self._pad_nhwc(a.ctypes.data, n0, n0 + m, c, h, w, lh, hp, lw, wp,
+                                                      flat.ctypes.data), hp, wp
+        a, cp = np.ascontiguousarray(a), channels or c
+        flat, _ = _planes(n, hp, wp, cp)
+        return flat, lambda n0, m: self._pad(a.ctypes.data, n0, n0 + m, c, h, w, lh, hp, lw, wp, cp,
+                                             flat.ctypes.data), hp, wp
 
     def _result(self, nhwc, channels_last):
         """(N, C, H, W) array of nhwc's values: nhwc itself, transposed (a channels-last view) when channels_last,
@@ -376,8 +470,7 @@ class ChannelsLastConv:
 
         def block(n0, m):
             pad(n0, m)
-            self._conv(g.ctypes.data, t, n0 * oh * ow, (n0 + m) * oh * ow, flat.ctypes.data, panel.ctypes.data,
-                       None if b is None else b.ctypes.data, nhwc.ctypes.data)
+            self._product(g, t, n0 * oh * ow, (n0 + m) * oh * ow, flat, panel, b, nhwc.ctypes.data)
             unpack(n0, m)
 
         self._split(n, o * c * kh * kw * oh * ow * n, block)
@@ -413,8 +506,8 @@ class ChannelsLastConv:
         def block(n0, m):
             pad(n0, m)
             for g, panel, start, per_image in phases:
-                self._conv(g.ctypes.data, t, n0 * per_image, (n0 + m) * per_image, flat.ctypes.data,
-                               panel.ctypes.data, None, nhwc.ctypes.data + 4 * start)
+                self._product(g, t, n0 * per_image, (n0 + m) * per_image, flat, panel, None,
+                              nhwc.ctypes.data + 4 * start)
             unpack(n0, m)
 
         self._split(n, o * c * kh * kw * oh * ow * n, block)
@@ -427,17 +520,19 @@ class ChannelsLastConv:
         n, c = x.shape[:2]
         o = gy.shape[1]
         span = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
-        flat, pad, hp, wp = self._padder(x, (lh, span[0]), (lw, span[1]))
+        t = _weight_tile(c, o, is_channels_last(x))
+        cp = -(-c // _WEIGHT_TILES[t][1]) * _WEIGHT_TILES[t][1]  # the channels the tiles read (zeros past c)
+        flat, pad, hp, wp = self._padder(x, (lh, span[0]), (lw, span[1]), cp)
         gflat, gpad, _, _ = self._padder(gy, (0, oh), (0, ow))  # a channels-last gradient read as it is
-        off = [(i * dh * wp + j * dw) * c for i in range(kh) for j in range(kw)]
-        g = _positions(n, oh, ow, (hp * wp * c, sh * wp * c, sw * c), (oh * ow * o, ow * o, o), kh * kw, c, o, off)
-        t = _weight_tile(c, o)
+        off = [(i * dh * wp + j * dw) * cp for i in range(kh) for j in range(kw)]
+        g = _positions(n, oh, ow, (hp * wp * cp, sh * wp * cp, sw * cp), (oh * ow * o, ow * o, o), kh * kw, cp, o,
+                       off)
         accs = []
 
         def block(n0, m):
             pad(n0, m)
             gpad(n0, m)
-            acc = np.zeros((kh * kw, c, o), np.float32)
+            acc = np.zeros((kh * kw, cp, o), np.float32)
             self._weight(g.ctypes.data, t, n0 * oh * ow, (n0 + m) * oh * ow, flat.ctypes.data, gflat.ctypes.data,
                          acc.ctypes.data)
             accs.append(acc)
@@ -446,7 +541,7 @@ class ChannelsLastConv:
         acc = accs[0]
         for a in accs[1:]:
             acc += a
-        return np.ascontiguousarray(acc.transpose(2, 1, 0)).reshape(o, c * kh * kw)
+        return np.ascontiguousarray(acc[:, :c].transpose(2, 1, 0)).reshape(o, c * kh * kw)
 
     @staticmethod
     def _split(n, work, block):
