@@ -603,3 +603,117 @@ def test_a_node_holding_a_kept_array_among_others_is_a_graph_break():
 
     with pytest.raises(RuntimeError, match="holds arrays made outside the graph"):
         ember.compile(f, fullgraph=True)(ember.ones(2, requires_grad=True))
+
+
+# --- a compiled forward whose backward runs outside (the joint graph) --------------------------------------------
+
+class _Net(nn.Module):
+    """Convolution, batch norm (running statistics), dropout and a head: what a joint graph must run once."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn, self.head = nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.Linear(8 * 5 * 5, 4)
+
+    def forward(self, x):
+        h = F.dropout(F.relu(self.bn(self.conv(x))), 0.3, self.training)
+        logits = self.head(h.flatten(1))
+        return logits, logits.argmax(1), h.detach().mean()  # differentiable, integer, floating without grad
+
+
+def _joint_runs(backend, calls=3):
+    """For eager and compiled: per call the loss, x.grad, the parameters' grads and the running statistics (the
+    dropout masks drawn from the same seeds), and the last output's grad_fn."""
+    results = []
+    for compiled in (False, True):
+        ember.manual_seed(0)
+        net = _Net()
+        run = ember.compile(net, backend=backend) if compiled else net
+        rng = np.random.default_rng(1)
+        per_call = []
+        for i in range(calls):
+            ember.manual_seed(10 + i)
+            x = ember.tensor(rng.standard_normal((4, 3, 5, 5)).astype(np.float32), requires_grad=True)
+            net.zero_grad()
+            logits, labels, level = run(x)
+            loss = F.cross_entropy(logits, labels.flip(0))
+            loss.backward()
+            per_call.append([loss.detach().numpy(), x.grad.numpy()] + [p.grad.numpy().copy() for p in net.parameters()]
+                            + [net.bn.running_mean.numpy().copy(), net.bn.running_var.numpy().copy()])
+        results.append((per_call, logits.grad_fn, (labels, level)))
+    return results
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_a_compiled_module_runs_its_backward_from_the_joint_graph_as_eager(backend):
+    """model = ember.compile(model) with the backward outside, PyTorch's usual idiom: the trace differentiates the
+    forward's outputs right after it (AOTAutograd's joint graph); later calls run the forward part and autograd
+    runs the backward part from their outputs. Gradients (x's and the parameters'), batch norm's statistics
+    (updated once a call) and dropout's masks (drawn once) as eager's; the outputs that required no grad in the
+    trace (an integer one, a detached one) require none."""
+    (want, _, _), (got, grad_fn, others) = _joint_runs(backend)
+    assert repr(grad_fn) == "<_CompiledForwardBackward>" and not any(t.requires_grad for t in others)
+    for g, w in zip(got, want):
+        for a, b in zip(g, w):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_joint_graph_backward_can_run_twice_with_retain_graph_but_not_build_a_graph():
+    net = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 1))
+    compiled = ember.compile(net, backend="numpy")
+    x = ember.randn(4, 3)
+    for _ in range(2):
+        compiled(x)
+    out = compiled(x).sum()
+    out.backward(retain_graph=True)
+    first = [p.grad.numpy().copy() for p in net.parameters()]
+    out.backward()  # what the backward reads is kept from the forward, not used up
+    for p, g in zip(net.parameters(), first):
+        np.testing.assert_allclose(p.grad.numpy(), 2 * g, rtol=1e-6)
+    with pytest.raises(RuntimeError, match="create_graph=True through a compiled forward"):
+        ember.autograd.grad(compiled(x).sum(), net[0].weight, create_graph=True)
+
+
+@pytest.mark.parametrize("first", [False, True], ids=["unfrozen", "frozen"])
+def test_a_joint_graph_traces_again_when_a_parameter_changes_requires_grad(first):
+    """A joint graph differentiates with respect to the tensors that required grad when it was traced: a
+    parameter frozen or unfrozen since is a new trace (the graph would leave an unfrozen one without a gradient)."""
+    net = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 2))
+    compiled = ember.compile(net, backend="numpy")
+    x = ember.randn(4, 3)
+    net[0].weight.requires_grad_(first)
+    for _ in range(3):
+        compiled(x).square().sum().backward()
+    net[0].weight.requires_grad_(not first)
+    for _ in range(3):
+        net.zero_grad()
+        compiled(x).square().sum().backward()
+    got = [None if p.grad is None else p.grad.numpy().copy() for p in net.parameters()]
+    net.zero_grad()
+    net(x).square().sum().backward()
+    assert (got[0] is None) == first == (net[0].weight.grad is None)
+    for a, p in zip(got, net.parameters()):
+        if a is not None:
+            np.testing.assert_allclose(a, p.grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_a_joint_graph_keeps_the_forward_apart_from_its_backward(backend):
+    """An output that is an elementwise op's could fuse with its gradient's ops (tanh with TanhGrad), and the
+    forward's last matmul with the first of its gradient in one C segment: the joint graph keeps them apart (the
+    forward part must compute its outputs before any gradient exists)."""
+    ember.manual_seed(0)
+    lin = nn.Linear(5, 6)
+    x = ember.randn(4, 5, requires_grad=True)
+    for fn in (lambda x: (lin(x).tanh(), lin(x)), lambda x: (lin(x), lin(x))):  # a matmul, then its gradient's
+        f = ember.compile(fn, backend=backend)
+        results, grad_fns = [], []
+        for run in (f, f, f, fn):  # the third call runs the graph
+            lin.zero_grad()
+            x.grad = None
+            a, b = run(x)
+            (a.sum() + b.square().sum()).backward()
+            results.append([x.grad.numpy().copy()] + [p.grad.numpy().copy() for p in lin.parameters()])
+            grad_fns.append(repr(a.grad_fn))
+        assert grad_fns[2] == "<_CompiledForwardBackward>"
+        for got, want in zip(results[2], results[3]):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -454,19 +454,26 @@ def test_a_kernel_stores_every_value_read_outside_it(launches):
 
 
 @needs_cc
-def test_a_compiled_forward_keeps_autograd_when_the_backward_runs_outside(launches):
+def test_a_compiled_forward_runs_its_backward_compiled_when_the_backward_runs_outside(launches):
+    """model = ember.compile(model), then a backward outside: the forward and its backward are one joint graph
+    (fused kernels in both parts), its backward run by autograd from the compiled forward's outputs."""
     model = ember.nn.Sequential(ember.nn.Linear(8, 16), ember.nn.GELU(approximate="tanh"), ember.nn.Linear(16, 3))
     compiled = ember.compile(model, backend="c")
     x = ember.randn(5, 8)
-    grads = []
+    grads, kernels = [], []
     for run in (model, compiled, compiled, compiled):
         model.zero_grad()
-        run(x).square().sum().backward()
+        y = run(x)
+        forward = launches[0]
+        y.square().sum().backward()
+        kernels.append((forward, launches[0] - forward))
+        launches[0] = 0
         grads.append([p.grad.numpy().copy() for p in model.parameters()])
     for got in grads[1:]:
         for a, b in zip(got, grads[0]):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
-    assert launches[0] == 0  # autograd records the unfused ops
+    assert kernels[0] == (0, 0) and kernels[3] == (1, 1)  # the GELU forward, and its gradient, fused
+    assert repr(y.grad_fn) == "<_CompiledForwardBackward>"
     with ember.no_grad():
         np.testing.assert_allclose(_graph_result(compiled, x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
     assert launches[0] == 1

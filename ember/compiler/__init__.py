@@ -6,9 +6,11 @@
 
 The first call with new guards (see ``Guards``) runs the function eagerly while ``capture.trace`` records its ops;
 the graph goes through the passes (``passes``) and becomes a Program (``interpret``). Later calls with the same
-guards run the Program. What a graph cannot hold (``.item()``, a random factory, a backward, an optimizer step)
-is a graph break: the function then always runs eagerly, after one warning naming the cause and the line
-(``fullgraph=True`` raises instead). Backends: "c" (elementwise chains fused into generated C, see
+guards run the Program. A backward and an optimizer step inside the function are part of its graph; a function
+whose outputs need gradients is traced with their backward after it (a joint graph, see ``joint``), which a
+backward from the outputs runs. What a graph cannot hold (``.item()`` in the middle, ``.numpy()``, a
+post-accumulate-grad hook) is a graph break: the function then always runs eagerly, after one warning naming the
+cause and the line (``fullgraph=True`` raises instead). Backends: "c" (elementwise chains fused into generated C, see
 ``c_backend``; the rest as "numpy"), "numpy" (the interpreter) and "eager" (no graph at all).
 """
 import os
@@ -24,6 +26,7 @@ from ..ops import _autocast
 from . import c_backend
 from .capture import GraphBreak, first_difference, flatten, trace, unflatten
 from .interpret import Program
+from .joint import JointProgram, run_joint
 from .ir import Value
 from .passes import optimize
 
@@ -40,10 +43,12 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="c", mode=None
 
     Usable as a decorator, with or without arguments. The first call with new guards (the arguments' shapes,
     dtypes, requires_grad, grad mode...) runs eagerly while the ops are recorded; later calls with the same guards
-    run the optimized graph. What a graph cannot hold (``.item()``, a random factory, a backward, an optimizer
-    step) is a graph break: the function then always runs eagerly, after one warning naming the cause and the
-    line. A Module becomes an OptimizedModule that holds it as ``_orig_mod`` (its state_dict keys get that prefix,
-    as PyTorch's).
+    run the optimized graph: a backward and an optimizer step inside the function are in the graph, and where
+    the outputs need gradients (a compiled model whose loss's backward runs outside) the graph holds their
+    backward too, which a backward from the outputs runs (AOTAutograd's joint graph). What a graph cannot hold
+    (``.item()`` in the middle, ``.numpy()``) is a graph break: the function then always runs eagerly, after one
+    warning naming the cause and the line. A Module becomes an OptimizedModule that holds it as ``_orig_mod`` (its
+    state_dict keys get that prefix, as PyTorch's).
 
     Args:
         model (callable or Module, optional): the function or Module; None: return a decorator with these options
@@ -96,30 +101,34 @@ class _Entry:
     """One traced graph: the optimized graph and its program, or the graph break that made it eager."""
 
     __slots__ = ("graph", "program", "captured", "modules", "grad_entry", "checked", "broken", "signature",
-                 "verified")
+                 "verified", "joint")
 
-    def __init__(self, graph=None, broken=None, backend="numpy", name="graph"):
+    def __init__(self, graph=None, broken=None, backend="numpy", name="graph", joint=None):
         self.graph, self.broken = graph, broken
         self.signature = graph.signature if graph is not None else None
         self.verified = False  # see CompiledFunction._verify
-        self.program = None
-        if graph is not None and backend == "c":
-            self.program, self.graph = c_backend.program(graph, name)  # shows the graph with its fused kernels
+        self.program = self.joint = None
+        if graph is not None and backend == "c":  # the graph shown is the one with its fused kernels
+            self.program, self.graph = c_backend.program(graph, name, phases=joint is not None)
         elif graph is not None:
             self.program = Program(graph)
+        if joint is not None:
+            self.joint = JointProgram.of(self.program, joint)
         sources = self.program.sources if graph is not None else ()
-        self.captured = [(v.tensor, v.shape, v.dtype) for v in sources if v.kind == "captured"]
+        self.captured = [(v.tensor, v.shape, v.dtype, v.tensor.requires_grad) for v in sources
+                         if v.kind == "captured"]
         self.modules = [(m, _module_state(m)) for m in (graph.modules if graph is not None else ())]
         self.grad_entry = [(self.program.sources.index(v), g) for v, g in graph.grad_entry] if graph else []
         self.checked = structure_version[0]
 
     def valid(self, inputs):
-        """Whether what the graph read by reference is as when it was traced: the captured tensors' shapes and
-        dtypes, the .grad objects of the leaves whose gradients it delivers, and (rechecked only when some module
-        changed) the called modules' training flags and their parameter, buffer and submodule objects."""
-        for t, shape, dtype in self.captured:
+        """Whether what the graph read by reference is as when it was traced: the captured tensors' shapes, dtypes
+        and requires_grad, the .grad objects of the leaves whose gradients it delivers, and (rechecked only when
+        some module changed) the called modules' training flags and their parameter, buffer and submodule
+        objects."""
+        for t, shape, dtype, requires_grad in self.captured:
             d = t._data
-            if d.shape != shape or d.dtype != dtype:
+            if d.shape != shape or d.dtype != dtype or t.requires_grad != requires_grad:
                 return False
         if self.grad_entry:
             sources = self.program.sources
@@ -213,16 +222,17 @@ class CompiledFunction:
                 return self.fn(*args, **kwargs)
             if not entry.verified:
                 return self._verify(key, entry, args, kwargs)
-            outs = entry.program.run(tensors)
+            outs = run_joint(entry.joint, tensors) if entry.joint is not None else entry.program.run(tensors)
             return unflatten(entry.graph.output_spec, outs)
         return self._trace(key, args, kwargs)
 
     def _trace(self, key, args, kwargs):
-        graph, result = trace(self.fn, args, kwargs)
+        graph, result = trace(self.fn, args, kwargs, joint=self.memory is None)
         if isinstance(graph, GraphBreak):
             self._broken(key, graph)
         else:
-            entry = _Entry(optimize(graph, self.__name__, self.memory), backend=self.backend, name=self.__name__)
+            entry = _Entry(optimize(graph, self.__name__, self.memory), backend=self.backend, name=self.__name__,
+                           joint=graph.joint)
             self.graph = entry.graph
             self._keep(key, entry)
         self.cache.move_to_end(key)
@@ -234,7 +244,7 @@ class CompiledFunction:
         """The second call with a graph's guards traces again (running eagerly) and compares the two traces' ops:
         an op holding arrays or numbers that differ between them computed them from the tensors' data outside the
         graph (its replays would reuse the first call's values), so the function runs eagerly from then on."""
-        graph, result = trace(self.fn, args, kwargs)
+        graph, result = trace(self.fn, args, kwargs, joint=self.memory is None)
         if isinstance(graph, GraphBreak):
             self._broken(key, graph)
             return result
@@ -398,7 +408,9 @@ class OptimizedModule(Module):
 
     @property
     def graph(self):
-        """The latest optimized graph of the compiled module (None before the first call).
+        """The latest optimized graph of the compiled module (None before the first call). Called where its
+        parameters require grad, the graph holds the forward and then its backward (the joint graph: a backward
+        from the outputs runs that part).
 
         PyTorch:
             No PyTorch counterpart: ember's own.
@@ -406,8 +418,12 @@ class OptimizedModule(Module):
         Example:
             >>> model = ember.compile(nn.Linear(3, 2), backend="numpy")
             >>> _ = model(ember.ones(4, 3))
-            >>> len(model.graph.ops)
-            1
+            >>> [op.name for op in model.graph.ops]
+            ['Linear', 'LinearGrad']
+            >>> with ember.no_grad():
+            ...     _ = model(ember.ones(4, 3))
+            >>> [op.name for op in model.graph.ops]
+            ['Linear']
         """
         return self._compiled.graph
 
@@ -423,8 +439,8 @@ class OptimizedModule(Module):
         Example:
             >>> model = ember.compile(nn.Linear(3, 2), backend="numpy")
             >>> _ = model(ember.ones(4, 3))
-            >>> model.explain().splitlines()[0]
-            '# 0: 1 ops'
+            >>> model.explain().splitlines()[0]  # the forward and its backward
+            '# 0: 2 ops'
         """
         return self._compiled.explain()
 

@@ -102,11 +102,11 @@ class _Launcher:
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 
-def _libraries_outside_segments(graph, sources, offset):
+def _libraries_outside_segments(graph, sources, offset, phases=False):
     """(the sources of the libraries that the ops left outside C segments will load: the hand-written modules of
     their nodes (``sources``: {module: source}) and the module of their fused kernels; that module as
     (kernels, source, function names), or None)."""
-    inside = {i for run in c_graph.segment_runs(graph) for i in run}
+    inside = {i for run in c_graph.segment_runs(graph, phases) for i in run}
     outside = [op.node for i, op in enumerate(graph.ops) if i not in inside]
     needed = [sources[c_conv] for node in outside if getattr(node, "window_ops", None) is not None]
     needed += [sources[m] for m in sources for node in outside if type(node).__module__ == m.__name__]
@@ -117,9 +117,10 @@ def _libraries_outside_segments(graph, sources, offset):
     return needed + [rendered[1]], rendered
 
 
-def program(graph, name="graph"):
+def program(graph, name="graph", phases=False):
     """(Program, the graph it runs on arrays): graph fused and compiled, or graph itself on the numpy backend
-    (see the module docstring)."""
+    (see the module docstring). ``phases``: a joint graph, whose forward and backward ops stay apart (no kernel
+    or segment holds both)."""
     compiler = cache.find_compiler()
     if compiler is None:
         _warn_once("compiler", "ember.compile: no C compiler found (set CC, or install cc or gcc): the 'c' "
@@ -130,7 +131,7 @@ def program(graph, name="graph"):
         _warn_once("offset", "ember.compile: NumPy arrays cannot be read from C on this Python: the 'c' backend "
                              "runs graphs with the 'numpy' backend")
         return Program(graph), graph
-    fused = fuse_elementwise(split_linear_bias(graph))
+    fused = fuse_elementwise(split_linear_bias(graph), phases=phases)
     lowerings = ((c_optim, c_optim.lower_updates), (c_loss, c_loss.lower_losses), (c_pool, c_pool.lower_pools),
                  (c_conv, c_conv.lower_convolutions), (c_norm, c_norm.lower_norms), (c_rnn, c_rnn.lower_rnns))
     sources = {module: render_c.header(offset) + module.BODY for module, _ in lowerings}
@@ -140,10 +141,10 @@ def program(graph, name="graph"):
         fused = c_conv.lower_layouts(fused)
         log_graph(fused, f"{name} (after fuse_elementwise and the lowerings to hand-written C)")
         # the libraries the ops outside segments need compile on threads meanwhile the segments' own C compiles
-        needed, rendered = _libraries_outside_segments(fused, sources, offset)
+        needed, rendered = _libraries_outside_segments(fused, sources, offset, phases)
         wait = cache.build_all(needed, compiler)
         try:
-            fused = c_graph.lower_segments(fused, offset, lambda source: cache.load(source, compiler))
+            fused = c_graph.lower_segments(fused, offset, lambda source: cache.load(source, compiler), phases)
         finally:
             wait()
         log_graph(fused, f"{name} (after lower_segments)")

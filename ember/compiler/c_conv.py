@@ -220,12 +220,11 @@ def lower_layouts(graph):
     from .kernel import FusedKernel
 
     def producer(op):
-        node, out = op.node, op.outputs[0]
-        if not isinstance(getattr(node, "window_ops", None), WindowOps) or node.groups != 1 or node.one_d:
+        node = op.node
+        if type(node) not in (Conv, ConvTranspose) or not isinstance(node.window_ops, WindowOps):
             return False
-        if out.dtype != np.float32 or type(node) not in (Conv, ConvTranspose):
-            return False
-        return c_nhwc.fills_vectors(out.shape[1])
+        out = op.outputs[0]
+        return node.groups == 1 and not node.one_d and out.dtype == np.float32 and c_nhwc.fills_vectors(out.shape[1])
 
     def follows(op):
         node = op.node

@@ -94,10 +94,10 @@ _OK = {Linear: _linear_ok, LinearGrad: _linear_grad_ok, FusedKernel: lambda op: 
 _CHECKS = (c_loss.CrossEntropy,)  # ops whose C may give up (the segment then runs its ops one by one)
 
 
-def _runs(graph):
+def _runs(graph, phases=False):
     """The maximal runs of ops (index lists, in order) that a segment can hold: each op covered, an op and the ops
     whose nodes it reads (links) in one run, a check only where no op with effects ran before it, an update's
-    output read by nobody; runs of at least two ops."""
+    output read by nobody; runs of at least two ops (with phases, of forward or backward ops only)."""
     ops, handed_out, readers = graph.ops, graph.handed_out(), graph.readers()
     ok = []
     effects = False
@@ -115,6 +115,8 @@ def _runs(graph):
     while True:
         run_of, runs, current = {}, [], None
         for i, good in enumerate(ok):
+            if phases and i and ops[i].backward != ops[i - 1].backward:
+                current = None
             if good:
                 if current is None:
                     current = []
@@ -504,20 +506,21 @@ class Segment(Node):
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 
-def segment_runs(graph):
+def segment_runs(graph, phases=False):
     """The runs of graph's ops (index lists) that lower_segments makes segments of: none without NumPy's BLAS
-    functions or where a tuple's items cannot be found."""
+    functions or where a tuple's items cannot be found. ``phases``: a run never holds both forward and backward
+    ops (``Op.backward``: a joint graph runs its two parts at different times)."""
     if blas.find() is None or tuple_offset() is None:
         return []
-    return _runs(graph)
+    return _runs(graph, phases)
 
 
-def lower_segments(graph, offset, load):
+def lower_segments(graph, offset, load, phases=False):
     """graph with its runs of ops that C can do one after another replaced by Segment ops (a new Graph; the
     graph given stays as it was). ``offset``: where an array object holds its data pointer; ``load(source)``
     compiles and loads a C module. Without NumPy's BLAS functions, or where a tuple's items cannot be found,
     graph is returned as it is."""
-    runs = segment_runs(graph)
+    runs = segment_runs(graph, phases)
     if not runs:
         return graph
     functions = blas.find()
@@ -547,7 +550,9 @@ def lower_segments(graph, offset, load):
         fn = getattr(lib, name)
         fn.argtypes, fn.restype = [ctypes.py_object, ctypes.c_int], ctypes.c_int64
         node.fn = fn
-        new_ops.append(Op(node, plan.inputs, plan.outputs))
+        segment = Op(node, plan.inputs, plan.outputs)
+        segment.backward = ops[0].backward
+        new_ops.append(segment)
     new_ops += graph.ops[at:]
     new = Graph(graph.inputs, new_ops, graph.outputs, graph.writes, graph.output_spec)
     new.modules, new.grad_entry, new.grads = graph.modules, graph.grad_entry, graph.grads

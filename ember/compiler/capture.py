@@ -14,10 +14,11 @@ import numpy as np
 
 from .. import _tracing
 from ..autograd import graph as _graph
+from ..device import get_array_module
 from ..tensor import Tensor
 from .ir import Graph, Op, Value
 
-__all__ = ["GraphBreak", "trace", "flatten", "unflatten"]
+__all__ = ["GraphBreak", "Joint", "trace", "flatten", "unflatten"]
 
 _EMBER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -331,10 +332,68 @@ def first_difference(first, second):
     return None
 
 
-def trace(fn, args, kwargs):
+class Joint:
+    """How a joint graph (a forward and, after it, the gradient of its outputs: see ``trace(joint=True)``) splits:
+    ``n_outputs`` of its outputs are the function's; the inputs from ``n_inputs`` on are the gradients of the
+    outputs at ``differentiable`` (placeholders, given when the backward runs); ``sources`` are the inputs and
+    captured tensors (Values) that require grad, and ``grads`` for each the position of its gradient among the
+    graph's outputs (None where it got none)."""
+
+    def __init__(self, n_outputs, n_inputs, differentiable, sources, grads):
+        self.n_outputs, self.n_inputs, self.differentiable = n_outputs, n_inputs, differentiable
+        self.sources, self.grads = sources, grads
+
+
+def _differentiate(tracer, outs, inputs):
+    """After a traced forward: the gradients of its floating outputs that require grad with respect to the inputs
+    and captured tensors that require grad, traced as ops after the forward's (``autograd.grad`` from placeholder
+    output gradients, which become inputs); a Joint, or None (and the trace as it was) where there is nothing to
+    differentiate or the gradients cannot be traced."""
+    from ..autograd import grad as _grad, grad_mode
+    differentiable = [i for i, t in enumerate(outs) if t.requires_grad and t._data.dtype.kind == "f"]
+    if not differentiable or not grad_mode.state.enabled or tracer.in_backward or tracer.grad_final:
+        return None
+    sources, seen = [], set()
+    for op in tracer.ops:
+        for v in op.args:
+            if isinstance(v, Value) and v.kind in ("input", "captured") and id(v) not in seen:
+                seen.add(id(v))
+                t = inputs[v.index] if v.kind == "input" else v.tensor
+                if t.requires_grad:
+                    sources.append((v, t))
+    if not sources:
+        return None
+    n_ops, n_inputs = len(tracer.ops), len(tracer.inputs)
+    placeholders = []
+    for i in differentiable:
+        g = Tensor._wrap(get_array_module(outs[i]._data).zeros_like(outs[i]._data))
+        v = _value_of_tensor(g, "input", index=len(tracer.inputs))
+        tracer.inputs.append(v)
+        tracer._bind(g, v)
+        placeholders.append(g)
+    try:
+        grads = _grad([outs[i] for i in differentiable], [t for _, t in sources], grad_outputs=placeholders,
+                      retain_graph=True, allow_unused=True)
+    except Exception:  # noqa: BLE001 -- a forward that cannot be differentiated so: the forward graph alone
+        grads = None
+    if grads is None or tracer.broken:
+        del tracer.ops[n_ops:], tracer.inputs[n_inputs:]
+        tracer.broken, tracer.in_backward = None, False
+        return None
+    positions, n = [], len(outs)
+    for g in grads:
+        positions.append(None if g is None else n)
+        n += g is not None
+    return Joint(len(outs), n_inputs, differentiable, [v for v, _ in sources], positions), \
+        [tracer.value_of(g) for g in grads if g is not None]
+
+
+def trace(fn, args, kwargs, joint=False):
     """Run fn(*args, **kwargs) once, recording its ops; returns (graph, result). The graph's inputs are the
     tensors among args and kwargs, in flatten's order. When fn ran something a graph cannot hold, the graph is a
-    GraphBreak naming it (fn still ran to the end, eagerly: result is its result)."""
+    GraphBreak naming it (fn still ran to the end, eagerly: result is its result). With joint, a forward whose
+    outputs require grad is followed by the ops of its gradients (``graph.joint``, see Joint; None where there
+    are none), as AOTAutograd's joint graph."""
     inputs = []
     flatten((args, kwargs), inputs)
     tracer = _Tracer(inputs)
@@ -343,16 +402,20 @@ def trace(fn, args, kwargs):
     try:
         with _graph.on_apply(tracer):
             result = fn(*args, **kwargs)
+            outs = []
+            spec = flatten(result, outs)
+            gradients = _differentiate(tracer, outs, inputs) if joint and not tracer.broken else None
+            gradients, extra = gradients or (None, [])
     finally:
         _tracing.active[0] -= 1
         _tracing.state.tracers.pop()
     if tracer.broken:
         return GraphBreak(*tracer.broken), result
-    outs = []
-    spec = flatten(result, outs)
-    graph = Graph(tracer.inputs, tracer.ops, [tracer.value_of(t) for t in outs], tracer.writes.values(), spec)
+    graph = Graph(tracer.inputs, tracer.ops, [tracer.value_of(t) for t in outs] + extra, tracer.writes.values(),
+                  spec)
     graph.modules = list(tracer.modules.values())
     graph.signature = signature(graph)
     graph.grad_entry = [(v, g) for v, g in tracer.grad_entry.values() if g is not _ANY]
     graph.grads = list(tracer.grad_final.values())
+    graph.joint = gradients
     return graph, result

@@ -169,10 +169,12 @@ class Program:
             taken.add(id(arr))
             target.grad = Tensor._wrap(arr)
 
-    def _run_arrays(self, env):
-        ran = [None] * len(self.code)
+    def _run_arrays(self, env, ran=None, steps=None):
+        """Run the instructions (steps: a slice of them) on arrays; ran: the nodes kept for later instructions'
+        links (a joint graph's backward reads its forward's)."""
+        ran = [None] * len(self.code) if ran is None else ran
         xp = None
-        for i, cls, attrs, args, outs, links, move, keep, into, free, unlink in self.steps:
+        for i, cls, attrs, args, outs, links, move, keep, into, free, unlink in steps or self.steps:
             arrays = [env[a] if kind else a for kind, a in args]
             if xp is None:
                 first = next((a for a in arrays if hasattr(a, "shape")), None)

@@ -77,6 +77,7 @@ class Graph:
         self.grad_entry = []  # (leaf Value, the .grad object the leaf must hold when the graph starts)
         self.grads = []  # (leaf Value, Value of its new .grad or None): the .grad attributes the graph leaves
         self.signature = []  # see capture.signature
+        self.joint = None  # a joint forward and backward: how it splits (capture.Joint)
 
     def walk(self):
         """Every op in running order, with the ops an op holds (a C segment's, see ``c_graph``) right after it."""

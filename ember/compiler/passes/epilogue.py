@@ -34,7 +34,9 @@ def split_linear_bias(graph):
         out = op.outputs[0]
         gemm = Op(Linear(), [x, w], [])
         gemm.outputs.append(Value(out.shape, out.dtype, "op", op=gemm))
-        ops += [gemm, Op(Add(), [gemm.outputs[0], b], [out])]
+        add = Op(Add(), [gemm.outputs[0], b], [out])
+        gemm.backward = add.backward = op.backward
+        ops += [gemm, add]
     if len(ops) == len(graph.ops):
         return graph
     new = Graph(graph.inputs, ops, graph.outputs, graph.writes, graph.output_spec)

@@ -22,13 +22,14 @@ __all__ = ["fuse_elementwise"]
 
 
 class _Group:
-    __slots__ = ("members", "shape", "last", "values")
+    __slots__ = ("members", "shape", "last", "values", "backward")
 
     def __init__(self, index, op):
         self.members = [index]
         self.shape = op.outputs[0].shape
         self.last = index
         self.values = {id(op.outputs[0])}
+        self.backward = op.backward
 
 
 def _candidates(ops):
@@ -68,9 +69,10 @@ def _can_reach(group, index, readers, effects, merged):
     return True
 
 
-def fuse_elementwise(graph, single=False):
+def fuse_elementwise(graph, single=False, phases=False):
     """The graph with its elementwise chains fused (a new Graph; see the module docstring). ``single``: a kernel
-    also for a lone op that NumPy runs as fast (to test its rule)."""
+    also for a lone op that NumPy runs as fast (to test its rule). ``phases``: a forward op and a backward one
+    (``Op.backward``) never share a kernel (a joint graph runs its two parts at different times)."""
     ops = graph.ops
     ok = _candidates(ops)
     readers = graph.readers()
@@ -84,7 +86,7 @@ def fuse_elementwise(graph, single=False):
         found = []
         for a in op.args:
             g = producer.get(id(a)) if isinstance(a, Value) else None
-            if g is not None and g.shape == shape and g not in found:
+            if g is not None and g.shape == shape and g not in found and not (phases and g.backward != op.backward):
                 found.append(g)
         joining = _joining(found, i, readers, effects)
         if joining:
@@ -148,4 +150,6 @@ def _fused_op(group, ops, readers, external):
             outputs.append((len(statements) - 1, v))
     kernel = Kernel(group.shape, [v.shape for v in inputs], [v.dtype for v in inputs], statements,
                     [j for j, _ in outputs])
-    return Op(FusedKernel(kernel), inputs, [v for _, v in outputs])
+    fused = Op(FusedKernel(kernel), inputs, [v for _, v in outputs])
+    fused.backward = ops[group.last].backward
+    return fused
