@@ -717,3 +717,22 @@ def test_a_joint_graph_keeps_the_forward_apart_from_its_backward(backend):
         assert grad_fns[2] == "<_CompiledForwardBackward>"
         for got, want in zip(results[2], results[3]):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_parameter_with_a_gradient_hook_gets_no_joint_graph_and_its_hook_runs_once():
+    """A leaf's hooks run when autograd delivers its gradient; a joint graph would hold them too (twice in all):
+    a function reading such a parameter keeps the forward graph, whose backward autograd records."""
+    net = nn.Linear(3, 2)
+    calls = []
+    net.weight.register_hook(lambda g: calls.append(1) or g * 2)
+    compiled = ember.compile(net, backend="numpy")
+    x = ember.randn(4, 3)
+    for _ in range(3):
+        net.zero_grad()
+        y = compiled(x)
+        y.sum().backward()
+    got = net.weight.grad.numpy().copy()
+    net.zero_grad()
+    net(x).sum().backward()
+    np.testing.assert_allclose(got, net.weight.grad.numpy(), rtol=1e-6)
+    assert len(calls) == 4 and repr(y.grad_fn) != "<_CompiledForwardBackward>"

@@ -361,8 +361,8 @@ def _differentiate(tracer, outs, inputs):
                 t = inputs[v.index] if v.kind == "input" else v.tensor
                 if t.requires_grad:
                     sources.append((v, t))
-    if not sources:
-        return None
+    if not sources or any(t._hooks for _, t in sources):  # a source's hooks run when autograd delivers its
+        return None  # gradient: inside the joint backward too, they would run twice
     n_ops, n_inputs = len(tracer.ops), len(tracer.inputs)
     placeholders = []
     for i in differentiable:
