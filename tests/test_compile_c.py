@@ -1108,3 +1108,63 @@ def test_channels_last_operands_give_the_convolutions_of_their_values(k, s, lo, 
                  (lib.conv_input(g_cl, geo, w, x.shape, channels_last=True), lib.conv_input(g, geo, w, x.shape)),
                  (lib.conv_weight(x_cl, g_cl, geo), lib.conv_weight(x, g, geo))]:
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * np.abs(b).max())
+
+
+@needs_cc
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_norm_then_relu_and_a_residual_run_in_the_batch_norms_last_pass(dtype, layout):
+    """A batch norm read only by a ReLU kernel (or by Add,ReLU with a value made before it: a residual) does both
+    in its own last pass (CNormalize{relu=True}, the kernels gone), as eager: (N, C, H, W) or channels-last (the
+    chain of convolutions of 32 channels, float32 only)."""
+    if layout == "channels_last" and dtype == np.float64:
+        pytest.skip("channels-last convolutions are float32")
+    rng = np.random.default_rng(9)
+    channels = 32 if layout == "channels_last" else 4
+    x_np = rng.standard_normal((3, channels, 5, 6)).astype(dtype)
+    w_np = (rng.standard_normal((channels, channels, 3, 3)) * 0.2).astype(dtype)
+    results = []
+    for compiled in (False, True):
+        bn1, bn2 = (ember.nn.BatchNorm2d(channels).to(ember.float64 if dtype == np.float64 else ember.float32)
+                    for _ in range(2))
+        leaves = [ember.tensor(x_np, requires_grad=True), ember.tensor(w_np, requires_grad=True), *bn1.parameters(),
+                  *bn2.parameters()]  # each call starts without a .grad (the third one runs the graph)
+
+        def step(x, w, *params):
+            h = F.relu(bn1(F.conv2d(x, w, padding=1)))
+            y = F.relu(bn2(F.conv2d(h, w, padding=1)) + h)
+            out = F.conv2d(y, w)  # the chain ends in a convolution (4 channels: (N, C, H, W) throughout)
+            out.square().mean().backward()
+            return out
+
+        out, grads, f = _backward_step(step, leaves, compiled)
+        results.append([out, *grads, bn2.running_mean.numpy().copy()])
+    folded = [op.node for op in f.graph.walk() if type(op.node).__name__ == "CNormalize"]
+    assert len(folded) == 2 and all(n.relu for n in folded)
+    assert not any(op.name == "FusedKernel" and "Relu" in op.node.ops.split(",") for op in f.graph.walk())
+    for a, b in zip(*results[::-1]):
+        assert np.isfinite(b).all()
+        np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+
+
+@needs_cc
+def test_a_residual_made_after_the_batch_norm_keeps_its_relu_kernel():
+    """The folded batch norm runs where the batch norm ran: a residual computed after it cannot be read there, so
+    that pair stays two ops (and the results eager's)."""
+    bn = ember.nn.BatchNorm2d(3)
+    x_np, z_np = np.random.default_rng(4).standard_normal((2, 2, 3, 4, 5)).astype(np.float32)
+    leaves = [ember.tensor(x_np, requires_grad=True), ember.tensor(z_np, requires_grad=True), *bn.parameters()]
+
+    def step(x, z, *params):
+        k = ember.full((3, 3, 3, 3), 0.1)
+        y = F.relu(bn(x) + F.conv2d(z, k, padding=1))  # the residual: a convolution after the batch norm
+        out = F.conv2d(y, k)  # (a convolution reads the ReLU's result: its kernel stays apart from the backward's)
+        out.square().mean().backward()
+        return out
+
+    results = [_backward_step(step, leaves, compiled)[:2] for compiled in (False, True)]
+    f = _backward_step(step, leaves, True)[2]
+    assert not any(getattr(op.node, "relu", False) for op in f.graph.walk())
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5, atol=1e-6)
+    for a, b in zip(results[1][1], results[0][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

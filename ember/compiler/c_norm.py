@@ -19,9 +19,10 @@ from ..ops._threads import get_num_threads
 from ..ops.norm import Normalize, NormalizeGrad
 from . import render_c
 from .c_nhwc import is_channels_last
+from .ir import Op
 from .lower import c_array, function_table, swap_to_c
 
-__all__ = ["BODY", "lower_norms"]
+__all__ = ["BODY", "lower_norms", "fold_activations"]
 
 # elements of a batch norm's input from which its channels split over ember's threads (alone, 32x16x32x32 float32:
 # forward 0.18 -> 0.14 ms, gradient 0.20 -> 0.15; 32x32x16x16 gained nothing)
@@ -105,12 +106,27 @@ int em_layernorm_grad_##S(int64_t m, int64_t d, int need_x, int need_w, int need
     return 0;                                                                                                   \
 }
 
+#define EM_BN_ACT(T, S)                                                                                         \
+/* a batch norm's value v, plus the residual *r (act & 2), then relu (act & 1: NaN stays, -0 becomes 0) */      \
+static inline T em_bn_act_##S(T v, int act, const T *r)                                                         \
+{                                                                                                               \
+    if (act & 2)                                                                                                \
+        v = v + *r;                                                                                             \
+    if (act & 1)                                                                                                \
+        v = (v > (T)0 || v != v) ? v : (T)0;                                                                    \
+    return v;                                                                                                   \
+}
+EM_BN_ACT(float, f32)
+EM_BN_ACT(double, f64)
+
 #define EM_BATCHNORM(T, S)                                                                                      \
 /* (N, C, R) arrays, statistics per channel over N and R, for the channels [k0, k1): mean, the biased variance */ \
 /* (for the running statistics), rstd = 1 / sqrt(var + eps) (as NumPy: in T), y = (x - mean) * (rstd * w) + b  */ \
+/* (act & 2: + the residual ro; act & 1: then relu, as np.maximum(y, 0)) */                                      \
 void em_batchnorm_##S(int64_t nb, int64_t c, int64_t r, int64_t k0, int64_t k1, double eps, void *xo, void *wo, \
-                      void *bo, void *yo, void *meano, void *varo, void *rstdo)                                 \
+                      void *bo, void *yo, void *meano, void *varo, void *rstdo, int act, void *ro)              \
 {                                                                                                               \
+    const T *restrict res = EM_DATA(ro, const T);                                                               \
     const T *restrict x = EM_DATA(xo, const T), *restrict w = EM_DATA(wo, const T);                             \
     const T *restrict b = EM_DATA(bo, const T);                                                                 \
     T *restrict y = EM_DATA(yo, T), *restrict mean = EM_DATA(meano, T), *restrict var = EM_DATA(varo, T);       \
@@ -136,10 +152,10 @@ void em_batchnorm_##S(int64_t nb, int64_t c, int64_t r, int64_t k0, int64_t k1, 
         }                                                                                                       \
         const T vk = (T)(v / n), rk = (T)1 / em_sqrt_##S(vk + (T)eps), scale = rk * w[k], shift = b[k];          \
         for (int64_t i = 0; i < nb; ++i) {                                                                      \
-            const T *restrict xi = x + (i * c + k) * r;                                                         \
+            const T *restrict xi = x + (i * c + k) * r, *restrict ri = res + (i * c + k) * r;                  \
             T *restrict yi = y + (i * c + k) * r;                                                               \
             for (int64_t j = 0; j < r; ++j)                                                                     \
-                yi[j] = (xi[j] - mu) * scale + shift;                                                           \
+                yi[j] = em_bn_act_##S((xi[j] - mu) * scale + shift, act, ri + j);                              \
         }                                                                                                       \
         mean[k] = mu;                                                                                           \
         var[k] = vk;                                                                                            \
@@ -187,8 +203,9 @@ void em_batchnorm_grad_##S(int64_t nb, int64_t c, int64_t r, int64_t k0, int64_t
 #define EM_BATCHNORM_CL(T, S)                                                                                   \
 /* channels-last: rows (m, c), statistics per channel over the rows, for the channels [k0, k1): as em_batchnorm */ \
 int em_batchnorm_cl_##S(int64_t m, int64_t c, int64_t k0, int64_t k1, double eps, void *xo, void *wo, void *bo, \
-                        void *yo, void *meano, void *varo, void *rstdo)                                         \
+                        void *yo, void *meano, void *varo, void *rstdo, int act, void *ro)                      \
 {                                                                                                               \
+    const T *restrict res = EM_DATA(ro, const T);                                                               \
     const T *restrict x = EM_DATA(xo, const T), *restrict w = EM_DATA(wo, const T);                             \
     const T *restrict b = EM_DATA(bo, const T);                                                                 \
     T *restrict y = EM_DATA(yo, T), *restrict mean = EM_DATA(meano, T), *restrict var = EM_DATA(varo, T);       \
@@ -224,10 +241,10 @@ int em_batchnorm_cl_##S(int64_t m, int64_t c, int64_t k0, int64_t k1, double eps
         rstd[k0 + j] = rk;                                                                                      \
     }                                                                                                           \
     for (int64_t i = 0; i < m; ++i) {                                                                           \
-        const T *restrict xi = x + i * c + k0;                                                                  \
+        const T *restrict xi = x + i * c + k0, *restrict ri = res + i * c + k0;                                 \
         T *restrict yi = y + i * c + k0;                                                                        \
         for (int64_t j = 0; j < nk; ++j)                                                                        \
-            yi[j] = (xi[j] - mu[j]) * scale[j] + shift[j];                                                      \
+            yi[j] = em_bn_act_##S((xi[j] - mu[j]) * scale[j] + shift[j], act, ri + j);                          \
     }                                                                                                           \
     free(s);                                                                                                    \
     free(mu);                                                                                                   \
@@ -298,10 +315,12 @@ class CNormalize(Normalize):
     # gradient)}, set by lower_norms
     lib = None
     runs = "c"
+    relu = False  # a batch norm followed by relu (and the residual, the op's fourth argument): see fold_activations
 
-    def forward(self, xp, x, w, b):
-        if xp is not np or w is None or b is None or self.stats is not None or not _same_dtype(x, w, b):
-            return super().forward(xp, x, w, b)
+    def forward(self, xp, x, w, b, residual=None):
+        if xp is not np or w is None or b is None or self.stats is not None or not _same_dtype(x, w, b) or (
+                residual is not None and (residual.dtype != x.dtype or residual.shape != x.shape)):
+            return self._activate(super().forward(xp, x, w, b), residual)
         self.b_meta = (b.shape, b.dtype)
         lay, fns = self.lay, self.lib[_SUFFIX[x.dtype]]
         channels_last = not lay.rows and is_channels_last(x)  # rows of channels: y channels-last too
@@ -309,22 +328,41 @@ class CNormalize(Normalize):
         mean, var, rstd = (np.empty(lay.kshape, x.dtype) for _ in range(3))
         threads = get_num_threads() if x.size >= render_c.PARALLEL_MIN else 1  # layer norm's OpenMP threads
         w, b = c_array(w), c_array(b)
+        act = int(self.relu) | (2 if residual is not None else 0)
         if lay.rows:
             fns[0](*lay.sview, self.eps, threads, c_array(x), w, b, y, mean, rstd)
+            y = self._activate(y, residual)
         elif channels_last:
             n, c, r = lay.sview
-            _over_channels(lay.sview, lambda k0, k1: fns[4](n * r, c, k0, k1, self.eps, x, w, b, y, mean, var, rstd),
-                           "batch_norm")
+            res = y if residual is None else _laid_out_as(residual, True)
+            _over_channels(lay.sview, lambda k0, k1: fns[4](n * r, c, k0, k1, self.eps, x, w, b, y, mean, var, rstd,
+                                                            act, res), "batch_norm")
             if self.running is not None:
                 self._update_running(mean, var)
         else:
             x = c_array(x)
-            _over_channels(lay.sview, lambda k0, k1: fns[2](*lay.sview, k0, k1, self.eps, x, w, b, y, mean, var, rstd))
+            res = y if residual is None else c_array(residual)
+            _over_channels(lay.sview, lambda k0, k1: fns[2](*lay.sview, k0, k1, self.eps, x, w, b, y, mean, var, rstd,
+                                                            act, res))
             if self.running is not None:
                 self._update_running(mean, var)
         if self.keep:
             self.mean, self.rstd = mean, rstd
         return y
+
+    def _activate(self, y, residual):
+        """What the C kernels fold in, on NumPy's forward's result: + residual, then relu (as the elementwise ops
+        they replace: np.maximum keeps NaN)."""
+        if residual is not None:
+            y = y + residual
+        return np.maximum(y, 0) if self.relu else y
+
+
+def _laid_out_as(a, channels_last):
+    """a ((N, C, H, W)) channels-last (or C-contiguous), copied so where it is not."""
+    if channels_last:
+        return a if is_channels_last(a) else np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    return c_array(a)
 
 
 class CNormalizeGrad(NormalizeGrad):
@@ -380,9 +418,9 @@ def _functions(lib):
     i64, i32, f64, obj = ctypes.c_int64, ctypes.c_int, ctypes.c_double, ctypes.py_object
     return function_table(lib, (("layernorm", [i64, i64, f64, i32] + [obj] * 6, None),
                                 ("layernorm_grad", [i64, i64, i32, i32, i32] + [obj] * 8, i32),
-                                ("batchnorm", [i64] * 5 + [f64] + [obj] * 7, None),
+                                ("batchnorm", [i64] * 5 + [f64] + [obj] * 7 + [i32, obj], None),
                                 ("batchnorm_grad", [i64] * 5 + [i32] * 3 + [obj] * 8, None),
-                                ("batchnorm_cl", [i64] * 4 + [f64] + [obj] * 7, i32),
+                                ("batchnorm_cl", [i64] * 4 + [f64] + [obj] * 7 + [i32, obj], i32),
                                 ("batchnorm_grad_cl", [i64] * 4 + [i32] * 3 + [obj] * 8, i32)))
 
 
@@ -407,3 +445,65 @@ def lower_norms(graph, load):
     classes = {id(op): CNormalize if type(op.node) is Normalize else CNormalizeGrad
                for op in graph.ops if _covered(op)}
     return swap_to_c(graph, classes, lambda: _functions(load()))
+
+
+def fold_activations(graph):
+    """graph with each batch norm run by C whose result only a ReLU kernel reads (``FusedKernel`` of ``Relu``, or
+    of ``Add,Relu`` with another value of its shape made before the batch norm: a residual) doing that in its own
+    last pass (``relu``, the residual its fourth argument): one pass over the output less per pair. The ops list is
+    replaced; the kernel's output becomes the batch norm's."""
+    from .kernel import FusedKernel
+    readers, handed_out = graph.readers(), graph.handed_out()
+    index = {id(op): i for i, op in enumerate(graph.ops)}
+    made_at = {id(o): i for i, op in enumerate(graph.ops) for o in op.outputs if o is not None}
+
+    def foldable(v, at):
+        """The batch norm op making v, when only the kernel at ``at`` reads v."""
+        i = made_at.get(id(v))
+        if i is None:
+            return None
+        op = graph.ops[i]
+        if type(op.node) is not CNormalize or op.node.lay.rows or op.node.relu or len(op.args) != 3:
+            return None
+        return op if readers.get(id(v)) == [at] and id(v) not in handed_out else None
+
+    folds = {}  # index of the batch norm -> (its op, the kernel op, the residual or None)
+    for at, op in enumerate(graph.ops):
+        node = op.node
+        if not isinstance(node, FusedKernel) or len(op.outputs) != 1:
+            continue
+        names = [s.name for s in node.kernel.statements]
+        if names == ["Relu"] and len(op.args) == 1:
+            bn = foldable(op.args[0], at)
+            if bn is not None:
+                folds[index[id(bn)]] = (bn, op, None)
+        elif names == ["Add", "Relu"] and len(op.args) == 2 and node.kernel.statements[1].operands == [("stmt", 0)]:
+            a, b = op.args
+            if a.shape != b.shape or a.dtype != b.dtype:
+                continue
+            for y, r in sorted(((a, b), (b, a)), key=lambda p: -made_at.get(id(p[0]), -1)):
+                bn = foldable(y, at)
+                if bn is not None and made_at.get(id(r), -1) < index[id(bn)]:
+                    folds[index[id(bn)]] = (bn, op, r)
+                    break
+    if not folds:
+        return graph
+    replaced, dropped, ops = {}, {id(kernel) for _, kernel, _ in folds.values()}, []
+    for i, op in enumerate(graph.ops):
+        if i in folds:
+            bn, kernel, residual = folds[i]
+            node = object.__new__(CNormalize)
+            node.__dict__.update(vars(bn.node), relu=True)
+            out = kernel.outputs[0]
+            new = Op(node, bn.args + ([residual] if residual is not None else []), [out], bn.links)
+            new.raw, new.backward = bn.raw, bn.backward
+            out.op, out.out_index = new, 0
+            replaced[id(bn)] = new
+            ops.append(new)
+        elif id(op) not in dropped:
+            ops.append(op)
+    for op in ops:
+        if any(id(src) in replaced for src, _, _ in op.links.values()):
+            op.links = {k: (replaced.get(id(src), src), attr, j) for k, (src, attr, j) in op.links.items()}
+    graph.ops = ops
+    return graph
