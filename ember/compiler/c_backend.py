@@ -20,7 +20,7 @@ import numpy as np
 from ..ops._threads import get_num_threads
 from . import c_conv, c_graph, c_loss, c_norm, c_optim, c_pool, c_rnn, cache, render_c
 from .interpret import Program
-from .c_nhwc import is_channels_last
+from .c_nhwc import as_channels_last, is_channels_last
 from .kernel import FusedKernel
 from .lower import LazyTable
 from .passes import log_graph
@@ -91,9 +91,9 @@ class _Launcher:
         """The kernel over channels-last memory: the elements in another order, each the same."""
         ins = []
         for a in arrays:
-            if a.shape == self.shape and not is_channels_last(a):
-                a = np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-            elif a.shape != self.shape and not a.flags.carray:
+            if a.shape == self.shape:
+                a = as_channels_last(a)
+            elif not a.flags.carray:
                 a = np.array(a, order="C")
             ins.append(a)
         n, c, h, w = self.shape

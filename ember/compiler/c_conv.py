@@ -14,7 +14,10 @@ import ctypes
 import numpy as np
 
 from ..ops.conv import Conv, ConvTranspose, ConvWeight
+from ..ops.reduce import Mean, Sum
 from . import c_direct, c_nhwc
+from .c_norm import CNormalize, CNormalizeGrad
+from .kernel import FusedKernel
 from .lower import swap_nodes
 from .passes.layout import choose_channels_last
 
@@ -215,10 +218,6 @@ def lower_layouts(graph):
     (passes.layout): those that run channels-last (c_nhwc: float32, no groups, channels filling the vectors), read
     by batch norms and elementwise kernels of their shape (which keep their inputs' layout) and in the end by
     convolutions and reductions only."""
-    from ..ops.reduce import Mean, Sum
-    from .c_norm import CNormalize, CNormalizeGrad
-    from .kernel import FusedKernel
-
     def producer(op):
         node = op.node
         if type(node) not in (Conv, ConvTranspose) or not isinstance(node.window_ops, WindowOps):

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..ops import _threads
 
-__all__ = ["BODY", "ChannelsLastConv", "fills_vectors", "is_channels_last"]
+__all__ = ["BODY", "ChannelsLastConv", "as_channels_last", "fills_vectors", "is_channels_last"]
 
 BODY = r"""
 #include <string.h>
@@ -359,6 +359,11 @@ def is_channels_last(a):
             and a.transpose(0, 2, 3, 1).flags.c_contiguous)
 
 
+def as_channels_last(a):
+    """a (N, C, H, W) channels-last: itself where it is, else a channels-last copy."""
+    return a if is_channels_last(a) else np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
 def _planes(n, hp, wp, c):
     """An uninitialised (N, HP, WP, C) float32 array followed by 16 zeros (a tile's reads past the last position's
     channels stay inside): (flat array, planes)."""
@@ -443,6 +448,19 @@ class ChannelsLastConv:
         return flat, lambda n0, m: self._pad(a.ctypes.data, n0, n0 + m, c, h, w, lh, hp, lw, wp, cp,
                                              flat.ctypes.data), hp, wp
 
+    def _windows(self, x, geo, o, channels):
+        """(flat planes, pad(n0, m), g) of x's windows over geo for o output channels: x's padded planes of that
+        many channels (see _padder) and the positions of its outputs (N, OH, OW, O), each reading the kernel
+        positions' runs of channels."""
+        (kh, sh, dh, lh, _, oh), (kw, sw, dw, lw, _, ow) = geo
+        span = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
+        flat, pad, hp, wp = self._padder(x, (lh, span[0]), (lw, span[1]), channels)
+        c = channels
+        off = [(i * dh * wp + j * dw) * c for i in range(kh) for j in range(kw)]
+        g = _positions(x.shape[0], oh, ow, (hp * wp * c, sh * wp * c, sw * c), (oh * ow * o, ow * o, o), kh * kw, c,
+                       o, off)
+        return flat, pad, g
+
     def _result(self, nhwc, channels_last):
         """(N, C, H, W) array of nhwc's values: nhwc itself, transposed (a channels-last view) when channels_last,
         else a C-contiguous copy made image by image (unpack(n0, m), on the threads)."""
@@ -455,13 +473,10 @@ class ChannelsLastConv:
     def conv(self, x, geo, w, bias=None, channels_last=False):
         """x (N, C, H, W) by w (O, C, KH, KW) over the windows geo, plus bias: (N, O, OH, OW), C-contiguous or
         channels-last."""
-        (kh, sh, dh, lh, _, oh), (kw, sw, dw, lw, _, ow) = geo
+        (kh, _, _, _, _, oh), (kw, _, _, _, _, ow) = geo
         n, c = x.shape[:2]
         o = w.shape[0]
-        span = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
-        flat, pad, hp, wp = self._padder(x, (lh, span[0]), (lw, span[1]))
-        off = [(i * dh * wp + j * dw) * c for i in range(kh) for j in range(kw)]
-        g = _positions(n, oh, ow, (hp * wp * c, sh * wp * c, sw * c), (oh * ow * o, ow * o, o), kh * kw, c, o, off)
+        flat, pad, g = self._windows(x, geo, o, c)
         t = _forward_tile(o)
         panel = _panel(np.asarray(w, np.float32).transpose(2, 3, 1, 0).reshape(kh * kw, c, o), 4 >> t)
         b = None if bias is None else np.ascontiguousarray(bias, np.float32)
@@ -493,10 +508,10 @@ class ChannelsLastConv:
         for a, us, taps_h in rows:
             for b, vs, taps_w in cols:
                 taps = [(i, j, ei, ej) for i, ei in taps_h for j, ej in taps_w]
-                off = [((ei + mh) * wp + ej + mw) * o for _, _, ei, ej in taps]
-                g = _positions(n, us, vs, (hp * wp * o, wp * o, o), (h * wd * c, sh * wd * c, sw * c), len(taps),
-                               o, c, off)
                 if taps and us * vs:  # a phase no kernel position reaches stays zero
+                    off = [((ei + mh) * wp + ej + mw) * o for _, _, ei, ej in taps]
+                    g = _positions(n, us, vs, (hp * wp * o, wp * o, o), (h * wd * c, sh * wd * c, sw * c),
+                                   len(taps), o, c, off)
                     wt = wk[[i for i, *_ in taps], [j for _, j, *_ in taps]]
                     phases.append((g, _panel(wt, 4 >> t), (a * wd + b) * c, us * vs))
         untouched = len(phases) < len(rows) * len(cols)
@@ -516,17 +531,13 @@ class ChannelsLastConv:
     def conv_weight(self, x, gy, geo):
         """The weight gradient (O, C*KH*KW) of the convolution of x (N, C, H, W) over geo whose output gradient
         is gy (N, O, OH, OW)."""
-        (kh, sh, dh, lh, _, oh), (kw, sw, dw, lw, _, ow) = geo
+        (kh, _, _, _, _, oh), (kw, _, _, _, _, ow) = geo
         n, c = x.shape[:2]
         o = gy.shape[1]
-        span = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
         t = _weight_tile(c, o, is_channels_last(x))
         cp = -(-c // _WEIGHT_TILES[t][1]) * _WEIGHT_TILES[t][1]  # the channels the tiles read (zeros past c)
-        flat, pad, hp, wp = self._padder(x, (lh, span[0]), (lw, span[1]), cp)
+        flat, pad, g = self._windows(x, geo, o, cp)
         gflat, gpad, _, _ = self._padder(gy, (0, oh), (0, ow))  # a channels-last gradient read as it is
-        off = [(i * dh * wp + j * dw) * cp for i in range(kh) for j in range(kw)]
-        g = _positions(n, oh, ow, (hp * wp * cp, sh * wp * cp, sw * cp), (oh * ow * o, ow * o, o), kh * kw, cp, o,
-                       off)
         accs = []
 
         def block(n0, m):

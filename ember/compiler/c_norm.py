@@ -18,8 +18,9 @@ from ..ops import _threads
 from ..ops._threads import get_num_threads
 from ..ops.norm import Normalize, NormalizeGrad
 from . import render_c
-from .c_nhwc import is_channels_last
+from .c_nhwc import as_channels_last, is_channels_last
 from .ir import Op
+from .kernel import FusedKernel
 from .lower import c_array, function_table, swap_to_c
 
 __all__ = ["BODY", "lower_norms", "fold_activations"]
@@ -334,7 +335,7 @@ class CNormalize(Normalize):
             y = self._activate(y, residual)
         elif channels_last:
             n, c, r = lay.sview
-            res = y if residual is None else _laid_out_as(residual, True)
+            res = y if residual is None else as_channels_last(residual)
             _over_channels(lay.sview, lambda k0, k1: fns[4](n * r, c, k0, k1, self.eps, x, w, b, y, mean, var, rstd,
                                                             act, res), "batch_norm")
             if self.running is not None:
@@ -356,13 +357,6 @@ class CNormalize(Normalize):
         if residual is not None:
             y = y + residual
         return np.maximum(y, 0) if self.relu else y
-
-
-def _laid_out_as(a, channels_last):
-    """a ((N, C, H, W)) channels-last (or C-contiguous), copied so where it is not."""
-    if channels_last:
-        return a if is_channels_last(a) else np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-    return c_array(a)
 
 
 class CNormalizeGrad(NormalizeGrad):
@@ -452,7 +446,6 @@ def fold_activations(graph):
     of ``Add,Relu`` with another value of its shape made before the batch norm: a residual) doing that in its own
     last pass (``relu``, the residual its fourth argument): one pass over the output less per pair. The ops list is
     replaced; the kernel's output becomes the batch norm's."""
-    from .kernel import FusedKernel
     readers, handed_out = graph.readers(), graph.handed_out()
     index = {id(op): i for i, op in enumerate(graph.ops)}
     made_at = {id(o): i for i, op in enumerate(graph.ops) for o in op.outputs if o is not None}

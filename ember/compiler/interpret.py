@@ -145,14 +145,18 @@ class Program:
             self._run_arrays(env)
             by_slot = {s: t for s, t in enumerate(sources)}  # a source returned as it is: the tensor itself
             outputs = [by_slot[s] if s in by_slot else Tensor._wrap(env[s]) for s in self.outputs]
+        self._write_back(sources, env)
+        if self.grads:
+            self._set_grads(sources, env, outputs)
+        return outputs
+
+    def _write_back(self, sources, env):
+        """Apply the graph's writes: each written source tensor gets its new value, in place."""
         for source, s in self.writes:
             target = sources[self.sources.index(source)]
             value = env[s]
             target._data[...] = value._data if isinstance(value, Tensor) else value
             increment_version(target)
-        if self.grads:
-            self._set_grads(sources, env, outputs)
-        return outputs
 
     def _set_grads(self, sources, env, outputs):
         """Give the leaves the .grad the graph leaves them: a new tensor of its own array (copied when the array

@@ -7,7 +7,6 @@ the forward (as autograd's saved tensors), nothing is recomputed, and batch norm
 happen once.
 """
 from ..autograd import Function, is_grad_enabled
-from ..autograd.graph import increment_version
 from ..tensor import Tensor
 
 __all__ = ["JointProgram", "run_joint"]
@@ -37,21 +36,12 @@ class JointProgram:
     def forward(self, inputs):
         """(the outputs' arrays, what the backward needs) for the graph's input tensors; writes applied."""
         p = self.program
-        env, arrays = [None] * p.n_slots, []
-        for v in p.sources:
-            if v.kind == "input":
-                arrays.append(inputs[v.index]._data if v.index < self.joint.n_inputs else None)
-            elif v.kind == "captured":
-                arrays.append(v.tensor._data)
-            else:
-                arrays.append(v.array.copy())  # a constant: fresh each run (an op may write to it)
-        env[:len(arrays)] = arrays
+        sources = p._source_tensors(list(inputs) + [None] * len(self.joint.differentiable))  # placeholders: None
+        env = [None] * p.n_slots
+        env[:len(sources)] = [None if t is None else t._data for t in sources]
         ran = [None] * len(p.code)
         p._run_arrays(env, ran, self.forward_steps)
-        for source, s in p.writes:
-            target = inputs[source.index] if source.kind == "input" else source.tensor
-            target._data[...] = env[s]
-            increment_version(target)
+        p._write_back(sources, env)
         return [env[s] for s in p.outputs[:self.joint.n_outputs]], (env, ran)
 
     def backward(self, kept, grads):

@@ -179,10 +179,14 @@ def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
     return _finish(Work([req], pg, "broadcast", b.write_back, [tensor]), async_op)
 
 
-def _check_list(tensors, n, like, what, name):
+def _check_count(tensors, n, what, name):
     if not isinstance(tensors, (list, tuple)) or len(tensors) != n:
         raise ValueError(f"ember.distributed.{what}: {name} must be a list of {n} tensors (one per rank), got "
                          f"{len(tensors) if isinstance(tensors, (list, tuple)) else type(tensors).__name__}")
+
+
+def _check_list(tensors, n, like, what, name):
+    _check_count(tensors, n, what, name)
     for i, t in enumerate(tensors):
         a = _array(t, what, f"{name}[{i}]")
         if a.shape != like.shape or a.dtype != like.dtype:
@@ -558,9 +562,7 @@ def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False
     n = pg.size()
     arrays = {}
     for name, tensors in (("input_tensor_list", input_tensor_list), ("output_tensor_list", output_tensor_list)):
-        if not isinstance(tensors, (list, tuple)) or len(tensors) != n:
-            raise ValueError(f"ember.distributed.all_to_all: {name} must be a list of {n} tensors (one per rank), "
-                             f"got {len(tensors) if isinstance(tensors, (list, tuple)) else type(tensors).__name__}")
+        _check_count(tensors, n, "all_to_all", name)
         arrays[name] = [_array(t, "all_to_all", f"{name}[{i}]") for i, t in enumerate(tensors)]
     ins, outs = arrays["input_tensor_list"], arrays["output_tensor_list"]
     dtype = ins[0].dtype
