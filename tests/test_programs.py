@@ -286,7 +286,10 @@ def _pt_wlm_train_and_generate(lib, workdir, argv):
 @pytest.mark.parametrize("model", ["LSTM", "Transformer"])
 def test_pt_word_language_model(model, tmp_path):
     argv = ["--model", model, "--epochs", "1", "--dropout", "0"]
-    argv += ["--lr", "5"] if model == "Transformer" else []  # as upstream's README runs it (20 diverges)
+    # upstream's README trains the Transformer at lr 5 (20 diverges), where training amplifies rounding: the CPU's
+    # own GEMM kernels (MKL's and OpenBLAS's differ by CPU) moved the losses 2% apart on an Intel Xeon. At lr 2 it
+    # still learns, and ember and PyTorch agree to 1e-7 there
+    argv += ["--lr", "2"] if model == "Transformer" else []
     out, ours, sampled, text = _pt_wlm_train_and_generate("ember", tmp_path, argv)
     losses = pt_harness.numbers(r"\| loss +([\d.]+)", out)
     assert len(losses) == 7 and losses[-1] < 0.9 * losses[0]
