@@ -1111,6 +1111,35 @@ def test_channels_last_operands_give_the_convolutions_of_their_values(k, s, lo, 
 
 
 @needs_cc
+def test_channels_last_convolutions_give_the_same_bits_on_one_thread_and_on_two(monkeypatch):
+    """A channels-last op's blocks of images (their number set by the batch alone, taken by the OpenMP threads as
+    they come; the weight gradient's sums one per block, added in block order): the same bits on 1 and 2 threads."""
+    from ember.compiler import c_conv, c_nhwc, render_c
+    from ember.ops._window import Window
+    ops = c_conv.WindowOps(lambda: cache.load(render_c.header(c_backend.data_offset()) + c_conv.BODY, COMPILER))
+    lib = ops.built()[-1]
+    rng = np.random.default_rng(14)
+    geo = (Window(3, 2, 1, 1, 9, 5),) * 2
+    x = rng.standard_normal((11, 32, 9, 9)).astype(np.float32)  # 11 images: blocks of 2, the last one of 1
+    w, g = (rng.standard_normal(shape).astype(np.float32) for shape in ((32, 32, 3, 3), (11, 32, 5, 5)))
+    monkeypatch.setattr(c_nhwc, "_SPLIT_MIN", 1)
+    threads, runs = ember.get_num_threads(), []
+    try:
+        for count in (1, 2):
+            ember.set_num_threads(count)
+            runs.append([lib.conv(x, geo, w), lib.conv_input(g, geo, w, x.shape), lib.conv_weight(x, g, geo)])
+    finally:
+        ember.set_num_threads(threads)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    want = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+    out = F.conv2d(*want, stride=2, padding=1)
+    out.backward(ember.tensor(g))
+    for a, b in zip(runs[1], (out.detach().numpy(), *(t.grad.numpy() for t in want))):
+        np.testing.assert_allclose(a, b.reshape(a.shape), rtol=0, atol=1e-5 * np.abs(b).max())
+
+
+@needs_cc
 @pytest.mark.parametrize("layout,dtype", [("nchw", np.float32), ("nchw", np.float64), ("channels_last", np.float32)],
                          ids=["nchw-f32", "nchw-f64", "channels_last-f32"])  # channels-last convolutions: float32
 def test_batch_norm_then_relu_and_a_residual_run_in_the_batch_norms_last_pass(dtype, layout):
@@ -1143,6 +1172,124 @@ def test_batch_norm_then_relu_and_a_residual_run_in_the_batch_norms_last_pass(dt
     for a, b in zip(*results[::-1]):
         assert np.isfinite(b).all()
         np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+
+
+@needs_cc
+@pytest.mark.parametrize("act", [0, 1, 3], ids=["plain", "relu", "residual_relu"])
+def test_channels_last_batch_norm_kernels_equal_float64_sums_on_any_split(act, monkeypatch):
+    """The channels-last batch norm's C kernels (rows in chunks, each chunk's sums in double, shifted by the
+    first row so that the one-pass variance stays exact far from zero): the statistics, y and the three
+    gradients equal a float64 reference, with the same bits on one thread and on two (OpenMP threads taking the
+    chunks)."""
+    from ember.compiler import c_norm
+    fns = c_norm._functions(cache.load(c_backend.runtime_source(c_backend.data_offset()), COMPILER))["f32"]
+    rng = np.random.default_rng(12)
+    m, c, eps = 2 * c_norm._CL_ROWS + 37, 32, 1e-5  # two chunks and a tail
+    x = (rng.standard_normal((m, c)) * 2 + 0.5).astype(np.float32)
+    far = (rng.standard_normal((m, c)) * 1e-3 + 1e4).astype(np.float32)  # mean^2 / var ~ 1e14
+    w, b = (rng.standard_normal(c).astype(np.float32) for _ in range(2))
+    res, g = (rng.standard_normal((m, c)).astype(np.float32) for _ in range(2))
+    res[3, 5] = np.nan  # relu keeps NaN (as np.maximum)
+    calls = []
+    threads_of = c_norm._cl_threads
+    monkeypatch.setattr(c_norm, "_cl_threads", lambda *a: calls.append(threads_of(*a)) or calls[-1])
+    threads, runs = ember.get_num_threads(), []
+    try:
+        for count, split_min in ((1, 1 << 40), (2, 1)):
+            ember.set_num_threads(count)
+            monkeypatch.setattr(c_norm, "_SPLIT_MIN", split_min)
+            out = [np.empty_like(x), np.empty_like(x), np.empty(c, np.float32), np.empty(c, np.float32)]
+            stats = [np.empty(c, np.float32) for _ in range(6)]  # mean, var, rstd of x, then of far
+            c_norm._cl_forward(fns, m, c, eps, x, w, b, out[0], *stats[:3], act, res if act & 2 else out[0])
+            c_norm._cl_forward(fns, m, c, eps, far, w, b, np.empty_like(x), *stats[3:], 0, x)
+            c_norm._cl_gradient(fns, m, c, (1, 1, 1), (x, w, g, stats[0], stats[2]), out[1:])
+            runs.append(out + stats)
+    finally:
+        ember.set_num_threads(threads)
+    assert 1 in calls and 2 in calls  # one thread, then the chunks over two
+    for a, b_ in zip(*runs):
+        np.testing.assert_array_equal(a, b_)  # the split changes no bit
+    y, gx, gw, gb, mean, var, rstd, far_mean, far_var, _ = runs[0]
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    np.testing.assert_allclose(mean, x64.mean(0), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(var, x64.var(0), rtol=1e-6)
+    np.testing.assert_allclose(far_mean, far.astype(np.float64).mean(0), rtol=1e-7)
+    np.testing.assert_allclose(far_var, far.astype(np.float64).var(0), rtol=1e-5)
+    np.testing.assert_allclose(rstd, 1 / np.sqrt(x64.var(0) + eps), rtol=1e-6)
+    xhat = (x64 - x64.mean(0)) / np.sqrt(x64.var(0) + eps)
+    want = xhat * w + b + (res if act & 2 else 0)
+    np.testing.assert_allclose(y, np.maximum(want, 0) if act & 1 else want, rtol=0, atol=1e-5 * np.nanmax(abs(want)))
+    want_gx = w / np.sqrt(x64.var(0) + eps) * (g64 - g64.mean(0) - xhat * (g64 * xhat).mean(0))
+    np.testing.assert_allclose(gx, want_gx, rtol=0, atol=1e-5 * np.abs(want_gx).max())
+    np.testing.assert_allclose(gw, (g64 * xhat).sum(0), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(gb, g64.sum(0), rtol=1e-5, atol=1e-4)
+
+
+@needs_cc
+def test_channels_last_batch_norms_of_channels_not_filling_blocks_run_on_a_copy():
+    """A channels-last float32 batch norm whose channels do not fill C's blocks of 16 (and a float64 one) runs
+    the (N, C, H, W) kernels on a copy: as eager."""
+    from ember.compiler import c_norm
+    rng = np.random.default_rng(13)
+    for channels, dtype in ((24, np.float32), (32, np.float64)):
+        x_np = rng.standard_normal((3, 5, 4, channels)).astype(dtype).transpose(0, 3, 1, 2)  # channels-last memory
+        assert c_norm.is_channels_last(x_np)
+        g = ember.tensor(rng.standard_normal(x_np.shape).astype(dtype))
+        results = []
+        for compiled in (False, True):
+            bn = ember.nn.BatchNorm2d(channels).to(ember.float64 if dtype == np.float64 else ember.float32)
+            leaves = [ember.Tensor._wrap(x_np.copy(order="K")).requires_grad_(), bn.weight, bn.bias]
+
+            def step(x, w, b, g):
+                y = bn(x)
+                y.backward(g)
+                return y
+
+            out, grads, f = _backward_step(step, leaves, compiled, g)
+            results.append([out, *grads])
+        assert "CNormalize" in [op.name for op in f.graph.walk()]
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def _convolve_in_child(f, x, want, queue):
+    queue.put((ember.get_num_threads(), bool((f(x) == want).all())))
+
+
+@needs_cc
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_forked_child_runs_the_compiled_convolutions_on_one_thread(monkeypatch):
+    """After the parent ran channels-last convolutions on two OpenMP threads, a forked child (a DataLoader worker,
+    Hogwild training) runs them on one thread, to the same values (GNU OpenMP cannot start threads there: its
+    first parallel region would wait forever)."""
+    import multiprocessing
+    from ember.compiler import c_nhwc
+    teams, run = [], c_nhwc.ChannelsLastConv._run
+
+    def spy(self, n, work, steps):
+        teams.append(c_nhwc._threads.plan(np, n, work, n, c_nhwc._SPLIT_MIN)[0])
+        return run(self, n, work, steps)
+
+    monkeypatch.setattr(c_nhwc.ChannelsLastConv, "_run", spy)
+    threads = ember.get_num_threads()
+    ember.set_num_threads(2)
+    try:
+        w = ember.randn(32, 32, 3, 3)
+        f = ember.compile(lambda x: F.conv2d(x, w, padding=1))
+        x = ember.randn(32, 32, 16, 16)
+        want = [f(x) for _ in range(3)][-1]
+        assert teams == [2]  # the third call ran the graph
+        ctx = multiprocessing.get_context("fork")
+        queue = ctx.Queue()
+        child = ctx.Process(target=_convolve_in_child, args=(f, x, want, queue))
+        child.start()
+        child.join(60)
+        hung = child.is_alive()
+        if hung:
+            child.kill()
+        assert not hung and queue.get(timeout=5) == (1, True)
+    finally:
+        ember.set_num_threads(threads)
 
 
 @needs_cc

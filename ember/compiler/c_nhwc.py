@@ -325,12 +325,56 @@ void em_cl_unpack_f32(const float *src, int64_t n0, int64_t n1, int64_t P, int64
             }
         }
 }
+/* a block program: steps of EM_CL_STEP int64s, {kind, arguments} (pointers as integers), each run for the
+   images [n0, n1) of a block b: the padding copies, products and unpacking of ChannelsLastConv */
+enum { EM_CL_PAD, EM_CL_PAD_NHWC, EM_CL_CONV, EM_CL_CONV_ROWS, EM_CL_UNPACK, EM_CL_WEIGHT, EM_CL_STEP = 12 };
+
+static void em_cl_run_step(const int64_t *s, int64_t n0, int64_t n1, int64_t b)
+{
+#define EM_CL_P(i) ((void *)(intptr_t)s[i])
+    switch (s[0]) {
+    case EM_CL_PAD:  /* x, C, H, W, lh, HP, lw, WP, CP, dst */
+        em_cl_pad_f32(EM_CL_P(1), n0, n1, s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], EM_CL_P(10));
+        break;
+    case EM_CL_PAD_NHWC:  /* x, C, H, W, lh, HP, lw, WP, dst */
+        em_cl_pad_nhwc_f32(EM_CL_P(1), n0, n1, s[2], s[3], s[4], s[5], s[6], s[7], s[8], EM_CL_P(9));
+        break;
+    case EM_CL_CONV:  /* g, tile, positions an image, in, wp, bias, out */
+        em_cl_conv_f32(EM_CL_P(1), s[2], n0 * s[3], n1 * s[3], EM_CL_P(4), EM_CL_P(5), EM_CL_P(6), EM_CL_P(7));
+        break;
+    case EM_CL_CONV_ROWS:  /* g, positions an image, in, wp, bias, out */
+        em_cl_conv_rows_f32(EM_CL_P(1), n0 * s[2], n1 * s[2], EM_CL_P(3), EM_CL_P(4), EM_CL_P(5), EM_CL_P(6));
+        break;
+    case EM_CL_UNPACK:  /* src, P, C, dst */
+        em_cl_unpack_f32(EM_CL_P(1), n0, n1, s[2], s[3], EM_CL_P(4));
+        break;
+    default:  /* EM_CL_WEIGHT: g, tile, positions an image, in, gy, acc, a block's acc size (each block its own) */
+        em_cl_weight_f32(EM_CL_P(1), s[2], n0 * s[3], n1 * s[3], EM_CL_P(4), EM_CL_P(5),
+                         (float *)EM_CL_P(6) + b * s[7]);
+    }
+#undef EM_CL_P
+}
+
+/* the steps of prog for each block of nb of the n images, blocks taken by `threads` OpenMP threads as they come
+   (a thread that starts late takes fewer; a team that has just run spins, so the next op wakes it in a few
+   microseconds where a Python thread pool's hand-over took ~100) */
+void em_cl_blocks_f32(const int64_t *prog, int64_t steps, int64_t n, int64_t nb, int threads)
+{
+    const int64_t blocks = (n + nb - 1) / nb;
+    EM_OMP(parallel for schedule(dynamic, 1) num_threads(threads) if(threads > 1))
+    for (int64_t b = 0; b < blocks; ++b)
+        for (int64_t i = 0; i < steps; ++i)
+            em_cl_run_step(prog + i * EM_CL_STEP, b * nb, (b + 1) * nb < n ? (b + 1) * nb : n, b);
+}
 """
 
 _FORWARD_TILES = {64: 0, 32: 1, 16: 2}  # output channels a multiple of: em_cl_conv_f32's tile (2: rows of 16)
 # (output channels, input channels) multiples: em_cl_weight_f32's tile
 _WEIGHT_TILES = ((64, 4, 0), (32, 8, 1), (16, 16, 2), (16, 4, 3))
 _SPLIT_MIN = 1 << 23  # multiply-adds from which an op runs on ember's threads (1x1 ones: 4 M ran slower on two)
+_BLOCKS = 8  # blocks of images of an op (see _block)
+_STEP = 12  # int64s of a block program's step (EM_CL_STEP); its kinds:
+_PAD, _PAD_NHWC, _CONV, _CONV_ROWS, _UNPACK, _WEIGHT = range(6)
 
 
 def fills_vectors(channels):
@@ -384,19 +428,13 @@ def _panel(w_kco, v):
 
 
 class ChannelsLastConv:
-    """The channels-last convolutions of a C library built from BODY (the window ops of c_conv call them)."""
+    """The channels-last convolutions of a C library built from BODY (the window ops of c_conv call them): each op
+    one block program (em_cl_blocks_f32) of padding copies, products and unpacking over blocks of images."""
 
     def __init__(self, lib):
-        p, i64 = ctypes.c_void_p, ctypes.c_int64
-        self._conv, self._weight = lib.em_cl_conv_f32, lib.em_cl_weight_f32
-        self._conv.argtypes, self._conv.restype = [p, i64, i64, i64, p, p, p, p], None
-        self._conv_rows = lib.em_cl_conv_rows_f32
-        self._conv_rows.argtypes, self._conv_rows.restype = [p, i64, i64, p, p, p, p], None
-        self._weight.argtypes, self._weight.restype = [p, i64, i64, i64, p, p, p], None
-        self._pad, self._pad_nhwc, self._unpack = lib.em_cl_pad_f32, lib.em_cl_pad_nhwc_f32, lib.em_cl_unpack_f32
-        self._pad.argtypes, self._pad.restype = [p] + [i64] * 10 + [p], None
-        self._pad_nhwc.argtypes, self._pad_nhwc.restype = [p] + [i64] * 9 + [p], None
-        self._unpack.argtypes, self._unpack.restype = [p] + [i64] * 4 + [p], None
+        self._blocks = lib.em_cl_blocks_f32
+        self._blocks.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int]
+        self._blocks.restype = None
 
     @staticmethod
     def _float32(geo, *arrays):
@@ -415,42 +453,40 @@ class ChannelsLastConv:
         """Whether the input gradient of a convolution by w (O, C, KH, KW) from gy runs here."""
         return self._float32(geo, gy, w) and fills_vectors(w.shape[1])
 
-    def _product(self, g, t, q0, q1, flat, panel, bias, out):
-        """em_cl_conv_f32 over the positions [q0, q1) of g (em_cl_conv_rows_f32 for one vector of channels where
-        the positions are 1, 3, 16 or 32 floats apart): out (a pointer) = flat by panel, plus bias (an array or
-        None)."""
-        b = None if bias is None else bias.ctypes.data
-        if t == 2 and g[5] in (1, 3, 16, 32):  # g[Q_IV]
-            self._conv_rows(g.ctypes.data, q0, q1, flat.ctypes.data, panel.ctypes.data, b, out)
-        else:
-            self._conv(g.ctypes.data, t, q0, q1, flat.ctypes.data, panel.ctypes.data, b, out)
-
     def covers_weight(self, geo, x, gy):
         """Whether the weight gradient of x's convolution from gy runs here."""
         return self._float32(geo, x, gy) and _weight_tile(x.shape[1], gy.shape[1], is_channels_last(x)) is not None
 
+    @staticmethod
+    def _product(g, t, per_image, flat, panel, bias, out):
+        """The step of em_cl_conv_f32 over an image block's positions of g (em_cl_conv_rows_f32 for one vector of
+        channels where the positions are 1, 3, 16 or 32 floats apart): out (a pointer) = flat by panel, plus bias
+        (an array or None)."""
+        b = 0 if bias is None else bias
+        if t == 2 and g[5] in (1, 3, 16, 32):  # g[Q_IV]
+            return _CONV_ROWS, g, per_image, flat, panel, b, out
+        return _CONV, g, t, per_image, flat, panel, b, out
+
     def _padder(self, a, rows, cols, channels=None):
-        """(flat planes, pad(n0, m), HP, WP): a (N, C, H, W), padded into channels-last planes (N, HP, WP, C)
-        (image row i at row i + rows[0] of rows[1], and so for columns), images [n0, n0 + m) at a time: transposed
-        by em_cl_pad_f32 (with channels: zero channels past C up to that many), or copied by em_cl_pad_nhwc_f32
-        when a is channels-last already; or a itself (HP, WP = H, W) where it is channels-last and no zeros go
-        before it or past it (the reads stay inside)."""
+        """(flat planes, its step or None, HP, WP): a (N, C, H, W), padded into channels-last planes (N, HP, WP,
+        C) (image row i at row i + rows[0] of rows[1], and so for columns): transposed by em_cl_pad_f32 (with
+        channels: zero channels past C up to that many), or copied by em_cl_pad_nhwc_f32 when a is channels-last
+        already; or a itself (HP, WP = H, W) where it is channels-last and no zeros go before it or past it (the
+        reads stay inside)."""
         n, c, h, w = a.shape
         (lh, hp), (lw, wp) = rows, cols
         if is_channels_last(a):
             if lh == lw == 0 and hp <= h and wp <= w:
-                return a.transpose(0, 2, 3, 1), lambda n0, m: None, h, w
+                return a.transpose(0, 2, 3, 1), None, h, w
             flat, _ = _planes(n, hp, wp, c)
-            return flat, lambda n0, m: self._pad_nhwc(a.ctypes.data, n0, n0 + m, c, h, w, lh, hp, lw, wp,
-                                                      flat.ctypes.data), hp, wp
+            return flat, (_PAD_NHWC, a, c, h, w, lh, hp, lw, wp, flat), hp, wp
         a, cp = np.ascontiguousarray(a), channels or c
         flat, _ = _planes(n, hp, wp, cp)
-        return flat, lambda n0, m: self._pad(a.ctypes.data, n0, n0 + m, c, h, w, lh, hp, lw, wp, cp,
-                                             flat.ctypes.data), hp, wp
+        return flat, (_PAD, a, c, h, w, lh, hp, lw, wp, cp, flat), hp, wp
 
     def _windows(self, x, geo, o, channels):
-        """(flat planes, pad(n0, m), g) of x's windows over geo for o output channels: x's padded planes of that
-        many channels (see _padder) and the positions of its outputs (N, OH, OW, O), each reading the kernel
+        """(flat planes, its step or None, g) of x's windows over geo for o output channels: x's padded planes of
+        that many channels (see _padder) and the positions of its outputs (N, OH, OW, O), each reading the kernel
         positions' runs of channels."""
         (kh, sh, dh, lh, _, oh), (kw, sw, dw, lw, _, ow) = geo
         span = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
@@ -461,14 +497,15 @@ class ChannelsLastConv:
                        o, off)
         return flat, pad, g
 
-    def _result(self, nhwc, channels_last):
-        """(N, C, H, W) array of nhwc's values: nhwc itself, transposed (a channels-last view) when channels_last,
-        else a C-contiguous copy made image by image (unpack(n0, m), on the threads)."""
+    @staticmethod
+    def _result(nhwc, channels_last):
+        """((N, C, H, W) array of nhwc's values, its step or None): nhwc itself, transposed (a channels-last view)
+        when channels_last, else a C-contiguous copy made image by image (em_cl_unpack_f32)."""
         n, h, w, c = nhwc.shape
         if channels_last:
-            return nhwc.transpose(0, 3, 1, 2), lambda n0, m: None
+            return nhwc.transpose(0, 3, 1, 2), None
         out = np.empty((n, c, h, w), np.float32)
-        return out, lambda n0, m: self._unpack(nhwc.ctypes.data, n0, n0 + m, h * w, c, out.ctypes.data)
+        return out, (_UNPACK, nhwc, h * w, c, out)
 
     def conv(self, x, geo, w, bias=None, channels_last=False):
         """x (N, C, H, W) by w (O, C, KH, KW) over the windows geo, plus bias: (N, O, OH, OW), C-contiguous or
@@ -482,13 +519,8 @@ class ChannelsLastConv:
         b = None if bias is None else np.ascontiguousarray(bias, np.float32)
         nhwc = np.empty((n, oh, ow, o), np.float32)
         out, unpack = self._result(nhwc, channels_last)
-
-        def block(n0, m):
-            pad(n0, m)
-            self._product(g, t, n0 * oh * ow, (n0 + m) * oh * ow, flat, panel, b, nhwc.ctypes.data)
-            unpack(n0, m)
-
-        self._split(n, o * c * kh * kw * oh * ow * n, block)
+        self._run(n, o * c * kh * kw * oh * ow * n,
+                  [pad, self._product(g, t, oh * ow, flat, panel, b, nhwc), unpack])
         return out
 
     def conv_input(self, gy, geo, w, shape, channels_last=False):
@@ -517,20 +549,15 @@ class ChannelsLastConv:
         untouched = len(phases) < len(rows) * len(cols)
         nhwc = (np.zeros if untouched else np.empty)((n, h, wd, c), np.float32)
         out, unpack = self._result(nhwc, channels_last)
-
-        def block(n0, m):
-            pad(n0, m)
-            for g, panel, start, per_image in phases:
-                self._product(g, t, n0 * per_image, (n0 + m) * per_image, flat, panel, None,
-                              nhwc.ctypes.data + 4 * start)
-            unpack(n0, m)
-
-        self._split(n, o * c * kh * kw * oh * ow * n, block)
+        products = [self._product(g, t, per_image, flat, panel, None, nhwc.ctypes.data + 4 * start)
+                    for g, panel, start, per_image in phases]
+        self._run(n, o * c * kh * kw * oh * ow * n, [pad, *products, unpack])
         return out
 
     def conv_weight(self, x, gy, geo):
         """The weight gradient (O, C*KH*KW) of the convolution of x (N, C, H, W) over geo whose output gradient
-        is gy (N, O, OH, OW)."""
+        is gy (N, O, OH, OW): each block of images adds into its own sums, added up in block order (the same
+        bits on any number of threads)."""
         (kh, _, _, _, _, oh), (kw, _, _, _, _, ow) = geo
         n, c = x.shape[:2]
         o = gy.shape[1]
@@ -538,27 +565,28 @@ class ChannelsLastConv:
         cp = -(-c // _WEIGHT_TILES[t][1]) * _WEIGHT_TILES[t][1]  # the channels the tiles read (zeros past c)
         flat, pad, g = self._windows(x, geo, o, cp)
         gflat, gpad, _, _ = self._padder(gy, (0, oh), (0, ow))  # a channels-last gradient read as it is
-        accs = []
+        acc = np.zeros((-(-n // _block(n)), kh * kw, cp, o), np.float32)
+        self._run(n, o * c * kh * kw * oh * ow * n,
+                  [pad, gpad, (_WEIGHT, g, t, oh * ow, flat, gflat, acc, acc[0].size)])
+        total = acc[0]
+        for a in acc[1:]:
+            total += a
+        return np.ascontiguousarray(total[:, :c].transpose(2, 1, 0)).reshape(o, c * kh * kw)
 
-        def block(n0, m):
-            pad(n0, m)
-            gpad(n0, m)
-            acc = np.zeros((kh * kw, cp, o), np.float32)
-            self._weight(g.ctypes.data, t, n0 * oh * ow, (n0 + m) * oh * ow, flat.ctypes.data, gflat.ctypes.data,
-                         acc.ctypes.data)
-            accs.append(acc)
+    def _run(self, n, work, steps):
+        """The block program of these steps (tuples of a kind and its arguments, arrays standing for their data
+        pointers; None: no step) over the n images in blocks of _block(n), on ember's threads from _SPLIT_MIN
+        multiply-adds."""
+        prog = np.array([[a.ctypes.data if isinstance(a, np.ndarray) else a for a in s] + [0] * (_STEP - len(s))
+                         for s in steps if s is not None], np.int64)
+        threads, _ = _threads.plan(np, n, work, n, split_min=_SPLIT_MIN)
+        self._blocks(prog.ctypes.data, len(prog), n, _block(n), threads)
 
-        self._split(n, o * c * kh * kw * oh * ow * n, block)
-        acc = accs[0]
-        for a in accs[1:]:
-            acc += a
-        return np.ascontiguousarray(acc[:, :c].transpose(2, 1, 0)).reshape(o, c * kh * kw)
 
-    @staticmethod
-    def _split(n, work, block):
-        """block(n0, m) over the images, on ember's threads from _SPLIT_MIN multiply-adds."""
-        k, nb = _threads.plan(np, n, work, n, split_min=_SPLIT_MIN)
-        _threads.for_blocks(np, n, nb, k, lambda n0, m, state: block(n0, m))
+def _block(n):
+    """Images a block of a block program: at most _BLOCKS blocks, taken by the threads as they come (the same
+    blocks on any number of threads)."""
+    return -(-n // _BLOCKS)
 
 
 def _phases(k, s, d, lo, n_in, n_out):

@@ -28,6 +28,8 @@ __all__ = ["BODY", "lower_norms", "fold_activations"]
 # elements of a batch norm's input from which its channels split over ember's threads (alone, 32x16x32x32 float32:
 # forward 0.18 -> 0.14 ms, gradient 0.20 -> 0.15; 32x32x16x16 gained nothing)
 _SPLIT_MIN = 1 << 19
+_CL_BLOCK = 16  # channels-last: C's kernels take channels in blocks of 16
+_CL_ROWS = 512  # channels-last: rows of a chunk, whose sums are its own (see em_bncl_sums_f32)
 
 BODY = r"""
 #include <stdlib.h>
@@ -201,109 +203,167 @@ void em_batchnorm_grad_##S(int64_t nb, int64_t c, int64_t r, int64_t k0, int64_t
     }                                                                                                           \
 }
 
-#define EM_BATCHNORM_CL(T, S)                                                                                   \
-/* channels-last: rows (m, c), statistics per channel over the rows, for the channels [k0, k1): as em_batchnorm */ \
-int em_batchnorm_cl_##S(int64_t m, int64_t c, int64_t k0, int64_t k1, double eps, void *xo, void *wo, void *bo, \
-                        void *yo, void *meano, void *varo, void *rstdo, int act, void *ro)                      \
-{                                                                                                               \
-    const T *restrict res = EM_DATA(ro, const T);                                                               \
-    const T *restrict x = EM_DATA(xo, const T), *restrict w = EM_DATA(wo, const T);                             \
-    const T *restrict b = EM_DATA(bo, const T);                                                                 \
-    T *restrict y = EM_DATA(yo, T), *restrict mean = EM_DATA(meano, T), *restrict var = EM_DATA(varo, T);       \
-    T *restrict rstd = EM_DATA(rstdo, T);                                                                       \
-    const int64_t nk = k1 - k0;                                                                                 \
-    double *restrict s = calloc((size_t)(2 * nk), sizeof(double)), *restrict v = s + nk;                        \
-    T *restrict mu = malloc((size_t)(3 * nk) * sizeof(T)), *restrict scale = mu + nk, *restrict shift = scale + nk; \
-    if (s == NULL || mu == NULL) {                                                                              \
-        free(s);                                                                                                \
-        free(mu);                                                                                               \
-        return 1;                                                                                               \
-    }                                                                                                           \
-    for (int64_t i = 0; i < m; ++i) {                                                                           \
-        const T *restrict xi = x + i * c + k0;                                                                  \
-        for (int64_t j = 0; j < nk; ++j)                                                                        \
-            s[j] += xi[j];                                                                                      \
-    }                                                                                                           \
-    for (int64_t j = 0; j < nk; ++j)                                                                            \
-        mu[j] = (T)(s[j] / (double)m);                                                                          \
-    for (int64_t i = 0; i < m; ++i) {                                                                           \
-        const T *restrict xi = x + i * c + k0;                                                                  \
-        for (int64_t j = 0; j < nk; ++j) {                                                                      \
-            const T d = xi[j] - mu[j];                                                                          \
-            v[j] += (double)d * d;                                                                              \
-        }                                                                                                       \
-    }                                                                                                           \
-    for (int64_t j = 0; j < nk; ++j) {                                                                          \
-        const T vk = (T)(v[j] / (double)m), rk = (T)1 / em_sqrt_##S(vk + (T)eps);                               \
-        scale[j] = rk * w[k0 + j];                                                                              \
-        shift[j] = b[k0 + j];                                                                                   \
-        mean[k0 + j] = mu[j];                                                                                   \
-        var[k0 + j] = vk;                                                                                       \
-        rstd[k0 + j] = rk;                                                                                      \
-    }                                                                                                           \
-    for (int64_t i = 0; i < m; ++i) {                                                                           \
-        const T *restrict xi = x + i * c + k0, *restrict ri = res + i * c + k0;                                 \
-        T *restrict yi = y + i * c + k0;                                                                        \
-        for (int64_t j = 0; j < nk; ++j)                                                                        \
-            yi[j] = em_bn_act_##S((xi[j] - mu[j]) * scale[j] + shift[j], act, ri + j);                          \
-    }                                                                                                           \
-    free(s);                                                                                                    \
-    free(mu);                                                                                                   \
-    return 0;                                                                                                   \
-}                                                                                                               \
-/* channels-last: the gradients of em_batchnorm_cl, as em_batchnorm_grad */                                     \
-int em_batchnorm_grad_cl_##S(int64_t m, int64_t c, int64_t k0, int64_t k1, int need_x, int need_w, int need_b,  \
-                             void *xo, void *wo, void *go, void *meano, void *rstdo, void *gxo, void *gwo,      \
-                             void *gbo)                                                                         \
-{                                                                                                               \
-    const T *restrict x = EM_DATA(xo, const T), *restrict w = EM_DATA(wo, const T);                             \
-    const T *restrict g = EM_DATA(go, const T);                                                                 \
-    const T *restrict mean = EM_DATA(meano, const T), *restrict rstd = EM_DATA(rstdo, const T);                 \
-    T *restrict gx = EM_DATA(gxo, T), *restrict gw = EM_DATA(gwo, T), *restrict gb = EM_DATA(gbo, T);           \
-    const int64_t nk = k1 - k0;                                                                                 \
-    double *restrict sg = calloc((size_t)(2 * nk), sizeof(double)), *restrict sx = sg + nk;                     \
-    T *restrict a = malloc((size_t)(3 * nk) * sizeof(T)), *restrict q = a + nk, *restrict wr = q + nk;          \
-    if (sg == NULL || a == NULL) {                                                                              \
-        free(sg);                                                                                               \
-        free(a);                                                                                                \
-        return 1;                                                                                               \
-    }                                                                                                           \
-    const T *restrict mu = mean + k0;                                                                           \
-    for (int64_t i = 0; i < m; ++i) {                                                                           \
-        const T *restrict xi = x + i * c + k0, *restrict gi = g + i * c + k0;                                   \
-        for (int64_t j = 0; j < nk; ++j) {                                                                      \
-            sg[j] += gi[j];                                                                                     \
-            sx[j] += (double)gi[j] * (xi[j] - mu[j]);                                                           \
-        }                                                                                                       \
-    }                                                                                                           \
-    for (int64_t j = 0; j < nk; ++j) {                                                                          \
-        const T rk = rstd[k0 + j];                                                                              \
-        if (need_b)                                                                                             \
-            gb[k0 + j] = (T)sg[j];                                                                              \
-        if (need_w)                                                                                             \
-            gw[k0 + j] = (T)sx[j] * rk;                                                                         \
-        a[j] = (T)(sg[j] / (double)m);                                                                          \
-        q[j] = (T)(sx[j] / (double)m) * rk * rk;                                                                \
-        wr[j] = w[k0 + j] * rk;                                                                                 \
-    }                                                                                                           \
-    if (need_x)                                                                                                 \
-        for (int64_t i = 0; i < m; ++i) {                                                                       \
-            const T *restrict xi = x + i * c + k0, *restrict gi = g + i * c + k0;                               \
-            T *restrict gxi = gx + i * c + k0;                                                                  \
-            for (int64_t j = 0; j < nk; ++j)                                                                    \
-                gxi[j] = wr[j] * (gi[j] - a[j] - (xi[j] - mu[j]) * q[j]);                                       \
-        }                                                                                                       \
-    free(sg);                                                                                                   \
-    free(a);                                                                                                    \
-    return 0;                                                                                                   \
-}
-
 EM_LAYERNORM(float, f32)
 EM_LAYERNORM(double, f64)
 EM_BATCHNORM(float, f32)
 EM_BATCHNORM(double, f64)
-EM_BATCHNORM_CL(float, f32)
-EM_BATCHNORM_CL(double, f64)
+
+/* channels-last batch norm (float32, channels c a multiple of 16) on rows (m, c), statistics per channel over
+   the rows. The rows go in chunks of `chunk`, taken by `threads` OpenMP threads as they come: each chunk's double
+   sums are its own (added up in chunk order: the results do not depend on the threads), 16 channels at a time as
+   two vectors of 8 whose sums stay in registers. */
+typedef float em_bn8 __attribute__((vector_size(32), aligned(4)));
+typedef double em_bnd8 __attribute__((vector_size(64), aligned(8)));
+typedef int32_t em_bni8 __attribute__((vector_size(32)));
+#define EM_BN8(p) (*(const em_bn8 *)(p))
+#define EM_BND8(v) __builtin_convertvector(v, em_bnd8)
+
+/* the sums of d = x - x[0] and d^2 (x's first row: a shift that keeps the one-pass variance exact in double) of
+   each chunk: part[q] holds chunk q's, (2, c) */
+void em_bncl_sums_f32(int64_t m, int64_t c, int64_t chunk, int threads, void *xo, void *parto)
+{
+    const float *x = EM_DATA(xo, const float);
+    double *part = EM_DATA(parto, double);
+    EM_OMP(parallel for schedule(dynamic, 1) num_threads(threads) if(threads > 1))
+    for (int64_t q = 0; q < (m + chunk - 1) / chunk; ++q) {
+        const int64_t i1 = (q + 1) * chunk < m ? (q + 1) * chunk : m;
+        for (int64_t k = 0; k < c; k += 16) {
+            const em_bnd8 f0 = EM_BND8(EM_BN8(x + k)), f1 = EM_BND8(EM_BN8(x + k + 8));
+            em_bnd8 s0 = {0}, s1 = {0}, v0 = {0}, v1 = {0};
+            for (int64_t i = q * chunk; i < i1; ++i) {
+                const em_bnd8 d0 = EM_BND8(EM_BN8(x + i * c + k)) - f0, d1 = EM_BND8(EM_BN8(x + i * c + k + 8)) - f1;
+                s0 += d0;
+                s1 += d1;
+                v0 += d0 * d0;
+                v1 += d1 * d1;
+            }
+            double *p = part + q * 2 * c + k;
+            *(em_bnd8 *)p = s0;
+            *(em_bnd8 *)(p + 8) = s1;
+            *(em_bnd8 *)(p + c) = v0;
+            *(em_bnd8 *)(p + c + 8) = v1;
+        }
+    }
+}
+
+/* the statistics from the chunks' sums: mean, the biased variance, rstd = 1 / sqrt(var + eps) (in float, as
+   NumPy), and scale = rstd * w */
+void em_bncl_stats_f32(int64_t m, int64_t c, int64_t chunks, double eps, void *xo, void *parto, void *wo,
+                       void *meano, void *varo, void *rstdo, void *scaleo)
+{
+    const float *x = EM_DATA(xo, const float), *w = EM_DATA(wo, const float);
+    const double *part = EM_DATA(parto, const double);
+    float *mean = EM_DATA(meano, float), *var = EM_DATA(varo, float), *rstd = EM_DATA(rstdo, float);
+    float *scale = EM_DATA(scaleo, float);
+    for (int64_t k = 0; k < c; ++k) {
+        double s = 0, v = 0;
+        for (int64_t q = 0; q < chunks; ++q) {
+            s += part[q * 2 * c + k];
+            v += part[q * 2 * c + c + k];
+        }
+        const double mu = s / (double)m, vk = v / (double)m - mu * mu;
+        mean[k] = (float)(x[k] + mu);
+        var[k] = vk > 0 ? (float)vk : 0.0f;
+        rstd[k] = 1.0f / em_sqrt_f32(var[k] + (float)eps);
+        scale[k] = rstd[k] * w[k];
+    }
+}
+
+/* em_bn_act on 8 values */
+static inline em_bn8 em_bn8_act(em_bn8 v, int act, const float *r)
+{
+    if (act & 2)
+        v = v + EM_BN8(r);
+    if (act & 1)
+        v = (em_bn8)((em_bni8)v & ((v > 0) | (v != v)));
+    return v;
+}
+
+/* y = (x - mean) * scale + b, then em_bn_act (the residual r at y's place), by chunks of rows */
+void em_bncl_apply_f32(int64_t m, int64_t c, int64_t chunk, int threads, void *xo, void *meano, void *scaleo,
+                       void *bo, void *yo, int act, void *ro)
+{
+    const float *x = EM_DATA(xo, const float), *mean = EM_DATA(meano, const float);
+    const float *scale = EM_DATA(scaleo, const float), *b = EM_DATA(bo, const float), *r = EM_DATA(ro, const float);
+    float *y = EM_DATA(yo, float);
+    EM_OMP(parallel for schedule(dynamic, chunk) num_threads(threads) if(threads > 1))
+    for (int64_t i = 0; i < m; ++i)
+        for (int64_t k = 0; k < c; k += 8) {
+            const int64_t o = i * c + k;
+            *(em_bn8 *)(y + o) = em_bn8_act((EM_BN8(x + o) - EM_BN8(mean + k)) * EM_BN8(scale + k) + EM_BN8(b + k),
+                                            act, r + o);
+        }
+}
+
+/* the gradient's sums of each chunk: g and g * (x - mean), part[q] (2, c) as em_bncl_sums_f32 */
+void em_bncl_grad_sums_f32(int64_t m, int64_t c, int64_t chunk, int threads, void *xo, void *go, void *meano,
+                           void *parto)
+{
+    const float *x = EM_DATA(xo, const float), *g = EM_DATA(go, const float), *mean = EM_DATA(meano, const float);
+    double *part = EM_DATA(parto, double);
+    EM_OMP(parallel for schedule(dynamic, 1) num_threads(threads) if(threads > 1))
+    for (int64_t q = 0; q < (m + chunk - 1) / chunk; ++q) {
+        const int64_t i1 = (q + 1) * chunk < m ? (q + 1) * chunk : m;
+        for (int64_t k = 0; k < c; k += 16) {
+            const em_bn8 u0 = EM_BN8(mean + k), u1 = EM_BN8(mean + k + 8);
+            em_bnd8 s0 = {0}, s1 = {0}, v0 = {0}, v1 = {0};
+            for (int64_t i = q * chunk; i < i1; ++i) {
+                const int64_t o = i * c + k;
+                const em_bnd8 g0 = EM_BND8(EM_BN8(g + o)), g1 = EM_BND8(EM_BN8(g + o + 8));
+                s0 += g0;
+                s1 += g1;
+                v0 += g0 * EM_BND8(EM_BN8(x + o) - u0);
+                v1 += g1 * EM_BND8(EM_BN8(x + o + 8) - u1);
+            }
+            double *p = part + q * 2 * c + k;
+            *(em_bnd8 *)p = s0;
+            *(em_bnd8 *)(p + 8) = s1;
+            *(em_bnd8 *)(p + c) = v0;
+            *(em_bnd8 *)(p + c + 8) = v1;
+        }
+    }
+}
+
+/* from the chunks' sums sg, sx: gb = sg, gw = sx * rstd (each where need_b, need_w) and the factors of gx:
+   coef (3, c) = a = sg / m, q = sx / m * rstd^2, wr = w * rstd */
+void em_bncl_grad_stats_f32(int64_t m, int64_t c, int64_t chunks, int need_w, int need_b, void *parto, void *wo,
+                            void *rstdo, void *gwo, void *gbo, void *coefo)
+{
+    const double *part = EM_DATA(parto, const double);
+    const float *w = EM_DATA(wo, const float), *rstd = EM_DATA(rstdo, const float);
+    float *gw = EM_DATA(gwo, float), *gb = EM_DATA(gbo, float), *coef = EM_DATA(coefo, float);
+    for (int64_t k = 0; k < c; ++k) {
+        double sg = 0, sx = 0;
+        for (int64_t q = 0; q < chunks; ++q) {
+            sg += part[q * 2 * c + k];
+            sx += part[q * 2 * c + c + k];
+        }
+        const float rk = rstd[k];
+        if (need_b)
+            gb[k] = (float)sg;
+        if (need_w)
+            gw[k] = (float)sx * rk;
+        coef[k] = (float)(sg / (double)m);
+        coef[c + k] = (float)(sx / (double)m) * rk * rk;
+        coef[2 * c + k] = w[k] * rk;
+    }
+}
+
+/* gx = wr * (g - a - (x - mean) * q), by chunks of rows */
+void em_bncl_grad_x_f32(int64_t m, int64_t c, int64_t chunk, int threads, void *xo, void *go, void *meano,
+                        void *coefo, void *gxo)
+{
+    const float *x = EM_DATA(xo, const float), *g = EM_DATA(go, const float), *mean = EM_DATA(meano, const float);
+    const float *a = EM_DATA(coefo, const float), *q = a + c, *wr = a + 2 * c;
+    float *gx = EM_DATA(gxo, float);
+    EM_OMP(parallel for schedule(dynamic, chunk) num_threads(threads) if(threads > 1))
+    for (int64_t i = 0; i < m; ++i)
+        for (int64_t k = 0; k < c; k += 8) {
+            const int64_t o = i * c + k;
+            *(em_bn8 *)(gx + o) = EM_BN8(wr + k) * (EM_BN8(g + o) - EM_BN8(a + k) - (EM_BN8(x + o) - EM_BN8(mean + k))
+                                                    * EM_BN8(q + k));
+        }
+}
 """
 
 _SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
@@ -312,8 +372,8 @@ _SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
 class CNormalize(Normalize):
     """Normalize (layer_norm, batch norm in training) run by C (see the module docstring)."""
 
-    # {dtype suffix: (layer norm, its gradient, batch norm, its gradient, the channels-last batch norm, its
-    # gradient)}, set by lower_norms
+    # {dtype suffix: (layer norm, its gradient, batch norm, its gradient, and for f32 the channels-last batch
+    # norm's six: see _cl_forward and _cl_gradient)}, set by lower_norms
     lib = None
     runs = "c"
     relu = False  # a batch norm followed by relu (and the residual, the op's fourth argument): see fold_activations
@@ -324,7 +384,7 @@ class CNormalize(Normalize):
             return self._activate(super().forward(xp, x, w, b), residual)
         self.b_meta = (b.shape, b.dtype)
         lay, fns = self.lay, self.lib[_SUFFIX[x.dtype]]
-        channels_last = not lay.rows and is_channels_last(x)  # rows of channels: y channels-last too
+        channels_last = _channels_last(lay, x)  # rows of channels: y channels-last too
         y = np.empty_like(x) if channels_last else np.empty(x.shape, x.dtype)
         mean, var, rstd = (np.empty(lay.kshape, x.dtype) for _ in range(3))
         threads = get_num_threads() if x.size >= render_c.PARALLEL_MIN else 1  # layer norm's OpenMP threads
@@ -336,8 +396,7 @@ class CNormalize(Normalize):
         elif channels_last:
             n, c, r = lay.sview
             res = y if residual is None else as_channels_last(residual)
-            _over_channels(lay.sview, lambda k0, k1: fns[4](n * r, c, k0, k1, self.eps, x, w, b, y, mean, var, rstd,
-                                                            act, res), "batch_norm")
+            _cl_forward(fns, n * r, c, self.eps, x, w, b, y, mean, var, rstd, act, res)
             if self.running is not None:
                 self._update_running(mean, var)
         else:
@@ -370,7 +429,7 @@ class CNormalizeGrad(NormalizeGrad):
             return super().forward(xp, x, w, g)
         need_x, need_w, need_b = self.needs
         fns, lay = self.lib[_SUFFIX[x.dtype]], self.lay
-        channels_last = not lay.rows and is_channels_last(x) and is_channels_last(g)
+        channels_last = _channels_last(lay, x, g)
         if not channels_last:
             x, g = c_array(x), c_array(g)
         gx = np.empty_like(x) if need_x else None  # channels-last as x and g, or C-contiguous
@@ -385,23 +444,55 @@ class CNormalizeGrad(NormalizeGrad):
                 raise MemoryError(f"layer_norm backward: cannot allocate {2 * lay.sview[1]} doubles")
         elif channels_last:
             n, c, r = lay.sview
-            _over_channels(lay.sview, lambda k0, k1: fns[5](n * r, c, k0, k1, *args, *ins, *outs),
-                           "batch_norm backward")
+            _cl_gradient(fns, n * r, c, args, ins, outs)
         else:
             _over_channels(lay.sview, lambda k0, k1: fns[3](*lay.sview, k0, k1, *args, *ins, *outs))
         return gx, gw, gb
 
 
-def _over_channels(sview, run, name=None):
+def _over_channels(sview, run):
     """run(k0, k1) for the channels [k0, k1) of a batch norm's (N, C, R) arrays, in one block per thread of
     ember's pool from _SPLIT_MIN elements (each channel's sums are one thread's: results do not depend on the
-    split), else in one call. With a name, run returns nonzero where C could not allocate its sums: MemoryError."""
+    split), else in one call."""
     n, c, r = sview
     k, per = _threads.plan(np, c, n * c * r, c, split_min=_SPLIT_MIN)
-    failed = []
-    _threads.for_blocks(np, c, per, k, lambda k0, m, state: failed.append(run(k0, k0 + m)))
-    if name is not None and any(failed):
-        raise MemoryError(f"{name}: cannot allocate the sums of {c} channels")
+    _threads.for_blocks(np, c, per, k, lambda k0, m, state: run(k0, k0 + m))
+
+
+def _cl_threads(m, c):
+    """The OpenMP threads of a channels-last batch norm of (m, c) rows: ember's from _SPLIT_MIN elements."""
+    return _threads.plan(np, m, m * c, m, split_min=_SPLIT_MIN)[0]
+
+
+def _cl_forward(fns, m, c, eps, x, w, b, y, mean, var, rstd, act, res):
+    """The channels-last batch norm of (m, c) rows: the chunks' sums, the statistics, then y."""
+    part = np.empty((-(-m // _CL_ROWS), 2, c))
+    scale = np.empty(c, np.float32)
+    threads = _cl_threads(m, c)
+    fns[4](m, c, _CL_ROWS, threads, x, part)
+    fns[5](m, c, len(part), eps, x, part, w, mean, var, rstd, scale)
+    fns[6](m, c, _CL_ROWS, threads, x, mean, scale, b, y, act, res)
+
+
+def _cl_gradient(fns, m, c, needs, ins, outs):
+    """The channels-last batch norm's gradients (outs: gx, gw, gb or a scratch array where not needed) from
+    ins = (x, w, g, mean, rstd): the chunks' sums, gw and gb, then gx."""
+    (need_x, need_w, need_b), (x, w, g, mean, rstd) = needs, ins
+    part = np.empty((-(-m // _CL_ROWS), 2, c))
+    coef = np.empty((3, c), np.float32)
+    threads = _cl_threads(m, c)
+    fns[7](m, c, _CL_ROWS, threads, x, g, mean, part)
+    fns[8](m, c, len(part), need_w, need_b, part, w, rstd, outs[1], outs[2], coef)
+    if need_x:
+        fns[9](m, c, _CL_ROWS, threads, x, g, mean, coef, outs[0])
+
+
+def _channels_last(lay, *arrays):
+    """Whether a batch norm's arrays take C's channels-last kernels: channels-last float32 with the channels a
+    multiple of _CL_BLOCK (as the convolutions make them: c_nhwc.fills_vectors); other channels-last arrays are
+    copied to (N, C, H, W)."""
+    return not lay.rows and arrays[0].dtype == np.float32 and lay.sview[1] % _CL_BLOCK == 0 and \
+        all(is_channels_last(a) for a in arrays)
 
 
 def _same_dtype(*arrays):
@@ -410,12 +501,18 @@ def _same_dtype(*arrays):
 
 def _functions(lib):
     i64, i32, f64, obj = ctypes.c_int64, ctypes.c_int, ctypes.c_double, ctypes.py_object
-    return function_table(lib, (("layernorm", [i64, i64, f64, i32] + [obj] * 6, None),
-                                ("layernorm_grad", [i64, i64, i32, i32, i32] + [obj] * 8, i32),
-                                ("batchnorm", [i64] * 5 + [f64] + [obj] * 7 + [i32, obj], None),
-                                ("batchnorm_grad", [i64] * 5 + [i32] * 3 + [obj] * 8, None),
-                                ("batchnorm_cl", [i64] * 4 + [f64] + [obj] * 7 + [i32, obj], i32),
-                                ("batchnorm_grad_cl", [i64] * 4 + [i32] * 3 + [obj] * 8, i32)))
+    table = function_table(lib, (("layernorm", [i64, i64, f64, i32] + [obj] * 6, None),
+                                 ("layernorm_grad", [i64, i64, i32, i32, i32] + [obj] * 8, i32),
+                                 ("batchnorm", [i64] * 5 + [f64] + [obj] * 7 + [i32, obj], None),
+                                 ("batchnorm_grad", [i64] * 5 + [i32] * 3 + [obj] * 8, None)))
+    table["f32"] += function_table(lib, (("bncl_sums", [i64] * 3 + [i32] + [obj] * 2, None),
+                                         ("bncl_stats", [i64] * 3 + [f64] + [obj] * 7, None),
+                                         ("bncl_apply", [i64] * 3 + [i32] + [obj] * 5 + [i32, obj], None),
+                                         ("bncl_grad_sums", [i64] * 3 + [i32] + [obj] * 4, None),
+                                         ("bncl_grad_stats", [i64] * 3 + [i32] * 2 + [obj] * 6, None),
+                                         ("bncl_grad_x", [i64] * 3 + [i32] + [obj] * 5, None)),
+                                   suffixes=("f32",))["f32"]
+    return table
 
 
 def _covered(op):

@@ -70,6 +70,17 @@ def _blas():
     return blas
 
 
+def _one_thread_in_forked_child():
+    """A forked child runs ember's ops on one thread until set_num_threads says otherwise (as PyTorch's DataLoader
+    workers do): GNU OpenMP, which runs the compiled C kernels' threads, cannot start a team in a child of a
+    process that used one (its first parallel region would wait forever)."""
+    _state["threads"] = 1
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_one_thread_in_forked_child)
+
+
 def _cpu_count():
     try:
         return len(os.sched_getaffinity(0))  # the cores this process may run on (Linux)
@@ -124,7 +135,9 @@ def set_num_threads(n) -> None:
     """Use n threads in ember's CPU ops.
 
     Sets the BLAS's threads (OpenBLAS directly, any other BLAS through threadpoolctl when installed) and how many
-    blocks a large op (a convolution) runs at once. On a busy machine 1 is often the fastest.
+    blocks a large op (a convolution) runs at once. On a busy machine 1 is often the fastest. A forked child
+    starts with 1 (a child of a process whose compiled C kernels ran on several threads must keep it: GNU
+    OpenMP cannot start threads there).
 
     Args:
         n (int): the number of threads (1 or more; anything else raises RuntimeError).
