@@ -1267,7 +1267,7 @@ def test_a_forked_child_runs_the_compiled_convolutions_on_one_thread(monkeypatch
     teams, run = [], c_nhwc.ChannelsLastConv._run
 
     def spy(self, n, work, steps):
-        teams.append(c_nhwc._threads.plan(np, n, work, n, c_nhwc._SPLIT_MIN)[0])
+        teams.append(c_nhwc._threads.team(n, work, c_nhwc._SPLIT_MIN))
         return run(self, n, work, steps)
 
     monkeypatch.setattr(c_nhwc.ChannelsLastConv, "_run", spy)

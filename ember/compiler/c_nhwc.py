@@ -579,8 +579,7 @@ class ChannelsLastConv:
         multiply-adds."""
         prog = np.array([[a.ctypes.data if isinstance(a, np.ndarray) else a for a in s] + [0] * (_STEP - len(s))
                          for s in steps if s is not None], np.int64)
-        threads, _ = _threads.plan(np, n, work, n, split_min=_SPLIT_MIN)
-        self._blocks(prog.ctypes.data, len(prog), n, _block(n), threads)
+        self._blocks(prog.ctypes.data, len(prog), n, _block(n), _threads.team(n, work, _SPLIT_MIN))
 
 
 def _block(n):

@@ -461,7 +461,7 @@ def _over_channels(sview, run):
 
 def _cl_threads(m, c):
     """The OpenMP threads of a channels-last batch norm of (m, c) rows: ember's from _SPLIT_MIN elements."""
-    return _threads.plan(np, m, m * c, m, split_min=_SPLIT_MIN)[0]
+    return _threads.team(m, m * c, _SPLIT_MIN)
 
 
 def _cl_forward(fns, m, c, eps, x, w, b, y, mean, var, rstd, act, res):

@@ -235,6 +235,15 @@ def plan(xp, n, work, nb, serial_nb=None, split_min=_SPLIT_MIN):
     return 1, max(1, serial_nb or nb)
 
 
+def team(n, work, split_min=_SPLIT_MIN):
+    """The threads of an OpenMP team (C code splitting its own loops) for an op with this much work on n images
+    or rows, as plan's; a team of several counts as a split (see recently_split)."""
+    k, _ = plan(np, n, work, n, split_min=split_min)
+    if k > 1:
+        _state["split_at"] = time.perf_counter()
+    return k
+
+
 def for_blocks(xp, n, nb, k, fn):
     """fn(n0, m, state) for the blocks [n0, n0 + m) of nb images (the last one maybe fewer) covering range(n), on k
     threads (see plan), each with its own ``state`` dict (scratch buffers, partial sums); returns the states of
