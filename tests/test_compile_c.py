@@ -1293,6 +1293,40 @@ def test_a_forked_child_runs_the_compiled_convolutions_on_one_thread(monkeypatch
 
 
 @needs_cc
+@pytest.mark.parametrize("layout,dtype", [("nchw", np.float32), ("nchw", np.float64), ("channels_last", np.float32)],
+                         ids=["nchw-f32", "nchw-f64", "channels_last-f32"])
+def test_a_relu_gradient_read_only_by_a_batch_norm_gradient_is_taken_by_it(dtype, layout):
+    """A ReLU gradient kernel whose result only a batch norm's gradient reads goes (CNormalizeGrad{relu=True}
+    reading the ReLU's output: channels-last, its C passes mask the gradient; else NumPy masks it first), as
+    eager; so does a dead ReLU (all its inputs negative: the batch norm's weight gradient is zero)."""
+    rng = np.random.default_rng(15)
+    channels = 32 if layout == "channels_last" else 4
+    x_np = rng.standard_normal((3, channels, 6, 5)).astype(dtype)
+    w_np = (rng.standard_normal((channels, channels, 3, 3)) * 0.2).astype(dtype)
+    results = []
+    for compiled in (False, True):
+        bn = ember.nn.BatchNorm2d(channels).to(ember.float64 if dtype == np.float64 else ember.float32)
+        with ember.no_grad():
+            bn.bias[:2] = -50.0  # two channels whose ReLU passes nothing
+        leaves = [ember.tensor(x_np, requires_grad=True), ember.tensor(w_np, requires_grad=True), *bn.parameters()]
+
+        def step(x, w, *params):
+            out = F.conv2d(F.relu(bn(F.conv2d(x, w, padding=1))), w)
+            out.square().mean().backward()
+            return out
+
+        out, grads, f = _backward_step(step, leaves, compiled)
+        results.append([out, *grads])
+    grads = [op.node for op in f.graph.walk() if type(op.node).__name__ == "CNormalizeGrad"]
+    assert len(grads) == 1 and grads[0].relu
+    assert not any(op.name == "FusedKernel" and "ReluGrad" in op.node.ops.split(",") for op in f.graph.walk())
+    assert not results[1][3][:2].any()  # the dead channels' weight gradient
+    for a, b in zip(*results[::-1]):
+        assert np.isfinite(b).all()
+        np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+
+
+@needs_cc
 def test_a_residual_made_after_the_batch_norm_keeps_its_relu_kernel():
     """The folded batch norm runs where the batch norm ran: a residual computed after it cannot be read there, so
     that pair stays two ops (and the results eager's)."""

@@ -138,7 +138,7 @@ def program(graph, name="graph", phases=False):
     try:
         for module, lower in lowerings:
             fused = lower(fused, lambda source=sources[module]: cache.load(source, compiler))
-        fused = c_conv.lower_layouts(c_norm.fold_activations(fused))
+        fused = c_conv.lower_layouts(c_norm.fold_relu_grads(c_norm.fold_activations(fused)))
         log_graph(fused, f"{name} (after fuse_elementwise and the lowerings to hand-written C)")
         # the libraries the ops outside segments need compile on threads meanwhile the segments' own C compiles
         needed, rendered = _libraries_outside_segments(fused, sources, offset, phases)

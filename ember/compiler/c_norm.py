@@ -17,13 +17,14 @@ import numpy as np
 from ..ops import _threads
 from ..ops._threads import get_num_threads
 from ..ops.norm import Normalize, NormalizeGrad
+from ..ops.unary import ReluGrad
 from . import render_c
 from .c_nhwc import as_channels_last, is_channels_last
 from .ir import Op
 from .kernel import FusedKernel
 from .lower import c_array, function_table, swap_to_c
 
-__all__ = ["BODY", "lower_norms", "fold_activations"]
+__all__ = ["BODY", "lower_norms", "fold_activations", "fold_relu_grads"]
 
 # elements of a batch norm's input from which its channels split over ember's threads (alone, 32x16x32x32 float32:
 # forward 0.18 -> 0.14 ms, gradient 0.20 -> 0.15; 32x32x16x16 gained nothing)
@@ -295,11 +296,19 @@ void em_bncl_apply_f32(int64_t m, int64_t c, int64_t chunk, int threads, void *x
         }
 }
 
-/* the gradient's sums of each chunk: g and g * (x - mean), part[q] (2, c) as em_bncl_sums_f32 */
+/* g where y > 0, else 0 (relu's gradient, from its output y), on 8 values */
+static inline em_bn8 em_bn8_relu_grad(em_bn8 g, const float *y)
+{
+    return (em_bn8)((em_bni8)g & (EM_BN8(y) > 0));
+}
+
+/* the gradient's sums of each chunk: g and g * (x - mean), part[q] (2, c) as em_bncl_sums_f32; with relu, g is
+   relu's gradient from its output y (em_bn8_relu_grad) */
 void em_bncl_grad_sums_f32(int64_t m, int64_t c, int64_t chunk, int threads, void *xo, void *go, void *meano,
-                           void *parto)
+                           int relu, void *yo, void *parto)
 {
     const float *x = EM_DATA(xo, const float), *g = EM_DATA(go, const float), *mean = EM_DATA(meano, const float);
+    const float *y = EM_DATA(yo, const float);
     double *part = EM_DATA(parto, double);
     EM_OMP(parallel for schedule(dynamic, 1) num_threads(threads) if(threads > 1))
     for (int64_t q = 0; q < (m + chunk - 1) / chunk; ++q) {
@@ -309,7 +318,9 @@ void em_bncl_grad_sums_f32(int64_t m, int64_t c, int64_t chunk, int threads, voi
             em_bnd8 s0 = {0}, s1 = {0}, v0 = {0}, v1 = {0};
             for (int64_t i = q * chunk; i < i1; ++i) {
                 const int64_t o = i * c + k;
-                const em_bnd8 g0 = EM_BND8(EM_BN8(g + o)), g1 = EM_BND8(EM_BN8(g + o + 8));
+                const em_bn8 h0 = EM_BN8(g + o), h1 = EM_BN8(g + o + 8);
+                const em_bnd8 g0 = EM_BND8(relu ? em_bn8_relu_grad(h0, y + o) : h0);
+                const em_bnd8 g1 = EM_BND8(relu ? em_bn8_relu_grad(h1, y + o + 8) : h1);
                 s0 += g0;
                 s1 += g1;
                 v0 += g0 * EM_BND8(EM_BN8(x + o) - u0);
@@ -349,19 +360,21 @@ void em_bncl_grad_stats_f32(int64_t m, int64_t c, int64_t chunks, int need_w, in
     }
 }
 
-/* gx = wr * (g - a - (x - mean) * q), by chunks of rows */
+/* gx = wr * (g - a - (x - mean) * q), by chunks of rows (relu, y: as em_bncl_grad_sums_f32) */
 void em_bncl_grad_x_f32(int64_t m, int64_t c, int64_t chunk, int threads, void *xo, void *go, void *meano,
-                        void *coefo, void *gxo)
+                        int relu, void *yo, void *coefo, void *gxo)
 {
     const float *x = EM_DATA(xo, const float), *g = EM_DATA(go, const float), *mean = EM_DATA(meano, const float);
+    const float *y = EM_DATA(yo, const float);
     const float *a = EM_DATA(coefo, const float), *q = a + c, *wr = a + 2 * c;
     float *gx = EM_DATA(gxo, float);
     EM_OMP(parallel for schedule(dynamic, chunk) num_threads(threads) if(threads > 1))
     for (int64_t i = 0; i < m; ++i)
         for (int64_t k = 0; k < c; k += 8) {
             const int64_t o = i * c + k;
-            *(em_bn8 *)(gx + o) = EM_BN8(wr + k) * (EM_BN8(g + o) - EM_BN8(a + k) - (EM_BN8(x + o) - EM_BN8(mean + k))
-                                                    * EM_BN8(q + k));
+            const em_bn8 gk = relu ? em_bn8_relu_grad(EM_BN8(g + o), y + o) : EM_BN8(g + o);
+            const em_bn8 xc = EM_BN8(x + o) - EM_BN8(mean + k);
+            *(em_bn8 *)(gx + o) = EM_BN8(wr + k) * (gk - EM_BN8(a + k) - xc * EM_BN8(q + k));
         }
 }
 """
@@ -419,17 +432,23 @@ class CNormalize(Normalize):
 
 
 class CNormalizeGrad(NormalizeGrad):
-    """NormalizeGrad of a layer_norm or a batch norm in training run by C (see the module docstring)."""
+    """NormalizeGrad of a layer_norm or a batch norm in training run by C (see the module docstring). With
+    relu (see fold_relu_grads), its output gradient is the one of the ReLU whose output is its fourth argument:
+    g where that output is positive, else 0 (as ReluGrad)."""
 
     lib = None
     runs = "c"
+    relu = False
 
-    def forward(self, xp, x, w, g):
+    def forward(self, xp, x, w, g, relu_out=None):
+        channels_last = _channels_last(self.lay, x, g, *([] if relu_out is None else [relu_out]))
+        if relu_out is not None and not channels_last:  # only the channels-last kernels mask g themselves
+            g = xp.where(relu_out > 0, g, 0).astype(g.dtype, copy=False)
+            relu_out = None
         if xp is not np or w is None or not _same_dtype(x, w, g) or self.rstd.dtype != x.dtype:
             return super().forward(xp, x, w, g)
         need_x, need_w, need_b = self.needs
         fns, lay = self.lib[_SUFFIX[x.dtype]], self.lay
-        channels_last = _channels_last(lay, x, g)
         if not channels_last:
             x, g = c_array(x), c_array(g)
         gx = np.empty_like(x) if need_x else None  # channels-last as x and g, or C-contiguous
@@ -444,7 +463,7 @@ class CNormalizeGrad(NormalizeGrad):
                 raise MemoryError(f"layer_norm backward: cannot allocate {2 * lay.sview[1]} doubles")
         elif channels_last:
             n, c, r = lay.sview
-            _cl_gradient(fns, n * r, c, args, ins, outs)
+            _cl_gradient(fns, n * r, c, args, ins, outs, relu_out)
         else:
             _over_channels(lay.sview, lambda k0, k1: fns[3](*lay.sview, k0, k1, *args, *ins, *outs))
         return gx, gw, gb
@@ -474,17 +493,19 @@ def _cl_forward(fns, m, c, eps, x, w, b, y, mean, var, rstd, act, res):
     fns[6](m, c, _CL_ROWS, threads, x, mean, scale, b, y, act, res)
 
 
-def _cl_gradient(fns, m, c, needs, ins, outs):
+def _cl_gradient(fns, m, c, needs, ins, outs, relu=None):
     """The channels-last batch norm's gradients (outs: gx, gw, gb or a scratch array where not needed) from
-    ins = (x, w, g, mean, rstd): the chunks' sums, gw and gb, then gx."""
+    ins = (x, w, g, mean, rstd): the chunks' sums, gw and gb, then gx. relu: a ReLU's output, whose gradient
+    from g the batch norm's output gradient is."""
     (need_x, need_w, need_b), (x, w, g, mean, rstd) = needs, ins
     part = np.empty((-(-m // _CL_ROWS), 2, c))
     coef = np.empty((3, c), np.float32)
     threads = _cl_threads(m, c)
-    fns[7](m, c, _CL_ROWS, threads, x, g, mean, part)
+    y = g if relu is None else relu
+    fns[7](m, c, _CL_ROWS, threads, x, g, mean, relu is not None, y, part)
     fns[8](m, c, len(part), need_w, need_b, part, w, rstd, outs[1], outs[2], coef)
     if need_x:
-        fns[9](m, c, _CL_ROWS, threads, x, g, mean, coef, outs[0])
+        fns[9](m, c, _CL_ROWS, threads, x, g, mean, relu is not None, y, coef, outs[0])
 
 
 def _channels_last(lay, *arrays):
@@ -508,9 +529,10 @@ def _functions(lib):
     table["f32"] += function_table(lib, (("bncl_sums", [i64] * 3 + [i32] + [obj] * 2, None),
                                          ("bncl_stats", [i64] * 3 + [f64] + [obj] * 7, None),
                                          ("bncl_apply", [i64] * 3 + [i32] + [obj] * 5 + [i32, obj], None),
-                                         ("bncl_grad_sums", [i64] * 3 + [i32] + [obj] * 4, None),
+                                         ("bncl_grad_sums", [i64] * 3 + [i32] + [obj] * 3 + [i32] + [obj] * 2,
+                                          None),
                                          ("bncl_grad_stats", [i64] * 3 + [i32] * 2 + [obj] * 6, None),
-                                         ("bncl_grad_x", [i64] * 3 + [i32] + [obj] * 5, None)),
+                                         ("bncl_grad_x", [i64] * 3 + [i32] + [obj] * 3 + [i32] + [obj] * 3, None)),
                                    suffixes=("f32",))["f32"]
     return table
 
@@ -595,5 +617,51 @@ def fold_activations(graph):
     for op in ops:
         if any(id(src) in replaced for src, _, _ in op.links.values()):
             op.links = {k: (replaced.get(id(src), src), attr, j) for k, (src, attr, j) in op.links.items()}
+    graph.ops = ops
+    return graph
+
+
+def fold_relu_grads(graph):
+    """graph with each batch norm gradient run by C whose output gradient a ReLU gradient makes (``ReluGrad``, or a
+    ``FusedKernel`` of it alone) read by nothing else taking that op's work (``relu``, the ReLU's output
+    its fourth argument): one pass over memory less per pair (a channels-last one masks g in its own passes). The
+    ops list is replaced."""
+    readers, handed_out, linked = graph.readers(), graph.handed_out(), graph.link_sources()
+    made_by = {id(o): op for op in graph.ops for o in op.outputs if o is not None}  # (Value.op: the traced op)
+    folds = {}  # id of the kernel -> (the batch norm gradient's op, the ReLU's output, its gradient dy)
+    for at, op in enumerate(graph.ops):
+        node = op.node
+        if type(node) is not CNormalizeGrad or node.lay.rows or node.relu or len(op.args) != 3 or id(op) in linked:
+            continue
+        g = op.args[2]
+        kernel = made_by.get(id(g))
+        if kernel is None or len(kernel.outputs) != 1 or readers.get(id(g)) != [at] or id(g) in handed_out:
+            continue
+        if type(kernel.node) is ReluGrad:
+            y, dy = kernel.args
+        elif isinstance(kernel.node, FusedKernel) and [s.name for s in kernel.node.kernel.statements] == ["ReluGrad"]:
+            y, dy = (kernel.args[i] for _, i in kernel.node.kernel.statements[0].operands)
+        else:
+            continue
+        if y.shape == dy.shape == g.shape and y.dtype == dy.dtype == g.dtype:
+            folds[id(kernel)] = (op, y, dy)
+    if not folds:
+        return graph
+    folded = {id(op): (y, dy) for op, y, dy in folds.values()}
+    ops = []
+    for op in graph.ops:
+        if id(op) in folds:
+            continue
+        if id(op) in folded:
+            y, dy = folded[id(op)]
+            node = object.__new__(CNormalizeGrad)
+            node.__dict__.update(vars(op.node), relu=True)
+            new = Op(node, [op.args[0], op.args[1], dy, y], op.outputs, op.links)
+            new.raw, new.backward = op.raw, op.backward
+            for j, out in enumerate(op.outputs):
+                if out is not None:
+                    out.op, out.out_index = new, j
+            op = new
+        ops.append(op)
     graph.ops = ops
     return graph
