@@ -219,6 +219,15 @@ typedef int32_t em_bni8 __attribute__((vector_size(32)));
 #define EM_BN8(p) (*(const em_bn8 *)(p))
 #define EM_BND8(v) __builtin_convertvector(v, em_bnd8)
 
+/* a chunk's two sums of 16 channels (two vectors each) at p and p + c */
+static inline void em_bncl_put(double *p, int64_t c, em_bnd8 s0, em_bnd8 s1, em_bnd8 v0, em_bnd8 v1)
+{
+    *(em_bnd8 *)p = s0;
+    *(em_bnd8 *)(p + 8) = s1;
+    *(em_bnd8 *)(p + c) = v0;
+    *(em_bnd8 *)(p + c + 8) = v1;
+}
+
 /* the sums of d = x - x[0] and d^2 (x's first row: a shift that keeps the one-pass variance exact in double) of
    each chunk: part[q] holds chunk q's, (2, c) */
 void em_bncl_sums_f32(int64_t m, int64_t c, int64_t chunk, int threads, void *xo, void *parto)
@@ -238,11 +247,7 @@ void em_bncl_sums_f32(int64_t m, int64_t c, int64_t chunk, int threads, void *xo
                 v0 += d0 * d0;
                 v1 += d1 * d1;
             }
-            double *p = part + q * 2 * c + k;
-            *(em_bnd8 *)p = s0;
-            *(em_bnd8 *)(p + 8) = s1;
-            *(em_bnd8 *)(p + c) = v0;
-            *(em_bnd8 *)(p + c + 8) = v1;
+            em_bncl_put(part + q * 2 * c + k, c, s0, s1, v0, v1);
         }
     }
 }
@@ -326,11 +331,7 @@ void em_bncl_grad_sums_f32(int64_t m, int64_t c, int64_t chunk, int threads, voi
                 v0 += g0 * EM_BND8(EM_BN8(x + o) - u0);
                 v1 += g1 * EM_BND8(EM_BN8(x + o + 8) - u1);
             }
-            double *p = part + q * 2 * c + k;
-            *(em_bnd8 *)p = s0;
-            *(em_bnd8 *)(p + 8) = s1;
-            *(em_bnd8 *)(p + c) = v0;
-            *(em_bnd8 *)(p + c + 8) = v1;
+            em_bncl_put(part + q * 2 * c + k, c, s0, s1, v0, v1);
         }
     }
 }
@@ -441,11 +442,12 @@ class CNormalizeGrad(NormalizeGrad):
     relu = False
 
     def forward(self, xp, x, w, g, relu_out=None):
-        channels_last = _channels_last(self.lay, x, g, *([] if relu_out is None else [relu_out]))
+        in_c = xp is np and w is not None and _same_dtype(x, w, g) and self.rstd.dtype == x.dtype
+        channels_last = in_c and _channels_last(self.lay, x, g, *([] if relu_out is None else [relu_out]))
         if relu_out is not None and not channels_last:  # only the channels-last kernels mask g themselves
             g = xp.where(relu_out > 0, g, 0).astype(g.dtype, copy=False)
             relu_out = None
-        if xp is not np or w is None or not _same_dtype(x, w, g) or self.rstd.dtype != x.dtype:
+        if not in_c:
             return super().forward(xp, x, w, g)
         need_x, need_w, need_b = self.needs
         fns, lay = self.lib[_SUFFIX[x.dtype]], self.lay
