@@ -461,11 +461,14 @@ class Segment(Node):
             if not (a.flags.c_contiguous and a.flags.aligned and a.flags.writeable):
                 return self._one_by_one(xp, arrays)
         arrays = [c_array(a) for a in arrays]
-        values, extra, starts, undo = [], [], [], []
+        values, extra, starts, undo, groups = [], [], [], [], {}
         for node, p_index, _ in self._updates:
             p, state = arrays[p_index], node.state
             if isinstance(node.optimizer, SGD):
-                args = c_optim.sgd_arguments(node.group, state, p)
+                scalars = groups.get(id(node.group), False)
+                if scalars is False:
+                    scalars = groups[id(node.group)] = c_optim.sgd_group(node.group)
+                args = c_optim.sgd_arguments(node.group, state, p, scalars)
                 if args is None:
                     return self._one_by_one(xp, arrays)
                 momentum, scalars, start = args

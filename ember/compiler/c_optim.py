@@ -101,13 +101,24 @@ def _numbers(*values):
     return all(v.__class__ in _NUMBER_TYPES or isinstance(v, numbers.Real) for v in values)
 
 
-def sgd_arguments(group, state, p):
-    """The C arguments of an SGD update of p: (with momentum, (lr, weight decay, momentum, 1 - dampening, nesterov,
-    first step, maximize), start) where ``start()`` makes the state the update needs (the momentum buffer on the
-    first step) and gives its arrays; None where C does not cover the group's values."""
+def sgd_group(group):
+    """(lr, weight decay, momentum, 1 - dampening, nesterov, maximize) of an SGD group's updates in C, or None
+    where C does not cover its values (the same for each of its parameters: see sgd_arguments)."""
     lr, wd, momentum, dampening = group["lr"], group["weight_decay"], group["momentum"], group["dampening"]
     if not _numbers(lr, wd, momentum, dampening):
         return None
+    return lr, wd, momentum, 1 - dampening, bool(group["nesterov"]), bool(group.get("maximize", False))
+
+
+def sgd_arguments(group, state, p, scalars=False):
+    """The C arguments of an SGD update of p: (with momentum, (lr, weight decay, momentum, 1 - dampening, nesterov,
+    first step, maximize), start) where ``start()`` makes the state the update needs (the momentum buffer on the
+    first step) and gives its arrays; None where C does not cover the group's values. scalars: the group's
+    sgd_group, when known."""
+    scalars = sgd_group(group) if scalars is False else scalars
+    if scalars is None:
+        return None
+    lr, wd, momentum, undamped, nesterov, maximize = scalars
     buf = state.get("momentum_buffer") if momentum else None
     if buf is not None and not (buf.flags.carray and buf.dtype == p.dtype and buf.shape == p.shape):
         return None
@@ -117,8 +128,7 @@ def sgd_arguments(group, state, p):
         if first:
             state["momentum_buffer"] = np.empty_like(p)
         return (state["momentum_buffer"],) if momentum else ()
-    scalars = (lr, wd, momentum, 1 - dampening, bool(group["nesterov"]), first, bool(group.get("maximize", False)))
-    return bool(momentum), scalars, start
+    return bool(momentum), (lr, wd, momentum, undamped, nesterov, first, maximize), start
 
 
 def adam_arguments(optimizer, group, state, p):

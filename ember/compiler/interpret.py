@@ -64,6 +64,7 @@ class Program:
         self.outputs = tuple(slot[id(v)] for v in graph.outputs)
         self.writes = tuple((w, slot[id(v)]) for w, v in graph.writes)
         self.grads = tuple((leaf, None if g is None else slot[id(g)]) for leaf, g in graph.grads)
+        self._grad_places = tuple((self.sources.index(leaf), s) for leaf, s in self.grads)  # (source index, slot)
         self.free = self._liveness()
         self.moves = self._copies_to_elide()
         self.overwrites = self._outputs_in_place(graph)
@@ -162,8 +163,8 @@ class Program:
         """Give the leaves the .grad the graph leaves them: a new tensor of its own array (copied when the array
         is also an output or another leaf's, as the engine never lets two .grad share memory), or None."""
         taken = {id(t._data) for t in outputs}
-        for leaf, s in self.grads:
-            target = sources[self.sources.index(leaf)]
+        for at, s in self._grad_places:
+            target = sources[at]
             if s is None:
                 target.grad = None
                 continue
