@@ -465,10 +465,10 @@ class Segment(Node):
         for node, p_index, _ in self._updates:
             p, state = arrays[p_index], node.state
             if isinstance(node.optimizer, SGD):
-                scalars = groups.get(id(node.group), False)
-                if scalars is False:
-                    scalars = groups[id(node.group)] = c_optim.sgd_group(node.group)
-                args = c_optim.sgd_arguments(node.group, state, p, scalars)
+                group_scalars = groups.get(id(node.group), False)
+                if group_scalars is False:
+                    group_scalars = groups[id(node.group)] = c_optim.sgd_group(node.group)
+                args = c_optim.sgd_arguments(node.group, state, p, group_scalars)
                 if args is None:
                     return self._one_by_one(xp, arrays)
                 momentum, scalars, start = args
