@@ -1,8 +1,10 @@
 """Smoke tests of the benchmark suite: it runs every workload and writes its report. No timing assertions."""
+import importlib.util
 import inspect
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -110,3 +112,18 @@ def test_deploy_smoke_c_against_ember(tmp_path):
     assert row["c"]["arena_kib"] <= row["c"]["intermediates_kib"]
     assert row["ort"].get("skipped") in (None, "skipped: ember.onnx.export not available",
                                          "skipped: onnxruntime not installed") and "error" not in row["ort"]
+
+
+def test_drift_reports_the_compiled_and_pytorch_losses_against_eager_from_the_same_weights():
+    """bench.drift: each run's loss and its relative difference from eager ember's; the first step's loss (before
+    any update, the same weights and batch) agrees to float32 rounding."""
+    has_torch = importlib.util.find_spec("torch") is not None
+    proc = _run(["-m", "bench.drift", "tiny_overhead", "3"] + ([] if has_torch else ["--no-torch"]))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["step 1", "step 3"]
+    runs = ["ember_compiled"] + (["torch"] if has_torch else [])
+    for line in lines:
+        assert all(f" {name} " in line for name in runs), line
+    first = [float(x) for x in re.findall(r"\(([0-9.e+-]+)\)", lines[0])]
+    assert len(first) == len(runs) and max(first) < 1e-6, lines[0]
