@@ -24,6 +24,7 @@ from ember.compiler.passes import optimize
 from ember.compiler.passes.fuse import fuse_elementwise
 from ember.compiler.render_c import render_module
 from ember.compiler.rules import literal
+from ember.ops import _threads
 from ember.ops.activation import GeluGrad
 from ember.ops.arith import Add, Mul
 from ember.ops.unary import Exp, ReluGrad, SigmoidGrad, Tanh, TanhGrad
@@ -1250,6 +1251,59 @@ def test_channels_last_batch_norms_of_channels_not_filling_blocks_run_on_a_copy(
         assert "CNormalize" in [op.name for op in f.graph.walk()]
         for a, b in zip(*results):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@needs_cc
+def test_a_kernel_splits_from_a_quarter_million_values_while_an_openmp_team_is_hot(monkeypatch):
+    """A fused kernel outside C segments runs on ember's threads from render_c.PARALLEL_MIN values, and from
+    HOT_PARALLEL_MIN while an OpenMP team ran less than a second ago (its threads spin, the BLAS is on one
+    thread): the same values either way."""
+    from ember.compiler import render_c
+    teams = []
+    threads_of = c_backend._Launcher._threads
+    monkeypatch.setattr(c_backend._Launcher, "_threads", lambda self: teams.append(threads_of(self)) or teams[-1])
+    f = ember.compile(lambda x: (x * 2).relu() + 1)
+    x = ember.randn(render_c.HOT_PARALLEL_MIN)
+    threads = ember.get_num_threads()
+    ember.set_num_threads(2)
+    try:
+        want = [f(x) for _ in range(3)][-1]
+        assert [op.name for op in f.graph.walk()] == ["FusedKernel"]
+        results = []
+        for team_at in (-1e9, time.perf_counter()):
+            monkeypatch.setitem(_threads._state, "team_at", team_at)
+            results.append(f(x))
+    finally:
+        ember.set_num_threads(threads)
+    assert teams[-2:] == [1, 2]
+    for r in results:
+        np.testing.assert_array_equal(r.numpy(), want.numpy())
+
+
+@needs_cc
+def test_a_segments_kernels_below_the_split_size_run_on_the_calling_thread(monkeypatch):
+    """Inside a C segment a fused kernel gets the segment's threads only from render_c.PARALLEL_MIN values (the
+    kernels split whenever given two: an OpenMP team per small kernel, spinning beside OpenBLAS's threads, made
+    a small MLP's step 10x slower)."""
+    calls = []
+    emit = c_graph._emit_kernel
+    monkeypatch.setitem(c_graph._EMIT, FusedKernel, lambda r, op: calls.append((op, emit(r, op))) or calls[-1][1])
+    model = ember.nn.Sequential(ember.nn.Linear(8, 16), ember.nn.ReLU(), ember.nn.Linear(16, 4))
+    opt = ember.optim.SGD(model.parameters(), lr=0.1)
+
+    @ember.compile
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(3):
+        step(ember.randn(5, 8), ember.tensor([0, 1, 2, 3, 0]))
+    assert calls, "no kernel in a segment"
+    for op, lines in calls:
+        assert ", 1, " in lines[-1] and "nthreads" not in lines[-1], lines
 
 
 def _convolve_in_child(f, x, want, queue):

@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from ..ops._threads import get_num_threads
+from ..ops._threads import get_num_threads, team_is_hot
 from . import c_conv, c_graph, c_loss, c_norm, c_optim, c_pool, c_rnn, cache, render_c
 from .interpret import Program
 from .c_nhwc import as_channels_last, is_channels_last
@@ -61,7 +61,7 @@ class _Launcher:
     output's shape, or one value) of (N, C, H, W) arrays runs on channels-last memory where an input is
     channels-last (see passes.layout): the others copied so, the outputs channels-last too."""
 
-    __slots__ = ("fn", "dims", "dims_ptr", "shape", "dtypes", "parallel", "elementwise")
+    __slots__ = ("fn", "dims", "dims_ptr", "shape", "dtypes", "parallel", "hot_parallel", "elementwise")
 
     def __init__(self, fn, kernel):
         n_args = len(kernel.input_dtypes) + len(kernel.outputs)
@@ -71,7 +71,9 @@ class _Launcher:
         self.dims = np.array(kernel_dims(kernel), dtype=np.int64)
         self.dims_ptr = self.dims.ctypes.data
         self.shape, self.dtypes = kernel.shape, kernel.output_dtypes
-        self.parallel = int(np.prod(kernel.shape)) >= render_c.PARALLEL_MIN
+        size = int(np.prod(kernel.shape))
+        self.parallel = size >= render_c.PARALLEL_MIN
+        self.hot_parallel = size >= render_c.HOT_PARALLEL_MIN
         self.elementwise = kernel.flat and len(kernel.shape) == 4
 
     def __call__(self, arrays, into=None):
@@ -84,8 +86,11 @@ class _Launcher:
             outs = [np.empty(self.shape, d) for d in self.dtypes]
         else:
             outs = [np.empty(self.shape, d) if a is None else a for a, d in zip(into, self.dtypes)]
-        self.fn(self.dims_ptr, get_num_threads() if self.parallel else 1, *ins, *outs)
+        self.fn(self.dims_ptr, self._threads(), *ins, *outs)
         return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def _threads(self):
+        return get_num_threads() if self.parallel or self.hot_parallel and team_is_hot() else 1
 
     def _channels_last(self, arrays):
         """The kernel over channels-last memory: the elements in another order, each the same."""
@@ -98,7 +103,7 @@ class _Launcher:
             ins.append(a)
         n, c, h, w = self.shape
         outs = [np.empty((n, h, w, c), d).transpose(0, 3, 1, 2) for d in self.dtypes]
-        self.fn(self.dims_ptr, get_num_threads() if self.parallel else 1, *ins, *outs)
+        self.fn(self.dims_ptr, self._threads(), *ins, *outs)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 

@@ -323,7 +323,8 @@ def _emit_kernel(r, op):
     r.kernels[name] = text
     dims = ", ".join(str(d) for d in render_c.kernel_dims(kernel))
     args = ", ".join([r.ptr(a) for a in op.args] + [r.ptr(o) for o in op.outputs])
-    return [f"static const int64_t dims[] = {{{dims}}};", f"{name}(dims, nthreads, {args});"]
+    threads = "nthreads" if math.prod(kernel.shape) >= render_c.PARALLEL_MIN else "1"  # (the kernel splits from 2)
+    return [f"static const int64_t dims[] = {{{dims}}};", f"{name}(dims, {threads}, {args});"]
 
 
 def _emit_clone(r, op):

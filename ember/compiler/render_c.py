@@ -6,7 +6,8 @@ than asking NumPy for the address), all C-contiguous; ``dims`` holds the sizes (
 one of two loops over the output:
 
 - flat, when every input is the whole output or one element: ``for i < n`` with ``#pragma omp parallel for simd``
-  above ``EM_PARALLEL_MIN`` elements, inputs read at ``[i]`` (or once, before the loop);
+  on ``nthreads`` threads (the caller passes 1 below ``PARALLEL_MIN`` elements, or ``HOT_PARALLEL_MIN`` while an
+  OpenMP team is hot), inputs read at ``[i]`` (or once, before the loop);
 - rows, otherwise: the merged layout's last dimension is the inner, vectorised loop (``omp simd``) and the others
   are rows (``omp parallel for``); each broadcast input's row offset comes from its precomputed strides, and an
   input that repeats along the inner dimension is read once per row.
@@ -32,6 +33,9 @@ __all__ = ["render_module", "render_kernel", "header", "kernel_dims", "field_off
 # 7 ms, and ResNet-8's training step (14 kernels of 2^19 elements) twice its time with 2^18 here. Only loops long
 # enough for that risk to be small against their own time are split.
 PARALLEL_MIN = 1 << 22
+# from this many elements a kernel outside C segments splits while an OpenMP team is hot (_threads.team_is_hot:
+# one ran less than a second ago, and the BLAS runs on one thread meanwhile, so no OpenBLAS thread spins beside it)
+HOT_PARALLEL_MIN = 1 << 18
 
 _THREADS = "num_threads(nthreads) schedule(static)"
 # (the loops' if clauses name the parallel construct, if(parallel: ...): an unnamed one applies to simd too and
@@ -133,7 +137,7 @@ def _render(kernel, name):
 
 def _flat_loop(kernel, kinds):
     lines = ["    const int64_t n = dims[0];",
-             f"    EM_OMP(parallel for simd if(parallel: n >= EM_PARALLEL_MIN) {_THREADS})",
+             f"    EM_OMP(parallel for simd if(parallel: nthreads > 1) {_THREADS})",
              "    for (int64_t i = 0; i < n; ++i) {"]
     lines += _body(kernel, lambda i: f"p{i}[i]" if kinds[i] == "full" else None, lambda k: f"q{k}[i]", " " * 8)
     return lines + ["    }"]
@@ -146,7 +150,7 @@ def _row_loops(kernel, kinds):
              "    const int64_t *sizes = dims + 2;",
              f"    const int64_t *strides = dims + {2 + outer};",
              "    (void)sizes, (void)strides;  /* unread by some layouts */",
-             f"    EM_OMP(parallel for if(parallel: rows * inner >= EM_PARALLEL_MIN) {_THREADS})",
+             f"    EM_OMP(parallel for if(parallel: nthreads > 1) {_THREADS})",
              "    for (int64_t r = 0; r < rows; ++r) {"]
     # the row's index along each outer dimension, last first
     if outer == 1:

@@ -32,8 +32,10 @@ _SPLIT_MIN = 1 << 24  # an op with less work than this (multiply-adds or element
 # OpenBLAS's threads spin (about 0.1 s) after each of its multi-threaded calls, taking a core from the pool; so
 # for _QUIET_BLAS seconds after a split, the ops that do not split run their matmuls on one BLAS thread too.
 _QUIET_BLAS = 1.0
+# threads/interop: the counts set by the user (None: the default); split_at, team_at: when an op last split over
+# threads, and when one last ran an OpenMP team
 _state = {"blas": None, "pool": None, "pid": None, "size": 0, "depth": 0, "saved": 1, "split_at": -1e9,
-          "threads": None, "interop": None}  # threads/interop: the counts set by the user (None: the default)
+          "team_at": -1e9, "threads": None, "interop": None}
 _lock = threading.Lock()
 
 
@@ -240,8 +242,14 @@ def team(n, work, split_min=_SPLIT_MIN):
     or rows, as plan's; a team of several counts as a split (see recently_split)."""
     k, _ = plan(np, n, work, n, split_min=split_min)
     if k > 1:
-        _state["split_at"] = time.perf_counter()
+        _state["split_at"] = _state["team_at"] = time.perf_counter()
     return k
+
+
+def team_is_hot():
+    """Whether an OpenMP team of several threads ran less than _QUIET_BLAS seconds ago (its threads wake in
+    microseconds, and the BLAS runs on one thread meanwhile: see recently_split)."""
+    return time.perf_counter() - _state["team_at"] < _QUIET_BLAS
 
 
 def for_blocks(xp, n, nb, k, fn):
