@@ -1281,6 +1281,42 @@ def test_a_kernel_splits_from_a_quarter_million_values_while_an_openmp_team_is_h
 
 
 @needs_cc
+def test_max_pooling_splits_while_an_openmp_team_is_hot_to_the_same_values(monkeypatch):
+    """Max pooling and its gradient in C split from render_c.HOT_PARALLEL_MIN values of work while an OpenMP team
+    is hot (as the fused kernels): the same values and gradients as on one thread."""
+    from ember.compiler import render_c
+    asked = []
+    threads_for = render_c.threads_for
+    monkeypatch.setattr(render_c, "threads_for", lambda size: asked.append((size, threads_for(size))) or asked[-1][1])
+    x = ember.randn(64, 6, 28, 28, requires_grad=True)
+
+    def step(x):
+        y = F.max_pool2d(x, 2)
+        (y * y).sum().backward()
+        return y
+
+    f = ember.compile(step)
+    threads = ember.get_num_threads()
+    ember.set_num_threads(2)
+    try:
+        results, pools = [], []
+        for team_at in (-1e9, time.perf_counter()):
+            monkeypatch.setitem(_threads._state, "team_at", team_at)
+            for _ in range(3):
+                x.grad = None
+                del asked[:]
+                y = f(x)
+            results.append((y.numpy(), x.grad.numpy()))
+            pools.append([t for size, t in asked if size == x.numel()])  # the pool's 14*14*4 and its scatter's 28*28
+    finally:
+        ember.set_num_threads(threads)
+    assert {"CMaxPool", "CMaxPoolScatter"} <= {op.name for op in f.graph.walk()}
+    assert pools == [[1, 1], [2, 2]]
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+@needs_cc
 def test_a_segments_kernels_below_the_split_size_run_on_the_calling_thread(monkeypatch):
     """Inside a C segment a fused kernel gets the segment's threads only from render_c.PARALLEL_MIN values (the
     kernels split whenever given two: an OpenMP team per small kernel, spinning beside OpenBLAS's threads, made

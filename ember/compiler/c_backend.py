@@ -17,7 +17,6 @@ import warnings
 
 import numpy as np
 
-from ..ops._threads import get_num_threads, team_is_hot
 from . import c_conv, c_graph, c_loss, c_norm, c_optim, c_pool, c_rnn, cache, render_c
 from .interpret import Program
 from .c_nhwc import as_channels_last, is_channels_last
@@ -61,7 +60,7 @@ class _Launcher:
     output's shape, or one value) of (N, C, H, W) arrays runs on channels-last memory where an input is
     channels-last (see passes.layout): the others copied so, the outputs channels-last too."""
 
-    __slots__ = ("fn", "dims", "dims_ptr", "shape", "dtypes", "parallel", "hot_parallel", "elementwise")
+    __slots__ = ("fn", "dims", "dims_ptr", "shape", "dtypes", "size", "elementwise")
 
     def __init__(self, fn, kernel):
         n_args = len(kernel.input_dtypes) + len(kernel.outputs)
@@ -71,9 +70,7 @@ class _Launcher:
         self.dims = np.array(kernel_dims(kernel), dtype=np.int64)
         self.dims_ptr = self.dims.ctypes.data
         self.shape, self.dtypes = kernel.shape, kernel.output_dtypes
-        size = int(np.prod(kernel.shape))
-        self.parallel = size >= render_c.PARALLEL_MIN
-        self.hot_parallel = size >= render_c.HOT_PARALLEL_MIN
+        self.size = int(np.prod(kernel.shape))
         self.elementwise = kernel.flat and len(kernel.shape) == 4
 
     def __call__(self, arrays, into=None):
@@ -90,7 +87,7 @@ class _Launcher:
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def _threads(self):
-        return get_num_threads() if self.parallel or self.hot_parallel and team_is_hot() else 1
+        return render_c.threads_for(self.size)
 
     def _channels_last(self, arrays):
         """The kernel over channels-last memory: the elements in another order, each the same."""

@@ -11,7 +11,6 @@ import ctypes
 
 import numpy as np
 
-from ..ops._threads import get_num_threads
 from ..ops.pooling import MaxPool, MaxPoolScatter
 from . import render_c
 from .lower import swap_to_c
@@ -43,7 +42,7 @@ void em_maxpool_##S(int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow
             span[(ch * kw + j) * 2] = off >= 0 ? 0 : (-off + sw - 1) / sw;                                      \
             span[(ch * kw + j) * 2 + 1] = end < n ? end : n;                                                    \
         }                                                                                                       \
-    EM_OMP(parallel for if(parallel: planes * oh * ow * kh * kw >= EM_PARALLEL_MIN) num_threads(nthreads)      \
+    EM_OMP(parallel for if(parallel: nthreads > 1) num_threads(nthreads)                                       \
            schedule(static))                                                                                    \
     for (int64_t p = 0; p < planes; ++p) {                                                                      \
         const T *restrict xp = x + p * h * w;                                                                   \
@@ -107,7 +106,7 @@ void em_maxpool_scatter_##S##_##IS(int64_t planes, int64_t h, int64_t w, int64_t
     const int64_t kh = geo[0], sh = geo[1], dh = geo[2], lh = geo[3];                                           \
     const int64_t kw = geo[4], sw = geo[5], dw = geo[6], lw = geo[7];                                           \
     (void)kh;                                                                                                   \
-    EM_OMP(parallel for if(parallel: planes * h * w >= EM_PARALLEL_MIN) num_threads(nthreads) schedule(static)) \
+    EM_OMP(parallel for if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))                     \
     for (int64_t p = 0; p < planes; ++p) {                                                                      \
         T *restrict op = out + p * h * w;                                                                       \
         for (int64_t i = 0; i < h * w; ++i)                                                                     \
@@ -156,7 +155,7 @@ class CMaxPool(MaxPool):
         (kh, _, _, _, h, oh), (kw, _, _, _, w, ow) = self.geo
         out = np.empty(x.shape[:-2] + (oh, ow), x.dtype)
         kidx = np.empty(out.shape, np.int8 if kh * kw < 128 else np.int32)
-        threads = get_num_threads() if out.size * kh * kw >= render_c.PARALLEL_MIN else 1
+        threads = render_c.threads_for(out.size * kh * kw)
         self.lib[_SUFFIX[x.dtype], _INDEX[kidx.dtype]][0](planes, h, w, oh, ow, _geometry(self.geo), threads,
                                                             kidx.itemsize, x, out, kidx)
         self.kidx = kidx
@@ -174,7 +173,7 @@ class CMaxPoolScatter(MaxPoolScatter):
         kidx = self.kidx if self.kidx.flags.carray else np.ascontiguousarray(self.kidx)
         (_, _, _, _, h, oh), (_, _, _, _, w, ow) = self.geo
         out = np.empty(g.shape[:-2] + (h, w), g.dtype)
-        threads = get_num_threads() if out.size >= render_c.PARALLEL_MIN else 1
+        threads = render_c.threads_for(out.size)
         self.lib[_SUFFIX[g.dtype], _INDEX[kidx.dtype]][1](planes, h, w, oh, ow, _geometry(self.geo), threads, g,
                                                             kidx, out)
         return self._out(out)

@@ -22,10 +22,11 @@ import hashlib
 
 import numpy as np
 
+from ..ops import _threads
 from .c_prelude import PRELUDE
 from .rules import SUPPORTED_DTYPES, Operands, compute_dtype
 
-__all__ = ["render_module", "render_kernel", "header", "kernel_dims", "field_offset", "PARALLEL_MIN"]
+__all__ = ["render_module", "render_kernel", "header", "kernel_dims", "field_offset", "PARALLEL_MIN", "threads_for"]
 
 # elements: smaller loops run on one thread. On 2 idle cores a 2^19-element gelu takes 0.16 ms on 2 threads
 # against 0.25 ms on one; but a parallel region waits for every thread of its team, so on a busy machine (or
@@ -36,6 +37,13 @@ PARALLEL_MIN = 1 << 22
 # from this many elements a kernel outside C segments splits while an OpenMP team is hot (_threads.team_is_hot:
 # one ran less than a second ago, and the BLAS runs on one thread meanwhile, so no OpenBLAS thread spins beside it)
 HOT_PARALLEL_MIN = 1 << 18
+
+
+def threads_for(size):
+    """The threads of a kernel of ``size`` elements (or units of work) whose OpenMP loop splits when given more
+    than one: ember's from PARALLEL_MIN, or from HOT_PARALLEL_MIN while an OpenMP team is hot; else 1."""
+    hot = size >= HOT_PARALLEL_MIN and _threads.team_is_hot()
+    return _threads.get_num_threads() if size >= PARALLEL_MIN or hot else 1
 
 _THREADS = "num_threads(nthreads) schedule(static)"
 # (the loops' if clauses name the parallel construct, if(parallel: ...): an unnamed one applies to simd too and
