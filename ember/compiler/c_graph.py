@@ -323,8 +323,8 @@ def _emit_kernel(r, op):
     r.kernels[name] = text
     dims = ", ".join(str(d) for d in render_c.kernel_dims(kernel))
     args = ", ".join([r.ptr(a) for a in op.args] + [r.ptr(o) for o in op.outputs])
-    threads = "nthreads" if math.prod(kernel.shape) >= render_c.PARALLEL_MIN else "1"  # (the kernel splits from 2)
-    return [f"static const int64_t dims[] = {{{dims}}};", f"{name}(dims, {threads}, {args});"]
+    # the kernel splits whenever given more than one thread
+    return [f"static const int64_t dims[] = {{{dims}}};", f"{name}(dims, {_threads(math.prod(kernel.shape))}, {args});"]
 
 
 def _emit_clone(r, op):
@@ -343,7 +343,7 @@ def _emit_loss(r, op):
     logp, sums = r.scratch(op, "logp", t), r.scratch(op, "sums", "double")
     value = "sums[0] / sums[1]" if mean else "sums[0]"
     return [f"{t} *logp = {logp};", f"double *sums = {sums};",
-            f"if (em_xent_{s}({n}, {c}, {op.node.targets[0]}, {_threads(x)}, {r.ptr(x)}, {r.ptr(target)}, logp, "
+            f"if (em_xent_{s}({n}, {c}, {op.node.targets[0]}, {_threads(_size(x))}, {r.ptr(x)}, {r.ptr(target)}, logp, "
             "sums))", "    return 1;", f"{r.ptr(op.outputs[0])}[0] = ({t})({value});"]
 
 
@@ -356,7 +356,7 @@ def _emit_loss_grad(r, op):
     logp, sums = r.scratch(loss, "logp", t), r.scratch(loss, "sums", "double")
     scale = f"(double){r.ptr(g)}[0]" + (" / sums[1]" if mean else "")
     return [f"const double *sums = {sums};", "(void)sums;",
-            f"em_xent_grad_{s}({n}, {c}, {loss.node.targets[0]}, {_threads(x)}, {scale}, {logp}, "
+            f"em_xent_grad_{s}({n}, {c}, {loss.node.targets[0]}, {_threads(_size(x))}, {scale}, {logp}, "
             f"{r.ptr(loss.args[1])}, {r.ptr(op.outputs[0])});"]
 
 
@@ -364,7 +364,7 @@ def _emit_update(r, op):
     r.bodies.add("optim")
     p, g = op.args
     _, s, _ = _T[p.dtype]
-    h, item, n, thr = r.hp, r.items, _size(p), _threads(p)
+    h, item, n, thr = r.hp, r.items, _size(p), _threads(_size(p))
     r.updates.append((op.node, r.plan.inputs.index(p), h))
     state = f"EM_ITEM({item}, void)"
     if isinstance(op.node.optimizer, SGD):
@@ -381,8 +381,9 @@ def _emit_update(r, op):
             f"{r.ptr(g)}, {state}, EM_ITEM({item + 1}, void));"]
 
 
-def _threads(v):
-    return "nthreads" if _size(v) >= render_c.PARALLEL_MIN else "1"
+def _threads(size):
+    """The thread count a segment passes to a function splitting this much work: its own from PARALLEL_MIN."""
+    return "nthreads" if size >= render_c.PARALLEL_MIN else "1"
 
 
 _EMIT = {Linear: _emit_linear, LinearGrad: _emit_linear_grad, FusedKernel: _emit_kernel, Clone: _emit_clone,

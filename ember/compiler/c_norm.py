@@ -606,12 +606,7 @@ def fold_activations(graph):
     for i, op in enumerate(graph.ops):
         if i in folds:
             bn, kernel, residual = folds[i]
-            node = object.__new__(CNormalize)
-            node.__dict__.update(vars(bn.node), relu=True)
-            out = kernel.outputs[0]
-            new = Op(node, bn.args + ([residual] if residual is not None else []), [out], bn.links)
-            new.raw, new.backward = bn.raw, bn.backward
-            out.op, out.out_index = new, 0
+            new = _with_relu(bn, bn.args + ([residual] if residual is not None else []), kernel.outputs)
             replaced[id(bn)] = new
             ops.append(new)
         elif id(op) not in dropped:
@@ -656,14 +651,20 @@ def fold_relu_grads(graph):
             continue
         if id(op) in folded:
             y, dy = folded[id(op)]
-            node = object.__new__(CNormalizeGrad)
-            node.__dict__.update(vars(op.node), relu=True)
-            new = Op(node, [op.args[0], op.args[1], dy, y], op.outputs, op.links)
-            new.raw, new.backward = op.raw, op.backward
-            for j, out in enumerate(op.outputs):
-                if out is not None:
-                    out.op, out.out_index = new, j
-            op = new
+            op = _with_relu(op, [op.args[0], op.args[1], dy, y], op.outputs)
         ops.append(op)
     graph.ops = ops
     return graph
+
+
+def _with_relu(op, args, outputs):
+    """A copy of the batch norm (or gradient) op with ``relu`` set, reading args and making outputs (each output
+    value now made by it)."""
+    node = object.__new__(type(op.node))
+    node.__dict__.update(vars(op.node), relu=True)
+    new = Op(node, args, outputs, op.links)
+    new.raw, new.backward = op.raw, op.backward
+    for j, out in enumerate(outputs):
+        if out is not None:
+            out.op, out.out_index = new, j
+    return new
