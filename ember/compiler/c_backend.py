@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from . import c_conv, c_graph, c_loss, c_norm, c_optim, c_pool, c_rnn, cache, render_c
+from . import c_attention, c_conv, c_graph, c_loss, c_norm, c_optim, c_pool, c_rnn, cache, render_c
 from .interpret import Program
 from .c_nhwc import as_channels_last, is_channels_last
 from .kernel import FusedKernel
@@ -50,8 +50,10 @@ def data_offset():
 
 def runtime_source(offset):
     """All the hand-written C functions (optimizer updates, cross-entropy, max pooling, convolutions' window
-    copies, layer and batch norm, the LSTM cell) in one module (a graph builds the library of each module it needs)."""
-    return render_c.header(offset) + c_optim.BODY + c_loss.BODY + c_pool.BODY + c_conv.BODY + c_norm.BODY + c_rnn.BODY
+    copies, layer and batch norm, the LSTM cell, attention) in one module (a graph builds the library of each module it
+    needs)."""
+    modules = (c_optim, c_loss, c_pool, c_conv, c_norm, c_rnn, c_attention)
+    return render_c.header(offset) + "".join(module.BODY for module in modules)
 
 
 class _Launcher:
@@ -135,7 +137,8 @@ def program(graph, name="graph", phases=False):
         return Program(graph), graph
     fused = fuse_elementwise(split_linear_bias(graph), phases=phases)
     lowerings = ((c_optim, c_optim.lower_updates), (c_loss, c_loss.lower_losses), (c_pool, c_pool.lower_pools),
-                 (c_conv, c_conv.lower_convolutions), (c_norm, c_norm.lower_norms), (c_rnn, c_rnn.lower_rnns))
+                 (c_conv, c_conv.lower_convolutions), (c_norm, c_norm.lower_norms), (c_rnn, c_rnn.lower_rnns),
+                 (c_attention, c_attention.lower_attention))
     sources = {module: render_c.header(offset) + module.BODY for module, _ in lowerings}
     try:
         for module, lower in lowerings:
