@@ -84,6 +84,19 @@ def test_attention_in_c_equals_pytorch():
 
 
 @needs_cc
+def test_heads_split_over_threads_give_the_bits_of_one_thread(monkeypatch):
+    """Heads split over OpenMP threads (while the BLAS runs on one thread: a graph whose segments own the threads),
+    each thread with its own scratch: every head computed as on one thread."""
+    leaves, g = _inputs(np.float32, 3, 5, 33, 33, 16, 16, True, seed=2)
+    results = []
+    for threads in (1, 2):
+        monkeypatch.setattr(c_attention, "_threads_for", lambda p, threads=threads: threads)
+        results.append(_attend(leaves, g, True, is_causal=True)[0])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+@needs_cc
 @pytest.mark.parametrize("frozen", [0, 1, 2])
 def test_only_the_gradients_needed_are_made(frozen):
     leaves, g = _inputs(np.float32, 2, 2, 9, 9, 4, 4, False)

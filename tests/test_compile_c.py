@@ -670,7 +670,7 @@ def _assert_compiled_equals_eager(step, leaves, args, nodes, dtype):
 
 @needs_cc
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(6, 7, 48), (5, 3)], ids=["3d", "2d"])
+@pytest.mark.parametrize("shape", [(6, 7, 48), (5, 3), (5, 41, 24)], ids=["3d", "2d", "chunks"])
 def test_layer_norm_in_c_equals_eager(shape, dtype):
     rng = np.random.default_rng(4)
     x_np = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
@@ -684,6 +684,29 @@ def test_layer_norm_in_c_equals_eager(shape, dtype):
         return y
 
     _assert_compiled_equals_eager(step, leaves, (g,), ("CNormalize", "CNormalizeGrad"), dtype)
+
+
+@needs_cc
+def test_layer_norm_gradient_in_c_gives_the_same_bits_on_one_or_two_threads(monkeypatch):
+    """The rows in chunks of 64 on OpenMP threads, the chunks' sums added in chunk order (205 rows: 4 chunks)."""
+    from ember.compiler import render_c
+    rng = np.random.default_rng(7)
+    x_np, g_np = rng.standard_normal((2, 5, 41, 24)).astype(np.float32)
+    w_np, b_np = rng.standard_normal((2, 24)).astype(np.float32)
+    results = []
+    for threads in (1, 2):
+        monkeypatch.setattr(render_c, "threads_for", lambda size, threads=threads: threads)
+        leaves = [ember.tensor(a, requires_grad=True) for a in (x_np, w_np, b_np)]
+
+        def step(x, w, b, g):
+            y = F.layer_norm(x, (24,), w, b)
+            y.backward(g)
+            return y
+
+        y, grads, _ = _backward_step(step, leaves, True, ember.tensor(g_np))
+        results.append([y, *grads])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
 
 
 @needs_cc

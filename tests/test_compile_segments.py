@@ -250,3 +250,87 @@ def test_segment_source_compiles_with_all_warnings_as_errors(tmp_path, monkeypat
 
 def test_tuple_and_array_offsets_are_found():
     assert c_graph.tuple_offset() is not None and c_backend.data_offset() is not None
+
+
+# --- segments that own the threads (c_graph.owns_threads) --------------------------------------------------------
+
+def _wide_mlp():
+    ember.manual_seed(1)
+    return nn.Sequential(nn.Linear(96, 80), nn.ReLU(), nn.Linear(80, 40), nn.ReLU(), nn.Linear(40, 10))
+
+
+def _wide_steps(compiled, threads, steps=5, batch=160):
+    """Losses and parameters of SGD-with-momentum steps of _wide_mlp on ``threads`` threads: its GEMMs (up to 1.2M
+    multiply-adds) split when compiled, by the rows of the product where it has more rows than columns, else by its
+    columns (each transposed operand or not: a batch below the features makes the forward's products wide)."""
+    rng = np.random.default_rng(5)
+    x = ember.tensor(rng.standard_normal((batch, 96)), dtype=ember.float32)
+    y = ember.tensor(rng.integers(0, 10, batch))
+    model = _wide_mlp()
+    opt = ember.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    f = ember.compile(step, fullgraph=True) if compiled else step
+    before = ember.get_num_threads()
+    ember.set_num_threads(threads)
+    try:
+        losses = [f(x, y).item() for _ in range(steps)]
+    finally:
+        ember.set_num_threads(before)
+    return losses, [p.detach().numpy().copy() for p in model.parameters()], f
+
+
+@needs_c
+@pytest.mark.parametrize("threads, batch", [(1, 160), (2, 160), (2, 48)])
+def test_segments_that_own_the_threads_split_their_gemms_and_equal_eager(threads, batch, monkeypatch, c_runs):
+    monkeypatch.setattr(c_graph, "GEMM_SPLIT_MIN", 1 << 12)  # every GEMM of the step splits (rows or columns)
+    monkeypatch.setattr(c_graph, "SPLIT_MIN", 1 << 8)
+    want_losses, want_params, _ = _wide_steps(False, threads, batch=batch)
+    losses, params, f = _wide_steps(True, threads, batch=batch)
+    segments = [op.node for op in f.graph.ops if op.name == "Segment"]
+    assert len(segments) == 1 and segments[0].own_threads and c_runs[0] == 2  # (after two traces and a check)
+    np.testing.assert_allclose(losses, want_losses, rtol=1e-5)
+    for a, b in zip(params, want_params):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@needs_c
+def test_which_graphs_own_the_threads():
+    """A step whose GEMMs are all in segments owns them; one with a GEMM too small to split, or with an op
+    running NumPy's BLAS outside segments (a convolution), does not."""
+    from ember.compiler.capture import trace
+    from ember.compiler.passes import optimize
+    from ember.compiler.passes.fuse import fuse_elementwise
+
+    def graph_of(fn, *args):
+        return fuse_elementwise(optimize(trace(fn, args, {})[0]))
+
+    big = nn.Linear(256, 256)
+    small = nn.Linear(8, 8)
+    conv = nn.Conv2d(3, 4, 3)
+    x = ember.randn(64, 256)
+    assert c_graph.owns_threads(graph_of(lambda x: big(x).relu(), x))
+    assert not c_graph.owns_threads(graph_of(lambda x: small(x).relu(), ember.randn(4, 8)))
+    assert not c_graph.owns_threads(graph_of(lambda x, im: big(x).relu().sum() + conv(im).sum(), x,
+                                             ember.randn(2, 3, 8, 8)))
+
+
+@needs_c
+def test_a_program_whose_segments_own_the_threads_runs_with_the_blas_on_one_thread(monkeypatch):
+    from ember.ops import _threads as threads
+    held = []
+    forward = Segment.forward
+
+    def recorded(self, xp, *arrays):
+        held.append(threads.blas_held())
+        return forward(self, xp, *arrays)
+
+    monkeypatch.setattr(Segment, "forward", recorded)
+    _, _, f = _wide_steps(True, 2)
+    assert held and all(held)

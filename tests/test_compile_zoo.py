@@ -17,7 +17,8 @@ _MODELS = {
     "resnet18": lambda: zoo.resnet18(num_classes=10),
     # resnet50's Bottleneck blocks, one per stage and a quarter as wide inside (its 25M parameters: 30 s a test)
     "resnet50_blocks": lambda: zoo.ResNet(zoo.Bottleneck, [1, 1, 1, 1], num_classes=10, width_per_group=16),
-    "vgg11_bn": lambda: _small_head(zoo.vgg11_bn(num_classes=10)), "mobilenet_v2": lambda: zoo.mobilenet_v2(num_classes=10),
+    "vgg11_bn": lambda: _small_head(zoo.vgg11_bn(num_classes=10)),
+    "mobilenet_v2": lambda: zoo.mobilenet_v2(num_classes=10),
     "vit": lambda: zoo.vit(), "lstm_classifier": lambda: zoo.lstm_classifier(vocab_size=20),
     "gpt": lambda: zoo.gpt(vocab_size=17, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.1),
 }

@@ -9,15 +9,16 @@ the attention weights ``p`` (B, H, L, S), zero where masked, as NumPy's form doe
 node runs (not 3-D or 4-D, broadcast batch dimensions, another dtype, no BLAS found) run NumPy's forms, and a
 gradient runs NumPy's form after them (it reads its forward's ``p``, ``halves`` and ``dead``, whichever form set
 them). float32 rows run in 16-lane vectors; results differ from NumPy's by rounding (the exponential is
-``em_exp_f32``, the scale is the GEMM's alpha). Heads run one after another on the calling thread: the BLAS's
-threads spin between calls, and an OpenMP team beside them made a gpt_small step 3x slower.
+``em_exp_f32``, the scale is the GEMM's alpha). Heads split over OpenMP threads only while the BLAS runs on one
+thread (see _threads_for).
 """
 import ctypes
 
 import numpy as np
 
 from ..ops.attention import Attention, AttentionGrad, _heads_last
-from . import blas
+from ..ops import _threads
+from . import blas, render_c
 from .lower import function_table, swap_to_c
 
 __all__ = ["BODY", "lower_attention"]
@@ -180,12 +181,13 @@ static void em_attn_gemm_SFX(void *fn, int wide, int ta, int tb, int64_t m, int6
 }
 
 /* per head: the scores q k^T * scale into p's rows (the BLAS), their softmax, out = p v (the BLAS) */
-void em_attention_SFX(void *geoo, double scale, void *gemm, int wide, void *qo, void *ko, void *vo, void *oo,
-                      void *po)
+void em_attention_SFX(void *geoo, double scale, void *gemm, int wide, int nthreads, void *qo, void *ko, void *vo,
+                      void *oo, void *po)
 {
     EM_ATTN_GEO
     const real *q = EM_DATA(qo, const real), *k = EM_DATA(ko, const real), *v = EM_DATA(vo, const real);
     real *out = EM_DATA(oo, real), *p = EM_DATA(po, real);
+    EM_OMP(parallel for if(parallel: nthreads > 1) num_threads(nthreads) schedule(dynamic))
     for (int64_t bh = 0; bh < B * H; ++bh) {
         const int64_t b = bh / H, h = bh % H;
         real *ph = p + bh * L * S;
@@ -200,15 +202,18 @@ void em_attention_SFX(void *geoo, double scale, void *gemm, int wide, void *qo, 
 
 /* the gradients of q, k and v (need: bits 1, 2, 4) from the weights p and the output gradient g (strides 9-11),
    ds (L x S) scratch: gv = p^T g, ds = p * (g v^T - rowsum(p * g v^T)) * scale, gq = ds k, gk = ds^T q */
-void em_attention_grad_SFX(void *geoo, double scale_d, void *gemm, int wide, int need, void *qo, void *ko,
-                           void *vo, void *go, void *po, void *dso, void *gqo, void *gko, void *gvo)
+void em_attention_grad_SFX(void *geoo, double scale_d, void *gemm, int wide, int nthreads, int need, void *qo,
+                           void *ko, void *vo, void *go, void *po, void *dso, void *gqo, void *gko, void *gvo)
 {
     EM_ATTN_GEO
     const real scale = (real)scale_d;
     const real *q = EM_DATA(qo, const real), *k = EM_DATA(ko, const real), *v = EM_DATA(vo, const real);
     const real *g = EM_DATA(go, const real), *p = EM_DATA(po, const real);
-    real *ds = EM_DATA(dso, real), *gq = EM_DATA(gqo, real), *gk = EM_DATA(gko, real), *gv = EM_DATA(gvo, real);
-    for (int64_t bh = 0; bh < B * H; ++bh) {
+    real *gq = EM_DATA(gqo, real), *gk = EM_DATA(gko, real), *gv = EM_DATA(gvo, real);
+    EM_OMP(parallel for if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))
+    for (int t = 0; t < nthreads; ++t)  /* thread t: a block of heads, its own (L, S) scratch */
+    for (int64_t bh = B * H * t / nthreads; bh < B * H * (t + 1) / nthreads; ++bh) {
+        real *ds = EM_DATA(dso, real) + t * L * S;
         const int64_t b = bh / H, h = bh % H;
         const real *qh = q + b * st[0] + h * st[1], *gh = g + b * st[9] + h * st[10], *ph = p + bh * L * S;
         if (need & 4)
@@ -275,6 +280,13 @@ def _blas(xp, q, k, v):
     return functions.addresses["sgemm" if q.dtype == np.float32 else "dgemm"], functions.int_type == "int64_t"
 
 
+def _threads_for(p):
+    """The OpenMP threads of a call over the heads of weights p: several only while the BLAS runs on one thread
+    (a graph whose segments own the threads), whose GEMMs then run on the calling threads; else 1 (the BLAS's
+    threads spin between calls, and an OpenMP team beside them made a gpt_small step 3x slower)."""
+    return render_c.threads_for(p.size) if _threads.blas_held() else 1
+
+
 class CAttention(Attention):
     """Attention run by C (see the module docstring); its weights in ``p`` (``halves`` and ``dead`` None), or NumPy's
     form's where C does not take the inputs."""
@@ -290,7 +302,7 @@ class CAttention(Attention):
         out = _heads_last(np, q.shape[:-1] + (v.shape[-1],), q.dtype)
         p = np.empty(q.shape[:-1] + (k.shape[-2],), q.dtype)
         geo, q, k, v, _ = _geometry(self.causal, q, k, v, out)
-        self.lib[_SUFFIX[q.dtype]][0](geo, float(self.scale), *gemm, q, k, v, out, p)
+        self.lib[_SUFFIX[q.dtype]][0](geo, float(self.scale), *gemm, _threads_for(p), q, k, v, out, p)
         self.p, self.halves = p, None
         return out
 
@@ -313,15 +325,16 @@ class CAttentionGrad(AttentionGrad):
         outs = [_heads_last(np, a.shape, a.dtype) for a in (q, k, v)]
         geo, q, k, v, g, *_ = _geometry(self.causal, q, k, v, g, *outs)
         need = (1 if nq else 0) | (2 if nk else 0) | (4 if nv else 0)
-        scratch = np.empty(p.shape[-2:], p.dtype)
-        self.lib[_SUFFIX[q.dtype]][1](geo, float(self.scale), *gemm, need, q, k, v, g, p, scratch, *outs)
+        threads = _threads_for(p)
+        scratch = np.empty((threads,) + p.shape[-2:], p.dtype)
+        self.lib[_SUFFIX[q.dtype]][1](geo, float(self.scale), *gemm, threads, need, q, k, v, g, p, scratch, *outs)
         return tuple(o if n else None for o, n in zip(outs, (nq, nk, nv))) + (None,)
 
 
 def _functions(lib):
     i32, f64, obj, ptr = ctypes.c_int, ctypes.c_double, ctypes.py_object, ctypes.c_void_p
-    return function_table(lib, (("attention", [obj, f64, ptr, i32] + [obj] * 5, None),
-                                ("attention_grad", [obj, f64, ptr, i32, i32] + [obj] * 9, None)))
+    return function_table(lib, (("attention", [obj, f64, ptr, i32, i32] + [obj] * 5, None),
+                                ("attention_grad", [obj, f64, ptr, i32, i32, i32] + [obj] * 9, None)))
 
 
 def lower_attention(graph, load):

@@ -106,11 +106,11 @@ class _Launcher:
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 
-def _libraries_outside_segments(graph, sources, offset, phases=False):
+def _libraries_outside_segments(graph, sources, offset, phases=False, own_threads=False):
     """(the sources of the libraries that the ops left outside C segments will load: the hand-written modules of
     their nodes (``sources``: {module: source}) and the module of their fused kernels; that module as
     (kernels, source, function names), or None)."""
-    inside = {i for run in c_graph.segment_runs(graph, phases) for i in run}
+    inside = {i for run in c_graph.segment_runs(graph, phases, own_threads) for i in run}
     outside = [op.node for i, op in enumerate(graph.ops) if i not in inside]
     needed = [sources[c_conv] for node in outside if getattr(node, "window_ops", None) is not None]
     needed += [sources[m] for m in sources for node in outside if type(node).__module__ == m.__name__]
@@ -146,10 +146,11 @@ def program(graph, name="graph", phases=False):
         fused = c_conv.lower_layouts(c_norm.fold_relu_grads(c_norm.fold_activations(fused)))
         log_graph(fused, f"{name} (after fuse_elementwise and the lowerings to hand-written C)")
         # the libraries the ops outside segments need compile on threads meanwhile the segments' own C compiles
-        needed, rendered = _libraries_outside_segments(fused, sources, offset, phases)
+        own = c_graph.owns_threads(fused, phases)
+        needed, rendered = _libraries_outside_segments(fused, sources, offset, phases, own)
         wait = cache.build_all(needed, compiler)
         try:
-            fused = c_graph.lower_segments(fused, offset, lambda source: cache.load(source, compiler), phases)
+            fused = c_graph.lower_segments(fused, offset, lambda source: cache.load(source, compiler), phases, own)
         finally:
             wait()
         log_graph(fused, f"{name} (after lower_segments)")
@@ -173,4 +174,4 @@ def program(graph, name="graph", phases=False):
         return Program(graph), graph
     if all(a is b for a, b in zip(fused.ops, graph.ops)) and len(fused.ops) == len(graph.ops):
         return Program(graph), graph  # nothing for C in it
-    return Program(graph, array_graph=fused), fused
+    return Program(graph, array_graph=fused, blas_on_one_thread=own), fused

@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from ..autograd import Node
-from ..ops._threads import get_num_threads, one_blas_thread, recently_split
+from ..ops._threads import get_num_threads, one_blas_thread, recently_split, team_ran
 from ..ops.copy import Clone
 from ..ops.linear import Linear, LinearGrad
 from ..optim import optimizer as _optimizer
@@ -94,10 +94,11 @@ _OK = {Linear: _linear_ok, LinearGrad: _linear_grad_ok, FusedKernel: lambda op: 
 _CHECKS = (c_loss.CrossEntropy,)  # ops whose C may give up (the segment then runs its ops one by one)
 
 
-def _runs(graph, phases=False):
+def _runs(graph, phases=False, own_threads=False):
     """The maximal runs of ops (index lists, in order) that a segment can hold: each op covered, an op and the ops
     whose nodes it reads (links) in one run, a check only where no op with effects ran before it, an update's
-    output read by nobody; runs of at least two ops (with phases, of forward or backward ops only)."""
+    output read by nobody; runs of at least two ops, or a GEMM alone where segments own their threads (with phases,
+    of forward or backward ops only)."""
     ops, handed_out, readers = graph.ops, graph.handed_out(), graph.readers()
     ok = []
     effects = False
@@ -127,7 +128,8 @@ def _runs(graph, phases=False):
                 current = None
         split = [(a, b) for a, b in pairs if run_of.get(a, -1) != run_of.get(b, -2) and (ok[a] or ok[b])]
         if not split:
-            return [r for r in runs if len(r) >= 2]
+            gemm = (Linear, LinearGrad) if own_threads else ()
+            return [r for r in runs if len(r) >= 2 or isinstance(ops[r[0]].node, gemm)]
         for a, b in split:
             ok[a] = ok[b] = False
 
@@ -218,8 +220,9 @@ def _place(spans):
 class _Render:
     """The C function of one run: pointers to its values, one block of statements per op."""
 
-    def __init__(self, ops, plan, names):
+    def __init__(self, ops, plan, names, own_threads=False):
         self.ops, self.plan, self.names = ops, plan, names
+        self.own_threads = own_threads
         self.lines, self.kernels, self.hp, self.updates, self.bodies = [], {}, 0, [], set()
         self.arena_item = len(plan.inputs) + len(plan.outputs)  # tuple items: inputs, outputs, arena, doubles,
         self.items = self.arena_item + 2  # then the state arrays of the updates
@@ -228,6 +231,16 @@ class _Render:
     def ptr(self, v):
         """The C name of v's data."""
         return f"v{self.names[id(v)]}"
+
+    def threads(self, size):
+        """The thread count the function passes to a function splitting this much work: its own from SPLIT_MIN
+        elements where the segment owns its threads (see owns_threads), else from PARALLEL_MIN."""
+        return "nthreads" if size >= (SPLIT_MIN if self.own_threads else render_c.PARALLEL_MIN) else "1"
+
+    def gemm_threads(self, work):
+        """The thread count of a GEMM of this many multiply-adds: split by OpenMP from GEMM_SPLIT_MIN where the
+        segment owns its threads, else one call (the BLAS's own threads)."""
+        return "nthreads" if self.own_threads and work >= GEMM_SPLIT_MIN else "1"
 
     def declarations(self):
         plan, lines = self.plan, []
@@ -287,8 +300,8 @@ def _emit_linear(r, op):
     t, _, p = _T[y.dtype]
     n, k = w.shape
     m = _size(x) // k
-    lines = [f"em_{p}gemm({_ROW}, {_NO}, {_TR}, {m}, {n}, {k}, 1, {r.ptr(x)}, {k}, {r.ptr(w)}, {k}, 0, "
-             f"{r.ptr(y)}, {n});"]
+    lines = [f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_TR}, {m}, {n}, {k}, 1, {r.ptr(x)}, {k}, "
+             f"{r.ptr(w)}, {k}, 0, {r.ptr(y)}, {n});"]
     if len(op.args) == 3:
         b = r.ptr(op.args[2])
         lines += [f"for (int64_t i = 0; i < {m}; ++i)", f"    for (int64_t j = 0; j < {n}; ++j)",
@@ -305,11 +318,11 @@ def _emit_linear_grad(r, op):
     k = op.node.x_shape[-1]
     lines = []
     if gx is not None:
-        lines.append(f"em_{p}gemm({_ROW}, {_NO}, {_NO}, {m}, {k}, {n}, 1, {r.ptr(g)}, {n}, {r.ptr(w)}, {k}, 0, "
-                     f"{r.ptr(gx)}, {k});")
+        lines.append(f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_NO}, {m}, {k}, {n}, 1, {r.ptr(g)}, {n}, "
+                     f"{r.ptr(w)}, {k}, 0, {r.ptr(gx)}, {k});")
     if gw is not None:
-        lines.append(f"em_{p}gemm({_ROW}, {_TR}, {_NO}, {n}, {k}, {m}, 1, {r.ptr(g)}, {n}, {r.ptr(x)}, {k}, 0, "
-                     f"{r.ptr(gw)}, {k});")
+        lines.append(f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_TR}, {_NO}, {n}, {k}, {m}, 1, {r.ptr(g)}, {n}, "
+                     f"{r.ptr(x)}, {k}, 0, {r.ptr(gw)}, {k});")
     if gb is not None:  # ones @ g, as the NumPy form (a matrix-vector product)
         ones = r.scratch(op, "ones", t)
         lines += [f"{t} *ones = {ones};", f"for (int64_t i = 0; i < {m}; ++i) ones[i] = 1;",
@@ -324,7 +337,8 @@ def _emit_kernel(r, op):
     dims = ", ".join(str(d) for d in render_c.kernel_dims(kernel))
     args = ", ".join([r.ptr(a) for a in op.args] + [r.ptr(o) for o in op.outputs])
     # the kernel splits whenever given more than one thread
-    return [f"static const int64_t dims[] = {{{dims}}};", f"{name}(dims, {_threads(math.prod(kernel.shape))}, {args});"]
+    threads = r.threads(math.prod(kernel.shape))
+    return [f"static const int64_t dims[] = {{{dims}}};", f"{name}(dims, {threads}, {args});"]
 
 
 def _emit_clone(r, op):
@@ -343,8 +357,8 @@ def _emit_loss(r, op):
     logp, sums = r.scratch(op, "logp", t), r.scratch(op, "sums", "double")
     value = "sums[0] / sums[1]" if mean else "sums[0]"
     return [f"{t} *logp = {logp};", f"double *sums = {sums};",
-            f"if (em_xent_{s}({n}, {c}, {op.node.targets[0]}, {_threads(_size(x))}, {r.ptr(x)}, {r.ptr(target)}, logp, "
-            "sums))", "    return 1;", f"{r.ptr(op.outputs[0])}[0] = ({t})({value});"]
+            f"if (em_xent_{s}({n}, {c}, {op.node.targets[0]}, {r.threads(_size(x))}, {r.ptr(x)}, {r.ptr(target)}, "
+            "logp, sums))", "    return 1;", f"{r.ptr(op.outputs[0])}[0] = ({t})({value});"]
 
 
 def _emit_loss_grad(r, op):
@@ -356,7 +370,7 @@ def _emit_loss_grad(r, op):
     logp, sums = r.scratch(loss, "logp", t), r.scratch(loss, "sums", "double")
     scale = f"(double){r.ptr(g)}[0]" + (" / sums[1]" if mean else "")
     return [f"const double *sums = {sums};", "(void)sums;",
-            f"em_xent_grad_{s}({n}, {c}, {loss.node.targets[0]}, {_threads(_size(x))}, {scale}, {logp}, "
+            f"em_xent_grad_{s}({n}, {c}, {loss.node.targets[0]}, {r.threads(_size(x))}, {scale}, {logp}, "
             f"{r.ptr(loss.args[1])}, {r.ptr(op.outputs[0])});"]
 
 
@@ -364,7 +378,7 @@ def _emit_update(r, op):
     r.bodies.add("optim")
     p, g = op.args
     _, s, _ = _T[p.dtype]
-    h, item, n, thr = r.hp, r.items, _size(p), _threads(_size(p))
+    h, item, n, thr = r.hp, r.items, _size(p), r.threads(_size(p))
     r.updates.append((op.node, r.plan.inputs.index(p), h))
     state = f"EM_ITEM({item}, void)"
     if isinstance(op.node.optimizer, SGD):
@@ -381,9 +395,10 @@ def _emit_update(r, op):
             f"{r.ptr(g)}, {state}, EM_ITEM({item + 1}, void));"]
 
 
-def _threads(size):
-    """The thread count a segment passes to a function splitting this much work: its own from PARALLEL_MIN."""
-    return "nthreads" if size >= render_c.PARALLEL_MIN else "1"
+# where a segment owns its threads (owns_threads): elements from which its kernels, updates and losses split (its
+# team is hot), multiply-adds from which its GEMMs split
+SPLIT_MIN = 1 << 16
+GEMM_SPLIT_MIN = 1 << 18
 
 
 _EMIT = {Linear: _emit_linear, LinearGrad: _emit_linear_grad, FusedKernel: _emit_kernel, Clone: _emit_clone,
@@ -400,6 +415,37 @@ static void (*em_sgemv)(int, int, em_bi, em_bi, float, const float *, em_bi, con
                         em_bi);
 static void (*em_dgemv)(int, int, em_bi, em_bi, double, const double *, em_bi, const double *, em_bi, double,
                         double *, em_bi);
+/* c (m x n, row-major) = alpha op(a) op(b) + beta c split over nthreads OpenMP threads in blocks of c's rows (of
+   its columns, in multiples of 16, where it has fewer rows than columns), each thread calling the BLAS on its
+   block: the segment runs the BLAS on one thread (Segment.forward), so that the GEMMs and the other functions of
+   a segment share one team of threads (the BLAS's own threads spin beside OpenMP's) */
+#define EM_GEMM_ON(T, P)                                                                                        \
+static inline void em_##P##gemm_on(int nthreads, int ta, int tb, em_bi m, em_bi n, em_bi k, T alpha, const T *a, \
+                            em_bi lda, const T *b, em_bi ldb, T beta, T *c, em_bi ldc)                         \
+{                                                                                                               \
+    const int rows = m >= n;                                                                                    \
+    if (nthreads <= 1) {  /* (an OpenMP region, even of one thread, costs a microsecond) */                    \
+        em_##P##gemm(101, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                                \
+        return;                                                                                                 \
+    }                                                                                                           \
+    EM_OMP(parallel for num_threads(nthreads) schedule(static))                                                 \
+    for (int t = 0; t < nthreads; ++t) {                                                                        \
+        if (rows) {                                                                                             \
+            const em_bi r0 = m * t / nthreads, r1 = m * (t + 1) / nthreads;                                     \
+            if (r1 > r0)                                                                                        \
+                em_##P##gemm(101, ta, tb, r1 - r0, n, k, alpha, ta == 111 ? a + r0 * lda : a + r0, lda, b, ldb, \
+                             beta, c + r0 * ldc, ldc);                                                          \
+        } else {                                                                                                \
+            const em_bi c0 = n * t / nthreads / 16 * 16;                                                        \
+            const em_bi c1 = t + 1 == nthreads ? n : n * (t + 1) / nthreads / 16 * 16;                          \
+            if (c1 > c0)                                                                                        \
+                em_##P##gemm(101, ta, tb, m, c1 - c0, k, alpha, a, lda, tb == 111 ? b + c0 : b + c0 * ldb, ldb, \
+                             beta, c + c0, ldc);                                                                \
+        }                                                                                                       \
+    }                                                                                                           \
+}
+EM_GEMM_ON(float, s)
+EM_GEMM_ON(double, d)
 /* the addresses of NumPy's BLAS functions (ember.compiler.blas), set once after loading */
 void em_set_blas(void *sgemm, void *dgemm, void *sgemv, void *dgemv)
 {
@@ -439,8 +485,9 @@ class Segment(Node):
     differentiable = False
     fn = None
 
-    def __init__(self, ops, plan, render, program):
+    def __init__(self, ops, plan, render, program, own_threads=False):
         self.graph_ops = ops
+        self.own_threads = own_threads
         self.n_outputs = len(plan.outputs)
         self.ops = f"{len(ops)} ops"
         self.ops_program = program
@@ -490,11 +537,16 @@ class Segment(Node):
         outs = [np.empty(shape, dtype) for shape, dtype in self._shapes]
         arena = np.empty(self._arena_bytes, np.uint8)  # freed after the run, as the interpreter frees its values
         hp = np.array(values, np.float64) if values else arena
-        if recently_split():  # OpenBLAS's threads would spin beside the threads of the next split op
+        threads = get_num_threads()
+        if self.own_threads and threads > 1:  # its GEMMs split over its OpenMP team, each part on one BLAS thread
             with one_blas_thread():
-                failed = self.fn((*arrays, *outs, arena, hp, *extra), get_num_threads())
+                failed = self.fn((*arrays, *outs, arena, hp, *extra), threads)
+            team_ran()
+        elif recently_split():  # OpenBLAS's threads would spin beside the threads of the next split op
+            with one_blas_thread():
+                failed = self.fn((*arrays, *outs, arena, hp, *extra), threads)
         else:
-            failed = self.fn((*arrays, *outs, arena, hp, *extra), get_num_threads())
+            failed = self.fn((*arrays, *outs, arena, hp, *extra), threads)
         if failed:
             for state, before in undo:
                 state.clear()
@@ -511,21 +563,56 @@ class Segment(Node):
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 
-def segment_runs(graph, phases=False):
+def segment_runs(graph, phases=False, own_threads=False):
     """The runs of graph's ops (index lists) that lower_segments makes segments of: none without NumPy's BLAS
     functions or where a tuple's items cannot be found. ``phases``: a run never holds both forward and backward
     ops (``Op.backward``: a joint graph runs its two parts at different times)."""
     if blas.find() is None or tuple_offset() is None:
         return []
-    return _runs(graph, phases)
+    return _runs(graph, phases, own_threads)
 
 
-def lower_segments(graph, offset, load, phases=False):
+# modules whose nodes run NumPy's BLAS at length (matmuls: convolutions, recurrent layers, linear algebra, NumPy's
+# attention, ...), and so its threads, outside segments (an embedding's gradient into a small table, a one-hot
+# matmul, is not counted: it runs on one BLAS thread then)
+_BLAS_MODULES = frozenset("ember.ops." + m for m in ("conv", "linalg", "linear", "rnn", "attention", "distance",
+                                                      "sparse", "resample", "ctc"))
+
+
+def _runs_blas(node):
+    if type(node).__module__ == "ember.compiler.c_attention":  # small GEMMs on the calling thread
+        return False
+    return any(cls.__module__ in _BLAS_MODULES for cls in type(node).__mro__)
+
+
+def owns_threads(graph, phases=False):
+    """Whether graph's segments own the threads (see Segment): GEMMs of GEMM_SPLIT_MIN multiply-adds or more
+    inside segments and no op outside them running NumPy's BLAS at length. The GEMMs then split over the
+    segment's OpenMP team, each part on one BLAS thread, and the graph runs with the BLAS on one thread, so that
+    no BLAS thread spins beside OpenMP's (which made whole steps several times slower); its other functions split
+    from SPLIT_MIN elements on the team the GEMMs keep hot."""
+    runs = segment_runs(graph, phases, own_threads=True)
+    inside = {i for run in runs for i in run}
+    big = any(isinstance(graph.ops[i].node, (Linear, LinearGrad)) and _gemm_work(graph.ops[i]) >= GEMM_SPLIT_MIN
+              for i in inside)
+    return big and not any(_runs_blas(op.node) for i, op in enumerate(graph.ops) if i not in inside)
+
+
+def _gemm_work(op):
+    """The multiply-adds of a Linear or LinearGrad op's largest product."""
+    if isinstance(op.node, Linear):
+        x, w = op.args[:2]
+        return _size(x) * w.shape[0]
+    g, _, w = op.args
+    return _size(g) * op.node.x_shape[-1]
+
+
+def lower_segments(graph, offset, load, phases=False, own_threads=False):
     """graph with its runs of ops that C can do one after another replaced by Segment ops (a new Graph; the
     graph given stays as it was). ``offset``: where an array object holds its data pointer; ``load(source)``
     compiles and loads a C module. Without NumPy's BLAS functions, or where a tuple's items cannot be found,
-    graph is returned as it is."""
-    runs = segment_runs(graph, phases)
+    graph is returned as it is. ``own_threads``: see owns_threads."""
+    runs = segment_runs(graph, phases, own_threads)
     if not runs:
         return graph
     functions = blas.find()
@@ -537,7 +624,7 @@ def lower_segments(graph, offset, load, phases=False):
         value_names = {}
         for v in plan.inputs + [o for op in ops for o in op.outputs if o is not None]:
             value_names.setdefault(id(v), len(value_names))
-        r = _Render(ops, plan, value_names)
+        r = _Render(ops, plan, value_names, own_threads)
         for op in ops:
             r.emit(op)
         r.decls = r.declarations()
@@ -551,7 +638,7 @@ def lower_segments(graph, offset, load, phases=False):
         new_ops += graph.ops[at:run[0]]
         at = run[-1] + 1
         sub = Graph(plan.inputs, ops, plan.outputs)
-        node = Segment(ops, plan, r, Program(sub))
+        node = Segment(ops, plan, r, Program(sub), own_threads)
         fn = getattr(lib, name)
         fn.argtypes, fn.restype = [ctypes.py_object, ctypes.c_int], ctypes.c_int64
         node.fn = fn

@@ -13,7 +13,6 @@ import ctypes
 
 import numpy as np
 
-from ..ops._threads import get_num_threads
 from ..ops.loss import NllLoss, NllLossGrad
 from . import render_c
 from .lower import function_table, swap_to_c
@@ -37,7 +36,7 @@ int64_t em_xent_##S(int64_t n, int64_t c, int64_t ignore, int nthreads, void *xo
             return i + 1;                                                                                       \
     double total = 0, kept = 0;                                                                                 \
     int64_t bad = 0;                                                                                            \
-    EM_OMP(parallel for reduction(+: total, kept) reduction(max: bad) if(parallel: n * c >= EM_PARALLEL_MIN)   \
+    EM_OMP(parallel for reduction(+: total, kept) reduction(max: bad) if(parallel: nthreads > 1)   \
            num_threads(nthreads) schedule(static))                                                              \
     for (int64_t i = 0; i < n; ++i) {                                                                           \
         const T *restrict xi = x + i * c;                                                                       \
@@ -72,7 +71,7 @@ void em_xent_grad_##S(int64_t n, int64_t c, int64_t ignore, int nthreads, double
     const int64_t *restrict t = EM_DATA(to, const int64_t);                                                     \
     T *restrict g = EM_DATA(go, T);                                                                             \
     const T a = (T)scale;                                                                                       \
-    EM_OMP(parallel for if(parallel: n * c >= EM_PARALLEL_MIN) num_threads(nthreads) schedule(static))         \
+    EM_OMP(parallel for if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))         \
     for (int64_t i = 0; i < n; ++i) {                                                                           \
         const T ai = t[i] == ignore ? (T)0 : a;                                                                 \
         const T *restrict li = logp + i * c;                                                                    \
@@ -106,7 +105,7 @@ class CrossEntropy(NllLoss):
         n, c = x.shape
         logp = np.empty_like(x)
         sums = np.empty(2)
-        threads = get_num_threads() if x.size >= render_c.PARALLEL_MIN else 1
+        threads = render_c.threads_for(x.size)
         if n and self.lib[suffix][0](n, c, self.targets[0], threads, x, t, logp, sums):
             # the eager form, for its error or its NaNs (its gradient node then runs NumPy's form too)
             return NllLoss.forward(self, xp, x, target)
@@ -129,7 +128,7 @@ class CrossEntropyGrad(NllLossGrad):
         denom, (t, ignore), logp = self.saved
         scale = float(g) / denom if self.reduction == "mean" else float(g)
         out = np.empty_like(logp)
-        threads = get_num_threads() if logp.size >= render_c.PARALLEL_MIN else 1
+        threads = render_c.threads_for(logp.size)
         self.lib[_SUFFIX[logp.dtype]][1](logp.shape[0], logp.shape[1], ignore, threads, scale, logp, t, out)
         return out
 

@@ -15,7 +15,6 @@ import math
 import numpy as np
 
 from ..ops import _threads
-from ..ops._threads import get_num_threads
 from ..ops.norm import Normalize, NormalizeGrad
 from ..ops.unary import ReluGrad
 from . import render_c
@@ -31,9 +30,11 @@ __all__ = ["BODY", "lower_norms", "fold_activations", "fold_relu_grads"]
 _SPLIT_MIN = 1 << 19
 _CL_BLOCK = 16  # channels-last: C's kernels take channels in blocks of 16
 _CL_ROWS = 512  # channels-last: rows of a chunk, whose sums are its own (see em_bncl_sums_f32)
+_LN_ROWS = 64  # layer norm's gradient: rows of a chunk, whose sums are its own
 
 BODY = r"""
 #include <stdlib.h>
+#define EM_LN_ROWS """ + str(_LN_ROWS) + r"""
 #define EM_LAYERNORM(T, S)                                                                                      \
 /* rows of d values: mean, rstd = 1 / sqrt(var + eps) (as NumPy: in T), y = (x - mean) * rstd * w + b */         \
 void em_layernorm_##S(int64_t m, int64_t d, double eps, int nthreads, void *xo, void *wo, void *bo, void *yo,    \
@@ -42,7 +43,7 @@ void em_layernorm_##S(int64_t m, int64_t d, double eps, int nthreads, void *xo, 
     const T *restrict x = EM_DATA(xo, const T), *restrict w = EM_DATA(wo, const T);                             \
     const T *restrict b = EM_DATA(bo, const T);                                                                 \
     T *restrict y = EM_DATA(yo, T), *restrict mean = EM_DATA(meano, T), *restrict rstd = EM_DATA(rstdo, T);     \
-    EM_OMP(parallel for if(parallel: m * d >= EM_PARALLEL_MIN) num_threads(nthreads) schedule(static))         \
+    EM_OMP(parallel for if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))                     \
     for (int64_t i = 0; i < m; ++i) {                                                                           \
         const T *restrict xi = x + i * d;                                                                       \
         T *restrict yi = y + i * d;                                                                             \
@@ -65,48 +66,60 @@ void em_layernorm_##S(int64_t m, int64_t d, double eps, int nthreads, void *xo, 
     }                                                                                                           \
 }                                                                                                               \
 /* the gradients: with xc = x - mean, a = sum(g * w) / d, k = rstd^2 * sum(g * w * xc) / d per row,          */ \
-/* gx = rstd * (g * w - xc * k - a), gw = sum over rows of g * xc * rstd, gb = sum over rows of g            */ \
-int em_layernorm_grad_##S(int64_t m, int64_t d, int need_x, int need_w, int need_b, void *xo, void *wo,       \
-                           void *go, void *meano, void *rstdo, void *gxo, void *gwo, void *gbo)                 \
+/* gx = rstd * (g * w - xc * k - a), gw = sum over rows of g * xc * rstd, gb = sum over rows of g; the rows    */ \
+/* in chunks of EM_LN_ROWS on the threads, the chunks' sums (in double) added in chunk order: the same bits   */ \
+/* on any number of threads                                                                                   */ \
+int em_layernorm_grad_##S(int64_t m, int64_t d, int nthreads, int need_x, int need_w, int need_b, void *xo,    \
+                           void *wo, void *go, void *meano, void *rstdo, void *gxo, void *gwo, void *gbo)       \
 {                                                                                                               \
     const T *restrict x = EM_DATA(xo, const T), *restrict w = EM_DATA(wo, const T);                             \
     const T *restrict g = EM_DATA(go, const T);                                                                 \
     const T *restrict mean = EM_DATA(meano, const T), *restrict rstd = EM_DATA(rstdo, const T);                 \
     T *restrict gx = EM_DATA(gxo, T), *restrict gw = EM_DATA(gwo, T), *restrict gb = EM_DATA(gbo, T);           \
-    /* the sums over rows in double */                                                                          \
-    double *restrict sw = calloc((size_t)(2 * d), sizeof(double)), *restrict sb = sw + d;                       \
-    if (sw == NULL)                                                                                             \
+    const int64_t chunks = (m + EM_LN_ROWS - 1) / EM_LN_ROWS;                                                   \
+    double *restrict part = calloc((size_t)(2 * d * (chunks ? chunks : 1)), sizeof(double));                    \
+    if (part == NULL)                                                                                           \
         return 1;                                                                                               \
-    for (int64_t i = 0; i < m; ++i) {                                                                           \
-        const T *restrict xi = x + i * d, *restrict gi = g + i * d;                                             \
-        const T mu = mean[i], r = rstd[i];                                                                      \
-        if (need_b)                                                                                             \
+    EM_OMP(parallel for if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))                     \
+    for (int64_t c = 0; c < chunks; ++c) {                                                                      \
+        double *restrict sw = part + 2 * d * c, *restrict sb = sw + d;                                          \
+        const int64_t end = (c + 1) * EM_LN_ROWS < m ? (c + 1) * EM_LN_ROWS : m;                                \
+        for (int64_t i = c * EM_LN_ROWS; i < end; ++i) {                                                        \
+            const T *restrict xi = x + i * d, *restrict gi = g + i * d;                                         \
+            const T mu = mean[i], r = rstd[i];                                                                  \
+            if (need_b)                                                                                         \
+                for (int64_t j = 0; j < d; ++j)                                                                 \
+                    sb[j] += gi[j];                                                                             \
+            if (need_w)                                                                                         \
+                for (int64_t j = 0; j < d; ++j)                                                                 \
+                    sw[j] += (double)(gi[j] * (xi[j] - mu) * r);                                                \
+            if (!need_x)                                                                                        \
+                continue;                                                                                       \
+            double sa = 0, sk = 0;                                                                              \
+            EM_OMP(simd reduction(+: sa, sk))                                                                   \
+            for (int64_t j = 0; j < d; ++j) {                                                                   \
+                const T gwj = gi[j] * w[j];                                                                     \
+                sa += gwj;                                                                                      \
+                sk += (double)gwj * (xi[j] - mu);                                                               \
+            }                                                                                                   \
+            const T a = (T)(sa / (double)d), k = (T)(sk / (double)d) * r * r;                                   \
+            T *restrict gxi = gx + i * d;                                                                       \
             for (int64_t j = 0; j < d; ++j)                                                                     \
-                sb[j] += gi[j];                                                                                 \
-        if (need_w)                                                                                             \
-            for (int64_t j = 0; j < d; ++j)                                                                     \
-                sw[j] += (double)(gi[j] * (xi[j] - mu) * r);                                                    \
-        if (!need_x)                                                                                            \
-            continue;                                                                                           \
-        double sa = 0, sb = 0;                                                                                  \
-        EM_OMP(simd reduction(+: sa, sb))                                                                       \
-        for (int64_t j = 0; j < d; ++j) {                                                                       \
-            const T gwj = gi[j] * w[j];                                                                         \
-            sa += gwj;                                                                                          \
-            sb += (double)gwj * (xi[j] - mu);                                                                   \
+                gxi[j] = r * (gi[j] * w[j] - (xi[j] - mu) * k - a);                                             \
         }                                                                                                       \
-        const T a = (T)(sa / (double)d), k = (T)(sb / (double)d) * r * r;                                       \
-        T *restrict gxi = gx + i * d;                                                                           \
-        for (int64_t j = 0; j < d; ++j)                                                                         \
-            gxi[j] = r * (gi[j] * w[j] - (xi[j] - mu) * k - a);                                                 \
     }                                                                                                           \
     for (int64_t j = 0; j < d; ++j) {                                                                           \
+        double tw = 0, tb = 0;                                                                                  \
+        for (int64_t c = 0; c < chunks; ++c) {                                                                  \
+            tw += part[2 * d * c + j];                                                                          \
+            tb += part[2 * d * c + d + j];                                                                      \
+        }                                                                                                       \
         if (need_w)                                                                                             \
-            gw[j] = (T)sw[j];                                                                                   \
+            gw[j] = (T)tw;                                                                                      \
         if (need_b)                                                                                             \
-            gb[j] = (T)sb[j];                                                                                   \
+            gb[j] = (T)tb;                                                                                      \
     }                                                                                                           \
-    free(sw);                                                                                                   \
+    free(part);                                                                                                 \
     return 0;                                                                                                   \
 }
 
@@ -401,7 +414,7 @@ class CNormalize(Normalize):
         channels_last = _channels_last(lay, x)  # rows of channels: y channels-last too
         y = np.empty_like(x) if channels_last else np.empty(x.shape, x.dtype)
         mean, var, rstd = (np.empty(lay.kshape, x.dtype) for _ in range(3))
-        threads = get_num_threads() if x.size >= render_c.PARALLEL_MIN else 1  # layer norm's OpenMP threads
+        threads = render_c.threads_for(x.size)  # layer norm's OpenMP threads
         w, b = c_array(w), c_array(b)
         act = int(self.relu) | (2 if residual is not None else 0)
         if lay.rows:
@@ -461,8 +474,9 @@ class CNormalizeGrad(NormalizeGrad):
         args = (bool(need_x), bool(need_w), bool(need_b))
         ins = (x, c_array(w), g, self.mean, self.rstd)
         if lay.rows:
-            if fns[1](*lay.sview, *args, *ins, *outs):
-                raise MemoryError(f"layer_norm backward: cannot allocate {2 * lay.sview[1]} doubles")
+            if fns[1](*lay.sview, render_c.threads_for(x.size), *args, *ins, *outs):
+                raise MemoryError(f"layer_norm backward: cannot allocate {2 * lay.sview[1]} doubles per "
+                                  f"{_LN_ROWS} rows of {lay.sview[0]}")
         elif channels_last:
             n, c, r = lay.sview
             _cl_gradient(fns, n * r, c, args, ins, outs, relu_out)
@@ -525,7 +539,7 @@ def _same_dtype(*arrays):
 def _functions(lib):
     i64, i32, f64, obj = ctypes.c_int64, ctypes.c_int, ctypes.c_double, ctypes.py_object
     table = function_table(lib, (("layernorm", [i64, i64, f64, i32] + [obj] * 6, None),
-                                 ("layernorm_grad", [i64, i64, i32, i32, i32] + [obj] * 8, i32),
+                                 ("layernorm_grad", [i64, i64, i32, i32, i32, i32] + [obj] * 8, i32),
                                  ("batchnorm", [i64] * 5 + [f64] + [obj] * 7 + [i32, obj], None),
                                  ("batchnorm_grad", [i64] * 5 + [i32] * 3 + [obj] * 8, None)))
     table["f32"] += function_table(lib, (("bncl_sums", [i64] * 3 + [i32] + [obj] * 2, None),

@@ -314,7 +314,8 @@ def _same(a, b):
         return isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b) and all(map(_same, a, b))
     if hasattr(a, "shape") or hasattr(b, "shape"):
         try:
-            return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+            same = a.shape == b.shape and a.dtype == b.dtype
+            return same and bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
         except (AttributeError, TypeError):
             return False
     return a == b or (a != a and b != b)  # floats, NaN equal to NaN

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..autograd import is_grad_enabled
 from ..autograd.graph import apply, increment_version
+from ..ops._threads import one_blas_thread
 from ..device import get_array_module
 from ..ops.copy import Clone
 from ..tensor import Tensor
@@ -32,10 +33,13 @@ class Program:
     tensors and applies the graph's writes.
 
     ``array_graph``: another form of the same graph (the same sources, outputs, writes and .grad deliveries; e.g.
-    with fused kernels, which autograd cannot record) that runs instead whenever the run is on arrays."""
+    with fused kernels, which autograd cannot record) that runs instead whenever the run is on arrays;
+    ``blas_on_one_thread``: it runs with the BLAS on one thread (its C segments own the threads:
+    ``c_graph.owns_threads``)."""
 
-    def __init__(self, graph, array_graph=None, sources=None):
+    def __init__(self, graph, array_graph=None, sources=None, blas_on_one_thread=False):
         self.graph = graph
+        self.blas_on_one_thread = blas_on_one_thread
         slot = {}
         self.sources = graph.sources() if sources is None else sources
         self.arrays = None if array_graph is None else Program(array_graph, sources=self.sources)
@@ -132,6 +136,9 @@ class Program:
         sources = self._source_tensors(inputs)
         grad = not self.grads and is_grad_enabled() and any(t.requires_grad for t in sources)
         if not grad and self.arrays is not None:
+            if self.blas_on_one_thread:
+                with one_blas_thread():
+                    return self.arrays._execute(sources, False)
             return self.arrays._execute(sources, False)
         return self._execute(sources, grad)
 

@@ -246,6 +246,16 @@ def team(n, work, split_min=_SPLIT_MIN):
     return k
 
 
+def team_ran():
+    """Note that an OpenMP team of several threads ran just now (see team)."""
+    _state["split_at"] = _state["team_at"] = time.perf_counter()
+
+
+def blas_held():
+    """Whether the BLAS runs on one thread now (one_blas_thread): no BLAS thread spins beside OpenMP's."""
+    return _state["depth"] > 0
+
+
 def team_is_hot():
     """Whether an OpenMP team of several threads ran less than _QUIET_BLAS seconds ago (its threads wake in
     microseconds, and the BLAS runs on one thread meanwhile: see recently_split)."""
