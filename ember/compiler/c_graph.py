@@ -512,17 +512,23 @@ class Segment(Node):
         arrays = [c_array(a) for a in arrays]
         values, extra, starts, undo, groups = [], [], [], [], {}
         for node, p_index, _ in self._updates:
-            p, state = arrays[p_index], node.state
+            p = arrays[p_index]
             if isinstance(node.optimizer, SGD):
                 group_scalars = groups.get(id(node.group), False)
                 if group_scalars is False:
                     group_scalars = groups[id(node.group)] = c_optim.sgd_group(node.group)
+                if group_scalars is not None and not group_scalars[2]:  # no momentum: no state to read or make
+                    values += (0.0, *group_scalars[:5], False, group_scalars[5])
+                    starts.append((None, p, True))
+                    continue
+                state = node.state
                 args = c_optim.sgd_arguments(node.group, state, p, group_scalars)
                 if args is None:
                     return self._one_by_one(xp, arrays)
                 momentum, scalars, start = args
                 values += (float(momentum), *scalars)
             else:
+                state = node.state
                 args = c_optim.adam_arguments(node.optimizer, node.group, state, p)
                 if args is None:
                     return self._one_by_one(xp, arrays)
@@ -532,7 +538,7 @@ class Segment(Node):
             if self._checks:
                 undo.append((state, dict(state)))
         for start, p, sgd in starts:
-            held = start()
+            held = start() if start is not None else ()
             extra += held if held or not sgd else (p,)  # SGD without momentum reads no buffer: any array
         outs = [np.empty(shape, dtype) for shape, dtype in self._shapes]
         arena = np.empty(self._arena_bytes, np.uint8)  # freed after the run, as the interpreter frees its values
