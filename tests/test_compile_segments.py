@@ -334,3 +334,11 @@ def test_a_program_whose_segments_own_the_threads_runs_with_the_blas_on_one_thre
     monkeypatch.setattr(Segment, "forward", recorded)
     _, _, f = _wide_steps(True, 2)
     assert held and all(held)
+
+
+@needs_c
+def test_without_control_of_the_blas_threads_segments_do_not_own_them(monkeypatch):
+    from ember.ops import _threads as threads
+    monkeypatch.setattr(threads, "_blas", lambda: False)  # a BLAS whose threads ember cannot set
+    _, _, f = _wide_steps(True, 2)
+    assert not any(op.node.own_threads for op in f.graph.ops if op.name == "Segment")

@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from ..autograd import Node
-from ..ops._threads import get_num_threads, one_blas_thread, recently_split, team_ran
+from ..ops._threads import blas_controls, get_num_threads, one_blas_thread, recently_split, team_ran
 from ..ops.copy import Clone
 from ..ops.linear import Linear, LinearGrad
 from ..optim import optimizer as _optimizer
@@ -597,6 +597,8 @@ def owns_threads(graph, phases=False):
     segment's OpenMP team, each part on one BLAS thread, and the graph runs with the BLAS on one thread, so that
     no BLAS thread spins beside OpenMP's (which made whole steps several times slower); its other functions split
     from SPLIT_MIN elements on the team the GEMMs keep hot."""
+    if not blas_controls():  # a BLAS whose threads ember cannot set would split inside each block
+        return False
     runs = segment_runs(graph, phases, own_threads=True)
     inside = {i for run in runs for i in run}
     big = any(isinstance(graph.ops[i].node, (Linear, LinearGrad)) and _gemm_work(graph.ops[i]) >= GEMM_SPLIT_MIN

@@ -251,6 +251,11 @@ def team_ran():
     _state["split_at"] = _state["team_at"] = time.perf_counter()
 
 
+def blas_controls():
+    """Whether ember can set the BLAS's thread count (NumPy's OpenBLAS found)."""
+    return bool(_blas())
+
+
 def blas_held():
     """Whether the BLAS runs on one thread now (one_blas_thread): no BLAS thread spins beside OpenMP's."""
     return _state["depth"] > 0
