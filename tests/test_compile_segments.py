@@ -53,8 +53,8 @@ def _data(dtype=ember.float32, n=8):
     return ember.tensor(rng.standard_normal((n, 12)), dtype=dtype), ember.tensor(rng.integers(0, 5, n))
 
 
-def _train(make_opt, compiled, steps=6, dtype=ember.float32, data=None, between=None):
-    model = _mlp(dtype)
+def _train(make_opt, compiled, steps=6, dtype=ember.float32, data=None, between=None, model=None):
+    model = _mlp(dtype) if model is None else model
     opt = make_opt(model.parameters())
 
     def step(x, y):
@@ -264,26 +264,15 @@ def _wide_steps(compiled, threads, steps=5, batch=160):
     multiply-adds) split when compiled, by the rows of the product where it has more rows than columns, else by its
     columns (each transposed operand or not: a batch below the features makes the forward's products wide)."""
     rng = np.random.default_rng(5)
-    x = ember.tensor(rng.standard_normal((batch, 96)), dtype=ember.float32)
-    y = ember.tensor(rng.integers(0, 10, batch))
-    model = _wide_mlp()
-    opt = ember.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    f = ember.compile(step, fullgraph=True) if compiled else step
+    data = ember.tensor(rng.standard_normal((batch, 96)), dtype=ember.float32), ember.tensor(rng.integers(0, 10, batch))
     before = ember.get_num_threads()
     ember.set_num_threads(threads)
     try:
-        losses = [f(x, y).item() for _ in range(steps)]
+        losses, params, _, f = _train(lambda ps: ember.optim.SGD(ps, lr=0.05, momentum=0.9), compiled, steps,
+                                      data=data, model=_wide_mlp())
     finally:
         ember.set_num_threads(before)
-    return losses, [p.detach().numpy().copy() for p in model.parameters()], f
+    return losses, params, f
 
 
 @needs_c

@@ -421,7 +421,7 @@ static void (*em_dgemv)(int, int, em_bi, em_bi, double, const double *, em_bi, c
    a segment share one team of threads (the BLAS's own threads spin beside OpenMP's) */
 #define EM_GEMM_ON(T, P)                                                                                        \
 static inline void em_##P##gemm_on(int nthreads, int ta, int tb, em_bi m, em_bi n, em_bi k, T alpha, const T *a, \
-                            em_bi lda, const T *b, em_bi ldb, T beta, T *c, em_bi ldc)                         \
+                                   em_bi lda, const T *b, em_bi ldb, T beta, T *c, em_bi ldc)                   \
 {                                                                                                               \
     const int rows = m >= n;                                                                                    \
     if (nthreads <= 1) {  /* (an OpenMP region, even of one thread, costs a microsecond) */                    \

@@ -36,7 +36,7 @@ int64_t em_xent_##S(int64_t n, int64_t c, int64_t ignore, int nthreads, void *xo
             return i + 1;                                                                                       \
     double total = 0, kept = 0;                                                                                 \
     int64_t bad = 0;                                                                                            \
-    EM_OMP(parallel for reduction(+: total, kept) reduction(max: bad) if(parallel: nthreads > 1)   \
+    EM_OMP(parallel for reduction(+: total, kept) reduction(max: bad) if(parallel: nthreads > 1)                \
            num_threads(nthreads) schedule(static))                                                              \
     for (int64_t i = 0; i < n; ++i) {                                                                           \
         const T *restrict xi = x + i * c;                                                                       \
@@ -71,7 +71,7 @@ void em_xent_grad_##S(int64_t n, int64_t c, int64_t ignore, int nthreads, double
     const int64_t *restrict t = EM_DATA(to, const int64_t);                                                     \
     T *restrict g = EM_DATA(go, T);                                                                             \
     const T a = (T)scale;                                                                                       \
-    EM_OMP(parallel for if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))         \
+    EM_OMP(parallel for if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))                      \
     for (int64_t i = 0; i < n; ++i) {                                                                           \
         const T ai = t[i] == ignore ? (T)0 : a;                                                                 \
         const T *restrict li = logp + i * c;                                                                    \

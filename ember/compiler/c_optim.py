@@ -37,7 +37,7 @@ void em_sgd_##S(int64_t n, int nthreads, double lr, double wd, int maximize, voi
     T *restrict p = EM_DATA(po, T);                                                                             \
     const T *restrict g = EM_DATA(go, const T);                                                                 \
     const T tlr = (T)lr, twd = (T)wd;                                                                           \
-    EM_OMP(parallel for simd if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))        \
+    EM_OMP(parallel for simd if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))                 \
     for (int64_t i = 0; i < n; ++i) {                                                                           \
         const T pi = p[i], gm = maximize ? -g[i] : g[i];                                                        \
         const T gi = wd != 0 ? gm + twd * pi : gm;                                                              \
@@ -51,7 +51,7 @@ void em_sgd_momentum_##S(int64_t n, int nthreads, double lr, double wd, double m
     const T *restrict g = EM_DATA(go, const T);                                                                 \
     T *restrict b = EM_DATA(bo, T);                                                                             \
     const T tlr = (T)lr, twd = (T)wd, tm = (T)momentum, tu = (T)undamped;                                       \
-    EM_OMP(parallel for simd if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))        \
+    EM_OMP(parallel for simd if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))                 \
     for (int64_t i = 0; i < n; ++i) {                                                                           \
         const T pi = p[i], gm = maximize ? -g[i] : g[i];                                                        \
         const T gi = wd != 0 ? gm + twd * pi : gm;                                                              \
@@ -72,7 +72,7 @@ void em_adam_##S(int64_t n, int nthreads, double decay, int decoupled, double wd
     const T tdecay = (T)decay, twd = (T)wd, tc1 = (T)c1, tb2 = (T)beta2, tc2 = (T)c2, tbc = (T)bc2_sqrt;        \
     const T teps = (T)eps, tstep = (T)step_size;                                                                \
     const int coupled = !decoupled && wd != 0;                                                                  \
-    EM_OMP(parallel for simd if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))        \
+    EM_OMP(parallel for simd if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))                 \
     for (int64_t i = 0; i < n; ++i) {                                                                           \
         const T p0 = p[i], gm = maximize ? -g[i] : g[i];                                                        \
         const T pi = decoupled ? p0 * tdecay : p0;                                                              \
