@@ -149,3 +149,58 @@ def test_without_numpys_blas_the_nodes_run_numpys_forms(monkeypatch):
 def test_attention_c_compiles_with_all_warnings_as_errors(tmp_path):
     from ember.compiler import render_c
     assert_compiles_strictly((render_c.header(c_backend.data_offset()) + c_attention.BODY,), tmp_path)
+
+
+def _qkv_attention_step(compiled, dtype=np.float32):
+    """A transformer's attention: one qkv projection split in three, heads by view and transpose, causal SDPA, the
+    heads merged back and projected; the loss's gradients of the input and the projections' weights."""
+    ember.manual_seed(0)
+    b, t, h, e = 3, 20, 4, 8
+    qkv, proj = ember.nn.Linear(h * e, 3 * h * e), ember.nn.Linear(h * e, h * e)
+    for m in (qkv, proj):
+        m.to(ember.float64 if dtype == np.float64 else ember.float32)
+    x = ember.tensor(np.random.default_rng(4).standard_normal((b, t, h * e)).astype(dtype), requires_grad=True)
+
+    def step(x):
+        q, k, v = qkv(x).split(h * e, dim=2)
+        q, k, v = (z.view(b, t, h, e).transpose(1, 2) for z in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, t, h * e)
+        loss = (proj(y) ** 2).sum()
+        loss.backward()
+        return loss.detach()
+
+    f = ember.compile(step, backend="c") if compiled else step
+    leaves = [x, qkv.weight, qkv.bias, proj.weight]
+    for _ in range(3):
+        for p in leaves:
+            p.grad = None
+        loss = f(x)
+    return [loss.numpy()] + [p.grad.numpy() for p in leaves], (f if compiled else None)
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-5), (np.float64, 1e-12)])
+def test_the_qkv_gradients_are_written_side_by_side_instead_of_joined(dtype, rtol):
+    """CAttentionGrad writes q's, k's and v's gradients into one (B, L, 3, H, E) array when they only go (through
+    the heads' transpose and reshape) into the split's gradient, which then is that array: no concatenation."""
+    from ember.compiler.c_attention import CAttentionGrad, JoinedSplitBackward
+    want, _ = _qkv_attention_step(False, dtype)
+    got, f = _qkv_attention_step(True, dtype)
+    nodes = [op.node for op in f.graph.walk()]
+    assert any(isinstance(n, JoinedSplitBackward) for n in nodes)
+    assert all(n.joined for n in nodes if isinstance(n, CAttentionGrad))
+    for w, x in zip(want, got):
+        np.testing.assert_allclose(x, w, rtol=rtol, atol=rtol * np.abs(w).max())
+
+
+def test_a_joined_split_backward_of_separate_arrays_concatenates():
+    from ember.compiler.c_attention import JoinedSplitBackward
+    rng = np.random.default_rng(0)
+    pieces = [rng.standard_normal((2, 3, 4)) for _ in range(3)]
+    node = JoinedSplitBackward((2, 3, 12), 2, (4, 4, 4))
+    np.testing.assert_array_equal(node.forward(np, *pieces), np.concatenate(pieces, axis=2))
+    joined = rng.standard_normal((2, 3, 12))
+    out = node.forward(np, joined[..., :4], joined[..., 4:8], joined[..., 8:])
+    assert np.shares_memory(out, joined) and np.array_equal(out, joined)
+    shuffled = node.forward(np, joined[..., 4:8], joined[..., :4], joined[..., 8:])  # not where the join puts them
+    np.testing.assert_array_equal(shuffled, np.concatenate([joined[..., 4:8], joined[..., :4], joined[..., 8:]], 2))

@@ -10,16 +10,21 @@ node runs (not 3-D or 4-D, broadcast batch dimensions, another dtype, no BLAS fo
 gradient runs NumPy's form after them (it reads its forward's ``p``, ``halves`` and ``dead``, whichever form set
 them). float32 rows run in 16-lane vectors; results differ from NumPy's by rounding (the exponential is
 ``em_exp_f32``, the scale is the GEMM's alpha). Heads split over OpenMP threads only while the BLAS runs on one
-thread (see _threads_for).
+thread (see _threads_for). Where the q, k and v gradients go only into the gradient of a qkv split (a
+transformer's), the gradient writes them side by side and that join is no copy (``JoinedSplitBackward``).
 """
 import ctypes
 
 import numpy as np
 
-from ..ops.attention import Attention, AttentionGrad, _heads_last
+import math
+
 from ..ops import _threads
+from ..ops.attention import Attention, AttentionGrad, _heads_last
+from ..ops.join import SplitBackward
+from ..ops.shape import Permute, Reshape
 from . import blas, render_c
-from .lower import function_table, swap_to_c
+from .lower import function_table, swap_nodes, swap_to_c
 
 __all__ = ["BODY", "lower_attention"]
 
@@ -314,6 +319,7 @@ class CAttentionGrad(AttentionGrad):
     lib = None
     runs = "c"
     causal = False  # the forward's (set by lower_attention): rows skip their masked (zero) weights
+    joined = False  # the three gradients are joined by a JoinedSplitBackward (set by lower_attention)
 
     def forward(self, xp, q, k, v, bias, g):
         nq, nk, nv, nb = self.needs
@@ -322,13 +328,73 @@ class CAttentionGrad(AttentionGrad):
         if gemm is None or nb or self.halves is not None or self.dead is not None or self.drop_mask is not None or \
                 p is None or not p.flags.c_contiguous or p.dtype != q.dtype or g.dtype != q.dtype:
             return super().forward(xp, q, k, v, bias, g)
-        outs = [_heads_last(np, a.shape, a.dtype) for a in (q, k, v)]
+        if self.joined and nq and nk and nv and q.ndim == 4 and q.shape == k.shape == v.shape:
+            b, h, L, e = q.shape  # side by side in one (B, L, 3, H, E) array (see JoinedSplitBackward)
+            joined = np.empty((b, L, 3, h, e), q.dtype)
+            outs = [joined[:, :, i].transpose(0, 2, 1, 3) for i in range(3)]
+        else:
+            outs = [_heads_last(np, a.shape, a.dtype) for a in (q, k, v)]
         geo, q, k, v, g, *_ = _geometry(self.causal, q, k, v, g, *outs)
         need = (1 if nq else 0) | (2 if nk else 0) | (4 if nv else 0)
         threads = _threads_for(p)
         scratch = np.empty((threads,) + p.shape[-2:], p.dtype)
         self.lib[_SUFFIX[q.dtype]][1](geo, float(self.scale), *gemm, threads, need, q, k, v, g, p, scratch, *outs)
         return tuple(o if n else None for o, n in zip(outs, (nq, nk, nv))) + (None,)
+
+
+class JoinedSplitBackward(SplitBackward):
+    """The SplitBackward joining the q, k and v gradients of a CAttentionGrad (through the heads' permute and
+    reshape: a transformer's qkv split) which wrote them side by side in one array: that array, without a copy,
+    when the pieces are where the join would put them (else NumPy's concatenation)."""
+
+    def forward(self, xp, *grads):
+        joined = _joined(grads, self.shape, self.dim, self.sizes) if xp is np else None
+        return super().forward(xp, *grads) if joined is None else joined
+
+
+def _joined(grads, shape, dim, sizes):
+    """The array of ``shape`` whose consecutive pieces along dim the grads are (views of one array), or None."""
+    base = getattr(grads[0], "base", None)
+    if base is None or any(g is None or g.base is not base for g in grads) or not base.flags.c_contiguous or \
+            base.size != math.prod(shape) or base.dtype != grads[0].dtype:
+        return None
+    full = base.reshape(shape)
+    start = 0
+    for g, size in zip(grads, sizes):
+        want = full[(slice(None),) * dim + (slice(start, start + size),)]
+        if g.shape != want.shape or g.strides != want.strides or \
+                g.__array_interface__["data"][0] != want.__array_interface__["data"][0]:
+            return None
+        start += size
+    return full
+
+
+def _join_gradients(graph):
+    """graph with each CAttentionGrad whose q, k and v gradients go only, each through Permute(0, 2, 1, 3) and a
+    Reshape merging the heads, into one SplitBackward (in that order, along the last dimension) writing them side
+    by side (``joined``), that SplitBackward a JoinedSplitBackward. The ops list is replaced."""
+    readers, handed_out = graph.readers(), graph.handed_out()
+
+    def only_reader(v, cls):
+        at = readers.get(id(v), [])
+        op = graph.ops[at[0]] if len(at) == 1 and id(v) not in handed_out else None
+        return op if op is not None and type(op.node) is cls else None
+
+    joins = {}
+    for op in graph.ops:
+        if type(op.node) is not CAttentionGrad or any(o is None for o in op.outputs[:3]):
+            continue
+        ends = []
+        for o in op.outputs[:3]:
+            permute = only_reader(o, Permute)
+            reshape = permute and tuple(permute.node.dims) == (0, 2, 1, 3) and only_reader(permute.outputs[0], Reshape)
+            ends.append(reshape.outputs[0] if reshape else None)
+        split = only_reader(ends[0], SplitBackward) if ends[0] is not None else None
+        if split is not None and all(a is e for a, e in zip(split.args, ends)) and len(split.args) == 3 and \
+                split.node.dim % len(split.node.shape) == len(split.node.shape) - 1:
+            op.node.joined = True
+            joins[id(split)] = JoinedSplitBackward
+    return swap_nodes(graph, joins) if joins else graph
 
 
 def _functions(lib):
@@ -354,4 +420,4 @@ def lower_attention(graph, load):
             src = next(iter(op.links.values()))[0]
             op.links = {attr: (src, attr, None) for attr in ("p", "dead", "halves")}
             op.node.causal = src.node.causal
-    return graph
+    return _join_gradients(graph)
