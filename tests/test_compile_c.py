@@ -1023,6 +1023,8 @@ def test_strided_float32_convolutions_run_directly_on_phases_in_c_as_eager(conv,
      ["conv", "conv_input", "conv_weight"]),
     (lambda x, w, b: F.conv2d(x[:, :8], w[:32, :8].contiguous(), b[:32], stride=2, padding=1),  # 8 inputs:
      ["conv", "conv_weight"]),  # the input gradient's vectors would be half empty (col2im's)
+    (lambda x, w, b: F.conv2d(x[:, :12], w[:, :12].contiguous(), b, padding=1),  # 64 outputs of 12 inputs: the
+     ["conv", "conv_weight"]),  # weight gradient's 4 x 4 tile (8 x 2 where the inputs are a multiple of 8)
     (lambda x, w, b: F.conv2d(x[:, :16], w[:16, :16].contiguous(), b[:16], padding=(1, 6)),  # 16 channels: rows
      ["conv", "conv_input", "conv_weight"]),  # of 16 positions and a tail of 5
     (lambda x, w, b: F.conv1d(x.reshape(3, 16, 374), w[:32, :16, 0].contiguous(), b[:32], stride=2, padding=1),
@@ -1032,8 +1034,8 @@ def test_strided_float32_convolutions_run_directly_on_phases_in_c_as_eager(conv,
      ["conv_input", "conv", "conv_weight"]),  # the transposed convolution's own forward is an input gradient
     (lambda x, w, b: F.conv2d(x[:, :3], w[:16, :3].contiguous(), b[:16], padding=(1, 4)),  # an image's 3
      ["conv", "conv_weight"])],  # channels: rows 3 floats apart, the weight gradient's padded to 4
-    ids=["padded", "strided_dilated", "3_kernel_2", "large_padding", "8_inputs", "16_channels", "16_inputs_strided_1d",
-         "1d", "transposed", "3_inputs"])
+    ids=["padded", "strided_dilated", "3_kernel_2", "large_padding", "8_inputs", "12_inputs", "16_channels",
+         "16_inputs_strided_1d", "1d", "transposed", "3_inputs"])
 def test_float32_convolutions_with_full_channel_vectors_run_channels_last_in_c_as_eager(conv, calls, monkeypatch):
     """The forward, input and weight gradients of float32 convolutions whose channels fill vectors (multiples of
     32 or 64) run in c_nhwc's C on channels-last copies (7 and 14 positions a tile: 3 images of 17x11 leave tails;
