@@ -14,10 +14,9 @@ thread (see _threads_for). Where the q, k and v gradients go only into the gradi
 transformer's), the gradient writes them side by side and that join is no copy (``JoinedSplitBackward``).
 """
 import ctypes
+import math
 
 import numpy as np
-
-import math
 
 from ..ops import _threads
 from ..ops.attention import Attention, AttentionGrad, _heads_last
