@@ -324,17 +324,20 @@ int em_lstm_layer_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_t H, 
     return 0;                                                                                                   \
 }                                                                                                               \
 /* Its back-propagation through time on one thread (units [u0, u0 + nu)): at each step (last first) dh += the  */ \
-/* output's gradient (d_out (nt, H, B), if has_out), the cell's gradient of this thread's units into dg (4H  */ \
-/* rows of nt * B, ld apart: gate-major, as the weights' gradients read it) and dc (two (H, B) buffers taking */ \
-/* turns, dcs; dc is c_n's gradient, if has_dc), then (once every thread's dg of the step is written) dh's     */ \
-/* rows of these units = W_hh[:, units]^T dg (w: (4H, H)). a (laid out as dg), cs, tcs as the layer left      */ \
-/* them; dh (H, B) holds h_n's gradient, and h0's at the end. Returns which dcs buffer holds c0's gradient    */ \
-/* (-1 if another thread failed, -2 if out of memory).                                                        */ \
+/* output's gradient (d_out (nt, H, B), if has_out), the cell's gradient of this thread's units into the     */ \
+/* step's gate gradients (4H rows of B in xs, two such buffers shared by the threads, taking turns) and dc   */ \
+/* (two (H, B) buffers taking turns, dcs; dc is c_n's gradient, if has_dc), then (once every thread's rows of */ \
+/* the step are written) dh's rows of these units = W_hh[:, units]^T (the step's gate gradients) (w: (4H,   */ \
+/* H)), and the thread's rows copied into dg (4H rows of nt * B, ld apart: gate-major, as the weights'        */ \
+/* gradients read it; rows pages apart, written in the cells they took 3x as long). Without the packed       */ \
+/* product (a batch not a multiple of a vector) the cells write dg and the BLAS reads it. a (laid out as dg), */ \
+/* cs, tcs as the layer left them; dh (H, B) holds h_n's gradient, and h0's at the end. Returns which dcs     */ \
+/* buffer holds c0's gradient (-1 if another thread failed, -2 if out of memory).                             */ \
 int em_lstm_layer_grad_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_t H, int64_t B, int64_t ld,   \
                            int reverse, void *gemm, int wide, void *wo, void *ao, void *cso, void *tcso,       \
                            void *c0o,                                                                           \
                            void *douto, int has_out, void *dco, int has_dc, void *dho, void *dcso, void *dgo,  \
-                           void *synco)                                                                         \
+                           void *xso, void *synco)                                                              \
 {                                                                                                               \
     const T *w = EM_DATA(wo, const T), *a = EM_DATA(ao, const T), *cs = EM_DATA(cso, const T);                  \
     const T *tcs = EM_DATA(tcso, const T), *c0 = EM_DATA(c0o, const T);                                         \
@@ -344,13 +347,9 @@ int em_lstm_layer_grad_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_
     const int64_t hb = H * B, off = u0 * B;                                                                     \
     int buf = 0, failed;                                                                                        \
     T *ap = em_rnn_packed_##S(B, nu, 4 * H, w + u0, 1, H, nu, 0, &failed);  /* W[:, units]^T */                 \
-    /* the step's gate gradients of every unit gathered into rows of B (dg's rows are pages apart: the product */ \
-    /* read them 1.4x slower in place) */                                                                         \
-    T *xc = ap ? (T *)malloc(sizeof(T) * (size_t)(4 * H * B)) : 0;                                               \
-    if (failed || (ap && !xc)) {                                                                                \
-        free(ap);                                                                                               \
+    T *xs2 = EM_DATA(xso, T);                                                                                   \
+    if (failed)                                                                                                 \
         return em_rnn_fail(sync);                                                                               \
-    }                                                                                                           \
     for (int64_t s = 0; s < nt; ++s) {                                                                          \
         const int64_t t = reverse ? s : nt - 1 - s, p = reverse ? t + 1 : t - 1;                                \
         const int first = reverse ? t == nt - 1 : t == 0;                                                       \
@@ -359,26 +358,26 @@ int em_lstm_layer_grad_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_
                 dh[q] += dout[t * hb + q];                                                                      \
         buf = (int)(s & 1);                                                                                     \
         T *dgt = dg + t * B;  /* row g of step t at dgt + g * ld */                                            \
+        T *xb = xs2 + (s & 1) * 4 * hb;                                                                         \
         for (int64_t u = u0; u < u0 + nu; ++u)  /* a unit at a time: dg's rows are ld apart */              \
             em_lstm_cell_grad_##S(B, H * ld, a + u * ld + t * B, (first ? c0 : cs + p * hb) + u * B,            \
-                                  tcs + t * hb + u * B, dh + u * B, dc ? dc + u * B : 0, dgt + u * ld,          \
-                                  H * ld, dcs + buf * hb + u * B);                                              \
+                                  tcs + t * hb + u * B, dh + u * B, dc ? dc + u * B : 0,                        \
+                                  ap ? xb + u * B : dgt + u * ld, ap ? hb : H * ld, dcs + buf * hb + u * B);    \
         dc = dcs + buf * hb;                                                                                    \
         if (k > 1 && em_rnn_meet(sync, k * (s + 1))) {                                                          \
             free(ap);                                                                                           \
-            free(xc);                                                                                           \
             return -1;                                                                                          \
         }                                                                                                       \
         if (ap) {                                                                                               \
-            for (int64_t g = 0; g < 4 * H; ++g)                                                                 \
-                for (int64_t b = 0; b < B; ++b)                                                                 \
-                    xc[g * B + b] = dgt[g * ld + b];                                                            \
-            em_rnn_mm_##S(nu, B, 4 * H, ap, xc, B, dh + off, B);                                                \
+            em_rnn_mm_##S(nu, B, 4 * H, ap, xb, B, dh + off, B);                                                \
+            for (int64_t g = 0; g < 4; ++g)                                                                     \
+                for (int64_t u = u0; u < u0 + nu; ++u)                                                          \
+                    for (int64_t b = 0; b < B; ++b)                                                             \
+                        dgt[(g * H + u) * ld + b] = xb[(g * H + u) * B + b];                                    \
         } else                                                                                                  \
             em_rnn_gemm_##S(gemm, wide, 1, nu, B, 4 * H, w + u0, H, dgt, ld, dh + off, B);                      \
     }                                                                                                           \
     free(ap);                                                                                                   \
-    free(xc);                                                                                                   \
     return buf;                                                                                                 \
 }
 
@@ -472,9 +471,10 @@ class CLSTMLayerGrad(LSTMLayerGrad):
         dcs = np.empty((2, H, B), a.dtype)
         w = c_array(w_hh)
         k, nb = _threads.plan(np, H, T * G * H * B, H)
+        xs = np.empty((2, G, B), a.dtype)
         last = _on_threads(H, nb, k, lambda u0, nu, n, sync: fns[3](
             u0, nu, n, T, H, B, ld, self.reverse, gemm, wide, w, a, self.cs, self.tcs, c0t, d_out,
-            d_out is not None, dc, dc is not None, dh, dcs, dg, sync))
+            d_out is not None, dc, dc is not None, dh, dcs, dg, xs, sync))
         if T == 0:
             dcs[0] = 0 if dc is None else dc
         dg = dg[:, :T * B].reshape(G, T, B).transpose(1, 0, 2)
@@ -549,7 +549,7 @@ def _functions(lib):
     return function_table(lib, (("lstm_step", [i64] + [obj] * 6, None),
                                 ("lstm_step_grad", [i64, i32] + [obj] * 7, None),
                                 ("lstm_layer", [i64] * 9 + [i32, ptr, i32] + [obj] * 12, i32),
-                                ("lstm_layer_grad", sizes + [obj] * 5 + [obj, i32, obj, i32] + [obj] * 4, i32),
+                                ("lstm_layer_grad", sizes + [obj] * 5 + [obj, i32, obj, i32] + [obj] * 5, i32),
                                 ("rnn_columns", [i64] * 7 + [obj] * 2, None)))
 
 
