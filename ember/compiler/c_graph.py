@@ -544,15 +544,14 @@ class Segment(Node):
         arena = np.empty(self._arena_bytes, np.uint8)  # freed after the run, as the interpreter frees its values
         hp = np.array(values, np.float64) if values else arena
         threads = get_num_threads()
-        if self.own_threads and threads > 1:  # its GEMMs split over its OpenMP team, each part on one BLAS thread
-            with one_blas_thread():
-                failed = self.fn((*arrays, *outs, arena, hp, *extra), threads)
-            team_ran()
-        elif recently_split():  # OpenBLAS's threads would spin beside the threads of the next split op
+        team = self.own_threads and threads > 1  # its GEMMs split over its OpenMP team, each part on one BLAS thread
+        if team or recently_split():  # (after a split OpenBLAS's threads would spin beside the next split op's)
             with one_blas_thread():
                 failed = self.fn((*arrays, *outs, arena, hp, *extra), threads)
         else:
             failed = self.fn((*arrays, *outs, arena, hp, *extra), threads)
+        if team:
+            team_ran()
         if failed:
             for state, before in undo:
                 state.clear()

@@ -242,7 +242,7 @@ def team(n, work, split_min=_SPLIT_MIN):
     or rows, as plan's; a team of several counts as a split (see recently_split)."""
     k, _ = plan(np, n, work, n, split_min=split_min)
     if k > 1:
-        _state["split_at"] = _state["team_at"] = time.perf_counter()
+        team_ran()
     return k
 
 
