@@ -1172,14 +1172,10 @@ def test_batch_norm_then_relu_and_a_residual_run_in_the_batch_norms_last_pass(dt
     """A batch norm read only by a ReLU kernel (or by Add,ReLU with a value made before it: a residual) does both
     in its own last pass (CNormalize{relu=True}, the kernels gone), as eager: (N, C, H, W) or channels-last (the
     chain of convolutions of 32 channels, float32 only)."""
-    rng = np.random.default_rng(9)
-    channels = 32 if layout == "channels_last" else 4
-    x_np = rng.standard_normal((3, channels, 5, 6)).astype(dtype)
-    w_np = (rng.standard_normal((channels, channels, 3, 3)) * 0.2).astype(dtype)
+    channels, x_np, w_np, edtype = _conv_bn_inputs(layout, dtype, 9, (5, 6))
     results = []
     for compiled in (False, True):
-        bn1, bn2 = (ember.nn.BatchNorm2d(channels).to(ember.float64 if dtype == np.float64 else ember.float32)
-                    for _ in range(2))
+        bn1, bn2 = (ember.nn.BatchNorm2d(channels).to(edtype) for _ in range(2))
         leaves = [ember.tensor(x_np, requires_grad=True), ember.tensor(w_np, requires_grad=True), *bn1.parameters(),
                   *bn2.parameters()]  # each call starts without a .grad (the third one runs the graph)
 
@@ -1195,6 +1191,21 @@ def test_batch_norm_then_relu_and_a_residual_run_in_the_batch_norms_last_pass(dt
     folded = [op.node for op in f.graph.walk() if type(op.node).__name__ == "CNormalize"]
     assert len(folded) == 2 and all(n.relu for n in folded)
     assert not any(op.name == "FusedKernel" and "Relu" in op.node.ops.split(",") for op in f.graph.walk())
+    _assert_compiled_agrees(results, dtype)
+
+
+def _conv_bn_inputs(layout, dtype, seed, hw):
+    """(channels, x, w, the ember dtype) of a chain of convolutions and batch norms: 32 channels, which run
+    channels-last (float32), or 4 ((N, C, H, W) throughout)."""
+    rng = np.random.default_rng(seed)
+    channels = 32 if layout == "channels_last" else 4
+    x = rng.standard_normal((3, channels) + hw).astype(dtype)
+    w = (rng.standard_normal((channels, channels, 3, 3)) * 0.2).astype(dtype)
+    return channels, x, w, ember.float64 if dtype == np.float64 else ember.float32
+
+
+def _assert_compiled_agrees(results, dtype):
+    """results = [eager's arrays, compiled's]: finite, and equal to float32 (or float64) rounding."""
     for a, b in zip(*results[::-1]):
         assert np.isfinite(b).all()
         np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
@@ -1350,16 +1361,7 @@ def test_a_segments_kernels_below_the_split_size_run_on_the_calling_thread(monke
     emit = c_graph._emit_kernel
     monkeypatch.setitem(c_graph._EMIT, FusedKernel, lambda r, op: calls.append((op, emit(r, op))) or calls[-1][1])
     model = ember.nn.Sequential(ember.nn.Linear(8, 16), ember.nn.ReLU(), ember.nn.Linear(16, 4))
-    opt = ember.optim.SGD(model.parameters(), lr=0.1)
-
-    @ember.compile
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = ember.compile(classification_step(model, ember.optim.SGD(model.parameters(), lr=0.1)))
     for _ in range(3):
         step(ember.randn(5, 8), ember.tensor([0, 1, 2, 3, 0]))
     assert calls, "no kernel in a segment"
@@ -1414,13 +1416,10 @@ def test_a_relu_gradient_read_only_by_a_batch_norm_gradient_is_taken_by_it(dtype
     """A ReLU gradient kernel whose result only a batch norm's gradient reads goes (CNormalizeGrad{relu=True}
     reading the ReLU's output: channels-last, its C passes mask the gradient; else NumPy masks it first), as
     eager; so does a dead ReLU (all its inputs negative: the batch norm's weight gradient is zero)."""
-    rng = np.random.default_rng(15)
-    channels = 32 if layout == "channels_last" else 4
-    x_np = rng.standard_normal((3, channels, 6, 5)).astype(dtype)
-    w_np = (rng.standard_normal((channels, channels, 3, 3)) * 0.2).astype(dtype)
+    channels, x_np, w_np, edtype = _conv_bn_inputs(layout, dtype, 15, (6, 5))
     results = []
     for compiled in (False, True):
-        bn = ember.nn.BatchNorm2d(channels).to(ember.float64 if dtype == np.float64 else ember.float32)
+        bn = ember.nn.BatchNorm2d(channels).to(edtype)
         with ember.no_grad():
             bn.bias[:2] = -50.0  # two channels whose ReLU passes nothing
         leaves = [ember.tensor(x_np, requires_grad=True), ember.tensor(w_np, requires_grad=True), *bn.parameters()]
@@ -1436,9 +1435,7 @@ def test_a_relu_gradient_read_only_by_a_batch_norm_gradient_is_taken_by_it(dtype
     assert len(grads) == 1 and grads[0].relu
     assert not any(op.name == "FusedKernel" and "ReluGrad" in op.node.ops.split(",") for op in f.graph.walk())
     assert not results[1][3][:2].any()  # the dead channels' weight gradient
-    for a, b in zip(*results[::-1]):
-        assert np.isfinite(b).all()
-        np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+    _assert_compiled_agrees(results, dtype)
 
 
 @needs_cc

@@ -8,7 +8,7 @@ import ember.nn.functional as F
 from ember import nn
 from ember.compiler import blas, c_backend, c_graph, cache
 from ember.compiler.c_graph import Segment, _place
-from helpers import assert_compiles_strictly
+from helpers import assert_compiles_strictly, classification_step
 
 COMPILER = cache.find_compiler()
 needs_c = pytest.mark.skipif(COMPILER is None or blas.find() is None, reason="no C compiler or no NumPy BLAS")
@@ -56,14 +56,7 @@ def _data(dtype=ember.float32, n=8):
 def _train(make_opt, compiled, steps=6, dtype=ember.float32, data=None, between=None, model=None):
     model = _mlp(dtype) if model is None else model
     opt = make_opt(model.parameters())
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = classification_step(model, opt)
     f = ember.compile(step, fullgraph=True) if compiled else step
     x, y = data or _data(dtype)
     losses = []
