@@ -1,6 +1,7 @@
 """ember.compile: tracing, guards, graph breaks, the passes on hand-built graphs, the numpy backend against eager."""
 import io
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -311,6 +312,35 @@ def test_random_ops_and_ops_with_effects_are_never_merged_or_dropped():
 def test_trace_returns_a_graph_break_and_still_runs_the_function():
     graph, result = trace(lambda t: t.sum().item(), (ember.ones(2),), {})
     assert isinstance(graph, GraphBreak) and result == 2.0
+
+
+def test_the_trace_holds_no_tensor_the_function_dropped():
+    """A trace frees what the function drops, as an eager run does, and tensors made later that take the dropped
+    ones' ids are not taken for them."""
+    def f(x, still_alive):
+        total, dropped = x, []
+        for i in range(20):
+            y = x * float(i + 1)
+            dropped.append(weakref.ref(y))
+            total = total + y.exp().sum()  # Exp keeps its output's array: its gradient wraps it in a new tensor
+            del y
+        still_alive.append(sum(ref() is not None for ref in dropped))
+        total.sum().backward()
+        return total, x.grad
+
+    x = ember.randn(3, requires_grad=True)
+    eager_alive, traced_alive = [], []
+    want = [t.detach().numpy().copy() for t in f(x, eager_alive)]
+    x.grad = None
+    graph, got = trace(f, (x, traced_alive), {})
+    assert eager_alive == traced_alive == [0]
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a.detach().numpy(), b)
+    compiled = ember.compile(lambda x: f(x, []), fullgraph=True, backend="numpy")
+    for _ in range(3):
+        x.grad = None
+        for a, b in zip(compiled(x), want):
+            np.testing.assert_allclose(a.detach().numpy(), b, rtol=1e-6)
 
 
 # --- whole training steps ---------------------------------------------------------------------------------------
