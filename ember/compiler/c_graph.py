@@ -28,7 +28,7 @@ from ..ops.linear import Linear, LinearGrad
 from ..optim import optimizer as _optimizer
 from ..optim.adam import Adam, AdamW
 from ..optim.sgd import SGD
-from . import blas, c_loss, c_optim, render_c
+from . import blas, c_gemm, c_loss, c_optim, render_c
 from .interpret import Program
 from .ir import Graph, Op, Value
 from .kernel import FusedKernel
@@ -297,16 +297,12 @@ def _ctype(dtype):
 def _emit_linear(r, op):
     x, w = op.args[:2]
     y = op.outputs[0]
-    t, _, p = _T[y.dtype]
+    p = _T[y.dtype][2]
     n, k = w.shape
     m = _size(x) // k
-    lines = [f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_TR}, {m}, {n}, {k}, 1, {r.ptr(x)}, {k}, "
-             f"{r.ptr(w)}, {k}, 0, {r.ptr(y)}, {n});"]
-    if len(op.args) == 3:
-        b = r.ptr(op.args[2])
-        lines += [f"for (int64_t i = 0; i < {m}; ++i)", f"    for (int64_t j = 0; j < {n}; ++j)",
-                  f"        {r.ptr(y)}[i * {n} + j] += {b}[j];"]
-    return lines
+    bias = r.ptr(op.args[2]) if len(op.args) == 3 else "NULL"
+    return [f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_TR}, {m}, {n}, {k}, 1, {r.ptr(x)}, {k}, "
+            f"{r.ptr(w)}, {k}, 0, {r.ptr(y)}, {n}, {bias});"]
 
 
 def _emit_linear_grad(r, op):
@@ -319,10 +315,10 @@ def _emit_linear_grad(r, op):
     lines = []
     if gx is not None:
         lines.append(f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_NO}, {m}, {k}, {n}, 1, {r.ptr(g)}, {n}, "
-                     f"{r.ptr(w)}, {k}, 0, {r.ptr(gx)}, {k});")
+                     f"{r.ptr(w)}, {k}, 0, {r.ptr(gx)}, {k}, NULL);")
     if gw is not None:
         lines.append(f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_TR}, {_NO}, {n}, {k}, {m}, 1, {r.ptr(g)}, {n}, "
-                     f"{r.ptr(x)}, {k}, 0, {r.ptr(gw)}, {k});")
+                     f"{r.ptr(x)}, {k}, 0, {r.ptr(gw)}, {k}, NULL);")
     if gb is not None:  # ones @ g, as the NumPy form (a matrix-vector product)
         ones = r.scratch(op, "ones", t)
         lines += [f"{t} *ones = {ones};", f"for (int64_t i = 0; i < {m}; ++i) ones[i] = 1;",
@@ -415,17 +411,33 @@ static void (*em_sgemv)(int, int, em_bi, em_bi, float, const float *, em_bi, con
                         em_bi);
 static void (*em_dgemv)(int, int, em_bi, em_bi, double, const double *, em_bi, const double *, em_bi, double,
                         double *, em_bi);
+/* c (m x n, row-major) = alpha op(a) op(b) + beta c (+ bias, a row of n, where not NULL) on the calling thread:
+   ember's GEMM where it runs (c_gemm), else the BLAS */
+#define EM_GEMM_ONE(T, P)                                                                                       \
+static inline void em_##P##gemm_one(int ta, int tb, em_bi m, em_bi n, em_bi k, T alpha, const T *a, em_bi lda,  \
+                                    const T *b, em_bi ldb, T beta, T *c, em_bi ldc, const T *bias)              \
+{                                                                                                               \
+    if (EM_GEMM_OWN_##P(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias))                            \
+        return;                                                                                                 \
+    em_##P##gemm(101, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                                    \
+    if (bias)                                                                                                   \
+        for (em_bi i = 0; i < m; ++i)                                                                           \
+            for (em_bi j = 0; j < n; ++j)                                                                       \
+                c[i * ldc + j] += bias[j];                                                                      \
+}
+EM_GEMM_ONE(float, s)
+EM_GEMM_ONE(double, d)
 /* c (m x n, row-major) = alpha op(a) op(b) + beta c split over nthreads OpenMP threads in blocks of c's rows (of
-   its columns, in multiples of 16, where it has fewer rows than columns), each thread calling the BLAS on its
-   block: the segment runs the BLAS on one thread (Segment.forward), so that the GEMMs and the other functions of
-   a segment share one team of threads (the BLAS's own threads spin beside OpenMP's) */
+   its columns, in multiples of 16, where it has fewer rows than columns), each thread computing its block
+   (em_gemm_one): the segment runs the BLAS on one thread (Segment.forward), so that the GEMMs and the other
+   functions of a segment share one team of threads (the BLAS's own threads spin beside OpenMP's) */
 #define EM_GEMM_ON(T, P)                                                                                        \
 static inline void em_##P##gemm_on(int nthreads, int ta, int tb, em_bi m, em_bi n, em_bi k, T alpha, const T *a, \
-                                   em_bi lda, const T *b, em_bi ldb, T beta, T *c, em_bi ldc)                   \
+                                   em_bi lda, const T *b, em_bi ldb, T beta, T *c, em_bi ldc, const T *bias)    \
 {                                                                                                               \
     const int rows = m >= n;                                                                                    \
     if (nthreads <= 1) {  /* (an OpenMP region, even of one thread, costs a microsecond) */                    \
-        em_##P##gemm(101, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                                \
+        em_##P##gemm_one(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);                           \
         return;                                                                                                 \
     }                                                                                                           \
     EM_OMP(parallel for num_threads(nthreads) schedule(static))                                                 \
@@ -433,14 +445,14 @@ static inline void em_##P##gemm_on(int nthreads, int ta, int tb, em_bi m, em_bi 
         if (rows) {                                                                                             \
             const em_bi r0 = m * t / nthreads, r1 = m * (t + 1) / nthreads;                                     \
             if (r1 > r0)                                                                                        \
-                em_##P##gemm(101, ta, tb, r1 - r0, n, k, alpha, ta == 111 ? a + r0 * lda : a + r0, lda, b, ldb, \
-                             beta, c + r0 * ldc, ldc);                                                          \
+                em_##P##gemm_one(ta, tb, r1 - r0, n, k, alpha, ta == 111 ? a + r0 * lda : a + r0, lda, b, ldb,  \
+                                 beta, c + r0 * ldc, ldc, bias);                                                \
         } else {                                                                                                \
             const em_bi c0 = n * t / nthreads / 16 * 16;                                                        \
             const em_bi c1 = t + 1 == nthreads ? n : n * (t + 1) / nthreads / 16 * 16;                          \
             if (c1 > c0)                                                                                        \
-                em_##P##gemm(101, ta, tb, m, c1 - c0, k, alpha, a, lda, tb == 111 ? b + c0 : b + c0 * ldb, ldb, \
-                             beta, c + c0, ldc);                                                                \
+                em_##P##gemm_one(ta, tb, m, c1 - c0, k, alpha, a, lda, tb == 111 ? b + c0 : b + c0 * ldb, ldb,  \
+                                 beta, c + c0, ldc, bias ? bias + c0 : NULL);                                   \
         }                                                                                                       \
     }                                                                                                           \
 }
@@ -468,7 +480,7 @@ def _source(renders, names, offset, int_type):
              "#undef EM_DATA", "#define EM_DATA(p, T) ((T *)(p))  /* here the functions get data pointers */",
              f"#define EM_TUPLE_OFFSET {tuple_offset()}",
              "#define EM_ITEM(k, T) ((T *)*(char **)((char *)items[k] + EM_DATA_OFFSET))",
-             f"#define EM_BLAS_INT {int_type}", _BLAS]
+             f"#define EM_BLAS_INT {int_type}", c_gemm.BODY, _BLAS]
     parts += [c_optim.BODY] if "optim" in bodies else []
     parts += [c_loss.BODY] if "loss" in bodies else []
     parts += [kernels[k] for k in sorted(kernels)]

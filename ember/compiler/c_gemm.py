@@ -1,0 +1,146 @@
+"""ember's own float32 GEMM for C segments on AVX-512 machines: ``c = a @ op(b)`` (``+ c``) with a row-major ``a``.
+
+Segments call NumPy's BLAS for their products (``em_sgemm_on`` in c_graph), one BLAS call a thread. At the sizes of
+the bench's transformer and MLP (a thread's block: 512 x 512 x 128, 512 x 128 x 512) OpenBLAS's float32 kernels
+reach ~135 GFLOP/s a core on the Intel machine of step 13 (MKL, PyTorch's: ~160; the core's peak: 213). This GEMM
+reaches 150-160 there: a 12 x 32 register tile (24 accumulators of 16 floats), ``a``'s elements broadcast straight
+from its rows (packing them, a transpose, cost more than it saved), ``b`` packed per block of 256 of the shared
+dimension into panels of 32 columns (a copy, or a transpose where ``op(b)`` is ``b.T``; zeros past its last
+column) that the tile reads in order. Each element of ``c`` is a sum in the same order whatever the block of rows
+or columns a thread computes: a product's bits do not depend on the thread count.
+
+``em_sgemm_own`` runs where the module is compiled for AVX-512 (``-march=native`` on such a machine), ``a`` is
+not transposed, alpha is 1, beta 0 or 1 and the product has at least a tile's rows and half its columns; else
+NumPy's BLAS does. Products whose ``a`` is transposed (weight gradients) stay with the BLAS: packing ``b``, the
+larger matrix there, cost this GEMM its lead (107-127 against OpenBLAS's 111-125 GFLOP/s).
+"""
+
+__all__ = ["BODY"]
+
+BODY = r"""
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define EM_GEMM_MR 12    /* rows of c's register tile */
+#define EM_GEMM_NR 32    /* its columns: two vectors of 16 */
+#define EM_GEMM_KC 256   /* the shared dimension's block: a packed panel of b is 32 KB */
+#define EM_GEMM_NC 1024  /* columns of b packed at once: the pack (1 MB) stays in L2 */
+static __thread float *em_gemm_packed;  /* this thread's packed panels of b (EM_GEMM_KC x EM_GEMM_NC) */
+
+/* c[:mr, :32] (=, or += with add) a[:mr, :kc] @ panel (+ bias[:32] where not NULL), where panel holds b's kc x 32
+   block row by row; the masks keep the stores to c's columns */
+static inline void em_gemm_tile(int64_t kc, const float *restrict a, int64_t lda, const float *restrict panel,
+                                float *restrict c, int64_t ldc, int mr, __mmask16 m0, __mmask16 m1, int add,
+                                const float *bias)
+{
+    __m512 acc[EM_GEMM_MR][2];
+#pragma GCC unroll 12
+    for (int r = 0; r < EM_GEMM_MR; ++r)
+        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    if (mr == EM_GEMM_MR) {
+        for (int64_t k = 0; k < kc; ++k) {
+            const __m512 b0 = _mm512_load_ps(panel + k * EM_GEMM_NR), b1 = _mm512_load_ps(panel + k * EM_GEMM_NR + 16);
+#pragma GCC unroll 12
+            for (int r = 0; r < EM_GEMM_MR; ++r) {
+                const __m512 ar = _mm512_set1_ps(a[r * lda + k]);
+                acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+            }
+        }
+    } else {  /* the last rows: those past mr are zeros, never read */
+        for (int64_t k = 0; k < kc; ++k) {
+            const __m512 b0 = _mm512_load_ps(panel + k * EM_GEMM_NR), b1 = _mm512_load_ps(panel + k * EM_GEMM_NR + 16);
+#pragma GCC unroll 12
+            for (int r = 0; r < EM_GEMM_MR; ++r) {
+                const __m512 ar = _mm512_set1_ps(r < mr ? a[r * lda + k] : 0.0f);
+                acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+            }
+        }
+    }
+    const __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+    const __m512 bias1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 12
+    for (int r = 0; r < EM_GEMM_MR; ++r) {
+        if (r < mr) {
+            float *cr = c + r * ldc;
+            if (add) {
+                acc[r][0] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), acc[r][0]);
+                acc[r][1] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), acc[r][1]);
+            }
+            if (bias) {  /* after the product, as NumPy's form adds it */
+                acc[r][0] = _mm512_add_ps(acc[r][0], bias0);
+                acc[r][1] = _mm512_add_ps(acc[r][1], bias1);
+            }
+            _mm512_mask_storeu_ps(cr, m0, acc[r][0]);
+            _mm512_mask_storeu_ps(cr + 16, m1, acc[r][1]);
+        }
+    }
+}
+
+/* b's kc x nc block (element (k, j) at b[k * sk + j * sj]) into panels of 32 columns, each kc rows of 32 floats
+   (zeros past column nc) */
+static void em_gemm_pack(int64_t kc, int64_t nc, const float *b, int64_t sk, int64_t sj, float *restrict packed)
+{
+    for (int64_t j0 = 0; j0 < nc; j0 += EM_GEMM_NR) {
+        const int64_t nj = nc - j0 < EM_GEMM_NR ? nc - j0 : EM_GEMM_NR;
+        float *restrict panel = packed + j0 * kc;
+        if (sj == 1) {
+            const __mmask16 m0 = nj >= 16 ? 0xffff : (__mmask16)((1u << nj) - 1);
+            const __mmask16 m1 = nj >= 32 ? 0xffff : nj <= 16 ? 0 : (__mmask16)((1u << (nj - 16)) - 1);
+            for (int64_t k = 0; k < kc; ++k) {
+                const float *row = b + k * sk + j0;
+                _mm512_store_ps(panel + k * EM_GEMM_NR, _mm512_maskz_loadu_ps(m0, row));
+                _mm512_store_ps(panel + k * EM_GEMM_NR + 16, _mm512_maskz_loadu_ps(m1, row + 16));
+            }
+        } else {  /* b's columns are rows in memory (sk == 1): read along them */
+            for (int64_t j = 0; j < EM_GEMM_NR; ++j) {
+                const float *col = b + (j0 + j) * sj;
+                if (j < nj)
+                    for (int64_t k = 0; k < kc; ++k) panel[k * EM_GEMM_NR + j] = col[k * sk];
+                else
+                    for (int64_t k = 0; k < kc; ++k) panel[k * EM_GEMM_NR + j] = 0.0f;
+            }
+        }
+    }
+}
+
+/* c (m x n, row-major, leading dimension ldc) = a @ op(b) (+ c where add) (+ bias, a row of n, where not NULL):
+   a is m x k row-major (lda), op(b) is b (k x n, ldb) or, with tb, b.T (b: n x k, ldb). 0 when it cannot get its
+   buffer (the caller uses the BLAS) */
+static int em_sgemm_own(int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                        int64_t ldb, int add, float *c, int64_t ldc, const float *bias)
+{
+    const int64_t sk = tb ? 1 : ldb, sj = tb ? ldb : 1;
+    if (!em_gemm_packed) {
+        em_gemm_packed = _mm_malloc(sizeof(float) * EM_GEMM_KC * EM_GEMM_NC, 64);
+        if (!em_gemm_packed)
+            return 0;
+    }
+    for (int64_t jc = 0; jc < n; jc += EM_GEMM_NC) {
+        const int64_t nc = n - jc < EM_GEMM_NC ? n - jc : EM_GEMM_NC;
+        for (int64_t pc = 0; pc < k; pc += EM_GEMM_KC) {
+            const int64_t kc = k - pc < EM_GEMM_KC ? k - pc : EM_GEMM_KC;
+            em_gemm_pack(kc, nc, b + pc * sk + jc * sj, sk, sj, em_gemm_packed);
+            for (int64_t i0 = 0; i0 < m; i0 += EM_GEMM_MR) {
+                const int mr = m - i0 < EM_GEMM_MR ? (int)(m - i0) : EM_GEMM_MR;
+                for (int64_t j0 = 0; j0 < nc; j0 += EM_GEMM_NR) {
+                    const int64_t nj = nc - j0 < EM_GEMM_NR ? nc - j0 : EM_GEMM_NR;
+                    const __mmask16 m0 = nj >= 16 ? 0xffff : (__mmask16)((1u << nj) - 1);
+                    const __mmask16 m1 = nj >= 32 ? 0xffff : nj <= 16 ? 0 : (__mmask16)((1u << (nj - 16)) - 1);
+                    em_gemm_tile(kc, a + i0 * lda + pc, lda, em_gemm_packed + j0 * kc, c + i0 * ldc + jc + j0, ldc,
+                                 mr, m0, m1, add || pc > 0, bias && pc + kc == k ? bias + jc + j0 : NULL);
+                }
+            }
+        }
+    }
+    return 1;
+}
+/* whether em_sgemm_own computed the product (CBLAS's arguments: 111 not transposed, 112 transposed) */
+#define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)                               \
+    ((ta) == 111 && (alpha) == 1 && ((beta) == 0 || (beta) == 1) && (m) >= EM_GEMM_MR && (n) >= 16 && (k) > 0  \
+     && em_sgemm_own((tb) == 112, m, n, k, a, lda, b, ldb, (beta) == 1, c, ldc, bias))
+#else
+#define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias) 0
+#endif
+#define EM_GEMM_OWN_d(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias) 0
+"""

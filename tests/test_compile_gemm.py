@@ -1,0 +1,149 @@
+"""ember's own float32 GEMM (ember.compiler.c_gemm) against NumPy in float64: shapes across its tiles and blocks,
+b as it is or transposed, accumulating into c, a bias, strided matrices, and the bits of a block of rows or
+columns computed apart; then in a compiled Linear, as segments run it."""
+import ctypes
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+from ember.compiler import blas, c_backend, c_gemm, cache, render_c
+from helpers import assert_compiles_strictly
+
+COMPILER = cache.find_compiler()
+needs_cc = pytest.mark.skipif(COMPILER is None, reason="no C compiler")
+
+_WRAPPER = r"""
+/* the GEMM for the tests: 1 when it ran, 0 without its buffer, -1 where the module has no AVX-512 */
+int em_test_gemm(int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                 int add, float *c, int64_t ldc, const float *bias)
+{
+#if defined(__AVX512F__)
+    return em_sgemm_own(tb, m, n, k, a, lda, b, ldb, add, c, ldc, bias);
+#else
+    (void)tb; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb; (void)add; (void)c; (void)ldc;
+    (void)bias;
+    return -1;
+#endif
+}
+"""
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _cache_dir(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EMBER_CACHE_DIR", str(tmp_path_factory.mktemp("ember_cache")))
+        yield
+
+
+@pytest.fixture(scope="module")
+def gemm():
+    """c = a @ op(b) (+ c) (+ bias) by em_sgemm_own on NumPy arrays (views with strided rows too)."""
+    if COMPILER is None:
+        pytest.skip("no C compiler")
+    source = "\n".join([render_c.header(c_backend.data_offset()), "#include <string.h>", c_gemm.BODY, _WRAPPER])
+    fn = cache.load(source, COMPILER).em_test_gemm
+    p, i64 = ctypes.c_void_p, ctypes.c_int64
+    fn.argtypes = [ctypes.c_int, i64, i64, i64, p, i64, p, i64, ctypes.c_int, p, i64, p]
+    fn.restype = ctypes.c_int
+
+    def run(a, b, c, transposed=False, add=False, bias=None):
+        for x in (a, b, c):
+            assert x.dtype == np.float32 and x.strides[1] == 4
+        m, k = a.shape
+        n = b.shape[0] if transposed else b.shape[1]
+        ran = fn(transposed, m, n, k, a.ctypes.data, a.strides[0] // 4, b.ctypes.data, b.strides[0] // 4, add,
+                 c.ctypes.data, c.strides[0] // 4, None if bias is None else bias.ctypes.data)
+        if ran == -1:
+            pytest.skip("no AVX-512 on this machine: segments use the BLAS")
+        assert ran == 1
+    return run
+
+
+def _wide(rng, rows, cols, extra=0):
+    """A float32 (rows, cols) view of a (rows, cols + extra) array: rows at a stride of cols + extra."""
+    return rng.standard_normal((rows, cols + extra)).astype(np.float32)[:, :cols]
+
+
+@needs_cc
+@pytest.mark.parametrize("m, n, k", [(12, 32, 1), (12, 16, 7), (13, 31, 64), (25, 33, 256), (100, 100, 300),
+                                     (37, 1030, 40), (24, 64, 513)])
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("add", [False, True])
+def test_the_product_equals_numpys(gemm, m, n, k, transposed, add):
+    rng = np.random.default_rng(m * n + k)
+    a = _wide(rng, m, k, extra=3)
+    b = _wide(rng, n, k, extra=5) if transposed else _wide(rng, k, n, extra=5)
+    whole = np.full((m + 2, n + 7), 7.0, np.float32)  # c: a block of it, rows at a stride of n + 7
+    c = whole[1:m + 1, 2:n + 2]
+    c[...] = rng.standard_normal((m, n))
+    bias = rng.standard_normal(n).astype(np.float32)
+    want = a.astype(np.float64) @ (b.T if transposed else b).astype(np.float64) + (c if add else 0) + bias
+    gemm(a, b, c, transposed, add, bias)
+    np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-5 * np.sqrt(k))
+    outside = whole.copy()
+    outside[1:m + 1, 2:n + 2] = 7.0
+    np.testing.assert_array_equal(outside, 7.0)  # nothing written past c's block
+
+
+@needs_cc
+def test_without_a_bias_and_over_what_c_held(gemm):
+    rng = np.random.default_rng(1)
+    a, b = _wide(rng, 30, 50), _wide(rng, 50, 40)
+    c = np.full((30, 40), np.nan, np.float32)  # not added (beta 0): NaN there stays out
+    gemm(a, b, c)
+    np.testing.assert_allclose(c, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
+
+
+@needs_cc
+@pytest.mark.parametrize("transposed", [False, True])
+def test_a_block_of_rows_or_columns_computed_apart_has_the_same_bits(gemm, transposed):
+    """em_sgemm_on splits c over threads by rows, or by columns in multiples of 16: each element sums in one
+    order whatever block it is in."""
+    rng = np.random.default_rng(2)
+    m, n, k = 50, 96, 600
+    a = _wide(rng, m, k)
+    b = _wide(rng, n, k) if transposed else _wide(rng, k, n)
+    bias = rng.standard_normal(n).astype(np.float32)
+    whole = np.empty((m, n), np.float32)
+    gemm(a, b, whole, transposed, bias=bias)
+    rows = np.empty((m, n), np.float32)
+    gemm(a[:25], b, rows[:25], transposed, bias=bias)
+    gemm(a[25:], b, rows[25:], transposed, bias=bias)
+    np.testing.assert_array_equal(rows, whole)
+    cols = np.empty((m, n), np.float32)
+    for c0, c1 in ((0, 48), (48, 96)):
+        part = b[c0:c1] if transposed else b[:, c0:c1]
+        gemm(a, part, cols[:, c0:c1], transposed, bias=bias[c0:c1])
+    np.testing.assert_array_equal(cols, whole)
+
+
+@pytest.mark.skipif(COMPILER is None or blas.find() is None, reason="no C compiler or BLAS")
+@pytest.mark.parametrize("batch, bias", [(1, True), (13, False), (64, True)])
+def test_a_compiled_linear_and_its_gradients_equal_eager(batch, bias):
+    ember.manual_seed(0)
+    layer = nn.Linear(70, 45, bias=bias)
+    x = ember.randn(batch, 70, requires_grad=True)
+
+    def step(x):
+        layer.zero_grad()
+        y = layer(x)
+        (y * y).sum().backward()
+        return y
+
+    want = step(x).detach().numpy().copy()
+    want_grads = [p.grad.numpy().copy() for p in layer.parameters()]
+    compiled = ember.compile(step, fullgraph=True)
+    for _ in range(3):
+        x.grad = None
+        got = compiled(x)
+    np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-5, atol=1e-6)
+    for p, g in zip(layer.parameters(), want_grads):
+        np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-5, atol=1e-5)
+
+
+@needs_cc
+def test_the_module_with_the_gemm_compiles_without_warnings(tmp_path):
+    source = "\n".join([render_c.header(c_backend.data_offset()), "#include <string.h>", c_gemm.BODY, _WRAPPER])
+    assert_compiles_strictly([source], tmp_path)
