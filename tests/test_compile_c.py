@@ -528,7 +528,8 @@ def test_gelu_and_its_gradient_fuse(launches):
 def test_optimizer_updates_in_c_give_the_eager_bits(optimizer, kwargs, dtype, monkeypatch):
     monkeypatch.setattr(c_optim, "SGD_C_MIN", 0)  # C also for these small parameters
     ran = []
-    for name in ("sgd_arguments", "adam_arguments", "sgd_group"):  # (a segment's plain SGD reads only its group)
+    # (a segment's plain SGD reads only its group; its Adam updates their step counts, their group once)
+    for name in ("sgd_arguments", "adam_arguments", "sgd_group", "adam_step"):
         def counted(*args, arguments=getattr(c_optim, name)):
             ran.append(arguments(*args))
             return ran[-1]

@@ -130,31 +130,51 @@ def sgd_arguments(group, state, p, scalars=False):
     return bool(momentum), (lr, wd, momentum, undamped, nesterov, first, maximize), start
 
 
-def adam_arguments(optimizer, group, state, p):
-    """The C arguments of an Adam or AdamW update of p: ((decay, decoupled, weight decay, 1 - beta1, beta2,
-    1 - beta2, sqrt(1 - beta2 ** step), eps, step size, maximize), start) where ``start()`` advances the state (its
-    step count; the moment buffers on the first step) and gives (exp_avg, exp_avg_sq); None where C does not
-    cover the group's values (AMSGrad, hyper-parameters that are not numbers, buffers of another layout)."""
+def adam_group(optimizer, group):
+    """(lr, beta1, beta2, eps, weight decay, decoupled, maximize) of an Adam or AdamW group's updates in C, or None
+    where C does not cover its values (AMSGrad, hyper-parameters that are not numbers)."""
     lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
     if group.get("amsgrad", False) or not _numbers(lr, beta1, beta2, eps, wd):
         return None
-    if "exp_avg" in state:
-        if not all(a.flags.carray and a.dtype == p.dtype and a.shape == p.shape
-                   for a in (state["exp_avg"], state["exp_avg_sq"])):
-            return None
-        step = state["step"] + 1
-    else:
-        step = 1
+    return lr, beta1, beta2, eps, wd, bool(optimizer.decoupled and wd), bool(group.get("maximize", False))
 
-    def start():
-        if "exp_avg" not in state:
-            state["step"], state["exp_avg"], state["exp_avg_sq"] = 0, np.zeros_like(p), np.zeros_like(p)
-        state["step"] += 1
-        return state["exp_avg"], state["exp_avg_sq"]
-    decoupled = bool(optimizer.decoupled and wd)
-    scalars = (1 - lr * wd, decoupled, wd, 1 - beta1, beta2, 1 - beta2, math.sqrt(1 - beta2 ** step), eps,
-               -lr / (1 - beta1 ** step), bool(group.get("maximize", False)))
-    return scalars, start
+
+def adam_scalars(hyper, step):
+    """The C arguments of the updates of step ``step`` in a group of these adam_group values: (decay, decoupled,
+    weight decay, 1 - beta1, beta2, 1 - beta2, sqrt(1 - beta2 ** step), eps, step size, maximize)."""
+    lr, beta1, beta2, eps, wd, decoupled, maximize = hyper
+    return (1 - lr * wd, decoupled, wd, 1 - beta1, beta2, 1 - beta2, math.sqrt(1 - beta2 ** step), eps,
+            -lr / (1 - beta1 ** step), maximize)
+
+
+def adam_step(state, p):
+    """The step count p's next update makes (its state as the optimizer keeps it), or None where its moment
+    buffers are of another layout than p."""
+    if "exp_avg" not in state:
+        return 1
+    if not all(a.flags.carray and a.dtype == p.dtype and a.shape == p.shape
+               for a in (state["exp_avg"], state["exp_avg_sq"])):
+        return None
+    return state["step"] + 1
+
+
+def adam_start(state, p):
+    """Advance p's state for its update (its step count; the moment buffers on the first step): (exp_avg,
+    exp_avg_sq)."""
+    if "exp_avg" not in state:
+        state["step"], state["exp_avg"], state["exp_avg_sq"] = 0, np.zeros_like(p), np.zeros_like(p)
+    state["step"] += 1
+    return state["exp_avg"], state["exp_avg_sq"]
+
+
+def adam_arguments(optimizer, group, state, p):
+    """The C arguments of an Adam or AdamW update of p: (adam_scalars, start) where ``start()`` advances the state
+    (adam_start) and gives (exp_avg, exp_avg_sq); None where C does not cover the group's values or the state."""
+    hyper = adam_group(optimizer, group)
+    step = None if hyper is None else adam_step(state, p)
+    if step is None:
+        return None
+    return adam_scalars(hyper, step), lambda: adam_start(state, p)
 
 
 class OptimizerUpdate(_optimizer.OptimizerUpdate):
