@@ -283,6 +283,43 @@ def test_segments_that_own_the_threads_split_their_gemms_and_equal_eager(threads
 
 
 @needs_c
+@pytest.mark.parametrize("optimizer", ["momentum", "adamw"])
+def test_an_optimizer_step_segment_runs_each_thread_on_a_slice_of_every_update(optimizer, monkeypatch):
+    """A layer norm first: its gradient (no segment op) ends the backward's segments, so the updates (and the
+    gradients' copies) make a segment of their own, sliced over the threads (_Render.sliced)."""
+    monkeypatch.setattr(c_graph, "GEMM_SPLIT_MIN", 1 << 12)
+    monkeypatch.setattr(c_graph, "SPLIT_MIN", 1 << 8)
+    sliced = []
+    function = c_graph._Render.function
+
+    def recorded(self, name):
+        sliced.append(self.sliced and all(op.name in ("Clone", "OptimizerUpdate") for op in self.ops))
+        return function(self, name)
+
+    monkeypatch.setattr(c_graph._Render, "function", recorded)
+    rng = np.random.default_rng(3)
+    data = ember.tensor(rng.standard_normal((64, 96)), dtype=ember.float32), ember.tensor(rng.integers(0, 10, 64))
+
+    def run(compiled):
+        ember.manual_seed(2)
+        model = nn.Sequential(nn.LayerNorm(96), nn.Linear(96, 80), nn.ReLU(), nn.Linear(80, 10))
+        losses, params, _, _ = _train(OPTIMIZERS[optimizer], compiled, 5, data=data, model=model)
+        return losses, params
+
+    before = ember.get_num_threads()
+    ember.set_num_threads(2)
+    try:
+        want_losses, want_params = run(False)
+        losses, params = run(True)
+    finally:
+        ember.set_num_threads(before)
+    assert any(sliced)
+    np.testing.assert_allclose(losses, want_losses, rtol=1e-5)
+    for a, b in zip(params, want_params):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@needs_c
 def test_which_graphs_own_the_threads():
     """A step whose GEMMs are all in segments owns them; one with a GEMM too small to split, or with an op
     running NumPy's BLAS outside segments (a convolution), does not."""
