@@ -18,6 +18,7 @@ larger matrix there, cost this GEMM its lead (107-127 against OpenBLAS's 111-125
 __all__ = ["BODY"]
 
 BODY = r"""
+#include <stddef.h>
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #define EM_GEMM_MR 12    /* rows of c's register tile */
