@@ -320,6 +320,35 @@ def test_an_optimizer_step_segment_runs_each_thread_on_a_slice_of_every_update(o
 
 
 @needs_c
+def test_a_gradient_made_outside_a_segment_becomes_its_grad_without_a_copy():
+    """The copies of gradients into .grad whose values ops outside the segment made stay out of it: the
+    interpreter hands those arrays over (a segment would copy them)."""
+    rng = np.random.default_rng(4)
+    data = ember.tensor(rng.standard_normal((16, 24)), dtype=ember.float32), ember.tensor(rng.integers(0, 10, 16))
+
+    def run(compiled):
+        ember.manual_seed(2)
+        model = nn.Sequential(nn.LayerNorm(24), nn.Linear(24, 32), nn.ReLU(), nn.Linear(32, 10))
+        return _train(OPTIMIZERS["adamw"], compiled, 4, data=data, model=model)
+
+    want_losses, want_params, _, _ = run(False)
+    losses, params, opt, f = run(True)
+    segments = [op for op in f.graph.ops if op.name == "Segment"]
+    inside = [{id(o) for op in s.node.graph_ops for o in op.outputs} for s in segments]
+    copies_in = [op for s, made in zip(segments, inside) for op in s.node.graph_ops
+                 if op.name == "Clone" and id(op.args[0]) not in made]
+    assert segments and not copies_in
+    clones = [op for op in f.graph.ops if op.name == "Clone"]
+    assert len(clones) >= 4  # the layer norm's and the linears' parameter gradients, copied or handed over
+    np.testing.assert_allclose(losses, want_losses, rtol=1e-5)
+    for a, b in zip(params, want_params):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    grads = [p.grad.numpy() for p in opt.param_groups[0]["params"]]
+    assert len({id(g) for g in grads}) == len(grads) and all(g.base is None or g.base is not h.base
+                                                            for g in grads for h in grads if g is not h)
+
+
+@needs_c
 def test_which_graphs_own_the_threads():
     """A step whose GEMMs are all in segments owns them; one with a GEMM too small to split, or with an op
     running NumPy's BLAS outside segments (a convolution), does not."""

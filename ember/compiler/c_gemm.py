@@ -27,56 +27,61 @@ BODY = r"""
 #define EM_GEMM_NC 1024  /* columns of b packed at once: the pack (1 MB) stays in L2 */
 static __thread float *em_gemm_packed;  /* this thread's packed panels of b (EM_GEMM_KC x EM_GEMM_NC) */
 
-/* c[:mr, :32] (=, or += with add) a[:mr, :kc] @ panel (+ bias[:32] where not NULL), where panel holds b's kc x 32
-   block row by row; the masks keep the stores to c's columns */
-static inline void em_gemm_tile(int64_t kc, const float *restrict a, int64_t lda, const float *restrict panel,
-                                float *restrict c, int64_t ldc, int mr, __mmask16 m0, __mmask16 m1, int add,
-                                const float *bias)
-{
-    __m512 acc[EM_GEMM_MR][2];
-#pragma GCC unroll 12
-    for (int r = 0; r < EM_GEMM_MR; ++r)
-        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    if (mr == EM_GEMM_MR) {
-        for (int64_t k = 0; k < kc; ++k) {
-            const __m512 b0 = _mm512_load_ps(panel + k * EM_GEMM_NR), b1 = _mm512_load_ps(panel + k * EM_GEMM_NR + 16);
-#pragma GCC unroll 12
-            for (int r = 0; r < EM_GEMM_MR; ++r) {
-                const __m512 ar = _mm512_set1_ps(a[r * lda + k]);
-                acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-                acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
-            }
-        }
-    } else {  /* the last rows: those past mr are zeros, never read */
-        for (int64_t k = 0; k < kc; ++k) {
-            const __m512 b0 = _mm512_load_ps(panel + k * EM_GEMM_NR), b1 = _mm512_load_ps(panel + k * EM_GEMM_NR + 16);
-#pragma GCC unroll 12
-            for (int r = 0; r < EM_GEMM_MR; ++r) {
-                const __m512 ar = _mm512_set1_ps(r < mr ? a[r * lda + k] : 0.0f);
-                acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-                acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
-            }
-        }
-    }
-    const __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
-    const __m512 bias1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
-#pragma GCC unroll 12
-    for (int r = 0; r < EM_GEMM_MR; ++r) {
-        if (r < mr) {
-            float *cr = c + r * ldc;
-            if (add) {
-                acc[r][0] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), acc[r][0]);
-                acc[r][1] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), acc[r][1]);
-            }
-            if (bias) {  /* after the product, as NumPy's form adds it */
-                acc[r][0] = _mm512_add_ps(acc[r][0], bias0);
-                acc[r][1] = _mm512_add_ps(acc[r][1], bias1);
-            }
-            _mm512_mask_storeu_ps(cr, m0, acc[r][0]);
-            _mm512_mask_storeu_ps(cr + 16, m1, acc[r][1]);
-        }
-    }
+/* c[:mr, :16 * NV] (=, or += with add) a[:mr, :kc] @ panel (+ bias where not NULL), where panel holds b's kc x 32
+   block row by row (its first 16 columns only with NV 1: a last panel of 16 columns or fewer); the masks keep the
+   stores to c's columns */
+#define EM_GEMM_TILE(NV)                                                                                        \
+static inline void em_gemm_tile##NV(int64_t kc, const float *restrict a, int64_t lda, const float *restrict panel, \
+                                    float *restrict c, int64_t ldc, int mr, const __mmask16 *mask, int add,     \
+                                    const float *bias)                                                          \
+{                                                                                                               \
+    __m512 acc[EM_GEMM_MR][NV], b[NV];                                                                          \
+    _Pragma("GCC unroll 12")                                                                                    \
+    for (int r = 0; r < EM_GEMM_MR; ++r)                                                                        \
+        for (int v = 0; v < NV; ++v)                                                                            \
+            acc[r][v] = _mm512_setzero_ps();                                                                    \
+    if (mr == EM_GEMM_MR) {                                                                                     \
+        for (int64_t k = 0; k < kc; ++k) {                                                                      \
+            for (int v = 0; v < NV; ++v)                                                                        \
+                b[v] = _mm512_load_ps(panel + k * EM_GEMM_NR + 16 * v);                                         \
+            _Pragma("GCC unroll 12")                                                                            \
+            for (int r = 0; r < EM_GEMM_MR; ++r) {                                                              \
+                const __m512 ar = _mm512_set1_ps(a[r * lda + k]);                                               \
+                for (int v = 0; v < NV; ++v)                                                                    \
+                    acc[r][v] = _mm512_fmadd_ps(ar, b[v], acc[r][v]);                                           \
+            }                                                                                                   \
+        }                                                                                                       \
+    } else {  /* the last rows: those past mr are zeros, never read */                                          \
+        for (int64_t k = 0; k < kc; ++k) {                                                                      \
+            for (int v = 0; v < NV; ++v)                                                                        \
+                b[v] = _mm512_load_ps(panel + k * EM_GEMM_NR + 16 * v);                                         \
+            _Pragma("GCC unroll 12")                                                                            \
+            for (int r = 0; r < EM_GEMM_MR; ++r) {                                                              \
+                const __m512 ar = _mm512_set1_ps(r < mr ? a[r * lda + k] : 0.0f);                               \
+                for (int v = 0; v < NV; ++v)                                                                    \
+                    acc[r][v] = _mm512_fmadd_ps(ar, b[v], acc[r][v]);                                           \
+            }                                                                                                   \
+        }                                                                                                       \
+    }                                                                                                           \
+    __m512 row_bias[NV];                                                                                        \
+    for (int v = 0; v < NV; ++v)                                                                                \
+        row_bias[v] = bias ? _mm512_maskz_loadu_ps(mask[v], bias + 16 * v) : _mm512_setzero_ps();               \
+    _Pragma("GCC unroll 12")                                                                                    \
+    for (int r = 0; r < EM_GEMM_MR; ++r) {                                                                      \
+        if (r >= mr)                                                                                            \
+            continue;                                                                                           \
+        float *cr = c + r * ldc;                                                                                \
+        for (int v = 0; v < NV; ++v) {                                                                          \
+            if (add)                                                                                            \
+                acc[r][v] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], cr + 16 * v), acc[r][v]);             \
+            if (bias)  /* after the product, as NumPy's form adds it */                                         \
+                acc[r][v] = _mm512_add_ps(acc[r][v], row_bias[v]);                                              \
+            _mm512_mask_storeu_ps(cr + 16 * v, mask[v], acc[r][v]);                                             \
+        }                                                                                                       \
+    }                                                                                                           \
 }
+EM_GEMM_TILE(1)
+EM_GEMM_TILE(2)
 
 /* b's kc x nc block (element (k, j) at b[k * sk + j * sj]) into panels of 32 columns, each kc rows of 32 floats
    (zeros past column nc) */
@@ -126,10 +131,15 @@ static int em_sgemm_own(int tb, int64_t m, int64_t n, int64_t k, const float *a,
                 const int mr = m - i0 < EM_GEMM_MR ? (int)(m - i0) : EM_GEMM_MR;
                 for (int64_t j0 = 0; j0 < nc; j0 += EM_GEMM_NR) {
                     const int64_t nj = nc - j0 < EM_GEMM_NR ? nc - j0 : EM_GEMM_NR;
-                    const __mmask16 m0 = nj >= 16 ? 0xffff : (__mmask16)((1u << nj) - 1);
-                    const __mmask16 m1 = nj >= 32 ? 0xffff : nj <= 16 ? 0 : (__mmask16)((1u << (nj - 16)) - 1);
-                    em_gemm_tile(kc, a + i0 * lda + pc, lda, em_gemm_packed + j0 * kc, c + i0 * ldc + jc + j0, ldc,
-                                 mr, m0, m1, add || pc > 0, bias && pc + kc == k ? bias + jc + j0 : NULL);
+                    const __mmask16 mask[2] = {nj >= 16 ? 0xffff : (__mmask16)((1u << nj) - 1),
+                                               nj >= 32 ? 0xffff : nj <= 16 ? 0 : (__mmask16)((1u << (nj - 16)) - 1)};
+                    const float *row_bias = bias && pc + kc == k ? bias + jc + j0 : NULL;
+                    if (nj > 16)
+                        em_gemm_tile2(kc, a + i0 * lda + pc, lda, em_gemm_packed + j0 * kc, c + i0 * ldc + jc + j0,
+                                      ldc, mr, mask, add || pc > 0, row_bias);
+                    else  /* a last panel of 16 columns or fewer: one vector (a third less work where n is 65) */
+                        em_gemm_tile1(kc, a + i0 * lda + pc, lda, em_gemm_packed + j0 * kc, c + i0 * ldc + jc + j0,
+                                      ldc, mr, mask, add || pc > 0, row_bias);
                 }
             }
         }

@@ -130,9 +130,34 @@ def _runs(graph, phases=False, own_threads=False):
         split = [(a, b) for a, b in pairs if run_of.get(a, -1) != run_of.get(b, -2) and (ok[a] or ok[b])]
         if not split:
             gemm = (Linear, LinearGrad) if own_threads else ()
+            runs = [part for r in runs for part in _without_handed_copies(ops, r, readers, handed_out)]
             return [r for r in runs if len(r) >= 2 or isinstance(ops[r[0]].node, gemm)]
         for a, b in split:
             ok[a] = ok[b] = False
+
+
+def _without_handed_copies(ops, run, readers, handed_out):
+    """run less its copies of values made by ops outside it and read last there (a gradient becoming a .grad), in
+    the parts between them: the interpreter hands such a value's array over instead of copying it (Program's
+    copies to elide), where in a segment the copy is C's memcpy."""
+    made = {id(o) for i in run for o in ops[i].outputs if o is not None}
+
+    def handed(i):
+        op = ops[i]
+        if not isinstance(op.node, Clone):
+            return False
+        a = op.args[0]
+        later = [j for j in readers.get(id(a), ()) if j != i]
+        return a.kind == "op" and id(a) not in made and id(a) not in handed_out and all(j < i for j in later)
+    parts, current = [], []
+    for i in run:
+        if handed(i):
+            parts.append(current)
+            current = []
+        else:
+            current.append(i)
+    parts.append(current)
+    return [p for p in parts if p]
 
 
 # ---- planning the values of a run ------------------------------------------------------------------------------
