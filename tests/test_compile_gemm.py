@@ -147,3 +147,24 @@ def test_a_compiled_linear_and_its_gradients_equal_eager(batch, bias):
 def test_the_module_with_the_gemm_compiles_without_warnings(tmp_path):
     source = "\n".join([render_c.header(c_backend.data_offset()), "#include <string.h>", c_gemm.BODY, _WRAPPER])
     assert_compiles_strictly([source], tmp_path)
+
+
+@pytest.mark.skipif(COMPILER is None or blas.find() is None, reason="no C compiler or BLAS")
+@pytest.mark.parametrize("batch, included", [(4, False), (64, True)])
+def test_a_segment_module_holds_the_gemm_only_where_a_product_can_use_it(batch, included, monkeypatch):
+    from ember.compiler import c_graph
+    sources = []
+    render = c_graph._source
+
+    def recorded(*args):
+        sources.append(render(*args))
+        return sources[-1]
+
+    monkeypatch.setattr(c_graph, "_source", recorded)
+    layer = nn.Linear(40, 24)
+    compiled = ember.compile(lambda x: layer(x).relu().sum(), fullgraph=True)
+    x = ember.randn(batch, 40)
+    for _ in range(2):
+        got = compiled(x)
+    np.testing.assert_allclose(got.item(), layer(x).relu().sum().item(), rtol=1e-5)
+    assert sources and all(("em_sgemm_own" in s) == included for s in sources)

@@ -1,21 +1,24 @@
-"""ember's own float32 GEMM for C segments on AVX-512 machines: ``c = a @ op(b)`` (``+ c``) with a row-major ``a``.
+"""ember's own float32 GEMM on AVX-512 machines: ``c = a @ op(b)`` (``+ c``) (``+ bias``) with a row-major ``a``.
 
-Segments call NumPy's BLAS for their products (``em_sgemm_on`` in c_graph), one BLAS call a thread. At the sizes of
-the bench's transformer and MLP (a thread's block: 512 x 512 x 128, 512 x 128 x 512) OpenBLAS's float32 kernels
-reach ~135 GFLOP/s a core on the Intel machine of step 13 (MKL, PyTorch's: ~160; the core's peak: 213). This GEMM
-reaches 150-160 there: a 12 x 32 register tile (24 accumulators of 16 floats), ``a``'s elements broadcast straight
-from its rows (packing them, a transpose, cost more than it saved), ``b`` packed per block of 256 of the shared
-dimension into panels of 32 columns (a copy, or a transpose where ``op(b)`` is ``b.T``; zeros past its last
-column) that the tile reads in order. Each element of ``c`` is a sum in the same order whatever the block of rows
-or columns a thread computes: a product's bits do not depend on the thread count.
+C segments call it for their products (``em_sgemm_on`` in c_graph, one call a thread), and the LSTM's C for its
+weight gradients (``c_rnn``); NumPy's BLAS where it does not run. At the sizes of the bench's transformer and MLP
+(a thread's block: 512 x 512 x 128, 512 x 128 x 512) OpenBLAS's float32 kernels reach ~135 GFLOP/s a core on the
+Intel machine of step 13 (MKL, PyTorch's: ~160; the core's peak: 213). This GEMM reaches 150-160 there: a 12 x 32
+register tile (24 accumulators of 16 floats; 12 x 16 for a last panel of 16 columns or fewer), ``a``'s elements
+broadcast straight from its rows (packing them, a transpose, cost more than it saved), ``b`` packed per block of
+256 of the shared dimension into panels of 32 columns (a copy, or a transpose where ``op(b)`` is ``b.T``; zeros
+past its last column) that the tile reads in order. Each element of ``c`` is a sum in the same order whatever the
+block of rows or columns a thread computes: a product's bits do not depend on the thread count.
 
 ``em_sgemm_own`` runs where the module is compiled for AVX-512 (``-march=native`` on such a machine), ``a`` is
-not transposed, alpha is 1, beta 0 or 1 and the product has at least a tile's rows and half its columns; else
-NumPy's BLAS does. Products whose ``a`` is transposed (weight gradients) stay with the BLAS: packing ``b``, the
+not transposed, alpha is 1, beta 0 or 1 and the product has at least a tile's rows and 16 columns; else NumPy's
+BLAS does. Products whose ``a`` is transposed (a Linear's weight gradient) stay with the BLAS: packing ``b``, the
 larger matrix there, cost this GEMM its lead (107-127 against OpenBLAS's 111-125 GFLOP/s).
 """
 
-__all__ = ["BODY"]
+import numpy as np
+
+__all__ = ["BODY", "NONE", "runs"]
 
 BODY = r"""
 #include <stddef.h>
@@ -155,3 +158,15 @@ static int em_sgemm_own(int tb, int64_t m, int64_t n, int64_t k, const float *a,
 #endif
 #define EM_GEMM_OWN_d(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias) 0
 """
+
+# what a module whose products cannot use this GEMM includes instead of BODY (its compile time: 0.25 s less)
+NONE = r"""
+#define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias) 0
+#define EM_GEMM_OWN_d(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias) 0
+"""
+
+
+def runs(dtype, m, n, k):
+    """Whether em_sgemm_own can take a product of an ``m x k`` row-major ``a`` of this dtype and an ``op(b)`` of
+    ``n`` columns (where the module is built for AVX-512): ``EM_GEMM_OWN_s``'s condition on the sizes."""
+    return np.dtype(dtype) == np.float32 and m >= 12 and n >= 16 and k > 0

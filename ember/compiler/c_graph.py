@@ -351,6 +351,8 @@ def _emit_linear(r, op):
     n, k = w.shape
     m = _size(x) // k
     bias = r.ptr(op.args[2]) if len(op.args) == 3 else "NULL"
+    if c_gemm.runs(y.dtype, m, n, k):
+        r.bodies.add("gemm")
     return [f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_TR}, {m}, {n}, {k}, 1, {r.ptr(x)}, {k}, "
             f"{r.ptr(w)}, {k}, 0, {r.ptr(y)}, {n}, {bias});"]
 
@@ -364,6 +366,8 @@ def _emit_linear_grad(r, op):
     k = op.node.x_shape[-1]
     lines = []
     if gx is not None:
+        if c_gemm.runs(g.dtype, m, k, n):
+            r.bodies.add("gemm")
         lines.append(f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_NO}, {m}, {k}, {n}, 1, {r.ptr(g)}, {n}, "
                      f"{r.ptr(w)}, {k}, 0, {r.ptr(gx)}, {k}, NULL);")
     if gw is not None:
@@ -539,7 +543,7 @@ def _source(renders, names, offset, int_type):
              "#undef EM_DATA", "#define EM_DATA(p, T) ((T *)(p))  /* here the functions get data pointers */",
              f"#define EM_TUPLE_OFFSET {tuple_offset()}",
              "#define EM_ITEM(k, T) ((T *)*(char **)((char *)items[k] + EM_DATA_OFFSET))",
-             f"#define EM_BLAS_INT {int_type}", c_gemm.BODY, _BLAS]
+             f"#define EM_BLAS_INT {int_type}", c_gemm.BODY if "gemm" in bodies else c_gemm.NONE, _BLAS]
     parts += [c_optim.BODY] if "optim" in bodies else []
     parts += [c_loss.BODY] if "loss" in bodies else []
     parts += [kernels[k] for k in sorted(kernels)]
