@@ -826,8 +826,8 @@ def test_an_lstm_layer_thread_failing_before_its_c_loop_stops_the_other():
     T, H, B, K = 4, 8, 16, 3
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(s).astype(np.float32) for s in
-              [(4 * H, K), (K, T * B), (4 * H, H), (4 * H, T * B), (T, H, B), (T, H, B), (T, H, B), (H, B), (H, B),
-               (T + 1, B, H), (4 * H, B)]]
+              [(4 * H, K), (K, T * B), (4 * H, H), (4,), (4 * H, T * B), (T, H, B), (T, H, B), (T, H, B), (H, B),
+               (H, B), (T + 1, B, H), (4 * H, B)]]
 
     def run(u0, nu, k, sync):
         if u0:

@@ -84,20 +84,23 @@ EM_RNN_TILE(T, S, L, 2)                                                         
 /* rows [0, m) of a matrix in blocks of nb rows into panels of 12 rows (zeros past m): its element (r, kk) at  */ \
 /* a[(r / nb) * bs + (r % nb) * rs + kk * cs]                                                                   */ \
 static void em_rnn_pack_##S(int64_t m, int64_t k, const T *a, int64_t rs, int64_t cs, int64_t nb, int64_t bs,  \
-                            T *ap)                                                                              \
+                            const T *f, T *ap)                                                                  \
 {                                                                                                               \
     for (int64_t p = 0; p < m; p += 12) {                                                                       \
         const T *row[12];                                                                                       \
-        for (int64_t r = 0; r < 12; ++r)                                                                        \
+        T fr[12];  /* the rows' factors: f[block] (exact: 1 or 0.5, the sigmoid gates' halving), 1 without f */ \
+        for (int64_t r = 0; r < 12; ++r) {                                                                      \
             row[r] = p + r < m ? a + (p + r) / nb * bs + (p + r) % nb * rs : 0;                                 \
+            fr[r] = f && p + r < m ? f[(p + r) / nb] : (T)1;                                                    \
+        }                                                                                                       \
         if (cs == 1)  /* along a's rows */                                                                      \
             for (int64_t r = 0; r < 12; ++r)                                                                    \
                 for (int64_t kk = 0; kk < k; ++kk)                                                              \
-                    ap[p * k + kk * 12 + r] = row[r] ? row[r][kk] : (T)0;                                       \
+                    ap[p * k + kk * 12 + r] = row[r] ? row[r][kk] * fr[r] : (T)0;                               \
         else  /* along its columns (a's transpose) */                                                           \
             for (int64_t kk = 0; kk < k; ++kk)                                                                  \
                 for (int64_t r = 0; r < 12; ++r)                                                                \
-                    ap[p * k + kk * 12 + r] = row[r] ? row[r][kk * cs] : (T)0;                                  \
+                    ap[p * k + kk * 12 + r] = row[r] ? row[r][kk * cs] * fr[r] : (T)0;                          \
     }                                                                                                           \
 }                                                                                                               \
 static void em_rnn_mm_##S(int64_t m, int64_t n, int64_t k, const T *ap, const T *x, int64_t ldx, T *c,         \
@@ -122,14 +125,14 @@ EM_END_FUSED_MULTIPLY_ADDS
    multiple of a vector (the BLAS's GEMM then) or there is no memory (failed) */
 #define EM_RNN_PACKED(T, S, L)                                                                                  \
 static T *em_rnn_packed_##S(int64_t B, int64_t m, int64_t k, const T *a, int64_t rs, int64_t cs, int64_t nb,   \
-                            int64_t bs, int *failed)                                                            \
+                            int64_t bs, const T *f, int *failed)                                                \
 {                                                                                                               \
     *failed = 0;                                                                                                \
     if (B % L)                                                                                                  \
         return 0;                                                                                               \
     T *ap = (T *)malloc((size_t)((m + 11) / 12 * 12 * k) * sizeof(T));                                          \
     if (ap)                                                                                                     \
-        em_rnn_pack_##S(m, k, a, rs, cs, nb, bs, ap);                                                           \
+        em_rnn_pack_##S(m, k, a, rs, cs, nb, bs, f, ap);                                                        \
     *failed = !ap;                                                                                              \
     return ap;                                                                                                  \
 }
@@ -262,22 +265,23 @@ void em_rnn_columns_##S(int64_t nt, int64_t B, int64_t ni, int64_t st, int64_t s
         xs[ni * ldx + c] = (T)1;                                                                                \
 }                                                                                                               \
 /* A whole layer on one of the threads of a call: this thread's units are [u0, u0 + nu) of H, k threads in    */ \
-/* all. First the input projections of its units' gates for every step: a's rows (gate-major: 4H rows of     */ \
-/* nt * B, ld apart) = wx (4H, kx: W_ih and the bias, scaled as w) @ xs (kx rows of nt * B, ldx apart: the    */ \
-/* inputs and a row of ones). Then at each step the product of its units' gate rows of the hidden weights w  */ \
-/* (4H, H; the sigmoid gates' rows halved) with the previous state (all units: the threads meet after each   */ \
-/* step) into tmp (4H, B: each thread's [i f g o] rows one after the other), and the cell of its units: a    */ \
-/* becomes the activations; hs, cs, tcs: (nt, H, B); h0, c0: (H, B); the states also time-major into ht      */ \
-/* (nt + 1, B, H): step t's at t + 1 (t, reversed: the initial state's place is left as it is). -1 if        */ \
-/* another thread failed, -2 if out of memory.                                                                */ \
+/* all. First the input projections of its units' gates for every step: a's rows (gate-major: 4H rows of nt * */ \
+/* B, ld apart) = wx (4H, kx: W_ih and the bias, scaled as w) @ xs (kx rows of nt * B, ldx apart: the inputs  */ \
+/* and a row of ones). Then at each step the product of its units' gate rows of the hidden weights w (4H, H;  */ \
+/* the sigmoid gates' rows halved: by the gates' factors gf (4) as the weights are packed, where B is a       */ \
+/* multiple of a vector, else already in wx and w) with the previous state (all units: the threads meet after */ \
+/* each step) into tmp (4H, B: each thread's [i f g o] rows one after the other), and the cell of its units:  */ \
+/* a becomes the activations; hs, cs, tcs: (nt, H, B); h0, c0: (H, B); the states also time-major into ht (nt */ \
+/* + 1, B, H): step t's at t + 1 (t, reversed: the initial state's place is left as it is). -1 if another     */ \
+/* thread failed, -2 if out of memory.                                                                        */ \
 int em_lstm_layer_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_t H, int64_t B, int64_t ld,        \
                       int64_t kx, int64_t ldx, int reverse, void *gemm, int wide, void *wxo, void *xso,         \
-                      void *wo, void *ao,                                                                       \
+                      void *wo, void *gfo, void *ao,                                                            \
                       void *hso, void *cso, void *tcso, void *h0o, void *c0o, void *hto, void *tmpo,            \
                       void *synco)                                                                              \
 {                                                                                                               \
     const T *wx = EM_DATA(wxo, const T), *xs = EM_DATA(xso, const T), *w = EM_DATA(wo, const T);                \
-    const T *h0 = EM_DATA(h0o, const T), *c0 = EM_DATA(c0o, const T);                                          \
+    const T *gf = EM_DATA(gfo, const T), *h0 = EM_DATA(h0o, const T), *c0 = EM_DATA(c0o, const T);              \
     T *a = EM_DATA(ao, T), *hs = EM_DATA(hso, T), *cs = EM_DATA(cso, T), *tcs = EM_DATA(tcso, T);               \
     T *ht = EM_DATA(hto, T);                                                                                    \
     const int64_t hb = H * B;                                                                                   \
@@ -286,7 +290,7 @@ int em_lstm_layer_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_t H, 
     int failed;                                                                                                 \
     for (int64_t q = 0; q < 4; ++q) {                                                                           \
         const T *wq = wx + (q * H + u0) * kx;                                                                   \
-        T *aq = a + (q * H + u0) * ld, *apx = em_rnn_packed_##S(B, nu, kx, wq, kx, 1, nu, 0, &failed);          \
+        T *aq = a + (q * H + u0) * ld, *apx = em_rnn_packed_##S(B, nu, kx, wq, kx, 1, nu, 0, gf + q, &failed);  \
         if (failed)                                                                                             \
             return em_rnn_fail(sync);                                                                           \
         if (apx)                                                                                                \
@@ -295,7 +299,7 @@ int em_lstm_layer_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_t H, 
             em_rnn_gemm_##S(gemm, wide, 0, nu, nt * B, kx, wq, kx, xs, ldx, aq, ld);                            \
         free(apx);                                                                                              \
     }                                                                                                           \
-    T *ap = em_rnn_packed_##S(B, 4 * nu, H, w + u0 * H, H, 1, nu, H * H, &failed);                              \
+    T *ap = em_rnn_packed_##S(B, 4 * nu, H, w + u0 * H, H, 1, nu, H * H, gf, &failed);                          \
     if (failed)                                                                                                 \
         return em_rnn_fail(sync);                                                                               \
     for (int64_t s = 0; s < nt; ++s) {                                                                          \
@@ -346,7 +350,7 @@ int em_lstm_layer_grad_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_
     int64_t *sync = EM_DATA(synco, int64_t);                                                                    \
     const int64_t hb = H * B, off = u0 * B;                                                                     \
     int buf = 0, failed;                                                                                        \
-    T *ap = em_rnn_packed_##S(B, nu, 4 * H, w + u0, 1, H, nu, 0, &failed);  /* W[:, units]^T */                 \
+    T *ap = em_rnn_packed_##S(B, nu, 4 * H, w + u0, 1, H, nu, 0, NULL, &failed);  /* W[:, units]^T */           \
     T *xs2 = EM_DATA(xso, T);                                                                                   \
     if (failed)                                                                                                 \
         return em_rnn_fail(sync);                                                                               \
@@ -434,7 +438,11 @@ class CLSTMLayer(LSTMLayer):
         xs = np.empty((I + 1, _row_stride(T * B, x.dtype)), x.dtype)
         self.c_layer[0][4](T, B, I, *(n // x.itemsize for n in x.strides), xs.shape[1], x, xs)
         self.xa = xs[:, :T * B].T.reshape(T, B, I + 1)  # (a view: the backward's weight gradients read it so)
-        w = c_array(self._projection_weights(xp, w_ih, bias))
+        self.gate_factors = self._gate_factors(x.dtype, B)
+        if self.gate_factors is None:
+            w = c_array(self._projection_weights(xp, w_ih, bias))
+        else:  # scaled as C packs it
+            w = np.concatenate([w_ih, bias[:, None].astype(w_ih.dtype, copy=False)], 1)
         self.x_operands = (w, xs)
         self.rows = np.empty((w.shape[0], _row_stride(T * B, x.dtype, hidden=w.shape[0] // 4)), x.dtype)
         return self.rows[:, :T * B].reshape(-1, T, B)
@@ -448,20 +456,30 @@ class CLSTMLayer(LSTMLayer):
         hs, cs, tcs = (np.empty((T, H, B), a.dtype) for _ in range(3))
         h0t, c0t = np.ascontiguousarray(h0.T), np.ascontiguousarray(c0.T)
         tmp = np.empty((G, B), a.dtype)
-        whh = self._hidden_weights(xp, w_hh)
+        factors = self.gate_factors
+        whh = self._hidden_weights(xp, w_hh) if factors is None else c_array(w_hh)
+        factors = np.ones(4, a.dtype) if factors is None else factors
         states = np.empty((T + 1, B, H), a.dtype)  # time-major, with h0 (for the gradient of W_hh)
         states[T if self.reverse else 0] = h0
         wx, xs = self.x_operands
         k, nb = _threads.plan(np, H, T * G * (H + wx.shape[1]) * B, H)
         _on_threads(H, nb, k, lambda u0, nu, n, sync: fns[2](
             u0, nu, n, T, H, B, self.rows.shape[1], wx.shape[1], xs.shape[1], self.reverse, gemm, wide, wx, xs,
-            whh, self.rows, hs, cs, tcs, h0t, c0t, states, tmp, sync))
+            whh, factors, self.rows, hs, cs, tcs, h0t, c0t, states, tmp, sync))
         # what CLSTMLayerGrad reads: hs is the time-major states with h0 here
         self.act, self.cs, self.tcs, self.hs, self.hr, self.out = self.rows, cs, tcs, states, None, None
         self.x_operands = None
         out = states[:T] if self.reverse else states[1:]
         h_n = out[self.steps[-1]].copy() if T else h0.copy()
         return np.ascontiguousarray(out.transpose(1, 0, 2)) if self.bf_out else out, h_n, self._last(cs, c0)
+
+    def _gate_factors(self, dtype, B):
+        """The four gates' factors (the sigmoid gates' 0.5: see LSTMLayer.scale) that C applies to the weights as
+        it packs them (B a multiple of its vector: 16 floats, 8 doubles), else None (the weights given scaled)."""
+        if B % (64 // np.dtype(dtype).itemsize) or self.scale is None:
+            return None
+        H = self.scale.shape[0] // 4
+        return np.ascontiguousarray(self.scale[::H], dtype=dtype)
 
     def _cell(self, xp, a, gh, c_prev, c, tc, h, tmp):
         fns = self.lib[_SUFFIX[a.dtype]] if xp is np and a.dtype in _SUFFIX else None
@@ -590,7 +608,7 @@ def _functions(lib):
     sizes = [i64] * 7 + [i32, ptr, i32]  # u0, nu, k, T, H, B, ld, reverse, the GEMM, its width
     return function_table(lib, (("lstm_step", [i64] + [obj] * 6, None),
                                 ("lstm_step_grad", [i64, i32] + [obj] * 7, None),
-                                ("lstm_layer", [i64] * 9 + [i32, ptr, i32] + [obj] * 12, i32),
+                                ("lstm_layer", [i64] * 9 + [i32, ptr, i32] + [obj] * 13, i32),
                                 ("lstm_layer_grad", sizes + [obj] * 5 + [obj, i32, obj, i32] + [obj] * 5, i32),
                                 ("rnn_columns", [i64] * 7 + [obj] * 2, None),
                                 ("rnn_matmul", [i64] * 3 + [obj, i64, obj, i64, i64, obj, i64], i32)))
