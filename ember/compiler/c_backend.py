@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from . import c_attention, c_conv, c_graph, c_loss, c_norm, c_optim, c_pool, c_rnn, cache, render_c
+from . import c_attention, c_conv, c_embedding, c_graph, c_loss, c_norm, c_optim, c_pool, c_rnn, cache, render_c
 from .interpret import Program
 from .c_nhwc import as_channels_last, is_channels_last
 from .kernel import FusedKernel
@@ -50,9 +50,9 @@ def data_offset():
 
 def runtime_source(offset):
     """All the hand-written C functions (optimizer updates, cross-entropy, max pooling, convolutions' window
-    copies, layer and batch norm, the LSTM cell, attention) in one module (a graph builds the library of each module it
-    needs)."""
-    modules = (c_optim, c_loss, c_pool, c_conv, c_norm, c_rnn, c_attention)
+    copies, layer and batch norm, the LSTM cell, attention, an embedding's gradient) in one module (a graph builds
+    the library of each module it needs)."""
+    modules = (c_optim, c_loss, c_pool, c_conv, c_norm, c_rnn, c_attention, c_embedding)
     return render_c.header(offset) + "".join(module.BODY for module in modules)
 
 
@@ -138,7 +138,7 @@ def program(graph, name="graph", phases=False):
     fused = fuse_elementwise(split_linear_bias(graph), phases=phases)
     lowerings = ((c_optim, c_optim.lower_updates), (c_loss, c_loss.lower_losses), (c_pool, c_pool.lower_pools),
                  (c_conv, c_conv.lower_convolutions), (c_norm, c_norm.lower_norms), (c_rnn, c_rnn.lower_rnns),
-                 (c_attention, c_attention.lower_attention))
+                 (c_attention, c_attention.lower_attention), (c_embedding, c_embedding.lower_embeddings))
     sources = {module: render_c.header(offset) + module.BODY for module, _ in lowerings}
     try:
         for module, lower in lowerings:

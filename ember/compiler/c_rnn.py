@@ -9,9 +9,10 @@ needs every unit's state. The backward is the same with the cells' gradient firs
 hidden weights' transpose after the meeting. OpenBLAS repacks its operands at every call, a quarter of a step's
 time at these sizes, so a batch of whole vectors (16 floats) multiplies by weights packed once per call
 (``em_rnn_mm``: 55 billion multiply-adds a second per core on the AVX-512 machine it was measured on, OpenBLAS
-45); other batches call the BLAS. The weight gradients are GEMMs over all the steps, split over the threads too;
-the gates' gradients are written gate-major for them, and the states time-major. The other layers keep NumPy's
-loop with each step's cell in C.
+45); other batches call the BLAS. Packing also halves the sigmoid gates' weight rows (where Python halves them
+otherwise). The weight gradients are GEMMs over all the steps (ember's, ``c_gemm``, on an AVX-512 machine), split
+over the threads too; the gates' gradients are written gate-major for them, and the states time-major. The other
+layers keep NumPy's loop with each step's cell in C.
 
 The cells' arithmetic is the NumPy form's, operation by operation, except tanh (and so the sigmoids): a rational
 approximation within 7 ulp; so results differ from eager by rounding.
