@@ -14,7 +14,7 @@ through these calls, which cost one list lookup when nothing is traced:
 - ``aliased(alias, tensor)``: alias is a second tensor object for tensor's data and history (the same value);
 - ``called(module)``: a Module ran (a graph is valid only while its modules' training flags are the same);
 - ``grad_seen(tensor)``: the engine is about to deliver a leaf's gradient; ``grad_set(tensor)``: it gave the leaf
-  a new ``.grad`` object; ``grad_cleared(tensor)``: zero_grad set it to None.
+  a new ``.grad`` object; ``grad_cleared(tensor)``: its ``.grad`` was set to None (zero_grad, or the user).
 """
 import threading
 

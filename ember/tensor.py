@@ -50,12 +50,11 @@ class Tensor:
                 [6., 8.]])
     """
 
-    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_vbox", "_base", "_hooks", "_out_index", "_retains",
+    __slots__ = ("_data", "requires_grad", "_grad", "grad_fn", "_vbox", "_base", "_hooks", "_out_index", "_retains",
                  "__weakref__")
     __array_priority__ = 1000  # NumPy defers to Tensor's reflected operators
     _data: Any  # a NumPy or CuPy array (or ember's SparseCOO)
     requires_grad: bool
-    grad: Tensor | None
     grad_fn: Any  # the autograd Node that made this tensor, None for a leaf
     _vbox: list[int]
     _base: Tensor | None
@@ -88,6 +87,28 @@ class Tensor:
         return t
 
     # --- metadata ---------------------------------------------------------------------------------------------
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient a backward accumulated into this leaf (None before one reaches it); assign None to clear it.
+
+        PyTorch:
+            ``Tensor.grad``; same semantics. Assigning None inside an ``ember.compile``'d function is part of its
+            graph (as ``zero_grad()``): the graph then runs whatever ``.grad`` held before.
+
+        Example:
+            >>> w = ember.tensor([1.0, 2.0], requires_grad=True)
+            >>> (w * w).sum().backward()
+            >>> w.grad
+            tensor([2., 4.])
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is None and _tracing.active[0]:
+            _tracing.grad_cleared(self)
+        self._grad = value
+
     @property
     def shape(self) -> Size:
         """The size of each dimension, as an ``ember.Size`` (a tuple of ints).
@@ -1009,7 +1030,7 @@ def init_tensor(t, array, requires_grad=False, grad_fn=None):
     """Set every field of a new tensor t around array (no copy, no checks)."""
     t._data = array
     t.requires_grad = requires_grad
-    t.grad = None
+    t._grad = None
     t.grad_fn = grad_fn
     t._vbox = [0]  # the version counter, shared by views
     t._base = None

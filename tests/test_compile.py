@@ -343,6 +343,28 @@ def test_the_trace_holds_no_tensor_the_function_dropped():
             np.testing.assert_allclose(a.detach().numpy(), b, rtol=1e-6)
 
 
+def test_a_grad_the_function_sets_to_none_itself_is_part_of_its_graph():
+    """`p.grad = None` inside the function (not through zero_grad) is noted by the trace, so the graph runs
+    whatever .grad held before (it was guarded on .grad being None, and traced again on every call)."""
+    weight = ember.randn(7, 5, requires_grad=True)
+    g = ember.randn(4, 5)
+
+    def step(idx):
+        weight.grad = None
+        (F.embedding(idx, weight) * g).sum().backward()
+        return weight.grad
+
+    idx = ember.tensor([0, 3, 3, 6])
+    want = step(idx).numpy().copy()
+    weight.grad = None
+    compiled = ember.compile(step, fullgraph=True)
+    for _ in range(4):
+        np.testing.assert_array_equal(compiled(idx).numpy(), want)
+    assert sum(len(entries) for entries in compiled.cache.values()) == 1
+    entry = next(iter(compiled.cache.values()))[0]
+    assert entry.verified and not entry.grad_entry
+
+
 # --- whole training steps ---------------------------------------------------------------------------------------
 
 def _train(make, batch, compiled, steps=4, clip=None):

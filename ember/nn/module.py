@@ -816,9 +816,7 @@ class Module:
         for p in self.parameters():
             if p.grad is not None:
                 if set_to_none:
-                    p.grad = None
-                    if _tracing.active[0]:
-                        _tracing.grad_cleared(p)
+                    p.grad = None  # (a trace notes it: Tensor.grad)
                 else:
                     if p.grad.grad_fn is not None:
                         p.grad.detach_()

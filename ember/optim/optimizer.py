@@ -129,9 +129,7 @@ class Optimizer:
             for p in g["params"]:
                 if p.grad is not None:
                     if set_to_none:
-                        p.grad = None
-                        if _tracing.active[0]:
-                            _tracing.grad_cleared(p)
+                        p.grad = None  # (a trace notes it: Tensor.grad)
                     elif _tracing.active[0]:
                         _tracing.grad_seen(p)
                         p.grad.zero_()  # an op of the traced graph, on the .grad p holds when it runs
