@@ -52,7 +52,7 @@ class CEmbeddingBackward(EmbeddingBackward):
 
     def forward(self, xp, g):
         suffix = _SUFFIX.get(g.dtype)
-        if xp is not np or suffix is None or self.by_freq or self.idx.__class__ is not np.ndarray or not self.idx.size:
+        if xp is not np or suffix is None or self.idx.__class__ is not np.ndarray or not self.idx.size:
             return super().forward(xp, g)
         idx = np.ascontiguousarray(self.idx.reshape(-1), dtype=np.int64)
         row = g.shape[self.idx.ndim:]

@@ -149,9 +149,11 @@ static int em_sgemm_own(int tb, int64_t m, int64_t n, int64_t k, const float *a,
     }
     return 1;
 }
+/* whether em_sgemm_own takes a product of these sizes (a tile's rows, half its columns: runs() in Python) */
+#define EM_GEMM_TAKES(m, n, k) ((m) >= EM_GEMM_MR && (n) >= 16 && (k) > 0)
 /* whether em_sgemm_own computed the product (CBLAS's arguments: 111 not transposed, 112 transposed) */
 #define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)                               \
-    ((ta) == 111 && (alpha) == 1 && ((beta) == 0 || (beta) == 1) && (m) >= EM_GEMM_MR && (n) >= 16 && (k) > 0  \
+    ((ta) == 111 && (alpha) == 1 && ((beta) == 0 || (beta) == 1) && EM_GEMM_TAKES(m, n, k)                      \
      && em_sgemm_own((tb) == 112, m, n, k, a, lda, b, ldb, (beta) == 1, c, ldc, bias))
 #else
 #define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias) 0
@@ -168,5 +170,5 @@ NONE = r"""
 
 def runs(dtype, m, n, k):
     """Whether em_sgemm_own can take a product of an ``m x k`` row-major ``a`` of this dtype and an ``op(b)`` of
-    ``n`` columns (where the module is built for AVX-512): ``EM_GEMM_OWN_s``'s condition on the sizes."""
+    ``n`` columns (where the module is built for AVX-512): ``EM_GEMM_TAKES``, in Python."""
     return np.dtype(dtype) == np.float32 and m >= 12 and n >= 16 and k > 0

@@ -397,7 +397,7 @@ int em_rnn_matmul_f32(int64_t m, int64_t n, int64_t k, void *ao, int64_t lda, vo
                       void *co, int64_t ldc)
 {
 #if defined(__AVX512F__)
-    if (m < EM_GEMM_MR || n < 16 || k < 1 || (sk != 1 && sj != 1))
+    if (!EM_GEMM_TAKES(m, n, k) || (sk != 1 && sj != 1))
         return 0;
     return em_sgemm_own(sj != 1, m, n, k, EM_DATA(ao, const float), lda, EM_DATA(bo, const float), sj != 1 ? sj : sk,
                         0, EM_DATA(co, float), ldc, NULL);
@@ -503,18 +503,14 @@ class CLSTMLayerGrad(LSTMLayerGrad):
         if (xp is not np or a.dtype != np.float32 or b.dtype != a.dtype or a.ndim != 2 or b.ndim != 2
                 or a.strides[1] != item or item not in b.strides or any(s % item for s in a.strides + b.strides)):
             return _threads.matmul(xp, a, b)
-        (m, k), n = a.shape, b.shape[1]
-        out = np.empty((m, n), a.dtype)
+        (_, k), n = a.shape, b.shape[1]
         gemm = self.lib["f32"][5]
         lda, sk, sj = a.strides[0] // item, b.strides[0] // item, b.strides[1] // item
 
-        def block(n0, rows, state):
-            a_rows, out_rows = a[n0:n0 + rows], out[n0:n0 + rows]
-            if not gemm(rows, n, k, a_rows, lda, b, sk, sj, out_rows, n):
+        def rows(a_rows, out_rows):
+            if not gemm(len(a_rows), n, k, a_rows, lda, b, sk, sj, out_rows, n):
                 np.matmul(a_rows, b, out=out_rows)
-        threads, nb = _threads.plan(np, m, m * n * k, m)
-        _threads.for_blocks(np, m, nb, threads, block)
-        return out
+        return _threads.matmul(xp, a, b, rows)
 
     def _bptt(self, xp, ins, d_out, dh, dc):
         c0, w_hh, w_hr = ins[2], ins[4], ins[7]
