@@ -780,9 +780,9 @@ def test_lstm_layers_run_whole_in_c_on_threads_as_eager(case, dtype, monkeypatch
     """Layers large enough to split run their steps in C on two threads (c_rnn's layer functions, each thread
     the GEMM rows and cells of half the units, meeting after every step), and the gradient too."""
     from ember.compiler import c_rnn
-    calls = []
-    on_threads = c_rnn._on_threads
-    monkeypatch.setattr(c_rnn, "_on_threads", lambda n, nb, k, run: calls.append(k) or on_threads(n, nb, k, run))
+    calls = []  # (work, threads) of each layer call, its gradient and the products over all steps
+    team = c_rnn._team
+    monkeypatch.setattr(c_rnn, "_team", lambda n, work: calls.append((work, team(n, work))) or calls[-1][1])
     threads = ember.get_num_threads()
     ember.set_num_threads(2)
     try:
@@ -802,7 +802,9 @@ def test_lstm_layers_run_whole_in_c_on_threads_as_eager(case, dtype, monkeypatch
         got = _backward_step(step, leaves, True)
     finally:
         ember.set_num_threads(threads)
-    assert calls and set(calls) == {2}, calls  # every layer call and its gradient split over the two threads
+    layers = 2 if case["lstm"].get("bidirectional") or case["lstm"].get("num_layers") == 2 else 1
+    # every layer call and its gradient (and the large products) on a team of two threads
+    assert sum(k == 2 for _, k in calls) >= 2 * layers and all(k == 2 for work, k in calls if work >= 1 << 24), calls
     names = [op.name for op in got[2].graph.walk()]
     assert "CLSTMLayer" in names and "CLSTMLayerGrad" in names, names
     # sums over 64 steps in another order (and the cells' own tanh): to float32 rounding of the largest value
@@ -812,43 +814,33 @@ def test_lstm_layers_run_whole_in_c_on_threads_as_eager(case, dtype, monkeypatch
 
 
 @needs_cc
-def test_an_lstm_layer_thread_failing_before_its_c_loop_stops_the_other():
-    """The threads of a layer call meet after every step: one that fails before reaching the C loop must not
-    leave the other waiting forever."""
-    import threading
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta, tb", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_lstm_products_over_all_steps_on_a_team_equal_numpy(ta, tb, threads, dtype):
+    """em_rnn_matmul (the LSTM gradient's products: a block of rows a thread) equals a @ b whichever operand is
+    transposed, also where the rows do not split evenly, with padded rows (leading dimensions past the width)."""
     from ember.compiler import c_rnn
     source = c_backend.render_c.header(c_backend.data_offset()) + c_rnn.BODY  # (what lower_rnns builds)
-    lib = c_rnn._functions(cache.load(source, COMPILER))["f32"]
+    lib = c_rnn._functions(cache.load(source, COMPILER))[c_rnn._SUFFIX[np.dtype(dtype)]]
     functions = c_rnn.blas.find()
     if functions is None:
         pytest.skip("NumPy's BLAS not found")
-    gemm, wide = functions.addresses["sgemm"], functions.int_type == "int64_t"
-    T, H, B, K = 4, 8, 16, 3
-    rng = np.random.default_rng(0)
-    arrays = [rng.standard_normal(s).astype(np.float32) for s in
-              [(4 * H, K), (K, T * B), (4 * H, H), (4,), (4 * H, T * B), (T, H, B), (T, H, B), (T, H, B), (H, B),
-               (H, B), (T + 1, B, H), (4 * H, B)]]
+    gemm = functions.addresses["sgemm" if dtype == np.float32 else "dgemm"]
+    rng = np.random.default_rng(3)
+    m, n, k = 53, 40, 37  # 53 rows: 27 + 26 on two threads; ember's GEMM takes both blocks, and its edges
 
-    def run(u0, nu, k, sync):
-        if u0:
-            raise ValueError("thread 1 fails")
-        return lib[2](u0, nu, k, T, H, B, T * B, K, T * B, 0, gemm, wide, *arrays, sync)
+    def stored(rows, cols, transposed):  # a (rows, cols) operand, its storage padded by 3 values a row
+        base = rng.standard_normal((cols, rows + 3) if transposed else (rows, cols + 3)).astype(dtype)
+        return base[:, :rows].T if transposed else base[:, :cols]
 
-    errors = []
-    worker = threading.Thread(target=lambda: errors.append(_raised(lambda: c_rnn._on_threads(H, H // 2, 2, run))),
-                              daemon=True)
-    worker.start()
-    worker.join(30)
-    assert not worker.is_alive(), "the layer's thread 0 still waits for thread 1"
-    assert isinstance(errors[0], (ValueError, RuntimeError)), errors
-
-
-def _raised(fn):
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001 - the test looks at which
-        return e
-    return None
+    a, b = stored(m, k, ta), stored(k, n, tb)
+    out = np.full((m, n + 2), np.nan, dtype)  # rows ldc apart: the last two columns must stay as they are
+    lib[5](threads, gemm, functions.int_type == "int64_t", ta, tb, m, n, k, a, a.base.shape[1], b, b.base.shape[1],
+           out, n + 2)
+    np.testing.assert_allclose(out[:, :n], a @ b, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+    assert np.isnan(out[:, n:]).all()
+    assert c_rnn._blas_operand(a) == (ta, a.base.shape[1]) and c_rnn._blas_operand(b) == (tb, b.base.shape[1])
 
 
 def _pool_and_grad(x_np, pool, compiled):

@@ -319,6 +319,58 @@ def test_an_optimizer_step_segment_runs_each_thread_on_a_slice_of_every_update(o
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
+class _LSTMClassifier(nn.Module):
+    def __init__(self, features, hidden, **kwargs):
+        super().__init__()
+        self.lstm = nn.LSTM(features, hidden, batch_first=True, **kwargs)
+        self.head = nn.Linear(kwargs.get("proj_size") or hidden, 10)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(x)
+        return self.head(h[-1])
+
+
+@needs_c
+@pytest.mark.parametrize("hidden, lstm, owns", [(64, {}, True), (4, {}, False), (64, dict(proj_size=16), False)],
+                         ids=["c_layer", "too_small", "projections"])
+def test_a_step_whose_lstm_layers_run_on_the_openmp_team_owns_the_threads(hidden, lstm, owns, monkeypatch):
+    """An LSTM layer that runs whole in C, on the OpenMP team (c_rnn.team_work: enough work, no projections),
+    counts as a segment's GEMMs do: the step owns the threads and its Adam update runs sliced over them; a small
+    layer or one with projections (NumPy's loop, the BLAS's threads) does not. Each equals eager."""
+    sliced = []
+    function = c_graph._Render.function
+
+    def recorded(self, name):
+        sliced.append(self.sliced)
+        return function(self, name)
+
+    monkeypatch.setattr(c_graph._Render, "function", recorded)
+    monkeypatch.setattr(c_graph, "SPLIT_MIN", 1 << 8)  # the small update splits where the threads are owned
+    rng = np.random.default_rng(6)
+    data = (ember.tensor(rng.standard_normal((32, 40, 12)), dtype=ember.float32),
+            ember.tensor(rng.integers(0, 10, 32)))
+
+    def run(compiled):
+        ember.manual_seed(3)
+        return _train(OPTIMIZERS["adamw"], compiled, 4, data=data, model=_LSTMClassifier(12, hidden, **lstm))
+
+    before = ember.get_num_threads()
+    ember.set_num_threads(2)
+    try:
+        want_losses, want_params, _, _ = run(False)
+        losses, params, _, f = run(True)
+    finally:
+        ember.set_num_threads(before)
+    names = [op.name for op in f.graph.ops]
+    assert "CLSTMLayer" in names and "CLSTMLayerGrad" in names
+    segments = [op.node for op in f.graph.ops if op.name == "Segment"]
+    assert segments and all(s.own_threads == owns for s in segments), names
+    assert any(sliced) == owns
+    np.testing.assert_allclose(losses, want_losses, rtol=1e-5)
+    for a, b in zip(params, want_params):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
 @needs_c
 def test_a_gradient_made_outside_a_segment_becomes_its_grad_without_a_copy():
     """The copies of gradients into .grad whose values ops outside the segment made stay out of it: the

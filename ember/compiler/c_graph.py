@@ -29,7 +29,7 @@ from ..ops.linear import Linear, LinearGrad
 from ..optim import optimizer as _optimizer
 from ..optim.adam import Adam, AdamW
 from ..optim.sgd import SGD
-from . import blas, c_gemm, c_loss, c_optim, render_c
+from . import blas, c_gemm, c_loss, c_optim, c_rnn, render_c
 from .interpret import Program
 from .ir import Graph, Op, Value
 from .kernel import FusedKernel
@@ -665,25 +665,29 @@ _BLAS_MODULES = frozenset("ember.ops." + m for m in ("conv", "linalg", "linear",
                                                       "sparse", "resample", "ctc"))
 
 
-def _runs_blas(node):
+def _runs_blas(op):
+    node = op.node
     if type(node).__module__ == "ember.compiler.c_attention":  # small GEMMs on the calling thread
+        return False
+    if c_rnn.team_work(op):  # an LSTM layer's C, and its BLAS calls, on the OpenMP team
         return False
     return any(cls.__module__ in _BLAS_MODULES for cls in type(node).__mro__)
 
 
 def owns_threads(graph, phases=False):
     """Whether graph's segments own the threads (see Segment): GEMMs of GEMM_SPLIT_MIN multiply-adds or more
-    inside segments and no op outside them running NumPy's BLAS at length. The GEMMs then split over the
-    segment's OpenMP team, each part on one BLAS thread, and the graph runs with the BLAS on one thread, so that
-    no BLAS thread spins beside OpenMP's (which made whole steps several times slower); its other functions split
-    from SPLIT_MIN elements on the team the GEMMs keep hot."""
+    inside segments (or LSTM layers running whole in C, on the OpenMP team: c_rnn.team_work) and no op outside
+    them running NumPy's BLAS at length. The GEMMs then split over the segment's OpenMP team, each part on one
+    BLAS thread, and the graph runs with the BLAS on one thread, so that no BLAS thread spins beside OpenMP's
+    (which made whole steps several times slower); its other functions split from SPLIT_MIN elements on the team
+    the GEMMs keep hot."""
     if not blas_controls():  # a BLAS whose threads ember cannot set would split inside each block
         return False
     runs = segment_runs(graph, phases, own_threads=True)
     inside = {i for run in runs for i in run}
     big = any(isinstance(graph.ops[i].node, (Linear, LinearGrad)) and _gemm_work(graph.ops[i]) >= GEMM_SPLIT_MIN
-              for i in inside)
-    return big and not any(_runs_blas(op.node) for i, op in enumerate(graph.ops) if i not in inside)
+              for i in inside) or any(c_rnn.team_work(op) >= GEMM_SPLIT_MIN for op in graph.ops)
+    return big and not any(_runs_blas(op) for i, op in enumerate(graph.ops) if i not in inside)
 
 
 def _gemm_work(op):

@@ -1,18 +1,19 @@
 """LSTM layers in C: whole layers split over threads, and the cell where a layer cannot run so.
 
-``lower_rnns`` gives the ``LSTMLayer`` and ``LSTMLayerGrad`` ops of float32 or float64 arrays this module's nodes.
-A layer without projections (and NumPy's BLAS found) runs whole in C (``em_lstm_layer``, its gradient
-``em_lstm_layer_grad``) on ember's threads: each thread owns a block of hidden units, computes their gates' input
+``lower_rnns`` gives the ``LSTMLayer`` and ``LSTMLayerGrad`` ops of float32 or float64 arrays this module's nodes. A
+layer without projections (and NumPy's BLAS found) runs whole in C (``em_lstm_layer``, its gradient
+``em_lstm_layer_grad``) on an OpenMP team: each thread owns a block of hidden units, computes their gates' input
 projections for every step, then at each step the product of their rows of the hidden weights with the previous
-state and their cells, and meets the other threads (a spin on a shared counter) before the next step, which
-needs every unit's state. The backward is the same with the cells' gradient first and the product with the
-hidden weights' transpose after the meeting. OpenBLAS repacks its operands at every call, a quarter of a step's
-time at these sizes, so a batch of whole vectors (16 floats) multiplies by weights packed once per call
-(``em_rnn_mm``: 55 billion multiply-adds a second per core on the AVX-512 machine it was measured on, OpenBLAS
-45); other batches call the BLAS. Packing also halves the sigmoid gates' weight rows (where Python halves them
-otherwise). The weight gradients are GEMMs over all the steps (ember's, ``c_gemm``, on an AVX-512 machine), split
-over the threads too; the gates' gradients are written gate-major for them, and the states time-major. The other
-layers keep NumPy's loop with each step's cell in C.
+state and their cells, and meets the other threads (a spin on a shared counter) before the next step, which needs
+every unit's state. (On ember's Python thread pool the LSTM step of the bench took 15-16 ms where on the team it
+takes 11.4, on a host that preempted threads more than usual.) The backward is the same with the cells' gradient
+first and the product with the hidden weights' transpose after the meeting. OpenBLAS repacks its operands at every
+call, a quarter of a step's time at these sizes, so a batch of whole vectors (16 floats) multiplies by weights
+packed once per call (``em_rnn_mm``: 55 billion multiply-adds a second per core on the AVX-512 machine it was
+measured on, OpenBLAS 45); other batches call the BLAS. Packing also halves the sigmoid gates' weight rows (where
+Python halves them otherwise). The weight (and input) gradients are GEMMs over all the steps (ember's, ``c_gemm``,
+on an AVX-512 machine, else the BLAS's), split over the team too; the gates' gradients are written gate-major for
+them, and the states time-major. The other layers keep NumPy's loop with each step's cell in C.
 
 The cells' arithmetic is the NumPy form's, operation by operation, except tanh (and so the sigmoids): a rational
 approximation within 7 ulp; so results differ from eager by rounding.
@@ -26,7 +27,7 @@ from ..ops.rnn import LSTMLayer, LSTMLayerGrad, _scratch
 from . import blas, c_gemm
 from .lower import c_array, function_table, swap_to_c
 
-__all__ = ["BODY", "lower_rnns"]
+__all__ = ["BODY", "lower_rnns", "team_work"]
 
 BODY = c_gemm.BODY + r"""
 #include <sched.h>
@@ -37,15 +38,16 @@ BODY = c_gemm.BODY + r"""
 typedef void (*em_rnn_gemm64_##S)(int, int, int, int64_t, int64_t, int64_t, T, const T *, int64_t, const T *,   \
                                   int64_t, T, T *, int64_t);                                                    \
 typedef void (*em_rnn_gemm32_##S)(int, int, int, int, int, int, T, const T *, int, const T *, int, T, T *, int); \
-/* c (m, n; row stride ldc) = op(a) (m, k) @ b (k, n), row-major; op(a) = a, or a's transpose when ta */        \
-static void em_rnn_gemm_##S(void *fn, int wide, int ta, int64_t m, int64_t n, int64_t k, const T *a,           \
+/* c (m, n; row stride ldc) = op(a) (m, k) @ op(b) (k, n), row-major; op(x) = x, or x's transpose when tx */     \
+static void em_rnn_gemm_##S(void *fn, int wide, int ta, int tb, int64_t m, int64_t n, int64_t k, const T *a,   \
                             int64_t lda, const T *b, int64_t ldb, T *c, int64_t ldc)                            \
 {                                                                                                               \
     if (wide)                                                                                                   \
-        ((em_rnn_gemm64_##S)fn)(101, ta ? 112 : 111, 111, m, n, k, (T)1, a, lda, b, ldb, (T)0, c, ldc);        \
+        ((em_rnn_gemm64_##S)fn)(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, (T)1, a, lda, b, ldb, (T)0, c,   \
+                                ldc);                                                                           \
     else                                                                                                        \
-        ((em_rnn_gemm32_##S)fn)(101, ta ? 112 : 111, 111, (int)m, (int)n, (int)k, (T)1, a, (int)lda, b,        \
-                                (int)ldb, (T)0, c, (int)ldc);                                                   \
+        ((em_rnn_gemm32_##S)fn)(101, ta ? 112 : 111, tb ? 112 : 111, (int)m, (int)n, (int)k, (T)1, a,          \
+                                (int)lda, b, (int)ldb, (T)0, c, (int)ldc);                                      \
 }
 
 /* The layers' per-step products with their weights packed once per call: c (m x n) = a (m x k) @ x (k x n, rows
@@ -162,6 +164,35 @@ static int em_rnn_fail(int64_t *sync)
     return -2;
 }
 
+#ifdef _OPENMP
+#include <omp.h>
+#define EM_TEAM_SIZE() omp_get_num_threads()
+#define EM_TEAM_RANK() omp_get_thread_num()
+#else
+#define EM_TEAM_SIZE() 1
+#define EM_TEAM_RANK() 0
+#endif
+
+/* The calling thread's block [u0, u0 + nu) of n units (n > 0) in its OpenMP team: blocks of ceil(n / threads) units
+   (nu 0 past the last); returns the number of blocks (the threads that meet: a team may be smaller than asked) */
+static int64_t em_team_block(int64_t n, int64_t *u0, int64_t *nu)
+{
+    const int64_t size = EM_TEAM_SIZE(), nb = (n + size - 1) / size;
+    *u0 = EM_TEAM_RANK() * nb;
+    *nu = *u0 >= n ? 0 : n - *u0 < nb ? n - *u0 : nb;
+    return (n + nb - 1) / nb;
+}
+
+/* a block's result r into results: results[0] that of the block at unit 0, results[1] -2 once a block ran out of
+   memory (the others then return -1) */
+static void em_team_result(int *results, int64_t u0, int r)
+{
+    if (r == -2)
+        __atomic_store_n(results + 1, -2, __ATOMIC_RELAXED);
+    else if (u0 == 0)
+        results[0] = r;
+}
+
 /* The cells' tanh in float32: Eigen's rational approximation (x P(x^2) / Q(x^2) on [-7.9, 7.9]), within 7 ulp
    of tanh (4e-7 near +-1) and about twice as fast as em_tanh_f32, which keeps the last bits for gelu's 1 + tanh */
 static inline float em_lstm_tanh_f32(float x)
@@ -275,20 +306,14 @@ void em_rnn_columns_##S(int64_t nt, int64_t B, int64_t ni, int64_t st, int64_t s
 /* a becomes the activations; hs, cs, tcs: (nt, H, B); h0, c0: (H, B); the states also time-major into ht (nt */ \
 /* + 1, B, H): step t's at t + 1 (t, reversed: the initial state's place is left as it is). -1 if another     */ \
 /* thread failed, -2 if out of memory.                                                                        */ \
-int em_lstm_layer_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_t H, int64_t B, int64_t ld,        \
-                      int64_t kx, int64_t ldx, int reverse, void *gemm, int wide, void *wxo, void *xso,         \
-                      void *wo, void *gfo, void *ao,                                                            \
-                      void *hso, void *cso, void *tcso, void *h0o, void *c0o, void *hto, void *tmpo,            \
-                      void *synco)                                                                              \
+static int em_lstm_block_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_t H, int64_t B, int64_t ld,  \
+                             int64_t kx, int64_t ldx, int reverse, void *gemm, int wide, const T *wx,           \
+                             const T *xs, const T *w, const T *gf, T *a, T *hs, T *cs, T *tcs, const T *h0,     \
+                             const T *c0, T *ht, T *tmp, int64_t *sync)                                         \
 {                                                                                                               \
-    const T *wx = EM_DATA(wxo, const T), *xs = EM_DATA(xso, const T), *w = EM_DATA(wo, const T);                \
-    const T *gf = EM_DATA(gfo, const T), *h0 = EM_DATA(h0o, const T), *c0 = EM_DATA(c0o, const T);              \
-    T *a = EM_DATA(ao, T), *hs = EM_DATA(hso, T), *cs = EM_DATA(cso, T), *tcs = EM_DATA(tcso, T);               \
-    T *ht = EM_DATA(hto, T);                                                                                    \
     const int64_t hb = H * B;                                                                                   \
-    T *tmp = EM_DATA(tmpo, T) + 4 * u0 * B;                                                                     \
-    int64_t *sync = EM_DATA(synco, int64_t);                                                                    \
     int failed;                                                                                                 \
+    tmp += 4 * u0 * B;                                                                                          \
     for (int64_t q = 0; q < 4; ++q) {                                                                           \
         const T *wq = wx + (q * H + u0) * kx;                                                                   \
         T *aq = a + (q * H + u0) * ld, *apx = em_rnn_packed_##S(B, nu, kx, wq, kx, 1, nu, 0, gf + q, &failed);  \
@@ -297,7 +322,7 @@ int em_lstm_layer_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_t H, 
         if (apx)                                                                                                \
             em_rnn_mm_##S(nu, nt * B, kx, apx, xs, ldx, aq, ld);                                                \
         else                                                                                                    \
-            em_rnn_gemm_##S(gemm, wide, 0, nu, nt * B, kx, wq, kx, xs, ldx, aq, ld);                            \
+            em_rnn_gemm_##S(gemm, wide, 0, 0, nu, nt * B, kx, wq, kx, xs, ldx, aq, ld);                            \
         free(apx);                                                                                              \
     }                                                                                                           \
     T *ap = em_rnn_packed_##S(B, 4 * nu, H, w + u0 * H, H, 1, nu, H * H, gf, &failed);                          \
@@ -310,8 +335,8 @@ int em_lstm_layer_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_t H, 
             em_rnn_mm_##S(4 * nu, B, H, ap, h_prev, B, tmp, B);                                                 \
         else                                                                                                    \
             for (int64_t q = 0; q < 4; ++q)                                                                     \
-                em_rnn_gemm_##S(gemm, wide, 0, nu, B, H, w + (q * H + u0) * H, H, h_prev, B, tmp + q * nu * B,  \
-                                B);                                                                             \
+                em_rnn_gemm_##S(gemm, wide, 0, 0, nu, B, H, w + (q * H + u0) * H, H, h_prev, B,                 \
+                                tmp + q * nu * B, B);                                                           \
         for (int64_t u = u0; u < u0 + nu; ++u)  /* a unit at a time: a's rows are ld apart */                   \
             em_lstm_cell_##S(B, H * ld, nu * B, a + u * ld + t * B, tmp + (u - u0) * B, c_prev + u * B,         \
                              cs + t * hb + u * B, tcs + t * hb + u * B, hs + t * hb + u * B);                   \
@@ -338,21 +363,14 @@ int em_lstm_layer_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_t H, 
 /* product (a batch not a multiple of a vector) the cells write dg and the BLAS reads it. a (laid out as dg), */ \
 /* cs, tcs as the layer left them; dh (H, B) holds h_n's gradient, and h0's at the end. Returns which dcs     */ \
 /* buffer holds c0's gradient (-1 if another thread failed, -2 if out of memory).                             */ \
-int em_lstm_layer_grad_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_t H, int64_t B, int64_t ld,   \
-                           int reverse, void *gemm, int wide, void *wo, void *ao, void *cso, void *tcso,       \
-                           void *c0o,                                                                           \
-                           void *douto, int has_out, void *dco, int has_dc, void *dho, void *dcso, void *dgo,  \
-                           void *xso, void *synco)                                                              \
+static int em_lstm_block_grad_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_t H, int64_t B,         \
+                                  int64_t ld, int reverse, void *gemm, int wide, const T *w, const T *a,        \
+                                  const T *cs, const T *tcs, const T *c0, const T *dout, const T *dc, T *dh,    \
+                                  T *dcs, T *dg, T *xs2, int64_t *sync)                                         \
 {                                                                                                               \
-    const T *w = EM_DATA(wo, const T), *a = EM_DATA(ao, const T), *cs = EM_DATA(cso, const T);                  \
-    const T *tcs = EM_DATA(tcso, const T), *c0 = EM_DATA(c0o, const T);                                         \
-    const T *dout = has_out ? EM_DATA(douto, const T) : 0, *dc = has_dc ? EM_DATA(dco, const T) : 0;           \
-    T *dh = EM_DATA(dho, T), *dcs = EM_DATA(dcso, T), *dg = EM_DATA(dgo, T);                                    \
-    int64_t *sync = EM_DATA(synco, int64_t);                                                                    \
     const int64_t hb = H * B, off = u0 * B;                                                                     \
     int buf = 0, failed;                                                                                        \
     T *ap = em_rnn_packed_##S(B, nu, 4 * H, w + u0, 1, H, nu, 0, NULL, &failed);  /* W[:, units]^T */           \
-    T *xs2 = EM_DATA(xso, T);                                                                                   \
     if (failed)                                                                                                 \
         return em_rnn_fail(sync);                                                                               \
     for (int64_t s = 0; s < nt; ++s) {                                                                          \
@@ -380,10 +398,57 @@ int em_lstm_layer_grad_##S(int64_t u0, int64_t nu, int64_t k, int64_t nt, int64_
                     for (int64_t b = 0; b < B; ++b)                                                             \
                         dgt[(g * H + u) * ld + b] = xb[(g * H + u) * B + b];                                    \
         } else                                                                                                  \
-            em_rnn_gemm_##S(gemm, wide, 1, nu, B, 4 * H, w + u0, H, dgt, ld, dh + off, B);                      \
+            em_rnn_gemm_##S(gemm, wide, 1, 0, nu, B, 4 * H, w + u0, H, dgt, ld, dh + off, B);                      \
     }                                                                                                           \
     free(ap);                                                                                                   \
     return buf;                                                                                                 \
+}                                                                                                               \
+/* A whole layer (em_lstm_block) on an OpenMP team of up to `threads` threads, a block of units each (see     */ \
+/* em_team_block); -2 if out of memory                                                                        */ \
+int em_lstm_layer_##S(int64_t threads, int64_t nt, int64_t H, int64_t B, int64_t ld, int64_t kx, int64_t ldx,   \
+                      int reverse, void *gemm, int wide, void *wxo, void *xso, void *wo, void *gfo, void *ao,   \
+                      void *hso, void *cso, void *tcso, void *h0o, void *c0o, void *hto, void *tmpo)            \
+{                                                                                                               \
+    const T *wx = EM_DATA(wxo, const T), *xs = EM_DATA(xso, const T), *w = EM_DATA(wo, const T);                \
+    const T *gf = EM_DATA(gfo, const T), *h0 = EM_DATA(h0o, const T), *c0 = EM_DATA(c0o, const T);              \
+    T *a = EM_DATA(ao, T), *hs = EM_DATA(hso, T), *cs = EM_DATA(cso, T), *tcs = EM_DATA(tcso, T);               \
+    T *ht = EM_DATA(hto, T), *tmp = EM_DATA(tmpo, T);                                                           \
+    int64_t sync[2] = {0, 0};                                                                                   \
+    int results[2] = {0, 0};                                                                                    \
+    EM_OMP(parallel num_threads(threads) if(threads > 1))                                                       \
+    {                                                                                                           \
+        int64_t u0, nu;                                                                                         \
+        const int64_t k = em_team_block(H, &u0, &nu);                                                           \
+        if (nu)                                                                                                 \
+            em_team_result(results, u0, em_lstm_block_##S(u0, nu, k, nt, H, B, ld, kx, ldx, reverse, gemm,     \
+                                                          wide, wx, xs, w, gf, a, hs, cs, tcs, h0, c0, ht, tmp, \
+                                                          sync));                                               \
+    }                                                                                                           \
+    return results[1] ? results[1] : results[0];                                                                \
+}                                                                                                               \
+/* its back-propagation through time (em_lstm_block_grad) on an OpenMP team as em_lstm_layer: which dcs       */ \
+/* buffer holds c0's gradient, or -2 if out of memory                                                         */ \
+int em_lstm_layer_grad_##S(int64_t threads, int64_t nt, int64_t H, int64_t B, int64_t ld, int reverse,         \
+                           void *gemm, int wide, void *wo, void *ao, void *cso, void *tcso, void *c0o,          \
+                           void *douto, int has_out, void *dco, int has_dc, void *dho, void *dcso, void *dgo,  \
+                           void *xso)                                                                           \
+{                                                                                                               \
+    const T *w = EM_DATA(wo, const T), *a = EM_DATA(ao, const T), *cs = EM_DATA(cso, const T);                  \
+    const T *tcs = EM_DATA(tcso, const T), *c0 = EM_DATA(c0o, const T);                                         \
+    const T *dout = has_out ? EM_DATA(douto, const T) : 0, *dc = has_dc ? EM_DATA(dco, const T) : 0;           \
+    T *dh = EM_DATA(dho, T), *dcs = EM_DATA(dcso, T), *dg = EM_DATA(dgo, T), *xs = EM_DATA(xso, T);             \
+    int64_t sync[2] = {0, 0};                                                                                   \
+    int results[2] = {0, 0};                                                                                    \
+    EM_OMP(parallel num_threads(threads) if(threads > 1))                                                       \
+    {                                                                                                           \
+        int64_t u0, nu;                                                                                         \
+        const int64_t k = em_team_block(H, &u0, &nu);                                                           \
+        if (nu)                                                                                                 \
+            em_team_result(results, u0, em_lstm_block_grad_##S(u0, nu, k, nt, H, B, ld, reverse, gemm, wide, w, \
+                                                               a, cs, tcs, c0, dout, dc, dh, dcs, dg, xs,       \
+                                                               sync));                                          \
+    }                                                                                                           \
+    return results[1] ? results[1] : results[0];                                                                \
 }
 
 EM_RNN_GEMM(float, f32)
@@ -391,27 +456,26 @@ EM_RNN_GEMM(double, f64)
 EM_LSTM(float, f32)
 EM_LSTM(double, f64)
 
-/* c (m x n, rows ldc apart) = a (m x k, rows lda apart) @ b (element (kk, j) at b[kk * sk + j * sj], sk or sj 1)
-   by ember's GEMM (c_gemm) for the weight gradients; 0 where it does not run (the caller uses NumPy's) */
-int em_rnn_matmul_f32(int64_t m, int64_t n, int64_t k, void *ao, int64_t lda, void *bo, int64_t sk, int64_t sj,
-                      void *co, int64_t ldc)
-{
-#if defined(__AVX512F__)
-    if (!EM_GEMM_TAKES(m, n, k) || (sk != 1 && sj != 1))
-        return 0;
-    return em_sgemm_own(sj != 1, m, n, k, EM_DATA(ao, const float), lda, EM_DATA(bo, const float), sj != 1 ? sj : sk,
-                        0, EM_DATA(co, float), ldc, NULL);
-#else
-    (void)m; (void)n; (void)k; (void)ao; (void)lda; (void)bo; (void)sk; (void)sj; (void)co; (void)ldc;
-    return 0;
-#endif
+/* c (m x n, rows ldc apart) = op(a) (m x k) @ op(b) (k x n) (as em_rnn_gemm) on an OpenMP team of up to
+   `threads` threads, a block of c's rows each: ember's GEMM where it runs (c_gemm), else the BLAS's */
+#define EM_RNN_MATMUL(T, S, P)                                                                                  \
+void em_rnn_matmul_##S(int64_t threads, void *gemm, int wide, int ta, int tb, int64_t m, int64_t n, int64_t k,  \
+                       void *ao, int64_t lda, void *bo, int64_t ldb, void *co, int64_t ldc)                     \
+{                                                                                                               \
+    const T *a = EM_DATA(ao, const T), *b = EM_DATA(bo, const T);                                               \
+    T *c = EM_DATA(co, T);                                                                                      \
+    EM_OMP(parallel num_threads(threads) if(threads > 1))                                                       \
+    {                                                                                                           \
+        int64_t r0, rows;                                                                                       \
+        em_team_block(m, &r0, &rows);                                                                           \
+        const T *ar = ta ? a + r0 : a + r0 * lda;                                                               \
+        if (rows && !EM_GEMM_OWN_##P(ta ? 112 : 111, tb ? 112 : 111, rows, n, k, (T)1, ar, lda, b, ldb, (T)0,  \
+                                     c + r0 * ldc, ldc, NULL))                                                  \
+            em_rnn_gemm_##S(gemm, wide, ta, tb, rows, n, k, ar, lda, b, ldb, c + r0 * ldc, ldc);                \
+    }                                                                                                           \
 }
-int em_rnn_matmul_f64(int64_t m, int64_t n, int64_t k, void *ao, int64_t lda, void *bo, int64_t sk, int64_t sj,
-                      void *co, int64_t ldc)
-{
-    (void)m; (void)n; (void)k; (void)ao; (void)lda; (void)bo; (void)sk; (void)sj; (void)co; (void)ldc;
-    return 0;
-}
+EM_RNN_MATMUL(float, f32, s)
+EM_RNN_MATMUL(double, f64, d)
 """
 
 _SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
@@ -463,10 +527,9 @@ class CLSTMLayer(LSTMLayer):
         states = np.empty((T + 1, B, H), a.dtype)  # time-major, with h0 (for the gradient of W_hh)
         states[T if self.reverse else 0] = h0
         wx, xs = self.x_operands
-        k, nb = _threads.plan(np, H, T * G * (H + wx.shape[1]) * B, H)
-        _on_threads(H, nb, k, lambda u0, nu, n, sync: fns[2](
-            u0, nu, n, T, H, B, self.rows.shape[1], wx.shape[1], xs.shape[1], self.reverse, gemm, wide, wx, xs,
-            whh, factors, self.rows, hs, cs, tcs, h0t, c0t, states, tmp, sync))
+        _checked(fns[2](_team(H, T * G * (H + wx.shape[1]) * B), T, H, B, self.rows.shape[1], wx.shape[1],
+                        xs.shape[1], self.reverse, gemm, wide, wx, xs, whh, factors, self.rows, hs, cs, tcs, h0t, c0t,
+                        states, tmp))
         # what CLSTMLayerGrad reads: hs is the time-major states with h0 here
         self.act, self.cs, self.tcs, self.hs, self.hr, self.out = self.rows, cs, tcs, states, None, None
         self.x_operands = None
@@ -496,21 +559,20 @@ class CLSTMLayerGrad(LSTMLayerGrad):
     runs = "c"
 
     def matmul(self, xp, a, b):
-        """a @ b for the weight gradients: ember's GEMM on blocks of a's rows over ember's threads (as
-        _threads.matmul splits them) where it runs (float32, a's rows and b's rows or columns contiguous, the module
-        built for AVX-512: 150-160 against OpenBLAS's 130-140 GFLOP/s a core at these sizes); else _threads.matmul."""
-        item = a.itemsize
-        if (xp is not np or a.dtype != np.float32 or b.dtype != a.dtype or a.ndim != 2 or b.ndim != 2
-                or a.strides[1] != item or item not in b.strides or any(s % item for s in a.strides + b.strides)):
+        """a @ b for the products over all steps (the weights' and the input's gradients) on the OpenMP team
+        (``_team``), a block of rows a thread: ember's GEMM where it runs (float32, a's rows contiguous, the module
+        built for AVX-512: 150-160 against OpenBLAS's 130-140 GFLOP/s a core at these sizes), else the BLAS's.
+        Operands whose rows or columns are not contiguous: _threads.matmul."""
+        c_layer = _layer_functions(self.lib, xp, a, None)
+        ops = _blas_operand(a), _blas_operand(b)
+        if c_layer is None or b.dtype != a.dtype or None in ops or 0 in a.shape + b.shape:
             return _threads.matmul(xp, a, b)
-        (_, k), n = a.shape, b.shape[1]
-        gemm = self.lib["f32"][5]
-        lda, sk, sj = a.strides[0] // item, b.strides[0] // item, b.strides[1] // item
-
-        def rows(a_rows, out_rows):
-            if not gemm(len(a_rows), n, k, a_rows, lda, b, sk, sj, out_rows, n):
-                np.matmul(a_rows, b, out=out_rows)
-        return _threads.matmul(xp, a, b, rows)
+        fns, gemm, wide = c_layer
+        (m, k), n = a.shape, b.shape[1]
+        (ta, lda), (tb, ldb) = ops
+        out = np.empty((m, n), a.dtype)
+        fns[5](_team(m, m * n * k), gemm, wide, ta, tb, m, n, k, a, lda, b, ldb, out, n)
+        return out
 
     def _bptt(self, xp, ins, d_out, dh, dc):
         c0, w_hh, w_hr = ins[2], ins[4], ins[7]
@@ -527,11 +589,9 @@ class CLSTMLayerGrad(LSTMLayerGrad):
         dh = np.zeros((H, B), a.dtype) if dh is None else dh  # (a copy of h_n's gradient: written over)
         dcs = np.empty((2, H, B), a.dtype)
         w = c_array(w_hh)
-        k, nb = _threads.plan(np, H, T * G * H * B, H)
         xs = np.empty((2, G, B), a.dtype)
-        last = _on_threads(H, nb, k, lambda u0, nu, n, sync: fns[3](
-            u0, nu, n, T, H, B, ld, self.reverse, gemm, wide, w, a, self.cs, self.tcs, c0t, d_out,
-            d_out is not None, dc, dc is not None, dh, dcs, dg, xs, sync))
+        last = _checked(fns[3](_team(H, T * G * H * B), T, H, B, ld, self.reverse, gemm, wide, w, a, self.cs,
+                               self.tcs, c0t, d_out, d_out is not None, dc, dc is not None, dh, dcs, dg, xs))
         if T == 0:
             dcs[0] = 0 if dc is None else dc
         dg = dg[:, :T * B].reshape(G, T, B).transpose(1, 0, 2)
@@ -577,38 +637,56 @@ def _layer_functions(lib, xp, a, w_hr):
     return lib[_SUFFIX[a.dtype]], gemm, functions.int_type == "int64_t"
 
 
-def _on_threads(n, nb, k, run):
-    """run(u0, nu, threads, sync) for the blocks of nb units covering range(n), one block per thread (see
-    ``_threads.plan``), all at once: the C loops meet after every step through ``sync``. Returns the result of
-    block 0; raises when a block fails (a thread failing before its C call tells the others to give up)."""
-    blocks = -(-n // nb)
-    sync = np.zeros(2, np.int64)
-    results = {}
+def team_work(op):
+    """The multiply-adds of the recurrent products of op where it is a layer (or its gradient) that runs whole in C
+    (float32 or float64, no projections), on the OpenMP team with its products over all steps; else 0."""
+    if not isinstance(op.node, (CLSTMLayer, CLSTMLayerGrad)) or op.args[7] is not None:
+        return 0
+    x, w_hh = op.args[0], op.args[4]
+    return _size(x) // max(1, x.shape[-1]) * _size(w_hh)
 
-    def block(u0, nu, state):
-        try:
-            results[u0] = run(u0, nu, blocks, sync)
-        except BaseException:
-            sync[1] = 1
-            raise
-        if results[u0] == -2:
-            raise MemoryError("ember.compile: no memory for an LSTM layer's packed weights")
-        if results[u0] < 0:
-            raise RuntimeError("ember.compile: an LSTM layer's thread failed")
 
-    _threads.for_blocks(np, n, nb, k, block)
-    return results[0]
+def _size(v):
+    return int(np.prod(v.shape, dtype=np.int64))
+
+
+def _team(n, work):
+    """The threads of the OpenMP team a layer's C or its products over all steps run on (``_threads.team``), ember's
+    count also where the graph runs the BLAS on one thread: its segments own the threads (c_graph.owns_threads),
+    and these nodes never run inside another op's split."""
+    return _threads.team(n, work, graph_op=True)
+
+
+def _checked(result):
+    """A C layer's result, unless it ran out of memory for its packed weights (-2)."""
+    if result == -2:
+        raise MemoryError("ember.compile: no memory for an LSTM layer's packed weights")
+    return result
+
+
+def _blas_operand(x):
+    """(transposed, leading dimension) of a 2-D array as a BLAS reads it: its rows contiguous (0), or its
+    columns (1); None where neither is."""
+    item = x.itemsize
+    if x.ndim != 2 or any(s % item for s in x.strides):
+        return None
+    rows, cols = (s // item for s in x.strides)
+    if cols == 1 and rows >= max(1, x.shape[1]):
+        return 0, rows
+    if rows == 1 and cols >= max(1, x.shape[0]):
+        return 1, cols
+    return None
 
 
 def _functions(lib):
     i64, i32, obj, ptr = ctypes.c_int64, ctypes.c_int, ctypes.py_object, ctypes.c_void_p
-    sizes = [i64] * 7 + [i32, ptr, i32]  # u0, nu, k, T, H, B, ld, reverse, the GEMM, its width
+    sizes = [i64] * 5 + [i32, ptr, i32]  # threads, T, H, B, ld, reverse, the GEMM, its width
     return function_table(lib, (("lstm_step", [i64] + [obj] * 6, None),
                                 ("lstm_step_grad", [i64, i32] + [obj] * 7, None),
-                                ("lstm_layer", [i64] * 9 + [i32, ptr, i32] + [obj] * 13, i32),
-                                ("lstm_layer_grad", sizes + [obj] * 5 + [obj, i32, obj, i32] + [obj] * 5, i32),
+                                ("lstm_layer", [i64] * 7 + [i32, ptr, i32] + [obj] * 12, i32),
+                                ("lstm_layer_grad", sizes + [obj] * 5 + [obj, i32, obj, i32] + [obj] * 4, i32),
                                 ("rnn_columns", [i64] * 7 + [obj] * 2, None),
-                                ("rnn_matmul", [i64] * 3 + [obj, i64, obj, i64, i64, obj, i64], i32)))
+                                ("rnn_matmul", [i64, ptr, i32, i32, i32] + [i64] * 3 + [obj, i64] * 3, None)))
 
 
 def lower_rnns(graph, load):

@@ -237,9 +237,16 @@ def plan(xp, n, work, nb, serial_nb=None, split_min=_SPLIT_MIN):
     return 1, max(1, serial_nb or nb)
 
 
-def team(n, work, split_min=_SPLIT_MIN):
+def team(n, work, split_min=_SPLIT_MIN, graph_op=False):
     """The threads of an OpenMP team (C code splitting its own loops) for an op with this much work on n images
-    or rows, as plan's; a team of several counts as a split (see recently_split)."""
+    or rows, as plan's; a team of several counts as a split (see recently_split). ``graph_op``: the op runs in a
+    compiled graph and never inside another op's split, so while the BLAS is held on one thread (the graph's
+    segments own the threads) it gets ember's count, where plan gives one thread."""
+    if graph_op and _state["depth"] and work >= split_min and _blas():
+        k = min(n, get_num_threads())
+        if k > 1:
+            team_ran()
+        return k
     k, _ = plan(np, n, work, n, split_min=split_min)
     if k > 1:
         team_ran()
