@@ -149,6 +149,62 @@ def test_the_module_with_the_gemm_compiles_without_warnings(tmp_path):
     assert_compiles_strictly([source], tmp_path)
 
 
+@needs_cc
+def test_the_library_and_a_module_calling_it_compile_without_warnings(tmp_path):
+    module = "\n".join([render_c.header(c_backend.data_offset()), c_gemm.CALLS,
+                        "int em_probe(float *c) { return EM_GEMM_OWN_s(111, 111, 12, 16, 1, 1.0f, c, 1, c, 16, 0.0f, "
+                        "c, 16, NULL); }"])
+    assert_compiles_strictly([c_gemm.LIBRARY, module], tmp_path)
+
+
+@needs_cc
+@pytest.mark.parametrize("transposed", [False, True])
+def test_the_librarys_gemm_equals_numpys(transposed):
+    """em_gemm_f32, the function whose address the modules calling the GEMM hold (c_gemm.address)."""
+    fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, *[ctypes.c_int64] * 3, ctypes.c_void_p, ctypes.c_int64,
+                          ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_void_p, ctypes.c_int64,
+                          ctypes.c_void_p)(c_gemm.address(COMPILER))
+    rng = np.random.default_rng(8)
+    a, b = _wide(rng, 30, 70, 3), _wide(rng, 40 if transposed else 70, 70 if transposed else 40, 5)
+    bias = rng.standard_normal(40).astype(np.float32)
+    c = np.zeros((30, 40), np.float32)
+    ran = fn(transposed, 30, 40, 70, a.ctypes.data, a.strides[0] // 4, b.ctypes.data, b.strides[0] // 4, 0,
+             c.ctypes.data, 40, bias.ctypes.data)
+    if not ran:
+        pytest.skip("no AVX-512 on this machine: segments use the BLAS")
+    want = a.astype(np.float64) @ (b.T if transposed else b).astype(np.float64) + bias
+    np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(COMPILER is None or blas.find() is None, reason="no C compiler or BLAS")
+def test_modules_calling_the_gemm_get_its_address_as_they_load(monkeypatch):
+    """Every library loaded with c_gemm.CALLS is given the GEMM library's function (one compile, one packing
+    buffer a thread), both a segment module and the LSTM's."""
+    from ember.compiler import cache as cache_module
+    given = []
+    load = cache_module.load
+
+    def recorded(source, compiler, *args):
+        lib = load(source, compiler, *args)
+        if "em_set_gemm" in source:
+            set_gemm = lib.em_set_gemm
+            lib = type("Lib", (), {"__getattr__": lambda self, name: getattr(load(source, compiler, *args), name),
+                                   "em_set_gemm": staticmethod(lambda fn: given.append((source, fn.value))
+                                                               or set_gemm(fn))})()
+        return lib
+
+    monkeypatch.setattr(c_backend.cache, "load", recorded)
+    layer, lstm = nn.Linear(40, 24), nn.LSTM(8, 32)
+    compiled = ember.compile(lambda x, s: layer(x).relu().sum() + lstm(s)[0].sum(), fullgraph=True)
+    x, s = ember.randn(64, 40), ember.randn(5, 16, 8)
+    for _ in range(2):
+        got = compiled(x, s)
+    np.testing.assert_allclose(got.item(), (layer(x).relu().sum() + lstm(s)[0].sum()).item(), rtol=1e-5)
+    address = c_gemm.address(COMPILER)
+    assert address and {fn for _, fn in given} == {address}
+    assert any("em_lstm_layer" in source for source, _ in given) and any("es_" in source for source, _ in given)
+
+
 @pytest.mark.skipif(COMPILER is None or blas.find() is None, reason="no C compiler or BLAS")
 @pytest.mark.parametrize("batch, included", [(4, False), (64, True)])
 def test_a_segment_module_holds_the_gemm_only_where_a_product_can_use_it(batch, included, monkeypatch):

@@ -17,7 +17,8 @@ import warnings
 
 import numpy as np
 
-from . import c_attention, c_conv, c_embedding, c_graph, c_loss, c_norm, c_optim, c_pool, c_rnn, cache, render_c
+from . import (c_attention, c_conv, c_embedding, c_gemm, c_graph, c_loss, c_norm, c_optim, c_pool, c_rnn, cache,
+               render_c)
 from .interpret import Program
 from .c_nhwc import as_channels_last, is_channels_last
 from .kernel import FusedKernel
@@ -108,17 +109,31 @@ class _Launcher:
 
 def _libraries_outside_segments(graph, sources, offset, phases=False, own_threads=False):
     """(the sources of the libraries that the ops left outside C segments will load: the hand-written modules of
-    their nodes (``sources``: {module: source}) and the module of their fused kernels; that module as
-    (kernels, source, function names), or None)."""
+    their nodes (``sources``: {module: source}), the module of their fused kernels, and ember's GEMM where a
+    segment's product or an LSTM layer calls it; the kernels' module as (kernels, source, function names), or
+    None)."""
     inside = {i for run in c_graph.segment_runs(graph, phases, own_threads) for i in run}
     outside = [op.node for i, op in enumerate(graph.ops) if i not in inside]
     needed = [sources[c_conv] for node in outside if getattr(node, "window_ops", None) is not None]
+    if any(isinstance(node, _RNN) for node in outside) or any(c_graph.calls_gemm(graph.ops[i]) for i in inside):
+        needed.append(c_gemm.LIBRARY)
     needed += [sources[m] for m in sources for node in outside if type(node).__module__ == m.__name__]
     kernels = [node.kernel for node in outside if isinstance(node, FusedKernel)]
     if not kernels:
         return needed, None
     rendered = (kernels, *render_module(kernels, offset))
     return needed + [rendered[1]], rendered
+
+
+_RNN = (c_rnn.CLSTMLayer, c_rnn.CLSTMLayerGrad)
+
+
+def _load(source, compiler):
+    """The library of source (cache.load), given the address of ember's GEMM where it calls it (c_gemm.CALLS)."""
+    lib = cache.load(source, compiler)
+    if "em_set_gemm" in source:
+        lib.em_set_gemm(ctypes.c_void_p(c_gemm.address(compiler)))
+    return lib
 
 
 def program(graph, name="graph", phases=False):
@@ -142,7 +157,7 @@ def program(graph, name="graph", phases=False):
     sources = {module: render_c.header(offset) + module.BODY for module, _ in lowerings}
     try:
         for module, lower in lowerings:
-            fused = lower(fused, lambda source=sources[module]: cache.load(source, compiler))
+            fused = lower(fused, lambda source=sources[module]: _load(source, compiler))
         fused = c_conv.lower_layouts(c_norm.fold_relu_grads(c_norm.fold_activations(fused)))
         log_graph(fused, f"{name} (after fuse_elementwise and the lowerings to hand-written C)")
         # the libraries the ops outside segments need compile on threads meanwhile the segments' own C compiles
@@ -150,7 +165,7 @@ def program(graph, name="graph", phases=False):
         needed, rendered = _libraries_outside_segments(fused, sources, offset, phases, own)
         wait = cache.build_all(needed, compiler)
         try:
-            fused = c_graph.lower_segments(fused, offset, lambda source: cache.load(source, compiler), phases, own)
+            fused = c_graph.lower_segments(fused, offset, lambda source: _load(source, compiler), phases, own)
         finally:
             wait()
         log_graph(fused, f"{name} (after lower_segments)")

@@ -14,11 +14,19 @@ block of rows or columns a thread computes: a product's bits do not depend on th
 not transposed, alpha is 1, beta 0 or 1 and the product has at least a tile's rows and 16 columns; else NumPy's
 BLAS does. Products whose ``a`` is transposed (a Linear's weight gradient) stay with the BLAS: packing ``b``, the
 larger matrix there, cost this GEMM its lead (107-127 against OpenBLAS's 111-125 GFLOP/s).
+
+The GEMM is one library (``LIBRARY``, compiled once and cached as the other modules): a module that calls it
+includes ``CALLS`` and is given its address as it is loaded (c_backend), so that it is not compiled again in
+every such module (0.25 s each) and each thread holds one packing buffer (1 MB) for them all.
 """
+
+import ctypes
 
 import numpy as np
 
-__all__ = ["BODY", "NONE", "runs"]
+from . import cache
+
+__all__ = ["BODY", "CALLS", "LIBRARY", "NONE", "address", "runs"]
 
 BODY = r"""
 #include <stddef.h>
@@ -149,19 +157,46 @@ static int em_sgemm_own(int tb, int64_t m, int64_t n, int64_t k, const float *a,
     }
     return 1;
 }
-/* whether em_sgemm_own takes a product of these sizes (a tile's rows, half its columns: runs() in Python) */
-#define EM_GEMM_TAKES(m, n, k) ((m) >= EM_GEMM_MR && (n) >= 16 && (k) > 0)
-/* whether em_sgemm_own computed the product (CBLAS's arguments: 111 not transposed, 112 transposed) */
-#define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)                               \
-    ((ta) == 111 && (alpha) == 1 && ((beta) == 0 || (beta) == 1) && EM_GEMM_TAKES(m, n, k)                      \
-     && em_sgemm_own((tb) == 112, m, n, k, a, lda, b, ldb, (beta) == 1, c, ldc, bias))
-#else
-#define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias) 0
 #endif
+"""
+
+# the library of the GEMM, one for every module that calls it (CALLS): one packing buffer a thread, one compile
+LIBRARY = "#include <stdint.h>\n" + BODY + r"""
+/* em_sgemm_own for the other modules (CALLS): 1 when it computed the product, 0 where it cannot (no AVX-512 on
+   this machine, no buffer): the caller uses the BLAS then */
+int em_gemm_f32(int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                int add, float *c, int64_t ldc, const float *bias)
+{
+#if defined(__AVX512F__)
+    return em_sgemm_own(tb, m, n, k, a, lda, b, ldb, add, c, ldc, bias);
+#else
+    (void)tb; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb; (void)add; (void)c; (void)ldc;
+    (void)bias;
+    return 0;
+#endif
+}
+"""
+
+# what a module whose products can use the GEMM includes: LIBRARY's function through its address, which the
+# module's em_set_gemm is given as it is loaded (c_backend), and EM_GEMM_OWN_s/_d, which compute a product there
+# where it takes it (CBLAS's arguments: 111 not transposed, 112 transposed) and are 0 otherwise (the BLAS then)
+CALLS = r"""
+#include <stddef.h>
+static int (*em_sgemm_own)(int, int64_t, int64_t, int64_t, const float *, int64_t, const float *, int64_t, int,
+                           float *, int64_t, const float *);
+void em_set_gemm(void *fn)
+{
+    *(void **)&em_sgemm_own = fn;
+}
+/* whether em_sgemm_own takes a product of these sizes (a tile's rows, half its columns: runs() in Python) */
+#define EM_GEMM_TAKES(m, n, k) ((m) >= 12 && (n) >= 16 && (k) > 0)
+#define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)                               \
+    ((ta) == 111 && (alpha) == 1 && ((beta) == 0 || (beta) == 1) && EM_GEMM_TAKES(m, n, k) && em_sgemm_own      \
+     && em_sgemm_own((tb) == 112, m, n, k, a, lda, b, ldb, (beta) == 1, c, ldc, bias))
 #define EM_GEMM_OWN_d(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias) 0
 """
 
-# what a module whose products cannot use this GEMM includes instead of BODY (its compile time: 0.25 s less)
+# what a module whose products cannot use the GEMM includes instead of CALLS
 NONE = r"""
 #define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias) 0
 #define EM_GEMM_OWN_d(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias) 0
@@ -172,3 +207,8 @@ def runs(dtype, m, n, k):
     """Whether em_sgemm_own can take a product of an ``m x k`` row-major ``a`` of this dtype and an ``op(b)`` of
     ``n`` columns (where the module is built for AVX-512): ``EM_GEMM_TAKES``, in Python."""
     return np.dtype(dtype) == np.float32 and m >= 12 and n >= 16 and k > 0
+
+
+def address(compiler):
+    """The address of LIBRARY's em_gemm_f32 (the library compiled once and cached as the other modules are)."""
+    return ctypes.cast(cache.load(LIBRARY, compiler).em_gemm_f32, ctypes.c_void_p).value

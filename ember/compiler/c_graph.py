@@ -344,6 +344,20 @@ def _ctype(dtype):
     return f"{'u' if dtype.kind == 'u' else ''}int{dtype.itemsize * 8}_t" if dtype.kind in "iu" else "char"
 
 
+def calls_gemm(op):
+    """Whether a Linear op's product, or a LinearGrad op's input gradient, runs on ember's GEMM in a segment
+    (c_gemm.runs: its module then calls the GEMM's library)."""
+    if isinstance(op.node, Linear):
+        x, w = op.args[:2]
+        n, k = w.shape
+        return c_gemm.runs(op.outputs[0].dtype, _size(x) // k, n, k)
+    if isinstance(op.node, LinearGrad) and op.outputs[0] is not None:
+        g = op.args[0]
+        n = g.shape[-1]
+        return c_gemm.runs(g.dtype, _size(g) // n, op.node.x_shape[-1], n)
+    return False
+
+
 def _emit_linear(r, op):
     x, w = op.args[:2]
     y = op.outputs[0]
@@ -351,7 +365,7 @@ def _emit_linear(r, op):
     n, k = w.shape
     m = _size(x) // k
     bias = r.ptr(op.args[2]) if len(op.args) == 3 else "NULL"
-    if c_gemm.runs(y.dtype, m, n, k):
+    if calls_gemm(op):
         r.bodies.add("gemm")
     return [f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_TR}, {m}, {n}, {k}, 1, {r.ptr(x)}, {k}, "
             f"{r.ptr(w)}, {k}, 0, {r.ptr(y)}, {n}, {bias});"]
@@ -366,7 +380,7 @@ def _emit_linear_grad(r, op):
     k = op.node.x_shape[-1]
     lines = []
     if gx is not None:
-        if c_gemm.runs(g.dtype, m, k, n):
+        if calls_gemm(op):
             r.bodies.add("gemm")
         lines.append(f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_NO}, {m}, {k}, {n}, 1, {r.ptr(g)}, {n}, "
                      f"{r.ptr(w)}, {k}, 0, {r.ptr(gx)}, {k}, NULL);")
@@ -543,7 +557,7 @@ def _source(renders, names, offset, int_type):
              "#undef EM_DATA", "#define EM_DATA(p, T) ((T *)(p))  /* here the functions get data pointers */",
              f"#define EM_TUPLE_OFFSET {tuple_offset()}",
              "#define EM_ITEM(k, T) ((T *)*(char **)((char *)items[k] + EM_DATA_OFFSET))",
-             f"#define EM_BLAS_INT {int_type}", c_gemm.BODY if "gemm" in bodies else c_gemm.NONE, _BLAS]
+             f"#define EM_BLAS_INT {int_type}", c_gemm.CALLS if "gemm" in bodies else c_gemm.NONE, _BLAS]
     parts += [c_optim.BODY] if "optim" in bodies else []
     parts += [c_loss.BODY] if "loss" in bodies else []
     parts += [kernels[k] for k in sorted(kernels)]

@@ -29,7 +29,7 @@ from .lower import c_array, function_table, swap_to_c
 
 __all__ = ["BODY", "lower_rnns", "team_work"]
 
-BODY = c_gemm.BODY + r"""
+BODY = c_gemm.CALLS + r"""
 #include <sched.h>
 #include <stdlib.h>
 
