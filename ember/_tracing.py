@@ -14,7 +14,8 @@ through these calls, which cost one list lookup when nothing is traced:
 - ``aliased(alias, tensor)``: alias is a second tensor object for tensor's data and history (the same value);
 - ``called(module)``: a Module ran (a graph is valid only while its modules' training flags are the same);
 - ``grad_seen(tensor)``: the engine is about to deliver a leaf's gradient; ``grad_set(tensor)``: it gave the leaf
-  a new ``.grad`` object; ``grad_cleared(tensor)``: its ``.grad`` was set to None (zero_grad, or the user).
+  a new ``.grad`` object; ``grad_cleared(tensor)``: its ``.grad`` was set to None (zero_grad, or the user);
+  ``grad_assigned(tensor, value)``: its ``.grad`` was set to the tensor value (``Tensor.grad``'s setter).
 """
 import threading
 
@@ -92,6 +93,12 @@ def grad_cleared(tensor):
     tracer = _top()
     if tracer is not None:
         tracer.grad_cleared(tensor)
+
+
+def grad_assigned(tensor, value):
+    tracer = _top()
+    if tracer is not None:
+        tracer.grad_assigned(tensor, value)
 
 
 def bumped(tensor):

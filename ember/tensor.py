@@ -92,8 +92,9 @@ class Tensor:
         """The gradient a backward accumulated into this leaf (None before one reaches it); assign None to clear it.
 
         PyTorch:
-            ``Tensor.grad``; same semantics. Assigning None inside an ``ember.compile``'d function is part of its
-            graph (as ``zero_grad()``): the graph then runs whatever ``.grad`` held before.
+            ``Tensor.grad``; same semantics. Assigning to it inside an ``ember.compile``'d function is part of its
+            graph: None as ``zero_grad()`` (the graph then runs whatever ``.grad`` held before), a tensor as the
+            value the graph leaves there.
 
         Example:
             >>> w = ember.tensor([1.0, 2.0], requires_grad=True)
@@ -105,8 +106,11 @@ class Tensor:
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
-        if value is None and _tracing.active[0]:
-            _tracing.grad_cleared(self)
+        if _tracing.active[0]:
+            if value is None:
+                _tracing.grad_cleared(self)
+            else:
+                _tracing.grad_assigned(self, value)
         self._grad = value
 
     @property

@@ -365,6 +365,64 @@ def test_a_grad_the_function_sets_to_none_itself_is_part_of_its_graph():
     assert entry.verified and not entry.grad_entry
 
 
+def _assign_and_accumulate(w, x, outside):
+    w.grad = x * 2  # then a backward adds into it, in place
+    (w * x).sum().backward()
+    return w.sum()
+
+
+def _scale_after_backward(w, x, outside):
+    (w * x).sum().backward()
+    w.grad = w.grad * 0.5
+    return w.sum()
+
+
+def _two_backwards(w, x, outside):
+    w.grad = None
+    (w * x).sum().backward()
+    (w * x * 3).sum().backward()  # the second adds into the .grad the first left
+    return w.sum()
+
+
+def _a_tensor_from_outside(w, x, outside):
+    w.grad = outside
+    return (w * x).sum()
+
+
+@pytest.mark.parametrize("step", [_assign_and_accumulate, _scale_after_backward, _two_backwards,
+                                  _a_tensor_from_outside])
+def test_what_the_function_does_to_a_grad_is_part_of_its_graph(step):
+    """A tensor assigned to .grad inside the function (Tensor.grad's setter tells the trace), and what a later
+    backward adds into it in place, is what the graph leaves in .grad on every call, as eager (the graph had left
+    the first value it noted, or nothing where the function assigned it); a tensor from outside is the .grad
+    itself, as eager."""
+    results = []
+    for compiled in (False, True):
+        ember.manual_seed(0)
+        w, outside = ember.randn(3, requires_grad=True), ember.ones(3)
+        fn = ember.compile(step, fullgraph=True) if compiled else step
+        got = []
+        for i in range(4):
+            out = fn(w, ember.tensor(np.full(3, i + 1.0, np.float32)), outside)
+            got.append((out.item(), w.grad.numpy().copy(), w.grad is outside))
+        results.append(got)
+    for (a, ga, sa), (b, gb, sb) in zip(*results):
+        assert a == b and sa == sb
+        np.testing.assert_array_equal(ga, gb)
+
+
+def test_a_grad_assigned_to_a_tensor_made_inside_the_function_is_a_graph_break():
+    w = ember.randn(3, requires_grad=True)
+
+    def step(x):
+        y = w * 2
+        y.grad = x  # (y dies with the call: a graph could not give it back)
+        return y.sum()
+
+    with pytest.raises(Exception, match="a .grad assigned to a tensor made inside the function"):
+        ember.compile(step, fullgraph=True)(ember.ones(3))
+
+
 # --- whole training steps ---------------------------------------------------------------------------------------
 
 def _train(make, batch, compiled, steps=4, clip=None):

@@ -100,7 +100,9 @@ class _Tracer:
         self.broken = None
         self.modules = {}  # id(module) -> module, every Module called while tracing
         self.grad_entry = {}  # id(leaf) -> (leaf Value, the .grad object it must have when the graph starts)
-        self.grad_final = {}  # id(leaf) -> (leaf Value, Value of the .grad the graph leaves, or None)
+        # id(leaf) -> (leaf Value, the .grad tensor the graph leaves, or None): its value at the trace's end (a
+        # later backward or the function may add into it in place)
+        self.grad_final = {}
         self.inputs = []
         for i, t in enumerate(inputs):
             v = _value_of_tensor(t, "input", index=i)
@@ -277,13 +279,24 @@ class _Tracer:
     def grad_set(self, t):
         if not self._inside_op():
             self.grad_seen(t)
-            self.grad_final[id(t)] = (self.value_of(t), self.value_of(t.grad))
+            self.grad_final[id(t)] = (self.value_of(t), t.grad)
 
     def grad_cleared(self, t):
         if not self._inside_op():
             self.alive.append(t)
             self.grad_entry.setdefault(id(t), (self.value_of(t), _ANY))
             self.grad_final[id(t)] = (self.value_of(t), None)
+
+    def grad_assigned(self, t, value):
+        """The function gave t's .grad the tensor value: the graph leaves it what value is then (a leaf the graph
+        reads; a tensor made inside the function would have to be an output: a graph break)."""
+        if self._inside_op():
+            return
+        if id(t) in self.made:
+            return self.untraceable("a .grad assigned to a tensor made inside the function")
+        self.alive.append(t)
+        self.grad_entry.setdefault(id(t), (self.value_of(t), _ANY))
+        self.grad_final[id(t)] = (self.value_of(t), value)
 
     def called(self, module):
         self.modules[id(module)] = module
@@ -464,11 +477,12 @@ def trace(fn, args, kwargs, joint=False):
         tracer.close()
     if tracer.broken:
         return GraphBreak(*tracer.broken), result
+    grads = [(leaf, None if g is None else tracer.value_of(g)) for leaf, g in tracer.grad_final.values()]
     graph = Graph(tracer.inputs, tracer.ops, [tracer.value_of(t) for t in outs] + extra, tracer.writes.values(),
                   spec)
     graph.modules = list(tracer.modules.values())
     graph.signature = signature(graph)
     graph.grad_entry = [(v, g) for v, g in tracer.grad_entry.values() if g is not _ANY]
-    graph.grads = list(tracer.grad_final.values())
+    graph.grads = grads
     graph.joint = gradients
     return graph, result

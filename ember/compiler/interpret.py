@@ -167,13 +167,14 @@ class Program:
             increment_version(target)
 
     def _set_grads(self, sources, env, outputs):
-        """Give the leaves the .grad the graph leaves them: a new tensor of its own array (copied when the array
-        is also an output or another leaf's, as the engine never lets two .grad share memory), or None."""
+        """Give the leaves the .grad the graph leaves them: a tensor the graph read as it is (the function gave
+        .grad a tensor from outside), else a new tensor of its own array (copied when the array is also an output
+        or another leaf's, as the engine never lets two .grad share memory), or None."""
         taken = {id(t._data) for t in outputs}
         for at, s in self._grad_places:
             target = sources[at]
-            if s is None:
-                target.grad = None
+            if s is None or s < len(sources):
+                target.grad = None if s is None else sources[s]
                 continue
             arr = env[s]
             if id(arr) in taken or arr.base is not None:
