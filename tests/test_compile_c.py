@@ -814,6 +814,48 @@ def test_lstm_layers_run_whole_in_c_on_threads_as_eager(case, dtype, monkeypatch
 
 
 @needs_cc
+def test_an_lstm_layers_team_runs_with_the_blas_on_one_thread_where_the_graph_does_not_own_the_threads(monkeypatch):
+    """Each thread of a layer's team may call the BLAS (here a batch of 20: not whole vectors; the input's gradient,
+    a transposed product): the BLAS runs on one thread meanwhile, also in a graph whose segments do not own the
+    threads (a convolution's im2col product outside them); the results are eager's."""
+    from ember.compiler import c_rnn
+    seen = []  # (threads, whether the BLAS was held) of each team call
+    functions = c_rnn._functions
+
+    def recorded(lib):
+        def wrap(fn):
+            return lambda k, *args: seen.append((k, _threads.blas_held())) or fn(k, *args)
+        return {key: tuple(wrap(f) if i in (2, 3, 5) else f for i, f in enumerate(fns))
+                for key, fns in functions(lib).items()}
+
+    monkeypatch.setattr(c_rnn, "_functions", recorded)
+    before = ember.get_num_threads()
+    ember.set_num_threads(2)
+    try:
+        ember.manual_seed(0)
+        lstm, conv = ember.nn.LSTM(24, 64), ember.nn.Conv2d(3, 4, 3, groups=1)
+        rng = np.random.default_rng(9)
+        leaves = [ember.tensor(rng.standard_normal((64, 20, 24)).astype(np.float32), requires_grad=True),
+                  *lstm.parameters(), *conv.parameters()]
+        image = ember.tensor(rng.standard_normal((2, 3, 8, 8)).astype(np.float32))
+
+        def step(x, *params):
+            out, _ = lstm(x)
+            loss = (out * out).sum() + conv(image).sum()
+            loss.backward()
+            return loss
+
+        want = _backward_step(step, leaves, False)
+        got = _backward_step(step, leaves, True)
+    finally:
+        ember.set_num_threads(before)
+    assert not any(op.node.own_threads for op in got[2].graph.ops if op.name == "Segment")
+    assert any(k > 1 for k, _ in seen) and all(held for k, held in seen if k > 1), seen
+    for a, b in zip([got[0], *got[1]], [want[0], *want[1]]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * max(1.0, np.abs(b).max()))
+
+
+@needs_cc
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("ta, tb", [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize("threads", [1, 2])

@@ -527,9 +527,9 @@ class CLSTMLayer(LSTMLayer):
         states = np.empty((T + 1, B, H), a.dtype)  # time-major, with h0 (for the gradient of W_hh)
         states[T if self.reverse else 0] = h0
         wx, xs = self.x_operands
-        _checked(fns[2](_team(H, T * G * (H + wx.shape[1]) * B), T, H, B, self.rows.shape[1], wx.shape[1],
-                        xs.shape[1], self.reverse, gemm, wide, wx, xs, whh, factors, self.rows, hs, cs, tcs, h0t, c0t,
-                        states, tmp))
+        _checked(_on_team(H, T * G * (H + wx.shape[1]) * B, fns[2], T, H, B, self.rows.shape[1], wx.shape[1],
+                          xs.shape[1], self.reverse, gemm, wide, wx, xs, whh, factors, self.rows, hs, cs, tcs, h0t,
+                          c0t, states, tmp))
         # what CLSTMLayerGrad reads: hs is the time-major states with h0 here
         self.act, self.cs, self.tcs, self.hs, self.hr, self.out = self.rows, cs, tcs, states, None, None
         self.x_operands = None
@@ -571,7 +571,7 @@ class CLSTMLayerGrad(LSTMLayerGrad):
         (m, k), n = a.shape, b.shape[1]
         (ta, lda), (tb, ldb) = ops
         out = np.empty((m, n), a.dtype)
-        fns[5](_team(m, m * n * k), gemm, wide, ta, tb, m, n, k, a, lda, b, ldb, out, n)
+        _on_team(m, m * n * k, fns[5], gemm, wide, ta, tb, m, n, k, a, lda, b, ldb, out, n)
         return out
 
     def _bptt(self, xp, ins, d_out, dh, dc):
@@ -590,8 +590,8 @@ class CLSTMLayerGrad(LSTMLayerGrad):
         dcs = np.empty((2, H, B), a.dtype)
         w = c_array(w_hh)
         xs = np.empty((2, G, B), a.dtype)
-        last = _checked(fns[3](_team(H, T * G * H * B), T, H, B, ld, self.reverse, gemm, wide, w, a, self.cs,
-                               self.tcs, c0t, d_out, d_out is not None, dc, dc is not None, dh, dcs, dg, xs))
+        last = _checked(_on_team(H, T * G * H * B, fns[3], T, H, B, ld, self.reverse, gemm, wide, w, a, self.cs,
+                                 self.tcs, c0t, d_out, d_out is not None, dc, dc is not None, dh, dcs, dg, xs))
         if T == 0:
             dcs[0] = 0 if dc is None else dc
         dg = dg[:, :T * B].reshape(G, T, B).transpose(1, 0, 2)
@@ -655,6 +655,16 @@ def _team(n, work):
     count also where the graph runs the BLAS on one thread: its segments own the threads (c_graph.owns_threads),
     and these nodes never run inside another op's split."""
     return _threads.team(n, work, graph_op=True)
+
+
+def _on_team(n, work, fn, *args):
+    """fn(threads, *args) with the threads of _team(n, work), the BLAS on one thread meanwhile where there are
+    several (each may call it: its own threads would spin beside the team's)."""
+    threads = _team(n, work)
+    if threads == 1:
+        return fn(threads, *args)
+    with _threads.one_blas_thread():
+        return fn(threads, *args)
 
 
 def _checked(result):
