@@ -107,6 +107,9 @@ class _Launcher:
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 
+_RNN = (c_rnn.CLSTMLayer, c_rnn.CLSTMLayerGrad)  # (their C calls ember's GEMM)
+
+
 def _libraries_outside_segments(graph, sources, offset, phases=False, own_threads=False):
     """(the sources of the libraries that the ops left outside C segments will load: the hand-written modules of
     their nodes (``sources``: {module: source}), the module of their fused kernels, and ember's GEMM where a
@@ -123,9 +126,6 @@ def _libraries_outside_segments(graph, sources, offset, phases=False, own_thread
         return needed, None
     rendered = (kernels, *render_module(kernels, offset))
     return needed + [rendered[1]], rendered
-
-
-_RNN = (c_rnn.CLSTMLayer, c_rnn.CLSTMLayerGrad)
 
 
 def _load(source, compiler):
