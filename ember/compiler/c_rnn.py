@@ -193,6 +193,21 @@ static void em_team_result(int *results, int64_t u0, int r)
         results[0] = r;
 }
 
+/* return what `block` gives on an OpenMP team of up to `threads` threads over H units: block (an expression of
+   u0, nu, k and sync: the thread's units [u0, u0 + nu), the number of blocks, their meeting counter) at unit 0,
+   or -2 if a block ran out of memory */
+#define EM_LSTM_TEAM(threads, H, block)                                                                         \
+    int64_t sync[2] = {0, 0};                                                                                   \
+    int results[2] = {0, 0};                                                                                    \
+    EM_OMP(parallel num_threads(threads) if(threads > 1))                                                       \
+    {                                                                                                           \
+        int64_t u0, nu;                                                                                         \
+        const int64_t k = em_team_block(H, &u0, &nu);                                                           \
+        if (nu)                                                                                                 \
+            em_team_result(results, u0, block);                                                                 \
+    }                                                                                                           \
+    return results[1] ? results[1] : results[0];
+
 /* The cells' tanh in float32: Eigen's rational approximation (x P(x^2) / Q(x^2) on [-7.9, 7.9]), within 7 ulp
    of tanh (4e-7 near +-1) and about twice as fast as em_tanh_f32, which keeps the last bits for gelu's 1 + tanh */
 static inline float em_lstm_tanh_f32(float x)
@@ -413,18 +428,8 @@ int em_lstm_layer_##S(int64_t threads, int64_t nt, int64_t H, int64_t B, int64_t
     const T *gf = EM_DATA(gfo, const T), *h0 = EM_DATA(h0o, const T), *c0 = EM_DATA(c0o, const T);              \
     T *a = EM_DATA(ao, T), *hs = EM_DATA(hso, T), *cs = EM_DATA(cso, T), *tcs = EM_DATA(tcso, T);               \
     T *ht = EM_DATA(hto, T), *tmp = EM_DATA(tmpo, T);                                                           \
-    int64_t sync[2] = {0, 0};                                                                                   \
-    int results[2] = {0, 0};                                                                                    \
-    EM_OMP(parallel num_threads(threads) if(threads > 1))                                                       \
-    {                                                                                                           \
-        int64_t u0, nu;                                                                                         \
-        const int64_t k = em_team_block(H, &u0, &nu);                                                           \
-        if (nu)                                                                                                 \
-            em_team_result(results, u0, em_lstm_block_##S(u0, nu, k, nt, H, B, ld, kx, ldx, reverse, gemm,     \
-                                                          wide, wx, xs, w, gf, a, hs, cs, tcs, h0, c0, ht, tmp, \
-                                                          sync));                                               \
-    }                                                                                                           \
-    return results[1] ? results[1] : results[0];                                                                \
+    EM_LSTM_TEAM(threads, H, em_lstm_block_##S(u0, nu, k, nt, H, B, ld, kx, ldx, reverse, gemm, wide, wx, xs,   \
+                                               w, gf, a, hs, cs, tcs, h0, c0, ht, tmp, sync))                   \
 }                                                                                                               \
 /* its back-propagation through time (em_lstm_block_grad) on an OpenMP team as em_lstm_layer: which dcs       */ \
 /* buffer holds c0's gradient, or -2 if out of memory                                                         */ \
@@ -437,18 +442,8 @@ int em_lstm_layer_grad_##S(int64_t threads, int64_t nt, int64_t H, int64_t B, in
     const T *tcs = EM_DATA(tcso, const T), *c0 = EM_DATA(c0o, const T);                                         \
     const T *dout = has_out ? EM_DATA(douto, const T) : 0, *dc = has_dc ? EM_DATA(dco, const T) : 0;           \
     T *dh = EM_DATA(dho, T), *dcs = EM_DATA(dcso, T), *dg = EM_DATA(dgo, T), *xs = EM_DATA(xso, T);             \
-    int64_t sync[2] = {0, 0};                                                                                   \
-    int results[2] = {0, 0};                                                                                    \
-    EM_OMP(parallel num_threads(threads) if(threads > 1))                                                       \
-    {                                                                                                           \
-        int64_t u0, nu;                                                                                         \
-        const int64_t k = em_team_block(H, &u0, &nu);                                                           \
-        if (nu)                                                                                                 \
-            em_team_result(results, u0, em_lstm_block_grad_##S(u0, nu, k, nt, H, B, ld, reverse, gemm, wide, w, \
-                                                               a, cs, tcs, c0, dout, dc, dh, dcs, dg, xs,       \
-                                                               sync));                                          \
-    }                                                                                                           \
-    return results[1] ? results[1] : results[0];                                                                \
+    EM_LSTM_TEAM(threads, H, em_lstm_block_grad_##S(u0, nu, k, nt, H, B, ld, reverse, gemm, wide, w, a, cs,     \
+                                                    tcs, c0, dout, dc, dh, dcs, dg, xs, sync))                  \
 }
 
 EM_RNN_GEMM(float, f32)
