@@ -312,6 +312,20 @@ def test_generated_c_compiles_with_all_warnings_as_errors(tmp_path):
     assert_compiles_strictly((source, c_backend.runtime_source(c_backend.data_offset())), tmp_path)
 
 
+def test_numpys_blas_is_found_among_the_process_libraries_where_its_wheel_has_none(monkeypatch):
+    """A NumPy built against a system BLAS has none in its wheel: blas.find reads the libraries the process
+    loaded (the wheel's own is among them here)."""
+    from ember.compiler import blas
+    want = blas.find()
+    if want is None or not os.path.exists("/proc/self/maps"):
+        pytest.skip("NumPy's BLAS not found, or no /proc/self/maps")
+    monkeypatch.setattr(blas.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(blas, "_found", [])
+    got = blas.find()
+    assert got is not None and os.path.realpath(got.path) == os.path.realpath(want.path)
+    assert got.addresses == want.addresses and got.int_type == want.int_type
+
+
 # --- the cache and the fallback, in other processes -------------------------------------------------------------
 
 _CHILD = textwrap.dedent("""

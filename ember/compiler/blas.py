@@ -29,21 +29,23 @@ class BlasFunctions:
 
 
 def _candidates():
-    """Shared objects that may be NumPy's BLAS: those in NumPy's wheel, then the BLAS libraries this process has
-    loaded (a NumPy built against a system BLAS)."""
+    """Shared objects that may be NumPy's BLAS, as they are needed: those in NumPy's wheel, then the BLAS
+    libraries this process has loaded (a NumPy built against a system BLAS: reading the process's maps takes ms)."""
     root = os.path.dirname(os.path.dirname(np.__file__))
-    paths = []
+    seen = set()
     for pattern in ("numpy.libs/*blas*", "scipy_openblas64/lib/*blas*.so*", "scipy_openblas32/lib/*blas*.so*"):
-        paths += sorted(glob.glob(os.path.join(root, pattern)))
+        for path in sorted(glob.glob(os.path.join(root, pattern))):
+            seen.add(path)
+            yield path
     try:
         with open("/proc/self/maps") as f:
-            for line in f:
-                path = line.rsplit(None, 1)[-1]
-                if "blas" in os.path.basename(path).lower() and path not in paths and os.path.exists(path):
-                    paths.append(path)
+            maps = [line.rsplit(None, 1)[-1] for line in f]
     except OSError:
-        pass
-    return paths
+        return
+    for path in maps:
+        if "blas" in os.path.basename(path).lower() and path not in seen and os.path.exists(path):
+            seen.add(path)
+            yield path
 
 
 def _functions(path):

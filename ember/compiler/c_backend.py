@@ -110,12 +110,12 @@ class _Launcher:
 _RNN = (c_rnn.CLSTMLayer, c_rnn.CLSTMLayerGrad)  # (their C calls ember's GEMM)
 
 
-def _libraries_outside_segments(graph, sources, offset, phases=False, own_threads=False):
-    """(the sources of the libraries that the ops left outside C segments will load: the hand-written modules of
-    their nodes (``sources``: {module: source}), the module of their fused kernels, and ember's GEMM where a
-    segment's product or an LSTM layer calls it; the kernels' module as (kernels, source, function names), or
-    None)."""
-    inside = {i for run in c_graph.segment_runs(graph, phases, own_threads) for i in run}
+def _libraries_outside_segments(graph, sources, offset, runs):
+    """(the sources of the libraries that the ops left outside C segments (``runs``: c_graph.segment_runs) will
+    load: the hand-written modules of their nodes (``sources``: {module: source}), the module of their fused
+    kernels, and ember's GEMM where a segment's product or an LSTM layer calls it; the kernels' module as
+    (kernels, source, function names), or None)."""
+    inside = {i for run in runs for i in run}
     outside = [op.node for i, op in enumerate(graph.ops) if i not in inside]
     needed = [sources[c_conv] for node in outside if getattr(node, "window_ops", None) is not None]
     if any(isinstance(node, _RNN) for node in outside) or any(c_graph.calls_gemm(graph.ops[i]) for i in inside):
@@ -162,10 +162,11 @@ def program(graph, name="graph", phases=False):
         log_graph(fused, f"{name} (after fuse_elementwise and the lowerings to hand-written C)")
         # the libraries the ops outside segments need compile on threads meanwhile the segments' own C compiles
         own = c_graph.owns_threads(fused, phases)
-        needed, rendered = _libraries_outside_segments(fused, sources, offset, phases, own)
+        runs = c_graph.segment_runs(fused, phases, own)
+        needed, rendered = _libraries_outside_segments(fused, sources, offset, runs)
         wait = cache.build_all(needed, compiler)
         try:
-            fused = c_graph.lower_segments(fused, offset, lambda source: _load(source, compiler), phases, own)
+            fused = c_graph.lower_segments(fused, offset, lambda source: _load(source, compiler), phases, own, runs)
         finally:
             wait()
         log_graph(fused, f"{name} (after lower_segments)")

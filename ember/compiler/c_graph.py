@@ -713,12 +713,13 @@ def _gemm_work(op):
     return _size(g) * op.node.x_shape[-1]
 
 
-def lower_segments(graph, offset, load, phases=False, own_threads=False):
+def lower_segments(graph, offset, load, phases=False, own_threads=False, runs=None):
     """graph with its runs of ops that C can do one after another replaced by Segment ops (a new Graph; the
     graph given stays as it was). ``offset``: where an array object holds its data pointer; ``load(source)``
     compiles and loads a C module. Without NumPy's BLAS functions, or where a tuple's items cannot be found,
-    graph is returned as it is. ``own_threads``: see owns_threads."""
-    runs = segment_runs(graph, phases, own_threads)
+    graph is returned as it is. ``own_threads``: see owns_threads; ``runs``: segment_runs's, where the caller
+    has them."""
+    runs = segment_runs(graph, phases, own_threads) if runs is None else runs
     if not runs:
         return graph
     functions = blas.find()
