@@ -13,9 +13,9 @@ through these calls, which cost one list lookup when nothing is traced:
 - ``bumped(tensor)``: tensor's version counter went up (every in-place change does this);
 - ``aliased(alias, tensor)``: alias is a second tensor object for tensor's data and history (the same value);
 - ``called(module)``: a Module ran (a graph is valid only while its modules' training flags are the same);
-- ``grad_seen(tensor)``: the engine is about to deliver a leaf's gradient; ``grad_set(tensor)``: it gave the leaf
-  a new ``.grad`` object; ``grad_cleared(tensor)``: its ``.grad`` was set to None (zero_grad, or the user);
-  ``grad_assigned(tensor, value)``: its ``.grad`` was set to the tensor value (``Tensor.grad``'s setter).
+- ``grad_seen(tensor)``: the engine is about to deliver a leaf's gradient; ``grad_cleared(tensor)``: its ``.grad``
+  was set to None (zero_grad, the user); ``grad_assigned(tensor, value)``: its ``.grad`` was set to the tensor
+  value (the engine's new ``.grad``, or the user's; both through ``Tensor.grad``'s setter).
 """
 import threading
 
@@ -81,12 +81,6 @@ def grad_seen(tensor):
     tracer = _top()
     if tracer is not None:
         tracer.grad_seen(tensor)
-
-
-def grad_set(tensor):
-    tracer = _top()
-    if tracer is not None:
-        tracer.grad_set(tensor)
 
 
 def grad_cleared(tensor):

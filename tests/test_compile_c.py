@@ -878,7 +878,7 @@ def test_lstm_products_over_all_steps_on_a_team_equal_numpy(ta, tb, threads, dty
     transposed, also where the rows do not split evenly, with padded rows (leading dimensions past the width)."""
     from ember.compiler import c_rnn
     source = c_backend.render_c.header(c_backend.data_offset()) + c_rnn.BODY  # (what lower_rnns builds)
-    lib = c_rnn._functions(c_backend._load(source, COMPILER))[c_rnn._SUFFIX[np.dtype(dtype)]]
+    lib = c_rnn._functions(c_backend._load(source, COMPILER))[c_rnn.SUFFIX[np.dtype(dtype)]]
     functions = c_rnn.blas.find()
     if functions is None:
         pytest.skip("NumPy's BLAS not found")

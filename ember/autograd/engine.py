@@ -308,8 +308,7 @@ def _deliver_traced(t, g, old):
     elsewhere, as the array path decides) and accumulation is the in-place op add_, so the graph holds both."""
     _tracing.grad_seen(t)
     if old is None:
-        t.grad = g.clone()
-        _tracing.grad_set(t)
+        t.grad = g.clone()  # (Tensor.grad's setter tells the trace)
     elif old.requires_grad:
         _tracing.untraceable("a backward accumulating into a .grad that requires grad")
     else:

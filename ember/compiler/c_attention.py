@@ -23,7 +23,7 @@ from ..ops.attention import Attention, AttentionGrad, _heads_last
 from ..ops.join import SplitBackward
 from ..ops.shape import Permute, Reshape
 from . import blas, render_c
-from .lower import function_table, swap_nodes, swap_to_c
+from .lower import SUFFIX, function_table, swap_nodes, swap_to_c
 
 __all__ = ["BODY", "lower_attention"]
 
@@ -248,8 +248,6 @@ BODY = r"""
 """ + _ROWS + _TEMPLATE.replace("real", "float").replace("SFX", "f32") + \
     _TEMPLATE.replace("real", "double").replace("SFX", "f64")
 
-_SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
-
 
 def _heads(a):
     """a's (batch, head, row) strides in elements (a 3-D array: one head), or None when the BLAS cannot read it (its
@@ -275,7 +273,7 @@ def _blas(xp, q, k, v):
     """(the address of NumPy's BLAS GEMM for q's dtype, whether its sizes are 64-bit) when C takes these inputs:
     NumPy arrays of one C dtype, of 3 or 4 dimensions with the same batch dimensions, none empty; else None (and
     without a BLAS)."""
-    if xp is not np or q.dtype not in _SUFFIX or not q.dtype == k.dtype == v.dtype or q.ndim not in (3, 4) or \
+    if xp is not np or q.dtype not in SUFFIX or not q.dtype == k.dtype == v.dtype or q.ndim not in (3, 4) or \
             not q.shape[:-2] == k.shape[:-2] == v.shape[:-2] or 0 in q.shape + k.shape + v.shape:
         return None
     functions = blas.find()
@@ -306,7 +304,7 @@ class CAttention(Attention):
         out = _heads_last(np, q.shape[:-1] + (v.shape[-1],), q.dtype)
         p = np.empty(q.shape[:-1] + (k.shape[-2],), q.dtype)
         geo, q, k, v, _ = _geometry(self.causal, q, k, v, out)
-        self.lib[_SUFFIX[q.dtype]][0](geo, float(self.scale), *gemm, _threads_for(p), q, k, v, out, p)
+        self.lib[SUFFIX[q.dtype]][0](geo, float(self.scale), *gemm, _threads_for(p), q, k, v, out, p)
         self.p, self.halves = p, None
         return out
 
@@ -337,7 +335,7 @@ class CAttentionGrad(AttentionGrad):
         need = (1 if nq else 0) | (2 if nk else 0) | (4 if nv else 0)
         threads = _threads_for(p)
         scratch = np.empty((threads,) + p.shape[-2:], p.dtype)
-        self.lib[_SUFFIX[q.dtype]][1](geo, float(self.scale), *gemm, threads, need, q, k, v, g, p, scratch, *outs)
+        self.lib[SUFFIX[q.dtype]][1](geo, float(self.scale), *gemm, threads, need, q, k, v, g, p, scratch, *outs)
         return tuple(o if n else None for o, n in zip(outs, (nq, nk, nv))) + (None,)
 
 
@@ -406,7 +404,7 @@ def lower_attention(graph, load):
     """graph with its attention ops without dropout or a mask needing a gradient, and their gradients, run by C (its
     ops list replaced; the other Op objects are shared). A gradient's weights are linked to its forward's ``p``,
     ``dead`` and ``halves``, set by whichever form ran. ``load()`` gives the library of ``BODY``."""
-    forwards = {id(op) for op in graph.ops if type(op.node) is Attention and op.args[0].dtype in _SUFFIX and
+    forwards = {id(op) for op in graph.ops if type(op.node) is Attention and op.args[0].dtype in SUFFIX and
                 op.node.drop_mask is None and not op.node.random and (op.args[3] is None or op.node.causal)}
     classes = dict.fromkeys(forwards, CAttention)
     for op in graph.ops:

@@ -12,7 +12,7 @@ import ctypes
 import numpy as np
 
 from ..ops.embedding import EmbeddingBackward
-from .lower import function_table, swap_to_c
+from .lower import SUFFIX, function_table, swap_to_c
 
 __all__ = ["BODY", "lower_embeddings", "CEmbeddingBackward"]
 
@@ -41,8 +41,6 @@ EM_EMBEDDING_GRAD(float, f32)
 EM_EMBEDDING_GRAD(double, f64)
 """
 
-_SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
-
 
 class CEmbeddingBackward(EmbeddingBackward):
     """EmbeddingBackward run by C where it can (see the module docstring)."""
@@ -51,7 +49,7 @@ class CEmbeddingBackward(EmbeddingBackward):
     runs = "c"
 
     def forward(self, xp, g):
-        suffix = _SUFFIX.get(g.dtype)
+        suffix = SUFFIX.get(g.dtype)
         if xp is not np or suffix is None or self.idx.__class__ is not np.ndarray or not self.idx.size:
             return super().forward(xp, g)
         idx = np.ascontiguousarray(self.idx.reshape(-1), dtype=np.int64)
@@ -74,5 +72,5 @@ def lower_embeddings(graph, load):
     """graph with its embeddings' gradients (float32, float64) run by C (its ops list replaced; the other Op objects
     are shared). ``load()`` gives the library of ``BODY``; it is built when such a node first runs."""
     lowered = {id(op): CEmbeddingBackward for op in graph.ops
-               if type(op.node) is EmbeddingBackward and op.outputs[0].dtype in _SUFFIX and not op.node.by_freq}
+               if type(op.node) is EmbeddingBackward and op.outputs[0].dtype in SUFFIX and not op.node.by_freq}
     return swap_to_c(graph, lowered, lambda: _functions(load()))

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..ops.loss import NllLoss, NllLossGrad
 from . import render_c
-from .lower import function_table, swap_to_c
+from .lower import SUFFIX, function_table, swap_to_c
 
 __all__ = ["BODY", "lower_losses"]
 
@@ -87,8 +87,6 @@ EM_XENT(float, f32)
 EM_XENT(double, f64)
 """
 
-_SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
-
 
 class CrossEntropy(NllLoss):
     """NllLoss of logits and class-index targets run by C (see the module docstring); what it saves for its
@@ -98,7 +96,7 @@ class CrossEntropy(NllLoss):
     runs = "c"
 
     def forward(self, xp, x, target):
-        suffix = _SUFFIX[x.dtype]
+        suffix = SUFFIX[x.dtype]
         x = x if x.flags.carray else np.array(x, order="C")
         t = target.reshape(-1)
         t = t if t.flags.carray and t.dtype == np.int64 else np.ascontiguousarray(t, np.int64)
@@ -129,7 +127,7 @@ class CrossEntropyGrad(NllLossGrad):
         scale = float(g) / denom if self.reduction == "mean" else float(g)
         out = np.empty_like(logp)
         threads = render_c.threads_for(logp.size)
-        self.lib[_SUFFIX[logp.dtype]][1](logp.shape[0], logp.shape[1], ignore, threads, scale, logp, t, out)
+        self.lib[SUFFIX[logp.dtype]][1](logp.shape[0], logp.shape[1], ignore, threads, scale, logp, t, out)
         return out
 
 
@@ -143,7 +141,7 @@ def _covered_loss(op):
     node, args = op.node, op.args
     return (type(node) is NllLoss and node.from_logits and node.targets is not None and not node.targets[1]
             and node.reduction in ("mean", "sum") and len(args) == 2 and len(args[0].shape) == 2
-            and args[0].dtype in _SUFFIX and args[1].dtype == np.int64 and not op.raw)
+            and args[0].dtype in SUFFIX and args[1].dtype == np.int64 and not op.raw)
 
 
 def _covered_grad(op, loss):

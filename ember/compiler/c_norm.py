@@ -21,7 +21,7 @@ from . import render_c
 from .c_nhwc import as_channels_last, is_channels_last
 from .ir import Op
 from .kernel import FusedKernel
-from .lower import c_array, function_table, swap_to_c
+from .lower import SUFFIX, c_array, function_table, swap_to_c
 
 __all__ = ["BODY", "lower_norms", "fold_activations", "fold_relu_grads"]
 
@@ -393,8 +393,6 @@ void em_bncl_grad_x_f32(int64_t m, int64_t c, int64_t chunk, int threads, void *
 }
 """
 
-_SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
-
 
 class CNormalize(Normalize):
     """Normalize (layer_norm, batch norm in training) run by C (see the module docstring)."""
@@ -410,7 +408,7 @@ class CNormalize(Normalize):
                 residual is not None and (residual.dtype != x.dtype or residual.shape != x.shape)):
             return self._activate(super().forward(xp, x, w, b), residual)
         self.b_meta = (b.shape, b.dtype)
-        lay, fns = self.lay, self.lib[_SUFFIX[x.dtype]]
+        lay, fns = self.lay, self.lib[SUFFIX[x.dtype]]
         channels_last = _channels_last(lay, x)  # rows of channels: y channels-last too
         y = np.empty_like(x) if channels_last else np.empty(x.shape, x.dtype)
         mean, var, rstd = (np.empty(lay.kshape, x.dtype) for _ in range(3))
@@ -463,7 +461,7 @@ class CNormalizeGrad(NormalizeGrad):
         if not in_c:
             return super().forward(xp, x, w, g)
         need_x, need_w, need_b = self.needs
-        fns, lay = self.lib[_SUFFIX[x.dtype]], self.lay
+        fns, lay = self.lib[SUFFIX[x.dtype]], self.lay
         if not channels_last:
             x, g = c_array(x), c_array(g)
         gx = np.empty_like(x) if need_x else None  # channels-last as x and g, or C-contiguous
@@ -533,7 +531,7 @@ def _channels_last(lay, *arrays):
 
 
 def _same_dtype(*arrays):
-    return arrays[0].dtype in _SUFFIX and all(a.dtype == arrays[0].dtype for a in arrays)
+    return arrays[0].dtype in SUFFIX and all(a.dtype == arrays[0].dtype for a in arrays)
 
 
 def _functions(lib):
@@ -563,7 +561,7 @@ def _covered(op):
     if not ((layer_norm or batch_norm) and node.stats is None and node.center):
         return False
     args = [a for a in op.args if a is not None]
-    return len(args) == 3 and all(a.dtype == args[0].dtype for a in args) and args[0].dtype in _SUFFIX and \
+    return len(args) == 3 and all(a.dtype == args[0].dtype for a in args) and args[0].dtype in SUFFIX and \
         (type(node) is Normalize or (node.b_meta is not None and math.prod(node.b_meta[0]) == math.prod(lay.pshape)))
 
 

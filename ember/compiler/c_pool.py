@@ -13,7 +13,7 @@ import numpy as np
 
 from ..ops.pooling import MaxPool, MaxPoolScatter
 from . import render_c
-from .lower import swap_to_c
+from .lower import SUFFIX, swap_to_c
 
 __all__ = ["BODY", "lower_pools"]
 
@@ -129,7 +129,6 @@ EM_MAXPOOL_SCATTER(double, f64, int8_t, i8)
 EM_MAXPOOL_SCATTER(double, f64, int32_t, i32)
 """
 
-_SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
 _INDEX = {np.dtype("int8"): "i8", np.dtype("int32"): "i32"}
 
 
@@ -156,7 +155,7 @@ class CMaxPool(MaxPool):
         out = np.empty(x.shape[:-2] + (oh, ow), x.dtype)
         kidx = np.empty(out.shape, np.int8 if kh * kw < 128 else np.int32)
         threads = render_c.threads_for(out.size * kh * kw)
-        self.lib[_SUFFIX[x.dtype], _INDEX[kidx.dtype]][0](planes, h, w, oh, ow, _geometry(self.geo), threads,
+        self.lib[SUFFIX[x.dtype], _INDEX[kidx.dtype]][0](planes, h, w, oh, ow, _geometry(self.geo), threads,
                                                             kidx.itemsize, x, out, kidx)
         self.kidx = kidx
         return self._out(out)
@@ -174,7 +173,7 @@ class CMaxPoolScatter(MaxPoolScatter):
         (_, _, _, _, h, oh), (_, _, _, _, w, ow) = self.geo
         out = np.empty(g.shape[:-2] + (h, w), g.dtype)
         threads = render_c.threads_for(out.size)
-        self.lib[_SUFFIX[g.dtype], _INDEX[kidx.dtype]][1](planes, h, w, oh, ow, _geometry(self.geo), threads, g,
+        self.lib[SUFFIX[g.dtype], _INDEX[kidx.dtype]][1](planes, h, w, oh, ow, _geometry(self.geo), threads, g,
                                                             kidx, out)
         return self._out(out)
 
@@ -182,7 +181,7 @@ class CMaxPoolScatter(MaxPoolScatter):
 def _functions(lib):
     i64, i32, obj = ctypes.c_int64, ctypes.c_int, ctypes.py_object
     table = {}
-    for s in _SUFFIX.values():
+    for s in SUFFIX.values():
         for i in _INDEX.values():
             forward, scatter = getattr(lib, f"em_maxpool_{s}"), getattr(lib, f"em_maxpool_scatter_{s}_{i}")
             forward.argtypes, forward.restype = [i64] * 5 + [obj, i32, i32, obj, obj, obj], None
@@ -194,8 +193,8 @@ def _functions(lib):
 def _covered(op):
     node = op.node
     if type(node) is MaxPool:
-        return node.positions is None and op.args[0].dtype in _SUFFIX
-    return type(node) is MaxPoolScatter and op.args[0].dtype in _SUFFIX
+        return node.positions is None and op.args[0].dtype in SUFFIX
+    return type(node) is MaxPoolScatter and op.args[0].dtype in SUFFIX
 
 
 def lower_pools(graph, load):

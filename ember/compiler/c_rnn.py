@@ -19,13 +19,14 @@ The cells' arithmetic is the NumPy form's, operation by operation, except tanh (
 approximation within 7 ulp; so results differ from eager by rounding.
 """
 import ctypes
+import math
 
 import numpy as np
 
 from ..ops import _threads
 from ..ops.rnn import LSTMLayer, LSTMLayerGrad, _scratch
 from . import blas, c_gemm
-from .lower import c_array, function_table, swap_to_c
+from .lower import SUFFIX, c_array, function_table, swap_to_c
 
 __all__ = ["BODY", "lower_rnns", "team_work"]
 
@@ -473,8 +474,6 @@ EM_RNN_MATMUL(float, f32, s)
 EM_RNN_MATMUL(double, f64, d)
 """
 
-_SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
-
 
 class CLSTMLayer(LSTMLayer):
     """LSTMLayer with its steps run by C (see the module docstring)."""
@@ -541,7 +540,7 @@ class CLSTMLayer(LSTMLayer):
         return np.ascontiguousarray(self.scale[::H], dtype=dtype)
 
     def _cell(self, xp, a, gh, c_prev, c, tc, h, tmp):
-        fns = self.lib[_SUFFIX[a.dtype]] if xp is np and a.dtype in _SUFFIX else None
+        fns = self.lib[SUFFIX[a.dtype]] if xp is np and a.dtype in SUFFIX else None
         if fns is None or not all(x.flags.c_contiguous for x in (a, gh, c, tc, h)):
             return super()._cell(xp, a, gh, c_prev, c, tc, h, tmp)
         fns[0](c.size, a, gh, c_array(c_prev), c, tc, h)
@@ -599,7 +598,7 @@ class CLSTMLayerGrad(LSTMLayerGrad):
         return self.matmul(xp, gh, before.reshape(-1, before.shape[-1]))
 
     def _cell_grad(self, xp, a, c_prev, tc, dh, dc, dg, dct, d):
-        fns = self.lib[_SUFFIX[a.dtype]] if xp is np and a.dtype in _SUFFIX else None
+        fns = self.lib[SUFFIX[a.dtype]] if xp is np and a.dtype in SUFFIX else None
         if fns is None or not all(x.flags.c_contiguous for x in (a, tc, dg, dct)):
             return super()._cell_grad(xp, a, c_prev, tc, dh, dc, dg, dct, d)
         fns[1](tc.size, dc is not None, a, c_array(c_prev), tc, c_array(dh), dct if dc is None else c_array(dc), dg,
@@ -623,13 +622,13 @@ def _row_stride(n, dtype, hidden=1):
 def _layer_functions(lib, xp, a, w_hr):
     """(the C functions of a's dtype, the address of the BLAS's GEMM for it, whether its sizes are 64-bit) when
     a whole layer can run in C (NumPy arrays, no projections, a BLAS found), else None."""
-    if xp is not np or a.dtype not in _SUFFIX or w_hr is not None:
+    if xp is not np or a.dtype not in SUFFIX or w_hr is not None:
         return None
     functions = blas.find()
     if functions is None:
         return None
     gemm = functions.addresses["sgemm" if a.dtype == np.float32 else "dgemm"]
-    return lib[_SUFFIX[a.dtype]], gemm, functions.int_type == "int64_t"
+    return lib[SUFFIX[a.dtype]], gemm, functions.int_type == "int64_t"
 
 
 def team_work(op):
@@ -638,11 +637,7 @@ def team_work(op):
     if not isinstance(op.node, (CLSTMLayer, CLSTMLayerGrad)) or op.args[7] is not None:
         return 0
     x, w_hh = op.args[0], op.args[4]
-    return _size(x) // max(1, x.shape[-1]) * _size(w_hh)
-
-
-def _size(v):
-    return int(np.prod(v.shape, dtype=np.int64))
+    return math.prod(x.shape) // max(1, x.shape[-1]) * math.prod(w_hh.shape)
 
 
 def _team(n, work):
@@ -698,5 +693,5 @@ def lower_rnns(graph, load):
     """graph with its LSTM layers (and their gradients) run in C: whole, or their cells (its ops list replaced;
     the other Op objects are shared). ``load()`` gives the library of ``BODY``; built when such a node first runs."""
     classes = {id(op): CLSTMLayer if type(op.node) is LSTMLayer else CLSTMLayerGrad for op in graph.ops
-               if type(op.node) in (LSTMLayer, LSTMLayerGrad) and op.args[0].dtype in _SUFFIX}
+               if type(op.node) in (LSTMLayer, LSTMLayerGrad) and op.args[0].dtype in SUFFIX}
     return swap_to_c(graph, classes, lambda: _functions(load()))

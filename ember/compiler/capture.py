@@ -276,11 +276,6 @@ class _Tracer:
             grad = v if v.kind == "grad" else grad
         self.grad_entry[id(t)] = (leaf, grad)
 
-    def grad_set(self, t):
-        if not self._inside_op():
-            self.grad_seen(t)
-            self.grad_final[id(t)] = (self.value_of(t), t.grad)
-
     def grad_cleared(self, t):
         if not self._inside_op():
             self.alive.append(t)
@@ -288,8 +283,9 @@ class _Tracer:
             self.grad_final[id(t)] = (self.value_of(t), None)
 
     def grad_assigned(self, t, value):
-        """The function gave t's .grad the tensor value: the graph leaves it what value is then (a leaf the graph
-        reads; a tensor made inside the function would have to be an output: a graph break)."""
+        """t's .grad became the tensor value (a backward's delivery, after grad_seen, or the function's own
+        assignment): the graph leaves it what value is at the trace's end (a leaf the graph reads; a tensor made
+        inside the function would have to be an output: a graph break)."""
         if self._inside_op():
             return
         if id(t) in self.made:

@@ -5,7 +5,10 @@ import numpy as np
 
 from .ir import Op
 
-__all__ = ["swap_nodes", "swap_to_c", "function_table", "LazyTable", "c_array"]
+__all__ = ["swap_nodes", "swap_to_c", "function_table", "LazyTable", "c_array", "SUFFIX"]
+
+# the suffix of the hand-written C functions of each dtype (em_<name>_<suffix>: see function_table)
+SUFFIX = {np.dtype("float32"): "f32", np.dtype("float64"): "f64"}
 
 
 def swap_nodes(graph, classes, **attrs):

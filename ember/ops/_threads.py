@@ -289,18 +289,16 @@ def for_blocks(xp, n, nb, k, fn):
         return _run_blocks(n, nb, range(0, n, nb), k, fn)
 
 
-def matmul(xp, a, b, rows=None):
+def matmul(xp, a, b):
     """a @ b for 2-D arrays, a's rows cut in blocks over ember's threads when the product has _SPLIT_MIN
     multiply-adds or more, the BLAS on one thread meanwhile (as a large op's blocks); otherwise, and for arrays
-    other than NumPy's, xp.matmul. ``rows(a_rows, out_rows)``, where given, computes each block (NumPy arrays
-    only; unsplit, one block) instead of NumPy's matmul."""
+    other than NumPy's, xp.matmul."""
     n = a.shape[0]
     k, nb = plan(xp, n, n * a.shape[1] * b.shape[1], n)
-    if rows is None and k == 1 and not (xp is np and recently_split()):
+    if k == 1 and not (xp is np and recently_split()):
         return xp.matmul(a, b)
-    block = rows or (lambda a_rows, out_rows: np.matmul(a_rows, b, out=out_rows))
     out = np.empty((n, b.shape[1]), np.result_type(a, b))
-    for_blocks(xp, n, nb, k, lambda n0, m, state: block(a[n0:n0 + m], out[n0:n0 + m]))
+    for_blocks(xp, n, nb, k, lambda n0, m, state: np.matmul(a[n0:n0 + m], b, out=out[n0:n0 + m]))
     return out
 
 
