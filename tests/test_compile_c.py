@@ -1045,6 +1045,20 @@ def test_stride_1_float32_convolutions_run_directly_in_c_as_eager(conv, monkeypa
 
 
 @needs_cc
+@pytest.mark.parametrize("stride", [1, 2])
+def test_direct_weight_gradient_summed_in_blocks_of_one_image_as_eager(stride, monkeypatch):
+    """The direct weight gradient keeps its float sums across an image's tiles and adds them to double sums once
+    a block of images (the last block of a thread's share maybe shorter): with blocks of one image (11 images on
+    two threads), each block's sums added once and started again from zero. To float32 rounding of eager's."""
+    from ember.compiler import c_direct
+    monkeypatch.setattr(c_direct, "_WEIGHT_BLOCK", 1)
+    got, want, calls = _direct_convolution_and_gradients(
+        lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=2), monkeypatch)
+    assert "conv_weight" in calls
+    _assert_close_to_gemm_rounding(got, want)
+
+
+@needs_cc
 @pytest.mark.parametrize("conv", [
     lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=2),
     lambda x, w, b: F.conv2d(x, w, b, stride=(2, 3), padding=(1, 0), dilation=(1, 2)),

@@ -5,8 +5,9 @@ run. A strided convolution's image is cut into stride x stride phases (its rows 
 each kernel position reads one phase at a shift: contiguous runs again, over the same tiles. The forward keeps a
 tile of R output channels by V vectors of 16 positions in registers and adds, for each input channel and kernel
 position, V loads times R weights (broadcast); the weight gradient keeps 4 output channels by 5 kernel taps and
-adds, for each 16 positions, 4 gradient loads times 5 input loads, over a block of images. The WB - OW positions
-past each output row are junk: computed and dropped (forward), or zero in the widened gradient.
+adds, for each 16 positions, 4 gradient loads times 5 input loads, image by image. The WB - OW positions past
+each output row are junk: computed and dropped (forward), or zero in the widened gradient. Both split the images
+over an OpenMP team (a share of the batch a thread).
 
 The input gradient of a stride-1 convolution is this forward on the gradient with the flipped kernel (ConvTranspose
 already runs it that way), so all three products of a stride-1 convolution run here; a strided one's input
@@ -138,57 +139,62 @@ void em_dconv_f32(const int64_t *g, int64_t tile, int64_t n0, int64_t n1, const 
     }
 }
 
-/* 4 output channels x 5 taps (kernel positions of input channels, xs[t] their planes) over B images of QW
-   positions: the float sums of this block added to accd (4 x 5 doubles) */
-static void em_dconv_weight_tile(int64_t B, int64_t QW, int64_t gstep, int64_t xstep, const float *gy,
-                                 const float *const *xs, double *restrict accd)
+/* 4 output channels x 5 taps (kernel positions of input channels, xs[t] their planes) over an image's QW
+   positions, added to the float sums accv (4 x 5 vectors: a block of images' sums, in memory between images, so
+   that an image's planes stay in L1 for all its tiles) */
+static void em_dconv_weight_tile(int64_t QW, const float *gy, const float *const *xs, em_v16 *restrict accv)
 {
     em_v16 acc[4][5];
     for (int r = 0; r < 4; ++r)
         for (int t = 0; t < 5; ++t)
-            acc[r][t] = (em_v16){0};
-    for (int64_t b = 0; b < B; ++b)
-        for (int64_t q = 0; q < QW; q += 16) {
-            em_v16 gv[4], xv[5];
-            for (int r = 0; r < 4; ++r)
-                gv[r] = *(const em_v16u *)(gy + b * gstep + r * QW + q);
-            for (int t = 0; t < 5; ++t) {
-                xv[t] = *(const em_v16u *)(xs[t] + b * xstep + q);
-                EM_IN_REGISTER(xv[t]);
-            }
-            for (int r = 0; r < 4; ++r)
-                for (int t = 0; t < 5; ++t)
-                    acc[r][t] += gv[r] * xv[t];
-        }
-    for (int r = 0; r < 4; ++r)
+            acc[r][t] = accv[r * 5 + t];
+    for (int64_t q = 0; q < QW; q += 16) {
+        em_v16 gv[4], xv[5];
+        for (int r = 0; r < 4; ++r)
+            gv[r] = *(const em_v16u *)(gy + r * QW + q);
         for (int t = 0; t < 5; ++t) {
-            float h[16];
-            for (int l = 0; l < 16; ++l)
-                h[l] = acc[r][t][l];
-            for (int w = 8; w > 0; w /= 2)  /* a tree: no chain of 16 dependent adds */
-                for (int l = 0; l < w; ++l)
-                    h[l] += h[l + w];
-            accd[r * 5 + t] += h[0];
+            xv[t] = *(const em_v16u *)(xs[t] + q);
+            EM_IN_REGISTER(xv[t]);
         }
+        for (int r = 0; r < 4; ++r)
+            for (int t = 0; t < 5; ++t)
+                acc[r][t] += gv[r] * xv[t];
+    }
+    for (int r = 0; r < 4; ++r)
+        for (int t = 0; t < 5; ++t)
+            accv[r * 5 + t] = acc[r][t];
+}
+
+/* accd[i] += the sum of accv[i]'s lanes, and accv[i] = 0, for n vectors */
+static void em_dconv_weight_reduce(int64_t n, em_v16 *restrict accv, double *restrict accd)
+{
+    for (int64_t i = 0; i < n; ++i) {
+        float h[16];
+        for (int l = 0; l < 16; ++l)
+            h[l] = accv[i][l];
+        for (int w = 8; w > 0; w /= 2)  /* a tree: no chain of 16 dependent adds */
+            for (int l = 0; l < w; ++l)
+                h[l] += h[l + w];
+        accd[i] += h[0];
+        accv[i] = (em_v16){0};
+    }
 }
 
 /* the weight gradient's sums over the images [n0, n1) of x (N, C, H, W) and gy (N, O, OH, OW), added to accd
-   (ceil(C * KK / 5), ceil(O / 4), 4, 5) doubles; B images at a time in the scratch xp
-   (B, C, plane) and gyw (B, 4 * ceil(O / 4), QW), zero where no image row or gradient row goes */
+   (ceil(C * KK / 5), ceil(O / 4), 4, 5) doubles once a block of B images (their float sums in accv, as many
+   vectors, zeros); an image at a time in the scratch xp (C, plane) and gyw (4 * ceil(O / 4), QW), zero where no
+   image row or gradient row goes */
 void em_dconv_weight_f32(const int64_t *g, int64_t n0, int64_t n1, const int64_t *off, const float *x,
-                         const float *gy, float *xp, float *gyw, double *accd)
+                         const float *gy, float *xp, float *gyw, em_v16 *accv, double *accd)
 {
     const int64_t C = g[G_C], O = g[G_O], KK = g[G_KH] * g[G_KW], QW = g[G_QW], OH = g[G_OH], OW = g[G_OW];
-    const int64_t plane = g[G_PLANE], taps = C * KK, blocks = (O + 3) / 4, opad = 4 * blocks;
-    for (int64_t n = n0; n < n1; n += g[G_B]) {
-        const int64_t B = n1 - n < g[G_B] ? n1 - n : g[G_B];
-        for (int64_t b = 0; b < B; ++b) {
-            em_dconv_pad(g, x + (n + b) * C * g[G_H] * g[G_W], xp + b * C * plane);
-            const float *gn = gy + (n + b) * O * OH * OW;
-            for (int64_t o = 0; o < O; ++o)
-                for (int64_t i = 0; i < OH; ++i)
-                    em_dconv_copy(gyw + (b * opad + o) * QW + i * g[G_WB], gn + (o * OH + i) * OW, 0, OW);
-        }
+    const int64_t plane = g[G_PLANE], taps = C * KK, blocks = (O + 3) / 4;
+    for (int64_t n = n0; n < n1; ++n) {
+        em_dconv_pad(g, x + n * C * g[G_H] * g[G_W], xp);
+        const float *gn = gy + n * O * OH * OW;
+        for (int64_t o = 0; o < O; ++o)
+            for (int64_t i = 0; i < OH; ++i)
+                em_dconv_copy(gyw + o * QW + i * g[G_WB], gn + (o * OH + i) * OW, 0, OW);
         for (int64_t t0 = 0; t0 < taps; t0 += 5) {
             const float *xs[5];
             for (int t = 0; t < 5; ++t) {
@@ -196,10 +202,37 @@ void em_dconv_weight_f32(const int64_t *g, int64_t n0, int64_t n1, const int64_t
                 xs[t] = xp + tap / KK * plane + off[tap % KK];
             }
             for (int64_t o = 0; o < blocks; ++o)
-                em_dconv_weight_tile(B, QW, opad * QW, C * plane, gyw + 4 * o * QW, xs,
-                                     accd + (t0 / 5 * blocks + o) * 20);
+                em_dconv_weight_tile(QW, gyw + 4 * o * QW, xs, accv + (t0 / 5 * blocks + o) * 20);
         }
+        if ((n - n0 + 1) % g[G_B] == 0 || n + 1 == n1)
+            em_dconv_weight_reduce((taps + 4) / 5 * blocks * 20, accv, accd);
     }
+}
+
+/* em_dconv_f32 over the images [0, n) on an OpenMP team of up to `threads` threads: share t of the images
+   [n t / threads, n (t + 1) / threads) with the scratch xp + t * xs, ow + t * os (an OpenMP team that has just run
+   spins, so the next op wakes it in microseconds, where a Python thread pool's hand-over took 100-200) */
+void em_dconv_team_f32(int threads, const int64_t *g, int64_t tile, int64_t n, const int64_t *off, const float *x,
+                       const float *wp, const float *bias, float *xp, int64_t xs, float *ow, int64_t os, float *out)
+{
+    EM_OMP(parallel for schedule(static, 1) num_threads(threads) if(threads > 1))
+    for (int t = 0; t < threads; ++t)
+        if (n * (t + 1) / threads > n * t / threads)
+            em_dconv_f32(g, tile, n * t / threads, n * (t + 1) / threads, off, x, wp, bias, xp + t * xs,
+                         ow + t * os, out);
+}
+
+/* em_dconv_weight_f32 in shares as em_dconv_team_f32's, share t's sums in accd + t * as (scratch xp + t * xs,
+   gyw + t * gs, accv + t * as vectors) */
+void em_dconv_weight_team_f32(int threads, const int64_t *g, int64_t n, const int64_t *off, const float *x,
+                              const float *gy, float *xp, int64_t xs, float *gyw, int64_t gs, em_v16 *accv,
+                              double *accd, int64_t as)
+{
+    EM_OMP(parallel for schedule(static, 1) num_threads(threads) if(threads > 1))
+    for (int t = 0; t < threads; ++t)
+        if (n * (t + 1) / threads > n * t / threads)
+            em_dconv_weight_f32(g, n * t / threads, n * (t + 1) / threads, off, x, gy, xp + t * xs, gyw + t * gs,
+                                accv + t * as, accd + t * as);
 }
 
 EM_END_FUSED_MULTIPLY_ADDS
@@ -208,9 +241,11 @@ EM_END_FUSED_MULTIPLY_ADDS
 # (output channels, vectors of 16 positions) of the forward's register tiles, in em_dconv_f32's order
 _TILES = ((8, 3), (12, 2), (6, 4), (4, 5), (4, 6))
 _SPLIT_MIN = 1 << 21  # multiply-adds from which an op runs on ember's threads (C's work splits cheaply)
-# elements of the planes of a block of images in the weight gradient: each tile's sums are reduced once a block,
-# which costs about as much as the tile's multiply-adds on small maps, so blocks are larger than L2 (1 MB on
-# AMD Zen 4: 1.5 MB blocks took 8x8x64's gradient 1.58 -> 1.35 ms and 32x32x3's 0.33 -> 0.29, the L3 serving them)
+# elements of the planes of a block of images in the weight gradient, whose float sums are added to the double
+# sums once (a reduction of each tile's vectors costs about as much as its multiply-adds on an image of a small
+# map); the sums stay in memory between images, each image's planes in L1 for all its tiles (LeNet's first
+# convolution, 64 images of 28x28, one input channel: 0.61 -> 0.24 ms on the Intel Xeon of step 15, two threads,
+# where its tiles had read a block of 1.5 MB of planes each from L3)
 _WEIGHT_BLOCK = 3 << 17
 
 
@@ -245,6 +280,13 @@ class _Geometry:
                           np.int64)
 
 
+def _aligned_zeros(n):
+    """n float32 zeros starting at a 64-byte boundary (C reads them as vectors of 16)."""
+    buf = np.zeros(n + 16, np.float32)
+    start = (-buf.ctypes.data % 64) // 4
+    return buf[start:start + n]
+
+
 def _row_span(gw):
     """The row length WB of the planes for the width's Window: the outputs and the kernel's reach (in phase
     columns)."""
@@ -255,12 +297,12 @@ class DirectConv:
     """The direct convolutions of a C library built from BODY (the window ops of c_conv call them)."""
 
     def __init__(self, lib):
-        p, i64 = ctypes.c_void_p, ctypes.c_int64
-        self.forward, self.weight = lib.em_dconv_f32, lib.em_dconv_weight_f32
+        p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+        self.forward, self.weight = lib.em_dconv_team_f32, lib.em_dconv_weight_team_f32
         self._unpack = lib.em_cl_unpack_f32  # c_nhwc's, in the same library
         self._unpack.argtypes, self._unpack.restype = [p, i64, i64, i64, i64, p], None
-        self.forward.argtypes, self.forward.restype = [p, i64, i64, i64] + [p] * 7, None
-        self.weight.argtypes, self.weight.restype = [p, i64, i64] + [p] * 6, None
+        self.forward.argtypes, self.forward.restype = [i32, p, i64, i64] + [p] * 5 + [i64, p, i64, p], None
+        self.weight.argtypes, self.weight.restype = [i32, p, i64] + [p] * 4 + [i64, p, i64, p, p, i64], None
 
     def _c_contiguous(self, a):
         """a as a C-contiguous array: a channels-last one (see passes.layout) transposed by C (NumPy's copy of
@@ -293,17 +335,11 @@ class DirectConv:
         wp = np.ascontiguousarray(wp.reshape(blocks, r, -1).transpose(0, 2, 1))
         b = None if bias is None else np.ascontiguousarray(bias)
         out = np.empty((shape.n, o, shape.oh * shape.ow), np.float32)
-        k, nb = _threads.plan(np, shape.n, o * shape.c * shape.kk * shape.n * shape.qw, shape.n, split_min=_SPLIT_MIN)
-
-        def block(n0, m, state):
-            if "xp" not in state:
-                state["xp"] = np.zeros(shape.c * shape.plane, np.float32)
-                state["ow"] = np.empty(o * shape.qw, np.float32)
-            self.forward(shape.g.ctypes.data, t, n0, n0 + m, shape.off.ctypes.data, x.ctypes.data, wp.ctypes.data,
-                         None if b is None else b.ctypes.data, state["xp"].ctypes.data, state["ow"].ctypes.data,
-                         out.ctypes.data)
-
-        _threads.for_blocks(np, shape.n, nb, k, block)
+        k = _threads.team(shape.n, o * shape.c * shape.kk * shape.n * shape.qw, _SPLIT_MIN)
+        xp, ow = np.zeros((k, shape.c * shape.plane), np.float32), np.empty((k, o * shape.qw), np.float32)
+        self.forward(k, shape.g.ctypes.data, t, shape.n, shape.off.ctypes.data, x.ctypes.data, wp.ctypes.data,
+                     None if b is None else b.ctypes.data, xp.ctypes.data, xp.shape[1], ow.ctypes.data, ow.shape[1],
+                     out.ctypes.data)
         return out
 
     def conv_weight(self, x, g4, geo):
@@ -315,17 +351,13 @@ class DirectConv:
         taps, blocks = shape.c * shape.kk, -(-o // 4)
         shape.g[-1] = max(1, _WEIGHT_BLOCK // (shape.c * shape.plane + 4 * blocks * shape.qw))
         tiles = -(-taps // 5) * blocks
-        k, nb = _threads.plan(np, shape.n, o * taps * shape.n * shape.qw, shape.n, split_min=_SPLIT_MIN)
-
-        def block(n0, m, state):
-            if "acc" not in state:
-                state["acc"] = np.zeros(tiles * 20)
-                state["xp"] = np.zeros(shape.g[-1] * shape.c * shape.plane, np.float32)
-                state["gy"] = np.zeros(shape.g[-1] * 4 * blocks * shape.qw, np.float32)
-            self.weight(shape.g.ctypes.data, n0, n0 + m, shape.off.ctypes.data, x.ctypes.data, g4.ctypes.data,
-                        state["xp"].ctypes.data, state["gy"].ctypes.data, state["acc"].ctypes.data)
-
-        states = _threads.for_blocks(np, shape.n, nb, k, block)
-        acc = sum(s["acc"] for s in states).reshape(-1, blocks, 4, 5)
+        k = _threads.team(shape.n, o * taps * shape.n * shape.qw, _SPLIT_MIN)
+        acc, accv = np.zeros((k, tiles * 20)), _aligned_zeros(k * tiles * 20 * 16)
+        xp = np.zeros((k, shape.c * shape.plane), np.float32)
+        gy = np.zeros((k, 4 * blocks * shape.qw), np.float32)
+        self.weight(k, shape.g.ctypes.data, shape.n, shape.off.ctypes.data, x.ctypes.data, g4.ctypes.data,
+                    xp.ctypes.data, xp.shape[1], gy.ctypes.data, gy.shape[1], accv.ctypes.data, acc.ctypes.data,
+                    acc.shape[1])
+        acc = acc.sum(0).reshape(-1, blocks, 4, 5)
         gw = acc.transpose(1, 2, 0, 3).reshape(4 * blocks, -1)[:o, :taps]
         return gw.astype(np.float32)
