@@ -21,6 +21,101 @@ BODY = r"""
 /* geo: kh, sh, dh, lh, kw, sw, dw, lw (kernel, stride, dilation, padding before, per axis); planes of h x w in,
    oh x ow out */
 #define EM_POOL_CHUNK 256
+
+/* whether geo's windows are 2 x 2 at stride 2 inside the planes (no padding, dilation or partial window) */
+static int em_pool_2x2(const int64_t *geo, int64_t h, int64_t w, int64_t oh, int64_t ow)
+{
+    return geo[0] == 2 && geo[1] == 2 && geo[2] == 1 && geo[3] == 0 && geo[4] == 2 && geo[5] == 2 && geo[6] == 1
+           && geo[7] == 0 && 2 * oh <= h && 2 * ow <= w;
+}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#include <immintrin.h>
+/* float32 2 x 2 windows at stride 2 (em_pool_2x2), 16 windows of a row at a time: each input row's pairs split
+   into their first and second elements by two permutes, the pairs' maxima, then the rows' (the scan's order:
+   the first maximum, the last NaN), with masks for a row's last windows; branches on the data would be
+   mispredicted half the time. 0 where the windows are others (the general loop runs) */
+static int em_maxpool_2x2_f32(int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow, const int64_t *geo,
+                              int nthreads, int index_bytes, const float *x, float *out, int8_t *kidx)
+{
+    if (!em_pool_2x2(geo, h, w, oh, ow) || index_bytes != 1)  /* (2 x 2 windows' positions are int8) */
+        return 0;
+    EM_OMP(parallel for if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))
+    for (int64_t row = 0; row < planes * oh; ++row) {
+        const int64_t p = row / oh, oy = row % oh;
+        const __m512i first = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(1));
+        const float *r0 = x + (p * h + 2 * oy) * w, *r1 = r0 + w;
+        for (int64_t ox = 0; ox < ow; ox += 16) {
+            const int64_t n = ow - ox < 16 ? ow - ox : 16, o = row * ow + ox;
+            const __mmask16 m = (__mmask16)((1u << n) - 1), lo = n >= 8 ? 0xffff : (__mmask16)((1u << 2 * n) - 1);
+            const __mmask16 hi = n <= 8 ? 0 : (__mmask16)((1u << (2 * n - 16)) - 1);
+            __m512 best[2];
+            __mmask16 second_taken[2];
+            for (int i = 0; i < 2; ++i) {
+                const float *r = (i ? r1 : r0) + 2 * ox;
+                const __m512 v0 = _mm512_maskz_loadu_ps(lo, r), v1 = _mm512_maskz_loadu_ps(hi, r + 16);
+                const __m512 a = _mm512_permutex2var_ps(v0, first, v1), b = _mm512_permutex2var_ps(v0, second, v1);
+                second_taken[i] = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q);
+                best[i] = _mm512_mask_blend_ps(second_taken[i], a, b);
+            }
+            const __mmask16 lower = _mm512_cmp_ps_mask(best[1], best[0], _CMP_GT_OQ)
+                                    | _mm512_cmp_ps_mask(best[1], best[1], _CMP_UNORD_Q);
+            _mm512_mask_storeu_ps(out + o, m, _mm512_mask_blend_ps(lower, best[0], best[1]));
+            /* the kernel position: 2 * lower + the row's second_taken */
+            const __mmask16 odd = (lower & second_taken[1]) | (~lower & second_taken[0]);
+            _mm_mask_storeu_epi8(kidx + o, m, _mm_add_epi8(_mm_maskz_set1_epi8(lower, 2), _mm_maskz_set1_epi8(odd, 1)));
+        }
+    }
+    return 1;
+}
+
+/* the gradient of em_maxpool_2x2_f32: each window's gradient at its kernel position, zeros at the others (the
+   windows do not overlap: stores, no adds), and zeros in the rows and columns past the last window */
+static int em_maxpool_scatter_2x2_f32(int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                                      const int64_t *geo, int nthreads, int index_bytes, const float *g,
+                                      const int8_t *kidx, float *out)
+{
+    if (!em_pool_2x2(geo, h, w, oh, ow) || index_bytes != 1)
+        return 0;
+    EM_OMP(parallel for if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))
+    for (int64_t p = 0; p < planes; ++p) {
+        const __m512i low = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+        const __m512i high = _mm512_add_epi32(low, _mm512_set1_epi32(8));
+        for (int64_t oy = 0; oy < oh; ++oy) {
+            float *r0 = out + (p * h + 2 * oy) * w, *r1 = r0 + w;
+            for (int64_t ox = 0; ox < ow; ox += 16) {
+                const int64_t n = ow - ox < 16 ? ow - ox : 16, o = (p * oh + oy) * ow + ox;
+                const __mmask16 m = (__mmask16)((1u << n) - 1);
+                const __mmask16 lo = n >= 8 ? 0xffff : (__mmask16)((1u << 2 * n) - 1);
+                const __mmask16 hi = n <= 8 ? 0 : (__mmask16)((1u << (2 * n - 16)) - 1);
+                const __m512 gv = _mm512_maskz_loadu_ps(m, g + o);
+                const __m128i k = _mm_maskz_loadu_epi8(m, kidx + o);
+                __mmask16 at[4];
+                for (int j = 0; j < 4; ++j)
+                    at[j] = _mm_cmpeq_epi8_mask(k, _mm_set1_epi8((char)j));
+                for (int i = 0; i < 2; ++i) {
+                    const __m512 e = _mm512_maskz_mov_ps(at[2 * i], gv), f = _mm512_maskz_mov_ps(at[2 * i + 1], gv);
+                    float *r = (i ? r1 : r0) + 2 * ox;
+                    _mm512_mask_storeu_ps(r, lo, _mm512_permutex2var_ps(e, low, f));
+                    _mm512_mask_storeu_ps(r + 16, hi, _mm512_permutex2var_ps(e, high, f));
+                }
+            }
+            for (int64_t j = 2 * ow; j < w; ++j)
+                r0[j] = r1[j] = 0;
+        }
+        for (int64_t i = 2 * oh * w; i < h * w; ++i)
+            out[p * h * w + i] = 0;
+    }
+    return 1;
+}
+#else
+#define em_maxpool_2x2_f32(...) 0
+#define em_maxpool_scatter_2x2_f32(...) 0
+#endif
+#define em_maxpool_2x2_f64(...) 0
+#define em_maxpool_scatter_2x2_f64(...) 0
+
 #define EM_MAXPOOL(T, S)                                                                                        \
 void em_maxpool_##S(int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow, void *geoo, int nthreads,     \
                     int index_bytes, void *xo, void *oo, void *ko)                                             \
@@ -30,6 +125,8 @@ void em_maxpool_##S(int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow
     T *restrict out = EM_DATA(oo, T);                                                                           \
     const int64_t kh = geo[0], sh = geo[1], dh = geo[2], lh = geo[3];                                           \
     const int64_t kw = geo[4], sw = geo[5], dw = geo[6], lw = geo[7];                                           \
+    if (em_maxpool_2x2_##S(planes, h, w, oh, ow, geo, nthreads, index_bytes, x, out, EM_DATA(ko, int8_t)))       \
+        return;                                                                                                 \
     /* for each chunk of a row and kernel column j: the chunk's windows whose column is inside the input */   \
     /* (computed once: two divisions per row and position cost as much as the scan)                      */   \
     const int64_t chunks = (ow + EM_POOL_CHUNK - 1) / EM_POOL_CHUNK;                                            \
@@ -106,6 +203,8 @@ void em_maxpool_scatter_##S##_##IS(int64_t planes, int64_t h, int64_t w, int64_t
     const int64_t kh = geo[0], sh = geo[1], dh = geo[2], lh = geo[3];                                           \
     const int64_t kw = geo[4], sw = geo[5], dw = geo[6], lw = geo[7];                                           \
     (void)kh;                                                                                                   \
+    if (em_maxpool_scatter_2x2_##S(planes, h, w, oh, ow, geo, nthreads, sizeof(I), g, (const int8_t *)kidx, out)) \
+        return;                                                                                                 \
     EM_OMP(parallel for if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))                     \
     for (int64_t p = 0; p < planes; ++p) {                                                                      \
         T *restrict op = out + p * h * w;                                                                       \
