@@ -557,7 +557,8 @@ def _source(renders, names, offset, int_type):
              "#undef EM_DATA", "#define EM_DATA(p, T) ((T *)(p))  /* here the functions get data pointers */",
              f"#define EM_TUPLE_OFFSET {tuple_offset()}",
              "#define EM_ITEM(k, T) ((T *)*(char **)((char *)items[k] + EM_DATA_OFFSET))",
-             f"#define EM_BLAS_INT {int_type}", c_gemm.CALLS if "gemm" in bodies else c_gemm.NONE, _BLAS]
+             f"#define EM_BLAS_INT {int_type}", c_gemm.CALLS if "gemm" in bodies else c_gemm.NONE, _BLAS,
+             "#define EM_API static inline  /* the hand-written functions: those called compile */"]
     parts += [c_optim.BODY] if "optim" in bodies else []
     parts += [c_loss.BODY] if "loss" in bodies else []
     parts += [kernels[k] for k in sorted(kernels)]
