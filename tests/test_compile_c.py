@@ -1205,15 +1205,24 @@ def test_a_convolution_whose_result_is_handed_out_keeps_the_pytorch_layout():
     assert not any(getattr(getattr(op.node, "window_ops", None), "channels_last", 0) for op in f.graph.walk())
 
 
+def _window_ops():
+    """c_conv's window ops on its library and c_nhwc's, built for this machine."""
+    from ember.compiler import c_conv, c_nhwc, render_c
+
+    def load(module):
+        return lambda: cache.load(render_c.header(c_backend.data_offset()) + module.BODY, COMPILER)
+    return c_conv.WindowOps(load(c_conv), load(c_nhwc))
+
+
 @needs_cc
 @pytest.mark.parametrize("k,s,lo,out", [(2, 1, 0, 7), (1, 2, 0, 4), (3, 1, 1, 7), (3, 2, 0, 3)],
                          ids=["2x2_zeros_after_only", "1x1_strided", "3x3_padded", "3x3_strided_unpadded"])
 def test_channels_last_operands_give_the_convolutions_of_their_values(k, s, lo, out):
     """Channels-last operands (the chains of passes.layout) are read in place where no zeros go before or past
     them, else copied into padded planes: each product equals the one of C-contiguous operands."""
-    from ember.compiler import c_conv, c_nhwc, render_c
+    from ember.compiler import c_nhwc
     from ember.ops._window import Window
-    ops = c_conv.WindowOps(lambda: cache.load(render_c.header(c_backend.data_offset()) + c_conv.BODY, COMPILER))
+    ops = _window_ops()
     lib = ops.built()[-1]
     rng = np.random.default_rng(8)
     geo = (Window(k, s, 1, lo, 7, out),) * 2
@@ -1231,9 +1240,9 @@ def test_channels_last_operands_give_the_convolutions_of_their_values(k, s, lo, 
 def test_channels_last_convolutions_give_the_same_bits_on_one_thread_and_on_two(monkeypatch):
     """A channels-last op's blocks of images (their number set by the batch alone, taken by the OpenMP threads as
     they come; the weight gradient's sums one per block, added in block order): the same bits on 1 and 2 threads."""
-    from ember.compiler import c_conv, c_nhwc, render_c
+    from ember.compiler import c_nhwc
     from ember.ops._window import Window
-    ops = c_conv.WindowOps(lambda: cache.load(render_c.header(c_backend.data_offset()) + c_conv.BODY, COMPILER))
+    ops = _window_ops()
     lib = ops.built()[-1]
     rng = np.random.default_rng(14)
     geo = (Window(3, 2, 1, 1, 9, 5),) * 2

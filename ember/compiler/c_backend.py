@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from . import (c_attention, c_conv, c_embedding, c_gemm, c_graph, c_loss, c_norm, c_optim, c_pool, c_rnn, cache,
+from . import (c_attention, c_conv, c_embedding, c_gemm, c_graph, c_loss, c_nhwc, c_norm, c_optim, c_pool, c_rnn, cache,
                render_c)
 from .interpret import Program
 from .c_nhwc import as_channels_last, is_channels_last
@@ -117,7 +117,7 @@ def _libraries_outside_segments(graph, sources, offset, runs):
     (kernels, source, function names), or None)."""
     inside = {i for run in runs for i in run}
     outside = [op.node for i, op in enumerate(graph.ops) if i not in inside]
-    needed = [sources[c_conv] for node in outside if getattr(node, "window_ops", None) is not None]
+    needed = [sources[m] for node in outside if getattr(node, "window_ops", None) is not None for m in (c_conv, c_nhwc)]
     if any(isinstance(node, _RNN) for node in outside) or any(c_graph.calls_gemm(graph.ops[i]) for i in inside):
         needed.append(c_gemm.LIBRARY)
     needed += [sources[m] for m in sources for node in outside if type(node).__module__ == m.__name__]
@@ -154,10 +154,12 @@ def program(graph, name="graph", phases=False):
     lowerings = ((c_optim, c_optim.lower_updates), (c_loss, c_loss.lower_losses), (c_pool, c_pool.lower_pools),
                  (c_conv, c_conv.lower_convolutions), (c_norm, c_norm.lower_norms), (c_rnn, c_rnn.lower_rnns),
                  (c_attention, c_attention.lower_attention), (c_embedding, c_embedding.lower_embeddings))
-    sources = {module: render_c.header(offset) + module.BODY for module, _ in lowerings}
+    # (the channels-last convolutions' C is a library of its own, c_conv's convolutions load it beside c_conv's)
+    sources = {module: render_c.header(offset) + module.BODY for module in [m for m, _ in lowerings] + [c_nhwc]}
+    loads = {module: (lambda source=source: _load(source, compiler)) for module, source in sources.items()}
     try:
         for module, lower in lowerings:
-            fused = lower(fused, lambda source=sources[module]: _load(source, compiler))
+            fused = lower(fused, loads[module], loads[c_nhwc]) if module is c_conv else lower(fused, loads[module])
         fused = c_conv.lower_layouts(c_norm.fold_relu_grads(c_norm.fold_activations(fused)))
         log_graph(fused, f"{name} (after fuse_elementwise and the lowerings to hand-written C)")
         # the libraries the ops outside segments need compile on threads meanwhile the segments' own C compiles

@@ -100,7 +100,7 @@ EM_ADD_RUNS(float, f32)
 EM_ADD_RUNS(double, f64)
 EM_ADD_WINDOWS(float, f32)
 EM_ADD_WINDOWS(double, f64)
-""" + c_direct.BODY + c_nhwc.BODY
+""" + c_direct.BODY  # (c_nhwc's C is a library of its own: the two compile at once)
 
 
 class WindowOps:
@@ -109,13 +109,14 @@ class WindowOps:
     back to NumPy's array operation for what it does not cover (other dtypes, more than 8 dimensions, strides
     that are not whole elements, arrays that are not C-contiguous where they must be)."""
 
-    def __init__(self, load, channels_last=False):
-        self._load, self._lib, self.channels_last = load, [None], channels_last
+    def __init__(self, load, load_channels_last, channels_last=False):
+        self._load, self._load_channels_last, self._lib = load, load_channels_last, [None]
+        self.channels_last = channels_last
 
     def with_channels_last(self):
         """These window ops for a node whose result is channels-last where it runs so (see passes.layout): the
-        same library."""
-        twin = WindowOps(self._load, True)
+        same libraries."""
+        twin = WindowOps(self._load, self._load_channels_last, True)
         twin._lib = self._lib
         return twin
 
@@ -137,7 +138,9 @@ class WindowOps:
                 fn.argtypes, fn.restype = [i64] * 5 + [obj] * 3, None
                 fn = add_windows[dtype] = getattr(lib, f"em_add_windows_{suffix}")
                 fn.argtypes, fn.restype = [i64] * 9 + [obj] * 3, None
-            self._lib[0] = c_direct.DirectConv(lib), gather, add, add_windows, c_nhwc.ChannelsLastConv(lib)
+            cl_lib = self._load_channels_last()
+            self._lib[0] = (c_direct.DirectConv(lib, cl_lib), gather, add, add_windows,
+                            c_nhwc.ChannelsLastConv(cl_lib))
         return self._lib[0]
 
     def runs_directly(self, geo, groups, *arrays):
@@ -241,8 +244,9 @@ def lower_layouts(graph):
     return swap_nodes(graph, {id(op): type(op.node) for op in chosen}, window_ops=twin)
 
 
-def lower_convolutions(graph, load):
+def lower_convolutions(graph, load, load_channels_last):
     """graph with the window copies and adds of its convolutions run by C (its ops list replaced; the other Op
-    objects are shared). ``load()`` gives the library of ``BODY``; it is called when a convolution first runs."""
+    objects are shared). ``load()`` gives the library of ``BODY``, ``load_channels_last()`` c_nhwc's; they are
+    called when a convolution first runs."""
     classes = {id(op): type(op.node) for op in graph.ops if type(op.node) in (Conv, ConvTranspose, ConvWeight)}
-    return swap_nodes(graph, classes, window_ops=WindowOps(load)) if classes else graph
+    return swap_nodes(graph, classes, window_ops=WindowOps(load, load_channels_last)) if classes else graph

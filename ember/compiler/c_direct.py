@@ -20,22 +20,12 @@ import ctypes
 import numpy as np
 
 from ..ops import _threads
-from .c_nhwc import is_channels_last
+from .c_nhwc import VECTORS, is_channels_last
 
 __all__ = ["BODY", "DirectConv"]
 
-BODY = r"""
+BODY = VECTORS + r"""
 EM_FUSED_MULTIPLY_ADDS
-
-typedef float em_v16 __attribute__((vector_size(64)));
-typedef float em_v16u __attribute__((vector_size(64), aligned(4)));
-
-/* keeps a loaded vector in a register: without it GCC folds the (unaligned) load into each multiply-add using it */
-#if defined(__GNUC__) && defined(__x86_64__)
-#define EM_IN_REGISTER(v) __asm__("" : "+v"(v))
-#else
-#define EM_IN_REGISTER(v) (void)0
-#endif
 
 /* geometry g: C H W O KH KW lo_h lo_w WB HP OH OW QW plane phase SH SW B (plane: a channel's planes, SH * SW
    phases of phase elements each) */
@@ -294,12 +284,13 @@ def _row_span(gw):
 
 
 class DirectConv:
-    """The direct convolutions of a C library built from BODY (the window ops of c_conv call them)."""
+    """The direct convolutions of a C library built from BODY (the window ops of c_conv call them); ``cl_lib``,
+    c_nhwc's library, unpacks channels-last operands."""
 
-    def __init__(self, lib):
+    def __init__(self, lib, cl_lib):
         p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
         self.forward, self.weight = lib.em_dconv_team_f32, lib.em_dconv_weight_team_f32
-        self._unpack = lib.em_cl_unpack_f32  # c_nhwc's, in the same library
+        self._unpack = cl_lib.em_cl_unpack_f32
         self._unpack.argtypes, self._unpack.restype = [p, i64, i64, i64, i64, p], None
         self.forward.argtypes, self.forward.restype = [i32, p, i64, i64] + [p] * 5 + [i64, p, i64, p], None
         self.weight.argtypes, self.weight.restype = [i32, p, i64] + [p] * 4 + [i64, p, i64, p, p, i64], None

@@ -22,9 +22,22 @@ import numpy as np
 
 from ..ops import _threads
 
-__all__ = ["BODY", "ChannelsLastConv", "as_channels_last", "fills_vectors", "is_channels_last"]
+__all__ = ["BODY", "ChannelsLastConv", "VECTORS", "as_channels_last", "fills_vectors", "is_channels_last"]
 
-BODY = r"""
+# the vector types of this module's C and c_direct's (each its own library: they compile at once)
+VECTORS = r"""
+typedef float em_v16 __attribute__((vector_size(64)));
+typedef float em_v16u __attribute__((vector_size(64), aligned(4)));
+
+/* keeps a loaded vector in a register: without it GCC folds the (unaligned) load into each multiply-add using it */
+#if defined(__GNUC__) && defined(__x86_64__)
+#define EM_IN_REGISTER(v) __asm__("" : "+v"(v))
+#else
+#define EM_IN_REGISTER(v) (void)0
+#endif
+"""
+
+BODY = VECTORS + r"""
 #include <string.h>
 
 EM_FUSED_MULTIPLY_ADDS
