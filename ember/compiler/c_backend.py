@@ -53,7 +53,7 @@ def runtime_source(offset):
     """All the hand-written C functions (optimizer updates, cross-entropy, max pooling, convolutions' window
     copies, layer and batch norm, the LSTM cell, attention, an embedding's gradient) in one module (a graph builds
     the library of each module it needs)."""
-    modules = (c_optim, c_loss, c_pool, c_conv, c_norm, c_rnn, c_attention, c_embedding)
+    modules = (c_optim, c_loss, c_pool, c_conv, c_nhwc, c_norm, c_rnn, c_attention, c_embedding)
     return render_c.header(offset) + "".join(module.BODY for module in modules)
 
 

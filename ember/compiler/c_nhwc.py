@@ -26,6 +26,8 @@ __all__ = ["BODY", "ChannelsLastConv", "VECTORS", "as_channels_last", "fills_vec
 
 # the vector types of this module's C and c_direct's (each its own library: they compile at once)
 VECTORS = r"""
+#ifndef EM_VECTORS
+#define EM_VECTORS
 typedef float em_v16 __attribute__((vector_size(64)));
 typedef float em_v16u __attribute__((vector_size(64), aligned(4)));
 
@@ -34,6 +36,7 @@ typedef float em_v16u __attribute__((vector_size(64), aligned(4)));
 #define EM_IN_REGISTER(v) __asm__("" : "+v"(v))
 #else
 #define EM_IN_REGISTER(v) (void)0
+#endif
 #endif
 """
 
