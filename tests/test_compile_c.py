@@ -728,14 +728,15 @@ def test_layer_norm_gradient_in_c_gives_the_same_bits_on_one_or_two_threads(monk
 @pytest.mark.parametrize("split", [False, True], ids=["one_call", "channels_over_2_threads"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_batch_norm_in_c_equals_eager_with_its_running_statistics(dtype, split, monkeypatch):
+    """A batch norm of (N, C, H, W) arrays in C, its channels on an OpenMP team of two threads or on one: eager's
+    results and running statistics (float32 rounding, float64 to 1e-12)."""
     from ember.compiler import c_norm
-    blocks = []
+    teams = []
     if split:
         monkeypatch.setattr(c_norm, "_SPLIT_MIN", 1)
         ember.set_num_threads(2)
-        run = c_norm._threads.for_blocks
-        monkeypatch.setattr(c_norm._threads, "for_blocks",
-                            lambda xp, n, nb, k, fn: blocks.append((n, nb, k)) or run(xp, n, nb, k, fn))
+        threads_of = c_norm._nchw_threads
+        monkeypatch.setattr(c_norm, "_nchw_threads", lambda sview: teams.append(threads_of(sview)) or teams[-1])
     rng = np.random.default_rng(5)
     x_np = (rng.standard_normal((6, 4, 5, 3)) * 2 + 0.5).astype(dtype)
     g = ember.tensor(rng.standard_normal(x_np.shape).astype(dtype))
@@ -756,11 +757,41 @@ def test_batch_norm_in_c_equals_eager_with_its_running_statistics(dtype, split, 
         results.append((out, grads, bn.running_mean.numpy().copy(), bn.running_var.numpy().copy()))
     names = [op.name for op in f.graph.walk()]
     assert "CNormalize" in names and "CNormalizeGrad" in names
-    assert not split or (4, 2, 2) in blocks  # the 4 channels in blocks of 2 on 2 threads
+    assert teams == ([2, 2] if split else [])  # the forward's and the gradient's 4 channels on 2 threads
     (want, want_grads, want_mean, want_var), (got, grads, mean, var) = results
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     for a, b in zip([got, *grads, mean, var], [want, *want_grads, want_mean, want_var]):
         np.testing.assert_allclose(a, b, **tol)
+
+
+@needs_cc
+def test_batch_norm_in_c_gives_the_same_bits_on_one_thread_and_on_two(monkeypatch):
+    """Each channel's sums are one thread's: the batch norm of (N, C, H, W) arrays and its gradients do not change
+    with the number of threads its channels split over."""
+    from ember.compiler import c_norm
+    monkeypatch.setattr(c_norm, "_SPLIT_MIN", 1)
+    rng = np.random.default_rng(9)
+    x_np = (rng.standard_normal((5, 7, 6, 5)) * 3 + 1).astype(np.float32)  # 7 channels: 4 and 3 a thread
+    g = ember.tensor(rng.standard_normal(x_np.shape).astype(np.float32))
+    threads, runs = ember.get_num_threads(), []
+    try:
+        for count in (1, 2):
+            ember.set_num_threads(count)
+            bn = ember.nn.BatchNorm2d(7)
+
+            def step(x, w, b, g):
+                y = bn(x)
+                y.backward(g)
+                return y
+
+            leaves = [ember.tensor(x_np, requires_grad=True), bn.weight, bn.bias]
+            out, grads, f = _backward_step(step, leaves, True, g)
+            assert "CNormalizeGrad" in [op.name for op in f.graph.walk()]
+            runs.append([out, *grads, bn.running_mean.numpy().copy()])
+    finally:
+        ember.set_num_threads(threads)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
 
 
 @needs_cc

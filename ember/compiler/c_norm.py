@@ -137,11 +137,12 @@ EM_BN_ACT(float, f32)
 EM_BN_ACT(double, f64)
 
 #define EM_BATCHNORM(T, S)                                                                                      \
-/* (N, C, R) arrays, statistics per channel over N and R, for the channels [k0, k1): mean, the biased variance */ \
-/* (for the running statistics), rstd = 1 / sqrt(var + eps) (as NumPy: in T), y = (x - mean) * (rstd * w) + b  */ \
-/* (act & 2: + the residual ro; act & 1: then relu, as np.maximum(y, 0)) */                                      \
-void em_batchnorm_##S(int64_t nb, int64_t c, int64_t r, int64_t k0, int64_t k1, double eps, void *xo, void *wo, \
-                      void *bo, void *yo, void *meano, void *varo, void *rstdo, int act, void *ro)              \
+/* (N, C, R) arrays, statistics per channel over N and R: mean, the biased variance (for the                 */ \
+/* running statistics), rstd = 1 / sqrt(var + eps) (as NumPy: in T), y = (x - mean) * (rstd * w)             */ \
+/* + b (act & 2: + the residual ro; act & 1: then relu, as np.maximum(y, 0)); the channels split             */ \
+/* over `threads` OpenMP threads (a channel's sums are one thread's: the same bits for any split)            */ \
+void em_batchnorm_##S(int64_t nb, int64_t c, int64_t r, int threads, double eps, void *xo, void *wo, void *bo,  \
+                      void *yo, void *meano, void *varo, void *rstdo, int act, void *ro)                        \
 {                                                                                                               \
     const T *restrict res = EM_DATA(ro, const T);                                                               \
     const T *restrict x = EM_DATA(xo, const T), *restrict w = EM_DATA(wo, const T);                             \
@@ -149,7 +150,8 @@ void em_batchnorm_##S(int64_t nb, int64_t c, int64_t r, int64_t k0, int64_t k1, 
     T *restrict y = EM_DATA(yo, T), *restrict mean = EM_DATA(meano, T), *restrict var = EM_DATA(varo, T);       \
     T *restrict rstd = EM_DATA(rstdo, T);                                                                       \
     const double n = (double)(nb * r);                                                                          \
-    for (int64_t k = k0; k < k1; ++k) {                                                                         \
+    EM_OMP(parallel for if(parallel: threads > 1) num_threads(threads) schedule(static))                        \
+    for (int64_t k = 0; k < c; ++k) {                                                                           \
         double s = 0;                                                                                           \
         for (int64_t i = 0; i < nb; ++i) {                                                                      \
             const T *restrict xi = x + (i * c + k) * r;                                                         \
@@ -179,18 +181,19 @@ void em_batchnorm_##S(int64_t nb, int64_t c, int64_t r, int64_t k0, int64_t k1, 
         rstd[k] = rk;                                                                                           \
     }                                                                                                           \
 }                                                                                                               \
-/* the gradients, for the channels [k0, k1): with xc = x - mean, sg = sum(g), sx = sum(g * xc) per channel over */ \
-/* N and R: gx = w * rstd * (g - sg / n - xc * rstd^2 * sx / n), gw = sx * rstd, gb = sg                        */ \
-void em_batchnorm_grad_##S(int64_t nb, int64_t c, int64_t r, int64_t k0, int64_t k1, int need_x, int need_w,    \
-                           int need_b, void *xo, void *wo, void *go, void *meano, void *rstdo, void *gxo,       \
-                           void *gwo, void *gbo)                                                                \
+/* the gradients: with xc = x - mean, sg = sum(g), sx = sum(g * xc) per channel over N and R:                */ \
+/* gx = w * rstd * (g - sg / n - xc * rstd^2 * sx / n), gw = sx * rstd, gb = sg (split as above)             */ \
+void em_batchnorm_grad_##S(int64_t nb, int64_t c, int64_t r, int threads, int need_x, int need_w, int need_b,   \
+                           void *xo, void *wo, void *go, void *meano, void *rstdo, void *gxo, void *gwo,        \
+                           void *gbo)                                                                           \
 {                                                                                                               \
     const T *restrict x = EM_DATA(xo, const T), *restrict w = EM_DATA(wo, const T);                             \
     const T *restrict g = EM_DATA(go, const T);                                                                 \
     const T *restrict mean = EM_DATA(meano, const T), *restrict rstd = EM_DATA(rstdo, const T);                 \
     T *restrict gx = EM_DATA(gxo, T), *restrict gw = EM_DATA(gwo, T), *restrict gb = EM_DATA(gbo, T);           \
     const double n = (double)(nb * r);                                                                          \
-    for (int64_t k = k0; k < k1; ++k) {                                                                         \
+    EM_OMP(parallel for if(parallel: threads > 1) num_threads(threads) schedule(static))                        \
+    for (int64_t k = 0; k < c; ++k) {                                                                           \
         const T mu = mean[k], rk = rstd[k];                                                                     \
         double sg = 0, sx = 0;                                                                                  \
         for (int64_t i = 0; i < nb; ++i) {                                                                      \
@@ -427,8 +430,7 @@ class CNormalize(Normalize):
         else:
             x = c_array(x)
             res = y if residual is None else c_array(residual)
-            _over_channels(lay.sview, lambda k0, k1: fns[2](*lay.sview, k0, k1, self.eps, x, w, b, y, mean, var, rstd,
-                                                            act, res))
+            fns[2](*lay.sview, _nchw_threads(lay.sview), self.eps, x, w, b, y, mean, var, rstd, act, res)
             if self.running is not None:
                 self._update_running(mean, var)
         if self.keep:
@@ -479,17 +481,15 @@ class CNormalizeGrad(NormalizeGrad):
             n, c, r = lay.sview
             _cl_gradient(fns, n * r, c, args, ins, outs, relu_out)
         else:
-            _over_channels(lay.sview, lambda k0, k1: fns[3](*lay.sview, k0, k1, *args, *ins, *outs))
+            fns[3](*lay.sview, _nchw_threads(lay.sview), *args, *ins, *outs)
         return gx, gw, gb
 
 
-def _over_channels(sview, run):
-    """run(k0, k1) for the channels [k0, k1) of a batch norm's (N, C, R) arrays, in one block per thread of
-    ember's pool from _SPLIT_MIN elements (each channel's sums are one thread's: results do not depend on the
-    split), else in one call."""
+def _nchw_threads(sview):
+    """The OpenMP threads over the channels of a batch norm's (N, C, R) arrays: ember's from _SPLIT_MIN elements
+    (an OpenMP team that has just run wakes in microseconds, where ember's Python pool took 100-200)."""
     n, c, r = sview
-    k, per = _threads.plan(np, c, n * c * r, c, split_min=_SPLIT_MIN)
-    _threads.for_blocks(np, c, per, k, lambda k0, m, state: run(k0, k0 + m))
+    return _threads.team(c, n * c * r, _SPLIT_MIN)
 
 
 def _cl_threads(m, c):
@@ -538,8 +538,8 @@ def _functions(lib):
     i64, i32, f64, obj = ctypes.c_int64, ctypes.c_int, ctypes.c_double, ctypes.py_object
     table = function_table(lib, (("layernorm", [i64, i64, f64, i32] + [obj] * 6, None),
                                  ("layernorm_grad", [i64, i64, i32, i32, i32, i32] + [obj] * 8, i32),
-                                 ("batchnorm", [i64] * 5 + [f64] + [obj] * 7 + [i32, obj], None),
-                                 ("batchnorm_grad", [i64] * 5 + [i32] * 3 + [obj] * 8, None)))
+                                 ("batchnorm", [i64] * 3 + [i32, f64] + [obj] * 7 + [i32, obj], None),
+                                 ("batchnorm_grad", [i64] * 3 + [i32] * 4 + [obj] * 8, None)))
     table["f32"] += function_table(lib, (("bncl_sums", [i64] * 3 + [i32] + [obj] * 2, None),
                                          ("bncl_stats", [i64] * 3 + [f64] + [obj] * 7, None),
                                          ("bncl_apply", [i64] * 3 + [i32] + [obj] * 5 + [i32, obj], None),
