@@ -64,15 +64,17 @@ def skip_without_optional_imports(code):
             pytest.skip(f"needs {name}: pip install 'ember[{OPTIONAL_EXTRAS[name]}]'")
 
 
-def assert_compiles_strictly(texts, tmp_path):
-    """Each C source of texts compiles with ember's flags and -Wall -Wextra -Werror (its errors in the message)."""
+def assert_compiles_strictly(texts, tmp_path, march="native"):
+    """Each C source of texts compiles with ember's flags (for the machine ``-march=`` names) and -Wall -Wextra
+    -Werror (its errors in the message)."""
     import subprocess
 
     from ember.compiler import cache
+    flags = [f"-march={march}" if f == "-march=native" else f for f in cache.FLAGS]
     for i, text in enumerate(texts):
         src = tmp_path / f"strict{i}.c"
         src.write_text(text)
-        result = subprocess.run(cache.find_compiler() + list(cache.FLAGS) + ["-Wall", "-Wextra", "-Werror", str(src),
-                                                                             "-o", str(tmp_path / f"strict{i}.so"),
-                                                                             "-lm"], capture_output=True, text=True)
+        result = subprocess.run(cache.find_compiler() + flags + ["-Wall", "-Wextra", "-Werror", str(src),
+                                                                 "-o", str(tmp_path / f"strict{i}.so"), "-lm"],
+                                capture_output=True, text=True)
         assert result.returncode == 0, result.stderr

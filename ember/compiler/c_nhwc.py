@@ -31,8 +31,9 @@ VECTORS = r"""
 typedef float em_v16 __attribute__((vector_size(64)));
 typedef float em_v16u __attribute__((vector_size(64), aligned(4)));
 
-/* keeps a loaded vector in a register: without it GCC folds the (unaligned) load into each multiply-add using it */
-#if defined(__GNUC__) && defined(__x86_64__)
+/* keeps a loaded vector in a register: without it GCC folds the (unaligned) load into each multiply-add using it
+   (only where a vector of 16 floats is one register: elsewhere the constraint is impossible, an error) */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__AVX512F__)
 #define EM_IN_REGISTER(v) __asm__("" : "+v"(v))
 #else
 #define EM_IN_REGISTER(v) (void)0

@@ -23,7 +23,7 @@ BODY = r"""
 #define EM_POOL_CHUNK 256
 
 /* whether geo's windows are 2 x 2 at stride 2 inside the planes (no padding, dilation or partial window) */
-static int em_pool_2x2(const int64_t *geo, int64_t h, int64_t w, int64_t oh, int64_t ow)
+static inline int em_pool_2x2(const int64_t *geo, int64_t h, int64_t w, int64_t oh, int64_t ow)
 {
     return geo[0] == 2 && geo[1] == 2 && geo[2] == 1 && geo[3] == 0 && geo[4] == 2 && geo[5] == 2 && geo[6] == 1
            && geo[7] == 0 && 2 * oh <= h && 2 * ow <= w;
