@@ -31,6 +31,13 @@ static inline int em_pool_2x2(const int64_t *geo, int64_t h, int64_t w, int64_t 
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 #include <immintrin.h>
+/* the lanes of vector half (0 or 1) of the 2n floats (two vectors) under n <= 16 windows of a row */
+static inline __mmask16 em_pool_pairs(int64_t n, int half)
+{
+    const int64_t lanes = 2 * n - 16 * half;
+    return lanes >= 16 ? 0xffff : lanes <= 0 ? 0 : (__mmask16)((1u << lanes) - 1);
+}
+
 /* float32 2 x 2 windows at stride 2 (em_pool_2x2), 16 windows of a row at a time: each input row's pairs split
    into their first and second elements by two permutes, the pairs' maxima, then the rows' (the scan's order:
    the first maximum, the last NaN), with masks for a row's last windows; branches on the data would be
@@ -49,8 +56,7 @@ static int em_maxpool_2x2_f32(int64_t planes, int64_t h, int64_t w, int64_t oh, 
         const float *r0 = x + (p * h + 2 * oy) * w, *r1 = r0 + w;
         for (int64_t ox = 0; ox < ow; ox += 16) {
             const int64_t n = ow - ox < 16 ? ow - ox : 16, o = row * ow + ox;
-            const __mmask16 m = (__mmask16)((1u << n) - 1), lo = n >= 8 ? 0xffff : (__mmask16)((1u << 2 * n) - 1);
-            const __mmask16 hi = n <= 8 ? 0 : (__mmask16)((1u << (2 * n - 16)) - 1);
+            const __mmask16 m = (__mmask16)((1u << n) - 1), lo = em_pool_pairs(n, 0), hi = em_pool_pairs(n, 1);
             __m512 best[2];
             __mmask16 second_taken[2];
             for (int i = 0; i < 2; ++i) {
@@ -88,9 +94,7 @@ static int em_maxpool_scatter_2x2_f32(int64_t planes, int64_t h, int64_t w, int6
             float *r0 = out + (p * h + 2 * oy) * w, *r1 = r0 + w;
             for (int64_t ox = 0; ox < ow; ox += 16) {
                 const int64_t n = ow - ox < 16 ? ow - ox : 16, o = (p * oh + oy) * ow + ox;
-                const __mmask16 m = (__mmask16)((1u << n) - 1);
-                const __mmask16 lo = n >= 8 ? 0xffff : (__mmask16)((1u << 2 * n) - 1);
-                const __mmask16 hi = n <= 8 ? 0 : (__mmask16)((1u << (2 * n - 16)) - 1);
+                const __mmask16 m = (__mmask16)((1u << n) - 1), lo = em_pool_pairs(n, 0), hi = em_pool_pairs(n, 1);
                 const __m512 gv = _mm512_maskz_loadu_ps(m, g + o);
                 const __m128i k = _mm_maskz_loadu_epi8(m, kidx + o);
                 __mmask16 at[4];
