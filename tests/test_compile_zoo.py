@@ -1,5 +1,10 @@
-"""Every zoo model's training step compiled, with each backend, against eager for 3 steps: losses and parameters
-(float32: 1e-5 relative; the numpy backend runs the same array code as eager)."""
+"""Every zoo model's training step compiled, with each backend, against eager for 3 steps: losses and parameters.
+
+The numpy backend runs the same array code as eager (float32: 1e-5 relative). The C backend adds in other orders,
+and these batches of 2 are ill-conditioned where batch norms see 2 values a channel (ResNet-18's and MobileNet's
+last stages: eager float32 itself is 10-30% off float64 in gradients there), so its results are held against
+a float64 eager run: compiled and eager float32 differ by no more than eager float32 differs from float64 (plus
+1e-6 of the values)."""
 import numpy as np
 import pytest
 
@@ -8,6 +13,7 @@ import ember.nn as nn
 import ember.nn.functional as F
 from ember import zoo
 from ember.compiler import cache
+from ember.compiler.interpret import Program
 
 _IMAGES = {"lenet5": (2, 1, 28, 28), "mlp": (4, 1, 28, 28), "resnet8": (2, 3, 16, 16), "resnet18": (2, 3, 32, 32),
            "resnet50_blocks": (2, 3, 32, 32), "vgg11_bn": (2, 3, 32, 32), "mobilenet_v2": (2, 3, 32, 32),
@@ -41,11 +47,12 @@ def _batch(name):
     return ember.randn(*_IMAGES[name]), ember.randint(0, 10, (_IMAGES[name][0],))
 
 
-def _train(name, backend, steps=3):
+def _train(name, backend, steps=3, dtype=ember.float32):
     ember.manual_seed(0)
-    model = _MODELS[name]()
+    model = _MODELS[name]().to(dtype)
     opt = ember.optim.AdamW(model.parameters(), lr=1e-3)
     x, y = _batch(name)
+    x = x.to(dtype) if x.is_floating_point() else x
 
     def step(x, y):
         opt.zero_grad()
@@ -62,17 +69,30 @@ def _train(name, backend, steps=3):
     return losses, [p.detach().numpy().copy() for p in model.parameters()], run
 
 
+def _distance(a, b):
+    return float(np.sqrt(sum(np.sum((np.asarray(x, np.float64) - y) ** 2) for x, y in zip(a, b))))
+
+
 @pytest.mark.parametrize("backend", ["numpy", "c"])
 @pytest.mark.parametrize("name", list(_MODELS))
-def test_zoo_training_step_compiled_equals_eager(name, backend):
+def test_zoo_training_step_compiled_equals_eager(name, backend, monkeypatch):
     if backend == "c" and cache.find_compiler() is None:
         pytest.skip("no C compiler")
+    runs = []
+    run_program = Program.run
+    monkeypatch.setattr(Program, "run", lambda self, inputs: runs.append(self) or run_program(self, inputs))
     eager_losses, eager_params, _ = _train(name, None)
     losses, params, run = _train(name, backend)
-    np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
-    for a, b in zip(params, eager_params):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    assert len(run.cache) == 1 and run.graph.grads  # the graph ran the later steps, gradients included
+    assert len(runs) == 1 and len(run.cache) == 1 and run.graph.grads  # the third step ran the graph
+    if backend == "numpy":
+        np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
+        for a, b in zip(params, eager_params):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        return
+    exact_losses, exact_params, _ = _train(name, None, dtype=ember.float64)
+    for got, want, exact in ((losses, eager_losses, exact_losses), (params, eager_params, exact_params)):
+        apart, eager_error = _distance(got, want), _distance(want, exact)
+        assert apart <= eager_error + 1e-6 * _distance(exact, [0] * len(exact)), (apart, eager_error)
 
 
 def test_every_zoo_model_is_covered():

@@ -814,16 +814,15 @@ class Module:
             True
         """
         for p in self.parameters():
-            if p.grad is not None:
-                if set_to_none:
-                    p.grad = None  # (a trace notes it: Tensor.grad)
+            if set_to_none and (p.grad is not None or _tracing.active[0]):
+                p.grad = None  # traced where None too: the graph holds for any .grad there (Tensor.grad)
+            elif p.grad is not None:
+                if p.grad.grad_fn is not None:
+                    p.grad.detach_()
                 else:
-                    if p.grad.grad_fn is not None:
-                        p.grad.detach_()
-                    else:
-                        p.grad.requires_grad_(False)
-                    with no_grad():
-                        p.grad.zero_()
+                    p.grad.requires_grad_(False)
+                with no_grad():
+                    p.grad.zero_()
 
     def share_memory(self: T) -> T:
         """Move every parameter, gradient and buffer into memory shared between processes, in place.

@@ -127,10 +127,10 @@ class Optimizer:
         """
         for g in self.param_groups:
             for p in g["params"]:
-                if p.grad is not None:
-                    if set_to_none:
-                        p.grad = None  # (a trace notes it: Tensor.grad)
-                    elif _tracing.active[0]:
+                if set_to_none and (p.grad is not None or _tracing.active[0]):
+                    p.grad = None  # traced where None too: the graph holds for any .grad there (Tensor.grad)
+                elif p.grad is not None:
+                    if _tracing.active[0]:
                         _tracing.grad_seen(p)
                         p.grad.zero_()  # an op of the traced graph, on the .grad p holds when it runs
                     else:
