@@ -22,7 +22,7 @@ from . import (c_attention, c_conv, c_embedding, c_gemm, c_graph, c_loss, c_nhwc
 from .interpret import Program
 from .c_nhwc import as_channels_last, is_channels_last
 from .kernel import FusedKernel
-from .lower import LazyTable
+from .lower import FLOAT32_ONLY, LazyTable, has_float64
 from .passes import log_graph
 from .passes.epilogue import split_linear_bias
 from .passes.fuse import fuse_elementwise
@@ -155,7 +155,8 @@ def program(graph, name="graph", phases=False):
                  (c_conv, c_conv.lower_convolutions), (c_norm, c_norm.lower_norms), (c_rnn, c_rnn.lower_rnns),
                  (c_attention, c_attention.lower_attention), (c_embedding, c_embedding.lower_embeddings))
     # (the channels-last convolutions' C is a library of its own, c_conv's convolutions load it beside c_conv's)
-    sources = {module: render_c.header(offset) + module.BODY for module in [m for m, _ in lowerings] + [c_nhwc]}
+    header = render_c.header(offset) + ("" if has_float64(graph) else FLOAT32_ONLY)
+    sources = {module: header + module.BODY for module in [m for m, _ in lowerings] + [c_nhwc]}
     loads = {module: (lambda source=source: _load(source, compiler)) for module, source in sources.items()}
     try:
         for module, lower in lowerings:

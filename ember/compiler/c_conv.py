@@ -95,11 +95,13 @@ void em_add_windows_##S(int64_t mc, int64_t kk, int64_t oh, int64_t ow, int64_t 
 }
 
 EM_GATHER(float, f32)
-EM_GATHER(double, f64)
 EM_ADD_RUNS(float, f32)
-EM_ADD_RUNS(double, f64)
 EM_ADD_WINDOWS(float, f32)
+#ifndef EM_FLOAT32_ONLY
+EM_GATHER(double, f64)
+EM_ADD_RUNS(double, f64)
 EM_ADD_WINDOWS(double, f64)
+#endif
 """ + c_direct.BODY  # (c_nhwc's C is a library of its own: the two compile at once)
 
 
@@ -132,6 +134,8 @@ class WindowOps:
             gather, add, add_windows = {}, {}, {}
             i64, obj = ctypes.c_int64, ctypes.py_object
             for dtype, suffix in ((np.dtype("float32"), "f32"), (np.dtype("float64"), "f64")):
+                if not hasattr(lib, f"em_gather_{suffix}"):
+                    continue  # built for float32 only
                 fn = gather[dtype] = getattr(lib, f"em_gather_{suffix}")
                 fn.argtypes, fn.restype = [i64] + [obj] * 3, None
                 fn = add[dtype] = getattr(lib, f"em_add_runs_{suffix}")

@@ -38,7 +38,9 @@ int64_t em_embedding_grad_##S(int64_t n, int64_t num, int64_t d, void *idxo, voi
     return 0;                                                                                                   \
 }
 EM_EMBEDDING_GRAD(float, f32)
+#ifndef EM_FLOAT32_ONLY
 EM_EMBEDDING_GRAD(double, f64)
+#endif
 """
 
 

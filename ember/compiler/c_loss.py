@@ -89,7 +89,9 @@ EM_API void em_xent_grad_##S(int64_t n, int64_t c, int64_t ignore, int nthreads,
 }
 
 EM_XENT(float, f32)
+#ifndef EM_FLOAT32_ONLY
 EM_XENT(double, f64)
+#endif
 """
 
 

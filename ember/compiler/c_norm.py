@@ -134,7 +134,9 @@ static inline T em_bn_act_##S(T v, int act, const T *r)                         
     return v;                                                                                                   \
 }
 EM_BN_ACT(float, f32)
+#ifndef EM_FLOAT32_ONLY
 EM_BN_ACT(double, f64)
+#endif
 
 #define EM_BATCHNORM(T, S)                                                                                      \
 /* (N, C, R) arrays, statistics per channel over N and R: mean, the biased variance (for the                 */ \
@@ -221,9 +223,11 @@ void em_batchnorm_grad_##S(int64_t nb, int64_t c, int64_t r, int threads, int ne
 }
 
 EM_LAYERNORM(float, f32)
-EM_LAYERNORM(double, f64)
 EM_BATCHNORM(float, f32)
+#ifndef EM_FLOAT32_ONLY
+EM_LAYERNORM(double, f64)
 EM_BATCHNORM(double, f64)
+#endif
 
 /* channels-last batch norm (float32, channels c a multiple of 16) on rows (m, c), statistics per channel over
    the rows. The rows go in chunks of `chunk`, taken by `threads` OpenMP threads as they come: each chunk's double

@@ -91,7 +91,9 @@ EM_API void em_adam_##S(int64_t n, int nthreads, double decay, int decoupled, do
 }
 
 EM_OPTIM(float, f32)
+#ifndef EM_FLOAT32_ONLY
 EM_OPTIM(double, f64)
+#endif
 """
 
 _NUMBER_TYPES = (float, int, bool)

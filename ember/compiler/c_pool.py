@@ -227,11 +227,13 @@ void em_maxpool_scatter_##S##_##IS(int64_t planes, int64_t h, int64_t w, int64_t
 }
 
 EM_MAXPOOL(float, f32)
-EM_MAXPOOL(double, f64)
 EM_MAXPOOL_SCATTER(float, f32, int8_t, i8)
 EM_MAXPOOL_SCATTER(float, f32, int32_t, i32)
+#ifndef EM_FLOAT32_ONLY
+EM_MAXPOOL(double, f64)
 EM_MAXPOOL_SCATTER(double, f64, int8_t, i8)
 EM_MAXPOOL_SCATTER(double, f64, int32_t, i32)
+#endif
 """
 
 _INDEX = {np.dtype("int8"): "i8", np.dtype("int32"): "i32"}
@@ -287,6 +289,8 @@ def _functions(lib):
     i64, i32, obj = ctypes.c_int64, ctypes.c_int, ctypes.py_object
     table = {}
     for s in SUFFIX.values():
+        if not hasattr(lib, f"em_maxpool_{s}"):
+            continue  # built for float32 only
         for i in _INDEX.values():
             forward, scatter = getattr(lib, f"em_maxpool_{s}"), getattr(lib, f"em_maxpool_scatter_{s}_{i}")
             forward.argtypes, forward.restype = [i64] * 5 + [obj, i32, i32, obj, obj, obj], None

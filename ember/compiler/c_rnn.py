@@ -121,7 +121,9 @@ static void em_rnn_mm_##S(int64_t m, int64_t n, int64_t k, const T *ap, const T 
 }
 
 EM_RNN_MM(float, f32, 16)
+#ifndef EM_FLOAT32_ONLY
 EM_RNN_MM(double, f64, 8)
+#endif
 
 EM_END_FUSED_MULTIPLY_ADDS
 
@@ -142,7 +144,9 @@ static T *em_rnn_packed_##S(int64_t B, int64_t m, int64_t k, const T *a, int64_t
 }
 
 EM_RNN_PACKED(float, f32, 16)
+#ifndef EM_FLOAT32_ONLY
 EM_RNN_PACKED(double, f64, 8)
+#endif
 
 /* The threads of one layer call meet after each step: each adds 1 to sync[0] and waits until all have (k per
    step); sync[1] != 0 says a thread failed before starting, and the others give up (returning -1). */
@@ -448,9 +452,11 @@ int em_lstm_layer_grad_##S(int64_t threads, int64_t nt, int64_t H, int64_t B, in
 }
 
 EM_RNN_GEMM(float, f32)
-EM_RNN_GEMM(double, f64)
 EM_LSTM(float, f32)
+#ifndef EM_FLOAT32_ONLY
+EM_RNN_GEMM(double, f64)
 EM_LSTM(double, f64)
+#endif
 
 /* c (m x n, rows ldc apart) = op(a) (m x k) @ op(b) (k x n) (as em_rnn_gemm) on an OpenMP team of up to
    `threads` threads, a block of c's rows each: ember's GEMM where it runs (c_gemm), else the BLAS's */
@@ -471,7 +477,9 @@ void em_rnn_matmul_##S(int64_t threads, void *gemm, int wide, int ta, int tb, in
     }                                                                                                           \
 }
 EM_RNN_MATMUL(float, f32, s)
+#ifndef EM_FLOAT32_ONLY
 EM_RNN_MATMUL(double, f64, d)
+#endif
 """
 
 

@@ -58,9 +58,12 @@ def swap_to_c(graph, classes, make_table):
 
 def function_table(lib, kinds, suffixes=("f32", "f64")):
     """{dtype suffix: the functions of kinds, in order}: for each kind (name, argtypes, restype), lib's C function
-    ``em_<name>_<suffix>`` with those ctypes argument and result types."""
+    ``em_<name>_<suffix>`` with those ctypes argument and result types; a suffix whose functions lib lacks (a
+    library built for float32 only: ``has_float64``) has no entry."""
     table = {}
     for suffix in suffixes:
+        if not hasattr(lib, f"em_{kinds[0][0]}_{suffix}"):
+            continue
         fns = []
         for name, argtypes, restype in kinds:
             fn = getattr(lib, f"em_{name}_{suffix}")
@@ -68,6 +71,16 @@ def function_table(lib, kinds, suffixes=("f32", "f64")):
             fns.append(fn)
         table[suffix] = tuple(fns)
     return table
+
+
+FLOAT32_ONLY = "#define EM_FLOAT32_ONLY\n"  # before a hand-written module's C: its float64 functions left out
+
+
+def has_float64(graph):
+    """Whether a value of graph is float64 (its hand-written libraries need their float64 functions)."""
+    f64 = np.dtype(np.float64)
+    return any(v.dtype == f64 for v in graph.values_used()) or any(
+        o is not None and o.dtype == f64 for op in graph.walk() for o in op.outputs)
 
 
 def c_array(a):
