@@ -91,12 +91,21 @@ def test_compile_smoke_adds_compiled_rows_and_cold_and_warm_compile_times(tmp_pa
 def test_compiled_table_gives_both_ratios_and_the_compile_times():
     from bench.runner import format_compiled_table
     row = {"workload": "mlp", "mode": "train", "compiled_ratio": 0.5, "compiled_vs_torch_compile": 0.8,
-           "compiled_loss_rel_diff": 0.01,
+           "compiled_loss_rel_diff": 0.01, "compiled_loss_step": 30,
            "ember_compiled": {"median_ms": 2.0, "compile_cold_s": 0.25, "compile_warm_s": 0.125},
            "torch_compiled": {"median_ms": 2.5, "compile_cold_s": 20.0, "compile_warm_s": 3.0}}
     table = format_compiled_table([row])
     assert "| mlp | train | 2.000 | 0.50 | 2.500 | 0.80 | 0.250 / 0.125 | 20.000 / 3.000 |" in table
-    assert "compiled last loss differs from eager ember's by 0.01" in table
+    assert "compiled loss after 30 steps differs from eager ember's by 0.01" in table
+
+
+def test_the_loss_compared_is_the_one_after_30_steps():
+    """Issue 9 compares losses after 30 steps; a process runs warm-up + timed steps (35 by default)."""
+    from bench.runner import measure
+    longer = measure("ember", "tiny_overhead", "train", steps=4, warmup=30)
+    exactly = measure("ember", "tiny_overhead", "train", steps=2, warmup=28)
+    assert longer["checked_loss"] == (30, exactly["last_loss"]) != (30, longer["last_loss"])
+    assert measure("ember", "tiny_overhead", "train", steps=2, warmup=1)["checked_loss"][0] == 3
 
 
 def test_deploy_smoke_c_against_ember(tmp_path):
