@@ -7,6 +7,7 @@ import platform
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 
@@ -446,7 +447,8 @@ def test_two_processes_compiling_the_same_kernels_at_once_both_succeed(tmp_path)
 def test_libraries_compile_at_once_on_threads_and_each_once(tmp_path, monkeypatch):
     """build_all compiles independent libraries on threads at the same time (each compiler run logs its start,
     sleeps, and logs its end: all start before any ends); a library asked for while a thread compiles it is
-    waited for, not compiled twice; a failed one raises its CompileError from the wait."""
+    waited for, not compiled twice; a cached one starts no thread; a failed one raises its CompileError from the
+    wait."""
     log, script = tmp_path / "cc.log", tmp_path / "slow-cc"
     script.write_text(f"#!/bin/sh\necho start >> {log}\nsleep 1\n{' '.join(COMPILER)} \"$@\"\nrc=$?\n"
                       f"echo end >> {log}\nexit $rc\n")
@@ -459,8 +461,13 @@ def test_libraries_compile_at_once_on_threads_and_each_once(tmp_path, monkeypatc
     assert log.read_text().split() == ["start"] * 3 + ["end"] * 3
     assert [getattr(cache.load(s, [str(script)]), f"em_value{i}")() for i, s in enumerate(sources)] == [0, 1, 2]
     assert len(log.read_text().split()) == 6  # cached: no more compiler runs
+    started, thread = [], threading.Thread
+    monkeypatch.setattr(cache.threading, "Thread", lambda *a, **k: started.append(a) or thread(*a, **k))
+    cache.build_all(sources, [str(script)])()
+    assert started == []  # a warm start starts no thread for what the cache holds
     with pytest.raises(cache.CompileError, match="the C compiler failed"):
         cache.build_all(["this is not C"], [str(script)])()
+    assert len(started) == 1
 
 
 def test_without_a_compiler_the_numpy_backend_runs_after_one_warning(tmp_path):
