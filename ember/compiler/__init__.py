@@ -41,14 +41,15 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="c", mode=None
             disable=False, memory=None):
     """Compile a function or Module: trace it into a graph, optimize the graph, and run it on later calls.
 
-    Usable as a decorator, with or without arguments. The first call with new guards (the arguments' shapes,
-    dtypes, requires_grad, grad mode...) runs eagerly while the ops are recorded; later calls with the same guards
-    run the optimized graph: a backward and an optimizer step inside the function are in the graph, and where
-    the outputs need gradients (a compiled model whose loss's backward runs outside) the graph holds their
-    backward too, which a backward from the outputs runs (AOTAutograd's joint graph). What a graph cannot hold
-    (``.item()`` in the middle, ``.numpy()``) is a graph break: the function then always runs eagerly, after one
-    warning naming the cause and the line. A Module becomes an OptimizedModule that holds it as ``_orig_mod`` (its
-    state_dict keys get that prefix, as PyTorch's).
+    Usable as a decorator, with or without arguments. The first call with new guards (the arguments' shapes, dtypes,
+    requires_grad, grad mode...) runs eagerly while the ops are recorded, the second runs eagerly once more to check
+    the record (an op holding values computed from the data outside the graph would differ: the function then stays
+    eager); later calls with the same guards run the optimized graph: a backward and an optimizer step inside the
+    function are in the graph, and where the outputs need gradients (a compiled model whose loss's backward runs
+    outside) the graph holds their backward too, which a backward from the outputs runs (AOTAutograd's joint graph).
+    What a graph cannot hold (``.item()`` in the middle, ``.numpy()``) is a graph break: the function then always
+    runs eagerly, after one warning naming the cause and the line. A Module becomes an OptimizedModule that holds it
+    as ``_orig_mod`` (its state_dict keys get that prefix, as PyTorch's).
 
     Args:
         model (callable or Module, optional): the function or Module; None: return a decorator with these options
