@@ -398,7 +398,9 @@ _FORWARD_TILES = {64: 0, 32: 1, 16: 2}  # output channels a multiple of: em_cl_c
 # (output channels, input channels) multiples: em_cl_weight_f32's tile (the first that fits; on the Intel Xeon of
 # step 12, (8, 2) before (4, 4): resnet_small's step 2% faster)
 _WEIGHT_TILES = ((32, 8, 1), (64, 4, 0), (16, 16, 2), (16, 4, 3))
-_SPLIT_MIN = 1 << 23  # multiply-adds from which an op runs on ember's threads (1x1 ones: 4 M ran slower on two)
+# multiply-adds from which an op runs on the OpenMP team (as c_direct's; 1 << 23 when splits went through a Python
+# pool: resnet_small's 1x1 stride-2 convolutions, 4 M, then ran slower on two threads, now 1.7-2x faster)
+_SPLIT_MIN = 1 << 21
 _BLOCKS = 8  # blocks of images of an op (see _block)
 # and of a weight gradient, each block's sums an array of its own added up after (on the Intel Xeon of step 14,
 # batch 32 on two threads: 64x64 channels at 8x8 0.91 -> 0.82 ms with 4 blocks, 32x32 at 16x16 0.69 -> 0.66)
