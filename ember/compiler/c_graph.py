@@ -558,7 +558,7 @@ def _source(renders, names, offset, int_type):
              f"#define EM_TUPLE_OFFSET {tuple_offset()}",
              "#define EM_ITEM(k, T) ((T *)*(char **)((char *)items[k] + EM_DATA_OFFSET))",
              f"#define EM_BLAS_INT {int_type}", c_gemm.CALLS if "gemm" in bodies else c_gemm.NONE, _BLAS,
-             "#define EM_API static inline  /* the hand-written functions: those called compile */"]
+             "#undef EM_API", "#define EM_API static inline  /* the hand-written functions: those called compile */"]
     parts += [c_optim.BODY] if "optim" in bodies else []
     parts += [c_loss.BODY] if "loss" in bodies else []
     parts += [kernels[k] for k in sorted(kernels)]

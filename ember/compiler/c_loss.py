@@ -20,11 +20,6 @@ from .lower import SUFFIX, function_table, swap_to_c
 __all__ = ["BODY", "lower_losses"]
 
 BODY = r"""
-/* EM_API: exported (the module's own library), or static inline in a segments' module (c_graph), which then
-   compiles only the functions its segments call (all of them took 0.2 s of its compile) */
-#ifndef EM_API
-#define EM_API
-#endif
 #define EM_XENT(T, S)                                                                                           \
 /* rows [0, n) of x (n, c): logp = x - max - log(sum exp(x - max)); sums[0] += -logp[i, t[i]] and sums[1] += 1 \
    over the rows whose target is not ignore. Returns 0, or 1 + the first row whose target is out of [0, c) or   \

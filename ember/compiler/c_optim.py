@@ -25,11 +25,6 @@ from .lower import SUFFIX, function_table, swap_to_c
 __all__ = ["BODY", "lower_updates", "OptimizerUpdate"]
 
 BODY = r"""
-/* EM_API: exported (the module's own library), or static inline in a segments' module (c_graph), which then
-   compiles only the functions its segments call (all of them took 0.2 s of its compile) */
-#ifndef EM_API
-#define EM_API
-#endif
 /* every choice is a select on a value fixed for the loop (no branch, no conditional store), so the loops
    vectorise; a choice that NumPy's form skips is skipped here too (x + 0 * inf would be NaN). GCC would copy
    each loop for every combination of those values (5x the compile time, no faster: the loops wait on memory) */
