@@ -1,5 +1,5 @@
 """ember's own float32 GEMM (ember.compiler.c_gemm) against NumPy in float64: shapes across its tiles and blocks,
-b as it is or transposed, accumulating into c, a bias, strided matrices, and the bits of a block of rows or
+a and b as they are or transposed, accumulating into c, a bias, strided matrices, and the bits of a block of rows or
 columns computed apart; then in a compiled Linear, as segments run it."""
 import ctypes
 
@@ -16,14 +16,14 @@ needs_cc = pytest.mark.skipif(COMPILER is None, reason="no C compiler")
 
 _WRAPPER = r"""
 /* the GEMM for the tests: 1 when it ran, 0 without its buffer, -1 where the module has no AVX-512 */
-int em_test_gemm(int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
-                 int add, float *c, int64_t ldc, const float *bias)
+int em_test_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                 int64_t ldb, int add, float *c, int64_t ldc, const float *bias)
 {
 #if defined(__AVX512F__)
-    return em_sgemm_own(tb, m, n, k, a, lda, b, ldb, add, c, ldc, bias);
+    return em_sgemm_own(ta, tb, m, n, k, a, lda, b, ldb, add, c, ldc, bias);
 #else
-    (void)tb; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb; (void)add; (void)c; (void)ldc;
-    (void)bias;
+    (void)ta; (void)tb; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb; (void)add; (void)c;
+    (void)ldc; (void)bias;
     return -1;
 #endif
 }
@@ -39,22 +39,23 @@ def _cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gemm():
-    """c = a @ op(b) (+ c) (+ bias) by em_sgemm_own on NumPy arrays (views with strided rows too)."""
+    """c = op(a) @ op(b) (+ c) (+ bias) by em_sgemm_own on NumPy arrays (views with strided rows too): a is given
+    as op(a) is stored, (k, m) where a_transposed."""
     if COMPILER is None:
         pytest.skip("no C compiler")
     source = "\n".join([render_c.header(c_backend.data_offset()), "#include <string.h>", c_gemm.BODY, _WRAPPER])
     fn = cache.load(source, COMPILER).em_test_gemm
     p, i64 = ctypes.c_void_p, ctypes.c_int64
-    fn.argtypes = [ctypes.c_int, i64, i64, i64, p, i64, p, i64, ctypes.c_int, p, i64, p]
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, i64, i64, i64, p, i64, p, i64, ctypes.c_int, p, i64, p]
     fn.restype = ctypes.c_int
 
-    def run(a, b, c, transposed=False, add=False, bias=None):
+    def run(a, b, c, transposed=False, add=False, bias=None, a_transposed=False):
         for x in (a, b, c):
             assert x.dtype == np.float32 and x.strides[1] == 4
-        m, k = a.shape
+        k, m = a.shape if a_transposed else a.shape[::-1]
         n = b.shape[0] if transposed else b.shape[1]
-        ran = fn(transposed, m, n, k, a.ctypes.data, a.strides[0] // 4, b.ctypes.data, b.strides[0] // 4, add,
-                 c.ctypes.data, c.strides[0] // 4, None if bias is None else bias.ctypes.data)
+        ran = fn(a_transposed, transposed, m, n, k, a.ctypes.data, a.strides[0] // 4, b.ctypes.data,
+                 b.strides[0] // 4, add, c.ctypes.data, c.strides[0] // 4, None if bias is None else bias.ctypes.data)
         if ran == -1:
             pytest.skip("no AVX-512 on this machine: segments use the BLAS")
         assert ran == 1
@@ -70,17 +71,19 @@ def _wide(rng, rows, cols, extra=0):
 @pytest.mark.parametrize("m, n, k", [(12, 32, 1), (12, 16, 7), (13, 31, 64), (25, 33, 256), (100, 100, 300),
                                      (37, 1030, 40), (24, 64, 513)])
 @pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("a_transposed", [False, True])
 @pytest.mark.parametrize("add", [False, True])
-def test_the_product_equals_numpys(gemm, m, n, k, transposed, add):
+def test_the_product_equals_numpys(gemm, m, n, k, transposed, a_transposed, add):
     rng = np.random.default_rng(m * n + k)
-    a = _wide(rng, m, k, extra=3)
+    a = _wide(rng, k, m, extra=3) if a_transposed else _wide(rng, m, k, extra=3)
     b = _wide(rng, n, k, extra=5) if transposed else _wide(rng, k, n, extra=5)
     whole = np.full((m + 2, n + 7), 7.0, np.float32)  # c: a block of it, rows at a stride of n + 7
     c = whole[1:m + 1, 2:n + 2]
     c[...] = rng.standard_normal((m, n))
     bias = rng.standard_normal(n).astype(np.float32)
-    want = a.astype(np.float64) @ (b.T if transposed else b).astype(np.float64) + (c if add else 0) + bias
-    gemm(a, b, c, transposed, add, bias)
+    want = (a.T if a_transposed else a).astype(np.float64) @ (b.T if transposed else b).astype(np.float64) + \
+        (c if add else 0) + bias
+    gemm(a, b, c, transposed, add, bias, a_transposed)
     np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-5 * np.sqrt(k))
     outside = whole.copy()
     outside[1:m + 1, 2:n + 2] = 7.0
@@ -98,24 +101,26 @@ def test_without_a_bias_and_over_what_c_held(gemm):
 
 @needs_cc
 @pytest.mark.parametrize("transposed", [False, True])
-def test_a_block_of_rows_or_columns_computed_apart_has_the_same_bits(gemm, transposed):
+@pytest.mark.parametrize("a_transposed", [False, True])
+def test_a_block_of_rows_or_columns_computed_apart_has_the_same_bits(gemm, transposed, a_transposed):
     """em_sgemm_on splits c over threads by rows, or by columns in multiples of 16: each element sums in one
     order whatever block it is in."""
     rng = np.random.default_rng(2)
     m, n, k = 50, 96, 600
-    a = _wide(rng, m, k)
+    a = _wide(rng, k, m) if a_transposed else _wide(rng, m, k)
     b = _wide(rng, n, k) if transposed else _wide(rng, k, n)
     bias = rng.standard_normal(n).astype(np.float32)
     whole = np.empty((m, n), np.float32)
-    gemm(a, b, whole, transposed, bias=bias)
+    gemm(a, b, whole, transposed, bias=bias, a_transposed=a_transposed)
     rows = np.empty((m, n), np.float32)
-    gemm(a[:25], b, rows[:25], transposed, bias=bias)
-    gemm(a[25:], b, rows[25:], transposed, bias=bias)
+    for r0, r1 in ((0, 25), (25, 50)):
+        part = a[:, r0:r1] if a_transposed else a[r0:r1]
+        gemm(part, b, rows[r0:r1], transposed, bias=bias, a_transposed=a_transposed)
     np.testing.assert_array_equal(rows, whole)
     cols = np.empty((m, n), np.float32)
     for c0, c1 in ((0, 48), (48, 96)):
         part = b[c0:c1] if transposed else b[:, c0:c1]
-        gemm(a, part, cols[:, c0:c1], transposed, bias=bias[c0:c1])
+        gemm(a, part, cols[:, c0:c1], transposed, bias=bias[c0:c1], a_transposed=a_transposed)
     np.testing.assert_array_equal(cols, whole)
 
 
@@ -159,20 +164,22 @@ def test_the_library_and_a_module_calling_it_compile_without_warnings(tmp_path):
 
 @needs_cc
 @pytest.mark.parametrize("transposed", [False, True])
-def test_the_librarys_gemm_equals_numpys(transposed):
+@pytest.mark.parametrize("a_transposed", [False, True])
+def test_the_librarys_gemm_equals_numpys(transposed, a_transposed):
     """em_gemm_f32, the function whose address the modules calling the GEMM hold (c_gemm.address)."""
-    fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, *[ctypes.c_int64] * 3, ctypes.c_void_p, ctypes.c_int64,
-                          ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_void_p, ctypes.c_int64,
-                          ctypes.c_void_p)(c_gemm.address(COMPILER))
+    i64, p = ctypes.c_int64, ctypes.c_void_p
+    fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_int, i64, i64, i64, p, i64, p, i64, ctypes.c_int, p,
+                          i64, p)(c_gemm.address(COMPILER))
     rng = np.random.default_rng(8)
-    a, b = _wide(rng, 30, 70, 3), _wide(rng, 40 if transposed else 70, 70 if transposed else 40, 5)
+    a = _wide(rng, 70, 30, 3) if a_transposed else _wide(rng, 30, 70, 3)
+    b = _wide(rng, 40 if transposed else 70, 70 if transposed else 40, 5)
     bias = rng.standard_normal(40).astype(np.float32)
     c = np.zeros((30, 40), np.float32)
-    ran = fn(transposed, 30, 40, 70, a.ctypes.data, a.strides[0] // 4, b.ctypes.data, b.strides[0] // 4, 0,
-             c.ctypes.data, 40, bias.ctypes.data)
+    ran = fn(a_transposed, transposed, 30, 40, 70, a.ctypes.data, a.strides[0] // 4, b.ctypes.data,
+             b.strides[0] // 4, 0, c.ctypes.data, 40, bias.ctypes.data)
     if not ran:
         pytest.skip("no AVX-512 on this machine: segments use the BLAS")
-    want = a.astype(np.float64) @ (b.T if transposed else b).astype(np.float64) + bias
+    want = (a.T if a_transposed else a).astype(np.float64) @ (b.T if transposed else b).astype(np.float64) + bias
     np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-5)
 
 
@@ -206,8 +213,10 @@ def test_modules_calling_the_gemm_get_its_address_as_they_load(monkeypatch):
 
 
 @pytest.mark.skipif(COMPILER is None or blas.find() is None, reason="no C compiler or BLAS")
-@pytest.mark.parametrize("batch, included", [(4, False), (64, True)])
-def test_a_segment_module_holds_the_gemm_only_where_a_product_can_use_it(batch, included, monkeypatch):
+@pytest.mark.parametrize("batch, features, included", [(4, 8, False), (4, 24, True), (64, 24, True)])
+def test_a_segment_module_holds_the_gemm_only_where_a_product_can_use_it(batch, features, included, monkeypatch):
+    """A product takes it from 12 rows and 16 columns: the forward's from a batch of 12, the weight gradient's
+    (features x 40: the graph holds the backward, as the parameters need gradients) from 12 features."""
     from ember.compiler import c_graph
     sources = []
     render = c_graph._source
@@ -217,7 +226,7 @@ def test_a_segment_module_holds_the_gemm_only_where_a_product_can_use_it(batch, 
         return sources[-1]
 
     monkeypatch.setattr(c_graph, "_source", recorded)
-    layer = nn.Linear(40, 24)
+    layer = nn.Linear(40, features)
     compiled = ember.compile(lambda x: layer(x).relu().sum(), fullgraph=True)
     x = ember.randn(batch, 40)
     for _ in range(2):

@@ -1,21 +1,21 @@
-"""ember's own float32 GEMM on AVX-512 machines: ``c = a @ op(b)`` (``+ c``) (``+ bias``) with a row-major ``a``.
+"""ember's own float32 GEMM on AVX-512 machines: ``c = op(a) @ op(b)`` (``+ c``) (``+ bias``).
 
 C segments call it for their products (``em_sgemm_on`` in c_graph, one call a thread), and the LSTM's C for its
 weight gradients (``c_rnn``); NumPy's BLAS where it does not run. At the sizes of the bench's transformer and MLP
-(a thread's block: 512 x 512 x 128, 512 x 128 x 512) OpenBLAS's float32 kernels reach ~135 GFLOP/s a core on the
-Intel machine of step 13 (MKL, PyTorch's: ~160; the core's peak: 213). This GEMM reaches 150-160 there: a 12 x 32
-register tile (24 accumulators of 16 floats; 12 x 16 for a last panel of 16 columns or fewer), ``a``'s elements
-broadcast straight from its rows (packing them, a transpose, cost more than it saved), ``b`` packed per block of
-256 of the shared dimension into panels of 32 columns (a copy, or a transpose where ``op(b)`` is ``b.T``; zeros
-past its last column) that the tile reads in order. Each element of ``c`` is a sum in the same order whatever the
-block of rows or columns a thread computes: a product's bits do not depend on the thread count.
+(a thread's block: 512 x 512 x 128, 128 x 256 x 784) OpenBLAS's float32 kernels reach 110-135 GFLOP/s a core on
+the Intel machine of step 13 (MKL, PyTorch's: 130-165; the core's peak: 213). This GEMM reaches 140-160 there: a
+12 x 32 register tile (24 accumulators of 16 floats; 12 x 16 for a last panel of 16 columns or fewer) reading
+``b`` packed per block of 256 of the shared dimension into panels of 32 columns (1024 columns packed at once; zeros
+past the last column) and ``a``'s block of 12 rows packed as the tile broadcasts it, 12 values a step of the
+shared dimension. Packing is a copy where the operand's rows lie that way (``b``, or a transposed ``a``: a Linear's
+weight gradient), else a transpose in registers, 16 x 16 at a time (``b.T``: a Linear's weight; ``a``): element by
+element, that transpose had cost the product a fifth of its time. Each element of ``c`` is a sum in the same
+order whatever the block of rows or columns a thread computes: a product's bits do not depend on the thread count.
 
-``em_sgemm_own`` runs where the module is compiled for AVX-512 (``-march=native`` on such a machine), ``a`` is
-not transposed, alpha is 1, beta 0 or 1 and the product has at least a tile's rows and 16 columns; else NumPy's
-BLAS does. Products whose ``a`` is transposed (a Linear's weight gradient) stay with the BLAS: packing ``b``, the
-larger matrix there, cost this GEMM its lead (107-127 against OpenBLAS's 111-125 GFLOP/s).
+``em_sgemm_own`` runs where the module is compiled for AVX-512 (``-march=native`` on such a machine), alpha is 1,
+beta 0 or 1 and the product has at least a tile's rows and 16 columns; else NumPy's BLAS does.
 
-The GEMM is one library (``LIBRARY``, compiled once and cached as the other modules): a module that calls it
+The GEMM is one library (``LIBRARY``, compiled once and cached as the other modules are): a module that calls it
 includes ``CALLS`` and is given its address as it is loaded (c_backend), so that it is not compiled again in
 every such module (0.25 s each) and each thread holds one packing buffer (1 MB) for them all.
 """
@@ -38,11 +38,11 @@ BODY = r"""
 #define EM_GEMM_NC 1024  /* columns of b packed at once: the pack (1 MB) stays in L2 */
 static __thread float *em_gemm_packed;  /* this thread's packed panels of b (EM_GEMM_KC x EM_GEMM_NC) */
 
-/* c[:mr, :16 * NV] (=, or += with add) a[:mr, :kc] @ panel (+ bias where not NULL), where panel holds b's kc x 32
-   block row by row (its first 16 columns only with NV 1: a last panel of 16 columns or fewer); the masks keep the
-   stores to c's columns */
+/* c[:mr, :16 * NV] (=, or += with add) a[:mr, :kc] @ panel (+ bias where not NULL), where a holds a's block as kc
+   rows of EM_GEMM_MR (em_gemm_pack_a: zeros past row mr) and panel b's kc x 32 block row by row (its first 16
+   columns only with NV 1: a last panel of 16 columns or fewer); the masks keep the stores to c's columns */
 #define EM_GEMM_TILE(NV)                                                                                        \
-static inline void em_gemm_tile##NV(int64_t kc, const float *restrict a, int64_t lda, const float *restrict panel, \
+static inline void em_gemm_tile##NV(int64_t kc, const float *restrict a, const float *restrict panel,            \
                                     float *restrict c, int64_t ldc, int mr, const __mmask16 *mask, int add,     \
                                     const float *bias)                                                          \
 {                                                                                                               \
@@ -51,27 +51,14 @@ static inline void em_gemm_tile##NV(int64_t kc, const float *restrict a, int64_t
     for (int r = 0; r < EM_GEMM_MR; ++r)                                                                        \
         for (int v = 0; v < NV; ++v)                                                                            \
             acc[r][v] = _mm512_setzero_ps();                                                                    \
-    if (mr == EM_GEMM_MR) {                                                                                     \
-        for (int64_t k = 0; k < kc; ++k) {                                                                      \
+    for (int64_t k = 0; k < kc; ++k) {                                                                          \
+        for (int v = 0; v < NV; ++v)                                                                            \
+            b[v] = _mm512_load_ps(panel + k * EM_GEMM_NR + 16 * v);                                             \
+        _Pragma("GCC unroll 12")                                                                                \
+        for (int r = 0; r < EM_GEMM_MR; ++r) {                                                                  \
+            const __m512 ar = _mm512_set1_ps(a[k * EM_GEMM_MR + r]);                                            \
             for (int v = 0; v < NV; ++v)                                                                        \
-                b[v] = _mm512_load_ps(panel + k * EM_GEMM_NR + 16 * v);                                         \
-            _Pragma("GCC unroll 12")                                                                            \
-            for (int r = 0; r < EM_GEMM_MR; ++r) {                                                              \
-                const __m512 ar = _mm512_set1_ps(a[r * lda + k]);                                               \
-                for (int v = 0; v < NV; ++v)                                                                    \
-                    acc[r][v] = _mm512_fmadd_ps(ar, b[v], acc[r][v]);                                           \
-            }                                                                                                   \
-        }                                                                                                       \
-    } else {  /* the last rows: those past mr are zeros, never read */                                          \
-        for (int64_t k = 0; k < kc; ++k) {                                                                      \
-            for (int v = 0; v < NV; ++v)                                                                        \
-                b[v] = _mm512_load_ps(panel + k * EM_GEMM_NR + 16 * v);                                         \
-            _Pragma("GCC unroll 12")                                                                            \
-            for (int r = 0; r < EM_GEMM_MR; ++r) {                                                              \
-                const __m512 ar = _mm512_set1_ps(r < mr ? a[r * lda + k] : 0.0f);                               \
-                for (int v = 0; v < NV; ++v)                                                                    \
-                    acc[r][v] = _mm512_fmadd_ps(ar, b[v], acc[r][v]);                                           \
-            }                                                                                                   \
+                acc[r][v] = _mm512_fmadd_ps(ar, b[v], acc[r][v]);                                               \
         }                                                                                                       \
     }                                                                                                           \
     __m512 row_bias[NV];                                                                                        \
@@ -94,6 +81,50 @@ static inline void em_gemm_tile##NV(int64_t kc, const float *restrict a, int64_t
 EM_GEMM_TILE(1)
 EM_GEMM_TILE(2)
 
+/* r[j] (16 rows of 16) into its transpose: r[q]'s element j is the old r[j]'s element q */
+static inline void em_gemm_transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    }
+    for (int i = 0; i < 16; i += 8)
+        for (int q = 0; q < 4; ++q) {
+            t[i + q] = _mm512_shuffle_f32x4(r[i + q], r[i + 4 + q], 0x88);
+            t[i + 4 + q] = _mm512_shuffle_f32x4(r[i + q], r[i + 4 + q], 0xdd);
+        }
+    for (int q = 0; q < 8; ++q) {
+        r[q] = _mm512_shuffle_f32x4(t[q], t[8 + q], 0x88);
+        r[8 + q] = _mm512_shuffle_f32x4(t[q], t[8 + q], 0xdd);
+    }
+}
+
+/* the kc x `rows` block whose element (k, j) is at x[j * sj + k] (rows of x in memory, rows <= 16), transposed
+   16 x 16 in registers, as kc rows of 16 floats `width` floats apart at out (zeros past column `rows`); written
+   in order of k, so that a row of 16 written past a narrower row's end is written over by the next (out holds
+   16 - width floats past its last row) */
+static inline void em_gemm_pack_transposed(int64_t kc, int rows, const float *x, int64_t sj, float *out,
+                                           int64_t width)
+{
+    for (int64_t k0 = 0; k0 < kc; k0 += 16) {
+        const int kk = kc - k0 < 16 ? (int)(kc - k0) : 16;
+        const __mmask16 km = (__mmask16)((1u << kk) - 1);
+        __m512 r[16];
+        for (int j = 0; j < 16; ++j)
+            r[j] = j < rows ? _mm512_maskz_loadu_ps(km, x + j * sj + k0) : _mm512_setzero_ps();
+        em_gemm_transpose16(r);
+        for (int q = 0; q < kk; ++q)
+            _mm512_storeu_ps(out + (k0 + q) * width, r[q]);
+    }
+}
+
 /* b's kc x nc block (element (k, j) at b[k * sk + j * sj]) into panels of 32 columns, each kc rows of 32 floats
    (zeros past column nc) */
 static void em_gemm_pack(int64_t kc, int64_t nc, const float *b, int64_t sk, int64_t sj, float *restrict packed)
@@ -109,30 +140,41 @@ static void em_gemm_pack(int64_t kc, int64_t nc, const float *b, int64_t sk, int
                 _mm512_store_ps(panel + k * EM_GEMM_NR, _mm512_maskz_loadu_ps(m0, row));
                 _mm512_store_ps(panel + k * EM_GEMM_NR + 16, _mm512_maskz_loadu_ps(m1, row + 16));
             }
-        } else {  /* b's columns are rows in memory (sk == 1): read along them */
-            for (int64_t j = 0; j < EM_GEMM_NR; ++j) {
-                const float *col = b + (j0 + j) * sj;
-                if (j < nj)
-                    for (int64_t k = 0; k < kc; ++k) panel[k * EM_GEMM_NR + j] = col[k * sk];
-                else
-                    for (int64_t k = 0; k < kc; ++k) panel[k * EM_GEMM_NR + j] = 0.0f;
-            }
+        } else {  /* b's columns are rows in memory (sk == 1) */
+            for (int h = 0; h < EM_GEMM_NR; h += 16)
+                em_gemm_pack_transposed(kc, nj - h >= 16 ? 16 : nj > h ? (int)(nj - h) : 0, b + (j0 + h) * sj, sj,
+                                        panel + h, EM_GEMM_NR);
         }
     }
 }
 
-/* c (m x n, row-major, leading dimension ldc) = a @ op(b) (+ c where add) (+ bias, a row of n, where not NULL):
-   a is m x k row-major (lda), op(b) is b (k x n, ldb) or, with tb, b.T (b: n x k, ldb). 0 when it cannot get its
-   buffer (the caller uses the BLAS) */
-static int em_sgemm_own(int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
-                        int64_t ldb, int add, float *c, int64_t ldc, const float *bias)
+/* a's mr x kc block (element (r, k) at a[r * sr + k * sk]) as kc rows of EM_GEMM_MR floats, in the order the
+   tile broadcasts them (zeros past row mr; packed holds 16 - EM_GEMM_MR floats past the last row): copies where
+   a is transposed (sr == 1), else transposes */
+static void em_gemm_pack_a(int64_t kc, int mr, const float *a, int64_t sr, int64_t sk, float *restrict packed)
 {
-    const int64_t sk = tb ? 1 : ldb, sj = tb ? ldb : 1;
-    if (!em_gemm_packed) {
-        em_gemm_packed = _mm_malloc(sizeof(float) * EM_GEMM_KC * EM_GEMM_NC, 64);
+    if (sr != 1) {
+        em_gemm_pack_transposed(kc, mr, a, sr, packed, EM_GEMM_MR);
+        return;
+    }
+    const __mmask16 rows = (__mmask16)((1u << mr) - 1);
+    for (int64_t k = 0; k < kc; ++k)  /* in order of k, as em_gemm_pack_transposed */
+        _mm512_storeu_ps(packed + k * EM_GEMM_MR, _mm512_maskz_loadu_ps(rows, a + k * sk));
+}
+
+/* c (m x n, row-major, leading dimension ldc) = op(a) @ op(b) (+ c where add) (+ bias, a row of n, where not
+   NULL): op(a) is a (m x k, lda) or, with ta, a.T (a: k x m, lda); op(b) is b (k x n, ldb) or, with tb, b.T (b:
+   n x k, ldb). 0 when it cannot get its buffer (the caller uses the BLAS) */
+static int em_sgemm_own(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                        const float *b, int64_t ldb, int add, float *c, int64_t ldc, const float *bias)
+{
+    const int64_t sk = tb ? 1 : ldb, sj = tb ? ldb : 1, ar = ta ? 1 : lda, ak = ta ? lda : 1;
+    if (!em_gemm_packed) {  /* b's panels, then a's block (and the 16 - EM_GEMM_MR floats its packing writes past) */
+        em_gemm_packed = _mm_malloc(sizeof(float) * (EM_GEMM_KC * EM_GEMM_NC + EM_GEMM_KC * EM_GEMM_MR + 16), 64);
         if (!em_gemm_packed)
             return 0;
     }
+    float *const packed_a = em_gemm_packed + EM_GEMM_KC * EM_GEMM_NC;
     for (int64_t jc = 0; jc < n; jc += EM_GEMM_NC) {
         const int64_t nc = n - jc < EM_GEMM_NC ? n - jc : EM_GEMM_NC;
         for (int64_t pc = 0; pc < k; pc += EM_GEMM_KC) {
@@ -140,17 +182,18 @@ static int em_sgemm_own(int tb, int64_t m, int64_t n, int64_t k, const float *a,
             em_gemm_pack(kc, nc, b + pc * sk + jc * sj, sk, sj, em_gemm_packed);
             for (int64_t i0 = 0; i0 < m; i0 += EM_GEMM_MR) {
                 const int mr = m - i0 < EM_GEMM_MR ? (int)(m - i0) : EM_GEMM_MR;
+                em_gemm_pack_a(kc, mr, a + i0 * ar + pc * ak, ar, ak, packed_a);
                 for (int64_t j0 = 0; j0 < nc; j0 += EM_GEMM_NR) {
                     const int64_t nj = nc - j0 < EM_GEMM_NR ? nc - j0 : EM_GEMM_NR;
                     const __mmask16 mask[2] = {nj >= 16 ? 0xffff : (__mmask16)((1u << nj) - 1),
                                                nj >= 32 ? 0xffff : nj <= 16 ? 0 : (__mmask16)((1u << (nj - 16)) - 1)};
                     const float *row_bias = bias && pc + kc == k ? bias + jc + j0 : NULL;
                     if (nj > 16)
-                        em_gemm_tile2(kc, a + i0 * lda + pc, lda, em_gemm_packed + j0 * kc, c + i0 * ldc + jc + j0,
-                                      ldc, mr, mask, add || pc > 0, row_bias);
+                        em_gemm_tile2(kc, packed_a, em_gemm_packed + j0 * kc, c + i0 * ldc + jc + j0, ldc, mr, mask,
+                                      add || pc > 0, row_bias);
                     else  /* a last panel of 16 columns or fewer: one vector (a third less work where n is 65) */
-                        em_gemm_tile1(kc, a + i0 * lda + pc, lda, em_gemm_packed + j0 * kc, c + i0 * ldc + jc + j0,
-                                      ldc, mr, mask, add || pc > 0, row_bias);
+                        em_gemm_tile1(kc, packed_a, em_gemm_packed + j0 * kc, c + i0 * ldc + jc + j0, ldc, mr, mask,
+                                      add || pc > 0, row_bias);
                 }
             }
         }
@@ -164,14 +207,14 @@ static int em_sgemm_own(int tb, int64_t m, int64_t n, int64_t k, const float *a,
 LIBRARY = "#include <stdint.h>\n" + BODY + r"""
 /* em_sgemm_own for the other modules (CALLS): 1 when it computed the product, 0 where it cannot (no AVX-512 on
    this machine, no buffer): the caller uses the BLAS then */
-int em_gemm_f32(int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
-                int add, float *c, int64_t ldc, const float *bias)
+int em_gemm_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                int64_t ldb, int add, float *c, int64_t ldc, const float *bias)
 {
 #if defined(__AVX512F__)
-    return em_sgemm_own(tb, m, n, k, a, lda, b, ldb, add, c, ldc, bias);
+    return em_sgemm_own(ta, tb, m, n, k, a, lda, b, ldb, add, c, ldc, bias);
 #else
-    (void)tb; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb; (void)add; (void)c; (void)ldc;
-    (void)bias;
+    (void)ta; (void)tb; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb; (void)add; (void)c;
+    (void)ldc; (void)bias;
     return 0;
 #endif
 }
@@ -182,8 +225,8 @@ int em_gemm_f32(int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t
 # where it takes it (CBLAS's arguments: 111 not transposed, 112 transposed) and are 0 otherwise (the BLAS then)
 CALLS = r"""
 #include <stddef.h>
-static int (*em_sgemm_own)(int, int64_t, int64_t, int64_t, const float *, int64_t, const float *, int64_t, int,
-                           float *, int64_t, const float *);
+static int (*em_sgemm_own)(int, int, int64_t, int64_t, int64_t, const float *, int64_t, const float *, int64_t,
+                           int, float *, int64_t, const float *);
 void em_set_gemm(void *fn)
 {
     *(void **)&em_sgemm_own = fn;
@@ -191,8 +234,8 @@ void em_set_gemm(void *fn)
 /* whether em_sgemm_own takes a product of these sizes (a tile's rows, half its columns: runs() in Python) */
 #define EM_GEMM_TAKES(m, n, k) ((m) >= 12 && (n) >= 16 && (k) > 0)
 #define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)                               \
-    ((ta) == 111 && (alpha) == 1 && ((beta) == 0 || (beta) == 1) && EM_GEMM_TAKES(m, n, k) && em_sgemm_own      \
-     && em_sgemm_own((tb) == 112, m, n, k, a, lda, b, ldb, (beta) == 1, c, ldc, bias))
+    ((alpha) == 1 && ((beta) == 0 || (beta) == 1) && EM_GEMM_TAKES(m, n, k) && em_sgemm_own                    \
+     && em_sgemm_own((ta) == 112, (tb) == 112, m, n, k, a, lda, b, ldb, (beta) == 1, c, ldc, bias))
 #define EM_GEMM_OWN_d(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias) 0
 """
 
@@ -204,8 +247,8 @@ NONE = r"""
 
 
 def runs(dtype, m, n, k):
-    """Whether em_sgemm_own can take a product of an ``m x k`` row-major ``a`` of this dtype and an ``op(b)`` of
-    ``n`` columns (where the module is built for AVX-512): ``EM_GEMM_TAKES``, in Python."""
+    """Whether em_sgemm_own can take a product of an ``m x k`` ``op(a)`` of this dtype and an ``op(b)`` of ``n``
+    columns (where the module is built for AVX-512): ``EM_GEMM_TAKES``, in Python."""
     return np.dtype(dtype) == np.float32 and m >= 12 and n >= 16 and k > 0
 
 

@@ -345,16 +345,18 @@ def _ctype(dtype):
 
 
 def calls_gemm(op):
-    """Whether a Linear op's product, or a LinearGrad op's input gradient, runs on ember's GEMM in a segment
-    (c_gemm.runs: its module then calls the GEMM's library)."""
+    """Whether a Linear op's product, or one of a LinearGrad op's (the input's or the weight's gradient), runs on
+    ember's GEMM in a segment (c_gemm.runs: its module then calls the GEMM's library)."""
     if isinstance(op.node, Linear):
         x, w = op.args[:2]
         n, k = w.shape
         return c_gemm.runs(op.outputs[0].dtype, _size(x) // k, n, k)
-    if isinstance(op.node, LinearGrad) and op.outputs[0] is not None:
+    if isinstance(op.node, LinearGrad):
         g = op.args[0]
-        n = g.shape[-1]
-        return c_gemm.runs(g.dtype, _size(g) // n, op.node.x_shape[-1], n)
+        n, k = g.shape[-1], op.node.x_shape[-1]
+        m = _size(g) // n
+        gx, gw = op.outputs[:2]
+        return (gx is not None and c_gemm.runs(g.dtype, m, k, n)) or (gw is not None and c_gemm.runs(g.dtype, n, k, m))
     return False
 
 
@@ -379,9 +381,9 @@ def _emit_linear_grad(r, op):
     m = _size(g) // n
     k = op.node.x_shape[-1]
     lines = []
+    if calls_gemm(op):
+        r.bodies.add("gemm")
     if gx is not None:
-        if calls_gemm(op):
-            r.bodies.add("gemm")
         lines.append(f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_NO}, {m}, {k}, {n}, 1, {r.ptr(g)}, {n}, "
                      f"{r.ptr(w)}, {k}, 0, {r.ptr(gx)}, {k}, NULL);")
     if gw is not None:
