@@ -1316,6 +1316,34 @@ def test_channels_last_operands_give_the_convolutions_of_their_values(k, s, lo, 
 
 
 @needs_cc
+@pytest.mark.parametrize("c,o,k,s", [(16, 16, 3, 1), (32, 64, 3, 2), (64, 8, 3, 1)])
+def test_the_weight_gradients_kernel_position_tile_gives_the_channel_tiles_bits(c, o, k, s, monkeypatch):
+    """em_cl_wtaps (vectors of input channels, 3 kernel positions at a time) forms the products and sums of the
+    channel tiles (vectors of output channels) in the same order: the same bits where those run (16 output
+    channels and more), eager's gradient to float32 rounding; it runs for 3x3 kernels of 16 input channels (tile
+    4), not for others."""
+    from ember.compiler import c_nhwc
+    from ember.ops._window import Window
+    lib = _window_ops().built()[-1]
+    rng = np.random.default_rng(c + o)
+    n, hw = 3, 9
+    out = (hw + 2 - k) // s + 1
+    geo = (Window(k, s, 1, 1, hw, out),) * 2
+    x, g = (rng.standard_normal(shape).astype(np.float32) for shape in ((n, c, hw, hw), (n, o, out, out)))
+    assert c_nhwc._weight_tile(c, o, k * k, False) == 4 and c_nhwc._weight_tile(c, o, 1, False) != 4
+    assert c_nhwc._weight_tile(12, o, k * k, False) != 4
+    taps = lib.conv_weight(x, g, geo)
+    w = ember.zeros((o, c, k, k), requires_grad=True)
+    F.conv2d(ember.tensor(x), w, stride=s, padding=1).backward(ember.tensor(g))
+    want = w.grad.numpy().reshape(taps.shape)
+    np.testing.assert_allclose(taps, want, rtol=0, atol=1e-5 * np.abs(want).max())
+    if o % 16 == 0:
+        choose = c_nhwc._weight_tile
+        monkeypatch.setattr(c_nhwc, "_weight_tile", lambda c, o, kk, channels_last: choose(c, o, 1, channels_last))
+        np.testing.assert_array_equal(taps, lib.conv_weight(x, g, geo))
+
+
+@needs_cc
 def test_channels_last_convolutions_give_the_same_bits_on_one_thread_and_on_two(monkeypatch):
     """A channels-last op's blocks of images (their number set by the batch alone, taken by the OpenMP threads as
     they come; the weight gradient's sums one per block, added in block order): the same bits on 1 and 2 threads."""

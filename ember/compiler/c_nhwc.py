@@ -6,15 +6,19 @@ registers and adds, for each kernel position and input channel, V weight loads t
 stride and dilation read the same way (positions are walked, each with its own place), and no junk positions are
 computed, which the position-vector kernels of ``c_direct`` pay on small maps (20-25% on 8x8). With 16 channels
 (one vector), 16 positions of a row a constant step apart are a tile (no place per position to keep in
-registers). The weight gradient keeps R input channels by V vectors of output channels and adds over chunks of
-positions; the input gradient is the forward on the padded output gradient, once per phase of the input (the
+registers). The weight gradient adds over chunks of positions, keeping 3 kernel positions by 8 output channels
+of vectors of 16 input channels where the channels and kernel positions allow (each product's gradient value
+broadcast once for three: 11 loads for 24 multiply-adds), else R input channels by V vectors of output channels
+(a vector loaded and R inputs broadcast for R x V: with 16 output channels, 17 loads for 16; the same products
+and sums); the input gradient is the forward on the padded output gradient, once per phase of the input (the
 positions with the same remainders by the strides, which the same kernel positions reach), so strided ones need
 no scatter-add.
 
 Used where the vectors fill: a multiple of 16 output channels (forward), of 16 input channels (input gradient),
-of 16 output channels by 4-16 input channels (weight gradient); the others keep ``c_direct`` or im2col. The layout is
-internal: operands and results are (N, C, H, W) arrays, C-contiguous or channels-last views (see
-``passes.layout``), transposed while padding and after where they are not channels-last.
+of 16 output channels by 4-16 input channels, or of 8 output by 16 input channels with kernel positions in threes
+(weight gradient); the others keep ``c_direct`` or im2col. The layout is internal: operands and results are
+(N, C, H, W) arrays, C-contiguous or channels-last views (see ``passes.layout``), transposed while padding and
+after where they are not channels-last.
 """
 import ctypes
 
@@ -251,6 +255,36 @@ EM_CL_WTILE(4, 1)
 typedef void (*em_cl_wtile)(int64_t, const float *const *, const float *const *, int64_t, int64_t, int64_t,
                             float *restrict);
 
+/* 3 kernel positions (input offsets off[0..2]) x 8 output channels [o, o + 8): vectors of the 16 input channels
+   [c, c + 16) at ip[q] + off[t] times gp[q][o + b] (broadcast), summed over the m positions and added to acc (KK,
+   O, C) from kernel position off's: the products and sums of em_cl_wtile's, with 11 loads for 24 multiply-adds
+   where those load a vector and broadcast R inputs for R x V (16 output channels: 17 for 16) */
+static void em_cl_wtaps(int64_t m, const float *const *ip, const float *const *gp, const int64_t *off, int64_t c,
+                        int64_t o, int64_t O, int64_t C, float *restrict acc)
+{
+    em_v16 s[3][8];
+    for (int t = 0; t < 3; ++t)
+        for (int b = 0; b < 8; ++b)
+            s[t][b] = (em_v16){0};
+    for (int64_t q = 0; q < m; ++q) {
+        const float *x = ip[q] + c, *gq = gp[q] + o;
+        em_v16 xv[3];
+        for (int t = 0; t < 3; ++t) {
+            xv[t] = *(const em_v16u *)(x + off[t]);
+            EM_IN_REGISTER(xv[t]);
+        }
+        for (int b = 0; b < 8; ++b) {
+            em_v16 gv = gq[b] - (em_v16){0};  /* (x - 0 is x: a broadcast load) */
+            EM_IN_REGISTER(gv);
+            for (int t = 0; t < 3; ++t)
+                s[t][b] += xv[t] * gv;
+        }
+    }
+    for (int t = 0; t < 3; ++t)
+        for (int b = 0; b < 8; ++b)
+            *(em_v16u *)(acc + (t * O + o + b) * C + c) += s[t][b];
+}
+
 /* Positions a chunk of the weight gradient, whose inputs and gradients ((C + O) floats each) stay in L1 while every
    tile adds over them: 8192 / (C + O), 32 to EM_CL_CHUNK (on the Intel Xeon of step 14: 64x64 channels at 8x8
    1.02 -> 0.90 ms with 64 positions against 256, 32x32 at 16x16 0.79 -> 0.71 with 128; 16x16 flat) */
@@ -264,12 +298,13 @@ static inline int64_t em_cl_chunk(int64_t C, int64_t O)
 
 /* acc (KK, C, O) += the weight gradient's sums over the positions [q0, q1) of g: the inputs of in times the output
    gradients of gy (read at each position's output place); tile 0: (R, V) = (4, 4), 1: (8, 2), 2: (16, 1), 3:
-   (4, 1) (C a multiple of R, O of 16 V) */
+   (4, 1) (C a multiple of R, O of 16 V); tile 4: em_cl_wtaps, acc (KK, O, C) (KK a multiple of 3, C of 16, O of
+   8) */
 void em_cl_weight_f32(const int64_t *g, int64_t tile, int64_t q0, int64_t q1, const float *in, const float *gy,
                       float *acc)
 {
-    static const em_cl_wtile tiles[] = {em_cl_wtile_4_4, em_cl_wtile_8_2, em_cl_wtile_16_1, em_cl_wtile_4_1};
-    static const int rs[] = {4, 8, 16, 4}, vs[] = {4, 2, 1, 1};
+    static const em_cl_wtile tiles[] = {em_cl_wtile_4_4, em_cl_wtile_8_2, em_cl_wtile_16_1, em_cl_wtile_4_1, NULL};
+    static const int rs[] = {4, 8, 16, 4, 16}, vs[] = {4, 2, 1, 1, 1};
     const em_cl_wtile fn = tiles[tile];
     const int64_t KK = g[Q_KK], C = g[Q_C], O = g[Q_O], R = rs[tile], step = 16 * vs[tile], chunk = em_cl_chunk(C, O);
     const float *ip[EM_CL_CHUNK], *gp[EM_CL_CHUNK];
@@ -282,6 +317,13 @@ void em_cl_weight_f32(const int64_t *g, int64_t tile, int64_t q0, int64_t q1, co
             ip[j] = w.in;
             gp[j] = w.out;
             em_cl_step(g, &w);
+        }
+        if (tile == 4) {
+            for (int64_t k = 0; k < KK; k += 3)
+                for (int64_t c = 0; c < C; c += 16)
+                    for (int64_t o = 0; o < O; o += 8)
+                        em_cl_wtaps(m, ip, gp, g + Q_OFF + k, c, o, O, C, acc + k * O * C);
+            continue;
         }
         for (int64_t k = 0; k < KK; ++k)
             for (int64_t c = 0; c < C; c += R)
@@ -420,10 +462,13 @@ def _forward_tile(o):
     return next((t for m, t in _FORWARD_TILES.items() if o % m == 0), None)
 
 
-def _weight_tile(c, o, channels_last):
-    """em_cl_weight_f32's tile for c input and o output channels: the first whose multiples they are, or for 16
-    output channels and input channels other than a multiple of 4 (an image's three), tile 3 on channels padded
-    with zeros (not for a channels-last input, read in place)."""
+def _weight_tile(c, o, kk, channels_last):
+    """em_cl_weight_f32's tile for c input and o output channels and kk kernel positions: 4 (em_cl_wtaps) for
+    kernel positions in threes, else the first whose multiples they are, or for 16 output channels and input
+    channels other than a multiple of 4 (an image's three), tile 3 on channels padded with zeros (not for a
+    channels-last input, read in place)."""
+    if kk % 3 == 0 and c % 16 == 0 and o % 8 == 0:
+        return 4
     t = next((t for mo, mc, t in _WEIGHT_TILES if o % mo == 0 and c % mc == 0), None)
     return 3 if t is None and o % 16 == 0 and not channels_last else t
 
@@ -487,7 +532,8 @@ class ChannelsLastConv:
 
     def covers_weight(self, geo, x, gy):
         """Whether the weight gradient of x's convolution from gy runs here."""
-        return self._float32(geo, x, gy) and _weight_tile(x.shape[1], gy.shape[1], is_channels_last(x)) is not None
+        kk = geo[0][0] * geo[1][0]
+        return self._float32(geo, x, gy) and _weight_tile(x.shape[1], gy.shape[1], kk, is_channels_last(x)) is not None
 
     @staticmethod
     def _product(g, t, per_image, flat, panel, bias, out):
@@ -593,17 +639,20 @@ class ChannelsLastConv:
         (kh, _, _, _, _, oh), (kw, _, _, _, _, ow) = geo
         n, c = x.shape[:2]
         o = gy.shape[1]
-        t = _weight_tile(c, o, is_channels_last(x))
-        cp = -(-c // _WEIGHT_TILES[t][1]) * _WEIGHT_TILES[t][1]  # the channels the tiles read (zeros past c)
+        t = _weight_tile(c, o, kh * kw, is_channels_last(x))
+        multiple = 16 if t == 4 else _WEIGHT_TILES[t][1]
+        cp = -(-c // multiple) * multiple  # the channels the tiles read (zeros past c)
         flat, pad, g = self._windows(x, geo, o, cp)
         gflat, gpad, _, _ = self._padder(gy, (0, oh), (0, ow))  # a channels-last gradient read as it is
-        acc = np.zeros((-(-n // _block(n, _WEIGHT_BLOCKS)), kh * kw, cp, o), np.float32)
+        sums = (kh * kw, o, cp) if t == 4 else (kh * kw, cp, o)
+        acc = np.zeros((-(-n // _block(n, _WEIGHT_BLOCKS)), *sums), np.float32)
         self._run(n, o * c * kh * kw * oh * ow * n,
                   [pad, gpad, (_WEIGHT, g, t, oh * ow, flat, gflat, acc, acc[0].size)], _WEIGHT_BLOCKS)
         total = acc[0]
         for a in acc[1:]:
             total += a
-        return np.ascontiguousarray(total[:, :c].transpose(2, 1, 0)).reshape(o, c * kh * kw)
+        total = total.transpose(1, 2, 0) if t == 4 else total[:, :c].transpose(2, 1, 0)  # (O, C, KK)
+        return np.ascontiguousarray(total).reshape(o, c * kh * kw)
 
     def _run(self, n, work, steps, blocks=_BLOCKS):
         """The block program of these steps (tuples of a kind and its arguments, arrays standing for their data
