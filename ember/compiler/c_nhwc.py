@@ -6,7 +6,9 @@ registers and adds, for each kernel position and input channel, V weight loads t
 stride and dilation read the same way (positions are walked, each with its own place), and no junk positions are
 computed, which the position-vector kernels of ``c_direct`` pay on small maps (20-25% on 8x8). With 16 channels
 (one vector), 16 positions of a row a constant step apart are a tile (no place per position to keep in
-registers). The weight gradient adds over chunks of positions, keeping 3 kernel positions by 8 output channels
+registers), and where the kernel's positions are rows of 3 one position apart (stride 1), each input is broadcast
+once for the 3 outputs of the row it reaches (the input gradient's kernel positions go in that order too). The
+weight gradient adds over chunks of positions, keeping 3 kernel positions by 8 output channels
 of vectors of 16 input channels where the channels and kernel positions allow (each product's gradient value
 broadcast once for three: 11 loads for 24 multiply-adds), else R input channels by V vectors of output channels
 (a vector loaded and R inputs broadcast for R x V: with 16 output channels, 17 loads for 16; the same products
@@ -181,13 +183,56 @@ EM_CL_ROW(3)
 EM_CL_ROW(16)
 EM_CL_ROW(32)
 
+/* as em_cl_row_IV, for kernels whose positions are rows of 3 one position apart (stride and dilation 1 along the
+   rows): each input of a kernel row is read once for the 3 outputs it reaches (18 broadcasts for 48 multiply-adds
+   where em_cl_row reads 16 for 16); the sums of a kernel row's 3 positions go input channel by channel */
+#define EM_CL_SLIDE(IV)                                                                                         \
+static void em_cl_slide_##IV(int64_t KK, const int64_t *off, int64_t C, const float *x0, const float *wp,      \
+                             const float *bias, float *o0, int64_t ov, int np)                                 \
+{                                                                                                               \
+    em_v16 acc[16];                                                                                             \
+    const em_v16 b = bias ? *(const em_v16u *)bias : (em_v16){0};                                               \
+    for (int p = 0; p < 16; ++p)                                                                                \
+        acc[p] = b;                                                                                             \
+    for (int64_t r = 0; r < KK; r += 3) {                                                                       \
+        const float *xs = x0 + off[r], *w = wp + r * C * 16;                                                   \
+        for (int64_t c = 0; c < C; ++c) {                                                                       \
+            em_v16 w0 = *(const em_v16u *)(w + c * 16), w1 = *(const em_v16u *)(w + (C + c) * 16),              \
+                   w2 = *(const em_v16u *)(w + (2 * C + c) * 16);                                               \
+            EM_IN_REGISTER(w0);                                                                                 \
+            EM_IN_REGISTER(w1);                                                                                 \
+            EM_IN_REGISTER(w2);                                                                                 \
+            _Pragma("GCC unroll 18")                                                                            \
+            for (int j = 0; j < 18; ++j) {                                                                      \
+                em_v16 x = xs[j * IV + c] - (em_v16){0};  /* (x - 0 is x: a broadcast load) */                  \
+                EM_IN_REGISTER(x);                                                                              \
+                if (j < 16)                                                                                     \
+                    acc[j] += x * w0;                                                                           \
+                if (j >= 1 && j < 17)                                                                           \
+                    acc[j - 1] += x * w1;                                                                       \
+                if (j >= 2)                                                                                     \
+                    acc[j - 2] += x * w2;                                                                       \
+            }                                                                                                   \
+        }                                                                                                       \
+    }                                                                                                           \
+    for (int p = 0; p < np; ++p)                                                                                \
+        *(em_v16u *)(o0 + p * ov) = acc[p];                                                                     \
+}
+
+EM_CL_SLIDE(1)
+EM_CL_SLIDE(3)
+EM_CL_SLIDE(16)
+
 /* as em_cl_conv_f32 for 16 output channels a vector, the positions [q0, q1) whole rows of g, 16 of a row at a
    time, IV (the input's step between positions) 1, 3, 16 or 32 (images of one or three channels, and 16 or 32
    channels at stride 1 or 2) */
 void em_cl_conv_rows_f32(const int64_t *g, int64_t q0, int64_t q1, const float *in, const float *wp,
                          const float *bias, float *out)
 {
-    const int64_t KK = g[Q_KK], C = g[Q_C], O = g[Q_O], V = g[Q_V];
+    const int64_t KK = g[Q_KK], C = g[Q_C], O = g[Q_O], V = g[Q_V], IV = g[Q_IV], *off = g + Q_OFF;
+    int slide = KK % 3 == 0 && IV != 32;  /* em_cl_slide: kernel rows of 3 positions IV floats apart */
+    for (int64_t r = 0; slide && r < KK; r += 3)
+        slide = off[r + 1] - off[r] == IV && off[r + 2] - off[r + 1] == IV;
     if (q0 >= q1)
         return;
     em_cl_walk w = em_cl_start(g, q0, in, out);
@@ -203,16 +248,19 @@ void em_cl_conv_rows_f32(const int64_t *g, int64_t q0, int64_t q1, const float *
                     op[p] = o0 + (p < np ? p : 0) * g[Q_OV];
                 }
                 for (int64_t o = 0; o < O; o += 16)
-                    em_cl_tile_16_1(KK, g + Q_OFF, C, ip, wp + o * KK * C, bias ? bias + o : 0, op, o, np);
+                    em_cl_tile_16_1(KK, off, C, ip, wp + o * KK * C, bias ? bias + o : 0, op, o, np);
                 continue;
             }
             for (int64_t o = 0; o < O; o += 16) {
                 const float *wo = wp + o * KK * C, *bo = bias ? bias + o : 0;
-                switch (g[Q_IV]) {
-                case 1: em_cl_row_1(KK, g + Q_OFF, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
-                case 3: em_cl_row_3(KK, g + Q_OFF, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
-                case 16: em_cl_row_16(KK, g + Q_OFF, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
-                default: em_cl_row_32(KK, g + Q_OFF, C, x0, wo, bo, o0 + o, g[Q_OV], np);
+                switch (IV + 100 * slide) {
+                case 1: em_cl_row_1(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
+                case 3: em_cl_row_3(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
+                case 16: em_cl_row_16(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
+                case 101: em_cl_slide_1(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
+                case 103: em_cl_slide_3(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
+                case 116: em_cl_slide_16(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
+                default: em_cl_row_32(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np);
                 }
             }
         }
@@ -672,11 +720,13 @@ def _block(n, blocks=_BLOCKS):
 def _phases(k, s, d, lo, n_in, n_out):
     """For one dimension of an input gradient: (a, the phase's length, [(kernel position i, its output offset
     e)]) for each remainder a < s: input place a + s*u takes the output gradient at u + e for each i with
-    (a + lo - i*d) divisible by s."""
+    (a + lo - i*d) divisible by s; in order of e (for stride 1, rows of kernel positions one place apart, as
+    em_cl_slide reads them)."""
     out = []
     for a in range(s):
         length = max(0, -(-(n_in - a) // s))
-        out.append((a, length, [(i, (a + lo - i * d) // s) for i in range(k) if (a + lo - i * d) % s == 0]))
+        taps = [(i, (a + lo - i * d) // s) for i in reversed(range(k)) if (a + lo - i * d) % s == 0]
+        out.append((a, length, taps))
     return out
 
 
