@@ -1204,7 +1204,7 @@ def test_strided_float32_convolutions_run_directly_on_phases_in_c_as_eager(conv,
      ["conv_input", "conv", "conv_weight"]),  # the transposed convolution's own forward is an input gradient
     (lambda x, w, b: F.conv2d(x[:, :3], w[:16, :3].contiguous(), b[:16], padding=(1, 4)),  # an image's 3
      ["conv", "conv_weight"]),  # channels: rows 3 floats apart, the weight gradient's padded to 4
-    (lambda x, w, b: F.conv2d(x[:, :1], w[:16, :1].contiguous(), b[:16], padding=(1, 3)),  # one channel: rows
+    (lambda x, w, b: F.conv2d(x[:, :1], w[:16, :1].contiguous(), b[:16], padding=(1, 4)),  # one channel: rows
      ["conv", "conv_weight"])],  # of positions one float apart
     ids=["padded", "strided_dilated", "3_kernel_2", "large_padding", "8_inputs", "12_inputs", "16_channels",
          "16_inputs_strided_1d", "1d", "transposed", "3_inputs", "1_input"])
