@@ -1205,9 +1205,11 @@ def test_strided_float32_convolutions_run_directly_on_phases_in_c_as_eager(conv,
     (lambda x, w, b: F.conv2d(x[:, :3], w[:16, :3].contiguous(), b[:16], padding=(1, 4)),  # an image's 3
      ["conv", "conv_weight"]),  # channels: rows 3 floats apart, the weight gradient's padded to 4
     (lambda x, w, b: F.conv2d(x[:, :1], w[:16, :1].contiguous(), b[:16], padding=(1, 4)),  # one channel: rows
-     ["conv", "conv_weight"])],  # of positions one float apart
+     ["conv", "conv_weight"]),  # of positions one float apart
+    (lambda x, w, b: F.conv2d(x, w[:32], b[:32], padding=(1, 3)),  # 32 outputs: rows of 8 positions (and a
+     ["conv", "conv_input", "conv_weight"])],  # tail of 7) by 2 vectors, inputs slid under the kernel
     ids=["padded", "strided_dilated", "3_kernel_2", "large_padding", "8_inputs", "12_inputs", "16_channels",
-         "16_inputs_strided_1d", "1d", "transposed", "3_inputs", "1_input"])
+         "16_inputs_strided_1d", "1d", "transposed", "3_inputs", "1_input", "32_outputs"])
 def test_float32_convolutions_with_full_channel_vectors_run_channels_last_in_c_as_eager(conv, calls, monkeypatch):
     """The forward, input and weight gradients of float32 convolutions whose channels fill vectors (multiples of
     32 or 64) run in c_nhwc's C on channels-last copies (7 and 14 positions a tile: 3 images of 17x11 leave tails;

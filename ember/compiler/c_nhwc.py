@@ -6,15 +6,15 @@ registers and adds, for each kernel position and input channel, V weight loads t
 stride and dilation read the same way (positions are walked, each with its own place), and no junk positions are
 computed, which the position-vector kernels of ``c_direct`` pay on small maps (20-25% on 8x8). With 16 channels
 (one vector), 16 positions of a row a constant step apart are a tile (no place per position to keep in
-registers), and where the kernel's positions are rows of 3 one position apart (stride 1), each input is broadcast
-once for the 3 outputs of the row it reaches (the input gradient's kernel positions go in that order too). The
-weight gradient adds over chunks of positions, keeping 3 kernel positions by 8 output channels
-of vectors of 16 input channels where the channels and kernel positions allow (each product's gradient value
-broadcast once for three: 11 loads for 24 multiply-adds), else R input channels by V vectors of output channels
-(a vector loaded and R inputs broadcast for R x V: with 16 output channels, 17 loads for 16; the same products
-and sums); the input gradient is the forward on the padded output gradient, once per phase of the input (the
-positions with the same remainders by the strides, which the same kernel positions reach), so strided ones need
-no scatter-add.
+registers). Where the kernel's positions are rows of 3 one position apart (stride 1) and the outputs are one or
+two vectors of channels, a row's inputs slide under the kernel: each is broadcast once for the 3 outputs it
+reaches (the input gradient's kernel positions go in that order too). The weight gradient adds over chunks of
+positions, keeping 3 kernel positions by 8 output channels of vectors of 16 input channels where the channels and
+kernel positions allow (each product's gradient value broadcast once for three: 11 loads for 24 multiply-adds),
+else R input channels by V vectors of output channels (a vector loaded and R inputs broadcast for R x V: with 16
+output channels, 17 loads for 16; the same products and sums); the input gradient is the forward on the padded
+output gradient, once per phase of the input (the positions with the same remainders by the strides, which the
+same kernel positions reach), so strided ones need no scatter-add.
 
 Used where the vectors fill: a multiple of 16 output channels (forward), of 16 input channels (input gradient),
 of 16 output channels by 4-16 input channels, or of 8 output by 16 input channels with kernel positions in threes
@@ -269,6 +269,76 @@ void em_cl_conv_rows_f32(const int64_t *g, int64_t q0, int64_t q1, const float *
     }
 }
 
+/* as em_cl_slide_IV for 8 positions (IV floats apart) x 2 vectors of output channels [o, o + 32): wp (KK, C, 32);
+   each input broadcast once for 6 multiply-adds (10 broadcasts and 6 weight loads for 48, where em_cl_tile_14_2
+   reads 14 and 2 for 28) */
+static void em_cl_slide2(int64_t KK, const int64_t *off, int64_t C, int64_t IV, const float *x0, const float *wp,
+                         const float *bias, float *o0, int64_t ov, int np)
+{
+    em_v16 acc[8][2];
+    for (int v = 0; v < 2; ++v) {
+        const em_v16 b = bias ? *(const em_v16u *)(bias + 16 * v) : (em_v16){0};
+        for (int p = 0; p < 8; ++p)
+            acc[p][v] = b;
+    }
+    for (int64_t r = 0; r < KK; r += 3) {
+        const float *xs = x0 + off[r], *w = wp + r * C * 32;
+        for (int64_t c = 0; c < C; ++c) {
+            em_v16 wv[3][2];
+            for (int t = 0; t < 3; ++t)
+                for (int v = 0; v < 2; ++v) {
+                    wv[t][v] = *(const em_v16u *)(w + (t * C + c) * 32 + 16 * v);
+                    EM_IN_REGISTER(wv[t][v]);
+                }
+            _Pragma("GCC unroll 10")
+            for (int j = 0; j < 10; ++j) {
+                em_v16 x = xs[j * IV + c] - (em_v16){0};  /* (x - 0 is x: a broadcast load) */
+                EM_IN_REGISTER(x);
+                for (int t = 0; t < 3; ++t)
+                    if (j - t >= 0 && j - t < 8)
+                        for (int v = 0; v < 2; ++v)
+                            acc[j - t][v] += x * wv[t][v];
+            }
+        }
+    }
+    for (int p = 0; p < np; ++p)
+        for (int v = 0; v < 2; ++v)
+            *(em_v16u *)(o0 + p * ov + 16 * v) = acc[p][v];
+}
+
+/* as em_cl_conv_f32 with tile 1 (O a multiple of 32) for kernels whose positions are rows of 3 one position
+   apart (em_cl_slide2), the positions [q0, q1) whole rows of g, 8 of a row at a time */
+void em_cl_conv_slide2_f32(const int64_t *g, int64_t q0, int64_t q1, const float *in, const float *wp,
+                           const float *bias, float *out)
+{
+    const int64_t KK = g[Q_KK], C = g[Q_C], O = g[Q_O], V = g[Q_V], IV = g[Q_IV], *off = g + Q_OFF;
+    if (q0 >= q1)
+        return;
+    em_cl_walk w = em_cl_start(g, q0, in, out);
+    for (int64_t q = q0; q < q1; q += V) {  /* a row */
+        for (int64_t v = 0; v < V; v += 8) {
+            const int np = V - v < 8 ? (int)(V - v) : 8;
+            const float *x0 = w.in + v * IV;
+            float *o0 = (float *)w.out + v * g[Q_OV];
+            for (int64_t o = 0; o < O; o += 32) {
+                const float *wo = wp + o * KK * C, *bo = bias ? bias + o : 0;
+                if (np == 8) {
+                    em_cl_slide2(KK, off, C, IV, x0, wo, bo, o0 + o, g[Q_OV], np);
+                    continue;
+                }
+                const float *ip[14], *op[14];  /* a row's tail: a place per position (the first one's past np) */
+                for (int p = 0; p < 14; ++p) {
+                    ip[p] = x0 + (p < np ? p : 0) * IV;
+                    op[p] = o0 + (p < np ? p : 0) * g[Q_OV];
+                }
+                em_cl_tile_14_2(KK, off, C, ip, wo, bo, op, o, np);
+            }
+        }
+        for (int64_t v = 0; v < V; ++v)
+            em_cl_step(g, &w);
+    }
+}
+
 /* R input channels at ip[q] + at x V vectors of output channels [o, o + 16 V) of gp[q], summed over the m
    positions and added to acc (R, O) */
 #define EM_CL_WTILE(R, V)                                                                                       \
@@ -443,7 +513,8 @@ void em_cl_unpack_f32(const float *src, int64_t n0, int64_t n1, int64_t P, int64
 }
 /* a block program: steps of EM_CL_STEP int64s, {kind, arguments} (pointers as integers), each run for the
    images [n0, n1) of a block b: the padding copies, products and unpacking of ChannelsLastConv */
-enum { EM_CL_PAD, EM_CL_PAD_NHWC, EM_CL_CONV, EM_CL_CONV_ROWS, EM_CL_UNPACK, EM_CL_WEIGHT, EM_CL_STEP = 12 };
+enum { EM_CL_PAD, EM_CL_PAD_NHWC, EM_CL_CONV, EM_CL_CONV_ROWS, EM_CL_UNPACK, EM_CL_WEIGHT, EM_CL_CONV_SLIDE2,
+       EM_CL_STEP = 12 };
 
 static void em_cl_run_step(const int64_t *s, int64_t n0, int64_t n1, int64_t b)
 {
@@ -463,6 +534,9 @@ static void em_cl_run_step(const int64_t *s, int64_t n0, int64_t n1, int64_t b)
         break;
     case EM_CL_UNPACK:  /* src, P, C, dst */
         em_cl_unpack_f32(EM_CL_P(1), n0, n1, s[2], s[3], EM_CL_P(4));
+        break;
+    case EM_CL_CONV_SLIDE2:  /* g, positions an image, in, wp, bias, out */
+        em_cl_conv_slide2_f32(EM_CL_P(1), n0 * s[2], n1 * s[2], EM_CL_P(3), EM_CL_P(4), EM_CL_P(5), EM_CL_P(6));
         break;
     default:  /* EM_CL_WEIGHT: g, tile, positions an image, in, gy, acc, a block's acc size (each block its own) */
         em_cl_weight_f32(EM_CL_P(1), s[2], n0 * s[3], n1 * s[3], EM_CL_P(4), EM_CL_P(5),
@@ -496,7 +570,7 @@ _BLOCKS = 8  # blocks of images of an op (see _block)
 # batch 32 on two threads: 64x64 channels at 8x8 0.91 -> 0.82 ms with 4 blocks, 32x32 at 16x16 0.69 -> 0.66)
 _WEIGHT_BLOCKS = 4
 _STEP = 12  # int64s of a block program's step (EM_CL_STEP); its kinds:
-_PAD, _PAD_NHWC, _CONV, _CONV_ROWS, _UNPACK, _WEIGHT = range(6)
+_PAD, _PAD_NHWC, _CONV, _CONV_ROWS, _UNPACK, _WEIGHT, _CONV_SLIDE2 = range(7)
 
 
 def fills_vectors(channels):
@@ -546,6 +620,14 @@ def _positions(n, u, v, ins, outs, kk, c, o, off):
     return np.array([n, u, v, *ins, *outs, kk, c, o, *off], np.int64)
 
 
+def _slides(g):
+    """Whether the kernel positions of geometry g are rows of 3 one position apart (stride and dilation 1 along
+    the rows: the inputs of a row of outputs slide under them)."""
+    kk, step, off = g[9], g[5], g[12:]  # Q_KK, Q_IV, Q_OFF
+    return kk % 3 == 0 and all(off[r + 1] - off[r] == step and off[r + 2] - off[r + 1] == step
+                               for r in range(0, kk, 3))
+
+
 def _panel(w_kco, v):
     """Weights (KK, C, O) as em_cl_conv_f32's (O / (16 v), KK, C, 16 v) blocks."""
     kk, c, o = w_kco.shape
@@ -586,11 +668,14 @@ class ChannelsLastConv:
     @staticmethod
     def _product(g, t, per_image, flat, panel, bias, out):
         """The step of em_cl_conv_f32 over an image block's positions of g (em_cl_conv_rows_f32 for one vector of
-        channels where the positions are 1, 3, 16 or 32 floats apart): out (a pointer) = flat by panel, plus bias
-        (an array or None)."""
+        channels where the positions are 1, 3, 16 or 32 floats apart, em_cl_conv_slide2_f32 for two where the
+        kernel's positions are rows of 3 one position apart): out (a pointer) = flat by panel, plus bias (an array
+        or None)."""
         b = 0 if bias is None else bias
         if t == 2 and g[5] in (1, 3, 16, 32):  # g[Q_IV]
             return _CONV_ROWS, g, per_image, flat, panel, b, out
+        if t == 1 and _slides(g):
+            return _CONV_SLIDE2, g, per_image, flat, panel, b, out
         return _CONV, g, t, per_image, flat, panel, b, out
 
     def _padder(self, a, rows, cols, channels=None):
