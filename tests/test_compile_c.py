@@ -1,6 +1,7 @@
 """ember.compile's C backend: the ops' C rules against their NumPy forwards, the fusion pass on hand-built graphs,
 the generated C under -Wall -Werror, the on-disk cache across processes, the fallback without a compiler, and
 whole training steps against eager."""
+import contextlib
 import functools
 import os
 import platform
@@ -332,7 +333,9 @@ def test_float32_graphs_build_the_hand_written_libraries_without_their_float64_f
         batch = (ember.randn(4, 1, 28, 28).to(dtype), ember.randint(0, 10, (4,)))
         eager_losses, eager_params, _ = _train(make, batch, None)
         loaded.clear()
-        losses, params, _ = _train(make, batch, "c")
+        with monkeypatch.context() as m:
+            _numpy_traces(m)  # (the libraries traces load: test_a_warm_start_traces_its_convolutions_on_the_cached_c)
+            losses, params, _ = _train(make, batch, "c")
         np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
         for a, b in zip(params, eager_params):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -342,6 +345,42 @@ def test_float32_graphs_build_the_hand_written_libraries_without_their_float64_f
             lib = load(source, COMPILER)
             assert hasattr(lib, "em_maxpool_f64" if source.endswith(c_pool.BODY) else "em_gather_f64") == (
                 dtype == ember.float64)
+
+
+@needs_cc
+def test_a_warm_start_traces_its_convolutions_on_the_cached_c(monkeypatch, tmp_path):
+    """Where the cache holds the convolutions' libraries, a c-backend trace (an eager step) runs its convolutions
+    on them (c_backend.convolutions_in_c: resnet_small's first call on a warm cache ~100 against ~150-180 ms);
+    with an empty cache it compiles nothing for them and runs NumPy's; numpy-backend traces and eager
+    convolutions outside traces never do. The first call's results are eager's to float32 rounding."""
+    from ember.compiler import c_conv
+    from ember.ops.conv import _ConvOp
+    monkeypatch.setenv("EMBER_CACHE_DIR", str(tmp_path / "cache"))
+    calls = []
+    conv = c_conv.WindowOps.conv
+    monkeypatch.setattr(c_conv.WindowOps, "conv", lambda self, *args: calls.append(1) or conv(self, *args))
+
+    def first_call(backend):
+        ember.manual_seed(0)
+        model = ember.nn.Sequential(ember.nn.Conv2d(3, 16, 3, padding=1), ember.nn.ReLU(), ember.nn.Flatten(),
+                                    ember.nn.Linear(16 * 8 * 8, 10))
+        step = classification_step(model, ember.optim.SGD(model.parameters(), lr=0.1))
+        run = ember.compile(step, fullgraph=True, backend=backend) if backend else step
+        calls.clear()
+        loss = run(ember.randn(4, 3, 8, 8, generator=ember.Generator().manual_seed(1)), ember.tensor([1, 2, 3, 4]))
+        return loss.item(), len(calls), run
+
+    eager, eager_calls, _ = first_call(None)
+    cold, cold_calls, run = first_call("c")  # the trace on NumPy's; then the graph's libraries compile
+    assert eager_calls == 0 and cold_calls == 0 and _ConvOp.window_ops is None
+    assert cache.cached(c_backend.render_c.header(c_backend.data_offset()) + FLOAT32_ONLY + c_conv.BODY, COMPILER)
+    warm, warm_calls, _ = first_call("c")  # a new function: its trace on the cached C
+    assert warm_calls > 0 and _ConvOp.window_ops is None
+    numpy_backend, numpy_calls, _ = first_call("numpy")
+    assert numpy_calls == 0
+    assert cold == eager == numpy_backend
+    np.testing.assert_allclose(warm, eager, rtol=1e-5)
+    assert first_call(None)[1] == 0  # eager again: NumPy's convolutions
 
 
 @needs_cc
@@ -629,6 +668,12 @@ def test_optimizer_updates_in_c_give_the_eager_bits(optimizer, kwargs, dtype, mo
         assert len(ran) >= 2 and all(ran)  # C, for both parameters in every run of the graph
     state = opt.state[opt.param_groups[0]["params"][0]]
     assert state.get("step", 5) == 5 and all(v.dtype == dtype.np for v in state.values() if hasattr(v, "dtype"))
+
+
+def _numpy_traces(monkeypatch):
+    """Traces run their convolutions on NumPy's array code (not c_backend.convolutions_in_c's cached C): the C
+    calls counted, and the results that differ from eager's, are the graph's (the last call's)."""
+    monkeypatch.setattr(c_backend, "convolutions_in_c", contextlib.nullcontext)
 
 
 def _train(make, batch, backend, steps=4):
@@ -1097,6 +1142,7 @@ def _direct_convolution_and_gradients(conv, monkeypatch, shapes=((11, 5, 13, 10)
     from ember.compiler import c_direct, c_nhwc
     monkeypatch.setattr(c_direct, "_SPLIT_MIN", 1)
     monkeypatch.setattr(c_nhwc, "_SPLIT_MIN", 1)
+    _numpy_traces(monkeypatch)
     ember.set_num_threads(2)
     calls = []
     cls, names = ((c_nhwc.ChannelsLastConv, ("conv", "conv_input", "conv_weight")) if channels_last
@@ -1599,6 +1645,7 @@ def test_a_forked_child_runs_the_compiled_convolutions_on_one_thread(monkeypatch
         return run(self, n, work, steps)
 
     monkeypatch.setattr(c_nhwc.ChannelsLastConv, "_run", spy)
+    _numpy_traces(monkeypatch)
     threads = ember.get_num_threads()
     ember.set_num_threads(2)
     try:

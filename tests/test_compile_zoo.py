@@ -5,6 +5,8 @@ and these batches of 2 are ill-conditioned where batch norms see 2 values a chan
 last stages: eager float32 itself is 10-30% off float64 in gradients there), so its results are held against
 a float64 eager run: compiled and eager float32 differ by no more than eager float32 differs from float64 (plus
 1e-6 of the values)."""
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,7 @@ import ember
 import ember.nn as nn
 import ember.nn.functional as F
 from ember import zoo
-from ember.compiler import cache
+from ember.compiler import c_backend, cache
 from ember.compiler.interpret import Program
 
 _IMAGES = {"lenet5": (2, 1, 28, 28), "mlp": (4, 1, 28, 28), "resnet8": (2, 3, 16, 16), "resnet18": (2, 3, 32, 32),
@@ -81,6 +83,10 @@ def test_zoo_training_step_compiled_equals_eager(name, backend, monkeypatch):
     runs = []
     run_program = Program.run
     monkeypatch.setattr(Program, "run", lambda self, inputs: runs.append(self) or run_program(self, inputs))
+    # the traces (the first two steps) on NumPy's convolutions, as eager: only the graph's step differs (in these
+    # ill-conditioned batches a difference in the first step grows: ResNet-50's blocks' loss 10x farther from
+    # float64's than eager's after 3 steps, where at batch 8 of 64x64 the C is 100x closer to it than eager)
+    monkeypatch.setattr(c_backend, "convolutions_in_c", contextlib.nullcontext)
     eager_losses, eager_params, _ = _train(name, None)
     losses, params, run = _train(name, backend)
     assert len(runs) == 1 and len(run.cache) == 1 and run.graph.grads  # the third step ran the graph

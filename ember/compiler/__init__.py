@@ -4,15 +4,18 @@
     def predict(x):
         return model(x).softmax(-1)
 
-The first call with new guards (see ``Guards``) runs the function eagerly while ``capture.trace`` records its ops;
-the graph goes through the passes (``passes``) and becomes a Program (``interpret``). Later calls with the same
-guards run the Program. A backward and an optimizer step inside the function are part of its graph; a function
-whose outputs need gradients is traced with their backward after it (a joint graph, see ``joint``), which a
-backward from the outputs runs. What a graph cannot hold (``.item()`` in the middle, ``.numpy()``, a
-post-accumulate-grad hook) is a graph break: the function then always runs eagerly, after one warning naming the
-cause and the line (``fullgraph=True`` raises instead). Backends: "c" (elementwise chains fused into generated C, see
-``c_backend``; the rest as "numpy"), "numpy" (the interpreter) and "eager" (no graph at all).
+The first call with new guards (see ``Guards``) runs the function eagerly while ``capture.trace`` records its ops
+(for the c backend, its convolutions on the C the graph will run, where the cache holds it:
+``c_backend.convolutions_in_c``); the graph goes through the passes (``passes``) and becomes a Program
+(``interpret``). Later calls with the same guards run the Program. A backward and an optimizer step inside the
+function are part of its graph; a function whose outputs need gradients is traced with their backward after it (a
+joint graph, see ``joint``), which a backward from the outputs runs. What a graph cannot hold (``.item()`` in the
+middle, ``.numpy()``, a post-accumulate-grad hook) is a graph break: the function then always runs eagerly, after
+one warning naming the cause and the line (``fullgraph=True`` raises instead). Backends: "c" (elementwise chains
+fused into generated C, see ``c_backend``; the rest as "numpy"), "numpy" (the interpreter) and "eager" (no graph
+at all).
 """
+import contextlib
 import os
 import shutil
 import subprocess
@@ -58,7 +61,8 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="c", mode=None
         dynamic (bool, optional): accepted and unused: a graph is traced per input shape either way.
             Default: None.
         backend (str): ``"c"`` (elementwise chains fused into C compiled by the system's compiler, cached on
-            disk; without a compiler the "numpy" backend, after one warning), ``"numpy"`` (the graph run by NumPy:
+            disk; the eager calls that record and check the graph run their convolutions on that C where the cache
+            holds it; without a compiler the "numpy" backend, after one warning), ``"numpy"`` (the graph run by NumPy:
             the same array code as eager, the same bits) or ``"eager"`` (no graph); another raises ValueError.
             Default: ``"c"``.
         mode (str, optional): accepted and unused. Default: None.
@@ -227,8 +231,14 @@ class CompiledFunction:
             return unflatten(entry.graph.output_spec, outs)
         return self._trace(key, args, kwargs)
 
+    def _traced(self, args, kwargs):
+        """trace() of the function on these arguments (its convolutions in the C they will run on, for the c
+        backend)."""
+        with c_backend.convolutions_in_c() if self.backend == "c" else contextlib.nullcontext():
+            return trace(self.fn, args, kwargs, joint=self.memory is None)
+
     def _trace(self, key, args, kwargs):
-        graph, result = trace(self.fn, args, kwargs, joint=self.memory is None)
+        graph, result = self._traced(args, kwargs)
         if isinstance(graph, GraphBreak):
             self._broken(key, graph)
         else:
@@ -245,7 +255,7 @@ class CompiledFunction:
         """The second call with a graph's guards traces again (running eagerly) and compares the two traces' ops:
         an op holding arrays or numbers that differ between them computed them from the tensors' data outside the
         graph (its replays would reuse the first call's values), so the function runs eagerly from then on."""
-        graph, result = trace(self.fn, args, kwargs, joint=self.memory is None)
+        graph, result = self._traced(args, kwargs)
         if isinstance(graph, GraphBreak):
             self._broken(key, graph)
             return result

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import threading
 
-__all__ = ["CompileError", "find_compiler", "cache_dir", "build", "build_all", "load", "FLAGS"]
+__all__ = ["CompileError", "find_compiler", "cache_dir", "cached", "build", "build_all", "load", "FLAGS"]
 
 FLAGS = ("-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c99", "-ffp-contract=off",
          "-fno-math-errno", "-fno-trapping-math")
@@ -94,6 +94,11 @@ def _path(key):
     return os.path.join(cache_dir(), "c", f"{key}.so")
 
 
+def cached(source, compiler, flags=FLAGS):
+    """Whether the cache holds source's library (compiled by this compiler with these flags)."""
+    return os.path.exists(_path(_key(source, compiler, flags)))
+
+
 def build(source, compiler, flags=FLAGS):
     """The path of the shared library of source, compiled now unless the cache has it (or another thread of this
     process is compiling it: then when it is done)."""
@@ -130,8 +135,8 @@ def build_all(sources, compiler, flags=FLAGS):
             errors.append(e)
 
     for source in dict.fromkeys(sources):
-        if os.path.exists(_path(_key(source, compiler, flags))):
-            continue  # cached: no thread to start (a warm start's ~3 ms)
+        if cached(source, compiler, flags):
+            continue  # no thread to start (a warm start's ~3 ms)
         t = threading.Thread(target=run, args=(source,), daemon=True)
         t.start()
         threads.append(t)
