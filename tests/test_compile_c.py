@@ -1251,7 +1251,7 @@ def test_strided_float32_convolutions_run_directly_on_phases_in_c_as_eager(conv,
     (lambda x, w, b: F.conv2d(x[:, :3], w[:16, :3].contiguous(), b[:16], padding=(1, 4)),  # an image's 3
      ["conv", "conv_weight"]),  # channels: rows 3 floats apart, the weight gradient's padded to 4
     (lambda x, w, b: F.conv2d(x[:, :1], w[:16, :1].contiguous(), b[:16], padding=(1, 4)),  # one channel: rows
-     ["conv", "conv_weight"]),  # of positions one float apart
+     ["conv", "conv_weight"]),  # of 16 positions one float apart (no em_cl_slide_1: em_cl_row_1)
     (lambda x, w, b: F.conv2d(x, w[:32], b[:32], padding=(1, 3)),  # 32 outputs: rows of 8 positions (and a
      ["conv", "conv_input", "conv_weight"])],  # tail of 7) by 2 vectors, inputs slid under the kernel
     ids=["padded", "strided_dilated", "3_kernel_2", "large_padding", "8_inputs", "12_inputs", "16_channels",
