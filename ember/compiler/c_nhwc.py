@@ -6,7 +6,7 @@ adds, for each kernel position and input channel, V weight loads times P inputs 
 read the same way (positions are walked, each with its own place), and no junk positions are computed, which the
 position-vector kernels of ``c_direct`` pay on small maps (20-25% on 8x8). With 16 channels (one vector), 16
 positions of a row a constant step apart are a tile (no place per position to keep in registers). Where the kernel's
-positions are rows of 3 one position apart (stride 1) and the outputs are one vector of channels (from 3 or 16 input
+positions are rows of 3 one position apart (stride 1) and the outputs are one vector of channels (from 16 input
 channels) or two, a row's inputs slide under the kernel: each is broadcast once for the 3 outputs it reaches (the
 input gradient's kernel positions go in that order too). The weight gradient adds over chunks of positions, keeping
 3 kernel positions by 8 output channels of vectors of 16 input channels where the channels and kernel positions
@@ -219,8 +219,7 @@ static void em_cl_slide_##IV(int64_t KK, const int64_t *off, int64_t C, const fl
         *(em_v16u *)(o0 + p * ov) = acc[p];                                                                     \
 }
 
-EM_CL_SLIDE(3)  /* (images of 3 channels, and 16 channels: one of 1 channel compiled 0.2 s longer) */
-EM_CL_SLIDE(16)
+EM_CL_SLIDE(16)  /* (16 input channels: one for images of 1 or 3 compiled 0.2 or 0.1 s longer) */
 
 /* as em_cl_conv_f32 for 16 output channels a vector, the positions [q0, q1) whole rows of g, 16 of a row at a
    time, IV (the input's step between positions) 1, 3, 16 or 32 (images of one or three channels, and 16 or 32
@@ -229,7 +228,7 @@ void em_cl_conv_rows_f32(const int64_t *g, int64_t q0, int64_t q1, const float *
                          const float *bias, float *out)
 {
     const int64_t KK = g[Q_KK], C = g[Q_C], O = g[Q_O], V = g[Q_V], IV = g[Q_IV], *off = g + Q_OFF;
-    int slide = KK % 3 == 0 && (IV == 3 || IV == 16);  /* em_cl_slide_IV: kernel rows of 3 positions IV apart */
+    int slide = KK % 3 == 0 && IV == 16;  /* em_cl_slide_16: kernel rows of 3 positions IV apart */
     for (int64_t r = 0; slide && r < KK; r += 3)
         slide = off[r + 1] - off[r] == IV && off[r + 2] - off[r + 1] == IV;
     if (q0 >= q1)
@@ -256,7 +255,6 @@ void em_cl_conv_rows_f32(const int64_t *g, int64_t q0, int64_t q1, const float *
                 case 1: em_cl_row_1(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
                 case 3: em_cl_row_3(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
                 case 16: em_cl_row_16(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
-                case 103: em_cl_slide_3(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
                 case 116: em_cl_slide_16(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
                 default: em_cl_row_32(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np);
                 }
