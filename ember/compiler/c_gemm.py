@@ -36,7 +36,7 @@ BODY = r"""
 #define EM_GEMM_NR 32    /* its columns: two vectors of 16 */
 #define EM_GEMM_KC 256   /* the shared dimension's block: a packed panel of b is 32 KB */
 #define EM_GEMM_NC 1024  /* columns of b packed at once: the pack (1 MB) stays in L2 */
-static __thread float *em_gemm_packed;  /* this thread's packed panels of b (EM_GEMM_KC x EM_GEMM_NC) */
+static __thread float *em_gemm_packed;  /* this thread's packed panels of b (EM_GEMM_KC x EM_GEMM_NC), then a's block */
 
 /* c[:mr, :16 * NV] (=, or += with add) a[:mr, :kc] @ panel (+ bias where not NULL), where a holds a's block as kc
    rows of EM_GEMM_MR (em_gemm_pack_a: zeros past row mr) and panel b's kc x 32 block row by row (its first 16

@@ -251,11 +251,14 @@ void em_cl_conv_rows_f32(const int64_t *g, int64_t q0, int64_t q1, const float *
             }
             for (int64_t o = 0; o < O; o += 16) {
                 const float *wo = wp + o * KK * C, *bo = bias ? bias + o : 0;
-                switch (IV + 100 * slide) {
+                if (slide) {
+                    em_cl_slide_16(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np);
+                    continue;
+                }
+                switch (IV) {
                 case 1: em_cl_row_1(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
                 case 3: em_cl_row_3(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
                 case 16: em_cl_row_16(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
-                case 116: em_cl_slide_16(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np); break;
                 default: em_cl_row_32(KK, off, C, x0, wo, bo, o0 + o, g[Q_OV], np);
                 }
             }
@@ -265,7 +268,7 @@ void em_cl_conv_rows_f32(const int64_t *g, int64_t q0, int64_t q1, const float *
     }
 }
 
-/* as em_cl_slide_IV for 8 positions (IV floats apart) x 2 vectors of output channels [o, o + 32): wp (KK, C, 32);
+/* as em_cl_slide_16 for 8 positions (IV floats apart) x 2 vectors of output channels [o, o + 32): wp (KK, C, 32);
    each input broadcast once for 6 multiply-adds (10 broadcasts and 6 weight loads for 48, where em_cl_tile_14_2
    reads 14 and 2 for 28) */
 static void em_cl_slide2(int64_t KK, const int64_t *off, int64_t C, int64_t IV, const float *x0, const float *wp,
