@@ -156,6 +156,14 @@ void em_cl_conv_f32(const int64_t *g, int64_t tile, int64_t q0, int64_t q1, cons
     }
 }
 
+/* the 16 accumulators of a row of positions, each the bias (16 floats) or zeros */
+static inline void em_cl_acc_bias(em_v16 *acc, const float *bias)
+{
+    const em_v16 b = bias ? *(const em_v16u *)bias : (em_v16){0};
+    for (int p = 0; p < 16; ++p)
+        acc[p] = b;
+}
+
 /* 16 positions of one row, IV floats apart (a constant: no pointer per position), x one vector of output
    channels [o, o + 16): wp (KK, C, 16) */
 #define EM_CL_ROW(IV)                                                                                           \
@@ -163,9 +171,7 @@ static void em_cl_row_##IV(int64_t KK, const int64_t *off, int64_t C, const floa
                            const float *bias, float *o0, int64_t ov, int np)                                   \
 {                                                                                                               \
     em_v16 acc[16];                                                                                             \
-    const em_v16 b = bias ? *(const em_v16u *)bias : (em_v16){0};                                               \
-    for (int p = 0; p < 16; ++p)                                                                                \
-        acc[p] = b;                                                                                             \
+    em_cl_acc_bias(acc, bias);                                                                                  \
     for (int64_t k = 0; k < KK; ++k) {                                                                          \
         const float *xs = x0 + off[k], *w = wp + k * C * 16;                                                   \
         for (int64_t c = 0; c < C; ++c) {                                                                       \
@@ -183,43 +189,39 @@ EM_CL_ROW(3)
 EM_CL_ROW(16)
 EM_CL_ROW(32)
 
-/* as em_cl_row_IV, for kernels whose positions are rows of 3 one position apart (stride and dilation 1 along the
+/* as em_cl_row_16, for kernels whose positions are rows of 3 one position apart (stride and dilation 1 along the
    rows): each input of a kernel row is read once for the 3 outputs it reaches (18 broadcasts for 48 multiply-adds
-   where em_cl_row reads 16 for 16); the sums of a kernel row's 3 positions go input channel by channel */
-#define EM_CL_SLIDE(IV)                                                                                         \
-static void em_cl_slide_##IV(int64_t KK, const int64_t *off, int64_t C, const float *x0, const float *wp,      \
-                             const float *bias, float *o0, int64_t ov, int np)                                 \
-{                                                                                                               \
-    em_v16 acc[16];                                                                                             \
-    const em_v16 b = bias ? *(const em_v16u *)bias : (em_v16){0};                                               \
-    for (int p = 0; p < 16; ++p)                                                                                \
-        acc[p] = b;                                                                                             \
-    for (int64_t r = 0; r < KK; r += 3) {                                                                       \
-        const float *xs = x0 + off[r], *w = wp + r * C * 16;                                                   \
-        for (int64_t c = 0; c < C; ++c) {                                                                       \
-            em_v16 w0 = *(const em_v16u *)(w + c * 16), w1 = *(const em_v16u *)(w + (C + c) * 16),              \
-                   w2 = *(const em_v16u *)(w + (2 * C + c) * 16);                                               \
-            EM_IN_REGISTER(w0);                                                                                 \
-            EM_IN_REGISTER(w1);                                                                                 \
-            EM_IN_REGISTER(w2);                                                                                 \
-            _Pragma("GCC unroll 18")                                                                            \
-            for (int j = 0; j < 18; ++j) {                                                                      \
-                em_v16 x = xs[j * IV + c] - (em_v16){0};  /* (x - 0 is x: a broadcast load) */                  \
-                EM_IN_REGISTER(x);                                                                              \
-                if (j < 16)                                                                                     \
-                    acc[j] += x * w0;                                                                           \
-                if (j >= 1 && j < 17)                                                                           \
-                    acc[j - 1] += x * w1;                                                                       \
-                if (j >= 2)                                                                                     \
-                    acc[j - 2] += x * w2;                                                                       \
-            }                                                                                                   \
-        }                                                                                                       \
-    }                                                                                                           \
-    for (int p = 0; p < np; ++p)                                                                                \
-        *(em_v16u *)(o0 + p * ov) = acc[p];                                                                     \
+   where em_cl_row reads 16 for 16); the sums of a kernel row's 3 positions go input channel by channel (only for
+   16 input channels: ones for images of 1 or 3 compiled 0.2 or 0.1 s longer) */
+static void em_cl_slide_16(int64_t KK, const int64_t *off, int64_t C, const float *x0, const float *wp,
+                           const float *bias, float *o0, int64_t ov, int np)
+{
+    em_v16 acc[16];
+    em_cl_acc_bias(acc, bias);
+    for (int64_t r = 0; r < KK; r += 3) {
+        const float *xs = x0 + off[r], *w = wp + r * C * 16;
+        for (int64_t c = 0; c < C; ++c) {
+            em_v16 w0 = *(const em_v16u *)(w + c * 16), w1 = *(const em_v16u *)(w + (C + c) * 16),
+                   w2 = *(const em_v16u *)(w + (2 * C + c) * 16);
+            EM_IN_REGISTER(w0);
+            EM_IN_REGISTER(w1);
+            EM_IN_REGISTER(w2);
+            _Pragma("GCC unroll 18")
+            for (int j = 0; j < 18; ++j) {
+                em_v16 x = xs[j * 16 + c] - (em_v16){0};  /* (x - 0 is x: a broadcast load) */
+                EM_IN_REGISTER(x);
+                if (j < 16)
+                    acc[j] += x * w0;
+                if (j >= 1 && j < 17)
+                    acc[j - 1] += x * w1;
+                if (j >= 2)
+                    acc[j - 2] += x * w2;
+            }
+        }
+    }
+    for (int p = 0; p < np; ++p)
+        *(em_v16u *)(o0 + p * ov) = acc[p];
 }
-
-EM_CL_SLIDE(16)  /* (16 input channels: one for images of 1 or 3 compiled 0.2 or 0.1 s longer) */
 
 /* as em_cl_conv_f32 for 16 output channels a vector, the positions [q0, q1) whole rows of g, 16 of a row at a
    time, IV (the input's step between positions) 1, 3, 16 or 32 (images of one or three channels, and 16 or 32
