@@ -82,15 +82,20 @@ def _cached_window_ops():
         return None
     where = (tuple(compiler), cache.cache_dir())
     if where not in _window_ops:
-        for only in (FLOAT32_ONLY, ""):
-            header = render_c.header(offset) + only
-            sources = [header + c_conv.BODY, header + c_nhwc.BODY]
+        for float64 in (False, True):
+            sources = [_header(offset, float64) + module.BODY for module in (c_conv, c_nhwc)]
             if all(cache.cached(source, compiler) for source in sources):
                 _window_ops[where] = c_conv.WindowOps(*(lambda s=s: _load(s, compiler) for s in sources))
                 break
         else:
             return None
     return _window_ops[where]
+
+
+def _header(offset, float64):
+    """What a hand-written module's C starts with: render_c's header, and FLOAT32_ONLY where no float64 value
+    needs the module's float64 functions (the source, and so the library's cache key, a graph builds)."""
+    return render_c.header(offset) + ("" if float64 else FLOAT32_ONLY)
 
 
 def runtime_source(offset):
@@ -199,7 +204,7 @@ def program(graph, name="graph", phases=False):
                  (c_conv, c_conv.lower_convolutions), (c_norm, c_norm.lower_norms), (c_rnn, c_rnn.lower_rnns),
                  (c_attention, c_attention.lower_attention), (c_embedding, c_embedding.lower_embeddings))
     # (the channels-last convolutions' C is a library of its own, c_conv's convolutions load it beside c_conv's)
-    header = render_c.header(offset) + ("" if has_float64(graph) else FLOAT32_ONLY)
+    header = _header(offset, has_float64(graph))
     sources = {module: header + module.BODY for module in [m for m, _ in lowerings] + [c_nhwc]}
     loads = {module: (lambda source=source: _load(source, compiler)) for module, source in sources.items()}
     try:

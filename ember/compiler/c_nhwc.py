@@ -225,14 +225,11 @@ static void em_cl_slide_16(int64_t KK, const int64_t *off, int64_t C, const floa
 
 /* as em_cl_conv_f32 for 16 output channels a vector, the positions [q0, q1) whole rows of g, 16 of a row at a
    time, IV (the input's step between positions) 1, 3, 16 or 32 (images of one or three channels, and 16 or 32
-   channels at stride 1 or 2) */
+   channels at stride 1 or 2); with slide (IV 16, kernel rows of 3 positions one apart), em_cl_slide_16 */
 void em_cl_conv_rows_f32(const int64_t *g, int64_t q0, int64_t q1, const float *in, const float *wp,
-                         const float *bias, float *out)
+                         const float *bias, float *out, int slide)
 {
     const int64_t KK = g[Q_KK], C = g[Q_C], O = g[Q_O], V = g[Q_V], IV = g[Q_IV], *off = g + Q_OFF;
-    int slide = KK % 3 == 0 && IV == 16;  /* em_cl_slide_16: kernel rows of 3 positions IV apart */
-    for (int64_t r = 0; slide && r < KK; r += 3)
-        slide = off[r + 1] - off[r] == IV && off[r + 2] - off[r + 1] == IV;
     if (q0 >= q1)
         return;
     em_cl_walk w = em_cl_start(g, q0, in, out);
@@ -530,8 +527,9 @@ static void em_cl_run_step(const int64_t *s, int64_t n0, int64_t n1, int64_t b)
     case EM_CL_CONV:  /* g, tile, positions an image, in, wp, bias, out */
         em_cl_conv_f32(EM_CL_P(1), s[2], n0 * s[3], n1 * s[3], EM_CL_P(4), EM_CL_P(5), EM_CL_P(6), EM_CL_P(7));
         break;
-    case EM_CL_CONV_ROWS:  /* g, positions an image, in, wp, bias, out */
-        em_cl_conv_rows_f32(EM_CL_P(1), n0 * s[2], n1 * s[2], EM_CL_P(3), EM_CL_P(4), EM_CL_P(5), EM_CL_P(6));
+    case EM_CL_CONV_ROWS:  /* g, positions an image, in, wp, bias, out, slide */
+        em_cl_conv_rows_f32(EM_CL_P(1), n0 * s[2], n1 * s[2], EM_CL_P(3), EM_CL_P(4), EM_CL_P(5), EM_CL_P(6),
+                            (int)s[7]);
         break;
     case EM_CL_UNPACK:  /* src, P, C, dst */
         em_cl_unpack_f32(EM_CL_P(1), n0, n1, s[2], s[3], EM_CL_P(4));
@@ -669,12 +667,12 @@ class ChannelsLastConv:
     @staticmethod
     def _product(g, t, per_image, flat, panel, bias, out):
         """The step of em_cl_conv_f32 over an image block's positions of g (em_cl_conv_rows_f32 for one vector of
-        channels where the positions are 1, 3, 16 or 32 floats apart, em_cl_conv_slide2_f32 for two where the
-        kernel's positions are rows of 3 one position apart): out (a pointer) = flat by panel, plus bias (an array
-        or None)."""
+        channels where the positions are 1, 3, 16 or 32 floats apart, sliding where they are 16 and the kernel's
+        positions rows of 3 one position apart; em_cl_conv_slide2_f32 for two vectors where the kernel's are):
+        out (a pointer) = flat by panel, plus bias (an array or None)."""
         b = 0 if bias is None else bias
         if t == 2 and g[5] in (1, 3, 16, 32):  # g[Q_IV]
-            return _CONV_ROWS, g, per_image, flat, panel, b, out
+            return _CONV_ROWS, g, per_image, flat, panel, b, out, int(g[5] == 16 and _slides(g))
         if t == 1 and _slides(g):
             return _CONV_SLIDE2, g, per_image, flat, panel, b, out
         return _CONV, g, t, per_image, flat, panel, b, out
