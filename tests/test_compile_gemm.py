@@ -17,13 +17,13 @@ needs_cc = pytest.mark.skipif(COMPILER is None, reason="no C compiler")
 _WRAPPER = r"""
 /* the GEMM for the tests: 1 when it ran, 0 without its buffer, -1 where the module has no AVX-512 */
 int em_test_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
-                 int64_t ldb, int add, float *c, int64_t ldc, const float *bias)
+                 int64_t ldb, int add, float *c, int64_t ldc, const float *bias, const em_gemm_after *after)
 {
 #if defined(__AVX512F__)
-    return em_sgemm_own(ta, tb, m, n, k, a, lda, b, ldb, add, c, ldc, bias);
+    return em_sgemm_own(ta, tb, m, n, k, a, lda, b, ldb, add, c, ldc, bias, after);
 #else
     (void)ta; (void)tb; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb; (void)add; (void)c;
-    (void)ldc; (void)bias;
+    (void)ldc; (void)bias; (void)after;
     return -1;
 #endif
 }
@@ -46,16 +46,17 @@ def gemm():
     source = "\n".join([render_c.header(c_backend.data_offset()), "#include <string.h>", c_gemm.BODY, _WRAPPER])
     fn = cache.load(source, COMPILER).em_test_gemm
     p, i64 = ctypes.c_void_p, ctypes.c_int64
-    fn.argtypes = [ctypes.c_int, ctypes.c_int, i64, i64, i64, p, i64, p, i64, ctypes.c_int, p, i64, p]
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, i64, i64, i64, p, i64, p, i64, ctypes.c_int, p, i64, p, p]
     fn.restype = ctypes.c_int
 
-    def run(a, b, c, transposed=False, add=False, bias=None, a_transposed=False):
+    def run(a, b, c, transposed=False, add=False, bias=None, a_transposed=False, after=None):
         for x in (a, b, c):
             assert x.dtype == np.float32 and x.strides[1] == 4
         k, m = a.shape if a_transposed else a.shape[::-1]
         n = b.shape[0] if transposed else b.shape[1]
         ran = fn(a_transposed, transposed, m, n, k, a.ctypes.data, a.strides[0] // 4, b.ctypes.data,
-                 b.strides[0] // 4, add, c.ctypes.data, c.strides[0] // 4, None if bias is None else bias.ctypes.data)
+                 b.strides[0] // 4, add, c.ctypes.data, c.strides[0] // 4, None if bias is None else bias.ctypes.data,
+                 after)
         if ran == -1:
             pytest.skip("no AVX-512 on this machine: segments use the BLAS")
         assert ran == 1
@@ -158,29 +159,71 @@ def test_the_module_with_the_gemm_compiles_without_warnings(tmp_path):
 def test_the_library_and_a_module_calling_it_compile_without_warnings(tmp_path):
     module = "\n".join([render_c.header(c_backend.data_offset()), c_gemm.CALLS,
                         "int em_probe(float *c) { return EM_GEMM_OWN_s(111, 111, 12, 16, 1, 1.0f, c, 1, c, 16, 0.0f, "
-                        "c, 16, NULL); }"])
+                        "c, 16, NULL, NULL); }"])
     assert_compiles_strictly([c_gemm.LIBRARY, module], tmp_path)
+
+
+class _After(ctypes.Structure):
+    """c_gemm.AFTER's em_gemm_after: the function given each block of c's rows as they are final."""
+    _fields_ = [("fn", ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+                                        ctypes.c_int64))]
+
+
+def _after_recording(c):
+    """An em_gemm_after that records (first row, first column, the block's values as given) of c's blocks."""
+    blocks = []
+
+    def fn(_, first, rows, cols, ldc):
+        assert ldc == c.strides[0] // 4
+        at = (first - c.ctypes.data) // 4
+        r0, c0 = divmod(at, ldc)
+        blocks.append((r0, c0, c[r0:r0 + rows, c0:c0 + cols].copy()))
+    after = _After(_After._fields_[0][1](fn))
+    return after, blocks
 
 
 @needs_cc
 @pytest.mark.parametrize("transposed", [False, True])
 @pytest.mark.parametrize("a_transposed", [False, True])
 def test_the_librarys_gemm_equals_numpys(transposed, a_transposed):
-    """em_gemm_f32, the function whose address the modules calling the GEMM hold (c_gemm.address)."""
+    """em_gemm_f32, the function whose address the modules calling the GEMM hold (c_gemm.address), and its
+    after-block function."""
     i64, p = ctypes.c_int64, ctypes.c_void_p
     fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_int, i64, i64, i64, p, i64, p, i64, ctypes.c_int, p,
-                          i64, p)(c_gemm.address(COMPILER))
+                          i64, p, p)(c_gemm.address(COMPILER))
     rng = np.random.default_rng(8)
     a = _wide(rng, 70, 30, 3) if a_transposed else _wide(rng, 30, 70, 3)
     b = _wide(rng, 40 if transposed else 70, 70 if transposed else 40, 5)
     bias = rng.standard_normal(40).astype(np.float32)
     c = np.zeros((30, 40), np.float32)
+    after, blocks = _after_recording(c)
     ran = fn(a_transposed, transposed, 30, 40, 70, a.ctypes.data, a.strides[0] // 4, b.ctypes.data,
-             b.strides[0] // 4, 0, c.ctypes.data, 40, bias.ctypes.data)
+             b.strides[0] // 4, 0, c.ctypes.data, 40, bias.ctypes.data, ctypes.addressof(after))
     if not ran:
         pytest.skip("no AVX-512 on this machine: segments use the BLAS")
     want = (a.T if a_transposed else a).astype(np.float64) @ (b.T if transposed else b).astype(np.float64) + bias
     np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-5)
+    assert [(r0, c0, block.shape) for r0, c0, block in blocks] == [(0, 0, (12, 40)), (12, 0, (12, 40)),
+                                                                   (24, 0, (6, 40))]
+
+
+@needs_cc
+@pytest.mark.parametrize("m, n, k", [(25, 33, 256), (37, 1030, 40), (24, 64, 513)])
+def test_the_after_block_function_gets_each_block_of_rows_once_final(gemm, m, n, k):
+    """Blocks of a tile's rows by blocks of 1024 columns, each given once, with the product's final values (after
+    the last block of the shared dimension: k > 256 takes several)."""
+    rng = np.random.default_rng(m + n + k)
+    a, b = _wide(rng, m, k, extra=3), _wide(rng, k, n, extra=5)
+    whole = np.zeros((m, n + 7), np.float32)
+    c = whole[:, :n]
+    after, blocks = _after_recording(c)
+    gemm(a, b, c, after=ctypes.addressof(after))
+    covered = np.zeros(c.shape, int)
+    for r0, c0, block in blocks:
+        assert block.shape[0] <= 12 and block.shape[1] <= 1024
+        np.testing.assert_array_equal(block, c[r0:r0 + block.shape[0], c0:c0 + block.shape[1]])
+        covered[r0:r0 + block.shape[0], c0:c0 + block.shape[1]] += 1
+    assert (covered == 1).all()
 
 
 @pytest.mark.skipif(COMPILER is None or blas.find() is None, reason="no C compiler or BLAS")

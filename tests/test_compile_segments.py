@@ -282,6 +282,82 @@ def test_segments_that_own_the_threads_split_their_gemms_and_equal_eager(threads
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
+def _fused_counted(monkeypatch, fused):
+    """Record how many updates each segment runs in its weight gradients' products (c_graph._fusable_updates)."""
+    fusable = c_graph._fusable_updates
+    monkeypatch.setattr(c_graph, "_fusable_updates", lambda ops, plan: fused.append(len(fusable(ops, plan)))
+                        or fusable(ops, plan))
+
+
+SGD_VARIANTS = {"plain": {}, "momentum": dict(momentum=0.9, dampening=0.2, weight_decay=1e-3),
+                "nesterov": dict(momentum=0.8, nesterov=True, maximize=True)}
+
+
+@needs_c
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("variant", list(SGD_VARIANTS))
+def test_sgd_updates_the_weights_as_their_gradients_products_make_them(variant, threads, monkeypatch):
+    """Each Linear's weight is updated on the rows of its gradient as the product leaves them (c_gemm.AFTER; two
+    threads: the products split by rows): to the bits of the update run after the product, momentum buffers
+    and gradients too, and as eager within float32's rounding."""
+    monkeypatch.setattr(c_graph, "GEMM_SPLIT_MIN", 1 << 12)
+    rng = np.random.default_rng(5)
+    data = ember.tensor(rng.standard_normal((48, 96)), dtype=ember.float32), ember.tensor(rng.integers(0, 10, 48))
+    make = lambda ps: ember.optim.SGD(ps, lr=0.05, **SGD_VARIANTS[variant])  # noqa: E731
+
+    def run(compiled):
+        before = ember.get_num_threads()
+        ember.set_num_threads(threads)
+        try:
+            model = _wide_mlp()
+            losses, params, opt, _ = _train(make, compiled, steps=4, data=data, model=model)
+        finally:
+            ember.set_num_threads(before)
+        buffers = [opt.state[p].get("momentum_buffer") for p in model.parameters()]
+        return losses, params, [p.grad.numpy().copy() for p in model.parameters()], buffers
+
+    fused = []
+    _fused_counted(monkeypatch, fused)
+    got = run(True)
+    assert sum(fused) == 3  # the three weights (a bias's gradient is not a product)
+    monkeypatch.setattr(c_graph, "_fusable_updates", lambda ops, plan: {})
+    apart = run(True)
+    for a, b in zip(got[1] + got[2], apart[1] + apart[2]):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(got[3], apart[3]):
+        assert (a is None) == (b is None) and (a is None or np.array_equal(a, b))
+    want = run(False)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
+    for a, b in zip(got[1], want[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@needs_c
+def test_a_weight_read_between_its_gradient_and_its_update_is_read_as_it_was(monkeypatch):
+    """A value of the first weight taken after backward, before step: that update stays after the read."""
+    fused = []
+    _fused_counted(monkeypatch, fused)
+
+    def run(compiled):
+        model = _mlp()
+        opt = ember.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+        x, y = _data()
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            scaled = model[0].weight * 3
+            opt.step()
+            return loss, scaled
+        f = ember.compile(step, fullgraph=True) if compiled else step
+        return [v.detach().numpy().copy() for _ in range(3) for v in f(x, y)]
+
+    for got, want in zip(run(True), run(False)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    assert fused == [2]  # one segment: the other two weights
+
+
 @needs_c
 @pytest.mark.parametrize("optimizer", ["momentum", "adamw"])
 def test_an_optimizer_step_segment_runs_each_thread_on_a_slice_of_every_update(optimizer, monkeypatch):

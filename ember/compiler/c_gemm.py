@@ -26,9 +26,20 @@ import numpy as np
 
 from . import cache
 
-__all__ = ["BODY", "CALLS", "LIBRARY", "NONE", "address", "runs"]
+__all__ = ["AFTER", "BODY", "CALLS", "LIBRARY", "NONE", "address", "runs"]
 
-BODY = r"""
+# what a product does with each block of c's rows once they are final (a segment's optimizer update of a weight
+# gradient's rows, while they are in cache): fn(after, the block's first element, rows, columns, c's leading
+# dimension); the GEMM's library and the modules calling it declare it alike
+AFTER = r"""
+#include <stdint.h>
+typedef struct em_gemm_after em_gemm_after;
+struct em_gemm_after {
+    void (*fn)(const em_gemm_after *after, void *c, int64_t rows, int64_t cols, int64_t ldc);
+};
+"""
+
+BODY = AFTER + r"""
 #include <stddef.h>
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -164,9 +175,11 @@ static void em_gemm_pack_a(int64_t kc, int mr, const float *a, int64_t sr, int64
 
 /* c (m x n, row-major, leading dimension ldc) = op(a) @ op(b) (+ c where add) (+ bias, a row of n, where not
    NULL): op(a) is a (m x k, lda) or, with ta, a.T (a: k x m, lda); op(b) is b (k x n, ldb) or, with tb, b.T (b:
-   n x k, ldb). 0 when it cannot get its buffer (the caller uses the BLAS) */
+   n x k, ldb); after (where not NULL) is given each block of c's rows as they are final. 0 when it cannot get
+   its buffer (the caller uses the BLAS) */
 static int em_sgemm_own(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                        const float *b, int64_t ldb, int add, float *c, int64_t ldc, const float *bias)
+                        const float *b, int64_t ldb, int add, float *c, int64_t ldc, const float *bias,
+                        const em_gemm_after *after)
 {
     const int64_t sk = tb ? 1 : ldb, sj = tb ? ldb : 1, ar = ta ? 1 : lda, ak = ta ? lda : 1;
     if (!em_gemm_packed) {  /* b's panels, then a's block (and the 16 - EM_GEMM_MR floats its packing writes past) */
@@ -195,6 +208,8 @@ static int em_sgemm_own(int ta, int tb, int64_t m, int64_t n, int64_t k, const f
                         em_gemm_tile1(kc, packed_a, em_gemm_packed + j0 * kc, c + i0 * ldc + jc + j0, ldc, mr, mask,
                                       add || pc > 0, row_bias);
                 }
+                if (after && pc + kc == k)
+                    after->fn(after, c + i0 * ldc + jc, mr, nc, ldc);
             }
         }
     }
@@ -208,13 +223,13 @@ LIBRARY = "#include <stdint.h>\n" + BODY + r"""
 /* em_sgemm_own for the other modules (CALLS): 1 when it computed the product, 0 where it cannot (no AVX-512 on
    this machine, no buffer): the caller uses the BLAS then */
 int em_gemm_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
-                int64_t ldb, int add, float *c, int64_t ldc, const float *bias)
+                int64_t ldb, int add, float *c, int64_t ldc, const float *bias, const em_gemm_after *after)
 {
 #if defined(__AVX512F__)
-    return em_sgemm_own(ta, tb, m, n, k, a, lda, b, ldb, add, c, ldc, bias);
+    return em_sgemm_own(ta, tb, m, n, k, a, lda, b, ldb, add, c, ldc, bias, after);
 #else
     (void)ta; (void)tb; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb; (void)add; (void)c;
-    (void)ldc; (void)bias;
+    (void)ldc; (void)bias; (void)after;
     return 0;
 #endif
 }
@@ -223,26 +238,26 @@ int em_gemm_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a,
 # what a module whose products can use the GEMM includes: LIBRARY's function through its address, which the
 # module's em_set_gemm is given as it is loaded (c_backend), and EM_GEMM_OWN_s/_d, which compute a product there
 # where it takes it (CBLAS's arguments: 111 not transposed, 112 transposed) and are 0 otherwise (the BLAS then)
-CALLS = r"""
+CALLS = AFTER + r"""
 #include <stddef.h>
 static int (*em_sgemm_own)(int, int, int64_t, int64_t, int64_t, const float *, int64_t, const float *, int64_t,
-                           int, float *, int64_t, const float *);
+                           int, float *, int64_t, const float *, const em_gemm_after *);
 void em_set_gemm(void *fn)
 {
     *(void **)&em_sgemm_own = fn;
 }
 /* whether em_sgemm_own takes a product of these sizes (a tile's rows, half its columns: runs() in Python) */
 #define EM_GEMM_TAKES(m, n, k) ((m) >= 12 && (n) >= 16 && (k) > 0)
-#define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)                               \
+#define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, after)                        \
     ((alpha) == 1 && ((beta) == 0 || (beta) == 1) && EM_GEMM_TAKES(m, n, k) && em_sgemm_own                    \
-     && em_sgemm_own((ta) == 112, (tb) == 112, m, n, k, a, lda, b, ldb, (beta) == 1, c, ldc, bias))
-#define EM_GEMM_OWN_d(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias) 0
+     && em_sgemm_own((ta) == 112, (tb) == 112, m, n, k, a, lda, b, ldb, (beta) == 1, c, ldc, bias, after))
+#define EM_GEMM_OWN_d(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, after) 0
 """
 
 # what a module whose products cannot use the GEMM includes instead of CALLS
-NONE = r"""
-#define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias) 0
-#define EM_GEMM_OWN_d(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias) 0
+NONE = AFTER + r"""
+#define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, after) 0
+#define EM_GEMM_OWN_d(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, after) 0
 """
 
 

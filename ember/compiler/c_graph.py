@@ -250,6 +250,7 @@ class _Render:
         self.ops, self.plan, self.names = ops, plan, names
         self.own_threads = own_threads
         self.lines, self.kernels, self.hp, self.updates, self.bodies = [], {}, 0, [], set()
+        self.fused, self.afters = _fusable_updates(ops, plan), {}
         self.arena_item = len(plan.inputs) + len(plan.outputs)  # tuple items: inputs, outputs, arena, doubles,
         self.items = self.arena_item + 2  # then the state arrays of the updates
         self.uses_arena = False
@@ -370,7 +371,7 @@ def _emit_linear(r, op):
     if calls_gemm(op):
         r.bodies.add("gemm")
     return [f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_TR}, {m}, {n}, {k}, 1, {r.ptr(x)}, {k}, "
-            f"{r.ptr(w)}, {k}, 0, {r.ptr(y)}, {n}, {bias});"]
+            f"{r.ptr(w)}, {k}, 0, {r.ptr(y)}, {n}, {bias}, NULL);"]
 
 
 def _emit_linear_grad(r, op):
@@ -385,10 +386,14 @@ def _emit_linear_grad(r, op):
         r.bodies.add("gemm")
     if gx is not None:
         lines.append(f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_NO}, {m}, {k}, {n}, 1, {r.ptr(g)}, {n}, "
-                     f"{r.ptr(w)}, {k}, 0, {r.ptr(gx)}, {k}, NULL);")
+                     f"{r.ptr(w)}, {k}, 0, {r.ptr(gx)}, {k}, NULL, NULL);")
     if gw is not None:
+        after = "NULL"
+        if id(op) in r.fused:
+            lines += _fused_update(r, op, gw)
+            after = "&upd.after"
         lines.append(f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_TR}, {_NO}, {n}, {k}, {m}, 1, {r.ptr(g)}, {n}, "
-                     f"{r.ptr(x)}, {k}, 0, {r.ptr(gw)}, {k}, NULL);")
+                     f"{r.ptr(x)}, {k}, 0, {r.ptr(gw)}, {k}, NULL, {after});")
     if gb is not None:  # ones @ g, as the NumPy form (a matrix-vector product)
         ones = r.scratch(op, "ones", t)
         lines += [f"{t} *ones = {ones};", f"for (int64_t i = 0; i < {m}; ++i) ones[i] = 1;",
@@ -445,29 +450,85 @@ def _emit_loss_grad(r, op):
 
 
 def _emit_update(r, op):
-    r.bodies.add("optim")
+    if any(update is op for update in r.fused.values()):
+        return [f"/* in the product of {r.ptr(op.args[1])} */"]
     p, g = op.args
-    t, s, _ = _T[p.dtype]
-    h, item, thr = r.hp, r.items, r.threads(_size(p))
+    h, item = _update_slots(r, op)
+    t = _T[p.dtype][0]
+    states = [f"EM_ITEM({item + k}, {t}) + lo" if r.sliced else f"EM_ITEM({item + k}, void)" for k in range(2)]
     n = "hi - lo" if r.sliced else _size(p)
-    r.updates.append((op.node, r.plan.inputs.index(p), h))
+    return r.slice_lines(_size(p)) + _update_calls(op, h, n, r.threads(_size(p)), r.at(p), r.at(g), states)
 
-    def state(k):  # the update's k-th state array (where its elements start)
-        return f"EM_ITEM({item + k}, {t}) + lo" if r.sliced else f"EM_ITEM({item + k}, void)"
-    lines = r.slice_lines(_size(p))
+
+def _update_slots(r, op):
+    """(where op's hyper-parameters start in hp, the tuple item of its first state array), taken in the order
+    Segment.forward gives them."""
+    r.bodies.add("optim")
+    h, item = r.hp, r.items
+    r.updates.append((op.node, r.plan.inputs.index(op.args[0]), h))
+    sgd = isinstance(op.node.optimizer, SGD)
+    r.hp, r.items = h + (8 if sgd else 10), item + (1 if sgd else 2)
+    return h, item
+
+
+def _update_calls(op, h, n, threads, p, g, states):
+    """The C statements of op's update of n values at p and g (and its state arrays at ``states``) with its
+    hyper-parameters at hp[h:], split over ``threads`` (a C expression), or of SGD's on the calling thread (its
+    span functions, c_optim) where that is None."""
+    s = _T[op.args[0].dtype][1]
     if isinstance(op.node.optimizer, SGD):
-        r.hp, r.items = h + 8, item + 1
         d = [f"hp[{h + j}]" for j in range(8)]
-        return lines + [
-            f"if ({d[0]} != 0)",
-            f"    em_sgd_momentum_{s}({n}, {thr}, {d[1]}, {d[2]}, {d[3]}, {d[4]}, (int){d[5]}, (int){d[6]}, "
-            f"(int){d[7]}, {r.at(p)}, {r.at(g)}, {state(0)});",
-            "else",
-            f"    em_sgd_{s}({n}, {thr}, {d[1]}, {d[2]}, (int){d[7]}, {r.at(p)}, {r.at(g)});"]
-    r.hp, r.items = h + 10, item + 2
+        call = f"_span_{s}({n}, " if threads is None else f"_{s}({n}, {threads}, "
+        return [f"if ({d[0]} != 0)",
+                f"    em_sgd_momentum{call}{d[1]}, {d[2]}, {d[3]}, {d[4]}, (int){d[5]}, (int){d[6]}, (int){d[7]}, "
+                f"{p}, {g}, {states[0]});",
+                "else",
+                f"    em_sgd{call}{d[1]}, {d[2]}, (int){d[7]}, {p}, {g});"]
     d = [f"hp[{h + j}]" for j in range(10)]
-    return lines + [f"em_adam_{s}({n}, {thr}, {d[0]}, (int){d[1]}, {', '.join(d[2:9])}, (int){d[9]}, {r.at(p)}, "
-                    f"{r.at(g)}, {state(0)}, {state(1)});"]
+    return [f"em_adam_{s}({n}, {threads}, {d[0]}, (int){d[1]}, {', '.join(d[2:9])}, (int){d[9]}, {p}, {g}, "
+            f"{states[0]}, {states[1]});"]
+
+
+def _fused_update(r, op, gw):
+    """The C statements that set ``upd``, the after-block function (c_gemm.AFTER) of gw's product that runs
+    r.fused[id(op)], the SGD update of gw's parameter, on each block of gw's rows as the product makes them (the
+    rows still in cache): the function is one of the module's (r.afters)."""
+    update = r.fused[id(op)]
+    h, item = _update_slots(r, update)
+    t = _T[gw.dtype][0]
+    body = _update_calls(update, h, "cols", None, f"({t} *)u->p + at", f"({t} *)u->g + at",
+                         [f"({t} *)u->state + at"])
+    text = "\n".join([
+        "{", "    const em_update_after *u = (const em_update_after *)after;", "    const double *hp = u->hp;",
+        f"    for (int64_t r = 0, at = ({t} *)c - ({t} *)u->g; r < rows; ++r, at += ldc) {{",
+        *("        " + line for line in body), "    }", "}"])
+    name = "eu_" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    r.afters[name] = (f"static void {name}(const em_gemm_after *after, void *c, int64_t rows, int64_t cols, "
+                      f"int64_t ldc)\n{text}")
+    return [f"em_update_after upd = {{{{{name}}}, hp, {r.ptr(update.args[0])}, {r.ptr(update.args[1])}, "
+            f"EM_ITEM({item}, void)}};"]
+
+
+def _fusable_updates(ops, plan):
+    """{id of a LinearGrad op: the SGD update of its weight gradient} where it can run on the gradient's rows
+    as its product makes them (see _fused_update): the update reads the product's storage, the parameter is not
+    the product's operand, and no op between them reads the parameter or checks (a failed check reruns the ops
+    one by one, so no op with effects may run before it). The op's input gradient is made before (from the
+    parameter as it was)."""
+    fused = {}
+    for i, op in enumerate(ops):
+        gw = op.outputs[1] if isinstance(op.node, LinearGrad) else None
+        if gw is None:
+            continue
+        for j in range(i + 1, len(ops)):
+            update = ops[j]
+            if isinstance(update.node, _optimizer.OptimizerUpdate) and plan.root(update.args[1]) == plan.root(gw):
+                p = update.args[0]
+                if isinstance(update.node.optimizer, SGD) and all(p is not a for a in op.args[:2]) and not any(
+                        isinstance(b.node, _CHECKS) or any(a is p for a in b.args) for b in ops[i + 1:j]):
+                    fused[id(op)] = update
+                break
+    return fused
 
 
 # where a segment owns its threads (owns_threads): elements from which its kernels, updates and losses split (its
@@ -491,32 +552,38 @@ static void (*em_sgemv)(int, int, em_bi, em_bi, float, const float *, em_bi, con
 static void (*em_dgemv)(int, int, em_bi, em_bi, double, const double *, em_bi, const double *, em_bi, double,
                         double *, em_bi);
 /* c (m x n, row-major) = alpha op(a) op(b) + beta c (+ bias, a row of n, where not NULL) on the calling thread:
-   ember's GEMM where it runs (c_gemm), else the BLAS */
+   ember's GEMM where it runs (c_gemm), else the BLAS; after (where not NULL) is given c's rows as they are final */
 #define EM_GEMM_ONE(T, P)                                                                                       \
 static inline void em_##P##gemm_one(int ta, int tb, em_bi m, em_bi n, em_bi k, T alpha, const T *a, em_bi lda,  \
-                                    const T *b, em_bi ldb, T beta, T *c, em_bi ldc, const T *bias)              \
+                                    const T *b, em_bi ldb, T beta, T *c, em_bi ldc, const T *bias,              \
+                                    const em_gemm_after *after)                                                 \
 {                                                                                                               \
-    if (EM_GEMM_OWN_##P(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias))                            \
+    if (EM_GEMM_OWN_##P(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, after))                     \
         return;                                                                                                 \
     em_##P##gemm(101, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                                    \
     if (bias)                                                                                                   \
         for (em_bi i = 0; i < m; ++i)                                                                           \
             for (em_bi j = 0; j < n; ++j)                                                                       \
                 c[i * ldc + j] += bias[j];                                                                      \
+    if (after)                                                                                                  \
+        after->fn(after, c, m, n, ldc);                                                                         \
 }
 EM_GEMM_ONE(float, s)
 EM_GEMM_ONE(double, d)
 /* c (m x n, row-major) = alpha op(a) op(b) + beta c split over nthreads OpenMP threads in blocks of c's rows (of
-   its columns, in multiples of 16, where it has fewer rows than columns), each thread computing its block
-   (em_gemm_one): the segment runs the BLAS on one thread (Segment.forward), so that the GEMMs and the other
-   functions of a segment share one team of threads (the BLAS's own threads spin beside OpenMP's) */
+   its columns, in multiples of 16, where it has fewer rows than columns and no after-block function: that one's
+   blocks of whole rows are contiguous, so its update streams through the parameter as one pass would), each
+   thread computing its block (em_gemm_one): the segment runs the BLAS on one thread (Segment.forward), so that
+   the GEMMs and the other functions of a segment share one team of threads (the BLAS's own threads spin beside
+   OpenMP's) */
 #define EM_GEMM_ON(T, P)                                                                                        \
 static inline void em_##P##gemm_on(int nthreads, int ta, int tb, em_bi m, em_bi n, em_bi k, T alpha, const T *a, \
-                                   em_bi lda, const T *b, em_bi ldb, T beta, T *c, em_bi ldc, const T *bias)    \
+                                   em_bi lda, const T *b, em_bi ldb, T beta, T *c, em_bi ldc, const T *bias,    \
+                                   const em_gemm_after *after)                                                  \
 {                                                                                                               \
-    const int rows = m >= n;                                                                                    \
+    const int rows = m >= n || after;                                                                           \
     if (nthreads <= 1) {  /* (an OpenMP region, even of one thread, costs a microsecond) */                    \
-        em_##P##gemm_one(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);                           \
+        em_##P##gemm_one(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, after);                    \
         return;                                                                                                 \
     }                                                                                                           \
     EM_OMP(parallel for num_threads(nthreads) schedule(static))                                                 \
@@ -525,13 +592,13 @@ static inline void em_##P##gemm_on(int nthreads, int ta, int tb, em_bi m, em_bi 
             const em_bi r0 = m * t / nthreads, r1 = m * (t + 1) / nthreads;                                     \
             if (r1 > r0)                                                                                        \
                 em_##P##gemm_one(ta, tb, r1 - r0, n, k, alpha, ta == 111 ? a + r0 * lda : a + r0, lda, b, ldb,  \
-                                 beta, c + r0 * ldc, ldc, bias);                                                \
+                                 beta, c + r0 * ldc, ldc, bias, after);                                         \
         } else {                                                                                                \
             const em_bi c0 = n * t / nthreads / 16 * 16;                                                        \
             const em_bi c1 = t + 1 == nthreads ? n : n * (t + 1) / nthreads / 16 * 16;                          \
             if (c1 > c0)                                                                                        \
                 em_##P##gemm_one(ta, tb, m, c1 - c0, k, alpha, a, lda, tb == 111 ? b + c0 : b + c0 * ldb, ldb,  \
-                                 beta, c + c0, ldc, bias ? bias + c0 : NULL);                                   \
+                                 beta, c + c0, ldc, bias ? bias + c0 : NULL, after);                            \
         }                                                                                                       \
     }                                                                                                           \
 }
@@ -548,6 +615,17 @@ void em_set_blas(void *sgemm, void *dgemm, void *sgemv, void *dgemv)
 """
 
 
+# what the after-block function of a product that updates its parameter (_fused_update) is given: c_gemm.AFTER's
+# function, the segment's hyper-parameters, the parameter, the gradient (the product) and the momentum buffer
+_UPDATE_AFTER = """
+typedef struct {
+    em_gemm_after after;
+    const double *hp;
+    void *p, *g, *state;
+} em_update_after;
+"""
+
+
 def _source(renders, names, offset, int_type):
     """The C module of a graph's segments: the header (with the data of pointers passed as such), NumPy's BLAS as
     function pointers, the hand-written bodies the segments call, their kernels and the segment functions."""
@@ -561,9 +639,13 @@ def _source(renders, names, offset, int_type):
              "#define EM_ITEM(k, T) ((T *)*(char **)((char *)items[k] + EM_DATA_OFFSET))",
              f"#define EM_BLAS_INT {int_type}", c_gemm.CALLS if "gemm" in bodies else c_gemm.NONE, _BLAS,
              "#undef EM_API", "#define EM_API static inline  /* the hand-written functions: those called compile */"]
+    afters = {}
+    for r in renders:
+        afters.update(r.afters)
     parts += [c_optim.BODY] if "optim" in bodies else []
     parts += [c_loss.BODY] if "loss" in bodies else []
     parts += [kernels[k] for k in sorted(kernels)]
+    parts += [_UPDATE_AFTER] + [afters[k] for k in sorted(afters)] if afters else []
     functions = {name: r.function(name) for r, name in zip(renders, names)}  # two runs alike: one function
     return "\n".join(parts + [functions[n] for n in sorted(functions)]) + "\n"
 

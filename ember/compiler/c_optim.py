@@ -27,31 +27,43 @@ __all__ = ["BODY", "lower_updates", "OptimizerUpdate"]
 BODY = r"""
 /* every choice is a select on a value fixed for the loop (no branch, no conditional store), so the loops
    vectorise; a choice that NumPy's form skips is skipped here too (x + 0 * inf would be NaN). GCC would copy
-   each loop for every combination of those values (5x the compile time, no faster: the loops wait on memory) */
+   each loop for every combination of those values (5x the compile time, no faster: the loops wait on memory).
+   SGD's updates are span functions (n values on the calling thread: a segment also runs them on the rows of a
+   weight gradient as its product makes them, c_graph) split over nthreads threads; Adam's loop stays the body
+   of its parallel loop (as a function of its own, GCC 12 leaves it scalar under the pragma: 4.5x slower) */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-unswitch-loops")
 #endif
+#define EM_SPLIT(n, nthreads, SPAN)                                                                             \
+    EM_OMP(parallel for if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))                     \
+    for (int t = 0; t < nthreads; ++t) {                                                                        \
+        const int64_t lo = (n) * t / nthreads, hi = (n) * (t + 1) / nthreads;                                   \
+        SPAN;                                                                                                   \
+    }
 #define EM_OPTIM(T, S)                                                                                          \
-EM_API void em_sgd_##S(int64_t n, int nthreads, double lr, double wd, int maximize, void *po, void *go)         \
+static inline void em_sgd_span_##S(int64_t n, double lr, double wd, int maximize, T *restrict p,                \
+                                   const T *restrict g)                                                         \
 {                                                                                                               \
-    T *restrict p = EM_DATA(po, T);                                                                             \
-    const T *restrict g = EM_DATA(go, const T);                                                                 \
     const T tlr = (T)lr, twd = (T)wd;                                                                           \
-    EM_OMP(parallel for simd if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))                 \
+    EM_OMP(simd)                                                                                                \
     for (int64_t i = 0; i < n; ++i) {                                                                           \
         const T pi = p[i], gm = maximize ? -g[i] : g[i];                                                        \
         const T gi = wd != 0 ? gm + twd * pi : gm;                                                              \
         p[i] = pi - tlr * gi;                                                                                   \
     }                                                                                                           \
 }                                                                                                               \
-EM_API void em_sgd_momentum_##S(int64_t n, int nthreads, double lr, double wd, double momentum, double undamped, \
-                         int nesterov, int first, int maximize, void *po, void *go, void *bo)                  \
+EM_API void em_sgd_##S(int64_t n, int nthreads, double lr, double wd, int maximize, void *po, void *go)         \
 {                                                                                                               \
-    T *restrict p = EM_DATA(po, T);                                                                             \
-    const T *restrict g = EM_DATA(go, const T);                                                                 \
-    T *restrict b = EM_DATA(bo, T);                                                                             \
+    T *p = EM_DATA(po, T);                                                                                      \
+    const T *g = EM_DATA(go, const T);                                                                          \
+    EM_SPLIT(n, nthreads, em_sgd_span_##S(hi - lo, lr, wd, maximize, p + lo, g + lo))                           \
+}                                                                                                               \
+static inline void em_sgd_momentum_span_##S(int64_t n, double lr, double wd, double momentum, double undamped,  \
+                                            int nesterov, int first, int maximize, T *restrict p,              \
+                                            const T *restrict g, T *restrict b)                                 \
+{                                                                                                               \
     const T tlr = (T)lr, twd = (T)wd, tm = (T)momentum, tu = (T)undamped;                                       \
-    EM_OMP(parallel for simd if(parallel: nthreads > 1) num_threads(nthreads) schedule(static))                 \
+    EM_OMP(simd)                                                                                                \
     for (int64_t i = 0; i < n; ++i) {                                                                           \
         const T pi = p[i], gm = maximize ? -g[i] : g[i];                                                        \
         const T gi = wd != 0 ? gm + twd * pi : gm;                                                              \
@@ -60,6 +72,15 @@ EM_API void em_sgd_momentum_##S(int64_t n, int nthreads, double lr, double wd, d
         b[i] = bi;                                                                                              \
         p[i] = pi - tlr * (nesterov ? gi + tm * bi : bi);                                                       \
     }                                                                                                           \
+}                                                                                                               \
+EM_API void em_sgd_momentum_##S(int64_t n, int nthreads, double lr, double wd, double momentum, double undamped, \
+                         int nesterov, int first, int maximize, void *po, void *go, void *bo)                  \
+{                                                                                                               \
+    T *p = EM_DATA(po, T);                                                                                      \
+    const T *g = EM_DATA(go, const T);                                                                          \
+    T *b = EM_DATA(bo, T);                                                                                      \
+    EM_SPLIT(n, nthreads, em_sgd_momentum_span_##S(hi - lo, lr, wd, momentum, undamped, nesterov, first,       \
+                                                   maximize, p + lo, g + lo, b + lo))                           \
 }                                                                                                               \
 EM_API void em_adam_##S(int64_t n, int nthreads, double decay, int decoupled, double wd, double c1, double beta2, \
                  double c2, double bc2_sqrt, double eps, double step_size, int maximize,                       \
