@@ -25,9 +25,10 @@ from .lower import SUFFIX, c_array, function_table, swap_to_c
 
 __all__ = ["BODY", "lower_norms", "fold_activations", "fold_relu_grads"]
 
-# elements of a batch norm's input from which its channels split over ember's threads (alone, 32x16x32x32 float32:
-# forward 0.18 -> 0.14 ms, gradient 0.20 -> 0.15; 32x32x16x16 gained nothing)
-_SPLIT_MIN = 1 << 19
+# elements of a batch norm's input from which its channels (or rows) split over ember's threads: in resnet_small's
+# step (channels-last, its OpenMP team hot) 32x32x16x16's three forwards 0.92-0.97 -> 0.57-0.59 ms and gradients
+# 1.18-1.24 -> 0.69, 32x64x8x8's 0.54-0.57 -> 0.36-0.39 and 0.58-0.61 -> 0.37-0.39 when split (from 2^19 before)
+_SPLIT_MIN = 1 << 16
 _CL_BLOCK = 16  # channels-last: C's kernels take channels in blocks of 16
 _CL_ROWS = 512  # channels-last: rows of a chunk, whose sums are its own (see em_bncl_sums_f32)
 _LN_ROWS = 64  # layer norm's gradient: rows of a chunk, whose sums are its own
