@@ -1621,7 +1621,8 @@ def test_a_segments_kernels_below_the_split_size_run_on_the_calling_thread(monke
     step = ember.compile(classification_step(model, ember.optim.SGD(model.parameters(), lr=0.1)))
     for _ in range(3):
         step(ember.randn(5, 8), ember.tensor([0, 1, 2, 3, 0]))
-    assert calls, "no kernel in a segment"
+    calls = [(op, lines) for op, lines in calls if lines != ["/* in the product's stores */"]]  # the ReLU's
+    assert calls, "no kernel in a segment"  # (its gradient's kernel)
     for op, lines in calls:
         assert ", 1, " in lines[-1] and "nthreads" not in lines[-1], lines
 

@@ -17,13 +17,14 @@ needs_cc = pytest.mark.skipif(COMPILER is None, reason="no C compiler")
 _WRAPPER = r"""
 /* the GEMM for the tests: 1 when it ran, 0 without its buffer, -1 where the module has no AVX-512 */
 int em_test_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
-                 int64_t ldb, int add, float *c, int64_t ldc, const float *bias, const em_gemm_after *after)
+                 int64_t ldb, int add, float *c, int64_t ldc, const float *bias, int relu,
+                 const em_gemm_after *after)
 {
 #if defined(__AVX512F__)
-    return em_sgemm_own(ta, tb, m, n, k, a, lda, b, ldb, add, c, ldc, bias, after);
+    return em_sgemm_own(ta, tb, m, n, k, a, lda, b, ldb, add, c, ldc, bias, relu, after);
 #else
     (void)ta; (void)tb; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb; (void)add; (void)c;
-    (void)ldc; (void)bias; (void)after;
+    (void)ldc; (void)bias; (void)relu; (void)after;
     return -1;
 #endif
 }
@@ -46,17 +47,18 @@ def gemm():
     source = "\n".join([render_c.header(c_backend.data_offset()), "#include <string.h>", c_gemm.BODY, _WRAPPER])
     fn = cache.load(source, COMPILER).em_test_gemm
     p, i64 = ctypes.c_void_p, ctypes.c_int64
-    fn.argtypes = [ctypes.c_int, ctypes.c_int, i64, i64, i64, p, i64, p, i64, ctypes.c_int, p, i64, p, p]
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, i64, i64, i64, p, i64, p, i64, ctypes.c_int, p, i64, p, ctypes.c_int,
+                   p]
     fn.restype = ctypes.c_int
 
-    def run(a, b, c, transposed=False, add=False, bias=None, a_transposed=False, after=None):
+    def run(a, b, c, transposed=False, add=False, bias=None, a_transposed=False, after=None, relu=False):
         for x in (a, b, c):
             assert x.dtype == np.float32 and x.strides[1] == 4
         k, m = a.shape if a_transposed else a.shape[::-1]
         n = b.shape[0] if transposed else b.shape[1]
         ran = fn(a_transposed, transposed, m, n, k, a.ctypes.data, a.strides[0] // 4, b.ctypes.data,
                  b.strides[0] // 4, add, c.ctypes.data, c.strides[0] // 4, None if bias is None else bias.ctypes.data,
-                 after)
+                 relu, after)
         if ran == -1:
             pytest.skip("no AVX-512 on this machine: segments use the BLAS")
         assert ran == 1
@@ -98,6 +100,26 @@ def test_without_a_bias_and_over_what_c_held(gemm):
     c = np.full((30, 40), np.nan, np.float32)  # not added (beta 0): NaN there stays out
     gemm(a, b, c)
     np.testing.assert_allclose(c, a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
+
+
+@needs_cc
+@pytest.mark.parametrize("m, n, k", [(13, 31, 64), (24, 64, 513)])
+def test_relu_in_the_stores_equals_the_relu_kernels(gemm, m, n, k):
+    """relu after the bias, in the last block of k's stores: the bits of the product then np.maximum(., 0) (NaN
+    kept, -0 made +0, as the Relu kernels)."""
+    rng = np.random.default_rng(m + k)
+    a, b = _wide(rng, m, k), _wide(rng, k, n)
+    a[0, :] = 0  # row 0: the bias alone, with -0 among it
+    a[1, 0] = np.nan  # row 1: NaN
+    bias = rng.standard_normal(n).astype(np.float32)
+    bias[:3] = (-0.0, 0.0, -1.0)
+    plain, relued = np.empty((m, n), np.float32), np.empty((m, n), np.float32)
+    gemm(a, b, plain, bias=bias)
+    gemm(a, b, relued, bias=bias, relu=True)
+    want = np.maximum(plain, np.float32(0))
+    np.testing.assert_array_equal(relued, want)
+    assert np.isnan(relued[1]).all() and not np.signbit(relued[0]).any() and (relued[0, :3] == 0).all()
+    assert (relued >= 0).sum() + np.isnan(relued).sum() == m * n and (plain < 0).any()
 
 
 @needs_cc
@@ -159,7 +181,7 @@ def test_the_module_with_the_gemm_compiles_without_warnings(tmp_path):
 def test_the_library_and_a_module_calling_it_compile_without_warnings(tmp_path):
     module = "\n".join([render_c.header(c_backend.data_offset()), c_gemm.CALLS,
                         "int em_probe(float *c) { return EM_GEMM_OWN_s(111, 111, 12, 16, 1, 1.0f, c, 1, c, 16, 0.0f, "
-                        "c, 16, NULL, NULL); }"])
+                        "c, 16, NULL, 0, NULL); }"])
     assert_compiles_strictly([c_gemm.LIBRARY, module], tmp_path)
 
 
@@ -190,7 +212,7 @@ def test_the_librarys_gemm_equals_numpys(transposed, a_transposed):
     after-block function."""
     i64, p = ctypes.c_int64, ctypes.c_void_p
     fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_int, i64, i64, i64, p, i64, p, i64, ctypes.c_int, p,
-                          i64, p, p)(c_gemm.address(COMPILER))
+                          i64, p, ctypes.c_int, p)(c_gemm.address(COMPILER))
     rng = np.random.default_rng(8)
     a = _wide(rng, 70, 30, 3) if a_transposed else _wide(rng, 30, 70, 3)
     b = _wide(rng, 40 if transposed else 70, 70 if transposed else 40, 5)
@@ -198,7 +220,7 @@ def test_the_librarys_gemm_equals_numpys(transposed, a_transposed):
     c = np.zeros((30, 40), np.float32)
     after, blocks = _after_recording(c)
     ran = fn(a_transposed, transposed, 30, 40, 70, a.ctypes.data, a.strides[0] // 4, b.ctypes.data,
-             b.strides[0] // 4, 0, c.ctypes.data, 40, bias.ctypes.data, ctypes.addressof(after))
+             b.strides[0] // 4, 0, c.ctypes.data, 40, bias.ctypes.data, 0, ctypes.addressof(after))
     if not ran:
         pytest.skip("no AVX-512 on this machine: segments use the BLAS")
     want = (a.T if a_transposed else a).astype(np.float64) @ (b.T if transposed else b).astype(np.float64) + bias

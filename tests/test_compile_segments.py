@@ -333,6 +333,41 @@ def test_sgd_updates_the_weights_as_their_gradients_products_make_them(variant, 
 
 
 @needs_c
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_linear_and_its_relu_are_one_product_with_the_bits_of_two_ops(threads, monkeypatch):
+    """The bias and the relu of a Linear followed by a ReLU in the GEMM's stores (_relu_epilogues): the losses,
+    gradients and parameters of training steps bit for bit as with the kernel after the product, and as eager
+    within float32's rounding."""
+    monkeypatch.setattr(c_graph, "GEMM_SPLIT_MIN", 1 << 12)
+    rng = np.random.default_rng(6)
+    data = ember.tensor(rng.standard_normal((40, 96)), dtype=ember.float32), ember.tensor(rng.integers(0, 10, 40))
+    make = lambda ps: ember.optim.SGD(ps, lr=0.05, momentum=0.9)  # noqa: E731
+
+    def run(compiled):
+        before = ember.get_num_threads()
+        ember.set_num_threads(threads)
+        try:
+            model = _wide_mlp()
+            losses, params, _, _ = _train(make, compiled, steps=3, data=data, model=model)
+        finally:
+            ember.set_num_threads(before)
+        return losses, params + [p.grad.numpy().copy() for p in model.parameters()]
+
+    epilogues = c_graph._relu_epilogues
+    found = []
+    monkeypatch.setattr(c_graph, "_relu_epilogues", lambda ops, after: found.append(epilogues(ops, after)) or found[-1])
+    got = run(True)
+    assert [len(f) for f in found] == [2]  # the two hidden layers (the last Linear keeps its bias)
+    monkeypatch.setattr(c_graph, "_relu_epilogues", lambda ops, after: {})
+    apart = run(True)
+    assert got[0] == apart[0]
+    for a, b in zip(got[1], apart[1]):
+        np.testing.assert_array_equal(a, b)
+    want = run(False)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
+
+
+@needs_c
 def test_a_weight_read_between_its_gradient_and_its_update_is_read_as_it_was(monkeypatch):
     """A value of the first weight taken after backward, before step: that update stays after the read."""
     fused = []

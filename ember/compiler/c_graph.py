@@ -165,9 +165,11 @@ def _without_handed_copies(ops, run, readers, handed_out):
 class _Plan:
     """Where each value of a run lives: ``inputs`` and ``outputs`` (items of the tuple the C function gets; a
     copy's value may share its source's storage: ``alias``, ``storage_of_output``), the other values and the
-    buffers ops ask for (a loss's log-probabilities) in the arena (``offsets``, ``arena_bytes``)."""
+    buffers ops ask for (a loss's log-probabilities) in the arena (``offsets``, ``arena_bytes``); values never
+    stored (``unstored``: a product whose bias and relu the GEMM adds, see _relu_epilogues) nowhere."""
 
-    def __init__(self, ops, after_reads):
+    def __init__(self, ops, after_reads, unstored=frozenset()):
+        self.unstored = unstored
         inside = {id(o) for op in ops for o in op.outputs if o is not None}
         self.inputs, seen = [], set()
         for op in ops:
@@ -193,7 +195,7 @@ class _Plan:
         members = {}
         for op in ops:
             for o in op.outputs:
-                if o is not None and not isinstance(op.node, _optimizer.OptimizerUpdate):
+                if o is not None and not isinstance(op.node, _optimizer.OptimizerUpdate) and id(o) not in unstored:
                     members.setdefault(self.alias.get(id(o), id(o)), []).append(o)
         self.storage_of_output = {}
         spans = []  # (key, bytes, first, last)
@@ -246,8 +248,9 @@ def _place(spans):
 class _Render:
     """The C function of one run: pointers to its values, one block of statements per op."""
 
-    def __init__(self, ops, plan, names, own_threads=False):
+    def __init__(self, ops, plan, names, own_threads=False, relus=None):
         self.ops, self.plan, self.names = ops, plan, names
+        self.relus = relus or {}  # see _relu_epilogues
         self.own_threads = own_threads
         self.lines, self.kernels, self.hp, self.updates, self.bodies = [], {}, 0, [], set()
         self.fused, self.afters = _fusable_updates(ops, plan), {}
@@ -299,7 +302,7 @@ class _Render:
         declared = set()
         updated = {id(op.outputs[0]) for op in self.ops if isinstance(op.node, _optimizer.OptimizerUpdate)}
         for v in list(plan.inputs) + [o for op in self.ops for o in op.outputs if o is not None]:
-            if id(v) in declared or id(v) in updated:
+            if id(v) in declared or id(v) in updated or id(v) in plan.unstored:
                 continue
             declared.add(id(v))
             t = _ctype(v.dtype)
@@ -368,10 +371,41 @@ def _emit_linear(r, op):
     n, k = w.shape
     m = _size(x) // k
     bias = r.ptr(op.args[2]) if len(op.args) == 3 else "NULL"
+    relu = r.relus.get(id(op))
+    if relu is not None:  # the kernel's bias and relu in the GEMM's stores, into the kernel's output
+        y, bias = relu[0].outputs[0], r.ptr(relu[1])
     if calls_gemm(op):
         r.bodies.add("gemm")
     return [f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_TR}, {m}, {n}, {k}, 1, {r.ptr(x)}, {k}, "
-            f"{r.ptr(w)}, {k}, 0, {r.ptr(y)}, {n}, {bias}, NULL);"]
+            f"{r.ptr(w)}, {k}, 0, {r.ptr(y)}, {n}, {bias}, {int(relu is not None)}, NULL);"]
+
+
+def _relu_epilogues(ops, after_reads):
+    """{id of a Linear op without a bias: (the kernel after it, the bias)} where the kernel adds a bias to the
+    product and takes the relu (Add of the product and a row of its columns, then Relu: what passes.epilogue
+    makes of a Linear and a ReLU) and is the product's only reader, so that the GEMM does both in its stores
+    (the same arithmetic) and the product is never stored (_Plan.unstored)."""
+    readers = {}
+    for op in ops:
+        for a in op.args:
+            readers.setdefault(id(a), []).append(op)
+    fused = {}
+    for op in ops:
+        y = op.outputs[0] if isinstance(op.node, Linear) and len(op.args) == 2 else None
+        after = readers.get(id(y), ())
+        if y is None or id(y) in after_reads or len(after) != 1 or not isinstance(after[0].node, FusedKernel):
+            continue
+        kernel, args = after[0].node.kernel, after[0].args
+        names = [s.name for s in kernel.statements]
+        if names != ["Add", "Relu"] or kernel.outputs != [1] or len(args) != 2 or \
+                kernel.statements[1].operands != [("stmt", 0)] or \
+                sorted(kernel.statements[0].operands) != [("input", 0), ("input", 1)]:
+            continue
+        bias = args[1] if args[0] is y else args[0]
+        if bias is not y and bias.shape == (op.args[1].shape[0],) and \
+                len({y.dtype, bias.dtype, after[0].outputs[0].dtype}) == 1:
+            fused[id(op)] = (after[0], bias)
+    return fused
 
 
 def _emit_linear_grad(r, op):
@@ -386,14 +420,14 @@ def _emit_linear_grad(r, op):
         r.bodies.add("gemm")
     if gx is not None:
         lines.append(f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_NO}, {m}, {k}, {n}, 1, {r.ptr(g)}, {n}, "
-                     f"{r.ptr(w)}, {k}, 0, {r.ptr(gx)}, {k}, NULL, NULL);")
+                     f"{r.ptr(w)}, {k}, 0, {r.ptr(gx)}, {k}, NULL, 0, NULL);")
     if gw is not None:
         after = "NULL"
         if id(op) in r.fused:
             lines += _fused_update(r, op, gw)
             after = "&upd.after"
         lines.append(f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_TR}, {_NO}, {n}, {k}, {m}, 1, {r.ptr(g)}, {n}, "
-                     f"{r.ptr(x)}, {k}, 0, {r.ptr(gw)}, {k}, NULL, {after});")
+                     f"{r.ptr(x)}, {k}, 0, {r.ptr(gw)}, {k}, NULL, 0, {after});")
     if gb is not None:  # ones @ g, as the NumPy form (a matrix-vector product)
         ones = r.scratch(op, "ones", t)
         lines += [f"{t} *ones = {ones};", f"for (int64_t i = 0; i < {m}; ++i) ones[i] = 1;",
@@ -402,6 +436,8 @@ def _emit_linear_grad(r, op):
 
 
 def _emit_kernel(r, op):
+    if any(kernel is op for kernel, _ in r.relus.values()):
+        return ["/* in the product's stores */"]
     kernel = op.node.kernel
     name, text = render_c.render_kernel(kernel)
     r.kernels[name] = text
@@ -551,20 +587,27 @@ static void (*em_sgemv)(int, int, em_bi, em_bi, float, const float *, em_bi, con
                         em_bi);
 static void (*em_dgemv)(int, int, em_bi, em_bi, double, const double *, em_bi, const double *, em_bi, double,
                         double *, em_bi);
-/* c (m x n, row-major) = alpha op(a) op(b) + beta c (+ bias, a row of n, where not NULL) on the calling thread:
-   ember's GEMM where it runs (c_gemm), else the BLAS; after (where not NULL) is given c's rows as they are final */
+/* c (m x n, row-major) = alpha op(a) op(b) + beta c (+ bias, a row of n, where not NULL) (then relu'd where
+   relu, as the Relu kernels) on the calling thread: ember's GEMM where it runs (c_gemm), else the BLAS; after
+   (where not NULL) is given c's rows as they are final */
 #define EM_GEMM_ONE(T, P)                                                                                       \
 static inline void em_##P##gemm_one(int ta, int tb, em_bi m, em_bi n, em_bi k, T alpha, const T *a, em_bi lda,  \
-                                    const T *b, em_bi ldb, T beta, T *c, em_bi ldc, const T *bias,              \
+                                    const T *b, em_bi ldb, T beta, T *c, em_bi ldc, const T *bias, int relu,    \
                                     const em_gemm_after *after)                                                 \
 {                                                                                                               \
-    if (EM_GEMM_OWN_##P(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, after))                     \
+    if (EM_GEMM_OWN_##P(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, relu, after))               \
         return;                                                                                                 \
     em_##P##gemm(101, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                                    \
     if (bias)                                                                                                   \
         for (em_bi i = 0; i < m; ++i)                                                                           \
             for (em_bi j = 0; j < n; ++j)                                                                       \
                 c[i * ldc + j] += bias[j];                                                                      \
+    if (relu)                                                                                                   \
+        for (em_bi i = 0; i < m; ++i)                                                                           \
+            for (em_bi j = 0; j < n; ++j) {                                                                     \
+                const T x = c[i * ldc + j];                                                                     \
+                c[i * ldc + j] = x > 0 || x != x ? x : 0;                                                       \
+            }                                                                                                   \
     if (after)                                                                                                  \
         after->fn(after, c, m, n, ldc);                                                                         \
 }
@@ -579,11 +622,11 @@ EM_GEMM_ONE(double, d)
 #define EM_GEMM_ON(T, P)                                                                                        \
 static inline void em_##P##gemm_on(int nthreads, int ta, int tb, em_bi m, em_bi n, em_bi k, T alpha, const T *a, \
                                    em_bi lda, const T *b, em_bi ldb, T beta, T *c, em_bi ldc, const T *bias,    \
-                                   const em_gemm_after *after)                                                  \
+                                   int relu, const em_gemm_after *after)                                        \
 {                                                                                                               \
     const int rows = m >= n || after;                                                                           \
     if (nthreads <= 1) {  /* (an OpenMP region, even of one thread, costs a microsecond) */                    \
-        em_##P##gemm_one(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, after);                    \
+        em_##P##gemm_one(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, relu, after);              \
         return;                                                                                                 \
     }                                                                                                           \
     EM_OMP(parallel for num_threads(nthreads) schedule(static))                                                 \
@@ -592,13 +635,13 @@ static inline void em_##P##gemm_on(int nthreads, int ta, int tb, em_bi m, em_bi 
             const em_bi r0 = m * t / nthreads, r1 = m * (t + 1) / nthreads;                                     \
             if (r1 > r0)                                                                                        \
                 em_##P##gemm_one(ta, tb, r1 - r0, n, k, alpha, ta == 111 ? a + r0 * lda : a + r0, lda, b, ldb,  \
-                                 beta, c + r0 * ldc, ldc, bias, after);                                         \
+                                 beta, c + r0 * ldc, ldc, bias, relu, after);                                   \
         } else {                                                                                                \
             const em_bi c0 = n * t / nthreads / 16 * 16;                                                        \
             const em_bi c1 = t + 1 == nthreads ? n : n * (t + 1) / nthreads / 16 * 16;                          \
             if (c1 > c0)                                                                                        \
                 em_##P##gemm_one(ta, tb, m, c1 - c0, k, alpha, a, lda, tb == 111 ? b + c0 : b + c0 * ldb, ldb,  \
-                                 beta, c + c0, ldc, bias ? bias + c0 : NULL, after);                            \
+                                 beta, c + c0, ldc, bias ? bias + c0 : NULL, relu, after);                      \
         }                                                                                                       \
     }                                                                                                           \
 }
@@ -812,11 +855,12 @@ def lower_segments(graph, offset, load, phases=False, own_threads=False, runs=No
     renders, segments = [], []
     for n, run in enumerate(runs):
         ops = [graph.ops[i] for i in run]
-        plan = _Plan(ops, reads_after[n])
+        relus = _relu_epilogues(ops, reads_after[n])
+        plan = _Plan(ops, reads_after[n], {id(op.outputs[0]) for op in ops if id(op) in relus})
         value_names = {}
         for v in plan.inputs + [o for op in ops for o in op.outputs if o is not None]:
             value_names.setdefault(id(v), len(value_names))
-        r = _Render(ops, plan, value_names, own_threads)
+        r = _Render(ops, plan, value_names, own_threads, relus)
         for op in ops:
             r.emit(op)
         r.decls = r.declarations()
