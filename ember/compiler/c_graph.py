@@ -721,10 +721,8 @@ class Segment(Node):
     def forward(self, xp, *arrays):
         if xp is not np or not all(a.__class__ is np.ndarray for a in arrays):
             return self._one_by_one(xp, arrays)
-        arrays = list(arrays)
-        for i in self._written:  # updated in place: as they are, or the ops one by one
-            a = arrays[i]
-            if not (a.flags.c_contiguous and a.flags.aligned and a.flags.writeable):
+        for i in self._written:  # updated in place: as they are (C-contiguous, aligned, writeable), or one by one
+            if not arrays[i].flags.carray:
                 return self._one_by_one(xp, arrays)
         arrays = [c_array(a) for a in arrays]
         values, extra, starts, undo, groups = [], [], [], [], {}

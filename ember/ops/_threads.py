@@ -14,7 +14,6 @@ threads and the number of blocks a large op runs at once. Until it is set, the c
 and back, so that call must be cheap); any other BLAS (MKL, BLIS, Accelerate) is set through threadpoolctl when it
 is installed.
 """
-import contextlib
 import os
 import threading
 import time
@@ -307,27 +306,34 @@ def recently_split():
     return time.perf_counter() - _state["split_at"] < _QUIET_BLAS
 
 
-@contextlib.contextmanager
-def one_blas_thread(blas=None):
-    """The BLAS (``_blas()`` by default; nothing without one ember found) on one thread meanwhile; nested uses
-    share the setting, the outermost puts the BLAS's count back."""
-    blas = _blas() if blas is None else blas
-    if not blas:
-        yield
-        return
-    t = _state
-    with _lock:
-        if t["depth"] == 0:
-            t["saved"] = blas[0]()
-            blas[1](1)
-        t["depth"] += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            t["depth"] -= 1
-            if t["depth"] == 0:
-                blas[1](t["saved"])
+class one_blas_thread:
+    """The BLAS (``_blas()`` by default; nothing without one ember found) on one thread meanwhile, as a context
+    manager; nested uses share the setting, the outermost puts the BLAS's count back. (A class: a compiled step
+    enters one each call, and a generator's context manager costs several times more.)"""
+
+    __slots__ = ("blas",)
+
+    def __init__(self, blas=None):
+        self.blas = _blas() if blas is None else blas
+
+    def __enter__(self):
+        blas = self.blas
+        if blas:
+            t = _state
+            with _lock:
+                if t["depth"] == 0:
+                    t["saved"] = blas[0]()
+                    blas[1](1)
+                t["depth"] += 1
+
+    def __exit__(self, *exc_info):
+        blas = self.blas
+        if blas:
+            t = _state
+            with _lock:
+                t["depth"] -= 1
+                if t["depth"] == 0:
+                    blas[1](t["saved"])
 
 
 def _run_blocks(n, nb, starts, k, fn):
