@@ -368,6 +368,34 @@ def test_a_linear_and_its_relu_are_one_product_with_the_bits_of_two_ops(threads,
 
 
 @needs_c
+def test_a_relu_made_by_its_products_stores_keeps_its_bytes_until_its_own_op(monkeypatch):
+    """relu(l1(x)) taken after other products and kernels: the product's stores make its value early, so no value
+    living between them may share its bytes (_Plan's made_at)."""
+    ember.manual_seed(2)
+    l1, l2, l3, l4 = nn.Linear(24, 32), nn.Linear(24, 32), nn.Linear(32, 32), nn.Linear(32, 32)
+
+    def f(x, x2):
+        y = l1(x)
+        t = F.relu(l2(x2))
+        z = l3(t)
+        return l4(F.relu(y)) + z
+    epilogues = c_graph._relu_epilogues
+    found = []
+    monkeypatch.setattr(c_graph, "_relu_epilogues", lambda ops, after: found.append(
+        [(i, [j for j, o in enumerate(ops) if o is k]) for i, o in enumerate(ops) for k, _ in
+         [epilogues(ops, after).get(id(o), (None, None))] if k is not None]) or epilogues(ops, after))
+    rng = np.random.default_rng(9)
+    x, x2 = (ember.tensor(rng.standard_normal((16, 24)), dtype=ember.float32) for _ in range(2))
+    compiled = ember.compile(f, fullgraph=True)
+    with ember.no_grad():
+        want = f(x, x2).numpy()
+        for _ in range(3):
+            got = compiled(x, x2).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert any(at[0] - i > 1 for run in found for i, at in run)  # a product and its relu kernel apart
+
+
+@needs_c
 def test_a_weight_read_between_its_gradient_and_its_update_is_read_as_it_was(monkeypatch):
     """A value of the first weight taken after backward, before step: that update stays after the read."""
     fused = []

@@ -166,9 +166,11 @@ class _Plan:
     """Where each value of a run lives: ``inputs`` and ``outputs`` (items of the tuple the C function gets; a
     copy's value may share its source's storage: ``alias``, ``storage_of_output``), the other values and the
     buffers ops ask for (a loss's log-probabilities) in the arena (``offsets``, ``arena_bytes``); values never
-    stored (``unstored``: a product whose bias and relu the GEMM adds, see _relu_epilogues) nowhere."""
+    stored (``unstored``: a product whose bias and relu the GEMM adds, see _relu_epilogues) nowhere. ``made_at``:
+    {value id: the index of the op that makes it} for values made before their own op runs (that kernel's
+    output, made by the product's stores): their bytes are theirs from there."""
 
-    def __init__(self, ops, after_reads, unstored=frozenset()):
+    def __init__(self, ops, after_reads, unstored=frozenset(), made_at=None):
         self.unstored = unstored
         inside = {id(o) for op in ops for o in op.outputs if o is not None}
         self.inputs, seen = [], set()
@@ -200,6 +202,7 @@ class _Plan:
         self.storage_of_output = {}
         spans = []  # (key, bytes, first, last)
         define = {id(o): i for i, op in enumerate(ops) for o in op.outputs if o is not None}
+        define.update(made_at or {})
         for root, vals in members.items():
             outs = [v for v in vals if id(v) in out_ids]
             if outs:
@@ -854,7 +857,8 @@ def lower_segments(graph, offset, load, phases=False, own_threads=False, runs=No
     for n, run in enumerate(runs):
         ops = [graph.ops[i] for i in run]
         relus = _relu_epilogues(ops, reads_after[n])
-        plan = _Plan(ops, reads_after[n], {id(op.outputs[0]) for op in ops if id(op) in relus})
+        made_at = {id(relus[id(op)][0].outputs[0]): i for i, op in enumerate(ops) if id(op) in relus}
+        plan = _Plan(ops, reads_after[n], {id(op.outputs[0]) for op in ops if id(op) in relus}, made_at)
         value_names = {}
         for v in plan.inputs + [o for op in ops for o in op.outputs if o is not None]:
             value_names.setdefault(id(v), len(value_names))
