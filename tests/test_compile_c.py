@@ -1547,10 +1547,10 @@ def test_channels_last_batch_norms_of_channels_not_filling_blocks_run_on_a_copy(
 
 
 @needs_cc
-def test_a_kernel_splits_from_a_quarter_million_values_while_an_openmp_team_is_hot(monkeypatch):
+def test_a_kernel_splits_from_fewer_values_while_an_openmp_team_is_hot(monkeypatch):
     """A fused kernel outside C segments runs on ember's threads from render_c.PARALLEL_MIN values, and from
-    HOT_PARALLEL_MIN while an OpenMP team ran less than a second ago (its threads spin, the BLAS is on one
-    thread): the same values either way."""
+    HOT_PARALLEL_MIN while an OpenMP team ran less than a second ago (its threads wake in microseconds): the
+    same values either way."""
     from ember.compiler import render_c
     teams = []
     threads_of = c_backend._Launcher._threads

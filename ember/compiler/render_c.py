@@ -34,24 +34,19 @@ __all__ = ["render_module", "render_kernel", "header", "kernel_dims", "field_off
 # 7 ms, and ResNet-8's training step (14 kernels of 2^19 elements) twice its time with 2^18 here. Only loops long
 # enough for that risk to be small against their own time are split.
 PARALLEL_MIN = 1 << 22
-# from this many elements a kernel outside C segments splits while an OpenMP team is hot (_threads.team_is_hot:
-# one ran less than a second ago, and the BLAS runs on one thread meanwhile, so no OpenBLAS thread spins beside it)
-HOT_PARALLEL_MIN = 1 << 18
-# and from this many while the BLAS runs on one thread too (a graph whose C segments own the threads:
-# c_graph.owns_threads): no BLAS thread can spin beside the team
-OWNED_PARALLEL_MIN = 1 << 16
+# from this many elements a kernel splits while an OpenMP team is hot (_threads.team_is_hot: one ran less than a
+# second ago, so its threads wake in microseconds): resnet_small's step 19.4-19.9 -> 19.1-19.4 ms with 2^16 here
+# (2^18 before; its 2^17-element kernels split), lenet's and lstm's within noise
+HOT_PARALLEL_MIN = 1 << 16
 
 
 def threads_for(size):
     """The threads of a kernel of ``size`` elements (or units of work) whose OpenMP loop splits when given more
-    than one: ember's from PARALLEL_MIN, or while an OpenMP team is hot from HOT_PARALLEL_MIN (from
-    OWNED_PARALLEL_MIN if the BLAS runs on one thread meanwhile: a graph whose segments own the threads); else 1."""
-    if size >= PARALLEL_MIN:
+    than one: ember's from PARALLEL_MIN, or from HOT_PARALLEL_MIN while an OpenMP team is hot; else 1."""
+    if size >= PARALLEL_MIN or (size >= HOT_PARALLEL_MIN and _threads.team_is_hot()):
         return _threads.get_num_threads()
-    if size >= OWNED_PARALLEL_MIN and _threads.team_is_hot():
-        if size >= HOT_PARALLEL_MIN or _threads.blas_held():
-            return _threads.get_num_threads()
     return 1
+
 
 _THREADS = "num_threads(nthreads) schedule(static)"
 # (the loops' if clauses name the parallel construct, if(parallel: ...): an unnamed one applies to simd too and
