@@ -252,19 +252,25 @@ def _wide_mlp():
     return nn.Sequential(nn.Linear(96, 80), nn.ReLU(), nn.Linear(80, 40), nn.ReLU(), nn.Linear(40, 10))
 
 
+def _wide_on(threads, make_opt, compiled, data, steps):
+    """_train of a new _wide_mlp on ``threads`` threads: (losses, parameters, optimizer, step, model)."""
+    before = ember.get_num_threads()
+    ember.set_num_threads(threads)
+    try:
+        model = _wide_mlp()
+        return (*_train(make_opt, compiled, steps, data=data, model=model), model)
+    finally:
+        ember.set_num_threads(before)
+
+
 def _wide_steps(compiled, threads, steps=5, batch=160):
     """Losses and parameters of SGD-with-momentum steps of _wide_mlp on ``threads`` threads: its GEMMs (up to 1.2M
     multiply-adds) split when compiled, by the rows of the product where it has more rows than columns, else by its
     columns (each transposed operand or not: a batch below the features makes the forward's products wide)."""
     rng = np.random.default_rng(5)
     data = ember.tensor(rng.standard_normal((batch, 96)), dtype=ember.float32), ember.tensor(rng.integers(0, 10, batch))
-    before = ember.get_num_threads()
-    ember.set_num_threads(threads)
-    try:
-        losses, params, _, f = _train(lambda ps: ember.optim.SGD(ps, lr=0.05, momentum=0.9), compiled, steps,
-                                      data=data, model=_wide_mlp())
-    finally:
-        ember.set_num_threads(before)
+    losses, params, _, f, _ = _wide_on(threads, lambda ps: ember.optim.SGD(ps, lr=0.05, momentum=0.9), compiled,
+                                       data, steps)
     return losses, params, f
 
 
@@ -306,13 +312,7 @@ def test_sgd_updates_the_weights_as_their_gradients_products_make_them(variant, 
     make = lambda ps: ember.optim.SGD(ps, lr=0.05, **SGD_VARIANTS[variant])  # noqa: E731
 
     def run(compiled):
-        before = ember.get_num_threads()
-        ember.set_num_threads(threads)
-        try:
-            model = _wide_mlp()
-            losses, params, opt, _ = _train(make, compiled, steps=4, data=data, model=model)
-        finally:
-            ember.set_num_threads(before)
+        losses, params, opt, _, model = _wide_on(threads, make, compiled, data, 4)
         buffers = [opt.state[p].get("momentum_buffer") for p in model.parameters()]
         return losses, params, [p.grad.numpy().copy() for p in model.parameters()], buffers
 
@@ -344,13 +344,7 @@ def test_a_linear_and_its_relu_are_one_product_with_the_bits_of_two_ops(threads,
     make = lambda ps: ember.optim.SGD(ps, lr=0.05, momentum=0.9)  # noqa: E731
 
     def run(compiled):
-        before = ember.get_num_threads()
-        ember.set_num_threads(threads)
-        try:
-            model = _wide_mlp()
-            losses, params, _, _ = _train(make, compiled, steps=3, data=data, model=model)
-        finally:
-            ember.set_num_threads(before)
+        losses, params, _, _, model = _wide_on(threads, make, compiled, data, 3)
         return losses, params + [p.grad.numpy().copy() for p in model.parameters()]
 
     epilogues = c_graph._relu_epilogues
