@@ -137,6 +137,25 @@ def test_hyper_parameters_changed_between_steps_are_read_without_a_retrace(c_run
 
 
 @needs_c
+def test_a_momentum_buffer_replaced_by_another_layout_is_read_as_eager(c_runs):
+    """The segment checks a state array's layout again when the optimizer holds another object (it remembers the
+    ones it checked): a Fortran-ordered momentum buffer runs the ops one by one, a C-ordered one C again."""
+    def relayout(order):
+        def change(opt, i):
+            if i in (2, 4):
+                for state in opt.state.values():
+                    state["momentum_buffer"] = np.array(state["momentum_buffer"], order=order if i == 2 else "C")
+        return change
+    make = lambda ps: ember.optim.SGD(ps, lr=0.1, momentum=0.9)  # noqa: E731
+    want_losses, want_params, _, _ = _train(make, False, steps=7, between=relayout("F"))
+    losses, params, opt, _ = _train(make, True, steps=7, between=relayout("F"))
+    assert c_runs[0] == 3  # steps 3 and 6, 7 in C (4 and 5 one by one)
+    np.testing.assert_allclose(losses, want_losses, rtol=1e-6)
+    for a, b in zip(params, want_params):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+@needs_c
 def test_a_target_out_of_range_raises_the_eager_error_and_leaves_the_optimizer_as_it_was(c_runs):
     x, y = _data()
     losses, _, opt, f = _train(OPTIMIZERS["adam"], True, data=(x, y), steps=4)

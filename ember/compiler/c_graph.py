@@ -16,7 +16,6 @@ are not finite: the function returns nonzero before writing anything that outliv
 one by one instead (``Segment.ops_program``), which gives the eager results, errors and warnings.
 """
 import ctypes
-import functools
 import hashlib
 import math
 
@@ -717,6 +716,7 @@ class Segment(Node):
         self._updates = tuple(render.updates)
         self._arena_bytes = plan.arena_bytes
         self._checks = any(isinstance(op.node, _CHECKS) for op in ops)
+        self._checked = {}  # {update: its state arrays when last seen of the layout C reads} (shared by the runs)
 
     def has_effects(self):
         return bool(self._written)
@@ -729,41 +729,55 @@ class Segment(Node):
                 return self._one_by_one(xp, arrays)
         arrays = [c_array(a) for a in arrays]
         values, extra, starts, undo, groups = [], [], [], [], {}
-        for node, p_index, _ in self._updates:
+        checked = self._checked
+        for u, (node, p_index, _) in enumerate(self._updates):
             p = arrays[p_index]
             if isinstance(node.optimizer, SGD):
-                group_scalars = groups.get(id(node.group), False)
-                if group_scalars is False:
-                    group_scalars = groups[id(node.group)] = c_optim.sgd_group(node.group)
-                if group_scalars is not None and not group_scalars[2]:  # no momentum: no state to read or make
-                    values += (0.0, *group_scalars[:5], False, group_scalars[5])
-                    starts.append((None, p, True))
+                scalars = groups.get(id(node.group), False)
+                if scalars is False:
+                    scalars = groups[id(node.group)] = c_optim.sgd_group(node.group)
+                if scalars is None:
+                    return self._one_by_one(xp, arrays)
+                lr, wd, momentum, undamped, nesterov, maximize = scalars
+                if not momentum:  # no state to read or make; the C reads no buffer: any array
+                    values += (0.0, lr, wd, momentum, undamped, nesterov, False, maximize)
+                    extra.append(p)
                     continue
                 state = node.state
-                args = c_optim.sgd_arguments(node.group, state, p, group_scalars)
-                if args is None:
+                buf = state.get("momentum_buffer")
+                if buf is None:  # the first step's buffer, made once every update can run in C (below)
+                    starts.append((u, len(extra), state, p, True))
+                elif not (buf is checked.get(u) or c_optim.same_layout(buf, p)):
                     return self._one_by_one(xp, arrays)
-                momentum, scalars, start = args
-                values += (float(momentum), *scalars)
+                checked[u] = buf
+                values += (1.0, lr, wd, momentum, undamped, nesterov, buf is None, maximize)
+                extra.append(buf)
             else:  # a group's numbers once, and once a step count
                 hyper = groups.get(id(node.group), False)
                 if hyper is False:
                     hyper = groups[id(node.group)] = c_optim.adam_group(node.optimizer, node.group)
                 state = node.state
-                step = None if hyper is None else c_optim.adam_step(state, p)
+                held = checked.get(u, ())
+                if hyper is not None and held and state.get("exp_avg") is held[0] and \
+                        state.get("exp_avg_sq") is held[1]:
+                    step = state["step"] + 1
+                else:
+                    step = None if hyper is None else c_optim.adam_step(state, p)
                 if step is None:
                     return self._one_by_one(xp, arrays)
                 scalars = groups.get((id(node.group), step))
                 if scalars is None:
                     scalars = groups[id(node.group), step] = c_optim.adam_scalars(hyper, step)
                 values += scalars
-                start = functools.partial(c_optim.adam_start, state, p)
-            starts.append((start, p, isinstance(node.optimizer, SGD)))
+                starts.append((u, len(extra), state, p, False))  # its step counted (below)
+                extra += (None, None)
             if self._checks:
                 undo.append((state, dict(state)))
-        for start, p, sgd in starts:
-            held = start() if start is not None else ()
-            extra += held if held or not sgd else (p,)  # SGD without momentum reads no buffer: any array
+        for u, at, state, p, sgd in starts:  # the state changes of the updates, now that all can run in C
+            if sgd:
+                state["momentum_buffer"] = checked[u] = extra[at] = np.empty_like(p)
+            else:
+                checked[u] = extra[at:at + 2] = c_optim.adam_start(state, p)
         outs = [np.empty(shape, dtype) for shape, dtype in self._shapes]
         arena = np.empty(self._arena_bytes, np.uint8)  # freed after the run, as the interpreter frees its values
         hp = np.array(values, np.float64) if values else arena

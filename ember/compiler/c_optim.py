@@ -131,6 +131,12 @@ def sgd_group(group):
     return lr, wd, momentum, 1 - dampening, bool(group["nesterov"]), bool(group.get("maximize", False))
 
 
+def same_layout(a, p):
+    """Whether the state array a can be read beside p by the C updates: an array of p's dtype and shape,
+    C-contiguous, aligned and writeable."""
+    return a.__class__ is np.ndarray and a.flags.carray and a.dtype == p.dtype and a.shape == p.shape
+
+
 def sgd_arguments(group, state, p, scalars=False):
     """The C arguments of an SGD update of p: (with momentum, (lr, weight decay, momentum, 1 - dampening, nesterov,
     first step, maximize), start) where ``start()`` makes the state the update needs (the momentum buffer on the
@@ -141,7 +147,7 @@ def sgd_arguments(group, state, p, scalars=False):
         return None
     lr, wd, momentum, undamped, nesterov, maximize = scalars
     buf = state.get("momentum_buffer") if momentum else None
-    if buf is not None and not (buf.flags.carray and buf.dtype == p.dtype and buf.shape == p.shape):
+    if buf is not None and not same_layout(buf, p):
         return None
     first = bool(momentum) and buf is None
 
@@ -174,8 +180,7 @@ def adam_step(state, p):
     buffers are of another layout than p."""
     if "exp_avg" not in state:
         return 1
-    if not all(a.flags.carray and a.dtype == p.dtype and a.shape == p.shape
-               for a in (state["exp_avg"], state["exp_avg_sq"])):
+    if not (same_layout(state["exp_avg"], p) and same_layout(state["exp_avg_sq"], p)):
         return None
     return state["step"] + 1
 
