@@ -1617,12 +1617,11 @@ def test_a_segments_kernels_below_the_split_size_run_on_the_calling_thread(monke
     calls = []
     emit = c_graph._emit_kernel
     monkeypatch.setitem(c_graph._EMIT, FusedKernel, lambda r, op: calls.append((op, emit(r, op))) or calls[-1][1])
-    model = ember.nn.Sequential(ember.nn.Linear(8, 16), ember.nn.ReLU(), ember.nn.Linear(16, 4))
-    step = ember.compile(classification_step(model, ember.optim.SGD(model.parameters(), lr=0.1)))
-    for _ in range(3):
+    model = ember.nn.Sequential(ember.nn.Linear(8, 16), ember.nn.Tanh(), ember.nn.Linear(16, 4))  # (a ReLU and
+    step = ember.compile(classification_step(model, ember.optim.SGD(model.parameters(), lr=0.1)))  # its gradient
+    for _ in range(3):  # would go in the products' stores)
         step(ember.randn(5, 8), ember.tensor([0, 1, 2, 3, 0]))
-    calls = [(op, lines) for op, lines in calls if lines != ["/* in the product's stores */"]]  # the ReLU's
-    assert calls, "no kernel in a segment"  # (its gradient's kernel)
+    assert calls, "no kernel in a segment"
     for op, lines in calls:
         assert ", 1, " in lines[-1] and "nthreads" not in lines[-1], lines
 

@@ -17,14 +17,14 @@ needs_cc = pytest.mark.skipif(COMPILER is None, reason="no C compiler")
 _WRAPPER = r"""
 /* the GEMM for the tests: 1 when it ran, 0 without its buffer, -1 where the module has no AVX-512 */
 int em_test_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
-                 int64_t ldb, int add, float *c, int64_t ldc, const float *bias, int relu,
+                 int64_t ldb, int add, float *c, int64_t ldc, const float *bias, int relu, const float *gate,
                  const em_gemm_after *after)
 {
 #if defined(__AVX512F__)
-    return em_sgemm_own(ta, tb, m, n, k, a, lda, b, ldb, add, c, ldc, bias, relu, after);
+    return em_sgemm_own(ta, tb, m, n, k, a, lda, b, ldb, add, c, ldc, bias, relu, gate, after);
 #else
     (void)ta; (void)tb; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb; (void)add; (void)c;
-    (void)ldc; (void)bias; (void)relu; (void)after;
+    (void)ldc; (void)bias; (void)relu; (void)gate; (void)after;
     return -1;
 #endif
 }
@@ -48,17 +48,18 @@ def gemm():
     fn = cache.load(source, COMPILER).em_test_gemm
     p, i64 = ctypes.c_void_p, ctypes.c_int64
     fn.argtypes = [ctypes.c_int, ctypes.c_int, i64, i64, i64, p, i64, p, i64, ctypes.c_int, p, i64, p, ctypes.c_int,
-                   p]
+                   p, p]
     fn.restype = ctypes.c_int
 
-    def run(a, b, c, transposed=False, add=False, bias=None, a_transposed=False, after=None, relu=False):
+    def run(a, b, c, transposed=False, add=False, bias=None, a_transposed=False, after=None, relu=False,
+            gate=None):
         for x in (a, b, c):
             assert x.dtype == np.float32 and x.strides[1] == 4
         k, m = a.shape if a_transposed else a.shape[::-1]
         n = b.shape[0] if transposed else b.shape[1]
         ran = fn(a_transposed, transposed, m, n, k, a.ctypes.data, a.strides[0] // 4, b.ctypes.data,
                  b.strides[0] // 4, add, c.ctypes.data, c.strides[0] // 4, None if bias is None else bias.ctypes.data,
-                 relu, after)
+                 relu, None if gate is None else gate.ctypes.data, after)
         if ran == -1:
             pytest.skip("no AVX-512 on this machine: segments use the BLAS")
         assert ran == 1
@@ -123,6 +124,23 @@ def test_relu_in_the_stores_equals_the_relu_kernels(gemm, m, n, k):
 
 
 @needs_cc
+@pytest.mark.parametrize("m, n, k", [(13, 31, 64), (24, 64, 513)])
+def test_a_gate_in_the_stores_equals_the_relu_gradient_kernels(gemm, m, n, k):
+    """gate (a ReLU's output, rows as c's): the product where the gate's value is > 0, else 0 (NaN, 0 and -0 gate
+    to 0), the bits of the product then np.where, as the ReluGrad kernels."""
+    rng = np.random.default_rng(m * k)
+    a, b = _wide(rng, m, k), _wide(rng, k, n)
+    whole = rng.standard_normal((m, n + 3)).astype(np.float32)
+    gate = whole[:, :n]  # rows at c's stride (c below is (m, n + 3) too)
+    gate[0, :4] = (np.nan, 0.0, -0.0, 1e-30)
+    plain, gated = np.empty((m, n + 3), np.float32)[:, :n], np.empty((m, n + 3), np.float32)[:, :n]
+    gemm(a, b, plain)
+    gemm(a, b, gated, gate=gate)
+    np.testing.assert_array_equal(gated, np.where(gate > 0, plain, np.float32(0)))
+    assert (gated[0, :3] == 0).all() and not np.signbit(gated[0, :3]).any() and gated[0, 3] == plain[0, 3]
+
+
+@needs_cc
 @pytest.mark.parametrize("transposed", [False, True])
 @pytest.mark.parametrize("a_transposed", [False, True])
 def test_a_block_of_rows_or_columns_computed_apart_has_the_same_bits(gemm, transposed, a_transposed):
@@ -181,7 +199,7 @@ def test_the_module_with_the_gemm_compiles_without_warnings(tmp_path):
 def test_the_library_and_a_module_calling_it_compile_without_warnings(tmp_path):
     module = "\n".join([render_c.header(c_backend.data_offset()), c_gemm.CALLS,
                         "int em_probe(float *c) { return EM_GEMM_OWN_s(111, 111, 12, 16, 1, 1.0f, c, 1, c, 16, 0.0f, "
-                        "c, 16, NULL, 0, NULL); }"])
+                        "c, 16, NULL, 0, NULL, NULL); }"])
     assert_compiles_strictly([c_gemm.LIBRARY, module], tmp_path)
 
 
@@ -212,7 +230,7 @@ def test_the_librarys_gemm_equals_numpys(transposed, a_transposed):
     after-block function."""
     i64, p = ctypes.c_int64, ctypes.c_void_p
     fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_int, i64, i64, i64, p, i64, p, i64, ctypes.c_int, p,
-                          i64, p, ctypes.c_int, p)(c_gemm.address(COMPILER))
+                          i64, p, ctypes.c_int, p, p)(c_gemm.address(COMPILER))
     rng = np.random.default_rng(8)
     a = _wide(rng, 70, 30, 3) if a_transposed else _wide(rng, 30, 70, 3)
     b = _wide(rng, 40 if transposed else 70, 70 if transposed else 40, 5)
@@ -220,7 +238,7 @@ def test_the_librarys_gemm_equals_numpys(transposed, a_transposed):
     c = np.zeros((30, 40), np.float32)
     after, blocks = _after_recording(c)
     ran = fn(a_transposed, transposed, 30, 40, 70, a.ctypes.data, a.strides[0] // 4, b.ctypes.data,
-             b.strides[0] // 4, 0, c.ctypes.data, 40, bias.ctypes.data, 0, ctypes.addressof(after))
+             b.strides[0] // 4, 0, c.ctypes.data, 40, bias.ctypes.data, 0, None, ctypes.addressof(after))
     if not ran:
         pytest.skip("no AVX-512 on this machine: segments use the BLAS")
     want = (a.T if a_transposed else a).astype(np.float64) @ (b.T if transposed else b).astype(np.float64) + bias

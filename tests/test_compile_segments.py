@@ -354,9 +354,9 @@ def test_sgd_updates_the_weights_as_their_gradients_products_make_them(variant, 
 @needs_c
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_linear_and_its_relu_are_one_product_with_the_bits_of_two_ops(threads, monkeypatch):
-    """The bias and the relu of a Linear followed by a ReLU in the GEMM's stores (_relu_epilogues): the losses,
-    gradients and parameters of training steps bit for bit as with the kernel after the product, and as eager
-    within float32's rounding."""
+    """The bias and the relu of a Linear followed by a ReLU in the GEMM's stores, and the ReLU's gradient in the
+    stores of the input gradient's product (_relu_epilogues): the losses, gradients and parameters of training
+    steps bit for bit as with the kernels after the products, and as eager within float32's rounding."""
     monkeypatch.setattr(c_graph, "GEMM_SPLIT_MIN", 1 << 12)
     rng = np.random.default_rng(6)
     data = ember.tensor(rng.standard_normal((40, 96)), dtype=ember.float32), ember.tensor(rng.integers(0, 10, 40))
@@ -370,7 +370,9 @@ def test_a_linear_and_its_relu_are_one_product_with_the_bits_of_two_ops(threads,
     found = []
     monkeypatch.setattr(c_graph, "_relu_epilogues", lambda ops, after: found.append(epilogues(ops, after)) or found[-1])
     got = run(True)
-    assert [len(f) for f in found] == [2]  # the two hidden layers (the last Linear keeps its bias)
+    # the two hidden layers' (the last Linear keeps its bias) and their input gradients'
+    assert [sorted(kernel.node.ops for kernel, _ in f.values()) for f in found] == \
+        [["Add,Relu", "Add,Relu", "ReluGrad", "ReluGrad"]]
     monkeypatch.setattr(c_graph, "_relu_epilogues", lambda ops, after: {})
     apart = run(True)
     assert got[0] == apart[0]

@@ -1,4 +1,4 @@
-"""ember's own float32 GEMM on AVX-512 machines: ``c = op(a) @ op(b)`` (``+ c``) (``+ bias``) (relu'd).
+"""ember's own float32 GEMM on AVX-512 machines: ``c = op(a) @ op(b)`` (``+ c``) (``+ bias``) (relu'd, gated).
 
 C segments call it for their products (``em_sgemm_on`` in c_graph, one call a thread), and the LSTM's C for its
 weight gradients (``c_rnn``); NumPy's BLAS where it does not run. At the sizes of the bench's transformer and MLP
@@ -52,11 +52,12 @@ static __thread float *em_gemm_packed;  /* this thread's packed panels of b (EM_
 /* c[:mr, :16 * NV] (=, or += with add) a[:mr, :kc] @ panel (+ bias where not NULL) (then relu'd where relu),
    where a holds a's block as kc rows of EM_GEMM_MR (em_gemm_pack_a: zeros past row mr) and panel b's kc x 32
    block row by row (its first 16 columns only with NV 1: a last panel of 16 columns or fewer); the masks keep
-   the stores to c's columns. relu as the Relu kernels: x where x > 0 or NaN, else +0 */
+   the stores to c's columns. relu as the Relu kernels: x where x > 0 or NaN, else +0; then, where gate is not
+   NULL (a ReLU's output, rows ldc apart as c's), x where the gate's value > 0, else 0 (as the ReluGrad ones) */
 #define EM_GEMM_TILE(NV)                                                                                        \
 static inline void em_gemm_tile##NV(int64_t kc, const float *restrict a, const float *restrict panel,            \
                                     float *restrict c, int64_t ldc, int mr, const __mmask16 *mask, int add,     \
-                                    const float *bias, int relu)                                                \
+                                    const float *bias, int relu, const float *restrict gate)                    \
 {                                                                                                               \
     __m512 acc[EM_GEMM_MR][NV], b[NV];                                                                          \
     _Pragma("GCC unroll 12")                                                                                    \
@@ -89,6 +90,10 @@ static inline void em_gemm_tile##NV(int64_t kc, const float *restrict a, const f
             if (relu)                                                                                           \
                 acc[r][v] = _mm512_maskz_mov_ps(                                                                \
                     _mm512_cmp_ps_mask(acc[r][v], _mm512_setzero_ps(), _CMP_NLE_UQ), acc[r][v]);                \
+            if (gate)                                                                                           \
+                acc[r][v] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(                                             \
+                    _mm512_maskz_loadu_ps(mask[v], gate + r * ldc + 16 * v), _mm512_setzero_ps(), _CMP_GT_OQ),  \
+                    acc[r][v]);                                                                                 \
             _mm512_mask_storeu_ps(cr + 16 * v, mask[v], acc[r][v]);                                             \
         }                                                                                                       \
     }                                                                                                           \
@@ -179,11 +184,12 @@ static void em_gemm_pack_a(int64_t kc, int mr, const float *a, int64_t sr, int64
 
 /* c (m x n, row-major, leading dimension ldc) = op(a) @ op(b) (+ c where add) (+ bias, a row of n, where not
    NULL): op(a) is a (m x k, lda) or, with ta, a.T (a: k x m, lda); op(b) is b (k x n, ldb) or, with tb, b.T (b:
-   n x k, ldb); relu'd where relu (after the bias); after (where not NULL) is given each block of c's rows as
-   they are final. 0 when it cannot get its buffer (the caller uses the BLAS) */
+   n x k, ldb); relu'd where relu (after the bias), gated where gate is not NULL (em_gemm_tile); after (where
+   not NULL) is given each block of c's rows as they are final. 0 when it cannot get its buffer (the caller uses
+   the BLAS) */
 static int em_sgemm_own(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                         const float *b, int64_t ldb, int add, float *c, int64_t ldc, const float *bias, int relu,
-                        const em_gemm_after *after)
+                        const float *gate, const em_gemm_after *after)
 {
     const int64_t sk = tb ? 1 : ldb, sj = tb ? ldb : 1, ar = ta ? 1 : lda, ak = ta ? lda : 1;
     if (!em_gemm_packed) {  /* b's panels, then a's block (and the 16 - EM_GEMM_MR floats its packing writes past) */
@@ -206,12 +212,13 @@ static int em_sgemm_own(int ta, int tb, int64_t m, int64_t n, int64_t k, const f
                     const __mmask16 mask[2] = {nj >= 16 ? 0xffff : (__mmask16)((1u << nj) - 1),
                                                nj >= 32 ? 0xffff : nj <= 16 ? 0 : (__mmask16)((1u << (nj - 16)) - 1)};
                     const float *row_bias = bias && last ? bias + jc + j0 : NULL;
+                    const float *tile_gate = gate && last ? gate + i0 * ldc + jc + j0 : NULL;
                     if (nj > 16)
                         em_gemm_tile2(kc, packed_a, em_gemm_packed + j0 * kc, c + i0 * ldc + jc + j0, ldc, mr, mask,
-                                      add || pc > 0, row_bias, relu && last);
+                                      add || pc > 0, row_bias, relu && last, tile_gate);
                     else  /* a last panel of 16 columns or fewer: one vector (a third less work where n is 65) */
                         em_gemm_tile1(kc, packed_a, em_gemm_packed + j0 * kc, c + i0 * ldc + jc + j0, ldc, mr, mask,
-                                      add || pc > 0, row_bias, relu && last);
+                                      add || pc > 0, row_bias, relu && last, tile_gate);
                 }
                 if (after && last)
                     after->fn(after, c + i0 * ldc + jc, mr, nc, ldc);
@@ -228,13 +235,14 @@ LIBRARY = "#include <stdint.h>\n" + BODY + r"""
 /* em_sgemm_own for the other modules (CALLS): 1 when it computed the product, 0 where it cannot (no AVX-512 on
    this machine, no buffer): the caller uses the BLAS then */
 int em_gemm_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
-                int64_t ldb, int add, float *c, int64_t ldc, const float *bias, int relu, const em_gemm_after *after)
+                int64_t ldb, int add, float *c, int64_t ldc, const float *bias, int relu, const float *gate,
+                const em_gemm_after *after)
 {
 #if defined(__AVX512F__)
-    return em_sgemm_own(ta, tb, m, n, k, a, lda, b, ldb, add, c, ldc, bias, relu, after);
+    return em_sgemm_own(ta, tb, m, n, k, a, lda, b, ldb, add, c, ldc, bias, relu, gate, after);
 #else
     (void)ta; (void)tb; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb; (void)add; (void)c;
-    (void)ldc; (void)bias; (void)relu; (void)after;
+    (void)ldc; (void)bias; (void)relu; (void)gate; (void)after;
     return 0;
 #endif
 }
@@ -246,23 +254,24 @@ int em_gemm_f32(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a,
 CALLS = AFTER + r"""
 #include <stddef.h>
 static int (*em_sgemm_own)(int, int, int64_t, int64_t, int64_t, const float *, int64_t, const float *, int64_t,
-                           int, float *, int64_t, const float *, int, const em_gemm_after *);
+                           int, float *, int64_t, const float *, int, const float *, const em_gemm_after *);
 void em_set_gemm(void *fn)
 {
     *(void **)&em_sgemm_own = fn;
 }
 /* whether em_sgemm_own takes a product of these sizes (a tile's rows, half its columns: runs() in Python) */
 #define EM_GEMM_TAKES(m, n, k) ((m) >= 12 && (n) >= 16 && (k) > 0)
-#define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, relu, after)                  \
+#define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, relu, gate, after)            \
     ((alpha) == 1 && ((beta) == 0 || (beta) == 1) && EM_GEMM_TAKES(m, n, k) && em_sgemm_own                    \
-     && em_sgemm_own((ta) == 112, (tb) == 112, m, n, k, a, lda, b, ldb, (beta) == 1, c, ldc, bias, relu, after))
-#define EM_GEMM_OWN_d(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, relu, after) 0
+     && em_sgemm_own((ta) == 112, (tb) == 112, m, n, k, a, lda, b, ldb, (beta) == 1, c, ldc, bias, relu, gate,  \
+                     after))
+#define EM_GEMM_OWN_d(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, relu, gate, after) 0
 """
 
 # what a module whose products cannot use the GEMM includes instead of CALLS
 NONE = AFTER + r"""
-#define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, relu, after) 0
-#define EM_GEMM_OWN_d(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, relu, after) 0
+#define EM_GEMM_OWN_s(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, relu, gate, after) 0
+#define EM_GEMM_OWN_d(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, relu, gate, after) 0
 """
 
 

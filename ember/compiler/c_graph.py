@@ -379,34 +379,47 @@ def _emit_linear(r, op):
     if calls_gemm(op):
         r.bodies.add("gemm")
     return [f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_TR}, {m}, {n}, {k}, 1, {r.ptr(x)}, {k}, "
-            f"{r.ptr(w)}, {k}, 0, {r.ptr(y)}, {n}, {bias}, {int(relu is not None)}, NULL);"]
+            f"{r.ptr(w)}, {k}, 0, {r.ptr(y)}, {n}, {bias}, {int(relu is not None)}, NULL, NULL);"]
 
 
 def _relu_epilogues(ops, after_reads):
     """{id of a Linear op without a bias: (the kernel after it, the bias)} where the kernel adds a bias to the
     product and takes the relu (Add of the product and a row of its columns, then Relu: what passes.epilogue
-    makes of a Linear and a ReLU) and is the product's only reader, so that the GEMM does both in its stores
-    (the same arithmetic) and the product is never stored (_Plan.unstored)."""
+    makes of a Linear and a ReLU), and {id of a LinearGrad op: (the kernel after it, the ReLU's output)} where the
+    kernel is the ReLU's gradient of the input gradient (ReluGrad), the product's only reader in both, so that
+    the GEMM does it in its stores (the same arithmetic) and the product is never stored (_Plan.unstored)."""
     readers = {}
     for op in ops:
         for a in op.args:
             readers.setdefault(id(a), []).append(op)
+    made = {id(o): i for i, op in enumerate(ops) for o in op.outputs if o is not None}
     fused = {}
-    for op in ops:
-        y = op.outputs[0] if isinstance(op.node, Linear) and len(op.args) == 2 else None
-        after = readers.get(id(y), ())
-        if y is None or id(y) in after_reads or len(after) != 1 or not isinstance(after[0].node, FusedKernel):
+    for i, op in enumerate(ops):
+        if isinstance(op.node, Linear) and len(op.args) == 2:
+            want = ["Add", "Relu"]
+        elif isinstance(op.node, LinearGrad):
+            want = ["ReluGrad"]
+        else:
+            continue
+        y = op.outputs[0]
+        after = readers.get(id(y), ()) if y is not None else ()
+        if id(y) in after_reads or len(after) != 1 or not isinstance(after[0].node, FusedKernel):
             continue
         kernel, args = after[0].node.kernel, after[0].args
-        names = [s.name for s in kernel.statements]
-        if names != ["Add", "Relu"] or kernel.outputs != [1] or len(args) != 2 or \
-                kernel.statements[1].operands != [("stmt", 0)] or \
-                sorted(kernel.statements[0].operands) != [("input", 0), ("input", 1)]:
+        if [s.name for s in kernel.statements] != want or kernel.outputs != [len(want) - 1] or len(args) != 2 or \
+                kernel.statements[-1].operands != ([("stmt", 0)] if len(want) == 2 else [("input", 0), ("input", 1)]):
             continue
-        bias = args[1] if args[0] is y else args[0]
-        if bias is not y and bias.shape == (op.args[1].shape[0],) and \
-                len({y.dtype, bias.dtype, after[0].outputs[0].dtype}) == 1:
-            fused[id(op)] = (after[0], bias)
+        if len(want) == 2:  # Add's operands: the two inputs, either way round
+            if sorted(kernel.statements[0].operands) != [("input", 0), ("input", 1)]:
+                continue
+            other = args[1] if args[0] is y else args[0]
+            fits = other.shape == (op.args[1].shape[0],)
+        else:  # ReluGrad(the ReLU's output, the gradient)
+            other = args[0]
+            fits = args[1] is y and other.shape == y.shape
+        if fits and other is not y and made.get(id(other), -1) < i and \
+                len({y.dtype, other.dtype, after[0].outputs[0].dtype}) == 1:
+            fused[id(op)] = (after[0], other)
     return fused
 
 
@@ -421,15 +434,19 @@ def _emit_linear_grad(r, op):
     if calls_gemm(op):
         r.bodies.add("gemm")
     if gx is not None:
+        gate = r.relus.get(id(op))
+        if gate is not None:  # the ReLU's gradient in the product's stores, into its kernel's output
+            gx, gate = gate[0].outputs[0], gate[1]
         lines.append(f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_NO}, {m}, {k}, {n}, 1, {r.ptr(g)}, {n}, "
-                     f"{r.ptr(w)}, {k}, 0, {r.ptr(gx)}, {k}, NULL, 0, NULL);")
+                     f"{r.ptr(w)}, {k}, 0, {r.ptr(gx)}, {k}, NULL, 0, {'NULL' if gate is None else r.ptr(gate)}, "
+                     "NULL);")
     if gw is not None:
         after = "NULL"
         if id(op) in r.fused:
             lines += _fused_update(r, op, gw)
             after = "&upd.after"
         lines.append(f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_TR}, {_NO}, {n}, {k}, {m}, 1, {r.ptr(g)}, {n}, "
-                     f"{r.ptr(x)}, {k}, 0, {r.ptr(gw)}, {k}, NULL, 0, {after});")
+                     f"{r.ptr(x)}, {k}, 0, {r.ptr(gw)}, {k}, NULL, 0, NULL, {after});")
     if gb is not None:  # ones @ g, as the NumPy form (a matrix-vector product)
         ones = r.scratch(op, "ones", t)
         lines += [f"{t} *ones = {ones};", f"for (int64_t i = 0; i < {m}; ++i) ones[i] = 1;",
@@ -590,14 +607,15 @@ static void (*em_sgemv)(int, int, em_bi, em_bi, float, const float *, em_bi, con
 static void (*em_dgemv)(int, int, em_bi, em_bi, double, const double *, em_bi, const double *, em_bi, double,
                         double *, em_bi);
 /* c (m x n, row-major) = alpha op(a) op(b) + beta c (+ bias, a row of n, where not NULL) (then relu'd where
-   relu, as the Relu kernels) on the calling thread: ember's GEMM where it runs (c_gemm), else the BLAS; after
-   (where not NULL) is given c's rows as they are final */
+   relu, as the Relu kernels; gated where gate is not NULL: c where the gate's value, rows ldc apart, is > 0, else
+   0, as the ReluGrad ones) on the calling thread: ember's GEMM where it runs (c_gemm), else the BLAS; after (where
+   not NULL) is given c's rows as they are final */
 #define EM_GEMM_ONE(T, P)                                                                                       \
 static inline void em_##P##gemm_one(int ta, int tb, em_bi m, em_bi n, em_bi k, T alpha, const T *a, em_bi lda,  \
                                     const T *b, em_bi ldb, T beta, T *c, em_bi ldc, const T *bias, int relu,    \
-                                    const em_gemm_after *after)                                                 \
+                                    const T *gate, const em_gemm_after *after)                                  \
 {                                                                                                               \
-    if (EM_GEMM_OWN_##P(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, relu, after))               \
+    if (EM_GEMM_OWN_##P(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, relu, gate, after))         \
         return;                                                                                                 \
     em_##P##gemm(101, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                                    \
     if (bias)                                                                                                   \
@@ -610,6 +628,10 @@ static inline void em_##P##gemm_one(int ta, int tb, em_bi m, em_bi n, em_bi k, T
                 const T x = c[i * ldc + j];                                                                     \
                 c[i * ldc + j] = x > 0 || x != x ? x : 0;                                                       \
             }                                                                                                   \
+    if (gate)                                                                                                   \
+        for (em_bi i = 0; i < m; ++i)                                                                           \
+            for (em_bi j = 0; j < n; ++j)                                                                       \
+                c[i * ldc + j] = gate[i * ldc + j] > 0 ? c[i * ldc + j] : 0;                                    \
     if (after)                                                                                                  \
         after->fn(after, c, m, n, ldc);                                                                         \
 }
@@ -624,11 +646,11 @@ EM_GEMM_ONE(double, d)
 #define EM_GEMM_ON(T, P)                                                                                        \
 static inline void em_##P##gemm_on(int nthreads, int ta, int tb, em_bi m, em_bi n, em_bi k, T alpha, const T *a, \
                                    em_bi lda, const T *b, em_bi ldb, T beta, T *c, em_bi ldc, const T *bias,    \
-                                   int relu, const em_gemm_after *after)                                        \
+                                   int relu, const T *gate, const em_gemm_after *after)                         \
 {                                                                                                               \
     const int rows = m >= n || after;                                                                           \
     if (nthreads <= 1) {  /* (an OpenMP region, even of one thread, costs a microsecond) */                    \
-        em_##P##gemm_one(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, relu, after);              \
+        em_##P##gemm_one(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, relu, gate, after);        \
         return;                                                                                                 \
     }                                                                                                           \
     EM_OMP(parallel for num_threads(nthreads) schedule(static))                                                 \
@@ -637,13 +659,14 @@ static inline void em_##P##gemm_on(int nthreads, int ta, int tb, em_bi m, em_bi 
             const em_bi r0 = m * t / nthreads, r1 = m * (t + 1) / nthreads;                                     \
             if (r1 > r0)                                                                                        \
                 em_##P##gemm_one(ta, tb, r1 - r0, n, k, alpha, ta == 111 ? a + r0 * lda : a + r0, lda, b, ldb,  \
-                                 beta, c + r0 * ldc, ldc, bias, relu, after);                                   \
+                                 beta, c + r0 * ldc, ldc, bias, relu, gate ? gate + r0 * ldc : NULL, after);    \
         } else {                                                                                                \
             const em_bi c0 = n * t / nthreads / 16 * 16;                                                        \
             const em_bi c1 = t + 1 == nthreads ? n : n * (t + 1) / nthreads / 16 * 16;                          \
             if (c1 > c0)                                                                                        \
                 em_##P##gemm_one(ta, tb, m, c1 - c0, k, alpha, a, lda, tb == 111 ? b + c0 : b + c0 * ldb, ldb,  \
-                                 beta, c + c0, ldc, bias ? bias + c0 : NULL, relu, after);                      \
+                                 beta, c + c0, ldc, bias ? bias + c0 : NULL, relu, gate ? gate + c0 : NULL,     \
+                                 after);                                                                        \
         }                                                                                                       \
     }                                                                                                           \
 }

@@ -472,7 +472,7 @@ void em_rnn_matmul_##S(int64_t threads, void *gemm, int wide, int ta, int tb, in
         em_team_block(m, &r0, &rows);                                                                           \
         const T *ar = ta ? a + r0 : a + r0 * lda;                                                               \
         if (rows && !EM_GEMM_OWN_##P(ta ? 112 : 111, tb ? 112 : 111, rows, n, k, (T)1, ar, lda, b, ldb, (T)0,  \
-                                     c + r0 * ldc, ldc, NULL, 0, NULL))                                         \
+                                     c + r0 * ldc, ldc, NULL, 0, NULL, NULL))                                   \
             em_rnn_gemm_##S(gemm, wide, ta, tb, rows, n, k, ar, lda, b, ldb, c + r0 * ldc, ldc);                \
     }                                                                                                           \
 }
