@@ -434,12 +434,11 @@ def _emit_linear_grad(r, op):
     if calls_gemm(op):
         r.bodies.add("gemm")
     if gx is not None:
-        gate = r.relus.get(id(op))
-        if gate is not None:  # the ReLU's gradient in the product's stores, into its kernel's output
-            gx, gate = gate[0].outputs[0], gate[1]
+        gate, relu = "NULL", r.relus.get(id(op))
+        if relu is not None:  # the ReLU's gradient in the product's stores, into its kernel's output
+            gx, gate = relu[0].outputs[0], r.ptr(relu[1])
         lines.append(f"em_{p}gemm_on({r.gemm_threads(m * n * k)}, {_NO}, {_NO}, {m}, {k}, {n}, 1, {r.ptr(g)}, {n}, "
-                     f"{r.ptr(w)}, {k}, 0, {r.ptr(gx)}, {k}, NULL, 0, {'NULL' if gate is None else r.ptr(gate)}, "
-                     "NULL);")
+                     f"{r.ptr(w)}, {k}, 0, {r.ptr(gx)}, {k}, NULL, 0, {gate}, NULL);")
     if gw is not None:
         after = "NULL"
         if id(op) in r.fused:

@@ -137,12 +137,11 @@ def same_layout(a, p):
     return a.__class__ is np.ndarray and a.flags.carray and a.dtype == p.dtype and a.shape == p.shape
 
 
-def sgd_arguments(group, state, p, scalars=False):
+def sgd_arguments(group, state, p):
     """The C arguments of an SGD update of p: (with momentum, (lr, weight decay, momentum, 1 - dampening, nesterov,
     first step, maximize), start) where ``start()`` makes the state the update needs (the momentum buffer on the
-    first step) and gives its arrays; None where C does not cover the group's values. scalars: the group's
-    sgd_group, when known."""
-    scalars = sgd_group(group) if scalars is False else scalars
+    first step) and gives its arrays; None where C does not cover the group's values."""
+    scalars = sgd_group(group)
     if scalars is None:
         return None
     lr, wd, momentum, undamped, nesterov, maximize = scalars
