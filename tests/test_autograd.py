@@ -666,6 +666,44 @@ def test_error_backward_twice_through_freed_graph():
         ember.autograd.grad(z, x)
 
 
+def test_backward_twice_through_nodes_that_saved_nothing():
+    # as in PyTorch, only freed saved tensors stop a second backward: a clone, views, adds and sums save none
+    x = leaf([1.0, 2.0, 3.0])
+    y = (x.clone().view(3, 1).expand(3, 2).reshape(6)[1:] + x.sum()).mean()
+    y.backward()
+    first = x.grad.numpy().copy()
+    np.testing.assert_allclose(first, [1.2, 1.4, 1.4], rtol=1e-6)
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * first, rtol=1e-6)
+
+
+def test_function_without_saved_tensors_backward_twice():
+    class Triple(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.k = 3.0
+            return x * 3.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.k
+
+    class ReadsSaved(Triple):
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3.0 + 0 * len(ctx.saved_tensors)
+
+    x = leaf([1.0, 2.0])
+    y = Triple.apply(x).sum()
+    y.backward()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0])
+    y = ReadsSaved.apply(x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
 def test_error_saved_tensor_modified_in_place():
     x = leaf([1.0, 2.0])
     h = x * 2

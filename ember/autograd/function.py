@@ -84,7 +84,8 @@ class _FunctionNode(Node):
         return f"<{self.name}Backward>"
 
     def release(self):
-        self.inputs = None
+        """Free what ctx saved: reading ``ctx.saved_tensors`` raises from now on, but a backward that reads none
+        runs again, as in PyTorch."""
         self.ctx._saved = None
         self.ctx._freed = True
 

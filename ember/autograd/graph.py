@@ -88,7 +88,11 @@ class Node:
         return Tensor._wrap(self.out, True, self) if is_grad_enabled() else Tensor._wrap(self.out)
 
     def release(self):
-        """Drop what backward needed (saved inputs, arrays on self) once the graph is not retained."""
+        """Drop what backward needed (saved inputs, arrays on self) once the graph is not retained. A node that
+        keeps neither (a clone, a sum, a view) keeps its state, so that a second backward runs through it, as
+        through PyTorch's nodes that saved no tensor."""
+        if not _holds_arrays(self.inputs or ()) and not _holds_arrays(self.__dict__.values()):
+            return
         self.inputs = None
         self._versions = None
         self.__dict__.clear()
@@ -117,6 +121,25 @@ class AccumulateGrad:
 
     def __repr__(self):
         return "<AccumulateGrad>"
+
+
+def _holds_arrays(values):
+    """Whether values (a node's inputs or attributes) hold a tensor or an array, also inside tuples and lists."""
+    for v in values:
+        c = v.__class__
+        if c in _PLAIN:
+            continue
+        if c is np.ndarray or isinstance(v, Tensor):
+            return True
+        if c is tuple or c is list:
+            if _holds_arrays(v):
+                return True
+        elif hasattr(v, "shape") and hasattr(v, "dtype"):  # CuPy's arrays, NumPy's scalars
+            return True
+    return False
+
+
+_PLAIN = frozenset((type(None), bool, int, float, str, slice))
 
 
 FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they have "
