@@ -19,6 +19,7 @@ PAGES = {
     "nn.functional": ("ember.nn.functional", "ember.nn.functional"),
     "nn.init": ("ember.nn.init", "ember.nn.init"),
     "nn.utils": ("ember.nn.utils", "ember.nn.utils"),
+    "nn.utils.rnn": ("ember.nn.utils.rnn", "ember.nn.utils.rnn"),
     "optim": ("ember.optim", "ember.optim"),
     "optim.lr_scheduler": ("ember.optim.lr_scheduler", "ember.optim.lr_scheduler"),
     "data": ("ember.data", "ember.data"),

@@ -7,6 +7,7 @@ fused cell on arrays.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import warnings
@@ -22,6 +23,7 @@ from ..types import Device
 from . import init
 from .module import Module
 from .parameter import Parameter
+from .utils.rnn import PackedSequence
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -223,34 +225,100 @@ class RNNBase(Module):
         """Zero initial states (batch, size)."""
         return zeros(batch, size, dtype=x.dtype, device=x.device)
 
-    def _run(self, x, h0s, c0s, bf):
-        """All layers and directions: (output, h_n[, c_n]), states stacked over layers. The first layer reads x
-        batch-first when bf and the last one writes the output batch-first; in between the sequence is time-major."""
+    def _run(self, x, h0s, c0s, direction, features_dim):
+        """All layers and directions: (output, h_n[, c_n]), states stacked over layers. direction(layer, reverse,
+        x, h0, c0, weights) runs one layer one way: (output, h_n, c_n or None); the directions' outputs join along
+        features_dim."""
         p = self._parameters
         directions = 2 if self.bidirectional else 1
         lstm = self.mode == "LSTM"
         h_n, c_n = [], []
         k = 0
-        last = self.num_layers - 1
         for layer in range(self.num_layers):
             outs = []
             for d in range(directions):
                 w = [p[n] if n is not None else None for n in self._layer_names[k]]
-                res = rnn_layer(self.mode, x, h0s[k], c0s[k] if lstm else None, *w, reverse=d == 1,
-                                batch_first_input=bf and layer == 0, batch_first_output=bf and layer == last,
-                                workspace=self._workspace)
-                outs.append(res[0])
-                h_n.append(res[1])
-                if lstm:
-                    c_n.append(res[2])
+                out, h, c = direction(layer, d == 1, x, h0s[k], c0s[k] if lstm else None, w)
+                outs.append(out)
+                h_n.append(h)
+                c_n.append(c)
                 k += 1
-            x = outs[0] if directions == 1 else cat(outs, 2)
+            x = outs[0] if directions == 1 else cat(outs, features_dim)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = _dropout(x, self.dropout, True)
         return (x, stack(h_n, 0), stack(c_n, 0)) if lstm else (x, stack(h_n, 0))
 
+    def _padded_direction(self, bf):
+        """The direction runner of _run for a sequence (T, B, I): one rnn_layer node. The first layer reads x
+        batch-first when bf and the last one writes the output batch-first; in between it is time-major."""
+        def run(layer, reverse, x, h0, c0, w):
+            res = rnn_layer(self.mode, x, h0, c0, *w, reverse=reverse, batch_first_input=bf and layer == 0,
+                            batch_first_output=bf and layer == self.num_layers - 1, workspace=self._workspace)
+            return res[0], res[1], res[2] if c0 is not None else None
+        return run
+
+    def _forward_packed(self, input, hx, name):
+        """forward on a PackedSequence: each sequence over its own length; (PackedSequence, h_n) or, for LSTM,
+        (PackedSequence, (h_n, c_n)), the states in the batch's own order (PyTorch's)."""
+        data, batch_sizes, sorted_indices, unsorted_indices = input
+        self.check_input(data, batch_sizes)
+        sizes = [int(n) for n in batch_sizes.tolist()]
+        n_states = self.num_layers * (2 if self.bidirectional else 1)
+        lstm = self.mode == "LSTM"
+        shapes = [(n_states, sizes[0], self.proj_size or self.hidden_size), (n_states, sizes[0], self.hidden_size)]
+        shapes = shapes[:2 if lstm else 1]  # h (and c)
+        if hx is None:
+            states = [[self._zeros(data, sizes[0], shape[2])] * n_states for shape in shapes]
+        else:
+            hx = hx if lstm else (hx,)
+            states = []
+            for k, (h, shape) in enumerate(zip(hx, shapes)):
+                _check_tensor(h, name, f"hx[{k}]" if lstm else "hx")
+                self.check_hidden_size(h, shape, f"Expected hidden{f'[{k}]' if lstm else ''} size {{}}, got {{}}")
+                states.append((h if sorted_indices is None else h.index_select(1, sorted_indices)).unbind(0))
+        runs, row, t = [], 0, 0  # (first row in data, time steps, batch size): runs of one batch size
+        while t < len(sizes):
+            steps = next((j for j in range(t, len(sizes)) if sizes[j] != sizes[t]), len(sizes)) - t
+            runs.append((row, steps, sizes[t]))
+            row, t = row + steps * sizes[t], t + steps
+        out, *finals = self._run(data, states[0], states[1] if lstm else None,
+                                 functools.partial(self._packed_direction, runs), 1)
+        if unsorted_indices is not None:
+            finals = [f.index_select(1, unsorted_indices) for f in finals]
+        packed = PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices)
+        return (packed, tuple(finals)) if lstm else (packed, finals[0])
+
+    def _packed_direction(self, runs, layer, reverse, x, h0, c0, w):
+        """The direction runner of _run for packed rows x (time step t: the next sizes[t] rows, the longest
+        sequences first): one rnn_layer node per run of time steps with one batch size. Forwards the states of
+        the sequences that end after a run are set aside; backwards those of the sequences that start join."""
+        lstm = c0 is not None
+        pieces = [None] * len(runs)
+        ended = []  # forwards: (h, c) of the sequences that ended, the earliest first
+        h = c = None
+        for i in (reversed(range(len(runs))) if reverse else range(len(runs))):
+            row, steps, n = runs[i]
+            if h is None:
+                h, c = h0[:n], c0[:n] if lstm else None
+            elif reverse:
+                h, c = cat([h, h0[h.shape[0]:n]]), cat([c, c0[c.shape[0]:n]]) if lstm else None
+            else:
+                ended.append((h[n:], c[n:] if lstm else None))
+                h, c = h[:n], c[:n] if lstm else None
+            res = rnn_layer(self.mode, x[row:row + steps * n].reshape(steps, n, x.shape[1]), h, c, *w,
+                            reverse=reverse, workspace=self._workspace)
+            pieces[i] = res[0].reshape(steps * n, res[0].shape[2])
+            h, c = res[1], res[2] if lstm else None
+        if ended:  # the longest sequences (the first rows) ended last
+            ended.append((h, c))
+            h = cat([e[0] for e in reversed(ended)])
+            c = cat([e[1] for e in reversed(ended)]) if lstm else None
+        return (pieces[0] if len(pieces) == 1 else cat(pieces)), h, c
+
     def _forward_one_state(self, input, hx, name):
         """forward of RNN and GRU: hx (L*D, B, H) or None; returns (output, h_n)."""
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx, name)
         batched = self._check_dims(input, name)
         if hx is not None:
             _check_tensor(hx, name, "hx")
@@ -268,7 +336,7 @@ class RNNBase(Module):
                 hx = hx.unsqueeze(1)
             self.check_hidden_size(hx, (n_states, batch, self.hidden_size))
             h0s = hx.unbind(0)
-        out, h_n = self._run(x, h0s, None, bf)
+        out, h_n = self._run(x, h0s, None, self._padded_direction(bf), 2)
         return (out, h_n) if batched else (out.squeeze(1), h_n.squeeze(1))
 
     def extra_repr(self) -> str:
@@ -318,8 +386,8 @@ class RNN(RNNBase):
         - h_n: hx's shape, the final hidden state of every layer and direction.
 
     PyTorch:
-        ``torch.nn.RNN``; same parameter names, shapes, initialisation and outputs;
-        PackedSequence inputs are not supported.
+        ``torch.nn.RNN``; same parameter names, shapes, initialisation and outputs; a
+        ``PackedSequence`` input (``nn.utils.rnn``) gives a PackedSequence output.
 
     Example:
         >>> rnn = nn.RNN(4, 8, num_layers=2)
@@ -386,8 +454,8 @@ class GRU(RNNBase):
         - h_n: hx's shape, the final hidden state of every layer and direction.
 
     PyTorch:
-        ``torch.nn.GRU``; same parameter names, shapes, initialisation and outputs;
-        PackedSequence inputs are not supported.
+        ``torch.nn.GRU``; same parameter names, shapes, initialisation and outputs; a
+        ``PackedSequence`` input (``nn.utils.rnn``) gives a PackedSequence output.
 
     Example:
         >>> gru = nn.GRU(4, 8, batch_first=True, bidirectional=True)
@@ -444,8 +512,8 @@ class LSTM(RNNBase):
         - (h_n, c_n): the shapes of (h_0, c_0), the final states of every layer and direction.
 
     PyTorch:
-        ``torch.nn.LSTM``; same parameter names, shapes, initialisation and outputs;
-        PackedSequence inputs are not supported.
+        ``torch.nn.LSTM``; same parameter names, shapes, initialisation and outputs; a
+        ``PackedSequence`` input (``nn.utils.rnn``) gives a PackedSequence output.
 
     Example:
         >>> lstm = nn.LSTM(input_size=4, hidden_size=8, batch_first=True)
@@ -477,6 +545,8 @@ class LSTM(RNNBase):
                                "Expected hidden[1] size {}, got {}")
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx, "LSTM")
         batched = self._check_dims(input, "LSTM")
         x, bf, b = self._sequence(input, batched)
         self.check_input(x, None)
@@ -499,7 +569,7 @@ class LSTM(RNNBase):
                                    "Expected hidden[0] size {}, got {}")
             self.check_hidden_size(c0, (n_states, b, self.hidden_size), "Expected hidden[1] size {}, got {}")
             h0s, c0s = h0.unbind(0), c0.unbind(0)
-        out, h_n, c_n = self._run(x, h0s, c0s, bf)
+        out, h_n, c_n = self._run(x, h0s, c0s, self._padded_direction(bf), 2)
         if not batched:
             return out.squeeze(1), (h_n.squeeze(1), c_n.squeeze(1))
         return out, (h_n, c_n)
