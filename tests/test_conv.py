@@ -145,6 +145,10 @@ INTERP_CASES = [
     dict(size=(2, 3), mode="area"),
     dict(scale_factor=1.6, mode="nearest-exact"),
     dict(scale_factor=(3, 0.5)),
+    dict(size=(7, 3), mode="bicubic"),
+    dict(scale_factor=0.6, mode="bicubic", align_corners=True),
+    dict(size=(2, 3), mode="bilinear", antialias=True),
+    dict(size=(3, 2), mode="bicubic", antialias=True, align_corners=True),
 ]
 
 
@@ -483,7 +487,11 @@ def test_max_pools_pick_torch_index_on_ties(kind, torch):
 @pytest.mark.parametrize("kw", INTERP_CASES + [
     dict(scale_factor=(0.5, 2.3)), dict(size=(14, 16), mode="bilinear"), dict(scale_factor=0.6, mode="bilinear"),
     dict(scale_factor=2.5, mode="bilinear", recompute_scale_factor=True), dict(size=(9, 5), mode="nearest-exact"),
-    dict(scale_factor=1.7), dict(size=(4, 4), mode="area")], ids=str)
+    dict(scale_factor=1.7), dict(size=(4, 4), mode="area"), dict(size=(15, 5), mode="bicubic"),
+    dict(scale_factor=2.5, mode="bicubic", align_corners=True), dict(scale_factor=(0.45, 1.3), mode="bicubic"),
+    dict(size=(3, 2), mode="bilinear", antialias=True), dict(scale_factor=0.3, mode="bicubic", antialias=True),
+    dict(scale_factor=(2, 0.4), mode="bilinear", antialias=True, align_corners=True),
+    dict(size=(9, 3), mode="bicubic", antialias=True, align_corners=True)], ids=str)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_interpolate_matches_torch(kw, dtype, torch):
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else {}
@@ -712,6 +720,10 @@ def _x(*shape):
      r"interpolate: align_corners option can only be set with the interpolating modes"),
     (lambda: R.interpolate(_x(1, 3, 5, 5), scale_factor=2, mode="linear"), NotImplementedError,
      r"interpolate: got a 4-D input, but linear mode needs a 3-D input"),
+    (lambda: R.interpolate(_x(1, 3, 5), size=4, mode="bicubic"), NotImplementedError,
+     r"interpolate: got a 3-D input, but bicubic mode needs a 4-D input"),
+    (lambda: R.interpolate(_x(1, 3, 5), size=4, mode="linear", antialias=True), ValueError,
+     r"interpolate: Anti-alias option is restricted to bilinear and bicubic modes"),
     (lambda: R.interpolate(_x(1, 3, 5, 5), size=(2, 2, 2)), ValueError,
      r"interpolate: input with spatial shape \(5, 5\) needs a size of 2 ints"),
     (lambda: pad(_x(1, 3, 5), (1,)), RuntimeError, r"pad: padding length must be divisible by 2"),

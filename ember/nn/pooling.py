@@ -280,10 +280,10 @@ class Upsample(Module):
         size (int or tuple, optional): the output spatial size. Default: None.
         scale_factor (float or tuple, optional): the multiplier of the spatial size (stored as floats); give
             either size or scale_factor. Default: None.
-        mode (str): 'nearest', 'nearest-exact', 'linear' (3-D input), 'bilinear' (4-D), 'trilinear' (5-D) or
-            'area'. Default: 'nearest'.
-        align_corners (bool, optional): for the linear modes only, align the corner pixels of input and output
-            instead of their edges. Default: None (False).
+        mode (str): 'nearest', 'nearest-exact', 'linear' (3-D input), 'bilinear' or 'bicubic' (4-D), 'trilinear'
+            (5-D) or 'area'. Default: 'nearest'.
+        align_corners (bool, optional): for the linear and bicubic modes only, align the corner pixels of input
+            and output instead of their edges. Default: None (False).
         recompute_scale_factor (bool, optional): compute the interpolation from the output size rather than from
             scale_factor. Default: None.
 
@@ -293,7 +293,7 @@ class Upsample(Module):
           size, or floor(input size * scale_factor).
 
     PyTorch:
-        ``torch.nn.Upsample``; same semantics, except that mode 'bicubic' is not implemented (NotImplementedError).
+        ``torch.nn.Upsample``; same semantics.
 
     Example:
         >>> nn.Upsample(scale_factor=2)(ember.tensor([[[1.0, 2.0]]]))

@@ -255,21 +255,79 @@ def _nearest_map(axis, n, out, scale, exact):
     return AxisMap(axis, n, idx.reshape(-1, 1))
 
 
-def _linear_map(axis, n, out, scale, align_corners, dtype):
-    f = np.float64 if dtype == np.float64 else np.float32  # PyTorch's opmath type
-    i = np.arange(out).astype(f)
+def _opmath(dtype):
+    """The float type PyTorch computes sampling positions and weights in for this dtype."""
+    return np.float64 if dtype == np.float64 else np.float32
+
+
+def _source_scale(n, out, scale, align_corners, f):
+    """Input positions per output position (PyTorch's area_pixel_compute_scale)."""
     if align_corners:
-        src = i * (f(n - 1) / f(out - 1) if out > 1 else f(0))
-    else:
-        sc = f(1.0 / scale) if scale else f(n) / f(out)
-        src = np.maximum(sc * (i + f(0.5)) - f(0.5), f(0))
+        return f(n - 1) / f(out - 1) if out > 1 else f(0)
+    return f(1.0 / scale) if scale else f(n) / f(out)
+
+
+def _source_index(n, out, scale, align_corners, f):
+    """Each output position's position in the input, and the nearest input index at or below it (clamped to the
+    last), and the fraction past it (PyTorch's guard_index_and_lambda)."""
+    i = np.arange(out).astype(f)
+    sc = _source_scale(n, out, scale, align_corners, f)
+    src = sc * i if align_corners else sc * (i + f(0.5)) - f(0.5)
     i0 = np.minimum(np.floor(src).astype(np.int64), n - 1)
-    lam = np.clip(src - i0, 0, 1)
+    return src, i0, np.clip(src - i0, 0, 1).astype(f)
+
+
+def _linear_map(axis, n, out, scale, align_corners, dtype):
+    f = _opmath(dtype)
+    src, i0, lam = _source_index(n, out, scale, align_corners, f)
+    if not align_corners and (src < 0).any():  # linear modes clamp positions left of the first pixel's centre
+        src, i0, lam = np.maximum(src, f(0)), np.maximum(i0, 0), np.where(src < 0, f(0), lam)
     i1 = i0 + (i0 < n - 1)
     return AxisMap(axis, n, np.stack([i0, i1], 1), np.stack([1 - lam, lam], 1).astype(np.float64))
 
 
+def _cubic(x, a):
+    """Keys' cubic convolution kernel at |x| (a = -0.75 as OpenCV, -0.5 as PIL)."""
+    x = np.abs(x)
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return np.where(x < 1, near, np.where(x < 2, far, 0)).astype(x.dtype)
+
+
+def _cubic_map(axis, n, out, scale, align_corners, dtype):
+    """Bicubic along one axis (PyTorch's: a = -0.75, the four taps clamped to the input's ends)."""
+    f = _opmath(dtype)
+    _, i0, t = _source_index(n, out, scale, align_corners, f)
+    a = f(-0.75)
+    w = np.stack([_cubic(t + f(1), a), _cubic(t, a), _cubic(f(1) - t, a), _cubic(f(2) - t, a)], 1)
+    idx = np.clip(i0[:, None] + np.arange(-1, 3), 0, n - 1)
+    return AxisMap(axis, n, idx, w.astype(np.float64))
+
+
+def _antialias_map(axis, n, out, scale, align_corners, dtype, cubic):
+    """Bilinear or bicubic with antialiasing along one axis (PyTorch's, as PIL): when shrinking, the filter
+    (triangle, or cubic with a = -0.5) is stretched over the input pixels an output pixel covers, its weights
+    normalised to sum to one."""
+    f = _opmath(dtype)
+    sc = _source_scale(n, out, scale, align_corners, f)
+    half = f(2 if cubic else 1)  # half the filter's width
+    support = half * sc if sc >= 1 else half
+    taps = int(np.ceil(support)) * 2 + 1
+    inv = f(1) / sc if sc >= 1 else f(1)
+    center = sc * (np.arange(out).astype(f) + f(0.5))
+    first = np.maximum((center - support + f(0.5)).astype(np.int64), 0)  # truncated, as C's cast
+    count = np.clip(np.minimum((center + support + f(0.5)).astype(np.int64), n) - first, 0, taps)
+    j = np.arange(taps)
+    x = ((first[:, None] + j).astype(f) - center[:, None] + f(0.5)) * inv
+    w = _cubic(x, f(-0.5)) if cubic else np.maximum(f(0), f(1) - np.abs(x))
+    w = np.where(j < count[:, None], w, f(0))
+    total = w.sum(axis=1, keepdims=True)
+    w = np.where(total != 0, w / np.where(total != 0, total, f(1)), w)
+    return AxisMap(axis, n, np.minimum(first[:, None] + j, n - 1), w.astype(np.float64))
+
+
 _LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
+_INTERPOLATING = {**_LINEAR, "bicubic": 2}  # mode -> its spatial dimensions
 
 
 @export(Resample, ConstantPad, ember=False, functional=True)
@@ -278,8 +336,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     """Resize the spatial dimensions of a batch of signals, images or volumes to ``size`` or by ``scale_factor``.
 
     Modes: ``'nearest'`` (PyTorch's legacy floor rule), ``'nearest-exact'`` (pixel centres), ``'linear'`` (3-d input),
-    ``'bilinear'`` (4-d), ``'trilinear'`` (5-d) and ``'area'`` (adaptive average pooling). Give exactly one of
-    ``size`` and ``scale_factor`` (else ValueError).
+    ``'bilinear'`` and ``'bicubic'`` (4-d), ``'trilinear'`` (5-d) and ``'area'`` (adaptive average pooling). Give
+    exactly one of ``size`` and ``scale_factor`` (else ValueError).
 
     Args:
         input (Tensor): a floating-point (N, C, ...) tensor with 1 to 3 spatial dimensions.
@@ -287,11 +345,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         scale_factor (float or tuple, optional): the multiplier of each spatial size (the output size is floored).
             Default: None.
         mode (str): the resampling method. Default: ``'nearest'``.
-        align_corners (bool, optional): for the linear modes only (else ValueError): map the corner pixels' centres
-            onto each other rather than the corners of the outer pixels; None means False. Default: None.
+        align_corners (bool, optional): for the linear and bicubic modes only (else ValueError): map the corner
+            pixels' centres onto each other rather than the corners of the outer pixels; None means False.
+            Default: None.
         recompute_scale_factor (bool, optional): compute the sampling from the floored output size rather than from
             ``scale_factor``. Default: None.
-        antialias (bool): must be False; True raises NotImplementedError. Default: False.
+        antialias (bool): for ``'bilinear'`` and ``'bicubic'`` (else ValueError): when shrinking, average over
+            every input pixel an output pixel covers (PIL's filters) rather than sample. Default: False.
 
     Returns:
         Tensor: the resized tensor, of ``input``'s dtype.
@@ -301,8 +361,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         - Output: (N, C, *size), or each spatial size times ``scale_factor``, floored.
 
     PyTorch:
-        ``torch.nn.functional.interpolate``; same semantics, except that mode ``'bicubic'`` and ``antialias=True``
-        raise NotImplementedError.
+        ``torch.nn.functional.interpolate``; same semantics.
 
     Example:
         >>> x = ember.tensor([[[1.0, 2.0, 4.0]]])
@@ -316,18 +375,19 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     op = "interpolate"
     check_tensor(input, op)
     nd = input._data.ndim - 2
-    if mode not in ("nearest", "nearest-exact", "area", "bicubic") + tuple(_LINEAR) or nd not in (1, 2, 3):
+    if mode not in ("nearest", "nearest-exact", "area") + tuple(_INTERPOLATING) or nd not in (1, 2, 3):
         raise NotImplementedError(f"{op}: only 3-D, 4-D and 5-D inputs are supported for the modes nearest | "
-                                  f"nearest-exact | linear | bilinear | trilinear | area, got a {input._data.ndim}-D "
-                                  f"input and mode {mode!r}")
-    if mode == "bicubic" or antialias:
-        raise NotImplementedError(f"{op}: mode 'bicubic' and antialias=True are not implemented in ember")
-    if align_corners is not None and mode not in _LINEAR:
+                                  f"nearest-exact | linear | bilinear | bicubic | trilinear | area, got a "
+                                  f"{input._data.ndim}-D input and mode {mode!r}")
+    if align_corners is not None and mode not in _INTERPOLATING:
         raise ValueError(f"{op}: align_corners option can only be set with the interpolating modes: "
-                         f"linear | bilinear | trilinear (got mode {mode!r})")
-    if mode in _LINEAR and _LINEAR[mode] != nd:
+                         f"linear | bilinear | bicubic | trilinear (got mode {mode!r})")
+    if mode in _INTERPOLATING and _INTERPOLATING[mode] != nd:
         raise NotImplementedError(f"{op}: got a {input._data.ndim}-D input, but {mode} mode needs a "
-                                  f"{_LINEAR[mode] + 2}-D input")
+                                  f"{_INTERPOLATING[mode] + 2}-D input")
+    if antialias and mode not in ("bilinear", "bicubic"):
+        raise ValueError(f"{op}: Anti-alias option is restricted to bilinear and bicubic modes and requires a 4-D "
+                         f"tensor as input (got mode {mode!r})")
     if input._data.dtype.kind != "f":
         raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
     ins = tuple(input._data.shape[2:])
@@ -356,6 +416,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         maps = [_nearest_map(-nd + i, n, o, s, mode == "nearest-exact")
                 for i, (n, o, s) in enumerate(zip(ins, outs, scales))]
     else:
-        maps = [_linear_map(-nd + i, n, o, s, bool(align_corners), input._data.dtype)
-                for i, (n, o, s) in enumerate(zip(ins, outs, scales))]
+        dtype = input._data.dtype
+        if antialias:
+            make = lambda *a: _antialias_map(*a, dtype, mode == "bicubic")  # noqa: E731
+        else:
+            make = lambda *a: (_cubic_map if mode == "bicubic" else _linear_map)(*a, dtype)  # noqa: E731
+        maps = [make(-nd + i, n, o, s, bool(align_corners)) for i, (n, o, s) in enumerate(zip(ins, outs, scales))]
     return resample(input, maps)

@@ -97,6 +97,12 @@ ENTRIES = [
         Sample(T((2, 3, 5)), size=9, mode="linear", align_corners=False),
         Sample(T((0, 2, 3, 3)), size=(4, 5), mode="bilinear"),
     ], ref=_f("interpolate"), name="interpolate_linear"),
+    OpInfo(_RESAMPLE, F.interpolate, [
+        Sample(T((2, 3, 4, 5)), size=(7, 3), mode="bicubic"),
+        Sample(T((1, 2, 5, 4)), scale_factor=1.5, mode="bicubic", align_corners=True),
+        Sample(T((1, 2, 6, 7)), size=(2, 3), mode="bilinear", antialias=True),
+        Sample(T((2, 1, 7, 6)), size=(3, 8), mode="bicubic", antialias=True),
+    ], ref=_f("interpolate"), name="interpolate_cubic_antialias"),
 
     OpInfo("ConstantPad", F.pad, [
         Sample(T((2, 3, 4)), (1, 2), value=0.5),
