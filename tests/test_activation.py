@@ -81,6 +81,17 @@ def test_gradcheck_glu_prelu():
     assert gradgradcheck(F.prelu, [away_from(2, 3), rand64(3)])
 
 
+def test_normalize_writes_out():
+    x = ember.tensor([[3.0, 4.0], [0.0, 2.0]])
+    out = ember.zeros(2, 2)
+    assert F.normalize(x, out=out) is out
+    np.testing.assert_allclose(out.numpy(), [[0.6, 0.8], [0.0, 1.0]], rtol=1e-6)
+    with pytest.raises(RuntimeError, match="out=... arguments don't support automatic differentiation"):
+        F.normalize(x.requires_grad_(), out=out)
+    with ember.no_grad(), pytest.raises(RuntimeError, match=r"out has shape \(3,\) .* the result has shape \(2, 2\)"):
+        F.normalize(x, out=ember.zeros(3))
+
+
 def test_gradcheck_distances():
     a, b = rand64(3, 4), rand64(3, 4, seed=7)
     assert gradcheck(lambda x: F.normalize(x, dim=1), [a])

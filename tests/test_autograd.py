@@ -704,6 +704,86 @@ def test_function_without_saved_tensors_backward_twice():
         y.backward()
 
 
+def test_function_apply_keyword_arguments():
+    class Scale(Function):  # forward(ctx, ...): keyword arguments go to forward and get no gradient
+        @staticmethod
+        def forward(ctx, x, scale=2.0):
+            ctx.scale = scale
+            return x * scale
+
+        @staticmethod
+        def backward(ctx, g):  # a gradient for scale where it came positionally (a trailing None is allowed)
+            return g * ctx.scale, None
+
+    class ScaleSetup(Function):  # with setup_context: bound into positional inputs, defaults included
+        @staticmethod
+        def forward(x, scale=2.0):
+            return x * scale
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.scale = inputs[1]
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.scale, None
+
+    for fn in (Scale, ScaleSetup):
+        x = leaf([1.0, 2.0])
+        fn.apply(x).sum().backward()
+        fn.apply(x, scale=3.0).sum().backward()
+        fn.apply(x, 4.0).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), [9.0, 9.0])
+
+
+def test_function_mark_dirty():
+    class DoubleInPlace(Function):
+        @staticmethod
+        def forward(ctx, x):
+            x.mul_(2)
+            ctx.mark_dirty(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    x = leaf([1.0, 2.0])
+    y = x * 3
+    s = y.sin()  # saved y before the change
+    z = DoubleInPlace.apply(y)
+    assert z is y and y.grad_fn.name == "DoubleInPlace"
+    np.testing.assert_allclose(y.detach().numpy(), [6.0, 12.0])
+    (z * 5).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [30.0, 30.0])
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        s.sum().backward()
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"):
+        DoubleInPlace.apply(leaf([1.0]))
+
+    class DoubleThroughData(DoubleInPlace):  # .data has its own version: mark_dirty counts the change
+        @staticmethod
+        def forward(ctx, x):
+            x.data.mul_(2)
+            ctx.mark_dirty(x)
+            return x
+
+    y = leaf([1.0]) * 1
+    s = y.sin()
+    DoubleThroughData.apply(y)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        s.sum().backward()
+
+    class NotReturned(DoubleInPlace):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.mark_dirty(x)
+            return x * 1
+
+    with pytest.raises(RuntimeError, match="marked as dirty during the forward method were not returned"):
+        NotReturned.apply(leaf([1.0]) * 1)
+
+
 def test_error_saved_tensor_modified_in_place():
     x = leaf([1.0, 2.0])
     h = x * 2

@@ -676,7 +676,8 @@ def test_inplace_errors():
     with pytest.raises(RuntimeError, match="can't be cast"):
         ember.tensor([1, 2]).div_(2)
     x = ember.ones(3)
-    with pytest.raises(RuntimeError, match=r"add_: output with shape \(3,\) doesn't match the broadcast shape \(2, 3\)"):
+    with pytest.raises(RuntimeError,
+                       match=r"add_: output with shape \(3,\) doesn't match the broadcast shape \(2, 3\)"):
         x.add_(ember.ones(2, 3))
     assert x.tolist() == [1.0, 1.0, 1.0] and x._version == 0
     with pytest.raises(RuntimeError, match=r"copy_: the source of shape \(2, 3\) cannot be broadcast"):
@@ -747,3 +748,16 @@ def test_power_assignment_is_in_place_vs_torch(torch):
     with pytest.raises(RuntimeError):
         leaf = ember.tensor([1.0], requires_grad=True)
         leaf **= 2  # an in-place op on a leaf that requires grad, as PyTorch
+
+
+def test_bitwise_functions_and_float_errors():
+    a, b = ember.tensor([12, 10, -3]), ember.tensor([10, 6, 5])
+    assert ember.bitwise_and(a, b).tolist() == [8, 2, 5]
+    assert ember.bitwise_or(a, 1).tolist() == [13, 11, -3]
+    assert ember.bitwise_xor(a, b).tolist() == [6, 12, -8]
+    assert ember.bitwise_not(a).tolist() == [-13, -11, 2]
+    assert ember.bitwise_and(ember.tensor([True, False]), True).tolist() == [True, False]
+    for fn in (lambda: ember.bitwise_and(ember.ones(2), a[:2]), lambda: ember.ones(2) | 1, lambda: ~ember.ones(2)):
+        with pytest.raises(NotImplementedError, match="only integer and bool tensors are supported, got "
+                                                      "ember.float32"):
+            fn()

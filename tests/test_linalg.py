@@ -195,6 +195,17 @@ def test_einsum_list_of_operands_and_spaces():
     np.testing.assert_allclose(out.detach().numpy(), a.detach().numpy() @ b.detach().numpy(), rtol=1e-12)
 
 
+def test_einsum_sublist_format():
+    a, b = _operands([(2, 3, 4), (4, 5)])
+    want = np.einsum("ijk,kl->ijl", a.detach().numpy(), b.detach().numpy())
+    np.testing.assert_allclose(ember.einsum(a, [0, 1, 2], b, [2, 30]).detach().numpy(), want, rtol=1e-12)
+    got = ember.einsum(a, [Ellipsis, 2], b, [2, 51], [51, Ellipsis])  # subscripts 26-51 are the lower-case ones
+    np.testing.assert_allclose(got.detach().numpy(), np.moveaxis(want, 2, 0), rtol=1e-12)
+    assert gradcheck(lambda x, y: ember.einsum(x, [0, 1, 2], y, [2, 3], [3, 0]), (a, b))
+    with pytest.raises(ValueError, match=r"subscript to be within the range \[0, 52\), but got 52"):
+        ember.einsum(a, [0, 1, 52])
+
+
 def test_einsum_output_owns_its_memory():
     x = rand64(3, 3, requires_grad=False)
     for eq in ("ij->ji", "ii->i", "ij->ij"):

@@ -1,7 +1,11 @@
 """autograd.Function: user-defined ops written in Python with their own gradient rule (as PyTorch's)."""
+import functools
+import inspect
+
 from ..device import get_array_module
 from ..tensor import Tensor
-from .graph import FREED, Node, check_version, record
+from .graph import FREED, Node, check_version, increment_version, record
+from .inplace import check_inplace
 from .grad_mode import is_grad_enabled, no_grad
 
 __all__ = ["Function", "FunctionCtx"]
@@ -62,7 +66,14 @@ class FunctionCtx:
         self._materialize = bool(value)
 
     def mark_dirty(self, *tensors):
+        """Declare the inputs forward changed in place (and returns): apply returns those very tensors, this op
+        now their history; a leaf that requires grad raises, as any in-place op on one."""
         self._dirty = tensors
+
+
+@functools.lru_cache(maxsize=None)
+def _n_parameters(forward):
+    return len(inspect.signature(forward).parameters)
 
 
 class _FunctionNode(Node):
@@ -236,21 +247,24 @@ class Function:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *args):
+    def apply(cls, *args, **kwargs):
         """Run the op: call forward and, when an argument requires grad, record it in the autograd
         graph so that backward is called for its gradients.
 
         Floating-point tensor outputs get the Function as their ``grad_fn`` (unless marked non-differentiable); an
-        output that is one of the inputs comes back as a new tensor sharing its memory.
+        output that is one of the inputs comes back as a new tensor sharing its memory. With a ``setup_context``,
+        keyword arguments (and forward's defaults) are bound into positional ones, each an input that backward
+        returns a gradient for; else they go to forward as they are and get none.
 
         Args:
             *args (object): the arguments of forward (tensors and anything else).
+            **kwargs (object): forward's keyword arguments.
 
         Returns:
             Tensor or tuple of Tensor: forward's outputs.
 
         PyTorch:
-            ``torch.autograd.Function.apply``; same semantics, but keyword arguments are not accepted.
+            ``torch.autograd.Function.apply``; same semantics.
 
         Example:
             >>> class Double(ember.autograd.Function):
@@ -266,14 +280,25 @@ class Function:
         """
         ctx = FunctionCtx()
         recording = is_grad_enabled()
-        ctx.needs_input_grad = tuple(recording and isinstance(a, Tensor) and a.requires_grad for a in args)
         new_style = cls.setup_context is not Function.setup_context
+        if new_style and (kwargs or len(args) < _n_parameters(cls.forward)):  # PyTorch's bind_default_args
+            bound = inspect.signature(cls.forward).bind(*args, **kwargs)
+            bound.apply_defaults()
+            args, kwargs = bound.args, {}
+        ctx.needs_input_grad = tuple(recording and isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():
-            out = cls.forward(*args) if new_style else cls.forward(ctx, *args)
+            out = cls.forward(*args, **kwargs) if new_style else cls.forward(ctx, *args, **kwargs)
             if new_style:
                 cls.setup_context(ctx, args, out)
         single = not isinstance(out, tuple)
         outs = (out,) if single else out
+        dirty = getattr(ctx, "_dirty", ())
+        for d in dirty:  # inputs forward changed in place: returned as they are, this node their history now
+            if not any(d is o for o in outs):
+                raise RuntimeError(f"{cls.__name__}.forward: some elements marked as dirty during the forward "
+                                   f"method were not returned as output")
+            check_inplace(d, f"{cls.__name__}.apply")
+            increment_version(d)
         if not any(ctx.needs_input_grad):
             return out
         node = _FunctionNode(cls, ctx, len(outs))
@@ -285,7 +310,7 @@ class Function:
             if isinstance(o, Tensor):
                 meta.append((o._data.shape, o._data.dtype, get_array_module(o._data)))
                 if id(o) not in non_diff and o.is_floating_point():
-                    if any(o is a for a in args):  # returning an input: give the output its own identity
+                    if any(o is a for a in args) and not any(o is d for d in dirty):  # an input: its own identity
                         src, o = o, Tensor._wrap(o._data)
                         o._vbox = src._vbox
                     diff = o

@@ -153,11 +153,10 @@ def _logical_op(node_cls, name, arity=2):
         except ValueError:
             raise broadcast_error(name, input.shape, other.shape) from None
 
-    if arity == 1:
-        op = predicate
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = _logical_doc(name, arity)
-    return export(node_cls, methods=(name,))(op)
+    fn = predicate if arity == 1 else op
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = _logical_doc(name, arity)
+    return export(node_cls, methods=(name,))(fn)
 
 
 # name -> (summary, example call, its printed result)
@@ -223,16 +222,16 @@ isfinite = _logical_op(IsFinite, "isfinite", arity=1)
 
 
 def _check_integral(t, name):
-    if t._data.dtype.kind not in "biu":
-        raise TypeError(f"{name}: only integer and bool tensors are supported, got {t.dtype}")
+    if t._data.dtype.kind not in "biu":  # NotImplementedError, as PyTorch's (a RuntimeError)
+        raise NotImplementedError(f"{name}: only integer and bool tensors are supported, got {t.dtype}")
 
 
 def _bitwise_op(node_cls, name, operator):
     """A bitwise op (commutative: the reflected operator is the same function)."""
-    @export(node_cls, ember=False, methods=(name, f"__{operator}__", f"__r{operator}__"))
-    def op(self, other):
-        _check_integral(self, name)
-        return binary(node_cls(), self, other, name)
+    @export(node_cls, ember=name, methods=(name, f"__{operator}__", f"__r{operator}__"))
+    def op(input, other):
+        _check_integral(input, name)
+        return binary(node_cls(), input, other, name)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = _bitwise_doc(name, operator)
@@ -247,23 +246,23 @@ _BITWISE = {"and": ("&", "AND", "tensor([8, 2])"), "or": ("|", "OR", "tensor([14
 def _bitwise_doc(name, operator):
     """The docstring of the bitwise method `name` (the Python operator `operator`: and, or, xor)."""
     symbol, words, result = _BITWISE[operator]
-    return f"""The bitwise {words} ``self {symbol} other`` of integer or bool tensors (for bool: the logical {words}).
+    return f"""The bitwise {words} ``input {symbol} other`` of integer or bool tensors (for bool: the logical {words}).
 
     Shapes broadcast and dtypes promote as in ``ember.add``. No gradient.
 
     Args:
+        input (Tensor): the first operand, of an integer or bool dtype (else NotImplementedError).
         other (Tensor or int or bool): the second operand, of an integer or bool dtype.
 
     Returns:
         Tensor: of the broadcast shape and the promoted dtype.
 
     PyTorch:
-        ``Tensor.{name}`` and the ``{symbol}`` operator (also reflected: ``1 {symbol} t``); same semantics, except
-        that ember has no ``ember.{name}`` function and a float self raises a TypeError (PyTorch:
-        NotImplementedError).
+        ``torch.{name}``, ``Tensor.{name}`` and the ``{symbol}`` operator (also reflected: ``1 {symbol} t``); same
+        semantics (no ``out=`` argument).
 
     Example:
-        >>> ember.tensor([12, 10]).{name}(ember.tensor([10, 6]))
+        >>> ember.{name}(ember.tensor([12, 10]), ember.tensor([10, 6]))
         {result}
     """
 
@@ -273,18 +272,21 @@ bitwise_or = _bitwise_op(BitwiseOr, "bitwise_or", "or")
 bitwise_xor = _bitwise_op(BitwiseXor, "bitwise_xor", "xor")
 
 
-@export(BitwiseNot, ember=False, methods=("bitwise_not", "__invert__"))
-def bitwise_not(self):
-    """The bitwise NOT ``~self`` of each element of an integer or bool tensor (the logical NOT for bool).
+@export(BitwiseNot, methods=("bitwise_not", "__invert__"))
+def bitwise_not(input):
+    """The bitwise NOT ``~input`` of each element of an integer or bool tensor (the logical NOT for bool).
 
     No gradient.
 
+    Args:
+        input (Tensor): of an integer or bool dtype (else NotImplementedError).
+
     Returns:
-        Tensor: of self's shape and dtype.
+        Tensor: of input's shape and dtype.
 
     PyTorch:
-        ``Tensor.bitwise_not`` and the ``~`` operator; same semantics, except that ember has no
-        ``ember.bitwise_not`` function and a float self raises a TypeError (PyTorch: NotImplementedError).
+        ``torch.bitwise_not``, ``Tensor.bitwise_not`` and the ``~`` operator; same semantics (no ``out=``
+        argument).
 
     Example:
         >>> ~ember.tensor([0, 5])
@@ -292,8 +294,8 @@ def bitwise_not(self):
         >>> ember.tensor([True, False]).bitwise_not()
         tensor([False,  True])
     """
-    _check_integral(self, "bitwise_not")
-    return apply(BitwiseNot(), self)
+    _check_integral(input, "bitwise_not")
+    return apply(BitwiseNot(), input)
 
 
 @export(methods=("equal",))

@@ -3,6 +3,7 @@
 import numpy as np
 
 from . import _autocast
+from ..autograd.grad_mode import is_grad_enabled
 from ._checks import check_tensor, float_tensor, same_device
 from .creation import zeros
 from .reduce import Norm
@@ -23,14 +24,15 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
         p (float): the exponent of the norm. Default: 2.0.
         dim (int or tuple of ints): the dimension(s) along which to take the norm. Default: 1.
         eps (float): the smallest divisor. Default: 1e-12.
-        out (Tensor, optional): ignored: ember does not write into it (PyTorch does). Default: None.
+        out (Tensor, optional): a tensor of the result's shape and dtype to write the result into (not while
+            autograd records input or out). Default: None.
 
     Returns:
-        Tensor: of input's shape and dtype.
+        Tensor: of input's shape and dtype (``out`` where given).
 
     PyTorch:
-        ``torch.nn.functional.normalize``; same semantics, except that ``out`` is accepted but ignored (the result
-        is returned, ``out`` left unchanged).
+        ``torch.nn.functional.normalize``; same semantics, except that an ``out`` of another shape raises rather
+        than being resized.
 
     Example:
         >>> F.normalize(ember.tensor([[3.0, 4.0], [0.0, 0.0]]))
@@ -38,7 +40,15 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
                 [0.0000, 0.0000]])
     """
     float_tensor(input, "normalize")
-    return input / clamp(input.norm(p, dim, keepdim=True), min=eps)
+    if out is not None:
+        if is_grad_enabled() and (input.requires_grad or out.requires_grad):
+            raise RuntimeError("normalize(): functions with out=... arguments don't support automatic "
+                               "differentiation, but one of the arguments requires grad.")
+        if tuple(out.shape) != tuple(input.shape) or out.dtype is not input.dtype:
+            raise RuntimeError(f"normalize(): out has shape {tuple(out.shape)} and dtype {out.dtype}; the result "
+                               f"has shape {tuple(input.shape)} and dtype {input.dtype}")
+    result = input / clamp(input.norm(p, dim, keepdim=True), min=eps)
+    return result if out is None else out.copy_(result)
 
 
 @export(ember=False, functional=True)

@@ -699,6 +699,26 @@ def _parse_term(term, i):
     return pre, post, bool(dots)
 
 
+def _sublist_equation(args):
+    """torch.einsum's sublist format (operand, its subscripts, ..., the output's subscripts) as (equation,
+    operands): subscript s is the letter "A" + s below 26, else "a" + (s - 26)."""
+    def letters(sublist):
+        out = []
+        for s in sublist:
+            if s is Ellipsis:
+                out.append("...")
+            elif isinstance(s, int) and 0 <= s < 52:
+                out.append(chr(ord("A") + s) if s < 26 else chr(ord("a") + s - 26))
+            else:
+                raise ValueError(f"einsum(): expected subscript to be within the range [0, 52), but got {s!r}")
+        return "".join(out)
+
+    pairs, output = (args[:-1], args[-1]) if len(args) % 2 else (args, None)
+    operands, sublists = pairs[0::2], pairs[1::2]
+    equation = ",".join(letters(sub) for sub in sublists)
+    return (equation if output is None else equation + "->" + letters(output)), operands
+
+
 @export(Einsum)
 def einsum(equation, *operands):
     """Einstein summation: the sum of products of the operands' elements over the subscripts the output lacks.
@@ -708,6 +728,9 @@ def einsum(equation, *operands):
     remaining (broadcast) dimensions; a letter repeated in one operand takes its diagonal; size-1 dimensions
     broadcast. The operands must share one dtype (not bool). Under autocast they are cast to the autocast dtype.
 
+    The sublist format ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` gives each operand's subscripts as a list of ints
+    in [0, 52) (and ``...``) after it, the output's last (optional).
+
     Args:
         equation (str): the subscripts, as ``"ij,jk->ik"``.
         *operands (Tensor): the tensors, one per comma-separated term (or one list or tuple of them).
@@ -716,14 +739,18 @@ def einsum(equation, *operands):
         Tensor: of the operands' dtype, with one dimension per output letter.
 
     PyTorch:
-        ``torch.einsum``; same semantics (at most 52 distinct subscripts; no sublist format).
+        ``torch.einsum``; same semantics (at most 52 distinct subscripts).
 
     Example:
         >>> ember.einsum("ij,jk->ik", ember.ones(2, 3), ember.ones(3, 4)).shape
         ember.Size([2, 4])
         >>> ember.einsum("ii", ember.tensor([[1.0, 2.0], [3.0, 4.0]]))
         tensor(5.)
+        >>> ember.einsum(ember.ones(2, 3), [0, 1], ember.ones(3), [1], [0])
+        tensor([3., 3.])
     """
+    if isinstance(equation, Tensor):
+        equation, operands = _sublist_equation((equation, *operands))
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if _autocast.active:
