@@ -39,6 +39,7 @@ from ._safetensors import CODES, File, InvalidCheckpointError, atomic_write, inv
 from .device import CPU, cuda_available, device, to_device
 from .nn.module import Module
 from .nn.parameter import Buffer, Parameter
+from .ops.sparse import sparse_coo_tensor
 from .tensor import Size, Tensor, from_numpy
 from .types import Device, FileLike
 
@@ -396,11 +397,15 @@ def _storable_array(obj):
         return False
 
 
-_MARKERS = {"__tensor__", "__items__", "__tuple__", "__dtype__", "__device__"}
+_MARKERS = {"__tensor__", "__sparse__", "__items__", "__tuple__", "__dtype__", "__device__"}
 
 
 def _encode(obj, tensors, path):
     """The JSON tree of obj with its tensors moved into `tensors`; _NeedsPickle for what JSON cannot describe."""
+    if isinstance(obj, Tensor) and obj.is_sparse:  # its indices and values, rebuilt (and checked) on load
+        data = obj._data
+        return {"__sparse__": {"indices": _encode(data.indices, tensors, path + ["indices"]),
+                               "values": _encode(data.values, tensors, path + ["values"]), "size": list(data.shape)}}
     if isinstance(obj, Tensor) or _storable_array(obj):
         name, kind, flag = tensors.add(obj, ".".join(path))
         ref = {"__tensor__": name}
@@ -671,6 +676,16 @@ def _decode(tree, tensor, where):
         kind = tree.get("kind", "tensor")
         flag = tree.get("persistent", True) if kind == "buffer" else tree.get("requires_grad", False)
         return tensor(tree["__tensor__"], kind, flag)
+    if "__sparse__" in tree:
+        fields = tree["__sparse__"]
+        if type(fields) is not dict or set(fields) != {"indices", "values", "size"}:
+            raise invalid(where, "__sparse__ in its ember metadata must hold indices, values and size")
+        parts = [_decode(fields[k], tensor, where) for k in ("indices", "values")]
+        try:
+            return sparse_coo_tensor(*[p if isinstance(p, Tensor) else from_numpy(p) for p in parts],
+                                     [int(n) for n in fields["size"]])
+        except (RuntimeError, ValueError, TypeError, IndexError) as e:
+            raise invalid(where, f"a sparse tensor in its ember metadata is not valid ({e})") from None
     if "__items__" in tree:
         items = tree["__items__"]
         if type(items) is not list or any(type(p) is not list or len(p) != 2 for p in items):

@@ -10,6 +10,7 @@ import heapq
 import numpy as np
 
 from .. import _tracing
+from .._sparse import SparseCOO
 from ..device import get_array_module
 from ..tensor import PostAccumulateGradHook, Tensor
 from .graph import FREED, check_version, increment_version
@@ -280,7 +281,9 @@ def _accumulate(t, g, create_graph, shared, own):
         gd = g._data
     old = t.grad
     if _tracing.active[0] and not create_graph:
-        return _deliver_traced(t, g, old)
+        if gd.__class__ is not SparseCOO:
+            return _deliver_traced(t, g, old)
+        _tracing.untraceable("a sparse gradient (graphs do not hold sparse tensors)")  # delivered as eagerly
     if old is None:
         if create_graph:
             t.grad = g

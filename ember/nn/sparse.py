@@ -30,7 +30,8 @@ class Embedding(Module):
         norm_type (float): the p of the p-norm for ``max_norm``. Default: 2.0.
         scale_grad_by_freq (bool): divide each row's gradient by how often its index occurs in the batch.
             Default: False.
-        sparse (bool): accepted for compatibility; the gradient of ``weight`` is always dense. Default: False.
+        sparse (bool): make the gradient of ``weight`` a sparse COO tensor holding the looked-up rows only (for
+            ``optim.SGD``, ``optim.Adagrad`` and ``optim.SparseAdam``). Default: False.
         _weight (Tensor, optional): use this (num_embeddings, embedding_dim) tensor as the weight, sharing its memory
             (what ``from_pretrained`` passes). Default: None.
         _freeze (bool): the weight does not require grad. Default: False.
@@ -42,8 +43,7 @@ class Embedding(Module):
         - Output: (*, embedding_dim).
 
     PyTorch:
-        ``torch.nn.Embedding``; same parameters, initialisation and state_dict keys; ``sparse=True`` gives a dense
-        gradient (PyTorch's is sparse).
+        ``torch.nn.Embedding``; same parameters, initialisation and state_dict keys.
 
     Example:
         >>> emb = nn.Embedding(10, 3)

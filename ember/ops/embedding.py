@@ -4,11 +4,13 @@ import math
 
 import numpy as np
 
+from .._sparse import SparseCOO
 from ..autograd import Node, no_grad
 from ..autograd.graph import apply, increment_version
 from ..tensor import Tensor
 from .meta import TensorMeta
 from .registry import export, register
+from .sparse import run_sparse
 
 
 @register
@@ -17,8 +19,8 @@ class Embedding(Node):
 
     saves = ()
 
-    def __init__(self, padding_idx, scale_grad_by_freq):
-        self.padding_idx, self.by_freq = padding_idx, scale_grad_by_freq
+    def __init__(self, padding_idx, scale_grad_by_freq, sparse=False):
+        self.padding_idx, self.by_freq, self.sparse = padding_idx, scale_grad_by_freq, sparse
 
     def infer(self, weight, idx):
         return TensorMeta(tuple(idx.shape) + tuple(weight.shape[1:]), weight.dtype)
@@ -28,6 +30,10 @@ class Embedding(Node):
         return weight[idx]
 
     def backward(self, g):
+        if self.sparse:
+            if self.by_freq:
+                raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with sparse gradients")
+            return (run_sparse(EmbeddingSparseBackward(self.idx, self.num, self.padding_idx), g), None)
         return (apply(EmbeddingBackward(self.idx, self.num, self.padding_idx, self.by_freq), g), None)
 
 
@@ -77,6 +83,32 @@ class EmbeddingBackward(Node):
         return (g,)
 
 
+@register
+class EmbeddingSparseBackward(Node):
+    """The gradient of Embedding as a sparse COO tensor (``sparse=True``): one entry per looked-up index but the
+    padding row's, its value that lookup's output gradient, not coalesced (PyTorch's embedding_sparse_backward).
+    Its result is sparse (see ops.sparse.run_sparse); ember does not differentiate it again."""
+
+    saves = ()
+    differentiable = False
+
+    def __init__(self, idx, num, padding_idx):
+        self.idx, self.num, self.padding_idx = idx, num, padding_idx
+
+    def infer(self, g):
+        return TensorMeta((self.num,) + tuple(g.shape[self.idx.ndim:]), g.dtype)
+
+    def forward(self, xp, g):
+        row = g.shape[self.idx.ndim:]
+        idx = np.asarray(self.idx).reshape(-1).astype(np.int64)
+        values = np.array(g, copy=True).reshape((idx.size,) + row)
+        if self.padding_idx is not None:
+            keep = idx != self.padding_idx
+            idx, values = idx[keep], values[keep]
+        self.result = SparseCOO(idx.reshape(1, -1), values, (self.num,) + row)
+        return np.broadcast_to(np.zeros((), values.dtype), self.result.shape)
+
+
 @export(Embedding, ember=False, functional=True)
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
     """Look up the rows of ``weight`` at the integer indices in ``input``.
@@ -93,7 +125,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         norm_type (float): the p of the p-norm for ``max_norm``. Default: 2.0.
         scale_grad_by_freq (bool): divide each row's gradient by how often its index occurs in ``input``.
             Default: False.
-        sparse (bool): accepted for compatibility; the gradient of ``weight`` is always dense. Default: False.
+        sparse (bool): make the gradient of ``weight`` a sparse COO tensor holding the looked-up rows only (for
+            ``optim.SGD``, ``optim.Adagrad`` and ``optim.SparseAdam``; not with scale_grad_by_freq). Default: False.
 
     Returns:
         Tensor: the rows, of ``weight``'s dtype.
@@ -104,8 +137,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         - Output: (*, embedding_dim).
 
     PyTorch:
-        ``torch.nn.functional.embedding``; same semantics, except ``sparse=True`` (PyTorch then gives a sparse
-        gradient; ember's is dense).
+        ``torch.nn.functional.embedding``; same semantics.
 
     Example:
         >>> weight = ember.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
@@ -135,7 +167,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             padding_idx += n
     if max_norm is not None:
         _renorm_rows(weight, input._data, max_norm, norm_type)
-    return apply(Embedding(padding_idx, scale_grad_by_freq), weight, input._data)
+    return apply(Embedding(padding_idx, scale_grad_by_freq, bool(sparse)), weight, input._data)
 
 
 def _renorm_rows(weight, idx, max_norm, norm_type):

@@ -35,7 +35,7 @@ def _stand_in(data):
     return np.broadcast_to(np.zeros((), data.dtype), data.shape)
 
 
-def _run(node, *args):
+def run_sparse(node, *args):
     """apply(node, *args) for a sparse op. apply wraps arrays only, so an op whose result is sparse returns a
     stand-in array with the result's shape and dtype from its forward (what the autograd graph and a tracer see)
     and leaves its SparseCOO on the node, which becomes the result's data here. A graph being traced breaks: it
@@ -63,7 +63,7 @@ def _index_tensor(indices):
 
 def _build(indices, values, shape, coalesced):
     """The sparse tensor with these index columns (a tensor) and values (a differentiable tensor)."""
-    return _run(SparseCooTensor(shape, coalesced), indices, values)
+    return run_sparse(SparseCooTensor(shape, coalesced), indices, values)
 
 
 def _values_at(x, indices):
@@ -254,7 +254,7 @@ class SparseMM(Node):
         if need_s:
             if self.sparse_grad:
                 data = s._data
-                gs = _run(SampledMM(data.coalesce().indices, data.shape, self.transposed), g, x)
+                gs = run_sparse(SampledMM(data.coalesce().indices, data.shape, self.transposed), g, x)
             else:  # the dense gradient of op(S): g @ X^T, transposed back for op(S) = S^T
                 gs = x.mm(t(g)) if self.transposed else g.mm(t(x))
         return gs, gx
@@ -412,7 +412,7 @@ def sparse_to_copy(input, dtype=None, device=None):
     if device is not None and device != CPU:
         raise NotImplementedError(f"to: sparse tensors live on the CPU in ember (cannot move a sparse tensor of "
                                   f"shape {tuple(input.shape)} to {device})")
-    return _run(SparseToCopy(dtype), input)
+    return run_sparse(SparseToCopy(dtype), input)
 
 
 @export(ToDense, ember=False, methods=("to_dense",))
@@ -437,7 +437,7 @@ def to_dense(self, dtype=None, *, masked_grad=None):
         tensor([[0., 2.],
                 [3., 0.]])
     """
-    out = _run(ToDense(), self) if _is_sparse(self) else self
+    out = run_sparse(ToDense(), self) if _is_sparse(self) else self
     return out if dtype is None else out.to(dtype)
 
 
@@ -487,7 +487,7 @@ def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=N
         return self
     if self.device != CPU:
         raise NotImplementedError(f"{op}: sparse tensors live on the CPU in ember (got a tensor on {self.device})")
-    return _run(ToSparse(sparse_dim), self)
+    return run_sparse(ToSparse(sparse_dim), self)
 
 
 @export(Coalesce, ember=False, methods=("coalesce",))
@@ -506,7 +506,7 @@ def coalesce(self):
         tensor([2., 4.])
     """
     data = _sparse_only(self, "coalesce")
-    return self if data.coalesced else _run(Coalesce(), self)
+    return self if data.coalesced else run_sparse(Coalesce(), self)
 
 
 @export(ember=False, methods=("is_coalesced",))
@@ -572,7 +572,7 @@ def values(self):
         tensor([5., 7.])
     """
     data = _coalesced_only(self, "values")
-    return _run(Values(data.sparse_dim), self)
+    return run_sparse(Values(data.sparse_dim), self)
 
 
 @export(ember=False, methods=("_values",))
@@ -661,10 +661,10 @@ def sparse_product(op, a, b, sparse_grad=False):
         raise RuntimeError(f"{op}: shapes {sa} and {sb} cannot be multiplied ({ka} != {kb})")
     node = SparseMM(sparse is b, sparse_grad)
     if dense.ndim == 1:  # S @ v and v @ S: v as a column
-        return squeeze(_run(node, sparse, unsqueeze(dense, 1)), 1)
+        return squeeze(run_sparse(node, sparse, unsqueeze(dense, 1)), 1)
     if sparse is a:
-        return _run(node, a, b)
-    return t(_run(node, b, t(a)))  # X @ S = (S^T @ X^T)^T
+        return run_sparse(node, a, b)
+    return t(run_sparse(node, b, t(a)))  # X @ S = (S^T @ X^T)^T
 
 
 @export(SparseMM, ember=True)
@@ -722,4 +722,4 @@ def sparse_sum(input, dim=None, dtype=None):
                                   f"all elements); use input.to_dense().sum(dim)")
     if dtype is not None and _dt.to_dtype(dtype).np != data.dtype:
         raise NotImplementedError("sparse.sum: dtype= is not supported by ember (convert the values first)")
-    return _run(SparseSum(), input)
+    return run_sparse(SparseSum(), input)

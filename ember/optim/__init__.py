@@ -1,7 +1,7 @@
 """Optimizers and learning-rate schedulers (PyTorch's torch.optim)."""
 from .optimizer import Optimizer  # noqa: F401
 from .sgd import SGD  # noqa: F401
-from .adam import Adam, AdamW, Adamax, NAdam, RAdam  # noqa: F401
+from .adam import Adam, AdamW, SparseAdam, Adamax, NAdam, RAdam  # noqa: F401
 from .others import RMSprop, Adagrad, Adadelta, Lion  # noqa: F401
 from .lbfgs import LBFGS  # noqa: F401
 from . import lr_scheduler  # noqa: F401

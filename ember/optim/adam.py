@@ -1,13 +1,16 @@
-"""Adam-family optimizers: Adam (amsgrad), AdamW, Adamax, NAdam, RAdam -- PyTorch's update formulas."""
+"""Adam-family optimizers: Adam (amsgrad), AdamW, SparseAdam, Adamax, NAdam, RAdam -- PyTorch's update formulas."""
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..device import get_array_module
 from ._checks import check_betas, check_nonnegative
+from ._sparse_grads import rows_at
 from .optimizer import Optimizer, ParamsT
 
-__all__ = ["Adam", "AdamW", "Adamax", "NAdam", "RAdam"]
+__all__ = ["Adam", "AdamW", "SparseAdam", "Adamax", "NAdam", "RAdam"]
 
 
 def _check(lr, eps, betas, weight_decay):
@@ -61,6 +64,7 @@ class Adam(Optimizer):
     """
 
     decoupled = False
+    sparse_hint = ", please consider SparseAdam instead"
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False) -> None:
@@ -153,6 +157,65 @@ class AdamW(Adam):
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+
+
+class SparseAdam(Optimizer):
+    """Adam for sparse gradients (``nn.Embedding(sparse=True)``'s): the moments and the parameter change at the
+    rows a gradient holds only ("lazy" Adam), with Adam's formulas and bias corrections there.
+
+    Args:
+        params (iterable): the tensors to optimize (dense ones), or dicts of parameter groups (see ``Optimizer``).
+        lr (float): the learning rate (> 0). Default: 1e-3.
+        betas (tuple[float, float]): the decay rates of the first and second moment estimates. Default: (0.9, 0.999).
+        eps (float): added to the denominator for numerical stability (> 0). Default: 1e-8.
+        maximize (bool): maximize the objective (step along the gradient) instead of minimizing it. Default: False.
+
+    PyTorch:
+        ``torch.optim.SparseAdam``; the same update and defaults; a dense gradient raises RuntimeError.
+
+    Example:
+        >>> emb = nn.Embedding(10, 3, sparse=True)
+        >>> opt = ember.optim.SparseAdam(emb.parameters(), lr=0.1)
+        >>> before = emb.weight.detach().clone()
+        >>> emb(ember.tensor([2, 7])).sum().backward(); opt.step()
+        >>> (emb.weight.detach() != before).any(dim=1).nonzero().flatten()  # only the rows looked up moved
+        tensor([2, 7])
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, *, maximize: bool = False) -> None:
+        if not 0.0 < lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 < eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_betas(betas)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, maximize=maximize))
+        sparse = [[i, j] for i, g in enumerate(self.param_groups) for j, p in enumerate(g["params"]) if p.is_sparse]
+        if sparse:
+            raise ValueError(f"Sparse params at indices {sparse}: SparseAdam requires dense parameter tensors")
+
+    def _update(self, group, p, grad, state):
+        raise RuntimeError("SparseAdam does not support dense gradients, please consider Adam instead")
+
+    def _sparse_update(self, group, p, grad, state):
+        if "exp_avg" not in state:
+            state["step"], state["exp_avg"], state["exp_avg_sq"] = 0, p * 0, p * 0
+        state["step"] += 1
+        grad = grad.coalesce()
+        if not grad.nnz:
+            return
+        lr, (beta1, beta2), eps, step = group["lr"], group["betas"], group["eps"], state["step"]
+        m, at = rows_at(state["exp_avg"], grad)
+        v, _ = rows_at(state["exp_avg_sq"], grad)
+        rows, _ = rows_at(p, grad)
+        g = grad.values
+        old_m, old_v = m[at], v[at]
+        m_step = (g - old_m) * (1 - beta1)
+        v_step = (g * g - old_v) * (1 - beta2)
+        m[at] += m_step
+        v[at] += v_step
+        step_size = lr * math.sqrt(1 - beta2 ** step) / (1 - beta1 ** step)
+        rows[at] += -step_size * ((m_step + old_m) / (np.sqrt(v_step + old_v) + eps))
 
 
 class Adamax(Optimizer):

@@ -6,11 +6,13 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeAlias, TypeVar, overload
 
 from .. import _tracing
+from .._sparse import SparseCOO
 from ..autograd import Node, no_grad
 from ..autograd.graph import apply
 from ..ops.meta import TensorMeta
 from ..ops.registry import register
 from ..tensor import Tensor
+from ._sparse_grads import scaled
 
 __all__ = ["Optimizer", "required"]
 
@@ -177,17 +179,26 @@ class Optimizer:
         for p in group["params"]:
             if p.grad is None:
                 continue
+            grad = p.grad._data
+            if grad.__class__ is SparseCOO:  # a sparse gradient (Embedding(sparse=True)), for the optimizers that can
+                self._sparse_update(group, p._data, scaled(grad, -1) if maximize else grad, self.state[p])
+                continue  # (a trace holding one has broken already: graphs do not hold sparse tensors)
             if _tracing.active[0]:  # ember.compile: the update is an op of the graph, reading the .grad p holds
                 _tracing.grad_seen(p)
                 apply(OptimizerUpdate(self, group, p), p, p.grad)
                 continue
-            grad = p.grad._data
             if maximize:
                 grad = -grad
             self._update(group, p._data, grad, self.state[p])
 
     def _update(self, group, param, grad, state):
         raise NotImplementedError
+
+    sparse_hint = ""  # what PyTorch's error suggests instead
+
+    def _sparse_update(self, group, param, grad, state):
+        """The update for a sparse gradient (a SparseCOO); most optimizers have none, as in PyTorch."""
+        raise RuntimeError(f"{type(self).__name__} does not support sparse gradients{self.sparse_hint}")
 
     def state_dict(self) -> StateDict:
         """The optimizer's state, to save with the model's and restore with load_state_dict.
@@ -269,10 +280,14 @@ class Optimizer:
             for k, v in st.items():
                 if isinstance(v, Tensor):
                     arr = v._data
-                    if arr.ndim and arr.shape != p._data.shape:
+                    if arr.ndim and tuple(arr.shape) != p._data.shape:
                         raise ValueError(f"optimizer state {k!r} of parameter {idx} has shape {tuple(arr.shape)}, "
                                          f"expected {tuple(p._data.shape)}")
-                    restored[k] = arr.astype(p._data.dtype, copy=True) if arr.ndim else arr.item()
+                    if arr.__class__ is SparseCOO:
+                        restored[k] = SparseCOO(arr.indices.copy(), arr.values.astype(p._data.dtype, copy=True),
+                                                arr.shape, arr.coalesced)
+                    else:
+                        restored[k] = arr.astype(p._data.dtype, copy=True) if arr.ndim else arr.item()
                 else:
                     restored[k] = v
             self.state[p] = restored

@@ -1,7 +1,10 @@
 """RMSprop, Adagrad, Adadelta and Lion, with PyTorch's update formulas (Lion: Chen et al. 2023)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ._checks import check_betas, check_nonnegative
+from ._sparse_grads import rows_at
 from .optimizer import Optimizer, ParamsT
 
 __all__ = ["RMSprop", "Adagrad", "Adadelta", "Lion"]
@@ -76,6 +79,7 @@ class Adagrad(Optimizer):
     """Adagrad: each element's steps scaled down by the sum of its squared gradients so far.
 
     ``s += g**2`` and ``p -= clr * g / (sqrt(s) + eps)``, with ``clr = lr / (1 + (t - 1) * lr_decay)`` at step t.
+    A sparse gradient (``nn.Embedding(sparse=True)``) changes the rows it holds only (without weight_decay).
 
     Args:
         params (iterable): the tensors to optimize, or dicts of parameter groups (see ``Optimizer``).
@@ -119,6 +123,18 @@ class Adagrad(Optimizer):
         s = state["sum"]
         s += grad * grad
         p -= clr * grad / (s ** 0.5 + group["eps"])
+
+    def _sparse_update(self, group, p, grad, state):
+        """PyTorch's sparse form: the sums and the parameter change at the gradient's (coalesced) rows only."""
+        state["step"] += 1
+        if group["weight_decay"]:
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        grad = grad.coalesce()
+        sums, at = rows_at(state["sum"], grad)
+        sums[at] += grad.values * grad.values
+        rows, _ = rows_at(p, grad)
+        rows[at] += -clr * (grad.values / (np.sqrt(sums[at]) + group["eps"]))
 
 
 class Adadelta(Optimizer):

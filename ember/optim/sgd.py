@@ -1,7 +1,9 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay (PyTorch's SGD)."""
 from __future__ import annotations
 
+from .._sparse import SparseCOO
 from ._checks import check_nonnegative
+from ._sparse_grads import scaled
 from .optimizer import Optimizer, ParamsT, required
 
 __all__ = ["SGD"]
@@ -12,6 +14,8 @@ class SGD(Optimizer):
 
     Each step: ``g = grad + weight_decay * p``; with momentum, ``buf = momentum * buf + (1 - dampening) * g``
     (``buf = g`` at the first step) and ``g = buf`` (``g + momentum * buf`` with nesterov); then ``p -= lr * g``.
+    A sparse gradient (``nn.Embedding(sparse=True)``) changes the rows it holds only, its momentum buffer sparse
+    too (the rows it has held); weight_decay then raises, as in PyTorch.
 
     Args:
         params (iterable): the tensors to optimize, or dicts of parameter groups (see ``Optimizer``).
@@ -54,7 +58,34 @@ class SGD(Optimizer):
             if buf is None:
                 buf = state["momentum_buffer"] = grad.copy()
             else:
+                if buf.__class__ is SparseCOO:  # after sparse gradients
+                    buf = state["momentum_buffer"] = buf.to_dense()
                 buf *= momentum
                 buf += (1 - group["dampening"]) * grad if group["dampening"] else grad
             grad = grad + momentum * buf if group["nesterov"] else buf
         p -= group["lr"] * grad
+
+    def _sparse_update(self, group, p, grad, state):
+        if group["weight_decay"]:
+            raise RuntimeError("SGD: weight_decay is not supported with sparse gradients (PyTorch: add(sparse, "
+                               "dense) is not supported)")
+        momentum = group["momentum"]
+        if momentum:
+            buf = state.get("momentum_buffer")
+            damped = scaled(grad, 1 - group["dampening"]) if group["dampening"] else grad
+            if buf is None:
+                buf = grad.copy()
+            elif buf.__class__ is SparseCOO:
+                buf = (scaled(buf, momentum) + damped).coalesce()
+            else:  # a dense buffer from dense gradients
+                buf *= momentum
+                damped.add_into(buf)
+            state["momentum_buffer"] = buf
+            if group["nesterov"]:
+                grad = grad + (scaled(buf, momentum) if buf.__class__ is SparseCOO else momentum * buf)
+            else:
+                grad = buf
+        if grad.__class__ is SparseCOO:
+            scaled(grad, -group["lr"]).add_into(p)
+        else:
+            p -= group["lr"] * grad
