@@ -234,8 +234,9 @@ def memory_summary(device=None):
 class Peak:
     """A context manager that measures the peak tensor memory of a block above what was live when it began.
 
-    After the block, ``bytes`` is the most the block held at once beyond what it started with. It resets the
-    device's peak on entry (see reset_peak) and counts inside ``counting()``.
+    After the block, ``bytes`` is the most the block held at once beyond what it started with. It collects the
+    garbage on entry (so that tensors already unreachable are not freed inside the block, below the start), resets
+    the device's peak (see reset_peak) and counts inside ``counting()``.
 
     Args:
         device (str, int or ember.device, optional): the device: None or "cpu" for the CPU, "cuda", "cuda:1", a
@@ -259,6 +260,7 @@ class Peak:
         self._counting = None
 
     def __enter__(self):
+        gc.collect()
         self._counting = counting()
         self._counting.__enter__()
         reset_peak(self.device)

@@ -16,7 +16,7 @@ from .parameter import Parameter
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Softplus", "Sigmoid", "Tanh",
            "Hardtanh", "Hardswish", "Hardsigmoid", "LogSigmoid", "GLU", "Softsign", "Tanhshrink", "Threshold",
-           "PReLU", "Softmax", "LogSoftmax", "Softmin"]
+           "PReLU", "Softmax", "LogSoftmax", "Softmin", "Softmax2d", "Hardshrink", "Softshrink", "RReLU"]
 
 
 def _relu(input, inplace=False):
@@ -654,3 +654,108 @@ class Softmin(_SoftmaxBase):
         tensor([0.8668, 0.1173, 0.0159])
     """
     fn = staticmethod(A.softmin)
+
+
+class Softmax2d(Module):
+    """Apply softmax over the channels at each spatial position of an image: softmax along dimension -3.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W) (others raise ValueError).
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.Softmax2d``; same semantics.
+
+    Example:
+        >>> nn.Softmax2d()(ember.zeros(1, 2, 1, 1)).flatten()
+        tensor([0.5000, 0.5000])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.dim() not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.dim()}D instead")
+        return A.softmax(input, -3)
+
+
+class Hardshrink(Module):
+    """Zero the elements within [-lambd, lambd], keep the others (``F.hardshrink`` as a layer).
+
+    Args:
+        lambd (float): the half-width of the zeroed band. Default: 0.5.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.Hardshrink``; same semantics.
+
+    Example:
+        >>> nn.Hardshrink()(ember.tensor([-1.0, 0.3, 2.0]))
+        tensor([-1.,  0.,  2.])
+    """
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input: Tensor) -> Tensor:
+        return A.hardshrink(input, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    """Shrink the elements towards 0 by lambd, zeroing those within [-lambd, lambd] (``F.softshrink`` as a
+    layer).
+
+    Args:
+        lambd (float): the shrinkage, >= 0. Default: 0.5.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.Softshrink``; same semantics.
+
+    Example:
+        >>> nn.Softshrink()(ember.tensor([-1.0, 0.3, 2.0]))
+        tensor([-0.5000,  0.0000,  1.5000])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return A.softshrink(input, self.lambd)
+
+
+class RReLU(Module):
+    """The randomized leaky relu (``F.rrelu`` as a layer): in training each negative element is scaled by a slope
+    drawn from [lower, upper), in evaluation by their mean.
+
+    Args:
+        lower (float): the smallest slope. Default: 1/8.
+        upper (float): the largest slope. Default: 1/3.
+        inplace (bool): overwrite the input with the result (and return it). Default: False.
+
+    Shape:
+        - Input: (*), any shape.
+        - Output: (*), the input's shape.
+
+    PyTorch:
+        ``torch.nn.RReLU``; same semantics (ember's random stream is its own).
+
+    Example:
+        >>> nn.RReLU().eval()(ember.tensor([-1.0, 2.0]))
+        tensor([-0.2292,  2.0000])
+    """
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False) -> None:
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return A.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}" + _inplace_str(self.inplace)

@@ -2,11 +2,13 @@
 
 from ..ops import loss as L
 from ..ops.ctc import ctc_loss
+from .distance import PairwiseDistance
 from .module import Module
 
 __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
            "BCEWithLogitsLoss", "KLDivLoss", "HingeEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss",
-           "SoftMarginLoss", "CosineEmbeddingLoss", "PoissonNLLLoss", "GaussianNLLLoss", "CTCLoss"]
+           "SoftMarginLoss", "CosineEmbeddingLoss", "PoissonNLLLoss", "GaussianNLLLoss", "CTCLoss",
+           "MultiMarginLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "TripletMarginWithDistanceLoss"]
 
 
 class _Loss(Module):
@@ -558,3 +560,130 @@ class CTCLoss(_Loss):
     def forward(self, log_probs, targets, input_lengths, target_lengths):
         return ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=self.blank,
                         reduction=self.reduction, zero_infinity=self.zero_infinity)
+
+
+class MultiMarginLoss(_WeightedLoss):
+    """The multi-class hinge loss: per sample of class y, the mean over the other classes i of
+    max(0, margin - x[y] + x[i])^p (times weight[y]).
+
+    Args:
+        p (int): 1 or 2. Default: 1.
+        margin (float): the margin. Default: 1.0.
+        weight (Tensor, optional): a weight per class, (C). Default: None.
+        size_average (bool, optional): deprecated (use reduction); with reduce, decides the reduction, with a warning.
+            Default: None.
+        reduce (bool, optional): deprecated (use reduction); False means 'none'. Default: None.
+        reduction (str): 'none' (one loss per sample), 'mean' or 'sum'. Default: 'mean'.
+
+    Shape:
+        - Input: (N, C) or (C), scores.
+        - Target: (N) or (), class indices.
+        - Output: a scalar; (N) with reduction='none'.
+
+    PyTorch:
+        ``torch.nn.MultiMarginLoss``; same semantics and defaults.
+
+    Example:
+        >>> nn.MultiMarginLoss()(ember.tensor([[0.1, 0.2, 0.4, 0.8]]), ember.tensor([3]))
+        tensor(0.3250)
+    """
+
+    def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(weight, size_average, reduce, reduction)
+        if p not in (1, 2):
+            raise ValueError("only p == 1 and p == 2 supported")
+        self.p, self.margin = p, margin
+
+    def forward(self, input, target):
+        return L.multi_margin_loss(input, target, self.p, self.margin, self.weight, reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """The multi-label hinge loss: per sample, the sum over its target classes j and other classes i of
+    max(0, 1 - (x[j] - x[i])), divided by the number of classes.
+
+    Args:
+        size_average (bool, optional): deprecated (use reduction); with reduce, decides the reduction, with a warning.
+            Default: None.
+        reduce (bool, optional): deprecated (use reduction); False means 'none'. Default: None.
+        reduction (str): 'none' (one loss per sample), 'mean' or 'sum'. Default: 'mean'.
+
+    Shape:
+        - Input: (N, C) or (C), scores.
+        - Target: the input's shape, int64: the target classes, then -1.
+        - Output: a scalar; (N) with reduction='none'.
+
+    PyTorch:
+        ``torch.nn.MultiLabelMarginLoss``; same semantics and defaults.
+
+    Example:
+        >>> nn.MultiLabelMarginLoss()(ember.tensor([[0.1, 0.2, 0.4, 0.8]]), ember.tensor([[3, 0, -1, 1]]))
+        tensor(0.8500)
+    """
+
+    def forward(self, input, target):
+        return L.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    """The multi-label logistic loss: per sample, the mean over the classes of
+    -(y log(sigmoid(x)) + (1 - y) log(sigmoid(-x))) (times the class's weight).
+
+    Args:
+        weight (Tensor, optional): a weight per class, (C). Default: None.
+        size_average (bool, optional): deprecated (use reduction); with reduce, decides the reduction, with a warning.
+            Default: None.
+        reduce (bool, optional): deprecated (use reduction); False means 'none'. Default: None.
+        reduction (str): 'none' (one loss per sample), 'mean' or 'sum'. Default: 'mean'.
+
+    Shape:
+        - Input: (N, C), scores.
+        - Target: (N, C), 0 or 1.
+        - Output: a scalar; (N) with reduction='none'.
+
+    PyTorch:
+        ``torch.nn.MultiLabelSoftMarginLoss``; same semantics and defaults.
+
+    Example:
+        >>> nn.MultiLabelSoftMarginLoss()(ember.tensor([[2.0, -1.0]]), ember.tensor([[1.0, 0.0]]))
+        tensor(0.2201)
+    """
+
+    def forward(self, input, target):
+        return L.multilabel_soft_margin_loss(input, target, self.weight, reduction=self.reduction)
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """The triplet loss with any distance: max(0, margin + d(anchor, positive) - d(anchor, negative)).
+
+    Args:
+        distance_function (callable, optional): d(x, y), a tensor of distances; None is a ``PairwiseDistance()``
+            (a submodule, as in PyTorch). Default: None.
+        margin (float): the margin, > 0. Default: 1.0.
+        swap (bool): use d(positive, negative) where it is smaller than d(anchor, negative). Default: False.
+        reduction (str): 'none' (one loss per triplet), 'mean' or 'sum'. Default: 'mean'.
+
+    Shape:
+        - Anchor, Positive, Negative: (N, D) or (D), or what distance_function takes.
+        - Output: a scalar; (N) with reduction='none'.
+
+    PyTorch:
+        ``torch.nn.TripletMarginWithDistanceLoss``; same semantics and defaults.
+
+    Example:
+        >>> a, p, n = ember.tensor([[0.0, 0.0]]), ember.tensor([[1.0, 0.0]]), ember.tensor([[1.5, 0.0]])
+        >>> nn.TripletMarginWithDistanceLoss()(a, p, n)
+        tensor(0.5000)
+    """
+
+    def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+        super().__init__(reduction=reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} "
+                             f"instead")
+        self.distance_function = distance_function if distance_function is not None else PairwiseDistance()
+        self.margin, self.swap = margin, swap
+
+    def forward(self, anchor, positive, negative):
+        return L.triplet_margin_with_distance_loss(anchor, positive, negative, distance_function=self.distance_function,
+                                                   margin=self.margin, swap=self.swap, reduction=self.reduction)

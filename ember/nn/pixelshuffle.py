@@ -1,8 +1,9 @@
-"""PixelShuffle and PixelUnshuffle: channels traded for resolution (see ember.nn.functional.pixel_shuffle)."""
+"""PixelShuffle and PixelUnshuffle: channels traded for resolution (see ember.nn.functional.pixel_shuffle);
+ChannelShuffle."""
 from ..ops import pixel_shuffle as P
 from .module import Module
 
-__all__ = ["PixelShuffle", "PixelUnshuffle"]
+__all__ = ["PixelShuffle", "PixelUnshuffle", "ChannelShuffle"]
 
 
 class PixelShuffle(Module):
@@ -65,3 +66,32 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self):
         return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    """Interleave the channels of ``groups`` groups (ShuffleNet's shuffle; ``F.channel_shuffle`` as a layer).
+
+    Args:
+        groups (int): the number of groups; the channels must be divisible by it.
+
+    Shape:
+        - Input: (N, C, *), at least 3 dimensions.
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.ChannelShuffle``; same semantics.
+
+    Example:
+        >>> nn.ChannelShuffle(2)(ember.arange(4.0).reshape(1, 4, 1)).flatten()
+        tensor([0., 2., 1., 3.])
+    """
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input):
+        return P.channel_shuffle(input, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"

@@ -4,6 +4,7 @@ tanh. The hot ones (softmax, log_softmax, gelu) are single nodes whose backward 
 LogSoftmaxGrad, GeluGrad: array code, with its own backward for second derivatives). Forwards that can meet inf
 (a row of softmax masked to -inf, exp overflowing) are ``quiet``: nan and inf without NumPy's warnings, as in
 PyTorch."""
+import inspect
 import math
 import warnings
 
@@ -18,6 +19,7 @@ from ._erf import erf as _erf_array
 from ._quiet import quiet
 from ._util import accumulates_in_float32, wrap_dim
 from .copy import clone
+from .creation import empty_like, zeros_like
 from .meta import TensorMeta, same_as
 from .registry import export, register
 from .ternary import clamp, where
@@ -1049,3 +1051,155 @@ def tanh(input):
         tensor([-0.9640,  0.0000,  0.9951])
     """
     return _tanh(input)
+
+
+@export(ember=False, functional=True)
+def hardshrink(input, lambd=0.5):
+    """Zero the elements of ``input`` within [-lambd, lambd], keep the others: x if |x| > lambd, else 0.
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        lambd (float): the half-width of the zeroed band. Default: 0.5.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype.
+
+    PyTorch:
+        ``torch.nn.functional.hardshrink``; same semantics.
+
+    Example:
+        >>> F.hardshrink(ember.tensor([-1.0, 0.3, 0.5, 2.0]))
+        tensor([-1.,  0.,  0.,  2.])
+    """
+    return where(_abs(float_tensor(input, "hardshrink")) > lambd, input, 0.0)
+
+
+@export(ember=False, functional=True)
+def softshrink(input, lambd=0.5):
+    """Shrink ``input`` towards 0 by lambd: x - lambd above lambd, x + lambd below -lambd, else 0.
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        lambd (float): the shrinkage, >= 0 (else RuntimeError). Default: 0.5.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype.
+
+    PyTorch:
+        ``torch.nn.functional.softshrink``; same semantics (the zeros are +0 where PyTorch's can be -0).
+
+    Example:
+        >>> F.softshrink(ember.tensor([-1.0, 0.3, 2.0]))
+        tensor([-0.5000,  0.0000,  1.5000])
+    """
+    float_tensor(input, "softshrink")
+    if not lambd >= 0:
+        raise RuntimeError(f"softshrink: lambda must be greater or equal to 0, but found to be {lambd}")
+    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+
+
+@export(ember=False, functional=True)
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """The randomized leaky relu: x where x > 0, else x * a, with a drawn uniformly from [lower, upper) for each
+    element in training and a = (lower + upper) / 2 otherwise.
+
+    Args:
+        input (Tensor): a floating-point tensor.
+        lower (float): the smallest slope. Default: 1/8.
+        upper (float): the largest slope, >= lower (else RuntimeError). Default: 1/3.
+        training (bool): draw the slopes (else use their mean). Default: False.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape and dtype (``input`` itself when ``inplace``).
+
+    PyTorch:
+        ``torch.nn.functional.rrelu``; same semantics (ember's random stream is its own).
+
+    Example:
+        >>> F.rrelu(ember.tensor([-1.0, 2.0]))
+        tensor([-0.2292,  2.0000])
+    """
+    float_tensor(input, "rrelu")
+    if lower > upper:
+        raise RuntimeError("rrelu: Lower bound should be less than or equal to the upper bound")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    slopes = empty_like(input).uniform_(lower, upper)
+    return maybe_inplace(input, inplace, "rrelu", lambda x: where(x > 0, x, x * slopes))
+
+
+@export(ember=False, functional=True)
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """A sample of the Gumbel-softmax distribution: softmax((logits + g) / tau) with g drawn from Gumbel(0, 1);
+    with ``hard``, the one-hot vector of its largest element in the forward pass and the soft sample's gradient
+    in the backward pass (the straight-through estimator).
+
+    Args:
+        logits (Tensor): unnormalised log-probabilities.
+        tau (float): the temperature (> 0). Default: 1.
+        hard (bool): return one-hot vectors (differentiated as the soft sample). Default: False.
+        eps (float): unused, kept for PyTorch's signature (deprecated there). Default: 1e-10.
+        dim (int): the dimension of the categories. Default: -1.
+
+    Returns:
+        Tensor: the sample, of ``logits``' shape; it sums to 1 along ``dim``.
+
+    PyTorch:
+        ``torch.nn.functional.gumbel_softmax``; same semantics (ember's random stream is its own).
+
+    Example:
+        >>> F.gumbel_softmax(ember.zeros(2, 3), hard=True).sum(dim=1)
+        tensor([1., 1.])
+    """
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    uniform = empty_like(logits, requires_grad=False).uniform_(0.0, 1.0)
+    gumbels = -(-(1.0 - uniform).log()).log()  # -log(Exp(1)): 1 - U is in (0, 1]
+    soft = softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return soft
+    index = soft.argmax(dim, keepdim=True)
+    one_hot = zeros_like(logits).scatter_(dim, index, 1.0)
+    return one_hot - soft.detach() + soft
+
+
+def _inplace_form(fn, name):
+    """The in-place form of F.<name> (``F.relu_`` for ``F.relu``): fn(..., inplace=True), with fn's other
+    parameters."""
+    def op(input, *args, **kwargs):
+        return fn(input, *args, inplace=True, **kwargs)
+
+    params = [p for p in inspect.signature(fn).parameters.values() if p.name != "inplace"]
+    op.__signature__ = inspect.Signature(params)
+    op.__name__ = op.__qualname__ = name + "_"
+    args = "\n".join(f"        {p.name}: as in ``F.{name}``." for p in params[1:])
+    required = "".join(", 0.0" for p in params[1:] if p.default is inspect.Parameter.empty)
+    op.__doc__ = f"""``F.{name}`` written into ``input`` (``inplace=True``).
+
+    Args:
+        input (Tensor): the tensor to overwrite with the result.
+{args}
+
+    Returns:
+        Tensor: ``input``.
+
+    PyTorch:
+        ``torch.nn.functional.{op.__name__}``; same semantics.
+
+    Example:
+        >>> x = ember.tensor([-1.0, 2.0])
+        >>> F.{op.__name__}(x{required}) is x
+        True
+    """
+    return export(ember=False, functional=True)(op)
+
+
+relu_ = _inplace_form(lambda input, inplace=True: input.relu_(), "relu")
+elu_ = _inplace_form(elu, "elu")
+leaky_relu_ = _inplace_form(leaky_relu, "leaky_relu")
+hardtanh_ = _inplace_form(hardtanh, "hardtanh")
+selu_ = _inplace_form(selu, "selu")
+celu_ = _inplace_form(celu, "celu")
+threshold_ = _inplace_form(threshold, "threshold")
+rrelu_ = _inplace_form(rrelu, "rrelu")

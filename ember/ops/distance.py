@@ -11,6 +11,7 @@ from .registry import export
 from .shape import broadcast_tensors
 from .ternary import clamp, where
 from .unary import sqrt
+from ..tensor import Tensor
 
 
 @export(ember=False, functional=True)
@@ -208,3 +209,33 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
                                                                   (shape[-2] > 25 or shape[-1] > 25))):
         return _euclidean_mm(x1, x2)
     return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).norm(p, -1)
+
+
+@export(Norm, ember=True, functional=True)
+def pdist(input, p=2.0):
+    """The p-norm distances between every pair of rows of ``input``: row i against rows i+1, i+2, ... in order,
+    the upper triangle of ``cdist(input, input)`` without its diagonal.
+
+    Args:
+        input (Tensor): a 2-D (N, M) floating-point tensor.
+        p (float): the norm's exponent, >= 0 (0 counts the differing elements, inf takes the largest). Default: 2.0.
+
+    Returns:
+        Tensor: the N * (N - 1) / 2 distances.
+
+    PyTorch:
+        ``torch.nn.functional.pdist`` and ``torch.pdist``; same values. Gradients as ``Tensor.norm``'s: with p = 0
+        none (PyTorch's pdist: zeros), with p = inf tied largest differences share it (PyTorch's pdist gives each
+        the whole).
+
+    Example:
+        >>> F.pdist(ember.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]))
+        tensor([5.0000, 1.0000, 4.2426])
+    """
+    float_tensor(input, "pdist")
+    if input.dim() != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.dim()}D")
+    if not p >= 0:
+        raise RuntimeError("pdist only supports non-negative p values")
+    rows, others = np.triu_indices(input.shape[0], 1)
+    return (input[Tensor._wrap(rows)] - input[Tensor._wrap(others)]).norm(p, dim=1)

@@ -1131,3 +1131,176 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
     return _reduce(loss, reduction)
+
+
+def _class_scores(op, input, target):
+    """(input as (N, C), target as (N,) int64 array): one sample where input is 1-D, with PyTorch's checks."""
+    _tensors(op, input=input, target=target)
+    if input.dim() not in (1, 2) or input.numel() == 0:
+        raise RuntimeError(f"{op}: expected a non-empty 1-D or 2-D input, got shape {tuple(input.shape)}")
+    scores = input if input.dim() == 2 else input.reshape(1, -1)
+    labels = np.asarray(target._data).reshape(-1) if target.dim() == input.dim() - 1 else None
+    if labels is None or labels.size != scores.shape[0]:
+        raise RuntimeError(f"{op}: target tensor should be 1-D with size equal to the number of input samples "
+                           f"(batch size). Expected target size [{scores.shape[0]}], but got {list(target.shape)}.")
+    if labels.size and (labels.min() < 0 or labels.max() >= scores.shape[1]):
+        raise RuntimeError(f"{op}: target out of range (the classes are 0 to {scores.shape[1] - 1})")
+    return scores, labels.astype(np.int64)
+
+
+@export(ember=False, functional=True)
+@_with_reduction_args
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    """The multi-class hinge loss: for each sample with class y, the mean over the classes i != y of
+    max(0, margin - x[y] + x[i])^p (times weight[y]).
+
+    Args:
+        input (Tensor): the scores, (N, C) or (C).
+        target (Tensor): the class of each sample, (N) or ().
+        p (int): 1 or 2 (else ValueError). Default: 1.
+        margin (float): the margin. Default: 1.0.
+        weight (Tensor, optional): a weight per class, (C). Default: None.
+        {reduction_args}
+
+    Returns:
+        Tensor: a 0-d tensor, or the losses of the samples when ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.multi_margin_loss``; same semantics.
+
+    Example:
+        >>> F.multi_margin_loss(ember.tensor([[0.1, 0.2, 0.4, 0.8]]), ember.tensor([3]))
+        tensor(0.3250)
+    """
+    reduction = _reduction(reduction, "multi_margin_loss", size_average, reduce)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    scores, labels = _class_scores("multi_margin_loss", input, target)
+    n, c = scores.shape
+    picked = scores[Tensor._wrap(np.arange(n)), Tensor._wrap(labels)].reshape(n, 1)
+    hinge = (margin - picked + scores).relu()
+    if p == 2:
+        hinge = hinge * hinge
+    others = np.ones((n, c), dtype=scores._data.dtype)
+    others[np.arange(n), labels] = 0
+    if weight is not None:
+        hinge = hinge * weight[Tensor._wrap(labels)].reshape(n, 1)
+    loss = (hinge * Tensor._wrap(others)).sum(1) / c
+    return _reduce(loss if input.dim() == 2 or reduction != "none" else loss.reshape(()), reduction)
+
+
+@export(ember=False, functional=True)
+@_with_reduction_args
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """The multi-label hinge loss: for each sample, the sum over its target classes j and its other classes i of
+    max(0, 1 - (x[j] - x[i])), divided by the number of classes.
+
+    Args:
+        input (Tensor): the scores, (N, C) or (C).
+        target (Tensor): int64 of input's shape: each sample's target classes, then -1 (what follows it is
+            ignored).
+        {reduction_args}
+
+    Returns:
+        Tensor: a 0-d tensor, or the losses of the samples when ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.multilabel_margin_loss``; same semantics.
+
+    Example:
+        >>> F.multilabel_margin_loss(ember.tensor([[0.1, 0.2, 0.4, 0.8]]), ember.tensor([[3, 0, -1, 1]]))
+        tensor(0.8500)
+    """
+    op = "multilabel_margin_loss"
+    reduction = _reduction(reduction, op, size_average, reduce)
+    _tensors(op, input=input, target=target)
+    if input.dim() not in (1, 2) or tuple(target.shape) != tuple(input.shape):
+        raise RuntimeError(f"{op}: inconsistent target size: {list(target.shape)} for input of size: "
+                           f"{list(input.shape)}")
+    scores = input if input.dim() == 2 else input.reshape(1, -1)
+    labels = np.asarray(target._data).reshape(scores.shape)
+    n, c = scores.shape
+    counts = np.zeros((n, c), dtype=scores._data.dtype)  # how often each class is listed before the first -1
+    for row, listed in enumerate(labels):
+        ends = np.flatnonzero(listed < 0)
+        listed = listed[:ends[0] if ends.size else c]
+        if listed.size and listed.max() >= c:
+            raise RuntimeError(f"{op}: argument #2 'target' is out of range")
+        np.add.at(counts[row], listed, 1)
+    pairs = Tensor._wrap(counts[:, :, None] * (counts == 0)[:, None, :].astype(counts.dtype))
+    hinge = (1 - scores.reshape(n, c, 1) + scores.reshape(n, 1, c)).relu()
+    loss = (hinge * pairs).sum((1, 2)) / c
+    return _reduce(loss if input.dim() == 2 or reduction != "none" else loss.reshape(()), reduction)
+
+
+@export(ember=False, functional=True)
+@_with_reduction_args
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """The multi-label logistic loss: for each sample, the mean over the classes of
+    -(y log(sigmoid(x)) + (1 - y) log(sigmoid(-x))) (times the class's weight).
+
+    Args:
+        input (Tensor): the scores, (N, C).
+        target (Tensor): 0 or 1 per class, of input's shape.
+        weight (Tensor, optional): a weight per class, (C). Default: None.
+        {reduction_args}
+
+    Returns:
+        Tensor: a 0-d tensor, or the losses of the samples when ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.multilabel_soft_margin_loss``; same semantics.
+
+    Example:
+        >>> F.multilabel_soft_margin_loss(ember.tensor([[2.0, -1.0]]), ember.tensor([[1.0, 0.0]]))
+        tensor(0.2201)
+    """
+    reduction = _reduction(reduction, "multilabel_soft_margin_loss", size_average, reduce)
+    _tensors("multilabel_soft_margin_loss", input=input, target=target)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss.sum(input.dim() - 1) / input.shape[-1], reduction)
+
+
+@export(ember=False, functional=True)
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0,
+                                      swap=False, reduction="mean"):
+    """The triplet loss with any distance: max(0, margin + d(anchor, positive) - d(anchor, negative)).
+
+    Args:
+        anchor (Tensor): the anchors.
+        positive (Tensor): the positive examples.
+        negative (Tensor): the negative examples.
+        distance_function (callable, optional): d(x, y), a tensor of distances; None is ``pairwise_distance``.
+            Default: None.
+        margin (float): the margin, > 0 (else ValueError). Default: 1.0.
+        swap (bool): use d(positive, negative) where it is smaller than d(anchor, negative). Default: False.
+        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``. Default: ``'mean'``.
+
+    Returns:
+        Tensor: a 0-d tensor, or the losses of the triplets when ``reduction='none'``.
+
+    PyTorch:
+        ``torch.nn.functional.triplet_margin_with_distance_loss``; same semantics.
+
+    Example:
+        >>> a, p, n = ember.tensor([[0.0, 0.0]]), ember.tensor([[1.0, 0.0]]), ember.tensor([[1.5, 0.0]])
+        >>> F.triplet_margin_with_distance_loss(a, p, n, distance_function=lambda x, y: (x - y).abs().sum(1))
+        tensor(0.5000)
+    """
+    reduction = _reduction(reduction, "triplet_margin_with_distance_loss")
+    _tensors("triplet_margin_with_distance_loss", anchor=anchor, positive=positive, negative=negative)
+    if margin <= 0:
+        raise ValueError(f"triplet_margin_with_distance_loss: margin must be greater than 0, got {margin}")
+    dims = (anchor.dim(), positive.dim(), negative.dim())
+    if len(set(dims)) != 1:
+        raise RuntimeError(f"triplet_margin_with_distance_loss: The anchor, positive, and negative tensors are "
+                           f"expected to have the same number of dimensions, but got: anchor {dims[0]}D, positive "
+                           f"{dims[1]}D, and negative {dims[2]}D inputs")
+    distance = distance_function if distance_function is not None else pairwise_distance
+    d_pos, d_neg = distance(anchor, positive), distance(anchor, negative)
+    if swap:
+        d_neg = minimum(d_neg, distance(positive, negative))
+    return _reduce(clamp(margin + d_pos - d_neg, min=0), reduction)

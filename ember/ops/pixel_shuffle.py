@@ -97,3 +97,35 @@ def pixel_unshuffle(input, downscale_factor):
     x = reshape(input, (*lead, c, h // r, r, w // r, r))
     x = permute(x, (*range(n), n, n + 2, n + 4, n + 1, n + 3))
     return reshape(x, (*lead, c * r * r, h // r, w // r))
+
+
+@export(Reshape, Permute, functional=("channel_shuffle", "native_channel_shuffle"))
+def channel_shuffle(input, groups):
+    """Interleave the channels of ``groups`` groups (ShuffleNet's shuffle): (N, g * k, *) viewed as (N, g, k, *),
+    transposed to (N, k, g, *) and flattened back.
+
+    Args:
+        input (Tensor): (N, C, *) with at least 3 dimensions, C divisible by groups.
+        groups (int): the number of groups, positive.
+
+    Returns:
+        Tensor: the shuffled tensor, of ``input``'s shape.
+
+    PyTorch:
+        ``torch.nn.functional.channel_shuffle`` (and ``native_channel_shuffle``); same semantics.
+
+    Example:
+        >>> F.channel_shuffle(ember.arange(6.0).reshape(1, 6, 1), 2).flatten()
+        tensor([0., 3., 1., 4., 2., 5.])
+    """
+    check_tensor(input, "channel_shuffle")
+    if input.dim() <= 2:
+        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with sizes "
+                           f"{list(input.shape)}")
+    if groups <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of groups:{groups}")
+    n, c, *rest = input.shape
+    if c % groups:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups.")
+    shuffled = permute(reshape(input, (n, groups, c // groups, *rest)), (0, 2, 1, *range(3, input.dim() + 1)))
+    return reshape(shuffled, tuple(input.shape))

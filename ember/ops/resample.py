@@ -4,6 +4,7 @@ of. ConstantPad lives here too: pad's constant mode (padding.py), and the copy t
 returns.
 """
 import math
+import warnings
 
 import numpy as np  # host-side index tables and shapes only; device math goes through xp
 
@@ -423,3 +424,84 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             make = lambda *a: (_cubic_map if mode == "bicubic" else _linear_map)(*a, dtype)  # noqa: E731
         maps = [make(-nd + i, n, o, s, bool(align_corners)) for i, (n, o, s) in enumerate(zip(ins, outs, scales))]
     return resample(input, maps)
+
+
+def _deprecated(name):
+    warnings.warn(f"`nn.functional.{name}` is deprecated. Use `nn.functional.interpolate` instead.", stacklevel=3)
+
+
+@export(Resample, ConstantPad, ember=False, functional=True)
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """``interpolate`` under its old name, with a deprecation warning.
+
+    Args:
+        input (Tensor): as in ``interpolate``.
+        size (int or tuple, optional): as in ``interpolate``. Default: None.
+        scale_factor (float or tuple, optional): as in ``interpolate``. Default: None.
+        mode (str): as in ``interpolate``. Default: ``'nearest'``.
+        align_corners (bool, optional): as in ``interpolate``. Default: None.
+
+    Returns:
+        Tensor: the resized tensor.
+
+    PyTorch:
+        ``torch.nn.functional.upsample``; same semantics (deprecated there too).
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True):
+        ...     F.upsample(ember.tensor([[[1.0, 2.0]]]), scale_factor=2)
+        tensor([[[1., 1., 2., 2.]]])
+    """
+    _deprecated("upsample")
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+@export(Resample, ConstantPad, ember=False, functional=True)
+def upsample_nearest(input, size=None, scale_factor=None):
+    """``interpolate(..., mode='nearest')`` under its old name, with a deprecation warning.
+
+    Args:
+        input (Tensor): as in ``interpolate``.
+        size (int or tuple, optional): as in ``interpolate``. Default: None.
+        scale_factor (float or tuple, optional): as in ``interpolate``. Default: None.
+
+    Returns:
+        Tensor: the resized tensor.
+
+    PyTorch:
+        ``torch.nn.functional.upsample_nearest``; same semantics (deprecated there too).
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True):
+        ...     F.upsample_nearest(ember.tensor([[[1.0, 2.0]]]), scale_factor=2)
+        tensor([[[1., 1., 2., 2.]]])
+    """
+    _deprecated("upsample_nearest")
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+@export(Resample, ConstantPad, ember=False, functional=True)
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """``interpolate(..., mode='bilinear', align_corners=True)`` under its old name, with a deprecation warning.
+
+    Args:
+        input (Tensor): as in ``interpolate`` (4-D).
+        size (int or tuple, optional): as in ``interpolate``. Default: None.
+        scale_factor (float or tuple, optional): as in ``interpolate``. Default: None.
+
+    Returns:
+        Tensor: the resized tensor.
+
+    PyTorch:
+        ``torch.nn.functional.upsample_bilinear``; same semantics (deprecated there too).
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True):
+        ...     F.upsample_bilinear(ember.ones(1, 1, 2, 2), size=3).shape
+        ember.Size([1, 1, 3, 3])
+    """
+    _deprecated("upsample_bilinear")
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)

@@ -9,7 +9,8 @@ from typing import Any, SupportsFloat
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
-           "OneCycleLR", "LambdaLR", "LinearLR", "ConstantLR", "SequentialLR", "ReduceLROnPlateau"]
+           "OneCycleLR", "LambdaLR", "LinearLR", "ConstantLR", "SequentialLR", "ReduceLROnPlateau", "MultiplicativeLR",
+           "PolynomialLR", "CyclicLR", "ChainedScheduler"]
 
 
 class LRScheduler:
@@ -758,3 +759,230 @@ class ReduceLROnPlateau:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.__dict__.update(state_dict)
+
+
+class MultiplicativeLR(LambdaLR):
+    """Multiply each group's learning rate by ``lr_lambda(epoch)`` at every epoch after the first.
+
+    Args:
+        optimizer (Optimizer): the optimizer whose learning rates it sets.
+        lr_lambda (callable or list of callables): a function of the epoch (int) returning the factor, or one
+            per parameter group.
+        last_epoch (int): the index of the last epoch when resuming (the groups must then hold
+            ``initial_lr``); -1 starts from the optimizer's learning rates. Default: -1.
+
+    PyTorch:
+        ``torch.optim.lr_scheduler.MultiplicativeLR``; same semantics (the functions are not in the state dict).
+
+    Example:
+        >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+        >>> sched = ember.optim.lr_scheduler.MultiplicativeLR(opt, lr_lambda=lambda epoch: 0.5)
+        >>> for epoch in range(3):
+        ...     opt.step(); sched.step()
+        >>> sched.get_last_lr()
+        [0.125]
+    """
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch > 0:
+            return [lr * f(self.last_epoch) for lr, f in zip(self._lrs(), self.lr_lambdas)]
+        return self._lrs()
+
+
+class PolynomialLR(LRScheduler):
+    """Decay the learning rate polynomially to 0 over ``total_iters`` epochs:
+    ``base_lr * (1 - min(epoch, total_iters) / total_iters) ** power``.
+
+    Args:
+        optimizer (Optimizer): the optimizer whose learning rates it sets.
+        total_iters (int): the number of epochs of the decay. Default: 5.
+        power (float): the polynomial's power. Default: 1.0.
+        last_epoch (int): the index of the last epoch when resuming (the groups must then hold
+            ``initial_lr``); -1 starts from the optimizer's learning rates. Default: -1.
+
+    PyTorch:
+        ``torch.optim.lr_scheduler.PolynomialLR``; the same formula and defaults.
+
+    Example:
+        >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+        >>> sched = ember.optim.lr_scheduler.PolynomialLR(opt, total_iters=4, power=2.0)
+        >>> lrs = []
+        >>> for epoch in range(5):
+        ...     lrs.append(sched.get_last_lr()[0]); opt.step(); sched.step()
+        >>> lrs
+        [1.0, 0.5625, 0.25, 0.0625, 0.0]
+    """
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1) -> None:
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        e, T = self.last_epoch, self.total_iters
+        if e == 0 or e > T:
+            return self._lrs()
+        factor = ((1.0 - e / T) / (1.0 - (e - 1) / T)) ** self.power
+        return [lr * factor for lr in self._lrs()]
+
+    def _closed_form(self):
+        return [b * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+                for b in self.base_lrs]
+
+
+def _per_group(name, optimizer, value):
+    """value for each parameter group: a list or tuple of one per group, or one for all."""
+    n = len(optimizer.param_groups)
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"expected {n} values for {name}, got {len(value)}")
+        return list(value)
+    return [value] * n
+
+
+class CyclicLR(LRScheduler):
+    """Cycle the learning rate between ``base_lr`` and ``max_lr`` (Smith's cyclical learning rates), stepped once
+    per batch; with ``cycle_momentum``, the momentum (or Adam's beta1) cycles the other way between
+    ``max_momentum`` and ``base_momentum``.
+
+    Each cycle rises for ``step_size_up`` steps and falls for ``step_size_down``; its height is scaled by
+    ``scale_fn`` of the cycle number or of the step: 1 ("triangular"), halved every cycle ("triangular2") or
+    ``gamma ** step`` ("exp_range").
+
+    Args:
+        optimizer (Optimizer): the optimizer whose learning rates it sets.
+        base_lr (float or list): the lowest learning rate, per group or for all.
+        max_lr (float or list): the highest learning rate (before scaling), per group or for all.
+        step_size_up (int): the steps of the rising half. Default: 2000.
+        step_size_down (int, optional): the steps of the falling half; None means step_size_up. Default: None.
+        mode (str): "triangular", "triangular2" or "exp_range" (ignored with scale_fn). Default: "triangular".
+        gamma (float): exp_range's factor per step. Default: 1.0.
+        scale_fn (callable, optional): a custom scaling of one argument, in [0, 1]. Default: None.
+        scale_mode (str): "cycle" or "iterations": what scale_fn takes. Default: "cycle".
+        cycle_momentum (bool): cycle the momentum (the optimizer must have ``momentum`` or ``betas``).
+            Default: True.
+        base_momentum (float or list): the lowest momentum. Default: 0.8.
+        max_momentum (float or list): the highest momentum. Default: 0.9.
+        last_epoch (int): the index of the last batch when resuming; -1 starts anew. Default: -1.
+
+    PyTorch:
+        ``torch.optim.lr_scheduler.CyclicLR``; the same formulas and defaults.
+
+    Example:
+        >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0, momentum=0.9)
+        >>> sched = ember.optim.lr_scheduler.CyclicLR(opt, base_lr=0.1, max_lr=0.5, step_size_up=2)
+        >>> lrs = []
+        >>> for batch in range(5):
+        ...     lrs.append(round(sched.get_last_lr()[0], 4)); opt.step(); sched.step()
+        >>> lrs
+        [0.1, 0.3, 0.5, 0.3, 0.1]
+    """
+
+    def __init__(self, optimizer: Optimizer, base_lr: float | list[float], max_lr: float | list[float],
+                 step_size_up: int = 2000, step_size_down: int | None = None, mode: str = "triangular",
+                 gamma: float = 1.0, scale_fn: Callable[[float], float] | None = None, scale_mode: str = "cycle",
+                 cycle_momentum: bool = True, base_momentum: float | list[float] = 0.8,
+                 max_momentum: float | list[float] = 0.9, last_epoch: int = -1) -> None:
+        base_lrs = _per_group("base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+        up = float(step_size_up)
+        down = float(step_size_down) if step_size_down is not None else up
+        self.total_size, self.step_ratio = up + down, up / (up + down)
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError("mode is invalid and scale_fn is None")
+        self.mode, self.gamma, self._scale_fn_custom = mode, gamma, scale_fn
+        self.scale_mode = scale_mode if scale_fn is not None else "iterations" if mode == "exp_range" else "cycle"
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+            if last_epoch == -1:
+                for top, bottom, group in zip(self.max_momentums, self.base_momentums, optimizer.param_groups):
+                    self._set_momentum(group, top)
+                    group["max_momentum"], group["base_momentum"] = top, bottom
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _set_momentum(self, group, momentum):
+        if self.use_beta1:
+            group["betas"] = (momentum, *group["betas"][1:])
+        else:
+            group["momentum"] = momentum
+
+    def scale_fn(self, x: float) -> float:
+        """The height's scale at x (the cycle number or the step, per ``scale_mode``)."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x if self.mode == "exp_range" else 1.0
+
+    def get_lr(self) -> list[float]:
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        rise = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [base + (top - base) * rise * scale for base, top in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, bottom, top in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums):
+                self._set_momentum(group, top - (top - bottom) * rise * scale)
+        return lrs
+
+
+class ChainedScheduler(LRScheduler):
+    """Step several schedulers of one optimizer together, each scaling what the others set (their chainable
+    forms).
+
+    Args:
+        schedulers (list[LRScheduler]): the schedulers, all of the same optimizer.
+        optimizer (Optimizer, optional): that optimizer; None takes the first scheduler's. Default: None.
+
+    PyTorch:
+        ``torch.optim.lr_scheduler.ChainedScheduler``; same semantics.
+
+    Example:
+        >>> opt = ember.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+        >>> halve = ember.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+        >>> tenth = ember.optim.lr_scheduler.ConstantLR(opt, factor=0.1, total_iters=2)
+        >>> sched = ember.optim.lr_scheduler.ChainedScheduler([halve, tenth])
+        >>> lrs = []
+        >>> for epoch in range(3):
+        ...     lrs.append(round(sched.get_last_lr()[0], 4)); opt.step(); sched.step()
+        >>> lrs
+        [0.1, 0.05, 0.25]
+    """
+
+    def __init__(self, schedulers: list[LRScheduler], optimizer: Optimizer | None = None) -> None:
+        if len(schedulers) < 1:
+            raise ValueError(f"{type(self).__name__} expects at least one scheduler to be chained, but got no "
+                             f"scheduler.")
+        optimizer = optimizer or schedulers[0].optimizer
+        for i, s in enumerate(schedulers):
+            if s.optimizer is not optimizer:
+                raise ValueError(f"{type(self).__name__} expects all schedulers to belong to the same optimizer, but "
+                                 f"got scheduler {type(s).__name__} at index {i} has {s.optimizer}, which is "
+                                 f"different from {type(optimizer).__name__}.")
+        self._schedulers, self.optimizer = list(schedulers), optimizer
+        self._last_lr = [g["lr"] for g in optimizer.param_groups]
+
+    def step(self) -> None:  # type: ignore[override]
+        for s in self._schedulers:
+            s.step()
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict[str, Any]:
+        d = super().state_dict()
+        d["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return d
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        inner = state_dict.pop("_schedulers")
+        self.__dict__.update(state_dict)
+        for s, sd in zip(self._schedulers, inner):
+            s.load_state_dict(sd)

@@ -1,13 +1,14 @@
-"""RMSprop, Adagrad, Adadelta and Lion, with PyTorch's update formulas (Lion: Chen et al. 2023)."""
+"""RMSprop, Adagrad, Adadelta, Rprop, ASGD and Lion, with PyTorch's update formulas (Lion: Chen et al. 2023)."""
 from __future__ import annotations
 
 import numpy as np
 
+from ..device import get_array_module
 from ._checks import check_betas, check_nonnegative
 from ._sparse_grads import rows_at
 from .optimizer import Optimizer, ParamsT
 
-__all__ = ["RMSprop", "Adagrad", "Adadelta", "Lion"]
+__all__ = ["RMSprop", "Adagrad", "Adadelta", "Rprop", "ASGD", "Lion"]
 
 
 class RMSprop(Optimizer):
@@ -231,3 +232,102 @@ class Lion(Optimizer):
         p -= group["lr"] * ((update > 0).astype(p.dtype) - (update < 0).astype(p.dtype))
         m *= beta2
         m += (1 - beta2) * grad
+
+
+class Rprop(Optimizer):
+    """Resilient backpropagation: each element moves by its own step size, in the direction of the gradient's sign;
+    the step grows by ``etas[1]`` while the gradient keeps its sign and shrinks by ``etas[0]`` when it flips (that
+    step then skips the element).
+
+    Args:
+        params (iterable): the tensors to optimize, or dicts of parameter groups (see ``Optimizer``).
+        lr (float): the initial step size. Default: 1e-2.
+        etas (tuple[float, float]): the shrink and growth factors, 0 < etas[0] < 1 < etas[1]. Default: (0.5, 1.2).
+        step_sizes (tuple[float, float]): the smallest and largest step sizes. Default: (1e-6, 50).
+        maximize (bool): maximize the objective (step along the gradient) instead of minimizing it. Default: False.
+
+    PyTorch:
+        ``torch.optim.Rprop``; the same update and defaults. No ``foreach``, ``capturable`` or ``differentiable``
+        arguments.
+
+    Example:
+        >>> w = nn.Parameter(ember.tensor([1.0]))
+        >>> opt = ember.optim.Rprop([w], lr=0.1)
+        >>> for _ in range(2):
+        ...     opt.zero_grad(); (w * w).sum().backward(); opt.step()
+        >>> w  # 1 - 0.1 - 0.12
+        Parameter containing:
+        tensor([0.7800], requires_grad=True)
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
+                 step_sizes: tuple[float, float] = (1e-6, 50), *, maximize: bool = False) -> None:
+        check_nonnegative(lr=lr)
+        if not 0.0 < etas[0] < 1.0 < etas[1]:
+            raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
+        super().__init__(params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize))
+
+    def _update(self, group, p, grad, state):
+        if "prev" not in state:
+            state["step"], state["prev"], state["step_size"] = 0, p * 0, p * 0 + group["lr"]
+        state["step"] += 1
+        (shrink, grow), (smallest, largest) = group["etas"], group["step_sizes"]
+        prev, step_size, xp = state["prev"], state["step_size"], get_array_module(p)
+        agreement = xp.sign(grad * prev)
+        factor = xp.where(agreement > 0, grow, xp.where(agreement < 0, shrink, 1.0)).astype(p.dtype)
+        step_size *= factor
+        xp.clip(step_size, smallest, largest, out=step_size)
+        grad = xp.where(factor == shrink, 0, grad).astype(p.dtype)
+        p -= xp.sign(grad) * step_size
+        prev[...] = grad
+
+
+class ASGD(Optimizer):
+    """Averaged stochastic gradient descent (Polyak and Juditsky): SGD with a decaying step and the weights'
+    running average kept in the state (``ax``) from step ``t0`` on.
+
+    Each step: ``p *= 1 - lambd * eta``, ``p -= eta * (grad + weight_decay * p)``, ``ax`` moves towards ``p`` by
+    ``mu``; then ``eta = lr / (1 + lambd * lr * t) ** alpha`` and ``mu = 1 / max(1, t - t0)``.
+
+    Args:
+        params (iterable): the tensors to optimize, or dicts of parameter groups (see ``Optimizer``).
+        lr (float): the learning rate. Default: 1e-2.
+        lambd (float): the decay term. Default: 1e-4.
+        alpha (float): the power of eta's update. Default: 0.75.
+        t0 (float): the step from which the average starts. Default: 1e6.
+        weight_decay (float): the L2 penalty added to the gradient. Default: 0.
+        maximize (bool): maximize the objective (step along the gradient) instead of minimizing it. Default: False.
+
+    PyTorch:
+        ``torch.optim.ASGD``; the same update, defaults and state (``eta`` and ``mu`` numbers, not tensors). No
+        ``foreach``, ``capturable`` or ``differentiable`` arguments.
+
+    Example:
+        >>> w = nn.Parameter(ember.tensor([1.0]))
+        >>> opt = ember.optim.ASGD([w], lr=0.1)
+        >>> (w * w).sum().backward(); opt.step()
+        >>> sorted(opt.state[w])
+        ['ax', 'eta', 'mu', 'step']
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75, t0: float = 1e6,
+                 weight_decay: float = 0, *, maximize: bool = False) -> None:
+        check_nonnegative(lr=lr, weight_decay=weight_decay)
+        super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
+                                      maximize=maximize))
+
+    def _update(self, group, p, grad, state):
+        if "ax" not in state:
+            state["step"], state["eta"], state["mu"], state["ax"] = 0, group["lr"], 1.0, p * 0
+        state["step"] += 1
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * p
+        eta, ax = state["eta"], state["ax"]
+        p *= 1 - group["lambd"] * eta
+        p -= eta * grad
+        if state["mu"] != 1:
+            ax += (p - ax) * state["mu"]
+        else:
+            ax[...] = p
+        state["eta"] = group["lr"] / (1 + group["lambd"] * group["lr"] * state["step"]) ** group["alpha"]
+        state["mu"] = 1 / max(1, state["step"] - group["t0"])

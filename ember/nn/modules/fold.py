@@ -1,0 +1,2 @@
+"""torch.nn.modules.fold: ember's classes under PyTorch's module path."""
+from ..fold import Fold, Unfold  # noqa: F401
