@@ -1,5 +1,6 @@
 """embedding (a lookup into the rows of a table; its gradient, the op EmbeddingBackward, adds the output gradient back
-into the rows) and one_hot."""
+into the rows), embedding_bag (the lookups of each bag of indices summed, averaged or maxed: a composite of
+embedding and index_add) and one_hot."""
 import math
 
 import numpy as np
@@ -8,6 +9,9 @@ from .._sparse import SparseCOO
 from ..autograd import Node, no_grad
 from ..autograd.graph import apply, increment_version
 from ..tensor import Tensor
+from ._checks import check_tensor
+from .creation import zeros
+from .index import index_add, masked_fill
 from .meta import TensorMeta
 from .registry import export, register
 from .sparse import run_sparse
@@ -183,6 +187,198 @@ def _renorm_rows(weight, idx, max_norm, norm_type):
         scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
         weight._data[rows] = (w * scale).astype(weight._data.dtype, copy=False)
         increment_version(weight)  # an in-place change, as in PyTorch (a saved copy of weight is now stale)
+
+
+_BAG_MODES = ("sum", "mean", "max")
+
+
+@export(ember=False, functional=True)
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",
+                  sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """Reduce each bag of rows of ``weight``, looked up at integer indices, to one vector: their sum, mean or max.
+
+    A 2-d ``input`` holds one bag of indices per row. A 1-d ``input`` holds the bags one after another: bag i starts
+    at ``offsets[i]`` and ends where the next one starts (the last at the end of input; with ``include_last_offset``
+    offsets has one more entry, which ends the last bag). Indices equal to ``padding_idx`` are left out of their
+    bag (mean divides by the count of the others); a bag with nothing left gives zeros. With ``max_norm``, the rows
+    looked up are renormalised in ``weight`` itself, as ``embedding`` does.
+
+    Args:
+        input (Tensor): int64 or int32 indices in [0, num_embeddings): (B, N) bags, or 1-d bags cut by offsets.
+        weight (Tensor): the 2-d (num_embeddings, embedding_dim) floating-point table.
+        offsets (Tensor, optional): with a 1-d input, the 1-d integer start of each bag (the first 0, none
+            decreasing); None with a 2-d input. Default: None.
+        max_norm (float, optional): renormalise looked-up rows to at most this norm. Default: None.
+        norm_type (float): the p of the p-norm for ``max_norm``. Default: 2.
+        scale_grad_by_freq (bool): divide each row's gradient by how often its index occurs in the bags (not with
+            mode 'max'). Default: False.
+        mode (str): 'sum', 'mean' or 'max' (elementwise; the gradient goes to the row that gave each maximum, the
+            first one on ties). Default: 'mean'.
+        sparse (bool): make the gradient of ``weight`` a sparse COO tensor holding the looked-up rows only, as
+            ``embedding`` does (not with mode 'max'). Default: False.
+        per_sample_weights (Tensor, optional): a factor for each index's row, of input's shape and weight's dtype
+            (mode 'sum' only; differentiable). Default: None.
+        include_last_offset (bool): offsets has B + 1 entries, the last one ending the last bag (as CSR row
+            pointers; indices after it are in no bag). Default: False.
+        padding_idx (int, optional): an index (negative counts from the end) left out of every bag; its row gets no
+            gradient. Default: None.
+
+    Returns:
+        Tensor: one row per bag, of ``weight``'s dtype.
+
+    Shape:
+        - Input: (B, N), or (L,) with offsets of shape (B,) (or (B + 1,) with ``include_last_offset``).
+        - Weight: (num_embeddings, embedding_dim).
+        - Per-sample weights: input's shape.
+        - Output: (B, embedding_dim).
+
+    PyTorch:
+        ``torch.nn.functional.embedding_bag``; same semantics where PyTorch's CPU kernels agree with its
+        documentation. Differences: scale_grad_by_freq divides each row's gradient by the count of its own index,
+        as ``embedding`` does (PyTorch's CPU kernel can use another index's count); with include_last_offset and a
+        last offset short of input's length, the last bag ends there in every mode and dtype (PyTorch's results
+        vary); a 2-d input with no columns gives empty bags (PyTorch raises); decreasing offsets raise an error.
+
+    Example:
+        >>> weight = ember.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
+        >>> F.embedding_bag(ember.tensor([[0, 1], [2, 2]]), weight, mode="sum")
+        tensor([[1., 1.],
+                [4., 4.]])
+        >>> F.embedding_bag(ember.tensor([0, 2, 1]), weight, ember.tensor([0, 1]), mode="max")
+        tensor([[1., 0.],
+                [2., 2.]])
+    """
+    _check_bag_arguments(input, weight, offsets, per_sample_weights, mode, sparse, scale_grad_by_freq)
+    xp, dtype = weight.device.xp, weight._data.dtype
+    indices = input._data.reshape(-1)
+    starts, end = _bag_starts(input, offsets, include_last_offset)
+    num_embeddings = weight.shape[0]
+    if indices.size:
+        bad = xp.flatnonzero((indices < 0) | (indices >= num_embeddings))
+        if bad.size:
+            i = int(bad[0])
+            raise RuntimeError(f"embedding_bag: Index {i} of input takes value {int(indices[i])} which is not in the "
+                               f"valid range [0, {num_embeddings}) of a weight of shape {tuple(weight.shape)}")
+    if padding_idx is not None:
+        if not -num_embeddings <= padding_idx < num_embeddings:
+            raise RuntimeError(f"embedding_bag: padding_idx must be within the number of embeddings, "
+                               f"-{num_embeddings} through {num_embeddings - 1}, but got {padding_idx}")
+        padding_idx %= num_embeddings
+    indices = indices[:end]  # with include_last_offset, what follows the last offset is in no bag
+    if max_norm is not None:
+        _renorm_rows(weight, indices, max_norm, norm_type)
+
+    lengths = xp.diff(xp.append(starts, end))
+    bag_of = xp.repeat(xp.arange(starts.size), lengths)  # the bag of each index
+    kept = None if padding_idx is None else indices != padding_idx
+    kept_per_bag = lengths if kept is None else xp.bincount(bag_of, weights=kept, minlength=starts.size)
+    if mode == "max":
+        return _bag_max(weight, indices, kept, starts, lengths, kept_per_bag)
+
+    rows = apply(Embedding(padding_idx, scale_grad_by_freq, bool(sparse)), weight, indices)
+    scale = None if kept is None else kept.astype(dtype)
+    if mode == "mean":
+        scale = (1 if scale is None else scale) / xp.maximum(kept_per_bag, 1)[bag_of].astype(dtype)
+    if scale is not None:
+        rows = rows * Tensor._wrap(scale[:, None])
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.reshape(-1)[:end].unsqueeze(1)
+    if input._data.ndim == 2:  # bags of one length: a reshape and a sum, much faster than index_add
+        return rows.reshape(input.shape + (weight.shape[1],)).sum(1)
+    bags = zeros((starts.size, weight.shape[1]), dtype=weight.dtype, device=weight.device)
+    return index_add(bags, 0, Tensor._wrap(bag_of), rows)
+
+
+def _check_bag_arguments(input, weight, offsets, per_sample_weights, mode, sparse, scale_grad_by_freq):
+    """PyTorch's checks of embedding_bag's arguments, in its order (_bag_starts checks the offsets' values)."""
+    check_tensor(input, "embedding_bag")
+    check_tensor(weight, "embedding_bag", "weight")
+    if per_sample_weights is not None:
+        check_tensor(per_sample_weights, "embedding_bag", "per_sample_weights")
+        if per_sample_weights.shape != input.shape:
+            raise ValueError(f"embedding_bag: If per_sample_weights ({tuple(per_sample_weights.shape)}) is not None, "
+                             f"then it must have the same shape as the input ({tuple(input.shape)})")
+    if weight._data.ndim != 2:
+        raise ValueError(f"embedding_bag: weight has to be a 2D Tensor, but got Tensor of dimension "
+                         f"{weight._data.ndim} (shape {tuple(weight.shape)})")
+    if input._data.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"embedding_bag: if input is 2D, then offsets has to be None, as input is treated is a "
+                             f"mini-batch of fixed length sequences. However, found offsets of type {type(offsets)}")
+    elif input._data.ndim == 1:
+        if offsets is None:
+            raise ValueError("embedding_bag: offsets has to be a 1D Tensor but got None")
+        check_tensor(offsets, "embedding_bag", "offsets")
+        if offsets._data.ndim != 1:
+            raise ValueError(f"embedding_bag: offsets has to be a 1D Tensor, got shape {tuple(offsets.shape)}")
+    else:
+        raise ValueError(f"embedding_bag: input has to be 1D or 2D Tensor, but got Tensor of dimension "
+                         f"{input._data.ndim} (shape {tuple(input.shape)})")
+    if mode not in _BAG_MODES:
+        raise ValueError(f"embedding_bag: mode has to be one of sum, mean or max, got {mode!r}")
+    if mode == "max" and scale_grad_by_freq:
+        raise ValueError("embedding_bag: max mode does not support scaling the gradient by the frequency")
+    if mode == "max" and sparse:
+        raise ValueError("embedding_bag: max mode does not support sparse weights")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                  f"supported for mode='sum' (got mode='{mode}').")
+    for name, t in (("input", input), ("offsets", offsets)):
+        if t is not None and t._data.dtype.kind not in "iu":
+            raise RuntimeError(f"embedding_bag: expected {name} to be an int64 or int32 tensor, got {t.dtype}")
+    if weight._data.dtype.kind not in "fV":
+        raise RuntimeError(f"embedding_bag: expected a floating-point weight, got {weight.dtype}")
+    if per_sample_weights is not None and per_sample_weights._data.dtype != weight._data.dtype:
+        raise RuntimeError(f"embedding_bag: expected per_sample_weights to have the dtype of weight ({weight.dtype}), "
+                           f"got {per_sample_weights.dtype}")
+
+
+def _bag_starts(input, offsets, include_last_offset):
+    """(int64 start of each bag in input flattened, where the last bag ends), checking the offsets."""
+    xp = input.device.xp
+    if input._data.ndim == 2:
+        bags, length = input.shape
+        return xp.arange(bags, dtype=np.int64) * length, bags * length
+    starts = offsets._data.astype(np.int64)
+    end = input.shape[0]
+    if include_last_offset:
+        if starts.size == 0:
+            raise RuntimeError("embedding_bag: include_last_offset: number of offset should be at least 1")
+        starts, end = starts[:-1], int(starts[-1])
+    if offsets._data.size:
+        first, last = int(offsets._data[0]), int(offsets._data[-1])
+        if first != 0:
+            raise RuntimeError(f"embedding_bag: offsets[0] has to be 0, i.e., the first sequence in the mini-batch "
+                               f"has to start from position 0. However, got {first}")
+        if last > input.shape[0]:
+            raise RuntimeError(f"embedding_bag: offsets[-1] can not be greater than input's length "
+                               f"{input.shape[0]} but got offsets[-1] of {last}")
+        steps = xp.diff(offsets._data.astype(np.int64))
+        if steps.size and int(steps.min()) < 0:
+            i = int(xp.flatnonzero(steps < 0)[0]) + 1
+            raise RuntimeError(f"embedding_bag: offsets must not decrease, but offsets[{i}] = "
+                               f"{int(offsets._data[i])} comes after offsets[{i - 1}] = {int(offsets._data[i - 1])}")
+    return starts, (end if starts.size else 0)  # no bag holds any index
+
+
+def _bag_max(weight, indices, kept, starts, lengths, kept_per_bag):
+    """Each bag's elementwise maximum over the rows of weight at its (kept) indices, zeros for a bag with none;
+    the gradient goes to the first row that holds each maximum."""
+    xp = weight.device.xp
+    values = weight._data[indices]
+    if kept is not None:
+        values = xp.where(kept[:, None], values, -xp.inf)
+    first = xp.zeros((starts.size, weight.shape[1]), dtype=np.int64)  # position in indices of each maximum
+    filled = lengths > 0
+    if filled.any():
+        cuts = starts[filled]  # reduceat reduces between consecutive cuts: an empty bag would break it
+        best = xp.repeat(xp.maximum.reduceat(values, cuts, axis=0), lengths[filled], axis=0)
+        at_best = (values == best) | xp.isnan(values)  # a NaN is the maximum of its bag
+        position = xp.where(at_best, xp.arange(indices.size)[:, None], indices.size)
+        first[filled] = xp.minimum.reduceat(position, cuts, axis=0)
+    rows = Tensor._wrap(indices[first] if indices.size else first)
+    largest = weight[rows, Tensor._wrap(xp.arange(weight.shape[1]))]
+    return masked_fill(largest, Tensor._wrap((kept_per_bag == 0)[:, None]), 0)
 
 
 @register
