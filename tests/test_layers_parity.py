@@ -148,3 +148,79 @@ def test_upsample_functions_are_deprecated_interpolate():
             want = F.interpolate(x, scale_factor=2, mode=mode, align_corners=True if old is F.upsample_bilinear
                                  else None)
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_feature_alpha_dropout():
+    ember.manual_seed(0)
+    y = F.feature_alpha_dropout(ember.ones(200, 30, 7), 0.25, training=True).numpy()
+    alpha = 1.7580993408473766
+    a = 1 / np.sqrt((alpha ** 2 * 0.25 + 1) * 0.75)
+    kept, dropped = a + alpha * a * 0.25, alpha * a * 0.25 - alpha * a
+    per_channel = y[:, :, 0]
+    assert (y == per_channel[:, :, None]).all()  # a whole channel is kept or dropped
+    assert np.isin(per_channel, [np.float32(kept), np.float32(dropped)]).all()
+    assert abs((per_channel == np.float32(dropped)).mean() - 0.25) < 0.02
+    x = ember.randn(64, 32, 50)
+    z = nn.FeatureAlphaDropout(0.2)(x)
+    assert abs(z.mean().item()) < 0.05 and abs(z.std().item() - 1) < 0.05  # SELU's statistics kept
+    assert nn.FeatureAlphaDropout(0.2).eval()(x) is x
+    with pytest.raises(RuntimeError, match="Feature dropout requires at least 2 dimensions"):
+        F.feature_alpha_dropout(ember.ones(5), 0.5, training=True)
+
+
+def _adaptive_pair(torch):
+    torch.manual_seed(0)
+    theirs = torch.nn.AdaptiveLogSoftmaxWithLoss(16, 30, cutoffs=[5, 12, 20], div_value=2.0, head_bias=True).double()
+    mine = nn.AdaptiveLogSoftmaxWithLoss(16, 30, cutoffs=[5, 12, 20], div_value=2.0, head_bias=True).double()
+    mine.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    return mine, theirs
+
+
+def test_adaptive_log_softmax_matches_torch():
+    torch = pytest.importorskip("torch")
+    mine, theirs = _adaptive_pair(torch)
+    assert repr(mine) == repr(theirs) and list(mine.state_dict()) == list(theirs.state_dict())
+    x = RNG.standard_normal((9, 16))
+    y = np.array([0, 4, 5, 11, 12, 19, 20, 29, 3])  # the shortlist and every cluster's ends
+    results = []
+    for lib, module in ((ember, mine), (torch, theirs)):
+        inputs = lib.tensor(x, requires_grad=True)
+        out = module(inputs, lib.tensor(y))
+        out.loss.backward()
+        single = module(inputs[2], lib.tensor(y[2]))
+        results.append([out.output, out.loss, inputs.grad, *(p.grad for p in module.parameters()), single.output,
+                        module.log_prob(inputs), module.predict(inputs * 3)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(mine.log_prob(ember.tensor(x)).exp().sum(1).detach().numpy(), 1.0, rtol=1e-12)
+
+
+def test_adaptive_log_softmax_errors_and_learning():
+    with pytest.raises(ValueError, match="cutoffs should be a sequence of unique, positive integers"):
+        nn.AdaptiveLogSoftmaxWithLoss(8, 10, cutoffs=[5, 3])
+    asm = nn.AdaptiveLogSoftmaxWithLoss(8, 10, cutoffs=[3, 6])
+    with pytest.raises(RuntimeError, match=r"Target values should be in \[0, 9\]"):
+        asm(ember.ones(2, 8), ember.tensor([1, 10]))
+    with pytest.raises(RuntimeError, match="Input and target should have the same size in the batch dimension"):
+        asm(ember.ones(2, 8), ember.tensor([1, 2, 3]))
+    # 30 classes with Zipf frequencies (the head's are the frequent ones), inputs around each class's centre
+    rng = np.random.default_rng(3)
+    ember.manual_seed(0)
+    centers = rng.standard_normal((30, 12)) * 2
+    frequency = 1 / np.arange(1, 31)
+    model = nn.AdaptiveLogSoftmaxWithLoss(12, 30, cutoffs=[6, 15], div_value=2.0)
+    opt = ember.optim.Adam(model.parameters(), lr=0.02)
+
+    def batch(n):
+        y = rng.choice(30, size=n, p=frequency / frequency.sum())
+        return ember.tensor((centers[y] + rng.standard_normal((n, 12)) * 0.5).astype(np.float32)), y
+
+    for _ in range(200):
+        x, y = batch(128)
+        opt.zero_grad()
+        model(x, ember.tensor(y)).loss.backward()
+        opt.step()
+    x, y = batch(2000)
+    with ember.no_grad():
+        accuracy = (model.predict(x).numpy() == y).mean()
+    assert accuracy > 0.8, accuracy

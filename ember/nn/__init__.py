@@ -14,6 +14,7 @@ from .pixelshuffle import *  # noqa: F401,F403
 from .padding import *  # noqa: F401,F403
 from .distance import *  # noqa: F401,F403
 from .fold import *  # noqa: F401,F403
+from .adaptive import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .attention import MultiheadAttention  # noqa: F401,E402
 from .transformer import *  # noqa: F401,F403,E402

@@ -1,10 +1,10 @@
-"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d (PyTorch's parameters and initialisation)."""
+"""Convolution layers: Conv1d/2d/3d, ConvTranspose1d/2d/3d (PyTorch's parameters and initialisation)."""
 from __future__ import annotations
 
 import math
 
 from ..dtypes import dtype as _dtype
-from ..ops import conv as C
+from ..ops import conv as C, conv3d as C3
 from ..ops.padding import pad
 from ..ops.creation import empty
 from ..tensor import Tensor
@@ -13,7 +13,7 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 
 def _tuple(x, n):
@@ -193,6 +193,52 @@ class Conv2d(_ConvNd):
         return C.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
+class Conv3d(_ConvNd):
+    """Apply a learnt 3-d convolution (cross-correlation) over an input of channels (D, H, W).
+
+    ``weight`` (C_out, C_in / groups, kD, kH, kW) starts from ``kaiming_uniform_(a=sqrt(5))`` and ``bias`` (C_out,)
+    from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as in PyTorch.
+
+    Args:
+        in_channels (int): C_in, the input's channels; divisible by ``groups`` (else ValueError).
+        out_channels (int): C_out, the output's channels; divisible by ``groups``.
+        kernel_size (int or tuple): the kernel's size.
+        stride (int or tuple): the step between windows. Default: 1.
+        padding (int or tuple or str): padding on each side, or ``'valid'`` (none) or ``'same'`` (the output as large
+            as the input; stride 1 only). Default: 0.
+        dilation (int or tuple): the spacing between the kernel's elements. Default: 1.
+        groups (int): split the channels into this many independent groups. Default: 1.
+        bias (bool): learn an additive bias. Default: True.
+        padding_mode (str): what the padding holds: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``.
+            Default: ``'zeros'``.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+        _output_padding (int or tuple): internal (keyword only), the ``output_padding`` the transposed layers pass
+            through; leave it at 0. Default: 0.
+
+    Shape:
+        - Input: (N, C_in, D, H, W) or (C_in, D, H, W).
+        - Output: (N, C_out, D_out, H_out, W_out) or (C_out, D_out, H_out, W_out), where
+          out = floor((in + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1.
+
+    PyTorch:
+        ``torch.nn.Conv3d``; same parameters, initialisation, state_dict keys and semantics (the keyword
+        ``_output_padding`` is ember's own).
+
+    Example:
+        >>> conv = nn.Conv3d(2, 4, kernel_size=3, padding=1, stride=(1, 2, 2))
+        >>> conv(ember.randn(1, 2, 4, 8, 8)).shape
+        ember.Size([1, 4, 4, 4, 4])
+        >>> conv.weight.shape
+        ember.Size([4, 2, 3, 3, 3])
+    """
+    n = 3
+
+    def forward(self, input: Tensor) -> Tensor:
+        x, padding = self._padded(input)
+        return C3.conv3d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
 class _ConvTransposeNd(_ConvNd):
     transposed = True
 
@@ -319,3 +365,48 @@ class ConvTranspose2d(_ConvTransposeNd):
     def forward(self, input: Tensor, output_size: list[int] | None = None) -> Tensor:
         return C.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
                                   self._output_padding(input, output_size), self.groups, self.dilation)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """Apply a learnt 3-d transposed convolution (the gradient of ``Conv3d`` as a layer, e.g. to upsample).
+
+    ``weight`` (C_in, C_out / groups, kD, kH, kW) and ``bias`` (C_out,) are initialised as PyTorch's.
+    ``forward(input, output_size=None)`` may name the output size, which picks the ``output_padding`` (the sizes a
+    strided convolution maps to the same input are ambiguous).
+
+    Args:
+        in_channels (int): C_in, the input's channels; divisible by ``groups`` (else ValueError).
+        out_channels (int): C_out, the output's channels; divisible by ``groups``.
+        kernel_size (int or tuple): the kernel's size.
+        stride (int or tuple): the step between the scattered kernels. Default: 1.
+        padding (int or tuple): the padding of the matching ``Conv3d``: the output loses this much on each side; a
+            string raises ValueError. Default: 0.
+        output_padding (int or tuple): extra size added to one side of the output, smaller than ``stride`` or
+            ``dilation``. Default: 0.
+        groups (int): split the channels into this many independent groups. Default: 1.
+        bias (bool): learn an additive bias. Default: True.
+        dilation (int or tuple): the spacing between the kernel's elements. Default: 1.
+        padding_mode (str): only ``'zeros'`` (else ValueError, as in PyTorch). Default: ``'zeros'``.
+        device (str or ember.device, optional): where the parameters live. Default: the CPU.
+        dtype (ember.dtype, optional): the parameters' dtype. Default: ``ember.get_default_dtype()``.
+
+    Shape:
+        - Input: (N, C_in, D, H, W) or (C_in, D, H, W).
+        - Output: (N, C_out, D_out, H_out, W_out) or (C_out, D_out, H_out, W_out), where
+          out = (in - 1) stride - 2 padding + dilation (kernel_size - 1) + output_padding + 1.
+
+    PyTorch:
+        ``torch.nn.ConvTranspose3d``; same parameters, initialisation, state_dict keys and semantics.
+
+    Example:
+        >>> up = nn.ConvTranspose3d(4, 2, kernel_size=2, stride=2)
+        >>> up(ember.randn(1, 4, 3, 4, 4)).shape
+        ember.Size([1, 2, 6, 8, 8])
+        >>> up(ember.randn(1, 4, 3, 4, 4), output_size=[7, 9, 9]).shape
+        ember.Size([1, 2, 7, 9, 9])
+    """
+    n = 3
+
+    def forward(self, input: Tensor, output_size: list[int] | None = None) -> Tensor:
+        return C3.conv_transpose3d(input, self.weight, self.bias, self.stride, self.padding,
+                                   self._output_padding(input, output_size), self.groups, self.dilation)

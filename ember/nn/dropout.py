@@ -7,7 +7,7 @@ from ..ops import dropout as D
 from ..tensor import Tensor
 from .module import Module
 
-__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
 
 
 class _DropoutBase(Module):
@@ -159,3 +159,24 @@ class AlphaDropout(_DropoutBase):
         tensor([1., 1.])
     """
     fn = staticmethod(D.alpha_dropout)
+
+
+class FeatureAlphaDropout(_DropoutBase):
+    """In training mode, alpha dropout of whole channels (``F.feature_alpha_dropout``); in eval mode, the identity.
+
+    Args:
+        p (float): the probability of dropping a channel, in [0, 1] (ValueError otherwise). Default: 0.5.
+        inplace (bool): overwrite the input with the result. Default: False.
+
+    Shape:
+        - Input: (N, C, *), at least 2 dimensions.
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.FeatureAlphaDropout``; same semantics (the masks differ for one seed).
+
+    Example:
+        >>> nn.FeatureAlphaDropout(0.2)(ember.ones(2, 3, 4)).shape
+        ember.Size([2, 3, 4])
+    """
+    fn = staticmethod(D.feature_alpha_dropout)

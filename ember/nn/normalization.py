@@ -1,4 +1,5 @@
-"""Normalisation layers: BatchNorm1d/2d, LayerNorm, GroupNorm, InstanceNorm1d/2d, RMSNorm."""
+"""Normalisation layers: BatchNorm1d/2d/3d, LayerNorm, GroupNorm, InstanceNorm1d/2d/3d, RMSNorm,
+LocalResponseNorm."""
 from __future__ import annotations
 
 import numbers
@@ -13,7 +14,8 @@ from ..types import Device, _size
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
+           "InstanceNorm3d", "RMSNorm", "LocalResponseNorm"]
 
 
 def _register_affine(module, affine, bias, shape, device, dtype):
@@ -175,6 +177,45 @@ class BatchNorm2d(_BatchNorm):
                              f"{tuple(input.shape)})")
 
 
+class BatchNorm3d(_BatchNorm):
+    """Normalise each channel over the batch and the volume: (x - mean) / sqrt(var + eps) * weight + bias.
+
+    In training mode the statistics are those of the batch, over N, D, H and W (the biased variance), and the running
+    statistics are updated with the unbiased one; in eval mode the running statistics are used (the batch's when
+    ``track_running_stats`` is False).
+
+    Args:
+        num_features (int): C, the number of channels.
+        eps (float): added to the variance for stability. Default: 1e-05.
+        momentum (float, optional): the weight of the new batch in the running statistics' moving average; None for a
+            cumulative average. Default: 0.1.
+        affine (bool): learn a per-channel ``weight`` (ones) and ``bias`` (zeros). Default: True.
+        track_running_stats (bool): keep ``running_mean``, ``running_var`` and ``num_batches_tracked`` buffers, used
+            in eval mode. Default: True.
+        device (str or ember.device, optional): where the parameters and buffers live. Default: the CPU.
+        dtype (ember.dtype, optional): their dtype. Default: ``ember.get_default_dtype()``.
+        bias (bool): with ``affine``, also learn the bias (keyword only). Default: True.
+
+    Shape:
+        - Input: (N, C, D, H, W); another rank raises ValueError.
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.BatchNorm3d``; same parameters, buffers, state_dict keys and semantics.
+
+    Example:
+        >>> bn = nn.BatchNorm3d(3)
+        >>> y = bn(ember.randn(4, 3, 2, 4, 4))
+        >>> y.shape, bn.running_var.shape
+        (ember.Size([4, 3, 2, 4, 4]), ember.Size([3]))
+    """
+
+    def _check_input_dim(self, input):
+        if input._data.ndim != 5:
+            raise ValueError(f"BatchNorm3d: expected 5D input (got {input._data.ndim}D input of shape "
+                             f"{tuple(input.shape)})")
+
+
 class _InstanceNorm(_NormBase):
     ndim = 2
 
@@ -269,6 +310,41 @@ class InstanceNorm2d(_InstanceNorm):
         ember.Size([2, 3, 4, 4])
     """
     ndim = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Normalise each channel of each sample over its volume: (x - mean) / sqrt(var + eps).
+
+    Unlike batch norm, the statistics are per sample; by default (as PyTorch's) there are no affine parameters and no
+    running statistics. A channel count other than ``num_features`` warns (raises ValueError with ``affine``).
+
+    Args:
+        num_features (int): C, the number of channels.
+        eps (float): added to the variance for stability. Default: 1e-05.
+        momentum (float, optional): the weight of the new batch in the running statistics' moving average; None for a
+            cumulative average. Default: 0.1.
+        affine (bool): learn a per-channel ``weight`` (ones) and ``bias`` (zeros). Default: False.
+        track_running_stats (bool): keep ``running_mean``, ``running_var`` and ``num_batches_tracked`` buffers, used
+            in eval mode. Default: False.
+        device (str or ember.device, optional): where the parameters and buffers live. Default: the CPU.
+        dtype (ember.dtype, optional): their dtype. Default: ``ember.get_default_dtype()``.
+        bias (bool): with ``affine``, also learn the bias (keyword only). Default: True.
+
+    Shape:
+        - Input: (N, C, D, H, W) or (C, D, H, W); another rank raises ValueError.
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.InstanceNorm3d``; same parameters, buffers, state_dict keys and semantics.
+
+    Example:
+        >>> nn.InstanceNorm3d(2)(ember.tensor([[[[[1.0, 3.0]]], [[[2.0, 2.0]]]]]))
+        tensor([[[[[-1.0000,  1.0000]]],
+        <BLANKLINE>
+        <BLANKLINE>
+                 [[[ 0.0000,  0.0000]]]]])
+    """
+    ndim = 3
 
 
 def _shape(normalized_shape):
@@ -426,3 +502,40 @@ class RMSNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class LocalResponseNorm(Module):
+    """Divide each element by a power of the sum of squares of its neighbours across channels.
+
+    y = x / (k + alpha / size * sum(x^2 over the ``size`` neighbouring channels)) ** beta, the window covering
+    channels c - size // 2 to c + (size - 1) // 2 (zeros outside); see ``F.local_response_norm``.
+
+    Args:
+        size (int): the number of neighbouring channels summed.
+        alpha (float): the multiplier of the mean square. Default: 0.0001.
+        beta (float): the exponent. Default: 0.75.
+        k (float): the additive constant. Default: 1.0.
+
+    Shape:
+        - Input: (N, C, *), at least 3-D (else ValueError).
+        - Output: the input's shape.
+
+    PyTorch:
+        ``torch.nn.LocalResponseNorm``; same semantics.
+
+    Example:
+        >>> nn.LocalResponseNorm(2)(ember.tensor([[[1.0], [2.0], [3.0]]]))
+        tensor([[[1.0000],
+                 [1.9996],
+                 [2.9985]]])
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input: Tensor) -> Tensor:
+        return N.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -1,4 +1,5 @@
-"""Convolution: conv1d, conv2d, conv_transpose1d and conv_transpose2d (torch.nn.functional's convolutions).
+"""Convolution: conv1d, conv2d, conv_transpose1d and conv_transpose2d (torch.nn.functional's convolutions; the 3-D
+ones, in conv3d.py, are made of these ops).
 
 Every op works on 2-D internally; a 1-D op runs as 2-D with height 1, and the geometry of each spatial dimension is
 a ``Window`` (see _window). A convolution is im2col + matmul: the windows of the (padded) input are an
@@ -453,7 +454,7 @@ class ConvWeight(_ConvOp):
 
 def _check_conv(op, nd, input, weight, bias):
     check_input(op, input, nd)
-    kn = "kL" if nd == 1 else "kH, kW"
+    kn = ("kL", "kH, kW", "kD, kH, kW")[nd - 1]
     if not isinstance(weight, Tensor) or weight._data.ndim != nd + 2:
         shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
         raise RuntimeError(f"{op}: expected weight with {nd + 2} dims (out_channels, in_channels/groups, {kn}), "
@@ -518,9 +519,9 @@ def _batched(input, nd):
     return input.reshape((1,) + tuple(input._data.shape)), False
 
 
-def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
-    if _autocast.active and _autocast.on(input):
-        return _autocast.in_float32(_conv, op, nd, input, weight, bias, stride, padding, dilation, groups)
+def conv_args(op, nd, input, weight, bias, stride, padding, dilation, groups):
+    """A convolution's arguments checked (PyTorch's rules): (input with a batch dimension, whether it had one, the
+    geometry (a Window per spatial dimension, a 1-D op's as 2-D), groups)."""
     _check_conv(op, nd, input, weight, bias)
     groups = _check_groups(op, groups)
     x, batched = _batched(input, nd)
@@ -532,7 +533,13 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     if bias is not None and tuple(bias._data.shape) != (ws[0],):
         raise RuntimeError(f"{op}: expected bias of shape ({ws[0]},) for weight of shape {tuple(ws)}, "
                            f"got {tuple(bias._data.shape)}")
-    geo = _conv_geometry(op, nd, xs, ws, stride, padding, dilation)
+    return x, batched, _conv_geometry(op, nd, xs, ws, stride, padding, dilation), groups
+
+
+def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
+    if _autocast.active and _autocast.on(input):
+        return _autocast.in_float32(_conv, op, nd, input, weight, bias, stride, padding, dilation, groups)
+    x, batched, geo, groups = conv_args(op, nd, input, weight, bias, stride, padding, dilation, groups)
     node = Conv(geo, groups, nd == 1, weight.requires_grad and is_grad_enabled())
     out = apply(node, x, weight) if bias is None else apply(node, x, weight, bias)
     return out if batched else out.reshape(tuple(out._data.shape[1:]))
@@ -613,10 +620,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
-def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):
-    if _autocast.active and _autocast.on(input):
-        return _autocast.in_float32(_conv_transpose, op, nd, input, weight, bias, stride, padding, output_padding,
-                                    groups, dilation)
+def conv_transpose_args(op, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    """A transposed convolution's arguments checked (PyTorch's rules): (input with a batch dimension, whether it
+    had one, the geometry of the matching convolution (its input sizes are the output's), groups)."""
     _check_conv(op, nd, input, weight, bias)
     groups = _check_groups(op, groups)
     x, batched = _batched(input, nd)
@@ -651,6 +657,15 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
                            f"{tuple(ws)}, stride {stride}, padding {padding})")
     geo = geometry2d([Window(k, s, d, p, n, m)
                       for k, s, d, p, n, m in zip(ks, stride, dilation, padding, sizes, xs[2:])])
+    return x, batched, geo, groups
+
+
+def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    if _autocast.active and _autocast.on(input):
+        return _autocast.in_float32(_conv_transpose, op, nd, input, weight, bias, stride, padding, output_padding,
+                                    groups, dilation)
+    x, batched, geo, groups = conv_transpose_args(op, nd, input, weight, bias, stride, padding, output_padding,
+                                                  groups, dilation)
     node = ConvTranspose(geo, groups, nd == 1)
     out = apply(node, x, weight) if bias is None else apply(node, x, weight, bias)
     return out if batched else out.reshape(tuple(out._data.shape[1:]))

@@ -254,3 +254,43 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     keep = _keep_mask(input._data.shape, p, input).astype(input._data.dtype)
     shift = ((keep - 1) * (alpha * a) + alpha * a * p).astype(input._data.dtype, copy=False)
     return maybe_inplace(input, inplace, "alpha_dropout", lambda x: x * Tensor._wrap(keep * a) + Tensor._wrap(shift))
+
+
+@export(ember=False, functional=True)
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Alpha dropout of whole channels: each channel of each sample (dimension 1) is kept or set to SELU's negative
+    saturation value as one, then the affine map of ``alpha_dropout`` restores the mean and variance.
+
+    Args:
+        input (Tensor): a floating-point (N, C, *) tensor, at least 2-d (else RuntimeError).
+        p (float): the probability of dropping a channel, in [0, 1] (else ValueError). Default: 0.5.
+        training (bool): apply dropout; when False, ``input`` itself is returned. Default: False.
+        inplace (bool): write the result into ``input`` and return it. Default: False.
+
+    Returns:
+        Tensor: the result, of ``input``'s shape (``input`` itself when not ``training``).
+
+    PyTorch:
+        ``torch.nn.functional.feature_alpha_dropout``; same semantics (the masks differ for one seed).
+
+    Example:
+        >>> y = F.feature_alpha_dropout(ember.ones(4, 8, 5), 0.5, training=True)
+        >>> bool((y == y[:, :, :1]).all())  # one value per channel
+        True
+    """
+    _check_p(p, "feature_alpha_dropout")
+    if not training or p == 0 or input.numel() == 0:
+        return input
+    float_tensor(input, "feature_alpha_dropout")
+    if input.dim() < 2:
+        raise RuntimeError(f"feature_alpha_dropout: Feature dropout requires at least 2 dimensions in the input, got "
+                           f"shape {tuple(input.shape)}")
+    if p == 1:
+        return input * 0.0
+    alpha = SELU_ALPHA * SELU_SCALE
+    a = 1.0 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
+    shape = tuple(input._data.shape[:2]) + (1,) * (input.dim() - 2)
+    keep = _keep_mask(shape, p, input).astype(input._data.dtype)
+    shift = ((keep - 1) * (alpha * a) + alpha * a * p).astype(input._data.dtype, copy=False)
+    return maybe_inplace(input, inplace, "feature_alpha_dropout",
+                         lambda x: x * Tensor._wrap(keep * a) + Tensor._wrap(shift))

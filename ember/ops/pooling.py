@@ -1,11 +1,12 @@
-"""Pooling: max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d and adaptive_max_pool1d/2d.
+"""Pooling: max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d and adaptive_max_pool1d/2d (the 3-D ones, in
+pooling3d.py, run these).
 
 As for convolutions (see _window), every op works on 2-D internally (a 1-D op runs as 2-D with height 1), the
 windows are strided views of the (padded) input, and outputs and gradients are new C-contiguous arrays (as
 PyTorch's): the gradients are added back straight into the input's shape (scatter_slices). Each pooling op and
 its scatter-back are a pair of adjoint ops, so double backward works. Adaptive average pooling is a resampling (a
 linear map along each axis, see resample); adaptive max pooling gathers its uneven windows onto a regular grid and
-max-pools that. A bfloat16 input is pooled in float32 and the output rounded to bfloat16 (_bfloat16_in_float32).
+max-pools that. A bfloat16 input is pooled in float32 and the output rounded to bfloat16 (bfloat16_in_float32).
 """
 import functools
 import math
@@ -240,7 +241,9 @@ def _disjoint(geo):
 # pooling
 
 
-def _pool_geometry(op, nd, shape, kernel_size, stride, padding, dilation, ceil_mode, avg):
+def pool_geometry(op, nd, shape, kernel_size, stride, padding, dilation, ceil_mode, avg):
+    """The pooling arguments checked (PyTorch's rules) and their geometry: one Window per spatial dimension of
+    shape (a 1-D op's as 2-D); ``avg`` for average pooling's padding rule."""
     k = ntuple(kernel_size, nd, "kernel_size", op)
     s = k if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) else \
         ntuple(stride, nd, "stride", op)
@@ -267,7 +270,7 @@ def _pool_geometry(op, nd, shape, kernel_size, stride, padding, dilation, ceil_m
     return geometry2d(dims)
 
 
-def _bfloat16_in_float32(pool):
+def bfloat16_in_float32(pool):
     """pool(op, nd, input, ...) that takes a bfloat16 input as PyTorch's CPU kernels do: computed in float32 (the
     same maxima; averages accumulated in float32), the output rounded to bfloat16 once, the gradient flowing back
     through the casts (so it is bfloat16 too)."""
@@ -282,10 +285,11 @@ def _bfloat16_in_float32(pool):
     return run
 
 
-@_bfloat16_in_float32
-def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+@bfloat16_in_float32
+def max_pool_nd(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    """max_pool1d/2d under the name op (nd spatial dimensions; pooling3d runs two of them)."""
     check_input(op, input, nd)
-    geo = _pool_geometry(op, nd, input._data.shape, kernel_size, stride, padding, dilation, ceil_mode, False)
+    geo = pool_geometry(op, nd, input._data.shape, kernel_size, stride, padding, dilation, ceil_mode, False)
     return apply(MaxPool(geo, nd == 1, input.requires_grad and is_grad_enabled(),
                          _window_positions(geo) if return_indices else None), input)
 
@@ -322,7 +326,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         >>> F.max_pool1d(x, 3, stride=2, padding=1, return_indices=True)
         (tensor([[[1., 3., 5., 7.]]]), tensor([[[1, 3, 5, 7]]]))
     """
-    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    return max_pool_nd("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
 @export(MaxPool, functional=True)
@@ -356,7 +360,70 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         tensor([[[[ 5.,  7.],
                   [13., 15.]]]])
     """
-    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    return max_pool_nd("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+@export(MaxPool, functional=True)
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=False):
+    """``max_pool1d`` that always returns the indices of the maxima too.
+
+    Args:
+        input (Tensor): the floating-point input, batched or not.
+        kernel_size (int or tuple of one int): the window size.
+        stride (int or tuple of one int, optional): the step between windows. Default: ``kernel_size``.
+        padding (int or tuple of one int): implicit -inf padding on each side, at most half the window. Default: 0.
+        dilation (int or tuple of one int): the spacing between the window's elements. Default: 1.
+        ceil_mode (bool): round the output size up, letting a last window start in the right padding. Default: False.
+        return_indices (bool): ignored (the indices are always returned), as in PyTorch. Default: False.
+
+    Returns:
+        (Tensor, Tensor): the maxima and their int64 flat indices into each input plane.
+
+    Shape:
+        - Input: (N, C, L) or (C, L).
+        - Output: (N, C, L_out) or (C, L_out), as ``max_pool1d``'s.
+
+    PyTorch:
+        ``torch.nn.functional.max_pool1d_with_indices`` and ``torch.max_pool1d_with_indices``; same semantics.
+
+    Example:
+        >>> F.max_pool1d_with_indices(ember.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
+        (tensor([[[3., 2.]]]), tensor([[[1, 2]]]))
+    """
+    return max_pool_nd("max_pool1d_with_indices", 1, input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+@export(MaxPool, ember=False, functional=True)
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=False):
+    """``max_pool2d`` that always returns the indices of the maxima too.
+
+    Args:
+        input (Tensor): the floating-point input, batched or not.
+        kernel_size (int or tuple): the window size.
+        stride (int or tuple, optional): the step between windows. Default: ``kernel_size``.
+        padding (int or tuple): implicit -inf padding on each side, at most half the window. Default: 0.
+        dilation (int or tuple): the spacing between the window's elements. Default: 1.
+        ceil_mode (bool): round the output size up, letting a last window start in the right padding. Default: False.
+        return_indices (bool): ignored (the indices are always returned), as in PyTorch. Default: False.
+
+    Returns:
+        (Tensor, Tensor): the maxima and their int64 flat indices h * W + w into each input plane.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C, H_out, W_out) or (C, H_out, W_out), as ``max_pool2d``'s.
+
+    PyTorch:
+        ``torch.nn.functional.max_pool2d_with_indices``; same semantics.
+
+    Example:
+        >>> F.max_pool2d_with_indices(ember.arange(16.0).reshape(1, 1, 4, 4), 2)[1]
+        tensor([[[[ 5,  7],
+                  [13, 15]]]])
+    """
+    return max_pool_nd("max_pool2d_with_indices", 2, input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
 def _pool_divisors(g, count_include_pad):
@@ -369,10 +436,11 @@ def _pool_divisors(g, count_include_pad):
     return np.minimum(end, n) - np.maximum(start, 0)
 
 
-@_bfloat16_in_float32
-def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+@bfloat16_in_float32
+def avg_pool_nd(op, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    """avg_pool1d/2d under the name op (nd spatial dimensions; pooling3d runs two of them)."""
     check_input(op, input, nd)
-    geo = _pool_geometry(op, nd, input._data.shape, kernel_size, stride, padding, 1, ceil_mode, True)
+    geo = pool_geometry(op, nd, input._data.shape, kernel_size, stride, padding, 1, ceil_mode, True)
     if divisor_override is not None:
         if divisor_override == 0:
             raise RuntimeError(f"{op}: divisor must be not zero")
@@ -414,7 +482,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         >>> F.avg_pool1d(x, 3, stride=3, padding=1, count_include_pad=False)
         tensor([[[0.5000, 3.0000, 6.0000]]])
     """
-    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+    return avg_pool_nd("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
 @export(AvgPool, ember=False, functional=True)
@@ -449,11 +517,12 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         tensor([[[[ 2.5000,  4.5000],
                   [10.5000, 12.5000]]]])
     """
-    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+    return avg_pool_nd("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
 
 
-def _adaptive_sizes(op, nd, input, output_size):
+def adaptive_sizes(op, nd, input, output_size):
+    """The input's nd spatial sizes and the output's, checked (None keeps an input size)."""
     check_input(op, input, nd)
     shape = input._data.shape
     out = output_size if isinstance(output_size, (list, tuple)) else (output_size,) * nd
@@ -466,9 +535,10 @@ def _adaptive_sizes(op, nd, input, output_size):
     return tuple(shape[-nd:]), out
 
 
-@_bfloat16_in_float32
-def _adaptive_avg(op, nd, input, output_size):
-    ins, outs = _adaptive_sizes(op, nd, input, output_size)
+@bfloat16_in_float32
+def adaptive_avg_nd(op, nd, input, output_size):
+    """adaptive_avg_pool1d/2d/3d under the name op: a resampling along each spatial axis."""
+    ins, outs = adaptive_sizes(op, nd, input, output_size)
     return resample(input, [adaptive_avg_map(-nd + i, n, o) for i, (n, o) in enumerate(zip(ins, outs))])
 
 
@@ -497,7 +567,7 @@ def adaptive_avg_pool1d(input, output_size):
         >>> F.adaptive_avg_pool1d(ember.arange(8.0).reshape(1, 1, 8), 3)
         tensor([[[1.0000, 3.5000, 6.0000]]])
     """
-    return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
+    return adaptive_avg_nd("adaptive_avg_pool1d", 1, input, output_size)
 
 
 @export(Resample, ConstantPad, ember=False, functional=True)
@@ -529,15 +599,16 @@ def adaptive_avg_pool2d(input, output_size):
         >>> F.adaptive_avg_pool2d(x, (1, None)).shape
         ember.Size([1, 1, 1, 4])
     """
-    return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
+    return adaptive_avg_nd("adaptive_avg_pool2d", 2, input, output_size)
 
 
-@_bfloat16_in_float32
-def _adaptive_max(op, nd, input, output_size, return_indices):
-    ins, outs = _adaptive_sizes(op, nd, input, output_size)
+@bfloat16_in_float32
+def adaptive_max_nd(op, nd, input, output_size, return_indices):
+    """adaptive_max_pool1d/2d under the name op (pooling3d runs two of them)."""
+    ins, outs = adaptive_sizes(op, nd, input, output_size)
     if all(n % o == 0 for n, o in zip(ins, outs)):  # equal windows: an ordinary max pool
         k = tuple(n // o for n, o in zip(ins, outs))
-        return _max_pool(op, nd, input, k, k, 0, 1, False, return_indices)
+        return max_pool_nd(op, nd, input, k, k, 0, 1, False, return_indices)
     # Gather every window, repeating its last element up to the longest window, onto a regular grid; max pool it.
     starts, ends, gathers, taps = [], [], [], []
     for n, o in zip(ins, outs):
@@ -548,7 +619,7 @@ def _adaptive_max(op, nd, input, output_size, return_indices):
         gathers.append(np.minimum(s[:, None] + np.arange(t), e[:, None] - 1))
         taps.append(t)
     maps = tuple(AxisMap(-nd + i, n, ix.reshape(-1, 1)) for i, (n, ix) in enumerate(zip(ins, gathers)))
-    grid = apply(Resample(maps), input)
+    grid = resample(input, maps)  # without the maps of axes left as they are
     geo = geometry2d([Window(t, t, 1, 0, o * t, o) for t, o in zip(taps, outs)])
     positions = None
     if return_indices:  # in the input, each window starts at its start and steps by 1
@@ -585,7 +656,7 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
         >>> F.adaptive_max_pool1d(ember.arange(8.0).reshape(1, 1, 8), 3, return_indices=True)
         (tensor([[[2., 5., 7.]]]), tensor([[[2, 5, 7]]]))
     """
-    return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
+    return adaptive_max_nd("adaptive_max_pool1d", 1, input, output_size, return_indices)
 
 
 @export(MaxPool, Resample, ember=False, functional=True)
@@ -617,4 +688,57 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
         tensor([[[[ 5.,  7.],
                   [13., 15.]]]])
     """
-    return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
+    return adaptive_max_nd("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+@export(MaxPool, Resample, ember=False, functional=True)
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
+    """``adaptive_max_pool1d`` that always returns the indices of the maxima too.
+
+    Args:
+        input (Tensor): the floating-point input, batched or not, non-empty.
+        output_size (int or tuple of one int): the output length.
+        return_indices (bool): ignored (the indices are always returned), as in PyTorch. Default: False.
+
+    Returns:
+        (Tensor, Tensor): the maxima and their int64 flat indices into each input plane.
+
+    Shape:
+        - Input: (N, C, L) or (C, L).
+        - Output: (N, C, *output_size) or (C, *output_size).
+
+    PyTorch:
+        ``torch.nn.functional.adaptive_max_pool1d_with_indices``; same semantics.
+
+    Example:
+        >>> F.adaptive_max_pool1d_with_indices(ember.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
+        (tensor([[[3., 2.]]]), tensor([[[1, 2]]]))
+    """
+    return adaptive_max_nd("adaptive_max_pool1d_with_indices", 1, input, output_size, True)
+
+
+@export(MaxPool, Resample, ember=False, functional=True)
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=False):
+    """``adaptive_max_pool2d`` that always returns the indices of the maxima too.
+
+    Args:
+        input (Tensor): the floating-point input, batched or not, non-empty.
+        output_size (int or tuple): the output size, an int for a square or (H_out, W_out); None in the tuple
+            keeps that input size.
+        return_indices (bool): ignored (the indices are always returned), as in PyTorch. Default: False.
+
+    Returns:
+        (Tensor, Tensor): the maxima and their int64 flat indices h * W + w into each input plane.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W).
+        - Output: (N, C, *output_size) or (C, *output_size).
+
+    PyTorch:
+        ``torch.nn.functional.adaptive_max_pool2d_with_indices``; same semantics.
+
+    Example:
+        >>> F.adaptive_max_pool2d_with_indices(ember.arange(16.0).reshape(1, 1, 4, 4), 1)
+        (tensor([[[[15.]]]]), tensor([[[[15]]]]))
+    """
+    return adaptive_max_nd("adaptive_max_pool2d_with_indices", 2, input, output_size, True)

@@ -32,6 +32,14 @@ def _product(lib, v, x, how, indices=_I):
     return s @ x
 
 
+def _embedding_grad(lib, g):
+    """The sparse gradient Embedding(sparse=True) gives its weight for output gradient g, as a dense tensor."""
+    weight = lib.zeros(6, 3, dtype=g.dtype, requires_grad=True)
+    with lib.enable_grad():  # (the values are compared under no_grad)
+        out = lib.nn.functional.embedding(lib.tensor([1, 4, 1, 0]), weight, padding_idx=0, sparse=True)
+        return lib.autograd.grad(out, weight, g)[0].to_dense()
+
+
 ENTRIES = [
     OpInfo(("SparseCooTensor", "ToDense", "SparseValuesAt"),
            lambda v, indices, size: ember.sparse_coo_tensor(indices, v, size).to_dense(),
@@ -71,6 +79,8 @@ ENTRIES = [
            ref=lambda torch, x, v: x.double() + _coo(torch, v), name="sparse_promoted"),
     OpInfo("SparseToCopy", lambda x, v: x + _coo(ember, v), [Sample(T((3, 4)), Idx((5,), 4))],
            ref=lambda torch, x, v: x + _coo(torch, v), name="sparse_int_promoted"),
+    OpInfo("EmbeddingSparseBackward", lambda g: _embedding_grad(ember, g), [Sample(T((4, 3)))],
+           ref=_embedding_grad, grad=False, name="embedding_sparse_grad"),
     OpInfo("SparseSum", lambda v, *i: ember.sparse.sum(_coo(ember, v, *i)), [Sample(T((5,))), Sample(T((0,)), _EMPTY)],
            ref=lambda torch, v, *i: torch.sparse.sum(_coo(torch, v, *i)), name="sparse.sum"),
 ]

@@ -2,5 +2,5 @@
 classes in safe_globals lists and isinstance checks) holding ember.nn's very classes."""
 from . import activation, batchnorm, container, conv, dropout, flatten, instancenorm, linear  # noqa: F401
 from . import loss, module, normalization, pixelshuffle, pooling, rnn, sparse, transformer, upsampling  # noqa: F401
-from . import channelshuffle, distance, fold, padding  # noqa: F401
+from . import adaptive, channelshuffle, distance, fold, padding  # noqa: F401
 from .module import Module  # noqa: F401

@@ -1,2 +1,2 @@
 """torch.nn.modules.batchnorm: ember's classes under PyTorch's module path."""
-from ..normalization import BatchNorm1d, BatchNorm2d  # noqa: F401
+from ..normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d  # noqa: F401

@@ -1,2 +1,2 @@
 """torch.nn.modules.instancenorm: ember's classes under PyTorch's module path."""
-from ..normalization import InstanceNorm1d, InstanceNorm2d  # noqa: F401
+from ..normalization import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d  # noqa: F401

@@ -1,2 +1,2 @@
 """torch.nn.modules.normalization: ember's classes under PyTorch's module path."""
-from ..normalization import GroupNorm, LayerNorm, RMSNorm  # noqa: F401
+from ..normalization import GroupNorm, LayerNorm, LocalResponseNorm, RMSNorm  # noqa: F401

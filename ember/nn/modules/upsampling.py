@@ -1,2 +1,2 @@
 """torch.nn.modules.upsampling: ember's classes under PyTorch's module path."""
-from ..pooling import Upsample  # noqa: F401
+from ..pooling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401
