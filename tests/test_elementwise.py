@@ -757,7 +757,12 @@ def test_bitwise_functions_and_float_errors():
     assert ember.bitwise_xor(a, b).tolist() == [6, 12, -8]
     assert ember.bitwise_not(a).tolist() == [-13, -11, 2]
     assert ember.bitwise_and(ember.tensor([True, False]), True).tolist() == [True, False]
-    for fn in (lambda: ember.bitwise_and(ember.ones(2), a[:2]), lambda: ember.ones(2) | 1, lambda: ~ember.ones(2)):
+    assert (a << 2).tolist() == [48, 40, -12] and (a >> 1).tolist() == [6, 5, -2]
+    assert (3 << b).tolist() == [3072, 192, 96]
+    assert ember.bitwise_right_shift(a, 70).tolist() == [0, 0, -1]  # counts past the width: the sign's fill
+    assert ember.bitwise_left_shift(a, 64).tolist() == [0, 0, 0]
+    for fn in (lambda: ember.bitwise_and(ember.ones(2), a[:2]), lambda: ember.ones(2) | 1, lambda: ~ember.ones(2),
+               lambda: ember.ones(2) << 1):
         with pytest.raises(NotImplementedError, match="only integer and bool tensors are supported, got "
                                                       "ember.float32"):
             fn()

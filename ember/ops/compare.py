@@ -62,6 +62,24 @@ BitwiseXor = _node("BitwiseXor", lambda xp, a, b: a ^ b, _Bitwise)
 BitwiseNot = _node("BitwiseNot", lambda xp, a: ~a, _Bitwise)
 
 
+def _shift(xp, a, b, left):
+    """a shifted by b bits (PyTorch's rule for counts of the width or more: 0 to the left; to the right, the
+    sign bit's fill for signed types, 0 for unsigned ones)."""
+    if a.dtype == np.bool_:
+        a = a.astype(np.int64)
+    bits = a.dtype.itemsize * 8
+    count = xp.clip(b, 0, bits - 1).astype(a.dtype, copy=False)
+    wide = b >= bits
+    if left:
+        return xp.where(wide, 0, xp.left_shift(a, count)).astype(a.dtype, copy=False)
+    fill = xp.right_shift(a, bits - 1) if a.dtype.kind == "i" else xp.zeros_like(a)
+    return xp.where(wide, fill, xp.right_shift(a, count)).astype(a.dtype, copy=False)
+
+
+BitwiseLeftShift = _node("BitwiseLeftShift", lambda xp, a, b: _shift(xp, a, b, True), _Bitwise)
+BitwiseRightShift = _node("BitwiseRightShift", lambda xp, a, b: _shift(xp, a, b, False), _Bitwise)
+
+
 def _compare_op(node_cls, name):
     def op(input, other):
         return binary(node_cls(), input, other, name)
@@ -270,6 +288,51 @@ def _bitwise_doc(name, operator):
 bitwise_and = _bitwise_op(BitwiseAnd, "bitwise_and", "and")
 bitwise_or = _bitwise_op(BitwiseOr, "bitwise_or", "or")
 bitwise_xor = _bitwise_op(BitwiseXor, "bitwise_xor", "xor")
+
+
+def _shift_op(node_cls, name, operator, symbol, example, result):
+    """A bit shift (not commutative: its reflected operator swaps the operands)."""
+    @export(node_cls, ember=name, methods=(name, f"__{operator}__"))
+    def op(input, other):
+        _check_integral(input, name)
+        return binary(node_cls(), input, other, name)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"""Shift the bits of ``input`` {"left" if operator == "lshift" else "right"} by ``other``:
+    ``input {symbol} other`` elementwise (integers; a count of the type's width or more gives 0, or to the right the
+    sign's fill).
+
+    Shapes broadcast and dtypes promote as in ``ember.add``. No gradient.
+
+    Args:
+        input (Tensor): the integers to shift (else NotImplementedError).
+        other (Tensor or int): the shift counts.
+
+    Returns:
+        Tensor: of the broadcast shape and the promoted dtype.
+
+    PyTorch:
+        ``torch.{name}``, ``Tensor.{name}`` and the ``{symbol}`` operator (also reflected: ``1 {symbol} t``); same
+        semantics (no ``out=`` argument).
+
+    Example:
+        >>> {example}
+        {result}
+    """
+
+    def reflected(self, other):
+        return op(other if isinstance(other, Tensor) else Tensor._wrap(np.asarray(other, self._data.dtype)), self)
+
+    reflected.__name__ = reflected.__qualname__ = f"__r{operator}__"
+    reflected.__doc__ = f"``other {symbol} self`` (a number on the left)."
+    export(node_cls, ember=False, methods=(f"__r{operator}__",))(reflected)
+    return op
+
+
+bitwise_left_shift = _shift_op(BitwiseLeftShift, "bitwise_left_shift", "lshift", "<<",
+                               "ember.tensor([1, -3, 5]) << 2", "tensor([  4, -12,  20])")
+bitwise_right_shift = _shift_op(BitwiseRightShift, "bitwise_right_shift", "rshift", ">>",
+                                "ember.tensor([8, -8, 5]) >> 1", "tensor([ 4, -4,  2])")
 
 
 @export(BitwiseNot, methods=("bitwise_not", "__invert__"))

@@ -154,6 +154,11 @@ COMPARE = [
            ref=lambda torch, a, b: a ^ b),
     OpInfo("BitwiseNot", lambda a: ~a, [Sample(Idx((3, 4), 16, -16)), Sample(Mask((3,)))], grad=False,
            ref=lambda torch, a: ~a),
+    OpInfo("BitwiseLeftShift", lambda a, b: a << b,
+           [Sample(Idx((3, 4), 16, -16), Idx((4,), 70)), Sample(Idx((3,), 8), 3)], grad=False,
+           ref=lambda torch, a, b: a << b),
+    OpInfo("BitwiseRightShift", ember.bitwise_right_shift, [Sample(Idx((3, 4), 16, -16), Idx((4,), 70))],
+           grad=False, ref=lambda torch, a, b: torch.bitwise_right_shift(a, b)),
 ]
 
 TERNARY = [
