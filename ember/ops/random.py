@@ -585,3 +585,256 @@ def _sample_dtype(t):
 def _move_like(arr, t):
     return move(arr, t.device)
 
+
+
+def _fill(self, op, draw):
+    """Fill self in place with draw(generator-backed rng) (an array of self's shape), as op."""
+    return inplace(self, op, lambda s: Tensor._wrap(_move_like(draw.astype(self._data.dtype, copy=False), self)))
+
+
+@export(ember=False, methods=("exponential_",))
+def _exponential_(self: Tensor, lambd: float = 1.0, *, generator: Generator | None = None) -> Tensor:
+    """Fill self in place with samples from the exponential distribution of rate ``lambd`` (mean 1 / lambd).
+
+    Args:
+        lambd (float): the rate, > 0 (else RuntimeError). Default: 1.0.
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+
+    Returns:
+        Tensor: self.
+
+    PyTorch:
+        ``Tensor.exponential_``; same semantics (ember's random stream is its own).
+
+    Example:
+        >>> bool((ember.empty(100).exponential_(2.0) >= 0).all())
+        True
+    """
+    if not lambd > 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    return _fill(self, "exponential_", _rng(generator).exponential(1.0 / lambd, size=self._data.shape))
+
+
+@export(ember=False, methods=("geometric_",))
+def _geometric_(self: Tensor, p: float, *, generator: Generator | None = None) -> Tensor:
+    """Fill self in place with samples from the geometric distribution: the number of Bernoulli(p) trials up to
+    and including the first success (1, 2, ...).
+
+    Args:
+        p (float): the success probability, in (0, 1) (else RuntimeError).
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+
+    Returns:
+        Tensor: self.
+
+    PyTorch:
+        ``Tensor.geometric_``; same semantics (ember's random stream is its own).
+
+    Example:
+        >>> bool((ember.empty(100).geometric_(0.3) >= 1).all())
+        True
+    """
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+    return _fill(self, "geometric_", _rng(generator).geometric(p, size=self._data.shape))
+
+
+@export(ember=False, methods=("log_normal_",))
+def _log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *, generator: Generator | None = None) -> Tensor:
+    """Fill self in place with samples exp(N(mean, std)): the log-normal distribution whose logarithm has this
+    mean and standard deviation.
+
+    Args:
+        mean (float): the mean of the logarithm. Default: 1.0.
+        std (float): the standard deviation of the logarithm, > 0 (else RuntimeError). Default: 2.0.
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+
+    Returns:
+        Tensor: self.
+
+    PyTorch:
+        ``Tensor.log_normal_``; same semantics (ember's random stream is its own).
+
+    Example:
+        >>> bool((ember.empty(100).log_normal_() > 0).all())
+        True
+    """
+    if not std > 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+    return _fill(self, "log_normal_", _rng(generator).lognormal(mean, std, size=self._data.shape))
+
+
+@export(ember=False, methods=("cauchy_",))
+def _cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *, generator: Generator | None = None) -> Tensor:
+    """Fill self in place with samples from the Cauchy distribution of this median and scale.
+
+    Args:
+        median (float): the median. Default: 0.0.
+        sigma (float): the scale (half the interquartile range), > 0 (else RuntimeError). Default: 1.0.
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+
+    Returns:
+        Tensor: self.
+
+    PyTorch:
+        ``Tensor.cauchy_``; same semantics (ember's random stream is its own).
+
+    Example:
+        >>> ember.empty(2, 3).cauchy_().shape
+        ember.Size([2, 3])
+    """
+    if not sigma > 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+    return _fill(self, "cauchy_", median + sigma * _rng(generator).standard_cauchy(size=self._data.shape))
+
+
+@export(ember=False, methods=("random_",))
+def _random_(self: Tensor, from_: int = 0, to: int | None = None, *, generator: Generator | None = None,
+             **kwargs: int) -> Tensor:
+    """Fill self in place with integers drawn uniformly from [from, to): ``random_(to)`` draws from [0, to), and
+    ``random_()`` from [0, 2^mantissa] for floats or over the type's non-negative range for integers.
+
+    Args:
+        from_ (int): the lowest value (PyTorch's ``from``, also accepted by that keyword); alone, it is ``to``.
+            Default: 0.
+        to (int, optional): one past the highest value. Default: None.
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+        **kwargs: ``from`` (a Python keyword), as PyTorch names it.
+
+    Returns:
+        Tensor: self.
+
+    PyTorch:
+        ``Tensor.random_``; same semantics (ember's random stream is its own).
+
+    Example:
+        >>> x = ember.empty(100, dtype=ember.int64).random_(3, 7)
+        >>> int(x.min()) >= 3 and int(x.max()) < 7
+        True
+    """
+    if "from" in kwargs:
+        from_ = kwargs.pop("from")
+    if kwargs:
+        raise TypeError(f"random_() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    dtype = self._data.dtype
+    if to is None and from_ == 0:  # the whole range PyTorch draws from
+        to = (2 ** (np.finfo(dtype).nmant + 1) + 1) if dtype.kind == "f" else int(np.iinfo(dtype).max) + 1 \
+            if dtype.kind in "iu" else 2
+    elif to is None:
+        from_, to = 0, from_
+    if from_ >= to:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}")
+    return _fill(self, "random_", _rng(generator).integers(from_, to, size=self._data.shape))
+
+
+@export(ember=False, methods=("bernoulli_",))
+def _bernoulli_(self: Tensor, p: float | Tensor = 0.5, *, generator: Generator | None = None) -> Tensor:
+    """Fill self in place with 1 with probability ``p`` (a number, or a tensor broadcasting to self), else 0.
+
+    Args:
+        p (float or Tensor): the probability of a 1. Default: 0.5.
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+
+    Returns:
+        Tensor: self.
+
+    PyTorch:
+        ``Tensor.bernoulli_``; same semantics (ember's random stream is its own).
+
+    Example:
+        >>> ember.empty(4).bernoulli_(1.0)
+        tensor([1., 1., 1., 1.])
+    """
+    prob = _host(p._data) if isinstance(p, Tensor) else p
+    return _fill(self, "bernoulli_", _rng(generator).random(self._data.shape) < prob)
+
+
+@export(ember=True)
+def poisson(input: Tensor, generator: Generator | None = None) -> Tensor:
+    """Samples of the Poisson distributions whose rates are input's elements.
+
+    Args:
+        input (Tensor): the rates, >= 0.
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+
+    Returns:
+        Tensor: counts of input's shape and dtype (not differentiable).
+
+    PyTorch:
+        ``torch.poisson``; same semantics (ember's random stream is its own).
+
+    Example:
+        >>> ember.poisson(ember.tensor([0.0, 0.0]))
+        tensor([0., 0.])
+    """
+    arr = _rng(generator).poisson(np.asarray(_host(input._data), dtype=np.float64))
+    return _finish(arr.astype(input._data.dtype), input.dtype, input.device, False)
+
+
+@export(ember=True)
+def binomial(count: Tensor, prob: Tensor, generator: Generator | None = None) -> Tensor:
+    """Samples of the binomial distributions of ``count`` trials of success probability ``prob`` (elementwise,
+    broadcast).
+
+    Args:
+        count (Tensor): the numbers of trials (floating point, as PyTorch's).
+        prob (Tensor): the success probabilities, in [0, 1].
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+
+    Returns:
+        Tensor: the numbers of successes, of count's dtype (not differentiable).
+
+    PyTorch:
+        ``torch.binomial``; same semantics (ember's random stream is its own).
+
+    Example:
+        >>> ember.binomial(ember.tensor([10.0, 4.0]), ember.tensor([1.0, 0.0]))
+        tensor([10.,  0.])
+    """
+    n = np.asarray(_host(count._data)).astype(np.int64)
+    arr = _rng(generator).binomial(n, np.asarray(_host(prob._data), dtype=np.float64))
+    return _finish(arr.astype(count._data.dtype), count.dtype, count.device, False)
+
+
+@export(ember=False, methods=("bernoulli",))
+def _bernoulli_method(self: Tensor, p: float | None = None, *, generator: Generator | None = None) -> Tensor:
+    """``ember.bernoulli(self, p)``: 1 with probability self's elements (or ``p``), else 0.
+
+    Args:
+        p (float, optional): one probability for every element instead of self's values. Default: None.
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+
+    Returns:
+        Tensor: zeros and ones of self's shape and dtype.
+
+    PyTorch:
+        ``Tensor.bernoulli``; same semantics (ember's random stream is its own).
+
+    Example:
+        >>> ember.tensor([0.0, 1.0]).bernoulli()
+        tensor([0., 1.])
+    """
+    return bernoulli(self, p, generator)
+
+
+@export(ember=False, methods=("multinomial",))
+def _multinomial_method(self: Tensor, num_samples: int, replacement: bool = False, *,
+                        generator: Generator | None = None) -> Tensor:
+    """``ember.multinomial(self, num_samples, replacement)``: category indices drawn from self's weights.
+
+    Args:
+        num_samples (int): how many indices to draw per row.
+        replacement (bool): whether an index may be drawn more than once. Default: False.
+        generator (Generator, optional): the generator to draw from; the default one when None. Default: None.
+
+    Returns:
+        Tensor: int64 indices.
+
+    PyTorch:
+        ``Tensor.multinomial``; same semantics (ember's random stream is its own).
+
+    Example:
+        >>> ember.tensor([0.0, 1.0, 0.0]).multinomial(2, replacement=True)
+        tensor([1, 1])
+    """
+    return multinomial(self, num_samples, replacement, generator)
