@@ -9,7 +9,7 @@ from . import arith, unary, compare, ternary  # noqa: F401  (elementwise)
 from . import reduce, cumulative, shape, join, rearrange, index, linalg, linear  # noqa: F401
 from . import conv, pooling, resample, padding  # noqa: F401
 from . import activation, dropout, embedding, distance, loss, ctc, norm, attention, rnn  # noqa: F401
-from . import sort, grid, fold, pixel_shuffle  # noqa: F401
+from . import sort, grid, fold, pixel_shuffle, sampling  # noqa: F401
 from . import conv3d, pooling3d  # noqa: F401  (3-D, made of the 2-D ops)
 from . import sparse  # noqa: F401
 
