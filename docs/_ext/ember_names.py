@@ -25,6 +25,7 @@ PAGES = {
     "nn.utils.stateless": ("ember.nn.utils.stateless", "ember.nn.utils.stateless"),
     "optim": ("ember.optim", "ember.optim"),
     "optim.lr_scheduler": ("ember.optim.lr_scheduler", "ember.optim.lr_scheduler"),
+    "optim.swa_utils": ("ember.optim.swa_utils", "ember.optim.swa_utils"),
     "data": ("ember.data", "ember.data"),
     "data.datasets": ("ember.data.datasets", "ember.data.datasets"),
     "data.transforms": ("ember.data.transforms", "ember.data.transforms"),
