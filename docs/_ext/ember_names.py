@@ -15,6 +15,7 @@ PAGES = {
     "ember": ("ember", "ember: tensor functions"),
     "tensor": ("ember.Tensor", "ember.Tensor"),
     "autograd": ("ember.autograd", "ember.autograd"),
+    "autograd.functional": ("ember.autograd.functional", "ember.autograd.functional"),
     "nn": ("ember.nn", "ember.nn"),
     "nn.functional": ("ember.nn.functional", "ember.nn.functional"),
     "nn.init": ("ember.nn.init", "ember.nn.init"),

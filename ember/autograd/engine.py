@@ -13,6 +13,7 @@ from .. import _tracing
 from .._sparse import SparseCOO
 from ..device import get_array_module
 from ..tensor import PostAccumulateGradHook, Tensor
+from .anomaly_mode import check_gradients, state as anomaly
 from .graph import FREED, check_version, increment_version
 from .grad_mode import set_grad_enabled
 
@@ -71,6 +72,8 @@ def _engine(roots, root_grads, retain_graph, create_graph, capture):
         in_grads = node.backward(*g) if multi else node.backward(g)
         if in_grads.__class__ is not tuple:
             in_grads = (in_grads,) if isinstance(in_grads, Tensor) else tuple(in_grads)
+        if anomaly["enabled"] and anomaly["check_nan"]:
+            check_gradients(node, in_grads)
         if len(in_grads) < len(inputs):  # extra trailing gradients are ignored (for ops with optional inputs)
             raise RuntimeError(f"function {node.name}Backward0 returned an incorrect number of gradients (expected "
                                f"{len(inputs)}, got {len(in_grads)})")
