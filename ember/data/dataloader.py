@@ -17,7 +17,7 @@ from ..tensor import Tensor
 from .dataset import Dataset, IterableDataset
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
-__all__ = ["DataLoader", "default_collate", "get_worker_info", "WorkerInfo"]
+__all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info", "WorkerInfo"]
 
 # With timeout=0 a loader waits for its workers as long as they take (PyTorch's semantics: a slow dataset is never
 # cut off), but a batch awaited this long gets a warning naming the worker and the sample it is on.
@@ -78,6 +78,34 @@ def default_collate(batch: list) -> Any:
         return [default_collate(list(f)) for f in zip(*batch)]  # tuples become lists, as in PyTorch
     raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found "
                     f"{type(first).__name__}")
+
+
+def default_convert(data: Any) -> Any:
+    """Convert NumPy arrays to tensors, inside dicts, named tuples, tuples (which become lists, as in PyTorch)
+    and lists too, without batching (the DataLoader's conversion when batch_size is None).
+
+    Args:
+        data (Any): a sample.
+
+    Returns:
+        Any: the sample with its arrays as tensors (the rest unchanged).
+
+    PyTorch:
+        ``torch.utils.data.default_convert``; same semantics.
+
+    Example:
+        >>> ember.data.default_convert({"x": np.zeros(2), "name": "a"})
+        {'x': tensor([0., 0.], dtype=ember.float64), 'name': 'a'}
+    """
+    if isinstance(data, np.ndarray) and data.dtype.kind not in "USO":
+        return Tensor._wrap(data)
+    if isinstance(data, dict):
+        return {k: default_convert(v) for k, v in data.items()}
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(default_convert(v) for v in data))
+    if isinstance(data, (tuple, list)):  # a tuple becomes a list, as in PyTorch
+        return [default_convert(v) for v in data]
+    return data
 
 
 class WorkerInfo:

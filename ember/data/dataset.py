@@ -4,7 +4,8 @@ import math
 
 from ..tensor import Tensor
 
-__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "random_split"]
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "ChainDataset", "StackDataset",
+           "random_split"]
 
 
 class Dataset:
@@ -175,6 +176,81 @@ class ConcatDataset(Dataset):
         i = bisect.bisect_right(self.cumulative_sizes, idx)
         start = self.cumulative_sizes[i - 1] if i else 0
         return self.datasets[i][idx - start]
+
+
+class ChainDataset(IterableDataset):
+    """Several iterable datasets one after the other, as one iterable dataset (chained lazily).
+
+    Args:
+        datasets (iterable of IterableDataset): the datasets.
+
+    PyTorch:
+        ``torch.utils.data.ChainDataset``; same semantics.
+
+    Example:
+        >>> class Count(ember.data.IterableDataset):
+        ...     def __init__(self, n):
+        ...         self.n = n
+        ...     def __iter__(self):
+        ...         return iter(range(self.n))
+        >>> list(ember.data.ChainDataset([Count(2), Count(3)]))
+        [0, 1, 0, 1, 2]
+    """
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def __iter__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            yield from d
+
+    def __len__(self):
+        total = 0
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            total += len(d)
+        return total
+
+
+class StackDataset(Dataset):
+    """Datasets of one length read together: sample i is the tuple (or, with keyword arguments, the dict) of
+    each dataset's sample i.
+
+    Args:
+        *args (Dataset): datasets whose samples form a tuple.
+        **kwargs (Dataset): datasets whose samples form a dict under these keys (not with args).
+
+    PyTorch:
+        ``torch.utils.data.StackDataset``; same semantics.
+
+    Example:
+        >>> data = ember.data.StackDataset(image=[10, 11], label=[0, 1])
+        >>> len(data), data[1]
+        (2, {'image': 11, 'label': 1})
+    """
+
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via ``kwargs``) like "
+                             "input/output, but both types are given.")
+        parts = args or tuple(kwargs.values())
+        if not parts:
+            raise ValueError("At least one dataset should be passed")
+        self._length = len(parts[0])
+        if any(self._length != len(d) for d in parts):
+            raise ValueError("Size mismatch between datasets")
+        self.datasets = args if args else kwargs
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __len__(self):
+        return self._length
 
 
 def random_split(dataset, lengths, generator=None):

@@ -514,3 +514,24 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     for c in range(cols):
         out[rng.permutation(rows)[:num_zeros], c] = 0
     return _write(tensor, out)
+
+
+def _deprecated(fn):
+    """PyTorch's old name of an initialiser (``normal`` for ``normal_``), with its FutureWarning."""
+    old = fn.__name__[:-1]
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{fn.__name__}`.", FutureWarning,
+                      stacklevel=2)
+        return fn(*args, **kwargs)
+
+    deprecated_init.__name__ = deprecated_init.__qualname__ = old
+    deprecated_init.__doc__ = f"Deprecated: ``{fn.__name__}``."
+    return deprecated_init
+
+
+# PyTorch's deprecated names (not in __all__: the reference documents the current ones)
+uniform, normal, constant, eye, dirac = map(_deprecated, (uniform_, normal_, constant_, eye_, dirac_))
+xavier_uniform, xavier_normal = _deprecated(xavier_uniform_), _deprecated(xavier_normal_)
+kaiming_uniform, kaiming_normal = _deprecated(kaiming_uniform_), _deprecated(kaiming_normal_)
+orthogonal, sparse = _deprecated(orthogonal_), _deprecated(sparse_)
