@@ -16,6 +16,7 @@ PAGES = {
     "tensor": ("ember.Tensor", "ember.Tensor"),
     "autograd": ("ember.autograd", "ember.autograd"),
     "autograd.functional": ("ember.autograd.functional", "ember.autograd.functional"),
+    "func": ("ember.func", "ember.func"),
     "nn": ("ember.nn", "ember.nn"),
     "nn.functional": ("ember.nn.functional", "ember.nn.functional"),
     "nn.init": ("ember.nn.init", "ember.nn.init"),
