@@ -405,3 +405,16 @@ def test_tensor_split_with_a_tensor_vs_torch(torch):
         assert [t.tolist() for t in got] == [t.tolist() for t in want]
     with pytest.raises(RuntimeError, match="tensor_split expected tensor_indices_or_sections"):
         ember.tensor_split(x, ember.tensor([1.5]))
+
+
+def test_select():
+    x = ember.arange(24.0).reshape(2, 3, 4).requires_grad_()
+    np.testing.assert_array_equal(ember.select(x, 1, -1).detach().numpy(), x.detach().numpy()[:, -1])
+    base = ember.zeros(2, 3)
+    base.select(1, 2).fill_(7.0)  # a view, as PyTorch's: writing it writes the base
+    assert base.tolist() == [[0.0, 0.0, 7.0], [0.0, 0.0, 7.0]]
+    x.select(0, 1).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.stack([np.zeros((3, 4)), np.ones((3, 4))]))
+    with pytest.raises(IndexError, match=r"select\(\): index 3 out of range for tensor of size \[2, 3, 4\] at "
+                                         r"dimension 1"):
+        x.select(1, 3)

@@ -348,6 +348,33 @@ def unbind(input, dim=0):
     return tuple(apply(Select(d, i), input) for i in range(input._data.shape[d]))
 
 
+@export(Select, methods=("select",))
+def select(input, dim, index):
+    """The slice of ``input`` at ``index`` along ``dim``, without that dimension (``input[:, index]`` for dim 1).
+
+    Args:
+        input (Tensor): the tensor.
+        dim (int): the dimension (negative counts from the end).
+        index (int): the position along it (negative counts from the end).
+
+    Returns:
+        Tensor: a view sharing input's memory, one dimension fewer.
+
+    PyTorch:
+        ``torch.select`` and ``Tensor.select``; same semantics.
+
+    Example:
+        >>> ember.tensor([[1, 2, 3], [4, 5, 6]]).select(1, -1)
+        tensor([3, 6])
+    """
+    d = wrap_dim(dim, input._data.ndim, "select")
+    size = input._data.shape[d]
+    if not -size <= index < size:
+        raise IndexError(f"select(): index {index} out of range for tensor of size {list(input.shape)} at dimension "
+                         f"{d}")
+    return apply(Select(d, index % size), input)
+
+
 # --- cat / stack ----------------------------------------------------------------------------------------------
 
 def _tensor_list(tensors, op):
