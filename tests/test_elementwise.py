@@ -766,3 +766,12 @@ def test_bitwise_functions_and_float_errors():
         with pytest.raises(NotImplementedError, match="only integer and bool tensors are supported, got "
                                                       "ember.float32"):
             fn()
+
+
+def test_clamp_min_and_clamp_max():
+    x = ember.tensor([-1.0, 0.5, 2.0], requires_grad=True)
+    assert ember.clamp_min(x, 0).tolist() == [0.0, 0.5, 2.0] and x.clamp_max(1).tolist() == [-1.0, 0.5, 1.0]
+    ember.clamp_min(x, ember.tensor([0.0, 1.0, 0.0])).sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 1.0]
+    y = ember.tensor([-1.0, 3.0])
+    assert y.clamp_min_(0.0) is y and y.tolist() == [0.0, 3.0] and y.clamp_max_(2.0).tolist() == [0.0, 2.0]

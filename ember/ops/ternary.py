@@ -314,3 +314,40 @@ def clamp_(self, min=None, max=None):
         tensor([-2.,  1.])
     """
     return inplace(self, "clamp_", lambda s: clamp(s, min, max))
+
+
+def _one_bound(side):
+    """clamp with one bound (torch.clamp_min / clamp_max), its method and in-place method."""
+    def op(input, bound):
+        return clamp(input, **{side: bound})
+
+    def op_(self, bound):
+        return clamp_(self, **{side: bound})
+
+    name = f"clamp_{side}"
+    words = "below" if side == "min" else "above"
+    for fn, fname, what in ((op, name, "A copy of input"), (op_, name + "_", "self, in place,")):
+        fn.__name__ = fn.__qualname__ = fname
+        fn.__doc__ = f"""{what} limited {words} by ``bound``: ``clamp({side}=bound)``.
+
+    Args:
+        {"input (Tensor): the tensor." if fn is op else "self (Tensor): the tensor to modify."}
+        bound (Tensor or number): the {side}imum allowed.
+
+    Returns:
+        Tensor: {"the limited tensor" if fn is op else "self"}.
+
+    PyTorch:
+        ``{"torch." + fname + "`` and ``" if fn is op else ""}Tensor.{fname}``; same semantics.
+
+    Example:
+        >>> ember.tensor([-1.0, 2.0]).{fname}(0.5)
+        tensor([{"0.5000, 2.0000" if side == "min" else "-1.0000,  0.5000"}])
+    """
+    export(Clamp, ClampTensor, methods=(name,))(op)
+    export(Clamp, ClampTensor, ember=False, methods=(name + "_",))(op_)
+    return op, op_
+
+
+clamp_min, clamp_min_ = _one_bound("min")
+clamp_max, clamp_max_ = _one_bound("max")
