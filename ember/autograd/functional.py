@@ -21,6 +21,15 @@ def _prepare(inputs, create_graph):
                  for x in inputs)
 
 
+def _vectors(v, like, what):
+    """v as a tuple of tensors; None only where like is one single-element tensor (then a one)."""
+    if v is not None:
+        return _as_tuple(v)[0]
+    if len(like) != 1 or like[0].numel() != 1:
+        raise RuntimeError(f"The vector v can only be None if {what} a single Tensor with a single element.")
+    return (zeros_like(like[0]) + 1,)
+
+
 def _grads(outputs, inputs, grad_outputs, create_graph, strict, what):
     """autograd.grad of outputs with respect to inputs, zeros (or, with strict, an error) for the independent."""
     pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
@@ -66,13 +75,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
     with enable_grad():
         inputs = _prepare(inputs, create_graph)
         outputs, single_output = _as_tuple(func(*inputs))
-        if v is None:
-            if any(o.numel() != 1 for o in outputs):
-                raise RuntimeError("The vector v can only be None if the user-provided function returns a single "
-                                   "Tensor with a single element.")
-            vs = tuple(zeros_like(o) + 1 for o in outputs)
-        else:
-            vs, _ = _as_tuple(v)
+        vs = _vectors(v, outputs, "the user-provided function returns")
         products = _grads(outputs, inputs, vs, create_graph, strict, "")
     outputs = tuple(o if create_graph else o.detach() for o in outputs)
     return (outputs[0] if single_output else outputs), (products[0] if single_input else products)
@@ -100,12 +103,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         (tensor([1., 4.]), tensor([2., 4.]))
     """
     inputs, single_input = _as_tuple(inputs)
-    if v is None:
-        if any(x.numel() != 1 for x in inputs):
-            raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
-                               "single Tensor with a single element.")
-        v = tuple(zeros_like(x) + 1 for x in inputs)
-    vs, _ = _as_tuple(v)
+    vs = _vectors(v, inputs, "the input to the user-provided function is")
     with enable_grad():
         inputs = _prepare(inputs, create_graph)
         outputs, single_output = _as_tuple(func(*inputs))
@@ -230,12 +228,7 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
         (tensor(9.), tensor([ 6., 12.]))
     """
     inputs, single_input = _as_tuple(inputs)
-    if v is None:
-        if any(x.numel() != 1 for x in inputs):
-            raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
-                               "single Tensor with a single element.")
-        v = tuple(zeros_like(x) + 1 for x in inputs)
-    vs, _ = _as_tuple(v)
+    vs = _vectors(v, inputs, "the input to the user-provided function is")
     with enable_grad():
         inputs = _prepare(inputs, create_graph)
         out = func(*inputs)

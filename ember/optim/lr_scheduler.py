@@ -975,14 +975,5 @@ class ChainedScheduler(LRScheduler):
             s.step()
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
-    def state_dict(self) -> dict[str, Any]:
-        d = super().state_dict()
-        d["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return d
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state_dict = dict(state_dict)
-        inner = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
-        for s, sd in zip(self._schedulers, inner):
-            s.load_state_dict(sd)
+    state_dict = SequentialLR.state_dict  # its own state and each chained scheduler's
+    load_state_dict = SequentialLR.load_state_dict
