@@ -81,6 +81,7 @@ from . import utils, amp, cuda, backends, accelerator  # noqa: E402,F401
 from . import memory  # noqa: E402,F401  (tensor memory accounting)
 from .autograd import is_anomaly_enabled, is_anomaly_check_nan_enabled  # noqa: E402,F401  (torch's names)
 from . import func  # noqa: E402,F401  (torch.func: grad, vmap, jacrev, functional_call, ...)
+from . import distributions  # noqa: E402,F401  (torch.distributions)
 from .amp import (  # noqa: E402,F401  (torch.autocast and its state functions)
     autocast, clear_autocast_cache, get_autocast_dtype, is_autocast_cache_enabled, is_autocast_enabled,
     set_autocast_cache_enabled, set_autocast_dtype, set_autocast_enabled,

@@ -17,6 +17,7 @@ PAGES = {
     "autograd": ("ember.autograd", "ember.autograd"),
     "autograd.functional": ("ember.autograd.functional", "ember.autograd.functional"),
     "func": ("ember.func", "ember.func"),
+    "distributions": ("ember.distributions", "ember.distributions"),
     "nn": ("ember.nn", "ember.nn"),
     "nn.functional": ("ember.nn.functional", "ember.nn.functional"),
     "nn.init": ("ember.nn.init", "ember.nn.init"),
