@@ -18,5 +18,6 @@ from .adaptive import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .attention import MultiheadAttention  # noqa: F401,E402
 from .transformer import *  # noqa: F401,F403,E402
+from .lazy import *  # noqa: F401,F403,E402
 from . import init, utils, functional, modules  # noqa: F401,E402
 from .parallel import DataParallel  # noqa: F401,E402  (binds nn.parallel too: DistributedDataParallel)

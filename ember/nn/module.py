@@ -1218,7 +1218,9 @@ class Module:
         called_always = set()
         result = None
         try:
-            for hook_id, hook in itertools.chain(global_forward_pre_hooks.items(), self._forward_pre_hooks.items()):
+            # a snapshot: a hook may remove itself (a lazy module's initializing hook does)
+            for hook_id, hook in itertools.chain(global_forward_pre_hooks.items(),
+                                                 tuple(self._forward_pre_hooks.items())):
                 if hook_id in self._forward_pre_hooks_with_kwargs:
                     r = hook(self, args, kwargs)
                     if r is not None:
