@@ -18,6 +18,7 @@ PAGES = {
     "autograd.functional": ("ember.autograd.functional", "ember.autograd.functional"),
     "func": ("ember.func", "ember.func"),
     "distributions": ("ember.distributions", "ember.distributions"),
+    "linalg": ("ember.linalg", "ember.linalg"),
     "nn": ("ember.nn", "ember.nn"),
     "nn.functional": ("ember.nn.functional", "ember.nn.functional"),
     "nn.init": ("ember.nn.init", "ember.nn.init"),
