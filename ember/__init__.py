@@ -83,6 +83,7 @@ from .autograd import is_anomaly_enabled, is_anomaly_check_nan_enabled  # noqa: 
 from . import func  # noqa: E402,F401  (torch.func: grad, vmap, jacrev, functional_call, ...)
 from . import distributions  # noqa: E402,F401  (torch.distributions)
 from . import linalg  # noqa: E402,F401  (torch.linalg)
+from . import special  # noqa: E402,F401  (torch.special)
 from .amp import (  # noqa: E402,F401  (torch.autocast and its state functions)
     autocast, clear_autocast_cache, get_autocast_dtype, is_autocast_cache_enabled, is_autocast_enabled,
     set_autocast_cache_enabled, set_autocast_dtype, set_autocast_enabled,

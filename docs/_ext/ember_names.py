@@ -19,6 +19,7 @@ PAGES = {
     "func": ("ember.func", "ember.func"),
     "distributions": ("ember.distributions", "ember.distributions"),
     "linalg": ("ember.linalg", "ember.linalg"),
+    "special": ("ember.special", "ember.special"),
     "nn": ("ember.nn", "ember.nn"),
     "nn.functional": ("ember.nn.functional", "ember.nn.functional"),
     "nn.init": ("ember.nn.init", "ember.nn.init"),

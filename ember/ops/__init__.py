@@ -11,7 +11,7 @@ from . import conv, pooling, resample, padding  # noqa: F401
 from . import activation, dropout, embedding, distance, loss, ctc, norm, attention, rnn  # noqa: F401
 from . import sort, grid, fold, pixel_shuffle, sampling  # noqa: F401
 from . import conv3d, pooling3d  # noqa: F401  (3-D, made of the 2-D ops)
-from . import search, matrix, linalg_decomp  # noqa: F401
+from . import search, matrix, linalg_decomp, special  # noqa: F401
 from . import sparse  # noqa: F401
 
 registry.install_methods(Tensor)

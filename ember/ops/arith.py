@@ -575,7 +575,7 @@ def pow(input, exponent):
     return apply2(Pow(), a, b, "pow")
 
 
-@export(Atan2, methods=("atan2",))
+@export(Atan2, ember=("atan2", "arctan2"), methods=("atan2", "arctan2"))
 def atan2(input, other):
     """The angle in radians, in [-pi, pi], of the point (other, input): the arctangent of input / other by quadrant.
 
@@ -589,7 +589,7 @@ def atan2(input, other):
         Tensor: floating-point, of the broadcast shape.
 
     PyTorch:
-        ``torch.atan2`` and ``Tensor.atan2``; same semantics (no ``out=`` argument; no ``arctan2`` alias).
+        ``torch.atan2``, ``torch.arctan2`` and their ``Tensor`` methods; same semantics (no ``out=`` argument).
 
     Example:
         >>> ember.atan2(ember.tensor([1.0, 1.0]), ember.tensor([1.0, -1.0]))
@@ -794,7 +794,7 @@ def add_(self, other, alpha=1):
     return inplace(self, "add_", lambda s: add(s, other, alpha=alpha))
 
 
-@export(Sub, ember=False, methods=("sub_", "__isub__"))
+@export(Sub, ember=False, methods=("sub_", "subtract_", "__isub__"))
 def sub_(self, other, alpha=1):
     """Subtract ``alpha * other`` from self in place (``self -= other``) and return self.
 
@@ -809,7 +809,7 @@ def sub_(self, other, alpha=1):
         Tensor: self, modified.
 
     PyTorch:
-        ``Tensor.sub_`` and the ``-=`` operator; same semantics.
+        ``Tensor.sub_``, ``Tensor.subtract_`` and the ``-=`` operator; same semantics.
 
     Example:
         >>> x = ember.tensor([5.0, 6.0])
@@ -821,7 +821,7 @@ def sub_(self, other, alpha=1):
     return inplace(self, "sub_", lambda s: sub(s, other, alpha=alpha))
 
 
-@export(Mul, ember=False, methods=("mul_", "__imul__"))
+@export(Mul, ember=False, methods=("mul_", "multiply_", "__imul__"))
 def mul_(self, other):
     """Multiply self by ``other`` in place (``self *= other``) and return self.
 
@@ -835,7 +835,7 @@ def mul_(self, other):
         Tensor: self, modified.
 
     PyTorch:
-        ``Tensor.mul_`` and the ``*=`` operator; same semantics.
+        ``Tensor.mul_``, ``Tensor.multiply_`` and the ``*=`` operator; same semantics.
 
     Example:
         >>> x = ember.tensor([1, 2])
@@ -847,7 +847,7 @@ def mul_(self, other):
     return inplace(self, "mul_", lambda s: mul(s, other))
 
 
-@export(Div, ember=False, methods=("div_", "__itruediv__"))
+@export(Div, ember=False, methods=("div_", "divide_", "true_divide_", "__itruediv__"))
 def div_(self, other, rounding_mode=None):
     """Divide self by ``other`` in place (``self /= other``) and return self.
 
@@ -862,7 +862,7 @@ def div_(self, other, rounding_mode=None):
         Tensor: self, modified.
 
     PyTorch:
-        ``Tensor.div_`` and the ``/=`` operator; same semantics.
+        ``Tensor.div_``, ``Tensor.divide_``, ``Tensor.true_divide_`` and the ``/=`` operator; same semantics.
 
     Example:
         >>> x = ember.tensor([1.0, 3.0])
@@ -898,7 +898,7 @@ def pow_(self, exponent):
     return inplace(self, "pow_", lambda s: pow(s, exponent))
 
 
-@export(Neg, ember=False, methods=("neg_",))
+@export(Neg, ember=False, methods=("neg_", "negative_"))
 def neg_(self):
     """Negate self in place and return self.
 
@@ -906,7 +906,7 @@ def neg_(self):
         Tensor: self, modified.
 
     PyTorch:
-        ``Tensor.neg_`` and ``Tensor.negative_``; same semantics, except that ember has no ``negative_``.
+        ``Tensor.neg_`` and ``Tensor.negative_``; same semantics.
 
     Example:
         >>> x = ember.tensor([1.0, -3.0])
@@ -914,3 +914,36 @@ def neg_(self):
         tensor([-1.,  3.])
     """
     return inplace(self, "neg_", neg)
+
+
+def _inplace_binary(fn, node, name, example, result):
+    """The in-place method `name` (``atan2_``, ...): fn(self, other) written into self."""
+    def method(self, other):
+        return inplace(self, name, lambda s: fn(s, other))
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"""Write ``self.{fn.__name__}(other)`` into self (in place) and return self.
+
+    Args:
+        other (Tensor or number): the second operand; it broadcasts to self's shape.
+
+    Returns:
+        Tensor: self, modified (a result dtype that self cannot hold raises).
+
+    PyTorch:
+        ``Tensor.{name}``; same semantics.
+
+    Example:
+        >>> x = ember.tensor({example})
+        >>> x.{name}(2.0)
+        {result}
+    """
+    return export(*(node,) if node else (), ember=False, methods=(name,))(method)
+
+
+atan2_ = _inplace_binary(atan2, Atan2, "atan2_", "[2.0]", "tensor([0.7854])")
+export(Atan2, ember=False, methods=("arctan2_",))(atan2_)
+hypot_ = _inplace_binary(hypot, None, "hypot_", "[1.5]", "tensor([2.5000])")
+fmod_ = _inplace_binary(fmod, Fmod, "fmod_", "[5.0]", "tensor([1.])")
+remainder_ = _inplace_binary(remainder, Remainder, "remainder_", "[-5.0]", "tensor([1.])")
+floor_divide_ = _inplace_binary(floor_divide, FloorDivide, "floor_divide_", "[5.0]", "tensor([2.])")

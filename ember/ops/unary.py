@@ -284,9 +284,9 @@ reciprocal = _unary_op(Reciprocal, "reciprocal")
 sin = _unary_op(Sin, "sin")
 cos = _unary_op(Cos, "cos")
 tan = _unary_op(Tan, "tan")
-asin = _unary_op(Asin, "asin")
-acos = _unary_op(Acos, "acos")
-atan = _unary_op(Atan, "atan")
+asin = arcsin = _unary_op(Asin, "asin", aliases=("arcsin",))
+acos = arccos = _unary_op(Acos, "acos", aliases=("arccos",))
+atan = arctan = _unary_op(Atan, "atan", aliases=("arctan",))
 sinh = _unary_op(Sinh, "sinh")
 cosh = _unary_op(Cosh, "cosh")
 tanh = _unary_op(Tanh, "tanh")
@@ -296,7 +296,7 @@ erf = _unary_op(Erf, "erf")
 erfc = _unary_op(Erfc, "erfc")
 floor = _unary_op(Floor, "floor", "identity_int")
 ceil = _unary_op(Ceil, "ceil", "identity_int")
-trunc = _unary_op(Trunc, "trunc", "identity_int")
+trunc = fix = _unary_op(Trunc, "trunc", "identity_int", aliases=("fix",))
 
 
 # --- their docstrings: one builder (as PyTorch's add_docstr), a summary and an example per name ----------------------
@@ -359,11 +359,11 @@ _UNARY_DOCS = (  # (function, kind, summary, example input, its printed result[,
     (cos, "float", "The cosine of each element (in radians).", "[0.0, np.pi]", "tensor([ 1., -1.])"),
     (tan, "float", "The tangent of each element (in radians).", "[0.0, np.pi / 4]", "tensor([0., 1.])"),
     (asin, "float", "The arcsine of each element, in radians in [-pi/2, pi/2] (NaN outside [-1, 1]).", "[0.0, 1.0]",
-     "tensor([0.0000, 1.5708])"),
+     "tensor([0.0000, 1.5708])", _SAME, ("arcsin",)),
     (acos, "float", "The arccosine of each element, in radians in [0, pi] (NaN outside [-1, 1]).", "[1.0, 0.0]",
-     "tensor([0.0000, 1.5708])"),
+     "tensor([0.0000, 1.5708])", _SAME, ("arccos",)),
     (atan, "float", "The arctangent of each element, in radians in (-pi/2, pi/2).", "[0.0, 1.0]",
-     "tensor([0.0000, 0.7854])"),
+     "tensor([0.0000, 0.7854])", _SAME, ("arctan",)),
     (sinh, "float", "The hyperbolic sine of each element.", "[0.0, 1.0]", "tensor([0.0000, 1.1752])"),
     (cosh, "float", "The hyperbolic cosine of each element.", "[0.0, 1.0]", "tensor([1.0000, 1.5431])"),
     (tanh, "float", "The hyperbolic tangent of each element, in (-1, 1).", "[-1.0, 0.0, 1.0]",
@@ -382,7 +382,7 @@ _UNARY_DOCS = (  # (function, kind, summary, example input, its printed result[,
     (ceil, "identity_int", "The smallest integer not below each element.", "[-1.5, 1.5]", "tensor([-1.,  2.])",
      f"same semantics, except that {_BOOL_TOO}"),
     (trunc, "identity_int", "Each element rounded toward zero (its integer part).", "[-1.5, 1.5]",
-     "tensor([-1.,  1.])", f"same semantics, except that {_BOOL_TOO}"),
+     "tensor([-1.,  1.])", f"same semantics, except that {_BOOL_TOO}", ("fix",)),
 )
 for _fn, *_args in _UNARY_DOCS:
     _fn.__doc__ = _unary_doc(_fn.__name__, *_args)
@@ -486,22 +486,38 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     return apply(NanToNum(0.0 if nan is None else nan, posinf, neginf), input)
 
 
-@export(ember=False, methods=("__pos__",))
-def positive(self):
-    """+self: self itself."""
-    return self
+@export(ember=("positive",), methods=("positive", "__pos__"))
+def positive(input):
+    """input itself (the unary ``+`` operator).
+
+    Args:
+        input (Tensor): the input tensor.
+
+    Returns:
+        Tensor: input, not a copy.
+
+    PyTorch:
+        ``torch.positive``, ``Tensor.positive`` and the unary ``+`` operator; same semantics, except that a bool
+        tensor is accepted (PyTorch raises).
+
+    Example:
+        >>> x = ember.tensor([-1.0, 2.0])
+        >>> ember.positive(x) is x
+        True
+    """
+    return input
 
 
 # --- in-place forms (Tensor methods only) --------------------------------------------------------------------------
 
-def _inplace_unary(fn, node_cls):
-    name = f"{fn.__name__}_"
+def _inplace_unary(fn, *node_cls, name=None):
+    name = name or f"{fn.__name__}_"
 
     def method(self, *args, **kwargs):
         return inplace(self, name, lambda s: fn(s, *args, **kwargs))
 
     method.__name__ = method.__qualname__ = name
-    return export(node_cls, ember=False, methods=(name,))(method)
+    return export(*node_cls, ember=False, methods=(name,))(method)
 
 
 def _inplace_doc(method, arguments, example, result, note):
@@ -534,6 +550,7 @@ relu_ = _inplace_unary(relu, Relu)
 sigmoid_ = _inplace_unary(sigmoid, Sigmoid)
 tanh_ = _inplace_unary(tanh, Tanh)
 abs_ = _inplace_unary(abs, Abs)
+export(Abs, ember=False, methods=("absolute_",))(abs_)
 log_ = _inplace_unary(log, Log)
 floor_ = _inplace_unary(floor, Floor)
 round_ = _inplace_unary(round, Round)
@@ -553,3 +570,29 @@ for _method, _args in (
         (round_, ("``decimals`` (int, default 0)", "[0.5, 1.5]", "tensor([0., 2.])", ", except that integer and bool "
                   "tensors are accepted, left unchanged (PyTorch raises)"))):
     _inplace_doc(_method, *_args)
+
+
+# the other in-place forms PyTorch has, and their aliases (arccos_ is acos_, fix_ is trunc_, ...)
+for _fn, _node, _aliases, _args in (
+        (exp2, Exp2, (), ("[0.0, 3.0]", "tensor([1., 8.])")), (expm1, Expm1, (), ("[0.0]", "tensor([0.])")),
+        (log2, Log2, (), ("[1.0, 8.0]", "tensor([0., 3.])")),
+        (log10, Log10, (), ("[1.0, 100.0]", "tensor([0.0000, 2.0000])")),
+        (log1p, Log1p, (), ("[0.0]", "tensor([0.])")), (rsqrt, Rsqrt, (), ("[4.0]", "tensor([0.5000])")),
+        (reciprocal, Reciprocal, (), ("[2.0, 4.0]", "tensor([0.5000, 0.2500])")),
+        (square, Square, (), ("[-2.0, 3.0]", "tensor([4., 9.])")), (sin, Sin, (), ("[0.0]", "tensor([0.])")),
+        (cos, Cos, (), ("[0.0]", "tensor([1.])")), (tan, Tan, (), ("[0.0]", "tensor([0.])")),
+        (asin, Asin, ("arcsin_",), ("[0.0, 1.0]", "tensor([0.0000, 1.5708])")),
+        (acos, Acos, ("arccos_",), ("[1.0]", "tensor([0.])")),
+        (atan, Atan, ("arctan_",), ("[0.0, 1.0]", "tensor([0.0000, 0.7854])")),
+        (sinh, Sinh, (), ("[0.0]", "tensor([0.])")), (cosh, Cosh, (), ("[0.0]", "tensor([1.])")),
+        (erf, Erf, (), ("[0.0, 1.0]", "tensor([0.0000, 0.8427])")), (erfc, Erfc, (), ("[0.0]", "tensor([1.])")),
+        (sign, Sign, (), ("[-2.0, 0.0, 3.0]", "tensor([-1.,  0.,  1.])")),
+        (ceil, Ceil, (), ("[-1.5, 1.5]", "tensor([-1.,  2.])")),
+        (trunc, Trunc, ("fix_",), ("[-1.5, 1.5]", "tensor([-1.,  1.])")),
+        (frac, Trunc, (), ("[1.5, -2.25]", "tensor([ 0.5000, -0.2500])")),
+        (nan_to_num, NanToNum, (), ("[float('nan'), 1.0]", "tensor([0., 1.])"))):
+    _method = _inplace_unary(_fn, _node)
+    export(_node, ember=False, methods=_aliases)(_method)
+    _more = "``nan`` (float, default 0.0), ``posinf`` and ``neginf`` (float, default None)"
+    _inplace_doc(_method, _more if _fn is nan_to_num else "none", *_args,
+                 "" if _fn in (sign, ceil, trunc, frac, nan_to_num, square) else _FLOAT_ONLY)
