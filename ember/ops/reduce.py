@@ -457,7 +457,18 @@ def _select_reduce(input, dim, keepdim, pick, result, op):
     if input._data.ndim == 0:
         input, keepdim = input.reshape(1), False
     _nonzero_size(input, (d,), op)
-    return result(*apply(SelectReduce(d, keepdim, pick), input))
+    return result(*apply(SelectReduce(d, bool(keepdim), pick), input))
+
+
+def _median_of_all(input, pick, result, op):
+    """The median of all of input's elements (NaN when empty); the gradient is split evenly among the entries equal
+    to it (as torch.median())."""
+    if input._data.size == 0:
+        xp = get_array_module(input._data)
+        return Tensor._wrap(xp.full((), xp.nan, dtype=input._data.dtype))
+    flat = input.reshape(-1)
+    value = _select_reduce(flat.detach(), 0, False, pick, result, op).values
+    return apply(EvenSelect(), flat, value)
 
 
 @register
@@ -669,13 +680,7 @@ def median(input, dim=None, keepdim=False):
     check_tensor(input, "median")
     if dim is not None:
         return _select_reduce(input, dim, keepdim, _median_idx, _MedianResult, "median")
-    if input._data.size == 0:
-        xp = get_array_module(input._data)
-        return Tensor._wrap(xp.full((), xp.nan, dtype=input._data.dtype))
-    # Without dim, the gradient is split evenly among the entries equal to the median (as torch.median()).
-    flat = input.reshape(-1)
-    value = _select_reduce(flat.detach(), 0, False, _median_idx, _MedianResult, "median").values
-    return apply(EvenSelect(), flat, value)
+    return _median_of_all(input, _median_idx, _MedianResult, "median")
 
 
 @register

@@ -21,7 +21,7 @@ from ._util import wrap_dim
 from .creation import zeros
 from .index import Gather, ScatterAdd
 from .meta import TensorMeta, same_as, with_dtype
-from .reduce import EvenSelect, SelectReduce, _nonzero_size, one_dim
+from .reduce import EvenSelect, SelectReduce, _median_of_all, _select_reduce, one_dim
 from .registry import export, register
 from .sort import sort
 
@@ -565,17 +565,6 @@ def _mode_idx(xp, a, d):
     return xp.expand_dims(xp.asarray(idx.reshape(shape)), d)
 
 
-def _pick_one(input, dim, keepdim, pick, result, op):
-    check_tensor(input, op)
-    d = one_dim(input, dim, op)
-    if input._data.ndim == 0:
-        input = input.reshape(1)
-        values, indices = apply(SelectReduce(0, False, pick), input)
-        return result(values, indices)
-    _nonzero_size(input, (d,), op)
-    return result(*apply(SelectReduce(d, bool(keepdim), pick), input))
-
-
 class _KthPick:
     """pick(xp, a, d) for SelectReduce: the index of the k-th smallest (a class so that copies compare and print)."""
 
@@ -618,7 +607,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     n = input._data.shape[d] if input._data.ndim else 1
     if not 1 <= k <= n:
         raise IndexError(f"kthvalue(): selected number k out of range for dimension {d}")
-    return _pick_one(input, dim, keepdim, _KthPick(k), _KthvalueResult, "kthvalue")
+    return _select_reduce(input, dim, keepdim, _KthPick(k), _KthvalueResult, "kthvalue")
 
 
 @export(SelectReduce, methods=("mode",))
@@ -642,7 +631,7 @@ def mode(input, dim=-1, keepdim=False):
         >>> ember.mode(ember.tensor([[1, 2, 2, 1, 3], [4, 4, 0, 0, 0]]))
         mode(values=tensor([1, 0]), indices=tensor([3, 4]))
     """
-    return _pick_one(input, dim, keepdim, _mode_idx, _ModeResult, "mode")
+    return _select_reduce(input, dim, keepdim, _mode_idx, _ModeResult, "mode")
 
 
 @export(SelectReduce, EvenSelect, methods=("nanmedian",))
@@ -672,13 +661,8 @@ def nanmedian(input, dim=None, keepdim=False):
     """
     check_tensor(input, "nanmedian")
     if dim is not None:
-        return _pick_one(input, dim, keepdim, _nanmedian_idx, _NanmedianResult, "nanmedian")
-    if input._data.size == 0:
-        xp = get_array_module(input._data)
-        return Tensor._wrap(xp.full((), xp.nan, dtype=input._data.dtype))
-    flat = input.reshape(-1)
-    value = _pick_one(flat.detach(), 0, False, _nanmedian_idx, _NanmedianResult, "nanmedian").values
-    return apply(EvenSelect(), flat, value)
+        return _select_reduce(input, dim, keepdim, _nanmedian_idx, _NanmedianResult, "nanmedian")
+    return _median_of_all(input, _nanmedian_idx, _NanmedianResult, "nanmedian")
 
 
 # --- quantile -------------------------------------------------------------------------------------------------------
